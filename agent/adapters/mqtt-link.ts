@@ -1,0 +1,245 @@
+// The MQTT link (mqtt.js), shared contract §1 and §5.
+//
+// - Persistent session: clean=false, and on MQTT 5 a session expiry, so QoS 1 commands
+//   sent while the box was offline reach it when it returns.
+// - The last will is the retained death of this boot; birth is published by whoever
+//   listens to 'up' (it runs before anything else is published on that connection).
+// - We own reconnection: mqtt.js retries at a fixed period, which after a broker
+//   restart makes a whole fleet knock in the same second. reconnectPeriod is 0 and
+//   a capped, fully jittered backoff (domain/backoff.ts) schedules client.reconnect().
+// - mqtt.js's reconnect() starts each connection with an empty outgoing store, so it
+//   never re-sends anything by itself: what must arrive (events) is re-sent by its
+//   owner from durable storage, in order (runtime/outbox-sender.ts).
+// - Subscriptions are (re)made on every connection where the broker kept no session.
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient, type IConnackPacket } from 'mqtt';
+import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
+import { LoaError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface PublishOptions {
+  qos: 0 | 1;
+  retain: boolean;
+}
+
+export type MessageHandler = (topic: string, payload: Buffer, meta: { retain: boolean }) => void;
+
+export interface LinkEvents {
+  up: [info: { sessionPresent: boolean }];
+  down: [info: { error?: LoaError }];
+}
+
+/** The port the rest of the agent uses; test/fakes has a fake with the same contract. */
+export interface Link extends EventEmitter<LinkEvents> {
+  readonly connected: boolean;
+  start(): void;
+  /** Publish `last` (the clean-shutdown death) if connected, then disconnect. */
+  stop(last?: { topic: string; payload: string; opts: PublishOptions }, timeoutMs?: number): Promise<void>;
+  /** Resolves when the broker acknowledged (QoS 1) or the packet was written (QoS 0). Rejects when offline. */
+  publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
+  /** Subscribe now and on every connection that did not resume a session. */
+  subscribe(topics: readonly string[], handler: MessageHandler): void;
+}
+
+export interface MqttLinkOptions {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecureSkipVerify: boolean;
+  version: 5 | '3.1.1';
+  keepaliveS: number;
+  sessionExpiryS: number;
+  connectTimeoutS: number;
+  backoff: BackoffPolicy;
+  will: { topic: string; payload: string };
+  log: Logger;
+  /** A connection that stays up this long resets the backoff. */
+  stableMs?: number;
+  random?: () => number;
+}
+
+export class MqttLink extends EventEmitter<LinkEvents> implements Link {
+  private client: MqttClient | undefined;
+  private readonly backoff: Backoff;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stableTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private lastErrorKey = '';
+  private lastError: LoaError | undefined;
+  private readonly subs: { topics: readonly string[]; handler: MessageHandler }[] = [];
+
+  constructor(private readonly o: MqttLinkOptions) {
+    super();
+    this.backoff = new Backoff(o.backoff, o.random);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  start(): void {
+    if (this.client) return;
+    this.stopping = false;
+    const o = this.o;
+    const tls = o.url.startsWith('mqtts:');
+    const opts: IClientOptions = {
+      clientId: o.clientId,
+      clean: false,
+      protocolVersion: o.version === 5 ? 5 : 4,
+      keepalive: o.keepaliveS,
+      connectTimeout: o.connectTimeoutS * 1000,
+      reconnectPeriod: 0,
+      resubscribe: false,
+      queueQoSZero: false,
+      will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
+      ...(o.version === 5 ? { properties: { sessionExpiryInterval: o.sessionExpiryS } } : {}),
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(tls
+        ? {
+            rejectUnauthorized: !o.insecureSkipVerify,
+            ...(o.ca ? { ca: readFileSync(o.ca) } : {}),
+            ...(o.cert ? { cert: readFileSync(o.cert) } : {}),
+            ...(o.key ? { key: readFileSync(o.key) } : {}),
+          }
+        : {}),
+    };
+    const client = mqtt.connect(o.url, opts);
+    this.client = client;
+    client.on('connect', (connack: IConnackPacket) => this.onConnect(connack));
+    client.on('close', () => this.onClose());
+    client.on('error', (err) => this.onError(err));
+    client.on('message', (topic, payload, packet) => {
+      for (const s of this.subs) {
+        if (s.topics.some((t) => topicMatches(t, topic))) s.handler(topic, payload, { retain: packet.retain });
+      }
+    });
+  }
+
+  async stop(last?: { topic: string; payload: string; opts: PublishOptions }, timeoutMs = 3000): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.stableTimer);
+    const client = this.client;
+    if (!client) return;
+    if (last && client.connected) {
+      await withTimeout(this.publish(last.topic, last.payload, last.opts), timeoutMs).catch((err: unknown) => {
+        this.o.log.warn({ code: 'MQTT_PUBLISH', err }, 'shutdown status not acknowledged');
+      });
+    }
+    await withTimeout(client.endAsync(!client.connected), timeoutMs).catch(() => client.end(true));
+    client.removeAllListeners();
+    // mqtt.js may still emit a late error while tearing down; swallow it rather than crash.
+    client.on('error', () => {});
+    this.client = undefined;
+  }
+
+  publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) {
+      return Promise.reject(new LoaError('MQTT_OFFLINE', `not connected; ${topic} not published`, { retryable: true }));
+    }
+    return new Promise((resolve, reject) => {
+      client.publish(topic, payload, { qos: opts.qos, retain: opts.retain }, (err) => {
+        if (err) reject(new LoaError('MQTT_PUBLISH', `publish to ${topic} failed: ${err.message}`, { retryable: true, cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  subscribe(topics: readonly string[], handler: MessageHandler): void {
+    this.subs.push({ topics, handler });
+    if (this.client?.connected) this.subscribeNow(topics);
+  }
+
+  private subscribeNow(topics: readonly string[]): void {
+    if (topics.length === 0 || !this.client) return;
+    this.client.subscribe([...topics], { qos: 1 }, (err) => {
+      if (err) this.o.log.error({ code: 'MQTT_CONNECT', err, topics }, 'subscribe failed');
+    });
+  }
+
+  private onConnect(connack: IConnackPacket): void {
+    clearTimeout(this.reconnectTimer);
+    this.lastErrorKey = '';
+    this.lastError = undefined;
+    const sessionPresent = connack.sessionPresent === true;
+    this.o.log.info({ url: this.o.url, sessionPresent, attempts: this.backoff.attempts }, 'mqtt connected');
+    clearTimeout(this.stableTimer);
+    this.stableTimer = setTimeout(() => this.backoff.reset(), this.o.stableMs ?? 60_000);
+    this.stableTimer.unref();
+    if (!sessionPresent) for (const s of this.subs) this.subscribeNow(s.topics);
+    this.emit('up', { sessionPresent });
+  }
+
+  private onClose(): void {
+    clearTimeout(this.stableTimer);
+    if (this.stopping) return;
+    const delay = this.backoff.next();
+    this.o.log.warn(
+      { code: this.lastError?.code ?? 'MQTT_CONNECT', attempt: this.backoff.attempts, retryInMs: delay, reason: this.lastError?.message },
+      'mqtt disconnected; will retry',
+    );
+    this.emit('down', this.lastError ? { error: this.lastError } : {});
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      if (!this.stopping) this.client?.reconnect();
+    }, delay);
+  }
+
+  private onError(err: Error & { code?: string | number }): void {
+    const e = classify(err);
+    this.lastError = e;
+    // One log line per distinct failure, not one per retry.
+    const key = `${e.code}:${e.message}`;
+    if (key !== this.lastErrorKey) {
+      this.lastErrorKey = key;
+      this.o.log.error({ code: e.code, err: e.message, retryable: e.retryable }, 'mqtt connection error');
+    }
+  }
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|TLS|SSL|HOSTNAME|ALTNAME|ERR_OSSL/i;
+
+function classify(err: Error & { code?: string | number }): LoaError {
+  const code = String(err.code ?? '');
+  let kind: ErrorCode = 'MQTT_CONNECT';
+  let retryable = true;
+  if (TLS_CODES.test(code) || /certificate|handshake|ssl|tls/i.test(err.message)) {
+    kind = 'MQTT_TLS';
+    retryable = false;
+  } else if (code === '4' || code === '5' || code === '134' || code === '135' || /not authori[sz]ed|bad user ?name or password/i.test(err.message)) {
+    kind = 'MQTT_AUTH';
+    retryable = false;
+  }
+  // "Not retryable" means nobody should expect it to fix itself; we still retry (slowly,
+  // with backoff): a certificate can be renewed or a password reset at the centre.
+  return new LoaError(kind, `${err.message}${code ? ` (${code})` : ''}`, { retryable, cause: err });
+}
+
+/** MQTT topic filter matching with + and #. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]);
+}

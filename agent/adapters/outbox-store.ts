@@ -1,0 +1,121 @@
+// The durable event outbox (shared contract §7). emit() returns only after the event
+// is committed to SQLite, so an event the agent has emitted survives kill -9 and,
+// with synchronous=FULL, a power cut. Events leave the table only when the broker
+// has acknowledged them (see runtime/outbox-sender.ts).
+//
+// Invariants: seq starts at 1 within an epoch, increases by one per event, and is never
+// reused (the table is AUTOINCREMENT and the counter is read back from
+// sqlite_sequence at open). The table holds at most maxEvents rows: when full, the
+// oldest 1 % are dropped and an `outbox.dropped` event records the range, so the centre
+// sees the gap and why (docs/protocol.md §7).
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './sqlite-db.js';
+import { epochOf } from './sqlite-db.js';
+import type { Clock } from './clock.js';
+import type { EventFields, EventSink, EventType } from '../domain/events.js';
+
+export interface StoredEvent {
+  seq: number;
+  /** The complete JSON payload, exactly as published. */
+  body: string;
+}
+
+export interface OutboxOptions {
+  maxEvents: number;
+  clock: Clock;
+  /** Called after events were dropped because the outbox was full. */
+  onDrop?: (info: { count: number; fromSeq: number; toSeq: number }) => void;
+}
+
+export class Outbox implements EventSink {
+  private readonly listeners = new Set<(seq: number) => void>();
+  readonly epoch: string;
+  private lastSeq: number;
+  private rows: number;
+  private readonly insert: Statement<[number, string, string, string]>;
+  private readonly selectAfter: Statement<[number, number], StoredEvent>;
+  private readonly deleteOne: Statement<[number]>;
+  private readonly dropOldest: Statement<[number], { seq: number }>;
+  private readonly ackMany: (seqs: readonly number[]) => number;
+  private readonly appendTx: (type: string, fields: object) => number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: OutboxOptions,
+  ) {
+    this.epoch = epochOf(db);
+    this.lastSeq = (db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'outbox'`).get() as { seq: number } | undefined)?.seq ?? 0;
+    this.rows = (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+    this.insert = db.prepare('INSERT INTO outbox (seq, ts, type, body) VALUES (?, ?, ?, ?)');
+    this.selectAfter = db.prepare('SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
+    this.deleteOne = db.prepare('DELETE FROM outbox WHERE seq = ?');
+    this.dropOldest = db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?) RETURNING seq');
+    this.ackMany = db.transaction((seqs: readonly number[]) => {
+      let n = 0;
+      for (const s of seqs) n += this.deleteOne.run(s).changes;
+      this.rows -= n;
+      return n;
+    });
+    this.appendTx = db.transaction((type: string, fields: object) => {
+      if (this.rows >= this.opts.maxEvents) this.makeRoom();
+      return this.put(type, fields);
+    });
+  }
+
+  emit<T extends EventType>(type: T, fields: EventFields[T]): number {
+    const seq = this.appendTx(type, fields);
+    for (const l of this.listeners) l(seq);
+    return seq;
+  }
+
+  /** Be told of each new event (the sender wakes up); returns the unsubscribe function. */
+  onAppend(listener: (seq: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Up to `limit` events with seq > afterSeq, oldest first. */
+  peekAfter(afterSeq: number, limit: number): StoredEvent[] {
+    return this.selectAfter.all(afterSeq, limit);
+  }
+
+  /** Delete acknowledged events in one transaction (one fsync for the batch). */
+  ack(seqs: readonly number[]): number {
+    return seqs.length === 0 ? 0 : this.ackMany(seqs);
+  }
+
+  /** Events waiting to be acknowledged by the broker. */
+  get size(): number {
+    return this.rows;
+  }
+
+  get highestSeq(): number {
+    return this.lastSeq;
+  }
+
+  private put(type: string, fields: object): number {
+    const seq = this.lastSeq + 1;
+    const ts = new Date(this.opts.clock.now()).toISOString();
+    // epoch, seq, ts and type first, then the type's own fields (which cannot override them).
+    const body = JSON.stringify({ epoch: this.epoch, seq, ts, type, ...withoutEnvelope(fields) });
+    this.insert.run(seq, ts, type, body);
+    this.lastSeq = seq;
+    this.rows++;
+    return seq;
+  }
+
+  private makeRoom(): void {
+    const batch = Math.max(1, Math.floor(this.opts.maxEvents / 100));
+    const dropped = this.dropOldest.all(batch).map((r) => r.seq);
+    if (dropped.length === 0) return;
+    this.rows -= dropped.length;
+    const info = { count: dropped.length, fromSeq: Math.min(...dropped), toSeq: Math.max(...dropped) };
+    this.put('outbox.dropped', { ...info, reason: 'full' });
+    this.opts.onDrop?.(info);
+  }
+}
+
+const ENVELOPE = new Set(['epoch', 'seq', 'ts', 'type']);
+function withoutEnvelope(fields: object): object {
+  return Object.fromEntries(Object.entries(fields).filter(([k]) => !ENVELOPE.has(k)));
+}

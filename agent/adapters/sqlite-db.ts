@@ -1,0 +1,74 @@
+// The box's one SQLite database (WAL). It outlives processes, `kill -9` and power cuts,
+// and owns the identity of the event stream: `epoch` is created with the database, so
+// a box whose disk was replaced starts a new epoch and the centre never confuses its
+// seq 1 with the old disk's seq 1.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { LoaError } from '../errors.js';
+
+export type Db = Database.Database;
+
+/** Schema steps, applied in order; PRAGMA user_version records how many ran. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+   CREATE TABLE outbox (
+     seq  INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: a seq is never reused, even after deletes
+     ts   TEXT NOT NULL,
+     type TEXT NOT NULL,
+     body TEXT NOT NULL
+   );`,
+];
+
+export interface OpenOptions {
+  /**
+   * 'full' fsyncs every commit: an event survives a power cut the moment emit()
+   * returns. 'normal' (WAL) survives kill -9 and crashes but a power cut may lose the
+   * last commits. See FINDINGS / bench for the cost.
+   */
+  synchronous?: 'full' | 'normal';
+}
+
+export function openDb(path: string, opts: OpenOptions = {}): Db {
+  let db: Db;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+  } catch (err) {
+    throw new LoaError('STORE_OPEN', `cannot open database ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new LoaError('STORE_OPEN', `database schema ${version} is newer than this agent knows (${MIGRATIONS.length}); refusing to downgrade it`);
+  }
+  db.transaction(() => {
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+    db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?)`).run(randomUUID());
+  })();
+}
+
+export function getMeta(db: Db, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+export function setMeta(db: Db, key: string, value: string): void {
+  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}
+
+export function epochOf(db: Db): string {
+  const e = getMeta(db, 'epoch');
+  if (!e) throw new LoaError('STORE_OPEN', 'database has no epoch');
+  return e;
+}

@@ -1,0 +1,335 @@
+// The agent's configuration: one schema gives the defaults, the validation and the
+// TypeScript type. A bad file must fail at start with a message a technician can act
+// on (`mqtt.url: "mqtt:/x" is not a URL`), never at 3 a.m. in the middle of a warning.
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { LoaError } from './errors.js';
+
+export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const DEFAULT_CONFIG_PATH = '/etc/loa/agent.json';
+
+const id = (what: string) => z.string(`is not a string (expected ${what})`).regex(ID_PATTERN, `is not a valid ${what} (expected ${ID_PATTERN.source})`);
+
+const brokerUrl = z.string('is not a string (expected a broker URL)').refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.hostname !== '' && (u.protocol === 'mqtt:' || u.protocol === 'mqtts:');
+  } catch {
+    return false;
+  }
+}, 'is not a URL of the form mqtt://host[:port] or mqtts://host[:port]');
+
+const filePath = z.string('is not a string (expected a file path)').min(1, 'is empty (expected a file path)');
+
+/** Raw Ed25519 public key, 32 bytes, base64url without padding (what `noc keys` prints). */
+const ed25519Key = z.string('is not a string (expected a base64url Ed25519 public key)').refine(
+  (s) => /^[A-Za-z0-9_-]{43}$/.test(s) && Buffer.from(s, 'base64url').length === 32,
+  'is not a raw Ed25519 public key (expected 43 base64url characters = 32 bytes)',
+);
+
+const seconds = (min: number, max: number) =>
+  z.number('is not a number (expected seconds)').int('is not a whole number of seconds').min(min, `is below the minimum of ${min} s`).max(max, `is above the maximum of ${max} s`);
+
+const mqttSchema = z.strictObject({
+  url: brokerUrl,
+  clientId: id('client id').optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  /** Read the password from this file instead of the config (mode 0600 / 0640). */
+  passwordFile: filePath.optional(),
+  ca: filePath.optional(),
+  cert: filePath.optional(),
+  key: filePath.optional(),
+  /** Server certificate verification. Turning it off lets anyone on the path impersonate the centre. */
+  insecureSkipVerify: z.boolean().default(false),
+  version: z
+    .union([z.literal(5), z.literal('5'), z.literal('3.1.1')], 'is not a supported MQTT version (expected 5 or "3.1.1")')
+    .default(5)
+    .transform((v) => (v === '3.1.1' ? ('3.1.1' as const) : (5 as const))),
+  keepaliveS: seconds(5, 1200).default(60),
+  /** MQTT 5 session expiry; the contract asks for at least one day. */
+  sessionExpiryS: seconds(86_400, 4_294_967).default(7 * 86_400),
+  connectTimeoutS: seconds(1, 300).default(30),
+  reconnect: z
+    .strictObject({
+      /** First retry waits a random time in [0, minS]; each failure doubles the ceiling up to maxS. */
+      minS: seconds(1, 3600).default(2),
+      maxS: seconds(1, 86_400).default(300),
+    })
+    .prefault({}),
+});
+
+const siteSchema = z
+  .strictObject({
+    communeName: z.string().optional(),
+    communeCode: z.string().optional(),
+    province: z.string().optional(),
+    address: z.string().optional(),
+    lat: z.number('is not a number (expected degrees)').min(-90, 'is not a latitude (-90 to 90)').max(90, 'is not a latitude (-90 to 90)').optional(),
+    lon: z.number('is not a number (expected degrees)').min(-180, 'is not a longitude (-180 to 180)').max(180, 'is not a longitude (-180 to 180)').optional(),
+    installer: z.string().optional(),
+    installedAt: z.string().optional(),
+  })
+  .prefault({});
+
+const hardwareSchema = z
+  .strictObject({
+    board: z.literal('sim', 'is not a supported board (expected "sim")').default('sim'),
+  })
+  .prefault({});
+
+export const configSchema = z
+  .strictObject({
+    deviceId: id('device id'),
+    groups: z.array(id('group name'), 'is not a list of group names').default([]),
+    site: siteSchema,
+    mqtt: mqttSchema,
+    topicRoot: z
+      .string()
+      .regex(/^[^#+\s]+[^/#+\s]$|^[^#+/\s]$/, 'is not a valid topic root (no wildcards, spaces or trailing "/")')
+      .default('loa/v1'),
+    trustedKeys: z
+      .array(z.strictObject({ kid: id('key id'), publicKey: ed25519Key }), 'is not a list of {kid, publicKey}')
+      .default([]),
+    stateDir: filePath.default('/var/lib/loa'),
+    cacheDir: filePath.default('/var/cache/loa'),
+    heartbeatS: seconds(5, 3600).default(30),
+    outbox: z
+      .strictObject({
+        /** At most this many undelivered events are kept; see docs/events.md for the policy when full. */
+        maxEvents: z.number().int().min(100, 'is below the minimum of 100 events').max(10_000_000).default(200_000),
+        /** Events published and not yet acknowledged at once. */
+        window: z.number().int().min(1).max(1000).default(64),
+        /** 'full': each event is on disk (fsync) when emit returns; 'normal': survives crashes, not power cuts. */
+        synchronous: z.enum(['full', 'normal'], 'is not "full" or "normal"').default('full'),
+      })
+      .prefault({}),
+    hardware: hardwareSchema,
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'is not a log level').default('info') })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.mqtt.password !== undefined && c.mqtt.passwordFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'passwordFile'], message: 'is set together with mqtt.password (use one)', input: c.mqtt.passwordFile });
+    }
+    if ((c.mqtt.cert === undefined) !== (c.mqtt.key === undefined)) {
+      const missing = c.mqtt.cert === undefined ? 'cert' : 'key';
+      ctx.addIssue({ code: 'custom', path: ['mqtt', missing], message: 'is required when mutual TLS is configured (cert and key go together)', input: undefined });
+    }
+    if (c.mqtt.reconnect.minS > c.mqtt.reconnect.maxS) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'reconnect', 'maxS'], message: `is below mqtt.reconnect.minS (${c.mqtt.reconnect.minS})`, input: c.mqtt.reconnect.maxS });
+    }
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+type Parsed = z.output<typeof configSchema>;
+export type Config = DeepReadonly<Parsed & { mqtt: Parsed['mqtt'] & { passwordValue?: string } }>;
+type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+export class ConfigError extends LoaError {
+  readonly problems: readonly string[];
+  constructor(code: 'CONFIG_INVALID' | 'CONFIG_UNREADABLE' | 'CONFIG_INSECURE', problems: string[]) {
+    super(code, problems.join('; '));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Validate an already-parsed JSON value; relative paths resolve against `baseDir`. */
+export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError('CONFIG_INVALID', result.error.issues.map((i) => describeIssue(i, raw)));
+  }
+  const c = result.data;
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
+  return deepFreeze({
+    ...c,
+    stateDir: resolve(baseDir, c.stateDir),
+    cacheDir: resolve(baseDir, c.cacheDir),
+    mqtt: { ...c.mqtt, ca: abs(c.mqtt.ca), cert: abs(c.mqtt.cert), key: abs(c.mqtt.key), passwordFile: abs(c.mqtt.passwordFile), passwordValue: c.mqtt.password },
+  }) as Config;
+}
+
+/** Read, validate and security-check the config file. Throws ConfigError. */
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EACCES' ? 'is not readable by this user' : e.message;
+    throw new ConfigError('CONFIG_UNREADABLE', [`${path}: ${why}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('CONFIG_INVALID', [`${path}: not valid JSON: ${jsonErrorWhere(text, err as Error)}`]);
+  }
+  const config = parseConfig(raw, dirname(resolve(path)));
+  const insecure = checkSecretModes(path, config);
+  if (insecure.length > 0) throw new ConfigError('CONFIG_INSECURE', insecure);
+  if (config.mqtt.passwordFile !== undefined) {
+    let pw: string;
+    try {
+      pw = readFileSync(config.mqtt.passwordFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new ConfigError('CONFIG_UNREADABLE', [`mqtt.passwordFile: ${JSON.stringify(config.mqtt.passwordFile)} cannot be read (${(err as Error).message})`]);
+    }
+    return deepFreeze({ ...config, mqtt: { ...config.mqtt, passwordValue: pw } }) as Config;
+  }
+  return config;
+}
+
+/**
+ * A password or private key that any local user can read is a key to every speaker
+ * in the commune, and a config anyone can write can add a trusted signing key.
+ */
+function checkSecretModes(configPath: string, c: Config): string[] {
+  const problems: string[] = [];
+  const mode = (p: string): number | undefined => {
+    try {
+      return statSync(p).mode & 0o777;
+    } catch {
+      return undefined;
+    }
+  };
+  const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
+  const cm = mode(configPath);
+  if (cm !== undefined && cm & 0o002) {
+    problems.push(`${configPath}: writable by any user (mode ${octal(cm)}); anyone could add a trusted key. Run: chmod o-w ${configPath}`);
+  }
+  if (cm !== undefined && cm & 0o004 && c.mqtt.password !== undefined) {
+    problems.push(`${configPath}: holds mqtt.password but is readable by any user (mode ${octal(cm)}). Run: chmod o-r ${configPath}, or move the password to mqtt.passwordFile`);
+  }
+  for (const [field, p] of [['mqtt.passwordFile', c.mqtt.passwordFile], ['mqtt.key', c.mqtt.key]] as const) {
+    if (p === undefined) continue;
+    const m = mode(p);
+    if (m === undefined) problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
+    else if (m & 0o004) problems.push(`${field}: ${JSON.stringify(p)} is a secret readable by any user (mode ${octal(m)}). Run: chmod 600 ${p}`);
+  }
+  for (const [field, p] of [['mqtt.ca', c.mqtt.ca], ['mqtt.cert', c.mqtt.cert]] as const) {
+    if (p !== undefined && mode(p) === undefined) problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
+  }
+  return problems;
+}
+
+type Issue = z.core.$ZodIssue;
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+const KNOWN_FIELDS: Record<string, readonly string[]> = {};
+
+function describeIssue(issue: Issue, raw: unknown): string {
+  const where = issue.path.length === 0 ? '(config)' : formatPath(issue.path);
+  const value = valueAt(raw, issue.path);
+  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const siblings = shapeKeysAt(issue.path);
+      return issue.keys
+        .map((k) => {
+          const near = closest(k, siblings);
+          const at = issue.path.length === 0 ? k : `${where}.${k}`;
+          return `${at}: unknown field${near ? ` (did you mean "${near}"?)` : ''}`;
+        })
+        .join('; ');
+    }
+    case 'invalid_type':
+      if (value === undefined) return `${where}: missing (required)`;
+      if (!issue.message.startsWith('Invalid')) return `${where}: ${shown} ${issue.message}`;
+      return `${where}: ${shown} is not ${article(issue.expected)}`;
+    default:
+      if (/^(Invalid|Too |Number must|String must)/.test(issue.message)) return `${where}: ${shown} is invalid (${issue.message})`;
+      return `${where}: ${shown} ${issue.message}`;
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
+}
+
+function article(t: string): string {
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
+}
+
+/** The field names the schema allows at a path, for "did you mean" hints. */
+function shapeKeysAt(path: readonly PropertyKey[]): readonly string[] {
+  const key = path.map(String).join('.');
+  const cached = KNOWN_FIELDS[key];
+  if (cached) return cached;
+  let s: unknown = configSchema;
+  for (const k of [undefined, ...path]) {
+    s = unwrap(s);
+    if (k === undefined) continue;
+    const shape = (s as { shape?: Record<string, unknown> }).shape;
+    s = shape?.[String(k)];
+  }
+  const shape = (unwrap(s) as { shape?: Record<string, unknown> } | undefined)?.shape;
+  const keys = shape ? Object.keys(shape) : [];
+  KNOWN_FIELDS[key] = keys;
+  return keys;
+}
+
+function unwrap(s: unknown): unknown {
+  // Peel defaults, optionals, pipes and refinements down to the object schema.
+  let cur = s as { def?: { innerType?: unknown; in?: unknown; schema?: unknown } } | undefined;
+  for (let i = 0; i < 10 && cur?.def; i++) {
+    const next = cur.def.innerType ?? cur.def.in ?? cur.def.schema;
+    if (!next) break;
+    cur = next as typeof cur;
+  }
+  return cur;
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+function jsonErrorWhere(text: string, err: Error): string {
+  const m = /position (\d+)/.exec(err.message);
+  if (!m) return err.message;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const col = pos - before.lastIndexOf('\n');
+  return `${err.message.replace(/ in JSON at position \d+.*$/, '')} at line ${line}, column ${col}`;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

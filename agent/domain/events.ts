@@ -1,0 +1,55 @@
+// The events of shared contract §7. Each is written to the durable outbox before it is
+// sent; `epoch` and `seq` are added by the outbox, so emitters give only type + fields.
+
+export type HwComponent = 'amp' | 'line' | 'mains' | 'door' | 'mcu' | 'fm' | 'gpio';
+export type SourceKind = 'file' | 'stream' | 'fm' | 'line';
+
+interface PlayCommon {
+  itemId: string;
+  docId: string | null;
+  docVersion: number | null;
+  occurrence: string;
+  lateMs: number;
+  source: SourceKind;
+  priority: number;
+  cmdId?: string;
+}
+
+export interface EventFields {
+  'play.started': PlayCommon;
+  'play.finished': PlayCommon & { playedMs: number };
+  'play.interrupted': PlayCommon & { playedMs: number; reason: 'preempted' | 'stopped' | 'agent-restart' | 'hardware' };
+  'play.failed': PlayCommon & { reason: string; message: string };
+  'play.skipped': { itemId: string; docId: string | null; occurrence: string; reason: 'busy' | 'missed' | 'media-missing' | 'clock' };
+  'schedule.accepted': { docId: string; version: number; topic: string };
+  'schedule.rejected': {
+    docId: string | null;
+    version: number | null;
+    topic: string;
+    reason: 'signature' | 'unknown-key' | 'replay' | 'expired' | 'target' | 'invalid' | 'too-large';
+    message: string;
+  };
+  'media.cached': { mediaId: string; sha256: string; bytes: number };
+  'media.failed': { mediaId: string; sha256: string; reason: string };
+  'hw.fault': { component: HwComponent; code: string; message: string };
+  'hw.recovered': { component: HwComponent; code: string; message: string };
+  /**
+   * Not in contract v1's table (which allows added fields and types): the outbox was
+   * full and dropped the oldest events `fromSeq`..`toSeq`. See docs/protocol.md §7.
+   */
+  'outbox.dropped': { count: number; fromSeq: number; toSeq: number; reason: 'full' };
+}
+
+export type EventType = keyof EventFields;
+
+export type EventEnvelope<T extends EventType = EventType> = {
+  epoch: string;
+  seq: number;
+  ts: string;
+  type: T;
+} & EventFields[T];
+
+/** What the rest of the agent sees of the outbox: append-only, durable on return. */
+export interface EventSink {
+  emit<T extends EventType>(type: T, fields: EventFields[T]): number;
+}

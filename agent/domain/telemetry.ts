@@ -1,0 +1,153 @@
+// Birth, death and heartbeat payloads of shared contract §5 and §6, built as plain
+// data from plain inputs. Fields that a later capability fills (playing, amp, fm,
+// cache, net, next) are null until the agent really knows them: never invented.
+
+export interface SiteInfo {
+  readonly communeName?: string;
+  readonly communeCode?: string;
+  readonly province?: string;
+  readonly address?: string;
+  readonly lat?: number;
+  readonly lon?: number;
+  readonly installer?: string;
+  readonly installedAt?: string;
+}
+
+export interface DocRef {
+  id: string;
+  version: number;
+}
+
+export interface Birth {
+  online: true;
+  ts: string;
+  bootId: string;
+  epoch: string;
+  agentVersion: string;
+  deviceId: string;
+  groups: readonly string[];
+  site: SiteInfo;
+  schedule: readonly DocRef[];
+}
+
+export interface Death {
+  online: false;
+  ts?: string;
+  bootId: string;
+  reason: 'lost' | 'shutdown';
+}
+
+export interface SysStats {
+  cpuTempC: number | null;
+  load1: number | null;
+  memFreeMB: number | null;
+  diskFreeMB: number | null;
+}
+
+export interface Playing {
+  itemId: string;
+  docId: string | null;
+  source: string;
+  startedAt: string;
+  priority: number;
+}
+
+export type DeviceState = 'idle' | 'playing' | 'fault';
+
+export interface Heartbeat {
+  ts: string;
+  bootId: string;
+  uptimeS: number;
+  state: DeviceState;
+  playing: Playing | null;
+  volume: number | null;
+  amp: { on: boolean; fault: boolean } | null;
+  fm: { freqMHz: number; rssi: number | null } | null;
+  cache: { bytes: number; ready: number; pending: number; failed: number } | null;
+  sys: SysStats;
+  clock: { synced: boolean | null };
+  net: { bearer: string | null; signal: number | null; operator: string | null } | null;
+  schedule: readonly DocRef[];
+  outbox: number;
+  next: { itemId: string; at: string } | null;
+}
+
+/** What the runtime knows right now; everything optional is reported as null. */
+export interface HeartbeatInputs {
+  now: Date;
+  bootId: string;
+  uptimeS: number;
+  sys: SysStats;
+  clockSynced: boolean | null;
+  outbox: number;
+  schedule?: readonly DocRef[];
+  playing?: Playing | null;
+  faults?: number;
+  volume?: number | null;
+  amp?: Heartbeat['amp'];
+  fm?: Heartbeat['fm'];
+  cache?: Heartbeat['cache'];
+  net?: Heartbeat['net'];
+  next?: Heartbeat['next'];
+}
+
+export function isoMs(d: Date): string {
+  return d.toISOString();
+}
+
+export function buildBirth(i: {
+  now: Date;
+  bootId: string;
+  epoch: string;
+  agentVersion: string;
+  deviceId: string;
+  groups: readonly string[];
+  site: SiteInfo;
+  schedule: readonly DocRef[];
+}): Birth {
+  return {
+    online: true,
+    ts: isoMs(i.now),
+    bootId: i.bootId,
+    epoch: i.epoch,
+    agentVersion: i.agentVersion,
+    deviceId: i.deviceId,
+    groups: i.groups,
+    site: i.site,
+    schedule: i.schedule,
+  };
+}
+
+/** The last will carries no timestamp: the broker sends it at an unknown later time. */
+export function buildWill(bootId: string): Death {
+  return { online: false, bootId, reason: 'lost' };
+}
+
+export function buildShutdown(now: Date, bootId: string): Death {
+  return { online: false, ts: isoMs(now), bootId, reason: 'shutdown' };
+}
+
+export function deviceState(i: Pick<HeartbeatInputs, 'playing' | 'faults'>): DeviceState {
+  if ((i.faults ?? 0) > 0) return 'fault';
+  return i.playing ? 'playing' : 'idle';
+}
+
+export function buildHeartbeat(i: HeartbeatInputs): Heartbeat {
+  return {
+    ts: isoMs(i.now),
+    bootId: i.bootId,
+    uptimeS: Math.floor(i.uptimeS),
+    state: deviceState(i),
+    playing: i.playing ?? null,
+    volume: i.volume ?? null,
+    amp: i.amp ?? null,
+    fm: i.fm ?? null,
+    cache: i.cache ?? null,
+    sys: i.sys,
+    clock: { synced: i.clockSynced },
+    net: i.net ?? null,
+    schedule: i.schedule ?? [],
+    outbox: i.outbox,
+    next: i.next ?? null,
+  };
+}

@@ -1,0 +1,42 @@
+// Every error the agent logs carries a stable `code` (grep-able in journald and
+// countable by the NOC) and says whether retrying can help. Codes are part of the
+// operator interface: rename one only with a note in docs/errors.md.
+
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONFIG_UNREADABLE'
+  | 'CONFIG_INSECURE'
+  | 'MQTT_CONNECT'
+  | 'MQTT_TLS'
+  | 'MQTT_AUTH'
+  | 'MQTT_PUBLISH'
+  | 'MQTT_OFFLINE'
+  | 'OUTBOX_FULL'
+  | 'STORE_OPEN'
+  | 'STATS_READ'
+  | 'DEMO_BROKER'
+  | 'INTERNAL';
+
+export class LoaError extends Error {
+  readonly code: ErrorCode;
+  /** True when the same operation may succeed later without anyone changing anything. */
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, opts: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'LoaError';
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+  }
+}
+
+/** Exit codes from sysexits.h, which systemd and operators recognise. */
+export const EXIT = {
+  OK: 0,
+  SOFTWARE: 70,
+  CONFIG: 78,
+} as const;
+
+export function errorCode(err: unknown): ErrorCode {
+  return err instanceof LoaError ? err.code : 'INTERNAL';
+}

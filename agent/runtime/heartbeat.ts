@@ -1,0 +1,104 @@
+// The heartbeat of shared contract §6: every periodS and on every state change
+// (at most one a second), retained, QoS 0. Skipped while offline: the broker keeps
+// the last one, and a stale heartbeat queued for later would only mislead the NOC.
+import type { Link } from '../adapters/mqtt-link.js';
+import type { Clock } from '../adapters/clock.js';
+import type { SystemStats } from '../adapters/system-stats.js';
+import type { Logger } from '../log.js';
+import { PUBLISH_OPTS } from '../domain/topics.js';
+import { buildHeartbeat, type Heartbeat, type HeartbeatInputs } from '../domain/telemetry.js';
+
+/** Parts of the heartbeat owned by other services (playback, cache, board, ...). */
+export type HeartbeatPart = () => Partial<HeartbeatInputs>;
+
+export interface HeartbeatDeps {
+  link: Link;
+  clock: Clock;
+  stats: SystemStats;
+  log: Logger;
+  topic: string;
+  bootId: string;
+  periodS: number;
+  startedMono: number;
+  outboxSize: () => number;
+  parts: readonly HeartbeatPart[];
+}
+
+const MIN_GAP_MS = 1000;
+
+export class HeartbeatService {
+  private timer: NodeJS.Timeout | undefined;
+  private kickTimer: NodeJS.Timeout | undefined;
+  private lastSentMono = -Infinity;
+  private running = false;
+  private sending: Promise<void> | undefined;
+  private readonly onUp = () => this.schedule(0);
+
+  constructor(private readonly d: HeartbeatDeps) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.d.link.on('up', this.onUp);
+    this.schedule(this.d.periodS * 1000);
+  }
+
+  stop(): void {
+    this.running = false;
+    this.d.link.off('up', this.onUp);
+    clearTimeout(this.timer);
+    clearTimeout(this.kickTimer);
+  }
+
+  /** Something the heartbeat reports changed: send soon (rate-limited to 1/s). */
+  kick(): void {
+    if (!this.running || this.kickTimer) return;
+    const wait = Math.max(0, this.lastSentMono + MIN_GAP_MS - this.d.clock.monoMs());
+    this.kickTimer = setTimeout(() => {
+      this.kickTimer = undefined;
+      void this.send();
+    }, wait);
+  }
+
+  /** Build the current heartbeat (also used by the `ping` command). */
+  async snapshot(): Promise<Heartbeat> {
+    const d = this.d;
+    const [sys, clockSynced] = await Promise.all([d.stats.sys(), d.stats.clockSynced()]);
+    const inputs: HeartbeatInputs = {
+      now: new Date(d.clock.now()),
+      bootId: d.bootId,
+      uptimeS: (d.clock.monoMs() - d.startedMono) / 1000,
+      sys,
+      clockSynced,
+      outbox: d.outboxSize(),
+    };
+    for (const part of d.parts) Object.assign(inputs, part());
+    return buildHeartbeat(inputs);
+  }
+
+  private schedule(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      void this.send().finally(() => {
+        if (this.running) this.schedule(this.d.periodS * 1000);
+      });
+    }, ms);
+  }
+
+  private async send(): Promise<void> {
+    if (!this.running || !this.d.link.connected) return;
+    if (this.sending) return this.sending;
+    this.sending = (async () => {
+      try {
+        const hb = await this.snapshot();
+        this.lastSentMono = this.d.clock.monoMs();
+        await this.d.link.publish(this.d.topic, JSON.stringify(hb), PUBLISH_OPTS.heartbeat);
+      } catch (err) {
+        this.d.log.debug({ code: 'MQTT_PUBLISH', err }, 'heartbeat not sent');
+      } finally {
+        this.sending = undefined;
+      }
+    })();
+    return this.sending;
+  }
+}

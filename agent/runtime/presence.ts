@@ -1,0 +1,57 @@
+// Birth on every (re)connection and death on clean shutdown (shared contract §5). The
+// will is set on the link; this service publishes the retained birth first thing on
+// each connection, and the retained shutdown death when the agent stops.
+import type { Link } from '../adapters/mqtt-link.js';
+import type { Clock } from '../adapters/clock.js';
+import type { Logger } from '../log.js';
+import { PUBLISH_OPTS } from '../domain/topics.js';
+import { buildBirth, buildShutdown, type DocRef, type SiteInfo } from '../domain/telemetry.js';
+
+export interface PresenceDeps {
+  link: Link;
+  clock: Clock;
+  log: Logger;
+  topic: string;
+  bootId: string;
+  epoch: string;
+  agentVersion: string;
+  deviceId: string;
+  groups: readonly string[];
+  site: SiteInfo;
+  schedule: () => readonly DocRef[];
+  /** Called after each birth was acknowledged (start-up timing, systemd STATUS). */
+  onBirth?: () => void;
+}
+
+export class Presence {
+  private readonly onUp = () => this.publishBirth();
+
+  constructor(private readonly d: PresenceDeps) {}
+
+  start(): void {
+    // Registered before any other 'up' listener so birth is the first publish.
+    this.d.link.prependListener('up', this.onUp);
+  }
+
+  /** Re-announce (e.g. when the documents in force change). */
+  publishBirth(): void {
+    const d = this.d;
+    const birth = buildBirth({ ...d, now: new Date(d.clock.now()), schedule: d.schedule() });
+    d.link.publish(d.topic, JSON.stringify(birth), PUBLISH_OPTS.status).then(
+      () => {
+        d.log.info({ bootId: d.bootId }, 'birth published');
+        d.onBirth?.();
+      },
+      (err: unknown) => d.log.warn({ code: 'MQTT_PUBLISH', err }, 'birth not acknowledged; will repeat on reconnect'),
+    );
+  }
+
+  stop(): void {
+    this.d.link.off('up', this.onUp);
+  }
+
+  /** The death this boot leaves behind on a clean stop; the link publishes it before disconnecting. */
+  shutdownMessage() {
+    return { topic: this.d.topic, payload: JSON.stringify(buildShutdown(new Date(this.d.clock.now()), this.d.bootId)), opts: PUBLISH_OPTS.status };
+  }
+}
