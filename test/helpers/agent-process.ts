@@ -1,0 +1,72 @@
+// The agent as a real child process (what systemd runs), for kill -9 and exit-code tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ConfigInput } from '../../agent/config.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export function writeConfig(dir: string, config: ConfigInput | Record<string, unknown>, mode = 0o600): string {
+  const path = join(dir, 'agent.json');
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  chmodSync(path, mode);
+  return path;
+}
+
+export interface AgentProcess {
+  proc: ChildProcess;
+  output(): string;
+  waitForLog(re: RegExp, timeoutMs: number): Promise<string>;
+  exited(): Promise<number | null>;
+  kill9(): Promise<void>;
+  term(): Promise<number | null>;
+}
+
+export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'agent/main.ts'), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (b: Buffer) => {
+    out += b.toString();
+    for (const l of listeners) l();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return {
+    proc,
+    output: () => out,
+    waitForLog(re, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = re.exec(out);
+          if (m) {
+            listeners.delete(check);
+            clearTimeout(t);
+            resolve(m[0]);
+          }
+        };
+        const t = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for ${re} in agent output:\n${out.slice(-3000)}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      });
+    },
+    exited: () => exit,
+    async kill9() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exit;
+    },
+    async term() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exit;
+    },
+  };
+}
