@@ -250,6 +250,7 @@ function describeIssue(issue: Issue, raw: unknown): string {
       if (!issue.message.startsWith('Invalid')) return `${where}: ${shown} ${issue.message}`;
       return `${where}: ${shown} is not ${article(issue.expected)}`;
     default:
+      if (value === undefined && issue.message.startsWith('is required')) return `${where}: missing, ${issue.message.slice(3)}`;
       if (/^(Invalid|Too |Number must|String must)/.test(issue.message)) return `${where}: ${shown} is invalid (${issue.message})`;
       return `${where}: ${shown} ${issue.message}`;
   }

@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildBirth, buildHeartbeat, buildShutdown, buildWill, deviceState } from '../../agent/domain/telemetry.js';
+import { topicsFor } from '../../agent/domain/topics.js';
+import { topicMatches } from '../../agent/adapters/mqtt-link.js';
+
+const now = new Date('2026-11-26T06:30:00.123Z');
+const sys = { cpuTempC: 48.3, load1: 0.12, memFreeMB: 612, diskFreeMB: 10_240 };
+
+test('a heartbeat with nothing known yet reports nulls, not invented values', () => {
+  const hb = buildHeartbeat({ now, bootId: 'b', uptimeS: 12.7, sys, clockSynced: null, outbox: 3 });
+  assert.deepEqual(hb, {
+    ts: '2026-11-26T06:30:00.123Z',
+    bootId: 'b',
+    uptimeS: 12,
+    state: 'idle',
+    playing: null,
+    volume: null,
+    amp: null,
+    fm: null,
+    cache: null,
+    sys,
+    clock: { synced: null },
+    net: null,
+    schedule: [],
+    outbox: 3,
+    next: null,
+  });
+});
+
+test('a fully populated heartbeat stays under 1 KiB', () => {
+  const hb = buildHeartbeat({
+    now,
+    bootId: '0b6f3c1e-4f7a-4c61-9a53-1f0e2d3c4b5a',
+    uptimeS: 8_640_000,
+    sys,
+    clockSynced: true,
+    outbox: 199_999,
+    playing: { itemId: 'emergency-typhoon-warning-2026-11-26', docId: 'c26734-emergency-broadcast', source: 'stream', startedAt: now.toISOString(), priority: 100 },
+    faults: 0,
+    volume: 100,
+    amp: { on: true, fault: false },
+    fm: { freqMHz: 100.0, rssi: -61 },
+    cache: { bytes: 1_073_741_824, ready: 48, pending: 2, failed: 1 },
+    net: { bearer: 'lte', signal: -89, operator: 'Viettel' },
+    schedule: [
+      { id: 'c26734-daily-schedule', version: 4242 },
+      { id: 'p79-province-relay', version: 17 },
+      { id: 'all-national-relay', version: 311 },
+    ],
+    next: { itemId: 'evening-news-bulletin', at: '2026-11-26T17:00:00.000Z' },
+  });
+  const bytes = Buffer.byteLength(JSON.stringify(hb));
+  assert.ok(bytes < 1024, `${bytes} bytes`);
+  assert.equal(hb.state, 'playing');
+});
+
+test('state: fault wins over playing, playing over idle', () => {
+  assert.equal(deviceState({ playing: null, faults: 0 }), 'idle');
+  assert.equal(deviceState({ playing: { itemId: 'a', docId: null, source: 'fm', startedAt: '', priority: 50 } }), 'playing');
+  assert.equal(deviceState({ playing: { itemId: 'a', docId: null, source: 'fm', startedAt: '', priority: 50 }, faults: 1 }), 'fault');
+});
+
+test('birth, will and shutdown death carry the same bootId; the will has no ts', () => {
+  const birth = buildBirth({ now, bootId: 'b1', epoch: 'e1', agentVersion: '1.0.0', deviceId: 'd', groups: ['all'], site: { communeCode: '26734' }, schedule: [{ id: 's', version: 2 }] });
+  assert.equal(birth.online, true);
+  assert.deepEqual(buildWill('b1'), { online: false, bootId: 'b1', reason: 'lost' });
+  assert.deepEqual(buildShutdown(now, 'b1'), { online: false, ts: '2026-11-26T06:30:00.123Z', bootId: 'b1', reason: 'shutdown' });
+});
+
+test('topics follow contract §1', () => {
+  const t = topicsFor('loa/v1', 'vn-79-26734-01', ['all', 'c26734']);
+  assert.equal(t.deviceSchedule, 'loa/v1/d/vn-79-26734-01/schedule');
+  assert.deepEqual(t.groupSchedules, ['loa/v1/g/all/schedule', 'loa/v1/g/c26734/schedule']);
+  assert.deepEqual(t.groupCmds, ['loa/v1/g/all/cmd', 'loa/v1/g/c26734/cmd']);
+  assert.equal(t.status, 'loa/v1/d/vn-79-26734-01/status');
+  assert.equal(t.heartbeat, 'loa/v1/d/vn-79-26734-01/heartbeat');
+  assert.equal(t.events, 'loa/v1/d/vn-79-26734-01/events');
+  assert.equal(t.cmdResult, 'loa/v1/d/vn-79-26734-01/cmd/result');
+});
+
+test('topic filters with + and #', () => {
+  assert.ok(topicMatches('loa/v1/d/x/cmd', 'loa/v1/d/x/cmd'));
+  assert.ok(topicMatches('loa/v1/g/+/schedule', 'loa/v1/g/all/schedule'));
+  assert.ok(topicMatches('loa/#', 'loa/v1/d/x/cmd/result'));
+  assert.ok(!topicMatches('loa/v1/d/x/cmd', 'loa/v1/d/x/cmd/result'));
+  assert.ok(!topicMatches('loa/v1/g/+/schedule', 'loa/v1/g/all/cmd'));
+});
