@@ -7,7 +7,7 @@ import { EXIT, errorCode } from './errors.js';
 import { createLogger } from './log.js';
 import { Agent } from './runtime/agent.js';
 import { AGENT_VERSION } from './version.js';
-import { startDemo, type Demo } from './demo.js';
+import type { Demo } from './demo.js';
 
 const USAGE = `usage: loa-agent [--config PATH] [--check-config] [--demo] [--version]
 
@@ -47,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
   let config: Config;
   try {
     if (args.demo && !args.config) {
+      // Loaded only for the demo: a box never carries the embedded broker in memory.
+      const { startDemo } = await import('./demo.js');
       demo = await startDemo(log);
       config = demo.config;
     } else {
