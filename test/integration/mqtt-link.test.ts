@@ -1,0 +1,98 @@
+// The MQTT link on its own against a real broker: subscriptions come back after a
+// broker restart that lost every session, and reconnection waits per the backoff.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import mqtt from 'mqtt';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { MqttLink } from '../../agent/adapters/mqtt-link.js';
+import { createLogger } from '../../agent/log.js';
+
+let broker: TestBroker;
+before(async () => {
+  broker = await startBroker(); // not persistent: a restart forgets every session
+});
+after(async () => {
+  await broker.close();
+});
+
+function link(clientId: string) {
+  return new MqttLink({
+    url: broker.url,
+    clientId,
+    insecureSkipVerify: false,
+    version: broker.supportsV5 ? 5 : '3.1.1',
+    keepaliveS: 30,
+    sessionExpiryS: 86_400,
+    connectTimeoutS: 5,
+    backoff: { minMs: 300, maxMs: 600 },
+    will: { topic: `t/${clientId}/status`, payload: '{"online":false}' },
+    log: createLogger({ level: 'silent', pretty: false }),
+  });
+}
+
+async function publishFromCentre(topic: string, payload: string): Promise<void> {
+  const c = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+  await c.publishAsync(topic, payload, { qos: 1 });
+  await c.endAsync();
+}
+
+function until<T>(check: () => T | undefined, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const i = setInterval(() => {
+      const v = check();
+      if (v !== undefined) {
+        clearInterval(i);
+        resolve(v);
+      } else if (Date.now() - t0 > ms) {
+        clearInterval(i);
+        reject(new Error(`timed out waiting for ${what}`));
+      }
+    }, 20);
+  });
+}
+
+test('subscriptions are renewed after a broker restart that lost the session', async () => {
+  const l = link('resub-box');
+  const got: string[] = [];
+  const ups: boolean[] = [];
+  l.on('up', ({ sessionPresent }) => ups.push(sessionPresent));
+  l.subscribe(['loa/v1/d/resub-box/cmd'], (_t, payload) => got.push(payload.toString()));
+  l.start();
+  try {
+    await until(() => (ups.length >= 1 ? true : undefined), 10_000, 'first connection');
+    await new Promise((r) => setTimeout(r, 200));
+    await publishFromCentre('loa/v1/d/resub-box/cmd', 'one');
+    await until(() => (got.includes('one') ? true : undefined), 5000, 'message before restart');
+
+    await broker.stop();
+    await until(() => (l.connected ? undefined : true), 5000, 'link to notice');
+    await assert.rejects(l.publish('x', 'y', { qos: 1, retain: false }), (e: Error & { code?: string }) => e.code === 'MQTT_OFFLINE');
+    await broker.start();
+    await until(() => (ups.length >= 2 ? true : undefined), 10_000, 'reconnection');
+    assert.equal(ups[1], false, 'the restarted broker kept no session');
+    await new Promise((r) => setTimeout(r, 200));
+    await publishFromCentre('loa/v1/d/resub-box/cmd', 'two');
+    await until(() => (got.includes('two') ? true : undefined), 5000, 'message after restart');
+  } finally {
+    await l.stop();
+  }
+});
+
+test('while the broker is down, retries are spaced by the backoff, not a fixed period', async () => {
+  await broker.stop();
+  const l = link('backoff-box');
+  const attempts: number[] = [];
+  l.on('down', () => attempts.push(Date.now()));
+  l.start();
+  try {
+    await until(() => (attempts.length >= 5 ? true : undefined), 15_000, '5 failed attempts');
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+    // minMs 300, maxMs 600: every gap is below 600 ms plus connection time, and they vary.
+    for (const g of gaps) assert.ok(g < 600 + 500, `gap ${g} ms`);
+    assert.ok(new Set(gaps.map((g) => Math.round(g / 25))).size > 1, `jittered gaps ${gaps.join(', ')}`);
+  } finally {
+    await l.stop();
+    await broker.start();
+  }
+});
