@@ -19,6 +19,36 @@ const MIGRATIONS: readonly string[] = [
      type TEXT NOT NULL,
      body TEXT NOT NULL
    );`,
+  // Issue [2/6]: signed schedules, the media cache and the occurrence ledger.
+  `CREATE TABLE doc_versions (          -- anti-replay: highest version accepted per document id, forever
+     doc_id      TEXT PRIMARY KEY,
+     version     INTEGER NOT NULL,
+     accepted_at TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE docs_in_force (         -- one document per topic (contract §3)
+     topic       TEXT PRIMARY KEY,
+     doc_id      TEXT NOT NULL,
+     version     INTEGER NOT NULL,
+     jws         TEXT NOT NULL,          -- as received, so it can be re-verified
+     payload     TEXT NOT NULL,          -- the validated JSON payload
+     accepted_at TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE ledger (                -- the fate of each occurrence, so a restart never plays one twice
+     occ_key     TEXT PRIMARY KEY,       -- docId/itemId/scheduled start (ISO, UTC)
+     doc_id      TEXT,
+     item_id     TEXT NOT NULL,
+     occurrence  TEXT NOT NULL,
+     state       TEXT NOT NULL,          -- started | finished | interrupted | failed | skipped
+     updated_at  TEXT NOT NULL,
+     detail      TEXT
+   ) STRICT;
+   CREATE INDEX ledger_occurrence ON ledger (occurrence);
+   CREATE TABLE media (                 -- what the content-addressed cache holds, for LRU eviction
+     sha256       TEXT PRIMARY KEY,
+     bytes        INTEGER NOT NULL,
+     cached_at    TEXT NOT NULL,
+     last_used_at TEXT NOT NULL
+   ) STRICT;`,
 ];
 
 export interface OpenOptions {

@@ -1,0 +1,143 @@
+// The schedule document of shared contract §3, as one schema: validation (with
+// messages that name the bad field) and the TypeScript types. Unknown fields are
+// ignored, as the contract requires of a receiver. Pure: no I/O, no clock.
+import { z } from 'zod';
+import { Cron } from 'croner';
+
+export const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** RFC 3339 with a mandatory offset or Z. */
+const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+const id = z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`);
+const instant = z
+  .string('must be an RFC 3339 timestamp')
+  .regex(RFC3339_RE, 'must be an RFC 3339 timestamp with an offset, e.g. 2026-11-26T06:30:00+07:00')
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a valid date');
+const httpUrl = z.string('must be a URL').refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}, 'must be an http: or https: URL');
+const priority = z.number('must be a number').int('must be a whole number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
+const durationS = z.number('must be a number').int('must be whole seconds').min(1, 'must be at least 1 s').max(7 * 86_400, 'must be at most 7 days');
+
+export function isValidTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function cronError(expr: string): string | undefined {
+  const fields = expr.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) return `must have 5 fields (or 6 with seconds first), not ${fields}`;
+  try {
+    new Cron(expr, { paused: true });
+    return undefined;
+  } catch (err) {
+    return `is not a valid cron expression (${(err as Error).message})`;
+  }
+}
+
+export const targetSchema = z
+  .object({ devices: z.array(id).optional(), groups: z.array(id).optional() }, 'must be an object {devices, groups}')
+  .refine((t) => (t.devices?.length ?? 0) + (t.groups?.length ?? 0) > 0, 'must name at least one device or group');
+
+const fileSource = z.object({ kind: z.literal('file'), media: z.array(id, 'must be a list of media ids').min(1, 'must name at least one media id') });
+const fmSource = z.object({ kind: z.literal('fm'), freqMHz: z.number('must be a number').min(64, 'must be 64 to 108 MHz').max(108, 'must be 64 to 108 MHz') });
+const lineSource = z.object({ kind: z.literal('line') });
+const fallbackSource = z.discriminatedUnion('kind', [fileSource, fmSource, lineSource], 'must be a file, fm or line source');
+const streamSource = z
+  .object({ kind: z.literal('stream'), url: httpUrl.optional(), urls: z.array(httpUrl).min(1).optional(), fallback: fallbackSource.optional() })
+  .refine((s) => (s.url === undefined) !== (s.urls === undefined), 'must have exactly one of url or urls');
+const fmWithFallback = fmSource.extend({ fallback: fallbackSource.optional() });
+
+export const sourceSchema = z.discriminatedUnion('kind', [fileSource, streamSource, fmWithFallback, lineSource], 'must have kind file, stream, fm or line');
+
+export const mediaSchema = z.object({
+  id,
+  url: httpUrl,
+  sha256: z.string('must be a string').regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
+  bytes: z.number('must be a number').int().min(1, 'must be at least 1').max(2 ** 40),
+  durationMs: z.number().int().min(0).optional(),
+});
+
+export const itemSchema = z.object({
+  id,
+  source: sourceSchema,
+  at: instant.optional(),
+  cron: z.string('must be a string').optional(),
+  durationS: durationS.optional(),
+  priority: priority.default(50),
+  volume: z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100').optional(),
+  from: instant.optional(),
+  until: instant.optional(),
+});
+
+export const scheduleSchema = z
+  .object({
+    type: z.literal('schedule', 'must be "schedule"'),
+    id,
+    version: z.number('must be a number').int('must be a whole number').min(0, 'must be 0 or more'),
+    issuedAt: instant,
+    expiresAt: instant.optional(),
+    target: targetSchema,
+    timezone: z.string('must be a string').refine(isValidTimezone, 'is not an IANA time zone'),
+    media: z.array(mediaSchema, 'must be a list').default([]),
+    items: z.array(itemSchema, 'must be a list'),
+  })
+  .superRefine((doc, ctx) => {
+    const mediaIds = new Set<string>();
+    doc.media.forEach((m, i) => {
+      if (mediaIds.has(m.id)) ctx.addIssue({ code: 'custom', path: ['media', i, 'id'], message: `duplicates media id "${m.id}"` });
+      mediaIds.add(m.id);
+    });
+    const itemIds = new Set<string>();
+    doc.items.forEach((it, i) => {
+      const at = (p: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path: ['items', i, ...p], message });
+      if (itemIds.has(it.id)) at(['id'], `duplicates item id "${it.id}"`);
+      itemIds.add(it.id);
+      if ((it.at === undefined) === (it.cron === undefined)) at([], 'must have exactly one of "at" or "cron"');
+      if (it.cron !== undefined) {
+        const e = cronError(it.cron);
+        if (e) at(['cron'], e);
+      }
+      if (it.at !== undefined && (it.from !== undefined || it.until !== undefined)) at(['from'], '"from"/"until" bound a recurrence; an "at" item has none');
+      if (it.from && it.until && Date.parse(it.from) >= Date.parse(it.until)) at(['until'], 'must be after "from"');
+      if (it.source.kind !== 'file' && it.durationS === undefined) at(['durationS'], `is required for a ${it.source.kind} source`);
+      const files = [it.source, 'fallback' in it.source ? it.source.fallback : undefined].filter((s) => s?.kind === 'file') as { media: string[] }[];
+      for (const f of files) for (const m of f.media) if (!mediaIds.has(m)) at(['source', 'media'], `names media "${m}" that the document does not list`);
+    });
+    if (doc.expiresAt && Date.parse(doc.expiresAt) <= Date.parse(doc.issuedAt)) {
+      ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be after issuedAt' });
+    }
+  });
+
+export type ScheduleDoc = z.output<typeof scheduleSchema>;
+export type ScheduleItem = ScheduleDoc['items'][number];
+export type Source = z.output<typeof sourceSchema>;
+export type MediaRef = z.output<typeof mediaSchema>;
+export type Target = z.output<typeof targetSchema>;
+
+/** Validate a parsed payload; the error message names the first bad field. */
+export function validateSchedule(raw: unknown): { ok: true; doc: ScheduleDoc } | { ok: false; message: string } {
+  const r = scheduleSchema.safeParse(raw);
+  if (r.success) return { ok: true, doc: r.data };
+  return { ok: false, message: r.error.issues.slice(0, 5).map(describe).join('; ') };
+}
+
+export function describe(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') || '(document)';
+  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) return `${path}: is required`;
+  return `${path}: ${issue.message}`;
+}
+
+/** Does this document's target include the box? (contract §2) */
+export function targets(t: Target, deviceId: string, groups: readonly string[]): boolean {
+  return (t.devices ?? []).includes(deviceId) || (t.groups ?? []).some((g) => groups.includes(g));
+}
