@@ -76,6 +76,8 @@ const siteSchema = z
 const hardwareSchema = z
   .strictObject({
     board: z.literal('sim', 'is not a supported board (expected "sim")').default('sim'),
+    /** The amplifier is switched on this long before the scheduled instant, so audio starts on it. */
+    ampWarmUpMs: z.number().int().min(0, 'is below 0 ms').max(60_000, 'is above 60,000 ms').default(2000),
   })
   .prefault({});
 
@@ -106,6 +108,25 @@ export const configSchema = z
       })
       .prefault({}),
     hardware: hardwareSchema,
+    schedule: z
+      .strictObject({
+        /** Signed documents larger than this are rejected (`too-large`) before any parsing. */
+        maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+        /** An occurrence missed by up to this much still starts, late; older ones are skipped (`missed`). */
+        graceS: seconds(0, 3600).default(120),
+        /** How far ahead occurrences are planned. */
+        horizonH: z.number().int().min(1).max(168).default(24),
+      })
+      .prefault({}),
+    cache: z
+      .strictObject({
+        /** Disk the media cache may use; media no document needs are evicted (least recently used first). */
+        quotaMB: z.number().int().min(16, 'is below the minimum of 16 MB').default(2048),
+        /** Media needed within this many hours are fetched ahead. */
+        horizonH: z.number().int().min(1).max(168).default(24),
+        concurrency: z.number().int().min(1).max(8).default(2),
+      })
+      .prefault({}),
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'is not a log level').default('info') })
       .prefault({}),

@@ -15,6 +15,12 @@ export type ErrorCode =
   | 'STORE_OPEN'
   | 'STATS_READ'
   | 'DEMO_BROKER'
+  | 'MEDIA_FETCH'
+  | 'MEDIA_HASH'
+  | 'MEDIA_STORE'
+  | 'CACHE_QUOTA'
+  | 'SCHEDULE_REJECTED'
+  | 'NO_AUDIO'
   | 'INTERNAL';
 
 export class LoaError extends Error {

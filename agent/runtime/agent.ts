@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { systemClock, type Clock } from '../adapters/clock.js';
-import { openDb, type Db } from '../adapters/sqlite-db.js';
+import { openDb, getMeta, setMeta, type Db } from '../adapters/sqlite-db.js';
+import { ScheduleStore } from '../adapters/schedule-store.js';
+import { LedgerStore } from '../adapters/ledger-store.js';
+import { KeyRing } from '../domain/verify.js';
+import { ScheduleIntake } from './schedule-intake.js';
+import { Scheduler, closeInterruptedByRestart, type Playback } from './scheduler.js';
+import { StandInPlayback } from './standin-playback.js';
 import { Outbox } from '../adapters/outbox-store.js';
 import { MqttLink, type Link } from '../adapters/mqtt-link.js';
 import { createSystemStats, type SystemStats } from '../adapters/system-stats.js';
@@ -37,7 +43,10 @@ export class Agent {
   private presence: Presence | undefined;
   private heartbeatSvc: HeartbeatService | undefined;
   private readonly parts: HeartbeatPart[] = [];
-  private readonly schedule: DocRef[] = [];
+  private scheduleStore: ScheduleStore | undefined;
+  private intakeSvc: ScheduleIntake | undefined;
+  private schedulerSvc: Scheduler | undefined;
+  private standIn: StandInPlayback | undefined;
 
   constructor(private readonly d: AgentDeps) {
     this.topics = topicsFor(d.config.topicRoot, d.config.deviceId, d.config.groups);
@@ -88,7 +97,7 @@ export class Agent {
       deviceId: c.deviceId,
       groups: c.groups,
       site: c.site,
-      schedule: () => this.schedule,
+      schedule: () => this.docRefs(),
       ...(this.d.onBirth ? { onBirth: this.d.onBirth } : {}),
     });
     this.sender = new OutboxSender({ outbox, link, topic: this.topics.events, window: c.outbox.window, log });
@@ -104,9 +113,72 @@ export class Agent {
       outboxSize: () => outbox.size,
       parts: this.parts,
     });
+    const heartbeat = this.heartbeatSvc;
+    const presence = this.presence;
+
+    // Schedules: intake (verify, persist) -> scheduler (occurrences on time) -> playback.
+    const db = this.db;
+    const scheduleStore = new ScheduleStore(db);
+    this.scheduleStore = scheduleStore;
+    const ledger = new LedgerStore(db);
+    const standIn = new StandInPlayback({ clock, ledger, events: outbox, log: log.child({ mod: 'playback' }), onChange: () => heartbeat.kick() });
+    this.standIn = standIn;
+    const playback: Playback = standIn;
+    log.warn({ code: 'NO_AUDIO' }, 'no audio player yet: a stand-in holds each slot silently and records proof of play');
+    const checkpoint = {
+      get: () => {
+        const v = getMeta(db, 'sched_checked_through');
+        return v === undefined ? undefined : Number(v);
+      },
+      set: (ms: number) => setMeta(db, 'sched_checked_through', String(ms)),
+    };
+    closeInterruptedByRestart({ ledger, events: outbox, log }, checkpoint.get(), clock.now());
+    const scheduler = new Scheduler({
+      clock,
+      log: log.child({ mod: 'scheduler' }),
+      docs: () => scheduleStore.inForce(),
+      ledger,
+      events: outbox,
+      playback,
+      mediaReady: () => true,
+      checkpoint,
+      warmUpMs: c.hardware.ampWarmUpMs,
+      graceMs: c.schedule.graceS * 1000,
+      horizonMs: c.schedule.horizonH * 3_600_000,
+      onChange: () => heartbeat.kick(),
+    });
+    this.schedulerSvc = scheduler;
+    this.intakeSvc = new ScheduleIntake({
+      link,
+      store: scheduleStore,
+      keys: new KeyRing(c.trustedKeys),
+      events: outbox,
+      clock,
+      log: log.child({ mod: 'intake' }),
+      deviceId: c.deviceId,
+      groups: c.groups,
+      topics: [this.topics.deviceSchedule, ...this.topics.groupSchedules],
+      maxBytes: c.schedule.maxBytes,
+      onAccepted: () => {
+        scheduler.replan();
+        presence.publishBirth();
+        heartbeat.kick();
+      },
+    });
+    this.parts.push(() => {
+      const next = scheduler.next();
+      return {
+        playing: standIn.playing(),
+        schedule: this.docRefs(),
+        next: next ? { itemId: next.itemId, at: new Date(next.start).toISOString() } : null,
+      };
+    });
+
     this.presence.start();
     this.heartbeatSvc.start();
     this.sender.start();
+    this.intakeSvc.start();
+    scheduler.start();
     log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: outbox.epoch, version: AGENT_VERSION, pending: outbox.size }, 'agent starting');
     link.start();
   }
@@ -116,7 +188,34 @@ export class Agent {
     this.parts.push(part);
   }
 
+  /** The schedule documents in force, as birth and heartbeat report them. */
+  docRefs(): DocRef[] {
+    const now = (this.d.clock ?? systemClock).now();
+    return (this.scheduleStore?.inForce() ?? [])
+      .filter(({ doc }) => !doc.expiresAt || Date.parse(doc.expiresAt) > now)
+      .map(({ doc }) => ({ id: doc.id, version: doc.version }));
+  }
+
+  get scheduler(): Scheduler {
+    if (!this.schedulerSvc) throw new Error('agent not started');
+    return this.schedulerSvc;
+  }
+
+  /** The playback in use (the stand-in until the audio player lands). */
+  get playback(): StandInPlayback {
+    if (!this.standIn) throw new Error('agent not started');
+    return this.standIn;
+  }
+
+  get intake(): ScheduleIntake {
+    if (!this.intakeSvc) throw new Error('agent not started');
+    return this.intakeSvc;
+  }
+
   async stop(): Promise<void> {
+    this.schedulerSvc?.stop();
+    this.intakeSvc?.stop();
+    this.standIn?.stop('agent-restart');
     this.sender?.stop();
     this.heartbeatSvc?.stop();
     this.presence?.stop();

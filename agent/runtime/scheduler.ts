@@ -1,0 +1,206 @@
+// The scheduler: fires each occurrence on time (the start of audio is what must be on
+// time, so it also signals the amplifier warm-up before it), and keeps the ledger
+// honest about every occurrence it knew of.
+//
+// - One timer, armed for the next instant (a warm-up or a start), never longer than
+//   maxSleepMs, so a wall-clock jump is noticed within that time. A jump is detected by
+//   comparing wall time with the monotonic clock (an NTP correction of hours after a
+//   boot without network is normal on these boxes); it re-plans at once.
+// - At a wake-up, due occurrences fire first, from the plan computed earlier; the plan
+//   (cron expansion) is recomputed afterwards, so expansion cost never delays a start.
+// - An occurrence late by up to graceMs starts late (`lateMs`); older ones are
+//   `play.skipped` with `missed`. `checkedThrough` (persisted) remembers up to when
+//   occurrences were handled, so after a power cut the ones that fell in the gap are
+//   reported as missed, and the ledger stops a restart from playing one twice.
+import type { Clock } from '../adapters/clock.js';
+import type { LedgerStore } from '../adapters/ledger-store.js';
+import type { EventSink } from '../domain/events.js';
+import type { Logger } from '../log.js';
+import { expandOccurrences, type DocInForce, type Occurrence } from '../domain/occurrences.js';
+
+/** What the scheduler drives. Issue [3/6] plugs the real player and board in behind it. */
+export interface Playback {
+  /** The amplifier warm-up moment for `occ` has come (start - warmUpMs). */
+  prepare(occ: Occurrence): void;
+  /** Start `occ` now. The playback arbitrates, writes the ledger and emits play.* events. */
+  fire(occ: Occurrence, lateMs: number): void;
+}
+
+export interface CheckpointStore {
+  get(): number | undefined;
+  set(ms: number): void;
+}
+
+export interface SchedulerDeps {
+  clock: Clock;
+  log: Logger;
+  docs: () => readonly DocInForce[];
+  ledger: LedgerStore;
+  events: EventSink;
+  playback: Playback;
+  /** Is every media file of this occurrence verified in the cache? */
+  mediaReady: (occ: Occurrence) => boolean;
+  checkpoint: CheckpointStore;
+  warmUpMs: number;
+  graceMs: number;
+  /** How far ahead occurrences are planned (and re-planned when it slides). */
+  horizonMs?: number;
+  /** How far back, after downtime, occurrences are still reported as missed. */
+  lookbackMs?: number;
+  maxSleepMs?: number;
+  jumpThresholdMs?: number;
+  /** Called after each firing or skip, and on re-plan (heartbeat kick). */
+  onChange?: () => void;
+}
+
+const HOUR = 3_600_000;
+
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private plan: Occurrence[] = [];
+  private planFrom = 0;
+  private planTo = 0;
+  private readonly prepared = new Set<string>();
+  private offset = 0;
+  private jumps = 0;
+
+  constructor(private readonly d: SchedulerDeps) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.offset = this.d.clock.now() - this.d.clock.monoMs();
+    this.replan();
+    this.wake();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+  }
+
+  /** Documents changed: recompute now. */
+  replan(): void {
+    const now = this.d.clock.now();
+    const horizon = this.d.horizonMs ?? 24 * HOUR;
+    const checked = this.d.checkpoint.get();
+    const lookback = this.d.lookbackMs ?? 24 * HOUR;
+    const from = Math.max(now - lookback, Math.min(checked ?? now - this.d.graceMs, now - this.d.graceMs));
+    this.planFrom = from;
+    this.planTo = now + horizon;
+    this.plan = expandOccurrences(this.d.docs(), { from, to: this.planTo });
+    if (this.running) this.arm();
+    this.d.onChange?.();
+  }
+
+  /** The next occurrence not yet handled (heartbeat `next`). */
+  next(): Occurrence | null {
+    const now = this.d.clock.now();
+    return this.plan.find((o) => o.start >= now && !this.d.ledger.has(o.key)) ?? null;
+  }
+
+  get clockJumps(): number {
+    return this.jumps;
+  }
+
+  private wake(): void {
+    if (!this.running) return;
+    const now = this.d.clock.now();
+    const offset = now - this.d.clock.monoMs();
+    const jumped = Math.abs(offset - this.offset) > (this.d.jumpThresholdMs ?? 2000);
+    if (jumped) {
+      this.jumps++;
+      this.d.log.warn({ jumpMs: Math.round(offset - this.offset) }, 'wall clock jumped; re-planning');
+      this.offset = offset;
+      this.replan();
+    } else {
+      this.offset = offset;
+    }
+    this.runDue(this.d.clock.now());
+    const horizon = this.d.horizonMs ?? 24 * HOUR;
+    // Slide the plan: at least hourly, so the far end of the horizon is always planned.
+    if (jumped || now > this.planTo - horizon + HOUR) this.replan();
+    else this.arm();
+  }
+
+  private runDue(now: number): void {
+    let changed = false;
+    for (const occ of this.plan) {
+      if (occ.start > now + (this.d.warmUpMs > 0 ? this.d.warmUpMs : 0)) break;
+      if (this.d.ledger.has(occ.key)) continue;
+      if (occ.start > now) {
+        if (!this.prepared.has(occ.key)) {
+          this.prepared.add(occ.key);
+          this.d.playback.prepare(occ);
+        }
+        continue;
+      }
+      const lateMs = now - occ.start;
+      changed = true;
+      if (lateMs > this.d.graceMs) this.skip(occ, 'missed', now);
+      else if (!this.d.mediaReady(occ)) this.skip(occ, 'media-missing', now);
+      else this.d.playback.fire(occ, lateMs);
+      this.prepared.delete(occ.key);
+    }
+    // Everything due is handled now (fired, skipped, or already in the ledger).
+    this.plan = this.plan.filter((o) => o.start > now);
+    this.d.checkpoint.set(now);
+    if (changed) this.d.onChange?.();
+  }
+
+  private skip(occ: Occurrence, reason: 'missed' | 'media-missing', now: number): void {
+    const occurrence = new Date(occ.start).toISOString();
+    this.d.ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason }, now);
+    this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason });
+    this.d.log.info({ itemId: occ.itemId, docId: occ.docId, occurrence, reason }, 'occurrence skipped');
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    if (!this.running) return;
+    const now = this.d.clock.now();
+    let at = now + (this.d.maxSleepMs ?? 30_000);
+    for (const occ of this.plan) {
+      if (occ.start - this.d.warmUpMs > at) break;
+      if (this.d.ledger.has(occ.key)) continue;
+      const instant = this.prepared.has(occ.key) || occ.start - this.d.warmUpMs <= now ? occ.start : occ.start - this.d.warmUpMs;
+      if (instant < at) at = instant;
+    }
+    this.timer = setTimeout(() => this.wake(), Math.max(0, at - now));
+  }
+}
+
+/**
+ * After a crash or kill -9 mid-play, the ledger still says `started`: close each such
+ * occurrence with `play.interrupted` / `agent-restart`. The agent cannot know when the
+ * sound stopped; `lastAliveMs` (the scheduler's last checkpoint, at most maxSleepMs
+ * old) bounds it, so playedMs is an estimate from below.
+ */
+export function closeInterruptedByRestart(d: { ledger: LedgerStore; events: EventSink; log: Logger }, lastAliveMs: number | undefined, now: number): number {
+  const rows = d.ledger.unfinished();
+  for (const r of rows) {
+    let detail: { startedAt?: number; lateMs?: number; docVersion?: number; source?: string; priority?: number } = {};
+    try {
+      detail = JSON.parse(r.detail ?? '{}') as typeof detail;
+    } catch {
+      // keep the defaults: an unreadable detail must not stop the report
+    }
+    const startedAt = detail.startedAt ?? Date.parse(r.occurrence);
+    const playedMs = Math.max(0, (lastAliveMs ?? startedAt) - startedAt);
+    d.ledger.set({ ...r, state: 'interrupted', detail: 'agent-restart' }, now);
+    d.events.emit('play.interrupted', {
+      itemId: r.itemId,
+      docId: r.docId,
+      docVersion: detail.docVersion ?? null,
+      occurrence: r.occurrence,
+      lateMs: detail.lateMs ?? 0,
+      source: (detail.source ?? 'file') as 'file',
+      priority: detail.priority ?? 50,
+      playedMs,
+      reason: 'agent-restart',
+    });
+    d.log.warn({ itemId: r.itemId, occurrence: r.occurrence, playedMs }, 'occurrence was interrupted by an agent restart');
+  }
+  return rows.length;
+}
