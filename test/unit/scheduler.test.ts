@@ -1,0 +1,171 @@
+// The scheduler with an injected clock and node:test's mock timers: time is stepped
+// exactly, and the wall clock can jump while the monotonic clock does not.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { openDb } from '../../agent/adapters/sqlite-db.js';
+import { Outbox } from '../../agent/adapters/outbox-store.js';
+import { LedgerStore } from '../../agent/adapters/ledger-store.js';
+import { Scheduler, closeInterruptedByRestart } from '../../agent/runtime/scheduler.js';
+import { StandInPlayback } from '../../agent/runtime/standin-playback.js';
+import { validateSchedule } from '../../agent/domain/schedule-doc.js';
+import type { DocInForce } from '../../agent/domain/occurrences.js';
+import { createLogger } from '../../agent/log.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const T0 = Date.parse('2026-11-26T06:00:00+07:00');
+const log = createLogger({ level: 'silent', pretty: false });
+
+function doc(items: unknown[], over: Record<string, unknown> = {}): DocInForce {
+  const v = validateSchedule({ type: 'schedule', id: 'd', version: 1, issuedAt: '2026-11-25T00:00:00Z', target: { groups: ['g'] }, timezone: 'Asia/Ho_Chi_Minh', items, ...over });
+  if (!v.ok) throw new Error(v.message);
+  return { topic: 't', doc: v.doc };
+}
+
+function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmUpMs?: number; mediaReady?: boolean } = {}) {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
+  let wallOffset = 0; // a wall-clock jump changes this and not the monotonic clock
+  const clock = { now: () => Date.now() + wallOffset, monoMs: () => Date.now() };
+  const db = openDb(join(tempDir('sched'), 'loa.db'));
+  const outbox = new Outbox(db, { maxEvents: 10_000, clock });
+  const ledger = new LedgerStore(db);
+  const playback = new StandInPlayback({ clock, ledger, events: outbox, log });
+  let checked: number | undefined;
+  const scheduler = new Scheduler({
+    clock,
+    log,
+    docs: () => docs,
+    ledger,
+    events: outbox,
+    playback,
+    mediaReady: () => opts.mediaReady ?? true,
+    checkpoint: { get: () => checked, set: (ms) => (checked = ms) },
+    warmUpMs: opts.warmUpMs ?? 2000,
+    graceMs: opts.graceMs ?? 120_000,
+  });
+  const events = () => outbox.peekAfter(0, 1000).map((r) => JSON.parse(r.body) as Record<string, unknown>);
+  return {
+    scheduler,
+    playback,
+    ledger,
+    outbox,
+    events,
+    db,
+    clock,
+    jump: (ms: number) => (wallOffset += ms),
+    // Step in 100 ms slices: a timer callback sees Date.now() at the end of its tick() call.
+    tick: (ms: number) => {
+      for (let left = ms; left > 0; left -= 100) t.mock.timers.tick(Math.min(100, left));
+    },
+  };
+}
+
+test('fires exactly at the instant, after a warm-up exactly warmUpMs before', (t) => {
+  const r = rig(t, [doc([{ id: 'news', source: { kind: 'line' }, at: '2026-11-26T06:30:00+07:00', durationS: 60 }])]);
+  r.scheduler.start();
+  const start = Date.parse('2026-11-26T06:30:00+07:00');
+  r.tick(start - 2000 - T0 - 1);
+  assert.equal(r.playback.warmUps.length, 0);
+  r.tick(1);
+  assert.deepEqual(r.playback.warmUps, [{ itemId: 'news', at: start - 2000 }]);
+  r.tick(1999);
+  assert.equal(r.events().filter((e) => e.type === 'play.started').length, 0);
+  r.tick(1);
+  const st = r.events().find((e) => e.type === 'play.started')!;
+  assert.equal(st.lateMs, 0);
+  assert.equal(st.occurrence, new Date(start).toISOString());
+  r.tick(60_000);
+  assert.equal(r.events().find((e) => e.type === 'play.finished')?.playedMs, 60_000);
+  assert.equal(r.ledger.get(`d/news/${new Date(start).toISOString()}`)?.state, 'finished');
+  r.scheduler.stop();
+  r.db.close();
+});
+
+test('a wall-clock jump forward is detected; what it skipped beyond the grace is missed, within it starts late', (t) => {
+  const r = rig(t, [
+    doc([
+      { id: 'early', source: { kind: 'line' }, at: '2026-11-26T07:00:00+07:00', durationS: 10 },
+      { id: 'recent', source: { kind: 'line' }, at: '2026-11-26T08:59:30+07:00', durationS: 10 },
+    ]),
+  ]);
+  r.scheduler.start();
+  r.tick(1000);
+  r.jump(3 * 3_600_000); // NTP corrects the clock: 06:00:01 -> 09:00:01
+  r.tick(30_000); // the scheduler never sleeps longer than 30 s
+  assert.equal(r.scheduler.clockJumps, 1);
+  const ev = r.events();
+  const skipped = ev.find((e) => e.type === 'play.skipped');
+  assert.deepEqual({ itemId: skipped?.itemId, reason: skipped?.reason }, { itemId: 'early', reason: 'missed' });
+  const started = ev.find((e) => e.type === 'play.started');
+  assert.equal(started?.itemId, 'recent');
+  assert.ok(Number(started?.lateMs) > 30_000 && Number(started?.lateMs) <= 61_000, `lateMs ${String(started?.lateMs)}`);
+  r.scheduler.stop();
+  r.db.close();
+});
+
+test('a wall-clock jump backwards does not replay what already played', (t) => {
+  const at = '2026-11-26T06:00:10+07:00';
+  const r = rig(t, [doc([{ id: 'once', source: { kind: 'line' }, at, durationS: 1 }])]);
+  r.scheduler.start();
+  r.tick(15_000);
+  assert.equal(r.events().filter((e) => e.type === 'play.started').length, 1);
+  r.jump(-60_000);
+  r.tick(120_000);
+  assert.equal(r.scheduler.clockJumps, 1);
+  assert.equal(r.events().filter((e) => e.type === 'play.started').length, 1);
+  r.scheduler.stop();
+  r.db.close();
+});
+
+test('cron items fire every time; a higher priority preempts, an equal one finds the speaker busy', (t) => {
+  const r = rig(t, [
+    doc([
+      { id: 'relay', source: { kind: 'fm', freqMHz: 100 }, cron: '*/10 * * * *', durationS: 300, priority: 50 },
+      { id: 'same', source: { kind: 'line' }, at: '2026-11-26T06:12:00+07:00', durationS: 60, priority: 50 },
+      { id: 'alarm', source: { kind: 'line' }, at: '2026-11-26T06:22:00+07:00', durationS: 60, priority: 100 },
+    ]),
+  ]);
+  r.scheduler.start();
+  r.tick(30 * 60_000);
+  const ev = r.events().map((e) => `${String(e.type)} ${String(e.itemId)}${e.reason ? ` ${String(e.reason)}` : ''}`);
+  assert.deepEqual(ev, [
+    'play.started relay', // 06:00
+    'play.finished relay',
+    'play.started relay', // 06:10
+    'play.skipped same busy', // 06:12
+    'play.finished relay',
+    'play.started relay', // 06:20
+    'play.interrupted relay preempted', // 06:22
+    'play.started alarm',
+    'play.finished alarm',
+    'play.started relay', // 06:30
+  ]);
+  r.scheduler.stop();
+  r.db.close();
+});
+
+test('file items whose media are not in the cache are skipped with media-missing', (t) => {
+  const media = [{ id: 'm', url: 'https://cdn.example.vn/m.mp3', sha256: 'a'.repeat(64), bytes: 10, durationMs: 5000 }];
+  const r = rig(t, [doc([{ id: 'news', source: { kind: 'file', media: ['m'] }, at: '2026-11-26T06:01:00+07:00' }], { media })], { mediaReady: false });
+  r.scheduler.start();
+  r.tick(61_000);
+  const sk = r.events().find((e) => e.type === 'play.skipped');
+  assert.equal(sk?.reason, 'media-missing');
+  r.scheduler.stop();
+  r.db.close();
+});
+
+test('an occurrence left "started" by a crash is closed as interrupted by agent-restart', (t) => {
+  const r = rig(t, [doc([{ id: 'long', source: { kind: 'line' }, at: '2026-11-26T06:00:05+07:00', durationS: 600 }])]);
+  r.scheduler.start();
+  r.tick(65_000); // playing for 60 s; then the process "dies": nothing is stopped cleanly
+  r.scheduler.stop();
+  const lastAlive = r.clock.now() - 5000;
+  assert.equal(closeInterruptedByRestart({ ledger: r.ledger, events: r.outbox, log }, lastAlive, r.clock.now()), 1);
+  const ev = r.events().find((e) => e.type === 'play.interrupted');
+  assert.equal(ev?.reason, 'agent-restart');
+  assert.equal(ev?.playedMs, 55_000);
+  assert.equal(ev?.source, 'line');
+  assert.equal(closeInterruptedByRestart({ ledger: r.ledger, events: r.outbox, log }, lastAlive, r.clock.now()), 0, 'only once');
+  r.db.close();
+});
