@@ -14,6 +14,7 @@ import { systemClock } from '../agent/adapters/clock.js';
 import { parseConfig } from '../agent/config.js';
 import { createLogger } from '../agent/log.js';
 import { Agent } from '../agent/runtime/agent.js';
+import { benchScheduling, benchVerify } from './scheduling.js';
 
 interface Row {
   metric: string;
@@ -202,15 +203,24 @@ async function drain(broker: TestBroker): Promise<void> {
   void births;
 }
 
+/** `npm run bench -- scheduling verify` runs only those sections. */
+const only = process.argv.slice(2);
+const want = (section: string) => only.length === 0 || only.includes(section);
+
 async function main(): Promise<void> {
   process.stderr.write(`loa bench (${process.version}, idle window ${IDLE_S} s)\n`);
+  // Lateness first, while nothing else runs in this process.
+  if (want('scheduling')) await benchScheduling(add);
+  if (want('verify')) await benchVerify(add);
+  if (want('outbox')) outboxInserts();
   const persistent = await startBroker({ persistent: true });
   try {
-    outboxInserts();
-    await drain(persistent);
-    await startup(persistent, 'dist');
-    await startup(persistent, 'tsx');
-    await idleAndWire(persistent);
+    if (want('drain')) await drain(persistent);
+    if (want('startup')) {
+      await startup(persistent, 'dist');
+      await startup(persistent, 'tsx');
+    }
+    if (want('idle')) await idleAndWire(persistent);
   } finally {
     await persistent.close();
   }
