@@ -6,8 +6,10 @@ import { createServer, type Server } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { generateKeyPairSync } from 'node:crypto';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
+import { CompactSign } from 'jose';
 import { parseConfig, type Config } from './config.js';
 import { LoaError } from './errors.js';
 import type { Logger } from './log.js';
@@ -26,6 +28,9 @@ export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
   const actualPort = await listen(server, port).catch(() => listen(server, 0));
   const stateDir = join(tmpdir(), 'loa-demo');
   mkdirSync(stateDir, { recursive: true });
+  // The demo is its own centre: a signing key made now, trusted by the box's config.
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const kid = 'demo-centre';
   const config = parseConfig({
     deviceId: 'demo-box-01',
     groups: ['all', 'p79', 'c26734'],
@@ -34,11 +39,34 @@ export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
     stateDir: join(stateDir, 'state'),
     cacheDir: join(stateDir, 'cache'),
     heartbeatS: 10,
+    trustedKeys: [{ kid, publicKey: publicKey.export({ format: 'jwk' }).x! }],
     hardware: { board: 'sim' },
   });
+  // A signed schedule, retained on the commune's group topic: a relay every minute and,
+  // 45 s from now, an emergency bulletin that preempts it.
+  const now = Date.now();
+  const doc = {
+    type: 'schedule',
+    id: 'demo-c26734',
+    version: Math.floor(now / 1000), // newer on every run: the box's anti-replay accepts it
+    issuedAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + 86_400_000).toISOString(),
+    target: { groups: ['c26734'] },
+    timezone: 'Asia/Ho_Chi_Minh',
+    items: [
+      { id: 'relay-every-minute', source: { kind: 'line' }, cron: '* * * * *', durationS: 30, priority: 50 },
+      { id: 'typhoon-warning', source: { kind: 'line' }, at: new Date(Math.ceil((now + 45_000) / 1000) * 1000).toISOString(), durationS: 20, priority: 100 },
+    ],
+  };
+  const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(doc)))
+    .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'loa-schedule+json' })
+    .sign(privateKey);
   const centre = mqtt.connect(`mqtt://127.0.0.1:${actualPort}`, { clientId: 'demo-centre', protocolVersion: 4 });
   const clog = log.child({ mod: 'centre' });
-  centre.on('connect', () => centre.subscribe(`${config.topicRoot}/d/#`));
+  centre.on('connect', () => {
+    centre.subscribe(`${config.topicRoot}/d/#`);
+    centre.publish(`${config.topicRoot}/g/c26734/schedule`, jws, { qos: 1, retain: true });
+  });
   centre.on('message', (topic, payload) => {
     const text = payload.toString();
     clog.info({ topic, bytes: payload.length }, text.length > 160 ? `${text.slice(0, 157)}...` : text);
