@@ -1,0 +1,358 @@
+// Downloads one media file into the content-addressed cache over a flaky link.
+//
+// Invariants:
+// - `<cacheDir>/<sha256>` appears only by rename, after the bytes were hashed, their
+//   length checked and the file fsynced: a name in the cache is a promise that the
+//   content hashes to it, even after a power cut (the directory is fsynced too).
+// - Bytes received are kept in `<cacheDir>/tmp/<sha256>.part` whatever ends the attempt
+//   (timeout, cut, abort), so the next attempt, or the next process, asks only for the
+//   rest with `Range: bytes=N-`. Over 4G a 5 MB bulletin may take several attempts.
+// - Never more than `bytes` are written: a server (or a proxy) that sends more is wrong.
+// Errors say whether retrying can help (STYLE habit 7) and carry a short `reason` for
+// the `media.failed` event.
+import { createHash, type Hash } from 'node:crypto';
+import { open, rename, rm, stat, mkdir, type FileHandle } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { LoaError, type ErrorCode } from '../errors.js';
+
+export interface FetchRequest {
+  url: string;
+  sha256: string;
+  bytes: number;
+  cacheDir: string;
+  signal?: AbortSignal;
+}
+
+export interface FetchResult {
+  path: string;
+  bytes: number;
+  /** Offset the last attempt resumed from (0 for a fresh download). */
+  resumedFrom: number;
+}
+
+/** The port the cache service uses; tests may substitute it. */
+export interface MediaFetcher {
+  fetch(req: FetchRequest): Promise<FetchResult>;
+}
+
+export interface HttpFetcherOptions {
+  /** TCP connect must finish within this (default 15 s). */
+  connectTimeoutMs?: number;
+  /** No byte for this long, headers included, ends the attempt (default 30 s). */
+  idleTimeoutMs?: number;
+  maxRedirects?: number;
+  userAgent?: string;
+}
+
+/** A fetch failure; `reason` goes into `media.failed` (http-404, timeout, hash-mismatch, ...). */
+export class MediaFetchError extends LoaError {
+  readonly reason: string;
+  /** Bytes received in this attempt before it failed (progress resets the backoff). */
+  received = 0;
+  constructor(code: ErrorCode, reason: string, message: string, opts: { retryable: boolean; cause?: unknown }) {
+    super(code, message, opts);
+    this.name = 'MediaFetchError';
+    this.reason = reason;
+  }
+}
+
+export const partPath = (cacheDir: string, sha256: string): string => join(cacheDir, 'tmp', `${sha256}.part`);
+
+// Large writes and reads: fewer syscalls and thread-pool round trips per megabyte,
+// which is what limits throughput on a Pi. 1 MiB keeps each synchronous hash step
+// short (~10 ms on a Pi 4) so the event loop, which also drives playback, stays responsive.
+const IO_CHUNK = 1 << 20;
+// Flush to disk as the download goes, not all at the end: the final fsync is then short,
+// and a Pi's SD card never has a burst of 100 MB of dirty pages to write at once.
+const SYNC_EVERY = 8 << 20;
+
+/** Feed a file's bytes to `hash`; reads double-buffered so the disk works while we hash. */
+export async function hashInto(hash: Hash, path: string): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    const bufs = [Buffer.allocUnsafe(IO_CHUNK), Buffer.allocUnsafe(IO_CHUNK)] as const;
+    let i = 0;
+    let pos = 0;
+    let pending = fh.read(bufs[0], 0, IO_CHUNK, 0);
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) return pos;
+      const cur = bufs[i]!;
+      pos += bytesRead;
+      i ^= 1;
+      pending = fh.read(bufs[i]!, 0, IO_CHUNK, pos);
+      hash.update(cur.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
+  const h = createHash('sha256');
+  const bytes = await hashInto(h, path);
+  return { sha256: h.digest('hex'), bytes };
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+const noop = () => {};
+
+const fail = (reason: string, message: string, retryable: boolean, cause?: unknown) =>
+  new MediaFetchError(reason === 'hash-mismatch' ? 'MEDIA_HASH' : 'MEDIA_FETCH', reason, message, { retryable, cause });
+
+export function createHttpFetcher(opts: HttpFetcherOptions = {}): MediaFetcher {
+  const o = { connectTimeoutMs: 15_000, idleTimeoutMs: 30_000, maxRedirects: 5, userAgent: 'loa-agent', ...opts };
+  return {
+    fetch: (req) =>
+      fetchOne(req, o).catch((err: unknown) => {
+        throw err instanceof MediaFetchError ? err : diskError(err, req);
+      }),
+  };
+}
+
+async function fetchOne(req: FetchRequest, o: Required<HttpFetcherOptions>): Promise<FetchResult> {
+  const final = join(req.cacheDir, req.sha256);
+  const part = partPath(req.cacheDir, req.sha256);
+  await mkdir(join(req.cacheDir, 'tmp'), { recursive: true });
+  let offset = (await stat(part).catch(() => undefined))?.size ?? 0;
+  if (offset > req.bytes) {
+    await rm(part, { force: true });
+    offset = 0;
+  }
+  let hash = createHash('sha256');
+  if (offset > 0) offset = await hashInto(hash, part);
+  // A complete .part (the process died between fsync and rename) needs no network.
+  if (offset < req.bytes) {
+    const ex = await openResponse(req, o, offset);
+    if (offset > 0 && ex.res.statusCode === 200) {
+      // The server ignored our Range: take its full answer from the start.
+      offset = 0;
+      hash = createHash('sha256');
+    }
+    await receive(ex, req, part, offset, hash);
+  }
+  return finish(req, part, final, hash, offset);
+}
+
+async function finish(req: FetchRequest, part: string, final: string, hash: Hash, resumedFrom: number): Promise<FetchResult> {
+  const size = (await stat(part)).size;
+  const digest = hash.digest('hex');
+  if (size !== req.bytes || digest !== req.sha256) {
+    await rm(part, { force: true });
+    // After a resume the old half may be what is wrong (the server's file changed, or a
+    // power cut left garbage): one fresh download decides. After a fresh one, it is final.
+    const what = size !== req.bytes ? `${size} bytes, expected ${req.bytes}` : `sha256 ${digest}`;
+    const reason = size !== req.bytes ? 'length' : 'hash-mismatch';
+    throw fail(reason, `${req.url}: got ${what}${resumedFrom > 0 ? ` (resumed at ${resumedFrom})` : ''}`, resumedFrom > 0);
+  }
+  await rename(part, final);
+  await fsyncDir(req.cacheDir);
+  return { path: final, bytes: size, resumedFrom };
+}
+
+/** Sends the request (following redirects) and checks the status and length headers. */
+async function openResponse(req: FetchRequest, o: Required<HttpFetcherOptions>, offset: number): Promise<Exchange> {
+  let url = req.url;
+  for (let hop = 0; ; hop++) {
+    const ex = await send(url, req, o, offset);
+    const { res } = ex;
+    const status = res.statusCode ?? 0;
+    const location = res.headers.location;
+    if (status >= 300 && status < 400 && location && hop < o.maxRedirects) {
+      res.destroy();
+      url = parseUrl(location, url).href;
+      continue;
+    }
+    if (status === 200 || (status === 206 && offset > 0)) {
+      checkLength(ex, req, offset);
+      return ex;
+    }
+    res.destroy(); // an error page is not worth the metered bytes
+    if (status === 416) {
+      // Our .part does not fit the server's file: drop it, the next attempt starts fresh.
+      await rm(partPath(req.cacheDir, req.sha256), { force: true });
+      throw fail('range', `${url}: 416 for bytes=${offset}-`, true);
+    }
+    const retryable = status >= 500 || status === 408 || status === 429;
+    throw fail(`http-${status}`, `${url}: HTTP ${status}`, retryable);
+  }
+}
+
+function checkLength(ex: Exchange, req: FetchRequest, offset: number): void {
+  const { res } = ex;
+  if (res.statusCode === 206) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
+    if (!m || Number(m[1]) !== offset || (m[3] !== '*' && Number(m[3]) !== req.bytes)) {
+      ex.kill(fail('range', `${req.url}: Content-Range "${res.headers['content-range']}" does not continue byte ${offset} of ${req.bytes}`, true));
+      throw ex.why;
+    }
+  } else if (res.headers['content-length'] !== undefined && Number(res.headers['content-length']) !== req.bytes) {
+    // Refuse before spending a metered link on bytes that cannot be the media.
+    ex.kill(fail('length', `${req.url}: Content-Length ${res.headers['content-length']}, expected ${req.bytes}`, false));
+    throw ex.why;
+  }
+}
+
+function parseUrl(href: string, base?: string): URL {
+  let u: URL;
+  try {
+    u = new URL(href, base);
+  } catch (err) {
+    throw fail('url', `not a URL: ${href}`, false, err);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw fail('url', `${href}: not http(s)`, false);
+  return u;
+}
+
+/** One request/response, and the means to end it for a reason of ours. */
+interface Exchange {
+  res: IncomingMessage;
+  /** Push back the idle deadline (called per body chunk). */
+  alive(): void;
+  /** End the exchange; the first reason given is the one reported. */
+  kill(err: MediaFetchError): void;
+  why: MediaFetchError | undefined;
+}
+
+/**
+ * One HTTP exchange with a watchdog: connectTimeoutMs until the socket connects, then
+ * idleTimeoutMs between any two signs of life (headers, body chunks).
+ */
+function send(url: string, req: FetchRequest, o: Required<HttpFetcherOptions>, offset: number): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    const u = parseUrl(url);
+    if (req.signal?.aborted) return reject(fail('aborted', 'aborted', true));
+    const headers: Record<string, string> = { 'user-agent': o.userAgent, 'accept-encoding': 'identity' };
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    const creq: ClientRequest = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { headers, agent: false });
+    const ex: Exchange = {
+      res: undefined as unknown as IncomingMessage,
+      why: undefined,
+      alive: () => watchdog.refresh(),
+      kill: (err) => {
+        ex.why ??= err;
+        creq.destroy(err);
+      },
+    };
+    let watchdog = setTimeout(() => ex.kill(fail('connect-timeout', `${url}: no connection in ${o.connectTimeoutMs} ms`, true)), o.connectTimeoutMs);
+    const onAbort = () => ex.kill(fail('aborted', 'aborted', true));
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    creq.once('socket', (sock) => {
+      const connected = () => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => ex.kill(fail('timeout', `${url}: nothing received for ${o.idleTimeoutMs} ms`, true)), o.idleTimeoutMs);
+      };
+      if (sock.connecting) sock.once('connect', connected);
+      else connected();
+    });
+    creq.once('close', () => {
+      clearTimeout(watchdog);
+      req.signal?.removeEventListener('abort', onAbort);
+    });
+    // `on`, not `once`: a request destroyed after its response may emit again.
+    creq.on('error', (err) => reject(ex.why ?? classify(err, url)));
+    creq.once('response', (res) => {
+      ex.res = res;
+      watchdog.refresh();
+      resolve(ex);
+    });
+    creq.end();
+  });
+}
+
+/** Anything not classified on the way is the local file system (open, write, fsync, rename). */
+function diskError(err: unknown, req: FetchRequest): MediaFetchError {
+  const code = (err as NodeJS.ErrnoException).code;
+  // A full disk may empty (eviction, logs rotated); an I/O error may be a dying SD card: both retried.
+  return fail(code === 'ENOSPC' ? 'disk-full' : 'disk', `${req.sha256}: ${(err as Error).message}`, true, err);
+}
+
+function classify(err: unknown, url: string): MediaFetchError {
+  if (err instanceof MediaFetchError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  const reason = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'dns' : 'network';
+  return fail(reason, `${url}: ${(err as Error).message}`, true, err);
+}
+
+/**
+ * Streams the body into the .part: hash, bound, and write in ~1 MiB batches at explicit
+ * offsets, up to two writes in flight while the next batch arrives (the disk, the hash
+ * and the socket all work at once). Whatever was received is written and fsynced before
+ * returning or throwing, so a later attempt can resume from it.
+ */
+async function receive(ex: Exchange, req: FetchRequest, part: string, offset: number, hash: Hash): Promise<void> {
+  const fh: FileHandle = await open(part, offset > 0 ? 'r+' : 'w');
+  let pos = offset;
+  let prev = Promise.resolve();
+  let batch: Buffer[] = [];
+  let batchLen = 0;
+  let received = 0;
+  let synced = 0;
+  // Writes and syncs run while the next batch arrives; their errors are kept here (a
+  // promise rejected while nobody awaits it would take the whole agent down).
+  let ioError: unknown;
+  const track = (p: Promise<unknown>) => p.then(noop, (e: unknown) => void (ioError ??= e));
+  let inflight = Promise.resolve();
+  let syncing: Promise<void> | undefined;
+  let failure: unknown;
+  try {
+    for await (const chunk of ex.res as AsyncIterable<Buffer>) {
+      ex.alive();
+      if (ioError) throw ioError;
+      if (offset + received + chunk.length > req.bytes) {
+        throw fail('length', `${req.url}: more than ${req.bytes} bytes`, offset > 0);
+      }
+      hash.update(chunk);
+      received += chunk.length;
+      batch.push(chunk);
+      batchLen += chunk.length;
+      if (batchLen >= IO_CHUNK) {
+        await prev;
+        prev = inflight;
+        inflight = track(fh.writev(batch, pos));
+        pos += batchLen;
+        batch = [];
+        batchLen = 0;
+        if (received - synced >= SYNC_EVERY && !syncing) {
+          synced = received;
+          syncing = track(inflight.then(() => fh.datasync())).then(() => void (syncing = undefined));
+        }
+      }
+    }
+  } catch (err) {
+    failure = ex.why ?? err;
+  } finally {
+    ex.res.destroy();
+    try {
+      await prev;
+      await inflight;
+      await syncing;
+      // On a length overrun the .part is about to be deleted; otherwise keep every byte hashed.
+      if (batchLen > 0 && (failure as MediaFetchError | undefined)?.reason !== 'length') await fh.writev(batch, pos);
+      if (ioError) {
+        // Which of two parallel writes failed is unknown: keep only what earlier attempts wrote.
+        await fh.truncate(offset).catch(noop);
+        throw ioError;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+  if (failure !== undefined) {
+    const e = failure === ioError ? diskError(failure, req) : classify(failure, req.url);
+    if (e.reason === 'length') await rm(part, { force: true });
+    e.received = received;
+    throw e;
+  }
+}

@@ -1,0 +1,384 @@
+// Keeps on disk, before they play, the media the schedule needs (contract §3, §6, §7).
+// Runs the plan of domain/cache-plan.ts: downloads a few at a time, retries each media
+// with its own capped backoff, evicts, and reports.
+//
+// Invariants:
+// - pathFor() returns only files verified in this process (hashed at start, or hashed
+//   while downloading): the player never gets bytes that do not match their name.
+// - `media.cached` is emitted once each time a media becomes ready; `media.failed` at
+//   most once per failure streak (a streak ends when the media becomes ready, or when
+//   it is no longer needed). Retryable failures are reported only after `reportAfter`
+//   attempts in a row, because on 4G a cut followed by a resume is ordinary and each
+//   event costs bytes; a permanent failure (404, bad hash) is reported at once.
+// - The `media` table mirrors the verified files; the files are the truth and the table
+//   is rebuilt from them at start (rows without a file go, files without a row get one).
+import { existsSync } from 'node:fs';
+import { readdir, rm, stat, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from '../adapters/sqlite-db.js';
+import type { Clock } from '../adapters/clock.js';
+import type { EventSink } from '../domain/events.js';
+import type { Logger } from '../log.js';
+import type { MediaRef } from '../domain/schedule-doc.js';
+import { hashFile, partPath, MediaFetchError, type MediaFetcher } from '../adapters/media-fetch.js';
+import { planCache, type CachePlan, type MediaNeed } from '../domain/cache-plan.js';
+import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
+import { LoaError, errorCode } from '../errors.js';
+
+export interface MediaCacheDeps {
+  db: Db;
+  cacheDir: string;
+  quotaBytes: number;
+  /** Downloads at once (default 2): more only splits a thin 4G link further. */
+  concurrency?: number;
+  events: EventSink;
+  clock: Clock;
+  log: Logger;
+  fetcher: MediaFetcher;
+  /** Backoff between attempts after a retryable failure (default 5 s .. 10 min). */
+  retry?: BackoffPolicy;
+  /** Wait after a permanent failure (404, bad hash) before trying again (default 6 h). */
+  permanentRetryMs?: number;
+  /** Retryable failures in a row before `media.failed` is emitted (default 3). */
+  reportAfter?: number;
+  random?: () => number;
+  /** Called when figures() may have changed (wire to the heartbeat's kick()). */
+  onChange?: () => void;
+}
+
+export interface CacheFigures {
+  /** Bytes of the ready media among those needed in the horizon. */
+  bytes: number;
+  ready: number;
+  pending: number;
+  failed: number;
+}
+
+interface Ready {
+  bytes: number;
+  lastUsedAt: number;
+}
+
+/** The retry state of one media that is not ready; dropped when it becomes ready or unneeded. */
+interface Streak {
+  backoff: Backoff;
+  failures: number;
+  reported: boolean;
+  retryAtMono: number;
+  timer: NodeJS.Timeout | undefined;
+  /** The URL that failed: a document that names another one deserves a try at once. */
+  url: string;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export class MediaCache {
+  private readonly ready = new Map<string, Ready>();
+  private readonly streaks = new Map<string, Streak>();
+  private readonly inflight = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  /** Verified at start with no row: the process died before recording (and announcing) it. */
+  private readonly unannounced = new Set<string>();
+  private needs: MediaNeed[] = [];
+  /** Until the schedule has said what it needs, leftover .part files are all kept. */
+  private needsKnown = false;
+  private inForce = new Set<string>();
+  private plan: CachePlan = { fetch: [], deferred: [], evict: [], quotaMet: true, bytesAfter: 0 };
+  private quotaWarned = false;
+  private running = false;
+  /** Bumped by start() and stop(): work begun by an earlier run sees it is stale. */
+  private gen = 0;
+  private verified = false;
+  private starting: Promise<void> | undefined;
+  private readonly concurrency: number;
+  private readonly retry: BackoffPolicy;
+
+  constructor(private readonly d: MediaCacheDeps) {
+    this.concurrency = Math.max(1, d.concurrency ?? 2);
+    this.retry = d.retry ?? { minMs: 5_000, maxMs: 600_000 };
+  }
+
+  /** Verifies the cache, then plans and starts downloading. Resolves once verified. */
+  start(): Promise<void> {
+    if (this.running) return this.starting ?? Promise.resolve();
+    this.running = true;
+    this.verified = false;
+    const gen = ++this.gen;
+    this.starting = this.verify(gen).then(
+      () => {
+        if (gen !== this.gen) return;
+        this.verified = true;
+        this.replan();
+      },
+      (err) => this.d.log.error({ code: 'MEDIA_STORE', err }, 'media cache verification failed; nothing will be fetched'),
+    );
+    return this.starting;
+  }
+
+  /** Clears every timer, aborts downloads (their .part stays for resume), and waits for them. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.gen++;
+    for (const s of this.streaks.values()) clearTimeout(s.timer);
+    this.streaks.clear();
+    for (const f of this.inflight.values()) f.abort.abort();
+    await Promise.allSettled([this.starting, ...[...this.inflight.values()].map((f) => f.done)]);
+    this.starting = undefined;
+  }
+
+  /** What the schedule wants now: media in the horizon, and every media of documents in force. */
+  setNeeds(needs: readonly MediaNeed[], inForce: ReadonlySet<string>): void {
+    this.needs = [...needs];
+    this.inForce = new Set(inForce);
+    this.needsKnown = true;
+    this.d.onChange?.();
+    const media = new Map(uniqueMedia(this.needs).map((m) => [m.sha256, m]));
+    for (const [sha, s] of this.streaks) {
+      const m = media.get(sha);
+      if (!m) {
+        clearTimeout(s.timer);
+        this.streaks.delete(sha);
+      } else if (m.url !== s.url) {
+        clearTimeout(s.timer);
+        s.retryAtMono = 0;
+      }
+    }
+    this.replan();
+  }
+
+  /** The `sync` command: forget retry waits and re-plan now. */
+  sync(): void {
+    for (const s of this.streaks.values()) {
+      clearTimeout(s.timer);
+      s.retryAtMono = 0;
+    }
+    this.replan();
+  }
+
+  /** A verified file for this hash, or null. */
+  pathFor(sha256: string): string | null {
+    if (!HEX64.test(sha256) || !this.ready.has(sha256)) return null;
+    const path = join(this.d.cacheDir, sha256);
+    if (existsSync(path)) return path;
+    // Deleted behind our back (a technician, a full-disk cleanup): forget it and fetch again.
+    this.d.log.warn({ code: 'MEDIA_STORE', sha256 }, 'cached media vanished from disk');
+    this.ready.delete(sha256);
+    this.d.db.prepare('DELETE FROM media WHERE sha256 = ?').run(sha256);
+    this.replan();
+    return null;
+  }
+
+  /** Record a play, for least-recently-used eviction. */
+  markUsed(sha256: string): void {
+    const r = this.ready.get(sha256);
+    if (!r) return;
+    r.lastUsedAt = this.d.clock.now();
+    this.d.db.prepare('UPDATE media SET last_used_at = ? WHERE sha256 = ?').run(iso(r.lastUsedAt), sha256);
+  }
+
+  /** The heartbeat's `cache` (contract §6): media needed in the horizon. */
+  figures(): CacheFigures {
+    const f: CacheFigures = { bytes: 0, ready: 0, pending: 0, failed: 0 };
+    for (const m of uniqueMedia(this.needs)) {
+      const r = this.ready.get(m.sha256);
+      if (r) {
+        f.ready++;
+        f.bytes += r.bytes;
+      } else if (this.streaks.get(m.sha256)?.reported) f.failed++;
+      else f.pending++;
+    }
+    return f;
+  }
+
+  private async verify(gen: number): Promise<void> {
+    const { cacheDir, db, log } = this.d;
+    await mkdir(join(cacheDir, 'tmp'), { recursive: true });
+    const rows = new Map(
+      (db.prepare('SELECT sha256, bytes, last_used_at FROM media').all() as { sha256: string; bytes: number; last_used_at: string }[]).map((r) => [r.sha256, r]),
+    );
+    const expectBytes = new Map(this.needs.map((n) => [n.media.sha256, n.media.bytes]));
+    this.ready.clear();
+    for (const ent of await readdir(cacheDir, { withFileTypes: true })) {
+      if (gen !== this.gen) return;
+      if (!ent.isFile()) continue;
+      const name = ent.name;
+      const path = join(cacheDir, name);
+      const row = rows.get(name);
+      let size: number;
+      let bad: string | undefined;
+      try {
+        size = (await stat(path)).size;
+        const want = row?.bytes ?? expectBytes.get(name);
+        // Length first: it costs nothing and catches a truncated file without reading it.
+        bad = !HEX64.test(name) ? 'name' : want !== undefined && want !== size ? 'length' : (await hashFile(path)).sha256 !== name ? 'hash-mismatch' : undefined;
+        if (bad) {
+          log.warn({ code: 'MEDIA_HASH', file: name, reason: bad }, 'cache file does not match its name; deleted');
+          await rm(path, { force: true });
+        }
+      } catch (err) {
+        log.warn({ code: 'MEDIA_STORE', file: name, err }, 'cannot verify cache file; not used');
+        continue;
+      }
+      if (bad) continue;
+      const now = this.d.clock.now();
+      this.ready.set(name, { bytes: size, lastUsedAt: row ? Date.parse(row.last_used_at) : now });
+      if (!row) {
+        db.prepare('INSERT INTO media (sha256, bytes, cached_at, last_used_at) VALUES (?, ?, ?, ?)').run(name, size, iso(now), iso(now));
+        this.unannounced.add(name);
+      }
+    }
+    const del = db.prepare('DELETE FROM media WHERE sha256 = ?');
+    for (const sha of rows.keys()) if (!this.ready.has(sha)) del.run(sha);
+    log.info({ files: this.ready.size }, 'media cache verified');
+  }
+
+  private replan(): void {
+    if (!this.running || !this.verified) return;
+    const cached = [...this.ready].map(([sha256, r]) => ({ sha256, ...r }));
+    this.plan = planCache({ needs: this.needs, inForce: this.inForce, cached, quotaBytes: this.d.quotaBytes, now: this.d.clock.now() });
+    for (const sha of this.plan.evict) void this.evict(sha);
+    this.announce();
+    this.reportQuota();
+    // A download the plan no longer wants stops; its .part stays in case it comes back.
+    const wanted = new Set(this.plan.fetch.map((f) => f.media.sha256));
+    for (const [sha, f] of this.inflight) if (!wanted.has(sha)) f.abort.abort();
+    void this.dropStaleParts();
+    this.pump();
+  }
+
+  private pump(): void {
+    if (!this.running) return;
+    const mono = this.d.clock.monoMs();
+    for (const { media } of this.plan.fetch) {
+      if (this.inflight.size >= this.concurrency) return;
+      const sha = media.sha256;
+      if (this.inflight.has(sha) || this.ready.has(sha)) continue;
+      if ((this.streaks.get(sha)?.retryAtMono ?? 0) > mono) continue;
+      this.download(media);
+    }
+  }
+
+  private download(media: MediaRef): void {
+    const abort = new AbortController();
+    const { cacheDir, fetcher } = this.d;
+    const done = fetcher
+      .fetch({ url: media.url, sha256: media.sha256, bytes: media.bytes, cacheDir, signal: abort.signal })
+      .then(
+        (r) => this.onReady(media, r.bytes, r.resumedFrom),
+        (err) => this.onFailure(media, err, abort.signal.aborted),
+      )
+      .catch((err) => this.d.log.error({ code: errorCode(err), err, sha256: media.sha256 }, 'media cache bookkeeping failed'))
+      .finally(() => {
+        this.inflight.delete(media.sha256);
+        this.pump();
+      });
+    this.inflight.set(media.sha256, { abort, done });
+  }
+
+  private onReady(media: MediaRef, bytes: number, resumedFrom: number): void {
+    // Recorded even while stopping: the file is in place, and stop() waits for this.
+    const now = this.d.clock.now();
+    this.d.db.transaction(() => {
+      this.d.db
+        .prepare('INSERT INTO media (sha256, bytes, cached_at, last_used_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET bytes = excluded.bytes, cached_at = excluded.cached_at')
+        .run(media.sha256, bytes, iso(now), iso(now));
+      // Same transaction when the sink is the Outbox on this database: row and event together.
+      this.d.events.emit('media.cached', { mediaId: media.id, sha256: media.sha256, bytes });
+    })();
+    this.ready.set(media.sha256, { bytes, lastUsedAt: now });
+    this.unannounced.delete(media.sha256);
+    const s = this.streaks.get(media.sha256);
+    clearTimeout(s?.timer);
+    this.streaks.delete(media.sha256);
+    this.d.log.info({ mediaId: media.id, sha256: media.sha256, bytes, resumedFrom }, 'media cached');
+    this.replan();
+    this.d.onChange?.();
+  }
+
+  private onFailure(media: MediaRef, err: unknown, aborted: boolean): void {
+    if (aborted || !this.running) return;
+    const e = err instanceof MediaFetchError ? err : undefined;
+    const reason = e?.reason ?? 'internal';
+    const retryable = err instanceof LoaError ? err.retryable : false;
+    const s = this.streak(media);
+    s.url = media.url;
+    s.failures++;
+    // Bytes arrived: the link works but drops. Resume soon rather than waiting longer each time.
+    if ((e?.received ?? 0) > 0) s.backoff.reset();
+    const delay = retryable ? s.backoff.next() : (this.d.permanentRetryMs ?? 6 * 3_600_000);
+    s.retryAtMono = this.d.clock.monoMs() + delay;
+    clearTimeout(s.timer);
+    s.timer = setTimeout(() => {
+      s.retryAtMono = 0; // timers may fire a hair before the monotonic clock says so
+      this.pump();
+    }, delay);
+    this.d.log.warn({ code: errorCode(err), reason, mediaId: media.id, sha256: media.sha256, attempt: s.failures, retryInMs: delay, detail: (err as Error).message }, 'media fetch failed');
+    if (!s.reported && (!retryable || s.failures >= (this.d.reportAfter ?? 3))) {
+      s.reported = true;
+      this.d.events.emit('media.failed', { mediaId: media.id, sha256: media.sha256, reason });
+      this.d.onChange?.();
+    }
+  }
+
+  private streak(media: MediaRef): Streak {
+    let s = this.streaks.get(media.sha256);
+    if (!s) {
+      s = { backoff: new Backoff(this.retry, this.d.random), failures: 0, reported: false, retryAtMono: 0, timer: undefined, url: media.url };
+      this.streaks.set(media.sha256, s);
+    }
+    return s;
+  }
+
+  private async evict(sha256: string): Promise<void> {
+    // Forget first: from this moment pathFor() no longer hands the file out.
+    this.ready.delete(sha256);
+    this.d.db.prepare('DELETE FROM media WHERE sha256 = ?').run(sha256);
+    this.d.log.info({ sha256 }, 'media evicted');
+    await rm(join(this.d.cacheDir, sha256), { force: true }).catch((err) => this.d.log.warn({ code: 'MEDIA_STORE', err, sha256 }, 'cannot delete evicted media'));
+  }
+
+  /** media.cached for files found at start without a row, once a document names them. */
+  private announce(): void {
+    for (const m of uniqueMedia(this.needs)) {
+      if (!this.unannounced.delete(m.sha256)) continue;
+      this.d.events.emit('media.cached', { mediaId: m.id, sha256: m.sha256, bytes: m.bytes });
+    }
+  }
+
+  private reportQuota(): void {
+    if (this.plan.quotaMet) {
+      this.quotaWarned = false;
+      return;
+    }
+    for (const { media } of this.plan.deferred) {
+      const s = this.streak(media);
+      if (s.reported) continue;
+      s.reported = true;
+      this.d.events.emit('media.failed', { mediaId: media.id, sha256: media.sha256, reason: 'cache-full' });
+      this.d.onChange?.();
+    }
+    if (this.quotaWarned) return;
+    this.quotaWarned = true;
+    const err = new LoaError('CACHE_QUOTA', `the media needed do not fit in ${this.d.quotaBytes} bytes`);
+    this.d.log.warn({ code: err.code, deferred: this.plan.deferred.map((f) => f.media.id), bytesAfter: this.plan.bytesAfter }, err.message);
+  }
+
+  /** .part files of media no document in force names any more would only fill the disk. */
+  private async dropStaleParts(): Promise<void> {
+    if (!this.needsKnown) return;
+    const keep = new Set([...this.inForce, ...this.needs.map((n) => n.media.sha256)]);
+    const names = await readdir(join(this.d.cacheDir, 'tmp')).catch(() => [] as string[]);
+    for (const n of names) {
+      const sha = n.endsWith('.part') ? n.slice(0, -5) : undefined;
+      if (!sha || keep.has(sha) || this.inflight.has(sha)) continue;
+      await rm(partPath(this.d.cacheDir, sha), { force: true });
+    }
+  }
+}
+
+function uniqueMedia(needs: readonly MediaNeed[]): MediaRef[] {
+  const by = new Map<string, MediaRef>();
+  for (const n of needs) if (!by.has(n.media.sha256)) by.set(n.media.sha256, n.media);
+  return [...by.values()];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
