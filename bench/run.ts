@@ -15,6 +15,7 @@ import { parseConfig } from '../agent/config.js';
 import { createLogger } from '../agent/log.js';
 import { Agent } from '../agent/runtime/agent.js';
 import { benchScheduling, benchVerify } from './scheduling.js';
+import { benchMedia } from './media.js';
 
 interface Row {
   metric: string;
@@ -213,6 +214,7 @@ async function main(): Promise<void> {
   if (want('scheduling')) await benchScheduling(add);
   if (want('verify')) await benchVerify(add);
   if (want('outbox')) outboxInserts();
+  if (want('media')) await benchMedia(add);
   const persistent = await startBroker({ persistent: true });
   try {
     if (want('drain')) await drain(persistent);

@@ -12,6 +12,10 @@ import { KeyRing } from '../domain/verify.js';
 import { ScheduleIntake } from './schedule-intake.js';
 import { Scheduler, closeInterruptedByRestart, type Playback } from './scheduler.js';
 import { StandInPlayback } from './standin-playback.js';
+import { MediaCache } from './media-cache.js';
+import { createHttpFetcher } from '../adapters/media-fetch.js';
+import { expandOccurrences, type DocInForce } from '../domain/occurrences.js';
+import type { MediaNeed } from '../domain/cache-plan.js';
 import { Outbox } from '../adapters/outbox-store.js';
 import { MqttLink, type Link } from '../adapters/mqtt-link.js';
 import { createSystemStats, type SystemStats } from '../adapters/system-stats.js';
@@ -47,6 +51,7 @@ export class Agent {
   private intakeSvc: ScheduleIntake | undefined;
   private schedulerSvc: Scheduler | undefined;
   private standIn: StandInPlayback | undefined;
+  private cache: MediaCache | undefined;
 
   constructor(private readonly d: AgentDeps) {
     this.topics = topicsFor(d.config.topicRoot, d.config.deviceId, d.config.groups);
@@ -123,8 +128,26 @@ export class Agent {
     const ledger = new LedgerStore(db);
     const standIn = new StandInPlayback({ clock, ledger, events: outbox, log: log.child({ mod: 'playback' }), onChange: () => heartbeat.kick() });
     this.standIn = standIn;
-    const playback: Playback = standIn;
+    const playback: Playback = {
+      prepare: (occ) => standIn.prepare(occ),
+      fire: (occ, lateMs) => {
+        for (const m of occ.media) this.cache?.markUsed(m.sha256); // LRU: what plays is what is used
+        standIn.fire(occ, lateMs);
+      },
+    };
     log.warn({ code: 'NO_AUDIO' }, 'no audio player yet: a stand-in holds each slot silently and records proof of play');
+    const cache = new MediaCache({
+      db,
+      cacheDir: c.cacheDir,
+      quotaBytes: c.cache.quotaMB * 1024 * 1024,
+      concurrency: c.cache.concurrency,
+      events: outbox,
+      clock,
+      log: log.child({ mod: 'cache' }),
+      fetcher: createHttpFetcher(),
+      onChange: () => heartbeat.kick(),
+    });
+    this.cache = cache;
     const checkpoint = {
       get: () => {
         const v = getMeta(db, 'sched_checked_through');
@@ -140,7 +163,9 @@ export class Agent {
       ledger,
       events: outbox,
       playback,
-      mediaReady: () => true,
+      // A file item plays only verified bytes; other sources (and their fallbacks) need no cache.
+      mediaReady: (occ) => occ.source.kind !== 'file' || occ.media.every((m) => cache.pathFor(m.sha256) !== null),
+      onReplan: (docs) => cache.setNeeds(...mediaNeeds(docs, clock.now() - c.schedule.graceS * 1000, c.cache.horizonH * 3_600_000)),
       checkpoint,
       warmUpMs: c.hardware.ampWarmUpMs,
       graceMs: c.schedule.graceS * 1000,
@@ -169,6 +194,7 @@ export class Agent {
       const next = scheduler.next();
       return {
         playing: standIn.playing(),
+        cache: cache.figures(),
         schedule: this.docRefs(),
         next: next ? { itemId: next.itemId, at: new Date(next.start).toISOString() } : null,
       };
@@ -178,6 +204,7 @@ export class Agent {
     this.heartbeatSvc.start();
     this.sender.start();
     this.intakeSvc.start();
+    void cache.start();
     scheduler.start();
     log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: outbox.epoch, version: AGENT_VERSION, pending: outbox.size }, 'agent starting');
     link.start();
@@ -216,6 +243,7 @@ export class Agent {
     this.schedulerSvc?.stop();
     this.intakeSvc?.stop();
     this.standIn?.stop('agent-restart');
+    await this.cache?.stop();
     this.sender?.stop();
     this.heartbeatSvc?.stop();
     this.presence?.stop();
@@ -245,4 +273,14 @@ export class Agent {
       log: this.d.log.child({ mod: 'mqtt' }),
     });
   }
+}
+
+/** Media that occurrences in the next `horizonMs` need (earliest use), and every media a document in force names. */
+export function mediaNeeds(docs: readonly DocInForce[], now: number, horizonMs: number): [MediaNeed[], Set<string>] {
+  const needs = new Map<string, MediaNeed>();
+  for (const occ of expandOccurrences(docs, { from: now, to: now + horizonMs })) {
+    for (const m of occ.media) if (!needs.has(m.sha256)) needs.set(m.sha256, { media: m, firstUseAt: occ.start });
+  }
+  const inForce = new Set(docs.flatMap(({ doc }) => doc.media.map((m) => m.sha256)));
+  return [[...needs.values()], inForce];
 }

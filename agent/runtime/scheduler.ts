@@ -51,6 +51,8 @@ export interface SchedulerDeps {
   jumpThresholdMs?: number;
   /** Called after each firing or skip, and on re-plan (heartbeat kick). */
   onChange?: () => void;
+  /** Called with the documents in force whenever the plan is recomputed (cache needs). */
+  onReplan?: (docs: readonly DocInForce[]) => void;
 }
 
 const HOUR = 3_600_000;
@@ -89,7 +91,9 @@ export class Scheduler {
     const from = Math.max(now - lookback, Math.min(checked ?? now - this.d.graceMs, now - this.d.graceMs));
     this.planFrom = from;
     this.planTo = now + horizon;
-    this.plan = expandOccurrences(this.d.docs(), { from, to: this.planTo });
+    const docs = this.d.docs();
+    this.plan = expandOccurrences(docs, { from, to: this.planTo });
+    this.d.onReplan?.(docs);
     if (this.running) this.arm();
     this.d.onChange?.();
   }

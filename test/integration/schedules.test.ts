@@ -215,3 +215,58 @@ test('an occurrence that fell in downtime beyond the grace period is reported as
     await w.close();
   }
 });
+
+test('a file item: its media is fetched ahead and verified, then it plays; a media that cannot be fetched is skipped', async () => {
+  await clearRetained();
+  const { createServer } = await import('node:http');
+  const { createHash, randomBytes } = await import('node:crypto');
+  const audio = randomBytes(300_000);
+  const sha = createHash('sha256').update(audio).digest('hex');
+  let served = 0;
+  const server = createServer((req, res) => {
+    if (req.url === '/news.mp3') {
+      served++;
+      res.writeHead(200, { 'content-length': audio.length }).end(audio);
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const dir = tempDir('file-item');
+  const w = await Watcher.connect(broker.url, [EVENTS]);
+  const a = makeAgent(join(dir, 'state'));
+  await started(a, w);
+  try {
+    const at = new Date(Math.ceil((Date.now() + 5000) / 1000) * 1000).toISOString();
+    const missingSha = 'f'.repeat(64);
+    await publish(
+      SCHED,
+      await sign(
+        scheduleDoc({
+          id: 'files',
+          media: [
+            { id: 'news', url: `${base}/news.mp3`, sha256: sha, bytes: audio.length, durationMs: 1000 },
+            { id: 'gone', url: `${base}/gone.mp3`, sha256: missingSha, bytes: 1000, durationMs: 1000 },
+          ],
+          items: [
+            { id: 'news-item', source: { kind: 'file', media: ['news'] }, at, priority: 60 },
+            { id: 'gone-item', source: { kind: 'file', media: ['gone'] }, at: new Date(Date.parse(at) + 2000).toISOString() },
+          ],
+        }),
+        key,
+      ),
+    );
+    const cached = await w.waitUntil(() => eventsOf(w, 'media.cached')[0], 5000, 'media.cached');
+    assert.deepEqual({ mediaId: cached.mediaId, sha256: cached.sha256, bytes: cached.bytes }, { mediaId: 'news', sha256: sha, bytes: audio.length });
+    const failed = await w.waitUntil(() => eventsOf(w, 'media.failed')[0], 5000, 'media.failed');
+    assert.equal(failed.reason, 'http-404');
+    const st = await w.waitUntil(() => eventsOf(w, 'play.started').find((e) => e.itemId === 'news-item'), 10_000, 'news plays');
+    assert.equal(st.occurrence, at);
+    const sk = await w.waitUntil(() => eventsOf(w, 'play.skipped').find((e) => e.itemId === 'gone-item'), 10_000, 'gone skipped');
+    assert.equal(sk.reason, 'media-missing');
+    assert.equal(served, 1, 'downloaded once');
+  } finally {
+    await a.stop();
+    await w.close();
+    server.close();
+  }
+});
