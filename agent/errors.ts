@@ -13,7 +13,6 @@ export type ErrorCode =
   | 'MQTT_OFFLINE'
   | 'OUTBOX_FULL'
   | 'STORE_OPEN'
-  | 'STATS_READ'
   | 'DEMO_BROKER'
   | 'MEDIA_FETCH'
   | 'MEDIA_HASH'
