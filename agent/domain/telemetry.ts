@@ -95,16 +95,10 @@ export function isoMs(d: Date): string {
   return d.toISOString();
 }
 
-export function buildBirth(i: {
-  now: Date;
-  bootId: string;
-  epoch: string;
-  agentVersion: string;
-  deviceId: string;
-  groups: readonly string[];
-  site: SiteInfo;
-  schedule: readonly DocRef[];
-}): Birth {
+/** What a birth says about the box, apart from the moment it is sent. */
+export type BirthFacts = Omit<Birth, 'online' | 'ts'>;
+
+export function buildBirth(i: BirthFacts & { now: Date }): Birth {
   return {
     online: true,
     ts: isoMs(i.now),

@@ -5,19 +5,14 @@ import type { Link } from '../adapters/mqtt-link.js';
 import type { Clock } from '../adapters/clock.js';
 import type { Logger } from '../log.js';
 import { PUBLISH_OPTS } from '../domain/topics.js';
-import { buildBirth, buildShutdown, type DocRef, type SiteInfo } from '../domain/telemetry.js';
+import { buildBirth, buildShutdown, type BirthFacts, type DocRef } from '../domain/telemetry.js';
 
-export interface PresenceDeps {
+export interface PresenceDeps extends Omit<BirthFacts, 'schedule'> {
   link: Link;
   clock: Clock;
   log: Logger;
   topic: string;
-  bootId: string;
-  epoch: string;
-  agentVersion: string;
-  deviceId: string;
-  groups: readonly string[];
-  site: SiteInfo;
+  /** The documents in force at the moment of each birth. */
   schedule: () => readonly DocRef[];
   /** Called after each birth was acknowledged (start-up timing, systemd STATUS). */
   onBirth?: () => void;
