@@ -73,11 +73,45 @@ const siteSchema = z
   })
   .prefault({});
 
+const gpioPin = z.strictObject({
+  /** BCM line number (GPIO17 is 17), whatever the kernel's sysfs numbering base. */
+  line: z.number('is not a number (expected a BCM line number)').int().min(0).max(127),
+  activeLow: z.boolean().default(false),
+});
+
 const hardwareSchema = z
   .strictObject({
-    board: z.literal('sim', 'is not a supported board (expected "sim")').default('sim'),
+    board: z.enum(['sim', 'gpio'], 'is not a supported board (expected "sim" or "gpio")').default('sim'),
     /** The amplifier is switched on this long before the scheduled instant, so audio starts on it. */
     ampWarmUpMs: z.number().int().min(0, 'is below 0 ms').max(60_000, 'is above 60,000 ms').default(2000),
+    /** The amplifier stays on this long after the last item, so back-to-back items do not click the relay. */
+    ampHoldMs: z.number().int().min(0).max(600_000).default(5000),
+    gpio: z
+      .strictObject({
+        backend: z.enum(['auto', 'sysfs', 'gpiod'], 'is not "auto", "sysfs" or "gpiod"').default('auto'),
+        pins: z.strictObject({ amp: gpioPin, inputFm: gpioPin, inputLine: gpioPin, ampFault: gpioPin.optional() }),
+      })
+      .optional(),
+  })
+  .prefault({})
+  .superRefine((h, ctx) => {
+    if (h.board === 'gpio' && !h.gpio) {
+      ctx.addIssue({ code: 'custom', path: ['gpio'], message: 'is required when hardware.board is "gpio" (pins for amp, inputFm, inputLine)', input: undefined });
+    }
+  });
+
+const audioSchema = z
+  .strictObject({
+    /** "mpg123" on a box; "auto" falls back to a silent stand-in (said loudly) where mpg123 is missing. */
+    player: z.enum(['mpg123', 'auto', 'stand-in'], 'is not "mpg123", "auto" or "stand-in"').default('mpg123'),
+    mpg123Path: z.string().default('mpg123'),
+    /** ALSA device the player writes to. */
+    device: z.string().default('default'),
+    /** Percent of full scale that item volume 100 × master volume 100 gives. */
+    maxVolume: z.number().min(0).max(100).default(100),
+    startTimeoutS: seconds(1, 120).default(15),
+    /** A stream whose playback does not advance for this long has gone silent: fail over. */
+    stallTimeoutS: seconds(1, 120).default(10),
   })
   .prefault({});
 
@@ -108,6 +142,7 @@ export const configSchema = z
       })
       .prefault({}),
     hardware: hardwareSchema,
+    audio: audioSchema,
     schedule: z
       .strictObject({
         /** Signed documents larger than this are rejected (`too-large`) before any parsing. */

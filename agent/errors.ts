@@ -20,6 +20,11 @@ export type ErrorCode =
   | 'CACHE_QUOTA'
   | 'SCHEDULE_REJECTED'
   | 'NO_AUDIO'
+  | 'GPIO_SETUP'
+  | 'GPIO_WRITE'
+  | 'GPIO_READ'
+  | 'PLAY_FAILED'
+  | 'BOARD_WRITE'
   | 'INTERNAL';
 
 export class LoaError extends Error {

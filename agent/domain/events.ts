@@ -13,6 +13,8 @@ interface PlayCommon {
   source: SourceKind;
   priority: number;
   cmdId?: string;
+  /** Added: a relay resumed after a preemption starts a second segment of the same occurrence. */
+  resumed?: boolean;
 }
 
 export interface EventFields {
@@ -21,6 +23,11 @@ export interface EventFields {
   'play.interrupted': PlayCommon & { playedMs: number; reason: 'preempted' | 'stopped' | 'agent-restart' | 'hardware' };
   'play.failed': PlayCommon & { reason: string; message: string };
   'play.skipped': { itemId: string; docId: string | null; occurrence: string; reason: 'busy' | 'missed' | 'media-missing' | 'clock' };
+  /**
+   * Added to contract v1's table: a stream URL failed or went silent and playback moved
+   * to the next URL (`to` is the URL) or to the item's fallback (`to` is `fallback:<kind>`).
+   */
+  'play.failover': PlayCommon & { from: string; to: string; reason: string };
   'schedule.accepted': { docId: string; version: number; topic: string };
   'schedule.rejected': {
     docId: string | null;

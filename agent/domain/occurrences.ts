@@ -35,6 +35,8 @@ export interface Occurrence {
   start: number;
   /** Epoch ms, or null when a file's length is not known in advance. */
   end: number | null;
+  /** The item's own `durationS` in ms: a file item is cut at this long after it really started. */
+  durationMs: number | null;
   priority: number;
   volume: number | undefined;
   source: Source;
@@ -113,6 +115,7 @@ function occurrence(topic: string, doc: ScheduleDoc, item: ScheduleItem, start: 
     itemId: item.id,
     start,
     end,
+    durationMs: item.durationS === undefined ? null : item.durationS * 1000,
     priority: item.priority,
     volume: item.volume,
     source: item.source,

@@ -1,0 +1,332 @@
+// The playback coordinator: turns fired occurrences into sound, in the right order on
+// the hardware, and keeps the proof of play.
+//
+// Sequence: input selected and amplifier on at the warm-up (prepare), audio at the
+// instant (fire), amplifier held on `holdMs` after the last item (back-to-back items
+// do not click the relay) and then off with the input back to `ip`. An amplifier
+// switched on for an occurrence that then does not play goes off after warm-up + hold.
+//
+// Proof of play: each play segment has one `play.started` (when audio actually came
+// out, as the player reports it) and exactly one terminal event after it. An occurrence
+// that fails before any audio gets `play.failed` alone. A relay resumed after a
+// preemption gets a second `play.started` with `resumed: true` and its own terminal.
+//
+// Every async step re-checks that its segment is still the current one (`live`), so a
+// preemption during a warm-up or a player start never leaves two things playing.
+import type { Clock } from '../adapters/clock.js';
+import type { LedgerStore } from '../adapters/ledger-store.js';
+import type { Board, AudioInput } from '../adapters/board.js';
+import type { Player, PlayerSession, PlayerSource } from '../adapters/player.js';
+import type { EventSink, EventFields, SourceKind } from '../domain/events.js';
+import type { Occurrence } from '../domain/occurrences.js';
+import type { Source } from '../domain/schedule-doc.js';
+import type { Playing } from '../domain/telemetry.js';
+import { arbitrate, canResume, pickResume } from '../domain/arbitration.js';
+import type { Logger } from '../log.js';
+import type { Playback } from './scheduler.js';
+
+export interface PlaybackDeps {
+  clock: Clock;
+  board: Board;
+  player: Player;
+  ledger: LedgerStore;
+  events: EventSink;
+  log: Logger;
+  warmUpMs: number;
+  holdMs: number;
+  /** Configured maximum, percent of full scale. */
+  maxVolume: number;
+  /** Master level 0–100 (the `volume` command's, persisted). */
+  masterVolume: () => number;
+  /** Verified cache file for a media, or null. */
+  mediaPath: (sha256: string) => string | null;
+  onChange?: () => void;
+}
+
+type End = 'finished' | 'preempted' | 'stopped' | 'agent-restart' | 'hardware';
+
+interface Segment {
+  occ: Occurrence;
+  /** What is playing now: the item's source or its fallback. */
+  source: Source;
+  lateMs: number;
+  resumed: boolean;
+  startedAt: number | null;
+  session: PlayerSession | null;
+  slotTimer: NodeJS.Timeout | undefined;
+  done: boolean;
+}
+
+export function inputFor(kind: SourceKind): AudioInput {
+  return kind === 'fm' ? 'fm' : kind === 'line' ? 'line' : 'ip';
+}
+
+export class PlaybackCoordinator implements Playback {
+  private current: Segment | null = null;
+  private suspended: Segment[] = [];
+  private ampOffTimer: NodeJS.Timeout | undefined;
+  private hw: Promise<void> = Promise.resolve();
+
+  constructor(private readonly d: PlaybackDeps) {}
+
+  prepare(occ: Occurrence): void {
+    const cur = this.current;
+    // Something else plays: switching the input now would cut it off early. The amp is on anyway.
+    if (cur) return;
+    clearTimeout(this.ampOffTimer);
+    this.hwStep(async () => {
+      await this.d.board.selectInput(inputFor(occ.source.kind));
+      await this.d.board.setAmp(true);
+    });
+    // If the occurrence then does not play (skipped, media missing), the amplifier goes off.
+    this.armAmpOff(this.d.warmUpMs + this.d.holdMs + 1000);
+  }
+
+  fire(occ: Occurrence, lateMs: number): void {
+    const decision = arbitrate(this.current ? { priority: this.current.occ.priority } : null, occ);
+    if (decision.action === 'skip') {
+      const occurrence = iso(occ.start);
+      this.d.ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: 'busy' }, this.d.clock.now());
+      this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason: 'busy' });
+      return;
+    }
+    if (this.current) {
+      const victim = this.current;
+      this.end(victim, 'preempted');
+      if (canResume({ kind: victim.source.kind, priority: victim.occ.priority, slotEnd: victim.occ.end }, this.d.clock.now())) this.suspended.push(victim);
+    }
+    this.begin({ occ, source: occ.source, lateMs, resumed: false, startedAt: null, session: null, slotTimer: undefined, done: false });
+  }
+
+  /** Stop what plays (the `stop` command, or shutdown), and put the outputs in their safe state. */
+  async stopAll(reason: 'stopped' | 'agent-restart'): Promise<void> {
+    this.suspended = [];
+    if (this.current) this.end(this.current, reason, false);
+    clearTimeout(this.ampOffTimer);
+    await this.hwStep(async () => {
+      await this.d.board.setAmp(false);
+      await this.d.board.selectInput('ip');
+    });
+  }
+
+  playing(): Playing | null {
+    const c = this.current;
+    if (!c || c.startedAt === null) return null;
+    return { itemId: c.occ.itemId, docId: c.occ.docId, source: c.source.kind, startedAt: iso(c.startedAt), priority: c.occ.priority };
+  }
+
+  // --- segments ---------------------------------------------------------------------
+
+  private begin(seg: Segment): void {
+    clearTimeout(this.ampOffTimer);
+    this.current = seg;
+    void this.run(seg).catch((err: unknown) => {
+      this.d.log.error({ code: 'INTERNAL', err, itemId: seg.occ.itemId }, 'playback failed');
+      if (this.live(seg)) this.fail(seg, 'internal', (err as Error).message);
+    });
+  }
+
+  private live(seg: Segment): boolean {
+    return this.current === seg && !seg.done;
+  }
+
+  private async run(seg: Segment): Promise<void> {
+    const { board } = this.d;
+    await this.hwStep(async () => {
+      if (!this.live(seg)) return;
+      const wasOn = board.state().amp;
+      await board.selectInput(inputFor(seg.source.kind));
+      if (!wasOn) {
+        // Not pre-warmed (an ad-hoc or late item): audible beats on time.
+        await board.setAmp(true);
+        await sleep(this.d.warmUpMs);
+      }
+    });
+    if (!this.live(seg)) return;
+    await this.playSource(seg, seg.source, seg.occ.source.kind === 'stream' ? 0 : -1);
+  }
+
+  /** Play `source` for `seg`; for a stream, try its URLs from `urlIndex`, then the fallback. */
+  private async playSource(seg: Segment, source: Source, urlIndex: number): Promise<void> {
+    if (source.kind === 'fm' || source.kind === 'line') {
+      await this.hwStep(() => this.d.board.selectInput(inputFor(source.kind)));
+      if (!this.live(seg)) return;
+      this.markStarted(seg, this.d.clock.now());
+      return;
+    }
+    const req = this.request(seg, source, urlIndex);
+    if ('error' in req) return this.failover(seg, source, urlIndex, req.error);
+    const session = this.d.player.play(req);
+    seg.session = session;
+    let startedAt: number;
+    try {
+      startedAt = await session.started;
+    } catch {
+      const end = await session.ended;
+      if (!this.live(seg)) return;
+      return this.failover(seg, source, urlIndex, `${end.message}${end.stderrTail ? `: ${end.stderrTail}` : ''}`);
+    }
+    if (!this.live(seg)) {
+      await session.stop();
+      return;
+    }
+    if (seg.startedAt === null) this.markStarted(seg, startedAt);
+    const end = await session.ended;
+    if (!this.live(seg) || end.reason === 'stopped') return;
+    if (source.kind === 'file' && end.reason === 'end') return this.end(seg, 'finished');
+    // A stream that ended or failed inside its slot has gone silent: try the next one.
+    return this.failover(seg, source, urlIndex, end.reason === 'end' ? 'the stream ended before its slot' : end.message);
+  }
+
+  private request(seg: Segment, source: Source, urlIndex: number): { source: PlayerSource; volume: number } | { error: string } {
+    const volume = ((seg.occ.volume ?? 100) / 100) * (this.d.masterVolume() / 100) * this.d.maxVolume;
+    if (source.kind === 'stream') {
+      const urls = source.urls ?? (source.url ? [source.url] : []);
+      const url = urls[urlIndex];
+      return url ? { source: { kind: 'stream', url }, volume } : { error: 'no stream URL left' };
+    }
+    const paths = seg.occ.media
+      .filter((m) => source.kind === 'file' && source.media.includes(m.id))
+      .map((m) => this.d.mediaPath(m.sha256));
+    if (paths.length === 0 || paths.some((p) => p === null)) return { error: 'media not in the cache' };
+    return { source: { kind: 'file', paths: paths as string[] }, volume };
+  }
+
+  private async failover(seg: Segment, source: Source, urlIndex: number, why: string): Promise<void> {
+    if (!this.live(seg)) return;
+    const urls = source.kind === 'stream' ? (source.urls ?? (source.url ? [source.url] : [])) : [];
+    const from = source.kind === 'stream' ? (urls[urlIndex] ?? 'stream') : source.kind;
+    const remaining = seg.occ.end === null ? Infinity : seg.occ.end - this.d.clock.now();
+    let next: { source: Source; urlIndex: number } | null = null;
+    if (remaining > 1000) {
+      if (source.kind === 'stream' && urlIndex + 1 < urls.length) next = { source, urlIndex: urlIndex + 1 };
+      else if (source.kind === 'stream' && source.fallback) next = { source: source.fallback, urlIndex: -1 };
+    }
+    if (!next) return this.fail(seg, source.kind === 'stream' ? 'stream' : 'player', why);
+    const to = next.source.kind === 'stream' ? (urls[next.urlIndex] ?? 'stream') : `fallback:${next.source.kind}`;
+    this.d.events.emit('play.failover', { ...this.fields(seg), from, to, reason: why.slice(0, 300) });
+    this.d.log.warn({ itemId: seg.occ.itemId, from, to, why }, 'playback failover');
+    seg.source = next.source;
+    await this.playSource(seg, next.source, next.urlIndex);
+  }
+
+  private markStarted(seg: Segment, at: number): void {
+    seg.startedAt = at;
+    seg.lateMs = Math.max(0, at - seg.occ.start);
+    const f = this.fields(seg);
+    this.d.ledger.set(
+      {
+        key: seg.occ.key,
+        docId: seg.occ.docId,
+        itemId: seg.occ.itemId,
+        occurrence: f.occurrence,
+        state: 'started',
+        detail: JSON.stringify({ startedAt: at, lateMs: seg.lateMs, docVersion: seg.occ.docVersion, source: seg.source.kind, priority: seg.occ.priority }),
+      },
+      this.d.clock.now(),
+    );
+    this.d.events.emit('play.started', seg.resumed ? { ...f, resumed: true } : f);
+    this.d.log.info({ itemId: seg.occ.itemId, source: seg.source.kind, lateMs: seg.lateMs, resumed: seg.resumed }, 'playing');
+    if (seg.occ.end !== null && seg.occ.source.kind !== 'file') {
+      seg.slotTimer = setTimeout(() => this.end(seg, 'finished'), Math.max(0, seg.occ.end - this.d.clock.now()));
+    } else if (seg.occ.durationMs !== null) {
+      // A file item with durationS ends when its media end or durationS after it really started.
+      seg.slotTimer = setTimeout(() => this.end(seg, 'finished'), Math.max(0, at + seg.occ.durationMs - this.d.clock.now()));
+    }
+    this.d.onChange?.();
+  }
+
+  /** Close a segment with its terminal event; then resume a suspended relay or let the amp go. */
+  private end(seg: Segment, how: End, thenResume = true): void {
+    if (seg.done) return;
+    seg.done = true;
+    clearTimeout(seg.slotTimer);
+    void seg.session?.stop();
+    const now = this.d.clock.now();
+    if (seg.startedAt !== null) {
+      const f = this.fields(seg);
+      const playedMs = Math.max(0, now - seg.startedAt);
+      const state = how === 'finished' ? 'finished' : 'interrupted';
+      this.d.ledger.set({ key: seg.occ.key, docId: seg.occ.docId, itemId: seg.occ.itemId, occurrence: f.occurrence, state, detail: how }, now);
+      if (how === 'finished') this.d.events.emit('play.finished', { ...f, playedMs });
+      else this.d.events.emit('play.interrupted', { ...f, playedMs, reason: how });
+    } else {
+      // Preempted or stopped during its warm-up, before any audio: still one terminal event.
+      const f = this.fields(seg);
+      this.d.ledger.set({ key: seg.occ.key, docId: seg.occ.docId, itemId: seg.occ.itemId, occurrence: f.occurrence, state: 'interrupted', detail: how }, now);
+      this.d.events.emit('play.interrupted', { ...f, playedMs: 0, reason: how === 'finished' ? 'stopped' : how });
+    }
+    if (this.current === seg) this.current = null;
+    if (thenResume) this.afterEnd();
+    this.d.onChange?.();
+  }
+
+  private fail(seg: Segment, reason: string, message: string, thenResume = true): void {
+    if (seg.done) return;
+    seg.done = true;
+    clearTimeout(seg.slotTimer);
+    void seg.session?.stop();
+    const now = this.d.clock.now();
+    const f = this.fields(seg);
+    this.d.ledger.set({ key: seg.occ.key, docId: seg.occ.docId, itemId: seg.occ.itemId, occurrence: f.occurrence, state: 'failed', detail: reason }, now);
+    this.d.events.emit('play.failed', { ...f, reason, message: message.slice(0, 500) });
+    this.d.log.warn({ code: 'PLAY_FAILED', itemId: seg.occ.itemId, reason, message }, 'play failed');
+    if (this.current === seg) {
+      this.current = null;
+      if (thenResume) this.afterEnd();
+    }
+    this.d.onChange?.();
+  }
+
+  private afterEnd(): void {
+    if (this.current) return;
+    const now = this.d.clock.now();
+    const { resume, expired } = pickResume(
+      this.suspended.map((s) => ({ seg: s, kind: s.source.kind, priority: s.occ.priority, slotEnd: s.occ.end })),
+      now,
+    );
+    this.suspended = this.suspended.filter((s) => s !== resume?.seg && !expired.some((e) => e.seg === s));
+    if (resume) {
+      const s = resume.seg;
+      this.begin({ occ: s.occ, source: s.occ.source, lateMs: 0, resumed: true, startedAt: null, session: null, slotTimer: undefined, done: false });
+      return;
+    }
+    this.armAmpOff(this.d.holdMs);
+  }
+
+  private armAmpOff(ms: number): void {
+    clearTimeout(this.ampOffTimer);
+    this.ampOffTimer = setTimeout(() => {
+      if (this.current) return;
+      void this.hwStep(async () => {
+        if (this.current) return;
+        await this.d.board.setAmp(false);
+        await this.d.board.selectInput('ip');
+      });
+    }, ms);
+  }
+
+  /** Board operations run one at a time, in order; a failure is logged, not thrown. */
+  private hwStep(step: () => Promise<void>): Promise<void> {
+    this.hw = this.hw.then(step).catch((err: unknown) => {
+      this.d.log.error({ code: 'BOARD_WRITE', err }, 'board operation failed');
+      this.d.events.emit('hw.fault', { component: 'gpio', code: 'write', message: (err as Error).message.slice(0, 300) });
+    });
+    return this.hw;
+  }
+
+  private fields(seg: Segment): EventFields['play.started'] {
+    return {
+      itemId: seg.occ.itemId,
+      docId: seg.occ.docId,
+      docVersion: seg.occ.docVersion,
+      occurrence: iso(seg.occ.start),
+      lateMs: seg.lateMs,
+      source: seg.source.kind,
+      priority: seg.occ.priority,
+    };
+  }
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
