@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'CACHE_QUOTA'
   | 'SCHEDULE_REJECTED'
   | 'NO_AUDIO'
+  | 'PLAYER_FAILED'
+  | 'PLAYER_MISSING'
   | 'GPIO_SETUP'
   | 'GPIO_WRITE'
   | 'GPIO_READ'

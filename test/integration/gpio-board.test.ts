@@ -1,0 +1,400 @@
+// The GPIO board against fakes of the Linux interfaces (this machine has no GPIO):
+// (a) sysfs base detection and backend choice on fake sysfs trees;
+// (b) the gpiod backend against fake gpioset/gpioget/gpiodetect on PATH;
+// (c) the sysfs backend through the real onoff, with a fake tree mounted at /sys/class in
+//     a private mount namespace (skipped, with the reason, where that cannot be made).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Debouncer, findSysfsChip, GpioBoard, type GpioBoardOptions } from '../../agent/adapters/gpio-board.js';
+import { LoaError } from '../../agent/errors.js';
+import { tempDir } from '../helpers/tmp.js';
+import {
+  buildSysfsTree,
+  installFakeGpiod,
+  isAlive,
+  mountNamespaceUnavailable,
+  readSysfsGpio,
+  runWithSysClass,
+} from '../helpers/fake-gpio.js';
+
+type LogLine = Record<string, unknown> & { msg: string };
+function captureLog() {
+  const lines: LogLine[] = [];
+  const log = pino({ level: 'debug', base: undefined }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
+  return { log, lines, backendLine: () => lines.find((l) => typeof l.backend === 'string' && l.msg.startsWith('gpio backend')) };
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// Relay board wiring as on the boxes: active-low amp relay, fault line pulled low on fault.
+const PINS = {
+  amp: { line: 17, activeLow: true },
+  inputFm: { line: 22 },
+  inputLine: { line: 27 },
+  ampFault: { line: 5, activeLow: true },
+} satisfies Partial<GpioBoardOptions>;
+
+const PI4 = { label: 'pinctrl-bcm2711', base: 512, ngpio: 58 };
+const PI4_EXPANDER = { label: 'raspberrypi-exp-gpio', base: 570, ngpio: 8 };
+const PI5 = { label: 'pinctrl-rp1', base: 571, ngpio: 54 };
+const PI5_BRCMSTB = [
+  { label: 'gpio-brcmstb@107d508500', base: 512, ngpio: 32 },
+  { label: 'gpio-brcmstb@107d517c00', base: 544, ngpio: 15 },
+];
+
+// The gpiod part runs against the fakes: put them first on PATH for this whole file.
+const fake = installFakeGpiod(tempDir('gpiod'), [
+  { name: 'gpiochip0', label: 'pinctrl-bcm2711', lines: 58 },
+  { name: 'gpiochip1', label: 'raspberrypi-exp-gpio', lines: 8 },
+]);
+process.env.PATH = fake.path;
+
+// ---------------------------------------------------------------- (a) detection
+
+test('sysfs base detection: Pi 4 (512), Pi 5 rp1 (571), old kernel (0); unrelated chips ignored', () => {
+  const pi4 = tempDir('sys-pi4');
+  buildSysfsTree(pi4, [PI4_EXPANDER, PI4]);
+  assert.equal(findSysfsChip(pi4, ['pinctrl-bcm2835', 'pinctrl-bcm2711', 'pinctrl-rp1'])?.base, 512);
+
+  const pi5 = tempDir('sys-pi5');
+  buildSysfsTree(pi5, [...PI5_BRCMSTB, PI5]);
+  const c5 = findSysfsChip(pi5, ['pinctrl-bcm2835', 'pinctrl-bcm2711', 'pinctrl-rp1']);
+  assert.deepEqual([c5?.label, c5?.base, c5?.ngpio], ['pinctrl-rp1', 571, 54]);
+
+  const old = tempDir('sys-old');
+  buildSysfsTree(old, [{ label: 'pinctrl-bcm2835', base: 0, ngpio: 54 }]);
+  assert.equal(findSysfsChip(old, ['pinctrl-bcm2835'])?.base, 0, 'a base of 0 is read, never assumed');
+
+  const other = tempDir('sys-other');
+  buildSysfsTree(other, [PI4_EXPANDER, ...PI5_BRCMSTB]);
+  assert.equal(findSysfsChip(other, ['pinctrl-bcm2835', 'pinctrl-bcm2711', 'pinctrl-rp1']), null);
+  assert.equal(findSysfsChip(join(tempDir('sys-none'), 'nothing'), ['pinctrl-bcm2711']), null);
+});
+
+test('backend choice: auto falls back to gpiod, saying why in one log line; forced sysfs fails loudly', async () => {
+  const cases: [string, (root: string) => void, RegExp][] = [
+    ['no matching chip', (r) => buildSysfsTree(r, [PI4_EXPANDER]), /no gpiochip labelled pinctrl-bcm2835 \| pinctrl-bcm2711 \| pinctrl-rp1/],
+    ['no sysfs gpio', () => undefined, /sysfs GPIO absent/],
+    // A Pi 4 tree, but not at /sys: onoff would write to the real /sys/class/gpio.
+    ['fake root', (r) => buildSysfsTree(r, [PI4]), /onoff drives \/sys\/class\/gpio only/],
+  ];
+  for (const [name, build, reason] of cases) {
+    const root = tempDir('sys-choice');
+    build(root);
+    const cap = captureLog();
+    const b = new GpioBoard({ ...PINS, sysRoot: root, log: cap.log });
+    await b.init();
+    assert.equal(b.backend, 'gpiod', name);
+    const line = cap.backendLine();
+    assert.equal(line?.backend, 'gpiod', name);
+    assert.equal(line?.chip, 'gpiochip0', `${name}: found by label, not the expander`);
+    assert.match(String(line?.reason), reason, name);
+    assert.equal(cap.lines.filter((l) => l.msg.startsWith('gpio backend')).length, 1, 'one line');
+    await b.close();
+  }
+  const root = tempDir('sys-forced');
+  buildSysfsTree(root, [PI4_EXPANDER]);
+  const b = new GpioBoard({ ...PINS, sysRoot: root, backend: 'sysfs', log: captureLog().log });
+  await assert.rejects(b.init(), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_SETUP' && /no gpiochip labelled/.test(e.message));
+  assert.deepEqual(fake.aliveGpioset(), []);
+});
+
+test('pin configuration errors are GPIO_SETUP before any line is touched', async () => {
+  const before = fake.calls().length;
+  const b = new GpioBoard({ ...PINS, inputLine: { line: 17 }, backend: 'gpiod', log: captureLog().log });
+  await assert.rejects(b.init(), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_SETUP' && /share a GPIO line/.test(e.message));
+  const far = new GpioBoard({ ...PINS, inputLine: { line: 60 }, backend: 'gpiod', log: captureLog().log });
+  await assert.rejects(far.init(), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_SETUP' && /beyond gpiochip0/.test(e.message));
+  assert.equal(fake.calls().slice(before).filter((c) => c.tool === 'gpioset').length, 0);
+});
+
+// ---------------------------------------------------------------- (b) gpiod
+
+test('gpiod: exact gpioset command lines, raw levels for active-low, break-before-make, one holder at a time', async () => {
+  const b = new GpioBoard({ ...PINS, ampFault: undefined, backend: 'gpiod', log: captureLog().log });
+  const from = fake.gpiosetLines().length;
+  const step = async (what: string, op: () => Promise<void>, lines: string[]) => {
+    const n = fake.gpiosetLines().length;
+    await op();
+    assert.deepEqual(fake.gpiosetLines().slice(n), lines, what);
+    assert.equal(fake.aliveGpioset().length, 1, `${what}: exactly one gpioset holds the lines`);
+  };
+  const g = (v: string) => `gpioset --mode=wait gpiochip0 ${v}`;
+  // Amp off is 17=1 (active-low); amp off first, alone, then the inputs.
+  await step('init', () => b.init(), [g('17=1'), g('17=1 22=0 27=0')]);
+  assert.deepEqual(b.state(), { amp: false, input: 'ip', ampFault: false });
+  await step('amp on', () => b.setAmp(true), [g('17=0 22=0 27=0')]);
+  await step('amp on again', () => b.setAmp(true), []);
+  await step('input fm', () => b.selectInput('fm'), [g('17=0 22=1 27=0')]);
+  await step('input line', () => b.selectInput('line'), [g('17=0 22=0 27=0'), g('17=0 22=0 27=1')]);
+  assert.deepEqual(b.state(), { amp: true, input: 'line', ampFault: false });
+  await step('amp off', () => b.setAmp(false), [g('17=1 22=0 27=1')]);
+  const n = fake.gpiosetLines().length;
+  await b.close();
+  assert.deepEqual(fake.gpiosetLines().slice(n), [g('17=1 22=0 27=1'), g('17=1 22=0 27=0')], 'close: amp off, then ip');
+  assert.deepEqual(fake.aliveGpioset(), [], 'no gpioset left after close()');
+
+  const calls = fake.calls();
+  assert.equal(calls.filter((c) => c.event === 'busy').length, 0, 'no gpioset ever found the lines held by another');
+  const started = calls.filter((c) => c.tool === 'gpioset' && c.event === 'start').slice(from);
+  assert.equal(started.length, 9);
+  for (const s of started) assert.ok(calls.some((c) => c.pid === s.pid && c.event === 'exit'), `gpioset ${s.pid} ended its wait`);
+  await assert.rejects(b.setAmp(true), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_WRITE');
+});
+
+test('gpiod: a gpioset that fails is a GPIO_WRITE with its stderr; the next write is not skipped', async () => {
+  // A generous settle time: on a loaded machine the failing fake may take more than 100 ms to exit.
+  const b = new GpioBoard({ ...PINS, ampFault: undefined, backend: 'gpiod', gpiosetSettleMs: 400, log: captureLog().log });
+  await b.init();
+  fake.failGpioset('gpioset: error requesting GPIO lines: Device or resource busy');
+  await assert.rejects(b.setAmp(true), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_WRITE' && /Device or resource busy/.test(e.message));
+  assert.equal(b.state().amp, false);
+  fake.failGpioset(null);
+  const n = fake.gpiosetLines().length;
+  // The state says "off" already, but the pin level is unknown after the failure: written again.
+  await b.setAmp(false);
+  assert.deepEqual(fake.gpiosetLines().slice(n), ['gpioset --mode=wait gpiochip0 17=1 22=0 27=0']);
+  await b.close();
+  assert.deepEqual(fake.aliveGpioset(), []);
+});
+
+test('gpiod: fault input polled with gpioget on the chip found by label (Pi 5: gpiochip4), active-low, debounced', async () => {
+  const pi5 = installFakeGpiod(tempDir('gpiod-pi5'), [
+    { name: 'gpiochip0', label: 'gpio-brcmstb@107d508500', lines: 32 },
+    { name: 'gpiochip1', label: 'gpio-brcmstb@107d517c00', lines: 15 },
+    { name: 'gpiochip4', label: 'pinctrl-rp1', lines: 54 },
+  ]);
+  process.env.PATH = pi5.path;
+  try {
+    pi5.setLevel(5, 1); // pulled up: no fault
+    const b = new GpioBoard({ ...PINS, backend: 'gpiod', faultPollMs: 50, faultDebounceMs: 50, log: captureLog().log });
+    const heard: boolean[] = [];
+    b.onFault((f) => heard.push(f));
+    await b.init();
+    assert.equal(pi5.gpiosetLines()[0], 'gpioset --mode=wait gpiochip4 17=1');
+    await waitFor('a few polls', () => pi5.calls().filter((c) => c.tool === 'gpioget').length >= 3);
+    assert.deepEqual(heard, []);
+    assert.deepEqual(pi5.calls().find((c) => c.tool === 'gpioget')?.args, ['gpiochip4', '5']);
+    pi5.setLevel(5, 0); // the amplifier pulls the line low: fault
+    await waitFor('fault heard', () => heard.length === 1);
+    assert.deepEqual(heard, [true]);
+    assert.equal(b.state().ampFault, true);
+    pi5.setLevel(5, 1);
+    await waitFor('fault cleared', () => heard.length === 2);
+    assert.deepEqual(heard, [true, false]);
+    await b.close();
+    assert.deepEqual(pi5.aliveGpioset(), []);
+  } finally {
+    process.env.PATH = fake.path;
+  }
+});
+
+test('debounce: a level must read the same for stableMs before it is reported', () => {
+  const heard: [boolean, number][] = [];
+  let now = 0;
+  const d = new Debouncer(false, 50, (v) => heard.push([v, now]));
+  const at = (t: number, v: boolean) => ((now = t), d.sample(v, t));
+  at(0, false);
+  at(20, true); // a 20 ms glitch
+  at(40, false);
+  at(100, true);
+  at(120, true); // 20 ms stable: not yet
+  at(150, true); // 50 ms stable: reported
+  at(160, true);
+  at(200, false);
+  at(260, false);
+  assert.deepEqual(heard, [
+    [true, 150],
+    [false, 260],
+  ]);
+});
+
+/** A node child on the gpiod fakes that turns the amp on with input fm, prints "amp on", then runs `then`. */
+async function agentChild(then: string) {
+  const board = new URL('../../agent/adapters/gpio-board.ts', import.meta.url).href;
+  const script = `
+    const { GpioBoard } = await import(${JSON.stringify(board)});
+    const { pino } = await import('pino');
+    const b = new GpioBoard({ ...${JSON.stringify({ ...PINS, ampFault: undefined })}, backend: 'gpiod', log: pino({ level: 'silent' }) });
+    await b.init();
+    await b.setAmp(true);
+    await b.selectInput('fm');
+    console.log('amp on');
+    ${then}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  await new Promise<void>((res, rej) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('amp on') && res());
+    void exited.then((code) => rej(new Error(`child exited ${code} before amp on`)));
+  });
+  const holder = fake.calls().filter((c) => c.tool === 'gpioset' && c.event === 'start').at(-1);
+  assert.deepEqual(holder?.args, ['--mode=wait', 'gpiochip0', '17=0', '22=1', '27=0']);
+  assert.ok(holder && isAlive(holder.pid));
+  return { child, exited, holder };
+}
+
+test('gpiod: when the agent is SIGKILLed, its gpioset ends too instead of holding the lines', async () => {
+  const { child, holder } = await agentChild('setInterval(() => {}, 1000);');
+  child.kill('SIGKILL');
+  await waitFor('the orphaned gpioset to end', () => !isAlive(holder.pid));
+  assert.ok(fake.calls().some((c) => c.pid === holder.pid && c.event === 'exit'), 'it saw EOF on stdin and released the lines');
+});
+
+test('gpiod: an uncaught exception with the amp on sets the safe levels on the way out', async () => {
+  const n = fake.gpiosetLines().length;
+  const { exited, holder } = await agentChild("setTimeout(() => { throw new Error('simulated crash'); }, 10);");
+  assert.equal(await exited, 1);
+  assert.deepEqual(fake.gpiosetLines().slice(n).at(-1), 'gpioset --mode=exit gpiochip0 17=1 22=0 27=0');
+  assert.ok(!isAlive(holder.pid));
+  assert.deepEqual(fake.aliveGpioset(), []);
+});
+
+// ---------------------------------------------------------------- (c) sysfs through onoff
+
+const nsUnavailable = mountNamespaceUnavailable();
+if (nsUnavailable) console.log(`# sysfs/onoff tests skipped: ${nsUnavailable}`);
+const BOARD_URL = new URL('../../agent/adapters/gpio-board.ts', import.meta.url).href;
+
+/** A child script: `body` runs with `board`, `fs`, `val(n)` and `out` in scope; `out` and the log come back as JSON. */
+function child(opts: Record<string, unknown>, body: string): string {
+  return `
+    const { GpioBoard } = await import(${JSON.stringify(BOARD_URL)});
+    const { pino } = await import('pino');
+    const fs = await import('node:fs');
+    const logs = [];
+    const log = pino({ base: undefined }, { write: (s) => logs.push(JSON.parse(s)) });
+    const val = (n) => fs.readFileSync('/sys/class/gpio/gpio' + n + '/value', 'utf8').slice(0, 1);
+    const out = {};
+    const board = new GpioBoard({ ...${JSON.stringify({ ...PINS, ...opts })}, log });
+    try { ${body} } finally { console.log(JSON.stringify({ out, logs })); }`;
+}
+
+async function runChild(classDir: string, script: string, emulateExport = false) {
+  const r = await runWithSysClass(classDir, script, { emulateExport });
+  const last = r.stdout.trim().split('\n').at(-1) ?? '';
+  const parse = (): { out: Record<string, unknown>; logs: LogLine[] } | null => {
+    try {
+      return JSON.parse(last) as { out: Record<string, unknown>; logs: LogLine[] };
+    } catch {
+      return null; // the assertions report the child's output
+    }
+  };
+  return { ...r, parsed: parse(), why: `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}` };
+}
+
+// BCM 17, 22, 27, 5 on a Pi 4 (base 512).
+const AMP = 529;
+const FM = 534;
+const LINE = 539;
+const FAULT = 517;
+
+test('sysfs/onoff: lines already exported; values after each step, fault input, safe close', { skip: nsUnavailable ?? false }, async () => {
+  const root = tempDir('ns-sys');
+  const gpio = buildSysfsTree(root, [PI4_EXPANDER, PI4], [AMP, FM, LINE, FAULT]);
+  const script = child(
+    { backend: 'auto', faultPollMs: 20, faultDebounceMs: 40 },
+    `
+    const { Gpio } = await import('onoff');
+    out.accessible = Gpio.accessible;
+    const snap = () => [val(${AMP}), val(${FM}), val(${LINE})].join('');
+    const steps = (out.steps = []);
+    await board.init(); steps.push(['init', snap()]); out.backend = board.backend;
+    await board.setAmp(true); steps.push(['amp on', snap()]);
+    await board.selectInput('fm'); steps.push(['fm', snap()]);
+    await board.selectInput('line'); steps.push(['line', snap()]);
+    const heard = new Promise((r) => board.onFault(r));
+    fs.writeFileSync('/sys/class/gpio/gpio${FAULT}/value', '1'); // the kernel applies active_low: this is "fault"
+    out.fault = await Promise.race([heard, new Promise((r) => setTimeout(r, 5000, 'timeout').unref())]);
+    await board.setAmp(false); steps.push(['amp off', snap()]);
+    await board.setAmp(true);
+    await board.close(); steps.push(['close', snap()]);
+    out.unexport = fs.readFileSync('/sys/class/gpio/unexport', 'utf8');`,
+  );
+  const r = await runChild(join(root, 'class'), script);
+  assert.equal(r.code, 0, r.why);
+  const out = r.parsed?.out;
+  assert.equal(out?.accessible, true, 'onoff sees the fake export file as accessible');
+  assert.equal(out?.backend, 'sysfs');
+  // amp, fm, line as read from the value files (logical: the kernel inverts active-low lines).
+  assert.deepEqual(out?.steps, [
+    ['init', '000'],
+    ['amp on', '100'],
+    ['fm', '110'],
+    ['line', '101'],
+    ['amp off', '001'],
+    ['close', '000'],
+  ]);
+  assert.equal(out?.fault, true);
+  assert.equal(out?.unexport, String(FAULT), 'lines unexported on close (the last write stays in the fake file)');
+  const line = r.parsed?.logs.find((l) => l.backend === 'sysfs');
+  assert.match(line?.msg ?? '', /gpio backend sysfs: pinctrl-bcm2711 has base 512/);
+  assert.deepEqual(line?.gpio, { amp: AMP, inputFm: FM, inputLine: LINE });
+  // Created off: an active-low output starts at raw "high" (see openSysfs), the others at "low".
+  assert.deepEqual(readSysfsGpio(gpio, AMP), { direction: 'high', value: '0', activeLow: '1' });
+  assert.deepEqual(readSysfsGpio(gpio, FM), { direction: 'low', value: '0', activeLow: '0' });
+  assert.deepEqual(readSysfsGpio(gpio, FAULT).direction, 'in');
+  assert.deepEqual(readSysfsGpio(gpio, FAULT).activeLow, '1');
+});
+
+test('sysfs/onoff: fresh export through an emulated kernel (export FIFO -> gpioN appears)', { skip: nsUnavailable ?? false }, async () => {
+  const root = tempDir('ns-export');
+  const gpio = buildSysfsTree(root, [PI4], []);
+  const script = child(
+    { backend: 'sysfs' },
+    `
+    await board.init();
+    await board.setAmp(true);
+    out.ampOn = val(${AMP});
+    await board.close();`,
+  );
+  const r = await runChild(join(root, 'class'), script, true);
+  assert.equal(r.code, 0, r.why);
+  assert.equal(r.parsed?.out.ampOn, '1');
+  for (const n of [AMP, FM, LINE, FAULT]) assert.ok(existsSync(join(gpio, `gpio${n}`)), `gpio${n} exported as base 512 + line`);
+  assert.ok(!existsSync(join(gpio, 'gpio17')), 'the plain BCM number is never exported');
+  assert.deepEqual(readSysfsGpio(gpio, AMP), { direction: 'high', value: '0', activeLow: '1' });
+  assert.deepEqual(readSysfsGpio(gpio, LINE), { direction: 'low', value: '0', activeLow: '0' });
+  assert.equal(readSysfsGpio(gpio, FAULT).direction, 'in');
+});
+
+test('sysfs/onoff: an uncaught exception with the amp on still leaves it off', { skip: nsUnavailable ?? false }, async () => {
+  const root = tempDir('ns-crash');
+  const gpio = buildSysfsTree(root, [PI4], [AMP, FM, LINE, FAULT]);
+  const script = child({ backend: 'sysfs' }, `
+    await board.init();
+    await board.setAmp(true);
+    await board.selectInput('fm');
+    out.before = val(${AMP});
+    setTimeout(() => { throw new Error('simulated crash'); }, 10);`);
+  const r = await runChild(join(root, 'class'), script);
+  assert.notEqual(r.code, 0, r.why);
+  assert.match(r.stderr, /simulated crash/);
+  assert.equal(r.parsed?.out.before, '1');
+  assert.equal(readSysfsGpio(gpio, AMP).value, '0', 'the exit hook drove the amp off');
+});
+
+test('sysfs/onoff: an export that never appears (ENOENT) falls back to gpiod', { skip: nsUnavailable ?? false }, async () => {
+  const root = tempDir('ns-enoent');
+  buildSysfsTree(root, [PI4], []); // export is a plain file: nothing creates gpioN
+  const script = child({ backend: 'auto' }, `
+    await board.init();
+    out.backend = board.backend;
+    await board.close();`);
+  const r = await runChild(join(root, 'class'), script);
+  assert.equal(r.code, 0, r.why);
+  assert.equal(r.parsed?.out.backend, 'gpiod');
+  const line = r.parsed?.logs.find((l) => l.backend === 'gpiod');
+  assert.match(String(line?.reason), /sysfs export failed with ENOENT \(base 512 from pinctrl-bcm2711\)/);
+  assert.ok(!existsSync(join(root, 'class/gpio/gpio529')));
+  assert.equal(readFileSync(join(root, 'class/gpio/export'), 'utf8'), String(AMP), 'onoff tried base + line');
+});
