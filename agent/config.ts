@@ -105,6 +105,8 @@ const audioSchema = z
     /** "mpg123" on a box; "auto" falls back to a silent stand-in (said loudly) where mpg123 is missing. */
     player: z.enum(['mpg123', 'auto', 'stand-in'], 'is not "mpg123", "auto" or "stand-in"').default('mpg123'),
     mpg123Path: z.string().default('mpg123'),
+    /** "alsa": the sound card; "paced": decode and discard at real-time rate (demo, machines without a card). */
+    output: z.enum(['alsa', 'paced'], 'is not "alsa" or "paced"').default('alsa'),
     /** ALSA device the player writes to. */
     device: z.string().default('default'),
     /** Percent of full scale that item volume 100 × master volume 100 gives. */

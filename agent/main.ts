@@ -77,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('unhandledRejection', crash);
 
   const agent = new Agent({ config, log });
-  agent.start();
+  await agent.start();
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const shutdown = (signal: string) => {

@@ -191,7 +191,7 @@ async function drain(broker: TestBroker): Promise<void> {
   const config = parseConfig({ deviceId: 'drain-box', mqtt: { url: broker.url, reconnect: { minS: 1, maxS: 1 } }, stateDir, cacheDir: join(dir, 'cache') });
   let births = 0;
   const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }), onBirth: () => births++ });
-  agent.start();
+  await agent.start();
   await new Promise((r) => setTimeout(r, 1500));
   await broker.start();
   // Measured from the agent's reconnection (its backoff delay is not drain time).

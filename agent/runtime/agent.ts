@@ -11,7 +11,9 @@ import { LedgerStore } from '../adapters/ledger-store.js';
 import { KeyRing } from '../domain/verify.js';
 import { ScheduleIntake } from './schedule-intake.js';
 import { Scheduler, closeInterruptedByRestart, type Playback } from './scheduler.js';
-import { StandInPlayback } from './standin-playback.js';
+import { PlaybackCoordinator } from './playback.js';
+import { createBoard, createPlayer } from './hardware.js';
+import type { Board } from '../adapters/board.js';
 import { MediaCache } from './media-cache.js';
 import { createHttpFetcher } from '../adapters/media-fetch.js';
 import { expandOccurrences, type DocInForce } from '../domain/occurrences.js';
@@ -35,6 +37,9 @@ export interface AgentDeps {
   /** Build the link (tests pass a fake); defaults to mqtt.js. */
   makeLink?: (will: { topic: string; payload: string }) => Link;
   onBirth?: () => void;
+  /** Hardware for tests; default from config (hardware.board, audio.player). */
+  board?: Board;
+  player?: import('../adapters/player.js').Player;
 }
 
 export class Agent {
@@ -50,7 +55,8 @@ export class Agent {
   private scheduleStore: ScheduleStore | undefined;
   private intakeSvc: ScheduleIntake | undefined;
   private schedulerSvc: Scheduler | undefined;
-  private standIn: StandInPlayback | undefined;
+  private coordinator: PlaybackCoordinator | undefined;
+  private boardImpl: Board | undefined;
   private cache: MediaCache | undefined;
 
   constructor(private readonly d: AgentDeps) {
@@ -77,10 +83,15 @@ export class Agent {
     return this.heartbeatSvc;
   }
 
-  start(): void {
+  /** Safe state on the hardware first, then everything else. Resolves once started. */
+  async start(): Promise<void> {
     const { config: c, log } = this.d;
     const clock = this.d.clock ?? systemClock;
     const startedMono = clock.monoMs();
+    // After a crash the relays may be in any state: amplifier off before anything else.
+    const board = this.d.board ?? createBoard(c, log.child({ mod: 'board' }), clock);
+    this.boardImpl = board;
+    await board.init();
     this.db = openDb(join(c.stateDir, 'loa.db'), { synchronous: c.outbox.synchronous });
     const outbox = new Outbox(this.db, {
       maxEvents: c.outbox.maxEvents,
@@ -126,16 +137,45 @@ export class Agent {
     const scheduleStore = new ScheduleStore(db);
     this.scheduleStore = scheduleStore;
     const ledger = new LedgerStore(db);
-    const standIn = new StandInPlayback({ clock, ledger, events: outbox, log: log.child({ mod: 'playback' }), onChange: () => heartbeat.kick() });
-    this.standIn = standIn;
+    const mediaDurations = () => new Map(scheduleStore.inForce().flatMap(({ doc }) => doc.media.map((m) => [m.sha256, m.durationMs] as const)));
+    const player = this.d.player ?? createPlayer(c, log.child({ mod: 'player' }), (paths) => {
+      // The stand-in plays a file for the length the document gives its media.
+      const known = mediaDurations();
+      let total = 0;
+      for (const p of paths) {
+        const ms = known.get(p.slice(-64));
+        if (ms === undefined) return null;
+        total += ms;
+      }
+      return total;
+    });
+    const masterVolume = () => Number(getMeta(db, 'master_volume') ?? 100);
+    const coordinator = new PlaybackCoordinator({
+      clock,
+      board,
+      player,
+      ledger,
+      events: outbox,
+      log: log.child({ mod: 'playback' }),
+      warmUpMs: c.hardware.ampWarmUpMs,
+      holdMs: c.hardware.ampHoldMs,
+      maxVolume: c.audio.maxVolume,
+      masterVolume,
+      mediaPath: (sha) => this.cache?.pathFor(sha) ?? null,
+      onChange: () => heartbeat.kick(),
+    });
+    this.coordinator = coordinator;
+    board.onFault((fault) => {
+      outbox.emit(fault ? 'hw.fault' : 'hw.recovered', { component: 'amp', code: 'amp-fault', message: fault ? 'amplifier fault input active' : 'amplifier fault input cleared' });
+      heartbeat.kick();
+    });
     const playback: Playback = {
-      prepare: (occ) => standIn.prepare(occ),
+      prepare: (occ) => coordinator.prepare(occ),
       fire: (occ, lateMs) => {
         for (const m of occ.media) this.cache?.markUsed(m.sha256); // LRU: what plays is what is used
-        standIn.fire(occ, lateMs);
+        coordinator.fire(occ, lateMs);
       },
     };
-    log.warn({ code: 'NO_AUDIO' }, 'no audio player yet: a stand-in holds each slot silently and records proof of play');
     const cache = new MediaCache({
       db,
       cacheDir: c.cacheDir,
@@ -193,7 +233,10 @@ export class Agent {
     this.parts.push(() => {
       const next = scheduler.next();
       return {
-        playing: standIn.playing(),
+        playing: coordinator.playing(),
+        amp: { on: board.state().amp, fault: board.state().ampFault },
+        faults: board.state().ampFault ? 1 : 0,
+        volume: masterVolume(),
         cache: cache.figures(),
         schedule: this.docRefs(),
         next: next ? { itemId: next.itemId, at: new Date(next.start).toISOString() } : null,
@@ -228,10 +271,14 @@ export class Agent {
     return this.schedulerSvc;
   }
 
-  /** The playback in use (the stand-in until the audio player lands). */
-  get playback(): StandInPlayback {
-    if (!this.standIn) throw new Error('agent not started');
-    return this.standIn;
+  get playback(): PlaybackCoordinator {
+    if (!this.coordinator) throw new Error('agent not started');
+    return this.coordinator;
+  }
+
+  get board(): Board {
+    if (!this.boardImpl) throw new Error('agent not started');
+    return this.boardImpl;
   }
 
   get intake(): ScheduleIntake {
@@ -242,7 +289,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.schedulerSvc?.stop();
     this.intakeSvc?.stop();
-    this.standIn?.stop('agent-restart');
+    await this.coordinator?.stopAll('agent-restart');
     await this.cache?.stop();
     this.sender?.stop();
     this.heartbeatSvc?.stop();
@@ -250,6 +297,7 @@ export class Agent {
     if (this.linkImpl) await this.linkImpl.stop(this.presence?.shutdownMessage());
     this.db?.close();
     this.db = undefined;
+    await this.boardImpl?.close();
     this.d.log.info({ bootId: this.bootId }, 'agent stopped');
   }
 

@@ -63,7 +63,7 @@ test('1,000 events emitted while the broker is down are all delivered in order w
   const w = await centre('centre-outage', topic);
   let births = 0;
   const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }), onBirth: () => births++ });
-  agent.start();
+  await agent.start();
   try {
     await w.waitUntil(() => (births >= 1 ? true : undefined), 10_000, 'first birth');
     await broker.stop();

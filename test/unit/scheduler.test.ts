@@ -7,7 +7,9 @@ import { openDb } from '../../agent/adapters/sqlite-db.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { LedgerStore } from '../../agent/adapters/ledger-store.js';
 import { Scheduler, closeInterruptedByRestart } from '../../agent/runtime/scheduler.js';
-import { StandInPlayback } from '../../agent/runtime/standin-playback.js';
+import { PlaybackCoordinator } from '../../agent/runtime/playback.js';
+import { SimBoard } from '../../agent/adapters/sim-board.js';
+import { FakePlayer } from '../fakes/fake-player.js';
 import { validateSchedule } from '../../agent/domain/schedule-doc.js';
 import type { DocInForce } from '../../agent/domain/occurrences.js';
 import { createLogger } from '../../agent/log.js';
@@ -29,7 +31,21 @@ function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmU
   const db = openDb(join(tempDir('sched'), 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const ledger = new LedgerStore(db);
-  const playback = new StandInPlayback({ clock, ledger, events: outbox, log });
+  const board = new SimBoard({ clock });
+  void board.init();
+  const playback = new PlaybackCoordinator({
+    clock,
+    board,
+    player: new FakePlayer({ now: clock.now }),
+    ledger,
+    events: outbox,
+    log,
+    warmUpMs: opts.warmUpMs ?? 2000,
+    holdMs: 5000,
+    maxVolume: 100,
+    masterVolume: () => 100,
+    mediaPath: () => null,
+  });
   let checked: number | undefined;
   const scheduler = new Scheduler({
     clock,
@@ -53,35 +69,45 @@ function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmU
     db,
     clock,
     jump: (ms: number) => (wallOffset += ms),
-    // Step in 100 ms slices: a timer callback sees Date.now() at the end of its tick() call.
-    tick: (ms: number) => {
-      for (let left = ms; left > 0; left -= 100) t.mock.timers.tick(Math.min(100, left));
+    board,
+    // Step in 100 ms slices (a timer callback sees Date.now() at the end of its tick()),
+    // letting the coordinator's promises settle after each slice (setImmediate is not mocked).
+    tick: async (ms: number) => {
+      for (let left = ms; left > 0; left -= 100) {
+        t.mock.timers.tick(Math.min(100, left));
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      }
     },
   };
 }
 
-test('fires exactly at the instant, after a warm-up exactly warmUpMs before', (t) => {
+test('relays in order and on time: input and amp at the warm-up, audio at the instant, amp held then off', async (t) => {
   const r = rig(t, [doc([{ id: 'news', source: { kind: 'line' }, at: '2026-11-26T06:30:00+07:00', durationS: 60 }])]);
   r.scheduler.start();
   const start = Date.parse('2026-11-26T06:30:00+07:00');
-  r.tick(start - 2000 - T0 - 1);
-  assert.equal(r.playback.warmUps.length, 0);
-  r.tick(1);
-  assert.deepEqual(r.playback.warmUps, [{ itemId: 'news', at: start - 2000 }]);
-  r.tick(1999);
+  // After init()'s safe state (amp off, then input ip: the first two transitions).
+  const moves = () => r.board.transitions.slice(2).map((x) => [x.what, x.value, x.at - start]);
+  await r.tick(start - 2000 - T0 - 100);
+  assert.deepEqual(moves(), [], 'nothing switched before the warm-up');
+  await r.tick(100);
+  assert.deepEqual(moves(), [['input', 'line', -2000], ['amp', true, -2000]]);
+  await r.tick(1900);
   assert.equal(r.events().filter((e) => e.type === 'play.started').length, 0);
-  r.tick(1);
+  await r.tick(100);
   const st = r.events().find((e) => e.type === 'play.started')!;
   assert.equal(st.lateMs, 0);
   assert.equal(st.occurrence, new Date(start).toISOString());
-  r.tick(60_000);
+  await r.tick(60_000);
   assert.equal(r.events().find((e) => e.type === 'play.finished')?.playedMs, 60_000);
   assert.equal(r.ledger.get(`d/news/${new Date(start).toISOString()}`)?.state, 'finished');
+  await r.tick(10_000);
+  // Held 5 s after the item (hardware.ampHoldMs), then off, and the input back to ip.
+  assert.deepEqual(moves(), [['input', 'line', -2000], ['amp', true, -2000], ['amp', false, 65_000], ['input', 'ip', 65_000]]);
   r.scheduler.stop();
   r.db.close();
 });
 
-test('a wall-clock jump forward is detected; what it skipped beyond the grace is missed, within it starts late', (t) => {
+test('a wall-clock jump forward is detected; what it skipped beyond the grace is missed, within it starts late', async (t) => {
   const r = rig(t, [
     doc([
       { id: 'early', source: { kind: 'line' }, at: '2026-11-26T07:00:00+07:00', durationS: 10 },
@@ -89,35 +115,36 @@ test('a wall-clock jump forward is detected; what it skipped beyond the grace is
     ]),
   ]);
   r.scheduler.start();
-  r.tick(1000);
+  await r.tick(1000);
   r.jump(3 * 3_600_000); // NTP corrects the clock: 06:00:01 -> 09:00:01
-  r.tick(30_000); // the scheduler never sleeps longer than 30 s
+  await r.tick(35_000); // the scheduler never sleeps longer than 30 s; then a 2 s amp warm-up
   assert.equal(r.scheduler.clockJumps, 1);
   const ev = r.events();
   const skipped = ev.find((e) => e.type === 'play.skipped');
   assert.deepEqual({ itemId: skipped?.itemId, reason: skipped?.reason }, { itemId: 'early', reason: 'missed' });
   const started = ev.find((e) => e.type === 'play.started');
   assert.equal(started?.itemId, 'recent');
-  assert.ok(Number(started?.lateMs) > 30_000 && Number(started?.lateMs) <= 61_000, `lateMs ${String(started?.lateMs)}`);
+  // Found at the next wake-up (<= 30 s), then the amplifier's 2 s warm-up: audible, and honestly late.
+  assert.ok(Number(started?.lateMs) > 30_000 && Number(started?.lateMs) <= 64_000, `lateMs ${String(started?.lateMs)}`);
   r.scheduler.stop();
   r.db.close();
 });
 
-test('a wall-clock jump backwards does not replay what already played', (t) => {
+test('a wall-clock jump backwards does not replay what already played', async (t) => {
   const at = '2026-11-26T06:00:10+07:00';
   const r = rig(t, [doc([{ id: 'once', source: { kind: 'line' }, at, durationS: 1 }])]);
   r.scheduler.start();
-  r.tick(15_000);
+  await r.tick(15_000);
   assert.equal(r.events().filter((e) => e.type === 'play.started').length, 1);
   r.jump(-60_000);
-  r.tick(120_000);
+  await r.tick(120_000);
   assert.equal(r.scheduler.clockJumps, 1);
   assert.equal(r.events().filter((e) => e.type === 'play.started').length, 1);
   r.scheduler.stop();
   r.db.close();
 });
 
-test('cron items fire every time; a higher priority preempts, an equal one finds the speaker busy', (t) => {
+test('cron items fire every time; a higher priority preempts and the relay resumes after it; an equal one finds the speaker busy', async (t) => {
   const r = rig(t, [
     doc([
       { id: 'relay', source: { kind: 'fm', freqMHz: 100 }, cron: '*/10 * * * *', durationS: 300, priority: 50 },
@@ -126,7 +153,7 @@ test('cron items fire every time; a higher priority preempts, an equal one finds
     ]),
   ]);
   r.scheduler.start();
-  r.tick(30 * 60_000);
+  await r.tick(30 * 60_000);
   const ev = r.events().map((e) => `${String(e.type)} ${String(e.itemId)}${e.reason ? ` ${String(e.reason)}` : ''}`);
   assert.deepEqual(ev, [
     'play.started relay', // 06:00
@@ -137,28 +164,33 @@ test('cron items fire every time; a higher priority preempts, an equal one finds
     'play.started relay', // 06:20
     'play.interrupted relay preempted', // 06:22
     'play.started alarm',
-    'play.finished alarm',
+    'play.finished alarm', // 06:23
+    'play.started relay', // resumed for the rest of its slot
+    'play.finished relay', // 06:25
     'play.started relay', // 06:30
   ]);
+  const resumed = r.events().filter((e) => e.type === 'play.started' && e.resumed === true);
+  assert.equal(resumed.length, 1);
+  assert.equal(resumed[0]!.occurrence, new Date(Date.parse('2026-11-26T06:20:00+07:00')).toISOString());
   r.scheduler.stop();
   r.db.close();
 });
 
-test('file items whose media are not in the cache are skipped with media-missing', (t) => {
+test('file items whose media are not in the cache are skipped with media-missing', async (t) => {
   const media = [{ id: 'm', url: 'https://cdn.example.vn/m.mp3', sha256: 'a'.repeat(64), bytes: 10, durationMs: 5000 }];
   const r = rig(t, [doc([{ id: 'news', source: { kind: 'file', media: ['m'] }, at: '2026-11-26T06:01:00+07:00' }], { media })], { mediaReady: false });
   r.scheduler.start();
-  r.tick(61_000);
+  await r.tick(61_000);
   const sk = r.events().find((e) => e.type === 'play.skipped');
   assert.equal(sk?.reason, 'media-missing');
   r.scheduler.stop();
   r.db.close();
 });
 
-test('an occurrence left "started" by a crash is closed as interrupted by agent-restart', (t) => {
+test('an occurrence left "started" by a crash is closed as interrupted by agent-restart', async (t) => {
   const r = rig(t, [doc([{ id: 'long', source: { kind: 'line' }, at: '2026-11-26T06:00:05+07:00', durationS: 600 }])]);
   r.scheduler.start();
-  r.tick(65_000); // playing for 60 s; then the process "dies": nothing is stopped cleanly
+  await r.tick(65_000); // playing for 60 s; then the process "dies": nothing is stopped cleanly
   r.scheduler.stop();
   const lastAlive = r.clock.now() - 5000;
   assert.equal(closeInterruptedByRestart({ ledger: r.ledger, events: r.outbox, log }, lastAlive, r.clock.now()), 1);

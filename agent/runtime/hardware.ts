@@ -1,0 +1,58 @@
+// Builds the board and the player the configuration names. The stand-in player is used
+// only where asked for ("stand-in"), or with "auto" where mpg123 is missing, and the
+// agent then says plainly that the speaker will stay silent.
+import { spawnSync } from 'node:child_process';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../adapters/clock.js';
+import type { Board } from '../adapters/board.js';
+import type { Player } from '../adapters/player.js';
+import { SimBoard } from '../adapters/sim-board.js';
+import { GpioBoard } from '../adapters/gpio-board.js';
+import { createMpg123Player } from '../adapters/mpg123-player.js';
+import { createStandInPlayer } from '../adapters/standin-player.js';
+
+export function createBoard(c: Config, log: Logger, clock: Clock): Board {
+  if (c.hardware.board === 'gpio' && c.hardware.gpio) {
+    const { pins, backend } = c.hardware.gpio;
+    return new GpioBoard({ ...pins, backend, log, clock });
+  }
+  const sim = new SimBoard({ clock });
+  // The simulated relays are only visible through the log: say each transition.
+  sim.onTransition((t) => log.info({ [t.what]: t.value }, t.what === 'amp' ? `amplifier ${t.value ? 'ON' : 'off'}` : `input -> ${String(t.value)}`));
+  return sim;
+}
+
+export function mpg123Available(bin: string): boolean {
+  const r = spawnSync(bin, ['--version'], { stdio: 'ignore', timeout: 5000 });
+  return r.error === undefined && r.status === 0;
+}
+
+/** `durationFor(paths)`: what the stand-in needs to time a file; null = until stopped. */
+export function createPlayer(c: Config, log: Logger, durationFor: (paths: readonly string[]) => number | null): Player {
+  const a = c.audio;
+  const standIn = () =>
+    createStandInPlayer({ durationFor: (src) => (src.kind === 'file' ? durationFor(src.paths) : null), log });
+  if (a.player === 'stand-in') {
+    log.warn({ code: 'NO_AUDIO' }, 'audio.player is "stand-in": schedules run and are recorded, but the speaker stays SILENT');
+    return standIn();
+  }
+  const found = mpg123Available(a.mpg123Path);
+  if (!found && a.player === 'auto') {
+    log.warn({ code: 'NO_AUDIO', bin: a.mpg123Path }, 'mpg123 not found: using the silent stand-in player (install mpg123 for sound)');
+    return standIn();
+  }
+  if (!found) {
+    // Keep running: FM and line relays need no player, and each file or stream item will
+    // report play.failed with the reason, so the centre sees it too.
+    log.error({ code: 'PLAYER_MISSING', bin: a.mpg123Path }, 'mpg123 not found: file and stream items will fail (apt-get install mpg123)');
+  }
+  log.info({ bin: a.mpg123Path, output: a.output, device: a.device }, 'audio player: mpg123');
+  return createMpg123Player({
+    bin: a.mpg123Path,
+    output: a.output === 'paced' ? { kind: 'paced' } : { kind: 'alsa', device: a.device },
+    startTimeoutMs: a.startTimeoutS * 1000,
+    stallTimeoutMs: a.stallTimeoutS * 1000,
+    log,
+  });
+}
