@@ -3,10 +3,13 @@
 // under the system temp dir, and a "centre" that prints what the box sends, so a
 // newcomer sees birth, heartbeats and events scroll by.
 import { createServer, type Server } from 'node:net';
-import { mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, createHash } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { CompactSign } from 'jose';
@@ -26,11 +29,20 @@ export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
     broker.handle(socket);
   });
   const actualPort = await listen(server, port).catch(() => listen(server, 0));
-  const stateDir = join(tmpdir(), 'loa-demo');
-  mkdirSync(stateDir, { recursive: true });
+  // A fresh box every run: yesterday's demo schedule would otherwise be "missed" today.
+  const stateDir = mkdtempSync(join(tmpdir(), 'loa-demo-'));
   // The demo is its own centre: a signing key made now, trusted by the box's config.
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const kid = 'demo-centre';
+  // Audio for the file items, served by a local HTTP server as a CDN would.
+  const chime = readFileSync(demoAsset('chime.mp3'));
+  const chimeSha = createHash('sha256').update(chime).digest('hex');
+  const cdn = createHttpServer((req, res) => {
+    if (req.url === '/chime.mp3') res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': chime.length }).end(chime);
+    else res.writeHead(404).end();
+  });
+  const cdnPort = await listen(cdn as unknown as Server, 0);
+  const hasCard = existsSync('/proc/asound/cards') && !/no soundcards/i.test(readFileSync('/proc/asound/cards', 'utf8'));
   const config = parseConfig({
     deviceId: 'demo-box-01',
     groups: ['all', 'p79', 'c26734'],
@@ -40,11 +52,16 @@ export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
     cacheDir: join(stateDir, 'cache'),
     heartbeatS: 10,
     trustedKeys: [{ kid, publicKey: publicKey.export({ format: 'jwk' }).x! }],
-    hardware: { board: 'sim' },
+    hardware: { board: 'sim', ampWarmUpMs: 1500, ampHoldMs: 4000 },
+    // The real player where mpg123 is installed (on the sound card if there is one,
+    // else decoded in real time and discarded); the stand-in otherwise, said plainly.
+    audio: { player: 'auto', output: hasCard ? 'alsa' : 'paced' },
   });
-  // A signed schedule, retained on the commune's group topic: a relay every minute and,
-  // 45 s from now, an emergency bulletin that preempts it.
+  // A signed schedule, retained on the commune's group topic: a bulletin (a file, fetched
+  // and verified first), an FM relay, and an emergency that preempts the relay, which
+  // then resumes; then the bulletin again every minute.
   const now = Date.now();
+  const at = (s: number) => new Date(Math.ceil((now + s * 1000) / 1000) * 1000).toISOString();
   const doc = {
     type: 'schedule',
     id: 'demo-c26734',
@@ -53,9 +70,12 @@ export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
     expiresAt: new Date(now + 86_400_000).toISOString(),
     target: { groups: ['c26734'] },
     timezone: 'Asia/Ho_Chi_Minh',
+    media: [{ id: 'chime', url: `http://127.0.0.1:${cdnPort}/chime.mp3`, sha256: chimeSha, bytes: chime.length, durationMs: 3000 }],
     items: [
-      { id: 'relay-every-minute', source: { kind: 'line' }, cron: '* * * * *', durationS: 30, priority: 50 },
-      { id: 'typhoon-warning', source: { kind: 'line' }, at: new Date(Math.ceil((now + 45_000) / 1000) * 1000).toISOString(), durationS: 20, priority: 100 },
+      { id: 'morning-bulletin', source: { kind: 'file', media: ['chime'] }, at: at(12), priority: 50, volume: 80 },
+      { id: 'vov1-relay', source: { kind: 'fm', freqMHz: 100.0 }, at: at(22), durationS: 30, priority: 50 },
+      { id: 'typhoon-warning', source: { kind: 'file', media: ['chime'] }, at: at(32), priority: 100, volume: 100 },
+      { id: 'bulletin-every-minute', source: { kind: 'file', media: ['chime'] }, cron: '30 * * * * *', priority: 40, from: at(5) },
     ],
   };
   const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(doc)))
@@ -67,10 +87,7 @@ export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
     centre.subscribe(`${config.topicRoot}/d/#`);
     centre.publish(`${config.topicRoot}/g/c26734/schedule`, jws, { qos: 1, retain: true });
   });
-  centre.on('message', (topic, payload) => {
-    const text = payload.toString();
-    clog.info({ topic, bytes: payload.length }, text.length > 160 ? `${text.slice(0, 157)}...` : text);
-  });
+  centre.on('message', (topic, payload) => clog.info({ topic: topic.split('/').slice(-1)[0] }, describe(topic, payload)));
   log.info(
     { port: actualPort, stateDir },
     `demo broker on mqtt://127.0.0.1:${actualPort}; watch with: mosquitto_sub -p ${actualPort} -t '${config.topicRoot}/#' -v`,
@@ -78,6 +95,8 @@ export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
   return {
     config,
     async stop() {
+      cdn.close();
+      rmSync(stateDir, { recursive: true, force: true });
       await centre.endAsync();
       await new Promise<void>((r) => broker.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
@@ -100,4 +119,32 @@ function listen(server: Server, port: number): Promise<number> {
     server.once('listening', onListening);
     server.listen(port, '127.0.0.1');
   });
+}
+
+/** Demo audio ships in agent/demo-assets (found from agent/ under tsx and from dist/agent/). */
+function demoAsset(name: string): string {
+  for (const rel of [`./demo-assets/${name}`, `../../agent/demo-assets/${name}`]) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new LoaError('DEMO_BROKER', `demo asset ${name} not found`);
+}
+
+/** One readable line for what the centre received. */
+function describe(topic: string, payload: Buffer): string {
+  let m: Record<string, unknown>;
+  try {
+    m = JSON.parse(payload.toString()) as Record<string, unknown>;
+  } catch {
+    return `${payload.length} bytes`;
+  }
+  const pick = (...keys: string[]) => keys.filter((k) => m[k] !== undefined && m[k] !== null).map((k) => `${k}=${typeof m[k] === 'object' ? JSON.stringify(m[k]) : String(m[k])}`).join(' ');
+  if (topic.endsWith('/events')) return `event #${String(m.seq)} ${String(m.type)} ${pick('itemId', 'docId', 'version', 'reason', 'lateMs', 'playedMs', 'resumed', 'mediaId', 'from', 'to', 'message')}`;
+  if (topic.endsWith('/status')) return m.online ? `birth ${pick('bootId', 'schedule')}` : `death ${pick('reason')}`;
+  if (topic.endsWith('/heartbeat')) {
+    const p = m.playing as { itemId?: string } | null;
+    const amp = m.amp as { on?: boolean } | null;
+    return `heartbeat state=${String(m.state)} playing=${p?.itemId ?? '-'} amp=${amp?.on ? 'on' : 'off'} ${pick('next', 'outbox')}`;
+  }
+  return JSON.stringify(m).slice(0, 160);
 }
