@@ -16,6 +16,8 @@ import { createLogger } from '../agent/log.js';
 import { Agent } from '../agent/runtime/agent.js';
 import { benchScheduling, benchVerify } from './scheduling.js';
 import { benchMedia } from './media.js';
+import { benchPlayer } from './player.js';
+import { benchPlayback } from './playback.js';
 
 interface Row {
   metric: string;
@@ -213,6 +215,8 @@ async function main(): Promise<void> {
   // Lateness first, while nothing else runs in this process.
   if (want('scheduling')) await benchScheduling(add);
   if (want('verify')) await benchVerify(add);
+  if (want('player')) await benchPlayer(add);
+  if (want('playback')) await benchPlayback(add);
   if (want('outbox')) outboxInserts();
   if (want('media')) await benchMedia(add);
   const persistent = await startBroker({ persistent: true });

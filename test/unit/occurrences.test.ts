@@ -86,6 +86,7 @@ test('end: durationS, else the sum of known file durations, else null; media in 
   assert.equal(iso(byId.files?.end), '2026-11-26T06:00:04.000Z');
   assert.deepEqual(byId.files?.media.map((m) => m.id), ['b', 'a']);
   assert.equal(byId.unknown?.end, null);
+  assert.equal(byId.files?.durationMs, null, 'a file item without durationS ends with its media');
   assert.equal(iso(byId.capped?.end), '2026-11-26T08:00:10.000Z');
   assert.equal(iso(byId.radio?.end), '2026-11-26T09:30:00.000Z');
   assert.deepEqual(byId.radio?.media.map((m) => m.id), ['fb']);
@@ -97,6 +98,7 @@ test('end: durationS, else the sum of known file durations, else null; media in 
     itemId: 'fm',
     start: Date.parse('2026-11-26T10:00:00Z'),
     end: Date.parse('2026-11-26T10:01:00Z'),
+    durationMs: 60_000,
     priority: 75,
     volume: 80,
     source: { kind: 'fm', freqMHz: 100 },
