@@ -273,3 +273,46 @@ test('a file item: its media is fetched ahead and verified, then it plays; a med
     server.close();
   }
 });
+
+test('kill -9 of the agent mid-play: the restart records play.interrupted with agent-restart, and the amplifier starts off', async () => {
+  await clearRetained();
+  const { spawnAgent, writeConfig } = await import('../helpers/agent-process.js');
+  const dir = tempDir('kill-mid-play');
+  const cfg = writeConfig(dir, {
+    deviceId: DEVICE,
+    groups: ['all', 'c26734'],
+    mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1', reconnect: { minS: 1, maxS: 2 } },
+    trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
+    stateDir: join(dir, 'state'),
+    cacheDir: join(dir, 'cache'),
+    hardware: { ampWarmUpMs: 500 },
+    audio: { player: 'stand-in' },
+  });
+  const w = await Watcher.connect(broker.url, [EVENTS]);
+  const first = spawnAgent(['--config', cfg]);
+  try {
+    await first.waitForLog(/birth published/, 15_000);
+    const at = new Date(Math.ceil((Date.now() + 2500) / 1000) * 1000).toISOString();
+    await publish(SCHED, await sign(scheduleDoc({ id: 'relay', items: [{ id: 'long-relay', source: { kind: 'fm', freqMHz: 100 }, at, durationS: 600 }] }), key));
+    await w.waitUntil(() => eventsOf(w, 'play.started')[0], 10_000, 'play.started');
+    await first.waitForLog(/amplifier ON/, 5000);
+    await new Promise((r) => setTimeout(r, 1000));
+    await first.kill9();
+    const second = spawnAgent(['--config', cfg]);
+    try {
+      // Safe state before anything else: the first thing the new process does to the board.
+      const line = await second.waitForLog(/"msg":"(amplifier off|amplifier ON|agent starting)"/, 15_000);
+      assert.match(line, /amplifier off/);
+      const ev = await w.waitUntil(() => eventsOf(w, 'play.interrupted')[0], 15_000, 'play.interrupted');
+      assert.equal(ev.reason, 'agent-restart');
+      assert.equal(ev.itemId, 'long-relay');
+      assert.equal(ev.occurrence, at);
+      assert.equal(eventsOf(w, 'play.started').length, 1, 'the interrupted occurrence is not started again');
+    } finally {
+      await second.kill9();
+    }
+  } finally {
+    await first.kill9();
+    await w.close();
+  }
+});
