@@ -14,11 +14,10 @@
 // Outputs:
 // - `alsa`: the card paces mpg123. Audio out = the first `@F` line (printed after a decoded
 //   frame was written to the device) of the session; progress = further `@F` lines.
-// - `paced`: mpg123 writes raw s16 PCM to stdout (`-s -e s16`) and this module plays the
-//   card: it reads the pipe at rate × channels × 2 bytes/s (the format of the track's `@S`
-//   line), so pipe backpressure paces mpg123 as a card would. A null output is not paced
-//   (see FINDINGS.md): it would "play" a 10 s file in 10 ms. Audio out = the first PCM taken
-//   by the pacer; progress = PCM taken. An empty pipe while playing counts as an underrun.
+// - `paced`: mpg123 writes raw s16 PCM to stdout (`-s -e s16`) and the Pacer (mpg123-pacer.ts)
+//   plays the card in real time, so pipe backpressure paces mpg123 as a card would. Audio
+//   out = the first PCM taken by the pacer; progress = PCM taken. An empty pipe while
+//   playing counts as an underrun.
 //
 // Files play back to back in one process: the next LOAD goes on the previous track's `@P 0`.
 // In paced mode the ~0.5 s of PCM in the pipe covers that round trip (every byte, no
@@ -30,6 +29,9 @@ import { resolve as resolvePath } from 'node:path';
 import { LoaError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PlayEnd, Player, PlayerSession, PlayRequest } from './player.js';
+import { Pacer, type PcmFormat } from './mpg123-pacer.js';
+
+export type { PcmFormat } from './mpg123-pacer.js';
 
 export type Mpg123Output =
   | { kind: 'alsa'; device: string }
@@ -38,11 +40,6 @@ export type Mpg123Output =
       /** What the simulated card "played": s16le PCM as it is consumed in real time (tests). */
       onPcm?: (pcm: Buffer, format: PcmFormat) => void;
     };
-
-export interface PcmFormat {
-  rate: number;
-  channels: number;
-}
 
 export interface Mpg123Options {
   /** The mpg123 binary (default 'mpg123', from PATH). */
@@ -75,9 +72,6 @@ export function createMpg123Player(opts: Mpg123Options): Mpg123Player {
 }
 
 const TAIL_LINES = 8;
-const PACE_TICK_MS = 20;
-/** PCM this module buffers beyond the kernel pipe (~190 ms at 44.1 kHz stereo). */
-const PACE_HIGH_WATER = 32 * 1024;
 /** After QUIT at the natural end, mpg123 flushes and exits; kill it if it does not. */
 const END_GRACE_MS = 5000;
 
@@ -339,111 +333,5 @@ class Session implements Mpg123Session {
     const last = this.tail.at(-1) ?? '';
     if (this.o.output.kind === 'alsa' && /out123|audio|alsa/i.test(last)) return `audio output alsa:${this.o.output.device} failed: ${how}: ${last}`;
     return last ? `${how}: ${last}` : how;
-  }
-}
-
-/**
- * The stand-in sound card of paced mode: takes PCM from the pipe at the real-time rate.
- * Like a card, it starts its clock on the first data and restarts it after an underrun.
- */
-class Pacer {
-  underruns = 0;
-  finished = false;
-  /** mpg123 has written its last track: the pipe emptying now is the end, not a gap. */
-  ending = false;
-  private queue: Buffer[] = [];
-  private queued = 0;
-  private format: PcmFormat | null = null;
-  private clock: { t0: number; taken: number } | null = null;
-  private eof = false;
-  private discarding = false;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly src: NodeJS.ReadableStream,
-    private readonly tap: ((pcm: Buffer, f: PcmFormat) => void) | undefined,
-    private readonly on: { audio: () => void; drained: () => void },
-  ) {
-    src.on('data', (b: Buffer) => {
-      if (this.discarding) return;
-      this.queue.push(b);
-      this.queued += b.length;
-      if (this.queued >= PACE_HIGH_WATER) src.pause();
-      if (!this.clock) this.tick();
-    });
-    src.on('end', () => ((this.eof = true), this.tick()));
-    src.on('error', () => ((this.eof = true), this.tick()));
-  }
-
-  setFormat(f: PcmFormat): void {
-    // A later track in another format: restart the clock (the boundary in the pipe is not
-    // known exactly, so pacing is approximate for the few hundred ms around it).
-    if (this.format && (this.format.rate !== f.rate || this.format.channels !== f.channels)) this.clock = null;
-    this.format = f;
-    this.timer ??= setInterval(() => this.tick(), PACE_TICK_MS);
-    this.tick();
-  }
-
-  discard(): void {
-    this.discarding = true;
-    this.queue = [];
-    this.queued = 0;
-    this.src.resume(); // let mpg123 finish its writes so it reads QUIT
-    this.finish();
-  }
-
-  private tick(): void {
-    if (this.finished || !this.format) return;
-    const frame = this.format.channels * 2;
-    const perMs = (this.format.rate * frame) / 1000;
-    const t = performance.now();
-    if (!this.clock) {
-      if (this.queued < frame) return this.eof ? this.finish() : undefined;
-      // A card takes its first period at once.
-      this.clock = { t0: t - PACE_TICK_MS, taken: 0 };
-    }
-    let owed = Math.floor((t - this.clock.t0) * perMs) - this.clock.taken;
-    owed -= owed % frame;
-    const n = Math.min(owed, this.queued - (this.queued % frame));
-    if (n > 0) {
-      const pcm = this.take(n);
-      this.clock.taken += n;
-      this.tap?.(pcm, this.format);
-      this.on.audio();
-    }
-    if (this.queued < PACE_HIGH_WATER) this.src.resume();
-    if (owed > n && !this.eof && !this.ending) {
-      // The pipe ran dry while the card wanted samples: an audible gap.
-      this.underruns++;
-      this.clock = null;
-    }
-    if (this.eof && this.queued < frame) this.finish();
-  }
-
-  /** The first n queued bytes; copies only what spans chunks. */
-  private take(n: number): Buffer {
-    const parts: Buffer[] = [];
-    let need = n;
-    while (need > 0) {
-      const head = this.queue[0]!;
-      if (head.length <= need) {
-        parts.push(head);
-        this.queue.shift();
-        need -= head.length;
-      } else {
-        parts.push(head.subarray(0, need));
-        this.queue[0] = head.subarray(need);
-        need = 0;
-      }
-    }
-    this.queued -= n;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
-  }
-
-  private finish(): void {
-    if (this.finished) return;
-    this.finished = true;
-    clearInterval(this.timer);
-    this.on.drained();
   }
 }
