@@ -6,6 +6,8 @@ import { validateSchedule } from '../domain/schedule-doc.js';
 import type { ScheduleDoc } from '../domain/schedule-doc.js';
 
 export class ScheduleStore {
+  /** Parsed documents in force; rebuilt only after put(), since heartbeats and re-plans read it often. */
+  private cached: DocInForce[] | undefined;
   private readonly accept: (topic: string, doc: ScheduleDoc, jws: string, at: string) => void;
 
   constructor(private readonly db: Db) {
@@ -33,16 +35,19 @@ export class ScheduleStore {
   /** Record an accepted document: it replaces whatever the topic had (contract §3). */
   put(topic: string, doc: ScheduleDoc, jws: string, now: number): void {
     this.accept(topic, doc, jws, new Date(now).toISOString());
+    this.cached = undefined;
   }
 
   /** The documents in force, one per topic. A row that no longer validates is skipped, not fatal. */
   inForce(): DocInForce[] {
+    if (this.cached) return this.cached;
     const rows = this.db.prepare('SELECT topic, payload FROM docs_in_force ORDER BY topic').all() as { topic: string; payload: string }[];
     const out: DocInForce[] = [];
     for (const r of rows) {
       const v = validateSchedule(JSON.parse(r.payload));
       if (v.ok) out.push({ topic: r.topic, doc: v.doc });
     }
+    this.cached = out;
     return out;
   }
 }
