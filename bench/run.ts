@@ -18,6 +18,7 @@ import { benchScheduling, benchVerify } from './scheduling.js';
 import { benchMedia } from './media.js';
 import { benchPlayer } from './player.js';
 import { benchPlayback } from './playback.js';
+import { benchBridge } from './firmware.js';
 
 interface Row {
   metric: string;
@@ -217,6 +218,7 @@ async function main(): Promise<void> {
   if (want('verify')) await benchVerify(add);
   if (want('player')) await benchPlayer(add);
   if (want('playback')) await benchPlayback(add);
+  if (want('firmware')) await benchBridge(add);
   if (want('outbox')) outboxInserts();
   if (want('media')) await benchMedia(add);
   const persistent = await startBroker({ persistent: true });

@@ -1,0 +1,357 @@
+// The simulated IO board (PROTOCOL.md, board side). Bytes in through receive(), bytes
+// out through the `send` callback, time through the injected Timers, so the same model
+// runs in-process against PassThrough streams (unit tests) and as its own process on a
+// pseudo-terminal (sim-cli.ts).
+//
+// Invariants (from the spec, because the host is tested against them):
+// - every valid command of the right VER gets exactly one reply or ERROR with its SEQ;
+// - after a reset: amp off, input ip, tuner off, watchdog 10 s, event SEQ 1, BOOT
+//   repeated every 1 s until the first valid command;
+// - the watchdog is fed only by valid frames of the right VER; on expiry amp goes off.
+// Faults model the field: `silent` cuts the board's TX (it still acts on commands), so
+// the host sees no answer while the watchdog stays fed.
+
+import { encodeFrame, PROTOCOL_VERSION, type Frame } from './frame.js';
+import { FrameParser } from './parser.js';
+import {
+  COMMAND_TYPES,
+  WATCHDOG_DEFAULT_S,
+  decodeCommand,
+  encodeError,
+  encodeEvent,
+  encodeReply,
+  type BoardEvent,
+  type Command,
+  type LineState,
+  type Message,
+  type ResetReason,
+  type Status,
+  type StatusFlags,
+  type VersionBlock,
+} from './messages.js';
+import type { AudioInput } from '../agent/adapters/board.js';
+import type { TimerHandle, Timers } from './timers.js';
+
+/** §3 idle rule. */
+const IDLE_MS = 50;
+/** §5.2: BOOT is repeated this often until the host speaks. */
+const BOOT_REPEAT_MS = 1000;
+const RSSI_GOOD = 45;
+const RSSI_LOST = 6;
+
+export interface BoardModelDeps {
+  timers: Timers;
+  send(bytes: Buffer): void;
+  /** Boot counter before the first boot of this model (NV memory). */
+  bootCount?: number;
+  firmware?: { major: number; minor: number; patch: number };
+  /** Protocol version the firmware speaks (to test §6 mismatches). */
+  protocol?: number;
+  random?: () => number;
+  /** Called for every event sent, for logs (sim-cli prints them). */
+  onEvent?(e: BoardEvent): void;
+}
+
+export interface BoardState {
+  amp: boolean;
+  input: AudioInput;
+  fmFreq: number;
+  fmRssi: number;
+  fmSignalLost: boolean;
+  line: LineState;
+  mainsLost: boolean;
+  batteryMv: number;
+  doorOpen: boolean;
+  bootCount: number;
+  watchdogS: number;
+  watchdogTripped: boolean;
+  lastEventSeq: number;
+  silent: boolean;
+  delayMs: number;
+}
+
+export class BoardModel {
+  private readonly parser = new FrameParser();
+  private readonly s: BoardState;
+  private readonly protocol: number;
+  private readonly firmware: { major: number; minor: number; patch: number };
+  private bootAt = 0;
+  private resetReason: ResetReason = 'power-on';
+  private booting = false;
+  private busy = false;
+  private bootTimer: TimerHandle | undefined;
+  private watchdogTimer: TimerHandle | undefined;
+  private idleTimer: TimerHandle | undefined;
+  private readonly replyTimers = new Set<TimerHandle>();
+  private running = false;
+  /** Commands executed, for tests ("was set-amp re-applied?"). */
+  readonly log: Command[] = [];
+
+  constructor(private readonly deps: BoardModelDeps) {
+    this.protocol = deps.protocol ?? PROTOCOL_VERSION;
+    this.firmware = deps.firmware ?? { major: 1, minor: 0, patch: 0 };
+    this.s = {
+      amp: false,
+      input: 'ip',
+      fmFreq: 0,
+      fmRssi: 0,
+      fmSignalLost: false,
+      line: 'ok',
+      mainsLost: false,
+      batteryMv: 13_400,
+      doorOpen: false,
+      bootCount: deps.bootCount ?? 0,
+      watchdogS: WATCHDOG_DEFAULT_S,
+      watchdogTripped: false,
+      lastEventSeq: 0,
+      silent: false,
+      delayMs: 0,
+    };
+    this.parser.on('data', (f: Frame) => this.onFrame(f));
+  }
+
+  /** Power on: boot as after a reset. */
+  start(): void {
+    this.running = true;
+    this.reset('power-on');
+  }
+
+  /** Power off: clear every timer so the process (or test) can exit. */
+  stop(): void {
+    this.running = false;
+    const t = this.deps.timers;
+    t.clearTimeout(this.bootTimer);
+    t.clearTimeout(this.watchdogTimer);
+    t.clearTimeout(this.idleTimer);
+    for (const h of this.replyTimers) t.clearTimeout(h);
+    this.replyTimers.clear();
+    this.busy = false;
+  }
+
+  state(): BoardState {
+    return { ...this.s };
+  }
+
+  /** Bytes from the host's TX line. */
+  receive(bytes: Buffer): void {
+    if (!this.running) return;
+    this.parser.write(bytes);
+    // §3 idle rule: a partial candidate older than 50 ms is dropped.
+    this.deps.timers.clearTimeout(this.idleTimer);
+    this.idleTimer = this.parser.pending > 0 ? this.deps.timers.setTimeout(() => this.parser.idle(), IDLE_MS) : undefined;
+  }
+
+  get parserStats() {
+    return { ...this.parser.stats };
+  }
+
+  // ---- scriptable faults ----
+
+  /** Cut the TX line (true) or restore it. */
+  silence(on: boolean): void {
+    this.s.silent = on;
+  }
+  /** Delay every reply by `ms` (the board stays BUSY meanwhile). */
+  slow(ms: number): void {
+    this.s.delayMs = Math.max(0, ms);
+  }
+  /** Inject `n` random bytes on the TX line (noise, a cable being plugged). */
+  garbage(n: number): void {
+    const r = this.deps.random ?? Math.random;
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
+    this.tx(b);
+  }
+  /** A reset: boot counter up, state back to safe, BOOT announced. */
+  reset(reason: ResetReason = 'software'): void {
+    const t = this.deps.timers;
+    for (const h of this.replyTimers) t.clearTimeout(h);
+    this.replyTimers.clear();
+    this.busy = false;
+    Object.assign(this.s, {
+      amp: false,
+      input: 'ip',
+      fmFreq: 0,
+      fmRssi: 0,
+      watchdogS: WATCHDOG_DEFAULT_S,
+      watchdogTripped: false,
+      lastEventSeq: 0,
+      bootCount: this.s.bootCount + 1,
+    } satisfies Partial<BoardState>);
+    this.resetReason = reason;
+    this.bootAt = t.now();
+    this.booting = true;
+    this.feedWatchdog();
+    this.announceBoot();
+  }
+  line(state: LineState): void {
+    if (state === this.s.line) return;
+    this.s.line = state;
+    this.event({ event: 'line', state, impedance: impedanceOf(state) });
+  }
+  mains(lost: boolean): void {
+    if (lost === this.s.mainsLost) return;
+    this.s.mainsLost = lost;
+    this.s.batteryMv = lost ? 12_600 : 13_400;
+    this.event({ event: 'mains', lost, batteryMv: this.s.batteryMv });
+  }
+  door(open: boolean): void {
+    if (open === this.s.doorOpen) return;
+    this.s.doorOpen = open;
+    this.event({ event: 'door', open });
+  }
+  fmSignal(lost: boolean): void {
+    if (lost === this.s.fmSignalLost) return;
+    this.s.fmSignalLost = lost;
+    if (this.s.fmFreq !== 0) this.s.fmRssi = lost ? RSSI_LOST : RSSI_GOOD;
+    this.event({ event: 'fm-signal', lost, rssi: lost ? RSSI_LOST : RSSI_GOOD });
+  }
+
+  // ---- protocol ----
+
+  private onFrame(f: Frame): void {
+    if (f.version !== this.protocol) {
+      // §6: not executed, does not feed the watchdog; GET_VERSION is answered anyway.
+      if (f.type === COMMAND_TYPES['get-version']) this.answer(f.seq, encodeReply('get-version', this.versionBlock()));
+      else this.answer(f.seq, encodeError(f.type, 'version', this.protocol));
+      return;
+    }
+    this.feedWatchdog();
+    if (this.booting) {
+      this.booting = false;
+      this.deps.timers.clearTimeout(this.bootTimer);
+    }
+    if (this.busy) {
+      this.answer(f.seq, encodeError(f.type, 'busy'));
+      return;
+    }
+    const c = decodeCommand(f.type, f.payload);
+    if ('error' in c) {
+      this.answer(f.seq, encodeError(f.type, c.error));
+      return;
+    }
+    this.log.push(c);
+    const reply = this.execute(c);
+    if (this.s.delayMs === 0) {
+      this.answer(f.seq, reply);
+      return;
+    }
+    this.busy = true;
+    const h = this.deps.timers.setTimeout(() => {
+      this.replyTimers.delete(h);
+      this.busy = false;
+      this.answer(f.seq, reply);
+    }, this.s.delayMs);
+    this.replyTimers.add(h);
+  }
+
+  private execute(c: Command): Message {
+    const s = this.s;
+    switch (c.cmd) {
+      case 'ping':
+        return encodeReply('ping', { flags: this.flags(), lastEventSeq: s.lastEventSeq });
+      case 'get-status':
+        return encodeReply('get-status', this.status());
+      case 'set-amp':
+        s.amp = c.on;
+        if (c.on) s.watchdogTripped = false;
+        return encodeReply('set-amp', { on: s.amp });
+      case 'select-input':
+        s.input = c.input;
+        return encodeReply('select-input', { input: s.input });
+      case 'fm-tune':
+        s.fmFreq = c.freq - (c.freq % 5); // the tuner's own 50 kHz step, so "as tuned" can differ
+        s.fmRssi = s.fmSignalLost ? RSSI_LOST : RSSI_GOOD;
+        return encodeReply('fm-tune', { freq: s.fmFreq, rssi: s.fmRssi });
+      case 'fm-status':
+        if (s.fmFreq === 0) return encodeError(COMMAND_TYPES['fm-status'], 'not_ready');
+        return encodeReply('fm-status', { freq: s.fmFreq, rssi: s.fmRssi, snr: s.fmSignalLost ? 3 : 30, stereo: !s.fmSignalLost, signalOk: !s.fmSignalLost });
+      case 'line-test':
+        return encodeReply('line-test', { result: s.line, impedance: impedanceOf(s.line) });
+      case 'set-watchdog':
+        s.watchdogS = c.seconds;
+        this.feedWatchdog();
+        return encodeReply('set-watchdog', { seconds: s.watchdogS });
+      case 'get-version':
+        return encodeReply('get-version', this.versionBlock());
+    }
+  }
+
+  private flags(): StatusFlags {
+    const s = this.s;
+    return {
+      ampOn: s.amp,
+      ampFault: false,
+      doorOpen: s.doorOpen,
+      mainsLost: s.mainsLost,
+      batteryLow: false,
+      lineOpen: s.line === 'open',
+      lineShort: s.line === 'short',
+      watchdogTripped: s.watchdogTripped,
+      fmNoSignal: s.fmFreq !== 0 && s.fmSignalLost,
+    };
+  }
+
+  private status(): Status {
+    const s = this.s;
+    return {
+      flags: this.flags(),
+      input: s.input,
+      fmFreq: s.fmFreq,
+      fmRssi: s.fmRssi,
+      temperatureC: 31.5,
+      batteryMv: s.batteryMv,
+      ampCurrentMa: s.amp ? 850 : 40,
+      uptimeS: Math.floor((this.deps.timers.now() - this.bootAt) / 1000),
+      watchdogS: s.watchdogS,
+      lastEventSeq: s.lastEventSeq,
+    };
+  }
+
+  private versionBlock(): VersionBlock {
+    return { protocol: this.protocol, firmware: this.firmware, bootCount: this.s.bootCount, resetReason: this.resetReason, hwRev: 2 };
+  }
+
+  private announceBoot(): void {
+    this.deps.timers.clearTimeout(this.bootTimer);
+    if (!this.running || !this.booting) return;
+    // The same frame (SEQ 1) every time, so repeats are recognisable as repeats.
+    this.s.lastEventSeq = 1;
+    const e: BoardEvent = { event: 'boot', ...this.versionBlock() };
+    this.tx(encodeFrame({ seq: 1, ...encodeEvent(e), version: this.protocol }));
+    this.deps.onEvent?.(e);
+    this.bootTimer = this.deps.timers.setTimeout(() => this.announceBoot(), BOOT_REPEAT_MS);
+  }
+
+  private feedWatchdog(): void {
+    const t = this.deps.timers;
+    t.clearTimeout(this.watchdogTimer);
+    if (!this.running) return;
+    this.watchdogTimer = t.setTimeout(() => {
+      this.watchdogTimer = undefined;
+      // §7: amp off by itself; input and tuner stay. Not re-armed until the host speaks.
+      this.s.amp = false;
+      this.s.watchdogTripped = true;
+      this.event({ event: 'watchdog', seconds: this.s.watchdogS });
+    }, this.s.watchdogS * 1000);
+  }
+
+  private event(e: BoardEvent): void {
+    if (!this.running) return;
+    this.s.lastEventSeq = this.s.lastEventSeq >= 255 ? 1 : this.s.lastEventSeq + 1;
+    this.tx(encodeFrame({ seq: this.s.lastEventSeq, ...encodeEvent(e), version: this.protocol }));
+    this.deps.onEvent?.(e);
+  }
+
+  private answer(seq: number, m: Message): void {
+    this.tx(encodeFrame({ seq, type: m.type, payload: m.payload, version: this.protocol }));
+  }
+
+  private tx(bytes: Buffer): void {
+    if (this.running && !this.s.silent) this.deps.send(bytes);
+  }
+}
+
+function impedanceOf(state: LineState): number {
+  return state === 'open' ? 0xffff : state === 'short' ? 0 : 16;
+}

@@ -1,0 +1,92 @@
+// The board model as its own process on a serial device (one end of a socat pty pair):
+//   node --import tsx firmware-bridge/sim-cli.ts /tmp/x/board [--boot-count N]
+// Faults are scripted one per stdin line; every event the board sends and every fault
+// applied is printed as one line on stderr, so a test can wait for it.
+//   reset | silence on|off | slow <ms> | garbage <n> | door open|closed
+//   mains lost|present | line ok|open|short | fm loss|ok | state | quit
+
+import { createInterface } from 'node:readline';
+import { SerialPort } from 'serialport';
+import { BoardModel } from './board-model.js';
+import { systemTimers } from './timers.js';
+
+const path = process.argv[2];
+if (!path) {
+  process.stderr.write('usage: sim-cli.ts <serial device> [--boot-count N]\n');
+  process.exit(2);
+}
+const bc = process.argv.indexOf('--boot-count');
+const bootCount = bc > 0 ? Number(process.argv[bc + 1]) : 0;
+const say = (s: string): void => void process.stderr.write(`${s}\n`);
+
+const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
+const board = new BoardModel({
+  timers: systemTimers(),
+  bootCount,
+  send: (b) => port.write(b),
+  onEvent: (e) => say(`event ${JSON.stringify(e)}`),
+});
+
+function apply(line: string): string {
+  const [cmd, arg] = line.trim().split(/\s+/);
+  switch (cmd) {
+    case 'reset':
+      board.reset('software');
+      return 'ok reset';
+    case 'silence':
+      board.silence(arg === 'on');
+      return `ok silence ${arg === 'on' ? 'on' : 'off'}`;
+    case 'slow':
+      board.slow(Number(arg ?? 0));
+      return `ok slow ${Number(arg ?? 0)}`;
+    case 'garbage':
+      board.garbage(Number(arg ?? 16));
+      return `ok garbage ${Number(arg ?? 16)}`;
+    case 'door':
+      board.door(arg === 'open');
+      return `ok door ${arg}`;
+    case 'mains':
+      board.mains(arg === 'lost');
+      return `ok mains ${arg}`;
+    case 'line':
+      if (arg !== 'ok' && arg !== 'open' && arg !== 'short') return 'error line ok|open|short';
+      board.line(arg);
+      return `ok line ${arg}`;
+    case 'fm':
+      board.fmSignal(arg === 'loss' || arg === 'lost');
+      return `ok fm ${arg}`;
+    case 'state':
+      return `state ${JSON.stringify(board.state())}`;
+    case 'quit':
+      shutdown();
+      return 'ok quit';
+    case undefined:
+    case '':
+      return '';
+    default:
+      return `error unknown command ${cmd}`;
+  }
+}
+
+function shutdown(): void {
+  board.stop();
+  port.close(() => process.exit(0));
+}
+
+port.open((err) => {
+  if (err) {
+    say(`error open ${err.message}`);
+    process.exit(1);
+  }
+  port.on('data', (b: Buffer) => board.receive(b));
+  port.on('error', (e) => say(`error port ${e.message}`));
+  board.start();
+  say(`ready ${path}`);
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (l) => {
+    const out = apply(l);
+    if (out) say(out);
+  });
+  rl.on('close', shutdown);
+});
+process.on('SIGTERM', shutdown);

@@ -1,0 +1,179 @@
+// The bridge over a real pseudo-terminal pair (socat) to the simulator running as its
+// own process: what the box does with a USB-serial board, minus the board.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Duplex } from 'node:stream';
+import { FirmwareBridge } from '../../firmware-bridge/bridge.js';
+import { openSerial } from '../../firmware-bridge/serial.js';
+import type { BoardEvent } from '../../firmware-bridge/messages.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const SOCAT = spawnSync('sh', ['-c', 'command -v socat']).stdout.toString().trim();
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const fail = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
+  return Promise.race([p, fail]).finally(() => clearTimeout(t));
+}
+
+async function stopProc(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const gone = once(p, 'exit');
+  p.kill('SIGTERM');
+  await Promise.race([gone, sleep(3000).then(() => p.kill('SIGKILL'))]);
+}
+
+/** socat's pty pair with stable link names; resolves once both links exist. */
+async function startSocat(dir: string): Promise<ChildProcess> {
+  const host = join(dir, 'host');
+  const board = join(dir, 'board');
+  const p = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], { stdio: 'ignore' });
+  await until(() => existsSync(host) && existsSync(board), 10_000, 'socat links');
+  return p;
+}
+
+/** The simulator process; `lines` collects its stderr, `script()` sends a fault and waits for its ack. */
+function startSim(dir: string, bootCount: number) {
+  const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'firmware-bridge/sim-cli.ts'), join(dir, 'board'), '--boot-count', String(bootCount)], {
+    cwd: REPO,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  const lines: string[] = [];
+  let buf = '';
+  p.stderr?.on('data', (b: Buffer) => {
+    buf += b.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  return {
+    proc: p,
+    lines,
+    ready: () => until(() => lines.some((l) => l.startsWith('ready')), 20_000, 'simulator ready'),
+    async script(cmd: string): Promise<void> {
+      const n = lines.length;
+      p.stdin?.write(`${cmd}\n`);
+      await until(() => lines.slice(n).some((l) => l.startsWith('ok') || l.startsWith('error')), 5000, `ack of ${cmd}`);
+    },
+  };
+}
+
+function openPort(path: string): Promise<Duplex> {
+  const p = openSerial(path);
+  if (process.env.FW_DEBUG) p.then(() => console.error(Date.now(), 'open ok'), (e: Error) => console.error(Date.now(), 'open', e.message));
+  return p;
+}
+
+// A timeout so a bridge that never reconnects fails the run instead of hanging it.
+describe('firmware bridge over a socat pty pair', { skip: SOCAT ? false : 'socat not installed', timeout: 120_000 }, () => {
+  const dir = SOCAT ? tempDir('fw-pty') : '';
+  let socat: ChildProcess | undefined;
+  let sim: ReturnType<typeof startSim> | undefined;
+  let bridge: FirmwareBridge;
+  const events: BoardEvent[] = [];
+
+  before(async () => {
+    socat = await startSocat(dir);
+    sim = startSim(dir, 0);
+    await sim.ready();
+    // watchdog 3 s: pings every 1 s, so a dead link is noticed in ~3 s (generous for CI).
+    bridge = new FirmwareBridge({ open: () => openPort(join(dir, 'host')), watchdogS: 3, backoff: { minMs: 100, maxMs: 1000 } });
+    bridge.on('event', (e) => events.push(e));
+    bridge.on('warning', () => undefined);
+    if (process.env.FW_DEBUG) for (const n of ['connected', 'disconnected', 'reset', 'reapplied', 'no-answer'] as const) bridge.on(n, (...a: unknown[]) => console.error(Date.now(), n, ...a));
+    await bridge.start();
+  });
+
+  after(async () => {
+    await bridge?.stop();
+    await stopProc(sim?.proc);
+    await stopProc(socat);
+  });
+
+  test('ping round trip and the relay/tuner commands', async () => {
+    const ping = await bridge.request({ cmd: 'ping' });
+    assert.equal(typeof ping.lastEventSeq, 'number');
+    assert.equal(await bridge.selectInput('fm'), 'fm');
+    assert.deepEqual(await bridge.fmTune(9850), { freq: 9850, rssi: 45 });
+    assert.equal(await bridge.setAmp(true), true);
+    const st = await bridge.request({ cmd: 'get-status' });
+    assert.deepEqual([st.flags.ampOn, st.input, st.fmFreq, st.watchdogS], [true, 'fm', 9850, 3]);
+  });
+
+  test('a reset scripted on the simulator: BOOT seen, desired state re-applied', async () => {
+    assert.ok(sim);
+    const reset = once(bridge, 'reset');
+    const reapplied = once(bridge, 'reapplied');
+    await sim.script('reset');
+    const [v] = await reset;
+    assert.equal(v.bootCount, 2);
+    await reapplied;
+    const st = await bridge.request({ cmd: 'get-status' });
+    assert.deepEqual([st.flags.ampOn, st.input, st.fmFreq, st.watchdogS], [true, 'fm', 9850, 3]);
+  });
+
+  test('every simulator fault produces the matching bridge event', async () => {
+    assert.ok(sim);
+    const from = events.length;
+    const expect: [string, Partial<BoardEvent>][] = [
+      ['door open', { event: 'door', open: true }],
+      ['mains lost', { event: 'mains', lost: true }],
+      ['line open', { event: 'line', state: 'open' }],
+      ['line short', { event: 'line', state: 'short' }],
+      ['fm loss', { event: 'fm-signal', lost: true }],
+      ['door closed', { event: 'door', open: false }],
+      ['mains present', { event: 'mains', lost: false }],
+    ];
+    for (const [cmd, want] of expect) {
+      await sim.script(cmd);
+      await until(
+        () => events.slice(from).some((e) => Object.entries(want).every(([k, v]) => (e as Record<string, unknown>)[k] === v)),
+        5000,
+        `event for "${cmd}"`,
+      );
+    }
+  });
+
+  test('garbage and slow replies on the wire are survived', async () => {
+    assert.ok(sim);
+    await sim.script('garbage 200');
+    await sim.script('slow 100');
+    assert.equal(await bridge.setAmp(true), true);
+    await sim.script('slow 0');
+    assert.ok(bridge.stats().garbageBytes > 0);
+  });
+
+  test('replug: socat and the simulator die and come back; the bridge reconnects by itself', async () => {
+    const disconnected = once(bridge, 'disconnected');
+    await stopProc(sim?.proc);
+    await stopProc(socat);
+    await withDeadline(disconnected, 15_000, 'disconnected'); // port error/close or three missed pings
+    assert.equal(bridge.connected, false);
+    await sleep(500);
+    socat = await startSocat(dir);
+    sim = startSim(dir, 5);
+    const connected = once(bridge, 'connected');
+    await sim.ready();
+    const [v] = await withDeadline(connected, 30_000, 'reconnect');
+    assert.equal(v.bootCount, 6);
+    await until(() => bridge.connected, 10_000, 'bridge connected');
+    const st = await bridge.request({ cmd: 'get-status' });
+    assert.deepEqual([st.flags.ampOn, st.input, st.fmFreq], [true, 'fm', 9850], 'desired state re-applied after replug');
+    assert.ok(bridge.stats().reconnects >= 1);
+  });
+});
