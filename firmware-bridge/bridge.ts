@@ -4,7 +4,8 @@
 // Invariants:
 // - one request in flight: requests run through a promise queue, and a waiter for
 //   (SEQ, reply TYPE) is registered BEFORE the frame is written (STYLE habit 4), so a
-//   reply that comes back faster than write()'s callback is never missed;
+//   reply that comes back faster than write()'s callback is never missed (that queue,
+//   the waiter and the §4 retry policy live in request-queue.ts);
 // - a reply matching no waiter (late, after a timeout) is counted and dropped;
 // - every timer goes through `timers` and every stream listener is removed on teardown,
 //   so stop() leaves nothing running;
@@ -13,13 +14,14 @@
 // Reconnect: a port error/close or `maxMissedPings` consecutive unanswered pings tears
 // the port down and reopens it through `open()` with capped jittered backoff; a dead
 // pty reports no close until a write fails (FINDINGS, Serial), hence the pings.
+// This file keeps the connection lifecycle, pinger and desired state; its public types
+// are in bridge-types.ts and its errors in request-queue.ts, all re-exported from here.
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { encodeFrame, PROTOCOL_VERSION, type Frame } from './frame.js';
+import { PROTOCOL_VERSION, type Frame } from './frame.js';
 import { FrameParser, type ParserStats } from './parser.js';
 import {
-  COMMAND_RETRY,
   COMMAND_TIMEOUT_MS,
   ERROR_TYPE,
   WATCHDOG_DEFAULT_S,
@@ -28,114 +30,21 @@ import {
   decodeReply,
   encodeCommand,
   kindOfType,
-  replyType,
-  type BoardError,
   type BoardEvent,
   type Command,
-  type CommandName,
   type Replies,
-  type Status,
   type VersionBlock,
 } from './messages.js';
-import { Backoff, type BackoffPolicy } from '../agent/domain/backoff.js';
+import { Backoff } from '../agent/domain/backoff.js';
 import type { AudioInput } from '../agent/adapters/board.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
+import { BoardErrorReply, BridgeTimeoutError, RequestQueue, type RetryContext } from './request-queue.js';
+import type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './bridge-types.js';
+
+export { BoardErrorReply, BridgeTimeoutError, NotConnectedError } from './request-queue.js';
+export type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './bridge-types.js';
 
 const IDLE_MS = 50;
-/** §4: a retried command gets up to 2 more attempts. */
-const MAX_ATTEMPTS = 3;
-/** §5.3: BUSY is retried after 100 ms. */
-const BUSY_RETRY_MS = 100;
-
-/** The request got no reply in time (after its retries). Transient: the caller may retry later. */
-export class BridgeTimeoutError extends Error {
-  override readonly name = 'BridgeTimeoutError';
-  readonly retryable = true;
-  constructor(
-    readonly command: CommandName,
-    readonly seq: number,
-    readonly timeoutMs: number,
-    readonly attempts: number,
-  ) {
-    super(`${command} (seq ${seq}) got no reply within ${timeoutMs} ms after ${attempts} attempt(s)`);
-  }
-}
-/** The board answered ERROR. Retryable only for BUSY / NOT_READY (§5.3). */
-export class BoardErrorReply extends Error {
-  override readonly name = 'BoardErrorReply';
-  readonly retryable: boolean;
-  constructor(
-    readonly command: CommandName,
-    readonly seq: number,
-    readonly error: BoardError,
-  ) {
-    super(`${command} (seq ${seq}) failed on the board: ${error.code}`);
-    this.retryable = error.code === 'busy' || error.code === 'not_ready';
-  }
-}
-/** No port open (between a loss and the reconnect), or the port went away mid-request. */
-export class NotConnectedError extends Error {
-  override readonly name = 'NotConnectedError';
-  readonly retryable = true;
-}
-
-export interface DesiredState {
-  amp: boolean;
-  input: AudioInput;
-  /** 10 kHz units, undefined = leave the tuner alone. */
-  fmFreq: number | undefined;
-}
-
-export interface BridgeStats extends ParserStats {
-  timeouts: number;
-  retries: number;
-  lateReplies: number;
-  badPayloads: number;
-  unknownEvents: number;
-  resets: number;
-  reconnects: number;
-  missedPings: number;
-}
-
-export interface BridgeEvents {
-  /** An unsolicited board event (BOOT included). */
-  event: [BoardEvent];
-  /** The board was reset (BOOT with a new boot counter, or the counter changed). */
-  reset: [VersionBlock];
-  /** The desired state was written to the board after a connect or reset. */
-  reapplied: [DesiredState];
-  connected: [VersionBlock];
-  disconnected: [reason: string];
-  /** `maxMissedPings` pings in a row went unanswered (§7: report hw.fault mcu no_answer). */
-  'no-answer': [];
-  /** A ping showed events we did not receive; this is the status read to catch up (§4). */
-  status: [Status];
-  /** The board speaks another protocol version (§6). */
-  'version-mismatch': [boardVersion: number];
-  /** Background work (re-apply, status catch-up) failed; never fatal. */
-  warning: [Error];
-}
-
-export interface BridgeDeps {
-  open(): Promise<Duplex>;
-  timers?: Timers;
-  /** Watchdog N sent with SET_WATCHDOG; pings go every N/3 (§7). */
-  watchdogS?: number;
-  /** Overrides the N/3 ping period (tests). */
-  pingMs?: number;
-  maxMissedPings?: number;
-  timeoutMs?: Partial<Record<CommandName, number>>;
-  backoff?: BackoffPolicy;
-  initial?: Partial<DesiredState>;
-}
-
-interface Waiter {
-  seq: number;
-  type: number;
-  name: CommandName;
-  resolve(f: Frame): void;
-  reject(e: Error): void;
-}
 
 export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private readonly timers: Timers;
@@ -149,9 +58,8 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private detach: (() => void) | undefined;
   private readonly totals: ParserStats = { frames: 0, badCrc: 0, garbageBytes: 0, oversize: 0, truncated: 0 };
   private readonly counters = { timeouts: 0, retries: 0, lateReplies: 0, badPayloads: 0, unknownEvents: 0, resets: 0, reconnects: 0, missedPings: 0 };
-  private seq = 0;
-  private waiter: Waiter | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly requests: RequestQueue;
+  private readonly retry: RetryContext;
   private readonly live = new Set<TimerHandle>();
   private pingTimer: TimerHandle | undefined;
   private reopenTimer: TimerHandle | undefined;
@@ -172,6 +80,13 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     this.pingMs = deps.pingMs ?? Math.floor((this.watchdogS * 1000) / 3);
     this.maxMissed = deps.maxMissedPings ?? 3;
     this.desiredState = { amp: false, input: 'ip', fmFreq: undefined, ...deps.initial };
+    this.requests = new RequestQueue(this.timers, () => this.port);
+    this.retry = {
+      timeoutMs: (name) => deps.timeoutMs?.[name] ?? COMMAND_TIMEOUT_MS[name],
+      running: () => this.running,
+      sleep: (ms) => this.sleep(ms),
+      counters: this.counters,
+    };
   }
 
   /** Opens the port and brings the board to the desired state; resolves once connected (or rejects with the first open error, while reconnecting goes on in the background). */
@@ -223,70 +138,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
 
   /** Send one command; queued behind the request in flight; retries per §4. */
   request<C extends Command>(c: C): Promise<Replies[C['cmd']]> {
-    const run = (): Promise<Replies[C['cmd']]> => this.attempt(c, 1);
-    const p = this.queue.then(run, run);
-    this.queue = p.catch(() => undefined);
-    return p;
-  }
-
-  private async attempt<C extends Command>(c: C, n: number): Promise<Replies[C['cmd']]> {
-    const name: CommandName = c.cmd;
-    const timeoutMs = this.deps.timeoutMs?.[name] ?? COMMAND_TIMEOUT_MS[name];
-    const seq = this.nextSeq();
-    try {
-      const f = await this.exchange(name, seq, encodeCommand(c), timeoutMs);
-      if (f.type === ERROR_TYPE) throw new BoardErrorReply(name, seq, decodeError(f.payload));
-      return decodeReply(name, f.payload) as Replies[C['cmd']];
-    } catch (e) {
-      const again = n < MAX_ATTEMPTS && this.running && COMMAND_RETRY[name];
-      if (e instanceof BridgeTimeoutError) {
-        this.counters.timeouts++;
-        if (again) {
-          this.counters.retries++;
-          return this.attempt(c, n + 1);
-        }
-        throw new BridgeTimeoutError(name, seq, timeoutMs, n);
-      }
-      if (e instanceof BoardErrorReply && e.error.code === 'busy' && again) {
-        this.counters.retries++;
-        await this.sleep(BUSY_RETRY_MS);
-        return this.attempt(c, n + 1);
-      }
-      throw e;
-    }
-  }
-
-  private exchange(name: CommandName, seq: number, m: { type: number; payload: Buffer }, timeoutMs: number): Promise<Frame> {
-    return new Promise<Frame>((resolve, reject) => {
-      const port = this.port;
-      if (!port) return reject(new NotConnectedError(`${name} (seq ${seq}): not connected`));
-      const timer = this.timers.setTimeout(() => {
-        this.waiter = undefined;
-        reject(new BridgeTimeoutError(name, seq, timeoutMs, 1));
-      }, timeoutMs);
-      // Registered before the write: the reply may arrive before write() calls back.
-      this.waiter = {
-        seq,
-        type: replyType(name),
-        name,
-        resolve: (f) => {
-          this.timers.clearTimeout(timer);
-          this.waiter = undefined;
-          resolve(f);
-        },
-        reject: (e) => {
-          this.timers.clearTimeout(timer);
-          this.waiter = undefined;
-          reject(e);
-        },
-      };
-      port.write(encodeFrame({ seq, type: m.type, payload: m.payload }));
-    });
-  }
-
-  private nextSeq(): number {
-    this.seq = this.seq >= 255 ? 1 : this.seq + 1; // §4: 1..255, 0 never used
-    return this.seq;
+    return this.requests.send(c, this.retry);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -382,7 +234,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     this.detach = undefined;
     this.port = undefined;
     this.parser = undefined;
-    this.waiter?.reject(new NotConnectedError(`${this.waiter.name} (seq ${this.waiter.seq}): ${reason}`));
+    this.requests.abort(reason);
     if (had) this.emit('disconnected', reason);
   }
 
@@ -407,9 +259,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private onFrame(f: Frame): void {
     const kind = kindOfType(f.type);
     if (kind === 'reply' || kind === 'error') {
-      const w = this.waiter;
-      if (w && w.seq === f.seq && (f.type === w.type || f.type === ERROR_TYPE)) w.resolve(f);
-      else this.counters.lateReplies++;
+      if (!this.requests.deliver(f)) this.counters.lateReplies++;
       return;
     }
     if (kind !== 'event') return; // commands never come from the board
@@ -468,8 +318,8 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     const port = this.port;
     try {
       // Our own retry policy: one attempt per period, three missed in a row = no answer.
-      const ms = this.deps.timeoutMs?.ping ?? COMMAND_TIMEOUT_MS.ping;
-      const f = await this.queued(() => this.exchange('ping', this.nextSeq(), encodeCommand({ cmd: 'ping' }), ms));
+      const ms = this.retry.timeoutMs('ping');
+      const f = await this.requests.queued(() => this.requests.exchange('ping', this.requests.nextSeq(), encodeCommand({ cmd: 'ping' }), ms));
       if (f.type === ERROR_TYPE) throw new BoardErrorReply('ping', f.seq, decodeError(f.payload));
       const r = decodeReply('ping', f.payload);
       this.consecutiveMissed = 0;
@@ -496,12 +346,6 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     const v = await this.request({ cmd: 'get-version' });
     if (this.bootCount !== undefined && v.bootCount !== this.bootCount) this.onBoot(v);
     this.emit('status', await this.request({ cmd: 'get-status' }));
-  }
-
-  private queued<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.queue.then(fn, fn);
-    this.queue = p.catch(() => undefined);
-    return p;
   }
 }
 

@@ -1,0 +1,59 @@
+// Public option, state, stats and event types of FirmwareBridge, split out of bridge.ts
+// to keep it small; bridge.ts re-exports every name here.
+
+import type { ParserStats } from './parser.js';
+import type { BoardEvent, CommandName, Status, VersionBlock } from './messages.js';
+import type { BackoffPolicy } from '../agent/domain/backoff.js';
+import type { AudioInput } from '../agent/adapters/board.js';
+import type { Duplex } from 'node:stream';
+import type { Timers } from './timers.js';
+
+export interface DesiredState {
+  amp: boolean;
+  input: AudioInput;
+  /** 10 kHz units, undefined = leave the tuner alone. */
+  fmFreq: number | undefined;
+}
+
+export interface BridgeStats extends ParserStats {
+  timeouts: number;
+  retries: number;
+  lateReplies: number;
+  badPayloads: number;
+  unknownEvents: number;
+  resets: number;
+  reconnects: number;
+  missedPings: number;
+}
+
+export interface BridgeEvents {
+  /** An unsolicited board event (BOOT included). */
+  event: [BoardEvent];
+  /** The board was reset (BOOT with a new boot counter, or the counter changed). */
+  reset: [VersionBlock];
+  /** The desired state was written to the board after a connect or reset. */
+  reapplied: [DesiredState];
+  connected: [VersionBlock];
+  disconnected: [reason: string];
+  /** `maxMissedPings` pings in a row went unanswered (§7: report hw.fault mcu no_answer). */
+  'no-answer': [];
+  /** A ping showed events we did not receive; this is the status read to catch up (§4). */
+  status: [Status];
+  /** The board speaks another protocol version (§6). */
+  'version-mismatch': [boardVersion: number];
+  /** Background work (re-apply, status catch-up) failed; never fatal. */
+  warning: [Error];
+}
+
+export interface BridgeDeps {
+  open(): Promise<Duplex>;
+  timers?: Timers;
+  /** Watchdog N sent with SET_WATCHDOG; pings go every N/3 (§7). */
+  watchdogS?: number;
+  /** Overrides the N/3 ping period (tests). */
+  pingMs?: number;
+  maxMissedPings?: number;
+  timeoutMs?: Partial<Record<CommandName, number>>;
+  backoff?: BackoffPolicy;
+  initial?: Partial<DesiredState>;
+}
