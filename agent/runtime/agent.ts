@@ -64,23 +64,19 @@ export class Agent {
   }
 
   get events(): EventSink {
-    if (!this.outboxStore) throw new Error('agent not started');
-    return this.outboxStore;
+    return started(this.outboxStore);
   }
 
   get outbox(): Outbox {
-    if (!this.outboxStore) throw new Error('agent not started');
-    return this.outboxStore;
+    return started(this.outboxStore);
   }
 
   get link(): Link {
-    if (!this.linkImpl) throw new Error('agent not started');
-    return this.linkImpl;
+    return started(this.linkImpl);
   }
 
   get heartbeat(): HeartbeatService {
-    if (!this.heartbeatSvc) throw new Error('agent not started');
-    return this.heartbeatSvc;
+    return started(this.heartbeatSvc);
   }
 
   /** Safe state on the hardware first, then everything else. Resolves once started. */
@@ -267,23 +263,19 @@ export class Agent {
   }
 
   get scheduler(): Scheduler {
-    if (!this.schedulerSvc) throw new Error('agent not started');
-    return this.schedulerSvc;
+    return started(this.schedulerSvc);
   }
 
   get playback(): PlaybackCoordinator {
-    if (!this.coordinator) throw new Error('agent not started');
-    return this.coordinator;
+    return started(this.coordinator);
   }
 
   get board(): Board {
-    if (!this.boardImpl) throw new Error('agent not started');
-    return this.boardImpl;
+    return started(this.boardImpl);
   }
 
   get intake(): ScheduleIntake {
-    if (!this.intakeSvc) throw new Error('agent not started');
-    return this.intakeSvc;
+    return started(this.intakeSvc);
   }
 
   async stop(): Promise<void> {
@@ -331,4 +323,10 @@ export function mediaNeeds(docs: readonly DocInForce[], now: number, horizonMs: 
   }
   const inForce = new Set(docs.flatMap(({ doc }) => doc.media.map((m) => m.sha256)));
   return [[...needs.values()], inForce];
+}
+
+/** The services exist only between start() and stop(); asking earlier is a programming error. */
+function started<T>(service: T | undefined): T {
+  if (service === undefined) throw new Error('agent not started');
+  return service;
 }

@@ -85,6 +85,16 @@ async function until<T>(what: string, f: () => T | undefined | false, ms = 30_00
 const cachedEvent = (b: Box, ref: MediaRef) => until(`media.cached ${ref.id}`, () => events(b).find((e) => e.type === 'media.cached' && e.sha256 === ref.sha256));
 const fileIs = (b: Box, ref: MediaRef, body: Buffer) => assert.ok(readFileSync(join(b.cacheDir, ref.sha256)).equals(body), 'cached bytes are the media');
 
+/** A new cache that wants just `m`: resolves once it is cached and its bytes are checked. */
+async function cacheOne(m: { ref: MediaRef; body: Buffer }): Promise<Box> {
+  const b = box();
+  await b.cache.start();
+  want(b, [m.ref]);
+  await cachedEvent(b, m.ref);
+  fileIs(b, m.ref, m.body);
+  return b;
+}
+
 // ---- tests ----
 
 test('good bytes: one request, file under its hash, a row, one media.cached in the outbox', async () => {
@@ -107,11 +117,7 @@ test('good bytes: one request, file under its hash, a row, one media.cached in t
 test('a connection cut halfway resumes with Range: about one file crosses the wire, not two', async () => {
   const m = media(4 * MB);
   script.set(m.path, [{ cutAt: 2 * MB }, {}]);
-  const b = box();
-  await b.cache.start();
-  want(b, [m.ref]);
-  await cachedEvent(b, m.ref);
-  fileIs(b, m.ref, m.body);
+  const b = await cacheOne(m);
   const h = hitsFor(m.path);
   assert.equal(h.length, 2);
   assert.equal(h[1]!.range, `bytes=${2 * MB}-`);
@@ -230,11 +236,7 @@ test('the fetcher follows redirects, refuses a wrong Content-Length, and never w
 test('a server that ignores Range (200 with the whole body) still ends with a correct file', async () => {
   const m = media(3 * MB);
   script.set(m.path, [{ cutAt: MB, range: false }, { range: false }]);
-  const b = box();
-  await b.cache.start();
-  want(b, [m.ref]);
-  await cachedEvent(b, m.ref);
-  fileIs(b, m.ref, m.body);
+  const b = await cacheOne(m);
   const h = hitsFor(m.path);
   assert.equal(h[1]!.range, `bytes=${MB}-`, 'the client asked to resume');
   assert.equal(h[1]!.status, 200);

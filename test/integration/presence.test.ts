@@ -17,7 +17,7 @@ after(async () => {
 for (const version of [5, '3.1.1'] as const) {
   describe(`MQTT ${version}`, () => {
     test('birth is retained, heartbeat has the contract fields, kill -9 leaves a will with the same bootId', async (t) => {
-      if (version === 5 && !broker.supportsV5) return t.skip('aedes fallback speaks MQTT 3.1.1 only');
+      if (version === 5 && !broker.supportsV5) return t.skip('mosquitto not installed: the aedes fallback speaks MQTT 3.1.1 only (apt-get install mosquitto; under CI=true this is a failure, not a skip)');
       const dir = tempDir('presence');
       const deviceId = `box-${String(version).replace(/\./g, '')}`;
       const cfg = writeConfig(dir, {
@@ -86,7 +86,7 @@ for (const version of [5, '3.1.1'] as const) {
     });
 
     test('clean shutdown publishes a retained death with reason "shutdown", then a restart a new birth', async (t) => {
-      if (version === 5 && !broker.supportsV5) return t.skip('aedes fallback speaks MQTT 3.1.1 only');
+      if (version === 5 && !broker.supportsV5) return t.skip('mosquitto not installed: the aedes fallback speaks MQTT 3.1.1 only (apt-get install mosquitto; under CI=true this is a failure, not a skip)');
       const dir = tempDir('shutdown');
       const deviceId = `stop-${String(version).replace(/\./g, '')}`;
       const cfg = writeConfig(dir, { deviceId, mqtt: { url: broker.url, version }, stateDir: `${dir}/state`, cacheDir: `${dir}/cache` });
