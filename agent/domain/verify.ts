@@ -43,16 +43,24 @@ export class KeyRing {
   }
 }
 
-export async function verifySchedule(payload: Buffer | string, keys: KeyRing, ctx: VerifyContext): Promise<Verdict> {
-  const fail = (reason: RejectReason, message: string, docId: string | null = null, version: number | null = null): Verdict => ({
-    ok: false,
-    reason,
-    message,
-    docId,
-    version,
-  });
+type Fail = { ok: false; reason: RejectReason; message: string; docId: string | null; version: number | null };
+
+function fail(reason: RejectReason, message: string, docId: string | null = null, version: number | null = null): Fail {
+  return { ok: false, reason, message, docId, version };
+}
+
+/**
+ * The checks every signed document shares (contract §2), in order: size, JWS form, alg,
+ * known kid, signature, typ, JSON. Returns the parsed (still unvalidated) payload.
+ */
+export async function verifyJws(
+  payload: Buffer | string,
+  keys: KeyRing,
+  typ: string,
+  maxBytes: number,
+): Promise<{ ok: true; raw: unknown; kid: string } | Fail> {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-  if (size > ctx.maxBytes) return fail('too-large', `${size} bytes exceeds the limit of ${ctx.maxBytes}`);
+  if (size > maxBytes) return fail('too-large', `${size} bytes exceeds the limit of ${maxBytes}`);
   const jws = (typeof payload === 'string' ? payload : payload.toString('utf8')).trim();
   if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/.test(jws)) return fail('invalid', 'not a JWS in compact serialization');
   let header: ReturnType<typeof decodeProtectedHeader>;
@@ -71,13 +79,18 @@ export async function verifySchedule(payload: Buffer | string, keys: KeyRing, ct
   } catch (err) {
     return fail('signature', `signature does not verify with key ${header.kid}: ${(err as Error).message}`);
   }
-  if (header.typ !== SCHEDULE_TYP) return fail('invalid', `typ ${JSON.stringify(header.typ)} on a schedule topic (expected ${SCHEDULE_TYP})`);
-  let raw: unknown;
+  if (header.typ !== typ) return fail('invalid', `typ ${JSON.stringify(header.typ)} on this topic (expected ${typ})`);
   try {
-    raw = JSON.parse(Buffer.from(body).toString('utf8'));
+    return { ok: true, raw: JSON.parse(Buffer.from(body).toString('utf8')), kid: header.kid };
   } catch (err) {
     return fail('invalid', `payload is not JSON: ${(err as Error).message}`);
   }
+}
+
+export async function verifySchedule(payload: Buffer | string, keys: KeyRing, ctx: VerifyContext): Promise<Verdict> {
+  const j = await verifyJws(payload, keys, SCHEDULE_TYP, ctx.maxBytes);
+  if (!j.ok) return j;
+  const raw = j.raw;
   const r = raw as { id?: unknown; version?: unknown };
   const docId = typeof r?.id === 'string' ? r.id : null;
   const version = typeof r?.version === 'number' ? r.version : null;
@@ -93,5 +106,5 @@ export async function verifySchedule(payload: Buffer | string, keys: KeyRing, ct
     return fail('replay', `version ${doc.version} is older than the accepted version ${seen}`, doc.id, doc.version);
   }
   if (seen !== undefined && doc.version === seen) return { ok: 'same', doc };
-  return { ok: true, doc, kid: header.kid };
+  return { ok: true, doc, kid: j.kid };
 }
