@@ -81,7 +81,7 @@ const gpioPin = z.strictObject({
 
 const hardwareSchema = z
   .strictObject({
-    board: z.enum(['sim', 'gpio'], 'is not a supported board (expected "sim" or "gpio")').default('sim'),
+    board: z.enum(['sim', 'gpio', 'mcu'], 'is not a supported board (expected "sim", "gpio" or "mcu")').default('sim'),
     /** The amplifier is switched on this long before the scheduled instant, so audio starts on it. */
     ampWarmUpMs: z.number().int().min(0, 'is below 0 ms').max(60_000, 'is above 60,000 ms').default(2000),
     /** The amplifier stays on this long after the last item, so back-to-back items do not click the relay. */
@@ -92,6 +92,18 @@ const hardwareSchema = z
         pins: z.strictObject({ amp: gpioPin, inputFm: gpioPin, inputLine: gpioPin, ampFault: gpioPin.optional() }),
       })
       .optional(),
+    /** The IO microcontroller (firmware-bridge/PROTOCOL.md), for hardware.board "mcu". */
+    mcu: z
+      .strictObject({
+        /** Serial device; the udev rule in systemd/ names it /dev/loa-io. "sim": the in-process simulator. */
+        path: z.string().min(1).default('/dev/loa-io'),
+        baudRate: z.number().int().min(1200).max(3_000_000).default(115_200),
+        /** Host watchdog: the board turns the amplifier off after this many seconds without us (3 to 600). */
+        watchdogS: z.number().int().min(3, 'is below 3 s (the board\'s minimum)').max(600, 'is above 600 s').default(10),
+      })
+      .prefault({}),
+    /** A fault is reported recovered only after it stayed clear this long (a flapping door is one event). */
+    faultRecoverS: seconds(0, 3600).default(30),
   })
   .prefault({})
   .superRefine((h, ctx) => {

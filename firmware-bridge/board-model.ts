@@ -22,6 +22,7 @@ import {
   encodeReply,
   type BoardEvent,
   type Command,
+  type AmpFaultCause,
   type LineState,
   type Message,
   type ResetReason,
@@ -68,6 +69,13 @@ export interface BoardState {
   lastEventSeq: number;
   silent: boolean;
   delayMs: number;
+  /** Latched amplifier fault (§5.1 SET_AMP): null when none. */
+  ampFault: AmpFaultCause | null;
+  batteryLow: boolean;
+  /** The tuner failed to initialise: FM_TUNE / FM_STATUS answer NOT_READY. */
+  tunerFailed: boolean;
+  /** The relay feedback disagrees: SET_AMP / SELECT_INPUT answer HW_FAULT. */
+  relayFault: boolean;
 }
 
 export class BoardModel {
@@ -106,6 +114,10 @@ export class BoardModel {
       lastEventSeq: 0,
       silent: false,
       delayMs: 0,
+      ampFault: null,
+      batteryLow: false,
+      tunerFailed: false,
+      relayFault: false,
     };
     this.parser.on('data', (f: Frame) => this.onFrame(f));
   }
@@ -200,6 +212,33 @@ export class BoardModel {
     this.s.doorOpen = open;
     this.event({ event: 'door', open });
   }
+  /** Raise a latched amplifier fault (amp goes off), or clear its cause (null). */
+  ampFault(cause: Exclude<AmpFaultCause, 'none'> | null): void {
+    const was = this.s.ampFault;
+    if (cause === was) return;
+    if (cause) {
+      this.s.ampFault = cause;
+      this.s.amp = false;
+      this.event({ event: 'amp-fault', fault: true, cause, currentMa: cause === 'overcurrent' ? 4_200 : 0, temperatureC: cause === 'overtemperature' ? 92 : 31.5 });
+    } else {
+      this.s.ampFault = null;
+      this.event({ event: 'amp-fault', fault: false, cause: 'none', currentMa: 40, temperatureC: 31.5 });
+    }
+  }
+  battery(low: boolean): void {
+    if (low === this.s.batteryLow) return;
+    this.s.batteryLow = low;
+    this.s.batteryMv = low ? 11_200 : this.s.mainsLost ? 12_600 : 13_400;
+    this.event({ event: 'battery', low, batteryMv: this.s.batteryMv });
+  }
+  /** The tuner stops answering (NOT_READY) or comes back. */
+  tuner(failed: boolean): void {
+    this.s.tunerFailed = failed;
+  }
+  /** Relay feedback wrong: SET_AMP and SELECT_INPUT answer HW_FAULT until cleared. */
+  relay(fault: boolean): void {
+    this.s.relayFault = fault;
+  }
   fmSignal(lost: boolean): void {
     if (lost === this.s.fmSignalLost) return;
     this.s.fmSignalLost = lost;
@@ -253,18 +292,21 @@ export class BoardModel {
       case 'get-status':
         return encodeReply('get-status', this.status());
       case 'set-amp':
+        if (c.on && (s.ampFault || s.relayFault)) return encodeError(COMMAND_TYPES['set-amp'], 'hw_fault');
         s.amp = c.on;
         if (c.on) s.watchdogTripped = false;
         return encodeReply('set-amp', { on: s.amp });
       case 'select-input':
+        if (s.relayFault) return encodeError(COMMAND_TYPES['select-input'], 'hw_fault');
         s.input = c.input;
         return encodeReply('select-input', { input: s.input });
       case 'fm-tune':
+        if (s.tunerFailed) return encodeError(COMMAND_TYPES['fm-tune'], 'not_ready');
         s.fmFreq = c.freq - (c.freq % 5); // the tuner's own 50 kHz step, so "as tuned" can differ
         s.fmRssi = s.fmSignalLost ? RSSI_LOST : RSSI_GOOD;
         return encodeReply('fm-tune', { freq: s.fmFreq, rssi: s.fmRssi });
       case 'fm-status':
-        if (s.fmFreq === 0) return encodeError(COMMAND_TYPES['fm-status'], 'not_ready');
+        if (s.fmFreq === 0 || s.tunerFailed) return encodeError(COMMAND_TYPES['fm-status'], 'not_ready');
         return encodeReply('fm-status', { freq: s.fmFreq, rssi: s.fmRssi, snr: s.fmSignalLost ? 3 : 30, stereo: !s.fmSignalLost, signalOk: !s.fmSignalLost });
       case 'line-test':
         return encodeReply('line-test', { result: s.line, impedance: impedanceOf(s.line) });
@@ -281,10 +323,10 @@ export class BoardModel {
     const s = this.s;
     return {
       ampOn: s.amp,
-      ampFault: false,
+      ampFault: s.ampFault !== null,
       doorOpen: s.doorOpen,
       mainsLost: s.mainsLost,
-      batteryLow: false,
+      batteryLow: s.batteryLow,
       lineOpen: s.line === 'open',
       lineShort: s.line === 'short',
       watchdogTripped: s.watchdogTripped,

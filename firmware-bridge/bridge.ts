@@ -45,6 +45,10 @@ export { BoardErrorReply, BridgeTimeoutError, NotConnectedError } from './reques
 export type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './bridge-types.js';
 
 const IDLE_MS = 50;
+/** §6: with a mismatched board the host sends nothing but GET_VERSION, this often. */
+export const VERSION_RECHECK_MS = 30_000;
+
+class VersionMismatch extends Error {}
 
 export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private readonly timers: Timers;
@@ -71,6 +75,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private bootCount: number | undefined;
   private lastEventSeq = 0;
   private connectedOnce = false;
+  private mismatched = false;
 
   constructor(private readonly deps: BridgeDeps) {
     super();
@@ -178,9 +183,11 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       // GET_VERSION first: it is frozen across versions (§6) and tells us the boot counter.
       const v = await this.request({ cmd: 'get-version' });
       if (v.protocol !== PROTOCOL_VERSION) {
+        this.mismatched = true;
         this.emit('version-mismatch', v.protocol);
-        throw new Error(`board speaks protocol ${v.protocol}`);
+        throw new VersionMismatch(`board speaks protocol ${v.protocol}, this host ${PROTOCOL_VERSION}`);
       }
+      this.mismatched = false;
       this.bootCount = v.bootCount;
       await this.reapply();
       if (my !== this.gen) return;
@@ -247,11 +254,18 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private scheduleReopen(): void {
     if (!this.running) return;
     this.timers.clearTimeout(this.reopenTimer);
+    // A mismatched board is asked its version every 30 s (§6), not hammered with backoff.
+    const wait = this.mismatched ? VERSION_RECHECK_MS : this.backoff.next();
     this.reopenTimer = this.timers.setTimeout(() => {
       this.reopenTimer = undefined;
       this.counters.reconnects++;
       this.connect().catch(() => undefined); // connect() schedules the next try itself
-    }, this.backoff.next());
+    }, wait);
+  }
+
+  /** True while the board speaks another protocol version (§6). */
+  get versionMismatch(): boolean {
+    return this.mismatched;
   }
 
   // ---- incoming frames ----
@@ -281,7 +295,10 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
 
   private onBoot(v: VersionBlock): void {
     if (v.protocol !== PROTOCOL_VERSION) {
+      // A firmware update to another version: stop talking but GET_VERSION (§6).
+      this.mismatched = true;
       this.emit('version-mismatch', v.protocol);
+      this.lost(`board rebooted speaking protocol ${v.protocol}`);
       return;
     }
     // BOOT repeats every 1 s until we speak; only a new boot counter is a new reset.

@@ -4,6 +4,8 @@
 // applied is printed as one line on stderr, so a test can wait for it.
 //   reset | silence on|off | slow <ms> | garbage <n> | door open|closed
 //   mains lost|present | line ok|open|short | fm loss|ok | state | quit
+//   amp-fault overcurrent|overtemperature|dc_offset|other|clear | battery low|ok
+//   tuner fail|ok | relay fault|ok
 
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
@@ -55,6 +57,20 @@ function apply(line: string): string {
     case 'fm':
       board.fmSignal(arg === 'loss' || arg === 'lost');
       return `ok fm ${arg}`;
+    case 'amp-fault':
+      if (arg === 'clear') board.ampFault(null);
+      else if (arg === 'overcurrent' || arg === 'overtemperature' || arg === 'dc_offset' || arg === 'other') board.ampFault(arg);
+      else return 'error amp-fault overcurrent|overtemperature|dc_offset|other|clear';
+      return `ok amp-fault ${arg}`;
+    case 'battery':
+      board.battery(arg === 'low');
+      return `ok battery ${arg}`;
+    case 'tuner':
+      board.tuner(arg === 'fail');
+      return `ok tuner ${arg}`;
+    case 'relay':
+      board.relay(arg === 'fault');
+      return `ok relay ${arg}`;
     case 'state':
       return `state ${JSON.stringify(board.state())}`;
     case 'quit':

@@ -1,7 +1,10 @@
-// The IO board port: the amplifier power relay, the audio source selector and the
-// amplifier-fault input. Implementations: `sim` (adapters/sim-board.ts: records every
-// transition, for tests and the demo) and `gpio` (adapters/gpio-board.ts). Issue [4/6]
-// adds the microcontroller board behind the same port.
+// The IO board port: the amplifier power relay, the audio source selector, the fault
+// and sensor conditions, and (where the board has one) the FM tuner. Implementations:
+// `sim` (adapters/sim-board.ts: records every transition, for tests and the demo),
+// `gpio` (adapters/gpio-board.ts: relays on GPIO lines, one amplifier-fault input) and
+// `mcu` (adapters/mcu-board.ts: the IO microcontroller over the serial protocol of
+// firmware-bridge/PROTOCOL.md, with sensors and the tuner).
+import type { HwComponent } from '../domain/events.js';
 
 /** Which input the amplifier takes: the box's own audio out (IP audio), the FM tuner, or the line input. */
 export type AudioInput = 'ip' | 'fm' | 'line';
@@ -12,8 +15,34 @@ export interface BoardState {
   ampFault: boolean;
 }
 
+/**
+ * A level the board reports: a fault condition that is active or not. The board reports
+ * edges as it sees them (with its own electrical debounce); deciding that a flapping door
+ * is one fault is the agent's job (domain/fault-tracker.ts).
+ */
+export interface HwCondition {
+  component: HwComponent;
+  /** Stable code, e.g. `door_open`, `line_short`, `no_answer` (docs/protocol.md §7). */
+  code: string;
+  active: boolean;
+  message: string;
+}
+
+export interface FmState {
+  freqMHz: number;
+  /** dBµV; null when the board does not answer. */
+  rssi: number | null;
+}
+
+export interface Tuner {
+  /** Tune and wait for it to settle; resolves with what was actually tuned. Rejects if the tuner is not ready. */
+  tune(freqMHz: number): Promise<FmState>;
+  /** The last tuned frequency and its latest RSSI; null before the first tune. */
+  state(): FmState | null;
+}
+
 export interface Board {
-  readonly kind: 'sim' | 'gpio';
+  readonly kind: 'sim' | 'gpio' | 'mcu';
   /**
    * Put every output into its safe state (amplifier off, input `ip`) before anything
    * else: after a crash the relays may be in any state. Idempotent.
@@ -22,8 +51,15 @@ export interface Board {
   setAmp(on: boolean): Promise<void>;
   selectInput(input: AudioInput): Promise<void>;
   state(): BoardState;
-  /** Fault input changes (debounced by the implementation); returns the unsubscribe function. */
-  onFault(listener: (fault: boolean) => void): () => void;
+  /** Fault and sensor condition changes; returns the unsubscribe function. */
+  onHw(listener: (c: HwCondition) => void): () => void;
+  /** The FM tuner, where the board has one (otherwise the FM input is a fixed receiver). */
+  readonly tuner?: Tuner;
   /** Safe state, then release the hardware. */
   close(): Promise<void>;
+}
+
+/** The amplifier-fault input of the sim and GPIO boards, as a condition. */
+export function ampFaultCondition(fault: boolean): HwCondition {
+  return { component: 'amp', code: 'amp_fault', active: fault, message: fault ? 'amplifier fault input active' : 'amplifier fault input cleared' };
 }

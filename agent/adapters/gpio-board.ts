@@ -21,7 +21,7 @@
 // second long-lived process on gpiod. An amplifier fault does not need millisecond latency.
 //
 // This module keeps the board itself: the options, the backend choice and the debounce.
-import type { AudioInput, Board, BoardState } from './board.js';
+import { ampFaultCondition, type AudioInput, type Board, type BoardState, type HwCondition } from './board.js';
 import { systemClock, type Clock } from './clock.js';
 import { errMsg, OUTPUTS, type Driver, type Levels, type Output } from './gpio-driver.js';
 import { findGpiodChip, GpiodDriver } from './gpio-gpiod.js';
@@ -149,6 +149,10 @@ export class GpioBoard implements Board {
   state(): BoardState {
     const input: AudioInput = this.level.inputFm ? 'fm' : this.level.inputLine ? 'line' : 'ip';
     return { amp: this.level.amp, input, ampFault: this.ampFault };
+  }
+
+  onHw(listener: (c: HwCondition) => void): () => void {
+    return this.onFault((fault) => listener(ampFaultCondition(fault)));
   }
 
   onFault(listener: (fault: boolean) => void): () => void {

@@ -7,7 +7,7 @@
 // then input `ip`) even when the state already looks safe, because on real hardware the
 // relays may be anywhere after a crash. Other writes that change nothing are not
 // recorded (a relay that does not move makes no transition).
-import type { AudioInput, Board, BoardState } from './board.js';
+import { ampFaultCondition, type AudioInput, type Board, type BoardState, type HwCondition } from './board.js';
 import { systemClock, type Clock } from './clock.js';
 import { LoaError } from '../errors.js';
 
@@ -66,6 +66,10 @@ export class SimBoard implements Board {
 
   state(): BoardState {
     return { ...this.st };
+  }
+
+  onHw(listener: (c: HwCondition) => void): () => void {
+    return this.onFault((fault) => listener(ampFaultCondition(fault)));
   }
 
   onFault(listener: (fault: boolean) => void): () => void {

@@ -38,7 +38,11 @@ export interface EventFields {
   };
   'media.cached': { mediaId: string; sha256: string; bytes: number };
   'media.failed': { mediaId: string; sha256: string; reason: string };
-  'hw.fault': { component: HwComponent; code: string; message: string };
+  /**
+   * `itemId`/`docId`/`occurrence` are added to contract v1's fields: the occurrence that
+   * was playing when the fault was raised (a line fault during a warning), if any.
+   */
+  'hw.fault': { component: HwComponent; code: string; message: string; itemId?: string; docId?: string | null; occurrence?: string };
   'hw.recovered': { component: HwComponent; code: string; message: string };
   /**
    * Not in contract v1's table (which allows added fields and types): the outbox was

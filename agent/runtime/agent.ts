@@ -28,6 +28,7 @@ import { OutboxSender } from './outbox-sender.js';
 import { Presence } from './presence.js';
 import { HeartbeatService, type HeartbeatPart } from './heartbeat.js';
 import type { EventSink } from '../domain/events.js';
+import { FaultTracker } from '../domain/fault-tracker.js';
 
 export interface AgentDeps {
   config: Config;
@@ -56,6 +57,7 @@ export class Agent {
   private intakeSvc: ScheduleIntake | undefined;
   private schedulerSvc: Scheduler | undefined;
   private coordinator: PlaybackCoordinator | undefined;
+  private faults: FaultTracker | undefined;
   private boardImpl: Board | undefined;
   private cache: MediaCache | undefined;
 
@@ -159,10 +161,25 @@ export class Agent {
       masterVolume,
       mediaPath: (sha) => this.cache?.pathFor(sha) ?? null,
       onChange: () => heartbeat.kick(),
+      reportHw: (cond) => this.faults?.set(cond),
     });
     this.coordinator = coordinator;
-    board.onFault((fault) => {
-      outbox.emit(fault ? 'hw.fault' : 'hw.recovered', { component: 'amp', code: 'amp-fault', message: fault ? 'amplifier fault input active' : 'amplifier fault input cleared' });
+    // Board conditions -> debounced hw.fault / hw.recovered; a fault raised while
+    // something plays names the occurrence it affected.
+    const faults = new FaultTracker({
+      recoverMs: c.hardware.faultRecoverS * 1000,
+      report: (type, f) => {
+        const during = type === 'hw.fault' ? coordinator.playingOccurrence() : null;
+        outbox.emit(type, during ? { ...f, ...during } : f);
+        if (type === 'hw.fault') log.warn({ code: 'HW_FAULT', hw: f, during }, `hardware fault: ${f.message}`);
+        else log.info({ hw: f }, `hardware recovered: ${f.message}`);
+        heartbeat.kick();
+      },
+    });
+    this.faults = faults;
+    board.onHw((cond) => {
+      faults.set(cond);
+      coordinator.hwChanged(cond);
       heartbeat.kick();
     });
     const playback: Playback = {
@@ -230,8 +247,9 @@ export class Agent {
       const next = scheduler.next();
       return {
         playing: coordinator.playing(),
-        amp: { on: board.state().amp, fault: board.state().ampFault },
-        faults: board.state().ampFault ? 1 : 0,
+        amp: { on: board.state().amp, fault: board.state().ampFault || faults.isActive('amp') },
+        faults: faults.activeCount(),
+        ...(board.tuner ? { fm: board.tuner.state() } : {}),
         volume: masterVolume(),
         cache: cache.figures(),
         schedule: this.docRefs(),
@@ -279,6 +297,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.faults?.stop();
     this.schedulerSvc?.stop();
     this.intakeSvc?.stop();
     await this.coordinator?.stopAll('agent-restart');

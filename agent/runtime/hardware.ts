@@ -9,6 +9,9 @@ import type { Board } from '../adapters/board.js';
 import type { Player } from '../adapters/player.js';
 import { SimBoard } from '../adapters/sim-board.js';
 import { GpioBoard } from '../adapters/gpio-board.js';
+import { McuBoard } from '../adapters/mcu-board.js';
+import { openSerial } from '../../firmware-bridge/serial.js';
+import { simulatedBoard } from '../../firmware-bridge/sim-port.js';
 import { createMpg123Player } from '../adapters/mpg123-player.js';
 import { createStandInPlayer } from '../adapters/standin-player.js';
 
@@ -16,6 +19,12 @@ export function createBoard(c: Config, log: Logger, clock: Clock): Board {
   if (c.hardware.board === 'gpio' && c.hardware.gpio) {
     const { pins, backend } = c.hardware.gpio;
     return new GpioBoard({ ...pins, backend, log, clock });
+  }
+  if (c.hardware.board === 'mcu') {
+    const { path, baudRate, watchdogS } = c.hardware.mcu;
+    const open = path === 'sim' ? simulatedBoard().open : () => openSerial(path, baudRate);
+    if (path === 'sim') log.warn({ code: 'SIM_BOARD' }, 'hardware.mcu.path is "sim": the IO board is simulated in-process');
+    return new McuBoard({ open, watchdogS, log: log.child({ mod: 'mcu' }) });
   }
   const sim = new SimBoard({ clock });
   // The simulated relays are only visible through the log: say each transition.

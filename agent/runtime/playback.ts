@@ -15,7 +15,7 @@
 // preemption during a warm-up or a player start never leaves two things playing.
 import type { Clock } from '../adapters/clock.js';
 import type { LedgerStore } from '../adapters/ledger-store.js';
-import type { Board, AudioInput } from '../adapters/board.js';
+import type { Board, AudioInput, HwCondition } from '../adapters/board.js';
 import type { Player, PlayerSession, PlayerSource } from '../adapters/player.js';
 import type { EventSink, EventFields, SourceKind } from '../domain/events.js';
 import type { Occurrence } from '../domain/occurrences.js';
@@ -41,6 +41,8 @@ export interface PlaybackDeps {
   /** Verified cache file for a media, or null. */
   mediaPath: (sha256: string) => string | null;
   onChange?: () => void;
+  /** A board operation failed (active) or worked again (inactive); the fault tracker debounces. */
+  reportHw?: (c: HwCondition) => void;
 }
 
 type End = 'finished' | 'preempted' | 'stopped' | 'agent-restart' | 'hardware';
@@ -74,8 +76,12 @@ export class PlaybackCoordinator implements Playback {
     // Something else plays: switching the input now would cut it off early. The amp is on anyway.
     if (cur) return;
     clearTimeout(this.ampOffTimer);
+    const src = occ.source;
     this.hwStep(async () => {
-      await this.d.board.selectInput(inputFor(occ.source.kind));
+      // Tune during the warm-up so the receiver has settled at the instant; a failure is
+      // retried (and failed over) when the occurrence fires.
+      if (src.kind === 'fm' && this.d.board.tuner) await this.d.board.tuner.tune(src.freqMHz).catch(() => undefined);
+      await this.d.board.selectInput(inputFor(src.kind));
       await this.d.board.setAmp(true);
     });
     // If the occurrence then does not play (skipped, media missing), the amplifier goes off.
@@ -107,6 +113,23 @@ export class PlaybackCoordinator implements Playback {
       await this.d.board.setAmp(false);
       await this.d.board.selectInput('ip');
     });
+  }
+
+  /** The occurrence playing now, for reports that concern it (a line fault during play). */
+  playingOccurrence(): { itemId: string; docId: string | null; occurrence: string } | null {
+    const c = this.current;
+    if (!c || c.startedAt === null) return null;
+    return { itemId: c.occ.itemId, docId: c.occ.docId, occurrence: iso(c.occ.start) };
+  }
+
+  /**
+   * A board condition changed. FM signal lost while an FM item plays moves it to its
+   * fallback, as a failed stream does (contract §3).
+   */
+  hwChanged(c: HwCondition): void {
+    const seg = this.current;
+    if (!c.active || c.component !== 'fm' || !seg || seg.done || seg.source.kind !== 'fm' || seg.startedAt === null) return;
+    void this.failover(seg, seg.source, -1, c.message);
   }
 
   playing(): Playing | null {
@@ -149,6 +172,20 @@ export class PlaybackCoordinator implements Playback {
   /** Play `source` for `seg`; for a stream, try its URLs from `urlIndex`, then the fallback. */
   private async playSource(seg: Segment, source: Source, urlIndex: number): Promise<void> {
     if (source.kind === 'fm' || source.kind === 'line') {
+      const tuner = this.d.board.tuner;
+      if (source.kind === 'fm' && tuner) {
+        let tuneError: string | undefined;
+        await this.hwStep(async () => {
+          if (!this.live(seg)) return;
+          try {
+            await tuner.tune(source.freqMHz);
+          } catch (err) {
+            tuneError = `tuner: ${(err as Error).message}`;
+          }
+        });
+        if (!this.live(seg)) return;
+        if (tuneError) return this.failover(seg, source, urlIndex, tuneError);
+      }
       await this.hwStep(() => this.d.board.selectInput(inputFor(source.kind)));
       if (!this.live(seg)) return;
       this.markStarted(seg, this.d.clock.now());
@@ -200,9 +237,9 @@ export class PlaybackCoordinator implements Playback {
     let next: { source: Source; urlIndex: number } | null = null;
     if (remaining > 1000) {
       if (source.kind === 'stream' && urlIndex + 1 < urls.length) next = { source, urlIndex: urlIndex + 1 };
-      else if (source.kind === 'stream' && source.fallback) next = { source: source.fallback, urlIndex: -1 };
+      else if ((source.kind === 'stream' || source.kind === 'fm') && source.fallback) next = { source: source.fallback, urlIndex: -1 };
     }
-    if (!next) return this.fail(seg, source.kind === 'stream' ? 'stream' : 'player', why);
+    if (!next) return this.fail(seg, source.kind === 'stream' ? 'stream' : source.kind === 'fm' ? 'fm' : 'player', why);
     const to = next.source.kind === 'stream' ? (urls[next.urlIndex] ?? 'stream') : `fallback:${next.source.kind}`;
     this.d.events.emit('play.failover', { ...this.fields(seg), from, to, reason: why.slice(0, 300) });
     this.d.log.warn({ itemId: seg.occ.itemId, from, to, why }, 'playback failover');
@@ -308,10 +345,16 @@ export class PlaybackCoordinator implements Playback {
 
   /** Board operations run one at a time, in order; a failure is logged, not thrown. */
   private hwStep(step: () => Promise<void>): Promise<void> {
-    this.hw = this.hw.then(step).catch((err: unknown) => {
-      this.d.log.error({ code: 'BOARD_WRITE', err }, 'board operation failed');
-      this.d.events.emit('hw.fault', { component: 'gpio', code: 'write', message: (err as Error).message.slice(0, 300) });
-    });
+    const component = this.d.board.kind === 'mcu' ? 'mcu' : 'gpio';
+    this.hw = this.hw.then(step).then(
+      () => this.d.reportHw?.({ component, code: 'write', active: false, message: 'board operations work again' }),
+      (err: unknown) => {
+        this.d.log.error({ code: 'BOARD_WRITE', err }, 'board operation failed');
+        const message = (err as Error).message.slice(0, 300);
+        if (this.d.reportHw) this.d.reportHw({ component, code: 'write', active: true, message });
+        else this.d.events.emit('hw.fault', { component, code: 'write', message });
+      },
+    );
     return this.hw;
   }
 

@@ -310,9 +310,15 @@ test('a board speaking another protocol version is reported, never driven', asyn
       return Duplex.from({ readable: toHost, writable: h2b });
     },
   });
+  let opens = 0;
+  bridge.on('disconnected', () => opens++);
   const mismatch = once(bridge, 'version-mismatch');
   await assert.rejects(bridge.start(), /protocol 2/);
   assert.deepEqual(await mismatch, [2]);
+  assert.equal(bridge.versionMismatch, true);
+  // §6: only GET_VERSION, every 30 s; the 1 s backoff must not apply.
+  await sleep(2500);
+  assert.equal(opens, 1, 'no reopen within 2.5 s (the recheck is every 30 s)');
   assert.deepEqual(board.log, [], 'no command executed by a mismatched board');
   await bridge.stop();
   board.stop();

@@ -1,0 +1,252 @@
+// The `mcu` board: the IO microcontroller behind firmware-bridge/ (PROTOCOL.md), as the
+// agent's Board port plus the FM tuner and the sensors.
+//
+// - Outputs: the bridge keeps the desired amp/input/tuner state and re-applies it after
+//   every reconnect and board reset. While the board does not answer, setAmp() and
+//   selectInput() record the wish and return (the `mcu no_answer` fault is already
+//   reported, and the wish is applied when the board is back), so playback that does not
+//   need the board (a file on a speaker wired past it) goes on.
+// - Conditions: board events (edges) and status flags (levels, read after every connect
+//   and after a lost event) become HwCondition edges; the agent's FaultTracker debounces
+//   them into hw.fault / hw.recovered. The mapping is PROTOCOL.md §8.
+// - Tuner: FM_TUNE on tune(); RSSI refreshed by FM_SIGNAL events and an FM_STATUS poll
+//   while tuned, for the heartbeat's `fm`.
+import type { Duplex } from 'node:stream';
+import { FirmwareBridge, NotConnectedError, type BridgeDeps } from '../../firmware-bridge/bridge.js';
+import type { BoardEvent, Status, VersionBlock } from '../../firmware-bridge/messages.js';
+import type { AudioInput, Board, BoardState, FmState, HwCondition, Tuner } from './board.js';
+import type { Logger } from '../log.js';
+
+export interface McuBoardOptions {
+  open(): Promise<Duplex>;
+  /** Host watchdog N (PROTOCOL.md §7): the board turns the amp off when we are silent this long. */
+  watchdogS: number;
+  log: Logger;
+  /** Test hooks (ping period, backoff, timeouts). */
+  bridge?: Partial<Omit<BridgeDeps, 'open' | 'watchdogS'>>;
+  /** How often the RSSI is read while tuned; 10 s by default. */
+  fmPollMs?: number;
+}
+
+/** Level codes the status flags carry, for reconciling after a connect or a lost event. */
+const LEVELS: readonly { flag: keyof Status['flags']; component: HwCondition['component']; code: string; on: string; off: string }[] = [
+  { flag: 'doorOpen', component: 'door', code: 'door_open', on: 'cabinet door open', off: 'cabinet door closed' },
+  { flag: 'mainsLost', component: 'mains', code: 'mains_lost', on: 'mains power lost, on battery', off: 'mains power restored' },
+  { flag: 'batteryLow', component: 'mains', code: 'battery_low', on: 'battery low', off: 'battery ok' },
+  { flag: 'lineOpen', component: 'line', code: 'line_open', on: 'speaker line open', off: 'speaker line ok' },
+  { flag: 'lineShort', component: 'line', code: 'line_short', on: 'speaker line shorted', off: 'speaker line ok' },
+  { flag: 'fmNoSignal', component: 'fm', code: 'no_signal', on: 'FM signal lost', off: 'FM signal ok' },
+];
+const AMP_CODES = ['overcurrent', 'overtemperature', 'dc_offset', 'amp_fault'] as const;
+
+export class McuBoard implements Board {
+  readonly kind = 'mcu' as const;
+  readonly bridge: FirmwareBridge;
+  readonly tuner: Tuner;
+  private readonly listeners = new Set<(c: HwCondition) => void>();
+  /** Last value of each condition we reported, so a level read twice is one edge. */
+  private readonly levels = new Map<string, boolean>();
+  private readonly messages = new Map<string, string>();
+  private ampOn = false;
+  private input: AudioInput = 'ip';
+  private fm: FmState | null = null;
+  private fmPoll: NodeJS.Timeout | undefined;
+  private closed = false;
+  private version: VersionBlock | undefined;
+
+  constructor(private readonly o: McuBoardOptions) {
+    this.bridge = new FirmwareBridge({ ...o.bridge, open: o.open, watchdogS: o.watchdogS });
+    const b = this.bridge;
+    b.on('event', (e) => this.onEvent(e));
+    b.on('connected', (v) => {
+      this.version = v;
+      o.log.info({ firmware: v.firmware, bootCount: v.bootCount, hwRev: v.hwRev }, 'IO board connected');
+      this.set('mcu', 'no_answer', false, 'IO board answers again');
+      this.set('mcu', 'protocol_version', false, 'IO board protocol version matches');
+      this.readStatus();
+    });
+    b.on('reapplied', (d) => {
+      this.ampOn = d.amp;
+      this.input = d.input;
+      this.set('mcu', 'reset', false, 'IO board state re-applied after its reset');
+      this.set('amp', 'watchdog', false, 'host talking to the IO board again');
+    });
+    b.on('reset', (v) => {
+      this.ampOn = false;
+      this.set('mcu', 'reset', true, `IO board reset (${v.resetReason}, boot ${v.bootCount}); re-applying amp, input and tuner`);
+    });
+    b.on('disconnected', (why) => o.log.warn({ code: 'MCU_LOST', why }, 'IO board connection lost; reconnecting'));
+    b.on('no-answer', () => this.set('mcu', 'no_answer', true, 'IO board does not answer (3 pings missed); retrying'));
+    b.on('version-mismatch', (v) =>
+      this.set('mcu', 'protocol_version', true, `IO board speaks protocol ${v}, this agent 1: board left alone (amp stays off), rechecked every 30 s`),
+    );
+    b.on('status', (s) => this.reconcile(s));
+    b.on('warning', (err) => o.log.warn({ code: 'MCU_WARNING', err }, 'IO board background step failed'));
+    this.tuner = {
+      tune: (freqMHz) => this.tune(freqMHz),
+      state: () => (this.fm ? { ...this.fm, rssi: this.bridge.connected ? this.fm.rssi : null } : null),
+    };
+  }
+
+  /** Firmware of the board, once it has answered. */
+  get firmware(): VersionBlock | undefined {
+    return this.version;
+  }
+
+  async init(): Promise<void> {
+    // The bridge starts from amp off / input ip and writes that on connect (§5.2: the
+    // board itself boots safe). A missing device is not fatal: report and keep trying.
+    try {
+      await this.bridge.start();
+    } catch (err) {
+      const why = (err as Error).message;
+      this.o.log.error({ code: 'MCU_OPEN', err }, 'IO board not reachable; retrying in the background');
+      this.set('mcu', 'no_answer', true, `IO board not reachable: ${why.slice(0, 200)}`);
+    }
+  }
+
+  async setAmp(on: boolean): Promise<void> {
+    try {
+      this.ampOn = await this.bridge.setAmp(on);
+      if (on) this.set('amp', 'hw_fault', false, 'amplifier switched on');
+    } catch (err) {
+      if (err instanceof NotConnectedError) return; // wish recorded; applied on reconnect
+      if (on && /hw_fault/.test((err as Error).message)) this.set('amp', 'hw_fault', true, 'IO board refused to switch the amplifier on (fault latched or relay feedback wrong)');
+      throw err;
+    }
+  }
+
+  async selectInput(input: AudioInput): Promise<void> {
+    try {
+      this.input = await this.bridge.selectInput(input);
+    } catch (err) {
+      if (err instanceof NotConnectedError) return;
+      throw err;
+    }
+  }
+
+  state(): BoardState {
+    return { amp: this.ampOn, input: this.input, ampFault: AMP_CODES.some((c) => this.levels.get(`amp/${c}`)) };
+  }
+
+  onHw(listener: (c: HwCondition) => void): () => void {
+    this.listeners.add(listener);
+    // Conditions raised before anyone listened (init() runs before the agent's outbox
+    // exists: a missing device, a mismatched board) are replayed to a new listener.
+    for (const [key, active] of this.levels) {
+      if (!active) continue;
+      const [component, code] = key.split('/') as [HwCondition['component'], string];
+      listener({ component, code, active, message: this.messages.get(key) ?? code });
+    }
+    return () => this.listeners.delete(listener);
+  }
+
+  /** LINE_TEST (up to 3 s): the speaker line's state and impedance. */
+  async lineTest(): Promise<{ result: 'ok' | 'open' | 'short'; impedance: number }> {
+    return this.bridge.request({ cmd: 'line-test' });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.fmPoll);
+    if (this.bridge.connected) {
+      await this.bridge.setAmp(false).catch(() => undefined);
+      await this.bridge.selectInput('ip').catch(() => undefined);
+    }
+    await this.bridge.stop();
+  }
+
+  // ---- tuner ----
+
+  private async tune(freqMHz: number): Promise<FmState> {
+    const r = await this.bridge.fmTune(Math.round(freqMHz * 100));
+    this.fm = { freqMHz: r.freq / 100, rssi: r.rssi };
+    if (!this.fmPoll && !this.closed) {
+      this.fmPoll = setInterval(() => void this.pollFm(), this.o.fmPollMs ?? 10_000);
+      this.fmPoll.unref();
+    }
+    return { ...this.fm };
+  }
+
+  private async pollFm(): Promise<void> {
+    if (!this.bridge.connected || !this.fm) return;
+    try {
+      const s = await this.bridge.request({ cmd: 'fm-status' });
+      this.fm = { freqMHz: s.freq / 100, rssi: s.rssi };
+    } catch {
+      // NOT_READY or no answer: the next FM_SIGNAL event or poll tells.
+    }
+  }
+
+  // ---- conditions ----
+
+  private set(component: HwCondition['component'], code: string, active: boolean, message: string): void {
+    const key = `${component}/${code}`;
+    if ((this.levels.get(key) ?? false) === active) return;
+    this.levels.set(key, active);
+    this.messages.set(key, message);
+    const c: HwCondition = { component, code, active, message };
+    for (const l of [...this.listeners]) l(c);
+  }
+
+  private onEvent(e: BoardEvent): void {
+    switch (e.event) {
+      case 'door':
+        return this.set('door', 'door_open', e.open, e.open ? 'cabinet door open' : 'cabinet door closed');
+      case 'mains':
+        return this.set('mains', 'mains_lost', e.lost, e.lost ? `mains power lost, on battery (${e.batteryMv} mV)` : `mains power restored (${e.batteryMv} mV)`);
+      case 'battery':
+        return this.set('mains', 'battery_low', e.low, e.low ? `battery low (${e.batteryMv} mV)` : `battery ok (${e.batteryMv} mV)`);
+      case 'line': {
+        const imp = e.impedance === 0xffff ? 'open circuit' : `${e.impedance} Ω`;
+        this.set('line', 'line_open', e.state === 'open', e.state === 'open' ? `speaker line open (${imp})` : `speaker line ok (${imp})`);
+        this.set('line', 'line_short', e.state === 'short', e.state === 'short' ? `speaker line shorted (${imp})` : `speaker line ok (${imp})`);
+        return;
+      }
+      case 'amp-fault': {
+        if (e.fault) this.ampOn = false; // the board switched it off
+        const code = e.cause === 'none' || e.cause === 'other' ? 'amp_fault' : e.cause;
+        const detail = `${e.currentMa} mA, ${e.temperatureC} °C`;
+        if (e.fault) this.set('amp', code, true, `amplifier fault: ${e.cause} (${detail}); amplifier off`);
+        else for (const c of AMP_CODES) this.set('amp', c, false, `amplifier fault cleared (${detail})`);
+        return;
+      }
+      case 'watchdog': {
+        this.ampOn = false;
+        this.set('amp', 'watchdog', true, `IO board watchdog (${e.seconds} s without the host) switched the amplifier off`);
+        // We are talking again (we just heard it): put the amp back as wanted, which clears the flag.
+        const want = this.bridge.desired().amp;
+        this.bridge
+          .setAmp(want)
+          .then((on) => {
+            this.ampOn = on;
+            this.set('amp', 'watchdog', false, 'amplifier state restored after the IO board watchdog');
+          })
+          .catch((err: Error) => this.o.log.warn({ code: 'MCU_WATCHDOG', err }, 'amplifier not restored after the board watchdog'));
+        return;
+      }
+      case 'fm-signal':
+        if (this.fm) this.fm = { ...this.fm, rssi: e.rssi };
+        return this.set('fm', 'no_signal', e.lost, e.lost ? `FM signal lost (RSSI ${e.rssi} dBµV)` : `FM signal ok (RSSI ${e.rssi} dBµV)`);
+      case 'boot':
+        return; // the bridge turns a new boot counter into 'reset'
+    }
+  }
+
+  private readStatus(): void {
+    this.bridge
+      .request({ cmd: 'get-status' })
+      .then((s) => this.reconcile(s))
+      .catch((err: Error) => this.o.log.warn({ code: 'MCU_STATUS', err }, 'IO board status not read'));
+  }
+
+  /** Status flags are levels (PROTOCOL.md §4): report any that differ from what we believe. */
+  private reconcile(s: Status): void {
+    for (const l of LEVELS) this.set(l.component, l.code, s.flags[l.flag], s.flags[l.flag] ? l.on : l.off);
+    if (!s.flags.ampFault) for (const c of AMP_CODES) this.set('amp', c, false, 'amplifier fault cleared');
+    else if (!AMP_CODES.some((c) => this.levels.get(`amp/${c}`))) this.set('amp', 'amp_fault', true, `amplifier fault latched (${s.ampCurrentMa} mA, ${s.temperatureC} °C)`);
+    this.ampOn = s.flags.ampOn;
+    this.input = s.input;
+    if (s.fmFreq !== 0) this.fm = { freqMHz: s.fmFreq / 100, rssi: s.fmRssi };
+  }
+}

@@ -1,0 +1,245 @@
+// The agent with the `mcu` board: the board simulator (in-process, behind serialport's
+// mock binding) drives every fault it can script, and the centre must see the right
+// hw.fault / hw.recovered events on a real Mosquitto, debounced, with the heartbeat's
+// state and fm fields following. Playback that does not need the board goes on while
+// the board is silent (real mpg123, paced output, a local HTTP stream).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { Watcher, type Received } from '../helpers/watcher.js';
+import { tempDir } from '../helpers/tmp.js';
+import { audioTools, makeTone } from '../helpers/audio.js';
+import { parseConfig } from '../../agent/config.js';
+import { createLogger } from '../../agent/log.js';
+import { Agent } from '../../agent/runtime/agent.js';
+import { McuBoard } from '../../agent/adapters/mcu-board.js';
+import { createMpg123Player } from '../../agent/adapters/mpg123-player.js';
+import { simulatedBoard, type SimulatedBoard } from '../../firmware-bridge/sim-port.js';
+import type { Occurrence } from '../../agent/domain/occurrences.js';
+import type { Source } from '../../agent/domain/schedule-doc.js';
+
+const tools = audioTools();
+const noAudio = tools.mpg123 && tools.sox && tools.lame ? false : 'needs mpg123, sox and lame (apt-get install mpg123 sox lame)';
+if (noAudio && process.env.CI === 'true') throw new Error(String(noAudio));
+
+let broker: TestBroker;
+let server: Server;
+let streamUrl = '';
+before(async () => {
+  broker = await startBroker();
+  if (noAudio) return;
+  const body = readFileSync(makeTone({ seconds: 5 }));
+  server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'audio/mpeg' });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  streamUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/live.mp3`;
+});
+after(async () => {
+  await broker.close();
+  server?.close();
+});
+
+let boxes = 0;
+async function rig(opts: { pingMs?: number; watchdogS?: number; recoverS?: number; protocol?: number; unplugged?: boolean } = {}) {
+  const deviceId = `mcu-box-${++boxes}`;
+  const dir = tempDir('mcu');
+  const config = parseConfig({
+    deviceId,
+    mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' },
+    stateDir: join(dir, 'state'),
+    cacheDir: join(dir, 'cache'),
+    heartbeatS: 5,
+    hardware: { board: 'mcu', ampWarmUpMs: 100, ampHoldMs: 300, faultRecoverS: opts.recoverS ?? 1 },
+    audio: { player: 'mpg123', output: 'paced' },
+    outbox: { synchronous: 'normal' },
+  });
+  const log = createLogger({ level: 'silent', pretty: false });
+  const sim: SimulatedBoard = simulatedBoard(opts.protocol ? { protocol: opts.protocol } : {});
+  if (opts.unplugged) sim.unplug();
+  const board = new McuBoard({
+    open: () => sim.open(),
+    watchdogS: opts.watchdogS ?? 10,
+    log,
+    fmPollMs: 200,
+    bridge: { pingMs: opts.pingMs ?? 200, backoff: { minMs: 50, maxMs: 200 } },
+  });
+  const centre = await Watcher.connect(broker.url, [`loa/v1/d/${deviceId}/#`]);
+  const agent = new Agent({
+    config,
+    log,
+    board,
+    player: createMpg123Player({ output: { kind: 'paced' }, startTimeoutMs: 5000, stallTimeoutMs: 3000 }),
+  });
+  await agent.start();
+  await centre.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 10_000, 'birth');
+  const events = (type?: string) =>
+    centre.messages.filter((m) => m.topic.endsWith('/events')).map((m) => m.json()).filter((e) => type === undefined || e.type === type);
+  const heartbeats = () => centre.messages.filter((m) => m.topic.endsWith('/heartbeat')).map((m: Received) => m.json());
+  const hw = (type: 'hw.fault' | 'hw.recovered', component: string, code: string) =>
+    events(type).filter((e) => e.component === component && e.code === code);
+  const waitHw = (type: 'hw.fault' | 'hw.recovered', component: string, code: string, ms = 8000) =>
+    centre.waitUntil(() => hw(type, component, code)[0], ms, `${type} ${component} ${code}: saw ${JSON.stringify(events().map((e) => `${String(e.type)} ${String(e.component ?? e.itemId)} ${String(e.code ?? '')}`))}`);
+  return {
+    agent,
+    board,
+    sim,
+    centre,
+    events,
+    heartbeats,
+    hw,
+    waitHw,
+    async close() {
+      await agent.stop();
+      sim.stop();
+      await centre.client.endAsync();
+    },
+  };
+}
+
+function occ(itemId: string, source: Source, durationMs: number, over: Partial<Occurrence> = {}): Occurrence {
+  const start = Date.now();
+  return { key: `doc/${itemId}/${new Date(start).toISOString()}`, docId: 'doc', docVersion: 1, topic: 't', itemId, start, end: start + durationMs, durationMs, priority: 50, volume: undefined, source, media: [], ...over };
+}
+
+test('every simulator fault produces its hw.fault, then hw.recovered once clear, and the heartbeat says fault meanwhile', async () => {
+  const r = await rig();
+  const m = r.sim.model;
+  const cases: [() => void, () => void, string, string][] = [
+    [() => m.door(true), () => m.door(false), 'door', 'door_open'],
+    [() => m.mains(true), () => m.mains(false), 'mains', 'mains_lost'],
+    [() => m.battery(true), () => m.battery(false), 'mains', 'battery_low'],
+    [() => m.line('open'), () => m.line('ok'), 'line', 'line_open'],
+    [() => m.ampFault('overtemperature'), () => m.ampFault(null), 'amp', 'overtemperature'],
+  ];
+  for (const [raise] of cases) raise();
+  for (const [, , component, code] of cases) {
+    const f = await r.waitHw('hw.fault', component, code);
+    assert.equal(typeof f.message, 'string');
+  }
+  const hbFault = await r.centre.waitUntil(() => r.heartbeats().find((h) => h.state === 'fault'), 8000, 'heartbeat state fault');
+  assert.deepEqual((hbFault.amp as { fault: boolean }).fault, true, 'amp fault in the heartbeat');
+  for (const [, clear] of cases) clear();
+  for (const [, , component, code] of cases) await r.waitHw('hw.recovered', component, code);
+  await r.centre.waitUntil(() => { const hb = r.heartbeats().at(-1); return hb?.state === 'idle' ? hb : undefined; }, 10_000, 'heartbeat back to idle');
+
+  // The other line state and amp causes, one after the other (they share a component).
+  m.line('short');
+  await r.waitHw('hw.fault', 'line', 'line_short');
+  m.line('ok');
+  await r.waitHw('hw.recovered', 'line', 'line_short');
+  m.ampFault('overcurrent');
+  await r.waitHw('hw.fault', 'amp', 'overcurrent');
+  await assert.rejects(r.board.setAmp(true), /hw_fault/, 'a latched amp fault refuses SET_AMP 1');
+  await r.waitHw('hw.fault', 'amp', 'hw_fault');
+  m.ampFault(null);
+  await r.waitHw('hw.recovered', 'amp', 'overcurrent');
+  for (const [, , component, code] of [...cases, [0, 0, 'line', 'line_short'] as const]) {
+    assert.equal(r.hw('hw.fault', component, code).length, 1, `one hw.fault ${component} ${code}`);
+    assert.equal(r.hw('hw.recovered', component, code).length, 1, `one hw.recovered ${component} ${code}`);
+  }
+  await r.close();
+});
+
+test('a flapping door is one fault and one recovery, whose message counts the flaps', async () => {
+  const r = await rig({ recoverS: 1 });
+  for (let i = 0; i < 20; i++) {
+    r.sim.model.door(i % 2 === 0);
+    await new Promise((res) => setTimeout(res, 15));
+  }
+  const rec = await r.waitHw('hw.recovered', 'door', 'door_open');
+  await new Promise((res) => setTimeout(res, 1500));
+  assert.equal(r.hw('hw.fault', 'door', 'door_open').length, 1);
+  assert.equal(r.hw('hw.recovered', 'door', 'door_open').length, 1);
+  assert.match(String(rec.message), /flapped 9 times/);
+  await r.close();
+});
+
+test('a board reset is reported, the wanted amp/input/tuner state is re-applied, and the fault clears', async () => {
+  const r = await rig();
+  await r.board.tuner.tune(100.0);
+  await r.board.selectInput('fm');
+  await r.board.setAmp(true);
+  r.sim.model.reset('brown-out');
+  const f = await r.waitHw('hw.fault', 'mcu', 'reset');
+  assert.match(String(f.message), /brown-out/);
+  await r.waitHw('hw.recovered', 'mcu', 'reset');
+  const s = r.sim.model.state();
+  assert.deepEqual({ amp: s.amp, input: s.input, fmFreq: s.fmFreq }, { amp: true, input: 'fm', fmFreq: 10_000 });
+  await r.board.setAmp(false);
+  await r.close();
+});
+
+test('the board watchdog trips while the host is quiet: reported, the amp is restored as wanted', async () => {
+  const r = await rig({ pingMs: 60_000, watchdogS: 3 });
+  await r.board.setAmp(true);
+  const f = await r.waitHw('hw.fault', 'amp', 'watchdog', 10_000);
+  assert.match(String(f.message), /watchdog/);
+  await r.waitHw('hw.recovered', 'amp', 'watchdog');
+  assert.equal(r.sim.model.state().amp, true, 'amp back on, as the host wants');
+  await r.board.setAmp(false);
+  await r.close();
+});
+
+test('a silent board is hw.fault mcu no_answer; a stream plays on meanwhile; the board is re-driven when it answers', { skip: noAudio }, async () => {
+  const r = await rig({ pingMs: 150 });
+  r.sim.model.silence(true);
+  await r.waitHw('hw.fault', 'mcu', 'no_answer');
+  r.agent.playback.fire(occ('relay', { kind: 'stream', url: streamUrl }, 2000), 0);
+  const st = await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'play.started while the board is silent');
+  assert.equal(st.itemId, 'relay');
+  const fin = await r.centre.waitUntil(() => r.events('play.finished')[0], 8000, 'play.finished');
+  assert.ok(Number(fin.playedMs) >= 1500, `playedMs ${String(fin.playedMs)}`);
+  r.sim.model.silence(false);
+  await r.waitHw('hw.recovered', 'mcu', 'no_answer', 10_000);
+  await r.close();
+});
+
+test('FM: the item tunes the receiver, the heartbeat reports fm.rssi, a line fault names the occurrence, signal loss falls back', async () => {
+  const r = await rig();
+  r.agent.playback.fire(occ('vov1', { kind: 'fm', freqMHz: 100.0, fallback: { kind: 'line' } }, 20_000), 0);
+  await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
+  assert.equal(r.sim.model.state().fmFreq, 10_000);
+  assert.equal(r.sim.model.state().input, 'fm');
+  const hb = await r.centre.waitUntil(() => r.heartbeats().find((h) => h.state === 'playing' && h.fm), 8000, 'heartbeat with fm');
+  assert.deepEqual(hb.fm, { freqMHz: 100, rssi: 45 });
+
+  r.sim.model.line('short');
+  const lf = await r.waitHw('hw.fault', 'line', 'line_short');
+  assert.equal(lf.itemId, 'vov1');
+  assert.equal(lf.docId, 'doc');
+  assert.equal(typeof lf.occurrence, 'string');
+
+  r.sim.model.fmSignal(true);
+  await r.waitHw('hw.fault', 'fm', 'no_signal');
+  const fo = await r.centre.waitUntil(() => r.events('play.failover')[0], 8000, 'play.failover to the fallback');
+  assert.deepEqual({ from: fo.from, to: fo.to }, { from: 'fm', to: 'fallback:line' });
+  await r.centre.waitUntil(() => (r.sim.model.state().input === 'line' ? true : undefined), 5000, 'input switched to line');
+  await r.agent.playback.stopAll('stopped');
+  await r.close();
+});
+
+test('a board on another protocol version is reported and never driven', async () => {
+  const r = await rig({ protocol: 2 });
+  const f = await r.waitHw('hw.fault', 'mcu', 'protocol_version');
+  assert.match(String(f.message), /protocol 2/);
+  await r.board.setAmp(true).catch(() => undefined);
+  assert.equal(r.sim.model.state().amp, false);
+  await r.close();
+});
+
+test('no serial device at start: the agent starts anyway, reports no_answer, and drives the board once it is plugged in', async () => {
+  const r = await rig({ unplugged: true });
+  const f = await r.waitHw('hw.fault', 'mcu', 'no_answer');
+  assert.match(String(f.message), /not reachable/);
+  await r.board.setAmp(true); // recorded, not thrown: applied when the board is back
+  r.sim.plug();
+  await r.waitHw('hw.recovered', 'mcu', 'no_answer');
+  await r.centre.waitUntil(() => (r.sim.model.state().amp ? true : undefined), 5000, 'amp on as wished');
+  await r.board.setAmp(false);
+  await r.close();
+});
