@@ -27,6 +27,10 @@ export type ErrorCode =
   | 'GPIO_READ'
   | 'PLAY_FAILED'
   | 'BOARD_WRITE'
+  | 'SD_NOTIFY'
+  | 'WATCHDOG_UNHEALTHY'
+  | 'COMMAND_REJECTED'
+  | 'COMMAND_FAILED'
   | 'INTERNAL';
 
 export class LoaError extends Error {
@@ -46,6 +50,8 @@ export class LoaError extends Error {
 export const EXIT = {
   OK: 0,
   SOFTWARE: 70,
+  /** The `restart` command: systemd (Restart=on-failure) starts the agent again. */
+  TEMPFAIL: 75,
   CONFIG: 78,
 } as const;
 

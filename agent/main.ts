@@ -8,6 +8,10 @@ import { createLogger } from './log.js';
 import { Agent } from './runtime/agent.js';
 import { AGENT_VERSION } from './version.js';
 import type { Demo } from './demo.js';
+import { createNotifier } from './adapters/sd-notify.js';
+import { HealthWatchdog, eventLoopLagProbe, linkLoopProbe, progressProbe } from './runtime/health.js';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const USAGE = `usage: loa-agent [--config PATH] [--check-config] [--demo] [--version]
 
@@ -76,24 +80,66 @@ async function main(argv: string[]): Promise<number> {
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
 
-  const agent = new Agent({ config, log });
+  // Before anything spawns children (mpg123, gpioset): they must not inherit NOTIFY_SOCKET.
+  const notifier = createNotifier({ log: log.child({ mod: 'systemd' }), unsetEnvironment: true });
+  let lifecycle: ((action: 'restart' | 'reboot') => void) | undefined;
+  const agent = new Agent({ config, log, onLifecycle: (a) => lifecycle?.(a), underSystemd: notifier.enabled || process.env.INVOCATION_ID !== undefined });
   await agent.start();
+  await notifier.ready(agent.summaryLine());
+  // The watchdog is fed only while the event loop, the scheduler and the MQTT loop all
+  // make progress; checking at a quarter of WatchdogSec, three bad checks in a row restart us.
+  const wd = notifier.watchdogIntervalMs();
+  const health =
+    notifier.enabled && wd !== null
+      ? new HealthWatchdog({
+          notifier,
+          intervalMs: Math.floor(wd / 2),
+          probes: [
+            eventLoopLagProbe({ maxLagMs: 5000 }),
+            progressProbe({ name: 'scheduler', lastProgressMono: () => agent.scheduler.lastWakeMono, maxAgeMs: 90_000 }),
+            linkLoopProbe({ loop: () => agent.link.loop, maxStepGapMs: Math.max(config.mqtt.reconnect.maxS, config.mqtt.connectTimeoutS) * 1000 + 60_000 }),
+          ],
+          summary: () => agent.summaryLine(),
+          log: log.child({ mod: 'health' }),
+        })
+      : undefined;
+  health?.start();
   return await new Promise<number>((resolve) => {
     let stopping = false;
-    const shutdown = (signal: string) => {
+    const shutdown = (why: string, code: number = EXIT.OK) => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal }, 'stopping');
+      log.info({ why }, 'stopping');
+      void notifier.stopping(`stopping (${why})`);
+      health?.stop();
       agent
         .stop()
         .then(() => demo?.stop())
+        .then(() => notifier.flush())
         .then(
-          () => resolve(EXIT.OK),
+          () => resolve(code),
           (err: unknown) => {
             log.error({ code: errorCode(err), err }, 'error while stopping');
             resolve(EXIT.SOFTWARE);
           },
         );
+    };
+    lifecycle = (action) => {
+      if (action === 'restart') return shutdown('restart command', EXIT.TEMPFAIL);
+      // reboot: silence first, then ask loa-reboot.path (a root-less unit whose service
+      // reboots the host); systemd stops us, amp off, as part of the reboot.
+      void agent.playback.stopAll('stopped').then(() => {
+        try {
+          const dir = process.env.RUNTIME_DIRECTORY ?? '/run/loa';
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, 'reboot-request.tmp'), `reboot requested by a signed command at ${new Date().toISOString()}\n`);
+          renameSync(join(dir, 'reboot-request.tmp'), join(dir, 'reboot-request'));
+          log.warn({ dir }, 'reboot requested');
+        } catch (err) {
+          log.error({ code: 'INTERNAL', err }, 'reboot request could not be written; restarting the agent instead');
+          shutdown('reboot command (fallback: restart)', EXIT.TEMPFAIL);
+        }
+      });
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));

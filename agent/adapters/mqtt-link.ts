@@ -17,6 +17,7 @@ import mqtt, { type IClientOptions, type MqttClient, type IConnackPacket } from 
 import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
 import { LoaError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { LinkLoopState } from '../runtime/health.js';
 
 export interface PublishOptions {
   qos: 0 | 1;
@@ -34,6 +35,8 @@ export interface LinkEvents {
 export interface Link extends EventEmitter<LinkEvents> {
   readonly connected: boolean;
   start(): void;
+  /** Where the connection loop is, for the systemd watchdog (runtime/health.ts); optional for fakes. */
+  readonly loop?: LinkLoopState;
   /** Publish `last` (the clean-shutdown death) if connected, then disconnect. */
   stop(last?: { topic: string; payload: string; opts: PublishOptions }, timeoutMs?: number): Promise<void>;
   /** Resolves when the broker acknowledged (QoS 1) or the packet was written (QoS 0). Rejects when offline. */
@@ -69,6 +72,8 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stableTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Monotonic time of the loop's last step (start, connect, close, retry). */
+  private loopStepMono = performance.now();
   private lastErrorKey = '';
   private lastError: LoaError | undefined;
   private readonly subs: { topics: readonly string[]; handler: MessageHandler }[] = [];
@@ -82,9 +87,15 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
     return this.client?.connected === true;
   }
 
+  get loop(): LinkLoopState {
+    if (!this.client || this.stopping) return { state: 'idle', sinceMono: this.loopStepMono };
+    return { state: this.client.connected ? 'up' : 'retrying', sinceMono: this.loopStepMono };
+  }
+
   start(): void {
     if (this.client) return;
     this.stopping = false;
+    this.loopStepMono = performance.now();
     const o = this.o;
     const tls = o.url.startsWith('mqtts:');
     const opts: IClientOptions = {
@@ -166,6 +177,7 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
 
   private onConnect(connack: IConnackPacket): void {
     clearTimeout(this.reconnectTimer);
+    this.loopStepMono = performance.now();
     this.lastErrorKey = '';
     this.lastError = undefined;
     const sessionPresent = connack.sessionPresent === true;
@@ -187,7 +199,9 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
     );
     this.emit('down', this.lastError ? { error: this.lastError } : {});
     clearTimeout(this.reconnectTimer);
+    this.loopStepMono = performance.now();
     this.reconnectTimer = setTimeout(() => {
+      this.loopStepMono = performance.now();
       if (!this.stopping) this.client?.reconnect();
     }, delay);
   }

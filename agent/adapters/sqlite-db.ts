@@ -49,6 +49,16 @@ const MIGRATIONS: readonly string[] = [
      cached_at    TEXT NOT NULL,
      last_used_at TEXT NOT NULL
    ) STRICT;`,
+  `CREATE TABLE commands (             -- at most once per command id (contract §4), until it expires
+     id          TEXT PRIMARY KEY,
+     action      TEXT NOT NULL,
+     received_at TEXT NOT NULL,
+     expires_at  TEXT NOT NULL,
+     state       TEXT NOT NULL,          -- running | done
+     result      TEXT,                   -- the cmd/result message, once known
+     sent        INTEGER NOT NULL DEFAULT 0  -- 1 once the broker acknowledged the result
+   ) STRICT;
+   CREATE INDEX commands_expiry ON commands (expires_at);`,
 ];
 
 export interface OpenOptions {

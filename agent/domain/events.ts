@@ -48,6 +48,11 @@ export interface EventFields {
    * Not in contract v1's table (which allows added fields and types): the outbox was
    * full and dropped the oldest events `fromSeq`..`toSeq`. See docs/protocol.md §7.
    */
+  /**
+   * Not in contract v1's table (§4 asks for "an event instead"): a message on a command
+   * topic that has no readable id, so no result can be addressed to it.
+   */
+  'cmd.rejected': { topic: string; reason: string; message: string };
   'outbox.dropped': { count: number; fromSeq: number; toSeq: number; reason: 'full' };
 }
 

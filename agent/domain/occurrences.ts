@@ -27,8 +27,9 @@ export interface DocInForce {
 export interface Occurrence {
   /** `${docId}/${itemId}/${startIso}`: the same play keeps its key across versions of a document. */
   key: string;
-  docId: string;
-  docVersion: number;
+  /** null for an ad-hoc `play` command (contract §7). */
+  docId: string | null;
+  docVersion: number | null;
   topic: string;
   itemId: string;
   /** Scheduled start, epoch ms. */
@@ -42,6 +43,8 @@ export interface Occurrence {
   source: Source;
   /** What a `file` source or a file fallback plays, in order; [] otherwise. */
   media: MediaRef[];
+  /** Set for an ad-hoc `play` command: its id (then `itemId` is the command id too). */
+  cmdId?: string;
 }
 
 /**
@@ -66,7 +69,7 @@ export function expandOccurrences(docs: readonly DocInForce[], window: { from: n
   }
   // Equal keys come from one document id on two topics, or gap times that collapsed into
   // one instant: keep the higher priority, then the newer version.
-  all.sort((a, b) => a.start - b.start || b.priority - a.priority || cmp(a.key, b.key) || b.docVersion - a.docVersion);
+  all.sort((a, b) => a.start - b.start || b.priority - a.priority || cmp(a.key, b.key) || (b.docVersion ?? 0) - (a.docVersion ?? 0));
   return all.filter((o, i) => i === 0 || all[i - 1]!.key !== o.key);
 }
 

@@ -29,6 +29,10 @@ import { Presence } from './presence.js';
 import { HeartbeatService, type HeartbeatPart } from './heartbeat.js';
 import type { EventSink } from '../domain/events.js';
 import { FaultTracker } from '../domain/fault-tracker.js';
+import type { MediaRef } from '../domain/schedule-doc.js';
+import { CommandStore } from '../adapters/command-store.js';
+import { CommandService } from './commands.js';
+import { createExecutor } from './command-actions.js';
 
 export interface AgentDeps {
   config: Config;
@@ -41,6 +45,13 @@ export interface AgentDeps {
   /** Hardware for tests; default from config (hardware.board, audio.player). */
   board?: Board;
   player?: import('../adapters/player.js').Player;
+  /**
+   * A `restart` or `reboot` command was answered: the caller stops the agent and does
+   * it (main.ts). Without this, both commands are refused as unsupported.
+   */
+  onLifecycle?: (action: 'restart' | 'reboot') => void;
+  /** Whether a service manager restarts the agent (systemd); default: INVOCATION_ID is set. */
+  underSystemd?: boolean;
 }
 
 export class Agent {
@@ -59,10 +70,18 @@ export class Agent {
   private coordinator: PlaybackCoordinator | undefined;
   private faults: FaultTracker | undefined;
   private boardImpl: Board | undefined;
+  private commandSvc: CommandService | undefined;
+  /** Media of ad-hoc `play` commands, wanted by the cache until the command expires. */
+  private readonly adhoc = new Map<string, { media: MediaRef; until: number }>();
   private cache: MediaCache | undefined;
+
+  private readonly keyRing: KeyRing;
+  private readonly statsImpl: SystemStats;
 
   constructor(private readonly d: AgentDeps) {
     this.topics = topicsFor(d.config.topicRoot, d.config.deviceId, d.config.groups);
+    this.keyRing = new KeyRing(d.config.trustedKeys);
+    this.statsImpl = d.stats ?? createSystemStats({ diskPath: d.config.stateDir });
   }
 
   get events(): EventSink {
@@ -118,7 +137,7 @@ export class Agent {
     this.heartbeatSvc = new HeartbeatService({
       link,
       clock,
-      stats: this.d.stats ?? createSystemStats({ diskPath: c.stateDir }),
+      stats: this.statsImpl,
       log,
       topic: this.topics.heartbeat,
       bootId: this.bootId,
@@ -218,7 +237,18 @@ export class Agent {
       playback,
       // A file item plays only verified bytes; other sources (and their fallbacks) need no cache.
       mediaReady: (occ) => occ.source.kind !== 'file' || occ.media.every((m) => cache.pathFor(m.sha256) !== null),
-      onReplan: (docs) => cache.setNeeds(...mediaNeeds(docs, clock.now() - c.schedule.graceS * 1000, c.cache.horizonH * 3_600_000)),
+      onReplan: (docs) => {
+        const [needs, inForce] = mediaNeeds(docs, clock.now() - c.schedule.graceS * 1000, c.cache.horizonH * 3_600_000);
+        const now = clock.now();
+        for (const [sha, a] of this.adhoc) {
+          if (a.until < now) this.adhoc.delete(sha);
+          else if (!inForce.has(sha)) {
+            needs.unshift({ media: a.media, firstUseAt: now });
+            inForce.add(sha);
+          }
+        }
+        cache.setNeeds(needs, inForce);
+      },
       checkpoint,
       warmUpMs: c.hardware.ampWarmUpMs,
       graceMs: c.schedule.graceS * 1000,
@@ -229,7 +259,7 @@ export class Agent {
     this.intakeSvc = new ScheduleIntake({
       link,
       store: scheduleStore,
-      keys: new KeyRing(c.trustedKeys),
+      keys: this.keyRing,
       events: outbox,
       clock,
       log: log.child({ mod: 'intake' }),
@@ -243,6 +273,55 @@ export class Agent {
         heartbeat.kick();
       },
     });
+    const commandStore = new CommandStore(db);
+    const stats = this.statsImpl;
+    const executor = createExecutor({
+      clock,
+      log: log.child({ mod: 'cmd' }),
+      coordinator,
+      board,
+      faults,
+      stats,
+      cacheDir: c.cacheDir,
+      mpg123Path: c.audio.player === 'stand-in' ? null : c.audio.mpg123Path,
+      snapshot: async () => ({ birth: presence.birth(), heartbeat: await heartbeat.snapshot() }),
+      setVolume: (level) => {
+        setMeta(db, 'master_volume', String(level));
+        heartbeat.kick();
+      },
+      sync: () => {
+        cache.sync();
+        scheduler.replan();
+        return { cache: cache.figures(), schedule: this.docRefs() };
+      },
+      fetchMedia: async (media, until) => {
+        for (const m of media) this.adhoc.set(m.sha256, { media: m, until });
+        scheduler.replan();
+        for (;;) {
+          const paths = media.map((m) => cache.pathFor(m.sha256));
+          if (paths.every((p) => p !== null)) return paths as string[];
+          if (clock.now() >= until) return null;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      },
+      underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
+    });
+    this.commandSvc = new CommandService({
+      link,
+      store: commandStore,
+      keys: this.keyRing,
+      events: outbox,
+      clock,
+      log: log.child({ mod: 'cmd' }),
+      deviceId: c.deviceId,
+      groups: c.groups,
+      topics: [this.topics.deviceCmd, ...this.topics.groupCmds],
+      resultTopic: this.topics.cmdResult,
+      maxBytes: c.schedule.maxBytes,
+      execute: executor,
+      lifecycle: (action) => this.d.onLifecycle?.(action),
+    });
+
     this.parts.push(() => {
       const next = scheduler.next();
       return {
@@ -261,6 +340,7 @@ export class Agent {
     this.heartbeatSvc.start();
     this.sender.start();
     this.intakeSvc.start();
+    this.commandSvc.start();
     void cache.start();
     scheduler.start();
     log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: outbox.epoch, version: AGENT_VERSION, pending: outbox.size }, 'agent starting');
@@ -270,6 +350,21 @@ export class Agent {
   /** Register a provider of heartbeat fields (playback, cache, board...). */
   addHeartbeatPart(part: HeartbeatPart): void {
     this.parts.push(part);
+  }
+
+  /** One line for systemd's STATUS=: what plays, what is next, the link, the backlog. */
+  summaryLine(): string {
+    const playing = this.coordinator?.playing();
+    const next = this.schedulerSvc?.next();
+    const faults = this.faults?.activeCount() ?? 0;
+    return [
+      playing ? `playing ${playing.itemId} (${playing.source})` : 'idle',
+      `${this.docRefs().length} schedules`,
+      next ? `next ${next.itemId} ${new Date(next.start).toISOString().slice(0, 16)}Z` : 'nothing planned',
+      `mqtt ${this.linkImpl?.connected ? 'up' : 'down'}`,
+      `outbox ${this.outboxStore?.size ?? 0}`,
+      ...(faults > 0 ? [`${faults} hw faults`] : []),
+    ].join(', ');
   }
 
   /** The schedule documents in force, as birth and heartbeat report them. */
@@ -292,6 +387,10 @@ export class Agent {
     return started(this.boardImpl);
   }
 
+  get commands(): CommandService {
+    return started(this.commandSvc);
+  }
+
   get intake(): ScheduleIntake {
     return started(this.intakeSvc);
   }
@@ -300,6 +399,7 @@ export class Agent {
     this.faults?.stop();
     this.schedulerSvc?.stop();
     this.intakeSvc?.stop();
+    this.commandSvc?.stop();
     await this.coordinator?.stopAll('agent-restart');
     await this.cache?.stop();
     this.sender?.stop();

@@ -47,6 +47,13 @@ export interface PlaybackDeps {
 
 type End = 'finished' | 'preempted' | 'stopped' | 'agent-restart' | 'hardware';
 
+/** How an occurrence fared, first thing that happened to it (the `play` command's result). */
+export type Outcome =
+  | { state: 'started'; startedAt: number; lateMs: number }
+  | { state: 'failed'; reason: string; message: string }
+  | { state: 'skipped'; reason: 'busy' }
+  | { state: 'interrupted'; reason: string };
+
 interface Segment {
   occ: Occurrence;
   /** What is playing now: the item's source or its fallback. */
@@ -68,6 +75,7 @@ export class PlaybackCoordinator implements Playback {
   private suspended: Segment[] = [];
   private ampOffTimer: NodeJS.Timeout | undefined;
   private hw: Promise<void> = Promise.resolve();
+  private readonly watchers = new Map<string, (o: Outcome) => void>();
 
   constructor(private readonly d: PlaybackDeps) {}
 
@@ -88,12 +96,25 @@ export class PlaybackCoordinator implements Playback {
     this.armAmpOff(this.d.warmUpMs + this.d.holdMs + 1000);
   }
 
+  /** Resolves with the first thing that happens to the occurrence `key` once fired. */
+  outcome(key: string): Promise<Outcome> {
+    return new Promise((resolve) => this.watchers.set(key, resolve));
+  }
+
+  private settle(key: string, o: Outcome): void {
+    const w = this.watchers.get(key);
+    if (!w) return;
+    this.watchers.delete(key);
+    w(o);
+  }
+
   fire(occ: Occurrence, lateMs: number): void {
     const decision = arbitrate(this.current ? { priority: this.current.occ.priority } : null, occ);
     if (decision.action === 'skip') {
       const occurrence = iso(occ.start);
       this.d.ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: 'busy' }, this.d.clock.now());
       this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason: 'busy' });
+      this.settle(occ.key, { state: 'skipped', reason: 'busy' });
       return;
     }
     if (this.current) {
@@ -113,6 +134,19 @@ export class PlaybackCoordinator implements Playback {
       await this.d.board.setAmp(false);
       await this.d.board.selectInput('ip');
     });
+  }
+
+  /** The `stop` command with an itemId: stop it if it plays, and forget it if it was suspended. */
+  async stopItem(itemId: string): Promise<number> {
+    let n = 0;
+    const before = this.suspended.length;
+    this.suspended = this.suspended.filter((s) => s.occ.itemId !== itemId);
+    n += before - this.suspended.length;
+    if (this.current?.occ.itemId === itemId) {
+      this.end(this.current, 'stopped');
+      n++;
+    }
+    return n;
   }
 
   /** The occurrence playing now, for reports that concern it (a line fault during play). */
@@ -160,9 +194,11 @@ export class PlaybackCoordinator implements Playback {
       const wasOn = board.state().amp;
       await board.selectInput(inputFor(seg.source.kind));
       if (!wasOn) {
-        // Not pre-warmed (an ad-hoc or late item): audible beats on time.
+        // Not pre-warmed (an ad-hoc or late item): audible beats on time. An emergency
+        // does not wait for the warm-up: its audio starts as fast as the player allows
+        // while the amplifier comes up.
         await board.setAmp(true);
-        await sleep(this.d.warmUpMs);
+        if (seg.occ.priority < 100) await sleep(this.d.warmUpMs);
       }
     });
     if (!this.live(seg)) return;
@@ -263,6 +299,7 @@ export class PlaybackCoordinator implements Playback {
       this.d.clock.now(),
     );
     this.d.events.emit('play.started', seg.resumed ? { ...f, resumed: true } : f);
+    this.settle(seg.occ.key, { state: 'started', startedAt: at, lateMs: seg.lateMs });
     this.d.log.info({ itemId: seg.occ.itemId, source: seg.source.kind, lateMs: seg.lateMs, resumed: seg.resumed }, 'playing');
     if (seg.occ.end !== null && seg.occ.source.kind !== 'file') {
       seg.slotTimer = setTimeout(() => this.end(seg, 'finished'), Math.max(0, seg.occ.end - this.d.clock.now()));
@@ -292,6 +329,7 @@ export class PlaybackCoordinator implements Playback {
       const f = this.fields(seg);
       this.d.ledger.set({ key: seg.occ.key, docId: seg.occ.docId, itemId: seg.occ.itemId, occurrence: f.occurrence, state: 'interrupted', detail: how }, now);
       this.d.events.emit('play.interrupted', { ...f, playedMs: 0, reason: how === 'finished' ? 'stopped' : how });
+      this.settle(seg.occ.key, { state: 'interrupted', reason: how });
     }
     if (this.current === seg) this.current = null;
     if (thenResume) this.afterEnd();
@@ -307,6 +345,7 @@ export class PlaybackCoordinator implements Playback {
     const f = this.fields(seg);
     this.d.ledger.set({ key: seg.occ.key, docId: seg.occ.docId, itemId: seg.occ.itemId, occurrence: f.occurrence, state: 'failed', detail: reason }, now);
     this.d.events.emit('play.failed', { ...f, reason, message: message.slice(0, 500) });
+    this.settle(seg.occ.key, { state: 'failed', reason, message });
     this.d.log.warn({ code: 'PLAY_FAILED', itemId: seg.occ.itemId, reason, message }, 'play failed');
     if (this.current === seg) {
       this.current = null;
@@ -359,7 +398,7 @@ export class PlaybackCoordinator implements Playback {
   }
 
   private fields(seg: Segment): EventFields['play.started'] {
-    return {
+    const f: EventFields['play.started'] = {
       itemId: seg.occ.itemId,
       docId: seg.occ.docId,
       docVersion: seg.occ.docVersion,
@@ -368,6 +407,8 @@ export class PlaybackCoordinator implements Playback {
       source: seg.source.kind,
       priority: seg.occ.priority,
     };
+    if (seg.occ.cmdId) f.cmdId = seg.occ.cmdId;
+    return f;
   }
 }
 

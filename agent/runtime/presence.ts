@@ -28,10 +28,16 @@ export class Presence {
     this.d.link.prependListener('up', this.onUp);
   }
 
+  /** The birth as it would be published now (also the `ping` command's result). */
+  birth() {
+    const d = this.d;
+    return buildBirth({ ...d, now: new Date(d.clock.now()), schedule: d.schedule() });
+  }
+
   /** Re-announce (e.g. when the documents in force change). */
   publishBirth(): void {
     const d = this.d;
-    const birth = buildBirth({ ...d, now: new Date(d.clock.now()), schedule: d.schedule() });
+    const birth = this.birth();
     d.link.publish(d.topic, JSON.stringify(birth), PUBLISH_OPTS.status).then(
       () => {
         d.log.info({ bootId: d.bootId }, 'birth published');

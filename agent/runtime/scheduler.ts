@@ -66,6 +66,7 @@ export class Scheduler {
   private readonly prepared = new Set<string>();
   private offset = 0;
   private jumps = 0;
+  private lastWake: number | undefined;
 
   constructor(private readonly d: SchedulerDeps) {}
 
@@ -73,6 +74,7 @@ export class Scheduler {
     if (this.running) return;
     this.running = true;
     this.offset = this.d.clock.now() - this.d.clock.monoMs();
+    this.lastWake = this.d.clock.monoMs();
     this.replan();
     this.wake();
   }
@@ -104,12 +106,18 @@ export class Scheduler {
     return this.plan.find((o) => o.start >= now && !this.d.ledger.has(o.key)) ?? null;
   }
 
+  /** Monotonic time of the last wake (at most maxSleepMs apart while running); the systemd watchdog's progress probe. */
+  get lastWakeMono(): number | undefined {
+    return this.running ? this.lastWake : undefined;
+  }
+
   get clockJumps(): number {
     return this.jumps;
   }
 
   private wake(): void {
     if (!this.running) return;
+    this.lastWake = this.d.clock.monoMs();
     const now = this.d.clock.now();
     const offset = now - this.d.clock.monoMs();
     const jumped = Math.abs(offset - this.offset) > (this.d.jumpThresholdMs ?? 2000);

@@ -1,0 +1,173 @@
+// What each command of contract §4 does on the box, given a verified CommandDoc. The
+// CommandService (commands.ts) owns verification, at-most-once and results; this file
+// owns the effects.
+//
+// `play` is the emergency path: the occurrence is fired the moment the command is
+// recorded (a stream or FM/line source needs nothing else; an emergency does not wait
+// for the amplifier warm-up, playback.ts), and the result is sent once audio came out
+// or the play failed. A `file` source's media are fetched and verified by the cache
+// like any other media first (at most until the command expires).
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../adapters/clock.js';
+import type { Board } from '../adapters/board.js';
+import type { McuBoard } from '../adapters/mcu-board.js';
+import type { SystemStats } from '../adapters/system-stats.js';
+import type { CommandDoc } from '../domain/command-doc.js';
+import type { Occurrence } from '../domain/occurrences.js';
+import type { MediaRef } from '../domain/schedule-doc.js';
+import type { FaultTracker } from '../domain/fault-tracker.js';
+import type { Logger } from '../log.js';
+import type { CommandOutcome } from './commands.js';
+import type { Outcome, PlaybackCoordinator } from './playback.js';
+
+export interface ActionDeps {
+  clock: Clock;
+  log: Logger;
+  coordinator: PlaybackCoordinator;
+  board: Board;
+  faults: FaultTracker;
+  stats: SystemStats;
+  cacheDir: string;
+  mpg123Path: string | null;
+  /** The full birth and heartbeat state, for `ping`. */
+  snapshot(): Promise<{ birth: unknown; heartbeat: unknown }>;
+  setVolume(level: number): void;
+  /** `sync`: forget retry waits, re-check the cache and re-plan. */
+  sync(): Record<string, unknown>;
+  /** Ask the cache for ad-hoc media until `untilMs`; resolves with their paths, or null if not ready by then. */
+  fetchMedia(media: readonly MediaRef[], untilMs: number): Promise<string[] | null>;
+  /** Whether a service manager will restart / reboot us (systemd); otherwise those commands are refused. */
+  underSystemd: boolean;
+}
+
+/** How long a `play` result waits for audio before answering "accepted, not started yet". */
+const PLAY_RESULT_WAIT_MS = 90_000;
+
+export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<CommandOutcome> {
+  return async (doc) => {
+    switch (doc.action) {
+      case 'ping':
+        return { ok: true, result: await d.snapshot() };
+      case 'play':
+        return play(d, doc);
+      case 'stop': {
+        const playing = d.coordinator.playing();
+        if (doc.args.itemId !== undefined) return { ok: true, result: { stopped: await d.coordinator.stopItem(doc.args.itemId) } };
+        await d.coordinator.stopAll('stopped');
+        return { ok: true, result: { stopped: playing ? 1 : 0 } };
+      }
+      case 'volume':
+        d.setVolume(doc.args.level);
+        return { ok: true, result: { level: doc.args.level, appliesTo: 'items started from now on' } };
+      case 'sync':
+        return { ok: true, result: d.sync() };
+      case 'selftest':
+        return { ok: true, result: await selftest(d) };
+      case 'restart':
+        if (!d.underSystemd) return { ok: false, code: 'unsupported', message: 'not running under systemd: nothing would start the agent again' };
+        return { ok: true, result: { action: 'restart' } };
+      case 'reboot':
+        if (!d.underSystemd) return { ok: false, code: 'unsupported', message: 'not running under systemd (loa-reboot.path): reboot the box by hand' };
+        return { ok: true, result: { action: 'reboot' } };
+    }
+  };
+}
+
+async function play(d: ActionDeps, doc: Extract<CommandDoc, { action: 'play' }>): Promise<CommandOutcome> {
+  const a = doc.args;
+  const files = [a.source, 'fallback' in a.source ? a.source.fallback : undefined].filter((s) => s?.kind === 'file') as { media: string[] }[];
+  const wanted = new Set(files.flatMap((f) => f.media));
+  const media = a.media.filter((m) => wanted.has(m.id));
+  if (media.length > 0) {
+    const paths = await d.fetchMedia(media, Date.parse(doc.expiresAt));
+    if (!paths) return { ok: false, code: 'media', message: 'the media were not fetched and verified before the command expired' };
+  }
+  const start = d.clock.now();
+  const durationMs = a.durationS !== undefined ? a.durationS * 1000 : null;
+  const occ: Occurrence = {
+    key: `cmd/${doc.id}`,
+    docId: null,
+    docVersion: null,
+    topic: 'cmd',
+    itemId: doc.id,
+    start,
+    end: durationMs === null ? null : start + durationMs,
+    durationMs,
+    priority: a.priority,
+    volume: a.volume,
+    source: a.source,
+    media,
+    cmdId: doc.id,
+  };
+  const outcome = d.coordinator.outcome(occ.key);
+  d.coordinator.fire(occ, 0);
+  const o = await Promise.race([outcome, new Promise<null>((r) => setTimeout(() => r(null), PLAY_RESULT_WAIT_MS).unref())]);
+  return playResult(o);
+}
+
+function playResult(o: Outcome | null): CommandOutcome {
+  if (o === null) return { ok: true, result: { state: 'pending', message: 'accepted; no audio yet (see play.* events)' } };
+  switch (o.state) {
+    case 'started':
+      return { ok: true, result: { state: 'started', startedAt: new Date(o.startedAt).toISOString(), lateMs: o.lateMs } };
+    case 'skipped':
+      return { ok: false, code: 'busy', message: 'something of equal or higher priority is playing' };
+    case 'interrupted':
+      return { ok: false, code: 'interrupted', message: `interrupted before audio (${o.reason})` };
+    case 'failed':
+      return { ok: false, code: 'failed', message: `${o.reason}: ${o.message}` };
+  }
+}
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Checks that are safe on a box in service: nothing audible, nothing that takes the board away from playback. */
+async function selftest(d: ActionDeps): Promise<{ passed: boolean; checks: Check[] }> {
+  const checks: Check[] = [];
+  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const b = d.board;
+  const st = b.state();
+  add('board', true, `${b.kind}: amp ${st.amp ? 'on' : 'off'}, input ${st.input}`);
+  if (b.kind === 'mcu') {
+    const mcu = b as McuBoard;
+    const fw = mcu.firmware;
+    add('mcu', mcu.bridge.connected, mcu.bridge.connected && fw ? `firmware ${fw.firmware.major}.${fw.firmware.minor}.${fw.firmware.patch}, protocol ${fw.protocol}, boot ${fw.bootCount}` : 'not answering');
+    if (mcu.bridge.connected && !d.coordinator.playing()) {
+      try {
+        const lt = await mcu.lineTest();
+        add('line', lt.result === 'ok', `${lt.result}, ${lt.impedance === 0xffff ? 'open circuit' : `${lt.impedance} Ω`}`);
+      } catch (err) {
+        add('line', false, `line test failed: ${(err as Error).message}`);
+      }
+    } else if (mcu.bridge.connected) add('line', true, 'not tested while playing (the test interrupts the line)');
+    const fm = b.tuner?.state();
+    if (fm) add('fm', fm.rssi !== null && fm.rssi >= 20, `${fm.freqMHz} MHz, RSSI ${fm.rssi ?? 'unknown'} dBµV`);
+  }
+  const faults = d.faults.active();
+  add('faults', faults.length === 0, faults.length === 0 ? 'none active' : faults.map((f) => `${f.component}/${f.code}`).join(', '));
+  if (d.mpg123Path) {
+    const r = spawnSync(d.mpg123Path, ['--version'], { encoding: 'utf8', timeout: 5000 });
+    add('player', r.status === 0, r.status === 0 ? r.stdout.trim().split('\n')[0] ?? 'mpg123' : `${d.mpg123Path} not runnable`);
+  } else add('player', true, 'stand-in (no audio by configuration)');
+  const probe = join(d.cacheDir, `.selftest-${randomUUID()}`);
+  try {
+    await mkdir(d.cacheDir, { recursive: true });
+    await writeFile(probe, 'loa');
+    await rename(probe, `${probe}.x`);
+    await unlink(`${probe}.x`);
+    add('cache', true, `${d.cacheDir} writable`);
+  } catch (err) {
+    add('cache', false, `${d.cacheDir}: ${(err as Error).message}`);
+  }
+  const [sys, synced] = await Promise.all([d.stats.sys(), d.stats.clockSynced()]);
+  add('disk', sys.diskFreeMB === null || sys.diskFreeMB >= 200, `${sys.diskFreeMB ?? '?'} MB free`);
+  add('clock', synced !== false, synced === null ? 'no time service reports (chrony/ntpd?)' : synced ? 'synchronised' : 'NOT synchronised');
+  return { passed: checks.every((c) => c.ok), checks };
+}

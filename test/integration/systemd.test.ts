@@ -1,0 +1,233 @@
+// Life under systemd, without a running systemd: the health watchdog feeding a real
+// notification socket, the unit files through `systemd-analyze verify` and `security`,
+// and install.sh into a scratch root, twice.
+//
+// Needs systemd-analyze and systemd-notify (Debian package systemd) and python3; each
+// case skips with the reason where one is missing, and fails under CI=true.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync, lstatSync, readlinkSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, relative } from 'node:path';
+import { pino } from 'pino';
+import { createNotifier } from '../../agent/adapters/sd-notify.js';
+import { HealthWatchdog, eventLoopLagProbe, progressProbe } from '../../agent/runtime/health.js';
+import { notifyReceiverUnavailable, startNotifyReceiver } from '../helpers/notify-receiver.js';
+import { REPO_ROOT } from '../helpers/agent-process.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const SYSTEMD_DIR = join(REPO_ROOT, 'systemd');
+const UNITS = ['loa-agent.service', 'loa-reboot.path', 'loa-reboot.service'];
+const log = pino({ level: 'silent' });
+
+const noAnalyze = spawnSync('systemd-analyze', ['--version'], { stdio: 'ignore' }).status === 0 ? null : 'systemd-analyze not found (apt-get install systemd)';
+const noReceiver = notifyReceiverUnavailable();
+for (const why of [noAnalyze, noReceiver]) if (why && process.env.CI === 'true') throw new Error(why);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('the health watchdog pings the socket while healthy, stops while the scheduler stalls, resumes', { skip: noReceiver ?? false }, async (t: TestContext) => {
+  const rx = await startNotifyReceiver(tempDir('sd-health'));
+  t.after(() => rx.close());
+  const notifier = createNotifier({ env: { ...process.env, NOTIFY_SOCKET: rx.path }, log });
+  // A stand-in scheduler: it makes progress every 50 ms until told to stall.
+  let lastTick = performance.now();
+  let stalled = false;
+  const ticker = setInterval(() => {
+    if (!stalled) lastTick = performance.now();
+  }, 50);
+  t.after(() => clearInterval(ticker));
+  let probeCalls = 0;
+  const wd = new HealthWatchdog({
+    notifier,
+    intervalMs: 200,
+    probes: [
+      progressProbe({
+        name: 'scheduler',
+        lastProgressMono: () => {
+          probeCalls++;
+          return lastTick;
+        },
+        maxAgeMs: 600,
+      }),
+    ],
+    summary: () => (stalled ? 'idle (stalled)' : 'idle'),
+    log,
+  });
+  wd.start();
+  t.after(() => wd.stop());
+
+  // Healthy: pings keep coming (10 a second nominally; 3 in 3 s is plenty on a busy box).
+  await sleep(1000);
+  const healthyFrom = rx.messages.length;
+  await sleep(2000);
+  const healthyPings = rx.messages.slice(healthyFrom).filter((m) => m.lines.includes('WATCHDOG=1')).length;
+  assert.ok(healthyPings >= 3, `${healthyPings} pings in 2 s while healthy`);
+  assert.ok(rx.messages.some((m) => m.lines.includes('STATUS=idle')));
+
+  stalled = true;
+  const sick = await rx.waitFor((m) => m.lines.some((l) => l.startsWith('STATUS=UNHEALTHY: scheduler: no progress')), 10_000, healthyFrom);
+  const sickAt = rx.messages.indexOf(sick);
+  const callsBefore = probeCalls;
+  await sleep(2000);
+  assert.ok(probeCalls - callsBefore >= 3, `the watchdog kept checking (${probeCalls - callsBefore} checks)`);
+  const during = rx.messages.slice(sickAt + 1);
+  assert.equal(during.filter((m) => m.lines.includes('WATCHDOG=1')).length, 0, JSON.stringify(during.map((m) => m.data)));
+
+  stalled = false;
+  const resumedFrom = rx.messages.length;
+  await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 10_000, resumedFrom);
+  await rx.waitFor((m) => m.lines.includes('STATUS=idle'), 10_000, resumedFrom);
+});
+
+test('a blocked event loop withholds the next ping, then pinging resumes', async (t: TestContext) => {
+  const calls: { what: string; at: number }[] = [];
+  const notifier = {
+    watchdog: () => (calls.push({ what: 'WATCHDOG=1', at: performance.now() }), Promise.resolve()),
+    status: (s: string) => (calls.push({ what: `STATUS=${s}`, at: performance.now() }), Promise.resolve()),
+  };
+  const wd = new HealthWatchdog({ notifier, intervalMs: 200, probes: [eventLoopLagProbe({ maxLagMs: 400, sampleMs: 50 })], log });
+  wd.start();
+  t.after(() => wd.stop());
+  await sleep(1000);
+  assert.ok(calls.some((c) => c.what === 'WATCHDOG=1'));
+
+  const busyUntil = performance.now() + 1500;
+  while (performance.now() < busyUntil) {
+    // a synchronous loop: no timer can run
+  }
+  const unblocked = performance.now();
+  await sleep(2000);
+  const after = calls.filter((c) => c.at >= unblocked);
+  assert.ok(after.length >= 2, JSON.stringify(after));
+  assert.match(after[0]!.what, /^STATUS=UNHEALTHY: event-loop: lagged \d+ ms \(limit 400 ms\)$/, 'the first check after the block does not ping');
+  assert.ok(after.some((c) => c.what === 'WATCHDOG=1'), 'pings resume once the loop is free');
+});
+
+/** The units in a scratch directory, ExecStart's node pointed at this node (verify checks it exists). */
+function scratchUnits(): string {
+  const dir = tempDir('sd-units');
+  for (const u of UNITS) {
+    const text = readFileSync(join(SYSTEMD_DIR, u), 'utf8').replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `);
+    writeFileSync(join(dir, u), text);
+  }
+  return dir;
+}
+
+test('systemd-analyze verify accepts every unit, without a warning', { skip: noAnalyze ?? false }, () => {
+  const dir = scratchUnits();
+  const r = spawnSync('systemd-analyze', ['verify', ...UNITS.map((u) => join(dir, u))], { encoding: 'utf8' });
+  const ours = r.stderr.split('\n').filter((l) => /loa-/.test(l));
+  assert.deepEqual(ours, [], r.stderr);
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('the exposure score stays at or under what systemd/README.md documents', { skip: noAnalyze ?? false }, () => {
+  const dir = scratchUnits();
+  const readme = readFileSync(join(SYSTEMD_DIR, 'README.md'), 'utf8');
+  for (const unit of ['loa-agent.service', 'loa-reboot.service']) {
+    const documented = new RegExp(`^\\| \`${unit.replace('.', '\\.')}\` \\| (\\d+\\.\\d) `, 'm').exec(readme)?.[1];
+    assert.ok(documented, `systemd/README.md has no exposure row for ${unit}`);
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', join(dir, unit)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const measured = new RegExp(`Overall exposure level for ${unit.replace('.', '\\.')}: (\\d+\\.\\d)`).exec(r.stdout)?.[1];
+    assert.ok(measured, r.stdout.slice(-500));
+    assert.ok(Number(measured) <= Number(documented), `${unit}: exposure ${measured} is above the documented ${documented}`);
+  }
+});
+
+/** Every path under root with its type, mode and content hash (or link target). */
+function snapshot(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      const st = lstatSync(p);
+      const rel = relative(root, p);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isSymbolicLink()) out.push(`${rel} -> ${readlinkSync(p)}`);
+      else if (st.isDirectory()) {
+        out.push(`${rel}/ ${mode}`);
+        walk(p);
+      } else out.push(`${rel} ${mode} ${createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 16)}`);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function install(args: string[]) {
+  const r = spawnSync('sh', [join(SYSTEMD_DIR, 'install.sh'), ...args], { encoding: 'utf8', env: { ...process.env, DESTDIR: '' } });
+  assert.equal(r.status, 0, `install.sh ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+test('install.sh into a scratch root: twice gives the same tree, never touches agent.json or an edited udev rule', () => {
+  const work = tempDir('sd-install');
+  // A release as the build produces it: package.json, dist/, production node_modules.
+  const rel = join(work, 'release');
+  mkdirSync(join(rel, 'dist/agent'), { recursive: true });
+  mkdirSync(join(rel, 'node_modules/dep'), { recursive: true });
+  writeFileSync(join(rel, 'package.json'), '{"name":"loa","version":"0.0.0-test","type":"module"}\n');
+  writeFileSync(join(rel, 'dist/agent/main.js'), 'console.log("v1");\n');
+  writeFileSync(join(rel, 'node_modules/dep/index.js'), 'export {};\n');
+  const tarball = join(work, 'loa-test.tar.gz');
+  const tar = spawnSync('tar', ['-czf', tarball, '-C', work, 'release'], { encoding: 'utf8' });
+  assert.equal(tar.status, 0, tar.stderr);
+  const root = join(work, 'root');
+  mkdirSync(root);
+
+  const first = install(['--root', root, rel]);
+  assert.match(first, /skipped \(--root is .*, not \/\): system user loa/);
+  const tree1 = snapshot(root);
+  for (const p of ['opt/loa/dist/agent/main.js', 'opt/loa/node_modules/dep/index.js', 'opt/loa/systemd/README.md', 'etc/systemd/system/loa-agent.service', 'etc/systemd/system/loa-reboot.path', 'etc/systemd/system/loa-reboot.service', 'etc/udev/rules.d/99-loa-io.rules']) {
+    assert.ok(existsSync(join(root, p)), `${p} installed`);
+  }
+  assert.ok(tree1.includes('etc/loa/ 750'), tree1.filter((l) => l.startsWith('etc/loa')).join('\n'));
+  assert.equal(readFileSync(join(root, 'etc/systemd/system/loa-agent.service'), 'utf8'), readFileSync(join(SYSTEMD_DIR, 'loa-agent.service'), 'utf8'));
+
+  // The technician's config, and a rule edited for the board's adapter.
+  writeFileSync(join(root, 'etc/loa/agent.json'), '{"deviceId":"box-1"}\n', { mode: 0o640 });
+  const rules = join(root, 'etc/udev/rules.d/99-loa-io.rules');
+  const edited = readFileSync(rules, 'utf8').replace('#SUBSYSTEM=="tty", ATTRS{idVendor}=="1a86"', 'SUBSYSTEM=="tty", ATTRS{idVendor}=="1a86"');
+  writeFileSync(rules, edited);
+  const withConfig = snapshot(root);
+
+  // Again, from the tarball of the same release: nothing changes.
+  const second = install(['--root', root, tarball]);
+  assert.match(second, /already this version; unchanged/);
+  assert.match(second, /agent\.json exists; left as it is/);
+  const tree2 = snapshot(root).filter((l) => !l.startsWith('etc/udev/rules.d/99-loa-io.rules.dist'));
+  assert.deepEqual(tree2, withConfig);
+  assert.equal(readFileSync(join(root, 'etc/loa/agent.json'), 'utf8'), '{"deviceId":"box-1"}\n');
+  assert.equal(readFileSync(rules, 'utf8'), edited);
+  assert.equal(readFileSync(`${rules}.dist`, 'utf8'), readFileSync(join(SYSTEMD_DIR, '99-loa-io.rules'), 'utf8'));
+  assert.ok(!existsSync(join(root, 'opt/loa.prev')), 'an unchanged install keeps no previous version');
+  assert.ok(!existsSync(join(root, 'opt/loa.new')));
+
+  // A new version: the old one is kept for rollback.
+  writeFileSync(join(rel, 'dist/agent/main.js'), 'console.log("v2");\n');
+  install(['--root', root, rel]);
+  assert.equal(readFileSync(join(root, 'opt/loa/dist/agent/main.js'), 'utf8'), 'console.log("v2");\n');
+  assert.equal(readFileSync(join(root, 'opt/loa.prev/dist/agent/main.js'), 'utf8'), 'console.log("v1");\n');
+  assert.equal(readFileSync(join(root, 'etc/loa/agent.json'), 'utf8'), '{"deviceId":"box-1"}\n');
+});
+
+test('install.sh refuses what it cannot install', () => {
+  const work = tempDir('sd-install-bad');
+  const root = join(work, 'root');
+  mkdirSync(join(work, 'empty'), { recursive: true });
+  mkdirSync(root);
+  const run = (args: string[]) => spawnSync('sh', [join(SYSTEMD_DIR, 'install.sh'), ...args], { encoding: 'utf8' });
+  const noPkg = run(['--root', root, join(work, 'empty')]);
+  assert.notEqual(noPkg.status, 0);
+  assert.match(noPkg.stderr, /no package\.json/);
+  cpSync(join(REPO_ROOT, 'package.json'), join(work, 'empty/package.json'));
+  const noDist = run(['--root', root, join(work, 'empty')]);
+  assert.notEqual(noDist.status, 0);
+  assert.match(noDist.stderr, /dist\/agent\/main\.js is missing/);
+  assert.deepEqual(readdirSync(root), [], 'nothing written');
+  const badOpt = run(['--frobnicate']);
+  assert.equal(badOpt.status, 64);
+});
