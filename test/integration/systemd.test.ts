@@ -231,3 +231,35 @@ test('install.sh refuses what it cannot install', () => {
   const badOpt = run(['--frobnicate']);
   assert.equal(badOpt.status, 64);
 });
+
+test('the real agent process under a notify socket: READY with a status line, WATCHDOG pings, STOPPING on SIGTERM', { skip: noReceiver ?? false }, async () => {
+  const { startBroker } = await import('../helpers/broker.js');
+  const { spawnAgent, writeConfig } = await import('../helpers/agent-process.js');
+  const broker = await startBroker();
+  const dir = tempDir('sd-agent');
+  const rx = await startNotifyReceiver(dir);
+  try {
+    const cfg = writeConfig(dir, {
+      deviceId: 'sd-box',
+      mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' },
+      stateDir: join(dir, 'state'),
+      cacheDir: join(dir, 'cache'),
+      audio: { player: 'stand-in' },
+    });
+    // WatchdogSec=2: pings every 1 s; the agent checks its probes at a quarter of that.
+    const agent = spawnAgent(['--config', cfg], { NOTIFY_SOCKET: rx.path, WATCHDOG_USEC: '2000000', INVOCATION_ID: 'sd-test' });
+    const ready = await rx.waitFor((m) => m.lines.includes('READY=1'), 20_000);
+    assert.ok(ready.lines.some((l) => /^STATUS=(idle|playing).*mqtt/.test(l)), ready.data);
+    const i = rx.messages.indexOf(ready);
+    await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 10_000, i);
+    await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 10_000, rx.messages.length);
+    agent.proc.kill('SIGTERM');
+    await rx.waitFor((m) => m.lines.includes('STOPPING=1'), 10_000);
+    assert.equal(await agent.exited(), 0);
+    // Children (mpg123, gpioset) must not be able to talk to systemd in our name.
+    assert.ok(!agent.output().includes('NOTIFY_SOCKET'), 'no notify socket leaked into logs');
+  } finally {
+    await rx.close();
+    await broker.close();
+  }
+});
