@@ -19,6 +19,7 @@ import { benchMedia } from './media.js';
 import { benchPlayer } from './player.js';
 import { benchPlayback } from './playback.js';
 import { benchBridge } from './firmware.js';
+import { benchEmergency } from './commands.js';
 
 interface Row {
   metric: string;
@@ -224,6 +225,7 @@ async function main(): Promise<void> {
   const persistent = await startBroker({ persistent: true });
   try {
     if (want('drain')) await drain(persistent);
+    if (want('emergency')) await benchEmergency(add, persistent);
     if (want('startup')) {
       await startup(persistent, 'dist');
       await startup(persistent, 'tsx');
