@@ -20,6 +20,7 @@ import { benchPlayer } from './player.js';
 import { benchPlayback } from './playback.js';
 import { benchBridge } from './firmware.js';
 import { benchEmergency } from './commands.js';
+import { benchFleet } from './fleet.js';
 
 interface Row {
   metric: string;
@@ -234,6 +235,7 @@ async function main(): Promise<void> {
   } finally {
     await persistent.close();
   }
+  if (want('fleet')) await benchFleet(add);
   printTable();
 }
 

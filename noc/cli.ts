@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// `noc`: the centre's command-line tool for the loa boxes (shared contract: keys and
+// signed documents, publishing, commands, the fleet table, the event archive and proof
+// of play, and a fleet simulator). One subcommand per file; this file only dispatches
+// and turns errors into one line and an exit code (errors.ts).
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NocError, errorMessage } from './errors.js';
+import { eventsCommand } from './events.js';
+import { processIo, type Io } from './io.js';
+import { keysCommand } from './keys.js';
+import { publishCommand } from './publish.js';
+import { sendCommand } from './send.js';
+import { signCommand } from './sign.js';
+import { simulateCommand } from './simulate.js';
+import { watchCommand } from './watch.js';
+
+type Sub = (argv: string[], io: Io) => Promise<number>;
+
+const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
+  keys: { run: keysCommand, summary: 'generate an Ed25519 signing key; print its trustedKeys entry' },
+  sign: { run: signCommand, summary: 'validate a schedule or command and sign it (JWS)' },
+  publish: { run: publishCommand, summary: 'publish a signed schedule (retained) or command to a box or group' },
+  send: { run: sendCommand, summary: 'send a command and wait for its result(s)' },
+  watch: { run: watchCommand, summary: 'live table of the fleet: online, heartbeat, state, faults' },
+  events: { run: eventsCommand, summary: 'archive events in SQLite; "events export" writes proof of play CSV' },
+  simulate: { run: simulateCommand, summary: 'run N simulated boxes' },
+};
+
+export const USAGE = `noc <command> [options]   (noc <command> --help for its options)
+
+${Object.entries(SUBCOMMANDS)
+  .map(([name, s]) => `  ${name.padEnd(9)} ${s.summary}`)
+  .join('\n')}
+
+Exit codes: 0 success, 1 failure, 2 usage error, 3 timeout (no answer).`;
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    (name === undefined ? io.err : io.out)(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const sub = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
+  if (!sub) {
+    io.err(`noc: unknown command "${name}" (one of ${Object.keys(SUBCOMMANDS).join(', ')}; see noc --help)`);
+    return 2;
+  }
+  try {
+    return await sub.run(rest, io);
+  } catch (err) {
+    if (err instanceof NocError) {
+      io.err(`noc ${name}: ${err.message}`);
+      return err.exitCode;
+    }
+    io.err(`noc ${name}: unexpected error: ${errorMessage(err)}`);
+    if (process.env.NOC_DEBUG) io.err((err as Error).stack ?? '');
+    return 1;
+  }
+}
+
+function isEntry(): boolean {
+  const argv1 = process.argv[1];
+  if (!argv1) return false;
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
+  main(process.argv.slice(2)).then(
+    // Let stdout drain (a piped CSV export) before exiting.
+    (code) => process.stdout.write('', () => process.exit(code)),
+    (err: unknown) => {
+      process.stderr.write(`noc: ${errorMessage(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

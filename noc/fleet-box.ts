@@ -1,0 +1,297 @@
+// One simulated box for `noc simulate`: its own MQTT connection and the box's side of
+// the contract, cheap enough to run thousands in one process. Not the agent: no
+// scheduler, no audio; it says what a healthy box says (§5 birth and will, §6 heartbeat,
+// §7 events with epoch/seq, §4 command results) so the centre's tools and the broker
+// can be exercised at fleet scale. Command verification IS the agent's
+// (agent/domain/command-doc.ts verifyCommand), so refusals carry the real error codes.
+import { randomUUID } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { verifyCommand, type CommandDoc } from '../agent/domain/command-doc.js';
+import { topicsFor, type TopicMap } from '../agent/domain/topics.js';
+import type { KeyRing } from '../agent/domain/verify.js';
+import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../agent/domain/telemetry.js';
+import { MAX_BYTES } from './docs.js';
+
+export interface SimCounters {
+  connected: number;
+  births: number;
+  heartbeats: number;
+  events: number;
+  results: number;
+  commands: number;
+}
+
+export function newCounters(): SimCounters {
+  return { connected: 0, births: 0, heartbeats: 0, events: 0, results: 0, commands: 0 };
+}
+
+export interface SimBoxOptions {
+  url: string;
+  mqtt: IClientOptions;
+  root: string;
+  deviceId: string;
+  groups: readonly string[];
+  heartbeatMs: number;
+  /** Mean time between simulated plays (exponential), 0 = never. */
+  playEveryMs: number;
+  sessionExpiryS: number;
+  keys: KeyRing;
+  counters: SimCounters;
+  agentVersion: string;
+  random?: () => number;
+}
+
+interface Play {
+  fields: { itemId: string; docId: string | null; docVersion: number | null; occurrence: string; lateMs: number; source: 'file' | 'stream' | 'fm' | 'line'; priority: number; cmdId?: string };
+  startedAt: number;
+  timer: NodeJS.Timeout;
+}
+
+export class SimBox {
+  private client: MqttClient | undefined;
+  private bootId = randomUUID();
+  private bootedAt = Date.now();
+  /** In memory: a simulated box's "database" lives as long as the process. */
+  private readonly epoch = randomUUID();
+  private seq = 0;
+  private readonly outbox: { seq: number; body: string }[] = [];
+  private readonly seen = new Set<string>();
+  private readonly topics: TopicMap;
+  private readonly rnd: () => number;
+  private hbTimer: NodeJS.Timeout | undefined;
+  private playTimer: NodeJS.Timeout | undefined;
+  private play: Play | undefined;
+  private volume = 80;
+  private stopping = false;
+  private up = false;
+
+  constructor(private readonly o: SimBoxOptions) {
+    this.topics = topicsFor(o.root, o.deviceId, o.groups);
+    this.rnd = o.random ?? Math.random;
+  }
+
+  get connected(): boolean {
+    return this.up;
+  }
+
+  /** Connects; resolves at the first CONNACK (or rejects on the first error). */
+  start(): Promise<void> {
+    this.stopping = false;
+    const o = this.o;
+    const client = mqtt.connect(o.url, {
+      ...o.mqtt,
+      clientId: o.deviceId,
+      clean: false,
+      ...(o.mqtt.protocolVersion === 5 ? { properties: { sessionExpiryInterval: o.sessionExpiryS } } : {}),
+      // Jittered, so a broker restart is not met by the whole fleet in the same second.
+      reconnectPeriod: 1000 + Math.floor(this.rnd() * 4000),
+      resubscribe: false,
+      queueQoSZero: false,
+      will: { topic: this.topics.status, payload: Buffer.from(JSON.stringify(buildWill(this.bootId))), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', (ack) => this.onConnect(ack.sessionPresent === true));
+    client.on('close', () => {
+      if (this.up) this.o.counters.connected--;
+      this.up = false;
+    });
+    client.on('error', () => {}); // 'close' follows; mqtt.js reconnects
+    client.on('message', (topic, payload) => void this.onCommand(topic, payload));
+    return new Promise((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+  }
+
+  private onConnect(sessionPresent: boolean): void {
+    this.up = true;
+    this.o.counters.connected++;
+    const c = this.client!;
+    c.publish(this.topics.status, JSON.stringify(this.birth()), { qos: 1, retain: true });
+    this.o.counters.births++;
+    if (!sessionPresent) c.subscribe([this.topics.deviceCmd, ...this.topics.groupCmds], { qos: 1 });
+    this.heartbeat();
+    // Jittered start, then every period: a fleet started together does not beat together.
+    clearTimeout(this.hbTimer);
+    this.hbTimer = setTimeout(() => {
+      this.heartbeat();
+      this.hbTimer = setInterval(() => this.heartbeat(), this.o.heartbeatMs);
+    }, Math.floor(this.rnd() * this.o.heartbeatMs));
+    this.flushOutbox();
+    this.armPlay();
+  }
+
+  birth(): Birth {
+    return buildBirth({
+      now: new Date(),
+      bootId: this.bootId,
+      epoch: this.epoch,
+      agentVersion: this.o.agentVersion,
+      deviceId: this.o.deviceId,
+      groups: this.o.groups,
+      site: { communeName: `Simulated ${this.o.deviceId}`, communeCode: '00000', lat: 10.77 + this.rnd() / 10, lon: 106.7 + this.rnd() / 10, installer: 'noc simulate' },
+      schedule: [{ id: 'sim-daily', version: 1 }],
+    });
+  }
+
+  heartbeatState(): Heartbeat {
+    const p = this.play;
+    const playing: Playing | null = p ? { itemId: p.fields.itemId, docId: p.fields.docId, source: p.fields.source, startedAt: new Date(p.startedAt).toISOString(), priority: p.fields.priority } : null;
+    const r = this.rnd;
+    return buildHeartbeat({
+      now: new Date(),
+      bootId: this.bootId,
+      uptimeS: (Date.now() - this.bootedAt) / 1000,
+      sys: { cpuTempC: Math.round((45 + r() * 15) * 10) / 10, load1: Math.round(r() * 50) / 100, memFreeMB: 1500 + Math.floor(r() * 300), diskFreeMB: 10_000 },
+      clockSynced: true,
+      outbox: this.outbox.length,
+      schedule: [{ id: 'sim-daily', version: 1 }],
+      playing,
+      volume: this.volume,
+      amp: { on: p !== undefined, fault: false },
+      fm: { freqMHz: 100, rssi: -60 - Math.floor(r() * 20) },
+      cache: { bytes: 1_843_200, ready: 1, pending: 0, failed: 0 },
+      net: { bearer: '4g', signal: -70 - Math.floor(r() * 20), operator: 'Viettel' },
+      next: { itemId: 'sim-news', at: new Date(Date.now() + 3_600_000).toISOString() },
+    });
+  }
+
+  private heartbeat(): void {
+    // Skipped while offline, as the agent does: a late heartbeat would mislead the NOC.
+    if (!this.up || !this.client) return;
+    this.client.publish(this.topics.heartbeat, JSON.stringify(this.heartbeatState()), { qos: 0, retain: true });
+    this.o.counters.heartbeats++;
+  }
+
+  /** Appends to the in-memory outbox and sends (QoS 1); kept until the broker acknowledges. */
+  emit(type: string, fields: Record<string, unknown>): void {
+    const seq = ++this.seq;
+    const body = JSON.stringify({ epoch: this.epoch, seq, ts: new Date().toISOString(), type, ...fields });
+    this.outbox.push({ seq, body });
+    this.send(seq, body);
+  }
+
+  private send(seq: number, body: string): void {
+    if (!this.up || !this.client) return;
+    this.client.publish(this.topics.events, body, { qos: 1 }, (err) => {
+      if (err) return; // resent from the outbox on the next connection
+      const i = this.outbox.findIndex((e) => e.seq === seq);
+      if (i !== -1) this.outbox.splice(i, 1);
+      this.o.counters.events++;
+    });
+  }
+
+  private flushOutbox(): void {
+    for (const e of [...this.outbox]) this.send(e.seq, e.body);
+  }
+
+  private armPlay(): void {
+    clearTimeout(this.playTimer);
+    if (!this.o.playEveryMs || this.stopping) return;
+    const wait = -Math.log(1 - this.rnd()) * this.o.playEveryMs;
+    this.playTimer = setTimeout(() => {
+      if (!this.play) {
+        const occ = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+        this.startPlay({ itemId: 'sim-news', docId: 'sim-daily', docVersion: 1, occurrence: occ, lateMs: Math.floor(this.rnd() * 40), source: 'file', priority: 50 }, 2000 + this.rnd() * 8000);
+      }
+      this.armPlay();
+    }, wait);
+  }
+
+  private startPlay(fields: Play['fields'], durationMs: number): void {
+    if (this.play) this.endPlay('play.interrupted', 'preempted');
+    this.emit('play.started', fields);
+    const timer = setTimeout(() => this.endPlay('play.finished'), durationMs);
+    this.play = { fields, startedAt: Date.now(), timer };
+    this.heartbeat(); // on state change
+  }
+
+  private endPlay(type: 'play.finished' | 'play.interrupted', reason?: string): string | null {
+    const p = this.play;
+    if (!p) return null;
+    clearTimeout(p.timer);
+    this.play = undefined;
+    this.emit(type, { ...p.fields, playedMs: Date.now() - p.startedAt, ...(reason ? { reason } : {}) });
+    this.heartbeat();
+    return p.fields.itemId;
+  }
+
+  private async onCommand(topic: string, payload: Buffer): Promise<void> {
+    this.o.counters.commands++;
+    const v = await verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: MAX_BYTES, seen: (id) => this.seen.has(id) });
+    if (!v.ok) {
+      // Contract §4: a payload with no readable id cannot get a result; it becomes an event.
+      if (v.cmdId === null) this.emit('cmd.rejected', { topic, reason: v.code, message: v.message });
+      else this.result(v.cmdId, false, { error: { code: v.code, message: v.message } });
+      return;
+    }
+    this.seen.add(v.doc.id); // at most once per id (in memory: a simulated box)
+    this.result(v.doc.id, true, { result: this.execute(v.doc) });
+  }
+
+  private execute(cmd: CommandDoc): unknown {
+    switch (cmd.action) {
+      case 'ping':
+        return { birth: this.birth(), heartbeat: this.heartbeatState() };
+      case 'play': {
+        const a = cmd.args;
+        const durationMs = Math.min((a.durationS ?? 10) * 1000, 600_000);
+        this.startPlay({ itemId: cmd.id, docId: null, docVersion: null, occurrence: new Date().toISOString(), lateMs: 0, source: a.source.kind, priority: a.priority, cmdId: cmd.id }, durationMs);
+        return { itemId: cmd.id };
+      }
+      case 'stop':
+        return { stopped: cmd.args.itemId && this.play?.fields.itemId !== cmd.args.itemId ? null : this.endPlay('play.interrupted', 'stopped') };
+      case 'volume':
+        this.volume = cmd.args.level;
+        this.heartbeat();
+        return { level: this.volume };
+      case 'sync':
+        return { replanned: true };
+      case 'selftest':
+        return { amp: 'ok', line: 'ok', mcu: 'ok', fm: 'ok', simulated: true };
+      case 'restart':
+      case 'reboot':
+        setTimeout(() => void this.restart(), cmd.action === 'reboot' ? 2000 : 200);
+        return { [cmd.action === 'reboot' ? 'rebooting' : 'restarting']: true };
+    }
+  }
+
+  private result(cmdId: string, ok: boolean, body: { result?: unknown; error?: unknown }): void {
+    this.client?.publish(this.topics.cmdResult, JSON.stringify({ cmdId, ok, ts: new Date().toISOString(), ...body }), { qos: 1 }, (err) => {
+      if (!err) this.o.counters.results++;
+    });
+  }
+
+  /** A new process on the box: clean death, new bootId (and will), new birth. */
+  private async restart(): Promise<void> {
+    await this.stop();
+    this.bootId = randomUUID();
+    this.bootedAt = Date.now();
+    await this.start().catch(() => {});
+  }
+
+  /** Clean shutdown: the retained death with this boot's id, acknowledged, then disconnect. */
+  async stop(timeoutMs = 3000): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.hbTimer);
+    clearInterval(this.hbTimer);
+    clearTimeout(this.playTimer);
+    // As the agent does on SIGTERM: what plays is interrupted (agent-restart) before the death.
+    this.endPlay('play.interrupted', 'agent-restart');
+    const c = this.client;
+    if (!c) return;
+    const deadline = Date.now() + timeoutMs;
+    while (c.connected && this.outbox.length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.client = undefined;
+    const timeout = new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref());
+    if (c.connected) {
+      await Promise.race([c.publishAsync(this.topics.status, JSON.stringify(buildShutdown(new Date(), this.bootId)), { qos: 1, retain: true }), timeout]).catch(() => {});
+    }
+    await Promise.race([c.endAsync(false), timeout]).catch(() => {});
+    if (!c.disconnected) c.end(true);
+    c.removeAllListeners();
+    c.on('error', () => {});
+    if (this.up) this.o.counters.connected--;
+    this.up = false;
+  }
+}

@@ -1,0 +1,113 @@
+// `noc publish`: put a signed schedule (retained) or command (not retained) on the
+// topic the contract's table gives it, and wait for the broker's PUBACK.
+import { readFileSync } from 'node:fs';
+import { parseArgs, positionals } from './args.js';
+import { addresses, loadSigningKey, peekJws, type DocKind } from './docs.js';
+import { Failure, UsageError, errorMessage } from './errors.js';
+import type { Io } from './io.js';
+import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
+import { prepareDoc, signPrepared } from './sign.js';
+import { checkId, deviceTopic, groupTopic } from './topics.js';
+
+const SPEC = {
+  ...BROKER_SPEC,
+  device: { kind: 'string' },
+  group: { kind: 'string' },
+  key: { kind: 'string' },
+  kid: { kind: 'string' },
+  ttl: { kind: 'number', min: 1 },
+  clear: { kind: 'boolean' },
+} as const;
+
+export const PUBLISH_HELP = `noc publish <file.json|file.jws> --broker URL (--device ID | --group G) [--key k.pem]
+noc publish --clear --broker URL (--device ID | --group G)
+
+Publish a signed document where the contract puts it: a schedule retained with QoS 1 on
+{root}/d/ID/schedule or {root}/g/G/schedule, a command with QoS 1, not retained, on
+.../cmd. Waits for the broker's acknowledgement (PUBACK).
+
+  FILE          a JWS (from noc sign), or a .json document signed on the fly with --key
+  --device ID   one box             --group G   every box of group G
+  --key FILE    sign a .json first (same checks as noc sign); --kid, --ttl as there
+  --clear       publish a zero-length retained message on the schedule topic. This only
+                removes the broker's retained copy (boxes that connect later get no
+                schedule from it); boxes ignore it and keep what they accepted: to stop
+                a schedule, publish a signed one with "items": [] and a higher version.
+
+${BROKER_HELP}`;
+
+export type Target = { device: string; group?: undefined } | { group: string; device?: undefined };
+
+export function targetOf(device: string | undefined, group: string | undefined, cmd: string): Target {
+  if ((device === undefined) === (group === undefined)) throw new UsageError(`give exactly one of --device ID or --group G (see noc ${cmd} --help)`);
+  return device !== undefined ? { device: checkId(device, '--device') } : { group: checkId(group!, '--group') };
+}
+
+export function topicFor(root: string, to: Target, leaf: 'schedule' | 'cmd'): string {
+  return to.device !== undefined ? deviceTopic(root, to.device, leaf) : groupTopic(root, to.group, leaf);
+}
+
+/** The JWS to publish: read as is, or validated and signed when it is JSON. */
+async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl?: number }, io: Io): Promise<{ jws: string; kind: DocKind; payload: Record<string, unknown> }> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new Failure(`${file}: ${errorMessage(err)}`);
+  }
+  if (text.startsWith('{')) {
+    if (!opts.key) throw new UsageError(`${file} is an unsigned JSON document: add --key <kid.key.pem> to sign it, or publish the output of noc sign`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new Failure(`${file}: not valid JSON (${errorMessage(err)})`);
+    }
+    const key = loadSigningKey(opts.key, opts.kid);
+    const p = prepareDoc(raw, file, io, Date.now(), opts.ttl ?? 300);
+    return { jws: await signPrepared(p, key), kind: p.kind, payload: p.doc };
+  }
+  if (opts.key) io.err(`warning: ${file} is already signed; --key ignored`);
+  const { kind, payload } = peekJws(text, file);
+  return { jws: text, kind, payload };
+}
+
+export async function publishCommand(argv: string[], io: Io): Promise<number> {
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'publish');
+  if (help) return io.out(PUBLISH_HELP), 0;
+  const cfg = brokerConfig(opts);
+  const to = targetOf(opts.device, opts.group, 'publish');
+  let topic: string;
+  let body: string | Buffer;
+  let retain: boolean;
+  let what: string;
+  if (opts.clear) {
+    positionals(positional, [], 'publish');
+    topic = topicFor(cfg.root, to, 'schedule');
+    body = Buffer.alloc(0);
+    retain = true;
+    what = 'cleared the retained schedule (boxes keep what they accepted)';
+  } else {
+    const [file] = positionals(positional, ['<file.json|file.jws>'], 'publish');
+    const doc = await loadPayload(file!, opts, io);
+    if (!addresses(doc.payload, to)) {
+      const name = to.device !== undefined ? `device ${to.device}` : `group ${to.group}`;
+      io.err(`warning: the ${doc.kind}'s target ${JSON.stringify(doc.payload.target)} does not name ${name}; a box accepts it only if the target names it or one of its groups`);
+    }
+    topic = topicFor(cfg.root, to, doc.kind === 'schedule' ? 'schedule' : 'cmd');
+    body = doc.jws;
+    retain = doc.kind === 'schedule';
+    const version = doc.kind === 'schedule' ? ` version ${String(doc.payload.version)}` : ` ${String(doc.payload.action)}`;
+    what = `${doc.kind} ${String(doc.payload.id)}${version}`;
+  }
+  const client = await connect(cfg);
+  try {
+    await client.publishAsync(topic, body, { qos: 1, retain });
+  } catch (err) {
+    throw new Failure(`publish to ${topic} refused: ${errorMessage(err)}`);
+  } finally {
+    await closeClient(client);
+  }
+  io.out(`${what} -> ${topic} (QoS 1${retain ? ', retained' : ''}, acknowledged by the broker)`);
+  return 0;
+}

@@ -1,0 +1,163 @@
+// `noc simulate`: N light boxes in one process, each with its own MQTT connection, for
+// trying the centre's tools and sizing the broker without N Raspberry Pis.
+import { readFileSync } from 'node:fs';
+import { ID_RE } from '../agent/domain/schedule-doc.js';
+import { KeyRing, type TrustedKey } from '../agent/domain/verify.js';
+import { AGENT_VERSION } from '../agent/version.js';
+import { parseArgs, positionals, required } from './args.js';
+import { Failure, UsageError, errorMessage } from './errors.js';
+import { SimBox, newCounters } from './fleet-box.js';
+import type { Io } from './io.js';
+import { BROKER_HELP, BROKER_SPEC, brokerConfig } from './mqtt.js';
+import { stopSignal } from './signals.js';
+import { checkId } from './topics.js';
+
+const SPEC = {
+  ...BROKER_SPEC,
+  boxes: { kind: 'number', min: 1 },
+  heartbeat: { kind: 'number', min: 0.05 },
+  groups: { kind: 'string' },
+  trust: { kind: 'list' },
+  'trust-file': { kind: 'string' },
+  prefix: { kind: 'string' },
+  ramp: { kind: 'number', min: 1 },
+  'play-every': { kind: 'number', min: 0 },
+  'session-expiry': { kind: 'number', min: 0 },
+  stats: { kind: 'number', min: 0.1 },
+  duration: { kind: 'number', min: 0.1 },
+} as const;
+
+export const SIMULATE_HELP = `noc simulate --broker URL --boxes N [--heartbeat 30] [--groups g1,g2] [--trust kid=publicKey ...]
+
+Run N simulated boxes in this process, each with its own MQTT connection: retained birth
+on connect (new bootId per run) and retained last will (contract §5), a retained heartbeat
+every period with a jittered start (§6), events with epoch/seq (a play.started/finished
+pair now and then, §7) and one result per command (§4), verified with the agent's own
+checks against the trusted keys. Ctrl-C publishes each box's clean death and exits.
+
+  --boxes N           how many (ids PREFIX0001 ...)
+  --prefix P          device id prefix (default sim-)
+  --groups g1,g2      groups every box belongs to (default all)
+  --heartbeat S       heartbeat period in seconds (default 30; fractions to compress time)
+  --trust kid=KEY     a trusted public key (as noc keys prints it); repeat for several
+  --trust-file F      trusted keys from a JSON list [{"kid","publicKey"}] (the agent's trustedKeys)
+  --ramp R            connections per second while starting (default 200)
+  --play-every S      mean seconds between simulated plays per box (default 600, 0 = none)
+  --session-expiry S  MQTT 5 session expiry of each box (default 300: a simulation
+                      should not leave a fleet of sessions in the broker for days)
+  --stats S           every S seconds, a JSON line of counters on standard error
+  --duration S        stop after S seconds
+
+${BROKER_HELP}`;
+
+export function parseTrust(list: readonly string[], file: string | undefined): TrustedKey[] {
+  const keys: TrustedKey[] = [];
+  for (const t of list) {
+    const eq = t.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--trust "${t}" must be kid=publicKey (the JSON noc keys prints has both)`);
+    keys.push({ kid: t.slice(0, eq), publicKey: t.slice(eq + 1) });
+  }
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new Failure(`--trust-file ${file}: ${errorMessage(err)}`);
+    }
+    const arr = Array.isArray(parsed) ? parsed : [parsed];
+    for (const k of arr as { kid?: unknown; publicKey?: unknown }[]) keys.push({ kid: String(k?.kid), publicKey: String(k?.publicKey) });
+  }
+  for (const k of keys) {
+    if (!ID_RE.test(k.kid)) throw new UsageError(`trusted key id "${k.kid}" is not valid (expected ${ID_RE.source})`);
+    if (!/^[A-Za-z0-9_-]{43}$/.test(k.publicKey)) throw new UsageError(`trusted key ${k.kid}: "${k.publicKey}" is not a raw Ed25519 public key (43 base64url characters, as noc keys prints)`);
+  }
+  return keys;
+}
+
+export async function simulateCommand(argv: string[], io: Io): Promise<number> {
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'simulate');
+  if (help) return io.out(SIMULATE_HELP), 0;
+  positionals(positional, [], 'simulate');
+  const cfg = brokerConfig(opts);
+  const n = Math.floor(required(opts.boxes, '--boxes', '100'));
+  const prefix = opts.prefix ?? 'sim-';
+  const groups = (opts.groups ?? 'all').split(',').filter(Boolean).map((g) => checkId(g, '--groups'));
+  const trusted = parseTrust(opts.trust ?? [], opts['trust-file']);
+  if (trusted.length === 0) io.err('noc simulate: no --trust key: every command will be refused as unknown-key');
+  const keys = new KeyRing(trusted);
+  const width = Math.max(4, String(n).length);
+  const ids = Array.from({ length: n }, (_, i) => checkId(`${prefix}${String(i + 1).padStart(width, '0')}`, '--prefix'));
+  const counters = newCounters();
+  const heartbeatMs = (opts.heartbeat ?? 30) * 1000;
+  const boxes = ids.map(
+    (deviceId) =>
+      new SimBox({
+        url: cfg.url,
+        mqtt: cfg.options,
+        root: cfg.root,
+        deviceId,
+        groups,
+        heartbeatMs,
+        playEveryMs: (opts['play-every'] ?? 600) * 1000,
+        sessionExpiryS: opts['session-expiry'] ?? 300,
+        keys,
+        counters,
+        agentVersion: `${AGENT_VERSION}-sim`,
+      }),
+  );
+
+  let stopped = false;
+  const signal = stopSignal(opts.duration);
+  const stop = signal.done.then((why) => {
+    stopped = true;
+    return why;
+  });
+  // Ramp: `ramp` connections per second, in 20 ms slices, so the broker is not hammered.
+  const ramp = opts.ramp ?? 200;
+  const t0 = performance.now();
+  let failures = 0;
+  let firstError = '';
+  const starting: Promise<void>[] = [];
+  for (let i = 0; i < boxes.length && !stopped; i++) {
+    const due = t0 + (i / ramp) * 1000;
+    const wait = due - performance.now();
+    if (wait > 20) await new Promise((r) => setTimeout(r, wait));
+    starting.push(
+      boxes[i]!.start().catch((err: unknown) => {
+        firstError ||= errorMessage(err);
+        // The box keeps retrying (mqtt.js reconnects); say it once per box, at most five times.
+        if (failures++ < 5) io.err(`noc simulate: ${ids[i]} cannot connect (retrying): ${errorMessage(err)}`);
+      }),
+    );
+    // Nothing at all connects: the broker is wrong, not busy. Stop early with one line.
+    if (i === Math.min(boxes.length, 20) - 1) {
+      await Promise.race([Promise.all(starting), stop]);
+      if (failures === starting.length) {
+        signal.dispose();
+        await Promise.all(boxes.slice(0, i + 1).map((b) => b.stop(500)));
+        throw new Failure(`cannot connect to ${cfg.url}: ${firstError}`);
+      }
+    }
+  }
+  await Promise.race([Promise.all(starting), stop]);
+  if (!stopped) io.err(`ready: ${counters.connected} of ${n} boxes connected in ${((performance.now() - t0) / 1000).toFixed(1)} s (heartbeat ${heartbeatMs / 1000} s, ${((n / heartbeatMs) * 1000).toFixed(1)} heartbeats/s)`);
+
+  let statsTimer: NodeJS.Timeout | undefined;
+  if (opts.stats) {
+    let last = { t: performance.now(), ...counters };
+    statsTimer = setInterval(() => {
+      const t = performance.now();
+      const dt = (t - last.t) / 1000;
+      const sent = counters.heartbeats + counters.events + counters.births + counters.results;
+      const lastSent = last.heartbeats + last.events + last.births + last.results;
+      io.err(JSON.stringify({ stats: true, ...counters, sent, perS: Math.round((sent - lastSent) / dt) }));
+      last = { t, ...counters };
+    }, opts.stats * 1000);
+  }
+  await stop;
+  clearInterval(statsTimer);
+  // Clean deaths, a few hundred at a time (each waits for its PUBACK).
+  for (let i = 0; i < boxes.length; i += 500) await Promise.all(boxes.slice(i, i + 500).map((b) => b.stop()));
+  io.err(`noc simulate: ${n} boxes stopped (clean deaths published)`);
+  return failures === n ? 1 : 0;
+}

@@ -1,0 +1,306 @@
+// The fleet table behind `noc watch`, as pure logic: feed it what arrives on
+// {root}/d/+/status, /heartbeat and /events with the time it arrived, ask it for rows.
+// No I/O and no clock of its own, so every rule below is unit-tested with exact times.
+//
+// Rules:
+// - Online/offline (contract §5): a birth makes a box online and records its bootId; a
+//   death counts only when its bootId is the latest birth's (or no boot is known), so
+//   the late last will of an old connection never marks a live box offline. A live
+//   (not retained) heartbeat also proves its boot is running: it sets the current boot,
+//   and revives a box marked offline by the death of another boot. This covers a NOC
+//   that starts after a late will overwrote the retained birth on the broker. A
+//   retained heartbeat proves nothing of the kind (it may predate the death).
+// - Stale: an online box from which nothing arrived for `staleFactor` heartbeat periods.
+//   The period is learned per box (median of the gaps between its recent live
+//   heartbeats, gaps under 1 s ignored: those are state-change heartbeats), else 30 s.
+// - A retained message may be old: it counts as seen at its own `ts` when that is
+//   earlier than its arrival (never later: box clocks may run ahead).
+// - Faults: per component/code, hw.fault minus hw.recovered events, never below zero.
+//   Events are de-duplicated on (epoch, seq): the box's first sends of an epoch arrive
+//   in increasing seq (docs/protocol.md §7), so anything at or below the highest seq
+//   seen is a re-send.
+import { parseDeviceTopic } from './topics.js';
+
+export const DEFAULT_PERIOD_MS = 30_000;
+
+export type Presence = 'online' | 'offline' | 'stale' | 'unknown';
+
+export interface BoxRow {
+  deviceId: string;
+  status: Presence;
+  /** Death reason when offline (lost | shutdown). */
+  reason: string | null;
+  bootId: string | null;
+  groups: string[];
+  agentVersion: string | null;
+  /** Seconds since the last heartbeat (by the rule for retained messages), null if none. */
+  heartbeatAgeS: number | null;
+  /** Seconds since anything arrived from the box. */
+  silentS: number | null;
+  periodS: number;
+  state: string | null;
+  /** What plays: "itemId (source, priority)", or null. */
+  playing: string | null;
+  /** Active faults as "component/code", sorted. */
+  faults: string[];
+  outbox: number | null;
+  /** Documents in force as "id@version". */
+  schedule: string[];
+}
+
+interface Box {
+  deviceId: string;
+  online: boolean | null;
+  /** The boot known to be the latest: from the newest birth or live heartbeat. */
+  currentBoot: string | null;
+  bootId: string | null;
+  reason: string | null;
+  groups: string[];
+  agentVersion: string | null;
+  birthSchedule: string[];
+  lastSeen: number | null;
+  hbAt: number | null;
+  lastLiveHb: { at: number; bootId: string | null } | null;
+  gaps: number[];
+  hb: { state: string | null; playing: string | null; outbox: number | null; schedule: string[] | null } | null;
+  faults: Map<string, number>;
+  maxSeq: Map<string, number>;
+}
+
+export interface ApplyMeta {
+  retain?: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+function parse(payload: Buffer | string): Json | undefined {
+  try {
+    const v: unknown = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+function docRefs(v: unknown): string[] | null {
+  if (!Array.isArray(v)) return null;
+  return v.filter((d): d is Json => !!d && typeof d === 'object').map((d) => `${String(d.id)}@${String(d.version)}`);
+}
+
+function describePlaying(v: unknown): string | null {
+  if (!v || typeof v !== 'object') return null;
+  const p = v as Json;
+  return `${String(p.itemId)} (${String(p.source)}, p${String(p.priority)})`;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export interface FleetModelOptions {
+  root: string;
+  defaultPeriodMs?: number;
+  staleFactor?: number;
+}
+
+export class FleetModel {
+  private readonly boxes = new Map<string, Box>();
+  private readonly defaultPeriodMs: number;
+  private readonly staleFactor: number;
+
+  constructor(private readonly o: FleetModelOptions) {
+    this.defaultPeriodMs = o.defaultPeriodMs ?? DEFAULT_PERIOD_MS;
+    this.staleFactor = o.staleFactor ?? 3;
+  }
+
+  get size(): number {
+    return this.boxes.size;
+  }
+
+  private box(deviceId: string): Box {
+    let b = this.boxes.get(deviceId);
+    if (!b) {
+      b = {
+        deviceId,
+        online: null,
+        currentBoot: null,
+        bootId: null,
+        reason: null,
+        groups: [],
+        agentVersion: null,
+        birthSchedule: [],
+        lastSeen: null,
+        hbAt: null,
+        lastLiveHb: null,
+        gaps: [],
+        hb: null,
+        faults: new Map(),
+        maxSeq: new Map(),
+      };
+      this.boxes.set(deviceId, b);
+    }
+    return b;
+  }
+
+  /**
+   * One message. Returns what changed for that box, in words ("online", "offline
+   * (lost)", "fault amp/overload", ...); empty when nothing a person watches changed.
+   */
+  apply(topic: string, payload: Buffer | string, now: number, meta: ApplyMeta = {}): string[] {
+    const where = parseDeviceTopic(this.o.root, topic);
+    if (!where) return [];
+    const msg = parse(payload);
+    if (!msg) return [];
+    const b = this.box(where.deviceId);
+    const before = this.signature(b);
+    // A retained message was sent at its ts or earlier; a live one now.
+    const ts = typeof msg.ts === 'string' ? Date.parse(msg.ts) : NaN;
+    const seenAt = meta.retain && !Number.isNaN(ts) ? Math.min(now, ts) : now;
+    const seen = () => (b.lastSeen = Math.max(b.lastSeen ?? seenAt, seenAt));
+    switch (where.leaf) {
+      case 'status':
+        this.status(b, msg, seen);
+        break;
+      case 'heartbeat':
+        this.heartbeat(b, msg, now, seenAt, meta.retain === true);
+        seen();
+        break;
+      case 'events':
+        this.event(b, msg);
+        seen();
+        break;
+      default:
+        return [];
+    }
+    return this.diff(before, this.signature(b));
+  }
+
+  private status(b: Box, msg: Json, seen: () => void): void {
+    const bootId = str(msg.bootId);
+    if (msg.online === true) {
+      b.online = true;
+      b.currentBoot = bootId;
+      b.bootId = bootId;
+      b.reason = null;
+      b.groups = Array.isArray(msg.groups) ? msg.groups.map(String) : [];
+      b.agentVersion = str(msg.agentVersion);
+      b.birthSchedule = docRefs(msg.schedule) ?? [];
+      if (b.lastLiveHb && b.lastLiveHb.bootId !== bootId) b.lastLiveHb = null;
+      seen();
+    } else if (msg.online === false) {
+      // The rule of contract §5: only the death of the boot we last saw born counts.
+      if (b.currentBoot !== null && bootId !== b.currentBoot) return;
+      b.online = false;
+      b.bootId = bootId ?? b.bootId;
+      b.reason = str(msg.reason) ?? 'unknown';
+      seen();
+    }
+  }
+
+  private heartbeat(b: Box, msg: Json, now: number, seenAt: number, retained: boolean): void {
+    const bootId = str(msg.bootId);
+    if (!retained) {
+      const prev = b.lastLiveHb;
+      if (prev && prev.bootId === bootId) {
+        const gap = now - prev.at;
+        if (gap >= 1000) {
+          b.gaps.push(gap);
+          if (b.gaps.length > 8) b.gaps.shift();
+        }
+      }
+      b.lastLiveHb = { at: now, bootId };
+      if (bootId !== null) {
+        if (b.online !== true && !(b.online === false && bootId === b.bootId)) {
+          b.online = true; // alive now, under a boot whose death we have not seen
+          b.reason = null;
+        }
+        b.currentBoot = bootId;
+        b.bootId = bootId;
+      }
+    }
+    b.hbAt = Math.max(b.hbAt ?? seenAt, seenAt);
+    b.hb = { state: str(msg.state), playing: describePlaying(msg.playing), outbox: num(msg.outbox), schedule: docRefs(msg.schedule) };
+  }
+
+  private event(b: Box, msg: Json): void {
+    const epoch = str(msg.epoch);
+    const seq = num(msg.seq);
+    if (epoch !== null && seq !== null) {
+      const max = b.maxSeq.get(epoch);
+      if (max !== undefined && seq <= max) return; // a re-send (at-least-once delivery)
+      b.maxSeq.set(epoch, seq);
+    }
+    if (msg.type !== 'hw.fault' && msg.type !== 'hw.recovered') return;
+    const key = `${String(msg.component)}/${String(msg.code)}`;
+    const n = b.faults.get(key) ?? 0;
+    const next = msg.type === 'hw.fault' ? n + 1 : Math.max(0, n - 1);
+    if (next === 0) b.faults.delete(key);
+    else b.faults.set(key, next);
+  }
+
+  periodMs(deviceId: string): number {
+    const b = this.boxes.get(deviceId);
+    return b && b.gaps.length ? median(b.gaps) : this.defaultPeriodMs;
+  }
+
+  row(deviceId: string, now: number): BoxRow | undefined {
+    const b = this.boxes.get(deviceId);
+    return b ? this.toRow(b, now) : undefined;
+  }
+
+  rows(now: number): BoxRow[] {
+    return [...this.boxes.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0)).map((b) => this.toRow(b, now));
+  }
+
+  private toRow(b: Box, now: number): BoxRow {
+    const period = this.periodMs(b.deviceId);
+    let status: Presence = b.online === null ? 'unknown' : b.online ? 'online' : 'offline';
+    if (status === 'online' && b.lastSeen !== null && now - b.lastSeen > this.staleFactor * period) status = 'stale';
+    const age = (t: number | null) => (t === null ? null : Math.max(0, Math.round((now - t) / 1000)));
+    return {
+      deviceId: b.deviceId,
+      status,
+      reason: b.online === false ? b.reason : null,
+      bootId: b.bootId,
+      groups: b.groups,
+      agentVersion: b.agentVersion,
+      heartbeatAgeS: age(b.hbAt),
+      silentS: age(b.lastSeen),
+      periodS: Math.round(period / 100) / 10,
+      state: b.hb?.state ?? null,
+      playing: b.hb?.playing ?? null,
+      faults: [...b.faults.keys()].sort(),
+      outbox: b.hb?.outbox ?? null,
+      schedule: b.hb?.schedule ?? b.birthSchedule,
+    };
+  }
+
+  private signature(b: Box): Record<string, string> {
+    return {
+      presence: b.online === null ? 'unknown' : b.online ? 'online' : `offline (${b.reason ?? 'unknown'})`,
+      state: `state ${b.hb?.state ?? '-'}`,
+      playing: b.hb?.playing ? `playing ${b.hb.playing}` : 'silent',
+      faults: [...b.faults.keys()].sort().join(' '),
+      schedule: `schedule ${(b.hb?.schedule ?? b.birthSchedule).join(' ') || '-'}`,
+    };
+  }
+
+  private diff(a: Record<string, string>, b: Record<string, string>): string[] {
+    const out: string[] = [];
+    for (const k of Object.keys(b)) {
+      if (a[k] === b[k]) continue;
+      if (k === 'faults') {
+        const was = new Set(a.faults ? a.faults.split(' ') : []);
+        const is = new Set(b.faults ? b.faults.split(' ') : []);
+        for (const f of is) if (!was.has(f)) out.push(`fault ${f}`);
+        for (const f of was) if (!is.has(f)) out.push(`recovered ${f}`);
+      } else out.push(b[k]!);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,162 @@
+// `noc watch`: the fleet at a glance, from the boxes' status, heartbeat and events.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs, positionals, type Opts } from './args.js';
+import type { Io } from './io.js';
+import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, reportConnection, type BrokerConfig } from './mqtt.js';
+import { stopSignal } from './signals.js';
+import { checkShare, fleetFilter, shared } from './topics.js';
+import { FleetModel } from './watch-model.js';
+import { changeLine, problemsFirst, summary, table } from './watch-format.js';
+
+const SPEC = {
+  ...BROKER_SPEC,
+  share: { kind: 'string' },
+  once: { kind: 'boolean' },
+  settle: { kind: 'number', min: 0 },
+  json: { kind: 'boolean' },
+  period: { kind: 'number', min: 0.1 },
+  stats: { kind: 'number', min: 0.1 },
+  duration: { kind: 'number', min: 0.1 },
+  'client-id': { kind: 'string' },
+} as const;
+
+export const WATCH_HELP = `noc watch --broker URL [--root loa/v1] [--share G] [--once [--settle 2]] [--json]
+
+Follow every box on {root}/d/+/status, /heartbeat and /events: online or offline (a
+death counts only if its bootId is the latest birth's), heartbeat age and period, state,
+what plays, active faults (hw.fault minus hw.recovered), outbox backlog, schedules.
+A box silent for three heartbeat periods (learned per box; --period S before that,
+default 30) is STALE. On a terminal the table is redrawn every second; otherwise one
+line per change.
+
+  --once          print the table after --settle seconds (default 2) and exit
+  --json          JSON: one object per change, or per box with --once
+  --share G       subscribe as $share/G/... to split the traffic with other instances
+                  (MQTT 5 sends no retained messages on a shared subscription: a
+                  broker that follows it shows only live traffic)
+  --stats S       every S seconds, a JSON line of counters on standard error
+                  (messages/s, heartbeat lag, event-loop delay)
+  --duration S    exit after S seconds (default: until Ctrl-C)
+  --client-id ID  MQTT client id (default: random)
+
+${BROKER_HELP}`;
+
+interface WatchRun {
+  opts: Opts<typeof SPEC>;
+  io: Io;
+  cfg: BrokerConfig;
+  share: string | undefined;
+  stop: Promise<unknown>;
+}
+
+export async function watchCommand(argv: string[], io: Io): Promise<number> {
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'watch');
+  if (help) return io.out(WATCH_HELP), 0;
+  positionals(positional, [], 'watch');
+  const cfg = brokerConfig(opts);
+  const share = checkShare(opts.share);
+  // From here on, Ctrl-C / SIGTERM means "stop cleanly", even while still connecting.
+  const stop = stopSignal(opts.once ? undefined : opts.duration);
+  try {
+    return await watch({ opts, io, cfg, share, stop: stop.done });
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> {
+  const model = new FleetModel({ root: cfg.root, defaultPeriodMs: (opts.period ?? 30) * 1000 });
+  const live = !opts.once && io.isTTY;
+  const stats = { received: 0, heartbeats: 0, lags: [] as number[] };
+  const client = await connect(cfg, { clean: true, reconnectPeriod: 2000, ...(opts['client-id'] ? { clientId: opts['client-id'] } : {}) });
+  client.on('message', (topic, payload, packet) => {
+    const now = Date.now();
+    stats.received++;
+    const changes = model.apply(topic, payload, now, { retain: packet.retain });
+    if (topic.endsWith('/heartbeat') && !packet.retain) {
+      stats.heartbeats++;
+      // The lag of a live heartbeat: its ts is at the start of the payload (§6 order).
+      const ts = /"ts":"([^"]+)"/.exec(payload.toString('utf8', 0, 80))?.[1];
+      if (ts) stats.lags.push(now - Date.parse(ts));
+    }
+    if (changes.length === 0 || opts.once || live) return;
+    const deviceId = topic.split('/').at(-2)!;
+    io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), deviceId, changes, row: model.row(deviceId, now) }) : changeLine(now, deviceId, changes));
+  });
+  reportConnection(client, io.err, 'noc watch');
+  const filters = [fleetFilter(cfg.root, 'status'), fleetFilter(cfg.root, 'heartbeat'), fleetFilter(cfg.root, 'events')].map((f) => shared(f, share));
+  await client.subscribeAsync(filters, { qos: 1 });
+  if (!live) io.err(`noc watch: subscribed to ${filters.join(', ')}${opts.once ? `; table in ${opts.settle ?? 2} s` : ''}`);
+
+  if (opts.once) {
+    await Promise.race([new Promise((r) => setTimeout(r, (opts.settle ?? 2) * 1000)), stop]);
+    await closeClient(client);
+    const rows = model.rows(Date.now());
+    if (opts.json) for (const r of rows) io.out(JSON.stringify(r));
+    else {
+      io.out(summary(rows));
+      for (const l of table(rows)) io.out(l);
+    }
+    return 0;
+  }
+
+  const timers: NodeJS.Timeout[] = [];
+  // Stale is a matter of time passing, not of a message: check it every second.
+  const lastStatus = new Map<string, string>();
+  timers.push(
+    setInterval(() => {
+      const now = Date.now();
+      const rows = model.rows(now);
+      if (live) {
+        // A terminal that reports no size (0 rows, e.g. under script(1)) gets 40.
+        const height = Math.max(5, (process.stdout.rows || 40) - 3);
+        io.write(`\x1b[2J\x1b[H${new Date(now).toISOString()}  ${summary(rows)}\n${table(problemsFirst(rows), height).join('\n')}\n`);
+        return;
+      }
+      for (const r of rows) {
+        const was = lastStatus.get(r.deviceId);
+        lastStatus.set(r.deviceId, r.status);
+        if (was !== undefined && was !== r.status && (was === 'stale' || r.status === 'stale')) {
+          const what = r.status === 'stale' ? `stale (silent ${r.silentS} s, period ${r.periodS} s)` : `${r.status} again`;
+          io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), deviceId: r.deviceId, changes: [what], row: r }) : changeLine(now, r.deviceId, [what]));
+        }
+      }
+    }, 1000),
+  );
+  if (opts.stats) timers.push(statsTimer(opts.stats, stats, model, io));
+  await stop;
+  for (const t of timers) clearInterval(t);
+  await closeClient(client);
+  return 0;
+}
+
+/** Counters for sizing (bench/fleet.ts reads them): messages/s, heartbeat lag, event-loop delay. */
+function statsTimer(everyS: number, stats: { received: number; heartbeats: number; lags: number[] }, model: FleetModel, io: Io): NodeJS.Timeout {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  let last = { t: performance.now(), received: 0 };
+  return setInterval(() => {
+    const t = performance.now();
+    const lags = stats.lags.sort((a, b) => a - b);
+    const q = (p: number) => (lags.length ? lags[Math.min(lags.length - 1, Math.floor(p * lags.length))]! : null);
+    const rows = model.rows(Date.now());
+    io.err(
+      JSON.stringify({
+        stats: true,
+        received: stats.received,
+        perS: Math.round(((stats.received - last.received) / (t - last.t)) * 1000),
+        heartbeats: stats.heartbeats,
+        lagMsP50: q(0.5),
+        lagMsP99: q(0.99),
+        lagMsMax: lags.at(-1) ?? null,
+        boxes: rows.length,
+        online: rows.filter((r) => r.status === 'online').length,
+        stale: rows.filter((r) => r.status === 'stale').length,
+        loopDelayMsP99: Math.round(loop.percentile(99) / 1e6),
+      }),
+    );
+    stats.lags = [];
+    loop.reset();
+    last = { t, received: stats.received };
+  }, everyS * 1000);
+}

@@ -1,0 +1,81 @@
+// `noc` as the operator runs it: a real child process (node --import tsx noc/cli.ts),
+// for the integration tests of the centre's tool. Not a test file itself.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../helpers/agent-process.js';
+
+export const NOC_CLI = join(REPO_ROOT, 'noc/cli.ts');
+
+export interface NocRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface NocProcess {
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first stderr (or stdout) match of `re`. */
+  waitFor(re: RegExp, timeoutMs: number, stream?: 'stdout' | 'stderr'): Promise<RegExpMatchArray>;
+  /** SIGINT (Ctrl-C), then the exit code. */
+  stop(): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}): NocProcess {
+  const proc = spawn(process.execPath, ['--import', 'tsx', NOC_CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  const listeners = new Set<() => void>();
+  proc.stdout!.on('data', (b: Buffer) => {
+    out.stdout += b.toString();
+    for (const l of listeners) l();
+  });
+  proc.stderr!.on('data', (b: Buffer) => {
+    out.stderr += b.toString();
+    for (const l of listeners) l();
+  });
+  // 'close', not 'exit': it comes after the last output has been read.
+  const exited = new Promise<number | null>((r) => proc.once('close', (code) => r(code)));
+  return {
+    proc,
+    stdout: () => out.stdout,
+    stderr: () => out.stderr,
+    exited,
+    waitFor(re, timeoutMs, stream = 'stderr') {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out[stream].match(re);
+          if (m) {
+            done();
+            resolve(m);
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`noc ${args[0]}: no ${re} on ${stream} within ${timeoutMs} ms; stderr:\n${out.stderr.slice(-2000)}`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        void exited.then(() => setImmediate(check));
+        check();
+      });
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT');
+      return exited;
+    },
+  };
+}
+
+/** Runs `noc args...` to completion (killed after `timeoutMs`). */
+export async function runNoc(args: string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): Promise<NocRun> {
+  const p = spawnNoc(args, env);
+  const timer = setTimeout(() => p.proc.kill('SIGKILL'), timeoutMs);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}

@@ -1,0 +1,145 @@
+// The fleet table of `noc watch` with exact times: the bootId rule of contract §5,
+// stale flagging from the learned heartbeat period, fault counting from events.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FleetModel } from '../../noc/watch-model.js';
+import { problemsFirst, summary, table } from '../../noc/watch-format.js';
+
+const ROOT = 'loa/v1';
+const T0 = Date.parse('2026-11-26T06:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+const status = (id: string) => `${ROOT}/d/${id}/status`;
+const hb = (id: string) => `${ROOT}/d/${id}/heartbeat`;
+const ev = (id: string) => `${ROOT}/d/${id}/events`;
+const birth = (bootId: string, ts = T0, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ online: true, ts: iso(ts), bootId, epoch: 'e1', agentVersion: '0.1.0', deviceId: 'x', groups: ['all', 'c26734'], site: {}, schedule: [{ id: 'daily', version: 3 }], ...extra });
+const death = (bootId: string, reason = 'lost') => JSON.stringify({ online: false, bootId, reason });
+const beat = (bootId: string, ts: number, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ ts: iso(ts), bootId, uptimeS: 1, state: 'idle', playing: null, outbox: 0, schedule: [{ id: 'daily', version: 3 }], ...extra });
+
+test('a death counts only when its bootId is the latest birth’s', () => {
+  const m = new FleetModel({ root: ROOT });
+  assert.deepEqual(m.apply(status('b1'), birth('boot-2'), T0), ['online', 'schedule daily@3']);
+  // The late will of the previous connection: ignored, the box stays online.
+  assert.deepEqual(m.apply(status('b1'), death('boot-1'), T0 + 100), []);
+  assert.equal(m.row('b1', T0 + 200)!.status, 'online');
+  // The will of the current boot: offline, with its reason.
+  assert.deepEqual(m.apply(status('b1'), death('boot-2', 'lost'), T0 + 300), ['offline (lost)']);
+  const r = m.row('b1', T0 + 400)!;
+  assert.equal(r.status, 'offline');
+  assert.equal(r.reason, 'lost');
+  // A new boot brings it back.
+  m.apply(status('b1'), birth('boot-3'), T0 + 500);
+  assert.equal(m.row('b1', T0 + 600)!.status, 'online');
+  assert.equal(m.row('b1', T0 + 600)!.bootId, 'boot-3');
+});
+
+test('a retained death with no birth known marks the box offline; a clean shutdown says so', () => {
+  const m = new FleetModel({ root: ROOT });
+  m.apply(status('b2'), death('boot-9', 'shutdown'), T0, { retain: true });
+  assert.deepEqual([m.row('b2', T0)!.status, m.row('b2', T0)!.reason], ['offline', 'shutdown']);
+});
+
+test('a live heartbeat proves its boot: a late will that overwrote the retained birth is undone; a retained one is not proof', () => {
+  const m = new FleetModel({ root: ROOT });
+  // A NOC starting after the late will of boot-1 replaced boot-2's retained birth.
+  m.apply(status('b1'), death('boot-1'), T0, { retain: true });
+  m.apply(hb('b1'), beat('boot-2', T0 - 5000), T0, { retain: true });
+  assert.equal(m.row('b1', T0)!.status, 'offline', 'a retained heartbeat may predate the death');
+  assert.deepEqual(m.apply(hb('b1'), beat('boot-2', T0 + 30_000), T0 + 30_000), ['online']);
+  assert.equal(m.row('b1', T0 + 30_000)!.bootId, 'boot-2');
+  // Now boot-2 is the known boot: boot-1's will again changes nothing; boot-2's does.
+  assert.deepEqual(m.apply(status('b1'), death('boot-1'), T0 + 31_000), []);
+  assert.deepEqual(m.apply(status('b1'), death('boot-2', 'lost'), T0 + 32_000), ['offline (lost)']);
+  // A box first seen by a live heartbeat (no status yet) is online.
+  const m2 = new FleetModel({ root: ROOT });
+  m2.apply(hb('b2'), beat('x', T0), T0);
+  assert.equal(m2.row('b2', T0)!.status, 'online');
+});
+
+test('stale after three learned heartbeat periods of silence, not before; online again on the next message', () => {
+  const m = new FleetModel({ root: ROOT, defaultPeriodMs: 30_000 });
+  m.apply(status('b1'), birth('a'), T0);
+  // Heartbeats every 10 s, plus a state-change heartbeat 300 ms after one (ignored gap).
+  for (let i = 0; i <= 4; i++) m.apply(hb('b1'), beat('a', T0 + i * 10_000), T0 + i * 10_000);
+  m.apply(hb('b1'), beat('a', T0 + 40_300, { state: 'playing' }), T0 + 40_300);
+  assert.equal(m.periodMs('b1'), 10_000);
+  const last = T0 + 40_300;
+  assert.equal(m.row('b1', last + 30_000)!.status, 'online', 'exactly 3 periods is not yet stale');
+  const r = m.row('b1', last + 30_001)!;
+  assert.equal(r.status, 'stale');
+  assert.equal(r.silentS, 30);
+  assert.equal(r.periodS, 10);
+  m.apply(hb('b1'), beat('a', last + 31_000), last + 31_000);
+  assert.equal(m.row('b1', last + 31_000)!.status, 'online');
+});
+
+test('without learned heartbeats the default period applies; offline boxes are never stale', () => {
+  const m = new FleetModel({ root: ROOT, defaultPeriodMs: 30_000 });
+  m.apply(status('b1'), birth('a'), T0);
+  assert.equal(m.row('b1', T0 + 90_000)!.status, 'online');
+  assert.equal(m.row('b1', T0 + 90_001)!.status, 'stale');
+  m.apply(status('b1'), death('a'), T0 + 90_002);
+  assert.equal(m.row('b1', T0 + 10 * 90_000)!.status, 'offline');
+});
+
+test('a retained message counts as seen at its own ts when older than its arrival', () => {
+  const m = new FleetModel({ root: ROOT, defaultPeriodMs: 30_000 });
+  // Connecting at T0 + 10 min: the retained birth and heartbeat are 5 minutes old.
+  const now = T0 + 600_000;
+  m.apply(status('b1'), birth('a', T0 + 300_000), now, { retain: true });
+  m.apply(hb('b1'), beat('a', T0 + 300_000), now, { retain: true });
+  const r = m.row('b1', now)!;
+  assert.equal(r.heartbeatAgeS, 300);
+  assert.equal(r.status, 'stale');
+  // A retained ts in the future (box clock ahead) does not make it younger than its arrival.
+  const m2 = new FleetModel({ root: ROOT });
+  m2.apply(hb('b2'), beat('a', now + 3_600_000), now, { retain: true });
+  assert.equal(m2.row('b2', now + 5000)!.heartbeatAgeS, 5);
+  // Retained heartbeats do not teach a period: their arrival time is not their send time.
+  assert.equal(m.periodMs('b1'), 30_000);
+});
+
+test('faults: hw.fault minus hw.recovered per component/code, re-sent events counted once', () => {
+  const m = new FleetModel({ root: ROOT });
+  m.apply(status('b1'), birth('a'), T0);
+  let seq = 0;
+  const event = (type: string, component: string, code: string, s = ++seq, epoch = 'e1') => JSON.stringify({ epoch, seq: s, ts: iso(T0), type, component, code, message: '' });
+  assert.deepEqual(m.apply(ev('b1'), event('hw.fault', 'amp', 'overload'), T0), ['fault amp/overload']);
+  assert.deepEqual(m.apply(ev('b1'), event('hw.fault', 'door', 'open'), T0), ['fault door/open']);
+  assert.deepEqual(m.apply(ev('b1'), event('hw.fault', 'amp', 'overload'), T0), []); // twice active
+  // The same event again (at-least-once delivery): ignored.
+  assert.deepEqual(m.apply(ev('b1'), event('hw.recovered', 'door', 'open', 2), T0), []);
+  assert.deepEqual(m.row('b1', T0)!.faults, ['amp/overload', 'door/open']);
+  assert.deepEqual(m.apply(ev('b1'), event('hw.recovered', 'amp', 'overload'), T0), []);
+  assert.deepEqual(m.row('b1', T0)!.faults, ['amp/overload', 'door/open'], 'one of two overloads recovered');
+  assert.deepEqual(m.apply(ev('b1'), event('hw.recovered', 'amp', 'overload'), T0), ['recovered amp/overload']);
+  // More recoveries than faults never go below zero.
+  m.apply(ev('b1'), event('hw.recovered', 'amp', 'overload'), T0);
+  m.apply(ev('b1'), event('hw.fault', 'amp', 'overload'), T0);
+  assert.deepEqual(m.row('b1', T0)!.faults, ['amp/overload', 'door/open']);
+  // A new epoch (replaced disk) starts its own seq: seq 1 there is not a duplicate.
+  assert.deepEqual(m.apply(ev('b1'), event('hw.recovered', 'door', 'open', 1, 'e2'), T0), ['recovered door/open']);
+});
+
+test('heartbeat state, playing, outbox and schedule reach the row; the table renders it', () => {
+  const m = new FleetModel({ root: ROOT });
+  m.apply(status('b1'), birth('a'), T0);
+  const changes = m.apply(hb('b1'), beat('a', T0, { state: 'playing', playing: { itemId: 'news', docId: 'daily', source: 'file', startedAt: iso(T0), priority: 50 }, outbox: 12, schedule: [{ id: 'daily', version: 4 }] }), T0);
+  assert.deepEqual(changes, ['state playing', 'playing news (file, p50)', 'schedule daily@4']);
+  m.apply(status('b0'), death('z'), T0);
+  m.apply(hb('zz'), 'not json', T0);
+  m.apply(`${ROOT}/g/all/schedule`, birth('q'), T0);
+  const rows = m.rows(T0 + 1000);
+  assert.deepEqual(rows.map((r) => r.deviceId), ['b0', 'b1']);
+  const b1 = rows[1]!;
+  assert.equal(b1.outbox, 12);
+  assert.deepEqual(b1.schedule, ['daily@4']);
+  assert.deepEqual(b1.groups, ['all', 'c26734']);
+  assert.equal(summary(rows), '2 boxes: 1 online, 1 offline, 0 stale, 0 unknown | 1 playing | 0 with faults | outbox backlog 12');
+  const lines = table(problemsFirst(rows));
+  assert.match(lines[0]!, /^DEVICE\s+STATUS\s+HB AGE/);
+  assert.match(lines[1]!, /^b0\s+OFFLINE \(lost\)/);
+  assert.match(lines[2]!, /^b1\s+ONLINE\s+1s\/30s\s+playing\s+news \(file, p50\)\s+-\s+12\s+daily@4\s+all c26734$/);
+  assert.deepEqual(table(rows, 1).at(-1), '… 1 more (noc watch --once for all)');
+});
