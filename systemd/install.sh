@@ -128,6 +128,8 @@ mkdir "$STAGE"
 cp "$SRC/package.json" "$STAGE/"
 [ ! -f "$SRC/package-lock.json" ] || cp "$SRC/package-lock.json" "$STAGE/"
 cp -R "$SRC/dist" "$STAGE/dist"
+# The test chime `loa-provision check --tone` plays (dist/ has only the JavaScript).
+if [ -d "$SRC/agent/demo-assets" ]; then mkdir -p "$STAGE/agent" && cp -R "$SRC/agent/demo-assets" "$STAGE/agent/demo-assets"; fi
 mkdir "$STAGE/systemd"
 for f in README.md install.sh loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules; do
   if [ -f "$SRC/systemd/$f" ]; then cp "$SRC/systemd/$f" "$STAGE/systemd/"; else cp "$HERE/$f" "$STAGE/systemd/"; fi
@@ -227,6 +229,12 @@ else
   cp "$OPT/systemd/99-loa-io.rules" "$RULES/99-loa-io.rules.dist"
   say "udev: /etc/udev/rules.d/99-loa-io.rules was edited here; kept. The shipped version is 99-loa-io.rules.dist: compare them"
 fi
+
+# The technician's command, on PATH for sudo.
+mkdir -p "$R/usr/local/bin"
+printf '#!/bin/sh\n# Written by loa install.sh\nexec %s /opt/loa/dist/provisioning/cli.js "$@"\n' "$NODE" >"$R/usr/local/bin/loa-provision.tmp"
+chmod 0755 "$R/usr/local/bin/loa-provision.tmp"
+mv -f "$R/usr/local/bin/loa-provision.tmp" "$R/usr/local/bin/loa-provision"
 
 if [ $LIVE = 1 ]; then
   systemctl daemon-reload

@@ -1,0 +1,231 @@
+// The questions `init` asks, as data: which config field each answer fills, how the
+// typed text becomes a value, and what default to suggest. Pure: no prompts, no files.
+//
+// Every answer is validated by the AGENT'S OWN schema (agent/config.ts parseConfig):
+// the draft with the answer in place is parsed, and the problems at that field's path
+// are the ones shown, in the schema's words ("site.lat: 200 is not a latitude (-90 to
+// 90)"). The CLI has no second copy of the rules to drift from the agent's.
+import { ConfigError, parseConfig } from '../agent/config.js';
+
+export type Draft = Record<string, unknown>;
+
+export interface Field {
+  /** The flag (without --) and the answer's name. */
+  flag: string;
+  /** Where the value goes in the config. */
+  path: readonly (string | number)[];
+  label: string;
+  help?: string;
+  /** Typed text to the value handed to the schema; '' means "not set". */
+  parse(text: string): unknown;
+  /** The current value as text, for the default in brackets. */
+  format?(value: unknown): string;
+  /** A default derived from earlier answers, when the field has no value yet. */
+  suggest?(d: Draft, env: NodeJS.ProcessEnv): string | undefined;
+  /** Asked only when this holds (pins only for a gpio board). */
+  when?(d: Draft): boolean;
+  /** What an empty answer means when there is no default. */
+  emptyMeans?: string;
+}
+
+const text = (s: string): string | undefined => (s === '' ? undefined : s);
+
+/** "10,68" (Vietnamese decimal comma) and "10.68" both mean 10.68; anything else goes to the schema as typed. */
+export function parseNumber(s: string): number | string | undefined {
+  if (s === '') return undefined;
+  const t = s.replace(/^(-?\d+),(\d+)$/, '$1.$2');
+  const n = Number(t);
+  return t.trim() !== '' && Number.isFinite(n) ? n : s;
+}
+
+export function parseList(s: string): string[] | undefined {
+  if (s === '') return undefined;
+  return s.split(/[\s,;]+/).filter((x) => x !== '');
+}
+
+/** "17", "GPIO17", "17:low" (relay active when the pin is low). */
+export function parsePin(s: string): unknown {
+  if (s === '') return undefined;
+  const m = /^(?:gpio|bcm)?\s*(\d+)\s*(?::\s*(low|active-?low|high))?$/i.exec(s.trim());
+  if (!m) return { line: s };
+  const pin: { line: number; activeLow?: boolean } = { line: Number(m[1]) };
+  if (m[2]) pin.activeLow = /low/i.test(m[2]);
+  return pin;
+}
+
+export function formatPin(v: unknown): string {
+  const p = v as { line?: unknown; activeLow?: boolean } | undefined;
+  if (!p || p.line === undefined) return '';
+  return `${String(p.line)}${p.activeLow ? ':low' : ''}`;
+}
+
+const digits = (v: unknown): string | undefined => (typeof v === 'string' && /^\d+$/.test(v) ? v : undefined);
+const idSafe = (v: unknown): string | undefined => (typeof v === 'string' && /^[a-z0-9][a-z0-9._-]*$/i.test(v) ? v.toLowerCase() : undefined);
+const isGpio = (d: Draft) => getAt(d, ['hardware', 'board']) === 'gpio';
+const isMcu = (d: Draft) => getAt(d, ['hardware', 'board']) === 'mcu';
+
+export const FIELDS: readonly Field[] = [
+  { flag: 'commune-name', path: ['site', 'communeName'], label: 'Commune name', help: 'as the centre calls it, e.g. Xã Bình Chánh', parse: text },
+  { flag: 'commune-code', path: ['site', 'communeCode'], label: 'Commune code', help: 'the GSO administrative code, e.g. 26734', parse: text },
+  { flag: 'province', path: ['site', 'province'], label: 'Province code', help: 'e.g. 79 for Ho Chi Minh City', parse: text },
+  {
+    flag: 'device-id',
+    path: ['deviceId'],
+    label: 'Device id',
+    help: 'lower case letters, digits, . _ - (the label on the box), e.g. vn-79-26734-01',
+    parse: text,
+    suggest: (d) => {
+      const p = digits(getAt(d, ['site', 'province']));
+      const c = digits(getAt(d, ['site', 'communeCode']));
+      return p && c ? `vn-${p}-${c}-01` : undefined;
+    },
+  },
+  {
+    flag: 'groups',
+    path: ['groups'],
+    label: 'Groups',
+    help: 'comma-separated: every group whose schedules this box plays',
+    parse: parseList,
+    format: (v) => (Array.isArray(v) ? v.join(',') : ''),
+    suggest: (d) => {
+      const p = idSafe(getAt(d, ['site', 'province']));
+      const c = idSafe(getAt(d, ['site', 'communeCode']));
+      return ['all', ...(p ? [`p${p}`] : []), ...(c ? [`c${c}`] : [])].join(',');
+    },
+  },
+  { flag: 'lat', path: ['site', 'lat'], label: 'Latitude', help: 'decimal degrees from the phone\'s GPS, e.g. 10.68', parse: parseNumber },
+  { flag: 'lon', path: ['site', 'lon'], label: 'Longitude', help: 'decimal degrees, e.g. 106.57', parse: parseNumber },
+  { flag: 'installer', path: ['site', 'installer'], label: 'Installer', help: 'your name or staff id', parse: text, suggest: (_d, env) => env.SUDO_USER || undefined },
+  { flag: 'broker', path: ['mqtt', 'url'], label: 'Broker URL', help: 'e.g. mqtts://broker.example.vn:8883', parse: text },
+  { flag: 'username', path: ['mqtt', 'username'], label: 'Broker username', parse: text, emptyMeans: 'none' },
+  {
+    flag: 'board',
+    path: ['hardware', 'board'],
+    label: 'IO board',
+    help: 'mcu (the IO microcontroller on serial), gpio (relays on the Pi header) or sim (no hardware)',
+    parse: text,
+    suggest: () => 'mcu',
+  },
+  { flag: 'serial', path: ['hardware', 'mcu', 'path'], label: 'IO board serial port', parse: text, when: isMcu, suggest: () => '/dev/loa-io' },
+  { flag: 'pin-amp', path: ['hardware', 'gpio', 'pins', 'amp'], label: 'Amplifier relay GPIO', help: 'BCM number, ":low" if the relay is active low, e.g. 17:low', parse: parsePin, format: formatPin, when: isGpio },
+  { flag: 'pin-fm', path: ['hardware', 'gpio', 'pins', 'inputFm'], label: 'FM input relay GPIO', parse: parsePin, format: formatPin, when: isGpio },
+  { flag: 'pin-line', path: ['hardware', 'gpio', 'pins', 'inputLine'], label: 'Line input relay GPIO', parse: parsePin, format: formatPin, when: isGpio },
+  { flag: 'pin-fault', path: ['hardware', 'gpio', 'pins', 'ampFault'], label: 'Amplifier fault input GPIO', parse: parsePin, format: formatPin, when: isGpio, emptyMeans: 'none' },
+];
+
+/** Settings not asked, set only from flags (test rigs, boxes without a sound card). */
+export const EXTRA_FIELDS: readonly Field[] = [
+  { flag: 'state-dir', path: ['stateDir'], label: 'State directory', parse: text },
+  { flag: 'cache-dir', path: ['cacheDir'], label: 'Cache directory', parse: text },
+  { flag: 'topic-root', path: ['topicRoot'], label: 'Topic root', parse: text },
+  { flag: 'mqtt-version', path: ['mqtt', 'version'], label: 'MQTT version', parse: (s) => (s === '5' ? 5 : text(s)) },
+  { flag: 'audio-output', path: ['audio', 'output'], label: 'Audio output', parse: text },
+  { flag: 'audio-device', path: ['audio', 'device'], label: 'ALSA device', parse: text },
+];
+
+export function getAt(o: unknown, path: readonly (string | number)[]): unknown {
+  let v = o;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}
+
+/** Set (or, for undefined, delete) a value, creating objects on the way; empty objects left behind are removed. */
+export function setAt(o: Draft, path: readonly (string | number)[], value: unknown): void {
+  const parents: Record<string | number, unknown>[] = [];
+  let cur: Record<string | number, unknown> = o;
+  for (const k of path.slice(0, -1)) {
+    const next = cur[k];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+      if (value === undefined) return;
+      cur[k] = {};
+    }
+    parents.push(cur);
+    cur = cur[k] as Record<string | number, unknown>;
+  }
+  const last = path[path.length - 1]!;
+  if (value === undefined) delete cur[last];
+  else cur[last] = value;
+  for (let i = parents.length - 1; i >= 0 && value === undefined; i--) {
+    const child = parents[i]![path[i]!] as Record<string, unknown>;
+    if (Object.keys(child).length === 0) delete parents[i]![path[i]!];
+  }
+}
+
+export function pathText(path: readonly (string | number)[]): string {
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+}
+
+/**
+ * Every problem the agent's schema finds in the draft (empty when it would accept it),
+ * plus the one rule the agent checks only when it starts: GpioBoard refuses two
+ * functions on one GPIO line, which would otherwise surface at the first start.
+ */
+export function schemaProblems(d: Draft, baseDir: string): string[] {
+  let problems: string[] = [];
+  try {
+    parseConfig(d, baseDir);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems = [...err.problems];
+  }
+  return [...problems, ...sharedPins(d)];
+}
+
+const PIN_NAMES = { amp: 'amp relay', inputFm: 'FM relay', inputLine: 'line relay', ampFault: 'fault input' } as const;
+
+function sharedPins(d: Draft): string[] {
+  const pins = getAt(d, ['hardware', 'gpio', 'pins']) as Record<string, { line?: unknown }> | undefined;
+  if (!pins || getAt(d, ['hardware', 'board']) !== 'gpio') return [];
+  const seen = new Map<unknown, string>();
+  const out: string[] = [];
+  for (const k of Object.keys(PIN_NAMES) as (keyof typeof PIN_NAMES)[]) {
+    const line = pins[k]?.line;
+    if (typeof line !== 'number') continue;
+    const first = seen.get(line);
+    if (first) out.push(`hardware.gpio.pins.${k}: line ${line} is already the ${PIN_NAMES[first as keyof typeof PIN_NAMES]} (one function per GPIO line)`);
+    else seen.set(line, k);
+  }
+  return out;
+}
+
+/** The schema's problems at or under `path` only (the other answers may not be given yet). */
+export function problemsAt(d: Draft, path: readonly (string | number)[], baseDir: string): string[] {
+  const p = pathText(path);
+  return schemaProblems(d, baseDir)
+    .flatMap((s) => s.split('; '))
+    .filter((s) => s.startsWith(`${p}:`) || s.startsWith(`${p}.`) || s.startsWith(`${p}[`));
+}
+
+/** Put the answer in a copy of the draft and return the copy, or the schema's problems with it. */
+export function tryAnswer(d: Draft, f: Field, answer: string, baseDir: string): { value: Draft } | { problems: string[] } {
+  const next = structuredClone(d);
+  setAt(next, f.path, f.parse(answer));
+  const problems = problemsAt(next, f.path, baseDir);
+  return problems.length === 0 ? { value: next } : { problems };
+}
+
+export function currentText(d: Draft, f: Field, env: NodeJS.ProcessEnv): string | undefined {
+  const v = getAt(d, f.path);
+  if (v !== undefined) return f.format ? f.format(v) : Array.isArray(v) ? v.join(',') : String(v);
+  return f.suggest?.(d, env);
+}
+
+export interface TrustedKey {
+  kid: string;
+  publicKey: string;
+}
+
+/** "centre-2026=<43 base64url chars>" (also "kid:key" and "kid key"). */
+export function parseTrustedKey(s: string): TrustedKey | string {
+  const m = /^\s*([^=:\s]+)\s*[=:\s]\s*(\S+)\s*$/.exec(s);
+  if (!m) return `"${s}" is not kid=publicKey (e.g. centre-2026=<43 base64url characters, what "noc keys" prints>)`;
+  return { kid: m[1]!, publicKey: m[2]! };
+}
+
+/** A draft seeded from the existing config's raw JSON (re-provisioning keeps what it does not ask). */
+export function seedDraft(existing: unknown): Draft {
+  return existing !== null && typeof existing === 'object' && !Array.isArray(existing) ? structuredClone(existing as Draft) : {};
+}

@@ -1,0 +1,129 @@
+// The interactive half of `init`: one question per field of draft.ts, then the broker
+// password (no echo), the CA file and the trusted centre keys, then a summary. Each
+// answer is checked at once (the agent's schema, or reading the CA file) and a wrong
+// one is asked again with the reason; nothing is written here.
+import { resolve } from 'node:path';
+import { EXIT, ProvisionError } from './args.js';
+import { readCertificate } from './keys.js';
+import { currentText, FIELDS, getAt, parseTrustedKey, problemsAt, tryAnswer, type Draft, type TrustedKey } from './draft.js';
+import type { Ui } from './io.js';
+import type { Prompter } from './prompt.js';
+import type { Plan } from './init.js';
+
+const KEEP = '\u0000keep';
+
+export interface AskContext {
+  dir: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  keyPath: string;
+}
+
+export async function askAll(p: Prompter, ui: Ui, start: Draft, plan: Plan, ctx: AskContext): Promise<Draft> {
+  let d = start;
+  for (const f of FIELDS) {
+    if (f.when && !f.when(d)) continue;
+    const opts = { default: currentText(d, f, ctx.env), ...(f.help ? { help: f.help } : {}), ...(f.emptyMeans ? { emptyMeans: f.emptyMeans } : {}) };
+    const before = d;
+    d = await p.askValid(f.label, opts, (answer) => tryAnswer(before, f, answer === '-' ? '' : answer, ctx.dir));
+    if (f.flag === 'username') d = await askSecrets(p, d, plan, ctx);
+  }
+  d = await askTrustedKeys(p, ui, d, ctx);
+  summary(ui, d, plan);
+  return d;
+}
+
+async function askSecrets(p: Prompter, d: Draft, plan: Plan, ctx: AskContext): Promise<Draft> {
+  const has = plan.password !== undefined || getAt(d, ['mqtt', 'passwordFile']) !== undefined || getAt(d, ['mqtt', 'password']) !== undefined;
+  const pw = await p.ask('Broker password', { secret: true, ...(has ? { default: KEEP } : { emptyMeans: 'none' }), help: 'not shown as you type; "-" removes it' });
+  if (pw === '-') plan.password = '';
+  else if (pw !== KEEP && pw !== '') plan.password = pw;
+
+  if (!String(getAt(d, ['mqtt', 'url']) ?? '').startsWith('mqtts:')) return d;
+  const current = plan.caFrom ?? (getAt(d, ['mqtt', 'ca']) as string | undefined);
+  await p.askValid(
+    'Broker CA certificate file',
+    { ...(current ? { default: current } : { emptyMeans: "system CAs" }), help: 'the PEM file from the centre that signed the broker\'s certificate' },
+    (answer) => {
+      try {
+        if (answer === '-' || answer === '') {
+          plan.caFrom = undefined;
+          if (answer === '-') delete (d.mqtt as Record<string, unknown>).ca;
+        } else if (answer === current && !plan.caFrom) {
+          readCa(resolve(ctx.dir, answer)); // the config's own value: relative to the config directory
+        } else {
+          plan.caFrom = resolve(ctx.cwd, answer);
+          readCa(plan.caFrom);
+        }
+        return { value: true };
+      } catch (err) {
+        if (err instanceof ProvisionError) return { problems: [err.message, ...err.lines.map((l) => l.trim())] };
+        throw err;
+      }
+    },
+  );
+  return d;
+}
+
+async function askTrustedKeys(p: Prompter, ui: Ui, start: Draft, ctx: AskContext): Promise<Draft> {
+  const d = structuredClone(start);
+  let keys = ((getAt(d, ['trustedKeys']) as TrustedKey[] | undefined) ?? []).slice();
+  ui.out(`Trusted centre keys (schedules and commands must be signed by one): ${keys.map((k) => k.kid).join(', ') || 'none yet'}`);
+  let help: string | undefined = 'kid=publicKey as "noc keys" prints it; Enter when done; "-" removes all';
+  for (;;) {
+    const answer = await p.ask('Add a trusted key', { emptyMeans: 'done', ...(help ? { help } : {}) });
+    help = undefined;
+    if (answer === '') break;
+    if (answer === '-') {
+      keys = [];
+      ui.out('  (list emptied)');
+      continue;
+    }
+    const k = parseTrustedKey(answer);
+    if (typeof k === 'string') {
+      ui.out(`  ${ui.unicode ? '✗' : '[FAIL]'} ${k}`);
+      continue;
+    }
+    const next = [...keys.filter((x) => x.kid !== k.kid), k];
+    const problems = problemsAt({ ...d, trustedKeys: next }, ['trustedKeys'], ctx.dir);
+    if (problems.length > 0) {
+      for (const pr of problems) ui.out(`  ${ui.unicode ? '✗' : '[FAIL]'} ${pr}`);
+      continue;
+    }
+    keys = next;
+    ui.out(`  added ${k.kid} (${keys.length} key${keys.length === 1 ? '' : 's'})`);
+  }
+  if (keys.length === 0) {
+    ui.out('  warning: with no trusted key the box refuses every schedule and command; add one before it must play');
+    delete d.trustedKeys;
+  } else d.trustedKeys = keys;
+  return d;
+}
+
+function summary(ui: Ui, d: Draft, plan: Plan): void {
+  const g = (...path: string[]) => getAt(d, path);
+  const site = [g('site', 'communeName'), g('site', 'communeCode') && `code ${String(g('site', 'communeCode'))}`, g('site', 'province') && `province ${String(g('site', 'province'))}`]
+    .filter(Boolean)
+    .join(', ');
+  const board = g('hardware', 'board') ?? 'sim';
+  const hw = board === 'mcu' ? `mcu on ${String(g('hardware', 'mcu', 'path') ?? '/dev/loa-io')}` : board === 'gpio' ? `gpio ${JSON.stringify(g('hardware', 'gpio', 'pins'))}` : String(board);
+  const pw = plan.password === '' ? 'removed' : plan.password !== undefined || g('mqtt', 'passwordFile') ? 'set' : 'none';
+  ui.out('');
+  ui.out('Summary:');
+  ui.out(`  device   ${String(g('deviceId'))}  groups ${((g('groups') as string[] | undefined) ?? []).join(', ') || 'none'}`);
+  ui.out(`  site     ${site || '-'}  at ${String(g('site', 'lat') ?? '?')}, ${String(g('site', 'lon') ?? '?')}`);
+  ui.out(`  broker   ${String(g('mqtt', 'url'))}  user ${String(g('mqtt', 'username') ?? '-')}  password ${pw}  CA ${plan.caFrom ?? String(g('mqtt', 'ca') ?? 'system')}`);
+  ui.out(`  keys     ${((g('trustedKeys') as TrustedKey[] | undefined) ?? []).map((k) => k.kid).join(', ') || 'none'}`);
+  ui.out(`  board    ${hw}`);
+}
+
+/** Throws (with the reason) unless `path` holds a PEM certificate. */
+export function readCa(path: string): void {
+  try {
+    readCertificate(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'does not exist' : e.code && e.code.startsWith('E') && !e.code.startsWith('ERR_') ? e.message : 'is not a PEM certificate';
+    throw new ProvisionError(`CA certificate ${path} ${why}`, EXIT.CONFIG, ['  give the CA file the centre sent (PEM, "-----BEGIN CERTIFICATE-----")']);
+  }
+}

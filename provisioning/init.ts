@@ -1,0 +1,322 @@
+// `loa-provision init`: from a blank box to a configuration the agent accepts, the
+// device key and the CSR for mutual TLS.
+//
+// Order, so that a mistake costs nothing: every answer is checked by the agent's own
+// schema as it is given; the whole draft is parsed again (parseConfig) and the CA and
+// certificate files are read BEFORE the first byte is written. The config is written to
+// a candidate file that loadConfig (what `loa-agent --check-config` runs) must accept
+// with its mode checks; only then is the old config backed up and the candidate renamed
+// over it. A bad answer is caught here, not at 3 a.m.
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../agent/config.js';
+import { EXIT, ProvisionError, errorMessage, parseFlags } from './args.js';
+import { askAll, readCa } from './init-ask.js';
+import {
+  EXTRA_FIELDS,
+  FIELDS,
+  getAt,
+  parseTrustedKey,
+  schemaProblems,
+  seedDraft,
+  setAt,
+  type Draft,
+} from './draft.js';
+import { agentAccount, applyOwner, atomicWrite, backupFile, CONFIG_MODE, PUBLIC_MODE, SECRET_MODE, syncDir, type Account } from './files.js';
+import type { Ui } from './io.js';
+import { certInfo, certMatchesKey, csrSubject, describeKey, fingerprintOf, KEY_ALGORITHM, KEY_WHY, readCertificate, readPrivateKey, shortFingerprint, writeCsr, writeDeviceKey } from './keys.js';
+import { Prompter } from './prompt.js';
+
+export const INIT_HELP = `loa-provision init [--config ${DEFAULT_CONFIG_PATH}] [--yes] [flags]
+
+Asks for the box's identity, site, broker and hardware (flags pre-fill the answers;
+--yes asks nothing), checks every answer with the agent's own schema, then writes the
+config (0640, a timestamped backup of the old one), the broker password (0600), the
+device key (EC P-256, 0600) and device.csr for the centre's CA.
+
+  --device-id ID  --groups all,p79,c26734  --commune-name NAME  --commune-code CODE
+  --province CODE  --lat DEG  --lon DEG  --installer NAME
+  --broker mqtts://host:8883  --username U  --password P  --ca ca.crt
+  --trusted-key KID=PUBLICKEY (repeatable; replaces the list)
+  --board mcu|gpio|sim  --serial /dev/loa-io  --pin-amp 17[:low] --pin-fm N --pin-line N --pin-fault N
+  --cert device.crt   install the certificate the centre signed (must match device.key)
+  --new-key           make a new device key (the old one is backed up; needs a new certificate)
+  --fresh             ignore the existing config (it is still backed up)
+  --state-dir --cache-dir --topic-root --mqtt-version --audio-output --audio-device
+                      settings not asked, for special boxes and test rigs`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
+  fresh: { type: 'boolean' },
+  'new-key': { type: 'boolean' },
+  password: { type: 'string' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  'trusted-key': { type: 'string', multiple: true },
+  ascii: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  ...Object.fromEntries([...FIELDS, ...EXTRA_FIELDS].map((f) => [f.flag, { type: 'string' }])),
+} as const;
+
+export interface InitDeps {
+  now?: () => Date;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** The agent's user for chown; null: never chown (default: `loa` when root and it exists). */
+  account?: Account | null;
+}
+
+/** What init will write besides the config, decided before anything is written. */
+export interface Plan {
+  password?: string;
+  caFrom?: string;
+  certFrom?: string;
+  newKey: boolean;
+}
+
+export const FILES = { key: 'device.key', csr: 'device.csr', cert: 'device.crt', ca: 'ca.crt', password: 'mqtt-password' } as const;
+
+export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): Promise<number> {
+  const flags = parseFlags(argv, OPTIONS) as Record<string, string | string[] | boolean | undefined>;
+  if (flags.help) {
+    ui.out(INIT_HELP);
+    return EXIT.OK;
+  }
+  const env = deps.env ?? process.env;
+  const cwd = deps.cwd ?? process.cwd();
+  const now = (deps.now ?? (() => new Date()))();
+  const configPath = resolve(cwd, (flags.config as string | undefined) ?? DEFAULT_CONFIG_PATH);
+  const dir = dirname(configPath);
+  const keyPath = join(dir, FILES.key);
+
+  const existing = !flags.fresh ? readExisting(configPath, ui) : undefined;
+  let draft = seedDraft(existing);
+  for (const f of [...FIELDS, ...EXTRA_FIELDS]) {
+    const v = flags[f.flag];
+    if (typeof v === 'string') setAt(draft, f.path, f.parse(v));
+  }
+  const keyFlags = (flags['trusted-key'] as string[] | undefined) ?? [];
+  if (keyFlags.length > 0) {
+    const parsed = keyFlags.map(parseTrustedKey);
+    const bad = parsed.filter((k): k is string => typeof k === 'string');
+    if (bad.length > 0) throw new ProvisionError('--trusted-key: not KID=PUBLICKEY', EXIT.CONFIG, bad);
+    draft.trustedKeys = parsed;
+  }
+  const plan: Plan = { newKey: flags['new-key'] === true };
+  if (typeof flags.password === 'string') plan.password = flags.password;
+  if (typeof flags.ca === 'string') plan.caFrom = resolve(cwd, flags.ca);
+  if (typeof flags.cert === 'string') plan.certFrom = resolve(cwd, flags.cert);
+
+  if (!flags.yes) {
+    const prompter = new Prompter(ui);
+    try {
+      ui.out(`loa-provision init: writes ${configPath}`);
+      ui.out(`Enter keeps the value in [brackets], "-" clears it, Ctrl-C stops without writing anything.`);
+      draft = await askAll(prompter, ui, draft, plan, { dir, cwd, env, keyPath });
+      if (!(await prompter.confirm(`Write ${configPath}?`))) {
+        ui.out('nothing written');
+        return EXIT.FAIL;
+      }
+    } finally {
+      prompter.close();
+    }
+  }
+
+  // ---- everything is checked before anything is written ----
+  setAt(draft, ['site', 'installedAt'], now.toISOString());
+  if (plan.password !== undefined) {
+    setAt(draft, ['mqtt', 'password'], undefined);
+    setAt(draft, ['mqtt', 'passwordFile'], plan.password === '' ? undefined : FILES.password);
+  } else if (typeof getAt(draft, ['mqtt', 'password']) === 'string') {
+    // An inline password from an old config moves to its own 0600 file.
+    plan.password = getAt(draft, ['mqtt', 'password']) as string;
+    setAt(draft, ['mqtt', 'password'], undefined);
+    setAt(draft, ['mqtt', 'passwordFile'], FILES.password);
+  }
+  if (plan.caFrom !== undefined) {
+    readCa(plan.caFrom);
+    setAt(draft, ['mqtt', 'ca'], FILES.ca);
+  }
+  const key = !plan.newKey && existsSync(keyPath) ? loadKey(keyPath) : undefined;
+  const certState = planCertificate(draft, plan, dir, key);
+  const problems = schemaProblems(draft, dir);
+  if (problems.length > 0) {
+    throw new ProvisionError(`the configuration would be invalid; nothing written`, EXIT.CONFIG, [
+      ...problems.map((p) => `  ${p}`),
+      ...(existing !== undefined ? ['  (values not given were taken from the existing config; --fresh ignores it)'] : []),
+    ]);
+  }
+  if (typeof getAt(draft, ['mqtt', 'url']) === 'string' && String(getAt(draft, ['mqtt', 'url'])).startsWith('mqtt:') && getAt(draft, ['mqtt', 'passwordFile'])) {
+    ui.out(`warning: mqtt:// sends the broker password unencrypted; use mqtts:// on any network but a lab`);
+  }
+
+  // ---- write ----
+  const account = deps.account === null ? undefined : (deps.account ?? agentAccount());
+  const written: string[] = [];
+  try {
+    if (!existsSync(dir)) {
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+      applyOwner(dir, 'config', account);
+    }
+    let privateKey = key;
+    if (!privateKey) {
+      if (existsSync(keyPath)) written.push(`${backupFile(keyPath, now)}  previous device key`);
+      privateKey = writeDeviceKey(keyPath, account);
+      written.push(`${keyPath}  device private key, new (0600): ${KEY_ALGORITHM}, ${KEY_WHY}`);
+    } else {
+      written.push(`${keyPath}  device private key, kept (${describeKey(privateKey)})`);
+    }
+    const subject = csrSubject(String(getAt(draft, ['deviceId'])), getAt(draft, ['site', 'communeCode']) as string | undefined);
+    const csrPath = join(dir, FILES.csr);
+    try {
+      writeCsr(keyPath, csrPath, subject, account);
+      written.push(`${csrPath}  certificate signing request ${subject}`);
+    } catch (err) {
+      ui.out(`warning: the CSR was not made (${errorMessage(err).split('\n')[0]}); make it by hand:`);
+      ui.out(`  openssl req -new -key ${keyPath} -subj "${subject}" -out ${csrPath}`);
+    }
+    if (plan.password) {
+      atomicWrite(join(dir, FILES.password), plan.password + '\n', SECRET_MODE, 'secret', account);
+      written.push(`${join(dir, FILES.password)}  broker password (0600)`);
+    }
+    if (plan.caFrom && !sameFile(plan.caFrom, join(dir, FILES.ca))) {
+      atomicWrite(join(dir, FILES.ca), readFileSync(plan.caFrom), PUBLIC_MODE, 'public', account);
+      written.push(`${join(dir, FILES.ca)}  broker CA certificate (copied from ${plan.caFrom})`);
+    }
+    if (plan.certFrom && !sameFile(plan.certFrom, join(dir, FILES.cert))) {
+      atomicWrite(join(dir, FILES.cert), readFileSync(plan.certFrom), PUBLIC_MODE, 'public', account);
+      written.push(`${join(dir, FILES.cert)}  device certificate (from ${plan.certFrom})`);
+    }
+    const backup = commitConfig(configPath, draft, now, account);
+    written.push(`${configPath}  agent configuration (0640)${backup ? `; previous one kept as ${backup}` : ''}`);
+
+    ui.out('');
+    ui.out('Written:');
+    for (const w of written) ui.out(`  ${w}`);
+    const fp = fingerprintOf(privateKey);
+    ui.out(`Device key fingerprint (sha256): ${shortFingerprint(fp)} …`);
+    ui.out(`  full: ${fp}`);
+    printNextSteps(ui, { configPath, dir, cert: certState, deviceId: String(getAt(draft, ['deviceId'])) });
+    return EXIT.OK;
+  } catch (err) {
+    if (err instanceof ProvisionError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    const hint = e.code === 'EACCES' || e.code === 'EPERM' ? ['  run it as root: sudo loa-provision init …'] : [];
+    throw new ProvisionError(`writing failed: ${e.message}`, EXIT.FAIL, [...(written.length ? ['  already written:', ...written.map((w) => `    ${w}`)] : []), ...hint]);
+  }
+}
+
+function readExisting(path: string, ui: Ui): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    ui.out(`note: ${path} is not valid JSON (${errorMessage(err)}); starting from empty answers (it will be backed up)`);
+    return undefined;
+  }
+}
+
+function loadKey(path: string) {
+  try {
+    return readPrivateKey(path);
+  } catch (err) {
+    throw new ProvisionError(`${path} is not a readable private key (${errorMessage(err)})`, EXIT.FAIL, [`  move it away, or run with --new-key (a new key needs a new certificate)`]);
+  }
+}
+
+type CertState = 'configured' | 'installed' | 'awaiting' | 'mismatch';
+
+/**
+ * mqtt.cert and mqtt.key go together (the agent's schema), and loadConfig refuses a
+ * cert file that does not exist. So they are set only once a certificate that matches
+ * the device key is in place; until then the config has neither and the next steps
+ * say how to install the signed certificate.
+ */
+function planCertificate(draft: Draft, plan: Plan, dir: string, key: ReturnType<typeof readPrivateKey> | undefined): CertState {
+  const certPath = join(dir, FILES.cert);
+  const from = plan.certFrom ?? (existsSync(certPath) ? certPath : undefined);
+  const custom = getAt(draft, ['mqtt', 'cert']) !== undefined && getAt(draft, ['mqtt', 'cert']) !== FILES.cert;
+  if (!from) return custom ? 'configured' : (clearCert(draft), 'awaiting');
+  if (!key) {
+    if (plan.certFrom) throw new ProvisionError(`--cert: there is no device key yet (${join(dir, FILES.key)})`, EXIT.FAIL, ['  run init first, have the CSR it makes signed, then install the certificate with --cert']);
+    clearCert(draft);
+    return 'mismatch';
+  }
+  let cert;
+  try {
+    cert = readCertificate(from);
+  } catch (err) {
+    throw new ProvisionError(`certificate ${from}: ${errorMessage(err)}`, EXIT.FAIL, ['  expected the PEM certificate the centre signed for device.csr']);
+  }
+  if (!certMatchesKey(cert, key)) {
+    if (plan.certFrom) throw new ProvisionError(`certificate ${from} was not made for this box's key (${join(dir, FILES.key)})`, EXIT.FAIL, [`  its subject: ${certInfo(cert).subject}; send device.csr of THIS box to the centre`]);
+    clearCert(draft);
+    return 'mismatch';
+  }
+  const info = certInfo(cert);
+  if (plan.certFrom && info.validTo.getTime() < Date.now()) throw new ProvisionError(`certificate ${from} expired on ${info.validTo.toISOString()}`, EXIT.FAIL, ['  ask the centre for a new one (or check the clock: date)']);
+  setAt(draft, ['mqtt', 'cert'], FILES.cert);
+  setAt(draft, ['mqtt', 'key'], FILES.key);
+  return plan.certFrom ? 'installed' : 'configured';
+}
+
+function clearCert(draft: Draft): void {
+  setAt(draft, ['mqtt', 'cert'], undefined);
+  setAt(draft, ['mqtt', 'key'], undefined);
+}
+
+/** Candidate file, loadConfig on it (modes and files included), backup, rename. Returns the backup path. */
+function commitConfig(configPath: string, draft: Draft, now: Date, account: Account | undefined): string | undefined {
+  const candidate = join(dirname(configPath), `.agent-candidate-${process.pid}.json`);
+  atomicWrite(candidate, JSON.stringify(ordered(draft), null, 2) + '\n', CONFIG_MODE, 'config', account);
+  try {
+    loadConfig(candidate);
+  } catch (err) {
+    unlinkSync(candidate);
+    if (err instanceof ConfigError) throw new ProvisionError(`the agent would refuse this configuration (${err.code}); nothing replaced`, EXIT.CONFIG, err.problems.map((p) => `  ${p}`));
+    throw err;
+  }
+  const backup = existsSync(configPath) ? backupFile(configPath, now) : undefined;
+  renameSync(candidate, configPath);
+  syncDir(dirname(configPath));
+  return backup;
+}
+
+/** The fields in the README's order, so a technician reading the file finds the identity first. */
+const ORDER = ['deviceId', 'groups', 'site', 'mqtt', 'topicRoot', 'trustedKeys', 'stateDir', 'cacheDir', 'hardware', 'audio'];
+function ordered(d: Draft): Draft {
+  const out: Draft = {};
+  for (const k of ORDER) if (k in d) out[k] = d[k];
+  for (const [k, v] of Object.entries(d)) if (!(k in out)) out[k] = v;
+  return out;
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+function printNextSteps(ui: Ui, o: { configPath: string; dir: string; cert: CertState; deviceId: string }): void {
+  const cfg = o.configPath === DEFAULT_CONFIG_PATH ? '' : ` --config ${o.configPath}`;
+  ui.out('');
+  ui.out('Next:');
+  let n = 1;
+  if (o.cert === 'awaiting' || o.cert === 'mismatch') {
+    if (o.cert === 'mismatch') ui.out(`  (${join(o.dir, FILES.cert)} was made for another key: it is not used)`);
+    ui.out(`  ${n++}. send ${join(o.dir, FILES.csr)} to the centre's CA (cat it and paste it), then install what comes back:`);
+    ui.out(`       loa-provision init --yes${cfg} --cert /path/to/signed.crt`);
+    ui.out(`     (until then the box connects with its password only, if the broker allows that)`);
+  }
+  ui.out(`  ${n++}. sudo systemctl restart loa-agent`);
+  ui.out(`  ${n++}. loa-provision check${cfg} --tone     (self-test; the tone is heard in the commune)`);
+  ui.out(`  ${n++}. loa-provision register${cfg}         (tells the centre ${o.deviceId} is installed, waits for its birth)`);
+}

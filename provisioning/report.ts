@@ -1,0 +1,116 @@
+// How a check looks: one line per check (✓ ✗ ! – on a UTF-8 terminal, [ok] [FAIL]
+// [warn] [skip] elsewhere), a one-line hint under every ✗, a spinner while a long step
+// runs (only on a TTY: a log or a pipe gets no animation), and the JSON report.
+import type { Ui } from './io.js';
+
+export type CheckStatus = 'ok' | 'fail' | 'warn' | 'skip';
+
+/** One line of the checklist. `ok` is false only for a failure (a warning or a skip passes). */
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  status: CheckStatus;
+  detail: string;
+  hint?: string;
+  ms: number;
+}
+
+export type Outcome = Pick<CheckResult, 'status' | 'detail' | 'hint'>;
+
+export const pass = (detail: string, hint?: string): Outcome => ({ status: 'ok', detail, ...(hint ? { hint } : {}) });
+export const fail = (detail: string, hint: string): Outcome => ({ status: 'fail', detail, hint });
+export const warn = (detail: string, hint: string): Outcome => ({ status: 'warn', detail, hint });
+export const skip = (detail: string, hint?: string): Outcome => ({ status: 'skip', detail, ...(hint ? { hint } : {}) });
+
+export function result(name: string, o: Outcome, ms: number): CheckResult {
+  return { name, ok: o.status !== 'fail', status: o.status, detail: o.detail, ...(o.hint ? { hint: o.hint } : {}), ms: Math.round(ms) };
+}
+
+/** Run one check, timing it; an unexpected exception is a failed check, not a crashed checklist. */
+export async function timed(name: string, fn: () => Promise<Outcome>): Promise<CheckResult> {
+  const t0 = performance.now();
+  try {
+    return result(name, await fn(), performance.now() - t0);
+  } catch (err) {
+    return result(name, fail(`unexpected error: ${(err as Error).message}`, 'run again with LOA_DEBUG=1 and report it with the output'), performance.now() - t0);
+  }
+}
+
+const MARKS = {
+  unicode: { ok: '✓', fail: '✗', warn: '!', skip: '–', hint: '→' },
+  ascii: { ok: '[ok]', fail: '[FAIL]', warn: '[warn]', skip: '[skip]', hint: '->' },
+};
+
+export function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+export function formatLine(r: CheckResult, unicode: boolean): string[] {
+  const m = unicode ? MARKS.unicode : MARKS.ascii;
+  const mark = m[r.status].padEnd(unicode ? 1 : 6);
+  const slow = r.ms >= 1000 ? ` (${seconds(r.ms)})` : '';
+  const lines = [`${mark} ${r.name.padEnd(22)} ${r.detail}${slow}`];
+  if (r.hint && r.status !== 'ok') lines.push(`${' '.repeat(unicode ? 4 : 7)}${m.hint} ${r.hint}`);
+  return lines;
+}
+
+export function printResult(ui: Ui, r: CheckResult): void {
+  for (const l of formatLine(r, ui.unicode)) ui.out(l);
+}
+
+export interface Progress {
+  stop(): void;
+}
+
+/** A spinner with the elapsed seconds while `label` runs; nothing at all when not a TTY. */
+export function progress(ui: Ui, label: string, intervalMs = 250): Progress {
+  if (!ui.tty) return { stop() {} };
+  const frames = ui.unicode ? '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏' : '|/-\\';
+  const t0 = Date.now();
+  let i = 0;
+  const draw = () => ui.write(`\r${frames[i++ % frames.length]} ${label} ${Math.floor((Date.now() - t0) / 1000)} s\x1b[K`);
+  draw();
+  const timer = setInterval(draw, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      ui.write('\r\x1b[K');
+    },
+  };
+}
+
+export async function withProgress<T>(ui: Ui, label: string, fn: () => Promise<T>): Promise<T> {
+  const p = progress(ui, label);
+  try {
+    return await fn();
+  } finally {
+    p.stop();
+  }
+}
+
+export interface CheckReport {
+  deviceId: string | null;
+  ts: string;
+  passed: boolean;
+  agentVersion: string;
+  totalMs: number;
+  checks: { name: string; ok: boolean; status: CheckStatus; detail: string; hint: string | null; ms: number }[];
+}
+
+export function buildReport(deviceId: string | null, results: readonly CheckResult[], o: { ts: Date; totalMs: number; agentVersion: string }): CheckReport {
+  return {
+    deviceId,
+    ts: o.ts.toISOString(),
+    passed: results.every((r) => r.ok),
+    agentVersion: o.agentVersion,
+    totalMs: Math.round(o.totalMs),
+    checks: results.map((r) => ({ name: r.name, ok: r.ok, status: r.status, detail: r.detail, hint: r.hint ?? null, ms: r.ms })),
+  };
+}
+
+export function summaryLine(results: readonly CheckResult[], totalMs: number): string {
+  const n = (s: CheckResult['status']) => results.filter((r) => r.status === s).length;
+  const longest = results.reduce<CheckResult | undefined>((a, r) => (!a || r.ms > a.ms ? r : a), undefined);
+  const parts = [`${n('ok')} passed`, `${n('fail')} failed`, ...(n('warn') ? [`${n('warn')} warning${n('warn') > 1 ? 's' : ''}`] : []), ...(n('skip') ? [`${n('skip')} skipped`] : [])];
+  return `${parts.join(', ')} in ${seconds(totalMs)}${longest ? ` (longest: ${longest.name}, ${seconds(longest.ms)})` : ''}`;
+}
