@@ -3,8 +3,7 @@
 // signed documents, publishing, commands, the fleet table, the event archive and proof
 // of play, and a fleet simulator). One subcommand per file; this file only dispatches
 // and turns errors into one line and an exit code (errors.ts).
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { runIfEntry } from '../agent/cli-entry.js';
 import { NocError, errorMessage } from './errors.js';
 import { eventsCommand } from './events.js';
 import { processIo, type Io } from './io.js';
@@ -59,23 +58,4 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
-function isEntry(): boolean {
-  const argv1 = process.argv[1];
-  if (!argv1) return false;
-  try {
-    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntry()) {
-  main(process.argv.slice(2)).then(
-    // Let stdout drain (a piped CSV export) before exiting.
-    (code) => process.stdout.write('', () => process.exit(code)),
-    (err: unknown) => {
-      process.stderr.write(`noc: ${errorMessage(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfEntry(import.meta.url, 'noc', (argv) => main(argv), 1);

@@ -2,8 +2,7 @@
 // `loa-provision`: the field technician's tool, from a blank box to a registered,
 // tested speaker. One subcommand per file; this file only dispatches and turns errors
 // into one message, the lines under it, and an exit code (args.ts EXIT).
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { runIfEntry } from '../agent/cli-entry.js';
 import { EXIT, ProvisionError, errorMessage } from './args.js';
 import type { CheckDeps } from './check.js';
 import type { InitDeps } from './init.js';
@@ -64,24 +63,4 @@ export async function main(argv: string[], io: CliIo = processIo(), deps: Deps =
   }
 }
 
-function isEntry(): boolean {
-  const argv1 = process.argv[1];
-  if (!argv1) return false;
-  try {
-    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntry()) {
-  main(process.argv.slice(2)).then(
-    // Let stdout drain (a piped JSON report) before exiting; timers of a closed MQTT
-    // client or serial port must not keep the technician waiting.
-    (code) => process.stdout.write('', () => process.exit(code)),
-    (err: unknown) => {
-      process.stderr.write(`loa-provision: ${errorMessage(err)}\n`);
-      process.exit(EXIT.FAIL);
-    },
-  );
-}
+runIfEntry(import.meta.url, 'loa-provision', (argv) => main(argv), EXIT.FAIL);
