@@ -29,7 +29,6 @@ import { Presence } from './presence.js';
 import { HeartbeatService, type HeartbeatPart } from './heartbeat.js';
 import type { EventSink } from '../domain/events.js';
 import { FaultTracker } from '../domain/fault-tracker.js';
-import type { MediaRef } from '../domain/schedule-doc.js';
 import { CommandStore } from '../adapters/command-store.js';
 import { CommandService } from './commands.js';
 import { createExecutor } from './command-actions.js';
@@ -71,8 +70,6 @@ export class Agent {
   private faults: FaultTracker | undefined;
   private boardImpl: Board | undefined;
   private commandSvc: CommandService | undefined;
-  /** Media of ad-hoc `play` commands, wanted by the cache until the command expires. */
-  private readonly adhoc = new Map<string, { media: MediaRef; until: number }>();
   private cache: MediaCache | undefined;
 
   private readonly keyRing: KeyRing;
@@ -237,18 +234,7 @@ export class Agent {
       playback,
       // A file item plays only verified bytes; other sources (and their fallbacks) need no cache.
       mediaReady: (occ) => occ.source.kind !== 'file' || occ.media.every((m) => cache.pathFor(m.sha256) !== null),
-      onReplan: (docs) => {
-        const [needs, inForce] = mediaNeeds(docs, clock.now() - c.schedule.graceS * 1000, c.cache.horizonH * 3_600_000);
-        const now = clock.now();
-        for (const [sha, a] of this.adhoc) {
-          if (a.until < now) this.adhoc.delete(sha);
-          else if (!inForce.has(sha)) {
-            needs.unshift({ media: a.media, firstUseAt: now });
-            inForce.add(sha);
-          }
-        }
-        cache.setNeeds(needs, inForce);
-      },
+      onReplan: (docs) => cache.setNeeds(...mediaNeeds(docs, clock.now() - c.schedule.graceS * 1000, c.cache.horizonH * 3_600_000)),
       checkpoint,
       warmUpMs: c.hardware.ampWarmUpMs,
       graceMs: c.schedule.graceS * 1000,
@@ -294,16 +280,7 @@ export class Agent {
         scheduler.replan();
         return { cache: cache.figures(), schedule: this.docRefs() };
       },
-      fetchMedia: async (media, until) => {
-        for (const m of media) this.adhoc.set(m.sha256, { media: m, until });
-        scheduler.replan();
-        for (;;) {
-          const paths = media.map((m) => cache.pathFor(m.sha256));
-          if (paths.every((p) => p !== null)) return paths as string[];
-          if (clock.now() >= until) return null;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      },
+      fetchMedia: (media, until) => cache.fetchNow(media, until),
       underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
     });
     this.commandSvc = new CommandService({

@@ -82,6 +82,8 @@ export class MediaCache {
   /** Until the schedule has said what it needs, leftover .part files are all kept. */
   private needsKnown = false;
   private inForce = new Set<string>();
+  private scheduleNeeds: [readonly MediaNeed[], ReadonlySet<string>] = [[], new Set()];
+  private readonly adhoc = new Map<string, { media: MediaRef; until: number }>();
   private plan: CachePlan = { fetch: [], deferred: [], evict: [], quotaMet: true, bytesAfter: 0 };
   private quotaWarned = false;
   private running = false;
@@ -127,8 +129,41 @@ export class MediaCache {
 
   /** What the schedule wants now: media in the horizon, and every media of documents in force. */
   setNeeds(needs: readonly MediaNeed[], inForce: ReadonlySet<string>): void {
-    this.needs = [...needs];
-    this.inForce = new Set(inForce);
+    this.scheduleNeeds = [needs, inForce];
+    this.applyNeeds();
+  }
+
+  /**
+   * Media of an ad-hoc `play` command: wanted first (needed now) until `untilMs` (the
+   * command's expiry), fetched and verified like any other. Resolves with their paths
+   * once all are ready, or null if they are not by then.
+   */
+  async fetchNow(media: readonly MediaRef[], untilMs: number): Promise<string[] | null> {
+    for (const m of media) this.adhoc.set(m.sha256, { media: m, until: untilMs });
+    this.applyNeeds();
+    for (;;) {
+      const paths = media.map((m) => this.pathFor(m.sha256));
+      if (paths.every((p) => p !== null)) return paths as string[];
+      if (this.d.clock.now() >= untilMs) return null;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** The schedule's needs plus unexpired ad-hoc media. */
+  private applyNeeds(): void {
+    const [schedNeeds, schedInForce] = this.scheduleNeeds;
+    const now = this.d.clock.now();
+    const needs = [...schedNeeds];
+    const inForce = new Set(schedInForce);
+    for (const [sha, a] of this.adhoc) {
+      if (a.until < now) this.adhoc.delete(sha);
+      else if (!inForce.has(sha)) {
+        needs.unshift({ media: a.media, firstUseAt: now });
+        inForce.add(sha);
+      }
+    }
+    this.needs = needs;
+    this.inForce = inForce;
     this.needsKnown = true;
     this.d.onChange?.();
     const media = new Map(uniqueMedia(this.needs).map((m) => [m.sha256, m]));
