@@ -158,11 +158,14 @@ export class PlaybackCoordinator implements Playback {
 
   /**
    * A board condition changed. FM signal lost while an FM item plays moves it to its
-   * fallback, as a failed stream does (contract §3).
+   * fallback, as a failed stream does (contract §3); without one it stays on FM.
    */
   hwChanged(c: HwCondition): void {
     const seg = this.current;
     if (!c.active || c.component !== 'fm' || !seg || seg.done || seg.source.kind !== 'fm' || seg.startedAt === null) return;
+    // Without a fallback the relay stays on FM: the signal may come back, and the
+    // hw.fault fm no_signal already tells the centre.
+    if (!seg.source.fallback) return;
     void this.failover(seg, seg.source, -1, c.message);
   }
 

@@ -247,3 +247,18 @@ test('no serial device at start: the agent starts anyway, reports no_answer, and
   await r.board.setAmp(false);
   await r.close();
 });
+
+test('FM signal loss without a fallback: the relay stays on FM and the fault tells the centre', async () => {
+  const r = await rig();
+  r.agent.playback.fire(occ('vov2', { kind: 'fm', freqMHz: 97.0 }, 20_000), 0);
+  await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
+  r.sim.model.fmSignal(true);
+  await r.waitHw('hw.fault', 'fm', 'no_signal');
+  await new Promise((res) => setTimeout(res, 500));
+  assert.equal(r.events('play.failover').length, 0);
+  assert.equal(r.events('play.failed').length, 0);
+  assert.equal(r.sim.model.state().input, 'fm');
+  assert.equal(r.agent.playback.playing()?.itemId, 'vov2');
+  await r.agent.playback.stopAll('stopped');
+  await r.close();
+});
