@@ -45,8 +45,7 @@ export class McuBoard implements Board {
   readonly tuner: Tuner;
   private readonly listeners = new Set<(c: HwCondition) => void>();
   /** Last value of each condition we reported, so a level read twice is one edge. */
-  private readonly levels = new Map<string, boolean>();
-  private readonly messages = new Map<string, string>();
+  private readonly levels = new Map<string, HwCondition>();
   private ampOn = false;
   private input: AudioInput = 'ip';
   private fm: FmState | null = null;
@@ -126,18 +125,14 @@ export class McuBoard implements Board {
   }
 
   state(): BoardState {
-    return { amp: this.ampOn, input: this.input, ampFault: AMP_CODES.some((c) => this.levels.get(`amp/${c}`)) };
+    return { amp: this.ampOn, input: this.input, ampFault: AMP_CODES.some((c) => this.levels.get(`amp/${c}`)?.active) };
   }
 
   onHw(listener: (c: HwCondition) => void): () => void {
     this.listeners.add(listener);
     // Conditions raised before anyone listened (init() runs before the agent's outbox
     // exists: a missing device, a mismatched board) are replayed to a new listener.
-    for (const [key, active] of this.levels) {
-      if (!active) continue;
-      const [component, code] = key.split('/') as [HwCondition['component'], string];
-      listener({ component, code, active, message: this.messages.get(key) ?? code });
-    }
+    for (const c of this.levels.values()) if (c.active) listener(c);
     return () => this.listeners.delete(listener);
   }
 
@@ -182,10 +177,9 @@ export class McuBoard implements Board {
 
   private set(component: HwCondition['component'], code: string, active: boolean, message: string): void {
     const key = `${component}/${code}`;
-    if ((this.levels.get(key) ?? false) === active) return;
-    this.levels.set(key, active);
-    this.messages.set(key, message);
+    if ((this.levels.get(key)?.active ?? false) === active) return;
     const c: HwCondition = { component, code, active, message };
+    this.levels.set(key, c);
     for (const l of [...this.listeners]) l(c);
   }
 
@@ -244,7 +238,7 @@ export class McuBoard implements Board {
   private reconcile(s: Status): void {
     for (const l of LEVELS) this.set(l.component, l.code, s.flags[l.flag], s.flags[l.flag] ? l.on : l.off);
     if (!s.flags.ampFault) for (const c of AMP_CODES) this.set('amp', c, false, 'amplifier fault cleared');
-    else if (!AMP_CODES.some((c) => this.levels.get(`amp/${c}`))) this.set('amp', 'amp_fault', true, `amplifier fault latched (${s.ampCurrentMa} mA, ${s.temperatureC} °C)`);
+    else if (!AMP_CODES.some((c) => this.levels.get(`amp/${c}`)?.active)) this.set('amp', 'amp_fault', true, `amplifier fault latched (${s.ampCurrentMa} mA, ${s.temperatureC} °C)`);
     this.ampOn = s.flags.ampOn;
     this.input = s.input;
     if (s.fmFreq !== 0) this.fm = { freqMHz: s.fmFreq / 100, rssi: s.fmRssi };

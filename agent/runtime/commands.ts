@@ -11,12 +11,8 @@
 //   read from the unverified payload only to address the answer); a message with no
 //   readable id is reported as a `cmd.rejected` event.
 // - `restart` and `reboot` run only after their result was acknowledged.
-import type { Link } from '../adapters/mqtt-link.js';
-import type { Clock } from '../adapters/clock.js';
 import type { CommandStore } from '../adapters/command-store.js';
-import type { EventSink } from '../domain/events.js';
-import type { Logger } from '../log.js';
-import type { KeyRing } from '../domain/verify.js';
+import type { IntakeDeps } from './schedule-intake.js';
 import { PUBLISH_OPTS } from '../domain/topics.js';
 import { verifyCommand, type CommandDoc, type CommandErrorCode } from '../domain/command-doc.js';
 
@@ -30,18 +26,10 @@ export interface ResultMessage {
   error?: { code: string; message: string };
 }
 
-export interface CommandDeps {
-  link: Link;
+/** The same signed-topic context as the schedule intake, plus what commands need. */
+export interface CommandDeps extends Omit<IntakeDeps, 'store' | 'onAccepted'> {
   store: CommandStore;
-  keys: KeyRing;
-  events: EventSink;
-  clock: Clock;
-  log: Logger;
-  deviceId: string;
-  groups: readonly string[];
-  topics: readonly string[];
   resultTopic: string;
-  maxBytes: number;
   execute(doc: CommandDoc): Promise<CommandOutcome>;
   /** Called once the result of a `restart` or `reboot` was acknowledged (or could not be). */
   lifecycle(action: 'restart' | 'reboot'): void;
