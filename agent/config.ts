@@ -165,6 +165,14 @@ export const configSchema = z
         graceS: seconds(0, 3600).default(120),
         /** How far ahead occurrences are planned. */
         horizonH: z.number().int().min(1).max(168).default(24),
+        /** Contract v1.1 §2.1: a schedule living longer than this (expiresAt - issuedAt) is `invalid`. */
+        maxLifetimeDays: z.number('is not a number (expected days)').int().min(1, 'is below the minimum of 1 day').max(3650, 'is above the maximum of 3650 days').default(400),
+      })
+      .prefault({}),
+    commands: z
+      .strictObject({
+        /** Contract v1.1 §2.1: a command living longer than this (expiresAt - issuedAt) is `invalid`. */
+        maxLifetimeH: z.number('is not a number (expected hours)').int().min(1, 'is below the minimum of 1 h').max(168, 'is above the maximum of 168 h').default(24),
       })
       .prefault({}),
     cache: z

@@ -33,6 +33,11 @@ export class CommandStore {
     };
   }
 
+  /** Every id held, with its expiry (epoch ms), for the replay state's merge at start. */
+  ids(): { id: string; expiresAt: number }[] {
+    return (this.db.prepare('SELECT id, expires_at AS e FROM commands').all() as { id: string; e: string }[]).map((r) => ({ id: r.id, expiresAt: Date.parse(r.e) }));
+  }
+
   seen(id: string): boolean {
     return this.q.has.get(id) !== undefined;
   }

@@ -1,6 +1,10 @@
 // Documents in force and the anti-replay versions, in SQLite: after a restart with no
 // broker the box still has its plan, and a replayed old document is still refused.
+// (The replay state is also kept beside the database, adapters/replay-state.ts.)
+// A document the disk refuses (full) is kept in memory and in force meanwhile; it is
+// written on the next put() or flush() that the disk takes.
 import type { Db } from './sqlite-db.js';
+import type { Logger } from '../log.js';
 import type { DocInForce } from '../domain/occurrences.js';
 import { validateSchedule } from '../domain/schedule-doc.js';
 import type { ScheduleDoc } from '../domain/schedule-doc.js';
@@ -9,8 +13,13 @@ export class ScheduleStore {
   /** Parsed documents in force; rebuilt only after put(), since heartbeats and re-plans read it often. */
   private cached: DocInForce[] | undefined;
   private readonly accept: (topic: string, doc: ScheduleDoc, jws: string, at: string) => void;
+  /** Accepted documents not yet written (the disk refused them), by topic. */
+  private readonly unwritten = new Map<string, { doc: ScheduleDoc; jws: string; at: string }>();
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly log?: Logger,
+  ) {
     const upVersion = db.prepare(
       `INSERT INTO doc_versions (doc_id, version, accepted_at) VALUES (?, ?, ?)
        ON CONFLICT(doc_id) DO UPDATE SET version = excluded.version, accepted_at = excluded.accepted_at
@@ -34,8 +43,34 @@ export class ScheduleStore {
 
   /** Record an accepted document: it replaces whatever the topic had (contract §3). */
   put(topic: string, doc: ScheduleDoc, jws: string, now: number): void {
-    this.accept(topic, doc, jws, new Date(now).toISOString());
+    this.unwritten.set(topic, { doc, jws, at: new Date(now).toISOString() });
     this.cached = undefined;
+    this.flush();
+  }
+
+  /** Write documents the disk refused before; false while some remain in memory only. */
+  flush(): boolean {
+    for (const [topic, u] of this.unwritten) {
+      try {
+        this.accept(topic, u.doc, u.jws, u.at);
+        this.unwritten.delete(topic);
+      } catch (err) {
+        this.log?.error({ code: 'STORE_WRITE', err: (err as Error).message, topic, docId: u.doc.id }, 'document in force kept in memory: the database refused it');
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Per topic, the document in force as the database has it (id, version, issuedAt, JWS). */
+  marks(): { topic: string; id: string; version: number; issuedAt: string; jws: string }[] {
+    const rows = this.db.prepare('SELECT topic, doc_id AS id, version, jws, payload FROM docs_in_force').all() as { topic: string; id: string; version: number; jws: string; payload: string }[];
+    return rows.map((r) => ({ topic: r.topic, id: r.id, version: r.version, jws: r.jws, issuedAt: String((JSON.parse(r.payload) as { issuedAt?: unknown }).issuedAt ?? '1970-01-01T00:00:00Z') }));
+  }
+
+  /** Every anti-replay version the database holds. */
+  versions(): { docId: string; version: number }[] {
+    return this.db.prepare('SELECT doc_id AS docId, version FROM doc_versions').all() as { docId: string; version: number }[];
   }
 
   /** The documents in force, one per topic. A row that no longer validates is skipped, not fatal. */
@@ -44,9 +79,13 @@ export class ScheduleStore {
     const rows = this.db.prepare('SELECT topic, payload FROM docs_in_force ORDER BY topic').all() as { topic: string; payload: string }[];
     const out: DocInForce[] = [];
     for (const r of rows) {
-      const v = validateSchedule(JSON.parse(r.payload));
+      if (this.unwritten.has(r.topic)) continue;
+      const v = validateSchedule(JSON.parse(r.payload), { stored: true });
       if (v.ok) out.push({ topic: r.topic, doc: v.doc });
+      else this.log?.warn({ code: 'STORE_REPLAY', topic: r.topic, message: v.message }, 'a stored document no longer validates; not in force');
     }
+    for (const [topic, u] of this.unwritten) out.push({ topic, doc: u.doc });
+    out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
     this.cached = out;
     return out;
   }

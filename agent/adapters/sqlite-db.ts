@@ -3,7 +3,7 @@
 // a box whose disk was replaced starts a new epoch and the centre never confuses its
 // seq 1 with the old disk's seq 1.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { LoaError } from '../errors.js';
@@ -111,4 +111,92 @@ export function epochOf(db: Db): string {
   const e = getMeta(db, 'epoch');
   if (!e) throw new LoaError('STORE_OPEN', 'database has no epoch');
   return e;
+}
+
+/** SQLite result codes that say the file is not a sound database (better-sqlite3's `err.code`). */
+export function isCorruption(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB';
+}
+
+/** The disk refuses writes: full, failing, or read-only. */
+export function isDiskError(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN';
+}
+
+export interface StoreReset {
+  reason: 'corrupt' | 'missing' | 'full';
+  movedTo: string | null;
+  message: string;
+}
+
+export interface OpenedStore {
+  db: Db;
+  /** Set when the database had to be rebuilt (or, on a full disk, replaced by one in memory). */
+  reset?: StoreReset;
+  /** true while the database lives in memory because the disk refused it. */
+  inMemory: boolean;
+}
+
+/**
+ * Open the box's database so that a broken SD card degrades the box instead of stopping
+ * it (no crash loop, hence no reboot loop under systemd):
+ * - a file that is not a database, or fails `PRAGMA quick_check`, is moved aside to
+ *   `loa.db.corrupt-<time>` (kept for inspection) and a fresh one is created;
+ * - a disk that refuses to open or create it (full, read-only) gives a database in
+ *   memory: the box plays and queues events there, and says so (`store.reset` full);
+ * - `hadState` says whether this box had a database before (the replay state exists),
+ *   so a deleted database is reported as `missing`.
+ * A schema newer than this agent still fails (STORE_OPEN): that is a downgrade to undo.
+ */
+export function openStore(path: string, opts: OpenOptions & { hadState: boolean; now?: () => number } = { hadState: false }): OpenedStore {
+  const existed = existsSync(path);
+  try {
+    const db = openDb(path, opts);
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') {
+      db.close();
+      throw Object.assign(new Error(`quick_check: ${String(check).slice(0, 200)}`), { code: 'SQLITE_CORRUPT' });
+    }
+    if (!existed && opts.hadState) {
+      return { db, inMemory: false, reset: { reason: 'missing', movedTo: null, message: 'the database was missing; a new one was created (new epoch), the replay state and documents in force restored from the replay file' } };
+    }
+    return { db, inMemory: false };
+  } catch (err) {
+    const cause = err instanceof LoaError && err.cause !== undefined ? err.cause : err;
+    if (isCorruption(cause)) {
+      const stamp = new Date(opts.now?.() ?? Date.now()).toISOString().replace(/[:.]/g, '-');
+      const movedTo = `${path}.corrupt-${stamp}`;
+      for (const suffix of ['', '-wal', '-shm']) {
+        try {
+          if (existsSync(path + suffix)) renameSync(path + suffix, movedTo + suffix);
+        } catch (e) {
+          throw new LoaError('STORE_OPEN', `database ${path} is corrupt and cannot be moved aside: ${(e as Error).message}`, { cause: e });
+        }
+      }
+      const fresh = openStore(path, { ...opts, hadState: false });
+      return {
+        ...fresh,
+        reset: {
+          reason: 'corrupt',
+          movedTo,
+          message: `the database was corrupt (${(cause as Error).message.slice(0, 120)}) and was moved aside; a new one was created (new epoch), the replay state and documents in force restored from the replay file; undelivered events and the play ledger of the old one were lost`,
+        },
+      };
+    }
+    if (isDiskError(cause)) {
+      const db = openDb(':memory:', opts);
+      return {
+        db,
+        inMemory: true,
+        reset: {
+          reason: 'full',
+          movedTo: null,
+          message: `the database cannot be written (${(cause as Error).message.slice(0, 120)}); the box runs on a database in memory (events held there until the disk takes writes again and the agent restarts)`,
+        },
+      };
+    }
+    throw err;
+  }
 }

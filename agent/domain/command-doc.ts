@@ -6,14 +6,8 @@
 //   at-most-once (the id was seen before).
 // The `noc` CLI validates with this same schema before it signs.
 import { z } from 'zod';
-import { ID_RE, describe, mediaSchema, sourceSchema, targetSchema, targets, type MediaRef, type Source, type Target } from './schedule-doc.js';
-import { COMMAND_TYP, verifyJws, type KeyRing, type RejectReason } from './verify.js';
-
-const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-const instant = z
-  .string('must be an RFC 3339 timestamp')
-  .regex(RFC3339_RE, 'must be an RFC 3339 timestamp with an offset, e.g. 2026-11-26T06:30:00+07:00')
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a valid date');
+import { ID_RE, describe, instant, mediaSchema, sourceSchema, targetSchema, type MediaRef, type Source, type Target } from './schedule-doc.js';
+import { COMMAND_TYP, checkEnvelope, verifyJws, type Binding, type KeyRing, type RejectReason } from './verify.js';
 const level = z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
 
 export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'sync', 'selftest', 'restart', 'reboot'] as const;
@@ -49,7 +43,7 @@ export const commandSchema = z
     [
       z.object({ ...common, action: z.literal('ping'), args: empty }),
       z.object({ ...common, action: z.literal('play'), args: playArgs }),
-      z.object({ ...common, action: z.literal('stop'), args: z.object({ itemId: z.string('must be a string').max(64).optional() }).default({}) }),
+      z.object({ ...common, action: z.literal('stop'), args: z.object({ itemId: z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`).optional() }).default({}) }),
       z.object({ ...common, action: z.literal('volume'), args: z.object({ level }) }),
       z.object({ ...common, action: z.literal('sync'), args: empty }),
       z.object({ ...common, action: z.literal('selftest'), args: empty }),
@@ -77,13 +71,19 @@ export type CommandErrorCode = RejectReason | 'duplicate' | 'failed' | 'busy';
 
 export type CommandVerdict =
   | { ok: true; doc: CommandDoc; kid: string }
-  | { ok: false; code: CommandErrorCode; message: string; cmdId: string | null };
+  | { ok: false; code: CommandErrorCode; message: string; cmdId: string | null; unverified?: true };
 
 export interface CommandContext {
   deviceId: string;
   groups: readonly string[];
   now: number;
   maxBytes: number;
+  /** The topic the command came on (contract v1.1 §2.1); without it, any of the box's ids and groups. */
+  binding?: Binding;
+  /** Longest `expiresAt - issuedAt` accepted (config `commands.maxLifetimeH`; contract default 24 h). */
+  maxLifetimeMs?: number;
+  /** false when the box knows its clock is not synchronised: `issuedAt` in the future is then not held against it. */
+  clockSynced?: boolean;
   /** Was this command id executed (or refused after verification) before? */
   seen: (cmdId: string) => boolean;
 }
@@ -105,16 +105,25 @@ export function claimedId(payload: Buffer | string): string | null {
   }
 }
 
-export async function verifyCommand(payload: Buffer | string, keys: KeyRing, ctx: CommandContext): Promise<CommandVerdict> {
-  const j = await verifyJws(payload, keys, COMMAND_TYP, ctx.maxBytes);
-  if (!j.ok) return { ok: false, code: j.reason, message: j.message, cmdId: claimedId(payload) };
+/** Contract v1.1 §2.1: a command lives at most this long by default (config `commands.maxLifetimeH`). */
+export const DEFAULT_COMMAND_LIFETIME_MS = 24 * 3_600_000;
+
+/**
+ * Verify a command. Synchronous (node:crypto's Ed25519), so a flood of forgeries is
+ * refused message by message without building a queue in front of a genuine one.
+ */
+export function verifyCommand(payload: Buffer | string, keys: KeyRing, ctx: CommandContext): CommandVerdict {
+  const j = verifyJws(payload, keys, COMMAND_TYP, ctx.maxBytes);
+  // The id an unverified payload claims is read by the caller, and only when it will
+  // answer (the rejection budget allows it): decoding it is the costly part of a refusal.
+  if (!j.ok) return { ok: false, code: j.reason, message: j.message, cmdId: null, unverified: true };
   const v = validateCommand(j.raw);
   const rawId = (j.raw as { id?: unknown })?.id;
   const cmdId = typeof rawId === 'string' && ID_RE.test(rawId) ? rawId : null;
   if (!v.ok) return { ok: false, code: 'invalid', message: v.message, cmdId };
   const doc = v.doc;
-  if (!targets(doc.target, ctx.deviceId, ctx.groups)) return { ok: false, code: 'target', message: `command targets ${JSON.stringify(doc.target)}, not this box`, cmdId };
-  if (Date.parse(doc.expiresAt) <= ctx.now) return { ok: false, code: 'expired', message: `expired at ${doc.expiresAt}`, cmdId };
+  const env = checkEnvelope(doc, { ...ctx, maxLifetimeMs: ctx.maxLifetimeMs ?? DEFAULT_COMMAND_LIFETIME_MS, what: 'command' });
+  if (env) return { ok: false, code: env.reason, message: env.message, cmdId };
   if (ctx.seen(doc.id)) return { ok: false, code: 'duplicate', message: `command ${doc.id} was already received; a command runs at most once`, cmdId };
   return { ok: true, doc, kid: j.kid };
 }

@@ -53,7 +53,11 @@ export interface EventFields {
    * topic that has no readable id, so no result can be addressed to it.
    */
   'cmd.rejected': { topic: string; reason: string; message: string };
-  'outbox.dropped': { count: number; fromSeq: number; toSeq: number; reason: 'full' };
+  'outbox.dropped': { count: number; fromSeq: number; toSeq: number; reason: 'full' | 'disk-full' };
+  /** Contract v1.1 §7: rejections beyond the budget of a window, counted instead of sent one by one. */
+  'intake.flood': { windowS: number; dropped: number; byReason: Record<string, number>; byTopic: Record<string, number> };
+  /** Contract v1.1 §7: the box's database was rebuilt (or could not be written); what was kept and lost is in `message`. */
+  'store.reset': { reason: 'corrupt' | 'missing' | 'full'; movedTo: string | null; message: string };
 }
 
 export type EventType = keyof EventFields;

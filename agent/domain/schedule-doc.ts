@@ -8,12 +8,38 @@ export const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** RFC 3339 with a mandatory offset or Z. */
 const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
+/** Longest URL a document may carry: mpg123 refuses longer ones (`Too long command`), and no CDN needs more. */
+export const MAX_URL_LENGTH = 2048;
+/**
+ * Contract v1.1 §3, bounded work: a document whose items expand to more than this many
+ * occurrences in a day (once a minute on average) is invalid.
+ */
+export const MAX_OCCURRENCES_PER_DAY = 1440;
+
 const id = z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`);
-const instant = z
+
+/**
+ * Is this RFC 3339 string a real instant? `Date.parse` rolls 2026-02-30 over to 2 March
+ * and accepts 24:00; contract v1.1 §2.1 wants dates that exist in the calendar.
+ */
+export function isRealInstant(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(s);
+  if (!m) return false;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return false;
+  if (m[8] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59)) return false;
+  const days = new Date(Date.UTC(2000, mo, 0)).getUTCDate(); // days in month `mo` of a leap year
+  if (d > days) return false;
+  if (mo === 2 && d === 29 && !(y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0))) return false;
+  return !Number.isNaN(Date.parse(s));
+}
+
+export const instant = z
   .string('must be an RFC 3339 timestamp')
+  .max(40, 'must be an RFC 3339 timestamp')
   .regex(RFC3339_RE, 'must be an RFC 3339 timestamp with an offset, e.g. 2026-11-26T06:30:00+07:00')
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a valid date');
-const httpUrl = z.string('must be a URL').refine((s) => {
+  .refine(isRealInstant, 'is not a date and time that exists in the calendar');
+const httpUrl = z.string('must be a URL').max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`).refine((s) => {
   try {
     const u = new URL(s);
     return u.protocol === 'https:' || u.protocol === 'http:';
@@ -53,7 +79,7 @@ const fmSource = z.object({ kind: z.literal('fm'), freqMHz: z.number('must be a 
 const lineSource = z.object({ kind: z.literal('line') });
 const fallbackSource = z.discriminatedUnion('kind', [fileSource, fmSource, lineSource], 'must be a file, fm or line source');
 const streamSource = z
-  .object({ kind: z.literal('stream'), url: httpUrl.optional(), urls: z.array(httpUrl).min(1).optional(), fallback: fallbackSource.optional() })
+  .object({ kind: z.literal('stream'), url: httpUrl.optional(), urls: z.array(httpUrl).min(1).max(8, 'must list at most 8 URLs').optional(), fallback: fallbackSource.optional() })
   .refine((s) => (s.url === undefined) !== (s.urls === undefined), 'must have exactly one of url or urls');
 const fmWithFallback = fmSource.extend({ fallback: fallbackSource.optional() });
 
@@ -71,7 +97,7 @@ export const itemSchema = z.object({
   id,
   source: sourceSchema,
   at: instant.optional(),
-  cron: z.string('must be a string').optional(),
+  cron: z.string('must be a string').max(128, 'must be at most 128 characters').optional(),
   durationS: durationS.optional(),
   priority: priority.default(50),
   volume: z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100').optional(),
@@ -85,11 +111,16 @@ export const scheduleSchema = z
     id,
     version: z.number('must be a number').int('must be a whole number').min(0, 'must be 0 or more'),
     issuedAt: instant,
+    /**
+     * Required since contract v1.1 §2.1 (a captured document must not stay replayable
+     * forever): validateSchedule() refuses a document without it; only documents accepted
+     * before v1.1 and read back from the box's own store may lack it.
+     */
     expiresAt: instant.optional(),
     target: targetSchema,
-    timezone: z.string('must be a string').refine(isValidTimezone, 'is not an IANA time zone'),
-    media: z.array(mediaSchema, 'must be a list').default([]),
-    items: z.array(itemSchema, 'must be a list'),
+    timezone: z.string('must be a string').max(64, 'is not an IANA time zone').refine(isValidTimezone, 'is not an IANA time zone'),
+    media: z.array(mediaSchema, 'must be a list').max(1000, 'must list at most 1000 media').default([]),
+    items: z.array(itemSchema, 'must be a list').max(1000, 'must list at most 1000 items'),
   })
   .superRefine((doc, ctx) => {
     const mediaIds = new Set<string>();
@@ -113,10 +144,52 @@ export const scheduleSchema = z
       const files = [it.source, 'fallback' in it.source ? it.source.fallback : undefined].filter((s) => s?.kind === 'file') as { media: string[] }[];
       for (const f of files) for (const m of f.media) if (!mediaIds.has(m)) at(['source', 'media'], `names media "${m}" that the document does not list`);
     });
-    if (doc.expiresAt && Date.parse(doc.expiresAt) <= Date.parse(doc.issuedAt)) {
+    if (doc.expiresAt !== undefined && Date.parse(doc.expiresAt) <= Date.parse(doc.issuedAt)) {
       ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be after issuedAt' });
     }
+    if (ctx.issues.length === 0) {
+      const perDay = occurrencesPerDay(doc.items);
+      if (perDay > MAX_OCCURRENCES_PER_DAY) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['items'],
+          message: `expand to up to ${perDay} occurrences in a day; the limit is ${MAX_OCCURRENCES_PER_DAY} (contract §3, bounded work)`,
+        });
+      }
+    }
   });
+
+/**
+ * The most occurrences the items can have in one day: per cron item, the matching
+ * seconds x minutes x hours (the day fields only pick which days match, at most one
+ * per 24 h of wall time), plus one per `at` item. Cheap and exact for the day that
+ * matches; it stops counting once past the cap, so a bomb costs no more than a
+ * legal document to refuse.
+ */
+export function occurrencesPerDay(items: readonly { cron?: string | undefined; at?: string | undefined }[]): number {
+  let total = 0;
+  for (const it of items) {
+    if (it.at !== undefined) total += 1;
+    else if (it.cron !== undefined) total += cronMatchesPerDay(it.cron);
+    if (total > MAX_OCCURRENCES_PER_DAY) break;
+  }
+  return total;
+}
+
+interface CronTimeOfDay {
+  second: number[];
+  minute: number[];
+  hour: number[];
+}
+
+/** Time-of-day matches of a (valid) cron expression, read from croner's parsed pattern. */
+export function cronMatchesPerDay(expr: string): number {
+  const p = (new Cron(expr, { paused: true, utcOffset: 0 }) as unknown as { _states?: { pattern?: Partial<CronTimeOfDay> } })._states?.pattern;
+  // Pinned by test/unit/schedule-doc.test.ts: a croner upgrade that moves these fails there.
+  if (!p || !Array.isArray(p.second) || !Array.isArray(p.minute) || !Array.isArray(p.hour)) throw new Error('croner pattern layout changed');
+  const n = (a: number[]) => a.reduce((s, v) => s + (v ? 1 : 0), 0);
+  return n(p.second) * n(p.minute) * n(p.hour);
+}
 
 export type ScheduleDoc = z.output<typeof scheduleSchema>;
 export type ScheduleItem = ScheduleDoc['items'][number];
@@ -124,11 +197,16 @@ export type Source = z.output<typeof sourceSchema>;
 export type MediaRef = z.output<typeof mediaSchema>;
 export type Target = z.output<typeof targetSchema>;
 
-/** Validate a parsed payload; the error message names the first bad field. */
-export function validateSchedule(raw: unknown): { ok: true; doc: ScheduleDoc } | { ok: false; message: string } {
+/**
+ * Validate a parsed payload; the error message names the first bad field. `stored`: a
+ * document this box accepted before contract v1.1, read back from its own store, may
+ * lack `expiresAt`; anything received must carry it.
+ */
+export function validateSchedule(raw: unknown, opts: { stored?: boolean } = {}): { ok: true; doc: ScheduleDoc & { expiresAt: string } } | { ok: true; doc: ScheduleDoc } | { ok: false; message: string } {
   const r = scheduleSchema.safeParse(raw);
-  if (r.success) return { ok: true, doc: r.data };
-  return { ok: false, message: r.error.issues.slice(0, 5).map(describe).join('; ') };
+  if (!r.success) return { ok: false, message: r.error.issues.slice(0, 5).map(describe).join('; ') };
+  if (r.data.expiresAt === undefined && !opts.stored) return { ok: false, message: 'expiresAt: is required (contract v1.1 §2.1: every schedule has a bounded lifetime)' };
+  return { ok: true, doc: r.data };
 }
 
 export function describe(issue: z.core.$ZodIssue): string {

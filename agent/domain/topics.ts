@@ -2,6 +2,7 @@
 // payload type it carries, so no other file builds a topic string by hand.
 import type { Birth, Death, Heartbeat } from './telemetry.js';
 import type { EventEnvelope } from './events.js';
+import type { Binding } from './verify.js';
 
 export interface TopicMap {
   deviceSchedule: string;
@@ -40,4 +41,14 @@ export function topicsFor(root: string, deviceId: string, groups: readonly strin
     events: `${d}/events`,
     cmdResult: `${d}/cmd/result`,
   };
+}
+
+/**
+ * Which device or group each subscribed schedule or command topic stands for (contract
+ * v1.1 §2.1: a document must list the topic's device or group in its `target`).
+ */
+export function bindingsFor(root: string, deviceId: string, groups: readonly string[], kind: 'schedule' | 'cmd'): Map<string, Binding> {
+  const m = new Map<string, Binding>([[`${root}/d/${deviceId}/${kind}`, { kind: 'device', name: deviceId }]]);
+  for (const g of groups) m.set(`${root}/g/${g}/${kind}`, { kind: 'group', name: g });
+  return m;
 }

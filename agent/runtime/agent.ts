@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { systemClock, type Clock } from '../adapters/clock.js';
-import { openDb, getMeta, setMeta, type Db } from '../adapters/sqlite-db.js';
+import { openStore, getMeta, setMeta, type Db, type StoreReset } from '../adapters/sqlite-db.js';
+import { existsSync } from 'node:fs';
+import { ReplayState } from '../adapters/replay-state.js';
+import { Rejections } from './rejections.js';
+import { restoreReplayState } from './replay-restore.js';
 import { ScheduleStore } from '../adapters/schedule-store.js';
 import { LedgerStore } from '../adapters/ledger-store.js';
 import { KeyRing } from '../domain/verify.js';
@@ -21,7 +25,7 @@ import type { MediaNeed } from '../domain/cache-plan.js';
 import { Outbox } from '../adapters/outbox-store.js';
 import { MqttLink, type Link } from '../adapters/mqtt-link.js';
 import { createSystemStats, type SystemStats } from '../adapters/system-stats.js';
-import { topicsFor, type TopicMap } from '../domain/topics.js';
+import { bindingsFor, topicsFor, type TopicMap } from '../domain/topics.js';
 import { buildWill, type DocRef } from '../domain/telemetry.js';
 import { AGENT_VERSION } from '../version.js';
 import { OutboxSender } from './outbox-sender.js';
@@ -71,6 +75,8 @@ export class Agent {
   private boardImpl: Board | undefined;
   private commandSvc: CommandService | undefined;
   private cache: MediaCache | undefined;
+  private rejections: Rejections | undefined;
+  private clockPoll: NodeJS.Timeout | undefined;
 
   private readonly keyRing: KeyRing;
   private readonly statsImpl: SystemStats;
@@ -106,13 +112,24 @@ export class Agent {
     const board = this.d.board ?? createBoard(c, log.child({ mod: 'board' }), clock);
     this.boardImpl = board;
     await board.init();
-    this.db = openDb(join(c.stateDir, 'loa.db'), { synchronous: c.outbox.synchronous });
+    // A broken SD card degrades the box, it does not stop it: a corrupt database is
+    // moved aside and rebuilt, a full disk gives a database in memory (openStore). The
+    // replay state beside it (replay.json) is what keeps old documents refused after that.
+    const replay = new ReplayState(join(c.stateDir, 'replay.json'), log.child({ mod: 'store' }));
+    const replayFile = replay.load();
+    const opened = openStore(join(c.stateDir, 'loa.db'), { synchronous: c.outbox.synchronous, hadState: existsSync(replay.path), now: () => clock.now() });
+    this.db = opened.db;
+    const reset: StoreReset | undefined = opened.reset;
+    if (reset) log.error({ code: 'STORE_RESET', ...reset }, `database rebuilt: ${reset.reason}`);
     const outbox = new Outbox(this.db, {
       maxEvents: c.outbox.maxEvents,
       clock,
       onDrop: (info) => log.error({ code: 'OUTBOX_FULL', ...info }, 'outbox full: oldest events dropped'),
     });
     this.outboxStore = outbox;
+    if (reset) outbox.emit('store.reset', reset);
+    const rejections = new Rejections({ clock, events: outbox, log: log.child({ mod: 'intake' }) });
+    this.rejections = rejections;
     const will = { topic: this.topics.status, payload: JSON.stringify(buildWill(this.bootId)) };
     const link = this.d.makeLink?.(will) ?? this.mqttLink(will);
     this.linkImpl = link;
@@ -148,8 +165,30 @@ export class Agent {
 
     // Schedules: intake (verify, persist) -> scheduler (occurrences on time) -> playback.
     const db = this.db;
-    const scheduleStore = new ScheduleStore(db);
+    const scheduleStore = new ScheduleStore(db, log.child({ mod: 'store' }));
     this.scheduleStore = scheduleStore;
+    const commandStore = new CommandStore(db);
+    restoreReplayState({ replay, replayFile, schedules: scheduleStore, commands: commandStore, keys: this.keyRing, log: log.child({ mod: 'store' }) });
+    let clockSynced: boolean | null = await this.statsImpl.clockSynced().catch(() => null);
+    this.clockPoll = setInterval(() => {
+      void this.statsImpl.clockSynced().then(
+        (v) => (clockSynced = v),
+        () => undefined,
+      );
+    }, 60_000);
+    this.clockPoll.unref();
+    const signed = {
+      link,
+      keys: this.keyRing,
+      events: outbox,
+      clock,
+      deviceId: c.deviceId,
+      groups: c.groups,
+      maxBytes: c.schedule.maxBytes,
+      clockSynced: () => (clockSynced === false ? false : undefined),
+      replay,
+      rejections,
+    };
     const ledger = new LedgerStore(db);
     const mediaDurations = () => new Map(scheduleStore.inForce().flatMap(({ doc }) => doc.media.map((m) => [m.sha256, m.durationMs] as const)));
     const player = this.d.player ?? createPlayer(c, log.child({ mod: 'player' }), (paths) => {
@@ -243,23 +282,17 @@ export class Agent {
     });
     this.schedulerSvc = scheduler;
     this.intakeSvc = new ScheduleIntake({
-      link,
+      ...signed,
       store: scheduleStore,
-      keys: this.keyRing,
-      events: outbox,
-      clock,
       log: log.child({ mod: 'intake' }),
-      deviceId: c.deviceId,
-      groups: c.groups,
-      topics: [this.topics.deviceSchedule, ...this.topics.groupSchedules],
-      maxBytes: c.schedule.maxBytes,
+      bindings: bindingsFor(c.topicRoot, c.deviceId, c.groups, 'schedule'),
+      maxLifetimeMs: c.schedule.maxLifetimeDays * 86_400_000,
       onAccepted: () => {
         scheduler.replan();
         presence.publishBirth();
         heartbeat.kick();
       },
     });
-    const commandStore = new CommandStore(db);
     const stats = this.statsImpl;
     const executor = createExecutor({
       clock,
@@ -284,17 +317,12 @@ export class Agent {
       underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
     });
     this.commandSvc = new CommandService({
-      link,
+      ...signed,
       store: commandStore,
-      keys: this.keyRing,
-      events: outbox,
-      clock,
       log: log.child({ mod: 'cmd' }),
-      deviceId: c.deviceId,
-      groups: c.groups,
-      topics: [this.topics.deviceCmd, ...this.topics.groupCmds],
+      bindings: bindingsFor(c.topicRoot, c.deviceId, c.groups, 'cmd'),
+      maxLifetimeMs: c.commands.maxLifetimeH * 3_600_000,
       resultTopic: this.topics.cmdResult,
-      maxBytes: c.schedule.maxBytes,
       execute: executor,
       lifecycle: (action) => this.d.onLifecycle?.(action),
     });
@@ -373,6 +401,8 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.clockPoll);
+    this.rejections?.stop();
     this.faults?.stop();
     this.schedulerSvc?.stop();
     this.intakeSvc?.stop();

@@ -1,31 +1,48 @@
 // Takes signed schedule documents off the device and group topics, verifies them
-// (domain/verify.ts), and either puts them in force (persisted, `schedule.accepted`)
-// or reports why not (`schedule.rejected`), keeping the last good plan either way.
-// Messages are handled one at a time, in arrival order.
+// (domain/verify.ts), and either puts them in force (persisted in the database and in
+// the replay state beside it, `schedule.accepted`) or reports why not
+// (`schedule.rejected`, within the box's rejection budget), keeping the last good plan
+// either way.
+//
+// Each message is handled synchronously as it arrives: the checks before the signature
+// are a few string operations and the signature one Ed25519 verify, so an unsigned flood
+// never builds a queue in front of a genuine document, and timers run between messages.
 import type { Link } from '../adapters/mqtt-link.js';
 import type { ScheduleStore } from '../adapters/schedule-store.js';
+import type { ReplayState } from '../adapters/replay-state.js';
 import type { Clock } from '../adapters/clock.js';
 import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
-import { verifySchedule, type KeyRing } from '../domain/verify.js';
+import type { Rejections } from './rejections.js';
+import { verifySchedule, type Binding, type KeyRing } from '../domain/verify.js';
 
-export interface IntakeDeps {
+/** What the schedule intake and the command service share: a signed-topic context. */
+export interface SignedTopicDeps {
   link: Link;
-  store: ScheduleStore;
   keys: KeyRing;
   events: EventSink;
   clock: Clock;
   log: Logger;
   deviceId: string;
   groups: readonly string[];
-  topics: readonly string[];
+  /** The subscribed topics and the device or group each stands for. */
+  bindings: ReadonlyMap<string, Binding>;
   maxBytes: number;
+  /** Longest accepted `expiresAt - issuedAt`, ms. */
+  maxLifetimeMs: number;
+  /** false when the box knows its clock is not synchronised (issuedAt in the future is then tolerated). */
+  clockSynced: () => boolean | undefined;
+  replay: ReplayState;
+  rejections: Rejections;
+}
+
+export interface IntakeDeps extends SignedTopicDeps {
+  store: ScheduleStore;
   /** A document was put in force. */
   onAccepted: () => void;
 }
 
 export class ScheduleIntake {
-  private queue: Promise<void> = Promise.resolve();
   private running = false;
   private subscribed = false;
 
@@ -35,11 +52,13 @@ export class ScheduleIntake {
     this.running = true;
     if (this.subscribed) return;
     this.subscribed = true;
-    this.d.link.subscribe(this.d.topics, (topic, payload) => {
+    this.d.link.subscribe([...this.d.bindings.keys()], (topic, payload) => {
       if (!this.running) return;
-      this.queue = this.queue.then(() => this.handle(topic, payload)).catch((err: unknown) => {
+      try {
+        this.handle(topic, payload);
+      } catch (err) {
         this.d.log.error({ code: 'INTERNAL', err, topic }, 'schedule intake failed');
-      });
+      }
     });
   }
 
@@ -47,37 +66,49 @@ export class ScheduleIntake {
     this.running = false;
   }
 
-  /** Resolves when every message received so far has been handled (tests, shutdown). */
+  /** Messages are handled as they arrive; kept for callers that wait on the intake. */
   idle(): Promise<void> {
-    return this.queue;
+    return Promise.resolve();
   }
 
-  async handle(topic: string, payload: Buffer): Promise<void> {
+  handle(topic: string, payload: Buffer): void {
     const d = this.d;
     if (payload.length === 0) {
       // How MQTT clears a retained message; only a signed document may change the plan.
       d.log.info({ topic }, 'empty retained message on a schedule topic ignored');
       return;
     }
-    const v = await verifySchedule(payload, d.keys, {
+    const binding = d.bindings.get(topic);
+    if (!binding) return; // not one of ours (a wildcard elsewhere in the process)
+    const v = verifySchedule(payload, d.keys, {
       deviceId: d.deviceId,
       groups: d.groups,
       now: d.clock.now(),
       maxBytes: d.maxBytes,
-      acceptedVersion: (id) => d.store.acceptedVersion(id),
+      binding,
+      topicMark: () => d.replay.topicMark(topic),
+      acceptedVersion: (id) => d.replay.acceptedVersion(id),
+      maxLifetimeMs: d.maxLifetimeMs,
+      ...(d.clockSynced() === false ? { clockSynced: false } : {}),
     });
     if (v.ok === false) {
-      d.events.emit('schedule.rejected', { docId: v.docId, version: v.version, topic, reason: v.reason, message: v.message });
-      d.log.warn({ code: 'SCHEDULE_REJECTED', topic, reason: v.reason, docId: v.docId, version: v.version, message: v.message }, 'schedule rejected');
+      d.rejections.report(topic, v.reason, () => {
+        d.events.emit('schedule.rejected', { docId: v.docId, version: v.version, topic, reason: v.reason, message: v.message.slice(0, 500) });
+        d.log.warn({ code: 'SCHEDULE_REJECTED', topic, reason: v.reason, docId: v.docId, version: v.version, message: v.message.slice(0, 500) }, 'schedule rejected');
+      });
       return;
     }
     if (v.ok === 'same') {
       d.log.debug({ topic, docId: v.doc.id, version: v.doc.version }, 'schedule already in force');
       return;
     }
-    d.store.put(topic, v.doc, payload.toString('utf8').trim(), d.clock.now());
-    d.events.emit('schedule.accepted', { docId: v.doc.id, version: v.doc.version, topic });
-    d.log.info({ topic, docId: v.doc.id, version: v.doc.version, items: v.doc.items.length, kid: v.kid }, 'schedule accepted');
+    const doc = v.doc;
+    const jws = payload.toString('utf8').trim();
+    d.replay.absorbTopic(topic, { id: doc.id, version: doc.version, issuedAt: doc.issuedAt, jws });
+    d.replay.save();
+    d.store.put(topic, doc, jws, d.clock.now());
+    d.events.emit('schedule.accepted', { docId: doc.id, version: doc.version, topic });
+    d.log.info({ topic, docId: doc.id, version: doc.version, items: doc.items.length, kid: v.kid }, 'schedule accepted');
     d.onAccepted();
   }
 }

@@ -13,6 +13,7 @@ function doc(fields: Record<string, unknown>, topic = 'sched/a'): DocInForce {
     id: 'c26734-daily',
     version: 42,
     issuedAt: '2026-01-01T00:00:00+07:00',
+    expiresAt: '2027-12-31T00:00:00+07:00',
     target: { groups: ['c26734'] },
     timezone: 'Asia/Ho_Chi_Minh',
     ...fields,
@@ -197,13 +198,16 @@ test('a half-hour DST shift (Australia/Lord_Howe, 2026-10-04 02:00 -> 02:30) fol
   ]);
 });
 
-test(`a pathological cron stops at ${MAX_OCCURRENCES_PER_ITEM} occurrences per item, and other items keep theirs`, () => {
-  const d = doc({
-    items: [
-      { id: 'every-second', source: line, durationS: 1, cron: '* * * * * *' },
-      { id: 'daily', source: line, durationS: 60, cron: '0 5 * * *' },
-    ],
-  });
+test(`a pathological cron is refused by the schema; the expander still stops one at ${MAX_OCCURRENCES_PER_ITEM} occurrences per item`, () => {
+  const items = [
+    { id: 'every-second', source: line, durationS: 1, cron: '* * * * * *' },
+    { id: 'daily', source: line, durationS: 60, cron: '0 5 * * *' },
+  ];
+  assert.throws(() => doc({ items }), /expand to up to 86400 occurrences in a day; the limit is 1440/);
+  // Defence in depth: a document that reaches the expander without the schema (a bug, a
+  // stored document from an older agent) still cannot make one call unbounded.
+  const legal = doc({ items: [{ ...items[0], cron: '0 * * * *' }, items[1]] });
+  const d: DocInForce = { topic: legal.topic, doc: { ...legal.doc, items: legal.doc.items.map((it, i) => (i === 0 ? { ...it, cron: '* * * * * *' } : it)) } };
   const occ = expandOccurrences([d], win('2026-11-26T00:00:00Z', '2026-12-03T00:00:00Z'));
   const flood = occ.filter((o) => o.itemId === 'every-second');
   assert.equal(flood.length, 10_000);

@@ -19,7 +19,7 @@ const T0 = Date.parse('2026-11-26T06:00:00+07:00');
 const log = createLogger({ level: 'silent', pretty: false });
 
 function doc(items: unknown[], over: Record<string, unknown> = {}): DocInForce {
-  const v = validateSchedule({ type: 'schedule', id: 'd', version: 1, issuedAt: '2026-11-25T00:00:00Z', target: { groups: ['g'] }, timezone: 'Asia/Ho_Chi_Minh', items, ...over });
+  const v = validateSchedule({ type: 'schedule', id: 'd', version: 1, issuedAt: '2026-11-25T00:00:00Z', expiresAt: '2027-11-25T00:00:00Z', target: { groups: ['g'] }, timezone: 'Asia/Ho_Chi_Minh', items, ...over });
   if (!v.ok) throw new Error(v.message);
   return { topic: 't', doc: v.doc };
 }
