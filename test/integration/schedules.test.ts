@@ -67,6 +67,9 @@ async function started(agent: Agent, w: Watcher): Promise<void> {
   await w.waitUntil(() => (agent.link.connected ? true : undefined), 10_000, 'agent connected');
 }
 
+/** A document for this box's own topic: contract v1.1 binds it to the device it names. */
+const boxDoc = (over: Record<string, unknown> = {}) => scheduleDoc({ target: { devices: [DEVICE] }, ...over });
+
 const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
 
 test('every rejection reason is reported as schedule.rejected and nothing is scheduled', async () => {
@@ -77,7 +80,7 @@ test('every rejection reason is reported as schedule.rejected and nothing is sch
   await started(agent, w);
   try {
     const item = { id: 'news', source: { kind: 'fm', freqMHz: 100 }, at: soon(3_600_000), durationS: 60 };
-    const good = (over: Record<string, unknown> = {}) => scheduleDoc({ items: [item], ...over });
+    const good = (over: Record<string, unknown> = {}) => boxDoc({ items: [item], ...over });
     // Accept version 5 first so that the replay case has something to replay against.
     await publish(SCHED, await sign(good({ id: 'replayed', version: 5, items: [] }), key));
     await w.waitFor((m) => m.json().type === 'schedule.accepted', 5000, 'accepted v5');
@@ -159,7 +162,7 @@ test('an occurrence starts on time after its warm-up, finishes, and does not pla
   const a = makeAgent(join(dir, 'state'));
   await started(a, w);
   const at = new Date(Math.ceil((Date.now() + 4000) / 1000) * 1000);
-  await publish(SCHED, await sign(scheduleDoc({ id: 'once', items: [{ id: 'bulletin', source: { kind: 'line' }, at: at.toISOString(), durationS: 1 }] }), key));
+  await publish(SCHED, await sign(boxDoc({ id: 'once', items: [{ id: 'bulletin', source: { kind: 'line' }, at: at.toISOString(), durationS: 1 }] }), key));
   const st = await w.waitUntil(() => eventsOf(w, 'play.started')[0], 10_000, 'play.started');
   assert.equal(st.itemId, 'bulletin');
   assert.equal(st.occurrence, at.toISOString());
@@ -184,7 +187,7 @@ test('the amplifier is switched on ampWarmUpMs before the start', async () => {
   await started(a, w);
   try {
     const at = Date.now() + 3000;
-    await publish(SCHED, await sign(scheduleDoc({ id: 'warm', items: [{ id: 'w1', source: { kind: 'line' }, at: new Date(at).toISOString(), durationS: 1 }] }), key));
+    await publish(SCHED, await sign(boxDoc({ id: 'warm', items: [{ id: 'w1', source: { kind: 'line' }, at: new Date(at).toISOString(), durationS: 1 }] }), key));
     await w.waitUntil(() => eventsOf(w, 'play.started')[0], 10_000, 'play.started');
     const ampOn = (a.board as SimBoard).transitions.find((x) => x.what === 'amp' && x.value === true);
     assert.ok(ampOn, 'amplifier switched on');
@@ -203,7 +206,7 @@ test('an occurrence that fell in downtime beyond the grace period is reported as
   const a = makeAgent(join(dir, 'state'), { schedule: { graceS: 1 } });
   await started(a, w);
   const at = new Date(Date.now() + 2500).toISOString();
-  await publish(SCHED, await sign(scheduleDoc({ id: 'gap', items: [{ id: 'during-outage', source: { kind: 'line' }, at, durationS: 5 }] }), key));
+  await publish(SCHED, await sign(boxDoc({ id: 'gap', items: [{ id: 'during-outage', source: { kind: 'line' }, at, durationS: 5 }] }), key));
   await w.waitUntil(() => eventsOf(w, 'schedule.accepted')[0], 5000, 'accepted');
   await a.stop();
   await new Promise((r) => setTimeout(r, 4500)); // the box is off when the occurrence comes
@@ -244,7 +247,7 @@ test('a file item: its media is fetched ahead and verified, then it plays; a med
     await publish(
       SCHED,
       await sign(
-        scheduleDoc({
+        boxDoc({
           id: 'files',
           media: [
             { id: 'news', url: `${base}/news.mp3`, sha256: sha, bytes: audio.length, durationMs: 1000 },
@@ -293,7 +296,7 @@ test('kill -9 of the agent mid-play: the restart records play.interrupted with a
   try {
     await first.waitForLog(/birth published/, 15_000);
     const at = new Date(Math.ceil((Date.now() + 2500) / 1000) * 1000).toISOString();
-    await publish(SCHED, await sign(scheduleDoc({ id: 'relay', items: [{ id: 'long-relay', source: { kind: 'fm', freqMHz: 100 }, at, durationS: 600 }] }), key));
+    await publish(SCHED, await sign(boxDoc({ id: 'relay', items: [{ id: 'long-relay', source: { kind: 'fm', freqMHz: 100 }, at, durationS: 600 }] }), key));
     await w.waitUntil(() => eventsOf(w, 'play.started')[0], 10_000, 'play.started');
     await first.waitForLog(/amplifier ON/, 5000);
     await new Promise((r) => setTimeout(r, 1000));
