@@ -57,50 +57,83 @@ export const MAX_OCCURRENCES_PER_ITEM = 10_000;
 
 /** Occurrences whose start is in [window.from, window.to), sorted by start, then priority (highest first), then key. */
 export function expandOccurrences(docs: readonly DocInForce[], window: { from: number; to: number }): Occurrence[] {
-  const all: Occurrence[] = [];
+  return finishPlan([...occurrencesIn(docs, window)]);
+}
+
+/**
+ * The same occurrences, unsorted, one at a time: a runtime that must not block its event
+ * loop (contract v1.1 §3: no step over 20 ms) consumes this in slices, then calls
+ * finishPlan() on what it collected.
+ */
+export function* occurrencesIn(docs: readonly DocInForce[], window: { from: number; to: number }): Generator<Occurrence> {
   for (const { topic, doc } of docs) {
-    const expires = doc.expiresAt === undefined ? Infinity : Date.parse(doc.expiresAt);
     for (const item of doc.items) {
-      const from = Math.max(window.from, item.from === undefined ? -Infinity : Date.parse(item.from));
-      const to = Math.min(window.to, expires, item.until === undefined ? Infinity : Date.parse(item.until));
-      if (from >= to) continue;
-      for (const start of itemStarts(item, doc.timezone, from, to)) all.push(occurrence(topic, doc, item, start));
+      const w = itemWindow(doc, item, window);
+      if (!w) continue;
+      for (const start of itemStarts(item, doc.timezone, w.from, w.to)) yield occurrence(topic, doc, item, start);
     }
   }
+}
+
+/** Sort by start, then priority (highest first), then key; equal keys appear once. */
+export function finishPlan(all: Occurrence[]): Occurrence[] {
   // Equal keys come from one document id on two topics, or gap times that collapsed into
   // one instant: keep the higher priority, then the newer version.
   all.sort((a, b) => a.start - b.start || b.priority - a.priority || cmp(a.key, b.key) || (b.docVersion ?? 0) - (a.docVersion ?? 0));
   return all.filter((o, i) => i === 0 || all[i - 1]!.key !== o.key);
 }
 
-/** The first occurrence that starts after `after` and no later than `after + horizonMs`, or null. */
-export function nextOccurrence(docs: readonly DocInForce[], after: number, horizonMs: number): Occurrence | null {
-  return expandOccurrences(docs, { from: after + 1, to: after + horizonMs + 1 })[0] ?? null;
+/** Each item's first occurrence in the window (what the media cache needs: the earliest use), sorted. */
+export function firstOccurrences(docs: readonly DocInForce[], window: { from: number; to: number }): Occurrence[] {
+  const out: Occurrence[] = [];
+  for (const { topic, doc } of docs) {
+    for (const item of doc.items) {
+      const w = itemWindow(doc, item, window);
+      if (!w) continue;
+      const first = itemStarts(item, doc.timezone, w.from, w.to).next();
+      if (!first.done) out.push(occurrence(topic, doc, item, first.value));
+    }
+  }
+  return finishPlan(out);
 }
 
-function itemStarts(item: ScheduleItem, timezone: string, from: number, to: number): number[] {
+/** The first occurrence that starts after `after` and no later than `after + horizonMs`, or null. */
+export function nextOccurrence(docs: readonly DocInForce[], after: number, horizonMs: number): Occurrence | null {
+  return firstOccurrences(docs, { from: after + 1, to: after + horizonMs + 1 })[0] ?? null;
+}
+
+function itemWindow(doc: ScheduleDoc, item: ScheduleItem, window: { from: number; to: number }): { from: number; to: number } | null {
+  const expires = doc.expiresAt === undefined ? Infinity : Date.parse(doc.expiresAt);
+  const from = Math.max(window.from, item.from === undefined ? -Infinity : Date.parse(item.from));
+  const to = Math.min(window.to, expires, item.until === undefined ? Infinity : Date.parse(item.until));
+  return from < to ? { from, to } : null;
+}
+
+function* itemStarts(item: ScheduleItem, timezone: string, from: number, to: number): Generator<number> {
   if (item.at !== undefined) {
     const at = Date.parse(item.at);
-    return at >= from && at < to ? [at] : [];
+    if (at >= from && at < to) yield at;
+    return;
   }
-  if (item.cron === undefined) return [];
+  if (item.cron === undefined) return;
   const cron = new Cron(item.cron, { utcOffset: 0, paused: true });
   // The earliest wall time that can map to `from`: when `from` is the end of a gap, the
   // gap's wall times (which lie before from's own wall time) map to it.
   const wallFrom = from + Math.min(offsetAt(timezone, from), offsetAt(timezone, from - 1));
-  const starts: number[] = [];
   // nextRun() is strictly after its argument and drops milliseconds: start 1 ms early.
   let cursor = new Date(wallFrom - 1);
+  let last = -Infinity;
   for (let n = 0; n < MAX_OCCURRENCES_PER_ITEM; n++) {
     const wall = cron.nextRun(cursor);
     if (wall === null) break;
     const start = wallToInstant(timezone, wall.getTime());
     // wallToInstant is non-decreasing in wall time, so the first start past the window ends it.
     if (start >= to) break;
-    if (start >= from) starts.push(start);
+    // Gap times collapse onto one instant: yield it once (finishPlan would drop the twin anyway).
+    if (start >= from && start !== last) yield start;
+    last = start;
     cursor = wall;
   }
-  return starts;
 }
 
 function occurrence(topic: string, doc: ScheduleDoc, item: ScheduleItem, start: number): Occurrence {

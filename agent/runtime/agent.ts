@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { systemClock, type Clock } from '../adapters/clock.js';
-import { openStore, getMeta, setMeta, type Db, type StoreReset } from '../adapters/sqlite-db.js';
+import { openStore, type Db, type StoreReset } from '../adapters/sqlite-db.js';
+import { MetaStore } from '../adapters/meta-store.js';
 import { existsSync } from 'node:fs';
 import { ReplayState } from '../adapters/replay-state.js';
 import { Rejections } from './rejections.js';
@@ -20,7 +21,7 @@ import { createBoard, createPlayer } from './hardware.js';
 import type { Board } from '../adapters/board.js';
 import { MediaCache } from './media-cache.js';
 import { createHttpFetcher } from '../adapters/media-fetch.js';
-import { expandOccurrences, type DocInForce } from '../domain/occurrences.js';
+import { firstOccurrences, type DocInForce } from '../domain/occurrences.js';
 import type { MediaNeed } from '../domain/cache-plan.js';
 import { Outbox } from '../adapters/outbox-store.js';
 import { MqttLink, type Link } from '../adapters/mqtt-link.js';
@@ -124,6 +125,10 @@ export class Agent {
     const outbox = new Outbox(this.db, {
       maxEvents: c.outbox.maxEvents,
       clock,
+      onDisk: (state, detail) =>
+        state === 'refused'
+          ? log.error({ code: 'STORE_WRITE', detail }, 'the disk refuses writes: events held in memory, playback goes on')
+          : log.warn({ detail }, 'the disk takes writes again'),
       onDrop: (info) => log.error({ code: 'OUTBOX_FULL', ...info }, 'outbox full: oldest events dropped'),
     });
     this.outboxStore = outbox;
@@ -202,7 +207,8 @@ export class Agent {
       }
       return total;
     });
-    const masterVolume = () => Number(getMeta(db, 'master_volume') ?? 100);
+    const meta = new MetaStore(db);
+    const masterVolume = () => meta.volume();
     const coordinator = new PlaybackCoordinator({
       clock,
       board,
@@ -256,13 +262,7 @@ export class Agent {
       onChange: () => heartbeat.kick(),
     });
     this.cache = cache;
-    const checkpoint = {
-      get: () => {
-        const v = getMeta(db, 'sched_checked_through');
-        return v === undefined ? undefined : Number(v);
-      },
-      set: (ms: number) => setMeta(db, 'sched_checked_through', String(ms)),
-    };
+    const checkpoint = meta.checkpoint;
     closeInterruptedByRestart({ ledger, events: outbox, log }, checkpoint.get(), clock.now());
     const scheduler = new Scheduler({
       clock,
@@ -305,7 +305,7 @@ export class Agent {
       mpg123Path: c.audio.player === 'stand-in' ? null : c.audio.mpg123Path,
       snapshot: async () => ({ birth: presence.birth(), heartbeat: await heartbeat.snapshot() }),
       setVolume: (level) => {
-        setMeta(db, 'master_volume', String(level));
+        meta.setVolume(level);
         heartbeat.kick();
       },
       sync: () => {
@@ -410,6 +410,7 @@ export class Agent {
     await this.coordinator?.stopAll('agent-restart');
     await this.cache?.stop();
     this.sender?.stop();
+    this.outboxStore?.close();
     this.heartbeatSvc?.stop();
     this.presence?.stop();
     if (this.linkImpl) await this.linkImpl.stop(this.presence?.shutdownMessage());
@@ -444,7 +445,7 @@ export class Agent {
 /** Media that occurrences in the next `horizonMs` need (earliest use), and every media a document in force names. */
 export function mediaNeeds(docs: readonly DocInForce[], now: number, horizonMs: number): [MediaNeed[], Set<string>] {
   const needs = new Map<string, MediaNeed>();
-  for (const occ of expandOccurrences(docs, { from: now, to: now + horizonMs })) {
+  for (const occ of firstOccurrences(docs, { from: now, to: now + horizonMs })) {
     for (const m of occ.media) if (!needs.has(m.sha256)) needs.set(m.sha256, { media: m, firstUseAt: occ.start });
   }
   const inForce = new Set(docs.flatMap(({ doc }) => doc.media.map((m) => m.sha256)));

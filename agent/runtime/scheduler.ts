@@ -12,11 +12,16 @@
 //   `play.skipped` with `missed`. `checkedThrough` (persisted) remembers up to when
 //   occurrences were handled, so after a power cut the ones that fell in the gap are
 //   reported as missed, and the ledger stops a restart from playing one twice.
+// - Planning is bounded (contract v1.1 §3): expansion runs in slices of at most
+//   `sliceMs` of CPU, yielding to the event loop between them, so even the densest legal
+//   documents never hold up a start, a heartbeat or a message for long. Until a new plan
+//   is complete the previous one keeps firing; a plan that fits in one slice (every real
+//   broadcast day) is ready before replan() returns.
 import type { Clock } from '../adapters/clock.js';
 import type { LedgerStore } from '../adapters/ledger-store.js';
 import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
-import { expandOccurrences, type DocInForce, type Occurrence } from '../domain/occurrences.js';
+import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../domain/occurrences.js';
 
 /** What the scheduler drives. Issue [3/6] plugs the real player and board in behind it. */
 export interface Playback {
@@ -53,6 +58,8 @@ export interface SchedulerDeps {
   onChange?: () => void;
   /** Called with the documents in force whenever the plan is recomputed (cache needs). */
   onReplan?: (docs: readonly DocInForce[]) => void;
+  /** Longest slice of planning work between yields to the event loop (default 8 ms). */
+  sliceMs?: number;
 }
 
 const HOUR = 3_600_000;
@@ -67,6 +74,10 @@ export class Scheduler {
   private offset = 0;
   private jumps = 0;
   private lastWake: number | undefined;
+  /** Bumped by each replan(); a slower plan still being built for an older one is dropped. */
+  private planGen = 0;
+  private planning: Promise<void> = Promise.resolve();
+  private longestSliceMs = 0;
 
   constructor(private readonly d: SchedulerDeps) {}
 
@@ -84,17 +95,73 @@ export class Scheduler {
     clearTimeout(this.timer);
   }
 
-  /** Documents changed: recompute now. */
+  /** Documents changed: recompute now (in slices if the plan is large; see planned()). */
   replan(): void {
     const now = this.d.clock.now();
     const horizon = this.d.horizonMs ?? 24 * HOUR;
     const checked = this.d.checkpoint.get();
     const lookback = this.d.lookbackMs ?? 24 * HOUR;
     const from = Math.max(now - lookback, Math.min(checked ?? now - this.d.graceMs, now - this.d.graceMs));
-    this.planFrom = from;
-    this.planTo = now + horizon;
+    const to = now + horizon;
     const docs = this.d.docs();
-    this.plan = expandOccurrences(docs, { from, to: this.planTo });
+    const gen = ++this.planGen;
+    // Set now, not when the plan is installed: wake() slides the plan from planTo.
+    this.planFrom = from;
+    this.planTo = to;
+    const occs = occurrencesIn(docs, { from, to });
+    const collected: Occurrence[] = [];
+    if (this.slice(occs, collected)) {
+      this.install(collected, from, to, docs);
+      return;
+    }
+    this.planning = this.buildRest(gen, occs, collected, from, to, docs);
+    if (this.running) this.arm(); // the previous plan keeps firing meanwhile
+  }
+
+  /** Resolves when the plan asked for by the last replan() is in place. */
+  planned(): Promise<void> {
+    return this.planning;
+  }
+
+  /** The longest single planning slice so far, ms (bench, tests). */
+  get maxPlanSliceMs(): number {
+    return this.longestSliceMs;
+  }
+
+  /** Take occurrences for at most sliceMs; true when the generator is exhausted. */
+  private slice(occs: Generator<Occurrence>, into: Occurrence[]): boolean {
+    const t0 = performance.now();
+    const budget = this.d.sliceMs ?? 8;
+    let done = false;
+    for (let n = 1; ; n++) {
+      const r = occs.next();
+      if (r.done) {
+        done = true;
+        break;
+      }
+      into.push(r.value);
+      if ((n & 31) === 0 && performance.now() - t0 >= budget) break;
+    }
+    this.longestSliceMs = Math.max(this.longestSliceMs, performance.now() - t0);
+    return done;
+  }
+
+  private async buildRest(gen: number, occs: Generator<Occurrence>, collected: Occurrence[], from: number, to: number, docs: readonly DocInForce[]): Promise<void> {
+    for (;;) {
+      await new Promise<void>((r) => setImmediate(r));
+      if (gen !== this.planGen || !this.running) return; // superseded, or stopped
+      if (this.slice(occs, collected)) break;
+    }
+    this.d.log.debug({ occurrences: collected.length, maxSliceMs: Math.round(this.longestSliceMs) }, 'large plan built in slices');
+    this.install(collected, from, to, docs);
+  }
+
+  private install(collected: Occurrence[], from: number, to: number, docs: readonly DocInForce[]): void {
+    const t0 = performance.now();
+    this.plan = finishPlan(collected);
+    this.longestSliceMs = Math.max(this.longestSliceMs, performance.now() - t0);
+    this.planFrom = from;
+    this.planTo = to;
     this.d.onReplan?.(docs);
     if (this.running) this.arm();
     this.d.onChange?.();
