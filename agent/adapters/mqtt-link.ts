@@ -61,6 +61,12 @@ export interface MqttLinkOptions {
   backoff: BackoffPolicy;
   will: { topic: string; payload: string };
   log: Logger;
+  /**
+   * MQTT 5: announced as the client's Maximum Packet Size, so the broker drops anything
+   * bigger before it reaches the box (contract v1.1 §7). On 3.1.1 there is no such
+   * property; an oversize payload is refused after it arrived.
+   */
+  maxPacketBytes?: number;
   /** A connection that stays up this long resets the backoff. */
   stableMs?: number;
   random?: () => number;
@@ -108,7 +114,9 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
       resubscribe: false,
       queueQoSZero: false,
       will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
-      ...(o.version === 5 ? { properties: { sessionExpiryInterval: o.sessionExpiryS } } : {}),
+      ...(o.version === 5
+        ? { properties: { sessionExpiryInterval: o.sessionExpiryS, ...(o.maxPacketBytes !== undefined ? { maximumPacketSize: o.maxPacketBytes } : {}) } }
+        : {}),
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
       ...(tls

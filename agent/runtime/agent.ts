@@ -438,6 +438,8 @@ export class Agent {
       backoff: { minMs: m.reconnect.minS * 1000, maxMs: m.reconnect.maxS * 1000 },
       will,
       log: this.d.log.child({ mod: 'mqtt' }),
+      // The largest accepted document, plus room for the topic and the packet's headers.
+      maxPacketBytes: this.d.config.schedule.maxBytes + 4096,
     });
   }
 }
