@@ -54,7 +54,7 @@ export async function watchCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'watch');
   if (help) return io.out(WATCH_HELP), 0;
   positionals(positional, [], 'watch');
-  const cfg = brokerConfig(opts);
+  const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
   // From here on, Ctrl-C / SIGTERM means "stop cleanly", even while still connecting.
   const stop = stopSignal(opts.once ? undefined : opts.duration);
