@@ -135,7 +135,7 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
       // Once the box is up: what a NOC operator would try next against it.
       if (body.online === true && where.deviceId === config.deviceId && !toured) {
         toured = true;
-        process.stdout.write(tour({ brokerUrl, deviceId: config.deviceId, keyFile, warningFile, eventsDb, heartbeatS: config.heartbeatS }));
+        process.stdout.write(tour({ noc: nocLauncher(), brokerUrl, deviceId: config.deviceId, keyFile, warningFile, eventsDb, heartbeatS: config.heartbeatS }));
       }
     }
   });
@@ -162,23 +162,39 @@ function sh(word: string): string {
 }
 
 /**
- * The tour of the centre: three commands, each runnable as printed from another terminal
- * in the repository (npx noc is the package's own bin, dist/noc/cli.js).
+ * How the tour runs `noc`, from any directory: `npx --prefix <repo> noc` (the package's
+ * own bin, dist/noc/cli.js, which npm install builds). A bare `npx noc` outside the
+ * repository would offer to install an unrelated registry package named "noc". Without
+ * dist/ (installed with --ignore-scripts), the sources through npm's script.
  */
-export function tour(o: { brokerUrl: string; deviceId: string; keyFile: string; warningFile: string; eventsDb: string; heartbeatS: number; now?: number }): string {
+export function nocLauncher(root = packageRoot()): string {
+  return existsSync(join(root, 'dist/noc/cli.js')) ? `npx --prefix ${sh(root)} noc` : `npm --prefix ${sh(root)} run -s noc --`;
+}
+
+/** The repository (or installed package) root: agent/ under tsx, dist/agent/ when built. */
+function packageRoot(): string {
+  for (const rel of ['../', '../../']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url)).replace(/\/$/, '');
+    if (existsSync(join(p, 'package.json')) && existsSync(join(p, 'noc'))) return p;
+  }
+  return process.cwd();
+}
+
+/** The tour of the centre: three commands, each runnable as printed from another terminal. */
+export function tour(o: { noc: string; brokerUrl: string; deviceId: string; keyFile: string; warningFile: string; eventsDb: string; heartbeatS: number; now?: number }): string {
   const tz = 'Asia/Ho_Chi_Minh';
   const today = formatInTz(o.now ?? Date.now(), tz).slice(0, 10);
   return [
     '',
     `── The box is up. The centre's side, from another terminal (README: "A tour of the centre") ──`,
     '',
-    `  npx noc watch --broker ${o.brokerUrl}`,
+    `  ${o.noc} watch --broker ${o.brokerUrl}`,
     `      the fleet: ${o.deviceId} ONLINE, its state, what it plays, heartbeat age against the ${o.heartbeatS} s period its birth announces`,
     '',
-    `  npx noc send ${sh(o.warningFile)} --broker ${o.brokerUrl} --device ${o.deviceId} --key ${sh(o.keyFile)}`,
+    `  ${o.noc} send ${sh(o.warningFile)} --broker ${o.brokerUrl} --device ${o.deviceId} --key ${sh(o.keyFile)}`,
     `      an emergency play (priority 100, signed with the demo centre's key): it preempts what plays; the box's answer is printed`,
     '',
-    `  npx noc events export --db ${sh(o.eventsDb)} --from ${today} --to ${addDays(today, 1)} --out proof-of-play.csv`,
+    `  ${o.noc} events export --db ${sh(o.eventsDb)} --from ${today} --to ${addDays(today, 1)} --out proof-of-play.csv`,
     `      the proof of play so far, one row per occurrence (this demo's centre archives every event, as noc events does)`,
     '',
     '',

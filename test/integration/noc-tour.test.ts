@@ -1,9 +1,10 @@
 // The tour of the centre, as a new user meets it: `npm start` (the agent with --demo,
 // its embedded MQTT 3.1.1 broker on a free port through LOA_DEMO_PORT=0), then the
 // three `noc` commands the demo prints once the box is up, parsed from its output and
-// run through a real shell exactly as printed, with no protocol flag. Only `npx noc`
-// is pointed at the sources (node --import tsx noc/cli.ts): the built bin is the same
-// code, and a stale dist/ must not decide this test.
+// run through a real shell exactly as printed, from another directory, with no protocol
+// flag. Only the launcher the demo prints (`npx --prefix <repo> noc`, or `npm --prefix
+// <repo> run -s noc --` without dist/) is pointed at the sources (node --import tsx
+// noc/cli.ts): the built bin is the same code, and a stale dist/ must not decide this.
 //
 // Timeline of the demo's schedule (seconds after start): bulletin 12, FM relay 22-52,
 // typhoon warning 32 (preempts the relay, which resumes after it).
@@ -24,10 +25,17 @@ interface Printed {
   interrupt(): Promise<number | null>;
 }
 
-/** A command line as the demo printed it, through bash; `npx noc` runs noc/cli.ts. */
+const LAUNCHER = /^(npx --prefix (\S+) noc|npm --prefix (\S+) run -s noc --) /;
+
+/** A command line as the demo printed it, through bash; its noc launcher runs noc/cli.ts. */
 function runPrinted(line: string, cwd: string): Printed {
   // tsx by its resolved URL: the shell runs in a temp dir, outside the repository.
-  const script = `npx() { if [ "$1" = noc ]; then shift; exec node --import "${import.meta.resolve('tsx')}" "${join(REPO_ROOT, 'noc/cli.ts')}" "$@"; fi; command npx "$@"; }\n${line}`;
+  const noc = `exec node --import "${import.meta.resolve('tsx')}" "${join(REPO_ROOT, 'noc/cli.ts')}" "$@"`;
+  const script = [
+    `npx() { [ "$1" = --prefix ] && [ "$3" = noc ] || { echo "unexpected: npx $*" >&2; return 127; }; shift 3; ${noc}; }`,
+    `npm() { [ "$1 $3 $4 $5 $6" = "--prefix run -s noc --" ] || { echo "unexpected: npm $*" >&2; return 127; }; shift 6; ${noc}; }`,
+    line,
+  ].join('\n');
   const proc = spawn('bash', ['-c', script], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -52,18 +60,24 @@ test('npm start prints the tour of the centre; watch, an emergency play and the 
   const demo = spawnAgent(['--demo'], { LOA_DEMO_PORT: '0' });
   const printed: Printed[] = [];
   try {
-    await demo.waitForLog(/The box is up[\s\S]*npx noc events export [^\n]*\n/, 60_000);
+    await demo.waitForLog(/The box is up[\s\S]* noc\b[^\n]* events export [^\n]*\n/, 60_000);
     const lines = demo
       .output()
       .split('\n')
-      .filter((l) => l.startsWith('  npx noc '))
+      .filter((l) => LAUNCHER.test(l.trim()))
       .map((l) => l.trim());
-    assert.equal(lines.length, 3, lines.join('\n'));
+    assert.equal(lines.length, 3, demo.output().slice(-3000));
+    // The launcher names this repository: runnable from any directory, never a registry package.
+    for (const l of lines) {
+      const m = LAUNCHER.exec(l)!;
+      assert.equal(m[2] ?? m[3], REPO_ROOT.replace(/\/$/, ''), l);
+    }
     const [watchLine, sendLine, exportLine] = lines as [string, string, string];
-    assert.match(watchLine, /^npx noc watch --broker mqtt:\/\/127\.0\.0\.1:\d+$/);
+    const rest = (l: string) => l.replace(LAUNCHER, '');
+    assert.match(rest(watchLine), /^watch --broker mqtt:\/\/127\.0\.0\.1:\d+$/);
     assert.doesNotMatch(watchLine, /:1883\b/, 'LOA_DEMO_PORT=0 gives a free port');
-    assert.match(sendLine, /^npx noc send \S+emergency-play\.json --broker mqtt:\/\/127\.0\.0\.1:\d+ --device demo-box-01 --key \S+demo-centre\.key\.pem$/);
-    assert.match(exportLine, /^npx noc events export --db \S+events\.sqlite --from \d{4}-\d\d-\d\d --to \d{4}-\d\d-\d\d --out proof-of-play\.csv$/);
+    assert.match(rest(sendLine), /^send \S+emergency-play\.json --broker mqtt:\/\/127\.0\.0\.1:\d+ --device demo-box-01 --key \S+demo-centre\.key\.pem$/);
+    assert.match(rest(exportLine), /^events export --db \S+events\.sqlite --from \d{4}-\d\d-\d\d --to \d{4}-\d\d-\d\d --out proof-of-play\.csv$/);
     assert.doesNotMatch(lines.join(' '), /mqtt-version/);
     // The key is the demo centre's, private to its owner.
     const keyFile = /--key (\S+)/.exec(sendLine)![1]!;
