@@ -1,9 +1,12 @@
 // `npm start`: the agent on its embedded default, with no setup. An in-process MQTT
 // broker (aedes, MQTT 3.1.1) on 127.0.0.1, the simulated board, a state directory
 // under the system temp dir, and a "centre" that prints what the box sends, so a
-// newcomer sees birth, heartbeats and events scroll by.
+// newcomer sees birth, heartbeats and events scroll by. The centre also archives the
+// events as `noc events` does, and once the box is up prints the tour of the centre:
+// three `noc` commands to run from another terminal (watch, an emergency play signed
+// with the demo centre's key, the proof-of-play export), each runnable as printed.
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { generateKeyPairSync, createHash } from 'node:crypto';
@@ -13,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { CompactSign } from 'jose';
+import { EventStore } from '../noc/events-store.js';
+import { parseDeviceTopic } from '../noc/topics.js';
+import { addDays, formatInTz } from '../noc/tz.js';
 import { parseConfig, type Config } from './config.js';
 import { LoaError } from './errors.js';
 import type { Logger } from './log.js';
@@ -22,7 +28,16 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
-export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
+/** LOA_DEMO_PORT picks the broker's port (0: any free one); default 1883, or a free one if taken. */
+export function demoPort(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.LOA_DEMO_PORT;
+  if (raw === undefined || raw === '') return 1883;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new LoaError('DEMO_BROKER', `LOA_DEMO_PORT "${raw}" is not a TCP port (0 to 65535; 0 = any free port)`);
+  return n;
+}
+
+export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
   const broker = await Aedes.createBroker();
   const server = createServer((socket) => {
     socket.setNoDelay(true); // FINDINGS: aedes answers in 88 ms per round trip without it
@@ -34,6 +49,9 @@ export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
   // The demo is its own centre: a signing key made now, trusted by the box's config.
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const kid = 'demo-centre';
+  // Where `noc send --key` finds it (the kid is the file name, as noc keys writes it).
+  const keyFile = join(stateDir, `${kid}.key.pem`);
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   // Audio for the file items, served by a local HTTP server as a CDN would.
   const chime = readFileSync(demoAsset('chime.mp3'));
   const chimeSha = createHash('sha256').update(chime).digest('hex');
@@ -81,27 +99,115 @@ export async function startDemo(log: Logger, port = 1883): Promise<Demo> {
   const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(doc)))
     .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'loa-schedule+json' })
     .sign(privateKey);
-  const centre = mqtt.connect(`mqtt://127.0.0.1:${actualPort}`, { clientId: 'demo-centre', protocolVersion: 4 });
+  // The tour's emergency: the chime again, as an ad-hoc play command at priority 100.
+  const warningFile = join(stateDir, 'emergency-play.json');
+  writeFileSync(
+    warningFile,
+    JSON.stringify(
+      {
+        type: 'command',
+        action: 'play',
+        args: { source: { kind: 'file', media: ['warning'] }, media: [{ id: 'warning', url: doc.media[0]!.url, sha256: chimeSha, bytes: chime.length, durationMs: 3000 }], priority: 100, volume: 100 },
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  // The centre's archive, as `noc events` keeps it: what the tour's export reads.
+  const eventsDb = join(stateDir, 'events.sqlite');
+  const store = new EventStore(eventsDb);
+  const brokerUrl = `mqtt://127.0.0.1:${actualPort}`;
+  const centre = mqtt.connect(brokerUrl, { clientId: 'demo-centre', protocolVersion: 4 });
   const clog = log.child({ mod: 'centre' });
   centre.on('connect', () => {
-    centre.subscribe(`${config.topicRoot}/d/#`);
+    centre.subscribe(`${config.topicRoot}/d/#`, { qos: 1 });
     centre.publish(`${config.topicRoot}/g/c26734/schedule`, jws, { qos: 1, retain: true });
   });
-  centre.on('message', (topic, payload) => clog.info({ topic: topic.split('/').slice(-1)[0] }, describe(topic, payload)));
+  let toured = false;
+  centre.on('message', (topic, payload) => {
+    clog.info({ topic: topic.split('/').slice(-1)[0] }, describe(topic, payload));
+    const where = parseDeviceTopic(config.topicRoot, topic);
+    const body = parseObject(payload);
+    if (!where || !body) return;
+    if (where.leaf === 'events') store.addEvent(where.deviceId, body, Date.now(), payload.toString('utf8'));
+    if (where.leaf === 'status') {
+      store.addBirth(where.deviceId, body, Date.now());
+      // Once the box is up: what a NOC operator would try next against it.
+      if (body.online === true && where.deviceId === config.deviceId && !toured) {
+        toured = true;
+        process.stdout.write(tour({ noc: nocLauncher(), brokerUrl, deviceId: config.deviceId, keyFile, warningFile, eventsDb, heartbeatS: config.heartbeatS }));
+      }
+    }
+  });
   log.info(
     { port: actualPort, stateDir },
-    `demo broker on mqtt://127.0.0.1:${actualPort}; watch with: mosquitto_sub -p ${actualPort} -t '${config.topicRoot}/#' -v`,
+    `demo broker on ${brokerUrl}; watch with: mosquitto_sub -p ${actualPort} -t '${config.topicRoot}/#' -v`,
   );
   return {
     config,
     async stop() {
       cdn.close();
-      rmSync(stateDir, { recursive: true, force: true });
       await centre.endAsync();
+      store.close();
+      rmSync(stateDir, { recursive: true, force: true });
       await new Promise<void>((r) => broker.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** A word the shell reads back as it is (paths under the temp dir rarely need quotes). */
+function sh(word: string): string {
+  return /^[A-Za-z0-9_.,:\/=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * How the tour runs `noc`, from any directory: `npx --prefix <repo> noc` (the package's
+ * own bin, dist/noc/cli.js, which npm install builds). A bare `npx noc` outside the
+ * repository would offer to install an unrelated registry package named "noc". Without
+ * dist/ (installed with --ignore-scripts), the sources through npm's script.
+ */
+export function nocLauncher(root = packageRoot()): string {
+  return existsSync(join(root, 'dist/noc/cli.js')) ? `npx --prefix ${sh(root)} noc` : `npm --prefix ${sh(root)} run -s noc --`;
+}
+
+/** The repository (or installed package) root: agent/ under tsx, dist/agent/ when built. */
+function packageRoot(): string {
+  for (const rel of ['../', '../../']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url)).replace(/\/$/, '');
+    if (existsSync(join(p, 'package.json')) && existsSync(join(p, 'noc'))) return p;
+  }
+  return process.cwd();
+}
+
+/** The tour of the centre: three commands, each runnable as printed from another terminal. */
+export function tour(o: { noc: string; brokerUrl: string; deviceId: string; keyFile: string; warningFile: string; eventsDb: string; heartbeatS: number; now?: number }): string {
+  const tz = 'Asia/Ho_Chi_Minh';
+  const today = formatInTz(o.now ?? Date.now(), tz).slice(0, 10);
+  return [
+    '',
+    `── The box is up. The centre's side, from another terminal (README: "A tour of the centre") ──`,
+    '',
+    `  ${o.noc} watch --broker ${o.brokerUrl}`,
+    `      the fleet: ${o.deviceId} ONLINE, its state, what it plays, heartbeat age against the ${o.heartbeatS} s period its birth announces`,
+    '',
+    `  ${o.noc} send ${sh(o.warningFile)} --broker ${o.brokerUrl} --device ${o.deviceId} --key ${sh(o.keyFile)}`,
+    `      an emergency play (priority 100, signed with the demo centre's key): it preempts what plays; the box's answer is printed`,
+    '',
+    `  ${o.noc} events export --db ${sh(o.eventsDb)} --from ${today} --to ${addDays(today, 1)} --out proof-of-play.csv`,
+    `      the proof of play so far, one row per occurrence (this demo's centre archives every event, as noc events does)`,
+    '',
+    '',
+  ].join('\n');
+}
+
+function parseObject(payload: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(payload.toString('utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function listen(server: Server, port: number): Promise<number> {

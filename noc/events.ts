@@ -64,7 +64,7 @@ export async function eventsCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'events');
   if (help) return io.out(EVENTS_HELP), 0;
   positionals(positional, [], 'events');
-  const cfg = brokerConfig(opts);
+  const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
   const dbPath = required(opts.db, '--db', 'events.sqlite');
   const sync = opts.synchronous ?? 'normal';

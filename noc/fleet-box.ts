@@ -131,6 +131,7 @@ export class SimBox {
       groups: this.o.groups,
       site: { communeName: `Simulated ${this.o.deviceId}`, communeCode: '00000', lat: 10.77 + this.rnd() / 10, lon: 106.7 + this.rnd() / 10, installer: 'noc simulate' },
       schedule: [{ id: 'sim-daily', version: 1 }],
+      heartbeatS: this.o.heartbeatMs / 1000,
     });
   }
 

@@ -1,6 +1,9 @@
 // Connecting to the broker, shared by every subcommand that talks MQTT: the same
-// options (--broker, TLS files, credentials, MQTT version) and one-line errors that
-// say what to check.
+// options (--broker, TLS files, credentials, MQTT version), one-line errors that say
+// what to check, and the protocol fallback: without --mqtt-version, MQTT 5 is tried
+// first and a broker that refuses it for its version (CONNACK 1 on 3.1.1, 132 on 5:
+// the demo's embedded aedes, older brokers) is asked again with 3.1.1, said in one line
+// on standard error. --mqtt-version 5 or 3.1.1 forces one, without fallback.
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Opts } from './args.js';
@@ -25,13 +28,19 @@ export const BROKER_HELP = `Broker options:
   --root PREFIX           topic root (default ${DEFAULT_ROOT})
   --username U            --password P | --password-file F (or env NOC_PASSWORD)
   --ca F --cert F --key-tls F   TLS: CA bundle, client certificate and its key (PEM)
-  --mqtt-version 5|3.1.1  protocol (default 5)
+  --mqtt-version 5|3.1.1  force a protocol (default: 5, falling back to 3.1.1 when
+                          the broker refuses 5, said in one line on standard error)
   --connect-timeout S     give up connecting after S seconds (default 10)`;
 
 export interface BrokerConfig {
   url: string;
   root: string;
+  /** protocolVersion is the first one tried: 5 unless --mqtt-version 3.1.1. */
   options: IClientOptions;
+  /** --mqtt-version was given: no fallback. */
+  versionForced: boolean;
+  /** Where the fallback notice goes (standard error). */
+  say: (line: string) => void;
 }
 
 function readPem(path: string, flag: string): Buffer {
@@ -42,7 +51,7 @@ function readPem(path: string, flag: string): Buffer {
   }
 }
 
-export function brokerConfig(o: Opts<typeof BROKER_SPEC>, env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+export function brokerConfig(o: Opts<typeof BROKER_SPEC>, env: NodeJS.ProcessEnv = process.env, say: (line: string) => void = (l) => void process.stderr.write(l + '\n')): BrokerConfig {
   const url = o.broker ?? env.NOC_BROKER;
   if (!url) throw new UsageError('--broker is required, e.g. --broker mqtt://127.0.0.1:1883 (or set NOC_BROKER)');
   let u: URL;
@@ -71,7 +80,13 @@ export function brokerConfig(o: Opts<typeof BROKER_SPEC>, env: NodeJS.ProcessEnv
     ...(o.cert ? { cert: readPem(o.cert, '--cert') } : {}),
     ...(o['key-tls'] ? { key: readPem(o['key-tls'], '--key-tls') } : {}),
   };
-  return { url, root: checkRoot(o.root ?? DEFAULT_ROOT), options };
+  return { url, root: checkRoot(o.root ?? DEFAULT_ROOT), options, versionForced: o['mqtt-version'] !== undefined, say };
+}
+
+/** CONNACK return codes that mean "not this protocol version": 1 (MQTT 3.1.1), 132 (MQTT 5). */
+export function refusedVersion(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 1 || code === 132;
 }
 
 /**
@@ -79,9 +94,43 @@ export function brokerConfig(o: Opts<typeof BROKER_SPEC>, env: NodeJS.ProcessEnv
  * first error. `extra.reconnectPeriod` > 0 keeps a long-running client reconnecting
  * after that first success; a failed first connection is always reported, not retried
  * forever in silence. `setup` runs before the first packet arrives (message handlers).
+ *
+ * Unless --mqtt-version forced one, a broker that refuses MQTT 5 for its version is
+ * asked again with 3.1.1 (MQTT 5 `properties` dropped), and `cfg.say` tells it in one
+ * line; the client then reconnects with 3.1.1 too.
  */
 export async function connect(cfg: BrokerConfig, extra: IClientOptions = {}, setup?: (client: MqttClient) => void): Promise<MqttClient> {
-  const client = mqtt.connect(cfg.url, { ...cfg.options, ...extra, reconnectPeriod: 0 });
+  const first = { ...cfg.options, ...extra };
+  try {
+    return await attempt(cfg, first, setup);
+  } catch (err) {
+    if (cfg.versionForced || first.protocolVersion !== 5 || !refusedVersion(err)) throw new Failure(`cannot connect to ${cfg.url}: ${explain(err)}`);
+    const { properties: _v5only, ...rest } = first;
+    try {
+      const client = await attempt(cfg, { ...rest, protocolVersion: 4 }, setup);
+      cfg.say(`noc: ${cfg.url} refused MQTT 5 (${errorMessage(err)}); connected with MQTT 3.1.1 (--mqtt-version 3.1.1 skips the first try)`);
+      return client;
+    } catch (err2) {
+      throw new Failure(`cannot connect to ${cfg.url}: MQTT 5 refused (${errorMessage(err)}), and MQTT 3.1.1: ${explain(err2)}`);
+    }
+  }
+}
+
+/**
+ * The version the broker accepts, for tools that open many connections themselves
+ * (noc simulate): the configuration as given when --mqtt-version forced one, else one
+ * connection through connect() (with its fallback and notice) tells.
+ */
+export async function settleVersion(cfg: BrokerConfig): Promise<BrokerConfig> {
+  if (cfg.versionForced || cfg.options.protocolVersion !== 5) return cfg;
+  const client = await connect(cfg);
+  const version = client.options.protocolVersion ?? 5;
+  await closeClient(client, 1000);
+  return { ...cfg, options: { ...cfg.options, protocolVersion: version }, versionForced: true };
+}
+
+async function attempt(cfg: BrokerConfig, options: IClientOptions, setup?: (client: MqttClient) => void): Promise<MqttClient> {
+  const client = mqtt.connect(cfg.url, { ...options, reconnectPeriod: 0 });
   // Before any packet is read: a resumed session delivers queued messages right after CONNACK.
   setup?.(client);
   client.on('error', () => {}); // errors are reported below, or show up later as 'close'
@@ -101,13 +150,13 @@ export async function connect(cfg: BrokerConfig, extra: IClientOptions = {}, set
     });
   } catch (err) {
     client.end(true);
-    throw new Failure(`cannot connect to ${cfg.url}: ${explain(err)}`);
+    throw err;
   } finally {
     client.off('connect', onConnect);
     client.off('error', onError);
     client.off('close', onClose);
   }
-  if (extra.reconnectPeriod) client.options.reconnectPeriod = extra.reconnectPeriod;
+  if (options.reconnectPeriod) client.options.reconnectPeriod = options.reconnectPeriod;
   return client;
 }
 

@@ -75,7 +75,7 @@ async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl
 export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'publish');
   if (help) return io.out(PUBLISH_HELP), 0;
-  const cfg = brokerConfig(opts);
+  const cfg = brokerConfig(opts, process.env, io.err);
   const to = targetOf(opts.device, opts.group, 'publish');
   let topic: string;
   let body: string | Buffer;

@@ -100,7 +100,7 @@ function line(r: Result, ms: number): string {
 export async function sendCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'send');
   if (help) return io.out(SEND_HELP), 0;
-  const cfg = brokerConfig(opts);
+  const cfg = brokerConfig(opts, process.env, io.err);
   const to = targetOf(opts.device, opts.group, 'send');
   const [file] = positionals(positional, ['<command.json>'], 'send', true);
   const key = loadSigningKey(required(opts.key, '--key', 'centre-2026.key.pem'), opts.kid);

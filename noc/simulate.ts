@@ -8,7 +8,7 @@ import { parseArgs, positionals, required } from './args.js';
 import { Failure, UsageError, errorMessage } from './errors.js';
 import { SimBox, newCounters } from './fleet-box.js';
 import type { Io } from './io.js';
-import { BROKER_HELP, BROKER_SPEC, brokerConfig } from './mqtt.js';
+import { BROKER_HELP, BROKER_SPEC, brokerConfig, settleVersion } from './mqtt.js';
 import { stopSignal } from './signals.js';
 import { checkId } from './topics.js';
 
@@ -78,7 +78,7 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'simulate');
   if (help) return io.out(SIMULATE_HELP), 0;
   positionals(positional, [], 'simulate');
-  const cfg = brokerConfig(opts);
+  const given = brokerConfig(opts, process.env, io.err);
   const n = Math.floor(required(opts.boxes, '--boxes', '100'));
   const prefix = opts.prefix ?? 'sim-';
   const groups = (opts.groups ?? 'all').split(',').filter(Boolean).map((g) => checkId(g, '--groups'));
@@ -87,6 +87,8 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   const keys = new KeyRing(trusted);
   const width = Math.max(4, String(n).length);
   const ids = Array.from({ length: n }, (_, i) => checkId(`${prefix}${String(i + 1).padStart(width, '0')}`, '--prefix'));
+  // One connection finds the protocol the broker speaks (5, else 3.1.1): every box then uses it.
+  const cfg = await settleVersion(given);
   const counters = newCounters();
   const heartbeatMs = (opts.heartbeat ?? 30) * 1000;
   const boxes = ids.map(

@@ -10,9 +10,13 @@
 //   and revives a box marked offline by the death of another boot. This covers a NOC
 //   that starts after a late will overwrote the retained birth on the broker. A
 //   retained heartbeat proves nothing of the kind (it may predate the death).
-// - Stale: an online box from which nothing arrived for `staleFactor` heartbeat periods.
-//   The period is learned per box (median of the gaps between its recent live
-//   heartbeats, gaps under 1 s ignored: those are state-change heartbeats), else 30 s.
+// - Stale: an online box from which nothing arrived for `staleFactor` (3) heartbeat
+//   periods. The period is the `heartbeatS` its latest birth announces (contract v1.1
+//   §5: the periodic interval from the box's config), else `defaultPeriodMs` (30 s, or
+//   --period) for an older agent whose birth has none. It is never learned from the gaps
+//   between heartbeats: a box also beats on every state change, so a playing box sends
+//   several a second apart, and a period learned from those flagged it stale while it
+//   played (7 s after its last beat against a "period" of 2.4 s).
 // - A retained message may be old: it counts as seen at its own `ts` when that is
 //   earlier than its arrival (never later: box clocks may run ahead).
 // - Faults: per component/code, hw.fault minus hw.recovered events, never below zero.
@@ -22,6 +26,9 @@
 import { parseDeviceTopic } from './topics.js';
 
 export const DEFAULT_PERIOD_MS = 30_000;
+
+/** Where a box's heartbeat period comes from: its birth's heartbeatS, or the default. */
+export type PeriodFrom = 'birth' | 'default';
 
 export type Presence = 'online' | 'offline' | 'stale' | 'unknown';
 
@@ -38,6 +45,7 @@ export interface BoxRow {
   /** Seconds since anything arrived from the box. */
   silentS: number | null;
   periodS: number;
+  periodFrom: PeriodFrom;
   state: string | null;
   /** What plays: "itemId (source, priority)", or null. */
   playing: string | null;
@@ -60,8 +68,8 @@ interface Box {
   birthSchedule: string[];
   lastSeen: number | null;
   hbAt: number | null;
-  lastLiveHb: { at: number; bootId: string | null } | null;
-  gaps: number[];
+  /** heartbeatS of the latest birth, in ms; null when the birth had none (older agent). */
+  birthPeriodMs: number | null;
   hb: { state: string | null; playing: string | null; outbox: number | null; schedule: string[] | null } | null;
   faults: Map<string, number>;
   maxSeq: Map<string, number>;
@@ -94,12 +102,6 @@ function describePlaying(v: unknown): string | null {
   if (!v || typeof v !== 'object') return null;
   const p = v as Json;
   return `${String(p.itemId)} (${String(p.source)}, p${String(p.priority)})`;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export interface FleetModelOptions {
@@ -136,8 +138,7 @@ export class FleetModel {
         birthSchedule: [],
         lastSeen: null,
         hbAt: null,
-        lastLiveHb: null,
-        gaps: [],
+        birthPeriodMs: null,
         hb: null,
         faults: new Map(),
         maxSeq: new Map(),
@@ -167,7 +168,7 @@ export class FleetModel {
         this.status(b, msg, seen);
         break;
       case 'heartbeat':
-        this.heartbeat(b, msg, now, seenAt, meta.retain === true);
+        this.heartbeat(b, msg, seenAt, meta.retain === true);
         seen();
         break;
       case 'events':
@@ -190,7 +191,8 @@ export class FleetModel {
       b.groups = Array.isArray(msg.groups) ? msg.groups.map(String) : [];
       b.agentVersion = str(msg.agentVersion);
       b.birthSchedule = docRefs(msg.schedule) ?? [];
-      if (b.lastLiveHb && b.lastLiveHb.bootId !== bootId) b.lastLiveHb = null;
+      const hbS = num(msg.heartbeatS);
+      b.birthPeriodMs = hbS !== null && hbS > 0 ? hbS * 1000 : null;
       seen();
     } else if (msg.online === false) {
       // The rule of contract §5: only the death of the boot we last saw born counts.
@@ -202,18 +204,9 @@ export class FleetModel {
     }
   }
 
-  private heartbeat(b: Box, msg: Json, now: number, seenAt: number, retained: boolean): void {
+  private heartbeat(b: Box, msg: Json, seenAt: number, retained: boolean): void {
     const bootId = str(msg.bootId);
     if (!retained) {
-      const prev = b.lastLiveHb;
-      if (prev && prev.bootId === bootId) {
-        const gap = now - prev.at;
-        if (gap >= 1000) {
-          b.gaps.push(gap);
-          if (b.gaps.length > 8) b.gaps.shift();
-        }
-      }
-      b.lastLiveHb = { at: now, bootId };
       if (bootId !== null) {
         if (b.online !== true && !(b.online === false && bootId === b.bootId)) {
           b.online = true; // alive now, under a boot whose death we have not seen
@@ -243,9 +236,9 @@ export class FleetModel {
     else b.faults.set(key, next);
   }
 
+  /** The periodic heartbeat interval the stale rule uses for this box. */
   periodMs(deviceId: string): number {
-    const b = this.boxes.get(deviceId);
-    return b && b.gaps.length ? median(b.gaps) : this.defaultPeriodMs;
+    return this.boxes.get(deviceId)?.birthPeriodMs ?? this.defaultPeriodMs;
   }
 
   row(deviceId: string, now: number): BoxRow | undefined {
@@ -272,6 +265,7 @@ export class FleetModel {
       heartbeatAgeS: age(b.hbAt),
       silentS: age(b.lastSeen),
       periodS: Math.round(period / 100) / 10,
+      periodFrom: b.birthPeriodMs !== null ? 'birth' : 'default',
       state: b.hb?.state ?? null,
       playing: b.hb?.playing ?? null,
       faults: [...b.faults.keys()].sort(),

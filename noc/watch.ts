@@ -25,8 +25,9 @@ export const WATCH_HELP = `noc watch --broker URL [--root loa/v1] [--share G] [-
 Follow every box on {root}/d/+/status, /heartbeat and /events: online or offline (a
 death counts only if its bootId is the latest birth's), heartbeat age and period, state,
 what plays, active faults (hw.fault minus hw.recovered), outbox backlog, schedules.
-A box silent for three heartbeat periods (learned per box; --period S before that,
-default 30) is STALE. On a terminal the table is redrawn every second; otherwise one
+A box silent for three heartbeat periods is STALE: the periodic interval its birth
+announces (heartbeatS), or --period S (default 30) for a box whose birth has none.
+Extra heartbeats sent on state changes never shorten the period. On a terminal the table is redrawn every second; otherwise one
 line per change.
 
   --once          print the table after --settle seconds (default 2) and exit
@@ -53,7 +54,7 @@ export async function watchCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'watch');
   if (help) return io.out(WATCH_HELP), 0;
   positionals(positional, [], 'watch');
-  const cfg = brokerConfig(opts);
+  const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
   // From here on, Ctrl-C / SIGTERM means "stop cleanly", even while still connecting.
   const stop = stopSignal(opts.once ? undefined : opts.duration);

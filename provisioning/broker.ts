@@ -7,6 +7,12 @@
 // to mqtt.js through MqttClient's stream builder, which matters on a 4G link where every
 // extra handshake costs a second.
 //
+// MQTT version: the config's (mqtt.version), unless --mqtt-version forces one. When the
+// config asks for 5 and the broker refuses it for its version (CONNACK 1 or 132: the
+// demo's aedes, older brokers), the connection is made again with 3.1.1 and `onFallback`
+// says so in one line, with what it means for the agent (which does not fall back).
+// The refusal rule is noc's (noc/mqtt.ts refusedVersion): one rule for both tools.
+//
 // Client id: `<clientId>.provision`, never the agent's own. A second connection under
 // the agent's id would take its session over: the broker would drop the running agent
 // and publish its last will, and the NOC would see the box go offline.
@@ -16,7 +22,8 @@ import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { MqttClient, type IClientOptions, type IStream } from 'mqtt';
 import type { Config } from '../agent/config.js';
-import { errorMessage } from './args.js';
+import { refusedVersion } from '../noc/mqtt.js';
+import { UsageError, errorMessage } from './args.js';
 
 export type Stage = 'config' | 'dns' | 'tcp' | 'tls' | 'mqtt';
 
@@ -32,6 +39,10 @@ export interface BrokerTarget {
   username?: string;
   password?: string;
   version: 5 | '3.1.1';
+  /** --mqtt-version gave `version`: no fallback. */
+  versionForced: boolean;
+  /** What the agent's config asks for (the agent itself does not fall back). */
+  configVersion: 5 | '3.1.1';
   clientId: string;
   /** For hints: where the CA, cert and password come from. */
   files: { ca?: string; cert?: string; passwordFile?: string };
@@ -46,14 +57,22 @@ export interface BrokerFailure {
 
 export class BrokerError extends Error {
   override readonly name = 'BrokerError';
-  constructor(readonly failure: BrokerFailure) {
-    super(failure.detail);
+  constructor(
+    readonly failure: BrokerFailure,
+    /** The error underneath (the CONNACK refusal, the socket error), when there was one. */
+    cause?: unknown,
+  ) {
+    super(failure.detail, cause === undefined ? undefined : { cause });
   }
 }
 
 export interface Connected {
   client: MqttClient;
   address: string;
+  /** The version the broker accepted. */
+  version: 5 | '3.1.1';
+  /** Set when MQTT 5 was refused and 3.1.1 accepted: the broker's words. */
+  refusedV5?: string;
   /** Milliseconds per stage. */
   ms: Partial<Record<Stage, number>>;
   tls?: { protocol: string | null; authorized: boolean; peer: string };
@@ -79,6 +98,8 @@ export function targetFromConfig(c: Config, clientId = `${c.mqtt.clientId ?? c.d
     tls,
     insecureSkipVerify: c.mqtt.insecureSkipVerify,
     version: c.mqtt.version,
+    versionForced: false,
+    configVersion: c.mqtt.version,
     clientId,
     files: { ...(c.mqtt.ca ? { ca: c.mqtt.ca } : {}), ...(c.mqtt.cert ? { cert: c.mqtt.cert } : {}), ...(c.mqtt.passwordFile ? { passwordFile: c.mqtt.passwordFile } : {}) },
   };
@@ -95,6 +116,19 @@ export function targetFromConfig(c: Config, clientId = `${c.mqtt.clientId ?? c.d
   return t;
 }
 
+/** --mqtt-version for this tool's connection: forces that version, no fallback. */
+export function forceVersion(t: BrokerTarget, flag: string | undefined): BrokerTarget {
+  if (flag === undefined) return t;
+  if (flag !== '5' && flag !== '3.1.1') throw new UsageError(`--mqtt-version must be 5 or 3.1.1 (got "${flag}")`);
+  return { ...t, version: flag === '5' ? 5 : '3.1.1', versionForced: true };
+}
+
+/** The one line said when the broker refused MQTT 5 and 3.1.1 was used. */
+export function fallbackNotice(t: BrokerTarget, refused: string): string {
+  const agent = t.configVersion === 5 ? `; the agent's config asks for MQTT 5 and would be refused too: loa-provision init --mqtt-version 3.1.1` : '';
+  return `loa-provision: ${t.url} refused MQTT 5 (${refused}); connected with MQTT 3.1.1${agent}`;
+}
+
 export interface ConnectOptions {
   timeoutMs: number;
   /** Pre-resolved addresses (the DNS check already looked them up). */
@@ -102,6 +136,8 @@ export interface ConnectOptions {
   /** For the TLS date hints: is the box's clock known to be right? */
   clockSynced?: boolean | null;
   onStage?(stage: Stage): void;
+  /** Told (one line, fallbackNotice) when MQTT 5 was refused and 3.1.1 accepted. */
+  onFallback?(line: string): void;
 }
 
 export async function connectBroker(t: BrokerTarget, o: ConnectOptions): Promise<Connected> {
@@ -114,29 +150,42 @@ export async function connectBroker(t: BrokerTarget, o: ConnectOptions): Promise
     try {
       return await fn();
     } catch (err) {
-      throw err instanceof BrokerError ? err : new BrokerError(explain(stage, err as Error & { code?: string | number }, t, { timeoutMs: o.timeoutMs, clockSynced: o.clockSynced ?? null }));
+      throw err instanceof BrokerError ? err : new BrokerError(explain(stage, err as Error & { code?: string | number }, t, { timeoutMs: o.timeoutMs, clockSynced: o.clockSynced ?? null }), err);
     } finally {
       ms[stage] = Date.now() - t0;
     }
   };
 
   const addresses: string[] = o.addresses ?? (isIP(t.host) ? [t.host] : await timed<string[]>('dns', () => resolveAll(t.host, left())));
-  // Every address in turn (localhost is ::1 and 127.0.0.1; a broker may listen on one).
-  const { socket, address } = await timed('tcp', () => openTcpAny(addresses, t.port, deadline));
-  let stream: Socket | TLSSocket = socket;
-  let tlsInfo: Connected['tls'];
-  try {
-    if (t.tls) {
-      const s = await timed('tls', () => openTls(socket, t, left()));
-      stream = s;
-      const peer = s.getPeerCertificate();
-      tlsInfo = { protocol: s.getProtocol(), authorized: s.authorized, peer: peer?.subject?.CN ? `CN=${String(peer.subject.CN)}` : '?' };
+  // One socket per try: a broker that refused the version has closed the connection.
+  const open = async (version: 5 | '3.1.1'): Promise<Connected> => {
+    // Every address in turn (localhost is ::1 and 127.0.0.1; a broker may listen on one).
+    const { socket, address } = await timed('tcp', () => openTcpAny(addresses, t.port, deadline));
+    let stream: Socket | TLSSocket = socket;
+    let tlsInfo: Connected['tls'];
+    try {
+      if (t.tls) {
+        const s = await timed('tls', () => openTls(socket, t, left()));
+        stream = s;
+        const peer = s.getPeerCertificate();
+        tlsInfo = { protocol: s.getProtocol(), authorized: s.authorized, peer: peer?.subject?.CN ? `CN=${String(peer.subject.CN)}` : '?' };
+      }
+      const client = await timed('mqtt', () => openMqtt(stream, { ...t, version }, left()));
+      return { client, address, version, ms, ...(tlsInfo ? { tls: tlsInfo } : {}) };
+    } catch (err) {
+      stream.destroy();
+      throw err;
     }
-    const client = await timed('mqtt', () => openMqtt(stream, t, left()));
-    return { client, address, ms, ...(tlsInfo ? { tls: tlsInfo } : {}) };
+  };
+  try {
+    return await open(t.version);
   } catch (err) {
-    stream.destroy();
-    throw err;
+    const cause = err instanceof BrokerError ? err.cause : undefined;
+    if (t.versionForced || t.version !== 5 || !refusedVersion(cause)) throw err;
+    const refused = errorMessage(cause);
+    const connected = await open('3.1.1');
+    o.onFallback?.(fallbackNotice(t, refused));
+    return { ...connected, refusedV5: refused };
   }
 }
 

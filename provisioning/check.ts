@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import type { SimulatedBoard } from '../firmware-bridge/sim-port.js';
 import { EXIT, UsageError, errorMessage, parseFlags, secondsFlag } from './args.js';
-import { closeClient, type Connected } from './broker.js';
+import { closeClient, forceVersion, type Connected } from './broker.js';
 import { brokerTarget, checkBroker, checkCertificate, checkConfig, checkDisk, checkDns, checkWritable, clockOutcome, clockStatus, execCommand, type ClockStatus, type Exec } from './checks.js';
 import { agentAccount, atomicWrite, type Account } from './files.js';
 import { hardwareChecks } from './hardware-checks.js';
@@ -30,6 +30,9 @@ amplifier, speaker line, FM tuner) or the GPIO relays, and the test tone.
   --json FILE     also write the report there (always: <stateDir>/last-check.json)
   --publish       send the report to the centre: {root}/d/{id}/check, retained, QoS 1
   --client-id ID  MQTT client id for this tool (default <clientId>.provision)
+  --mqtt-version 5|3.1.1  check with this protocol instead of the config's (default:
+                  the config's; a broker that refuses 5 is tried with 3.1.1, and the
+                  check fails, since the agent would be refused: it does not fall back)
   --ascii         [ok]/[FAIL] instead of ✓/✗
 
 Stop the agent first for the hardware checks (sudo systemctl stop loa-agent): it holds
@@ -45,6 +48,7 @@ const OPTIONS = {
   'tone-file': { type: 'string' },
   timeout: { type: 'string' },
   'client-id': { type: 'string' },
+  'mqtt-version': { type: 'string' },
   ascii: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -65,6 +69,7 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
     ui.out(CHECK_HELP);
     return EXIT.OK;
   }
+  if (f['mqtt-version'] !== undefined && f['mqtt-version'] !== '5' && f['mqtt-version'] !== '3.1.1') throw new UsageError(`--mqtt-version must be 5 or 3.1.1 (got "${f['mqtt-version']}")`);
   const fmMHz = Number(f.fm ?? '100.0');
   if (!Number.isFinite(fmMHz) || fmMHz < 87.5 || fmMHz > 108) throw new UsageError(`--fm "${f.fm}" is not an FM frequency (87.5 to 108.0 MHz)`);
   const volume = Number(f.volume ?? '50');
@@ -107,6 +112,7 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
 
   let connected: Connected | undefined;
   const bt = brokerTarget(c, f['client-id']);
+  if (bt.target) bt.target = forceVersion(bt.target, f['mqtt-version']);
   if (!bt.target) {
     emit(result('broker reachable', bt.outcome!, 0));
   } else {
@@ -122,7 +128,9 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
     emit(
       await timed('broker reachable', async () => {
         if (!addresses) return skip('needs DNS');
-        const r = await withProgress(ui, `connecting to ${target.host}:${target.port}`, () => checkBroker(target, { addresses, timeoutMs, clockSynced: clock.synced }));
+        let notice: string | undefined;
+        const r = await withProgress(ui, `connecting to ${target.host}:${target.port}`, () => checkBroker(target, { addresses, timeoutMs, clockSynced: clock.synced, onFallback: (l) => (notice = l) }));
+        if (notice) ui.err(notice);
         connected = r.connected;
         return r.outcome;
       }),

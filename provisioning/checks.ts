@@ -184,9 +184,9 @@ export async function checkDns(t: BrokerTarget, timeoutMs: number): Promise<{ ou
   }
 }
 
-export async function checkBroker(t: BrokerTarget, o: { addresses?: string[]; timeoutMs: number; clockSynced: boolean | null }): Promise<{ outcome: Outcome; connected?: Connected }> {
+export async function checkBroker(t: BrokerTarget, o: { addresses?: string[]; timeoutMs: number; clockSynced: boolean | null; onFallback?: (line: string) => void }): Promise<{ outcome: Outcome; connected?: Connected }> {
   try {
-    const connected = await connectBroker(t, { timeoutMs: o.timeoutMs, clockSynced: o.clockSynced, ...(o.addresses ? { addresses: o.addresses } : {}) });
+    const connected = await connectBroker(t, { timeoutMs: o.timeoutMs, clockSynced: o.clockSynced, ...(o.addresses ? { addresses: o.addresses } : {}), ...(o.onFallback ? { onFallback: o.onFallback } : {}) });
     const tls = connected.tls
       ? `TLS ${connected.tls.protocol ?? ''} ${connected.tls.authorized ? `server verified (${connected.tls.peer})` : 'server NOT verified (insecureSkipVerify)'}${t.cert ? ', client certificate' : ''}`
       : 'no TLS';
@@ -194,7 +194,15 @@ export async function checkBroker(t: BrokerTarget, o: { addresses?: string[]; ti
     const steps = Object.entries(connected.ms)
       .map(([k, v]) => `${k} ${v} ms`)
       .join(', ');
-    return { outcome: pass(`${t.url}: ${tls}, ${auth}, MQTT ${t.version} as ${t.clientId} (${steps})`), connected };
+    const what = `${t.url}: ${tls}, ${auth}, MQTT ${connected.version} as ${t.clientId} (${steps})`;
+    // The agent uses mqtt.version as it is: a broker that took only 3.1.1 would refuse it.
+    if (connected.refusedV5 !== undefined && t.configVersion === 5) {
+      return { outcome: fail(`${what}; MQTT 5 was refused (${connected.refusedV5})`, `the broker speaks MQTT 3.1.1 only and the agent's config asks for 5: loa-provision init --mqtt-version 3.1.1, then restart the agent`), connected };
+    }
+    if (connected.version !== t.configVersion) {
+      return { outcome: warn(`${what} (--mqtt-version)`, `the agent connects with mqtt.version ${t.configVersion}, not checked here: run without --mqtt-version to check it`), connected };
+    }
+    return { outcome: pass(what), connected };
   } catch (err) {
     if (err instanceof BrokerError) return { outcome: fail(`${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, err.failure.hint) };
     throw err;

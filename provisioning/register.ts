@@ -23,6 +23,8 @@ birth on {root}/d/{id}/status newer than that. Start or restart the agent meanwh
   --timeout S     how long to wait for the birth (default 120)
   --any           any birth will do, even one from before this registration
   --client-id ID  MQTT client id for this tool (default <clientId>.provision)
+  --mqtt-version 5|3.1.1  force this tool's protocol (default: the config's; from 5 it
+                  falls back to 3.1.1 when the broker refuses 5, said on standard error)
 Exit 0: the agent is online; 1: no birth in time (or the broker is unreachable).`;
 
 const OPTIONS = {
@@ -30,6 +32,7 @@ const OPTIONS = {
   timeout: { type: 'string' },
   any: { type: 'boolean' },
   'client-id': { type: 'string' },
+  'mqtt-version': { type: 'string' },
   ascii: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -55,7 +58,7 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
 
   let connected;
   try {
-    connected = await connectWithProgress(ui, c, { timeoutMs: Math.min(timeoutMs, 30_000), ...(f['client-id'] ? { clientId: f['client-id'] } : {}) });
+    connected = await connectWithProgress(ui, c, { timeoutMs: Math.min(timeoutMs, 30_000), ...(f['client-id'] ? { clientId: f['client-id'] } : {}), ...(f['mqtt-version'] ? { mqttVersion: f['mqtt-version'] } : {}) });
   } catch (err) {
     if (!(err instanceof BrokerError)) throw err;
     throw new ProvisionError(`cannot reach the broker: ${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, EXIT.FAIL, [`  ${ui.unicode ? '→' : '->'} ${err.failure.hint}`]);

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
 import { EXIT, ProvisionError } from './args.js';
-import { connectBroker, targetFromConfig, type Connected } from './broker.js';
+import { connectBroker, forceVersion, targetFromConfig, type Connected } from './broker.js';
 import type { Ui } from './io.js';
 import { certInfo, describeKey, fingerprintOf, readCertificate, readPrivateKey, type CertInfo } from './keys.js';
 import { withProgress } from './report.js';
@@ -64,9 +64,14 @@ export function identityOf(c: Config, configPath: string): Identity {
   return id;
 }
 
-export async function connectWithProgress(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: string }): Promise<Connected> {
-  const t = targetFromConfig(c, o.clientId);
-  return withProgress(ui, `connecting to ${t.host}:${t.port}`, () => connectBroker(t, { timeoutMs: o.timeoutMs }));
+/** The broker connection of register and show: the config's, or --mqtt-version's; a fallback to 3.1.1 is said on stderr. */
+export async function connectWithProgress(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: string; mqttVersion?: string }): Promise<Connected> {
+  const t = forceVersion(targetFromConfig(c, o.clientId), o.mqttVersion);
+  let notice: string | undefined;
+  const connected = await withProgress(ui, `connecting to ${t.host}:${t.port}`, () => connectBroker(t, { timeoutMs: o.timeoutMs, onFallback: (l) => (notice = l) }));
+  // After the progress line is done, so the notice stands on its own line.
+  if (notice) ui.err(notice);
+  return connected;
 }
 
 /**

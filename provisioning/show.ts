@@ -13,10 +13,12 @@ import { seconds } from './report.js';
 import { connectWithProgress, identityOf, loadConfigOrExit, parseJson, readRetained, type Identity } from './session.js';
 import { provisioningTopics } from './topics.js';
 
-export const SHOW_HELP = `loa-provision show [--config ${DEFAULT_CONFIG_PATH}] [--json] [--timeout 10]
+export const SHOW_HELP = `loa-provision show [--config ${DEFAULT_CONFIG_PATH}] [--json] [--timeout 10] [--mqtt-version 5|3.1.1]
 
 Identity, key fingerprint and configuration summary, then the agent's live state as
 the broker holds it (retained status, heartbeat and last check report).
+The config's MQTT version is used; from 5 it falls back to 3.1.1 when the broker
+refuses 5 (said on standard error); --mqtt-version forces one.
 Exit 0; 1 when the broker cannot be reached; 78 when the config is invalid.`;
 
 const OPTIONS = {
@@ -24,6 +26,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   timeout: { type: 'string' },
   'client-id': { type: 'string' },
+  'mqtt-version': { type: 'string' },
   ascii: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -52,7 +55,7 @@ export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): 
   const now = deps.now ?? (() => new Date());
   const c = loadConfigOrExit(configPath);
   const id = identityOf(c, configPath);
-  const live = await readLive(f.json ? { ...ui, tty: false } : ui, c, { timeoutMs, ...(f['client-id'] ? { clientId: f['client-id'] } : {}) }, now);
+  const live = await readLive(f.json ? { ...ui, tty: false } : ui, c, { timeoutMs, ...(f['client-id'] ? { clientId: f['client-id'] } : {}), ...(f['mqtt-version'] ? { mqttVersion: f['mqtt-version'] } : {}) }, now);
 
   if (f.json) {
     ui.out(JSON.stringify({ configPath, identity: identityJson(c, id), config: summaryJson(c), live }, null, 2));
@@ -63,7 +66,7 @@ export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): 
   return live.reachable ? EXIT.OK : EXIT.FAIL;
 }
 
-async function readLive(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: string }, now: () => Date): Promise<Live> {
+async function readLive(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: string; mqttVersion?: string }, now: () => Date): Promise<Live> {
   const t = provisioningTopics(c.topicRoot, c.deviceId);
   let connected;
   try {

@@ -28,6 +28,12 @@ export interface Birth {
   groups: readonly string[];
   site: SiteInfo;
   schedule: readonly DocRef[];
+  /**
+   * The periodic heartbeat interval in seconds (contract v1.1 §5): the centre calls the
+   * box stale after three such periods without a heartbeat, whatever extra heartbeats
+   * state changes add in between.
+   */
+  heartbeatS: number;
 }
 
 export interface Death {
@@ -109,6 +115,7 @@ export function buildBirth(i: BirthFacts & { now: Date }): Birth {
     groups: i.groups,
     site: i.site,
     schedule: i.schedule,
+    heartbeatS: i.heartbeatS,
   };
 }
 

@@ -149,6 +149,7 @@ export class Agent {
       deviceId: c.deviceId,
       groups: c.groups,
       site: c.site,
+      heartbeatS: c.heartbeatS,
       schedule: () => this.docRefs(),
       ...(this.d.onBirth ? { onBirth: this.d.onBirth } : {}),
     });

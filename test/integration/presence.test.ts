@@ -45,6 +45,7 @@ for (const version of [5, '3.1.1'] as const) {
         assert.deepEqual(birth.groups, ['all', 'c26734']);
         assert.deepEqual(birth.site, { communeName: 'Xã Thử', communeCode: '26734', lat: 10.5, lon: 106.4, installer: 'test' });
         assert.deepEqual(birth.schedule, []);
+        assert.equal(birth.heartbeatS, 5, 'contract v1.1 §5: the configured heartbeat period');
         assert.equal(typeof birth.agentVersion, 'string');
         assert.ok(!Number.isNaN(Date.parse(String(birth.ts))));
 

@@ -1,5 +1,5 @@
 // The fleet table of `noc watch` with exact times: the bootId rule of contract §5,
-// stale flagging from the learned heartbeat period, fault counting from events.
+// stale flagging from the heartbeat period the birth announces, fault counting from events.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FleetModel } from '../../noc/watch-model.js';
@@ -57,10 +57,10 @@ test('a live heartbeat proves its boot: a late will that overwrote the retained 
   assert.equal(m2.row('b2', T0)!.status, 'online');
 });
 
-test('stale after three learned heartbeat periods of silence, not before; online again on the next message', () => {
+test('stale after three of the heartbeat periods the birth announces, not before; online again on the next message', () => {
   const m = new FleetModel({ root: ROOT, defaultPeriodMs: 30_000 });
-  m.apply(status('b1'), birth('a'), T0);
-  // Heartbeats every 10 s, plus a state-change heartbeat 300 ms after one (ignored gap).
+  m.apply(status('b1'), birth('a', T0, { heartbeatS: 10 }), T0);
+  // Heartbeats every 10 s, plus a state-change heartbeat 300 ms after one.
   for (let i = 0; i <= 4; i++) m.apply(hb('b1'), beat('a', T0 + i * 10_000), T0 + i * 10_000);
   m.apply(hb('b1'), beat('a', T0 + 40_300, { state: 'playing' }), T0 + 40_300);
   assert.equal(m.periodMs('b1'), 10_000);
@@ -70,11 +70,49 @@ test('stale after three learned heartbeat periods of silence, not before; online
   assert.equal(r.status, 'stale');
   assert.equal(r.silentS, 30);
   assert.equal(r.periodS, 10);
+  assert.equal(r.periodFrom, 'birth');
   m.apply(hb('b1'), beat('a', last + 31_000), last + 31_000);
   assert.equal(m.row('b1', last + 31_000)!.status, 'online');
 });
 
-test('without learned heartbeats the default period applies; offline boxes are never stale', () => {
+test('change-triggered heartbeats never shorten the period: a playing box is not stale (the demo of issue 9)', () => {
+  const m = new FleetModel({ root: ROOT, defaultPeriodMs: 30_000 });
+  m.apply(status('demo'), birth('a', T0, { heartbeatS: 10 }), T0);
+  // The periodic beat, then a burst of state changes (warm-up, amp on, playing, ...)
+  // 1 to 2.4 s apart, as the demo box sends when an item starts.
+  let t = T0;
+  for (const gap of [10_000, 1_000, 1_200, 2_400, 1_000, 2_400, 1_100]) {
+    t += gap;
+    m.apply(hb('demo'), beat('a', t, { state: 'playing' }), t);
+  }
+  assert.equal(m.periodMs('demo'), 10_000, 'the birth’s heartbeatS, not the gaps');
+  // 7 s after the last beat (what issue 9 saw flagged STALE against a learned 2.4 s).
+  const r = m.row('demo', t + 7_000)!;
+  assert.deepEqual([r.status, r.heartbeatAgeS, r.periodS], ['online', 7, 10]);
+  assert.equal(m.row('demo', t + 30_000)!.status, 'online');
+  assert.equal(m.row('demo', t + 30_001)!.status, 'stale');
+
+  // An older agent (no heartbeatS in its birth) beating on changes: the default, never the gaps.
+  const old = new FleetModel({ root: ROOT, defaultPeriodMs: 30_000 });
+  old.apply(status('old'), birth('o'), T0);
+  for (let i = 1; i <= 6; i++) old.apply(hb('old'), beat('o', T0 + i * 1500), T0 + i * 1500);
+  assert.equal(old.periodMs('old'), 30_000);
+  const o = old.row('old', T0 + 9000 + 20_000)!;
+  assert.deepEqual([o.status, o.periodS, o.periodFrom], ['online', 30, 'default']);
+  assert.equal(old.row('old', T0 + 9000 + 90_001)!.status, 'stale');
+
+  // A new birth that announces no period (downgrade) drops the old one; a bad value is ignored.
+  m.apply(status('demo'), birth('b', t + 40_000), t + 40_000);
+  assert.equal(m.periodMs('demo'), 30_000);
+  m.apply(status('demo'), birth('c', t + 41_000, { heartbeatS: -5 }), t + 41_000);
+  assert.equal(m.periodMs('demo'), 30_000);
+  // A retained birth still tells the period (it describes the boot, whatever its age).
+  const late = new FleetModel({ root: ROOT });
+  late.apply(status('r'), birth('r1', T0 - 3_600_000, { heartbeatS: 60 }), T0, { retain: true });
+  assert.equal(late.periodMs('r'), 60_000);
+});
+
+test('without a heartbeatS in the birth the default period applies; offline boxes are never stale', () => {
   const m = new FleetModel({ root: ROOT, defaultPeriodMs: 30_000 });
   m.apply(status('b1'), birth('a'), T0);
   assert.equal(m.row('b1', T0 + 90_000)!.status, 'online');
@@ -96,7 +134,6 @@ test('a retained message counts as seen at its own ts when older than its arriva
   const m2 = new FleetModel({ root: ROOT });
   m2.apply(hb('b2'), beat('a', now + 3_600_000), now, { retain: true });
   assert.equal(m2.row('b2', now + 5000)!.heartbeatAgeS, 5);
-  // Retained heartbeats do not teach a period: their arrival time is not their send time.
   assert.equal(m.periodMs('b1'), 30_000);
 });
 

@@ -12,6 +12,8 @@ const target: BrokerTarget = {
   tls: true,
   insecureSkipVerify: false,
   version: 5,
+  versionForced: false,
+  configVersion: 5,
   clientId: 'vn-1.provision',
   username: 'vn-1',
   files: { ca: '/etc/loa/ca.crt', passwordFile: '/etc/loa/mqtt-password' },

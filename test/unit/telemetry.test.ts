@@ -62,8 +62,9 @@ test('state: fault wins over playing, playing over idle', () => {
 });
 
 test('birth, will and shutdown death carry the same bootId; the will has no ts', () => {
-  const birth = buildBirth({ now, bootId: 'b1', epoch: 'e1', agentVersion: '1.0.0', deviceId: 'd', groups: ['all'], site: { communeCode: '26734' }, schedule: [{ id: 's', version: 2 }] });
+  const birth = buildBirth({ now, bootId: 'b1', epoch: 'e1', agentVersion: '1.0.0', deviceId: 'd', groups: ['all'], site: { communeCode: '26734' }, schedule: [{ id: 's', version: 2 }], heartbeatS: 30 });
   assert.equal(birth.online, true);
+  assert.equal(birth.heartbeatS, 30, 'contract v1.1 §5: the periodic heartbeat interval');
   assert.deepEqual(buildWill('b1'), { online: false, bootId: 'b1', reason: 'lost' });
   assert.deepEqual(buildShutdown(now, 'b1'), { online: false, ts: '2026-11-26T06:30:00.123Z', bootId: 'b1', reason: 'shutdown' });
 });
