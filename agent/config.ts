@@ -1,24 +1,36 @@
 // The agent's configuration: one schema gives the defaults, the validation and the
 // TypeScript type. A bad file must fail at start with a message a technician can act
 // on (`mqtt.url: "mqtt:/x" is not a URL`), never at 3 a.m. in the middle of a warning.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { LoaError } from './errors.js';
+import { redact } from './domain/redact.js';
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const DEFAULT_CONFIG_PATH = '/etc/loa/agent.json';
 
 const id = (what: string) => z.string(`is not a string (expected ${what})`).regex(ID_PATTERN, `is not a valid ${what} (expected ${ID_PATTERN.source})`);
 
-const brokerUrl = z.string('is not a string (expected a broker URL)').refine((s) => {
+const brokerUrl = z.string('is not a string (expected a broker URL)').superRefine((s, ctx) => {
+  let u: URL | undefined;
   try {
-    const u = new URL(s);
-    return u.hostname !== '' && (u.protocol === 'mqtt:' || u.protocol === 'mqtts:');
+    u = new URL(s);
   } catch {
-    return false;
+    // reported below
   }
-}, 'is not a URL of the form mqtt://host[:port] or mqtts://host[:port]');
+  if (!u || u.hostname === '' || (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:')) {
+    ctx.addIssue({ code: 'custom', message: 'is not a URL of the form mqtt://host[:port] or mqtts://host[:port]', input: s });
+  } else if (u.username !== '' || u.password !== '') {
+    // A URL is printed wherever the broker is named (logs, status, support bundles): a
+    // password inside it would go with it. The value shown in the message is redacted.
+    ctx.addIssue({
+      code: 'custom',
+      message: `holds credentials; remove "user${u.password !== '' ? ':password' : ''}@" from the URL and put the user name in mqtt.username and the password in mqtt.passwordFile (a file of mode 0600) or mqtt.password`,
+      input: s,
+    });
+  }
+});
 
 const filePath = z.string('is not a string (expected a file path)').min(1, 'is empty (expected a file path)');
 
@@ -255,34 +267,82 @@ export function loadConfig(path: string): Config {
 }
 
 /**
- * A password or private key that any local user can read is a key to every speaker
- * in the commune, and a config anyone can write can add a trusted signing key.
+ * A password or private key that any local user can read is a key to every speaker in
+ * the commune; a config, key or CA certificate that someone else can write lets them add
+ * a trusted signing key or impersonate the broker. So, for every file the agent trusts
+ * (the config, mqtt.passwordFile, mqtt.key, mqtt.ca, mqtt.cert):
+ * - it must not be writable by its group or by others (`chmod go-w`, secrets `chmod 600`);
+ * - a secret (passwordFile, key, a config holding mqtt.password) must not be readable by others;
+ * - no directory on its path may be writable by others, unless that directory is sticky
+ *   (like /tmp, mode 1777: only an entry's owner or root may rename or delete it, so
+ *   nobody can swap the file). A file directly in such a directory must then be owned
+ *   by this user or root: anyone could have created it before us.
+ * A real box keeps them in /etc/loa (root:loa 0750; config 0640, secrets 0600).
  */
 function checkSecretModes(configPath: string, c: Config): string[] {
   const problems: string[] = [];
-  const mode = (p: string): number | undefined => {
+  const info = (p: string) => {
     try {
-      return statSync(p).mode & 0o777;
+      return statSync(p);
     } catch {
       return undefined;
     }
   };
-  const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
-  const cm = mode(configPath);
-  if (cm !== undefined && cm & 0o002) {
-    problems.push(`${configPath}: writable by any user (mode ${octal(cm)}); anyone could add a trusted key. Run: chmod o-w ${configPath}`);
-  }
-  if (cm !== undefined && cm & 0o004 && c.mqtt.password !== undefined) {
-    problems.push(`${configPath}: holds mqtt.password but is readable by any user (mode ${octal(cm)}). Run: chmod o-r ${configPath}, or move the password to mqtt.passwordFile`);
+  const octal = (m: number) => (m & 0o7777).toString(8).padStart(4, '0');
+  const writers = (m: number) => (m & 0o002 ? 'any user' : 'its group');
+  const dirsSeen = new Set<string>();
+  const checkDirs = (what: string, p: string) => {
+    let real: string;
+    try {
+      real = realpathSync(p);
+    } catch {
+      return;
+    }
+    const me = process.getuid?.() ?? 0;
+    for (let dir = dirname(real), child = real; ; child = dir, dir = dirname(dir)) {
+      const st = info(dir);
+      if (st && st.mode & 0o002) {
+        if (!(st.mode & 0o1000)) {
+          if (!dirsSeen.has(dir)) problems.push(`${dir}: writable by any user (mode ${octal(st.mode)}) and holds ${what}; anyone could replace it. Run: chmod o-w ${dir}`);
+          dirsSeen.add(dir);
+        } else {
+          const owner = info(child)?.uid;
+          if (owner !== undefined && owner !== 0 && owner !== me) {
+            problems.push(`${child}: in the shared directory ${dir} (mode ${octal(st.mode)}) but owned by uid ${owner}, not by this user or root; anyone could have placed it there. Move it to /etc/loa`);
+          }
+        }
+      }
+      if (dir === dirname(dir)) break;
+    }
+  };
+
+  const cs = info(configPath);
+  if (cs !== undefined) {
+    if (cs.mode & 0o022) {
+      problems.push(`${configPath}: writable by ${writers(cs.mode)} (mode ${octal(cs.mode)}); anyone who can write it could add a trusted key. Run: chmod go-w ${configPath}`);
+    }
+    if (cs.mode & 0o004 && c.mqtt.password !== undefined) {
+      problems.push(`${configPath}: holds mqtt.password but is readable by any user (mode ${octal(cs.mode)}). Run: chmod o-r ${configPath}, or move the password to mqtt.passwordFile`);
+    }
+    checkDirs('the configuration', configPath);
   }
   for (const [field, p] of [['mqtt.passwordFile', c.mqtt.passwordFile], ['mqtt.key', c.mqtt.key]] as const) {
     if (p === undefined) continue;
-    const m = mode(p);
-    if (m === undefined) problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
-    else if (m & 0o004) problems.push(`${field}: ${JSON.stringify(p)} is a secret readable by any user (mode ${octal(m)}). Run: chmod 600 ${p}`);
+    const st = info(p);
+    if (st === undefined) problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
+    else if (st.mode & 0o004) problems.push(`${field}: ${JSON.stringify(p)} is a secret readable by any user (mode ${octal(st.mode)}). Run: chmod 600 ${p}`);
+    else if (st.mode & 0o022) problems.push(`${field}: ${JSON.stringify(p)} is a secret writable by ${writers(st.mode)} (mode ${octal(st.mode)}). Run: chmod 600 ${p}`);
+    if (st !== undefined) checkDirs(field, p);
   }
   for (const [field, p] of [['mqtt.ca', c.mqtt.ca], ['mqtt.cert', c.mqtt.cert]] as const) {
-    if (p !== undefined && mode(p) === undefined) problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
+    if (p === undefined) continue;
+    const st = info(p);
+    if (st === undefined) {
+      problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
+      continue;
+    }
+    if (st.mode & 0o022) problems.push(`${field}: ${JSON.stringify(p)} is writable by ${writers(st.mode)} (mode ${octal(st.mode)}); whoever can write it chooses whom the agent trusts. Run: chmod go-w ${p}`);
+    checkDirs(field, p);
   }
   return problems;
 }
@@ -303,7 +363,8 @@ const KNOWN_FIELDS: Record<string, readonly string[]> = {};
 function describeIssue(issue: Issue, raw: unknown): string {
   const where = issue.path.length === 0 ? '(config)' : formatPath(issue.path);
   const value = valueAt(raw, issue.path);
-  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  // Redacted: a problem line must not print the password it complains about.
+  const shown = value === undefined ? 'missing' : redact(JSON.stringify(value));
   switch (issue.code) {
     case 'unrecognized_keys': {
       const siblings = shapeKeysAt(issue.path);
