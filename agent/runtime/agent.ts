@@ -214,7 +214,7 @@ export class Agent {
       events: outbox,
       clock,
       log: log.child({ mod: 'cache' }),
-      fetcher: createHttpFetcher(),
+      fetcher: createHttpFetcher({ minRateBps: c.cache.minRateBps }),
       onChange: () => heartbeat.kick(),
     });
     this.cache = cache;

@@ -121,6 +121,12 @@ test('credentials in mqtt.url are refused with the fields to use, and the passwo
   assert.equal(parseConfig({ ...minimal, mqtt: { ...minimal.mqtt, username: 'user', password: 's3cret' } }).mqtt.passwordValue, 's3cret');
 });
 
+test('cache.minRateBps: 1000 B/s by default, at least 100', () => {
+  assert.equal(parseConfig(minimal).cache.minRateBps, 1000);
+  assert.equal(parseConfig({ ...minimal, cache: { minRateBps: 4000 } }).cache.minRateBps, 4000);
+  assert.match(problems({ ...minimal, cache: { minRateBps: 10 } })[0]!, /^cache\.minRateBps: 10 is below the minimum of 100 bytes\/s/);
+});
+
 test('files writable by group or others, and directories writable by others, are refused with the chmod', () => {
   const dir = tempDir('cfg-write');
   const path = join(dir, 'agent.json');
