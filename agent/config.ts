@@ -26,7 +26,7 @@ const brokerUrl = z.string('is not a string (expected a broker URL)').superRefin
     // password inside it would go with it. The value shown in the message is redacted.
     ctx.addIssue({
       code: 'custom',
-      message: `holds credentials; remove "user${u.password !== '' ? ':password' : ''}@" from the URL and put the user name in mqtt.username and the password in mqtt.passwordFile (a file of mode 0600) or mqtt.password`,
+      message: `holds credentials: remove "user${u.password !== '' ? ':password' : ''}@" from the URL and put the user name in mqtt.username and the password in mqtt.passwordFile (a file of mode 0600) or mqtt.password`,
       input: s,
     });
   }
@@ -370,8 +370,10 @@ const KNOWN_FIELDS: Record<string, readonly string[]> = {};
 function describeIssue(issue: Issue, raw: unknown): string {
   const where = issue.path.length === 0 ? '(config)' : formatPath(issue.path);
   const value = valueAt(raw, issue.path);
-  // Redacted: a problem line must not print the password it complains about.
-  const shown = value === undefined ? 'missing' : redact(JSON.stringify(value));
+  // Redacted: a problem line must not print the password it complains about (a URL's
+  // userinfo, or a password field of the wrong type, `"password": 12345678`).
+  const secret = /^password$/i.test(String(issue.path[issue.path.length - 1] ?? ''));
+  const shown = value === undefined ? 'missing' : secret ? '(value hidden)' : redact(JSON.stringify(value));
   switch (issue.code) {
     case 'unrecognized_keys': {
       const siblings = shapeKeysAt(issue.path);

@@ -74,7 +74,7 @@ test('credentials in mqtt.url: exit 78 naming mqtt.username and mqtt.passwordFil
   const r = await run(cfg);
   assert.equal(r.code, 78, r.out);
   assert.match(r.out, /CONFIG_INVALID/);
-  assert.match(r.out, /mqtt\.url: "mqtt:\/\/\*\*\*@127\.0\.0\.1:1883" holds credentials; .*mqtt\.username.*mqtt\.passwordFile/);
+  assert.match(r.out, /mqtt\.url: "mqtt:\/\/\*\*\*@127\.0\.0\.1:1883" holds credentials: .*mqtt\.username.*mqtt\.passwordFile/);
   assert.ok(!r.out.includes('Url-S3cret'), r.out);
 });
 

@@ -115,10 +115,12 @@ test('secrets readable by others are refused with the fix', () => {
 test('credentials in mqtt.url are refused with the fields to use, and the password is not printed', () => {
   const p = problems({ ...minimal, mqtt: { url: 'mqtt://user:s3cret@broker.example.vn:1883' } });
   assert.equal(p.length, 1);
-  assert.match(p[0]!, /^mqtt\.url: "mqtt:\/\/\*\*\*@broker\.example\.vn:1883" holds credentials; .*mqtt\.username.*mqtt\.passwordFile.*mqtt\.password/);
+  assert.match(p[0]!, /^mqtt\.url: "mqtt:\/\/\*\*\*@broker\.example\.vn:1883" holds credentials: .*mqtt\.username.*mqtt\.passwordFile.*mqtt\.password/);
   assert.doesNotMatch(p[0]!, /s3cret/);
-  assert.match(problems({ ...minimal, mqtt: { url: 'mqtts://user@broker.example.vn' } })[0]!, /holds credentials; remove "user@"/);
+  assert.match(problems({ ...minimal, mqtt: { url: 'mqtts://user@broker.example.vn' } })[0]!, /holds credentials: remove "user@"/);
   assert.equal(parseConfig({ ...minimal, mqtt: { ...minimal.mqtt, username: 'user', password: 's3cret' } }).mqtt.passwordValue, 's3cret');
+  // A password of the wrong type is named, not printed.
+  assert.deepEqual(problems({ ...minimal, mqtt: { ...minimal.mqtt, password: 12345678 } }), ['mqtt.password: (value hidden) is not a string']);
 });
 
 test('cache.minRateBps: 1000 B/s by default, at least 100', () => {
