@@ -187,10 +187,11 @@ export const configSchema = z
         horizonH: z.number().int().min(1).max(168).default(24),
         concurrency: z.number().int().min(1).max(8).default(2),
         /**
-         * Slowest transfer rate accepted, bytes/s. A download attempt must finish within 30 s
-         * (set-up) plus its missing bytes at this rate, or it is aborted (`too-slow`), kept
-         * for resume and retried later: a trickling CDN cannot hold a slot for ever. 1000 B/s
-         * is a bad 4G link at the edge of a cell.
+         * Slowest transfer rate accepted, bytes/s. After 30 s of set-up a download attempt
+         * must have received this much per second since (so it ends within 30 s plus its
+         * missing bytes at this rate), or it is aborted (`too-slow`), kept for resume and
+         * retried later: a trickling CDN cannot hold a slot for ever. 1000 B/s is a bad 4G
+         * link at the edge of a cell.
          */
         minRateBps: z.number('is not a number (expected bytes per second)').int().min(100, 'is below the minimum of 100 bytes/s').max(1_000_000_000).default(1000),
       })

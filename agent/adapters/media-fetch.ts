@@ -8,9 +8,10 @@
 //   (timeout, cut, abort), so the next attempt, or the next process, asks only for the
 //   rest with `Range: bytes=N-`. Over 4G a 5 MB bulletin may take several attempts.
 // - Never more than `bytes` are written: a server (or a proxy) that sends more is wrong.
-// - Every attempt has a total deadline (downloadDeadlineMs: a set-up allowance plus the
-//   missing bytes at `minRateBps`): a CDN that trickles a byte every 20 s passes every
-//   idle timeout, and without it would hold a download slot for days (`too-slow`).
+// - Every attempt must keep up with `minRateBps` after a set-up allowance (behindMinRate,
+//   checked every second), which also bounds it by a total deadline derived from its
+//   size (downloadDeadlineMs): a CDN that trickles a byte every 20 s passes every idle
+//   timeout, and would otherwise hold a download slot for days (`too-slow`).
 // - Redirects: at most `maxRedirects` (3), to http: or https: only, and once a hop was on
 //   a public address, never to a loopback, link-local or unspecified one (the name is
 //   checked as it is resolved for the connection, so DNS cannot answer differently later).
@@ -24,7 +25,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { join } from 'node:path';
 import { LoaError, type ErrorCode } from '../errors.js';
-import { downloadDeadlineMs } from '../domain/cache-plan.js';
+import { behindMinRate, downloadDeadlineMs } from '../domain/cache-plan.js';
 import { classifyAddress, FORBIDDEN_AFTER_PUBLIC, type AddressClass } from '../domain/address-class.js';
 
 export interface FetchRequest {
@@ -156,11 +157,15 @@ async function fetchOne(req: FetchRequest, o: Required<HttpFetcherOptions>): Pro
     if (req.signal?.aborted) relay();
     else req.signal?.addEventListener('abort', relay, { once: true });
     const missing = req.bytes - offset;
-    const limitMs = downloadDeadlineMs(missing, o.minRateBps, o.setupMs);
-    const deadline = setTimeout(() => {
-      const why = `${missing} bytes not received within ${Math.round(limitMs / 1000)} s (${Math.round(o.setupMs / 1000)} s set-up + ${o.minRateBps} bytes/s)`;
+    const progress = { bytes: 0 };
+    const t0 = performance.now();
+    const deadline = setInterval(() => {
+      const elapsed = performance.now() - t0;
+      if (!behindMinRate(elapsed, progress.bytes, o.minRateBps, o.setupMs)) return;
+      const limitS = Math.round(downloadDeadlineMs(missing, o.minRateBps, o.setupMs) / 1000);
+      const why = `${progress.bytes} bytes in ${Math.round(elapsed / 1000)} s, slower than ${o.minRateBps} bytes/s after ${Math.round(o.setupMs / 1000)} s of set-up (all ${missing} bytes were due within ${limitS} s)`;
       attempt.abort(fail('too-slow', `${req.url}: ${why}`, true));
-    }, limitMs);
+    }, Math.min(1000, o.setupMs || 1000));
     const r = { ...req, signal: attempt.signal };
     try {
       const ex = await openResponse(r, o, offset);
@@ -169,9 +174,9 @@ async function fetchOne(req: FetchRequest, o: Required<HttpFetcherOptions>): Pro
         offset = 0;
         hash = createHash('sha256');
       }
-      await receive(ex, r, part, offset, hash);
+      await receive(ex, r, part, offset, hash, progress);
     } finally {
-      clearTimeout(deadline);
+      clearInterval(deadline);
       req.signal?.removeEventListener('abort', relay);
     }
   }
@@ -372,7 +377,7 @@ function classify(err: unknown, url: string): MediaFetchError {
  * and the socket all work at once). Whatever was received is written and fsynced before
  * returning or throwing, so a later attempt can resume from it.
  */
-async function receive(ex: Exchange, req: FetchRequest, part: string, offset: number, hash: Hash): Promise<void> {
+async function receive(ex: Exchange, req: FetchRequest, part: string, offset: number, hash: Hash, progress: { bytes: number }): Promise<void> {
   const fh: FileHandle = await open(part, offset > 0 ? 'r+' : 'w');
   let pos = offset;
   let prev = Promise.resolve();
@@ -396,6 +401,7 @@ async function receive(ex: Exchange, req: FetchRequest, part: string, offset: nu
       }
       hash.update(chunk);
       received += chunk.length;
+      progress.bytes = received;
       batch.push(chunk);
       batchLen += chunk.length;
       if (batchLen >= IO_CHUNK) {

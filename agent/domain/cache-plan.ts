@@ -10,7 +10,8 @@
 //   and `quotaMet: false` tells the caller to report it.
 // - downloads cannot starve each other (pickDownloads, downloadDeadlineMs): the slots go
 //   to the earliest-needed media that may be tried now, a running download needed later
-//   is preempted for one needed sooner, and every attempt has a deadline from its size.
+//   is preempted for one needed sooner, and every attempt must keep up with a minimum
+//   rate after a set-up allowance, which bounds it by a deadline from its size.
 import type { MediaRef } from './schedule-doc.js';
 
 export interface MediaNeed {
@@ -156,6 +157,18 @@ export function pickDownloads(input: SlotInput): SlotPlan {
  */
 export function downloadDeadlineMs(remainingBytes: number, minRateBps: number, setupMs: number): number {
   return setupMs + Math.ceil((Math.max(0, remainingBytes) * 1000) / minRateBps);
+}
+
+/**
+ * True when an attempt running for `elapsedMs` has fallen behind the slowest rate
+ * accepted: after the set-up allowance it must have received `minRateBps` for every
+ * second since. Checked as the download goes, this ends a trickle about `setupMs` into
+ * the attempt whatever the media's size (1 byte every 20 s fails at ~31 s, not after
+ * the 88 minutes a 5 MB file may take), lets a link that stalled catch up by bursting,
+ * and, at `downloadDeadlineMs(missing)`, requires every missing byte: the total deadline.
+ */
+export function behindMinRate(elapsedMs: number, receivedBytes: number, minRateBps: number, setupMs: number): boolean {
+  return elapsedMs > setupMs && receivedBytes * 1000 < (elapsedMs - setupMs) * minRateBps;
 }
 
 function sum(xs: readonly number[]): number {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planCache, pickDownloads, downloadDeadlineMs, type CachePlanInput, type MediaNeed } from '../../agent/domain/cache-plan.js';
+import { planCache, pickDownloads, downloadDeadlineMs, behindMinRate, type CachePlanInput, type MediaNeed } from '../../agent/domain/cache-plan.js';
 
 const NOW = Date.parse('2026-11-26T00:00:00Z');
 const H = 3_600_000;
@@ -138,4 +138,17 @@ test('the deadline: set-up allowance plus the missing bytes at the slowest rate'
   assert.equal(downloadDeadlineMs(5 * 1024 * 1024, 1000, 30_000), 30_000 + 5_242_880);
   assert.equal(downloadDeadlineMs(1, 1000, 30_000), 30_001);
   assert.equal(downloadDeadlineMs(0, 1000, 30_000), 30_000);
+});
+
+test('keeping up with the minimum rate: free during set-up, then minRate for every second since', () => {
+  assert.equal(behindMinRate(29_000, 0, 1000, 30_000), false, 'set-up: nothing is due yet');
+  assert.equal(behindMinRate(31_000, 2, 1000, 30_000), true, 'a byte every 20 s fails a second after set-up');
+  assert.equal(behindMinRate(31_000, 1000, 1000, 30_000), false);
+  assert.equal(behindMinRate(90_000, 59_999, 1000, 30_000), true);
+  assert.equal(behindMinRate(90_000, 70_000, 1000, 30_000), false, 'a stall made up by a burst is fine');
+  // At the total deadline every missing byte is due.
+  const missing = 5 * 1024 * 1024;
+  const t = downloadDeadlineMs(missing, 1000, 30_000);
+  assert.equal(behindMinRate(t, missing - 1, 1000, 30_000), true);
+  assert.equal(behindMinRate(t, missing, 1000, 30_000), false);
 });
