@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, chmodSync, chownSync } from 'node:fs';
+import { writeFileSync, chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, loadConfig, ConfigError } from '../../agent/config.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -181,4 +181,21 @@ test('in a sticky shared directory (like /tmp), a file someone else owns is refu
   } finally {
     chmodSync(dir, 0o700);
   }
+});
+
+test('a password file or key in a directory anyone can write is refused, naming the field and the chmod', () => {
+  const dir = tempDir('cfg-secret-dir');
+  const open = join(dir, 'shared');
+  mkdirSync(open);
+  const pw = join(open, 'password');
+  writeFileSync(pw, 'pw\n', { mode: 0o600 });
+  const path = join(dir, 'agent.json');
+  writeFileSync(path, JSON.stringify({ ...minimal, mqtt: { ...minimal.mqtt, passwordFile: pw } }));
+  chmodSync(open, 0o777);
+  try {
+    assert.throws(() => loadConfig(path), (e: ConfigError) => e.code === 'CONFIG_INSECURE' && e.problems.length === 1 && e.problems[0] === `${open}: writable by any user (mode 0777) and holds mqtt.passwordFile; anyone could replace it. Run: chmod o-w ${open}`);
+  } finally {
+    chmodSync(open, 0o700);
+  }
+  assert.equal(loadConfig(path).mqtt.passwordValue, 'pw');
 });
