@@ -1,24 +1,37 @@
 // The agent's configuration: one schema gives the defaults, the validation and the
 // TypeScript type. A bad file must fail at start with a message a technician can act
 // on (`mqtt.url: "mqtt:/x" is not a URL`), never at 3 a.m. in the middle of a warning.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { LoaError } from './errors.js';
+import { redact } from './domain/redact.js';
+import { checkFileModes } from './config-files.js';
 
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const DEFAULT_CONFIG_PATH = '/etc/loa/agent.json';
 
 const id = (what: string) => z.string(`is not a string (expected ${what})`).regex(ID_PATTERN, `is not a valid ${what} (expected ${ID_PATTERN.source})`);
 
-const brokerUrl = z.string('is not a string (expected a broker URL)').refine((s) => {
+const brokerUrl = z.string('is not a string (expected a broker URL)').superRefine((s, ctx) => {
+  let u: URL | undefined;
   try {
-    const u = new URL(s);
-    return u.hostname !== '' && (u.protocol === 'mqtt:' || u.protocol === 'mqtts:');
+    u = new URL(s);
   } catch {
-    return false;
+    // reported below
   }
-}, 'is not a URL of the form mqtt://host[:port] or mqtts://host[:port]');
+  if (!u || u.hostname === '' || (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:')) {
+    ctx.addIssue({ code: 'custom', message: 'is not a URL of the form mqtt://host[:port] or mqtts://host[:port]', input: s });
+  } else if (u.username !== '' || u.password !== '') {
+    // A URL is printed wherever the broker is named (logs, status, support bundles): a
+    // password inside it would go with it. The value shown in the message is redacted.
+    ctx.addIssue({
+      code: 'custom',
+      message: `holds credentials: remove "user${u.password !== '' ? ':password' : ''}@" from the URL and put the user name in mqtt.username and the password in mqtt.passwordFile (a file of mode 0600) or mqtt.password`,
+      input: s,
+    });
+  }
+});
 
 const filePath = z.string('is not a string (expected a file path)').min(1, 'is empty (expected a file path)');
 
@@ -182,6 +195,14 @@ export const configSchema = z
         /** Media needed within this many hours are fetched ahead. */
         horizonH: z.number().int().min(1).max(168).default(24),
         concurrency: z.number().int().min(1).max(8).default(2),
+        /**
+         * Slowest transfer rate accepted, bytes/s. After 30 s of set-up a download attempt
+         * must have received this much per second since (so it ends within 30 s plus its
+         * missing bytes at this rate), or it is aborted (`too-slow`), kept for resume and
+         * retried later: a trickling CDN cannot hold a slot for ever. 1000 B/s is a bad 4G
+         * link at the edge of a cell.
+         */
+        minRateBps: z.number('is not a number (expected bytes per second)').int().min(100, 'is below the minimum of 100 bytes/s').max(1_000_000_000).default(1000),
       })
       .prefault({}),
     log: z
@@ -248,7 +269,7 @@ export function loadConfig(path: string): Config {
     throw new ConfigError('CONFIG_INVALID', [`${path}: not valid JSON: ${jsonErrorWhere(text, err as Error)}`]);
   }
   const config = parseConfig(raw, dirname(resolve(path)));
-  const insecure = checkSecretModes(path, config);
+  const insecure = checkFileModes(path, config);
   if (insecure.length > 0) throw new ConfigError('CONFIG_INSECURE', insecure);
   if (config.mqtt.passwordFile !== undefined) {
     let pw: string;
@@ -260,39 +281,6 @@ export function loadConfig(path: string): Config {
     return deepFreeze({ ...config, mqtt: { ...config.mqtt, passwordValue: pw } }) as Config;
   }
   return config;
-}
-
-/**
- * A password or private key that any local user can read is a key to every speaker
- * in the commune, and a config anyone can write can add a trusted signing key.
- */
-function checkSecretModes(configPath: string, c: Config): string[] {
-  const problems: string[] = [];
-  const mode = (p: string): number | undefined => {
-    try {
-      return statSync(p).mode & 0o777;
-    } catch {
-      return undefined;
-    }
-  };
-  const octal = (m: number) => '0' + m.toString(8).padStart(3, '0');
-  const cm = mode(configPath);
-  if (cm !== undefined && cm & 0o002) {
-    problems.push(`${configPath}: writable by any user (mode ${octal(cm)}); anyone could add a trusted key. Run: chmod o-w ${configPath}`);
-  }
-  if (cm !== undefined && cm & 0o004 && c.mqtt.password !== undefined) {
-    problems.push(`${configPath}: holds mqtt.password but is readable by any user (mode ${octal(cm)}). Run: chmod o-r ${configPath}, or move the password to mqtt.passwordFile`);
-  }
-  for (const [field, p] of [['mqtt.passwordFile', c.mqtt.passwordFile], ['mqtt.key', c.mqtt.key]] as const) {
-    if (p === undefined) continue;
-    const m = mode(p);
-    if (m === undefined) problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
-    else if (m & 0o004) problems.push(`${field}: ${JSON.stringify(p)} is a secret readable by any user (mode ${octal(m)}). Run: chmod 600 ${p}`);
-  }
-  for (const [field, p] of [['mqtt.ca', c.mqtt.ca], ['mqtt.cert', c.mqtt.cert]] as const) {
-    if (p !== undefined && mode(p) === undefined) problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
-  }
-  return problems;
 }
 
 type Issue = z.core.$ZodIssue;
@@ -311,7 +299,10 @@ const KNOWN_FIELDS: Record<string, readonly string[]> = {};
 function describeIssue(issue: Issue, raw: unknown): string {
   const where = issue.path.length === 0 ? '(config)' : formatPath(issue.path);
   const value = valueAt(raw, issue.path);
-  const shown = value === undefined ? 'missing' : JSON.stringify(value);
+  // Redacted: a problem line must not print the password it complains about (a URL's
+  // userinfo, or a password field of the wrong type, `"password": 12345678`).
+  const secret = /^password$/i.test(String(issue.path[issue.path.length - 1] ?? ''));
+  const shown = value === undefined ? 'missing' : secret ? '(value hidden)' : redact(JSON.stringify(value));
   switch (issue.code) {
     case 'unrecognized_keys': {
       const siblings = shapeKeysAt(issue.path);

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfig, ConfigError, type Config } from './config.js';
 import { EXIT, errorCode } from './errors.js';
 import { createLogger } from './log.js';
+import { redact } from './domain/redact.js';
 import { Agent } from './runtime/agent.js';
 import { AGENT_VERSION } from './version.js';
 import type { Demo } from './demo.js';
@@ -153,7 +154,8 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 500).unref();
   },
   (err: unknown) => {
-    process.stderr.write(`loa-agent: fatal (${errorCode(err)}): ${(err as Error)?.stack ?? String(err)}\n`);
+    // Outside pino, so redacted here: a crash inside a download may carry its URL.
+    process.stderr.write(redact(`loa-agent: fatal (${errorCode(err)}): ${(err as Error)?.stack ?? String(err)}\n`));
     process.exit(EXIT.SOFTWARE);
   },
 );

@@ -8,14 +8,25 @@
 //   (timeout, cut, abort), so the next attempt, or the next process, asks only for the
 //   rest with `Range: bytes=N-`. Over 4G a 5 MB bulletin may take several attempts.
 // - Never more than `bytes` are written: a server (or a proxy) that sends more is wrong.
+// - Every attempt must keep up with `minRateBps` after a set-up allowance (behindMinRate,
+//   checked every second), which also bounds it by a total deadline derived from its
+//   size (downloadDeadlineMs): a CDN that trickles a byte every 20 s passes every idle
+//   timeout, and would otherwise hold a download slot for days (`too-slow`).
+// - Redirects: at most `maxRedirects` (3), to http: or https: only, and once a hop was on
+//   a public address, never to a loopback, link-local or unspecified one (the name is
+//   checked as it is resolved for the connection, so DNS cannot answer differently later).
 // Errors say whether retrying can help (STYLE habit 7) and carry a short `reason` for
 // the `media.failed` event.
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, stat, mkdir, type FileHandle } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
 import { join } from 'node:path';
 import { LoaError, type ErrorCode } from '../errors.js';
+import { behindMinRate, downloadDeadlineMs } from '../domain/cache-plan.js';
+import { classifyAddress, FORBIDDEN_AFTER_PUBLIC, type AddressClass } from '../domain/address-class.js';
 
 export interface FetchRequest {
   url: string;
@@ -42,8 +53,15 @@ export interface HttpFetcherOptions {
   connectTimeoutMs?: number;
   /** No byte for this long, headers included, ends the attempt (default 30 s). */
   idleTimeoutMs?: number;
+  /** Redirects followed per attempt (default 3). */
   maxRedirects?: number;
   userAgent?: string;
+  /** Slowest transfer rate accepted, bytes/s (config `cache.minRateBps`; default 1000). */
+  minRateBps?: number;
+  /** Set-up allowance in every attempt's deadline: DNS, TCP, TLS, redirects (default 30 s). */
+  setupMs?: number;
+  /** Which network an address is on (default classifyAddress); tests inject one that calls a loopback address public. */
+  classifyAddress?: (ip: string) => AddressClass;
 }
 
 /** A fetch failure; `reason` goes into `media.failed` (http-404, timeout, hash-mismatch, ...). */
@@ -111,7 +129,7 @@ const fail = (reason: string, message: string, retryable: boolean, cause?: unkno
   new MediaFetchError(reason === 'hash-mismatch' ? 'MEDIA_HASH' : 'MEDIA_FETCH', reason, message, { retryable, cause });
 
 export function createHttpFetcher(opts: HttpFetcherOptions = {}): MediaFetcher {
-  const o = { connectTimeoutMs: 15_000, idleTimeoutMs: 30_000, maxRedirects: 5, userAgent: 'loa-agent', ...opts };
+  const o: Required<HttpFetcherOptions> = { connectTimeoutMs: 15_000, idleTimeoutMs: 30_000, maxRedirects: 3, userAgent: 'loa-agent', minRateBps: 1000, setupMs: 30_000, classifyAddress, ...opts };
   return {
     fetch: (req) =>
       fetchOne(req, o).catch((err: unknown) => {
@@ -133,13 +151,34 @@ async function fetchOne(req: FetchRequest, o: Required<HttpFetcherOptions>): Pro
   if (offset > 0) offset = await hashInto(hash, part);
   // A complete .part (the process died between fsync and rename) needs no network.
   if (offset < req.bytes) {
-    const ex = await openResponse(req, o, offset);
-    if (offset > 0 && ex.res.statusCode === 200) {
-      // The server ignored our Range: take its full answer from the start.
-      offset = 0;
-      hash = createHash('sha256');
+    // One signal for the whole attempt: the caller's abort, or our deadline (too-slow).
+    const attempt = new AbortController();
+    const relay = () => attempt.abort(req.signal?.reason);
+    if (req.signal?.aborted) relay();
+    else req.signal?.addEventListener('abort', relay, { once: true });
+    const missing = req.bytes - offset;
+    const progress = { bytes: 0 };
+    const t0 = performance.now();
+    const deadline = setInterval(() => {
+      const elapsed = performance.now() - t0;
+      if (!behindMinRate(elapsed, progress.bytes, o.minRateBps, o.setupMs)) return;
+      const limitS = Math.round(downloadDeadlineMs(missing, o.minRateBps, o.setupMs) / 1000);
+      const why = `${progress.bytes} bytes in ${Math.round(elapsed / 1000)} s, slower than ${o.minRateBps} bytes/s after ${Math.round(o.setupMs / 1000)} s of set-up (all ${missing} bytes were due within ${limitS} s)`;
+      attempt.abort(fail('too-slow', `${req.url}: ${why}`, true));
+    }, Math.min(1000, o.setupMs || 1000));
+    const r = { ...req, signal: attempt.signal };
+    try {
+      const ex = await openResponse(r, o, offset);
+      if (offset > 0 && ex.res.statusCode === 200) {
+        // The server ignored our Range: take its full answer from the start.
+        offset = 0;
+        hash = createHash('sha256');
+      }
+      await receive(ex, r, part, offset, hash, progress);
+    } finally {
+      clearInterval(deadline);
+      req.signal?.removeEventListener('abort', relay);
     }
-    await receive(ex, req, part, offset, hash);
   }
   return finish(req, part, final, hash, offset);
 }
@@ -163,14 +202,25 @@ async function finish(req: FetchRequest, part: string, final: string, hash: Hash
 /** Sends the request (following redirects) and checks the status and length headers. */
 async function openResponse(req: FetchRequest, o: Required<HttpFetcherOptions>, offset: number): Promise<Exchange> {
   let url = req.url;
+  // Once a hop was on a public address, no later hop may reach the box's own addresses.
+  let fromPublic = false;
   for (let hop = 0; ; hop++) {
-    const ex = await send(url, req, o, offset);
+    const ex = await send(url, req, o, offset, fromPublic);
     const { res } = ex;
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
-    if (status >= 300 && status < 400 && location && hop < o.maxRedirects) {
+    if (ex.remote !== undefined && o.classifyAddress(ex.remote) === 'public') fromPublic = true;
+    if (status >= 300 && status < 400 && location) {
       res.destroy();
-      url = parseUrl(location, url).href;
+      if (hop >= o.maxRedirects) throw fail('redirect', `${url}: redirected more than ${o.maxRedirects} times (next: ${location})`, false);
+      let next: URL | undefined;
+      try {
+        next = new URL(location, url);
+      } catch {
+        // reported below
+      }
+      if (next?.protocol !== 'http:' && next?.protocol !== 'https:') throw fail('redirect', `${url}: redirects to ${location}; only http and https are followed`, false);
+      url = next.href;
       continue;
     }
     if (status === 200 || (status === 206 && offset > 0)) {
@@ -222,22 +272,33 @@ interface Exchange {
   /** End the exchange; the first reason given is the one reported. */
   kill(err: MediaFetchError): void;
   why: MediaFetchError | undefined;
+  /** The address connected to. */
+  remote: string | undefined;
 }
 
 /**
  * One HTTP exchange with a watchdog: connectTimeoutMs until the socket connects, then
  * idleTimeoutMs between any two signs of life (headers, body chunks).
  */
-function send(url: string, req: FetchRequest, o: Required<HttpFetcherOptions>, offset: number): Promise<Exchange> {
+function send(url: string, req: FetchRequest, o: Required<HttpFetcherOptions>, offset: number, fromPublic: boolean): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const u = parseUrl(url);
-    if (req.signal?.aborted) return reject(fail('aborted', 'aborted', true));
+    if (req.signal?.aborted) return reject(abortReason(req.signal));
     const headers: Record<string, string> = { 'user-agent': o.userAgent, 'accept-encoding': 'identity' };
     if (offset > 0) headers.range = `bytes=${offset}-`;
-    const creq: ClientRequest = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { headers, agent: false });
+    let lookup: LookupFunction | undefined;
+    if (fromPublic) {
+      // An IP literal is never looked up: check it here; a name is checked as it resolves.
+      const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+      const bad = isIP(host) ? forbidden(o, host, url) : undefined;
+      if (bad) return reject(bad);
+      lookup = guardedLookup(o, url);
+    }
+    const creq: ClientRequest = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { headers, agent: false, ...(lookup ? { lookup } : {}) });
     const ex: Exchange = {
       res: undefined as unknown as IncomingMessage,
       why: undefined,
+      remote: undefined,
       alive: () => watchdog.refresh(),
       kill: (err) => {
         ex.why ??= err;
@@ -245,10 +306,11 @@ function send(url: string, req: FetchRequest, o: Required<HttpFetcherOptions>, o
       },
     };
     let watchdog = setTimeout(() => ex.kill(fail('connect-timeout', `${url}: no connection in ${o.connectTimeoutMs} ms`, true)), o.connectTimeoutMs);
-    const onAbort = () => ex.kill(fail('aborted', 'aborted', true));
+    const onAbort = () => ex.kill(abortReason(req.signal!));
     req.signal?.addEventListener('abort', onAbort, { once: true });
     creq.once('socket', (sock) => {
       const connected = () => {
+        ex.remote = sock.remoteAddress;
         clearTimeout(watchdog);
         watchdog = setTimeout(() => ex.kill(fail('timeout', `${url}: nothing received for ${o.idleTimeoutMs} ms`, true)), o.idleTimeoutMs);
       };
@@ -268,6 +330,31 @@ function send(url: string, req: FetchRequest, o: Required<HttpFetcherOptions>, o
     });
     creq.end();
   });
+}
+
+/** Our deadline's too-slow, or a plain abort (the cache stopping or preempting the download). */
+function abortReason(signal: AbortSignal): MediaFetchError {
+  return signal.reason instanceof MediaFetchError ? signal.reason : fail('aborted', 'aborted', true);
+}
+
+function forbidden(o: Required<HttpFetcherOptions>, ip: string, url: string): MediaFetchError | undefined {
+  const cls = o.classifyAddress(ip);
+  if (!FORBIDDEN_AFTER_PUBLIC.has(cls)) return undefined;
+  return fail('redirect', `${url}: a redirect from a public host leads to ${ip} (${cls}); refused`, false);
+}
+
+/** dns.lookup for the connection itself, refusing a forbidden answer (no second resolution to race). */
+function guardedLookup(o: Required<HttpFetcherOptions>, url: string): LookupFunction {
+  return ((hostname: string, options: { all?: boolean }, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '');
+      const bad = addresses.map((a) => forbidden(o, a.address, url)).find((e) => e !== undefined);
+      if (bad) return callback(bad, '');
+      if (options.all) return callback(null, addresses);
+      const first = addresses[0]!;
+      callback(null, first.address, first.family);
+    });
+  }) as LookupFunction;
 }
 
 /** Anything not classified on the way is the local file system (open, write, fsync, rename). */
@@ -290,7 +377,7 @@ function classify(err: unknown, url: string): MediaFetchError {
  * and the socket all work at once). Whatever was received is written and fsynced before
  * returning or throwing, so a later attempt can resume from it.
  */
-async function receive(ex: Exchange, req: FetchRequest, part: string, offset: number, hash: Hash): Promise<void> {
+async function receive(ex: Exchange, req: FetchRequest, part: string, offset: number, hash: Hash, progress: { bytes: number }): Promise<void> {
   const fh: FileHandle = await open(part, offset > 0 ? 'r+' : 'w');
   let pos = offset;
   let prev = Promise.resolve();
@@ -314,6 +401,7 @@ async function receive(ex: Exchange, req: FetchRequest, part: string, offset: nu
       }
       hash.update(chunk);
       received += chunk.length;
+      progress.bytes = received;
       batch.push(chunk);
       batchLen += chunk.length;
       if (batchLen >= IO_CHUNK) {

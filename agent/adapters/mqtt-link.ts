@@ -17,6 +17,7 @@ import mqtt, { type IClientOptions, type MqttClient, type IConnackPacket } from 
 import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
 import { LoaError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { redact } from '../domain/redact.js';
 import type { LinkLoopState } from '../runtime/health.js';
 
 export interface PublishOptions {
@@ -189,7 +190,7 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
     this.lastErrorKey = '';
     this.lastError = undefined;
     const sessionPresent = connack.sessionPresent === true;
-    this.o.log.info({ url: this.o.url, sessionPresent, attempts: this.backoff.attempts }, 'mqtt connected');
+    this.o.log.info({ url: redact(this.o.url), sessionPresent, attempts: this.backoff.attempts }, 'mqtt connected');
     clearTimeout(this.stableTimer);
     this.stableTimer = setTimeout(() => this.backoff.reset(), this.o.stableMs ?? 60_000);
     this.stableTimer.unref();

@@ -8,6 +8,10 @@
 //   allows only some of them, the ones that play soonest are on disk first;
 // - the cache never grows past the quota: what does not fit is deferred, not fetched,
 //   and `quotaMet: false` tells the caller to report it.
+// - downloads cannot starve each other (pickDownloads, downloadDeadlineMs): the slots go
+//   to the earliest-needed media that may be tried now, a running download needed later
+//   is preempted for one needed sooner, and every attempt must keep up with a minimum
+//   rate after a set-up allowance, which bounds it by a deadline from its size.
 import type { MediaRef } from './schedule-doc.js';
 
 export interface MediaNeed {
@@ -100,6 +104,71 @@ export function planCache(input: CachePlanInput): CachePlan {
   }
 
   return { fetch, deferred, evict, quotaMet: deferred.length === 0 && total <= quotaBytes, bytesAfter: total };
+}
+
+export interface SlotInput {
+  /** CachePlan.fetch: earliest first use first. */
+  fetch: readonly PlannedFetch[];
+  /** sha256 of the downloads running (not being stopped). */
+  running: ReadonlySet<string>;
+  /** Downloads being stopped: their slots are still taken until they have closed. */
+  stopping: number;
+  /** sha256 of media that may not start now (waiting out a retry backoff). */
+  waiting: ReadonlySet<string>;
+  concurrency: number;
+}
+
+export interface SlotPlan {
+  /** Media to start now, in this order. */
+  start: MediaRef[];
+  /** Running downloads to stop (their .part stays for resume), latest need first. */
+  preempt: string[];
+}
+
+/**
+ * Which downloads run. The rule: the `concurrency` earliest-needed media that may be
+ * tried now (not in a retry wait) are the ones that should be downloading. One of them
+ * that is not running takes a free slot, or else preempts the running download needed
+ * latest that is not among them. So a slow transfer never keeps a medium needed sooner
+ * from starting (a warning added at 09:58 for 10:00 does not wait behind tomorrow's
+ * bulletin trickling from a bad CDN), and a preempted download loses nothing: it resumes
+ * with Range when a slot is free again. Ties cannot flap: the order is total (first use,
+ * then hash) and a preempted download is not in the top `concurrency` by definition.
+ */
+export function pickDownloads(input: SlotInput): SlotPlan {
+  const { fetch, running, waiting, concurrency } = input;
+  const top = fetch.filter((f) => running.has(f.media.sha256) || !waiting.has(f.media.sha256)).slice(0, concurrency);
+  const topSet = new Set(top.map((f) => f.media.sha256));
+  const toStart = top.filter((f) => !running.has(f.media.sha256)).map((f) => f.media);
+  const order = new Map(fetch.map((f, i) => [f.media.sha256, i]));
+  // A running download the plan no longer lists goes first (the caller stops those anyway).
+  const rank = (sha: string) => order.get(sha) ?? Number.MAX_SAFE_INTEGER;
+  const victims = [...running].filter((sha) => !topSet.has(sha)).sort((a, b) => rank(b) - rank(a));
+  const freeNow = Math.max(0, concurrency - running.size - input.stopping);
+  const freeSoon = Math.max(0, concurrency - running.size);
+  return { start: toStart.slice(0, freeNow), preempt: victims.slice(0, Math.max(0, toStart.length - freeSoon)) };
+}
+
+/**
+ * Total time one download attempt may take: a set-up allowance (DNS, TCP, TLS and
+ * redirects over 4G) plus the bytes still missing at the slowest rate accepted. Past it
+ * the attempt is aborted as `too-slow`, keeping its .part: a CDN that trickles one byte
+ * every 20 s passes every idle timeout but would hold its slot for days.
+ */
+export function downloadDeadlineMs(remainingBytes: number, minRateBps: number, setupMs: number): number {
+  return setupMs + Math.ceil((Math.max(0, remainingBytes) * 1000) / minRateBps);
+}
+
+/**
+ * True when an attempt running for `elapsedMs` has fallen behind the slowest rate
+ * accepted: after the set-up allowance it must have received `minRateBps` for every
+ * second since. Checked as the download goes, this ends a trickle about `setupMs` into
+ * the attempt whatever the media's size (1 byte every 20 s fails at ~31 s, not after
+ * the 88 minutes a 5 MB file may take), lets a link that stalled catch up by bursting,
+ * and, at `downloadDeadlineMs(missing)`, requires every missing byte: the total deadline.
+ */
+export function behindMinRate(elapsedMs: number, receivedBytes: number, minRateBps: number, setupMs: number): boolean {
+  return elapsedMs > setupMs && receivedBytes * 1000 < (elapsedMs - setupMs) * minRateBps;
 }
 
 function sum(xs: readonly number[]): number {

@@ -33,6 +33,7 @@ import { OutboxSender } from './outbox-sender.js';
 import { Presence } from './presence.js';
 import { HeartbeatService, type HeartbeatPart } from './heartbeat.js';
 import type { EventSink } from '../domain/events.js';
+import { redactingSink } from '../domain/redact.js';
 import { FaultTracker } from '../domain/fault-tracker.js';
 import { CommandStore } from '../adapters/command-store.js';
 import { CommandService } from './commands.js';
@@ -215,7 +216,7 @@ export class Agent {
       board,
       player,
       ledger,
-      events: outbox,
+      events: redactingSink(outbox),
       log: log.child({ mod: 'playback' }),
       warmUpMs: c.hardware.ampWarmUpMs,
       holdMs: c.hardware.ampHoldMs,
@@ -259,7 +260,7 @@ export class Agent {
       events: outbox,
       clock,
       log: log.child({ mod: 'cache' }),
-      fetcher: createHttpFetcher(),
+      fetcher: createHttpFetcher({ minRateBps: c.cache.minRateBps }),
       onChange: () => heartbeat.kick(),
     });
     this.cache = cache;

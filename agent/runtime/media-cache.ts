@@ -9,7 +9,12 @@
 //   most once per failure streak (a streak ends when the media becomes ready, or when
 //   it is no longer needed). Retryable failures are reported only after `reportAfter`
 //   attempts in a row, because on 4G a cut followed by a resume is ordinary and each
-//   event costs bytes; a permanent failure (404, bad hash) is reported at once.
+//   event costs bytes; a permanent failure (404, bad hash) is reported at once, and so is
+//   `too-slow` (an attempt that ran out its whole deadline is news, not a blip).
+// - Downloads cannot starve each other: the slots go to the earliest-needed media that
+//   may be tried now, and one needed sooner preempts a running one needed later
+//   (domain/cache-plan.ts pickDownloads); the fetcher gives every attempt a deadline.
+//   A preempted download keeps its .part, is not a failure, and resumes when a slot frees.
 // - The `media` table mirrors the verified files; the files are the truth and the table
 //   is rebuilt from them at start (rows without a file go, files without a row get one).
 import { existsSync } from 'node:fs';
@@ -21,7 +26,7 @@ import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
 import type { MediaRef } from '../domain/schedule-doc.js';
 import { hashFile, partPath, MediaFetchError, type MediaFetcher } from '../adapters/media-fetch.js';
-import { planCache, type CachePlan, type MediaNeed } from '../domain/cache-plan.js';
+import { planCache, pickDownloads, type CachePlan, type MediaNeed } from '../domain/cache-plan.js';
 import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
 import { LoaError, errorCode } from '../errors.js';
 
@@ -283,13 +288,26 @@ export class MediaCache {
   private pump(): void {
     if (!this.running) return;
     const mono = this.d.clock.monoMs();
-    for (const { media } of this.plan.fetch) {
-      if (this.inflight.size >= this.concurrency) return;
-      const sha = media.sha256;
-      if (this.inflight.has(sha) || this.ready.has(sha)) continue;
-      if ((this.streaks.get(sha)?.retryAtMono ?? 0) > mono) continue;
-      this.download(media);
+    const running = new Set<string>();
+    // Not startable now: in a retry wait, or still closing after an abort (its finally() pumps again).
+    const waiting = new Set<string>();
+    let stopping = 0;
+    for (const [sha, f] of this.inflight) {
+      if (f.abort.signal.aborted) {
+        stopping++;
+        waiting.add(sha);
+      } else running.add(sha);
     }
+    for (const [sha, s] of this.streaks) if (s.retryAtMono > mono) waiting.add(sha);
+    const fetch = this.plan.fetch.filter((f) => !this.ready.has(f.media.sha256));
+    const slots = pickDownloads({ fetch, running, stopping, waiting, concurrency: this.concurrency });
+    for (const sha of slots.preempt) {
+      const by = slots.start[0] ?? fetch.find((f) => !running.has(f.media.sha256))?.media;
+      this.d.log.info({ sha256: sha, for: by?.id }, 'media download preempted by one needed sooner; it resumes later');
+      this.inflight.get(sha)?.abort.abort();
+    }
+    // Preempted downloads free their slots once closed; their finally() pumps again.
+    for (const media of slots.start) this.download(media);
   }
 
   private download(media: MediaRef): void {
@@ -337,8 +355,10 @@ export class MediaCache {
     const s = this.streak(media);
     s.url = media.url;
     s.failures++;
-    // Bytes arrived: the link works but drops. Resume soon rather than waiting longer each time.
-    if ((e?.received ?? 0) > 0) s.backoff.reset();
+    // Bytes arrived: the link works but drops. Resume soon rather than waiting longer each
+    // time; but not after too-slow, where bytes arriving is the problem, not the cure.
+    const slow = reason === 'too-slow';
+    if ((e?.received ?? 0) > 0 && !slow) s.backoff.reset();
     const delay = retryable ? s.backoff.next() : (this.d.permanentRetryMs ?? 6 * 3_600_000);
     s.retryAtMono = this.d.clock.monoMs() + delay;
     clearTimeout(s.timer);
@@ -347,7 +367,7 @@ export class MediaCache {
       this.pump();
     }, delay);
     this.d.log.warn({ code: errorCode(err), reason, mediaId: media.id, sha256: media.sha256, attempt: s.failures, retryInMs: delay, detail: (err as Error).message }, 'media fetch failed');
-    if (!s.reported && (!retryable || s.failures >= (this.d.reportAfter ?? 3))) {
+    if (!s.reported && (!retryable || slow || s.failures >= (this.d.reportAfter ?? 3))) {
       s.reported = true;
       this.d.events.emit('media.failed', { mediaId: media.id, sha256: media.sha256, reason });
       this.d.onChange?.();

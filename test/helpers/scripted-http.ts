@@ -17,8 +17,10 @@ export interface Answer {
   /** Stop sending for stallMs once this many body bytes were sent. */
   stallAt?: number;
   stallMs?: number;
-  /** Pause between 64 KiB chunks (a slow link). */
+  /** Pause between chunks (a slow link). */
   delayMs?: number;
+  /** Chunk size (default 64 KiB); `{ chunkBytes: 1, delayMs: 1000 }` trickles a byte a second. */
+  chunkBytes?: number;
   /** Answer 302 to this path. */
   redirectTo?: string;
   /** Send no Content-Length (chunked), so only the client's own limit stops a long body. */
@@ -72,7 +74,7 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const body = full.subarray(start);
   for (let off = 0; off < body.length && !closed; ) {
     const limit = Math.min(body.length, a.cutAt ?? Infinity, a.stallAt !== undefined && hit.sent < a.stallAt ? a.stallAt : Infinity);
-    const chunk = body.subarray(off, Math.min(off + 65_536, limit));
+    const chunk = body.subarray(off, Math.min(off + (a.chunkBytes ?? 65_536), limit));
     if (chunk.length > 0) {
       await new Promise<void>((r) => res.write(chunk, () => r()));
       hit.sent += chunk.length;

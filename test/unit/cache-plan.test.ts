@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planCache, type CachePlanInput, type MediaNeed } from '../../agent/domain/cache-plan.js';
+import { planCache, pickDownloads, downloadDeadlineMs, behindMinRate, type CachePlanInput, type MediaNeed } from '../../agent/domain/cache-plan.js';
 
 const NOW = Date.parse('2026-11-26T00:00:00Z');
 const H = 3_600_000;
@@ -102,4 +102,53 @@ test('the plan is data: same inputs, same plan; inputs are not modified', () => 
   const snapshot = JSON.stringify({ needs, cached });
   assert.deepEqual(planCache(input), planCache(input));
   assert.equal(JSON.stringify({ needs, cached }), snapshot);
+});
+
+// ---- which downloads run (pickDownloads) and for how long (downloadDeadlineMs) ----
+
+const fetchOf = (...cs: string[]) => plan({ needs: cs.map((c, i) => need(c, 10, i + 1)), quotaBytes: 10_000 }).fetch;
+const pick = (fetch: ReturnType<typeof fetchOf>, running: string[], o: { waiting?: string[]; stopping?: number; concurrency?: number } = {}) => {
+  const r = pickDownloads({ fetch, running: new Set(running.map(sha)), waiting: new Set((o.waiting ?? []).map(sha)), stopping: o.stopping ?? 0, concurrency: o.concurrency ?? 2 });
+  return { start: r.start.map((m) => m.sha256[0]), preempt: r.preempt.map((s) => s[0]) };
+};
+
+test('slots go to the earliest needs; free slots are filled in need order', () => {
+  assert.deepEqual(pick(fetchOf('a', 'b', 'c'), []), { start: ['a', 'b'], preempt: [] });
+  assert.deepEqual(pick(fetchOf('a', 'b', 'c'), ['a']), { start: ['b'], preempt: [] });
+  assert.deepEqual(pick(fetchOf('a', 'b', 'c'), ['a', 'b']), { start: [], preempt: [] });
+});
+
+test('a medium needed sooner preempts the running one needed latest; it starts once that slot has closed', () => {
+  // c and d trickle in both slots; a (needed soonest) arrives.
+  const f = fetchOf('a', 'b', 'c', 'd');
+  assert.deepEqual(pick(f, ['c', 'd']), { start: [], preempt: ['d', 'c'] }, 'a and b both outrank c and d');
+  assert.deepEqual(pick(fetchOf('a', 'c', 'd'), ['c', 'd']), { start: [], preempt: ['d'] }, 'only the latest goes for one newcomer');
+  // d is closing: its slot is still taken, so a waits for it rather than over-filling.
+  assert.deepEqual(pick(fetchOf('a', 'c', 'd'), ['c'], { waiting: ['d'], stopping: 1 }), { start: [], preempt: [] });
+  assert.deepEqual(pick(fetchOf('a', 'c', 'd'), ['c']), { start: ['a'], preempt: [] });
+});
+
+test('a medium waiting out a retry backoff neither starts nor preempts; a running one the plan dropped goes first', () => {
+  assert.deepEqual(pick(fetchOf('a', 'b', 'c'), ['b', 'c'], { waiting: ['a'] }), { start: [], preempt: [] });
+  assert.deepEqual(pick(fetchOf('a', 'b', 'c'), [], { waiting: ['a'] }), { start: ['b', 'c'], preempt: [] });
+  assert.deepEqual(pick(fetchOf('a', 'c'), ['c', 'z']), { start: [], preempt: ['z'] });
+});
+
+test('the deadline: set-up allowance plus the missing bytes at the slowest rate', () => {
+  assert.equal(downloadDeadlineMs(5 * 1024 * 1024, 1000, 30_000), 30_000 + 5_242_880);
+  assert.equal(downloadDeadlineMs(1, 1000, 30_000), 30_001);
+  assert.equal(downloadDeadlineMs(0, 1000, 30_000), 30_000);
+});
+
+test('keeping up with the minimum rate: free during set-up, then minRate for every second since', () => {
+  assert.equal(behindMinRate(29_000, 0, 1000, 30_000), false, 'set-up: nothing is due yet');
+  assert.equal(behindMinRate(31_000, 2, 1000, 30_000), true, 'a byte every 20 s fails a second after set-up');
+  assert.equal(behindMinRate(31_000, 1000, 1000, 30_000), false);
+  assert.equal(behindMinRate(90_000, 59_999, 1000, 30_000), true);
+  assert.equal(behindMinRate(90_000, 70_000, 1000, 30_000), false, 'a stall made up by a burst is fine');
+  // At the total deadline every missing byte is due.
+  const missing = 5 * 1024 * 1024;
+  const t = downloadDeadlineMs(missing, 1000, 30_000);
+  assert.equal(behindMinRate(t, missing - 1, 1000, 30_000), true);
+  assert.equal(behindMinRate(t, missing, 1000, 30_000), false);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig, loadConfig, ConfigError } from '../../agent/config.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -110,4 +110,92 @@ test('secrets readable by others are refused with the fix', () => {
 
   chmodSync(path, 0o666);
   assert.throws(() => loadConfig(path), (e: ConfigError) => /writable by any user/.test(e.problems[0]!));
+});
+
+test('credentials in mqtt.url are refused with the fields to use, and the password is not printed', () => {
+  const p = problems({ ...minimal, mqtt: { url: 'mqtt://user:s3cret@broker.example.vn:1883' } });
+  assert.equal(p.length, 1);
+  assert.match(p[0]!, /^mqtt\.url: "mqtt:\/\/\*\*\*@broker\.example\.vn:1883" holds credentials: .*mqtt\.username.*mqtt\.passwordFile.*mqtt\.password/);
+  assert.doesNotMatch(p[0]!, /s3cret/);
+  assert.match(problems({ ...minimal, mqtt: { url: 'mqtts://user@broker.example.vn' } })[0]!, /holds credentials: remove "user@"/);
+  assert.equal(parseConfig({ ...minimal, mqtt: { ...minimal.mqtt, username: 'user', password: 's3cret' } }).mqtt.passwordValue, 's3cret');
+  // A password of the wrong type is named, not printed.
+  assert.deepEqual(problems({ ...minimal, mqtt: { ...minimal.mqtt, password: 12345678 } }), ['mqtt.password: (value hidden) is not a string']);
+});
+
+test('cache.minRateBps: 1000 B/s by default, at least 100', () => {
+  assert.equal(parseConfig(minimal).cache.minRateBps, 1000);
+  assert.equal(parseConfig({ ...minimal, cache: { minRateBps: 4000 } }).cache.minRateBps, 4000);
+  assert.match(problems({ ...minimal, cache: { minRateBps: 10 } })[0]!, /^cache\.minRateBps: 10 is below the minimum of 100 bytes\/s/);
+});
+
+test('files writable by group or others, and directories writable by others, are refused with the chmod', () => {
+  const dir = tempDir('cfg-write');
+  const path = join(dir, 'agent.json');
+  writeFileSync(path, JSON.stringify(minimal));
+  chmodSync(path, 0o664);
+  assert.throws(() => loadConfig(path), (e: ConfigError) => e.code === 'CONFIG_INSECURE' && e.problems[0] === `${path}: writable by its group (mode 0664); anyone who can write it could add a trusted key. Run: chmod go-w ${path}`);
+  chmodSync(path, 0o644);
+  assert.equal(loadConfig(path).deviceId, minimal.deviceId, 'a config without a secret may be world-readable');
+
+  // A password file or key writable by the group: chmod 600.
+  const pw = join(dir, 'password');
+  writeFileSync(pw, 'pw\n');
+  chmodSync(pw, 0o620);
+  writeFileSync(path, JSON.stringify({ ...minimal, mqtt: { ...minimal.mqtt, passwordFile: 'password' } }));
+  assert.throws(() => loadConfig(path), (e: ConfigError) => e.problems.some((p) => p === `mqtt.passwordFile: "${pw}" is a secret writable by its group (mode 0620). Run: chmod 600 ${pw}`));
+  chmodSync(pw, 0o600);
+  assert.equal(loadConfig(path).mqtt.passwordValue, 'pw');
+
+  // The directory holding them writable by anyone (not sticky): chmod o-w on it, once.
+  chmodSync(dir, 0o777);
+  try {
+    assert.throws(() => loadConfig(path), (e: ConfigError) => e.code === 'CONFIG_INSECURE' && e.problems.length === 1 && e.problems[0] === `${dir}: writable by any user (mode 0777) and holds the configuration; anyone could replace it. Run: chmod o-w ${dir}`);
+    // Sticky, like /tmp (1777): nobody else can rename or delete our entries. Accepted.
+    chmodSync(dir, 0o1777);
+    assert.equal(loadConfig(path).mqtt.passwordValue, 'pw');
+  } finally {
+    chmodSync(dir, 0o700);
+  }
+});
+
+test('a CA certificate writable by others is refused', () => {
+  const dir = tempDir('cfg-ca');
+  const path = join(dir, 'agent.json');
+  writeFileSync(join(dir, 'ca.crt'), 'CA');
+  chmodSync(join(dir, 'ca.crt'), 0o666);
+  writeFileSync(path, JSON.stringify({ ...minimal, mqtt: { ...minimal.mqtt, ca: 'ca.crt' } }));
+  assert.throws(() => loadConfig(path), (e: ConfigError) => /^mqtt\.ca: .* is writable by any user \(mode 0666\); .* Run: chmod go-w /.test(e.problems[0]!));
+});
+
+test('in a sticky shared directory (like /tmp), a file someone else owns is refused', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, () => {
+  const dir = tempDir('cfg-sticky');
+  const path = join(dir, 'agent.json');
+  writeFileSync(path, JSON.stringify(minimal));
+  chmodSync(dir, 0o1777);
+  try {
+    chownSync(path, 65534, 65534);
+    assert.throws(() => loadConfig(path), (e: ConfigError) => e.code === 'CONFIG_INSECURE' && /^.*agent\.json: in the shared directory .* \(mode 1777\) but owned by uid 65534/.test(e.problems[0]!));
+    chownSync(path, 0, 0);
+    assert.equal(loadConfig(path).deviceId, minimal.deviceId);
+  } finally {
+    chmodSync(dir, 0o700);
+  }
+});
+
+test('a password file or key in a directory anyone can write is refused, naming the field and the chmod', () => {
+  const dir = tempDir('cfg-secret-dir');
+  const open = join(dir, 'shared');
+  mkdirSync(open);
+  const pw = join(open, 'password');
+  writeFileSync(pw, 'pw\n', { mode: 0o600 });
+  const path = join(dir, 'agent.json');
+  writeFileSync(path, JSON.stringify({ ...minimal, mqtt: { ...minimal.mqtt, passwordFile: pw } }));
+  chmodSync(open, 0o777);
+  try {
+    assert.throws(() => loadConfig(path), (e: ConfigError) => e.code === 'CONFIG_INSECURE' && e.problems.length === 1 && e.problems[0] === `${open}: writable by any user (mode 0777) and holds mqtt.passwordFile; anyone could replace it. Run: chmod o-w ${open}`);
+  } finally {
+    chmodSync(open, 0o700);
+  }
+  assert.equal(loadConfig(path).mqtt.passwordValue, 'pw');
 });

@@ -121,3 +121,11 @@ test('prompts: the end of input rejects the question (nothing gets written)', as
   await assert.rejects(p.ask('Second'), (e: unknown) => e instanceof PromptAborted && e.why === 'end of input');
   p.close();
 });
+
+test('a broker URL with credentials: refused at the URL, naming the fields to use, the password not shown', () => {
+  const d: Draft = { deviceId: 'box-1', mqtt: { url: 'mqtts://box:Pw-9@broker.example.vn:8883' } };
+  const p = problemsAt(d, ['mqtt', 'url'], '/etc/loa');
+  assert.equal(p.length, 1);
+  assert.match(p[0]!, /^mqtt\.url: "mqtts:\/\/\*\*\*@broker\.example\.vn:8883" holds credentials: .*mqtt\.username.*mqtt\.passwordFile/);
+  assert.ok(!p[0]!.includes('Pw-9'));
+});
