@@ -136,7 +136,7 @@ for (const [mode, hurt] of Object.entries(damage)) {
       await publish(`${root}/cmd`, volJws);
       const again = await w.waitFor((m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === vol.id, 10_000, 'the replayed command answered');
       assert.equal(again.json().ok, false);
-      assert.equal(again.json().error.code, 'duplicate');
+      assert.equal((again.json() as { error: { code: string } }).error.code, 'duplicate');
       // And the plan plays.
       const played = await w.waitFor((m) => m.json().type === 'play.finished' && m.json().itemId === 'warning', 40_000, 'the warning played');
       assert.equal(played.json().docId, 'day');
