@@ -187,7 +187,8 @@ export class Agent {
     const signed = {
       link,
       keys: this.keyRing,
-      events: outbox,
+      // Rejection messages may quote a field of an unverified payload: no credential leaves in one.
+      events: redactingSink(outbox),
       clock,
       deviceId: c.deviceId,
       groups: c.groups,

@@ -20,6 +20,7 @@
 import type { CommandStore } from '../adapters/command-store.js';
 import type { SignedTopicDeps } from './schedule-intake.js';
 import { PUBLISH_OPTS } from '../domain/topics.js';
+import { redact } from '../domain/redact.js';
 import { claimedId, verifyCommand, type CommandDoc, type CommandErrorCode } from '../domain/command-doc.js';
 
 export type CommandOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; code: CommandErrorCode | string; message: string };
@@ -198,7 +199,7 @@ export class CommandService {
 
   private message(cmdId: string, o: CommandOutcome): ResultMessage {
     const ts = new Date(this.d.clock.now()).toISOString();
-    return o.ok ? { cmdId, ok: true, ts, result: o.result } : { cmdId, ok: false, ts, error: { code: o.code, message: o.message.slice(0, 500) } };
+    return o.ok ? { cmdId, ok: true, ts, result: o.result } : { cmdId, ok: false, ts, error: { code: o.code, message: redact(o.message).slice(0, 500) } };
   }
 
   /** True once the broker acknowledged; false if offline (a stored result is sent again on the next connection). */
