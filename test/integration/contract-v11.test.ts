@@ -174,3 +174,18 @@ test('the densest legal documents on three topics are accepted and planned in sl
   // The slice budget is 8 ms; the contract's bound is 20 ms (measured by npm run bench -- planning).
   assert.ok(r.agent.scheduler.maxPlanSliceMs <= 50, `longest planning slice ${r.agent.scheduler.maxPlanSliceMs} ms`);
 });
+
+test('MQTT 5: the box announces a Maximum Packet Size, so the broker drops an oversize payload before it reaches the box', async (t) => {
+  if (!broker.supportsV5) {
+    t.skip('the test broker speaks MQTT 3.1.1 only');
+    return;
+  }
+  const r = await rig(t);
+  await publish(r.topics.cmd, 'x'.repeat(300 * 1024), false);
+  const ping = { type: 'command', id: randomUUID(), issuedAt: ago(1000), expiresAt: new Date(Date.now() + 60_000).toISOString(), target: { devices: [r.deviceId] }, action: 'ping', args: {} };
+  await publish(r.topics.cmd, await sign(ping, key, { typ: 'loa-command+json' }), false);
+  const res = await r.w.waitFor((m) => m.topic === r.topics.result && m.json().cmdId === ping.id, 10_000, 'the ping result');
+  assert.equal(res.json().ok, true);
+  await new Promise((res2) => setTimeout(res2, 300));
+  assert.deepEqual(r.events('cmd.rejected'), [], 'the oversize payload never reached the box (no too-large refusal)');
+});
