@@ -160,7 +160,7 @@ export function openStore(path: string, opts: OpenOptions & { hadState: boolean;
       throw Object.assign(new Error(`quick_check: ${String(check).slice(0, 200)}`), { code: 'SQLITE_CORRUPT' });
     }
     if (!existed && opts.hadState) {
-      return { db, inMemory: false, reset: { reason: 'missing', movedTo: null, message: 'the database was missing; a new one was created (new epoch), the replay state and documents in force restored from the replay file' } };
+      return { db, inMemory: false, reset: { reason: 'missing', movedTo: null, message: 'the database was missing and a new one was created (new epoch)' } };
     }
     return { db, inMemory: false };
   } catch (err) {
@@ -181,7 +181,7 @@ export function openStore(path: string, opts: OpenOptions & { hadState: boolean;
         reset: {
           reason: 'corrupt',
           movedTo,
-          message: `the database was corrupt (${(cause as Error).message.slice(0, 120)}) and was moved aside; a new one was created (new epoch), the replay state and documents in force restored from the replay file; undelivered events and the play ledger of the old one were lost`,
+          message: `the database was corrupt (${(cause as Error).message.slice(0, 120).replace(/;/g, ',')}) and was moved aside, a new one was created (new epoch)`,
         },
       };
     }
@@ -193,7 +193,7 @@ export function openStore(path: string, opts: OpenOptions & { hadState: boolean;
         reset: {
           reason: 'full',
           movedTo: null,
-          message: `the database cannot be written (${(cause as Error).message.slice(0, 120)}); the box runs on a database in memory (events held there until the disk takes writes again and the agent restarts)`,
+          message: `the database cannot be opened for writing (${(cause as Error).message.slice(0, 120).replace(/;/g, ',')}), the box runs on a database in memory until the agent restarts`,
         },
       };
     }

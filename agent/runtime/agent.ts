@@ -133,7 +133,6 @@ export class Agent {
       onDrop: (info) => log.error({ code: 'OUTBOX_FULL', ...info }, 'outbox full: oldest events dropped'),
     });
     this.outboxStore = outbox;
-    if (reset) outbox.emit('store.reset', reset);
     const rejections = new Rejections({ clock, events: outbox, log: log.child({ mod: 'intake' }) });
     this.rejections = rejections;
     const will = { topic: this.topics.status, payload: JSON.stringify(buildWill(this.bootId)) };
@@ -175,7 +174,16 @@ export class Agent {
     const scheduleStore = new ScheduleStore(db, log.child({ mod: 'store' }));
     this.scheduleStore = scheduleStore;
     const commandStore = new CommandStore(db);
-    restoreReplayState({ replay, replayFile, schedules: scheduleStore, commands: commandStore, keys: this.keyRing, log: log.child({ mod: 'store' }) });
+    const { restored } = restoreReplayState({ replay, replayFile, schedules: scheduleStore, commands: commandStore, keys: this.keyRing, log: log.child({ mod: 'store' }) });
+    if (reset) {
+      // What was kept is known only now: say it in the event (contract v1.1 §7).
+      const kept =
+        replayFile === 'loaded'
+          ? `replay state from replay.json kept; ${restored.length} document(s) in force restored (${restored.join(', ') || 'none'})`
+          : `replay.json ${replayFile}: replay state and documents in force could not be restored; the broker's retained documents will be accepted again`;
+      const lost = reset.reason === 'full' ? 'the database on disk is untouched; events of this run are held in memory' : 'undelivered events and the play ledger of the old database are lost';
+      outbox.emit('store.reset', { ...reset, message: `${reset.message}; ${kept}; ${lost}` });
+    }
     let clockSynced: boolean | null = await this.statsImpl.clockSynced().catch(() => null);
     this.clockPoll = setInterval(() => {
       void this.statsImpl.clockSynced().then(
