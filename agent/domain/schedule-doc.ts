@@ -8,8 +8,12 @@ export const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** RFC 3339 with a mandatory offset or Z. */
 const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** Longest URL a document may carry: mpg123 refuses longer ones (`Too long command`), and no CDN needs more. */
-export const MAX_URL_LENGTH = 2048;
+/**
+ * Longest URL a document may carry. mpg123's remote-control line holds 2,047 bytes
+ * ("LOAD " + URL + newline): a 2,042-character URL already gets `Too long command`
+ * (measured with mpg123 1.31), so the limit leaves a margin below it; no CDN needs more.
+ */
+export const MAX_URL_LENGTH = 2000;
 /**
  * Contract v1.1 §3, bounded work: a document whose items expand to more than this many
  * occurrences in a day (once a minute on average) is invalid.

@@ -14,6 +14,9 @@ import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
 import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
 import { Agent } from '../../agent/runtime/agent.js';
+import { spawn } from 'node:child_process';
+import { MAX_URL_LENGTH } from '../../agent/domain/schedule-doc.js';
+import { audioTools } from '../helpers/audio.js';
 
 const key = makeKey('centre-2026');
 let broker: TestBroker;
@@ -126,7 +129,7 @@ test('strict forms and bounds: spare base64url bits, 30 February, a 4 KB URL, a 
   const cases: [string, Record<string, unknown>, string | undefined, RegExp][] = [
     ['invalid', good, flipped, /not canonical base64url/],
     ['invalid', scheduleDoc({ ...base, id: 'feb30', items: [{ id: 'x', source: { kind: 'line' }, at: '2026-02-30T10:00:00Z', durationS: 60 }] }), undefined, /items\[0\]\.at: is not a date and time that exists/],
-    ['invalid', scheduleDoc({ ...base, id: 'long-url', items: [{ id: 'x', source: { kind: 'stream', url: `https://radio.example.vn/${'a'.repeat(4500)}` }, cron: '0 5 * * *', durationS: 60 }] }), undefined, /url: must be at most 2048 characters/],
+    ['invalid', scheduleDoc({ ...base, id: 'long-url', items: [{ id: 'x', source: { kind: 'stream', url: `https://radio.example.vn/${'a'.repeat(4500)}` }, cron: '0 5 * * *', durationS: 60 }] }), undefined, /url: must be at most 2000 characters/],
     ['invalid', scheduleDoc({ ...base, id: 'forever', expiresAt: '9999-12-31T00:00:00Z' }), undefined, /expiresAt: lives .* longer than this box accepts/],
     ['invalid', scheduleDoc({ ...base, id: 'no-expiry', expiresAt: undefined }), undefined, /expiresAt: is required/],
     ['invalid', scheduleDoc({ ...base, id: 'future', issuedAt: new Date(Date.now() + HOUR).toISOString(), expiresAt: new Date(Date.now() + 2 * HOUR).toISOString() }), undefined, /issuedAt: .* ahead of this box's synchronised clock/],
@@ -188,4 +191,18 @@ test('MQTT 5: the box announces a Maximum Packet Size, so the broker drops an ov
   assert.equal(res.json().ok, true);
   await new Promise((res2) => setTimeout(res2, 300));
   assert.deepEqual(r.events('cmd.rejected'), [], 'the oversize payload never reached the box (no too-large refusal)');
+});
+
+test('the longest URL a document may carry fits mpg123\'s remote-control line', { skip: audioTools().mpg123 ? false : 'needs mpg123' }, async () => {
+  const url = `http://127.0.0.1:9/${'a'.repeat(MAX_URL_LENGTH - 'http://127.0.0.1:9/'.length)}`;
+  assert.equal(url.length, MAX_URL_LENGTH);
+  const p = spawn('mpg123', ['-o', 'dummy', '-R'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  p.stdin.write(`LOAD ${url}\n`);
+  await new Promise((r) => setTimeout(r, 700));
+  p.stdin.end('QUIT\n');
+  await new Promise((r) => p.once('exit', r));
+  assert.doesNotMatch(out, /Too long command/, out.slice(0, 300));
+  assert.match(out, /@E|@I|@P/, 'mpg123 parsed the LOAD (it fails to connect, which is fine)');
 });
