@@ -6,7 +6,7 @@
 // (agent/domain/command-doc.ts verifyCommand), so refusals carry the real error codes.
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { verifyCommand, type CommandDoc } from '../agent/domain/command-doc.js';
+import { claimedId, verifyCommand, type CommandDoc } from '../agent/domain/command-doc.js';
 import { topicsFor, type TopicMap } from '../agent/domain/topics.js';
 import type { KeyRing } from '../agent/domain/verify.js';
 import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../agent/domain/telemetry.js';
@@ -222,8 +222,9 @@ export class SimBox {
     const v = await verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: MAX_BYTES, seen: (id) => this.seen.has(id) });
     if (!v.ok) {
       // Contract §4: a payload with no readable id cannot get a result; it becomes an event.
-      if (v.cmdId === null) this.emit('cmd.rejected', { topic, reason: v.code, message: v.message });
-      else this.result(v.cmdId, false, { error: { code: v.code, message: v.message } });
+      const cmdId = v.unverified ? claimedId(payload) : v.cmdId; // as the agent does: only to address the answer
+      if (cmdId === null) this.emit('cmd.rejected', { topic, reason: v.code, message: v.message });
+      else this.result(cmdId, false, { error: { code: v.code, message: v.message } });
       return;
     }
     this.seen.add(v.doc.id); // at most once per id (in memory: a simulated box)
