@@ -23,6 +23,7 @@ import {
   type BoardEvent,
   type Command,
   type AmpFaultCause,
+  type AudioInput,
   type LineState,
   type Message,
   type ResetReason,
@@ -30,7 +31,6 @@ import {
   type StatusFlags,
   type VersionBlock,
 } from './messages.js';
-import type { AudioInput } from '../agent/adapters/board.js';
 import type { TimerHandle, Timers } from './timers.js';
 
 /** §3 idle rule. */

@@ -2,9 +2,8 @@
 // to keep it small; bridge.ts re-exports every name here.
 
 import type { ParserStats } from './parser.js';
-import type { BoardEvent, CommandName, Status, VersionBlock } from './messages.js';
-import type { BackoffPolicy } from '../agent/domain/backoff.js';
-import type { AudioInput } from '../agent/adapters/board.js';
+import type { AudioInput, BoardEvent, CommandName, Status, VersionBlock } from './messages.js';
+import type { BackoffPolicy } from './backoff.js';
 import type { Duplex } from 'node:stream';
 import type { Timers } from './timers.js';
 

@@ -30,13 +30,13 @@ import {
   decodeReply,
   encodeCommand,
   kindOfType,
+  type AudioInput,
   type BoardEvent,
   type Command,
   type Replies,
   type VersionBlock,
 } from './messages.js';
-import { Backoff } from '../agent/domain/backoff.js';
-import type { AudioInput } from '../agent/adapters/board.js';
+import { Backoff } from './backoff.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 import { BoardErrorReply, BridgeTimeoutError, RequestQueue, type RetryContext } from './request-queue.js';
 import type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './bridge-types.js';

@@ -4,7 +4,6 @@
 // board events live in events.ts. Decoders throw PayloadError on a short payload and
 // ignore extra trailing bytes.
 
-import type { AudioInput } from '../agent/adapters/board.js';
 import {
   INPUTS,
   LINE_STATES,
@@ -18,6 +17,7 @@ import {
   u8,
   versionFrom,
   versionTo,
+  type AudioInput,
   type LineState,
   type Message,
   type StatusFlags,

@@ -3,14 +3,14 @@
 // plus the bounds-checked readers. Split out of messages.ts so neither half owns them.
 // Internal to firmware-bridge: messages.ts re-exports only the public types.
 
-import type { AudioInput } from '../agent/adapters/board.js';
-
 export class PayloadError extends Error {
   override readonly name = 'PayloadError';
 }
 
 // ---- field types ----
 
+/** The amplifier's source (SELECT_INPUT): the host's audio out, the tuner, the line input. */
+export type AudioInput = 'ip' | 'fm' | 'line';
 export const INPUTS: readonly AudioInput[] = ['ip', 'fm', 'line'];
 export type LineState = 'ok' | 'open' | 'short';
 export const LINE_STATES: readonly LineState[] = ['ok', 'open', 'short'];

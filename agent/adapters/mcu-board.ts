@@ -13,7 +13,7 @@
 //   while tuned, for the heartbeat's `fm`.
 import type { Duplex } from 'node:stream';
 import { FirmwareBridge, NotConnectedError, type BridgeDeps } from '../../firmware-bridge/bridge.js';
-import type { BoardEvent, Status, VersionBlock } from '../../firmware-bridge/messages.js';
+import type { AudioInput as BoardInput, BoardEvent, Status, VersionBlock } from '../../firmware-bridge/messages.js';
 import type { AudioInput, Board, BoardState, FmState, HwCondition, Tuner } from './board.js';
 import type { Logger } from '../log.js';
 
@@ -37,6 +37,11 @@ const LEVELS: readonly { flag: keyof Status['flags']; component: HwCondition['co
   { flag: 'lineShort', component: 'line', code: 'line_short', on: 'speaker line shorted', off: 'speaker line ok' },
   { flag: 'fmNoSignal', component: 'fm', code: 'no_signal', on: 'FM signal lost', off: 'FM signal ok' },
 ];
+// firmware-bridge/ has its own input type (it stands alone); the two must stay the same set.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const inputsAgree: Same<AudioInput, BoardInput> = true;
+void inputsAgree;
+
 const AMP_CODES = ['overcurrent', 'overtemperature', 'dc_offset', 'amp_fault'] as const;
 
 export class McuBoard implements Board {
