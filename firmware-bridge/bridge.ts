@@ -10,16 +10,26 @@
 // - every timer goes through `timers` and every stream listener is removed on teardown,
 //   so stop() leaves nothing running;
 // - the desired state (watchdog, input, tuner, amp) is the host's truth: it is re-applied
-//   after every (re)connect and after every board reset (BOOT, or a boot counter change).
+//   after every (re)connect and after every board reset;
+// - every keep-alive reply is judged against it (reconcile.ts): a reset (boot counter
+//   or uptime), drift (amp, input, watchdog, tuner, fault flags) or lost events are
+//   repaired within one ping period, whatever BOOT or event frames were lost;
+// - the keep-alive is PING on a 1.1 board (its reply carries the boot counter and the
+//   input) and GET_STATUS on a 1.0 board (uptime, input, watchdog N, tuner);
+// - what the board last confirmed (amp, input) is kept, so a command that would change
+//   nothing is not sent (a firmware that mutes on every SELECT_INPUT would clip audio).
 // Reconnect: a port error/close or `maxMissedPings` consecutive unanswered pings tears
 // the port down and reopens it through `open()` with capped jittered backoff; a dead
 // pty reports no close until a write fails (FINDINGS, Serial), hence the pings.
+// A board speaking another protocol version keeps its port open: the host sends it
+// nothing but GET_VERSION every 30 s, and a BOOT of the right version is acted on at once.
 // This file keeps the connection lifecycle, pinger and desired state; its public types
 // are in bridge-types.ts and its errors in request-queue.ts, all re-exported from here.
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { PROTOCOL_VERSION, type Frame } from './frame.js';
+import { judge, type Observed } from './reconcile.js';
 import { FrameParser, type ParserStats } from './parser.js';
 import {
   COMMAND_TIMEOUT_MS,
@@ -34,6 +44,7 @@ import {
   type BoardEvent,
   type Command,
   type Replies,
+  type Status,
   type VersionBlock,
 } from './messages.js';
 import { Backoff } from './backoff.js';
@@ -47,6 +58,8 @@ export type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './brid
 const IDLE_MS = 50;
 /** §6: with a mismatched board the host sends nothing but GET_VERSION, this often. */
 export const VERSION_RECHECK_MS = 30_000;
+/** §7: on a 1.0 board a LINE_TEST that times out (3 s) may outlast a watchdog shorter than this. */
+export const LINE_TEST_MIN_WATCHDOG_S = 6;
 
 class VersionMismatch extends Error {}
 
@@ -61,7 +74,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private parser: FrameParser | undefined;
   private detach: (() => void) | undefined;
   private readonly totals: ParserStats = { frames: 0, badCrc: 0, garbageBytes: 0, oversize: 0, truncated: 0 };
-  private readonly counters = { timeouts: 0, retries: 0, lateReplies: 0, badPayloads: 0, unknownEvents: 0, resets: 0, reconnects: 0, missedPings: 0 };
+  private readonly counters = { timeouts: 0, retries: 0, lateReplies: 0, badPayloads: 0, unknownEvents: 0, foreignVersion: 0, resets: 0, repairs: 0, reconnects: 0, missedPings: 0 };
   private readonly requests: RequestQueue;
   private readonly retry: RetryContext;
   private readonly live = new Set<TimerHandle>();
@@ -76,6 +89,13 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private lastEventSeq = 0;
   private connectedOnce = false;
   private mismatched = false;
+  private recheckTimer: TimerHandle | undefined;
+  /** Minor protocol version of the board (from its version block). */
+  private minor = 0;
+  private uptimeS: number | undefined;
+  private tripped = false;
+  /** What the board last confirmed; undefined = unknown (after a connect or a reset). */
+  private confirmed: { amp?: boolean; input?: AudioInput } = {};
 
   constructor(private readonly deps: BridgeDeps) {
     super();
@@ -105,6 +125,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   async stop(): Promise<void> {
     this.running = false;
     this.timers.clearTimeout(this.reopenTimer);
+    this.timers.clearTimeout(this.recheckTimer);
     this.teardown('stopped');
     for (const h of this.live) this.timers.clearTimeout(h);
     this.live.clear();
@@ -127,13 +148,32 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
 
   // ---- the desired-state API (what the agent's `mcu` board calls) ----
 
+  /** SET_AMP; switching off an amplifier the board confirmed off sends nothing. */
   async setAmp(on: boolean): Promise<boolean> {
     this.desiredState.amp = on;
-    return (await this.request({ cmd: 'set-amp', on })).on;
+    return this.sendAmp(on, () => (!on && this.confirmed.amp === false ? { on: false } : undefined));
   }
+  /** SELECT_INPUT; the input the board confirmed is not selected again (§5.1: a no-op). */
   async selectInput(input: AudioInput): Promise<AudioInput> {
     this.desiredState.input = input;
-    return (await this.request({ cmd: 'select-input', input })).input;
+    // Decided when the command's turn comes, after what is queued before it.
+    const r = (await this.requests.send({ cmd: 'select-input', input }, this.retry, () => (this.confirmed.input === input ? { input } : undefined))).input;
+    this.confirmed.input = r;
+    return r;
+  }
+  private async sendAmp(on: boolean, skip?: () => { on: boolean } | undefined): Promise<boolean> {
+    try {
+      const r = (await this.requests.send({ cmd: 'set-amp', on }, this.retry, skip)).on;
+      this.confirmed.amp = r;
+      return r;
+    } catch (e) {
+      if (e instanceof BoardErrorReply) this.confirmed.amp = false; // refused: the board keeps it off
+      throw e;
+    }
+  }
+  /** The board's minor protocol version, once connected (0 for a 1.0 board). */
+  get boardMinor(): number {
+    return this.minor;
   }
   async fmTune(freq: number): Promise<Replies['fm-tune']> {
     encodeCommand({ cmd: 'fm-tune', freq }); // throws RangeError before the desired state changes
@@ -143,6 +183,11 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
 
   /** Send one command; queued behind the request in flight; retries per §4. */
   request<C extends Command>(c: C): Promise<Replies[C['cmd']]> {
+    if (c.cmd === 'line-test' && this.minor < 1 && this.watchdogS < LINE_TEST_MIN_WATCHDOG_S) {
+      // §7: a 1.0 board does not hold its watchdog during LINE_TEST; one that times out
+      // (3 s) would leave N = watchdogS without a frame and trip the amplifier off.
+      return Promise.reject(new RangeError(`line-test refused: the board speaks 1.0 and the watchdog is ${this.watchdogS} s (needs ${LINE_TEST_MIN_WATCHDOG_S} s or a 1.1 board)`));
+    }
     return this.requests.send(c, this.retry);
   }
 
@@ -179,30 +224,70 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       return;
     }
     this.attach(port);
+    this.confirmed = {};
+    this.uptimeS = undefined;
     try {
       // GET_VERSION first: it is frozen across versions (§6) and tells us the boot counter.
-      const v = await this.request({ cmd: 'get-version' });
-      if (v.protocol !== PROTOCOL_VERSION) {
-        this.mismatched = true;
-        this.emit('version-mismatch', v.protocol);
-        throw new VersionMismatch(`board speaks protocol ${v.protocol}, this host ${PROTOCOL_VERSION}`);
-      }
-      this.mismatched = false;
-      this.bootCount = v.bootCount;
-      await this.reapply();
-      if (my !== this.gen) return;
-      this.connecting = false;
-      this.connectedOnce = true;
-      this.backoff.reset();
-      // Emitted once the board is in the desired state, so a listener may rely on it.
-      this.emit('connected', v);
-      this.schedulePing();
+      await this.handshake(my, await this.request({ cmd: 'get-version' }));
     } catch (e) {
       if (my !== this.gen || !this.running) return;
       this.connecting = false;
+      if (e instanceof VersionMismatch) {
+        // §6: keep listening (a BOOT of our version is acted on at once), ask every 30 s.
+        this.scheduleRecheck();
+        if (!this.connectedOnce) throw e;
+        return;
+      }
       this.teardown(`handshake failed: ${(e as Error).message}`);
       this.scheduleReopen();
       if (!this.connectedOnce) throw e;
+    }
+  }
+
+  private async handshake(my: number, v: VersionBlock): Promise<void> {
+    if (v.protocol !== PROTOCOL_VERSION) {
+      this.enterMismatch(v.protocol);
+      throw new VersionMismatch(`board speaks protocol ${v.protocol}, this host ${PROTOCOL_VERSION}`);
+    }
+    this.mismatched = false;
+    this.timers.clearTimeout(this.recheckTimer);
+    this.bootCount = v.bootCount;
+    this.minor = v.minor;
+    await this.reapply();
+    if (my !== this.gen) return;
+    this.connecting = false;
+    this.connectedOnce = true;
+    this.backoff.reset();
+    // Emitted once the board is in the desired state, so a listener may rely on it.
+    this.emit('connected', v);
+    this.schedulePing();
+  }
+
+  private enterMismatch(boardVersion: number): void {
+    this.mismatched = true;
+    this.timers.clearTimeout(this.pingTimer);
+    this.pingTimer = undefined;
+    this.emit('version-mismatch', boardVersion);
+  }
+
+  private scheduleRecheck(ms = VERSION_RECHECK_MS): void {
+    this.timers.clearTimeout(this.recheckTimer);
+    if (!this.running || !this.port) return;
+    this.recheckTimer = this.timers.setTimeout(() => void this.recheck(), ms);
+  }
+
+  /** §6: the only frame sent to a mismatched board; a matching answer completes the handshake. */
+  private async recheck(): Promise<void> {
+    this.recheckTimer = undefined;
+    const my = this.gen;
+    try {
+      this.connecting = true;
+      await this.handshake(my, await this.request({ cmd: 'get-version' }));
+    } catch (e) {
+      if (my !== this.gen || !this.running) return;
+      this.connecting = false;
+      if (!(e instanceof VersionMismatch)) this.emit('warning', e as Error);
+      this.scheduleRecheck();
     }
   }
 
@@ -234,6 +319,8 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private teardown(reason: string): void {
     this.gen++;
     this.timers.clearTimeout(this.pingTimer);
+    this.timers.clearTimeout(this.recheckTimer);
+    this.recheckTimer = undefined;
     this.timers.clearTimeout(this.idleTimer);
     this.pingTimer = this.idleTimer = undefined;
     const had = this.port !== undefined;
@@ -272,6 +359,12 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
 
   private onFrame(f: Frame): void {
     const kind = kindOfType(f.type);
+    if (f.version !== PROTOCOL_VERSION && !isFrozenFrame(f)) {
+      // §2.3/§6: only the frozen frames (BOOT, GET_VERSION reply, ERROR) are read across
+      // versions; any other frame of a foreign VER is counted and dropped, never acted on.
+      this.counters.foreignVersion++;
+      return;
+    }
     if (kind === 'reply' || kind === 'error') {
       if (!this.requests.deliver(f)) this.counters.lateReplies++;
       return;
@@ -296,31 +389,58 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private onBoot(v: VersionBlock): void {
     if (v.protocol !== PROTOCOL_VERSION) {
       // A firmware update to another version: stop talking but GET_VERSION (§6).
-      this.mismatched = true;
-      this.emit('version-mismatch', v.protocol);
-      this.lost(`board rebooted speaking protocol ${v.protocol}`);
+      if (!this.mismatched) {
+        this.enterMismatch(v.protocol);
+        this.scheduleRecheck();
+      }
+      return;
+    }
+    if (this.mismatched) {
+      // §6: a BOOT of our version from a mismatched board (a firmware update back): act now.
+      if (!this.connecting && this.port) {
+        this.timers.clearTimeout(this.recheckTimer);
+        void this.recheck();
+      }
       return;
     }
     // BOOT repeats every 1 s until we speak; only a new boot counter is a new reset.
     if (v.bootCount === this.bootCount) return;
     const first = this.bootCount === undefined;
     this.bootCount = v.bootCount;
+    this.minor = v.minor;
     if (first) return;
     this.counters.resets++;
+    this.confirmed = {};
+    this.uptimeS = undefined;
+    this.tripped = false;
     this.emit('reset', v);
     if (this.connecting) return; // the handshake re-applies right after GET_VERSION
     this.reapply().catch((err: Error) => this.emit('warning', err));
   }
 
-  /** Write the desired state, amp last so the speaker never plays the wrong source (§5.2). */
-  private async reapply(): Promise<void> {
+  /**
+   * Write the desired state, amp last so the speaker never plays the wrong source (§5.2).
+   * SET_AMP 0 goes first when the amp is wanted off or a fault is flagged (it clears a
+   * fault latch whose cause went). A refused SET_AMP 1 (HW_FAULT) does not fail the rest:
+   * it is reported as 'amp-refused' and tried again at the next keep-alive.
+   */
+  private async reapply(ampFault = false): Promise<void> {
     const d = this.desiredState;
     await this.request({ cmd: 'set-watchdog', seconds: this.watchdogS });
-    if (!d.amp) await this.request({ cmd: 'set-amp', on: false });
-    await this.request({ cmd: 'select-input', input: d.input });
+    if (!d.amp || ampFault) await this.sendAmp(false);
+    this.confirmed.input = (await this.request({ cmd: 'select-input', input: d.input })).input;
     if (d.fmFreq !== undefined) await this.request({ cmd: 'fm-tune', freq: d.fmFreq });
-    if (d.amp) await this.request({ cmd: 'set-amp', on: true });
-    this.emit('reapplied', { ...d });
+    let ampOn = false;
+    if (d.amp) {
+      try {
+        ampOn = await this.sendAmp(true);
+      } catch (e) {
+        if (!(e instanceof BoardErrorReply) || e.error.code !== 'hw_fault') throw e;
+        this.emit('amp-refused', e);
+      }
+    }
+    this.tripped = false;
+    this.emit('reapplied', { ...d, amp: ampOn });
   }
 
   // ---- pinger and reset / lost-event detection ----
@@ -334,16 +454,14 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private async ping(): Promise<void> {
     const port = this.port;
     try {
-      // Our own retry policy: one attempt per period, three missed in a row = no answer.
-      const ms = this.retry.timeoutMs('ping');
-      const f = await this.requests.queued(() => this.requests.exchange('ping', this.requests.nextSeq(), encodeCommand({ cmd: 'ping' }), ms));
-      if (f.type === ERROR_TYPE) throw new BoardErrorReply('ping', f.seq, decodeError(f.payload));
-      const r = decodeReply('ping', f.payload);
+      const o = await this.keepAlive();
       this.consecutiveMissed = 0;
-      if (r.lastEventSeq !== this.lastEventSeq) await this.catchUp(r.lastEventSeq);
+      await this.reconcile(o);
     } catch (e) {
       if (port !== this.port) return; // torn down meanwhile; reconnect is already scheduled
-      if (e instanceof BridgeTimeoutError) {
+      if (e instanceof BoardErrorReply && e.error.code === 'busy') {
+        this.consecutiveMissed = 0; // §7: BUSY is an answer; the board is alive and fed
+      } else if (e instanceof BridgeTimeoutError) {
         this.counters.timeouts++;
         this.counters.missedPings++;
         if (++this.consecutiveMissed >= this.maxMissed) {
@@ -352,18 +470,74 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
           this.lost(`${this.maxMissed} pings unanswered`);
           return;
         }
-      }
+      } else if (!this.mismatched) this.emit('warning', e as Error);
     }
-    this.schedulePing();
+    if (!this.mismatched) this.schedulePing();
   }
 
-  /** §4: an event was lost (or the board reset and we missed BOOT): read the truth. */
-  private async catchUp(boardSeq: number): Promise<void> {
-    this.lastEventSeq = boardSeq;
-    const v = await this.request({ cmd: 'get-version' });
-    if (this.bootCount !== undefined && v.bootCount !== this.bootCount) this.onBoot(v);
-    this.emit('status', await this.request({ cmd: 'get-status' }));
+  /**
+   * One keep-alive exchange, never retried (§7: one per period; three missed in a row is
+   * no answer). PING on a 1.1 board; GET_STATUS on a 1.0 board, whose PING cannot show a reset.
+   */
+  private async keepAlive(): Promise<Observed & { status?: Status }> {
+    const name = this.minor >= 1 ? 'ping' : 'get-status';
+    const ms = this.retry.timeoutMs(name);
+    const f = await this.requests.queued(() => this.requests.exchange(name, this.requests.nextSeq(), encodeCommand({ cmd: name }), ms));
+    if (f.type === ERROR_TYPE) throw new BoardErrorReply(name, f.seq, decodeError(f.payload));
+    if (name === 'ping') return decodeReply('ping', f.payload);
+    const s = decodeReply('get-status', f.payload);
+    return { ...s, status: s };
   }
+
+  /** Judge a keep-alive reply against the wanted state and repair what differs (reconcile.ts). */
+  private async reconcile(o: Observed & { status?: Status }): Promise<void> {
+    const d = this.desiredState;
+    const v = judge({ ...d, watchdogS: this.watchdogS }, { bootCount: this.bootCount, uptimeS: this.uptimeS, lastEventSeq: this.lastEventSeq, tripped: this.tripped }, o);
+    if (o.uptimeS !== undefined) this.uptimeS = o.uptimeS;
+    this.tripped = o.flags.watchdogTripped;
+    this.confirmed.amp = o.flags.ampOn;
+    if (o.input !== undefined) this.confirmed.input = o.input;
+    this.lastEventSeq = o.lastEventSeq;
+    if (v.reset) {
+      // The BOOT was lost: the version block says which reset this was, then re-apply.
+      const block = await this.request({ cmd: 'get-version' });
+      if (block.bootCount === this.bootCount) this.bootCount = undefined; // 1.0: uptime told us, not the counter
+      this.emit('warning', new Error(`IO board reset without a BOOT heard (${v.reset}); re-applying`));
+      const before = this.counters.resets;
+      this.onBoot(block);
+      if (this.counters.resets === before) {
+        // A first-ever counter (1.0) is not counted by onBoot: count this reset here.
+        this.counters.resets++;
+        this.confirmed = {};
+        this.emit('reset', block);
+        await this.reapply();
+      }
+      this.emit('status', o.status ?? (await this.request({ cmd: 'get-status' })));
+      return;
+    }
+    if (v.lostEvents) {
+      if (this.minor < 1) {
+        // 1.0: a lost event may hide a reset in the same second (uptime not yet smaller).
+        const block = await this.request({ cmd: 'get-version' });
+        if (this.bootCount !== undefined && block.bootCount !== this.bootCount) {
+          this.onBoot(block);
+          return;
+        }
+      }
+      this.emit('status', o.status ?? (await this.request({ cmd: 'get-status' })));
+    }
+    if (v.drift.length > 0) {
+      this.counters.repairs++;
+      this.emit('drift', v.drift);
+      this.confirmed = {};
+      await this.reapply(o.flags.ampFault);
+    }
+  }
+}
+
+/** Frames frozen across versions (§6): read whatever their VER. */
+function isFrozenFrame(f: Frame): boolean {
+  return f.type === 0x40 || f.type === ERROR_TYPE || f.type === (0x09 | 0x80);
 }
 
 /**
