@@ -98,7 +98,7 @@ export interface BoardState {
 export class BoardModel {
   private readonly parser = new FrameParser();
   private readonly s: BoardState;
-  private readonly protocol: number;
+  private protocol: number;
   private readonly minor: number;
   /** The live cause of an amplifier fault; `s.ampFault` is the flag the host sees. */
   private ampCause: AmpFaultCause | null = null;
@@ -187,6 +187,11 @@ export class BoardModel {
   /** Cut the TX line (true) or restore it. */
   silence(on: boolean): void {
     this.s.silent = on;
+  }
+  /** A firmware update to another protocol version, then the reset that runs it. */
+  flash(protocol: number): void {
+    this.protocol = protocol;
+    this.reset('software');
   }
   /** The BOOT frames of the next `n` resets are lost (noise at power-up, a host not listening yet). */
   loseBoot(n = 1): void {

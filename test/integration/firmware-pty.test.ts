@@ -127,6 +127,28 @@ describe('firmware bridge over a socat pty pair', { skip: SOCAT ? false : 'socat
     assert.deepEqual([st.flags.ampOn, st.input, st.fmFreq, st.watchdogS], [true, 'fm', 9850, 3]);
   });
 
+  test('a reset whose BOOT frames are all lost: found by the next PING (boot counter) and repaired within one ping period', async () => {
+    assert.ok(sim);
+    const boots = events.filter((e) => e.event === 'boot').length;
+    const reset = once(bridge, 'reset');
+    const t0 = Date.now();
+    await sim.script('reset-quiet');
+    const [v] = await withDeadline(reset, 5000, 'reset noticed');
+    assert.equal(v.bootCount, 3);
+    assert.equal(v.resetReason, 'brown-out');
+    await until(() => bridge.stats().resets >= 2, 3000, 'reset counted');
+    let st = await bridge.request({ cmd: 'get-status' });
+    for (let i = 0; i < 20 && !(st.flags.ampOn && st.fmFreq === 9850); i++) {
+      await sleep(100);
+      st = await bridge.request({ cmd: 'get-status' });
+    }
+    const ms = Date.now() - t0;
+    assert.deepEqual([st.flags.ampOn, st.input, st.fmFreq, st.watchdogS], [true, 'fm', 9850, 3]);
+    // Ping period 1 s (N = 3 s): noticed at the next keep-alive, repaired right after.
+    assert.ok(ms < 2500, `repaired ${ms} ms after the reset (one ping period is 1000 ms)`);
+    assert.equal(events.filter((e) => e.event === 'boot').length, boots, 'no BOOT frame reached the host');
+  });
+
   test('every simulator fault produces the matching bridge event', async () => {
     assert.ok(sim);
     const from = events.length;
