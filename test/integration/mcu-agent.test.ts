@@ -300,6 +300,20 @@ test('an fm item whose amplifier the board refuses fails with reason hardware (n
   await r.close();
 });
 
+test('an FM item: the input is selected once, at the warm-up, not again when the audio starts', async () => {
+  const r = await rig();
+  const o = occ('vov4', { kind: 'fm', freqMHz: 101.0 }, 2000);
+  r.agent.playback.prepare(o);
+  await r.centre.waitUntil(() => (r.sim.model.state().amp ? true : undefined), 5000, 'warm-up: amp on');
+  const switches = r.sim.model.state().inputSwitches;
+  r.agent.playback.fire(o, 0);
+  await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
+  assert.equal(r.sim.model.state().inputSwitches, switches, 'no second select (a muting firmware would clip the start)');
+  assert.equal(r.sim.model.log.filter((c) => c.cmd === 'select-input' && c.input === 'fm').length, 1);
+  await r.agent.playback.stopAll('stopped');
+  await r.close();
+});
+
 test('a line going from open to short: line_short raised first, line_open recovered as "no longer open", never "ok (0 Ω)"', async () => {
   const r = await rig();
   r.sim.model.line('open');

@@ -298,6 +298,24 @@ test('board: the watchdog runs from power-up, trips once per silence with the am
   b.model.stop();
 });
 
+test('board: a frame answered with an ERROR (not VERSION) feeds the watchdog; a foreign-VER frame does not', () => {
+  const b = bareBoard();
+  b.model.start();
+  b.send(COMMAND_TYPES['set-watchdog'], encodeCommand({ cmd: 'set-watchdog', seconds: 3 }).payload);
+  for (let i = 0; i < 15; i++) {
+    b.timers.advance(2000);
+    b.send(0x3e); // UNKNOWN_TYPE every 2 s for 30 s
+  }
+  assert.equal(b.frames.filter((f) => f.type === EVENT_TYPES.watchdog).length, 0);
+  for (let i = 0; i < 3; i++) {
+    b.timers.advance(1000);
+    b.send(COMMAND_TYPES.ping, Buffer.alloc(0), 2);
+  }
+  b.timers.advance(1);
+  assert.equal(b.frames.filter((f) => f.type === EVENT_TYPES.watchdog).length, 1, 'VER 2 frames did not feed it');
+  b.model.stop();
+});
+
 test('board: a command in progress holds the watchdog (a 2.5 s LINE_TEST against N = 3 s)', () => {
   const b = bareBoard();
   b.model.start();
