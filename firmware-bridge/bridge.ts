@@ -23,14 +23,15 @@
 // pty reports no close until a write fails (FINDINGS, Serial), hence the pings.
 // A board speaking another protocol version keeps its port open: the host sends it
 // nothing but GET_VERSION every 30 s, and a BOOT of the right version is acted on at once.
-// This file keeps the connection lifecycle, pinger and desired state; its public types
-// are in bridge-types.ts and its errors in request-queue.ts, all re-exported from here.
+// This file keeps the connection lifecycle, keep-alive and desired state; the verdict on
+// a keep-alive reply is reconcile.ts, the port plumbing port-link.ts, the public types
+// bridge-types.ts and the errors request-queue.ts (re-exported from here).
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { PROTOCOL_VERSION, type Frame } from './frame.js';
 import { judge, type Observed } from './reconcile.js';
-import { FrameParser, type ParserStats } from './parser.js';
+import { PortLink, dispose } from './port-link.js';
 import {
   COMMAND_TIMEOUT_MS,
   ERROR_TYPE,
@@ -55,7 +56,6 @@ import type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './brid
 export { BoardErrorReply, BridgeTimeoutError, NotConnectedError } from './request-queue.js';
 export type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './bridge-types.js';
 
-const IDLE_MS = 50;
 /** §6: with a mismatched board the host sends nothing but GET_VERSION, this often. */
 export const VERSION_RECHECK_MS = 30_000;
 /** §7: on a 1.0 board a LINE_TEST that times out (3 s) may outlast a watchdog shorter than this. */
@@ -70,17 +70,13 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private readonly pingMs: number;
   private readonly maxMissed: number;
   private readonly desiredState: DesiredState;
-  private port: Duplex | undefined;
-  private parser: FrameParser | undefined;
-  private detach: (() => void) | undefined;
-  private readonly totals: ParserStats = { frames: 0, badCrc: 0, garbageBytes: 0, oversize: 0, truncated: 0 };
+  private readonly link: PortLink;
   private readonly counters = { timeouts: 0, retries: 0, lateReplies: 0, badPayloads: 0, unknownEvents: 0, foreignVersion: 0, resets: 0, repairs: 0, reconnects: 0, missedPings: 0 };
   private readonly requests: RequestQueue;
   private readonly retry: RetryContext;
   private readonly live = new Set<TimerHandle>();
   private pingTimer: TimerHandle | undefined;
   private reopenTimer: TimerHandle | undefined;
-  private idleTimer: TimerHandle | undefined;
   private running = false;
   private connecting = false;
   private gen = 0;
@@ -105,6 +101,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     this.pingMs = deps.pingMs ?? Math.floor((this.watchdogS * 1000) / 3);
     this.maxMissed = deps.maxMissedPings ?? 3;
     this.desiredState = { amp: false, input: 'ip', fmFreq: undefined, ...deps.initial };
+    this.link = new PortLink(this.timers, (f) => this.onFrame(f), (why) => this.lost(why));
     this.requests = new RequestQueue(this.timers, () => this.port);
     this.retry = {
       timeoutMs: (name) => deps.timeoutMs?.[name] ?? COMMAND_TIMEOUT_MS[name],
@@ -131,6 +128,10 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     this.live.clear();
   }
 
+  private get port(): Duplex | undefined {
+    return this.link.port;
+  }
+
   get connected(): boolean {
     return this.port !== undefined && !this.connecting;
   }
@@ -140,10 +141,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   }
 
   stats(): BridgeStats {
-    const p = this.parser?.stats;
-    const sum = { ...this.totals };
-    if (p) for (const k of Object.keys(sum) as (keyof ParserStats)[]) sum[k] += p[k];
-    return { ...sum, ...this.counters };
+    return { ...this.link.stats(), ...this.counters };
   }
 
   // ---- the desired-state API (what the agent's `mcu` board calls) ----
@@ -223,7 +221,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       dispose(port);
       return;
     }
-    this.attach(port);
+    this.link.attach(port);
     this.confirmed = {};
     this.uptimeS = undefined;
     try {
@@ -291,43 +289,13 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     }
   }
 
-  private attach(port: Duplex): void {
-    const parser = new FrameParser();
-    const onData = (b: Buffer): void => {
-      parser.write(b);
-      this.timers.clearTimeout(this.idleTimer);
-      this.idleTimer = parser.pending > 0 ? this.timers.setTimeout(() => parser.idle(), IDLE_MS) : undefined;
-    };
-    const onFrame = (f: Frame): void => this.onFrame(f);
-    const onLost = (e?: Error): void => this.lost(e ? `port error: ${e.message}` : 'port closed');
-    port.on('data', onData);
-    port.on('error', onLost);
-    port.on('close', onLost);
-    parser.on('data', onFrame);
-    this.port = port;
-    this.parser = parser;
-    this.detach = () => {
-      port.off('data', onData);
-      port.off('error', onLost);
-      port.off('close', onLost);
-      parser.off('data', onFrame);
-      for (const k of Object.keys(this.totals) as (keyof ParserStats)[]) this.totals[k] += parser.stats[k];
-      dispose(port);
-    };
-  }
-
   private teardown(reason: string): void {
     this.gen++;
     this.timers.clearTimeout(this.pingTimer);
     this.timers.clearTimeout(this.recheckTimer);
     this.recheckTimer = undefined;
-    this.timers.clearTimeout(this.idleTimer);
-    this.pingTimer = this.idleTimer = undefined;
-    const had = this.port !== undefined;
-    this.detach?.();
-    this.detach = undefined;
-    this.port = undefined;
-    this.parser = undefined;
+    this.pingTimer = undefined;
+    const had = this.link.detach();
     this.requests.abort(reason);
     if (had) this.emit('disconnected', reason);
   }
@@ -538,15 +506,4 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
 /** Frames frozen across versions (§6): read whatever their VER. */
 function isFrozenFrame(f: Frame): boolean {
   return f.type === 0x40 || f.type === ERROR_TYPE || f.type === (0x09 | 0x80);
-}
-
-/**
- * Release a port. SerialPort's stream has no _destroy, so destroy() alone leaves the fd
- * open and its flock held ("Cannot lock port" on every reopen): close it first.
- */
-function dispose(port: Duplex): void {
-  port.on('error', () => undefined); // a late EIO from a dead port must not crash the process
-  const sp = port as Duplex & { isOpen?: boolean; close?: (cb: (e?: Error | null) => void) => void };
-  if (typeof sp.close === 'function' && sp.isOpen) sp.close(() => port.destroy());
-  else port.destroy();
 }
