@@ -466,11 +466,19 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     this.confirmed.amp = o.flags.ampOn;
     if (o.input !== undefined) this.confirmed.input = o.input;
     this.lastEventSeq = o.lastEventSeq;
-    if (v.reset) {
+    let reset = v.reset;
+    let block: VersionBlock | undefined;
+    if (!reset && this.minor < 1 && (v.lostEvents || v.drift.length > 0)) {
+      // 1.0: no boot counter in the keep-alive, and an uptime read in the same second as
+      // the reset is not smaller: a reset may show only as drift or a lost event. Ask.
+      block = await this.request({ cmd: 'get-version' });
+      if (this.bootCount !== undefined && block.bootCount !== this.bootCount) reset = `boot counter ${this.bootCount} → ${block.bootCount}`;
+    }
+    if (reset) {
       // The BOOT was lost: the version block says which reset this was, then re-apply.
-      const block = await this.request({ cmd: 'get-version' });
+      block ??= await this.request({ cmd: 'get-version' });
       if (block.bootCount === this.bootCount) this.bootCount = undefined; // 1.0: uptime told us, not the counter
-      this.emit('warning', new Error(`IO board reset without a BOOT heard (${v.reset}); re-applying`));
+      this.emit('warning', new Error(`IO board reset without a BOOT heard (${reset}); re-applying`));
       const before = this.counters.resets;
       this.onBoot(block);
       if (this.counters.resets === before) {
@@ -483,17 +491,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       this.emit('status', o.status ?? (await this.request({ cmd: 'get-status' })));
       return;
     }
-    if (v.lostEvents) {
-      if (this.minor < 1) {
-        // 1.0: a lost event may hide a reset in the same second (uptime not yet smaller).
-        const block = await this.request({ cmd: 'get-version' });
-        if (this.bootCount !== undefined && block.bootCount !== this.bootCount) {
-          this.onBoot(block);
-          return;
-        }
-      }
-      this.emit('status', o.status ?? (await this.request({ cmd: 'get-status' })));
-    }
+    if (v.lostEvents) this.emit('status', o.status ?? (await this.request({ cmd: 'get-status' })));
     if (v.drift.length > 0) {
       this.counters.repairs++;
       this.emit('drift', v.drift);

@@ -98,6 +98,18 @@ for (const minor of [1, 0]) {
   });
 }
 
+test('a 1.0 board reset within the same second of uptime (not smaller): the drift makes the host ask GET_VERSION, and it is a reset', async () => {
+  const r = rig({ minor: 0, bootCount: 7 });
+  await fmOnAir(r);
+  const reset = once(r.bridge, 'reset');
+  r.model.loseBoot(1);
+  r.model.reset('mcu-watchdog'); // uptime 0 s before and after
+  const [v] = await reset;
+  assert.deepEqual([v.bootCount, v.resetReason], [9, 'mcu-watchdog']);
+  await until(() => onAir(r.model), 3000, 'state re-applied');
+  await r.close();
+});
+
 test('drift: an amplifier fault whose events were both lost leaves the amp off; the keep-alive puts it back on', async () => {
   const r = rig();
   await fmOnAir(r);
