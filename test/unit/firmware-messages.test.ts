@@ -53,6 +53,8 @@ test('PROTOCOL.md §2.5: fm-tune 98.5 MHz with SEQ 0x2A, and its reply, byte for
   assert.deepEqual(encodeFrame({ seq: 0x2a, ...rep }), hex('A5 03 01 2A 85 26 7A 2D 65 B0'));
   const ping = encodeCommand({ cmd: 'ping' });
   assert.deepEqual(encodeFrame({ seq: 1, ...ping }), hex('A5 00 01 01 01 90 E0'));
+  const pong = encodeReply('ping', { flags: { ...noFlags, ampOn: true }, lastEventSeq: 1, bootCount: 42, input: 'fm' });
+  assert.deepEqual(encodeFrame({ seq: 1, ...pong }), hex('A5 08 01 01 81 00 01 01 00 00 00 2A 01 78 01'), 'example 4 (1.1)');
 });
 
 test('every command round-trips through encodeCommand, a frame, and decodeCommand', () => {
