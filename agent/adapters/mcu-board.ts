@@ -83,7 +83,12 @@ export class McuBoard implements Board {
       this.version = v; // selftest and the log say the boot we are in, not the one before
       this.set('mcu', 'reset', true, `IO board reset (${v.resetReason}, boot ${v.bootCount}); re-applying amp, input and tuner`);
     });
-    b.on('drift', (what) => o.log.warn({ code: 'MCU_DRIFT', what }, 'IO board not in the wanted state; re-applying'));
+    let lastDrift = '';
+    b.on('drift', (what) => {
+      const same = what.join() === lastDrift;
+      lastDrift = what.join();
+      o.log[same ? 'debug' : 'warn']({ code: 'MCU_DRIFT', what }, 'IO board not in the wanted state; re-applying');
+    });
     b.on('disconnected', (why) => {
       if (!this.closed) o.log.warn({ code: 'MCU_LOST', why }, 'IO board connection lost; reconnecting');
     });
@@ -92,7 +97,15 @@ export class McuBoard implements Board {
       this.set('mcu', 'protocol_version', true, `IO board speaks protocol ${v}, this agent 1: board left alone (amp stays off), rechecked every 30 s`),
     );
     b.on('status', (s) => this.reconcile(s));
-    b.on('warning', (err) => o.log.warn({ code: 'MCU_WARNING', err }, 'IO board background step failed'));
+    // A persistent fault (a relay that does not follow) fails the repair at every keep-alive:
+    // one warn line per new message, the repeats at debug.
+    let lastWarning = '';
+    b.on('warning', (err) => {
+      const key = err.message.replace(/\(seq \d+\)/g, '');
+      const same = key === lastWarning;
+      lastWarning = key;
+      o.log[same ? 'debug' : 'warn']({ code: 'MCU_WARNING', err }, 'IO board background step failed');
+    });
     this.tuner = {
       tune: (freqMHz) => this.tune(freqMHz),
       state: () => (this.fm ? { ...this.fm, rssi: this.bridge.connected ? this.fm.rssi : null } : null),

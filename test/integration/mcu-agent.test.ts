@@ -396,3 +396,23 @@ test('a clean stop: no MCU_LOST, SET_AMP 0 / SELECT_INPUT ip sent once; board lo
   assert.ok(cap2.lines.length > 0);
   for (const l of cap2.lines) assert.equal(l.match(/"mod":/g)?.length ?? 0, 1, l);
 });
+
+test('a relay that does not follow: repaired at every keep-alive, but logged at warn once, the repeats at debug', async () => {
+  const cap = capturedLog();
+  const r = await rig({ log: cap.log, pingMs: 150 });
+  r.sim.model.relay(true);
+  await assert.rejects(r.board.setAmp(true), /hw_fault/);
+  const f = await r.waitHw('hw.fault', 'amp', 'hw_fault');
+  assert.match(String(f.message), /relay feedback/);
+  await new Promise((res) => setTimeout(res, 1500));
+  const lines = cap.lines.map((l) => JSON.parse(l) as { level: number; code?: string });
+  const drift = lines.filter((l) => l.code === 'MCU_DRIFT');
+  assert.ok(drift.length >= 3, `a repair tried at every keep-alive (${drift.length})`);
+  assert.equal(drift.filter((l) => l.level >= 40).length, 1, 'one warn line for the same drift');
+  assert.ok(lines.filter((l) => l.code === 'MCU_WARNING' && l.level >= 40).length <= 1);
+  r.sim.model.relay(false);
+  await r.waitHw('hw.recovered', 'amp', 'hw_fault');
+  assert.equal(r.sim.model.state().amp, true, 'the amp goes on once the relay follows');
+  await r.board.setAmp(false);
+  await r.close();
+});
