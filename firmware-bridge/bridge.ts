@@ -155,9 +155,14 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   async selectInput(input: AudioInput): Promise<AudioInput> {
     this.desiredState.input = input;
     // Decided when the command's turn comes, after what is queued before it.
-    const r = (await this.requests.send({ cmd: 'select-input', input }, this.retry, () => (this.confirmed.input === input ? { input } : undefined))).input;
-    this.confirmed.input = r;
-    return r;
+    try {
+      const r = (await this.requests.send({ cmd: 'select-input', input }, this.retry, () => (this.confirmed.input === input ? { input } : undefined))).input;
+      this.confirmed.input = r;
+      return r;
+    } catch (e) {
+      this.confirmed.input = undefined; // unknown: the next select is sent
+      throw e;
+    }
   }
   private async sendAmp(on: boolean, skip?: () => { on: boolean } | undefined): Promise<boolean> {
     try {
@@ -165,7 +170,9 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       this.confirmed.amp = r;
       return r;
     } catch (e) {
-      if (e instanceof BoardErrorReply) this.confirmed.amp = false; // refused: the board keeps it off
+      // Refused (HW_FAULT): the board keeps it off. Anything else: unknown, so the next
+      // SET_AMP 0 is sent, never skipped on a guess.
+      this.confirmed.amp = e instanceof BoardErrorReply && e.error.code === 'hw_fault' ? false : undefined;
       throw e;
     }
   }

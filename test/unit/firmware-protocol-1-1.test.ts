@@ -351,3 +351,18 @@ test('board: FM_STATUS with the tuner off answers zeros; a failed tuner NOT_READ
   await assert.rejects(r.bridge.request({ cmd: 'fm-status' }), (e: unknown) => e instanceof BoardErrorReply && e.error.code === 'not_ready');
   await r.close();
 });
+
+test('a SET_AMP 0 that failed (BUSY) leaves the amplifier state unknown: the next SET_AMP 0 is sent, never skipped on a guess', async () => {
+  const r = rig({}, { pingMs: 60_000, timeoutMs: { 'line-test': 40 } });
+  await r.bridge.start();
+  assert.equal(await r.bridge.setAmp(true), true);
+  r.model.slow(1000);
+  await assert.rejects(r.bridge.request({ cmd: 'line-test' }), /no reply/);
+  await assert.rejects(r.bridge.setAmp(false), (e: unknown) => e instanceof BoardErrorReply && e.error.code === 'busy');
+  r.model.slow(0);
+  await sleep(1000);
+  assert.equal(r.model.state().amp, true, 'the board never took the SET_AMP 0');
+  assert.equal(await r.bridge.setAmp(false), false);
+  assert.equal(r.model.state().amp, false, 'sent again, and taken');
+  await r.close();
+});
