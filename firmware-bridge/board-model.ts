@@ -6,12 +6,19 @@
 // Invariants (from the spec, because the host is tested against them):
 // - every valid command of the right VER gets exactly one reply or ERROR with its SEQ;
 // - after a reset: amp off, input ip, tuner off, watchdog 10 s, event SEQ 1, BOOT
-//   repeated every 1 s until the first valid command;
-// - the watchdog is fed only by valid frames of the right VER; on expiry amp goes off.
+//   repeated every 1 s until the first valid frame of the right VER (or a GET_VERSION
+//   of any VER);
+// - the watchdog runs from power-up and is fed only by valid frames of the right VER
+//   (and held while a command executes); on expiry amp goes off, once per silence.
+// It speaks 1.1 by default; `minor: 0` gives the wire of a 1.0 board (3-byte PING
+// reply, 10-byte version block) so the host is tested against both.
 // Faults model the field: `silent` cuts the board's TX (it still acts on commands), so
-// the host sees no answer while the watchdog stays fed.
+// the host sees no answer while the watchdog stays fed; `loseBoot` drops the BOOT
+// frames of the next resets (power-up noise); `duplicate` sends every reply twice;
+// `ampFaultLatch` is a firmware that read 1.0's "latched" literally (the flag holds
+// until SET_AMP 0 after the cause went).
 
-import { encodeFrame, PROTOCOL_VERSION, type Frame } from './frame.js';
+import { encodeFrame, PROTOCOL_MINOR, PROTOCOL_VERSION, type Frame } from './frame.js';
 import { FrameParser } from './parser.js';
 import {
   COMMAND_TYPES,
@@ -23,6 +30,7 @@ import {
   type BoardEvent,
   type Command,
   type AmpFaultCause,
+  type AudioInput,
   type LineState,
   type Message,
   type ResetReason,
@@ -30,7 +38,6 @@ import {
   type StatusFlags,
   type VersionBlock,
 } from './messages.js';
-import type { AudioInput } from '../agent/adapters/board.js';
 import type { TimerHandle, Timers } from './timers.js';
 
 /** §3 idle rule. */
@@ -48,6 +55,10 @@ export interface BoardModelDeps {
   firmware?: { major: number; minor: number; patch: number };
   /** Protocol version the firmware speaks (to test §6 mismatches). */
   protocol?: number;
+  /** Minor version (§6): 1 by default; 0 is a board built from the 1.0 text. */
+  minor?: number;
+  /** 1.0 reading of AMP_FAULT: the flag stays latched after the cause goes, until SET_AMP 0. */
+  ampFaultLatch?: boolean;
   random?: () => number;
   /** Called for every event sent, for logs (sim-cli prints them). */
   onEvent?(e: BoardEvent): void;
@@ -76,12 +87,22 @@ export interface BoardState {
   tunerFailed: boolean;
   /** The relay feedback disagrees: SET_AMP / SELECT_INPUT answer HW_FAULT. */
   relayFault: boolean;
+  /** Input relay switches done (each one a muted break on a real board). */
+  inputSwitches: number;
+  /** BOOT frames of this many coming resets are lost on the wire. */
+  bootsToLose: number;
+  /** Every reply is sent twice. */
+  duplicate: boolean;
 }
 
 export class BoardModel {
   private readonly parser = new FrameParser();
   private readonly s: BoardState;
-  private readonly protocol: number;
+  private protocol: number;
+  private readonly minor: number;
+  /** The live cause of an amplifier fault; `s.ampFault` is the flag the host sees. */
+  private ampCause: AmpFaultCause | null = null;
+  private bootLost = false;
   private readonly firmware: { major: number; minor: number; patch: number };
   private bootAt = 0;
   private resetReason: ResetReason = 'power-on';
@@ -97,6 +118,7 @@ export class BoardModel {
 
   constructor(private readonly deps: BoardModelDeps) {
     this.protocol = deps.protocol ?? PROTOCOL_VERSION;
+    this.minor = deps.minor ?? PROTOCOL_MINOR;
     this.firmware = deps.firmware ?? { major: 1, minor: 0, patch: 0 };
     this.s = {
       amp: false,
@@ -118,6 +140,9 @@ export class BoardModel {
       batteryLow: false,
       tunerFailed: false,
       relayFault: false,
+      inputSwitches: 0,
+      bootsToLose: 0,
+      duplicate: false,
     };
     this.parser.on('data', (f: Frame) => this.onFrame(f));
   }
@@ -163,6 +188,19 @@ export class BoardModel {
   silence(on: boolean): void {
     this.s.silent = on;
   }
+  /** A firmware update to another protocol version, then the reset that runs it. */
+  flash(protocol: number): void {
+    this.protocol = protocol;
+    this.reset('software');
+  }
+  /** The BOOT frames of the next `n` resets are lost (noise at power-up, a host not listening yet). */
+  loseBoot(n = 1): void {
+    this.s.bootsToLose = n;
+  }
+  /** Send every reply twice (a UART driver bug, a retransmitting bridge). */
+  duplicateReplies(on: boolean): void {
+    this.s.duplicate = on;
+  }
   /** Delay every reply by `ms` (the board stays BUSY meanwhile). */
   slow(ms: number): void {
     this.s.delayMs = Math.max(0, ms);
@@ -193,6 +231,10 @@ export class BoardModel {
     this.resetReason = reason;
     this.bootAt = t.now();
     this.booting = true;
+    this.bootLost = this.s.bootsToLose > 0;
+    if (this.bootLost) this.s.bootsToLose--;
+    // The amplifier's own protection re-evaluates its cause after a reset.
+    this.s.ampFault = this.ampCause;
     this.feedWatchdog();
     this.announceBoot();
   }
@@ -212,18 +254,25 @@ export class BoardModel {
     this.s.doorOpen = open;
     this.event({ event: 'door', open });
   }
-  /** Raise a latched amplifier fault (amp goes off), or clear its cause (null). */
+  /**
+   * An amplifier fault's cause appears (amp goes off and stays off) or goes (null).
+   * 1.1: the flag follows the cause and the state-0 event is sent when it goes; the amp
+   * stays off until SET_AMP 1. With `ampFaultLatch` the flag and the refusal hold until
+   * SET_AMP 0 after the cause went, and the state-0 event is sent then.
+   */
   ampFault(cause: Exclude<AmpFaultCause, 'none'> | null): void {
-    const was = this.s.ampFault;
-    if (cause === was) return;
+    if (cause === this.ampCause) return;
+    this.ampCause = cause;
     if (cause) {
       this.s.ampFault = cause;
       this.s.amp = false;
       this.event({ event: 'amp-fault', fault: true, cause, currentMa: cause === 'overcurrent' ? 4_200 : 0, temperatureC: cause === 'overtemperature' ? 92 : 31.5 });
-    } else {
-      this.s.ampFault = null;
-      this.event({ event: 'amp-fault', fault: false, cause: 'none', currentMa: 40, temperatureC: 31.5 });
-    }
+    } else if (!this.deps.ampFaultLatch) this.clearAmpFault();
+  }
+  private clearAmpFault(): void {
+    if (this.s.ampFault === null) return;
+    this.s.ampFault = null;
+    this.event({ event: 'amp-fault', fault: false, cause: 'none', currentMa: 40, temperatureC: 31.5 });
   }
   battery(low: boolean): void {
     if (low === this.s.batteryLow) return;
@@ -250,16 +299,18 @@ export class BoardModel {
 
   private onFrame(f: Frame): void {
     if (f.version !== this.protocol) {
-      // §6: not executed, does not feed the watchdog; GET_VERSION is answered anyway.
-      if (f.type === COMMAND_TYPES['get-version']) this.answer(f.seq, encodeReply('get-version', this.versionBlock()));
-      else this.answer(f.seq, encodeError(f.type, 'version', this.protocol));
+      // §6: not executed, does not feed the watchdog; GET_VERSION is answered anyway,
+      // and shows that a host listens, so it ends the BOOT repeat (§5.2).
+      if (f.type === COMMAND_TYPES['get-version']) {
+        this.stopBootRepeat();
+        this.answer(f.seq, encodeReply('get-version', this.versionBlock()));
+      } else this.answer(f.seq, encodeError(f.type, 'version', this.protocol));
       return;
     }
+    // §5.3 order: VER (above), then BUSY, then UNKNOWN_TYPE / BAD_LENGTH / BAD_ARG. Every
+    // frame of the right VER feeds the watchdog and ends the BOOT repeat, whatever answers it.
     this.feedWatchdog();
-    if (this.booting) {
-      this.booting = false;
-      this.deps.timers.clearTimeout(this.bootTimer);
-    }
+    this.stopBootRepeat();
     if (this.busy) {
       this.answer(f.seq, encodeError(f.type, 'busy'));
       return;
@@ -279,6 +330,8 @@ export class BoardModel {
     const h = this.deps.timers.setTimeout(() => {
       this.replyTimers.delete(h);
       this.busy = false;
+      // §7 (1.1): a command in progress holds the watchdog; it restarts when the reply goes.
+      if (this.minor >= 1) this.feedWatchdog();
       this.answer(f.seq, reply);
     }, this.s.delayMs);
     this.replyTimers.add(h);
@@ -288,16 +341,20 @@ export class BoardModel {
     const s = this.s;
     switch (c.cmd) {
       case 'ping':
-        return encodeReply('ping', { flags: this.flags(), lastEventSeq: s.lastEventSeq });
+        return encodeReply('ping', this.minor >= 1 ? { flags: this.flags(), lastEventSeq: s.lastEventSeq, bootCount: s.bootCount, input: s.input } : { flags: this.flags(), lastEventSeq: s.lastEventSeq });
       case 'get-status':
         return encodeReply('get-status', this.status());
       case 'set-amp':
         if (c.on && (s.ampFault || s.relayFault)) return encodeError(COMMAND_TYPES['set-amp'], 'hw_fault');
         s.amp = c.on;
-        if (c.on) s.watchdogTripped = false;
+        // 1.1: any SET_AMP acknowledges a watchdog trip; 1.0 cleared it with SET_AMP 1 only.
+        if (c.on || this.minor >= 1) s.watchdogTripped = false;
+        if (!c.on && this.ampCause === null) this.clearAmpFault();
         return encodeReply('set-amp', { on: s.amp });
       case 'select-input':
         if (s.relayFault) return encodeError(COMMAND_TYPES['select-input'], 'hw_fault');
+        // The current input is a no-op: no relay movement, no mute (§5.1).
+        if (c.input !== s.input) s.inputSwitches++;
         s.input = c.input;
         return encodeReply('select-input', { input: s.input });
       case 'fm-tune':
@@ -306,7 +363,9 @@ export class BoardModel {
         s.fmRssi = s.fmSignalLost ? RSSI_LOST : RSSI_GOOD;
         return encodeReply('fm-tune', { freq: s.fmFreq, rssi: s.fmRssi });
       case 'fm-status':
-        if (s.fmFreq === 0 || s.tunerFailed) return encodeError(COMMAND_TYPES['fm-status'], 'not_ready');
+        if (s.tunerFailed || (s.fmFreq === 0 && this.minor < 1)) return encodeError(COMMAND_TYPES['fm-status'], 'not_ready');
+        // 1.1: the tuner off (never tuned since reset) answers zeros, not NOT_READY.
+        if (s.fmFreq === 0) return encodeReply('fm-status', { freq: 0, rssi: 0, snr: 0, stereo: false, signalOk: false });
         return encodeReply('fm-status', { freq: s.fmFreq, rssi: s.fmRssi, snr: s.fmSignalLost ? 3 : 30, stereo: !s.fmSignalLost, signalOk: !s.fmSignalLost });
       case 'line-test':
         return encodeReply('line-test', { result: s.line, impedance: impedanceOf(s.line) });
@@ -351,17 +410,26 @@ export class BoardModel {
   }
 
   private versionBlock(): VersionBlock {
-    return { protocol: this.protocol, firmware: this.firmware, bootCount: this.s.bootCount, resetReason: this.resetReason, hwRev: 2 };
+    return { protocol: this.protocol, minor: this.minor, firmware: this.firmware, bootCount: this.s.bootCount, resetReason: this.resetReason, hwRev: 2 };
+  }
+
+  private stopBootRepeat(): void {
+    if (!this.booting) return;
+    this.booting = false;
+    this.deps.timers.clearTimeout(this.bootTimer);
   }
 
   private announceBoot(): void {
     this.deps.timers.clearTimeout(this.bootTimer);
     if (!this.running || !this.booting) return;
-    // The same frame (SEQ 1) every time, so repeats are recognisable as repeats.
+    // The same frame (SEQ 1) every time, so repeats are recognisable as repeats. BOOT
+    // is an event: last_event_seq is 1 from here on, lost frame or not.
     this.s.lastEventSeq = 1;
     const e: BoardEvent = { event: 'boot', ...this.versionBlock() };
-    this.tx(encodeFrame({ seq: 1, ...encodeEvent(e), version: this.protocol }));
-    this.deps.onEvent?.(e);
+    if (!this.bootLost) {
+      this.tx(encodeFrame({ seq: 1, ...encodeEvent(e), version: this.protocol }));
+      this.deps.onEvent?.(e);
+    }
     this.bootTimer = this.deps.timers.setTimeout(() => this.announceBoot(), BOOT_REPEAT_MS);
   }
 
@@ -386,7 +454,9 @@ export class BoardModel {
   }
 
   private answer(seq: number, m: Message): void {
-    this.tx(encodeFrame({ seq, type: m.type, payload: m.payload, version: this.protocol }));
+    const bytes = encodeFrame({ seq, type: m.type, payload: m.payload, version: this.protocol });
+    this.tx(bytes);
+    if (this.s.duplicate) this.tx(bytes);
   }
 
   private tx(bytes: Buffer): void {

@@ -2,9 +2,8 @@
 // to keep it small; bridge.ts re-exports every name here.
 
 import type { ParserStats } from './parser.js';
-import type { BoardEvent, CommandName, Status, VersionBlock } from './messages.js';
-import type { BackoffPolicy } from '../agent/domain/backoff.js';
-import type { AudioInput } from '../agent/adapters/board.js';
+import type { AudioInput, BoardEvent, CommandName, Status, VersionBlock } from './messages.js';
+import type { BackoffPolicy } from './backoff.js';
 import type { Duplex } from 'node:stream';
 import type { Timers } from './timers.js';
 
@@ -21,7 +20,11 @@ export interface BridgeStats extends ParserStats {
   lateReplies: number;
   badPayloads: number;
   unknownEvents: number;
+  /** Board frames of another VER that are not frozen (§6): dropped, never acted on. */
+  foreignVersion: number;
   resets: number;
+  /** Keep-alive replies that showed drift from the wanted state, which was then re-applied. */
+  repairs: number;
   reconnects: number;
   missedPings: number;
 }
@@ -31,8 +34,12 @@ export interface BridgeEvents {
   event: [BoardEvent];
   /** The board was reset (BOOT with a new boot counter, or the counter changed). */
   reset: [VersionBlock];
-  /** The desired state was written to the board after a connect or reset. */
+  /** The desired state was written to the board after a connect, reset or drift; `amp` is what the board took. */
   reapplied: [DesiredState];
+  /** SET_AMP 1 refused with HW_FAULT while re-applying; tried again at the next keep-alive. */
+  'amp-refused': [Error];
+  /** A keep-alive reply differed from the wanted state (what differed); re-applying follows. */
+  drift: [string[]];
   connected: [VersionBlock];
   disconnected: [reason: string];
   /** `maxMissedPings` pings in a row went unanswered (§7: report hw.fault mcu no_answer). */
@@ -48,7 +55,7 @@ export interface BridgeEvents {
 export interface BridgeDeps {
   open(): Promise<Duplex>;
   timers?: Timers;
-  /** Watchdog N sent with SET_WATCHDOG; pings go every N/3 (§7). */
+  /** Watchdog N sent with SET_WATCHDOG; keep-alives go every N/3 (§7). */
   watchdogS?: number;
   /** Overrides the N/3 ping period (tests). */
   pingMs?: number;

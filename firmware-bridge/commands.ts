@@ -4,7 +4,6 @@
 // board events live in events.ts. Decoders throw PayloadError on a short payload and
 // ignore extra trailing bytes.
 
-import type { AudioInput } from '../agent/adapters/board.js';
 import {
   INPUTS,
   LINE_STATES,
@@ -18,6 +17,7 @@ import {
   u8,
   versionFrom,
   versionTo,
+  type AudioInput,
   type LineState,
   type Message,
   type StatusFlags,
@@ -54,7 +54,7 @@ export const COMMAND_TIMEOUT_MS: Readonly<Record<CommandName, number>> = {
 };
 /** Whether the host may retry on timeout (with a new SEQ). */
 export const COMMAND_RETRY: Readonly<Record<CommandName, boolean>> = {
-  ping: true,
+  ping: false, // §7: one keep-alive per period; a retry would hide a missed one
   'get-status': true,
   'set-amp': true,
   'select-input': true,
@@ -110,7 +110,8 @@ export type Command =
   | { cmd: 'get-version' };
 
 export interface Replies {
-  ping: { flags: StatusFlags; lastEventSeq: number };
+  /** bootCount and input are in the reply from protocol 1.1 on; absent from a 1.0 board. */
+  ping: { flags: StatusFlags; lastEventSeq: number; bootCount?: number; input?: AudioInput };
   'get-status': Status;
   'set-amp': { on: boolean };
   'select-input': { input: AudioInput };
@@ -205,9 +206,13 @@ export function encodeReply<N extends CommandName>(name: N, r: Replies[N]): Mess
   switch (name) {
     case 'ping': {
       const v = any as Replies['ping'];
-      const b = Buffer.alloc(3);
+      const b = Buffer.alloc(v.bootCount === undefined ? 3 : 8);
       b.writeUInt16BE(flagsTo(v.flags), 0);
       b.writeUInt8(v.lastEventSeq, 2);
+      if (v.bootCount !== undefined) {
+        b.writeUInt32BE(v.bootCount, 3);
+        b.writeUInt8(indexIn(INPUTS, v.input ?? 'ip', 'input'), 7);
+      }
       return { type, payload: b };
     }
     case 'get-status': {
@@ -271,6 +276,8 @@ export function decodeReply<N extends CommandName>(name: N, p: Buffer): Replies[
     case 'ping':
       need(p, 3, what);
       r = { flags: flagsFrom(u16(p, 0)), lastEventSeq: u8(p, 2) };
+      // 1.1: boot counter and input appended; a 1.0 board's 3 bytes stop here.
+      if (p.length >= 8) r = { ...r, bootCount: p.readUInt32BE(3), input: enumOf(INPUTS, u8(p, 7), 'input') };
       break;
     case 'get-status':
       need(p, 19, what);

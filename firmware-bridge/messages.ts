@@ -40,6 +40,7 @@ export { EVENT_TYPES, decodeEvent, encodeEvent, type BoardEvent } from './events
 export {
   PayloadError,
   type AmpFaultCause,
+  type AudioInput,
   type LineState,
   type Message,
   type ResetReason,

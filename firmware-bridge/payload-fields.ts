@@ -3,14 +3,14 @@
 // plus the bounds-checked readers. Split out of messages.ts so neither half owns them.
 // Internal to firmware-bridge: messages.ts re-exports only the public types.
 
-import type { AudioInput } from '../agent/adapters/board.js';
-
 export class PayloadError extends Error {
   override readonly name = 'PayloadError';
 }
 
 // ---- field types ----
 
+/** The amplifier's source (SELECT_INPUT): the host's audio out, the tuner, the line input. */
+export type AudioInput = 'ip' | 'fm' | 'line';
 export const INPUTS: readonly AudioInput[] = ['ip', 'fm', 'line'];
 export type LineState = 'ok' | 'open' | 'short';
 export const LINE_STATES: readonly LineState[] = ['ok', 'open', 'short'];
@@ -34,6 +34,8 @@ export type StatusFlags = Record<(typeof FLAG_BITS)[number], boolean>;
 
 export interface VersionBlock {
   protocol: number;
+  /** Minor version of the protocol (1.1 and later append it to the block; a 10-byte block is 1.0). */
+  minor: number;
   firmware: { major: number; minor: number; patch: number };
   bootCount: number;
   resetReason: ResetReason;
@@ -82,14 +84,17 @@ export function versionFrom(p: Buffer, what: string): VersionBlock {
   const r = u8(p, 8);
   return {
     protocol: u8(p, 0),
+    minor: p.length > 10 ? u8(p, 10) : 0,
     firmware: { major: u8(p, 1), minor: u8(p, 2), patch: u8(p, 3) },
     bootCount: p.readUInt32BE(4),
     resetReason: RESETS[r] ?? 'unknown',
     hwRev: u8(p, 9),
   };
 }
+/** The block as sent; a 1.0 board (minor 0) sends the 10 bytes of 1.0, without the minor. */
 export function versionTo(v: VersionBlock): Buffer {
-  const b = Buffer.alloc(10);
+  const b = Buffer.alloc(v.minor > 0 ? 11 : 10);
+  if (v.minor > 0) b.writeUInt8(v.minor, 10);
   b.writeUInt8(v.protocol, 0);
   b.writeUInt8(v.firmware.major, 1);
   b.writeUInt8(v.firmware.minor, 2);

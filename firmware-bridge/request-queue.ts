@@ -86,9 +86,12 @@ export class RequestQueue {
     private readonly port: () => Duplex | undefined,
   ) {}
 
-  /** Send one command; queued behind the request in flight; retries per §4. */
-  send<C extends Command>(c: C, ctx: RetryContext): Promise<Replies[C['cmd']]> {
-    return this.queued(() => this.attempt(c, 1, ctx));
+  /**
+   * Send one command; queued behind the request in flight; retries per §4. `skip`, run
+   * when the command's turn comes, may answer instead of the board (nothing to change).
+   */
+  send<C extends Command>(c: C, ctx: RetryContext, skip?: () => Replies[C['cmd']] | undefined): Promise<Replies[C['cmd']]> {
+    return this.queued(async () => skip?.() ?? this.attempt(c, 1, ctx));
   }
 
   private async attempt<C extends Command>(c: C, n: number, ctx: RetryContext): Promise<Replies[C['cmd']]> {

@@ -1,11 +1,12 @@
 // The board model as its own process on a serial device (one end of a socat pty pair):
-//   node --import tsx firmware-bridge/sim-cli.ts /tmp/x/board [--boot-count N]
+//   node --import tsx firmware-bridge/sim-cli.ts /tmp/x/board [--boot-count N] [--minor 0|1] [--amp-fault-latch]
 // Faults are scripted one per stdin line; every event the board sends and every fault
 // applied is printed as one line on stderr, so a test can wait for it.
 //   reset | silence on|off | slow <ms> | garbage <n> | door open|closed
 //   mains lost|present | line ok|open|short | fm loss|ok | state | quit
 //   amp-fault overcurrent|overtemperature|dc_offset|other|clear | battery low|ok
-//   tuner fail|ok | relay fault|ok
+//   tuner fail|ok | relay fault|ok | lose-boot [n] (BOOT frames of the next n resets lost)
+//   reset-quiet (a reset whose BOOT frames are all lost) | duplicate on|off (replies twice)
 
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
@@ -14,17 +15,22 @@ import { systemTimers } from './timers.js';
 
 const path = process.argv[2];
 if (!path) {
-  process.stderr.write('usage: sim-cli.ts <serial device> [--boot-count N]\n');
+  process.stderr.write('usage: sim-cli.ts <serial device> [--boot-count N] [--minor 0|1] [--amp-fault-latch]\n');
   process.exit(2);
 }
 const bc = process.argv.indexOf('--boot-count');
 const bootCount = bc > 0 ? Number(process.argv[bc + 1]) : 0;
+const mi = process.argv.indexOf('--minor');
+const minor = mi > 0 ? Number(process.argv[mi + 1]) : undefined;
+const ampFaultLatch = process.argv.includes('--amp-fault-latch');
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 
 const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
 const board = new BoardModel({
   timers: systemTimers(),
   bootCount,
+  ...(minor !== undefined ? { minor } : {}),
+  ampFaultLatch,
   send: (b) => port.write(b),
   onEvent: (e) => say(`event ${JSON.stringify(e)}`),
 });
@@ -35,6 +41,16 @@ function apply(line: string): string {
     case 'reset':
       board.reset('software');
       return 'ok reset';
+    case 'lose-boot':
+      board.loseBoot(Number(arg ?? 1));
+      return `ok lose-boot ${Number(arg ?? 1)}`;
+    case 'reset-quiet':
+      board.loseBoot(1);
+      board.reset('brown-out');
+      return 'ok reset-quiet';
+    case 'duplicate':
+      board.duplicateReplies(arg === 'on');
+      return `ok duplicate ${arg === 'on' ? 'on' : 'off'}`;
     case 'silence':
       board.silence(arg === 'on');
       return `ok silence ${arg === 'on' ? 'on' : 'off'}`;

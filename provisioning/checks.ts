@@ -9,6 +9,7 @@ import { access, chown, mkdir, open, readdir, stat, statfs, unlink } from 'node:
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
+import { diskVerdict } from '../agent/domain/hardware-verdicts.js';
 import { BrokerError, connectBroker, explain, resolveAll, targetFromConfig, type BrokerTarget, type Connected } from './broker.js';
 import type { Account } from './files.js';
 import { certInfo, certMatchesKey, readCertificate, readPrivateKey } from './keys.js';
@@ -74,9 +75,6 @@ export function clockOutcome(s: ClockStatus, now: Date): Outcome {
 
 // ---- disk and directories ----
 
-const DISK_FAIL_MB = 100;
-const DISK_WARN_MB = 500;
-
 async function nearestExisting(p: string): Promise<string> {
   for (let d = p; ; d = dirname(d)) {
     try {
@@ -95,16 +93,12 @@ async function freeMB(p: string): Promise<number> {
 
 const mb = (n: number) => (n >= 10_240 ? `${(n / 1024).toFixed(1)} GB` : `${n} MB`);
 
+/** The thresholds and wording are the agent's selftest's too (agent/domain/hardware-verdicts.ts). */
 export async function checkDisk(c: Config): Promise<Outcome> {
   const [state, cache] = await Promise.all([freeMB(c.stateDir), freeMB(c.cacheDir)]);
-  const detail = `state ${mb(state)} free, cache ${mb(cache)} free`;
-  const low = Math.min(state, cache);
-  const where = state <= cache ? c.stateDir : c.cacheDir;
-  const hint = `free space on the SD card: sudo du -xsh /var/log /var/cache/* | sort -h; sudo journalctl --vacuum-size=50M`;
-  if (low < DISK_FAIL_MB) return fail(`${detail}: under ${DISK_FAIL_MB} MB at ${where}`, hint);
-  if (low < DISK_WARN_MB) return warn(`${detail}: under ${DISK_WARN_MB} MB at ${where}`, hint);
-  if (cache < c.cache.quotaMB) return warn(`${detail}: less than the cache quota (${c.cache.quotaMB} MB)`, `lower cache.quotaMB, or free space on the card`);
-  return pass(detail);
+  const low = state < cache ? { mb: state, where: c.stateDir } : { mb: cache, where: c.cacheDir };
+  const v = diskVerdict(low.mb, low.where, c.cache.quotaMB);
+  return { ...v, detail: `state ${mb(state)}, cache ${mb(cache)}: ${v.detail}` };
 }
 
 /** Create, write, fsync, read and delete a file in `dir`; as root, also make sure the agent's user may write there. */

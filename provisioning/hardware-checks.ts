@@ -19,15 +19,10 @@ import { errorMessage } from './args.js';
 import type { Ui } from './io.js';
 import { fail, pass, skip, timed, withProgress, type CheckResult, type Outcome } from './report.js';
 import { readFile } from 'node:fs/promises';
+import { AMP_MIN_CURRENT_MA, ampVerdict, batteryVerdict, doorVerdict, firmwareDetail, fmVerdict, lineVerdict, mainsVerdict, type BoardReading } from '../agent/domain/hardware-verdicts.js';
 
-/** Below this RSSI (dBµV) a broadcast is too noisy to relay. */
-export const FM_MIN_RSSI = 20;
-/**
- * An amplifier that is on and playing draws far more than its idle supply current; under
- * this the relay did not switch it or it is not powered. The simulator reports 850 mA
- * playing and 40 mA idle; set from the first boxes' measurements.
- */
-export const AMP_MIN_CURRENT_MA = 100;
+// Thresholds and verdicts are shared with the agent's remote selftest.
+export { AMP_MIN_CURRENT_MA, FM_MIN_RSSI } from '../agent/domain/hardware-verdicts.js';
 
 export interface HardwareContext {
   config: Config;
@@ -81,9 +76,7 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
       } catch (err) {
         return mcuFailure(err, path, ctx.config.deviceId);
       }
-      const v = version!;
-      const fw = `${v.firmware.major}.${v.firmware.minor}.${v.firmware.patch}`;
-      return pass(`firmware ${fw}, protocol ${v.protocol}, hw rev ${v.hwRev}, boot #${v.bootCount} (${v.resetReason}) on ${path}`);
+      return pass(`${firmwareDetail(version!)} on ${path}`);
     });
     ctx.emit(answers);
     if (!answers.ok) {
@@ -98,17 +91,11 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
       return;
     }
     const s = status;
-    const volts = (mv: number) => `${(mv / 1000).toFixed(1)} V`;
-    ctx.emit(await timed('cabinet door', async () => (s.flags.doorOpen ? fail('OPEN', 'close the cabinet door (an open door is reported to the centre), or check the door switch and its wire to the IO board') : pass('closed'))));
-    ctx.emit(await timed('mains power', async () => (s.flags.mainsLost ? fail(`LOST: running on battery (${volts(s.batteryMv)})`, 'check the mains breaker, the fuse and the power supply feeding the box') : pass(`present (battery ${volts(s.batteryMv)})`))));
-    ctx.emit(await timed('battery', async () => (s.flags.batteryLow ? fail(`LOW (${volts(s.batteryMv)})`, 'the backup battery is flat or failing: charge or replace it; on mains it should recover within hours') : pass(volts(s.batteryMv)))));
-    ctx.emit(
-      await timed('amplifier', async () =>
-        s.flags.ampFault
-          ? fail(`fault latched (${s.temperatureC} °C, ${s.ampCurrentMa} mA)`, 'the amplifier tripped (short on a speaker line, overheating or DC offset): check the line and ventilation; it clears when the cause is gone')
-          : pass(`no fault, ${s.temperatureC} °C${s.flags.watchdogTripped ? ' (its watchdog had switched it off: the agent was not talking to it)' : ''}`),
-      ),
-    );
+    const reading: BoardReading = { ...s.flags, batteryMv: s.batteryMv, temperatureC: s.temperatureC, ampCurrentMa: s.ampCurrentMa };
+    ctx.emit(await timed('cabinet door', async () => doorVerdict(reading)));
+    ctx.emit(await timed('mains power', async () => mainsVerdict(reading)));
+    ctx.emit(await timed('battery', async () => batteryVerdict(reading)));
+    ctx.emit(await timed('amplifier', async () => ampVerdict(reading)));
     ctx.emit(await timed('speaker line', () => withProgress(ctx.ui, 'testing the speaker line', () => lineTest(bridge, s))));
     ctx.emit(await timed('FM tuner', () => fmTest(bridge, ctx.fmMHz)));
     const amp: AmpOps = {
@@ -158,18 +145,13 @@ async function lineTest(bridge: FirmwareBridge, s: Status): Promise<Outcome> {
     // The active test failed: the status flags (the board's last measurement) still tell.
     result = s.flags.lineShort ? 'short' : s.flags.lineOpen ? 'open' : 'ok';
   }
-  const ohms = impedance === null ? 'status flags' : impedance === 0xffff ? 'open circuit' : `${impedance} Ω`;
-  if (result === 'short') return fail(`SHORTED (${ohms})`, 'a short on the speaker line: disconnect the lines one by one to find it; do not play until it is fixed (the amplifier will trip)');
-  if (result === 'open') return fail(`OPEN (${ohms})`, 'no speaker on the line: check the terminals at the box and the line to the speakers (a cut or stolen cable)');
-  return pass(`ok (${ohms})`);
+  return lineVerdict(result, impedance);
 }
 
 async function fmTest(bridge: FirmwareBridge, mhz: number): Promise<Outcome> {
   try {
     const r = await bridge.fmTune(Math.round(mhz * 100));
-    const got = `${(r.freq / 100).toFixed(1)} MHz, RSSI ${r.rssi} dBµV`;
-    if (r.rssi < FM_MIN_RSSI) return fail(`weak: ${got} (under ${FM_MIN_RSSI})`, `check the FM antenna and its cable; try the local station with --fm MHz`);
-    return pass(`locked: ${got}`);
+    return fmVerdict(r.freq / 100, r.rssi);
   } catch (err) {
     if (err instanceof BoardErrorReply && err.error.code === 'not_ready') return fail('tuner NOT READY', 'the FM tuner did not start: power-cycle the IO board; if it persists the tuner module is faulty');
     return fail(`tune to ${mhz} MHz failed: ${errorMessage(err)}`, 'check the IO board (see the microcontroller line)');

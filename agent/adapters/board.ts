@@ -57,6 +57,8 @@ export interface Board {
   readonly tuner?: Tuner;
   /** Safe state, then release the hardware. */
   close(): Promise<void>;
+  /** The health of the link to a board behind a serial line (mcu); boards wired directly have none. */
+  link?(): { up: boolean; resets: number; badFrames: number; timeouts: number };
 }
 
 /** The amplifier-fault input of the sim and GPIO boards, as a condition. */

@@ -13,7 +13,7 @@
 //   while tuned, for the heartbeat's `fm`.
 import type { Duplex } from 'node:stream';
 import { FirmwareBridge, NotConnectedError, type BridgeDeps } from '../../firmware-bridge/bridge.js';
-import type { BoardEvent, Status, VersionBlock } from '../../firmware-bridge/messages.js';
+import type { AudioInput as BoardInput, BoardEvent, Status, VersionBlock } from '../../firmware-bridge/messages.js';
 import type { AudioInput, Board, BoardState, FmState, HwCondition, Tuner } from './board.js';
 import type { Logger } from '../log.js';
 
@@ -37,6 +37,11 @@ const LEVELS: readonly { flag: keyof Status['flags']; component: HwCondition['co
   { flag: 'lineShort', component: 'line', code: 'line_short', on: 'speaker line shorted', off: 'speaker line ok' },
   { flag: 'fmNoSignal', component: 'fm', code: 'no_signal', on: 'FM signal lost', off: 'FM signal ok' },
 ];
+// firmware-bridge/ has its own input type (it stands alone); the two must stay the same set.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const inputsAgree: Same<AudioInput, BoardInput> = true;
+void inputsAgree;
+
 const AMP_CODES = ['overcurrent', 'overtemperature', 'dc_offset', 'amp_fault'] as const;
 
 export class McuBoard implements Board {
@@ -52,6 +57,7 @@ export class McuBoard implements Board {
   private fmPoll: NodeJS.Timeout | undefined;
   private closed = false;
   private version: VersionBlock | undefined;
+  private refusedByFault = false;
 
   constructor(private readonly o: McuBoardOptions) {
     this.bridge = new FirmwareBridge({ ...o.bridge, open: o.open, watchdogS: o.watchdogS });
@@ -69,22 +75,47 @@ export class McuBoard implements Board {
       this.input = d.input;
       this.set('mcu', 'reset', false, 'IO board state re-applied after its reset');
       this.set('amp', 'watchdog', false, 'host talking to the IO board again');
+      if (d.amp) this.set('amp', 'hw_fault', false, 'amplifier switched on');
     });
+    b.on('amp-refused', () => this.refused());
     b.on('reset', (v) => {
       this.ampOn = false;
+      this.version = v; // selftest and the log say the boot we are in, not the one before
       this.set('mcu', 'reset', true, `IO board reset (${v.resetReason}, boot ${v.bootCount}); re-applying amp, input and tuner`);
     });
-    b.on('disconnected', (why) => o.log.warn({ code: 'MCU_LOST', why }, 'IO board connection lost; reconnecting'));
+    let lastDrift = '';
+    b.on('drift', (what) => {
+      const same = what.join() === lastDrift;
+      lastDrift = what.join();
+      o.log[same ? 'debug' : 'warn']({ code: 'MCU_DRIFT', what }, 'IO board not in the wanted state; re-applying');
+    });
+    b.on('disconnected', (why) => {
+      if (!this.closed) o.log.warn({ code: 'MCU_LOST', why }, 'IO board connection lost; reconnecting');
+    });
     b.on('no-answer', () => this.set('mcu', 'no_answer', true, 'IO board does not answer (3 pings missed); retrying'));
     b.on('version-mismatch', (v) =>
       this.set('mcu', 'protocol_version', true, `IO board speaks protocol ${v}, this agent 1: board left alone (amp stays off), rechecked every 30 s`),
     );
     b.on('status', (s) => this.reconcile(s));
-    b.on('warning', (err) => o.log.warn({ code: 'MCU_WARNING', err }, 'IO board background step failed'));
+    // A persistent fault (a relay that does not follow) fails the repair at every keep-alive:
+    // one warn line per new message, the repeats at debug.
+    let lastWarning = '';
+    b.on('warning', (err) => {
+      const key = err.message.replace(/\(seq \d+\)/g, '');
+      const same = key === lastWarning;
+      lastWarning = key;
+      o.log[same ? 'debug' : 'warn']({ code: 'MCU_WARNING', err }, 'IO board background step failed');
+    });
     this.tuner = {
       tune: (freqMHz) => this.tune(freqMHz),
       state: () => (this.fm ? { ...this.fm, rssi: this.bridge.connected ? this.fm.rssi : null } : null),
     };
+  }
+
+  /** The serial link's health for the heartbeat: a degrading line shows as bad frames and timeouts. */
+  link(): { up: boolean; resets: number; badFrames: number; timeouts: number } {
+    const s = this.bridge.stats();
+    return { up: this.bridge.connected && !this.bridge.versionMismatch, resets: s.resets, badFrames: s.badCrc + s.oversize + s.truncated + s.badPayloads + s.foreignVersion, timeouts: s.timeouts };
   }
 
   /** Firmware of the board, once it has answered. */
@@ -110,7 +141,7 @@ export class McuBoard implements Board {
       if (on) this.set('amp', 'hw_fault', false, 'amplifier switched on');
     } catch (err) {
       if (err instanceof NotConnectedError) return; // wish recorded; applied on reconnect
-      if (on && /hw_fault/.test((err as Error).message)) this.set('amp', 'hw_fault', true, 'IO board refused to switch the amplifier on (fault latched or relay feedback wrong)');
+      if (on && /hw_fault/.test((err as Error).message)) this.refused();
       throw err;
     }
   }
@@ -124,8 +155,26 @@ export class McuBoard implements Board {
     }
   }
 
+  /**
+   * SET_AMP 1 refused. With an amplifier fault flagged, `hw_fault` recovers when that fault
+   * clears; otherwise (relay feedback) at the next switch-on that works.
+   */
+  private refused(): void {
+    this.refusedByFault = this.ampFaultActive();
+    this.set('amp', 'hw_fault', true, this.refusedByFault ? 'IO board refused to switch the amplifier on: amplifier fault latched' : 'IO board refused to switch the amplifier on: relay feedback wrong');
+  }
+
+  private ampFaultActive(): boolean {
+    return AMP_CODES.some((c) => this.levels.get(`amp/${c}`)?.active);
+  }
+
+  private ampFaultCleared(message: string): void {
+    for (const c of AMP_CODES) this.set('amp', c, false, message);
+    if (this.refusedByFault) this.set('amp', 'hw_fault', false, `${message}; the amplifier may be switched on again`);
+  }
+
   state(): BoardState {
-    return { amp: this.ampOn, input: this.input, ampFault: AMP_CODES.some((c) => this.levels.get(`amp/${c}`)?.active) };
+    return { amp: this.ampOn, input: this.input, ampFault: this.ampFaultActive() };
   }
 
   onHw(listener: (c: HwCondition) => void): () => void {
@@ -191,18 +240,14 @@ export class McuBoard implements Board {
         return this.set('mains', 'mains_lost', e.lost, e.lost ? `mains power lost, on battery (${e.batteryMv} mV)` : `mains power restored (${e.batteryMv} mV)`);
       case 'battery':
         return this.set('mains', 'battery_low', e.low, e.low ? `battery low (${e.batteryMv} mV)` : `battery ok (${e.batteryMv} mV)`);
-      case 'line': {
-        const imp = e.impedance === 0xffff ? 'open circuit' : `${e.impedance} Ω`;
-        this.set('line', 'line_open', e.state === 'open', e.state === 'open' ? `speaker line open (${imp})` : `speaker line ok (${imp})`);
-        this.set('line', 'line_short', e.state === 'short', e.state === 'short' ? `speaker line shorted (${imp})` : `speaker line ok (${imp})`);
-        return;
-      }
+      case 'line':
+        return this.line(e.state, e.impedance === 0xffff ? 'open circuit' : `${e.impedance} Ω`);
       case 'amp-fault': {
         if (e.fault) this.ampOn = false; // the board switched it off
         const code = e.cause === 'none' || e.cause === 'other' ? 'amp_fault' : e.cause;
         const detail = `${e.currentMa} mA, ${e.temperatureC} °C`;
         if (e.fault) this.set('amp', code, true, `amplifier fault: ${e.cause} (${detail}); amplifier off`);
-        else for (const c of AMP_CODES) this.set('amp', c, false, `amplifier fault cleared (${detail})`);
+        else this.ampFaultCleared(`amplifier fault cleared (${detail})`);
         return;
       }
       case 'watchdog': {
@@ -234,11 +279,27 @@ export class McuBoard implements Board {
       .catch((err: Error) => this.o.log.warn({ code: 'MCU_STATUS', err }, 'IO board status not read'));
   }
 
+  /**
+   * The speaker line is in one state: the new one is raised before the old one clears, so
+   * there is no instant without the fault, and an open line that became a short is "no
+   * longer open", never "ok".
+   */
+  private line(state: 'ok' | 'open' | 'short', imp: string): void {
+    const now = state === 'open' ? `speaker line open (${imp})` : state === 'short' ? `speaker line shorted (${imp})` : `speaker line ok (${imp})`;
+    if (state !== 'ok') this.set('line', `line_${state}`, true, now);
+    for (const other of ['open', 'short'] as const) {
+      if (other === state) continue;
+      this.set('line', `line_${other}`, false, state === 'ok' ? now : `speaker line no longer ${other === 'open' ? 'open' : 'shorted'}: now ${state === 'open' ? 'open' : 'shorted'} (${imp})`);
+    }
+  }
+
   /** Status flags are levels (PROTOCOL.md §4): report any that differ from what we believe. */
   private reconcile(s: Status): void {
-    for (const l of LEVELS) this.set(l.component, l.code, s.flags[l.flag], s.flags[l.flag] ? l.on : l.off);
-    if (!s.flags.ampFault) for (const c of AMP_CODES) this.set('amp', c, false, 'amplifier fault cleared');
-    else if (!AMP_CODES.some((c) => this.levels.get(`amp/${c}`)?.active)) this.set('amp', 'amp_fault', true, `amplifier fault latched (${s.ampCurrentMa} mA, ${s.temperatureC} °C)`);
+    const lineState = s.flags.lineShort ? 'short' : s.flags.lineOpen ? 'open' : 'ok';
+    for (const l of LEVELS) if (l.component !== 'line') this.set(l.component, l.code, s.flags[l.flag], s.flags[l.flag] ? l.on : l.off);
+    this.line(lineState, 'from the status flags');
+    if (!s.flags.ampFault) this.ampFaultCleared('amplifier fault cleared');
+    else if (!this.ampFaultActive()) this.set('amp', 'amp_fault', true, `amplifier fault latched (${s.ampCurrentMa} mA, ${s.temperatureC} °C)`);
     this.ampOn = s.flags.ampOn;
     this.input = s.input;
     if (s.fmFreq !== 0) this.fm = { freqMHz: s.fmFreq / 100, rssi: s.fmRssi };

@@ -76,6 +76,16 @@ export interface Heartbeat {
   schedule: readonly DocRef[];
   outbox: number;
   next: { itemId: string; at: string } | null;
+  /** Addition: the IO board's serial link (mcu board only; absent otherwise). */
+  mcu?: McuLink;
+}
+
+/** Counters since the agent started: a degrading serial line shows as growing badFrames and timeouts. */
+export interface McuLink {
+  up: boolean;
+  resets: number;
+  badFrames: number;
+  timeouts: number;
 }
 
 /** What the runtime knows right now; everything optional is reported as null. */
@@ -95,6 +105,7 @@ export interface HeartbeatInputs {
   cache?: Heartbeat['cache'];
   net?: Heartbeat['net'];
   next?: Heartbeat['next'];
+  mcu?: McuLink;
 }
 
 export function isoMs(d: Date): string {
@@ -150,5 +161,6 @@ export function buildHeartbeat(i: HeartbeatInputs): Heartbeat {
     schedule: i.schedule ?? [],
     outbox: i.outbox,
     next: i.next ?? null,
+    ...(i.mcu ? { mcu: i.mcu } : {}),
   };
 }

@@ -345,6 +345,7 @@ export class Agent {
         amp: { on: board.state().amp, fault: board.state().ampFault || faults.isActive('amp') },
         faults: faults.activeCount(),
         ...(board.tuner ? { fm: board.tuner.state() } : {}),
+        ...(board.link ? { mcu: board.link() } : {}),
         volume: masterVolume(),
         cache: cache.figures(),
         schedule: this.docRefs(),

@@ -19,6 +19,7 @@ import type { CommandDoc } from '../domain/command-doc.js';
 import type { Occurrence } from '../domain/occurrences.js';
 import type { MediaRef } from '../domain/schedule-doc.js';
 import type { FaultTracker } from '../domain/fault-tracker.js';
+import { ampVerdict, batteryVerdict, diskVerdict, doorVerdict, firmwareDetail, fmVerdict, lineVerdict, mainsVerdict, type Verdict } from '../domain/hardware-verdicts.js';
 import type { Logger } from '../log.js';
 import type { CommandOutcome } from './commands.js';
 import type { Outcome, PlaybackCoordinator } from './playback.js';
@@ -124,50 +125,72 @@ function playResult(o: Outcome | null): CommandOutcome {
 
 interface Check {
   name: string;
+  /** False only for a `fail`; a `warn` is worth a look but passes. */
   ok: boolean;
+  status: Verdict['status'];
   detail: string;
+  hint?: string;
 }
 
-/** Checks that are safe on a box in service: nothing audible, nothing that takes the board away from playback. */
+/**
+ * Checks that are safe on a box in service: nothing audible, nothing that takes the board
+ * away from playback. The verdicts and thresholds are loa-provision check's
+ * (domain/hardware-verdicts.ts), so the centre and the technician read the same thing.
+ */
 async function selftest(d: ActionDeps): Promise<{ passed: boolean; checks: Check[] }> {
   const checks: Check[] = [];
-  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const add = (name: string, v: Verdict) => checks.push({ name, ok: v.status !== 'fail', ...v });
+  const okV = (detail: string): Verdict => ({ status: 'ok', detail });
+  const failV = (detail: string, hint: string): Verdict => ({ status: 'fail', detail, hint });
   const b = d.board;
   const st = b.state();
-  add('board', true, `${b.kind}: amp ${st.amp ? 'on' : 'off'}, input ${st.input}`);
+  add('board', okV(`${b.kind}: amp ${st.amp ? 'on' : 'off'}, input ${st.input}`));
   if (b.kind === 'mcu') {
     const mcu = b as McuBoard;
     const fw = mcu.firmware;
-    add('mcu', mcu.bridge.connected, mcu.bridge.connected && fw ? `firmware ${fw.firmware.major}.${fw.firmware.minor}.${fw.firmware.patch}, protocol ${fw.protocol}, boot ${fw.bootCount}` : 'not answering');
-    if (mcu.bridge.connected && !d.coordinator.playing()) {
+    const up = mcu.bridge.connected && fw !== undefined;
+    add('mcu', up ? okV(firmwareDetail(fw)) : failV('not answering', 'see hw.fault mcu; check the IO board\'s power and cable'));
+    if (up) {
+      try {
+        const s = await mcu.bridge.request({ cmd: 'get-status' });
+        const r = { ...s.flags, batteryMv: s.batteryMv, temperatureC: s.temperatureC, ampCurrentMa: s.ampCurrentMa };
+        add('door', doorVerdict(r));
+        add('mains', mainsVerdict(r));
+        add('battery', batteryVerdict(r));
+        add('amp', ampVerdict(r));
+      } catch (err) {
+        add('status', failV(`GET_STATUS failed: ${(err as Error).message}`, 'the IO board stopped answering'));
+      }
+    }
+    if (up && !d.coordinator.playing()) {
       try {
         const lt = await mcu.lineTest();
-        add('line', lt.result === 'ok', `${lt.result}, ${lt.impedance === 0xffff ? 'open circuit' : `${lt.impedance} Ω`}`);
+        add('line', lineVerdict(lt.result, lt.impedance));
       } catch (err) {
-        add('line', false, `line test failed: ${(err as Error).message}`);
+        add('line', failV(`line test failed: ${(err as Error).message}`, 'see the mcu line'));
       }
-    } else if (mcu.bridge.connected) add('line', true, 'not tested while playing (the test interrupts the line)');
+    } else if (up) add('line', okV('not tested while playing (the test interrupts the line)'));
     const fm = b.tuner?.state();
-    if (fm) add('fm', fm.rssi !== null && fm.rssi >= 20, `${fm.freqMHz} MHz, RSSI ${fm.rssi ?? 'unknown'} dBµV`);
+    if (fm) add('fm', fmVerdict(fm.freqMHz, fm.rssi));
   }
   const faults = d.faults.active();
-  add('faults', faults.length === 0, faults.length === 0 ? 'none active' : faults.map((f) => `${f.component}/${f.code}`).join(', '));
+  add('faults', faults.length === 0 ? okV('none active') : failV(faults.map((f) => `${f.component}/${f.code}`).join(', '), 'see the hw.fault events'));
   if (d.mpg123Path) {
     const r = spawnSync(d.mpg123Path, ['--version'], { encoding: 'utf8', timeout: 5000 });
-    add('player', r.status === 0, r.status === 0 ? r.stdout.trim().split('\n')[0] ?? 'mpg123' : `${d.mpg123Path} not runnable`);
-  } else add('player', true, 'stand-in (no audio by configuration)');
+    add('player', r.status === 0 ? okV(r.stdout.trim().split('\n')[0] ?? 'mpg123') : failV(`${d.mpg123Path} not runnable`, 'apt-get install mpg123'));
+  } else add('player', okV('stand-in (no audio by configuration)'));
   const probe = join(d.cacheDir, `.selftest-${randomUUID()}`);
   try {
     await mkdir(d.cacheDir, { recursive: true });
     await writeFile(probe, 'loa');
     await rename(probe, `${probe}.x`);
     await unlink(`${probe}.x`);
-    add('cache', true, `${d.cacheDir} writable`);
+    add('cache', okV(`${d.cacheDir} writable`));
   } catch (err) {
-    add('cache', false, `${d.cacheDir}: ${(err as Error).message}`);
+    add('cache', failV(`${d.cacheDir}: ${(err as Error).message}`, `check ${d.cacheDir} (ls -ld)`));
   }
   const [sys, synced] = await Promise.all([d.stats.sys(), d.stats.clockSynced()]);
-  add('disk', sys.diskFreeMB === null || sys.diskFreeMB >= 200, `${sys.diskFreeMB ?? '?'} MB free`);
-  add('clock', synced !== false, synced === null ? 'no time service reports (chrony/ntpd?)' : synced ? 'synchronised' : 'NOT synchronised');
+  add('disk', diskVerdict(sys.diskFreeMB, 'the state directory'));
+  add('clock', synced === false ? failV('NOT synchronised', 'schedules would play at the wrong time: check the network and the time service') : okV(synced === null ? 'no time service reports (chrony/ntpd?)' : 'synchronised'));
   return { passed: checks.every((c) => c.ok), checks };
 }

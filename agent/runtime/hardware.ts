@@ -24,7 +24,9 @@ export function createBoard(c: Config, log: Logger, clock: Clock): Board {
     const { path, baudRate, watchdogS } = c.hardware.mcu;
     const open = path === 'sim' ? simulatedBoard().open : () => openSerial(path, baudRate);
     if (path === 'sim') log.warn({ code: 'SIM_BOARD' }, 'hardware.mcu.path is "sim": the IO board is simulated in-process');
-    return new McuBoard({ open, watchdogS, log: log.child({ mod: 'mcu' }) });
+    // The caller's logger already carries `mod` (pino appends child bindings, so a
+    // second `mod` would be a duplicate key in every JSON line).
+    return new McuBoard({ open, watchdogS, log });
   }
   const sim = new SimBoard({ clock });
   // The simulated relays are only visible through the log: say each transition.

@@ -227,6 +227,11 @@ export class PlaybackCoordinator implements Playback {
       }
       await this.hwStep(() => this.d.board.selectInput(inputFor(source.kind)));
       if (!this.live(seg)) return;
+      // Proof of play for a relay is "input relay and amplifier on": an amplifier the
+      // board refused (HW_FAULT) or cannot switch (not answering) plays nothing.
+      if (!this.d.board.state().amp) await this.hwStep(() => this.d.board.setAmp(true));
+      if (!this.live(seg)) return;
+      if (!this.d.board.state().amp) return this.fail(seg, 'hardware', 'the amplifier is off: the board refused to switch it on or does not answer (see hw.fault)');
       this.markStarted(seg, this.d.clock.now());
       return;
     }

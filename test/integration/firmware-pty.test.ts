@@ -48,8 +48,8 @@ async function startSocat(dir: string): Promise<ChildProcess> {
 }
 
 /** The simulator process; `lines` collects its stderr, `script()` sends a fault and waits for its ack. */
-function startSim(dir: string, bootCount: number) {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'firmware-bridge/sim-cli.ts'), join(dir, 'board'), '--boot-count', String(bootCount)], {
+function startSim(dir: string, bootCount: number, extra: string[] = []) {
+  const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'firmware-bridge/sim-cli.ts'), join(dir, 'board'), '--boot-count', String(bootCount), ...extra], {
     cwd: REPO,
     stdio: ['pipe', 'ignore', 'pipe'],
   });
@@ -127,6 +127,28 @@ describe('firmware bridge over a socat pty pair', { skip: SOCAT ? false : 'socat
     assert.deepEqual([st.flags.ampOn, st.input, st.fmFreq, st.watchdogS], [true, 'fm', 9850, 3]);
   });
 
+  test('a reset whose BOOT frames are all lost: found by the next PING (boot counter) and repaired within one ping period', async () => {
+    assert.ok(sim);
+    const boots = events.filter((e) => e.event === 'boot').length;
+    const reset = once(bridge, 'reset');
+    const t0 = Date.now();
+    await sim.script('reset-quiet');
+    const [v] = await withDeadline(reset, 5000, 'reset noticed');
+    assert.equal(v.bootCount, 3);
+    assert.equal(v.resetReason, 'brown-out');
+    await until(() => bridge.stats().resets >= 2, 3000, 'reset counted');
+    let st = await bridge.request({ cmd: 'get-status' });
+    for (let i = 0; i < 20 && !(st.flags.ampOn && st.fmFreq === 9850); i++) {
+      await sleep(100);
+      st = await bridge.request({ cmd: 'get-status' });
+    }
+    const ms = Date.now() - t0;
+    assert.deepEqual([st.flags.ampOn, st.input, st.fmFreq, st.watchdogS], [true, 'fm', 9850, 3]);
+    // Ping period 1 s (N = 3 s): noticed at the next keep-alive, repaired right after.
+    assert.ok(ms < 2500, `repaired ${ms} ms after the reset (one ping period is 1000 ms)`);
+    assert.equal(events.filter((e) => e.event === 'boot').length, boots, 'no BOOT frame reached the host');
+  });
+
   test('every simulator fault produces the matching bridge event', async () => {
     assert.ok(sim);
     const from = events.length;
@@ -175,5 +197,47 @@ describe('firmware bridge over a socat pty pair', { skip: SOCAT ? false : 'socat
     const st = await bridge.request({ cmd: 'get-status' });
     assert.deepEqual([st.flags.ampOn, st.input, st.fmFreq], [true, 'fm', 9850], 'desired state re-applied after replug');
     assert.ok(bridge.stats().reconnects >= 1);
+  });
+});
+
+describe('a 1.0 board (3-byte PING, no boot counter) over a socat pty pair', { skip: SOCAT ? false : 'socat not installed', timeout: 120_000 }, () => {
+  const dir = SOCAT ? tempDir('fw-pty10') : '';
+  let socat: ChildProcess | undefined;
+  let sim: ReturnType<typeof startSim> | undefined;
+  let bridge: FirmwareBridge;
+
+  before(async () => {
+    socat = await startSocat(dir);
+    sim = startSim(dir, 10, ['--minor', '0']);
+    await sim.ready();
+    bridge = new FirmwareBridge({ open: () => openPort(join(dir, 'host')), watchdogS: 3, backoff: { minMs: 100, maxMs: 1000 } });
+    bridge.on('warning', () => undefined);
+    await bridge.start();
+  });
+
+  after(async () => {
+    await bridge?.stop();
+    await stopProc(sim?.proc);
+    await stopProc(socat);
+  });
+
+  test('a reset with its BOOT lost is found from GET_STATUS (uptime backwards, amp off) and repaired', async () => {
+    assert.ok(sim);
+    assert.equal(bridge.boardMinor, 0);
+    await bridge.selectInput('line');
+    assert.equal(await bridge.setAmp(true), true);
+    await sleep(1500); // uptime ≥ 1 s, so a reset makes it go backwards
+    const reset = once(bridge, 'reset');
+    const t0 = Date.now();
+    await sim.script('reset-quiet');
+    const [v] = await withDeadline(reset, 5000, 'reset noticed');
+    assert.equal(v.bootCount, 12);
+    let st = await bridge.request({ cmd: 'get-status' });
+    for (let i = 0; i < 20 && !st.flags.ampOn; i++) {
+      await sleep(100);
+      st = await bridge.request({ cmd: 'get-status' });
+    }
+    assert.deepEqual([st.flags.ampOn, st.input, st.watchdogS], [true, 'line', 3]);
+    assert.ok(Date.now() - t0 < 2500, `repaired ${Date.now() - t0} ms after the reset (ping period 1000 ms)`);
   });
 });

@@ -20,6 +20,13 @@ import { createMpg123Player } from '../../agent/adapters/mpg123-player.js';
 import { simulatedBoard, type SimulatedBoard } from '../../firmware-bridge/sim-port.js';
 import type { Occurrence } from '../../agent/domain/occurrences.js';
 import type { Source } from '../../agent/domain/schedule-doc.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { createBoard } from '../../agent/runtime/hardware.js';
+import { createExecutor } from '../../agent/runtime/command-actions.js';
+import { FaultTracker } from '../../agent/domain/fault-tracker.js';
+import type { SystemStats } from '../../agent/adapters/system-stats.js';
+import type { Logger } from '../../agent/log.js';
 
 const tools = audioTools();
 const noAudio = tools.mpg123 && tools.sox && tools.lame ? false : 'needs mpg123, sox and lame (apt-get install mpg123 sox lame)';
@@ -45,7 +52,7 @@ after(async () => {
 });
 
 let boxes = 0;
-async function rig(opts: { pingMs?: number; watchdogS?: number; recoverS?: number; protocol?: number; unplugged?: boolean } = {}) {
+async function rig(opts: { pingMs?: number; watchdogS?: number; recoverS?: number; protocol?: number; unplugged?: boolean; log?: Logger } = {}) {
   const deviceId = `mcu-box-${++boxes}`;
   const dir = tempDir('mcu');
   const config = parseConfig({
@@ -58,7 +65,7 @@ async function rig(opts: { pingMs?: number; watchdogS?: number; recoverS?: numbe
     audio: { player: 'mpg123', output: 'paced' },
     outbox: { synchronous: 'normal' },
   });
-  const log = createLogger({ level: 'silent', pretty: false });
+  const log = opts.log ?? createLogger({ level: 'silent', pretty: false });
   const sim: SimulatedBoard = simulatedBoard(opts.protocol ? { protocol: opts.protocol } : {});
   if (opts.unplugged) sim.unplug();
   const board = new McuBoard({
@@ -260,5 +267,152 @@ test('FM signal loss without a fallback: the relay stays on FM and the fault tel
   assert.equal(r.sim.model.state().input, 'fm');
   assert.equal(r.agent.playback.playing()?.itemId, 'vov2');
   await r.agent.playback.stopAll('stopped');
+  await r.close();
+});
+
+/** JSON log lines as the agent writes them (pino to a stream, as on stdout under journald). */
+function capturedLog(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { log: pino({ base: undefined, level: 'debug' }, out), lines };
+}
+
+test('an fm item whose amplifier the board refuses fails with reason hardware (no false play.started); hw_fault recovers with the fault', async () => {
+  const r = await rig();
+  r.sim.model.ampFault('overcurrent');
+  await r.waitHw('hw.fault', 'amp', 'overcurrent');
+  r.agent.playback.fire(occ('vov3', { kind: 'fm', freqMHz: 99.0 }, 20_000), 0);
+  const failed = await r.centre.waitUntil(() => r.events('play.failed')[0], 8000, 'play.failed');
+  assert.equal(failed.reason, 'hardware');
+  assert.match(String(failed.message), /amplifier is off/);
+  assert.equal(r.events('play.started').length, 0, 'no proof of play for audio that was not out');
+  assert.equal(r.sim.model.state().amp, false);
+  await r.waitHw('hw.fault', 'amp', 'hw_fault');
+  r.sim.model.ampFault(null);
+  await r.waitHw('hw.recovered', 'amp', 'overcurrent');
+  const rec = await r.waitHw('hw.recovered', 'amp', 'hw_fault');
+  assert.match(String(rec.message), /cleared/);
+  await r.close();
+});
+
+test('an FM item: the input is selected once, at the warm-up, not again when the audio starts', async () => {
+  const r = await rig();
+  const o = occ('vov4', { kind: 'fm', freqMHz: 101.0 }, 2000);
+  r.agent.playback.prepare(o);
+  await r.centre.waitUntil(() => (r.sim.model.state().amp ? true : undefined), 5000, 'warm-up: amp on');
+  const switches = r.sim.model.state().inputSwitches;
+  r.agent.playback.fire(o, 0);
+  await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
+  assert.equal(r.sim.model.state().inputSwitches, switches, 'no second select (a muting firmware would clip the start)');
+  assert.equal(r.sim.model.log.filter((c) => c.cmd === 'select-input' && c.input === 'fm').length, 1);
+  await r.agent.playback.stopAll('stopped');
+  await r.close();
+});
+
+test('a line going from open to short: line_short raised first, line_open recovered as "no longer open", never "ok (0 Ω)"', async () => {
+  const r = await rig();
+  r.sim.model.line('open');
+  await r.waitHw('hw.fault', 'line', 'line_open');
+  r.sim.model.line('short');
+  await r.waitHw('hw.fault', 'line', 'line_short');
+  const rec = await r.waitHw('hw.recovered', 'line', 'line_open');
+  assert.match(String(rec.message), /no longer open: now shorted \(0 Ω\)/);
+  assert.doesNotMatch(String(rec.message), /line ok/);
+  const evs = r.events().filter((e) => e.component === 'line').map((e) => `${String(e.type)} ${String(e.code)}`);
+  assert.deepEqual(evs.slice(0, 3), ['hw.fault line_open', 'hw.fault line_short', 'hw.recovered line_open']);
+  r.sim.model.line('ok');
+  await r.waitHw('hw.recovered', 'line', 'line_short');
+  await r.close();
+});
+
+test('a reset whose BOOT was lost: reported and repaired within a ping period; selftest then names the new boot', async () => {
+  const r = await rig({ pingMs: 200 });
+  await r.board.tuner.tune(98.5);
+  await r.board.selectInput('fm');
+  await r.board.setAmp(true);
+  const before = r.board.firmware!.bootCount;
+  r.sim.model.loseBoot(1);
+  const t0 = Date.now();
+  r.sim.model.reset('brown-out');
+  const f = await r.waitHw('hw.fault', 'mcu', 'reset');
+  assert.match(String(f.message), /brown-out, boot \d+/);
+  await r.centre.waitUntil(() => (r.sim.model.state().amp && r.sim.model.state().fmFreq === 9850 ? true : undefined), 5000, 'amp and tuner back');
+  assert.ok(Date.now() - t0 < 3000, `repaired after ${Date.now() - t0} ms (ping period 200 ms)`);
+  assert.equal(r.sim.model.state().input, 'fm');
+  const faults = new FaultTracker({ recoverMs: 1000, report: () => undefined });
+  const stats = { sys: async () => ({ cpuTempC: null, load1: 0, memFreeMB: 500, diskFreeMB: 5000 }), clockSynced: async () => true } as unknown as SystemStats;
+  const exec = createExecutor({
+    clock: { now: () => Date.now() } as never,
+    log: createLogger({ level: 'silent', pretty: false }),
+    coordinator: r.agent.playback,
+    board: r.board,
+    faults,
+    stats,
+    cacheDir: tempDir('selftest'),
+    mpg123Path: null,
+    snapshot: async () => ({ birth: null, heartbeat: null }),
+    setVolume: () => undefined,
+    sync: () => ({}),
+    fetchMedia: async () => null,
+    underSystemd: false,
+  });
+  const out = await exec({ action: 'selftest' } as never);
+  assert.equal(out.ok, true);
+  const mcu = (out as unknown as { result: { checks: { name: string; detail: string }[] } }).result.checks.find((c) => c.name === 'mcu');
+  assert.match(String(mcu?.detail), new RegExp(`boot ${before + 1}\\b`), 'the boot the board is in now');
+  faults.stop();
+  await r.board.setAmp(false);
+  await r.close();
+});
+
+test('a clean stop: no MCU_LOST, SET_AMP 0 / SELECT_INPUT ip sent once; board log lines carry one "mod"; the heartbeat has the link', async () => {
+  const cap = capturedLog();
+  const r = await rig({ log: cap.log });
+  const hb = await r.centre.waitUntil(() => r.heartbeats().find((h) => h.mcu), 10_000, 'heartbeat with mcu');
+  assert.deepEqual(Object.keys(hb.mcu as object).sort(), ['badFrames', 'resets', 'timeouts', 'up']);
+  assert.equal((hb.mcu as { up: boolean }).up, true);
+  await r.board.selectInput('fm');
+  await r.board.setAmp(true);
+  const from = r.sim.model.log.length;
+  await r.agent.stop();
+  const sent = r.sim.model.log.slice(from).map((c) => JSON.stringify(c));
+  assert.equal(sent.filter((c) => c === '{"cmd":"set-amp","on":false}').length, 1, `sent at shutdown: ${sent.join(' ')}`);
+  assert.equal(sent.filter((c) => c === '{"cmd":"select-input","input":"ip"}').length, 1, `sent at shutdown: ${sent.join(' ')}`);
+  assert.equal(cap.lines.filter((l) => /MCU_LOST/.test(l)).length, 0, 'a clean stop is not a lost board');
+  r.sim.stop();
+  await r.centre.client.endAsync();
+
+  // The board as the agent builds it from its configuration (hardware.ts): one "mod" per line.
+  const cap2 = capturedLog();
+  const config = parseConfig({ deviceId: 'mod-box', mqtt: { url: 'mqtt://127.0.0.1:1' }, hardware: { board: 'mcu', mcu: { path: 'sim' } } });
+  const board = createBoard(config, cap2.log.child({ mod: 'board' }), { now: () => Date.now() } as never);
+  await board.init();
+  await board.close();
+  assert.ok(cap2.lines.length > 0);
+  for (const l of cap2.lines) assert.equal(l.match(/"mod":/g)?.length ?? 0, 1, l);
+});
+
+test('a relay that does not follow: repaired at every keep-alive, but logged at warn once, the repeats at debug', async () => {
+  const cap = capturedLog();
+  const r = await rig({ log: cap.log, pingMs: 150 });
+  r.sim.model.relay(true);
+  await assert.rejects(r.board.setAmp(true), /hw_fault/);
+  const f = await r.waitHw('hw.fault', 'amp', 'hw_fault');
+  assert.match(String(f.message), /relay feedback/);
+  await new Promise((res) => setTimeout(res, 1500));
+  const lines = cap.lines.map((l) => JSON.parse(l) as { level: number; code?: string });
+  const drift = lines.filter((l) => l.code === 'MCU_DRIFT');
+  assert.ok(drift.length >= 3, `a repair tried at every keep-alive (${drift.length})`);
+  assert.equal(drift.filter((l) => l.level >= 40).length, 1, 'one warn line for the same drift');
+  assert.ok(lines.filter((l) => l.code === 'MCU_WARNING' && l.level >= 40).length <= 1);
+  r.sim.model.relay(false);
+  await r.waitHw('hw.recovered', 'amp', 'hw_fault');
+  assert.equal(r.sim.model.state().amp, true, 'the amp goes on once the relay follows');
+  await r.board.setAmp(false);
   await r.close();
 });

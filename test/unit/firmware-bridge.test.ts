@@ -143,6 +143,7 @@ test('timeouts name the command and seq; idempotent commands are retried, line-t
 test('board errors are not retried and say whether to retry', async () => {
   const r = rig();
   await r.bridge.start();
+  r.board.tuner(true); // 1.1: a tuner merely off answers zeros; a failed one NOT_READY
   await assert.rejects(r.bridge.request({ cmd: 'fm-status' }), (e: unknown) => {
     assert.ok(e instanceof BoardErrorReply);
     assert.equal(e.error.code, 'not_ready');
@@ -300,18 +301,18 @@ test('a board speaking another protocol version is reported, never driven', asyn
   let toHost: PassThrough | undefined;
   const board = new BoardModel({ timers, protocol: 2, send: (b) => void (toHost && !toHost.destroyed && toHost.write(b)) });
   board.start();
+  let opens = 0;
   const bridge = new FirmwareBridge({
     timers,
     backoff: { minMs: 1000, maxMs: 1000 },
     open: async () => {
+      opens++;
       const h2b = new PassThrough();
       toHost = new PassThrough();
       h2b.on('data', (b: Buffer) => board.receive(b));
       return Duplex.from({ readable: toHost, writable: h2b });
     },
   });
-  let opens = 0;
-  bridge.on('disconnected', () => opens++);
   const mismatch = once(bridge, 'version-mismatch');
   await assert.rejects(bridge.start(), /protocol 2/);
   assert.deepEqual(await mismatch, [2]);

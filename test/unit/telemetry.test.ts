@@ -49,8 +49,10 @@ test('a fully populated heartbeat stays under 1 KiB', () => {
       { id: 'all-national-relay', version: 311 },
     ],
     next: { itemId: 'evening-news-bulletin', at: '2026-11-26T17:00:00.000Z' },
+    mcu: { up: true, resets: 65_535, badFrames: 4_294_967_295, timeouts: 4_294_967_295 },
   });
   const bytes = Buffer.byteLength(JSON.stringify(hb));
+  assert.deepEqual(hb.mcu, { up: true, resets: 65_535, badFrames: 4_294_967_295, timeouts: 4_294_967_295 });
   assert.ok(bytes < 1024, `${bytes} bytes`);
   assert.equal(hb.state, 'playing');
 });
