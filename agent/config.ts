@@ -4,11 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_MAX_DOC_BYTES, ID_RE } from './domain/schedule-doc.js';
 import { LoaError } from './errors.js';
 import { redact } from './domain/redact.js';
 import { checkFileModes } from './config-files.js';
 
-export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** The contract's identifier pattern, defined once in the document schema. */
+export const ID_PATTERN = ID_RE;
 export const DEFAULT_CONFIG_PATH = '/etc/loa/agent.json';
 
 const id = (what: string) => z.string(`is not a string (expected ${what})`).regex(ID_PATTERN, `is not a valid ${what} (expected ${ID_PATTERN.source})`);
@@ -160,7 +162,7 @@ export const configSchema = z
     heartbeatS: seconds(5, 3600).default(30),
     outbox: z
       .strictObject({
-        /** At most this many undelivered events are kept; see docs/events.md for the policy when full. */
+        /** At most this many undelivered events are kept; see docs/protocol.md §7 (`outbox.dropped`) for the policy when full. */
         maxEvents: z.number().int().min(100, 'is below the minimum of 100 events').max(10_000_000).default(200_000),
         /** Events published and not yet acknowledged at once. */
         window: z.number().int().min(1).max(1000).default(64),
@@ -173,7 +175,7 @@ export const configSchema = z
     schedule: z
       .strictObject({
         /** Signed documents larger than this are rejected (`too-large`) before any parsing. */
-        maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+        maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(DEFAULT_MAX_DOC_BYTES),
         /** An occurrence missed by up to this much still starts, late; older ones are skipped (`missed`). */
         graceS: seconds(0, 3600).default(120),
         /** How far ahead occurrences are planned. */

@@ -4,7 +4,10 @@
 import { z } from 'zod';
 import { Cron } from 'croner';
 
+/** Every identifier of the contract (device ids, groups, document, item, media and command ids). */
 export const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Contract §2: the default size limit of a signed document (config `schedule.maxBytes`). */
+export const DEFAULT_MAX_DOC_BYTES = 256 * 1024;
 /** RFC 3339 with a mandatory offset or Z. */
 const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
