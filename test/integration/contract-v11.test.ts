@@ -2,14 +2,12 @@
 // attacker with publish rights and no key is now refused with its reason, and nothing
 // changes in what plays; the legitimate replacements are still accepted; the densest
 // legal document is planned without blocking the event loop.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import mqtt from 'mqtt';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
+import { commandDoc, publishOnce, brokerForFile } from '../helpers/box.js';
 import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
 import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
@@ -19,23 +17,13 @@ import { MAX_URL_LENGTH } from '../../agent/domain/schedule-doc.js';
 import { audioTools } from '../helpers/audio.js';
 
 const key = makeKey('centre-2026');
-let broker: TestBroker;
-before(async () => {
-  broker = await startBroker();
-});
-after(async () => {
-  await broker.close();
-});
+const files = brokerForFile();
 
 let n = 0;
 const HOUR = 3_600_000;
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 
-async function publish(topic: string, payload: string, retain = true): Promise<void> {
-  const c = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
-  await c.publishAsync(topic, payload, { qos: 1, retain });
-  await c.endAsync();
-}
+const publish = (topic: string, payload: string, retain = true) => publishOnce(files.broker.url, topic, payload, retain);
 
 async function rig(t: { after: (fn: () => Promise<void>) => void }) {
   const deviceId = `v11-box-${++n}`;
@@ -44,7 +32,7 @@ async function rig(t: { after: (fn: () => Promise<void>) => void }) {
   const config = parseConfig({
     deviceId,
     groups: ['all', group],
-    mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1', reconnect: { minS: 1, maxS: 2 } },
+    mqtt: { url: files.broker.url, version: files.broker.supportsV5 ? 5 : '3.1.1', reconnect: { minS: 1, maxS: 2 } },
     trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
     stateDir: join(dir, 'state'),
     cacheDir: join(dir, 'cache'),
@@ -53,7 +41,7 @@ async function rig(t: { after: (fn: () => Promise<void>) => void }) {
   const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }) });
   const root = `loa/v1`;
   const topics = { device: `${root}/d/${deviceId}/schedule`, group: `${root}/g/${group}/schedule`, all: `${root}/g/all/schedule`, cmd: `${root}/d/${deviceId}/cmd`, events: `${root}/d/${deviceId}/events`, result: `${root}/d/${deviceId}/cmd/result` };
-  const w = await Watcher.connect(broker.url, [topics.events, topics.result]);
+  const w = await Watcher.connect(files.broker.url, [topics.events, topics.result]);
   await agent.start();
   await w.waitUntil(() => (agent.link.connected ? true : undefined), 10_000, 'connected');
   t.after(async () => {
@@ -147,7 +135,7 @@ test('strict forms and bounds: spare base64url bits, 30 February, a 4 KB URL, a 
 
 test('a command living past commands.maxLifetimeH is refused invalid and does not run', async (t) => {
   const r = await rig(t);
-  const cmd = { type: 'command', id: randomUUID(), issuedAt: ago(1000), expiresAt: '9999-12-31T00:00:00Z', target: { devices: [r.deviceId] }, action: 'volume', args: { level: 10 } };
+  const cmd = { ...commandDoc(r.deviceId, 'volume', { level: 10 }), expiresAt: '9999-12-31T00:00:00Z' };
   await publish(r.topics.cmd, await sign(cmd, key, { typ: 'loa-command+json' }), false);
   const res = await r.w.waitFor((m) => m.topic === r.topics.result && m.json().cmdId === cmd.id, 10_000, 'result');
   const body = res.json() as { ok: boolean; error: { code: string; message: string } };
@@ -179,13 +167,13 @@ test('the densest legal documents on three topics are accepted and planned in sl
 });
 
 test('MQTT 5: the box announces a Maximum Packet Size, so the broker drops an oversize payload before it reaches the box', async (t) => {
-  if (!broker.supportsV5) {
+  if (!files.broker.supportsV5) {
     t.skip('the test broker speaks MQTT 3.1.1 only');
     return;
   }
   const r = await rig(t);
   await publish(r.topics.cmd, 'x'.repeat(300 * 1024), false);
-  const ping = { type: 'command', id: randomUUID(), issuedAt: ago(1000), expiresAt: new Date(Date.now() + 60_000).toISOString(), target: { devices: [r.deviceId] }, action: 'ping', args: {} };
+  const ping = commandDoc(r.deviceId, 'ping');
   await publish(r.topics.cmd, await sign(ping, key, { typ: 'loa-command+json' }), false);
   const res = await r.w.waitFor((m) => m.topic === r.topics.result && m.json().cmdId === ping.id, 10_000, 'the ping result');
   assert.equal(res.json().ok, true);

@@ -2,37 +2,25 @@
 // the test (as root), filled to the last byte. A signed emergency still plays and is
 // answered; the events it produced wait in memory and reach the centre, in order, once
 // space returns; and an agent (re)started on the full disk starts instead of exiting 70.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, unlinkSync } from 'node:fs';
-import mqtt from 'mqtt';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign } from '../helpers/signer.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
+import { boxConfig, commandDoc, publishOnce, brokerForFile } from '../helpers/box.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : 'mounts a tmpfs: run as root (CI does)';
 if (skip && process.env.CI === 'true') throw new Error(skip);
 
 const key = makeKey('centre-2026');
-let broker: TestBroker;
-before(async () => {
-  broker = await startBroker();
-});
-after(async () => {
-  await broker?.close();
-});
+const files = brokerForFile();
 
-async function publish(topic: string, payload: string): Promise<void> {
-  const c = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
-  await c.publishAsync(topic, payload, { qos: 1 });
-  await c.endAsync();
-}
+const publish = (topic: string, payload: string) => publishOnce(files.broker.url, topic, payload);
 
 /** Fill the file system at `dir` to the last block. */
 function fill(dir: string): string {
@@ -44,17 +32,7 @@ function fill(dir: string): string {
   return path;
 }
 
-function emergency(deviceId: string) {
-  return {
-    type: 'command',
-    id: randomUUID(),
-    issuedAt: new Date(Date.now() - 1000).toISOString(),
-    expiresAt: new Date(Date.now() + 600_000).toISOString(),
-    target: { devices: [deviceId] },
-    action: 'play',
-    args: { source: { kind: 'line' }, durationS: 2, priority: 100 },
-  };
-}
+const emergency = (deviceId: string) => commandDoc(deviceId, 'play', { source: { kind: 'line' }, durationS: 2, priority: 100 });
 
 test('a full state file system: a signed emergency plays and is answered, its events arrive after space returns, and a restart on the full disk still starts', { skip, timeout: 120_000 }, async (t) => {
   const deviceId = 'full-box-01';
@@ -67,19 +45,8 @@ test('a full state file system: a signed emergency plays and is answered, its ev
   t.after(() => {
     spawnSync('umount', ['-l', stateDir]);
   });
-  const cfg = writeConfig(dir, {
-    deviceId,
-    groups: ['c26734'],
-    mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1', reconnect: { minS: 1, maxS: 2 } },
-    trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
-    stateDir,
-    cacheDir: join(dir, 'cache'),
-    heartbeatS: 5,
-    hardware: { ampWarmUpMs: 300, ampHoldMs: 100 },
-    audio: { player: 'stand-in' },
-    log: { level: 'warn' },
-  });
-  const w = await Watcher.connect(broker.url, [`${root}/events`, `${root}/status`, `${root}/cmd/result`, `${root}/heartbeat`]);
+  const cfg = writeConfig(dir, boxConfig(files.broker, key, deviceId, dir));
+  const w = await Watcher.connect(files.broker.url, [`${root}/events`, `${root}/status`, `${root}/cmd/result`, `${root}/heartbeat`]);
   const agent = spawnAgent(['--config', cfg]);
   let filler = '';
   try {

@@ -3,51 +3,27 @@
 // item playing through the flood ends on time and is reported; a signed emergency sent
 // mid-flood starts promptly; heartbeats keep their period; the flood costs at most 20
 // individual rejection events plus its `intake.flood` summary.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import mqtt from 'mqtt';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
+import { boxConfig, commandDoc, publishOnce, brokerForFile } from '../helpers/box.js';
 import { startFlood } from '../helpers/flood.js';
 
 const key = makeKey('centre-2026');
-let broker: TestBroker;
-before(async () => {
-  broker = await startBroker();
-});
-after(async () => {
-  await broker.close();
-});
+const files = brokerForFile();
 
 const DEVICE = 'flood-box-01';
 const ROOT = `loa/v1/d/${DEVICE}`;
 
-async function publish(topic: string, payload: string, retain = false): Promise<void> {
-  const c = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
-  await c.publishAsync(topic, payload, { qos: 1, retain });
-  await c.endAsync();
-}
+const publish = (topic: string, payload: string, retain = false) => publishOnce(files.broker.url, topic, payload, retain);
 
 test('an unsigned flood on the command topic: the playing item ends on time, a signed emergency starts at once, heartbeats keep time', { timeout: 120_000 }, async () => {
   const dir = tempDir('flood');
-  const cfg = writeConfig(dir, {
-    deviceId: DEVICE,
-    groups: ['c26734'],
-    mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1', reconnect: { minS: 1, maxS: 2 } },
-    trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
-    stateDir: join(dir, 'state'),
-    cacheDir: join(dir, 'cache'),
-    heartbeatS: 5,
-    hardware: { ampWarmUpMs: 500, ampHoldMs: 200 },
-    audio: { player: 'stand-in' },
-    log: { level: 'warn' },
-  });
-  const w = await Watcher.connect(broker.url, [`${ROOT}/events`, `${ROOT}/heartbeat`, `${ROOT}/cmd/result`, `${ROOT}/status`]);
+  const cfg = writeConfig(dir, boxConfig(files.broker, key, DEVICE, dir, { hardware: { ampWarmUpMs: 500, ampHoldMs: 200 } }));
+  const w = await Watcher.connect(files.broker.url, [`${ROOT}/events`, `${ROOT}/heartbeat`, `${ROOT}/cmd/result`, `${ROOT}/status`]);
   const agent = spawnAgent(['--config', cfg]);
   try {
     await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'birth');
@@ -57,7 +33,7 @@ test('an unsigned flood on the command topic: the playing item ends on time, a s
     await publish(`${ROOT}/schedule`, await sign(doc, key), true);
     await w.waitFor((m) => m.json().type === 'schedule.accepted', 10_000, 'schedule accepted');
 
-    const flood = await startFlood(broker.url, `${ROOT}/cmd`, { ratePerS: 10_000, durationMs: 10_000, kid: key.kid });
+    const flood = await startFlood(files.broker.url, `${ROOT}/cmd`, { ratePerS: 10_000, durationMs: 10_000, kid: key.kid });
     const floodStart = Date.now();
     // The item plays and ends during the flood.
     const finished = await w.waitFor((m) => m.json().type === 'play.finished' && m.json().itemId === 'line-4s', 30_000, 'play.finished of the line item');
@@ -68,15 +44,7 @@ test('an unsigned flood on the command topic: the playing item ends on time, a s
 
     // A signed emergency, mid-flood.
     assert.ok(flood.sent > 0 && Date.now() - floodStart < 9000, 'the flood is still running when the emergency is sent');
-    const cmd = {
-      type: 'command',
-      id: randomUUID(),
-      issuedAt: new Date(Date.now() - 1000).toISOString(),
-      expiresAt: new Date(Date.now() + 600_000).toISOString(),
-      target: { devices: [DEVICE] },
-      action: 'play',
-      args: { source: { kind: 'line' }, durationS: 2, priority: 100 },
-    };
+    const cmd = commandDoc(DEVICE, 'play', { source: { kind: 'line' }, durationS: 2, priority: 100 });
     const jws = await sign(cmd, key, { typ: 'loa-command+json' });
     const sentAt = Date.now();
     await publish(`${ROOT}/cmd`, jws);

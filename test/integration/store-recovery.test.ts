@@ -3,44 +3,20 @@
 // the pages after it) or deleted between two runs. The box must start, say so once
 // (`store.reset`), keep its plan (restored from the replay state beside the database),
 // play it, and still refuse an older document and an executed command.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { openSync, writeSync, closeSync, statSync, unlinkSync, readdirSync } from 'node:fs';
-import mqtt from 'mqtt';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
+import { boxConfig, commandDoc, publishOnce, brokerForFile } from '../helpers/box.js';
 
 const key = makeKey('centre-2026');
-let broker: TestBroker;
-before(async () => {
-  broker = await startBroker();
-});
-after(async () => {
-  await broker.close();
-});
+const files = brokerForFile();
 
-async function publish(topic: string, payload: string, retain = false): Promise<void> {
-  const c = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
-  await c.publishAsync(topic, payload, { qos: 1, retain });
-  await c.endAsync();
-}
-
-function command(deviceId: string, action: string, args: Record<string, unknown>) {
-  return {
-    type: 'command',
-    id: randomUUID(),
-    issuedAt: new Date(Date.now() - 1000).toISOString(),
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-    target: { devices: [deviceId] },
-    action,
-    args,
-  };
-}
+const publish = (topic: string, payload: string) => publishOnce(files.broker.url, topic, payload);
 
 /** Overwrite bytes of the file at `offset`. */
 function scribble(path: string, offset: number, length: number): void {
@@ -75,19 +51,8 @@ for (const [mode, hurt] of Object.entries(damage)) {
     const root = `loa/v1/d/${deviceId}`;
     const dir = tempDir(`sd-${mode}`);
     const stateDir = join(dir, 'state');
-    const cfg = writeConfig(dir, {
-      deviceId,
-      groups: ['c26734'],
-      mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1', reconnect: { minS: 1, maxS: 2 } },
-      trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
-      stateDir,
-      cacheDir: join(dir, 'cache'),
-      heartbeatS: 5,
-      hardware: { ampWarmUpMs: 300, ampHoldMs: 100 },
-      audio: { player: 'stand-in' },
-      log: { level: 'warn' },
-    });
-    const w = await Watcher.connect(broker.url, [`${root}/events`, `${root}/status`, `${root}/cmd/result`]);
+    const cfg = writeConfig(dir, boxConfig(files.broker, key, deviceId, dir));
+    const w = await Watcher.connect(files.broker.url, [`${root}/events`, `${root}/status`, `${root}/cmd/result`]);
     const hour = 3_600_000;
     const playAt = new Date(Math.ceil((Date.now() + 15_000) / 1000) * 1000).toISOString();
     const old = await sign(scheduleDoc({ id: 'day', version: 1, issuedAt: new Date(Date.now() - 2 * hour).toISOString(), target: { devices: [deviceId] }, items: [] }), key);
@@ -96,7 +61,7 @@ for (const [mode, hurt] of Object.entries(damage)) {
       scheduleDoc({ id: 'day', version: 2, issuedAt: new Date(Date.now() - hour).toISOString(), target: { devices: [deviceId] }, items: [{ id: 'warning', source: { kind: 'line' }, at: playAt, durationS: 1, priority: 100 }] }),
       key,
     );
-    const vol = command(deviceId, 'volume', { level: 40 });
+    const vol = commandDoc(deviceId, 'volume', { level: 40 }, 3_600_000);
     const volJws = await sign(vol, key, { typ: 'loa-command+json' });
 
     const first = spawnAgent(['--config', cfg]);
