@@ -30,7 +30,10 @@ export const SEND_HELP = `noc send --broker URL (--device ID | --group G) --acti
 noc send <command.json> --broker URL (--device ID | --group G) --key k.pem
 
 Build (or read), validate and sign a command, publish it on {root}/d/ID/cmd or
-{root}/g/G/cmd, and wait for the result on {root}/d/+/cmd/result.
+{root}/g/G/cmd, and wait for the result on {root}/d/+/cmd/result. The command's target
+must list that device or group (contract v1.1: boxes refuse it otherwise); a command
+file without a target gets it. Everything else the boxes refuse is refused before
+signing, as by noc sign.
 
   --action A    ${ACTIONS.join(' | ')}
   --args JSON   the action's arguments, e.g. --args '{"level":60}' for volume
