@@ -10,6 +10,8 @@ export interface OptSpec {
   readonly kind: OptKind;
   /** For numbers: the smallest accepted value. */
   readonly min?: number;
+  /** For numbers: the largest accepted value. */
+  readonly max?: number;
 }
 
 export type Spec = Readonly<Record<string, OptSpec>>;
@@ -82,6 +84,7 @@ export function parseArgs<S extends Spec>(argv: readonly string[], spec: S, comm
       const n = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got "${raw}")`);
       if (s.min !== undefined && n < s.min) throw new UsageError(`--${name} must be at least ${s.min} (got ${n})`);
+      if (s.max !== undefined && n > s.max) throw new UsageError(`--${name} must be at most ${s.max} (got ${n})`);
       opts[name] = n;
     }
   }

@@ -9,9 +9,9 @@ import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { CompactSign, decodeProtectedHeader } from 'jose';
-import { ID_RE, describe, scheduleSchema, validateSchedule } from '../agent/domain/schedule-doc.js';
-import { commandSchema, validateCommand } from '../agent/domain/command-doc.js';
-import { COMMAND_TYP, SCHEDULE_TYP } from '../agent/domain/verify.js';
+import { ID_RE, MAX_OCCURRENCES_PER_DAY, cronMatchesPerDay, describe, scheduleSchema, validateSchedule, type Target } from '../agent/domain/schedule-doc.js';
+import { DEFAULT_COMMAND_LIFETIME_MS, commandSchema, validateCommand } from '../agent/domain/command-doc.js';
+import { COMMAND_TYP, DEFAULT_SCHEDULE_LIFETIME_MS, SCHEDULE_TYP, checkEnvelope, isCanonicalBase64url, type Binding } from '../agent/domain/verify.js';
 import { Failure, UsageError, errorMessage } from './errors.js';
 
 export type DocKind = 'schedule' | 'command';
@@ -20,6 +20,19 @@ export const TYP: Record<DocKind, string> = { schedule: SCHEDULE_TYP, command: C
 
 /** The box's default payload limit (contract §2); a larger document is refused there. */
 export const MAX_BYTES = 256 * 1024;
+
+/**
+ * Lifetimes (contract v1.1 §2.1). The limits are the boxes' defaults
+ * (`schedule.maxLifetimeDays`, `commands.maxLifetimeH`), taken from the agent: a box
+ * refuses a longer `expiresAt - issuedAt` as invalid. The defaults are what `noc` fills
+ * in when a document has no `expiresAt`: a month for a schedule (re-signed monthly, a
+ * captured copy stops being replayable soon), ten minutes for a command (long enough for
+ * a box on a flaky 4G link, too short for a captured alert to be replayed tomorrow).
+ */
+export const MAX_SCHEDULE_TTL_DAYS = DEFAULT_SCHEDULE_LIFETIME_MS / 86_400_000;
+export const DEFAULT_SCHEDULE_TTL_DAYS = 30;
+export const MAX_COMMAND_TTL_S = DEFAULT_COMMAND_LIFETIME_MS / 1000;
+export const DEFAULT_COMMAND_TTL_S = 600;
 
 export function readJsonFile(path: string): unknown {
   let text: string;
@@ -49,10 +62,92 @@ export function docKind(raw: unknown, where: string): DocKind {
  */
 export function problems(kind: DocKind, raw: unknown): string[] {
   const r = kind === 'schedule' ? scheduleSchema.safeParse(raw) : commandSchema.safeParse(raw);
-  if (!r.success) return r.error.issues.map(describe);
+  if (!r.success) {
+    const isCap = (i: (typeof r.error.issues)[number]) => kind === 'schedule' && i.path.length === 1 && i.path[0] === 'items' && i.message.includes('occurrences in a day');
+    return r.error.issues.map((i) => (isCap(i) ? `${describe(i)}; by item, ${heaviestItems(raw)}` : describe(i)));
+  }
   // The agent's entry points, as the final word: what they accept, the box accepts.
   const v = kind === 'schedule' ? validateSchedule(raw) : validateCommand(raw);
   return v.ok ? [] : [v.message];
+}
+
+/**
+ * For a document over the occurrence cap (contract §3, bounded work): which items make
+ * it so, heaviest first, counted with the agent's own function, so the author knows
+ * which cron to fix (`items[3].cron "* * * * * *" starts 86400 times a day`).
+ */
+function heaviestItems(raw: unknown): string {
+  const items = (raw as { items?: unknown }).items;
+  if (!Array.isArray(items)) return '';
+  const counted: { i: number; cron: string; n: number }[] = [];
+  let total = 0;
+  items.forEach((it: unknown, i) => {
+    const cron = (it as { cron?: unknown } | null)?.cron;
+    if (typeof cron !== 'string') {
+      if ((it as { at?: unknown } | null)?.at !== undefined) total += 1;
+      return;
+    }
+    try {
+      const n = cronMatchesPerDay(cron);
+      total += n;
+      counted.push({ i, cron, n });
+    } catch {
+      /* an invalid cron has its own problem line */
+    }
+  });
+  counted.sort((a, b) => b.n - a.n || a.i - b.i);
+  const top = counted.slice(0, 3).map((c) => `items[${c.i}].cron ${JSON.stringify(c.cron)} starts ${c.n} times a day`);
+  const more = counted.length > 3 ? `, and ${counted.length - 3} more cron items` : '';
+  return `${total} a day in all: ${top.join(', ')}${more} (boxes refuse more than ${MAX_OCCURRENCES_PER_DAY} as invalid)`;
+}
+
+/**
+ * The v1.1 envelope rules the centre can judge before signing, with the agent's own
+ * checkEnvelope(): the lifetime under the boxes' default limit, an issuedAt not more than
+ * 10 minutes ahead of now, and (when the topic is known: noc send, noc publish) the
+ * target listing the topic's device or group. The document must have passed problems().
+ * Returns the problems, and a warning when it is already expired (signed anyway: a test
+ * may want one).
+ */
+export function envelopeProblems(kind: DocKind, doc: Record<string, unknown>, now: number, binding?: Binding): { problems: string[]; warnings: string[] } {
+  const target = doc.target as Target;
+  const env = checkEnvelope(
+    { issuedAt: String(doc.issuedAt), expiresAt: String(doc.expiresAt), target },
+    {
+      // Without a topic, any device or group of the target stands for the box.
+      deviceId: target.devices?.[0] ?? '',
+      groups: target.groups ?? [],
+      now,
+      ...(binding ? { binding } : {}),
+      maxLifetimeMs: kind === 'schedule' ? DEFAULT_SCHEDULE_LIFETIME_MS : DEFAULT_COMMAND_LIFETIME_MS,
+      clockSynced: true,
+      what: kind === 'schedule' ? 'document' : 'command',
+    },
+  );
+  if (!env) return { problems: [], warnings: [] };
+  if (env.reason === 'expired') return { problems: [], warnings: [`expiresAt ${String(doc.expiresAt)} is in the past: every box will refuse this ${kind} as expired`] };
+  const msg = env.reason === 'target' ? `target: ${env.message.replace('the topic it came on', 'the topic it is sent to')}` : env.message.replace("this box's synchronised clock", 'now').replace('longer than this box accepts', 'longer than boxes accept by default');
+  return { problems: [`${msg} (boxes refuse it: ${env.reason})`], warnings: [] };
+}
+
+/**
+ * A schedule without `expiresAt` gets issuedAt + ttlDays (contract v1.1 §2.1: boxes
+ * refuse a schedule without one); without `issuedAt`, it gets now. Returns the filled
+ * document and what was filled, so the caller can say so.
+ */
+export function fillSchedule(raw: Record<string, unknown>, now: number, ttlDays: number): { doc: Record<string, unknown>; filled: string[] } {
+  const doc = { ...raw };
+  const filled: string[] = [];
+  if (doc.issuedAt === undefined) {
+    doc.issuedAt = new Date(now).toISOString();
+    filled.push(`issuedAt=${String(doc.issuedAt)}`);
+  }
+  if (doc.expiresAt === undefined) {
+    const base = typeof doc.issuedAt === 'string' ? Date.parse(doc.issuedAt) : NaN;
+    doc.expiresAt = new Date((Number.isNaN(base) ? now : base) + ttlDays * 86_400_000).toISOString();
+    filled.push(`expiresAt=${String(doc.expiresAt)} (ttl ${ttlDays} days)`);
+  }
+  return { doc, filled };
 }
 
 /**
@@ -76,14 +171,6 @@ export function fillCommand(raw: Record<string, unknown>, now: number, ttlS: num
     filled.push(`expiresAt=${String(doc.expiresAt)} (ttl ${ttlS} s)`);
   }
   return { doc, filled };
-}
-
-/** Warnings that do not make the document invalid but make it useless on arrival. */
-export function warnings(kind: DocKind, raw: Record<string, unknown>, now: number): string[] {
-  const w: string[] = [];
-  const exp = typeof raw.expiresAt === 'string' ? Date.parse(raw.expiresAt) : NaN;
-  if (!Number.isNaN(exp) && exp <= now) w.push(`expiresAt ${String(raw.expiresAt)} is in the past: every box will refuse this ${kind} as expired`);
-  return w;
 }
 
 export interface SigningKey {
@@ -129,6 +216,11 @@ export async function signDoc(doc: unknown, kind: DocKind, k: SigningKey): Promi
 export function peekJws(jws: string, where: string): { kind: DocKind; payload: Record<string, unknown> } {
   const parts = jws.trim().split('.');
   if (parts.length !== 3) throw new Failure(`${where}: not a JWS in compact serialization (three base64url parts separated by dots)`);
+  // Contract v1.1 §2.1, strict forms: boxes refuse padding and non-zero spare bits (invalid).
+  const names = ['header', 'payload', 'signature'] as const;
+  parts.forEach((part, i) => {
+    if (!isCanonicalBase64url(part)) throw new Failure(`${where}: the JWS ${names[i]} is not canonical base64url (no padding, zero spare bits); boxes refuse it as invalid: sign the document again with noc sign`);
+  });
   let typ: unknown;
   let payload: Record<string, unknown>;
   try {
@@ -140,12 +232,4 @@ export function peekJws(jws: string, where: string): { kind: DocKind; payload: R
   const kind = docKind(payload, where);
   if (typ !== TYP[kind]) throw new Failure(`${where}: header typ ${JSON.stringify(typ)} does not match a ${kind} (expected ${TYP[kind]}); boxes refuse it`);
   return { kind, payload };
-}
-
-/** Does the document's target name this device or group? (contract §2: boxes refuse otherwise) */
-export function addresses(payload: Record<string, unknown>, to: { device?: string; group?: string }): boolean {
-  const t = (payload.target ?? {}) as { devices?: unknown; groups?: unknown };
-  const list = (v: unknown) => (Array.isArray(v) ? (v as unknown[]) : []);
-  if (to.device !== undefined) return list(t.devices).includes(to.device);
-  return list(t.groups).includes(to.group);
 }

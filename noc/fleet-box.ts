@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { claimedId, verifyCommand, type CommandDoc } from '../agent/domain/command-doc.js';
-import { topicsFor, type TopicMap } from '../agent/domain/topics.js';
+import { bindingsFor, topicsFor, type TopicMap } from '../agent/domain/topics.js';
 import type { KeyRing } from '../agent/domain/verify.js';
 import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../agent/domain/telemetry.js';
 import { MAX_BYTES } from './docs.js';
@@ -219,10 +219,13 @@ export class SimBox {
 
   private async onCommand(topic: string, payload: Buffer): Promise<void> {
     this.o.counters.commands++;
-    const v = await verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: MAX_BYTES, seen: (id) => this.seen.has(id) });
+    // Contract v1.1 §2.1: the command must list the device or group of the topic it came on.
+    const binding = bindingsFor(this.o.root, this.o.deviceId, this.o.groups, 'cmd').get(topic);
+    const v = verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: MAX_BYTES, ...(binding ? { binding } : {}), seen: (id) => this.seen.has(id) });
     if (!v.ok) {
       // Contract §4: a payload with no readable id cannot get a result; it becomes an event.
-      const cmdId = v.unverified ? claimedId(payload) : v.cmdId; // as the agent does: only to address the answer
+      // The agent leaves reading an unverified payload's claimed id to its caller.
+      const cmdId = v.cmdId ?? (v.unverified ? claimedId(payload) : null);
       if (cmdId === null) this.emit('cmd.rejected', { topic, reason: v.code, message: v.message });
       else this.result(cmdId, false, { error: { code: v.code, message: v.message } });
       return;

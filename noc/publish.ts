@@ -1,12 +1,13 @@
 // `noc publish`: put a signed schedule (retained) or command (not retained) on the
 // topic the contract's table gives it, and wait for the broker's PUBACK.
 import { readFileSync } from 'node:fs';
+import type { Binding } from '../agent/domain/verify.js';
 import { parseArgs, positionals } from './args.js';
-import { addresses, loadSigningKey, peekJws, type DocKind } from './docs.js';
+import { envelopeProblems, loadSigningKey, peekJws, problems, type DocKind } from './docs.js';
 import { Failure, UsageError, errorMessage } from './errors.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
-import { prepareDoc, signPrepared } from './sign.js';
+import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
 import { checkId, deviceTopic, groupTopic } from './topics.js';
 
 const SPEC = {
@@ -15,7 +16,7 @@ const SPEC = {
   group: { kind: 'string' },
   key: { kind: 'string' },
   kid: { kind: 'string' },
-  ttl: { kind: 'number', min: 1 },
+  ...TTL_SPEC,
   clear: { kind: 'boolean' },
 } as const;
 
@@ -28,11 +29,16 @@ Publish a signed document where the contract puts it: a schedule retained with Q
 
   FILE          a JWS (from noc sign), or a .json document signed on the fly with --key
   --device ID   one box             --group G   every box of group G
-  --key FILE    sign a .json first (same checks as noc sign); --kid, --ttl as there
+  --key FILE    sign a .json first (same checks as noc sign); --kid, --ttl, --ttl-days as
+                there. A signed .jws is checked the same way before it is published.
   --clear       publish a zero-length retained message on the schedule topic. This only
                 removes the broker's retained copy (boxes that connect later get no
                 schedule from it); boxes ignore it and keep what they accepted: to stop
                 a schedule, publish a signed one with "items": [] and a higher version.
+
+The document's target must list the device or group it is published to: since contract
+v1.1 a box refuses a document received on a topic its target does not name (a group
+document re-published on a device topic included). Publishing refuses it here first.
 
 ${BROKER_HELP}`;
 
@@ -43,12 +49,16 @@ export function targetOf(device: string | undefined, group: string | undefined, 
   return device !== undefined ? { device: checkId(device, '--device') } : { group: checkId(group!, '--group') };
 }
 
+export function bindingOf(to: Target): Binding {
+  return to.device !== undefined ? { kind: 'device', name: to.device } : { kind: 'group', name: to.group };
+}
+
 export function topicFor(root: string, to: Target, leaf: 'schedule' | 'cmd'): string {
   return to.device !== undefined ? deviceTopic(root, to.device, leaf) : groupTopic(root, to.group, leaf);
 }
 
 /** The JWS to publish: read as is, or validated and signed when it is JSON. */
-async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl?: number }, io: Io): Promise<{ jws: string; kind: DocKind; payload: Record<string, unknown> }> {
+async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl?: number; 'ttl-days'?: number }, to: Target, io: Io): Promise<{ jws: string; kind: DocKind; payload: Record<string, unknown> }> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();
@@ -64,11 +74,22 @@ async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl
       throw new Failure(`${file}: not valid JSON (${errorMessage(err)})`);
     }
     const key = loadSigningKey(opts.key, opts.kid);
-    const p = prepareDoc(raw, file, io, Date.now(), opts.ttl ?? 300);
+    const p = prepareDoc(raw, file, io, { now: Date.now(), ttlS: opts.ttl, ttlDays: opts['ttl-days'], binding: bindingOf(to) });
     return { jws: await signPrepared(p, key), kind: p.kind, payload: p.doc };
   }
   if (opts.key) io.err(`warning: ${file} is already signed; --key ignored`);
   const { kind, payload } = peekJws(text, file);
+  // What the boxes would refuse in an already-signed document: say so before the fleet does.
+  let bad = problems(kind, payload);
+  if (!bad.length) {
+    const env = envelopeProblems(kind, payload, Date.now(), bindingOf(to));
+    bad = env.problems;
+    for (const w of env.warnings) io.err(`warning: ${file}: ${w}`);
+  }
+  if (bad.length) {
+    for (const p of bad) io.err(`${file}: ${p}`);
+    throw new Failure(`${file}: boxes would refuse this signed ${kind} (${bad.length} problem${bad.length > 1 ? 's' : ''} above); nothing published (fix the JSON and sign it again)`);
+  }
   return { jws: text, kind, payload };
 }
 
@@ -89,11 +110,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
     what = 'cleared the retained schedule (boxes keep what they accepted)';
   } else {
     const [file] = positionals(positional, ['<file.json|file.jws>'], 'publish');
-    const doc = await loadPayload(file!, opts, io);
-    if (!addresses(doc.payload, to)) {
-      const name = to.device !== undefined ? `device ${to.device}` : `group ${to.group}`;
-      io.err(`warning: the ${doc.kind}'s target ${JSON.stringify(doc.payload.target)} does not name ${name}; a box accepts it only if the target names it or one of its groups`);
-    }
+    const doc = await loadPayload(file!, opts, to, io);
     topic = topicFor(cfg.root, to, doc.kind === 'schedule' ? 'schedule' : 'cmd');
     body = doc.jws;
     retain = doc.kind === 'schedule';

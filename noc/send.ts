@@ -5,12 +5,12 @@
 import type { MqttClient } from 'mqtt';
 import { ACTIONS } from '../agent/domain/command-doc.js';
 import { parseArgs, positionals, required } from './args.js';
-import { loadSigningKey, readJsonFile } from './docs.js';
+import { DEFAULT_COMMAND_TTL_S, MAX_COMMAND_TTL_S, loadSigningKey, readJsonFile } from './docs.js';
 import { EXIT, Failure, NocError, UsageError, errorMessage } from './errors.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
-import { targetOf, topicFor, type Target } from './publish.js';
-import { prepareDoc, signPrepared } from './sign.js';
+import { bindingOf, targetOf, topicFor, type Target } from './publish.js';
+import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
 import { deviceTopic, fleetFilter, parseDeviceTopic } from './topics.js';
 
 const SPEC = {
@@ -22,7 +22,7 @@ const SPEC = {
   key: { kind: 'string' },
   kid: { kind: 'string' },
   timeout: { kind: 'number', min: 0.1 },
-  ttl: { kind: 'number', min: 1 },
+  ttl: TTL_SPEC.ttl,
   json: { kind: 'boolean' },
 } as const;
 
@@ -30,12 +30,16 @@ export const SEND_HELP = `noc send --broker URL (--device ID | --group G) --acti
 noc send <command.json> --broker URL (--device ID | --group G) --key k.pem
 
 Build (or read), validate and sign a command, publish it on {root}/d/ID/cmd or
-{root}/g/G/cmd, and wait for the result on {root}/d/+/cmd/result.
+{root}/g/G/cmd, and wait for the result on {root}/d/+/cmd/result. The command's target
+must list that device or group (contract v1.1: boxes refuse it otherwise); a command
+file without a target gets it. Everything else the boxes refuse is refused before
+signing, as by noc sign.
 
   --action A    ${ACTIONS.join(' | ')}
   --args JSON   the action's arguments, e.g. --args '{"level":60}' for volume
   --key FILE    Ed25519 private key (noc keys); --kid KID overrides its name
-  --ttl S       the command expires S seconds after now (default 300)
+  --ttl S       the command expires S seconds after now (default ${DEFAULT_COMMAND_TTL_S}, at most
+                ${MAX_COMMAND_TTL_S}: boxes refuse a command living longer than 24 h)
   --timeout S   how long to wait for results (default 30)
   --json        print results as JSON (one line per box)
 
@@ -113,7 +117,7 @@ export async function sendCommand(argv: string[], io: Io): Promise<number> {
       io.err(`filled in: target=${JSON.stringify(raw.target)}`);
     }
   } else raw = buildCommand(opts, to);
-  const prepared = prepareDoc(raw, file ?? 'command', io, Date.now(), opts.ttl ?? 300);
+  const prepared = prepareDoc(raw, file ?? 'command', io, { now: Date.now(), ttlS: opts.ttl, binding: bindingOf(to) });
   if (prepared.kind !== 'command') throw new Failure(`${file}: is a ${prepared.kind}; noc send sends commands (use noc publish for schedules)`);
   const cmdId = String(prepared.doc.id);
   const jws = await signPrepared(prepared, key);

@@ -95,12 +95,24 @@ test('a command goes to .../cmd not retained; an invalid document is never publi
     assert.match(r.stderr, /args\.level: must be 0 to 100/);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(w.messages.length, 1, 'only the valid command reached the topic');
-    // A target that does not name the addressee is published, with a warning.
+    // A target that does not name the addressee: contract v1.1 §2.1 binds a document to
+    // its topic (the box refuses it as `target`), so it is refused before signing.
     const other = join(dir, 'other.json');
     writeFileSync(other, JSON.stringify({ type: 'command', target: { devices: ['someone-else'] }, action: 'ping' }));
     const o = await runNoc(['publish', other, '--broker', broker.url, '--device', box.deviceId, '--key', pem]);
-    assert.equal(o.code, 0);
-    assert.match(o.stderr, /warning: the command's target .* does not name device vn-79-26734-01/);
+    assert.equal(o.code, 1);
+    assert.match(o.stderr, /target: command targets \{"devices":\["someone-else"\]\}, which does not list the device vn-79-26734-01 of the topic it is sent to \(boxes refuse it: target\)/);
+    // Nor is a signed group schedule re-published on a device topic.
+    const groupJson = join(dir, 'group.json');
+    const groupJws = join(dir, 'group.jws');
+    writeFileSync(groupJson, JSON.stringify(scheduleDoc({ id: 'group-only', target: { groups: ['c26734'] } })));
+    assert.equal((await runNoc(['sign', groupJson, '--key', pem, '--out', groupJws])).code, 0);
+    const g = await runNoc(['publish', groupJws, '--broker', broker.url, '--device', box.deviceId]);
+    assert.equal(g.code, 1);
+    assert.match(g.stderr, /does not list the device vn-79-26734-01 of the topic it is sent to/);
+    assert.match(g.stderr, /boxes would refuse this signed schedule \(1 problem above\); nothing published/);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(w.messages.length, 1, 'the refused command did not reach the topic');
   } finally {
     await w.close();
   }
