@@ -16,10 +16,16 @@ export class ScheduleStore {
   /** Accepted documents not yet written (the disk refused them), by topic. */
   private readonly unwritten = new Map<string, { doc: ScheduleDoc; jws: string; at: string }>();
 
+  /** Topics whose documents are "in force" now: a box that left a group no longer plays that group's schedule. */
+  private readonly topics: ReadonlySet<string> | undefined;
+  private reportedStale = false;
+
   constructor(
     private readonly db: Db,
     private readonly log?: Logger,
+    topics?: Iterable<string>,
   ) {
+    this.topics = topics === undefined ? undefined : new Set(topics);
     const upVersion = db.prepare(
       `INSERT INTO doc_versions (doc_id, version, accepted_at) VALUES (?, ?, ?)
        ON CONFLICT(doc_id) DO UPDATE SET version = excluded.version, accepted_at = excluded.accepted_at
@@ -78,13 +84,23 @@ export class ScheduleStore {
     if (this.cached) return this.cached;
     const rows = this.db.prepare('SELECT topic, payload FROM docs_in_force ORDER BY topic').all() as { topic: string; payload: string }[];
     const out: DocInForce[] = [];
+    const stale: string[] = [];
     for (const r of rows) {
       if (this.unwritten.has(r.topic)) continue;
+      if (this.topics && !this.topics.has(r.topic)) {
+        // Kept (its replay mark still counts if the box rejoins), but not played.
+        stale.push(r.topic);
+        continue;
+      }
       const v = validateSchedule(JSON.parse(r.payload), { stored: true });
       if (v.ok) out.push({ topic: r.topic, doc: v.doc });
       else this.log?.warn({ code: 'STORE_REPLAY', topic: r.topic, message: v.message }, 'a stored document no longer validates; not in force');
     }
-    for (const [topic, u] of this.unwritten) out.push({ topic, doc: u.doc });
+    if (stale.length > 0 && !this.reportedStale) {
+      this.reportedStale = true;
+      this.log?.warn({ topics: stale }, 'documents on topics this box no longer subscribes to (a group it left) are not in force');
+    }
+    for (const [topic, u] of this.unwritten) if (!this.topics || this.topics.has(topic)) out.push({ topic, doc: u.doc });
     out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
     this.cached = out;
     return out;

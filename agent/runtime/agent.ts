@@ -79,6 +79,7 @@ export class Agent {
   private cache: MediaCache | undefined;
   private rejections: Rejections | undefined;
   private clockPoll: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
 
   private readonly keyRing: KeyRing;
   private readonly statsImpl: SystemStats;
@@ -171,7 +172,7 @@ export class Agent {
 
     // Schedules: intake (verify, persist) -> scheduler (occurrences on time) -> playback.
     const db = this.db;
-    const scheduleStore = new ScheduleStore(db, log.child({ mod: 'store' }));
+    const scheduleStore = new ScheduleStore(db, log.child({ mod: 'store' }), [this.topics.deviceSchedule, ...this.topics.groupSchedules]);
     this.scheduleStore = scheduleStore;
     const commandStore = new CommandStore(db);
     const { restored } = restoreReplayState({ replay, replayFile, schedules: scheduleStore, commands: commandStore, keys: this.keyRing, log: log.child({ mod: 'store' }) });
@@ -412,7 +413,13 @@ export class Agent {
     return started(this.intakeSvc);
   }
 
-  async stop(): Promise<void> {
+  /** Stop everything once; a second call waits for the first (a closed database must not be written). */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+
+  private async stopOnce(): Promise<void> {
     clearInterval(this.clockPoll);
     this.rejections?.stop();
     this.faults?.stop();

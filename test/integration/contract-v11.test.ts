@@ -29,15 +29,16 @@ async function rig(t: { after: (fn: () => Promise<void>) => void }) {
   const deviceId = `v11-box-${++n}`;
   const group = `c2673${n}`;
   const dir = tempDir('v11');
-  const config = parseConfig({
+  const input = {
     deviceId,
     groups: ['all', group],
     mqtt: { url: files.broker.url, version: files.broker.supportsV5 ? 5 : '3.1.1', reconnect: { minS: 1, maxS: 2 } },
     trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
     stateDir: join(dir, 'state'),
     cacheDir: join(dir, 'cache'),
-    audio: { player: 'stand-in' },
-  });
+    audio: { player: 'stand-in' as const },
+  };
+  const config = parseConfig(input);
   const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }) });
   const root = `loa/v1`;
   const topics = { device: `${root}/d/${deviceId}/schedule`, group: `${root}/g/${group}/schedule`, all: `${root}/g/all/schedule`, cmd: `${root}/d/${deviceId}/cmd`, events: `${root}/d/${deviceId}/events`, result: `${root}/d/${deviceId}/cmd/result` };
@@ -62,7 +63,7 @@ async function rig(t: { after: (fn: () => Promise<void>) => void }) {
     const e = m.json() as Record<string, unknown>;
     return e.type === 'schedule.accepted' ? { accepted: e } : { rejected: e };
   };
-  return { agent, deviceId, group, topics, w, events, offer };
+  return { input, agent, deviceId, group, topics, w, events, offer };
 }
 
 test('an old group document republished on the device topic is refused (target), and the device plan stays', async (t) => {
@@ -193,4 +194,22 @@ test('the longest URL a document may carry fits mpg123\'s remote-control line', 
   await new Promise((r) => p.once('exit', r));
   assert.doesNotMatch(out, /Too long command/, out.slice(0, 300));
   assert.match(out, /@E|@I|@P/, 'mpg123 parsed the LOAD (it fails to connect, which is fine)');
+});
+
+test('a box that leaves a group stops playing that group\'s schedule (the document stays stored, not in force)', async (t) => {
+  const r = await rig(t);
+  const groupDoc = scheduleDoc({ id: 'group-day', issuedAt: ago(HOUR), target: { groups: [r.group] }, items: [{ id: 'g-item', source: { kind: 'line' }, at: new Date(Date.now() + 2 * HOUR).toISOString(), durationS: 60 }] });
+  assert.ok('accepted' in (await r.offer(r.topics.group, groupDoc)));
+  assert.deepEqual(r.agent.docRefs(), [{ id: 'group-day', version: 1 }]);
+  await r.agent.stop();
+  // The same state, a config without the group (the NOC moved the box).
+  const config = parseConfig({ ...r.input, groups: ['all'] });
+  const moved = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }) });
+  await moved.start();
+  try {
+    assert.deepEqual(moved.docRefs(), []);
+    assert.equal(moved.scheduler.next(), null);
+  } finally {
+    await moved.stop();
+  }
 });
