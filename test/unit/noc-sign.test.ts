@@ -1,5 +1,6 @@
 // `noc keys` and `noc sign` in-process (no broker): the key the agent's config accepts,
 // a signature the agent's verifiers accept, and nothing signed that they would refuse.
+import { MAX_URL_LENGTH } from '../../agent/domain/schedule-doc.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -146,7 +147,7 @@ test('sign: refuses what the boxes refuse (lifetime, issuedAt ahead, calendar, U
     { name: 'issuedAt 11 minutes ahead', doc: scheduleDoc({ issuedAt: at(now + 11 * 60_000) }), says: /issuedAt: .* is more than 10 minutes ahead of now \(boxes refuse it: invalid\)/ },
     { name: 'February 30', doc: scheduleDoc({ items: [{ id: 'news', source: { kind: 'line' }, at: '2027-02-30T06:30:00+07:00', durationS: 60 }] }), says: /items\[0\]\.at: is not a date and time that exists in the calendar/ },
     { name: 'expiresAt at 24:00', doc: scheduleDoc({ expiresAt: '2026-12-31T24:00:00+07:00' }), says: /expiresAt: is not a date and time that exists in the calendar/ },
-    { name: 'a 4 KB URL', doc: scheduleDoc({ items: [stream(`https://cdn.example.vn/${'a'.repeat(4096)}.mp3`)] }), says: /items\[0\]\.source\.url: must be at most 2048 characters/ },
+    { name: 'a 4 KB URL', doc: scheduleDoc({ items: [stream(`https://cdn.example.vn/${'a'.repeat(4096)}.mp3`)] }), says: /items\[0\]\.source\.url: must be at most \d+ characters/ },
     { name: '9 backup URLs', doc: scheduleDoc({ items: [{ ...stream(''), source: { kind: 'stream', urls: Array.from({ length: 9 }, (_, i) => `https://r${i}.example.vn/live.mp3`) } }] }), says: /items\[0\]\.source\.urls: must list at most 8 URLs/ },
     { name: 'a 129-character cron', doc: scheduleDoc({ items: [{ ...stream('https://r.example.vn/live.mp3'), cron: `0 5 * * ${'1,'.repeat(60)}1` }] }), says: /items\[0\]\.cron: must be at most 128 characters/ },
     { name: 'the cron bomb', doc: scheduleDoc({ items: cronBomb }), says: /items: expand to up to \d+ occurrences in a day; the limit is 1440.*; by item, 1728000 a day in all: items\[0\]\.cron "\* \* \* \* \* \*" starts 86400 times a day/ },
@@ -165,11 +166,11 @@ test('sign: refuses what the boxes refuse (lifetime, issuedAt ahead, calendar, U
     assert.equal(v.ok, false, `${c.name}: the agent refuses it too`);
     if (v.ok === false) assert.equal(v.reason, 'invalid', `${c.name}: ${v.message}`);
   }
-  // At the limits, both accept: 400 days, 10 minutes ahead (less a margin), 2048 characters, 1440 a day.
+  // At the limits, both accept: 400 days, 10 minutes ahead (less a margin), MAX_URL_LENGTH characters, 1440 a day.
   const ok = [
     scheduleDoc({ issuedAt: at(now - 60_000), expiresAt: at(now - 60_000 + 400 * DAY) }),
     scheduleDoc({ issuedAt: at(now + 9 * 60_000) }),
-    scheduleDoc({ items: [stream(`https://cdn.example.vn/${'a'.repeat(2048 - 'https://cdn.example.vn/.mp3'.length)}.mp3`)] }),
+    scheduleDoc({ items: [stream(`https://cdn.example.vn/${'a'.repeat(MAX_URL_LENGTH - 'https://cdn.example.vn/.mp3'.length)}.mp3`)] }),
     scheduleDoc({ items: [{ id: 'every-minute', source: { kind: 'line' }, cron: '* * * * *', durationS: 30 }] }),
     scheduleDoc({ items: [{ id: 'leap', source: { kind: 'line' }, at: '2028-02-29T06:30:00+07:00', durationS: 60 }] }),
   ];
