@@ -1,19 +1,108 @@
-// Builds the board and the player the configuration names. The stand-in player is used
-// only where asked for ("stand-in"), or with "auto" where mpg123 is missing, and the
-// agent then says plainly that the speaker will stay silent.
+// The composition root's adapters: every port of the agent is built here, from the
+// configuration, and nowhere else. runtime/agent.ts wires services to these ports;
+// tests pass their own (a fake link, a sim board, a stand-in player) through AgentDeps.
+//
+// - the board the configuration names (sim, gpio, mcu), put in its safe state first;
+// - the stores: the SQLite database (opened by openStore, which survives a corrupt or
+//   full disk), the replay state beside it, and every store over the database;
+// - the MQTT link, the media fetcher, the system stats, and the player (the stand-in
+//   only where asked for, or with "auto" where mpg123 is missing, said plainly).
 import { spawnSync } from 'node:child_process';
-import type { Config } from '../config.js';
-import type { Logger } from '../log.js';
-import type { Clock } from '../adapters/clock.js';
-import type { Board } from '../adapters/board.js';
-import type { Player } from '../adapters/player.js';
-import { SimBoard } from '../adapters/sim-board.js';
-import { GpioBoard } from '../adapters/gpio-board.js';
-import { McuBoard } from '../adapters/mcu-board.js';
-import { openSerial } from '../../firmware-bridge/serial.js';
-import { simulatedBoard } from '../../firmware-bridge/sim-port.js';
-import { createMpg123Player } from '../adapters/mpg123-player.js';
-import { createStandInPlayer } from '../adapters/standin-player.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Clock } from './adapters/clock.js';
+import type { Board } from './adapters/board.js';
+import type { Player } from './adapters/player.js';
+import { SimBoard } from './adapters/sim-board.js';
+import { GpioBoard } from './adapters/gpio-board.js';
+import { McuBoard } from './adapters/mcu-board.js';
+import { openSerial } from '../firmware-bridge/serial.js';
+import { simulatedBoard } from '../firmware-bridge/sim-port.js';
+import { createMpg123Player } from './adapters/mpg123-player.js';
+import { createStandInPlayer } from './adapters/standin-player.js';
+import { openStore, type Db, type StoreReset } from './adapters/sqlite-db.js';
+import { ReplayState, type LoadResult } from './adapters/replay-state.js';
+import { Outbox } from './adapters/outbox-store.js';
+import { ScheduleStore } from './adapters/schedule-store.js';
+import { CommandStore } from './adapters/command-store.js';
+import { LedgerStore } from './adapters/ledger-store.js';
+import { MetaStore } from './adapters/meta-store.js';
+import { MqttLink, type Link } from './adapters/mqtt-link.js';
+
+/** Everything the agent keeps on disk, opened together. */
+export interface Stores {
+  db: Db;
+  /** Set when the database had to be rebuilt or replaced (contract v1.1 `store.reset`). */
+  reset: StoreReset | undefined;
+  replay: ReplayState;
+  replayFile: LoadResult;
+  outbox: Outbox;
+  schedules: ScheduleStore;
+  commands: CommandStore;
+  ledger: LedgerStore;
+  meta: MetaStore;
+}
+
+/**
+ * Open the state directory: the replay state first (it says whether this box had a
+ * database before), then the database, then the stores over it. Never throws for a
+ * corrupt or full disk (see openStore); only a database newer than this agent stops it.
+ */
+export function openStores(c: Config, log: Logger, clock: Clock, scheduleTopics: readonly string[]): Stores {
+  const storeLog = log.child({ mod: 'store' });
+  const replay = new ReplayState(join(c.stateDir, 'replay.json'), storeLog);
+  const replayFile = replay.load();
+  const opened = openStore(join(c.stateDir, 'loa.db'), { synchronous: c.outbox.synchronous, hadState: existsSync(replay.path), now: () => clock.now() });
+  const reset = opened.reset;
+  if (reset) log.error({ code: 'STORE_RESET', ...reset }, `database rebuilt: ${reset.reason}`);
+  const db = opened.db;
+  const outbox = new Outbox(db, {
+    maxEvents: c.outbox.maxEvents,
+    clock,
+    onDisk: (state, detail) =>
+      state === 'refused'
+        ? log.error({ code: 'STORE_WRITE', detail }, 'the disk refuses writes: events held in memory, playback goes on')
+        : log.warn({ detail }, 'the disk takes writes again'),
+    onDrop: (info) => log.error({ code: 'OUTBOX_FULL', ...info }, 'outbox full: oldest events dropped'),
+  });
+  return {
+    db,
+    reset,
+    replay,
+    replayFile,
+    outbox,
+    schedules: new ScheduleStore(db, storeLog, scheduleTopics),
+    commands: new CommandStore(db),
+    ledger: new LedgerStore(db),
+    meta: new MetaStore(db),
+  };
+}
+
+/** The MQTT link of the configuration, with the box's last will. */
+export function createLink(c: Config, log: Logger, will: { topic: string; payload: string }): Link {
+  const { mqtt: m } = c;
+  return new MqttLink({
+    url: m.url,
+    clientId: m.clientId ?? c.deviceId,
+    ...(m.username !== undefined ? { username: m.username } : {}),
+    ...(m.passwordValue !== undefined ? { password: m.passwordValue } : {}),
+    ...(m.ca !== undefined ? { ca: m.ca } : {}),
+    ...(m.cert !== undefined ? { cert: m.cert } : {}),
+    ...(m.key !== undefined ? { key: m.key } : {}),
+    insecureSkipVerify: m.insecureSkipVerify,
+    version: m.version,
+    keepaliveS: m.keepaliveS,
+    sessionExpiryS: m.sessionExpiryS,
+    connectTimeoutS: m.connectTimeoutS,
+    backoff: { minMs: m.reconnect.minS * 1000, maxMs: m.reconnect.maxS * 1000 },
+    will,
+    log: log.child({ mod: 'mqtt' }),
+    // The largest accepted document, plus room for the topic and the packet's headers.
+    maxPacketBytes: c.schedule.maxBytes + 4096,
+  });
+}
 
 export function createBoard(c: Config, log: Logger, clock: Clock): Board {
   if (c.hardware.board === 'gpio' && c.hardware.gpio) {

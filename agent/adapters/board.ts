@@ -4,6 +4,7 @@
 // `gpio` (adapters/gpio-board.ts: relays on GPIO lines, one amplifier-fault input) and
 // `mcu` (adapters/mcu-board.ts: the IO microcontroller over the serial protocol of
 // firmware-bridge/PROTOCOL.md, with sensors and the tuner).
+import type { BoardReading } from '../domain/hardware-verdicts.js';
 import type { HwComponent } from '../domain/events.js';
 
 /** Which input the amplifier takes: the box's own audio out (IP audio), the FM tuner, or the line input. */
@@ -59,6 +60,29 @@ export interface Board {
   close(): Promise<void>;
   /** The health of the link to a board behind a serial line (mcu); boards wired directly have none. */
   link?(): { up: boolean; resets: number; badFrames: number; timeouts: number };
+  /** What a board with its own microcontroller can say about itself (the selftest); others have none. */
+  readonly diagnostics?: BoardDiagnostics;
+}
+
+/** The IO board's firmware, as its version block reports it (firmware-bridge/PROTOCOL.md). */
+export interface FirmwareInfo {
+  protocol: number;
+  minor: number;
+  firmware: { major: number; minor: number; patch: number };
+  hwRev: number;
+  bootCount: number;
+  resetReason: string;
+}
+
+export interface BoardDiagnostics {
+  /** True while the board answers (and speaks our protocol version). */
+  answering(): boolean;
+  /** Its firmware, once it answered. */
+  firmware(): FirmwareInfo | undefined;
+  /** Its sensors now (door, mains, battery, amplifier). */
+  reading(): Promise<BoardReading>;
+  /** Measure the speaker line (interrupts it for up to 3 s: never while playing). */
+  lineTest(): Promise<{ result: 'ok' | 'open' | 'short'; impedance: number }>;
 }
 
 /** The amplifier-fault input of the sim and GPIO boards, as a condition. */

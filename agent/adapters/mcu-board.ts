@@ -14,7 +14,7 @@
 import type { Duplex } from 'node:stream';
 import { FirmwareBridge, NotConnectedError, type BridgeDeps } from '../../firmware-bridge/bridge.js';
 import type { AudioInput as BoardInput, BoardEvent, Status, VersionBlock } from '../../firmware-bridge/messages.js';
-import type { AudioInput, Board, BoardState, FmState, HwCondition, Tuner } from './board.js';
+import type { AudioInput, Board, BoardDiagnostics, BoardState, FmState, HwCondition, Tuner } from './board.js';
 import type { Logger } from '../log.js';
 
 export interface McuBoardOptions {
@@ -122,6 +122,17 @@ export class McuBoard implements Board {
   get firmware(): VersionBlock | undefined {
     return this.version;
   }
+
+  /** The selftest's view of the board (the Board port's optional capability). */
+  readonly diagnostics: BoardDiagnostics = {
+    answering: () => this.bridge.connected && this.version !== undefined,
+    firmware: () => this.version,
+    reading: async () => {
+      const s = await this.bridge.request({ cmd: 'get-status' });
+      return { ...s.flags, batteryMv: s.batteryMv, temperatureC: s.temperatureC, ampCurrentMa: s.ampCurrentMa };
+    },
+    lineTest: () => this.lineTest(),
+  };
 
   async init(): Promise<void> {
     // The bridge starts from amp off / input ip and writes that on connect (§5.2: the

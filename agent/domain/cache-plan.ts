@@ -13,6 +13,7 @@
 //   is preempted for one needed sooner, and every attempt must keep up with a minimum
 //   rate after a set-up allowance, which bounds it by a deadline from its size.
 import type { MediaRef } from './schedule-doc.js';
+import { firstOccurrences, type DocInForce } from './occurrences.js';
 
 export interface MediaNeed {
   media: MediaRef;
@@ -173,4 +174,14 @@ export function behindMinRate(elapsedMs: number, receivedBytes: number, minRateB
 
 function sum(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0);
+}
+
+/** Media that occurrences in the next `horizonMs` need (earliest use), and every media a document in force names. */
+export function mediaNeeds(docs: readonly DocInForce[], now: number, horizonMs: number): [MediaNeed[], Set<string>] {
+  const needs = new Map<string, MediaNeed>();
+  for (const occ of firstOccurrences(docs, { from: now, to: now + horizonMs })) {
+    for (const m of occ.media) if (!needs.has(m.sha256)) needs.set(m.sha256, { media: m, firstUseAt: occ.start });
+  }
+  const inForce = new Set(docs.flatMap(({ doc }) => doc.media.map((m) => m.sha256)));
+  return [[...needs.values()], inForce];
 }

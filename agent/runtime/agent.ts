@@ -1,30 +1,25 @@
-// The agent's services wired together. main.ts builds the real adapters and calls
-// this; tests build it with their own clock, link or stats through the same deps.
+// The agent: its services (telemetry, playback, schedules, commands) wired to the ports
+// that wiring.ts builds from the configuration. main.ts runs it under systemd; tests
+// pass their own clock, link, board, player or stats through AgentDeps.
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { systemClock, type Clock } from '../adapters/clock.js';
-import { openStore, type Db, type StoreReset } from '../adapters/sqlite-db.js';
-import { MetaStore } from '../adapters/meta-store.js';
-import { existsSync } from 'node:fs';
-import { ReplayState } from '../adapters/replay-state.js';
+import type { Db } from '../adapters/sqlite-db.js';
+import type { Outbox } from '../adapters/outbox-store.js';
+import type { ScheduleStore } from '../adapters/schedule-store.js';
+import type { Link } from '../adapters/mqtt-link.js';
+import { createBoard, createLink, createPlayer, openStores, type Stores } from '../wiring.js';
+import { mediaNeeds } from '../domain/cache-plan.js';
 import { Rejections } from './rejections.js';
 import { restoreReplayState } from './replay-restore.js';
-import { ScheduleStore } from '../adapters/schedule-store.js';
-import { LedgerStore } from '../adapters/ledger-store.js';
 import { KeyRing } from '../domain/verify.js';
-import { ScheduleIntake } from './schedule-intake.js';
+import { ScheduleIntake, type SignedTopicDeps } from './schedule-intake.js';
 import { Scheduler, closeInterruptedByRestart, type Playback } from './scheduler.js';
 import { PlaybackCoordinator } from './playback.js';
-import { createBoard, createPlayer } from './hardware.js';
 import type { Board } from '../adapters/board.js';
 import { MediaCache } from './media-cache.js';
 import { createHttpFetcher } from '../adapters/media-fetch.js';
-import { firstOccurrences, type DocInForce } from '../domain/occurrences.js';
-import type { MediaNeed } from '../domain/cache-plan.js';
-import { Outbox } from '../adapters/outbox-store.js';
-import { MqttLink, type Link } from '../adapters/mqtt-link.js';
 import { createSystemStats, type SystemStats } from '../adapters/system-stats.js';
 import { bindingsFor, topicsFor, type TopicMap } from '../domain/topics.js';
 import { buildWill, type DocRef } from '../domain/telemetry.js';
@@ -35,7 +30,6 @@ import { HeartbeatService, type HeartbeatPart } from './heartbeat.js';
 import type { EventSink } from '../domain/events.js';
 import { redactingSink } from '../domain/redact.js';
 import { FaultTracker } from '../domain/fault-tracker.js';
-import { CommandStore } from '../adapters/command-store.js';
 import { CommandService } from './commands.js';
 import { createExecutor } from './command-actions.js';
 
@@ -106,7 +100,10 @@ export class Agent {
     return started(this.heartbeatSvc);
   }
 
-  /** Safe state on the hardware first, then everything else. Resolves once started. */
+  /**
+   * Safe state on the hardware first, then the stores, then the services wired to them;
+   * the link connects last. Resolves once started.
+   */
   async start(): Promise<void> {
     const { config: c, log } = this.d;
     const clock = this.d.clock ?? systemClock;
@@ -115,29 +112,60 @@ export class Agent {
     const board = this.d.board ?? createBoard(c, log.child({ mod: 'board' }), clock);
     this.boardImpl = board;
     await board.init();
-    // A broken SD card degrades the box, it does not stop it: a corrupt database is
-    // moved aside and rebuilt, a full disk gives a database in memory (openStore). The
-    // replay state beside it (replay.json) is what keeps old documents refused after that.
-    const replay = new ReplayState(join(c.stateDir, 'replay.json'), log.child({ mod: 'store' }));
-    const replayFile = replay.load();
-    const opened = openStore(join(c.stateDir, 'loa.db'), { synchronous: c.outbox.synchronous, hadState: existsSync(replay.path), now: () => clock.now() });
-    this.db = opened.db;
-    const reset: StoreReset | undefined = opened.reset;
-    if (reset) log.error({ code: 'STORE_RESET', ...reset }, `database rebuilt: ${reset.reason}`);
-    const outbox = new Outbox(this.db, {
-      maxEvents: c.outbox.maxEvents,
+    // A broken SD card degrades the box, it does not stop it (wiring.ts openStores).
+    const stores = openStores(c, log, clock, [this.topics.deviceSchedule, ...this.topics.groupSchedules]);
+    this.db = stores.db;
+    this.outboxStore = stores.outbox;
+    this.scheduleStore = stores.schedules;
+    const link = this.wireTelemetry(clock, startedMono, stores.outbox);
+    this.restoreState(stores);
+    const signed: SharedSigned = {
+      link,
+      keys: this.keyRing,
+      // Rejection messages may quote a field of an unverified payload: no credential leaves in one.
+      events: redactingSink(stores.outbox),
       clock,
-      onDisk: (state, detail) =>
-        state === 'refused'
-          ? log.error({ code: 'STORE_WRITE', detail }, 'the disk refuses writes: events held in memory, playback goes on')
-          : log.warn({ detail }, 'the disk takes writes again'),
-      onDrop: (info) => log.error({ code: 'OUTBOX_FULL', ...info }, 'outbox full: oldest events dropped'),
+      deviceId: c.deviceId,
+      groups: c.groups,
+      maxBytes: c.schedule.maxBytes,
+      clockSynced: await this.watchClockSync(),
+      replay: stores.replay,
+      rejections: (this.rejections = new Rejections({ clock, events: stores.outbox, log: log.child({ mod: 'intake' }) })),
+    };
+    const { coordinator, faults } = this.wirePlayback(clock, board, stores);
+    const { cache, scheduler } = this.wireSchedules(clock, stores, coordinator, signed);
+    this.wireCommands(clock, board, stores, { coordinator, faults, cache, scheduler }, signed);
+    this.parts.push(() => {
+      const next = scheduler.next();
+      return {
+        playing: coordinator.playing(),
+        amp: { on: board.state().amp, fault: board.state().ampFault || faults.isActive('amp') },
+        faults: faults.activeCount(),
+        ...(board.tuner ? { fm: board.tuner.state() } : {}),
+        ...(board.link ? { mcu: board.link() } : {}),
+        volume: stores.meta.volume(),
+        cache: cache.figures(),
+        schedule: this.docRefs(),
+        next: next ? { itemId: next.itemId, at: new Date(next.start).toISOString() } : null,
+      };
     });
-    this.outboxStore = outbox;
-    const rejections = new Rejections({ clock, events: outbox, log: log.child({ mod: 'intake' }) });
-    this.rejections = rejections;
+
+    this.presence?.start();
+    this.heartbeatSvc?.start();
+    this.sender?.start();
+    this.intakeSvc?.start();
+    this.commandSvc?.start();
+    void cache.start();
+    scheduler.start();
+    log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: stores.outbox.epoch, version: AGENT_VERSION, pending: stores.outbox.size }, 'agent starting');
+    link.start();
+  }
+
+  /** The link, and what the box says of itself on it: birth and death, heartbeat, events. */
+  private wireTelemetry(clock: Clock, startedMono: number, outbox: Outbox): Link {
+    const { config: c, log } = this.d;
     const will = { topic: this.topics.status, payload: JSON.stringify(buildWill(this.bootId)) };
-    const link = this.d.makeLink?.(will) ?? this.mqttLink(will);
+    const link = this.d.makeLink?.(will) ?? createLink(c, log, will);
     this.linkImpl = link;
     this.presence = new Presence({
       link,
@@ -167,47 +195,44 @@ export class Agent {
       outboxSize: () => outbox.size,
       parts: this.parts,
     });
-    const heartbeat = this.heartbeatSvc;
-    const presence = this.presence;
+    return link;
+  }
 
-    // Schedules: intake (verify, persist) -> scheduler (occurrences on time) -> playback.
-    const db = this.db;
-    const scheduleStore = new ScheduleStore(db, log.child({ mod: 'store' }), [this.topics.deviceSchedule, ...this.topics.groupSchedules]);
-    this.scheduleStore = scheduleStore;
-    const commandStore = new CommandStore(db);
-    const { restored } = restoreReplayState({ replay, replayFile, schedules: scheduleStore, commands: commandStore, keys: this.keyRing, log: log.child({ mod: 'store' }) });
-    if (reset) {
-      // What was kept is known only now: say it in the event (contract v1.1 §7).
-      const kept =
-        replayFile === 'loaded'
-          ? `replay state from replay.json kept; ${restored.length} document(s) in force restored (${restored.join(', ') || 'none'})`
-          : `replay.json ${replayFile}: replay state and documents in force could not be restored; the broker's retained documents will be accepted again`;
-      const lost = reset.reason === 'full' ? 'the database on disk is untouched; events of this run are held in memory' : 'undelivered events and the play ledger of the old database are lost';
-      outbox.emit('store.reset', { ...reset, message: `${reset.message}; ${kept}; ${lost}` });
-    }
-    let clockSynced: boolean | null = await this.statsImpl.clockSynced().catch(() => null);
+  /**
+   * Merge the replay state of replay.json and the database, restore documents the
+   * database lost, and say in `store.reset` what was kept and lost (contract v1.1 §7).
+   */
+  private restoreState(stores: Stores): void {
+    const { replay, replayFile, reset, outbox } = stores;
+    const { restored } = restoreReplayState({ replay, replayFile, schedules: stores.schedules, commands: stores.commands, keys: this.keyRing, log: this.d.log.child({ mod: 'store' }) });
+    if (!reset) return;
+    const kept =
+      replayFile === 'loaded'
+        ? `replay state from replay.json kept; ${restored.length} document(s) in force restored (${restored.join(', ') || 'none'})`
+        : `replay.json ${replayFile}: replay state and documents in force could not be restored; the broker's retained documents will be accepted again`;
+    const lost = reset.reason === 'full' ? 'the database on disk is untouched; events of this run are held in memory' : 'undelivered events and the play ledger of the old database are lost';
+    outbox.emit('store.reset', { ...reset, message: `${reset.message}; ${kept}; ${lost}` });
+  }
+
+  /** Whether the clock is known to be unsynchronised (then issuedAt ahead is tolerated); polled every minute. */
+  private async watchClockSync(): Promise<() => boolean | undefined> {
+    let synced: boolean | null = await this.statsImpl.clockSynced().catch(() => null);
     this.clockPoll = setInterval(() => {
       void this.statsImpl.clockSynced().then(
-        (v) => (clockSynced = v),
+        (v) => (synced = v),
         () => undefined,
       );
     }, 60_000);
     this.clockPoll.unref();
-    const signed = {
-      link,
-      keys: this.keyRing,
-      // Rejection messages may quote a field of an unverified payload: no credential leaves in one.
-      events: redactingSink(outbox),
-      clock,
-      deviceId: c.deviceId,
-      groups: c.groups,
-      maxBytes: c.schedule.maxBytes,
-      clockSynced: () => (clockSynced === false ? false : undefined),
-      replay,
-      rejections,
-    };
-    const ledger = new LedgerStore(db);
-    const mediaDurations = () => new Map(scheduleStore.inForce().flatMap(({ doc }) => doc.media.map((m) => [m.sha256, m.durationMs] as const)));
+    return () => (synced === false ? false : undefined);
+  }
+
+  /** The player, the playback coordinator on the board, and the board's faults. */
+  private wirePlayback(clock: Clock, board: Board, stores: Stores): { coordinator: PlaybackCoordinator; faults: FaultTracker } {
+    const { config: c, log } = this.d;
+    const { outbox, schedules } = stores;
+    const heartbeat = started(this.heartbeatSvc);
+    const mediaDurations = () => new Map(schedules.inForce().flatMap(({ doc }) => doc.media.map((m) => [m.sha256, m.durationMs] as const)));
     const player = this.d.player ?? createPlayer(c, log.child({ mod: 'player' }), (paths) => {
       // The stand-in plays a file for the length the document gives its media.
       const known = mediaDurations();
@@ -219,19 +244,17 @@ export class Agent {
       }
       return total;
     });
-    const meta = new MetaStore(db);
-    const masterVolume = () => meta.volume();
     const coordinator = new PlaybackCoordinator({
       clock,
       board,
       player,
-      ledger,
+      ledger: stores.ledger,
       events: redactingSink(outbox),
       log: log.child({ mod: 'playback' }),
       warmUpMs: c.hardware.ampWarmUpMs,
       holdMs: c.hardware.ampHoldMs,
       maxVolume: c.audio.maxVolume,
-      masterVolume,
+      masterVolume: () => stores.meta.volume(),
       mediaPath: (sha) => this.cache?.pathFor(sha) ?? null,
       onChange: () => heartbeat.kick(),
       reportHw: (cond) => this.faults?.set(cond),
@@ -255,6 +278,15 @@ export class Agent {
       coordinator.hwChanged(cond);
       heartbeat.kick();
     });
+    return { coordinator, faults };
+  }
+
+  /** Schedules: intake (verify, persist) -> scheduler (occurrences on time) -> playback; the media cache beside. */
+  private wireSchedules(clock: Clock, stores: Stores, coordinator: PlaybackCoordinator, signed: SharedSigned): { cache: MediaCache; scheduler: Scheduler } {
+    const { config: c, log } = this.d;
+    const { outbox, ledger, schedules } = stores;
+    const heartbeat = started(this.heartbeatSvc);
+    const presence = started(this.presence);
     const playback: Playback = {
       prepare: (occ) => coordinator.prepare(occ),
       fire: (occ, lateMs) => {
@@ -263,7 +295,7 @@ export class Agent {
       },
     };
     const cache = new MediaCache({
-      db,
+      db: stores.db,
       cacheDir: c.cacheDir,
       quotaBytes: c.cache.quotaMB * 1024 * 1024,
       concurrency: c.cache.concurrency,
@@ -274,12 +306,12 @@ export class Agent {
       onChange: () => heartbeat.kick(),
     });
     this.cache = cache;
-    const checkpoint = meta.checkpoint;
+    const checkpoint = stores.meta.checkpoint;
     closeInterruptedByRestart({ ledger, events: outbox, log }, checkpoint.get(), clock.now());
     const scheduler = new Scheduler({
       clock,
       log: log.child({ mod: 'scheduler' }),
-      docs: () => scheduleStore.inForce(),
+      docs: () => schedules.inForce(),
       ledger,
       events: outbox,
       playback,
@@ -295,7 +327,7 @@ export class Agent {
     this.schedulerSvc = scheduler;
     this.intakeSvc = new ScheduleIntake({
       ...signed,
-      store: scheduleStore,
+      store: schedules,
       log: log.child({ mod: 'intake' }),
       bindings: bindingsFor(c.topicRoot, c.deviceId, c.groups, 'schedule'),
       maxLifetimeMs: c.schedule.maxLifetimeDays * 86_400_000,
@@ -305,32 +337,45 @@ export class Agent {
         heartbeat.kick();
       },
     });
-    const stats = this.statsImpl;
+    return { cache, scheduler };
+  }
+
+  /** Signed commands (contract §4) and what they act on. */
+  private wireCommands(
+    clock: Clock,
+    board: Board,
+    stores: Stores,
+    s: { coordinator: PlaybackCoordinator; faults: FaultTracker; cache: MediaCache; scheduler: Scheduler },
+    signed: SharedSigned,
+  ): void {
+    const { config: c, log } = this.d;
+    const heartbeat = started(this.heartbeatSvc);
+    const presence = started(this.presence);
     const executor = createExecutor({
       clock,
       log: log.child({ mod: 'cmd' }),
-      coordinator,
+      coordinator: s.coordinator,
       board,
-      faults,
-      stats,
+      faults: s.faults,
+      stats: this.statsImpl,
       cacheDir: c.cacheDir,
       mpg123Path: c.audio.player === 'stand-in' ? null : c.audio.mpg123Path,
       snapshot: async () => ({ birth: presence.birth(), heartbeat: await heartbeat.snapshot() }),
       setVolume: (level) => {
-        meta.setVolume(level);
+        stores.meta.setVolume(level);
         heartbeat.kick();
       },
       sync: () => {
-        cache.sync();
-        scheduler.replan();
-        return { cache: cache.figures(), schedule: this.docRefs() };
+        s.cache.sync();
+        s.scheduler.replan();
+        return { cache: s.cache.figures(), schedule: this.docRefs() };
       },
-      fetchMedia: (media, until) => cache.fetchNow(media, until),
+      fetchMedia: (media, until) => s.cache.fetchNow(media, until),
       underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
     });
     this.commandSvc = new CommandService({
       ...signed,
-      store: commandStore,
+      store: stores.commands,
       log: log.child({ mod: 'cmd' }),
       bindings: bindingsFor(c.topicRoot, c.deviceId, c.groups, 'cmd'),
       maxLifetimeMs: c.commands.maxLifetimeH * 3_600_000,
@@ -338,31 +383,6 @@ export class Agent {
       execute: executor,
       lifecycle: (action) => this.d.onLifecycle?.(action),
     });
-
-    this.parts.push(() => {
-      const next = scheduler.next();
-      return {
-        playing: coordinator.playing(),
-        amp: { on: board.state().amp, fault: board.state().ampFault || faults.isActive('amp') },
-        faults: faults.activeCount(),
-        ...(board.tuner ? { fm: board.tuner.state() } : {}),
-        ...(board.link ? { mcu: board.link() } : {}),
-        volume: masterVolume(),
-        cache: cache.figures(),
-        schedule: this.docRefs(),
-        next: next ? { itemId: next.itemId, at: new Date(next.start).toISOString() } : null,
-      };
-    });
-
-    this.presence.start();
-    this.heartbeatSvc.start();
-    this.sender.start();
-    this.intakeSvc.start();
-    this.commandSvc.start();
-    void cache.start();
-    scheduler.start();
-    log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: outbox.epoch, version: AGENT_VERSION, pending: outbox.size }, 'agent starting');
-    link.start();
   }
 
   /** Register a provider of heartbeat fields (playback, cache, board...). */
@@ -439,39 +459,11 @@ export class Agent {
     this.d.log.info({ bootId: this.bootId }, 'agent stopped');
   }
 
-  private mqttLink(will: { topic: string; payload: string }): Link {
-    const { mqtt: m } = this.d.config;
-    return new MqttLink({
-      url: m.url,
-      clientId: m.clientId ?? this.d.config.deviceId,
-      ...(m.username !== undefined ? { username: m.username } : {}),
-      ...(m.passwordValue !== undefined ? { password: m.passwordValue } : {}),
-      ...(m.ca !== undefined ? { ca: m.ca } : {}),
-      ...(m.cert !== undefined ? { cert: m.cert } : {}),
-      ...(m.key !== undefined ? { key: m.key } : {}),
-      insecureSkipVerify: m.insecureSkipVerify,
-      version: m.version,
-      keepaliveS: m.keepaliveS,
-      sessionExpiryS: m.sessionExpiryS,
-      connectTimeoutS: m.connectTimeoutS,
-      backoff: { minMs: m.reconnect.minS * 1000, maxMs: m.reconnect.maxS * 1000 },
-      will,
-      log: this.d.log.child({ mod: 'mqtt' }),
-      // The largest accepted document, plus room for the topic and the packet's headers.
-      maxPacketBytes: this.d.config.schedule.maxBytes + 4096,
-    });
-  }
 }
 
-/** Media that occurrences in the next `horizonMs` need (earliest use), and every media a document in force names. */
-export function mediaNeeds(docs: readonly DocInForce[], now: number, horizonMs: number): [MediaNeed[], Set<string>] {
-  const needs = new Map<string, MediaNeed>();
-  for (const occ of firstOccurrences(docs, { from: now, to: now + horizonMs })) {
-    for (const m of occ.media) if (!needs.has(m.sha256)) needs.set(m.sha256, { media: m, firstUseAt: occ.start });
-  }
-  const inForce = new Set(docs.flatMap(({ doc }) => doc.media.map((m) => m.sha256)));
-  return [[...needs.values()], inForce];
-}
+
+/** What the schedule intake and the command service share; each adds its topics, lifetime and logger. */
+type SharedSigned = Omit<SignedTopicDeps, 'bindings' | 'maxLifetimeMs' | 'log'>;
 
 /** The services exist only between start() and stop(); asking earlier is a programming error. */
 function started<T>(service: T | undefined): T {

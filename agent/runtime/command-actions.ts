@@ -13,7 +13,6 @@ import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../adapters/clock.js';
 import type { Board } from '../adapters/board.js';
-import type { McuBoard } from '../adapters/mcu-board.js';
 import type { SystemStats } from '../adapters/system-stats.js';
 import type { CommandDoc } from '../domain/command-doc.js';
 import type { Occurrence } from '../domain/occurrences.js';
@@ -145,15 +144,14 @@ async function selftest(d: ActionDeps): Promise<{ passed: boolean; checks: Check
   const b = d.board;
   const st = b.state();
   add('board', okV(`${b.kind}: amp ${st.amp ? 'on' : 'off'}, input ${st.input}`));
-  if (b.kind === 'mcu') {
-    const mcu = b as McuBoard;
-    const fw = mcu.firmware;
-    const up = mcu.bridge.connected && fw !== undefined;
+  const mcu = b.diagnostics;
+  if (mcu) {
+    const fw = mcu.firmware();
+    const up = mcu.answering() && fw !== undefined;
     add('mcu', up ? okV(firmwareDetail(fw)) : failV('not answering', 'see hw.fault mcu; check the IO board\'s power and cable'));
     if (up) {
       try {
-        const s = await mcu.bridge.request({ cmd: 'get-status' });
-        const r = { ...s.flags, batteryMv: s.batteryMv, temperatureC: s.temperatureC, ampCurrentMa: s.ampCurrentMa };
+        const r = await mcu.reading();
         add('door', doorVerdict(r));
         add('mains', mainsVerdict(r));
         add('battery', batteryVerdict(r));

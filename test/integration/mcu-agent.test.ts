@@ -22,7 +22,7 @@ import type { Occurrence } from '../../agent/domain/occurrences.js';
 import type { Source } from '../../agent/domain/schedule-doc.js';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { createBoard } from '../../agent/runtime/hardware.js';
+import { createBoard } from '../../agent/wiring.js';
 import { createExecutor } from '../../agent/runtime/command-actions.js';
 import { FaultTracker } from '../../agent/domain/fault-tracker.js';
 import type { SystemStats } from '../../agent/adapters/system-stats.js';
