@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { systemClock, type Clock } from '../adapters/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../adapters/clock.js';
 import { openStore, type Db, type StoreReset } from '../adapters/sqlite-db.js';
 import { MetaStore } from '../adapters/meta-store.js';
 import { existsSync } from 'node:fs';
@@ -78,7 +78,7 @@ export class Agent {
   private commandSvc: CommandService | undefined;
   private cache: MediaCache | undefined;
   private rejections: Rejections | undefined;
-  private clockPoll: NodeJS.Timeout | undefined;
+  private clockPoll: TimerHandle | undefined;
 
   private readonly keyRing: KeyRing;
   private readonly statsImpl: SystemStats;
@@ -177,13 +177,16 @@ export class Agent {
     const commandStore = new CommandStore(db);
     restoreReplayState({ replay, replayFile, schedules: scheduleStore, commands: commandStore, keys: this.keyRing, log: log.child({ mod: 'store' }) });
     let clockSynced: boolean | null = await this.statsImpl.clockSynced().catch(() => null);
-    this.clockPoll = setInterval(() => {
-      void this.statsImpl.clockSynced().then(
-        (v) => (clockSynced = v),
-        () => undefined,
-      );
-    }, 60_000);
-    this.clockPoll.unref();
+    this.clockPoll = clock.setInterval(
+      () => {
+        void this.statsImpl.clockSynced().then(
+          (v) => (clockSynced = v),
+          () => undefined,
+        );
+      },
+      60_000,
+      { unref: true },
+    );
     const signed = {
       link,
       keys: this.keyRing,
@@ -404,7 +407,8 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.clockPoll);
+    (this.d.clock ?? systemClock).clearInterval(this.clockPoll);
+    this.clockPoll = undefined;
     this.rejections?.stop();
     this.faults?.stop();
     this.schedulerSvc?.stop();
@@ -441,6 +445,7 @@ export class Agent {
       backoff: { minMs: m.reconnect.minS * 1000, maxMs: m.reconnect.maxS * 1000 },
       will,
       log: this.d.log.child({ mod: 'mqtt' }),
+      clock: this.d.clock ?? systemClock,
       // The largest accepted document, plus room for the topic and the packet's headers.
       maxPacketBytes: this.d.config.schedule.maxBytes + 4096,
     });

@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm, stat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../adapters/sqlite-db.js';
-import type { Clock } from '../adapters/clock.js';
+import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
 import type { MediaRef } from '../domain/schedule-doc.js';
@@ -70,7 +70,7 @@ interface Streak {
   failures: number;
   reported: boolean;
   retryAtMono: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
   /** The URL that failed: a document that names another one deserves a try at once. */
   url: string;
 }
@@ -125,7 +125,7 @@ export class MediaCache {
   async stop(): Promise<void> {
     this.running = false;
     this.gen++;
-    for (const s of this.streaks.values()) clearTimeout(s.timer);
+    for (const s of this.streaks.values()) this.d.clock.clearTimeout(s.timer);
     this.streaks.clear();
     for (const f of this.inflight.values()) f.abort.abort();
     await Promise.allSettled([this.starting, ...[...this.inflight.values()].map((f) => f.done)]);
@@ -175,10 +175,10 @@ export class MediaCache {
     for (const [sha, s] of this.streaks) {
       const m = media.get(sha);
       if (!m) {
-        clearTimeout(s.timer);
+        this.d.clock.clearTimeout(s.timer);
         this.streaks.delete(sha);
       } else if (m.url !== s.url) {
-        clearTimeout(s.timer);
+        this.d.clock.clearTimeout(s.timer);
         s.retryAtMono = 0;
       }
     }
@@ -188,7 +188,7 @@ export class MediaCache {
   /** The `sync` command: forget retry waits and re-plan now. */
   sync(): void {
     for (const s of this.streaks.values()) {
-      clearTimeout(s.timer);
+      this.d.clock.clearTimeout(s.timer);
       s.retryAtMono = 0;
     }
     this.replan();
@@ -340,7 +340,7 @@ export class MediaCache {
     this.ready.set(media.sha256, { bytes, lastUsedAt: now });
     this.unannounced.delete(media.sha256);
     const s = this.streaks.get(media.sha256);
-    clearTimeout(s?.timer);
+    this.d.clock.clearTimeout(s?.timer);
     this.streaks.delete(media.sha256);
     this.d.log.info({ mediaId: media.id, sha256: media.sha256, bytes, resumedFrom }, 'media cached');
     this.replan();
@@ -361,8 +361,8 @@ export class MediaCache {
     if ((e?.received ?? 0) > 0 && !slow) s.backoff.reset();
     const delay = retryable ? s.backoff.next() : (this.d.permanentRetryMs ?? 6 * 3_600_000);
     s.retryAtMono = this.d.clock.monoMs() + delay;
-    clearTimeout(s.timer);
-    s.timer = setTimeout(() => {
+    this.d.clock.clearTimeout(s.timer);
+    s.timer = this.d.clock.setTimeout(() => {
       s.retryAtMono = 0; // timers may fire a hair before the monotonic clock says so
       this.pump();
     }, delay);

@@ -18,6 +18,7 @@ import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
 
 import { server, files, script, base, sentFor, hitsFor } from '../helpers/scripted-http.js';
+import { systemClock } from '../../agent/adapters/clock.js';
 
 // ---- the box side ----
 
@@ -34,7 +35,7 @@ function media(size: number): { ref: MediaRef; body: Buffer; path: string } {
 /** A clock that moves 1 s per reading, so "least recently used" never ties. */
 function steppingClock() {
   let t = Date.parse('2026-11-26T00:00:00Z');
-  return { now: () => (t += 1000), monoMs: () => performance.now() };
+  return { ...systemClock, now: () => (t += 1000), monoMs: () => performance.now() };
 }
 
 interface Box {

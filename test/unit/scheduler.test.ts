@@ -14,6 +14,7 @@ import { validateSchedule } from '../../agent/domain/schedule-doc.js';
 import type { DocInForce } from '../../agent/domain/occurrences.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
+import { systemClock } from '../../agent/adapters/clock.js';
 
 const T0 = Date.parse('2026-11-26T06:00:00+07:00');
 const log = createLogger({ level: 'silent', pretty: false });
@@ -27,7 +28,8 @@ function doc(items: unknown[], over: Record<string, unknown> = {}): DocInForce {
 function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmUpMs?: number; mediaReady?: boolean } = {}) {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
   let wallOffset = 0; // a wall-clock jump changes this and not the monotonic clock
-  const clock = { now: () => Date.now() + wallOffset, monoMs: () => Date.now() };
+  // systemClock's timers are node:test's mocked ones (it looks the globals up at each call).
+  const clock = { ...systemClock, now: () => Date.now() + wallOffset, monoMs: () => Date.now() };
   const db = openDb(join(tempDir('sched'), 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const ledger = new LedgerStore(db);

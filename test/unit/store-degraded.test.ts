@@ -11,9 +11,10 @@ import { LedgerStore } from '../../agent/adapters/ledger-store.js';
 import { ReplayState } from '../../agent/adapters/replay-state.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
+import { systemClock } from '../../agent/adapters/clock.js';
 
 const log = createLogger({ level: 'silent', pretty: false });
-const clock = { now: () => Date.parse('2026-11-27T00:00:00Z'), monoMs: () => performance.now() };
+const clock = { ...systemClock, now: () => Date.parse('2026-11-27T00:00:00Z'), monoMs: () => performance.now() };
 
 function fullAt(db: ReturnType<typeof openDb>): () => void {
   const pages = db.pragma('page_count', { simple: true }) as number;
