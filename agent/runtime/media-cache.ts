@@ -28,6 +28,7 @@ import type { MediaRef } from '../domain/schedule-doc.js';
 import { hashFile, partPath, MediaFetchError, type MediaFetcher } from '../adapters/media-fetch.js';
 import { planCache, pickDownloads, type CachePlan, type MediaNeed } from '../domain/cache-plan.js';
 import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
+import { Waitress, WaitTimeoutError } from '../adapters/waitress.js';
 import { LoaError, errorCode } from '../errors.js';
 
 export interface MediaCacheDeps {
@@ -76,6 +77,10 @@ interface Streak {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** fetchNow() looks at the wall clock at least this often, so a clock set forward past the deadline ends the wait. */
+const DEADLINE_CHECK_MS = 30_000;
+/** What readyWaits is told when the whole cache was (re)verified. */
+const ALL = '*';
 
 export class MediaCache {
   private readonly ready = new Map<string, Ready>();
@@ -98,10 +103,13 @@ export class MediaCache {
   private starting: Promise<void> | undefined;
   private readonly concurrency: number;
   private readonly retry: BackoffPolicy;
+  /** fetchNow() callers, told the hash of each media that becomes ready. */
+  private readonly readyWaits: Waitress<string>;
 
   constructor(private readonly d: MediaCacheDeps) {
     this.concurrency = Math.max(1, d.concurrency ?? 2);
     this.retry = d.retry ?? { minMs: 5_000, maxMs: 600_000 };
+    this.readyWaits = new Waitress(d.clock);
   }
 
   /** Verifies the cache, then plans and starts downloading. Resolves once verified. */
@@ -114,6 +122,7 @@ export class MediaCache {
       () => {
         if (gen !== this.gen) return;
         this.verified = true;
+        this.announceReady(ALL);
         this.replan();
       },
       (err) => this.d.log.error({ code: 'MEDIA_STORE', err }, 'media cache verification failed; nothing will be fetched'),
@@ -149,9 +158,22 @@ export class MediaCache {
     for (;;) {
       const paths = media.map((m) => this.pathFor(m.sha256));
       if (paths.every((p) => p !== null)) return paths as string[];
-      if (this.d.clock.now() >= untilMs) return null;
-      await new Promise((r) => setTimeout(r, 100));
+      const left = untilMs - this.d.clock.now();
+      if (left <= 0) return null;
+      const missing = new Set(media.filter((_, i) => paths[i] === null).map((m) => m.sha256));
+      const what = `ad-hoc media ${media.filter((m) => missing.has(m.sha256)).map((m) => m.id).join(', ')} to be verified in the cache`;
+      try {
+        await this.readyWaits.waitFor(what, (sha) => sha === ALL || missing.has(sha), Math.min(left, DEADLINE_CHECK_MS)).promise;
+      } catch (err) {
+        if (!(err instanceof WaitTimeoutError)) throw err;
+        // Look again: the deadline is on the wall clock, the wait on the monotonic one.
+      }
     }
+  }
+
+  /** Wake the fetchNow() callers waiting for this media (or for any, after a verification). */
+  private announceReady(sha256: string): void {
+    while (this.readyWaits.resolve(sha256));
   }
 
   /** The schedule's needs plus unexpired ad-hoc media. */
@@ -339,6 +361,7 @@ export class MediaCache {
     })();
     this.ready.set(media.sha256, { bytes, lastUsedAt: now });
     this.unannounced.delete(media.sha256);
+    this.announceReady(media.sha256);
     const s = this.streaks.get(media.sha256);
     this.d.clock.clearTimeout(s?.timer);
     this.streaks.delete(media.sha256);

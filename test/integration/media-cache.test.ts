@@ -303,6 +303,21 @@ test('restart mid-download: a new process asks only for the rest, from the .part
   await b.cache.stop();
 });
 
+test('fetchNow (the media of a play command): the paths once verified, null when the deadline comes first', async () => {
+  const m = media(256 * 1024);
+  const b = box({ clock: systemClock }); // the deadline is wall time: a real clock here
+  await b.cache.start();
+  assert.deepEqual(await b.cache.fetchNow([m.ref], Date.now() + 30_000), [join(b.cacheDir, m.ref.sha256)]);
+  assert.deepEqual(await b.cache.fetchNow([m.ref], Date.now() + 30_000), [join(b.cacheDir, m.ref.sha256)], 'already cached: at once');
+  const gone = media(1000);
+  files.delete(gone.path); // 404: a permanent failure, retried only hours later
+  const t0 = Date.now();
+  assert.equal(await b.cache.fetchNow([gone.ref], Date.now() + 400), null);
+  const waited = Date.now() - t0;
+  assert.ok(waited >= 350 && waited < 5000, `waited ${waited} ms`);
+  await b.cache.stop();
+});
+
 test('eviction: least recently used first, never media in force or in the horizon; over quota is reported', async () => {
   const [a, bb, c, d, e] = [media(MB), media(MB), media(MB), media(MB), media(MB)];
   const huge = media(5 * MB);
