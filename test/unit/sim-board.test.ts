@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimBoard, type Transition } from '../../agent/adapters/sim-board.js';
 import { ManualClock } from '../fakes/manual-clock.js';
+import { boardContract } from '../contract/board.contract.js';
 import { LoaError } from '../../agent/errors.js';
+
+boardContract('sim', () => {
+  const board = new SimBoard({ clock: new ManualClock() });
+  return { board, setAmpFault: (on) => board.setFault(on) };
+});
 
 /** A clock the test steps by hand. */
 function fakeClock(start = 1_000_000): ManualClock {
