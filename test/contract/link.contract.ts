@@ -28,6 +28,11 @@ export interface LinkRig {
   /** The broker is back: the link must reconnect by itself. */
   restore(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * How long a message takes to cross the broker, for the checks that something did NOT
+   * arrive and for a subscription to be in place (default 300 ms; an in-memory fake needs ~0).
+   */
+  settleMs?: number;
 }
 
 /** `prefix` is unique to the rig: retained messages of one test never reach another. */
@@ -44,6 +49,8 @@ async function until<T>(check: () => T | undefined | false, ms: number, what: st
     await sleep(10);
   }
 }
+
+const settle = (r: LinkRig) => sleep(r.settleMs ?? 300);
 
 const UP_MS = 10_000;
 const MSG_MS = 5000;
@@ -98,14 +105,14 @@ export function linkContract(name: string, make: MakeLinkRig): void {
       });
       r.link.start();
       await until(() => r.link.connected, UP_MS, 'connection');
-      await sleep(200); // the subscription reaches the broker
+      await settle(r); // the subscription reaches the broker
       await r.publish(`${p}/d/box/cmd`, 'one');
       await r.publish(`${p}/d/other/cmd`, 'not mine');
       await r.publish(`${p}/g/c26734/cmd`, 'two');
       await r.publish(`${p}/g/c26734/cmd/extra`, 'too deep for +');
       await r.publish(`${p}/all/x/y`, 'three');
       await until(() => got.length >= 3, MSG_MS, 'three deliveries');
-      await sleep(300); // nothing else trickles in
+      await settle(r); // nothing else trickles in
       assert.deepEqual(got, [
         [`${p}/d/box/cmd`, 'one', false],
         [`${p}/g/c26734/cmd`, 'two', false],
@@ -117,12 +124,12 @@ export function linkContract(name: string, make: MakeLinkRig): void {
       await r.publish(`${p}/schedule`, 'doc v1', { retain: true });
       await r.publish(`${p}/gone`, 'old', { retain: true });
       await r.publish(`${p}/gone`, '', { retain: true });
-      await sleep(100);
+      await settle(r);
       const got: [string, string, boolean][] = [];
       r.link.subscribe([`${p}/schedule`, `${p}/gone`], (topic, payload, meta) => got.push([topic, payload.toString(), meta.retain]));
       r.link.start();
       await until(() => got.length >= 1, MSG_MS, 'the retained document');
-      await sleep(300);
+      await settle(r);
       assert.deepEqual(got, [[`${p}/schedule`, 'doc v1', true]]);
     });
 
@@ -131,7 +138,7 @@ export function linkContract(name: string, make: MakeLinkRig): void {
       r.link.subscribe([`${p}/loop`], (_t, payload) => got.push(payload.toString()));
       r.link.start();
       await until(() => r.link.connected, UP_MS, 'connection');
-      await sleep(200);
+      await settle(r);
       await r.link.publish(`${p}/loop`, 'echo', { qos: 1, retain: false });
       await until(() => got.length === 1, MSG_MS, 'its own message');
       assert.deepEqual(got, ['echo']);
@@ -152,7 +159,7 @@ export function linkContract(name: string, make: MakeLinkRig): void {
       await assert.rejects(r.link.publish(`${p}/x`, 'y', { qos: 1, retain: false }), (e: Error & { code?: string }) => e.code === 'MQTT_OFFLINE');
       await r.restore();
       await until(() => ups === 2 && r.link.connected, UP_MS, 'reconnection');
-      await sleep(200);
+      await settle(r);
       await r.publish(`${p}/cmd`, 'after');
       await until(() => got.includes('after'), MSG_MS, 'a message after the outage');
     });
@@ -167,7 +174,7 @@ export function linkContract(name: string, make: MakeLinkRig): void {
       await until(() => r.received(`${p}/status`).length === 1, MSG_MS, 'the shutdown status');
       assert.equal(r.received(`${p}/status`)[0]!.payload, 'shutdown');
       await assert.rejects(r.link.publish(`${p}/x`, 'y', { qos: 1, retain: false }), (e: Error & { code?: string }) => e.code === 'MQTT_OFFLINE');
-      await sleep(200);
+      await settle(r);
       assert.equal(downs, 0);
       await r.link.stop(); // idempotent
     });

@@ -15,6 +15,7 @@ linkContract('fake', async () => {
     outage: async () => link.goOffline(),
     restore: async () => link.goOnline(),
     close: () => link.stop(),
+    settleMs: 5,
   };
 });
 
