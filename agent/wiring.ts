@@ -81,7 +81,7 @@ export function openStores(c: Config, log: Logger, clock: Clock, scheduleTopics:
 }
 
 /** The MQTT link of the configuration, with the box's last will. */
-export function createLink(c: Config, log: Logger, will: { topic: string; payload: string }): Link {
+export function createLink(c: Config, log: Logger, clock: Clock, will: { topic: string; payload: string }): Link {
   const { mqtt: m } = c;
   return new MqttLink({
     url: m.url,
@@ -99,6 +99,7 @@ export function createLink(c: Config, log: Logger, will: { topic: string; payloa
     backoff: { minMs: m.reconnect.minS * 1000, maxMs: m.reconnect.maxS * 1000 },
     will,
     log: log.child({ mod: 'mqtt' }),
+    clock,
     // The largest accepted document, plus room for the topic and the packet's headers.
     maxPacketBytes: c.schedule.maxBytes + 4096,
   });

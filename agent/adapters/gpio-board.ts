@@ -22,7 +22,7 @@
 //
 // This module keeps the board itself: the options, the backend choice and the debounce.
 import { ampFaultCondition, type AudioInput, type Board, type BoardState, type HwCondition } from './board.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { errMsg, OUTPUTS, type Driver, type Levels, type Output } from './gpio-driver.js';
 import { findGpiodChip, GpiodDriver } from './gpio-gpiod.js';
 import { trySysfs } from './gpio-sysfs.js';
@@ -60,6 +60,7 @@ export interface GpioBoardOptions {
   /** A new gpioset that is still running after this long is taken to hold its lines; 100 ms by default. */
   gpiosetSettleMs?: number;
   log: Logger;
+  /** Debounce timing and the fault poll's timer (default systemClock). */
   clock?: Clock;
 }
 
@@ -97,7 +98,7 @@ export class GpioBoard implements Board {
   private ampFault = false;
   private readonly faultListeners = new Set<(fault: boolean) => void>();
   private readonly debouncer: Debouncer;
-  private poll: NodeJS.Timeout | undefined;
+  private poll: TimerHandle | undefined;
   private reading: Promise<void> | null = null;
   private readFailing = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -162,7 +163,7 @@ export class GpioBoard implements Board {
 
   close(): Promise<void> {
     return this.serial(async () => {
-      clearInterval(this.poll);
+      this.clock.clearInterval(this.poll);
       this.poll = undefined;
       await this.reading;
       if (!this.driver) return;
@@ -235,7 +236,7 @@ export class GpioBoard implements Board {
 
   private startFaultPoll(): void {
     if (!this.o.ampFault || this.poll) return;
-    this.poll = setInterval(() => {
+    this.poll = this.clock.setInterval(() => {
       const d = this.driver;
       if (this.reading || !d) return;
       this.reading = d
@@ -255,7 +256,7 @@ export class GpioBoard implements Board {
   }
 
   private async releaseDriver(): Promise<void> {
-    clearInterval(this.poll);
+    this.clock.clearInterval(this.poll);
     this.poll = undefined;
     const d = this.driver;
     this.driver = null;

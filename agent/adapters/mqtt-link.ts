@@ -19,6 +19,8 @@ import { LoaError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redact } from '../domain/redact.js';
 import type { LinkLoopState } from '../runtime/health.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { within } from './waitress.js';
 
 export interface PublishOptions {
   qos: 0 | 1;
@@ -71,22 +73,27 @@ export interface MqttLinkOptions {
   /** A connection that stays up this long resets the backoff. */
   stableMs?: number;
   random?: () => number;
+  /** Timers (reconnect backoff, stable connection, shutdown waits) and the loop's monotonic time; default systemClock. */
+  clock?: Clock;
 }
 
 export class MqttLink extends EventEmitter<LinkEvents> implements Link {
   private client: MqttClient | undefined;
   private readonly backoff: Backoff;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private stableTimer: NodeJS.Timeout | undefined;
+  private readonly clock: Clock;
+  private reconnectTimer: TimerHandle | undefined;
+  private stableTimer: TimerHandle | undefined;
   private stopping = false;
   /** Monotonic time of the loop's last step (start, connect, close, retry). */
-  private loopStepMono = performance.now();
+  private loopStepMono: number;
   private lastErrorKey = '';
   private lastError: LoaError | undefined;
   private readonly subs: { topics: readonly string[]; handler: MessageHandler }[] = [];
 
   constructor(private readonly o: MqttLinkOptions) {
     super();
+    this.clock = o.clock ?? systemClock;
+    this.loopStepMono = this.clock.monoMs();
     this.backoff = new Backoff(o.backoff, o.random);
   }
 
@@ -102,7 +109,7 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
   start(): void {
     if (this.client) return;
     this.stopping = false;
-    this.loopStepMono = performance.now();
+    this.loopStepMono = this.clock.monoMs();
     const o = this.o;
     const tls = o.url.startsWith('mqtts:');
     const opts: IClientOptions = {
@@ -143,16 +150,16 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
 
   async stop(last?: { topic: string; payload: string; opts: PublishOptions }, timeoutMs = 3000): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.stableTimer);
+    this.clock.clearTimeout(this.reconnectTimer);
+    this.clock.clearTimeout(this.stableTimer);
     const client = this.client;
     if (!client) return;
     if (last && client.connected) {
-      await withTimeout(this.publish(last.topic, last.payload, last.opts), timeoutMs).catch((err: unknown) => {
+      await within(this.clock, this.publish(last.topic, last.payload, last.opts), timeoutMs, `the broker's acknowledgement of ${last.topic}`).catch((err: unknown) => {
         this.o.log.warn({ code: 'MQTT_PUBLISH', err }, 'shutdown status not acknowledged');
       });
     }
-    await withTimeout(client.endAsync(!client.connected), timeoutMs).catch(() => client.end(true));
+    await within(this.clock, client.endAsync(!client.connected), timeoutMs, 'the MQTT disconnection').catch(() => client.end(true));
     client.removeAllListeners();
     // mqtt.js may still emit a late error while tearing down; swallow it rather than crash.
     client.on('error', () => {});
@@ -185,21 +192,20 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   private onConnect(connack: IConnackPacket): void {
-    clearTimeout(this.reconnectTimer);
-    this.loopStepMono = performance.now();
+    this.clock.clearTimeout(this.reconnectTimer);
+    this.loopStepMono = this.clock.monoMs();
     this.lastErrorKey = '';
     this.lastError = undefined;
     const sessionPresent = connack.sessionPresent === true;
     this.o.log.info({ url: redact(this.o.url), sessionPresent, attempts: this.backoff.attempts }, 'mqtt connected');
-    clearTimeout(this.stableTimer);
-    this.stableTimer = setTimeout(() => this.backoff.reset(), this.o.stableMs ?? 60_000);
-    this.stableTimer.unref();
+    this.clock.clearTimeout(this.stableTimer);
+    this.stableTimer = this.clock.setTimeout(() => this.backoff.reset(), this.o.stableMs ?? 60_000, { unref: true });
     if (!sessionPresent) for (const s of this.subs) this.subscribeNow(s.topics);
     this.emit('up', { sessionPresent });
   }
 
   private onClose(): void {
-    clearTimeout(this.stableTimer);
+    this.clock.clearTimeout(this.stableTimer);
     if (this.stopping) return;
     const delay = this.backoff.next();
     this.o.log.warn(
@@ -207,10 +213,10 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
       'mqtt disconnected; will retry',
     );
     this.emit('down', this.lastError ? { error: this.lastError } : {});
-    clearTimeout(this.reconnectTimer);
-    this.loopStepMono = performance.now();
-    this.reconnectTimer = setTimeout(() => {
-      this.loopStepMono = performance.now();
+    this.clock.clearTimeout(this.reconnectTimer);
+    this.loopStepMono = this.clock.monoMs();
+    this.reconnectTimer = this.clock.setTimeout(() => {
+      this.loopStepMono = this.clock.monoMs();
       if (!this.stopping) this.client?.reconnect();
     }, delay);
   }
@@ -255,14 +261,4 @@ export function topicMatches(filter: string, topic: string): boolean {
     if (f[i] !== '+' && f[i] !== t[i]) return false;
   }
   return f.length === t.length;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]);
 }

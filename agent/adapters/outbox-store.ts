@@ -18,7 +18,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './sqlite-db.js';
 import { epochOf, isDiskError } from './sqlite-db.js';
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import type { EventFields, EventSink, EventType } from '../domain/events.js';
 
 export interface StoredEvent {
@@ -59,7 +59,7 @@ export class Outbox implements EventSink {
   private readonly flushTx: (held: readonly Held[]) => void;
   private held: Held[] = [];
   private heldDropped: { count: number; fromSeq: number; toSeq: number } | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: TimerHandle | undefined;
 
   constructor(
     private readonly db: Db,
@@ -123,7 +123,7 @@ export class Outbox implements EventSink {
     const n = this.held.length;
     this.rows += n; // counted only once the transaction committed
     this.held = [];
-    clearTimeout(this.retryTimer);
+    this.opts.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     if (this.heldDropped) {
       const info = this.heldDropped;
@@ -142,7 +142,7 @@ export class Outbox implements EventSink {
 
   /** Stop retrying (agent stop); what is still held is lost with the process. */
   close(): void {
-    clearTimeout(this.retryTimer);
+    this.opts.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }
 
@@ -164,11 +164,14 @@ export class Outbox implements EventSink {
 
   private armRetry(): void {
     if (this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.flushHeld();
-    }, 5000);
-    this.retryTimer.unref();
+    this.retryTimer = this.opts.clock.setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.flushHeld();
+      },
+      5000,
+      { unref: true },
+    );
   }
 
   /** Be told of each new event (the sender wakes up); returns the unsubscribe function. */

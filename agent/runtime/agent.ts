@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { systemClock, type Clock } from '../adapters/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../adapters/clock.js';
 import type { Db } from '../adapters/sqlite-db.js';
 import type { Outbox } from '../adapters/outbox-store.js';
 import type { ScheduleStore } from '../adapters/schedule-store.js';
@@ -72,7 +72,7 @@ export class Agent {
   private commandSvc: CommandService | undefined;
   private cache: MediaCache | undefined;
   private rejections: Rejections | undefined;
-  private clockPoll: NodeJS.Timeout | undefined;
+  private clockPoll: TimerHandle | undefined;
   private stopping: Promise<void> | undefined;
 
   private readonly keyRing: KeyRing;
@@ -128,7 +128,7 @@ export class Agent {
       deviceId: c.deviceId,
       groups: c.groups,
       maxBytes: c.schedule.maxBytes,
-      clockSynced: await this.watchClockSync(),
+      clockSynced: await this.watchClockSync(clock),
       replay: stores.replay,
       rejections: (this.rejections = new Rejections({ clock, events: stores.outbox, log: log.child({ mod: 'intake' }) })),
     };
@@ -165,7 +165,7 @@ export class Agent {
   private wireTelemetry(clock: Clock, startedMono: number, outbox: Outbox): Link {
     const { config: c, log } = this.d;
     const will = { topic: this.topics.status, payload: JSON.stringify(buildWill(this.bootId)) };
-    const link = this.d.makeLink?.(will) ?? createLink(c, log, will);
+    const link = this.d.makeLink?.(will) ?? createLink(c, log, clock, will);
     this.linkImpl = link;
     this.presence = new Presence({
       link,
@@ -215,15 +215,18 @@ export class Agent {
   }
 
   /** Whether the clock is known to be unsynchronised (then issuedAt ahead is tolerated); polled every minute. */
-  private async watchClockSync(): Promise<() => boolean | undefined> {
+  private async watchClockSync(clock: Clock): Promise<() => boolean | undefined> {
     let synced: boolean | null = await this.statsImpl.clockSynced().catch(() => null);
-    this.clockPoll = setInterval(() => {
-      void this.statsImpl.clockSynced().then(
-        (v) => (synced = v),
-        () => undefined,
-      );
-    }, 60_000);
-    this.clockPoll.unref();
+    this.clockPoll = clock.setInterval(
+      () => {
+        void this.statsImpl.clockSynced().then(
+          (v) => (synced = v),
+          () => undefined,
+        );
+      },
+      60_000,
+      { unref: true },
+    );
     return () => (synced === false ? false : undefined);
   }
 
@@ -440,7 +443,8 @@ export class Agent {
   }
 
   private async stopOnce(): Promise<void> {
-    clearInterval(this.clockPoll);
+    (this.d.clock ?? systemClock).clearInterval(this.clockPoll);
+    this.clockPoll = undefined;
     this.rejections?.stop();
     this.faults?.stop();
     this.schedulerSvc?.stop();

@@ -18,6 +18,8 @@
 //   (full), ids and results are kept in memory and the command still runs.
 // - `restart` and `reboot` run only after their result was acknowledged.
 import type { CommandStore } from '../adapters/command-store.js';
+import type { TimerHandle } from '../adapters/clock.js';
+import { within } from '../adapters/waitress.js';
 import type { SignedTopicDeps } from './schedule-intake.js';
 import { PUBLISH_OPTS } from '../domain/topics.js';
 import { redact } from '../domain/redact.js';
@@ -49,7 +51,7 @@ export class CommandService {
   private subscribed = false;
   private readonly inflight = new Set<Promise<void>>();
   private readonly onUp = () => void this.resendUnsent();
-  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruneTimer: TimerHandle | undefined;
   /** Ids and unsent results the database could not take (a full disk); memory is authoritative meanwhile. */
   private readonly memIds = new Set<string>();
   private readonly memResults = new Map<string, string>();
@@ -71,16 +73,19 @@ export class CommandService {
       log.warn({ cmdId: c.id, action: c.action }, 'command interrupted by a restart');
     }
     this.d.replay.prune(clock.now());
-    this.pruneTimer = setInterval(() => {
-      try {
-        store.prune(clock.now());
-      } catch (err) {
-        log.warn({ code: 'STORE_WRITE', err: (err as Error).message }, 'command ids not pruned');
-      }
-      this.d.replay.prune(clock.now());
-      this.d.replay.save();
-    }, 3_600_000);
-    this.pruneTimer.unref();
+    this.pruneTimer = clock.setInterval(
+      () => {
+        try {
+          store.prune(clock.now());
+        } catch (err) {
+          log.warn({ code: 'STORE_WRITE', err: (err as Error).message }, 'command ids not pruned');
+        }
+        this.d.replay.prune(clock.now());
+        this.d.replay.save();
+      },
+      3_600_000,
+      { unref: true },
+    );
     this.d.link.on('up', this.onUp);
     if (this.d.link.connected) void this.resendUnsent();
     if (this.subscribed) return;
@@ -97,7 +102,8 @@ export class CommandService {
 
   stop(): void {
     this.running = false;
-    clearInterval(this.pruneTimer);
+    this.d.clock.clearInterval(this.pruneTimer);
+    this.pruneTimer = undefined;
     this.d.link.off('up', this.onUp);
   }
 
@@ -205,7 +211,7 @@ export class CommandService {
   /** True once the broker acknowledged; false if offline (a stored result is sent again on the next connection). */
   private async publish(msg: ResultMessage): Promise<boolean> {
     try {
-      await withTimeout(this.d.link.publish(this.d.resultTopic, JSON.stringify(msg), PUBLISH_OPTS.cmdResult), ACK_WAIT_MS);
+      await within(this.d.clock, this.d.link.publish(this.d.resultTopic, JSON.stringify(msg), PUBLISH_OPTS.cmdResult), ACK_WAIT_MS, `the broker's acknowledgement of the result of command ${msg.cmdId}`);
       return true;
     } catch (err) {
       this.d.log.warn({ code: 'MQTT_PUBLISH', err, cmdId: msg.cmdId }, 'command result not acknowledged; will resend');
@@ -240,20 +246,4 @@ export class CommandService {
       }
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no acknowledgement within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }

@@ -2,7 +2,7 @@
 // (at most one a second), retained, QoS 0. Skipped while offline: the broker keeps
 // the last one, and a stale heartbeat queued for later would only mislead the NOC.
 import type { Link } from '../adapters/mqtt-link.js';
-import type { Clock } from '../adapters/clock.js';
+import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { SystemStats } from '../adapters/system-stats.js';
 import type { Logger } from '../log.js';
 import { PUBLISH_OPTS } from '../domain/topics.js';
@@ -27,8 +27,8 @@ export interface HeartbeatDeps {
 const MIN_GAP_MS = 1000;
 
 export class HeartbeatService {
-  private timer: NodeJS.Timeout | undefined;
-  private kickTimer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
+  private kickTimer: TimerHandle | undefined;
   private lastSentMono = -Infinity;
   private running = false;
   private sending: Promise<void> | undefined;
@@ -46,15 +46,17 @@ export class HeartbeatService {
   stop(): void {
     this.running = false;
     this.d.link.off('up', this.onUp);
-    clearTimeout(this.timer);
-    clearTimeout(this.kickTimer);
+    this.d.clock.clearTimeout(this.timer);
+    this.d.clock.clearTimeout(this.kickTimer);
+    this.timer = undefined;
+    this.kickTimer = undefined;
   }
 
   /** Something the heartbeat reports changed: send soon (rate-limited to 1/s). */
   kick(): void {
     if (!this.running || this.kickTimer) return;
     const wait = Math.max(0, this.lastSentMono + MIN_GAP_MS - this.d.clock.monoMs());
-    this.kickTimer = setTimeout(() => {
+    this.kickTimer = this.d.clock.setTimeout(() => {
       this.kickTimer = undefined;
       void this.send();
     }, wait);
@@ -77,8 +79,8 @@ export class HeartbeatService {
   }
 
   private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    this.d.clock.clearTimeout(this.timer);
+    this.timer = this.d.clock.setTimeout(() => {
       void this.send().finally(() => {
         if (this.running) this.schedule(this.d.periodS * 1000);
       });

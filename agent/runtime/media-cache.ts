@@ -21,13 +21,14 @@ import { existsSync } from 'node:fs';
 import { readdir, rm, stat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../adapters/sqlite-db.js';
-import type { Clock } from '../adapters/clock.js';
+import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
 import type { MediaRef } from '../domain/schedule-doc.js';
 import { hashFile, partPath, MediaFetchError, type MediaFetcher } from '../adapters/media-fetch.js';
 import { planCache, pickDownloads, type CachePlan, type MediaNeed } from '../domain/cache-plan.js';
 import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
+import { Waitress, WaitTimeoutError } from '../adapters/waitress.js';
 import { LoaError, errorCode } from '../errors.js';
 
 export interface MediaCacheDeps {
@@ -70,12 +71,16 @@ interface Streak {
   failures: number;
   reported: boolean;
   retryAtMono: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
   /** The URL that failed: a document that names another one deserves a try at once. */
   url: string;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** fetchNow() looks at the wall clock at least this often, so a clock set forward past the deadline ends the wait. */
+const DEADLINE_CHECK_MS = 30_000;
+/** What readyWaits is told when the whole cache was (re)verified. */
+const ALL = '*';
 
 export class MediaCache {
   private readonly ready = new Map<string, Ready>();
@@ -98,10 +103,13 @@ export class MediaCache {
   private starting: Promise<void> | undefined;
   private readonly concurrency: number;
   private readonly retry: BackoffPolicy;
+  /** fetchNow() callers, told the hash of each media that becomes ready. */
+  private readonly readyWaits: Waitress<string>;
 
   constructor(private readonly d: MediaCacheDeps) {
     this.concurrency = Math.max(1, d.concurrency ?? 2);
     this.retry = d.retry ?? { minMs: 5_000, maxMs: 600_000 };
+    this.readyWaits = new Waitress(d.clock);
   }
 
   /** Verifies the cache, then plans and starts downloading. Resolves once verified. */
@@ -114,6 +122,7 @@ export class MediaCache {
       () => {
         if (gen !== this.gen) return;
         this.verified = true;
+        this.announceReady(ALL);
         this.replan();
       },
       (err) => this.d.log.error({ code: 'MEDIA_STORE', err }, 'media cache verification failed; nothing will be fetched'),
@@ -125,7 +134,7 @@ export class MediaCache {
   async stop(): Promise<void> {
     this.running = false;
     this.gen++;
-    for (const s of this.streaks.values()) clearTimeout(s.timer);
+    for (const s of this.streaks.values()) this.d.clock.clearTimeout(s.timer);
     this.streaks.clear();
     for (const f of this.inflight.values()) f.abort.abort();
     await Promise.allSettled([this.starting, ...[...this.inflight.values()].map((f) => f.done)]);
@@ -149,9 +158,22 @@ export class MediaCache {
     for (;;) {
       const paths = media.map((m) => this.pathFor(m.sha256));
       if (paths.every((p) => p !== null)) return paths as string[];
-      if (this.d.clock.now() >= untilMs) return null;
-      await new Promise((r) => setTimeout(r, 100));
+      const left = untilMs - this.d.clock.now();
+      if (left <= 0) return null;
+      const missing = new Set(media.filter((_, i) => paths[i] === null).map((m) => m.sha256));
+      const what = `ad-hoc media ${media.filter((m) => missing.has(m.sha256)).map((m) => m.id).join(', ')} to be verified in the cache`;
+      try {
+        await this.readyWaits.waitFor(what, (sha) => sha === ALL || missing.has(sha), Math.min(left, DEADLINE_CHECK_MS)).promise;
+      } catch (err) {
+        if (!(err instanceof WaitTimeoutError)) throw err;
+        // Look again: the deadline is on the wall clock, the wait on the monotonic one.
+      }
     }
+  }
+
+  /** Wake the fetchNow() callers waiting for this media (or for any, after a verification). */
+  private announceReady(sha256: string): void {
+    while (this.readyWaits.resolve(sha256));
   }
 
   /** The schedule's needs plus unexpired ad-hoc media. */
@@ -175,10 +197,10 @@ export class MediaCache {
     for (const [sha, s] of this.streaks) {
       const m = media.get(sha);
       if (!m) {
-        clearTimeout(s.timer);
+        this.d.clock.clearTimeout(s.timer);
         this.streaks.delete(sha);
       } else if (m.url !== s.url) {
-        clearTimeout(s.timer);
+        this.d.clock.clearTimeout(s.timer);
         s.retryAtMono = 0;
       }
     }
@@ -188,7 +210,7 @@ export class MediaCache {
   /** The `sync` command: forget retry waits and re-plan now. */
   sync(): void {
     for (const s of this.streaks.values()) {
-      clearTimeout(s.timer);
+      this.d.clock.clearTimeout(s.timer);
       s.retryAtMono = 0;
     }
     this.replan();
@@ -339,8 +361,9 @@ export class MediaCache {
     })();
     this.ready.set(media.sha256, { bytes, lastUsedAt: now });
     this.unannounced.delete(media.sha256);
+    this.announceReady(media.sha256);
     const s = this.streaks.get(media.sha256);
-    clearTimeout(s?.timer);
+    this.d.clock.clearTimeout(s?.timer);
     this.streaks.delete(media.sha256);
     this.d.log.info({ mediaId: media.id, sha256: media.sha256, bytes, resumedFrom }, 'media cached');
     this.replan();
@@ -361,8 +384,8 @@ export class MediaCache {
     if ((e?.received ?? 0) > 0 && !slow) s.backoff.reset();
     const delay = retryable ? s.backoff.next() : (this.d.permanentRetryMs ?? 6 * 3_600_000);
     s.retryAtMono = this.d.clock.monoMs() + delay;
-    clearTimeout(s.timer);
-    s.timer = setTimeout(() => {
+    this.d.clock.clearTimeout(s.timer);
+    s.timer = this.d.clock.setTimeout(() => {
       s.retryAtMono = 0; // timers may fire a hair before the monotonic clock says so
       this.pump();
     }, delay);

@@ -3,7 +3,7 @@
 // reports a minute, plus one `intake.flood` event a minute with the counts. The
 // individual report (event, log line, cmd/result) is passed in as a function and only
 // run when the budget admits it, so a counted rejection costs no I/O at all.
-import type { Clock } from '../adapters/clock.js';
+import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
 import { RejectionBudget } from '../domain/rejection-budget.js';
@@ -18,7 +18,7 @@ export interface RejectionDeps {
 
 export class Rejections {
   private readonly budget: RejectionBudget;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
 
   constructor(private readonly d: RejectionDeps) {
     this.budget = new RejectionBudget(d.perMinute ?? 20, d.windowMs ?? 60_000);
@@ -33,8 +33,7 @@ export class Rejections {
     }
     if (!this.timer) {
       const end = this.budget.windowEnd ?? now;
-      this.timer = setTimeout(() => this.closeWindow(), Math.max(0, end - now));
-      this.timer.unref();
+      this.timer = this.d.clock.setTimeout(() => this.closeWindow(), Math.max(0, end - now), { unref: true });
     }
   }
 
@@ -44,7 +43,7 @@ export class Rejections {
   }
 
   stop(): void {
-    clearTimeout(this.timer);
+    this.d.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.closeWindow(); // what was counted is not lost at shutdown
   }

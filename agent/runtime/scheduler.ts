@@ -17,7 +17,7 @@
 //   documents never hold up a start, a heartbeat or a message for long. Until a new plan
 //   is complete the previous one keeps firing; a plan that fits in one slice (every real
 //   broadcast day) is ready before replan() returns.
-import type { Clock } from '../adapters/clock.js';
+import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { LedgerStore } from '../adapters/ledger-store.js';
 import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
@@ -65,7 +65,7 @@ export interface SchedulerDeps {
 const HOUR = 3_600_000;
 
 export class Scheduler {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private running = false;
   private plan: Occurrence[] = [];
   private planFrom = 0;
@@ -92,7 +92,8 @@ export class Scheduler {
 
   stop(): void {
     this.running = false;
-    clearTimeout(this.timer);
+    this.d.clock.clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Documents changed: recompute now (in slices if the plan is large; see planned()). */
@@ -236,7 +237,8 @@ export class Scheduler {
   }
 
   private arm(): void {
-    clearTimeout(this.timer);
+    this.d.clock.clearTimeout(this.timer);
+    this.timer = undefined;
     if (!this.running) return;
     const now = this.d.clock.now();
     let at = now + (this.d.maxSleepMs ?? 30_000);
@@ -246,7 +248,7 @@ export class Scheduler {
       const instant = this.prepared.has(occ.key) || occ.start - this.d.warmUpMs <= now ? occ.start : occ.start - this.d.warmUpMs;
       if (instant < at) at = instant;
     }
-    this.timer = setTimeout(() => this.wake(), Math.max(0, at - now));
+    this.timer = this.d.clock.setTimeout(() => this.wake(), Math.max(0, at - now));
   }
 }
 

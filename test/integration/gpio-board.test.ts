@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Debouncer, findSysfsChip, GpioBoard, type GpioBoardOptions } from '../../agent/adapters/gpio-board.js';
 import { LoaError } from '../../agent/errors.js';
+import { boardContract } from '../contract/board.contract.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
   buildSysfsTree,
@@ -119,6 +120,17 @@ test('pin configuration errors are GPIO_SETUP before any line is touched', async
 });
 
 // ---------------------------------------------------------------- (b) gpiod
+
+// The Board contract, on the gpiod backend and the fake tools (line 5 is active-low: 0 is a fault).
+boardContract('gpio (gpiod)', () => {
+  fake.setLevel(5, 1);
+  return {
+    board: new GpioBoard({ ...PINS, backend: 'gpiod', faultPollMs: 20, faultDebounceMs: 20, log: captureLog().log }),
+    setAmpFault: (active) => fake.setLevel(5, active ? 0 : 1),
+    dispose: () => fake.setLevel(5, 1),
+  };
+});
+
 
 test('gpiod: exact gpioset command lines, raw levels for active-low, break-before-make, one holder at a time', async () => {
   const b = new GpioBoard({ ...PINS, ampFault: undefined, backend: 'gpiod', log: captureLog().log });

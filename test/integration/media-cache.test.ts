@@ -18,6 +18,7 @@ import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
 
 import { server, files, script, base, sentFor, hitsFor } from '../helpers/scripted-http.js';
+import { systemClock } from '../../agent/adapters/clock.js';
 
 // ---- the box side ----
 
@@ -34,7 +35,7 @@ function media(size: number): { ref: MediaRef; body: Buffer; path: string } {
 /** A clock that moves 1 s per reading, so "least recently used" never ties. */
 function steppingClock() {
   let t = Date.parse('2026-11-26T00:00:00Z');
-  return { now: () => (t += 1000), monoMs: () => performance.now() };
+  return { ...systemClock, now: () => (t += 1000), monoMs: () => performance.now() };
 }
 
 interface Box {
@@ -299,6 +300,21 @@ test('restart mid-download: a new process asks only for the rest, from the .part
   assert.equal(h[1]!.range, `bytes=${partSize}-`);
   assert.equal(h[1]!.sent, 4 * MB - partSize, 'only the remainder');
   assert.ok(sentFor(m.path) <= 4 * MB + 512 * 1024, `sent ${sentFor(m.path)} in all`);
+  await b.cache.stop();
+});
+
+test('fetchNow (the media of a play command): the paths once verified, null when the deadline comes first', async () => {
+  const m = media(256 * 1024);
+  const b = box({ clock: systemClock }); // the deadline is wall time: a real clock here
+  await b.cache.start();
+  assert.deepEqual(await b.cache.fetchNow([m.ref], Date.now() + 30_000), [join(b.cacheDir, m.ref.sha256)]);
+  assert.deepEqual(await b.cache.fetchNow([m.ref], Date.now() + 30_000), [join(b.cacheDir, m.ref.sha256)], 'already cached: at once');
+  const gone = media(1000);
+  files.delete(gone.path); // 404: a permanent failure, retried only hours later
+  const t0 = Date.now();
+  assert.equal(await b.cache.fetchNow([gone.ref], Date.now() + 400), null);
+  const waited = Date.now() - t0;
+  assert.ok(waited >= 350 && waited < 5000, `waited ${waited} ms`);
   await b.cache.stop();
 });
 

@@ -19,6 +19,7 @@ import type { MediaNeed } from '../../agent/domain/cache-plan.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { server, files, script, base, hitsFor } from '../helpers/scripted-http.js';
+import { systemClock } from '../../agent/adapters/clock.js';
 
 let counter = 0;
 function media(size: number, tag = 'm'): { ref: MediaRef; body: Buffer; path: string } {
@@ -34,7 +35,7 @@ const inS = (ref: MediaRef, s: number): MediaNeed => ({ media: ref, firstUseAt: 
 
 function box(fetch: HttpFetcherOptions, more: Partial<MediaCacheDeps> = {}) {
   const dir = tempDir('limits');
-  const clock = { now: () => T0, monoMs: () => performance.now() };
+  const clock = { ...systemClock, now: () => T0, monoMs: () => performance.now() };
   const db = openDb(join(dir, 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const cacheDir = join(dir, 'cache');

@@ -1,11 +1,13 @@
-// The MQTT link on its own against a real broker: subscriptions come back after a
-// broker restart that lost every session, and reconnection waits per the backoff.
+// The MQTT link on its own against a real broker: the Link contract (the one the fake
+// in test/fakes/fake-link.ts passes too), subscriptions come back after a broker restart
+// that lost every session, and reconnection waits per the backoff.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { MqttLink } from '../../agent/adapters/mqtt-link.js';
+import { MqttLink, topicMatches } from '../../agent/adapters/mqtt-link.js';
 import { createLogger } from '../../agent/log.js';
+import { linkContract, type CentreMessage } from '../contract/link.contract.js';
 
 let broker: TestBroker;
 before(async () => {
@@ -15,7 +17,7 @@ after(async () => {
   await broker.close();
 });
 
-function link(clientId: string) {
+function link(clientId: string, backoff = { minMs: 300, maxMs: 600 }) {
   return new MqttLink({
     url: broker.url,
     clientId,
@@ -24,17 +26,37 @@ function link(clientId: string) {
     keepaliveS: 30,
     sessionExpiryS: 86_400,
     connectTimeoutS: 5,
-    backoff: { minMs: 300, maxMs: 600 },
+    backoff,
     will: { topic: `t/${clientId}/status`, payload: '{"online":false}' },
     log: createLogger({ level: 'silent', pretty: false }),
   });
 }
 
-async function publishFromCentre(topic: string, payload: string): Promise<void> {
+async function publishFromCentre(topic: string, payload: string, retain = false): Promise<void> {
   const c = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
-  await c.publishAsync(topic, payload, { qos: 1 });
+  await c.publishAsync(topic, payload, { qos: 1, retain });
   await c.endAsync();
 }
+
+linkContract('MqttLink', async (prefix) => {
+  const l = link(`contract-${prefix.split('/').pop()}`, { minMs: 100, maxMs: 300 });
+  // The centre: a plain mqtt.js client that saw everything under the prefix since now.
+  const centre = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+  const seen: CentreMessage[] = [];
+  centre.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString('utf8'), retain: packet.retain }));
+  await centre.subscribeAsync(`${prefix}/#`, { qos: 1 });
+  return {
+    link: l,
+    publish: (topic, payload, opts) => publishFromCentre(topic, payload, opts?.retain ?? false),
+    received: (filter) => seen.filter((m) => topicMatches(filter, m.topic)),
+    outage: () => broker.stop(),
+    restore: () => broker.start(),
+    close: async () => {
+      await l.stop();
+      await centre.endAsync(true);
+    },
+  };
+});
 
 function until<T>(check: () => T | undefined, ms: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {

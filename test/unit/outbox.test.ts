@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { openDb } from '../../agent/adapters/sqlite-db.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { tempDir } from '../helpers/tmp.js';
+import { systemClock } from '../../agent/adapters/clock.js';
 
-const clock = { now: () => Date.parse('2026-11-26T00:00:00Z'), monoMs: () => 0 };
+const clock = { ...systemClock, now: () => Date.parse('2026-11-26T00:00:00Z'), monoMs: () => 0 };
 const door = { component: 'door', code: 'open', message: 'cabinet door opened' } as const;
 
 test('events carry epoch, consecutive seq, ts and type, then their own fields', () => {

@@ -1,5 +1,7 @@
-// The scheduler with an injected clock and node:test's mock timers: time is stepped
-// exactly, and the wall clock can jump while the monotonic clock does not.
+// The scheduler with an injected clock: time is stepped exactly, and the wall clock can
+// jump while the monotonic clock does not. With the real playback coordinator (whose
+// slot timers are still the global ones) node:test's mock timers drive both; the last
+// tests drive the scheduler alone on the manual clock (test/fakes/manual-clock.ts).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -14,6 +16,9 @@ import { validateSchedule } from '../../agent/domain/schedule-doc.js';
 import type { DocInForce } from '../../agent/domain/occurrences.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
+import { ManualClock } from '../fakes/manual-clock.js';
+import type { Occurrence } from '../../agent/domain/occurrences.js';
+import { systemClock } from '../../agent/adapters/clock.js';
 
 const T0 = Date.parse('2026-11-26T06:00:00+07:00');
 const log = createLogger({ level: 'silent', pretty: false });
@@ -27,7 +32,8 @@ function doc(items: unknown[], over: Record<string, unknown> = {}): DocInForce {
 function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmUpMs?: number; mediaReady?: boolean } = {}) {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
   let wallOffset = 0; // a wall-clock jump changes this and not the monotonic clock
-  const clock = { now: () => Date.now() + wallOffset, monoMs: () => Date.now() };
+  // systemClock's timers are node:test's mocked ones (it looks the globals up at each call).
+  const clock = { ...systemClock, now: () => Date.now() + wallOffset, monoMs: () => Date.now() };
   const db = openDb(join(tempDir('sched'), 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const ledger = new LedgerStore(db);
@@ -199,5 +205,77 @@ test('an occurrence left "started" by a crash is closed as interrupted by agent-
   assert.equal(ev?.playedMs, 55_000);
   assert.equal(ev?.source, 'line');
   assert.equal(closeInterruptedByRestart({ ledger: r.ledger, events: r.outbox, log }, lastAlive, r.clock.now()), 0, 'only once');
+  r.db.close();
+});
+
+/** The scheduler alone on the manual clock, with a playback that records what it is told and when. */
+function manualRig(docs: DocInForce[]) {
+  const clock = new ManualClock({ now: T0 });
+  const db = openDb(join(tempDir('sched-manual'), 'loa.db'));
+  const outbox = new Outbox(db, { maxEvents: 10_000, clock });
+  const told: [string, string, number][] = [];
+  let checked: number | undefined;
+  const scheduler = new Scheduler({
+    clock,
+    log,
+    docs: () => docs,
+    ledger: new LedgerStore(db),
+    events: outbox,
+    playback: {
+      prepare: (occ: Occurrence) => told.push(['prepare', occ.itemId, clock.now() - occ.start]),
+      fire: (occ: Occurrence, lateMs: number) => told.push(['fire', occ.itemId, lateMs]),
+    },
+    mediaReady: () => true,
+    checkpoint: { get: () => checked, set: (ms) => (checked = ms) },
+    warmUpMs: 2000,
+    graceMs: 120_000,
+  });
+  const events = () => outbox.peekAfter(0, 1000).map((r) => JSON.parse(r.body) as Record<string, unknown>);
+  return { clock, scheduler, told, events, db };
+}
+
+test('manual clock: the warm-up and the start to the millisecond, one timer at a time, none after stop()', () => {
+  const r = manualRig([doc([{ id: 'news', source: { kind: 'line' }, at: '2026-11-26T06:10:00+07:00', durationS: 60 }])]);
+  r.scheduler.start();
+  assert.equal(r.clock.pending, 1, 'one timer');
+  assert.equal(r.clock.msUntilNext(), 30_000, 'never asleep longer than maxSleepMs');
+  r.clock.advance(10 * 60_000 - 2001);
+  assert.deepEqual(r.told, []);
+  r.clock.advance(1);
+  assert.deepEqual(r.told, [['prepare', 'news', -2000]]);
+  r.clock.advance(1999);
+  assert.deepEqual(r.told.length, 1);
+  r.clock.advance(1);
+  assert.deepEqual(r.told, [
+    ['prepare', 'news', -2000],
+    ['fire', 'news', 0],
+  ]);
+  assert.equal(r.clock.pending, 1);
+  r.scheduler.stop();
+  assert.equal(r.clock.pending, 0, 'stop() clears its timer');
+  r.db.close();
+});
+
+test('manual clock: NTP sets the wall clock 3 h forward; the next wake-up (30 s) sees it, misses what is beyond the grace, starts the rest exactly that late', () => {
+  const r = manualRig([
+    doc([
+      { id: 'early', source: { kind: 'line' }, at: '2026-11-26T07:00:00+07:00', durationS: 10 },
+      { id: 'recent', source: { kind: 'line' }, at: '2026-11-26T09:00:20+07:00', durationS: 10 },
+    ]),
+  ]);
+  r.scheduler.start();
+  r.clock.advance(1000);
+  r.clock.jumpWall(3 * 3_600_000); // 06:00:01 -> 09:00:01; timers do not notice
+  r.clock.advance(28_999);
+  assert.equal(r.scheduler.clockJumps, 0, 'not before the wake-up');
+  r.clock.advance(1); // mono 30 s: wall 09:00:30
+  assert.equal(r.scheduler.clockJumps, 1);
+  assert.deepEqual(r.told, [['fire', 'recent', 10_000]]);
+  const skipped = r.events().filter((e) => e.type === 'play.skipped');
+  assert.deepEqual(
+    skipped.map((e) => [e.itemId, e.reason]),
+    [['early', 'missed']],
+  );
+  r.scheduler.stop();
   r.db.close();
 });

@@ -1,13 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimBoard, type Transition } from '../../agent/adapters/sim-board.js';
-import type { Clock } from '../../agent/adapters/clock.js';
+import { ManualClock } from '../fakes/manual-clock.js';
+import { boardContract } from '../contract/board.contract.js';
 import { LoaError } from '../../agent/errors.js';
 
+boardContract('sim', () => {
+  const board = new SimBoard({ clock: new ManualClock() });
+  return { board, setAmpFault: (on) => board.setFault(on) };
+});
+
 /** A clock the test steps by hand. */
-function fakeClock(start = 1_000_000): Clock & { advance(ms: number): void } {
-  let t = start;
-  return { now: () => t, monoMs: () => t, advance: (ms) => void (t += ms) };
+function fakeClock(start = 1_000_000): ManualClock {
+  return new ManualClock({ now: start, mono: start });
 }
 
 test('init puts a crashed board (amp on, fm) into the safe state: amp off first, then ip', async () => {

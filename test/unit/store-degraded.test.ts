@@ -11,9 +11,11 @@ import { LedgerStore } from '../../agent/adapters/ledger-store.js';
 import { ReplayState } from '../../agent/adapters/replay-state.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
+import { systemClock } from '../../agent/adapters/clock.js';
+import { ManualClock } from '../fakes/manual-clock.js';
 
 const log = createLogger({ level: 'silent', pretty: false });
-const clock = { now: () => Date.parse('2026-11-27T00:00:00Z'), monoMs: () => performance.now() };
+const clock = { ...systemClock, now: () => Date.parse('2026-11-27T00:00:00Z'), monoMs: () => performance.now() };
 
 function fullAt(db: ReturnType<typeof openDb>): () => void {
   const pages = db.pragma('page_count', { simple: true }) as number;
@@ -43,6 +45,37 @@ test('outbox on a full disk: emit never throws, seqs go on, the events reach the
   const heldOut = rows.filter((r) => r.type === 'media.failed' && r.reason === 'during').length;
   // Every event is either written or inside the reported range: 1 before, 60 during.
   assert.equal(1 + heldOut + (dropped.toSeq! - dropped.fromSeq! + 1), 61);
+  db.close();
+});
+
+test('outbox on a full disk: held events are written by the 5 s retry on the clock, with no emit needed; close() stops it', () => {
+  const manual = new ManualClock();
+  const db = openDb(join(tempDir('ob-retry'), 'loa.db'));
+  const notes: string[] = [];
+  const outbox = new Outbox(db, { maxEvents: 1000, clock: manual, onDisk: (state) => notes.push(state) });
+  const free = fullAt(db);
+  const big = 'y'.repeat(3000);
+  for (let i = 0; i < 5; i++) outbox.emit('media.failed', { mediaId: `m${i}`, sha256: big, reason: 'during' });
+  assert.ok(outbox.heldCount > 0);
+  assert.equal(manual.pending, 1, 'one retry timer');
+  assert.equal(manual.pendingRef, 0, 'it does not keep the process alive');
+  manual.advance(5000); // still full: tried, re-armed
+  assert.ok(outbox.heldCount > 0);
+  assert.equal(manual.pending, 1);
+  free();
+  manual.advance(4999);
+  assert.ok(outbox.heldCount > 0, 'not before the next retry');
+  manual.advance(1);
+  assert.equal(outbox.heldCount, 0);
+  assert.equal(outbox.peekAfter(0, 100).length, 5);
+  assert.deepEqual(notes, ['refused', 'recovered']);
+  assert.equal(manual.pending, 0, 'nothing held, no timer');
+  const refill = fullAt(db);
+  for (let i = 0; i < 5; i++) outbox.emit('media.failed', { mediaId: `n${i}`, sha256: big, reason: 'again' });
+  assert.equal(manual.pending, 1);
+  outbox.close();
+  assert.equal(manual.pending, 0, 'close() clears the retry');
+  refill();
   db.close();
 });
 

@@ -1,0 +1,149 @@
+// A Clock that moves only when the test says so (the fake of agent/adapters/clock.ts).
+//
+// - advance(ms) runs every timer that falls due in the step, in order of due time (ties
+//   in the order they were armed), with now() and monoMs() reading that timer's due
+//   time while it runs; a timer armed by a callback runs in the same step if it is due.
+// - tickAsync(ms) does the same and lets promise continuations and setImmediate work
+//   settle after each timer, for services whose timers start async work that re-arms.
+// - jumpWall(ms) moves the wall clock alone (an NTP correction): timers, like Node's,
+//   run on the monotonic clock and do not notice.
+import type { Clock, TimerHandle, TimerOptions } from '../../agent/adapters/clock.js';
+
+interface Timer {
+  id: number;
+  due: number;
+  fn: () => void;
+  /** Interval period, or undefined for a timeout. */
+  every: number | undefined;
+  unref: boolean;
+}
+
+export interface ManualClockOptions {
+  /** Wall time at the start, ms since the epoch (default 2026-11-26T00:00:00Z). */
+  now?: number;
+  /** Monotonic time at the start (default 1000). */
+  mono?: number;
+}
+
+export class ManualClock implements Clock {
+  private wall: number;
+  private mono: number;
+  private seq = 0;
+  private readonly timers = new Map<number, Timer>();
+
+  constructor(o: ManualClockOptions = {}) {
+    this.wall = o.now ?? Date.parse('2026-11-26T00:00:00Z');
+    this.mono = o.mono ?? 1000;
+  }
+
+  now(): number {
+    return this.wall;
+  }
+
+  monoMs(): number {
+    return this.mono;
+  }
+
+  setTimeout(fn: () => void, ms: number, opts?: TimerOptions): TimerHandle {
+    return this.arm(fn, ms, undefined, opts);
+  }
+
+  clearTimeout(h: TimerHandle | undefined): void {
+    if (typeof h === 'number') this.timers.delete(h);
+  }
+
+  setInterval(fn: () => void, ms: number, opts?: TimerOptions): TimerHandle {
+    return this.arm(fn, ms, Math.max(1, ms), opts);
+  }
+
+  clearInterval(h: TimerHandle | undefined): void {
+    this.clearTimeout(h);
+  }
+
+  /** Move both clocks forward by `ms`, running the timers that fall due on the way. */
+  advance(ms: number): void {
+    const end = this.mono + Math.max(0, ms);
+    for (let t = this.nextDue(end); t; t = this.nextDue(end)) this.fire(t);
+    this.step(end);
+  }
+
+  /** advance(), letting promises and setImmediate callbacks settle after each timer (and before the first). */
+  async tickAsync(ms: number): Promise<void> {
+    const end = this.mono + Math.max(0, ms);
+    await settle();
+    for (let t = this.nextDue(end); t; t = this.nextDue(end)) {
+      this.fire(t);
+      await settle();
+    }
+    this.step(end);
+    await settle();
+  }
+
+  /** Run timers until none is left within `limitMs` (a guard against intervals); returns the time advanced. */
+  runAll(limitMs = 86_400_000): number {
+    const start = this.mono;
+    const end = start + limitMs;
+    for (let t = this.nextDue(end); t; t = this.nextDue(end)) this.fire(t);
+    return this.mono - start;
+  }
+
+  /** The wall clock jumps by `ms` (negative: backwards); the monotonic clock and the timers do not move. */
+  jumpWall(ms: number): void {
+    this.wall += ms;
+  }
+
+  /** Set the wall clock to an absolute time (a jump of whatever size it takes). */
+  setWall(ms: number): void {
+    this.wall = ms;
+  }
+
+  /** Timers pending (a stopped service should leave none; unref'd ones included). */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /** Pending timers that would keep a real process alive. */
+  get pendingRef(): number {
+    return [...this.timers.values()].filter((t) => !t.unref).length;
+  }
+
+  /** Monotonic ms until the next timer, or undefined when none is pending. */
+  msUntilNext(): number | undefined {
+    const t = this.nextDue(Infinity);
+    return t ? t.due - this.mono : undefined;
+  }
+
+  private arm(fn: () => void, ms: number, every: number | undefined, opts: TimerOptions | undefined): TimerHandle {
+    const id = ++this.seq;
+    // Like Node: a delay below 1 ms (or not a number) is 1 ms.
+    const delay = Number.isFinite(ms) && ms >= 1 ? ms : 1;
+    this.timers.set(id, { id, due: this.mono + delay, fn, every, unref: opts?.unref === true });
+    return id as unknown as TimerHandle;
+  }
+
+  private nextDue(end: number): Timer | undefined {
+    let best: Timer | undefined;
+    for (const t of this.timers.values()) {
+      if (t.due > end) continue;
+      if (!best || t.due < best.due || (t.due === best.due && t.id < best.id)) best = t;
+    }
+    return best;
+  }
+
+  private fire(t: Timer): void {
+    this.step(t.due);
+    if (t.every === undefined) this.timers.delete(t.id);
+    else t.due += t.every;
+    t.fn();
+  }
+
+  private step(to: number): void {
+    if (to <= this.mono) return;
+    this.wall += to - this.mono;
+    this.mono = to;
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+}
