@@ -18,9 +18,18 @@ import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
 import { LoaError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redact } from '../domain/redact.js';
-import type { LinkLoopState } from '../runtime/health.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { within } from './waitress.js';
+
+/**
+ * Where the MQTT link's connection loop is (the systemd watchdog's view, runtime/health.ts). `up`: connected. `retrying`: a reconnect is
+ * scheduled or a connection attempt runs; `sinceMono` is when the loop last moved (a
+ * retry was scheduled, an attempt began). `idle`: not started, or stopping.
+ */
+export interface LinkLoopState {
+  state: 'up' | 'retrying' | 'idle';
+  sinceMono: number;
+}
 
 export interface PublishOptions {
   qos: 0 | 1;

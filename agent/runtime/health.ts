@@ -14,6 +14,7 @@
 //   unhealthy with the error as its reason.
 // - STATUS= is sent only when the line changes: the caller's summary while healthy,
 //   "UNHEALTHY: <reasons>" otherwise, so `systemctl status loa-agent` says why.
+import type { LinkLoopState } from '../adapters/mqtt-link.js';
 import type { Clock } from '../adapters/clock.js';
 import { systemClock } from '../adapters/clock.js';
 import type { Notifier } from '../adapters/sd-notify.js';
@@ -181,15 +182,6 @@ export function progressProbe(o: { name: string; lastProgressMono: () => number 
   };
 }
 
-/**
- * Where the MQTT link's connection loop is. `up`: connected. `retrying`: a reconnect is
- * scheduled or a connection attempt runs; `sinceMono` is when the loop last moved (a
- * retry was scheduled, an attempt began). `idle`: not started, or stopping.
- */
-export interface LinkLoopState {
-  state: 'up' | 'retrying' | 'idle';
-  sinceMono: number;
-}
 
 /**
  * Being offline is healthy (a restart would not bring the network back); a reconnect

@@ -3,7 +3,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { HealthWatchdog, eventLoopLagProbe, linkLoopProbe, progressProbe, type LinkLoopState, type Probe } from '../../agent/runtime/health.js';
+import { HealthWatchdog, eventLoopLagProbe, linkLoopProbe, progressProbe, type Probe } from '../../agent/runtime/health.js';
+import type { LinkLoopState } from '../../agent/adapters/mqtt-link.js';
 
 const log = pino({ level: 'silent' });
 
