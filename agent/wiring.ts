@@ -29,6 +29,7 @@ import { ScheduleStore } from './adapters/schedule-store.js';
 import { CommandStore } from './adapters/command-store.js';
 import { LedgerStore } from './adapters/ledger-store.js';
 import { MetaStore } from './adapters/meta-store.js';
+import { MediaStore } from './adapters/media-store.js';
 import { MqttLink, type Link } from './adapters/mqtt-link.js';
 
 /** Everything the agent keeps on disk, opened together. */
@@ -43,6 +44,7 @@ export interface Stores {
   commands: CommandStore;
   ledger: LedgerStore;
   meta: MetaStore;
+  media: MediaStore;
 }
 
 /**
@@ -77,6 +79,7 @@ export function openStores(c: Config, log: Logger, clock: Clock, scheduleTopics:
     commands: new CommandStore(db),
     ledger: new LedgerStore(db),
     meta: new MetaStore(db),
+    media: new MediaStore(db, storeLog),
   };
 }
 

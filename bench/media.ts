@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { tempDir } from '../test/helpers/tmp.js';
 import { createHttpFetcher } from '../agent/adapters/media-fetch.js';
+import { MediaStore } from '../agent/adapters/media-store.js';
 import { MediaCache } from '../agent/runtime/media-cache.js';
 import { openDb } from '../agent/adapters/sqlite-db.js';
 import { Outbox } from '../agent/adapters/outbox-store.js';
@@ -83,7 +84,7 @@ export async function benchMedia(add: Add): Promise<void> {
 async function benchVerify(add: Add, dir: string, cacheDir: string): Promise<void> {
   const db = openDb(join(dir, 'verify.db'));
   const cache = new MediaCache({
-    db,
+    store: new MediaStore(db),
     cacheDir,
     quotaBytes: 10 * SIZE,
     events: new Outbox(db, { maxEvents: 1000, clock: systemClock }),

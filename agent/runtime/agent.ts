@@ -298,7 +298,7 @@ export class Agent {
       },
     };
     const cache = new MediaCache({
-      db: stores.db,
+      store: stores.media,
       cacheDir: c.cacheDir,
       quotaBytes: c.cache.quotaMB * 1024 * 1024,
       concurrency: c.cache.concurrency,

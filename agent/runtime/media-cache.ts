@@ -20,7 +20,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, rm, stat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Db } from '../adapters/sqlite-db.js';
+import type { MediaStore } from '../adapters/media-store.js';
 import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
@@ -32,7 +32,8 @@ import { Waitress, WaitTimeoutError } from '../adapters/waitress.js';
 import { LoaError, errorCode } from '../errors.js';
 
 export interface MediaCacheDeps {
-  db: Db;
+  /** What the cache holds (lengths, last use): adapters/media-store.ts. */
+  store: MediaStore;
   cacheDir: string;
   quotaBytes: number;
   /** Downloads at once (default 2): more only splits a thin 4G link further. */
@@ -224,7 +225,7 @@ export class MediaCache {
     // Deleted behind our back (a technician, a full-disk cleanup): forget it and fetch again.
     this.d.log.warn({ code: 'MEDIA_STORE', sha256 }, 'cached media vanished from disk');
     this.ready.delete(sha256);
-    this.d.db.prepare('DELETE FROM media WHERE sha256 = ?').run(sha256);
+    this.d.store.forget(sha256);
     this.replan();
     return null;
   }
@@ -234,7 +235,7 @@ export class MediaCache {
     const r = this.ready.get(sha256);
     if (!r) return;
     r.lastUsedAt = this.d.clock.now();
-    this.d.db.prepare('UPDATE media SET last_used_at = ? WHERE sha256 = ?').run(iso(r.lastUsedAt), sha256);
+    this.d.store.touch(sha256, r.lastUsedAt);
   }
 
   /** The heartbeat's `cache` (contract §6): media needed in the horizon. */
@@ -252,11 +253,9 @@ export class MediaCache {
   }
 
   private async verify(gen: number): Promise<void> {
-    const { cacheDir, db, log } = this.d;
+    const { cacheDir, store, log } = this.d;
     await mkdir(join(cacheDir, 'tmp'), { recursive: true });
-    const rows = new Map(
-      (db.prepare('SELECT sha256, bytes, last_used_at FROM media').all() as { sha256: string; bytes: number; last_used_at: string }[]).map((r) => [r.sha256, r]),
-    );
+    const rows = store.all();
     const expectBytes = new Map(this.needs.map((n) => [n.media.sha256, n.media.bytes]));
     this.ready.clear();
     for (const ent of await readdir(cacheDir, { withFileTypes: true })) {
@@ -282,14 +281,13 @@ export class MediaCache {
       }
       if (bad) continue;
       const now = this.d.clock.now();
-      this.ready.set(name, { bytes: size, lastUsedAt: row ? Date.parse(row.last_used_at) : now });
+      this.ready.set(name, { bytes: size, lastUsedAt: row ? row.lastUsedAt : now });
       if (!row) {
-        db.prepare('INSERT INTO media (sha256, bytes, cached_at, last_used_at) VALUES (?, ?, ?, ?)').run(name, size, iso(now), iso(now));
+        store.add(name, size, now);
         this.unannounced.add(name);
       }
     }
-    const del = db.prepare('DELETE FROM media WHERE sha256 = ?');
-    for (const sha of rows.keys()) if (!this.ready.has(sha)) del.run(sha);
+    for (const sha of rows.keys()) if (!this.ready.has(sha)) store.forget(sha);
     log.info({ files: this.ready.size }, 'media cache verified');
   }
 
@@ -352,13 +350,8 @@ export class MediaCache {
   private onReady(media: MediaRef, bytes: number, resumedFrom: number): void {
     // Recorded even while stopping: the file is in place, and stop() waits for this.
     const now = this.d.clock.now();
-    this.d.db.transaction(() => {
-      this.d.db
-        .prepare('INSERT INTO media (sha256, bytes, cached_at, last_used_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET bytes = excluded.bytes, cached_at = excluded.cached_at')
-        .run(media.sha256, bytes, iso(now), iso(now));
-      // Same transaction when the sink is the Outbox on this database: row and event together.
-      this.d.events.emit('media.cached', { mediaId: media.id, sha256: media.sha256, bytes });
-    })();
+    // Same transaction when the sink is the Outbox on this database: row and event together.
+    this.d.store.cached(media.sha256, bytes, now, () => this.d.events.emit('media.cached', { mediaId: media.id, sha256: media.sha256, bytes }));
     this.ready.set(media.sha256, { bytes, lastUsedAt: now });
     this.unannounced.delete(media.sha256);
     this.announceReady(media.sha256);
@@ -409,7 +402,7 @@ export class MediaCache {
   private async evict(sha256: string): Promise<void> {
     // Forget first: from this moment pathFor() no longer hands the file out.
     this.ready.delete(sha256);
-    this.d.db.prepare('DELETE FROM media WHERE sha256 = ?').run(sha256);
+    this.d.store.forget(sha256);
     this.d.log.info({ sha256 }, 'media evicted');
     await rm(join(this.d.cacheDir, sha256), { force: true }).catch((err) => this.d.log.warn({ code: 'MEDIA_STORE', err, sha256 }, 'cannot delete evicted media'));
   }
@@ -459,4 +452,3 @@ function uniqueMedia(needs: readonly MediaNeed[]): MediaRef[] {
   return [...by.values()];
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();

@@ -161,10 +161,11 @@ test('the densest legal documents on three topics are accepted and planned in sl
   }
   await r.agent.scheduler.planned();
   const ms = performance.now() - t0;
-  t.diagnostic(`3 x 1440 occurrences a day accepted and planned in ${Math.round(ms)} ms; longest planning slice ${r.agent.scheduler.maxPlanSliceMs.toFixed(1)} ms`);
+  t.diagnostic(`3 x 1440 occurrences a day accepted and planned in ${Math.round(ms)} ms; longest planning slice ${r.agent.scheduler.maxPlanSliceMs.toFixed(1)} ms of CPU`);
   assert.ok(r.agent.scheduler.next() !== null);
-  // The slice budget is 8 ms; the contract's bound is 20 ms (measured by npm run bench -- planning).
-  assert.ok(r.agent.scheduler.maxPlanSliceMs <= 50, `longest planning slice ${r.agent.scheduler.maxPlanSliceMs} ms`);
+  // The slice budget is 8 ms of wall time; the contract's bound is 20 ms, measured as the
+  // event loop's delay by npm run bench -- planning. Here: CPU time, generous for a shared machine.
+  assert.ok(r.agent.scheduler.maxPlanSliceMs <= 50, `longest planning slice ${r.agent.scheduler.maxPlanSliceMs} ms of CPU`);
 });
 
 test('MQTT 5: the box announces a Maximum Packet Size, so the broker drops an oversize payload before it reaches the box', async (t) => {

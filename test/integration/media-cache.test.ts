@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openDb, type Db } from '../../agent/adapters/sqlite-db.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { createHttpFetcher, partPath, MediaFetchError } from '../../agent/adapters/media-fetch.js';
+import { MediaStore } from '../../agent/adapters/media-store.js';
 import { MediaCache, type MediaCacheDeps } from '../../agent/runtime/media-cache.js';
 import type { MediaRef } from '../../agent/domain/schedule-doc.js';
 import type { MediaNeed } from '../../agent/domain/cache-plan.js';
@@ -55,7 +56,7 @@ function box(opts: { dir?: string; fetch?: Parameters<typeof createHttpFetcher>[
   const db = openDb(join(dir, 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const cache = new MediaCache({
-    db,
+    store: new MediaStore(db),
     cacheDir,
     quotaBytes: 100 * MB,
     events: outbox,

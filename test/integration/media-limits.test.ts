@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openDb } from '../../agent/adapters/sqlite-db.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { createHttpFetcher, partPath, MediaFetchError, type HttpFetcherOptions } from '../../agent/adapters/media-fetch.js';
+import { MediaStore } from '../../agent/adapters/media-store.js';
 import { MediaCache, type MediaCacheDeps } from '../../agent/runtime/media-cache.js';
 import { classifyAddress } from '../../agent/domain/address-class.js';
 import type { MediaRef } from '../../agent/domain/schedule-doc.js';
@@ -40,7 +41,7 @@ function box(fetch: HttpFetcherOptions, more: Partial<MediaCacheDeps> = {}) {
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const cacheDir = join(dir, 'cache');
   const cache = new MediaCache({
-    db,
+    store: new MediaStore(db),
     cacheDir,
     quotaBytes: 100 << 20,
     concurrency: 2,
