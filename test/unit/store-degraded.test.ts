@@ -9,6 +9,7 @@ import { openDb, openStore } from '../../agent/adapters/sqlite-db.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { LedgerStore } from '../../agent/adapters/ledger-store.js';
 import { ReplayState } from '../../agent/adapters/replay-state.js';
+import { MediaStore } from '../../agent/adapters/media-store.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { systemClock } from '../../agent/adapters/clock.js';
@@ -134,4 +135,24 @@ test('replay state: written atomically, read back, a rotten file is refused rath
   // Expired command ids are pruned a day after their expiry.
   b.prune(Date.parse('2026-11-29T00:00:01Z'));
   assert.equal(b.commandSeen('cmd-1'), false);
+});
+
+test('media table on a full disk: recording a play, a found file or a download never throws; the event still goes out', () => {
+  const db = openDb(join(tempDir('media-full'), 'loa.db'));
+  const store = new MediaStore(db);
+  store.add('a'.repeat(64), 10, clock.now());
+  const free = fullAt(db);
+  // Fill the last free space of the file so that every further write needs a new page.
+  for (let i = 0; i < 200; i++) store.add(i.toString(16).padStart(64, '0'), 10, clock.now());
+  let emitted = 0;
+  assert.doesNotThrow(() => {
+    store.touch('a'.repeat(64), clock.now() + 1000);
+    store.forget('b'.repeat(64));
+    store.cached('c'.repeat(64), 99, clock.now(), () => emitted++);
+  });
+  assert.equal(emitted, 1, 'the media.cached event is emitted once, with or without the row');
+  free();
+  store.cached('d'.repeat(64), 5, clock.now(), () => emitted++);
+  assert.equal(store.all().get('d'.repeat(64))?.bytes, 5);
+  db.close();
 });
