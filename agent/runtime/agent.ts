@@ -266,6 +266,7 @@ export class Agent {
     // Board conditions -> debounced hw.fault / hw.recovered; a fault raised while
     // something plays names the occurrence it affected.
     const faults = new FaultTracker({
+      timers: clock,
       recoverMs: c.hardware.faultRecoverS * 1000,
       report: (type, f) => {
         const during = type === 'hw.fault' ? coordinator.playingOccurrence() : null;

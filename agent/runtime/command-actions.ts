@@ -20,6 +20,7 @@ import type { MediaRef } from '../domain/schedule-doc.js';
 import type { FaultTracker } from '../domain/fault-tracker.js';
 import { ampVerdict, batteryVerdict, diskVerdict, doorVerdict, firmwareDetail, fmVerdict, lineVerdict, mainsVerdict, type Verdict } from '../domain/hardware-verdicts.js';
 import type { Logger } from '../log.js';
+import { WaitTimeoutError, within } from '../adapters/waitress.js';
 import type { CommandOutcome } from './commands.js';
 import type { Outcome, PlaybackCoordinator } from './playback.js';
 
@@ -104,7 +105,11 @@ async function play(d: ActionDeps, doc: Extract<CommandDoc, { action: 'play' }>)
   };
   const outcome = d.coordinator.outcome(occ.key);
   d.coordinator.fire(occ, 0);
-  const o = await Promise.race([outcome, new Promise<null>((r) => setTimeout(() => r(null), PLAY_RESULT_WAIT_MS).unref())]);
+  // No outcome within the wait: the result says the play is under way (playResult(null)).
+  const o = await within(d.clock, outcome, PLAY_RESULT_WAIT_MS, `the outcome of play command ${doc.id}`).catch((err: unknown) => {
+    if (err instanceof WaitTimeoutError) return null;
+    throw err;
+  });
   return playResult(o);
 }
 

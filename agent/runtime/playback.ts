@@ -13,7 +13,7 @@
 //
 // Every async step re-checks that its segment is still the current one (`live`), so a
 // preemption during a warm-up or a player start never leaves two things playing.
-import type { Clock } from '../adapters/clock.js';
+import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { LedgerStore } from '../adapters/ledger-store.js';
 import type { Board, AudioInput, HwCondition } from '../adapters/board.js';
 import type { Player, PlayerSession, PlayerSource } from '../adapters/player.js';
@@ -62,7 +62,7 @@ interface Segment {
   resumed: boolean;
   startedAt: number | null;
   session: PlayerSession | null;
-  slotTimer: NodeJS.Timeout | undefined;
+  slotTimer: TimerHandle | undefined;
   done: boolean;
 }
 
@@ -73,7 +73,7 @@ export function inputFor(kind: SourceKind): AudioInput {
 export class PlaybackCoordinator implements Playback {
   private current: Segment | null = null;
   private suspended: Segment[] = [];
-  private ampOffTimer: NodeJS.Timeout | undefined;
+  private ampOffTimer: TimerHandle | undefined;
   private hw: Promise<void> = Promise.resolve();
   private readonly watchers = new Map<string, (o: Outcome) => void>();
 
@@ -83,7 +83,7 @@ export class PlaybackCoordinator implements Playback {
     const cur = this.current;
     // Something else plays: switching the input now would cut it off early. The amp is on anyway.
     if (cur) return;
-    clearTimeout(this.ampOffTimer);
+    this.d.clock.clearTimeout(this.ampOffTimer);
     const src = occ.source;
     this.hwStep(async () => {
       // Tune during the warm-up so the receiver has settled at the instant; a failure is
@@ -95,6 +95,10 @@ export class PlaybackCoordinator implements Playback {
     // If the occurrence then does not play (skipped, media missing), the amplifier goes off.
     this.armAmpOff(this.d.warmUpMs + this.d.holdMs + 1000);
   }
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => this.d.clock.setTimeout(r, ms));
+  }
+
 
   /** Resolves with the first thing that happens to the occurrence `key` once fired. */
   outcome(key: string): Promise<Outcome> {
@@ -129,7 +133,7 @@ export class PlaybackCoordinator implements Playback {
   async stopAll(reason: 'stopped' | 'agent-restart'): Promise<void> {
     this.suspended = [];
     if (this.current) this.end(this.current, reason, false);
-    clearTimeout(this.ampOffTimer);
+    this.d.clock.clearTimeout(this.ampOffTimer);
     await this.hwStep(async () => {
       await this.d.board.setAmp(false);
       await this.d.board.selectInput('ip');
@@ -178,7 +182,7 @@ export class PlaybackCoordinator implements Playback {
   // --- segments ---------------------------------------------------------------------
 
   private begin(seg: Segment): void {
-    clearTimeout(this.ampOffTimer);
+    this.d.clock.clearTimeout(this.ampOffTimer);
     this.current = seg;
     void this.run(seg).catch((err: unknown) => {
       this.d.log.error({ code: 'INTERNAL', err, itemId: seg.occ.itemId }, 'playback failed');
@@ -201,7 +205,7 @@ export class PlaybackCoordinator implements Playback {
         // does not wait for the warm-up: its audio starts as fast as the player allows
         // while the amplifier comes up.
         await board.setAmp(true);
-        if (seg.occ.priority < 100) await sleep(this.d.warmUpMs);
+        if (seg.occ.priority < 100) await this.sleep(this.d.warmUpMs);
       }
     });
     if (!this.live(seg)) return;
@@ -310,10 +314,10 @@ export class PlaybackCoordinator implements Playback {
     this.settle(seg.occ.key, { state: 'started', startedAt: at, lateMs: seg.lateMs });
     this.d.log.info({ itemId: seg.occ.itemId, source: seg.source.kind, lateMs: seg.lateMs, resumed: seg.resumed }, 'playing');
     if (seg.occ.end !== null && seg.occ.source.kind !== 'file') {
-      seg.slotTimer = setTimeout(() => this.end(seg, 'finished'), Math.max(0, seg.occ.end - this.d.clock.now()));
+      seg.slotTimer = this.d.clock.setTimeout(() => this.end(seg, 'finished'), Math.max(0, seg.occ.end - this.d.clock.now()));
     } else if (seg.occ.durationMs !== null) {
       // A file item with durationS ends when its media end or durationS after it really started.
-      seg.slotTimer = setTimeout(() => this.end(seg, 'finished'), Math.max(0, at + seg.occ.durationMs - this.d.clock.now()));
+      seg.slotTimer = this.d.clock.setTimeout(() => this.end(seg, 'finished'), Math.max(0, at + seg.occ.durationMs - this.d.clock.now()));
     }
     this.d.onChange?.();
   }
@@ -322,7 +326,7 @@ export class PlaybackCoordinator implements Playback {
   private end(seg: Segment, how: End, thenResume = true): void {
     if (seg.done) return;
     seg.done = true;
-    clearTimeout(seg.slotTimer);
+    this.d.clock.clearTimeout(seg.slotTimer);
     void seg.session?.stop();
     const now = this.d.clock.now();
     if (seg.startedAt !== null) {
@@ -347,7 +351,7 @@ export class PlaybackCoordinator implements Playback {
   private fail(seg: Segment, reason: string, message: string, thenResume = true): void {
     if (seg.done) return;
     seg.done = true;
-    clearTimeout(seg.slotTimer);
+    this.d.clock.clearTimeout(seg.slotTimer);
     void seg.session?.stop();
     const now = this.d.clock.now();
     const f = this.fields(seg);
@@ -379,8 +383,8 @@ export class PlaybackCoordinator implements Playback {
   }
 
   private armAmpOff(ms: number): void {
-    clearTimeout(this.ampOffTimer);
-    this.ampOffTimer = setTimeout(() => {
+    this.d.clock.clearTimeout(this.ampOffTimer);
+    this.ampOffTimer = this.d.clock.setTimeout(() => {
       if (this.current) return;
       void this.hwStep(async () => {
         if (this.current) return;
@@ -421,4 +425,3 @@ export class PlaybackCoordinator implements Playback {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
