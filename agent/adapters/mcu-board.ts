@@ -16,6 +16,7 @@ import { FirmwareBridge, NotConnectedError, type BridgeDeps } from '../../firmwa
 import type { AudioInput as BoardInput, BoardEvent, Status, VersionBlock } from '../../firmware-bridge/messages.js';
 import type { AudioInput, Board, BoardDiagnostics, BoardState, FmState, HwCondition, Tuner } from './board.js';
 import type { Logger } from '../log.js';
+import { LoaError } from '../errors.js';
 
 export interface McuBoardOptions {
   open(): Promise<Duplex>;
@@ -56,6 +57,7 @@ export class McuBoard implements Board {
   private fm: FmState | null = null;
   private fmPoll: NodeJS.Timeout | undefined;
   private closed = false;
+  private initialised = false;
   private version: VersionBlock | undefined;
   private refusedByFault = false;
 
@@ -135,6 +137,8 @@ export class McuBoard implements Board {
   };
 
   async init(): Promise<void> {
+    if (this.initialised) return;
+    this.initialised = true;
     // The bridge starts from amp off / input ip and writes that on connect (§5.2: the
     // board itself boots safe). A missing device is not fatal: report and keep trying.
     try {
@@ -147,6 +151,7 @@ export class McuBoard implements Board {
   }
 
   async setAmp(on: boolean): Promise<void> {
+    this.assertOpen(`SET_AMP ${on ? 1 : 0}`);
     try {
       this.ampOn = await this.bridge.setAmp(on);
       if (on) this.set('amp', 'hw_fault', false, 'amplifier switched on');
@@ -158,6 +163,7 @@ export class McuBoard implements Board {
   }
 
   async selectInput(input: AudioInput): Promise<void> {
+    this.assertOpen(`SELECT_INPUT ${input}`);
     try {
       this.input = await this.bridge.selectInput(input);
     } catch (err) {
@@ -202,6 +208,7 @@ export class McuBoard implements Board {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     clearInterval(this.fmPoll);
     if (this.bridge.connected) {
@@ -209,6 +216,15 @@ export class McuBoard implements Board {
       await this.bridge.selectInput('ip').catch(() => undefined);
     }
     await this.bridge.stop();
+    // Off as far as the host can make it: confirmed above, or, with the board silent, by
+    // its own watchdog once it stops hearing us (PROTOCOL.md §7).
+    this.ampOn = false;
+    this.input = 'ip';
+  }
+
+  /** The Board port: no write before init() or after close(). */
+  private assertOpen(what: string): void {
+    if (!this.initialised || this.closed) throw new LoaError('BOARD_WRITE', `${what}: the IO board is ${this.closed ? 'closed' : 'not initialised'}`);
   }
 
   // ---- tuner ----

@@ -1,8 +1,8 @@
 // What every Board must do, whatever drives the relays: the playback coordinator, the
 // hardware fault tracker and the agent's start and stop rely on exactly this (STYLE habit
 // 9). Run against the simulated board (test/unit/sim-board.test.ts) and the GPIO board on
-// the fake libgpiod tools (test/integration/gpio-board.test.ts). The MCU board is to
-// follow once its current rework has landed.
+// the fake libgpiod tools (test/integration/gpio-board.test.ts), and the MCU board on the
+// IO-board simulator (test/unit/mcu-board-contract.test.ts).
 //
 // Timings are generous: CI is a shared, noisy 2-core machine.
 import { describe, test } from 'node:test';
@@ -16,6 +16,10 @@ export interface BoardRig {
   setAmpFault?: (active: boolean) => void;
   /** Release what the rig made besides the board (it is closed by the test). */
   dispose?: () => Promise<void> | void;
+  /** The error code of a refused write (default GPIO_WRITE; a board behind a serial line says BOARD_WRITE). */
+  writeErrorCode?: string;
+  /** The condition code of the amplifier fault the rig raises (default amp_fault; the IO board names its cause). */
+  ampFaultCode?: string;
 }
 
 const SAFE = { amp: false, input: 'ip', ampFault: false };
@@ -28,7 +32,7 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
   }
 }
 
-const gpioWrite = (e: unknown) => (e as { code?: string }).code === 'GPIO_WRITE';
+const refusedWrite = (r: BoardRig) => (e: unknown) => (e as { code?: string }).code === (r.writeErrorCode ?? 'GPIO_WRITE');
 
 export function boardContract(name: string, make: () => Promise<BoardRig> | BoardRig): void {
   describe(`Board contract: ${name}`, () => {
@@ -43,9 +47,9 @@ export function boardContract(name: string, make: () => Promise<BoardRig> | Boar
         }
       });
 
-    withRig('nothing moves before init(): writes are refused with GPIO_WRITE', async (r) => {
-      await assert.rejects(r.board.setAmp(true), gpioWrite);
-      await assert.rejects(r.board.selectInput('fm'), gpioWrite);
+    withRig('nothing moves before init(): writes are refused (GPIO_WRITE, or BOARD_WRITE behind a serial line)', async (r) => {
+      await assert.rejects(r.board.setAmp(true), refusedWrite(r));
+      await assert.rejects(r.board.selectInput('fm'), refusedWrite(r));
     });
 
     withRig('init() puts the safe state (amplifier off, input ip) and is idempotent', async (r) => {
@@ -77,10 +81,10 @@ export function boardContract(name: string, make: () => Promise<BoardRig> | Boar
       await r.board.close();
       assert.equal(r.board.state().amp, false);
       await r.board.close();
-      await assert.rejects(r.board.setAmp(true), gpioWrite);
+      await assert.rejects(r.board.setAmp(true), refusedWrite(r));
     });
 
-    test(`${name}: the amplifier-fault input is an amp_fault condition, active then cleared; unsubscribing stops it`, async (t) => {
+    test(`${name}: the amplifier-fault input is an amp condition, active then cleared; unsubscribing stops it`, async (t) => {
       const r = await make();
       if (!r.setAmpFault) {
         t.skip('this board has no amplifier-fault input');
@@ -93,7 +97,7 @@ export function boardContract(name: string, make: () => Promise<BoardRig> | Boar
         await r.board.init();
         r.setAmpFault(true);
         await until(() => heard.length === 1, 5000, 'the fault');
-        assert.deepEqual([heard[0]!.component, heard[0]!.code, heard[0]!.active], ['amp', 'amp_fault', true]);
+        assert.deepEqual([heard[0]!.component, heard[0]!.code, heard[0]!.active], ['amp', r.ampFaultCode ?? 'amp_fault', true]);
         assert.equal(typeof heard[0]!.message, 'string');
         assert.equal(r.board.state().ampFault, true);
         r.setAmpFault(false);
