@@ -59,9 +59,14 @@ export function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
-/** The first live (not retained) birth on `loa/v1/d/{id}/status` that arrived at or after `since`. */
-export function waitBirth(w: Watcher, deviceId: string, since: number, timeoutMs = 30_000): Promise<Received> {
-  return w.waitFor((m) => m.topic === `loa/v1/d/${deviceId}/status` && !m.retain && m.at >= since && m.json().online === true, timeoutMs, `birth of ${deviceId}`);
+/** The first live (not retained) birth on `loa/v1/d/{id}/status` that arrived after `agent` was spawned. */
+export async function waitBirth(w: Watcher, deviceId: string, agent: DistAgent, timeoutMs = 30_000): Promise<Received> {
+  try {
+    return await w.waitFor((m) => m.topic === `loa/v1/d/${deviceId}/status` && !m.retain && m.at >= agent.spawnedAt && m.json().online === true, timeoutMs, `birth of ${deviceId}`);
+  } catch (err) {
+    const why = agent.proc.exitCode !== null ? `the agent exited ${agent.proc.exitCode}` : 'the agent still runs';
+    throw new Error(`${(err as Error).message}; ${why}; its stderr: ${agent.stderr().slice(-2000)}`);
+  }
 }
 
 export function pct(xs: number[], p: number): number {

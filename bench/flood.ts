@@ -55,7 +55,7 @@ export async function benchFlood(add: Add): Promise<void> {
   try {
     agent = spawnDist(cfg);
     const pid = agent.proc.pid!;
-    await waitBirth(w, DEVICE, agent.spawnedAt);
+    await waitBirth(w, DEVICE, agent);
     const rss: { at: number; mb: number }[] = [];
     sampler = setInterval(() => {
       try {

@@ -83,7 +83,7 @@ export async function benchPlanning(add: Add): Promise<void> {
     // the cap again: the plan grows to 2,880 and 4,320 occurrences.
     const first = spawnDist(fullCfg, env);
     live.push(first);
-    await waitBirth(w, FULL, first.spawnedAt);
+    await waitBirth(w, FULL, first);
     await sleep(2000); // start-up settles: what follows is intake and planning only
     const small = (version: number) => scheduleDoc({ id: 'plan-device', version, target: { devices: [FULL] }, items: [{ id: 'one', source: { kind: 'line' }, at: new Date(Date.now() + 3_600_000).toISOString(), durationS: 1 }] });
     const device = docs[0]!;
@@ -134,7 +134,7 @@ export async function benchPlanning(add: Add): Promise<void> {
     // 2. Start-up: the state holds the three documents (and the broker retains them) vs none.
     const prime = spawnDist(emptyCfg, env);
     live.push(prime);
-    await waitBirth(w, EMPTY, prime.spawnedAt);
+    await waitBirth(w, EMPTY, prime);
     await prime.stop();
     live.length = 0;
     type Runs = { birthMs: number[]; before: number[]; after: number[]; max: number[]; p99: number[]; plan: string[]; cpuMs: number[] };
@@ -147,7 +147,7 @@ export async function benchPlanning(add: Add): Promise<void> {
         const id = kind === 'full' ? FULL : EMPTY;
         const a = spawnDist(kind === 'full' ? fullCfg : emptyCfg, env);
         live.push(a);
-        const birth = await waitBirth(w, id, a.spawnedAt);
+        const birth = await waitBirth(w, id, a);
         res[kind].birthMs.push(birth.at - a.spawnedAt);
         res[kind].plan.push(JSON.stringify(birth.json().schedule));
         await sleep(3000); // planning of 4,320 occurrences ends well within this

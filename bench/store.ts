@@ -42,7 +42,7 @@ export async function benchStore(add: Add): Promise<void> {
     const template = tempDir('store-template');
     const first = spawnDist(config(template));
     try {
-      await waitBirth(w, DEVICE, first.spawnedAt);
+      await waitBirth(w, DEVICE, first);
       const doc = scheduleDoc({ id: 'day', version: 2, target: { devices: [DEVICE] }, items: [{ id: 'warning', source: { kind: 'line' }, at: new Date(Date.now() + 3_600_000).toISOString(), durationS: 1, priority: 100 }] });
       const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
       await pub.publishAsync(`${ROOT}/schedule`, await sign(doc, key), { qos: 1 });
@@ -67,7 +67,7 @@ export async function benchStore(add: Add): Promise<void> {
         }
         const a = spawnDist(config(dir));
         try {
-          const birth = await waitBirth(w, DEVICE, a.spawnedAt);
+          const birth = await waitBirth(w, DEVICE, a);
           ms[kind].push(birth.at - a.spawnedAt);
           const plan = JSON.stringify(birth.json().schedule);
           if (kind === 'corrupt') {
