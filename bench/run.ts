@@ -21,6 +21,9 @@ import { benchPlayback } from './playback.js';
 import { benchBridge } from './firmware.js';
 import { benchEmergency } from './commands.js';
 import { benchFleet } from './fleet.js';
+import { benchPlanning } from './planning.js';
+import { benchFlood } from './flood.js';
+import { benchStore } from './store.js';
 
 interface Row {
   metric: string;
@@ -236,6 +239,10 @@ async function main(): Promise<void> {
     await persistent.close();
   }
   if (want('fleet')) await benchFleet(add);
+  // Issue [1/8] "The warning gets through": attacks on the built agent, each next to its anchor.
+  if (want('flood')) await benchFlood(add);
+  if (want('planning')) await benchPlanning(add);
+  if (want('store')) await benchStore(add);
   printTable();
 }
 
