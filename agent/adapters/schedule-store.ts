@@ -50,7 +50,11 @@ export class ScheduleStore {
   /** Record an accepted document: it replaces whatever the topic had (contract §3). */
   put(topic: string, doc: ScheduleDoc, jws: string, now: number): void {
     this.unwritten.set(topic, { doc, jws, at: new Date(now).toISOString() });
-    this.cached = undefined;
+    // The document was just validated: update the parsed list in place rather than parse
+    // and validate every stored document again on the next read.
+    if (this.cached && (!this.topics || this.topics.has(topic))) {
+      this.cached = [...this.cached.filter((d) => d.topic !== topic), { topic, doc }].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+    }
     this.flush();
   }
 
