@@ -16,14 +16,13 @@
 // - heartbeats (heartbeatS 5): the largest gap; RSS (VmRSS every 250 ms), CPU;
 // - the flood's cost in events: cmd.rejected + refused cmd/result + intake.flood from
 //   the flood's start until its intake.flood summary (the rejection window is 60 s).
-import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { startBroker } from '../test/helpers/broker.js';
 import { Watcher, type Received } from '../test/helpers/watcher.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../test/helpers/signer.js';
 import { writeConfig } from '../test/helpers/agent-process.js';
+import { boxConfig, commandDoc } from '../test/helpers/box.js';
 import { startFlood } from '../test/helpers/flood.js';
 import { type Add, type DistAgent, spawnDist, rssMb, cpuTicks, waitBirth, pct, sleep } from './agent-proc.js';
 
@@ -40,18 +39,7 @@ export async function benchFlood(add: Add): Promise<void> {
   const broker = await startBroker();
   const key = makeKey('bench-centre');
   const dir = tempDir('bench-flood');
-  const cfg = writeConfig(dir, {
-    deviceId: DEVICE,
-    groups: ['c26734'],
-    mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1', reconnect: { minS: 1, maxS: 2 } },
-    trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
-    stateDir: join(dir, 'state'),
-    cacheDir: join(dir, 'cache'),
-    heartbeatS: 5,
-    hardware: { ampWarmUpMs: 500, ampHoldMs: 200 },
-    audio: { player: 'stand-in' },
-    log: { level: 'warn' },
-  });
+  const cfg = writeConfig(dir, boxConfig(broker, key, DEVICE, dir, { hardware: { ampWarmUpMs: 500, ampHoldMs: 200 } }));
   const w = await Watcher.connect(broker.url, [`${ROOT}/events`, `${ROOT}/heartbeat`, `${ROOT}/cmd/result`, `${ROOT}/status`]);
   const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
   let agent: DistAgent | undefined;
@@ -76,15 +64,7 @@ export async function benchFlood(add: Add): Promise<void> {
     await pub.publishAsync(`${ROOT}/schedule`, await sign(doc, key), { qos: 1, retain: true });
     await w.waitFor((m) => m.topic.endsWith('/events') && m.json().type === 'schedule.accepted', 10_000, 'schedule accepted');
 
-    const command = (action: string, args: Record<string, unknown>) => ({
-      type: 'command',
-      id: randomUUID(),
-      issuedAt: new Date(Date.now() - 1000).toISOString(),
-      expiresAt: new Date(Date.now() + 600_000).toISOString(),
-      target: { devices: [DEVICE] },
-      action,
-      args,
-    });
+    const command = (action: string, args: Record<string, unknown>) => commandDoc(DEVICE, action, args);
     const isResult = (id: string) => (m: Received) => m.topic.endsWith('/cmd/result') && m.json().cmdId === id;
     const emergency = async (): Promise<{ ms: number; sentAt: number }> => {
       const cmd = command('play', { source: { kind: 'line' }, durationS: 2, priority: 100 });

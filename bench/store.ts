@@ -14,6 +14,7 @@ import { Watcher } from '../test/helpers/watcher.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../test/helpers/signer.js';
 import { writeConfig } from '../test/helpers/agent-process.js';
+import { boxConfig } from '../test/helpers/box.js';
 import { type Add, spawnDist, waitBirth, median, pct } from './agent-proc.js';
 
 const DEVICE = 'bench-store';
@@ -25,18 +26,7 @@ export async function benchStore(add: Add): Promise<void> {
   const key = makeKey('bench-centre');
   const w = await Watcher.connect(broker.url, [`${ROOT}/status`, `${ROOT}/events`]);
   const config = (dir: string) =>
-    writeConfig(dir, {
-      deviceId: DEVICE,
-      groups: ['c26734'],
-      mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1', reconnect: { minS: 1, maxS: 2 } },
-      trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
-      stateDir: join(dir, 'state'),
-      cacheDir: join(dir, 'cache'),
-      heartbeatS: 5,
-      hardware: { ampWarmUpMs: 300, ampHoldMs: 100 },
-      audio: { player: 'stand-in' },
-      log: { level: 'warn' },
-    });
+    writeConfig(dir, boxConfig(broker, key, DEVICE, dir));
   try {
     // The state: one document in force (the warning, an hour from now), accepted live.
     const template = tempDir('store-template');

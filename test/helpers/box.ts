@@ -3,8 +3,7 @@
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
-import { before, after } from 'node:test';
-import { startBroker, type TestBroker } from './broker.js';
+import type { TestBroker } from './broker.js';
 import type { TestKey } from './signer.js';
 
 /** A box config for `writeConfig`: quiet logs, short warm-up, 5 s heartbeat. */
@@ -44,19 +43,3 @@ export async function publishOnce(url: string, topic: string, payload: string | 
   await c.endAsync();
 }
 
-/** One Mosquitto for the whole test file (started before its tests, closed after): call at top level. */
-export function brokerForFile(): { readonly broker: TestBroker } {
-  const holder: { broker?: TestBroker } = {};
-  before(async () => {
-    holder.broker = await startBroker();
-  });
-  after(async () => {
-    await holder.broker?.close();
-  });
-  return {
-    get broker(): TestBroker {
-      if (!holder.broker) throw new Error('the broker starts in before()');
-      return holder.broker;
-    },
-  };
-}

@@ -11,7 +11,8 @@ import { Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign } from '../helpers/signer.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
-import { boxConfig, commandDoc, publishOnce, brokerForFile } from '../helpers/box.js';
+import { boxConfig, commandDoc, publishOnce } from '../helpers/box.js';
+import { brokerForFile } from '../helpers/file-broker.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : 'mounts a tmpfs: run as root (CI does)';

@@ -9,7 +9,8 @@ import { Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
-import { boxConfig, commandDoc, publishOnce, brokerForFile } from '../helpers/box.js';
+import { boxConfig, commandDoc, publishOnce } from '../helpers/box.js';
+import { brokerForFile } from '../helpers/file-broker.js';
 import { startFlood } from '../helpers/flood.js';
 
 const key = makeKey('centre-2026');
