@@ -72,6 +72,8 @@ export function inputFor(kind: SourceKind): AudioInput {
 
 export class PlaybackCoordinator implements Playback {
   private current: Segment | null = null;
+  /** A warm-up that came while something else played: done when that ends, if still ahead. */
+  private deferredPrepare: Occurrence | undefined;
   private suspended: Segment[] = [];
   private ampOffTimer: TimerHandle | undefined;
   private hw: Promise<void> = Promise.resolve();
@@ -81,8 +83,14 @@ export class PlaybackCoordinator implements Playback {
 
   prepare(occ: Occurrence): void {
     const cur = this.current;
-    // Something else plays: switching the input now would cut it off early. The amp is on anyway.
-    if (cur) return;
+    // Something else plays: switching the input now would cut it off early. The amp is on
+    // anyway, but it may go off (after ampHoldMs) if that ends before this starts: the
+    // warm-up is then done when it ends (afterEnd), or this would start warmUpMs late.
+    if (cur) {
+      this.deferredPrepare = occ;
+      return;
+    }
+    this.deferredPrepare = undefined;
     this.d.clock.clearTimeout(this.ampOffTimer);
     const src = occ.source;
     this.hwStep(async () => {
@@ -95,10 +103,10 @@ export class PlaybackCoordinator implements Playback {
     // If the occurrence then does not play (skipped, media missing), the amplifier goes off.
     this.armAmpOff(this.d.warmUpMs + this.d.holdMs + 1000);
   }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((r) => this.d.clock.setTimeout(r, ms));
   }
-
 
   /** Resolves with the first thing that happens to the occurrence `key` once fired. */
   outcome(key: string): Promise<Outcome> {
@@ -113,6 +121,7 @@ export class PlaybackCoordinator implements Playback {
   }
 
   fire(occ: Occurrence, lateMs: number): void {
+    if (this.deferredPrepare?.key === occ.key) this.deferredPrepare = undefined;
     const decision = arbitrate(this.current ? { priority: this.current.occ.priority } : null, occ);
     if (decision.action === 'skip') {
       const occurrence = iso(occ.start);
@@ -377,6 +386,12 @@ export class PlaybackCoordinator implements Playback {
     if (resume) {
       const s = resume.seg;
       this.begin({ occ: s.occ, source: s.occ.source, lateMs: 0, resumed: true, startedAt: null, session: null, slotTimer: undefined, done: false });
+      return;
+    }
+    const next = this.deferredPrepare;
+    this.deferredPrepare = undefined;
+    if (next && next.start > now) {
+      this.prepare(next); // keeps the amplifier on, with the next item's input, until it starts
       return;
     }
     this.armAmpOff(this.d.holdMs);

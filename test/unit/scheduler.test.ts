@@ -29,7 +29,7 @@ function doc(items: unknown[], over: Record<string, unknown> = {}): DocInForce {
   return { topic: 't', doc: v.doc };
 }
 
-function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmUpMs?: number; mediaReady?: boolean } = {}) {
+function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmUpMs?: number; holdMs?: number; mediaReady?: boolean } = {}) {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
   let wallOffset = 0; // a wall-clock jump changes this and not the monotonic clock
   // systemClock's timers are node:test's mocked ones (it looks the globals up at each call).
@@ -47,7 +47,7 @@ function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmU
     events: outbox,
     log,
     warmUpMs: opts.warmUpMs ?? 2000,
-    holdMs: 5000,
+    holdMs: opts.holdMs ?? 5000,
     maxVolume: 100,
     masterVolume: () => 100,
     mediaPath: () => null,
@@ -278,4 +278,33 @@ test('manual clock: NTP sets the wall clock 3 h forward; the next wake-up (30 s)
   );
   r.scheduler.stop();
   r.db.close();
+});
+
+test('a warm-up that falls while another item plays is done when that item ends: the next starts on time, the amplifier never off between', async (t) => {
+  const S = Date.parse('2026-11-26T06:30:00+07:00');
+  const at = (ms: number) => new Date(S + ms).toISOString();
+  const r = rig(
+    t,
+    [
+      doc([
+        { id: 'first', source: { kind: 'line' }, at: at(0), durationS: 2 },
+        // Its warm-up (2 s before) comes while `first` plays; `first` ends 600 ms before it
+        // starts, longer than the 300 ms hold.
+        { id: 'second', source: { kind: 'line' }, at: at(2600), durationS: 1 },
+      ]),
+    ],
+    { holdMs: 300 },
+  );
+  r.scheduler.start();
+  await r.tick(S - T0 + 5000);
+  const started = r.events().filter((e) => e.type === 'play.started');
+  assert.deepEqual(
+    started.map((e) => [e.itemId, e.lateMs]),
+    [
+      ['first', 0],
+      ['second', 0],
+    ],
+  );
+  const ampMoves = r.board.transitions.filter((x) => x.what === 'amp' && x.at >= S - 2000 && x.at <= S + 3600).map((x) => [x.value, x.at - S]);
+  assert.deepEqual(ampMoves, [[true, -2000]], 'switched on for the first warm-up, and not off again until the second ended');
 });
