@@ -16,7 +16,7 @@
 // in the repeated hour `15 2,3 * * *` and `*/30 2 * * *` ran twice, `30 2 * * *` once.
 // So croner only enumerates matching wall times here, on a zone-less UTC clock (where it
 // has no DST to get wrong), and wallToInstant() below maps each to an instant.
-import { Cron } from 'croner';
+import { cronFor } from './cron-cache.js';
 import type { MediaRef, ScheduleDoc, ScheduleItem, Source } from './schedule-doc.js';
 
 export interface DocInForce {
@@ -116,7 +116,7 @@ function* itemStarts(item: ScheduleItem, timezone: string, from: number, to: num
     return;
   }
   if (item.cron === undefined) return;
-  const cron = new Cron(item.cron, { utcOffset: 0, paused: true });
+  const cron = cronFor(item.cron);
   // The earliest wall time that can map to `from`: when `from` is the end of a gap, the
   // gap's wall times (which lie before from's own wall time) map to it.
   const wallFrom = from + Math.min(offsetAt(timezone, from), offsetAt(timezone, from - 1));

@@ -2,7 +2,7 @@
 // messages that name the bad field) and the TypeScript types. Unknown fields are
 // ignored, as the contract requires of a receiver. Pure: no I/O, no clock.
 import { z } from 'zod';
-import { Cron } from 'croner';
+import { cronFor } from './cron-cache.js';
 
 /** Every identifier of the contract (device ids, groups, document, item, media and command ids). */
 export const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -70,7 +70,7 @@ export function cronError(expr: string): string | undefined {
   const fields = expr.trim().split(/\s+/).length;
   if (fields !== 5 && fields !== 6) return `must have 5 fields (or 6 with seconds first), not ${fields}`;
   try {
-    new Cron(expr, { paused: true });
+    cronFor(expr);
     return undefined;
   } catch (err) {
     return `is not a valid cron expression (${(err as Error).message})`;
@@ -191,7 +191,7 @@ interface CronTimeOfDay {
 
 /** Time-of-day matches of a (valid) cron expression, read from croner's parsed pattern. */
 export function cronMatchesPerDay(expr: string): number {
-  const p = (new Cron(expr, { paused: true, utcOffset: 0 }) as unknown as { _states?: { pattern?: Partial<CronTimeOfDay> } })._states?.pattern;
+  const p = (cronFor(expr) as unknown as { _states?: { pattern?: Partial<CronTimeOfDay> } })._states?.pattern;
   // Pinned by test/unit/schedule-doc.test.ts: a croner upgrade that moves these fails there.
   if (!p || !Array.isArray(p.second) || !Array.isArray(p.minute) || !Array.isArray(p.hour)) throw new Error('croner pattern layout changed');
   const n = (a: number[]) => a.reduce((s, v) => s + (v ? 1 : 0), 0);
