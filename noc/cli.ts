@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `noc`: the centre's command-line tool for the loa boxes (shared contract: keys and
+// `noc`: the centre's command-line tool for the loa boxes (docs/protocol.md: keys and
 // signed documents, publishing, commands, the fleet table, the event archive and proof
 // of play, and a fleet simulator). One subcommand per file; this file only dispatches
 // and turns errors into one line and an exit code (errors.ts).

@@ -1,4 +1,4 @@
-// Birth, will, death and heartbeat against a real broker (shared contract §1, §5, §6).
+// Birth, will, death and heartbeat against a real broker (docs/protocol.md §1, §5, §6).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
