@@ -17,7 +17,8 @@ import { exportCommand } from './events-export.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, reportConnection, type BrokerConfig } from './mqtt.js';
 import { stopSignal } from './signals.js';
-import { checkShare, fleetFilter, parseDeviceTopic, shared } from './topics.js';
+import { fleetFilter, parseDeviceTopic, sharedFilter } from '../agent/domain/contract.js';
+import { checkShare } from './topics.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -143,7 +144,7 @@ async function collect({ io, cfg, share, store, clientId, sessionExpiryS, statsS
     },
   );
   reportConnection(client, io.err, 'noc events'); // the broker keeps the session meanwhile
-  const filters = [shared(fleetFilter(cfg.root, 'events'), share), fleetFilter(cfg.root, 'status')];
+  const filters = [sharedFilter(fleetFilter(cfg.root, 'events'), share), fleetFilter(cfg.root, 'status')];
   await client.subscribeAsync(filters, { qos: 1 });
   io.err(`noc events: collecting ${filters.join(', ')} into ${store.path} as client ${clientId}`);
 

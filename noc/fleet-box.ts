@@ -7,10 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { claimedId, verifyCommand, type CommandDoc } from '../agent/domain/command-doc.js';
-import { bindingsFor, topicsFor, type TopicMap } from '../agent/domain/topics.js';
+import { DEFAULT_MAX_DOC_BYTES, bindingsFor, topicsFor, type TopicMap } from '../agent/domain/contract.js';
 import type { KeyRing } from '../agent/domain/verify.js';
 import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../agent/domain/telemetry.js';
-import { MAX_BYTES } from './docs.js';
 
 export interface SimCounters {
   connected: number;
@@ -221,7 +220,7 @@ export class SimBox {
     this.o.counters.commands++;
     // Contract v1.1 §2.1: the command must list the device or group of the topic it came on.
     const binding = bindingsFor(this.o.root, this.o.deviceId, this.o.groups, 'cmd').get(topic);
-    const v = verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: MAX_BYTES, ...(binding ? { binding } : {}), seen: (id) => this.seen.has(id) });
+    const v = verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: DEFAULT_MAX_DOC_BYTES, ...(binding ? { binding } : {}), seen: (id) => this.seen.has(id) });
     if (!v.ok) {
       // Contract §4: a payload with no readable id cannot get a result; it becomes an event.
       // The agent leaves reading an unverified payload's claimed id to its caller.

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Opts } from './args.js';
 import { Failure, UsageError, errorMessage } from './errors.js';
-import { DEFAULT_ROOT, checkRoot } from './topics.js';
+import { DEFAULT_ROOT } from '../agent/domain/contract.js';
+import { checkRoot } from './topics.js';
 
 export const BROKER_SPEC = {
   broker: { kind: 'string' },

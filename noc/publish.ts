@@ -8,7 +8,8 @@ import { Failure, UsageError, errorMessage } from './errors.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
-import { checkId, deviceTopic, groupTopic } from './topics.js';
+import { deviceTopic, groupTopic } from '../agent/domain/contract.js';
+import { checkId } from './topics.js';
 
 const SPEC = {
   ...BROKER_SPEC,

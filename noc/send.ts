@@ -11,7 +11,7 @@ import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { bindingOf, targetOf, topicFor, type Target } from './publish.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
-import { deviceTopic, fleetFilter, parseDeviceTopic } from './topics.js';
+import { deviceTopic, fleetFilter, parseDeviceTopic } from '../agent/domain/contract.js';
 
 const SPEC = {
   ...BROKER_SPEC,

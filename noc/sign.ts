@@ -14,7 +14,7 @@ import {
   loadSigningKey,
   problems,
   readJsonFile,
-  signDoc,
+  signForBoxes,
   type DocKind,
   type SigningKey,
 } from './docs.js';
@@ -89,7 +89,7 @@ export function prepareDoc(raw: unknown, where: string, io: Io, o: PrepareOption
 }
 
 export async function signPrepared(p: Prepared, key: SigningKey): Promise<string> {
-  return signDoc(p.doc, p.kind, key);
+  return signForBoxes(p.doc, p.kind, key);
 }
 
 export async function signCommand(argv: string[], io: Io): Promise<number> {

@@ -4,7 +4,8 @@ import { parseArgs, positionals, type Opts } from './args.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, reportConnection, type BrokerConfig } from './mqtt.js';
 import { stopSignal } from './signals.js';
-import { checkShare, fleetFilter, shared } from './topics.js';
+import { fleetFilter, sharedFilter } from '../agent/domain/contract.js';
+import { checkShare } from './topics.js';
 import { FleetModel } from './watch-model.js';
 import { changeLine, problemsFirst, summary, table } from './watch-format.js';
 
@@ -85,7 +86,7 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
     io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), deviceId, changes, row: model.row(deviceId, now) }) : changeLine(now, deviceId, changes));
   });
   reportConnection(client, io.err, 'noc watch');
-  const filters = [fleetFilter(cfg.root, 'status'), fleetFilter(cfg.root, 'heartbeat'), fleetFilter(cfg.root, 'events')].map((f) => shared(f, share));
+  const filters = [fleetFilter(cfg.root, 'status'), fleetFilter(cfg.root, 'heartbeat'), fleetFilter(cfg.root, 'events')].map((f) => sharedFilter(f, share));
   await client.subscribeAsync(filters, { qos: 1 });
   if (!live) io.err(`noc watch: subscribed to ${filters.join(', ')}${opts.once ? `; table in ${opts.settle ?? 2} s` : ''}`);
 

@@ -5,6 +5,7 @@
 // or a remote shell finds it), and with --publish to {root}/d/{id}/check, retained.
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
+import { deviceTopic, publishTo } from '../agent/domain/contract.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import type { SimulatedBoard } from '../firmware-bridge/sim-port.js';
 import { EXIT, UsageError, errorMessage, parseFlags, secondsFlag } from './args.js';
@@ -14,7 +15,6 @@ import { agentAccount, atomicWrite, type Account } from './files.js';
 import { hardwareChecks } from './hardware-checks.js';
 import type { Ui } from './io.js';
 import { buildReport, printResult, result, skip, summaryLine, timed, withProgress, type CheckResult } from './report.js';
-import { provisioningTopics, RETAINED_QOS1 } from './topics.js';
 
 export const CHECK_HELP = `loa-provision check [--config ${DEFAULT_CONFIG_PATH}] [--tone] [--fm 100.0] [--json FILE] [--publish]
 
@@ -170,13 +170,13 @@ async function finish(ui: Ui, results: CheckResult[], o: { config: Config | unde
 }
 
 async function publish(ui: Ui, c: Config, connected: Connected | undefined, report: ReturnType<typeof buildReport>): Promise<boolean> {
-  const topic = provisioningTopics(c.topicRoot, c.deviceId).check;
+  const topic = deviceTopic(c.topicRoot, c.deviceId, 'check');
   if (!connected) {
     ui.out(`report NOT published to ${topic}: the broker could not be reached (see above)`);
     return false;
   }
   try {
-    await connected.client.publishAsync(topic, JSON.stringify(report), RETAINED_QOS1);
+    await publishTo(connected.client, 'check', topic, report);
     ui.out(`report published to ${topic} (retained)`);
     return true;
   } catch (err) {

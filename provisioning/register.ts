@@ -5,13 +5,13 @@
 // this configuration and reached the centre. --any accepts any birth.
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../agent/config.js';
+import { publishTo, topicsFor, type RegisterPayload } from '../agent/domain/contract.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import { EXIT, ProvisionError, errorMessage, parseFlags, secondsFlag } from './args.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { progress, seconds } from './report.js';
 import { connectWithProgress, identityOf, loadConfigOrExit, parseJson } from './session.js';
-import { provisioningTopics, RETAINED_QOS1, type RegisterPayload } from './topics.js';
 
 export const REGISTER_HELP = `loa-provision register [--config ${DEFAULT_CONFIG_PATH}] [--timeout 120] [--any]
 
@@ -52,7 +52,7 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
   const configPath = resolve(f.config ?? DEFAULT_CONFIG_PATH);
   const c = loadConfigOrExit(configPath);
   const id = identityOf(c, configPath);
-  const topics = provisioningTopics(c.topicRoot, c.deviceId);
+  const topics = topicsFor(c.topicRoot, c.deviceId, []);
   const ok = ui.unicode ? '✓' : '[ok]';
   const bad = ui.unicode ? '✗' : '[FAIL]';
 
@@ -78,7 +78,7 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
       csr: id.cert ? null : id.csr,
       ts: registeredAt.toISOString(),
     };
-    await client.publishAsync(topics.register, JSON.stringify(payload), RETAINED_QOS1);
+    await publishTo(client, 'register', topics.register, payload);
     ui.out(`${ok} registered ${c.deviceId} on ${topics.register} (retained)`);
     if (id.fingerprint) ui.out(`  key fingerprint (sha256): ${id.fingerprint}`);
     else ui.out(`  no device key: ${id.keyProblem ?? 'unknown'}`);

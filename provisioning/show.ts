@@ -5,13 +5,13 @@
 // says so and why, and the local part is still shown.
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
+import { topicsFor } from '../agent/domain/contract.js';
 import { EXIT, parseFlags, secondsFlag } from './args.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';
 import { seconds } from './report.js';
 import { connectWithProgress, identityOf, loadConfigOrExit, parseJson, readRetained, type Identity } from './session.js';
-import { provisioningTopics } from './topics.js';
 
 export const SHOW_HELP = `loa-provision show [--config ${DEFAULT_CONFIG_PATH}] [--json] [--timeout 10] [--mqtt-version 5|3.1.1]
 
@@ -67,7 +67,7 @@ export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): 
 }
 
 async function readLive(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: string; mqttVersion?: string }, now: () => Date): Promise<Live> {
-  const t = provisioningTopics(c.topicRoot, c.deviceId);
+  const t = topicsFor(c.topicRoot, c.deviceId, []);
   let connected;
   try {
     connected = await connectWithProgress(ui, c, o);
