@@ -8,7 +8,7 @@ import { Failure, UsageError, errorMessage } from './errors.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
-import { deviceTopic, groupTopic } from '../agent/domain/contract.js';
+import { PUBLISH_OPTS, deviceTopic, groupTopic, publishTo } from '../agent/domain/contract.js';
 import { checkId } from './topics.js';
 
 const SPEC = {
@@ -100,32 +100,32 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const cfg = brokerConfig(opts, process.env, io.err);
   const to = targetOf(opts.device, opts.group, 'publish');
   let topic: string;
-  let body: string | Buffer;
-  let retain: boolean;
+  let body: string;
+  let kind: 'schedule' | 'cmd';
   let what: string;
   if (opts.clear) {
     positionals(positional, [], 'publish');
     topic = topicFor(cfg.root, to, 'schedule');
-    body = Buffer.alloc(0);
-    retain = true;
+    body = ''; // zero-length: the broker drops its retained copy
+    kind = 'schedule';
     what = 'cleared the retained schedule (boxes keep what they accepted)';
   } else {
     const [file] = positionals(positional, ['<file.json|file.jws>'], 'publish');
     const doc = await loadPayload(file!, opts, to, io);
-    topic = topicFor(cfg.root, to, doc.kind === 'schedule' ? 'schedule' : 'cmd');
+    kind = doc.kind === 'schedule' ? 'schedule' : 'cmd';
+    topic = topicFor(cfg.root, to, kind);
     body = doc.jws;
-    retain = doc.kind === 'schedule';
     const version = doc.kind === 'schedule' ? ` version ${String(doc.payload.version)}` : ` ${String(doc.payload.action)}`;
     what = `${doc.kind} ${String(doc.payload.id)}${version}`;
   }
   const client = await connect(cfg);
   try {
-    await client.publishAsync(topic, body, { qos: 1, retain });
+    await publishTo(client, kind, topic, body);
   } catch (err) {
     throw new Failure(`publish to ${topic} refused: ${errorMessage(err)}`);
   } finally {
     await closeClient(client);
   }
-  io.out(`${what} -> ${topic} (QoS 1${retain ? ', retained' : ''}, acknowledged by the broker)`);
+  io.out(`${what} -> ${topic} (QoS 1${PUBLISH_OPTS[kind].retain ? ', retained' : ''}, acknowledged by the broker)`);
   return 0;
 }

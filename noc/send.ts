@@ -11,7 +11,7 @@ import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { bindingOf, targetOf, topicFor, type Target } from './publish.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
-import { deviceTopic, fleetFilter, parseDeviceTopic } from '../agent/domain/contract.js';
+import { deviceTopic, fleetFilter, parseDeviceTopic, publishTo } from '../agent/domain/contract.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -192,7 +192,7 @@ async function exchange(client: MqttClient, x: Exchange): Promise<number> {
   const topic = topicFor(root, to, 'cmd');
   t0 = performance.now();
   try {
-    await client.publishAsync(topic, x.jws, { qos: 1, retain: false });
+    await publishTo(client, 'cmd', topic, x.jws);
   } catch (err) {
     throw new Failure(`publish to ${topic} refused: ${errorMessage(err)}`);
   }
