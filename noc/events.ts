@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { IPublishPacket } from 'mqtt';
-import { parseArgs, positionals, required } from './args.js';
-import { UsageError } from './errors.js';
+import { parseArgs, positionals, required } from '../agent/cli-kit/args.js';
+import { UsageError } from '../agent/cli-kit/errors.js';
 import { EventStore } from './events-store.js';
 import { exportCommand } from './events-export.js';
 import type { Io } from './io.js';
@@ -62,9 +62,9 @@ function defaultClientId(db: string, share: string | undefined): string {
 
 export async function eventsCommand(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'export') return exportCommand(argv.slice(1), io);
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'events');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc events');
   if (help) return io.out(EVENTS_HELP), 0;
-  positionals(positional, [], 'events');
+  positionals(positional, [], 'noc events');
   const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
   const dbPath = required(opts.db, '--db', 'events.sqlite');

@@ -6,8 +6,9 @@
 // on standard error. --mqtt-version 5 or 3.1.1 forces one, without fallback.
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { Opts } from './args.js';
-import { Failure, UsageError, errorMessage } from './errors.js';
+import type { Opts } from '../agent/cli-kit/args.js';
+import { Failure, UsageError, errorMessage } from '../agent/cli-kit/errors.js';
+import { withTimeout } from '../agent/cli-kit/timeout.js';
 import { DEFAULT_ROOT } from '../agent/domain/contract.js';
 import { checkRoot } from './topics.js';
 
@@ -196,6 +197,6 @@ export function reportConnection(client: MqttClient, say: (line: string) => void
 /** Ends a client, waiting for in-flight packets, but never for more than `ms`. */
 export async function closeClient(client: MqttClient, ms = 3000): Promise<void> {
   closing.add(client); // silences reportConnection: this disconnection is on purpose
-  await Promise.race([client.endAsync(false), new Promise((r) => setTimeout(r, ms).unref())]).catch(() => {});
+  await withTimeout(client.endAsync(false), ms).catch(() => {});
   if (!client.disconnected) client.end(true);
 }

@@ -2,9 +2,9 @@
 // topic the contract's table gives it, and wait for the broker's PUBACK.
 import { readFileSync } from 'node:fs';
 import type { Binding } from '../agent/domain/verify.js';
-import { parseArgs, positionals } from './args.js';
+import { parseArgs, positionals } from '../agent/cli-kit/args.js';
 import { envelopeProblems, loadSigningKey, peekJws, problems, type DocKind } from './docs.js';
-import { Failure, UsageError, errorMessage } from './errors.js';
+import { Failure, UsageError, errorMessage } from '../agent/cli-kit/errors.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
@@ -95,7 +95,7 @@ async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl
 }
 
 export async function publishCommand(argv: string[], io: Io): Promise<number> {
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'publish');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc publish');
   if (help) return io.out(PUBLISH_HELP), 0;
   const cfg = brokerConfig(opts, process.env, io.err);
   const to = targetOf(opts.device, opts.group, 'publish');
@@ -104,13 +104,13 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
   let kind: 'schedule' | 'cmd';
   let what: string;
   if (opts.clear) {
-    positionals(positional, [], 'publish');
+    positionals(positional, [], 'noc publish');
     topic = topicFor(cfg.root, to, 'schedule');
     body = ''; // zero-length: the broker drops its retained copy
     kind = 'schedule';
     what = 'cleared the retained schedule (boxes keep what they accepted)';
   } else {
-    const [file] = positionals(positional, ['<file.json|file.jws>'], 'publish');
+    const [file] = positionals(positional, ['<file.json|file.jws>'], 'noc publish');
     const doc = await loadPayload(file!, opts, to, io);
     kind = doc.kind === 'schedule' ? 'schedule' : 'cmd';
     topic = topicFor(cfg.root, to, kind);

@@ -1,6 +1,6 @@
 // `noc watch`: the fleet at a glance, from the boxes' status, heartbeat and events.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseArgs, positionals, type Opts } from './args.js';
+import { parseArgs, positionals, type Opts } from '../agent/cli-kit/args.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, reportConnection, type BrokerConfig } from './mqtt.js';
 import { stopSignal } from './signals.js';
@@ -52,9 +52,9 @@ interface WatchRun {
 }
 
 export async function watchCommand(argv: string[], io: Io): Promise<number> {
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'watch');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc watch');
   if (help) return io.out(WATCH_HELP), 0;
-  positionals(positional, [], 'watch');
+  positionals(positional, [], 'noc watch');
   const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
   // From here on, Ctrl-C / SIGTERM means "stop cleanly", even while still connecting.

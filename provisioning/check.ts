@@ -8,7 +8,8 @@ import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
 import { deviceTopic, publishTo } from '../agent/domain/contract.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import type { SimulatedBoard } from '../firmware-bridge/sim-port.js';
-import { EXIT, UsageError, errorMessage, parseFlags, secondsFlag } from './args.js';
+import { parseArgs, positionals, secondsFlag } from '../agent/cli-kit/args.js';
+import { EXIT, UsageError, errorMessage } from '../agent/cli-kit/errors.js';
 import { closeClient, forceVersion, type Connected } from './broker.js';
 import { brokerTarget, checkBroker, checkCertificate, checkConfig, checkDisk, checkDns, checkWritable, clockOutcome, clockStatus, execCommand, type ClockStatus, type Exec } from './checks.js';
 import { agentAccount, atomicWrite, type Account } from './files.js';
@@ -39,18 +40,17 @@ Stop the agent first for the hardware checks (sudo systemctl stop loa-agent): it
 the IO board. Exit 0: all passed; 1: a check failed; 78: the config is invalid.`;
 
 const OPTIONS = {
-  config: { type: 'string' },
-  json: { type: 'string' },
-  publish: { type: 'boolean' },
-  fm: { type: 'string' },
-  tone: { type: 'boolean' },
-  volume: { type: 'string' },
-  'tone-file': { type: 'string' },
-  timeout: { type: 'string' },
-  'client-id': { type: 'string' },
-  'mqtt-version': { type: 'string' },
-  ascii: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
+  config: { kind: 'string' },
+  json: { kind: 'string' },
+  publish: { kind: 'boolean' },
+  fm: { kind: 'string' },
+  tone: { kind: 'boolean' },
+  volume: { kind: 'string' },
+  'tone-file': { kind: 'string' },
+  timeout: { kind: 'string' },
+  'client-id': { kind: 'string' },
+  'mqtt-version': { kind: 'string' },
+  ascii: { kind: 'boolean' },
 } as const;
 
 export interface CheckDeps {
@@ -64,8 +64,9 @@ export interface CheckDeps {
 }
 
 export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {}): Promise<number> {
-  const f = parseFlags(argv, OPTIONS);
-  if (f.help) {
+  const { opts: f, positional, help } = parseArgs(argv, OPTIONS, 'loa-provision check', { repeated: 'last' });
+  positionals(positional, [], 'loa-provision check');
+  if (help) {
     ui.out(CHECK_HELP);
     return EXIT.OK;
   }

@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../agent/config.js';
 import { publishTo, topicsFor, type RegisterPayload } from '../agent/domain/contract.js';
 import { AGENT_VERSION } from '../agent/version.js';
-import { EXIT, ProvisionError, errorMessage, parseFlags, secondsFlag } from './args.js';
+import { parseArgs, positionals, secondsFlag } from '../agent/cli-kit/args.js';
+import { EXIT, CliError, errorMessage } from '../agent/cli-kit/errors.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { progress, seconds } from './report.js';
@@ -28,13 +29,12 @@ birth on {root}/d/{id}/status newer than that. Start or restart the agent meanwh
 Exit 0: the agent is online; 1: no birth in time (or the broker is unreachable).`;
 
 const OPTIONS = {
-  config: { type: 'string' },
-  timeout: { type: 'string' },
-  any: { type: 'boolean' },
-  'client-id': { type: 'string' },
-  'mqtt-version': { type: 'string' },
-  ascii: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
+  config: { kind: 'string' },
+  timeout: { kind: 'string' },
+  any: { kind: 'boolean' },
+  'client-id': { kind: 'string' },
+  'mqtt-version': { kind: 'string' },
+  ascii: { kind: 'boolean' },
 } as const;
 
 export interface RegisterDeps {
@@ -43,8 +43,9 @@ export interface RegisterDeps {
 }
 
 export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps = {}): Promise<number> {
-  const f = parseFlags(argv, OPTIONS);
-  if (f.help) {
+  const { opts: f, positional, help } = parseArgs(argv, OPTIONS, 'loa-provision register', { repeated: 'last' });
+  positionals(positional, [], 'loa-provision register');
+  if (help) {
     ui.out(REGISTER_HELP);
     return EXIT.OK;
   }
@@ -61,7 +62,7 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
     connected = await connectWithProgress(ui, c, { timeoutMs: Math.min(timeoutMs, 30_000), ...(f['client-id'] ? { clientId: f['client-id'] } : {}), ...(f['mqtt-version'] ? { mqttVersion: f['mqtt-version'] } : {}) });
   } catch (err) {
     if (!(err instanceof BrokerError)) throw err;
-    throw new ProvisionError(`cannot reach the broker: ${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, EXIT.FAIL, [`  ${ui.unicode ? '→' : '->'} ${err.failure.hint}`]);
+    throw new CliError(`cannot reach the broker: ${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, EXIT.FAIL, [`  ${ui.unicode ? '→' : '->'} ${err.failure.hint}`]);
   }
   const client = connected.client;
   try {
@@ -93,8 +94,8 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
     ui.out(`    ${ui.unicode ? '→' : '->'} is loa-agent running? sudo systemctl restart loa-agent; sudo systemctl status loa-agent; journalctl -u loa-agent -n 50 (then loa-provision check)`);
     return EXIT.FAIL;
   } catch (err) {
-    if (err instanceof ProvisionError) throw err;
-    throw new ProvisionError(`register failed: ${errorMessage(err)}`);
+    if (err instanceof CliError) throw err;
+    throw new CliError(`register failed: ${errorMessage(err)}`);
   } finally {
     await closeClient(client);
   }

@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
 import { topicsFor } from '../agent/domain/contract.js';
-import { EXIT, parseFlags, secondsFlag } from './args.js';
+import { parseArgs, positionals, secondsFlag } from '../agent/cli-kit/args.js';
+import { EXIT } from '../agent/cli-kit/errors.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';
@@ -22,13 +23,12 @@ refuses 5 (said on standard error); --mqtt-version forces one.
 Exit 0; 1 when the broker cannot be reached; 78 when the config is invalid.`;
 
 const OPTIONS = {
-  config: { type: 'string' },
-  json: { type: 'boolean' },
-  timeout: { type: 'string' },
-  'client-id': { type: 'string' },
-  'mqtt-version': { type: 'string' },
-  ascii: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
+  config: { kind: 'string' },
+  json: { kind: 'boolean' },
+  timeout: { kind: 'string' },
+  'client-id': { kind: 'string' },
+  'mqtt-version': { kind: 'string' },
+  ascii: { kind: 'boolean' },
 } as const;
 
 export interface ShowDeps {
@@ -45,8 +45,9 @@ interface Live {
 }
 
 export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): Promise<number> {
-  const f = parseFlags(argv, OPTIONS);
-  if (f.help) {
+  const { opts: f, positional, help } = parseArgs(argv, OPTIONS, 'loa-provision show', { repeated: 'last' });
+  positionals(positional, [], 'loa-provision show');
+  if (help) {
     ui.out(SHOW_HELP);
     return EXIT.OK;
   }

@@ -104,7 +104,7 @@ test('each event stored once; duplicates dropped; events sent while down arrive;
   const none = await runNoc(['events', 'export', '--db', db, '--from', '2026-11-27', '--to', '2026-11-30']);
   assert.equal(none.stdout.split('\r\n').length, 2);
   const bad = await runNoc(['events', 'export', '--db', db, '--from', '2026-11-31', '--to', '2026-11-30']);
-  assert.equal(bad.code, 2);
+  assert.equal(bad.code, 64);
   assert.match(bad.stderr, /--from "2026-11-31" is not a calendar date/);
 });
 

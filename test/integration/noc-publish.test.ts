@@ -122,7 +122,7 @@ test('errors: unsigned JSON without --key is a usage error; no broker is a one-l
   const json = join(dir, 'daily2.json');
   writeFileSync(json, JSON.stringify(scheduleDoc()));
   const u = await runNoc(['publish', json, '--broker', broker.url, '--group', 'c26734']);
-  assert.equal(u.code, 2);
+  assert.equal(u.code, 64);
   assert.match(u.stderr, /unsigned JSON document: add --key/);
   const port = await freePort();
   const f = await runNoc(['publish', json, '--broker', `mqtt://127.0.0.1:${port}`, '--group', 'c26734', '--key', pem, '--connect-timeout', '3']);
