@@ -16,6 +16,7 @@ import { Watcher } from '../helpers/watcher.js';
 import { installFakeGpiod } from '../helpers/fake-gpio.js';
 import { spawn } from 'node:child_process';
 import { MPG123, SOCAT, runCli, signCsr, spawnCli, startPasswordBroker, startSimPty, syncedRunRoot } from './provision-rig.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic } from '../../agent/domain/contract.js';
 
 const haveMosquitto = mosquittoPath() !== undefined || process.env.CI === 'true';
 const skip = haveMosquitto ? false : 'needs mosquitto (TLS listener)';
@@ -88,7 +89,7 @@ describe('check', { skip, timeout: 180_000 }, () => {
     assert.deepEqual(JSON.parse(readFileSync(join(box.dir, 'state/last-check.json'), 'utf8')).checks.length, report.checks.length);
     // Published retained: a watcher that connects afterwards still gets it.
     const deviceId = report.deviceId!;
-    const w = await Watcher.connect(broker.url, [`loa/v1/d/${deviceId}/check`], { ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) });
+    const w = await Watcher.connect(broker.url, [deviceTopic(ROOT, deviceId, 'check')], { ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) });
     try {
       const m = await w.waitFor(() => true, 5000, 'retained check report');
       assert.equal(m.retain, true);
