@@ -3,8 +3,7 @@
 // signed documents, publishing, commands, the fleet table, the event archive and proof
 // of play, and a fleet simulator). One subcommand per file; this file only dispatches
 // and turns errors into one line and an exit code (agent/cli-kit/errors.ts).
-import { runIfEntry } from '../agent/cli-kit/entry.js';
-import { CliError, EXIT, errorMessage } from '../agent/cli-kit/errors.js';
+import { CliError, errorMessage, EXIT, runIfEntry } from '../agent/cli-kit/index.js';
 import { eventsCommand } from './events.js';
 import { processIo, type Io } from './io.js';
 import { keysCommand } from './keys.js';

@@ -13,7 +13,7 @@ import { DEFAULT_MAX_DOC_BYTES, ID_RE, signDoc, type SigningKey } from '../agent
 import { MAX_OCCURRENCES_PER_DAY, cronMatchesPerDay, describe, scheduleSchema, validateSchedule, type Target } from '../agent/domain/schedule-doc.js';
 import { DEFAULT_COMMAND_LIFETIME_MS, commandSchema, validateCommand } from '../agent/domain/command-doc.js';
 import { COMMAND_TYP, DEFAULT_SCHEDULE_LIFETIME_MS, SCHEDULE_TYP, checkEnvelope, isCanonicalBase64url, type Binding } from '../agent/domain/verify.js';
-import { Failure, UsageError, errorMessage } from '../agent/cli-kit/errors.js';
+import { errorMessage, Failure, UsageError } from '../agent/cli-kit/index.js';
 
 export type DocKind = 'schedule' | 'command';
 

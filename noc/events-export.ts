@@ -2,13 +2,12 @@
 // occurrence per device (see proof-of-play.ts for how events become rows).
 import { renameSync, writeFileSync } from 'node:fs';
 import { isValidTimezone } from '../agent/domain/schedule-doc.js';
-import { parseArgs, positionals, required } from '../agent/cli-kit/args.js';
+import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
+import { checkId } from './topics.js';
 import { csv, type Cell } from './csv.js';
-import { Failure, UsageError, errorMessage } from '../agent/cli-kit/errors.js';
 import { EventStore } from './events-store.js';
 import type { Io } from './io.js';
 import { proofOfPlay, type PlayRow, type StoredEvent } from './proof-of-play.js';
-import { checkId } from './topics.js';
 import { addDays, formatInTz, isDate, startOfDay } from './tz.js';
 
 const SPEC = {

@@ -4,10 +4,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, positionals, required } from '../agent/cli-kit/args.js';
-import { Failure, errorMessage } from '../agent/cli-kit/errors.js';
-import type { Io } from './io.js';
+import { errorMessage, Failure, parseArgs, positionals, required } from '../agent/cli-kit/index.js';
 import { checkId } from './topics.js';
+import type { Io } from './io.js';
 
 const SPEC = { kid: { kind: 'string' }, out: { kind: 'string' } } as const;
 

@@ -6,11 +6,9 @@
 // on standard error. --mqtt-version 5 or 3.1.1 forces one, without fallback.
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { Opts } from '../agent/cli-kit/args.js';
-import { Failure, UsageError, errorMessage } from '../agent/cli-kit/errors.js';
-import { withTimeout } from '../agent/cli-kit/timeout.js';
-import { DEFAULT_ROOT } from '../agent/domain/contract.js';
+import { errorMessage, Failure, type Opts, UsageError, withTimeout } from '../agent/cli-kit/index.js';
 import { checkRoot } from './topics.js';
+import { DEFAULT_ROOT } from '../agent/domain/contract.js';
 
 export const BROKER_SPEC = {
   broker: { kind: 'string' },

@@ -2,14 +2,13 @@
 // topic the contract's table gives it, and wait for the broker's PUBACK.
 import { readFileSync } from 'node:fs';
 import type { Binding } from '../agent/domain/verify.js';
-import { parseArgs, positionals } from '../agent/cli-kit/args.js';
+import { errorMessage, Failure, parseArgs, positionals, UsageError } from '../agent/cli-kit/index.js';
+import { checkId } from './topics.js';
 import { envelopeProblems, loadSigningKey, peekJws, problems, type DocKind } from './docs.js';
-import { Failure, UsageError, errorMessage } from '../agent/cli-kit/errors.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
 import { PUBLISH_OPTS, deviceTopic, groupTopic, publishTo } from '../agent/domain/contract.js';
-import { checkId } from './topics.js';
 
 const SPEC = {
   ...BROKER_SPEC,

@@ -4,9 +4,8 @@
 // a box on a LAN answers in milliseconds, faster than a subscription made afterwards.
 import type { MqttClient } from 'mqtt';
 import { ACTIONS } from '../agent/domain/command-doc.js';
-import { parseArgs, positionals, required } from '../agent/cli-kit/args.js';
+import { CliError, errorMessage, EXIT, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
 import { DEFAULT_COMMAND_TTL_S, MAX_COMMAND_TTL_S, loadSigningKey, readJsonFile } from './docs.js';
-import { EXIT, Failure, CliError, UsageError, errorMessage } from '../agent/cli-kit/errors.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { bindingOf, targetOf, topicFor, type Target } from './publish.js';

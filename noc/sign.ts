@@ -1,7 +1,7 @@
 // `noc sign`: validate a schedule or command with the agent's own schema, then sign it.
 import { writeFileSync } from 'node:fs';
 import type { Binding } from '../agent/domain/verify.js';
-import { parseArgs, positionals, required } from '../agent/cli-kit/args.js';
+import { errorMessage, Failure, parseArgs, positionals, required } from '../agent/cli-kit/index.js';
 import {
   DEFAULT_COMMAND_TTL_S,
   DEFAULT_SCHEDULE_TTL_DAYS,
@@ -18,7 +18,6 @@ import {
   type DocKind,
   type SigningKey,
 } from './docs.js';
-import { Failure, errorMessage } from '../agent/cli-kit/errors.js';
 import type { Io } from './io.js';
 
 /** The lifetime options of sign, publish (and --ttl of send), bounded by the boxes' default limits. */

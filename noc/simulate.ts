@@ -4,13 +4,12 @@ import { readFileSync } from 'node:fs';
 import { ID_RE } from '../agent/domain/schedule-doc.js';
 import { KeyRing, type TrustedKey } from '../agent/domain/verify.js';
 import { AGENT_VERSION } from '../agent/version.js';
-import { parseArgs, positionals, required } from '../agent/cli-kit/args.js';
-import { Failure, UsageError, errorMessage } from '../agent/cli-kit/errors.js';
+import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
+import { checkId } from './topics.js';
 import { SimBox, newCounters } from './fleet-box.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, settleVersion } from './mqtt.js';
 import { stopSignal } from './signals.js';
-import { checkId } from './topics.js';
 
 const SPEC = {
   ...BROKER_SPEC,

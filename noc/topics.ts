@@ -2,7 +2,8 @@
 // ids, --share). The topics themselves are built and parsed in one place for the box
 // and the centre alike: agent/domain/topics.ts, through agent/domain/contract.ts.
 import { ID_RE } from '../agent/domain/contract.js';
-import { UsageError } from '../agent/cli-kit/errors.js';
+import { UsageError } from '../agent/cli-kit/index.js';
+
 export function checkRoot(root: string): string {
   if (root === '' || /[#+]/.test(root) || root.startsWith('/') || root.endsWith('/') || root.startsWith('$')) {
     throw new UsageError(`--root "${root}" is not a topic prefix (no wildcards, no leading or trailing "/"), e.g. --root loa/v1`);

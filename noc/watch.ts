@@ -1,11 +1,11 @@
 // `noc watch`: the fleet at a glance, from the boxes' status, heartbeat and events.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseArgs, positionals, type Opts } from '../agent/cli-kit/args.js';
+import { type Opts, parseArgs, positionals } from '../agent/cli-kit/index.js';
+import { checkShare } from './topics.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, reportConnection, type BrokerConfig } from './mqtt.js';
 import { stopSignal } from './signals.js';
 import { fleetFilter, sharedFilter } from '../agent/domain/contract.js';
-import { checkShare } from './topics.js';
 import { FleetModel } from './watch-model.js';
 import { changeLine, problemsFirst, summary, table } from './watch-format.js';
 

@@ -23,8 +23,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { MqttClient, type IClientOptions, type IStream } from 'mqtt';
 import type { Config } from '../agent/config.js';
 import { refusedVersion } from '../noc/mqtt.js';
-import { UsageError, errorMessage } from '../agent/cli-kit/errors.js';
-import { withTimeout } from '../agent/cli-kit/timeout.js';
+import { errorMessage, UsageError, withTimeout } from '../agent/cli-kit/index.js';
 
 export type Stage = 'config' | 'dns' | 'tcp' | 'tls' | 'mqtt';
 

@@ -2,8 +2,7 @@
 // `loa-provision`: the field technician's tool, from a blank box to a registered,
 // tested speaker. One subcommand per file; this file only dispatches and turns errors
 // into one message, the lines under it, and an exit code (agent/cli-kit/errors.ts EXIT).
-import { runIfEntry } from '../agent/cli-kit/entry.js';
-import { EXIT, CliError, errorMessage } from '../agent/cli-kit/errors.js';
+import { CliError, errorMessage, EXIT, runIfEntry } from '../agent/cli-kit/index.js';
 import type { CheckDeps } from './check.js';
 import type { InitDeps } from './init.js';
 import { makeUi, processIo, type CliIo, type Ui } from './io.js';

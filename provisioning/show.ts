@@ -6,8 +6,7 @@
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
 import { topicsFor } from '../agent/domain/contract.js';
-import { parseArgs, positionals, secondsFlag } from '../agent/cli-kit/args.js';
-import { EXIT } from '../agent/cli-kit/errors.js';
+import { EXIT, parseArgs, positionals, secondsFlag } from '../agent/cli-kit/index.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';

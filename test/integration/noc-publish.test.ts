@@ -12,7 +12,7 @@ import { makePki } from '../helpers/certs.js';
 import { KeyRing, verifySchedule } from '../../agent/domain/verify.js';
 import { verifyCommand } from '../../agent/domain/command-doc.js';
 import { runNoc } from './noc-cli.js';
-import { DEFAULT_ROOT as ROOT, deviceTopic, groupTopic } from '../../agent/domain/contract.js';
+import { DEFAULT_MAX_DOC_BYTES, DEFAULT_ROOT as ROOT, deviceTopic, groupTopic } from '../../agent/domain/contract.js';
 
 let broker: TestBroker;
 let dir: string;
@@ -30,7 +30,7 @@ after(async () => {
   await broker.close();
 });
 
-const box = { deviceId: 'vn-79-26734-01', groups: ['all', 'c26734'], maxBytes: 256 * 1024, acceptedVersion: () => undefined };
+const box = { deviceId: 'vn-79-26734-01', groups: ['all', 'c26734'], maxBytes: DEFAULT_MAX_DOC_BYTES, acceptedVersion: () => undefined };
 
 test('a signed schedule is retained (QoS 1) on the group topic and verifies as the box verifies it', async () => {
   const json = join(dir, 'daily.json');

@@ -4,9 +4,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { parseArgs, secondsFlag } from '../../agent/cli-kit/args.js';
-import { CliError, EXIT, Failure, UsageError } from '../../agent/cli-kit/errors.js';
-import { withTimeout } from '../../agent/cli-kit/timeout.js';
+import { CliError, EXIT, Failure, parseArgs, secondsFlag, UsageError, withTimeout } from '../../agent/cli-kit/index.js';
 import { main as provision } from '../../provisioning/cli.js';
 import { memoryIo } from '../../provisioning/io.js';
 

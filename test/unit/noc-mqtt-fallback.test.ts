@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { brokerConfig, closeClient, connect, refusedVersion, settleVersion } from '../../noc/mqtt.js';
-import { Failure } from '../../agent/cli-kit/errors.js';
+import { Failure } from '../../agent/cli-kit/index.js';
 import { startBroker } from '../helpers/broker.js';
 
 let aedes: Awaited<ReturnType<typeof Aedes.createBroker>>;
