@@ -8,7 +8,6 @@
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { decodeProtectedHeader } from 'jose';
 import { DEFAULT_MAX_DOC_BYTES, ID_RE, signDoc, type SigningKey } from '../agent/domain/contract.js';
 import { MAX_OCCURRENCES_PER_DAY, cronMatchesPerDay, describe, scheduleSchema, validateSchedule, type Target } from '../agent/domain/schedule-doc.js';
 import { DEFAULT_COMMAND_LIFETIME_MS, commandSchema, validateCommand } from '../agent/domain/command-doc.js';
@@ -224,7 +223,9 @@ export function peekJws(jws: string, where: string): { kind: DocKind; payload: R
   let typ: unknown;
   let payload: Record<string, unknown>;
   try {
-    typ = decodeProtectedHeader(jws.trim()).typ;
+    const header: unknown = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8'));
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error('the protected header is not a JSON object');
+    typ = (header as { typ?: unknown }).typ;
     payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
   } catch (err) {
     throw new Failure(`${where}: unreadable JWS (${errorMessage(err)})`);

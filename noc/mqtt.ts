@@ -198,3 +198,9 @@ export async function closeClient(client: MqttClient, ms = 3000): Promise<void> 
   await withTimeout(client.endAsync(false), ms).catch(() => {});
   if (!client.disconnected) client.end(true);
 }
+
+/** `--share G`: the group name of an MQTT 5 shared subscription (agent/domain/topics.ts sharedFilter). */
+export function checkShare(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^[^/#+]+$/.test(value)) throw new UsageError(`--share "${value}" must be a plain name without "/", "+" or "#", e.g. --share noc`);
+  return value;
+}

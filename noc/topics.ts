@@ -1,6 +1,7 @@
-// Checking the topic-related flags of the centre's commands (--root, --device/--group
-// ids, --share). The topics themselves are built and parsed in one place for the box
-// and the centre alike: agent/domain/topics.ts, through agent/domain/contract.ts.
+// Checking the topic-related flags of the centre's commands (--root, the --device,
+// --group and --kid ids; --share, a subscription option, is in mqtt.ts). The topics
+// themselves are built and parsed in one place for the box and the centre alike:
+// agent/domain/topics.ts, through agent/domain/contract.ts.
 import { ID_RE } from '../agent/domain/contract.js';
 import { UsageError } from '../agent/cli-kit/index.js';
 
@@ -13,10 +14,5 @@ export function checkRoot(root: string): string {
 
 export function checkId(value: string, flag: string): string {
   if (!ID_RE.test(value)) throw new UsageError(`${flag} "${value}" is not a valid id (expected ${ID_RE.source}, e.g. vn-79-26734-01)`);
-  return value;
-}
-
-export function checkShare(value: string | undefined): string | undefined {
-  if (value !== undefined && !/^[^/#+]+$/.test(value)) throw new UsageError(`--share "${value}" must be a plain name without "/", "+" or "#", e.g. --share noc`);
   return value;
 }
