@@ -32,14 +32,11 @@ export interface TopicMap {
   check: string;
 }
 
-/** The result of a command (§4), box → centre on `{root}/d/{id}/cmd/result`. */
-export interface CommandResult {
-  cmdId: string;
-  ok: boolean;
-  ts: string;
-  result?: Record<string, unknown>;
-  error?: { code: string; message: string };
-}
+/**
+ * The result of a command (§4), box → centre on `{root}/d/{id}/cmd/result`: exactly
+ * one per command received, `result` when it ran, `error` (a code of §4) when not.
+ */
+export type CommandResult = { cmdId: string; ts: string } & ({ ok: true; result: Record<string, unknown> } | { ok: false; error: { code: string; message: string } });
 
 /** `{root}/d/{id}/register` (§8): the box's identity for the centre's inventory. */
 export interface RegisterPayload {
