@@ -120,6 +120,11 @@ export function fleetFilter(root: string, leaf: DeviceLeaf): string {
   return `${root}/d/+/${leaf}`;
 }
 
+/** `{root}/d/{id}/#`: every topic of one box. */
+export function deviceFilter(root: string, deviceId: string): string {
+  return `${root}/d/${deviceId}/#`;
+}
+
 /** `{root}/d/#`: every topic of every box (the demo's centre prints them all). */
 export function allDevicesFilter(root: string): string {
   return `${root}/d/#`;

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import {
   PUBLISH_OPTS,
   allDevicesFilter,
+  deviceFilter,
   deviceTopic,
   fleetFilter,
   groupTopic,
@@ -38,6 +39,7 @@ test('every topic of docs/protocol.md §1 and §8, built', () => {
   assert.equal(groupTopic('x/y', 'p79', 'cmd'), 'x/y/g/p79/cmd');
   assert.equal(fleetFilter('loa/v1', 'heartbeat'), 'loa/v1/d/+/heartbeat');
   assert.equal(allDevicesFilter('loa/v1'), 'loa/v1/d/#');
+  assert.equal(deviceFilter('loa/v1', 'vn-01'), 'loa/v1/d/vn-01/#');
   assert.equal(sharedFilter('loa/v1/d/+/events', 'noc'), '$share/noc/loa/v1/d/+/events');
   assert.equal(sharedFilter('loa/v1/d/+/events', undefined), 'loa/v1/d/+/events');
 });
