@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT as ROOT, fleetFilter, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runNoc, spawnNoc, type NocProcess } from './noc-cli.js';
-import { DEFAULT_ROOT as ROOT, fleetFilter } from '../../agent/domain/contract.js';
 
 let broker: TestBroker;
 let dir: string;

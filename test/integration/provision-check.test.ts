@@ -12,11 +12,10 @@ import type { CheckReport } from '../../provisioning/report.js';
 import { startBroker, mosquittoPath, type TestBroker } from '../helpers/broker.js';
 import { makePki, type Pki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic, Watcher } from '../helpers/watcher.js';
 import { installFakeGpiod } from '../helpers/fake-gpio.js';
 import { spawn } from 'node:child_process';
 import { MPG123, SOCAT, runCli, signCsr, spawnCli, startPasswordBroker, startSimPty, syncedRunRoot } from './provision-rig.js';
-import { DEFAULT_ROOT as ROOT, deviceTopic } from '../../agent/domain/contract.js';
 
 const haveMosquitto = mosquittoPath() !== undefined || process.env.CI === 'true';
 const skip = haveMosquitto ? false : 'needs mosquitto (TLS listener)';
