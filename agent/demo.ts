@@ -6,20 +6,18 @@
 // three `noc` commands to run from another terminal (watch, an emergency play signed
 // with the demo centre's key, the proof-of-play export), each runnable as printed.
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { generateKeyPairSync, createHash } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
-import { CompactSign } from 'jose';
 import { EventStore } from '../noc/events-store.js';
-import { parseDeviceTopic } from '../noc/topics.js';
 import { addDays, formatInTz } from '../noc/tz.js';
 import { parseConfig, type Config } from './config.js';
+import { SCHEDULE_TYP, allDevicesFilter, groupTopic, parseDeviceTopic, publishTo, signDoc } from './domain/contract.js';
 import { LoaError } from './errors.js';
 import type { Logger } from './log.js';
 
@@ -97,9 +95,7 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
       { id: 'bulletin-every-2-min', source: { kind: 'file', media: ['chime'] }, cron: '30 */2 * * * *', priority: 40, from: at(5) },
     ],
   };
-  const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(doc)))
-    .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'loa-schedule+json' })
-    .sign(privateKey);
+  const jws = signDoc(doc, { key: privateKey, kid }, SCHEDULE_TYP);
   // The tour's emergency: the chime again, as an ad-hoc play command at priority 100.
   const warningFile = join(stateDir, 'emergency-play.json');
   writeFileSync(
@@ -121,8 +117,8 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
   const centre = mqtt.connect(brokerUrl, { clientId: 'demo-centre', protocolVersion: 4 });
   const clog = log.child({ mod: 'centre' });
   centre.on('connect', () => {
-    centre.subscribe(`${config.topicRoot}/d/#`, { qos: 1 });
-    centre.publish(`${config.topicRoot}/g/c26734/schedule`, jws, { qos: 1, retain: true });
+    centre.subscribe(allDevicesFilter(config.topicRoot), { qos: 1 });
+    publishTo(centre, 'schedule', groupTopic(config.topicRoot, 'c26734', 'schedule'), jws).catch((err: unknown) => clog.warn({ err }, 'the demo schedule was not published'));
   });
   let toured = false;
   centre.on('message', (topic, payload) => {

@@ -1,6 +1,8 @@
 // Every error the agent logs carries a stable `code` (grep-able in journald and
 // countable by the NOC) and says whether retrying can help. Codes are part of the
-// operator interface: rename one only with a note in docs/errors.md.
+// operator interface: rename one only with a note in docs/errors.md. This union is the
+// whole list, including codes an adapter logs as a literal (the IO board's MCU_*):
+// test/unit/error-codes.test.ts fails when one is missing here or in docs/errors.md.
 
 export type ErrorCode =
   | 'CONFIG_INVALID'
@@ -35,6 +37,14 @@ export type ErrorCode =
   | 'WATCHDOG_UNHEALTHY'
   | 'COMMAND_REJECTED'
   | 'COMMAND_FAILED'
+  | 'HW_FAULT'
+  | 'MCU_OPEN'
+  | 'MCU_LOST'
+  | 'MCU_DRIFT'
+  | 'MCU_STATUS'
+  | 'MCU_WARNING'
+  | 'MCU_WATCHDOG'
+  | 'SIM_BOARD'
   | 'INTERNAL';
 
 export class LoaError extends Error {

@@ -1,10 +1,9 @@
 #!/usr/bin/env node
-// `noc`: the centre's command-line tool for the loa boxes (shared contract: keys and
+// `noc`: the centre's command-line tool for the loa boxes (docs/protocol.md: keys and
 // signed documents, publishing, commands, the fleet table, the event archive and proof
 // of play, and a fleet simulator). One subcommand per file; this file only dispatches
-// and turns errors into one line and an exit code (errors.ts).
-import { runIfEntry } from '../agent/cli-entry.js';
-import { NocError, errorMessage } from './errors.js';
+// and turns errors into one line and an exit code (agent/cli-kit/errors.ts).
+import { CliError, errorMessage, EXIT, runIfEntry } from '../agent/cli-kit/index.js';
 import { eventsCommand } from './events.js';
 import { processIo, type Io } from './io.js';
 import { keysCommand } from './keys.js';
@@ -32,24 +31,25 @@ ${Object.entries(SUBCOMMANDS)
   .map(([name, s]) => `  ${name.padEnd(9)} ${s.summary}`)
   .join('\n')}
 
-Exit codes: 0 success, 1 failure, 2 usage error, 3 timeout (no answer).`;
+Exit codes: 0 success, 1 failure, 3 timeout (no answer), 64 usage error.`;
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     (name === undefined ? io.err : io.out)(USAGE);
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
   const sub = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
   if (!sub) {
     io.err(`noc: unknown command "${name}" (one of ${Object.keys(SUBCOMMANDS).join(', ')}; see noc --help)`);
-    return 2;
+    return EXIT.USAGE;
   }
   try {
     return await sub.run(rest, io);
   } catch (err) {
-    if (err instanceof NocError) {
+    if (err instanceof CliError) {
       io.err(`noc ${name}: ${err.message}`);
+      for (const l of err.lines) io.err(l);
       return err.exitCode;
     }
     io.err(`noc ${name}: unexpected error: ${errorMessage(err)}`);

@@ -8,18 +8,15 @@
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { CompactSign, decodeProtectedHeader } from 'jose';
-import { ID_RE, MAX_OCCURRENCES_PER_DAY, cronMatchesPerDay, describe, scheduleSchema, validateSchedule, type Target } from '../agent/domain/schedule-doc.js';
+import { DEFAULT_MAX_DOC_BYTES, ID_RE, signDoc, type SigningKey } from '../agent/domain/contract.js';
+import { MAX_OCCURRENCES_PER_DAY, cronMatchesPerDay, describe, scheduleSchema, validateSchedule, type Target } from '../agent/domain/schedule-doc.js';
 import { DEFAULT_COMMAND_LIFETIME_MS, commandSchema, validateCommand } from '../agent/domain/command-doc.js';
 import { COMMAND_TYP, DEFAULT_SCHEDULE_LIFETIME_MS, SCHEDULE_TYP, checkEnvelope, isCanonicalBase64url, type Binding } from '../agent/domain/verify.js';
-import { Failure, UsageError, errorMessage } from './errors.js';
+import { errorMessage, Failure, UsageError } from '../agent/cli-kit/index.js';
 
 export type DocKind = 'schedule' | 'command';
 
 export const TYP: Record<DocKind, string> = { schedule: SCHEDULE_TYP, command: COMMAND_TYP };
-
-/** The box's default payload limit (contract §2); a larger document is refused there. */
-export const MAX_BYTES = 256 * 1024;
 
 /**
  * Lifetimes (contract v1.1 §2.1). The limits are the boxes' defaults
@@ -173,10 +170,7 @@ export function fillCommand(raw: Record<string, unknown>, now: number, ttlS: num
   return { doc, filled };
 }
 
-export interface SigningKey {
-  key: KeyObject;
-  kid: string;
-}
+export type { SigningKey };
 
 /** Loads a PKCS8 PEM Ed25519 private key (what `noc keys` writes); kid defaults to its file name. */
 export function loadSigningKey(path: string, kid: string | undefined): SigningKey {
@@ -203,10 +197,15 @@ export function loadSigningKey(path: string, kid: string | undefined): SigningKe
   return { key, kid: k };
 }
 
-export async function signDoc(doc: unknown, kind: DocKind, k: SigningKey): Promise<string> {
-  const body = new TextEncoder().encode(JSON.stringify(doc));
-  if (body.length > MAX_BYTES) throw new Failure(`the ${kind} is ${body.length} bytes; boxes refuse payloads over ${MAX_BYTES} bytes (too-large)`);
-  return new CompactSign(body).setProtectedHeader({ alg: 'EdDSA', kid: k.kid, typ: TYP[kind] }).sign(k.key);
+/**
+ * The document signed with the contract's one signDoc, refused first when it exceeds the
+ * boxes' default payload limit (DEFAULT_MAX_DOC_BYTES, `schedule.maxBytes`): a box
+ * refuses it as too-large, and an MQTT 5 broker drops it before the box sees it.
+ */
+export function signForBoxes(doc: unknown, kind: DocKind, k: SigningKey): string {
+  const bytes = Buffer.byteLength(JSON.stringify(doc), 'utf8');
+  if (bytes > DEFAULT_MAX_DOC_BYTES) throw new Failure(`the ${kind} is ${bytes} bytes; boxes refuse payloads over ${DEFAULT_MAX_DOC_BYTES} bytes (too-large)`);
+  return signDoc(doc, k, TYP[kind]);
 }
 
 /**
@@ -224,7 +223,9 @@ export function peekJws(jws: string, where: string): { kind: DocKind; payload: R
   let typ: unknown;
   let payload: Record<string, unknown>;
   try {
-    typ = decodeProtectedHeader(jws.trim()).typ;
+    const header: unknown = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8'));
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error('the protected header is not a JSON object');
+    typ = (header as { typ?: unknown }).typ;
     payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
   } catch (err) {
     throw new Failure(`${where}: unreadable JWS (${errorMessage(err)})`);

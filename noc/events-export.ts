@@ -2,13 +2,12 @@
 // occurrence per device (see proof-of-play.ts for how events become rows).
 import { renameSync, writeFileSync } from 'node:fs';
 import { isValidTimezone } from '../agent/domain/schedule-doc.js';
-import { parseArgs, positionals, required } from './args.js';
+import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
+import { checkId } from './topics.js';
 import { csv, type Cell } from './csv.js';
-import { Failure, UsageError, errorMessage } from './errors.js';
 import { EventStore } from './events-store.js';
 import type { Io } from './io.js';
 import { proofOfPlay, type PlayRow, type StoredEvent } from './proof-of-play.js';
-import { checkId } from './topics.js';
 import { addDays, formatInTz, isDate, startOfDay } from './tz.js';
 
 const SPEC = {
@@ -82,9 +81,9 @@ export function exportCsv(stores: EventStore | readonly EventStore[], o: { from:
 }
 
 export async function exportCommand(argv: string[], io: Io): Promise<number> {
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'events export');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc events export');
   if (help) return io.out(EXPORT_HELP), 0;
-  positionals(positional, [], 'events export');
+  positionals(positional, [], 'noc events export');
   const dbs = required(opts.db, '--db', 'events.sqlite');
   const from = required(opts.from, '--from', '2026-11-01');
   const to = required(opts.to, '--to', '2026-11-30');

@@ -10,14 +10,13 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { IPublishPacket } from 'mqtt';
-import { parseArgs, positionals, required } from './args.js';
-import { UsageError } from './errors.js';
+import { parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
 import { EventStore } from './events-store.js';
 import { exportCommand } from './events-export.js';
 import type { Io } from './io.js';
-import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, reportConnection, type BrokerConfig } from './mqtt.js';
+import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, checkShare, reportConnection, type BrokerConfig } from './mqtt.js';
 import { stopSignal } from './signals.js';
-import { checkShare, fleetFilter, parseDeviceTopic, shared } from './topics.js';
+import { fleetFilter, parseDeviceTopic, sharedFilter } from '../agent/domain/contract.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -61,9 +60,9 @@ function defaultClientId(db: string, share: string | undefined): string {
 
 export async function eventsCommand(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'export') return exportCommand(argv.slice(1), io);
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'events');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc events');
   if (help) return io.out(EVENTS_HELP), 0;
-  positionals(positional, [], 'events');
+  positionals(positional, [], 'noc events');
   const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
   const dbPath = required(opts.db, '--db', 'events.sqlite');
@@ -143,7 +142,7 @@ async function collect({ io, cfg, share, store, clientId, sessionExpiryS, statsS
     },
   );
   reportConnection(client, io.err, 'noc events'); // the broker keeps the session meanwhile
-  const filters = [shared(fleetFilter(cfg.root, 'events'), share), fleetFilter(cfg.root, 'status')];
+  const filters = [sharedFilter(fleetFilter(cfg.root, 'events'), share), fleetFilter(cfg.root, 'status')];
   await client.subscribeAsync(filters, { qos: 1 });
   io.err(`noc events: collecting ${filters.join(', ')} into ${store.path} as client ${clientId}`);
 

@@ -7,10 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { claimedId, verifyCommand, type CommandDoc } from '../agent/domain/command-doc.js';
-import { bindingsFor, topicsFor, type TopicMap } from '../agent/domain/topics.js';
+import { DEFAULT_MAX_DOC_BYTES, PUBLISH_OPTS, bindingsFor, publishTo, topicsFor, type TopicMap } from '../agent/domain/contract.js';
 import type { KeyRing } from '../agent/domain/verify.js';
 import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../agent/domain/telemetry.js';
-import { MAX_BYTES } from './docs.js';
 
 export interface SimCounters {
   connected: number;
@@ -87,7 +86,7 @@ export class SimBox {
       reconnectPeriod: 1000 + Math.floor(this.rnd() * 4000),
       resubscribe: false,
       queueQoSZero: false,
-      will: { topic: this.topics.status, payload: Buffer.from(JSON.stringify(buildWill(this.bootId))), qos: 1, retain: true },
+      will: { topic: this.topics.status, payload: Buffer.from(JSON.stringify(buildWill(this.bootId))), ...PUBLISH_OPTS.status },
     });
     this.client = client;
     client.on('connect', (ack) => this.onConnect(ack.sessionPresent === true));
@@ -107,7 +106,7 @@ export class SimBox {
     this.up = true;
     this.o.counters.connected++;
     const c = this.client!;
-    c.publish(this.topics.status, JSON.stringify(this.birth()), { qos: 1, retain: true });
+    c.publish(this.topics.status, JSON.stringify(this.birth()), PUBLISH_OPTS.status);
     this.o.counters.births++;
     if (!sessionPresent) c.subscribe([this.topics.deviceCmd, ...this.topics.groupCmds], { qos: 1 });
     this.heartbeat();
@@ -160,7 +159,7 @@ export class SimBox {
   private heartbeat(): void {
     // Skipped while offline, as the agent does: a late heartbeat would mislead the NOC.
     if (!this.up || !this.client) return;
-    this.client.publish(this.topics.heartbeat, JSON.stringify(this.heartbeatState()), { qos: 0, retain: true });
+    this.client.publish(this.topics.heartbeat, JSON.stringify(this.heartbeatState()), PUBLISH_OPTS.heartbeat);
     this.o.counters.heartbeats++;
   }
 
@@ -174,7 +173,7 @@ export class SimBox {
 
   private send(seq: number, body: string): void {
     if (!this.up || !this.client) return;
-    this.client.publish(this.topics.events, body, { qos: 1 }, (err) => {
+    this.client.publish(this.topics.events, body, PUBLISH_OPTS.events, (err) => {
       if (err) return; // resent from the outbox on the next connection
       const i = this.outbox.findIndex((e) => e.seq === seq);
       if (i !== -1) this.outbox.splice(i, 1);
@@ -221,7 +220,7 @@ export class SimBox {
     this.o.counters.commands++;
     // Contract v1.1 §2.1: the command must list the device or group of the topic it came on.
     const binding = bindingsFor(this.o.root, this.o.deviceId, this.o.groups, 'cmd').get(topic);
-    const v = verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: MAX_BYTES, ...(binding ? { binding } : {}), seen: (id) => this.seen.has(id) });
+    const v = verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: DEFAULT_MAX_DOC_BYTES, ...(binding ? { binding } : {}), seen: (id) => this.seen.has(id) });
     if (!v.ok) {
       // Contract §4: a payload with no readable id cannot get a result; it becomes an event.
       // The agent leaves reading an unverified payload's claimed id to its caller.
@@ -262,7 +261,7 @@ export class SimBox {
   }
 
   private result(cmdId: string, ok: boolean, body: { result?: unknown; error?: unknown }): void {
-    this.client?.publish(this.topics.cmdResult, JSON.stringify({ cmdId, ok, ts: new Date().toISOString(), ...body }), { qos: 1 }, (err) => {
+    this.client?.publish(this.topics.cmdResult, JSON.stringify({ cmdId, ok, ts: new Date().toISOString(), ...body }), PUBLISH_OPTS.cmdResult, (err) => {
       if (!err) this.o.counters.results++;
     });
   }
@@ -290,7 +289,7 @@ export class SimBox {
     this.client = undefined;
     const timeout = new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref());
     if (c.connected) {
-      await Promise.race([c.publishAsync(this.topics.status, JSON.stringify(buildShutdown(new Date(), this.bootId)), { qos: 1, retain: true }), timeout]).catch(() => {});
+      await Promise.race([publishTo(c, 'status', this.topics.status, buildShutdown(new Date(), this.bootId)), timeout]).catch(() => {});
     }
     await Promise.race([c.endAsync(false), timeout]).catch(() => {});
     if (!c.disconnected) c.end(true);

@@ -4,10 +4,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, positionals, required } from './args.js';
-import { Failure, errorMessage } from './errors.js';
-import type { Io } from './io.js';
+import { errorMessage, Failure, parseArgs, positionals, required } from '../agent/cli-kit/index.js';
 import { checkId } from './topics.js';
+import type { Io } from './io.js';
 
 const SPEC = { kid: { kind: 'string' }, out: { kind: 'string' } } as const;
 
@@ -22,9 +21,9 @@ takes it, one entry of "trustedKeys":
   --out DIR    where to write the private key (default: the current directory)`;
 
 export async function keysCommand(argv: string[], io: Io): Promise<number> {
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'keys');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc keys');
   if (help) return io.out(KEYS_HELP), 0;
-  positionals(positional, [], 'keys');
+  positionals(positional, [], 'noc keys');
   const kid = checkId(required(opts.kid, '--kid', 'centre-2026'), '--kid');
   const dir = opts.out ?? '.';
   const file = join(dir, `${kid}.key.pem`);

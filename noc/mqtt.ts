@@ -6,9 +6,9 @@
 // on standard error. --mqtt-version 5 or 3.1.1 forces one, without fallback.
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { Opts } from './args.js';
-import { Failure, UsageError, errorMessage } from './errors.js';
-import { DEFAULT_ROOT, checkRoot } from './topics.js';
+import { errorMessage, Failure, type Opts, UsageError, withTimeout } from '../agent/cli-kit/index.js';
+import { checkRoot } from './topics.js';
+import { DEFAULT_ROOT } from '../agent/domain/contract.js';
 
 export const BROKER_SPEC = {
   broker: { kind: 'string' },
@@ -195,6 +195,12 @@ export function reportConnection(client: MqttClient, say: (line: string) => void
 /** Ends a client, waiting for in-flight packets, but never for more than `ms`. */
 export async function closeClient(client: MqttClient, ms = 3000): Promise<void> {
   closing.add(client); // silences reportConnection: this disconnection is on purpose
-  await Promise.race([client.endAsync(false), new Promise((r) => setTimeout(r, ms).unref())]).catch(() => {});
+  await withTimeout(client.endAsync(false), ms).catch(() => {});
   if (!client.disconnected) client.end(true);
+}
+
+/** `--share G`: the group name of an MQTT 5 shared subscription (agent/domain/topics.ts sharedFilter). */
+export function checkShare(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^[^/#+]+$/.test(value)) throw new UsageError(`--share "${value}" must be a plain name without "/", "+" or "#", e.g. --share noc`);
+  return value;
 }

@@ -2,13 +2,13 @@
 // topic the contract's table gives it, and wait for the broker's PUBACK.
 import { readFileSync } from 'node:fs';
 import type { Binding } from '../agent/domain/verify.js';
-import { parseArgs, positionals } from './args.js';
+import { errorMessage, Failure, parseArgs, positionals, UsageError } from '../agent/cli-kit/index.js';
+import { checkId } from './topics.js';
 import { envelopeProblems, loadSigningKey, peekJws, problems, type DocKind } from './docs.js';
-import { Failure, UsageError, errorMessage } from './errors.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
-import { checkId, deviceTopic, groupTopic } from './topics.js';
+import { PUBLISH_OPTS, deviceTopic, groupTopic, publishTo } from '../agent/domain/contract.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -94,37 +94,37 @@ async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl
 }
 
 export async function publishCommand(argv: string[], io: Io): Promise<number> {
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'publish');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc publish');
   if (help) return io.out(PUBLISH_HELP), 0;
   const cfg = brokerConfig(opts, process.env, io.err);
   const to = targetOf(opts.device, opts.group, 'publish');
   let topic: string;
-  let body: string | Buffer;
-  let retain: boolean;
+  let body: string;
+  let kind: 'schedule' | 'cmd';
   let what: string;
   if (opts.clear) {
-    positionals(positional, [], 'publish');
+    positionals(positional, [], 'noc publish');
     topic = topicFor(cfg.root, to, 'schedule');
-    body = Buffer.alloc(0);
-    retain = true;
+    body = ''; // zero-length: the broker drops its retained copy
+    kind = 'schedule';
     what = 'cleared the retained schedule (boxes keep what they accepted)';
   } else {
-    const [file] = positionals(positional, ['<file.json|file.jws>'], 'publish');
+    const [file] = positionals(positional, ['<file.json|file.jws>'], 'noc publish');
     const doc = await loadPayload(file!, opts, to, io);
-    topic = topicFor(cfg.root, to, doc.kind === 'schedule' ? 'schedule' : 'cmd');
+    kind = doc.kind === 'schedule' ? 'schedule' : 'cmd';
+    topic = topicFor(cfg.root, to, kind);
     body = doc.jws;
-    retain = doc.kind === 'schedule';
     const version = doc.kind === 'schedule' ? ` version ${String(doc.payload.version)}` : ` ${String(doc.payload.action)}`;
     what = `${doc.kind} ${String(doc.payload.id)}${version}`;
   }
   const client = await connect(cfg);
   try {
-    await client.publishAsync(topic, body, { qos: 1, retain });
+    await publishTo(client, kind, topic, body);
   } catch (err) {
     throw new Failure(`publish to ${topic} refused: ${errorMessage(err)}`);
   } finally {
     await closeClient(client);
   }
-  io.out(`${what} -> ${topic} (QoS 1${retain ? ', retained' : ''}, acknowledged by the broker)`);
+  io.out(`${what} -> ${topic} (QoS 1${PUBLISH_OPTS[kind].retain ? ', retained' : ''}, acknowledged by the broker)`);
   return 0;
 }

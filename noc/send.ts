@@ -4,14 +4,13 @@
 // a box on a LAN answers in milliseconds, faster than a subscription made afterwards.
 import type { MqttClient } from 'mqtt';
 import { ACTIONS } from '../agent/domain/command-doc.js';
-import { parseArgs, positionals, required } from './args.js';
+import { CliError, errorMessage, EXIT, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
 import { DEFAULT_COMMAND_TTL_S, MAX_COMMAND_TTL_S, loadSigningKey, readJsonFile } from './docs.js';
-import { EXIT, Failure, NocError, UsageError, errorMessage } from './errors.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { bindingOf, targetOf, topicFor, type Target } from './publish.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
-import { deviceTopic, fleetFilter, parseDeviceTopic } from './topics.js';
+import { deviceTopic, fleetFilter, parseDeviceTopic, publishTo } from '../agent/domain/contract.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -102,11 +101,11 @@ function line(r: Result, ms: number): string {
 }
 
 export async function sendCommand(argv: string[], io: Io): Promise<number> {
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'send');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc send');
   if (help) return io.out(SEND_HELP), 0;
   const cfg = brokerConfig(opts, process.env, io.err);
   const to = targetOf(opts.device, opts.group, 'send');
-  const [file] = positionals(positional, ['<command.json>'], 'send', true);
+  const [file] = positionals(positional, ['<command.json>'], 'noc send', true);
   const key = loadSigningKey(required(opts.key, '--key', 'centre-2026.key.pem'), opts.kid);
   let raw: Record<string, unknown>;
   if (file) {
@@ -192,7 +191,7 @@ async function exchange(client: MqttClient, x: Exchange): Promise<number> {
   const topic = topicFor(root, to, 'cmd');
   t0 = performance.now();
   try {
-    await client.publishAsync(topic, x.jws, { qos: 1, retain: false });
+    await publishTo(client, 'cmd', topic, x.jws);
   } catch (err) {
     throw new Failure(`publish to ${topic} refused: ${errorMessage(err)}`);
   }
@@ -206,9 +205,9 @@ async function exchange(client: MqttClient, x: Exchange): Promise<number> {
     if (!r) {
       const s = online.get(to.device);
       const state = !s ? 'no status is retained for it (unknown box, or never connected)' : s.online ? 'its last status says online' : `its last status says offline (${s.reason ?? 'unknown reason'}); the broker delivers the command when it returns, if its session is kept`;
-      throw new NocError(`no result for command ${x.cmdId} from ${to.device} within ${x.timeoutMs / 1000} s: ${state}`, EXIT.timeout);
+      throw new CliError(`no result for command ${x.cmdId} from ${to.device} within ${x.timeoutMs / 1000} s: ${state}`, EXIT.TIMEOUT);
     }
-    return r.ok ? EXIT.ok : EXIT.failure;
+    return r.ok ? EXIT.OK : EXIT.FAIL;
   }
   const exp = expected();
   const silent = exp.filter((id) => !results.has(id));
@@ -216,6 +215,6 @@ async function exchange(client: MqttClient, x: Exchange): Promise<number> {
   const summary = `group ${to.group}: ${results.size} answered (${results.size - failed} ok, ${failed} refused); ${exp.length} online member${exp.length === 1 ? '' : 's'} known from births${silent.length ? `, silent: ${silent.slice(0, 20).join(' ')}${silent.length > 20 ? ` and ${silent.length - 20} more` : ''}` : ''}`;
   if (x.json) io.err(summary);
   else io.out(summary);
-  if (results.size === 0) throw new NocError(`no box of group ${to.group} answered command ${x.cmdId} within ${x.timeoutMs / 1000} s`, EXIT.timeout);
-  return failed > 0 ? EXIT.failure : EXIT.ok;
+  if (results.size === 0) throw new CliError(`no box of group ${to.group} answered command ${x.cmdId} within ${x.timeoutMs / 1000} s`, EXIT.TIMEOUT);
+  return failed > 0 ? EXIT.FAIL : EXIT.OK;
 }

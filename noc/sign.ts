@@ -1,7 +1,7 @@
 // `noc sign`: validate a schedule or command with the agent's own schema, then sign it.
 import { writeFileSync } from 'node:fs';
 import type { Binding } from '../agent/domain/verify.js';
-import { parseArgs, positionals, required } from './args.js';
+import { errorMessage, Failure, parseArgs, positionals, required } from '../agent/cli-kit/index.js';
 import {
   DEFAULT_COMMAND_TTL_S,
   DEFAULT_SCHEDULE_TTL_DAYS,
@@ -14,11 +14,10 @@ import {
   loadSigningKey,
   problems,
   readJsonFile,
-  signDoc,
+  signForBoxes,
   type DocKind,
   type SigningKey,
 } from './docs.js';
-import { Failure, errorMessage } from './errors.js';
 import type { Io } from './io.js';
 
 /** The lifetime options of sign, publish (and --ttl of send), bounded by the boxes' default limits. */
@@ -89,13 +88,13 @@ export function prepareDoc(raw: unknown, where: string, io: Io, o: PrepareOption
 }
 
 export async function signPrepared(p: Prepared, key: SigningKey): Promise<string> {
-  return signDoc(p.doc, p.kind, key);
+  return signForBoxes(p.doc, p.kind, key);
 }
 
 export async function signCommand(argv: string[], io: Io): Promise<number> {
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'sign');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc sign');
   if (help) return io.out(SIGN_HELP), 0;
-  const [file] = positionals(positional, ['<file.json>'], 'sign');
+  const [file] = positionals(positional, ['<file.json>'], 'noc sign');
   const key = loadSigningKey(required(opts.key, '--key', 'centre-2026.key.pem'), opts.kid);
   const prepared = prepareDoc(readJsonFile(file!), file!, io, { now: Date.now(), ttlS: opts.ttl, ttlDays: opts['ttl-days'] });
   const jws = await signPrepared(prepared, key);

@@ -4,13 +4,12 @@ import { readFileSync } from 'node:fs';
 import { ID_RE } from '../agent/domain/schedule-doc.js';
 import { KeyRing, type TrustedKey } from '../agent/domain/verify.js';
 import { AGENT_VERSION } from '../agent/version.js';
-import { parseArgs, positionals, required } from './args.js';
-import { Failure, UsageError, errorMessage } from './errors.js';
+import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
+import { checkId } from './topics.js';
 import { SimBox, newCounters } from './fleet-box.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, settleVersion } from './mqtt.js';
 import { stopSignal } from './signals.js';
-import { checkId } from './topics.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -75,9 +74,9 @@ export function parseTrust(list: readonly string[], file: string | undefined): T
 }
 
 export async function simulateCommand(argv: string[], io: Io): Promise<number> {
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'simulate');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc simulate');
   if (help) return io.out(SIMULATE_HELP), 0;
-  positionals(positional, [], 'simulate');
+  positionals(positional, [], 'noc simulate');
   const given = brokerConfig(opts, process.env, io.err);
   const n = Math.floor(required(opts.boxes, '--boxes', '100'));
   const prefix = opts.prefix ?? 'sim-';

@@ -23,7 +23,7 @@
 //   Events are de-duplicated on (epoch, seq): the box's first sends of an epoch arrive
 //   in increasing seq (docs/protocol.md §7), so anything at or below the highest seq
 //   seen is a re-send.
-import { parseDeviceTopic } from './topics.js';
+import { parseDeviceTopic } from '../agent/domain/contract.js';
 
 export const DEFAULT_PERIOD_MS = 30_000;
 

@@ -1,10 +1,10 @@
 // `noc watch`: the fleet at a glance, from the boxes' status, heartbeat and events.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { parseArgs, positionals, type Opts } from './args.js';
+import { type Opts, parseArgs, positionals } from '../agent/cli-kit/index.js';
 import type { Io } from './io.js';
-import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, reportConnection, type BrokerConfig } from './mqtt.js';
+import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, checkShare, reportConnection, type BrokerConfig } from './mqtt.js';
 import { stopSignal } from './signals.js';
-import { checkShare, fleetFilter, shared } from './topics.js';
+import { fleetFilter, sharedFilter } from '../agent/domain/contract.js';
 import { FleetModel } from './watch-model.js';
 import { changeLine, problemsFirst, summary, table } from './watch-format.js';
 
@@ -51,9 +51,9 @@ interface WatchRun {
 }
 
 export async function watchCommand(argv: string[], io: Io): Promise<number> {
-  const { opts, positional, help } = parseArgs(argv, SPEC, 'watch');
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc watch');
   if (help) return io.out(WATCH_HELP), 0;
-  positionals(positional, [], 'watch');
+  positionals(positional, [], 'noc watch');
   const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
   // From here on, Ctrl-C / SIGTERM means "stop cleanly", even while still connecting.
@@ -85,7 +85,7 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
     io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), deviceId, changes, row: model.row(deviceId, now) }) : changeLine(now, deviceId, changes));
   });
   reportConnection(client, io.err, 'noc watch');
-  const filters = [fleetFilter(cfg.root, 'status'), fleetFilter(cfg.root, 'heartbeat'), fleetFilter(cfg.root, 'events')].map((f) => shared(f, share));
+  const filters = [fleetFilter(cfg.root, 'status'), fleetFilter(cfg.root, 'heartbeat'), fleetFilter(cfg.root, 'events')].map((f) => sharedFilter(f, share));
   await client.subscribeAsync(filters, { qos: 1 });
   if (!live) io.err(`noc watch: subscribed to ${filters.join(', ')}${opts.once ? `; table in ${opts.settle ?? 2} s` : ''}`);
 

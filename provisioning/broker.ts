@@ -23,7 +23,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { MqttClient, type IClientOptions, type IStream } from 'mqtt';
 import type { Config } from '../agent/config.js';
 import { refusedVersion } from '../noc/mqtt.js';
-import { UsageError, errorMessage } from './args.js';
+import { errorMessage, UsageError, withTimeout } from '../agent/cli-kit/index.js';
 
 export type Stage = 'config' | 'dns' | 'tcp' | 'tls' | 'mqtt';
 
@@ -297,18 +297,8 @@ function openMqtt(stream: Socket | TLSSocket, t: BrokerTarget, timeoutMs: number
 
 export async function closeClient(client: MqttClient): Promise<void> {
   client.on('error', () => {});
-  await Promise.race([client.endAsync(false), new Promise((r) => setTimeout(r, 2000))]).catch(() => undefined);
+  await withTimeout(client.endAsync(false), 2000).catch(() => undefined);
   if (client.connected) client.end(true);
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, code: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms} ms`), { code })), ms);
-    }),
-  ]);
 }
 
 const VERIFY = /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED|UNABLE_TO_GET_ISSUER_CERT_LOCALLY/;

@@ -5,16 +5,16 @@
 // or a remote shell finds it), and with --publish to {root}/d/{id}/check, retained.
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
+import { deviceTopic, publishTo } from '../agent/domain/contract.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import type { SimulatedBoard } from '../firmware-bridge/sim-port.js';
-import { EXIT, UsageError, errorMessage, parseFlags, secondsFlag } from './args.js';
+import { errorMessage, EXIT, parseArgs, positionals, secondsFlag, UsageError } from '../agent/cli-kit/index.js';
 import { closeClient, forceVersion, type Connected } from './broker.js';
 import { brokerTarget, checkBroker, checkCertificate, checkConfig, checkDisk, checkDns, checkWritable, clockOutcome, clockStatus, execCommand, type ClockStatus, type Exec } from './checks.js';
 import { agentAccount, atomicWrite, type Account } from './files.js';
 import { hardwareChecks } from './hardware-checks.js';
 import type { Ui } from './io.js';
 import { buildReport, printResult, result, skip, summaryLine, timed, withProgress, type CheckResult } from './report.js';
-import { provisioningTopics, RETAINED_QOS1 } from './topics.js';
 
 export const CHECK_HELP = `loa-provision check [--config ${DEFAULT_CONFIG_PATH}] [--tone] [--fm 100.0] [--json FILE] [--publish]
 
@@ -39,18 +39,17 @@ Stop the agent first for the hardware checks (sudo systemctl stop loa-agent): it
 the IO board. Exit 0: all passed; 1: a check failed; 78: the config is invalid.`;
 
 const OPTIONS = {
-  config: { type: 'string' },
-  json: { type: 'string' },
-  publish: { type: 'boolean' },
-  fm: { type: 'string' },
-  tone: { type: 'boolean' },
-  volume: { type: 'string' },
-  'tone-file': { type: 'string' },
-  timeout: { type: 'string' },
-  'client-id': { type: 'string' },
-  'mqtt-version': { type: 'string' },
-  ascii: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
+  config: { kind: 'string' },
+  json: { kind: 'string' },
+  publish: { kind: 'boolean' },
+  fm: { kind: 'string' },
+  tone: { kind: 'boolean' },
+  volume: { kind: 'string' },
+  'tone-file': { kind: 'string' },
+  timeout: { kind: 'string' },
+  'client-id': { kind: 'string' },
+  'mqtt-version': { kind: 'string' },
+  ascii: { kind: 'boolean' },
 } as const;
 
 export interface CheckDeps {
@@ -64,8 +63,9 @@ export interface CheckDeps {
 }
 
 export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {}): Promise<number> {
-  const f = parseFlags(argv, OPTIONS);
-  if (f.help) {
+  const { opts: f, positional, help } = parseArgs(argv, OPTIONS, 'loa-provision check', { repeated: 'last' });
+  positionals(positional, [], 'loa-provision check');
+  if (help) {
     ui.out(CHECK_HELP);
     return EXIT.OK;
   }
@@ -170,13 +170,13 @@ async function finish(ui: Ui, results: CheckResult[], o: { config: Config | unde
 }
 
 async function publish(ui: Ui, c: Config, connected: Connected | undefined, report: ReturnType<typeof buildReport>): Promise<boolean> {
-  const topic = provisioningTopics(c.topicRoot, c.deviceId).check;
+  const topic = deviceTopic(c.topicRoot, c.deviceId, 'check');
   if (!connected) {
     ui.out(`report NOT published to ${topic}: the broker could not be reached (see above)`);
     return false;
   }
   try {
-    await connected.client.publishAsync(topic, JSON.stringify(report), RETAINED_QOS1);
+    await publishTo(connected.client, 'check', topic, report);
     ui.out(`report published to ${topic} (retained)`);
     return true;
   } catch (err) {

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // `loa-provision`: the field technician's tool, from a blank box to a registered,
 // tested speaker. One subcommand per file; this file only dispatches and turns errors
-// into one message, the lines under it, and an exit code (args.ts EXIT).
-import { runIfEntry } from '../agent/cli-entry.js';
-import { EXIT, ProvisionError, errorMessage } from './args.js';
+// into one message, the lines under it, and an exit code (agent/cli-kit/errors.ts EXIT).
+import { CliError, errorMessage, EXIT, runIfEntry } from '../agent/cli-kit/index.js';
 import type { CheckDeps } from './check.js';
 import type { InitDeps } from './init.js';
 import { makeUi, processIo, type CliIo, type Ui } from './io.js';
@@ -52,7 +51,7 @@ export async function main(argv: string[], io: CliIo = processIo(), deps: Deps =
       ui.err(`\nloa-provision ${name}: ${err.message}`);
       return err.why === 'interrupted' ? EXIT.ABORTED : EXIT.FAIL;
     }
-    if (err instanceof ProvisionError) {
+    if (err instanceof CliError) {
       ui.err(`loa-provision ${name}: ${err.message}`);
       for (const l of err.lines) ui.err(l);
       return err.exitCode;

@@ -3,7 +3,7 @@
 // answer is checked at once (the agent's schema, or reading the CA file) and a wrong
 // one is asked again with the reason; nothing is written here.
 import { resolve } from 'node:path';
-import { EXIT, ProvisionError } from './args.js';
+import { CliError, EXIT } from '../agent/cli-kit/index.js';
 import { readCertificate } from './keys.js';
 import { currentText, FIELDS, getAt, parseTrustedKey, problemsAt, tryAnswer, type Draft, type TrustedKey } from './draft.js';
 import type { Ui } from './io.js';
@@ -57,7 +57,7 @@ async function askSecrets(p: Prompter, d: Draft, plan: Plan, ctx: AskContext): P
         }
         return { value: true };
       } catch (err) {
-        if (err instanceof ProvisionError) return { problems: [err.message, ...err.lines.map((l) => l.trim())] };
+        if (err instanceof CliError) return { problems: [err.message, ...err.lines.map((l) => l.trim())] };
         throw err;
       }
     },
@@ -124,6 +124,6 @@ export function readCa(path: string): void {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'does not exist' : e.code && e.code.startsWith('E') && !e.code.startsWith('ERR_') ? e.message : 'is not a PEM certificate';
-    throw new ProvisionError(`CA certificate ${path} ${why}`, EXIT.CONFIG, ['  give the CA file the centre sent (PEM, "-----BEGIN CERTIFICATE-----")']);
+    throw new CliError(`CA certificate ${path} ${why}`, EXIT.CONFIG, ['  give the CA file the centre sent (PEM, "-----BEGIN CERTIFICATE-----")']);
   }
 }

@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../agent/config.js';
-import { EXIT, ProvisionError, errorMessage, parseFlags } from './args.js';
+import { CliError, errorMessage, EXIT, parseArgs, positionals } from '../agent/cli-kit/index.js';
 import { askAll, readCa } from './init-ask.js';
 import {
   EXTRA_FIELDS,
@@ -46,17 +46,16 @@ device key (EC P-256, 0600) and device.csr for the centre's CA.
                       settings not asked, for special boxes and test rigs`;
 
 const OPTIONS = {
-  config: { type: 'string' },
-  yes: { type: 'boolean', short: 'y' },
-  fresh: { type: 'boolean' },
-  'new-key': { type: 'boolean' },
-  password: { type: 'string' },
-  ca: { type: 'string' },
-  cert: { type: 'string' },
-  'trusted-key': { type: 'string', multiple: true },
-  ascii: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  ...Object.fromEntries([...FIELDS, ...EXTRA_FIELDS].map((f) => [f.flag, { type: 'string' }])),
+  config: { kind: 'string' },
+  yes: { kind: 'boolean', short: 'y' },
+  fresh: { kind: 'boolean' },
+  'new-key': { kind: 'boolean' },
+  password: { kind: 'string' },
+  ca: { kind: 'string' },
+  cert: { kind: 'string' },
+  'trusted-key': { kind: 'list' },
+  ascii: { kind: 'boolean' },
+  ...Object.fromEntries([...FIELDS, ...EXTRA_FIELDS].map((f) => [f.flag, { kind: 'string' as const }])),
 } as const;
 
 export interface InitDeps {
@@ -78,8 +77,10 @@ export interface Plan {
 export const FILES = { key: 'device.key', csr: 'device.csr', cert: 'device.crt', ca: 'ca.crt', password: 'mqtt-password' } as const;
 
 export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): Promise<number> {
-  const flags = parseFlags(argv, OPTIONS) as Record<string, string | string[] | boolean | undefined>;
-  if (flags.help) {
+  const parsed = parseArgs(argv, OPTIONS, 'loa-provision init', { repeated: 'last' });
+  positionals(parsed.positional, [], 'loa-provision init');
+  const flags = parsed.opts as Record<string, string | string[] | boolean | undefined>;
+  if (parsed.help) {
     ui.out(INIT_HELP);
     return EXIT.OK;
   }
@@ -100,7 +101,7 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
   if (keyFlags.length > 0) {
     const parsed = keyFlags.map(parseTrustedKey);
     const bad = parsed.filter((k): k is string => typeof k === 'string');
-    if (bad.length > 0) throw new ProvisionError('--trusted-key: not KID=PUBLICKEY', EXIT.CONFIG, bad);
+    if (bad.length > 0) throw new CliError('--trusted-key: not KID=PUBLICKEY', EXIT.CONFIG, bad);
     draft.trustedKeys = parsed;
   }
   const plan: Plan = { newKey: flags['new-key'] === true };
@@ -142,7 +143,7 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
   const certState = planCertificate(draft, plan, dir, key);
   const problems = schemaProblems(draft, dir);
   if (problems.length > 0) {
-    throw new ProvisionError(`the configuration would be invalid; nothing written`, EXIT.CONFIG, [
+    throw new CliError(`the configuration would be invalid; nothing written`, EXIT.CONFIG, [
       ...problems.map((p) => `  ${p}`),
       ...(existing !== undefined ? ['  (values not given were taken from the existing config; --fresh ignores it)'] : []),
     ]);
@@ -200,10 +201,10 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
     printNextSteps(ui, { configPath, dir, cert: certState, deviceId: String(getAt(draft, ['deviceId'])) });
     return EXIT.OK;
   } catch (err) {
-    if (err instanceof ProvisionError) throw err;
+    if (err instanceof CliError) throw err;
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'EACCES' || e.code === 'EPERM' ? ['  run it as root: sudo loa-provision init …'] : [];
-    throw new ProvisionError(`writing failed: ${e.message}`, EXIT.FAIL, [...(written.length ? ['  already written:', ...written.map((w) => `    ${w}`)] : []), ...hint]);
+    throw new CliError(`writing failed: ${e.message}`, EXIT.FAIL, [...(written.length ? ['  already written:', ...written.map((w) => `    ${w}`)] : []), ...hint]);
   }
 }
 
@@ -226,7 +227,7 @@ function loadKey(path: string) {
   try {
     return readPrivateKey(path);
   } catch (err) {
-    throw new ProvisionError(`${path} is not a readable private key (${errorMessage(err)})`, EXIT.FAIL, [`  move it away, or run with --new-key (a new key needs a new certificate)`]);
+    throw new CliError(`${path} is not a readable private key (${errorMessage(err)})`, EXIT.FAIL, [`  move it away, or run with --new-key (a new key needs a new certificate)`]);
   }
 }
 
@@ -244,7 +245,7 @@ function planCertificate(draft: Draft, plan: Plan, dir: string, key: ReturnType<
   const custom = getAt(draft, ['mqtt', 'cert']) !== undefined && getAt(draft, ['mqtt', 'cert']) !== FILES.cert;
   if (!from) return custom ? 'configured' : (clearCert(draft), 'awaiting');
   if (!key) {
-    if (plan.certFrom) throw new ProvisionError(`--cert: there is no device key yet (${join(dir, FILES.key)})`, EXIT.FAIL, ['  run init first, have the CSR it makes signed, then install the certificate with --cert']);
+    if (plan.certFrom) throw new CliError(`--cert: there is no device key yet (${join(dir, FILES.key)})`, EXIT.FAIL, ['  run init first, have the CSR it makes signed, then install the certificate with --cert']);
     clearCert(draft);
     return 'mismatch';
   }
@@ -252,15 +253,15 @@ function planCertificate(draft: Draft, plan: Plan, dir: string, key: ReturnType<
   try {
     cert = readCertificate(from);
   } catch (err) {
-    throw new ProvisionError(`certificate ${from}: ${errorMessage(err)}`, EXIT.FAIL, ['  expected the PEM certificate the centre signed for device.csr']);
+    throw new CliError(`certificate ${from}: ${errorMessage(err)}`, EXIT.FAIL, ['  expected the PEM certificate the centre signed for device.csr']);
   }
   if (!certMatchesKey(cert, key)) {
-    if (plan.certFrom) throw new ProvisionError(`certificate ${from} was not made for this box's key (${join(dir, FILES.key)})`, EXIT.FAIL, [`  its subject: ${certInfo(cert).subject}; send device.csr of THIS box to the centre`]);
+    if (plan.certFrom) throw new CliError(`certificate ${from} was not made for this box's key (${join(dir, FILES.key)})`, EXIT.FAIL, [`  its subject: ${certInfo(cert).subject}; send device.csr of THIS box to the centre`]);
     clearCert(draft);
     return 'mismatch';
   }
   const info = certInfo(cert);
-  if (plan.certFrom && info.validTo.getTime() < Date.now()) throw new ProvisionError(`certificate ${from} expired on ${info.validTo.toISOString()}`, EXIT.FAIL, ['  ask the centre for a new one (or check the clock: date)']);
+  if (plan.certFrom && info.validTo.getTime() < Date.now()) throw new CliError(`certificate ${from} expired on ${info.validTo.toISOString()}`, EXIT.FAIL, ['  ask the centre for a new one (or check the clock: date)']);
   setAt(draft, ['mqtt', 'cert'], FILES.cert);
   setAt(draft, ['mqtt', 'key'], FILES.key);
   return plan.certFrom ? 'installed' : 'configured';
@@ -279,7 +280,7 @@ function commitConfig(configPath: string, draft: Draft, now: Date, account: Acco
     loadConfig(candidate);
   } catch (err) {
     unlinkSync(candidate);
-    if (err instanceof ConfigError) throw new ProvisionError(`the agent would refuse this configuration (${err.code}); nothing replaced`, EXIT.CONFIG, err.problems.map((p) => `  ${p}`));
+    if (err instanceof ConfigError) throw new CliError(`the agent would refuse this configuration (${err.code}); nothing replaced`, EXIT.CONFIG, err.problems.map((p) => `  ${p}`));
     throw err;
   }
   const backup = existsSync(configPath) ? backupFile(configPath, now) : undefined;

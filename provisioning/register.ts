@@ -5,13 +5,13 @@
 // this configuration and reached the centre. --any accepts any birth.
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../agent/config.js';
+import { publishTo, topicsFor, type RegisterPayload } from '../agent/domain/contract.js';
 import { AGENT_VERSION } from '../agent/version.js';
-import { EXIT, ProvisionError, errorMessage, parseFlags, secondsFlag } from './args.js';
+import { CliError, errorMessage, EXIT, parseArgs, positionals, secondsFlag } from '../agent/cli-kit/index.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { progress, seconds } from './report.js';
 import { connectWithProgress, identityOf, loadConfigOrExit, parseJson } from './session.js';
-import { provisioningTopics, RETAINED_QOS1, type RegisterPayload } from './topics.js';
 
 export const REGISTER_HELP = `loa-provision register [--config ${DEFAULT_CONFIG_PATH}] [--timeout 120] [--any]
 
@@ -28,13 +28,12 @@ birth on {root}/d/{id}/status newer than that. Start or restart the agent meanwh
 Exit 0: the agent is online; 1: no birth in time (or the broker is unreachable).`;
 
 const OPTIONS = {
-  config: { type: 'string' },
-  timeout: { type: 'string' },
-  any: { type: 'boolean' },
-  'client-id': { type: 'string' },
-  'mqtt-version': { type: 'string' },
-  ascii: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
+  config: { kind: 'string' },
+  timeout: { kind: 'string' },
+  any: { kind: 'boolean' },
+  'client-id': { kind: 'string' },
+  'mqtt-version': { kind: 'string' },
+  ascii: { kind: 'boolean' },
 } as const;
 
 export interface RegisterDeps {
@@ -43,8 +42,9 @@ export interface RegisterDeps {
 }
 
 export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps = {}): Promise<number> {
-  const f = parseFlags(argv, OPTIONS);
-  if (f.help) {
+  const { opts: f, positional, help } = parseArgs(argv, OPTIONS, 'loa-provision register', { repeated: 'last' });
+  positionals(positional, [], 'loa-provision register');
+  if (help) {
     ui.out(REGISTER_HELP);
     return EXIT.OK;
   }
@@ -52,7 +52,7 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
   const configPath = resolve(f.config ?? DEFAULT_CONFIG_PATH);
   const c = loadConfigOrExit(configPath);
   const id = identityOf(c, configPath);
-  const topics = provisioningTopics(c.topicRoot, c.deviceId);
+  const topics = topicsFor(c.topicRoot, c.deviceId, []);
   const ok = ui.unicode ? '✓' : '[ok]';
   const bad = ui.unicode ? '✗' : '[FAIL]';
 
@@ -61,7 +61,7 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
     connected = await connectWithProgress(ui, c, { timeoutMs: Math.min(timeoutMs, 30_000), ...(f['client-id'] ? { clientId: f['client-id'] } : {}), ...(f['mqtt-version'] ? { mqttVersion: f['mqtt-version'] } : {}) });
   } catch (err) {
     if (!(err instanceof BrokerError)) throw err;
-    throw new ProvisionError(`cannot reach the broker: ${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, EXIT.FAIL, [`  ${ui.unicode ? '→' : '->'} ${err.failure.hint}`]);
+    throw new CliError(`cannot reach the broker: ${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, EXIT.FAIL, [`  ${ui.unicode ? '→' : '->'} ${err.failure.hint}`]);
   }
   const client = connected.client;
   try {
@@ -78,7 +78,7 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
       csr: id.cert ? null : id.csr,
       ts: registeredAt.toISOString(),
     };
-    await client.publishAsync(topics.register, JSON.stringify(payload), RETAINED_QOS1);
+    await publishTo(client, 'register', topics.register, payload);
     ui.out(`${ok} registered ${c.deviceId} on ${topics.register} (retained)`);
     if (id.fingerprint) ui.out(`  key fingerprint (sha256): ${id.fingerprint}`);
     else ui.out(`  no device key: ${id.keyProblem ?? 'unknown'}`);
@@ -93,8 +93,8 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
     ui.out(`    ${ui.unicode ? '→' : '->'} is loa-agent running? sudo systemctl restart loa-agent; sudo systemctl status loa-agent; journalctl -u loa-agent -n 50 (then loa-provision check)`);
     return EXIT.FAIL;
   } catch (err) {
-    if (err instanceof ProvisionError) throw err;
-    throw new ProvisionError(`register failed: ${errorMessage(err)}`);
+    if (err instanceof CliError) throw err;
+    throw new CliError(`register failed: ${errorMessage(err)}`);
   } finally {
     await closeClient(client);
   }

@@ -1,9 +1,11 @@
 // How a check looks: one line per check (✓ ✗ ! – on a UTF-8 terminal, [ok] [FAIL]
 // [warn] [skip] elsewhere), a one-line hint under every ✗, a spinner while a long step
 // runs (only on a TTY: a log or a pipe gets no animation), and the JSON report.
+import type { CheckReport, CheckStatus } from '../agent/domain/contract.js';
 import type { Ui } from './io.js';
 
-export type CheckStatus = 'ok' | 'fail' | 'warn' | 'skip';
+// The report's wire form is the contract's (docs/protocol.md §8, agent/domain/topics.ts).
+export type { CheckReport, CheckStatus };
 
 /** One line of the checklist. `ok` is false only for a failure (a warning or a skip passes). */
 export interface CheckResult {
@@ -86,15 +88,6 @@ export async function withProgress<T>(ui: Ui, label: string, fn: () => Promise<T
   } finally {
     p.stop();
   }
-}
-
-export interface CheckReport {
-  deviceId: string | null;
-  ts: string;
-  passed: boolean;
-  agentVersion: string;
-  totalMs: number;
-  checks: { name: string; ok: boolean; status: CheckStatus; detail: string; hint: string | null; ms: number }[];
 }
 
 export function buildReport(deviceId: string | null, results: readonly CheckResult[], o: { ts: Date; totalMs: number; agentVersion: string }): CheckReport {

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
-import { EXIT, ProvisionError } from './args.js';
+import { CliError, EXIT } from '../agent/cli-kit/index.js';
 import { connectBroker, forceVersion, targetFromConfig, type Connected } from './broker.js';
 import type { Ui } from './io.js';
 import { certInfo, describeKey, fingerprintOf, readCertificate, readPrivateKey, type CertInfo } from './keys.js';
@@ -16,7 +16,7 @@ export function loadConfigOrExit(path: string): Config {
     return loadConfig(path);
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new ProvisionError(`configuration error (${err.code}) in ${path}:`, EXIT.CONFIG, [...err.problems.map((p) => `  ${p}`), '  fix it, or run loa-provision init again']);
+      throw new CliError(`configuration error (${err.code}) in ${path}:`, EXIT.CONFIG, [...err.problems.map((p) => `  ${p}`), '  fix it, or run loa-provision init again']);
     }
     throw err;
   }

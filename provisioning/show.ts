@@ -5,13 +5,13 @@
 // says so and why, and the local part is still shown.
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
-import { EXIT, parseFlags, secondsFlag } from './args.js';
+import { topicsFor } from '../agent/domain/contract.js';
+import { EXIT, parseArgs, positionals, secondsFlag } from '../agent/cli-kit/index.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';
 import { seconds } from './report.js';
 import { connectWithProgress, identityOf, loadConfigOrExit, parseJson, readRetained, type Identity } from './session.js';
-import { provisioningTopics } from './topics.js';
 
 export const SHOW_HELP = `loa-provision show [--config ${DEFAULT_CONFIG_PATH}] [--json] [--timeout 10] [--mqtt-version 5|3.1.1]
 
@@ -22,13 +22,12 @@ refuses 5 (said on standard error); --mqtt-version forces one.
 Exit 0; 1 when the broker cannot be reached; 78 when the config is invalid.`;
 
 const OPTIONS = {
-  config: { type: 'string' },
-  json: { type: 'boolean' },
-  timeout: { type: 'string' },
-  'client-id': { type: 'string' },
-  'mqtt-version': { type: 'string' },
-  ascii: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
+  config: { kind: 'string' },
+  json: { kind: 'boolean' },
+  timeout: { kind: 'string' },
+  'client-id': { kind: 'string' },
+  'mqtt-version': { kind: 'string' },
+  ascii: { kind: 'boolean' },
 } as const;
 
 export interface ShowDeps {
@@ -45,8 +44,9 @@ interface Live {
 }
 
 export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): Promise<number> {
-  const f = parseFlags(argv, OPTIONS);
-  if (f.help) {
+  const { opts: f, positional, help } = parseArgs(argv, OPTIONS, 'loa-provision show', { repeated: 'last' });
+  positionals(positional, [], 'loa-provision show');
+  if (help) {
     ui.out(SHOW_HELP);
     return EXIT.OK;
   }
@@ -67,7 +67,7 @@ export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): 
 }
 
 async function readLive(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: string; mqttVersion?: string }, now: () => Date): Promise<Live> {
-  const t = provisioningTopics(c.topicRoot, c.deviceId);
+  const t = topicsFor(c.topicRoot, c.deviceId, []);
   let connected;
   try {
     connected = await connectWithProgress(ui, c, o);

@@ -1,4 +1,4 @@
-// The command document of shared contract §4, as one schema (validation, messages that
+// The command document of docs/protocol.md §4, as one schema (validation, messages that
 // name the bad field, and the types), and its verification. Pure: no I/O, no clock.
 //
 // Order of checks, the first failure deciding the result's error code:

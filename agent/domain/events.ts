@@ -1,4 +1,4 @@
-// The events of shared contract §7. Each is written to the durable outbox before it is
+// The events of docs/protocol.md §7. Each is written to the durable outbox before it is
 // sent; `epoch` and `seq` are added by the outbox, so emitters give only type + fields.
 
 export type HwComponent = 'amp' | 'line' | 'mains' | 'door' | 'mcu' | 'fm' | 'gpio';

@@ -1,4 +1,4 @@
-// The schedule document of shared contract §3, as one schema: validation (with
+// The schedule document of docs/protocol.md §3, as one schema: validation (with
 // messages that name the bad field) and the TypeScript types. Unknown fields are
 // ignored, as the contract requires of a receiver. Pure: no I/O, no clock.
 import { z } from 'zod';
@@ -192,7 +192,7 @@ interface CronTimeOfDay {
 /** Time-of-day matches of a (valid) cron expression, read from croner's parsed pattern. */
 export function cronMatchesPerDay(expr: string): number {
   const p = (cronFor(expr) as unknown as { _states?: { pattern?: Partial<CronTimeOfDay> } })._states?.pattern;
-  // Pinned by test/unit/schedule-doc.test.ts: a croner upgrade that moves these fails there.
+  // Pinned by test/unit/verify-strict.test.ts (occurrences a day): a croner upgrade that moves these fails there.
   if (!p || !Array.isArray(p.second) || !Array.isArray(p.minute) || !Array.isArray(p.hour)) throw new Error('croner pattern layout changed');
   const n = (a: number[]) => a.reduce((s, v) => s + (v ? 1 : 0), 0);
   return n(p.second) * n(p.minute) * n(p.hour);

@@ -1,4 +1,4 @@
-// Birth, death and heartbeat payloads of shared contract §5 and §6, built as plain
+// Birth, death and heartbeat payloads of docs/protocol.md §5 and §6, built as plain
 // data from plain inputs. Fields that a later capability fills (playing, amp, fm,
 // cache, net, next) are null until the agent really knows them: never invented.
 

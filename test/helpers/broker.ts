@@ -116,7 +116,8 @@ async function startMosquitto(bin: string, opts: BrokerOptions): Promise<TestBro
   };
 }
 
-async function startAedes(): Promise<TestBroker> {
+/** An in-process aedes broker (MQTT 3.1.1 only, like the demo's): the fallback, and the tests of the 5 → 3.1.1 fallback. */
+export async function startAedes(): Promise<TestBroker> {
   const { Aedes } = await import('aedes');
   const port = await freePort();
   let broker: Awaited<ReturnType<typeof Aedes.createBroker>> | undefined;

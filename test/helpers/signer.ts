@@ -1,7 +1,8 @@
-// The centre's signing side for tests: an Ed25519 key pair and JWS compact signing,
-// with knobs to produce every kind of bad document the box must refuse.
+// The centre's signing side for tests: an Ed25519 key pair and JWS compact signing
+// (the contract's one signDoc, as noc and the demo sign), with knobs to produce every
+// kind of bad document the box must refuse.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { CompactSign } from 'jose';
+import { SCHEDULE_TYP, signDoc } from '../../agent/domain/contract.js';
 
 export interface TestKey {
   kid: string;
@@ -16,10 +17,7 @@ export function makeKey(kid: string): TestKey {
 }
 
 export async function sign(payload: unknown, key: TestKey, header: Record<string, unknown> = {}): Promise<string> {
-  const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
-  return new CompactSign(new TextEncoder().encode(body))
-    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'loa-schedule+json', ...header } as { alg: string })
-    .sign(key.privateKey);
+  return signDoc(payload, { key: key.privateKey, kid: key.kid }, SCHEDULE_TYP, header);
 }
 
 /** A valid schedule document; override any field. */

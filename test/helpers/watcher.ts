@@ -1,6 +1,9 @@
 // The centre's side in tests: a plain mqtt.js subscriber that records what arrives.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
+// The tests build topics as the centre does: with the contract's one module.
+export { DEFAULT_ROOT, deviceFilter, deviceTopic, fleetFilter, groupTopic, topicsFor } from '../../agent/domain/contract.js';
+
 export interface Received {
   topic: string;
   payload: Buffer;

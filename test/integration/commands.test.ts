@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import mqtt from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, deviceFilter, deviceTopic, groupTopic, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign, forge, type TestKey } from '../helpers/signer.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
@@ -81,16 +81,16 @@ async function rig() {
   const board = new SimBoard();
   const config = parseConfig(configFor(dir, deviceId));
   const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }), board });
-  const centre = await Watcher.connect(broker.url, [`loa/v1/d/${deviceId}/#`]);
+  const centre = await Watcher.connect(broker.url, [deviceFilter(DEFAULT_ROOT, deviceId)]);
   await agent.start();
   await centre.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 10_000, 'birth');
   const pub = mqtt.connect(broker.url);
   await new Promise((r) => pub.once('connect', r));
-  const send = async (doc: Record<string, unknown> | string, key: TestKey = centreKey, topic = `loa/v1/d/${deviceId}/cmd`) => {
+  const send = async (doc: Record<string, unknown> | string, key: TestKey = centreKey, topic = deviceTopic(DEFAULT_ROOT, deviceId, 'cmd')) => {
     const payload = typeof doc === 'string' ? doc : await sign(doc, key, { typ: 'loa-command+json' });
     await pub.publishAsync(topic, payload, { qos: 1 });
   };
-  const results = () => centre.messages.filter((m) => m.topic === `loa/v1/d/${deviceId}/cmd/result`).map((m) => m.json());
+  const results = () => centre.messages.filter((m) => m.topic === deviceTopic(DEFAULT_ROOT, deviceId, 'cmd/result')).map((m) => m.json());
   const result = (cmdId: string, ms = 10_000) => centre.waitUntil(() => results().find((r) => r.cmdId === cmdId), ms, `result of ${cmdId}`);
   const events = (type: string) => centre.messages.filter((m) => m.topic.endsWith('/events')).map((m) => m.json()).filter((e) => e.type === type);
   return {
@@ -178,7 +178,7 @@ test('refusals: expired, replayed, wrong target, unknown key, bad signature, wro
 test('a group command runs; volume persists across a restart; sync and selftest answer', async () => {
   const r = await rig();
   const vol = command(r.deviceId, 'volume', { level: 40 }, { target: { groups: ['c26734'] } });
-  await r.send(vol, centreKey, 'loa/v1/g/c26734/cmd');
+  await r.send(vol, centreKey, groupTopic(DEFAULT_ROOT, 'c26734', 'cmd'));
   assert.equal((await r.result(vol.id)).ok, true);
   await r.centre.waitUntil(() => r.centre.messages.filter((m) => m.topic.endsWith('/heartbeat')).map((m) => m.json()).find((h) => h.volume === 40), 10_000, 'heartbeat volume 40');
 
@@ -204,7 +204,7 @@ test('a group command runs; volume persists across a restart; sync and selftest 
   assert.equal(hb.volume, 40);
   await r.centre.waitUntil(() => (again.link.connected ? true : undefined), 10_000, 'reconnected');
   const before = r.results().length;
-  await r.send(vol, centreKey, 'loa/v1/g/c26734/cmd');
+  await r.send(vol, centreKey, groupTopic(DEFAULT_ROOT, 'c26734', 'cmd'));
   const dup = await r.centre.waitUntil(() => r.results().slice(before).find((x) => x.cmdId === vol.id), 10_000, 'result after restart');
   assert.equal((dup.error as { code: string }).code, 'duplicate');
   await again.stop();
@@ -278,7 +278,7 @@ test('under systemd: restart answers, stops cleanly and exits 75; reboot silence
   const dir = tempDir('cmd-proc');
   const run = join(dir, 'run');
   const cfg = writeConfig(dir, configFor(dir, deviceId, { audio: { player: 'stand-in' } }));
-  const centre = await Watcher.connect(broker.url, [`loa/v1/d/${deviceId}/#`]);
+  const centre = await Watcher.connect(broker.url, [deviceFilter(DEFAULT_ROOT, deviceId)]);
   const pub = mqtt.connect(broker.url);
   await new Promise((res) => pub.once('connect', res));
   const env = { INVOCATION_ID: 'test-invocation', RUNTIME_DIRECTORY: run };
@@ -287,7 +287,7 @@ test('under systemd: restart answers, stops cleanly and exits 75; reboot silence
   let agent = spawnAgent(['--config', cfg], env);
   await agent.waitForLog(/birth published/, 20_000);
   const restart = command(deviceId, 'restart');
-  await pub.publishAsync(`loa/v1/d/${deviceId}/cmd`, await sign(restart, centreKey, { typ: 'loa-command+json' }), { qos: 1 });
+  await pub.publishAsync(deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'), await sign(restart, centreKey, { typ: 'loa-command+json' }), { qos: 1 });
   const code = await agent.exited();
   assert.equal(code, 75, agent.output().slice(-2000));
   const res = await centre.waitUntil(() => results().find((x) => x.cmdId === restart.id), 10_000, 'restart result');
@@ -297,13 +297,13 @@ test('under systemd: restart answers, stops cleanly and exits 75; reboot silence
   agent = spawnAgent(['--config', cfg], env);
   await agent.waitForLog(/birth published/, 20_000);
   const reboot = command(deviceId, 'reboot');
-  await pub.publishAsync(`loa/v1/d/${deviceId}/cmd`, await sign(reboot, centreKey, { typ: 'loa-command+json' }), { qos: 1 });
+  await pub.publishAsync(deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'), await sign(reboot, centreKey, { typ: 'loa-command+json' }), { qos: 1 });
   const rb = await centre.waitUntil(() => results().find((x) => x.cmdId === reboot.id), 10_000, 'reboot result');
   assert.equal(rb.ok, true);
   await centre.waitUntil(() => (existsSync(join(run, 'reboot-request')) ? true : undefined), 10_000, 'reboot request file');
   assert.match(readFileSync(join(run, 'reboot-request'), 'utf8'), /reboot requested/);
   // The restart command was remembered across the restart: sending it again is a duplicate.
-  await pub.publishAsync(`loa/v1/d/${deviceId}/cmd`, await sign(restart, centreKey, { typ: 'loa-command+json' }), { qos: 1 });
+  await pub.publishAsync(deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'), await sign(restart, centreKey, { typ: 'loa-command+json' }), { qos: 1 });
   await centre.waitUntil(() => (results().filter((x) => x.cmdId === restart.id).length === 2 ? true : undefined), 10_000, 'duplicate restart');
   assert.equal((results().filter((x) => x.cmdId === restart.id)[1]!.error as { code: string }).code, 'duplicate');
   assert.equal(await agent.term(), 0);

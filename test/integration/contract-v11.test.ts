@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, deviceTopic, groupTopic, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { commandDoc, publishOnce } from '../helpers/box.js';
 import { brokerForFile } from '../helpers/file-broker.js';
@@ -41,8 +41,8 @@ async function rig(t: { after: (fn: () => Promise<void>) => void }) {
   };
   const config = parseConfig(input);
   const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }) });
-  const root = `loa/v1`;
-  const topics = { device: `${root}/d/${deviceId}/schedule`, group: `${root}/g/${group}/schedule`, all: `${root}/g/all/schedule`, cmd: `${root}/d/${deviceId}/cmd`, events: `${root}/d/${deviceId}/events`, result: `${root}/d/${deviceId}/cmd/result` };
+  const root = DEFAULT_ROOT;
+  const topics = { device: deviceTopic(root, deviceId, 'schedule'), group: groupTopic(root, group, 'schedule'), all: groupTopic(root, 'all', 'schedule'), cmd: deviceTopic(root, deviceId, 'cmd'), events: deviceTopic(root, deviceId, 'events'), result: deviceTopic(root, deviceId, 'cmd/result') };
   const w = await Watcher.connect(files.broker.url, [topics.events, topics.result]);
   await agent.start();
   await w.waitUntil(() => (agent.link.connected ? true : undefined), 10_000, 'connected');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, unlinkSync } from 'node:fs';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, topicsFor, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign } from '../helpers/signer.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
@@ -37,7 +37,7 @@ const emergency = (deviceId: string) => commandDoc(deviceId, 'play', { source: {
 
 test('a full state file system: a signed emergency plays and is answered, its events arrive after space returns, and a restart on the full disk still starts', { skip, timeout: 120_000 }, async (t) => {
   const deviceId = 'full-box-01';
-  const root = `loa/v1/d/${deviceId}`;
+  const topics = topicsFor(DEFAULT_ROOT, deviceId, []);
   const dir = tempDir('full');
   const stateDir = join(dir, 'state');
   mkdirSync(stateDir);
@@ -47,14 +47,14 @@ test('a full state file system: a signed emergency plays and is answered, its ev
     spawnSync('umount', ['-l', stateDir]);
   });
   const cfg = writeConfig(dir, boxConfig(files.broker, key, deviceId, dir));
-  const w = await Watcher.connect(files.broker.url, [`${root}/events`, `${root}/status`, `${root}/cmd/result`, `${root}/heartbeat`]);
+  const w = await Watcher.connect(files.broker.url, [topics.events, topics.status, topics.cmdResult, topics.heartbeat]);
   const agent = spawnAgent(['--config', cfg]);
   let filler = '';
   try {
     await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'birth');
     filler = fill(stateDir);
     const cmd = emergency(deviceId);
-    await publish(`${root}/cmd`, await sign(cmd, key, { typ: 'loa-command+json' }));
+    await publish(topics.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
     const res = await w.waitFor((m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === cmd.id, 15_000, 'the emergency result on a full disk');
     assert.equal(res.json().ok, true, JSON.stringify(res.json()));
     await w.waitFor((m) => m.topic.endsWith('/heartbeat') && (m.json() as { playing?: { itemId?: string } }).playing?.itemId === cmd.id, 10_000, 'the heartbeat shows the emergency playing');
@@ -78,7 +78,7 @@ test('a full state file system: a signed emergency plays and is answered, its ev
   try {
     await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'birth on a full disk');
     const cmd = emergency(deviceId);
-    await publish(`${root}/cmd`, await sign(cmd, key, { typ: 'loa-command+json' }));
+    await publish(topics.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
     const res = await w.waitFor((m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === cmd.id, 15_000, 'result after a restart on a full disk');
     assert.equal(res.json().ok, true, JSON.stringify(res.json()));
     assert.equal(again.proc.exitCode, null, 'still running');

@@ -5,7 +5,7 @@
 // individual rejection events plus its `intake.flood` summary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, topicsFor, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
@@ -17,24 +17,24 @@ const key = makeKey('centre-2026');
 const files = brokerForFile();
 
 const DEVICE = 'flood-box-01';
-const ROOT = `loa/v1/d/${DEVICE}`;
+const T = topicsFor(DEFAULT_ROOT, DEVICE, []);
 
 const publish = (topic: string, payload: string, retain = false) => publishOnce(files.broker.url, topic, payload, retain);
 
 test('an unsigned flood on the command topic: the playing item ends on time, a signed emergency starts at once, heartbeats keep time', { timeout: 120_000 }, async () => {
   const dir = tempDir('flood');
   const cfg = writeConfig(dir, boxConfig(files.broker, key, DEVICE, dir, { hardware: { ampWarmUpMs: 500, ampHoldMs: 200 } }));
-  const w = await Watcher.connect(files.broker.url, [`${ROOT}/events`, `${ROOT}/heartbeat`, `${ROOT}/cmd/result`, `${ROOT}/status`]);
+  const w = await Watcher.connect(files.broker.url, [T.events, T.heartbeat, T.cmdResult, T.status]);
   const agent = spawnAgent(['--config', cfg]);
   try {
     await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'birth');
     // A 4 s line item that starts 4 s from now, in the middle of the flood.
     const at = Math.ceil((Date.now() + 4000) / 1000) * 1000;
     const doc = scheduleDoc({ id: 'flood-day', target: { devices: [DEVICE] }, items: [{ id: 'line-4s', source: { kind: 'line' }, at: new Date(at).toISOString(), durationS: 4 }] });
-    await publish(`${ROOT}/schedule`, await sign(doc, key), true);
+    await publish(T.deviceSchedule, await sign(doc, key), true);
     await w.waitFor((m) => m.json().type === 'schedule.accepted', 10_000, 'schedule accepted');
 
-    const flood = await startFlood(files.broker.url, `${ROOT}/cmd`, { ratePerS: 10_000, durationMs: 10_000, kid: key.kid });
+    const flood = await startFlood(files.broker.url, T.deviceCmd, { ratePerS: 10_000, durationMs: 10_000, kid: key.kid });
     const floodStart = Date.now();
     // The item plays and ends during the flood.
     const finished = await w.waitFor((m) => m.json().type === 'play.finished' && m.json().itemId === 'line-4s', 30_000, 'play.finished of the line item');
@@ -48,7 +48,7 @@ test('an unsigned flood on the command topic: the playing item ends on time, a s
     const cmd = commandDoc(DEVICE, 'play', { source: { kind: 'line' }, durationS: 2, priority: 100 });
     const jws = await sign(cmd, key, { typ: 'loa-command+json' });
     const sentAt = Date.now();
-    await publish(`${ROOT}/cmd`, jws);
+    await publish(T.deviceCmd, jws);
     const emergency = await w.waitFor((m) => m.json().type === 'play.started' && m.json().cmdId === cmd.id, 20_000, 'the emergency play.started');
     const latency = Date.parse(String(emergency.json().ts)) - sentAt;
     const sentDuring = flood.sent;
@@ -78,7 +78,7 @@ test('an unsigned flood on the command topic: the playing item ends on time, a s
     assert.equal(f.windowS, 60);
     assert.ok(f.dropped > 1000, `dropped ${f.dropped}`);
     assert.ok(f.byReason.invalid! > 0 && f.byReason.signature! > 0 && f.byReason['unknown-key']! > 0, JSON.stringify(f.byReason));
-    assert.deepEqual(Object.keys(f.byTopic), [`${ROOT}/cmd`]);
+    assert.deepEqual(Object.keys(f.byTopic), [T.deviceCmd]);
   } finally {
     await again.term();
     await w.close();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { Watcher, type Received } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, deviceFilter, type Received, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { audioTools, makeTone } from '../helpers/audio.js';
 import { parseConfig } from '../../agent/config.js';
@@ -75,7 +75,7 @@ async function rig(opts: { pingMs?: number; watchdogS?: number; recoverS?: numbe
     fmPollMs: 200,
     bridge: { pingMs: opts.pingMs ?? 200, backoff: { minMs: 50, maxMs: 200 } },
   });
-  const centre = await Watcher.connect(broker.url, [`loa/v1/d/${deviceId}/#`]);
+  const centre = await Watcher.connect(broker.url, [deviceFilter(DEFAULT_ROOT, deviceId)]);
   const agent = new Agent({
     config,
     log,

@@ -11,6 +11,7 @@ import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/tmp.js';
 import { EventStore } from '../../noc/events-store.js';
 import { runNoc, spawnNoc, type NocProcess } from './noc-cli.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic } from '../../agent/domain/contract.js';
 
 let broker: TestBroker;
 let box: MqttClient;
@@ -52,15 +53,15 @@ function collector(db: string, clientId: string, extra: string[] = []): NocProce
   return spawnNoc(['events', '--broker', broker.url, '--db', db, '--client-id', clientId, ...extra]);
 }
 
-const event = (device: string, body: Record<string, unknown>) => box.publishAsync(`loa/v1/d/${device}/events`, JSON.stringify(body), { qos: 1 });
+const event = (device: string, body: Record<string, unknown>) => box.publishAsync(deviceTopic(ROOT, device, 'events'), JSON.stringify(body), { qos: 1 });
 
 test('each event stored once; duplicates dropped; events sent while down arrive; CSV line by line', async () => {
   const dir = tempDir('noc-events');
   const db = join(dir, 'events.sqlite');
   let c = collector(db, 'noc-events-test');
   await c.waitFor(/collecting loa\/v1\/d\/\+\/events, loa\/v1\/d\/\+\/status/, 20_000);
-  await box.publishAsync('loa/v1/d/vn-01/status', JSON.stringify({ online: true, ts: '2026-11-26T00:00:00.000Z', bootId: 'b1', epoch: 'E1', groups: ['all', 'c26734'] }), { qos: 1, retain: true });
-  await box.publishAsync('loa/v1/d/vn-02/status', JSON.stringify({ online: true, ts: '2026-11-26T00:00:00.000Z', bootId: 'b2', epoch: 'E2', groups: ['all'] }), { qos: 1, retain: true });
+  await box.publishAsync(deviceTopic(ROOT, 'vn-01', 'status'), JSON.stringify({ online: true, ts: '2026-11-26T00:00:00.000Z', bootId: 'b1', epoch: 'E1', groups: ['all', 'c26734'] }), { qos: 1, retain: true });
+  await box.publishAsync(deviceTopic(ROOT, 'vn-02', 'status'), JSON.stringify({ online: true, ts: '2026-11-26T00:00:00.000Z', bootId: 'b2', epoch: 'E2', groups: ['all'] }), { qos: 1, retain: true });
 
   const news = { itemId: 'morning-news', docId: 'c26734-daily', docVersion: 42, occurrence: '2026-11-26T06:30:00+07:00', lateMs: 8, source: 'file', priority: 50 };
   const finished = { epoch: 'E1', seq: 2, ts: '2026-11-25T23:31:55.200Z', type: 'play.finished', ...news, playedMs: 115_200 };
@@ -104,7 +105,7 @@ test('each event stored once; duplicates dropped; events sent while down arrive;
   const none = await runNoc(['events', 'export', '--db', db, '--from', '2026-11-27', '--to', '2026-11-30']);
   assert.equal(none.stdout.split('\r\n').length, 2);
   const bad = await runNoc(['events', 'export', '--db', db, '--from', '2026-11-31', '--to', '2026-11-30']);
-  assert.equal(bad.code, 2);
+  assert.equal(bad.code, 64);
   assert.match(bad.stderr, /--from "2026-11-31" is not a calendar date/);
 });
 

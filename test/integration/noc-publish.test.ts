@@ -12,6 +12,7 @@ import { makePki } from '../helpers/certs.js';
 import { KeyRing, verifySchedule } from '../../agent/domain/verify.js';
 import { verifyCommand } from '../../agent/domain/command-doc.js';
 import { runNoc } from './noc-cli.js';
+import { DEFAULT_MAX_DOC_BYTES, DEFAULT_ROOT as ROOT, deviceTopic, groupTopic } from '../../agent/domain/contract.js';
 
 let broker: TestBroker;
 let dir: string;
@@ -29,7 +30,7 @@ after(async () => {
   await broker.close();
 });
 
-const box = { deviceId: 'vn-79-26734-01', groups: ['all', 'c26734'], maxBytes: 256 * 1024, acceptedVersion: () => undefined };
+const box = { deviceId: 'vn-79-26734-01', groups: ['all', 'c26734'], maxBytes: DEFAULT_MAX_DOC_BYTES, acceptedVersion: () => undefined };
 
 test('a signed schedule is retained (QoS 1) on the group topic and verifies as the box verifies it', async () => {
   const json = join(dir, 'daily.json');
@@ -41,7 +42,7 @@ test('a signed schedule is retained (QoS 1) on the group topic and verifies as t
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, /schedule c26734-daily version 42 -> loa\/v1\/g\/c26734\/schedule \(QoS 1, retained, acknowledged by the broker\)/);
   // A box connecting afterwards is handed it: retained.
-  const w = await Watcher.connect(broker.url, ['loa/v1/g/c26734/schedule']);
+  const w = await Watcher.connect(broker.url, [groupTopic(ROOT, 'c26734', 'schedule')]);
   try {
     const m = await w.waitFor(() => true, 5000, 'retained schedule');
     assert.equal(m.retain, true);
@@ -56,7 +57,7 @@ test('a signed schedule is retained (QoS 1) on the group topic and verifies as t
 test('a .json with --key is validated and signed on the way; --clear removes only the retained copy', async () => {
   const json = join(dir, 'box.json');
   writeFileSync(json, JSON.stringify(scheduleDoc({ id: 'box-extra', target: { devices: [box.deviceId] } })));
-  const topic = `loa/v1/d/${box.deviceId}/schedule`;
+  const topic = deviceTopic(ROOT, box.deviceId, 'schedule');
   const p = await runNoc(['publish', json, '--broker', broker.url, '--device', box.deviceId, '--key', pem]);
   assert.equal(p.code, 0, p.stderr);
   const w = await Watcher.connect(broker.url, [topic]);
@@ -75,7 +76,7 @@ test('a .json with --key is validated and signed on the way; --clear removes onl
 });
 
 test('a command goes to .../cmd not retained; an invalid document is never published', async () => {
-  const topic = `loa/v1/d/${box.deviceId}/cmd`;
+  const topic = deviceTopic(ROOT, box.deviceId, 'cmd');
   const w = await Watcher.connect(broker.url, [topic]);
   try {
     const json = join(dir, 'cmd.json');
@@ -122,7 +123,7 @@ test('errors: unsigned JSON without --key is a usage error; no broker is a one-l
   const json = join(dir, 'daily2.json');
   writeFileSync(json, JSON.stringify(scheduleDoc()));
   const u = await runNoc(['publish', json, '--broker', broker.url, '--group', 'c26734']);
-  assert.equal(u.code, 2);
+  assert.equal(u.code, 64);
   assert.match(u.stderr, /unsigned JSON document: add --key/);
   const port = await freePort();
   const f = await runNoc(['publish', json, '--broker', `mqtt://127.0.0.1:${port}`, '--group', 'c26734', '--key', pem, '--connect-timeout', '3']);

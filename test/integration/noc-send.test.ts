@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT as ROOT, fleetFilter, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runNoc, spawnNoc, type NocProcess } from './noc-cli.js';
 
@@ -92,7 +92,7 @@ test('a group command: one result per box, counted against the online members of
 });
 
 test('Ctrl-C on simulate publishes each box’s clean death with its bootId', async () => {
-  const w = await Watcher.connect(broker.url, ['loa/v1/d/+/status']);
+  const w = await Watcher.connect(broker.url, [fleetFilter(ROOT, 'status')]);
   const births = await w.waitUntil(() => (w.messages.length >= 3 ? w.messages.map((m) => m.json<{ bootId: string; deviceId: string }>()) : undefined), 5000, 'three retained births');
   assert.equal(await sim.stop(), 0);
   const deaths = await w.waitUntil(() => {

@@ -7,6 +7,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { spawnNoc } from './noc-cli.js';
 import type { BoxRow } from '../../noc/watch-model.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic, publishTo, type Outbound } from '../../agent/domain/contract.js';
 
 let broker: TestBroker;
 let pub: MqttClient;
@@ -19,7 +20,7 @@ after(async () => {
   await broker.close();
 });
 
-const status = (id: string, body: Record<string, unknown>) => pub.publishAsync(`loa/v1/d/${id}/status`, JSON.stringify(body), { qos: 1, retain: true });
+const status = (id: string, body: Record<string, unknown>) => publishTo(pub, 'status', deviceTopic(ROOT, id, 'status'), body as unknown as Outbound['status']['payload']);
 const birth = (bootId: string, ts = new Date()) => ({ online: true, ts: ts.toISOString(), bootId, epoch: 'e', agentVersion: '0.1.0', groups: ['all'], site: {}, schedule: [] });
 
 test('--once: online/offline by the bootId rule, shutdown, stale, playing and faults', async () => {
@@ -27,7 +28,7 @@ test('--once: online/offline by the bootId rule, shutdown, stale, playing and fa
   // Before watch starts: retained only.
   await status('box-c', { online: false, ts: old.toISOString(), bootId: 'c1', reason: 'shutdown' });
   await status('box-s', birth('s1', old));
-  await pub.publishAsync('loa/v1/d/box-s/heartbeat', JSON.stringify({ ts: old.toISOString(), bootId: 's1', state: 'idle', playing: null, outbox: 0, schedule: [] }), { qos: 0, retain: true });
+  await pub.publishAsync(deviceTopic(ROOT, 'box-s', 'heartbeat'), JSON.stringify({ ts: old.toISOString(), bootId: 's1', state: 'idle', playing: null, outbox: 0, schedule: [] }), { qos: 0, retain: true });
 
   const json = spawnNoc(['watch', '--broker', broker.url, '--once', '--settle', '4', '--json']);
   const text = spawnNoc(['watch', '--broker', broker.url, '--once', '--settle', '4']);
@@ -40,8 +41,8 @@ test('--once: online/offline by the bootId rule, shutdown, stale, playing and fa
   await status('box-b', { online: false, bootId: 'b1', reason: 'lost' });
   // box-d plays, and its amplifier reports a fault.
   await status('box-d', birth('d1'));
-  await pub.publishAsync('loa/v1/d/box-d/heartbeat', JSON.stringify({ ts: new Date().toISOString(), bootId: 'd1', state: 'playing', playing: { itemId: 'news', docId: 'daily', source: 'file', startedAt: new Date().toISOString(), priority: 50 }, outbox: 3, schedule: [{ id: 'daily', version: 42 }] }), { qos: 0, retain: true });
-  await pub.publishAsync('loa/v1/d/box-d/events', JSON.stringify({ epoch: 'e', seq: 1, ts: new Date().toISOString(), type: 'hw.fault', component: 'amp', code: 'overload', message: 'x' }), { qos: 1 });
+  await pub.publishAsync(deviceTopic(ROOT, 'box-d', 'heartbeat'), JSON.stringify({ ts: new Date().toISOString(), bootId: 'd1', state: 'playing', playing: { itemId: 'news', docId: 'daily', source: 'file', startedAt: new Date().toISOString(), priority: 50 }, outbox: 3, schedule: [{ id: 'daily', version: 42 }] }), { qos: 0, retain: true });
+  await pub.publishAsync(deviceTopic(ROOT, 'box-d', 'events'), JSON.stringify({ epoch: 'e', seq: 1, ts: new Date().toISOString(), type: 'hw.fault', component: 'amp', code: 'overload', message: 'x' }), { qos: 1 });
 
   assert.equal(await json.exited, 0, json.stderr());
   assert.equal(await text.exited, 0, text.stderr());

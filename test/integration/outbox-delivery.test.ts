@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, deviceTopic, Watcher } from '../helpers/watcher.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { parseConfig } from '../../agent/config.js';
@@ -59,7 +59,7 @@ test('1,000 events emitted while the broker is down are all delivered in order w
     stateDir: join(dir, 'state'),
     cacheDir: join(dir, 'cache'),
   });
-  const topic = 'loa/v1/d/outage-box/events';
+  const topic = deviceTopic(DEFAULT_ROOT, 'outage-box', 'events');
   const w = await centre('centre-outage', topic);
   let births = 0;
   const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }), onBirth: () => births++ });
@@ -101,7 +101,7 @@ test('kill -9 during delivery, then restart: none lost, in order, outbox empty',
   const epoch = ob.epoch;
   db.close();
 
-  const topic = 'loa/v1/d/kill-box/events';
+  const topic = deviceTopic(DEFAULT_ROOT, 'kill-box', 'events');
   const w = await centre('centre-kill9', topic);
   const cfg = writeConfig(dir, { deviceId: 'kill-box', mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' }, stateDir, cacheDir: join(dir, 'cache') });
   const first = spawnAgent(['--config', cfg]);

@@ -1,8 +1,8 @@
-// Birth, will, death and heartbeat against a real broker (shared contract §1, §5, §6).
+// Birth, will, death and heartbeat against a real broker (docs/protocol.md §1, §5, §6).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, deviceTopic, Watcher } from '../helpers/watcher.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -29,8 +29,8 @@ for (const version of [5, '3.1.1'] as const) {
         cacheDir: `${dir}/cache`,
         heartbeatS: 5,
       });
-      const status = `loa/v1/d/${deviceId}/status`;
-      const hbTopic = `loa/v1/d/${deviceId}/heartbeat`;
+      const status = deviceTopic(DEFAULT_ROOT, deviceId, 'status');
+      const hbTopic = deviceTopic(DEFAULT_ROOT, deviceId, 'heartbeat');
       const agent = spawnAgent(['--config', cfg]);
       try {
         await agent.waitForLog(/birth published/, 15_000);
@@ -91,7 +91,7 @@ for (const version of [5, '3.1.1'] as const) {
       const dir = tempDir('shutdown');
       const deviceId = `stop-${String(version).replace(/\./g, '')}`;
       const cfg = writeConfig(dir, { deviceId, mqtt: { url: broker.url, version }, stateDir: `${dir}/state`, cacheDir: `${dir}/cache` });
-      const status = `loa/v1/d/${deviceId}/status`;
+      const status = deviceTopic(DEFAULT_ROOT, deviceId, 'status');
       const w = await Watcher.connect(broker.url, [status]);
       const a = spawnAgent(['--config', cfg]);
       await a.waitForLog(/birth published/, 15_000);

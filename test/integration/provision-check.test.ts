@@ -12,7 +12,7 @@ import type { CheckReport } from '../../provisioning/report.js';
 import { startBroker, mosquittoPath, type TestBroker } from '../helpers/broker.js';
 import { makePki, type Pki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic, Watcher } from '../helpers/watcher.js';
 import { installFakeGpiod } from '../helpers/fake-gpio.js';
 import { spawn } from 'node:child_process';
 import { MPG123, SOCAT, runCli, signCsr, spawnCli, startPasswordBroker, startSimPty, syncedRunRoot } from './provision-rig.js';
@@ -88,7 +88,7 @@ describe('check', { skip, timeout: 180_000 }, () => {
     assert.deepEqual(JSON.parse(readFileSync(join(box.dir, 'state/last-check.json'), 'utf8')).checks.length, report.checks.length);
     // Published retained: a watcher that connects afterwards still gets it.
     const deviceId = report.deviceId!;
-    const w = await Watcher.connect(broker.url, [`loa/v1/d/${deviceId}/check`], { ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) });
+    const w = await Watcher.connect(broker.url, [deviceTopic(ROOT, deviceId, 'check')], { ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) });
     try {
       const m = await w.waitFor(() => true, 5000, 'retained check report');
       assert.equal(m.retain, true);

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { main } from '../../provisioning/cli.js';
 import { memoryIo } from '../../provisioning/io.js';
 import { fingerprintOf, readPrivateKey } from '../../provisioning/keys.js';
-import type { RegisterPayload } from '../../provisioning/topics.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic, type RegisterPayload } from '../../agent/domain/contract.js';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -50,7 +50,7 @@ describe('register and show', { timeout: 180_000 }, () => {
   test('register publishes the identity retained and sees the birth of the agent started after it; show reads its live state', async () => {
     const id = 'reg-box-1';
     const box = await initBox(id);
-    const centre = await Watcher.connect(broker.url, [`loa/v1/d/${id}/register`]);
+    const centre = await Watcher.connect(broker.url, [deviceTopic(ROOT, id, 'register')]);
     let agent: AgentProcess | undefined;
     try {
       const reg = background(['register', '--config', box.config, '--timeout', '60']);
@@ -74,11 +74,11 @@ describe('register and show', { timeout: 180_000 }, () => {
       assert.match(reg.out(), /agent online: bootId [0-9a-f-]{36}, agent \S+, birth at .* after registering/);
 
       // show: the retained birth and heartbeat (the first heartbeat follows the birth).
-      const w = await Watcher.connect(broker.url, [`loa/v1/d/${id}/heartbeat`]);
+      const w = await Watcher.connect(broker.url, [deviceTopic(ROOT, id, 'heartbeat')]);
       await w.waitFor(() => true, 15_000, 'heartbeat');
       await w.close();
       // Retained: a NOC that connects later still finds the registration.
-      const late = await Watcher.connect(broker.url, [`loa/v1/d/${id}/register`]);
+      const late = await Watcher.connect(broker.url, [deviceTopic(ROOT, id, 'register')]);
       const kept = await late.waitFor(() => true, 5000, 'retained register');
       assert.equal(kept.retain, true);
       assert.equal(kept.json<RegisterPayload>().ts, p.ts);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, deviceTopic, groupTopic, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign, forge, scheduleDoc, type TestKey } from '../helpers/signer.js';
 import { parseConfig } from '../../agent/config.js';
@@ -27,9 +27,9 @@ after(async () => {
 });
 
 const DEVICE = 'vn-79-26734-01';
-const SCHED = `loa/v1/d/${DEVICE}/schedule`;
-const GROUP_SCHED = 'loa/v1/g/c26734/schedule';
-const EVENTS = `loa/v1/d/${DEVICE}/events`;
+const SCHED = deviceTopic(DEFAULT_ROOT, DEVICE, 'schedule');
+const GROUP_SCHED = groupTopic(DEFAULT_ROOT, 'c26734', 'schedule');
+const EVENTS = deviceTopic(DEFAULT_ROOT, DEVICE, 'events');
 
 function makeAgent(stateDir: string, over: Record<string, unknown> = {}): Agent {
   const config = parseConfig({
@@ -127,7 +127,7 @@ test('every rejection reason is reported as schedule.rejected and nothing is sch
 test('an accepted group document survives a restart with no broker, and the birth lists it', async () => {
   await clearRetained();
   const dir = tempDir('persist');
-  const w = await Watcher.connect(broker.url, [EVENTS, `loa/v1/d/${DEVICE}/status`]);
+  const w = await Watcher.connect(broker.url, [EVENTS, deviceTopic(DEFAULT_ROOT, DEVICE, 'status')]);
   const a = makeAgent(join(dir, 'state'));
   await started(a, w);
   const at = soon(3_600_000);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openSync, writeSync, closeSync, statSync, unlinkSync, readdirSync } from 'node:fs';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, topicsFor, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
@@ -49,11 +49,11 @@ const damage: Record<string, (db: string) => void> = {
 for (const [mode, hurt] of Object.entries(damage)) {
   test(`database ${mode === 'deleted' ? 'deleted' : `corrupted (${mode})`}: the box starts, reports store.reset, plays its plan, and still refuses replays`, { timeout: 90_000 }, async (t) => {
     const deviceId = `sd-box-${mode}`;
-    const root = `loa/v1/d/${deviceId}`;
+    const topics = topicsFor(DEFAULT_ROOT, deviceId, []);
     const dir = tempDir(`sd-${mode}`);
     const stateDir = join(dir, 'state');
     const cfg = writeConfig(dir, boxConfig(files.broker, key, deviceId, dir));
-    const w = await Watcher.connect(files.broker.url, [`${root}/events`, `${root}/status`, `${root}/cmd/result`]);
+    const w = await Watcher.connect(files.broker.url, [topics.events, topics.status, topics.cmdResult]);
     const hour = 3_600_000;
     const playAt = new Date(Math.ceil((Date.now() + 15_000) / 1000) * 1000).toISOString();
     const old = await sign(scheduleDoc({ id: 'day', version: 1, issuedAt: new Date(Date.now() - 2 * hour).toISOString(), target: { devices: [deviceId] }, items: [] }), key);
@@ -68,11 +68,11 @@ for (const [mode, hurt] of Object.entries(damage)) {
     const first = spawnAgent(['--config', cfg]);
     try {
       await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'first birth');
-      await publish(`${root}/schedule`, old);
+      await publish(topics.deviceSchedule, old);
       await w.waitFor((m) => m.json().type === 'schedule.accepted' && m.json().version === 1, 10_000, 'v1 accepted');
-      await publish(`${root}/schedule`, current);
+      await publish(topics.deviceSchedule, current);
       await w.waitFor((m) => m.json().type === 'schedule.accepted' && m.json().version === 2, 10_000, 'v2 accepted');
-      await publish(`${root}/cmd`, volJws);
+      await publish(topics.deviceCmd, volJws);
       await w.waitFor((m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === vol.id && m.json().ok === true, 10_000, 'volume done');
     } finally {
       assert.equal(await first.term(), 0);
@@ -93,13 +93,13 @@ for (const [mode, hurt] of Object.entries(damage)) {
         assert.ok(readdirSync(stateDir).some((f) => f.startsWith('loa.db.corrupt-')), 'the damaged file is kept for inspection');
       }
       // Replays: an older version, an older document with another id, the executed command.
-      await publish(`${root}/schedule`, old);
+      await publish(topics.deviceSchedule, old);
       const r1 = await w.waitFor((m) => m.json().type === 'schedule.rejected' && m.json().version === 1, 10_000, 'v1 refused');
       assert.equal(r1.json().reason, 'replay');
-      await publish(`${root}/schedule`, otherOld);
+      await publish(topics.deviceSchedule, otherOld);
       const r2 = await w.waitFor((m) => m.json().type === 'schedule.rejected' && m.json().docId === 'routine', 10_000, 'older routine refused');
       assert.equal(r2.json().reason, 'replay');
-      await publish(`${root}/cmd`, volJws);
+      await publish(topics.deviceCmd, volJws);
       const again = await w.waitFor((m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === vol.id, 10_000, 'the replayed command answered');
       assert.equal(again.json().ok, false);
       assert.equal((again.json() as { error: { code: string } }).error.code, 'duplicate');

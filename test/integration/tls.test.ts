@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { mosquittoPath, startBroker, type TestBroker } from '../helpers/broker.js';
 import { makePki, type Pki } from '../helpers/certs.js';
-import { Watcher } from '../helpers/watcher.js';
+import { DEFAULT_ROOT, deviceFilter, deviceTopic, Watcher } from '../helpers/watcher.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -38,7 +38,7 @@ test('mutual TLS: the box connects with its client certificate and publishes its
   const agent = spawnAgent(['--config', cfg]);
   try {
     await agent.waitForLog(/birth published/, 15_000);
-    const w = await Watcher.connect(broker.url, ['loa/v1/d/tls-box/status'], tlsOpts());
+    const w = await Watcher.connect(broker.url, [deviceTopic(DEFAULT_ROOT, 'tls-box', 'status')], tlsOpts());
     const birth = await w.waitFor(() => true, 5000, 'birth over TLS');
     assert.equal(birth.json().online, true);
     await w.close();
@@ -56,7 +56,7 @@ test('a server certificate that does not verify is refused (MQTT_TLS), nothing i
     stateDir: join(dir, 'bad-state'),
     cacheDir: join(dir, 'bad-cache'),
   });
-  const w = await Watcher.connect(broker.url, ['loa/v1/d/tls-bad/#'], tlsOpts());
+  const w = await Watcher.connect(broker.url, [deviceFilter(DEFAULT_ROOT, 'tls-bad')], tlsOpts());
   const agent = spawnAgent(['--config', cfg]);
   try {
     const line = await agent.waitForLog(/"code":"MQTT_TLS"[^\n]*/, 15_000);

@@ -1,8 +1,7 @@
-// The noc argv parser: strict, so a typo never silently changes what a command does.
+// The command-line tools' argv parser (agent/cli-kit/args.ts), as noc uses it: strict, so a typo never silently changes what a command does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs, positionals, required } from '../../noc/args.js';
-import { UsageError } from '../../noc/errors.js';
+import { parseArgs, positionals, required, UsageError } from '../../agent/cli-kit/index.js';
 import { main } from '../../noc/cli.js';
 import { memoryIo } from '../../noc/io.js';
 import { brokerConfig, BROKER_SPEC } from '../../noc/mqtt.js';
@@ -15,21 +14,21 @@ const SPEC = {
 } as const;
 
 test('values as separate or = arguments, booleans, repeated lists, positionals', () => {
-  const p = parseArgs(['file.json', '--device', 'box-1', '--timeout=2.5', '--json', '--trust', 'a=1', '--trust=b=2', 'more'], SPEC, 'send');
+  const p = parseArgs(['file.json', '--device', 'box-1', '--timeout=2.5', '--json', '--trust', 'a=1', '--trust=b=2', 'more'], SPEC, 'noc send');
   assert.deepEqual(p.opts, { device: 'box-1', timeout: 2.5, json: true, trust: ['a=1', 'b=2'] });
   assert.deepEqual(p.positional, ['file.json', 'more']);
   assert.equal(p.help, false);
 });
 
 test('-- ends the options; --help anywhere asks for help', () => {
-  const p = parseArgs(['--json', '--', '--device', 'x'], SPEC, 'send');
+  const p = parseArgs(['--json', '--', '--device', 'x'], SPEC, 'noc send');
   assert.deepEqual(p.positional, ['--device', 'x']);
-  assert.equal(parseArgs(['--device', 'a', '--help'], SPEC, 'send').help, true);
-  assert.equal(parseArgs(['-h'], SPEC, 'send').help, true);
+  assert.equal(parseArgs(['--device', 'a', '--help'], SPEC, 'noc send').help, true);
+  assert.equal(parseArgs(['-h'], SPEC, 'noc send').help, true);
 });
 
 test('usage errors name the option and the fix', () => {
-  const err = (argv: string[], re: RegExp) => assert.throws(() => parseArgs(argv, SPEC, 'send'), (e: unknown) => e instanceof UsageError && e.exitCode === 2 && re.test(e.message));
+  const err = (argv: string[], re: RegExp) => assert.throws(() => parseArgs(argv, SPEC, 'noc send'), (e: unknown) => e instanceof UsageError && e.exitCode === 64 && re.test(e.message));
   err(['--devcie', 'x'], /unknown option --devcie \(see noc send --help\)/);
   err(['-x'], /unknown option -x/);
   err(['--device'], /--device needs a value/);
@@ -42,16 +41,16 @@ test('usage errors name the option and the fix', () => {
 });
 
 test('a negative number is a value, not an option', () => {
-  const p = parseArgs(['-5'], SPEC, 'send');
+  const p = parseArgs(['-5'], SPEC, 'noc send');
   assert.deepEqual(p.positional, ['-5']);
 });
 
 test('required and positionals', () => {
   assert.throws(() => required(undefined, '--kid', 'centre-2026'), /--kid is required, e.g. --kid centre-2026/);
   assert.equal(required('x', '--kid', 'y'), 'x');
-  assert.throws(() => positionals([], ['<file.json>'], 'sign'), /missing <file.json> \(see noc sign --help\)/);
-  assert.throws(() => positionals(['a', 'b'], ['<file.json>'], 'sign'), /unexpected argument "b"/);
-  assert.deepEqual(positionals([], ['<f>'], 'send', true), []);
+  assert.throws(() => positionals([], ['<file.json>'], 'noc sign'), /missing <file.json> \(see noc sign --help\)/);
+  assert.throws(() => positionals(['a', 'b'], ['<file.json>'], 'noc sign'), /unexpected argument "b"/);
+  assert.deepEqual(positionals([], ['<f>'], 'noc send', true), []);
 });
 
 test('broker options: URL forms, version, TLS flags need mqtts', () => {
@@ -68,12 +67,12 @@ test('broker options: URL forms, version, TLS flags need mqtts', () => {
   void BROKER_SPEC;
 });
 
-test('main: exit 2 for an unknown command or option, 0 for --help, one line on stderr', async () => {
+test('main: exit 64 (EX_USAGE) for an unknown command or option, 0 for --help, one line on stderr', async () => {
   let io = memoryIo();
-  assert.equal(await main(['frobnicate'], io), 2);
+  assert.equal(await main(['frobnicate'], io), 64);
   assert.match(io.stderr.join('\n'), /unknown command "frobnicate"/);
   io = memoryIo();
-  assert.equal(await main(['send', '--broker', 'mqtt://h', '--devcie', 'x'], io), 2);
+  assert.equal(await main(['send', '--broker', 'mqtt://h', '--devcie', 'x'], io), 64);
   assert.deepEqual(io.stderr, ['noc send: unknown option --devcie (see noc send --help)']);
   for (const sub of ['keys', 'sign', 'publish', 'send', 'watch', 'events', 'simulate']) {
     io = memoryIo();
@@ -84,6 +83,6 @@ test('main: exit 2 for an unknown command or option, 0 for --help, one line on s
   assert.equal(await main(['events', 'export', '--help'], io), 0);
   assert.match(io.stdout.join('\n'), /Columns: device,/);
   io = memoryIo();
-  assert.equal(await main(['send', '--broker', 'mqtt://h', '--device', 'b', '--group', 'g', '--key', 'k'], io), 2);
+  assert.equal(await main(['send', '--broker', 'mqtt://h', '--device', 'b', '--group', 'g', '--key', 'k'], io), 64);
   assert.match(io.stderr[0]!, /exactly one of --device ID or --group G/);
 });

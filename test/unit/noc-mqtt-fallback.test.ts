@@ -4,25 +4,17 @@
 // against Mosquitto (MQTT 5): no fallback, nothing said.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
-import { Aedes } from 'aedes';
 import { brokerConfig, closeClient, connect, refusedVersion, settleVersion } from '../../noc/mqtt.js';
-import { Failure } from '../../noc/errors.js';
-import { startBroker } from '../helpers/broker.js';
+import { Failure } from '../../agent/cli-kit/index.js';
+import { startAedes, startBroker, type TestBroker } from '../helpers/broker.js';
 
-let aedes: Awaited<ReturnType<typeof Aedes.createBroker>>;
-let server: Server;
+let aedes: TestBroker;
 let url: string;
 before(async () => {
-  aedes = await Aedes.createBroker();
-  server = createServer((s) => aedes.handle(s));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+  aedes = await startAedes();
+  url = aedes.url;
 });
-after(async () => {
-  await new Promise<void>((r) => aedes.close(() => r()));
-  await new Promise<void>((r) => server.close(() => r()));
-});
+after(() => aedes.close());
 
 const cfgFor = (u: string, extra: Record<string, string> = {}) => {
   const said: string[] = [];

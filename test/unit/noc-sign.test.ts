@@ -45,8 +45,8 @@ test('keys: a 0600 PKCS8 PEM, and a trustedKeys entry the agent config accepts; 
   assert.equal(again.code, 1);
   assert.match(again.err, /exists; refusing to overwrite/);
   assert.equal(readFileSync(pem, 'utf8'), before);
-  assert.equal((await noc(['keys', '--kid', 'Bad Kid'])).code, 2);
-  assert.equal((await noc(['keys'])).code, 2);
+  assert.equal((await noc(['keys', '--kid', 'Bad Kid'])).code, 64);
+  assert.equal((await noc(['keys'])).code, 64);
 });
 
 test('sign: a schedule the agent verifies, header {alg EdDSA, kid from the file name, typ}', async () => {
@@ -125,7 +125,7 @@ test('sign: a key that is not Ed25519, or missing, is refused with the fix', asy
   assert.equal(r.code, 1);
   assert.match(r.err, /is a rsa key; boxes accept only Ed25519 \(make one with noc keys/);
   assert.match((await noc(['sign', file, '--key', join(dir, 'nope.pem')])).err, /ENOENT/);
-  assert.equal((await noc(['sign', file])).code, 2);
+  assert.equal((await noc(['sign', file])).code, 64);
 });
 
 // Contract v1.1 (§2.1, §3 bounded work): noc refuses, before signing, everything a box
@@ -221,7 +221,7 @@ test('sign: a schedule without expiresAt gets issuedAt + 30 days (--ttl-days up 
   assert.ok(vl.ok === true, JSON.stringify(vl));
   assert.equal(Date.parse(vl.doc.expiresAt!) - Date.parse(issuedAt), 400 * DAY);
   const tooLong = await noc(['sign', file, '--key', pem, '--ttl-days', '401']);
-  assert.equal(tooLong.code, 2);
+  assert.equal(tooLong.code, 64);
   assert.match(tooLong.err, /--ttl-days must be at most 400 \(got 401\)/);
 
   const { issuedAt: _i, ...bare } = noExpiry;
@@ -260,7 +260,7 @@ test('sign: a command expires 600 s after now by default, --ttl at most 24 h; a 
   assert.ok(life >= 599_000 && life <= 605_000, `expires ${life} ms after now`);
   assert.equal((await noc(['sign', file, '--key', pem, '--ttl', '86400'])).code, 0);
   const tooLong = await noc(['sign', file, '--key', pem, '--ttl', '86401']);
-  assert.equal(tooLong.code, 2);
+  assert.equal(tooLong.code, 64);
   assert.match(tooLong.err, /--ttl must be at most 86400 \(got 86401\)/);
 
   const now = Date.now();

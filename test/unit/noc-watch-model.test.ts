@@ -4,13 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FleetModel } from '../../noc/watch-model.js';
 import { problemsFirst, summary, table } from '../../noc/watch-format.js';
+import { DEFAULT_ROOT, deviceTopic } from '../../agent/domain/contract.js';
 
-const ROOT = 'loa/v1';
+const ROOT = DEFAULT_ROOT;
 const T0 = Date.parse('2026-11-26T06:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
-const status = (id: string) => `${ROOT}/d/${id}/status`;
-const hb = (id: string) => `${ROOT}/d/${id}/heartbeat`;
-const ev = (id: string) => `${ROOT}/d/${id}/events`;
+const status = (id: string) => deviceTopic(ROOT, id, 'status');
+const hb = (id: string) => deviceTopic(ROOT, id, 'heartbeat');
+const ev = (id: string) => deviceTopic(ROOT, id, 'events');
 const birth = (bootId: string, ts = T0, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ online: true, ts: iso(ts), bootId, epoch: 'e1', agentVersion: '0.1.0', deviceId: 'x', groups: ['all', 'c26734'], site: {}, schedule: [{ id: 'daily', version: 3 }], ...extra });
 const death = (bootId: string, reason = 'lost') => JSON.stringify({ online: false, bootId, reason });

@@ -4,30 +4,23 @@
 // fails the broker line (the agent does not fall back); --mqtt-version forces either.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { Aedes } from 'aedes';
 import { parseConfig } from '../../agent/config.js';
 import { BrokerError, closeClient, connectBroker, forceVersion, targetFromConfig } from '../../provisioning/broker.js';
 import { checkBroker } from '../../provisioning/checks.js';
 import { main } from '../../provisioning/cli.js';
 import { memoryIo } from '../../provisioning/io.js';
 import { writeConfig } from '../helpers/agent-process.js';
+import { startAedes, type TestBroker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/tmp.js';
 
-let aedes: Awaited<ReturnType<typeof Aedes.createBroker>>;
-let server: Server;
+let aedes: TestBroker;
 let url: string;
 before(async () => {
-  aedes = await Aedes.createBroker();
-  server = createServer((s) => aedes.handle(s));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+  aedes = await startAedes();
+  url = aedes.url;
 });
-after(async () => {
-  await new Promise<void>((r) => aedes.close(() => r()));
-  await new Promise<void>((r) => server.close(() => r()));
-});
+after(() => aedes.close());
 
 const config = (version?: '3.1.1' | 5) => parseConfig({ deviceId: 'fb-box', mqtt: { url, ...(version ? { version } : {}) }, stateDir: '/tmp/x', cacheDir: '/tmp/y' });
 

@@ -1,7 +1,8 @@
-// A small, strict argv parser: every subcommand declares its options, and anything
-// else is a usage error that names the option and points at --help. Strict because a
-// mistyped `--devcie` on a command that addresses boxes must not silently fall back
-// to a default target.
+// The one argv parser of the command-line tools (noc, loa-provision): every subcommand
+// declares its options, and anything else is a usage error (exit 64) that names the
+// option and points at --help. Strict because a mistyped `--devcie` on a command that
+// addresses boxes must not silently fall back to a default target, and a technician's
+// `--conifg` must not quietly check /etc/loa/agent.json instead.
 import { UsageError } from './errors.js';
 
 export type OptKind = 'string' | 'number' | 'boolean' | 'list';
@@ -12,6 +13,8 @@ export interface OptSpec {
   readonly min?: number;
   /** For numbers: the largest accepted value. */
   readonly max?: number;
+  /** A one-letter alias (`-y` for `--yes`); booleans only. */
+  readonly short?: string;
 }
 
 export type Spec = Readonly<Record<string, OptSpec>>;
@@ -27,15 +30,20 @@ export interface Parsed<S extends Spec> {
 }
 
 /**
- * Parses `--name value`, `--name=value`, boolean `--flag`, repeated list options and
- * positional arguments; `--` ends the options. `-h`/`--help` anywhere sets `help`.
- * `command` names the subcommand in error messages.
+ * Parses `--name value`, `--name=value`, boolean `--flag` (or its `-x` alias), repeated
+ * list options and positional arguments; `--` ends the options. `-h`/`--help` anywhere
+ * sets `help`. `command` ("noc send", "loa-provision check") names it in error messages.
+ * A string or number option given twice is an error, unless `repeated: 'last'`:
+ * loa-provision lets a later flag override an earlier one (an install script's defaults
+ * followed by the technician's values), as it always has.
  */
-export function parseArgs<S extends Spec>(argv: readonly string[], spec: S, command: string): Parsed<S> {
+export function parseArgs<S extends Spec>(argv: readonly string[], spec: S, command: string, o: { repeated?: 'error' | 'last' } = {}): Parsed<S> {
   const opts: Record<string, unknown> = {};
   const positional: string[] = [];
   let help = false;
-  const hint = `see noc ${command} --help`;
+  const hint = `see ${command} --help`;
+  const shorts = new Map<string, string>(Object.entries(spec).flatMap(([name, s]) => (s.short && s.kind === 'boolean' ? [[`-${s.short}`, name] as [string, string]] : [])));
+  const twice = (name: string) => name in opts && o.repeated !== 'last';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -44,6 +52,11 @@ export function parseArgs<S extends Spec>(argv: readonly string[], spec: S, comm
     }
     if (a === '-h' || a === '--help') {
       help = true;
+      continue;
+    }
+    const alias = shorts.get(a);
+    if (alias !== undefined) {
+      opts[alias] = true;
       continue;
     }
     if (!a.startsWith('--')) {
@@ -75,12 +88,12 @@ export function parseArgs<S extends Spec>(argv: readonly string[], spec: S, comm
       i++;
     }
     if (s.kind === 'string') {
-      if (name in opts) throw new UsageError(`--${name} given twice`);
+      if (twice(name)) throw new UsageError(`--${name} given twice`);
       opts[name] = raw;
     } else if (s.kind === 'list') {
       ((opts[name] ??= []) as string[]).push(raw);
     } else {
-      if (name in opts) throw new UsageError(`--${name} given twice`);
+      if (twice(name)) throw new UsageError(`--${name} given twice`);
       const n = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got "${raw}")`);
       if (s.min !== undefined && n < s.min) throw new UsageError(`--${name} must be at least ${s.min} (got ${n})`);
@@ -99,7 +112,15 @@ export function required<T>(value: T | undefined, flag: string, example: string)
 
 /** Exactly `n` positional arguments (or at most `n` with `optional`). */
 export function positionals(p: readonly string[], names: readonly string[], command: string, optional = false): string[] {
-  if (p.length > names.length) throw new UsageError(`unexpected argument "${p[names.length]}" (see noc ${command} --help)`);
-  if (!optional && p.length < names.length) throw new UsageError(`missing ${names[p.length]} (see noc ${command} --help)`);
+  if (p.length > names.length) throw new UsageError(`unexpected argument "${p[names.length]}" (see ${command} --help)`);
+  if (!optional && p.length < names.length) throw new UsageError(`missing ${names[p.length]} (see ${command} --help)`);
   return [...p];
+}
+
+/** A positive number of seconds from a string flag, or the default. */
+export function secondsFlag(v: string | undefined, name: string, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} "${v}" is not a positive number of seconds`);
+  return n;
 }
