@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Received, Watcher } from '../test/helpers/watcher.js';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
+import { DEFAULT_ROOT, deviceTopic } from '../agent/domain/topics.js';
 
 export type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
@@ -62,7 +63,7 @@ export function cpuTicks(pid: number): number {
 /** The first live (not retained) birth on `loa/v1/d/{id}/status` that arrived after `agent` was spawned. */
 export async function waitBirth(w: Watcher, deviceId: string, agent: DistAgent, timeoutMs = 30_000): Promise<Received> {
   try {
-    return await w.waitFor((m) => m.topic === `loa/v1/d/${deviceId}/status` && !m.retain && m.at >= agent.spawnedAt && m.json().online === true, timeoutMs, `birth of ${deviceId}`);
+    return await w.waitFor((m) => m.topic === deviceTopic(DEFAULT_ROOT, deviceId, 'status') && !m.retain && m.at >= agent.spawnedAt && m.json().online === true, timeoutMs, `birth of ${deviceId}`);
   } catch (err) {
     const why = agent.proc.exitCode !== null ? `the agent exited ${agent.proc.exitCode}` : 'the agent still runs';
     throw new Error(`${(err as Error).message}; ${why}; its stderr: ${agent.stderr().slice(-2000)}`);

@@ -15,6 +15,7 @@ import { tempDir } from '../test/helpers/tmp.js';
 import { makeTone } from '../test/helpers/audio.js';
 import { makeKey, sign } from '../test/helpers/signer.js';
 import { REPO_ROOT, writeConfig } from '../test/helpers/agent-process.js';
+import { DEFAULT_ROOT, deviceTopic, deviceFilter } from '../agent/domain/topics.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 const TRIES = 20;
@@ -44,7 +45,7 @@ export async function benchEmergency(add: Add, broker: TestBroker): Promise<void
     hardware: { ampWarmUpMs: 2000, ampHoldMs: 0 },
     audio: { player: 'mpg123', output: 'paced' },
   });
-  const w = await Watcher.connect(broker.url, [`loa/v1/d/${deviceId}/#`]);
+  const w = await Watcher.connect(broker.url, [deviceFilter(DEFAULT_ROOT, deviceId)]);
   const proc = spawn(process.execPath, ['--max-semi-space-size=1', '--v8-pool-size=1', join(REPO_ROOT, 'dist/agent/main.js'), '--config', cfg], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -68,12 +69,12 @@ export async function benchEmergency(add: Add, broker: TestBroker): Promise<void
       const play = cmd('play', { source: { kind: 'stream', url }, durationS: 60, priority: 100, volume: 100 });
       const jws = await sign(play, key, { typ: 'loa-command+json' });
       const t0 = Date.now();
-      await pub.publishAsync(`loa/v1/d/${deviceId}/cmd`, jws, { qos: 1 });
+      await pub.publishAsync(deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'), jws, { qos: 1 });
       const r = (await result(play.id)) as unknown as { ok: boolean; result?: { startedAt: string } };
       if (!r.ok || !r.result) throw new Error(`emergency play failed: ${JSON.stringify(r)}`);
       lat.push(Date.parse(r.result.startedAt) - t0);
       const stop = cmd('stop', {});
-      await pub.publishAsync(`loa/v1/d/${deviceId}/cmd`, await sign(stop, key, { typ: 'loa-command+json' }), { qos: 1 });
+      await pub.publishAsync(deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'), await sign(stop, key, { typ: 'loa-command+json' }), { qos: 1 });
       await result(stop.id);
       await new Promise((res) => setTimeout(res, 300)); // amplifier off (hold 0) before the next try
     }

@@ -17,6 +17,7 @@ import mqtt from 'mqtt';
 import { startBroker, type TestBroker } from '../test/helpers/broker.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
+import { DEFAULT_ROOT, deviceTopic } from '../agent/domain/topics.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
@@ -196,7 +197,7 @@ async function eventsPhase(broker: TestBroker, add: Add): Promise<void> {
         const pending: Promise<unknown>[] = [];
         for (let s = 1; s <= each; s++) {
           const body = JSON.stringify({ epoch: `bench-${i}`, seq: s, ts: new Date().toISOString(), type: 'play.finished', itemId: 'news', docId: 'daily', docVersion: 1, occurrence: new Date().toISOString(), lateMs: 3, source: 'file', priority: 50, playedMs: 1000 });
-          pending.push(c.publishAsync(`loa/v1/d/bench-${i}/events`, body, { qos: 1 }));
+          pending.push(c.publishAsync(deviceTopic(DEFAULT_ROOT, `bench-${i}`, 'events'), body, { qos: 1 }));
           if (pending.length >= 200) await Promise.all(pending.splice(0));
         }
         await Promise.all(pending);

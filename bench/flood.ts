@@ -25,9 +25,10 @@ import { writeConfig } from '../test/helpers/agent-process.js';
 import { boxConfig, commandDoc } from '../test/helpers/box.js';
 import { startFlood } from '../test/helpers/flood.js';
 import { type Add, type DistAgent, spawnDist, rssMb, cpuTicks, waitBirth, pct, sleep } from './agent-proc.js';
+import { DEFAULT_ROOT, deviceTopic } from '../agent/domain/topics.js';
 
 const DEVICE = 'bench-flood';
-const ROOT = `loa/v1/d/${DEVICE}`;
+const ROOT = `${DEFAULT_ROOT}/d/${DEVICE}`; // + `/${leaf}`: deviceTopic(DEFAULT_ROOT, DEVICE, leaf)
 const RATE = Number(process.env.BENCH_FLOOD_RATE ?? 10_000);
 const FLOOD_MS = 10_000;
 const PHASE_MS = 12_000;

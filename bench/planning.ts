@@ -14,6 +14,7 @@ import { tempDir } from '../test/helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../test/helpers/signer.js';
 import { writeConfig } from '../test/helpers/agent-process.js';
 import { type Add, type DistAgent, LOOP_DELAY_PRELOAD, spawnDist, waitBirth, median, sleep, cpuTicks } from './agent-proc.js';
+import { DEFAULT_ROOT, deviceTopic, fleetFilter, groupTopic } from '../agent/domain/topics.js';
 
 const RUNS = Number(process.env.BENCH_PLAN_RUNS ?? 5);
 const ACCEPTS = Number(process.env.BENCH_PLAN_ACCEPTS ?? 5);
@@ -50,7 +51,7 @@ function fullDay(id: string, target: Record<string, unknown>, version: number) {
 export async function benchPlanning(add: Add): Promise<void> {
   const broker = await startBroker();
   const key = makeKey('bench-centre');
-  const w = await Watcher.connect(broker.url, ['loa/v1/d/+/status', 'loa/v1/d/+/events']);
+  const w = await Watcher.connect(broker.url, [fleetFilter(DEFAULT_ROOT, 'status'), fleetFilter(DEFAULT_ROOT, 'events')]);
   const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
   const env = { NODE_OPTIONS: `--require ${LOOP_DELAY_PRELOAD}` };
   const config = (deviceId: string, groups: string[]) => {
@@ -70,9 +71,9 @@ export async function benchPlanning(add: Add): Promise<void> {
   const fullCfg = config(FULL, ['bench-g1', 'bench-g2']);
   const emptyCfg = config(EMPTY, ['bench-a1', 'bench-a2']);
   const docs = [
-    { topic: `loa/v1/d/${FULL}/schedule`, doc: fullDay('plan-device', { devices: [FULL] }, 1) },
-    { topic: 'loa/v1/g/bench-g1/schedule', doc: fullDay('plan-g1', { groups: ['bench-g1'] }, 1) },
-    { topic: 'loa/v1/g/bench-g2/schedule', doc: fullDay('plan-g2', { groups: ['bench-g2'] }, 1) },
+    { topic: deviceTopic(DEFAULT_ROOT, FULL, 'schedule'), doc: fullDay('plan-device', { devices: [FULL] }, 1) },
+    { topic: groupTopic(DEFAULT_ROOT, 'bench-g1', 'schedule'), doc: fullDay('plan-g1', { groups: ['bench-g1'] }, 1) },
+    { topic: groupTopic(DEFAULT_ROOT, 'bench-g2', 'schedule'), doc: fullDay('plan-g2', { groups: ['bench-g2'] }, 1) },
   ];
   const live: DistAgent[] = [];
   try {
@@ -101,7 +102,7 @@ export async function benchPlanning(add: Add): Promise<void> {
       const ticks = cpuTicks(first.proc.pid!);
       const from = Date.now();
       await pub.publishAsync(topic, jws, { qos: 1, retain: true });
-      const ev = await w.waitFor((m) => m.topic === `loa/v1/d/${FULL}/events` && m.json().type === 'schedule.accepted' && m.json().docId === doc.id && m.json().version === doc.version, 20_000, `${String(doc.id)} v${String(doc.version)} accepted`);
+      const ev = await w.waitFor((m) => m.topic === deviceTopic(DEFAULT_ROOT, FULL, 'events') && m.json().type === 'schedule.accepted' && m.json().docId === doc.id && m.json().version === doc.version, 20_000, `${String(doc.id)} v${String(doc.version)} accepted`);
       await sleep(2000); // the plan is built meanwhile (~30 us an occurrence, in slices)
       accept.push({ kind, ms: Date.parse(String(ev.json().ts)) - from, from, to: from + 2000, cpuMs: (cpuTicks(first.proc.pid!) - ticks) * 10 });
     }

@@ -24,6 +24,7 @@ import { benchFleet } from './fleet.js';
 import { benchPlanning } from './planning.js';
 import { benchFlood } from './flood.js';
 import { benchStore } from './store.js';
+import { DEFAULT_ROOT, deviceTopic, fleetFilter } from '../agent/domain/topics.js';
 
 interface Row {
   metric: string;
@@ -114,7 +115,7 @@ async function countingProxy(targetPort: number): Promise<{ port: number; up: nu
 async function idleAndWire(broker: TestBroker): Promise<void> {
   const proxy = await countingProxy(broker.port);
   const procs: { kind: 'dist' | 'tsx'; p: ChildProcess }[] = [];
-  const w = await Watcher.connect(broker.url, ['loa/v1/d/+/status']);
+  const w = await Watcher.connect(broker.url, [fleetFilter(DEFAULT_ROOT, 'status')]);
   for (const kind of ['dist', 'tsx'] as const) {
     const dir = tempDir(`idle-${kind}`);
     const port = kind === 'dist' ? proxy.port : broker.port;
@@ -157,7 +158,7 @@ async function startup(broker: TestBroker, kind: 'dist' | 'tsx', runs = 5): Prom
     const dir = tempDir(`start-${kind}`);
     const id = `start-${kind}-${i}`;
     const cfg = writeConfig(dir, { deviceId: id, mqtt: { url: broker.url }, stateDir: join(dir, 'state'), cacheDir: join(dir, 'cache') });
-    const w = await Watcher.connect(broker.url, [`loa/v1/d/${id}/status`]);
+    const w = await Watcher.connect(broker.url, [deviceTopic(DEFAULT_ROOT, id, 'status')]);
     const t0 = performance.now();
     const p = spawnQuiet(agentArgs(kind, cfg));
     await w.waitFor((m) => m.json().online === true, 20_000, 'birth');
@@ -194,7 +195,7 @@ async function drain(broker: TestBroker): Promise<void> {
     for (let i = 0; i < n; i++) ob.emit('media.failed', { mediaId: `m${i}`, sha256: 'ab'.repeat(32), reason: 'bench' });
   })();
   db.close();
-  const w = await Watcher.connect(broker.url, ['loa/v1/d/drain-box/events'], { clientId: 'bench-centre', clean: false, protocolVersion: 4 });
+  const w = await Watcher.connect(broker.url, [deviceTopic(DEFAULT_ROOT, 'drain-box', 'events')], { clientId: 'bench-centre', clean: false, protocolVersion: 4 });
   await broker.stop();
   const config = parseConfig({ deviceId: 'drain-box', mqtt: { url: broker.url, reconnect: { minS: 1, maxS: 1 } }, stateDir, cacheDir: join(dir, 'cache') });
   let births = 0;

@@ -16,9 +16,10 @@ import { makeKey, sign, scheduleDoc } from '../test/helpers/signer.js';
 import { writeConfig } from '../test/helpers/agent-process.js';
 import { boxConfig } from '../test/helpers/box.js';
 import { type Add, spawnDist, waitBirth, median, pct } from './agent-proc.js';
+import { DEFAULT_ROOT } from '../agent/domain/topics.js';
 
 const DEVICE = 'bench-store';
-const ROOT = `loa/v1/d/${DEVICE}`;
+const ROOT = `${DEFAULT_ROOT}/d/${DEVICE}`;
 const RUNS = Number(process.env.BENCH_STORE_RUNS ?? 5);
 
 export async function benchStore(add: Add): Promise<void> {

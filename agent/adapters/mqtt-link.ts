@@ -1,4 +1,4 @@
-// The MQTT link (mqtt.js), shared contract §1 and §5.
+// The MQTT link (mqtt.js), docs/protocol.md §1 and §5.
 //
 // - Persistent session: clean=false, and on MQTT 5 a session expiry, so QoS 1 commands
 //   sent while the box was offline reach it when it returns.

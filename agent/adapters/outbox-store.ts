@@ -1,4 +1,4 @@
-// The durable event outbox (shared contract §7). emit() returns only after the event
+// The durable event outbox (docs/protocol.md §7). emit() returns only after the event
 // is committed to SQLite, so an event the agent has emitted survives kill -9 and,
 // with synchronous=FULL, a power cut. Events leave the table only when the broker
 // has acknowledged them (see runtime/outbox-sender.ts).

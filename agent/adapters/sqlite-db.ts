@@ -19,7 +19,7 @@ const MIGRATIONS: readonly string[] = [
      type TEXT NOT NULL,
      body TEXT NOT NULL
    );`,
-  // Issue [2/6]: signed schedules, the media cache and the occurrence ledger.
+  // Signed schedules, the media cache and the occurrence ledger.
   `CREATE TABLE doc_versions (          -- anti-replay: highest version accepted per document id, forever
      doc_id      TEXT PRIMARY KEY,
      version     INTEGER NOT NULL,

@@ -21,19 +21,14 @@ import type { CommandStore } from '../adapters/command-store.js';
 import type { TimerHandle } from '../adapters/clock.js';
 import { within } from '../adapters/waitress.js';
 import type { SignedTopicDeps } from './schedule-intake.js';
-import { PUBLISH_OPTS } from '../domain/topics.js';
+import { PUBLISH_OPTS, type CommandResult } from '../domain/topics.js';
 import { redact } from '../domain/redact.js';
 import { claimedId, verifyCommand, type CommandDoc, type CommandErrorCode } from '../domain/command-doc.js';
 
 export type CommandOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; code: CommandErrorCode | string; message: string };
 
-export interface ResultMessage {
-  cmdId: string;
-  ok: boolean;
-  ts: string;
-  result?: Record<string, unknown>;
-  error?: { code: string; message: string };
-}
+/** The `cmd/result` message: the contract module's type (domain/topics.ts). */
+export type ResultMessage = CommandResult;
 
 /** The same signed-topic context as the schedule intake, plus what commands need. */
 export interface CommandDeps extends SignedTopicDeps {

@@ -1,4 +1,4 @@
-// The heartbeat of shared contract §6: every periodS and on every state change
+// The heartbeat of the wire contract (docs/protocol.md §6): every periodS and on every state change
 // (at most one a second), retained, QoS 0. Skipped while offline: the broker keeps
 // the last one, and a stale heartbeat queued for later would only mislead the NOC.
 import type { Link } from '../adapters/mqtt-link.js';

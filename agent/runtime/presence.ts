@@ -1,4 +1,4 @@
-// Birth on every (re)connection and death on clean shutdown (shared contract §5). The
+// Birth on every (re)connection and death on clean shutdown (docs/protocol.md §5). The
 // will is set on the link; this service publishes the retained birth first thing on
 // each connection, and the retained shutdown death when the agent stops.
 import type { Link } from '../adapters/mqtt-link.js';

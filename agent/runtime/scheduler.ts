@@ -23,7 +23,7 @@ import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
 import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../domain/occurrences.js';
 
-/** What the scheduler drives. Issue [3/6] plugs the real player and board in behind it. */
+/** What the scheduler drives: the playback coordinator (runtime/playback.ts) on the real player and board. */
 export interface Playback {
   /** The amplifier warm-up moment for `occ` has come (start - warmUpMs). */
   prepare(occ: Occurrence): void;
