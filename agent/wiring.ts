@@ -119,7 +119,7 @@ export function createBoard(c: Config, log: Logger, clock: Clock): Board {
     if (path === 'sim') log.warn({ code: 'SIM_BOARD' }, 'hardware.mcu.path is "sim": the IO board is simulated in-process');
     // The caller's logger already carries `mod` (pino appends child bindings, so a
     // second `mod` would be a duplicate key in every JSON line).
-    return new McuBoard({ open, watchdogS, log });
+    return new McuBoard({ open, watchdogS, log, clock });
   }
   const sim = new SimBoard({ clock });
   // The simulated relays are only visible through the log: say each transition.

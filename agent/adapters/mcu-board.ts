@@ -17,6 +17,8 @@ import type { AudioInput as BoardInput, BoardEvent, Status, VersionBlock } from 
 import type { AudioInput, Board, BoardDiagnostics, BoardState, FmState, HwCondition, Tuner } from './board.js';
 import type { Logger } from '../log.js';
 import { LoaError } from '../errors.js';
+import { systemClock, type Clock, type TimerHandle as ClockTimerHandle } from './clock.js';
+import type { TimerHandle as BridgeTimerHandle, Timers } from '../../firmware-bridge/timers.js';
 
 export interface McuBoardOptions {
   open(): Promise<Duplex>;
@@ -27,6 +29,20 @@ export interface McuBoardOptions {
   bridge?: Partial<Omit<BridgeDeps, 'open' | 'watchdogS'>>;
   /** How often the RSSI is read while tuned; 10 s by default. */
   fmPollMs?: number;
+  /**
+   * The agent's clock: the bridge's timers (its own small port, so firmware-bridge/ stands
+   * alone) and the FM poll run on it. Default: the system clock.
+   */
+  clock?: Clock;
+}
+
+/** The agent's Clock as the firmware bridge's Timers port (monotonic `now`). */
+export function bridgeTimers(clock: Clock): Timers {
+  return {
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms) as unknown as BridgeTimerHandle,
+    clearTimeout: (h) => clock.clearTimeout(h as unknown as ClockTimerHandle | undefined),
+    now: () => clock.monoMs(),
+  };
 }
 
 /** Level codes the status flags carry, for reconciling after a connect or a lost event. */
@@ -55,14 +71,16 @@ export class McuBoard implements Board {
   private ampOn = false;
   private input: AudioInput = 'ip';
   private fm: FmState | null = null;
-  private fmPoll: NodeJS.Timeout | undefined;
+  private fmPoll: ClockTimerHandle | undefined;
+  private readonly clock: Clock;
   private closed = false;
   private initialised = false;
   private version: VersionBlock | undefined;
   private refusedByFault = false;
 
   constructor(private readonly o: McuBoardOptions) {
-    this.bridge = new FirmwareBridge({ ...o.bridge, open: o.open, watchdogS: o.watchdogS });
+    this.clock = o.clock ?? systemClock;
+    this.bridge = new FirmwareBridge({ timers: bridgeTimers(this.clock), ...o.bridge, open: o.open, watchdogS: o.watchdogS });
     const b = this.bridge;
     b.on('event', (e) => this.onEvent(e));
     b.on('connected', (v) => {
@@ -210,7 +228,8 @@ export class McuBoard implements Board {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.fmPoll);
+    this.clock.clearInterval(this.fmPoll);
+    this.fmPoll = undefined;
     if (this.bridge.connected) {
       await this.bridge.setAmp(false).catch(() => undefined);
       await this.bridge.selectInput('ip').catch(() => undefined);
@@ -233,8 +252,7 @@ export class McuBoard implements Board {
     const r = await this.bridge.fmTune(Math.round(freqMHz * 100));
     this.fm = { freqMHz: r.freq / 100, rssi: r.rssi };
     if (!this.fmPoll && !this.closed) {
-      this.fmPoll = setInterval(() => void this.pollFm(), this.o.fmPollMs ?? 10_000);
-      this.fmPoll.unref();
+      this.fmPoll = this.clock.setInterval(() => void this.pollFm(), this.o.fmPollMs ?? 10_000, { unref: true });
     }
     return { ...this.fm };
   }

@@ -3,6 +3,7 @@
 // hw.fault / hw.recovered events on a real Mosquitto, debounced, with the heartbeat's
 // state and fm fields following. Playback that does not need the board goes on while
 // the board is silent (real mpg123, paced output, a local HTTP stream).
+import { systemClock } from '../../agent/adapters/clock.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -390,7 +391,7 @@ test('a clean stop: no MCU_LOST, SET_AMP 0 / SELECT_INPUT ip sent once; board lo
   // The board as the agent builds it from its configuration (hardware.ts): one "mod" per line.
   const cap2 = capturedLog();
   const config = parseConfig({ deviceId: 'mod-box', mqtt: { url: 'mqtt://127.0.0.1:1' }, hardware: { board: 'mcu', mcu: { path: 'sim' } } });
-  const board = createBoard(config, cap2.log.child({ mod: 'board' }), { now: () => Date.now() } as never);
+  const board = createBoard(config, cap2.log.child({ mod: 'board' }), systemClock);
   await board.init();
   await board.close();
   assert.ok(cap2.lines.length > 0);
