@@ -104,11 +104,18 @@ export class ScheduleIntake {
     }
     const doc = v.doc;
     const jws = payload.toString('utf8').trim();
+    // The replay mark is in memory at once (the next message is judged by it) and in the
+    // database within this turn; the copy beside the database, and the re-plan, each take a
+    // loop turn of their own, so accepting a dense document is never one long stall.
     d.replay.absorbTopic(topic, { id: doc.id, version: doc.version, issuedAt: doc.issuedAt, jws });
-    d.replay.save();
     d.store.put(topic, doc, jws, d.clock.now());
     d.events.emit('schedule.accepted', { docId: doc.id, version: doc.version, topic });
     d.log.info({ topic, docId: doc.id, version: doc.version, items: doc.items.length, kid: v.kid }, 'schedule accepted');
-    d.onAccepted();
+    setImmediate(() => {
+      d.replay.save();
+      setImmediate(() => {
+        if (this.running) d.onAccepted();
+      });
+    });
   }
 }
