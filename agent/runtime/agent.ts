@@ -214,7 +214,12 @@ export class Agent {
     outbox.emit('store.reset', { ...reset, message: `${reset.message}; ${kept}; ${lost}` });
   }
 
-  /** Whether the clock is known to be unsynchronised (then issuedAt ahead is tolerated); polled every minute. */
+  /**
+   * Whether the clock is known to be synchronised, polled every minute. Only then is an
+   * `issuedAt` ahead of it refused (contract v1.1 §2.1): a Pi boots with the time it saved
+   * at shutdown, and a box whose time service reports nothing (chrony, ntpd) must not
+   * refuse the centre's fresh documents, a warning among them, until NTP answers.
+   */
   private async watchClockSync(clock: Clock): Promise<() => boolean | undefined> {
     let synced: boolean | null = await this.statsImpl.clockSynced().catch(() => null);
     this.clockPoll = clock.setInterval(
@@ -227,7 +232,7 @@ export class Agent {
       60_000,
       { unref: true },
     );
-    return () => (synced === false ? false : undefined);
+    return () => (synced === true ? undefined : false);
   }
 
   /** The player, the playback coordinator on the board, and the board's faults. */
