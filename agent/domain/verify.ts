@@ -1,6 +1,7 @@
 // Verification of signed documents (contract §2, v1.1 §2.1). Only a document that passes
 // every check, in this order, may change what the speaker plays:
-//   size, JWS form (strict base64url), alg, known kid, signature, typ, payload schema
+//   size, JWS form (strict base64url: the header first, the payload and signature once
+//   the kid is known), alg, known kid, signature, typ, payload schema
 //   (with the lifetime and issuedAt bounds), target bound to the topic, expiry, replay.
 // The first failure decides the reason reported in `schedule.rejected`.
 //
@@ -100,9 +101,9 @@ export function verifyJws(payload: Buffer | string, keys: KeyRing, typ: string, 
   if (parts.length !== 3) return fail('invalid', 'not a JWS in compact serialization (three base64url parts)');
   const [h, p, sig] = parts as [string, string, string];
   if (h.length > MAX_HEADER_CHARS) return fail('invalid', `JWS header of ${h.length} characters (at most ${MAX_HEADER_CHARS})`);
-  for (const [name, part] of [['header', h], ['payload', p], ['signature', sig]] as const) {
-    if (!isCanonicalBase64url(part)) return fail('invalid', `JWS ${name} is not canonical base64url (no padding, zero spare bits)`);
-  }
+  // The small header first: a forgery naming no trusted key is refused before its
+  // payload (up to maxBytes) is decoded at all.
+  if (!isCanonicalBase64url(h)) return fail('invalid', 'JWS header is not canonical base64url (no padding, zero spare bits)');
   let header: { alg?: unknown; kid?: unknown; typ?: unknown; crit?: unknown; b64?: unknown };
   try {
     header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as typeof header;
@@ -115,6 +116,9 @@ export function verifyJws(payload: Buffer | string, keys: KeyRing, typ: string, 
   if (typeof header.kid !== 'string') return fail('unknown-key', 'the JWS header has no kid');
   const key = keys.get(header.kid);
   if (!key) return fail('unknown-key', `kid ${JSON.stringify(header.kid.slice(0, 64))} is not a trusted key`);
+  for (const [name, part] of [['payload', p], ['signature', sig]] as const) {
+    if (!isCanonicalBase64url(part)) return fail('invalid', `JWS ${name} is not canonical base64url (no padding, zero spare bits)`);
+  }
   const signature = Buffer.from(sig, 'base64url');
   if (signature.length !== 64 || !edVerify(null, Buffer.from(`${h}.${p}`, 'latin1'), key, signature)) {
     return fail('signature', `signature does not verify with key ${header.kid}`);
