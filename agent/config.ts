@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MAX_DOC_BYTES, ID_RE } from './domain/schedule-doc.js';
+import { KEY_ROLES } from './domain/verify.js';
 import { LoaError } from './errors.js';
 import { redact } from './domain/redact.js';
 import { checkFileModes } from './config-files.js';
@@ -155,7 +156,19 @@ export const configSchema = z
       .regex(/^[^#+\s]+[^/#+\s]$|^[^#+/\s]$/, 'is not a valid topic root (no wildcards, spaces or trailing "/")')
       .default('loa/v1'),
     trustedKeys: z
-      .array(z.strictObject({ kid: id('key id'), publicKey: ed25519Key }), 'is not a list of {kid, publicKey}')
+      .array(
+        z.strictObject({
+          kid: id('key id'),
+          publicKey: ed25519Key,
+          /** What the key may sign; absent: schedules and commands, never a release. */
+          roles: z
+            .array(z.enum(KEY_ROLES, `is not one of ${KEY_ROLES.join(', ')}`), 'is not a list of roles')
+            .min(1, 'is empty: a key with no role signs nothing (remove the key instead)')
+            .refine((r) => new Set(r).size === r.length, 'names a role twice')
+            .optional(),
+        }),
+        'is not a list of {kid, publicKey, roles?}',
+      )
       .default([]),
     stateDir: filePath.default('/var/lib/loa'),
     cacheDir: filePath.default('/var/cache/loa'),

@@ -1,7 +1,7 @@
 // Verification of signed documents (contract §2, v1.1 §2.1). Only a document that passes
 // every check, in this order, may change what the speaker plays:
 //   size, JWS form (strict base64url: the header first, the payload and signature once
-//   the kid is known), alg, known kid, signature, typ, payload schema
+//   the kid is known), alg, known kid and its role, signature, typ, payload schema
 //   (with the lifetime and issuedAt bounds), target bound to the topic, expiry, replay.
 // The first failure decides the reason reported in `schedule.rejected`.
 //
@@ -14,10 +14,21 @@ import { validateSchedule, targets, type ScheduleDoc, type Target } from './sche
 
 export type RejectReason = 'signature' | 'unknown-key' | 'replay' | 'expired' | 'target' | 'invalid' | 'too-large';
 
+/**
+ * What a trusted key may sign. A key without roles signs schedules and commands (configs
+ * from before roles keep working) and never a release, so a leaked scheduling key cannot
+ * push code to the fleet.
+ */
+export type KeyRole = 'schedule' | 'command' | 'release';
+export const KEY_ROLES: readonly KeyRole[] = ['schedule', 'command', 'release'];
+export const DEFAULT_KEY_ROLES: readonly KeyRole[] = ['schedule', 'command'];
+
 export interface TrustedKey {
   kid: string;
   /** Raw Ed25519 public key, base64url (32 bytes). */
   publicKey: string;
+  /** Absent: `DEFAULT_KEY_ROLES`. */
+  roles?: readonly KeyRole[];
 }
 
 /** Where a document came from: contract v1.1 §2.1 binds it to the topic's device or group. */
@@ -58,14 +69,25 @@ export const DEFAULT_SCHEDULE_LIFETIME_MS = 400 * 86_400_000;
 /** Contract v1.1 §2.1: an `issuedAt` more than this far ahead of a synchronised clock is invalid. */
 export const MAX_ISSUED_AHEAD_MS = 10 * 60_000;
 
+/** The role a document of this `typ` needs from the key that signed it. */
+export function roleFor(typ: string): KeyRole {
+  return typ === SCHEDULE_TYP ? 'schedule' : 'command';
+}
+
 /** Imports trusted keys once; verification then costs one Ed25519 verify. */
 export class KeyRing {
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly keys = new Map<string, { key: KeyObject; roles: readonly KeyRole[] }>();
   constructor(trusted: readonly TrustedKey[]) {
-    for (const k of trusted) this.keys.set(k.kid, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: k.publicKey }, format: 'jwk' }));
+    for (const k of trusted) {
+      const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: k.publicKey }, format: 'jwk' });
+      this.keys.set(k.kid, { key, roles: k.roles ?? DEFAULT_KEY_ROLES });
+    }
   }
   get(kid: string): KeyObject | undefined {
-    return this.keys.get(kid);
+    return this.keys.get(kid)?.key;
+  }
+  roles(kid: string): readonly KeyRole[] {
+    return this.keys.get(kid)?.roles ?? [];
   }
   get size(): number {
     return this.keys.size;
@@ -116,6 +138,12 @@ export function verifyJws(payload: Buffer | string, keys: KeyRing, typ: string, 
   if (typeof header.kid !== 'string') return fail('unknown-key', 'the JWS header has no kid');
   const key = keys.get(header.kid);
   if (!key) return fail('unknown-key', `kid ${JSON.stringify(header.kid.slice(0, 64))} is not a trusted key`);
+  // The role before the signature: as cheap as the kid, and a key trusted for something
+  // else is, for this document, not a trusted key.
+  const role = roleFor(typ);
+  if (!keys.roles(header.kid).includes(role)) {
+    return fail('unknown-key', `key ${header.kid} is not trusted to sign a ${role} (its roles: ${keys.roles(header.kid).join(', ') || 'none'})`);
+  }
   for (const [name, part] of [['payload', p], ['signature', sig]] as const) {
     if (!isCanonicalBase64url(part)) return fail('invalid', `JWS ${name} is not canonical base64url (no padding, zero spare bits)`);
   }

@@ -2,7 +2,7 @@
 // box's side of it: the retained JWS on the contract's topic passes the agent's verifier.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBroker, freePort, type TestBroker } from '../helpers/broker.js';
 import { Watcher } from '../helpers/watcher.js';
@@ -148,4 +148,21 @@ test('mutual TLS: --ca, --cert and --key-tls; without a client certificate the b
   } finally {
     await tls.close();
   }
+});
+
+test('noc keys --roles: the entry names its roles, and a box refuses a schedule signed by a release-only key', async () => {
+  const bad = await runNoc(['keys', '--kid', 'rel-x', '--out', dir, '--roles', 'release,deploy']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--roles: "deploy" is not one of schedule, command, release/);
+  const k = await runNoc(['keys', '--kid', 'release-2026', '--out', dir, '--roles', 'release']);
+  assert.equal(k.code, 0, k.stderr);
+  const entry = JSON.parse(k.stdout) as { kid: string; publicKey: string; roles: ['release'] };
+  assert.deepEqual(entry.roles, ['release']);
+  const json = join(dir, 'by-release.json');
+  const jws = join(dir, 'by-release.jws');
+  writeFileSync(json, JSON.stringify(scheduleDoc({ id: 'by-release' })));
+  const s = await runNoc(['sign', json, '--key', join(dir, 'release-2026.key.pem'), '--out', jws]);
+  assert.equal(s.code, 0, s.stderr);
+  const v = verifySchedule(readFileSync(jws), new KeyRing([entry]), { ...box, now: Date.now() });
+  assert.equal(!v.ok && v.reason, 'unknown-key');
 });
