@@ -142,6 +142,7 @@ export class CommandService {
       return;
     }
     d.log.info({ cmdId: doc.id, action: doc.action, kid: v.kid, topic }, 'command accepted');
+    d.clockEvidence?.(Date.parse(doc.issuedAt));
     const job = this.run(doc).finally(() => this.inflight.delete(job));
     this.inflight.add(job);
   }
