@@ -152,3 +152,14 @@ test('stopped, the intake ignores what arrives', async () => {
   assert.equal(r.events().length, 0);
   r.close();
 });
+
+test('the issuedAt of an accepted document is clock evidence (a lower bound of the real time); a refused one is not', async () => {
+  const r = rig();
+  await send(r, deviceTopic, await r.sign(doc(r, { target: { devices: [DEVICE] } }), 'loa-schedule+json'));
+  assert.deepEqual(r.evidence, [r.clock.now() - 60_000]);
+  await send(r, groupTopic, await sign({ ...doc(r), issuedAt: r.iso(9 * 3_600_000) }, makeKey('centre-2026'), { typ: 'loa-schedule+json' }));
+  await send(r, groupTopic, await r.sign({ ...doc(r), issuedAt: r.iso(9 * 3_600_000), expiresAt: r.iso(-1000) }, 'loa-schedule+json'));
+  assert.equal(r.events('schedule.rejected').length, 2, 'a forged signature and an expired document');
+  assert.equal(r.evidence.length, 1, 'neither counts');
+  r.close();
+});
