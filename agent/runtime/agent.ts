@@ -233,7 +233,7 @@ export class Agent {
    * database, and the newest issuedAt of the documents restored. The signed intakes feed
    * it evidence and refuse an issuedAt ahead only of a clock a source vouches for.
    */
-  private async watchClock(clock: Clock, stores: Stores): Promise<Pick<SharedSigned, 'clockSynced' | 'clockEvidence'>> {
+  private async watchClock(clock: Clock, stores: Stores): Promise<Pick<SharedSigned, 'clockSynced' | 'clockEvidence' | 'provableNow'>> {
     const issued = stores.schedules.inForce().map(({ doc }) => Date.parse(doc.issuedAt));
     const watch = new ClockWatch({
       clock,
@@ -248,7 +248,7 @@ export class Agent {
     });
     this.clockWatch = watch;
     await watch.start();
-    return { clockSynced: () => watch.syncedForIntake(), clockEvidence: (ms) => watch.note(ms) };
+    return { clockSynced: () => watch.syncedForIntake(), clockEvidence: (ms) => watch.note(ms), provableNow: () => watch.provableNow() };
   }
 
   /** The player, the playback coordinator on the board, and the board's faults. */

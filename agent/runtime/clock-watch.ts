@@ -12,7 +12,7 @@
 import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { ClockSources, ClockSync } from '../adapters/clock-sources.js';
 import type { Logger } from '../log.js';
-import { clockReport, higherBound, judgeClock, type ClockReport, type ClockVerdict } from '../domain/clock-trust.js';
+import { clockReport, higherBound, judgeClock, provableNow, type ClockReport, type ClockVerdict } from '../domain/clock-trust.js';
 
 /** Where the bound is persisted (adapters/clock-checkpoint.ts; a fake in unit tests). */
 export interface BoundStore {
@@ -84,6 +84,11 @@ export class ClockWatch {
 
   report(): ClockReport {
     return clockReport(this.sync, this.verdict());
+  }
+
+  /** The latest time the box can prove: its clock, or the lower bound when the clock is behind it. */
+  provableNow(): number {
+    return provableNow(this.d.clock.now(), this.verdict());
   }
 
   /** For the issuedAt-ahead refusal (contract v1.1 §2.1): only a clock a source vouches for refuses. */

@@ -116,7 +116,7 @@ export class CommandService {
     const v = verifyCommand(payload, d.keys, {
       deviceId: d.deviceId,
       groups: d.groups,
-      now: received,
+      now: d.provableNow?.() ?? received,
       maxBytes: d.maxBytes,
       binding,
       maxLifetimeMs: d.maxLifetimeMs,

@@ -34,6 +34,8 @@ export interface SignedTopicDeps {
   clockSynced: () => boolean | undefined;
   /** A verified document was issued at this instant (ms): a lower bound of the real time (runtime/clock-watch.ts). */
   clockEvidence?: (issuedAtMs: number) => void;
+  /** The latest time the box can prove (its clock, or the lower bound if later): what expiry is judged by. Default: the clock. */
+  provableNow?: () => number;
   replay: ReplayState;
   rejections: Rejections;
 }
@@ -85,7 +87,7 @@ export class ScheduleIntake {
     const v = verifySchedule(payload, d.keys, {
       deviceId: d.deviceId,
       groups: d.groups,
-      now: d.clock.now(),
+      now: d.provableNow?.() ?? d.clock.now(),
       maxBytes: d.maxBytes,
       binding,
       topicMark: () => d.replay.topicMark(topic),
