@@ -84,6 +84,12 @@ export class Scheduler {
   private readonly prepared = new Set<string>();
   /** Occurrences due while the clock was not trusted, by key; decided once it is (or once past grace). */
   private readonly held = new Map<string, Occurrence>();
+  /**
+   * Occurrences given to the playback by this process, key -> start. The playback writes
+   * the ledger only when audio starts, and a re-plan in the same wake (after a clock jump)
+   * lists a just-fired occurrence again: this keeps it from firing twice meanwhile.
+   */
+  private readonly fired = new Map<string, number>();
   private offset = 0;
   private jumps = 0;
   private lastWake: number | undefined;
@@ -183,6 +189,7 @@ export class Scheduler {
   private install(collected: Occurrence[], from: number, to: number, docs: readonly DocInForce[]): void {
     const cpu0 = process.cpuUsage();
     this.plan = finishPlan(collected);
+    for (const [key, start] of this.fired) if (start < from) this.fired.delete(key); // the ledger answers for those now
     this.noteSlice(cpu0);
     this.planFrom = from;
     this.planTo = to;
@@ -194,7 +201,7 @@ export class Scheduler {
   /** The next occurrence not yet handled (heartbeat `next`). */
   next(): Occurrence | null {
     const now = this.d.clock.now();
-    return this.plan.find((o) => o.start >= now && !this.d.ledger.has(o.key)) ?? null;
+    return this.plan.find((o) => o.start >= now && !this.handled(o.key)) ?? null;
   }
 
   /** Monotonic time of the last wake (at most maxSleepMs apart while running); the systemd watchdog's progress probe. */
@@ -241,13 +248,22 @@ export class Scheduler {
     return this.held.size;
   }
 
+  private handled(key: string): boolean {
+    return this.fired.has(key) || this.d.ledger.has(key);
+  }
+
+  private fire(occ: Occurrence, lateMs: number): void {
+    this.fired.set(occ.key, occ.start);
+    this.d.playback.fire(occ, lateMs);
+  }
+
   private runDue(now: number): void {
     const hold = this.d.clockHold?.() ?? TRUSTED;
     let changed = this.decideHeld(now, hold);
     if (hold.held) changed = this.holdDue(now, hold) || changed;
     for (const occ of hold.held ? [] : this.plan) {
       if (occ.start > now + (this.d.warmUpMs > 0 ? this.d.warmUpMs : 0)) break;
-      if (this.d.ledger.has(occ.key)) continue;
+      if (this.handled(occ.key)) continue;
       if (occ.start > now) {
         if (!this.prepared.has(occ.key)) {
           this.prepared.add(occ.key);
@@ -259,7 +275,7 @@ export class Scheduler {
       changed = true;
       if (lateMs > this.d.graceMs) this.skip(occ, 'missed', now);
       else if (!this.d.mediaReady(occ)) this.skip(occ, 'media-missing', now);
-      else this.d.playback.fire(occ, lateMs);
+      else this.fire(occ, lateMs);
       this.prepared.delete(occ.key);
     }
     // Everything due is handled now (fired, skipped, held, or already in the ledger). Held
@@ -282,7 +298,7 @@ export class Scheduler {
     for (const occ of this.plan) {
       const pastGrace = proven - occ.start > this.d.graceMs;
       if (occ.start > now && !pastGrace) break;
-      if (this.d.ledger.has(occ.key) || this.held.has(occ.key)) continue;
+      if (this.handled(occ.key) || this.held.has(occ.key)) continue;
       changed = true;
       if (pastGrace) this.skip(occ, 'clock', now);
       else {
@@ -299,7 +315,7 @@ export class Scheduler {
     let changed = false;
     const proven = provableNow(now, hold);
     for (const [key, occ] of this.held) {
-      if (this.d.ledger.has(key)) {
+      if (this.handled(key)) {
         this.held.delete(key);
       } else if (proven - occ.start > this.d.graceMs) {
         this.held.delete(key);
@@ -317,7 +333,7 @@ export class Scheduler {
         this.held.delete(key);
         changed = true;
         if (!this.d.mediaReady(occ)) this.skip(occ, 'media-missing', now);
-        else this.d.playback.fire(occ, now - occ.start);
+        else this.fire(occ, now - occ.start);
       }
     }
     return changed;
@@ -338,7 +354,7 @@ export class Scheduler {
     let at = now + (this.d.maxSleepMs ?? 30_000);
     for (const occ of this.plan) {
       if (occ.start - this.d.warmUpMs > at) break;
-      if (this.d.ledger.has(occ.key)) continue;
+      if (this.handled(occ.key)) continue;
       const instant = this.prepared.has(occ.key) || occ.start - this.d.warmUpMs <= now ? occ.start : occ.start - this.d.warmUpMs;
       if (instant < at) at = instant;
     }
@@ -346,7 +362,7 @@ export class Scheduler {
     // puts past its grace (a plan made on a clock behind) at once.
     for (const o of this.held.values()) at = Math.min(at, o.start + this.d.graceMs + 1);
     const hold = this.d.clockHold?.() ?? TRUSTED;
-    const first = hold.held ? this.plan.find((o) => !this.d.ledger.has(o.key)) : undefined;
+    const first = hold.held ? this.plan.find((o) => !this.handled(o.key)) : undefined;
     if (first && provableNow(now, hold) - first.start > this.d.graceMs) at = now;
     this.timer = this.d.clock.setTimeout(() => this.wake(), Math.max(0, at - now));
   }

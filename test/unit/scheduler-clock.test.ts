@@ -139,3 +139,22 @@ test('a held item NTP releases within its grace starts late; one released after 
   r.scheduler.stop();
   r.db.close();
 });
+
+test('NTP sets the clock back a little: a held item still due starts late once, although the re-plan lists it again (the ledger is written only when audio starts)', () => {
+  const AHEAD = 30_000;
+  const r = manualRig([doc([{ id: 'a', at: at(5000) }])], { now: T0 + AHEAD, over: { clockHold: () => judgeClock(r.clock.now(), sync, null) } });
+  let sync: ClockSync = unsynced;
+  r.scheduler.start();
+  r.clock.advance(10_000); // box T0+40 s, real T0+10 s: `a` held, 35 s late on the box's clock
+  assert.equal(r.scheduler.heldCount, 1);
+  r.clock.jumpWall(-AHEAD);
+  sync = synced;
+  r.scheduler.clockChanged();
+  r.clock.advance(60_000);
+  assert.deepEqual(
+    r.told.filter(([what]) => what === 'fire'),
+    [['fire', 'a', 5000]],
+  );
+  r.scheduler.stop();
+  r.db.close();
+});
