@@ -9,11 +9,15 @@
 //    answering it, means chrony cannot tell: ask the next source.
 // 3. The kernel (any daemon that disciplines the clock: ntpd, openntpd, chrony without
 //    chronyc): adjtimex(2) returns TIME_ERROR while STA_UNSYNC is set. Node cannot call
-//    it, so a one-line python3 (ctypes; on every Raspberry Pi OS image, 0.2 s, run only
-//    where the two above are absent) asks. A clean state is proof of synchronisation;
-//    TIME_ERROR is NOT taken as proof of the opposite: the kernel starts unsynchronised
-//    and only a disciplining daemon clears it, so a box set by a one-shot `ntpdate` or by
-//    hand would otherwise be held for ever. It counts as "cannot tell".
+//    it, and the agent's unit forbids it the call anyway (ProtectClock=yes filters
+//    adjtimex even read-only), so it asks systemd-timedated, outside the sandbox:
+//    `timedatectl show -p NTPSynchronized --value` is that flag (yes/no). Where timedatectl
+//    cannot answer (no systemd as PID 1, no D-Bus), a one-line python3 (ctypes; on every
+//    Raspberry Pi OS image) calls adjtimex itself, which works outside such a sandbox.
+//    These run only where the two sources above are absent. A clean state is proof of
+//    synchronisation; TIME_ERROR is NOT taken as proof of the opposite: the kernel starts
+//    unsynchronised and only a disciplining daemon clears it, so a box set by a one-shot
+//    `ntpdate` or by hand would otherwise be held for ever. It counts as "cannot tell".
 // 4. Otherwise `none` (synced null).
 //
 // Every path and command is injectable, so tests drive each source with files and scripts.
@@ -41,13 +45,16 @@ export interface ClockSourceOptions {
   runRoot?: string;
   /** argv of the chrony query (default `chronyc -n tracking`). */
   chronyc?: readonly string[];
-  /** argv of the kernel probe; prints adjtimex(2)'s return value (default: python3 ctypes). */
-  kernelProbe?: readonly string[];
+  /** Kernel probes, tried in order until one answers: print `yes`/`no` or adjtimex(2)'s return value (default: timedatectl, then python3 ctypes). */
+  kernelProbe?: readonly (readonly string[])[];
   /** Longest wait for a command, ms (default 3000). */
   timeoutMs?: number;
 }
 
-const KERNEL_PROBE = ['/usr/bin/python3', '-S', '-c', 'import ctypes;b=ctypes.create_string_buffer(512);print(ctypes.CDLL(None).adjtimex(b))'];
+const KERNEL_PROBES = [
+  ['timedatectl', 'show', '-p', 'NTPSynchronized', '--value'],
+  ['/usr/bin/python3', '-S', '-c', 'import ctypes;b=ctypes.create_string_buffer(512);print(ctypes.CDLL(None).adjtimex(b))'],
+];
 /** adjtimex(2) clock states: TIME_OK, TIME_INS, TIME_DEL, TIME_OOP, TIME_WAIT are synchronised; TIME_ERROR (5) is not. */
 const TIME_ERROR = 5;
 
@@ -79,8 +86,11 @@ export function createClockSources(o: ClockSourceOptions = {}): ClockSources {
       return out === null ? null : chronyVerdict(out);
     },
     async kernel() {
-      const out = await run(o.kernelProbe ?? KERNEL_PROBE);
-      return out === null ? null : kernelVerdict(out);
+      for (const argv of o.kernelProbe ?? KERNEL_PROBES) {
+        const out = await run(argv);
+        if (out !== null && out.trim() !== '' && out.trim() !== '-1') return kernelVerdict(out);
+      }
+      return null;
     },
   };
 
@@ -103,9 +113,12 @@ export function chronyVerdict(out: string): boolean | null {
   return /^(normal|insert second|delete second)$/i.test(m[1]!) ? true : null;
 }
 
-/** adjtimex's return value: proof of synchronisation, or nothing (see the header). */
+/** timedatectl's yes/no or adjtimex's return value: proof of synchronisation, or nothing (see the header). */
 export function kernelVerdict(out: string): boolean | null {
-  const n = Number(out.trim());
+  const t = out.trim();
+  if (t === 'yes') return true;
+  if (t === 'no') return null;
+  const n = Number(t);
   if (!Number.isInteger(n) || n < 0) return null;
   return n === TIME_ERROR ? null : true;
 }

@@ -41,13 +41,19 @@ test('sources: timesyncd files, then chrony, then the kernel; none when nothing 
   };
   const chronyUnsync = script('chrony-unsync', "printf 'Reference ID    : 00000000 ()\\nLeap status     : Not synchronised\\n'");
   const chronyDown = script('chrony-down', "echo '506 Cannot talk to daemon' >&2; exit 1");
-  const kernelOk = script('kernel-ok', 'echo 0');
-  const kernelUnsync = script('kernel-unsync', 'echo 5');
+  const kernelOk = [script('kernel-ok', 'echo 0')];
+  const kernelUnsync = [script('kernel-unsync', 'echo 5')];
+  const noBus = script('timedatectl-no-bus', "echo 'Failed to connect to bus: Host is down' >&2; exit 1");
+  const timedatedYes = script('timedatectl-yes', 'echo yes');
+  const sandboxed = script('adjtimex-eperm', 'echo -1'); // ProtectClock=yes: adjtimex refused
   const runRoot = join(root, 'run');
   const read = (o: Parameters<typeof createClockSources>[0]) => createClockSources({ runRoot, ...o }).read();
 
   assert.deepEqual(await read({ chronyc: chronyDown, kernelProbe: kernelUnsync }), none, 'chronyd not answering and a kernel nobody disciplines: nothing tells');
   assert.deepEqual(await read({ chronyc: [join(root, 'no-such-chronyc')], kernelProbe: kernelOk }), { synced: true, source: 'kernel' });
+  assert.deepEqual(await read({ chronyc: chronyDown, kernelProbe: [timedatedYes, sandboxed] }), { synced: true, source: 'kernel' }, 'timedated answers for a sandboxed agent');
+  assert.deepEqual(await read({ chronyc: chronyDown, kernelProbe: [noBus, kernelOk[0]!] }), { synced: true, source: 'kernel' }, 'no D-Bus: python3 asks adjtimex itself');
+  assert.deepEqual(await read({ chronyc: chronyDown, kernelProbe: [noBus, sandboxed] }), none, 'neither can ask: nothing tells');
   assert.deepEqual(await read({ chronyc: chronyUnsync, kernelProbe: kernelOk }), { synced: false, source: 'chrony' }, 'chrony answers before the kernel');
   mkdirSync(join(runRoot, 'systemd/timesync'), { recursive: true });
   assert.deepEqual(await read({ chronyc: chronyUnsync }), { synced: false, source: 'timesyncd' });
@@ -61,6 +67,7 @@ test('sources: timesyncd files, then chrony, then the kernel; none when nothing 
   assert.equal(kernelVerdict('1\n'), true, 'TIME_INS: synchronised, a leap second pending');
   assert.equal(kernelVerdict('5\n'), null, 'TIME_ERROR proves nothing: the kernel starts so');
   assert.equal(kernelVerdict('x'), null);
+  assert.equal(kernelVerdict('no\n'), null, "timedated's no is the same TIME_ERROR");
 });
 
 test('checkpoint: atomic, checksummed, a corrupt or absent file is no bound, a refused write keeps the bound in memory', () => {
