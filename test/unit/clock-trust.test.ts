@@ -163,3 +163,16 @@ test('watch: NTP arriving is seen within 15 s (and at once on refresh), and rele
   assert.equal(r.watch.verdict().held, true);
   r.watch.stop();
 });
+
+test('watch: where no source can tell, the sources are asked once a minute, not every 15 s (a kernel probe spawns a process)', async () => {
+  const clock = new ManualClock({ now: T0 });
+  let reads = 0;
+  const watch = new ClockWatch({ clock, sources: { read: async () => (reads++, none) }, store: { load: () => null, save: () => true }, log });
+  await watch.start();
+  await clock.tickAsync(59_000);
+  assert.equal(reads, 1);
+  await clock.tickAsync(1000);
+  assert.equal(reads, 2);
+  watch.stop();
+  assert.equal(clock.pending, 0, 'stop() leaves no timer');
+});
