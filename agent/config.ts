@@ -9,6 +9,7 @@ import { KEY_ROLES } from './domain/verify.js';
 import { LoaError } from './errors.js';
 import { redact } from './domain/redact.js';
 import { checkFileModes } from './config-files.js';
+import { CLOCK_SOURCE_NAMES } from './adapters/clock-sources.js';
 
 /** The contract's identifier pattern, defined once in the document schema. */
 export const ID_PATTERN = ID_RE;
@@ -220,6 +221,14 @@ export const configSchema = z
         minRateBps: z.number('is not a number (expected bytes per second)').int().min(100, 'is below the minimum of 100 bytes/s').max(1_000_000_000).default(1000),
       })
       .prefault({}),
+    clock: z
+      .strictObject({
+        /** Time services asked, in order, whether the clock is synchronised (docs/protocol.md §6, time without an RTC). */
+        sources: z.array(z.enum(CLOCK_SOURCE_NAMES, 'is not "timesyncd", "chrony" or "kernel"'), 'is not a list of clock sources').default([...CLOCK_SOURCE_NAMES]),
+        /** Where systemd-timesyncd's state is (`{runRoot}/systemd/timesync/synchronized`). */
+        runRoot: filePath.default('/run'),
+      })
+      .prefault({}),
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'is not a log level').default('info') })
       .prefault({}),
@@ -263,6 +272,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     ...c,
     stateDir: resolve(baseDir, c.stateDir),
     cacheDir: resolve(baseDir, c.cacheDir),
+    clock: { ...c.clock, runRoot: resolve(baseDir, c.clock.runRoot) },
     mqtt: { ...c.mqtt, ca: abs(c.mqtt.ca), cert: abs(c.mqtt.cert), key: abs(c.mqtt.key), passwordFile: abs(c.mqtt.passwordFile), passwordValue: c.mqtt.password },
   }) as Config;
 }

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'STORE_RESET'
   | 'STORE_WRITE'
   | 'STORE_REPLAY'
+  | 'CLOCK_STATE'
+  | 'CLOCK_HELD'
   | 'INTAKE_FLOOD'
   | 'DEMO_BROKER'
   | 'MEDIA_FETCH'

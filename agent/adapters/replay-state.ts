@@ -7,9 +7,9 @@
 // The file is small and written atomically: a temporary file, fsync, rename, fsync of the
 // directory. A checksum over the content catches a torn or rotten file, which is then
 // ignored (and reported) rather than trusted.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, unlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { writeFileAtomic } from './atomic-file.js';
 import type { TopicMark } from '../domain/verify.js';
 import type { Logger } from '../log.js';
 
@@ -117,30 +117,11 @@ export class ReplayState {
     if (!this.dirty) return true;
     const body = JSON.stringify(this.c);
     const text = JSON.stringify({ v: 1, sum: checksum(body), content: this.c });
-    const tmp = `${this.path}.tmp`;
     try {
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, text);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.path);
-      const dfd = openSync(dirname(this.path), 'r');
-      try {
-        fsyncSync(dfd);
-      } finally {
-        closeSync(dfd);
-      }
+      writeFileAtomic(this.path, text);
       this.dirty = false;
       return true;
     } catch (err) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // nothing to clean
-      }
       this.log.error({ code: 'STORE_REPLAY', err: (err as Error).message, path: this.path }, 'replay state not written; kept in memory, will retry');
       return false;
     }

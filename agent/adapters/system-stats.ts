@@ -3,10 +3,11 @@
 import { readFile, readdir, statfs, access } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import type { SysStats } from '../domain/telemetry.js';
+import { createClockSources, type ClockSources } from './clock-sources.js';
 
 export interface SystemStats {
   sys(): Promise<SysStats>;
-  /** true/false where the time-sync daemon says so, null where nothing tells. */
+  /** true/false where a time service says so, null where none can tell (adapters/clock-sources.ts). */
   clockSynced(): Promise<boolean | null>;
 }
 
@@ -14,6 +15,8 @@ export interface SystemStatsPaths {
   sysRoot?: string;
   procRoot?: string;
   runRoot?: string;
+  /** Where clockSynced() asks; default: every source, timesyncd's files under runRoot. */
+  clock?: ClockSources;
   /** Directory whose file system's free space is reported (the state dir). */
   diskPath: string;
 }
@@ -21,7 +24,7 @@ export interface SystemStatsPaths {
 export function createSystemStats(p: SystemStatsPaths): SystemStats {
   const sysRoot = p.sysRoot ?? '/sys';
   const procRoot = p.procRoot ?? '/proc';
-  const runRoot = p.runRoot ?? '/run';
+  const clock = p.clock ?? createClockSources({ runRoot: p.runRoot ?? '/run' });
   let thermalPath: string | null | undefined;
 
   async function findThermal(): Promise<string | null> {
@@ -67,11 +70,7 @@ export function createSystemStats(p: SystemStatsPaths): SystemStats {
       };
     },
     async clockSynced() {
-      // systemd-timesyncd touches this file once it has synchronised (systemd >= 239).
-      if (await readable(`${runRoot}/systemd/timesync/synchronized`)) return true;
-      if (await readable(`${runRoot}/systemd/timesync`)) return false;
-      // chrony and ntpd leave no such file; an unknown is reported as null.
-      return null;
+      return (await clock.read()).synced;
     },
   };
 }

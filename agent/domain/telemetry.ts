@@ -1,6 +1,7 @@
 // Birth, death and heartbeat payloads of docs/protocol.md §5 and §6, built as plain
 // data from plain inputs. Fields that a later capability fills (playing, amp, fm,
 // cache, net, next) are null until the agent really knows them: never invented.
+import type { ClockReport } from './clock-trust.js';
 
 export interface SiteInfo {
   readonly communeName?: string;
@@ -71,7 +72,8 @@ export interface Heartbeat {
   fm: { freqMHz: number; rssi: number | null } | null;
   cache: { bytes: number; ready: number; pending: number; failed: number } | null;
   sys: SysStats;
-  clock: { synced: boolean | null };
+  /** `synced` is contract v1.1's; `source`, `lowerBound` and `behind` are additions (docs/protocol.md §6, time without an RTC). */
+  clock: { synced: boolean | null } & Partial<Omit<ClockReport, 'synced'>>;
   net: { bearer: string | null; signal: number | null; operator: string | null } | null;
   schedule: readonly DocRef[];
   outbox: number;
@@ -95,6 +97,8 @@ export interface HeartbeatInputs {
   uptimeS: number;
   sys: SysStats;
   clockSynced: boolean | null;
+  /** The clock watch's full report (runtime/clock-watch.ts); without it only `synced` is sent. */
+  clock?: ClockReport;
   outbox: number;
   schedule?: readonly DocRef[];
   playing?: Playing | null;
@@ -156,7 +160,7 @@ export function buildHeartbeat(i: HeartbeatInputs): Heartbeat {
     fm: i.fm ?? null,
     cache: i.cache ?? null,
     sys: i.sys,
-    clock: { synced: i.clockSynced },
+    clock: i.clock ?? { synced: i.clockSynced },
     net: i.net ?? null,
     schedule: i.schedule ?? [],
     outbox: i.outbox,

@@ -2,9 +2,10 @@
 // that wiring.ts builds from the configuration. main.ts runs it under systemd; tests
 // pass their own clock, link, board, player or stats through AgentDeps.
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { systemClock, type Clock, type TimerHandle } from '../adapters/clock.js';
+import { systemClock, type Clock } from '../adapters/clock.js';
 import type { Db } from '../adapters/sqlite-db.js';
 import type { Outbox } from '../adapters/outbox-store.js';
 import type { ScheduleStore } from '../adapters/schedule-store.js';
@@ -21,6 +22,9 @@ import type { Board } from '../adapters/board.js';
 import { MediaCache } from './media-cache.js';
 import { createHttpFetcher } from '../adapters/media-fetch.js';
 import { createSystemStats, type SystemStats } from '../adapters/system-stats.js';
+import { createClockSources, type ClockSources } from '../adapters/clock-sources.js';
+import { ClockCheckpoint } from '../adapters/clock-checkpoint.js';
+import { ClockWatch } from './clock-watch.js';
 import { bindingsFor, topicsFor, type TopicMap } from '../domain/topics.js';
 import { buildWill, type DocRef } from '../domain/telemetry.js';
 import { AGENT_VERSION } from '../version.js';
@@ -38,6 +42,8 @@ export interface AgentDeps {
   log: Logger;
   clock?: Clock;
   stats?: SystemStats;
+  /** Whether the clock is synchronised (tests); default from config.clock, or from `stats` when that is given. */
+  clockSources?: ClockSources;
   /** Build the link (tests pass a fake); defaults to mqtt.js. */
   makeLink?: (will: { topic: string; payload: string }) => Link;
   onBirth?: () => void;
@@ -72,16 +78,23 @@ export class Agent {
   private commandSvc: CommandService | undefined;
   private cache: MediaCache | undefined;
   private rejections: Rejections | undefined;
-  private clockPoll: TimerHandle | undefined;
+  private clockWatch: ClockWatch | undefined;
   private stopping: Promise<void> | undefined;
 
   private readonly keyRing: KeyRing;
   private readonly statsImpl: SystemStats;
+  private readonly clockSources: ClockSources;
 
   constructor(private readonly d: AgentDeps) {
     this.topics = topicsFor(d.config.topicRoot, d.config.deviceId, d.config.groups);
     this.keyRing = new KeyRing(d.config.trustedKeys);
-    this.statsImpl = d.stats ?? createSystemStats({ diskPath: d.config.stateDir });
+    const fromStats = d.stats;
+    this.clockSources =
+      d.clockSources ??
+      (fromStats
+        ? { read: async () => ((synced) => ({ synced, source: synced === null ? 'none' : 'timesyncd' }) as const)(await fromStats.clockSynced()) }
+        : createClockSources(d.config.clock));
+    this.statsImpl = d.stats ?? createSystemStats({ diskPath: d.config.stateDir, clock: this.clockSources });
   }
 
   get events(): EventSink {
@@ -128,7 +141,7 @@ export class Agent {
       deviceId: c.deviceId,
       groups: c.groups,
       maxBytes: c.schedule.maxBytes,
-      clockSynced: await this.watchClockSync(clock),
+      ...(await this.watchClock(clock, stores)),
       replay: stores.replay,
       rejections: (this.rejections = new Rejections({ clock, events: stores.outbox, log: log.child({ mod: 'intake' }) })),
     };
@@ -194,6 +207,7 @@ export class Agent {
       startedMono,
       outboxSize: () => outbox.size,
       parts: this.parts,
+      clockReport: () => this.clockWatch?.report(),
     });
     return link;
   }
@@ -215,24 +229,26 @@ export class Agent {
   }
 
   /**
-   * Whether the clock is known to be synchronised, polled every minute. Only then is an
-   * `issuedAt` ahead of it refused (contract v1.1 §2.1): a Pi boots with the time it saved
-   * at shutdown, and a box whose time service reports nothing (chrony, ntpd) must not
-   * refuse the centre's fresh documents, a warning among them, until NTP answers.
+   * The clock's trust (runtime/clock-watch.ts): its sources, the checkpoint beside the
+   * database, and the newest issuedAt of the documents restored. The signed intakes feed
+   * it evidence and refuse an issuedAt ahead only of a clock a source vouches for.
    */
-  private async watchClockSync(clock: Clock): Promise<() => boolean | undefined> {
-    let synced: boolean | null = await this.statsImpl.clockSynced().catch(() => null);
-    this.clockPoll = clock.setInterval(
-      () => {
-        void this.statsImpl.clockSynced().then(
-          (v) => (synced = v),
-          () => undefined,
-        );
+  private async watchClock(clock: Clock, stores: Stores): Promise<Pick<SharedSigned, 'clockSynced' | 'clockEvidence' | 'provableNow'>> {
+    const issued = stores.schedules.inForce().map(({ doc }) => Date.parse(doc.issuedAt));
+    const watch = new ClockWatch({
+      clock,
+      sources: this.clockSources,
+      store: new ClockCheckpoint(join(this.d.config.stateDir, 'clock.json'), this.d.log.child({ mod: 'clock' })),
+      log: this.d.log.child({ mod: 'clock' }),
+      evidence: issued.length ? Math.max(...issued) : null,
+      onChange: () => {
+        this.schedulerSvc?.clockChanged();
+        this.heartbeatSvc?.kick();
       },
-      60_000,
-      { unref: true },
-    );
-    return () => (synced === true ? undefined : false);
+    });
+    this.clockWatch = watch;
+    await watch.start();
+    return { clockSynced: () => watch.syncedForIntake(), clockEvidence: (ms) => watch.note(ms), provableNow: () => watch.provableNow() };
   }
 
   /** The player, the playback coordinator on the board, and the board's faults. */
@@ -328,6 +344,8 @@ export class Agent {
       mediaReady: (occ) => occ.source.kind !== 'file' || occ.media.every((m) => cache.pathFor(m.sha256) !== null),
       onReplan: (docs) => cache.setNeeds(...mediaNeeds(docs, clock.now() - c.schedule.graceS * 1000, c.cache.horizonH * 3_600_000)),
       checkpoint,
+      clockHold: () => started(this.clockWatch).verdict(),
+      onJump: () => void this.clockWatch?.refresh(),
       warmUpMs: c.hardware.ampWarmUpMs,
       graceMs: c.schedule.graceS * 1000,
       horizonMs: c.schedule.horizonH * 3_600_000,
@@ -449,8 +467,7 @@ export class Agent {
   }
 
   private async stopOnce(): Promise<void> {
-    (this.d.clock ?? systemClock).clearInterval(this.clockPoll);
-    this.clockPoll = undefined;
+    this.clockWatch?.stop();
     this.rejections?.stop();
     this.faults?.stop();
     this.schedulerSvc?.stop();

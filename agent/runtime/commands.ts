@@ -116,7 +116,7 @@ export class CommandService {
     const v = verifyCommand(payload, d.keys, {
       deviceId: d.deviceId,
       groups: d.groups,
-      now: received,
+      now: d.provableNow?.() ?? received,
       maxBytes: d.maxBytes,
       binding,
       maxLifetimeMs: d.maxLifetimeMs,
@@ -142,6 +142,7 @@ export class CommandService {
       return;
     }
     d.log.info({ cmdId: doc.id, action: doc.action, kid: v.kid, topic }, 'command accepted');
+    d.clockEvidence?.(Date.parse(doc.issuedAt));
     const job = this.run(doc).finally(() => this.inflight.delete(job));
     this.inflight.add(job);
   }

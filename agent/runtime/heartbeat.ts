@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { SystemStats } from '../adapters/system-stats.js';
 import type { Logger } from '../log.js';
 import { PUBLISH_OPTS } from '../domain/topics.js';
+import type { ClockReport } from '../domain/clock-trust.js';
 import { buildHeartbeat, type Heartbeat, type HeartbeatInputs } from '../domain/telemetry.js';
 
 /** Parts of the heartbeat owned by other services (playback, cache, board, ...). */
@@ -22,6 +23,8 @@ export interface HeartbeatDeps {
   startedMono: number;
   outboxSize: () => number;
   parts: readonly HeartbeatPart[];
+  /** The clock's trust as the agent judges it (runtime/clock-watch.ts); without it, `synced` from stats. */
+  clockReport?: () => ClockReport | undefined;
 }
 
 const MIN_GAP_MS = 1000;
@@ -65,13 +68,15 @@ export class HeartbeatService {
   /** Build the current heartbeat (also used by the `ping` command). */
   async snapshot(): Promise<Heartbeat> {
     const d = this.d;
-    const [sys, clockSynced] = await Promise.all([d.stats.sys(), d.stats.clockSynced()]);
+    const clock = d.clockReport?.();
+    const [sys, clockSynced] = await Promise.all([d.stats.sys(), clock ? clock.synced : d.stats.clockSynced()]);
     const inputs: HeartbeatInputs = {
       now: new Date(d.clock.now()),
       bootId: d.bootId,
       uptimeS: (d.clock.monoMs() - d.startedMono) / 1000,
       sys,
       clockSynced,
+      ...(clock ? { clock } : {}),
       outbox: d.outboxSize(),
     };
     for (const part of d.parts) Object.assign(inputs, part());

@@ -32,6 +32,10 @@ export interface SignedTopicDeps {
   maxLifetimeMs: number;
   /** false when the box knows its clock is not synchronised (issuedAt in the future is then tolerated). */
   clockSynced: () => boolean | undefined;
+  /** A verified document was issued at this instant (ms): a lower bound of the real time (runtime/clock-watch.ts). */
+  clockEvidence?: (issuedAtMs: number) => void;
+  /** The latest time the box can prove (its clock, or the lower bound if later): what expiry is judged by. Default: the clock. */
+  provableNow?: () => number;
   replay: ReplayState;
   rejections: Rejections;
 }
@@ -83,7 +87,7 @@ export class ScheduleIntake {
     const v = verifySchedule(payload, d.keys, {
       deviceId: d.deviceId,
       groups: d.groups,
-      now: d.clock.now(),
+      now: d.provableNow?.() ?? d.clock.now(),
       maxBytes: d.maxBytes,
       binding,
       topicMark: () => d.replay.topicMark(topic),
@@ -110,6 +114,7 @@ export class ScheduleIntake {
     d.replay.absorbTopic(topic, { id: doc.id, version: doc.version, issuedAt: doc.issuedAt, jws });
     d.store.put(topic, doc, jws, d.clock.now());
     d.events.emit('schedule.accepted', { docId: doc.id, version: doc.version, topic });
+    d.clockEvidence?.(Date.parse(doc.issuedAt));
     d.log.info({ topic, docId: doc.id, version: doc.version, items: doc.items.length, kid: v.kid }, 'schedule accepted');
     setImmediate(() => {
       d.replay.save();

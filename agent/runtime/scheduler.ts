@@ -17,11 +17,18 @@
 //   documents never hold up a start, a heartbeat or a message for long. Until a new plan
 //   is complete the previous one keeps firing; a plan that fits in one slice (every real
 //   broadcast day) is ready before replan() returns.
+// - Time without an RTC (domain/clock-trust.ts): while `clockHold` says the clock is not
+//   trusted, an occurrence that comes due is HELD (kept, not fired, not in the ledger);
+//   once it is past its grace by the best time the box can prove (its clock, or the
+//   lower bound if later) it is `play.skipped` with `clock`. When the clock is trusted
+//   again (NTP set it, usually with a jump), a held occurrence still ahead plays on time
+//   and one within its grace plays late. The ledger keeps any of them from firing twice.
 import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { LedgerStore } from '../adapters/ledger-store.js';
 import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
 import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../domain/occurrences.js';
+import { provableNow, TRUSTED, type ClockVerdict } from '../domain/clock-trust.js';
 
 /** What the scheduler drives: the playback coordinator (runtime/playback.ts) on the real player and board. */
 export interface Playback {
@@ -58,6 +65,10 @@ export interface SchedulerDeps {
   onChange?: () => void;
   /** Called with the documents in force whenever the plan is recomputed (cache needs). */
   onReplan?: (docs: readonly DocInForce[]) => void;
+  /** May occurrences fire on the wall clock now? Default: always (runtime/clock-watch.ts decides in the agent). */
+  clockHold?: () => ClockVerdict;
+  /** The wall clock jumped (the clock watch asks its sources again). */
+  onJump?: () => void;
   /** Longest slice of planning work between yields to the event loop (default 4 ms: it shares its loop turn with the accept that asked for it, whose verification and fsyncs come first). */
   sliceMs?: number;
 }
@@ -71,6 +82,14 @@ export class Scheduler {
   private planFrom = 0;
   private planTo = 0;
   private readonly prepared = new Set<string>();
+  /** Occurrences due while the clock was not trusted, by key; decided once it is (or once past grace). */
+  private readonly held = new Map<string, Occurrence>();
+  /**
+   * Occurrences given to the playback by this process, key -> start. The playback writes
+   * the ledger only when audio starts, and a re-plan in the same wake (after a clock jump)
+   * lists a just-fired occurrence again: this keeps it from firing twice meanwhile.
+   */
+  private readonly fired = new Map<string, number>();
   private offset = 0;
   private jumps = 0;
   private lastWake: number | undefined;
@@ -170,6 +189,7 @@ export class Scheduler {
   private install(collected: Occurrence[], from: number, to: number, docs: readonly DocInForce[]): void {
     const cpu0 = process.cpuUsage();
     this.plan = finishPlan(collected);
+    for (const [key, start] of this.fired) if (start < from) this.fired.delete(key); // the ledger answers for those now
     this.noteSlice(cpu0);
     this.planFrom = from;
     this.planTo = to;
@@ -181,7 +201,7 @@ export class Scheduler {
   /** The next occurrence not yet handled (heartbeat `next`). */
   next(): Occurrence | null {
     const now = this.d.clock.now();
-    return this.plan.find((o) => o.start >= now && !this.d.ledger.has(o.key)) ?? null;
+    return this.plan.find((o) => o.start >= now && !this.handled(o.key)) ?? null;
   }
 
   /** Monotonic time of the last wake (at most maxSleepMs apart while running); the systemd watchdog's progress probe. */
@@ -204,6 +224,7 @@ export class Scheduler {
       this.d.log.warn({ jumpMs: Math.round(offset - this.offset) }, 'wall clock jumped; re-planning');
       this.offset = offset;
       this.replan();
+      this.d.onJump?.();
     } else {
       this.offset = offset;
     }
@@ -214,11 +235,35 @@ export class Scheduler {
     else this.arm();
   }
 
+  /** The clock's trust changed (runtime/clock-watch.ts): decide held occurrences now, not at the next wake. */
+  clockChanged(): void {
+    if (!this.running) return;
+    this.d.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.wake();
+  }
+
+  /** Occurrences held for the clock right now (heartbeat, tests). */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  private handled(key: string): boolean {
+    return this.fired.has(key) || this.d.ledger.has(key);
+  }
+
+  private fire(occ: Occurrence, lateMs: number): void {
+    this.fired.set(occ.key, occ.start);
+    this.d.playback.fire(occ, lateMs);
+  }
+
   private runDue(now: number): void {
-    let changed = false;
-    for (const occ of this.plan) {
+    const hold = this.d.clockHold?.() ?? TRUSTED;
+    let changed = this.decideHeld(now, hold);
+    if (hold.held) changed = this.holdDue(now, hold) || changed;
+    for (const occ of hold.held ? [] : this.plan) {
       if (occ.start > now + (this.d.warmUpMs > 0 ? this.d.warmUpMs : 0)) break;
-      if (this.d.ledger.has(occ.key)) continue;
+      if (this.handled(occ.key)) continue;
       if (occ.start > now) {
         if (!this.prepared.has(occ.key)) {
           this.prepared.add(occ.key);
@@ -230,16 +275,71 @@ export class Scheduler {
       changed = true;
       if (lateMs > this.d.graceMs) this.skip(occ, 'missed', now);
       else if (!this.d.mediaReady(occ)) this.skip(occ, 'media-missing', now);
-      else this.d.playback.fire(occ, lateMs);
+      else this.fire(occ, lateMs);
       this.prepared.delete(occ.key);
     }
-    // Everything due is handled now (fired, skipped, or already in the ledger).
+    // Everything due is handled now (fired, skipped, held, or already in the ledger). Held
+    // ones are not handled: the checkpoint stays before them, so a restart plans them again.
     this.plan = this.plan.filter((o) => o.start > now);
-    this.d.checkpoint.set(now);
+    let through = now;
+    for (const o of this.held.values()) through = Math.min(through, o.start - 1);
+    this.d.checkpoint.set(through);
     if (changed) this.d.onChange?.();
   }
 
-  private skip(occ: Occurrence, reason: 'missed' | 'media-missing', now: number): void {
+  /**
+   * Clock not trusted: occurrences due by the wall clock are held; any that the best
+   * provable time puts past their grace (also ones the wall clock, behind, still shows
+   * ahead) are skipped with `clock`. No warm-up: nothing will start on this clock.
+   */
+  private holdDue(now: number, hold: ClockVerdict): boolean {
+    const proven = provableNow(now, hold);
+    let changed = false;
+    for (const occ of this.plan) {
+      const pastGrace = proven - occ.start > this.d.graceMs;
+      if (occ.start > now && !pastGrace) break;
+      if (this.handled(occ.key) || this.held.has(occ.key)) continue;
+      changed = true;
+      if (pastGrace) this.skip(occ, 'clock', now);
+      else {
+        this.held.set(occ.key, occ);
+        this.d.log.info({ itemId: occ.itemId, docId: occ.docId, occurrence: new Date(occ.start).toISOString() }, 'occurrence held: the clock is not trusted');
+      }
+      this.prepared.delete(occ.key);
+    }
+    return changed;
+  }
+
+  /** Held occurrences: skipped once past grace; once the clock is trusted, played (on time or late) or put back in the plan. */
+  private decideHeld(now: number, hold: ClockVerdict): boolean {
+    let changed = false;
+    const proven = provableNow(now, hold);
+    for (const [key, occ] of this.held) {
+      if (this.handled(key)) {
+        this.held.delete(key);
+      } else if (proven - occ.start > this.d.graceMs) {
+        this.held.delete(key);
+        this.skip(occ, 'clock', now);
+        changed = true;
+      } else if (hold.held) {
+        continue;
+      } else if (occ.start > now) {
+        this.held.delete(key); // the clock was set back: it is ahead again, and the plan fires it
+        if (!this.plan.some((o) => o.key === key)) {
+          const at = this.plan.findIndex((o) => o.start > occ.start);
+          this.plan.splice(at < 0 ? this.plan.length : at, 0, occ);
+        }
+      } else {
+        this.held.delete(key);
+        changed = true;
+        if (!this.d.mediaReady(occ)) this.skip(occ, 'media-missing', now);
+        else this.fire(occ, now - occ.start);
+      }
+    }
+    return changed;
+  }
+
+  private skip(occ: Occurrence, reason: 'missed' | 'media-missing' | 'clock', now: number): void {
     const occurrence = new Date(occ.start).toISOString();
     this.d.ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason }, now);
     this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason });
@@ -254,10 +354,16 @@ export class Scheduler {
     let at = now + (this.d.maxSleepMs ?? 30_000);
     for (const occ of this.plan) {
       if (occ.start - this.d.warmUpMs > at) break;
-      if (this.d.ledger.has(occ.key)) continue;
+      if (this.handled(occ.key)) continue;
       const instant = this.prepared.has(occ.key) || occ.start - this.d.warmUpMs <= now ? occ.start : occ.start - this.d.warmUpMs;
       if (instant < at) at = instant;
     }
+    // A held occurrence is decided as soon as its grace ends; one the lower bound already
+    // puts past its grace (a plan made on a clock behind) at once.
+    for (const o of this.held.values()) at = Math.min(at, o.start + this.d.graceMs + 1);
+    const hold = this.d.clockHold?.() ?? TRUSTED;
+    const first = hold.held ? this.plan.find((o) => !this.handled(o.key)) : undefined;
+    if (first && provableNow(now, hold) - first.start > this.d.graceMs) at = now;
     this.timer = this.d.clock.setTimeout(() => this.wake(), Math.max(0, at - now));
   }
 }

@@ -28,6 +28,8 @@ export interface SignedRig {
   replay: ReplayState;
   rejections: Rejections;
   key: TestKey;
+  /** The issuedAt (ms) of each document the service verified and took: the clock's evidence. */
+  evidence: number[];
   /** The deps both services share; spread them and add the service's own. */
   signed: Omit<SignedTopicDeps, 'bindings' | 'maxLifetimeMs'>;
   bindings(kind: 'schedule' | 'cmd'): ReturnType<typeof bindingsFor>;
@@ -48,6 +50,7 @@ export function signedRig(): SignedRig {
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const replay = new ReplayState(join(dir, 'replay.json'), log);
   const rejections = new Rejections({ clock, events: outbox, log });
+  const evidence: number[] = [];
   return {
     clock,
     link,
@@ -56,6 +59,7 @@ export function signedRig(): SignedRig {
     replay,
     rejections,
     key,
+    evidence,
     signed: {
       link,
       keys: new KeyRing([{ kid: key.kid, publicKey: key.publicKey }]),
@@ -66,6 +70,7 @@ export function signedRig(): SignedRig {
       groups: [GROUP],
       maxBytes: 65_536,
       clockSynced: () => undefined,
+      clockEvidence: (ms) => evidence.push(ms),
       replay,
       rejections,
     },

@@ -209,3 +209,15 @@ test('restart: lifecycle runs only after the result was acknowledged; a restart 
   next.svc.stop();
   r.close();
 });
+
+test('the issuedAt of an accepted command is clock evidence; a refused one is not', async () => {
+  const r = rig();
+  const c = command(r, 'ping');
+  await send(r, c);
+  assert.deepEqual(r.evidence, [Date.parse(String(c.issuedAt))]);
+  await send(r, command(r, 'ping', {}, { issuedAt: r.iso(3_600_000), expiresAt: r.iso(-1000) }));
+  await send(r, c); // the same id again: a duplicate, refused
+  assert.deepEqual(r.evidence, [Date.parse(String(c.issuedAt))]);
+  assert.equal(r.ran.length, 1);
+  r.close();
+});

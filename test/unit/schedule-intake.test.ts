@@ -3,7 +3,7 @@
 // real broker and agent.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScheduleIntake } from '../../agent/runtime/schedule-intake.js';
+import { ScheduleIntake, type IntakeDeps } from '../../agent/runtime/schedule-intake.js';
 import { ScheduleStore } from '../../agent/adapters/schedule-store.js';
 import { makeKey, sign } from '../helpers/signer.js';
 import { signedRig, DEVICE, GROUP, ROOT, type SignedRig } from '../helpers/signed-rig.js';
@@ -11,7 +11,7 @@ import { signedRig, DEVICE, GROUP, ROOT, type SignedRig } from '../helpers/signe
 const deviceTopic = `${ROOT}/d/${DEVICE}/schedule`;
 const groupTopic = `${ROOT}/g/${GROUP}/schedule`;
 
-function rig() {
+function rig(over: Partial<IntakeDeps> = {}) {
   const r = signedRig();
   const store = new ScheduleStore(r.db);
   let accepted = 0;
@@ -21,6 +21,7 @@ function rig() {
     bindings: r.bindings('schedule'),
     maxLifetimeMs: 400 * 86_400_000,
     onAccepted: () => accepted++,
+    ...over,
   });
   intake.start();
   r.link.start();
@@ -150,5 +151,28 @@ test('stopped, the intake ignores what arrives', async () => {
   await send(r, groupTopic, await r.sign(doc(r), 'loa-schedule+json'));
   assert.equal(r.accepted(), 0);
   assert.equal(r.events().length, 0);
+  r.close();
+});
+
+test('the issuedAt of an accepted document is clock evidence (a lower bound of the real time); a refused one is not', async () => {
+  const r = rig();
+  await send(r, deviceTopic, await r.sign(doc(r, { target: { devices: [DEVICE] } }), 'loa-schedule+json'));
+  assert.deepEqual(r.evidence, [r.clock.now() - 60_000]);
+  await send(r, groupTopic, await sign({ ...doc(r), issuedAt: r.iso(9 * 3_600_000) }, makeKey('centre-2026'), { typ: 'loa-schedule+json' }));
+  await send(r, groupTopic, await r.sign({ ...doc(r), issuedAt: r.iso(9 * 3_600_000), expiresAt: r.iso(-1000) }, 'loa-schedule+json'));
+  assert.equal(r.events('schedule.rejected').length, 2, 'a forged signature and an expired document');
+  assert.equal(r.evidence.length, 1, 'neither counts');
+  r.close();
+});
+
+test('expiry is judged by the latest time the box can prove: on a clock a lower bound shows 2 days behind, a document that expired yesterday is refused', async () => {
+  const r = rig({ provableNow: () => Date.parse('2026-11-28T06:00:00+07:00') }); // the box's clock says 11-26
+  await send(r, deviceTopic, await r.sign(doc(r, { target: { devices: [DEVICE] }, expiresAt: r.iso(86_400_000) }), 'loa-schedule+json'));
+  assert.deepEqual(
+    r.events('schedule.rejected').map((e) => e.reason),
+    ['expired'],
+  );
+  await send(r, deviceTopic, await r.sign(doc(r, { target: { devices: [DEVICE] }, expiresAt: r.iso(7 * 86_400_000) }), 'loa-schedule+json'));
+  assert.equal(r.accepted(), 1, 'one that lives beyond it is taken');
   r.close();
 });

@@ -16,9 +16,8 @@ import { validateSchedule } from '../../agent/domain/schedule-doc.js';
 import type { DocInForce } from '../../agent/domain/occurrences.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
-import { ManualClock } from '../fakes/manual-clock.js';
-import type { Occurrence } from '../../agent/domain/occurrences.js';
 import { systemClock } from '../../agent/adapters/clock.js';
+import { manualRig as rigOnManualClock } from '../helpers/scheduler-rig.js';
 
 const T0 = Date.parse('2026-11-26T06:00:00+07:00');
 const log = createLogger({ level: 'silent', pretty: false });
@@ -209,30 +208,7 @@ test('an occurrence left "started" by a crash is closed as interrupted by agent-
 });
 
 /** The scheduler alone on the manual clock, with a playback that records what it is told and when. */
-function manualRig(docs: DocInForce[]) {
-  const clock = new ManualClock({ now: T0 });
-  const db = openDb(join(tempDir('sched-manual'), 'loa.db'));
-  const outbox = new Outbox(db, { maxEvents: 10_000, clock });
-  const told: [string, string, number][] = [];
-  let checked: number | undefined;
-  const scheduler = new Scheduler({
-    clock,
-    log,
-    docs: () => docs,
-    ledger: new LedgerStore(db),
-    events: outbox,
-    playback: {
-      prepare: (occ: Occurrence) => told.push(['prepare', occ.itemId, clock.now() - occ.start]),
-      fire: (occ: Occurrence, lateMs: number) => told.push(['fire', occ.itemId, lateMs]),
-    },
-    mediaReady: () => true,
-    checkpoint: { get: () => checked, set: (ms) => (checked = ms) },
-    warmUpMs: 2000,
-    graceMs: 120_000,
-  });
-  const events = () => outbox.peekAfter(0, 1000).map((r) => JSON.parse(r.body) as Record<string, unknown>);
-  return { clock, scheduler, told, events, db };
-}
+const manualRig = (docs: DocInForce[]) => rigOnManualClock(docs, { now: T0 });
 
 test('manual clock: the warm-up and the start to the millisecond, one timer at a time, none after stop()', () => {
   const r = manualRig([doc([{ id: 'news', source: { kind: 'line' }, at: '2026-11-26T06:10:00+07:00', durationS: 60 }])]);

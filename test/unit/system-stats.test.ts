@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSystemStats } from '../../agent/adapters/system-stats.js';
+import { createClockSources } from '../../agent/adapters/clock-sources.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('reads a Raspberry Pi style thermal zone, MemAvailable and timesyncd state', async () => {
@@ -29,7 +30,9 @@ test('reads a Raspberry Pi style thermal zone, MemAvailable and timesyncd state'
 
 test('what the platform does not expose is null', async () => {
   const root = tempDir('stats-empty');
-  const s = createSystemStats({ sysRoot: join(root, 'sys'), procRoot: join(root, 'proc'), runRoot: join(root, 'run'), diskPath: join(root, 'nope') });
+  // Only timesyncd's files: this machine's own kernel or chrony must not answer for the fake root.
+  const clock = createClockSources({ runRoot: join(root, 'run'), sources: ['timesyncd'] });
+  const s = createSystemStats({ sysRoot: join(root, 'sys'), procRoot: join(root, 'proc'), diskPath: join(root, 'nope'), clock });
   const sys = await s.sys();
   assert.equal(sys.cpuTempC, null);
   assert.equal(sys.memFreeMB, null);

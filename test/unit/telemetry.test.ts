@@ -35,6 +35,7 @@ test('a fully populated heartbeat stays under 1 KiB', () => {
     uptimeS: 8_640_000,
     sys,
     clockSynced: true,
+    clock: { synced: true, source: 'timesyncd', lowerBound: '2026-11-26T09:30:00.000Z', behind: false },
     outbox: 199_999,
     playing: { itemId: 'emergency-typhoon-warning-2026-11-26', docId: 'c26734-emergency-broadcast', source: 'stream', startedAt: now.toISOString(), priority: 100 },
     faults: 0,
@@ -55,6 +56,7 @@ test('a fully populated heartbeat stays under 1 KiB', () => {
   assert.deepEqual(hb.mcu, { up: true, resets: 65_535, badFrames: 4_294_967_295, timeouts: 4_294_967_295 });
   assert.ok(bytes < 1024, `${bytes} bytes`);
   assert.equal(hb.state, 'playing');
+  assert.deepEqual(hb.clock, { synced: true, source: 'timesyncd', lowerBound: '2026-11-26T09:30:00.000Z', behind: false });
 });
 
 test('state: fault wins over playing, playing over idle', () => {

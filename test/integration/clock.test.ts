@@ -1,0 +1,170 @@
+// Time without an RTC (docs/protocol.md §6), on the real agent process under libfaketime
+// (test/helpers/faketime.ts) with a real Mosquitto: a boot in the past, a boot in the
+// future, and NTP arriving mid-run. The time service is systemd-timesyncd's files in a
+// run directory of the test's own ("NTP arrives" = the test creates `synchronized`).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_ROOT, topicsFor, Watcher, type Received } from '../helpers/watcher.js';
+import { tempDir } from '../helpers/tmp.js';
+import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
+import { spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { boxConfig, commandDoc, publishOnce } from '../helpers/box.js';
+import { brokerForFile } from '../helpers/file-broker.js';
+import { fakeTime, noFaketime, type FakeTime } from '../helpers/faketime.js';
+
+const key = makeKey('centre-2026');
+const files = brokerForFile();
+const HOUR = 3_600_000;
+const skip = noFaketime ?? false;
+
+interface Box {
+  device: string;
+  agent: AgentProcess;
+  w: Watcher;
+  T: ReturnType<typeof topicsFor>;
+  dir: string;
+  ft: FakeTime;
+  runRoot: string;
+  ntpArrives(): void;
+  publishDoc(over: Record<string, unknown>): Promise<void>;
+  events(type: string, itemId?: string): Record<string, unknown>[];
+  heartbeat(pred: (clock: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
+}
+
+/** A box process whose wall clock is `offsetMs` off; `timesyncd`: the service runs, not yet synchronised. */
+async function boot(name: string, offsetMs: number, timesyncd: boolean, dir = tempDir(`clock-${name}`)): Promise<Box> {
+  const device = `clock-${name}-01`;
+  const T = topicsFor(DEFAULT_ROOT, device, []);
+  const runRoot = join(dir, 'run');
+  if (timesyncd) mkdirSync(join(runRoot, 'systemd/timesync'), { recursive: true });
+  else mkdirSync(runRoot, { recursive: true });
+  const ft = fakeTime(dir, offsetMs);
+  const cfg = writeConfig(dir, boxConfig(files.broker, key, device, dir, { clock: { sources: ['timesyncd'], runRoot } }));
+  const w = await Watcher.connect(files.broker.url, [T.events, T.heartbeat, T.cmdResult, T.status]);
+  const agent = spawnAgent(['--config', cfg], ft.env);
+  const birth = await w.waitFor((m) => m.topic === T.status && m.json().online === true, 30_000, 'birth');
+  const bootId = birth.json().bootId;
+  const isEvent = (m: Received, type: string) => m.topic === T.events && m.json().type === type;
+  return {
+    device,
+    agent,
+    w,
+    T,
+    dir,
+    ft,
+    runRoot,
+    ntpArrives() {
+      ft.offset(0);
+      mkdirSync(join(runRoot, 'systemd/timesync'), { recursive: true });
+      writeFileSync(join(runRoot, 'systemd/timesync/synchronized'), '');
+    },
+    async publishDoc(over) {
+      await publishOnce(files.broker.url, T.deviceSchedule, await sign(scheduleDoc({ id: `${name}-day`, target: { devices: [device] }, ...over }), key), true);
+      await w.waitFor((m) => isEvent(m, 'schedule.accepted'), 10_000, 'schedule.accepted');
+    },
+    events: (type, itemId) => w.messages.filter((m) => isEvent(m, type) && (itemId === undefined || m.json().itemId === itemId)).map((m) => m.json()),
+    async heartbeat(pred, what) {
+      const m = await w.waitFor((x) => x.topic === T.heartbeat && x.json().bootId === bootId && pred(x.json().clock as Record<string, unknown>), 30_000, what);
+      return m.json().clock as Record<string, unknown>;
+    },
+  };
+}
+
+/** SIGTERM, exit 0 within 15 s; a process that does not stop is killed and the test fails with its output. */
+async function shutdown(b: Box): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([b.agent.term(), new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 15_000)))]);
+  clearTimeout(timer);
+  await b.w.close();
+  if (code === 'hung') {
+    await b.agent.kill9();
+    assert.fail(`the agent did not stop within 15 s of SIGTERM:\n${b.agent.output().slice(-3000)}`);
+  }
+  assert.equal(code, 0);
+}
+
+const item = (id: string, at: number, durationS = 2) => ({ id, source: { kind: 'line' }, at: new Date(at).toISOString(), durationS });
+
+test('boot a day in the past, no time service: signed evidence proves it behind; past items are skipped `clock`, an emergency plays at once, the bound survives a restart', { skip, timeout: 120_000 }, async () => {
+  const b = await boot('past', -24 * HOUR, false);
+  try {
+    assert.deepEqual(await b.heartbeat(() => true, 'a heartbeat'), { synced: null, source: 'none', lowerBound: null, behind: false });
+    const issuedAt = Date.now() - 60_000;
+    // 40 s ahead on the box's clock, a day past in truth.
+    await b.publishDoc({ issuedAt: new Date(issuedAt).toISOString(), items: [item('stale', Date.now() - 24 * HOUR + 40_000)] });
+    const skipped = await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.skipped', 15_000, 'play.skipped of the stale item');
+    assert.deepEqual([skipped.json().itemId, skipped.json().reason], ['stale', 'clock']);
+    const clock = await b.heartbeat((c) => c.behind === true, 'a heartbeat saying behind');
+    assert.deepEqual(clock, { synced: null, source: 'none', lowerBound: new Date(issuedAt).toISOString(), behind: true });
+
+    const cmd = commandDoc(b.device, 'play', { source: { kind: 'line' }, durationS: 2, priority: 100 });
+    const sentAt = Date.now();
+    await publishOnce(files.broker.url, b.T.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
+    await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.started' && m.json().cmdId === cmd.id, 10_000, 'the emergency play.started');
+    assert.ok(Date.now() - sentAt < 5000, `the emergency started ${Date.now() - sentAt} ms after it was sent, on a clock held for schedules`);
+    assert.equal(b.events('play.started', 'stale').length, 0);
+  } finally {
+    await shutdown(b);
+  }
+  const saved = JSON.parse(readFileSync(join(b.dir, 'state', 'clock.json'), 'utf8')) as { lowerBound: string };
+  assert.ok(Date.parse(saved.lowerBound) >= Date.now() - 5 * 60_000, `the bound on disk: ${saved.lowerBound}`);
+  // The next boot, still a day behind, knows it before any document arrives.
+  const again = await boot('past', -24 * HOUR, false, b.dir);
+  try {
+    const clock = await again.heartbeat(() => true, 'the first heartbeat after the restart');
+    assert.equal(clock.behind, true);
+    assert.equal(clock.lowerBound, saved.lowerBound);
+  } finally {
+    await shutdown(again);
+  }
+});
+
+test('NTP arrives mid-run, 2 h forward: an item held through it and now past its grace is skipped `clock`; one still ahead plays on time, once', { skip, timeout: 150_000 }, async () => {
+  const b = await boot('jump', -2 * HOUR, true);
+  try {
+    assert.deepEqual(await b.heartbeat(() => true, 'a heartbeat'), { synced: false, source: 'timesyncd', lowerBound: null, behind: false });
+    const now = Date.now();
+    const soonAt = Math.ceil((now + 45_000) / 1000) * 1000;
+    // Issued before the box's clock: no proof it is behind, only timesyncd's "not yet".
+    await b.publishDoc({ issuedAt: new Date(now - 2 * HOUR - 5 * 60_000).toISOString(), items: [item('held', now - 2 * HOUR + 10_000), item('soon', soonAt)] });
+    await new Promise((r) => setTimeout(r, 15_000)); // `held` comes due on the box's clock, and waits
+    assert.equal(b.events('play.started').length + b.events('play.skipped').length, 0, 'held: neither played nor skipped within its grace');
+    b.ntpArrives();
+    const skipped = await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.skipped', 40_000, 'play.skipped of the held item');
+    assert.deepEqual([skipped.json().itemId, skipped.json().reason], ['held', 'clock']);
+    await b.heartbeat((c) => c.synced === true && c.behind === false, 'a heartbeat saying synchronised');
+    const started = await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.started', 60_000, 'play.started of the item ahead');
+    assert.equal(started.json().itemId, 'soon');
+    assert.ok(Number(started.json().lateMs) <= 1500, `lateMs ${String(started.json().lateMs)}`);
+    assert.ok(started.at >= soonAt - 300, `started ${soonAt - started.at} ms early by the real clock`);
+    await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.finished', 15_000, 'play.finished');
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(b.events('play.started').length, 1, 'nothing fired twice');
+    assert.equal(b.events('play.skipped').length, 1);
+  } finally {
+    await shutdown(b);
+  }
+});
+
+test('boot 90 s in the future, timesyncd not yet synchronised: an item the wrong clock shows due is held, not played early; after NTP it plays on time', { skip, timeout: 120_000 }, async () => {
+  const b = await boot('future', 90_000, true);
+  try {
+    const itemAt = Math.ceil((Date.now() + 40_000) / 1000) * 1000; // already 50 s "late" on the box's clock
+    await b.publishDoc({ items: [item('early-risk', itemAt)] });
+    await new Promise((r) => setTimeout(r, 8000));
+    assert.equal(b.events('play.started').length + b.events('play.skipped').length, 0, 'held, not fired ~50 s early');
+    b.ntpArrives();
+    const started = await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.started', 60_000, 'play.started');
+    assert.equal(started.json().itemId, 'early-risk');
+    assert.ok(started.at >= itemAt - 300, `started ${itemAt - started.at} ms before its time by the real clock`);
+    assert.ok(Number(started.json().lateMs) <= 1500, `lateMs ${String(started.json().lateMs)}`);
+    await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.finished', 15_000, 'play.finished');
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(b.events('play.started').length, 1, 'once');
+    assert.equal(b.events('play.skipped').length, 0);
+  } finally {
+    await shutdown(b);
+  }
+});
