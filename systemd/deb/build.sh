@@ -13,9 +13,9 @@
 # --version    package version; default: package.json's, with "-" made "~" so that a
 #              pre-release (1.2.0-rc.1) sorts before its release, as in semver.
 # --node-modules DIR  use DIR/node_modules (built for ARCH) as the production dependencies.
-#              Without it: systemd/native-modules.sh ARCH (when present) builds them; else,
-#              for this machine's architecture only, the checkout's node_modules/ pruned
-#              with `npm prune --omit=dev`.
+#              Without it: for this machine's architecture, the checkout's node_modules/
+#              (as `npm ci` made them from the lockfile) pruned with `npm prune --omit=dev`;
+#              for another, systemd/native-modules.sh ARCH (cross-built native modules).
 # --out        where the .deb goes; default: the checkout's dist-deb/.
 # --no-build   use dist/ as it is (no `npm run build`).
 # --compress   xz (default: 4.0 MB, ~40 s of one core) or gzip (~8 MB, a few seconds; for tests).
@@ -104,15 +104,15 @@ if [ -n "$MODULES" ]; then
   [ -d "$MODULES/node_modules" ] || die "--node-modules $MODULES: no node_modules/ in it"
   cp -R "$MODULES/node_modules" "$OPT/node_modules"
   echo "node_modules: from $MODULES"
-elif [ -x "$REPO/systemd/native-modules.sh" ]; then
-  "$REPO/systemd/native-modules.sh" "$ARCH" "$WORK/modules" || die "systemd/native-modules.sh $ARCH failed"
-  cp -R "$WORK/modules/node_modules" "$OPT/node_modules"
-  echo "node_modules: systemd/native-modules.sh $ARCH"
 elif [ "$ARCH" = "$HOST_ARCH" ]; then
   [ -d "$REPO/node_modules/better-sqlite3" ] || die "$REPO/node_modules is missing (npm ci)"
   cp -R "$REPO/node_modules/." "$OPT/node_modules/"
   (cd "$OPT" && npm prune --omit=dev --no-audit --no-fund >/dev/null) || die "npm prune --omit=dev failed"
   echo "node_modules: $REPO/node_modules, pruned to production"
+elif [ -x "$REPO/systemd/native-modules.sh" ]; then
+  "$REPO/systemd/native-modules.sh" "$ARCH" "$WORK/modules" || die "systemd/native-modules.sh $ARCH failed"
+  cp -R "$WORK/modules/node_modules" "$OPT/node_modules"
+  echo "node_modules: systemd/native-modules.sh $ARCH"
 else
   die "no node_modules for $ARCH: pass --node-modules DIR (built for $ARCH), or add systemd/native-modules.sh"
 fi

@@ -6,7 +6,7 @@
 // retained `shutdown`), an upgrade to a newer build, remove and purge, journald's
 // volatile mode. Prints the timings quoted in the README.
 //
-// Needs root, systemd-nspawn (systemd-container), debootstrap and the Debian mirror (or
+// Needs root, systemd-nspawn (systemd-container), mmdebstrap (or debootstrap) and the Debian mirror (or
 // a cached root, /var/cache/loa-test/). Skips with the reason otherwise; fails under CI=true.
 // Run: npm run test:system (about 4 minutes with a fresh root, 2 with a cached one).
 import { test, before, after } from 'node:test';
@@ -18,7 +18,7 @@ import { REPO_ROOT } from '../helpers/agent-process.js';
 import { commandDoc } from '../helpers/box.js';
 import { makeKey, sign } from '../helpers/signer.js';
 import { tempDir } from '../helpers/tmp.js';
-import { Container, containerUnavailable, preparedRoot, sleep, until } from './container.js';
+import { Container, containerUnavailable, preparedRoot, sleep, sweepStale, until } from './container.js';
 
 const why = containerUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`system test cannot run: ${why}`);
@@ -60,10 +60,13 @@ function buildDeb(version: string, out: string, extra: string[]): Promise<string
 
 before(async () => {
   if (why) return;
-  const scratch = tempDir('system');
+  sweepStale((s) => process.stdout.write(`# ${s}\n`));
+  // Interrupted (Ctrl-C, a CI timeout's SIGTERM): the container goes down all the same.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void (box?.destroy() ?? Promise.resolve()).finally(() => process.exit(130)));
+  const scratch = tempDir(`system-${process.pid}`);
   const out = join(scratch, 'debs');
   mkdirSync(out);
-  // The packages build while debootstrap (or the cache) and the boot go on.
+  // The packages build while mmdebstrap (or the cache) and the boot go on.
   // The first as released (xz; its size is quoted), the upgrade quicker (gzip, dist/ as built).
   const first = buildDeb(V1, out, []);
   secondBuild = first.then(() => buildDeb(V2, out, ['--no-build', '--compress', 'gzip']));
