@@ -86,7 +86,20 @@ before(async () => {
 
 after(async () => {
   await box?.destroy();
+  process.stdout.write(`# timings\n${Object.entries(timings).map(([k, v]) => `#   ${k}: ${v}`).join('\n')}\n`);
 });
+
+/** The box's agent.json, root:loa 0640 as loa-provision writes it. */
+function provision(): void {
+  const config = {
+    deviceId: DEVICE,
+    groups: ['c26734'],
+    mqtt: { url: 'mqtt://127.0.0.1:1883', version: 5, reconnect: { minS: 1, maxS: 2 } },
+    trustedKeys: [{ kid: centre.kid, publicKey: centre.publicKey }],
+    audio: { player: 'stand-in' },
+  };
+  box.sh('umask 027 && cat > /etc/loa/agent.json && chgrp loa /etc/loa/agent.json', JSON.stringify(config, null, 2));
+}
 
 /** Publish a signed command inside the container. */
 async function sendCommand(action: string): Promise<string> {
@@ -131,14 +144,7 @@ test('apt install ./loa.deb: user, groups, /etc/loa, units enabled; unprovisione
 });
 
 test('provisioned and started: READY with a STATUS line, the retained online status', { skip }, () => {
-  const config = {
-    deviceId: DEVICE,
-    groups: ['c26734'],
-    mqtt: { url: 'mqtt://127.0.0.1:1883', version: 5, reconnect: { minS: 1, maxS: 2 } },
-    trustedKeys: [{ kid: centre.kid, publicKey: centre.publicKey }],
-    audio: { player: 'stand-in' },
-  };
-  box.sh('umask 027 && cat > /etc/loa/agent.json && chgrp loa /etc/loa/agent.json', JSON.stringify(config, null, 2));
+  provision();
   // The devices the probe opens (mode 0666: only the unit's device policy can refuse them):
   // a serial port (ttyS, major 4; 4:64 exists on every PC) and the TUN device (misc 10:200).
   box.sh('mknod -m 0666 /dev/loa-probe-ttyS c 4 64 && mknod -m 0666 /dev/loa-probe-tun c 10 200');
@@ -289,7 +295,21 @@ test('remove keeps the configuration and state; purge deletes them and the journ
     assert.equal(box.exec(['test', '-e', p]).status, 1, `${p} gone after purge`);
   }
   assert.equal(box.exec(['dpkg-query', '-W', 'loa']).status, 1);
-  process.stdout.write(`# timings\n${Object.entries(timings).map(([k, v]) => `#   ${k}: ${v}`).join('\n')}\n`);
+});
+
+test('install.sh from a release tree, the other way a technician installs: the agent runs under systemd', { skip }, () => {
+  // The release tree is the package's /opt/loa (package.json, dist/, node_modules/, systemd/).
+  box.sh(`rm -rf /root/release && mkdir /root/release && dpkg-deb -x ${debs.v2} /root/release`);
+  const out = box.sh('sh /root/release/opt/loa/systemd/install.sh --no-build /root/release/opt/loa 2>&1');
+  assert.match(out, /udevadm control --reload failed/, 'no udevd in a container: said, not fatal');
+  assert.match(out, /user: loa exists/, 'purge kept the user');
+  provision();
+  box.sh('systemctl start loa-agent.service');
+  const a = agent();
+  assert.equal(a.ActiveState, 'active');
+  assert.match(a.StatusText!, /^idle, /);
+  assert.ok(agentLog().findLast((l) => l.msg === 'agent starting')?.version === V2.replace('~', '-'));
+  assert.equal(box.sh('systemctl is-enabled loa-agent.service loa-reboot.path').trim(), 'enabled\nenabled');
 });
 
 // Issue [5/8] (OTA rollback under systemd) adds its cases after these: it installs a
