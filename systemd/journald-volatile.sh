@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
   case $1 in
   enable | disable | status) [ -z "$ACTION" ] || die "one action only"; ACTION=$1; shift ;;
   --root) [ $# -ge 2 ] || die "--root needs a directory"; ROOT=$2; shift 2 ;;
-  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64 ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64 ;;
   esac
 done
 [ -n "$ACTION" ] || die "enable, disable or status?"
