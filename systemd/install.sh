@@ -4,7 +4,7 @@
 # repair): it never duplicates the user, never touches /etc/loa/agent.json, keeps the
 # previous code in /opt/loa.prev, and changes nothing when the code is the same.
 #
-#   sudo systemd/install.sh [--start] [--no-build] [--node PATH] [SOURCE]
+#   sudo systemd/install.sh [--start] [--no-build] [--node PATH] [--journald-volatile] [SOURCE]
 #   systemd/install.sh --root /tmp/x [SOURCE]     # into a directory tree, for tests/images
 #
 # SOURCE: a checkout (default: the one holding this script), an unpacked release
@@ -17,6 +17,9 @@
 # --root DIR (or DESTDIR=DIR): install under DIR instead of /. Everything that acts on
 # the running system (users, groups, ownership, systemctl, udevadm) is skipped then and
 # said so; units are still enabled in DIR with `systemctl --root`.
+#
+# --journald-volatile: keep the journal in RAM only, no log writes to the SD card (logs
+# are lost at reboot); systemd/journald-volatile.sh enable|disable does it later too.
 set -eu
 umask 022
 
@@ -27,6 +30,7 @@ START=0
 BUILD=1
 NODE=
 SRC=
+JOURNALD=0
 
 say() { printf '%s\n' "$*"; }
 warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
@@ -35,7 +39,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
   --node=*) NODE=${1#--node=}; shift ;;
   --start) START=1; shift ;;
   --no-build) BUILD=0; shift ;;
+  --journald-volatile) JOURNALD=1; shift ;;
   -h | --help) usage; exit 0 ;;
   -*) usage >&2; exit 64 ;;
   *) [ -z "$SRC" ] || die "one SOURCE only"; SRC=$1; shift ;;
@@ -131,7 +136,7 @@ cp -R "$SRC/dist" "$STAGE/dist"
 # The test chime `loa-provision check --tone` plays (dist/ has only the JavaScript).
 if [ -d "$SRC/agent/demo-assets" ]; then mkdir -p "$STAGE/agent" && cp -R "$SRC/agent/demo-assets" "$STAGE/agent/demo-assets"; fi
 mkdir "$STAGE/systemd"
-for f in README.md install.sh loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules; do
+for f in README.md install.sh journald-volatile.sh journald-volatile.conf loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules; do
   if [ -f "$SRC/systemd/$f" ]; then cp "$SRC/systemd/$f" "$STAGE/systemd/"; else cp "$HERE/$f" "$STAGE/systemd/"; fi
 done
 if [ $KIND = release ] && [ -d "$SRC/node_modules" ]; then
@@ -230,6 +235,10 @@ else
   say "udev: /etc/udev/rules.d/99-loa-io.rules was edited here; kept. The shipped version is 99-loa-io.rules.dist: compare them"
 fi
 
+if [ $JOURNALD = 1 ]; then
+  if [ $LIVE = 1 ]; then sh "$OPT/systemd/journald-volatile.sh" enable; else sh "$OPT/systemd/journald-volatile.sh" enable --root "$ROOT"; fi
+fi
+
 # The technician's command, on PATH for sudo.
 mkdir -p "$R/usr/local/bin"
 printf '#!/bin/sh\n# Written by loa install.sh\nexec %s /opt/loa/dist/provisioning/cli.js "$@"\n' "$NODE" >"$R/usr/local/bin/loa-provision.tmp"
@@ -238,8 +247,12 @@ mv -f "$R/usr/local/bin/loa-provision.tmp" "$R/usr/local/bin/loa-provision"
 
 if [ $LIVE = 1 ]; then
   systemctl daemon-reload
-  udevadm control --reload
-  udevadm trigger --subsystem-match=gpio --subsystem-match=tty || warn "udevadm trigger failed"
+  # No udevd in a container (read-only /sys): the rule then applies at the next boot.
+  if udevadm control --reload 2>/dev/null; then
+    udevadm trigger --subsystem-match=gpio --subsystem-match=tty || warn "udevadm trigger failed"
+  else
+    warn "udevadm control --reload failed (no udevd here?); the udev rule applies at the next boot"
+  fi
   systemctl enable loa-agent.service loa-reboot.path
   systemctl start loa-reboot.path
   if [ $START = 1 ]; then

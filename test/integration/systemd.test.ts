@@ -263,3 +263,22 @@ test('the real agent process under a notify socket: READY with a status line, WA
     await broker.close();
   }
 });
+
+test('journald volatile mode: install.sh --journald-volatile writes the one drop-in, journald-volatile.sh disable removes it', () => {
+  const work = tempDir('sd-journald');
+  const rel = join(work, 'release');
+  mkdirSync(join(rel, 'dist/agent'), { recursive: true });
+  mkdirSync(join(rel, 'node_modules'), { recursive: true });
+  writeFileSync(join(rel, 'package.json'), '{"name":"loa","version":"0.0.0-test"}\n');
+  writeFileSync(join(rel, 'dist/agent/main.js'), '\n');
+  const root = join(work, 'root');
+  mkdirSync(root);
+  assert.match(install(['--root', root, '--journald-volatile', rel]), /journald: volatile/);
+  const dropin = join(root, 'etc/systemd/journald.conf.d/60-loa-volatile.conf');
+  assert.match(readFileSync(dropin, 'utf8'), /^\[Journal\]\nStorage=volatile$/m);
+  const tool = join(root, 'opt/loa/systemd/journald-volatile.sh');
+  const off = spawnSync('sh', [tool, 'disable', '--root', root], { encoding: 'utf8' });
+  assert.equal(off.status, 0, off.stderr);
+  assert.ok(!existsSync(dropin));
+  assert.equal(spawnSync('sh', [tool, 'frobnicate'], { encoding: 'utf8' }).status, 64);
+});
