@@ -133,9 +133,10 @@ const STATES = ['idle', 'playing', 'fault'];
 const PRESENCE = ['online', 'stale', 'offline', 'unknown'];
 const split = (k: string) => k.split('\u0000') as [string, string];
 
-function boxFamilies(model: ExporterModel, now: number): Family[] {
+function boxFamilies(model: ExporterModel, now: number, only: RegExp | undefined): Family[] {
   const f = families(BOX);
   for (const { row, x } of model.rows(now)) {
+    if (only && !x.groups.some((g) => only.test(g))) continue;
     const d = lbl({ device: row.deviceId });
     const s = x.site;
     f.loa_box_info!.add(d + ',' + lbl({ version: x.version, groups: x.groups.join(','), commune: s?.commune ?? '', commune_code: s?.communeCode ?? '', province: s?.province ?? '', lat: s?.lat === null || !s ? '' : String(s.lat), lon: s?.lon === null || !s ? '' : String(s.lon) }), 1);
@@ -305,12 +306,15 @@ function exporterFamilies(model: ExporterModel, h: ExporterHealth): Family[] {
 }
 
 export interface RenderOptions {
+  /** Series per group, for the groups matching it, instead of per box. */
   perGroup?: RegExp;
+  /** Per box: only the boxes with a group matching it (one province's exporter). */
+  onlyBoxesIn?: RegExp;
 }
 
 /** The whole /metrics body. */
 export function renderMetrics(model: ExporterModel, now: number, health: ExporterHealth, o: RenderOptions = {}): string {
-  const fams = [...(o.perGroup ? groupFamilies(model, now, o.perGroup) : boxFamilies(model, now)), ...exporterFamilies(model, health)];
+  const fams = [...(o.perGroup ? groupFamilies(model, now, o.perGroup) : boxFamilies(model, now, o.onlyBoxesIn)), ...exporterFamilies(model, health)];
   return fams.map((f) => f.text()).join('');
 }
 

@@ -39,7 +39,7 @@ const SPEC = {
 
 export const DEFAULT_LISTEN = '127.0.0.1:9723';
 
-export const EXPORTER_HELP = `noc exporter --broker URL [--listen ${DEFAULT_LISTEN}] [--per-group [--group-match RE]] [--share G]
+export const EXPORTER_HELP = `noc exporter --broker URL [--listen ${DEFAULT_LISTEN}] [--per-group] [--group-match RE] [--share G]
 
 Serve the fleet's state on http://LISTEN/metrics in the Prometheus text format: per box
 online, heartbeat age and period, state, what plays, amplifier, FM, cache, outbox,
@@ -52,7 +52,9 @@ from {root}/d/+/status, /heartbeat, /events, /cmd/result and the commands on
                           for a Prometheus on another host)
   --per-group             one set of series per group instead of per box (bounded
                           series count for very large fleets)
-  --group-match RE        with --per-group, only groups matching RE (e.g. '^c[0-9]+$')
+  --group-match RE        with --per-group, only groups matching RE (e.g. '^p[0-9]+$');
+                          per box, only boxes with a group matching RE (e.g. '^p79$':
+                          one province's exporter)
   --share G               take events and command results as $share/G/... (several
                           instances split the counters; gauges come from every instance)
   --period S              heartbeat period for boxes whose birth has no heartbeatS (30)
@@ -73,9 +75,9 @@ export function parseListen(v: string): { host: string; port: number } {
   return { host: m[1] === '' ? '0.0.0.0' : m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-function groupMatch(v: string | undefined): RegExp {
+function groupMatch(v: string): RegExp {
   try {
-    return new RegExp(v ?? '');
+    return new RegExp(v);
   } catch (err) {
     throw new UsageError(`--group-match "${v}": ${(err as Error).message}`);
   }
@@ -88,8 +90,9 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
   const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
   const listen = parseListen(opts.listen ?? DEFAULT_LISTEN);
-  if (opts['group-match'] !== undefined && !opts['per-group']) throw new UsageError('--group-match goes with --per-group');
-  const perGroup = opts['per-group'] ? groupMatch(opts['group-match']) : undefined;
+  const match = opts['group-match'] === undefined ? undefined : groupMatch(opts['group-match']);
+  const perGroup = opts['per-group'] ? (match ?? /(?:)/) : undefined;
+  const render = perGroup ? { perGroup } : match ? { onlyBoxesIn: match } : {};
   const trusted = parseTrust(opts.trust ?? [], opts['trust-file']);
   const model = new ExporterModel({
     root: cfg.root,
@@ -110,7 +113,7 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
       health.scrapes++;
       health.loopDelayP99S = loop.count ? loop.percentile(99) / 1e9 : null;
       loop.reset();
-      const body = renderMetrics(model, Date.now(), health, perGroup ? { perGroup } : {});
+      const body = renderMetrics(model, Date.now(), health, render);
       health.lastRenderS = (performance.now() - t0) / 1000;
       return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : body);
     }

@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { ExporterModel } from '../../noc/exporter-model.js';
 import { METRIC_NAMES, renderMetrics, type ExporterHealth } from '../../noc/exporter-render.js';
 import { parseListen } from '../../noc/exporter.js';
+import { main } from '../../noc/cli.js';
+import { memoryIo } from '../../noc/io.js';
+import { createServer } from 'node:net';
 import { COMMAND_TYP, DEFAULT_ROOT as ROOT, deviceTopic, groupTopic, signDoc } from '../../agent/domain/contract.js';
 import { KeyRing } from '../../agent/domain/verify.js';
 import { makeKey, type TestKey } from '../helpers/signer.js';
@@ -163,6 +166,15 @@ test('--per-group: series per group, not per box', () => {
   assert.equal(s.get('loa_group_plays_total{group="c2",outcome="failed",reason="media-missing"}'), 40);
 });
 
+test('per box with --group-match: only the boxes of matching groups (one province per exporter)', () => {
+  const m = new ExporterModel({ root: ROOT });
+  m.apply(t('b1', 'status'), birth('boot-1', { groups: ['all', 'p79'] }), T0);
+  m.apply(t('b2', 'status'), birth('boot-2', { groups: ['all', 'p01'] }), T0);
+  const s = samples(renderMetrics(m, T0, health, { onlyBoxesIn: /^p79$/ }));
+  assert.equal(s.get('loa_box_online{device="b1"}'), 1);
+  assert.equal(s.get('loa_box_online{device="b2"}'), undefined);
+});
+
 test('every printed name is declared in METRIC_NAMES, and every family has HELP and TYPE', () => {
   const m = new ExporterModel({ root: ROOT });
   m.apply(t('b1', 'status'), birth('boot-1'), T0);
@@ -184,4 +196,20 @@ test('--listen accepts HOST:PORT and refuses anything else', () => {
   assert.deepEqual(parseListen(':9723'), { host: '0.0.0.0', port: 9723 });
   assert.deepEqual(parseListen('[::1]:9723'), { host: '::1', port: 9723 });
   for (const bad of ['9723', 'host:', 'host:99999', 'a:b']) assert.throws(() => parseListen(bad), /--listen .* must be HOST:PORT/);
+});
+
+test('usage errors exit 64 with one line; a port in use exits 1 before any broker is tried', async () => {
+  const io = memoryIo();
+  assert.equal(await main(['exporter', '--broker', 'mqtt://127.0.0.1:1', '--listen', 'nope'], io), 64);
+  assert.match(io.stderr.join('\n'), /noc exporter: --listen "nope" must be HOST:PORT/);
+  const io2 = memoryIo();
+  assert.equal(await main(['exporter', '--broker', 'mqtt://127.0.0.1:1', '--group-match', '(unclosed'], io2), 64);
+  assert.match(io2.stderr.join('\n'), /--group-match "\(unclosed": Invalid regular expression/);
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const port = (busy.address() as { port: number }).port;
+  const io3 = memoryIo();
+  assert.equal(await main(['exporter', '--broker', 'mqtt://127.0.0.1:1', '--listen', `127.0.0.1:${port}`], io3), 1);
+  assert.match(io3.stderr.join('\n'), /the port is in use/);
+  busy.close();
 });
