@@ -1,6 +1,6 @@
 // A child process for bench/exporter.ts: N boxes fed straight into the exporter's model
 // (the births and heartbeats of noc simulate's SimBox, one play pair each), served on
-// /metrics by the same renderMetrics as `noc exporter`; or, with `static`, an anchor: a
+// /metrics by the same renderParts as `noc exporter`; or, with `static`, an anchor: a
 // bare node:http server answering a body of the same size from memory.
 //   node bench/exporter-feed.mjs box|group|static N PORT   (after npm run build: it imports dist/,
 // so its memory is the production exporter's, without tsx)
@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { KeyRing } from '../dist/agent/domain/verify.js';
 import { DEFAULT_ROOT, deviceTopic } from '../dist/agent/domain/topics.js';
 import { ExporterModel } from '../dist/noc/exporter-model.js';
-import { renderMetrics } from '../dist/noc/exporter-render.js';
+import { renderMetrics, renderParts } from '../dist/noc/exporter-render.js';
 import { SimBox, newCounters } from '../dist/noc/fleet-box.js';
 
 const [mode = 'box', nArg = '10000', portArg = '0'] = process.argv.slice(2);
@@ -41,14 +41,19 @@ if (mode === 'static') {
   // The anchor: the same number of bytes, built once, sent from memory.
   const model = feed();
   const body = renderMetrics(model, Date.now(), health);
-  render = () => body;
+  render = () => [body];
 } else {
   const model = feed();
-  render = () => renderMetrics(model, Date.now(), health, mode === 'group' ? { perGroup: /^p/ } : {});
+  render = () => renderParts(model, Date.now(), health, mode === 'group' ? { perGroup: /^p/ } : {});
 }
 global.gc?.();
 const server = createServer((_req, res) => {
   health.scrapes++;
-  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(render());
+  // As noc exporter serves it: one write per family.
+  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+  res.cork();
+  for (const p of render()) res.write(p);
+  res.uncork();
+  res.end();
 });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`ready ${Buffer.byteLength(render())}\n`));
+server.listen(port, '127.0.0.1', () => process.stdout.write(`ready ${render().reduce((n, p) => n + Buffer.byteLength(p), 0)}\n`));

@@ -11,6 +11,7 @@
 // idle node process.
 // Prometheus's own memory over ten minutes is too long for this table: bench/prometheus-soak.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { get } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startBroker } from '../test/helpers/broker.js';
@@ -37,13 +38,25 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
+/** One GET on a fresh connection (fetch's keep-alive reuse raced the server's idle close). */
+function getBody(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 async function scrape(port: number, pid: number, times = 5): Promise<Scrape> {
   const ms: number[] = [];
   let body = '';
   const ticks0 = cpuTicks(pid);
   for (let i = 0; i < times; i++) {
     const t0 = performance.now();
-    body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    body = await getBody(port);
     ms.push(performance.now() - t0);
   }
   const cpuMs = ((cpuTicks(pid) - ticks0) * 10) / times; // USER_HZ 100

@@ -1,7 +1,8 @@
 // Prometheus's own memory with the loa exporter: Mosquitto, `noc simulate` (BOXES boxes,
-// heartbeat 30 s), `noc exporter` and a real Prometheus (scrape 15 s, the alert rules of
-// noc/prometheus/) for MINUTES minutes; prints one JSON line per 30 s sample (RSS of
-// Prometheus and of the exporter, head series, scrape duration) and a summary.
+// heartbeat 30 s), the built `noc exporter` (dist/: run npm run build first) and a real
+// Prometheus (scrape every 15 s with a 14 s timeout, the alert rules of noc/prometheus/)
+// for MINUTES minutes; prints one JSON line per 30 s sample (RSS of Prometheus and of
+// the exporter, Prometheus's head series, scrape duration) and a summary.
 // Too long for the bench table: run by hand,
 //   node --import tsx bench/prometheus-soak.ts [BOXES=10000] [MINUTES=10]
 // docs/noc.md §6 reports its numbers.
@@ -23,8 +24,8 @@ async function main(): Promise<void> {
   const port = await freePort();
   const noc = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', NOC, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const sim = noc(['simulate', '--broker', broker.url, '--boxes', String(boxes), '--heartbeat', '30', '--ramp', '1000', '--play-every', '600', '--mqtt-version', '5']);
-  const exp = noc(['exporter', '--broker', broker.url, '--listen', `127.0.0.1:${port}`, '--mqtt-version', '5']);
-  const prom = await startPrometheus({ targets: [`127.0.0.1:${port}`], scrapeIntervalS: 15, evaluationIntervalS: 15, rules: [join(REPO_ROOT, 'noc/prometheus/loa-alerts.yml')] });
+  const exp = spawn(process.execPath, [join(REPO_ROOT, 'dist/noc/cli.js'), 'exporter', '--broker', broker.url, '--listen', `127.0.0.1:${port}`, '--mqtt-version', '5'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const prom = await startPrometheus({ targets: [`127.0.0.1:${port}`], scrapeIntervalS: 15, scrapeTimeoutS: 14, evaluationIntervalS: 15, rules: [join(REPO_ROOT, 'noc/prometheus/loa-alerts.yml')] });
   const t0 = Date.now();
   const q = async (expr: string) => {
     const d = await prom.api<{ result: { value: [number, string] }[] }>(`query?query=${encodeURIComponent(expr)}`).catch(() => ({ result: [] }));
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
       t: Math.round((Date.now() - t0) / 1000),
       promRssMB: rssMB(prom.proc.pid!),
       exporterRssMB: rssMB(exp.pid!),
-      headSeries: await q('prometheus_tsdb_head_series'),
+      headSeries: Number(/^prometheus_tsdb_head_series (\S+)/m.exec(await fetch(`${prom.url}/metrics`).then((r) => r.text()))?.[1]),
       boxes: await q('loa_exporter_boxes'),
       scrapeS: await q('scrape_duration_seconds{job="loa-exporter"}'),
       samplesScraped: await q('scrape_samples_scraped{job="loa-exporter"}'),

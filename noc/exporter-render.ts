@@ -12,10 +12,15 @@ import type { BoxRow } from './watch-model.js';
 type Kind = 'gauge' | 'counter';
 type Labels = Record<string, string>;
 
+const CHUNK = 256;
+
 /** One metric family: HELP, TYPE, then its samples. */
 class Family {
   /** Built with += (V8 keeps it as a rope until written): fewer garbage strings than lines joined. */
-  private readonly lines: string[] = [];
+  // Lines are joined into a flat chunk every CHUNK lines, so the many small strings die
+  // young (cheap to collect) and only the chunks live until the page is sent.
+  private lines: string[] = [];
+  private readonly chunks: string[] = [];
   constructor(
     readonly name: string,
     readonly kind: Kind,
@@ -25,9 +30,13 @@ class Family {
   add(labels: string, value: number | null | undefined): void {
     if (value === null || value === undefined || !Number.isFinite(value)) return;
     this.lines.push(labels === '' ? `${this.name} ${value}\n` : `${this.name}{${labels}} ${value}\n`);
+    if (this.lines.length === CHUNK) {
+      this.chunks.push(this.lines.join(''));
+      this.lines = [];
+    }
   }
   text(): string {
-    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.kind}\n` + this.lines.join("");
+    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.kind}\n` + this.chunks.join('') + this.lines.join('');
   }
 }
 
@@ -312,9 +321,14 @@ export interface RenderOptions {
   onlyBoxesIn?: RegExp;
 }
 
+/** The /metrics body as one string per family (written one after the other: no copy into one big string). */
+export function renderParts(model: ExporterModel, now: number, health: ExporterHealth, o: RenderOptions = {}): string[] {
+  const fams = [...(o.perGroup ? groupFamilies(model, now, o.perGroup) : boxFamilies(model, now, o.onlyBoxesIn)), ...exporterFamilies(model, health)];
+  return fams.map((f) => f.text());
+}
+
 /** The whole /metrics body. */
 export function renderMetrics(model: ExporterModel, now: number, health: ExporterHealth, o: RenderOptions = {}): string {
-  const fams = [...(o.perGroup ? groupFamilies(model, now, o.perGroup) : boxFamilies(model, now, o.onlyBoxesIn)), ...exporterFamilies(model, health)];
-  return fams.map((f) => f.text()).join('');
+  return renderParts(model, now, health, o).join('');
 }
 

@@ -16,7 +16,7 @@ import { Failure, parseArgs, positionals, UsageError } from '../agent/cli-kit/in
 import { fleetFilter, sharedFilter } from '../agent/domain/contract.js';
 import { KeyRing } from '../agent/domain/verify.js';
 import { ExporterModel } from './exporter-model.js';
-import { renderMetrics, type ExporterHealth } from './exporter-render.js';
+import { renderParts, type ExporterHealth } from './exporter-render.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, checkShare, closeClient, connect, reportConnection } from './mqtt.js';
 import { stopSignal } from './signals.js';
@@ -113,9 +113,15 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
       health.scrapes++;
       health.loopDelayP99S = loop.count ? loop.percentile(99) / 1e9 : null;
       loop.reset();
-      const body = renderMetrics(model, Date.now(), health, render);
+      const parts = renderParts(model, Date.now(), health, render);
       health.lastRenderS = (performance.now() - t0) / 1000;
-      return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : body);
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      if (req.method !== 'HEAD') {
+        res.cork();
+        for (const p of parts) res.write(p);
+        res.uncork();
+      }
+      return void res.end();
     }
     if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body><h1>noc exporter</h1><p><a href="/metrics">/metrics</a></p></body></html>\n');
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');

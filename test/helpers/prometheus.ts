@@ -25,6 +25,8 @@ export interface PromOptions {
   targets: string[];
   scrapeIntervalS?: number;
   evaluationIntervalS?: number;
+  /** Default: Prometheus's own (10 s, or the interval if shorter). */
+  scrapeTimeoutS?: number;
   /** Rule file paths. */
   rules?: string[];
 }
@@ -52,6 +54,7 @@ export async function startPrometheus(o: PromOptions): Promise<TestPrometheus> {
     'global:',
     `  scrape_interval: ${o.scrapeIntervalS ?? 1}s`,
     `  evaluation_interval: ${o.evaluationIntervalS ?? 1}s`,
+    ...(o.scrapeTimeoutS ? [`  scrape_timeout: ${o.scrapeTimeoutS}s`] : []),
     ...(o.rules?.length ? ['rule_files:', ...o.rules.map((r) => `  - ${JSON.stringify(r)}`)] : []),
     'scrape_configs:',
     '  - job_name: loa-exporter',
