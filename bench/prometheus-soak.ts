@@ -42,7 +42,6 @@ async function main(): Promise<void> {
       boxes: await q('loa_exporter_boxes'),
       scrapeS: await q('scrape_duration_seconds{job="loa-exporter"}'),
       samplesScraped: await q('scrape_samples_scraped{job="loa-exporter"}'),
-      ruleEvalS: await q('sum(prometheus_rule_group_last_duration_seconds)'),
     };
     samples.push(s.promRssMB);
     process.stdout.write(JSON.stringify(s) + '\n');
