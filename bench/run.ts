@@ -21,6 +21,7 @@ import { benchPlayback } from './playback.js';
 import { benchBridge } from './firmware.js';
 import { benchEmergency } from './commands.js';
 import { benchFleet } from './fleet.js';
+import { benchExporter } from './exporter.js';
 import { benchPlanning } from './planning.js';
 import { benchFlood } from './flood.js';
 import { benchStore } from './store.js';
@@ -240,6 +241,8 @@ async function main(): Promise<void> {
     await persistent.close();
   }
   if (want('fleet')) await benchFleet(add);
+  // Issue [7/8]: noc exporter memory and scrape time at 10,000 and 50,000 boxes.
+  if (want('exporter')) await benchExporter(add);
   // Issue [1/8] "The warning gets through": attacks on the built agent, each next to its anchor.
   if (want('flood')) await benchFlood(add);
   if (want('planning')) await benchPlanning(add);

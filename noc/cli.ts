@@ -5,6 +5,7 @@
 // and turns errors into one line and an exit code (agent/cli-kit/errors.ts).
 import { CliError, errorMessage, EXIT, runIfEntry } from '../agent/cli-kit/index.js';
 import { eventsCommand } from './events.js';
+import { exporterCommand } from './exporter.js';
 import { processIo, type Io } from './io.js';
 import { keysCommand } from './keys.js';
 import { publishCommand } from './publish.js';
@@ -22,6 +23,7 @@ const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
   send: { run: sendCommand, summary: 'send a command and wait for its result(s)' },
   watch: { run: watchCommand, summary: 'live table of the fleet: online, heartbeat, state, faults' },
   events: { run: eventsCommand, summary: 'archive events in SQLite; "events export" writes proof of play CSV' },
+  exporter: { run: exporterCommand, summary: 'serve the fleet as Prometheus metrics on /metrics' },
   simulate: { run: simulateCommand, summary: 'run N simulated boxes' },
 };
 

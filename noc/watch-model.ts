@@ -79,7 +79,7 @@ export interface ApplyMeta {
   retain?: boolean;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 function parse(payload: Buffer | string): Json | undefined {
   try {
@@ -104,10 +104,23 @@ function describePlaying(v: unknown): string | null {
   return `${String(p.itemId)} (${String(p.source)}, p${String(p.priority)})`;
 }
 
+/** One message as the model understood it, for a consumer that wants more fields (noc exporter). */
+export interface Observed {
+  deviceId: string;
+  leaf: 'status' | 'heartbeat' | 'events';
+  msg: Json;
+  now: number;
+  retained: boolean;
+  /** false for an event already seen (same epoch, seq at or below the highest): a re-send. */
+  fresh: boolean;
+}
+
 export interface FleetModelOptions {
   root: string;
   defaultPeriodMs?: number;
   staleFactor?: number;
+  /** Called after each parsed status, heartbeat or event was applied (the JSON is parsed once). */
+  observe?: (o: Observed) => void;
 }
 
 export class FleetModel {
@@ -163,6 +176,7 @@ export class FleetModel {
     const ts = typeof msg.ts === 'string' ? Date.parse(msg.ts) : NaN;
     const seenAt = meta.retain && !Number.isNaN(ts) ? Math.min(now, ts) : now;
     const seen = () => (b.lastSeen = Math.max(b.lastSeen ?? seenAt, seenAt));
+    let fresh = true;
     switch (where.leaf) {
       case 'status':
         this.status(b, msg, seen);
@@ -172,12 +186,13 @@ export class FleetModel {
         seen();
         break;
       case 'events':
-        this.event(b, msg);
+        fresh = this.event(b, msg);
         seen();
         break;
       default:
         return [];
     }
+    this.o.observe?.({ deviceId: where.deviceId, leaf: where.leaf, msg, now, retained: meta.retain === true, fresh });
     return this.diff(before, this.signature(b));
   }
 
@@ -220,20 +235,22 @@ export class FleetModel {
     b.hb = { state: str(msg.state), playing: describePlaying(msg.playing), outbox: num(msg.outbox), schedule: docRefs(msg.schedule) };
   }
 
-  private event(b: Box, msg: Json): void {
+  /** Applies one event; false when it is a re-send already counted. */
+  private event(b: Box, msg: Json): boolean {
     const epoch = str(msg.epoch);
     const seq = num(msg.seq);
     if (epoch !== null && seq !== null) {
       const max = b.maxSeq.get(epoch);
-      if (max !== undefined && seq <= max) return; // a re-send (at-least-once delivery)
+      if (max !== undefined && seq <= max) return false; // a re-send (at-least-once delivery)
       b.maxSeq.set(epoch, seq);
     }
-    if (msg.type !== 'hw.fault' && msg.type !== 'hw.recovered') return;
+    if (msg.type !== 'hw.fault' && msg.type !== 'hw.recovered') return true;
     const key = `${String(msg.component)}/${String(msg.code)}`;
     const n = b.faults.get(key) ?? 0;
     const next = msg.type === 'hw.fault' ? n + 1 : Math.max(0, n - 1);
     if (next === 0) b.faults.delete(key);
     else b.faults.set(key, next);
+    return true;
   }
 
   /** The periodic heartbeat interval the stale rule uses for this box. */

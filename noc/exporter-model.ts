@@ -1,0 +1,312 @@
+// What `noc exporter` knows about each box, beyond the fleet table of watch-model.ts:
+// the heartbeat's numbers, the site of the birth, counters drawn from events, and the
+// emergencies the centre sent. Pure (no I/O, no clock of its own): messages come in with
+// the time they arrived; exporter-render.ts turns it into the Prometheus text format.
+//
+// Presence, staleness, de-duplication of events (epoch, seq) and active faults are the
+// FleetModel's (watch-model.ts), whose observer hands us each message parsed once.
+//
+// Emergencies (the centre's knowledge of what was sent): a `play` command with priority
+// >= 100 (the emergency class of contract §3) seen on {root}/d/{id}/cmd, or on
+// {root}/g/{g}/cmd for every box whose latest birth lists {g}, is pending for that box
+// until the box shows it played it: a play.started event with that cmdId, or a heartbeat
+// whose `playing.itemId` is the command id (a command's item id is its id, contract §7).
+// Pending for more than `graceMs`, it counts in `unplayed`; after `windowMs` it is
+// dropped into `emergencyMissed`. With `keys`, only commands whose signature verifies
+// count (the boxes would refuse the others anyway); without, the payload is decoded
+// unverified (the exporter is a reader; a forged emergency can only raise an alert).
+import { claimedId } from '../agent/domain/command-doc.js';
+import { COMMAND_TYP, DEFAULT_MAX_DOC_BYTES, parseTopic } from '../agent/domain/contract.js';
+import { verifyJws, type KeyRing } from '../agent/domain/verify.js';
+import { FleetModel, type BoxRow, type Json, type Observed } from './watch-model.js';
+
+export const EMERGENCY_PRIORITY = 100;
+
+export interface Site {
+  commune: string;
+  communeCode: string;
+  province: string;
+  lat: number | null;
+  lon: number | null;
+}
+
+/** The heartbeat's numbers (contract §6), null where the box did not report them. */
+export interface HbNumbers {
+  ampOn: number | null;
+  ampFault: number | null;
+  fmRssi: number | null;
+  fmFreqMHz: number | null;
+  cacheReady: number | null;
+  cacheFailed: number | null;
+  cachePending: number | null;
+  cacheBytes: number | null;
+  outbox: number | null;
+  diskFreeMB: number | null;
+  memFreeMB: number | null;
+  cpuTempC: number | null;
+  load1: number | null;
+  clockSynced: number | null;
+  clockSource: string | null;
+  volume: number | null;
+  netSignal: number | null;
+  uptimeS: number | null;
+  mcu: { up: number; resets: number; badFrames: number; timeouts: number } | null;
+  playing: { itemId: string; docId: string; source: string; priority: number } | null;
+}
+
+export interface BoxExtra {
+  version: string;
+  groups: readonly string[];
+  site: Site | null;
+  hb: HbNumbers | null;
+  /** Live births with a bootId not seen before for this box (restarts, power cycles). */
+  boots: number;
+  lastBoot: string | null;
+  /** Counters keyed "a\u0000b", created on first use. */
+  plays?: Map<string, number>;
+  hwFaults?: Map<string, number>;
+  rejections?: Map<string, number>;
+  disconnects?: Map<string, number>;
+  outboxDropped?: number;
+  storeResets?: number;
+  emergencySent: number;
+  emergencyPlayed: number;
+  emergencyMissed: number;
+  /** cmdId -> when the exporter saw it sent. */
+  pending?: Map<string, number>;
+}
+
+export interface ExporterModelOptions {
+  root: string;
+  defaultPeriodMs?: number;
+  graceMs?: number;
+  windowMs?: number;
+  keys?: KeyRing;
+}
+
+export interface Stats {
+  messages: Map<string, number>;
+  invalid: number;
+  lastMessageAt: number | null;
+}
+
+type Str = (v: unknown) => string | null;
+const str: Str = (v) => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const flag = (v: unknown): number | null => (typeof v === 'boolean' ? (v ? 1 : 0) : null);
+const obj = (v: unknown): Json | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null);
+
+export function bump(m: Map<string, number>, key: string, by = 1): void {
+  m.set(key, (m.get(key) ?? 0) + by);
+}
+
+export const key2 = (a: string, b: string) => `${a}\u0000${b}`;
+
+function siteOf(v: unknown): Site | null {
+  const s = obj(v);
+  if (!s) return null;
+  return { commune: str(s.communeName) ?? '', communeCode: str(s.communeCode) ?? '', province: str(s.province) ?? '', lat: num(s.lat), lon: num(s.lon) };
+}
+
+export function hbNumbers(m: Json): HbNumbers {
+  const amp = obj(m.amp);
+  const fm = obj(m.fm);
+  const cache = obj(m.cache);
+  const sys = obj(m.sys);
+  const clock = obj(m.clock);
+  const net = obj(m.net);
+  const mcu = obj(m.mcu);
+  const p = obj(m.playing);
+  return {
+    ampOn: flag(amp?.on),
+    ampFault: flag(amp?.fault),
+    fmRssi: num(fm?.rssi),
+    fmFreqMHz: num(fm?.freqMHz),
+    cacheReady: num(cache?.ready),
+    cacheFailed: num(cache?.failed),
+    cachePending: num(cache?.pending),
+    cacheBytes: num(cache?.bytes),
+    outbox: num(m.outbox),
+    diskFreeMB: num(sys?.diskFreeMB),
+    memFreeMB: num(sys?.memFreeMB),
+    cpuTempC: num(sys?.cpuTempC),
+    load1: num(sys?.load1),
+    clockSynced: flag(clock?.synced),
+    clockSource: str(clock?.source),
+    volume: num(m.volume),
+    netSignal: num(net?.signal),
+    uptimeS: num(m.uptimeS),
+    mcu: mcu ? { up: flag(mcu.up) ?? 0, resets: num(mcu.resets) ?? 0, badFrames: num(mcu.badFrames) ?? 0, timeouts: num(mcu.timeouts) ?? 0 } : null,
+    playing: p ? { itemId: String(p.itemId), docId: str(p.docId) ?? '', source: String(p.source), priority: num(p.priority) ?? 0 } : null,
+  };
+}
+
+const PLAY_OUTCOMES: Record<string, string> = {
+  'play.started': 'started',
+  'play.finished': 'finished',
+  'play.interrupted': 'interrupted',
+  'play.failed': 'failed',
+  'play.skipped': 'skipped',
+};
+
+export class ExporterModel {
+  readonly fleet: FleetModel;
+  readonly extra = new Map<string, BoxExtra>();
+  readonly stats: Stats = { messages: new Map(), invalid: 0, lastMessageAt: null };
+  readonly graceMs: number;
+  readonly windowMs: number;
+  private observed = false;
+
+  constructor(private readonly o: ExporterModelOptions) {
+    this.fleet = new FleetModel({ root: o.root, ...(o.defaultPeriodMs ? { defaultPeriodMs: o.defaultPeriodMs } : {}), observe: (x) => this.observe(x) });
+    this.graceMs = o.graceMs ?? 60_000;
+    this.windowMs = o.windowMs ?? 3_600_000;
+  }
+
+  private box(deviceId: string): BoxExtra {
+    let b = this.extra.get(deviceId);
+    if (!b) {
+      b = { version: '', groups: [], site: null, hb: null, boots: 0, lastBoot: null, emergencySent: 0, emergencyPlayed: 0, emergencyMissed: 0 };
+      this.extra.set(deviceId, b);
+    }
+    return b;
+  }
+
+  /** One MQTT message on any topic the exporter follows. */
+  apply(topic: string, payload: Buffer | string, now: number, retained = false): void {
+    const t = parseTopic(this.o.root, topic);
+    const leaf = t?.leaf ?? 'other';
+    bump(this.stats.messages, leaf.replace('/', '_'));
+    this.stats.lastMessageAt = now;
+    if (t?.leaf === 'cmd') return void (this.command(t.kind === 'device' ? { device: t.deviceId } : { group: t.group }, payload, now) || this.stats.invalid++);
+    if (t?.kind === 'device' && t.leaf === 'cmd/result') return void (this.result(t.deviceId, payload) || this.stats.invalid++);
+    this.observed = false;
+    this.fleet.apply(topic, payload, now, { retain: retained });
+    if (!this.observed) this.stats.invalid++;
+  }
+
+  private observe({ deviceId, leaf, msg, now, retained, fresh }: Observed): void {
+    this.observed = true;
+    const b = this.box(deviceId);
+    if (leaf === 'status') {
+      if (msg.online === true) {
+        b.version = str(msg.agentVersion) ?? '';
+        b.groups = Array.isArray(msg.groups) ? msg.groups.map(String) : [];
+        b.site = siteOf(msg.site);
+        const boot = str(msg.bootId);
+        if (!retained && boot !== null && b.lastBoot !== null && boot !== b.lastBoot) b.boots++;
+        if (boot !== null) b.lastBoot = boot;
+      } else if (msg.online === false && !retained) {
+        b.disconnects ??= new Map();
+        bump(b.disconnects, str(msg.reason) ?? 'unknown');
+      }
+    } else if (leaf === 'heartbeat') {
+      b.hb = hbNumbers(msg);
+      const item = b.hb.playing?.itemId;
+      if (item && b.pending?.delete(item)) b.emergencyPlayed++;
+    } else if (fresh) this.event(b, msg);
+    void now;
+  }
+
+  private event(b: BoxExtra, e: Json): void {
+    const type = String(e.type);
+    const outcome = PLAY_OUTCOMES[type];
+    if (outcome) {
+      b.plays ??= new Map();
+      bump(b.plays, key2(outcome, str(e.reason) ?? ''));
+      const cmdId = str(e.cmdId);
+      if (outcome === 'started' && cmdId && b.pending?.delete(cmdId)) b.emergencyPlayed++;
+      return;
+    }
+    switch (type) {
+      case 'hw.fault':
+        b.hwFaults ??= new Map();
+        bump(b.hwFaults, str(e.component) ?? 'unknown');
+        return;
+      case 'schedule.rejected':
+      case 'cmd.rejected':
+        b.rejections ??= new Map();
+        bump(b.rejections, key2(type === 'cmd.rejected' ? 'command' : 'schedule', str(e.reason) ?? 'unknown'));
+        return;
+      case 'intake.flood': {
+        const by = obj(e.byReason) ?? {};
+        b.rejections ??= new Map();
+        for (const [reason, n] of Object.entries(by)) if (num(n)) bump(b.rejections, key2('flood', reason), num(n)!);
+        return;
+      }
+      case 'outbox.dropped':
+        b.outboxDropped = (b.outboxDropped ?? 0) + (num(e.count) ?? 0);
+        return;
+      case 'store.reset':
+        b.storeResets = (b.storeResets ?? 0) + 1;
+        return;
+    }
+  }
+
+  /** A refusal on {root}/d/{id}/cmd/result is a rejection (contract §7). False when unreadable. */
+  private result(deviceId: string, payload: Buffer | string): boolean {
+    let r: Json | null;
+    try {
+      r = obj(JSON.parse(payload.toString()));
+    } catch {
+      return false;
+    }
+    if (!r) return false;
+    if (r.ok === false) {
+      const b = this.box(deviceId);
+      b.rejections ??= new Map();
+      bump(b.rejections, key2('command', str(obj(r.error)?.code) ?? 'unknown'));
+    }
+    return true;
+  }
+
+  /** A command the centre sent. False when the payload is not a readable command. */
+  private command(to: { device: string } | { group: string }, payload: Buffer | string, now: number): boolean {
+    let raw: unknown;
+    if (this.o.keys) {
+      const v = verifyJws(payload, this.o.keys, COMMAND_TYP, DEFAULT_MAX_DOC_BYTES);
+      if (!v.ok) return false;
+      raw = v.raw;
+    } else {
+      if (claimedId(payload) === null) return false;
+      try {
+        raw = JSON.parse(Buffer.from(payload.toString().trim().split('.')[1]!, 'base64url').toString('utf8'));
+      } catch {
+        return false;
+      }
+    }
+    const c = obj(raw);
+    const id = str(c?.id);
+    if (!c || !id) return false;
+    const priority = num(obj(c.args)?.priority);
+    if (c.action !== 'play' || priority === null || priority < EMERGENCY_PRIORITY) return true;
+    const expires = str(c.expiresAt) ? Date.parse(String(c.expiresAt)) : NaN;
+    if (expires < now) return true; // the box will refuse it as expired: nothing to play
+    const targets = 'device' in to ? [to.device] : [...this.extra].filter(([, b]) => b.groups.includes(to.group)).map(([d]) => d);
+    for (const d of targets) {
+      const b = this.box(d);
+      b.pending ??= new Map();
+      if (b.pending.has(id)) continue;
+      b.pending.set(id, now);
+      b.emergencySent++;
+    }
+    return true;
+  }
+
+  /** Emergencies pending for longer than the grace period; expires those past the window. */
+  unplayed(b: BoxExtra, now: number): number {
+    if (!b.pending) return 0;
+    let n = 0;
+    for (const [id, at] of b.pending) {
+      if (now - at > this.windowMs) {
+        b.pending.delete(id);
+        b.emergencyMissed++;
+      } else if (now - at > this.graceMs) n++;
+    }
+    return n;
+  }
+
+  rows(now: number): { row: BoxRow; x: BoxExtra }[] {
+    return this.fleet.rows(now).map((row) => ({ row, x: this.box(row.deviceId) }));
+  }
+}

@@ -1,0 +1,97 @@
+// A real Prometheus (Debian's `prometheus` package: /usr/bin/prometheus, promtool) for
+// the exporter's integration test and the soak measurement: a generated config, its own
+// temporary storage and a free loopback port. Where it is missing, `prometheusMissing()`
+// gives the reason a test skips with; under CI=true the caller fails instead.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './broker.js';
+import { tempDir } from './tmp.js';
+
+export function which(bin: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
+  return r.stdout.trim() || undefined;
+}
+
+/** Why Prometheus tests cannot run here, or undefined. */
+export function prometheusMissing(): string | undefined {
+  if (!which('prometheus')) return 'prometheus not on PATH (Debian package "prometheus"; .ci/run installs it)';
+  if (!which('promtool')) return 'promtool not on PATH (Debian package "prometheus")';
+  return undefined;
+}
+
+export interface PromOptions {
+  /** host:port of each exporter to scrape. */
+  targets: string[];
+  scrapeIntervalS?: number;
+  evaluationIntervalS?: number;
+  /** Default: Prometheus's own (10 s, or the interval if shorter). */
+  scrapeTimeoutS?: number;
+  /** Rule file paths. */
+  rules?: string[];
+}
+
+export interface TestPrometheus {
+  url: string;
+  proc: ChildProcess;
+  dir: string;
+  /** GET /api/v1/<path>, the `data` of a success, or throws. */
+  api<T = unknown>(path: string): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export interface PromAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: 'pending' | 'firing';
+  value: string;
+}
+
+export async function startPrometheus(o: PromOptions): Promise<TestPrometheus> {
+  const dir = tempDir('prometheus');
+  const port = await freePort();
+  const yml = [
+    'global:',
+    `  scrape_interval: ${o.scrapeIntervalS ?? 1}s`,
+    `  evaluation_interval: ${o.evaluationIntervalS ?? 1}s`,
+    ...(o.scrapeTimeoutS ? [`  scrape_timeout: ${o.scrapeTimeoutS}s`] : []),
+    ...(o.rules?.length ? ['rule_files:', ...o.rules.map((r) => `  - ${JSON.stringify(r)}`)] : []),
+    'scrape_configs:',
+    '  - job_name: loa-exporter',
+    '    static_configs:',
+    `      - targets: [${o.targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+  ].join('\n');
+  const cfg = join(dir, 'prometheus.yml');
+  writeFileSync(cfg, yml + '\n');
+  const proc = spawn('prometheus', [`--config.file=${cfg}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-20_000)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`prometheus exited ${proc.exitCode}: ${stderr}`);
+    const ok = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`prometheus not ready within 30 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    proc,
+    dir,
+    async api<T>(path: string): Promise<T> {
+      const r = await fetch(`${url}/api/v1/${path}`);
+      const body = (await r.json()) as { status: string; data: T; error?: string };
+      if (body.status !== 'success') throw new Error(`prometheus ${path}: ${body.error ?? r.status}`);
+      return body.data;
+    },
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(t);
+    },
+  };
+}
