@@ -109,7 +109,7 @@ export class Agent {
     const clock = this.d.clock ?? systemClock;
     const startedMono = clock.monoMs();
     // After a crash the relays may be in any state: amplifier off before anything else.
-    const board = this.d.board ?? createBoard(c, log.child({ mod: 'board' }), clock);
+    const board = this.d.board ?? (await createBoard(c, log.child({ mod: 'board' }), clock));
     this.boardImpl = board;
     await board.init();
     // A broken SD card degrades the box, it does not stop it (wiring.ts openStores).
