@@ -315,7 +315,10 @@ export class Agent {
       onChange: () => heartbeat.kick(),
     });
     this.cache = cache;
-    const checkpoint = stores.meta.checkpoint;
+    const meta = stores.meta.checkpoint;
+    // Idle, the checkpoint stays in memory (adapters/meta-store.ts); while something plays it
+    // is written at each wake, so a kill mid-play still bounds playedMs within ~30 s.
+    const checkpoint = { ...meta, set: (ms: number, durable?: boolean) => meta.set(ms, durable === true || coordinator.playing() !== null) };
     closeInterruptedByRestart({ ledger, events: outbox, log }, checkpoint.get(), clock.now());
     const scheduler = new Scheduler({
       clock,

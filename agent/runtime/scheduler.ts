@@ -33,7 +33,13 @@ export interface Playback {
 
 export interface CheckpointStore {
   get(): number | undefined;
-  set(ms: number): void;
+  /**
+   * Occurrences are handled through `ms`. `durable`: write it to disk now (an occurrence
+   * was handled); otherwise the store may keep it in memory for a while (adapters/meta-store.ts).
+   */
+  set(ms: number, durable?: boolean): void;
+  /** Write what is in memory (a clean stop). */
+  flush?(): void;
 }
 
 export interface SchedulerDeps {
@@ -94,6 +100,7 @@ export class Scheduler {
     this.running = false;
     this.d.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    this.d.checkpoint.flush?.();
   }
 
   /** Documents changed: recompute now (in slices if the plan is large; see planned()). */
@@ -235,7 +242,7 @@ export class Scheduler {
     }
     // Everything due is handled now (fired, skipped, or already in the ledger).
     this.plan = this.plan.filter((o) => o.start > now);
-    this.d.checkpoint.set(now);
+    this.d.checkpoint.set(now, changed);
     if (changed) this.d.onChange?.();
   }
 
