@@ -12,7 +12,8 @@ import { DEFAULT_ROOT, deviceTopic } from '../agent/domain/topics.js';
 export type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
 export const DIST_MAIN = join(REPO_ROOT, 'dist/agent/main.js');
-export const PRODUCTION_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
+/** systemd/loa-agent.service's node flags; BENCH_NODE_FLAGS (space-separated) adds to them, to try others on agent and anchor alike. */
+export const PRODUCTION_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
 export const LOOP_DELAY_PRELOAD = join(REPO_ROOT, 'bench/loop-delay.cjs');
 
 export interface DistAgent {

@@ -321,7 +321,7 @@ test('SD-card wear: idle wakes keep the checkpoint in memory; a handled occurren
   await r.tick(CHECKPOINT_WRITE_MS - 60_000); // 118 wakes of an idle scheduler (one per 30 s)
   assert.equal(changes(), before, 'no database write in an idle hour');
   assert.equal(written(), T0);
-  assert.ok(r.scheduler.lastWakeMono >= T0 + CHECKPOINT_WRITE_MS - 90_000, 'the scheduler did wake meanwhile');
+  assert.ok((r.scheduler.lastWakeMono ?? 0) >= T0 + CHECKPOINT_WRITE_MS - 90_000, 'the scheduler did wake meanwhile');
   await r.tick(120_000);
   assert.ok(written() >= T0 + CHECKPOINT_WRITE_MS, `written hourly (${written() - T0} ms after start)`);
   const hourly = written();
