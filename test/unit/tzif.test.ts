@@ -12,7 +12,10 @@ import { tempDir } from '../helpers/tmp.js';
 const HAS_TZDATA = existsSync(join(ZONEINFO_DIR, 'Asia/Ho_Chi_Minh'));
 const noTz = HAS_TZDATA ? false : process.env.CI === 'true' ? false : 'no /usr/share/zoneinfo (apt-get install tzdata)';
 
-const ZONES = ['Asia/Ho_Chi_Minh', 'Asia/Bangkok', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'Pacific/Chatham', 'America/Sao_Paulo', 'Africa/Casablanca', 'UTC', 'Etc/GMT+7'];
+// Zones whose rules have been settled for years: the system's tzdata and node's ICU may be
+// a release apart, and a zone whose rules just changed (Africa/Casablanca's yearly Ramadan
+// switches, say) would make this test about that skew rather than about the parser.
+const ZONES = ['Asia/Ho_Chi_Minh', 'Asia/Bangkok', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'Pacific/Chatham', 'America/Sao_Paulo', 'UTC', 'Etc/GMT+7'];
 
 test('every offset the zone file gives equals ICU\'s, 1900 to 2060, around each transition too', { skip: noTz }, () => {
   if (!HAS_TZDATA) assert.fail('CI must have tzdata (/usr/share/zoneinfo)');
