@@ -1,13 +1,15 @@
 // The anchor of `npm run bench -- memory wear`: the least an agent can be, a node process
 // that only connects mqtt.js and logs with pino, run with the same V8 flags as the built
 // agent against the same Mosquitto. Plain JavaScript (no build, no tsx), like dist/.
-//   node <flags> bench/bare.mjs <broker url> <client id> [heartbeat s]
+//   node <flags> bench/bare.mjs <broker url> <client id> [heartbeat s] [no-write-cache]
+// `no-write-cache`: with mqtt.js's writeCache off, as the agent has it (adapters/mqtt-link.ts),
+// for a stricter anchor than the library's defaults.
 // Like the agent: MQTT 5 with a persistent session, a retained birth, a subscription,
 // and a small QoS 0 heartbeat every [heartbeat s] (so the wire and the logs compare).
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 
-const [url, clientId, hb = '30'] = process.argv.slice(2);
+const [url, clientId, hb = '30', cache] = process.argv.slice(2);
 const log = pino({ name: 'bare', base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
 const status = `bare/${clientId}/status`;
 const client = mqtt.connect(url, {
@@ -16,6 +18,7 @@ const client = mqtt.connect(url, {
   protocolVersion: 5,
   keepalive: 60,
   properties: { sessionExpiryInterval: 3600 },
+  ...(cache === 'no-write-cache' ? { writeCache: false } : {}),
   will: { topic: status, payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
 });
 client.on('connect', () => {

@@ -39,6 +39,8 @@ interface Rig {
   chime: { id: string; url: string; sha256: string; bytes: number; durationMs: number };
   agent: DistAgent;
   bare: DistAgent;
+  /** The bare process with mqtt.js's writeCache off, as the agent runs it (memory only). */
+  bareLean: DistAgent | undefined;
   version: number;
   /** The items of the idle schedule: three bulletins a day. */
   daily: Record<string, unknown>[];
@@ -46,7 +48,7 @@ interface Rig {
 }
 
 /** Broker, media server, both processes started; the agent online with its schedule accepted and its media cached. */
-async function startRig(tag: string): Promise<Rig> {
+async function startRig(tag: string, opts: { bareLean?: boolean } = {}): Promise<Rig> {
   const broker = await startBroker();
   const key = makeKey('bench-centre');
   const body = readFileSync(join(REPO_ROOT, 'agent/demo-assets/chime.mp3'));
@@ -57,6 +59,7 @@ async function startRig(tag: string): Promise<Rig> {
   const dir = tempDir(`lean-${tag}`);
   const cfg = writeConfig(dir, boxConfig(broker, key, DEVICE, dir, { heartbeatS: 30, audio: { player: 'mpg123', output: 'paced' }, log: { level: 'info' } }));
   const bare = spawnNode([BARE, broker.url, `bench-bare-${tag}`, '30']);
+  const bareLean = opts.bareLean ? spawnNode([BARE, broker.url, `bench-bare-lean-${tag}`, '30', 'no-write-cache']) : undefined;
   const agent = spawnDist(cfg);
   const rig: Rig = {
     broker,
@@ -66,11 +69,12 @@ async function startRig(tag: string): Promise<Rig> {
     chime,
     agent,
     bare,
+    bareLean,
     version: 0,
     // Three bulletins a day (Vietnam's time, UTC+7), at hours that do not fall in a bench run.
     daily: [5, 11, 17].map((h, i) => ({ id: `bulletin-${i}`, source: { kind: 'file', media: ['chime'] }, cron: `0 ${(localHour() + h) % 24} * * *`, priority: 40 })),
     async close() {
-      await Promise.all([agent.stop(), bare.stop()]);
+      await Promise.all([agent.stop(), bare.stop(), bareLean?.stop()]);
       await w.close();
       await broker.close();
       await new Promise((r) => cdn.close(r));
@@ -103,30 +107,30 @@ function alive(p: DistAgent, what: string): number {
 }
 
 export async function benchMemory(add: Add): Promise<void> {
-  const rig = await startRig('mem');
+  const rig = await startRig('mem', { bareLean: true });
   try {
     await sleep(SETTLE_S * 1000);
-    const a: { rss: number; anon: number }[] = [];
-    const b: { rss: number; anon: number }[] = [];
+    const procs = [rig.agent, rig.bare, rig.bareLean!];
+    const samples: { rss: number; anon: number }[][] = procs.map(() => []);
     for (let i = 0; i < 5; i++) {
-      a.push(memMb(alive(rig.agent, 'the agent')));
-      b.push(memMb(alive(rig.bare, 'the bare process')));
+      procs.forEach((p, k) => samples[k]!.push(memMb(alive(p, k === 0 ? 'the agent' : 'a bare process'))));
       await sleep(1000);
     }
-    const [ar, br, aa, ba] = [median(a.map((x) => x.rss)), median(b.map((x) => x.rss)), median(a.map((x) => x.anon)), median(b.map((x) => x.anon))];
-    const ratio = ar / br;
+    const [agent, bare, lean] = samples.map((xs) => ({ rss: median(xs.map((x) => x.rss)), anon: median(xs.map((x) => x.anon)) }));
+    const ratio = agent!.rss / bare!.rss;
     add(
       `idle RSS after ${SETTLE_S} s, built agent vs bare mqtt.js+pino (same flags, broker, run)`,
-      `${ar.toFixed(1)} MB vs ${br.toFixed(1)} MB: ${ratio.toFixed(2)}x`,
+      `${agent!.rss.toFixed(1)} MB vs ${bare!.rss.toFixed(1)} MB: ${ratio.toFixed(2)}x`,
       `<= ${RSS_RATIO}x`,
       ratio <= RSS_RATIO,
     );
+    add('idle private memory (RssAnon), agent vs bare', `${agent!.anon.toFixed(1)} MB vs ${bare!.anon.toFixed(1)} MB (${agent!.anon >= bare!.anon ? '+' : ''}${(agent!.anon - bare!.anon).toFixed(1)} MB)`);
+    // The agent turns mqtt.js's writeCache off (6 MB of heap): the same bare process with it off too.
+    add('idle RSS, agent vs bare with writeCache off as the agent (stricter anchor)', `${agent!.rss.toFixed(1)} MB vs ${lean!.rss.toFixed(1)} MB: ${(agent!.rss / lean!.rss).toFixed(2)}x`);
     // With NODE_OPTIONS=--require <a memory probe>, what each process said on stderr.
     if (process.env.BENCH_SHOW_STDERR) {
-      process.stderr.write(`agent stderr:\n${rig.agent.stderr()}\nbare stderr:\n${rig.bare.stderr()}\n`);
-      for (const p of [rig.agent, rig.bare]) process.stderr.write(`mappings by RSS (kB) of ${p === rig.agent ? 'the agent' : 'bare'}: ${JSON.stringify(rssByMapping(p.proc.pid!).slice(0, 8))}\n`);
+      procs.forEach((p, k) => process.stderr.write(`${['agent', 'bare', 'bare, writeCache off'][k]}: stderr:\n${p.stderr()}\nmappings by RSS (kB): ${JSON.stringify(rssByMapping(p.proc.pid!).slice(0, 8))}\n`));
     }
-    add('idle private memory (RssAnon), agent vs bare', `${aa.toFixed(1)} MB vs ${ba.toFixed(1)} MB (+${(aa - ba).toFixed(1)} MB)`);
   } finally {
     await rig.close();
   }
