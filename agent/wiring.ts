@@ -2,7 +2,9 @@
 // configuration, and nowhere else. runtime/agent.ts wires services to these ports;
 // tests pass their own (a fake link, a sim board, a stand-in player) through AgentDeps.
 //
-// - the board the configuration names (sim, gpio, mcu), put in its safe state first;
+// - the board the configuration names (sim, gpio, mcu), put in its safe state first; the
+//   gpio and mcu boards (and serialport, the firmware bridge) are imported only for the
+//   board configured, so a box never holds the code of the boards it does not have;
 // - the stores: the SQLite database (opened by openStore, which survives a corrupt or
 //   full disk), the replay state beside it, and every store over the database;
 // - the MQTT link, the media fetcher, the system stats, and the player (the stand-in
@@ -14,12 +16,9 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { Clock } from './adapters/clock.js';
 import type { Board } from './adapters/board.js';
+import type { McuBoardOptions } from './adapters/mcu-board.js';
 import type { Player } from './adapters/player.js';
 import { SimBoard } from './adapters/sim-board.js';
-import { GpioBoard } from './adapters/gpio-board.js';
-import { McuBoard } from './adapters/mcu-board.js';
-import { openSerial } from '../firmware-bridge/serial.js';
-import { simulatedBoard } from '../firmware-bridge/sim-port.js';
 import { createMpg123Player } from './adapters/mpg123-player.js';
 import { createStandInPlayer } from './adapters/standin-player.js';
 import { openStore, type Db, type StoreReset } from './adapters/sqlite-db.js';
@@ -108,14 +107,21 @@ export function createLink(c: Config, log: Logger, clock: Clock, will: { topic: 
   });
 }
 
-export function createBoard(c: Config, log: Logger, clock: Clock): Board {
+export async function createBoard(c: Config, log: Logger, clock: Clock): Promise<Board> {
   if (c.hardware.board === 'gpio' && c.hardware.gpio) {
     const { pins, backend } = c.hardware.gpio;
+    const { GpioBoard } = await import('./adapters/gpio-board.js');
     return new GpioBoard({ ...pins, backend, log, clock });
   }
   if (c.hardware.board === 'mcu') {
     const { path, baudRate, watchdogS } = c.hardware.mcu;
-    const open = path === 'sim' ? simulatedBoard().open : () => openSerial(path, baudRate);
+    const { McuBoard } = await import('./adapters/mcu-board.js');
+    let open: McuBoardOptions['open'];
+    if (path === 'sim') open = (await import('../firmware-bridge/sim-port.js')).simulatedBoard().open;
+    else {
+      const { openSerial } = await import('../firmware-bridge/serial.js');
+      open = () => openSerial(path, baudRate);
+    }
     if (path === 'sim') log.warn({ code: 'SIM_BOARD' }, 'hardware.mcu.path is "sim": the IO board is simulated in-process');
     // The caller's logger already carries `mod` (pino appends child bindings, so a
     // second `mod` would be a duplicate key in every JSON line).

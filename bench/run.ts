@@ -25,6 +25,7 @@ import { benchExporter } from './exporter.js';
 import { benchPlanning } from './planning.js';
 import { benchFlood } from './flood.js';
 import { benchStore } from './store.js';
+import { benchMemory, benchWear } from './lean.js';
 import { DEFAULT_ROOT, deviceTopic, fleetFilter } from '../agent/domain/topics.js';
 
 interface Row {
@@ -247,6 +248,9 @@ async function main(): Promise<void> {
   if (want('flood')) await benchFlood(add);
   if (want('planning')) await benchPlanning(add);
   if (want('store')) await benchStore(add);
+  // Issue [4/8]: memory near the floor, SD-card wear; each next to the bare mqtt.js+pino process.
+  if (want('memory')) await benchMemory(add);
+  if (want('wear')) await benchWear(add);
   printTable();
 }
 

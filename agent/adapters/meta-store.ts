@@ -1,22 +1,47 @@
 // Small settings kept in the database's meta table: the scheduler's checkpoint (up to
 // when occurrences were handled) and the master volume of the `volume` command. A value
-// the disk refuses (full) is kept in memory and written with the next set that succeeds;
-// the scheduler's checkpoint is written on every wake, so losing a write costs nothing.
+// the disk refuses (full) is kept in memory and written with the next set that succeeds.
+//
+// The scheduler moves its checkpoint at every wake (at least every 30 s), but an idle
+// box's checkpoint needs no durability: after a power cut, occurrences between a stale
+// checkpoint and the cut were either handled (the ledger has them, so they are not
+// reported twice) or there were none. Writing it every wake cost the SD card a WAL frame
+// and an fsync each time, 2,880 a day, ~24-59 MB/day of block writes on an idle box
+// (bench `wear`). So it is kept in memory and written only when the scheduler asks
+// (an occurrence was handled, or something plays: closeInterruptedByRestart estimates
+// playedMs from it), at least every CHECKPOINT_WRITE_MS, and at a clean stop (flush).
 import { getMeta, isDiskError, setMeta, type Db } from './sqlite-db.js';
 import type { CheckpointStore } from '../runtime/scheduler.js';
 
+/** Longest time an idle box's persisted checkpoint lags the one in memory. */
+export const CHECKPOINT_WRITE_MS = 3_600_000;
+const CHECKPOINT_KEY = 'sched_checked_through';
+
 export class MetaStore {
   private readonly unwritten = new Map<string, string>();
+  /** The checkpoint in memory, and what the database has of it. */
+  private checked: number | undefined;
+  private checkedWritten: number | undefined;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    const v = this.get(CHECKPOINT_KEY);
+    this.checked = this.checkedWritten = v === undefined ? undefined : Number(v);
+  }
 
   readonly checkpoint: CheckpointStore = {
-    get: () => {
-      const v = this.get('sched_checked_through');
-      return v === undefined ? undefined : Number(v);
+    get: () => this.checked,
+    set: (ms: number, durable = false) => {
+      this.checked = ms;
+      if (durable || this.checkedWritten === undefined || ms - this.checkedWritten >= CHECKPOINT_WRITE_MS) this.flushCheckpoint();
     },
-    set: (ms: number) => this.set('sched_checked_through', String(ms)),
+    flush: () => this.flushCheckpoint(),
   };
+
+  private flushCheckpoint(): void {
+    if (this.checked === undefined || this.checked === this.checkedWritten) return;
+    this.checkedWritten = this.checked;
+    this.set(CHECKPOINT_KEY, String(this.checked));
+  }
 
   /** The master volume (0-100) a `volume` command set; 100 until one did. */
   volume(): number {

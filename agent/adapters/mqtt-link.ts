@@ -130,6 +130,10 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt-packet otherwise pre-builds a 2-byte Buffer for each of the 65,536 packet ids
+      // at the first write: 6.2 MB of heap (65,674 Buffers in a heap snapshot of an idle
+      // agent) for a box that sends a few packets a minute; ids are then built per packet.
+      writeCache: false,
       will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
       ...(o.version === 5
         ? { properties: { sessionExpiryInterval: o.sessionExpiryS, ...(o.maxPacketBytes !== undefined ? { maximumPacketSize: o.maxPacketBytes } : {}) } }

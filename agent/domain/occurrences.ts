@@ -18,6 +18,7 @@
 // has no DST to get wrong), and wallToInstant() below maps each to an instant.
 import { cronFor } from './cron-cache.js';
 import type { MediaRef, ScheduleDoc, ScheduleItem, Source } from './schedule-doc.js';
+import { systemZone } from './tzif.js';
 
 export interface DocInForce {
   topic: string;
@@ -195,8 +196,18 @@ function wallToInstant(tz: string, wall: number): number {
 // Formatters are costly to build and immutable once built: a cache, not state.
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** UTC offset of `tz` at instant `t`, in ms (local = UTC + offset). */
-function offsetAt(tz: string, t: number): number {
+/**
+ * UTC offset of `tz` at instant `t`, in ms (local = UTC + offset): from the system's tz
+ * database when it answers (domain/tzif.ts: no ICU, 5.8 MB less resident), else Intl.
+ */
+export function offsetAt(tz: string, t: number): number {
+  const fromFile = systemZone(tz)?.offsetAt(t);
+  if (fromFile !== undefined && fromFile !== null) return fromFile;
+  return intlOffsetAt(tz, t);
+}
+
+/** The same from ICU (Intl), for what the tz database file does not answer. */
+export function intlOffsetAt(tz: string, t: number): number {
   let f = formatters.get(tz);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {

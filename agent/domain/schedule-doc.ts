@@ -3,6 +3,7 @@
 // ignored, as the contract requires of a receiver. Pure: no I/O, no clock.
 import { z } from 'zod';
 import { cronFor } from './cron-cache.js';
+import { systemZone } from './tzif.js';
 
 /** Every identifier of the contract (device ids, groups, document, item, media and command ids). */
 export const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -58,6 +59,8 @@ const priority = z.number('must be a number').int('must be a whole number').min(
 const durationS = z.number('must be a number').int('must be whole seconds').min(1, 'must be at least 1 s').max(7 * 86_400, 'must be at most 7 days');
 
 export function isValidTimezone(tz: string): boolean {
+  // A zone file of the system's tz database first: asking Intl costs 5.8 MB of ICU data (domain/tzif.ts).
+  if (systemZone(tz) !== null) return true;
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
     return true;

@@ -122,7 +122,7 @@ export class Agent {
     const clock = this.d.clock ?? systemClock;
     const startedMono = clock.monoMs();
     // After a crash the relays may be in any state: amplifier off before anything else.
-    const board = this.d.board ?? createBoard(c, log.child({ mod: 'board' }), clock);
+    const board = this.d.board ?? (await createBoard(c, log.child({ mod: 'board' }), clock));
     this.boardImpl = board;
     await board.init();
     // A broken SD card degrades the box, it does not stop it (wiring.ts openStores).
@@ -331,7 +331,10 @@ export class Agent {
       onChange: () => heartbeat.kick(),
     });
     this.cache = cache;
-    const checkpoint = stores.meta.checkpoint;
+    const meta = stores.meta.checkpoint;
+    // Idle, the checkpoint stays in memory (adapters/meta-store.ts); while something plays it
+    // is written at each wake, so a kill mid-play still bounds playedMs within ~30 s.
+    const checkpoint = { ...meta, set: (ms: number, durable?: boolean) => meta.set(ms, durable === true || coordinator.playing() !== null) };
     closeInterruptedByRestart({ ledger, events: outbox, log }, checkpoint.get(), clock.now());
     const scheduler = new Scheduler({
       clock,

@@ -64,7 +64,17 @@ export interface CacheFigures {
 interface Ready {
   bytes: number;
   lastUsedAt: number;
+  /** What the database has of lastUsedAt (see markUsed). */
+  usedWrittenAt: number;
 }
+
+/**
+ * A play's use mark reaches the database only when the stored one is older than this
+ * (relatime, as mounts do for access times): a chime played every few minutes costs the
+ * SD card one UPDATE and fsync an hour, not one a play. Eviction reads the exact time in
+ * memory; only after a restart is the order of media used within the same hour unknown.
+ */
+export const USE_MARK_WRITE_MS = 3_600_000;
 
 /** The retry state of one media that is not ready; dropped when it becomes ready or unneeded. */
 interface Streak {
@@ -235,6 +245,8 @@ export class MediaCache {
     const r = this.ready.get(sha256);
     if (!r) return;
     r.lastUsedAt = this.d.clock.now();
+    if (r.lastUsedAt - r.usedWrittenAt < USE_MARK_WRITE_MS) return;
+    r.usedWrittenAt = r.lastUsedAt;
     this.d.store.touch(sha256, r.lastUsedAt);
   }
 
@@ -281,7 +293,8 @@ export class MediaCache {
       }
       if (bad) continue;
       const now = this.d.clock.now();
-      this.ready.set(name, { bytes: size, lastUsedAt: row ? row.lastUsedAt : now });
+      const used = row ? row.lastUsedAt : now;
+      this.ready.set(name, { bytes: size, lastUsedAt: used, usedWrittenAt: used });
       if (!row) {
         store.add(name, size, now);
         this.unannounced.add(name);
@@ -352,7 +365,7 @@ export class MediaCache {
     const now = this.d.clock.now();
     // Same transaction when the sink is the Outbox on this database: row and event together.
     this.d.store.cached(media.sha256, bytes, now, () => this.d.events.emit('media.cached', { mediaId: media.id, sha256: media.sha256, bytes }));
-    this.ready.set(media.sha256, { bytes, lastUsedAt: now });
+    this.ready.set(media.sha256, { bytes, lastUsedAt: now, usedWrittenAt: now });
     this.unannounced.delete(media.sha256);
     this.announceReady(media.sha256);
     const s = this.streaks.get(media.sha256);

@@ -40,7 +40,13 @@ export interface Playback {
 
 export interface CheckpointStore {
   get(): number | undefined;
-  set(ms: number): void;
+  /**
+   * Occurrences are handled through `ms`. `durable`: write it to disk now (an occurrence
+   * was handled); otherwise the store may keep it in memory for a while (adapters/meta-store.ts).
+   */
+  set(ms: number, durable?: boolean): void;
+  /** Write what is in memory (a clean stop). */
+  flush?(): void;
 }
 
 export interface SchedulerDeps {
@@ -113,6 +119,7 @@ export class Scheduler {
     this.running = false;
     this.d.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    this.d.checkpoint.flush?.();
   }
 
   /** Documents changed: recompute now (in slices if the plan is large; see planned()). */
@@ -283,7 +290,7 @@ export class Scheduler {
     this.plan = this.plan.filter((o) => o.start > now);
     let through = now;
     for (const o of this.held.values()) through = Math.min(through, o.start - 1);
-    this.d.checkpoint.set(through);
+    this.d.checkpoint.set(through, changed);
     if (changed) this.d.onChange?.();
   }
 

@@ -391,7 +391,7 @@ test('a clean stop: no MCU_LOST, SET_AMP 0 / SELECT_INPUT ip sent once; board lo
   // The board as the agent builds it from its configuration (hardware.ts): one "mod" per line.
   const cap2 = capturedLog();
   const config = parseConfig({ deviceId: 'mod-box', mqtt: { url: 'mqtt://127.0.0.1:1' }, hardware: { board: 'mcu', mcu: { path: 'sim' } } });
-  const board = createBoard(config, cap2.log.child({ mod: 'board' }), systemClock);
+  const board = await createBoard(config, cap2.log.child({ mod: 'board' }), systemClock);
   await board.init();
   await board.close();
   assert.ok(cap2.lines.length > 0);

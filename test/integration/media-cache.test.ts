@@ -12,7 +12,7 @@ import { openDb, type Db } from '../../agent/adapters/sqlite-db.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { createHttpFetcher, partPath, MediaFetchError } from '../../agent/adapters/media-fetch.js';
 import { MediaStore } from '../../agent/adapters/media-store.js';
-import { MediaCache, type MediaCacheDeps } from '../../agent/runtime/media-cache.js';
+import { MediaCache, USE_MARK_WRITE_MS, type MediaCacheDeps } from '../../agent/runtime/media-cache.js';
 import type { MediaRef } from '../../agent/domain/schedule-doc.js';
 import type { MediaNeed } from '../../agent/domain/cache-plan.js';
 import { createLogger } from '../../agent/log.js';
@@ -368,4 +368,28 @@ test('start/stop many times, with a download in flight: no timers or sockets lef
   await until('resources released', () => resources() <= before, 10_000);
   assert.ok(hitsFor(m.path).length >= 2, 'each start resumed the download');
   assert.ok(hitsFor(m.path).slice(1).every((h) => h.range !== undefined || h.sent === 0));
+});
+
+test('SD-card wear: a play marks its media used in memory at once, in the database at most hourly', async () => {
+  const a = media(1000);
+  let t = Date.parse('2026-11-26T00:00:00Z');
+  const b = box({ clock: { ...systemClock, now: () => t, monoMs: () => performance.now() } });
+  await b.cache.start();
+  want(b, [a.ref]);
+  await cachedEvent(b, a.ref);
+  const stored = () => Date.parse(b.db.prepare('SELECT last_used_at FROM media WHERE sha256 = ?').pluck().get(a.ref.sha256) as string);
+  const cachedAt = stored();
+  const changes = () => b.db.prepare('SELECT total_changes()').pluck().get() as number;
+  const before = changes();
+  for (let i = 1; i <= 20; i++) {
+    t += 150_000; // a play every 2.5 min for 50 min
+    b.cache.markUsed(a.ref.sha256);
+  }
+  assert.equal(changes(), before, 'no write for plays within the hour');
+  assert.equal(stored(), cachedAt);
+  t += USE_MARK_WRITE_MS;
+  b.cache.markUsed(a.ref.sha256);
+  assert.equal(stored(), t, 'written once the stored mark is an hour old');
+  assert.equal(changes(), before + 1);
+  await b.cache.stop();
 });

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
+import { createRequire } from 'node:module';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { MqttLink, topicMatches } from '../../agent/adapters/mqtt-link.js';
 import { createLogger } from '../../agent/log.js';
@@ -117,4 +118,16 @@ test('while the broker is down, retries are spaced by the backoff, not a fixed p
     await l.stop();
     await broker.start();
   }
+});
+
+test('the link keeps mqtt-packet from pre-building a Buffer for each of the 65,536 packet ids (6 MB of heap)', async () => {
+  const l = link('no-write-cache');
+  const up = new Promise<void>((r) => l.once('up', () => r()));
+  l.start();
+  await up;
+  await l.publish('t/no-write-cache/x', 'y', { qos: 1, retain: false });
+  // The copy of mqtt-packet that mqtt.js itself loaded.
+  const packet = createRequire(createRequire(import.meta.url).resolve('mqtt'))('mqtt-packet') as { writeToStream: { cacheNumbers: boolean } };
+  assert.equal(packet.writeToStream.cacheNumbers, false);
+  await l.stop();
 });

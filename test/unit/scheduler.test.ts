@@ -5,7 +5,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { openDb } from '../../agent/adapters/sqlite-db.js';
+import { getMeta, openDb } from '../../agent/adapters/sqlite-db.js';
+import { CHECKPOINT_WRITE_MS, MetaStore } from '../../agent/adapters/meta-store.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { LedgerStore } from '../../agent/adapters/ledger-store.js';
 import { Scheduler, closeInterruptedByRestart } from '../../agent/runtime/scheduler.js';
@@ -28,7 +29,7 @@ function doc(items: unknown[], over: Record<string, unknown> = {}): DocInForce {
   return { topic: 't', doc: v.doc };
 }
 
-function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmUpMs?: number; holdMs?: number; mediaReady?: boolean } = {}) {
+function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmUpMs?: number; holdMs?: number; mediaReady?: boolean; meta?: boolean } = {}) {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
   let wallOffset = 0; // a wall-clock jump changes this and not the monotonic clock
   // systemClock's timers are node:test's mocked ones (it looks the globals up at each call).
@@ -60,7 +61,7 @@ function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmU
     events: outbox,
     playback,
     mediaReady: () => opts.mediaReady ?? true,
-    checkpoint: { get: () => checked, set: (ms) => (checked = ms) },
+    checkpoint: opts.meta ? new MetaStore(db).checkpoint : { get: () => checked, set: (ms) => (checked = ms) },
     warmUpMs: opts.warmUpMs ?? 2000,
     graceMs: opts.graceMs ?? 120_000,
   });
@@ -283,4 +284,31 @@ test('a warm-up that falls while another item plays is done when that item ends:
   );
   const ampMoves = r.board.transitions.filter((x) => x.what === 'amp' && x.at >= S - 2000 && x.at <= S + 3600).map((x) => [x.value, x.at - S]);
   assert.deepEqual(ampMoves, [[true, -2000]], 'switched on for the first warm-up, and not off again until the second ended');
+});
+
+test('SD-card wear: idle wakes keep the checkpoint in memory; a handled occurrence, an hour, and stop() write it', async (t) => {
+  const start = T0 + 2 * CHECKPOINT_WRITE_MS - 600_000; // 06:00 + 1 h 50 min
+  const r = rig(t, [doc([{ id: 'news', source: { kind: 'line' }, at: new Date(start).toISOString(), durationS: 5 }])], { meta: true });
+  const written = () => Number(getMeta(r.db, 'sched_checked_through'));
+  const changes = () => (r.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+  r.scheduler.start();
+  assert.equal(written(), T0, 'a box with no checkpoint yet writes its first one');
+  const before = changes();
+  await r.tick(CHECKPOINT_WRITE_MS - 60_000); // 118 wakes of an idle scheduler (one per 30 s)
+  assert.equal(changes(), before, 'no database write in an idle hour');
+  assert.equal(written(), T0);
+  assert.ok((r.scheduler.lastWakeMono ?? 0) >= T0 + CHECKPOINT_WRITE_MS - 90_000, 'the scheduler did wake meanwhile');
+  await r.tick(120_000);
+  assert.ok(written() >= T0 + CHECKPOINT_WRITE_MS, `written hourly (${written() - T0} ms after start)`);
+  const hourly = written();
+  await r.tick(start - Date.now() + 1000); // the item fires
+  assert.equal(r.events().filter((e) => e.type === 'play.started').length, 1);
+  assert.ok(written() >= start, 'handling an occurrence writes the checkpoint at once');
+  assert.ok(written() > hourly);
+  const fired = written();
+  await r.tick(60_000);
+  assert.equal(written(), fired, 'idle again: in memory only');
+  r.scheduler.stop();
+  assert.ok(written() >= fired + 30_000, 'stop() writes what is in memory');
+  assert.equal(new MetaStore(r.db).checkpoint.get(), written(), 'and the next start reads it');
 });
