@@ -160,7 +160,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: loa maintainers <loa@localhost>
 Installed-Size: $SIZE
-Depends: nodejs (>= 20), adduser, systemd
+Depends: nodejs (>= 20), adduser, systemd, tzdata
 Recommends: mpg123, mosquitto-clients
 Section: sound
 Priority: optional
