@@ -81,9 +81,11 @@ else
   if [ -n "$cross" ]; then
     export CC="${cross}gcc" CXX="${cross}g++" LINK="${cross}g++" AR="${cross}ar" CC_host=gcc CXX_host=g++
   fi
+  # Headers: npm's nodedir, else the host node's own (/usr/include/node), else node-gyp downloads them.
   nodedir=$(npm config get nodedir 2>/dev/null || true)
+  [ -f "$nodedir/include/node/common.gypi" ] || nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
   gyp_args=(rebuild --release --arch="$gyp_arch" -j "$(nproc)")
-  [ -n "$nodedir" ] && [ "$nodedir" != undefined ] && [ -f "$nodedir/include/node/common.gypi" ] && gyp_args+=(--nodedir="$nodedir")
+  [ -f "$nodedir/include/node/common.gypi" ] && gyp_args+=(--nodedir="$nodedir")
   # node-gyp's config.gypi for a 32-bit ARM target (Debian armhf: ARMv7, VFPv3-D16, hard float).
   [ "$arch" = armhf ] && export npm_config_arm_version=7 npm_config_arm_float_abi=hard npm_config_arm_fpu=vfpv3-d16
   mkdir -p "${cache%/*}"
