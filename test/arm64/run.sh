@@ -125,16 +125,16 @@ say "in the root: $(in_root 'uname -m; node --version' | tr '\n' ' ')"
 t=$(now)
 in_root "node test/arm64/load-check.mjs $node_arch" | sed 's/^/  /'
 t_load=$(secs "$t")
-say "unit tests under emulation: $tests"
+say "unit tests under emulation: $tests (progress: tail -f $work/tests.log)"
 t=$(now)
 rc=0
 in_root "node --import tsx --test --test-reporter=spec $tests" >"$work/tests.log" 2>&1 || rc=$?
 t_tests=$(secs "$t")
+cp "$work/tests.log" "$cache/last-tests-$arch.log"
 grep -E '^ℹ (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms)' "$work/tests.log" | sed 's/^/  /' || true
 if [ $rc != 0 ]; then
   grep -nE '^\s*✖' "$work/tests.log" | head -40 || true
-  cp "$work/tests.log" "$cache/last-tests-$arch.log"
   say "FAIL: unit tests exited $rc (full log: $cache/last-tests-$arch.log)"
   exit $rc
 fi
-say "PASS: node_modules $t_install, load check $t_load, unit tests $t_tests, total $(secs "$t_all")"
+say "PASS: node_modules $t_install, load check $t_load, unit tests $t_tests, total $(secs "$t_all") (log: $cache/last-tests-$arch.log)"
