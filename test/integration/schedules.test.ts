@@ -2,7 +2,7 @@
 // is reported and changes nothing; accepted documents survive a restart without a
 // broker; occurrences fire on time, with the amplifier warm-up before them, and never
 // twice across a restart; what fell in downtime is reported as missed.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -44,8 +44,17 @@ function makeAgent(stateDir: string, over: Record<string, unknown> = {}): Agent 
     audio: { player: 'stand-in' },
     ...over,
   });
-  return new Agent({ config, log: createLogger({ level: 'silent', pretty: false }) });
+  const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }) });
+  live.push(agent);
+  return agent;
 }
+
+// A failed assertion must not leave an agent running: its timers and socket would keep
+// this file's process alive and the whole run would hang instead of reporting the failure.
+const live: Agent[] = [];
+afterEach(async () => {
+  for (const a of live.splice(0)) await a.stop();
+});
 
 async function publish(topic: string, payload: string | Buffer, retain = true): Promise<void> {
   const c = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
