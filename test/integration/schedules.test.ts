@@ -49,11 +49,18 @@ function makeAgent(stateDir: string, over: Record<string, unknown> = {}): Agent 
   return agent;
 }
 
-// A failed assertion must not leave an agent running: its timers and socket would keep
-// this file's process alive and the whole run would hang instead of reporting the failure.
+// A failed assertion must not leave an agent or a watcher running: their timers and
+// sockets would keep this file's process alive and the run would hang, not report.
 const live: Agent[] = [];
+const watchers: Watcher[] = [];
+async function watch(topics: string[]): Promise<Watcher> {
+  const w = await Watcher.connect(broker.url, topics);
+  watchers.push(w);
+  return w;
+}
 afterEach(async () => {
   for (const a of live.splice(0)) await a.stop();
+  for (const w of watchers.splice(0)) await w.close();
 });
 
 async function publish(topic: string, payload: string | Buffer, retain = true): Promise<void> {
@@ -84,7 +91,7 @@ const soon = (ms: number) => new Date(Date.now() + ms).toISOString();
 test('every rejection reason is reported as schedule.rejected and nothing is scheduled', async () => {
   await clearRetained();
   const dir = tempDir('reject');
-  const w = await Watcher.connect(broker.url, [EVENTS]);
+  const w = await watch([EVENTS]);
   const agent = makeAgent(join(dir, 'state'), { schedule: { maxBytes: 4096 } });
   await started(agent, w);
   try {
@@ -136,7 +143,7 @@ test('every rejection reason is reported as schedule.rejected and nothing is sch
 test('an accepted group document survives a restart with no broker, and the birth lists it', async () => {
   await clearRetained();
   const dir = tempDir('persist');
-  const w = await Watcher.connect(broker.url, [EVENTS, deviceTopic(DEFAULT_ROOT, DEVICE, 'status')]);
+  const w = await watch([EVENTS, deviceTopic(DEFAULT_ROOT, DEVICE, 'status')]);
   const a = makeAgent(join(dir, 'state'));
   await started(a, w);
   const at = soon(3_600_000);
@@ -167,7 +174,7 @@ test('an accepted group document survives a restart with no broker, and the birt
 test('an occurrence starts on time after its warm-up, finishes, and does not play again after a restart', async () => {
   await clearRetained();
   const dir = tempDir('fire');
-  const w = await Watcher.connect(broker.url, [EVENTS]);
+  const w = await watch([EVENTS]);
   const a = makeAgent(join(dir, 'state'));
   await started(a, w);
   const at = new Date(Math.ceil((Date.now() + 4000) / 1000) * 1000);
@@ -191,7 +198,7 @@ test('an occurrence starts on time after its warm-up, finishes, and does not pla
 test('the amplifier is switched on ampWarmUpMs before the start', async () => {
   await clearRetained();
   const dir = tempDir('warm');
-  const w = await Watcher.connect(broker.url, [EVENTS]);
+  const w = await watch([EVENTS]);
   const a = makeAgent(join(dir, 'state'));
   await started(a, w);
   try {
@@ -211,7 +218,7 @@ test('the amplifier is switched on ampWarmUpMs before the start', async () => {
 test('an occurrence that fell in downtime beyond the grace period is reported as missed', async () => {
   await clearRetained();
   const dir = tempDir('missed');
-  const w = await Watcher.connect(broker.url, [EVENTS]);
+  const w = await watch([EVENTS]);
   const a = makeAgent(join(dir, 'state'), { schedule: { graceS: 1 } });
   await started(a, w);
   const at = new Date(Date.now() + 2500).toISOString();
@@ -247,7 +254,7 @@ test('a file item: its media is fetched ahead and verified, then it plays; a med
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const dir = tempDir('file-item');
-  const w = await Watcher.connect(broker.url, [EVENTS]);
+  const w = await watch([EVENTS]);
   const a = makeAgent(join(dir, 'state'));
   await started(a, w);
   try {
@@ -300,7 +307,7 @@ test('kill -9 of the agent mid-play: the restart records play.interrupted with a
     hardware: { ampWarmUpMs: 500 },
     audio: { player: 'stand-in' },
   });
-  const w = await Watcher.connect(broker.url, [EVENTS]);
+  const w = await watch([EVENTS]);
   const first = spawnAgent(['--config', cfg]);
   try {
     await first.waitForLog(/birth published/, 15_000);
