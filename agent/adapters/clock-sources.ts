@@ -123,7 +123,8 @@ export function kernelVerdict(out: string): boolean | null {
   return n === TIME_ERROR ? null : true;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether a path can be reached (a file the time service leaves, a sysfs node). */
+export async function exists(path: string): Promise<boolean> {
   try {
     await access(path);
     return true;

@@ -1,9 +1,9 @@
 // Real figures for the heartbeat's `sys` and `clock`, read from /proc and /sys. A value
 // the platform does not expose (no thermal zone in a VM) is null, not zero.
-import { readFile, readdir, statfs, access } from 'node:fs/promises';
+import { readFile, readdir, statfs } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import type { SysStats } from '../domain/telemetry.js';
-import { createClockSources, type ClockSources } from './clock-sources.js';
+import { createClockSources, exists, type ClockSources } from './clock-sources.js';
 
 export interface SystemStats {
   sys(): Promise<SysStats>;
@@ -39,7 +39,7 @@ export function createSystemStats(p: SystemStatsPaths): SystemStats {
     for (const z of zones) {
       const type = (await readFile(`${base}/${z}/type`, 'utf8').catch(() => '')).trim();
       const path = `${base}/${z}/temp`;
-      if (!(await readable(path))) continue;
+      if (!(await exists(path))) continue;
       // Raspberry Pi: cpu-thermal; x86: x86_pkg_temp; many SoCs: soc-thermal.
       if (/cpu|soc|x86_pkg/i.test(type)) return path;
       first ??= path;
@@ -73,13 +73,4 @@ export function createSystemStats(p: SystemStatsPaths): SystemStats {
       return (await clock.read()).synced;
     },
   };
-}
-
-async function readable(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
