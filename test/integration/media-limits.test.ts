@@ -82,7 +82,10 @@ test('two trickling media fill both slots; a good medium needed sooner preempts 
   for (const s of slow) script.set(s.path, [TRICKLE]);
   const good = media(256 * 1024, 'good');
   // 8 s of set-up, then 1000 B/s: a slow attempt ends ~9 s in; the good one must not wait for that.
-  const b = box({ minRateBps: 1000, setupMs: 8_000 });
+  // The retry after too-slow must wait its 60 s (full jitter would draw anywhere in [0, 60 s]:
+  // about 1 run in 40 retried the first slow one before the other had failed, and the
+  // request count below then saw three requests where it expects two).
+  const b = box({ minRateBps: 1000, setupMs: 8_000 }, { random: () => 0.99 });
   const log = requestLog();
   try {
     await b.cache.start();
