@@ -13,7 +13,9 @@
 #    cross-compiled on the host, cached by lockfile hash).
 # 3. In the root, emulated, with CI=true (a missing tool fails, never skips):
 #    test/arm64/load-check.mjs, then the unit tests (LOA_ARM64_TESTS: a glob or file list
-#    relative to the repo, default test/unit/*.test.ts).
+#    relative to the repo, default test/unit/*.test.ts but prometheus-rules.test.ts: the
+#    centre's alert rules need promtool, which is no part of a box, and are YAML checked
+#    the same on every architecture by CI on amd64).
 # Needs root, qemu-user-static, binfmt-support, debootstrap, g++-aarch64-linux-gnu (armhf:
 # g++-arm-linux-gnueabihf), file.
 # Without them it skips with the reason, and fails under CI=true. Exits non-zero on any failure.
@@ -27,7 +29,7 @@ esac
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${LOA_ARM64_CACHE:-/var/cache/loa-arm64}
 mirror=${LOA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-tests=${LOA_ARM64_TESTS:-test/unit/*.test.ts}
+tests=${LOA_ARM64_TESTS:-$(cd "$repo" && ls test/unit/*.test.ts | grep -v '/prometheus-rules\.test\.ts$' | tr '\n' ' ')}
 suite=trixie
 pkgs=nodejs,mosquitto,openssl,python3-minimal,systemd
 
@@ -125,7 +127,7 @@ say "in the root: $(in_root 'uname -m; node --version' | tr '\n' ' ')"
 t=$(now)
 in_root "node test/arm64/load-check.mjs $node_arch" | sed 's/^/  /'
 t_load=$(secs "$t")
-say "unit tests under emulation: $tests (progress: tail -f $work/tests.log)"
+say "unit tests under emulation: $(echo $tests | wc -w) files (progress: tail -f $work/tests.log)"
 t=$(now)
 rc=0
 in_root "node --import tsx --test --test-reporter=spec $tests" >"$work/tests.log" 2>&1 || rc=$?
