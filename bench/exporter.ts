@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startBroker } from '../test/helpers/broker.js';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
+import { terminate } from '../test/helpers/terminate.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
@@ -84,14 +85,7 @@ async function waitLine(p: ChildProcess, re: RegExp, ms: number): Promise<RegExp
   });
 }
 
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const gone = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 15_000);
-  await gone;
-  clearTimeout(t);
-}
+const stop = (p: ChildProcess) => terminate(p, 15_000);
 
 /** A feeder child: mode box | group | static. */
 async function fed(mode: string, n: number): Promise<{ rss: number; s: Scrape }> {

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './broker.js';
 import { tempDir } from './tmp.js';
+import { terminate } from './terminate.js';
 
 export function which(bin: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
@@ -85,13 +86,6 @@ export async function startPrometheus(o: PromOptions): Promise<TestPrometheus> {
       if (body.status !== 'success') throw new Error(`prometheus ${path}: ${body.error ?? r.status}`);
       return body.data;
     },
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await gone;
-      clearTimeout(t);
-    },
+    stop: () => terminate(proc),
   };
 }

@@ -30,7 +30,7 @@ function family(text: string, name: string): Map<string, number> {
 test('--share: every instance has every box, the event counters are split and add up', { timeout: 120_000 }, async (t) => {
   broker = await startBroker();
   // Without mosquitto startBroker falls back to aedes (and fails under CI=true).
-  if (!broker.supportsV5) return t.skip('needs mosquitto: the aedes fallback has no shared subscriptions');
+  if (!broker.supportsV5) return t.skip('mosquitto not installed: the aedes fallback has no shared subscriptions (apt-get install mosquitto; under CI=true a missing mosquitto is a failure, not a skip)');
   const ports = [await freePort(), await freePort(), await freePort()];
   const exporters = ports.map((port, i) => {
     const p = spawnNoc(['exporter', '--broker', broker!.url, '--listen', `127.0.0.1:${port}`, ...(i < 2 ? ['--share', 'g'] : [])]);
