@@ -204,6 +204,12 @@ export const configSchema = z
         maxLifetimeH: z.number('is not a number (expected hours)').int().min(1, 'is below the minimum of 1 h').max(168, 'is above the maximum of 168 h').default(24),
       })
       .prefault({}),
+    update: z
+      .strictObject({
+        /** A release on trial commits once its MQTT connection has held this long after its birth (docs/ota.md). */
+        commitAfterS: z.number('is not a number (expected seconds)').int().min(1, 'is below the minimum of 1 s').max(600, 'is above the maximum of 600 s').default(10),
+      })
+      .prefault({}),
     cache: z
       .strictObject({
         /** Disk the media cache may use; media no document needs are evicted (least recently used first). */

@@ -68,6 +68,15 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (args['check-config']) {
+    // Also what an update asks of a new release before switching to it (docs/ota.md): that
+    // its native module loads on this machine (a release built for another architecture fails here).
+    try {
+      const { default: Database } = await import('better-sqlite3');
+      new Database(':memory:').prepare('SELECT 1').get();
+    } catch (err) {
+      process.stderr.write(`loa-agent: the SQLite native module does not load on this machine: ${(err as Error).message}\n`);
+      return EXIT.SOFTWARE;
+    }
     process.stdout.write(`configuration OK: device ${config.deviceId}, broker ${config.mqtt.url}\n`);
     await demo?.stop();
     return EXIT.OK;
@@ -84,7 +93,13 @@ async function main(argv: string[]): Promise<number> {
   // Before anything spawns children (mpg123, gpioset): they must not inherit NOTIFY_SOCKET.
   const notifier = createNotifier({ log: log.child({ mod: 'systemd' }), unsetEnvironment: true });
   let lifecycle: ((action: 'restart' | 'reboot') => void) | undefined;
-  const agent = new Agent({ config, log, onLifecycle: (a) => lifecycle?.(a), underSystemd: notifier.enabled || process.env.INVOCATION_ID !== undefined });
+  const agent = new Agent({
+    config,
+    log,
+    onLifecycle: (a) => lifecycle?.(a),
+    underSystemd: notifier.enabled || process.env.INVOCATION_ID !== undefined,
+    ...(args.config || !demo ? { configPath: args.config ?? DEFAULT_CONFIG_PATH } : {}),
+  });
   await agent.start();
   await notifier.ready(agent.summaryLine());
   // The watchdog is fed only while the event loop, the scheduler and the MQTT loop all

@@ -6,11 +6,11 @@
 //   at-most-once (the id was seen before).
 // The `noc` CLI validates with this same schema before it signs.
 import { z } from 'zod';
-import { ID_RE, describe, instant, mediaSchema, sourceSchema, targetSchema, type MediaRef, type Source, type Target } from './schedule-doc.js';
+import { ID_RE, describe, httpUrl, instant, mediaSchema, sourceSchema, targetSchema, type MediaRef, type Source, type Target } from './schedule-doc.js';
 import { COMMAND_TYP, checkEnvelope, verifyJws, type Binding, type KeyRing, type RejectReason } from './verify.js';
 const level = z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
 
-export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'sync', 'selftest', 'restart', 'reboot'] as const;
+export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'sync', 'selftest', 'restart', 'reboot', 'update'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const empty = z.object({}).default({});
@@ -28,6 +28,26 @@ const playArgs = z
     const files = [a.source, 'fallback' in a.source ? a.source.fallback : undefined].filter((s) => s?.kind === 'file') as { media: string[] }[];
     for (const f of files) for (const m of f.media) if (!ids.has(m)) ctx.addIssue({ code: 'custom', path: ['source', 'media'], message: `names media "${m}" that args.media does not list` });
   });
+
+const hex64 = z.string('must be a string').regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters');
+/** A release version: semver (1.2.0, 1.2.0-rc.1); also a directory name under releases/. */
+export const VERSION_RE = /^[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}(-[0-9A-Za-z.-]{1,40})?$/;
+const releaseVersion = z.string('must be a string').regex(VERSION_RE, 'must be a version like 1.2.0 or 1.2.0-rc.1');
+const artifactBytes = z.number('must be a number').int('must be whole bytes').min(1, 'must be at least 1').max(2 ** 31, 'must be at most 2 GiB');
+export const RELEASE_ARCHES = ['amd64', 'arm64', 'armhf'] as const;
+/** The `update` command (issue [5/8]; docs/ota.md): signed by a key with the `release` role only. */
+const updateArgs = z.object({
+  version: releaseVersion,
+  url: httpUrl,
+  sha256: hex64,
+  bytes: artifactBytes,
+  arch: z.enum(RELEASE_ARCHES, `must be one of ${RELEASE_ARCHES.join(', ')}`).optional(),
+  tarSha256: hex64.optional(),
+  installedBytes: z.number('must be a number').int('must be whole bytes').min(1, 'must be at least 1').max(2 ** 40, 'must be at most 1 TiB').optional(),
+  waitS: z.number('must be a number').int('must be whole seconds').min(0).max(86_400, 'must be at most 1 day').default(3600),
+  trialS: z.number('must be a number').int('must be whole seconds').min(30, 'must be at least 30 s').max(1800, 'must be at most 30 min').default(180),
+  delta: z.object({ from: releaseVersion, url: httpUrl, sha256: hex64, bytes: artifactBytes }).optional(),
+});
 
 const common = {
   type: z.literal('command', 'must be "command"'),
@@ -49,6 +69,7 @@ export const commandSchema = z
       z.object({ ...common, action: z.literal('selftest'), args: empty }),
       z.object({ ...common, action: z.literal('restart'), args: empty }),
       z.object({ ...common, action: z.literal('reboot'), args: empty }),
+      z.object({ ...common, action: z.literal('update'), args: updateArgs }),
     ],
     `must have an action of ${ACTIONS.join(', ')}`,
   )
@@ -58,6 +79,7 @@ export const commandSchema = z
 
 export type CommandDoc = z.output<typeof commandSchema>;
 export type PlayArgs = Extract<CommandDoc, { action: 'play' }>['args'];
+export type UpdateArgs = Extract<CommandDoc, { action: 'update' }>['args'];
 export type { MediaRef, Source, Target };
 
 export function validateCommand(raw: unknown): { ok: true; doc: CommandDoc } | { ok: false; message: string } {
@@ -122,6 +144,12 @@ export function verifyCommand(payload: Buffer | string, keys: KeyRing, ctx: Comm
   const cmdId = typeof rawId === 'string' && ID_RE.test(rawId) ? rawId : null;
   if (!v.ok) return { ok: false, code: 'invalid', message: v.message, cmdId };
   const doc = v.doc;
+  // Keys with either role pass the check before the signature (verify.ts); the action
+  // decides which one it needs: code only from a release key, everything else from a command key.
+  const need = doc.action === 'update' ? 'release' : 'command';
+  if (!keys.roles(j.kid).includes(need)) {
+    return { ok: false, code: 'unknown-key', message: `key ${j.kid} is not trusted to sign ${need === 'release' ? 'an update (needs the release role)' : `a ${doc.action} command (needs the command role)`}; its roles: ${keys.roles(j.kid).join(', ')}`, cmdId };
+  }
   const env = checkEnvelope(doc, { ...ctx, maxLifetimeMs: ctx.maxLifetimeMs ?? DEFAULT_COMMAND_LIFETIME_MS, what: 'command' });
   if (env) return { ok: false, code: env.reason, message: env.message, cmdId };
   if (ctx.seen(doc.id)) return { ok: false, code: 'duplicate', message: `command ${doc.id} was already received; a command runs at most once`, cmdId };

@@ -58,6 +58,12 @@ export interface EventFields {
   'intake.flood': { windowS: number; dropped: number; byReason: Record<string, number>; byTopic: Record<string, number> };
   /** Contract v1.1 §7: the box's database was rebuilt (or could not be written); what was kept and lost is in `message`. */
   'store.reset': { reason: 'corrupt' | 'missing' | 'full'; movedTo: string | null; message: string };
+  /** Over-the-air updates (docs/ota.md): one job per `update` command, `cmdId` its id. */
+  'update.started': { cmdId: string; version: string; from: string; bytes: number; delta: boolean };
+  'update.installed': { cmdId: string; version: string; previous: string };
+  'update.committed': { cmdId: string; version: string; previous: string; trialMs: number };
+  'update.rolledback': { cmdId: string; version: string; previous: string; reason: string; detail: string; logTail: string[] };
+  'update.failed': { cmdId: string; version: string; reason: 'download' | 'verify' | 'unpack' | 'check-config' | 'no-quiet-window'; message: string };
 }
 
 export type EventType = keyof EventFields;

@@ -47,7 +47,7 @@ export const instant = z
   .max(40, 'must be an RFC 3339 timestamp')
   .regex(RFC3339_RE, 'must be an RFC 3339 timestamp with an offset, e.g. 2026-11-26T06:30:00+07:00')
   .refine(isRealInstant, 'is not a date and time that exists in the calendar');
-const httpUrl = z.string('must be a URL').max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`).refine((s) => {
+export const httpUrl = z.string('must be a URL').max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`).refine((s) => {
   try {
     const u = new URL(s);
     return u.protocol === 'https:' || u.protocol === 'http:';

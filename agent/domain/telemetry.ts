@@ -35,7 +35,14 @@ export interface Birth {
    * state changes add in between.
    */
   heartbeatS: number;
+  /** Addition (docs/ota.md): the Debian architecture of the running release, for `noc rollout`. */
+  arch?: string;
+  /** Addition (docs/ota.md): a release on trial, or an update in progress; null otherwise. */
+  update?: UpdateState;
 }
+
+/** A release on trial (not yet committed), or an update job in progress (docs/ota.md). */
+export type UpdateState = { trial: { version: string; previous: string; since: string } } | { pending: { version: string; state: string } } | null;
 
 export interface Death {
   online: false;
@@ -80,6 +87,9 @@ export interface Heartbeat {
   next: { itemId: string; at: string } | null;
   /** Addition: the IO board's serial link (mcu board only; absent otherwise). */
   mcu?: McuLink;
+  /** Additions (docs/ota.md): the running version, and a trial or update in progress (null: none). */
+  version?: string;
+  update?: UpdateState;
 }
 
 /** Counters since the agent started: a degrading serial line shows as growing badFrames and timeouts. */
@@ -110,6 +120,8 @@ export interface HeartbeatInputs {
   net?: Heartbeat['net'];
   next?: Heartbeat['next'];
   mcu?: McuLink;
+  version?: string;
+  update?: UpdateState;
 }
 
 export function isoMs(d: Date): string {
@@ -131,6 +143,8 @@ export function buildBirth(i: BirthFacts & { now: Date }): Birth {
     site: i.site,
     schedule: i.schedule,
     heartbeatS: i.heartbeatS,
+    ...(i.arch !== undefined ? { arch: i.arch } : {}),
+    ...(i.update !== undefined ? { update: i.update } : {}),
   };
 }
 
@@ -166,5 +180,7 @@ export function buildHeartbeat(i: HeartbeatInputs): Heartbeat {
     outbox: i.outbox,
     next: i.next ?? null,
     ...(i.mcu ? { mcu: i.mcu } : {}),
+    ...(i.version !== undefined ? { version: i.version } : {}),
+    ...(i.update !== undefined ? { update: i.update } : {}),
   };
 }

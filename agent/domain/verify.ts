@@ -69,9 +69,13 @@ export const DEFAULT_SCHEDULE_LIFETIME_MS = 400 * 86_400_000;
 /** Contract v1.1 §2.1: an `issuedAt` more than this far ahead of a synchronised clock is invalid. */
 export const MAX_ISSUED_AHEAD_MS = 10 * 60_000;
 
-/** The role a document of this `typ` needs from the key that signed it. */
-export function roleFor(typ: string): KeyRole {
-  return typ === SCHEDULE_TYP ? 'schedule' : 'command';
+/**
+ * The roles of which a key needs one to sign a document of this `typ`, checked before the
+ * signature. A command needs `command`, or `release` for the `update` action: the action
+ * is read only after the signature verified (command-doc.ts checks that rule).
+ */
+export function rolesFor(typ: string): readonly KeyRole[] {
+  return typ === SCHEDULE_TYP ? ['schedule'] : ['command', 'release'];
 }
 
 /** Imports trusted keys once; verification then costs one Ed25519 verify. */
@@ -140,9 +144,9 @@ export function verifyJws(payload: Buffer | string, keys: KeyRing, typ: string, 
   if (!key) return fail('unknown-key', `kid ${JSON.stringify(header.kid.slice(0, 64))} is not a trusted key`);
   // The role before the signature: as cheap as the kid, and a key trusted for something
   // else is, for this document, not a trusted key.
-  const role = roleFor(typ);
-  if (!keys.roles(header.kid).includes(role)) {
-    return fail('unknown-key', `key ${header.kid} is not trusted to sign a ${role} (its roles: ${keys.roles(header.kid).join(', ') || 'none'})`);
+  const roles = rolesFor(typ);
+  if (!keys.roles(header.kid).some((r) => roles.includes(r))) {
+    return fail('unknown-key', `key ${header.kid} is not trusted to sign a ${typ === SCHEDULE_TYP ? 'schedule' : 'command'} (its roles: ${keys.roles(header.kid).join(', ') || 'none'})`);
   }
   for (const [name, part] of [['payload', p], ['signature', sig]] as const) {
     if (!isCanonicalBase64url(part)) return fail('invalid', `JWS ${name} is not canonical base64url (no padding, zero spare bits)`);

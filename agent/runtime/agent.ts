@@ -36,6 +36,8 @@ import { redactingSink } from '../domain/redact.js';
 import { FaultTracker } from '../domain/fault-tracker.js';
 import { CommandService } from './commands.js';
 import { createExecutor } from './command-actions.js';
+import { createUpdater } from './update-wiring.js';
+import { debianArch, type Updater } from './updater.js';
 
 export interface AgentDeps {
   config: Config;
@@ -57,6 +59,8 @@ export interface AgentDeps {
   onLifecycle?: (action: 'restart' | 'reboot') => void;
   /** Whether a service manager restarts the agent (systemd); default: INVOCATION_ID is set. */
   underSystemd?: boolean;
+  /** The configuration file, for a new release's `--check-config` before an update switches to it. */
+  configPath?: string;
 }
 
 export class Agent {
@@ -79,6 +83,7 @@ export class Agent {
   private cache: MediaCache | undefined;
   private rejections: Rejections | undefined;
   private clockWatch: ClockWatch | undefined;
+  private updater: Updater | undefined;
   private stopping: Promise<void> | undefined;
 
   private readonly keyRing: KeyRing;
@@ -147,7 +152,24 @@ export class Agent {
     };
     const { coordinator, faults } = this.wirePlayback(clock, board, stores);
     const { cache, scheduler } = this.wireSchedules(clock, stores, coordinator, signed);
-    this.wireCommands(clock, board, stores, { coordinator, faults, cache, scheduler }, signed);
+    const updater = (this.updater = createUpdater({
+      config: c,
+      configPath: this.d.configPath ?? null,
+      log,
+      clock,
+      stores,
+      cache,
+      coordinator,
+      scheduler,
+      link: () => this.linkImpl,
+      restart: this.d.onLifecycle ? () => this.d.onLifecycle?.('restart') : null,
+      onChange: () => {
+        this.presence?.publishBirth();
+        this.heartbeatSvc?.kick();
+      },
+    }));
+    updater.start();
+    this.wireCommands(clock, board, stores, { coordinator, faults, cache, scheduler, updater }, signed);
     this.parts.push(() => {
       const next = scheduler.next();
       return {
@@ -160,6 +182,8 @@ export class Agent {
         cache: cache.figures(),
         schedule: this.docRefs(),
         next: next ? { itemId: next.itemId, at: new Date(next.start).toISOString() } : null,
+        version: AGENT_VERSION,
+        update: updater.state(),
       };
     });
 
@@ -193,7 +217,12 @@ export class Agent {
       site: c.site,
       heartbeatS: c.heartbeatS,
       schedule: () => this.docRefs(),
-      ...(this.d.onBirth ? { onBirth: this.d.onBirth } : {}),
+      arch: debianArch(),
+      updateState: () => this.updater?.state() ?? null,
+      onBirth: () => {
+        this.d.onBirth?.();
+        this.updater?.noteBirth();
+      },
     });
     this.sender = new OutboxSender({ outbox, link, topic: this.topics.events, window: c.outbox.window, log });
     this.heartbeatSvc = new HeartbeatService({
@@ -375,7 +404,7 @@ export class Agent {
     clock: Clock,
     board: Board,
     stores: Stores,
-    s: { coordinator: PlaybackCoordinator; faults: FaultTracker; cache: MediaCache; scheduler: Scheduler },
+    s: { coordinator: PlaybackCoordinator; faults: FaultTracker; cache: MediaCache; scheduler: Scheduler; updater: Updater },
     signed: SharedSigned,
   ): void {
     const { config: c, log } = this.d;
@@ -401,6 +430,7 @@ export class Agent {
         return { cache: s.cache.figures(), schedule: this.docRefs() };
       },
       fetchMedia: (media, until) => s.cache.fetchNow(media, until),
+      update: (doc) => s.updater.accept(doc),
       underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
     });
     this.commandSvc = new CommandService({
@@ -470,6 +500,7 @@ export class Agent {
   }
 
   private async stopOnce(): Promise<void> {
+    this.updater?.stop();
     this.clockWatch?.stop();
     this.rejections?.stop();
     this.faults?.stop();

@@ -42,6 +42,8 @@ export interface ActionDeps {
   fetchMedia(media: readonly MediaRef[], untilMs: number): Promise<string[] | null>;
   /** Whether a service manager will restart / reboot us (systemd); otherwise those commands are refused. */
   underSystemd: boolean;
+  /** The `update` command (runtime/updater.ts): checked and queued at once; progress comes as events. */
+  update?: (doc: Extract<CommandDoc, { action: 'update' }>) => CommandOutcome;
 }
 
 /** How long a `play` result waits for audio before answering "accepted, not started yet". */
@@ -73,6 +75,9 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
       case 'reboot':
         if (!d.underSystemd) return { ok: false, code: 'unsupported', message: 'not running under systemd (loa-reboot.path): reboot the box by hand' };
         return { ok: true, result: { action: 'reboot' } };
+      case 'update':
+        if (!d.update) return { ok: false, code: 'unsupported', message: 'this agent cannot update itself' };
+        return d.update(doc);
     }
   };
 }

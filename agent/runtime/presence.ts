@@ -5,7 +5,7 @@ import type { Link } from '../adapters/mqtt-link.js';
 import type { Clock } from '../adapters/clock.js';
 import type { Logger } from '../log.js';
 import { PUBLISH_OPTS } from '../domain/topics.js';
-import { buildBirth, buildShutdown, type BirthFacts, type DocRef } from '../domain/telemetry.js';
+import { buildBirth, buildShutdown, type BirthFacts, type DocRef, type UpdateState } from '../domain/telemetry.js';
 
 export interface PresenceDeps extends Omit<BirthFacts, 'schedule'> {
   link: Link;
@@ -14,8 +14,10 @@ export interface PresenceDeps extends Omit<BirthFacts, 'schedule'> {
   topic: string;
   /** The documents in force at the moment of each birth. */
   schedule: () => readonly DocRef[];
-  /** Called after each birth was acknowledged (start-up timing, systemd STATUS). */
+  /** Called after each birth was acknowledged (start-up timing, systemd STATUS, an update's trial). */
   onBirth?: () => void;
+  /** A release on trial or an update in progress, at the moment of each birth (docs/ota.md). */
+  updateState?: () => UpdateState;
 }
 
 export class Presence {
@@ -31,7 +33,7 @@ export class Presence {
   /** The birth as it would be published now (also the `ping` command's result). */
   birth() {
     const d = this.d;
-    return buildBirth({ ...d, now: new Date(d.clock.now()), schedule: d.schedule() });
+    return buildBirth({ ...d, now: new Date(d.clock.now()), schedule: d.schedule(), ...(d.updateState ? { update: d.updateState() } : {}) });
   }
 
   /** Re-announce (e.g. when the documents in force change). */

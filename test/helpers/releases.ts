@@ -1,0 +1,79 @@
+// Real releases for OTA tests (docs/ota.md): the agent built with tsc once per test
+// process, copied into a release tree per version (its own package.json, so the agent
+// reports that version; node_modules a symlink to the checkout's), packed as the
+// artifact `noc release` signs, and installed under a ROOT with a `current` symlink.
+//
+// Broken variants keep `--check-config` working (an update checks that before it
+// switches) and fail only when started for real, as a release with a start-up bug does.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './agent-process.js';
+import { tempDir } from './tmp.js';
+import { debianArch } from '../../agent/runtime/updater.js';
+
+export type Variant = 'good' | 'exits' | 'hangs' | 'no-connect';
+
+let dist: string | undefined;
+
+/** The agent's JavaScript, built once per test process (tsc, ~7 s). */
+export function builtDist(): string {
+  if (dist) return dist;
+  const out = join(tempDir('dist'), 'dist');
+  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', out], { stdio: 'inherit' });
+  dist = out;
+  return out;
+}
+
+const WRAPPERS: Record<Exclude<Variant, 'good'>, string> = {
+  exits: `console.error('loa-agent: broken release: cannot start (test variant "exits")');\nprocess.exit(1);`,
+  hangs: `console.log('loa-agent: hanging at start, never connecting (test variant "hangs")');\nsetInterval(() => {}, 1 << 30);\nawait new Promise(() => {});`,
+  // The real agent, but its MQTT URL points at a closed port: it runs and never connects.
+  'no-connect': `const { readFileSync, writeFileSync } = await import('node:fs');
+const i = process.argv.indexOf('--config');
+const c = JSON.parse(readFileSync(process.argv[i + 1], 'utf8'));
+c.mqtt.url = 'mqtt://127.0.0.1:9';
+const p = process.argv[i + 1] + '.no-connect.json';
+writeFileSync(p, JSON.stringify(c), { mode: 0o600 });
+process.argv[i + 1] = p;
+console.log('loa-agent: test variant "no-connect" starts with', c.mqtt.url);`,
+};
+
+/** A release tree for `version` at `dir` (the layout of releases/<version>). */
+export function makeReleaseTree(dir: string, version: string, variant: Variant = 'good'): void {
+  mkdirSync(dir, { recursive: true });
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, version, scripts: {} }, null, 2));
+  cpSync(builtDist(), join(dir, 'dist'), { recursive: true });
+  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'RELEASE.json'), JSON.stringify({ version, arch: debianArch(), node: '>=20', builtAt: new Date().toISOString() }));
+  if (variant === 'good') return;
+  const main = join(dir, 'dist/agent/main.js');
+  renameSync(main, join(dir, 'dist/agent/main-real.js'));
+  writeFileSync(main, `if (!process.argv.includes('--check-config')) {\n${WRAPPERS[variant]}\n}\nawait import('./main-real.js');\n`);
+}
+
+export interface Artifact {
+  path: string;
+  bytes: number;
+  sha256: string;
+  version: string;
+}
+
+/** The release artifact (loa-<v>-<arch>.tar.gz, one top directory) of a fresh tree. */
+export function packRelease(version: string, variant: Variant = 'good'): Artifact {
+  const work = tempDir('rel');
+  const top = `loa-${version}`;
+  makeReleaseTree(join(work, top), version, variant);
+  const path = join(work, `${top}-${debianArch()}.tar.gz`);
+  execFileSync('tar', ['-czf', path, '-C', work, top]);
+  const buf = readFileSync(path);
+  return { path, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex'), version };
+}
+
+/** ROOT with releases/<version> and `current` pointing at it, as install.sh leaves a box. */
+export function installRelease(root: string, version: string): void {
+  makeReleaseTree(join(root, 'releases', version), version);
+  symlinkSync(join('releases', version), join(root, 'current'));
+}
