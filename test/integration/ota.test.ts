@@ -87,6 +87,15 @@ test('an update that arrives while an item plays waits for the quiet window; the
     assert.ok(Date.parse(started.ts as string) < Date.parse(finished.ts as string), 'the update began while the item played');
     assert.ok(Date.parse(playStarted.json<{ ts: string }>().ts) < Date.parse(started.ts as string));
     assert.equal(r.events().some((e) => e.type === 'play.interrupted'), false, 'nothing interrupted');
+    // An emergency sent while the agent restarts into the new release waits in the
+    // persistent session and plays as soon as the new version is up, trial or not.
+    const emergency = commandDoc(r.deviceId, 'play', { source: { kind: 'line' }, durationS: 3, priority: 100 });
+    const sentAt = Date.now();
+    const pub2 = await c.default.connectAsync(r.broker.url, { protocolVersion: 4 });
+    await pub2.publishAsync(deviceTopic(DEFAULT_ROOT, r.deviceId, 'cmd'), await sign(emergency, r.centre, { typ: 'loa-command+json' }), { qos: 1 });
+    await pub2.endAsync();
+    const played = await r.watcher.waitFor((m) => m.topic.endsWith('/events') && m.json().type === 'play.started' && m.json().cmdId === emergency.id, 60_000, 'the emergency played');
+    process.stdout.write(`# OTA: emergency sent at update.installed -> play.started ${played.at - sentAt} ms (the restart into the new release)\n`);
     await r.event('update.committed', id, 60_000);
   } finally {
     await r.close();

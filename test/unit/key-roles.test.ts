@@ -57,3 +57,36 @@ test('config: roles are checked; absent keeps working; empty, unknown and repeat
     assert.throws(() => parseConfig({ ...base, trustedKeys: [{ kid: 'k2', publicKey: k.publicKey, roles }] }), why);
   }
 });
+
+test('update: only a release key signs it; a release key signs nothing else; schedule-only and command-only keys are refused (unknown-key)', () => {
+  const k = makeKey('k3');
+  const update = commandDoc('box', 'update', { version: '1.2.0', url: 'https://updates.example.vn/loa-1.2.0-arm64.tar.gz', sha256: 'a'.repeat(64), bytes: 9_000_000 });
+  const signed = signDoc(update, { key: k.privateKey, kid: k.kid }, COMMAND_TYP);
+  const ok = cmd(signed, ring(k, ['release']));
+  assert.equal(ok.ok, true);
+  assert.equal(ok.ok && ok.doc.action === 'update' && ok.doc.args.trialS, 180, 'defaults filled');
+  for (const roles of [['schedule'], ['command'], ['schedule', 'command'], undefined] as (KeyRole[] | undefined)[]) {
+    const v = cmd(signed, ring(k, roles));
+    assert.equal(!v.ok && v.code, 'unknown-key', `roles ${String(roles)}`);
+  }
+  const byCommandKey = cmd(signed, ring(k, ['command']));
+  assert.match(!byCommandKey.ok ? byCommandKey.message : '', /not trusted to sign an update \(needs the release role\); its roles: command/);
+  const ping = cmd(signDoc(commandDoc('box', 'ping'), { key: k.privateKey, kid: k.kid }, COMMAND_TYP), ring(k, ['release']));
+  assert.match(!ping.ok ? ping.message : '', /not trusted to sign a ping command \(needs the command role\)/);
+  assert.equal(cmd(signDoc(commandDoc('box', 'ping'), { key: k.privateKey, kid: k.kid }, COMMAND_TYP), ring(k, ['command', 'release'])).ok, true);
+});
+
+test('update args: version, sha256, url and bounds are checked, with messages that name the field', () => {
+  const k = makeKey('k4');
+  const bad = (args: Record<string, unknown>) => {
+    const v = cmd(signDoc(commandDoc('box', 'update', { version: '1.2.0', url: 'https://u.example/x.tar.gz', sha256: 'b'.repeat(64), bytes: 10, ...args }), { key: k.privateKey, kid: k.kid }, COMMAND_TYP), ring(k, ['release']));
+    return !v.ok ? `${v.code}: ${v.message}` : 'ok';
+  };
+  assert.equal(bad({}), 'ok');
+  assert.match(bad({ version: '../../etc' }), /invalid: .*args\.version: must be a version/);
+  assert.match(bad({ sha256: 'XYZ' }), /invalid: .*args\.sha256: must be 64 lowercase hex/);
+  assert.match(bad({ url: 'file:///etc/passwd' }), /invalid: .*args\.url/);
+  assert.match(bad({ trialS: 5 }), /invalid: .*args\.trialS: must be at least 30 s/);
+  assert.match(bad({ arch: 'mips' }), /invalid: .*args\.arch: must be one of amd64, arm64, armhf/);
+  assert.match(bad({ delta: { from: '1.1.0', url: 'https://u.example/d', sha256: 'c'.repeat(64) } }), /invalid: .*args\.delta\.bytes/);
+});
