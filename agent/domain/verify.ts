@@ -71,6 +71,7 @@ export const MAX_ISSUED_AHEAD_MS = 10 * 60_000;
 
 /** The role a document of this `typ` needs from the key that signed it. */
 export function roleFor(typ: string): KeyRole {
+  if (typ === 'loa-release+json') return 'release'; // the centre's release manifest (noc release, noc rollout)
   return typ === SCHEDULE_TYP ? 'schedule' : 'command';
 }
 
