@@ -9,6 +9,7 @@ import { exporterCommand } from './exporter.js';
 import { processIo, type Io } from './io.js';
 import { keysCommand } from './keys.js';
 import { publishCommand } from './publish.js';
+import { releaseCommand } from './release.js';
 import { sendCommand } from './send.js';
 import { signCommand } from './sign.js';
 import { simulateCommand } from './simulate.js';
@@ -24,6 +25,7 @@ const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
   watch: { run: watchCommand, summary: 'live table of the fleet: online, heartbeat, state, faults' },
   events: { run: eventsCommand, summary: 'archive events in SQLite; "events export" writes proof of play CSV' },
   exporter: { run: exporterCommand, summary: 'serve the fleet as Prometheus metrics on /metrics' },
+  release: { run: releaseCommand, summary: 'sign a release manifest for npm run release tarballs (and deltas)' },
   simulate: { run: simulateCommand, summary: 'run N simulated boxes' },
 };
 

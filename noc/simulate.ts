@@ -2,7 +2,7 @@
 // trying the centre's tools and sizing the broker without N Raspberry Pis.
 import { readFileSync } from 'node:fs';
 import { ID_RE } from '../agent/domain/schedule-doc.js';
-import { KeyRing, type TrustedKey } from '../agent/domain/verify.js';
+import { KEY_ROLES, KeyRing, type KeyRole, type TrustedKey } from '../agent/domain/verify.js';
 import { AGENT_VERSION } from '../agent/version.js';
 import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
 import { checkId } from './topics.js';
@@ -39,7 +39,7 @@ checks against the trusted keys. Ctrl-C publishes each box's clean death and exi
   --groups g1,g2      groups every box belongs to (default all)
   --heartbeat S       heartbeat period in seconds (default 30; fractions to compress time)
   --trust kid=KEY     a trusted public key (as noc keys prints it); repeat for several
-  --trust-file F      trusted keys from a JSON list [{"kid","publicKey"}] (the agent's trustedKeys)
+  --trust-file F      trusted keys from a JSON list [{"kid","publicKey","roles"?}] (the agent's trustedKeys)
   --ramp R            connections per second while starting (default 200)
   --play-every S      mean seconds between simulated plays per box (default 600, 0 = none)
   --session-expiry S  MQTT 5 session expiry of each box (default 300: a simulation
@@ -64,7 +64,12 @@ export function parseTrust(list: readonly string[], file: string | undefined): T
       throw new Failure(`--trust-file ${file}: ${errorMessage(err)}`);
     }
     const arr = Array.isArray(parsed) ? parsed : [parsed];
-    for (const k of arr as { kid?: unknown; publicKey?: unknown }[]) keys.push({ kid: String(k?.kid), publicKey: String(k?.publicKey) });
+    for (const k of arr as { kid?: unknown; publicKey?: unknown; roles?: unknown }[]) {
+      if (k?.roles !== undefined && (!Array.isArray(k.roles) || k.roles.length === 0 || k.roles.some((r) => !(KEY_ROLES as readonly unknown[]).includes(r)))) {
+        throw new UsageError(`--trust-file ${file}: key ${String(k.kid)}: roles ${JSON.stringify(k.roles)} is not a list of ${KEY_ROLES.join(', ')}`);
+      }
+      keys.push({ kid: String(k?.kid), publicKey: String(k?.publicKey), ...(k?.roles ? { roles: k.roles as KeyRole[] } : {}) });
+    }
   }
   for (const k of keys) {
     if (!ID_RE.test(k.kid)) throw new UsageError(`trusted key id "${k.kid}" is not valid (expected ${ID_RE.source})`);

@@ -72,9 +72,11 @@ export const MAX_ISSUED_AHEAD_MS = 10 * 60_000;
 /**
  * The roles of which a key needs one to sign a document of this `typ`, checked before the
  * signature. A command needs `command`, or `release` for the `update` action: the action
- * is read only after the signature verified (command-doc.ts checks that rule).
+ * is read only after the signature verified (command-doc.ts checks that rule). The
+ * centre's release manifest (`noc release`, `noc rollout`) needs `release`.
  */
 export function rolesFor(typ: string): readonly KeyRole[] {
+  if (typ === 'loa-release+json') return ['release'];
   return typ === SCHEDULE_TYP ? ['schedule'] : ['command', 'release'];
 }
 
@@ -146,7 +148,7 @@ export function verifyJws(payload: Buffer | string, keys: KeyRing, typ: string, 
   // else is, for this document, not a trusted key.
   const roles = rolesFor(typ);
   if (!keys.roles(header.kid).some((r) => roles.includes(r))) {
-    return fail('unknown-key', `key ${header.kid} is not trusted to sign a ${typ === SCHEDULE_TYP ? 'schedule' : 'command'} (its roles: ${keys.roles(header.kid).join(', ') || 'none'})`);
+    return fail('unknown-key', `key ${header.kid} is not trusted to sign a ${typ === SCHEDULE_TYP ? 'schedule' : typ === COMMAND_TYP ? 'command' : 'release manifest'} (its roles: ${keys.roles(header.kid).join(', ') || 'none'})`);
   }
   for (const [name, part] of [['payload', p], ['signature', sig]] as const) {
     if (!isCanonicalBase64url(part)) return fail('invalid', `JWS ${name} is not canonical base64url (no padding, zero spare bits)`);

@@ -60,12 +60,7 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb not found (apt-get install dpkg)
 case $COMPRESS in xz | gzip) ;; *) die "--compress $COMPRESS: expected xz or gzip" ;; esac
 HOST_ARCH=$(dpkg --print-architecture)
 ARCH=${ARCH:-$HOST_ARCH}
-case $ARCH in
-amd64) NODE_ARCH=x64 ;;
-arm64) NODE_ARCH=arm64 ;;
-armhf) NODE_ARCH=arm ;;
-*) die "--arch $ARCH: expected amd64, arm64 or armhf" ;;
-esac
+case $ARCH in amd64 | arm64 | armhf) ;; *) die "--arch $ARCH: expected amd64, arm64 or armhf" ;; esac
 if [ -z "$VERSION" ]; then
   VERSION=$(node -p 'require(process.argv[1]).version' "$REPO/package.json" | tr '-' '~')
 fi
@@ -82,62 +77,9 @@ OPT=$PKG/opt/loa
 if [ $BUILD = 1 ]; then (cd "$REPO" && npm run build >/dev/null) || die "npm run build failed"; fi
 [ -f "$REPO/dist/agent/main.js" ] || die "$REPO/dist/agent/main.js is missing (npm run build)"
 
-# --- /opt/loa: the same release tree install.sh installs --------------------------
-mkdir -p "$OPT/systemd" "$OPT/agent"
-# The version the agent reports (agent/version.ts reads package.json) is the package's.
-node -e '
-  const [src, dst, v] = process.argv.slice(1);
-  const p = JSON.parse(require("fs").readFileSync(src, "utf8"));
-  p.version = v.replace(/~/g, "-");
-  delete p.scripts.prepare; // a release has no TypeScript to build
-  require("fs").writeFileSync(dst, JSON.stringify(p, null, 2) + "\n");
-' "$REPO/package.json" "$OPT/package.json" "$VERSION"
-cp "$REPO/package-lock.json" "$OPT/"
-cp -R "$REPO/dist" "$OPT/dist"
-cp -R "$REPO/agent/demo-assets" "$OPT/agent/demo-assets"
-for f in README.md install.sh journald-volatile.sh journald-volatile.conf loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules; do
-  cp "$REPO/systemd/$f" "$OPT/systemd/"
-done
-
-# --- production node_modules for ARCH ---------------------------------------------
-if [ -n "$MODULES" ]; then
-  [ -d "$MODULES/node_modules" ] || die "--node-modules $MODULES: no node_modules/ in it"
-  cp -R "$MODULES/node_modules" "$OPT/node_modules"
-  echo "node_modules: from $MODULES"
-elif [ "$ARCH" = "$HOST_ARCH" ]; then
-  [ -d "$REPO/node_modules/better-sqlite3" ] || die "$REPO/node_modules is missing (npm ci)"
-  cp -R "$REPO/node_modules/." "$OPT/node_modules/"
-  (cd "$OPT" && npm prune --omit=dev --no-audit --no-fund >/dev/null) || die "npm prune --omit=dev failed"
-  echo "node_modules: $REPO/node_modules, pruned to production"
-elif [ -x "$REPO/systemd/native-modules.sh" ]; then
-  "$REPO/systemd/native-modules.sh" "$ARCH" "$WORK/modules" || die "systemd/native-modules.sh $ARCH failed"
-  cp -R "$WORK/modules/node_modules" "$OPT/node_modules"
-  echo "node_modules: systemd/native-modules.sh $ARCH"
-else
-  die "no node_modules for $ARCH: pass --node-modules DIR (built for $ARCH), or add systemd/native-modules.sh"
-fi
-# What a box never uses: native modules' sources and objects (the .node files stay, in
-# build/Release where `bindings` finds them) and other platforms' serialport prebuilds.
-NM=$OPT/node_modules
-for m in better-sqlite3 epoll; do
-  [ -d "$NM/$m" ] || continue
-  rm -rf "$NM/$m/deps" "$NM/$m/src"
-  if [ -d "$NM/$m/build" ]; then
-    find "$NM/$m/build" -mindepth 1 \( -type f ! -name '*.node' -o -name 'test_extension.node' \) -delete
-    find "$NM/$m/build" -mindepth 1 -type d -empty -delete
-  fi
-done
-[ -f "$NM/better-sqlite3/build/Release/better_sqlite3.node" ] || die "better-sqlite3's native module is missing from node_modules"
-if [ -d "$NM/@serialport/bindings-cpp/prebuilds" ]; then
-  find "$NM/@serialport/bindings-cpp/prebuilds" -mindepth 1 -maxdepth 1 ! -name "linux-$NODE_ARCH" -exec rm -rf {} +
-fi
-# The .node files must be for ARCH: a package for the wrong machine installs, then crashes.
-case $ARCH in amd64) ELF='x86-64' ;; arm64) ELF='aarch64' ;; armhf) ELF='ARM,' ;; esac
-if command -v file >/dev/null; then
-  find "$NM" -name '*.node' | while read -r f; do
-    file -b "$f" | grep -q "$ELF" || die "$f is not a $ARCH binary: $(file -b "$f")"
-  done
-fi
+# --- /opt/loa: the same release tree install.sh installs, and OTA tarballs carry --------
+. "$REPO/systemd/release-tree.sh"
+release_tree "$OPT" "$ARCH" "$VERSION" "$MODULES" "$WORK"
 
 # --- units, udev rule, command, journald drop-in -------------------------------------
 mkdir -p "$PKG/usr/lib/systemd/system" "$PKG/etc/udev/rules.d" "$PKG/usr/bin" "$PKG/usr/share/doc/loa"

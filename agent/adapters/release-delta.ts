@@ -1,0 +1,84 @@
+// Rebuilding a release's tar from a delta (issue [5/8] item 5, docs/ota.md): the centre
+// made `zstd --patch-from=<old tar> <new tar>`; the box has the old release's .tar.gz
+// and the delta, and gets the new tar back, byte for byte, or an error. The caller then
+// unpacks the tar (or falls back to the full tarball when this throws).
+//
+// Both steps run as child processes at nice 10 (gzip, zstd), off the agent's event loop
+// and behind whatever plays. Temporary files sit next to `outTar` (the OTA directory, on
+// the disk, not a RAM-backed /tmp) and are removed whatever happens; `outTar` itself
+// appears only once its sha256 is the expected one (written under a temporary name, then
+// renamed), so a half-written or wrong tar is never mistaken for a good one.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, openSync, closeSync, rmSync, renameSync } from 'node:fs';
+
+export interface ApplyDelta {
+  /** The release the delta starts from, as the centre published it (loa-<old>-<arch>.tar.gz). */
+  baseTarGz: string;
+  /** The .tar.zst made by `noc release --delta-from`. */
+  deltaPath: string;
+  /** Where the rebuilt tar goes (created only when it verifies). */
+  outTar: string;
+  /** sha256 (hex) of the new release's uncompressed tar: the manifest's tarSha256. */
+  expectTarSha256: string;
+  /** The zstd binary (default: zstd on PATH). */
+  zstd?: string;
+  /** The gzip binary (default: gzip on PATH). */
+  gzip?: string;
+}
+
+/** zstd's window for --patch-from: the base tar must fit in it (128 MiB); the centre uses the same. */
+export const DELTA_LONG = 27;
+
+/**
+ * Runs `cmd args` (under `nice -n 10` unless `nice` is false), stdout to a file when
+ * given; rejects with the command's last stderr lines. Also the centre's (noc release).
+ */
+export function runTool(cmd: string, args: string[], stdoutFile?: string, nice = true): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fd = stdoutFile === undefined ? undefined : openSync(stdoutFile, 'w');
+    let err = '';
+    const p = spawn(nice ? 'nice' : cmd, nice ? ['-n', '10', cmd, ...args] : args, { stdio: ['ignore', fd ?? 'ignore', 'pipe'] });
+    if (fd !== undefined) closeSync(fd); // the child has its own copy
+    p.stderr?.on('data', (b: Buffer) => (err = (err + b.toString('utf8')).slice(-2000)));
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      if (code === 0) return resolve();
+      const why = signal ? `killed by ${signal}` : code === 127 ? `${cmd} not found (exit 127)` : `exit ${code}`;
+      const tail = err.trim().split('\n').slice(-3).join(' | ');
+      reject(new Error(`${cmd} ${args.join(' ')}: ${why}${tail ? `: ${tail}` : ''}`));
+    });
+  });
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export async function applyDelta(o: ApplyDelta): Promise<void> {
+  if (!/^[0-9a-f]{64}$/.test(o.expectTarSha256)) throw new Error(`applyDelta: expectTarSha256 ${JSON.stringify(o.expectTarSha256)} is not 64 lowercase hex digits`);
+  const baseTar = `${o.outTar}.base.tmp`;
+  const partial = `${o.outTar}.partial`;
+  try {
+    try {
+      await runTool(o.gzip ?? 'gzip', ['-dc', o.baseTarGz], baseTar);
+    } catch (err) {
+      throw new Error(`delta: cannot decompress the base release ${o.baseTarGz}: ${(err as Error).message}`);
+    }
+    try {
+      await runTool(o.zstd ?? 'zstd', ['-d', '-q', '-f', `--patch-from=${baseTar}`, `--long=${DELTA_LONG}`, o.deltaPath, '-o', partial]);
+    } catch (err) {
+      throw new Error(`delta: zstd could not apply ${o.deltaPath} to ${o.baseTarGz}: ${(err as Error).message}`);
+    }
+    const got = await sha256File(partial);
+    if (got !== o.expectTarSha256) {
+      throw new Error(`delta: the rebuilt tar has sha256 ${got}, not the release's tarSha256 ${o.expectTarSha256} (a delta made from another base, or a corrupt file); use the full tarball`);
+    }
+    renameSync(partial, o.outTar);
+  } finally {
+    rmSync(baseTar, { force: true });
+    rmSync(partial, { force: true });
+  }
+}
