@@ -1,8 +1,11 @@
 #!/bin/sh
-# Install the loa agent on Raspberry Pi OS / Debian: code in /opt/loa, the systemd
-# units, the udev rule, the loa user, /etc/loa. Safe to run again (an upgrade, or a
-# repair): it never duplicates the user, never touches /etc/loa/agent.json, keeps the
-# previous code in /opt/loa.prev, and changes nothing when the code is the same.
+# Install the loa agent on Raspberry Pi OS / Debian: the release in
+# /opt/loa/releases/<version> with /opt/loa/current pointing at it, the launcher
+# /usr/lib/loa/loa-launch, the systemd units, the udev rule, the loa user, /etc/loa.
+# Safe to run again (an upgrade, or a repair): it never duplicates the user, never
+# touches /etc/loa/agent.json, keeps the release it replaces (rollback target), moves a
+# legacy /opt/loa (dist/ in it, no current) to /opt/loa.prev, and changes nothing when
+# the code is the same.
 #
 #   sudo systemd/install.sh [--start] [--no-build] [--node PATH] [--journald-volatile] [SOURCE]
 #   systemd/install.sh --root /tmp/x [SOURCE]     # into a directory tree, for tests/images
@@ -39,7 +42,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
@@ -124,19 +127,30 @@ if [ $KIND = checkout ] && [ $BUILD = 1 ]; then
 fi
 [ -f "$SRC/dist/agent/main.js" ] || die "$SRC/dist/agent/main.js is missing (build first: npm ci && npm run build)"
 
-# --- /opt/loa: staged in /opt/loa.new, then swapped in -----------------------------
+# --- /opt/loa/releases/<version>, then /opt/loa/current switched to it -------------
+# The version names the release directory, as an OTA update names its own.
+VERSION=$(grep -o '"version"[[:space:]]*:[[:space:]]*"[^"]*"' "$SRC/package.json" | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+case $VERSION in '' | . | .. | *[!A-Za-z0-9._+~-]*) die "$SRC/package.json: no usable \"version\" (${VERSION:-none})" ;; esac
 OPT=$R/opt/loa
-STAGE=$OPT.new
+REL=$OPT/releases/$VERSION
+STAGE=$OPT/releases/.$VERSION.install
 mkdir -p "$R/opt"
+# A legacy install (/opt/loa/dist, no releases/) moves aside whole, as upgrades always did.
+LEGACY=0
+if [ -d "$OPT" ] && [ ! -L "$OPT/current" ] && [ -e "$OPT/dist" ]; then
+  LEGACY=1
+  STAGE=$OPT.new/releases/$VERSION
+  rm -rf "$OPT.new"
+fi
 rm -rf "$STAGE"
-mkdir "$STAGE"
+mkdir -p "$STAGE"
 cp "$SRC/package.json" "$STAGE/"
-[ ! -f "$SRC/package-lock.json" ] || cp "$SRC/package-lock.json" "$STAGE/"
+for f in package-lock.json RELEASE.json; do [ ! -f "$SRC/$f" ] || cp "$SRC/$f" "$STAGE/"; done
 cp -R "$SRC/dist" "$STAGE/dist"
 # The test chime `loa-provision check --tone` plays (dist/ has only the JavaScript).
 if [ -d "$SRC/agent/demo-assets" ]; then mkdir -p "$STAGE/agent" && cp -R "$SRC/agent/demo-assets" "$STAGE/agent/demo-assets"; fi
 mkdir "$STAGE/systemd"
-for f in README.md install.sh journald-volatile.sh journald-volatile.conf loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules; do
+for f in README.md install.sh loa-launch journald-volatile.sh journald-volatile.conf loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules; do
   if [ -f "$SRC/systemd/$f" ]; then cp "$SRC/systemd/$f" "$STAGE/systemd/"; else cp "$HERE/$f" "$STAGE/systemd/"; fi
 done
 if [ $KIND = release ] && [ -d "$SRC/node_modules" ]; then
@@ -148,21 +162,69 @@ else
   die "$SRC has neither node_modules/ nor package-lock.json"
 fi
 
+# ln + rename(2): current always names a whole release, the old one or the new one.
+switch_current() {
+  ln -sfn "releases/$VERSION" "$1/current.new"
+  mv -fT "$1/current.new" "$1/current"
+}
 UPDATED=0
-if [ -d "$OPT" ] && diff -r -q --no-dereference "$OPT" "$STAGE" >/dev/null 2>&1; then
-  rm -rf "$STAGE"
-  say "code: $OPT is already this version; unchanged"
-else
-  if [ -d "$OPT" ]; then
-    rm -rf "$OPT.prev"
-    mv "$OPT" "$OPT.prev"
-    say "code: previous version kept in $OPT.prev (roll back: mv $OPT $OPT.bad && mv $OPT.prev $OPT)"
-  fi
-  mv "$STAGE" "$OPT"
+PREV=
+if [ $LEGACY = 1 ]; then
+  switch_current "$OPT.new"
+  rm -rf "$OPT.prev"
+  mv "$OPT" "$OPT.prev"
+  mv "$OPT.new" "$OPT"
   UPDATED=1
-  say "code: installed in $OPT"
+  say "code: the legacy install moved to $OPT.prev; $VERSION installed in $REL"
+else
+  OLD=$(readlink "$OPT/current" 2>/dev/null || true)
+  PREV=${OLD#releases/}
+  if [ -d "$REL" ] && diff -r -q --no-dereference "$REL" "$STAGE" >/dev/null 2>&1; then
+    rm -rf "$STAGE"
+    say "code: $REL is already this version"
+  else
+    if [ -d "$REL" ]; then
+      [ ! -e "$REL/PACKAGED" ] || die "$REL is the loa package's (dpkg's files): install another version, or apt remove loa first"
+      # The same version, other code (a rebuilt checkout): replaced in two renames.
+      rm -rf "$REL.old"
+      mv "$REL" "$REL.old"
+    fi
+    mv "$STAGE" "$REL"
+    rm -rf "$REL.old"
+    UPDATED=1
+    say "code: installed in $REL"
+  fi
+  if [ "$OLD" = "releases/$VERSION" ]; then
+    say "code: $OPT/current is $OLD; unchanged"
+  else
+    switch_current "$OPT"
+    UPDATED=1
+    if [ -n "$OLD" ] && [ "$PREV" != "$OLD" ] && [ -f "$OPT/$OLD/dist/agent/main.js" ]; then
+      say "code: $OPT/current → releases/$VERSION; $PREV kept (roll back: ln -sfn $OLD $OPT/current.new && mv -T $OPT/current.new $OPT/current)"
+    else
+      PREV=
+      say "code: $OPT/current → releases/$VERSION"
+    fi
+    # At most two releases, as the agent keeps them: this one and the one it replaced.
+    # The package's own (with a PACKAGED file) are dpkg's to remove.
+    for d in "$OPT"/releases/*/; do
+      [ -d "$d" ] || continue
+      v=${d%/}
+      v=${v##*/}
+      case $v in "$VERSION" | "$PREV") continue ;; esac
+      [ ! -e "$d/PACKAGED" ] || continue
+      rm -rf "$d"
+      say "code: removed the old release $v"
+    done
+  fi
 fi
-if [ $LIVE = 1 ]; then chown -R root:root "$OPT"; fi
+
+# The launcher: root's, outside /opt/loa, so an update cannot replace it.
+mkdir -p "$R/usr/lib/loa"
+cp "$REL/systemd/loa-launch" "$R/usr/lib/loa/loa-launch.tmp"
+chmod 0755 "$R/usr/lib/loa/loa-launch.tmp"
+mv -f "$R/usr/lib/loa/loa-launch.tmp" "$R/usr/lib/loa/loa-launch"
+say "launcher: /usr/lib/loa/loa-launch"
 
 # --- user, groups, directories ----------------------------------------------------
 if [ $LIVE = 1 ]; then
@@ -187,6 +249,9 @@ if [ $LIVE = 1 ]; then
 else
   skip "system user loa and its groups gpio, dialout, audio"
 fi
+# The agent installs updates: it writes /opt/loa/releases and switches /opt/loa/current
+# (the unit's ReadWritePaths=/opt/loa). The launcher in /usr/lib/loa stays root's.
+if [ $LIVE = 1 ]; then chown -R loa:loa "$OPT"; else skip "chown -R loa:loa /opt/loa"; fi
 
 mkdir -p "$R/etc/loa"
 chmod 0750 "$R/etc/loa"
@@ -201,7 +266,7 @@ fi
 UNITDIR=$R/etc/systemd/system
 mkdir -p "$UNITDIR"
 for u in loa-agent.service loa-reboot.path loa-reboot.service; do
-  cp "$OPT/systemd/$u" "$UNITDIR/$u.tmp"
+  cp "$REL/systemd/$u" "$UNITDIR/$u.tmp"
   chmod 0644 "$UNITDIR/$u.tmp"
   mv "$UNITDIR/$u.tmp" "$UNITDIR/$u"
 done
@@ -211,10 +276,9 @@ if [ "$NODE" != /usr/bin/node ]; then
   {
     say "# Written by install.sh: node is not /usr/bin/node on this machine."
     say "[Service]"
-    say "ExecStart="
-    grep '^ExecStart=' "$OPT/systemd/loa-agent.service" | sed "s|^ExecStart=/usr/bin/node |ExecStart=$NODE |"
+    say "Environment=LOA_NODE=$NODE"
   } >"$DROPIN"
-  say "units: $DROPIN runs $NODE"
+  say "units: $DROPIN runs $NODE (LOA_NODE, read by loa-launch)"
 else
   rm -f "$DROPIN"
   rmdir "$UNITDIR/loa-agent.service.d" 2>/dev/null || true
@@ -225,23 +289,23 @@ say "units: installed in $UNITDIR"
 RULES=$R/etc/udev/rules.d
 mkdir -p "$RULES"
 if [ ! -e "$RULES/99-loa-io.rules" ]; then
-  cp "$OPT/systemd/99-loa-io.rules" "$RULES/99-loa-io.rules"
+  cp "$REL/systemd/99-loa-io.rules" "$RULES/99-loa-io.rules"
   say "udev: /etc/udev/rules.d/99-loa-io.rules installed; enable the line for the IO board's serial port"
-elif cmp -s "$OPT/systemd/99-loa-io.rules" "$RULES/99-loa-io.rules"; then
+elif cmp -s "$REL/systemd/99-loa-io.rules" "$RULES/99-loa-io.rules"; then
   rm -f "$RULES/99-loa-io.rules.dist"
   say "udev: /etc/udev/rules.d/99-loa-io.rules is current"
 else
-  cp "$OPT/systemd/99-loa-io.rules" "$RULES/99-loa-io.rules.dist"
+  cp "$REL/systemd/99-loa-io.rules" "$RULES/99-loa-io.rules.dist"
   say "udev: /etc/udev/rules.d/99-loa-io.rules was edited here; kept. The shipped version is 99-loa-io.rules.dist: compare them"
 fi
 
 if [ $JOURNALD = 1 ]; then
-  if [ $LIVE = 1 ]; then sh "$OPT/systemd/journald-volatile.sh" enable; else sh "$OPT/systemd/journald-volatile.sh" enable --root "$ROOT"; fi
+  if [ $LIVE = 1 ]; then sh "$REL/systemd/journald-volatile.sh" enable; else sh "$REL/systemd/journald-volatile.sh" enable --root "$ROOT"; fi
 fi
 
 # The technician's command, on PATH for sudo.
 mkdir -p "$R/usr/local/bin"
-printf '#!/bin/sh\n# Written by loa install.sh\nexec %s /opt/loa/dist/provisioning/cli.js "$@"\n' "$NODE" >"$R/usr/local/bin/loa-provision.tmp"
+printf '#!/bin/sh\n# Written by loa install.sh\nexec %s /opt/loa/current/dist/provisioning/cli.js "$@"\n' "$NODE" >"$R/usr/local/bin/loa-provision.tmp"
 chmod 0755 "$R/usr/local/bin/loa-provision.tmp"
 mv -f "$R/usr/local/bin/loa-provision.tmp" "$R/usr/local/bin/loa-provision"
 
@@ -276,7 +340,7 @@ Next steps:
   1. Provision the box (writes /etc/loa/agent.json, root:loa 0640, and the device keys):
        sudo loa-provision init
      or write /etc/loa/agent.json by hand and check it:
-       sudo -u loa $NODE /opt/loa/dist/agent/main.js --config /etc/loa/agent.json --check-config
+       sudo -u loa $NODE /opt/loa/current/dist/agent/main.js --config /etc/loa/agent.json --check-config
   2. IO board on a serial port: enable its line in /etc/udev/rules.d/99-loa-io.rules,
        then: udevadm control --reload && udevadm trigger --subsystem-match=tty && ls -l /dev/loa-io
   3. Start the agent and follow its log:

@@ -2,7 +2,7 @@
 # journald's volatile mode for a loa box: the journal in RAM only, no log writes to the
 # SD card (logs are lost at reboot). Off by default; see journald-volatile.conf.
 #
-#   sudo /opt/loa/systemd/journald-volatile.sh enable|disable|status [--root DIR]
+#   sudo /opt/loa/current/systemd/journald-volatile.sh enable|disable|status [--root DIR]
 #
 # enable: installs /etc/systemd/journald.conf.d/60-loa-volatile.conf, restarts
 # journald (the journal files already on the card stay readable with

@@ -3,8 +3,9 @@
 #
 #   npm run deb -- [--arch amd64|arm64] [--version V] [--node-modules DIR] [--out DIR] [--no-build] [--compress xz|gzip]
 #
-# The package holds the release tree in /opt/loa (package.json, dist/, production
-# node_modules/ for ARCH, the test chime, systemd/), the units in /usr/lib/systemd/system,
+# The package holds the release tree in /opt/loa/releases/<version>/ (package.json, dist/,
+# production node_modules/ for ARCH, the test chime, systemd/, and a PACKAGED file: the
+# agent never removes it), the launcher /usr/lib/loa/loa-launch, the units in /usr/lib/systemd/system,
 # the udev rule as a conffile in /etc/udev/rules.d, /usr/bin/loa-provision, and
 # maintainer scripts (systemd/deb/postinst, prerm, postrm). It depends on the
 # distribution's nodejs (>= 20: Debian 13 trixie, today's Raspberry Pi OS base).
@@ -72,7 +73,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/loa-deb.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 PKG=$WORK/pkg
-OPT=$PKG/opt/loa
+# The release directory is named by the semver version, as an OTA update names its own.
+RELEASE=$(printf '%s' "$VERSION" | tr '~' '-')
+OPT=$PKG/opt/loa/releases/$RELEASE
 
 if [ $BUILD = 1 ]; then (cd "$REPO" && npm run build >/dev/null) || die "npm run build failed"; fi
 [ -f "$REPO/dist/agent/main.js" ] || die "$REPO/dist/agent/main.js is missing (npm run build)"
@@ -81,19 +84,26 @@ if [ $BUILD = 1 ]; then (cd "$REPO" && npm run build >/dev/null) || die "npm run
 . "$REPO/systemd/release-tree.sh"
 release_tree "$OPT" "$ARCH" "$VERSION" "$MODULES" "$WORK"
 
-# --- units, udev rule, command, journald drop-in -------------------------------------
+# --- launcher, units, udev rule, command, journald drop-in -----------------------------
+cp "$REPO/systemd/loa-launch" "$OPT/systemd/"
+printf 'This release came with the Debian package loa %s: its files are dpkg'"'"'s, and the agent never removes it.\n' "$VERSION" >"$OPT/PACKAGED"
+# Root's, outside /opt/loa (which the agent may write): an update never replaces it.
+install -D -m 0755 "$REPO/systemd/loa-launch" "$PKG/usr/lib/loa/loa-launch"
 mkdir -p "$PKG/usr/lib/systemd/system" "$PKG/etc/udev/rules.d" "$PKG/usr/bin" "$PKG/usr/share/doc/loa"
 for u in loa-agent.service loa-reboot.path loa-reboot.service; do
   install -m 0644 "$REPO/systemd/$u" "$PKG/usr/lib/systemd/system/$u"
 done
 install -m 0644 "$REPO/systemd/99-loa-io.rules" "$PKG/etc/udev/rules.d/99-loa-io.rules"
-printf '#!/bin/sh\n# The technician'"'"'s command (package loa).\nexec /usr/bin/node /opt/loa/dist/provisioning/cli.js "$@"\n' >"$PKG/usr/bin/loa-provision"
+printf '#!/bin/sh\n# The technician'"'"'s command (package loa).\nexec /usr/bin/node /opt/loa/current/dist/provisioning/cli.js "$@"\n' >"$PKG/usr/bin/loa-provision"
 chmod 0755 "$PKG/usr/bin/loa-provision"
 cp "$REPO/systemd/deb/copyright" "$PKG/usr/share/doc/loa/copyright"
 
 # --- DEBIAN/ ---------------------------------------------------------------------------
 mkdir "$PKG/DEBIAN"
-for s in postinst prerm postrm; do install -m 0755 "$HERE/$s" "$PKG/DEBIAN/$s"; done
+for s in prerm postrm; do install -m 0755 "$HERE/$s" "$PKG/DEBIAN/$s"; done
+# postinst points /opt/loa/current at this package's release.
+sed "s/@RELEASE@/$RELEASE/" "$HERE/postinst" >"$PKG/DEBIAN/postinst"
+chmod 0755 "$PKG/DEBIAN/postinst"
 printf '/etc/udev/rules.d/99-loa-io.rules\n' >"$PKG/DEBIAN/conffiles"
 SIZE=$(du -sk --exclude=DEBIAN "$PKG" | cut -f1)
 cat >"$PKG/DEBIAN/control" <<CONTROL
@@ -106,7 +116,7 @@ Depends: nodejs (>= 20), adduser, systemd, tzdata
 Recommends: mpg123, mosquitto-clients
 Section: sound
 Priority: optional
-Homepage: file:/opt/loa/systemd/README.md
+Homepage: file:/opt/loa/current/systemd/README.md
 Description: loa agent for commune public-loudspeaker boxes
  Receives signed schedules and commands over MQTT, plays them on time through
  the box's amplifier, and reports proof of play. Runs as the systemd service

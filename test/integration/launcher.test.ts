@@ -179,6 +179,28 @@ test('a release without dist/agent/main.js: rolled back as missing, on trial or 
   assertRolledBack(bare, 'missing', /^dist\/agent\/main\.js missing in releases\/1\.2\.0$/, '');
 });
 
+test('no rollback target: the trial version runs without a watcher; a rolledback about another trial is left to the agent', { skip }, async (t) => {
+  const tree = onTrial('launch-notarget', mains.runs(B), 1);
+  rmSync(join(tree.root, 'releases', A, 'dist/agent/main.js'));
+  const s = launch(t, tree);
+  await s.waitFor(/1\.2\.0 running/, 20_000);
+  await sleep(2500); // past deadlineS
+  assert.equal(s.starts(), 1);
+  assert.equal(currentTarget(tree), `releases/${B}`);
+  assert.ok(!existsSync(join(tree.ota, 'rolledback')));
+  assert.match(s.output(), /^loa-launch: trial of 1\.2\.0 has no rollback target \(releases\/1\.1\.0\/dist\/agent\/main\.js missing\): running it without one$/m);
+  await s.stop();
+
+  const stale = onTrial('launch-stale', mains.runs(B), 60);
+  const old = { id: 'cmd-6', version: '1.0.9', previous: A, reason: 'exited', detail: 'exited before commit (start 2)', at: '2026-11-26T10:00:00Z' };
+  writeKv(join(stale.ota, 'rolledback'), old);
+  const s2 = launch(t, stale);
+  await s2.waitFor(/1\.2\.0 running/, 20_000);
+  assert.deepEqual(readKv(join(stale.ota, 'rolledback')), old);
+  assert.equal(lines(join(stale.ota, 'trial.starts')).length, 1, 'a trial start all the same');
+  assert.match(s2.output(), /rolledback \(of 1\.0\.9\) is not about the trial in .*: left to the agent$/m);
+});
+
 /** A trial of B that already ran once (trial.starts has a line) and left its log. */
 function ranOnce(tag: string): ReleaseTree {
   const tree = onTrial(tag, mains.exits(B));

@@ -105,11 +105,11 @@ test('a blocked event loop withholds the next ping, then pinging resumes', async
   assert.ok(after.some((c) => c.what === 'WATCHDOG=1'), 'pings resume once the loop is free');
 });
 
-/** The units in a scratch directory, ExecStart's node pointed at this node (verify checks it exists). */
+/** The units in a scratch directory, ExecStart's launcher pointed at this checkout's (verify checks it exists). */
 function scratchUnits(): string {
   const dir = tempDir('sd-units');
   for (const u of UNITS) {
-    const text = readFileSync(join(SYSTEMD_DIR, u), 'utf8').replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `);
+    const text = readFileSync(join(SYSTEMD_DIR, u), 'utf8').replace(/^ExecStart=\/usr\/lib\/loa\/loa-launch /m, `ExecStart=${join(SYSTEMD_DIR, 'loa-launch')} `);
     writeFileSync(join(dir, u), text);
   }
   return dir;
@@ -137,6 +137,8 @@ test('the exposure score stays at or under what systemd/README.md documents', { 
   }
 });
 
+const sha16 = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 16);
+
 /** Every path under root with its type, mode and content hash (or link target). */
 function snapshot(root: string): string[] {
   const out: string[] = [];
@@ -150,7 +152,7 @@ function snapshot(root: string): string[] {
       else if (st.isDirectory()) {
         out.push(`${rel}/ ${mode}`);
         walk(p);
-      } else out.push(`${rel} ${mode} ${createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 16)}`);
+      } else out.push(`${rel} ${mode} ${sha16(p)}`);
     }
   };
   walk(root);
@@ -181,7 +183,9 @@ test('install.sh into a scratch root: twice gives the same tree, never touches a
   const first = install(['--root', root, rel]);
   assert.match(first, /skipped \(--root is .*, not \/\): system user loa/);
   const tree1 = snapshot(root);
-  for (const p of ['opt/loa/dist/agent/main.js', 'opt/loa/node_modules/dep/index.js', 'opt/loa/systemd/README.md', 'etc/systemd/system/loa-agent.service', 'etc/systemd/system/loa-reboot.path', 'etc/systemd/system/loa-reboot.service', 'etc/udev/rules.d/99-loa-io.rules']) {
+  assert.equal(readlinkSync(join(root, 'opt/loa/current')), 'releases/0.0.0-test');
+  assert.ok(tree1.includes('usr/lib/loa/loa-launch 755 ' + sha16(join(SYSTEMD_DIR, 'loa-launch'))), 'the launcher, 0755');
+  for (const p of ['opt/loa/current/dist/agent/main.js', 'opt/loa/current/node_modules/dep/index.js', 'opt/loa/current/systemd/README.md', 'opt/loa/current/systemd/loa-launch', 'etc/systemd/system/loa-agent.service', 'etc/systemd/system/loa-reboot.path', 'etc/systemd/system/loa-reboot.service', 'etc/udev/rules.d/99-loa-io.rules']) {
     assert.ok(existsSync(join(root, p)), `${p} installed`);
   }
   assert.ok(tree1.includes('etc/loa/ 750'), tree1.filter((l) => l.startsWith('etc/loa')).join('\n'));
@@ -196,7 +200,8 @@ test('install.sh into a scratch root: twice gives the same tree, never touches a
 
   // Again, from the tarball of the same release: nothing changes.
   const second = install(['--root', root, tarball]);
-  assert.match(second, /already this version; unchanged/);
+  assert.match(second, /releases\/0\.0\.0-test is already this version/);
+  assert.match(second, /current is releases\/0\.0\.0-test; unchanged/);
   assert.match(second, /agent\.json exists; left as it is/);
   const tree2 = snapshot(root).filter((l) => !l.startsWith('etc/udev/rules.d/99-loa-io.rules.dist'));
   assert.deepEqual(tree2, withConfig);
@@ -206,12 +211,43 @@ test('install.sh into a scratch root: twice gives the same tree, never touches a
   assert.ok(!existsSync(join(root, 'opt/loa.prev')), 'an unchanged install keeps no previous version');
   assert.ok(!existsSync(join(root, 'opt/loa.new')));
 
-  // A new version: the old one is kept for rollback.
-  writeFileSync(join(rel, 'dist/agent/main.js'), 'console.log("v2");\n');
-  install(['--root', root, rel]);
-  assert.equal(readFileSync(join(root, 'opt/loa/dist/agent/main.js'), 'utf8'), 'console.log("v2");\n');
-  assert.equal(readFileSync(join(root, 'opt/loa.prev/dist/agent/main.js'), 'utf8'), 'console.log("v1");\n');
+  // A new version: current switches to it, the old one stays as the rollback target.
+  const release = (version: string, code: string) => {
+    writeFileSync(join(rel, 'package.json'), `{"name":"loa","version":"${version}","type":"module"}\n`);
+    writeFileSync(join(rel, 'dist/agent/main.js'), code);
+    return install(['--root', root, rel]);
+  };
+  assert.match(release('0.0.1-test', 'console.log("v2");\n'), /0\.0\.0-test kept \(roll back: ln -sfn releases\/0\.0\.0-test /);
+  assert.equal(readlinkSync(join(root, 'opt/loa/current')), 'releases/0.0.1-test');
+  assert.equal(readFileSync(join(root, 'opt/loa/current/dist/agent/main.js'), 'utf8'), 'console.log("v2");\n');
+  assert.equal(readFileSync(join(root, 'opt/loa/releases/0.0.0-test/dist/agent/main.js'), 'utf8'), 'console.log("v1");\n');
   assert.equal(readFileSync(join(root, 'etc/loa/agent.json'), 'utf8'), '{"deviceId":"box-1"}\n');
+  // The next one: at most two releases (this one and the one it replaced), like the agent keeps.
+  assert.match(release('0.0.2-test', 'console.log("v3");\n'), /removed the old release 0\.0\.0-test/);
+  assert.deepEqual(readdirSync(join(root, 'opt/loa/releases')).sort(), ['0.0.1-test', '0.0.2-test']);
+  // The same version with other code (a rebuilt checkout) replaces it.
+  release('0.0.2-test', 'console.log("v3 rebuilt");\n');
+  assert.equal(readFileSync(join(root, 'opt/loa/current/dist/agent/main.js'), 'utf8'), 'console.log("v3 rebuilt");\n');
+  assert.deepEqual(readdirSync(join(root, 'opt/loa/releases')).sort(), ['0.0.1-test', '0.0.2-test']);
+  assert.deepEqual(readdirSync(join(root, 'opt')).sort(), ['loa']);
+});
+
+test('install.sh over a legacy install (/opt/loa/dist, no current): moved whole to /opt/loa.prev, the release beside it', () => {
+  const work = tempDir('sd-install-legacy');
+  const rel = join(work, 'release');
+  mkdirSync(join(rel, 'dist/agent'), { recursive: true });
+  mkdirSync(join(rel, 'node_modules'), { recursive: true });
+  writeFileSync(join(rel, 'package.json'), '{"name":"loa","version":"1.0.0","type":"module"}\n');
+  writeFileSync(join(rel, 'dist/agent/main.js'), 'console.log("new");\n');
+  const root = join(work, 'root');
+  mkdirSync(join(root, 'opt/loa/dist/agent'), { recursive: true });
+  writeFileSync(join(root, 'opt/loa/dist/agent/main.js'), 'console.log("legacy");\n');
+  assert.match(install(['--root', root, rel]), /legacy install moved to .*opt\/loa\.prev; 1\.0\.0 installed/);
+  assert.equal(readFileSync(join(root, 'opt/loa.prev/dist/agent/main.js'), 'utf8'), 'console.log("legacy");\n');
+  assert.equal(readlinkSync(join(root, 'opt/loa/current')), 'releases/1.0.0');
+  assert.equal(readFileSync(join(root, 'opt/loa/current/dist/agent/main.js'), 'utf8'), 'console.log("new");\n');
+  assert.deepEqual(readdirSync(join(root, 'opt')).sort(), ['loa', 'loa.prev']);
+  assert.deepEqual(readdirSync(join(root, 'opt/loa')).sort(), ['current', 'releases']);
 });
 
 test('install.sh refuses what it cannot install', () => {
@@ -276,7 +312,7 @@ test('journald volatile mode: install.sh --journald-volatile writes the one drop
   assert.match(install(['--root', root, '--journald-volatile', rel]), /journald: volatile/);
   const dropin = join(root, 'etc/systemd/journald.conf.d/60-loa-volatile.conf');
   assert.match(readFileSync(dropin, 'utf8'), /^\[Journal\]\nStorage=volatile$/m);
-  const tool = join(root, 'opt/loa/systemd/journald-volatile.sh');
+  const tool = join(root, 'opt/loa/current/systemd/journald-volatile.sh');
   const off = spawnSync('sh', [tool, 'disable', '--root', root], { encoding: 'utf8' });
   assert.equal(off.status, 0, off.stderr);
   assert.ok(!existsSync(dropin));

@@ -21,7 +21,7 @@ const code = (fn) => {
 };
 
 // Writing: a file created and removed in each directory.
-for (const dir of ['/var/lib/loa', '/var/cache/loa', '/run/loa', '/tmp', '/opt/loa', '/etc/loa', '/etc', '/usr/local/bin', '/var/tmp', '/root', '/home']) {
+for (const dir of ['/var/lib/loa', '/var/cache/loa', '/run/loa', '/tmp', '/opt/loa', '/usr/lib/loa', '/etc/loa', '/etc', '/usr/local/bin', '/var/tmp', '/root', '/home']) {
   const f = join(dir, `.probe-${process.pid}`);
   result.write[dir] = code(() => {
     writeFileSync(f, 'x');

@@ -19,6 +19,7 @@ import { commandDoc } from '../helpers/box.js';
 import { makeKey, sign } from '../helpers/signer.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Container, containerUnavailable, preparedRoot, sleep, sweepStale, until } from './container.js';
+import { otaRollbackCases } from './ota-rollback.js';
 
 const why = containerUnavailable();
 if (why && process.env.CI === 'true') throw new Error(`system test cannot run: ${why}`);
@@ -137,6 +138,11 @@ test('apt install ./loa.deb: user, groups, /etc/loa, units enabled; unprovisione
   assert.match(out, /not provisioned yet/);
   for (const g of ['gpio', 'dialout', 'audio']) assert.match(box.sh('id -nG loa'), new RegExp(`\\b${g}\\b`));
   assert.equal(box.sh('stat -c "%U:%G %a" /etc/loa').trim(), 'root:loa 750');
+  // The release under /opt/loa/releases (the agent's: it installs updates there), the launcher root's.
+  assert.equal(box.sh('readlink /opt/loa/current').trim(), `releases/${V1.replace('~', '-')}`);
+  assert.equal(box.sh('stat -c "%U:%G" /opt/loa /opt/loa/current/dist/agent/main.js').trim(), 'loa:loa\nloa:loa');
+  assert.equal(box.exec(['test', '-f', '/opt/loa/current/PACKAGED']).status, 0, 'the packaged release is marked');
+  assert.equal(box.sh('stat -c "%U:%G %a" /usr/lib/loa/loa-launch').trim(), 'root:root 755');
   assert.equal(box.sh('systemctl is-enabled loa-agent.service loa-reboot.path').trim(), 'enabled\nenabled');
   assert.equal(box.sh('systemctl is-active loa-reboot.path').trim(), 'active');
   const a = box.show('loa-agent.service', ['ActiveState', 'ConditionResult']);
@@ -162,13 +168,16 @@ test('provisioned and started: READY with a STATUS line, the retained online sta
   assert.equal(JSON.parse(status).online, true, status);
 });
 
-test('the sandbox: state, cache and runtime writable; code, config and the rest read-only; a serial port opens, other devices do not', { skip }, () => {
+test('the sandbox: state, cache, runtime and the releases writable; the launcher, config and the rest read-only; a serial port opens, other devices do not', { skip }, () => {
   const inside = JSON.parse(box.sh('cat /run/loa/sandbox-probe.json')) as Record<string, Record<string, string>>;
   box.sh('rm -f /tmp/loa-probe-outside.json');
   const outside = JSON.parse(box.sh('runuser -u loa -- node /srv/loa-test/sandbox-probe.mjs /tmp/loa-probe-outside.json >/dev/null && cat /tmp/loa-probe-outside.json')) as typeof inside;
   const msg = `inside the unit: ${JSON.stringify(inside)}\nplain loa: ${JSON.stringify(outside)}`;
   for (const dir of ['/var/lib/loa', '/var/cache/loa', '/run/loa', '/tmp', '/var/tmp']) assert.equal(inside.write![dir], 'ok', `${dir} writable\n${msg}`);
-  for (const dir of ['/opt/loa', '/etc', '/usr/local/bin']) assert.equal(inside.write![dir], 'EROFS', `${dir} read-only\n${msg}`);
+  // The agent installs updates into /opt/loa; the launcher that rolls them back is out of its reach.
+  assert.equal(inside.write!['/opt/loa'], 'ok', `/opt/loa writable (ReadWritePaths=)\n${msg}`);
+  for (const dir of ['/usr/lib/loa', '/etc', '/usr/local/bin']) assert.equal(inside.write![dir], 'EROFS', `${dir} read-only\n${msg}`);
+  assert.equal(outside.write!['/usr/lib/loa'], 'EACCES', `root's, even without the sandbox\n${msg}`);
   assert.notEqual(inside.write!['/etc/loa'], 'ok', msg);
   for (const dir of ['/root', '/home']) assert.notEqual(inside.write![dir], 'ok', msg);
   assert.equal(inside.read!['/etc/loa/agent.json'], 'ok', msg);
@@ -260,12 +269,12 @@ test('systemctl stop: a clean stop, exit 0, amplifier off, the retained shutdown
 });
 
 test('journald volatile mode: one drop-in, the journal then lives in /run only', { skip }, () => {
-  assert.match(box.sh('/opt/loa/systemd/journald-volatile.sh enable'), /volatile/);
+  assert.match(box.sh('/opt/loa/current/systemd/journald-volatile.sh enable'), /volatile/);
   assert.equal(box.sh('cat /etc/systemd/journald.conf.d/60-loa-volatile.conf').includes('Storage=volatile'), true);
   box.sh('echo volatile-check | systemd-cat -t loa-volatile-check && journalctl --sync');
   assert.match(box.sh('journalctl -q -D /run/log/journal -t loa-volatile-check -o cat'), /volatile-check/, 'in RAM');
   assert.equal(box.sh('journalctl -q -D /var/log/journal -t loa-volatile-check -o cat').trim(), '', 'not on the disk');
-  assert.match(box.sh('/opt/loa/systemd/journald-volatile.sh status'), /volatile \(/);
+  assert.match(box.sh('/opt/loa/current/systemd/journald-volatile.sh status'), /volatile \(/);
 });
 
 test('upgrade to a newer build: the config is kept, the agent runs the new version', { skip }, async () => {
@@ -278,6 +287,8 @@ test('upgrade to a newer build: the config is kept, the agent runs the new versi
   assert.equal(box.sh('sha256sum /etc/loa/agent.json'), configHash);
   const a = await activeWithNewPid(before.MainPID!, 30_000);
   assert.equal(a.SubState, 'running');
+  assert.equal(box.sh('readlink /opt/loa/current').trim(), `releases/${V2.replace('~', '-')}`);
+  assert.equal(box.sh('ls /opt/loa/releases').trim(), V2.replace('~', '-'), 'dpkg removed the old release');
   const starting = await until(() => agentLog().findLast((l) => l.msg === 'agent starting' && l.version === V2.replace('~', '-')), 20_000, 'the new version starting');
   assert.ok(starting);
   assert.equal(box.sh('systemctl is-enabled loa-agent.service').trim(), 'enabled');
@@ -286,21 +297,23 @@ test('upgrade to a newer build: the config is kept, the agent runs the new versi
 test('remove keeps the configuration and state; purge deletes them and the journald drop-in', { skip }, () => {
   box.sh('apt-get remove -y loa 2>&1');
   assert.equal(box.exec(['systemctl', 'is-active', 'loa-agent.service']).stdout.trim(), 'inactive');
-  assert.equal(box.exec(['test', '-e', '/opt/loa/dist/agent/main.js']).status, 1, '/opt/loa removed');
+  assert.equal(box.exec(['test', '-e', '/opt/loa/current']).status, 1, 'the release removed');
+  assert.equal(box.exec(['test', '-e', '/usr/lib/loa/loa-launch']).status, 1, 'the launcher removed');
   assert.equal(box.exec(['test', '-e', '/usr/lib/systemd/system/loa-agent.service']).status, 1, 'unit removed');
   assert.equal(box.exec(['test', '-e', '/etc/loa/agent.json']).status, 0, 'agent.json kept on remove');
   assert.equal(box.exec(['test', '-e', '/var/lib/loa']).status, 0, 'state kept on remove');
   box.sh('apt-get purge -y loa 2>&1');
-  for (const p of ['/etc/loa', '/var/lib/loa', '/var/cache/loa', '/etc/systemd/journald.conf.d/60-loa-volatile.conf', '/etc/udev/rules.d/99-loa-io.rules']) {
+  for (const p of ['/opt/loa', '/etc/loa', '/var/lib/loa', '/var/cache/loa', '/etc/systemd/journald.conf.d/60-loa-volatile.conf', '/etc/udev/rules.d/99-loa-io.rules']) {
     assert.equal(box.exec(['test', '-e', p]).status, 1, `${p} gone after purge`);
   }
   assert.equal(box.exec(['dpkg-query', '-W', 'loa']).status, 1);
 });
 
 test('install.sh from a release tree, the other way a technician installs: the agent runs under systemd', { skip }, () => {
-  // The release tree is the package's /opt/loa (package.json, dist/, node_modules/, systemd/).
+  // The release tree is the package's /opt/loa/releases/<v> (package.json, dist/, node_modules/, systemd/).
+  const tree = `/root/release/opt/loa/releases/${V2.replace('~', '-')}`;
   box.sh(`rm -rf /root/release && mkdir /root/release && dpkg-deb -x ${debs.v2} /root/release`);
-  const out = box.sh('sh /root/release/opt/loa/systemd/install.sh --no-build /root/release/opt/loa 2>&1');
+  const out = box.sh(`sh ${tree}/systemd/install.sh --no-build ${tree} 2>&1`);
   assert.match(out, /udevadm control --reload failed/, 'no udevd in a container: said, not fatal');
   assert.match(out, /user: loa exists/, 'purge kept the user');
   provision();
@@ -312,6 +325,5 @@ test('install.sh from a release tree, the other way a technician installs: the a
   assert.equal(box.sh('systemctl is-enabled loa-agent.service loa-reboot.path').trim(), 'enabled\nenabled');
 });
 
-// Issue [5/8] (OTA rollback under systemd) adds its cases after these: it installs a
-// release next to /opt/loa, starts it, and checks the rollback on a failed start here,
-// with this container (see systemd/README.md, "Reserved for OTA rollback").
+// An update's rollback by the launcher, with the release install.sh just installed.
+otaRollbackCases({ box: () => box, skip, note, agent, journal, previous: V2.replace('~', '-') });
