@@ -6,6 +6,7 @@ import type { Clock } from '../adapters/clock.js';
 import type { Link } from '../adapters/mqtt-link.js';
 import { getMeta, setMeta } from '../adapters/sqlite-db.js';
 import { ReleaseFiles, launcherPaths } from '../adapters/release-files.js';
+import { applyDelta } from '../adapters/release-delta.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { AGENT_VERSION } from '../version.js';
@@ -71,6 +72,7 @@ export function createUpdater(w: UpdateWiring): Updater {
     cacheDir: w.config.cacheDir,
     cacheQuotaBytes: w.config.cache.quotaMB * 1024 * 1024,
     restart: w.restart,
+    applyDelta: (o) => applyDelta(o),
     onChange: w.onChange,
     commitAfterMs: w.config.update.commitAfterS * 1000,
     linkUp: () => w.link()?.connected === true,

@@ -25,8 +25,12 @@ export interface OtaRig {
   box: Supervised;
   centre: TestKey;
   release: TestKey;
-  /** Serve an artifact; its URL. */
-  serve(a: Artifact): string;
+  /** Serve an artifact (or any file) under /releases/<its name>; its URL. */
+  serve(a: Artifact | string): string;
+  /** Where served files are: `noc release --base-url`. */
+  baseUrl: string;
+  /** Paths requested from the HTTP server, in order. */
+  hits: string[];
   /** Send `update` for this artifact (args override), signed by `key` (default the release key); the command id. */
   update(a: Artifact, over?: Record<string, unknown>, key?: TestKey): Promise<string>;
   /** Events of this device as the centre received them. */
@@ -48,7 +52,9 @@ export async function otaRig(opts: { initial?: string; deviceId?: string; config
   const centre = makeKey('centre');
   const release = makeKey('release-2026');
   const served = new Map<string, string>();
+  const hits: string[] = [];
   const http = createServer((req, res) => {
+    hits.push(req.url ?? '');
     const file = served.get(req.url ?? '');
     if (!file) return void res.writeHead(404).end();
     res.writeHead(200, { 'content-length': statSync(file).size, 'content-type': 'application/gzip' });
@@ -85,9 +91,12 @@ export async function otaRig(opts: { initial?: string; deviceId?: string; config
     box,
     centre,
     release,
+    baseUrl: `${base}/releases`,
+    hits,
     serve(a) {
-      const path = `/releases/${a.path.split('/').pop()}`;
-      served.set(path, a.path);
+      const file = typeof a === 'string' ? a : a.path;
+      const path = `/releases/${file.split('/').pop()}`;
+      served.set(path, file);
       return base + path;
     },
     async update(a, over = {}, key = release) {

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { REPO_ROOT } from './agent-process.js';
 import { tempDir } from './tmp.js';
 import { debianArch } from '../../agent/runtime/updater.js';
@@ -69,7 +70,11 @@ export function packRelease(version: string, variant: Variant = 'good'): Artifac
   const path = join(work, `${top}-${debianArch()}.tar.gz`);
   execFileSync('tar', ['-czf', path, '-C', work, top]);
   const buf = readFileSync(path);
-  return { path, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex'), version };
+  const a = { path, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex'), version };
+  // The sidecar `npm run release` writes beside each artifact, which `noc release` reads.
+  const tarSha256 = createHash('sha256').update(gunzipSync(buf)).digest('hex');
+  writeFileSync(path.replace(/\.tar\.gz$/, '.json'), JSON.stringify({ version, arch: debianArch(), bytes: a.bytes, sha256: a.sha256, tarSha256, installedBytes: 4 * 1024 * 1024 }));
+  return a;
 }
 
 /** ROOT with releases/<version> and `current` pointing at it, as install.sh leaves a box. */
