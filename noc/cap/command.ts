@@ -136,7 +136,7 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
           await publish(c, topic, jws!);
           c.say(`published ${a.kind} ${a.id} -> ${topic} (QoS 1, acknowledged by the broker)`);
         }
-        sentTo.add(g);
+        if (a.kind === 'play') sentTo.add(g); // where it plays: what a later Update or Cancel must reach
       }
       commands.push(a.id);
     } catch (err) {

@@ -75,3 +75,11 @@ export function capXml(a: TestAlert = {}): string {
 ${el('identifier', a.identifier ?? 'VN-KTTV-2026-0001', '  ')}${el('sender', a.sender ?? 'canhbao@kttv.gov.vn', '  ')}${el('sent', a.sent ?? capTime(Date.now() - 60_000), '  ')}${el('status', a.status ?? 'Actual', '  ')}${el('msgType', a.msgType ?? 'Alert', '  ')}${el('scope', a.scope ?? 'Public', '  ')}${el('note', a.note, '  ')}${el('references', a.references, '  ')}${infos}</alert>
 `;
 }
+
+/** A mapping file: two communes by admin-unit code (and one by district), a lab bench for exercises, a group far away by its point. */
+export const MAPPING_JSON = {
+  languages: ['vi', 'en'],
+  geocodes: { 'VN-ADM3': { '26734': ['c26734'], '26737': ['c26737'] }, 'VN-ADM2': { '761': ['c26734', 'c26737'] } },
+  groups: { c26734: { point: [10.87, 106.68] }, c26737: {}, lab: { exercise: true, actual: false, point: [10.77, 106.70] }, c99999: { point: [21.0, 105.8] } },
+  events: { 'Sóng thần': { priority: 100, everyS: 1200, count: 6, volume: 100 }, '*': { everyS: 1800, count: 3 } },
+};

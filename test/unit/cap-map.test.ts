@@ -4,14 +4,8 @@ import assert from 'node:assert/strict';
 import { mapAlert, defaultPriority, pickInfos, type CancelAction, type PlayAction } from '../../noc/cap/map.js';
 import { readMapping, inPolygon, distanceKm, type Mapping } from '../../noc/cap/mapping.js';
 import { validateCap, type CapAlert } from '../../noc/cap/validate.js';
-import { capTime, capXml, type TestAlert } from '../helpers/cap.js';
+import { MAPPING_JSON, capTime, capXml, type TestAlert } from '../helpers/cap.js';
 
-export const MAPPING_JSON = {
-  languages: ['vi', 'en'],
-  geocodes: { 'VN-ADM3': { '26734': ['c26734'], '26737': ['c26737'] }, 'VN-ADM2': { '761': ['c26734', 'c26737'] } },
-  groups: { c26734: { point: [10.87, 106.68] }, c26737: {}, lab: { exercise: true, actual: false, point: [10.77, 106.70] }, c99999: { point: [21.0, 105.8] } },
-  events: { 'Sóng thần': { priority: 100, everyS: 1200, count: 6, volume: 100 }, '*': { everyS: 1800, count: 3 } },
-};
 const mapping = (): Mapping => {
   const m = readMapping(MAPPING_JSON);
   assert.ok(m.ok, m.ok ? '' : m.problems.join('\n'));
