@@ -106,23 +106,32 @@ async function publish(c: Ctx, topic: string, jws: string): Promise<void> {
   }
 }
 
-/** One CAP message, from validation to the last publish. */
-export async function handleMessage(xml: string, source: string, c: Ctx): Promise<void> {
+/**
+ * One CAP message, from validation to the last publish. 'retry' when something it asked
+ * for was not sent (audio unreachable or not matching its digest, broker refused): it is
+ * not recorded as handled, so the next run or poll tries it again; what did go out goes
+ * out again under the same command ids, which boxes run once.
+ */
+export async function handleMessage(xml: string, source: string, c: Ctx): Promise<'done' | 'retry' | 'invalid'> {
   const v = validateCap(xml);
   if (!v.ok) {
     c.failed = true;
     c.say(`${source}: invalid CAP 1.2 message, nothing sent (${v.problems.length} problem${v.problems.length === 1 ? '' : 's'}):`);
     for (const p of v.problems) c.say(`  ${p}`);
-    return;
+    return 'invalid';
   }
   const alert = v.alert;
   const key = capKey(alert);
-  if (c.state.seen[key]) return void c.say(`cap ${alert.sender} ${alert.identifier}: already handled at ${c.state.seen[key]} (${source}); skipped`);
+  if (c.state.seen[key]) {
+    c.say(`cap ${alert.sender} ${alert.identifier}: already handled at ${c.state.seen[key]} (${source}); skipped`);
+    return 'done';
+  }
   const now = Date.now();
   const { actions, lines } = mapAlert(alert, c.mapping, now, (id) => c.state.alerts[id]);
   for (const l of lines) c.say(l);
   const sentTo = new Set<string>();
   const commands: string[] = [];
+  let incomplete = false;
   for (const a of actions) {
     try {
       const doc = buildCommand(a, now, a.kind === 'play' ? await audioFor(a, c) : undefined);
@@ -141,13 +150,16 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
       commands.push(a.id);
     } catch (err) {
       c.failed = true;
+      incomplete = true;
       c.say(`${a.id}: not sent: ${errorMessage(err)}`);
     }
   }
-  if (c.dryRun) return;
-  c.state.seen[key] = new Date().toISOString();
-  if (sentTo.size) c.state.alerts[alert.identifier] = { groups: [...sentTo].sort(), commands, at: new Date().toISOString() };
+  if (incomplete) c.say(`cap ${alert.sender} ${alert.identifier}: not recorded as handled; the next run or poll tries it again`);
+  if (c.dryRun) return incomplete ? 'retry' : 'done';
+  if (!incomplete) c.state.seen[key] = new Date().toISOString();
+  if (sentTo.size) c.state.alerts[alert.identifier] = { groups: [...new Set([...(c.state.alerts[alert.identifier]?.groups ?? []), ...sentTo])].sort(), commands, at: new Date().toISOString() };
   saveState(c.statePath, c.state);
+  return incomplete ? 'retry' : 'done';
 }
 
 async function readSource(src: string): Promise<string> {
@@ -171,7 +183,7 @@ async function pollOnce(feed: string, c: Ctx): Promise<void> {
   c.say(`feed ${feed}: ${links.length} entries, ${fresh.length} new`);
   for (const link of fresh) {
     try {
-      await handleMessage(await readSource(link), link, c);
+      if ((await handleMessage(await readSource(link), link, c)) === 'retry') continue;
       c.state.links.push(link);
       if (!c.dryRun) saveState(c.statePath, c.state);
     } catch (err) {

@@ -227,6 +227,44 @@ test('Atom and RSS feeds: new entries fetched and actioned once, the state remem
   }
 });
 
+test('audio not there yet: nothing recorded, the next poll sends the alert; every line also in --log', async () => {
+  const w = await Watcher.connect(broker.url, [`${ROOT}/g/+/cmd`]);
+  const state = join(dir, 'retry-state.json');
+  const log = join(dir, 'cap.log');
+  routes.set('/alerts/late.xml', { type: 'application/cap+xml', body: vi({ identifier: 'VN-LATE-1', infos: [{ resources: [{ uri: `${base}/audio/late.mp3`, digest: sha1(AUDIO) }] }] }) });
+  routes.set('/late.atom', { type: 'application/atom+xml', body: `<feed xmlns="http://www.w3.org/2005/Atom"><entry><link href="/alerts/late.xml"/></entry></feed>` });
+  const poll = () => runNoc(['cap', '--feed', `${base}/late.atom`, '--once', ...mapArgs(), '--key', pem, '--broker', broker.url, '--state', state, '--log', log]);
+  try {
+    const first = await poll();
+    assert.equal(first.code, 1);
+    assert.match(first.stdout, /not sent: resource .*answered HTTP 404/);
+    assert.match(first.stdout, /VN-LATE-1: not recorded as handled; the next run or poll tries it again/);
+    routes.set('/audio/late.mp3', { body: AUDIO, type: 'audio/mpeg' });
+    const second = await poll();
+    assert.equal(second.code, 0, second.stdout);
+    assert.match(second.stdout, /late\.atom: 1 entries, 1 new/);
+    await w.waitFor((m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-LATE-1', 5000, 'the late alert');
+    const logged = readFileSync(log, 'utf8');
+    assert.match(logged, /^\d{4}-\d{2}-\d{2}T[\d:.]+Z cap canhbao@kttv\.gov\.vn VN-LATE-1: status Actual/m);
+    assert.match(logged, /answered HTTP 404[\s\S]*published play cap-/);
+  } finally {
+    await w.close();
+  }
+});
+
+test('noc tts writes an MP3 that starts with the issue time and reports the real-time factor', { skip: ttsSkip }, async () => {
+  const out = join(dir, 'tts.mp3');
+  const r = await runNoc(['tts', 'Cảnh báo lũ quét.', '--lang', 'vi', '--issued', '2026-11-27T14:05:00+07:00', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /spoken: Bản tin phát lúc 14 giờ 05 ngày 27\/11\/2026\. Cảnh báo lũ quét\./);
+  const m = /sha256 ([0-9a-f]{64}), (\d+) bytes, \d+ ms of speech; synthesis \d+ ms \(real-time factor [\d.]+\)/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.equal(sha256(readFileSync(out)), m[1]);
+  const bad = await runNoc(['tts', 'x', '--out', out, '--tts-command', 'no-such-engine {wav}']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /no-such-engine not found/);
+});
+
 test('usage: a feed without --state, and no source at all, are usage errors (64)', async () => {
   const f = await runNoc(['cap', '--feed', `${base}/feed.atom`, ...mapArgs(), '--key', pem, '--broker', broker.url]);
   assert.equal(f.code, 64);
