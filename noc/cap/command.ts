@@ -2,6 +2,7 @@
 // mapped to loa decisions (mapping file) → audio fetched and checked, or synthesised →
 // signed commands published on each group's cmd topic (or printed with --dry-run).
 // Every decision is one line on standard output (and in --log). docs/cap.md.
+import { X509Certificate } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../../agent/cli-kit/index.js';
@@ -17,6 +18,7 @@ import { readMapping, type Mapping } from './mapping.js';
 import { fetchBytes, mediaId, resourceMedia, storeMedia, type MediaStore } from './media.js';
 import { synthesise, type TtsOptions } from './tts.js';
 import { capKey, validateCap } from './validate.js';
+import { verifyCapSignature } from './xmldsig.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -34,6 +36,7 @@ const SPEC = {
   'encode-command': { kind: 'string' },
   voice: { kind: 'string' },
   log: { kind: 'string' },
+  'cap-cert': { kind: 'list' },
 } as const;
 
 export const CAP_HELP = `noc cap FILE|URL --mapping M.json --key K.pem [--kid KID] [--dry-run] [options]
@@ -66,6 +69,10 @@ Every decision is a printed line. docs/cap.md has the mapping file and the comma
   --encode-command T  WAV → MP3 (default: lame --quiet -b 64 {wav} {mp3}); see noc tts --help
   --voice V           the {voice} (default: from the info language, vi-VN → vi)
   --log FILE          append every decision line, time-stamped
+  --cap-cert PEM      a pinned certificate of the alerting authority (repeatable): every
+                      alert must then carry an enveloped XML signature (exclusive c14n,
+                      RSA/ECDSA with SHA-256/384/512) verifying with one of them, or it is
+                      refused; without it, signatures are not checked (said per alert)
 
 Exit 0 when every alert was valid and everything it asked for was sent; 1 otherwise
 (the other alerts are still handled).
@@ -82,6 +89,7 @@ interface Ctx {
   statePath?: string;
   store: MediaStore;
   tts: TtsOptions;
+  certs: X509Certificate[];
   cfg?: BrokerConfig;
   client?: MqttClient;
   failed: boolean;
@@ -121,6 +129,15 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
     return 'invalid';
   }
   const alert = v.alert;
+  if (c.certs.length) {
+    const sig = verifyCapSignature(xml, c.certs);
+    if (!sig.ok) {
+      c.failed = true;
+      c.say(`${source}: cap ${alert.sender} ${alert.identifier}: XML signature refused, nothing sent: ${sig.reason}`);
+      return 'invalid';
+    }
+    c.say(`cap ${alert.sender} ${alert.identifier}: XML signature verified (${sig.algorithm}, ${sig.subject})`);
+  } else if (/<([\w.-]+:)?Signature[\s>]/.test(xml)) c.say(`cap ${alert.sender} ${alert.identifier}: carries an XML signature, not checked (no --cap-cert)`);
   const key = capKey(alert);
   if (c.state.seen[key]) {
     c.say(`cap ${alert.sender} ${alert.identifier}: already handled at ${c.state.seen[key]} (${source}); skipped`);
@@ -160,6 +177,14 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
   if (sentTo.size) c.state.alerts[alert.identifier] = { groups: [...new Set([...(c.state.alerts[alert.identifier]?.groups ?? []), ...sentTo])].sort(), commands, at: new Date().toISOString() };
   saveState(c.statePath, c.state);
   return incomplete ? 'retry' : 'done';
+}
+
+function loadCert(path: string): X509Certificate {
+  try {
+    return new X509Certificate(readFileSync(path));
+  } catch (err) {
+    throw new UsageError(`--cap-cert ${path}: not a readable PEM certificate (${errorMessage(err)})`);
+  }
 }
 
 async function readSource(src: string): Promise<string> {
@@ -225,6 +250,7 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
     state: loadState(opts.state),
     ...(opts.state ? { statePath: opts.state } : {}),
     store: { ...(opts['media-dir'] ? { dir: opts['media-dir'] } : {}), ...(opts['media-base-url'] ? { baseUrl: opts['media-base-url'] } : {}) },
+    certs: (opts['cap-cert'] ?? []).map(loadCert),
     tts: { ...(opts['tts-command'] ? { command: opts['tts-command'] } : {}), ...(opts['encode-command'] ? { encode: opts['encode-command'] } : {}), ...(opts.voice ? { voice: opts.voice } : {}) },
     ...(cfg ? { cfg } : {}),
     failed: false,

@@ -5,17 +5,37 @@
 // closes the entity-expansion and external-entity attacks that DTDs allow.
 // Anything not well-formed is an XmlError naming the line and column.
 
+export interface XmlAttr {
+  qname: string;
+  prefix: string;
+  local: string;
+  /** Namespace URI ('' for an unprefixed attribute). */
+  ns: string;
+  value: string;
+}
+/** Text (CDATA included, entities decoded) or a processing instruction, in document order. */
+export type XmlNode = XmlElement | { text: string } | { pi: string; data: string };
+
 export interface XmlElement {
   /** Local name (without prefix). */
   name: string;
   /** Namespace URI, '' when none. */
   ns: string;
+  prefix: string;
   /** Attributes by their qualified name as written (xmlns declarations left out). */
   attrs: Record<string, string>;
+  /** The same with their namespaces, in document order. */
+  attrList: XmlAttr[];
+  /** Namespaces in scope here, prefix ('' = default) → URI ('' = undeclared default). */
+  scope: Readonly<Record<string, string>>;
   children: XmlElement[];
+  /** Children, text and processing instructions in document order (comments dropped): what canonical XML needs. */
+  content: XmlNode[];
   /** The element's own text (CDATA included), its children's text left out. */
   text: string;
   line: number;
+  /** On the root: processing instructions before or after it (canonical XML of the document would include them). */
+  outsidePis?: number;
 }
 
 export class XmlError extends Error {}
@@ -34,6 +54,7 @@ export function parseXml(input: string): XmlElement {
   if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
   s = s.replace(/\r\n?/g, '\n'); // XML 1.0 §2.11: line ends are read as LF
   let i = 0;
+  let outsidePis = 0;
 
   const where = (at = i) => {
     const before = s.slice(0, at);
@@ -89,6 +110,7 @@ export function parseXml(input: string): XmlElement {
         if (end < 0) fail('unterminated processing instruction');
         const target = /^<\?([^\s?]+)/.exec(s.slice(i))?.[1] ?? '';
         if (target.toLowerCase() === 'xml' && !(allowDecl && i === 0)) fail('the XML declaration may only come first');
+        if (target.toLowerCase() !== 'xml') outsidePis++;
         i = end + 2;
       } else if (s.startsWith('<!--', i)) {
         const end = s.indexOf('-->', i + 4);
@@ -144,7 +166,8 @@ export function parseXml(input: string): XmlElement {
       const raw = s.slice(i + 1, end);
       if (raw.includes('<')) fail(`"<" is not allowed in the value of attribute ${an}`, i);
       if (rawAttrs.some(([n]) => n === an)) fail(`attribute ${an} appears twice`, i);
-      rawAttrs.push([an, decode(raw, i).replace(/[\t\r\n]/g, ' ')]);
+      // Attribute-value normalisation (XML 1.0 §3.3.3): literal white space becomes a space; character references stay.
+      rawAttrs.push([an, decode(raw.replace(/[\t\n]/g, ' '), i)]);
       i = end + 1;
     }
     const scope: Scope = { ...outer };
@@ -156,13 +179,23 @@ export function parseXml(input: string): XmlElement {
         scope[n.slice(6)] = v;
       }
     }
+    const attrList: XmlAttr[] = [];
     for (const [n, v] of rawAttrs) {
       if (n === 'xmlns' || n.startsWith('xmlns:')) continue;
-      resolve(n, scope, true, start);
+      const r = resolve(n, scope, true, start);
+      if (r.ns !== '' && attrList.some((a) => a.ns === r.ns && a.local === r.local)) fail(`attribute {${r.ns}}${r.local} appears twice`, start);
       attrs[n] = v;
+      attrList.push({ qname: n, prefix: n.includes(':') ? n.slice(0, n.indexOf(':')) : '', local: r.local, ns: r.ns, value: v });
     }
     const { ns, local } = resolve(qname, scope, false, start);
-    const el: XmlElement = { name: local, ns, attrs, children: [], text: '', line: lineAt(start) };
+    const prefix = qname.includes(':') ? qname.slice(0, qname.indexOf(':')) : '';
+    const el: XmlElement = { name: local, ns, prefix, attrs, attrList, scope, children: [], content: [], text: '', line: lineAt(start) };
+    const addText = (t: string) => {
+      el.text += t;
+      const last = el.content[el.content.length - 1];
+      if (last && !('name' in last) && 'text' in last) last.text += t; // an element has a text field too
+      else el.content.push({ text: t });
+    };
     if (selfClosing) return el;
     for (;;) {
       if (i >= s.length) fail(`<${qname}> is not closed`, start);
@@ -179,7 +212,7 @@ export function parseXml(input: string): XmlElement {
       if (s.startsWith('<![CDATA[', i)) {
         const end = s.indexOf(']]>', i + 9);
         if (end < 0) fail('unterminated CDATA section');
-        el.text += s.slice(i + 9, end);
+        addText(s.slice(i + 9, end));
         i = end + 3;
       } else if (s.startsWith('<!--', i)) {
         const end = s.indexOf('-->', i + 4);
@@ -188,17 +221,22 @@ export function parseXml(input: string): XmlElement {
       } else if (s.startsWith('<?', i)) {
         const end = s.indexOf('?>', i);
         if (end < 0) fail('unterminated processing instruction');
+        const m = /^<\?([^\s?]+)\s*/.exec(s.slice(i, end));
+        if (!m || m[1]!.toLowerCase() === 'xml') fail('a processing instruction needs a target other than "xml"');
+        el.content.push({ pi: m![1]!, data: s.slice(i + m![0].length, end) });
         i = end + 2;
       } else if (s.startsWith('<!', i)) {
         fail('markup declarations are not accepted (no DTD)');
       } else if (s[i] === '<') {
-        el.children.push(readElement(scope));
+        const child = readElement(scope);
+        el.children.push(child);
+        el.content.push(child);
       } else {
         const next = s.indexOf('<', i);
         const end = next < 0 ? s.length : next;
         const raw = s.slice(i, end);
         if (raw.includes(']]>')) fail('"]]>" is not allowed in text', i);
-        el.text += decode(raw, i);
+        addText(decode(raw, i));
         i = end;
       }
     }
@@ -209,6 +247,7 @@ export function parseXml(input: string): XmlElement {
   const root = readElement({});
   skipMisc(false);
   if (i < s.length) fail('content after the root element');
+  if (outsidePis) root.outsidePis = outsidePis;
   return root;
 }
 

@@ -15,6 +15,7 @@ import { Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { MAPPING_JSON, capTime, capXml, type TestAlert } from '../helpers/cap.js';
 import { runNoc } from './noc-cli.js';
+import { REPO_ROOT } from '../helpers/agent-process.js';
 import { KeyRing, COMMAND_TYP, checkEnvelope, verifyJws } from '../../agent/domain/verify.js';
 import { validateCommand } from '../../agent/domain/command-doc.js';
 import { DEFAULT_MAX_DOC_BYTES, DEFAULT_ROOT as ROOT } from '../../agent/domain/contract.js';
@@ -263,6 +264,27 @@ test('noc tts writes an MP3 that starts with the issue time and reports the real
   const bad = await runNoc(['tts', 'x', '--out', out, '--tts-command', 'no-such-engine {wav}']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no-such-engine not found/);
+});
+
+test('--cap-cert: a signed alert (xmlsec1, RSA) is verified and sent; a changed or unsigned one is refused; without it, not checked', async () => {
+  const fixtures = join(REPO_ROOT, 'test/fixtures/cap-signed');
+  const signed = readFileSync(join(fixtures, 'alert-rsa.xml'), 'utf8');
+  const pin = ['--cap-cert', join(fixtures, 'other-cert.pem'), '--cap-cert', join(fixtures, 'rsa-cert.pem')];
+  const ok = await runNoc(['cap', join(fixtures, 'alert-rsa.xml'), ...mapArgs(), ...mediaArgs(), ...pin, '--dry-run']);
+  assert.match(ok.stdout, /VN-KTTV-2026-SIGNED-RSA: XML signature verified \(rsa-sha256, C=VN, O=Trung tam Du bao KTTV quoc gia, CN=canhbao RSA\)/);
+  if (!ttsSkip) {
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.deepEqual(wouldPublish(ok.stdout).map((p) => p.topic), [`${ROOT}/g/c26734/cmd`]);
+  }
+  const changed = await runNoc(['cap', file('signed-changed.xml', signed.replace('<value>26734<', '<value>26737<')), ...mapArgs(), ...pin, '--dry-run']);
+  assert.equal(changed.code, 1);
+  assert.match(changed.stdout, /XML signature refused, nothing sent: the digest does not match/);
+  assert.deepEqual(wouldPublish(changed.stdout), []);
+  const unsigned = await runNoc(['cap', file('unsigned.xml', withAudio()), ...mapArgs(), ...pin, '--dry-run']);
+  assert.equal(unsigned.code, 1);
+  assert.match(unsigned.stdout, /XML signature refused, nothing sent: the alert is not signed/);
+  const unchecked = await runNoc(['cap', file('signed-unchecked.xml', signed.replace('<value>26734<', '<value>26737<')), ...mapArgs(), ...mediaArgs(), '--dry-run']);
+  assert.match(unchecked.stdout, /carries an XML signature, not checked \(no --cap-cert\)/);
 });
 
 test('usage: a feed without --state, and no source at all, are usage errors (64)', async () => {
