@@ -106,6 +106,11 @@ async function audioFor(a: PlayAction, c: Ctx): Promise<MediaEntry> {
 }
 
 async function publish(c: Ctx, topic: string, jws: string): Promise<void> {
+  // A poller keeps its connection between polls; one the broker dropped is opened again.
+  if (c.client && !c.client.connected) {
+    c.client.end(true);
+    delete c.client;
+  }
   c.client ??= await connect(c.cfg!);
   try {
     await publishTo(c.client, 'cmd', topic, jws);
@@ -262,7 +267,9 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
       for (;;) {
         await pollOnce(opts.feed!, c);
         if (!stop) break;
-        const why = await Promise.race([stop.done, new Promise((r) => setTimeout(r, (opts['poll-s'] ?? 60) * 1000).unref())]);
+        let timer: NodeJS.Timeout | undefined;
+        const why = await Promise.race([stop.done, new Promise((r) => (timer = setTimeout(r, (opts['poll-s'] ?? 60) * 1000)))]);
+        clearTimeout(timer);
         if (why) {
           say(`feed ${opts.feed}: stopped (${String(why)})`);
           break;

@@ -14,7 +14,7 @@ import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { MAPPING_JSON, capTime, capXml, type TestAlert } from '../helpers/cap.js';
-import { runNoc } from './noc-cli.js';
+import { runNoc, spawnNoc } from './noc-cli.js';
 import { REPO_ROOT } from '../helpers/agent-process.js';
 import { KeyRing, COMMAND_TYP, checkEnvelope, verifyJws } from '../../agent/domain/verify.js';
 import { validateCommand } from '../../agent/domain/command-doc.js';
@@ -285,6 +285,31 @@ test('--cap-cert: a signed alert (xmlsec1, RSA) is verified and sent; a changed 
   assert.match(unsigned.stdout, /XML signature refused, nothing sent: the alert is not signed/);
   const unchecked = await runNoc(['cap', file('signed-unchecked.xml', signed.replace('<value>26734<', '<value>26737<')), ...mapArgs(), ...mediaArgs(), '--dry-run']);
   assert.match(unchecked.stdout, /carries an XML signature, not checked \(no --cap-cert\)/);
+});
+
+test('a feed polled every --poll-s until Ctrl-C: a new entry is picked up at the next poll, across a broker restart', async () => {
+  const w = await Watcher.connect(broker.url, [`${ROOT}/g/+/cmd`]);
+  const state = join(dir, 'poll-state.json');
+  const entry = (f: string) => `<entry><link type="application/cap+xml" href="/alerts/${f}"/></entry>`;
+  routes.set('/alerts/p1.xml', { type: 'application/cap+xml', body: withAudio({ identifier: 'VN-POLL-1' }) });
+  routes.set('/alerts/p2.xml', { type: 'application/cap+xml', body: withAudio({ identifier: 'VN-POLL-2' }) });
+  routes.set('/poll.atom', { type: 'application/atom+xml', body: `<feed xmlns="http://www.w3.org/2005/Atom">${entry('p1.xml')}</feed>` });
+  const p = spawnNoc(['cap', '--feed', `${base}/poll.atom`, '--poll-s', '5', ...mapArgs(), '--key', pem, '--broker', broker.url, '--state', state]);
+  try {
+    await p.waitFor(/poll\.atom: 1 entries, 1 new[\s\S]*published play/, 30_000, 'stdout');
+    await w.waitFor((m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-POLL-1', 5000, 'the first polled alert');
+    await broker.stop();
+    await broker.start();
+    await w.waitUntil(() => (w.client.connected ? true : undefined), 10_000, 'the watcher back');
+    routes.set('/poll.atom', { type: 'application/atom+xml', body: `<feed xmlns="http://www.w3.org/2005/Atom">${entry('p2.xml')}${entry('p1.xml')}</feed>` });
+    await p.waitFor(/poll\.atom: 2 entries, 1 new[\s\S]*published play/, 30_000, 'stdout');
+    await w.waitFor((m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-POLL-2', 5000, 'the second polled alert');
+    assert.equal(await p.stop(), 0, p.stdout() + p.stderr());
+    assert.match(p.stdout(), /poll\.atom: stopped \(SIGINT\)/);
+  } finally {
+    await p.stop();
+    await w.close();
+  }
 });
 
 test('usage: a feed without --state, and no source at all, are usage errors (64)', async () => {
