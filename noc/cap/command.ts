@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../../agent/cli-kit/index.js';
-import { groupTopic, publishTo } from '../../agent/domain/contract.js';
+import { DEFAULT_ROOT, groupTopic, publishTo } from '../../agent/domain/contract.js';
 import { loadSigningKey, readJsonFile, signForBoxes, type SigningKey } from '../docs.js';
 import type { Io } from '../io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, type BrokerConfig } from '../mqtt.js';
@@ -161,7 +161,7 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
       if (bad.length) throw new Failure(`command ${a.id} would be refused by boxes: ${bad.join('; ')}`);
       const jws = c.key ? signForBoxes(doc, 'command', c.key) : undefined;
       for (const g of a.groups) {
-        const topic = groupTopic(c.cfg?.root ?? 'loa/v1', g, 'cmd');
+        const topic = groupTopic(c.cfg?.root ?? DEFAULT_ROOT, g, 'cmd');
         if (c.dryRun) c.say(`would publish ${topic} ${JSON.stringify(doc)}`);
         else {
           await publish(c, topic, jws!);

@@ -11,6 +11,12 @@ import { DEFAULT_RULE, distanceKm, inPolygon, type Mapping } from './mapping.js'
 
 /** contract: a command lives at most 24 h (commands.maxLifetimeH). */
 export const MAX_COMMAND_LIFETIME_MS = 24 * 3_600_000;
+/**
+ * An info without `expires` from an alert sent longer ago than this is stale: not sent.
+ * Without it, an old alert replayed into a feed (or a file run again with no state)
+ * would sound its whole repeat count today.
+ */
+export const MAX_AGE_WITHOUT_EXPIRES_MS = 24 * 3_600_000;
 
 export interface CapRefField {
   identifier: string;
@@ -159,6 +165,7 @@ export function mapAlert(alert: CapAlert, m: Mapping, now: number, known: Known 
     if (!groups.length) return void say(`${tag}: not sent (no eligible group)`);
     const expires = info.expires !== undefined ? Date.parse(info.expires) : undefined;
     if (expires !== undefined && expires <= now) return void say(`${tag}: not sent: expired at ${info.expires}`);
+    if (expires === undefined && now - Date.parse(alert.sent) > MAX_AGE_WITHOUT_EXPIRES_MS) return void say(`${tag}: not sent: no expires, and sent ${alert.sent}, more than ${MAX_AGE_WITHOUT_EXPIRES_MS / 3_600_000} h ago (stale)`);
     const rule = { ...DEFAULT_RULE, ...m.events['*'], ...m.events[info.event] };
     const p = rule.priority !== undefined ? { priority: rule.priority, why: `events rule for "${m.events[info.event]?.priority !== undefined ? info.event : '*'}"` } : defaultPriority(info);
     const repeat: Repeat = expires !== undefined ? { everyS: rule.everyS, until: new Date(expires).toISOString() } : { everyS: rule.everyS, count: rule.count };

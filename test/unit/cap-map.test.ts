@@ -80,10 +80,15 @@ test('Draft and System are ignored with a reason; so are Ack and Error', () => {
   assert.ok(ack.lines.some((l) => /ignored: msgType Ack/.test(l)));
 });
 
-test('an expired alert is not sent, and says so', () => {
+test('an expired alert is not sent, and says so; nor is an old one without expires', () => {
   const r = mapAlert(alertOf({ infos: [{ expires: capTime(NOW - 1000) }] }), mapping(), NOW);
   assert.equal(r.actions.length, 0);
   assert.ok(r.lines.some((l) => /not sent: expired at/.test(l)), r.lines.join('\n'));
+  const old = mapAlert(alertOf({ sent: capTime(NOW - 25 * 3_600_000) }), mapping(), NOW);
+  assert.equal(old.actions.length, 0);
+  assert.ok(old.lines.some((l) => /not sent: no expires, and sent .*, more than 24 h ago \(stale\)/.test(l)), old.lines.join('\n'));
+  const oldButValid = mapAlert(alertOf({ sent: capTime(NOW - 25 * 3_600_000), infos: [{ expires: capTime(NOW + 3_600_000) }] }), mapping(), NOW);
+  assert.equal(oldButValid.actions.length, 1, 'an old alert still in force by its expires is sent');
 });
 
 test('Update: a cancel of each referenced alert to the groups it went to, then the new play; Cancel: the cancels only', () => {
