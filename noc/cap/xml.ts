@@ -43,6 +43,8 @@ export class XmlError extends Error {}
 const NAME_START = /[A-Za-z_\u00C0-\uFFFF]/;
 const NAME_CHAR = /[A-Za-z0-9._\-\u00B7\u00C0-\uFFFF]/;
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+/** CAP nests 5 deep, a feed 4: far more is an attack on the reader's stack. */
+const MAX_DEPTH = 100;
 
 /** Characters XML 1.0 allows in a document. */
 function allowedChar(cp: number): boolean {
@@ -64,7 +66,20 @@ export function parseXml(input: string): XmlElement {
   const fail = (msg: string, at = i): never => {
     throw new XmlError(`XML: ${msg} at ${where(at)}`);
   };
-  const lineAt = (at: number) => s.slice(0, at).split('\n').length;
+  // Line numbers by binary search over the newline offsets: a large document stays linear.
+  const newlines: number[] = [];
+  for (let k = s.indexOf('\n'); k >= 0; k = s.indexOf('\n', k + 1)) newlines.push(k);
+  const lineAt = (at: number) => {
+    let lo = 0;
+    let hi = newlines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (newlines[mid]! < at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  };
+  let depth = 0;
 
   for (let k = 0; k < s.length; k++) {
     const cp = s.codePointAt(k)!;
@@ -136,6 +151,7 @@ export function parseXml(input: string): XmlElement {
 
   const readElement = (outer: Scope): XmlElement => {
     const start = i;
+    if (++depth > MAX_DEPTH) fail(`elements nested deeper than ${MAX_DEPTH}`);
     i++; // '<'
     const qname = readName();
     const rawAttrs: [string, string][] = [];
@@ -196,7 +212,7 @@ export function parseXml(input: string): XmlElement {
       if (last && !('name' in last) && 'text' in last) last.text += t; // an element has a text field too
       else el.content.push({ text: t });
     };
-    if (selfClosing) return el;
+    if (selfClosing) return depth--, el;
     for (;;) {
       if (i >= s.length) fail(`<${qname}> is not closed`, start);
       if (s.startsWith('</', i)) {
@@ -207,6 +223,7 @@ export function parseXml(input: string): XmlElement {
         skipSpace();
         if (s[i] !== '>') fail(`expected ">" to end </${n}>`);
         i++;
+        depth--;
         return el;
       }
       if (s.startsWith('<![CDATA[', i)) {

@@ -25,9 +25,19 @@ const bad: [string, string, RegExp][] = [
   ['DOCTYPE', '<!DOCTYPE a SYSTEM "file:///etc/passwd"><a/>', /DOCTYPE is not accepted/],
   ['control character', '<a>\u0001</a>', /U\+0001 is not allowed/],
   ['empty document', '  ', /the document is empty/],
+  ['too deep', '<a>'.repeat(101) + '</a>'.repeat(101), /nested deeper than 100/],
   ['late XML declaration', '<!-- x --><?xml version="1.0"?><a/>', /XML declaration may only come first/],
 ];
 for (const [name, xml, re] of bad)
   test(`refused: ${name}`, () => {
     assert.throws(() => parseXml(xml), (e: unknown) => e instanceof XmlError && re.test(e.message) && /line \d+, column \d+/.test(e.message));
   });
+
+test('a large document reads in linear time, line numbers included', () => {
+  const big = `<feed>\n${'<entry><link href="x"/></entry>\n'.repeat(50_000)}</feed>`;
+  const t0 = performance.now();
+  const root = parseXml(big);
+  assert.equal(root.children.length, 50_000);
+  assert.equal(root.children[49_999]!.line, 50_001);
+  assert.ok(performance.now() - t0 < 10_000,  `${performance.now() - t0} ms`);
+});
