@@ -11,6 +11,7 @@ import { loadSigningKey, readJsonFile, signForBoxes, type SigningKey } from '../
 import type { Io } from '../io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, type BrokerConfig } from '../mqtt.js';
 import { stopSignal } from '../signals.js';
+import { checkRoot } from '../topics.js';
 import { buildCommand, commandProblems, type MediaEntry } from './documents.js';
 import { feedLinks, loadState, saveState, type CapState } from './feed.js';
 import { mapAlert, type PlayAction } from './map.js';
@@ -90,6 +91,7 @@ interface Ctx {
   store: MediaStore;
   tts: TtsOptions;
   certs: X509Certificate[];
+  root: string;
   cfg?: BrokerConfig;
   client?: MqttClient;
   failed: boolean;
@@ -161,7 +163,7 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
       if (bad.length) throw new Failure(`command ${a.id} would be refused by boxes: ${bad.join('; ')}`);
       const jws = c.key ? signForBoxes(doc, 'command', c.key) : undefined;
       for (const g of a.groups) {
-        const topic = groupTopic(c.cfg?.root ?? DEFAULT_ROOT, g, 'cmd');
+        const topic = groupTopic(c.root, g, 'cmd');
         if (c.dryRun) c.say(`would publish ${topic} ${JSON.stringify(doc)}`);
         else {
           await publish(c, topic, jws!);
@@ -258,6 +260,7 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
     certs: (opts['cap-cert'] ?? []).map(loadCert),
     tts: { ...(opts['tts-command'] ? { command: opts['tts-command'] } : {}), ...(opts['encode-command'] ? { encode: opts['encode-command'] } : {}), ...(opts.voice ? { voice: opts.voice } : {}) },
     ...(cfg ? { cfg } : {}),
+    root: cfg?.root ?? checkRoot(opts.root ?? DEFAULT_ROOT),
     failed: false,
   };
   const stop = opts.feed && !opts.once ? stopSignal() : undefined;

@@ -115,6 +115,8 @@ test('expired, Draft: printed reasons and nothing sent; Exercise and Test only t
   assert.equal(exp.code, 0, exp.stdout);
   assert.match(exp.stdout, /not sent: expired at/);
   assert.deepEqual(wouldPublish(exp.stdout), []);
+  const rooted = await runNoc(['cap', file('rooted.xml', withAudio()), ...mapArgs(), '--dry-run', '--root', 'vn/loa']);
+  assert.deepEqual(wouldPublish(rooted.stdout).map((p) => p.topic), ['vn/loa/g/c26734/cmd'], '--root counts without --broker too');
   const draft = await runNoc(['cap', file('draft.xml', vi({ status: 'Draft' })), ...mapArgs(), '--dry-run']);
   assert.match(draft.stdout, /ignored: status Draft/);
   assert.deepEqual(wouldPublish(draft.stdout), []);

@@ -39,5 +39,5 @@ test('a large document reads in linear time, line numbers included', () => {
   const root = parseXml(big);
   assert.equal(root.children.length, 50_000);
   assert.equal(root.children[49_999]!.line, 50_001);
-  assert.ok(performance.now() - t0 < 10_000,  `${performance.now() - t0} ms`);
+  assert.ok(performance.now() - t0 < 10_000, `${performance.now() - t0} ms`);
 });
