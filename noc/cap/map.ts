@@ -115,6 +115,10 @@ export function mapAlert(alert: CapAlert, m: Mapping, now: number, known: Known 
     say(`ignored: status ${alert.status} (${alert.status === 'Draft' ? 'a draft is never actioned' : 'a System message is for the alerting network, not the public'})`);
     return { actions, lines };
   }
+  if (!m.scopes.includes(alert.scope)) {
+    say(`ignored: scope ${alert.scope} (${alert.scope === 'Private' ? `addressed to ${alert.addresses ?? '?'}` : `restricted: ${alert.restriction ?? '?'}`}); loudspeakers are heard by everyone, and the mapping's "scopes" is ${m.scopes.join(', ')}`);
+    return { actions, lines };
+  }
   if (alert.msgType === 'Ack' || alert.msgType === 'Error') {
     say(`ignored: msgType ${alert.msgType} (answers between alerting systems, nothing to broadcast)`);
     return { actions, lines };

@@ -27,6 +27,8 @@ export interface Mapping {
   groups: Record<string, GroupInfo>;
   /** Per event (the CAP info.event, exact text); "*" is the default. */
   events: Record<string, EventRule>;
+  /** CAP scopes actioned (default Public only: loudspeakers are heard by everyone). */
+  scopes: string[];
 }
 
 export const DEFAULT_RULE: Required<Omit<EventRule, 'priority' | 'volume'>> = { everyS: 1800, count: 3 };
@@ -50,8 +52,12 @@ function ruleProblems(r: unknown, path: string, out: string[]): EventRule {
 export function readMapping(raw: unknown): { ok: true; mapping: Mapping } | { ok: false; problems: string[] } {
   const out: string[] = [];
   if (!isObj(raw)) return { ok: false, problems: ['the mapping must be a JSON object'] };
-  for (const k of Object.keys(raw)) if (!['languages', 'geocodes', 'groups', 'events', '$comment'].includes(k)) out.push(`${k}: unknown field (languages, geocodes, groups, events)`);
-  const m: Mapping = { languages: ['vi', 'en'], geocodes: {}, groups: {}, events: {} };
+  for (const k of Object.keys(raw)) if (!['languages', 'geocodes', 'groups', 'events', 'scopes', '$comment'].includes(k)) out.push(`${k}: unknown field (languages, geocodes, groups, events, scopes)`);
+  const m: Mapping = { languages: ['vi', 'en'], geocodes: {}, groups: {}, events: {}, scopes: ['Public'] };
+  if (raw.scopes !== undefined) {
+    if (!Array.isArray(raw.scopes) || raw.scopes.length === 0 || raw.scopes.some((x) => !['Public', 'Restricted', 'Private'].includes(x as string))) out.push('scopes: must be a non-empty list of Public, Restricted, Private');
+    else m.scopes = raw.scopes as string[];
+  }
   if (raw.languages !== undefined) {
     if (!Array.isArray(raw.languages) || raw.languages.some((l) => typeof l !== 'string' || l === '')) out.push('languages: must be a list of language tags, e.g. ["vi", "en"]');
     else m.languages = raw.languages as string[];

@@ -72,7 +72,7 @@ export function capXml(a: TestAlert = {}): string {
     .join('');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="${CAP_NS}">
-${el('identifier', a.identifier ?? 'VN-KTTV-2026-0001', '  ')}${el('sender', a.sender ?? 'canhbao@kttv.gov.vn', '  ')}${el('sent', a.sent ?? capTime(Date.now() - 60_000), '  ')}${el('status', a.status ?? 'Actual', '  ')}${el('msgType', a.msgType ?? 'Alert', '  ')}${el('scope', a.scope ?? 'Public', '  ')}${el('note', a.note, '  ')}${el('references', a.references, '  ')}${infos}</alert>
+${el('identifier', a.identifier ?? 'VN-KTTV-2026-0001', '  ')}${el('sender', a.sender ?? 'canhbao@kttv.gov.vn', '  ')}${el('sent', a.sent ?? capTime(Date.now() - 60_000), '  ')}${el('status', a.status ?? 'Actual', '  ')}${el('msgType', a.msgType ?? 'Alert', '  ')}${el('scope', a.scope ?? 'Public', '  ')}${el('restriction', a.scope === 'Restricted' ? 'Cơ quan chức năng' : undefined, '  ')}${el('addresses', a.scope === 'Private' ? 'ubnd-c26734' : undefined, '  ')}${el('note', a.note, '  ')}${el('references', a.references, '  ')}${infos}</alert>
 `;
 }
 

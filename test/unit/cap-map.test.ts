@@ -80,6 +80,16 @@ test('Draft and System are ignored with a reason; so are Ack and Error', () => {
   assert.ok(ack.lines.some((l) => /ignored: msgType Ack/.test(l)));
 });
 
+test('Restricted and Private alerts are not broadcast unless the mapping lists their scope', () => {
+  const r = mapAlert(alertOf({ scope: 'Restricted' }), mapping(), NOW);
+  assert.equal(r.actions.length, 0);
+  assert.ok(r.lines.some((l) => /ignored: scope Restricted \(restricted: Cơ quan chức năng\); loudspeakers are heard by everyone/.test(l)), r.lines.join('\n'));
+  const m = readMapping({ ...MAPPING_JSON, scopes: ['Public', 'Restricted'] });
+  assert.ok(m.ok);
+  assert.equal(mapAlert(alertOf({ scope: 'Restricted' }), m.mapping, NOW).actions.length, 1);
+  assert.match((readMapping({ ...MAPPING_JSON, scopes: ['Everyone'] }) as { problems: string[] }).problems.join(), /scopes: must be a non-empty list/);
+});
+
 test('an expired alert is not sent, and says so; nor is an old one without expires', () => {
   const r = mapAlert(alertOf({ infos: [{ expires: capTime(NOW - 1000) }] }), mapping(), NOW);
   assert.equal(r.actions.length, 0);
