@@ -3,6 +3,8 @@
 // signed documents, publishing, commands, the fleet table, the event archive and proof
 // of play, and a fleet simulator). One subcommand per file; this file only dispatches
 // and turns errors into one line and an exit code (agent/cli-kit/errors.ts).
+import { capCommand } from './cap/command.js';
+import { ttsCommand } from './cap/tts-command.js';
 import { CliError, errorMessage, EXIT, runIfEntry } from '../agent/cli-kit/index.js';
 import { eventsCommand } from './events.js';
 import { exporterCommand } from './exporter.js';
@@ -27,6 +29,8 @@ const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
   exporter: { run: exporterCommand, summary: 'serve the fleet as Prometheus metrics on /metrics' },
   release: { run: releaseCommand, summary: 'sign a release manifest for npm run release tarballs (and deltas)' },
   simulate: { run: simulateCommand, summary: 'run N simulated boxes' },
+  cap: { run: capCommand, summary: 'CAP 1.2 alerts (file, URL, Atom/RSS feed) -> signed play/cancel commands' },
+  tts: { run: ttsCommand, summary: 'text -> MP3 with the configured engine, issue time first' },
 };
 
 export const USAGE = `noc <command> [options]   (noc <command> --help for its options)

@@ -74,7 +74,7 @@ test('main: exit 64 (EX_USAGE) for an unknown command or option, 0 for --help, o
   io = memoryIo();
   assert.equal(await main(['send', '--broker', 'mqtt://h', '--devcie', 'x'], io), 64);
   assert.deepEqual(io.stderr, ['noc send: unknown option --devcie (see noc send --help)']);
-  for (const sub of ['keys', 'sign', 'publish', 'send', 'watch', 'events', 'simulate']) {
+  for (const sub of ['keys', 'sign', 'publish', 'send', 'watch', 'events', 'simulate', 'cap', 'tts']) {
     io = memoryIo();
     assert.equal(await main([sub, '--help'], io), 0, sub);
     assert.match(io.stdout.join('\n'), new RegExp(`^noc ${sub}`), sub);

@@ -1,0 +1,286 @@
+// `noc cap`: CAP 1.2 alerts (a file, a URL, or an Atom/RSS feed polled) → validated →
+// mapped to loa decisions (mapping file) → audio fetched and checked, or synthesised →
+// signed commands published on each group's cmd topic (or printed with --dry-run).
+// Every decision is one line on standard output (and in --log). docs/cap.md.
+import { X509Certificate } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
+import type { MqttClient } from 'mqtt';
+import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../../agent/cli-kit/index.js';
+import { DEFAULT_ROOT, groupTopic, publishTo } from '../../agent/domain/contract.js';
+import { loadSigningKey, readJsonFile, signForBoxes, type SigningKey } from '../docs.js';
+import type { Io } from '../io.js';
+import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, type BrokerConfig } from '../mqtt.js';
+import { stopSignal } from '../signals.js';
+import { checkRoot } from '../topics.js';
+import { buildCommand, commandProblems, type MediaEntry } from './documents.js';
+import { feedLinks, loadState, saveState, type CapState } from './feed.js';
+import { mapAlert, type PlayAction } from './map.js';
+import { readMapping, type Mapping } from './mapping.js';
+import { fetchBytes, mediaId, resourceMedia, storeMedia, type MediaStore } from './media.js';
+import { synthesise, type TtsOptions } from './tts.js';
+import { capKey, validateCap } from './validate.js';
+import { verifyCapSignature } from './xmldsig.js';
+
+const SPEC = {
+  ...BROKER_SPEC,
+  mapping: { kind: 'string' },
+  key: { kind: 'string' },
+  kid: { kind: 'string' },
+  'dry-run': { kind: 'boolean' },
+  feed: { kind: 'string' },
+  'poll-s': { kind: 'number', min: 5 },
+  once: { kind: 'boolean' },
+  state: { kind: 'string' },
+  'media-dir': { kind: 'string' },
+  'media-base-url': { kind: 'string' },
+  'tts-command': { kind: 'string' },
+  'encode-command': { kind: 'string' },
+  voice: { kind: 'string' },
+  log: { kind: 'string' },
+  'cap-cert': { kind: 'list' },
+} as const;
+
+export const CAP_HELP = `noc cap FILE|URL --mapping M.json --key K.pem [--kid KID] [--dry-run] [options]
+noc cap --feed URL [--poll-s 60] [--once] --state S.json --mapping M.json --key K.pem [options]
+
+Validate CAP 1.2 alerts (the project's own validator, from the OASIS element tables),
+map them to loa decisions and send them as signed commands on {root}/g/G/cmd:
+  area geocodes (or a group's point inside a polygon/circle) → groups (mapping file);
+  severity + urgency → priority (Extreme+Immediate 100, Extreme or Severe 75, else 50;
+  per event in the mapping), with a repeat cadence; expires → repeat until and the
+  command's expiresAt (at most 24 h); Update → cancel of the referenced alerts, then the
+  new play; Cancel → cancel {capId}; Exercise/Test only to groups with "exercise": true;
+  Draft, System, Ack and Error are not actioned. An audio resource is fetched and its
+  CAP size and SHA-1 digest checked; a text-only alert is synthesised (issue time first).
+Every decision is a printed line. docs/cap.md has the mapping file and the commands.
+
+  --mapping FILE      groups, geocodes, exercise groups, per-event rules (docs/cap.md)
+  --key FILE          Ed25519 signing key (noc keys); --kid KID overrides its name
+  --dry-run           print what would be published ("would publish TOPIC JSON"), send nothing
+                      (--key optional then; the state file is not changed)
+  --feed URL          poll an Atom or RSS feed of CAP messages every --poll-s seconds
+                      (default 60) until Ctrl-C; --once polls once and exits
+  --state FILE        alerts handled and where they went (JSON; required with --feed): an
+                      alert is actioned once, and an Update/Cancel reaches the groups its
+                      original went to
+  --media-dir DIR --media-base-url URL
+                      store audio (synthesised, embedded, or fetched) as <sha256>.<ext> in
+                      DIR, served to boxes at URL; needed for text-only and embedded audio
+  --tts-command T     text to speech template (default: espeak-ng -v {voice} -w {wav} {text});
+  --encode-command T  WAV → MP3 (default: lame --quiet -b 64 {wav} {mp3}); see noc tts --help
+  --voice V           the {voice} (default: from the info language, vi-VN → vi)
+  --log FILE          append every decision line, time-stamped
+  --cap-cert PEM      a pinned certificate of the alerting authority (repeatable): every
+                      alert must then carry an enveloped XML signature (exclusive c14n,
+                      RSA/ECDSA with SHA-256/384/512) verifying with one of them, or it is
+                      refused; without it, signatures are not checked (said per alert)
+
+Exit 0 when every alert was valid and everything it asked for was sent; 1 otherwise
+(the other alerts are still handled).
+
+${BROKER_HELP}`;
+
+interface Ctx {
+  io: Io;
+  say: (line: string) => void;
+  mapping: Mapping;
+  key?: SigningKey;
+  dryRun: boolean;
+  state: CapState;
+  statePath?: string;
+  store: MediaStore;
+  tts: TtsOptions;
+  certs: X509Certificate[];
+  root: string;
+  cfg?: BrokerConfig;
+  client?: MqttClient;
+  failed: boolean;
+}
+
+async function audioFor(a: PlayAction, c: Ctx): Promise<MediaEntry> {
+  if ('resource' in a.audio) return resourceMedia(a.audio.resource, c.store, (l) => c.say(`${a.id}: ${l}`));
+  const { lang, text, sent } = a.audio.tts;
+  const s = await synthesise(text, lang, sent, c.tts);
+  const url = storeMedia(s.mp3, s.sha256, 'audio/mpeg', c.store, `${a.id}: synthesised speech`);
+  const rtf = s.durationMs ? ` (real-time factor ${(s.synthMs / s.durationMs).toFixed(3)})` : '';
+  c.say(`${a.id}: synthesised ${s.durationMs ?? '?'} ms of speech in ${Math.round(s.synthMs)} ms${rtf}, MP3 ${s.mp3.length} bytes: "${s.spoken.slice(0, 60)}${s.spoken.length > 60 ? '…' : ''}"`);
+  return { id: mediaId(s.sha256), url, sha256: s.sha256, bytes: s.mp3.length, ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}) };
+}
+
+async function publish(c: Ctx, topic: string, jws: string): Promise<void> {
+  // A poller keeps its connection between polls; one the broker dropped is opened again.
+  if (c.client && !c.client.connected) {
+    c.client.end(true);
+    delete c.client;
+  }
+  c.client ??= await connect(c.cfg!);
+  try {
+    await publishTo(c.client, 'cmd', topic, jws);
+  } catch (err) {
+    throw new Failure(`publish to ${topic} refused: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * One CAP message, from validation to the last publish. 'retry' when something it asked
+ * for was not sent (audio unreachable or not matching its digest, broker refused): it is
+ * not recorded as handled, so the next run or poll tries it again; what did go out goes
+ * out again under the same command ids, which boxes run once.
+ */
+export async function handleMessage(xml: string, source: string, c: Ctx): Promise<'done' | 'retry' | 'invalid'> {
+  const v = validateCap(xml);
+  if (!v.ok) {
+    c.failed = true;
+    c.say(`${source}: invalid CAP 1.2 message, nothing sent (${v.problems.length} problem${v.problems.length === 1 ? '' : 's'}):`);
+    for (const p of v.problems) c.say(`  ${p}`);
+    return 'invalid';
+  }
+  const alert = v.alert;
+  if (c.certs.length) {
+    const sig = verifyCapSignature(xml, c.certs);
+    if (!sig.ok) {
+      c.failed = true;
+      c.say(`${source}: cap ${alert.sender} ${alert.identifier}: XML signature refused, nothing sent: ${sig.reason}`);
+      return 'invalid';
+    }
+    c.say(`cap ${alert.sender} ${alert.identifier}: XML signature verified (${sig.algorithm}, ${sig.subject})`);
+  } else if (/<([\w.-]+:)?Signature[\s>]/.test(xml)) c.say(`cap ${alert.sender} ${alert.identifier}: carries an XML signature, not checked (no --cap-cert)`);
+  const key = capKey(alert);
+  if (c.state.seen[key]) {
+    c.say(`cap ${alert.sender} ${alert.identifier}: already handled at ${c.state.seen[key]} (${source}); skipped`);
+    return 'done';
+  }
+  const now = Date.now();
+  const { actions, lines } = mapAlert(alert, c.mapping, now, (id) => c.state.alerts[id]);
+  for (const l of lines) c.say(l);
+  const sentTo = new Set<string>();
+  const commands: string[] = [];
+  let incomplete = false;
+  for (const a of actions) {
+    try {
+      const doc = buildCommand(a, now, a.kind === 'play' ? await audioFor(a, c) : undefined);
+      const bad = commandProblems(doc, now);
+      if (bad.length) throw new Failure(`command ${a.id} would be refused by boxes: ${bad.join('; ')}`);
+      const jws = c.key ? signForBoxes(doc, 'command', c.key) : undefined;
+      for (const g of a.groups) {
+        const topic = groupTopic(c.root, g, 'cmd');
+        if (c.dryRun) c.say(`would publish ${topic} ${JSON.stringify(doc)}`);
+        else {
+          await publish(c, topic, jws!);
+          c.say(`published ${a.kind} ${a.id} -> ${topic} (QoS 1, acknowledged by the broker)`);
+        }
+        if (a.kind === 'play') sentTo.add(g); // where it plays: what a later Update or Cancel must reach
+      }
+      commands.push(a.id);
+    } catch (err) {
+      c.failed = true;
+      incomplete = true;
+      c.say(`${a.id}: not sent: ${errorMessage(err)}`);
+    }
+  }
+  if (incomplete) c.say(`cap ${alert.sender} ${alert.identifier}: not recorded as handled; the next run or poll tries it again`);
+  if (c.dryRun) return incomplete ? 'retry' : 'done';
+  if (!incomplete) c.state.seen[key] = new Date().toISOString();
+  if (sentTo.size) c.state.alerts[alert.identifier] = { groups: [...new Set([...(c.state.alerts[alert.identifier]?.groups ?? []), ...sentTo])].sort(), commands, at: new Date().toISOString() };
+  saveState(c.statePath, c.state);
+  return incomplete ? 'retry' : 'done';
+}
+
+function loadCert(path: string): X509Certificate {
+  try {
+    return new X509Certificate(readFileSync(path));
+  } catch (err) {
+    throw new UsageError(`--cap-cert ${path}: not a readable PEM certificate (${errorMessage(err)})`);
+  }
+}
+
+async function readSource(src: string): Promise<string> {
+  if (/^https?:\/\//i.test(src)) return (await fetchBytes(src, 'CAP message', 30_000, 5 * 1024 * 1024)).toString('utf8');
+  try {
+    return readFileSync(src, 'utf8');
+  } catch (err) {
+    throw new Failure(`${src}: ${errorMessage(err)}`);
+  }
+}
+
+async function pollOnce(feed: string, c: Ctx): Promise<void> {
+  let links: string[];
+  try {
+    links = feedLinks((await fetchBytes(feed, 'feed', 30_000, 5 * 1024 * 1024)).toString('utf8'), feed);
+  } catch (err) {
+    c.failed = true;
+    return void c.say(`feed ${feed}: ${errorMessage(err)}; trying again next poll`);
+  }
+  const fresh = links.filter((l) => !c.state.links.includes(l));
+  c.say(`feed ${feed}: ${links.length} entries, ${fresh.length} new`);
+  for (const link of fresh) {
+    try {
+      if ((await handleMessage(await readSource(link), link, c)) === 'retry') continue;
+      c.state.links.push(link);
+      if (!c.dryRun) saveState(c.statePath, c.state);
+    } catch (err) {
+      c.failed = true;
+      c.say(`${link}: ${errorMessage(err)}; trying again next poll`);
+    }
+  }
+}
+
+export async function capCommand(argv: string[], io: Io): Promise<number> {
+  const { opts, positional, help } = parseArgs(argv, SPEC, 'noc cap');
+  if (help) return io.out(CAP_HELP), 0;
+  const [src] = positionals(positional, ['FILE|URL'], 'noc cap', true);
+  if ((src === undefined) === (opts.feed === undefined)) throw new UsageError('give a CAP file or URL, or --feed URL (one of them)');
+  if (opts.feed && !opts.state && !opts['dry-run']) throw new UsageError('--feed needs --state FILE (the alerts already handled), or every poll would send them again');
+  if (Boolean(opts['media-dir']) !== Boolean(opts['media-base-url'])) throw new UsageError('--media-dir and --media-base-url go together');
+  const dryRun = opts['dry-run'] === true;
+  const mp = readMapping(readJsonFile(required(opts.mapping, '--mapping', 'areas.json')));
+  if (!mp.ok) throw new Failure(`--mapping ${opts.mapping}: ${mp.problems.length} problem(s)`, mp.problems);
+  const key = opts.key ? loadSigningKey(opts.key, opts.kid) : dryRun ? undefined : loadSigningKey(required(opts.key, '--key', 'centre-2026.key.pem'), opts.kid);
+  const cfg = dryRun && !opts.broker && !process.env.NOC_BROKER ? undefined : brokerConfig(opts, process.env, io.err);
+  const logFile = opts.log;
+  const say = (line: string) => {
+    io.out(line);
+    if (logFile) {
+      try {
+        appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+      } catch (err) {
+        io.err(`noc cap: --log ${logFile}: ${errorMessage(err)}`);
+      }
+    }
+  };
+  const c: Ctx = {
+    io,
+    say,
+    mapping: mp.mapping,
+    ...(key ? { key } : {}),
+    dryRun,
+    state: loadState(opts.state),
+    ...(opts.state ? { statePath: opts.state } : {}),
+    store: { ...(opts['media-dir'] ? { dir: opts['media-dir'] } : {}), ...(opts['media-base-url'] ? { baseUrl: opts['media-base-url'] } : {}) },
+    certs: (opts['cap-cert'] ?? []).map(loadCert),
+    tts: { ...(opts['tts-command'] ? { command: opts['tts-command'] } : {}), ...(opts['encode-command'] ? { encode: opts['encode-command'] } : {}), ...(opts.voice ? { voice: opts.voice } : {}) },
+    ...(cfg ? { cfg } : {}),
+    root: cfg?.root ?? checkRoot(opts.root ?? DEFAULT_ROOT),
+    failed: false,
+  };
+  const stop = opts.feed && !opts.once ? stopSignal() : undefined;
+  try {
+    if (src !== undefined) await handleMessage(await readSource(src), src, c);
+    else
+      for (;;) {
+        await pollOnce(opts.feed!, c);
+        if (!stop) break;
+        let timer: NodeJS.Timeout | undefined;
+        const why = await Promise.race([stop.done, new Promise((r) => (timer = setTimeout(r, (opts['poll-s'] ?? 60) * 1000)))]);
+        clearTimeout(timer);
+        if (why) {
+          say(`feed ${opts.feed}: stopped (${String(why)})`);
+          break;
+        }
+      }
+  } finally {
+    stop?.dispose();
+    if (c.client) await closeClient(c.client);
+  }
+  return c.failed ? 1 : 0;
+}
