@@ -362,7 +362,8 @@ export class Updater {
     if (!rb) return;
     const logTail = (f.readText('rolledback.log') ?? '').split('\n').filter((l) => l.trim() !== '').slice(-40).map((l) => l.slice(0, 300));
     const reason = rb.reason ?? 'exited';
-    this.d.emitOnce(`${rb.id ?? ''}:rolledback`, 'update.rolledback', { cmdId: rb.id ?? '', version: rb.version ?? '', previous: rb.previous ?? '', reason, detail: rb.detail ?? '', logTail });
+    // Keyed by the file's own id and time: a rollback without a trial (`missing`, empty id) is reported too.
+    this.d.emitOnce(`${rb.id ?? ''}:${rb.version ?? ''}:${rb.at ?? ''}:rolledback`, 'update.rolledback', { cmdId: rb.id ?? '', version: rb.version ?? '', previous: rb.previous ?? '', reason, detail: rb.detail ?? '', logTail });
     this.d.log.error({ code: 'OTA_ROLLED_BACK', version: rb.version, previous: rb.previous, reason, detail: rb.detail }, 'the launcher rolled back a release that did not commit');
     f.remove('rolledback', 'rolledback.log', 'job.json');
     if (rb.version && rb.version !== this.d.version && f.current() !== rb.version && !f.packaged(rb.version)) f.removeReleaseSync(rb.version);

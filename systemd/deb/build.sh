@@ -80,12 +80,11 @@ OPT=$PKG/opt/loa/releases/$RELEASE
 if [ $BUILD = 1 ]; then (cd "$REPO" && npm run build >/dev/null) || die "npm run build failed"; fi
 [ -f "$REPO/dist/agent/main.js" ] || die "$REPO/dist/agent/main.js is missing (npm run build)"
 
-# --- /opt/loa: the same release tree install.sh installs, and OTA tarballs carry --------
+# --- /opt/loa/releases/<v>: the release tree install.sh installs, and OTA tarballs carry ---
 . "$REPO/systemd/release-tree.sh"
 release_tree "$OPT" "$ARCH" "$VERSION" "$MODULES" "$WORK"
 
 # --- launcher, units, udev rule, command, journald drop-in -----------------------------
-cp "$REPO/systemd/loa-launch" "$OPT/systemd/"
 printf 'This release came with the Debian package loa %s: its files are dpkg'"'"'s, and the agent never removes it.\n' "$VERSION" >"$OPT/PACKAGED"
 # Root's, outside /opt/loa (which the agent may write): an update never replaces it.
 install -D -m 0755 "$REPO/systemd/loa-launch" "$PKG/usr/lib/loa/loa-launch"

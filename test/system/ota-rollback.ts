@@ -4,7 +4,8 @@
 // switch, current switched to B, and `systemctl restart loa-agent` (what the agent's exit 75
 // does). systemd/loa-launch must bring the installed release back: B exits at start; B hangs
 // without READY (TimeoutStartSec); B sends READY (and pings the watchdog) but never commits
-// (the launcher's watcher at deadlineS). Prints the timings quoted in docs/ota.md.
+// (the launcher's watcher at deadlineS). Each time the installed version reports the
+// rollback it finds (OTA_ROLLED_BACK). Prints the timings quoted in docs/ota.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { until, type Container } from './container.js';
@@ -69,6 +70,8 @@ export function otaRollbackCases(c: Context): void {
     const ms = performance.now() - t0;
     const rolledback = await until(() => c.box().exec(['cat', `${SEEN}/rolledback`]).stdout || undefined, 5000, 'the spy\'s copy of OTA/rolledback');
     const log = c.box().exec(['cat', `${SEEN}/rolledback.log`]).stdout;
+    // The installed version read it at its start and reported it (agent/runtime/updater.ts).
+    await until(() => c.journal('loa-agent.service').split('\n').some((l) => l.startsWith('{') && l.includes('"code":"OTA_ROLLED_BACK"') && l.includes(`"version":"${b}"`)), 20_000, `the agent's OTA_ROLLED_BACK line for ${b}`);
     sh(`systemctl stop loa-test-ota-spy || true; rm -rf /opt/loa/releases/${b}`);
     const kv = Object.fromEntries(rolledback.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     assert.equal(kv.id, `ota-${b}`);
