@@ -4,6 +4,7 @@ import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '../../agent/config.js';
+import { waitForOutput } from './output-wait.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -41,24 +42,7 @@ export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentPr
   return {
     proc,
     output: () => out,
-    waitForLog(re, timeoutMs) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = re.exec(out);
-          if (m) {
-            listeners.delete(check);
-            clearTimeout(t);
-            resolve(m[0]);
-          }
-        };
-        const t = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`timed out waiting for ${re} in agent output:\n${out.slice(-3000)}`));
-        }, timeoutMs);
-        listeners.add(check);
-        check();
-      });
-    },
+    waitForLog: (re, timeoutMs) => waitForOutput(() => out, listeners, re, timeoutMs, 'agent output'),
     exited: () => exit,
     async kill9() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');

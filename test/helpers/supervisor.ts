@@ -5,6 +5,7 @@
 // again restartDelayMs later, until stop().
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { waitForOutput } from './output-wait.js';
 
 export interface SupervisedOptions {
   cmd: string;
@@ -134,24 +135,7 @@ export function startSupervised(opts: SupervisedOptions): Supervised {
 
   return {
     output: () => out,
-    waitFor(re, ms, from = 0) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = re.exec(out.slice(from));
-          if (m) {
-            listeners.delete(check);
-            clearTimeout(t);
-            resolve(m[0]);
-          }
-        };
-        const t = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`timed out after ${ms} ms waiting for ${re} (from ${from}); output:\n${out.slice(-4000)}`));
-        }, ms);
-        listeners.add(check);
-        check();
-      });
-    },
+    waitFor: (re, ms, from = 0) => waitForOutput(() => out.slice(from), listeners, re, ms, `the supervised output (from ${from})`),
     starts: () => starts,
     pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
     exits: () => exits,
