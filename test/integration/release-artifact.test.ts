@@ -88,6 +88,7 @@ test('npm run release: one deterministic tarball per arch, with RELEASE.json, pr
   assert.equal(names.includes(`${top}systemd/loa-launch`), existsSync(join(REPO_ROOT, 'systemd/loa-launch')), 'loa-launch is carried when the checkout has it');
   assert.ok(!names.some((n) => n.startsWith(`${top}node_modules/typescript/`) || n.startsWith(`${top}node_modules/tsx/`)), 'no dev dependencies');
   assert.ok(!names.some((n) => n.startsWith(`${top}node_modules/better-sqlite3/deps/`)), 'native sources pruned');
+  assert.ok(!names.some((n) => n.includes('/obj.target/')), "the linker's second copy of each .node pruned");
 });
 
 test('npm run release refuses a version that cannot name a directory, and an unknown arch, saying why', { skip: why ?? false }, () => {
