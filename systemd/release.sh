@@ -103,4 +103,7 @@ for ARCH in $ARCHES; do
   printf '%s %s %s %s %s\n' "$OUT/$NAME.tar.gz" "$BYTES" "$SHA" "$TAR_SHA" "$INSTALLED" >>"$WORK/table"
 done
 echo
-(echo "path bytes sha256 tarSha256 installedBytes" && cat "$WORK/table") | column -t
+(echo "path bytes sha256 tarSha256 installedBytes" && cat "$WORK/table") \
+  | awk '{ r[NR] = $0; for (i = 1; i <= NF; i++) if (length($i) > w[i]) w[i] = length($i) }
+    END { for (n = 1; n <= NR; n++) { split(r[n], f, " "); line = ""
+      for (i = 1; i <= 5; i++) line = line sprintf(i < 5 ? "%-" w[i] "s  " : "%s", f[i]); print line } }'
