@@ -17,6 +17,8 @@ import { createHash } from 'node:crypto';
 export interface FleetBox {
   deviceId: string;
   online: boolean;
+  /** Why not online, for the skip reason: offline, stale (silent for 3 heartbeat periods), unknown. */
+  presence?: string;
   groups: readonly string[];
   agentVersion: string | null;
   arch: string | null;
@@ -45,7 +47,7 @@ export function planRollout(fleet: readonly FleetBox[], o: { group: string; vers
   const todo: string[] = [];
   for (const b of members) {
     if (b.agentVersion === o.version) current.push(b.deviceId);
-    else if (!b.online) skipped.push({ deviceId: b.deviceId, reason: 'offline' });
+    else if (!b.online) skipped.push({ deviceId: b.deviceId, reason: b.presence ?? 'offline' });
     else if (b.trial !== null) skipped.push({ deviceId: b.deviceId, reason: `on trial with ${b.trial}` });
     else if (b.arch === null) skipped.push({ deviceId: b.deviceId, reason: `no arch in its birth (agent ${b.agentVersion ?? '?'} predates OTA)` });
     else if (!o.arches.includes(b.arch)) skipped.push({ deviceId: b.deviceId, reason: `arch ${b.arch} is not in the release` });

@@ -44,7 +44,7 @@ export const ROLLOUT_HELP = `noc rollout --broker URL --manifest release.jws --t
 Update a group to the release a manifest names (noc release), in two stages: first
 --first of the boxes to update (at least one), chosen stably by sha256 of the device id
 (the same boxes go first on every run), then the rest. Boxes to update: the group's
-online boxes not on the version, whose birth names an arch the release has; the others
+online (not stale) boxes not on the version, whose birth names an arch the release has; the others
 are listed with the reason. Each gets an update command for its arch (with the delta
 when it runs the delta's base), signed with --key, which the boxes must trust with the
 role release. A box's outcome: update.committed (ok); a refusal, update.failed or
@@ -85,7 +85,16 @@ function share(v: string | undefined, dflt: number, flag: string): number {
 }
 
 function fleetOf(model: FleetModel, now: number): FleetBox[] {
-  return model.rows(now).map((r) => ({ deviceId: r.deviceId, online: r.status === 'online' || r.status === 'stale', groups: r.groups, agentVersion: r.agentVersion, arch: r.arch, trial: r.trial }));
+  // A stale box (silent for three heartbeat periods, no death seen) would only time out and count against its stage.
+  return model.rows(now).map((r) => ({
+    deviceId: r.deviceId,
+    online: r.status === 'online',
+    presence: r.status === 'stale' ? `stale (silent ${r.silentS ?? '?'} s)` : r.status,
+    groups: r.groups,
+    agentVersion: r.agentVersion,
+    arch: r.arch,
+    trial: r.trial,
+  }));
 }
 
 function membersOf(model: FleetModel, group: string): FleetBox[] {

@@ -34,6 +34,7 @@ test('plan: only the group; boxes on the version, offline, on trial, without an 
       box('a'),
       box('b', { agentVersion: '1.2.0' }),
       box('c', { online: false }),
+      box('h', { online: false, presence: 'stale (silent 95 s)' }),
       box('d', { trial: '1.2.0' }),
       box('e', { arch: null, agentVersion: '0.1.0' }),
       box('f', { arch: 'armhf' }),
@@ -41,7 +42,7 @@ test('plan: only the group; boxes on the version, offline, on trial, without an 
     ],
     opts,
   );
-  assert.deepEqual(p.members.map((b) => b.deviceId), ['a', 'b', 'c', 'd', 'e', 'f']);
+  assert.deepEqual(p.members.map((b) => b.deviceId), ['a', 'b', 'c', 'd', 'e', 'f', 'h']);
   assert.deepEqual(p.current, ['b']);
   assert.deepEqual(p.stages, [['a']]);
   assert.deepEqual(p.skipped, [
@@ -49,6 +50,7 @@ test('plan: only the group; boxes on the version, offline, on trial, without an 
     { deviceId: 'd', reason: 'on trial with 1.2.0' },
     { deviceId: 'e', reason: 'no arch in its birth (agent 0.1.0 predates OTA)' },
     { deviceId: 'f', reason: 'arch armhf is not in the release' },
+    { deviceId: 'h', reason: 'stale (silent 95 s)' },
   ]);
 });
 
