@@ -12,6 +12,7 @@ import { processIo, type Io } from './io.js';
 import { keysCommand } from './keys.js';
 import { publishCommand } from './publish.js';
 import { releaseCommand } from './release.js';
+import { rolloutCommand } from './rollout.js';
 import { sendCommand } from './send.js';
 import { signCommand } from './sign.js';
 import { simulateCommand } from './simulate.js';
@@ -28,6 +29,7 @@ const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
   events: { run: eventsCommand, summary: 'archive events in SQLite; "events export" writes proof of play CSV' },
   exporter: { run: exporterCommand, summary: 'serve the fleet as Prometheus metrics on /metrics' },
   release: { run: releaseCommand, summary: 'sign a release manifest for npm run release tarballs (and deltas)' },
+  rollout: { run: rolloutCommand, summary: 'update a group to a signed release, in stages; stops when a stage fails' },
   simulate: { run: simulateCommand, summary: 'run N simulated boxes' },
   cap: { run: capCommand, summary: 'CAP 1.2 alerts (file, URL, Atom/RSS feed) -> signed play/cancel commands' },
   tts: { run: ttsCommand, summary: 'text -> MP3 with the configured engine, issue time first' },

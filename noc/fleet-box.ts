@@ -8,8 +8,12 @@ import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { claimedId, verifyCommand, type CommandDoc } from '../agent/domain/command-doc.js';
 import { DEFAULT_MAX_DOC_BYTES, PUBLISH_OPTS, bindingsFor, publishTo, topicsFor, type TopicMap } from '../agent/domain/contract.js';
-import type { KeyRing } from '../agent/domain/verify.js';
+import type { Binding, KeyRing } from '../agent/domain/verify.js';
 import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../agent/domain/telemetry.js';
+import { claimsUpdate, verifyUpdate, type UpdateDoc } from './sim-update.js';
+
+/** The OTA fields of a birth and heartbeat (docs/ota.md), until telemetry.ts carries them. */
+type UpdateState = { trial: { version: string; previous: string; since: string } } | { pending: { version: string; state: string } } | null;
 
 export interface SimCounters {
   connected: number;
@@ -38,6 +42,14 @@ export interface SimBoxOptions {
   counters: SimCounters;
   agentVersion: string;
   random?: () => number;
+  /** Debian arch in the birth (OTA); default arm64. */
+  arch?: string;
+  /** Keys trusted for `update` (sim-update.ts releaseRing); without them every update is refused as unknown-key. */
+  releaseKeys?: KeyRing;
+  /** What the new version does on trial: commit (default) or roll back (as if it exited at start). */
+  updateOutcome?: (deviceId: string) => 'commit' | 'rollback';
+  /** Simulated time of each update step (download+unpack, then the trial); default 1000 ms. */
+  updateStepMs?: number;
 }
 
 interface Play {
@@ -63,10 +75,14 @@ export class SimBox {
   private volume = 80;
   private stopping = false;
   private up = false;
+  private version: string;
+  private updateState: UpdateState = null;
+  private updateTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: SimBoxOptions) {
     this.topics = topicsFor(o.root, o.deviceId, o.groups);
     this.rnd = o.random ?? Math.random;
+    this.version = o.agentVersion;
   }
 
   get connected(): boolean {
@@ -120,25 +136,26 @@ export class SimBox {
     this.armPlay();
   }
 
-  birth(): Birth {
-    return buildBirth({
+  birth(): Birth & { arch: string; update: UpdateState } {
+    const b = buildBirth({
       now: new Date(),
       bootId: this.bootId,
       epoch: this.epoch,
-      agentVersion: this.o.agentVersion,
+      agentVersion: this.version,
       deviceId: this.o.deviceId,
       groups: this.o.groups,
       site: { communeName: `Simulated ${this.o.deviceId}`, communeCode: '00000', lat: 10.77 + this.rnd() / 10, lon: 106.7 + this.rnd() / 10, installer: 'noc simulate' },
       schedule: [{ id: 'sim-daily', version: 1 }],
       heartbeatS: this.o.heartbeatMs / 1000,
     });
+    return { ...b, arch: this.o.arch ?? 'arm64', update: this.updateState };
   }
 
-  heartbeatState(): Heartbeat {
+  heartbeatState(): Heartbeat & { update: UpdateState } {
     const p = this.play;
     const playing: Playing | null = p ? { itemId: p.fields.itemId, docId: p.fields.docId, source: p.fields.source, startedAt: new Date(p.startedAt).toISOString(), priority: p.fields.priority } : null;
     const r = this.rnd;
-    return buildHeartbeat({
+    const hb = buildHeartbeat({
       now: new Date(),
       bootId: this.bootId,
       uptimeS: (Date.now() - this.bootedAt) / 1000,
@@ -154,6 +171,7 @@ export class SimBox {
       net: { bearer: '4g', signal: -70 - Math.floor(r() * 20), operator: 'Viettel' },
       next: { itemId: 'sim-news', at: new Date(Date.now() + 3_600_000).toISOString() },
     });
+    return { ...hb, update: this.updateState };
   }
 
   private heartbeat(): void {
@@ -220,6 +238,7 @@ export class SimBox {
     this.o.counters.commands++;
     // Contract v1.1 §2.1: the command must list the device or group of the topic it came on.
     const binding = bindingsFor(this.o.root, this.o.deviceId, this.o.groups, 'cmd').get(topic);
+    if (claimsUpdate(payload) && this.o.releaseKeys) return this.onUpdate(payload, binding);
     const v = verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: DEFAULT_MAX_DOC_BYTES, ...(binding ? { binding } : {}), seen: (id) => this.seen.has(id) });
     if (!v.ok) {
       // Contract §4: a payload with no readable id cannot get a result; it becomes an event.
@@ -260,6 +279,53 @@ export class SimBox {
     }
   }
 
+  private onUpdate(payload: Buffer, binding: Binding | undefined): void {
+    const ctx = { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: DEFAULT_MAX_DOC_BYTES, arch: this.o.arch ?? 'arm64', seen: (id: string) => this.seen.has(id), ...(binding ? { binding } : {}) };
+    const v = verifyUpdate(payload, this.o.releaseKeys!, ctx);
+    if (!v.ok) {
+      const cmdId = v.cmdId ?? claimedId(payload);
+      if (cmdId === null) this.emit('cmd.rejected', { reason: v.code, message: v.message });
+      else this.result(cmdId, false, { error: { code: v.code, message: v.message } });
+      return;
+    }
+    this.seen.add(v.doc.id);
+    if (this.updateState) return this.result(v.doc.id, false, { error: { code: 'busy', message: 'another update is in progress' } });
+    this.result(v.doc.id, true, { result: { version: v.doc.args.version, state: 'queued' } });
+    this.runUpdate(v.doc);
+  }
+
+  /** Download, install, restart on trial, then commit or roll back: the events of docs/ota.md. */
+  private runUpdate(doc: UpdateDoc): void {
+    const cmdId = doc.id;
+    const { version } = doc.args;
+    const previous = this.version;
+    const step = this.o.updateStepMs ?? 1000;
+    this.updateState = { pending: { version, state: 'downloading' } };
+    this.emit('update.started', { cmdId, version, from: previous, bytes: doc.args.delta?.bytes ?? doc.args.bytes, delta: doc.args.delta !== undefined && doc.args.delta.from === previous });
+    this.updateTimer = setTimeout(() => {
+      this.emit('update.installed', { cmdId, version, previous });
+      const since = Date.now();
+      this.version = version;
+      this.updateState = { trial: { version, previous, since: new Date(since).toISOString() } };
+      void this.restart(true).then(() => {
+        this.updateTimer = setTimeout(() => {
+          if (this.o.updateOutcome?.(this.o.deviceId) === 'rollback') {
+            // The launcher switched back and started the old version, which reports it.
+            this.version = previous;
+            this.updateState = null;
+            void this.restart(true).then(() =>
+              this.emit('update.rolledback', { cmdId, version, previous, reason: 'exited', detail: 'exited before commit (start 2)', logTail: ['simulated: the new version exited at start'] }),
+            );
+          } else {
+            this.updateState = null;
+            this.emit('update.committed', { cmdId, version, previous, trialMs: Date.now() - since });
+            this.heartbeat();
+          }
+        }, step);
+      });
+    }, step);
+  }
+
   private result(cmdId: string, ok: boolean, body: { result?: unknown; error?: unknown }): void {
     this.client?.publish(this.topics.cmdResult, JSON.stringify({ cmdId, ok, ts: new Date().toISOString(), ...body }), PUBLISH_OPTS.cmdResult, (err) => {
       if (!err) this.o.counters.results++;
@@ -267,16 +333,17 @@ export class SimBox {
   }
 
   /** A new process on the box: clean death, new bootId (and will), new birth. */
-  private async restart(): Promise<void> {
-    await this.stop();
+  private async restart(keepUpdate = false): Promise<void> {
+    await this.stop(3000, keepUpdate);
     this.bootId = randomUUID();
     this.bootedAt = Date.now();
     await this.start().catch(() => {});
   }
 
   /** Clean shutdown: the retained death with this boot's id, acknowledged, then disconnect. */
-  async stop(timeoutMs = 3000): Promise<void> {
+  async stop(timeoutMs = 3000, keepUpdate = false): Promise<void> {
     this.stopping = true;
+    if (!keepUpdate) clearTimeout(this.updateTimer);
     clearTimeout(this.hbTimer);
     clearInterval(this.hbTimer);
     clearTimeout(this.playTimer);

@@ -10,6 +10,8 @@ import { SimBox, newCounters } from './fleet-box.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, settleVersion } from './mqtt.js';
 import { stopSignal } from './signals.js';
+import { ARCHES } from './release-manifest.js';
+import { releaseRing } from './sim-update.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -24,6 +26,10 @@ const SPEC = {
   'session-expiry': { kind: 'number', min: 0 },
   stats: { kind: 'number', min: 0.1 },
   duration: { kind: 'number', min: 0.1 },
+  arch: { kind: 'string' },
+  'agent-version': { kind: 'string' },
+  'update-rollback': { kind: 'string' },
+  'update-step': { kind: 'number', min: 0.01 },
 } as const;
 
 export const SIMULATE_HELP = `noc simulate --broker URL --boxes N [--heartbeat 30] [--groups g1,g2] [--trust kid=publicKey ...]
@@ -46,6 +52,15 @@ checks against the trusted keys. Ctrl-C publishes each box's clean death and exi
                       should not leave a fleet of sessions in the broker for days)
   --stats S           every S seconds, a JSON line of counters on standard error
   --duration S        stop after S seconds
+
+OTA (docs/ota.md), for trying noc rollout: an update command signed by a key the
+trust list gives the role release is answered as a box does (result queued, then
+update.started, update.installed, a restart on trial with the new agentVersion, then
+update.committed, or a restart on the old version and update.rolledback).
+  --arch A            the arch every box's birth names (default arm64)
+  --agent-version V   the version the boxes run at start (default ${AGENT_VERSION}-sim)
+  --update-rollback L boxes (comma-separated ids) whose new version "exits at start": rolled back
+  --update-step S     seconds per simulated step (install, then trial; default 1)
 
 ${BROKER_HELP}`;
 
@@ -89,6 +104,10 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   const trusted = parseTrust(opts.trust ?? [], opts['trust-file']);
   if (trusted.length === 0) io.err('noc simulate: no --trust key: every command will be refused as unknown-key');
   const keys = new KeyRing(trusted);
+  const releaseKeys = releaseRing(trusted);
+  const rollback = new Set((opts['update-rollback'] ?? '').split(',').filter(Boolean));
+  const arch = opts.arch ?? 'arm64';
+  if (!(ARCHES as readonly string[]).includes(arch)) throw new UsageError(`--arch ${arch}: expected ${ARCHES.join(', ')}`);
   const width = Math.max(4, String(n).length);
   const ids = Array.from({ length: n }, (_, i) => checkId(`${prefix}${String(i + 1).padStart(width, '0')}`, '--prefix'));
   // One connection finds the protocol the broker speaks (5, else 3.1.1): every box then uses it.
@@ -108,7 +127,11 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
         sessionExpiryS: opts['session-expiry'] ?? 300,
         keys,
         counters,
-        agentVersion: `${AGENT_VERSION}-sim`,
+        agentVersion: opts['agent-version'] ?? `${AGENT_VERSION}-sim`,
+        arch,
+        releaseKeys,
+        updateOutcome: (id) => (rollback.has(id) ? 'rollback' : 'commit'),
+        updateStepMs: (opts['update-step'] ?? 1) * 1000,
       }),
   );
 

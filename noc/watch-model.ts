@@ -40,6 +40,10 @@ export interface BoxRow {
   bootId: string | null;
   groups: string[];
   agentVersion: string | null;
+  /** Debian arch from the birth (amd64 | arm64 | armhf; OTA agents), null if none. */
+  arch: string | null;
+  /** The version the box is on trial with (birth or heartbeat `update.trial`), null if none. */
+  trial: string | null;
   /** Seconds since the last heartbeat (by the rule for retained messages), null if none. */
   heartbeatAgeS: number | null;
   /** Seconds since anything arrived from the box. */
@@ -65,6 +69,8 @@ interface Box {
   reason: string | null;
   groups: string[];
   agentVersion: string | null;
+  arch: string | null;
+  trial: string | null;
   birthSchedule: string[];
   lastSeen: number | null;
   hbAt: number | null;
@@ -96,6 +102,12 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 function docRefs(v: unknown): string[] | null {
   if (!Array.isArray(v)) return null;
   return v.filter((d): d is Json => !!d && typeof d === 'object').map((d) => `${String(d.id)}@${String(d.version)}`);
+}
+
+/** The version of an OTA `update` field's trial (`{trial: {version, previous, since}}`), else null. */
+function trialOf(v: unknown): string | null {
+  const t = v && typeof v === 'object' ? (v as Json).trial : undefined;
+  return t && typeof t === 'object' ? str((t as Json).version) : null;
 }
 
 function describePlaying(v: unknown): string | null {
@@ -148,6 +160,8 @@ export class FleetModel {
         reason: null,
         groups: [],
         agentVersion: null,
+        arch: null,
+        trial: null,
         birthSchedule: [],
         lastSeen: null,
         hbAt: null,
@@ -205,6 +219,8 @@ export class FleetModel {
       b.reason = null;
       b.groups = Array.isArray(msg.groups) ? msg.groups.map(String) : [];
       b.agentVersion = str(msg.agentVersion);
+      b.arch = str(msg.arch);
+      b.trial = trialOf(msg.update);
       b.birthSchedule = docRefs(msg.schedule) ?? [];
       const hbS = num(msg.heartbeatS);
       b.birthPeriodMs = hbS !== null && hbS > 0 ? hbS * 1000 : null;
@@ -232,6 +248,7 @@ export class FleetModel {
       }
     }
     b.hbAt = Math.max(b.hbAt ?? seenAt, seenAt);
+    if (msg.update !== undefined) b.trial = trialOf(msg.update);
     b.hb = { state: str(msg.state), playing: describePlaying(msg.playing), outbox: num(msg.outbox), schedule: docRefs(msg.schedule) };
   }
 
@@ -279,6 +296,8 @@ export class FleetModel {
       bootId: b.bootId,
       groups: b.groups,
       agentVersion: b.agentVersion,
+      arch: b.arch,
+      trial: b.trial,
       heartbeatAgeS: age(b.hbAt),
       silentS: age(b.lastSeen),
       periodS: Math.round(period / 100) / 10,

@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # Sourced (not run) by systemd/deb/build.sh and systemd/release.sh: the ONE place that
-# lays out a release tree, so the .deb's /opt/loa and an OTA tarball's loa-<v>/ hold
+# lays out a release tree, so the .deb's /opt/loa and an OTA tarball's loa/ hold
 # the same files, pruned the same way, with native modules checked for the same arch.
 #
 #   release_tree DIR ARCH VERSION MODULES WORK
@@ -72,10 +72,13 @@ release_tree() {
     [ -d "$_nm/$_m" ] || continue
     rm -rf "$_nm/$_m/deps" "$_nm/$_m/src"
     if [ -d "$_nm/$_m/build" ]; then
-      find "$_nm/$_m/build" -mindepth 1 \( -type f ! -name '*.node' -o -name 'test_extension.node' \) -delete
+      # obj.target/ holds the linker's second copy of each .node (2 MB for better-sqlite3).
+      find "$_nm/$_m/build" -mindepth 1 \( -type f ! -name '*.node' -o -name 'test_extension.node' -o -path '*/obj.target/*' \) -delete
       find "$_nm/$_m/build" -mindepth 1 -type d -empty -delete
     fi
   done
+  # Scopes npm prune emptied (@esbuild/ of the dev tools).
+  find "$_nm" -mindepth 1 -maxdepth 1 -type d -empty -delete
   [ -f "$_nm/better-sqlite3/build/Release/better_sqlite3.node" ] || die "better-sqlite3's native module is missing from node_modules"
   if [ -d "$_nm/@serialport/bindings-cpp/prebuilds" ]; then
     find "$_nm/@serialport/bindings-cpp/prebuilds" -mindepth 1 -maxdepth 1 ! -name "linux-$_node_arch" -exec rm -rf {} +

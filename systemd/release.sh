@@ -3,7 +3,7 @@
 #
 #   npm run release -- [--arch amd64|arm64|armhf]... [--version V] [--out DIR] [--no-build] [--node-modules DIR]
 #
-# Each tarball has one top directory loa-<version>/ holding the release tree the .deb
+# Each tarball has one top directory loa/ holding the release tree the .deb
 # installs (systemd/release-tree.sh: package.json, package-lock.json, dist/, production
 # node_modules/ for ARCH, agent/demo-assets/, systemd/ with loa-launch) and RELEASE.json
 # {"version","arch","node":">=20","builtAt"}. The tar is deterministic (sorted names,
@@ -82,7 +82,9 @@ OUT=$(cd "$OUT" && pwd)
 for ARCH in $ARCHES; do
   T0=$(date +%s)
   rm -rf "$WORK/$ARCH" && mkdir -p "$WORK/$ARCH"
-  TOP=loa-$VERSION
+  # One top directory without the version: a delta between two releases then does not
+  # differ in every path name (39 KB -> 2.3 KB for a one-line change, docs/ota.md §1).
+  TOP=loa
   TREE=$WORK/$ARCH/$TOP
   release_tree "$TREE" "$ARCH" "$VERSION" "$MODULES" "$WORK/$ARCH"
   printf '{"version":"%s","arch":"%s","node":">=20","builtAt":"%s"}\n' "$VERSION" "$ARCH" "$BUILT_AT" >"$TREE/RELEASE.json"
@@ -103,4 +105,7 @@ for ARCH in $ARCHES; do
   printf '%s %s %s %s %s\n' "$OUT/$NAME.tar.gz" "$BYTES" "$SHA" "$TAR_SHA" "$INSTALLED" >>"$WORK/table"
 done
 echo
-(echo "path bytes sha256 tarSha256 installedBytes" && cat "$WORK/table") | column -t
+(echo "path bytes sha256 tarSha256 installedBytes" && cat "$WORK/table") \
+  | awk '{ r[NR] = $0; for (i = 1; i <= NF; i++) if (length($i) > w[i]) w[i] = length($i) }
+    END { for (n = 1; n <= NR; n++) { split(r[n], f, " "); line = ""
+      for (i = 1; i <= 5; i++) line = line sprintf(i < 5 ? "%-" w[i] "s  " : "%s", f[i]); print line } }'

@@ -1,5 +1,5 @@
 // Small release tarballs for tests of the OTA centre side (noc release, noc rollout) and
-// the delta: laid out and packed as systemd/release.sh does (one top dir loa-<v>/, the
+// the delta: laid out and packed as systemd/release.sh does (one top dir loa/, the
 // same tar flags, gzip -n, the sidecar JSON), with the real tar, gzip and zstd, but with
 // a few files instead of a built agent, so a test makes one in milliseconds.
 import { spawnSync } from 'node:child_process';
@@ -39,7 +39,7 @@ export function randomSeed(bytes = 512 * 1024): Buffer {
 
 export function makeRelease(outDir: string, version: string, arch: string, files: Record<string, string | Buffer>): TestRelease {
   const work = join(outDir, `.tree-${version}-${arch}`);
-  const top = `loa-${version}`;
+  const top = 'loa';
   for (const [rel, content] of Object.entries({ ...files, 'RELEASE.json': JSON.stringify({ version, arch, node: '>=20', builtAt: '2026-11-27T00:00:00Z' }) + '\n' })) {
     const p = join(work, top, rel);
     mkdirSync(dirname(p), { recursive: true });

@@ -65,9 +65,9 @@ export interface Artifact {
 /** The release artifact (loa-<v>-<arch>.tar.gz, one top directory) of a fresh tree. */
 export function packRelease(version: string, variant: Variant = 'good'): Artifact {
   const work = tempDir('rel');
-  const top = `loa-${version}`;
+  const top = 'loa'; // as systemd/release.sh packs it
   makeReleaseTree(join(work, top), version, variant);
-  const path = join(work, `${top}-${debianArch()}.tar.gz`);
+  const path = join(work, `loa-${version}-${debianArch()}.tar.gz`);
   execFileSync('tar', ['-czf', path, '-C', work, top]);
   const buf = readFileSync(path);
   const a = { path, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex'), version };

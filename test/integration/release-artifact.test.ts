@@ -74,7 +74,7 @@ test('npm run release: one deterministic tarball per arch, with RELEASE.json, pr
   assert.ok((side.installedBytes as number) > tar.length * 0.8, `installedBytes ${String(side.installedBytes)} is about the tree's size (tar ${tar.length})`);
   assert.match(first.stdout, new RegExp(`${name}\\.tar\\.gz +${gzA.length} +${sha256(gzA)} +${sha256(tar)} +${String(side.installedBytes)}`));
 
-  const top = 'loa-9.8.7-test.1/';
+  const top = 'loa/';
   const { names, files, owners } = tarEntries(tar, [`${top}RELEASE.json`, `${top}package.json`]);
   assert.ok(names.every((n) => n.startsWith(top)), 'one top directory');
   assert.deepEqual([...owners], ['0:0']);
@@ -88,6 +88,7 @@ test('npm run release: one deterministic tarball per arch, with RELEASE.json, pr
   assert.equal(names.includes(`${top}systemd/loa-launch`), existsSync(join(REPO_ROOT, 'systemd/loa-launch')), 'loa-launch is carried when the checkout has it');
   assert.ok(!names.some((n) => n.startsWith(`${top}node_modules/typescript/`) || n.startsWith(`${top}node_modules/tsx/`)), 'no dev dependencies');
   assert.ok(!names.some((n) => n.startsWith(`${top}node_modules/better-sqlite3/deps/`)), 'native sources pruned');
+  assert.ok(!names.some((n) => n.includes('/obj.target/')), "the linker's second copy of each .node pruned");
 });
 
 test('npm run release refuses a version that cannot name a directory, and an unknown arch, saying why', { skip: why ?? false }, () => {

@@ -8,7 +8,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { main } from '../../noc/cli.js';
 import { memoryIo } from '../../noc/io.js';
-import { verifyManifest, updateArgs } from '../../noc/release-manifest.js';
+import { RELEASE_TYP, verifyManifest, updateArgs } from '../../noc/release-manifest.js';
+import { loadSigningKey } from '../../noc/docs.js';
+import { COMMAND_TYP, signDoc } from '../../agent/domain/contract.js';
+import type { TrustedKey } from '../../agent/domain/verify.js';
 import { applyDelta } from '../../agent/adapters/release-delta.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeRelease, randomSeed, releaseFiles, sha256, zstdMissing } from '../helpers/release.js';
@@ -97,4 +100,23 @@ test('noc release refuses: a key without the release role, a stale sidecar, two 
   r = await noc([...base, '--key', rel.pem, join(dir, 'not-a-release.tgz')]);
   assert.equal(r.code, 64);
   assert.match(r.err, /expected a file named loa-<version>-<arch>\.tar\.gz/);
+});
+
+test('verifyManifest: the agent JWS checks with the role release, then the manifest schema', async () => {
+  const dir = tempDir('noc-release-verify');
+  const rel = await key(dir, 'release-2026', 'release');
+  const k = loadSigningKey(rel.pem, undefined);
+  const trusted = [rel.entry as TrustedKey];
+  const good = { type: 'release', id: 'release-1.2.0', issuedAt: new Date().toISOString(), version: '1.2.0', artifacts: { arm64: { url: 'https://x.example/a.tar.gz', sha256: 'a'.repeat(64), bytes: 10, tarSha256: 'b'.repeat(64), installedBytes: 50 } } };
+  assert.equal(verifyManifest(signDoc(good, k, RELEASE_TYP), trusted, 'm').manifest.version, '1.2.0');
+  assert.throws(() => verifyManifest(signDoc(good, k, COMMAND_TYP), [{ ...rel.entry, roles: ['command'] } as TrustedKey], 'm'), /m: unknown-key: key release-2026 is not trusted to sign a release/);
+  assert.throws(() => verifyManifest(signDoc(good, k, COMMAND_TYP), trusted, 'm'), /m: invalid: typ "loa-command\+json"/);
+  for (const [bad, msg] of [
+    [{ ...good, artifacts: {} }, /artifacts: must name at least one arch/],
+    [{ ...good, version: '../1' }, /version: must match/],
+    [{ ...good, artifacts: { mips: good.artifacts.arm64 } }, /not a release manifest/],
+    [{ ...good, artifacts: { arm64: { ...good.artifacts.arm64, url: 'file:///etc/passwd' } } }, /artifacts\.arm64\.url: must be an http\(s\) URL/],
+  ] as const) {
+    assert.throws(() => verifyManifest(signDoc(bad, k, RELEASE_TYP), trusted, 'm'), msg);
+  }
 });
