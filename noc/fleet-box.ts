@@ -10,7 +10,7 @@ import { claimedId, verifyCommand, type CommandDoc } from '../agent/domain/comma
 import { DEFAULT_MAX_DOC_BYTES, PUBLISH_OPTS, bindingsFor, publishTo, topicsFor, type TopicMap } from '../agent/domain/contract.js';
 import type { Binding, KeyRing } from '../agent/domain/verify.js';
 import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../agent/domain/telemetry.js';
-import { claimsUpdate, verifyUpdate, type UpdateDoc } from './sim-update.js';
+import { acceptUpdate, type UpdateDoc } from './sim-update.js';
 
 /** The OTA fields of a birth and heartbeat (docs/ota.md), until telemetry.ts carries them. */
 type UpdateState = { trial: { version: string; previous: string; since: string } } | { pending: { version: string; state: string } } | null;
@@ -44,8 +44,6 @@ export interface SimBoxOptions {
   random?: () => number;
   /** Debian arch in the birth (OTA); default arm64. */
   arch?: string;
-  /** Keys trusted for `update` (sim-update.ts releaseRing); without them every update is refused as unknown-key. */
-  releaseKeys?: KeyRing;
   /** What the new version does on trial: commit (default) or roll back (as if it exited at start). */
   updateOutcome?: (deviceId: string) => 'commit' | 'rollback';
   /** Simulated time of each update step (download+unpack, then the trial); default 1000 ms. */
@@ -238,7 +236,6 @@ export class SimBox {
     this.o.counters.commands++;
     // Contract v1.1 §2.1: the command must list the device or group of the topic it came on.
     const binding = bindingsFor(this.o.root, this.o.deviceId, this.o.groups, 'cmd').get(topic);
-    if (claimsUpdate(payload) && this.o.releaseKeys) return this.onUpdate(payload, binding);
     const v = verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: DEFAULT_MAX_DOC_BYTES, ...(binding ? { binding } : {}), seen: (id) => this.seen.has(id) });
     if (!v.ok) {
       // Contract §4: a payload with no readable id cannot get a result; it becomes an event.
@@ -249,6 +246,7 @@ export class SimBox {
       return;
     }
     this.seen.add(v.doc.id); // at most once per id (in memory: a simulated box)
+    if (v.doc.action === 'update') return this.onUpdate(v.doc);
     this.result(v.doc.id, true, { result: this.execute(v.doc) });
   }
 
@@ -279,19 +277,11 @@ export class SimBox {
     }
   }
 
-  private onUpdate(payload: Buffer, binding: Binding | undefined): void {
-    const ctx = { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: DEFAULT_MAX_DOC_BYTES, arch: this.o.arch ?? 'arm64', seen: (id: string) => this.seen.has(id), ...(binding ? { binding } : {}) };
-    const v = verifyUpdate(payload, this.o.releaseKeys!, ctx);
-    if (!v.ok) {
-      const cmdId = v.cmdId ?? claimedId(payload);
-      if (cmdId === null) this.emit('cmd.rejected', { reason: v.code, message: v.message });
-      else this.result(cmdId, false, { error: { code: v.code, message: v.message } });
-      return;
-    }
-    this.seen.add(v.doc.id);
-    if (this.updateState) return this.result(v.doc.id, false, { error: { code: 'busy', message: 'another update is in progress' } });
-    this.result(v.doc.id, true, { result: { version: v.doc.args.version, state: 'queued' } });
-    this.runUpdate(v.doc);
+  private onUpdate(doc: UpdateDoc): void {
+    const a = acceptUpdate(doc, this.o.arch ?? 'arm64', this.version, this.updateState !== null);
+    if (!a.ok) return this.result(doc.id, false, { error: { code: a.code, message: a.message } });
+    this.result(doc.id, true, { result: a.result });
+    if (a.result.state === 'queued') this.runUpdate(doc);
   }
 
   /** Download, install, restart on trial, then commit or roll back: the events of docs/ota.md. */

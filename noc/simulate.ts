@@ -11,7 +11,6 @@ import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, settleVersion } from './mqtt.js';
 import { stopSignal } from './signals.js';
 import { ARCHES } from './release-manifest.js';
-import { releaseRing } from './sim-update.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -104,7 +103,6 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   const trusted = parseTrust(opts.trust ?? [], opts['trust-file']);
   if (trusted.length === 0) io.err('noc simulate: no --trust key: every command will be refused as unknown-key');
   const keys = new KeyRing(trusted);
-  const releaseKeys = releaseRing(trusted);
   const rollback = new Set((opts['update-rollback'] ?? '').split(',').filter(Boolean));
   const arch = opts.arch ?? 'arm64';
   if (!(ARCHES as readonly string[]).includes(arch)) throw new UsageError(`--arch ${arch}: expected ${ARCHES.join(', ')}`);
@@ -129,7 +127,6 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
         counters,
         agentVersion: opts['agent-version'] ?? `${AGENT_VERSION}-sim`,
         arch,
-        releaseKeys,
         updateOutcome: (id) => (rollback.has(id) ? 'rollback' : 'commit'),
         updateStepMs: (opts['update-step'] ?? 1) * 1000,
       }),

@@ -80,7 +80,7 @@ test('noc release refuses: a key without the release role, a stale sidecar, two 
 
   let r = await noc([...base, '--key', cmdKey.pem, a.path]);
   assert.equal(r.code, 1);
-  assert.match(r.err, /unknown-key: key centre-2026 is not trusted to sign a release \(its roles: schedule, command\)/);
+  assert.match(r.err, /unknown-key: key centre-2026 is not trusted to sign a release manifest \(its roles: schedule, command\)/);
   assert.equal(r.out, '', 'nothing printed as a manifest');
 
   r = await noc([...base, '--key', rel.pem, a.path, b.path]);
