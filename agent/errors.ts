@@ -47,6 +47,10 @@ export type ErrorCode =
   | 'MCU_WARNING'
   | 'MCU_WATCHDOG'
   | 'SIM_BOARD'
+  | 'OTA_STATE'
+  | 'OTA_DELTA'
+  | 'OTA_FAILED'
+  | 'OTA_ROLLED_BACK'
   | 'INTERNAL';
 
 export class LoaError extends Error {

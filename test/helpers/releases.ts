@@ -63,10 +63,11 @@ export interface Artifact {
 }
 
 /** The release artifact (loa-<v>-<arch>.tar.gz, one top directory) of a fresh tree. */
-export function packRelease(version: string, variant: Variant = 'good'): Artifact {
+export function packRelease(version: string, variant: Variant = 'good', extra: Record<string, Buffer> = {}): Artifact {
   const work = tempDir('rel');
   const top = 'loa'; // as systemd/release.sh packs it
   makeReleaseTree(join(work, top), version, variant);
+  for (const [rel, bytes] of Object.entries(extra)) writeFileSync(join(work, top, rel), bytes);
   const path = join(work, `loa-${version}-${debianArch()}.tar.gz`);
   execFileSync('tar', ['-czf', path, '-C', work, top]);
   const buf = readFileSync(path);

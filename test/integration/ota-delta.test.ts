@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { packRelease, type Artifact } from '../helpers/releases.js';
 import { otaRig } from '../helpers/ota-rig.js';
 import { main as noc } from '../../noc/cli.js';
@@ -31,7 +32,11 @@ test('a delta from the running release is used, and one that does not rebuild it
       return verifyManifest(readFileSync(out, 'utf8'), trusted, out).manifest;
     };
     await r.birth('1.0.0', 60_000);
-    const v1 = packRelease('1.0.0');
+    // Another build of 1.0.0 whose tar differs from 2.0.0's and 3.0.0's in more than the
+    // version (a file of random bytes shifts what follows): a delta made from it cannot
+    // rebuild 4.0.0 from 3.0.0. (From a plain 1.0.0 it could: these test releases differ
+    // only where the delta carries the bytes itself.)
+    const v1 = packRelease('1.0.0', 'good', { 'dist/agent/0-padding.bin': randomBytes(256 * 1024) });
     const v2 = packRelease('2.0.0');
     const v3 = packRelease('3.0.0');
     const v4 = packRelease('4.0.0');
