@@ -254,7 +254,8 @@ export function validateSchedule(raw: unknown, opts: { stored?: boolean; minRepe
   const r = scheduleSchema.safeParse(raw);
   if (!r.success) return { ok: false, message: r.error.issues.slice(0, 5).map(describe).join('; ') };
   if (r.data.expiresAt === undefined && !opts.stored) return { ok: false, message: 'expiresAt: is required (contract v1.1 §2.1: every schedule has a bounded lifetime)' };
-  for (const [i, it] of r.data.items.entries()) {
+  // The floor is the receiving box's (config): a document it accepted and stored is not judged again.
+  for (const [i, it] of opts.stored ? [] : r.data.items.entries()) {
     const e = repeatError(it.repeat, opts.minRepeatS);
     if (e) return { ok: false, message: `items[${i}].repeat.everyS: ${e}` };
   }

@@ -108,6 +108,8 @@ test('schedule items: each at/cron occurrence starts a series; a series begun be
   assert.match((dense as { message: string }).message, /expand to up to 1464 occurrences in a day/);
   const floor = validateSchedule({ ...d.doc, items: [{ id: 'x', source: { kind: 'line' }, durationS: 5, at: '2026-11-27T15:00:00Z', repeat: { everyS: 30, count: 2 } }] });
   assert.match((floor as { message: string }).message, /items\[0\]\.repeat\.everyS: must be at least 60 s/);
+  // ...judged by the receiving box's floor once: a document it stored is read back whatever the floor
+  assert.equal(validateSchedule({ ...d.doc, items: [{ id: 'x', source: { kind: 'line' }, durationS: 5, at: '2026-11-27T15:00:00Z', repeat: { everyS: 5, count: 2 } }] }, { stored: true }).ok, true);
 });
 
 test('a cancel reaches the series that had begun when it came, matching every field it names', () => {
