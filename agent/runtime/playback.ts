@@ -125,8 +125,9 @@ export class PlaybackCoordinator implements Playback {
 
   fire(occ: Occurrence, lateMs: number): void {
     if (this.deferredPrepare?.key === occ.key) this.deferredPrepare = undefined;
+    // A repeat never cuts off an equal priority, an emergency included, nor skips as busy: it waits.
+    if ((occ.repeat ?? 1) > 1 && this.current && occ.priority <= this.current.occ.priority) return this.wait(occ);
     const decision = arbitrate(this.current ? { priority: this.current.occ.priority } : null, occ);
-    if (decision.action === 'skip' && (occ.repeat ?? 1) > 1) return this.wait(occ);
     if (decision.action === 'skip') return this.skip(occ, 'busy');
     if (this.current) {
       const victim = this.current;

@@ -338,7 +338,7 @@ export class Scheduler {
     let changed = false;
     const proven = provableNow(now, hold);
     for (const [key, occ] of this.held) {
-      if (this.handled(key)) {
+      if (this.handled(key) || this.d.cancelled?.(occ)) {
         this.held.delete(key);
       } else if (proven - occ.start > this.d.graceMs) {
         this.held.delete(key);

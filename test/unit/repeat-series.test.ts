@@ -131,3 +131,13 @@ test('a cancel by docId and itemId stops the schedule series under way; the item
   assert.deepEqual(plays, [[1, '07:00'], [2, '07:10'], [1, '08:00'], [2, '08:10']]);
   await r.close();
 });
+
+test('a repeat does not cut off another emergency: it waits for it, then plays (an emergency that is not a repeat still preempts)', async () => {
+  const d = schedule([{ id: 'tsunami', source: { kind: 'line' }, priority: 100, at: '2026-11-27T07:09:30Z', durationS: 60 }]);
+  const r = await repeatRig(tempDir('repeat'), { now: T0, docs: [d] });
+  void r.command(playCommand('flood', T0, { priority: 100, durationS: 20, repeat: { everyS: 600, count: 2 } }));
+  await r.advance(15 * 60 * S);
+  assert.deepEqual(started(r, 'flood').map((e) => [e.repeat, Date.parse(String(e.ts)) - T0, e.lateMs]), [[1, 0, 0], [2, 630_000, 30_000]]);
+  assert.equal(r.events('play.finished').filter((e) => e.itemId === 'tsunami').length, 1, 'the other warning played to its end');
+  await r.close();
+});
