@@ -426,7 +426,9 @@ export class PlaybackCoordinator implements Playback {
     if (waiter && (!resume || waiter.priority >= resume.priority)) {
       this.suspended = this.suspended.filter((s) => !expired.some((e) => e.seg === s));
       this.waiting = this.waiting.filter((w) => w !== waiter);
-      this.begin({ occ: waiter, source: waiter.source, lateMs: Math.max(0, now - waiter.start), resumed: false, startedAt: null, session: null, slotTimer: undefined, done: false });
+      // A warning that waited plays in full: its slot moves with it.
+      const occ = waiter.end === null ? waiter : { ...waiter, end: waiter.end + Math.max(0, now - waiter.start) };
+      this.begin({ occ, source: occ.source, lateMs: Math.max(0, now - occ.start), resumed: false, startedAt: null, session: null, slotTimer: undefined, done: false });
       return;
     }
     this.suspended = this.suspended.filter((s) => s !== resume?.seg && !expired.some((e) => e.seg === s));

@@ -56,6 +56,7 @@ test('a repeat that finds a higher priority playing waits and plays late; the ne
   // for the concert (07:09 + 120 s), 60 s late; 3 and 4 are on time.
   assert.deepEqual(plays, [[1, 2000, 2000], [2, 660_000, 60_000], [3, 1_200_000, 0], [4, 1_800_000, 0]]);
   assert.equal(r.events('play.skipped').length, 0, 'never skipped as busy');
+  assert.deepEqual(r.events('play.finished').filter((e) => e.itemId === 'alert').map((e) => e.playedMs), [28_000, 30_000, 30_000, 30_000], 'the late one plays in full (the ad hoc first play\'s slot includes its warm-up, as before)');
   const music = r.events('play.interrupted').find((e) => e.itemId === 'music');
   assert.equal(music?.reason, 'preempted');
   await r.close();
