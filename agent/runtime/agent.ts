@@ -196,6 +196,8 @@ export class Agent {
     this.intakeSvc?.start();
     this.commandSvc?.start();
     void cache.start();
+    // The media of repeat series kept from before a restart stay wanted (never evicted, fetched if gone) until the series' command expires.
+    for (const sr of stores.replay.allSeries()) if (sr.media.length > 0) void cache.fetchNow(sr.media, Date.parse(sr.expiresAt)).catch(() => undefined);
     scheduler.start();
     log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: stores.outbox.epoch, version: AGENT_VERSION, pending: stores.outbox.size }, 'agent starting');
     link.start();
