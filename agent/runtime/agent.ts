@@ -290,7 +290,8 @@ export class Agent {
     const { config: c, log } = this.d;
     const { outbox, schedules } = stores;
     const heartbeat = started(this.heartbeatSvc);
-    const mediaDurations = () => new Map(schedules.inForce().flatMap(({ doc }) => doc.media.map((m) => [m.sha256, m.durationMs] as const)));
+    const mediaDurations = () =>
+      new Map([...schedules.inForce().flatMap(({ doc }) => doc.media), ...stores.replay.allSeries().flatMap((sr) => sr.media)].map((m) => [m.sha256, m.durationMs] as const));
     const player = this.d.player ?? createPlayer(c, log.child({ mod: 'player' }), (paths) => {
       // The stand-in plays a file for the length the document gives its media.
       const known = mediaDurations();
