@@ -196,6 +196,8 @@ export const configSchema = z
         horizonH: z.number().int().min(1).max(168).default(24),
         /** Contract v1.1 §2.1: a schedule living longer than this (expiresAt - issuedAt) is `invalid`. */
         maxLifetimeDays: z.number('is not a number (expected days)').int().min(1, 'is below the minimum of 1 day').max(3650, 'is above the maximum of 3650 days').default(400),
+        /** Shortest `repeat.everyS` accepted (issue 16): the contract's 60 s; lower only on a test box. */
+        minRepeatS: z.number('is not a number (expected seconds)').int().min(1, 'is below the minimum of 1 s').max(86_400, 'is above the maximum of 86400 s').default(60),
       })
       .prefault({}),
     commands: z

@@ -35,6 +35,8 @@ export const COLUMNS = [
   'priority',
   'reason',
   'cmdId',
+  'repeat',
+  'capId',
   'segments',
   'message',
 ] as const;
@@ -57,7 +59,7 @@ Times are RFC 3339 in --tz, to the second; playedMs and lateMs are exact.`;
 
 export function toCells(r: PlayRow, groups: readonly string[], tz: string): Cell[] {
   const t = (ms: number | null) => (ms === null ? null : formatInTz(ms, tz));
-  return [r.deviceId, groups.join(' '), r.itemId, r.docId, r.docVersion, t(r.occurrence), r.outcome, t(r.started), t(r.ended), r.playedMs, r.lateMs, r.source, r.priority, r.reason, r.cmdId, r.segments, r.message];
+  return [r.deviceId, groups.join(' '), r.itemId, r.docId, r.docVersion, t(r.occurrence), r.outcome, t(r.started), t(r.ended), r.playedMs, r.lateMs, r.source, r.priority, r.reason, r.cmdId, r.repeat, r.capId, r.segments, r.message];
 }
 
 /**

@@ -39,6 +39,10 @@ export interface PlayRow {
   reason: string | null;
   message: string | null;
   cmdId: string | null;
+  /** Issue 16: which play of a repeat series (1 = the first play), or null outside a series. */
+  repeat: number | null;
+  /** Issue 16: the CAP identifier of the item's or command's capRef. */
+  capId: string | null;
   segments: number;
 }
 
@@ -111,6 +115,8 @@ function fold(events: StoredEvent[], occurrence: number): PlayRow {
     reason: reasons.length ? [...new Set(reasons)].join(';') : null,
     message: messages.length ? messages.join('; ') : null,
     cmdId: events.map((e) => str(e.body.cmdId)).find((v) => v !== null) ?? null,
+    repeat: events.map((e) => num(e.body.repeat)).find((v) => v !== null) ?? null,
+    capId: events.map((e) => str(e.body.capId)).find((v) => v !== null) ?? null,
     segments: Math.max(1, starts.length),
   };
 }

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from './atomic-file.js';
 import type { TopicMark } from '../domain/verify.js';
+import { seriesEnd, type CancelRecord, type CommandSeries } from '../domain/repeat.js';
 import type { Logger } from '../log.js';
 
 export interface TopicEntry extends TopicMark {
@@ -23,6 +24,10 @@ interface Content {
   versions: Record<string, number>;
   /** Command id -> expiry (epoch ms). */
   commands: Record<string, number>;
+  /** Issue 16: `play` commands with `repeat`, by command id, until their series ends. */
+  series?: Record<string, CommandSeries>;
+  /** Issue 16: executed `cancel` commands, by their id, until `keepUntil`. */
+  cancels?: Record<string, CancelRecord>;
 }
 
 export type LoadResult = 'loaded' | 'missing' | 'corrupt';
@@ -51,7 +56,7 @@ export class ReplayState {
     try {
       const f = JSON.parse(text) as { v: number; sum: string; content: Content };
       if (f.v !== 1 || checksum(JSON.stringify(f.content)) !== f.sum) throw new Error('checksum mismatch');
-      this.c = { topics: f.content.topics ?? {}, versions: f.content.versions ?? {}, commands: f.content.commands ?? {} };
+      this.c = { topics: f.content.topics ?? {}, versions: f.content.versions ?? {}, commands: f.content.commands ?? {}, series: f.content.series ?? {}, cancels: f.content.cancels ?? {} };
       return 'loaded';
     } catch (err) {
       this.log.error({ code: 'STORE_REPLAY', err: (err as Error).message, path: this.path }, 'replay state corrupt; ignored, starting from the database alone');
@@ -100,7 +105,39 @@ export class ReplayState {
     return true;
   }
 
+  /** Repeat series of `play` commands (runtime/repeats.ts). */
+  allSeries(): CommandSeries[] {
+    return Object.values(this.c.series ?? {});
+  }
+
+  putSeries(s: CommandSeries): void {
+    (this.c.series ??= {})[s.cmdId] = s;
+    this.dirty = true;
+  }
+
+  dropSeries(cmdId: string): void {
+    if (!this.c.series?.[cmdId]) return;
+    delete this.c.series[cmdId];
+    this.dirty = true;
+  }
+
+  allCancels(): CancelRecord[] {
+    return Object.values(this.c.cancels ?? {});
+  }
+
+  putCancel(c: CancelRecord): void {
+    (this.c.cancels ??= {})[c.id] = c;
+    this.dirty = true;
+  }
+
   prune(now: number): void {
+    for (const s of this.allSeries()) if (seriesEnd(s.first, s.repeat, Date.parse(s.expiresAt)) + KEEP_AFTER_EXPIRY_MS < now) this.dropSeries(s.cmdId);
+    for (const c of this.allCancels()) {
+      if (c.keepUntil < now) {
+        delete this.c.cancels![c.id];
+        this.dirty = true;
+      }
+    }
     for (const [id, exp] of Object.entries(this.c.commands)) {
       if (exp + KEEP_AFTER_EXPIRY_MS < now) {
         delete this.c.commands[id];

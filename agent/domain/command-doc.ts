@@ -6,11 +6,12 @@
 //   at-most-once (the id was seen before).
 // The `noc` CLI validates with this same schema before it signs.
 import { z } from 'zod';
-import { ID_RE, describe, httpUrl, instant, mediaSchema, sourceSchema, targetSchema, type MediaRef, type Source, type Target } from './schedule-doc.js';
+import { ID_RE, capRefSchema, describe, httpUrl, instant, mediaSchema, repeatError, repeatSchema, sourceSchema, targetSchema, type MediaRef, type Source, type Target } from './schedule-doc.js';
+import { cancelArgsSchema } from './repeat.js';
 import { COMMAND_TYP, checkEnvelope, verifyJws, type Binding, type KeyRing, type RejectReason } from './verify.js';
 const level = z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
 
-export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'sync', 'selftest', 'restart', 'reboot', 'update'] as const;
+export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'sync', 'selftest', 'restart', 'reboot', 'update', 'cancel'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const empty = z.object({}).default({});
@@ -21,6 +22,8 @@ const playArgs = z
     volume: level.optional(),
     durationS: z.number('must be a number').int('must be whole seconds').min(1, 'must be at least 1 s').max(86_400, 'must be at most 1 day').optional(),
     media: z.array(mediaSchema, 'must be a list').default([]),
+    /** Repeat until cancelled (issue 16): the first play is now, then every everyS. */
+    repeat: repeatSchema.optional(),
   })
   .superRefine((a, ctx) => {
     if (a.source.kind !== 'file' && a.durationS === undefined) ctx.addIssue({ code: 'custom', path: ['durationS'], message: `is required for a ${a.source.kind} source` });
@@ -55,6 +58,8 @@ const common = {
   issuedAt: instant,
   expiresAt: instant,
   target: targetSchema,
+  /** The CAP alert the command comes from (noc cap); proof of play names its identifier. */
+  capRef: capRefSchema.optional(),
 };
 
 export const commandSchema = z
@@ -70,6 +75,7 @@ export const commandSchema = z
       z.object({ ...common, action: z.literal('restart'), args: empty }),
       z.object({ ...common, action: z.literal('reboot'), args: empty }),
       z.object({ ...common, action: z.literal('update'), args: updateArgs }),
+      z.object({ ...common, action: z.literal('cancel'), args: cancelArgsSchema }),
     ],
     `must have an action of ${ACTIONS.join(', ')}`,
   )
@@ -80,11 +86,15 @@ export const commandSchema = z
 export type CommandDoc = z.output<typeof commandSchema>;
 export type PlayArgs = Extract<CommandDoc, { action: 'play' }>['args'];
 export type UpdateArgs = Extract<CommandDoc, { action: 'update' }>['args'];
+export type CancelDoc = Extract<CommandDoc, { action: 'cancel' }>;
 export type { MediaRef, Source, Target };
 
-export function validateCommand(raw: unknown): { ok: true; doc: CommandDoc } | { ok: false; message: string } {
+export function validateCommand(raw: unknown, minRepeatS?: number): { ok: true; doc: CommandDoc } | { ok: false; message: string } {
   const r = commandSchema.safeParse(raw);
-  if (r.success) return { ok: true, doc: r.data };
+  if (r.success) {
+    const e = r.data.action === 'play' ? repeatError(r.data.args.repeat, minRepeatS) : undefined;
+    return e ? { ok: false, message: `args.repeat.everyS: ${e}` } : { ok: true, doc: r.data };
+  }
   return { ok: false, message: r.error.issues.slice(0, 5).map(describe).join('; ') };
 }
 
@@ -106,6 +116,8 @@ export interface CommandContext {
   maxLifetimeMs?: number;
   /** false when the box knows its clock is not synchronised: `issuedAt` in the future is then not held against it. */
   clockSynced?: boolean;
+  /** Config `schedule.minRepeatS`: the shortest `repeat.everyS` accepted (default 60). */
+  minRepeatS?: number;
   /** Was this command id executed (or refused after verification) before? */
   seen: (cmdId: string) => boolean;
 }
@@ -139,7 +151,7 @@ export function verifyCommand(payload: Buffer | string, keys: KeyRing, ctx: Comm
   // The id an unverified payload claims is read by the caller, and only when it will
   // answer (the rejection budget allows it): decoding it is the costly part of a refusal.
   if (!j.ok) return { ok: false, code: j.reason, message: j.message, cmdId: null, unverified: true };
-  const v = validateCommand(j.raw);
+  const v = validateCommand(j.raw, ctx.minRepeatS);
   const rawId = (j.raw as { id?: unknown })?.id;
   const cmdId = typeof rawId === 'string' && ID_RE.test(rawId) ? rawId : null;
   if (!v.ok) return { ok: false, code: 'invalid', message: v.message, cmdId };

@@ -15,14 +15,18 @@ interface PlayCommon {
   cmdId?: string;
   /** Added: a relay resumed after a preemption starts a second segment of the same occurrence. */
   resumed?: boolean;
+  /** Issue 16: in a repeat series, which play (1 = the first play, 2 = the first repeat ...). */
+  repeat?: number;
+  /** Issue 16: the CAP identifier of the item's or command's `capRef`. */
+  capId?: string;
 }
 
 export interface EventFields {
   'play.started': PlayCommon;
   'play.finished': PlayCommon & { playedMs: number };
-  'play.interrupted': PlayCommon & { playedMs: number; reason: 'preempted' | 'stopped' | 'agent-restart' | 'hardware' };
+  'play.interrupted': PlayCommon & { playedMs: number; reason: 'preempted' | 'stopped' | 'agent-restart' | 'hardware' | 'cancelled' };
   'play.failed': PlayCommon & { reason: string; message: string };
-  'play.skipped': { itemId: string; docId: string | null; occurrence: string; reason: 'busy' | 'missed' | 'media-missing' | 'clock' };
+  'play.skipped': { itemId: string; docId: string | null; occurrence: string; reason: 'busy' | 'missed' | 'media-missing' | 'clock'; repeat?: number; capId?: string; cmdId?: string };
   /**
    * Added to contract v1's table: a stream URL failed or went silent and playback moved
    * to the next URL (`to` is the URL) or to the item's fallback (`to` is `fallback:<kind>`).

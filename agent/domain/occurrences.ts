@@ -19,6 +19,7 @@
 import { cronFor } from './cron-cache.js';
 import type { MediaRef, ScheduleDoc, ScheduleItem, Source } from './schedule-doc.js';
 import { systemZone } from './tzif.js';
+import { seriesPlays, seriesSpanMs } from './repeat.js';
 
 export interface DocInForce {
   topic: string;
@@ -46,6 +47,12 @@ export interface Occurrence {
   media: MediaRef[];
   /** Set for an ad-hoc `play` command: its id (then `itemId` is the command id too). */
   cmdId?: string;
+  /** In a repeat series (domain/repeat.ts): 1 = the first play, 2 = the first repeat ... */
+  repeat?: number;
+  /** In a repeat series: the first play's start (epoch ms), from which the cadence counts. */
+  seriesStart?: number;
+  /** The CAP identifier of the item's or command's `capRef`. */
+  capId?: string;
 }
 
 /**
@@ -69,6 +76,10 @@ export function expandOccurrences(docs: readonly DocInForce[], window: { from: n
 export function* occurrencesIn(docs: readonly DocInForce[], window: { from: number; to: number }): Generator<Occurrence> {
   for (const { topic, doc } of docs) {
     for (const item of doc.items) {
+      if (item.repeat) {
+        yield* repeatedItem(topic, doc, item, window);
+        continue;
+      }
       const w = itemWindow(doc, item, window);
       if (!w) continue;
       for (const start of itemStarts(item, doc.timezone, w.from, w.to)) yield occurrence(topic, doc, item, start);
@@ -89,6 +100,11 @@ export function firstOccurrences(docs: readonly DocInForce[], window: { from: nu
   const out: Occurrence[] = [];
   for (const { topic, doc } of docs) {
     for (const item of doc.items) {
+      if (item.repeat) {
+        const first = repeatedItem(topic, doc, item, window).next();
+        if (!first.done) out.push(first.value);
+        continue;
+      }
       const w = itemWindow(doc, item, window);
       if (!w) continue;
       const first = itemStarts(item, doc.timezone, w.from, w.to).next();
@@ -108,6 +124,23 @@ function itemWindow(doc: ScheduleDoc, item: ScheduleItem, window: { from: number
   const from = Math.max(window.from, item.from === undefined ? -Infinity : Date.parse(item.from));
   const to = Math.min(window.to, expires, item.until === undefined ? Infinity : Date.parse(item.until));
   return from < to ? { from, to } : null;
+}
+
+/**
+ * The plays of an item with `repeat` in the window: each occurrence of its `at` or cron
+ * starts a series (domain/repeat.ts), and series that began before the window may still
+ * play in it. Repeats are not bounded by the item's from/until (those bound where series
+ * start), only by the series' own end and the document's expiresAt.
+ */
+function* repeatedItem(topic: string, doc: ScheduleDoc, item: ScheduleItem, window: { from: number; to: number }): Generator<Occurrence> {
+  const r = item.repeat!;
+  const expires = doc.expiresAt === undefined ? Infinity : Date.parse(doc.expiresAt);
+  const w = itemWindow(doc, item, { from: window.from - seriesSpanMs(r), to: window.to });
+  if (!w) return;
+  // An open-ended `until` series is only allowed on an `at` item (one start to look at).
+  for (const first of itemStarts(item, doc.timezone, w.from, w.to)) {
+    for (const [n, start] of seriesPlays(first, r, expires, window.from, window.to)) yield { ...occurrence(topic, doc, item, start), repeat: n, seriesStart: first };
+  }
 }
 
 function* itemStarts(item: ScheduleItem, timezone: string, from: number, to: number): Generator<number> {
@@ -157,6 +190,7 @@ function occurrence(topic: string, doc: ScheduleDoc, item: ScheduleItem, start: 
     volume: item.volume,
     source: item.source,
     media,
+    ...(item.capRef ? { capId: item.capRef.identifier } : {}),
   };
 }
 

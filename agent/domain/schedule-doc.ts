@@ -103,6 +103,39 @@ export const mediaSchema = z.object({
   durationMs: z.number().int().min(0).optional(),
 });
 
+// Repeat until cancelled (issue 16; domain/repeat.ts has the cadence and the cancels).
+const MAX_REPEAT_S = 86_400;
+/** Contract floor of `repeat.everyS`; on a box, config `schedule.minRepeatS` (default 60). */
+export const MIN_REPEAT_S = 60;
+/** Is `repeat.everyS` at least the box's floor (config `schedule.minRepeatS`)? An error message if not. */
+export function repeatError(r: { everyS: number } | undefined, minRepeatS = MIN_REPEAT_S): string | undefined {
+  if (r === undefined || r.everyS >= minRepeatS) return undefined;
+  return `must be at least ${minRepeatS} s (contract §3; config schedule.minRepeatS)`;
+}
+const MAX_REPEAT_COUNT = 1000;
+// The schema takes everyS from 1 s: the contract's 60 s floor is checked by repeatError()
+// with the box's configured minimum, so a test box can run a real short cadence.
+export const repeatSchema = z
+  .object({
+    everyS: z.number('must be a number').int('must be whole seconds').min(1, 'must be at least 1 s').max(MAX_REPEAT_S, `must be at most ${MAX_REPEAT_S} s`),
+    until: instant.optional(),
+    count: z.number('must be a number').int('must be a whole number').min(1, 'must be 1 to 1000').max(MAX_REPEAT_COUNT, 'must be 1 to 1000').optional(),
+  })
+  .refine((r) => (r.until === undefined) !== (r.count === undefined), 'must have exactly one of until or count');
+
+export type Repeat = z.output<typeof repeatSchema>;
+
+/** A CAP identifier (CAP 1.2 §3.2.1: no spaces, commas or restricted characters). */
+export const capIdentifier = z.string('must be a string').min(1, 'must not be empty').max(256, 'must be at most 256 characters').regex(/^[^\s,<&]+$/, 'must be a CAP identifier (no spaces, commas, "<" or "&")');
+
+export const capRefSchema = z.object({
+  identifier: capIdentifier,
+  sender: z.string('must be a string').min(1, 'must not be empty').max(256, 'must be at most 256 characters'),
+  sent: z.string('must be a string').min(1, 'must not be empty').max(40, 'must be at most 40 characters'),
+  msgType: z.enum(['Alert', 'Update', 'Cancel'], 'must be Alert, Update or Cancel'),
+});
+export type CapRef = z.output<typeof capRefSchema>;
+
 export const itemSchema = z.object({
   id,
   source: sourceSchema,
@@ -113,6 +146,8 @@ export const itemSchema = z.object({
   volume: z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100').optional(),
   from: instant.optional(),
   until: instant.optional(),
+  repeat: repeatSchema.optional(),
+  capRef: capRefSchema.optional(),
 });
 
 export const scheduleSchema = z
@@ -149,6 +184,7 @@ export const scheduleSchema = z
         if (e) at(['cron'], e);
       }
       if (it.at !== undefined && (it.from !== undefined || it.until !== undefined)) at(['from'], '"from"/"until" bound a recurrence; an "at" item has none');
+      if (it.cron !== undefined && it.repeat?.until !== undefined) at(['repeat', 'until'], 'is for an "at" item; a cron item repeats each occurrence "count" times');
       if (it.from && it.until && Date.parse(it.from) >= Date.parse(it.until)) at(['until'], 'must be after "from"');
       if (it.source.kind !== 'file' && it.durationS === undefined) at(['durationS'], `is required for a ${it.source.kind} source`);
       const files = [it.source, 'fallback' in it.source ? it.source.fallback : undefined].filter((s) => s?.kind === 'file') as { media: string[] }[];
@@ -176,11 +212,13 @@ export const scheduleSchema = z
  * matches; it stops counting once past the cap, so a bomb costs no more than a
  * legal document to refuse.
  */
-export function occurrencesPerDay(items: readonly { cron?: string | undefined; at?: string | undefined }[]): number {
+export function occurrencesPerDay(items: readonly { cron?: string | undefined; at?: string | undefined; repeat?: { everyS: number; count?: number | undefined } | undefined }[]): number {
   let total = 0;
   for (const it of items) {
-    if (it.at !== undefined) total += 1;
-    else if (it.cron !== undefined) total += cronMatchesPerDay(it.cron);
+    // A repeat series plays at most once per everyS, and `count` times per occurrence.
+    const perSeries = it.repeat ? Math.min(it.repeat.count ?? Infinity, Math.ceil(86_400 / it.repeat.everyS)) : 1;
+    if (it.at !== undefined) total += perSeries;
+    else if (it.cron !== undefined) total += cronMatchesPerDay(it.cron) * (it.repeat?.count ?? 1);
     if (total > MAX_OCCURRENCES_PER_DAY) break;
   }
   return total;
@@ -212,10 +250,15 @@ export type Target = z.output<typeof targetSchema>;
  * document this box accepted before contract v1.1, read back from its own store, may
  * lack `expiresAt`; anything received must carry it.
  */
-export function validateSchedule(raw: unknown, opts: { stored?: boolean } = {}): { ok: true; doc: ScheduleDoc & { expiresAt: string } } | { ok: true; doc: ScheduleDoc } | { ok: false; message: string } {
+export function validateSchedule(raw: unknown, opts: { stored?: boolean; minRepeatS?: number } = {}): { ok: true; doc: ScheduleDoc & { expiresAt: string } } | { ok: true; doc: ScheduleDoc } | { ok: false; message: string } {
   const r = scheduleSchema.safeParse(raw);
   if (!r.success) return { ok: false, message: r.error.issues.slice(0, 5).map(describe).join('; ') };
   if (r.data.expiresAt === undefined && !opts.stored) return { ok: false, message: 'expiresAt: is required (contract v1.1 §2.1: every schedule has a bounded lifetime)' };
+  // The floor is the receiving box's (config): a document it accepted and stored is not judged again.
+  for (const [i, it] of opts.stored ? [] : r.data.items.entries()) {
+    const e = repeatError(it.repeat, opts.minRepeatS);
+    if (e) return { ok: false, message: `items[${i}].repeat.everyS: ${e}` };
+  }
   return { ok: true, doc: r.data };
 }
 

@@ -59,6 +59,8 @@ export interface VerifyContext {
   topicMark?: () => TopicMark | undefined;
   /** Longest `expiresAt - issuedAt` (config `schedule.maxLifetimeDays`; contract default 400 days). */
   maxLifetimeMs?: number;
+  /** Config `schedule.minRepeatS`: the shortest `repeat.everyS` accepted (default 60, the contract's). */
+  minRepeatS?: number;
   /** false when the box knows its clock is not synchronised. */
   clockSynced?: boolean;
 }
@@ -220,7 +222,7 @@ export function verifySchedule(payload: Buffer | string, keys: KeyRing, ctx: Ver
   const r = raw as { id?: unknown; version?: unknown };
   const docId = typeof r?.id === 'string' ? r.id.slice(0, 64) : null;
   const version = typeof r?.version === 'number' ? r.version : null;
-  const v = validateSchedule(raw);
+  const v = validateSchedule(raw, ctx.minRepeatS === undefined ? {} : { minRepeatS: ctx.minRepeatS });
   if (!v.ok) return fail('invalid', v.message, docId, version);
   const doc = v.doc;
   if (doc.expiresAt === undefined) return fail('invalid', 'expiresAt: is required', doc.id, doc.version); // validateSchedule() already says so

@@ -36,6 +36,7 @@ import { redactingSink } from '../domain/redact.js';
 import { FaultTracker } from '../domain/fault-tracker.js';
 import { CommandService } from './commands.js';
 import { createExecutor } from './command-actions.js';
+import { Repeats } from './repeats.js';
 import { createUpdater } from './update-wiring.js';
 import { debianArch, type Updater } from './updater.js';
 
@@ -76,6 +77,7 @@ export class Agent {
   private scheduleStore: ScheduleStore | undefined;
   private intakeSvc: ScheduleIntake | undefined;
   private schedulerSvc: Scheduler | undefined;
+  private repeats: Repeats | undefined;
   private coordinator: PlaybackCoordinator | undefined;
   private faults: FaultTracker | undefined;
   private boardImpl: Board | undefined;
@@ -146,6 +148,7 @@ export class Agent {
       deviceId: c.deviceId,
       groups: c.groups,
       maxBytes: c.schedule.maxBytes,
+      minRepeatS: c.schedule.minRepeatS,
       ...(await this.watchClock(clock, stores)),
       replay: stores.replay,
       rejections: (this.rejections = new Rejections({ clock, events: stores.outbox, log: log.child({ mod: 'intake' }) })),
@@ -193,6 +196,8 @@ export class Agent {
     this.intakeSvc?.start();
     this.commandSvc?.start();
     void cache.start();
+    // The media of repeat series kept from before a restart stay wanted (never evicted, fetched if gone) until the series' command expires.
+    for (const sr of stores.replay.allSeries()) if (sr.media.length > 0) void cache.fetchNow(sr.media, Date.parse(sr.expiresAt)).catch(() => undefined);
     scheduler.start();
     log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: stores.outbox.epoch, version: AGENT_VERSION, pending: stores.outbox.size }, 'agent starting');
     link.start();
@@ -285,7 +290,8 @@ export class Agent {
     const { config: c, log } = this.d;
     const { outbox, schedules } = stores;
     const heartbeat = started(this.heartbeatSvc);
-    const mediaDurations = () => new Map(schedules.inForce().flatMap(({ doc }) => doc.media.map((m) => [m.sha256, m.durationMs] as const)));
+    const mediaDurations = () =>
+      new Map([...schedules.inForce().flatMap(({ doc }) => doc.media), ...stores.replay.allSeries().flatMap((sr) => sr.media)].map((m) => [m.sha256, m.durationMs] as const));
     const player = this.d.player ?? createPlayer(c, log.child({ mod: 'player' }), (paths) => {
       // The stand-in plays a file for the length the document gives its media.
       const known = mediaDurations();
@@ -365,7 +371,7 @@ export class Agent {
     // is written at each wake, so a kill mid-play still bounds playedMs within ~30 s.
     const checkpoint = { ...meta, set: (ms: number, durable?: boolean) => meta.set(ms, durable === true || coordinator.playing() !== null) };
     closeInterruptedByRestart({ ledger, events: outbox, log }, checkpoint.get(), clock.now());
-    const scheduler = new Scheduler({
+    const scheduler: Scheduler = new Scheduler({
       clock,
       log: log.child({ mod: 'scheduler' }),
       docs: () => schedules.inForce(),
@@ -382,7 +388,22 @@ export class Agent {
       graceMs: c.schedule.graceS * 1000,
       horizonMs: c.schedule.horizonH * 3_600_000,
       onChange: () => heartbeat.kick(),
+      series: (w) => repeats.series(w),
+      cancelled: (occ) => repeats.cancelled(occ),
     });
+    const repeats: Repeats = new Repeats({
+      clock,
+      log: log.child({ mod: 'repeat' }),
+      replay: stores.replay,
+      stopMatching: (match) => coordinator.cancel(match),
+      upcoming: () => scheduler.upcoming(),
+      replan: () => scheduler.replan(),
+      docExpiry: (docId) => {
+        const e = schedules.inForce().find((f) => f.doc.id === docId)?.doc.expiresAt;
+        return e === undefined ? undefined : Date.parse(e);
+      },
+    });
+    this.repeats = repeats;
     this.schedulerSvc = scheduler;
     this.intakeSvc = new ScheduleIntake({
       ...signed,
@@ -431,6 +452,7 @@ export class Agent {
       },
       fetchMedia: (media, until) => s.cache.fetchNow(media, until),
       update: (doc) => s.updater.accept(doc),
+      repeats: started(this.repeats),
       underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
     });
     this.commandSvc = new CommandService({

@@ -23,6 +23,8 @@ import type { Logger } from '../log.js';
 import { WaitTimeoutError, within } from '../adapters/waitress.js';
 import type { CommandOutcome } from './commands.js';
 import type { Outcome, PlaybackCoordinator } from './playback.js';
+import type { Repeats } from './repeats.js';
+import { commandOccurrence, seriesPlays, type CommandSeries } from '../domain/repeat.js';
 
 export interface ActionDeps {
   clock: Clock;
@@ -44,6 +46,8 @@ export interface ActionDeps {
   underSystemd: boolean;
   /** The `update` command (runtime/updater.ts): checked and queued at once; progress comes as events. */
   update?: (doc: Extract<CommandDoc, { action: 'update' }>) => CommandOutcome;
+  /** Repeat series and cancels (runtime/repeats.ts, issue 16). */
+  repeats?: Repeats;
 }
 
 /** How long a `play` result waits for audio before answering "accepted, not started yet". */
@@ -78,12 +82,17 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
       case 'update':
         if (!d.update) return { ok: false, code: 'unsupported', message: 'this agent cannot update itself' };
         return d.update(doc);
+      case 'cancel':
+        if (!d.repeats) return { ok: false, code: 'unsupported', message: 'this agent keeps no repeat series' };
+        return { ok: true, result: d.repeats.cancel(doc) };
     }
   };
 }
 
 async function play(d: ActionDeps, doc: Extract<CommandDoc, { action: 'play' }>): Promise<CommandOutcome> {
   const a = doc.args;
+  const cancel = d.repeats?.cancelFor(doc);
+  if (cancel) return { ok: false, code: 'cancelled', message: `cancel ${cancel.id} (received before this command) names it` };
   const files = [a.source, 'fallback' in a.source ? a.source.fallback : undefined].filter((s) => s?.kind === 'file') as { media: string[] }[];
   const wanted = new Set(files.flatMap((f) => f.media));
   const media = a.media.filter((m) => wanted.has(m.id));
@@ -92,22 +101,25 @@ async function play(d: ActionDeps, doc: Extract<CommandDoc, { action: 'play' }>)
     if (!paths) return { ok: false, code: 'media', message: 'the media were not fetched and verified before the command expired' };
   }
   const start = d.clock.now();
-  const durationMs = a.durationS !== undefined ? a.durationS * 1000 : null;
-  const occ: Occurrence = {
-    key: `cmd/${doc.id}`,
-    docId: null,
-    docVersion: null,
-    topic: 'cmd',
-    itemId: doc.id,
-    start,
-    end: durationMs === null ? null : start + durationMs,
-    durationMs,
+  // A series is counted from this first play (domain/repeat.ts); without repeat it is a single play.
+  const series: CommandSeries = {
+    cmdId: doc.id,
+    first: start,
+    expiresAt: doc.expiresAt,
+    repeat: a.repeat ?? { everyS: 86_400, count: 1 },
     priority: a.priority,
-    volume: a.volume,
     source: a.source,
     media,
-    cmdId: doc.id,
+    ...(a.volume !== undefined ? { volume: a.volume } : {}),
+    ...(a.durationS !== undefined ? { durationS: a.durationS } : {}),
+    ...(doc.capRef ? { capId: doc.capRef.identifier } : {}),
   };
+  const occ: Occurrence = commandOccurrence(series, 1, start);
+  if (a.repeat && d.repeats) d.repeats.add(series);
+  else {
+    delete occ.repeat;
+    delete occ.seriesStart;
+  }
   const outcome = d.coordinator.outcome(occ.key);
   d.coordinator.fire(occ, 0);
   // No outcome within the wait: the result says the play is under way (playResult(null)).
@@ -115,7 +127,11 @@ async function play(d: ActionDeps, doc: Extract<CommandDoc, { action: 'play' }>)
     if (err instanceof WaitTimeoutError) return null;
     throw err;
   });
-  return playResult(o);
+  const r = playResult(o);
+  if (!a.repeat || !d.repeats || !r.ok) return r;
+  // The series goes on whatever became of its first play (busy, failed): its repeats are planned.
+  const next = seriesPlays(start, a.repeat, Date.parse(doc.expiresAt), start + 1, Infinity).next();
+  return { ok: true, result: { ...r.result, repeat: { everyS: a.repeat.everyS, next: next.done ? null : new Date(next.value[1]).toISOString() } } };
 }
 
 function playResult(o: Outcome | null): CommandOutcome {

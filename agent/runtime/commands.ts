@@ -120,6 +120,7 @@ export class CommandService {
       maxBytes: d.maxBytes,
       binding,
       maxLifetimeMs: d.maxLifetimeMs,
+      ...(d.minRepeatS !== undefined ? { minRepeatS: d.minRepeatS } : {}),
       ...(d.clockSynced() === false ? { clockSynced: false } : {}),
       seen: (id) => this.seen(id),
     });

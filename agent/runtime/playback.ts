@@ -22,6 +22,7 @@ import type { Occurrence } from '../domain/occurrences.js';
 import type { Source } from '../domain/schedule-doc.js';
 import type { Playing } from '../domain/telemetry.js';
 import { arbitrate, canResume, pickResume } from '../domain/arbitration.js';
+import { seriesFields } from '../domain/repeat.js';
 import type { Logger } from '../log.js';
 import type { Playback } from './scheduler.js';
 
@@ -45,7 +46,7 @@ export interface PlaybackDeps {
   reportHw?: (c: HwCondition) => void;
 }
 
-type End = 'finished' | 'preempted' | 'stopped' | 'agent-restart' | 'hardware';
+type End = 'finished' | 'preempted' | 'stopped' | 'agent-restart' | 'hardware' | 'cancelled';
 
 /** How an occurrence fared, first thing that happened to it (the `play` command's result). */
 export type Outcome =
@@ -75,6 +76,8 @@ export class PlaybackCoordinator implements Playback {
   /** A warm-up that came while something else played: done when that ends, if still ahead. */
   private deferredPrepare: Occurrence | undefined;
   private suspended: Segment[] = [];
+  /** Repeats (issue 16) that found an equal or higher priority playing: they play when it ends, late. */
+  private waiting: Occurrence[] = [];
   private ampOffTimer: TimerHandle | undefined;
   private hw: Promise<void> = Promise.resolve();
   private readonly watchers = new Map<string, (o: Outcome) => void>();
@@ -122,14 +125,10 @@ export class PlaybackCoordinator implements Playback {
 
   fire(occ: Occurrence, lateMs: number): void {
     if (this.deferredPrepare?.key === occ.key) this.deferredPrepare = undefined;
+    // A repeat never cuts off an equal priority, an emergency included, nor skips as busy: it waits.
+    if ((occ.repeat ?? 1) > 1 && this.current && occ.priority <= this.current.occ.priority) return this.wait(occ);
     const decision = arbitrate(this.current ? { priority: this.current.occ.priority } : null, occ);
-    if (decision.action === 'skip') {
-      const occurrence = iso(occ.start);
-      this.d.ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: 'busy' }, this.d.clock.now());
-      this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason: 'busy' });
-      this.settle(occ.key, { state: 'skipped', reason: 'busy' });
-      return;
-    }
+    if (decision.action === 'skip') return this.skip(occ, 'busy');
     if (this.current) {
       const victim = this.current;
       this.end(victim, 'preempted');
@@ -138,9 +137,49 @@ export class PlaybackCoordinator implements Playback {
     this.begin({ occ, source: occ.source, lateMs, resumed: false, startedAt: null, session: null, slotTimer: undefined, done: false });
   }
 
+  private skip(occ: Occurrence, reason: 'busy' | 'missed'): void {
+    const occurrence = iso(occ.start);
+    this.d.ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason }, this.d.clock.now());
+    this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason, ...(occ.cmdId ? { cmdId: occ.cmdId } : {}), ...seriesFields(occ) });
+    this.settle(occ.key, { state: 'skipped', reason: 'busy' });
+  }
+
+  /** A repeat never skips as busy: it waits; one still waiting when its series' next repeat comes is skipped (`missed`). */
+  private wait(occ: Occurrence): void {
+    const same = (w: Occurrence) => w.itemId === occ.itemId && w.docId === occ.docId && w.seriesStart === occ.seriesStart;
+    for (const w of this.waiting.filter(same)) this.skip(w, 'missed');
+    this.waiting = [...this.waiting.filter((w) => !same(w)), occ];
+    this.d.log.info({ itemId: occ.itemId, repeat: occ.repeat }, 'repeat waits for the speaker');
+  }
+
+  /** Close a waiting repeat that will not play (cancelled, stopped) with its one terminal event. */
+  private dropWaiting(occ: Occurrence, how: End): void {
+    this.waiting = this.waiting.filter((w) => w !== occ);
+    const lateMs = Math.max(0, this.d.clock.now() - occ.start);
+    this.end({ occ, source: occ.source, lateMs, resumed: false, startedAt: null, session: null, slotTimer: undefined, done: false }, how, false);
+  }
+
+  /** The `cancel` command (issue 16): stop what plays, and drop what waits or is suspended, if `match` says so. */
+  cancel(match: (occ: Occurrence) => boolean): { stopped: boolean; matched: Occurrence[] } {
+    const matched: Occurrence[] = [];
+    for (const w of this.waiting.filter(match)) {
+      matched.push(w);
+      this.dropWaiting(w, 'cancelled');
+    }
+    for (const s of this.suspended.filter((x) => match(x.occ))) matched.push(s.occ);
+    this.suspended = this.suspended.filter((x) => !match(x.occ));
+    if (this.deferredPrepare && match(this.deferredPrepare)) this.deferredPrepare = undefined;
+    const cur = this.current;
+    if (!cur || !match(cur.occ)) return { stopped: false, matched };
+    matched.push(cur.occ);
+    this.end(cur, 'cancelled');
+    return { stopped: true, matched };
+  }
+
   /** Stop what plays (the `stop` command, or shutdown), and put the outputs in their safe state. */
   async stopAll(reason: 'stopped' | 'agent-restart'): Promise<void> {
     this.suspended = [];
+    for (const w of this.waiting) this.dropWaiting(w, reason);
     if (this.current) this.end(this.current, reason, false);
     this.d.clock.clearTimeout(this.ampOffTimer);
     await this.hwStep(async () => {
@@ -315,7 +354,7 @@ export class PlaybackCoordinator implements Playback {
         itemId: seg.occ.itemId,
         occurrence: f.occurrence,
         state: 'started',
-        detail: JSON.stringify({ startedAt: at, lateMs: seg.lateMs, docVersion: seg.occ.docVersion, source: seg.source.kind, priority: seg.occ.priority }),
+        detail: JSON.stringify({ startedAt: at, lateMs: seg.lateMs, docVersion: seg.occ.docVersion, source: seg.source.kind, priority: seg.occ.priority, ...seriesFields(seg.occ) }),
       },
       this.d.clock.now(),
     );
@@ -382,6 +421,16 @@ export class PlaybackCoordinator implements Playback {
       this.suspended.map((s) => ({ seg: s, kind: s.source.kind, priority: s.occ.priority, slotEnd: s.occ.end })),
       now,
     );
+    // A waiting repeat of at least the priority of the relay to resume goes first (the relay stays suspended).
+    const waiter = this.waiting.reduce<Occurrence | undefined>((best, w) => (!best || w.priority > best.priority ? w : best), undefined);
+    if (waiter && (!resume || waiter.priority >= resume.priority)) {
+      this.suspended = this.suspended.filter((s) => !expired.some((e) => e.seg === s));
+      this.waiting = this.waiting.filter((w) => w !== waiter);
+      // A warning that waited plays in full: its slot moves with it.
+      const occ = waiter.end === null ? waiter : { ...waiter, end: waiter.end + Math.max(0, now - waiter.start) };
+      this.begin({ occ, source: occ.source, lateMs: Math.max(0, now - occ.start), resumed: false, startedAt: null, session: null, slotTimer: undefined, done: false });
+      return;
+    }
     this.suspended = this.suspended.filter((s) => s !== resume?.seg && !expired.some((e) => e.seg === s));
     if (resume) {
       const s = resume.seg;
@@ -435,7 +484,7 @@ export class PlaybackCoordinator implements Playback {
       priority: seg.occ.priority,
     };
     if (seg.occ.cmdId) f.cmdId = seg.occ.cmdId;
-    return f;
+    return { ...f, ...seriesFields(seg.occ) };
   }
 }
 

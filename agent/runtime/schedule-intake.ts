@@ -30,6 +30,8 @@ export interface SignedTopicDeps {
   maxBytes: number;
   /** Longest accepted `expiresAt - issuedAt`, ms. */
   maxLifetimeMs: number;
+  /** Config `schedule.minRepeatS`: the shortest `repeat.everyS` accepted (default 60, the contract's). */
+  minRepeatS?: number;
   /** false when the box knows its clock is not synchronised (issuedAt in the future is then tolerated). */
   clockSynced: () => boolean | undefined;
   /** A verified document was issued at this instant (ms): a lower bound of the real time (runtime/clock-watch.ts). */
@@ -93,6 +95,7 @@ export class ScheduleIntake {
       topicMark: () => d.replay.topicMark(topic),
       acceptedVersion: (id) => d.replay.acceptedVersion(id),
       maxLifetimeMs: d.maxLifetimeMs,
+      ...(d.minRepeatS !== undefined ? { minRepeatS: d.minRepeatS } : {}),
       ...(d.clockSynced() === false ? { clockSynced: false } : {}),
     });
     if (v.ok === false) {

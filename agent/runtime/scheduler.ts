@@ -29,6 +29,7 @@ import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
 import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../domain/occurrences.js';
 import { provableNow, TRUSTED, type ClockVerdict } from '../domain/clock-trust.js';
+import { seriesFields } from '../domain/repeat.js';
 
 /** What the scheduler drives: the playback coordinator (runtime/playback.ts) on the real player and board. */
 export interface Playback {
@@ -75,6 +76,10 @@ export interface SchedulerDeps {
   clockHold?: () => ClockVerdict;
   /** The wall clock jumped (the clock watch asks its sources again). */
   onJump?: () => void;
+  /** Occurrences not from documents: the repeats of `play` commands (runtime/repeats.ts). */
+  series?: (window: { from: number; to: number }) => Iterable<Occurrence>;
+  /** Is this occurrence cancelled (a `cancel` command)? It is then neither planned nor fired. */
+  cancelled?: (occ: Occurrence) => boolean;
   /** Longest slice of planning work between yields to the event loop (default 4 ms: it shares its loop turn with the accept that asked for it, whose verification and fsyncs come first). */
   sliceMs?: number;
 }
@@ -135,7 +140,7 @@ export class Scheduler {
     // Set now, not when the plan is installed: wake() slides the plan from planTo.
     this.planFrom = from;
     this.planTo = to;
-    const occs = occurrencesIn(docs, { from, to });
+    const occs = this.occurrencesFor(docs, { from, to });
     const collected: Occurrence[] = [];
     if (this.slice(occs, collected)) {
       this.install(collected, from, to, docs);
@@ -143,6 +148,17 @@ export class Scheduler {
     }
     this.planning = this.buildRest(gen, occs, collected, from, to, docs);
     if (this.running) this.arm(); // the previous plan keeps firing meanwhile
+  }
+
+  private *occurrencesFor(docs: readonly DocInForce[], window: { from: number; to: number }): Generator<Occurrence> {
+    const cancelled = this.d.cancelled ?? (() => false);
+    for (const o of occurrencesIn(docs, window)) if (!cancelled(o)) yield o;
+    for (const o of this.d.series?.(window) ?? []) if (!cancelled(o)) yield o;
+  }
+
+  /** The plan from now on, not yet handled (what a `cancel` counts). */
+  upcoming(): Occurrence[] {
+    return this.plan.filter((o) => !this.handled(o.key));
   }
 
   /** Resolves when the plan asked for by the last replan() is in place. */
@@ -270,7 +286,7 @@ export class Scheduler {
     if (hold.held) changed = this.holdDue(now, hold) || changed;
     for (const occ of hold.held ? [] : this.plan) {
       if (occ.start > now + (this.d.warmUpMs > 0 ? this.d.warmUpMs : 0)) break;
-      if (this.handled(occ.key)) continue;
+      if (this.handled(occ.key) || this.d.cancelled?.(occ)) continue;
       if (occ.start > now) {
         if (!this.prepared.has(occ.key)) {
           this.prepared.add(occ.key);
@@ -322,7 +338,7 @@ export class Scheduler {
     let changed = false;
     const proven = provableNow(now, hold);
     for (const [key, occ] of this.held) {
-      if (this.handled(key)) {
+      if (this.handled(key) || this.d.cancelled?.(occ)) {
         this.held.delete(key);
       } else if (proven - occ.start > this.d.graceMs) {
         this.held.delete(key);
@@ -349,7 +365,7 @@ export class Scheduler {
   private skip(occ: Occurrence, reason: 'missed' | 'media-missing' | 'clock', now: number): void {
     const occurrence = new Date(occ.start).toISOString();
     this.d.ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason }, now);
-    this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason });
+    this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason, ...(occ.cmdId ? { cmdId: occ.cmdId } : {}), ...seriesFields(occ) });
     this.d.log.info({ itemId: occ.itemId, docId: occ.docId, occurrence, reason }, 'occurrence skipped');
   }
 
@@ -384,7 +400,7 @@ export class Scheduler {
 export function closeInterruptedByRestart(d: { ledger: LedgerStore; events: EventSink; log: Logger }, lastAliveMs: number | undefined, now: number): number {
   const rows = d.ledger.unfinished();
   for (const r of rows) {
-    let detail: { startedAt?: number; lateMs?: number; docVersion?: number; source?: string; priority?: number } = {};
+    let detail: { startedAt?: number; lateMs?: number; docVersion?: number; source?: string; priority?: number; repeat?: number; capId?: string } = {};
     try {
       detail = JSON.parse(r.detail ?? '{}') as typeof detail;
     } catch {
@@ -403,6 +419,7 @@ export function closeInterruptedByRestart(d: { ledger: LedgerStore; events: Even
       priority: detail.priority ?? 50,
       playedMs,
       reason: 'agent-restart',
+      ...seriesFields(detail),
     });
     d.log.warn({ itemId: r.itemId, occurrence: r.occurrence, playedMs }, 'occurrence was interrupted by an agent restart');
   }

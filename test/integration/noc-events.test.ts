@@ -91,11 +91,11 @@ test('each event stored once; duplicates dropped; events sent while down arrive;
   const text = readFileSync(csvFile, 'utf8');
   assert.ok(text.endsWith('\r\n'));
   assert.deepEqual(text.split('\r\n'), [
-    'device,groups,itemId,docId,docVersion,occurrence,outcome,started,ended,playedMs,lateMs,source,priority,reason,cmdId,segments,message',
-    'vn-01,all c26734,morning-news,c26734-daily,42,2026-11-26T06:30:00+07:00,finished,2026-11-26T06:30:00+07:00,2026-11-26T06:31:55+07:00,115200,8,file,50,,,1,',
-    'vn-01,all c26734,"noon, ""special""",c26734-daily,,2026-11-26T17:00:00+07:00,skipped,,,,,,,busy,,1,',
-    'vn-02,all,morning-news,c26734-daily,42,2026-11-26T06:30:00+07:00,failed,2026-11-26T06:30:01+07:00,2026-11-26T06:30:31+07:00,30000,1000,file,50,decode,,1,"bad frame, at 30 s"',
-    'vn-02,all,morning-news,c26734-daily,42,2026-11-26T06:45:00+07:00,started-without-end,2026-11-26T06:45:00+07:00,,,0,file,50,,,1,',
+    'device,groups,itemId,docId,docVersion,occurrence,outcome,started,ended,playedMs,lateMs,source,priority,reason,cmdId,repeat,capId,segments,message',
+    'vn-01,all c26734,morning-news,c26734-daily,42,2026-11-26T06:30:00+07:00,finished,2026-11-26T06:30:00+07:00,2026-11-26T06:31:55+07:00,115200,8,file,50,,,,,1,',
+    'vn-01,all c26734,"noon, ""special""",c26734-daily,,2026-11-26T17:00:00+07:00,skipped,,,,,,,busy,,,,1,',
+    'vn-02,all,morning-news,c26734-daily,42,2026-11-26T06:30:00+07:00,failed,2026-11-26T06:30:01+07:00,2026-11-26T06:30:31+07:00,30000,1000,file,50,decode,,,,1,"bad frame, at 30 s"',
+    'vn-02,all,morning-news,c26734-daily,42,2026-11-26T06:45:00+07:00,started-without-end,2026-11-26T06:45:00+07:00,,,0,file,50,,,,,1,',
     '',
   ]);
   // The group filter and an empty range.

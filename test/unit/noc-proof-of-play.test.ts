@@ -92,6 +92,22 @@ test('a play command: itemId is the command id, docId null, cmdId carried', () =
   assert.deepEqual([r!.itemId, r!.docId, r!.cmdId, r!.outcome], ['cmd-1', null, 'cmd-1', 'interrupted']);
 });
 
+test('a repeat series: one row per play, each with its repeat number and the CAP identifier (issue 16)', () => {
+  const c = { itemId: 'cmd-1', docId: null, docVersion: null, lateMs: 0, source: 'file', priority: 100, cmdId: 'cmd-1', capId: 'VN-KTTV-2026-0042' };
+  const second = new Date(OCC_MS + 1_800_000).toISOString();
+  const rows = proofOfPlay(
+    events('b1', [
+      { ...c, occurrence: OCC, repeat: 1, type: 'play.started', ts: at(0) },
+      { ...c, occurrence: OCC, repeat: 1, type: 'play.finished', ts: at(17), playedMs: 17_079 },
+      { ...c, occurrence: second, repeat: 2, type: 'play.started', ts: at(1800) },
+      { ...c, occurrence: second, repeat: 2, type: 'play.interrupted', ts: at(1805), playedMs: 5000, reason: 'cancelled' },
+    ]),
+  );
+  assert.deepEqual(rows.map((r) => [r.repeat, r.capId, r.outcome, r.reason]), [[1, 'VN-KTTV-2026-0042', 'finished', null], [2, 'VN-KTTV-2026-0042', 'interrupted', 'cancelled']]);
+  const plain = proofOfPlay(events('b1', [{ ...common, type: 'play.skipped', reason: 'busy', ts: at(0) }]));
+  assert.deepEqual([plain[0]!.repeat, plain[0]!.capId], [null, null]);
+});
+
 test('days in a time zone: start of day, formatting with the offset, DST gaps', () => {
   assert.equal(new Date(startOfDay('2026-11-01', 'Asia/Ho_Chi_Minh')).toISOString(), '2026-10-31T17:00:00.000Z');
   assert.equal(formatInTz(Date.parse('2026-10-31T17:00:00Z'), 'Asia/Ho_Chi_Minh'), '2026-11-01T00:00:00+07:00');
@@ -142,12 +158,12 @@ test('export: inclusive day range in the zone, group filter, one CSV line per oc
   const nov = exportCsv(store, { from: '2026-11-01', to: '2026-11-30', tz: 'Asia/Ho_Chi_Minh' });
   const lines = nov.text.split('\r\n');
   assert.equal(lines[0], COLUMNS.join(','));
-  assert.equal(lines[1], 'b1,all c26734,news,daily,42,2026-11-30T23:30:00+07:00,finished,2026-11-30T23:30:00+07:00,2026-11-30T23:32:00+07:00,120000,12,file,50,,,1,');
+  assert.equal(lines[1], 'b1,all c26734,news,daily,42,2026-11-30T23:30:00+07:00,finished,2026-11-30T23:30:00+07:00,2026-11-30T23:32:00+07:00,120000,12,file,50,,,,,1,');
   assert.equal(lines.length, 3); // header, one row, the empty string after the final CRLF
   // The same instant is 2026-11-30 in UTC: in a UTC export b2's occurrence falls on 11-30 too.
   const utc = exportCsv(store, { from: '2026-11-30', to: '2026-11-30', tz: 'UTC' });
   assert.equal(utc.rows, 2);
-  assert.match(utc.text, /\r\nb2,all,"x,y",daily,,2026-11-30T17:00:00\+00:00,skipped,,,,,,,missed,,1,\r\n$/);
+  assert.match(utc.text, /\r\nb2,all,"x,y",daily,,2026-11-30T17:00:00\+00:00,skipped,,,,,,,missed,,,,1,\r\n$/);
   const group = exportCsv(store, { from: '2026-11-30', to: '2026-12-01', tz: 'Asia/Ho_Chi_Minh', group: 'c26734' });
   assert.equal(group.rows, 1);
   store.close();
