@@ -52,10 +52,13 @@ export type VolumeReason = 'master' | 'quiet-hours' | 'safe-start' | 'emergency'
 export interface VolumeDecision {
   /** Percent of audio.maxVolume that content of this class plays at now (before the item's own volume). */
   level: number;
-  /** The profile's cap for this class now; null outside every window (and for an emergency). */
-  cap: number | null;
   reason: VolumeReason;
-  /** The window in force (the one with the lowest cap), if any. */
+  /**
+   * With `window`, only while a window is in force (never for an emergency): that window's
+   * cap for this class. Absent rather than null, to keep the heartbeat under 1 KiB.
+   */
+  cap?: number;
+  /** The window in force (the one with the lowest cap for this class). */
   window?: string;
 }
 
@@ -93,14 +96,15 @@ export function activeWindows(profile: VolumeProfile, now: number): VolumeWindow
 }
 
 export function decideVolume(i: VolumeInputs): VolumeDecision {
-  if (i.priority >= EMERGENCY_PRIORITY) return { level: i.emergencyLevel, cap: null, reason: 'emergency' };
+  if (i.priority >= EMERGENCY_PRIORITY) return { level: i.emergencyLevel, reason: 'emergency' };
   const capOf = (w: VolumeWindow) => (i.priority >= PRIORITY_CLASS_MIN ? w.priority : w.normal);
   let win: VolumeWindow | undefined;
   for (const w of activeWindows(i.profile, i.now)) if (!win || capOf(w) < capOf(win)) win = w;
-  const cap = win ? capOf(win) : null;
-  const named = win ? { window: win.name } : {};
-  if (cap !== null && cap < i.master) return { level: cap, cap, reason: 'quiet-hours', ...named };
-  return { level: i.master, cap, reason: i.safeStart ? 'safe-start' : 'master', ...named };
+  const masterReason = i.safeStart ? 'safe-start' : 'master';
+  if (!win) return { level: i.master, reason: masterReason };
+  const cap = capOf(win);
+  if (cap < i.master) return { level: cap, reason: 'quiet-hours', cap, window: win.name };
+  return { level: i.master, reason: masterReason, cap, window: win.name };
 }
 
 /** The master in force after a start: never louder than before, never above the safe level. */

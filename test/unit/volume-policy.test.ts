@@ -62,14 +62,14 @@ test('local time is the profile zone\'s: DST-free zones whole and half-hour, wes
 test('priority classes: normal below 75, priority 75 to 99, each with its cap; the master limits when it is lower', () => {
   const night = vn('2026-11-26', '23:00');
   for (const [priority, level] of [[0, 30], [50, 30], [74, 30], [75, 60], [99, 60]] as const) {
-    assert.deepEqual(decide({ now: night, priority }), { level, cap: level, reason: 'quiet-hours', window: 'quiet-hours' }, `priority ${priority}`);
+    assert.deepEqual(decide({ now: night, priority }), { level, reason: 'quiet-hours', cap: level, window: 'quiet-hours' }, `priority ${priority}`);
   }
   // The master below the cap decides; the window is still named.
   assert.deepEqual(decide({ now: night, priority: 80, master: 40 }), { level: 40, cap: 60, reason: 'master', window: 'quiet-hours' });
   // A cap equal to the master: the master decides (the cap takes nothing away).
   assert.deepEqual(decide({ now: night, master: 30 }), { level: 30, cap: 30, reason: 'master', window: 'quiet-hours' });
   // Outside every window: the master, no cap.
-  assert.deepEqual(decide({ master: 85 }), { level: 85, cap: null, reason: 'master' });
+  assert.deepEqual(decide({ master: 85 }), { level: 85, reason: 'master' });
 });
 
 test('overlapping windows: the lowest cap for the class wins and is named', () => {
@@ -88,7 +88,7 @@ test('overlapping windows: the lowest cap for the class wins and is named', () =
 test('an emergency plays at the emergency level, whatever the profile, the master, the safe start or its own volume', () => {
   const night = vn('2026-11-26', '23:00');
   const d = decide({ now: night, priority: 100, master: 10, safeStart: true, emergencyLevel: 90 });
-  assert.deepEqual(d, { level: 90, cap: null, reason: 'emergency' });
+  assert.deepEqual(d, { level: 90, reason: 'emergency' });
   assert.equal(playerVolume(d, 20, 80), 72, '90 % of maxVolume 80, the item volume 20 ignored');
   // Normal content: level × item volume × maxVolume.
   assert.equal(playerVolume(decide({ now: night }), 50, 80), 12);
@@ -100,7 +100,7 @@ test('safe start: the master in force after a start is never louder than before 
   assert.deepEqual(safeStartMaster(80, 50), { master: 50, safeStart: true });
   assert.deepEqual(safeStartMaster(50, 50), { master: 50, safeStart: false });
   assert.deepEqual(safeStartMaster(20, 50), { master: 20, safeStart: false }, 'never raised to the safe level');
-  assert.deepEqual(decide({ master: 50, safeStart: true }), { level: 50, cap: null, reason: 'safe-start' });
+  assert.deepEqual(decide({ master: 50, safeStart: true }), { level: 50, reason: 'safe-start' });
   // Mid-quiet-hours: normal content is capped lower than the safe level, priority content is not.
   const night = vn('2026-11-26', '23:00');
   assert.deepEqual(decide({ now: night, master: 50, safeStart: true }), { level: 30, cap: 30, reason: 'quiet-hours', window: 'quiet-hours' });
@@ -156,10 +156,10 @@ test('VolumeControl: safe start from the persisted master, raised only by a volu
   const store = memStore(90);
   const v = control(clock, store);
   assert.equal(v.masterLevel(), 50);
-  assert.deepEqual(v.decide(50), { level: 50, cap: null, reason: 'safe-start' });
+  assert.deepEqual(v.decide(50), { level: 50, reason: 'safe-start' });
   assert.equal(store.master, 90, 'the centre\'s level is kept, only not in force');
   v.setMaster(70);
-  assert.deepEqual(v.decide(50), { level: 70, cap: null, reason: 'master' });
+  assert.deepEqual(v.decide(50), { level: 70, reason: 'master' });
   assert.equal(v.playerVolume({ priority: 50, volume: 50 }), 28, '70 % × 50 % × maxVolume 80');
   assert.equal(control(clock, store).masterLevel(), 50, 'the next start: safe again');
   assert.equal(control(clock, memStore(30)).masterLevel(), 30);
@@ -191,7 +191,7 @@ test('VolumeControl: a commanded profile is persisted and survives a restart; nu
   const v = control(clock, store);
   const open: VolumeProfile = { timezone: 'Asia/Ho_Chi_Minh', windows: [] };
   assert.equal(v.setProfile(open).source, 'command');
-  assert.deepEqual(v.decide(50), { level: 50, cap: null, reason: 'safe-start' });
+  assert.deepEqual(v.decide(50), { level: 50, reason: 'safe-start' });
   const again = control(clock, store);
   assert.deepEqual(again.profileInForce(), { source: 'command', profile: open });
   assert.equal(again.setProfile(null).source, 'config');
