@@ -14,8 +14,9 @@ import { makeKey, sign } from '../helpers/signer.js';
 import { spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { boxConfig, commandDoc, publishOnce } from '../helpers/box.js';
 import { brokerForFile } from '../helpers/file-broker.js';
-import { alsaCapture, audioTools, makeTone, pcmPeak } from '../helpers/audio.js';
-import { base, files as served } from '../helpers/scripted-http.js';
+import { alsaCapture, audioTools, makeTone, pcmPeak, type AlsaCapture } from '../helpers/audio.js';
+import { base, files as served, script } from '../helpers/scripted-http.js';
+import { fakeTime, noFaketime } from '../helpers/faketime.js';
 
 const key = makeKey('centre-2026');
 const brokers = brokerForFile();
@@ -43,20 +44,31 @@ before(() => {
 /** HH:MM in Vietnam (UTC+7) at `ms`. */
 const vnHm = (ms: number) => new Date(ms + 7 * 3_600_000).toISOString().slice(11, 16);
 
-function start(w: Watcher): Promise<{ agent: AgentProcess; bootId: string }> {
+interface Run {
+  agent: AgentProcess;
+  bootId: string;
+}
+
+/** Quiet hours from 10 minutes ago to an hour ahead, whatever the time of day (across midnight too). */
+const aroundNow = () => [{ name: 'quiet-hours', from: vnHm(Date.now() - 600_000), to: vnHm(Date.now() + 3_600_000), normal: 30, priority: 60 }];
+
+function start(w: Watcher, o: { dir?: string; rec?: AlsaCapture; windows?: unknown[]; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  const at = o.dir ?? dir;
+  const rec = o.rec ?? capture;
   const cfg = writeConfig(
-    dir,
-    boxConfig(brokers.broker, key, device, dir, {
+    at,
+    boxConfig(brokers.broker, key, device, at, {
       groups: [],
-      audio: { player: 'mpg123', output: 'alsa', device: capture.device },
-      // Quiet hours from 10 minutes ago to an hour ahead, whatever the time of day (across midnight too).
-      volume: { profile: { timezone: 'Asia/Ho_Chi_Minh', windows: [{ name: 'quiet-hours', from: vnHm(Date.now() - 600_000), to: vnHm(Date.now() + 3_600_000), normal: 30, priority: 60 }] } },
+      audio: { player: 'mpg123', output: 'alsa', device: rec.device },
+      volume: { profile: { timezone: 'Asia/Ho_Chi_Minh', windows: o.windows ?? aroundNow() } },
+      log: { level: 'info' },
     }),
   );
   const seen = w.messages.length;
-  const agent = spawnAgent(['--config', cfg], capture.env);
+  const agent = spawnAgent(['--config', cfg], { ...rec.env, ...o.env });
   return w
-    .waitFor((m) => w.messages.indexOf(m) >= seen && m.topic === T.status && m.json().online === true, 30_000, 'birth')
+    // Not retained: the broker may still hold the birth of the process killed before this one.
+    .waitFor((m) => w.messages.indexOf(m) >= seen && m.topic === T.status && !m.retain && m.json().online === true, 30_000, 'birth')
     .then((b) => ({ agent, bootId: String(b.json().bootId) }));
 }
 
@@ -128,6 +140,50 @@ test('quiet hours cap a normal and a priority item and not an emergency; after k
     const reset = await command(w, 'volume-profile', { profile: null });
     assert.deepEqual([reset.source, reset.now], ['config', { level: 30, reason: 'quiet-hours', cap: 30, window: 'quiet-hours' }]);
     t.diagnostic(`tone peak at full scale ${fullPeak}; levels out (fraction of it): ${measured.join('; ')}`);
+  } finally {
+    await run.agent.kill9();
+    await w.close();
+  }
+});
+
+test('a window beginning while a stream plays lowers it at once: the samples before the boundary at the master, after it at the cap', { skip: skip || noFaketime || false, timeout: 120_000 }, async (t) => {
+  const at = tempDir('volume-edge');
+  const rec = alsaCapture(at);
+  // A 30 s tone served at about its real-time rate (128 kbit/s = 16,000 bytes/s): the
+  // recording PCM does not pace mpg123, the network does.
+  served.set('/slow.mp3', readFileSync(makeTone({ seconds: 30, freq: 330 })));
+  script.set('/slow.mp3', [{ chunkBytes: 4000, delayMs: 250 }]);
+  // The box's clock 8 s before a whole minute, and quiet hours from that minute on.
+  const now = Date.now();
+  let offset = 60_000 - (now % 60_000) - 8000;
+  if (offset < 0) offset += 60_000;
+  const edge = now + offset + 8000;
+  const ft = fakeTime(at, offset);
+  const w = await Watcher.connect(brokers.broker.url, [T.events, T.heartbeat, T.cmdResult, T.status]);
+  const run = await start(w, { dir: at, rec, env: ft.env, windows: [{ name: 'quiet-hours', from: vnHm(edge), to: vnHm(edge + 3_600_000), normal: 30, priority: 60 }] });
+  try {
+    await command(w, 'volume', { level: 90 });
+    rmSync(rec.path, { force: true });
+    const cmd = commandDoc(device, 'play', { source: { kind: 'stream', url: `${base}/slow.mp3` }, durationS: 16, priority: 50 });
+    await publishOnce(brokers.broker.url, T.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
+    const started = await w.waitFor((m) => m.topic === T.events && m.json().cmdId === cmd.id && m.json().type === 'play.started', 20_000, 'the stream to start');
+    const during = await heartbeat(w, run.bootId, (h) => (h.volumeWhy as { reason?: string } | undefined)?.reason === 'quiet-hours', 'quiet hours in the heartbeat while the stream plays');
+    assert.deepEqual(during.playing && (during.playing as { itemId: string }).itemId, cmd.id, 'reported while the stream plays');
+    const end = await w.waitFor((m) => m.topic === T.events && m.json().cmdId === cmd.id && m.json().type !== 'play.started', 40_000, 'the end of the stream');
+    assert.equal(end.json().type, 'play.finished', JSON.stringify(end.json()));
+    // Peaks of 0.25 s blocks of what came out (s16 stereo 44.1 kHz: 44,100 bytes a block).
+    const pcm = readFileSync(rec.path);
+    const blocks: number[] = [];
+    for (let i = 0; i + 44_100 <= pcm.length; i += 44_100) blocks.push(pcmPeak(pcm.subarray(i, i + 44_100)) / fullPeak);
+    const cut = blocks.findIndex((b) => b < 0.6);
+    const shown = `${pcm.length} bytes: ${blocks.map((b) => b.toFixed(2)).join(' ')}\n${run.agent.output().slice(-2000)}`;
+    assert.ok(cut > 4, `the level fell ${cut} blocks in: ${shown}`);
+    assert.ok(blocks.slice(1, cut - 1).every((b) => Math.abs(b - 0.9) < 0.03), `before the boundary at the master 90: ${shown}`);
+    assert.ok(blocks.slice(cut + 1, -1).every((b) => Math.abs(b - 0.3) < 0.03), `after it at the cap 30: ${shown}`);
+    const heardS = cut * 0.25;
+    const boundaryS = (edge - (started.at + offset)) / 1000;
+    t.diagnostic(`boundary ${boundaryS.toFixed(2)} s after play.started was received; the level fell in the block at ${heardS.toFixed(2)} s of the recording (${blocks.length} blocks)`);
+    assert.ok(Math.abs(heardS - boundaryS) < 2.5, `fell at ${heardS} s of audio, the window began ${boundaryS.toFixed(2)} s after the start`);
   } finally {
     await run.agent.kill9();
     await w.close();
