@@ -59,6 +59,22 @@ test('local time is the profile zone\'s: DST-free zones whole and half-hour, wes
   assert.equal(at('Europe/Berlin', '2026-12-01T20:30:00Z'), 1);
 });
 
+test('where daylight saving exists the windows follow the wall clock: an edge in the skipped hour at the jump, one in the repeated hour crossed twice', () => {
+  const berlin = (from: string, to: string): VolumeProfile => ({ timezone: 'Europe/Berlin', windows: [{ name: 'w', from, to, normal: 30, priority: 60 }] });
+  const inside = (p: VolumeProfile, iso: string) => activeWindows(p, Date.parse(iso)).length === 1;
+  // 2026-03-29: 02:00 CET jumps to 03:00 CEST (01:00 UTC). A window from 02:30 begins at the jump.
+  const spring = berlin('02:30', '06:00');
+  assert.equal(inside(spring, '2026-03-29T00:59:00Z'), false, '01:59 CET');
+  assert.equal(inside(spring, '2026-03-29T01:00:00Z'), true, '03:00 CEST');
+  // 2026-10-25: 03:00 CEST goes back to 02:00 CET (01:00 UTC). 02:30 happens twice.
+  const autumn = berlin('02:30', '06:00');
+  assert.deepEqual(
+    ['2026-10-25T00:29:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:00:00Z', '2026-10-25T01:30:00Z'].map((t) => inside(autumn, t)),
+    [false, true, false, true],
+    '02:29 CEST out, 02:30 CEST in, 02:00 CET out again, 02:30 CET in',
+  );
+});
+
 test('priority classes: normal below 75, priority 75 to 99, each with its cap; the master limits when it is lower', () => {
   const night = vn('2026-11-26', '23:00');
   for (const [priority, level] of [[0, 30], [50, 30], [74, 30], [75, 60], [99, 60]] as const) {
