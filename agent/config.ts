@@ -10,6 +10,7 @@ import { LoaError } from './errors.js';
 import { redact } from './domain/redact.js';
 import { checkFileModes } from './config-files.js';
 import { CLOCK_SOURCE_NAMES } from './adapters/clock-sources.js';
+import { DEFAULT_PROFILE_TIMEZONE, volumeProfileSchema } from './domain/volume-policy.js';
 
 /** The contract's identifier pattern, defined once in the document schema. */
 export const ID_PATTERN = ID_RE;
@@ -146,6 +147,18 @@ const audioSchema = z
   })
   .prefault({});
 
+/** Volume safety (docs/protocol.md §3 "Volume"); levels are percent of audio.maxVolume. */
+const volumeSchema = z
+  .strictObject({
+    /** After any restart the master in force is min(persisted master, safeLevel) until a `volume` command. */
+    safeLevel: z.number('is not a number (expected 0 to 100)').min(0, 'is below 0').max(100, 'is above 100').default(50),
+    /** Emergency content (priority 100) plays at this level, ignoring the master, the item's volume and the profile. */
+    emergencyLevel: z.number('is not a number (expected 1 to 100)').min(1, 'is below 1 (an emergency must be heard)').max(100, 'is above 100').default(100),
+    /** Daily windows capping normal and priority content (quiet hours); a `volume-profile` command replaces it. */
+    profile: volumeProfileSchema.default({ timezone: DEFAULT_PROFILE_TIMEZONE, windows: [] }),
+  })
+  .prefault({});
+
 export const configSchema = z
   .strictObject({
     deviceId: id('device id'),
@@ -186,6 +199,7 @@ export const configSchema = z
       .prefault({}),
     hardware: hardwareSchema,
     audio: audioSchema,
+    volume: volumeSchema,
     schedule: z
       .strictObject({
         /** Signed documents larger than this are rejected (`too-large`) before any parsing. */

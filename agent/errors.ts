@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'STORE_WRITE'
   | 'STORE_REPLAY'
   | 'CLOCK_STATE'
+  | 'VOLUME_PROFILE'
   | 'CLOCK_HELD'
   | 'INTAKE_FLOOD'
   | 'DEMO_BROKER'

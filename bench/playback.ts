@@ -41,8 +41,7 @@ function rig() {
     log: createLogger({ level: 'silent', pretty: false }),
     warmUpMs: 300,
     holdMs: 60_000,
-    maxVolume: 100,
-    masterVolume: () => 100,
+    volumeFor: () => 100,
     mediaPath: (sha) => (sha === SHA_SHORT ? short : sha === SHA_LONG ? long : null),
   });
   const events = () => outbox.peekAfter(0, 100_000).map((r) => JSON.parse(r.body) as Record<string, unknown>);

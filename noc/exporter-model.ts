@@ -48,6 +48,8 @@ export interface HbNumbers {
   clockSynced: number | null;
   clockSource: string | null;
   volume: number | null;
+  /** The heartbeat's `volumeWhy` (docs/protocol.md §3 "Volume"): the level in force and why; null from a box without it. */
+  volumeWhy: { level: number; reason: string } | null;
   netSignal: number | null;
   uptimeS: number | null;
   mcu: { up: number; resets: number; badFrames: number; timeouts: number } | null;
@@ -117,6 +119,8 @@ export function hbNumbers(m: Json): HbNumbers {
   const net = obj(m.net);
   const mcu = obj(m.mcu);
   const p = obj(m.playing);
+  const vw = obj(m.volumeWhy);
+  const level = num(vw?.level);
   return {
     ampOn: flag(amp?.on),
     ampFault: flag(amp?.fault),
@@ -134,6 +138,7 @@ export function hbNumbers(m: Json): HbNumbers {
     clockSynced: flag(clock?.synced),
     clockSource: str(clock?.source),
     volume: num(m.volume),
+    volumeWhy: level !== null && str(vw?.reason) ? { level, reason: str(vw?.reason)! } : null,
     netSignal: num(net?.signal),
     uptimeS: num(m.uptimeS),
     mcu: mcu ? { up: flag(mcu.up) ?? 0, resets: num(mcu.resets) ?? 0, badFrames: num(mcu.badFrames) ?? 0, timeouts: num(mcu.timeouts) ?? 0 } : null,

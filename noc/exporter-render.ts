@@ -80,6 +80,7 @@ const BOX: Record<string, [Kind, string]> = {
   loa_box_clock_synced: ['gauge', 'The box clock is synchronised (1) or not (0); absent when the box cannot tell'],
   loa_box_clock_info: ['gauge', 'Always 1; label source: where the box clock comes from, when the box reports it'],
   loa_box_volume_ratio: ['gauge', 'Master volume, 0 to 1'],
+  loa_box_volume_level_ratio: ['gauge', 'Level in force, 0 to 1, for what plays or normal content; label reason: master, quiet-hours, safe-start, emergency'],
   loa_box_net_signal_dbm: ['gauge', 'Modem signal strength'],
   loa_box_uptime_seconds: ['gauge', 'Seconds since the agent process started'],
   loa_box_mcu_link_up: ['gauge', 'Serial link to the IO board answers (1) or not (0); mcu boards only'],
@@ -175,6 +176,7 @@ function boxFamilies(model: ExporterModel, now: number, only: RegExp | undefined
       f.loa_box_clock_synced!.add(d, h.clockSynced);
       if (h.clockSource) f.loa_box_clock_info!.add(more(d, 'source', h.clockSource), 1);
       f.loa_box_volume_ratio!.add(d, h.volume === null ? null : h.volume / 100);
+      if (h.volumeWhy) f.loa_box_volume_level_ratio!.add(more(d, 'reason', h.volumeWhy.reason), h.volumeWhy.level / 100);
       f.loa_box_net_signal_dbm!.add(d, h.netSignal);
       f.loa_box_uptime_seconds!.add(d, h.uptimeS);
       if (h.mcu) {

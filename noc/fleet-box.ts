@@ -266,6 +266,8 @@ export class SimBox {
         this.volume = cmd.args.level;
         this.heartbeat();
         return { level: this.volume };
+      case 'volume-profile':
+        return { source: cmd.args.profile ? 'command' : 'config', windows: cmd.args.profile?.windows.length ?? 0, simulated: true };
       case 'sync':
         return { replanned: true };
       case 'selftest':

@@ -1,5 +1,6 @@
 // Small settings kept in the database's meta table: the scheduler's checkpoint (up to
-// when occurrences were handled) and the master volume of the `volume` command. A value
+// when occurrences were handled), the master volume of the `volume` command and the
+// volume profile of the `volume-profile` command (runtime/volume.ts). A value
 // the disk refuses (full) is kept in memory and written with the next set that succeeds.
 //
 // The scheduler moves its checkpoint at every wake (at least every 30 s), but an idle
@@ -50,6 +51,17 @@ export class MetaStore {
 
   setVolume(level: number): void {
     this.set('master_volume', String(level));
+  }
+
+  /** The volume profile a `volume-profile` command set (JSON), or undefined: the configured one. */
+  volumeProfile(): string | undefined {
+    const v = this.get('volume_profile');
+    return v === undefined || v === '' ? undefined : v;
+  }
+
+  /** null: back to the configured profile. */
+  setVolumeProfile(json: string | null): void {
+    this.set('volume_profile', json ?? '');
   }
 
   private get(key: string): string | undefined {

@@ -160,6 +160,13 @@ class Session implements Mpg123Session {
     return this.exited();
   }
 
+  /** mpg123 scales what it decodes from then on; the card's (or the pipe's) buffer, ~0.5 s, is already at the old level. */
+  setVolume(volume: number): void {
+    if (this.outcome || !Number.isFinite(volume) || volume < 0 || volume > 100) return;
+    this.o.log?.debug({ pid: this.pid, volume }, 'mpg123 volume');
+    this.send(`VOLUME ${volume.toFixed(2)}\n`);
+  }
+
   private validate(req: PlayRequest): string | null {
     if (!Number.isFinite(req.volume) || req.volume < 0 || req.volume > 100) return `invalid volume ${req.volume}`;
     if (this.pending.length === 0) return 'no file to play';

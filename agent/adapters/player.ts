@@ -31,6 +31,8 @@ export interface PlayerSession {
   readonly started: Promise<number>;
   /** Always resolves (never rejects), once the player process has exited. */
   readonly ended: Promise<PlayEnd>;
+  /** Change the output level of what plays (percent of full scale, as `volume`); ignored once it ended. */
+  setVolume(volume: number): void;
   /** Silence it now: the process is gone when this resolves (target < 200 ms). Idempotent. */
   stop(): Promise<void>;
 }

@@ -28,9 +28,11 @@ class StandInSession implements PlayerSession {
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private readonly now: () => number;
+  private readonly log: Logger | undefined;
 
   constructor(opts: StandInPlayerOptions, req: PlayRequest) {
     this.now = opts.now ?? Date.now;
+    this.log = opts.log;
     this.ended = new Promise((res) => (this.resolveEnded = res));
     const missing = req.source.kind === 'file' ? req.source.paths.find((p) => !existsSync(p)) : undefined;
     if (missing !== undefined || (req.source.kind === 'file' && req.source.paths.length === 0)) {
@@ -42,8 +44,13 @@ class StandInSession implements PlayerSession {
     }
     this.started = Promise.resolve(this.now());
     const ms = opts.durationFor(req.source);
-    opts.log?.debug({ source: req.source.kind, ms }, 'stand-in player: silent session');
+    opts.log?.debug({ source: req.source.kind, ms, volume: req.volume }, 'stand-in player: silent session');
     if (ms !== null) this.timer = setTimeout(() => this.finish('end', 'played to the end (stand-in, no sound)'), Math.max(0, ms));
+  }
+
+  /** No sound to scale: said in the debug log, so a test or a technician sees the level it was given. */
+  setVolume(volume: number): void {
+    if (!this.done) this.log?.debug({ volume }, 'stand-in player: volume');
   }
 
   stop(): Promise<void> {

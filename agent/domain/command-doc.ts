@@ -8,10 +8,11 @@
 import { z } from 'zod';
 import { ID_RE, capRefSchema, describe, httpUrl, instant, mediaSchema, repeatError, repeatSchema, sourceSchema, targetSchema, type MediaRef, type Source, type Target } from './schedule-doc.js';
 import { cancelArgsSchema } from './repeat.js';
+import { volumeProfileSchema } from './volume-policy.js';
 import { COMMAND_TYP, checkEnvelope, verifyJws, type Binding, type KeyRing, type RejectReason } from './verify.js';
 const level = z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
 
-export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'sync', 'selftest', 'restart', 'reboot', 'update', 'cancel'] as const;
+export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'volume-profile', 'sync', 'selftest', 'restart', 'reboot', 'update', 'cancel'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const empty = z.object({}).default({});
@@ -70,6 +71,8 @@ export const commandSchema = z
       z.object({ ...common, action: z.literal('play'), args: playArgs }),
       z.object({ ...common, action: z.literal('stop'), args: z.object({ itemId: z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`).optional() }).default({}) }),
       z.object({ ...common, action: z.literal('volume'), args: z.object({ level }) }),
+      // Volume safety (docs/protocol.md §3 "Volume"): a profile, or null for the configured one.
+      z.object({ ...common, action: z.literal('volume-profile'), args: z.object({ profile: volumeProfileSchema.nullable() }) }),
       z.object({ ...common, action: z.literal('sync'), args: empty }),
       z.object({ ...common, action: z.literal('selftest'), args: empty }),
       z.object({ ...common, action: z.literal('restart'), args: empty }),

@@ -2,6 +2,7 @@
 // data from plain inputs. Fields that a later capability fills (playing, amp, fm,
 // cache, net, next) are null until the agent really knows them: never invented.
 import type { ClockReport } from './clock-trust.js';
+import type { VolumeDecision } from './volume-policy.js';
 
 export interface SiteInfo {
   readonly communeName?: string;
@@ -74,7 +75,10 @@ export interface Heartbeat {
   uptimeS: number;
   state: DeviceState;
   playing: Playing | null;
+  /** The master level in force (after the safe start of docs/protocol.md §3 "Volume"). */
   volume: number | null;
+  /** Addition: the level in force for what plays (idle: for normal content) and why. */
+  volumeWhy?: VolumeDecision;
   amp: { on: boolean; fault: boolean } | null;
   fm: { freqMHz: number; rssi: number | null } | null;
   cache: { bytes: number; ready: number; pending: number; failed: number } | null;
@@ -114,6 +118,7 @@ export interface HeartbeatInputs {
   playing?: Playing | null;
   faults?: number;
   volume?: number | null;
+  volumeWhy?: VolumeDecision;
   amp?: Heartbeat['amp'];
   fm?: Heartbeat['fm'];
   cache?: Heartbeat['cache'];
@@ -170,6 +175,7 @@ export function buildHeartbeat(i: HeartbeatInputs): Heartbeat {
     state: deviceState(i),
     playing: i.playing ?? null,
     volume: i.volume ?? null,
+    ...(i.volumeWhy ? { volumeWhy: i.volumeWhy } : {}),
     amp: i.amp ?? null,
     fm: i.fm ?? null,
     cache: i.cache ?? null,

@@ -39,6 +39,7 @@ import { createExecutor } from './command-actions.js';
 import { Repeats } from './repeats.js';
 import { createUpdater } from './update-wiring.js';
 import { debianArch, type Updater } from './updater.js';
+import { VolumeControl } from './volume.js';
 
 export interface AgentDeps {
   config: Config;
@@ -86,6 +87,7 @@ export class Agent {
   private rejections: Rejections | undefined;
   private clockWatch: ClockWatch | undefined;
   private updater: Updater | undefined;
+  private volumeCtl: VolumeControl | undefined;
   private stopping: Promise<void> | undefined;
 
   private readonly keyRing: KeyRing;
@@ -153,7 +155,20 @@ export class Agent {
       replay: stores.replay,
       rejections: (this.rejections = new Rejections({ clock, events: stores.outbox, log: log.child({ mod: 'intake' }) })),
     };
-    const { coordinator, faults } = this.wirePlayback(clock, board, stores);
+    const volume = (this.volumeCtl = new VolumeControl({
+      clock,
+      log: log.child({ mod: 'volume' }),
+      store: stores.meta,
+      maxVolume: c.audio.maxVolume,
+      safeLevel: c.volume.safeLevel,
+      emergencyLevel: c.volume.emergencyLevel,
+      configured: { timezone: c.volume.profile.timezone, windows: c.volume.profile.windows.map((w) => ({ ...w })) },
+      onChange: () => {
+        this.coordinator?.levelChanged();
+        this.heartbeatSvc?.kick();
+      },
+    }));
+    const { coordinator, faults } = this.wirePlayback(clock, board, stores, volume);
     const { cache, scheduler } = this.wireSchedules(clock, stores, coordinator, signed);
     const updater = (this.updater = createUpdater({
       config: c,
@@ -172,7 +187,7 @@ export class Agent {
       },
     }));
     updater.start();
-    this.wireCommands(clock, board, stores, { coordinator, faults, cache, scheduler, updater }, signed);
+    this.wireCommands(clock, board, stores, { coordinator, faults, cache, scheduler, updater, volume }, signed);
     this.parts.push(() => {
       const next = scheduler.next();
       return {
@@ -181,7 +196,9 @@ export class Agent {
         faults: faults.activeCount(),
         ...(board.tuner ? { fm: board.tuner.state() } : {}),
         ...(board.link ? { mcu: board.link() } : {}),
-        volume: stores.meta.volume(),
+        volume: volume.masterLevel(),
+        // The level in force for what plays (its class), or for normal content when idle, and why.
+        volumeWhy: volume.decide(coordinator.playing()?.priority ?? 50),
         cache: cache.figures(),
         schedule: this.docRefs(),
         next: next ? { itemId: next.itemId, at: new Date(next.start).toISOString() } : null,
@@ -199,6 +216,7 @@ export class Agent {
     // The media of repeat series kept from before a restart stay wanted (never evicted, fetched if gone) until the series' command expires.
     for (const sr of stores.replay.allSeries()) if (sr.media.length > 0) void cache.fetchNow(sr.media, Date.parse(sr.expiresAt)).catch(() => undefined);
     scheduler.start();
+    volume.start();
     log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: stores.outbox.epoch, version: AGENT_VERSION, pending: stores.outbox.size }, 'agent starting');
     link.start();
   }
@@ -286,7 +304,7 @@ export class Agent {
   }
 
   /** The player, the playback coordinator on the board, and the board's faults. */
-  private wirePlayback(clock: Clock, board: Board, stores: Stores): { coordinator: PlaybackCoordinator; faults: FaultTracker } {
+  private wirePlayback(clock: Clock, board: Board, stores: Stores, volume: VolumeControl): { coordinator: PlaybackCoordinator; faults: FaultTracker } {
     const { config: c, log } = this.d;
     const { outbox, schedules } = stores;
     const heartbeat = started(this.heartbeatSvc);
@@ -312,8 +330,7 @@ export class Agent {
       log: log.child({ mod: 'playback' }),
       warmUpMs: c.hardware.ampWarmUpMs,
       holdMs: c.hardware.ampHoldMs,
-      maxVolume: c.audio.maxVolume,
-      masterVolume: () => stores.meta.volume(),
+      volumeFor: (occ) => volume.playerVolume(occ),
       mediaPath: (sha) => this.cache?.pathFor(sha) ?? null,
       onChange: () => heartbeat.kick(),
       reportHw: (cond) => this.faults?.set(cond),
@@ -425,7 +442,7 @@ export class Agent {
     clock: Clock,
     board: Board,
     stores: Stores,
-    s: { coordinator: PlaybackCoordinator; faults: FaultTracker; cache: MediaCache; scheduler: Scheduler; updater: Updater },
+    s: { coordinator: PlaybackCoordinator; faults: FaultTracker; cache: MediaCache; scheduler: Scheduler; updater: Updater; volume: VolumeControl },
     signed: SharedSigned,
   ): void {
     const { config: c, log } = this.d;
@@ -441,9 +458,10 @@ export class Agent {
       cacheDir: c.cacheDir,
       mpg123Path: c.audio.player === 'stand-in' ? null : c.audio.mpg123Path,
       snapshot: async () => ({ birth: presence.birth(), heartbeat: await heartbeat.snapshot() }),
-      setVolume: (level) => {
-        stores.meta.setVolume(level);
-        heartbeat.kick();
+      setVolume: (level) => s.volume.setMaster(level),
+      setVolumeProfile: (profile) => {
+        const r = s.volume.setProfile(profile);
+        return { source: r.source, windows: r.profile.windows.length, timezone: r.profile.timezone, now: s.volume.decide(50) };
       },
       sync: () => {
         s.cache.sync();
@@ -523,6 +541,7 @@ export class Agent {
 
   private async stopOnce(): Promise<void> {
     this.updater?.stop();
+    this.volumeCtl?.stop();
     this.clockWatch?.stop();
     this.rejections?.stop();
     this.faults?.stop();

@@ -18,6 +18,7 @@ import type { CommandDoc } from '../domain/command-doc.js';
 import type { Occurrence } from '../domain/occurrences.js';
 import type { MediaRef } from '../domain/schedule-doc.js';
 import type { FaultTracker } from '../domain/fault-tracker.js';
+import type { VolumeProfile } from '../domain/volume-policy.js';
 import { ampVerdict, batteryVerdict, diskVerdict, doorVerdict, firmwareDetail, fmVerdict, lineVerdict, mainsVerdict, type Verdict } from '../domain/hardware-verdicts.js';
 import type { Logger } from '../log.js';
 import { WaitTimeoutError, within } from '../adapters/waitress.js';
@@ -38,6 +39,8 @@ export interface ActionDeps {
   /** The full birth and heartbeat state, for `ping`. */
   snapshot(): Promise<{ birth: unknown; heartbeat: unknown }>;
   setVolume(level: number): void;
+  /** The `volume-profile` command (runtime/volume.ts): a profile, or null for the configured one. */
+  setVolumeProfile?: (profile: VolumeProfile | null) => Record<string, unknown>;
   /** `sync`: forget retry waits, re-check the cache and re-plan. */
   sync(): Record<string, unknown>;
   /** Ask the cache for ad-hoc media until `untilMs`; resolves with their paths, or null if not ready by then. */
@@ -68,7 +71,10 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
       }
       case 'volume':
         d.setVolume(doc.args.level);
-        return { ok: true, result: { level: doc.args.level, appliesTo: 'items started from now on' } };
+        return { ok: true, result: { level: doc.args.level, appliesTo: 'now, what plays included' } };
+      case 'volume-profile':
+        if (!d.setVolumeProfile) return { ok: false, code: 'unsupported', message: 'this agent has no volume profile' };
+        return { ok: true, result: d.setVolumeProfile(doc.args.profile) };
       case 'sync':
         return { ok: true, result: d.sync() };
       case 'selftest':

@@ -35,10 +35,8 @@ export interface PlaybackDeps {
   log: Logger;
   warmUpMs: number;
   holdMs: number;
-  /** Configured maximum, percent of full scale. */
-  maxVolume: number;
-  /** Master level 0–100 (the `volume` command's, persisted). */
-  masterVolume: () => number;
+  /** What the player is given for an occurrence, percent of full scale (runtime/volume.ts decides). */
+  volumeFor: (occ: Occurrence) => number;
   /** Verified cache file for a media, or null. */
   mediaPath: (sha256: string) => string | null;
   onChange?: () => void;
@@ -221,6 +219,12 @@ export class PlaybackCoordinator implements Playback {
     void this.failover(seg, seg.source, -1, c.message);
   }
 
+  /** The level in force changed (a quiet-hours window, a volume command): what plays follows it now. */
+  levelChanged(): void {
+    const seg = this.current;
+    if (seg && !seg.done && seg.session) seg.session.setVolume(this.d.volumeFor(seg.occ));
+  }
+
   playing(): Playing | null {
     const c = this.current;
     if (!c || c.startedAt === null) return null;
@@ -312,7 +316,7 @@ export class PlaybackCoordinator implements Playback {
   }
 
   private request(seg: Segment, source: Source, urlIndex: number): { source: PlayerSource; volume: number } | { error: string } {
-    const volume = ((seg.occ.volume ?? 100) / 100) * (this.d.masterVolume() / 100) * this.d.maxVolume;
+    const volume = this.d.volumeFor(seg.occ);
     if (source.kind === 'stream') {
       const urls = source.urls ?? (source.url ? [source.url] : []);
       const url = urls[urlIndex];

@@ -24,6 +24,8 @@ export interface FakePlay {
   startedAt: number | null;
   end: PlayEnd | null;
   stopCalls: number;
+  /** Levels given by setVolume() while it played, in order. */
+  volumes: number[];
 }
 
 export interface FakePlayerOptions {
@@ -64,7 +66,7 @@ export class FakePlayer implements Player {
     const started = new Promise<number>((res, rej) => ((resolveStarted = res), (rejectStarted = rej)));
     started.catch(() => {});
     const ended = new Promise<PlayEnd>((res) => (resolveEnded = res));
-    const rec: FakePlay = { req, session: undefined as unknown as PlayerSession, startedAt: null, end: null, stopCalls: 0 };
+    const rec: FakePlay = { req, session: undefined as unknown as PlayerSession, startedAt: null, end: null, stopCalls: 0, volumes: [] };
 
     const finish = (reason: PlayEnd['reason'], message: string) => {
       if (rec.end) return;
@@ -90,6 +92,9 @@ export class FakePlayer implements Player {
     rec.session = {
       started,
       ended,
+      setVolume: (v: number) => {
+        if (!rec.end) rec.volumes.push(v);
+      },
       stop: async () => {
         rec.stopCalls++;
         if (!rec.end && script.stopDelayMs) await new Promise((r) => setTimeout(r, script.stopDelayMs));

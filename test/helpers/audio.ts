@@ -2,7 +2,7 @@
 // encodes it (Debian packages `sox` and `lame`; mpg123 decodes it in the tests). Files are
 // cached per parameter set inside one temp dir for the test process.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from './tmp.js';
 
@@ -55,4 +55,40 @@ export function pcmPeak(pcm: Buffer): number {
   let peak = 0;
   for (let i = 0; i + 1 < pcm.length; i += 2) peak = Math.max(peak, Math.abs(pcm.readInt16LE(i)));
   return peak;
+}
+
+/**
+ * A "sound card" that records: an ALSA `file` PCM (libasound2's plugin, over the `null`
+ * PCM) named `device`, writing every sample a player sends it to `path`, raw, as the
+ * player negotiated it (mpg123: s16le at the file's rate). An agent process started with
+ * `env` (HOME pointing at the `.asoundrc` here) and `audio.device` = `device` really plays
+ * into it, so a test reads the level that came out. The null PCM does not pace: a file
+ * plays in milliseconds. Each player session truncates the file when it opens the device.
+ */
+export interface AlsaCapture {
+  device: string;
+  path: string;
+  env: NodeJS.ProcessEnv;
+  /** Why it cannot record here (no mpg123 ALSA output, no libasound2), or undefined. */
+  unusable(): string | undefined;
+  /** Peak of what was recorded since the last session opened the device (0: nothing). */
+  peak(): number;
+}
+
+export function alsaCapture(dir: string): AlsaCapture {
+  const device = 'loacapture';
+  const path = join(dir, 'alsa-out.raw');
+  writeFileSync(join(dir, '.asoundrc'), `pcm.${device} {\n  type file\n  slave.pcm "null"\n  file "${path}"\n  format "raw"\n}\n`);
+  const env = { HOME: dir };
+  return {
+    device,
+    path,
+    env,
+    unusable() {
+      const r = spawnSync('mpg123', ['-q', '-o', 'alsa', '-a', device, makeTone({ seconds: 0.2 })], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10_000 });
+      if (r.error || r.status !== 0) return `mpg123 cannot play into an ALSA file PCM (needs mpg123's ALSA output and libasound2): ${r.error?.message ?? r.stderr.trim().slice(0, 200)}`;
+      return existsSync(path) && readFileSync(path).length > 0 ? undefined : 'the ALSA file PCM recorded nothing';
+    },
+    peak: () => (existsSync(path) ? pcmPeak(readFileSync(path)) : 0),
+  };
 }

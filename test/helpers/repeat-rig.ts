@@ -43,7 +43,7 @@ export async function repeatRig(dir: string, o: { now: number; docs?: DocInForce
   replay.load();
   const board = new SimBoard({ clock });
   await board.init();
-  const playback = new PlaybackCoordinator({ clock, board, player: new FakePlayer({ now: () => clock.now() }), ledger, events: outbox, log, warmUpMs: 2000, holdMs: 5000, maxVolume: 100, masterVolume: () => 100, mediaPath: () => null });
+  const playback = new PlaybackCoordinator({ clock, board, player: new FakePlayer({ now: () => clock.now() }), ledger, events: outbox, log, warmUpMs: 2000, holdMs: 5000, volumeFor: () => 100, mediaPath: () => null });
   const checkpoint = new MetaStore(db).checkpoint;
   closeInterruptedByRestart({ ledger, events: outbox, log }, checkpoint.get(), clock.now());
   const docs = o.docs ?? [];

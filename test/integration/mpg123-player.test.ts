@@ -97,6 +97,29 @@ test('files play back to back with no gap: every byte, in real time, no underrun
   assert.ok(playedMs >= audioMs - 60 && playedMs < audioMs + 1500, `played ${playedMs} ms for ${audioMs.toFixed(0)} ms of audio (paced, not 10 ms)`);
 });
 
+test('setVolume while playing: the audio after it is at the new level within 2 s (what mpg123 and the pipe already hold is not)', async (t) => {
+  const chunks: { at: number; peak: number }[] = [];
+  const player = createMpg123Player({ output: { kind: 'paced', onPcm: (b) => chunks.push({ at: performance.now(), peak: pcmPeak(b) }) } });
+  const live = player.play({ source: file(makeTone({ seconds: 3 })), volume: 100 });
+  await live.started;
+  await sleep(1000);
+  const t0 = performance.now();
+  live.setVolume(25);
+  assert.equal((await live.ended).reason, 'end');
+  const full = Math.max(...chunks.filter((c) => c.at < t0).map((c) => c.peak));
+  const firstLow = chunks.find((c) => c.at >= t0 && c.peak < full * 0.3);
+  assert.ok(full > 12_000, `peak before the change ${full}`);
+  assert.ok(firstLow, 'the level went down');
+  const lagMs = firstLow.at - t0;
+  t.diagnostic(`setVolume 100 -> 25 heard after ${lagMs.toFixed(0)} ms (paced output)`);
+  assert.ok(lagMs < 2000, `heard after ${lagMs.toFixed(0)} ms`);
+  const after = chunks.filter((c) => c.at > firstLow.at + 50);
+  // Never louder than a quarter after it; the bulk at a quarter (the last chunk may hold the encoder's tail of silence).
+  const ratios = after.map((c) => c.peak / full);
+  assert.ok(after.length > 10 && ratios.every((r) => r < 0.28), `after the change: ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
+  assert.ok(ratios.filter((r) => r > 0.22).length >= ratios.length - 2, `after the change: ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
+});
+
 test('volume takes effect: peak at 25 is a quarter of the peak at 100', async () => {
   const peakAt = async (volume: number) => {
     let peak = 0;

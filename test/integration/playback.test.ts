@@ -44,8 +44,7 @@ function rig(paths: Record<string, string>) {
     log: createLogger({ level: 'silent', pretty: false }),
     warmUpMs: 300,
     holdMs: 500,
-    maxVolume: 100,
-    masterVolume: () => 100,
+    volumeFor: () => 100,
     mediaPath: (sha) => paths[sha] ?? null,
   });
   const events = () => outbox.peekAfter(0, 1000).map((r) => JSON.parse(r.body) as Record<string, unknown>);

@@ -43,6 +43,18 @@ async function command(key: TestKey, over: Record<string, unknown>): Promise<str
   );
 }
 
+test('the level in force and why, from the heartbeat\'s volumeWhy; absent from a box that does not send it', () => {
+  const m = new ExporterModel({ root: ROOT });
+  m.apply(t('b1', 'status'), birth('boot-1'), T0, true);
+  m.apply(t('b1', 'heartbeat'), beat('boot-1', T0, { volume: 50, volumeWhy: { level: 30, reason: 'quiet-hours', cap: 30, window: 'quiet-hours' } }), T0);
+  m.apply(t('b2', 'status'), birth('boot-2'), T0, true);
+  m.apply(t('b2', 'heartbeat'), beat('boot-2', T0), T0);
+  const s = samples(renderMetrics(m, T0 + 1000, health));
+  assert.equal(s.get('loa_box_volume_ratio{device="b1"}'), 0.5);
+  assert.equal(s.get('loa_box_volume_level_ratio{device="b1",reason="quiet-hours"}'), 0.3);
+  assert.equal([...s.keys()].filter((k) => k.startsWith('loa_box_volume_level_ratio{device="b2"')).length, 0);
+});
+
 test('gauges per box: presence by the bootId rule, the heartbeat in base units, info labels escaped', () => {
   const m = new ExporterModel({ root: ROOT });
   m.apply(t('b1', 'status'), birth('boot-1'), T0, true);

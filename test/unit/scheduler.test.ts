@@ -48,8 +48,7 @@ function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmU
     log,
     warmUpMs: opts.warmUpMs ?? 2000,
     holdMs: opts.holdMs ?? 5000,
-    maxVolume: 100,
-    masterVolume: () => 100,
+    volumeFor: () => 100,
     mediaPath: () => null,
   });
   let checked: number | undefined;

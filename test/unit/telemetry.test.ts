@@ -40,6 +40,7 @@ test('a fully populated heartbeat stays under 1 KiB', () => {
     playing: { itemId: 'emergency-typhoon-warning-2026-11-26', docId: 'c26734-emergency-broadcast', source: 'stream', startedAt: now.toISOString(), priority: 100 },
     faults: 0,
     volume: 100,
+    volumeWhy: { level: 100, reason: 'emergency' },
     amp: { on: true, fault: false },
     fm: { freqMHz: 100.0, rssi: -61 },
     cache: { bytes: 1_073_741_824, ready: 48, pending: 2, failed: 1 },
@@ -56,6 +57,7 @@ test('a fully populated heartbeat stays under 1 KiB', () => {
   assert.deepEqual(hb.mcu, { up: true, resets: 65_535, badFrames: 4_294_967_295, timeouts: 4_294_967_295 });
   assert.ok(bytes < 1024, `${bytes} bytes`);
   assert.equal(hb.state, 'playing');
+  assert.deepEqual(hb.volumeWhy, { level: 100, reason: 'emergency' }, 'an emergency plays: its level');
   assert.deepEqual(hb.clock, { synced: true, source: 'timesyncd', lowerBound: '2026-11-26T09:30:00.000Z', behind: false });
 });
 
