@@ -10,7 +10,7 @@ import type { Db } from '../adapters/sqlite-db.js';
 import type { Outbox } from '../adapters/outbox-store.js';
 import type { ScheduleStore } from '../adapters/schedule-store.js';
 import type { Link } from '../adapters/mqtt-link.js';
-import { createBoard, createLink, createPlayer, openStores, type Stores } from '../wiring.js';
+import { createBoard, createPlayer, openStores, type Stores } from '../wiring.js';
 import { mediaNeeds } from '../domain/cache-plan.js';
 import { Rejections } from './rejections.js';
 import { restoreReplayState } from './replay-restore.js';
@@ -26,19 +26,20 @@ import { createClockSources, type ClockSources } from '../adapters/clock-sources
 import { ClockCheckpoint } from '../adapters/clock-checkpoint.js';
 import { ClockWatch } from './clock-watch.js';
 import { bindingsFor, topicsFor, type TopicMap } from '../domain/topics.js';
-import { buildWill, type DocRef } from '../domain/telemetry.js';
+import type { DocRef } from '../domain/telemetry.js';
 import { AGENT_VERSION } from '../version.js';
-import { OutboxSender } from './outbox-sender.js';
-import { Presence } from './presence.js';
-import { HeartbeatService, type HeartbeatPart } from './heartbeat.js';
+import type { OutboxSender } from './outbox-sender.js';
+import type { Presence } from './presence.js';
+import type { HeartbeatService, HeartbeatPart } from './heartbeat.js';
+import { createTelemetry } from './telemetry-wiring.js';
 import type { EventSink } from '../domain/events.js';
 import { redactingSink } from '../domain/redact.js';
 import { FaultTracker } from '../domain/fault-tracker.js';
-import { CommandService } from './commands.js';
-import { createExecutor } from './command-actions.js';
+import type { CommandService } from './commands.js';
+import { createCommandService } from './command-wiring.js';
 import { Repeats } from './repeats.js';
 import { createUpdater } from './update-wiring.js';
-import { debianArch, type Updater } from './updater.js';
+import type { Updater } from './updater.js';
 import { VolumeControl } from './volume.js';
 
 export interface AgentDeps {
@@ -139,7 +140,29 @@ export class Agent {
     this.db = stores.db;
     this.outboxStore = stores.outbox;
     this.scheduleStore = stores.schedules;
-    const link = this.wireTelemetry(clock, startedMono, stores.outbox);
+    const t = createTelemetry({
+      config: c,
+      log,
+      clock,
+      bootId: this.bootId,
+      topics: this.topics,
+      outbox: stores.outbox,
+      stats: this.statsImpl,
+      startedMono,
+      parts: this.parts,
+      makeLink: this.d.makeLink,
+      docRefs: () => this.docRefs(),
+      updateState: () => this.updater?.state() ?? null,
+      onBirth: () => {
+        this.d.onBirth?.();
+        this.updater?.noteBirth();
+      },
+      clockReport: () => this.clockWatch?.report(),
+    });
+    const link = (this.linkImpl = t.link);
+    this.presence = t.presence;
+    this.sender = t.sender;
+    this.heartbeatSvc = t.heartbeat;
     this.restoreState(stores);
     const signed: SharedSigned = {
       link,
@@ -187,7 +210,22 @@ export class Agent {
       },
     }));
     updater.start();
-    this.wireCommands(clock, board, stores, { coordinator, faults, cache, scheduler, updater, volume }, signed);
+    this.commandSvc = createCommandService({
+      config: c,
+      log,
+      clock,
+      board,
+      stores,
+      stats: this.statsImpl,
+      resultTopic: this.topics.cmdResult,
+      signed,
+      presence: started(this.presence),
+      heartbeat: started(this.heartbeatSvc),
+      services: { coordinator, faults, cache, scheduler, updater, volume, repeats: started(this.repeats) },
+      docRefs: () => this.docRefs(),
+      onLifecycle: this.d.onLifecycle,
+      underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
+    });
     this.parts.push(() => {
       const next = scheduler.next();
       return {
@@ -219,49 +257,6 @@ export class Agent {
     volume.start();
     log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: stores.outbox.epoch, version: AGENT_VERSION, pending: stores.outbox.size }, 'agent starting');
     link.start();
-  }
-
-  /** The link, and what the box says of itself on it: birth and death, heartbeat, events. */
-  private wireTelemetry(clock: Clock, startedMono: number, outbox: Outbox): Link {
-    const { config: c, log } = this.d;
-    const will = { topic: this.topics.status, payload: JSON.stringify(buildWill(this.bootId)) };
-    const link = this.d.makeLink?.(will) ?? createLink(c, log, clock, will);
-    this.linkImpl = link;
-    this.presence = new Presence({
-      link,
-      clock,
-      log,
-      topic: this.topics.status,
-      bootId: this.bootId,
-      epoch: outbox.epoch,
-      agentVersion: AGENT_VERSION,
-      deviceId: c.deviceId,
-      groups: c.groups,
-      site: c.site,
-      heartbeatS: c.heartbeatS,
-      schedule: () => this.docRefs(),
-      arch: debianArch(),
-      updateState: () => this.updater?.state() ?? null,
-      onBirth: () => {
-        this.d.onBirth?.();
-        this.updater?.noteBirth();
-      },
-    });
-    this.sender = new OutboxSender({ outbox, link, topic: this.topics.events, window: c.outbox.window, log });
-    this.heartbeatSvc = new HeartbeatService({
-      link,
-      clock,
-      stats: this.statsImpl,
-      log,
-      topic: this.topics.heartbeat,
-      bootId: this.bootId,
-      periodS: c.heartbeatS,
-      startedMono,
-      outboxSize: () => outbox.size,
-      parts: this.parts,
-      clockReport: () => this.clockWatch?.report(),
-    });
-    return link;
   }
 
   /**
@@ -437,54 +432,6 @@ export class Agent {
     return { cache, scheduler };
   }
 
-  /** Signed commands (contract §4) and what they act on. */
-  private wireCommands(
-    clock: Clock,
-    board: Board,
-    stores: Stores,
-    s: { coordinator: PlaybackCoordinator; faults: FaultTracker; cache: MediaCache; scheduler: Scheduler; updater: Updater; volume: VolumeControl },
-    signed: SharedSigned,
-  ): void {
-    const { config: c, log } = this.d;
-    const heartbeat = started(this.heartbeatSvc);
-    const presence = started(this.presence);
-    const executor = createExecutor({
-      clock,
-      log: log.child({ mod: 'cmd' }),
-      coordinator: s.coordinator,
-      board,
-      faults: s.faults,
-      stats: this.statsImpl,
-      cacheDir: c.cacheDir,
-      mpg123Path: c.audio.player === 'stand-in' ? null : c.audio.mpg123Path,
-      snapshot: async () => ({ birth: presence.birth(), heartbeat: await heartbeat.snapshot() }),
-      setVolume: (level) => s.volume.setMaster(level),
-      setVolumeProfile: (profile) => {
-        const r = s.volume.setProfile(profile);
-        return { source: r.source, windows: r.profile.windows.length, timezone: r.profile.timezone, now: s.volume.decide(50) };
-      },
-      sync: () => {
-        s.cache.sync();
-        s.scheduler.replan();
-        return { cache: s.cache.figures(), schedule: this.docRefs() };
-      },
-      fetchMedia: (media, until) => s.cache.fetchNow(media, until),
-      update: (doc) => s.updater.accept(doc),
-      repeats: started(this.repeats),
-      underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
-    });
-    this.commandSvc = new CommandService({
-      ...signed,
-      store: stores.commands,
-      log: log.child({ mod: 'cmd' }),
-      bindings: bindingsFor(c.topicRoot, c.deviceId, c.groups, 'cmd'),
-      maxLifetimeMs: c.commands.maxLifetimeH * 3_600_000,
-      resultTopic: this.topics.cmdResult,
-      execute: executor,
-      lifecycle: (action) => this.d.onLifecycle?.(action),
-    });
-  }
-
   /** Register a provider of heartbeat fields (playback, cache, board...). */
   addHeartbeatPart(part: HeartbeatPart): void {
     this.parts.push(part);
@@ -565,7 +512,7 @@ export class Agent {
 
 
 /** What the schedule intake and the command service share; each adds its topics, lifetime and logger. */
-type SharedSigned = Omit<SignedTopicDeps, 'bindings' | 'maxLifetimeMs' | 'log'>;
+export type SharedSigned = Omit<SignedTopicDeps, 'bindings' | 'maxLifetimeMs' | 'log'>;
 
 /** The services exist only between start() and stop(); asking earlier is a programming error. */
 function started<T>(service: T | undefined): T {

@@ -1,0 +1,80 @@
+// The command service (contract §4) wired to what each command acts on: playback, the
+// board, the cache and scheduler, the updater (`update`), volume (`volume`,
+// `volume-profile`) and repeat series (`cancel`). agent.ts builds the services; this file
+// only connects them, so the composition root stays readable.
+import type { Board } from '../adapters/board.js';
+import type { Clock } from '../adapters/clock.js';
+import type { SystemStats } from '../adapters/system-stats.js';
+import type { Config } from '../config.js';
+import type { FaultTracker } from '../domain/fault-tracker.js';
+import type { DocRef } from '../domain/telemetry.js';
+import { bindingsFor } from '../domain/topics.js';
+import type { Logger } from '../log.js';
+import type { Stores } from '../wiring.js';
+import type { SharedSigned } from './agent.js';
+import { createExecutor } from './command-actions.js';
+import { CommandService } from './commands.js';
+import type { HeartbeatService } from './heartbeat.js';
+import type { MediaCache } from './media-cache.js';
+import type { PlaybackCoordinator } from './playback.js';
+import type { Presence } from './presence.js';
+import type { Repeats } from './repeats.js';
+import type { Scheduler } from './scheduler.js';
+import type { Updater } from './updater.js';
+import type { VolumeControl } from './volume.js';
+
+export interface CommandWiring {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  board: Board;
+  stores: Stores;
+  stats: SystemStats;
+  resultTopic: string;
+  signed: SharedSigned;
+  presence: Presence;
+  heartbeat: HeartbeatService;
+  services: { coordinator: PlaybackCoordinator; faults: FaultTracker; cache: MediaCache; scheduler: Scheduler; updater: Updater; volume: VolumeControl; repeats: Repeats };
+  docRefs: () => DocRef[];
+  onLifecycle: ((action: 'restart' | 'reboot') => void) | undefined;
+  underSystemd: boolean;
+}
+
+export function createCommandService(w: CommandWiring): CommandService {
+  const { config: c, log, clock, presence, heartbeat, services: s } = w;
+  const executor = createExecutor({
+    clock,
+    log: log.child({ mod: 'cmd' }),
+    coordinator: s.coordinator,
+    board: w.board,
+    faults: s.faults,
+    stats: w.stats,
+    cacheDir: c.cacheDir,
+    mpg123Path: c.audio.player === 'stand-in' ? null : c.audio.mpg123Path,
+    snapshot: async () => ({ birth: presence.birth(), heartbeat: await heartbeat.snapshot() }),
+    setVolume: (level) => s.volume.setMaster(level),
+    setVolumeProfile: (profile) => {
+      const r = s.volume.setProfile(profile);
+      return { source: r.source, windows: r.profile.windows.length, timezone: r.profile.timezone, now: s.volume.decide(50) };
+    },
+    sync: () => {
+      s.cache.sync();
+      s.scheduler.replan();
+      return { cache: s.cache.figures(), schedule: w.docRefs() };
+    },
+    fetchMedia: (media, until) => s.cache.fetchNow(media, until),
+    update: (doc) => s.updater.accept(doc),
+    repeats: s.repeats,
+    underSystemd: w.underSystemd,
+  });
+  return new CommandService({
+    ...w.signed,
+    store: w.stores.commands,
+    log: log.child({ mod: 'cmd' }),
+    bindings: bindingsFor(c.topicRoot, c.deviceId, c.groups, 'cmd'),
+    maxLifetimeMs: c.commands.maxLifetimeH * 3_600_000,
+    resultTopic: w.resultTopic,
+    execute: executor,
+    lifecycle: (action) => w.onLifecycle?.(action),
+  });
+}
