@@ -26,6 +26,7 @@ import { benchPlanning } from './planning.js';
 import { benchFlood } from './flood.js';
 import { benchStore } from './store.js';
 import { benchMemory, benchWear } from './lean.js';
+import { benchOta } from './ota.js';
 import { DEFAULT_ROOT, deviceTopic, fleetFilter } from '../agent/domain/topics.js';
 
 interface Row {
@@ -251,6 +252,8 @@ async function main(): Promise<void> {
   // Issue [4/8]: memory near the floor, SD-card wear; each next to the bare mqtt.js+pino process.
   if (want('memory')) await benchMemory(add);
   if (want('wear')) await benchWear(add);
+  // Issue [5/8]: an over-the-air update, next to curl, tar and a bare node.
+  if (want('ota')) await benchOta(add);
   printTable();
 }
 

@@ -1,0 +1,54 @@
+// Issue [5/8]: an over-the-air update of a real agent on loopback (the real launcher under
+// the Restart=always stand-in, Mosquitto, HTTP), each time next to its anchors measured in
+// the same run: curl of the same artifact, a bare tar -xzf of it, the new release's
+// --check-config alone, and a bare `node -e 0`.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { otaRig } from '../test/helpers/ota-rig.js';
+import { packRelease } from '../test/helpers/releases.js';
+import { tempDir } from '../test/helpers/tmp.js';
+
+type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
+const ROUNDS = 3;
+
+function timed(cmd: string, args: string[]): number {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
+  return performance.now() - t0;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function benchOta(add: Add): Promise<void> {
+  const r = await otaRig({ deviceId: 'bench-ota' });
+  try {
+    await r.birth('1.0.0', 60_000);
+    const done: number[] = [];
+    let last = packRelease('1.0.0');
+    for (let i = 1; i <= ROUNDS; i++) {
+      last = packRelease(`1.${i}.0`);
+      const t0 = Date.now();
+      const id = await r.update(last);
+      await r.event('update.committed', id, 120_000);
+      done.push(Date.now() - t0);
+    }
+    const url = r.serve(last);
+    const curl = median([0, 1, 2].map(() => timed('curl', ['-s', '-o', '/dev/null', url])));
+    const tar = median([0, 1, 2].map(() => timed('tar', ['-xzf', last.path, '-C', tempDir('bench-tar')])));
+    const current = join(r.root, 'current/dist/agent/main.js');
+    const check = median([0, 1, 2].map(() => timed(process.execPath, [current, '--check-config', '--config', join(r.dir, 'agent.json')])));
+    const bare = median([0, 1, 2].map(() => timed(process.execPath, ['-e', '0'])));
+    add(`ota: update sent -> committed, median of ${ROUNDS} (${Math.round(last.bytes / 1024)} KB test release, commitAfterS 2)`, `${median(done)} ms`, 'download+unpack+check+switch+restart+trial');
+    add('ota: anchor curl of the artifact / tar -xzf / --check-config / node -e 0', `${curl.toFixed(0)} / ${tar.toFixed(0)} / ${check.toFixed(0)} / ${bare.toFixed(0)} ms`, '');
+    add('ota: committed / (tar + check-config + node -e 0 + commitAfterS)', `${(median(done) / (tar + check + bare + 2000)).toFixed(2)}x`, '');
+    const bad = packRelease(`9.0.0`, 'exits');
+    const id = await r.update(bad);
+    await r.event('update.installed', id, 120_000);
+    const t0 = Date.now();
+    await r.event('update.rolledback', id, 120_000);
+    add('ota: release that exits at start -> update.rolledback (RestartSec 0.5 s here; 5 s in the unit)', `${Date.now() - t0} ms`, '<= 120 s', Date.now() - t0 <= 120_000);
+  } finally {
+    await r.close();
+  }
+}
