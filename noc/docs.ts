@@ -55,16 +55,17 @@ export function docKind(raw: unknown, where: string): DocKind {
 /**
  * Every problem of the document, each naming its field ("items[1].cron: must have 5
  * fields ..."), empty when valid. The agent's validate*() stop at five; the author of
- * a document wants the whole list in one go.
+ * a document wants the whole list in one go. `minRepeatS`: the fleet's config
+ * `schedule.minRepeatS` the boxes check `repeat.everyS` against (default the contract's 60 s).
  */
-export function problems(kind: DocKind, raw: unknown): string[] {
+export function problems(kind: DocKind, raw: unknown, minRepeatS?: number): string[] {
   const r = kind === 'schedule' ? scheduleSchema.safeParse(raw) : commandSchema.safeParse(raw);
   if (!r.success) {
     const isCap = (i: (typeof r.error.issues)[number]) => kind === 'schedule' && i.path.length === 1 && i.path[0] === 'items' && i.message.includes('occurrences in a day');
     return r.error.issues.map((i) => (isCap(i) ? `${describe(i)}; by item, ${heaviestItems(raw)}` : describe(i)));
   }
   // The agent's entry points, as the final word: what they accept, the box accepts.
-  const v = kind === 'schedule' ? validateSchedule(raw) : validateCommand(raw);
+  const v = kind === 'schedule' ? validateSchedule(raw, minRepeatS === undefined ? {} : { minRepeatS }) : validateCommand(raw, minRepeatS);
   return v.ok ? [] : [v.message];
 }
 

@@ -38,6 +38,7 @@ const SPEC = {
   voice: { kind: 'string' },
   log: { kind: 'string' },
   'cap-cert': { kind: 'list' },
+  'min-repeat-s': { kind: 'number', min: 1, max: 86_400 },
 } as const;
 
 export const CAP_HELP = `noc cap FILE|URL --mapping M.json --key K.pem [--kid KID] [--dry-run] [options]
@@ -69,6 +70,8 @@ Every decision is a printed line. docs/cap.md has the mapping file and the comma
   --tts-command T     text to speech template (default: espeak-ng -v {voice} -w {wav} {text});
   --encode-command T  WAV → MP3 (default: lame --quiet -b 64 {wav} {mp3}); see noc tts --help
   --voice V           the {voice} (default: from the info language, vi-VN → vi)
+  --min-repeat-s N    the fleet's config schedule.minRepeatS (default 60, the contract's): the
+                      shortest repeat cadence the boxes accept, and so a mapping rule may give
   --log FILE          append every decision line, time-stamped
   --cap-cert PEM      a pinned certificate of the alerting authority (repeatable): every
                       alert must then carry an enveloped XML signature (exclusive c14n,
@@ -84,6 +87,7 @@ interface Ctx {
   io: Io;
   say: (line: string) => void;
   mapping: Mapping;
+  minRepeatS: number;
   key?: SigningKey;
   dryRun: boolean;
   state: CapState;
@@ -159,7 +163,7 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
   for (const a of actions) {
     try {
       const doc = buildCommand(a, now, a.kind === 'play' ? await audioFor(a, c) : undefined);
-      const bad = commandProblems(doc, now);
+      const bad = commandProblems(doc, now, c.minRepeatS);
       if (bad.length) throw new Failure(`command ${a.id} would be refused by boxes: ${bad.join('; ')}`);
       const jws = c.key ? signForBoxes(doc, 'command', c.key) : undefined;
       for (const g of a.groups) {
@@ -233,7 +237,9 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
   if (opts.feed && !opts.state && !opts['dry-run']) throw new UsageError('--feed needs --state FILE (the alerts already handled), or every poll would send them again');
   if (Boolean(opts['media-dir']) !== Boolean(opts['media-base-url'])) throw new UsageError('--media-dir and --media-base-url go together');
   const dryRun = opts['dry-run'] === true;
-  const mp = readMapping(readJsonFile(required(opts.mapping, '--mapping', 'areas.json')));
+  const minRepeatS = opts['min-repeat-s'] ?? 60;
+  if (!Number.isInteger(minRepeatS)) throw new UsageError(`--min-repeat-s ${minRepeatS}: must be a whole number of seconds`);
+  const mp = readMapping(readJsonFile(required(opts.mapping, '--mapping', 'areas.json')), minRepeatS);
   if (!mp.ok) throw new Failure(`--mapping ${opts.mapping}: ${mp.problems.length} problem(s)`, mp.problems);
   const key = opts.key ? loadSigningKey(opts.key, opts.kid) : dryRun ? undefined : loadSigningKey(required(opts.key, '--key', 'centre-2026.key.pem'), opts.kid);
   const cfg = dryRun && !opts.broker && !process.env.NOC_BROKER ? undefined : brokerConfig(opts, process.env, io.err);
@@ -252,6 +258,7 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
     io,
     say,
     mapping: mp.mapping,
+    minRepeatS,
     ...(key ? { key } : {}),
     dryRun,
     state: loadState(opts.state),

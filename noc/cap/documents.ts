@@ -35,10 +35,11 @@ export function buildCommand(a: Action, now: number, media?: MediaEntry): Record
 
 /**
  * Every problem of a command built here, for each group topic it goes to: the agent's
- * own schema and entry point (the box's minimum cadence of 60 s included), then the envelope.
+ * own schema and entry point (the box's minimum cadence included: `minRepeatS`, the
+ * fleet's config `schedule.minRepeatS`, default the contract's 60 s), then the envelope.
  */
-export function commandProblems(doc: Record<string, unknown>, now: number): string[] {
-  const out = problems('command', doc);
+export function commandProblems(doc: Record<string, unknown>, now: number, minRepeatS?: number): string[] {
+  const out = problems('command', doc, minRepeatS);
   if (doc.action !== 'play' && doc.action !== 'cancel') out.push(`action: ${String(doc.action)} is not made from CAP (play, cancel)`);
   if (out.length) return out;
   for (const g of (doc.target as { groups: string[] }).groups) {

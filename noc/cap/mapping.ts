@@ -35,11 +35,11 @@ export const DEFAULT_RULE: Required<Omit<EventRule, 'priority' | 'volume'>> = { 
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function ruleProblems(r: unknown, path: string, out: string[]): EventRule {
+function ruleProblems(r: unknown, path: string, out: string[], minRepeatS: number): EventRule {
   if (!isObj(r)) return out.push(`${path}: must be an object`), {};
   const rule: EventRule = {};
   for (const [k, v] of Object.entries(r)) {
-    const bounds: Record<string, [number, number]> = { priority: [0, 100], everyS: [60, 86_400], count: [1, 1000], volume: [0, 100] };
+    const bounds: Record<string, [number, number]> = { priority: [0, 100], everyS: [minRepeatS, 86_400], count: [1, 1000], volume: [0, 100] };
     const bd = bounds[k];
     if (!bd) out.push(`${path}.${k}: unknown field (priority, everyS, count, volume)`);
     else if (typeof v !== 'number' || !Number.isInteger(v) || v < bd[0] || v > bd[1]) out.push(`${path}.${k}: must be a whole number ${bd[0]}..${bd[1]}`);
@@ -48,8 +48,12 @@ function ruleProblems(r: unknown, path: string, out: string[]): EventRule {
   return rule;
 }
 
-/** The mapping from its parsed JSON, or every problem. */
-export function readMapping(raw: unknown): { ok: true; mapping: Mapping } | { ok: false; problems: string[] } {
+/**
+ * The mapping from its parsed JSON, or every problem. `minRepeatS` is the fleet's config
+ * `schedule.minRepeatS` (`noc cap --min-repeat-s`; the contract's 60 s by default): the
+ * shortest cadence an event rule may give.
+ */
+export function readMapping(raw: unknown, minRepeatS = 60): { ok: true; mapping: Mapping } | { ok: false; problems: string[] } {
   const out: string[] = [];
   if (!isObj(raw)) return { ok: false, problems: ['the mapping must be a JSON object'] };
   for (const k of Object.keys(raw)) if (!['languages', 'geocodes', 'groups', 'events', 'scopes', '$comment'].includes(k)) out.push(`${k}: unknown field (languages, geocodes, groups, events, scopes)`);
@@ -111,7 +115,7 @@ export function readMapping(raw: unknown): { ok: true; mapping: Mapping } | { ok
   }
   if (raw.events !== undefined) {
     if (!isObj(raw.events)) out.push('events: must be an object: event → {priority, everyS, count, volume}');
-    else for (const [ev, r] of Object.entries(raw.events)) m.events[ev] = ruleProblems(r, `events.${ev}`, out);
+    else for (const [ev, r] of Object.entries(raw.events)) m.events[ev] = ruleProblems(r, `events.${ev}`, out, minRepeatS);
   }
   if (Object.keys(m.groups).length === 0) out.push('no group is named: give geocodes (valueName → value → groups) or groups with a point');
   return out.length ? { ok: false, problems: out } : { ok: true, mapping: m };

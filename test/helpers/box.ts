@@ -7,7 +7,7 @@ import type { TestBroker } from './broker.js';
 import type { TestKey } from './signer.js';
 
 /** A box config for `writeConfig`: quiet logs, short warm-up, 5 s heartbeat. */
-export function boxConfig(broker: TestBroker, key: TestKey, deviceId: string, dir: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+export function boxConfig(broker: TestBroker, key: Pick<TestKey, 'kid' | 'publicKey'>, deviceId: string, dir: string, over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     deviceId,
     groups: ['c26734'],

@@ -2,7 +2,7 @@
 // file, a URL and Atom/RSS feeds served by a local HTTP server, through the validator,
 // the mapping, audio fetch + digest check or speech synthesis, to signed commands on a
 // real Mosquitto, where a subscriber verifies them as a box verifies a signature and
-// envelope. (Boxes do not play repeat/cancel yet: no agent here, by design.)
+// envelope. The same chain to real agents that play: test/integration/cap-agents.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

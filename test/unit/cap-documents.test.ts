@@ -67,3 +67,10 @@ test('a play whose known parts the box would refuse is refused here', () => {
   const doc = buildCommand(play, NOW, { ...media, url: 'ftp://x/a.mp3' });
   assert.notDeepEqual(commandProblems(doc, NOW), []);
 });
+
+test("repeat.everyS is checked against the fleet's schedule.minRepeatS when given (noc cap --min-repeat-s)", () => {
+  const doc = { ...buildCommand(play, NOW, media), args: { ...(buildCommand(play, NOW, media).args as object), repeat: { everyS: 5, count: 3 } } };
+  assert.deepEqual(commandProblems(doc, NOW, 5), []);
+  assert.match(commandProblems(doc, NOW, 6).join(), /args\.repeat\.everyS: must be at least 6 s/);
+  assert.match(commandProblems(doc, NOW).join(), /must be at least 60 s/);
+});

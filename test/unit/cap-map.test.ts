@@ -145,3 +145,10 @@ test('mapping file problems are each named by path', () => {
   const p = (m as { problems: string[] }).problems.join('\n');
   for (const re of [/extra: unknown field/, /geocodes\.VN-ADM3\.1\[0\]: "Bad Group" is not a group name/, /geocodes\.VN-ADM3\.2: must be a non-empty list/, /groups\.lab\.exercise: must be true or false/, /groups\.lab\.point: must be \[latitude, longitude\]/, /events\.x\.everyS: must be a whole number 60\.\.86400/]) assert.match(p, re);
 });
+
+test("a rule's everyS may go down to the fleet's schedule.minRepeatS (noc cap --min-repeat-s), not below", () => {
+  const rules = (everyS: number) => ({ ...MAPPING_JSON, events: { x: { everyS } } });
+  assert.equal(readMapping(rules(5), 5).ok, true);
+  assert.match((readMapping(rules(4), 5) as { problems: string[] }).problems.join(), /events\.x\.everyS: must be a whole number 5\.\.86400/);
+  assert.equal(readMapping(rules(5)).ok, false, 'the default is the contract minimum, 60 s');
+});
