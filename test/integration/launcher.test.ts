@@ -140,7 +140,9 @@ test('the agent gets LOA_LAUNCHER=1, both roots, its arguments and the node flag
   const s = launch(t, tree, {}, [...CONFIG_ARGS, 'two words', '*']);
   await s.waitFor(/1\.1\.0 running/, 20_000);
   const seen = JSON.parse(readFileSync(report, 'utf8'));
-  assert.deepEqual(seen.env, { LOA_RELEASE_ROOT: tree.root, LOA_OTA_DIR: tree.ota, LOA_NODE: process.execPath, LOA_LAUNCHER: '1' });
+  // Besides what the launcher sets, only the LOA_* variables this test process already had (LOA_TEST_CACHE, …).
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('LOA_')));
+  assert.deepEqual(seen.env, { ...inherited, LOA_RELEASE_ROOT: tree.root, LOA_OTA_DIR: tree.ota, LOA_NODE: process.execPath, LOA_LAUNCHER: '1' });
   assert.deepEqual(seen.argv, [...CONFIG_ARGS, 'two words', '*']);
   assert.deepEqual(seen.execArgv, ['--max-semi-space-size=1', '--v8-pool-size=1']);
   assert.equal(realpathSync(seen.main), realpathSync(join(tree.root, 'releases', A, 'dist/agent/main.js')));
