@@ -202,9 +202,12 @@ test('the amplifier is switched on ampWarmUpMs before the start', async () => {
   const a = makeAgent(join(dir, 'state'));
   await started(a, w);
   try {
-    const at = Date.now() + 3000;
+    // 6 s ahead: time for the document to be received, verified and planned before the
+    // warm-up must begin even when test files run two at a time on two busy cores (at 3 s
+    // it was once planned only at the start itself: "on -1 ms before").
+    const at = Date.now() + 6000;
     await publish(SCHED, await sign(boxDoc({ id: 'warm', items: [{ id: 'w1', source: { kind: 'line' }, at: new Date(at).toISOString(), durationS: 1 }] }), key));
-    await w.waitUntil(() => eventsOf(w, 'play.started')[0], 10_000, 'play.started');
+    await w.waitUntil(() => eventsOf(w, 'play.started')[0], 15_000, 'play.started');
     const ampOn = (a.board as SimBoard).transitions.find((x) => x.what === 'amp' && x.value === true);
     assert.ok(ampOn, 'amplifier switched on');
     const lead = at - ampOn.at;
