@@ -13,6 +13,7 @@ import { Debouncer, findSysfsChip, GpioBoard, type GpioBoardOptions } from '../.
 import { LoaError } from '../../agent/errors.js';
 import { boardContract } from '../contract/board.contract.js';
 import { tempDir } from '../helpers/tmp.js';
+import { onLines } from '../helpers/wait.js';
 import {
   buildSysfsTree,
   installFakeGpiod,
@@ -246,7 +247,7 @@ async function agentChild(then: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   await new Promise<void>((res, rej) => {
-    child.stdout.on('data', (d: Buffer) => d.toString().includes('amp on') && res());
+    onLines(child.stdout, (line) => line === 'amp on' && res());
     void exited.then((code) => rej(new Error(`child exited ${code} before amp on`)));
   });
   const holder = fake.calls().filter((c) => c.tool === 'gpioset' && c.event === 'start').at(-1);

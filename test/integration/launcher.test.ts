@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSupervised, stopGroup, type Supervised } from '../helpers/supervisor.js';
+import { exitWithin, onLines } from '../helpers/wait.js';
 import { LAUNCHER, currentTarget, mains, readKv, releaseTree, switchCurrent, writeKv, writeRelease, writeTrial, type ReleaseTree } from '../helpers/release-tree.js';
 
 const A = '1.1.0';
@@ -245,18 +246,20 @@ test('kill -9 at any line of a rollback (sh -x, killed after its n-th traced com
     const p = spawn('/bin/sh', ['-x', LAUNCHER, ...CONFIG_ARGS], { env: { ...process.env, ...tree.env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let n = 0;
     let done = false;
-    p.stderr!.on('data', (b: Buffer) => {
-      for (const line of b.toString().split('\n')) {
-        if (done || !line.startsWith('+ ')) continue;
-        n++;
-        // At the final exec (the old version starts) or at the n-th command.
-        if (n >= killAt || line.startsWith('+ exec ')) {
-          done = true;
-          process.kill(-p.pid!, 'SIGKILL');
-        }
+    let last = '';
+    // Whole lines: a `+ exec …` cut across two pipe chunks was once never seen, the exec'd
+    // agent never killed, and this test waited for it for good.
+    onLines(p.stderr!, (line) => {
+      if (done || !line.startsWith('+ ')) return;
+      n++;
+      last = line;
+      // At the final exec (the old version starts) or at the n-th command.
+      if (n >= killAt || line.startsWith('+ exec ')) {
+        done = true;
+        process.kill(-p.pid!, 'SIGKILL');
       }
     });
-    await new Promise((r) => p.once('exit', r));
+    await exitWithin(p, 60_000, () => `the traced launcher to exit (killAt ${killAt}, ${n} commands traced, last: ${last})`, true);
     await stopGroup(p.pid!, 1000);
     return n;
   };

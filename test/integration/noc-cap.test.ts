@@ -131,13 +131,19 @@ test('expired, Draft: printed reasons and nothing sent; Exercise and Test only t
 
 test('an English text-only alert with a polygon and a geocode is synthesised, stored and served, fetched from a URL', { skip: ttsSkip }, async () => {
   const square = '10.8,106.6 10.9,106.6 10.9,106.7 10.8,106.7 10.8,106.6';
+  // Sent a minute ago on this run's clock: an alert with no expires is stale after 24 h.
+  const sentMs = Date.now() - 60_000;
+  const hanoi = new Date(sentMs + 7 * 3_600_000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const spokenTime = `${two(hanoi.getUTCHours())}:${two(hanoi.getUTCMinutes())} on ${hanoi.getUTCDate()} ${hanoi.toLocaleString('en-GB', { month: 'long', timeZone: 'UTC' })} ${hanoi.getUTCFullYear()}`;
   routes.set('/alerts/flood-en.xml', {
     type: 'application/cap+xml',
-    body: capXml({ identifier: 'VN-DDMFC-2026-77', sent: '2026-11-27T14:05:00+07:00', infos: [{ language: 'en-US', event: 'Flood', severity: 'Severe', urgency: 'Expected', headline: 'Flood warning', instruction: 'Move to higher ground.', areas: [{ desc: 'Riverside', polygons: [square], geocodes: [['VN-ADM3', '26737']] }] }] }),
+    body: capXml({ identifier: 'VN-DDMFC-2026-77', sent: capTime(sentMs), infos: [{ language: 'en-US', event: 'Flood', severity: 'Severe', urgency: 'Expected', headline: 'Flood warning', instruction: 'Move to higher ground.', areas: [{ desc: 'Riverside', polygons: [square], geocodes: [['VN-ADM3', '26737']] }] }] }),
   });
   const r = await runNoc(['cap', `${base}/alerts/flood-en.xml`, ...mapArgs(), ...mediaArgs(), '--dry-run']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /synthesised \d+ ms of speech in \d+ ms \(real-time factor [\d.]+\), MP3 \d+ bytes: "Issued at 14:05 on 27 November 2026\. Flood warning/);
+  assert.match(r.stdout, /synthesised \d+ ms of speech in \d+ ms \(real-time factor [\d.]+\), MP3 \d+ bytes: "Issued at ([\d:]+ on \d+ \w+ \d+)\. Flood warning/);
+  assert.equal(/Issued at ([\d:]+ on \d+ \w+ \d+)\./.exec(r.stdout)?.[1], spokenTime, 'the speech says when the alert was sent, in Hanoi time');
   const pubs = wouldPublish(r.stdout);
   assert.deepEqual(pubs.map((p) => p.topic).sort(), [`${ROOT}/g/c26734/cmd`, `${ROOT}/g/c26737/cmd`]);
   assert.equal(pubs[0]!.doc.args.priority, 75);
