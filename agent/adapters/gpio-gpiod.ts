@@ -71,6 +71,7 @@ export class GpiodDriver implements Driver {
     // the amp relay held on, or keep the lines busy for the restarted agent.
     const child = spawn('gpioset', args, { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
+    child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
     child.stdin?.on('error', () => undefined); // EPIPE when it has died; 'exit' reports that
     // gpioset prints nothing once it holds its lines: a failure (busy line, bad chip) exits at once.

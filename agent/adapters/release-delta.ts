@@ -40,6 +40,7 @@ export function runTool(cmd: string, args: string[], stdoutFile?: string, nice =
     let err = '';
     const p = spawn(nice ? 'nice' : cmd, nice ? ['-n', '10', cmd, ...args] : args, { stdio: ['ignore', fd ?? 'ignore', 'pipe'] });
     if (fd !== undefined) closeSync(fd); // the child has its own copy
+    p.stderr?.setEncoding('utf8');
     p.stderr?.on('data', (b: Buffer) => (err = (err + b.toString('utf8')).slice(-2000)));
     p.on('error', reject);
     p.on('close', (code, signal) => {

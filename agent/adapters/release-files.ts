@@ -193,6 +193,8 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs: num
     const keep = (b: Buffer) => {
       out = (out + b.toString()).slice(-4000);
     };
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);

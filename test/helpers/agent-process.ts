@@ -36,6 +36,8 @@ export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentPr
     out += b.toString();
     for (const l of listeners) l();
   };
+  proc.stdout!.setEncoding('utf8');
+  proc.stderr!.setEncoding('utf8');
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
   const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));

@@ -93,6 +93,7 @@ async function startMosquitto(bin: string, opts: BrokerOptions): Promise<TestBro
   const start = async () => {
     stderr = '';
     proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     await waitForPort(port, 10_000, () => (proc?.exitCode !== null ? `mosquitto exited: ${stderr}` : undefined));
   };

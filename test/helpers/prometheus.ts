@@ -66,6 +66,7 @@ export async function startPrometheus(o: PromOptions): Promise<TestPrometheus> {
   writeFileSync(cfg, yml + '\n');
   const proc = spawn('prometheus', [`--config.file=${cfg}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
+  proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-20_000)));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;

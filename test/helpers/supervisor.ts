@@ -111,6 +111,8 @@ export function startSupervised(opts: SupervisedOptions): Supervised {
       });
       child = p;
       starts++;
+      p.stdout!.setEncoding('utf8');
+      p.stderr!.setEncoding('utf8');
       p.stdout!.on('data', onData);
       p.stderr!.on('data', onData);
       p.once('error', (e) => {

@@ -195,6 +195,8 @@ test('the longest URL a document may carry fits mpg123\'s remote-control line', 
   assert.equal(url.length, MAX_URL_LENGTH);
   const p = spawn('mpg123', ['-o', 'dummy', '-R'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
+  p.stdout.setEncoding('utf8');
+  p.stderr.setEncoding('utf8');
   p.stdout.on('data', (b: Buffer) => (out += b.toString()));
   p.stdin.write(`LOAD ${url}\n`);
   await new Promise((r) => setTimeout(r, 700));

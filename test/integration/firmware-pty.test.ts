@@ -55,6 +55,7 @@ function startSim(dir: string, bootCount: number, extra: string[] = []) {
   });
   const lines: string[] = [];
   let buf = '';
+  p.stderr?.setEncoding('utf8');
   p.stderr?.on('data', (b: Buffer) => {
     buf += b.toString();
     const parts = buf.split('\n');

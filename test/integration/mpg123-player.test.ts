@@ -299,6 +299,7 @@ for (const [what, src] of [
     });
     let out = '';
     const pid = await new Promise<number>((resolve, reject) => {
+      child.stdout.setEncoding('utf8');
       child.stdout.on('data', (b: Buffer) => {
         out += b.toString();
         const m = /PID (\d+)/.exec(out);

@@ -27,6 +27,8 @@ export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}): NocProces
   const proc = spawn(process.execPath, ['--import', 'tsx', NOC_CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   const listeners = new Set<() => void>();
+  proc.stdout!.setEncoding('utf8');
+  proc.stderr!.setEncoding('utf8');
   proc.stdout!.on('data', (b: Buffer) => {
     out.stdout += b.toString();
     for (const l of listeners) l();

@@ -52,6 +52,8 @@ export async function spawnCli(argv: string[], env: NodeJS.ProcessEnv = {}): Pro
   const t0 = performance.now();
   const p = spawn(process.execPath, ['--import', 'tsx', CLI, ...argv], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  p.stdout.setEncoding('utf8');
+  p.stderr.setEncoding('utf8');
   p.stdout.on('data', (b: Buffer) => (out += b.toString()));
   p.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const [code] = (await once(p, 'exit')) as [number | null];
@@ -69,6 +71,8 @@ export function ptySession(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const p = spawn(SCRIPT, ['-qfec', cmd, '/dev/null'], { cwd: REPO_ROOT, env: { ...process.env, LANG: 'C.UTF-8', TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let consumed = 0;
+  p.stdout.setEncoding('utf8');
+  p.stderr.setEncoding('utf8');
   p.stdout.on('data', (b: Buffer) => (out += b.toString()));
   p.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const exited = once(p, 'exit').then(([code]) => code as number | null);
@@ -106,6 +110,7 @@ export async function startSimPty(): Promise<{ host: string; lines: string[]; sc
   const sim = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'firmware-bridge/sim-cli.ts'), board], { cwd: REPO_ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
   const lines: string[] = [];
   let buf = '';
+  sim.stderr.setEncoding('utf8');
   sim.stderr.on('data', (b: Buffer) => {
     buf += b.toString();
     const parts = buf.split('\n');

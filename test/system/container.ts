@@ -122,6 +122,8 @@ export class Container {
     const script = `for cg in ${this.cgroups.join(' ')}; do echo $$ > "$cg/cgroup.procs"; done; exec systemd-nspawn "$@"`;
     this.console = '';
     const p = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } });
+    p.stdout!.setEncoding('utf8');
+    p.stderr!.setEncoding('utf8');
     p.stdout!.on('data', (b: Buffer) => (this.console += b.toString()));
     p.stderr!.on('data', (b: Buffer) => (this.console += b.toString()));
     this.nspawn = p;
@@ -171,6 +173,8 @@ export class Container {
       const p = spawn('nsenter', this.enterArgs(cmd), { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
       let stdout = '';
       let stderr = '';
+      p.stdout!.setEncoding('utf8');
+      p.stderr!.setEncoding('utf8');
       p.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
       p.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
       p.on('close', (status) => resolve({ status, stdout, stderr }));

@@ -53,6 +53,8 @@ function buildDeb(version: string, out: string, extra: string[]): Promise<string
     const args = [join(REPO_ROOT, 'systemd/deb/build.sh'), '--version', version, '--out', out, ...extra];
     const p = spawn('sh', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
+    p.stdout.setEncoding('utf8');
+    p.stderr.setEncoding('utf8');
     p.stdout.on('data', (b: Buffer) => (text += b.toString()));
     p.stderr.on('data', (b: Buffer) => (text += b.toString()));
     p.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`build.sh --version ${version}: exit ${code}\n${text}`))));
