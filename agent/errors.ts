@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'CLOCK_STATE'
   | 'VOLUME_PROFILE'
   | 'CLOCK_HELD'
+  | 'CLOCK_BOUND_DISCARDED'
+  | 'CLOCK_RESET'
   | 'INTAKE_FLOOD'
   | 'DEMO_BROKER'
   | 'MEDIA_FETCH'

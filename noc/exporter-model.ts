@@ -47,6 +47,8 @@ export interface HbNumbers {
   load1: number | null;
   clockSynced: number | null;
   clockSource: string | null;
+  /** Contract v1.2 §2.2: how far the box's lower bound is ahead of its clock, s (0 when the heartbeat has no aheadS); null from a box before v1.2. */
+  clockAheadS: number | null;
   volume: number | null;
   /** The heartbeat's `volumeWhy` (docs/protocol.md §3 "Volume"): the level in force and why; null from a box without it. */
   volumeWhy: { level: number; reason: string } | null;
@@ -137,6 +139,7 @@ export function hbNumbers(m: Json): HbNumbers {
     load1: num(sys?.load1),
     clockSynced: flag(clock?.synced),
     clockSource: str(clock?.source),
+    clockAheadS: clock && 'behind' in clock ? (num(clock.aheadS) ?? 0) : null,
     volume: num(m.volume),
     volumeWhy: level !== null && str(vw?.reason) ? { level, reason: str(vw?.reason)! } : null,
     netSignal: num(net?.signal),

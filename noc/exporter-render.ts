@@ -79,6 +79,7 @@ const BOX: Record<string, [Kind, string]> = {
   loa_box_load1: ['gauge', 'One-minute load average'],
   loa_box_clock_synced: ['gauge', 'The box clock is synchronised (1) or not (0); absent when the box cannot tell'],
   loa_box_clock_info: ['gauge', 'Always 1; label source: where the box clock comes from, when the box reports it'],
+  loa_box_clock_bound_ahead_seconds: ['gauge', 'How far the box lower bound of the real time (signed documents, contract v1.2 section 2.2) is ahead of its clock; 0 when not ahead'],
   loa_box_volume_ratio: ['gauge', 'Master volume, 0 to 1'],
   loa_box_volume_level_ratio: ['gauge', 'Level in force, 0 to 1, for what plays or normal content; label reason: master, quiet-hours, safe-start, emergency'],
   loa_box_net_signal_dbm: ['gauge', 'Modem signal strength'],
@@ -175,6 +176,7 @@ function boxFamilies(model: ExporterModel, now: number, only: RegExp | undefined
       f.loa_box_load1!.add(d, h.load1);
       f.loa_box_clock_synced!.add(d, h.clockSynced);
       if (h.clockSource) f.loa_box_clock_info!.add(more(d, 'source', h.clockSource), 1);
+      if (h.clockAheadS !== null) f.loa_box_clock_bound_ahead_seconds!.add(d, h.clockAheadS);
       f.loa_box_volume_ratio!.add(d, h.volume === null ? null : h.volume / 100);
       if (h.volumeWhy) f.loa_box_volume_level_ratio!.add(more(d, 'reason', h.volumeWhy.reason), h.volumeWhy.level / 100);
       f.loa_box_net_signal_dbm!.add(d, h.netSignal);

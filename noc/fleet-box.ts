@@ -270,6 +270,8 @@ export class SimBox {
         return { source: cmd.args.profile ? 'command' : 'config', windows: cmd.args.profile?.windows.length ?? 0, simulated: true };
       case 'sync':
         return { replanned: true };
+      case 'clock':
+        return { lowerBound: { before: null, after: null }, simulated: true };
       case 'selftest':
         return { amp: 'ok', line: 'ok', mcu: 'ok', fm: 'ok', simulated: true };
       case 'restart':

@@ -61,7 +61,8 @@ interface Result {
 function buildCommand(opts: { action?: string; args?: string }, to: Target): Record<string, unknown> {
   const action = required(opts.action, '--action', 'ping');
   if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`--action "${action}" is not one of ${ACTIONS.join(', ')}`);
-  let args: unknown = {};
+  // The clock command has one form (contract v1.2 §2.2): --action clock alone sends it.
+  let args: unknown = action === 'clock' ? { resetBound: true } : {};
   if (opts.args !== undefined) {
     try {
       args = JSON.parse(opts.args);

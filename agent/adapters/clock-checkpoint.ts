@@ -1,4 +1,7 @@
-// The clock's persisted lower bound (domain/clock-trust.ts): a file of under 200 bytes in
+// The clock's persisted evidence (domain/clock-trust.ts): the lower bound, the time a
+// source last vouched for, and the two highest document claims (v2; a v1 file held the
+// bound alone and is read as one document's claim, so a poisoned v1 bound is capped like
+// any other uncorroborated one). A file of under 400 bytes in
 // the state directory, written atomically (adapters/atomic-file.ts) and rarely: when a
 // signed document raises the bound, every 30 minutes while a time service says the clock
 // is synchronised, and at a clean stop. A checksum guards it: a rotten bound far in the
@@ -9,18 +12,35 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { noteClaim, NO_EVIDENCE, type Evidence } from '../domain/clock-trust.js';
+
+interface FileV2 {
+  v: 2;
+  lowerBound: string | null;
+  checkpoint: string | null;
+  claims: { id: string; at: string }[];
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const ms = (s: unknown): number | null => {
+  if (s === null) return null;
+  const t = typeof s === 'string' ? Date.parse(s) : NaN;
+  if (!Number.isFinite(t)) throw new Error(`not a time: ${JSON.stringify(s)}`);
+  return t;
+};
 
 export class ClockCheckpoint {
   private failing = false;
-  private written: number | null = null;
+  private written = '';
 
   constructor(
     readonly path: string,
     private readonly log: Logger,
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** The bound last written, or null (none yet, or unreadable: reported). */
-  load(): number | null {
+  /** The evidence last written, or null (none yet, or unreadable: reported). */
+  load(): Evidence | null {
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
@@ -29,24 +49,31 @@ export class ClockCheckpoint {
       return null;
     }
     try {
-      const f = JSON.parse(text) as { v?: unknown; lowerBound?: unknown; sum?: unknown };
-      const ms = typeof f.lowerBound === 'string' ? Date.parse(f.lowerBound) : NaN;
-      if (f.v !== 1 || f.sum !== checksum(String(f.lowerBound)) || !Number.isFinite(ms)) throw new Error('not a checkpoint, or its checksum does not match');
-      this.written = ms;
-      return ms;
+      const f = JSON.parse(text) as { v?: unknown; sum?: unknown; lowerBound?: unknown; data?: unknown };
+      if (f.v === 1) {
+        // v1: the bound alone, of unknown origin: one document's word, capped as such.
+        if (f.sum !== checksum(String(f.lowerBound))) throw new Error('its checksum does not match');
+        return noteClaim(NO_EVIDENCE, { id: 'clock.json v1', at: ms(f.lowerBound)! }, this.now());
+      }
+      if (f.v !== 2 || typeof f.data !== 'string' || f.sum !== checksum(f.data)) throw new Error('not a checkpoint, or its checksum does not match');
+      const d = JSON.parse(f.data) as FileV2;
+      const e: Evidence = { bound: ms(d.lowerBound), checkpoint: ms(d.checkpoint), claims: (d.claims ?? []).slice(0, 2).map((c) => ({ id: String(c.id), at: ms(c.at)! })) };
+      this.written = f.data;
+      return e;
     } catch (err) {
       this.log.error({ code: 'CLOCK_STATE', err: (err as Error).message, path: this.path }, 'clock checkpoint corrupt; ignored');
       return null;
     }
   }
 
-  /** Persist `ms` unless it is already on disk. False when the disk refused it. */
-  save(ms: number): boolean {
-    if (this.written === ms) return true;
-    const lowerBound = new Date(ms).toISOString();
+  /** Persist `e` unless it is already on disk. False when the disk refused it. */
+  save(e: Evidence): boolean {
+    const d: FileV2 = { v: 2, lowerBound: iso(e.bound), checkpoint: iso(e.checkpoint), claims: e.claims.map((c) => ({ id: c.id, at: iso(c.at)! })) };
+    const data = JSON.stringify(d);
+    if (this.written === data) return true;
     try {
-      writeFileAtomic(this.path, `${JSON.stringify({ v: 1, lowerBound, sum: checksum(lowerBound) })}\n`);
-      this.written = ms;
+      writeFileAtomic(this.path, `${JSON.stringify({ v: 2, data, sum: checksum(data) })}\n`);
+      this.written = data;
       if (this.failing) this.log.info({ path: this.path }, 'clock checkpoint written again');
       this.failing = false;
       return true;

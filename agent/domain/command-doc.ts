@@ -12,7 +12,7 @@ import { volumeProfileSchema } from './volume-policy.js';
 import { COMMAND_TYP, checkEnvelope, verifyJws, type Binding, type KeyRing, type RejectReason } from './verify.js';
 const level = z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
 
-export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'volume-profile', 'sync', 'selftest', 'restart', 'reboot', 'update', 'cancel'] as const;
+export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'volume-profile', 'sync', 'selftest', 'restart', 'reboot', 'update', 'cancel', 'clock'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const empty = z.object({}).default({});
@@ -79,6 +79,8 @@ export const commandSchema = z
       z.object({ ...common, action: z.literal('reboot'), args: empty }),
       z.object({ ...common, action: z.literal('update'), args: updateArgs }),
       z.object({ ...common, action: z.literal('cancel'), args: cancelArgsSchema }),
+      // Contract v1.2 §2.2: the centre mends a lower bound no time source corroborates.
+      z.object({ ...common, action: z.literal('clock'), args: z.object({ resetBound: z.literal(true, 'must be true') }) }),
     ],
     `must have an action of ${ACTIONS.join(', ')}`,
   )
@@ -123,6 +125,17 @@ export interface CommandContext {
   minRepeatS?: number;
   /** Was this command id executed (or refused after verification) before? */
   seen: (cmdId: string) => boolean;
+  /**
+   * The latest time corroborated evidence proves (contract v1.2 §2.2): a priority-100
+   * `play` and a `clock` command are judged expired on this, never on a lower bound one
+   * document raised alone. Default: `now`.
+   */
+  vouchedNow?: number;
+}
+
+/** Contract v1.2 §2.2: a signed emergency (and the command that mends time) is never refused on unproven time. */
+function judgedOnVouchedTime(doc: CommandDoc): boolean {
+  return (doc.action === 'play' && doc.args.priority === 100) || doc.action === 'clock';
 }
 
 /**
@@ -165,7 +178,8 @@ export function verifyCommand(payload: Buffer | string, keys: KeyRing, ctx: Comm
   if (!keys.roles(j.kid).includes(need)) {
     return { ok: false, code: 'unknown-key', message: `key ${j.kid} is not trusted to sign ${need === 'release' ? 'an update (needs the release role)' : `a ${doc.action} command (needs the command role)`}; its roles: ${keys.roles(j.kid).join(', ')}`, cmdId };
   }
-  const env = checkEnvelope(doc, { ...ctx, maxLifetimeMs: ctx.maxLifetimeMs ?? DEFAULT_COMMAND_LIFETIME_MS, what: 'command' });
+  const now = judgedOnVouchedTime(doc) && ctx.vouchedNow !== undefined ? Math.min(ctx.now, ctx.vouchedNow) : ctx.now;
+  const env = checkEnvelope(doc, { ...ctx, now, maxLifetimeMs: ctx.maxLifetimeMs ?? DEFAULT_COMMAND_LIFETIME_MS, what: 'command' });
   if (env) return { ok: false, code: env.reason, message: env.message, cmdId };
   if (ctx.seen(doc.id)) return { ok: false, code: 'duplicate', message: `command ${doc.id} was already received; a command runs at most once`, cmdId };
   return { ok: true, doc, kid: j.kid };

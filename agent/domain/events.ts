@@ -33,6 +33,8 @@ export interface EventFields {
    */
   'play.failover': PlayCommon & { from: string; to: string; reason: string };
   'schedule.accepted': { docId: string; version: number; topic: string };
+  /** Contract v1.2 §2.2: a synchronised clock contradicted the lower bound (more than 10 min below it); the bound was discarded. */
+  'clock.bound-discarded': { lowerBound: string; clock: string; source: string };
   'schedule.rejected': {
     docId: string | null;
     version: number | null;

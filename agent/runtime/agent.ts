@@ -225,6 +225,7 @@ export class Agent {
       docRefs: () => this.docRefs(),
       onLifecycle: this.d.onLifecycle,
       underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
+      resetClockBound: () => started(this.clockWatch).resetBound(),
     });
     this.parts.push(() => {
       const next = scheduler.next();
@@ -280,14 +281,15 @@ export class Agent {
    * database, and the newest issuedAt of the documents restored. The signed intakes feed
    * it evidence and refuse an issuedAt ahead only of a clock a source vouches for.
    */
-  private async watchClock(clock: Clock, stores: Stores): Promise<Pick<SharedSigned, 'clockSynced' | 'clockEvidence' | 'provableNow'>> {
-    const issued = stores.schedules.inForce().map(({ doc }) => Date.parse(doc.issuedAt));
+  private async watchClock(clock: Clock, stores: Stores): Promise<Pick<SharedSigned, 'clockSynced' | 'clockEvidence' | 'provableNow' | 'vouchedNow'>> {
+    const issued = stores.schedules.inForce().map(({ doc }) => ({ id: `schedule:${doc.id}:${doc.version}`, at: Date.parse(doc.issuedAt) }));
     const watch = new ClockWatch({
       clock,
       sources: this.clockSources,
-      store: new ClockCheckpoint(join(this.d.config.stateDir, 'clock.json'), this.d.log.child({ mod: 'clock' })),
+      store: new ClockCheckpoint(join(this.d.config.stateDir, 'clock.json'), this.d.log.child({ mod: 'clock' }), () => clock.now()),
       log: this.d.log.child({ mod: 'clock' }),
-      evidence: issued.length ? Math.max(...issued) : null,
+      evidence: issued,
+      emit: (type, fields) => stores.outbox.emit(type, fields),
       onChange: () => {
         this.schedulerSvc?.clockChanged();
         this.heartbeatSvc?.kick();
@@ -295,7 +297,7 @@ export class Agent {
     });
     this.clockWatch = watch;
     await watch.start();
-    return { clockSynced: () => watch.syncedForIntake(), clockEvidence: (ms) => watch.note(ms), provableNow: () => watch.provableNow() };
+    return { clockSynced: () => watch.syncedForIntake(), clockEvidence: (id, ms) => watch.note(id, ms), provableNow: () => watch.provableNow(), vouchedNow: () => watch.vouchedNow() };
   }
 
   /** The player, the playback coordinator on the board, and the board's faults. */

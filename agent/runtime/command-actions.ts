@@ -51,6 +51,8 @@ export interface ActionDeps {
   update?: (doc: Extract<CommandDoc, { action: 'update' }>) => CommandOutcome;
   /** Repeat series and cancels (runtime/repeats.ts, issue 16). */
   repeats?: Repeats;
+  /** The `clock` command (contract v1.2 §2.2): forget the bound no time source vouched for. */
+  resetClockBound?: () => { before: string | null; after: string | null };
 }
 
 /** How long a `play` result waits for audio before answering "accepted, not started yet". */
@@ -91,6 +93,9 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
       case 'cancel':
         if (!d.repeats) return { ok: false, code: 'unsupported', message: 'this agent keeps no repeat series' };
         return { ok: true, result: d.repeats.cancel(doc) };
+      case 'clock':
+        if (!d.resetClockBound) return { ok: false, code: 'unsupported', message: 'this agent keeps no clock bound' };
+        return { ok: true, result: { lowerBound: d.resetClockBound() } };
     }
   };
 }

@@ -38,6 +38,8 @@ export interface CommandWiring {
   docRefs: () => DocRef[];
   onLifecycle: ((action: 'restart' | 'reboot') => void) | undefined;
   underSystemd: boolean;
+  /** The `clock` command (runtime/clock-watch.ts resetBound). */
+  resetClockBound: () => { before: string | null; after: string | null };
 }
 
 export function createCommandService(w: CommandWiring): CommandService {
@@ -65,6 +67,7 @@ export function createCommandService(w: CommandWiring): CommandService {
     fetchMedia: (media, until) => s.cache.fetchNow(media, until),
     update: (doc) => s.updater.accept(doc),
     repeats: s.repeats,
+    resetClockBound: w.resetClockBound,
     underSystemd: w.underSystemd,
   });
   return new CommandService({

@@ -117,6 +117,7 @@ export class CommandService {
       deviceId: d.deviceId,
       groups: d.groups,
       now: d.provableNow?.() ?? received,
+      ...(d.vouchedNow ? { vouchedNow: d.vouchedNow() } : {}),
       maxBytes: d.maxBytes,
       binding,
       maxLifetimeMs: d.maxLifetimeMs,
@@ -143,7 +144,8 @@ export class CommandService {
       return;
     }
     d.log.info({ cmdId: doc.id, action: doc.action, kid: v.kid, topic }, 'command accepted');
-    d.clockEvidence?.(Date.parse(doc.issuedAt));
+    // The `clock` command mends the bound: its own issuedAt is no evidence (contract v1.2 §2.2).
+    if (doc.action !== 'clock') d.clockEvidence?.(`command:${doc.id}`, Date.parse(doc.issuedAt));
     const job = this.run(doc).finally(() => this.inflight.delete(job));
     this.inflight.add(job);
   }

@@ -34,10 +34,12 @@ export interface SignedTopicDeps {
   minRepeatS?: number;
   /** false when the box knows its clock is not synchronised (issuedAt in the future is then tolerated). */
   clockSynced: () => boolean | undefined;
-  /** A verified document was issued at this instant (ms): a lower bound of the real time (runtime/clock-watch.ts). */
-  clockEvidence?: (issuedAtMs: number) => void;
+  /** A verified document (`id`) was issued at this instant (ms): a lower bound of the real time, on its word alone (runtime/clock-watch.ts). */
+  clockEvidence?: (id: string, issuedAtMs: number) => void;
   /** The latest time the box can prove (its clock, or the lower bound if later): what expiry is judged by. Default: the clock. */
   provableNow?: () => number;
+  /** The latest time corroborated evidence proves (never one document's word): what a signed emergency's expiry is judged by (contract v1.2 §2.2). */
+  vouchedNow?: () => number;
   replay: ReplayState;
   rejections: Rejections;
 }
@@ -117,7 +119,7 @@ export class ScheduleIntake {
     d.replay.absorbTopic(topic, { id: doc.id, version: doc.version, issuedAt: doc.issuedAt, jws });
     d.store.put(topic, doc, jws, d.clock.now());
     d.events.emit('schedule.accepted', { docId: doc.id, version: doc.version, topic });
-    d.clockEvidence?.(Date.parse(doc.issuedAt));
+    d.clockEvidence?.(`schedule:${doc.id}:${doc.version}`, Date.parse(doc.issuedAt));
     d.log.info({ topic, docId: doc.id, version: doc.version, items: doc.items.length, kid: v.kid }, 'schedule accepted');
     setImmediate(() => {
       d.replay.save();

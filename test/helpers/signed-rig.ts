@@ -70,7 +70,7 @@ export function signedRig(): SignedRig {
       groups: [GROUP],
       maxBytes: 65_536,
       clockSynced: () => undefined,
-      clockEvidence: (ms) => evidence.push(ms),
+      clockEvidence: (_id, ms) => evidence.push(ms),
       replay,
       rejections,
     },

@@ -19,13 +19,14 @@ interface Result {
   error?: { code: string; message: string };
 }
 
-function rig(o: { execute?: (doc: CommandDoc) => Promise<CommandOutcome>; r?: SignedRig } = {}) {
+function rig(o: { execute?: (doc: CommandDoc) => Promise<CommandOutcome>; r?: SignedRig; time?: { provableNow: () => number; vouchedNow: () => number } } = {}) {
   const r = o.r ?? signedRig();
   const store = new CommandStore(r.db);
   const ran: string[] = [];
   const lifecycle: string[] = [];
   const svc = new CommandService({
     ...r.signed,
+    ...o.time,
     store,
     bindings: r.bindings('cmd'),
     maxLifetimeMs: 24 * 3_600_000,
@@ -219,5 +220,23 @@ test('the issuedAt of an accepted command is clock evidence; a refused one is no
   await send(r, c); // the same id again: a duplicate, refused
   assert.deepEqual(r.evidence, [Date.parse(String(c.issuedAt))]);
   assert.equal(r.ran.length, 1);
+  r.close();
+});
+
+test('v1.2 §2.2: on a bound one document raised (a day ahead), a signed emergency and the clock command are judged on corroborated time; a normal play is still refused expired', async () => {
+  const DAY = 86_400_000;
+  const r = rig({ time: { provableNow: () => r.clock.now() + DAY, vouchedNow: () => r.clock.now() } });
+  const emergency = command(r, 'play', { source: { kind: 'line' }, durationS: 60, priority: 100 }, { expiresAt: r.iso(600_000) });
+  const normal = command(r, 'play', { source: { kind: 'line' }, durationS: 60, priority: 75 }, { expiresAt: r.iso(600_000) });
+  // Issued by the centre's right clock, hours behind the poisoned bound: still accepted.
+  const clock = command(r, 'clock', { resetBound: true }, { expiresAt: r.iso(600_000) });
+  for (const c of [emergency, normal, clock]) await send(r, c);
+  assert.deepEqual(r.ran, [emergency.id, clock.id]);
+  assert.equal(r.results().find((x) => x.cmdId === normal.id)?.error?.code, 'expired');
+  assert.deepEqual(r.evidence, [Date.parse(String(emergency.issuedAt))], 'the clock command\'s own issuedAt is no evidence');
+  const bad = command(r, 'clock', { resetBound: false });
+  await send(r, bad);
+  assert.equal(r.results().find((x) => x.cmdId === bad.id)?.error?.code, 'invalid');
+  r.svc.stop();
   r.close();
 });
