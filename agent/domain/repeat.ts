@@ -99,6 +99,8 @@ export interface CancelRecord extends CancelArgs {
   id: string;
   /** Epoch ms it was executed: series that began by then are cancelled. */
   at: number;
+  /** The cancel's `issuedAt`, epoch ms: only commands issued by then are refused (absent in records before v1.2: all). */
+  issuedAt?: number;
   /** Epoch ms after which it is forgotten. */
   keepUntil: number;
 }

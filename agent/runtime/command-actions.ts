@@ -40,7 +40,7 @@ export interface ActionDeps {
   snapshot(): Promise<{ birth: unknown; heartbeat: unknown }>;
   setVolume(level: number): void;
   /** The `volume-profile` command (runtime/volume.ts): a profile, or null for the configured one. */
-  setVolumeProfile?: (profile: VolumeProfile | null) => Record<string, unknown>;
+  setVolumeProfile?: (profile: VolumeProfile | null, issuedAtMs: number) => CommandOutcome;
   /** `sync`: forget retry waits, re-check the cache and re-plan. */
   sync(): Record<string, unknown>;
   /** Ask the cache for ad-hoc media until `untilMs`; resolves with their paths, or null if not ready by then. */
@@ -76,7 +76,7 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
         return { ok: true, result: { level: doc.args.level, appliesTo: 'now, what plays included' } };
       case 'volume-profile':
         if (!d.setVolumeProfile) return { ok: false, code: 'unsupported', message: 'this agent has no volume profile' };
-        return { ok: true, result: d.setVolumeProfile(doc.args.profile) };
+        return d.setVolumeProfile(doc.args.profile, Date.parse(doc.issuedAt));
       case 'sync':
         return { ok: true, result: d.sync() };
       case 'selftest':

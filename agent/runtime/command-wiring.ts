@@ -55,9 +55,10 @@ export function createCommandService(w: CommandWiring): CommandService {
     mpg123Path: c.audio.player === 'stand-in' ? null : c.audio.mpg123Path,
     snapshot: async () => ({ birth: presence.birth(), heartbeat: await heartbeat.snapshot() }),
     setVolume: (level) => s.volume.setMaster(level),
-    setVolumeProfile: (profile) => {
-      const r = s.volume.setProfile(profile);
-      return { source: r.source, windows: r.profile.windows.length, timezone: r.profile.timezone, now: s.volume.decide(50) };
+    setVolumeProfile: (profile, issuedAt) => {
+      const r = s.volume.setProfile(profile, issuedAt);
+      if ('olderThan' in r) return { ok: false, code: 'replay', message: `issued before the volume profile in force (issued ${r.olderThan}): an older profile never replaces a newer one` };
+      return { ok: true, result: { source: r.source, windows: r.profile.windows.length, timezone: r.profile.timezone, now: s.volume.decide(50) } };
     },
     sync: () => {
       s.cache.sync();

@@ -10,7 +10,8 @@
 // - A `cancel` stops what plays if it matches, drops matching repeats waiting for the
 //   speaker, and is remembered (replay state) so that no matching series that had begun
 //   by then plays again, after a restart too; a `play` command it names (by cmdId or
-//   capId) that arrives later is refused.
+//   capId) that arrives later is refused if it was issued before the cancel (v1.2: a
+//   cancel never pre-empts a later alert).
 import type { Clock } from '../adapters/clock.js';
 import type { ReplayState } from '../adapters/replay-state.js';
 import type { CancelDoc, CommandDoc } from '../domain/command-doc.js';
@@ -47,10 +48,18 @@ export class Repeats {
     return this.d.replay.allCancels().some((c) => cancelledBy(c, occ));
   }
 
-  /** A cancel received before this `play` command that names it (by cmdId or capId), if any. */
+  /**
+   * A cancel received before this `play` command that names it (by cmdId or capId) and
+   * was issued after it, if any. A cancel never pre-empts a later alert: an unsigned CAP
+   * Cancel naming an identifier not yet issued must not silence the real alert when it
+   * comes (a command delayed past its cancel is still refused).
+   */
   cancelFor(doc: Extract<CommandDoc, { action: 'play' }>): CancelRecord | undefined {
     const capId = doc.capRef?.identifier;
-    return this.d.replay.allCancels().find((c) => (c.cmdId !== undefined || c.capId !== undefined) && namedBy(c, { docId: null, itemId: doc.id, cmdId: doc.id, ...(capId !== undefined ? { capId } : {}) }));
+    const issued = Date.parse(doc.issuedAt);
+    return this.d.replay
+      .allCancels()
+      .find((c) => (c.cmdId !== undefined || c.capId !== undefined) && (c.issuedAt === undefined || issued <= c.issuedAt) && namedBy(c, { docId: null, itemId: doc.id, cmdId: doc.id, ...(capId !== undefined ? { capId } : {}) }));
   }
 
   /** A `play` command's first play started its series at `s.first`: keep it and plan its repeats. */
@@ -65,7 +74,7 @@ export class Repeats {
   cancel(doc: CancelDoc): { cancelled: number; stopped: boolean } {
     const now = this.d.clock.now();
     const a = doc.args;
-    const rec: CancelRecord = { ...a, id: doc.id, at: now, keepUntil: Date.parse(doc.expiresAt) + KEEP_AFTER_EXPIRY_MS };
+    const rec: CancelRecord = { ...a, id: doc.id, at: now, issuedAt: Date.parse(doc.issuedAt), keepUntil: Date.parse(doc.expiresAt) + KEEP_AFTER_EXPIRY_MS };
     const series = new Set<string>();
     const key = (o: Occurrence) => `${o.docId ?? 'cmd'}/${o.itemId}/${o.seriesStart ?? o.start}`;
     for (const o of this.d.upcoming()) {

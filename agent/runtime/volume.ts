@@ -45,6 +45,8 @@ export class VolumeControl {
   private safeStart: boolean;
   private profile: VolumeProfile;
   private source: ProfileSource = 'config';
+  /** `issuedAt` (epoch ms) of the volume-profile command in force; a command older than it is refused `replay`. */
+  private issuedAt: number | undefined;
   private timer: TimerHandle | undefined;
   private last = '';
 
@@ -56,8 +58,10 @@ export class VolumeControl {
     const stored = d.store.volumeProfile();
     if (stored !== undefined) {
       const parsed = parseStored(stored);
-      if (parsed) [this.profile, this.source] = [parsed, 'command'];
-      else d.log.warn({ code: 'VOLUME_PROFILE', stored: stored.slice(0, 200) }, 'the stored volume profile is not valid any more: the configured one is in force');
+      if (parsed) {
+        this.issuedAt = parsed.issuedAt;
+        if (parsed.profile) [this.profile, this.source] = [parsed.profile, 'command'];
+      } else d.log.warn({ code: 'VOLUME_PROFILE', stored: stored.slice(0, 200) }, 'the stored volume profile is not valid any more: the configured one is in force');
     }
   }
 
@@ -85,9 +89,16 @@ export class VolumeControl {
     this.changed();
   }
 
-  /** The `volume-profile` command: a profile, or null to go back to the configured one. */
-  setProfile(profile: VolumeProfile | null): { source: ProfileSource; profile: VolumeProfile } {
-    this.d.store.setVolumeProfile(profile === null ? null : JSON.stringify(profile));
+  /**
+   * The `volume-profile` command: a profile, or null to go back to the configured one.
+   * Commands can arrive out of order (QoS 1 redelivery, a broker's queue): one issued
+   * before the one in force is refused (returns the `issuedAt` in force), so an older,
+   * muting profile never replaces a newer one.
+   */
+  setProfile(profile: VolumeProfile | null, issuedAt?: number): { source: ProfileSource; profile: VolumeProfile } | { olderThan: string } {
+    if (issuedAt !== undefined && this.issuedAt !== undefined && issuedAt < this.issuedAt) return { olderThan: new Date(this.issuedAt).toISOString() };
+    if (issuedAt !== undefined) this.issuedAt = issuedAt;
+    this.d.store.setVolumeProfile(this.issuedAt === undefined ? (profile === null ? null : JSON.stringify(profile)) : JSON.stringify({ v: 2, issuedAt: this.issuedAt, profile }));
     [this.profile, this.source] = profile === null ? [this.d.configured, 'config'] : [profile, 'command'];
     this.stop();
     this.arm();
@@ -133,10 +144,18 @@ export class VolumeControl {
   }
 }
 
-function parseStored(json: string): VolumeProfile | null {
+/** v2: `{v:2, issuedAt, profile|null}`; before it, the bare profile (no issuedAt known). */
+function parseStored(json: string): { profile: VolumeProfile | null; issuedAt?: number } | null {
   try {
-    const r = volumeProfileSchema.safeParse(JSON.parse(json));
-    return r.success ? r.data : null;
+    const raw = JSON.parse(json) as { v?: unknown; issuedAt?: unknown; profile?: unknown };
+    if (raw?.v === 2) {
+      if (typeof raw.issuedAt !== 'number' || !Number.isFinite(raw.issuedAt)) return null;
+      if (raw.profile === null) return { profile: null, issuedAt: raw.issuedAt };
+      const r = volumeProfileSchema.safeParse(raw.profile);
+      return r.success ? { profile: r.data, issuedAt: raw.issuedAt } : null;
+    }
+    const r = volumeProfileSchema.safeParse(raw);
+    return r.success ? { profile: r.data } : null;
   } catch {
     return null;
   }

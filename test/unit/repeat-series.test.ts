@@ -62,7 +62,7 @@ test('a repeat that finds a higher priority playing waits and plays late; the ne
   await r.close();
 });
 
-test('cancel by capId stops the repeat playing and every later one; it is remembered across a restart, and a later play it names is refused', async () => {
+test('cancel by capId stops the repeat playing and every later one; it is remembered across a restart; a play it names issued before it is refused, one issued after it plays', async () => {
   const dir = tempDir('repeat');
   let r = await repeatRig(dir, { now: T0 });
   void r.command(playCommand('alert', T0, { priority: 100, durationS: 120, repeat: { everyS: 600, count: 100 } }, { capRef }));
@@ -80,9 +80,14 @@ test('cancel by capId stops the repeat playing and every later one; it is rememb
   await r.advance(3_600_000, 10 * S);
   assert.equal(started(r, 'alert').length, 2);
   assert.equal(r.events('play.skipped').filter((e) => e.itemId === 'alert').length, 0, 'not even as missed');
-  const again = await r.command(playCommand('alert-2', r.clock.now(), { priority: 100 }, { capRef }));
+  // Delayed past the cancel (issued at 07:05, before it): refused.
+  const again = await r.command(playCommand('alert-2', T0 + 5 * 60 * S, { priority: 100 }, { capRef }));
   assert.equal(again.ok, false);
   assert.equal((again as { code: string }).code, 'cancelled');
+  // Issued after the cancel (an unsigned CAP Cancel naming an alert before it exists must
+  // not silence it): it plays.
+  const later = await r.command(playCommand('alert-3', r.clock.now(), { priority: 100 }, { capRef }));
+  assert.equal(later.ok, true, JSON.stringify(later));
   await r.close();
 });
 

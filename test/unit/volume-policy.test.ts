@@ -206,13 +206,30 @@ test('VolumeControl: a commanded profile is persisted and survives a restart; nu
   const store = memStore(100);
   const v = control(clock, store);
   const open: VolumeProfile = { timezone: 'Asia/Ho_Chi_Minh', windows: [] };
-  assert.equal(v.setProfile(open).source, 'command');
+  assert.equal((v.setProfile(open) as { source: string }).source, 'command');
   assert.deepEqual(v.decide(50), { level: 50, reason: 'safe-start' });
   const again = control(clock, store);
   assert.deepEqual(again.profileInForce(), { source: 'command', profile: open });
-  assert.equal(again.setProfile(null).source, 'config');
+  assert.equal((again.setProfile(null) as { source: string }).source, 'config');
   assert.equal(store.profile, undefined);
   assert.equal(control(clock, store).decide(50).reason, 'quiet-hours');
   const broken = control(clock, memStore(100, '{"windows":[{"name":"x","from":"99:00"}]}'));
   assert.deepEqual(broken.profileInForce(), { source: 'config', profile: QUIET });
+});
+
+test('VolumeControl v1.2: a volume-profile issued before the one in force is refused (out of order delivery), across a restart and after a null', () => {
+  const clock = new ManualClock({ now: vn('2026-11-26', '23:00') });
+  const store = memStore(100);
+  const v = control(clock, store);
+  const mute: VolumeProfile = { timezone: 'Asia/Ho_Chi_Minh', windows: [{ name: 'mute', from: '00:00', to: '23:59', normal: 0, priority: 0 }] };
+  const open: VolumeProfile = { timezone: 'Asia/Ho_Chi_Minh', windows: [] };
+  const t = clock.now();
+  assert.equal((v.setProfile(open, t) as { source: string }).source, 'command');
+  assert.deepEqual(v.setProfile(mute, t - 60_000), { olderThan: new Date(t).toISOString() }, 'the older, muting one is refused');
+  assert.deepEqual(v.profileInForce().profile, open);
+  const restarted = control(clock, store);
+  assert.deepEqual(restarted.setProfile(mute, t - 1), { olderThan: new Date(t).toISOString() }, 'the order survives a restart');
+  assert.equal((restarted.setProfile(null, t + 1000) as { source: string }).source, 'config');
+  assert.deepEqual(control(clock, store).setProfile(mute, t + 500), { olderThan: new Date(t + 1000).toISOString() }, 'a null in force is ordered too');
+  assert.equal((control(clock, store).setProfile(mute, t + 2000) as { source: string }).source, 'command', 'a newer one is taken');
 });
