@@ -3,7 +3,7 @@
 // counted (what journald would be handed), stderr kept (the loop-delay preload writes
 // there), RSS and I/O read from /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Received, Watcher } from '../test/helpers/watcher.js';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
@@ -27,6 +27,16 @@ export interface DistAgent {
   stop(): Promise<number | null>;
 }
 
+/**
+ * The sections that run the build (the agent as systemd runs it, `noc exporter` as
+ * production runs it) check for it first: without it node would only say MODULE_NOT_FOUND.
+ */
+export function requireDist(): void {
+  for (const rel of ['dist/agent/main.js', 'dist/noc/cli.js']) {
+    if (!existsSync(join(REPO_ROOT, rel))) throw new Error(`${rel} is missing: run npm run build first`);
+  }
+}
+
 export function spawnDist(cfg: string, env: NodeJS.ProcessEnv = {}): DistAgent {
   return spawnNode([DIST_MAIN, '--config', cfg], env);
 }
@@ -42,6 +52,7 @@ export function spawnNode(args: string[], env: NodeJS.ProcessEnv = {}): DistAgen
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.on('data', (b: Buffer) => (out += b.length));
+  proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return {

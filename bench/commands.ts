@@ -16,9 +16,10 @@ import { makeTone } from '../test/helpers/audio.js';
 import { makeKey, sign } from '../test/helpers/signer.js';
 import { REPO_ROOT, writeConfig } from '../test/helpers/agent-process.js';
 import { DEFAULT_ROOT, deviceTopic, deviceFilter } from '../agent/domain/topics.js';
+import { size } from './smoke.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
-const TRIES = 20;
+const TRIES = size(20, 3);
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

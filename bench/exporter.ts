@@ -17,12 +17,19 @@ import { join } from 'node:path';
 import { freePort, startBroker } from '../test/helpers/broker.js';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
 import { terminate } from '../test/helpers/terminate.js';
+import { size } from './smoke.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rssMB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 const DIST = join(REPO_ROOT, 'dist');
+/** The simulated boxes' heartbeat period: the scrape waits one full period after all are seen. */
+const HEARTBEAT_S = size(30, 2);
+/** Boxes over Mosquitto; fed straight into the model; and per group. */
+const OVER_MQTT = size(10_000, 100);
+const FED = [size(10_000, 100), size(50_000, 500)];
+const PER_GROUP = size(50_000, 500);
 
 interface Scrape {
   /** CPU the serving process spent per scrape (utime+stime from /proc): robust on a shared machine. */
@@ -74,6 +81,7 @@ async function waitLine(p: ChildProcess, re: RegExp, ms: number): Promise<RegExp
   let out = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no ${re} within ${ms} ms: ${out.slice(-500)}`)), ms);
+    p.stdout!.setEncoding('utf8');
     p.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       const m = re.exec(out);
@@ -105,7 +113,7 @@ const fmt = (s: Scrape) => `${s.medianMs.toFixed(0)} ms median, ${s.maxMs.toFixe
 async function overMqtt(add: Add, n: number): Promise<void> {
   const broker = await startBroker();
   const port = await freePort();
-  const sim = spawnNode([join(DIST, 'noc/cli.js'), 'simulate', '--broker', broker.url, '--boxes', String(n), '--heartbeat', '30', '--ramp', '1000', '--play-every', '600', '--mqtt-version', '5']);
+  const sim = spawnNode([join(DIST, 'noc/cli.js'), 'simulate', '--broker', broker.url, '--boxes', String(n), '--heartbeat', String(HEARTBEAT_S), '--ramp', '1000', '--play-every', '600', '--mqtt-version', '5']);
   const exp = spawnNode([join(DIST, 'noc/cli.js'), 'exporter', '--broker', broker.url, '--listen', `127.0.0.1:${port}`, '--mqtt-version', '5']);
   try {
     // Every box known and beating: wait for loa_exporter_boxes, then one full period.
@@ -114,9 +122,9 @@ async function overMqtt(add: Add, n: number): Promise<void> {
       const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
       if (Number(/^loa_exporter_boxes (\d+)/m.exec(body)?.[1]) >= n) break;
       if (Date.now() > deadline) throw new Error(`exporter did not see ${n} boxes within 180 s`);
-      await sleep(2000);
+      await sleep(size(2000, 200));
     }
-    await sleep(30_000);
+    await sleep(HEARTBEAT_S * 1000);
     const s = await scrape(port, exp.pid!);
     add(`exporter, ${n.toLocaleString('en')} boxes over Mosquitto: RSS`, `${rssMB(exp.pid!).toFixed(0)} MB`);
     add(`exporter, ${n.toLocaleString('en')} boxes over Mosquitto: /metrics`, fmt(s));
@@ -134,17 +142,18 @@ export async function benchExporter(add: Add): Promise<void> {
   await sleep(500);
   add('anchor: idle node process RSS', `${rssMB(idle.pid!).toFixed(0)} MB`);
   await stop(idle);
-  await overMqtt(add, 10_000);
-  for (const n of [10_000, 50_000]) {
+  await overMqtt(add, OVER_MQTT);
+  for (const n of FED) {
     const box = await fed('box', n);
     add(`exporter model, ${n.toLocaleString('en')} boxes (fed directly): RSS`, `${box.rss.toFixed(0)} MB`);
     add(`exporter model, ${n.toLocaleString('en')} boxes: /metrics`, fmt(box.s));
     const anchor = await fed('static', n);
     add(`anchor: node:http sending the same ${(anchor.s.bytes / 1e6).toFixed(1)} MB from memory`, `${anchor.s.medianMs.toFixed(0)} ms median, ${anchor.s.maxMs.toFixed(0)} max, ${anchor.s.cpuMs.toFixed(0)} ms CPU`);
   }
-  const group = await fed('group', 50_000);
-  add('exporter --per-group (63 provinces), 50,000 boxes: RSS', `${group.rss.toFixed(0)} MB`);
-  add('exporter --per-group (63 provinces), 50,000 boxes: /metrics', fmt(group.s));
+  const group = await fed('group', PER_GROUP);
+  const boxes = PER_GROUP.toLocaleString('en');
+  add(`exporter --per-group (63 provinces), ${boxes} boxes: RSS`, `${group.rss.toFixed(0)} MB`);
+  add(`exporter --per-group (63 provinces), ${boxes} boxes: /metrics`, fmt(group.s));
 }
 
 if (process.argv[1]?.endsWith('bench/exporter.ts') || process.argv[1]?.endsWith('bench/exporter.js')) {

@@ -11,10 +11,11 @@ import { encodeFrame } from '../firmware-bridge/frame.js';
 import { FrameParser } from '../firmware-bridge/parser.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
+import { size } from './smoke.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
-const ROUND_TRIPS = 500;
+const ROUND_TRIPS = size(500, 20);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function pct(sorted: number[], p: number): number {
@@ -54,6 +55,7 @@ export async function benchBridge(add: Add): Promise<void> {
         stdio: ['pipe', 'ignore', 'pipe'],
       });
       let err = '';
+      sim.stderr?.setEncoding('utf8');
       sim.stderr?.on('data', (b: Buffer) => (err += b.toString()));
       await waitFor(() => err.includes('ready'), 20_000, 'simulator');
       bridge = new FirmwareBridge({ open: () => openSerial(host) });
@@ -77,7 +79,7 @@ export async function benchBridge(add: Add): Promise<void> {
   add('firmware parser throughput (1 % corrupted)', `${(await benchParser()).toFixed(1)} MB/s`);
 }
 
-/** MB/s through FrameParser over ~8 MB of status-reply-sized frames, 1 in 100 with a flipped byte. */
+/** MB/s through FrameParser over ~8 MB (smoke: 1) of status-reply-sized frames, 1 in 100 with a flipped byte. */
 async function benchParser(): Promise<number> {
   const frames: Buffer[] = [];
   for (let i = 0; i < 1000; i++) {
@@ -88,7 +90,7 @@ async function benchParser(): Promise<number> {
   const block = Buffer.concat(frames);
   const parser = new FrameParser();
   parser.on('data', () => undefined);
-  const reps = Math.ceil(8e6 / block.length);
+  const reps = Math.ceil(size(8e6, 1e6) / block.length);
   const t0 = performance.now();
   for (let r = 0; r < reps; r++) for (let o = 0; o < block.length; o += 4096) parser.write(block.subarray(o, o + 4096));
   // Writes may queue behind the readable side; 'finish' means every byte went through.

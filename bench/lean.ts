@@ -23,11 +23,14 @@ import { REPO_ROOT, writeConfig } from '../test/helpers/agent-process.js';
 import { boxConfig, publishOnce } from '../test/helpers/box.js';
 import { type Add, type DistAgent, spawnDist, spawnNode, waitBirth, memMb, procIo, median, sleep } from './agent-proc.js';
 import { DEFAULT_ROOT, deviceTopic } from '../agent/domain/topics.js';
+import { size } from './smoke.js';
 
 const DEVICE = 'bench-lean';
 const BARE = join(REPO_ROOT, 'bench/bare.mjs');
-const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 25);
-const WINDOW_S = Number(process.env.BENCH_WEAR_S ?? 60);
+const SETTLE_S = size(25, 1, 'BENCH_SETTLE_S');
+const WINDOW_S = size(60, 2, 'BENCH_WEAR_S');
+/** The wear window's repeating item, in two hours of the day: every 10 s is 720 a day (smoke: every 6 s, 1,200), both within contract §3's 1,440 with the three bulletins. */
+const EVERY_S = size(10, 6);
 /** The issue's target: idle RSS within 1.15x of the bare process. */
 const RSS_RATIO = 1.15;
 
@@ -112,7 +115,7 @@ export async function benchMemory(add: Add): Promise<void> {
     await sleep(SETTLE_S * 1000);
     const procs = [rig.agent, rig.bare, rig.bareLean!];
     const samples: { rss: number; anon: number }[][] = procs.map(() => []);
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < size(5, 2); i++) {
       procs.forEach((p, k) => samples[k]!.push(memMb(alive(p, k === 0 ? 'the agent' : 'a bare process'))));
       await sleep(1000);
     }
@@ -171,22 +174,22 @@ const fmt = (x: Window, s: number) => `disk ${human(perDay(x.writeBytes, s))}/da
 export async function benchWear(add: Add): Promise<void> {
   const rig = await startRig('wear');
   try {
-    await sleep(10_000); // start-up and the first heartbeats are not the idle state
+    await sleep(size(10_000, 500)); // start-up and the first heartbeats are not the idle state
     const [idle, bareIdle] = await measureWindow([rig.agent, rig.bare], WINDOW_S);
     const idleDisk = perDay(idle!.writeBytes, WINDOW_S);
     add(`idle writes over ${WINDOW_S} s -> per day, agent`, fmt(idle!, WINDOW_S), 'disk < 1 MB/day', idleDisk < 1e6);
     add(`idle writes over ${WINDOW_S} s -> per day, bare anchor`, fmt(bareIdle!, WINDOW_S));
-    // Playing: the 3 s chime every 10 s, on top of the three bulletins.
+    // Playing: the 3 s chime every EVERY_S, on top of the three bulletins.
     const started = () => rig.w.messages.filter((m) => m.topic.endsWith('/events') && m.json().type === 'play.started').length;
-    // Every 10 s in this hour and the next only: 720 a day, within contract §3's 1,440.
+    // In this hour and the next only (the run may cross the hour).
     const h = localHour();
-    await publishSchedule(rig, [...rig.daily, { id: 'repeat', source: { kind: 'file', media: ['chime'] }, cron: `*/10 * ${h},${(h + 1) % 24} * * *`, priority: 50 }]);
+    await publishSchedule(rig, [...rig.daily, { id: 'repeat', source: { kind: 'file', media: ['chime'] }, cron: `*/${EVERY_S} * ${h},${(h + 1) % 24} * * *`, priority: 50 }]);
     const n0 = started();
     await rig.w.waitUntil(() => (started() > n0 ? true : undefined), 20_000, 'the first play');
     const k0 = started();
     const [playing, barePlaying] = await measureWindow([rig.agent, rig.bare], WINDOW_S);
     const plays = started() - k0;
-    add(`writes while playing (3 s item every 10 s: ${plays} plays in ${WINDOW_S} s) -> per day, agent`, fmt(playing!, WINDOW_S));
+    add(`writes while playing (3 s item every ${EVERY_S} s: ${plays} plays in ${WINDOW_S} s) -> per day, agent`, fmt(playing!, WINDOW_S));
     add(`writes in the same window -> per day, bare anchor`, fmt(barePlaying!, WINDOW_S));
   } finally {
     await rig.close();

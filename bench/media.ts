@@ -14,9 +14,11 @@ import { openDb } from '../agent/adapters/sqlite-db.js';
 import { Outbox } from '../agent/adapters/outbox-store.js';
 import { systemClock } from '../agent/adapters/clock.js';
 import { createLogger } from '../agent/log.js';
+import { size } from './smoke.js';
 
-const SIZE = 100 * 1024 * 1024;
-const ROUNDS = 5;
+const SIZE = size(100, 8) * 1024 * 1024;
+const ROUNDS = size(5, 1);
+const MB = `${SIZE / 1024 / 1024} MB`;
 
 // Plain JS for the worker: serves one file, with Range, from disk.
 const SERVER = `
@@ -72,7 +74,7 @@ export async function benchMedia(add: Add): Promise<void> {
     const best = (xs: number[]) => Math.min(...xs);
     const mbps = (ms: number) => SIZE / 1e6 / (ms / 1000);
     const ratio = best(curl) / best(ours);
-    add('media download 100 MB, loopback (hash + fsync + rename)', `${mbps(best(ours)).toFixed(0)} MB/s; curl -s -o ${mbps(best(curl)).toFixed(0)} MB/s; curl + sync ${mbps(best(curlSync)).toFixed(0)} MB/s`);
+    add(`media download ${MB}, loopback (hash + fsync + rename)`, `${mbps(best(ours)).toFixed(0)} MB/s; curl -s -o ${mbps(best(curl)).toFixed(0)} MB/s; curl + sync ${mbps(best(curlSync)).toFixed(0)} MB/s`);
     add('media download throughput / curl -s -o', ratio.toFixed(2), '>= 0.9', ratio >= 0.9);
     await benchVerify(add, dir, lastCache);
   } finally {
@@ -80,7 +82,7 @@ export async function benchMedia(add: Add): Promise<void> {
   }
 }
 
-/** Boot-time verification of a cache holding the 100 MB file (page cache warm: hash-bound). */
+/** Boot-time verification of a cache holding the downloaded file (page cache warm: hash-bound). */
 async function benchVerify(add: Add, dir: string, cacheDir: string): Promise<void> {
   const db = openDb(join(dir, 'verify.db'));
   const cache = new MediaCache({

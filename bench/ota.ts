@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { otaRig } from '../test/helpers/ota-rig.js';
 import { packRelease } from '../test/helpers/releases.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { size } from './smoke.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
-const ROUNDS = 3;
+const ROUNDS = size(3, 1);
 
 const run = promisify(execFile);
 
@@ -23,7 +24,7 @@ async function timed(cmd: string, args: string[]): Promise<number> {
 
 async function median3(cmd: string, args: () => string[]): Promise<number> {
   const xs: number[] = [];
-  for (let i = 0; i < 3; i++) xs.push(await timed(cmd, args()));
+  for (let i = 0; i < size(3, 1); i++) xs.push(await timed(cmd, args()));
   return median(xs);
 }
 

@@ -15,9 +15,14 @@ import { makeKey, sign, scheduleDoc } from '../test/helpers/signer.js';
 import { writeConfig } from '../test/helpers/agent-process.js';
 import { type Add, type DistAgent, LOOP_DELAY_PRELOAD, spawnDist, waitBirth, median, sleep, cpuTicks } from './agent-proc.js';
 import { DEFAULT_ROOT, deviceTopic, fleetFilter, groupTopic } from '../agent/domain/topics.js';
+import { size } from './smoke.js';
 
-const RUNS = Number(process.env.BENCH_PLAN_RUNS ?? 5);
-const ACCEPTS = Number(process.env.BENCH_PLAN_ACCEPTS ?? 5);
+const RUNS = size(5, 1, 'BENCH_PLAN_RUNS');
+const ACCEPTS = size(5, 1, 'BENCH_PLAN_ACCEPTS');
+/** After each publish: the window whose stalls and CPU are the plan's (it is built meanwhile). */
+const AFTER_PUBLISH_MS = size(2000, 300);
+/** After each birth: the window of the retained documents and the rest of the plan. */
+const AFTER_BIRTH_MS = size(3000, 500);
 const FULL = 'bench-plan';
 const EMPTY = 'bench-plan-anchor';
 
@@ -85,7 +90,7 @@ export async function benchPlanning(add: Add): Promise<void> {
     const first = spawnDist(fullCfg, env);
     live.push(first);
     await waitBirth(w, FULL, first);
-    await sleep(2000); // start-up settles: what follows is intake and planning only
+    await sleep(size(2000, 500)); // start-up settles: what follows is intake and planning only
     const small = (version: number) => scheduleDoc({ id: 'plan-device', version, target: { devices: [FULL] }, items: [{ id: 'one', source: { kind: 'line' }, at: new Date(Date.now() + 3_600_000).toISOString(), durationS: 1 }] });
     const device = docs[0]!;
     type Step = { kind: 'cold' | 'big' | 'small' | 'grow'; topic: string; doc: Record<string, unknown> };
@@ -103,8 +108,8 @@ export async function benchPlanning(add: Add): Promise<void> {
       const from = Date.now();
       await pub.publishAsync(topic, jws, { qos: 1, retain: true });
       const ev = await w.waitFor((m) => m.topic === deviceTopic(DEFAULT_ROOT, FULL, 'events') && m.json().type === 'schedule.accepted' && m.json().docId === doc.id && m.json().version === doc.version, 20_000, `${String(doc.id)} v${String(doc.version)} accepted`);
-      await sleep(2000); // the plan is built meanwhile (~30 us an occurrence, in slices)
-      accept.push({ kind, ms: Date.parse(String(ev.json().ts)) - from, from, to: from + 2000, cpuMs: (cpuTicks(first.proc.pid!) - ticks) * 10 });
+      await sleep(AFTER_PUBLISH_MS); // the plan is built meanwhile (~30 us an occurrence, in slices)
+      accept.push({ kind, ms: Date.parse(String(ev.json().ts)) - from, from, to: from + AFTER_PUBLISH_MS, cpuMs: (cpuTicks(first.proc.pid!) - ticks) * 10 });
     }
     await first.stop();
     live.length = 0;
@@ -121,14 +126,14 @@ export async function benchPlanning(add: Add): Promise<void> {
     const bigStall = of('big').map(during);
     const worst = Math.max(...bigStall, ...grow.map(during));
     add(
-      'planning: event-loop delay, worst stall within 2 s of each publish, same documents',
+      `planning: event-loop delay, worst stall within ${AFTER_PUBLISH_MS / 1000} s of each publish, same documents`,
       `${list(bigStall)} ms; anchor, 1-item document: ${list(of('small').map(during))} ms; plan growing to 2,880 / 4,320: ${fmt(during(grow[1]!))} / ${fmt(during(grow[2]!))} ms`,
       'max <= 20 ms',
       worst <= 20,
     );
     // CPU time does not grow when the machine is busy elsewhere, stalls do: the work behind them.
     add(
-      'planning: agent CPU in the 2 s after each publish (USER_HZ ticks, 10 ms), same documents',
+      `planning: agent CPU in the ${AFTER_PUBLISH_MS / 1000} s after each publish (USER_HZ ticks, 10 ms), same documents`,
       `${list(of('big').map((a) => a.cpuMs))} ms; anchor, 1-item document: ${list(of('small').map((a) => a.cpuMs))} ms; plan growing to 2,880 / 4,320: ${grow[1]!.cpuMs} / ${grow[2]!.cpuMs} ms`,
     );
 
@@ -151,7 +156,7 @@ export async function benchPlanning(add: Add): Promise<void> {
         const birth = await waitBirth(w, id, a);
         res[kind].birthMs.push(birth.at - a.spawnedAt);
         res[kind].plan.push(JSON.stringify(birth.json().schedule));
-        await sleep(3000); // planning of 4,320 occurrences ends well within this
+        await sleep(AFTER_BIRTH_MS); // planning of 4,320 occurrences ends well within this
         res[kind].cpuMs.push(cpuTicks(a.proc.pid!) * 10);
         await a.stop();
         live.length = 0;
@@ -161,7 +166,7 @@ export async function benchPlanning(add: Add): Promise<void> {
         // connecting. After it: the retained documents verified again, the rest of the
         // plan (the anchor is idle there).
         res[kind].before.push(Math.max(0, ...l.stalls.filter((s) => s.at <= birth.at).map((s) => s.ms)));
-        res[kind].after.push(Math.max(0, ...l.stalls.filter((s) => s.at > birth.at && s.at <= birth.at + 3000).map((s) => s.ms)));
+        res[kind].after.push(Math.max(0, ...l.stalls.filter((s) => s.at > birth.at && s.at <= birth.at + AFTER_BIRTH_MS).map((s) => s.ms)));
         res[kind].max.push(l.maxMs);
         res[kind].p99.push(l.p99Ms);
       }
@@ -174,8 +179,8 @@ export async function benchPlanning(add: Add): Promise<void> {
     const runs = (xs: number[]) => `median ${fmt(median(xs))}, worst ${fmt(Math.max(...xs))}`;
     add(`planning: start, worst stall spawn -> birth (modules, store, plan, connect), ${RUNS} runs`, `${runs(res.full.before)} ms; anchor, no documents: ${runs(res.empty.before)} ms`);
     const afterWorst = Math.max(...res.full.after);
-    add(`planning: start, worst stall in the 3 s after birth (retained documents, rest of the plan), ${RUNS} runs`, `${runs(res.full.after)} ms; anchor, no documents (idle): ${runs(res.empty.after)} ms`, 'max <= 20 ms', afterWorst <= 20);
-    add(`planning: start, agent CPU from spawn to birth + 3 s, ${RUNS} runs`, `${runs(res.full.cpuMs)} ms; anchor, no documents: ${runs(res.empty.cpuMs)} ms; ratio of medians ${(median(res.full.cpuMs) / median(res.empty.cpuMs)).toFixed(2)}`);
+    add(`planning: start, worst stall in the ${AFTER_BIRTH_MS / 1000} s after birth (retained documents, rest of the plan), ${RUNS} runs`, `${runs(res.full.after)} ms; anchor, no documents (idle): ${runs(res.empty.after)} ms`, 'max <= 20 ms', afterWorst <= 20);
+    add(`planning: start, agent CPU from spawn to birth + ${AFTER_BIRTH_MS / 1000} s, ${RUNS} runs`, `${runs(res.full.cpuMs)} ms; anchor, no documents: ${runs(res.empty.cpuMs)} ms; ratio of medians ${(median(res.full.cpuMs) / median(res.empty.cpuMs)).toFixed(2)}`);
     add(`planning: start, whole-run loop-delay histogram (incl. module loading), ${RUNS} runs`, `max ${runs(res.full.max)}, p99 ${runs(res.full.p99)} ms; anchor: max ${runs(res.empty.max)}, p99 ${runs(res.empty.p99)} ms`);
   } finally {
     for (const a of live) await a.stop();

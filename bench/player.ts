@@ -5,11 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { makeTone } from '../test/helpers/audio.js';
 import { createMpg123Player } from '../agent/adapters/mpg123-player.js';
+import { size } from './smoke.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
-const PLAYS = 50;
-const CPU_WINDOW_MS = 10_000;
+const PLAYS = size(50, 5);
+const CPU_WINDOW_MS = size(10_000, 1000);
 const CLK_TCK = 100; // Linux USER_HZ (getconf CLK_TCK) on arm and x86
 
 // Wall clock with sub-millisecond resolution, so a 15 ms latency is not rounded to 15 or 16.

@@ -1,5 +1,6 @@
 // `npm run bench`: the numbers we chase, printed as one table. Runs against a real
-// Mosquitto (from PATH) on loopback. BENCH_IDLE_S shortens the 60 s idle window.
+// Mosquitto (from PATH) on loopback. BENCH_IDLE_S shortens the 60 s idle window;
+// BENCH_SMOKE=1 (`npm run bench:smoke`) runs every section briefly (bench/smoke.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
@@ -28,6 +29,8 @@ import { benchStore } from './store.js';
 import { benchMemory, benchWear } from './lean.js';
 import { benchOta } from './ota.js';
 import { DEFAULT_ROOT, deviceTopic, fleetFilter } from '../agent/domain/topics.js';
+import { requireDist } from './agent-proc.js';
+import { SMOKE, size } from './smoke.js';
 
 interface Row {
   metric: string;
@@ -36,7 +39,7 @@ interface Row {
   ok?: boolean;
 }
 const rows: Row[] = [];
-const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 60);
+const IDLE_S = size(60, 2, 'BENCH_IDLE_S');
 const DIST_MAIN = join(REPO_ROOT, 'dist/agent/main.js');
 const TSX_MAIN = join(REPO_ROOT, 'agent/main.ts');
 
@@ -127,7 +130,7 @@ async function idleAndWire(broker: TestBroker): Promise<void> {
   }
   await w.waitUntil(() => (w.messages.filter((m) => m.json().online === true).length >= 2 ? true : undefined), 20_000, 'both idle agents online');
   await w.close();
-  await new Promise((r) => setTimeout(r, 2000)); // let start-up work settle
+  await new Promise((r) => setTimeout(r, size(2000, 500))); // let start-up work settle
   proxy.reset();
   const hz = 100; // USER_HZ on Linux
   const start = procs.map(({ p }) => procSample(p.pid!));
@@ -155,7 +158,7 @@ async function idleAndWire(broker: TestBroker): Promise<void> {
   await proxy.close();
 }
 
-async function startup(broker: TestBroker, kind: 'dist' | 'tsx', runs = 5): Promise<void> {
+async function startup(broker: TestBroker, kind: 'dist' | 'tsx', runs = size(5, 1)): Promise<void> {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const dir = tempDir(`start-${kind}`);
@@ -179,7 +182,7 @@ function outboxInserts(): void {
     const dir = tempDir(`ins-${sync}`);
     const db = openDb(join(dir, 'loa.db'), { synchronous: sync });
     const ob = new Outbox(db, { maxEvents: 200_000, clock: systemClock });
-    const n = 5000;
+    const n = size(5000, 200);
     const t0 = performance.now();
     for (let i = 0; i < n; i++) ob.emit('hw.fault', { component: 'door', code: 'open', message: 'cabinet door opened' });
     const perS = n / ((performance.now() - t0) / 1000);
@@ -189,7 +192,7 @@ function outboxInserts(): void {
 }
 
 async function drain(broker: TestBroker): Promise<void> {
-  const n = 10_000;
+  const n = size(10_000, 500);
   const dir = tempDir('drain');
   const stateDir = join(dir, 'state');
   const db = openDb(join(stateDir, 'loa.db'));
@@ -210,51 +213,76 @@ async function drain(broker: TestBroker): Promise<void> {
   const tUp = await w.waitUntil(() => (agent.link.connected ? performance.now() : undefined), 20_000, 'agent reconnect');
   await w.waitUntil(() => (agent.outbox.size === 0 ? true : undefined), 60_000, 'outbox drained');
   const ms = performance.now() - tUp;
-  add('drain 10,000 queued events after the broker returns', `${ms.toFixed(0)} ms (${Math.round(n / (ms / 1000))} events/s)`, '< 5000 ms', ms < 5000);
+  add(`drain ${n.toLocaleString('en')} queued events after the broker returns`, `${ms.toFixed(0)} ms (${Math.round(n / (ms / 1000))} events/s)`, '< 5000 ms', ms < 5000);
   await agent.stop();
   await w.close();
   void births;
 }
 
-/** `npm run bench -- scheduling verify` runs only those sections. */
+/** In the order they run. `npm run bench -- scheduling verify` runs only those sections. */
+const SECTIONS = ['scheduling', 'verify', 'player', 'playback', 'firmware', 'outbox', 'media', 'drain', 'emergency', 'startup', 'idle', 'fleet', 'exporter', 'flood', 'planning', 'store', 'memory', 'wear', 'ota'];
 const only = process.argv.slice(2);
 const want = (section: string) => only.length === 0 || only.includes(section);
+/** Sections that threw: the others still run, the table still prints, the exit code says it. */
+const failed: string[] = [];
+
+/** One section: skipped unless wanted; its error is reported under its name. */
+async function section(name: string, run: () => Promise<void> | void, needs?: 'dist'): Promise<void> {
+  if (!SECTIONS.includes(name)) throw new Error(`section "${name}" is not listed in SECTIONS`);
+  if (!want(name)) return;
+  const t0 = performance.now();
+  process.stderr.write(`[${name}]\n`);
+  try {
+    if (needs === 'dist') requireDist();
+    await run();
+  } catch (err) {
+    failed.push(name);
+    process.stderr.write(`bench section "${name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  }
+  process.stderr.write(`[${name}] ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
 
 async function main(): Promise<void> {
-  process.stderr.write(`loa bench (${process.version}, idle window ${IDLE_S} s)\n`);
+  // A misspelt name would otherwise run nothing and pass.
+  const unknown = only.filter((s) => !SECTIONS.includes(s));
+  if (unknown.length > 0) throw new Error(`unknown bench section ${unknown.join(', ')}; the sections: ${SECTIONS.join(' ')}`);
+  process.stderr.write(`loa bench (${process.version}, idle window ${IDLE_S} s${SMOKE ? '; smoke run: few iterations, numbers not meaningful' : ''})\n`);
   // Lateness first, while nothing else runs in this process.
-  if (want('scheduling')) await benchScheduling(add);
-  if (want('verify')) await benchVerify(add);
-  if (want('player')) await benchPlayer(add);
-  if (want('playback')) await benchPlayback(add);
-  if (want('firmware')) await benchBridge(add);
-  if (want('outbox')) outboxInserts();
-  if (want('media')) await benchMedia(add);
-  const persistent = await startBroker({ persistent: true });
+  await section('scheduling', () => benchScheduling(add));
+  await section('verify', () => benchVerify(add));
+  await section('player', () => benchPlayer(add));
+  await section('playback', () => benchPlayback(add));
+  await section('firmware', () => benchBridge(add));
+  await section('outbox', outboxInserts);
+  await section('media', () => benchMedia(add));
+  // drain, emergency, startup and idle share one persistent broker, started for the first of them.
+  let persistent: TestBroker | undefined;
+  const shared = async () => (persistent ??= await startBroker({ persistent: true }));
   try {
-    if (want('drain')) await drain(persistent);
-    if (want('emergency')) await benchEmergency(add, persistent);
-    if (want('startup')) {
-      await startup(persistent, 'dist');
-      await startup(persistent, 'tsx');
-    }
-    if (want('idle')) await idleAndWire(persistent);
+    await section('drain', async () => drain(await shared()));
+    await section('emergency', async () => benchEmergency(add, await shared()), 'dist');
+    await section('startup', async () => {
+      await startup(await shared(), 'dist');
+      await startup(await shared(), 'tsx');
+    }, 'dist');
+    await section('idle', async () => idleAndWire(await shared()), 'dist');
   } finally {
-    await persistent.close();
+    await persistent?.close();
   }
-  if (want('fleet')) await benchFleet(add);
+  await section('fleet', () => benchFleet(add));
   // Issue [7/8]: noc exporter memory and scrape time at 10,000 and 50,000 boxes.
-  if (want('exporter')) await benchExporter(add);
+  await section('exporter', () => benchExporter(add), 'dist');
   // Issue [1/8] "The warning gets through": attacks on the built agent, each next to its anchor.
-  if (want('flood')) await benchFlood(add);
-  if (want('planning')) await benchPlanning(add);
-  if (want('store')) await benchStore(add);
+  await section('flood', () => benchFlood(add), 'dist');
+  await section('planning', () => benchPlanning(add), 'dist');
+  await section('store', () => benchStore(add), 'dist');
   // Issue [4/8]: memory near the floor, SD-card wear; each next to the bare mqtt.js+pino process.
-  if (want('memory')) await benchMemory(add);
-  if (want('wear')) await benchWear(add);
+  await section('memory', () => benchMemory(add), 'dist');
+  await section('wear', () => benchWear(add), 'dist');
   // Issue [5/8]: an over-the-air update, next to curl, tar and a bare node.
-  if (want('ota')) await benchOta(add);
+  await section('ota', () => benchOta(add));
   printTable();
+  if (failed.length > 0) throw new Error(`bench section${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')} (each error above, under "bench section ... failed")`);
 }
 
 function printTable(): void {
@@ -266,10 +294,10 @@ function printTable(): void {
   const line = (r: Row, mark: string) => `| ${r.metric.padEnd(w0)} | ${r.value.padEnd(w1)} | ${r.target.padEnd(w2)} | ${mark.padEnd(4)} |`;
   console.log(line(head, 'ok'));
   console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(w1 + 2)}|${'-'.repeat(w2 + 2)}|------|`);
-  for (const r of rows) console.log(line(r, r.ok === undefined ? '' : r.ok ? 'yes' : 'NO'));
+  // A smoke run's windows are too short to judge a target: its marks say so instead.
+  for (const r of rows) console.log(line(r, r.ok === undefined ? '' : SMOKE ? 'n/a' : r.ok ? 'yes' : 'NO'));
+  if (SMOKE) console.log('(smoke run, BENCH_SMOKE=1: a few iterations each, the numbers are not meaningful and no target is judged)');
 }
-
-
 
 main().then(
   () => process.exit(0),

@@ -12,6 +12,7 @@ import { KeyRing, verifySchedule } from '../agent/domain/verify.js';
 import { createLogger } from '../agent/log.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { makeKey, sign } from '../test/helpers/signer.js';
+import { size } from './smoke.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
@@ -28,9 +29,9 @@ const fmt = (x: { p50: number; p99: number; max: number }, n: number) => `p50 ${
 
 async function ourScheduler(n: number, spacingMs: number): Promise<number[]> {
   const db = openDb(join(tempDir('bench-sched'), 'loa.db'), { synchronous: 'normal' });
-  const first = Math.ceil((Date.now() + 1500) / 1000) * 1000;
+  const first = Math.ceil((Date.now() + size(1500, 500)) / 1000) * 1000;
   const items = Array.from({ length: n }, (_, i) => ({ id: `i${i}`, source: { kind: 'line' }, at: new Date(first + i * spacingMs).toISOString(), durationS: 1 }));
-  const v = validateSchedule({ type: 'schedule', id: 'bench', version: 1, issuedAt: new Date().toISOString(), target: { groups: ['g'] }, timezone: 'Asia/Ho_Chi_Minh', items });
+  const v = validateSchedule({ type: 'schedule', id: 'bench', version: 1, issuedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 86_400_000).toISOString(), target: { groups: ['g'] }, timezone: 'Asia/Ho_Chi_Minh', items });
   if (!v.ok) throw new Error(v.message);
   const late: number[] = [];
   const ledger = new LedgerStore(db);
@@ -96,12 +97,12 @@ async function bareNodeCron(n: number): Promise<number[]> {
 }
 
 export async function benchScheduling(add: Add): Promise<void> {
-  const n = 200;
+  const n = size(200, 10);
   const ours = stats(await ourScheduler(n, 50));
-  add('scheduler lateness (ours, 200 at-items 50 ms apart)', fmt(ours, n), 'p99 < 10 ms', ours.p99 < 10);
+  add(`scheduler lateness (ours, ${n} at-items 50 ms apart)`, fmt(ours, n), 'p99 < 10 ms', ours.p99 < 10);
   const st = stats(await bareTimeout(n, 50));
   add('bare setTimeout lateness, same run', fmt(st, n));
-  const cronN = Number(process.env.BENCH_CRON_N ?? 30);
+  const cronN = size(30, 1, 'BENCH_CRON_N');
   const nc = stats(await bareNodeCron(cronN));
   add('bare node-cron 4.6 lateness (every second), same run', fmt(nc, cronN));
 }
@@ -114,13 +115,15 @@ export async function benchVerify(add: Add): Promise<void> {
       ? { id: `item-${i}`, source: { kind: 'file', media: [`m${i % 50}`] }, at: new Date(Date.now() + (i + 1) * 600_000).toISOString(), priority: 50, volume: 80 }
       : { id: `item-${i}`, source: { kind: 'stream', urls: ['https://radio.example.vn/live.mp3', 'http://backup.example.vn/live.mp3'], fallback: { kind: 'fm', freqMHz: 100.0 } }, cron: `${i % 60} ${i % 24} * * *`, durationS: 1800, priority: 60 },
   );
-  const doc = { type: 'schedule', id: 'c26734-daily', version: 1, issuedAt: new Date().toISOString(), target: { groups: ['c26734'] }, timezone: 'Asia/Ho_Chi_Minh', media, items };
+  // The at-items reach 200 x 10 min = 33 h ahead: the document lives 2 days, so none of
+  // them falls after its expiry (well within the contract's 400-day lifetime).
+  const doc = { type: 'schedule', id: 'c26734-daily', version: 1, issuedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 2 * 86_400_000).toISOString(), target: { groups: ['c26734'] }, timezone: 'Asia/Ho_Chi_Minh', media, items };
   const jws = await sign(doc, key);
   const ring = new KeyRing([{ kid: key.kid, publicKey: key.publicKey }]);
   const ctx = { deviceId: 'x', groups: ['c26734'], now: Date.now(), maxBytes: 256 * 1024, acceptedVersion: () => undefined };
   const first = await verifySchedule(jws, ring, ctx);
   if (first.ok !== true) throw new Error(`bench document rejected: ${JSON.stringify(first)}`);
-  const runs = 100;
+  const runs = size(100, 5);
   const t0 = performance.now();
   for (let i = 0; i < runs; i++) await verifySchedule(jws, ring, ctx);
   const per = (performance.now() - t0) / runs;

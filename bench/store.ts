@@ -17,10 +17,11 @@ import { writeConfig } from '../test/helpers/agent-process.js';
 import { boxConfig } from '../test/helpers/box.js';
 import { type Add, spawnDist, waitBirth, median, pct } from './agent-proc.js';
 import { DEFAULT_ROOT } from '../agent/domain/topics.js';
+import { size } from './smoke.js';
 
 const DEVICE = 'bench-store';
 const ROOT = `${DEFAULT_ROOT}/d/${DEVICE}`;
-const RUNS = Number(process.env.BENCH_STORE_RUNS ?? 5);
+const RUNS = size(5, 1, 'BENCH_STORE_RUNS');
 
 export async function benchStore(add: Add): Promise<void> {
   const broker = await startBroker();

@@ -28,8 +28,10 @@ for f in $files; do
     # shellcheck disable=SC2086
     if node --import tsx --test --test-timeout=600000 --test-force-exit $extra "$f" >"$log" 2>&1; then :; else
       fails=$((fails + 1))
-      echo "stress: $f run $i FAILED:"
-      grep -E '^not ok|# (pass|fail)|Error' "$log" | head -20
+      keep="${STRESS_LOGS:-/tmp}/stress-$(basename "$f" .ts)-$i.log"
+      cp "$log" "$keep"
+      echo "stress: $f run $i FAILED (whole output: $keep):"
+      grep -E '^not ok|# (pass|fail)' "$log" | head -20
     fi
     rm -f "$log"
     i=$((i + 1))
