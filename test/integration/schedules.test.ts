@@ -177,21 +177,30 @@ test('an occurrence starts on time after its warm-up, finishes, and does not pla
   await clearRetained();
   const dir = tempDir('fire');
   const w = await watch([EVENTS]);
-  const a = makeAgent(join(dir, 'state'));
+  // On a clock the test moves (as the warm-up test): on the real clock, under stress-ng on
+  // two cores, lateMs once exceeded its bound; what is tested is the plan, not the load.
+  const clock = new ManualClock({ now: Date.now(), mono: performance.now() });
+  const a = makeAgent(join(dir, 'state'), {}, clock);
   await started(a, w);
-  const at = new Date(Math.ceil((Date.now() + 4000) / 1000) * 1000);
+  const at = new Date(Math.ceil((clock.now() + 4000) / 1000) * 1000);
   await publish(SCHED, await sign(boxDoc({ id: 'once', items: [{ id: 'bulletin', source: { kind: 'line' }, at: at.toISOString(), durationS: 1 }] }), key));
-  const st = await w.waitUntil(() => eventsOf(w, 'play.started')[0], 10_000, 'play.started');
+  await w.waitUntil(() => eventsOf(w, 'schedule.accepted')[0], 15_000, 'schedule.accepted');
+  await until(() => a.scheduler.upcoming().some((o) => o.itemId === 'bulletin'), 15_000, 'bulletin planned');
+  await clock.tickAsync(at.getTime() - clock.now());
+  const st = await w.waitUntil(() => eventsOf(w, 'play.started')[0], 15_000, 'play.started');
   assert.equal(st.itemId, 'bulletin');
   assert.equal(st.occurrence, at.toISOString());
-  assert.ok(typeof st.lateMs === 'number' && st.lateMs >= 0 && st.lateMs < 250, `lateMs ${String(st.lateMs)}`);
-  const fin = await w.waitUntil(() => eventsOf(w, 'play.finished')[0], 5000, 'play.finished');
-  assert.ok(Number(fin.playedMs) >= 900 && Number(fin.playedMs) < 1500, `playedMs ${String(fin.playedMs)}`);
+  assert.equal(st.lateMs, 0, 'fired at its instant');
+  await clock.tickAsync(1000);
+  const fin = await w.waitUntil(() => eventsOf(w, 'play.finished')[0], 15_000, 'play.finished');
+  assert.equal(fin.playedMs, 1000, 'played its durationS');
   await a.stop();
 
-  const b = makeAgent(join(dir, 'state'));
+  const again = new ManualClock({ now: clock.now(), mono: performance.now() });
+  const b = makeAgent(join(dir, 'state'), {}, again);
   await started(b, w);
-  await new Promise((r) => setTimeout(r, 1500));
+  await again.tickAsync(60_000); // a minute of the box's time: within any grace, past the instant
+  await b.scheduler.planned();
   assert.equal(eventsOf(w, 'play.started').length, 1, 'not played twice');
   await b.stop();
   await w.close();
