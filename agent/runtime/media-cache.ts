@@ -191,15 +191,13 @@ export class MediaCache {
   private applyNeeds(): void {
     const [schedNeeds, schedInForce] = this.scheduleNeeds;
     const now = this.d.clock.now();
-    const needs = [...schedNeeds];
-    const inForce = new Set(schedInForce);
-    for (const [sha, a] of this.adhoc) {
-      if (a.until < now) this.adhoc.delete(sha);
-      else if (!inForce.has(sha)) {
-        needs.unshift({ media: a.media, firstUseAt: now });
-        inForce.add(sha);
-      }
-    }
+    for (const [sha, a] of this.adhoc) if (a.until < now) this.adhoc.delete(sha);
+    // A command's media come first, needed now, even when a schedule also names them
+    // (contract v1.2 §2.2): a document in force only protects a medium from eviction, and
+    // its need may be held or far ahead (a box booted behind never fetched an emergency's
+    // audio that a held item also played).
+    const needs: MediaNeed[] = [...[...this.adhoc.values()].map((a) => ({ media: a.media, firstUseAt: now })), ...schedNeeds.filter((n) => !this.adhoc.has(n.media.sha256))];
+    const inForce = new Set([...schedInForce, ...this.adhoc.keys()]);
     this.needs = needs;
     this.inForce = inForce;
     this.needsKnown = true;
