@@ -224,6 +224,13 @@ export const configSchema = z
       .strictObject({
         /** A release on trial commits once its MQTT connection has held this long after its birth (docs/ota.md). */
         commitAfterS: z.number('is not a number (expected seconds)').int().min(1, 'is below the minimum of 1 s').max(600, 'is above the maximum of 600 s').default(10),
+        /**
+         * After its commit a release is on probation this long: `probationExits` abnormal
+         * ends (crash, watchdog kill; not a clean stop, not a reboot) in the window roll it
+         * back (systemd/loa-launch, reason `probation`). 0: no probation.
+         */
+        probationS: z.number('is not a number (expected seconds)').int().min(0, 'is below the minimum of 0 s').max(7 * 86_400, 'is above the maximum of 7 days').default(3600),
+        probationExits: z.number('is not a number').int().min(2, 'is below the minimum of 2').max(20, 'is above the maximum of 20').default(3),
       })
       .prefault({}),
     cache: z

@@ -11,7 +11,7 @@ import { AGENT_VERSION } from './version.js';
 import type { Demo } from './demo.js';
 import { createNotifier } from './adapters/sd-notify.js';
 import { HealthWatchdog, eventLoopLagProbe, linkLoopProbe, progressProbe } from './runtime/health.js';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const USAGE = `usage: loa-agent [--config PATH] [--check-config] [--demo] [--version]
@@ -133,7 +133,10 @@ async function main(argv: string[]): Promise<number> {
         .then(() => demo?.stop())
         .then(() => notifier.flush())
         .then(
-          () => resolve(code),
+          () => {
+            markCleanStop(log);
+            resolve(code);
+          },
           (err: unknown) => {
             log.error({ code: errorCode(err), err }, 'error while stopping');
             resolve(EXIT.SOFTWARE);
@@ -160,6 +163,20 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
   });
+}
+
+/**
+ * A clean stop on probation (docs/ota.md §3): tell the launcher this end was no crash, so
+ * a release restarted by systemd, a restart command or an update is not rolled back for it.
+ */
+function markCleanStop(log: { warn: (o: object, m: string) => void }): void {
+  const ota = process.env.LOA_OTA_DIR;
+  if (process.env.LOA_LAUNCHER !== '1' || !ota || !existsSync(join(ota, 'probation'))) return;
+  try {
+    writeFileSync(join(ota, 'clean'), `${new Date().toISOString()}\n`);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not mark the clean stop for the launcher');
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -10,7 +10,7 @@
 // renamed), so a half-written or wrong tar is never mistaken for a good one.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, openSync, closeSync, rmSync, renameSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, closeSync, rmSync, renameSync } from 'node:fs';
 
 export interface ApplyDelta {
   /** The release the delta starts from, as the centre published it (loa-<old>-<arch>.tar.gz). */
@@ -25,6 +25,11 @@ export interface ApplyDelta {
   zstd?: string;
   /** The gzip binary (default: gzip on PATH). */
   gzip?: string;
+  /**
+   * The most bytes the rebuilt tar may have (from the manifest's size): zstd is stopped
+   * past it, before the sha256 check, so a 37 KB delta cannot fill the disk with 1 GiB.
+   */
+  maxBytes?: number;
 }
 
 /** zstd's window for --patch-from: the base tar must fit in it (128 MiB); the centre uses the same. */
@@ -52,6 +57,36 @@ export function runTool(cmd: string, args: string[], stdoutFile?: string, nice =
   });
 }
 
+/** `zstd -d --patch-from` to `out`, stopped (SIGKILL) once it has written more than `max` bytes. */
+function unzstdCapped(zstd: string, args: string[], out: string, max: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const file = createWriteStream(out);
+    const p = spawn('nice', ['-n', '10', zstd, ...args, '-c'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let written = 0;
+    let over = false;
+    let err = '';
+    p.stderr.setEncoding('utf8');
+    p.stderr.on('data', (s: string) => (err = (err + s).slice(-2000)));
+    p.stdout.on('data', (b: Buffer) => {
+      written += b.length;
+      if (written > max && !over) {
+        over = true;
+        p.kill('SIGKILL');
+      }
+    });
+    p.stdout.pipe(file);
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      file.end(() => {
+        if (over) return reject(new Error(`the rebuilt tar passed ${max} bytes (the manifest's size with its margin): stopped before the sha256 check`));
+        if (code === 0) return resolve();
+        const tail = err.trim().split('\n').slice(-3).join(' | ');
+        reject(new Error(`${zstd} ${args.join(' ')}: ${signal ? `killed by ${signal}` : code === 127 ? 'not found (exit 127)' : `exit ${code}`}${tail ? `: ${tail}` : ''}`));
+      });
+    });
+  });
+}
+
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
@@ -69,7 +104,9 @@ export async function applyDelta(o: ApplyDelta): Promise<void> {
       throw new Error(`delta: cannot decompress the base release ${o.baseTarGz}: ${(err as Error).message}`);
     }
     try {
-      await runTool(o.zstd ?? 'zstd', ['-d', '-q', '-f', `--patch-from=${baseTar}`, `--long=${DELTA_LONG}`, o.deltaPath, '-o', partial]);
+      const args = ['-d', '-q', '-f', `--patch-from=${baseTar}`, `--long=${DELTA_LONG}`, o.deltaPath];
+      if (o.maxBytes === undefined) await runTool(o.zstd ?? 'zstd', [...args, '-o', partial]);
+      else await unzstdCapped(o.zstd ?? 'zstd', args, partial, o.maxBytes);
     } catch (err) {
       throw new Error(`delta: zstd could not apply ${o.deltaPath} to ${o.baseTarGz}: ${(err as Error).message}`);
     }

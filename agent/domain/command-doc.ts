@@ -51,6 +51,8 @@ const updateArgs = z.object({
   waitS: z.number('must be a number').int('must be whole seconds').min(0).max(86_400, 'must be at most 1 day').default(3600),
   trialS: z.number('must be a number').int('must be whole seconds').min(30, 'must be at least 30 s').max(1800, 'must be at most 30 min').default(180),
   delta: z.object({ from: releaseVersion, url: httpUrl, sha256: hex64, bytes: artifactBytes }).optional(),
+  /** Anti-rollback: a version older than the running one installs only with this set (issue [2/8]). */
+  allowDowngrade: z.boolean('must be true or false').optional(),
 });
 
 const common = {

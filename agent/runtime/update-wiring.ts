@@ -75,6 +75,7 @@ export function createUpdater(w: UpdateWiring): Updater {
     applyDelta: (o) => applyDelta(o),
     onChange: w.onChange,
     commitAfterMs: w.config.update.commitAfterS * 1000,
+    probation: { seconds: w.config.update.probationS, exits: w.config.update.probationExits },
     linkUp: () => w.link()?.connected === true,
     schedulerTicked: () => w.scheduler.lastWakeMono !== undefined,
   });

@@ -28,6 +28,8 @@ import type { EventFields } from '../domain/events.js';
 import type { MediaRef } from '../domain/schedule-doc.js';
 import type { CommandDoc, UpdateArgs } from '../domain/command-doc.js';
 import { ReleaseFiles, run } from '../adapters/release-files.js';
+import { checkTarMembers } from '../adapters/tar-members.js';
+import { downgradeRefusal } from '../domain/versions.js';
 import type { UpdateState } from '../domain/telemetry.js';
 import type { CommandOutcome } from './commands.js';
 
@@ -69,11 +71,13 @@ export interface UpdaterDeps {
   /** Exit so the service manager starts the agent again (into `current`); null: unsupported. */
   restart: (() => void) | null;
   /** Apply a zstd delta (adapters/release-delta.ts); absent: deltas are not used. */
-  applyDelta?: (o: { baseTarGz: string; deltaPath: string; outTar: string; expectTarSha256: string }) => Promise<void>;
+  applyDelta?: (o: { baseTarGz: string; deltaPath: string; outTar: string; expectTarSha256: string; maxBytes: number }) => Promise<void>;
   /** The update state changed (birth and heartbeat carry it). */
   onChange(): void;
   /** The MQTT connection must hold this long after the trial version's birth before it commits (config update.commitAfterS). */
   commitAfterMs: number;
+  /** After a commit, the window and the count of abnormal ends that roll it back (the launcher judges them). */
+  probation?: { seconds: number; exits: number };
   /** Is the MQTT link up, has the scheduler ticked (the trial's commit conditions). */
   linkUp(): boolean;
   schedulerTicked(): boolean;
@@ -154,6 +158,9 @@ export class Updater {
     if (!f.switchable()) return { ok: false, code: 'unsupported', message: `${f.p.root}/current is not a symlink: this box was installed without releases/ (run systemd/install.sh of a release once)` };
     if (a.arch && a.arch !== this.d.arch) return { ok: false, code: 'invalid', message: `the release is for ${a.arch}; this box is ${this.d.arch}` };
     if (a.version === this.d.version) return { ok: true, result: { version: a.version, state: 'running' } };
+    // Anti-rollback: an older release (a known bug, a known hole) only when the centre says so.
+    const older = downgradeRefusal(a.version, this.d.version, a.allowDowngrade === true);
+    if (older) return { ok: false, code: 'invalid', message: older };
     if (this.trial) return { ok: false, code: 'busy', message: `version ${this.trial.version} is on trial; try again once it committed or rolled back` };
     if (this.job) return { ok: false, code: 'busy', message: `the update to ${this.job.args.version} (command ${this.job.cmdId}) is in progress (${this.job.phase})` };
     const space = this.spaceCheck(f, a);
@@ -243,7 +250,7 @@ export class Updater {
       if (delta) {
         const out = join(f.releasesDir, `${a.version}.tar`);
         try {
-          await this.d.applyDelta({ baseTarGz: base, deltaPath: delta, outTar: out, expectTarSha256: a.tarSha256 });
+          await this.d.applyDelta({ baseTarGz: base, deltaPath: delta, outTar: out, expectTarSha256: a.tarSha256, maxBytes: unpackedCap(a) });
           this.d.log.info({ version: a.version, deltaBytes: a.delta.bytes, fullBytes: a.bytes }, 'release rebuilt from the delta');
           return { path: out, tar: true };
         } catch (err) {
@@ -265,6 +272,12 @@ export class Updater {
     const dir = join(f.releasesDir, partial);
     await mkdir(dir, { recursive: true });
     try {
+      // Every member checked before tar writes anything (adapters/tar-members.ts).
+      await checkTarMembers(artifact.path, { gzip: !artifact.tar, maxBytes: unpackedCap(job.args) });
+    } catch (err) {
+      throw new JobError('verify', `the release archive is refused: ${(err as Error).message}`);
+    }
+    try {
       await run('tar', ['-xf', artifact.path, '-C', dir, '--strip-components=1', '--no-same-owner'], { timeoutMs: UNPACK_TIMEOUT_MS, nice: true });
     } catch (err) {
       throw new JobError('unpack', `unpacking the release: ${(err as Error).message}`);
@@ -272,7 +285,9 @@ export class Updater {
     const pkg = readJson(join(dir, 'package.json'));
     if (pkg?.version !== v) throw new JobError('verify', `the artifact holds version ${JSON.stringify(pkg?.version ?? null)}, not ${v}`);
     const rel = readJson(join(dir, 'RELEASE.json'));
-    if (rel?.arch !== undefined && rel.arch !== this.d.arch) throw new JobError('verify', `the artifact is built for ${String(rel.arch)}; this box is ${this.d.arch}`);
+    // No arch is no check: a release must say what it was built for.
+    if (typeof rel?.arch !== 'string') throw new JobError('verify', 'the artifact\'s RELEASE.json names no arch: refused (a release built for another machine would be committed)');
+    if (rel.arch !== this.d.arch) throw new JobError('verify', `the artifact is built for ${String(rel.arch)}; this box is ${this.d.arch}`);
     if (!existsSync(join(dir, 'dist/agent/main.js'))) throw new JobError('verify', 'the artifact has no dist/agent/main.js');
     if (this.d.configPath) {
       try {
@@ -349,6 +364,14 @@ export class Updater {
     const id = c.id ?? '';
     const trialMs = c.at ? Math.max(0, this.d.clock.now() - Date.parse(c.at)) : 0;
     this.d.emitOnce(`${id}:committed`, 'update.committed', { cmdId: id, version: c.version ?? this.d.version, previous: c.previous ?? '', trialMs });
+    // Probation (docs/ota.md §3): written before `committing` goes, so a kill in between
+    // redoes it; the launcher rolls back a version that then keeps dying.
+    const p = this.d.probation;
+    f.remove('probation.starts', 'clean');
+    if (p && p.seconds > 0 && c.previous) {
+      const until = String(Math.floor(this.d.clock.now() / 1000) + p.seconds);
+      f.writeKv('probation', { id, version: c.version ?? this.d.version, previous: c.previous, until, limit: String(p.exits), boot: bootId() });
+    } else f.remove('probation');
     f.remove('committing', 'trial.starts', 'trial.log');
     this.trial = null;
     // Two releases kept: this one and its rollback target (and whatever dpkg installed).
@@ -407,4 +430,22 @@ function readJson(path: string): Record<string, unknown> | null {
 
 function mb(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
+/**
+ * The most bytes a release may unpack to (its tar, or the sum of its members): the
+ * manifest's installedBytes (default 5x the artifact) with a quarter and 16 MiB of margin
+ * for tar headers and du's rounding. Past it, unpacking or a delta stops before writing on.
+ */
+export function unpackedCap(a: { bytes: number; installedBytes?: number }): number {
+  return Math.ceil((a.installedBytes ?? a.bytes * 5) * 1.25) + 16 * 1024 * 1024;
+}
+
+/** This boot's id (the launcher tells a reboot from a crash by it). */
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }

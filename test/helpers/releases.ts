@@ -41,13 +41,18 @@ process.argv[i + 1] = p;
 console.log('loa-agent: test variant "no-connect" starts with', c.mqtt.url);`,
 };
 
-/** A release tree for `version` at `dir` (the layout of releases/<version>). */
-export function makeReleaseTree(dir: string, version: string, variant: Variant = 'good'): void {
+/**
+ * A release tree for `version` at `dir` (the layout of releases/<version>). Its packages:
+ * with `nodeModules`, a symlink to this repository's; without (what packRelease packs:
+ * the box refuses an artifact with a link out of its tree), Node finds them by walking up
+ * to ROOT/node_modules, which installRelease links.
+ */
+export function makeReleaseTree(dir: string, version: string, variant: Variant = 'good', nodeModules = true): void {
   mkdirSync(dir, { recursive: true });
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, version, scripts: {} }, null, 2));
   cpSync(builtDist(), join(dir, 'dist'), { recursive: true });
-  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  if (nodeModules && !existsSync(join(dir, 'node_modules'))) symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
   writeFileSync(join(dir, 'RELEASE.json'), JSON.stringify({ version, arch: debianArch(), node: '>=20', builtAt: new Date().toISOString() }));
   if (variant === 'good') return;
   const main = join(dir, 'dist/agent/main.js');
@@ -66,7 +71,7 @@ export interface Artifact {
 export function packRelease(version: string, variant: Variant = 'good', extra: Record<string, Buffer> = {}): Artifact {
   const work = tempDir('rel');
   const top = 'loa'; // as systemd/release.sh packs it
-  makeReleaseTree(join(work, top), version, variant);
+  makeReleaseTree(join(work, top), version, variant, false);
   for (const [rel, bytes] of Object.entries(extra)) writeFileSync(join(work, top, rel), bytes);
   const path = join(work, `loa-${version}-${debianArch()}.tar.gz`);
   execFileSync('tar', ['-czf', path, '-C', work, top]);
@@ -82,4 +87,6 @@ export function packRelease(version: string, variant: Variant = 'good', extra: R
 export function installRelease(root: string, version: string): void {
   makeReleaseTree(join(root, 'releases', version), version);
   symlinkSync(join('releases', version), join(root, 'current'));
+  // For the releases unpacked from artifacts (no node_modules of their own in tests).
+  if (!existsSync(join(root, 'node_modules'))) symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'));
 }

@@ -57,3 +57,21 @@ test('a wrong expected hash, a delta from another base, a corrupt delta: each re
     assert.deepEqual(readdirSync(s.box), [], 'no temporary file left');
   }
 });
+
+test('a delta whose output passes maxBytes (the manifest size) is stopped before the sha256 check, nothing left; within it, rebuilt as before', { skip: why ?? false }, async () => {
+  const s = setup();
+  // A tiny delta that expands to 64 MiB of zeros: the kind of file that filled 1 GiB of a box's disk.
+  const bomb = join(s.dir, 'bomb.tar');
+  writeFileSync(bomb, Buffer.concat([readFileSync(join(s.dir, 'old.tar')), Buffer.alloc(64 * 1024 * 1024)]));
+  const delta = join(s.dir, 'bomb.tar.zst');
+  const z = spawnSync('zstd', ['-q', '-19', `--long=${DELTA_LONG}`, `--patch-from=${join(s.dir, 'old.tar')}`, bomb, '-o', delta]);
+  assert.equal(z.status, 0, z.stderr.toString());
+  assert.ok(readFileSync(delta).length < 64 * 1024, `the delta is ${readFileSync(delta).length} bytes`);
+  await assert.rejects(
+    applyDelta({ baseTarGz: s.old.path, deltaPath: delta, outTar: s.out, expectTarSha256: s.neu.tarSha256, maxBytes: 4 * 1024 * 1024 }),
+    /delta: zstd could not apply .*the rebuilt tar passed 4194304 bytes/,
+  );
+  assert.deepEqual(readdirSync(s.box), [], 'neither output nor temporary file left');
+  await applyDelta({ baseTarGz: s.old.path, deltaPath: s.delta, outTar: s.out, expectTarSha256: s.neu.tarSha256, maxBytes: 64 * 1024 * 1024 });
+  assert.equal(sha256(readFileSync(s.out)), s.neu.tarSha256, 'a delta within the cap rebuilds the tar through the capped path');
+});
