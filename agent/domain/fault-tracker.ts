@@ -53,11 +53,16 @@ export class FaultTracker {
   private readonly entries = new Map<string, Entry>();
   private readonly timers: TrackerTimers;
 
+  private stopped = false;
+
   constructor(private readonly d: FaultTrackerDeps) {
     this.timers = d.timers ?? nodeTimers;
   }
 
   set(c: Condition, now = Date.now()): void {
+    // After stop(): the agent is closing its store; a condition now (an amplifier switched
+    // off on the way out) would arm a timer that reports into a closed database.
+    if (this.stopped) return;
     const key = `${c.component}/${c.code}`;
     let e = this.entries.get(key);
     if (c.active) {
@@ -111,6 +116,7 @@ export class FaultTracker {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const e of this.entries.values()) if (e.clearTimer !== undefined) this.timers.clearTimeout(e.clearTimer);
   }
 }

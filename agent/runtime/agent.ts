@@ -82,6 +82,8 @@ export class Agent {
   private repeats: Repeats | undefined;
   private coordinator: PlaybackCoordinator | undefined;
   private faults: FaultTracker | undefined;
+  /** Unsubscribes from the board's conditions: first thing at stop (a condition then would write to a closed database). */
+  private offHw: (() => void) | undefined;
   private boardImpl: Board | undefined;
   private commandSvc: CommandService | undefined;
   private cache: MediaCache | undefined;
@@ -347,7 +349,7 @@ export class Agent {
       },
     });
     this.faults = faults;
-    board.onHw((cond) => {
+    this.offHw = board.onHw((cond) => {
       faults.set(cond);
       coordinator.hwChanged(cond);
       heartbeat.kick();
@@ -489,6 +491,8 @@ export class Agent {
   }
 
   private async stopOnce(): Promise<void> {
+    this.offHw?.();
+    this.offHw = undefined;
     this.updater?.stop();
     this.volumeCtl?.stop();
     this.clockWatch?.stop();

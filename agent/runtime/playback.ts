@@ -248,10 +248,22 @@ export class PlaybackCoordinator implements Playback {
 
   private async run(seg: Segment): Promise<void> {
     const { board } = this.d;
+    const src = seg.source;
+    let tuneError: string | undefined;
     await this.hwStep(async () => {
       if (!this.live(seg)) return;
       const wasOn = board.state().amp;
-      await board.selectInput(inputFor(seg.source.kind));
+      // FM is tuned before its input and the amplifier open, on every path: an ad-hoc FM
+      // play once put the previous station on air for 2 s before tuning.
+      if (src.kind === 'fm' && board.tuner) {
+        try {
+          await board.tuner.tune(src.freqMHz);
+        } catch (err) {
+          tuneError = `tuner: ${(err as Error).message}`;
+          return;
+        }
+      }
+      await board.selectInput(inputFor(src.kind));
       if (!wasOn) {
         // Not pre-warmed (an ad-hoc or late item): audible beats on time. An emergency
         // does not wait for the warm-up: its audio starts as fast as the player allows
@@ -261,14 +273,15 @@ export class PlaybackCoordinator implements Playback {
       }
     });
     if (!this.live(seg)) return;
-    await this.playSource(seg, seg.source, seg.occ.source.kind === 'stream' ? 0 : -1);
+    if (tuneError !== undefined) return this.failover(seg, src, -1, tuneError);
+    await this.playSource(seg, src, seg.occ.source.kind === 'stream' ? 0 : -1, src.kind === 'fm');
   }
 
   /** Play `source` for `seg`; for a stream, try its URLs from `urlIndex`, then the fallback. */
-  private async playSource(seg: Segment, source: Source, urlIndex: number): Promise<void> {
+  private async playSource(seg: Segment, source: Source, urlIndex: number, tuned = false): Promise<void> {
     if (source.kind === 'fm' || source.kind === 'line') {
       const tuner = this.d.board.tuner;
-      if (source.kind === 'fm' && tuner) {
+      if (source.kind === 'fm' && tuner && !tuned) {
         let tuneError: string | undefined;
         await this.hwStep(async () => {
           if (!this.live(seg)) return;
@@ -293,6 +306,22 @@ export class PlaybackCoordinator implements Playback {
     }
     const req = this.request(seg, source, urlIndex);
     if ('error' in req) return this.failover(seg, source, urlIndex, req.error);
+    // Audio into an amplifier the board refused (HW_FAULT) sounds nowhere: no play.started
+    // for it, on any source kind (a stream once reported one). A board that does not answer
+    // is another matter: the amplifier may well be on, and the stream plays on.
+    // A fallback after an FM or line source (or an FM tune that failed before the amplifier
+    // opened): the player's input selected and the amplifier on first.
+    const want = inputFor(source.kind);
+    if (!this.d.board.state().amp || this.d.board.state().input !== want) {
+      await this.hwStep(async () => {
+        if (!this.live(seg)) return;
+        if (this.d.board.state().input !== want) await this.d.board.selectInput(want);
+        if (!this.d.board.state().amp) await this.d.board.setAmp(true);
+      });
+      if (!this.live(seg)) return;
+    }
+    const amp = this.d.board.state();
+    if (!amp.amp && amp.ampFault) return this.fail(seg, 'hardware', 'the amplifier is off: the board refused to switch it on (see hw.fault amp)');
     const session = this.d.player.play(req);
     seg.session = session;
     let startedAt: number;

@@ -235,6 +235,38 @@ test('FM: the item tunes the receiver, the heartbeat reports fm.rssi, a line fau
   await r.close();
 });
 
+test('an ad-hoc FM play (not pre-warmed): the station is tuned before its input is selected and the amplifier opens', async () => {
+  const r = await rig();
+  const from = r.sim.model.log.length;
+  r.agent.playback.fire(occ('adhoc-fm', { kind: 'fm', freqMHz: 101.5 }, 3000, { priority: 75 }), 0);
+  await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
+  const log = r.sim.model.log.slice(from);
+  const at = (p: (c: (typeof log)[number]) => boolean, what: string) => {
+    const i = log.findIndex(p);
+    assert.ok(i >= 0, `${what} sent: ${JSON.stringify(log)}`);
+    return i;
+  };
+  const tune = at((c) => c.cmd === 'fm-tune' && c.freq === 10_150, 'FM_TUNE 101.5');
+  const input = at((c) => c.cmd === 'select-input' && c.input === 'fm', 'SELECT_INPUT fm');
+  const amp = at((c) => c.cmd === 'set-amp' && c.on, 'SET_AMP 1');
+  assert.ok(tune < input && tune < amp, `tuned first (the previous station never on air): ${JSON.stringify(log.map((c) => c.cmd))}`);
+  await r.agent.playback.stopAll('stopped');
+  await r.close();
+});
+
+test('a stream whose amplifier the board refuses (fault latched): play.failed hardware, never play.started', { skip: noAudio }, async () => {
+  const r = await rig();
+  r.sim.model.ampFault('overcurrent');
+  await r.waitHw('hw.fault', 'amp', 'overcurrent');
+  r.agent.playback.fire(occ('relay', { kind: 'stream', url: streamUrl }, 5000), 0);
+  const failed = await r.centre.waitUntil(() => r.events('play.failed')[0], 10_000, 'play.failed');
+  assert.equal(failed.reason, 'hardware');
+  assert.match(String(failed.message), /refused to switch it on/);
+  assert.equal(r.events('play.started').length, 0, 'no proof of play for audio into a refused amplifier');
+  r.sim.model.ampFault(null);
+  await r.close();
+});
+
 test('a board on another protocol version is reported and never driven', async () => {
   const r = await rig({ protocol: 2 });
   const f = await r.waitHw('hw.fault', 'mcu', 'protocol_version');
