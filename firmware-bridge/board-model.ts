@@ -284,6 +284,23 @@ export class BoardModel {
   tuner(failed: boolean): void {
     this.s.tunerFailed = failed;
   }
+  /**
+   * State that changes without a command, as a glitching board's does (checklist row 10):
+   * the tuner powers down (fm_freq 0) or the watchdog period reads another N. No event:
+   * only the host's keep-alive can find it.
+   */
+  drift(what: 'tuner-off' | { watchdogS: number }): void {
+    if (what === 'tuner-off') this.s.fmFreq = 0;
+    else this.s.watchdogS = what.watchdogS;
+  }
+  /** The watchdog trips now, as after N seconds of host silence (§7): amp off, flag, event. */
+  tripWatchdog(): void {
+    this.deps.timers.clearTimeout(this.watchdogTimer);
+    this.watchdogTimer = undefined;
+    this.s.amp = false;
+    this.s.watchdogTripped = true;
+    this.event({ event: 'watchdog', seconds: this.s.watchdogS });
+  }
   /** Relay feedback wrong: SET_AMP and SELECT_INPUT answer HW_FAULT until cleared. */
   relay(fault: boolean): void {
     this.s.relayFault = fault;

@@ -50,7 +50,7 @@ import {
 } from './messages.js';
 import { Backoff } from './backoff.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
-import { BoardErrorReply, BridgeTimeoutError, RequestQueue, type RetryContext } from './request-queue.js';
+import { BoardErrorReply, BridgeTimeoutError, NotConnectedError, RequestQueue, type RetryContext } from './request-queue.js';
 import type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './bridge-types.js';
 
 export { BoardErrorReply, BridgeTimeoutError, NotConnectedError } from './request-queue.js';
@@ -188,6 +188,11 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
 
   /** Send one command; queued behind the request in flight; retries per §4. */
   request<C extends Command>(c: C): Promise<Replies[C['cmd']]> {
+    // §6, checklist row 24: a board of another version is sent GET_VERSION and nothing
+    // else (an FM_STATUS poll once reached one).
+    if (this.mismatched && c.cmd !== 'get-version') {
+      return Promise.reject(new NotConnectedError(`${c.cmd} not sent: the IO board speaks another protocol version (only GET_VERSION is)`));
+    }
     if (c.cmd === 'line-test' && this.minor < 1 && this.watchdogS < LINE_TEST_MIN_WATCHDOG_S) {
       // §7: a 1.0 board does not hold its watchdog during LINE_TEST; one that times out
       // (3 s) would leave N = watchdogS without a frame and trip the amplifier off.
@@ -414,7 +419,11 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
         this.emit('amp-refused', e);
       }
     }
-    this.tripped = false;
+    // What the board did with WATCHDOG_TRIPPED (§6.1): a 1.1 board clears it on any
+    // SET_AMP, a 1.0 board only on SET_AMP 1 accepted. Left set, the flag is no new
+    // trip at the next keep-alive (rising edge only): forgetting it made a 1.0 board
+    // tripped while idle re-applied every keep-alive until the next play.
+    if (this.minor >= 1 || ampOn) this.tripped = false;
     this.emit('reapplied', { ...d, amp: ampOn });
   }
 
@@ -459,9 +468,21 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     const ms = this.retry.timeoutMs(name);
     const f = await this.requests.queued(() => this.requests.exchange(name, this.requests.nextSeq(), encodeCommand({ cmd: name }), ms));
     if (f.type === ERROR_TYPE) throw new BoardErrorReply(name, f.seq, decodeError(f.payload));
-    if (name === 'ping') return decodeReply('ping', f.payload);
-    const s = decodeReply('get-status', f.payload);
-    return { ...s, status: s };
+    if (name === 'get-status') {
+      const s = decodeReply('get-status', f.payload);
+      return { ...s, status: s };
+    }
+    const p = decodeReply('ping', f.payload);
+    // A 1.1 PING shows a reset, the amplifier and the input, but not the watchdog N or the
+    // tuner: GET_STATUS after it, so their drift is repaired within the same period
+    // (checklist row 10). Its failure is not a missed keep-alive: the PING answered.
+    try {
+      const s = await this.request({ cmd: 'get-status' });
+      return { ...p, uptimeS: s.uptimeS, watchdogS: s.watchdogS, fmFreq: s.fmFreq, status: s };
+    } catch (e) {
+      if (!(e instanceof BridgeTimeoutError || e instanceof BoardErrorReply)) throw e;
+      return p;
+    }
   }
 
   /** Judge a keep-alive reply against the wanted state and repair what differs (reconcile.ts). */

@@ -1,5 +1,5 @@
 // The board model as its own process on a serial device (one end of a socat pty pair):
-//   node --import tsx firmware-bridge/sim-cli.ts /tmp/x/board [--boot-count N] [--minor 0|1] [--amp-fault-latch]
+//   node --import tsx firmware-bridge/sim-cli.ts /tmp/x/board [--boot-count N] [--minor 0|1] [--protocol N] [--amp-fault-latch]
 // Faults are scripted one per stdin line; every event the board sends and every fault
 // applied is printed as one line on stderr, so a test can wait for it.
 //   reset | silence on|off | slow <ms> | garbage <n> | door open|closed
@@ -7,6 +7,8 @@
 //   amp-fault overcurrent|overtemperature|dc_offset|other|clear | battery low|ok
 //   tuner fail|ok | relay fault|ok | lose-boot [n] (BOOT frames of the next n resets lost)
 //   reset-quiet (a reset whose BOOT frames are all lost) | duplicate on|off (replies twice)
+//   drift-tuner | drift-watchdog <N> (state changes with no command and no event)
+//   trip (the watchdog trips now) | count [cmd] (commands executed so far, e.g. count set-amp)
 
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
@@ -15,7 +17,7 @@ import { systemTimers } from './timers.js';
 
 const path = process.argv[2];
 if (!path) {
-  process.stderr.write('usage: sim-cli.ts <serial device> [--boot-count N] [--minor 0|1] [--amp-fault-latch]\n');
+  process.stderr.write('usage: sim-cli.ts <serial device> [--boot-count N] [--minor 0|1] [--protocol N] [--amp-fault-latch]\n');
   process.exit(2);
 }
 const bc = process.argv.indexOf('--boot-count');
@@ -23,6 +25,8 @@ const bootCount = bc > 0 ? Number(process.argv[bc + 1]) : 0;
 const mi = process.argv.indexOf('--minor');
 const minor = mi > 0 ? Number(process.argv[mi + 1]) : undefined;
 const ampFaultLatch = process.argv.includes('--amp-fault-latch');
+const pv = process.argv.indexOf('--protocol');
+const protocol = pv > 0 ? Number(process.argv[pv + 1]) : undefined;
 const say = (s: string): void => void process.stderr.write(`${s}\n`);
 
 const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
@@ -30,6 +34,7 @@ const board = new BoardModel({
   timers: systemTimers(),
   bootCount,
   ...(minor !== undefined ? { minor } : {}),
+  ...(protocol !== undefined ? { protocol } : {}),
   ampFaultLatch,
   send: (b) => port.write(b),
   onEvent: (e) => say(`event ${JSON.stringify(e)}`),
@@ -89,6 +94,18 @@ function apply(line: string): string {
       return `ok relay ${arg}`;
     case 'state':
       return `state ${JSON.stringify(board.state())}`;
+    case 'drift-tuner':
+      board.drift('tuner-off');
+      return 'ok drift-tuner';
+    case 'drift-watchdog':
+      board.drift({ watchdogS: Number(arg ?? 30) });
+      return `ok drift-watchdog ${Number(arg ?? 30)}`;
+    case 'trip':
+      board.tripWatchdog();
+      return 'ok trip';
+    case 'count':
+      // Commands executed since the simulator started, of one kind (or all): `count set-amp`.
+      return `count ${board.log.filter((c) => arg === undefined || c.cmd === arg).length}`;
     case 'quit':
       shutdown();
       return 'ok quit';

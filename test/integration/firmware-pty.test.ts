@@ -242,3 +242,103 @@ describe('a 1.0 board (3-byte PING, no boot counter) over a socat pty pair', { s
     assert.ok(Date.now() - t0 < 2500, `repaired ${Date.now() - t0} ms after the reset (ping period 1000 ms)`);
   });
 });
+
+/** Sends a simulator command and returns its answer line (the first line after it starting with `prefix`). */
+async function ask(sim: ReturnType<typeof startSim>, cmd: string, prefix: string): Promise<string> {
+  const n = sim.lines.length;
+  sim.proc.stdin?.write(`${cmd}\n`);
+  await until(() => sim.lines.slice(n).some((l) => l.startsWith(prefix)), 5000, `answer to ${cmd}`);
+  return sim.lines.slice(n).find((l) => l.startsWith(prefix))!;
+}
+const simState = async (sim: ReturnType<typeof startSim>) => JSON.parse((await ask(sim, 'state', 'state ')).slice(6)) as { fmFreq: number; watchdogS: number; amp: boolean; watchdogTripped: boolean };
+const simCount = async (sim: ReturnType<typeof startSim>, cmd = '') => Number((await ask(sim, `count ${cmd}`.trim(), 'count ')).slice(6));
+
+// Issue [2/8] item 2: what an independent board written from PROTOCOL.md 1.1 showed.
+for (const minor of [1, 0] as const) {
+  describe(`board drift and watchdog trips, protocol 1.${minor}, over a socat pty pair`, { skip: SOCAT ? false : 'socat not installed', timeout: 120_000 }, () => {
+    const dir = SOCAT ? tempDir(`fw-drift${minor}`) : '';
+    let socat: ChildProcess | undefined;
+    let sim: ReturnType<typeof startSim>;
+    let bridge: FirmwareBridge;
+
+    before(async () => {
+      socat = await startSocat(dir);
+      sim = startSim(dir, 5, ['--minor', String(minor)]);
+      await sim.ready();
+      // N = 3 s: a keep-alive every second.
+      bridge = new FirmwareBridge({ open: () => openPort(join(dir, 'host')), watchdogS: 3, backoff: { minMs: 100, maxMs: 1000 } });
+      bridge.on('warning', () => undefined);
+      await bridge.start();
+    });
+    after(async () => {
+      await bridge?.stop();
+      await stopProc(sim?.proc);
+      await stopProc(socat);
+    });
+
+    test('a tuner that powered down and a watchdog N that changed by themselves are repaired within one keep-alive period or two', async () => {
+      await bridge.fmTune(10_000);
+      assert.equal((await simState(sim)).fmFreq, 10_000);
+      for (const [drift, ok, what] of [
+        ['drift-tuner', (s: { fmFreq: number }) => s.fmFreq === 10_000, 'the tuner re-tuned'],
+        ['drift-watchdog 30', (s: { watchdogS: number }) => s.watchdogS === 3, 'the watchdog set back to 3 s'],
+      ] as const) {
+        const t0 = Date.now();
+        await sim.script(drift);
+        let st = await simState(sim);
+        while (!ok(st as never)) {
+          assert.ok(Date.now() - t0 < 2500, `${what} within 2.5 s (keep-alive every 1 s): ${JSON.stringify(st)}`);
+          await sleep(100);
+          st = await simState(sim);
+        }
+        process.stdout.write(`# 1.${minor} board ${drift} -> repaired in ${Date.now() - t0} ms\n`);
+      }
+    });
+
+    test('the watchdog trips while idle: one re-apply, not one per keep-alive until the next SET_AMP 1', async () => {
+      await bridge.setAmp(false);
+      await sleep(1500);
+      const before = await simCount(sim);
+      await sim.script('trip');
+      await sleep(5500); // five keep-alive periods: what they send is the count
+      const sent = (await simCount(sim)) - before;
+      const selects = (await simCount(sim, 'select-input'));
+      // A keep-alive is 1 (1.0: GET_STATUS) or 2 (1.1: PING + GET_STATUS) commands a period;
+      // one re-apply adds SET_WATCHDOG, SET_AMP 0, SELECT_INPUT, FM_TUNE (and 1.0's GET_VERSION).
+      const perPeriod = minor === 1 ? 2 : 1;
+      assert.ok(sent <= 6 * perPeriod + 5, `${sent} commands in 5.5 s after the trip (${selects} SELECT_INPUT in all): the trip re-applied once`);
+      assert.equal((await simState(sim)).watchdogTripped, minor === 0, minor === 0 ? 'a 1.0 board keeps the flag until SET_AMP 1' : 'SET_AMP 0 cleared it');
+    });
+  });
+}
+
+describe('a board of another protocol version over a socat pty pair', { skip: SOCAT ? false : 'socat not installed', timeout: 120_000 }, () => {
+  const dir = SOCAT ? tempDir('fw-ver2') : '';
+  let socat: ChildProcess | undefined;
+  let sim: ReturnType<typeof startSim>;
+  let bridge: FirmwareBridge;
+
+  before(async () => {
+    socat = await startSocat(dir);
+    sim = startSim(dir, 5, ['--protocol', '2']);
+    await sim.ready();
+    bridge = new FirmwareBridge({ open: () => openPort(join(dir, 'host')), watchdogS: 3, backoff: { minMs: 100, maxMs: 1000 } });
+    bridge.on('warning', () => undefined);
+    const mismatch = once(bridge, 'version-mismatch');
+    // start() rejects for a board of another version (it keeps asking its version meanwhile).
+    bridge.start().catch(() => undefined);
+    await withDeadline(mismatch, 10_000, 'version-mismatch');
+  });
+  after(async () => {
+    await bridge?.stop();
+    await stopProc(sim?.proc);
+    await stopProc(socat);
+  });
+
+  test('nothing but GET_VERSION is sent to it: an FM_STATUS poll is refused on the host, not sent (checklist row 24)', async () => {
+    assert.equal(bridge.versionMismatch, true);
+    await assert.rejects(bridge.request({ cmd: 'fm-status' }), /fm-status not sent: the IO board speaks another protocol version/);
+    await sleep(500);
+    assert.equal(await simCount(sim, 'fm-status'), 0);
+  });
+});
