@@ -135,9 +135,14 @@ export interface CommandContext {
   vouchedNow?: number;
 }
 
-/** Contract v1.2 §2.2: a signed emergency (and the command that mends time) is never refused on unproven time. */
+/**
+ * Contract v1.2 §2.2: a signed emergency (and the command that mends time) is never
+ * refused on unproven time. So is `ping`: it changes nothing, so replaying it does no
+ * harm, and its answer (the heartbeat's clock.aheadS) is how the centre sees a poisoned
+ * bound (a box refusing every ping `expired` for a day tells it nothing).
+ */
 function judgedOnVouchedTime(doc: CommandDoc): boolean {
-  return (doc.action === 'play' && doc.args.priority === 100) || doc.action === 'clock';
+  return (doc.action === 'play' && doc.args.priority === 100) || doc.action === 'clock' || doc.action === 'ping';
 }
 
 /**

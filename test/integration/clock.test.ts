@@ -182,12 +182,22 @@ test('v1.2: a ping signed a week ahead on a box whose timesyncd is not yet synch
     const poisoned = await b.heartbeat((c) => c.behind === true, 'a heartbeat saying behind');
     assert.ok(Math.abs(Number(poisoned.aheadS) - 86_400) < 120, `one document moved the bound ${String(poisoned.aheadS)} s, not a week`);
 
-    // An emergency as noc send signs it (expires in 10 min): judged on corroborated time, it plays.
-    const cmd = commandDoc(b.device, 'play', { source: { kind: 'line' }, durationS: 2, priority: 100 });
-    const sentAt = Date.now();
-    await publishOnce(files.broker.url, b.T.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
-    const started = await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.started' && m.json().cmdId === cmd.id, 15_000, 'the emergency play.started');
-    process.stdout.write(`# poisoned bound: emergency publish -> play.started ${started.at - sentAt} ms\n`);
+    // Emergencies as noc send signs them (expire in 10 min): judged on corroborated time, they play.
+    const lat: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const cmd = commandDoc(b.device, 'play', { source: { kind: 'line' }, durationS: 1, priority: 100 });
+      const sentAt = Date.now();
+      await publishOnce(files.broker.url, b.T.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
+      const started = await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.started' && m.json().cmdId === cmd.id, 15_000, `emergency ${i + 1} play.started`);
+      lat.push(started.at - sentAt);
+      await b.w.waitFor((m) => m.topic === b.T.events && m.json().type === 'play.finished' && m.json().cmdId === cmd.id, 15_000, `emergency ${i + 1} play.finished`);
+    }
+    process.stdout.write(`# poisoned bound: emergency publish -> play.started, 5 tries: ${lat.join(', ')} ms (p99 = max ${Math.max(...lat)})\n`);
+    // A ping is answered (read-only, and how the centre sees the bound).
+    const ping2 = commandDoc(b.device, 'ping', {});
+    await publishOnce(files.broker.url, b.T.deviceCmd, await sign(ping2, key, { typ: 'loa-command+json' }));
+    const pong = await b.w.waitFor((m) => m.topic === b.T.cmdResult && m.json().cmdId === ping2.id, 15_000, 'the second ping\'s result');
+    assert.equal(pong.json().ok, true, JSON.stringify(pong.json()));
     // A normal play is still judged on the bound: refused expired (replay protection stands).
     const normal = commandDoc(b.device, 'play', { source: { kind: 'line' }, durationS: 2, priority: 50 });
     await publishOnce(files.broker.url, b.T.deviceCmd, await sign(normal, key, { typ: 'loa-command+json' }));

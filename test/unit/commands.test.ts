@@ -228,12 +228,13 @@ test('v1.2 §2.2: on a bound one document raised (a day ahead), a signed emergen
   const r = rig({ time: { provableNow: () => r.clock.now() + DAY, vouchedNow: () => r.clock.now() } });
   const emergency = command(r, 'play', { source: { kind: 'line' }, durationS: 60, priority: 100 }, { expiresAt: r.iso(600_000) });
   const normal = command(r, 'play', { source: { kind: 'line' }, durationS: 60, priority: 75 }, { expiresAt: r.iso(600_000) });
+  const ping = command(r, 'ping', {}, { expiresAt: r.iso(600_000) });
   // Issued by the centre's right clock, hours behind the poisoned bound: still accepted.
   const clock = command(r, 'clock', { resetBound: true }, { expiresAt: r.iso(600_000) });
-  for (const c of [emergency, normal, clock]) await send(r, c);
-  assert.deepEqual(r.ran, [emergency.id, clock.id]);
+  for (const c of [emergency, normal, clock, ping]) await send(r, c);
+  assert.deepEqual(r.ran, [emergency.id, clock.id, ping.id], 'a ping too: read-only, and how the centre sees the bound');
   assert.equal(r.results().find((x) => x.cmdId === normal.id)?.error?.code, 'expired');
-  assert.deepEqual(r.evidence, [Date.parse(String(emergency.issuedAt))], 'the clock command\'s own issuedAt is no evidence');
+  assert.deepEqual(r.evidence, [Date.parse(String(emergency.issuedAt)), Date.parse(String(ping.issuedAt))], 'the clock command\'s own issuedAt is no evidence');
   const bad = command(r, 'clock', { resetBound: false });
   await send(r, bad);
   assert.equal(r.results().find((x) => x.cmdId === bad.id)?.error?.code, 'invalid');
