@@ -80,6 +80,29 @@ function openPort(path: string): Promise<Duplex> {
   return p;
 }
 
+/**
+ * socat, the simulator process and a bridge (N = 3 s: a keep-alive every second), set up
+ * before the tests of the describe it is called in and torn down after them.
+ */
+function ptyRig(tag: string, bootCount: number, simArgs: string[] = [], start: (b: FirmwareBridge) => Promise<void> = (b) => b.start()) {
+  const dir = SOCAT ? tempDir(tag) : '';
+  const r = {} as { socat?: ChildProcess; sim: ReturnType<typeof startSim>; bridge: FirmwareBridge };
+  before(async () => {
+    r.socat = await startSocat(dir);
+    r.sim = startSim(dir, bootCount, simArgs);
+    await r.sim.ready();
+    r.bridge = new FirmwareBridge({ open: () => openPort(join(dir, 'host')), watchdogS: 3, backoff: { minMs: 100, maxMs: 1000 } });
+    r.bridge.on('warning', () => undefined);
+    await start(r.bridge);
+  });
+  after(async () => {
+    await r.bridge?.stop();
+    await stopProc(r.sim?.proc);
+    await stopProc(r.socat);
+  });
+  return r;
+}
+
 // A timeout so a bridge that never reconnects fails the run instead of hanging it.
 describe('firmware bridge over a socat pty pair', { skip: SOCAT ? false : 'socat not installed', timeout: 120_000 }, () => {
   const dir = SOCAT ? tempDir('fw-pty') : '';
@@ -202,41 +225,23 @@ describe('firmware bridge over a socat pty pair', { skip: SOCAT ? false : 'socat
 });
 
 describe('a 1.0 board (3-byte PING, no boot counter) over a socat pty pair', { skip: SOCAT ? false : 'socat not installed', timeout: 120_000 }, () => {
-  const dir = SOCAT ? tempDir('fw-pty10') : '';
-  let socat: ChildProcess | undefined;
-  let sim: ReturnType<typeof startSim> | undefined;
-  let bridge: FirmwareBridge;
-
-  before(async () => {
-    socat = await startSocat(dir);
-    sim = startSim(dir, 10, ['--minor', '0']);
-    await sim.ready();
-    bridge = new FirmwareBridge({ open: () => openPort(join(dir, 'host')), watchdogS: 3, backoff: { minMs: 100, maxMs: 1000 } });
-    bridge.on('warning', () => undefined);
-    await bridge.start();
-  });
-
-  after(async () => {
-    await bridge?.stop();
-    await stopProc(sim?.proc);
-    await stopProc(socat);
-  });
+  const r = ptyRig('fw-pty10', 10, ['--minor', '0']);
 
   test('a reset with its BOOT lost is found from GET_STATUS (uptime backwards, amp off) and repaired', async () => {
-    assert.ok(sim);
-    assert.equal(bridge.boardMinor, 0);
-    await bridge.selectInput('line');
-    assert.equal(await bridge.setAmp(true), true);
+    assert.ok(r.sim);
+    assert.equal(r.bridge.boardMinor, 0);
+    await r.bridge.selectInput('line');
+    assert.equal(await r.bridge.setAmp(true), true);
     await sleep(1500); // uptime ≥ 1 s, so a reset makes it go backwards
-    const reset = once(bridge, 'reset');
+    const reset = once(r.bridge, 'reset');
     const t0 = Date.now();
-    await sim.script('reset-quiet');
+    await r.sim.script('reset-quiet');
     const [v] = await withDeadline(reset, 5000, 'reset noticed');
     assert.equal(v.bootCount, 12);
-    let st = await bridge.request({ cmd: 'get-status' });
+    let st = await r.bridge.request({ cmd: 'get-status' });
     for (let i = 0; i < 20 && !st.flags.ampOn; i++) {
       await sleep(100);
-      st = await bridge.request({ cmd: 'get-status' });
+      st = await r.bridge.request({ cmd: 'get-status' });
     }
     assert.deepEqual([st.flags.ampOn, st.input, st.watchdogS], [true, 'line', 3]);
     assert.ok(Date.now() - t0 < 2500, `repaired ${Date.now() - t0} ms after the reset (ping period 1000 ms)`);
@@ -256,89 +261,56 @@ const simCount = async (sim: ReturnType<typeof startSim>, cmd = '') => Number((a
 // Issue [2/8] item 2: what an independent board written from PROTOCOL.md 1.1 showed.
 for (const minor of [1, 0] as const) {
   describe(`board drift and watchdog trips, protocol 1.${minor}, over a socat pty pair`, { skip: SOCAT ? false : 'socat not installed', timeout: 120_000 }, () => {
-    const dir = SOCAT ? tempDir(`fw-drift${minor}`) : '';
-    let socat: ChildProcess | undefined;
-    let sim: ReturnType<typeof startSim>;
-    let bridge: FirmwareBridge;
-
-    before(async () => {
-      socat = await startSocat(dir);
-      sim = startSim(dir, 5, ['--minor', String(minor)]);
-      await sim.ready();
-      // N = 3 s: a keep-alive every second.
-      bridge = new FirmwareBridge({ open: () => openPort(join(dir, 'host')), watchdogS: 3, backoff: { minMs: 100, maxMs: 1000 } });
-      bridge.on('warning', () => undefined);
-      await bridge.start();
-    });
-    after(async () => {
-      await bridge?.stop();
-      await stopProc(sim?.proc);
-      await stopProc(socat);
-    });
+    const r = ptyRig(`fw-drift${minor}`, 5, ['--minor', String(minor)]);
 
     test('a tuner that powered down and a watchdog N that changed by themselves are repaired within one keep-alive period or two', async () => {
-      await bridge.fmTune(10_000);
-      assert.equal((await simState(sim)).fmFreq, 10_000);
+      await r.bridge.fmTune(10_000);
+      assert.equal((await simState(r.sim)).fmFreq, 10_000);
       for (const [drift, ok, what] of [
         ['drift-tuner', (s: { fmFreq: number }) => s.fmFreq === 10_000, 'the tuner re-tuned'],
         ['drift-watchdog 30', (s: { watchdogS: number }) => s.watchdogS === 3, 'the watchdog set back to 3 s'],
       ] as const) {
         const t0 = Date.now();
-        await sim.script(drift);
-        let st = await simState(sim);
+        await r.sim.script(drift);
+        let st = await simState(r.sim);
         while (!ok(st as never)) {
           assert.ok(Date.now() - t0 < 2500, `${what} within 2.5 s (keep-alive every 1 s): ${JSON.stringify(st)}`);
           await sleep(100);
-          st = await simState(sim);
+          st = await simState(r.sim);
         }
         process.stdout.write(`# 1.${minor} board ${drift} -> repaired in ${Date.now() - t0} ms\n`);
       }
     });
 
     test('the watchdog trips while idle: one re-apply, not one per keep-alive until the next SET_AMP 1', async () => {
-      await bridge.setAmp(false);
+      await r.bridge.setAmp(false);
       await sleep(1500);
-      const before = await simCount(sim);
-      await sim.script('trip');
+      const before = await simCount(r.sim);
+      await r.sim.script('trip');
       await sleep(5500); // five keep-alive periods: what they send is the count
-      const sent = (await simCount(sim)) - before;
-      const selects = (await simCount(sim, 'select-input'));
+      const sent = (await simCount(r.sim)) - before;
+      const selects = (await simCount(r.sim, 'select-input'));
       // A keep-alive is 1 (1.0: GET_STATUS) or 2 (1.1: PING + GET_STATUS) commands a period;
       // one re-apply adds SET_WATCHDOG, SET_AMP 0, SELECT_INPUT, FM_TUNE (and 1.0's GET_VERSION).
       const perPeriod = minor === 1 ? 2 : 1;
       assert.ok(sent <= 6 * perPeriod + 5, `${sent} commands in 5.5 s after the trip (${selects} SELECT_INPUT in all): the trip re-applied once`);
-      assert.equal((await simState(sim)).watchdogTripped, minor === 0, minor === 0 ? 'a 1.0 board keeps the flag until SET_AMP 1' : 'SET_AMP 0 cleared it');
+      assert.equal((await simState(r.sim)).watchdogTripped, minor === 0, minor === 0 ? 'a 1.0 board keeps the flag until SET_AMP 1' : 'SET_AMP 0 cleared it');
     });
   });
 }
 
 describe('a board of another protocol version over a socat pty pair', { skip: SOCAT ? false : 'socat not installed', timeout: 120_000 }, () => {
-  const dir = SOCAT ? tempDir('fw-ver2') : '';
-  let socat: ChildProcess | undefined;
-  let sim: ReturnType<typeof startSim>;
-  let bridge: FirmwareBridge;
-
-  before(async () => {
-    socat = await startSocat(dir);
-    sim = startSim(dir, 5, ['--protocol', '2']);
-    await sim.ready();
-    bridge = new FirmwareBridge({ open: () => openPort(join(dir, 'host')), watchdogS: 3, backoff: { minMs: 100, maxMs: 1000 } });
-    bridge.on('warning', () => undefined);
-    const mismatch = once(bridge, 'version-mismatch');
-    // start() rejects for a board of another version (it keeps asking its version meanwhile).
-    bridge.start().catch(() => undefined);
+  // start() rejects for a board of another version (it keeps asking its version meanwhile).
+  const r = ptyRig('fw-ver2', 5, ['--protocol', '2'], async (b) => {
+    const mismatch = once(b, 'version-mismatch');
+    b.start().catch(() => undefined);
     await withDeadline(mismatch, 10_000, 'version-mismatch');
-  });
-  after(async () => {
-    await bridge?.stop();
-    await stopProc(sim?.proc);
-    await stopProc(socat);
   });
 
   test('nothing but GET_VERSION is sent to it: an FM_STATUS poll is refused on the host, not sent (checklist row 24)', async () => {
-    assert.equal(bridge.versionMismatch, true);
-    await assert.rejects(bridge.request({ cmd: 'fm-status' }), /fm-status not sent: the IO board speaks another protocol version/);
+    assert.equal(r.bridge.versionMismatch, true);
+    await assert.rejects(r.bridge.request({ cmd: 'fm-status' }), /fm-status not sent: the IO board speaks another protocol version/);
     await sleep(500);
-    assert.equal(await simCount(sim, 'fm-status'), 0);
+    assert.equal(await simCount(r.sim, 'fm-status'), 0);
   });
 });
