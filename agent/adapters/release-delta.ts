@@ -50,11 +50,16 @@ export function runTool(cmd: string, args: string[], stdoutFile?: string, nice =
     p.on('error', reject);
     p.on('close', (code, signal) => {
       if (code === 0) return resolve();
-      const why = signal ? `killed by ${signal}` : code === 127 ? `${cmd} not found (exit 127)` : `exit ${code}`;
-      const tail = err.trim().split('\n').slice(-3).join(' | ');
-      reject(new Error(`${cmd} ${args.join(' ')}: ${why}${tail ? `: ${tail}` : ''}`));
+      reject(toolFailure(cmd, args, code, signal, err));
     });
   });
+}
+
+/** A tool that did not exit 0: the command, why it ended, and its last stderr lines. */
+function toolFailure(cmd: string, args: readonly string[], code: number | null, signal: NodeJS.Signals | null, stderr: string): Error {
+  const why = signal ? `killed by ${signal}` : code === 127 ? `${cmd} not found (exit 127)` : `exit ${code}`;
+  const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+  return new Error(`${cmd} ${args.join(' ')}: ${why}${tail ? `: ${tail}` : ''}`);
 }
 
 /** `zstd -d --patch-from` to `out`, stopped (SIGKILL) once it has written more than `max` bytes. */
@@ -80,8 +85,7 @@ function unzstdCapped(zstd: string, args: string[], out: string, max: number): P
       file.end(() => {
         if (over) return reject(new Error(`the rebuilt tar passed ${max} bytes (the manifest's size with its margin): stopped before the sha256 check`));
         if (code === 0) return resolve();
-        const tail = err.trim().split('\n').slice(-3).join(' | ');
-        reject(new Error(`${zstd} ${args.join(' ')}: ${signal ? `killed by ${signal}` : code === 127 ? 'not found (exit 127)' : `exit ${code}`}${tail ? `: ${tail}` : ''}`));
+        reject(toolFailure(zstd, args, code, signal, err));
       });
     });
   });

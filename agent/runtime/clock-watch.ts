@@ -84,7 +84,7 @@ export class ClockWatch {
     // A synchronised clock needs no document's word (and refuses an issuedAt far ahead of it).
     if (this.sync.synced === true) return;
     const next = noteClaim(this.evidence, { id, at: ms }, this.d.clock.now());
-    if (next.bound === this.evidence.bound && next.claims.length === this.evidence.claims.length && next.claims.every((c, i) => c.at === this.evidence.claims[i]!.at)) return;
+    if (JSON.stringify(next) === JSON.stringify(this.evidence)) return; // an older or repeated claim: nothing to write
     const before = this.verdict();
     this.evidence = next;
     this.d.store.save(next);
