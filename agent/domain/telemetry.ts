@@ -82,10 +82,11 @@ export interface Heartbeat {
   amp: { on: boolean; fault: boolean } | null;
   fm: { freqMHz: number; rssi: number | null } | null;
   cache: { bytes: number; ready: number; pending: number; failed: number } | null;
-  sys: SysStats;
+  /** Shed last when a heartbeat would be over 1 KiB (HEARTBEAT_MAX_BYTES). */
+  sys?: SysStats;
   /** `synced` is contract v1.1's; `source`, `lowerBound` and `behind` are additions (docs/protocol.md §6, time without an RTC). */
   clock: { synced: boolean | null } & Partial<Omit<ClockReport, 'synced'>>;
-  net: { bearer: string | null; signal: number | null; operator: string | null } | null;
+  net?: { bearer: string | null; signal: number | null; operator: string | null } | null;
   schedule: readonly DocRef[];
   outbox: number;
   next: { itemId: string; at: string } | null;
@@ -167,7 +168,25 @@ export function deviceState(i: Pick<HeartbeatInputs, 'playing' | 'faults'>): Dev
   return i.playing ? 'playing' : 'idle';
 }
 
+/** Contract §6: a heartbeat stays under 1 KiB (it is paid for by the byte on 4G). */
+export const HEARTBEAT_MAX_BYTES = 1023;
+/**
+ * What goes first when a heartbeat would be over the budget (long ids, a bound years
+ * ahead, every counter at its maximum): the explanations and additions before the
+ * contract's own fields, the health figures the next heartbeat repeats last.
+ */
+const SHED: (keyof Heartbeat)[] = ['volumeWhy', 'mcu', 'net', 'sys'];
+
 export function buildHeartbeat(i: HeartbeatInputs): Heartbeat {
+  const hb = fullHeartbeat(i);
+  for (const k of SHED) {
+    if (Buffer.byteLength(JSON.stringify(hb)) <= HEARTBEAT_MAX_BYTES) break;
+    delete hb[k];
+  }
+  return hb;
+}
+
+function fullHeartbeat(i: HeartbeatInputs): Heartbeat {
   return {
     ts: isoMs(i.now),
     bootId: i.bootId,

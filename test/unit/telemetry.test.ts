@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBirth, buildHeartbeat, buildShutdown, buildWill, deviceState } from '../../agent/domain/telemetry.js';
+import { buildBirth, buildHeartbeat, buildShutdown, buildWill, deviceState, HEARTBEAT_MAX_BYTES } from '../../agent/domain/telemetry.js';
 import { topicsFor } from '../../agent/domain/topics.js';
 import { topicMatches } from '../../agent/adapters/mqtt-link.js';
 
@@ -59,6 +59,49 @@ test('a fully populated heartbeat stays under 1 KiB', () => {
   assert.equal(hb.state, 'playing');
   assert.deepEqual(hb.volumeWhy, { level: 100, reason: 'emergency' }, 'an emergency plays: its level');
   assert.deepEqual(hb.clock, { synced: true, source: 'timesyncd', lowerBound: '2026-11-26T09:30:00.000Z', behind: false });
+});
+
+test('a heartbeat over 1 KiB sheds the explanations first, never the contract\'s state, clock or schedule', () => {
+  const base = {
+    now,
+    bootId: '0b6f3c1e-4f7a-4c61-9a53-1f0e2d3c4b5a',
+    uptimeS: 8_640_000,
+    sys: { cpuTempC: 85.5, load1: 12.34, memFreeMB: 123_456, diskFreeMB: 123_456 },
+    clockSynced: false,
+    // Two documents that vouch for each other, ten years ahead, on a box not yet synchronised.
+    clock: { synced: false, source: 'timesyncd' as const, lowerBound: '2036-11-23T09:30:00.000Z', behind: true, aheadS: 315_360_000 },
+    outbox: 199_999,
+    playing: { itemId: 'emergency-typhoon-warning-2026-11-26', docId: 'c26734-emergency-broadcast', source: 'stream' as const, startedAt: now.toISOString(), priority: 100 },
+    faults: 0,
+    volume: 100,
+    volumeWhy: { level: 100, reason: 'emergency' as const },
+    amp: { on: true, fault: false },
+    fm: { freqMHz: 100.0, rssi: -61 },
+    cache: { bytes: 1_073_741_824, ready: 48, pending: 2, failed: 1 },
+    net: { bearer: 'lte', signal: -89, operator: 'Viettel' },
+    schedule: [
+      { id: 'c26734-daily-schedule', version: 4242 },
+      { id: 'p79-province-relay', version: 17 },
+      { id: 'all-national-relay', version: 311 },
+    ],
+    next: { itemId: 'evening-news-bulletin', at: '2026-11-26T17:00:00.000Z' },
+    mcu: { up: true, resets: 65_535, badFrames: 4_294_967_295, timeouts: 4_294_967_295 },
+  };
+  const size = (h: object) => Buffer.byteLength(JSON.stringify(h));
+  const hb = buildHeartbeat(base);
+  assert.ok(size(hb) <= HEARTBEAT_MAX_BYTES, `${size(hb)} bytes`);
+  assert.equal(hb.volumeWhy, undefined, 'the explanation went first');
+  assert.deepEqual(hb.mcu, base.mcu, 'one field shed was enough');
+  assert.deepEqual(hb.clock, base.clock);
+  // Longer ids (the contract allows 64 characters): more goes, the contract's core stays.
+  const long = (c: string) => c.repeat(64);
+  const big = buildHeartbeat({ ...base, schedule: ['a', 'b', 'c'].map((c, v) => ({ id: long(c), version: v })), next: { itemId: long('n'), at: base.next.at } });
+  assert.ok(size(big) <= HEARTBEAT_MAX_BYTES, `${size(big)} bytes`);
+  assert.equal(big.mcu, undefined);
+  assert.deepEqual([big.state, big.clock, big.schedule.length, big.next?.itemId], ['playing', base.clock, 3, long('n')]);
+  // Under the budget nothing is shed.
+  const { clock: _c, ...rest } = base;
+  assert.deepEqual(buildHeartbeat(rest).volumeWhy, base.volumeWhy);
 });
 
 test('state: fault wins over playing, playing over idle', () => {
