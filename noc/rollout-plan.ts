@@ -13,6 +13,7 @@
 //   the failures already exceed it (a bad release stops at once), else when every box
 //   of the stage has an outcome.
 import { createHash } from 'node:crypto';
+import { downgradeRefusal } from '../agent/domain/versions.js';
 
 export interface FleetBox {
   deviceId: string;
@@ -40,7 +41,7 @@ export function stableOrder(ids: readonly string[]): string[] {
   return [...ids].map((id) => [key(id), id] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, id]) => id);
 }
 
-export function planRollout(fleet: readonly FleetBox[], o: { group: string; version: string; arches: readonly string[]; firstShare: number }): Plan {
+export function planRollout(fleet: readonly FleetBox[], o: { group: string; version: string; arches: readonly string[]; firstShare: number; allowDowngrade?: boolean }): Plan {
   const members = fleet.filter((b) => b.groups.includes(o.group)).sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
   const current: string[] = [];
   const skipped: Plan['skipped'] = [];
@@ -51,6 +52,7 @@ export function planRollout(fleet: readonly FleetBox[], o: { group: string; vers
     else if (b.trial !== null) skipped.push({ deviceId: b.deviceId, reason: `on trial with ${b.trial}` });
     else if (b.arch === null) skipped.push({ deviceId: b.deviceId, reason: `no arch in its birth (agent ${b.agentVersion ?? '?'} predates OTA)` });
     else if (!o.arches.includes(b.arch)) skipped.push({ deviceId: b.deviceId, reason: `arch ${b.arch} is not in the release` });
+    else if (!o.allowDowngrade && b.agentVersion !== null && downgradeRefusal(o.version, b.agentVersion, false)) skipped.push({ deviceId: b.deviceId, reason: `runs ${b.agentVersion}, newer than ${o.version} (a downgrade needs --allow-downgrade)` });
     else todo.push(b.deviceId);
   }
   const ordered = stableOrder(todo);

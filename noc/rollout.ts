@@ -13,6 +13,7 @@ import { COMMAND_TYP, deviceTopic, fleetFilter, parseDeviceTopic, publishTo, sig
 import type { TrustedKey } from '../agent/domain/verify.js';
 import { loadSigningKey, type SigningKey } from './docs.js';
 import type { Io } from './io.js';
+import { downgradeRefusal } from '../agent/domain/versions.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { updateArgs, verifyManifest, type Arch, type Manifest } from './release-manifest.js';
 import { Stage, parseDuration, parseShare, planRollout, versionTable, type FleetBox, type Transition } from './rollout-plan.js';
@@ -36,10 +37,11 @@ const SPEC = {
   ttl: { kind: 'number', min: 60, max: 86_400 },
   settle: { kind: 'number', min: 0 },
   'dry-run': { kind: 'boolean' },
+  'allow-downgrade': { kind: 'boolean' },
 } as const;
 
 export const ROLLOUT_HELP = `noc rollout --broker URL --manifest release.jws --trusted keys.json --group G --key release.key.pem [--kid KID]
-            [--first 10%] [--stop-at 20%] [--stage-timeout 15m] [--wait-s 3600] [--trial-s 180] [--dry-run]
+            [--first 10%] [--stop-at 20%] [--stage-timeout 15m] [--wait-s 3600] [--trial-s 180] [--allow-downgrade] [--dry-run]
 
 Update a group to the release a manifest names (noc release), in two stages: first
 --first of the boxes to update (at least one), chosen stably by sha256 of the device id
@@ -65,6 +67,8 @@ boxes already on the version are left alone.
   --trial-s S           the trial deadline on the box (default 180, 30..1800)
   --ttl S               the command expires S seconds after it is sent (default 600)
   --settle S            seconds to read the retained births before planning (default 2)
+  --allow-downgrade     also send to boxes on a newer version, with args.allowDowngrade
+                        (without it they are skipped: boxes refuse an older release)
   --dry-run             print the table and the plan, send nothing
 
 ${BROKER_HELP}`;
@@ -175,7 +179,7 @@ export async function rolloutCommand(argv: string[], io: Io): Promise<number> {
     if (refused.length) throw new Failure(`the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')} (check its ACL)`);
     await new Promise((r) => setTimeout(r, (opts.settle ?? 2) * 1000));
 
-    const plan = planRollout(fleetOf(model, Date.now()), { group, version: m.version, arches: Object.keys(m.artifacts), firstShare: first });
+    const plan = planRollout(fleetOf(model, Date.now()), { group, version: m.version, arches: Object.keys(m.artifacts), firstShare: first, allowDowngrade: opts['allow-downgrade'] === true });
     printTable(io, `group ${group} before the rollout of ${m.version}:`, plan.members);
     for (const s of plan.skipped) io.out(`  skipped ${s.deviceId}: ${s.reason}`);
     const todo = plan.stages.flat().length;
@@ -190,7 +194,7 @@ export async function rolloutCommand(argv: string[], io: Io): Promise<number> {
       io.out(`${clock()} stage ${i + 1} of ${plan.stages.length}: ${ids.length} box${ids.length === 1 ? '' : 'es'}`);
       for (const id of ids) {
         const b = byId.get(id)!;
-        const cmd = updateCommand(m, b, { waitS, trialS, ttlS });
+        const cmd = updateCommand(m, b, { waitS, trialS, ttlS, allowDowngrade: opts['allow-downgrade'] === true });
         stage.sent(id, cmd.id, Date.now());
         io.out(`${clock()} ${id}: sent update ${cmd.id} (${b.arch}, ${b.agentVersion} -> ${m.version}${'delta' in cmd.args ? ', delta' : ''})`);
         await publishTo(client, 'cmd', deviceTopic(cfg.root, id, 'cmd'), signDoc(cmd, key, COMMAND_TYP)).catch((err: unknown) => {
@@ -222,9 +226,11 @@ function workingOn(update: unknown, version: string): boolean {
   return u?.pending?.version === version || u?.trial?.version === version;
 }
 
-function updateCommand(m: Manifest, b: FleetBox, o: { waitS: number; trialS: number; ttlS: number }) {
+function updateCommand(m: Manifest, b: FleetBox, o: { waitS: number; trialS: number; ttlS: number; allowDowngrade: boolean }) {
   const now = Date.now();
   const args = updateArgs(m, b.arch as Arch, b.agentVersion, o)!;
+  // Only where it is one: a box on an older version needs no permission to go up.
+  if (o.allowDowngrade && b.agentVersion !== null && downgradeRefusal(m.version, b.agentVersion, false)) args.allowDowngrade = true;
   return { type: 'command', id: randomUUID(), issuedAt: new Date(now).toISOString(), expiresAt: new Date(now + o.ttlS * 1000).toISOString(), target: { devices: [b.deviceId] }, action: 'update', args };
 }
 

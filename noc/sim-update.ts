@@ -5,6 +5,7 @@
 // SimBox (noc/fleet-box.ts) then simulates the download, the trial, and the commit or
 // the rollback.
 import type { CommandDoc } from '../agent/domain/command-doc.js';
+import { downgradeRefusal } from '../agent/domain/versions.js';
 
 export type UpdateDoc = Extract<CommandDoc, { action: 'update' }>;
 
@@ -13,6 +14,8 @@ export function acceptUpdate(doc: UpdateDoc, arch: string, running: string, inPr
   const a = doc.args;
   if (a.arch !== undefined && a.arch !== arch) return { ok: false, code: 'invalid', message: `the release is for ${a.arch}; this box is ${arch}` };
   if (a.version === running) return { ok: true, result: { version: a.version, state: 'running' } };
+  const older = downgradeRefusal(a.version, running, a.allowDowngrade === true);
+  if (older) return { ok: false, code: 'invalid', message: older };
   if (inProgress) return { ok: false, code: 'busy', message: 'another update is in progress' };
   return { ok: true, result: { version: a.version, state: 'queued', from: running } };
 }

@@ -54,6 +54,16 @@ test('plan: only the group; boxes on the version, offline, on trial, without an 
   ]);
 });
 
+test('plan: a box on a newer version is skipped, saying why, unless the downgrade is allowed', () => {
+  const fleet2 = [box('a'), box('n', { agentVersion: '1.10.0' })];
+  const p = planRollout(fleet2, opts);
+  assert.deepEqual(p.stages, [['a']]);
+  assert.deepEqual(p.skipped, [{ deviceId: 'n', reason: 'runs 1.10.0, newer than 1.2.0 (a downgrade needs --allow-downgrade)' }]);
+  const d = planRollout(fleet2, { ...opts, allowDowngrade: true });
+  assert.deepEqual(d.stages.flat().sort(), ['a', 'n']);
+  assert.deepEqual(d.skipped, []);
+});
+
 test('version table: boxes, online and on trial per version, sorted by version', () => {
   const t = versionTable([box('a', { agentVersion: '1.10.0' }), box('b'), box('c', { online: false }), box('d', { trial: '1.10.0' }), box('e', { agentVersion: null })]);
   assert.deepEqual(t, [

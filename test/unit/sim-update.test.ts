@@ -28,6 +28,10 @@ test('a simulated box answers a verified update as the agent does: queued, runni
   assert.deepEqual(acceptUpdate(doc, 'arm64', '1.2.0', false), { ok: true, result: { version: '1.2.0', state: 'running' } });
   assert.deepEqual(acceptUpdate(doc, 'armhf', '1.1.0', false), { ok: false, code: 'invalid', message: 'the release is for arm64; this box is armhf' });
   assert.equal((acceptUpdate(doc, 'arm64', '1.1.0', true) as { code: string }).code, 'busy');
+  // Anti-rollback, as the agent (runtime/updater.ts): older than the running version only when the signed args say so.
+  assert.deepEqual(acceptUpdate(doc, 'arm64', '1.10.0', false), { ok: false, code: 'invalid', message: 'version 1.2.0 is older than the running 1.10.0: a downgrade needs args.allowDowngrade true in the signed command' });
+  const allowed = { ...doc, args: { ...doc.args, allowDowngrade: true } };
+  assert.deepEqual(acceptUpdate(allowed, 'arm64', '1.10.0', false), { ok: true, result: { version: '1.2.0', state: 'queued', from: '1.10.0' } });
 });
 
 test('the simulator takes the agent\'s role rule: a key without the role release cannot sign an update', () => {
