@@ -9,6 +9,7 @@
 //   reset-quiet (a reset whose BOOT frames are all lost) | duplicate on|off (replies twice)
 //   drift-tuner | drift-watchdog <N> (state changes with no command and no event)
 //   trip (the watchdog trips now) | count [cmd] (commands executed so far, e.g. count set-amp)
+//   log [n] (the commands executed from the n-th on, in order, as JSON)
 
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
@@ -106,6 +107,9 @@ function apply(line: string): string {
     case 'count':
       // Commands executed since the simulator started, of one kind (or all): `count set-amp`.
       return `count ${board.log.filter((c) => arg === undefined || c.cmd === arg).length}`;
+    case 'log':
+      // The commands executed, in order, from the n-th on (default all), as one JSON line.
+      return `log ${JSON.stringify(board.log.slice(Number(arg ?? 0)))}`;
     case 'quit':
       shutdown();
       return 'ok quit';

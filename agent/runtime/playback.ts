@@ -476,6 +476,11 @@ export class PlaybackCoordinator implements Playback {
       this.prepare(next); // keeps the amplifier on, with the next item's input, until it starts
       return;
     }
+    // Held on for a next item, but silent: the player's input carries nothing now, while a
+    // live one (an FM station, the line) would stay on air for the whole hold.
+    void this.hwStep(async () => {
+      if (!this.current) await this.d.board.selectInput('ip');
+    });
     this.armAmpOff(this.d.holdMs);
   }
 

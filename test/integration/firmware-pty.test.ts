@@ -2,83 +2,14 @@
 // own process: what the box does with a USB-serial board, minus the board.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Duplex } from 'node:stream';
 import { FirmwareBridge } from '../../firmware-bridge/bridge.js';
-import { openSerial } from '../../firmware-bridge/serial.js';
 import type { BoardEvent } from '../../firmware-bridge/messages.js';
 import { tempDir } from '../helpers/tmp.js';
-
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const SOCAT = spawnSync('sh', ['-c', 'command -v socat']).stdout.toString().trim();
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  const fail = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
-  return Promise.race([p, fail]).finally(() => clearTimeout(t));
-}
-
-async function stopProc(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const gone = once(p, 'exit');
-  p.kill('SIGTERM');
-  await Promise.race([gone, sleep(3000).then(() => p.kill('SIGKILL'))]);
-}
-
-/** socat's pty pair with stable link names; resolves once both links exist. */
-async function startSocat(dir: string): Promise<ChildProcess> {
-  const host = join(dir, 'host');
-  const board = join(dir, 'board');
-  const p = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], { stdio: 'ignore' });
-  await until(() => existsSync(host) && existsSync(board), 10_000, 'socat links');
-  return p;
-}
-
-/** The simulator process; `lines` collects its stderr, `script()` sends a fault and waits for its ack. */
-function startSim(dir: string, bootCount: number, extra: string[] = []) {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'firmware-bridge/sim-cli.ts'), join(dir, 'board'), '--boot-count', String(bootCount), ...extra], {
-    cwd: REPO,
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  const lines: string[] = [];
-  let buf = '';
-  p.stderr?.setEncoding('utf8');
-  p.stderr?.on('data', (b: Buffer) => {
-    buf += b.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  return {
-    proc: p,
-    lines,
-    ready: () => until(() => lines.some((l) => l.startsWith('ready')), 20_000, 'simulator ready'),
-    async script(cmd: string): Promise<void> {
-      const n = lines.length;
-      p.stdin?.write(`${cmd}\n`);
-      await until(() => lines.slice(n).some((l) => l.startsWith('ok') || l.startsWith('error')), 5000, `ack of ${cmd}`);
-    },
-  };
-}
-
-function openPort(path: string): Promise<Duplex> {
-  const p = openSerial(path);
-  if (process.env.FW_DEBUG) p.then(() => console.error(Date.now(), 'open ok'), (e: Error) => console.error(Date.now(), 'open', e.message));
-  return p;
-}
+import { SOCAT, ask, openPort, startSim, startSocat, stopProc, until, withDeadline } from '../helpers/pty-board.js';
 
 /**
  * socat, the simulator process and a bridge (N = 3 s: a keep-alive every second), set up
@@ -248,13 +179,6 @@ describe('a 1.0 board (3-byte PING, no boot counter) over a socat pty pair', { s
   });
 });
 
-/** Sends a simulator command and returns its answer line (the first line after it starting with `prefix`). */
-async function ask(sim: ReturnType<typeof startSim>, cmd: string, prefix: string): Promise<string> {
-  const n = sim.lines.length;
-  sim.proc.stdin?.write(`${cmd}\n`);
-  await until(() => sim.lines.slice(n).some((l) => l.startsWith(prefix)), 5000, `answer to ${cmd}`);
-  return sim.lines.slice(n).find((l) => l.startsWith(prefix))!;
-}
 const simState = async (sim: ReturnType<typeof startSim>) => JSON.parse((await ask(sim, 'state', 'state ')).slice(6)) as { fmFreq: number; watchdogS: number; amp: boolean; watchdogTripped: boolean };
 const simCount = async (sim: ReturnType<typeof startSim>, cmd = '') => Number((await ask(sim, `count ${cmd}`.trim(), 'count ')).slice(6));
 

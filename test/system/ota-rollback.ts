@@ -58,6 +58,17 @@ export function otaRollbackCases(c: Context): void {
     );
   }
 
+  /**
+   * B committed and on probation (docs/ota.md §3), as the agent leaves it at commit, with
+   * `clean` from the run that committed (it restarted cleanly): B's own ends are what count.
+   */
+  function stageCommitted(b: string, main: string): void {
+    stage(b, main, 180);
+    sh(`set -e; rm -f ${OTA}/trial*
+       printf 'id=ota-${b}\nversion=${b}\nprevious=${c.previous}\nuntil=%s\nlimit=3\nboot=%s\n' $(($(date +%s) + 3600)) "$(cat /proc/sys/kernel/random/boot_id)" > ${OTA}/probation
+       date -u +%FT%TZ > ${OTA}/clean; rm -f ${OTA}/probation.starts; chown loa:loa ${OTA}/probation ${OTA}/clean`);
+  }
+
   /** Restart onto B; resolves once the installed release is active again, with what the launcher wrote. */
   async function rollBack(b: string, waitMs: number) {
     const before = starts();
@@ -122,6 +133,35 @@ export function otaRollbackCases(c: Context): void {
     assert.equal(r.kv.detail, 'not committed within 10 s');
     assert.deepEqual(r.log, ['B: READY, not committing']);
     assert.ok(r.launcher.includes(`loa-launch: rolled back ${b} → ${c.previous}: not committed within 10 s`), r.launcher.join('\n'));
+  });
+
+  // A committed release that dies later (issue 25): READY, the watchdog fed, then an exit 1.
+  const notifyJs = `import { execFileSync } from 'node:child_process';\nconst notify = (m) => execFileSync('systemd-notify', [m, '--pid=' + process.pid]);\n`;
+
+  test('OTA probation under systemd: a committed version that crashes 2 s after every start is rolled back after its 3rd abnormal exit (reason probation, the last run\'s lines)', { skip: c.skip }, async () => {
+    dropin();
+    const b = '9.0.3-crashes';
+    stageCommitted(b, `${notifyJs}notify('--ready');\nconsole.log('B: committed earlier, up');\nsetInterval(() => notify('WATCHDOG=1'), 1000);\nsetTimeout(() => { console.error('B: crash'); process.exit(1); }, 2000);\n`);
+    const r = await rollBack(b, 120_000);
+    c.note('OTA probation: committed version crashes 2 s after each start → installed version active again (3 crashes, RestartSec=5)', secs(r.ms));
+    assert.equal(r.kv.reason, 'probation');
+    assert.equal(r.kv.detail, '3 abnormal exits within its probation after commit');
+    assert.deepEqual(r.log, ['B: committed earlier, up', 'B: crash']);
+    assert.ok(r.launcher.includes(`loa-launch: rolled back ${b} → ${c.previous}: 3 abnormal exits within its probation after commit`), r.launcher.join('\n'));
+    assert.equal(c.box().exec(['test', '-e', `${OTA}/probation`]).status, 1, 'probation over');
+  });
+
+  test('OTA probation under systemd: a committed version that hangs after start is killed by the watchdog and rolled back after the 3rd kill', { skip: c.skip }, async () => {
+    dropin('WatchdogSec=4\n');
+    const b = '9.0.4-hangs-later';
+    // Fed twice, then a busy loop: no more WATCHDOG=1, and deaf to everything but SIGABRT/SIGKILL.
+    stageCommitted(b, `${notifyJs}notify('--ready');\nconsole.log('B: up');\nnotify('WATCHDOG=1');\nsetTimeout(() => { console.log('B: hung'); for (;;); }, 1000);\n`);
+    const r = await rollBack(b, 150_000);
+    dropin();
+    c.note('OTA probation: committed version hangs 1 s after each start → installed version active again (3 watchdog kills, WatchdogSec=4, RestartSec=5)', secs(r.ms));
+    assert.equal(r.kv.reason, 'probation');
+    assert.deepEqual(r.log, ['B: up', 'B: hung']);
+    assert.match(c.journal('loa-agent.service'), /Watchdog timeout/i);
     sh(`rm -f ${DROPIN} && systemctl daemon-reload`);
   });
 }

@@ -86,7 +86,7 @@ function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmU
   };
 }
 
-test('relays in order and on time: input and amp at the warm-up, audio at the instant, amp held then off', async (t) => {
+test('relays in order and on time: input and amp at the warm-up, audio at the instant, the input off the air at the end, amp held then off', async (t) => {
   const r = rig(t, [doc([{ id: 'news', source: { kind: 'line' }, at: '2026-11-26T06:30:00+07:00', durationS: 60 }])]);
   r.scheduler.start();
   const start = Date.parse('2026-11-26T06:30:00+07:00');
@@ -106,8 +106,9 @@ test('relays in order and on time: input and amp at the warm-up, audio at the in
   assert.equal(r.events().find((e) => e.type === 'play.finished')?.playedMs, 60_000);
   assert.equal(r.ledger.get(`d/news/${new Date(start).toISOString()}`)?.state, 'finished');
   await r.tick(10_000);
-  // Held 5 s after the item (hardware.ampHoldMs), then off, and the input back to ip.
-  assert.deepEqual(moves(), [['input', 'line', -2000], ['amp', true, -2000], ['amp', false, 65_000], ['input', 'ip', 65_000]]);
+  // The line leaves the air as the item ends (the input back to ip); the amplifier is held
+  // on, silent, 5 s (hardware.ampHoldMs), then off.
+  assert.deepEqual(moves(), [['input', 'line', -2000], ['amp', true, -2000], ['input', 'ip', 60_000], ['amp', false, 65_000]]);
   r.scheduler.stop();
   r.db.close();
 });
