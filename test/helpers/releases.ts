@@ -14,7 +14,7 @@ import { REPO_ROOT } from './agent-process.js';
 import { tempDir } from './tmp.js';
 import { debianArch } from '../../agent/runtime/updater.js';
 
-export type Variant = 'good' | 'exits' | 'hangs' | 'no-connect';
+export type Variant = 'good' | 'exits' | 'hangs' | 'no-connect' | 'crashes-after-commit';
 
 let dist: string | undefined;
 
@@ -29,6 +29,15 @@ export function builtDist(): string {
 
 const WRAPPERS: Record<Exclude<Variant, 'good'>, string> = {
   exits: `console.error('loa-agent: broken release: cannot start (test variant "exits")');\nprocess.exit(1);`,
+  // The real agent, which commits; once committed (on probation), every run crashes 3 s in.
+  'crashes-after-commit': `const { existsSync } = await import('node:fs');
+const ota = process.env.LOA_OTA_DIR;
+const poll = setInterval(() => {
+  if (!existsSync(ota + '/probation') || existsSync(ota + '/committing')) return;
+  clearInterval(poll);
+  setTimeout(() => { console.error('loa-agent: crashing after its commit (test variant "crashes-after-commit")'); process.exit(1); }, 3000);
+}, 100);
+poll.unref();`,
   hangs: `console.log('loa-agent: hanging at start, never connecting (test variant "hangs")');\nsetInterval(() => {}, 1 << 30);\nawait new Promise(() => {});`,
   // The real agent, but its MQTT URL points at a closed port: it runs and never connects.
   'no-connect': `const { readFileSync, writeFileSync } = await import('node:fs');

@@ -133,4 +133,27 @@ for (const [variant, reason, detail] of [
     }
   });
 }
+
+test('a release that commits, then crashes 3 s after every start: on probation, rolled back after its 3rd abnormal exit (reason probation, its last lines); the old version runs', { timeout: 240_000 }, async () => {
+  const r = await otaRig({ deviceId: 'ota-crashes-later' });
+  try {
+    await r.birth('1.0.0', 60_000);
+    const id = await r.update(packRelease('2.0.0', 'crashes-after-commit'), { trialS: 30 });
+    await r.event('update.committed', id, 120_000);
+    const committed = Date.now();
+    const rb = await r.event('update.rolledback', id, 120_000);
+    const back = await r.birth('1.0.0', 30_000, committed);
+    const ms = Date.now() - committed;
+    assert.equal(rb.reason, 'probation');
+    assert.equal(rb.detail, '3 abnormal exits within its probation after commit');
+    assert.deepEqual([rb.version, rb.previous], ['2.0.0', '1.0.0']);
+    assert.match((rb.logTail as string[]).join('\n'), /crashing after its commit/);
+    assert.equal(back.update, null);
+    assert.equal(current(r), 'releases/1.0.0');
+    assert.deepEqual(releases(r), ['1.0.0'], 'the failed release is removed');
+    process.stdout.write(`# OTA probation: committed -> 3 crashes -> old version's birth ${ms} ms\n`);
+  } finally {
+    await r.close();
+  }
+});
 });
