@@ -37,6 +37,12 @@ export interface ClockVerdict {
   behind: boolean;
   /** ms since the epoch, or null while nothing bounds the time. */
   lowerBound: number | null;
+  /**
+   * The part of the bound corroborated evidence vouches for (a source's checkpoint, two
+   * documents); null: none. Items are skipped `clock` only on this: one document's word
+   * holds them (released when a source synchronises), it never throws them away.
+   */
+  corroborated?: number | null;
 }
 
 /** The heartbeat's `clock` (contract v1.2 §2.2). */
@@ -54,10 +60,10 @@ export interface ClockReport {
 
 export const TRUSTED: ClockVerdict = { held: false, behind: false, lowerBound: null };
 
-export function judgeClock(now: number, sync: ClockSync, lowerBound: number | null, toleranceMs = CLOCK_TOLERANCE_MS): ClockVerdict {
+export function judgeClock(now: number, sync: ClockSync, lowerBound: number | null, toleranceMs = CLOCK_TOLERANCE_MS, corroborated: number | null = lowerBound): ClockVerdict {
   // A synchronised source outranks document evidence (v1.2): its clock is never "behind".
   const behind = sync.synced !== true && lowerBound !== null && now < lowerBound - toleranceMs;
-  return { held: behind || sync.synced === false, behind, lowerBound };
+  return { held: behind || sync.synced === false, behind, lowerBound, corroborated: sync.synced === true || corroborated === null || lowerBound === null ? null : Math.min(corroborated, lowerBound) };
 }
 
 /** Contract v1.2 §2.2: one document raises the bound at most this far beyond the corroborated time. */
@@ -122,6 +128,12 @@ export function resetBound(e: Evidence): Evidence {
 /** The best the box can say of the real time: its clock, or the lower bound if that is later. */
 export function provableNow(now: number, v: ClockVerdict): number {
   return v.lowerBound !== null && v.lowerBound > now ? v.lowerBound : now;
+}
+
+/** The time past which an item may be given up (`clock`): its clock, or the corroborated bound if later. */
+export function corroboratedNow(now: number, v: ClockVerdict): number {
+  const c = v.corroborated === undefined ? v.lowerBound : v.corroborated;
+  return c !== null && c > now ? c : now;
 }
 
 export function clockReport(sync: ClockSync, v: ClockVerdict, now: number): ClockReport {

@@ -107,7 +107,7 @@ export class ClockWatch {
   }
 
   verdict(): ClockVerdict {
-    return judgeClock(this.d.clock.now(), this.sync, this.evidence.bound);
+    return judgeClock(this.d.clock.now(), this.sync, this.evidence.bound, undefined, vouched(this.evidence));
   }
 
   report(): ClockReport {

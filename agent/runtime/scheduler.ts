@@ -28,7 +28,7 @@ import type { LedgerStore } from '../adapters/ledger-store.js';
 import type { EventSink } from '../domain/events.js';
 import type { Logger } from '../log.js';
 import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../domain/occurrences.js';
-import { provableNow, TRUSTED, type ClockVerdict } from '../domain/clock-trust.js';
+import { corroboratedNow, TRUSTED, type ClockVerdict } from '../domain/clock-trust.js';
 import { seriesFields } from '../domain/repeat.js';
 
 /** What the scheduler drives: the playback coordinator (runtime/playback.ts) on the real player and board. */
@@ -311,12 +311,13 @@ export class Scheduler {
   }
 
   /**
-   * Clock not trusted: occurrences due by the wall clock are held; any that the best
-   * provable time puts past their grace (also ones the wall clock, behind, still shows
-   * ahead) are skipped with `clock`. No warm-up: nothing will start on this clock.
+   * Clock not trusted: occurrences due by the wall clock are held; any that corroborated
+   * time puts past their grace (also ones the wall clock, behind, still shows ahead) are
+   * skipped with `clock`. One document's word only holds (contract v1.2 §2.2: a source
+   * that synchronises releases them). No warm-up: nothing will start on this clock.
    */
   private holdDue(now: number, hold: ClockVerdict): boolean {
-    const proven = provableNow(now, hold);
+    const proven = corroboratedNow(now, hold);
     let changed = false;
     for (const occ of this.plan) {
       const pastGrace = proven - occ.start > this.d.graceMs;
@@ -336,7 +337,7 @@ export class Scheduler {
   /** Held occurrences: skipped once past grace; once the clock is trusted, played (on time or late) or put back in the plan. */
   private decideHeld(now: number, hold: ClockVerdict): boolean {
     let changed = false;
-    const proven = provableNow(now, hold);
+    const proven = corroboratedNow(now, hold);
     for (const [key, occ] of this.held) {
       if (this.handled(key) || this.d.cancelled?.(occ)) {
         this.held.delete(key);
@@ -386,7 +387,7 @@ export class Scheduler {
     for (const o of this.held.values()) at = Math.min(at, o.start + this.d.graceMs + 1);
     const hold = this.d.clockHold?.() ?? TRUSTED;
     const first = hold.held ? this.plan.find((o) => !this.handled(o.key)) : undefined;
-    if (first && provableNow(now, hold) - first.start > this.d.graceMs) at = now;
+    if (first && corroboratedNow(now, hold) - first.start > this.d.graceMs) at = now;
     this.timer = this.d.clock.setTimeout(() => this.wake(), Math.max(0, at - now));
   }
 }

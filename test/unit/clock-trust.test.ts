@@ -20,14 +20,14 @@ const MIN = 60_000;
 const none: ClockSync = { synced: null, source: 'none' };
 
 test('rules: held while a source says unsynchronised or the clock is provably behind; unknown and unbounded is trusted', () => {
-  assert.deepEqual(judgeClock(T0, none, null), { held: false, behind: false, lowerBound: null }, 'no source, no bound: trusted (holding would silence the box)');
+  assert.deepEqual(judgeClock(T0, none, null), { held: false, behind: false, lowerBound: null, corroborated: null }, 'no source, no bound: trusted (holding would silence the box)');
   assert.equal(judgeClock(T0, { synced: false, source: 'timesyncd' }, null).held, true);
   assert.equal(judgeClock(T0, { synced: true, source: 'chrony' }, T0 - 86_400_000).held, false);
   const within = judgeClock(T0, none, T0 + CLOCK_TOLERANCE_MS);
   assert.deepEqual([within.held, within.behind], [false, false], 'a centre clock up to the tolerance fast holds nothing');
   const behind = judgeClock(T0, none, T0 + CLOCK_TOLERANCE_MS + 1);
   assert.deepEqual([behind.held, behind.behind], [true, true]);
-  assert.deepEqual(judgeClock(T0, { synced: true, source: 'timesyncd' }, T0 + 3_600_000), { held: false, behind: false, lowerBound: T0 + 3_600_000 }, 'v1.2: a synchronised source outranks document evidence');
+  assert.deepEqual(judgeClock(T0, { synced: true, source: 'timesyncd' }, T0 + 3_600_000), { held: false, behind: false, lowerBound: T0 + 3_600_000, corroborated: null }, 'v1.2: a synchronised source outranks document evidence');
   assert.equal(provableNow(T0, behind), T0 + CLOCK_TOLERANCE_MS + 1);
   assert.equal(provableNow(T0, judgeClock(T0, none, T0 - 5)), T0);
 });
@@ -220,6 +220,8 @@ test('v1.2 rules: a synchronised clock discards a bound more than 10 min above i
   const within = syncedAt(noteClaim(NO_EVIDENCE, { id: 'a', at: T0 + 5 * MIN }, T0), T0);
   assert.equal(within.discarded, null, 'a centre clock 5 min fast is no contradiction');
   assert.equal(within.evidence.bound, T0 + 5 * MIN);
+  const two = noteClaim(poisoned, { id: 'schedule:day:1', at: T0 + 2 * MIN }, T0);
+  assert.equal(judgeClock(T0, { synced: false, source: 'timesyncd' }, two.bound, CLOCK_TOLERANCE_MS, vouched(two)).corroborated, T0 + 2 * MIN, 'two documents vouch for the lower of them: items past it may be skipped');
   const reset = resetBound({ checkpoint: T0 - DAY, claims: [{ id: 'a', at: T0 + DAY }], bound: T0 + DAY });
   assert.deepEqual(reset, { checkpoint: T0 - DAY, claims: [], bound: T0 - DAY });
 });
@@ -231,9 +233,10 @@ test('watch v1.2: a poisoned bound (a ping a week ahead) holds for at most 24 h;
   assert.deepEqual(r.watch.report(), { synced: false, source: 'timesyncd', lowerBound: new Date(T0 + DAY).toISOString(), behind: true, aheadS: 86_400 });
   assert.equal(r.watch.vouchedNow(), T0, 'one document is no proof for an emergency');
   assert.equal(r.watch.provableNow(), T0 + DAY);
+  assert.equal(r.watch.verdict().corroborated, null, 'nothing vouches for the bound: items are held, never skipped on it');
   r.setSync({ synced: true, source: 'timesyncd' });
   await r.clock.tickAsync(15_000);
-  assert.deepEqual(r.watch.verdict(), { held: false, behind: false, lowerBound: T0 + 15_000 }, 'released within one poll (15 s while unsynchronised)');
+  assert.deepEqual(r.watch.verdict(), { held: false, behind: false, lowerBound: T0 + 15_000, corroborated: null }, 'released within one poll (15 s while unsynchronised)');
   assert.deepEqual(r.events, [{ type: 'clock.bound-discarded', lowerBound: new Date(T0 + DAY).toISOString(), clock: new Date(T0 + 15_000).toISOString(), source: 'timesyncd' }]);
   await r.clock.tickAsync(5 * MIN);
   assert.equal(r.events.length, 1, 'reported once');

@@ -29,10 +29,10 @@ function doc(items: { id: string; at: string }[]): DocInForce {
 }
 
 /** A scheduler whose clock trust the test sets: a source's answer and a lower bound. */
-function held(docs: DocInForce[], now: number, sync: ClockSync, bound: number | null = null) {
-  const state = { sync, bound };
+function held(docs: DocInForce[], now: number, sync: ClockSync, bound: number | null = null, corroborated?: number | null) {
+  const state = { sync, bound, corroborated };
   let verdict: ClockVerdict;
-  const r = manualRig(docs, { now, ledgerOnFire: true, over: { clockHold: () => (verdict = judgeClock(r.clock.now(), state.sync, state.bound)) } });
+  const r = manualRig(docs, { now, ledgerOnFire: true, over: { clockHold: () => (verdict = judgeClock(r.clock.now(), state.sync, state.bound, undefined, state.corroborated === undefined ? state.bound : state.corroborated)) } });
   return {
     ...r,
     state,
@@ -99,6 +99,26 @@ test('boot in the past: what the lower bound puts past its grace is skipped with
     ['next', 0],
   ]);
   assert.deepEqual(r.skipped(), [['stale', 'clock']]);
+  r.scheduler.stop();
+  r.db.close();
+});
+
+test('v1.2: a bound only one document claims holds what it puts in the past, never skips it; NTP discards the bound and the items play on time', () => {
+  // A ping signed a day ahead, nothing else: the bound is one document's word.
+  const r = held([doc([{ id: 'news', at: at(10 * MIN) }, { id: 'noon', at: at(60 * MIN) }])], T0, unsynced, T0 + 24 * 3_600_000, null);
+  r.scheduler.start();
+  r.clock.advance(10 * MIN);
+  assert.deepEqual(r.skipped(), [], 'nothing thrown away on one document\'s word');
+  assert.equal(r.scheduler.heldCount, 1, 'news held');
+  assert.deepEqual(r.fired(), []);
+  // NTP: the source says synchronised; the bound is discarded (runtime/clock-watch.ts).
+  r.state.sync = synced;
+  r.state.bound = T0 + 10 * MIN;
+  r.scheduler.clockChanged();
+  assert.deepEqual(r.fired(), [['news', 0]], 'released at once, within its grace');
+  r.clock.advance(50 * MIN);
+  assert.deepEqual(r.fired(), [['news', 0], ['noon', 0]], 'the next plays on time');
+  assert.deepEqual(r.skipped(), []);
   r.scheduler.stop();
   r.db.close();
 });
