@@ -3,7 +3,7 @@
 // signed commands published on each group's cmd topic (or printed with --dry-run).
 // Every decision is one line on standard output (and in --log). docs/cap.md.
 import { X509Certificate } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../../agent/cli-kit/index.js';
 import { DEFAULT_ROOT, groupTopic, publishTo } from '../../agent/domain/contract.js';
@@ -20,6 +20,7 @@ import { fetchBytes, mediaId, resourceMedia, storeMedia, type MediaStore } from 
 import { synthesise, type TtsOptions } from './tts.js';
 import { capKey, validateCap } from './validate.js';
 import { verifyCapSignature } from './xmldsig.js';
+import { CAP_BUDGETS } from './xml.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -39,6 +40,7 @@ const SPEC = {
   log: { kind: 'string' },
   'cap-cert': { kind: 'list' },
   'min-repeat-s': { kind: 'number', min: 1, max: 86_400 },
+  resend: { kind: 'string' },
 } as const;
 
 export const CAP_HELP = `noc cap FILE|URL --mapping M.json --key K.pem [--kid KID] [--dry-run] [options]
@@ -72,6 +74,8 @@ Every decision is a printed line. docs/cap.md has the mapping file and the comma
   --voice V           the {voice} (default: from the info language, vi-VN → vi)
   --min-repeat-s N    the fleet's config schedule.minRepeatS (default 60, the contract's): the
                       shortest repeat cadence the boxes accept, and so a mapping rule may give
+  --resend ID         send the alert with this CAP identifier again although --state says
+                      it was handled (after a mapping fix); boxes that ran it do not run it twice
   --log FILE          append every decision line, time-stamped
   --cap-cert PEM      a pinned certificate of the alerting authority (repeatable): every
                       alert must then carry an enveloped XML signature (exclusive c14n,
@@ -79,7 +83,9 @@ Every decision is a printed line. docs/cap.md has the mapping file and the comma
                       refused; without it, signatures are not checked (said per alert)
 
 Exit 0 when every alert was valid and everything it asked for was sent; 1 otherwise
-(the other alerts are still handled).
+(the other alerts are still handled). An alert to be broadcast whose area maps to no
+group is a failure: each such area is printed with its geocodes and the mapping's keys,
+and the alert is not recorded as handled.
 
 ${BROKER_HELP}`;
 
@@ -95,6 +101,8 @@ interface Ctx {
   store: MediaStore;
   tts: TtsOptions;
   certs: X509Certificate[];
+  /** --resend: this CAP identifier is sent again although the state says it was handled. */
+  resend?: string;
   root: string;
   cfg?: BrokerConfig;
   client?: MqttClient;
@@ -150,16 +158,23 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
     c.say(`cap ${alert.sender} ${alert.identifier}: XML signature verified (${sig.algorithm}, ${sig.subject})`);
   } else if (/<([\w.-]+:)?Signature[\s>]/.test(xml)) c.say(`cap ${alert.sender} ${alert.identifier}: carries an XML signature, not checked (no --cap-cert)`);
   const key = capKey(alert);
-  if (c.state.seen[key]) {
+  if (c.state.seen[key] && c.resend === alert.identifier) {
+    c.say(`cap ${alert.sender} ${alert.identifier}: handled at ${c.state.seen[key]}, sent again (--resend): the same command ids, so a box that ran it already does not run it twice`);
+  } else if (c.state.seen[key]) {
     c.say(`cap ${alert.sender} ${alert.identifier}: already handled at ${c.state.seen[key]} (${source}); skipped`);
     return 'done';
   }
   const now = Date.now();
-  const { actions, lines } = mapAlert(alert, c.mapping, now, (id) => c.state.alerts[id]);
+  const { actions, lines, unmatched } = mapAlert(alert, c.mapping, now, (id) => c.state.alerts[id], { signed: c.certs.length > 0 });
   for (const l of lines) c.say(l);
   const sentTo = new Set<string>();
   const commands: string[] = [];
-  let incomplete = false;
+  // An alert that should sound and reaches no one is a failure, not a decision.
+  let incomplete = unmatched.length > 0;
+  if (incomplete) {
+    c.failed = true;
+    for (const l of unmatched) c.io.err(`noc cap: ${l}`);
+  }
   for (const a of actions) {
     try {
       const doc = buildCommand(a, now, a.kind === 'play' ? await audioFor(a, c) : undefined);
@@ -182,7 +197,7 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
       c.say(`${a.id}: not sent: ${errorMessage(err)}`);
     }
   }
-  if (incomplete) c.say(`cap ${alert.sender} ${alert.identifier}: not recorded as handled; the next run or poll tries it again`);
+  if (incomplete) c.say(`cap ${alert.sender} ${alert.identifier}: not recorded as handled; the next run or poll tries it again${unmatched.length ? ' (fix the mapping first: an area reached no group)' : ''}`);
   if (c.dryRun) return incomplete ? 'retry' : 'done';
   if (!incomplete) c.state.seen[key] = new Date().toISOString();
   if (sentTo.size) c.state.alerts[alert.identifier] = { groups: [...new Set([...(c.state.alerts[alert.identifier]?.groups ?? []), ...sentTo])].sort(), commands, at: new Date().toISOString() };
@@ -199,7 +214,15 @@ function loadCert(path: string): X509Certificate {
 }
 
 async function readSource(src: string): Promise<string> {
-  if (/^https?:\/\//i.test(src)) return (await fetchBytes(src, 'CAP message', 30_000, 5 * 1024 * 1024)).toString('utf8');
+  if (/^https?:\/\//i.test(src)) return (await fetchBytes(src, 'CAP message', 30_000, CAP_BUDGETS.bytes)).toString('utf8');
+  let size: number;
+  try {
+    size = statSync(src).size;
+  } catch (err) {
+    throw new Failure(`${src}: ${errorMessage(err)}`);
+  }
+  // A file within the reader's byte budget too, checked before it is read.
+  if (size > CAP_BUDGETS.bytes) throw new Failure(`${src}: ${size} bytes, over the budget of ${CAP_BUDGETS.bytes} bytes for a CAP message; nothing read`);
   try {
     return readFileSync(src, 'utf8');
   } catch (err) {
@@ -210,7 +233,12 @@ async function readSource(src: string): Promise<string> {
 async function pollOnce(feed: string, c: Ctx): Promise<void> {
   let links: string[];
   try {
-    links = feedLinks((await fetchBytes(feed, 'feed', 30_000, 5 * 1024 * 1024)).toString('utf8'), feed);
+    const read = feedLinks((await fetchBytes(feed, 'feed', 30_000, CAP_BUDGETS.bytes)).toString('utf8'), feed);
+    links = read.links;
+    for (const e of read.bad) {
+      c.failed = true;
+      c.say(`feed ${feed}: entry ${e.entry} skipped: ${e.error}`);
+    }
   } catch (err) {
     c.failed = true;
     return void c.say(`feed ${feed}: ${errorMessage(err)}; trying again next poll`);
@@ -265,6 +293,7 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
     ...(opts.state ? { statePath: opts.state } : {}),
     store: { ...(opts['media-dir'] ? { dir: opts['media-dir'] } : {}), ...(opts['media-base-url'] ? { baseUrl: opts['media-base-url'] } : {}) },
     certs: (opts['cap-cert'] ?? []).map(loadCert),
+    ...(opts.resend ? { resend: opts.resend } : {}),
     tts: { ...(opts['tts-command'] ? { command: opts['tts-command'] } : {}), ...(opts['encode-command'] ? { encode: opts['encode-command'] } : {}), ...(opts.voice ? { voice: opts.voice } : {}) },
     ...(cfg ? { cfg } : {}),
     root: cfg?.root ?? checkRoot(opts.root ?? DEFAULT_ROOT),

@@ -8,14 +8,22 @@ import { parseXml, type XmlElement } from './xml.js';
 
 const ATOM_NS = 'http://www.w3.org/2005/Atom';
 
+/** A feed read entry by entry: the CAP links, and the entries that could not be read (each with why). */
+export interface FeedEntries {
+  links: string[];
+  bad: { entry: number; error: string }[];
+}
+
 /**
  * The CAP links of a feed, resolved against its URL. Atom: each entry's link with a CAP
  * type (application/cap+xml, or any *xml), else its alternate/first link. RSS 2.0: each
- * item's enclosure url or link.
+ * item's enclosure url or link. Each entry is read within budgets of its own
+ * (xml.ts): one over them is reported in `bad` and the others are still read.
  */
-export function feedLinks(xml: string, base: string): string[] {
-  const root = parseXml(xml);
+export function feedLinks(xml: string, base: string): FeedEntries {
+  const root = parseXml(xml, { isolate: (name, depth) => (name === 'entry' && depth === 2) || (name === 'item' && depth === 3) });
   const out: string[] = [];
+  const bad: FeedEntries['bad'] = [];
   const add = (href: string | undefined) => {
     if (!href?.trim()) return;
     try {
@@ -25,20 +33,22 @@ export function feedLinks(xml: string, base: string): string[] {
     }
   };
   const kids = (el: XmlElement, name: string) => el.children.filter((c) => c.name === name);
+  const each = (entries: XmlElement[], read: (e: XmlElement) => void) =>
+    entries.forEach((e, k) => (e.error !== undefined ? bad.push({ entry: k + 1, error: e.error }) : read(e)));
   if (root.name === 'feed' && root.ns === ATOM_NS) {
-    for (const entry of kids(root, 'entry')) {
+    each(kids(root, 'entry'), (entry) => {
       const links = kids(entry, 'link');
       const cap = links.find((l) => /cap\+xml/i.test(l.attrs.type ?? '')) ?? links.find((l) => /xml/i.test(l.attrs.type ?? '')) ?? links.find((l) => (l.attrs.rel ?? 'alternate') === 'alternate') ?? links[0];
       add(cap?.attrs.href);
-    }
+    });
   } else if (root.name === 'rss') {
     for (const channel of kids(root, 'channel'))
-      for (const item of kids(channel, 'item')) {
+      each(kids(channel, 'item'), (item) => {
         const enc = kids(item, 'enclosure').find((e) => /xml/i.test(e.attrs.type ?? '')) ?? kids(item, 'enclosure')[0];
         add(enc?.attrs.url ?? kids(item, 'link')[0]?.text);
-      }
+      });
   } else throw new Failure(`the feed's root is <${root.name}>: expected an Atom <feed> or an RSS <rss>`);
-  return [...new Set(out)];
+  return { links: [...new Set(out)], bad };
 }
 
 export interface CapState {

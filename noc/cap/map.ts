@@ -55,6 +55,17 @@ export type Known = (identifier: string) => { groups: string[] } | undefined;
 export interface MapResult {
   actions: Action[];
   lines: string[];
+  /**
+   * An alert that should sound reaches no group for these infos: a failure, loudly (the
+   * caller exits non-zero and does not record the alert as handled). One line each.
+   */
+  unmatched: string[];
+}
+
+/** How the alert was authenticated: an unsigned one may only cancel what this centre sent. */
+export interface MapOptions {
+  /** Its XML signature verified against a pinned certificate (--cap-cert). */
+  signed?: boolean;
 }
 
 function shortHash(s: string, n = 16): string {
@@ -105,23 +116,37 @@ export function spokenText(info: CapInfo): string {
 }
 
 
-export function mapAlert(alert: CapAlert, m: Mapping, now: number, known: Known = () => undefined): MapResult {
+/** What an area names, for a refusal: "VN-ADMIN=26734, VN-ADMIN=79" or its shapes. */
+function describeArea(a: CapArea): string {
+  const parts = [...a.geocodes.map((g) => `${g.valueName}=${g.value}`), ...(a.polygons.length ? [`${a.polygons.length} polygon(s)`] : []), ...(a.circles.length ? [`${a.circles.length} circle(s)`] : [])];
+  return `"${a.areaDesc}" (${parts.join(', ') || 'no geocode, polygon or circle'})`;
+}
+
+/** The mapping's keys, for a refusal: what a geocode would have had to be. */
+function mappingKeys(m: Mapping): string {
+  const codes = Object.entries(m.geocodes).map(([name, values]) => `${name} (${Object.keys(values).length} value${Object.keys(values).length === 1 ? '' : 's'}: ${Object.keys(values).slice(0, 5).join(', ')}${Object.keys(values).length > 5 ? ', …' : ''})`);
+  const points = Object.entries(m.groups).filter(([, g]) => g.point).length;
+  return `the mapping's geocodes: ${codes.join('; ') || 'none'}; groups with a point: ${points}`;
+}
+
+export function mapAlert(alert: CapAlert, m: Mapping, now: number, known: Known = () => undefined, o: MapOptions = {}): MapResult {
   const lines: string[] = [];
   const actions: Action[] = [];
+  const unmatched: string[] = [];
   const who = `cap ${alert.sender} ${alert.identifier}`;
   const say = (l: string) => lines.push(`${who}: ${l}`);
   say(`status ${alert.status}, msgType ${alert.msgType}, sent ${alert.sent}, ${alert.infos.length} info${alert.infos.length === 1 ? '' : 's'}`);
   if (alert.status === 'Draft' || alert.status === 'System') {
     say(`ignored: status ${alert.status} (${alert.status === 'Draft' ? 'a draft is never actioned' : 'a System message is for the alerting network, not the public'})`);
-    return { actions, lines };
+    return { actions, lines, unmatched };
   }
   if (!m.scopes.includes(alert.scope)) {
     say(`ignored: scope ${alert.scope} (${alert.scope === 'Private' ? `addressed to ${alert.addresses ?? '?'}` : `restricted: ${alert.restriction ?? '?'}`}); loudspeakers are heard by everyone, and the mapping's "scopes" is ${m.scopes.join(', ')}`);
-    return { actions, lines };
+    return { actions, lines, unmatched };
   }
   if (alert.msgType === 'Ack' || alert.msgType === 'Error') {
     say(`ignored: msgType ${alert.msgType} (answers between alerting systems, nothing to broadcast)`);
-    return { actions, lines };
+    return { actions, lines, unmatched };
   }
   const exercise = alert.status === 'Exercise' || alert.status === 'Test';
   const eligible = (g: string) => (exercise ? m.groups[g]?.exercise === true : m.groups[g]?.actual !== false);
@@ -139,28 +164,32 @@ export function mapAlert(alert: CapAlert, m: Mapping, now: number, known: Known 
       if (eligible(g)) say(`info[${k}] -> group ${g} (${why})`);
       else say(`info[${k}] -> not group ${g} (${why}, but ${exercise ? `status ${alert.status} goes only to groups with "exercise": true` : 'the group has "actual": false'})`);
     }
-    if (!found.size) say(`info[${k}]: no area maps to a group (areas: ${info.areas.map((a) => `"${a.areaDesc}"`).join(', ') || 'none'})`);
+    if (!found.size) {
+      const l = `info[${k}] "${info.event}": no area maps to a group: ${info.areas.map(describeArea).join('; ') || 'no area'}; ${mappingKeys(m)}`;
+      say(l);
+      if (alert.msgType !== 'Cancel') unmatched.push(`${who}: ${l}`);
+    }
     return [...found.keys()].filter(eligible).sort();
   });
 
   if (alert.msgType === 'Update' || alert.msgType === 'Cancel') {
-    const areaGroups = new Set(targets.flat());
+    // A cancel only cancels what the centre sent: to the groups the referenced alert went
+    // to. An alert this centre never actioned is cancelled nowhere on an unsigned word (an
+    // unsigned Cancel naming an alert not yet issued silenced the real one when it came);
+    // a signed one (--cap-cert) reaches its own areas' groups. Never every group.
+    const areaGroups = o.signed ? [...new Set(targets.flat())].sort() : [];
     for (const r of alert.references) {
       const before = known(r.identifier)?.groups ?? [];
-      let groups = [...new Set([...before, ...areaGroups])].sort();
-      let why = before.length ? `sent to ${before.join(' ')} before` : 'not sent from here before';
+      const groups = before.length ? before : areaGroups;
+      const why = before.length ? `sent to ${before.join(' ')} from here` : `not sent from here; the signed ${alert.msgType}'s own areas`;
       if (!groups.length) {
-        groups = Object.keys(m.groups).filter(eligible).sort();
-        why += `; no area maps to a group either: to every ${exercise ? 'exercise ' : ''}group of the mapping`;
-      }
-      if (!groups.length) {
-        say(`cancel of ${capKey(r)}: no group to send it to`);
+        say(`cancel of ${capKey(r)}: not sent: ${o.signed ? 'its areas map to no group' : `not actioned here, and an unsigned ${alert.msgType} cancels only what this centre sent (--cap-cert to trust the authority's signature)`}`);
         continue;
       }
       actions.push({ kind: 'cancel', id: commandIdFor(alert, `-x${shortHash(capKey(r), 8)}`), groups, capId: r.identifier, expiresAt: new Date(now + MAX_COMMAND_LIFETIME_MS).toISOString(), capRef });
       say(`${alert.msgType === 'Update' ? 'replaces' : 'cancels'} ${capKey(r)} (${why}): cancel {capId: ${r.identifier}} -> ${groups.join(' ')}`);
     }
-    if (alert.msgType === 'Cancel') return { actions, lines };
+    if (alert.msgType === 'Cancel') return { actions, lines, unmatched };
   }
 
   infos.forEach((info, k) => {
@@ -194,5 +223,5 @@ export function mapAlert(alert: CapAlert, m: Mapping, now: number, known: Known 
     say(`${tag}: repeat every ${repeat.everyS} s ${'until' in repeat ? `until ${repeat.until} (expires)` : `${repeat.count} times (no expires)`}; command ${id} expires ${new Date(lifetimeEnd).toISOString()}`);
     say(`${tag}: audio ${res ? `resource "${res.resourceDesc}" (${res.mimeType}${res.uri ? ` ${res.uri}` : ', embedded'})` : `synthesised from ${text.length} characters of text (${info.language})`}`);
   });
-  return { actions, lines };
+  return { actions, lines, unmatched };
 }

@@ -4,6 +4,13 @@
 // knows its namespace URI). No DTD: a document with <!DOCTYPE is refused, which also
 // closes the entity-expansion and external-entity attacks that DTDs allow.
 // Anything not well-formed is an XmlError naming the line and column.
+//
+// Budgets, not just rules (docs/cap.md "Budgets"): bytes, depth, elements, attributes per
+// element, namespaces in scope and total text; time and memory linear in the input (a
+// namespace scope is a prototype chain, not a copy per element; duplicate checks are
+// sets). The first budget crossed is named in a one-line XmlBudgetError. An element the
+// caller isolates (a feed's entry) has budgets of its own: one crossing them comes back
+// with `error` set and no content, and the rest of the document is read on.
 
 export interface XmlAttr {
   qname: string;
@@ -36,14 +43,63 @@ export interface XmlElement {
   line: number;
   /** On the root: processing instructions before or after it (canonical XML of the document would include them). */
   outsidePis?: number;
+  /** An isolated element that crossed a budget: why (its content is left out). */
+  error?: string;
 }
 
 export class XmlError extends Error {}
 
+export interface XmlBudgets {
+  /** UTF-8 bytes of the whole document. */
+  bytes: number;
+  /** Elements nested. */
+  depth: number;
+  /** Elements in all. */
+  elements: number;
+  /** Attributes of one element, namespace declarations included. */
+  attributes: number;
+  /** Namespace prefixes in scope at one element. */
+  namespaces: number;
+  /** Characters of text and attribute values in all. */
+  text: number;
+}
+
+const BUDGET_LABEL: Record<keyof XmlBudgets, string> = {
+  bytes: 'bytes',
+  depth: 'levels of nesting',
+  elements: 'elements',
+  attributes: 'attributes on one element',
+  namespaces: 'namespaces in scope',
+  text: 'characters of text',
+};
+
+/**
+ * A CAP message is a few kilobytes, 5 levels deep, a few hundred elements; an embedded
+ * recording (derefUri) is the only big part. These leave room for every real alert and
+ * feed and refuse what is only an attack on the reader.
+ */
+export const CAP_BUDGETS: XmlBudgets = { bytes: 5 * 1024 * 1024, depth: 32, elements: 20_000, attributes: 64, namespaces: 32, text: 5 * 1024 * 1024 };
+
+/** A budget crossed: `budget` names it; the message is one line. */
+export class XmlBudgetError extends XmlError {
+  constructor(
+    readonly budget: keyof XmlBudgets,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ParseOptions {
+  budgets?: Partial<XmlBudgets>;
+  /** Elements with budgets of their own (a feed's entries): crossing them sets `error` on the element instead of failing the document. */
+  isolate?: (name: string, depth: number) => boolean;
+}
+
 const NAME_START = /[A-Za-z_\u00C0-\uFFFF]/;
 const NAME_CHAR = /[A-Za-z0-9._\-\u00B7\u00C0-\uFFFF]/;
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
-/** CAP nests 5 deep, a feed 4: far more is an attack on the reader's stack. */
+/** The reader's own stack limit, whatever the budgets (an isolated entry is read on past its depth budget). */
 const MAX_DEPTH = 100;
 
 /** Characters XML 1.0 allows in a document. */
@@ -51,7 +107,10 @@ function allowedChar(cp: number): boolean {
   return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
 }
 
-export function parseXml(input: string): XmlElement {
+export function parseXml(input: string, opts: ParseOptions = {}): XmlElement {
+  const b: XmlBudgets = { ...CAP_BUDGETS, ...opts.budgets };
+  const bytes = Buffer.byteLength(input, 'utf8');
+  if (bytes > b.bytes) throw new XmlBudgetError('bytes', `XML: ${bytes} bytes, over the budget of ${b.bytes} bytes`);
   let s = input;
   if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
   s = s.replace(/\r\n?/g, '\n'); // XML 1.0 §2.11: line ends are read as LF
@@ -80,6 +139,25 @@ export function parseXml(input: string): XmlElement {
     return lo + 1;
   };
   let depth = 0;
+  // Budget counters: the document's, or an isolated element's own while inside it.
+  interface Budget {
+    elements: number;
+    text: number;
+    isolated: boolean;
+    error?: string;
+  }
+  let ctx: Budget = { elements: 0, text: 0, isolated: false };
+  /** Inside an isolated element that crossed a budget: parsed for well-formedness, nothing kept. */
+  const skimming = () => ctx.error !== undefined;
+  const over = (budget: keyof XmlBudgets, detail: string, at: number): void => {
+    const msg = `XML: over the budget of ${b[budget]} ${BUDGET_LABEL[budget]} (${detail}) at ${where(at)}`;
+    if (!ctx.isolated) throw new XmlBudgetError(budget, msg);
+    ctx.error ??= msg;
+  };
+  const addTextBudget = (n: number, at: number) => {
+    ctx.text += n;
+    if (ctx.text > b.text && !skimming()) over('text', `${ctx.text} so far`, at);
+  };
 
   for (let k = 0; k < s.length; k++) {
     const cp = s.codePointAt(k)!;
@@ -123,7 +201,7 @@ export function parseXml(input: string): XmlElement {
       if (s.startsWith('<?', i)) {
         const end = s.indexOf('?>', i);
         if (end < 0) fail('unterminated processing instruction');
-        const target = /^<\?([^\s?]+)/.exec(s.slice(i))?.[1] ?? '';
+        const target = /^<\?([^\s?]+)/.exec(s.slice(i, end))?.[1] ?? '';
         if (target.toLowerCase() === 'xml' && !(allowDecl && i === 0)) fail('the XML declaration may only come first');
         if (target.toLowerCase() !== 'xml') outsidePis++;
         i = end + 2;
@@ -139,6 +217,8 @@ export function parseXml(input: string): XmlElement {
   };
 
   type Scope = Record<string, string>;
+  // How many prefixes are in scope, per scope object (a scope is a prototype chain).
+  const scopeSize = new WeakMap<Scope, number>();
   const resolve = (qname: string, scope: Scope, isAttr: boolean, at: number): { ns: string; local: string } => {
     const c = qname.indexOf(':');
     if (c < 0) return { ns: isAttr ? '' : (scope[''] ?? ''), local: qname };
@@ -154,7 +234,15 @@ export function parseXml(input: string): XmlElement {
     if (++depth > MAX_DEPTH) fail(`elements nested deeper than ${MAX_DEPTH}`);
     i++; // '<'
     const qname = readName();
+    const local0 = qname.slice(qname.indexOf(':') + 1);
+    const parentCtx = ctx;
+    const isolated = opts.isolate?.(local0, depth) === true;
+    if (isolated) ctx = { elements: 0, text: 0, isolated: true };
+    const keep = !skimming();
+    if (keep && depth > b.depth) over('depth', `<${qname}>`, start);
+    if (keep && ++ctx.elements > b.elements) over('elements', `<${qname}> is element ${ctx.elements}`, start);
     const rawAttrs: [string, string][] = [];
+    const attrNames = new Set<string>();
     let selfClosing = false;
     for (;;) {
       const hadSpace = /[ \t\r\n]/.test(s[i] ?? '');
@@ -181,25 +269,41 @@ export function parseXml(input: string): XmlElement {
       if (end < 0) fail(`unterminated value of attribute ${an}`);
       const raw = s.slice(i + 1, end);
       if (raw.includes('<')) fail(`"<" is not allowed in the value of attribute ${an}`, i);
-      if (rawAttrs.some(([n]) => n === an)) fail(`attribute ${an} appears twice`, i);
+      if (attrNames.has(an)) fail(`attribute ${an} appears twice`, i);
+      attrNames.add(an);
+      if (attrNames.size > b.attributes && !skimming()) over('attributes', `<${qname}>`, start);
       // Attribute-value normalisation (XML 1.0 §3.3.3): literal white space becomes a space; character references stay.
-      rawAttrs.push([an, decode(raw.replace(/[\t\n]/g, ' '), i)]);
+      const value = decode(raw.replace(/[\t\n]/g, ' '), i);
+      addTextBudget(value.length, i);
+      if (!skimming() || an === 'xmlns' || an.startsWith('xmlns:')) rawAttrs.push([an, value]);
       i = end + 1;
     }
-    const scope: Scope = { ...outer };
-    const attrs: Record<string, string> = {};
-    for (const [n, v] of rawAttrs) {
-      if (n === 'xmlns') scope[''] = v;
-      else if (n.startsWith('xmlns:')) {
-        if (v === '') fail(`namespace prefix ${n.slice(6)} cannot be undeclared in XML 1.0`, start);
-        scope[n.slice(6)] = v;
+    // A new scope only where this element declares namespaces, inheriting the outer one.
+    const declares = rawAttrs.some(([n]) => n === 'xmlns' || n.startsWith('xmlns:'));
+    const scope: Scope = declares ? (Object.create(outer) as Scope) : outer;
+    if (declares) {
+      let size = scopeSize.get(outer) ?? 0;
+      for (const [n, v] of rawAttrs) {
+        const p = n === 'xmlns' ? '' : n.startsWith('xmlns:') ? n.slice(6) : undefined;
+        if (p === undefined) continue;
+        if (p !== '' && v === '') fail(`namespace prefix ${p} cannot be undeclared in XML 1.0`, start);
+        if (!(p in scope)) size++;
+        Object.defineProperty(scope, p, { value: v, enumerable: true, writable: true, configurable: true });
       }
+      scopeSize.set(scope, size);
+      if (size > b.namespaces && !skimming()) over('namespaces', `<${qname}> has ${size}`, start);
     }
+    const attrs: Record<string, string> = {};
     const attrList: XmlAttr[] = [];
+    const expanded = new Set<string>();
     for (const [n, v] of rawAttrs) {
       if (n === 'xmlns' || n.startsWith('xmlns:')) continue;
       const r = resolve(n, scope, true, start);
-      if (r.ns !== '' && attrList.some((a) => a.ns === r.ns && a.local === r.local)) fail(`attribute {${r.ns}}${r.local} appears twice`, start);
+      if (r.ns !== '') {
+        const k = `${r.ns}\u0000${r.local}`;
+        if (expanded.has(k)) fail(`attribute {${r.ns}}${r.local} appears twice`, start);
+        expanded.add(k);
+      }
       attrs[n] = v;
       attrList.push({ qname: n, prefix: n.includes(':') ? n.slice(0, n.indexOf(':')) : '', local: r.local, ns: r.ns, value: v });
     }
@@ -207,12 +311,28 @@ export function parseXml(input: string): XmlElement {
     const prefix = qname.includes(':') ? qname.slice(0, qname.indexOf(':')) : '';
     const el: XmlElement = { name: local, ns, prefix, attrs, attrList, scope, children: [], content: [], text: '', line: lineAt(start) };
     const addText = (t: string) => {
+      addTextBudget(t.length, i);
+      if (skimming()) return;
       el.text += t;
       const last = el.content[el.content.length - 1];
       if (last && !('name' in last) && 'text' in last) last.text += t; // an element has a text field too
       else el.content.push({ text: t });
     };
-    if (selfClosing) return depth--, el;
+    /** Leaving the element: an isolated one takes its verdict, the outer counters come back. */
+    const close = (): XmlElement => {
+      depth--;
+      if (isolated) {
+        if (ctx.error !== undefined) {
+          el.error = ctx.error;
+          el.children = [];
+          el.content = [];
+          el.text = '';
+        }
+        ctx = parentCtx;
+      }
+      return el;
+    };
+    if (selfClosing) return close();
     for (;;) {
       if (i >= s.length) fail(`<${qname}> is not closed`, start);
       if (s.startsWith('</', i)) {
@@ -223,8 +343,7 @@ export function parseXml(input: string): XmlElement {
         skipSpace();
         if (s[i] !== '>') fail(`expected ">" to end </${n}>`);
         i++;
-        depth--;
-        return el;
+        return close();
       }
       if (s.startsWith('<![CDATA[', i)) {
         const end = s.indexOf(']]>', i + 9);
@@ -240,14 +359,16 @@ export function parseXml(input: string): XmlElement {
         if (end < 0) fail('unterminated processing instruction');
         const m = /^<\?([^\s?]+)\s*/.exec(s.slice(i, end));
         if (!m || m[1]!.toLowerCase() === 'xml') fail('a processing instruction needs a target other than "xml"');
-        el.content.push({ pi: m![1]!, data: s.slice(i + m![0].length, end) });
+        if (!skimming()) el.content.push({ pi: m![1]!, data: s.slice(i + m![0].length, end) });
         i = end + 2;
       } else if (s.startsWith('<!', i)) {
         fail('markup declarations are not accepted (no DTD)');
       } else if (s[i] === '<') {
         const child = readElement(scope);
-        el.children.push(child);
-        el.content.push(child);
+        if (!skimming() || child.error !== undefined) {
+          el.children.push(child);
+          el.content.push(child);
+        }
       } else {
         const next = s.indexOf('<', i);
         const end = next < 0 ? s.length : next;

@@ -183,18 +183,14 @@ test('Alert → Update → Cancel through Mosquitto: signed plays and cancels on
     const ref1 = `canhbao@kttv.gov.vn,VN-CHAIN-1,${sent1}`;
     const up = await run('chain-2.xml', withAudio({ identifier: 'VN-CHAIN-2', msgType: 'Update', references: ref1, infos: [{ resources: [{ uri: `${base}/audio/bao.mp3` }], areas: [{ geocodes: [['VN-ADM3', '26737']] }] }] }));
     assert.equal(up.code, 0, up.stdout + up.stderr);
-    assert.match(up.stdout, /replaces canhbao@kttv.gov.vn,VN-CHAIN-1,.* \(sent to c26734 before\): cancel \{capId: VN-CHAIN-1\} -> c26734 c26737/);
-    const cancels = await w.waitUntil(() => {
-      const c = w.messages.filter((m) => verified(m.topic, m.payload).action === 'cancel');
-      return c.length === 2 ? c : undefined;
-    }, 5000, 'two cancels');
-    assert.deepEqual(cancels.map((m) => m.topic).sort(), [`${ROOT}/g/c26734/cmd`, `${ROOT}/g/c26737/cmd`]);
-    assert.deepEqual(verified(cancels[0]!.topic, cancels[0]!.payload).args, { capId: 'VN-CHAIN-1' });
+    // The cancel goes where the old alert went, and only there (issue [3/8]).
+    assert.match(up.stdout, /replaces canhbao@kttv.gov.vn,VN-CHAIN-1,.* \(sent to c26734 from here\): cancel \{capId: VN-CHAIN-1\} -> c26734\n/);
     const play2 = await w.waitFor((m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-CHAIN-2' && verified(m.topic, m.payload).action === 'play', 5000, 'the update play');
     assert.equal(play2.topic, `${ROOT}/g/c26737/cmd`);
-    // Order on a topic: the cancel of the old alert before the play of its update.
-    const onC26737 = w.on(`${ROOT}/g/c26737/cmd`).map((m) => verified(m.topic, m.payload).action);
-    assert.deepEqual(onC26737, ['cancel', 'play']);
+    const cancels = w.messages.filter((m) => verified(m.topic, m.payload).action === 'cancel');
+    assert.deepEqual(cancels.map((m) => m.topic), [`${ROOT}/g/c26734/cmd`]);
+    assert.deepEqual(verified(cancels[0]!.topic, cancels[0]!.payload).args, { capId: 'VN-CHAIN-1' });
+    assert.deepEqual(w.on(`${ROOT}/g/c26737/cmd`).map((m) => verified(m.topic, m.payload).action), ['play']);
 
     const cx = await run('chain-3.xml', vi({ identifier: 'VN-CHAIN-3', msgType: 'Cancel', references: `canhbao@kttv.gov.vn,VN-CHAIN-2,${capTime(Date.now() - 60_000)}`, infos: [] }));
     assert.equal(cx.code, 0, cx.stdout + cx.stderr);
@@ -203,6 +199,50 @@ test('Alert → Update → Cancel through Mosquitto: signed plays and cancels on
     assert.equal(verified(last.topic, last.payload).capRef.msgType, 'Cancel');
     const s = JSON.parse(readFileSync(state, 'utf8'));
     assert.deepEqual(s.alerts['VN-CHAIN-2'].groups, ['c26737']);
+
+    // An unsigned Cancel naming an alert never actioned here: reported, nothing published;
+    // the real alert it names then plays (it used to be refused `cancelled` on every box).
+    const before = w.messages.length;
+    const ghostSent = capTime(Date.now() - 30_000);
+    const ghost = await run('ghost-cancel.xml', vi({ identifier: 'VN-GHOST-X', msgType: 'Cancel', references: `canhbao@kttv.gov.vn,VN-GHOST-1,${ghostSent}`, infos: [] }));
+    assert.equal(ghost.code, 0, ghost.stdout + ghost.stderr);
+    assert.match(ghost.stdout, /cancel of canhbao@kttv\.gov\.vn,VN-GHOST-1,.*: not sent: not actioned here, and an unsigned Cancel cancels only what this centre sent/);
+    const real = await run('ghost-real.xml', withAudio({ identifier: 'VN-GHOST-1', sent: ghostSent }));
+    assert.equal(real.code, 0, real.stdout + real.stderr);
+    await w.waitFor((m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-GHOST-1', 5000, 'the real alert\'s play');
+    assert.deepEqual(w.messages.slice(before).map((m) => verified(m.topic, m.payload).action), ['play']);
+  } finally {
+    await w.close();
+  }
+});
+
+test('an alert whose area maps to no group: exit 1, each area and the mapping\'s keys on stderr, not recorded; after the mapping fix it is sent; --resend sends a handled one again', async () => {
+  const w = await Watcher.connect(broker.url, [`${ROOT}/g/+/cmd`]);
+  const state = join(dir, 'unmatched-state.json');
+  const xml = withAudio({ identifier: 'VN-ADMIN-1', infos: [{ resources: [{ uri: `${base}/audio/bao.mp3` }], areas: [{ geocodes: [['VN-ADMIN', '26734']] }] }] });
+  const src = file('unmatched.xml', xml);
+  const args = (mapping: string) => ['cap', src, '--mapping', mapping, '--key', pem, '--broker', broker.url, '--state', state];
+  try {
+    const miss = await runNoc(args(mapArgs()[1]!));
+    assert.equal(miss.code, 1, miss.stdout + miss.stderr);
+    assert.match(miss.stderr, /no area maps to a group: "Xã Thạnh Lộc" \(VN-ADMIN=26734\); the mapping's geocodes: VN-ADM3 \(2 values: 26734, 26737\)/);
+    assert.match(miss.stdout, /not recorded as handled; the next run or poll tries it again \(fix the mapping first/);
+    assert.equal(w.messages.length, 0, 'nothing published');
+    // The mapping fixed (VN-ADMIN added): the same alert goes out; it was not "already handled".
+    const fixed = join(dir, 'mapping-vn-admin.json');
+    const m = JSON.parse(readFileSync(mapArgs()[1]!, 'utf8'));
+    m.geocodes['VN-ADMIN'] = { '26734': ['c26734'] };
+    writeFileSync(fixed, JSON.stringify(m));
+    const sent = await runNoc(args(fixed));
+    assert.equal(sent.code, 0, sent.stdout + sent.stderr);
+    await w.waitFor((x) => verified(x.topic, x.payload).capRef?.identifier === 'VN-ADMIN-1', 5000, 'the play after the fix');
+    const again = await runNoc(args(fixed));
+    assert.match(again.stdout, /already handled at .*; skipped/);
+    const resend = await runNoc([...args(fixed), '--resend', 'VN-ADMIN-1']);
+    assert.equal(resend.code, 0, resend.stdout + resend.stderr);
+    assert.match(resend.stdout, /sent again \(--resend\): the same command ids/);
+    await w.waitUntil(() => (w.messages.length === 2 ? true : undefined), 5000, 'the resent play');
+    assert.equal(verified(w.messages[1]!.topic, w.messages[1]!.payload).id, verified(w.messages[0]!.topic, w.messages[0]!.payload).id, 'the same command id: a box runs it once');
   } finally {
     await w.close();
   }

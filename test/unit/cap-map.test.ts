@@ -101,22 +101,41 @@ test('an expired alert is not sent, and says so; nor is an old one without expir
   assert.equal(oldButValid.actions.length, 1, 'an old alert still in force by its expires is sent');
 });
 
-test('Update: a cancel of each referenced alert to the groups it went to, then the new play; Cancel: the cancels only', () => {
+test('Update: a cancel of each referenced alert to the groups it went to (only those), then the new play; Cancel: the cancels only', () => {
   const old = 'canhbao@kttv.gov.vn,VN-KTTV-2026-0001,2026-11-27T13:00:00+07:00';
   const known = (id: string) => (id === 'VN-KTTV-2026-0001' ? { groups: ['c26737'] } : undefined);
   const up = mapAlert(alertOf({ identifier: 'VN-KTTV-2026-0002', msgType: 'Update', references: old }), mapping(), NOW, known);
   assert.deepEqual(up.actions.map((a) => a.kind), ['cancel', 'play']);
   const c = up.actions[0] as CancelAction;
   assert.equal(c.capId, 'VN-KTTV-2026-0001');
-  assert.deepEqual(c.groups, ['c26734', 'c26737'], 'where the old one went, and where the update goes');
+  assert.deepEqual(c.groups, ['c26737'], 'where the old one went, and nowhere else');
+  assert.deepEqual(up.actions[1]!.groups, ['c26734'], 'the new play goes to its own areas');
   assert.equal(c.capRef.msgType, 'Update');
-  assert.ok(up.lines.some((l) => /replaces canhbao@kttv.gov.vn,VN-KTTV-2026-0001,.* \(sent to c26737 before\)/.test(l)), up.lines.join('\n'));
+  assert.ok(up.lines.some((l) => /replaces canhbao@kttv.gov.vn,VN-KTTV-2026-0001,.* \(sent to c26737 from here\)/.test(l)), up.lines.join('\n'));
 
   const cancel = mapAlert(alertOf({ identifier: 'VN-KTTV-2026-0003', msgType: 'Cancel', references: old, infos: [] }), mapping(), NOW, known);
   assert.deepEqual(cancel.actions.map((a) => a.kind), ['cancel']);
   assert.deepEqual(cancel.actions[0]!.groups, ['c26737']);
-  const unknown = mapAlert(alertOf({ identifier: 'VN-KTTV-2026-0004', msgType: 'Cancel', references: old, infos: [] }), mapping(), NOW);
-  assert.deepEqual(unknown.actions[0]!.groups, ['c26734', 'c26737', 'c99999'], 'never seen here: every Actual group of the mapping');
+});
+
+test('issue [3/8]: an unsigned Cancel (or Update) of an alert never actioned here is reported and not sent; a signed one reaches its own areas, never every group', () => {
+  const ghost = 'canhbao@kttv.gov.vn,VN-KTTV-2026-0009,2026-11-27T13:00:00+07:00';
+  const unsigned = mapAlert(alertOf({ identifier: 'VN-KTTV-2026-0004', msgType: 'Cancel', references: ghost }), mapping(), NOW);
+  assert.deepEqual(unsigned.actions, [], 'it would have pre-empted the real alert when it came');
+  assert.ok(unsigned.lines.some((l) => /cancel of canhbao@kttv\.gov\.vn,VN-KTTV-2026-0009,.*: not sent: not actioned here, and an unsigned Cancel cancels only what this centre sent/.test(l)), unsigned.lines.join('\n'));
+  const upd = mapAlert(alertOf({ identifier: 'VN-KTTV-2026-0005', msgType: 'Update', references: ghost }), mapping(), NOW);
+  assert.deepEqual(upd.actions.map((a) => a.kind), ['play'], 'the update itself still plays; it cancels nothing');
+  const signed = mapAlert(alertOf({ identifier: 'VN-KTTV-2026-0006', msgType: 'Cancel', references: ghost }), mapping(), NOW, undefined, { signed: true });
+  assert.deepEqual(signed.actions.map((a) => [a.kind, a.groups]), [['cancel', ['c26734']]], 'its own areas, not the whole mapping');
+});
+
+test('issue [3/8]: an alert whose area maps to no group is a failure naming the geocodes and the mapping\'s keys', () => {
+  const r = mapAlert(alertOf({ infos: [{ areas: [{ geocodes: [["VN-ADMIN", "26734"]] }] }] }), mapping(), NOW);
+  assert.deepEqual(r.actions, []);
+  assert.equal(r.unmatched.length, 1);
+  assert.match(r.unmatched[0]!, /no area maps to a group: "Xã Thạnh Lộc" \(VN-ADMIN=26734\); the mapping's geocodes: VN-ADM3 \(2 values: 26734, 26737\); VN-ADM2/);
+  const cancel = mapAlert(alertOf({ msgType: 'Cancel', references: 'a,b,2026-11-27T13:00:00+07:00', infos: [{ areas: [{ geocodes: [['VN-ADMIN', '1']] }] }] }), mapping(), NOW);
+  assert.deepEqual(cancel.unmatched, [], 'a Cancel goes by its references, not its areas');
 });
 
 test('the preferred language is picked; an audio resource is used instead of speech', () => {
