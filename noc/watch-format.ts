@@ -1,6 +1,9 @@
 // Text rendering of the fleet table for `noc watch`: a summary line, then one row per
 // box. Kept apart from the model so the model stays data and this stays presentation.
-import type { BoxRow } from './watch-model.js';
+import { playingText, type BoxRow, type PlayingInfo } from './watch-model.js';
+
+/** The widest a column gets; longer cells are cut with "…". */
+const MAX_WIDTH = 40;
 
 const COLUMNS = ['DEVICE', 'STATUS', 'HB AGE', 'STATE', 'PLAYING', 'FAULTS', 'OUTBOX', 'SCHEDULE', 'GROUPS'] as const;
 
@@ -11,7 +14,7 @@ function cells(r: BoxRow): string[] {
     status,
     r.heartbeatAgeS === null ? '-' : `${r.heartbeatAgeS}s/${r.periodS}s`,
     r.state ?? '-',
-    r.playing ?? '-',
+    r.play ? playingCell(r.play) : (r.playing ?? '-'),
     r.faults.join(' ') || '-',
     r.outbox === null ? '-' : String(r.outbox),
     r.schedule.join(' ') || '-',
@@ -19,9 +22,36 @@ function cells(r: BoxRow): string[] {
   ];
 }
 
-export function summary(rows: readonly BoxRow[]): string {
+/**
+ * What plays, at most `width` characters, cut in its name and never in "(source, pN)":
+ * "a-very-long-schedule-item-i… (file, p50)".
+ */
+export function playingCell(p: PlayingInfo, width = MAX_WIDTH): string {
+  const full = playingText(p);
+  if (full.length <= width) return full;
+  const suffix = full.slice(p.label.length);
+  return p.label.slice(0, Math.max(1, width - suffix.length - 1)) + '…' + suffix;
+}
+
+/** The time of day of an instant, UTC, as the table's clock line gives it: "06:00:05 UTC". */
+function clock(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 19)} UTC`;
+}
+
+/**
+ * The line that says the watcher is blind (it lost the broker at `since` and is
+ * reconnecting), or null while connected.
+ */
+export function blindBanner(since: number | null, now: number): string | null {
+  if (since === null) return null;
+  return `BROKER LOST since ${clock(since)} (${Math.max(0, Math.round((now - since) / 1000))} s), reconnecting — ages below are stale, states as last seen`;
+}
+
+/** The counts line; while blind (`blindSince` set) it says they are the last ones seen, not now's. */
+export function summary(rows: readonly BoxRow[], blindSince: number | null = null): string {
   const n = (p: (r: BoxRow) => boolean) => rows.filter(p).length;
   return (
+    (blindSince === null ? '' : `last seen before ${clock(blindSince)}: `) +
     `${rows.length} boxes: ${n((r) => r.status === 'online')} online, ${n((r) => r.status === 'offline')} offline, ` +
     `${n((r) => r.status === 'stale')} stale, ${n((r) => r.status === 'unknown')} unknown | ` +
     `${n((r) => r.playing !== null)} playing | ${n((r) => r.faults.length > 0 || r.state === 'fault')} with faults | ` +
@@ -39,11 +69,17 @@ export function problemsFirst(rows: readonly BoxRow[]): BoxRow[] {
 export function table(rows: readonly BoxRow[], maxRows = Infinity): string[] {
   const shown = rows.slice(0, Math.max(0, maxRows));
   const grid = [COLUMNS as readonly string[], ...shown.map(cells)];
-  const widths = COLUMNS.map((_, i) => Math.min(40, Math.max(...grid.map((c) => c[i]!.length))));
+  const widths = COLUMNS.map((_, i) => Math.min(MAX_WIDTH, Math.max(...grid.map((c) => c[i]!.length))));
   const fit = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + '…' : s.padEnd(w));
   const out = grid.map((c) => c.map((s, i) => fit(s, widths[i]!)).join('  ').trimEnd());
   if (rows.length > shown.length) out.push(`… ${rows.length - shown.length} more (noc watch --once for all)`);
   return out;
+}
+
+/** One terminal frame: the clock and counts (with the blind banner first while blind), then the table. */
+export function frame(rows: readonly BoxRow[], now: number, blindSince: number | null, maxRows = Infinity): string[] {
+  const banner = blindBanner(blindSince, now);
+  return [...(banner ? [`${new Date(now).toISOString()}  ${banner}`] : []), `${banner ? '' : new Date(now).toISOString() + '  '}${summary(rows, blindSince)}`, ...table(problemsFirst(rows), maxRows - (banner ? 1 : 0))];
 }
 
 /** One line per change, for logs and pipes. */

@@ -23,6 +23,15 @@
 //   Events are de-duplicated on (epoch, seq): the box's first sends of an epoch arrive
 //   in increasing seq (docs/protocol.md §7), so anything at or below the highest seq
 //   seen is a re-send.
+// - What plays, by its human name (the heartbeat's `playing` is {itemId, docId, source,
+//   startedAt, priority}): a schedule item (docId set) by its item id; a command play
+//   (docId null, itemId = the command id) as "cmd 5b0c1d9e…"; a play whose play.* event
+//   carried `capId` (the identifier of the command's or item's capRef, §7) as
+//   "CAP <identifier>". The CAP event and headline are not on the wire (capRef is
+//   {identifier, sender, sent, msgType}), so the identifier is the best name there is.
+// - Blind: while the watcher has lost the broker (brokerLost .. brokerBack) nothing can
+//   arrive, so presence is judged as of the loss (no box turns stale for our silence);
+//   the ages keep counting from the last message and the table says they are stale.
 import { parseDeviceTopic } from '../agent/domain/contract.js';
 
 export const DEFAULT_PERIOD_MS = 30_000;
@@ -51,14 +60,47 @@ export interface BoxRow {
   periodS: number;
   periodFrom: PeriodFrom;
   state: string | null;
-  /** What plays: "itemId (source, priority)", or null. */
+  /**
+   * What plays, by its human name with source and priority: "news (file, p50)" for a
+   * schedule item, "cmd 5b0c1d9e… (stream, p100)" for a command, "CAP VN-KTTV-42 (file,
+   * p100)" for a play whose events named a CAP alert; null when silent.
+   */
   playing: string | null;
+  /** The same, as data with the full ids; null when silent. */
+  play: PlayingInfo | null;
   /** Active faults as "component/code", sorted. */
   faults: string[];
   outbox: number | null;
   /** Documents in force as "id@version". */
   schedule: string[];
 }
+
+/** What a box plays, from its heartbeat's `playing` and the capId of its play.* events. */
+export interface PlayingInfo {
+  /** schedule: an item of a signed schedule; command: a play command; cap: either, from a CAP alert. */
+  kind: 'schedule' | 'command' | 'cap';
+  itemId: string;
+  docId: string | null;
+  source: string;
+  priority: number | null;
+  /** The CAP identifier a play.* event of this item carried, else null. */
+  capId: string | null;
+  /** The human name without source and priority: "news", "cmd 5b0c1d9e…", "CAP VN-KTTV-42". */
+  label: string;
+}
+
+/** A long id cut to its first 8 characters and "…" ("5b0c1d9e…", "cap-3bc8…"); short ids whole. */
+export function shortId(id: string): string {
+  return id.length > 12 ? `${id.slice(0, 8)}…` : id;
+}
+
+/** "label (source, pN)": the text of the PLAYING column and of the change lines. */
+export function playingText(p: PlayingInfo): string {
+  return `${p.label} (${p.source}, p${p.priority ?? '?'})`;
+}
+
+/** itemId -> capId pairs a box keeps (its recent CAP plays); older ones are forgotten. */
+const CAP_IDS_KEPT = 16;
 
 interface Box {
   deviceId: string;
@@ -76,7 +118,9 @@ interface Box {
   hbAt: number | null;
   /** heartbeatS of the latest birth, in ms; null when the birth had none (older agent). */
   birthPeriodMs: number | null;
-  hb: { state: string | null; playing: string | null; outbox: number | null; schedule: string[] | null } | null;
+  hb: { state: string | null; playing: Json | null; outbox: number | null; schedule: string[] | null } | null;
+  /** itemId -> capId from play.* events (at most CAP_IDS_KEPT, oldest dropped). */
+  capIds: Map<string, string>;
   faults: Map<string, number>;
   maxSeq: Map<string, number>;
 }
@@ -110,10 +154,14 @@ function trialOf(v: unknown): string | null {
   return t && typeof t === 'object' ? str((t as Json).version) : null;
 }
 
-function describePlaying(v: unknown): string | null {
-  if (!v || typeof v !== 'object') return null;
-  const p = v as Json;
-  return `${String(p.itemId)} (${String(p.source)}, p${String(p.priority)})`;
+function describePlaying(p: Json | null, capIds: ReadonlyMap<string, string>): PlayingInfo | null {
+  if (!p) return null;
+  const itemId = String(p.itemId);
+  const docId = str(p.docId);
+  const capId = capIds.get(itemId) ?? null;
+  const kind = capId !== null ? 'cap' : docId === null ? 'command' : 'schedule';
+  const label = kind === 'cap' ? `CAP ${capId}` : kind === 'command' ? `cmd ${shortId(itemId)}` : itemId;
+  return { kind, itemId, docId, source: String(p.source), priority: num(p.priority), capId, label };
 }
 
 /** One message as the model understood it, for a consumer that wants more fields (noc exporter). */
@@ -139,6 +187,7 @@ export class FleetModel {
   private readonly boxes = new Map<string, Box>();
   private readonly defaultPeriodMs: number;
   private readonly staleFactor: number;
+  private lostAt: number | null = null;
 
   constructor(private readonly o: FleetModelOptions) {
     this.defaultPeriodMs = o.defaultPeriodMs ?? DEFAULT_PERIOD_MS;
@@ -147,6 +196,23 @@ export class FleetModel {
 
   get size(): number {
     return this.boxes.size;
+  }
+
+  /** The watcher lost the broker at `now` (again while still lost: the first time holds). */
+  brokerLost(now: number): void {
+    this.lostAt ??= now;
+  }
+
+  /** The watcher is connected again; returns when it had lost the broker, null if it had not. */
+  brokerBack(): number | null {
+    const was = this.lostAt;
+    this.lostAt = null;
+    return was;
+  }
+
+  /** Since when the watcher is blind (broker lost), or null while connected. */
+  get blindSince(): number | null {
+    return this.lostAt;
   }
 
   private box(deviceId: string): Box {
@@ -167,6 +233,7 @@ export class FleetModel {
         hbAt: null,
         birthPeriodMs: null,
         hb: null,
+        capIds: new Map(),
         faults: new Map(),
         maxSeq: new Map(),
       };
@@ -249,7 +316,8 @@ export class FleetModel {
     }
     b.hbAt = Math.max(b.hbAt ?? seenAt, seenAt);
     if (msg.update !== undefined) b.trial = trialOf(msg.update);
-    b.hb = { state: str(msg.state), playing: describePlaying(msg.playing), outbox: num(msg.outbox), schedule: docRefs(msg.schedule) };
+    const playing = msg.playing && typeof msg.playing === 'object' && !Array.isArray(msg.playing) ? (msg.playing as Json) : null;
+    b.hb = { state: str(msg.state), playing, outbox: num(msg.outbox), schedule: docRefs(msg.schedule) };
   }
 
   /** Applies one event; false when it is a re-send already counted. */
@@ -260,6 +328,13 @@ export class FleetModel {
       const max = b.maxSeq.get(epoch);
       if (max !== undefined && seq <= max) return false; // a re-send (at-least-once delivery)
       b.maxSeq.set(epoch, seq);
+    }
+    const capId = str(msg.capId);
+    const itemId = str(msg.itemId);
+    if (capId !== null && itemId !== null && typeof msg.type === 'string' && msg.type.startsWith('play.')) {
+      b.capIds.delete(itemId);
+      b.capIds.set(itemId, capId);
+      if (b.capIds.size > CAP_IDS_KEPT) b.capIds.delete(b.capIds.keys().next().value!);
     }
     if (msg.type !== 'hw.fault' && msg.type !== 'hw.recovered') return true;
     const key = `${String(msg.component)}/${String(msg.code)}`;
@@ -287,7 +362,10 @@ export class FleetModel {
   private toRow(b: Box, now: number): BoxRow {
     const period = this.periodMs(b.deviceId);
     let status: Presence = b.online === null ? 'unknown' : b.online ? 'online' : 'offline';
-    if (status === 'online' && b.lastSeen !== null && now - b.lastSeen > this.staleFactor * period) status = 'stale';
+    // Blind, presence is as of the loss: the silence is ours, not the box's.
+    const judgedAt = this.lostAt === null ? now : Math.min(now, this.lostAt);
+    if (status === 'online' && b.lastSeen !== null && judgedAt - b.lastSeen > this.staleFactor * period) status = 'stale';
+    const play = describePlaying(b.hb?.playing ?? null, b.capIds);
     const age = (t: number | null) => (t === null ? null : Math.max(0, Math.round((now - t) / 1000)));
     return {
       deviceId: b.deviceId,
@@ -303,7 +381,8 @@ export class FleetModel {
       periodS: Math.round(period / 100) / 10,
       periodFrom: b.birthPeriodMs !== null ? 'birth' : 'default',
       state: b.hb?.state ?? null,
-      playing: b.hb?.playing ?? null,
+      playing: play ? playingText(play) : null,
+      play,
       faults: [...b.faults.keys()].sort(),
       outbox: b.hb?.outbox ?? null,
       schedule: b.hb?.schedule ?? b.birthSchedule,
@@ -314,7 +393,7 @@ export class FleetModel {
     return {
       presence: b.online === null ? 'unknown' : b.online ? 'online' : `offline (${b.reason ?? 'unknown'})`,
       state: `state ${b.hb?.state ?? '-'}`,
-      playing: b.hb?.playing ? `playing ${b.hb.playing}` : 'silent',
+      playing: b.hb?.playing ? `playing ${playingText(describePlaying(b.hb.playing, b.capIds)!)}` : 'silent',
       faults: [...b.faults.keys()].sort().join(' '),
       schedule: `schedule ${(b.hb?.schedule ?? b.birthSchedule).join(' ') || '-'}`,
     };

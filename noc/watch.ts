@@ -6,7 +6,7 @@ import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, checkShar
 import { stopSignal } from './signals.js';
 import { fleetFilter, sharedFilter } from '../agent/domain/contract.js';
 import { FleetModel } from './watch-model.js';
-import { changeLine, problemsFirst, summary, table } from './watch-format.js';
+import { blindBanner, changeLine, frame, summary, table } from './watch-format.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -28,7 +28,10 @@ what plays, active faults (hw.fault minus hw.recovered), outbox backlog, schedul
 A box silent for three heartbeat periods is STALE: the periodic interval its birth
 announces (heartbeatS), or --period S (default 30) for a box whose birth has none.
 Extra heartbeats sent on state changes never shorten the period. On a terminal the table is redrawn every second; otherwise one
-line per change.
+line per change. What plays: a schedule item by its id, a command as "cmd 5b0c1d9e…", a
+CAP alert's play as "CAP <identifier>" (from its play events), each with (source, pN).
+When the watcher loses the broker it says so (a "BROKER LOST since …" banner on the
+table, a line otherwise) until it is back: the states shown are then the last seen.
 
   --once          print the table after --settle seconds (default 2) and exit
   --json          JSON: one object per change, or per box with --once
@@ -85,17 +88,39 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
     io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), deviceId, changes, row: model.row(deviceId, now) }) : changeLine(now, deviceId, changes));
   });
   reportConnection(client, io.err, 'noc watch');
+  // Blind while the broker is lost: the table says so and stops judging boxes by our silence.
+  let stopping = false;
+  client.on('close', () => {
+    if (stopping || model.blindSince !== null) return;
+    const now = Date.now();
+    model.brokerLost(now);
+    if (live || opts.once) return;
+    const every = (client.options.reconnectPeriod ?? 0) / 1000;
+    io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), broker: 'lost', reconnectS: every }) : `${new Date(now).toISOString()} BROKER LOST, reconnecting every ${every} s — nothing is heard until it is back; states are as last seen`);
+  });
+  client.on('connect', () => {
+    const since = model.brokerBack();
+    if (since === null || live || opts.once) return;
+    const now = Date.now();
+    const blindS = Math.round((now - since) / 1000);
+    io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), broker: 'back', blindS }) : `${new Date(now).toISOString()} broker back after ${blindS} s blind; following again`);
+  });
   const filters = [fleetFilter(cfg.root, 'status'), fleetFilter(cfg.root, 'heartbeat'), fleetFilter(cfg.root, 'events')].map((f) => sharedFilter(f, share));
   await client.subscribeAsync(filters, { qos: 1 });
   if (!live) io.err(`noc watch: subscribed to ${filters.join(', ')}${opts.once ? `; table in ${opts.settle ?? 2} s` : ''}`);
 
   if (opts.once) {
     await Promise.race([new Promise((r) => setTimeout(r, (opts.settle ?? 2) * 1000)), stop]);
+    stopping = true;
     await closeClient(client);
-    const rows = model.rows(Date.now());
+    const now = Date.now();
+    const rows = model.rows(now);
+    const banner = blindBanner(model.blindSince, now);
+    if (banner && opts.json) io.err(`noc watch: ${banner}`);
     if (opts.json) for (const r of rows) io.out(JSON.stringify(r));
     else {
-      io.out(summary(rows));
+      if (banner) io.out(banner);
+      io.out(summary(rows, model.blindSince));
       for (const l of table(rows)) io.out(l);
     }
     return 0;
@@ -111,7 +136,7 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
       if (live) {
         // A terminal that reports no size (0 rows, e.g. under script(1)) gets 40.
         const height = Math.max(5, (process.stdout.rows || 40) - 3);
-        io.write(`\x1b[2J\x1b[H${new Date(now).toISOString()}  ${summary(rows)}\n${table(problemsFirst(rows), height).join('\n')}\n`);
+        io.write(`\x1b[2J\x1b[H${frame(rows, now, model.blindSince, height).join('\n')}\n`);
         return;
       }
       for (const r of rows) {
@@ -127,6 +152,7 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
   if (opts.stats) timers.push(statsTimer(opts.stats, stats, model, io));
   await stop;
   for (const t of timers) clearInterval(t);
+  stopping = true;
   await closeClient(client);
   return 0;
 }

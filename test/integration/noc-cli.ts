@@ -23,8 +23,16 @@ export interface NocProcess {
   exited: Promise<number | null>;
 }
 
-export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}): NocProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', NOC_CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+const shellQuote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * `tty: true` runs it on a pseudo-terminal (util-linux script(1)), as on an operator's
+ * terminal: standard output and error then both arrive on stdout(), in order.
+ */
+export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}, o: { tty?: boolean } = {}): NocProcess {
+  const argv = [process.execPath, '--import', 'tsx', NOC_CLI, ...args];
+  const [cmd, ...cmdArgs] = o.tty ? ['script', '-qfec', argv.map(shellQuote).join(' '), '/dev/null'] : argv;
+  const proc = spawn(cmd!, cmdArgs, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   const listeners = new Set<() => void>();
   proc.stdout!.setEncoding('utf8');
@@ -55,7 +63,7 @@ export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}): NocProces
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`noc ${args[0]}: no ${re} on ${stream} within ${timeoutMs} ms; stderr:\n${out.stderr.slice(-2000)}`));
+          reject(new Error(`noc ${args[0]}: no ${re} on ${stream} within ${timeoutMs} ms; stderr:\n${out.stderr.slice(-2000)}${stream === 'stdout' ? `\nstdout:\n${JSON.stringify(out.stdout.slice(-1500))}` : ''}`));
         }, timeoutMs);
         const done = () => {
           clearTimeout(timer);

@@ -1,6 +1,8 @@
 // `noc watch` through a real Mosquitto, with statuses published by hand: online and
 // offline by the bootId rule of contract §5 (a late will of an old boot changes
-// nothing), a retained clean shutdown, a stale box, what plays and the faults.
+// nothing), a retained clean shutdown, a stale box, what plays and the faults; what
+// plays by its human name on a terminal (script(1)) and piped; the broker killed and
+// started again under a running watch (the BROKER LOST banner, then gone).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -79,4 +81,71 @@ test('following: one line per change, and a stale line when a box falls silent',
   await status('box-f', { online: false, ts: new Date().toISOString(), bootId: 'f1', reason: 'shutdown' });
   await w.waitFor(/ box-f offline \(shutdown\)/, 10_000, 'stdout');
   assert.equal(await w.stop(), 0);
+});
+
+const plays = async (c: MqttClient, id: string, itemId: string, docId: string | null, source: string, priority: number) => {
+  const now = new Date().toISOString();
+  await publishTo(c, 'status', deviceTopic(ROOT, id, 'status'), birth(`${id}-1`) as unknown as Outbound['status']['payload']);
+  await c.publishAsync(deviceTopic(ROOT, id, 'heartbeat'), JSON.stringify({ ts: now, bootId: `${id}-1`, state: 'playing', playing: { itemId, docId, source, startedAt: now, priority }, outbox: 0, schedule: [] }), { qos: 1, retain: true });
+};
+/** The whole frames (between two clears) of a terminal watcher's output. */
+const frameWith = (re: string) => new RegExp(`\\x1b\\[2J\\x1b\\[H([^\\x1b]*${re}[^\\x1b]*)\\x1b\\[2J`);
+
+test('what plays by its human name, on a terminal and piped: the schedule item, "cmd 5b0c1d9e…", "CAP <identifier>" from play.started; source and priority never cut', async () => {
+  const piped = spawnNoc(['watch', '--broker', broker.url, '--duration', '60']);
+  const tty = spawnNoc(['watch', '--broker', broker.url, '--duration', '60'], {}, { tty: true });
+  try {
+    const longItem = 'weekly-agricultural-bulletin-for-the-river-delta-rerun';
+    await plays(pub, 'box-ps', longItem, 'daily', 'file', 50);
+    await plays(pub, 'box-pc', '5b0c1d9e-7d0e-4d43-9a53-1d2f0c7b8e11', null, 'stream', 100);
+    await plays(pub, 'box-pk', 'cap-3bc8d1e2f3a4b5c6', null, 'file', 100);
+    await piped.waitFor(/ box-pk (.*, )?playing cmd cap-3bc8… \(file, p100\)/, 20_000, 'stdout');
+    // The terminal one prints no "subscribed": a row of box-pk (its retained heartbeat) says it is.
+    await tty.waitFor(/box-pk\s+ONLINE\s.*cmd cap-3bc8… \(file, p100\)/, 20_000, 'stdout');
+    // The CAP play's play.started names the alert (contract §7 capId): from then on it is shown by it.
+    const now = new Date().toISOString();
+    await pub.publishAsync(
+      deviceTopic(ROOT, 'box-pk', 'events'),
+      JSON.stringify({ epoch: 'e', seq: 1, ts: now, type: 'play.started', itemId: 'cap-3bc8d1e2f3a4b5c6', docId: null, docVersion: null, occurrence: now, lateMs: 2, source: 'file', priority: 100, cmdId: 'cap-3bc8d1e2f3a4b5c6', repeat: 1, capId: 'VN-KTTV-2026-0042' }),
+      { qos: 1 },
+    );
+    await piped.waitFor(/ box-pk playing CAP VN-KTTV-2026-0042 \(file, p100\)/, 10_000, 'stdout');
+    const rows = (await tty.waitFor(frameWith('CAP VN-KTTV-2026-0042 \\(file, p100\\)'), 20_000, 'stdout'))[1]!.split(/\r?\n/);
+    assert.match(rows.find((l) => l.startsWith('box-pc'))!, /\scmd 5b0c1d9e… \(stream, p100\)\s/);
+    assert.match(rows.find((l) => l.startsWith('box-ps'))!, new RegExp(`\\s${longItem.slice(0, 27)}… \\(file, p50\\)\\s`));
+  } finally {
+    await Promise.all([piped.stop(), tty.stop()]);
+  }
+});
+
+test('the broker stopped under a running watch: BROKER LOST on the terminal table and in the piped lines while blind, gone once it is back', async () => {
+  // A broker of its own: this test kills it (SIGKILL, an outage) and starts it again.
+  const b = await startBroker();
+  const hand = await mqtt.connectAsync(b.url, { clientId: 'hand-boxes-outage', reconnectPeriod: 0 });
+  const piped = spawnNoc(['watch', '--broker', b.url, '--duration', '90']);
+  const tty = spawnNoc(['watch', '--broker', b.url, '--duration', '90'], {}, { tty: true });
+  try {
+    await plays(hand, 'box-o1', 'news', 'daily', 'file', 50);
+    await publishTo(hand, 'status', deviceTopic(ROOT, 'box-o2', 'status'), { online: false, bootId: 'o2', reason: 'lost' } as unknown as Outbound['status']['payload']);
+    await piped.waitFor(/ box-o2 offline \(lost\)/, 20_000, 'stdout');
+    await tty.waitFor(frameWith('box-o2 '), 20_000, 'stdout');
+
+    await b.stop();
+    await piped.waitFor(/Z BROKER LOST, reconnecting every 2 s — nothing is heard until it is back; states are as last seen\n/, 10_000, 'stdout');
+    const blind = await tty.waitFor(frameWith('BROKER LOST since '), 10_000, 'stdout');
+    const [banner, counts] = blind[1]!.split(/\r?\n/);
+    assert.match(banner!, /^\S+Z {2}BROKER LOST since \d\d:\d\d:\d\d UTC \(\d+ s\), reconnecting — ages below are stale, states as last seen$/);
+    assert.match(counts!, /^last seen before \d\d:\d\d:\d\d UTC: 2 boxes: 1 online, 1 offline, 0 stale/);
+
+    await b.start();
+    await piped.waitFor(/Z broker back after \d+ s blind; following again\n/, 20_000, 'stdout');
+    // On the terminal: the first whole frame after "reconnected" (standard error, same pty) has no banner.
+    const back = await tty.waitFor(/noc watch: reconnected[\s\S]*?\x1b\[2J\x1b\[H([^\x1b]*)\x1b\[2J/, 20_000, 'stdout');
+    assert.doesNotMatch(back[1]!, /BROKER LOST|last seen/);
+    assert.match(back[1]!, /^\S+Z {2}2 boxes: 1 online, 1 offline/);
+  } finally {
+    await Promise.all([piped.stop(), tty.stop()]);
+    hand.end(true);
+    await b.close();
+  }
 });
