@@ -41,7 +41,7 @@ async function one(i: number, textOnly: boolean): Promise<number> {
   writeFileSync(f, xml);
   const before = w.messages.length;
   const t0 = performance.now();
-  const code = await main(['cap', f, '--mapping', join(dir, 'mapping.json'), '--key', join(dir, 'bench.key.pem'), '--broker', broker.url, '--media-dir', join(dir, 'media'), '--media-base-url', `${base}/media/`], memoryIo());
+  const code = await main(['cap', f, '--mapping', join(dir, 'mapping.json'), '--allow-private', '--key', join(dir, 'bench.key.pem'), '--broker', broker.url, '--media-dir', join(dir, 'media'), '--media-base-url', `${base}/media/`], memoryIo());
   if (code !== 0) throw new Error(`noc cap exit ${code} for ${id}`);
   await w.waitUntil(() => (w.messages.length > before ? true : undefined), 10_000, id);
   return performance.now() - t0;

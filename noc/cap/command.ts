@@ -21,6 +21,10 @@ import { synthesise, type TtsOptions } from './tts.js';
 import { capKey, validateCap } from './validate.js';
 import { verifyCapSignature } from './xmldsig.js';
 import { CAP_BUDGETS } from './xml.js';
+import { DEFAULT_FETCH, type FetchPolicy } from './fetch.js';
+
+/** Feed links fetched at once. */
+const FETCH_CONCURRENCY = 4;
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -41,6 +45,7 @@ const SPEC = {
   'cap-cert': { kind: 'list' },
   'min-repeat-s': { kind: 'number', min: 1, max: 86_400 },
   resend: { kind: 'string' },
+  'allow-private': { kind: 'boolean' },
 } as const;
 
 export const CAP_HELP = `noc cap FILE|URL --mapping M.json --key K.pem [--kid KID] [--dry-run] [options]
@@ -76,6 +81,8 @@ Every decision is a printed line. docs/cap.md has the mapping file and the comma
                       shortest repeat cadence the boxes accept, and so a mapping rule may give
   --resend ID         send the alert with this CAP identifier again although --state says
                       it was handled (after a mapping fix); boxes that ran it do not run it twice
+  --allow-private     fetch from loopback, link-local and private addresses too (an internal
+                      CAP server, a test bench); without it they are refused, redirects included
   --log FILE          append every decision line, time-stamped
   --cap-cert PEM      a pinned certificate of the alerting authority (repeatable): every
                       alert must then carry an enveloped XML signature (exclusive c14n,
@@ -101,6 +108,8 @@ interface Ctx {
   store: MediaStore;
   tts: TtsOptions;
   certs: X509Certificate[];
+  fetch: FetchPolicy;
+  pollS: number;
   /** --resend: this CAP identifier is sent again although the state says it was handled. */
   resend?: string;
   root: string;
@@ -110,7 +119,7 @@ interface Ctx {
 }
 
 async function audioFor(a: PlayAction, c: Ctx): Promise<MediaEntry> {
-  if ('resource' in a.audio) return resourceMedia(a.audio.resource, c.store, (l) => c.say(`${a.id}: ${l}`));
+  if ('resource' in a.audio) return resourceMedia(a.audio.resource, c.store, (l) => c.say(`${a.id}: ${l}`), c.fetch);
   const { lang, text, sent } = a.audio.tts;
   const s = await synthesise(text, lang, sent, c.tts);
   const url = storeMedia(s.mp3, s.sha256, 'audio/mpeg', c.store, `${a.id}: synthesised speech`);
@@ -213,8 +222,8 @@ function loadCert(path: string): X509Certificate {
   }
 }
 
-async function readSource(src: string): Promise<string> {
-  if (/^https?:\/\//i.test(src)) return (await fetchBytes(src, 'CAP message', 30_000, CAP_BUDGETS.bytes)).toString('utf8');
+async function readSource(src: string, policy: FetchPolicy): Promise<string> {
+  if (/^https?:\/\//i.test(src)) return (await fetchBytes(src, 'CAP message', CAP_BUDGETS.bytes, policy)).toString('utf8');
   let size: number;
   try {
     size = statSync(src).size;
@@ -233,7 +242,7 @@ async function readSource(src: string): Promise<string> {
 async function pollOnce(feed: string, c: Ctx): Promise<void> {
   let links: string[];
   try {
-    const read = feedLinks((await fetchBytes(feed, 'feed', 30_000, CAP_BUDGETS.bytes)).toString('utf8'), feed);
+    const read = feedLinks((await fetchBytes(feed, 'feed', CAP_BUDGETS.bytes, c.fetch)).toString('utf8'), feed);
     links = read.links;
     for (const e of read.bad) {
       c.failed = true;
@@ -243,18 +252,54 @@ async function pollOnce(feed: string, c: Ctx): Promise<void> {
     c.failed = true;
     return void c.say(`feed ${feed}: ${errorMessage(err)}; trying again next poll`);
   }
-  const fresh = links.filter((l) => !c.state.links.includes(l));
-  c.say(`feed ${feed}: ${links.length} entries, ${fresh.length} new`);
-  for (const link of fresh) {
+  const now = Date.now();
+  const handled = new Set(c.state.links);
+  const fresh = links.filter((l) => !handled.has(l));
+  // A link that failed waits (doubling from one poll to an hour) instead of costing every poll its deadline.
+  const due = fresh.filter((l) => {
+    const f = c.state.failing[l];
+    if (!f || Date.parse(f.next) <= now) return true;
+    c.say(`${l}: failed ${f.n} time${f.n === 1 ? '' : 's'} (${f.why}); next try at ${f.next}`);
+    return false;
+  });
+  c.say(`feed ${feed}: ${links.length} entries, ${fresh.length} new${due.length < fresh.length ? `, ${fresh.length - due.length} backing off` : ''}`);
+  // Fetched FETCH_CONCURRENCY at a time, handled in feed order as each is in: one slow
+  // link delays the others by at most its own deadline, not theirs added up.
+  const bodies = limited(due, FETCH_CONCURRENCY, (link) => readSource(link, c.fetch));
+  for (const b of bodies) b.catch(() => undefined); // each is awaited below, in order; none is left unhandled meanwhile
+  for (const [k, link] of due.entries()) {
     try {
-      if ((await handleMessage(await readSource(link), link, c)) === 'retry') continue;
+      const xml = await bodies[k]!;
+      if ((await handleMessage(xml, link, c)) === 'retry') continue;
       c.state.links.push(link);
+      delete c.state.failing[link];
       if (!c.dryRun) saveState(c.statePath, c.state);
     } catch (err) {
       c.failed = true;
-      c.say(`${link}: ${errorMessage(err)}; trying again next poll`);
+      const f = c.state.failing[link];
+      const n = (f?.n ?? 0) + 1;
+      const waitS = Math.min(3600, c.pollS * 2 ** n); // two polls, then four, … up to an hour
+      c.state.failing[link] = { n, next: new Date(Date.now() + waitS * 1000).toISOString(), why: errorMessage(err).slice(0, 200) };
+      c.say(`${link}: ${errorMessage(err)}; next try in ${waitS} s`);
+      if (!c.dryRun) saveState(c.statePath, c.state);
     }
   }
+}
+
+/** At most `n` of `run` in flight; the results in input order. */
+function limited<T>(items: readonly string[], n: number, run: (item: string) => Promise<T>): Promise<T>[] {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return items.map(async (item) => {
+    if (active >= n) await new Promise<void>((r) => queue.push(r));
+    active++;
+    try {
+      return await run(item);
+    } finally {
+      active--;
+      queue.shift()?.();
+    }
+  });
 }
 
 export async function capCommand(argv: string[], io: Io): Promise<number> {
@@ -294,6 +339,8 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
     store: { ...(opts['media-dir'] ? { dir: opts['media-dir'] } : {}), ...(opts['media-base-url'] ? { baseUrl: opts['media-base-url'] } : {}) },
     certs: (opts['cap-cert'] ?? []).map(loadCert),
     ...(opts.resend ? { resend: opts.resend } : {}),
+    fetch: { ...DEFAULT_FETCH, allowPrivate: opts['allow-private'] === true },
+    pollS: opts['poll-s'] ?? 60,
     tts: { ...(opts['tts-command'] ? { command: opts['tts-command'] } : {}), ...(opts['encode-command'] ? { encode: opts['encode-command'] } : {}), ...(opts.voice ? { voice: opts.voice } : {}) },
     ...(cfg ? { cfg } : {}),
     root: cfg?.root ?? checkRoot(opts.root ?? DEFAULT_ROOT),
@@ -301,7 +348,7 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
   };
   const stop = opts.feed && !opts.once ? stopSignal() : undefined;
   try {
-    if (src !== undefined) await handleMessage(await readSource(src), src, c);
+    if (src !== undefined) await handleMessage(await readSource(src, c.fetch), src, c);
     else
       for (;;) {
         await pollOnce(opts.feed!, c);

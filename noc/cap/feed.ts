@@ -58,19 +58,21 @@ export interface CapState {
   alerts: Record<string, { groups: string[]; commands: string[]; at: string }>;
   /** Feed links already fetched and handled. */
   links: string[];
+  /** Feed links that failed: how often, when to try again, why (a bad link backs off instead of costing every poll). */
+  failing: Record<string, { n: number; next: string; why: string }>;
 }
 
 const MAX_LINKS = 5000;
 
 export function emptyState(): CapState {
-  return { seen: {}, alerts: {}, links: [] };
+  return { seen: {}, alerts: {}, links: [], failing: {} };
 }
 
 export function loadState(path: string | undefined): CapState {
   if (!path || !existsSync(path)) return emptyState();
   try {
     const raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<CapState>;
-    return { seen: raw.seen ?? {}, alerts: raw.alerts ?? {}, links: Array.isArray(raw.links) ? raw.links : [] };
+    return { seen: raw.seen ?? {}, alerts: raw.alerts ?? {}, links: Array.isArray(raw.links) ? raw.links : [], failing: raw.failing && typeof raw.failing === 'object' ? raw.failing : {} };
   } catch (err) {
     throw new Failure(`--state ${path}: unreadable (${errorMessage(err)}); move it away to start afresh (alerts already handled would then be handled again)`);
   }

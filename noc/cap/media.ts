@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { errorMessage, Failure } from '../../agent/cli-kit/index.js';
 import type { MediaEntry } from './documents.js';
 import type { CapResource } from './validate.js';
+import { DEFAULT_FETCH, fetchBounded, type FetchPolicy } from './fetch.js';
 
 /** Boxes cache media; an alert's audio over this is refused here (default 50 MB). */
 export const MAX_AUDIO_BYTES = 50 * 1024 * 1024;
@@ -18,29 +19,9 @@ export interface MediaStore {
   baseUrl?: string;
 }
 
-export async function fetchBytes(url: string, what: string, timeoutMs = 30_000, maxBytes = MAX_AUDIO_BYTES): Promise<Buffer> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
-  } catch (err) {
-    throw new Failure(`${what}: cannot fetch ${url}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`);
-  }
-  if (!res.ok) throw new Failure(`${what}: ${url} answered HTTP ${res.status}`);
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > maxBytes) throw new Failure(`${what}: ${url} is ${declared} bytes, over the ${maxBytes} byte limit`);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
-      total += c.length;
-      if (total > maxBytes) throw new Failure(`${what}: ${url} is over the ${maxBytes} byte limit`);
-      chunks.push(Buffer.from(c));
-    }
-  } catch (err) {
-    if (err instanceof Failure) throw err;
-    throw new Failure(`${what}: reading ${url} failed: ${errorMessage(err)}`);
-  }
-  return Buffer.concat(chunks);
+/** A URL's bytes, within the fetch policy (fetch.ts: deadline, minimum rate, outward only) and `maxBytes`. */
+export function fetchBytes(url: string, what: string, maxBytes: number, policy: FetchPolicy = DEFAULT_FETCH): Promise<Buffer> {
+  return fetchBounded(url, what, maxBytes, policy);
 }
 
 const EXT: Record<string, string> = { 'audio/mpeg': 'mp3', 'audio/mp3': 'mp3', 'audio/x-wav': 'wav', 'audio/wav': 'wav', 'audio/ogg': 'ogg', 'audio/aac': 'aac', 'audio/mp4': 'm4a' };
@@ -68,7 +49,7 @@ export function mediaId(sha256: string): string {
  * bytes do not match the resource's size or SHA-1 digest: a tampered or truncated
  * recording is never sent to the fleet.
  */
-export async function resourceMedia(r: CapResource, store: MediaStore, say: (l: string) => void): Promise<MediaEntry> {
+export async function resourceMedia(r: CapResource, store: MediaStore, say: (l: string) => void, policy: FetchPolicy = DEFAULT_FETCH): Promise<MediaEntry> {
   const what = `resource "${r.resourceDesc}"`;
   let bytes: Buffer;
   let url: string | undefined;
@@ -76,7 +57,8 @@ export async function resourceMedia(r: CapResource, store: MediaStore, say: (l: 
   else {
     url = r.uri!;
     if (!/^https?:\/\//i.test(url)) throw new Failure(`${what}: uri ${url} is not http or https; boxes fetch only those`);
-    bytes = await fetchBytes(url, what);
+    // Audio may be large: a longer deadline, the same minimum rate.
+    bytes = await fetchBytes(url, what, MAX_AUDIO_BYTES, { ...policy, deadlineMs: Math.max(policy.deadlineMs, 120_000) });
   }
   if (r.size !== undefined && r.size !== bytes.length) throw new Failure(`${what}: CAP size says ${r.size} bytes, got ${bytes.length}; not sent`);
   const sha1 = createHash('sha1').update(bytes).digest('hex');

@@ -85,7 +85,7 @@ export async function startCapFleet(broker: TestBroker, o: { mapping: unknown; b
     throw err;
   }
 
-  const capArgs = ['--mapping', join(dir, 'mapping.json'), '--key', join(dir, 'centre-2026.key.pem'), '--broker', broker.url, '--state', join(dir, 'cap-state.json')];
+  const capArgs = ['--mapping', join(dir, 'mapping.json'), '--allow-private', '--key', join(dir, 'centre-2026.key.pem'), '--broker', broker.url, '--state', join(dir, 'cap-state.json')];
   const mediaArgs = ['--media-dir', join(dir, 'media'), '--media-base-url', `${base}/media/`, '--min-repeat-s', String(o.minRepeatS)];
   return {
     dir,

@@ -63,7 +63,8 @@ function file(name: string, xml: string): string {
   writeFileSync(p, xml);
   return p;
 }
-const mapArgs = () => ['--mapping', join(dir, 'mapping.json')];
+// The test's HTTP server is on loopback: --allow-private (the default refuses it, tested below).
+const mapArgs = () => ['--mapping', join(dir, 'mapping.json'), '--allow-private'];
 const mediaArgs = () => ['--media-dir', join(dir, 'media'), '--media-base-url', `${base}/media/`];
 
 /** The "would publish TOPIC JSON" lines of a dry run. */
@@ -221,7 +222,7 @@ test('an alert whose area maps to no group: exit 1, each area and the mapping\'s
   const state = join(dir, 'unmatched-state.json');
   const xml = withAudio({ identifier: 'VN-ADMIN-1', infos: [{ resources: [{ uri: `${base}/audio/bao.mp3` }], areas: [{ geocodes: [['VN-ADMIN', '26734']] }] }] });
   const src = file('unmatched.xml', xml);
-  const args = (mapping: string) => ['cap', src, '--mapping', mapping, '--key', pem, '--broker', broker.url, '--state', state];
+  const args = (mapping: string) => ['cap', src, '--mapping', mapping, '--allow-private', '--key', pem, '--broker', broker.url, '--state', state];
   try {
     const miss = await runNoc(args(mapArgs()[1]!));
     assert.equal(miss.code, 1, miss.stdout + miss.stderr);
