@@ -28,31 +28,34 @@ test('a heartbeat with nothing known yet reports nulls, not invented values', ()
   });
 });
 
+/** Every field filled, each at a realistic maximum (the 1 KiB tests). */
+const FULL = {
+  now,
+  bootId: '0b6f3c1e-4f7a-4c61-9a53-1f0e2d3c4b5a',
+  uptimeS: 8_640_000,
+  sys,
+  clockSynced: true,
+  clock: { synced: true, source: 'timesyncd' as const, lowerBound: '2026-11-26T09:30:00.000Z', behind: false },
+  outbox: 199_999,
+  playing: { itemId: 'emergency-typhoon-warning-2026-11-26', docId: 'c26734-emergency-broadcast', source: 'stream' as const, startedAt: now.toISOString(), priority: 100 },
+  faults: 0,
+  volume: 100,
+  volumeWhy: { level: 100, reason: 'emergency' as const },
+  amp: { on: true, fault: false },
+  fm: { freqMHz: 100.0, rssi: -61 },
+  cache: { bytes: 1_073_741_824, ready: 48, pending: 2, failed: 1 },
+  net: { bearer: 'lte', signal: -89, operator: 'Viettel' },
+  schedule: [
+    { id: 'c26734-daily-schedule', version: 4242 },
+    { id: 'p79-province-relay', version: 17 },
+    { id: 'all-national-relay', version: 311 },
+  ],
+  next: { itemId: 'evening-news-bulletin', at: '2026-11-26T17:00:00.000Z' },
+  mcu: { up: true, resets: 65_535, badFrames: 4_294_967_295, timeouts: 4_294_967_295 },
+};
+
 test('a fully populated heartbeat stays under 1 KiB', () => {
-  const hb = buildHeartbeat({
-    now,
-    bootId: '0b6f3c1e-4f7a-4c61-9a53-1f0e2d3c4b5a',
-    uptimeS: 8_640_000,
-    sys,
-    clockSynced: true,
-    clock: { synced: true, source: 'timesyncd', lowerBound: '2026-11-26T09:30:00.000Z', behind: false },
-    outbox: 199_999,
-    playing: { itemId: 'emergency-typhoon-warning-2026-11-26', docId: 'c26734-emergency-broadcast', source: 'stream', startedAt: now.toISOString(), priority: 100 },
-    faults: 0,
-    volume: 100,
-    volumeWhy: { level: 100, reason: 'emergency' },
-    amp: { on: true, fault: false },
-    fm: { freqMHz: 100.0, rssi: -61 },
-    cache: { bytes: 1_073_741_824, ready: 48, pending: 2, failed: 1 },
-    net: { bearer: 'lte', signal: -89, operator: 'Viettel' },
-    schedule: [
-      { id: 'c26734-daily-schedule', version: 4242 },
-      { id: 'p79-province-relay', version: 17 },
-      { id: 'all-national-relay', version: 311 },
-    ],
-    next: { itemId: 'evening-news-bulletin', at: '2026-11-26T17:00:00.000Z' },
-    mcu: { up: true, resets: 65_535, badFrames: 4_294_967_295, timeouts: 4_294_967_295 },
-  });
+  const hb = buildHeartbeat(FULL);
   const bytes = Buffer.byteLength(JSON.stringify(hb));
   assert.deepEqual(hb.mcu, { up: true, resets: 65_535, badFrames: 4_294_967_295, timeouts: 4_294_967_295 });
   assert.ok(bytes < 1024, `${bytes} bytes`);
@@ -63,29 +66,11 @@ test('a fully populated heartbeat stays under 1 KiB', () => {
 
 test('a heartbeat over 1 KiB sheds the explanations first, never the contract\'s state, clock or schedule', () => {
   const base = {
-    now,
-    bootId: '0b6f3c1e-4f7a-4c61-9a53-1f0e2d3c4b5a',
-    uptimeS: 8_640_000,
+    ...FULL,
     sys: { cpuTempC: 85.5, load1: 12.34, memFreeMB: 123_456, diskFreeMB: 123_456 },
     clockSynced: false,
     // Two documents that vouch for each other, ten years ahead, on a box not yet synchronised.
     clock: { synced: false, source: 'timesyncd' as const, lowerBound: '2036-11-23T09:30:00.000Z', behind: true, aheadS: 315_360_000 },
-    outbox: 199_999,
-    playing: { itemId: 'emergency-typhoon-warning-2026-11-26', docId: 'c26734-emergency-broadcast', source: 'stream' as const, startedAt: now.toISOString(), priority: 100 },
-    faults: 0,
-    volume: 100,
-    volumeWhy: { level: 100, reason: 'emergency' as const },
-    amp: { on: true, fault: false },
-    fm: { freqMHz: 100.0, rssi: -61 },
-    cache: { bytes: 1_073_741_824, ready: 48, pending: 2, failed: 1 },
-    net: { bearer: 'lte', signal: -89, operator: 'Viettel' },
-    schedule: [
-      { id: 'c26734-daily-schedule', version: 4242 },
-      { id: 'p79-province-relay', version: 17 },
-      { id: 'all-national-relay', version: 311 },
-    ],
-    next: { itemId: 'evening-news-bulletin', at: '2026-11-26T17:00:00.000Z' },
-    mcu: { up: true, resets: 65_535, badFrames: 4_294_967_295, timeouts: 4_294_967_295 },
   };
   const size = (h: object) => Buffer.byteLength(JSON.stringify(h));
   const hb = buildHeartbeat(base);
