@@ -23,8 +23,10 @@ export interface NocProcess {
   exited: Promise<number | null>;
 }
 
-export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}): NocProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', NOC_CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `wrap`: a command line to run noc under, e.g. ['prlimit', '--nofile=1024:1024', '--']. */
+export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}, wrap: string[] = []): NocProcess {
+  const argv = [process.execPath, '--import', 'tsx', NOC_CLI, ...args];
+  const proc = spawn(wrap[0] ?? argv[0]!, [...wrap.slice(1), ...(wrap.length ? argv : argv.slice(1))], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   const listeners = new Set<() => void>();
   proc.stdout!.setEncoding('utf8');
