@@ -49,7 +49,8 @@ scheduled start falls between --from and --to inclusive, as calendar days in --t
   --db FILE   the archive of noc events; repeat it to merge the files of several
               instances (an event in two files counts once)
   --group G   only devices whose newest birth lists group G (membership is today's,
-              as births report it, not the membership at the time of the play)
+              as births report it, not the membership at the time of the play);
+              a warning on stderr when no device's birth lists G
   --tz Z      IANA time zone of the dates and of the times in the file
               (default Asia/Ho_Chi_Minh)
   --out F     write to F (atomically) instead of standard output
@@ -67,7 +68,7 @@ export function toCells(r: PlayRow, groups: readonly string[], tz: string): Cell
  * keep their own file), a date range (inclusive days in `tz`) and an optional group.
  * An event present in two stores counts once; a box's groups come from its newest birth.
  */
-export function exportCsv(stores: EventStore | readonly EventStore[], o: { from: string; to: string; tz: string; group?: string }): { text: string; rows: number } {
+export function exportCsv(stores: EventStore | readonly EventStore[], o: { from: string; to: string; tz: string; group?: string }): { text: string; rows: number; groupDevices: number } {
   const list = Array.isArray(stores) ? stores : [stores as EventStore];
   const fromMs = startOfDay(o.from, o.tz);
   const toMs = startOfDay(addDays(o.to, 1), o.tz);
@@ -79,7 +80,9 @@ export function exportCsv(stores: EventStore | readonly EventStore[], o: { from:
   }
   const groupsOf = (id: string) => newest.get(id)?.groups ?? [];
   const rows = proofOfPlay([...events.values()]).filter((r) => o.group === undefined || groupsOf(r.deviceId).includes(o.group));
-  return { text: csv(COLUMNS, rows.map((r) => toCells(r, groupsOf(r.deviceId), o.tz))), rows: rows.length };
+  let groupDevices = 0;
+  if (o.group !== undefined) for (const b of newest.values()) if (b.groups.includes(o.group)) groupDevices++;
+  return { text: csv(COLUMNS, rows.map((r) => toCells(r, groupsOf(r.deviceId), o.tz))), rows: rows.length, groupDevices };
 }
 
 export async function exportCommand(argv: string[], io: Io): Promise<number> {
@@ -95,13 +98,15 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
   if (!isValidTimezone(tz)) throw new UsageError(`--tz "${tz}" is not an IANA time zone (e.g. Asia/Ho_Chi_Minh)`);
   const group = opts.group === undefined ? undefined : checkId(opts.group, '--group');
   const stores: EventStore[] = [];
-  let result: { text: string; rows: number };
+  let result: { text: string; rows: number; groupDevices: number };
   try {
     for (const db of dbs) stores.push(new EventStore(db, { readonly: true }));
     result = exportCsv(stores, { from, to, tz, ...(group !== undefined ? { group } : {}) });
   } finally {
     for (const s of stores) s.close();
   }
+  // A header-only file without a word is how a misspelt group (26734 for c26734) went unnoticed.
+  if (group !== undefined && result.groupDevices === 0) io.err(`noc events export: warning: no device's newest birth lists group "${group}" (groups are named as the boxes' births list them, e.g. c26734); the file has no rows`);
   if (opts.out) {
     // Temp file + rename: a reader never sees half a report.
     const tmp = `${opts.out}.tmp-${process.pid}`;

@@ -15,6 +15,14 @@
 // dropped into `emergencyMissed`. With `keys`, only commands whose signature verifies
 // count (the boxes would refuse the others anyway); without, the payload is decoded
 // unverified (the exporter is a reader; a forged emergency can only raise an alert).
+//
+// Bounds (a rogue box, or a flood of random device ids, must not take the exporter down
+// for the whole fleet): at most `maxBoxes` device ids are kept (messages of any other id
+// are dropped); a box keeps at most `maxBoxSeries` counter label sets (by outcome/reason,
+// component, via/reason, disconnect reason) and as many active fault keys (FleetModel's
+// maxFaults); all boxes together at most `maxSeries` counter label sets. What a bound
+// drops is counted in `dropped` by reason (loa_exporter_dropped_total{reason}):
+// `boxes`, `box_series`, `series`. Every update is a Map lookup: O(1) per message.
 import { claimedId } from '../agent/domain/command-doc.js';
 import { COMMAND_TYP, DEFAULT_MAX_DOC_BYTES, parseTopic } from '../agent/domain/contract.js';
 import { verifyJws, type KeyRing } from '../agent/domain/verify.js';
@@ -78,6 +86,8 @@ export interface BoxExtra {
   emergencyMissed: number;
   /** cmdId -> when the exporter saw it sent. */
   pending?: Map<string, number>;
+  /** Label sets in plays, hwFaults, rejections and disconnects (the per-box bound). */
+  keys: number;
 }
 
 export interface ExporterModelOptions {
@@ -86,7 +96,18 @@ export interface ExporterModelOptions {
   graceMs?: number;
   windowMs?: number;
   keys?: KeyRing;
+  /** Device ids kept (default DEFAULT_MAX_BOXES); messages of further ids are dropped. */
+  maxBoxes?: number;
+  /** Counter label sets per box, and active fault keys per box (default DEFAULT_MAX_BOX_SERIES each). */
+  maxBoxSeries?: number;
+  /** Counter label sets over all boxes (default DEFAULT_MAX_SERIES). */
+  maxSeries?: number;
 }
+
+export const DEFAULT_MAX_BOXES = 60_000;
+export const DEFAULT_MAX_BOX_SERIES = 100;
+export const DEFAULT_MAX_SERIES = 1_000_000;
+export type DropReason = 'boxes' | 'box_series' | 'series';
 
 export interface Stats {
   messages: Map<string, number>;
@@ -163,21 +184,59 @@ export class ExporterModel {
   readonly stats: Stats = { messages: new Map(), invalid: 0, lastMessageAt: null };
   readonly graceMs: number;
   readonly windowMs: number;
+  readonly maxBoxes: number;
+  readonly maxBoxSeries: number;
+  readonly maxSeries: number;
+  /** Counter label sets over all boxes. */
+  private keys = 0;
+  private readonly droppedBy = new Map<DropReason, number>();
   private observed = false;
 
   constructor(private readonly o: ExporterModelOptions) {
-    this.fleet = new FleetModel({ root: o.root, ...(o.defaultPeriodMs ? { defaultPeriodMs: o.defaultPeriodMs } : {}), observe: (x) => this.observe(x) });
+    this.maxBoxes = o.maxBoxes ?? DEFAULT_MAX_BOXES;
+    this.maxBoxSeries = o.maxBoxSeries ?? DEFAULT_MAX_BOX_SERIES;
+    this.maxSeries = o.maxSeries ?? DEFAULT_MAX_SERIES;
+    this.fleet = new FleetModel({ root: o.root, ...(o.defaultPeriodMs ? { defaultPeriodMs: o.defaultPeriodMs } : {}), maxFaults: this.maxBoxSeries, observe: (x) => this.observe(x) });
     this.graceMs = o.graceMs ?? 60_000;
     this.windowMs = o.windowMs ?? 3_600_000;
+  }
+
+  /** What the bounds dropped, by reason (active fault keys beyond a box's bound count as box_series). */
+  dropped(): Map<DropReason, number> {
+    const m = new Map(this.droppedBy);
+    if (this.fleet.dropped.faults) m.set('box_series', (m.get('box_series') ?? 0) + this.fleet.dropped.faults);
+    return m;
+  }
+
+  private drop(reason: DropReason): void {
+    bump(this.droppedBy as Map<string, number>, reason);
+  }
+
+  /** False (and counted) when the id is new and maxBoxes are already known. */
+  private admit(deviceId: string): boolean {
+    if (this.extra.has(deviceId) || this.extra.size < this.maxBoxes) return true;
+    this.drop('boxes');
+    return false;
   }
 
   private box(deviceId: string): BoxExtra {
     let b = this.extra.get(deviceId);
     if (!b) {
-      b = { version: '', groups: [], site: null, hb: null, boots: 0, lastBoot: null, emergencySent: 0, emergencyPlayed: 0, emergencyMissed: 0 };
+      b = { version: '', groups: [], site: null, hb: null, boots: 0, lastBoot: null, emergencySent: 0, emergencyPlayed: 0, emergencyMissed: 0, keys: 0 };
       this.extra.set(deviceId, b);
     }
     return b;
+  }
+
+  /** Adds `by` to a box's counter `key`, unless it is a new label set beyond the bounds (then counted as dropped). */
+  private count(b: BoxExtra, m: Map<string, number>, key: string, by = 1): void {
+    const n = m.get(key);
+    if (n !== undefined) return void m.set(key, n + by);
+    if (b.keys >= this.maxBoxSeries) return this.drop('box_series');
+    if (this.keys >= this.maxSeries) return this.drop('series');
+    b.keys++;
+    this.keys++;
+    m.set(key, by);
   }
 
   /** One MQTT message on any topic the exporter follows. */
@@ -186,6 +245,7 @@ export class ExporterModel {
     const leaf = t?.leaf ?? 'other';
     bump(this.stats.messages, leaf.replace('/', '_'));
     this.stats.lastMessageAt = now;
+    if (t?.kind === 'device' && !this.admit(t.deviceId)) return;
     if (t?.leaf === 'cmd') return void (this.command(t.kind === 'device' ? { device: t.deviceId } : { group: t.group }, payload, now) || this.stats.invalid++);
     if (t?.kind === 'device' && t.leaf === 'cmd/result') return void (this.result(t.deviceId, payload) || this.stats.invalid++);
     this.observed = false;
@@ -206,7 +266,7 @@ export class ExporterModel {
         if (boot !== null) b.lastBoot = boot;
       } else if (msg.online === false && !retained) {
         b.disconnects ??= new Map();
-        bump(b.disconnects, str(msg.reason) ?? 'unknown');
+        this.count(b, b.disconnects, str(msg.reason) ?? 'unknown');
       }
     } else if (leaf === 'heartbeat') {
       b.hb = hbNumbers(msg);
@@ -221,7 +281,7 @@ export class ExporterModel {
     const outcome = PLAY_OUTCOMES[type];
     if (outcome) {
       b.plays ??= new Map();
-      bump(b.plays, key2(outcome, str(e.reason) ?? ''));
+      this.count(b, b.plays, key2(outcome, str(e.reason) ?? ''));
       const cmdId = str(e.cmdId);
       if (outcome === 'started' && cmdId && b.pending?.delete(cmdId)) b.emergencyPlayed++;
       return;
@@ -229,17 +289,17 @@ export class ExporterModel {
     switch (type) {
       case 'hw.fault':
         b.hwFaults ??= new Map();
-        bump(b.hwFaults, str(e.component) ?? 'unknown');
+        this.count(b, b.hwFaults, str(e.component) ?? 'unknown');
         return;
       case 'schedule.rejected':
       case 'cmd.rejected':
         b.rejections ??= new Map();
-        bump(b.rejections, key2(type === 'cmd.rejected' ? 'command' : 'schedule', str(e.reason) ?? 'unknown'));
+        this.count(b, b.rejections, key2(type === 'cmd.rejected' ? 'command' : 'schedule', str(e.reason) ?? 'unknown'));
         return;
       case 'intake.flood': {
         const by = obj(e.byReason) ?? {};
         b.rejections ??= new Map();
-        for (const [reason, n] of Object.entries(by)) if (num(n)) bump(b.rejections, key2('flood', reason), num(n)!);
+        for (const [reason, n] of Object.entries(by)) if (num(n)) this.count(b, b.rejections, key2('flood', reason), num(n)!);
         return;
       }
       case 'outbox.dropped':
@@ -263,7 +323,7 @@ export class ExporterModel {
     if (r.ok === false) {
       const b = this.box(deviceId);
       b.rejections ??= new Map();
-      bump(b.rejections, key2('command', str(obj(r.error)?.code) ?? 'unknown'));
+      this.count(b, b.rejections, key2('command', str(obj(r.error)?.code) ?? 'unknown'));
     }
     return true;
   }

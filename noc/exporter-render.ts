@@ -123,6 +123,7 @@ const EXPORTER: Record<string, [Kind, string]> = {
   loa_exporter_boxes: ['gauge', 'Boxes known to this exporter'],
   loa_exporter_messages_total: ['counter', 'MQTT messages received, by topic leaf'],
   loa_exporter_invalid_messages_total: ['counter', 'Messages that could not be read (not JSON, not a command)'],
+  loa_exporter_dropped_total: ['counter', 'What the bounds dropped: reason boxes (a message of a device id beyond --max-boxes), box_series (a new label set of a box beyond --max-box-series), series (beyond --max-series in all)'],
   loa_exporter_last_message_timestamp_seconds: ['gauge', 'When the last message arrived (Unix time)'],
   loa_exporter_scrapes_total: ['counter', 'Requests to /metrics'],
   loa_exporter_render_seconds: ['gauge', 'Time the previous /metrics took to build'],
@@ -305,6 +306,8 @@ function exporterFamilies(model: ExporterModel, h: ExporterHealth): Family[] {
   f.loa_exporter_boxes!.add('', model.fleet.size);
   for (const [leaf, n] of model.stats.messages) f.loa_exporter_messages_total!.add(more('', 'leaf', leaf).slice(1), n);
   f.loa_exporter_invalid_messages_total!.add('', model.stats.invalid);
+  const dropped = model.dropped();
+  for (const reason of ['boxes', 'box_series', 'series'] as const) f.loa_exporter_dropped_total!.add(lbl({ reason }), dropped.get(reason) ?? 0);
   f.loa_exporter_last_message_timestamp_seconds!.add('', model.stats.lastMessageAt === null ? null : model.stats.lastMessageAt / 1000);
   f.loa_exporter_scrapes_total!.add('', h.scrapes);
   f.loa_exporter_render_seconds!.add('', h.lastRenderS);

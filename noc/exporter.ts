@@ -10,12 +10,13 @@
 // every box's retained birth and latest heartbeat for its gauges (and MQTT 5 sends no
 // retained message on a shared subscription), and every emergency sent. So two
 // instances give the same gauges (redundancy) and half of the counters each.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Failure, parseArgs, positionals, UsageError } from '../agent/cli-kit/index.js';
 import { fleetFilter, sharedFilter } from '../agent/domain/contract.js';
 import { KeyRing } from '../agent/domain/verify.js';
-import { ExporterModel } from './exporter-model.js';
+import { DEFAULT_MAX_BOX_SERIES, DEFAULT_MAX_BOXES, DEFAULT_MAX_SERIES, ExporterModel } from './exporter-model.js';
 import { renderParts, type ExporterHealth } from './exporter-render.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, checkShare, closeClient, connect, reportConnection } from './mqtt.js';
@@ -35,6 +36,23 @@ const SPEC = {
   'trust-file': { kind: 'string' },
   'client-id': { kind: 'string' },
   duration: { kind: 'number', min: 0.1 },
+  'max-boxes': { kind: 'number', min: 1 },
+  'max-box-series': { kind: 'number', min: 1 },
+  'max-series': { kind: 'number', min: 1 },
+  'max-connections': { kind: 'number', min: 2 },
+} as const;
+
+/** HTTP bounds: a slow or idle client must not hold a socket (a file descriptor) for long. */
+export const HTTP_LIMITS = {
+  /** Whole request (line and headers) within this, else 408 and closed. */
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 15_000,
+  /** An idle keep-alive connection between two requests is closed after this. */
+  keepAliveTimeoutMs: 5_000,
+  /** A socket with no traffic either way for this long is destroyed. */
+  idleTimeoutMs: 15_000,
+  /** Open connections; a new one beyond closes the oldest that has no request in progress. */
+  maxConnections: 64,
 } as const;
 
 export const DEFAULT_LISTEN = '127.0.0.1:9723';
@@ -65,6 +83,15 @@ from {root}/d/+/status, /heartbeat, /events, /cmd/result and the commands on
   --trust-file F          the same keys from a JSON list [{"kid","publicKey"}]
   --client-id ID          MQTT client id (default: random)
   --duration S            exit after S seconds (default: until Ctrl-C / SIGTERM)
+  --max-boxes N           keep at most N device ids; messages of others are dropped
+                          (default ${DEFAULT_MAX_BOXES})
+  --max-box-series N      at most N counter label sets (outcome/reason, component, ...)
+                          and N active fault keys per box; a rogue box's further ones
+                          are dropped (default ${DEFAULT_MAX_BOX_SERIES})
+  --max-series N          at most N counter label sets over all boxes (${DEFAULT_MAX_SERIES})
+  --max-connections N     open HTTP connections; a new one closes the oldest idle one
+                          (default ${HTTP_LIMITS.maxConnections})
+                          Drops count in loa_exporter_dropped_total{reason}.
 
 ${BROKER_HELP}`;
 
@@ -100,6 +127,9 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
     graceMs: (opts['emergency-grace'] ?? 60) * 1000,
     windowMs: (opts['emergency-window'] ?? 3600) * 1000,
     ...(trusted.length ? { keys: new KeyRing(trusted) } : {}),
+    maxBoxes: opts['max-boxes'] ?? DEFAULT_MAX_BOXES,
+    maxBoxSeries: opts['max-box-series'] ?? DEFAULT_MAX_BOX_SERIES,
+    maxSeries: opts['max-series'] ?? DEFAULT_MAX_SERIES,
   });
   const health: ExporterHealth = { connected: false, mode: perGroup ? 'group' : 'box', share: share ?? '', scrapes: 0, lastRenderS: null, loopDelayP99S: null, startedAt: Date.now() - process.uptime() * 1000 };
   const stop = stopSignal(opts.duration);
@@ -126,6 +156,7 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
     if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body><h1>noc exporter</h1><p><a href="/metrics">/metrics</a></p></body></html>\n');
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
   });
+  boundConnections(server, { ...HTTP_LIMITS, ...(opts['max-connections'] ? { maxConnections: opts['max-connections'] } : {}) });
   try {
     await listenOn(server, listen);
     const client = await connect(cfg, { clean: true, reconnectPeriod: 2000, ...(opts['client-id'] ? { clientId: opts['client-id'] } : {}) });
@@ -156,6 +187,40 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   }
+}
+
+/**
+ * Idle or slow clients cannot starve the exporter of sockets (file descriptors): the
+ * request must arrive within headersTimeoutMs, a keep-alive connection idle between
+ * requests closes after keepAliveTimeoutMs, any socket silent for idleTimeoutMs is
+ * destroyed, and beyond maxConnections open connections a new one closes the oldest
+ * that has no request in progress (so ~1,000 idle sockets never reach a 1,024 fd limit,
+ * and a scrape arriving after them is served at once).
+ */
+export function boundConnections(server: Server, l: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; idleTimeoutMs: number; maxConnections: number }): void {
+  server.headersTimeout = l.headersTimeoutMs;
+  server.requestTimeout = l.requestTimeoutMs;
+  server.keepAliveTimeout = l.keepAliveTimeoutMs;
+  server.setTimeout(l.idleTimeoutMs, (socket) => socket.destroy());
+  /** Open sockets, oldest first; the value: a request is in progress. */
+  const open = new Map<Socket, boolean>();
+  server.on('connection', (socket: Socket) => {
+    open.set(socket, false);
+    socket.once('close', () => open.delete(socket));
+    if (open.size <= l.maxConnections) return;
+    for (const [s, busy] of open) {
+      if (open.size <= l.maxConnections) break;
+      if (!busy && s !== socket) {
+        open.delete(s);
+        s.destroy();
+      }
+    }
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    if (open.has(socket)) open.set(socket, true);
+    res.once('finish', () => open.has(socket) && open.set(socket, false));
+  });
 }
 
 async function listenOn(server: Server, l: { host: string; port: number }): Promise<void> {

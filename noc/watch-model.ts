@@ -32,6 +32,11 @@
 // - Blind: while the watcher has lost the broker (brokerLost .. brokerBack) nothing can
 //   arrive, so presence is judged as of the loss (no box turns stale for our silence);
 //   the ages keep counting from the last message and the table says they are stale.
+// - Bounded per box (a rogue box must not cost the others): at most `maxFaults` (100)
+//   distinct component/code keys are tracked, a new one beyond is dropped and counted
+//   in `dropped.faults`; only the latest `maxEpochs` (8) epochs keep their highest seq
+//   (an older epoch's re-send would count again). An event changes only the faults, so
+//   its diff is computed from that one key, never by sorting the box's fault keys.
 import { parseDeviceTopic } from '../agent/domain/contract.js';
 
 export const DEFAULT_PERIOD_MS = 30_000;
@@ -181,17 +186,29 @@ export interface FleetModelOptions {
   staleFactor?: number;
   /** Called after each parsed status, heartbeat or event was applied (the JSON is parsed once). */
   observe?: (o: Observed) => void;
+  /** Distinct active fault keys (component/code) kept per box (default 100); more are dropped. */
+  maxFaults?: number;
+  /** Epochs per box whose highest seq is kept for de-duplication (default 8). */
+  maxEpochs?: number;
 }
+
+export const DEFAULT_MAX_FAULTS = 100;
 
 export class FleetModel {
   private readonly boxes = new Map<string, Box>();
   private readonly defaultPeriodMs: number;
   private readonly staleFactor: number;
   private lostAt: number | null = null;
+  private readonly maxFaults: number;
+  private readonly maxEpochs: number;
+  /** What the bounds dropped: fault keys beyond maxFaults of a box. */
+  readonly dropped = { faults: 0 };
 
   constructor(private readonly o: FleetModelOptions) {
     this.defaultPeriodMs = o.defaultPeriodMs ?? DEFAULT_PERIOD_MS;
     this.staleFactor = o.staleFactor ?? 3;
+    this.maxFaults = o.maxFaults ?? DEFAULT_MAX_FAULTS;
+    this.maxEpochs = o.maxEpochs ?? 8;
   }
 
   get size(): number {
@@ -213,6 +230,10 @@ export class FleetModel {
   /** Since when the watcher is blind (broker lost), or null while connected. */
   get blindSince(): number | null {
     return this.lostAt;
+  }
+
+  has(deviceId: string): boolean {
+    return this.boxes.has(deviceId);
   }
 
   private box(deviceId: string): Box {
@@ -252,12 +273,14 @@ export class FleetModel {
     const msg = parse(payload);
     if (!msg) return [];
     const b = this.box(where.deviceId);
-    const before = this.signature(b);
+    // An event changes only the faults or the name of what plays (its diff comes from event()).
+    const before = where.leaf === 'events' ? null : this.signature(b);
     // A retained message was sent at its ts or earlier; a live one now.
     const ts = typeof msg.ts === 'string' ? Date.parse(msg.ts) : NaN;
     const seenAt = meta.retain && !Number.isNaN(ts) ? Math.min(now, ts) : now;
     const seen = () => (b.lastSeen = Math.max(b.lastSeen ?? seenAt, seenAt));
     let fresh = true;
+    let change: string | null = null;
     switch (where.leaf) {
       case 'status':
         this.status(b, msg, seen);
@@ -267,13 +290,14 @@ export class FleetModel {
         seen();
         break;
       case 'events':
-        fresh = this.event(b, msg);
+        ({ fresh, change } = this.event(b, msg));
         seen();
         break;
       default:
         return [];
     }
     this.o.observe?.({ deviceId: where.deviceId, leaf: where.leaf, msg, now, retained: meta.retain === true, fresh });
+    if (before === null) return change === null ? [] : [change];
     return this.diff(before, this.signature(b));
   }
 
@@ -320,29 +344,42 @@ export class FleetModel {
     b.hb = { state: str(msg.state), playing, outbox: num(msg.outbox), schedule: docRefs(msg.schedule) };
   }
 
-  /** Applies one event; false when it is a re-send already counted. */
-  private event(b: Box, msg: Json): boolean {
+  /**
+   * Applies one event. fresh: false when it is a re-send already counted; change: "fault
+   * K" or "recovered K" when the event raised a new fault key or cleared one.
+   */
+  private event(b: Box, msg: Json): { fresh: boolean; change: string | null } {
     const epoch = str(msg.epoch);
     const seq = num(msg.seq);
     if (epoch !== null && seq !== null) {
       const max = b.maxSeq.get(epoch);
-      if (max !== undefined && seq <= max) return false; // a re-send (at-least-once delivery)
+      if (max !== undefined && seq <= max) return { fresh: false, change: null }; // a re-send (at-least-once delivery)
+      if (max === undefined && b.maxSeq.size >= this.maxEpochs) b.maxSeq.delete(b.maxSeq.keys().next().value!);
       b.maxSeq.set(epoch, seq);
     }
     const capId = str(msg.capId);
     const itemId = str(msg.itemId);
     if (capId !== null && itemId !== null && typeof msg.type === 'string' && msg.type.startsWith('play.')) {
+      // A play event naming the alert renames what plays (the one other change an event makes).
+      const named = () => (b.hb?.playing ? `playing ${playingText(describePlaying(b.hb.playing, b.capIds)!)}` : null);
+      const was = named();
       b.capIds.delete(itemId);
       b.capIds.set(itemId, capId);
       if (b.capIds.size > CAP_IDS_KEPT) b.capIds.delete(b.capIds.keys().next().value!);
+      const now = named();
+      return { fresh: true, change: now !== was ? now : null };
     }
-    if (msg.type !== 'hw.fault' && msg.type !== 'hw.recovered') return true;
+    if (msg.type !== 'hw.fault' && msg.type !== 'hw.recovered') return { fresh: true, change: null };
     const key = `${String(msg.component)}/${String(msg.code)}`;
     const n = b.faults.get(key) ?? 0;
     const next = msg.type === 'hw.fault' ? n + 1 : Math.max(0, n - 1);
+    if (n === 0 && next > 0 && b.faults.size >= this.maxFaults) {
+      this.dropped.faults++;
+      return { fresh: true, change: null };
+    }
     if (next === 0) b.faults.delete(key);
     else b.faults.set(key, next);
-    return true;
+    return { fresh: true, change: n === 0 && next > 0 ? `fault ${key}` : n > 0 && next === 0 ? `recovered ${key}` : null };
   }
 
   /** The periodic heartbeat interval the stale rule uses for this box. */
@@ -389,12 +426,12 @@ export class FleetModel {
     };
   }
 
+  /** What a person watches of a box, but the faults (only events change them; event() diffs them). */
   private signature(b: Box): Record<string, string> {
     return {
       presence: b.online === null ? 'unknown' : b.online ? 'online' : `offline (${b.reason ?? 'unknown'})`,
       state: `state ${b.hb?.state ?? '-'}`,
       playing: b.hb?.playing ? `playing ${playingText(describePlaying(b.hb.playing, b.capIds)!)}` : 'silent',
-      faults: [...b.faults.keys()].sort().join(' '),
       schedule: `schedule ${(b.hb?.schedule ?? b.birthSchedule).join(' ') || '-'}`,
     };
   }
@@ -402,13 +439,7 @@ export class FleetModel {
   private diff(a: Record<string, string>, b: Record<string, string>): string[] {
     const out: string[] = [];
     for (const k of Object.keys(b)) {
-      if (a[k] === b[k]) continue;
-      if (k === 'faults') {
-        const was = new Set(a.faults ? a.faults.split(' ') : []);
-        const is = new Set(b.faults ? b.faults.split(' ') : []);
-        for (const f of is) if (!was.has(f)) out.push(`fault ${f}`);
-        for (const f of was) if (!is.has(f)) out.push(`recovered ${f}`);
-      } else out.push(b[k]!);
+      if (a[k] !== b[k]) out.push(b[k]!);
     }
     return out;
   }

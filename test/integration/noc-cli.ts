@@ -27,10 +27,11 @@ const shellQuote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
 /**
  * `tty: true` runs it on a pseudo-terminal (util-linux script(1)), as on an operator's
- * terminal: standard output and error then both arrive on stdout(), in order.
+ * terminal: standard output and error then both arrive on stdout(), in order. `wrap`: a
+ * command line to run noc under, e.g. ['prlimit', '--nofile=1024:1024', '--'].
  */
-export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}, o: { tty?: boolean } = {}): NocProcess {
-  const argv = [process.execPath, '--import', 'tsx', NOC_CLI, ...args];
+export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}, o: { tty?: boolean; wrap?: string[] } = {}): NocProcess {
+  const argv = [...(o.wrap ?? []), process.execPath, '--import', 'tsx', NOC_CLI, ...args];
   const [cmd, ...cmdArgs] = o.tty ? ['script', '-qfec', argv.map(shellQuote).join(' '), '/dev/null'] : argv;
   const proc = spawn(cmd!, cmdArgs, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };

@@ -225,3 +225,64 @@ test('usage errors exit 64 with one line; a port in use exits 1 before any broke
   assert.match(io3.stderr.join('\n'), /the port is in use/);
   busy.close();
 });
+
+test('a rogue box with 20,000 distinct hw.fault components: ingest is fast, its series are capped and counted as dropped, the page stays small', { timeout: 120_000 }, () => {
+  const m = new ExporterModel({ root: ROOT });
+  m.apply(t('good', 'status'), birth('boot-g'), T0, true);
+  m.apply(t('good', 'events'), ev('hw.fault', { component: 'amp', code: 'overload' }), T0);
+  m.apply(t('rogue', 'status'), birth('boot-r'), T0, true);
+  const t0 = performance.now();
+  for (let i = 0; i < 20_000; i++) m.apply(t('rogue', 'events'), JSON.stringify({ epoch: 'r', seq: i + 1, ts: iso(T0), type: 'hw.fault', component: `part-${i}`, code: 'x' }), T0);
+  const ingestMs = performance.now() - t0;
+  // Measured 242 s before the bounds (a sort of every fault key per event), 0.75 s after.
+  assert.ok(ingestMs < 30_000, `ingest of 20,000 events took ${ingestMs.toFixed(0)} ms`);
+  const r0 = performance.now();
+  const text = renderMetrics(m, T0 + 1000, health);
+  const renderMs = performance.now() - r0;
+  assert.ok(renderMs < 5_000, `render took ${renderMs.toFixed(0)} ms`);
+  assert.ok(text.length < 200_000, `page of ${text.length} bytes`);
+  const s = samples(text);
+  const rogue = (name: string) => [...s.keys()].filter((k) => k.startsWith(`${name}{device="rogue"`)).length;
+  assert.equal(rogue('loa_box_hw_faults_total'), 100);
+  assert.equal(rogue('loa_box_faults_active'), 100);
+  // Each event past the bound drops its counter label set and its active fault key.
+  assert.equal(s.get('loa_exporter_dropped_total{reason="box_series"}'), 2 * 19_900);
+  assert.equal(s.get('loa_exporter_dropped_total{reason="boxes"}'), 0);
+  // The rogue's known components still count, and the good box is untouched.
+  m.apply(t('rogue', 'events'), JSON.stringify({ epoch: 'r', seq: 20_001, ts: iso(T0), type: 'hw.fault', component: 'part-7', code: 'x' }), T0);
+  assert.equal(samples(renderMetrics(m, T0 + 1000, health)).get('loa_box_hw_faults_total{device="rogue",component="part-7"}'), 2);
+  assert.equal(s.get('loa_box_hw_faults_total{device="good",component="amp"}'), 1);
+  assert.equal(s.get('loa_box_faults_active{device="good",component="amp"}'), 1);
+});
+
+test('10,000 random device ids: at most --max-boxes are kept, the others are dropped and counted; the known boxes keep updating', { timeout: 120_000 }, () => {
+  const m = new ExporterModel({ root: ROOT, maxBoxes: 1000 });
+  m.apply(t('b1', 'status'), birth('boot-1'), T0, true);
+  const t0 = performance.now();
+  for (let i = 0; i < 10_000; i++) {
+    const id = `x${Math.random().toString(36).slice(2, 12)}`;
+    m.apply(t(id, 'status'), birth(`boot-${i}`), T0);
+    m.apply(t(id, 'events'), ev('play.failed', { reason: 'hardware', itemId: 'i', docId: 'd' }), T0);
+  }
+  assert.ok(performance.now() - t0 < 60_000);
+  assert.equal(m.extra.size, 1000);
+  assert.equal(m.fleet.size, 1000);
+  m.apply(t('b1', 'heartbeat'), beat('boot-1', T0), T0);
+  const s = samples(renderMetrics(m, T0 + 1000, health));
+  assert.equal(s.get('loa_exporter_boxes'), 1000);
+  assert.equal(s.get('loa_exporter_dropped_total{reason="boxes"}'), 2 * 9_001);
+  assert.equal(s.get('loa_box_outbox_events{device="b1"}'), 7);
+  // A command to an unknown id beyond the bound adds no box either.
+  m.apply(t('late', 'cmd'), 'not.a.command', T0);
+  assert.equal(m.extra.size, 1000);
+});
+
+test('--max-series bounds the counter label sets of all boxes together', () => {
+  const m = new ExporterModel({ root: ROOT, maxSeries: 5, maxBoxSeries: 3 });
+  for (const d of ['b1', 'b2', 'b3']) for (const reason of ['a', 'b', 'c', 'd']) m.apply(t(d, 'events'), ev('schedule.rejected', { reason }), T0);
+  const s = samples(renderMetrics(m, T0, health));
+  assert.equal([...s.keys()].filter((k) => k.startsWith('loa_box_rejections_total')).length, 5);
+  // b1 keeps a, b, c and drops d (its own bound); b2 keeps a, b (5 in all), then c, d and b3's four drop on the total.
+  assert.equal(s.get('loa_exporter_dropped_total{reason="box_series"}'), 1);
+  assert.equal(s.get('loa_exporter_dropped_total{reason="series"}'), 6);
+});

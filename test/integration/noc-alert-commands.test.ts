@@ -1,0 +1,83 @@
+// The commands the alert rules tell the on-duty operator to run must work as written.
+// Each `noc events export ...` in an action of noc/prometheus/*.yml is taken from the rule
+// text, its template rendered as Prometheus would for a firing alert (labels, the
+// time() queries), and run (node --import tsx noc/cli.ts) against an events archive of a
+// box that missed a broadcast ten minutes ago; only the --db path is swapped for the
+// fixture's. It must print that box's rows, not a bare header. And a group that matches
+// no device (26734 for c26734, the old action's mistake) gets a warning on stderr.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventStore } from '../../noc/events-store.js';
+import { REPO_ROOT } from '../helpers/agent-process.js';
+import { tempDir } from '../helpers/tmp.js';
+import { runNoc } from './noc-cli.js';
+
+const DIR = join(REPO_ROOT, 'noc/prometheus');
+const utcDate = (s: number) => new Date(s * 1000).toISOString().slice(0, 10);
+
+/** Prometheus's rendering of the two template forms the actions use. */
+function render(text: string, labels: Record<string, string>, nowS: number): string {
+  return text
+    .replace(/\{\{ with query "time\(\) ([-+]) (\d+)" \}\}\{\{ \(\. \| first \| value \| toTime\)\.Format "2006-01-02" \}\}\{\{ end \}\}/g, (_, op: string, n: string) => utcDate(op === '-' ? nowS - Number(n) : nowS + Number(n)))
+    .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, k: string) => labels[k] ?? `<no label ${k}>`);
+}
+
+/** Every `noc events export ...` of an action (folded YAML: the lines joined by spaces). */
+function exportCommands(): { alert: string; command: string }[] {
+  const out: { alert: string; command: string }[] = [];
+  for (const f of readdirSync(DIR).filter((x) => x.endsWith('.yml') && !x.endsWith('.test.yml'))) {
+    const text = readFileSync(join(DIR, f), 'utf8');
+    for (const block of text.split(/^\s+- alert: /m).slice(1)) {
+      const alert = block.split('\n')[0]!.trim();
+      const action = /^\s+action: >-\n((?:\s{12}.*\n?)+)/m.exec(block)?.[1] ?? /^\s+action: (.*)$/m.exec(block)?.[1] ?? '';
+      const folded = action.split('\n').map((l) => l.trim()).join(' ');
+      for (const m of folded.matchAll(/`(noc events export [^`]+)`/g)) out.push({ alert, command: m[1]! });
+    }
+  }
+  return out;
+}
+
+function fixture(nowMs: number): string {
+  const db = join(tempDir('alert-commands'), 'events.sqlite');
+  const s = new EventStore(db);
+  const birth = { online: true, ts: new Date(nowMs - 86_400_000).toISOString(), bootId: 'b1', epoch: 'E1', groups: ['all', 'c26734'] };
+  s.addBirth('vn-01', birth, nowMs - 86_400_000);
+  const occurrence = new Date(nowMs - 600_000).toISOString();
+  const failed = { epoch: 'E1', seq: 1, ts: occurrence, type: 'play.skipped', itemId: 'news', docId: 'c26734-daily', occurrence, reason: 'media-missing' };
+  s.addEvent('vn-01', failed, nowMs - 600_000, JSON.stringify(failed));
+  s.close();
+  return db;
+}
+
+test('every `noc events export` in the alerts\' actions runs as written and prints the box\'s rows', { timeout: 120_000 }, async () => {
+  const now = Date.now();
+  const db = fixture(now);
+  const commands = exportCommands();
+  assert.ok(commands.some((c) => c.alert === 'LoaOccurrencesMissed'), 'LoaOccurrencesMissed names its export command');
+  for (const { alert, command } of commands) {
+    const line = render(command, { device: 'vn-01', commune: 'Xa An Binh', commune_code: '26734', groups: 'all,c26734' }, Math.floor(now / 1000));
+    assert.doesNotMatch(line, /\{\{|<no label/, `${alert}: template left in ${line}`);
+    const args = line.split(/\s+/).slice(1); // after "noc"
+    const i = args.indexOf('--db');
+    assert.ok(i >= 0, `${alert}: ${line} has no --db`);
+    args[i + 1] = db;
+    const r = await runNoc(args);
+    assert.equal(r.code, 0, `${alert}: ${line}\n${r.stderr}`);
+    assert.equal(r.stderr, '', `${alert}: ${line}`);
+    const rows = r.stdout.split('\r\n').slice(1, -1);
+    assert.ok(rows.length >= 1, `${alert}: ${line} printed only a header`);
+    assert.ok(rows.some((l) => l.startsWith('vn-01,') && l.includes('media-missing')), rows.join('\n'));
+  }
+});
+
+test('noc events export --group that matches no device warns on stderr (the file has only its header)', { timeout: 60_000 }, async () => {
+  const now = Date.now();
+  const db = fixture(now);
+  const day = utcDate(now / 1000);
+  const r = await runNoc(['events', 'export', '--db', db, '--from', day, '--to', day, '--group', '26734']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.split('\r\n').length, 2);
+  assert.match(r.stderr, /warning: no device's newest birth lists group "26734".*c26734/);
+});
