@@ -36,7 +36,7 @@ signing, as by noc sign.
 
   --action A    ${ACTIONS.join(' | ')}
   --args JSON   the action's arguments, e.g. --args '{"level":60}' for volume
-  --key FILE    Ed25519 private key (noc keys); --kid KID overrides its name
+  --key FILE    Ed25519 private key (noc keys), or env NOC_KEY; --kid KID overrides its name
   --ttl S       the command expires S seconds after now (default ${DEFAULT_COMMAND_TTL_S}, at most
                 ${MAX_COMMAND_TTL_S}: boxes refuse a command living longer than 24 h)
   --timeout S   how long to wait for results (default 30)
@@ -107,7 +107,7 @@ export async function sendCommand(argv: string[], io: Io): Promise<number> {
   const cfg = brokerConfig(opts, process.env, io.err);
   const to = targetOf(opts.device, opts.group, 'send');
   const [file] = positionals(positional, ['<command.json>'], 'noc send', true);
-  const key = loadSigningKey(required(opts.key, '--key', 'centre-2026.key.pem'), opts.kid);
+  const key = loadSigningKey(required(opts.key ?? process.env.NOC_KEY, '--key', 'centre-2026.key.pem'), opts.kid);
   let raw: Record<string, unknown>;
   if (file) {
     if (opts.action || opts.args) throw new UsageError('give either a command file or --action/--args, not both');

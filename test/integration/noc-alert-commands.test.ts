@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { EventStore } from '../../noc/events-store.js';
 import { REPO_ROOT } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
-import { runNoc } from './noc-cli.js';
+import { runNoc, spawnNoc } from './noc-cli.js';
+import { startBroker } from '../helpers/broker.js';
 
 const DIR = join(REPO_ROOT, 'noc/prometheus');
 const utcDate = (s: number) => new Date(s * 1000).toISOString().slice(0, 10);
@@ -33,7 +34,7 @@ function exportCommands(): { alert: string; command: string }[] {
       const alert = block.split('\n')[0]!.trim();
       const action = /^\s+action: >-\n((?:\s{12}.*\n?)+)/m.exec(block)?.[1] ?? /^\s+action: (.*)$/m.exec(block)?.[1] ?? '';
       const folded = action.split('\n').map((l) => l.trim()).join(' ');
-      for (const m of folded.matchAll(/`(noc events export [^`]+)`/g)) out.push({ alert, command: m[1]! });
+      for (const m of folded.matchAll(/`(noc (?:events export|send) [^`]+)`/g)) out.push({ alert, command: m[1]! });
     }
   }
   return out;
@@ -54,7 +55,7 @@ function fixture(nowMs: number): string {
 test('every `noc events export` in the alerts\' actions runs as written and prints the box\'s rows', { timeout: 120_000 }, async () => {
   const now = Date.now();
   const db = fixture(now);
-  const commands = exportCommands();
+  const commands = exportCommands().filter((c) => c.command.startsWith('noc events export'));
   assert.ok(commands.some((c) => c.alert === 'LoaOccurrencesMissed'), 'LoaOccurrencesMissed names its export command');
   for (const { alert, command } of commands) {
     const line = render(command, { device: 'vn-01', commune: 'Xa An Binh', commune_code: '26734', groups: 'all,c26734' }, Math.floor(now / 1000));
@@ -80,4 +81,31 @@ test('noc events export --group that matches no device warns on stderr (the file
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.split('\r\n').length, 2);
   assert.match(r.stderr, /warning: no device's newest birth lists group "26734".*c26734/);
+});
+
+// The `noc send` actions, as the on-duty shell runs them (docs/noc.md §6.2: NOC_BROKER and
+// NOC_KEY set): against `noc simulate` boxes through a real Mosquitto, each answered ok.
+test('every `noc send` in the alerts\' actions runs as written (NOC_BROKER, NOC_KEY) and is answered', { timeout: 180_000 }, async () => {
+  const broker = await startBroker();
+  const dir = tempDir('alert-send');
+  const k = await runNoc(['keys', '--kid', 'centre', '--out', dir]);
+  assert.equal(k.code, 0, k.stderr);
+  const { kid, publicKey } = JSON.parse(k.stdout) as { kid: string; publicKey: string };
+  const sim = spawnNoc(['simulate', '--broker', broker.url, '--boxes', '2', '--prefix', 'vn-', '--groups', 'all,c26734', '--trust', `${kid}=${publicKey}`, '--heartbeat', '5', '--play-every', '0']);
+  try {
+    await sim.waitFor(/ready: 2 of 2 boxes connected/, 30_000);
+    const env = { NOC_BROKER: broker.url, NOC_KEY: join(dir, 'centre.key.pem') };
+    const commands = exportCommands().filter((c) => c.command.startsWith('noc send'));
+    assert.deepEqual([...new Set(commands.map((c) => c.alert))].sort(), ['LoaBoxFault', 'LoaClockBoundAhead', 'LoaEmergencyNotPlayed', 'LoaGroupBoxesFaulty']);
+    for (const { alert, command } of commands) {
+      const line = render(command, { device: 'vn-0001', group: 'c26734', commune_code: '26734' }, Math.floor(Date.now() / 1000));
+      assert.doesNotMatch(line, /\{\{|<no label|<id>/, `${alert}: template left in ${line}`);
+      const r = await runNoc([...line.split(/\s+/).slice(1), '--timeout', '20'], 60_000, env);
+      assert.equal(r.code, 0, `${alert}: ${line}\n${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /vn-0001: ok in \d+ ms/, `${alert}: ${line}\n${r.stdout}`);
+    }
+  } finally {
+    await sim.stop();
+    await broker.close();
+  }
 });
