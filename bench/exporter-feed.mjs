@@ -2,7 +2,9 @@
 // (the births and heartbeats of noc simulate's SimBox, one play pair each), served on
 // /metrics by the same renderParts as `noc exporter`; or, with `static`, an anchor: a
 // bare node:http server answering a body of the same size from memory.
-//   node bench/exporter-feed.mjs box|group|static N PORT   (after npm run build: it imports dist/,
+// With `rogue`, the same fleet plus one box reporting 20,000 distinct hw.fault components
+// (issue [3/8]); the time to ingest them is printed after the bytes.
+//   node bench/exporter-feed.mjs box|group|static|rogue N PORT   (after npm run build: it imports dist/,
 // so its memory is the production exporter's, without tsx)
 // Prints "ready <bytes>" on stdout when it serves.
 import { createServer } from 'node:http';
@@ -32,8 +34,17 @@ function feed() {
       model.apply(deviceTopic(DEFAULT_ROOT, deviceId, 'events'), JSON.stringify({ epoch: 'e', seq, ts: new Date(now).toISOString(), type, itemId: 'sim-news', docId: 'sim-daily', priority: 50 }), now);
     }
   }
+  if (mode === 'rogue') {
+    const t0 = performance.now();
+    const rogue = 'sim-00001';
+    for (let k = 0; k < 20_000; k++) {
+      model.apply(deviceTopic(DEFAULT_ROOT, rogue, 'events'), JSON.stringify({ epoch: 'r', seq: k + 1, ts: new Date(now).toISOString(), type: 'hw.fault', component: `rogue-${k}`, code: 'x', message: 'x' }), now);
+    }
+    ingestMs = performance.now() - t0;
+  }
   return model;
 }
+let ingestMs = 0;
 
 const health = { connected: true, mode: mode === 'group' ? 'group' : 'box', share: '', scrapes: 0, lastRenderS: null, loopDelayP99S: null, startedAt: Date.now() };
 let render;
@@ -56,4 +67,4 @@ const server = createServer((_req, res) => {
   res.uncork();
   res.end();
 });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`ready ${render().reduce((n, p) => n + Buffer.byteLength(p), 0)}\n`));
+server.listen(port, '127.0.0.1', () => process.stdout.write(`ready ${render().reduce((n, p) => n + Buffer.byteLength(p), 0)} ${ingestMs.toFixed(0)}\n`));

@@ -96,13 +96,13 @@ async function waitLine(p: ChildProcess, re: RegExp, ms: number): Promise<RegExp
 const stop = (p: ChildProcess) => terminate(p, 15_000);
 
 /** A feeder child: mode box | group | static. */
-async function fed(mode: string, n: number): Promise<{ rss: number; s: Scrape }> {
+async function fed(mode: string, n: number): Promise<{ rss: number; s: Scrape; ingestMs: number }> {
   const port = await freePort();
   const p = spawnNode([join(REPO_ROOT, 'bench/exporter-feed.mjs'), mode, String(n), String(port)]);
   try {
-    await waitLine(p, /ready \d+/, 300_000);
+    const m = await waitLine(p, /ready \d+ (\d+)/, 300_000);
     const s = await scrape(port, p.pid!);
-    return { rss: rssMB(p.pid!), s };
+    return { rss: rssMB(p.pid!), s, ingestMs: Number(m[1]) };
   } finally {
     await stop(p);
   }
@@ -147,6 +147,12 @@ export async function benchExporter(add: Add): Promise<void> {
     const box = await fed('box', n);
     add(`exporter model, ${n.toLocaleString('en')} boxes (fed directly): RSS`, `${box.rss.toFixed(0)} MB`);
     add(`exporter model, ${n.toLocaleString('en')} boxes: /metrics`, fmt(box.s));
+    if (n === FED[0]) {
+      // Issue [3/8]: one rogue box must not cost the fleet its scrape (before: 242 s to ingest, 47 s a scrape).
+      const rogue = await fed('rogue', n);
+      add(`exporter model, ${n.toLocaleString('en')} boxes + a rogue box of 20,000 fault components: ingest of its 20,000 events`, `${rogue.ingestMs} ms`, 'before the per-box bounds: 242 s');
+      add(`exporter model, ${n.toLocaleString('en')} boxes + the rogue box: /metrics`, fmt(rogue.s), `beside the clean fleet above: max ${(rogue.s.maxMs / box.s.maxMs).toFixed(2)}x`, rogue.s.maxMs < 10_000);
+    }
     const anchor = await fed('static', n);
     add(`anchor: node:http sending the same ${(anchor.s.bytes / 1e6).toFixed(1)} MB from memory`, `${anchor.s.medianMs.toFixed(0)} ms median, ${anchor.s.maxMs.toFixed(0)} max, ${anchor.s.cpuMs.toFixed(0)} ms CPU`);
   }

@@ -28,7 +28,7 @@ import { benchFlood } from './flood.js';
 import { benchStore } from './store.js';
 import { benchMemory, benchWear } from './lean.js';
 import { benchOta } from './ota.js';
-import { benchCapReader } from './cap-reader.js';
+import { benchCapFeed, benchCapReader } from './cap-reader.js';
 import { DEFAULT_ROOT, deviceTopic, fleetFilter } from '../agent/domain/topics.js';
 import { requireDist } from './agent-proc.js';
 import { SMOKE, size } from './smoke.js';
@@ -221,7 +221,7 @@ async function drain(broker: TestBroker): Promise<void> {
 }
 
 /** In the order they run. `npm run bench -- scheduling verify` runs only those sections. */
-const SECTIONS = ['scheduling', 'verify', 'player', 'playback', 'firmware', 'outbox', 'media', 'drain', 'emergency', 'startup', 'idle', 'fleet', 'exporter', 'flood', 'planning', 'store', 'memory', 'wear', 'ota', 'cap-reader'];
+const SECTIONS = ['scheduling', 'verify', 'player', 'playback', 'firmware', 'outbox', 'media', 'drain', 'emergency', 'startup', 'idle', 'fleet', 'exporter', 'flood', 'planning', 'store', 'memory', 'wear', 'ota', 'cap-reader', 'cap-feed'];
 const only = process.argv.slice(2);
 const want = (section: string) => only.length === 0 || only.includes(section);
 /** Sections that threw: the others still run, the table still prints, the exit code says it. */
@@ -283,6 +283,7 @@ async function main(): Promise<void> {
   // Issue [5/8]: an over-the-air update, next to curl, tar and a bare node.
   await section('ota', () => benchOta(add));
   await section('cap-reader', () => benchCapReader(add));
+  await section('cap-feed', () => benchCapFeed(add));
   printTable();
   if (failed.length > 0) throw new Error(`bench section${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')} (each error above, under "bench section ... failed")`);
 }
