@@ -103,3 +103,25 @@ test('noc cap --feed: three links that trickle, then the real alert: the alert i
     await p.stop();
   }
 });
+
+test('noc cap --feed: an entry carrying the namespace bomb (2,000 declarations over 20,000 elements) is skipped, named; the real alert in the next entry is handled, fast', async () => {
+  const alert = capXml({ identifier: 'VN-AFTER-BOMB', sent: capTime(Date.now() - 60_000), infos: [{ expires: capTime(Date.now() + 3_600_000), resources: [{ uri: `${base}/audio/ok.mp3`, size: AUDIO.length, digest: sha1(AUDIO) }] }] });
+  files.set('/after-bomb.xml', Buffer.from(alert));
+  const bomb = `<entry><id>bomb</id><title>x</title><updated>2026-12-06T00:00:00Z</updated>${Array.from({ length: 400 }, (_, k) => `<x:ext xmlns:x="urn:x" ${Array.from({ length: 5 }, (_, j) => `xmlns:q${j}="urn:y:${k}:${j}"`).join(' ')}>${'<x:v/>'.repeat(49)}</x:ext>`).join('')}</entry>`;
+  const good = `<entry><id>good</id><title>x</title><updated>2026-12-06T00:00:00Z</updated><link type="application/cap+xml" href="${base}/after-bomb.xml"/></entry>`;
+  files.set('/bomb.atom', Buffer.from(`<feed xmlns="http://www.w3.org/2005/Atom" ${Array.from({ length: 30 }, (_, k) => `xmlns:p${k}="urn:p:${k}"`).join(' ')}><id>f</id><title>f</title><updated>2026-12-06T00:00:00Z</updated>${bomb}${good}</feed>`));
+  const t0 = Date.now();
+  const r = await runNoc(['cap', '--feed', `${base}/bomb.atom`, '--once', '--mapping', join(dir, 'mapping.json'), '--allow-private', '--dry-run', '--state', join(dir, 'bomb-state.json')]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /feed .*: entry 1 skipped: XML: over the budget of 32 namespaces in scope/);
+  assert.match(r.stdout, /would publish loa\/v1\/g\/c26734\/cmd .*VN-AFTER-BOMB/);
+  assert.ok(Date.now() - t0 < 30_000, `${Date.now() - t0} ms`);
+});
+
+test('noc cap FILE over the 5 MB budget is refused before it is read', async () => {
+  const big = join(dir, 'big.xml');
+  writeFileSync(big, `<alert>${' '.repeat(6 * 1024 * 1024)}</alert>`);
+  const r = await runNoc(['cap', big, '--mapping', join(dir, 'mapping.json'), '--dry-run']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, /big\.xml: 6291471 bytes, over the budget of 5242880 bytes for a CAP message; nothing read/);
+});
