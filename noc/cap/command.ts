@@ -16,12 +16,12 @@ import { buildCommand, commandProblems, type MediaEntry } from './documents.js';
 import { feedLinks, loadState, saveState, type CapState } from './feed.js';
 import { mapAlert, type PlayAction } from './map.js';
 import { readMapping, type Mapping } from './mapping.js';
-import { fetchBytes, mediaId, resourceMedia, storeMedia, type MediaStore } from './media.js';
+import { mediaId, resourceMedia, storeMedia, type MediaStore } from './media.js';
 import { synthesise, type TtsOptions } from './tts.js';
 import { capKey, validateCap } from './validate.js';
 import { verifyCapSignature } from './xmldsig.js';
 import { CAP_BUDGETS } from './xml.js';
-import { DEFAULT_FETCH, type FetchPolicy } from './fetch.js';
+import { DEFAULT_FETCH, fetchBounded, type FetchPolicy } from './fetch.js';
 
 /** Feed links fetched at once. */
 const FETCH_CONCURRENCY = 4;
@@ -223,7 +223,7 @@ function loadCert(path: string): X509Certificate {
 }
 
 async function readSource(src: string, policy: FetchPolicy): Promise<string> {
-  if (/^https?:\/\//i.test(src)) return (await fetchBytes(src, 'CAP message', CAP_BUDGETS.bytes, policy)).toString('utf8');
+  if (/^https?:\/\//i.test(src)) return (await fetchBounded(src, 'CAP message', CAP_BUDGETS.bytes, policy)).toString('utf8');
   let size: number;
   try {
     size = statSync(src).size;
@@ -242,7 +242,7 @@ async function readSource(src: string, policy: FetchPolicy): Promise<string> {
 async function pollOnce(feed: string, c: Ctx): Promise<void> {
   let links: string[];
   try {
-    const read = feedLinks((await fetchBytes(feed, 'feed', CAP_BUDGETS.bytes, c.fetch)).toString('utf8'), feed);
+    const read = feedLinks((await fetchBounded(feed, 'feed', CAP_BUDGETS.bytes, c.fetch)).toString('utf8'), feed);
     links = read.links;
     for (const e of read.bad) {
       c.failed = true;

@@ -19,11 +19,6 @@ export interface MediaStore {
   baseUrl?: string;
 }
 
-/** A URL's bytes, within the fetch policy (fetch.ts: deadline, minimum rate, outward only) and `maxBytes`. */
-export function fetchBytes(url: string, what: string, maxBytes: number, policy: FetchPolicy = DEFAULT_FETCH): Promise<Buffer> {
-  return fetchBounded(url, what, maxBytes, policy);
-}
-
 const EXT: Record<string, string> = { 'audio/mpeg': 'mp3', 'audio/mp3': 'mp3', 'audio/x-wav': 'wav', 'audio/wav': 'wav', 'audio/ogg': 'ogg', 'audio/aac': 'aac', 'audio/mp4': 'm4a' };
 
 export function storeMedia(bytes: Buffer, sha256: string, mimeType: string, store: MediaStore, what: string): string {
@@ -58,7 +53,7 @@ export async function resourceMedia(r: CapResource, store: MediaStore, say: (l: 
     url = r.uri!;
     if (!/^https?:\/\//i.test(url)) throw new Failure(`${what}: uri ${url} is not http or https; boxes fetch only those`);
     // Audio may be large: a longer deadline, the same minimum rate.
-    bytes = await fetchBytes(url, what, MAX_AUDIO_BYTES, { ...policy, deadlineMs: Math.max(policy.deadlineMs, 120_000) });
+    bytes = await fetchBounded(url, what, MAX_AUDIO_BYTES, { ...policy, deadlineMs: Math.max(policy.deadlineMs, 120_000) });
   }
   if (r.size !== undefined && r.size !== bytes.length) throw new Failure(`${what}: CAP size says ${r.size} bytes, got ${bytes.length}; not sent`);
   const sha1 = createHash('sha1').update(bytes).digest('hex');

@@ -2,7 +2,6 @@
 // pseudo-terminal pair and the board simulator (firmware-bridge/sim-cli.ts) as its own
 // process on one end; the host opens the other. Shared by the bridge's and the agent's
 // pty tests.
-import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,17 +10,13 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Duplex } from 'node:stream';
 import { openSerial } from '../../firmware-bridge/serial.js';
+import { until } from './wait.js';
+
+export { until };
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const SOCAT = spawnSync('sh', ['-c', 'command -v socat']).stdout.toString().trim();
 
-export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
