@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_MAX_DOC_BYTES, ID_RE } from './domain/schedule-doc.js';
-import { KEY_ROLES } from './domain/verify.js';
+import { DEFAULT_MAX_DOC_BYTES, ID_RE } from '../contract/schedule-doc.js';
+import { KEY_ROLES } from '../contract/verify.js';
 import { LoaError } from './errors.js';
 import { redact } from './domain/redact.js';
 import { checkFileModes } from './config-files.js';

@@ -1,24 +1,26 @@
 #!/usr/bin/env node
-// Composition root: read the command line and config, build the logger and the agent,
+// The agent's process: read the command line and config, build the logger and the agent,
 // handle signals. Exit codes follow sysexits.h: 78 for a bad config, 70 for a crash.
+// The local demo (`npm start`) runs the same `runAgent` from demo/main.ts.
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfig, ConfigError, type Config } from './config.js';
 import { EXIT, errorCode } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { redact } from './domain/redact.js';
 import { Agent } from './runtime/agent.js';
-import { AGENT_VERSION } from './version.js';
-import type { Demo } from './demo.js';
+import { AGENT_VERSION } from '../contract/version.js';
+import { isEntry } from '../cli-kit/entry.js';
 import { createNotifier } from './adapters/sd-notify.js';
 import { HealthWatchdog, eventLoopLagProbe, linkLoopProbe, progressProbe } from './runtime/health.js';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const USAGE = `usage: loa-agent [--config PATH] [--check-config] [--demo] [--version]
+const USAGE = `usage: loa-agent [--config PATH] [--check-config] [--version]
 
   --config PATH    agent configuration (default ${DEFAULT_CONFIG_PATH})
   --check-config   validate the configuration, print the result and exit
-  --demo           run against an embedded broker with the simulated board (npm start)
+
+The local demo (embedded broker, simulated board) is \`npm start\` (demo/main.ts).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -29,7 +31,6 @@ async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         'check-config': { type: 'boolean' },
-        demo: { type: 'boolean' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -47,18 +48,9 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
 
-  let log = createLogger();
-  let demo: Demo | undefined;
   let config: Config;
   try {
-    if (args.demo && !args.config) {
-      // Loaded only for the demo: a box never carries the embedded broker in memory.
-      const { startDemo } = await import('./demo.js');
-      demo = await startDemo(log);
-      config = demo.config;
-    } else {
-      config = loadConfig(args.config ?? DEFAULT_CONFIG_PATH);
-    }
+    config = loadConfig(args.config ?? DEFAULT_CONFIG_PATH);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`loa-agent: configuration error (${err.code}) in ${args.config ?? DEFAULT_CONFIG_PATH}:\n`);
@@ -78,10 +70,23 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.SOFTWARE;
     }
     process.stdout.write(`configuration OK: device ${config.deviceId}, broker ${config.mqtt.url}\n`);
-    await demo?.stop();
     return EXIT.OK;
   }
-  if (config.log.level !== 'info') log = createLogger({ level: config.log.level });
+  return runAgent({ config, log: createLogger({ level: config.log.level }), configPath: args.config ?? DEFAULT_CONFIG_PATH });
+}
+
+export interface RunOptions {
+  config: Config;
+  log: Logger;
+  /** The file the config came from (the `config` command rewrites it); absent for the demo's. */
+  configPath?: string;
+  /** Run after the agent stopped (the demo's broker and centre). */
+  afterStop?: () => Promise<void>;
+}
+
+/** Run the agent until SIGTERM/SIGINT or a lifecycle command; resolves to the exit code. */
+export async function runAgent(o: RunOptions): Promise<number> {
+  const { config, log } = o;
 
   const crash = (err: unknown) => {
     log.fatal({ code: errorCode(err), err }, 'uncaught error; exiting so systemd restarts the agent');
@@ -98,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
     log,
     onLifecycle: (a) => lifecycle?.(a),
     underSystemd: notifier.enabled || process.env.INVOCATION_ID !== undefined,
-    ...(args.config || !demo ? { configPath: args.config ?? DEFAULT_CONFIG_PATH } : {}),
+    ...(o.configPath !== undefined ? { configPath: o.configPath } : {}),
   });
   await agent.start();
   await notifier.ready(agent.summaryLine());
@@ -130,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
       health?.stop();
       agent
         .stop()
-        .then(() => demo?.stop())
+        .then(() => o.afterStop?.())
         .then(() => notifier.flush())
         .then(
           () => {
@@ -179,7 +184,9 @@ function markCleanStop(log: { warn: (o: object, m: string) => void }): void {
   }
 }
 
-main(process.argv.slice(2)).then(
+/** Exit with `code` once pino has flushed; a crash is written outside pino, redacted. */
+export function exitWhenDone(run: Promise<number>, tool: string): void {
+  run.then(
   (code) => {
     process.exitCode = code;
     // pino may still flush; let the event loop drain instead of process.exit().
@@ -187,7 +194,10 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     // Outside pino, so redacted here: a crash inside a download may carry its URL.
-    process.stderr.write(redact(`loa-agent: fatal (${errorCode(err)}): ${(err as Error)?.stack ?? String(err)}\n`));
+    process.stderr.write(redact(`${tool}: fatal (${errorCode(err)}): ${(err as Error)?.stack ?? String(err)}\n`));
     process.exit(EXIT.SOFTWARE);
   },
-);
+  );
+}
+
+if (isEntry(import.meta.url)) exitWhenDone(main(process.argv.slice(2)), 'loa-agent');

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Received, Watcher } from '../test/helpers/watcher.js';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
-import { DEFAULT_ROOT, deviceTopic } from '../agent/domain/topics.js';
+import { DEFAULT_ROOT, deviceTopic } from '../contract/topics.js';
 
 export type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 

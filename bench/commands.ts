@@ -15,7 +15,7 @@ import { tempDir } from '../test/helpers/tmp.js';
 import { makeTone } from '../test/helpers/audio.js';
 import { makeKey, sign } from '../test/helpers/signer.js';
 import { REPO_ROOT, writeConfig } from '../test/helpers/agent-process.js';
-import { DEFAULT_ROOT, deviceTopic, deviceFilter } from '../agent/domain/topics.js';
+import { DEFAULT_ROOT, deviceTopic, deviceFilter } from '../contract/topics.js';
 import { size } from './smoke.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;

@@ -17,7 +17,7 @@ import mqtt from 'mqtt';
 import { startBroker, type TestBroker } from '../test/helpers/broker.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
-import { DEFAULT_ROOT, deviceTopic } from '../agent/domain/topics.js';
+import { DEFAULT_ROOT, deviceTopic } from '../contract/topics.js';
 import { SMOKE, size } from './smoke.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;

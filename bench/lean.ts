@@ -22,7 +22,7 @@ import { makeKey, sign, scheduleDoc, type TestKey } from '../test/helpers/signer
 import { REPO_ROOT, writeConfig } from '../test/helpers/agent-process.js';
 import { boxConfig, publishOnce } from '../test/helpers/box.js';
 import { type Add, type DistAgent, spawnDist, spawnNode, waitBirth, memMb, procIo, median, sleep } from './agent-proc.js';
-import { DEFAULT_ROOT, deviceTopic } from '../agent/domain/topics.js';
+import { DEFAULT_ROOT, deviceTopic } from '../contract/topics.js';
 import { size } from './smoke.js';
 
 const DEVICE = 'bench-lean';

@@ -14,7 +14,7 @@ import { tempDir } from '../test/helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../test/helpers/signer.js';
 import { writeConfig } from '../test/helpers/agent-process.js';
 import { type Add, type DistAgent, LOOP_DELAY_PRELOAD, spawnDist, waitBirth, median, sleep, cpuTicks } from './agent-proc.js';
-import { DEFAULT_ROOT, deviceTopic, fleetFilter, groupTopic } from '../agent/domain/topics.js';
+import { DEFAULT_ROOT, deviceTopic, fleetFilter, groupTopic } from '../contract/topics.js';
 import { size } from './smoke.js';
 
 const RUNS = size(5, 1, 'BENCH_PLAN_RUNS');

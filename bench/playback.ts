@@ -10,7 +10,7 @@ import { systemClock } from '../agent/adapters/clock.js';
 import { createMpg123Player } from '../agent/adapters/mpg123-player.js';
 import { PlaybackCoordinator } from '../agent/runtime/playback.js';
 import { Scheduler } from '../agent/runtime/scheduler.js';
-import { validateSchedule } from '../agent/domain/schedule-doc.js';
+import { validateSchedule } from '../contract/schedule-doc.js';
 import type { Occurrence } from '../agent/domain/occurrences.js';
 import { createLogger } from '../agent/log.js';
 import { tempDir } from '../test/helpers/tmp.js';

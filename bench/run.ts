@@ -29,7 +29,7 @@ import { benchStore } from './store.js';
 import { benchMemory, benchWear } from './lean.js';
 import { benchOta } from './ota.js';
 import { benchCapFeed, benchCapReader } from './cap-reader.js';
-import { DEFAULT_ROOT, deviceTopic, fleetFilter } from '../agent/domain/topics.js';
+import { DEFAULT_ROOT, deviceTopic, fleetFilter } from '../contract/topics.js';
 import { requireDist } from './agent-proc.js';
 import { SMOKE, size } from './smoke.js';
 

@@ -16,7 +16,7 @@ import { makeKey, sign, scheduleDoc } from '../test/helpers/signer.js';
 import { writeConfig } from '../test/helpers/agent-process.js';
 import { boxConfig } from '../test/helpers/box.js';
 import { type Add, spawnDist, waitBirth, median, pct } from './agent-proc.js';
-import { DEFAULT_ROOT } from '../agent/domain/topics.js';
+import { DEFAULT_ROOT } from '../contract/topics.js';
 import { size } from './smoke.js';
 
 const DEVICE = 'bench-store';

@@ -2,10 +2,10 @@
 // `noc`: the centre's command-line tool for the loa boxes (docs/protocol.md: keys and
 // signed documents, publishing, commands, the fleet table, the event archive and proof
 // of play, and a fleet simulator). One subcommand per file; this file only dispatches
-// and turns errors into one line and an exit code (agent/cli-kit/errors.ts).
+// and turns errors into one line and an exit code (cli-kit/errors.ts).
 import { capCommand } from './cap/command.js';
 import { ttsCommand } from './cap/tts-command.js';
-import { CliError, errorMessage, EXIT, runIfEntry } from '../agent/cli-kit/index.js';
+import { CliError, errorMessage, EXIT, runIfEntry } from '../cli-kit/index.js';
 import { eventsCommand } from './events.js';
 import { exporterCommand } from './exporter.js';
 import { processIo, type Io } from './io.js';

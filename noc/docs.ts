@@ -1,5 +1,5 @@
 // Signed documents on the centre's side (contract §2): read a JSON document, check it
-// with the very schemas the agent verifies with (agent/domain/*-doc.ts), fill a
+// with the very schemas the agent verifies with (contract/*-doc.ts), fill a
 // command's bookkeeping fields, and sign it as a compact JWS with Ed25519.
 //
 // Invariant: nothing invalid is ever signed. A signature is a promise to every box
@@ -8,11 +8,11 @@
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { DEFAULT_MAX_DOC_BYTES, ID_RE, signDoc, type SigningKey } from '../agent/domain/contract.js';
-import { MAX_OCCURRENCES_PER_DAY, cronMatchesPerDay, describe, scheduleSchema, validateSchedule, type Target } from '../agent/domain/schedule-doc.js';
-import { DEFAULT_COMMAND_LIFETIME_MS, commandSchema, validateCommand } from '../agent/domain/command-doc.js';
-import { COMMAND_TYP, DEFAULT_SCHEDULE_LIFETIME_MS, SCHEDULE_TYP, checkEnvelope, isCanonicalBase64url, type Binding } from '../agent/domain/verify.js';
-import { errorMessage, Failure, UsageError } from '../agent/cli-kit/index.js';
+import { DEFAULT_MAX_DOC_BYTES, ID_RE, signDoc, type SigningKey } from '../contract/index.js';
+import { MAX_OCCURRENCES_PER_DAY, cronMatchesPerDay, describe, scheduleSchema, validateSchedule, type Target } from '../contract/schedule-doc.js';
+import { DEFAULT_COMMAND_LIFETIME_MS, commandSchema, validateCommand } from '../contract/command-doc.js';
+import { COMMAND_TYP, DEFAULT_SCHEDULE_LIFETIME_MS, SCHEDULE_TYP, checkEnvelope, isCanonicalBase64url, type Binding } from '../contract/verify.js';
+import { errorMessage, Failure, UsageError } from '../cli-kit/index.js';
 
 export type DocKind = 'schedule' | 'command';
 

@@ -1,8 +1,8 @@
 // `noc events export`: the proof of play of a date range as CSV, one row per
 // occurrence per device (see proof-of-play.ts for how events become rows).
 import { renameSync, writeFileSync } from 'node:fs';
-import { isValidTimezone } from '../agent/domain/schedule-doc.js';
-import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
+import { isValidTimezone } from '../contract/schedule-doc.js';
+import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../cli-kit/index.js';
 import { checkId } from './topics.js';
 import { csv, type Cell } from './csv.js';
 import { EventStore } from './events-store.js';

@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { errorMessage, Failure } from '../agent/cli-kit/index.js';
+import { errorMessage, Failure } from '../cli-kit/index.js';
 import { occurrenceOf, type StoredEvent } from './proof-of-play.js';
 
 const SCHEMA = `

@@ -10,13 +10,13 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { IPublishPacket } from 'mqtt';
-import { parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
+import { parseArgs, positionals, required, UsageError } from '../cli-kit/index.js';
 import { EventStore } from './events-store.js';
 import { exportCommand } from './events-export.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, checkShare, reportConnection, type BrokerConfig } from './mqtt.js';
 import { stopSignal } from './signals.js';
-import { fleetFilter, parseDeviceTopic, sharedFilter } from '../agent/domain/contract.js';
+import { fleetFilter, parseDeviceTopic, sharedFilter } from '../contract/index.js';
 
 const SPEC = {
   ...BROKER_SPEC,

@@ -23,9 +23,9 @@
 // maxFaults); all boxes together at most `maxSeries` counter label sets. What a bound
 // drops is counted in `dropped` by reason (loa_exporter_dropped_total{reason}):
 // `boxes`, `box_series`, `series`. Every update is a Map lookup: O(1) per message.
-import { claimedId } from '../agent/domain/command-doc.js';
-import { COMMAND_TYP, DEFAULT_MAX_DOC_BYTES, parseTopic } from '../agent/domain/contract.js';
-import { verifyJws, type KeyRing } from '../agent/domain/verify.js';
+import { claimedId } from '../contract/command-doc.js';
+import { COMMAND_TYP, DEFAULT_MAX_DOC_BYTES, parseTopic } from '../contract/index.js';
+import { verifyJws, type KeyRing } from '../contract/verify.js';
 import { FleetModel, type BoxRow, type Json, type Observed } from './watch-model.js';
 
 export const EMERGENCY_PRIORITY = 100;

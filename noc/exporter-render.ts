@@ -4,8 +4,8 @@
 // seconds, hertz, ratio), `_total` for counters, a `loa_box_info` gauge of 1 carrying
 // version, groups and site as labels. The list of names is exported (METRIC_NAMES) so a
 // test can check that every Grafana query and alert rule names metrics that exist.
-import { DISK_WARN_MB } from '../agent/domain/hardware-verdicts.js';
-import { AGENT_VERSION } from '../agent/version.js';
+import { DISK_WARN_MB } from '../contract/telemetry.js';
+import { AGENT_VERSION } from '../contract/version.js';
 import { key2, type BoxExtra, type ExporterModel } from './exporter-model.js';
 import type { BoxRow } from './watch-model.js';
 

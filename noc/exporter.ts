@@ -13,9 +13,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Failure, parseArgs, positionals, UsageError } from '../agent/cli-kit/index.js';
-import { fleetFilter, sharedFilter } from '../agent/domain/contract.js';
-import { KeyRing } from '../agent/domain/verify.js';
+import { Failure, parseArgs, positionals, UsageError } from '../cli-kit/index.js';
+import { fleetFilter, sharedFilter } from '../contract/index.js';
+import { KeyRing } from '../contract/verify.js';
 import { DEFAULT_MAX_BOX_SERIES, DEFAULT_MAX_BOXES, DEFAULT_MAX_SERIES, ExporterModel } from './exporter-model.js';
 import { renderParts, type ExporterHealth } from './exporter-render.js';
 import type { Io } from './io.js';

@@ -3,13 +3,13 @@
 // scheduler, no audio; it says what a healthy box says (§5 birth and will, §6 heartbeat,
 // §7 events with epoch/seq, §4 command results) so the centre's tools and the broker
 // can be exercised at fleet scale. Command verification IS the agent's
-// (agent/domain/command-doc.ts verifyCommand), so refusals carry the real error codes.
+// (contract/command-doc.ts verifyCommand), so refusals carry the real error codes.
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { claimedId, verifyCommand, type CommandDoc } from '../agent/domain/command-doc.js';
-import { DEFAULT_MAX_DOC_BYTES, PUBLISH_OPTS, bindingsFor, publishTo, topicsFor, type TopicMap } from '../agent/domain/contract.js';
-import type { Binding, KeyRing } from '../agent/domain/verify.js';
-import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../agent/domain/telemetry.js';
+import { claimedId, verifyCommand, type CommandDoc } from '../contract/command-doc.js';
+import { DEFAULT_MAX_DOC_BYTES, PUBLISH_OPTS, bindingsFor, publishTo, topicsFor, type TopicMap } from '../contract/index.js';
+import type { Binding, KeyRing } from '../contract/verify.js';
+import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../contract/telemetry.js';
 import { acceptUpdate, type UpdateDoc } from './sim-update.js';
 
 /** The OTA fields of a birth and heartbeat (docs/ota.md), until telemetry.ts carries them. */

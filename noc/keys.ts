@@ -4,8 +4,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage, Failure, parseArgs, positionals, required } from '../agent/cli-kit/index.js';
-import { KEY_ROLES, type KeyRole } from '../agent/domain/verify.js';
+import { errorMessage, Failure, parseArgs, positionals, required } from '../cli-kit/index.js';
+import { KEY_ROLES, type KeyRole } from '../contract/verify.js';
 import { checkId } from './topics.js';
 import type { Io } from './io.js';
 

@@ -6,9 +6,9 @@
 // on standard error. --mqtt-version 5 or 3.1.1 forces one, without fallback.
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { errorMessage, Failure, type Opts, UsageError, withTimeout } from '../agent/cli-kit/index.js';
+import { errorMessage, Failure, type Opts, UsageError, withTimeout } from '../cli-kit/index.js';
 import { checkRoot } from './topics.js';
-import { DEFAULT_ROOT } from '../agent/domain/contract.js';
+import { DEFAULT_ROOT } from '../contract/index.js';
 
 export const BROKER_SPEC = {
   broker: { kind: 'string' },
@@ -199,7 +199,7 @@ export async function closeClient(client: MqttClient, ms = 3000): Promise<void> 
   if (!client.disconnected) client.end(true);
 }
 
-/** `--share G`: the group name of an MQTT 5 shared subscription (agent/domain/topics.ts sharedFilter). */
+/** `--share G`: the group name of an MQTT 5 shared subscription (contract/topics.ts sharedFilter). */
 export function checkShare(value: string | undefined): string | undefined {
   if (value !== undefined && !/^[^/#+]+$/.test(value)) throw new UsageError(`--share "${value}" must be a plain name without "/", "+" or "#", e.g. --share noc`);
   return value;

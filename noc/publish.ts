@@ -1,14 +1,14 @@
 // `noc publish`: put a signed schedule (retained) or command (not retained) on the
 // topic the contract's table gives it, and wait for the broker's PUBACK.
 import { readFileSync } from 'node:fs';
-import type { Binding } from '../agent/domain/verify.js';
-import { errorMessage, Failure, parseArgs, positionals, UsageError } from '../agent/cli-kit/index.js';
+import type { Binding } from '../contract/verify.js';
+import { errorMessage, Failure, parseArgs, positionals, UsageError } from '../cli-kit/index.js';
 import { checkId } from './topics.js';
 import { envelopeProblems, loadSigningKey, peekJws, problems, type DocKind } from './docs.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
-import { PUBLISH_OPTS, deviceTopic, groupTopic, publishTo } from '../agent/domain/contract.js';
+import { PUBLISH_OPTS, deviceTopic, groupTopic, publishTo } from '../contract/index.js';
 
 const SPEC = {
   ...BROKER_SPEC,

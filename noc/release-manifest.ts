@@ -7,17 +7,17 @@
 // Boxes never see the manifest: rollout turns it into one `update` command per box (the
 // args for that box's arch, with the delta when the box runs `delta.from`).
 import { z } from 'zod';
-import { ID_RE } from '../agent/domain/contract.js';
-import { KeyRing, verifyJws, type TrustedKey } from '../agent/domain/verify.js';
-import { Failure } from '../agent/cli-kit/index.js';
+import { ID_RE } from '../contract/index.js';
+import { KeyRing, verifyJws, type TrustedKey } from '../contract/verify.js';
+import { Failure } from '../cli-kit/index.js';
 
 export const RELEASE_TYP = 'loa-release+json';
 export const ARCHES = ['amd64', 'arm64', 'armhf'] as const;
 export type Arch = (typeof ARCHES)[number];
 /** A version names a directory on the box (releases/<version>) and the artifacts' files. */
 // The box's own rule (the `update` command's args.version): a manifest never names a version a box refuses.
-export { VERSION_RE } from '../agent/domain/command-doc.js';
-import { VERSION_RE } from '../agent/domain/command-doc.js';
+export { VERSION_RE } from '../contract/command-doc.js';
+import { VERSION_RE } from '../contract/command-doc.js';
 const MAX_MANIFEST_BYTES = 64 * 1024;
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');

@@ -3,15 +3,15 @@
 //
 // Invariant, as for noc sign: nothing unverified is signed. Every tarball is hashed here
 // (its sidecar JSON must agree), and every delta is applied back to its base with the
-// box's own code (agent/adapters/release-delta.ts) and must rebuild the new tar exactly
+// box's own code (contract/release-delta.ts) and must rebuild the new tar exactly
 // before it goes into the manifest.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { applyDelta, DELTA_LONG, runTool, sha256File } from '../agent/adapters/release-delta.js';
-import { signDoc } from '../agent/domain/contract.js';
-import { errorMessage, Failure, parseArgs, required, UsageError } from '../agent/cli-kit/index.js';
+import { applyDelta, DELTA_LONG, runTool, sha256File } from '../contract/release-delta.js';
+import { signDoc } from '../contract/index.js';
+import { errorMessage, Failure, parseArgs, required, UsageError } from '../cli-kit/index.js';
 import { loadSigningKey } from './docs.js';
 import type { Io } from './io.js';
 import { ARCHES, RELEASE_TYP, VERSION_RE, manifestId, verifyManifest, type Arch, type Artifact, type Manifest } from './release-manifest.js';

@@ -13,7 +13,7 @@
 //   the failures already exceed it (a bad release stops at once), else when every box
 //   of the stage has an outcome.
 import { createHash } from 'node:crypto';
-import { downgradeRefusal } from '../agent/domain/versions.js';
+import { downgradeRefusal } from '../contract/versions.js';
 
 export interface FleetBox {
   deviceId: string;

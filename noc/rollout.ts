@@ -8,12 +8,12 @@
 // on a LAN answers faster than a subscription made afterwards.
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CliError, errorMessage, EXIT, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
-import { COMMAND_TYP, deviceTopic, fleetFilter, parseDeviceTopic, publishTo, signDoc } from '../agent/domain/contract.js';
-import type { TrustedKey } from '../agent/domain/verify.js';
+import { CliError, errorMessage, EXIT, Failure, parseArgs, positionals, required, UsageError } from '../cli-kit/index.js';
+import { COMMAND_TYP, deviceTopic, fleetFilter, parseDeviceTopic, publishTo, signDoc } from '../contract/index.js';
+import type { TrustedKey } from '../contract/verify.js';
 import { loadSigningKey, type SigningKey } from './docs.js';
 import type { Io } from './io.js';
-import { downgradeRefusal } from '../agent/domain/versions.js';
+import { downgradeRefusal } from '../contract/versions.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { updateArgs, verifyManifest, type Arch, type Manifest } from './release-manifest.js';
 import { Stage, parseDuration, parseShare, planRollout, versionTable, type FleetBox, type Transition } from './rollout-plan.js';

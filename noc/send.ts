@@ -3,14 +3,14 @@
 // The result subscription is made (and acknowledged) BEFORE the command is published:
 // a box on a LAN answers in milliseconds, faster than a subscription made afterwards.
 import type { MqttClient } from 'mqtt';
-import { ACTIONS } from '../agent/domain/command-doc.js';
-import { CliError, errorMessage, EXIT, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
+import { ACTIONS } from '../contract/command-doc.js';
+import { CliError, errorMessage, EXIT, Failure, parseArgs, positionals, required, UsageError } from '../cli-kit/index.js';
 import { DEFAULT_COMMAND_TTL_S, MAX_COMMAND_TTL_S, loadSigningKey, readJsonFile } from './docs.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { bindingOf, targetOf, topicFor, type Target } from './publish.js';
 import { TTL_SPEC, prepareDoc, signPrepared } from './sign.js';
-import { deviceTopic, fleetFilter, parseDeviceTopic, publishTo } from '../agent/domain/contract.js';
+import { deviceTopic, fleetFilter, parseDeviceTopic, publishTo } from '../contract/index.js';
 
 const SPEC = {
   ...BROKER_SPEC,

@@ -1,7 +1,7 @@
 // `noc sign`: validate a schedule or command with the agent's own schema, then sign it.
 import { writeFileSync } from 'node:fs';
-import type { Binding } from '../agent/domain/verify.js';
-import { errorMessage, Failure, parseArgs, positionals, required } from '../agent/cli-kit/index.js';
+import type { Binding } from '../contract/verify.js';
+import { errorMessage, Failure, parseArgs, positionals, required } from '../cli-kit/index.js';
 import {
   DEFAULT_COMMAND_TTL_S,
   DEFAULT_SCHEDULE_TTL_DAYS,

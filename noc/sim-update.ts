@@ -1,11 +1,11 @@
 // The `update` command as a simulated box (noc simulate) takes it, so `noc rollout` can be
 // exercised against a fleet without real releases (docs/ota.md). The checks of the
 // signature, the release role, the envelope and the args are the agent's own
-// (verifyCommand in agent/domain/command-doc.ts); what follows at once is here, and
+// (verifyCommand in contract/command-doc.ts); what follows at once is here, and
 // SimBox (noc/fleet-box.ts) then simulates the download, the trial, and the commit or
 // the rollback.
-import type { CommandDoc } from '../agent/domain/command-doc.js';
-import { downgradeRefusal } from '../agent/domain/versions.js';
+import type { CommandDoc } from '../contract/command-doc.js';
+import { downgradeRefusal } from '../contract/versions.js';
 
 export type UpdateDoc = Extract<CommandDoc, { action: 'update' }>;
 

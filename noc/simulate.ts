@@ -1,10 +1,10 @@
 // `noc simulate`: N light boxes in one process, each with its own MQTT connection, for
 // trying the centre's tools and sizing the broker without N Raspberry Pis.
 import { readFileSync } from 'node:fs';
-import { ID_RE } from '../agent/domain/schedule-doc.js';
-import { KEY_ROLES, KeyRing, type KeyRole, type TrustedKey } from '../agent/domain/verify.js';
-import { AGENT_VERSION } from '../agent/version.js';
-import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../agent/cli-kit/index.js';
+import { ID_RE } from '../contract/schedule-doc.js';
+import { KEY_ROLES, KeyRing, type KeyRole, type TrustedKey } from '../contract/verify.js';
+import { AGENT_VERSION } from '../contract/version.js';
+import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../cli-kit/index.js';
 import { checkId } from './topics.js';
 import { SimBox, newCounters } from './fleet-box.js';
 import type { Io } from './io.js';

@@ -1,9 +1,9 @@
 // Checking the topic-related flags of the centre's commands (--root, the --device,
 // --group and --kid ids; --share, a subscription option, is in mqtt.ts). The topics
 // themselves are built and parsed in one place for the box and the centre alike:
-// agent/domain/topics.ts, through agent/domain/contract.ts.
-import { ID_RE } from '../agent/domain/contract.js';
-import { UsageError } from '../agent/cli-kit/index.js';
+// contract/topics.ts, through contract/index.ts.
+import { ID_RE } from '../contract/index.js';
+import { UsageError } from '../cli-kit/index.js';
 
 export function checkRoot(root: string): string {
   if (root === '' || /[#+]/.test(root) || root.startsWith('/') || root.endsWith('/') || root.startsWith('$')) {

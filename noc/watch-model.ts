@@ -37,7 +37,7 @@
 //   in `dropped.faults`; only the latest `maxEpochs` (8) epochs keep their highest seq
 //   (an older epoch's re-send would count again). An event changes only the faults, so
 //   its diff is computed from that one key, never by sorting the box's fault keys.
-import { parseDeviceTopic } from '../agent/domain/contract.js';
+import { parseDeviceTopic } from '../contract/index.js';
 
 export const DEFAULT_PERIOD_MS = 30_000;
 

@@ -1,10 +1,10 @@
 // `noc watch`: the fleet at a glance, from the boxes' status, heartbeat and events.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { type Opts, parseArgs, positionals } from '../agent/cli-kit/index.js';
+import { type Opts, parseArgs, positionals } from '../cli-kit/index.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, checkShare, reportConnection, type BrokerConfig } from './mqtt.js';
 import { stopSignal } from './signals.js';
-import { fleetFilter, sharedFilter } from '../agent/domain/contract.js';
+import { fleetFilter, sharedFilter } from '../contract/index.js';
 import { FleetModel } from './watch-model.js';
 import { blindBanner, changeLine, frame, summary, table } from './watch-format.js';
 

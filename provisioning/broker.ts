@@ -23,7 +23,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { MqttClient, type IClientOptions, type IStream } from 'mqtt';
 import type { Config } from '../agent/config.js';
 import { refusedVersion } from '../noc/mqtt.js';
-import { errorMessage, UsageError, withTimeout } from '../agent/cli-kit/index.js';
+import { errorMessage, UsageError, withTimeout } from '../cli-kit/index.js';
 
 export type Stage = 'config' | 'dns' | 'tcp' | 'tls' | 'mqtt';
 

@@ -5,10 +5,10 @@
 // or a remote shell finds it), and with --publish to {root}/d/{id}/check, retained.
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
-import { deviceTopic, publishTo } from '../agent/domain/contract.js';
-import { AGENT_VERSION } from '../agent/version.js';
+import { deviceTopic, publishTo } from '../contract/index.js';
+import { AGENT_VERSION } from '../contract/version.js';
 import type { SimulatedBoard } from '../firmware-bridge/sim-port.js';
-import { errorMessage, EXIT, parseArgs, positionals, secondsFlag, UsageError } from '../agent/cli-kit/index.js';
+import { errorMessage, EXIT, parseArgs, positionals, secondsFlag, UsageError } from '../cli-kit/index.js';
 import { closeClient, forceVersion, type Connected } from './broker.js';
 import { brokerTarget, checkBroker, checkCertificate, checkConfig, checkDisk, checkDns, checkWritable, clockOutcome, clockStatus, execCommand, type ClockStatus, type Exec } from './checks.js';
 import { agentAccount, atomicWrite, type Account } from './files.js';

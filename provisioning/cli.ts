@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `loa-provision`: the field technician's tool, from a blank box to a registered,
 // tested speaker. One subcommand per file; this file only dispatches and turns errors
-// into one message, the lines under it, and an exit code (agent/cli-kit/errors.ts EXIT).
-import { CliError, errorMessage, EXIT, runIfEntry } from '../agent/cli-kit/index.js';
+// into one message, the lines under it, and an exit code (cli-kit/errors.ts EXIT).
+import { CliError, errorMessage, EXIT, runIfEntry } from '../cli-kit/index.js';
 import type { CheckDeps } from './check.js';
 import type { InitDeps } from './init.js';
 import { makeUi, processIo, type CliIo, type Ui } from './io.js';

@@ -15,7 +15,7 @@ import { BoardErrorReply, BridgeTimeoutError, FirmwareBridge } from '../firmware
 import type { Status, VersionBlock } from '../firmware-bridge/messages.js';
 import { openSerial } from '../firmware-bridge/serial.js';
 import { simulatedBoard, type SimulatedBoard } from '../firmware-bridge/sim-port.js';
-import { errorMessage } from '../agent/cli-kit/index.js';
+import { errorMessage } from '../cli-kit/index.js';
 import type { Ui } from './io.js';
 import { fail, pass, skip, timed, withProgress, type CheckResult, type Outcome } from './report.js';
 import { readFile } from 'node:fs/promises';

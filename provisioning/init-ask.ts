@@ -3,7 +3,7 @@
 // answer is checked at once (the agent's schema, or reading the CA file) and a wrong
 // one is asked again with the reason; nothing is written here.
 import { resolve } from 'node:path';
-import { CliError, EXIT } from '../agent/cli-kit/index.js';
+import { CliError, EXIT } from '../cli-kit/index.js';
 import { readCertificate } from './keys.js';
 import { currentText, FIELDS, getAt, parseTrustedKey, problemsAt, tryAnswer, type Draft, type TrustedKey } from './draft.js';
 import type { Ui } from './io.js';

@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../agent/config.js';
-import { CliError, errorMessage, EXIT, parseArgs, positionals } from '../agent/cli-kit/index.js';
+import { CliError, errorMessage, EXIT, parseArgs, positionals } from '../cli-kit/index.js';
 import { askAll, readCa } from './init-ask.js';
 import {
   EXTRA_FIELDS,

@@ -5,9 +5,9 @@
 // this configuration and reached the centre. --any accepts any birth.
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../agent/config.js';
-import { publishTo, topicsFor, type RegisterPayload } from '../agent/domain/contract.js';
-import { AGENT_VERSION } from '../agent/version.js';
-import { CliError, errorMessage, EXIT, parseArgs, positionals, secondsFlag } from '../agent/cli-kit/index.js';
+import { publishTo, topicsFor, type RegisterPayload } from '../contract/index.js';
+import { AGENT_VERSION } from '../contract/version.js';
+import { CliError, errorMessage, EXIT, parseArgs, positionals, secondsFlag } from '../cli-kit/index.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { progress, seconds } from './report.js';

@@ -1,10 +1,10 @@
 // How a check looks: one line per check (✓ ✗ ! – on a UTF-8 terminal, [ok] [FAIL]
 // [warn] [skip] elsewhere), a one-line hint under every ✗, a spinner while a long step
 // runs (only on a TTY: a log or a pipe gets no animation), and the JSON report.
-import type { CheckReport, CheckStatus } from '../agent/domain/contract.js';
+import type { CheckReport, CheckStatus } from '../contract/index.js';
 import type { Ui } from './io.js';
 
-// The report's wire form is the contract's (docs/protocol.md §8, agent/domain/topics.ts).
+// The report's wire form is the contract's (docs/protocol.md §8, contract/topics.ts).
 export type { CheckReport, CheckStatus };
 
 /** One line of the checklist. `ok` is false only for a failure (a warning or a skip passes). */

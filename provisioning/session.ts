@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
-import { CliError, EXIT } from '../agent/cli-kit/index.js';
+import { CliError, EXIT } from '../cli-kit/index.js';
 import { connectBroker, forceVersion, targetFromConfig, type Connected } from './broker.js';
 import type { Ui } from './io.js';
 import { certInfo, describeKey, fingerprintOf, readCertificate, readPrivateKey, type CertInfo } from './keys.js';

@@ -5,8 +5,8 @@
 // says so and why, and the local part is still shown.
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
-import { topicsFor } from '../agent/domain/contract.js';
-import { EXIT, parseArgs, positionals, secondsFlag } from '../agent/cli-kit/index.js';
+import { topicsFor } from '../contract/index.js';
+import { EXIT, parseArgs, positionals, secondsFlag } from '../cli-kit/index.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';

@@ -34,7 +34,7 @@ release_tree() {
   case $_arch in amd64) _node_arch=x64 ;; arm64) _node_arch=arm64 ;; armhf) _node_arch=arm ;; esac
   [ -f "$REPO/dist/agent/main.js" ] || die "$REPO/dist/agent/main.js is missing (npm run build)"
   mkdir -p "$_dir/systemd" "$_dir/agent"
-  # The version the agent reports (agent/version.ts reads package.json) is the release's.
+  # The version the agent reports (contract/version.ts reads package.json) is the release's.
   node -e '
     const [src, dst, v] = process.argv.slice(1);
     const p = JSON.parse(require("fs").readFileSync(src, "utf8"));

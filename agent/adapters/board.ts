@@ -5,7 +5,7 @@
 // `mcu` (adapters/mcu-board.ts: the IO microcontroller over the serial protocol of
 // firmware-bridge/PROTOCOL.md, with sensors and the tuner).
 import type { BoardReading } from '../domain/hardware-verdicts.js';
-import type { HwComponent } from '../domain/events.js';
+import type { HwComponent } from '../../contract/events.js';
 
 /** Which input the amplifier takes: the box's own audio out (IP audio), the FM tuner, or the line input. */
 export type AudioInput = 'ip' | 'fm' | 'line';

@@ -24,15 +24,9 @@
 import { access } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 
-export const CLOCK_SOURCE_NAMES = ['timesyncd', 'chrony', 'kernel'] as const;
-export type ClockSourceName = (typeof CLOCK_SOURCE_NAMES)[number];
-
-export interface ClockSync {
-  /** true/false where a source says so; null where none can tell. */
-  synced: boolean | null;
-  /** The source that answered, or `none`. */
-  source: ClockSourceName | 'none';
-}
+import { CLOCK_SOURCE_NAMES, type ClockSourceName } from '../../contract/telemetry.js';
+import type { ClockSync } from '../domain/clock-trust.js';
+export { CLOCK_SOURCE_NAMES, type ClockSourceName, type ClockSync };
 
 /** The port the agent's clock watch polls. */
 export interface ClockSources {

@@ -19,7 +19,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from './sqlite-db.js';
 import { epochOf, isDiskError } from './sqlite-db.js';
 import type { Clock, TimerHandle } from './clock.js';
-import type { EventFields, EventSink, EventType } from '../domain/events.js';
+import type { EventFields, EventSink, EventType } from '../../contract/events.js';
 
 export interface StoredEvent {
   seq: number;

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from './atomic-file.js';
-import type { TopicMark } from '../domain/verify.js';
+import type { TopicMark } from '../../contract/verify.js';
 import { seriesEnd, type CancelRecord, type CommandSeries } from '../domain/repeat.js';
 import type { Logger } from '../log.js';
 

@@ -6,8 +6,8 @@
 import type { Db } from './sqlite-db.js';
 import type { Logger } from '../log.js';
 import type { DocInForce } from '../domain/occurrences.js';
-import { validateSchedule } from '../domain/schedule-doc.js';
-import type { ScheduleDoc } from '../domain/schedule-doc.js';
+import { validateSchedule } from '../../contract/schedule-doc.js';
+import type { ScheduleDoc } from '../../contract/schedule-doc.js';
 
 export class ScheduleStore {
   /** Parsed documents in force; rebuilt only after put(), since heartbeats and re-plans read it often. */

@@ -2,7 +2,7 @@
 // the platform does not expose (no thermal zone in a VM) is null, not zero.
 import { readFile, readdir, statfs } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import type { SysStats } from '../domain/telemetry.js';
+import type { SysStats } from '../../contract/telemetry.js';
 import { createClockSources, exists, type ClockSources } from './clock-sources.js';
 
 export interface SystemStats {

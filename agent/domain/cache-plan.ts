@@ -12,7 +12,7 @@
 //   to the earliest-needed media that may be tried now, a running download needed later
 //   is preempted for one needed sooner, and every attempt must keep up with a minimum
 //   rate after a set-up allowance, which bounds it by a deadline from its size.
-import type { MediaRef } from './schedule-doc.js';
+import type { MediaRef } from '../../contract/schedule-doc.js';
 import { firstOccurrences, type DocInForce } from './occurrences.js';
 
 export interface MediaNeed {

@@ -20,8 +20,17 @@
 // and nothing proves it behind, the clock is trusted: holding for ever a box whose time
 // service cannot be read would silence it. A clock AHEAD cannot be caught by a lower
 // bound; only a source can say so, which is why "not synchronised" holds.
-import type { ClockSync } from '../adapters/clock-sources.js';
-import { MAX_ISSUED_AHEAD_MS } from './verify.js';
+import type { ClockReport, ClockSourceName } from '../../contract/telemetry.js';
+export type { ClockReport, ClockSourceName } from '../../contract/telemetry.js';
+
+/** What the clock sources say (the port is agent/adapters/clock-sources.ts). */
+export interface ClockSync {
+  /** true/false where a source says so; null where none can tell. */
+  synced: boolean | null;
+  /** The source that answered, or `none`. */
+  source: ClockSourceName | 'none';
+}
+import { MAX_ISSUED_AHEAD_MS } from '../../contract/verify.js';
 
 /**
  * How far below a lower bound the clock may be before it is "provably behind": the same
@@ -43,19 +52,6 @@ export interface ClockVerdict {
    * holds them (released when a source synchronises), it never throws them away.
    */
   corroborated?: number | null;
-}
-
-/** The heartbeat's `clock` (contract v1.2 §2.2). */
-export interface ClockReport {
-  synced: boolean | null;
-  source: ClockSync['source'];
-  lowerBound: string | null;
-  behind: boolean;
-  /**
-   * How far the lower bound is ahead of the box's clock, s; absent when it is not ahead
-   * (the heartbeat stays under 1 KiB: 13 bytes spent only when they say something).
-   */
-  aheadS?: number;
 }
 
 export const TRUSTED: ClockVerdict = { held: false, behind: false, lowerBound: null };

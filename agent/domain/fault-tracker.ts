@@ -10,7 +10,7 @@
 // - the recovery message says how often the condition flapped while reported.
 // While a fault is reported the heartbeat's state is `fault` (`activeCount()`).
 // Timers come from the injected `timers`, so tests drive time by hand.
-import type { HwComponent } from './events.js';
+import type { HwComponent } from '../../contract/events.js';
 
 export interface Condition {
   component: HwComponent;

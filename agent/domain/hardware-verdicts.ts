@@ -6,6 +6,7 @@
 //
 // A verdict is `ok`, `warn` (worth a look, not a failure) or `fail`, with a detail that
 // says what was measured and, unless ok, a hint that says what to do.
+import { DISK_WARN_MB } from '../../contract/telemetry.js';
 
 export interface Verdict {
   status: 'ok' | 'warn' | 'fail';
@@ -19,8 +20,7 @@ const fail = (detail: string, hint: string): Verdict => ({ status: 'fail', detai
 
 /** Under this the box cannot keep its outbox and media: fail. */
 export const DISK_FAIL_MB = 100;
-/** Under this it will soon: warn. */
-export const DISK_WARN_MB = 500;
+export { DISK_WARN_MB };
 /** Below this RSSI (dBµV) a broadcast is too noisy to relay (PROTOCOL.md §5.2: FM_SIGNAL is ok again at 20). */
 export const FM_MIN_RSSI = 20;
 /**

@@ -16,9 +16,9 @@
 // in the repeated hour `15 2,3 * * *` and `*/30 2 * * *` ran twice, `30 2 * * *` once.
 // So croner only enumerates matching wall times here, on a zone-less UTC clock (where it
 // has no DST to get wrong), and wallToInstant() below maps each to an instant.
-import { cronFor } from './cron-cache.js';
-import type { MediaRef, ScheduleDoc, ScheduleItem, Source } from './schedule-doc.js';
-import { systemZone } from './tzif.js';
+import { cronFor } from '../../contract/cron-cache.js';
+import type { MediaRef, ScheduleDoc, ScheduleItem, Source } from '../../contract/schedule-doc.js';
+import { systemZone } from '../../contract/tzif.js';
 import { seriesPlays, seriesSpanMs } from './repeat.js';
 
 export interface DocInForce {
@@ -232,7 +232,7 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /**
  * UTC offset of `tz` at instant `t`, in ms (local = UTC + offset): from the system's tz
- * database when it answers (domain/tzif.ts: no ICU, 5.8 MB less resident), else Intl.
+ * database when it answers (contract/tzif.ts: no ICU, 5.8 MB less resident), else Intl.
  */
 export function offsetAt(tz: string, t: number): number {
   const fromFile = systemZone(tz)?.offsetAt(t);

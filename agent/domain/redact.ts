@@ -8,7 +8,7 @@
 //   secret, credential, auth, X-Amz-Signature...): its value replaced by `***`. A signed
 //   CDN link (`?token=…&expires=…`) lets anyone who reads the log fetch the media.
 // The host, path and other parameters stay: they are what a technician needs to debug.
-import type { EventSink } from './events.js';
+import type { EventSink } from '../../contract/events.js';
 
 export const REDACTED = '***';
 

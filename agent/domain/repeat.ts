@@ -8,15 +8,11 @@
 // ends after `count` plays, or before `until`, and never outlives its document's or
 // command's expiresAt.
 import { z } from 'zod';
-import { ID_RE, capIdentifier, type MediaRef, type Repeat, type Source } from './schedule-doc.js';
-export { MIN_REPEAT_S, capRefSchema, repeatError, repeatSchema, type CapRef, type Repeat } from './schedule-doc.js';
+import { type MediaRef, type Repeat, type Source } from '../../contract/schedule-doc.js';
+import type { CancelArgs } from '../../contract/command-doc.js';
+export { cancelArgsSchema, type CancelArgs } from '../../contract/command-doc.js';
+export { MIN_REPEAT_S, capRefSchema, repeatError, repeatSchema, type CapRef, type Repeat } from '../../contract/schedule-doc.js';
 import type { Occurrence } from './occurrences.js';
-
-const idField = z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`);
-export const cancelArgsSchema = z
-  .object({ docId: idField.optional(), itemId: idField.optional(), cmdId: idField.optional(), capId: capIdentifier.optional() })
-  .refine((a) => a.docId !== undefined || a.itemId !== undefined || a.cmdId !== undefined || a.capId !== undefined, 'must name at least one of docId, itemId, cmdId, capId');
-export type CancelArgs = z.output<typeof cancelArgsSchema>;
 
 /** Epoch ms before which every play of the series starts: until, or after `count` plays; capped by `expiresMs`. */
 export function seriesEnd(first: number, r: Repeat, expiresMs: number): number {

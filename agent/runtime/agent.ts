@@ -14,7 +14,7 @@ import { createBoard, createPlayer, openStores, type Stores } from '../wiring.js
 import { mediaNeeds } from '../domain/cache-plan.js';
 import { Rejections } from './rejections.js';
 import { restoreReplayState } from './replay-restore.js';
-import { KeyRing } from '../domain/verify.js';
+import { KeyRing } from '../../contract/verify.js';
 import { ScheduleIntake, type SignedTopicDeps } from './schedule-intake.js';
 import { Scheduler, closeInterruptedByRestart, type Playback } from './scheduler.js';
 import { PlaybackCoordinator } from './playback.js';
@@ -25,14 +25,14 @@ import { createSystemStats, type SystemStats } from '../adapters/system-stats.js
 import { createClockSources, type ClockSources } from '../adapters/clock-sources.js';
 import { ClockCheckpoint } from '../adapters/clock-checkpoint.js';
 import { ClockWatch } from './clock-watch.js';
-import { bindingsFor, topicsFor, type TopicMap } from '../domain/topics.js';
-import type { DocRef } from '../domain/telemetry.js';
-import { AGENT_VERSION } from '../version.js';
+import { bindingsFor, topicsFor, type TopicMap } from '../../contract/topics.js';
+import type { DocRef } from '../../contract/telemetry.js';
+import { AGENT_VERSION } from '../../contract/version.js';
 import type { OutboxSender } from './outbox-sender.js';
 import type { Presence } from './presence.js';
 import type { HeartbeatService, HeartbeatPart } from './heartbeat.js';
 import { createTelemetry } from './telemetry-wiring.js';
-import type { EventSink } from '../domain/events.js';
+import type { EventSink } from '../../contract/events.js';
 import { redactingSink } from '../domain/redact.js';
 import { FaultTracker } from '../domain/fault-tracker.js';
 import type { CommandService } from './commands.js';

@@ -1,5 +1,5 @@
 // Signed commands (contract §4): taken off the device and group command topics,
-// verified (domain/command-doc.ts), recorded, executed at most once, and answered with
+// verified (contract/command-doc.ts), recorded, executed at most once, and answered with
 // exactly one message on {root}/d/{id}/cmd/result for every command received.
 //
 // - Verification and recording run one message at a time, in arrival order; execution
@@ -21,13 +21,13 @@ import type { CommandStore } from '../adapters/command-store.js';
 import type { TimerHandle } from '../adapters/clock.js';
 import { within } from '../adapters/waitress.js';
 import type { SignedTopicDeps } from './schedule-intake.js';
-import { PUBLISH_OPTS, type CommandResult } from '../domain/topics.js';
+import { PUBLISH_OPTS, type CommandResult } from '../../contract/topics.js';
 import { redact } from '../domain/redact.js';
-import { claimedId, verifyCommand, type CommandDoc, type CommandErrorCode } from '../domain/command-doc.js';
+import { claimedId, verifyCommand, type CommandDoc, type CommandErrorCode } from '../../contract/command-doc.js';
 
 export type CommandOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; code: CommandErrorCode | string; message: string };
 
-/** The `cmd/result` message: the contract module's type (domain/topics.ts). */
+/** The `cmd/result` message: the contract module's type (contract/topics.ts). */
 export type ResultMessage = CommandResult;
 
 /** The same signed-topic context as the schedule intake, plus what commands need. */

@@ -5,9 +5,9 @@ import type { Link } from '../adapters/mqtt-link.js';
 import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { SystemStats } from '../adapters/system-stats.js';
 import type { Logger } from '../log.js';
-import { PUBLISH_OPTS } from '../domain/topics.js';
+import { PUBLISH_OPTS } from '../../contract/topics.js';
 import type { ClockReport } from '../domain/clock-trust.js';
-import { buildHeartbeat, type Heartbeat, type HeartbeatInputs } from '../domain/telemetry.js';
+import { buildHeartbeat, type Heartbeat, type HeartbeatInputs } from '../../contract/telemetry.js';
 
 /** Parts of the heartbeat owned by other services (playback, cache, board, ...). */
 export type HeartbeatPart = () => Partial<HeartbeatInputs>;

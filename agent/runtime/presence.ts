@@ -4,8 +4,8 @@
 import type { Link } from '../adapters/mqtt-link.js';
 import type { Clock } from '../adapters/clock.js';
 import type { Logger } from '../log.js';
-import { PUBLISH_OPTS } from '../domain/topics.js';
-import { buildBirth, buildShutdown, type BirthFacts, type DocRef, type UpdateState } from '../domain/telemetry.js';
+import { PUBLISH_OPTS } from '../../contract/topics.js';
+import { buildBirth, buildShutdown, type BirthFacts, type DocRef, type UpdateState } from '../../contract/telemetry.js';
 
 export interface PresenceDeps extends Omit<BirthFacts, 'schedule'> {
   link: Link;

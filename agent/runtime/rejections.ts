@@ -4,7 +4,7 @@
 // individual report (event, log line, cmd/result) is passed in as a function and only
 // run when the budget admits it, so a counted rejection costs no I/O at all.
 import type { Clock, TimerHandle } from '../adapters/clock.js';
-import type { EventSink } from '../domain/events.js';
+import type { EventSink } from '../../contract/events.js';
 import type { Logger } from '../log.js';
 import { RejectionBudget } from '../domain/rejection-budget.js';
 

@@ -14,7 +14,7 @@
 //   cancel never pre-empts a later alert).
 import type { Clock } from '../adapters/clock.js';
 import type { ReplayState } from '../adapters/replay-state.js';
-import type { CancelDoc, CommandDoc } from '../domain/command-doc.js';
+import type { CancelDoc, CommandDoc } from '../../contract/command-doc.js';
 import type { Occurrence } from '../domain/occurrences.js';
 import { cancelledBy, commandOccurrences, namedBy, type CancelRecord, type CommandSeries } from '../domain/repeat.js';
 import type { Logger } from '../log.js';

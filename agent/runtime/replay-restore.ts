@@ -8,8 +8,8 @@ import type { ReplayState, LoadResult } from '../adapters/replay-state.js';
 import type { ScheduleStore } from '../adapters/schedule-store.js';
 import type { CommandStore } from '../adapters/command-store.js';
 import type { Logger } from '../log.js';
-import { SCHEDULE_TYP, verifyJws, type KeyRing } from '../domain/verify.js';
-import { validateSchedule } from '../domain/schedule-doc.js';
+import { SCHEDULE_TYP, verifyJws, type KeyRing } from '../../contract/verify.js';
+import { validateSchedule } from '../../contract/schedule-doc.js';
 
 export interface RestoreDeps {
   replay: ReplayState;

@@ -1,5 +1,5 @@
 // Takes signed schedule documents off the device and group topics, verifies them
-// (domain/verify.ts), and either puts them in force (persisted in the database and in
+// (contract/verify.ts), and either puts them in force (persisted in the database and in
 // the replay state beside it, `schedule.accepted`) or reports why not
 // (`schedule.rejected`, within the box's rejection budget), keeping the last good plan
 // either way.
@@ -11,10 +11,10 @@ import type { Link } from '../adapters/mqtt-link.js';
 import type { ScheduleStore } from '../adapters/schedule-store.js';
 import type { ReplayState } from '../adapters/replay-state.js';
 import type { Clock } from '../adapters/clock.js';
-import type { EventSink } from '../domain/events.js';
+import type { EventSink } from '../../contract/events.js';
 import type { Logger } from '../log.js';
 import type { Rejections } from './rejections.js';
-import { verifySchedule, type Binding, type KeyRing } from '../domain/verify.js';
+import { verifySchedule, type Binding, type KeyRing } from '../../contract/verify.js';
 
 /** What the schedule intake and the command service share: a signed-topic context. */
 export interface SignedTopicDeps {

@@ -25,7 +25,7 @@
 //   and one within its grace plays late. The ledger keeps any of them from firing twice.
 import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { LedgerStore } from '../adapters/ledger-store.js';
-import type { EventSink } from '../domain/events.js';
+import type { EventSink } from '../../contract/events.js';
 import type { Logger } from '../log.js';
 import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../domain/occurrences.js';
 import { corroboratedNow, TRUSTED, type ClockVerdict } from '../domain/clock-trust.js';

@@ -24,13 +24,13 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { Logger } from '../log.js';
-import type { EventFields } from '../domain/events.js';
-import type { MediaRef } from '../domain/schedule-doc.js';
-import type { CommandDoc, UpdateArgs } from '../domain/command-doc.js';
+import type { EventFields } from '../../contract/events.js';
+import type { MediaRef } from '../../contract/schedule-doc.js';
+import type { CommandDoc, UpdateArgs } from '../../contract/command-doc.js';
 import { ReleaseFiles, run } from '../adapters/release-files.js';
 import { checkTarMembers } from '../adapters/tar-members.js';
-import { downgradeRefusal } from '../domain/versions.js';
-import type { UpdateState } from '../domain/telemetry.js';
+import { downgradeRefusal } from '../../contract/versions.js';
+import type { UpdateState } from '../../contract/telemetry.js';
 import type { CommandOutcome } from './commands.js';
 
 /** Kept free beyond what an update needs, so the database and the cache can still write. */
@@ -70,7 +70,7 @@ export interface UpdaterDeps {
   cacheQuotaBytes: number;
   /** Exit so the service manager starts the agent again (into `current`); null: unsupported. */
   restart: (() => void) | null;
-  /** Apply a zstd delta (adapters/release-delta.ts); absent: deltas are not used. */
+  /** Apply a zstd delta (contract/release-delta.ts); absent: deltas are not used. */
   applyDelta?: (o: { baseTarGz: string; deltaPath: string; outTar: string; expectTarSha256: string; maxBytes: number }) => Promise<void>;
   /** The update state changed (birth and heartbeat carry it). */
   onChange(): void;

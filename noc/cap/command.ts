@@ -5,8 +5,8 @@
 import { X509Certificate } from 'node:crypto';
 import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
-import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../../agent/cli-kit/index.js';
-import { DEFAULT_ROOT, groupTopic, publishTo } from '../../agent/domain/contract.js';
+import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../../cli-kit/index.js';
+import { DEFAULT_ROOT, groupTopic, publishTo } from '../../contract/index.js';
 import { loadSigningKey, readJsonFile, signForBoxes, type SigningKey } from '../docs.js';
 import type { Io } from '../io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, type BrokerConfig } from '../mqtt.js';

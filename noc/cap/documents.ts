@@ -1,5 +1,5 @@
 // The loa commands an alert becomes (docs/cap.md), as plain JSON, checked before
-// signing with the agent's own schema (agent/domain/command-doc.ts: `play` with `repeat`
+// signing with the agent's own schema (contract/command-doc.ts: `play` with `repeat`
 // and `capRef`, `cancel`), so the centre never signs what a box would refuse:
 //   play args' repeat: {everyS: 60..86400, until?: instant, count?: 1..1000}, exactly one of until/count;
 //   action cancel, args {docId?, itemId?, cmdId?, capId?}, at least one;

@@ -3,7 +3,7 @@
 // minute actions each alert once) and which groups each was sent to (so an Update or
 // Cancel reaches the boxes that play the alert it replaces).
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { errorMessage, Failure } from '../../agent/cli-kit/index.js';
+import { errorMessage, Failure } from '../../cli-kit/index.js';
 import { parseXml, type XmlElement } from './xml.js';
 
 const ATOM_NS = 'http://www.w3.org/2005/Atom';

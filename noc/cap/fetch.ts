@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { errorMessage, Failure } from '../../agent/cli-kit/index.js';
+import { errorMessage, Failure } from '../../cli-kit/index.js';
 
 export interface FetchPolicy {
   /** Fetch from loopback, link-local and private addresses too (a test bench, an internal CAP server). */

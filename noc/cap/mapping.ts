@@ -2,7 +2,7 @@
 // (geocodes by valueName and value, or a group's point inside a polygon or circle),
 // which groups take exercises, and per event type the priority, repeat cadence and
 // volume. Read and checked here, every problem named by its JSON path.
-import { ID_RE } from '../../agent/domain/contract.js';
+import { ID_RE } from '../../contract/index.js';
 
 export interface EventRule {
   priority?: number;

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage, Failure } from '../../agent/cli-kit/index.js';
+import { errorMessage, Failure } from '../../cli-kit/index.js';
 import type { MediaEntry } from './documents.js';
 import type { CapResource } from './validate.js';
 import { DEFAULT_FETCH, fetchBounded, type FetchPolicy } from './fetch.js';

@@ -1,7 +1,7 @@
 // `noc tts`: text → MP3 with the configured engine, the issue time read first; prints the
 // sha256, size, duration and the real-time factor (synthesis time / audio duration).
 import { writeFileSync } from 'node:fs';
-import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../../agent/cli-kit/index.js';
+import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../../cli-kit/index.js';
 import type { Io } from '../io.js';
 import { formatInTz } from '../tz.js';
 import { capDateTimeProblem } from './validate.js';

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorMessage, Failure } from '../../agent/cli-kit/index.js';
+import { errorMessage, Failure } from '../../cli-kit/index.js';
 
 export const DEFAULT_TTS_COMMAND = 'espeak-ng -v {voice} -w {wav} {text}';
 export const DEFAULT_ENCODE_COMMAND = 'lame --quiet -b 64 {wav} {mp3}';

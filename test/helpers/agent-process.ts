@@ -24,8 +24,13 @@ export interface AgentProcess {
   term(): Promise<number | null>;
 }
 
-export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'agent/main.ts'), ...args], {
+/** `npm start`: the local demo (demo/main.ts), the agent with an embedded broker and centre. */
+export function spawnDemo(env: NodeJS.ProcessEnv = {}): AgentProcess {
+  return spawnAgent([], env, 'demo/main.ts');
+}
+
+export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}, entry = 'agent/main.ts'): AgentProcess {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, entry), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -13,7 +13,7 @@ import { Scheduler, closeInterruptedByRestart } from '../../agent/runtime/schedu
 import { PlaybackCoordinator } from '../../agent/runtime/playback.js';
 import { Repeats } from '../../agent/runtime/repeats.js';
 import { createExecutor } from '../../agent/runtime/command-actions.js';
-import { validateCommand, type CommandDoc } from '../../agent/domain/command-doc.js';
+import { validateCommand, type CommandDoc } from '../../contract/command-doc.js';
 import type { DocInForce } from '../../agent/domain/occurrences.js';
 import type { CommandOutcome } from '../../agent/runtime/commands.js';
 import { createLogger } from '../../agent/log.js';

@@ -2,7 +2,7 @@
 // (the contract's one signDoc, as noc and the demo sign), with knobs to produce every
 // kind of bad document the box must refuse.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { SCHEDULE_TYP, signDoc } from '../../agent/domain/contract.js';
+import { SCHEDULE_TYP, signDoc } from '../../contract/index.js';
 
 export interface TestKey {
   kid: string;

@@ -2,7 +2,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 // The tests build topics as the centre does: with the contract's one module.
-export { DEFAULT_ROOT, deviceFilter, deviceTopic, fleetFilter, groupTopic, topicsFor } from '../../agent/domain/contract.js';
+export { DEFAULT_ROOT, deviceFilter, deviceTopic, fleetFilter, groupTopic, topicsFor } from '../../contract/index.js';
 
 export interface Received {
   topic: string;

@@ -15,7 +15,7 @@ import { createLogger } from '../../agent/log.js';
 import { Agent } from '../../agent/runtime/agent.js';
 import { createSystemStats, type SystemStats } from '../../agent/adapters/system-stats.js';
 import { spawn } from 'node:child_process';
-import { MAX_URL_LENGTH } from '../../agent/domain/schedule-doc.js';
+import { MAX_URL_LENGTH } from '../../contract/schedule-doc.js';
 import { audioTools } from '../helpers/audio.js';
 
 const key = makeKey('centre-2026');

@@ -20,7 +20,7 @@ import { McuBoard } from '../../agent/adapters/mcu-board.js';
 import { createMpg123Player } from '../../agent/adapters/mpg123-player.js';
 import { simulatedBoard, type SimulatedBoard } from '../../firmware-bridge/sim-port.js';
 import type { Occurrence } from '../../agent/domain/occurrences.js';
-import type { Source } from '../../agent/domain/schedule-doc.js';
+import type { Source } from '../../contract/schedule-doc.js';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createBoard } from '../../agent/wiring.js';

@@ -13,7 +13,7 @@ import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { createHttpFetcher, partPath, MediaFetchError } from '../../agent/adapters/media-fetch.js';
 import { MediaStore } from '../../agent/adapters/media-store.js';
 import { MediaCache, USE_MARK_WRITE_MS, type MediaCacheDeps } from '../../agent/runtime/media-cache.js';
-import type { MediaRef } from '../../agent/domain/schedule-doc.js';
+import type { MediaRef } from '../../contract/schedule-doc.js';
 import type { MediaNeed } from '../../agent/domain/cache-plan.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';

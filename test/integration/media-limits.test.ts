@@ -15,7 +15,7 @@ import { createHttpFetcher, partPath, MediaFetchError, type HttpFetcherOptions }
 import { MediaStore } from '../../agent/adapters/media-store.js';
 import { MediaCache, type MediaCacheDeps } from '../../agent/runtime/media-cache.js';
 import { classifyAddress } from '../../agent/domain/address-class.js';
-import type { MediaRef } from '../../agent/domain/schedule-doc.js';
+import type { MediaRef } from '../../contract/schedule-doc.js';
 import type { MediaNeed } from '../../agent/domain/cache-plan.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';

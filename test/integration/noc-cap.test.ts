@@ -16,9 +16,9 @@ import { tempDir } from '../helpers/tmp.js';
 import { MAPPING_JSON, capTime, capXml, type TestAlert } from '../helpers/cap.js';
 import { runNoc, spawnNoc } from './noc-cli.js';
 import { REPO_ROOT } from '../helpers/agent-process.js';
-import { KeyRing, COMMAND_TYP, checkEnvelope, verifyJws } from '../../agent/domain/verify.js';
-import { validateCommand } from '../../agent/domain/command-doc.js';
-import { DEFAULT_MAX_DOC_BYTES, DEFAULT_ROOT as ROOT } from '../../agent/domain/contract.js';
+import { KeyRing, COMMAND_TYP, checkEnvelope, verifyJws } from '../../contract/verify.js';
+import { validateCommand } from '../../contract/command-doc.js';
+import { DEFAULT_MAX_DOC_BYTES, DEFAULT_ROOT as ROOT } from '../../contract/index.js';
 
 let broker: TestBroker;
 let dir: string;

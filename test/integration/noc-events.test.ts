@@ -11,7 +11,7 @@ import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/tmp.js';
 import { EventStore } from '../../noc/events-store.js';
 import { runNoc, spawnNoc, type NocProcess } from './noc-cli.js';
-import { DEFAULT_ROOT as ROOT, deviceTopic } from '../../agent/domain/contract.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic } from '../../contract/index.js';
 
 let broker: TestBroker;
 let box: MqttClient;

@@ -9,10 +9,10 @@ import { Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { scheduleDoc } from '../helpers/signer.js';
 import { makePki } from '../helpers/certs.js';
-import { KeyRing, verifySchedule } from '../../agent/domain/verify.js';
-import { verifyCommand } from '../../agent/domain/command-doc.js';
+import { KeyRing, verifySchedule } from '../../contract/verify.js';
+import { verifyCommand } from '../../contract/command-doc.js';
 import { runNoc } from './noc-cli.js';
-import { DEFAULT_MAX_DOC_BYTES, DEFAULT_ROOT as ROOT, deviceTopic, groupTopic } from '../../agent/domain/contract.js';
+import { DEFAULT_MAX_DOC_BYTES, DEFAULT_ROOT as ROOT, deviceTopic, groupTopic } from '../../contract/index.js';
 
 let broker: TestBroker;
 let dir: string;

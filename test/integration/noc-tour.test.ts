@@ -1,4 +1,4 @@
-// The tour of the centre, as a new user meets it: `npm start` (the agent with --demo,
+// The tour of the centre, as a new user meets it: `npm start` (demo/main.ts: the agent,
 // its embedded MQTT 3.1.1 broker on a free port through LOA_DEMO_PORT=0), then the
 // three `noc` commands the demo prints once the box is up, parsed from its output and
 // run through a real shell exactly as printed, from another directory, with no protocol
@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnAgent, REPO_ROOT } from '../helpers/agent-process.js';
+import { spawnDemo, REPO_ROOT } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
 import type { BoxRow } from '../../noc/watch-model.js';
 
@@ -59,7 +59,7 @@ function runPrinted(line: string, cwd: string): Printed {
 
 test('npm start prints the tour of the centre; watch, an emergency play and the proof-of-play export work as printed', { timeout: 180_000 }, async () => {
   const cwd = tempDir('noc-tour');
-  const demo = spawnAgent(['--demo'], { LOA_DEMO_PORT: '0' });
+  const demo = spawnDemo({ LOA_DEMO_PORT: '0' });
   const printed: Printed[] = [];
   try {
     await demo.waitForLog(/The box is up[\s\S]* noc\b[^\n]* events export [^\n]*\n/, 60_000);

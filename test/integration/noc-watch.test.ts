@@ -9,7 +9,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { spawnNoc } from './noc-cli.js';
 import type { BoxRow } from '../../noc/watch-model.js';
-import { DEFAULT_ROOT as ROOT, deviceTopic, publishTo, type Outbound } from '../../agent/domain/contract.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic, publishTo, type Outbound } from '../../contract/index.js';
 
 let broker: TestBroker;
 let pub: MqttClient;

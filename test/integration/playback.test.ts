@@ -13,7 +13,7 @@ import { systemClock } from '../../agent/adapters/clock.js';
 import { createMpg123Player } from '../../agent/adapters/mpg123-player.js';
 import { PlaybackCoordinator } from '../../agent/runtime/playback.js';
 import type { Occurrence } from '../../agent/domain/occurrences.js';
-import type { Source } from '../../agent/domain/schedule-doc.js';
+import type { Source } from '../../contract/schedule-doc.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { audioTools, makeTone, makeNotAudio } from '../helpers/audio.js';

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { main } from '../../provisioning/cli.js';
 import { memoryIo } from '../../provisioning/io.js';
 import { fingerprintOf, readPrivateKey } from '../../provisioning/keys.js';
-import { DEFAULT_ROOT as ROOT, deviceTopic, type RegisterPayload } from '../../agent/domain/contract.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic, type RegisterPayload } from '../../contract/index.js';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/tmp.js';

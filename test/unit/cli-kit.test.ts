@@ -1,10 +1,10 @@
-// The kit both command-line tools share (agent/cli-kit/): one parser, one exit-code
+// The kit both command-line tools share (cli-kit/): one parser, one exit-code
 // table, one error base, one bounded wait. noc's side is in noc-args.test.ts; here is
 // what loa-provision gets from it, and the table the two tools document.
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { CliError, EXIT, Failure, parseArgs, secondsFlag, UsageError, withTimeout } from '../../agent/cli-kit/index.js';
+import { CliError, EXIT, Failure, parseArgs, secondsFlag, UsageError, withTimeout } from '../../cli-kit/index.js';
 import { main as provision } from '../../provisioning/cli.js';
 import { memoryIo } from '../../provisioning/io.js';
 

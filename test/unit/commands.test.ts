@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { CommandService, type CommandOutcome } from '../../agent/runtime/commands.js';
 import { CommandStore } from '../../agent/adapters/command-store.js';
-import type { CommandDoc } from '../../agent/domain/command-doc.js';
+import type { CommandDoc } from '../../contract/command-doc.js';
 import { signedRig, DEVICE, GROUP, ROOT, type SignedRig } from '../helpers/signed-rig.js';
 
 const cmdTopic = `${ROOT}/d/${DEVICE}/cmd`;

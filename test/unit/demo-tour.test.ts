@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoPort, nocLauncher, tour } from '../../agent/demo.js';
+import { demoPort, nocLauncher, tour } from '../../demo/demo.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('LOA_DEMO_PORT: unset is 1883, 0 any free port, anything else refused', () => {

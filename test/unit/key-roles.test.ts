@@ -3,9 +3,9 @@
 // and commands (configs from before roles) and never a release.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyRing, verifySchedule, DEFAULT_KEY_ROLES, type KeyRole } from '../../agent/domain/verify.js';
-import { verifyCommand } from '../../agent/domain/command-doc.js';
-import { COMMAND_TYP, signDoc } from '../../agent/domain/contract.js';
+import { KeyRing, verifySchedule, DEFAULT_KEY_ROLES, type KeyRole } from '../../contract/verify.js';
+import { verifyCommand } from '../../contract/command-doc.js';
+import { COMMAND_TYP, signDoc } from '../../contract/index.js';
 import { parseConfig } from '../../agent/config.js';
 import { makeKey, sign, scheduleDoc, type TestKey } from '../helpers/signer.js';
 import { commandDoc } from '../helpers/box.js';

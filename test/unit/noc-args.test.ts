@@ -1,7 +1,7 @@
-// The command-line tools' argv parser (agent/cli-kit/args.ts), as noc uses it: strict, so a typo never silently changes what a command does.
+// The command-line tools' argv parser (cli-kit/args.ts), as noc uses it: strict, so a typo never silently changes what a command does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs, positionals, required, UsageError } from '../../agent/cli-kit/index.js';
+import { parseArgs, positionals, required, UsageError } from '../../cli-kit/index.js';
 import { main } from '../../noc/cli.js';
 import { memoryIo } from '../../noc/io.js';
 import { brokerConfig, BROKER_SPEC } from '../../noc/mqtt.js';

@@ -9,8 +9,8 @@ import { parseListen } from '../../noc/exporter.js';
 import { main } from '../../noc/cli.js';
 import { memoryIo } from '../../noc/io.js';
 import { createServer } from 'node:net';
-import { COMMAND_TYP, DEFAULT_ROOT as ROOT, deviceTopic, groupTopic, signDoc } from '../../agent/domain/contract.js';
-import { KeyRing } from '../../agent/domain/verify.js';
+import { COMMAND_TYP, DEFAULT_ROOT as ROOT, deviceTopic, groupTopic, signDoc } from '../../contract/index.js';
+import { KeyRing } from '../../contract/verify.js';
 import { makeKey, type TestKey } from '../helpers/signer.js';
 
 const T0 = Date.parse('2026-11-26T06:00:00Z');

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { brokerConfig, closeClient, connect, refusedVersion, settleVersion } from '../../noc/mqtt.js';
-import { Failure } from '../../agent/cli-kit/index.js';
+import { Failure } from '../../cli-kit/index.js';
 import { startAedes, startBroker, type TestBroker } from '../helpers/broker.js';
 
 let aedes: TestBroker;

@@ -10,9 +10,9 @@ import { main } from '../../noc/cli.js';
 import { memoryIo } from '../../noc/io.js';
 import { RELEASE_TYP, verifyManifest, updateArgs } from '../../noc/release-manifest.js';
 import { loadSigningKey } from '../../noc/docs.js';
-import { COMMAND_TYP, signDoc } from '../../agent/domain/contract.js';
-import type { TrustedKey } from '../../agent/domain/verify.js';
-import { applyDelta } from '../../agent/adapters/release-delta.js';
+import { COMMAND_TYP, signDoc } from '../../contract/index.js';
+import type { TrustedKey } from '../../contract/verify.js';
+import { applyDelta } from '../../contract/release-delta.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeRelease, randomSeed, releaseFiles, sha256, zstdMissing } from '../helpers/release.js';
 

@@ -1,6 +1,6 @@
 // `noc keys` and `noc sign` in-process (no broker): the key the agent's config accepts,
 // a signature the agent's verifiers accept, and nothing signed that they would refuse.
-import { MAX_URL_LENGTH } from '../../agent/domain/schedule-doc.js';
+import { MAX_URL_LENGTH } from '../../contract/schedule-doc.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
 import { main } from '../../noc/cli.js';
 import { memoryIo } from '../../noc/io.js';
-import { KeyRing, verifySchedule } from '../../agent/domain/verify.js';
-import { verifyCommand } from '../../agent/domain/command-doc.js';
+import { KeyRing, verifySchedule } from '../../contract/verify.js';
+import { verifyCommand } from '../../contract/command-doc.js';
 import { parseConfig } from '../../agent/config.js';
 import { makeKey, scheduleDoc, sign } from '../helpers/signer.js';
 import { peekJws } from '../../noc/docs.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FleetModel } from '../../noc/watch-model.js';
 import { blindBanner, frame, playingCell, problemsFirst, summary, table } from '../../noc/watch-format.js';
-import { DEFAULT_ROOT, deviceTopic } from '../../agent/domain/contract.js';
+import { DEFAULT_ROOT, deviceTopic } from '../../contract/index.js';
 
 const ROOT = DEFAULT_ROOT;
 const T0 = Date.parse('2026-11-26T06:00:00Z');

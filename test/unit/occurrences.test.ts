@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expandOccurrences, MAX_OCCURRENCES_PER_ITEM, nextOccurrence, type DocInForce } from '../../agent/domain/occurrences.js';
-import { validateSchedule } from '../../agent/domain/schedule-doc.js';
+import { validateSchedule } from '../../contract/schedule-doc.js';
 
 const HASH = 'a'.repeat(64);
 const media = (id: string, durationMs?: number) => ({ id, url: `https://cdn.example.vn/${id}.mp3`, sha256: HASH, bytes: 1000, ...(durationMs === undefined ? {} : { durationMs }) });

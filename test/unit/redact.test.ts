@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { redact, redactDeep, redactingSink } from '../../agent/domain/redact.js';
-import type { EventSink } from '../../agent/domain/events.js';
+import type { EventSink } from '../../contract/events.js';
 import { REPO_ROOT } from '../helpers/agent-process.js';
 
 test('URL userinfo is replaced, host and path kept', () => {

@@ -1,4 +1,4 @@
-// applyDelta (agent/adapters/release-delta.ts), the box's half of issue [5/8] item 5,
+// applyDelta (contract/release-delta.ts), the box's half of issue [5/8] item 5,
 // with the real gzip and zstd: a delta made by zstd --patch-from rebuilds the new tar
 // exactly; a wrong base, a corrupt delta, a wrong expected hash or a missing zstd each
 // throw a clear error and leave neither the output nor a temporary file behind.
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyDelta, DELTA_LONG } from '../../agent/adapters/release-delta.js';
+import { applyDelta, DELTA_LONG } from '../../contract/release-delta.js';
 import { tempDir } from '../helpers/tmp.js';
 import { innerTar, makeRelease, randomSeed, releaseFiles, sha256, zstdMissing } from '../helpers/release.js';
 

@@ -4,7 +4,7 @@
 // lower one, cancel, and a restart mid-series that continues it and keeps a cancel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateSchedule } from '../../agent/domain/schedule-doc.js';
+import { validateSchedule } from '../../contract/schedule-doc.js';
 import type { DocInForce } from '../../agent/domain/occurrences.js';
 import { cancelCommand, playCommand, repeatRig } from '../helpers/repeat-rig.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seriesPlays, cancelledBy, commandOccurrences, type CommandSeries } from '../../agent/domain/repeat.js';
-import { validateCommand } from '../../agent/domain/command-doc.js';
-import { validateSchedule } from '../../agent/domain/schedule-doc.js';
+import { validateCommand } from '../../contract/command-doc.js';
+import { validateSchedule } from '../../contract/schedule-doc.js';
 import { expandOccurrences, type DocInForce } from '../../agent/domain/occurrences.js';
 
 const T0 = Date.parse('2026-11-27T07:00:00Z');

@@ -3,7 +3,7 @@
 // late once the clock is trusted again, and never twice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateSchedule } from '../../agent/domain/schedule-doc.js';
+import { validateSchedule } from '../../contract/schedule-doc.js';
 import type { DocInForce } from '../../agent/domain/occurrences.js';
 import { judgeClock, type ClockVerdict } from '../../agent/domain/clock-trust.js';
 import type { ClockSync } from '../../agent/adapters/clock-sources.js';

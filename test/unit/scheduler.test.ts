@@ -13,7 +13,7 @@ import { Scheduler, closeInterruptedByRestart } from '../../agent/runtime/schedu
 import { PlaybackCoordinator } from '../../agent/runtime/playback.js';
 import { SimBoard } from '../../agent/adapters/sim-board.js';
 import { FakePlayer } from '../fakes/fake-player.js';
-import { validateSchedule } from '../../agent/domain/schedule-doc.js';
+import { validateSchedule } from '../../contract/schedule-doc.js';
 import type { DocInForce } from '../../agent/domain/occurrences.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -3,9 +3,9 @@
 // agent answers: another arch is invalid, one update at a time, the running version is no-op.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMAND_TYP, signDoc } from '../../agent/domain/contract.js';
-import { verifyCommand } from '../../agent/domain/command-doc.js';
-import { KeyRing } from '../../agent/domain/verify.js';
+import { COMMAND_TYP, signDoc } from '../../contract/index.js';
+import { verifyCommand } from '../../contract/command-doc.js';
+import { KeyRing } from '../../contract/verify.js';
 import { acceptUpdate, type UpdateDoc } from '../../noc/sim-update.js';
 import { makeKey, type TestKey } from '../helpers/signer.js';
 import { commandDoc } from '../helpers/box.js';

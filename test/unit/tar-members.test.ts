@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkTarMembers, strippedPath } from '../../agent/adapters/tar-members.js';
-import { compareVersions, downgradeRefusal } from '../../agent/domain/versions.js';
+import { compareVersions, downgradeRefusal } from '../../contract/versions.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function tree(): string {

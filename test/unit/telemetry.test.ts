@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBirth, buildHeartbeat, buildShutdown, buildWill, deviceState, HEARTBEAT_MAX_BYTES } from '../../agent/domain/telemetry.js';
-import { topicsFor } from '../../agent/domain/topics.js';
+import { buildBirth, buildHeartbeat, buildShutdown, buildWill, deviceState, HEARTBEAT_MAX_BYTES } from '../../contract/telemetry.js';
+import { topicsFor } from '../../contract/topics.js';
 import { topicMatches } from '../../agent/adapters/mqtt-link.js';
 
 const now = new Date('2026-11-26T06:30:00.123Z');

@@ -1,4 +1,4 @@
-// The wire contract's one topic module (agent/domain/topics.ts) against the literal
+// The wire contract's one topic module (contract/topics.ts) against the literal
 // topics of docs/protocol.md §1 and §8: the box, noc, loa-provision and the demo all
 // build and parse their topics with it, so this is where a wrong one is caught.
 import assert from 'node:assert/strict';
@@ -18,8 +18,8 @@ import {
   signDoc,
   topicsFor,
   type Outbound,
-} from '../../agent/domain/contract.js';
-import { KeyRing, verifySchedule } from '../../agent/domain/verify.js';
+} from '../../contract/index.js';
+import { KeyRing, verifySchedule } from '../../contract/verify.js';
 import { scheduleDoc } from '../helpers/signer.js';
 
 test('every topic of docs/protocol.md §1 and §8, built', () => {

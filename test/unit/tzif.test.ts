@@ -1,12 +1,12 @@
-// domain/tzif.ts: UTC offsets from the system's tz database, checked against ICU (Intl)
+// contract/tzif.ts: UTC offsets from the system's tz database, checked against ICU (Intl)
 // wherever the file answers; the planner falls back to Intl where it does not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixedPosixOffset, parseTzif, systemZone, ZONEINFO_DIR } from '../../agent/domain/tzif.js';
+import { fixedPosixOffset, parseTzif, systemZone, ZONEINFO_DIR } from '../../contract/tzif.js';
 import { intlOffsetAt, offsetAt } from '../../agent/domain/occurrences.js';
-import { isValidTimezone } from '../../agent/domain/schedule-doc.js';
+import { isValidTimezone } from '../../contract/schedule-doc.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const HAS_TZDATA = existsSync(join(ZONEINFO_DIR, 'Asia/Ho_Chi_Minh'));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isCanonicalBase64url, replayVerdict, verifySchedule, KeyRing } from '../../agent/domain/verify.js';
-import { isRealInstant, cronMatchesPerDay, occurrencesPerDay, validateSchedule, MAX_OCCURRENCES_PER_DAY } from '../../agent/domain/schedule-doc.js';
+import { isCanonicalBase64url, replayVerdict, verifySchedule, KeyRing } from '../../contract/verify.js';
+import { isRealInstant, cronMatchesPerDay, occurrencesPerDay, validateSchedule, MAX_OCCURRENCES_PER_DAY } from '../../contract/schedule-doc.js';
 import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
 
 test('base64url: no padding, no foreign characters, zero spare bits', () => {

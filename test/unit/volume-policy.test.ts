@@ -12,7 +12,7 @@ import {
   type VolumeInputs,
   type VolumeProfile,
 } from '../../agent/domain/volume-policy.js';
-import { validateCommand } from '../../agent/domain/command-doc.js';
+import { validateCommand } from '../../contract/command-doc.js';
 import { parseConfig } from '../../agent/config.js';
 import { VolumeControl, type VolumeStore } from '../../agent/runtime/volume.js';
 import { ManualClock } from '../fakes/manual-clock.js';

@@ -2,7 +2,7 @@
 // provisioning additions of §8) and the payload type it carries, so no other file
 // builds a topic string by hand: the box (topicsFor, bindingsFor), the centre's tools
 // (deviceTopic, groupTopic, fleetFilter, parseTopic) and the technician's tool
-// (register, check) all build them here. agent/domain/contract.ts re-exports this
+// (register, check) all build them here. contract/index.ts re-exports this
 // module with the signing side for the tools outside the agent.
 import type { Birth, Death, Heartbeat, SiteInfo } from './telemetry.js';
 import type { EventEnvelope } from './events.js';

@@ -16,10 +16,10 @@ import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { EventStore } from '../noc/events-store.js';
 import { addDays, formatInTz } from '../noc/tz.js';
-import { parseConfig, type Config } from './config.js';
-import { SCHEDULE_TYP, allDevicesFilter, groupTopic, parseDeviceTopic, publishTo, signDoc } from './domain/contract.js';
-import { LoaError } from './errors.js';
-import type { Logger } from './log.js';
+import { parseConfig, type Config } from '../agent/config.js';
+import { SCHEDULE_TYP, allDevicesFilter, groupTopic, parseDeviceTopic, publishTo, signDoc } from '../contract/index.js';
+import { LoaError } from '../agent/errors.js';
+import type { Logger } from '../agent/log.js';
 
 export interface Demo {
   config: Config;
@@ -224,9 +224,9 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
-/** Demo audio ships in agent/demo-assets (found from agent/ under tsx and from dist/agent/). */
+/** Demo audio ships in agent/demo-assets (found from demo/ under tsx and from dist/demo/). */
 function demoAsset(name: string): string {
-  for (const rel of [`./demo-assets/${name}`, `../../agent/demo-assets/${name}`]) {
+  for (const rel of [`../agent/demo-assets/${name}`, `../../agent/demo-assets/${name}`]) {
     const p = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(p)) return p;
   }

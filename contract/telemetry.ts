@@ -1,8 +1,28 @@
 // Birth, death and heartbeat payloads of docs/protocol.md §5 and §6, built as plain
 // data from plain inputs. Fields that a later capability fills (playing, amp, fm,
 // cache, net, next) are null until the agent really knows them: never invented.
-import type { ClockReport } from './clock-trust.js';
-import type { VolumeDecision } from './volume-policy.js';
+import type { VolumeDecision } from './volume-profile.js';
+
+/** Below this many MB free on the state disk, a box's disk is low (its selftest warns; the centre's exporter counts it). */
+export const DISK_WARN_MB = 500;
+
+/** The time services a box asks whether its clock is synchronised (docs/protocol.md §2.2). */
+export const CLOCK_SOURCE_NAMES = ['timesyncd', 'chrony', 'kernel'] as const;
+export type ClockSourceName = (typeof CLOCK_SOURCE_NAMES)[number];
+
+/** The heartbeat's `clock` (contract v1.2 §2.2). */
+export interface ClockReport {
+  synced: boolean | null;
+  source: ClockSourceName | 'none';
+  lowerBound: string | null;
+  behind: boolean;
+  /**
+   * How far the lower bound is ahead of the box's clock, s; absent when it is not ahead
+   * (the heartbeat stays under 1 KiB: 13 bytes spent only when they say something).
+   */
+  aheadS?: number;
+}
+
 
 export interface SiteInfo {
   readonly communeName?: string;

@@ -1,6 +1,9 @@
-// The wire contract (docs/protocol.md) in one import, for everything that talks to a
-// box from outside the agent: the centre's tool (noc/), the technician's tool
-// (provisioning/), the demo's centre, the bench and the tests. The topics and their
+// contract/: the wire contract (docs/protocol.md) between the box and the centre, the one
+// folder agent/, noc/ and provisioning/ all import (none of them imports another's code
+// for it): topics, document and command schemas, sign/verify, telemetry shapes, the
+// release delta format, the version. This file is the contract in one import, for
+// everything that talks to a box from outside the agent: the centre's tool (noc/), the
+// technician's tool (provisioning/), the demo's centre, the bench and the tests. The topics and their
 // payload types are topics.ts (the agent's runtime imports that module alone and never
 // signs); the id pattern and the size limit are the document schema's; the signing
 // side, one signDoc, is here, next to the verification it must satisfy (verify.ts).

@@ -6,10 +6,16 @@
 //   at-most-once (the id was seen before).
 // The `noc` CLI validates with this same schema before it signs.
 import { z } from 'zod';
-import { ID_RE, capRefSchema, describe, httpUrl, instant, mediaSchema, repeatError, repeatSchema, sourceSchema, targetSchema, type MediaRef, type Source, type Target } from './schedule-doc.js';
-import { cancelArgsSchema } from './repeat.js';
-import { volumeProfileSchema } from './volume-policy.js';
+import { ID_RE, capIdentifier, capRefSchema, describe, httpUrl, instant, mediaSchema, repeatError, repeatSchema, sourceSchema, targetSchema, type MediaRef, type Source, type Target } from './schedule-doc.js';
+import { volumeProfileSchema } from './volume-profile.js';
 import { COMMAND_TYP, checkEnvelope, verifyJws, type Binding, type KeyRing, type RejectReason } from './verify.js';
+
+/** A `cancel` command's arguments (docs/protocol.md §7): at least one of the ids it matches. */
+const idField = z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`);
+export const cancelArgsSchema = z
+  .object({ docId: idField.optional(), itemId: idField.optional(), cmdId: idField.optional(), capId: capIdentifier.optional() })
+  .refine((a) => a.docId !== undefined || a.itemId !== undefined || a.cmdId !== undefined || a.capId !== undefined, 'must name at least one of docId, itemId, cmdId, capId');
+export type CancelArgs = z.output<typeof cancelArgsSchema>;
 const level = z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
 
 export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'volume-profile', 'sync', 'selftest', 'restart', 'reboot', 'update', 'cancel', 'clock'] as const;

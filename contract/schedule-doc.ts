@@ -59,7 +59,7 @@ const priority = z.number('must be a number').int('must be a whole number').min(
 const durationS = z.number('must be a number').int('must be whole seconds').min(1, 'must be at least 1 s').max(7 * 86_400, 'must be at most 7 days');
 
 export function isValidTimezone(tz: string): boolean {
-  // A zone file of the system's tz database first: asking Intl costs 5.8 MB of ICU data (domain/tzif.ts).
+  // A zone file of the system's tz database first: asking Intl costs 5.8 MB of ICU data (contract/tzif.ts).
   if (systemZone(tz) !== null) return true;
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
