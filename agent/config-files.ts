@@ -42,12 +42,17 @@ export function checkFileModes(configPath: string, c: Config): string[] {
       const st = info(dir);
       if (st && st.mode & 0o002) {
         if (!(st.mode & 0o1000)) {
-          if (!dirsSeen.has(dir)) problems.push(`${dir}: writable by any user (mode ${octal(st.mode)}) and holds ${what}; anyone could replace it. Run: chmod o-w ${dir}`);
+          if (!dirsSeen.has(dir))
+            problems.push(
+              `${dir}: writable by any user (mode ${octal(st.mode)}) and holds ${what}; anyone could replace it. Run: chmod o-w ${dir}`,
+            );
           dirsSeen.add(dir);
         } else {
           const owner = info(child)?.uid;
           if (owner !== undefined && owner !== 0 && owner !== me) {
-            problems.push(`${child}: in the shared directory ${dir} (mode ${octal(st.mode)}) but owned by uid ${owner}, not by this user or root; anyone could have placed it there. Move it to /etc/loa`);
+            problems.push(
+              `${child}: in the shared directory ${dir} (mode ${octal(st.mode)}) but owned by uid ${owner}, not by this user or root; anyone could have placed it there. Move it to /etc/loa`,
+            );
           }
         }
       }
@@ -58,29 +63,48 @@ export function checkFileModes(configPath: string, c: Config): string[] {
   const cs = info(configPath);
   if (cs !== undefined) {
     if (cs.mode & 0o022) {
-      problems.push(`${configPath}: writable by ${writers(cs.mode)} (mode ${octal(cs.mode)}); anyone who can write it could add a trusted key. Run: chmod go-w ${configPath}`);
+      problems.push(
+        `${configPath}: writable by ${writers(cs.mode)} (mode ${octal(cs.mode)}); anyone who can write it could add a trusted key. Run: chmod go-w ${configPath}`,
+      );
     }
     if (cs.mode & 0o004 && c.mqtt.password !== undefined) {
-      problems.push(`${configPath}: holds mqtt.password but is readable by any user (mode ${octal(cs.mode)}). Run: chmod o-r ${configPath}, or move the password to mqtt.passwordFile`);
+      problems.push(
+        `${configPath}: holds mqtt.password but is readable by any user (mode ${octal(cs.mode)}). Run: chmod o-r ${configPath}, or move the password to mqtt.passwordFile`,
+      );
     }
     checkDirs('the configuration', configPath);
   }
-  for (const [field, p] of [['mqtt.passwordFile', c.mqtt.passwordFile], ['mqtt.key', c.mqtt.key]] as const) {
+  for (const [field, p] of [
+    ['mqtt.passwordFile', c.mqtt.passwordFile],
+    ['mqtt.key', c.mqtt.key],
+  ] as const) {
     if (p === undefined) continue;
     const st = info(p);
     if (st === undefined) problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
-    else if (st.mode & 0o004) problems.push(`${field}: ${JSON.stringify(p)} is a secret readable by any user (mode ${octal(st.mode)}). Run: chmod 600 ${p}`);
-    else if (st.mode & 0o022) problems.push(`${field}: ${JSON.stringify(p)} is a secret writable by ${writers(st.mode)} (mode ${octal(st.mode)}). Run: chmod 600 ${p}`);
+    else if (st.mode & 0o004)
+      problems.push(
+        `${field}: ${JSON.stringify(p)} is a secret readable by any user (mode ${octal(st.mode)}). Run: chmod 600 ${p}`,
+      );
+    else if (st.mode & 0o022)
+      problems.push(
+        `${field}: ${JSON.stringify(p)} is a secret writable by ${writers(st.mode)} (mode ${octal(st.mode)}). Run: chmod 600 ${p}`,
+      );
     if (st !== undefined) checkDirs(field, p);
   }
-  for (const [field, p] of [['mqtt.ca', c.mqtt.ca], ['mqtt.cert', c.mqtt.cert]] as const) {
+  for (const [field, p] of [
+    ['mqtt.ca', c.mqtt.ca],
+    ['mqtt.cert', c.mqtt.cert],
+  ] as const) {
     if (p === undefined) continue;
     const st = info(p);
     if (st === undefined) {
       problems.push(`${field}: ${JSON.stringify(p)} does not exist or cannot be read`);
       continue;
     }
-    if (st.mode & 0o022) problems.push(`${field}: ${JSON.stringify(p)} is writable by ${writers(st.mode)} (mode ${octal(st.mode)}); whoever can write it chooses whom the agent trusts. Run: chmod go-w ${p}`);
+    if (st.mode & 0o022)
+      problems.push(
+        `${field}: ${JSON.stringify(p)} is writable by ${writers(st.mode)} (mode ${octal(st.mode)}); whoever can write it chooses whom the agent trusts. Run: chmod go-w ${p}`,
+      );
     checkDirs(field, p);
   }
   return problems;

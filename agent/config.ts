@@ -16,7 +16,10 @@ import { DEFAULT_PROFILE_TIMEZONE, volumeProfileSchema } from './domain/volume-p
 export const ID_PATTERN = ID_RE;
 export const DEFAULT_CONFIG_PATH = '/etc/loa/agent.json';
 
-const id = (what: string) => z.string(`is not a string (expected ${what})`).regex(ID_PATTERN, `is not a valid ${what} (expected ${ID_PATTERN.source})`);
+const id = (what: string) =>
+  z
+    .string(`is not a string (expected ${what})`)
+    .regex(ID_PATTERN, `is not a valid ${what} (expected ${ID_PATTERN.source})`);
 
 const brokerUrl = z.string('is not a string (expected a broker URL)').superRefine((s, ctx) => {
   let u: URL | undefined;
@@ -26,7 +29,11 @@ const brokerUrl = z.string('is not a string (expected a broker URL)').superRefin
     // reported below
   }
   if (!u || u.hostname === '' || (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:')) {
-    ctx.addIssue({ code: 'custom', message: 'is not a URL of the form mqtt://host[:port] or mqtts://host[:port]', input: s });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'is not a URL of the form mqtt://host[:port] or mqtts://host[:port]',
+      input: s,
+    });
   } else if (u.username !== '' || u.password !== '') {
     // A URL is printed wherever the broker is named (logs, status, support bundles): a
     // password inside it would go with it. The value shown in the message is redacted.
@@ -41,13 +48,19 @@ const brokerUrl = z.string('is not a string (expected a broker URL)').superRefin
 const filePath = z.string('is not a string (expected a file path)').min(1, 'is empty (expected a file path)');
 
 /** Raw Ed25519 public key, 32 bytes, base64url without padding (what `noc keys` prints). */
-const ed25519Key = z.string('is not a string (expected a base64url Ed25519 public key)').refine(
-  (s) => /^[A-Za-z0-9_-]{43}$/.test(s) && Buffer.from(s, 'base64url').length === 32,
-  'is not a raw Ed25519 public key (expected 43 base64url characters = 32 bytes)',
-);
+const ed25519Key = z
+  .string('is not a string (expected a base64url Ed25519 public key)')
+  .refine(
+    (s) => /^[A-Za-z0-9_-]{43}$/.test(s) && Buffer.from(s, 'base64url').length === 32,
+    'is not a raw Ed25519 public key (expected 43 base64url characters = 32 bytes)',
+  );
 
 const seconds = (min: number, max: number) =>
-  z.number('is not a number (expected seconds)').int('is not a whole number of seconds').min(min, `is below the minimum of ${min} s`).max(max, `is above the maximum of ${max} s`);
+  z
+    .number('is not a number (expected seconds)')
+    .int('is not a whole number of seconds')
+    .min(min, `is below the minimum of ${min} s`)
+    .max(max, `is above the maximum of ${max} s`);
 
 const mqttSchema = z.strictObject({
   url: brokerUrl,
@@ -62,7 +75,10 @@ const mqttSchema = z.strictObject({
   /** Server certificate verification. Turning it off lets anyone on the path impersonate the centre. */
   insecureSkipVerify: z.boolean().default(false),
   version: z
-    .union([z.literal(5), z.literal('5'), z.literal('3.1.1')], 'is not a supported MQTT version (expected 5 or "3.1.1")')
+    .union(
+      [z.literal(5), z.literal('5'), z.literal('3.1.1')],
+      'is not a supported MQTT version (expected 5 or "3.1.1")',
+    )
     .default(5)
     .transform((v) => (v === '3.1.1' ? ('3.1.1' as const) : (5 as const))),
   keepaliveS: seconds(5, 1200).default(60),
@@ -84,8 +100,16 @@ const siteSchema = z
     communeCode: z.string().optional(),
     province: z.string().optional(),
     address: z.string().optional(),
-    lat: z.number('is not a number (expected degrees)').min(-90, 'is not a latitude (-90 to 90)').max(90, 'is not a latitude (-90 to 90)').optional(),
-    lon: z.number('is not a number (expected degrees)').min(-180, 'is not a longitude (-180 to 180)').max(180, 'is not a longitude (-180 to 180)').optional(),
+    lat: z
+      .number('is not a number (expected degrees)')
+      .min(-90, 'is not a latitude (-90 to 90)')
+      .max(90, 'is not a latitude (-90 to 90)')
+      .optional(),
+    lon: z
+      .number('is not a number (expected degrees)')
+      .min(-180, 'is not a longitude (-180 to 180)')
+      .max(180, 'is not a longitude (-180 to 180)')
+      .optional(),
     installer: z.string().optional(),
     installedAt: z.string().optional(),
   })
@@ -117,7 +141,7 @@ const hardwareSchema = z
         path: z.string().min(1).default('/dev/loa-io'),
         baudRate: z.number().int().min(1200).max(3_000_000).default(115_200),
         /** Host watchdog: the board turns the amplifier off after this many seconds without us (3 to 600). */
-        watchdogS: z.number().int().min(3, 'is below 3 s (the board\'s minimum)').max(600, 'is above 600 s').default(10),
+        watchdogS: z.number().int().min(3, "is below 3 s (the board's minimum)").max(600, 'is above 600 s').default(10),
       })
       .prefault({}),
     /** A fault is reported recovered only after it stayed clear this long (a flapping door is one event). */
@@ -126,7 +150,12 @@ const hardwareSchema = z
   .prefault({})
   .superRefine((h, ctx) => {
     if (h.board === 'gpio' && !h.gpio) {
-      ctx.addIssue({ code: 'custom', path: ['gpio'], message: 'is required when hardware.board is "gpio" (pins for amp, inputFm, inputLine)', input: undefined });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gpio'],
+        message: 'is required when hardware.board is "gpio" (pins for amp, inputFm, inputLine)',
+        input: undefined,
+      });
     }
   });
 
@@ -151,9 +180,17 @@ const audioSchema = z
 const volumeSchema = z
   .strictObject({
     /** After any restart the master in force is min(persisted master, safeLevel) until a `volume` command. */
-    safeLevel: z.number('is not a number (expected 0 to 100)').min(0, 'is below 0').max(100, 'is above 100').default(50),
+    safeLevel: z
+      .number('is not a number (expected 0 to 100)')
+      .min(0, 'is below 0')
+      .max(100, 'is above 100')
+      .default(50),
     /** Emergency content (priority 100) plays at this level, ignoring the master, the item's volume and the profile. */
-    emergencyLevel: z.number('is not a number (expected 1 to 100)').min(1, 'is below 1 (an emergency must be heard)').max(100, 'is above 100').default(100),
+    emergencyLevel: z
+      .number('is not a number (expected 1 to 100)')
+      .min(1, 'is below 1 (an emergency must be heard)')
+      .max(100, 'is above 100')
+      .default(100),
     /** Daily windows capping normal and priority content (quiet hours); a `volume-profile` command replaces it. */
     profile: volumeProfileSchema.default({ timezone: DEFAULT_PROFILE_TIMEZONE, windows: [] }),
   })
@@ -203,34 +240,69 @@ export const configSchema = z
     schedule: z
       .strictObject({
         /** Signed documents larger than this are rejected (`too-large`) before any parsing. */
-        maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(DEFAULT_MAX_DOC_BYTES),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(16 * 1024 * 1024)
+          .default(DEFAULT_MAX_DOC_BYTES),
         /** An occurrence missed by up to this much still starts, late; older ones are skipped (`missed`). */
         graceS: seconds(0, 3600).default(120),
         /** How far ahead occurrences are planned. */
         horizonH: z.number().int().min(1).max(168).default(24),
         /** Contract v1.1 §2.1: a schedule living longer than this (expiresAt - issuedAt) is `invalid`. */
-        maxLifetimeDays: z.number('is not a number (expected days)').int().min(1, 'is below the minimum of 1 day').max(3650, 'is above the maximum of 3650 days').default(400),
+        maxLifetimeDays: z
+          .number('is not a number (expected days)')
+          .int()
+          .min(1, 'is below the minimum of 1 day')
+          .max(3650, 'is above the maximum of 3650 days')
+          .default(400),
         /** Shortest `repeat.everyS` accepted (issue 16): the contract's 60 s; lower only on a test box. */
-        minRepeatS: z.number('is not a number (expected seconds)').int().min(1, 'is below the minimum of 1 s').max(86_400, 'is above the maximum of 86400 s').default(60),
+        minRepeatS: z
+          .number('is not a number (expected seconds)')
+          .int()
+          .min(1, 'is below the minimum of 1 s')
+          .max(86_400, 'is above the maximum of 86400 s')
+          .default(60),
       })
       .prefault({}),
     commands: z
       .strictObject({
         /** Contract v1.1 §2.1: a command living longer than this (expiresAt - issuedAt) is `invalid`. */
-        maxLifetimeH: z.number('is not a number (expected hours)').int().min(1, 'is below the minimum of 1 h').max(168, 'is above the maximum of 168 h').default(24),
+        maxLifetimeH: z
+          .number('is not a number (expected hours)')
+          .int()
+          .min(1, 'is below the minimum of 1 h')
+          .max(168, 'is above the maximum of 168 h')
+          .default(24),
       })
       .prefault({}),
     update: z
       .strictObject({
         /** A release on trial commits once its MQTT connection has held this long after its birth (docs/ota.md). */
-        commitAfterS: z.number('is not a number (expected seconds)').int().min(1, 'is below the minimum of 1 s').max(600, 'is above the maximum of 600 s').default(10),
+        commitAfterS: z
+          .number('is not a number (expected seconds)')
+          .int()
+          .min(1, 'is below the minimum of 1 s')
+          .max(600, 'is above the maximum of 600 s')
+          .default(10),
         /**
          * After its commit a release is on probation this long: `probationExits` abnormal
          * ends (crash, watchdog kill; not a clean stop, not a reboot) in the window roll it
          * back (systemd/loa-launch, reason `probation`). 0: no probation.
          */
-        probationS: z.number('is not a number (expected seconds)').int().min(0, 'is below the minimum of 0 s').max(7 * 86_400, 'is above the maximum of 7 days').default(3600),
-        probationExits: z.number('is not a number').int().min(2, 'is below the minimum of 2').max(20, 'is above the maximum of 20').default(3),
+        probationS: z
+          .number('is not a number (expected seconds)')
+          .int()
+          .min(0, 'is below the minimum of 0 s')
+          .max(7 * 86_400, 'is above the maximum of 7 days')
+          .default(3600),
+        probationExits: z
+          .number('is not a number')
+          .int()
+          .min(2, 'is below the minimum of 2')
+          .max(20, 'is above the maximum of 20')
+          .default(3),
       })
       .prefault({}),
     cache: z
@@ -247,38 +319,69 @@ export const configSchema = z
          * retried later: a trickling CDN cannot hold a slot for ever. 1000 B/s is a bad 4G
          * link at the edge of a cell.
          */
-        minRateBps: z.number('is not a number (expected bytes per second)').int().min(100, 'is below the minimum of 100 bytes/s').max(1_000_000_000).default(1000),
+        minRateBps: z
+          .number('is not a number (expected bytes per second)')
+          .int()
+          .min(100, 'is below the minimum of 100 bytes/s')
+          .max(1_000_000_000)
+          .default(1000),
       })
       .prefault({}),
     clock: z
       .strictObject({
         /** Time services asked, in order, whether the clock is synchronised (docs/protocol.md §6, time without an RTC). */
-        sources: z.array(z.enum(CLOCK_SOURCE_NAMES, 'is not "timesyncd", "chrony" or "kernel"'), 'is not a list of clock sources').default([...CLOCK_SOURCE_NAMES]),
+        sources: z
+          .array(
+            z.enum(CLOCK_SOURCE_NAMES, 'is not "timesyncd", "chrony" or "kernel"'),
+            'is not a list of clock sources',
+          )
+          .default([...CLOCK_SOURCE_NAMES]),
         /** Where systemd-timesyncd's state is (`{runRoot}/systemd/timesync/synchronized`). */
         runRoot: filePath.default('/run'),
       })
       .prefault({}),
     log: z
-      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'is not a log level').default('info') })
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], 'is not a log level').default('info'),
+      })
       .prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.mqtt.password !== undefined && c.mqtt.passwordFile !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['mqtt', 'passwordFile'], message: 'is set together with mqtt.password (use one)', input: c.mqtt.passwordFile });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqtt', 'passwordFile'],
+        message: 'is set together with mqtt.password (use one)',
+        input: c.mqtt.passwordFile,
+      });
     }
     if ((c.mqtt.cert === undefined) !== (c.mqtt.key === undefined)) {
       const missing = c.mqtt.cert === undefined ? 'cert' : 'key';
-      ctx.addIssue({ code: 'custom', path: ['mqtt', missing], message: 'is required when mutual TLS is configured (cert and key go together)', input: undefined });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqtt', missing],
+        message: 'is required when mutual TLS is configured (cert and key go together)',
+        input: undefined,
+      });
     }
     if (c.mqtt.reconnect.minS > c.mqtt.reconnect.maxS) {
-      ctx.addIssue({ code: 'custom', path: ['mqtt', 'reconnect', 'maxS'], message: `is below mqtt.reconnect.minS (${c.mqtt.reconnect.minS})`, input: c.mqtt.reconnect.maxS });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqtt', 'reconnect', 'maxS'],
+        message: `is below mqtt.reconnect.minS (${c.mqtt.reconnect.minS})`,
+        input: c.mqtt.reconnect.maxS,
+      });
     }
   });
 
 export type ConfigInput = z.input<typeof configSchema>;
 type Parsed = z.output<typeof configSchema>;
 export type Config = DeepReadonly<Parsed & { mqtt: Parsed['mqtt'] & { passwordValue?: string } }>;
-type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
 
 export class ConfigError extends LoaError {
   readonly problems: readonly string[];
@@ -293,7 +396,10 @@ export class ConfigError extends LoaError {
 export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError('CONFIG_INVALID', result.error.issues.map((i) => describeIssue(i, raw)));
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      result.error.issues.map((i) => describeIssue(i, raw)),
+    );
   }
   const c = result.data;
   const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(baseDir, p));
@@ -302,7 +408,14 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     stateDir: resolve(baseDir, c.stateDir),
     cacheDir: resolve(baseDir, c.cacheDir),
     clock: { ...c.clock, runRoot: resolve(baseDir, c.clock.runRoot) },
-    mqtt: { ...c.mqtt, ca: abs(c.mqtt.ca), cert: abs(c.mqtt.cert), key: abs(c.mqtt.key), passwordFile: abs(c.mqtt.passwordFile), passwordValue: c.mqtt.password },
+    mqtt: {
+      ...c.mqtt,
+      ca: abs(c.mqtt.ca),
+      cert: abs(c.mqtt.cert),
+      key: abs(c.mqtt.key),
+      passwordFile: abs(c.mqtt.passwordFile),
+      passwordValue: c.mqtt.password,
+    },
   }) as Config;
 }
 
@@ -313,7 +426,8 @@ export function loadConfig(path: string): Config {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'does not exist' : e.code === 'EACCES' ? 'is not readable by this user' : e.message;
+    const why =
+      e.code === 'ENOENT' ? 'does not exist' : e.code === 'EACCES' ? 'is not readable by this user' : e.message;
     throw new ConfigError('CONFIG_UNREADABLE', [`${path}: ${why}`]);
   }
   let raw: unknown;
@@ -330,7 +444,9 @@ export function loadConfig(path: string): Config {
     try {
       pw = readFileSync(config.mqtt.passwordFile, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new ConfigError('CONFIG_UNREADABLE', [`mqtt.passwordFile: ${JSON.stringify(config.mqtt.passwordFile)} cannot be read (${(err as Error).message})`]);
+      throw new ConfigError('CONFIG_UNREADABLE', [
+        `mqtt.passwordFile: ${JSON.stringify(config.mqtt.passwordFile)} cannot be read (${(err as Error).message})`,
+      ]);
     }
     return deepFreeze({ ...config, mqtt: { ...config.mqtt, passwordValue: pw } }) as Config;
   }
@@ -373,8 +489,10 @@ function describeIssue(issue: Issue, raw: unknown): string {
       if (!issue.message.startsWith('Invalid')) return `${where}: ${shown} ${issue.message}`;
       return `${where}: ${shown} is not ${article(issue.expected)}`;
     default:
-      if (value === undefined && issue.message.startsWith('is required')) return `${where}: missing, ${issue.message.slice(3)}`;
-      if (/^(Invalid|Too |Number must|String must)/.test(issue.message)) return `${where}: ${shown} is invalid (${issue.message})`;
+      if (value === undefined && issue.message.startsWith('is required'))
+        return `${where}: missing, ${issue.message.slice(3)}`;
+      if (/^(Invalid|Too |Number must|String must)/.test(issue.message))
+        return `${where}: ${shown} is invalid (${issue.message})`;
       return `${where}: ${shown} ${issue.message}`;
   }
 }

@@ -19,6 +19,13 @@ export function createLogger(opts: { level?: LevelWithSilent; pretty?: boolean; 
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
     hooks: { streamWrite: redact },
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'name' } } } : {}),
+    ...(pretty
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'name' },
+          },
+        }
+      : {}),
   });
 }

@@ -66,13 +66,19 @@ async function main(argv: string[]): Promise<number> {
       const { default: Database } = await import('better-sqlite3');
       new Database(':memory:').prepare('SELECT 1').get();
     } catch (err) {
-      process.stderr.write(`loa-agent: the SQLite native module does not load on this machine: ${(err as Error).message}\n`);
+      process.stderr.write(
+        `loa-agent: the SQLite native module does not load on this machine: ${(err as Error).message}\n`,
+      );
       return EXIT.SOFTWARE;
     }
     process.stdout.write(`configuration OK: device ${config.deviceId}, broker ${config.mqtt.url}\n`);
     return EXIT.OK;
   }
-  return runAgent({ config, log: createLogger({ level: config.log.level }), configPath: args.config ?? DEFAULT_CONFIG_PATH });
+  return runAgent({
+    config,
+    log: createLogger({ level: config.log.level }),
+    configPath: args.config ?? DEFAULT_CONFIG_PATH,
+  });
 }
 
 export interface RunOptions {
@@ -117,8 +123,15 @@ export async function runAgent(o: RunOptions): Promise<number> {
           intervalMs: Math.floor(wd / 2),
           probes: [
             eventLoopLagProbe({ maxLagMs: 5000 }),
-            progressProbe({ name: 'scheduler', lastProgressMono: () => agent.scheduler.lastWakeMono, maxAgeMs: 90_000 }),
-            linkLoopProbe({ loop: () => agent.link.loop, maxStepGapMs: Math.max(config.mqtt.reconnect.maxS, config.mqtt.connectTimeoutS) * 1000 + 60_000 }),
+            progressProbe({
+              name: 'scheduler',
+              lastProgressMono: () => agent.scheduler.lastWakeMono,
+              maxAgeMs: 90_000,
+            }),
+            linkLoopProbe({
+              loop: () => agent.link.loop,
+              maxStepGapMs: Math.max(config.mqtt.reconnect.maxS, config.mqtt.connectTimeoutS) * 1000 + 60_000,
+            }),
           ],
           summary: () => agent.summaryLine(),
           log: log.child({ mod: 'health' }),
@@ -156,7 +169,10 @@ export async function runAgent(o: RunOptions): Promise<number> {
         try {
           const dir = process.env.RUNTIME_DIRECTORY ?? '/run/loa';
           mkdirSync(dir, { recursive: true });
-          writeFileSync(join(dir, 'reboot-request.tmp'), `reboot requested by a signed command at ${new Date().toISOString()}\n`);
+          writeFileSync(
+            join(dir, 'reboot-request.tmp'),
+            `reboot requested by a signed command at ${new Date().toISOString()}\n`,
+          );
           renameSync(join(dir, 'reboot-request.tmp'), join(dir, 'reboot-request'));
           log.warn({ dir }, 'reboot requested');
         } catch (err) {
@@ -187,16 +203,16 @@ function markCleanStop(log: { warn: (o: object, m: string) => void }): void {
 /** Exit with `code` once pino has flushed; a crash is written outside pino, redacted. */
 export function exitWhenDone(run: Promise<number>, tool: string): void {
   run.then(
-  (code) => {
-    process.exitCode = code;
-    // pino may still flush; let the event loop drain instead of process.exit().
-    setTimeout(() => process.exit(code), 500).unref();
-  },
-  (err: unknown) => {
-    // Outside pino, so redacted here: a crash inside a download may carry its URL.
-    process.stderr.write(redact(`${tool}: fatal (${errorCode(err)}): ${(err as Error)?.stack ?? String(err)}\n`));
-    process.exit(EXIT.SOFTWARE);
-  },
+    (code) => {
+      process.exitCode = code;
+      // pino may still flush; let the event loop drain instead of process.exit().
+      setTimeout(() => process.exit(code), 500).unref();
+    },
+    (err: unknown) => {
+      // Outside pino, so redacted here: a crash inside a download may carry its URL.
+      process.stderr.write(redact(`${tool}: fatal (${errorCode(err)}): ${(err as Error)?.stack ?? String(err)}\n`));
+      process.exit(EXIT.SOFTWARE);
+    },
   );
 }
 

@@ -55,7 +55,11 @@ export function openStores(c: Config, log: Logger, clock: Clock, scheduleTopics:
   const storeLog = log.child({ mod: 'store' });
   const replay = new ReplayState(join(c.stateDir, 'replay.json'), storeLog);
   const replayFile = replay.load();
-  const opened = openStore(join(c.stateDir, 'loa.db'), { synchronous: c.outbox.synchronous, hadState: existsSync(replay.path), now: () => clock.now() });
+  const opened = openStore(join(c.stateDir, 'loa.db'), {
+    synchronous: c.outbox.synchronous,
+    hadState: existsSync(replay.path),
+    now: () => clock.now(),
+  });
   const reset = opened.reset;
   if (reset) log.error({ code: 'STORE_RESET', ...reset }, `database rebuilt: ${reset.reason}`);
   const db = opened.db;
@@ -122,14 +126,20 @@ export async function createBoard(c: Config, log: Logger, clock: Clock): Promise
       const { openSerial } = await import('../firmware-bridge/serial.js');
       open = () => openSerial(path, baudRate);
     }
-    if (path === 'sim') log.warn({ code: 'SIM_BOARD' }, 'hardware.mcu.path is "sim": the IO board is simulated in-process');
+    if (path === 'sim')
+      log.warn({ code: 'SIM_BOARD' }, 'hardware.mcu.path is "sim": the IO board is simulated in-process');
     // The caller's logger already carries `mod` (pino appends child bindings, so a
     // second `mod` would be a duplicate key in every JSON line).
     return new McuBoard({ open, watchdogS, log, clock });
   }
   const sim = new SimBoard({ clock });
   // The simulated relays are only visible through the log: say each transition.
-  sim.onTransition((t) => log.info({ [t.what]: t.value }, t.what === 'amp' ? `amplifier ${t.value ? 'ON' : 'off'}` : `input -> ${String(t.value)}`));
+  sim.onTransition((t) =>
+    log.info(
+      { [t.what]: t.value },
+      t.what === 'amp' ? `amplifier ${t.value ? 'ON' : 'off'}` : `input -> ${String(t.value)}`,
+    ),
+  );
   return sim;
 }
 
@@ -144,18 +154,27 @@ export function createPlayer(c: Config, log: Logger, durationFor: (paths: readon
   const standIn = () =>
     createStandInPlayer({ durationFor: (src) => (src.kind === 'file' ? durationFor(src.paths) : null), log });
   if (a.player === 'stand-in') {
-    log.warn({ code: 'NO_AUDIO' }, 'audio.player is "stand-in": schedules run and are recorded, but the speaker stays SILENT');
+    log.warn(
+      { code: 'NO_AUDIO' },
+      'audio.player is "stand-in": schedules run and are recorded, but the speaker stays SILENT',
+    );
     return standIn();
   }
   const found = mpg123Available(a.mpg123Path);
   if (!found && a.player === 'auto') {
-    log.warn({ code: 'NO_AUDIO', bin: a.mpg123Path }, 'mpg123 not found: using the silent stand-in player (install mpg123 for sound)');
+    log.warn(
+      { code: 'NO_AUDIO', bin: a.mpg123Path },
+      'mpg123 not found: using the silent stand-in player (install mpg123 for sound)',
+    );
     return standIn();
   }
   if (!found) {
     // Keep running: FM and line relays need no player, and each file or stream item will
     // report play.failed with the reason, so the centre sees it too.
-    log.error({ code: 'PLAYER_MISSING', bin: a.mpg123Path }, 'mpg123 not found: file and stream items will fail (apt-get install mpg123)');
+    log.error(
+      { code: 'PLAYER_MISSING', bin: a.mpg123Path },
+      'mpg123 not found: file and stream items will fail (apt-get install mpg123)',
+    );
   }
   log.info({ bin: a.mpg123Path, output: a.output, device: a.device }, 'audio player: mpg123');
   return createMpg123Player({

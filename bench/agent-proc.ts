@@ -13,7 +13,11 @@ export type Add = (metric: string, value: string, target?: string, ok?: boolean)
 
 export const DIST_MAIN = join(REPO_ROOT, 'dist/agent/main.js');
 /** systemd/loa-agent.service's node flags; BENCH_NODE_FLAGS (space-separated) adds to them, to try others on agent and anchor alike. */
-export const PRODUCTION_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
+export const PRODUCTION_FLAGS = [
+  '--max-semi-space-size=1',
+  '--v8-pool-size=1',
+  ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+];
 export const LOOP_DELAY_PRELOAD = join(REPO_ROOT, 'bench/loop-delay.cjs');
 
 export interface DistAgent {
@@ -96,7 +100,12 @@ export function procIo(pid: number): { wchar: number; writeBytes: number; cancel
       .split('\n')
       .map((l) => l.split(': ') as [string, string]),
   );
-  return { wchar: Number(f.wchar), writeBytes: Number(f.write_bytes), cancelled: Number(f.cancelled_write_bytes), syscw: Number(f.syscw) };
+  return {
+    wchar: Number(f.wchar),
+    writeBytes: Number(f.write_bytes),
+    cancelled: Number(f.cancelled_write_bytes),
+    syscw: Number(f.syscw),
+  };
 }
 
 /** CPU ticks (utime + stime, USER_HZ = 100) of a process. */
@@ -109,7 +118,15 @@ export function cpuTicks(pid: number): number {
 /** The first live (not retained) birth on `loa/v1/d/{id}/status` that arrived after `agent` was spawned. */
 export async function waitBirth(w: Watcher, deviceId: string, agent: DistAgent, timeoutMs = 30_000): Promise<Received> {
   try {
-    return await w.waitFor((m) => m.topic === deviceTopic(DEFAULT_ROOT, deviceId, 'status') && !m.retain && m.at >= agent.spawnedAt && m.json().online === true, timeoutMs, `birth of ${deviceId}`);
+    return await w.waitFor(
+      (m) =>
+        m.topic === deviceTopic(DEFAULT_ROOT, deviceId, 'status') &&
+        !m.retain &&
+        m.at >= agent.spawnedAt &&
+        m.json().online === true,
+      timeoutMs,
+      `birth of ${deviceId}`,
+    );
   } catch (err) {
     const why = agent.proc.exitCode !== null ? `the agent exited ${agent.proc.exitCode}` : 'the agent still runs';
     throw new Error(`${(err as Error).message}; ${why}; its stderr: ${agent.stderr().slice(-2000)}`);

@@ -27,7 +27,15 @@ client.on('connect', () => {
   client.publish(status, JSON.stringify({ online: true, at: new Date().toISOString() }), { qos: 1, retain: true });
 });
 client.on('error', (err) => log.error({ err }, 'mqtt error'));
-setInterval(() => {
-  if (client.connected) client.publish(`bare/${clientId}/heartbeat`, JSON.stringify({ ts: new Date().toISOString(), uptimeS: Math.round(process.uptime()) }), { qos: 0 });
-}, Number(hb) * 1000);
+setInterval(
+  () => {
+    if (client.connected)
+      client.publish(
+        `bare/${clientId}/heartbeat`,
+        JSON.stringify({ ts: new Date().toISOString(), uptimeS: Math.round(process.uptime()) }),
+        { qos: 0 },
+      );
+  },
+  Number(hb) * 1000,
+);
 process.on('SIGTERM', () => client.end(false, () => process.exit(0)));

@@ -16,11 +16,21 @@ import { capTime, capXml } from '../test/helpers/cap.js';
 import { sha1, startCapFleet } from '../test/helpers/cap-fleet.js';
 
 const N = Number(process.env.CAP_BENCH_N ?? 20);
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
-const MAPPING = { languages: ['vi', 'en'], geocodes: { 'VN-ADM3': { '26734': ['c26734'] } }, groups: { c26734: {} }, events: { '*': { count: 1 } } };
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const MAPPING = {
+  languages: ['vi', 'en'],
+  geocodes: { 'VN-ADM3': { '26734': ['c26734'] } },
+  groups: { c26734: {} },
+  events: { '*': { count: 1 } },
+};
 
 const broker = await startBroker();
-const fleet = await startCapFleet(broker, { mapping: MAPPING, minRepeatS: 60, boxes: [{ name: 'bench', groups: ['c26734'] }] });
+const fleet = await startCapFleet(broker, {
+  mapping: MAPPING,
+  minRepeatS: 60,
+  boxes: [{ name: 'bench', groups: ['c26734'] }],
+});
 const box = fleet.boxes[0]!;
 
 interface Sample {
@@ -39,14 +49,29 @@ async function one(i: number, textOnly: boolean): Promise<Sample> {
   const xml = capXml({
     identifier: id,
     sent: capTime(Date.now() - 1000),
-    infos: [{ event: 'Lũ quét', headline: `Cảnh báo lũ quét số ${i}`, ...(textOnly ? { description: 'Người dân vùng trũng di chuyển đến nơi an toàn ngay.' } : {}), resources }],
+    infos: [
+      {
+        event: 'Lũ quét',
+        headline: `Cảnh báo lũ quét số ${i}`,
+        ...(textOnly ? { description: 'Người dân vùng trũng di chuyển đến nơi an toàn ngay.' } : {}),
+        resources,
+      },
+    ],
   });
   const t0 = Date.now();
   const r = await fleet.cap(id, xml);
   if (r.code !== 0) throw new Error(`noc cap exit ${r.code} for ${id}:\n${r.out}`);
   const centre = Date.now() - t0;
-  const started = await fleet.watcher.waitUntil(() => fleet.events(box, 'play.started', id)[0], 30_000, `${id} started`);
-  const end = await fleet.watcher.waitUntil(() => fleet.events(box, undefined, id).find((e) => e.type !== 'play.started'), 60_000, `${id} ended`);
+  const started = await fleet.watcher.waitUntil(
+    () => fleet.events(box, 'play.started', id)[0],
+    30_000,
+    `${id} started`,
+  );
+  const end = await fleet.watcher.waitUntil(
+    () => fleet.events(box, undefined, id).find((e) => e.type !== 'play.started'),
+    60_000,
+    `${id} ended`,
+  );
   if (end.type !== 'play.finished') throw new Error(`${id}: ${JSON.stringify(end)}`);
   return { centre, total: Date.parse(started.ts) - t0 };
 }
@@ -58,13 +83,17 @@ try {
     const s: Sample[] = [];
     for (let i = 0; i < N; i++) s.push(await one(i, textOnly));
     const f = (xs: number[]) => `p50 ${pct(xs, 50)} ms, p99 ${pct(xs, 99)} ms, max ${Math.max(...xs)} ms`;
-    rows.push(`| ${textOnly ? 'text only (espeak-ng + lame)' : 'audio resource (2 s MP3, 32 KB)'} | ${N} | ${f(s.map((x) => x.centre))} | ${f(s.map((x) => x.total))} |`);
+    rows.push(
+      `| ${textOnly ? 'text only (espeak-ng + lame)' : 'audio resource (2 s MP3, 32 KB)'} | ${N} | ${f(s.map((x) => x.centre))} | ${f(s.map((x) => x.total))} |`,
+    );
   }
 } finally {
   await fleet.close();
   await broker.close();
 }
-console.log('| CAP file → | n | signed play acknowledged by the broker (noc cap returns) | audio out on the box (play.started, mpg123 paced) |');
+console.log(
+  '| CAP file → | n | signed play acknowledged by the broker (noc cap returns) | audio out on the box (play.started, mpg123 paced) |',
+);
 console.log('|---|---|---|---|');
 for (const r of rows) console.log(r);
 process.exit(0);

@@ -32,7 +32,8 @@ export function worstInsideBudgets(): string {
 }
 
 function childPeak(cmd: string[]): { ms: number; rssKb: number } {
-  const py = 'import resource,subprocess,sys,time\nt=time.time()\nsubprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL)\nprint((time.time()-t)*1000, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
+  const py =
+    'import resource,subprocess,sys,time\nt=time.time()\nsubprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL)\nprint((time.time()-t)*1000, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
   const r = spawnSync('python3', ['-c', py, ...cmd], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr}`);
   const [ms, kb] = r.stdout.trim().split(/\s+/).map(Number);
@@ -56,11 +57,21 @@ export function benchCapReader(add: Add): void {
   const best = Math.min(...times);
   const hasXmllint = spawnSync('sh', ['-c', 'command -v xmllint']).status === 0;
   const lint = hasXmllint ? childPeak(['xmllint', '--noout', file]) : undefined;
-  add(`CAP reader: worst document inside every budget (${(bytes / 1e6).toFixed(2)} MB), parse, best of ${runs}`, `${best.toFixed(0)} ms`, lint ? `anchor xmllint --noout ${lint.ms.toFixed(0)} ms (${(best / lint.ms).toFixed(1)}x, process start included in xmllint)` : 'xmllint not installed (libxml2-utils)');
+  add(
+    `CAP reader: worst document inside every budget (${(bytes / 1e6).toFixed(2)} MB), parse, best of ${runs}`,
+    `${best.toFixed(0)} ms`,
+    lint
+      ? `anchor xmllint --noout ${lint.ms.toFixed(0)} ms (${(best / lint.ms).toFixed(1)}x, process start included in xmllint)`
+      : 'xmllint not installed (libxml2-utils)',
+  );
   const parser = `import { readFileSync } from 'node:fs'; import { parseXml } from ${JSON.stringify(join(REPO_ROOT, 'noc/cap/xml.ts'))}; parseXml(readFileSync(${JSON.stringify(file)}, 'utf8'));`;
   const node = childPeak([process.execPath, '--import', 'tsx', '-e', parser]);
   const bare = childPeak([process.execPath, '--import', 'tsx', '-e', '0']);
-  add('CAP reader: peak RSS of a process parsing it', `${(node.rssKb / 1024).toFixed(0)} MB`, `anchors: bare node+tsx ${(bare.rssKb / 1024).toFixed(0)} MB (+${((node.rssKb - bare.rssKb) / 1024).toFixed(0)} MB)${lint ? `, xmllint ${(lint.rssKb / 1024).toFixed(0)} MB` : ''}`);
+  add(
+    'CAP reader: peak RSS of a process parsing it',
+    `${(node.rssKb / 1024).toFixed(0)} MB`,
+    `anchors: bare node+tsx ${(bare.rssKb / 1024).toFixed(0)} MB (+${((node.rssKb - bare.rssKb) / 1024).toFixed(0)} MB)${lint ? `, xmllint ${(lint.rssKb / 1024).toFixed(0)} MB` : ''}`,
+  );
   // What the budgets refuse, and how fast (before: 27 s / 2.08 GB and 8.3 s).
   const bomb = `<alert ${Array.from({ length: 30 }, (_, k) => `xmlns:p${k}="urn:x:${k}"`).join(' ')}>${Array.from({ length: 400 }, (_, k) => `<code ${Array.from({ length: 5 }, (_, j) => `xmlns:q${j}="urn:y:${k}:${j}"`).join(' ')}>${'<x/>'.repeat(49)}</code>`).join('')}</alert>`;
   const flood = `<a ${Array.from({ length: 40_000 }, (_, k) => `a${k}="1"`).join(' ')}/>`;
@@ -76,7 +87,12 @@ export function benchCapReader(add: Add): void {
       if (!(err instanceof XmlBudgetError) || err.budget !== budget) throw err;
     }
     const ms = performance.now() - t0;
-    add(`CAP reader: ${what}, refused (${budget} budget)`, `${ms.toFixed(1)} ms`, 'before the budgets: 27 s / 2.08 GB and 8.3 s', ms < 1000);
+    add(
+      `CAP reader: ${what}, refused (${budget} budget)`,
+      `${ms.toFixed(1)} ms`,
+      'before the budgets: 27 s / 2.08 GB and 8.3 s',
+      ms < 1000,
+    );
   }
 }
 
@@ -95,7 +111,16 @@ export async function benchCapFeed(add: Add): Promise<void> {
   const audio = Buffer.alloc(20_000, 3);
   const { createHash } = await import('node:crypto');
   const now = Date.now();
-  const alert = capXml({ identifier: 'VN-BENCH-FEED', sent: capTime(now - 60_000), infos: [{ expires: capTime(now + 3_600_000), resources: [{ uri: 'AUDIO', size: audio.length, digest: createHash('sha1').update(audio).digest('hex') }] }] });
+  const alert = capXml({
+    identifier: 'VN-BENCH-FEED',
+    sent: capTime(now - 60_000),
+    infos: [
+      {
+        expires: capTime(now + 3_600_000),
+        resources: [{ uri: 'AUDIO', size: audio.length, digest: createHash('sha1').update(audio).digest('hex') }],
+      },
+    ],
+  });
   let slow = true;
   const timers = new Set<NodeJS.Timeout>();
   const server = createServer((req, res) => {
@@ -103,8 +128,17 @@ export async function benchCapFeed(add: Add): Promise<void> {
     const host = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     if (url === '/audio.mp3') return void res.writeHead(200).end(audio);
     if (url === '/feed.atom') {
-      const entries = ['/l1.xml', '/l2.xml', '/l3.xml', '/real.xml'].map((p) => `<entry><id>${p}</id><title>x</title><updated>2026-12-06T00:00:00Z</updated><link type="application/cap+xml" href="${host}${p}"/></entry>`).join('');
-      return void res.writeHead(200).end(`<feed xmlns="http://www.w3.org/2005/Atom"><id>f</id><title>f</title><updated>2026-12-06T00:00:00Z</updated>${entries}</feed>`);
+      const entries = ['/l1.xml', '/l2.xml', '/l3.xml', '/real.xml']
+        .map(
+          (p) =>
+            `<entry><id>${p}</id><title>x</title><updated>2026-12-06T00:00:00Z</updated><link type="application/cap+xml" href="${host}${p}"/></entry>`,
+        )
+        .join('');
+      return void res
+        .writeHead(200)
+        .end(
+          `<feed xmlns="http://www.w3.org/2005/Atom"><id>f</id><title>f</title><updated>2026-12-06T00:00:00Z</updated>${entries}</feed>`,
+        );
     }
     const body = alert.replace('AUDIO', `${host}/audio.mp3`);
     if (url === '/real.xml' || !slow) return void res.writeHead(200).end(body);
@@ -120,15 +154,35 @@ export async function benchCapFeed(add: Add): Promise<void> {
   const poll = async (k: number) => {
     const io = memoryIo();
     const t0 = performance.now();
-    await main(['cap', '--feed', `${base}/feed.atom`, '--once', '--dry-run', '--allow-private', '--mapping', join(dir, 'mapping.json'), '--state', join(dir, `s${k}.json`)], io);
-    if (!io.stdout.some((l) => /would publish .*VN-BENCH-FEED/.test(l))) throw new Error(`the real alert was not handled:\n${io.stdout.join('\n')}`);
+    await main(
+      [
+        'cap',
+        '--feed',
+        `${base}/feed.atom`,
+        '--once',
+        '--dry-run',
+        '--allow-private',
+        '--mapping',
+        join(dir, 'mapping.json'),
+        '--state',
+        join(dir, `s${k}.json`),
+      ],
+      io,
+    );
+    if (!io.stdout.some((l) => /would publish .*VN-BENCH-FEED/.test(l)))
+      throw new Error(`the real alert was not handled:\n${io.stdout.join('\n')}`);
     return performance.now() - t0;
   };
   try {
     const withSlow = await poll(1);
     slow = false;
     const fast = await poll(2);
-    add('noc cap --feed: 3 links trickling a byte every 5 s, then the real alert: poll done', `${(withSlow / 1000).toFixed(1)} s`, `goal ≤ 35 s (was 90.9 s); anchor: the same feed answered at once ${(fast / 1000).toFixed(1)} s`, withSlow <= 35_000);
+    add(
+      'noc cap --feed: 3 links trickling a byte every 5 s, then the real alert: poll done',
+      `${(withSlow / 1000).toFixed(1)} s`,
+      `goal ≤ 35 s (was 90.9 s); anchor: the same feed answered at once ${(fast / 1000).toFixed(1)} s`,
+      withSlow <= 35_000,
+    );
   } finally {
     for (const t of timers) clearInterval(t);
     server.closeAllConnections();

@@ -47,15 +47,24 @@ export async function benchEmergency(add: Add, broker: TestBroker): Promise<void
     audio: { player: 'mpg123', output: 'paced' },
   });
   const w = await Watcher.connect(broker.url, [deviceFilter(DEFAULT_ROOT, deviceId)]);
-  const proc = spawn(process.execPath, ['--max-semi-space-size=1', '--v8-pool-size=1', join(REPO_ROOT, 'dist/agent/main.js'), '--config', cfg], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--max-semi-space-size=1', '--v8-pool-size=1', join(REPO_ROOT, 'dist/agent/main.js'), '--config', cfg],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const pub = mqtt.connect(broker.url);
   try {
     await new Promise((r) => pub.once('connect', r));
     await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'birth');
-    const result = (id: string) => w.waitUntil(() => w.messages.find((m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === id)?.json(), 20_000, `result ${id}`);
+    const result = (id: string) =>
+      w.waitUntil(
+        () => w.messages.find((m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === id)?.json(),
+        20_000,
+        `result ${id}`,
+      );
     const cmd = (action: string, args: Record<string, unknown>) => ({
       type: 'command',
       id: randomUUID(),
@@ -75,12 +84,21 @@ export async function benchEmergency(add: Add, broker: TestBroker): Promise<void
       if (!r.ok || !r.result) throw new Error(`emergency play failed: ${JSON.stringify(r)}`);
       lat.push(Date.parse(r.result.startedAt) - t0);
       const stop = cmd('stop', {});
-      await pub.publishAsync(deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'), await sign(stop, key, { typ: 'loa-command+json' }), { qos: 1 });
+      await pub.publishAsync(
+        deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'),
+        await sign(stop, key, { typ: 'loa-command+json' }),
+        { qos: 1 },
+      );
       await result(stop.id);
       await new Promise((res) => setTimeout(res, 300)); // amplifier off (hold 0) before the next try
     }
     add(`emergency play command -> audio out, p50 (${TRIES} tries, amp cold)`, `${pct(lat, 50)} ms`, '', undefined);
-    add('emergency play command -> audio out, p99 / max', `${pct(lat, 99)} ms / ${Math.max(...lat)} ms`, '< 1000 ms', pct(lat, 99) < 1000);
+    add(
+      'emergency play command -> audio out, p99 / max',
+      `${pct(lat, 99)} ms / ${Math.max(...lat)} ms`,
+      '< 1000 ms',
+      pct(lat, 99) < 1000,
+    );
   } finally {
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));

@@ -27,18 +27,57 @@ function feed() {
     const deviceId = `sim-${String(i + 1).padStart(5, '0')}`;
     // 63 provinces, 5 boxes per commune: groups as a real fleet has them.
     const groups = ['all', `p${(i % 63) + 1}`, `c${Math.floor(i / 5)}`];
-    const box = new SimBox({ url: 'mqtt://unused', mqtt: {}, root: DEFAULT_ROOT, deviceId, groups, heartbeatMs: 30_000, playEveryMs: 0, sessionExpiryS: 0, keys, counters, agentVersion: '0.1.0-sim' });
+    const box = new SimBox({
+      url: 'mqtt://unused',
+      mqtt: {},
+      root: DEFAULT_ROOT,
+      deviceId,
+      groups,
+      heartbeatMs: 30_000,
+      playEveryMs: 0,
+      sessionExpiryS: 0,
+      keys,
+      counters,
+      agentVersion: '0.1.0-sim',
+    });
     model.apply(deviceTopic(DEFAULT_ROOT, deviceId, 'status'), JSON.stringify(box.birth()), now, true);
     model.apply(deviceTopic(DEFAULT_ROOT, deviceId, 'heartbeat'), JSON.stringify(box.heartbeatState()), now, true);
-    for (const [seq, type] of [[1, 'play.started'], [2, 'play.finished']]) {
-      model.apply(deviceTopic(DEFAULT_ROOT, deviceId, 'events'), JSON.stringify({ epoch: 'e', seq, ts: new Date(now).toISOString(), type, itemId: 'sim-news', docId: 'sim-daily', priority: 50 }), now);
+    for (const [seq, type] of [
+      [1, 'play.started'],
+      [2, 'play.finished'],
+    ]) {
+      model.apply(
+        deviceTopic(DEFAULT_ROOT, deviceId, 'events'),
+        JSON.stringify({
+          epoch: 'e',
+          seq,
+          ts: new Date(now).toISOString(),
+          type,
+          itemId: 'sim-news',
+          docId: 'sim-daily',
+          priority: 50,
+        }),
+        now,
+      );
     }
   }
   if (mode === 'rogue') {
     const t0 = performance.now();
     const rogue = 'sim-00001';
     for (let k = 0; k < 20_000; k++) {
-      model.apply(deviceTopic(DEFAULT_ROOT, rogue, 'events'), JSON.stringify({ epoch: 'r', seq: k + 1, ts: new Date(now).toISOString(), type: 'hw.fault', component: `rogue-${k}`, code: 'x', message: 'x' }), now);
+      model.apply(
+        deviceTopic(DEFAULT_ROOT, rogue, 'events'),
+        JSON.stringify({
+          epoch: 'r',
+          seq: k + 1,
+          ts: new Date(now).toISOString(),
+          type: 'hw.fault',
+          component: `rogue-${k}`,
+          code: 'x',
+          message: 'x',
+        }),
+        now,
+      );
     }
     ingestMs = performance.now() - t0;
   }
@@ -46,7 +85,15 @@ function feed() {
 }
 let ingestMs = 0;
 
-const health = { connected: true, mode: mode === 'group' ? 'group' : 'box', share: '', scrapes: 0, lastRenderS: null, loopDelayP99S: null, startedAt: Date.now() };
+const health = {
+  connected: true,
+  mode: mode === 'group' ? 'group' : 'box',
+  share: '',
+  scrapes: 0,
+  lastRenderS: null,
+  loopDelayP99S: null,
+  startedAt: Date.now(),
+};
 let render;
 if (mode === 'static') {
   // The anchor: the same number of bytes, built once, sent from memory.
@@ -67,4 +114,6 @@ const server = createServer((_req, res) => {
   res.uncork();
   res.end();
 });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`ready ${render().reduce((n, p) => n + Buffer.byteLength(p), 0)} ${ingestMs.toFixed(0)}\n`));
+server.listen(port, '127.0.0.1', () =>
+  process.stdout.write(`ready ${render().reduce((n, p) => n + Buffer.byteLength(p), 0)} ${ingestMs.toFixed(0)}\n`),
+);

@@ -22,7 +22,8 @@ import { size } from './smoke.js';
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rssMB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+const rssMB = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 const DIST = join(REPO_ROOT, 'dist');
 /** The simulated boxes' heartbeat period: the scrape waits one full period after all are seen. */
 const HEARTBEAT_S = size(30, 2);
@@ -108,18 +109,46 @@ async function fed(mode: string, n: number): Promise<{ rss: number; s: Scrape; i
   }
 }
 
-const fmt = (s: Scrape) => `${s.medianMs.toFixed(0)} ms median, ${s.maxMs.toFixed(0)} max, ${s.cpuMs.toFixed(0)} ms CPU, ${(s.bytes / 1e6).toFixed(1)} MB, ${s.series.toLocaleString('en')} series`;
+const fmt = (s: Scrape) =>
+  `${s.medianMs.toFixed(0)} ms median, ${s.maxMs.toFixed(0)} max, ${s.cpuMs.toFixed(0)} ms CPU, ${(s.bytes / 1e6).toFixed(1)} MB, ${s.series.toLocaleString('en')} series`;
 
 async function overMqtt(add: Add, n: number): Promise<void> {
   const broker = await startBroker();
   const port = await freePort();
-  const sim = spawnNode([join(DIST, 'noc/cli.js'), 'simulate', '--broker', broker.url, '--boxes', String(n), '--heartbeat', String(HEARTBEAT_S), '--ramp', '1000', '--play-every', '600', '--mqtt-version', '5']);
-  const exp = spawnNode([join(DIST, 'noc/cli.js'), 'exporter', '--broker', broker.url, '--listen', `127.0.0.1:${port}`, '--mqtt-version', '5']);
+  const sim = spawnNode([
+    join(DIST, 'noc/cli.js'),
+    'simulate',
+    '--broker',
+    broker.url,
+    '--boxes',
+    String(n),
+    '--heartbeat',
+    String(HEARTBEAT_S),
+    '--ramp',
+    '1000',
+    '--play-every',
+    '600',
+    '--mqtt-version',
+    '5',
+  ]);
+  const exp = spawnNode([
+    join(DIST, 'noc/cli.js'),
+    'exporter',
+    '--broker',
+    broker.url,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--mqtt-version',
+    '5',
+  ]);
   try {
     // Every box known and beating: wait for loa_exporter_boxes, then one full period.
     const deadline = Date.now() + 180_000;
     for (;;) {
-      const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+      const body = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
       if (Number(/^loa_exporter_boxes (\d+)/m.exec(body)?.[1]) >= n) break;
       if (Date.now() > deadline) throw new Error(`exporter did not see ${n} boxes within 180 s`);
       await sleep(size(2000, 200));
@@ -150,11 +179,23 @@ export async function benchExporter(add: Add): Promise<void> {
     if (n === FED[0]) {
       // Issue [3/8]: one rogue box must not cost the fleet its scrape (before: 242 s to ingest, 47 s a scrape).
       const rogue = await fed('rogue', n);
-      add(`exporter model, ${n.toLocaleString('en')} boxes + a rogue box of 20,000 fault components: ingest of its 20,000 events`, `${rogue.ingestMs} ms`, 'before the per-box bounds: 242 s');
-      add(`exporter model, ${n.toLocaleString('en')} boxes + the rogue box: /metrics`, fmt(rogue.s), `beside the clean fleet above: max ${(rogue.s.maxMs / box.s.maxMs).toFixed(2)}x`, rogue.s.maxMs < 10_000);
+      add(
+        `exporter model, ${n.toLocaleString('en')} boxes + a rogue box of 20,000 fault components: ingest of its 20,000 events`,
+        `${rogue.ingestMs} ms`,
+        'before the per-box bounds: 242 s',
+      );
+      add(
+        `exporter model, ${n.toLocaleString('en')} boxes + the rogue box: /metrics`,
+        fmt(rogue.s),
+        `beside the clean fleet above: max ${(rogue.s.maxMs / box.s.maxMs).toFixed(2)}x`,
+        rogue.s.maxMs < 10_000,
+      );
     }
     const anchor = await fed('static', n);
-    add(`anchor: node:http sending the same ${(anchor.s.bytes / 1e6).toFixed(1)} MB from memory`, `${anchor.s.medianMs.toFixed(0)} ms median, ${anchor.s.maxMs.toFixed(0)} max, ${anchor.s.cpuMs.toFixed(0)} ms CPU`);
+    add(
+      `anchor: node:http sending the same ${(anchor.s.bytes / 1e6).toFixed(1)} MB from memory`,
+      `${anchor.s.medianMs.toFixed(0)} ms median, ${anchor.s.maxMs.toFixed(0)} max, ${anchor.s.cpuMs.toFixed(0)} ms CPU`,
+    );
   }
   const group = await fed('group', PER_GROUP);
   const boxes = PER_GROUP.toLocaleString('en');

@@ -45,7 +45,9 @@ export async function benchBridge(add: Add): Promise<void> {
     const dir = tempDir('bench-fw');
     const host = join(dir, 'host');
     const board = join(dir, 'board');
-    const socat = spawn(socatPath, [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], { stdio: 'ignore' });
+    const socat = spawn(socatPath, [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], {
+      stdio: 'ignore',
+    });
     let sim: ChildProcess | undefined;
     let bridge: FirmwareBridge | undefined;
     try {
@@ -69,7 +71,12 @@ export async function benchBridge(add: Add): Promise<void> {
       }
       ms.sort((a, b) => a - b);
       add('firmware round trip p50 (pty, ping/get-status)', `${pct(ms, 50).toFixed(2)} ms`);
-      add('firmware round trip p99 (pty, ping/get-status)', `${pct(ms, 99).toFixed(2)} ms`, '< 200 ms (PING timeout)', pct(ms, 99) < 200);
+      add(
+        'firmware round trip p99 (pty, ping/get-status)',
+        `${pct(ms, 99).toFixed(2)} ms`,
+        '< 200 ms (PING timeout)',
+        pct(ms, 99) < 200,
+      );
     } finally {
       await bridge?.stop();
       if (sim) await kill(sim);

@@ -34,7 +34,10 @@ interface Proc {
 }
 
 function noc(args: string[]): Proc {
-  const p = spawn(process.execPath, ['--import', 'tsx', NOC, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, ['--import', 'tsx', NOC, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const stats: Proc['stats'] = [];
   let err = '';
   let buf = '';
@@ -47,7 +50,8 @@ function noc(args: string[]): Proc {
     while ((nl = buf.indexOf('\n')) !== -1) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (line.startsWith('{"stats":true')) stats.push({ at: performance.now(), s: JSON.parse(line) as Record<string, number> });
+      if (line.startsWith('{"stats":true'))
+        stats.push({ at: performance.now(), s: JSON.parse(line) as Record<string, number> });
     }
   });
   return { p, stats, err: () => err };
@@ -111,7 +115,9 @@ async function cpuOver(pids: Record<string, number>, ms: number): Promise<Record
   const m0 = machineTicks();
   await sleep(ms);
   const m1 = machineTicks();
-  const out = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, ((cpuTicks(p) - a[k]!) / HZ / (ms / 1000)) * 100]));
+  const out = Object.fromEntries(
+    Object.entries(pids).map(([k, p]) => [k, ((cpuTicks(p) - a[k]!) / HZ / (ms / 1000)) * 100]),
+  );
   out.machine = ((m1.busy - m0.busy) / (m1.total - m0.total)) * 100;
   return out;
 }
@@ -148,8 +154,30 @@ const LEVELS: Level[] = SMOKE
       { boxes: 4000, heartbeatS: 0.125 },
     ];
 
-async function rateLevel(broker: TestBroker, watch: Proc, mosq: number, l: Level, add: Add): Promise<{ keptUp: boolean; line: string }> {
-  const sim = noc(['simulate', '--broker', broker.url, '--boxes', String(l.boxes), '--heartbeat', String(l.heartbeatS), '--play-every', '0', '--ramp', '1000', '--stats', '1', '--session-expiry', '0']);
+async function rateLevel(
+  broker: TestBroker,
+  watch: Proc,
+  mosq: number,
+  l: Level,
+  add: Add,
+): Promise<{ keptUp: boolean; line: string }> {
+  const sim = noc([
+    'simulate',
+    '--broker',
+    broker.url,
+    '--boxes',
+    String(l.boxes),
+    '--heartbeat',
+    String(l.heartbeatS),
+    '--play-every',
+    '0',
+    '--ramp',
+    '1000',
+    '--stats',
+    '1',
+    '--session-expiry',
+    '0',
+  ]);
   try {
     await waitErr(sim, /ready: \d+ of \d+ boxes connected/, 60_000);
     await sleep(size(2000, 500) + l.heartbeatS * 1000); // every box past its jittered first beat
@@ -182,7 +210,23 @@ async function rateLevel(broker: TestBroker, watch: Proc, mosq: number, l: Level
 async function connectionsPhase(broker: TestBroker, mosq: number, add: Add): Promise<void> {
   const n = size(10_000, 200);
   const before = rssMb(mosq);
-  const sim = noc(['simulate', '--broker', broker.url, '--boxes', String(n), '--prefix', 'conn-', '--heartbeat', '30', '--play-every', '0', '--ramp', '1000', '--session-expiry', '0']);
+  const sim = noc([
+    'simulate',
+    '--broker',
+    broker.url,
+    '--boxes',
+    String(n),
+    '--prefix',
+    'conn-',
+    '--heartbeat',
+    '30',
+    '--play-every',
+    '0',
+    '--ramp',
+    '1000',
+    '--session-expiry',
+    '0',
+  ]);
   try {
     const t0 = performance.now();
     await waitErr(sim, new RegExp(`ready: ${n} of ${n} boxes connected`), 90_000);
@@ -191,7 +235,10 @@ async function connectionsPhase(broker: TestBroker, mosq: number, add: Add): Pro
     const cpu = await cpuOver({ mosquitto: mosq, simulate: sim.p.pid! }, size(10_000, 1000));
     const mosqMb = rssMb(mosq) - before;
     const simMb = rssMb(sim.p.pid!);
-    add(`fleet: ${n.toLocaleString('en')} connections at heartbeat 30 s`, `connected in ${ramp.toFixed(1)} s (ramp 1000/s); mosquitto +${mosqMb.toFixed(0)} MB (${((mosqMb * 1024) / n).toFixed(1)} kB/connection), CPU ${pct(cpu.mosquitto!)}; simulate RSS ${simMb.toFixed(0)} MB (${((simMb * 1024) / n).toFixed(0)} kB/box), CPU ${pct(cpu.simulate!)}`);
+    add(
+      `fleet: ${n.toLocaleString('en')} connections at heartbeat 30 s`,
+      `connected in ${ramp.toFixed(1)} s (ramp 1000/s); mosquitto +${mosqMb.toFixed(0)} MB (${((mosqMb * 1024) / n).toFixed(1)} kB/connection), CPU ${pct(cpu.mosquitto!)}; simulate RSS ${simMb.toFixed(0)} MB (${((simMb * 1024) / n).toFixed(0)} kB/box), CPU ${pct(cpu.simulate!)}`,
+    );
   } finally {
     await stop(sim, 90_000);
   }
@@ -204,14 +251,29 @@ async function eventsPhase(broker: TestBroker, add: Add): Promise<void> {
   const each = size(10_000, 250);
   try {
     await waitErr(ev, /collecting/, 30_000);
-    const clients = await Promise.all(Array.from({ length: publishers }, (_, i) => mqtt.connectAsync(broker.url, { clientId: `bench-pub-${i}` })));
+    const clients = await Promise.all(
+      Array.from({ length: publishers }, (_, i) => mqtt.connectAsync(broker.url, { clientId: `bench-pub-${i}` })),
+    );
     const t0 = performance.now();
     const c0 = cpuTicks(ev.p.pid!);
     await Promise.all(
       clients.map(async (c, i) => {
         const pending: Promise<unknown>[] = [];
         for (let s = 1; s <= each; s++) {
-          const body = JSON.stringify({ epoch: `bench-${i}`, seq: s, ts: new Date().toISOString(), type: 'play.finished', itemId: 'news', docId: 'daily', docVersion: 1, occurrence: new Date().toISOString(), lateMs: 3, source: 'file', priority: 50, playedMs: 1000 });
+          const body = JSON.stringify({
+            epoch: `bench-${i}`,
+            seq: s,
+            ts: new Date().toISOString(),
+            type: 'play.finished',
+            itemId: 'news',
+            docId: 'daily',
+            docVersion: 1,
+            occurrence: new Date().toISOString(),
+            lateMs: 3,
+            source: 'file',
+            priority: 50,
+            playedMs: 1000,
+          });
           pending.push(c.publishAsync(deviceTopic(DEFAULT_ROOT, `bench-${i}`, 'events'), body, { qos: 1 }));
           if (pending.length >= 200) await Promise.all(pending.splice(0));
         }
@@ -224,7 +286,12 @@ async function eventsPhase(broker: TestBroker, add: Add): Promise<void> {
     const s = (performance.now() - t0) / 1000;
     const cpu = ((cpuTicks(ev.p.pid!) - c0) / HZ / s) * 100;
     const stored = ev.stats.at(-1)?.s.stored ?? 0;
-    add(`noc events: archive ${total.toLocaleString('en')} QoS 1 events (SQLite WAL, synchronous=normal)`, `${Math.round(stored / s)} events/s (${stored} in ${s.toFixed(1)} s), CPU of noc events ${pct(cpu)}`, 'all stored', stored === total);
+    add(
+      `noc events: archive ${total.toLocaleString('en')} QoS 1 events (SQLite WAL, synchronous=normal)`,
+      `${Math.round(stored / s)} events/s (${stored} in ${s.toFixed(1)} s), CPU of noc events ${pct(cpu)}`,
+      'all stored',
+      stored === total,
+    );
     await Promise.all(clients.map((c) => c.endAsync()));
   } finally {
     await stop(ev);
@@ -249,7 +316,10 @@ export async function benchFleet(add: Add): Promise<void> {
       if (!r.keptUp) break;
     }
     const boxes = watch.stats.at(-1)?.s.boxes ?? 0;
-    add('noc watch memory', `${rssMb(watch.p.pid!).toFixed(0)} MB RSS with ${boxes.toLocaleString('en')} boxes in its table`);
+    add(
+      'noc watch memory',
+      `${rssMb(watch.p.pid!).toFixed(0)} MB RSS with ${boxes.toLocaleString('en')} boxes in its table`,
+    );
     await eventsPhase(broker, add);
   } finally {
     await stop(watch);
@@ -260,7 +330,9 @@ export async function benchFleet(add: Add): Promise<void> {
 // `node --import tsx bench/fleet.ts` runs this bench alone.
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/bench\//, '/bench/'))) {
   const t0 = performance.now();
-  benchFleet((metric, value, target, ok) => console.log(`${metric}: ${value}${target ? `  [target ${target}: ${ok ? 'yes' : 'NO'}]` : ''}`)).then(
+  benchFleet((metric, value, target, ok) =>
+    console.log(`${metric}: ${value}${target ? `  [target ${target}: ${ok ? 'yes' : 'NO'}]` : ''}`),
+  ).then(
     () => {
       console.log(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       process.exit(0);

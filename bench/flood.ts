@@ -43,7 +43,12 @@ export async function benchFlood(add: Add): Promise<void> {
   const key = makeKey('bench-centre');
   const dir = tempDir('bench-flood');
   const cfg = writeConfig(dir, boxConfig(broker, key, DEVICE, dir, { hardware: { ampWarmUpMs: 500, ampHoldMs: 200 } }));
-  const w = await Watcher.connect(broker.url, [`${ROOT}/events`, `${ROOT}/heartbeat`, `${ROOT}/cmd/result`, `${ROOT}/status`]);
+  const w = await Watcher.connect(broker.url, [
+    `${ROOT}/events`,
+    `${ROOT}/heartbeat`,
+    `${ROOT}/cmd/result`,
+    `${ROOT}/status`,
+  ]);
   const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
   let agent: DistAgent | undefined;
   let sampler: NodeJS.Timeout | undefined;
@@ -62,10 +67,19 @@ export async function benchFlood(add: Add): Promise<void> {
 
     // The day: a line item every 2 s over the three phases, from T0.
     const T0 = Math.ceil((Date.now() + size(5000, 1000)) / 1000) * 1000;
-    const items = Array.from({ length: (3 * PHASE_MS) / 2000 }, (_, k) => ({ id: `tick-${k}`, source: { kind: 'line' }, at: new Date(T0 + k * 2000).toISOString(), durationS: 1 }));
+    const items = Array.from({ length: (3 * PHASE_MS) / 2000 }, (_, k) => ({
+      id: `tick-${k}`,
+      source: { kind: 'line' },
+      at: new Date(T0 + k * 2000).toISOString(),
+      durationS: 1,
+    }));
     const doc = scheduleDoc({ id: 'flood-day', target: { devices: [DEVICE] }, items });
     await pub.publishAsync(`${ROOT}/schedule`, await sign(doc, key), { qos: 1, retain: true });
-    await w.waitFor((m) => m.topic.endsWith('/events') && m.json().type === 'schedule.accepted', 10_000, 'schedule accepted');
+    await w.waitFor(
+      (m) => m.topic.endsWith('/events') && m.json().type === 'schedule.accepted',
+      10_000,
+      'schedule accepted',
+    );
 
     const command = (action: string, args: Record<string, unknown>) => commandDoc(DEVICE, action, args);
     const isResult = (id: string) => (m: Received) => m.topic.endsWith('/cmd/result') && m.json().cmdId === id;
@@ -74,7 +88,11 @@ export async function benchFlood(add: Add): Promise<void> {
       const jws = await sign(cmd, key, { typ: 'loa-command+json' });
       const sentAt = Date.now();
       await pub.publishAsync(`${ROOT}/cmd`, jws, { qos: 1 });
-      const started = await w.waitFor((m) => m.topic.endsWith('/events') && m.json().type === 'play.started' && m.json().cmdId === cmd.id, 30_000, 'emergency play.started');
+      const started = await w.waitFor(
+        (m) => m.topic.endsWith('/events') && m.json().type === 'play.started' && m.json().cmdId === cmd.id,
+        30_000,
+        'emergency play.started',
+      );
       const stop = command('stop', { itemId: cmd.id });
       await pub.publishAsync(`${ROOT}/cmd`, await sign(stop, key, { typ: 'loa-command+json' }), { qos: 1 });
       await w.waitFor(isResult(stop.id), 30_000, 'stop result');
@@ -123,13 +141,17 @@ export async function benchFlood(add: Add): Promise<void> {
 
     // The flood's cost in events: its 60 s rejection window (the agent's, fixed) ends with
     // intake.flood. A smoke run does not wait the minute out: it counts what came so far.
-    const summary = SMOKE ? undefined : await w.waitFor((m) => m.topic.endsWith('/events') && m.json().type === 'intake.flood', 90_000, 'intake.flood');
+    const summary = SMOKE
+      ? undefined
+      : await w.waitFor((m) => m.topic.endsWith('/events') && m.json().type === 'intake.flood', 90_000, 'intake.flood');
     const summaryAt = summary?.at ?? Date.now();
     clearInterval(sampler);
     sampler = undefined;
     const since = window.flood.from;
     const evs = w.messages.filter((m) => m.at >= since && m.at <= summaryAt);
-    const rejected = evs.filter((m) => m.topic.endsWith('/events') && ['cmd.rejected', 'schedule.rejected'].includes(String(m.json().type))).length;
+    const rejected = evs.filter(
+      (m) => m.topic.endsWith('/events') && ['cmd.rejected', 'schedule.rejected'].includes(String(m.json().type)),
+    ).length;
     const refused = evs.filter((m) => m.topic.endsWith('/cmd/result') && m.json().ok === false).length;
     const summaries = evs.filter((m) => m.topic.endsWith('/events') && m.json().type === 'intake.flood').length;
     const dropped = summary ? Number(summary.json().dropped) : 0;
@@ -138,8 +160,18 @@ export async function benchFlood(add: Add): Promise<void> {
     // Scheduled starts per phase (by the instant they were scheduled for).
     // An interrupted item may resume after the emergency: its first start is the one on time.
     const seen = new Set<string>();
-    const started = w.messages.filter((m) => m.topic.endsWith('/events') && m.json().type === 'play.started' && String(m.json().itemId).startsWith('tick-') && !seen.has(String(m.json().itemId)) && !!seen.add(String(m.json().itemId)));
-    const skipped = w.messages.filter((m) => m.topic.endsWith('/events') && m.json().type === 'play.skipped' && String(m.json().itemId).startsWith('tick-'));
+    const started = w.messages.filter(
+      (m) =>
+        m.topic.endsWith('/events') &&
+        m.json().type === 'play.started' &&
+        String(m.json().itemId).startsWith('tick-') &&
+        !seen.has(String(m.json().itemId)) &&
+        !!seen.add(String(m.json().itemId)),
+    );
+    const skipped = w.messages.filter(
+      (m) =>
+        m.topic.endsWith('/events') && m.json().type === 'play.skipped' && String(m.json().itemId).startsWith('tick-'),
+    );
     const inPhase = (p: Phase) => (m: Received) => {
       const at = Date.parse(String(m.json().occurrence));
       return at >= window[p].from && at < window[p].to;
@@ -148,13 +180,20 @@ export async function benchFlood(add: Add): Promise<void> {
     const beats = w.messages.filter((m) => m.topic.endsWith('/heartbeat') && !m.retain).map((m) => m.at);
     const maxGap = (p: Phase) => {
       let g = 0;
-      for (let i = 1; i < beats.length; i++) if (beats[i]! > window[p].from && beats[i - 1]! < window[p].to) g = Math.max(g, beats[i]! - beats[i - 1]!);
+      for (let i = 1; i < beats.length; i++)
+        if (beats[i]! > window[p].from && beats[i - 1]! < window[p].to) g = Math.max(g, beats[i]! - beats[i - 1]!);
       return g;
     };
-    const rssIn = (from: number, to: number) => Math.max(0, ...rss.filter((s) => s.at >= from && s.at <= to).map((s) => s.mb));
+    const rssIn = (from: number, to: number) =>
+      Math.max(0, ...rss.filter((s) => s.at >= from && s.at <= to).map((s) => s.mb));
 
     const achieved = sent / (floodMs / 1000);
-    add(`flood: achieved rate (unsigned, QoS 0, on ${ROOT}/cmd)`, `${Math.round(achieved)} msg/s for ${(floodMs / 1000).toFixed(1)} s (${sent} sent; ${dropped + rejected + refused} reached the agent's intake)`, `${RATE} msg/s for ${FLOOD_MS / 1000} s`, achieved >= 0.95 * RATE);
+    add(
+      `flood: achieved rate (unsigned, QoS 0, on ${ROOT}/cmd)`,
+      `${Math.round(achieved)} msg/s for ${(floodMs / 1000).toFixed(1)} s (${sent} sent; ${dropped + rejected + refused} reached the agent's intake)`,
+      `${RATE} msg/s for ${FLOOD_MS / 1000} s`,
+      achieved >= 0.95 * RATE,
+    );
     const p99 = pct(lat.flood, 99);
     add(
       `flood: signed priority-100 play (line) publish -> play.started, ${lat.flood.length} tries mid-flood (${sentMidFlood} sent while it ran)`,
@@ -162,21 +201,46 @@ export async function benchFlood(add: Add): Promise<void> {
       'p99 <= 1000 ms',
       p99 <= 1000,
     );
-    add(`flood: the same, ${lat.after.length} tries ${(PHASE_MS - FLOOD_MS) / 1000}-${PHASE_MS / 1000} s after the flood`, `p50 ${pct(lat.after, 50)} / p99 ${pct(lat.after, 99)} ms (all: ${lat.after.join(', ')})`, 'p99 <= 1000 ms', pct(lat.after, 99) <= 1000);
+    add(
+      `flood: the same, ${lat.after.length} tries ${(PHASE_MS - FLOOD_MS) / 1000}-${PHASE_MS / 1000} s after the flood`,
+      `p50 ${pct(lat.after, 50)} / p99 ${pct(lat.after, 99)} ms (all: ${lat.after.join(', ')})`,
+      'p99 <= 1000 ms',
+      pct(lat.after, 99) <= 1000,
+    );
     const fmtLate = (p: Phase) => {
       const l = late(p);
       const sk = skipped.filter(inPhase(p)).length;
-      return l.length === 0 ? `none started (${sk} skipped)` : `p99 ${pct(l, 99)} ms (${l.join(', ')}${sk ? `; ${sk} skipped` : ''})`;
+      return l.length === 0
+        ? `none started (${sk} skipped)`
+        : `p99 ${pct(l, 99)} ms (${l.join(', ')}${sk ? `; ${sk} skipped` : ''})`;
     };
     const lf = late('flood');
-    add(`flood: scheduled start lateness (play.started lateMs), items every 2 s during the flood`, `${fmtLate('flood')}; anchor, no flood: ${fmtLate('anchor')}; after: ${fmtLate('after')}`, 'p99 <= 50 ms', lf.length > 0 && pct(lf, 99) <= 50);
+    add(
+      `flood: scheduled start lateness (play.started lateMs), items every 2 s during the flood`,
+      `${fmtLate('flood')}; anchor, no flood: ${fmtLate('anchor')}; after: ${fmtLate('after')}`,
+      'p99 <= 50 ms',
+      lf.length > 0 && pct(lf, 99) <= 50,
+    );
     // Every play start/stop also sends one (at most 1/s), so with plays every second the gap is short in every phase.
     const nBeats = (p: Phase) => beats.filter((t) => t >= window[p].from && t <= window[p].to).length;
-    add(`flood: largest heartbeat gap (heartbeatS 5, plus one per play change)`, `${(maxGap('flood') / 1000).toFixed(2)} s, ${nBeats('flood')} beats in the flood's ${((window.flood.to - window.flood.from) / 1000).toFixed(0)} s; anchor, no flood: ${(maxGap('anchor') / 1000).toFixed(2)} s, ${nBeats('anchor')} beats in ${PHASE_MS / 1000} s; after: ${(maxGap('after') / 1000).toFixed(2)} s`, '<= 5 s + 1 s', maxGap('flood') <= 6000);
+    add(
+      `flood: largest heartbeat gap (heartbeatS 5, plus one per play change)`,
+      `${(maxGap('flood') / 1000).toFixed(2)} s, ${nBeats('flood')} beats in the flood's ${((window.flood.to - window.flood.from) / 1000).toFixed(0)} s; anchor, no flood: ${(maxGap('anchor') / 1000).toFixed(2)} s, ${nBeats('anchor')} beats in ${PHASE_MS / 1000} s; after: ${(maxGap('after') / 1000).toFixed(2)} s`,
+      '<= 5 s + 1 s',
+      maxGap('flood') <= 6000,
+    );
     const rssIdle = rssIn(0, T0);
     const rssFlood = rssIn(window.flood.from, window.flood.to + 2000);
-    add(`flood: agent RSS, peak during the flood`, `${rssFlood.toFixed(1)} MB; anchor, idle before it: ${rssIdle.toFixed(1)} MB (peak in the no-flood phase ${rssIn(T0, window.flood.from).toFixed(1)} MB); after: ${rssIn(window.after.from, window.after.to).toFixed(1)} MB`, '<= 150 MB', rssFlood <= 150);
-    add(`flood: agent CPU, % of a core, per ${PHASE_MS / 1000} s phase`, `flood ${cpu.flood!.toFixed(0)} %; anchor ${cpu.anchor!.toFixed(0)} %; after ${cpu.after!.toFixed(0)} %`);
+    add(
+      `flood: agent RSS, peak during the flood`,
+      `${rssFlood.toFixed(1)} MB; anchor, idle before it: ${rssIdle.toFixed(1)} MB (peak in the no-flood phase ${rssIn(T0, window.flood.from).toFixed(1)} MB); after: ${rssIn(window.after.from, window.after.to).toFixed(1)} MB`,
+      '<= 150 MB',
+      rssFlood <= 150,
+    );
+    add(
+      `flood: agent CPU, % of a core, per ${PHASE_MS / 1000} s phase`,
+      `flood ${cpu.flood!.toFixed(0)} %; anchor ${cpu.anchor!.toFixed(0)} %; after ${cpu.after!.toFixed(0)} %`,
+    );
     const individual = rejected + refused;
     add(
       `flood: events the flood produced (${(summaryAt - since) / 1000 > 0 ? ((summaryAt - since) / 1000).toFixed(0) : '?'} s, flood start -> ${summary ? 'its summary' : 'now; its summary not awaited'})`,

@@ -21,7 +21,17 @@ import { tempDir } from '../test/helpers/tmp.js';
 import { makeKey, sign, scheduleDoc, type TestKey } from '../test/helpers/signer.js';
 import { REPO_ROOT, writeConfig } from '../test/helpers/agent-process.js';
 import { boxConfig, publishOnce } from '../test/helpers/box.js';
-import { type Add, type DistAgent, spawnDist, spawnNode, waitBirth, memMb, procIo, median, sleep } from './agent-proc.js';
+import {
+  type Add,
+  type DistAgent,
+  spawnDist,
+  spawnNode,
+  waitBirth,
+  memMb,
+  procIo,
+  median,
+  sleep,
+} from './agent-proc.js';
 import { DEFAULT_ROOT, deviceTopic } from '../contract/topics.js';
 import { size } from './smoke.js';
 
@@ -55,14 +65,34 @@ async function startRig(tag: string, opts: { bareLean?: boolean } = {}): Promise
   const broker = await startBroker();
   const key = makeKey('bench-centre');
   const body = readFileSync(join(REPO_ROOT, 'agent/demo-assets/chime.mp3'));
-  const cdn = createServer((_req, res) => res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': body.length }).end(body));
+  const cdn = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': body.length }).end(body),
+  );
   await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
-  const chime = { id: 'chime', url: `http://127.0.0.1:${(cdn.address() as { port: number }).port}/chime.mp3`, sha256: createHash('sha256').update(body).digest('hex'), bytes: body.length, durationMs: 3000 };
-  const w = await Watcher.connect(broker.url, [deviceTopic(DEFAULT_ROOT, DEVICE, 'status'), deviceTopic(DEFAULT_ROOT, DEVICE, 'events')]);
+  const chime = {
+    id: 'chime',
+    url: `http://127.0.0.1:${(cdn.address() as { port: number }).port}/chime.mp3`,
+    sha256: createHash('sha256').update(body).digest('hex'),
+    bytes: body.length,
+    durationMs: 3000,
+  };
+  const w = await Watcher.connect(broker.url, [
+    deviceTopic(DEFAULT_ROOT, DEVICE, 'status'),
+    deviceTopic(DEFAULT_ROOT, DEVICE, 'events'),
+  ]);
   const dir = tempDir(`lean-${tag}`);
-  const cfg = writeConfig(dir, boxConfig(broker, key, DEVICE, dir, { heartbeatS: 30, audio: { player: 'mpg123', output: 'paced' }, log: { level: 'info' } }));
+  const cfg = writeConfig(
+    dir,
+    boxConfig(broker, key, DEVICE, dir, {
+      heartbeatS: 30,
+      audio: { player: 'mpg123', output: 'paced' },
+      log: { level: 'info' },
+    }),
+  );
   const bare = spawnNode([BARE, broker.url, `bench-bare-${tag}`, '30']);
-  const bareLean = opts.bareLean ? spawnNode([BARE, broker.url, `bench-bare-lean-${tag}`, '30', 'no-write-cache']) : undefined;
+  const bareLean = opts.bareLean
+    ? spawnNode([BARE, broker.url, `bench-bare-lean-${tag}`, '30', 'no-write-cache'])
+    : undefined;
   const agent = spawnDist(cfg);
   const rig: Rig = {
     broker,
@@ -75,7 +105,12 @@ async function startRig(tag: string, opts: { bareLean?: boolean } = {}): Promise
     bareLean,
     version: 0,
     // Three bulletins a day (Vietnam's time, UTC+7), at hours that do not fall in a bench run.
-    daily: [5, 11, 17].map((h, i) => ({ id: `bulletin-${i}`, source: { kind: 'file', media: ['chime'] }, cron: `0 ${(localHour() + h) % 24} * * *`, priority: 40 })),
+    daily: [5, 11, 17].map((h, i) => ({
+      id: `bulletin-${i}`,
+      source: { kind: 'file', media: ['chime'] },
+      cron: `0 ${(localHour() + h) % 24} * * *`,
+      priority: 40,
+    })),
     async close() {
       await Promise.all([agent.stop(), bare.stop(), bareLean?.stop()]);
       await w.close();
@@ -99,9 +134,20 @@ const localHour = () => (new Date().getUTCHours() + 7) % 24;
 
 async function publishSchedule(rig: Rig, items: Record<string, unknown>[]): Promise<void> {
   const version = ++rig.version;
-  const doc = scheduleDoc({ id: 'lean-day', version, timezone: 'Asia/Ho_Chi_Minh', target: { devices: [DEVICE] }, media: [rig.chime], items });
+  const doc = scheduleDoc({
+    id: 'lean-day',
+    version,
+    timezone: 'Asia/Ho_Chi_Minh',
+    target: { devices: [DEVICE] },
+    media: [rig.chime],
+    items,
+  });
   await publishOnce(rig.broker.url, deviceTopic(DEFAULT_ROOT, DEVICE, 'schedule'), await sign(doc, rig.key), true);
-  await rig.w.waitFor((m) => m.topic.endsWith('/events') && m.json().type === 'schedule.accepted' && m.json().version === version, 20_000, `schedule v${version} accepted`);
+  await rig.w.waitFor(
+    (m) => m.topic.endsWith('/events') && m.json().type === 'schedule.accepted' && m.json().version === version,
+    20_000,
+    `schedule v${version} accepted`,
+  );
 }
 
 function alive(p: DistAgent, what: string): number {
@@ -119,7 +165,10 @@ export async function benchMemory(add: Add): Promise<void> {
       procs.forEach((p, k) => samples[k]!.push(memMb(alive(p, k === 0 ? 'the agent' : 'a bare process'))));
       await sleep(1000);
     }
-    const [agent, bare, lean] = samples.map((xs) => ({ rss: median(xs.map((x) => x.rss)), anon: median(xs.map((x) => x.anon)) }));
+    const [agent, bare, lean] = samples.map((xs) => ({
+      rss: median(xs.map((x) => x.rss)),
+      anon: median(xs.map((x) => x.anon)),
+    }));
     const ratio = agent!.rss / bare!.rss;
     add(
       `idle RSS after ${SETTLE_S} s, built agent vs bare mqtt.js+pino (same flags, broker, run)`,
@@ -127,12 +176,22 @@ export async function benchMemory(add: Add): Promise<void> {
       `<= ${RSS_RATIO}x`,
       ratio <= RSS_RATIO,
     );
-    add('idle private memory (RssAnon), agent vs bare', `${agent!.anon.toFixed(1)} MB vs ${bare!.anon.toFixed(1)} MB (${agent!.anon >= bare!.anon ? '+' : ''}${(agent!.anon - bare!.anon).toFixed(1)} MB)`);
+    add(
+      'idle private memory (RssAnon), agent vs bare',
+      `${agent!.anon.toFixed(1)} MB vs ${bare!.anon.toFixed(1)} MB (${agent!.anon >= bare!.anon ? '+' : ''}${(agent!.anon - bare!.anon).toFixed(1)} MB)`,
+    );
     // The agent turns mqtt.js's writeCache off (6 MB of heap): the same bare process with it off too.
-    add('idle RSS, agent vs bare with writeCache off as the agent (stricter anchor)', `${agent!.rss.toFixed(1)} MB vs ${lean!.rss.toFixed(1)} MB: ${(agent!.rss / lean!.rss).toFixed(2)}x`);
+    add(
+      'idle RSS, agent vs bare with writeCache off as the agent (stricter anchor)',
+      `${agent!.rss.toFixed(1)} MB vs ${lean!.rss.toFixed(1)} MB: ${(agent!.rss / lean!.rss).toFixed(2)}x`,
+    );
     // With NODE_OPTIONS=--require <a memory probe>, what each process said on stderr.
     if (process.env.BENCH_SHOW_STDERR) {
-      procs.forEach((p, k) => process.stderr.write(`${['agent', 'bare', 'bare, writeCache off'][k]}: stderr:\n${p.stderr()}\nmappings by RSS (kB): ${JSON.stringify(rssByMapping(p.proc.pid!).slice(0, 8))}\n`));
+      procs.forEach((p, k) =>
+        process.stderr.write(
+          `${['agent', 'bare', 'bare, writeCache off'][k]}: stderr:\n${p.stderr()}\nmappings by RSS (kB): ${JSON.stringify(rssByMapping(p.proc.pid!).slice(0, 8))}\n`,
+        ),
+      );
     }
   } finally {
     await rig.close();
@@ -163,13 +222,19 @@ async function measureWindow(procs: DistAgent[], s: number): Promise<Window[]> {
   await sleep(s * 1000);
   return procs.map((p, i) => {
     const io = procIo(alive(p, 'a process'));
-    return { writeBytes: io.writeBytes - before[i]!.io.writeBytes, wchar: io.wchar - before[i]!.io.wchar, stdout: p.stdoutBytes() - before[i]!.out };
+    return {
+      writeBytes: io.writeBytes - before[i]!.io.writeBytes,
+      wchar: io.wchar - before[i]!.io.wchar,
+      stdout: p.stdoutBytes() - before[i]!.out,
+    };
   });
 }
 
 const perDay = (bytes: number, s: number) => (bytes / s) * 86_400;
-const human = (b: number) => (b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : b >= 1e3 ? `${(b / 1e3).toFixed(1)} kB` : `${Math.round(b)} B`);
-const fmt = (x: Window, s: number) => `disk ${human(perDay(x.writeBytes, s))}/day (${x.writeBytes} B), wchar ${human(perDay(x.wchar, s))}/day, stdout ${human(perDay(x.stdout, s))}/day`;
+const human = (b: number) =>
+  b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : b >= 1e3 ? `${(b / 1e3).toFixed(1)} kB` : `${Math.round(b)} B`;
+const fmt = (x: Window, s: number) =>
+  `disk ${human(perDay(x.writeBytes, s))}/day (${x.writeBytes} B), wchar ${human(perDay(x.wchar, s))}/day, stdout ${human(perDay(x.stdout, s))}/day`;
 
 export async function benchWear(add: Add): Promise<void> {
   const rig = await startRig('wear');
@@ -180,16 +245,28 @@ export async function benchWear(add: Add): Promise<void> {
     add(`idle writes over ${WINDOW_S} s -> per day, agent`, fmt(idle!, WINDOW_S), 'disk < 1 MB/day', idleDisk < 1e6);
     add(`idle writes over ${WINDOW_S} s -> per day, bare anchor`, fmt(bareIdle!, WINDOW_S));
     // Playing: the 3 s chime every EVERY_S, on top of the three bulletins.
-    const started = () => rig.w.messages.filter((m) => m.topic.endsWith('/events') && m.json().type === 'play.started').length;
+    const started = () =>
+      rig.w.messages.filter((m) => m.topic.endsWith('/events') && m.json().type === 'play.started').length;
     // In this hour and the next only (the run may cross the hour).
     const h = localHour();
-    await publishSchedule(rig, [...rig.daily, { id: 'repeat', source: { kind: 'file', media: ['chime'] }, cron: `*/${EVERY_S} * ${h},${(h + 1) % 24} * * *`, priority: 50 }]);
+    await publishSchedule(rig, [
+      ...rig.daily,
+      {
+        id: 'repeat',
+        source: { kind: 'file', media: ['chime'] },
+        cron: `*/${EVERY_S} * ${h},${(h + 1) % 24} * * *`,
+        priority: 50,
+      },
+    ]);
     const n0 = started();
     await rig.w.waitUntil(() => (started() > n0 ? true : undefined), 20_000, 'the first play');
     const k0 = started();
     const [playing, barePlaying] = await measureWindow([rig.agent, rig.bare], WINDOW_S);
     const plays = started() - k0;
-    add(`writes while playing (3 s item every ${EVERY_S} s: ${plays} plays in ${WINDOW_S} s) -> per day, agent`, fmt(playing!, WINDOW_S));
+    add(
+      `writes while playing (3 s item every ${EVERY_S} s: ${plays} plays in ${WINDOW_S} s) -> per day, agent`,
+      fmt(playing!, WINDOW_S),
+    );
     add(`writes in the same window -> per day, bare anchor`, fmt(barePlaying!, WINDOW_S));
   } finally {
     await rig.close();

@@ -68,13 +68,16 @@ export async function benchMedia(add: Add): Promise<void> {
     };
     // Alternate who goes first: whoever follows a 100 MB write meets the writeback of it.
     for (let i = 0; i < ROUNDS; i++) {
-      if (i % 2 === 0) await curlOnce(i), await oursOnce(i);
-      else await oursOnce(i), await curlOnce(i);
+      if (i % 2 === 0) (await curlOnce(i), await oursOnce(i));
+      else (await oursOnce(i), await curlOnce(i));
     }
     const best = (xs: number[]) => Math.min(...xs);
     const mbps = (ms: number) => SIZE / 1e6 / (ms / 1000);
     const ratio = best(curl) / best(ours);
-    add(`media download ${MB}, loopback (hash + fsync + rename)`, `${mbps(best(ours)).toFixed(0)} MB/s; curl -s -o ${mbps(best(curl)).toFixed(0)} MB/s; curl + sync ${mbps(best(curlSync)).toFixed(0)} MB/s`);
+    add(
+      `media download ${MB}, loopback (hash + fsync + rename)`,
+      `${mbps(best(ours)).toFixed(0)} MB/s; curl -s -o ${mbps(best(curl)).toFixed(0)} MB/s; curl + sync ${mbps(best(curlSync)).toFixed(0)} MB/s`,
+    );
     add('media download throughput / curl -s -o', ratio.toFixed(2), '>= 0.9', ratio >= 0.9);
     await benchVerify(add, dir, lastCache);
   } finally {
@@ -107,11 +110,11 @@ async function benchVerify(add: Add, dir: string, cacheDir: string): Promise<voi
 async function writeRandom(path: string, size: number): Promise<string> {
   const h = createHash('sha256');
   const out = createWriteStream(path);
-  for (let left = size; left > 0; ) {
+  for (let left = size; left > 0;) {
     const chunk = randomBytes(Math.min(left, 4 << 20));
     h.update(chunk);
     left -= chunk.length;
-    if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   return h.digest('hex');

@@ -47,17 +47,39 @@ export async function benchOta(add: Add): Promise<void> {
     const curl = await median3('curl', () => ['-sf', '-o', '/dev/null', url]);
     const tar = await median3('tar', () => ['-xzf', last.path, '-C', tempDir('bench-tar')]);
     const current = join(r.root, 'current/dist/agent/main.js');
-    const check = await median3(process.execPath, () => [current, '--check-config', '--config', join(r.dir, 'agent.json')]);
+    const check = await median3(process.execPath, () => [
+      current,
+      '--check-config',
+      '--config',
+      join(r.dir, 'agent.json'),
+    ]);
     const bare = await median3(process.execPath, () => ['-e', '0']);
-    add(`ota: update sent -> committed, median of ${ROUNDS} (${Math.round(last.bytes / 1024)} KB test release, commitAfterS 2)`, `${median(done)} ms`, 'download+unpack+check+switch+restart+trial');
-    add('ota: anchor curl of the artifact / tar -xzf / --check-config / node -e 0', `${curl.toFixed(0)} / ${tar.toFixed(0)} / ${check.toFixed(0)} / ${bare.toFixed(0)} ms`, '');
-    add('ota: committed / (tar + check-config + node -e 0 + commitAfterS)', `${(median(done) / (tar + check + bare + 2000)).toFixed(2)}x`, '');
+    add(
+      `ota: update sent -> committed, median of ${ROUNDS} (${Math.round(last.bytes / 1024)} KB test release, commitAfterS 2)`,
+      `${median(done)} ms`,
+      'download+unpack+check+switch+restart+trial',
+    );
+    add(
+      'ota: anchor curl of the artifact / tar -xzf / --check-config / node -e 0',
+      `${curl.toFixed(0)} / ${tar.toFixed(0)} / ${check.toFixed(0)} / ${bare.toFixed(0)} ms`,
+      '',
+    );
+    add(
+      'ota: committed / (tar + check-config + node -e 0 + commitAfterS)',
+      `${(median(done) / (tar + check + bare + 2000)).toFixed(2)}x`,
+      '',
+    );
     const bad = packRelease(`9.0.0`, 'exits');
     const id = await r.update(bad);
     await r.event('update.installed', id, 120_000);
     const t0 = Date.now();
     await r.event('update.rolledback', id, 120_000);
-    add('ota: release that exits at start -> update.rolledback (RestartSec 0.5 s here; 5 s in the unit)', `${Date.now() - t0} ms`, '<= 120 s', Date.now() - t0 <= 120_000);
+    add(
+      'ota: release that exits at start -> update.rolledback (RestartSec 0.5 s here; 5 s in the unit)',
+      `${Date.now() - t0} ms`,
+      '<= 120 s',
+      Date.now() - t0 <= 120_000,
+    );
   } finally {
     await r.close();
   }

@@ -13,7 +13,16 @@ import { Watcher } from '../test/helpers/watcher.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { makeKey, sign, scheduleDoc } from '../test/helpers/signer.js';
 import { writeConfig } from '../test/helpers/agent-process.js';
-import { type Add, type DistAgent, LOOP_DELAY_PRELOAD, spawnDist, waitBirth, median, sleep, cpuTicks } from './agent-proc.js';
+import {
+  type Add,
+  type DistAgent,
+  LOOP_DELAY_PRELOAD,
+  spawnDist,
+  waitBirth,
+  median,
+  sleep,
+  cpuTicks,
+} from './agent-proc.js';
 import { DEFAULT_ROOT, deviceTopic, fleetFilter, groupTopic } from '../contract/topics.js';
 import { size } from './smoke.js';
 
@@ -44,19 +53,32 @@ function loopDelay(a: DistAgent): { stalls: { at: number; ms: number }[]; maxMs:
     .map((l) => JSON.parse(l.slice(10)) as LoopLine);
   const last = lines.at(-1);
   if (!last) throw new Error(`no LOOPDELAY line from the agent; stderr: ${a.stderr().slice(-2000)}`);
-  return { stalls: lines.flatMap((l) => l.stalls.map(([t, ms]) => ({ at: l.origin + t, ms }))), maxMs: last.maxMs, p99Ms: last.p99Ms };
+  return {
+    stalls: lines.flatMap((l) => l.stalls.map(([t, ms]) => ({ at: l.origin + t, ms }))),
+    maxMs: last.maxMs,
+    p99Ms: last.p99Ms,
+  };
 }
 
 /** 24 items `0-59 H * * *`: once a minute all day, 1,440 occurrences, the cap. */
 function fullDay(id: string, target: Record<string, unknown>, version: number) {
-  const items = Array.from({ length: 24 }, (_, h) => ({ id: `every-minute-h${h}`, source: { kind: 'line' }, cron: `0-59 ${h} * * *`, durationS: 1, priority: 10 }));
+  const items = Array.from({ length: 24 }, (_, h) => ({
+    id: `every-minute-h${h}`,
+    source: { kind: 'line' },
+    cron: `0-59 ${h} * * *`,
+    durationS: 1,
+    priority: 10,
+  }));
   return scheduleDoc({ id, version, target, items });
 }
 
 export async function benchPlanning(add: Add): Promise<void> {
   const broker = await startBroker();
   const key = makeKey('bench-centre');
-  const w = await Watcher.connect(broker.url, [fleetFilter(DEFAULT_ROOT, 'status'), fleetFilter(DEFAULT_ROOT, 'events')]);
+  const w = await Watcher.connect(broker.url, [
+    fleetFilter(DEFAULT_ROOT, 'status'),
+    fleetFilter(DEFAULT_ROOT, 'events'),
+  ]);
   const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
   const env = { NODE_OPTIONS: `--require ${LOOP_DELAY_PRELOAD}` };
   const config = (deviceId: string, groups: string[]) => {
@@ -91,7 +113,15 @@ export async function benchPlanning(add: Add): Promise<void> {
     live.push(first);
     await waitBirth(w, FULL, first);
     await sleep(size(2000, 500)); // start-up settles: what follows is intake and planning only
-    const small = (version: number) => scheduleDoc({ id: 'plan-device', version, target: { devices: [FULL] }, items: [{ id: 'one', source: { kind: 'line' }, at: new Date(Date.now() + 3_600_000).toISOString(), durationS: 1 }] });
+    const small = (version: number) =>
+      scheduleDoc({
+        id: 'plan-device',
+        version,
+        target: { devices: [FULL] },
+        items: [
+          { id: 'one', source: { kind: 'line' }, at: new Date(Date.now() + 3_600_000).toISOString(), durationS: 1 },
+        ],
+      });
     const device = docs[0]!;
     type Step = { kind: 'cold' | 'big' | 'small' | 'grow'; topic: string; doc: Record<string, unknown> };
     const steps: Step[] = [{ kind: 'cold', topic: device.topic, doc: small(1) }];
@@ -100,21 +130,40 @@ export async function benchPlanning(add: Add): Promise<void> {
       steps.push({ kind: 'big', topic: device.topic, doc: { ...device.doc, version: v++ } });
       steps.push({ kind: 'small', topic: device.topic, doc: small(v++) });
     }
-    steps.push({ kind: 'grow', ...docs[1]! }, { kind: 'grow', ...docs[2]! }, { kind: 'grow', topic: device.topic, doc: { ...device.doc, version: v++ } });
+    steps.push(
+      { kind: 'grow', ...docs[1]! },
+      { kind: 'grow', ...docs[2]! },
+      { kind: 'grow', topic: device.topic, doc: { ...device.doc, version: v++ } },
+    );
     const accept: { kind: Step['kind']; ms: number; from: number; to: number; cpuMs: number }[] = [];
     for (const { kind, topic, doc } of steps) {
       const jws = await sign(doc, key);
       const ticks = cpuTicks(first.proc.pid!);
       const from = Date.now();
       await pub.publishAsync(topic, jws, { qos: 1, retain: true });
-      const ev = await w.waitFor((m) => m.topic === deviceTopic(DEFAULT_ROOT, FULL, 'events') && m.json().type === 'schedule.accepted' && m.json().docId === doc.id && m.json().version === doc.version, 20_000, `${String(doc.id)} v${String(doc.version)} accepted`);
+      const ev = await w.waitFor(
+        (m) =>
+          m.topic === deviceTopic(DEFAULT_ROOT, FULL, 'events') &&
+          m.json().type === 'schedule.accepted' &&
+          m.json().docId === doc.id &&
+          m.json().version === doc.version,
+        20_000,
+        `${String(doc.id)} v${String(doc.version)} accepted`,
+      );
       await sleep(AFTER_PUBLISH_MS); // the plan is built meanwhile (~30 us an occurrence, in slices)
-      accept.push({ kind, ms: Date.parse(String(ev.json().ts)) - from, from, to: from + AFTER_PUBLISH_MS, cpuMs: (cpuTicks(first.proc.pid!) - ticks) * 10 });
+      accept.push({
+        kind,
+        ms: Date.parse(String(ev.json().ts)) - from,
+        from,
+        to: from + AFTER_PUBLISH_MS,
+        cpuMs: (cpuTicks(first.proc.pid!) - ticks) * 10,
+      });
     }
     await first.stop();
     live.length = 0;
     const ld = loopDelay(first);
-    const during = (a: { from: number; to: number }) => Math.max(0, ...ld.stalls.filter((s) => s.at >= a.from && s.at <= a.to).map((s) => s.ms));
+    const during = (a: { from: number; to: number }) =>
+      Math.max(0, ...ld.stalls.filter((s) => s.at >= a.from && s.at <= a.to).map((s) => s.ms));
     const fmt = (x: number) => (x === 0 ? '< 10' : String(x));
     const of = (k: Step['kind']) => accept.filter((a) => a.kind === k);
     const list = (xs: number[]) => `median ${fmt(median(xs))}, worst ${fmt(Math.max(...xs))}`;
@@ -143,7 +192,15 @@ export async function benchPlanning(add: Add): Promise<void> {
     await waitBirth(w, EMPTY, prime);
     await prime.stop();
     live.length = 0;
-    type Runs = { birthMs: number[]; before: number[]; after: number[]; max: number[]; p99: number[]; plan: string[]; cpuMs: number[] };
+    type Runs = {
+      birthMs: number[];
+      before: number[];
+      after: number[];
+      max: number[];
+      p99: number[];
+      plan: string[];
+      cpuMs: number[];
+    };
     const res: Record<'full' | 'empty', Runs> = {
       full: { birthMs: [], before: [], after: [], max: [], p99: [], plan: [], cpuMs: [] },
       empty: { birthMs: [], before: [], after: [], max: [], p99: [], plan: [], cpuMs: [] },
@@ -161,27 +218,52 @@ export async function benchPlanning(add: Add): Promise<void> {
         await a.stop();
         live.length = 0;
         const l = loopDelay(a);
-        if (process.env.BENCH_DEBUG) process.stderr.write(`${kind} birth +${birth.at - a.spawnedAt} stalls ${l.stalls.map((s) => `+${Math.round(s.at - a.spawnedAt)}:${s.ms}`).join(' ')}\n`);
+        if (process.env.BENCH_DEBUG)
+          process.stderr.write(
+            `${kind} birth +${birth.at - a.spawnedAt} stalls ${l.stalls.map((s) => `+${Math.round(s.at - a.spawnedAt)}:${s.ms}`).join(' ')}\n`,
+          );
         // Before birth: module loading, opening the store, the plan's first slices,
         // connecting. After it: the retained documents verified again, the rest of the
         // plan (the anchor is idle there).
         res[kind].before.push(Math.max(0, ...l.stalls.filter((s) => s.at <= birth.at).map((s) => s.ms)));
-        res[kind].after.push(Math.max(0, ...l.stalls.filter((s) => s.at > birth.at && s.at <= birth.at + AFTER_BIRTH_MS).map((s) => s.ms)));
+        res[kind].after.push(
+          Math.max(0, ...l.stalls.filter((s) => s.at > birth.at && s.at <= birth.at + AFTER_BIRTH_MS).map((s) => s.ms)),
+        );
         res[kind].max.push(l.maxMs);
         res[kind].p99.push(l.p99Ms);
       }
     }
     const planned = new Set(res.full.plan);
-    if (planned.size !== 1 || !res.full.plan[0]!.includes('plan-g2')) throw new Error(`birth did not list the three documents: ${[...planned].join(' | ')}`);
+    if (planned.size !== 1 || !res.full.plan[0]!.includes('plan-g2'))
+      throw new Error(`birth did not list the three documents: ${[...planned].join(' | ')}`);
     const bF = median(res.full.birthMs);
     const bE = median(res.empty.birthMs);
-    add(`planning: start-up to birth, 3 documents x 1,440 occurrences in state, median of ${RUNS}`, `${bF} ms (min ${Math.min(...res.full.birthMs)}, max ${Math.max(...res.full.birthMs)}); anchor, no documents: ${bE} ms (min ${Math.min(...res.empty.birthMs)}, max ${Math.max(...res.empty.birthMs)}); ratio ${(bF / bE).toFixed(2)}`, '<= 2000 ms', Math.max(...res.full.birthMs) <= 2000);
+    add(
+      `planning: start-up to birth, 3 documents x 1,440 occurrences in state, median of ${RUNS}`,
+      `${bF} ms (min ${Math.min(...res.full.birthMs)}, max ${Math.max(...res.full.birthMs)}); anchor, no documents: ${bE} ms (min ${Math.min(...res.empty.birthMs)}, max ${Math.max(...res.empty.birthMs)}); ratio ${(bF / bE).toFixed(2)}`,
+      '<= 2000 ms',
+      Math.max(...res.full.birthMs) <= 2000,
+    );
     const runs = (xs: number[]) => `median ${fmt(median(xs))}, worst ${fmt(Math.max(...xs))}`;
-    add(`planning: start, worst stall spawn -> birth (modules, store, plan, connect), ${RUNS} runs`, `${runs(res.full.before)} ms; anchor, no documents: ${runs(res.empty.before)} ms`);
+    add(
+      `planning: start, worst stall spawn -> birth (modules, store, plan, connect), ${RUNS} runs`,
+      `${runs(res.full.before)} ms; anchor, no documents: ${runs(res.empty.before)} ms`,
+    );
     const afterWorst = Math.max(...res.full.after);
-    add(`planning: start, worst stall in the ${AFTER_BIRTH_MS / 1000} s after birth (retained documents, rest of the plan), ${RUNS} runs`, `${runs(res.full.after)} ms; anchor, no documents (idle): ${runs(res.empty.after)} ms`, 'max <= 20 ms', afterWorst <= 20);
-    add(`planning: start, agent CPU from spawn to birth + ${AFTER_BIRTH_MS / 1000} s, ${RUNS} runs`, `${runs(res.full.cpuMs)} ms; anchor, no documents: ${runs(res.empty.cpuMs)} ms; ratio of medians ${(median(res.full.cpuMs) / median(res.empty.cpuMs)).toFixed(2)}`);
-    add(`planning: start, whole-run loop-delay histogram (incl. module loading), ${RUNS} runs`, `max ${runs(res.full.max)}, p99 ${runs(res.full.p99)} ms; anchor: max ${runs(res.empty.max)}, p99 ${runs(res.empty.p99)} ms`);
+    add(
+      `planning: start, worst stall in the ${AFTER_BIRTH_MS / 1000} s after birth (retained documents, rest of the plan), ${RUNS} runs`,
+      `${runs(res.full.after)} ms; anchor, no documents (idle): ${runs(res.empty.after)} ms`,
+      'max <= 20 ms',
+      afterWorst <= 20,
+    );
+    add(
+      `planning: start, agent CPU from spawn to birth + ${AFTER_BIRTH_MS / 1000} s, ${RUNS} runs`,
+      `${runs(res.full.cpuMs)} ms; anchor, no documents: ${runs(res.empty.cpuMs)} ms; ratio of medians ${(median(res.full.cpuMs) / median(res.empty.cpuMs)).toFixed(2)}`,
+    );
+    add(
+      `planning: start, whole-run loop-delay histogram (incl. module loading), ${RUNS} runs`,
+      `max ${runs(res.full.max)}, p99 ${runs(res.full.p99)} ms; anchor: max ${runs(res.empty.max)}, p99 ${runs(res.empty.p99)} ms`,
+    );
   } finally {
     for (const a of live) await a.stop();
     await pub.endAsync();

@@ -54,8 +54,14 @@ export async function benchPlayer(add: Add): Promise<void> {
   }
   startMs.sort((a, b) => a - b);
   stopMs.sort((a, b) => a - b);
-  const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms, max ${xs.at(-1)!.toFixed(1)} ms`;
-  add(`player: play() → first audio out, file (paced, ${PLAYS} plays)`, fmt(startMs), 'p99 < 100 ms', pct(startMs, 99) < 100);
+  const fmt = (xs: number[]) =>
+    `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms, max ${xs.at(-1)!.toFixed(1)} ms`;
+  add(
+    `player: play() → first audio out, file (paced, ${PLAYS} plays)`,
+    fmt(startMs),
+    'p99 < 100 ms',
+    pct(startMs, 99) < 100,
+  );
   add(`player: stop() → mpg123 gone (${PLAYS} stops)`, fmt(stopMs), 'p99 < 200 ms', pct(stopMs, 99) < 200);
 
   // (c) mpg123's CPU and memory while it plays a 128 kbit/s MP3 of pink noise (a sine decodes
@@ -78,7 +84,12 @@ export async function benchPlayer(add: Add): Promise<void> {
   await s.stop();
   const mpgCpu = ((b.cpuS - a.cpuS) / wallS) * 100;
   const nodeCpu = ((cpu.user + cpu.system) / 1e6 / wallS) * 100;
-  add('player: mpg123 CPU playing 128 kbit/s MP3 (pink noise)', `${mpgCpu.toFixed(2)} % of a core (${wallS.toFixed(1)} s)`, '< 10 %', mpgCpu < 10);
+  add(
+    'player: mpg123 CPU playing 128 kbit/s MP3 (pink noise)',
+    `${mpgCpu.toFixed(2)} % of a core (${wallS.toFixed(1)} s)`,
+    '< 10 %',
+    mpgCpu < 10,
+  );
   add('player: mpg123 RSS while playing', `${(rssMaxKb / 1024).toFixed(1)} MB`, '< 20 MB', rssMaxKb / 1024 < 20);
   add('player: pacer CPU in this process (paced output only)', `${nodeCpu.toFixed(2)} % of a core`);
 }

@@ -58,7 +58,9 @@ function pct(sorted: number[], p: number): number {
 const PRODUCTION_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=1'];
 
 function agentArgs(kind: 'dist' | 'tsx', cfg: string): string[] {
-  return kind === 'dist' ? [...PRODUCTION_FLAGS, DIST_MAIN, '--config', cfg] : ['--import', 'tsx', TSX_MAIN, '--config', cfg];
+  return kind === 'dist'
+    ? [...PRODUCTION_FLAGS, DIST_MAIN, '--config', cfg]
+    : ['--import', 'tsx', TSX_MAIN, '--config', cfg];
 }
 
 function spawnQuiet(args: string[]): ChildProcess {
@@ -76,7 +78,18 @@ function procSample(pid: number): { rssKb: number; anonKb: number; ticks: number
 }
 
 /** A TCP relay that counts the bytes and chunks each way: MQTT bytes on the wire. */
-async function countingProxy(targetPort: number): Promise<{ port: number; up: number; down: number; upChunks: number; downChunks: number; reset(): void; close(): Promise<void>; server: Server }> {
+async function countingProxy(
+  targetPort: number,
+): Promise<{
+  port: number;
+  up: number;
+  down: number;
+  upChunks: number;
+  downChunks: number;
+  reset(): void;
+  close(): Promise<void>;
+  server: Server;
+}> {
   const c = { up: 0, down: 0, upChunks: 0, downChunks: 0 };
   const server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
@@ -126,10 +139,19 @@ async function idleAndWire(broker: TestBroker): Promise<void> {
   for (const kind of ['dist', 'tsx'] as const) {
     const dir = tempDir(`idle-${kind}`);
     const port = kind === 'dist' ? proxy.port : broker.port;
-    const cfg = writeConfig(dir, { deviceId: `idle-${kind}`, mqtt: { url: `mqtt://127.0.0.1:${port}` }, stateDir: join(dir, 'state'), cacheDir: join(dir, 'cache') });
+    const cfg = writeConfig(dir, {
+      deviceId: `idle-${kind}`,
+      mqtt: { url: `mqtt://127.0.0.1:${port}` },
+      stateDir: join(dir, 'state'),
+      cacheDir: join(dir, 'cache'),
+    });
     procs.push({ kind, p: spawnQuiet(agentArgs(kind, cfg)) });
   }
-  await w.waitUntil(() => (w.messages.filter((m) => m.json().online === true).length >= 2 ? true : undefined), 20_000, 'both idle agents online');
+  await w.waitUntil(
+    () => (w.messages.filter((m) => m.json().online === true).length >= 2 ? true : undefined),
+    20_000,
+    'both idle agents online',
+  );
   await w.close();
   await new Promise((r) => setTimeout(r, size(2000, 500))); // let start-up work settle
   proxy.reset();
@@ -164,7 +186,12 @@ async function startup(broker: TestBroker, kind: 'dist' | 'tsx', runs = size(5, 
   for (let i = 0; i < runs; i++) {
     const dir = tempDir(`start-${kind}`);
     const id = `start-${kind}-${i}`;
-    const cfg = writeConfig(dir, { deviceId: id, mqtt: { url: broker.url }, stateDir: join(dir, 'state'), cacheDir: join(dir, 'cache') });
+    const cfg = writeConfig(dir, {
+      deviceId: id,
+      mqtt: { url: broker.url },
+      stateDir: join(dir, 'state'),
+      cacheDir: join(dir, 'cache'),
+    });
     const w = await Watcher.connect(broker.url, [deviceTopic(DEFAULT_ROOT, id, 'status')]);
     const t0 = performance.now();
     const p = spawnQuiet(agentArgs(kind, cfg));
@@ -175,7 +202,12 @@ async function startup(broker: TestBroker, kind: 'dist' | 'tsx', runs = size(5, 
   }
   times.sort((a, b) => a - b);
   const med = pct(times, 50);
-  add(`start-up to birth (${kind}), median of ${runs}`, `${med.toFixed(0)} ms (min ${times[0]!.toFixed(0)}, max ${times.at(-1)!.toFixed(0)})`, kind === 'dist' ? '< 1000 ms' : '', kind === 'dist' ? med < 1000 : undefined);
+  add(
+    `start-up to birth (${kind}), median of ${runs}`,
+    `${med.toFixed(0)} ms (min ${times[0]!.toFixed(0)}, max ${times.at(-1)!.toFixed(0)})`,
+    kind === 'dist' ? '< 1000 ms' : '',
+    kind === 'dist' ? med < 1000 : undefined,
+  );
 }
 
 function outboxInserts(): void {
@@ -185,9 +217,15 @@ function outboxInserts(): void {
     const ob = new Outbox(db, { maxEvents: 200_000, clock: systemClock });
     const n = size(5000, 200);
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) ob.emit('hw.fault', { component: 'door', code: 'open', message: 'cabinet door opened' });
+    for (let i = 0; i < n; i++)
+      ob.emit('hw.fault', { component: 'door', code: 'open', message: 'cabinet door opened' });
     const perS = n / ((performance.now() - t0) / 1000);
-    add(`outbox durable inserts, one commit each (synchronous=${sync})`, `${Math.round(perS)} /s`, '>= 5000 /s', perS >= 5000);
+    add(
+      `outbox durable inserts, one commit each (synchronous=${sync})`,
+      `${Math.round(perS)} /s`,
+      '>= 5000 /s',
+      perS >= 5000,
+    );
     db.close();
   }
 }
@@ -202,26 +240,66 @@ async function drain(broker: TestBroker): Promise<void> {
     for (let i = 0; i < n; i++) ob.emit('media.failed', { mediaId: `m${i}`, sha256: 'ab'.repeat(32), reason: 'bench' });
   })();
   db.close();
-  const w = await Watcher.connect(broker.url, [deviceTopic(DEFAULT_ROOT, 'drain-box', 'events')], { clientId: 'bench-centre', clean: false, protocolVersion: 4 });
+  const w = await Watcher.connect(broker.url, [deviceTopic(DEFAULT_ROOT, 'drain-box', 'events')], {
+    clientId: 'bench-centre',
+    clean: false,
+    protocolVersion: 4,
+  });
   await broker.stop();
-  const config = parseConfig({ deviceId: 'drain-box', mqtt: { url: broker.url, reconnect: { minS: 1, maxS: 1 } }, stateDir, cacheDir: join(dir, 'cache') });
+  const config = parseConfig({
+    deviceId: 'drain-box',
+    mqtt: { url: broker.url, reconnect: { minS: 1, maxS: 1 } },
+    stateDir,
+    cacheDir: join(dir, 'cache'),
+  });
   let births = 0;
   const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }), onBirth: () => births++ });
   await agent.start();
   await new Promise((r) => setTimeout(r, 1500));
   await broker.start();
   // Measured from the agent's reconnection (its backoff delay is not drain time).
-  const tUp = await w.waitUntil(() => (agent.link.connected ? performance.now() : undefined), 20_000, 'agent reconnect');
+  const tUp = await w.waitUntil(
+    () => (agent.link.connected ? performance.now() : undefined),
+    20_000,
+    'agent reconnect',
+  );
   await w.waitUntil(() => (agent.outbox.size === 0 ? true : undefined), 60_000, 'outbox drained');
   const ms = performance.now() - tUp;
-  add(`drain ${n.toLocaleString('en')} queued events after the broker returns`, `${ms.toFixed(0)} ms (${Math.round(n / (ms / 1000))} events/s)`, '< 5000 ms', ms < 5000);
+  add(
+    `drain ${n.toLocaleString('en')} queued events after the broker returns`,
+    `${ms.toFixed(0)} ms (${Math.round(n / (ms / 1000))} events/s)`,
+    '< 5000 ms',
+    ms < 5000,
+  );
   await agent.stop();
   await w.close();
   void births;
 }
 
 /** In the order they run. `npm run bench -- scheduling verify` runs only those sections. */
-const SECTIONS = ['scheduling', 'verify', 'player', 'playback', 'firmware', 'outbox', 'media', 'drain', 'emergency', 'startup', 'idle', 'fleet', 'exporter', 'flood', 'planning', 'store', 'memory', 'wear', 'ota', 'cap-reader', 'cap-feed'];
+const SECTIONS = [
+  'scheduling',
+  'verify',
+  'player',
+  'playback',
+  'firmware',
+  'outbox',
+  'media',
+  'drain',
+  'emergency',
+  'startup',
+  'idle',
+  'fleet',
+  'exporter',
+  'flood',
+  'planning',
+  'store',
+  'memory',
+  'wear',
+  'ota',
+  'cap-reader',
+  'cap-feed',
+];
 const only = process.argv.slice(2);
 const want = (section: string) => only.length === 0 || only.includes(section);
 /** Sections that threw: the others still run, the table still prints, the exit code says it. */
@@ -238,7 +316,9 @@ async function section(name: string, run: () => Promise<void> | void, needs?: 'd
     await run();
   } catch (err) {
     failed.push(name);
-    process.stderr.write(`bench section "${name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `bench section "${name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
   }
   process.stderr.write(`[${name}] ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
@@ -246,8 +326,11 @@ async function section(name: string, run: () => Promise<void> | void, needs?: 'd
 async function main(): Promise<void> {
   // A misspelt name would otherwise run nothing and pass.
   const unknown = only.filter((s) => !SECTIONS.includes(s));
-  if (unknown.length > 0) throw new Error(`unknown bench section ${unknown.join(', ')}; the sections: ${SECTIONS.join(' ')}`);
-  process.stderr.write(`loa bench (${process.version}, idle window ${IDLE_S} s${SMOKE ? '; smoke run: few iterations, numbers not meaningful' : ''})\n`);
+  if (unknown.length > 0)
+    throw new Error(`unknown bench section ${unknown.join(', ')}; the sections: ${SECTIONS.join(' ')}`);
+  process.stderr.write(
+    `loa bench (${process.version}, idle window ${IDLE_S} s${SMOKE ? '; smoke run: few iterations, numbers not meaningful' : ''})\n`,
+  );
   // Lateness first, while nothing else runs in this process.
   await section('scheduling', () => benchScheduling(add));
   await section('verify', () => benchVerify(add));
@@ -262,10 +345,14 @@ async function main(): Promise<void> {
   try {
     await section('drain', async () => drain(await shared()));
     await section('emergency', async () => benchEmergency(add, await shared()), 'dist');
-    await section('startup', async () => {
-      await startup(await shared(), 'dist');
-      await startup(await shared(), 'tsx');
-    }, 'dist');
+    await section(
+      'startup',
+      async () => {
+        await startup(await shared(), 'dist');
+        await startup(await shared(), 'tsx');
+      },
+      'dist',
+    );
     await section('idle', async () => idleAndWire(await shared()), 'dist');
   } finally {
     await persistent?.close();
@@ -285,7 +372,10 @@ async function main(): Promise<void> {
   await section('cap-reader', () => benchCapReader(add));
   await section('cap-feed', () => benchCapFeed(add));
   printTable();
-  if (failed.length > 0) throw new Error(`bench section${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')} (each error above, under "bench section ... failed")`);
+  if (failed.length > 0)
+    throw new Error(
+      `bench section${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')} (each error above, under "bench section ... failed")`,
+    );
 }
 
 function printTable(): void {
@@ -294,12 +384,16 @@ function printTable(): void {
   const w0 = Math.max(...all.map((r) => r.metric.length));
   const w1 = Math.max(...all.map((r) => r.value.length));
   const w2 = Math.max(...all.map((r) => r.target.length));
-  const line = (r: Row, mark: string) => `| ${r.metric.padEnd(w0)} | ${r.value.padEnd(w1)} | ${r.target.padEnd(w2)} | ${mark.padEnd(4)} |`;
+  const line = (r: Row, mark: string) =>
+    `| ${r.metric.padEnd(w0)} | ${r.value.padEnd(w1)} | ${r.target.padEnd(w2)} | ${mark.padEnd(4)} |`;
   console.log(line(head, 'ok'));
   console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(w1 + 2)}|${'-'.repeat(w2 + 2)}|------|`);
   // A smoke run's windows are too short to judge a target: its marks say so instead.
   for (const r of rows) console.log(line(r, r.ok === undefined ? '' : SMOKE ? 'n/a' : r.ok ? 'yes' : 'NO'));
-  if (SMOKE) console.log('(smoke run, BENCH_SMOKE=1: a few iterations each, the numbers are not meaningful and no target is judged)');
+  if (SMOKE)
+    console.log(
+      '(smoke run, BENCH_SMOKE=1: a few iterations each, the numbers are not meaningful and no target is judged)',
+    );
 }
 
 main().then(

@@ -27,19 +27,35 @@ export async function benchStore(add: Add): Promise<void> {
   const broker = await startBroker();
   const key = makeKey('bench-centre');
   const w = await Watcher.connect(broker.url, [`${ROOT}/status`, `${ROOT}/events`]);
-  const config = (dir: string) =>
-    writeConfig(dir, boxConfig(broker, key, DEVICE, dir));
+  const config = (dir: string) => writeConfig(dir, boxConfig(broker, key, DEVICE, dir));
   try {
     // The state: one document in force (the warning, an hour from now), accepted live.
     const template = tempDir('store-template');
     const first = spawnDist(config(template));
     try {
       await waitBirth(w, DEVICE, first);
-      const doc = scheduleDoc({ id: 'day', version: 2, target: { devices: [DEVICE] }, items: [{ id: 'warning', source: { kind: 'line' }, at: new Date(Date.now() + 3_600_000).toISOString(), durationS: 1, priority: 100 }] });
+      const doc = scheduleDoc({
+        id: 'day',
+        version: 2,
+        target: { devices: [DEVICE] },
+        items: [
+          {
+            id: 'warning',
+            source: { kind: 'line' },
+            at: new Date(Date.now() + 3_600_000).toISOString(),
+            durationS: 1,
+            priority: 100,
+          },
+        ],
+      });
       const pub = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
       await pub.publishAsync(`${ROOT}/schedule`, await sign(doc, key), { qos: 1 });
       await pub.endAsync();
-      await w.waitFor((m) => m.topic.endsWith('/events') && m.json().type === 'schedule.accepted', 10_000, 'document accepted');
+      await w.waitFor(
+        (m) => m.topic.endsWith('/events') && m.json().type === 'schedule.accepted',
+        10_000,
+        'document accepted',
+      );
     } finally {
       const code = await first.stop();
       if (code !== 0) throw new Error(`the first run exited ${code}`);
@@ -64,7 +80,11 @@ export async function benchStore(add: Add): Promise<void> {
           const plan = JSON.stringify(birth.json().schedule);
           if (kind === 'corrupt') {
             if (plan === JSON.stringify([{ id: 'day', version: 2 }])) planKept++;
-            const reset = await w.waitFor((m) => m.at >= a.spawnedAt && m.topic.endsWith('/events') && m.json().type === 'store.reset', 10_000, 'store.reset');
+            const reset = await w.waitFor(
+              (m) => m.at >= a.spawnedAt && m.topic.endsWith('/events') && m.json().type === 'store.reset',
+              10_000,
+              'store.reset',
+            );
             if (reset.json().reason === 'corrupt') resets++;
           } else if (plan !== JSON.stringify([{ id: 'day', version: 2 }])) {
             throw new Error(`a normal restart lost the plan: ${plan}`);

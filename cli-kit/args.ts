@@ -19,7 +19,13 @@ export interface OptSpec {
 
 export type Spec = Readonly<Record<string, OptSpec>>;
 
-type ValueOf<K extends OptKind> = K extends 'string' ? string : K extends 'number' ? number : K extends 'boolean' ? boolean : string[];
+type ValueOf<K extends OptKind> = K extends 'string'
+  ? string
+  : K extends 'number'
+    ? number
+    : K extends 'boolean'
+      ? boolean
+      : string[];
 
 export type Opts<S extends Spec> = { [N in keyof S]?: ValueOf<S[N]['kind']> };
 
@@ -37,12 +43,21 @@ export interface Parsed<S extends Spec> {
  * loa-provision lets a later flag override an earlier one (an install script's defaults
  * followed by the technician's values), as it always has.
  */
-export function parseArgs<S extends Spec>(argv: readonly string[], spec: S, command: string, o: { repeated?: 'error' | 'last' } = {}): Parsed<S> {
+export function parseArgs<S extends Spec>(
+  argv: readonly string[],
+  spec: S,
+  command: string,
+  o: { repeated?: 'error' | 'last' } = {},
+): Parsed<S> {
   const opts: Record<string, unknown> = {};
   const positional: string[] = [];
   let help = false;
   const hint = `see ${command} --help`;
-  const shorts = new Map<string, string>(Object.entries(spec).flatMap(([name, s]) => (s.short && s.kind === 'boolean' ? [[`-${s.short}`, name] as [string, string]] : [])));
+  const shorts = new Map<string, string>(
+    Object.entries(spec).flatMap(([name, s]) =>
+      s.short && s.kind === 'boolean' ? [[`-${s.short}`, name] as [string, string]] : [],
+    ),
+  );
   const twice = (name: string) => name in opts && o.repeated !== 'last';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -71,7 +86,8 @@ export function parseArgs<S extends Spec>(argv: readonly string[], spec: S, comm
     if (s.kind === 'boolean') {
       if (eq !== -1) {
         const v = a.slice(eq + 1);
-        if (v !== 'true' && v !== 'false') throw new UsageError(`--${name} takes no value, or =true/=false (got "${v}")`);
+        if (v !== 'true' && v !== 'false')
+          throw new UsageError(`--${name} takes no value, or =true/=false (got "${v}")`);
         opts[name] = v === 'true';
       } else opts[name] = true;
       continue;
@@ -111,7 +127,12 @@ export function required<T>(value: T | undefined, flag: string, example: string)
 }
 
 /** Exactly `n` positional arguments (or at most `n` with `optional`). */
-export function positionals(p: readonly string[], names: readonly string[], command: string, optional = false): string[] {
+export function positionals(
+  p: readonly string[],
+  names: readonly string[],
+  command: string,
+  optional = false,
+): string[] {
   if (p.length > names.length) throw new UsageError(`unexpected argument "${p[names.length]}" (see ${command} --help)`);
   if (!optional && p.length < names.length) throw new UsageError(`missing ${names[p.length]} (see ${command} --help)`);
   return [...p];

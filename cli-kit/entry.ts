@@ -15,7 +15,12 @@ export function isEntry(moduleUrl: string): boolean {
   }
 }
 
-export function runIfEntry(moduleUrl: string, tool: string, main: (argv: string[]) => Promise<number>, failCode = 1): void {
+export function runIfEntry(
+  moduleUrl: string,
+  tool: string,
+  main: (argv: string[]) => Promise<number>,
+  failCode = 1,
+): void {
   if (!isEntry(moduleUrl)) return;
   main(process.argv.slice(2)).then(
     (code) => process.stdout.write('', () => process.exit(code)),

@@ -6,19 +6,55 @@
 //   at-most-once (the id was seen before).
 // The `noc` CLI validates with this same schema before it signs.
 import { z } from 'zod';
-import { ID_RE, capIdentifier, capRefSchema, describe, httpUrl, instant, mediaSchema, repeatError, repeatSchema, sourceSchema, targetSchema, type MediaRef, type Source, type Target } from './schedule-doc.js';
+import {
+  ID_RE,
+  capIdentifier,
+  capRefSchema,
+  describe,
+  httpUrl,
+  instant,
+  mediaSchema,
+  repeatError,
+  repeatSchema,
+  sourceSchema,
+  targetSchema,
+  type MediaRef,
+  type Source,
+  type Target,
+} from './schedule-doc.js';
 import { volumeProfileSchema } from './volume-profile.js';
 import { COMMAND_TYP, checkEnvelope, verifyJws, type Binding, type KeyRing, type RejectReason } from './verify.js';
 
 /** A `cancel` command's arguments (docs/protocol.md §7): at least one of the ids it matches. */
 const idField = z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`);
 export const cancelArgsSchema = z
-  .object({ docId: idField.optional(), itemId: idField.optional(), cmdId: idField.optional(), capId: capIdentifier.optional() })
-  .refine((a) => a.docId !== undefined || a.itemId !== undefined || a.cmdId !== undefined || a.capId !== undefined, 'must name at least one of docId, itemId, cmdId, capId');
+  .object({
+    docId: idField.optional(),
+    itemId: idField.optional(),
+    cmdId: idField.optional(),
+    capId: capIdentifier.optional(),
+  })
+  .refine(
+    (a) => a.docId !== undefined || a.itemId !== undefined || a.cmdId !== undefined || a.capId !== undefined,
+    'must name at least one of docId, itemId, cmdId, capId',
+  );
 export type CancelArgs = z.output<typeof cancelArgsSchema>;
 const level = z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
 
-export const ACTIONS = ['ping', 'play', 'stop', 'volume', 'volume-profile', 'sync', 'selftest', 'restart', 'reboot', 'update', 'cancel', 'clock'] as const;
+export const ACTIONS = [
+  'ping',
+  'play',
+  'stop',
+  'volume',
+  'volume-profile',
+  'sync',
+  'selftest',
+  'restart',
+  'reboot',
+  'update',
+  'cancel',
+  'clock',
+] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const empty = z.object({}).default({});
@@ -27,23 +63,42 @@ const playArgs = z
     source: sourceSchema,
     priority: level.int('must be a whole number').default(50),
     volume: level.optional(),
-    durationS: z.number('must be a number').int('must be whole seconds').min(1, 'must be at least 1 s').max(86_400, 'must be at most 1 day').optional(),
+    durationS: z
+      .number('must be a number')
+      .int('must be whole seconds')
+      .min(1, 'must be at least 1 s')
+      .max(86_400, 'must be at most 1 day')
+      .optional(),
     media: z.array(mediaSchema, 'must be a list').default([]),
     /** Repeat until cancelled (issue 16): the first play is now, then every everyS. */
     repeat: repeatSchema.optional(),
   })
   .superRefine((a, ctx) => {
-    if (a.source.kind !== 'file' && a.durationS === undefined) ctx.addIssue({ code: 'custom', path: ['durationS'], message: `is required for a ${a.source.kind} source` });
+    if (a.source.kind !== 'file' && a.durationS === undefined)
+      ctx.addIssue({ code: 'custom', path: ['durationS'], message: `is required for a ${a.source.kind} source` });
     const ids = new Set(a.media.map((m) => m.id));
-    const files = [a.source, 'fallback' in a.source ? a.source.fallback : undefined].filter((s) => s?.kind === 'file') as { media: string[] }[];
-    for (const f of files) for (const m of f.media) if (!ids.has(m)) ctx.addIssue({ code: 'custom', path: ['source', 'media'], message: `names media "${m}" that args.media does not list` });
+    const files = [a.source, 'fallback' in a.source ? a.source.fallback : undefined].filter(
+      (s) => s?.kind === 'file',
+    ) as { media: string[] }[];
+    for (const f of files)
+      for (const m of f.media)
+        if (!ids.has(m))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['source', 'media'],
+            message: `names media "${m}" that args.media does not list`,
+          });
   });
 
 const hex64 = z.string('must be a string').regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters');
 /** A release version: semver (1.2.0, 1.2.0-rc.1); also a directory name under releases/. */
 export const VERSION_RE = /^[0-9]{1,6}\.[0-9]{1,6}\.[0-9]{1,6}(-[0-9A-Za-z.-]{1,40})?$/;
 const releaseVersion = z.string('must be a string').regex(VERSION_RE, 'must be a version like 1.2.0 or 1.2.0-rc.1');
-const artifactBytes = z.number('must be a number').int('must be whole bytes').min(1, 'must be at least 1').max(2 ** 31, 'must be at most 2 GiB');
+const artifactBytes = z
+  .number('must be a number')
+  .int('must be whole bytes')
+  .min(1, 'must be at least 1')
+  .max(2 ** 31, 'must be at most 2 GiB');
 export const RELEASE_ARCHES = ['amd64', 'arm64', 'armhf'] as const;
 /** The `update` command (issue [5/8]; docs/ota.md): signed by a key with the `release` role only. */
 const updateArgs = z.object({
@@ -53,9 +108,24 @@ const updateArgs = z.object({
   bytes: artifactBytes,
   arch: z.enum(RELEASE_ARCHES, `must be one of ${RELEASE_ARCHES.join(', ')}`).optional(),
   tarSha256: hex64.optional(),
-  installedBytes: z.number('must be a number').int('must be whole bytes').min(1, 'must be at least 1').max(2 ** 40, 'must be at most 1 TiB').optional(),
-  waitS: z.number('must be a number').int('must be whole seconds').min(0).max(86_400, 'must be at most 1 day').default(3600),
-  trialS: z.number('must be a number').int('must be whole seconds').min(30, 'must be at least 30 s').max(1800, 'must be at most 30 min').default(180),
+  installedBytes: z
+    .number('must be a number')
+    .int('must be whole bytes')
+    .min(1, 'must be at least 1')
+    .max(2 ** 40, 'must be at most 1 TiB')
+    .optional(),
+  waitS: z
+    .number('must be a number')
+    .int('must be whole seconds')
+    .min(0)
+    .max(86_400, 'must be at most 1 day')
+    .default(3600),
+  trialS: z
+    .number('must be a number')
+    .int('must be whole seconds')
+    .min(30, 'must be at least 30 s')
+    .max(1800, 'must be at most 30 min')
+    .default(180),
   delta: z.object({ from: releaseVersion, url: httpUrl, sha256: hex64, bytes: artifactBytes }).optional(),
   /** Anti-rollback: a version older than the running one installs only with this set (issue [2/8]). */
   allowDowngrade: z.boolean('must be true or false').optional(),
@@ -77,10 +147,20 @@ export const commandSchema = z
     [
       z.object({ ...common, action: z.literal('ping'), args: empty }),
       z.object({ ...common, action: z.literal('play'), args: playArgs }),
-      z.object({ ...common, action: z.literal('stop'), args: z.object({ itemId: z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`).optional() }).default({}) }),
+      z.object({
+        ...common,
+        action: z.literal('stop'),
+        args: z
+          .object({ itemId: z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`).optional() })
+          .default({}),
+      }),
       z.object({ ...common, action: z.literal('volume'), args: z.object({ level }) }),
       // Volume safety (docs/protocol.md §3 "Volume"): a profile, or null for the configured one.
-      z.object({ ...common, action: z.literal('volume-profile'), args: z.object({ profile: volumeProfileSchema.nullable() }) }),
+      z.object({
+        ...common,
+        action: z.literal('volume-profile'),
+        args: z.object({ profile: volumeProfileSchema.nullable() }),
+      }),
       z.object({ ...common, action: z.literal('sync'), args: empty }),
       z.object({ ...common, action: z.literal('selftest'), args: empty }),
       z.object({ ...common, action: z.literal('restart'), args: empty }),
@@ -88,12 +168,17 @@ export const commandSchema = z
       z.object({ ...common, action: z.literal('update'), args: updateArgs }),
       z.object({ ...common, action: z.literal('cancel'), args: cancelArgsSchema }),
       // Contract v1.2 §2.2: the centre mends a lower bound no time source corroborates.
-      z.object({ ...common, action: z.literal('clock'), args: z.object({ resetBound: z.literal(true, 'must be true') }) }),
+      z.object({
+        ...common,
+        action: z.literal('clock'),
+        args: z.object({ resetBound: z.literal(true, 'must be true') }),
+      }),
     ],
     `must have an action of ${ACTIONS.join(', ')}`,
   )
   .superRefine((c, ctx) => {
-    if (Date.parse(c.expiresAt) <= Date.parse(c.issuedAt)) ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be after issuedAt' });
+    if (Date.parse(c.expiresAt) <= Date.parse(c.issuedAt))
+      ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be after issuedAt' });
   });
 
 export type CommandDoc = z.output<typeof commandSchema>;
@@ -102,7 +187,10 @@ export type UpdateArgs = Extract<CommandDoc, { action: 'update' }>['args'];
 export type CancelDoc = Extract<CommandDoc, { action: 'cancel' }>;
 export type { MediaRef, Source, Target };
 
-export function validateCommand(raw: unknown, minRepeatS?: number): { ok: true; doc: CommandDoc } | { ok: false; message: string } {
+export function validateCommand(
+  raw: unknown,
+  minRepeatS?: number,
+): { ok: true; doc: CommandDoc } | { ok: false; message: string } {
   const r = commandSchema.safeParse(raw);
   if (r.success) {
     const e = r.data.action === 'play' ? repeatError(r.data.args.repeat, minRepeatS) : undefined;
@@ -189,11 +277,27 @@ export function verifyCommand(payload: Buffer | string, keys: KeyRing, ctx: Comm
   // decides which one it needs: code only from a release key, everything else from a command key.
   const need = doc.action === 'update' ? 'release' : 'command';
   if (!keys.roles(j.kid).includes(need)) {
-    return { ok: false, code: 'unknown-key', message: `key ${j.kid} is not trusted to sign ${need === 'release' ? 'an update (needs the release role)' : `a ${doc.action} command (needs the command role)`}; its roles: ${keys.roles(j.kid).join(', ')}`, cmdId };
+    return {
+      ok: false,
+      code: 'unknown-key',
+      message: `key ${j.kid} is not trusted to sign ${need === 'release' ? 'an update (needs the release role)' : `a ${doc.action} command (needs the command role)`}; its roles: ${keys.roles(j.kid).join(', ')}`,
+      cmdId,
+    };
   }
   const now = judgedOnVouchedTime(doc) && ctx.vouchedNow !== undefined ? Math.min(ctx.now, ctx.vouchedNow) : ctx.now;
-  const env = checkEnvelope(doc, { ...ctx, now, maxLifetimeMs: ctx.maxLifetimeMs ?? DEFAULT_COMMAND_LIFETIME_MS, what: 'command' });
+  const env = checkEnvelope(doc, {
+    ...ctx,
+    now,
+    maxLifetimeMs: ctx.maxLifetimeMs ?? DEFAULT_COMMAND_LIFETIME_MS,
+    what: 'command',
+  });
   if (env) return { ok: false, code: env.reason, message: env.message, cmdId };
-  if (ctx.seen(doc.id)) return { ok: false, code: 'duplicate', message: `command ${doc.id} was already received; a command runs at most once`, cmdId };
+  if (ctx.seen(doc.id))
+    return {
+      ok: false,
+      code: 'duplicate',
+      message: `command ${doc.id} was already received; a command runs at most once`,
+      cmdId,
+    };
   return { ok: true, doc, kid: j.kid };
 }

@@ -24,9 +24,20 @@ interface PlayCommon {
 export interface EventFields {
   'play.started': PlayCommon;
   'play.finished': PlayCommon & { playedMs: number };
-  'play.interrupted': PlayCommon & { playedMs: number; reason: 'preempted' | 'stopped' | 'agent-restart' | 'hardware' | 'cancelled' };
+  'play.interrupted': PlayCommon & {
+    playedMs: number;
+    reason: 'preempted' | 'stopped' | 'agent-restart' | 'hardware' | 'cancelled';
+  };
   'play.failed': PlayCommon & { reason: string; message: string };
-  'play.skipped': { itemId: string; docId: string | null; occurrence: string; reason: 'busy' | 'missed' | 'media-missing' | 'clock'; repeat?: number; capId?: string; cmdId?: string };
+  'play.skipped': {
+    itemId: string;
+    docId: string | null;
+    occurrence: string;
+    reason: 'busy' | 'missed' | 'media-missing' | 'clock';
+    repeat?: number;
+    capId?: string;
+    cmdId?: string;
+  };
   /**
    * Added to contract v1's table: a stream URL failed or went silent and playback moved
    * to the next URL (`to` is the URL) or to the item's fallback (`to` is `fallback:<kind>`).
@@ -48,7 +59,14 @@ export interface EventFields {
    * `itemId`/`docId`/`occurrence` are added to contract v1's fields: the occurrence that
    * was playing when the fault was raised (a line fault during a warning), if any.
    */
-  'hw.fault': { component: HwComponent; code: string; message: string; itemId?: string; docId?: string | null; occurrence?: string };
+  'hw.fault': {
+    component: HwComponent;
+    code: string;
+    message: string;
+    itemId?: string;
+    docId?: string | null;
+    occurrence?: string;
+  };
   'hw.recovered': { component: HwComponent; code: string; message: string };
   /**
    * Not in contract v1's table (which allows added fields and types): the outbox was
@@ -61,15 +79,32 @@ export interface EventFields {
   'cmd.rejected': { topic: string; reason: string; message: string };
   'outbox.dropped': { count: number; fromSeq: number; toSeq: number; reason: 'full' | 'disk-full' };
   /** Contract v1.1 §7: rejections beyond the budget of a window, counted instead of sent one by one. */
-  'intake.flood': { windowS: number; dropped: number; byReason: Record<string, number>; byTopic: Record<string, number> };
+  'intake.flood': {
+    windowS: number;
+    dropped: number;
+    byReason: Record<string, number>;
+    byTopic: Record<string, number>;
+  };
   /** Contract v1.1 §7: the box's database was rebuilt (or could not be written); what was kept and lost is in `message`. */
   'store.reset': { reason: 'corrupt' | 'missing' | 'full'; movedTo: string | null; message: string };
   /** Over-the-air updates (docs/ota.md): one job per `update` command, `cmdId` its id. */
   'update.started': { cmdId: string; version: string; from: string; bytes: number; delta: boolean };
   'update.installed': { cmdId: string; version: string; previous: string };
   'update.committed': { cmdId: string; version: string; previous: string; trialMs: number };
-  'update.rolledback': { cmdId: string; version: string; previous: string; reason: string; detail: string; logTail: string[] };
-  'update.failed': { cmdId: string; version: string; reason: 'download' | 'verify' | 'unpack' | 'check-config' | 'no-quiet-window'; message: string };
+  'update.rolledback': {
+    cmdId: string;
+    version: string;
+    previous: string;
+    reason: string;
+    detail: string;
+    logTail: string[];
+  };
+  'update.failed': {
+    cmdId: string;
+    version: string;
+    reason: 'download' | 'verify' | 'unpack' | 'check-config' | 'no-quiet-window';
+    message: string;
+  };
 }
 
 export type EventType = keyof EventFields;

@@ -29,8 +29,14 @@ export interface SigningKey {
  * are unpadded base64url, the only form boxes accept (contract v1.1 §2.1). `header`
  * may add or override fields, for tests that need a document the box must refuse.
  */
-export function signDoc(payload: unknown, key: SigningKey, typ: DocTyp | string, header: Record<string, unknown> = {}): string {
-  if (key.key.asymmetricKeyType !== 'ed25519') throw new TypeError(`signDoc needs an Ed25519 private key, got ${key.key.asymmetricKeyType ?? 'a symmetric key'}`);
+export function signDoc(
+  payload: unknown,
+  key: SigningKey,
+  typ: DocTyp | string,
+  header: Record<string, unknown> = {},
+): string {
+  if (key.key.asymmetricKeyType !== 'ed25519')
+    throw new TypeError(`signDoc needs an Ed25519 private key, got ${key.key.asymmetricKeyType ?? 'a symmetric key'}`);
   const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
   const signingInput = `${b64url(JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ, ...header }))}.${b64url(body)}`;
   return `${signingInput}.${sign(null, Buffer.from(signingInput, 'ascii'), key.key).toString('base64url')}`;

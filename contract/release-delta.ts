@@ -43,7 +43,9 @@ export function runTool(cmd: string, args: string[], stdoutFile?: string, nice =
   return new Promise((resolve, reject) => {
     const fd = stdoutFile === undefined ? undefined : openSync(stdoutFile, 'w');
     let err = '';
-    const p = spawn(nice ? 'nice' : cmd, nice ? ['-n', '10', cmd, ...args] : args, { stdio: ['ignore', fd ?? 'ignore', 'pipe'] });
+    const p = spawn(nice ? 'nice' : cmd, nice ? ['-n', '10', cmd, ...args] : args, {
+      stdio: ['ignore', fd ?? 'ignore', 'pipe'],
+    });
     if (fd !== undefined) closeSync(fd); // the child has its own copy
     p.stderr?.setEncoding('utf8');
     p.stderr?.on('data', (b: Buffer) => (err = (err + b.toString('utf8')).slice(-2000)));
@@ -56,7 +58,13 @@ export function runTool(cmd: string, args: string[], stdoutFile?: string, nice =
 }
 
 /** A tool that did not exit 0: the command, why it ended, and its last stderr lines. */
-function toolFailure(cmd: string, args: readonly string[], code: number | null, signal: NodeJS.Signals | null, stderr: string): Error {
+function toolFailure(
+  cmd: string,
+  args: readonly string[],
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  stderr: string,
+): Error {
   const why = signal ? `killed by ${signal}` : code === 127 ? `${cmd} not found (exit 127)` : `exit ${code}`;
   const tail = stderr.trim().split('\n').slice(-3).join(' | ');
   return new Error(`${cmd} ${args.join(' ')}: ${why}${tail ? `: ${tail}` : ''}`);
@@ -83,7 +91,12 @@ function unzstdCapped(zstd: string, args: string[], out: string, max: number): P
     p.on('error', reject);
     p.on('close', (code, signal) => {
       file.end(() => {
-        if (over) return reject(new Error(`the rebuilt tar passed ${max} bytes (the manifest's size with its margin): stopped before the sha256 check`));
+        if (over)
+          return reject(
+            new Error(
+              `the rebuilt tar passed ${max} bytes (the manifest's size with its margin): stopped before the sha256 check`,
+            ),
+          );
         if (code === 0) return resolve();
         reject(toolFailure(zstd, args, code, signal, err));
       });
@@ -98,7 +111,8 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 export async function applyDelta(o: ApplyDelta): Promise<void> {
-  if (!/^[0-9a-f]{64}$/.test(o.expectTarSha256)) throw new Error(`applyDelta: expectTarSha256 ${JSON.stringify(o.expectTarSha256)} is not 64 lowercase hex digits`);
+  if (!/^[0-9a-f]{64}$/.test(o.expectTarSha256))
+    throw new Error(`applyDelta: expectTarSha256 ${JSON.stringify(o.expectTarSha256)} is not 64 lowercase hex digits`);
   const baseTar = `${o.outTar}.base.tmp`;
   const partial = `${o.outTar}.partial`;
   try {
@@ -116,7 +130,9 @@ export async function applyDelta(o: ApplyDelta): Promise<void> {
     }
     const got = await sha256File(partial);
     if (got !== o.expectTarSha256) {
-      throw new Error(`delta: the rebuilt tar has sha256 ${got}, not the release's tarSha256 ${o.expectTarSha256} (a delta made from another base, or a corrupt file); use the full tarball`);
+      throw new Error(
+        `delta: the rebuilt tar has sha256 ${got}, not the release's tarSha256 ${o.expectTarSha256} (a delta made from another base, or a corrupt file); use the full tarball`,
+      );
     }
     renameSync(partial, o.outTar);
   } finally {

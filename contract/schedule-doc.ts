@@ -47,16 +47,27 @@ export const instant = z
   .max(40, 'must be an RFC 3339 timestamp')
   .regex(RFC3339_RE, 'must be an RFC 3339 timestamp with an offset, e.g. 2026-11-26T06:30:00+07:00')
   .refine(isRealInstant, 'is not a date and time that exists in the calendar');
-export const httpUrl = z.string('must be a URL').max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`).refine((s) => {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'https:' || u.protocol === 'http:';
-  } catch {
-    return false;
-  }
-}, 'must be an http: or https: URL');
-const priority = z.number('must be a number').int('must be a whole number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
-const durationS = z.number('must be a number').int('must be whole seconds').min(1, 'must be at least 1 s').max(7 * 86_400, 'must be at most 7 days');
+export const httpUrl = z
+  .string('must be a URL')
+  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http: or https: URL');
+const priority = z
+  .number('must be a number')
+  .int('must be a whole number')
+  .min(0, 'must be 0 to 100')
+  .max(100, 'must be 0 to 100');
+const durationS = z
+  .number('must be a number')
+  .int('must be whole seconds')
+  .min(1, 'must be at least 1 s')
+  .max(7 * 86_400, 'must be at most 7 days');
 
 export function isValidTimezone(tz: string): boolean {
   // A zone file of the system's tz database first: asking Intl costs 5.8 MB of ICU data (contract/tzif.ts).
@@ -84,22 +95,45 @@ export const targetSchema = z
   .object({ devices: z.array(id).optional(), groups: z.array(id).optional() }, 'must be an object {devices, groups}')
   .refine((t) => (t.devices?.length ?? 0) + (t.groups?.length ?? 0) > 0, 'must name at least one device or group');
 
-const fileSource = z.object({ kind: z.literal('file'), media: z.array(id, 'must be a list of media ids').min(1, 'must name at least one media id') });
-const fmSource = z.object({ kind: z.literal('fm'), freqMHz: z.number('must be a number').min(64, 'must be 64 to 108 MHz').max(108, 'must be 64 to 108 MHz') });
+const fileSource = z.object({
+  kind: z.literal('file'),
+  media: z.array(id, 'must be a list of media ids').min(1, 'must name at least one media id'),
+});
+const fmSource = z.object({
+  kind: z.literal('fm'),
+  freqMHz: z.number('must be a number').min(64, 'must be 64 to 108 MHz').max(108, 'must be 64 to 108 MHz'),
+});
 const lineSource = z.object({ kind: z.literal('line') });
-const fallbackSource = z.discriminatedUnion('kind', [fileSource, fmSource, lineSource], 'must be a file, fm or line source');
+const fallbackSource = z.discriminatedUnion(
+  'kind',
+  [fileSource, fmSource, lineSource],
+  'must be a file, fm or line source',
+);
 const streamSource = z
-  .object({ kind: z.literal('stream'), url: httpUrl.optional(), urls: z.array(httpUrl).min(1).max(8, 'must list at most 8 URLs').optional(), fallback: fallbackSource.optional() })
+  .object({
+    kind: z.literal('stream'),
+    url: httpUrl.optional(),
+    urls: z.array(httpUrl).min(1).max(8, 'must list at most 8 URLs').optional(),
+    fallback: fallbackSource.optional(),
+  })
   .refine((s) => (s.url === undefined) !== (s.urls === undefined), 'must have exactly one of url or urls');
 const fmWithFallback = fmSource.extend({ fallback: fallbackSource.optional() });
 
-export const sourceSchema = z.discriminatedUnion('kind', [fileSource, streamSource, fmWithFallback, lineSource], 'must have kind file, stream, fm or line');
+export const sourceSchema = z.discriminatedUnion(
+  'kind',
+  [fileSource, streamSource, fmWithFallback, lineSource],
+  'must have kind file, stream, fm or line',
+);
 
 export const mediaSchema = z.object({
   id,
   url: httpUrl,
   sha256: z.string('must be a string').regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters'),
-  bytes: z.number('must be a number').int().min(1, 'must be at least 1').max(2 ** 40),
+  bytes: z
+    .number('must be a number')
+    .int()
+    .min(1, 'must be at least 1')
+    .max(2 ** 40),
   durationMs: z.number().int().min(0).optional(),
 });
 
@@ -117,16 +151,29 @@ const MAX_REPEAT_COUNT = 1000;
 // with the box's configured minimum, so a test box can run a real short cadence.
 export const repeatSchema = z
   .object({
-    everyS: z.number('must be a number').int('must be whole seconds').min(1, 'must be at least 1 s').max(MAX_REPEAT_S, `must be at most ${MAX_REPEAT_S} s`),
+    everyS: z
+      .number('must be a number')
+      .int('must be whole seconds')
+      .min(1, 'must be at least 1 s')
+      .max(MAX_REPEAT_S, `must be at most ${MAX_REPEAT_S} s`),
     until: instant.optional(),
-    count: z.number('must be a number').int('must be a whole number').min(1, 'must be 1 to 1000').max(MAX_REPEAT_COUNT, 'must be 1 to 1000').optional(),
+    count: z
+      .number('must be a number')
+      .int('must be a whole number')
+      .min(1, 'must be 1 to 1000')
+      .max(MAX_REPEAT_COUNT, 'must be 1 to 1000')
+      .optional(),
   })
   .refine((r) => (r.until === undefined) !== (r.count === undefined), 'must have exactly one of until or count');
 
 export type Repeat = z.output<typeof repeatSchema>;
 
 /** A CAP identifier (CAP 1.2 §3.2.1: no spaces, commas or restricted characters). */
-export const capIdentifier = z.string('must be a string').min(1, 'must not be empty').max(256, 'must be at most 256 characters').regex(/^[^\s,<&]+$/, 'must be a CAP identifier (no spaces, commas, "<" or "&")');
+export const capIdentifier = z
+  .string('must be a string')
+  .min(1, 'must not be empty')
+  .max(256, 'must be at most 256 characters')
+  .regex(/^[^\s,<&]+$/, 'must be a CAP identifier (no spaces, commas, "<" or "&")');
 
 export const capRefSchema = z.object({
   identifier: capIdentifier,
@@ -163,19 +210,24 @@ export const scheduleSchema = z
      */
     expiresAt: instant.optional(),
     target: targetSchema,
-    timezone: z.string('must be a string').max(64, 'is not an IANA time zone').refine(isValidTimezone, 'is not an IANA time zone'),
+    timezone: z
+      .string('must be a string')
+      .max(64, 'is not an IANA time zone')
+      .refine(isValidTimezone, 'is not an IANA time zone'),
     media: z.array(mediaSchema, 'must be a list').max(1000, 'must list at most 1000 media').default([]),
     items: z.array(itemSchema, 'must be a list').max(1000, 'must list at most 1000 items'),
   })
   .superRefine((doc, ctx) => {
     const mediaIds = new Set<string>();
     doc.media.forEach((m, i) => {
-      if (mediaIds.has(m.id)) ctx.addIssue({ code: 'custom', path: ['media', i, 'id'], message: `duplicates media id "${m.id}"` });
+      if (mediaIds.has(m.id))
+        ctx.addIssue({ code: 'custom', path: ['media', i, 'id'], message: `duplicates media id "${m.id}"` });
       mediaIds.add(m.id);
     });
     const itemIds = new Set<string>();
     doc.items.forEach((it, i) => {
-      const at = (p: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path: ['items', i, ...p], message });
+      const at = (p: (string | number)[], message: string) =>
+        ctx.addIssue({ code: 'custom', path: ['items', i, ...p], message });
       if (itemIds.has(it.id)) at(['id'], `duplicates item id "${it.id}"`);
       itemIds.add(it.id);
       if ((it.at === undefined) === (it.cron === undefined)) at([], 'must have exactly one of "at" or "cron"');
@@ -183,12 +235,19 @@ export const scheduleSchema = z
         const e = cronError(it.cron);
         if (e) at(['cron'], e);
       }
-      if (it.at !== undefined && (it.from !== undefined || it.until !== undefined)) at(['from'], '"from"/"until" bound a recurrence; an "at" item has none');
-      if (it.cron !== undefined && it.repeat?.until !== undefined) at(['repeat', 'until'], 'is for an "at" item; a cron item repeats each occurrence "count" times');
+      if (it.at !== undefined && (it.from !== undefined || it.until !== undefined))
+        at(['from'], '"from"/"until" bound a recurrence; an "at" item has none');
+      if (it.cron !== undefined && it.repeat?.until !== undefined)
+        at(['repeat', 'until'], 'is for an "at" item; a cron item repeats each occurrence "count" times');
       if (it.from && it.until && Date.parse(it.from) >= Date.parse(it.until)) at(['until'], 'must be after "from"');
-      if (it.source.kind !== 'file' && it.durationS === undefined) at(['durationS'], `is required for a ${it.source.kind} source`);
-      const files = [it.source, 'fallback' in it.source ? it.source.fallback : undefined].filter((s) => s?.kind === 'file') as { media: string[] }[];
-      for (const f of files) for (const m of f.media) if (!mediaIds.has(m)) at(['source', 'media'], `names media "${m}" that the document does not list`);
+      if (it.source.kind !== 'file' && it.durationS === undefined)
+        at(['durationS'], `is required for a ${it.source.kind} source`);
+      const files = [it.source, 'fallback' in it.source ? it.source.fallback : undefined].filter(
+        (s) => s?.kind === 'file',
+      ) as { media: string[] }[];
+      for (const f of files)
+        for (const m of f.media)
+          if (!mediaIds.has(m)) at(['source', 'media'], `names media "${m}" that the document does not list`);
     });
     if (doc.expiresAt !== undefined && Date.parse(doc.expiresAt) <= Date.parse(doc.issuedAt)) {
       ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be after issuedAt' });
@@ -212,7 +271,13 @@ export const scheduleSchema = z
  * matches; it stops counting once past the cap, so a bomb costs no more than a
  * legal document to refuse.
  */
-export function occurrencesPerDay(items: readonly { cron?: string | undefined; at?: string | undefined; repeat?: { everyS: number; count?: number | undefined } | undefined }[]): number {
+export function occurrencesPerDay(
+  items: readonly {
+    cron?: string | undefined;
+    at?: string | undefined;
+    repeat?: { everyS: number; count?: number | undefined } | undefined;
+  }[],
+): number {
   let total = 0;
   for (const it of items) {
     // A repeat series plays at most once per everyS, and `count` times per occurrence.
@@ -234,7 +299,8 @@ interface CronTimeOfDay {
 export function cronMatchesPerDay(expr: string): number {
   const p = (cronFor(expr) as unknown as { _states?: { pattern?: Partial<CronTimeOfDay> } })._states?.pattern;
   // Pinned by test/unit/verify-strict.test.ts (occurrences a day): a croner upgrade that moves these fails there.
-  if (!p || !Array.isArray(p.second) || !Array.isArray(p.minute) || !Array.isArray(p.hour)) throw new Error('croner pattern layout changed');
+  if (!p || !Array.isArray(p.second) || !Array.isArray(p.minute) || !Array.isArray(p.hour))
+    throw new Error('croner pattern layout changed');
   const n = (a: number[]) => a.reduce((s, v) => s + (v ? 1 : 0), 0);
   return n(p.second) * n(p.minute) * n(p.hour);
 }
@@ -250,10 +316,17 @@ export type Target = z.output<typeof targetSchema>;
  * document this box accepted before contract v1.1, read back from its own store, may
  * lack `expiresAt`; anything received must carry it.
  */
-export function validateSchedule(raw: unknown, opts: { stored?: boolean; minRepeatS?: number } = {}): { ok: true; doc: ScheduleDoc & { expiresAt: string } } | { ok: true; doc: ScheduleDoc } | { ok: false; message: string } {
+export function validateSchedule(
+  raw: unknown,
+  opts: { stored?: boolean; minRepeatS?: number } = {},
+):
+  | { ok: true; doc: ScheduleDoc & { expiresAt: string } }
+  | { ok: true; doc: ScheduleDoc }
+  | { ok: false; message: string } {
   const r = scheduleSchema.safeParse(raw);
   if (!r.success) return { ok: false, message: r.error.issues.slice(0, 5).map(describe).join('; ') };
-  if (r.data.expiresAt === undefined && !opts.stored) return { ok: false, message: 'expiresAt: is required (contract v1.1 §2.1: every schedule has a bounded lifetime)' };
+  if (r.data.expiresAt === undefined && !opts.stored)
+    return { ok: false, message: 'expiresAt: is required (contract v1.1 §2.1: every schedule has a bounded lifetime)' };
   // The floor is the receiving box's (config): a document it accepted and stored is not judged again.
   for (const [i, it] of opts.stored ? [] : r.data.items.entries()) {
     const e = repeatError(it.repeat, opts.minRepeatS);
@@ -263,7 +336,9 @@ export function validateSchedule(raw: unknown, opts: { stored?: boolean; minRepe
 }
 
 export function describe(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') || '(document)';
+  const path =
+    issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') ||
+    '(document)';
   if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) return `${path}: is required`;
   return `${path}: ${issue.message}`;
 }

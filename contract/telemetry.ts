@@ -23,7 +23,6 @@ export interface ClockReport {
   aheadS?: number;
 }
 
-
 export interface SiteInfo {
   readonly communeName?: string;
   readonly communeCode?: string;
@@ -63,7 +62,10 @@ export interface Birth {
 }
 
 /** A release on trial (not yet committed), or an update job in progress (docs/ota.md). */
-export type UpdateState = { trial: { version: string; previous: string; since: string } } | { pending: { version: string; state: string } } | null;
+export type UpdateState =
+  | { trial: { version: string; previous: string; since: string } }
+  | { pending: { version: string; state: string } }
+  | null;
 
 export interface Death {
   online: false;

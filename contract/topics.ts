@@ -12,7 +12,16 @@ import type { Binding } from './verify.js';
 export const DEFAULT_ROOT = 'loa/v1';
 
 /** The leaves under `{root}/d/{id}/`: the box's own topics and provisioning's (§8). */
-export const DEVICE_LEAVES = ['schedule', 'cmd', 'status', 'heartbeat', 'events', 'cmd/result', 'register', 'check'] as const;
+export const DEVICE_LEAVES = [
+  'schedule',
+  'cmd',
+  'status',
+  'heartbeat',
+  'events',
+  'cmd/result',
+  'register',
+  'check',
+] as const;
 export type DeviceLeaf = (typeof DEVICE_LEAVES)[number];
 /** The leaves under `{root}/g/{group}/`: what the centre publishes to a group. */
 export const GROUP_LEAVES = ['schedule', 'cmd'] as const;
@@ -36,7 +45,9 @@ export interface TopicMap {
  * The result of a command (§4), box → centre on `{root}/d/{id}/cmd/result`: exactly
  * one per command received, `result` when it ran, `error` (a code of §4) when not.
  */
-export type CommandResult = { cmdId: string; ts: string } & ({ ok: true; result: Record<string, unknown> } | { ok: false; error: { code: string; message: string } });
+export type CommandResult = { cmdId: string; ts: string } & (
+  { ok: true; result: Record<string, unknown> } | { ok: false; error: { code: string; message: string } }
+);
 
 /** `{root}/d/{id}/register` (§8): the box's identity for the centre's inventory. */
 export interface RegisterPayload {
@@ -103,8 +114,17 @@ export interface Publisher {
  * kind's QoS and retain flag, so a publisher cannot put a heartbeat on QoS 1 or forget
  * to retain a registration.
  */
-export function publishTo<K extends keyof Outbound>(client: Publisher, kind: K, topic: string, payload: Outbound[K]['payload']): Promise<unknown> {
-  return client.publishAsync(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), PUBLISH_OPTS[kind]);
+export function publishTo<K extends keyof Outbound>(
+  client: Publisher,
+  kind: K,
+  topic: string,
+  payload: Outbound[K]['payload'],
+): Promise<unknown> {
+  return client.publishAsync(
+    topic,
+    typeof payload === 'string' ? payload : JSON.stringify(payload),
+    PUBLISH_OPTS[kind],
+  );
 }
 
 export function deviceTopic(root: string, deviceId: string, leaf: DeviceLeaf): string {
@@ -139,7 +159,8 @@ export function sharedFilter(filter: string, share: string | undefined): string 
   return share ? `$share/${share}/${filter}` : filter;
 }
 
-export type ParsedTopic = { kind: 'device'; deviceId: string; leaf: DeviceLeaf } | { kind: 'group'; group: string; leaf: GroupLeaf };
+export type ParsedTopic =
+  { kind: 'device'; deviceId: string; leaf: DeviceLeaf } | { kind: 'group'; group: string; leaf: GroupLeaf };
 
 /**
  * The device or group and the leaf of a contract topic under `root`, or undefined for
@@ -157,8 +178,13 @@ export function parseTopic(root: string, topic: string): ParsedTopic | undefined
   const name = tail.slice(0, slash);
   const leaf = tail.slice(slash + 1);
   if (!ID_RE.test(name)) return undefined;
-  if (kind === 'device') return (DEVICE_LEAVES as readonly string[]).includes(leaf) ? { kind, deviceId: name, leaf: leaf as DeviceLeaf } : undefined;
-  return (GROUP_LEAVES as readonly string[]).includes(leaf) ? { kind, group: name, leaf: leaf as GroupLeaf } : undefined;
+  if (kind === 'device')
+    return (DEVICE_LEAVES as readonly string[]).includes(leaf)
+      ? { kind, deviceId: name, leaf: leaf as DeviceLeaf }
+      : undefined;
+  return (GROUP_LEAVES as readonly string[]).includes(leaf)
+    ? { kind, group: name, leaf: leaf as GroupLeaf }
+    : undefined;
 }
 
 /** The device id and leaf of `{root}/d/{id}/{leaf}`, or undefined for any other topic. */
@@ -187,7 +213,12 @@ export function topicsFor(root: string, deviceId: string, groups: readonly strin
  * Which device or group each subscribed schedule or command topic stands for (contract
  * v1.1 §2.1: a document must list the topic's device or group in its `target`).
  */
-export function bindingsFor(root: string, deviceId: string, groups: readonly string[], kind: GroupLeaf): Map<string, Binding> {
+export function bindingsFor(
+  root: string,
+  deviceId: string,
+  groups: readonly string[],
+  kind: GroupLeaf,
+): Map<string, Binding> {
   const m = new Map<string, Binding>([[deviceTopic(root, deviceId, kind), { kind: 'device', name: deviceId }]]);
   for (const g of groups) m.set(groupTopic(root, g, kind), { kind: 'group', name: g });
   return m;

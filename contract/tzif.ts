@@ -72,7 +72,8 @@ export function parseTzif(b: Buffer): Zone | null {
   const end = at + c.time * (timeSize + 1) + c.type * 6 + c.char + c.leap * (timeSize + 4) + c.isstd + c.isut;
   if (c.type === 0 || b.length < end) return null;
   const times: number[] = [];
-  for (let i = 0; i < c.time; i++) times.push(timeSize === 8 ? Number(b.readBigInt64BE(at + i * 8)) : b.readInt32BE(at + i * 4));
+  for (let i = 0; i < c.time; i++)
+    times.push(timeSize === 8 ? Number(b.readBigInt64BE(at + i * 8)) : b.readInt32BE(at + i * 4));
   const idxAt = at + c.time * timeSize;
   const typesAt = idxAt + c.time;
   const offsets: number[] = [];

@@ -123,26 +123,36 @@ const MAX_HEADER_CHARS = 1024;
  * The checks every signed document shares (contract §2), in order: size, JWS form, alg,
  * known kid, signature, typ, JSON. Returns the parsed (still unvalidated) payload.
  */
-export function verifyJws(payload: Buffer | string, keys: KeyRing, typ: string, maxBytes: number): { ok: true; raw: unknown; kid: string } | Fail {
+export function verifyJws(
+  payload: Buffer | string,
+  keys: KeyRing,
+  typ: string,
+  maxBytes: number,
+): { ok: true; raw: unknown; kid: string } | Fail {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   if (size > maxBytes) return fail('too-large', `${size} bytes exceeds the limit of ${maxBytes}`);
   const jws = (typeof payload === 'string' ? payload : payload.toString('latin1')).trim();
   const parts = jws.split('.');
   if (parts.length !== 3) return fail('invalid', 'not a JWS in compact serialization (three base64url parts)');
   const [h, p, sig] = parts as [string, string, string];
-  if (h.length > MAX_HEADER_CHARS) return fail('invalid', `JWS header of ${h.length} characters (at most ${MAX_HEADER_CHARS})`);
+  if (h.length > MAX_HEADER_CHARS)
+    return fail('invalid', `JWS header of ${h.length} characters (at most ${MAX_HEADER_CHARS})`);
   // The small header first: a forgery naming no trusted key is refused before its
   // payload (up to maxBytes) is decoded at all.
-  if (!isCanonicalBase64url(h)) return fail('invalid', 'JWS header is not canonical base64url (no padding, zero spare bits)');
+  if (!isCanonicalBase64url(h))
+    return fail('invalid', 'JWS header is not canonical base64url (no padding, zero spare bits)');
   let header: { alg?: unknown; kid?: unknown; typ?: unknown; crit?: unknown; b64?: unknown };
   try {
     header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as typeof header;
   } catch (err) {
     return fail('invalid', `unreadable JWS header: ${(err as Error).message}`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) return fail('invalid', 'the JWS header is not a JSON object');
-  if (header.alg !== 'EdDSA') return fail('signature', `alg ${JSON.stringify(header.alg)?.slice(0, 40)} is not accepted (only EdDSA)`);
-  if (header.crit !== undefined || header.b64 !== undefined) return fail('invalid', 'the JWS header names extensions (crit, b64) this box does not implement');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    return fail('invalid', 'the JWS header is not a JSON object');
+  if (header.alg !== 'EdDSA')
+    return fail('signature', `alg ${JSON.stringify(header.alg)?.slice(0, 40)} is not accepted (only EdDSA)`);
+  if (header.crit !== undefined || header.b64 !== undefined)
+    return fail('invalid', 'the JWS header names extensions (crit, b64) this box does not implement');
   if (typeof header.kid !== 'string') return fail('unknown-key', 'the JWS header has no kid');
   const key = keys.get(header.kid);
   if (!key) return fail('unknown-key', `kid ${JSON.stringify(header.kid.slice(0, 64))} is not a trusted key`);
@@ -150,10 +160,17 @@ export function verifyJws(payload: Buffer | string, keys: KeyRing, typ: string, 
   // else is, for this document, not a trusted key.
   const roles = rolesFor(typ);
   if (!keys.roles(header.kid).some((r) => roles.includes(r))) {
-    return fail('unknown-key', `key ${header.kid} is not trusted to sign a ${typ === SCHEDULE_TYP ? 'schedule' : typ === COMMAND_TYP ? 'command' : 'release manifest'} (its roles: ${keys.roles(header.kid).join(', ') || 'none'})`);
+    return fail(
+      'unknown-key',
+      `key ${header.kid} is not trusted to sign a ${typ === SCHEDULE_TYP ? 'schedule' : typ === COMMAND_TYP ? 'command' : 'release manifest'} (its roles: ${keys.roles(header.kid).join(', ') || 'none'})`,
+    );
   }
-  for (const [name, part] of [['payload', p], ['signature', sig]] as const) {
-    if (!isCanonicalBase64url(part)) return fail('invalid', `JWS ${name} is not canonical base64url (no padding, zero spare bits)`);
+  for (const [name, part] of [
+    ['payload', p],
+    ['signature', sig],
+  ] as const) {
+    if (!isCanonicalBase64url(part))
+      return fail('invalid', `JWS ${name} is not canonical base64url (no padding, zero spare bits)`);
   }
   const signature = Buffer.from(sig, 'base64url');
   if (signature.length !== 64 || !edVerify(null, Buffer.from(`${h}.${p}`, 'latin1'), key, signature)) {
@@ -173,20 +190,39 @@ export function verifyJws(payload: Buffer | string, keys: KeyRing, typ: string, 
  */
 export function checkEnvelope(
   doc: { issuedAt: string; expiresAt: string; target: Target },
-  ctx: { deviceId: string; groups: readonly string[]; now: number; binding?: Binding; maxLifetimeMs: number; clockSynced?: boolean; what: string },
+  ctx: {
+    deviceId: string;
+    groups: readonly string[];
+    now: number;
+    binding?: Binding;
+    maxLifetimeMs: number;
+    clockSynced?: boolean;
+    what: string;
+  },
 ): { reason: RejectReason; message: string } | null {
   const issued = Date.parse(doc.issuedAt);
   const expires = Date.parse(doc.expiresAt);
   if (expires - issued > ctx.maxLifetimeMs) {
-    return { reason: 'invalid', message: `expiresAt: lives ${describeMs(expires - issued)}, longer than this box accepts for a ${ctx.what} (${describeMs(ctx.maxLifetimeMs)})` };
+    return {
+      reason: 'invalid',
+      message: `expiresAt: lives ${describeMs(expires - issued)}, longer than this box accepts for a ${ctx.what} (${describeMs(ctx.maxLifetimeMs)})`,
+    };
   }
   if (ctx.clockSynced !== false && issued > ctx.now + MAX_ISSUED_AHEAD_MS) {
-    return { reason: 'invalid', message: `issuedAt: ${doc.issuedAt} is more than ${MAX_ISSUED_AHEAD_MS / 60_000} minutes ahead of this box's synchronised clock` };
+    return {
+      reason: 'invalid',
+      message: `issuedAt: ${doc.issuedAt} is more than ${MAX_ISSUED_AHEAD_MS / 60_000} minutes ahead of this box's synchronised clock`,
+    };
   }
   const b = ctx.binding;
   if (b) {
-    const listed = b.kind === 'device' ? (doc.target.devices ?? []).includes(b.name) : (doc.target.groups ?? []).includes(b.name);
-    if (!listed) return { reason: 'target', message: `${ctx.what} targets ${JSON.stringify(doc.target)}, which does not list the ${b.kind} ${b.name} of the topic it came on` };
+    const listed =
+      b.kind === 'device' ? (doc.target.devices ?? []).includes(b.name) : (doc.target.groups ?? []).includes(b.name);
+    if (!listed)
+      return {
+        reason: 'target',
+        message: `${ctx.what} targets ${JSON.stringify(doc.target)}, which does not list the ${b.kind} ${b.name} of the topic it came on`,
+      };
   } else if (!targets(doc.target, ctx.deviceId, ctx.groups)) {
     return { reason: 'target', message: `${ctx.what} targets ${JSON.stringify(doc.target)}, not this box` };
   }
@@ -203,14 +239,27 @@ function describeMs(ms: number): string {
  * again is a no-op; a lower version of an id is `replay`; on a topic, a document with
  * another id than the one in force must be issued later than it.
  */
-export function replayVerdict(doc: ScheduleDoc, seenVersion: number | undefined, mark: TopicMark | undefined): { reason: 'replay'; message: string } | 'same' | null {
-  if (seenVersion !== undefined && doc.version < seenVersion) return { reason: 'replay', message: `version ${doc.version} is older than the accepted version ${seenVersion}` };
+export function replayVerdict(
+  doc: ScheduleDoc,
+  seenVersion: number | undefined,
+  mark: TopicMark | undefined,
+): { reason: 'replay'; message: string } | 'same' | null {
+  if (seenVersion !== undefined && doc.version < seenVersion)
+    return { reason: 'replay', message: `version ${doc.version} is older than the accepted version ${seenVersion}` };
   if (seenVersion !== undefined && doc.version === seenVersion) return 'same';
   if (mark && mark.id === doc.id && doc.version <= mark.version) {
-    return doc.version === mark.version ? 'same' : { reason: 'replay', message: `version ${doc.version} is older than version ${mark.version} in force on this topic` };
+    return doc.version === mark.version
+      ? 'same'
+      : {
+          reason: 'replay',
+          message: `version ${doc.version} is older than version ${mark.version} in force on this topic`,
+        };
   }
   if (mark && mark.id !== doc.id && Date.parse(doc.issuedAt) <= Date.parse(mark.issuedAt)) {
-    return { reason: 'replay', message: `document ${doc.id} was issued ${doc.issuedAt}, not after ${mark.id} v${mark.version} in force on this topic (issued ${mark.issuedAt})` };
+    return {
+      reason: 'replay',
+      message: `document ${doc.id} was issued ${doc.issuedAt}, not after ${mark.id} v${mark.version} in force on this topic (issued ${mark.issuedAt})`,
+    };
   }
   return null;
 }
@@ -226,7 +275,10 @@ export function verifySchedule(payload: Buffer | string, keys: KeyRing, ctx: Ver
   if (!v.ok) return fail('invalid', v.message, docId, version);
   const doc = v.doc;
   if (doc.expiresAt === undefined) return fail('invalid', 'expiresAt: is required', doc.id, doc.version); // validateSchedule() already says so
-  const env = checkEnvelope({ ...doc, expiresAt: doc.expiresAt }, { ...ctx, maxLifetimeMs: ctx.maxLifetimeMs ?? DEFAULT_SCHEDULE_LIFETIME_MS, what: 'document' });
+  const env = checkEnvelope(
+    { ...doc, expiresAt: doc.expiresAt },
+    { ...ctx, maxLifetimeMs: ctx.maxLifetimeMs ?? DEFAULT_SCHEDULE_LIFETIME_MS, what: 'document' },
+  );
   if (env) return fail(env.reason, env.message, doc.id, doc.version);
   const replay = replayVerdict(doc, ctx.acceptedVersion(doc.id), ctx.topicMark?.());
   if (replay === 'same') return { ok: 'same', doc };

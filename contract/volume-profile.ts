@@ -10,7 +10,9 @@ export const EMERGENCY_PRIORITY = 100;
 export const DEFAULT_PROFILE_TIMEZONE = 'Asia/Ho_Chi_Minh';
 
 const level = z.number('must be a number').min(0, 'must be 0 to 100').max(100, 'must be 0 to 100');
-const hhmm = z.string('must be a string').regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be a local time HH:MM (00:00 to 23:59)');
+const hhmm = z
+  .string('must be a string')
+  .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be a local time HH:MM (00:00 to 23:59)');
 
 export const volumeWindowSchema = z
   .object({
@@ -24,10 +26,17 @@ export const volumeWindowSchema = z
     /** Highest level of priority content (75–99) inside the window. */
     priority: level,
   })
-  .refine((w) => w.from !== w.to, { message: 'from and to must differ (a window of no length, or of the whole day: use audio.maxVolume)', path: ['to'] });
+  .refine((w) => w.from !== w.to, {
+    message: 'from and to must differ (a window of no length, or of the whole day: use audio.maxVolume)',
+    path: ['to'],
+  });
 
 export const volumeProfileSchema = z.object({
-  timezone: z.string('must be a string').max(64, 'is not an IANA time zone').refine(isValidTimezone, 'is not an IANA time zone').default(DEFAULT_PROFILE_TIMEZONE),
+  timezone: z
+    .string('must be a string')
+    .max(64, 'is not an IANA time zone')
+    .refine(isValidTimezone, 'is not an IANA time zone')
+    .default(DEFAULT_PROFILE_TIMEZONE),
   windows: z.array(volumeWindowSchema, 'must be a list').max(24, 'must list at most 24 windows'),
 });
 
@@ -48,4 +57,3 @@ export interface VolumeDecision {
   /** The window in force (the one with the lowest cap for this class). */
   window?: string;
 }
-

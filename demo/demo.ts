@@ -31,7 +31,8 @@ export function demoPort(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.LOA_DEMO_PORT;
   if (raw === undefined || raw === '') return 1883;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new LoaError('DEMO_BROKER', `LOA_DEMO_PORT "${raw}" is not a TCP port (0 to 65535; 0 = any free port)`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new LoaError('DEMO_BROKER', `LOA_DEMO_PORT "${raw}" is not a TCP port (0 to 65535; 0 = any free port)`);
   return n;
 }
 
@@ -54,11 +55,13 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
   const chime = readFileSync(demoAsset('chime.mp3'));
   const chimeSha = createHash('sha256').update(chime).digest('hex');
   const cdn = createHttpServer((req, res) => {
-    if (req.url === '/chime.mp3') res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': chime.length }).end(chime);
+    if (req.url === '/chime.mp3')
+      res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': chime.length }).end(chime);
     else res.writeHead(404).end();
   });
   const cdnPort = await listen(cdn as unknown as Server, 0);
-  const hasCard = existsSync('/proc/asound/cards') && !/no soundcards/i.test(readFileSync('/proc/asound/cards', 'utf8'));
+  const hasCard =
+    existsSync('/proc/asound/cards') && !/no soundcards/i.test(readFileSync('/proc/asound/cards', 'utf8'));
   const config = parseConfig({
     deviceId: 'demo-box-01',
     groups: ['all', 'p79', 'c26734'],
@@ -87,12 +90,26 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
     expiresAt: new Date(now + 86_400_000).toISOString(),
     target: { groups: ['c26734'] },
     timezone: 'Asia/Ho_Chi_Minh',
-    media: [{ id: 'chime', url: `http://127.0.0.1:${cdnPort}/chime.mp3`, sha256: chimeSha, bytes: chime.length, durationMs: 3000 }],
+    media: [
+      {
+        id: 'chime',
+        url: `http://127.0.0.1:${cdnPort}/chime.mp3`,
+        sha256: chimeSha,
+        bytes: chime.length,
+        durationMs: 3000,
+      },
+    ],
     items: [
       { id: 'morning-bulletin', source: { kind: 'file', media: ['chime'] }, at: at(12), priority: 50, volume: 80 },
       { id: 'vov1-relay', source: { kind: 'fm', freqMHz: 100.0 }, at: at(22), durationS: 30, priority: 50 },
       { id: 'typhoon-warning', source: { kind: 'file', media: ['chime'] }, at: at(32), priority: 100, volume: 100 },
-      { id: 'bulletin-every-2-min', source: { kind: 'file', media: ['chime'] }, cron: '30 */2 * * * *', priority: 40, from: at(5) },
+      {
+        id: 'bulletin-every-2-min',
+        source: { kind: 'file', media: ['chime'] },
+        cron: '30 */2 * * * *',
+        priority: 40,
+        from: at(5),
+      },
     ],
   };
   const jws = signDoc(doc, { key: privateKey, kid }, SCHEDULE_TYP);
@@ -104,7 +121,12 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
       {
         type: 'command',
         action: 'play',
-        args: { source: { kind: 'file', media: ['warning'] }, media: [{ id: 'warning', url: doc.media[0]!.url, sha256: chimeSha, bytes: chime.length, durationMs: 3000 }], priority: 100, volume: 100 },
+        args: {
+          source: { kind: 'file', media: ['warning'] },
+          media: [{ id: 'warning', url: doc.media[0]!.url, sha256: chimeSha, bytes: chime.length, durationMs: 3000 }],
+          priority: 100,
+          volume: 100,
+        },
       },
       null,
       2,
@@ -118,7 +140,9 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
   const clog = log.child({ mod: 'centre' });
   centre.on('connect', () => {
     centre.subscribe(allDevicesFilter(config.topicRoot), { qos: 1 });
-    publishTo(centre, 'schedule', groupTopic(config.topicRoot, 'c26734', 'schedule'), jws).catch((err: unknown) => clog.warn({ err }, 'the demo schedule was not published'));
+    publishTo(centre, 'schedule', groupTopic(config.topicRoot, 'c26734', 'schedule'), jws).catch((err: unknown) =>
+      clog.warn({ err }, 'the demo schedule was not published'),
+    );
   });
   let toured = false;
   centre.on('message', (topic, payload) => {
@@ -132,7 +156,17 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
       // Once the box is up: what a NOC operator would try next against it.
       if (body.online === true && where.deviceId === config.deviceId && !toured) {
         toured = true;
-        process.stdout.write(tour({ noc: nocLauncher(), brokerUrl, deviceId: config.deviceId, keyFile, warningFile, eventsDb, heartbeatS: config.heartbeatS }));
+        process.stdout.write(
+          tour({
+            noc: nocLauncher(),
+            brokerUrl,
+            deviceId: config.deviceId,
+            keyFile,
+            warningFile,
+            eventsDb,
+            heartbeatS: config.heartbeatS,
+          }),
+        );
       }
     }
   });
@@ -165,7 +199,9 @@ function sh(word: string): string {
  * dist/ (installed with --ignore-scripts), the sources through npm's script.
  */
 export function nocLauncher(root = packageRoot()): string {
-  return existsSync(join(root, 'dist/noc/cli.js')) ? `npx --prefix ${sh(root)} noc` : `npm --prefix ${sh(root)} run -s noc --`;
+  return existsSync(join(root, 'dist/noc/cli.js'))
+    ? `npx --prefix ${sh(root)} noc`
+    : `npm --prefix ${sh(root)} run -s noc --`;
 }
 
 /** The repository (or installed package) root: agent/ under tsx, dist/agent/ when built. */
@@ -178,7 +214,16 @@ function packageRoot(): string {
 }
 
 /** The tour of the centre: three commands, each runnable as printed from another terminal. */
-export function tour(o: { noc: string; brokerUrl: string; deviceId: string; keyFile: string; warningFile: string; eventsDb: string; heartbeatS: number; now?: number }): string {
+export function tour(o: {
+  noc: string;
+  brokerUrl: string;
+  deviceId: string;
+  keyFile: string;
+  warningFile: string;
+  eventsDb: string;
+  heartbeatS: number;
+  now?: number;
+}): string {
   const tz = 'Asia/Ho_Chi_Minh';
   const today = formatInTz(o.now ?? Date.now(), tz).slice(0, 10);
   return [
@@ -241,8 +286,13 @@ function describe(topic: string, payload: Buffer): string {
   } catch {
     return `${payload.length} bytes`;
   }
-  const pick = (...keys: string[]) => keys.filter((k) => m[k] !== undefined && m[k] !== null).map((k) => `${k}=${typeof m[k] === 'object' ? JSON.stringify(m[k]) : String(m[k])}`).join(' ');
-  if (topic.endsWith('/events')) return `event #${String(m.seq)} ${String(m.type)} ${pick('itemId', 'docId', 'version', 'reason', 'lateMs', 'playedMs', 'resumed', 'mediaId', 'from', 'to', 'message')}`;
+  const pick = (...keys: string[]) =>
+    keys
+      .filter((k) => m[k] !== undefined && m[k] !== null)
+      .map((k) => `${k}=${typeof m[k] === 'object' ? JSON.stringify(m[k]) : String(m[k])}`)
+      .join(' ');
+  if (topic.endsWith('/events'))
+    return `event #${String(m.seq)} ${String(m.type)} ${pick('itemId', 'docId', 'version', 'reason', 'lateMs', 'playedMs', 'resumed', 'mediaId', 'from', 'to', 'message')}`;
   if (topic.endsWith('/status')) return m.online ? `birth ${pick('bootId', 'schedule')}` : `death ${pick('reason')}`;
   if (topic.endsWith('/heartbeat')) {
     const p = m.playing as { itemId?: string } | null;

@@ -175,7 +175,8 @@ export class BoardModel {
     this.parser.write(bytes);
     // §3 idle rule: a partial candidate older than 50 ms is dropped.
     this.deps.timers.clearTimeout(this.idleTimer);
-    this.idleTimer = this.parser.pending > 0 ? this.deps.timers.setTimeout(() => this.parser.idle(), IDLE_MS) : undefined;
+    this.idleTimer =
+      this.parser.pending > 0 ? this.deps.timers.setTimeout(() => this.parser.idle(), IDLE_MS) : undefined;
   }
 
   get parserStats() {
@@ -266,7 +267,13 @@ export class BoardModel {
     if (cause) {
       this.s.ampFault = cause;
       this.s.amp = false;
-      this.event({ event: 'amp-fault', fault: true, cause, currentMa: cause === 'overcurrent' ? 4_200 : 0, temperatureC: cause === 'overtemperature' ? 92 : 31.5 });
+      this.event({
+        event: 'amp-fault',
+        fault: true,
+        cause,
+        currentMa: cause === 'overcurrent' ? 4_200 : 0,
+        temperatureC: cause === 'overtemperature' ? 92 : 31.5,
+      });
     } else if (!this.deps.ampFaultLatch) this.clearAmpFault();
   }
   private clearAmpFault(): void {
@@ -358,7 +365,12 @@ export class BoardModel {
     const s = this.s;
     switch (c.cmd) {
       case 'ping':
-        return encodeReply('ping', this.minor >= 1 ? { flags: this.flags(), lastEventSeq: s.lastEventSeq, bootCount: s.bootCount, input: s.input } : { flags: this.flags(), lastEventSeq: s.lastEventSeq });
+        return encodeReply(
+          'ping',
+          this.minor >= 1
+            ? { flags: this.flags(), lastEventSeq: s.lastEventSeq, bootCount: s.bootCount, input: s.input }
+            : { flags: this.flags(), lastEventSeq: s.lastEventSeq },
+        );
       case 'get-status':
         return encodeReply('get-status', this.status());
       case 'set-amp':
@@ -380,10 +392,18 @@ export class BoardModel {
         s.fmRssi = s.fmSignalLost ? RSSI_LOST : RSSI_GOOD;
         return encodeReply('fm-tune', { freq: s.fmFreq, rssi: s.fmRssi });
       case 'fm-status':
-        if (s.tunerFailed || (s.fmFreq === 0 && this.minor < 1)) return encodeError(COMMAND_TYPES['fm-status'], 'not_ready');
+        if (s.tunerFailed || (s.fmFreq === 0 && this.minor < 1))
+          return encodeError(COMMAND_TYPES['fm-status'], 'not_ready');
         // 1.1: the tuner off (never tuned since reset) answers zeros, not NOT_READY.
-        if (s.fmFreq === 0) return encodeReply('fm-status', { freq: 0, rssi: 0, snr: 0, stereo: false, signalOk: false });
-        return encodeReply('fm-status', { freq: s.fmFreq, rssi: s.fmRssi, snr: s.fmSignalLost ? 3 : 30, stereo: !s.fmSignalLost, signalOk: !s.fmSignalLost });
+        if (s.fmFreq === 0)
+          return encodeReply('fm-status', { freq: 0, rssi: 0, snr: 0, stereo: false, signalOk: false });
+        return encodeReply('fm-status', {
+          freq: s.fmFreq,
+          rssi: s.fmRssi,
+          snr: s.fmSignalLost ? 3 : 30,
+          stereo: !s.fmSignalLost,
+          signalOk: !s.fmSignalLost,
+        });
       case 'line-test':
         return encodeReply('line-test', { result: s.line, impedance: impedanceOf(s.line) });
       case 'set-watchdog':
@@ -427,7 +447,14 @@ export class BoardModel {
   }
 
   private versionBlock(): VersionBlock {
-    return { protocol: this.protocol, minor: this.minor, firmware: this.firmware, bootCount: this.s.bootCount, resetReason: this.resetReason, hwRev: 2 };
+    return {
+      protocol: this.protocol,
+      minor: this.minor,
+      firmware: this.firmware,
+      bootCount: this.s.bootCount,
+      resetReason: this.resetReason,
+      hwRev: 2,
+    };
   }
 
   private stopBootRepeat(): void {

@@ -50,7 +50,13 @@ import {
 } from './messages.js';
 import { Backoff } from './backoff.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
-import { BoardErrorReply, BridgeTimeoutError, NotConnectedError, RequestQueue, type RetryContext } from './request-queue.js';
+import {
+  BoardErrorReply,
+  BridgeTimeoutError,
+  NotConnectedError,
+  RequestQueue,
+  type RetryContext,
+} from './request-queue.js';
 import type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './bridge-types.js';
 
 export { BoardErrorReply, BridgeTimeoutError, NotConnectedError } from './request-queue.js';
@@ -71,7 +77,18 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private readonly maxMissed: number;
   private readonly desiredState: DesiredState;
   private readonly link: PortLink;
-  private readonly counters = { timeouts: 0, retries: 0, lateReplies: 0, badPayloads: 0, unknownEvents: 0, foreignVersion: 0, resets: 0, repairs: 0, reconnects: 0, missedPings: 0 };
+  private readonly counters = {
+    timeouts: 0,
+    retries: 0,
+    lateReplies: 0,
+    badPayloads: 0,
+    unknownEvents: 0,
+    foreignVersion: 0,
+    resets: 0,
+    repairs: 0,
+    reconnects: 0,
+    missedPings: 0,
+  };
   private readonly requests: RequestQueue;
   private readonly retry: RetryContext;
   private readonly live = new Set<TimerHandle>();
@@ -101,7 +118,11 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     this.pingMs = deps.pingMs ?? Math.floor((this.watchdogS * 1000) / 3);
     this.maxMissed = deps.maxMissedPings ?? 3;
     this.desiredState = { amp: false, input: 'ip', fmFreq: undefined, ...deps.initial };
-    this.link = new PortLink(this.timers, (f) => this.onFrame(f), (why) => this.lost(why));
+    this.link = new PortLink(
+      this.timers,
+      (f) => this.onFrame(f),
+      (why) => this.lost(why),
+    );
     this.requests = new RequestQueue(this.timers, () => this.port);
     this.retry = {
       timeoutMs: (name) => deps.timeoutMs?.[name] ?? COMMAND_TIMEOUT_MS[name],
@@ -156,7 +177,11 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     this.desiredState.input = input;
     // Decided when the command's turn comes, after what is queued before it.
     try {
-      const r = (await this.requests.send({ cmd: 'select-input', input }, this.retry, () => (this.confirmed.input === input ? { input } : undefined))).input;
+      const r = (
+        await this.requests.send({ cmd: 'select-input', input }, this.retry, () =>
+          this.confirmed.input === input ? { input } : undefined,
+        )
+      ).input;
       this.confirmed.input = r;
       return r;
     } catch (e) {
@@ -191,12 +216,18 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     // §6, checklist row 24: a board of another version is sent GET_VERSION and nothing
     // else (an FM_STATUS poll once reached one).
     if (this.mismatched && c.cmd !== 'get-version') {
-      return Promise.reject(new NotConnectedError(`${c.cmd} not sent: the IO board speaks another protocol version (only GET_VERSION is)`));
+      return Promise.reject(
+        new NotConnectedError(`${c.cmd} not sent: the IO board speaks another protocol version (only GET_VERSION is)`),
+      );
     }
     if (c.cmd === 'line-test' && this.minor < 1 && this.watchdogS < LINE_TEST_MIN_WATCHDOG_S) {
       // §7: a 1.0 board does not hold its watchdog during LINE_TEST; one that times out
       // (3 s) would leave N = watchdogS without a frame and trip the amplifier off.
-      return Promise.reject(new RangeError(`line-test refused: the board speaks 1.0 and the watchdog is ${this.watchdogS} s (needs ${LINE_TEST_MIN_WATCHDOG_S} s or a 1.1 board)`));
+      return Promise.reject(
+        new RangeError(
+          `line-test refused: the board speaks 1.0 and the watchdog is ${this.watchdogS} s (needs ${LINE_TEST_MIN_WATCHDOG_S} s or a 1.1 board)`,
+        ),
+      );
     }
     return this.requests.send(c, this.retry);
   }
@@ -466,7 +497,9 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private async keepAlive(): Promise<Observed & { status?: Status }> {
     const name = this.minor >= 1 ? 'ping' : 'get-status';
     const ms = this.retry.timeoutMs(name);
-    const f = await this.requests.queued(() => this.requests.exchange(name, this.requests.nextSeq(), encodeCommand({ cmd: name }), ms));
+    const f = await this.requests.queued(() =>
+      this.requests.exchange(name, this.requests.nextSeq(), encodeCommand({ cmd: name }), ms),
+    );
     if (f.type === ERROR_TYPE) throw new BoardErrorReply(name, f.seq, decodeError(f.payload));
     if (name === 'get-status') {
       const s = decodeReply('get-status', f.payload);
@@ -488,7 +521,11 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   /** Judge a keep-alive reply against the wanted state and repair what differs (reconcile.ts). */
   private async reconcile(o: Observed & { status?: Status }): Promise<void> {
     const d = this.desiredState;
-    const v = judge({ ...d, watchdogS: this.watchdogS }, { bootCount: this.bootCount, uptimeS: this.uptimeS, lastEventSeq: this.lastEventSeq, tripped: this.tripped }, o);
+    const v = judge(
+      { ...d, watchdogS: this.watchdogS },
+      { bootCount: this.bootCount, uptimeS: this.uptimeS, lastEventSeq: this.lastEventSeq, tripped: this.tripped },
+      o,
+    );
     if (o.uptimeS !== undefined) this.uptimeS = o.uptimeS;
     this.tripped = o.flags.watchdogTripped;
     this.confirmed.amp = o.flags.ampOn;
@@ -500,7 +537,8 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       // 1.0: no boot counter in the keep-alive, and an uptime read in the same second as
       // the reset is not smaller: a reset may show only as drift or a lost event. Ask.
       block = await this.request({ cmd: 'get-version' });
-      if (this.bootCount !== undefined && block.bootCount !== this.bootCount) reset = `boot counter ${this.bootCount} → ${block.bootCount}`;
+      if (this.bootCount !== undefined && block.bootCount !== this.bootCount)
+        reset = `boot counter ${this.bootCount} → ${block.bootCount}`;
     }
     if (reset) {
       // The BOOT was lost: the version block says which reset this was, then re-apply.

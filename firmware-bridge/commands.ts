@@ -65,7 +65,6 @@ export const COMMAND_RETRY: Readonly<Record<CommandName, boolean>> = {
   'get-version': true,
 };
 
-
 export const ERROR_CODES = {
   unknown_type: 0x01,
   bad_length: 0x02,
@@ -169,7 +168,12 @@ export function commandName(type: number): CommandName | undefined {
 export function decodeCommand(type: number, p: Buffer): Command | { error: ErrorCodeName } {
   const name = COMMAND_BY_TYPE.get(type);
   if (!name) return { error: 'unknown_type' };
-  const len: Partial<Record<CommandName, number>> = { 'set-amp': 1, 'select-input': 1, 'fm-tune': 2, 'set-watchdog': 2 };
+  const len: Partial<Record<CommandName, number>> = {
+    'set-amp': 1,
+    'select-input': 1,
+    'fm-tune': 2,
+    'set-watchdog': 2,
+  };
   if (p.length < (len[name] ?? 0)) return { error: 'bad_length' };
   switch (name) {
     case 'set-amp': {

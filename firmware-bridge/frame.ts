@@ -58,7 +58,8 @@ export function crc16(data: Uint8Array, start = 0, end = data.length, crc = 0xff
 }
 
 function checkByte(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`frame ${name} must be a byte (0..255), got ${v}`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xff)
+    throw new RangeError(`frame ${name} must be a byte (0..255), got ${v}`);
 }
 
 export function encodeFrame(init: FrameInit): Buffer {

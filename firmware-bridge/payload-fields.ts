@@ -42,7 +42,6 @@ export interface VersionBlock {
   hwRev: number;
 }
 
-
 export interface Message {
   type: number;
   payload: Buffer;
@@ -64,7 +63,8 @@ export function indexIn<T>(table: readonly T[], v: T, what: string): number {
   return i;
 }
 export function intIn(v: number, min: number, max: number, what: string): number {
-  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${what} must be an integer in ${min}..${max}, got ${v}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new RangeError(`${what} must be an integer in ${min}..${max}, got ${v}`);
   return v;
 }
 export const u8 = (p: Buffer, o: number): number => p.readUInt8(o);

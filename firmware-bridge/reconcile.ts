@@ -51,14 +51,18 @@ export interface Verdict {
 
 export function judge(want: Wanted, known: Known, o: Observed): Verdict {
   let reset: string | null = null;
-  if (o.bootCount !== undefined && known.bootCount !== undefined && o.bootCount !== known.bootCount) reset = `boot counter ${known.bootCount} → ${o.bootCount}`;
-  else if (o.uptimeS !== undefined && known.uptimeS !== undefined && o.uptimeS < known.uptimeS) reset = `uptime ${known.uptimeS} s → ${o.uptimeS} s`;
+  if (o.bootCount !== undefined && known.bootCount !== undefined && o.bootCount !== known.bootCount)
+    reset = `boot counter ${known.bootCount} → ${o.bootCount}`;
+  else if (o.uptimeS !== undefined && known.uptimeS !== undefined && o.uptimeS < known.uptimeS)
+    reset = `uptime ${known.uptimeS} s → ${o.uptimeS} s`;
   const drift: string[] = [];
-  if (o.flags.ampOn !== want.amp && !(want.amp && o.flags.ampFault)) drift.push(`amp ${o.flags.ampOn ? 'on' : 'off'}, wanted ${want.amp ? 'on' : 'off'}`);
+  if (o.flags.ampOn !== want.amp && !(want.amp && o.flags.ampFault))
+    drift.push(`amp ${o.flags.ampOn ? 'on' : 'off'}, wanted ${want.amp ? 'on' : 'off'}`);
   if (o.flags.ampFault) drift.push('amplifier fault flagged');
   if (o.flags.watchdogTripped && !known.tripped) drift.push('watchdog tripped');
   if (o.input !== undefined && o.input !== want.input) drift.push(`input ${o.input}, wanted ${want.input}`);
-  if (o.watchdogS !== undefined && o.watchdogS !== want.watchdogS) drift.push(`watchdog ${o.watchdogS} s, wanted ${want.watchdogS} s`);
+  if (o.watchdogS !== undefined && o.watchdogS !== want.watchdogS)
+    drift.push(`watchdog ${o.watchdogS} s, wanted ${want.watchdogS} s`);
   if (o.fmFreq === 0 && want.fmFreq !== undefined) drift.push('tuner off, wanted tuned');
   return { reset, drift, lostEvents: o.lastEventSeq !== known.lastEventSeq };
 }

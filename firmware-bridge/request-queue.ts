@@ -90,7 +90,11 @@ export class RequestQueue {
    * Send one command; queued behind the request in flight; retries per §4. `skip`, run
    * when the command's turn comes, may answer instead of the board (nothing to change).
    */
-  send<C extends Command>(c: C, ctx: RetryContext, skip?: () => Replies[C['cmd']] | undefined): Promise<Replies[C['cmd']]> {
+  send<C extends Command>(
+    c: C,
+    ctx: RetryContext,
+    skip?: () => Replies[C['cmd']] | undefined,
+  ): Promise<Replies[C['cmd']]> {
     return this.queued(async () => skip?.() ?? this.attempt(c, 1, ctx));
   }
 

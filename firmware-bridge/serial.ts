@@ -6,7 +6,17 @@ import { SerialPort } from 'serialport';
 
 export function openSerial(path: string, baudRate = 115200): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const port = new SerialPort({ path, baudRate, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false, xon: false, xoff: false, autoOpen: false });
+    const port = new SerialPort({
+      path,
+      baudRate,
+      dataBits: 8,
+      parity: 'none',
+      stopBits: 1,
+      rtscts: false,
+      xon: false,
+      xoff: false,
+      autoOpen: false,
+    });
     port.open((err) => (err ? reject(err) : resolve(port)));
   });
 }

@@ -18,7 +18,9 @@ import { systemTimers } from './timers.js';
 
 const path = process.argv[2];
 if (!path) {
-  process.stderr.write('usage: sim-cli.ts <serial device> [--boot-count N] [--minor 0|1] [--protocol N] [--amp-fault-latch]\n');
+  process.stderr.write(
+    'usage: sim-cli.ts <serial device> [--boot-count N] [--minor 0|1] [--protocol N] [--amp-fault-latch]\n',
+  );
   process.exit(2);
 }
 const bc = process.argv.indexOf('--boot-count');
@@ -81,7 +83,8 @@ function apply(line: string): string {
       return `ok fm ${arg}`;
     case 'amp-fault':
       if (arg === 'clear') board.ampFault(null);
-      else if (arg === 'overcurrent' || arg === 'overtemperature' || arg === 'dc_offset' || arg === 'other') board.ampFault(arg);
+      else if (arg === 'overcurrent' || arg === 'overtemperature' || arg === 'dc_offset' || arg === 'other')
+        board.ampFault(arg);
       else return 'error amp-fault overcurrent|overtemperature|dc_offset|other|clear';
       return `ok amp-fault ${arg}`;
     case 'battery':

@@ -44,7 +44,10 @@ export function simulatedBoard(opts: Partial<Omit<BoardModelDeps, 'send'>> = {})
   return {
     model,
     open() {
-      if (!plugged) return Promise.reject(new Error('Error: No such file or directory, cannot open /dev/loa-io (simulated unplug)'));
+      if (!plugged)
+        return Promise.reject(
+          new Error('Error: No such file or directory, cannot open /dev/loa-io (simulated unplug)'),
+        );
       const path = `/dev/loa-sim-${process.pid}-${++ports}`;
       SerialPortMock.binding.createPort(path, { echo: false, record: false });
       return new Promise((resolve, reject) => {

@@ -9,9 +9,23 @@ import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { DEFAULT_MAX_DOC_BYTES, ID_RE, signDoc, type SigningKey } from '../contract/index.js';
-import { MAX_OCCURRENCES_PER_DAY, cronMatchesPerDay, describe, scheduleSchema, validateSchedule, type Target } from '../contract/schedule-doc.js';
+import {
+  MAX_OCCURRENCES_PER_DAY,
+  cronMatchesPerDay,
+  describe,
+  scheduleSchema,
+  validateSchedule,
+  type Target,
+} from '../contract/schedule-doc.js';
 import { DEFAULT_COMMAND_LIFETIME_MS, commandSchema, validateCommand } from '../contract/command-doc.js';
-import { COMMAND_TYP, DEFAULT_SCHEDULE_LIFETIME_MS, SCHEDULE_TYP, checkEnvelope, isCanonicalBase64url, type Binding } from '../contract/verify.js';
+import {
+  COMMAND_TYP,
+  DEFAULT_SCHEDULE_LIFETIME_MS,
+  SCHEDULE_TYP,
+  checkEnvelope,
+  isCanonicalBase64url,
+  type Binding,
+} from '../contract/verify.js';
 import { errorMessage, Failure, UsageError } from '../cli-kit/index.js';
 
 export type DocKind = 'schedule' | 'command';
@@ -49,7 +63,9 @@ export function readJsonFile(path: string): unknown {
 export function docKind(raw: unknown, where: string): DocKind {
   const t = (raw as { type?: unknown } | null)?.type;
   if (t === 'schedule' || t === 'command') return t;
-  throw new Failure(`${where}: type: must be "schedule" or "command" (got ${JSON.stringify(t)}); it picks the schema the document is checked against`);
+  throw new Failure(
+    `${where}: type: must be "schedule" or "command" (got ${JSON.stringify(t)}); it picks the schema the document is checked against`,
+  );
 }
 
 /**
@@ -61,11 +77,15 @@ export function docKind(raw: unknown, where: string): DocKind {
 export function problems(kind: DocKind, raw: unknown, minRepeatS?: number): string[] {
   const r = kind === 'schedule' ? scheduleSchema.safeParse(raw) : commandSchema.safeParse(raw);
   if (!r.success) {
-    const isCap = (i: (typeof r.error.issues)[number]) => kind === 'schedule' && i.path.length === 1 && i.path[0] === 'items' && i.message.includes('occurrences in a day');
+    const isCap = (i: (typeof r.error.issues)[number]) =>
+      kind === 'schedule' && i.path.length === 1 && i.path[0] === 'items' && i.message.includes('occurrences in a day');
     return r.error.issues.map((i) => (isCap(i) ? `${describe(i)}; by item, ${heaviestItems(raw)}` : describe(i)));
   }
   // The agent's entry points, as the final word: what they accept, the box accepts.
-  const v = kind === 'schedule' ? validateSchedule(raw, minRepeatS === undefined ? {} : { minRepeatS }) : validateCommand(raw, minRepeatS);
+  const v =
+    kind === 'schedule'
+      ? validateSchedule(raw, minRepeatS === undefined ? {} : { minRepeatS })
+      : validateCommand(raw, minRepeatS);
   return v.ok ? [] : [v.message];
 }
 
@@ -107,7 +127,12 @@ function heaviestItems(raw: unknown): string {
  * Returns the problems, and a warning when it is already expired (signed anyway: a test
  * may want one).
  */
-export function envelopeProblems(kind: DocKind, doc: Record<string, unknown>, now: number, binding?: Binding): { problems: string[]; warnings: string[] } {
+export function envelopeProblems(
+  kind: DocKind,
+  doc: Record<string, unknown>,
+  now: number,
+  binding?: Binding,
+): { problems: string[]; warnings: string[] } {
   const target = doc.target as Target;
   const env = checkEnvelope(
     { issuedAt: String(doc.issuedAt), expiresAt: String(doc.expiresAt), target },
@@ -123,8 +148,17 @@ export function envelopeProblems(kind: DocKind, doc: Record<string, unknown>, no
     },
   );
   if (!env) return { problems: [], warnings: [] };
-  if (env.reason === 'expired') return { problems: [], warnings: [`expiresAt ${String(doc.expiresAt)} is in the past: every box will refuse this ${kind} as expired`] };
-  const msg = env.reason === 'target' ? `target: ${env.message.replace('the topic it came on', 'the topic it is sent to')}` : env.message.replace("this box's synchronised clock", 'now').replace('longer than this box accepts', 'longer than boxes accept by default');
+  if (env.reason === 'expired')
+    return {
+      problems: [],
+      warnings: [`expiresAt ${String(doc.expiresAt)} is in the past: every box will refuse this ${kind} as expired`],
+    };
+  const msg =
+    env.reason === 'target'
+      ? `target: ${env.message.replace('the topic it came on', 'the topic it is sent to')}`
+      : env.message
+          .replace("this box's synchronised clock", 'now')
+          .replace('longer than this box accepts', 'longer than boxes accept by default');
   return { problems: [`${msg} (boxes refuse it: ${env.reason})`], warnings: [] };
 }
 
@@ -133,7 +167,11 @@ export function envelopeProblems(kind: DocKind, doc: Record<string, unknown>, no
  * refuse a schedule without one); without `issuedAt`, it gets now. Returns the filled
  * document and what was filled, so the caller can say so.
  */
-export function fillSchedule(raw: Record<string, unknown>, now: number, ttlDays: number): { doc: Record<string, unknown>; filled: string[] } {
+export function fillSchedule(
+  raw: Record<string, unknown>,
+  now: number,
+  ttlDays: number,
+): { doc: Record<string, unknown>; filled: string[] } {
   const doc = { ...raw };
   const filled: string[] = [];
   if (doc.issuedAt === undefined) {
@@ -152,7 +190,11 @@ export function fillSchedule(raw: Record<string, unknown>, now: number, ttlDays:
  * A command without `id`, `issuedAt` or `expiresAt` gets them: a random UUID, now, and
  * now + ttl. Returns the filled document and what was filled, so the caller can say so.
  */
-export function fillCommand(raw: Record<string, unknown>, now: number, ttlS: number): { doc: Record<string, unknown>; filled: string[] } {
+export function fillCommand(
+  raw: Record<string, unknown>,
+  now: number,
+  ttlS: number,
+): { doc: Record<string, unknown>; filled: string[] } {
   const doc = { ...raw };
   const filled: string[] = [];
   if (doc.id === undefined) {
@@ -185,15 +227,23 @@ export function loadSigningKey(path: string, kid: string | undefined): SigningKe
   try {
     key = createPrivateKey(pem);
   } catch (err) {
-    throw new Failure(`--key ${path}: not a PEM private key (${errorMessage(err)}); make one with noc keys --kid <kid>`);
+    throw new Failure(
+      `--key ${path}: not a PEM private key (${errorMessage(err)}); make one with noc keys --kid <kid>`,
+    );
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new Failure(`--key ${path}: is a ${key.asymmetricKeyType ?? 'symmetric'} key; boxes accept only Ed25519 (make one with noc keys --kid <kid>)`);
+    throw new Failure(
+      `--key ${path}: is a ${key.asymmetricKeyType ?? 'symmetric'} key; boxes accept only Ed25519 (make one with noc keys --kid <kid>)`,
+    );
   }
-  const name = basename(path).replace(/\.key\.pem$/, '').replace(/\.pem$/, '');
+  const name = basename(path)
+    .replace(/\.key\.pem$/, '')
+    .replace(/\.pem$/, '');
   const k = kid ?? name;
   if (!ID_RE.test(k)) {
-    throw new UsageError(`key id "${k}" (${kid ? '--kid' : 'from the file name'}) is not a valid kid (expected ${ID_RE.source}); pass --kid`);
+    throw new UsageError(
+      `key id "${k}" (${kid ? '--kid' : 'from the file name'}) is not a valid kid (expected ${ID_RE.source}); pass --kid`,
+    );
   }
   return { key, kid: k };
 }
@@ -205,7 +255,10 @@ export function loadSigningKey(path: string, kid: string | undefined): SigningKe
  */
 export function signForBoxes(doc: unknown, kind: DocKind, k: SigningKey): string {
   const bytes = Buffer.byteLength(JSON.stringify(doc), 'utf8');
-  if (bytes > DEFAULT_MAX_DOC_BYTES) throw new Failure(`the ${kind} is ${bytes} bytes; boxes refuse payloads over ${DEFAULT_MAX_DOC_BYTES} bytes (too-large)`);
+  if (bytes > DEFAULT_MAX_DOC_BYTES)
+    throw new Failure(
+      `the ${kind} is ${bytes} bytes; boxes refuse payloads over ${DEFAULT_MAX_DOC_BYTES} bytes (too-large)`,
+    );
   return signDoc(doc, k, TYP[kind]);
 }
 
@@ -215,23 +268,31 @@ export function signForBoxes(doc: unknown, kind: DocKind, k: SigningKey): string
  */
 export function peekJws(jws: string, where: string): { kind: DocKind; payload: Record<string, unknown> } {
   const parts = jws.trim().split('.');
-  if (parts.length !== 3) throw new Failure(`${where}: not a JWS in compact serialization (three base64url parts separated by dots)`);
+  if (parts.length !== 3)
+    throw new Failure(`${where}: not a JWS in compact serialization (three base64url parts separated by dots)`);
   // Contract v1.1 §2.1, strict forms: boxes refuse padding and non-zero spare bits (invalid).
   const names = ['header', 'payload', 'signature'] as const;
   parts.forEach((part, i) => {
-    if (!isCanonicalBase64url(part)) throw new Failure(`${where}: the JWS ${names[i]} is not canonical base64url (no padding, zero spare bits); boxes refuse it as invalid: sign the document again with noc sign`);
+    if (!isCanonicalBase64url(part))
+      throw new Failure(
+        `${where}: the JWS ${names[i]} is not canonical base64url (no padding, zero spare bits); boxes refuse it as invalid: sign the document again with noc sign`,
+      );
   });
   let typ: unknown;
   let payload: Record<string, unknown>;
   try {
     const header: unknown = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8'));
-    if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error('the protected header is not a JSON object');
+    if (header === null || typeof header !== 'object' || Array.isArray(header))
+      throw new Error('the protected header is not a JSON object');
     typ = (header as { typ?: unknown }).typ;
     payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
   } catch (err) {
     throw new Failure(`${where}: unreadable JWS (${errorMessage(err)})`);
   }
   const kind = docKind(payload, where);
-  if (typ !== TYP[kind]) throw new Failure(`${where}: header typ ${JSON.stringify(typ)} does not match a ${kind} (expected ${TYP[kind]}); boxes refuse it`);
+  if (typ !== TYP[kind])
+    throw new Failure(
+      `${where}: header typ ${JSON.stringify(typ)} does not match a ${kind} (expected ${TYP[kind]}); boxes refuse it`,
+    );
   return { kind, payload };
 }

@@ -60,7 +60,27 @@ Times are RFC 3339 in --tz, to the second; playedMs and lateMs are exact.`;
 
 export function toCells(r: PlayRow, groups: readonly string[], tz: string): Cell[] {
   const t = (ms: number | null) => (ms === null ? null : formatInTz(ms, tz));
-  return [r.deviceId, groups.join(' '), r.itemId, r.docId, r.docVersion, t(r.occurrence), r.outcome, t(r.started), t(r.ended), r.playedMs, r.lateMs, r.source, r.priority, r.reason, r.cmdId, r.repeat, r.capId, r.segments, r.message];
+  return [
+    r.deviceId,
+    groups.join(' '),
+    r.itemId,
+    r.docId,
+    r.docVersion,
+    t(r.occurrence),
+    r.outcome,
+    t(r.started),
+    t(r.ended),
+    r.playedMs,
+    r.lateMs,
+    r.source,
+    r.priority,
+    r.reason,
+    r.cmdId,
+    r.repeat,
+    r.capId,
+    r.segments,
+    r.message,
+  ];
 }
 
 /**
@@ -68,7 +88,10 @@ export function toCells(r: PlayRow, groups: readonly string[], tz: string): Cell
  * keep their own file), a date range (inclusive days in `tz`) and an optional group.
  * An event present in two stores counts once; a box's groups come from its newest birth.
  */
-export function exportCsv(stores: EventStore | readonly EventStore[], o: { from: string; to: string; tz: string; group?: string }): { text: string; rows: number; groupDevices: number } {
+export function exportCsv(
+  stores: EventStore | readonly EventStore[],
+  o: { from: string; to: string; tz: string; group?: string },
+): { text: string; rows: number; groupDevices: number } {
   const list = Array.isArray(stores) ? stores : [stores as EventStore];
   const fromMs = startOfDay(o.from, o.tz);
   const toMs = startOfDay(addDays(o.to, 1), o.tz);
@@ -79,20 +102,34 @@ export function exportCsv(stores: EventStore | readonly EventStore[], o: { from:
     for (const e of s.playEvents(fromMs, toMs)) events.set(`${e.deviceId}\u0000${e.epoch}\u0000${e.seq}`, e);
   }
   const groupsOf = (id: string) => newest.get(id)?.groups ?? [];
-  const rows = proofOfPlay([...events.values()]).filter((r) => o.group === undefined || groupsOf(r.deviceId).includes(o.group));
+  const rows = proofOfPlay([...events.values()]).filter(
+    (r) => o.group === undefined || groupsOf(r.deviceId).includes(o.group),
+  );
   let groupDevices = 0;
   if (o.group !== undefined) for (const b of newest.values()) if (b.groups.includes(o.group)) groupDevices++;
-  return { text: csv(COLUMNS, rows.map((r) => toCells(r, groupsOf(r.deviceId), o.tz))), rows: rows.length, groupDevices };
+  return {
+    text: csv(
+      COLUMNS,
+      rows.map((r) => toCells(r, groupsOf(r.deviceId), o.tz)),
+    ),
+    rows: rows.length,
+    groupDevices,
+  };
 }
 
 export async function exportCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc events export');
-  if (help) return io.out(EXPORT_HELP), 0;
+  if (help) return (io.out(EXPORT_HELP), 0);
   positionals(positional, [], 'noc events export');
   const dbs = required(opts.db, '--db', 'events.sqlite');
   const from = required(opts.from, '--from', '2026-11-01');
   const to = required(opts.to, '--to', '2026-11-30');
-  for (const [flag, v] of [['--from', from], ['--to', to]] as const) if (!isDate(v)) throw new UsageError(`${flag} "${v}" is not a calendar date (expected YYYY-MM-DD, e.g. 2026-11-01)`);
+  for (const [flag, v] of [
+    ['--from', from],
+    ['--to', to],
+  ] as const)
+    if (!isDate(v))
+      throw new UsageError(`${flag} "${v}" is not a calendar date (expected YYYY-MM-DD, e.g. 2026-11-01)`);
   if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
   const tz = opts.tz ?? 'Asia/Ho_Chi_Minh';
   if (!isValidTimezone(tz)) throw new UsageError(`--tz "${tz}" is not an IANA time zone (e.g. Asia/Ho_Chi_Minh)`);
@@ -106,7 +143,10 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     for (const s of stores) s.close();
   }
   // A header-only file without a word is how a misspelt group (26734 for c26734) went unnoticed.
-  if (group !== undefined && result.groupDevices === 0) io.err(`noc events export: warning: no device's newest birth lists group "${group}" (groups are named as the boxes' births list them, e.g. c26734); the file has no rows`);
+  if (group !== undefined && result.groupDevices === 0)
+    io.err(
+      `noc events export: warning: no device's newest birth lists group "${group}" (groups are named as the boxes' births list them, e.g. c26734); the file has no rows`,
+    );
   if (opts.out) {
     // Temp file + rename: a reader never sees half a report.
     const tmp = `${opts.out}.tmp-${process.pid}`;
@@ -116,7 +156,9 @@ export async function exportCommand(argv: string[], io: Io): Promise<number> {
     } catch (err) {
       throw new Failure(`cannot write ${opts.out}: ${errorMessage(err)}`);
     }
-    io.err(`${result.rows} occurrences from ${from} to ${to} (${tz})${group ? ` in group ${group}` : ''} -> ${opts.out}`);
+    io.err(
+      `${result.rows} occurrences from ${from} to ${to} (${tz})${group ? ` in group ${group}` : ''} -> ${opts.out}`,
+    );
   } else io.write(result.text);
   return 0;
 }

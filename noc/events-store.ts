@@ -76,7 +76,14 @@ export class EventStore {
   /** Stores one event of `deviceId` (taken from the topic). Synchronous: on return it is committed. */
   addEvent(deviceId: string, body: Record<string, unknown>, receivedAt: number, raw: string): InsertResult {
     const { epoch, seq, type, ts } = body;
-    if (typeof epoch !== 'string' || epoch === '' || !Number.isSafeInteger(seq) || (seq as number) < 1 || typeof type !== 'string') return 'invalid';
+    if (
+      typeof epoch !== 'string' ||
+      epoch === '' ||
+      !Number.isSafeInteger(seq) ||
+      (seq as number) < 1 ||
+      typeof type !== 'string'
+    )
+      return 'invalid';
     const occ = occurrenceOf(body) ?? null;
     const r = this.insert!.run(deviceId, epoch, seq, typeof ts === 'string' ? ts : null, type, occ, receivedAt, raw);
     return r.changes === 1 ? 'stored' : 'duplicate';
@@ -87,21 +94,39 @@ export class EventStore {
     if (body.online !== true) return false;
     const ts = typeof body.ts === 'string' ? Date.parse(body.ts) : NaN;
     const groups = Array.isArray(body.groups) ? body.groups.filter((g): g is string => typeof g === 'string') : [];
-    const r = this.birth!.run(deviceId, typeof body.bootId === 'string' ? body.bootId : null, Number.isNaN(ts) ? receivedAt : ts, JSON.stringify(groups), JSON.stringify(body.site ?? null), receivedAt);
+    const r = this.birth!.run(
+      deviceId,
+      typeof body.bootId === 'string' ? body.bootId : null,
+      Number.isNaN(ts) ? receivedAt : ts,
+      JSON.stringify(groups),
+      JSON.stringify(body.site ?? null),
+      receivedAt,
+    );
     return r.changes === 1;
   }
 
   /** play.* events whose scheduled start is in [fromMs, toMs). */
   playEvents(fromMs: number, toMs: number): StoredEvent[] {
     const rows = this.db
-      .prepare('SELECT device_id, epoch, seq, body FROM events WHERE occurrence_ms >= ? AND occurrence_ms < ? ORDER BY device_id, epoch, seq')
+      .prepare(
+        'SELECT device_id, epoch, seq, body FROM events WHERE occurrence_ms >= ? AND occurrence_ms < ? ORDER BY device_id, epoch, seq',
+      )
       .all(fromMs, toMs) as { device_id: string; epoch: string; seq: number; body: string }[];
-    return rows.map((r) => ({ deviceId: r.device_id, epoch: r.epoch, seq: r.seq, body: JSON.parse(r.body) as Record<string, unknown> }));
+    return rows.map((r) => ({
+      deviceId: r.device_id,
+      epoch: r.epoch,
+      seq: r.seq,
+      body: JSON.parse(r.body) as Record<string, unknown>,
+    }));
   }
 
   /** Each box's groups, from its newest birth, with that birth's time (to merge several stores). */
   births(): Map<string, { groups: string[]; tsMs: number }> {
-    const rows = this.db.prepare('SELECT device_id, groups, ts_ms FROM births').all() as { device_id: string; groups: string; ts_ms: number }[];
+    const rows = this.db.prepare('SELECT device_id, groups, ts_ms FROM births').all() as {
+      device_id: string;
+      groups: string;
+      ts_ms: number;
+    }[];
     return new Map(rows.map((r) => [r.device_id, { groups: JSON.parse(r.groups) as string[], tsMs: r.ts_ms }]));
   }
 

@@ -14,7 +14,16 @@ import { parseArgs, positionals, required, UsageError } from '../cli-kit/index.j
 import { EventStore } from './events-store.js';
 import { exportCommand } from './events-export.js';
 import type { Io } from './io.js';
-import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, checkShare, reportConnection, type BrokerConfig } from './mqtt.js';
+import {
+  BROKER_HELP,
+  BROKER_SPEC,
+  brokerConfig,
+  closeClient,
+  connect,
+  checkShare,
+  reportConnection,
+  type BrokerConfig,
+} from './mqtt.js';
 import { stopSignal } from './signals.js';
 import { fleetFilter, parseDeviceTopic, sharedFilter } from '../contract/index.js';
 
@@ -54,26 +63,39 @@ ${BROKER_HELP}
 Run noc events export --help for the proof-of-play export.`;
 
 function defaultClientId(db: string, share: string | undefined): string {
-  const h = createHash('sha256').update(`${hostname()}\0${resolve(db)}\0${share ?? ''}`).digest('hex').slice(0, 10);
+  const h = createHash('sha256')
+    .update(`${hostname()}\0${resolve(db)}\0${share ?? ''}`)
+    .digest('hex')
+    .slice(0, 10);
   return `noc-events-${h}`;
 }
 
 export async function eventsCommand(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'export') return exportCommand(argv.slice(1), io);
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc events');
-  if (help) return io.out(EVENTS_HELP), 0;
+  if (help) return (io.out(EVENTS_HELP), 0);
   positionals(positional, [], 'noc events');
   const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
   const dbPath = required(opts.db, '--db', 'events.sqlite');
   const sync = opts.synchronous ?? 'normal';
-  if (sync !== 'normal' && sync !== 'full') throw new UsageError(`--synchronous must be normal or full (got "${sync}")`);
+  if (sync !== 'normal' && sync !== 'full')
+    throw new UsageError(`--synchronous must be normal or full (got "${sync}")`);
   const store = new EventStore(dbPath, { synchronous: sync });
   const clientId = opts['client-id'] ?? defaultClientId(dbPath, share);
   // From here on, Ctrl-C / SIGTERM means "stop cleanly", even while still connecting.
   const stop = stopSignal(opts.duration);
   try {
-    return await collect({ io, cfg, share, store, clientId, sessionExpiryS: opts['session-expiry'] ?? 7 * 86_400, statsS: opts.stats, stop: stop.done });
+    return await collect({
+      io,
+      cfg,
+      share,
+      store,
+      clientId,
+      sessionExpiryS: opts['session-expiry'] ?? 7 * 86_400,
+      statsS: opts.stats,
+      stop: stop.done,
+    });
   } finally {
     stop.dispose();
     store.close();
@@ -115,7 +137,8 @@ async function collect({ io, cfg, share, store, clientId, sessionExpiryS, statsS
     const r = body ? store.addEvent(where.deviceId, body, now, raw) : 'invalid';
     counts[r]++;
     // Dropping it is the only option (it cannot be de-duplicated), but never silently.
-    if (r === 'invalid' && warned++ < 20) io.err(`noc events: dropped a message from ${where.deviceId} without epoch/seq/type: ${raw.slice(0, 200)}`);
+    if (r === 'invalid' && warned++ < 20)
+      io.err(`noc events: dropped a message from ${where.deviceId} without epoch/seq/type: ${raw.slice(0, 200)}`);
   };
 
   const client = await connect(
@@ -151,13 +174,21 @@ async function collect({ io, cfg, share, store, clientId, sessionExpiryS, statsS
     let last = { t: performance.now(), stored: 0 };
     statsTimer = setInterval(() => {
       const t = performance.now();
-      io.err(JSON.stringify({ stats: true, ...counts, perS: Math.round(((counts.stored - last.stored) / (t - last.t)) * 1000) }));
+      io.err(
+        JSON.stringify({
+          stats: true,
+          ...counts,
+          perS: Math.round(((counts.stored - last.stored) / (t - last.t)) * 1000),
+        }),
+      );
       last = { t, stored: counts.stored };
     }, statsS * 1000);
   }
   await stop;
   clearInterval(statsTimer);
   await closeClient(client);
-  io.err(`noc events: stopped; ${counts.stored} stored, ${counts.duplicate} duplicates dropped, ${counts.invalid} invalid, ${counts.births} births`);
+  io.err(
+    `noc events: stopped; ${counts.stored} stored, ${counts.duplicate} duplicates dropped, ${counts.invalid} invalid, ${counts.births} births`,
+  );
   return 0;
 }

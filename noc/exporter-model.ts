@@ -130,7 +130,13 @@ export const key2 = (a: string, b: string) => `${a}\u0000${b}`;
 function siteOf(v: unknown): Site | null {
   const s = obj(v);
   if (!s) return null;
-  return { commune: str(s.communeName) ?? '', communeCode: str(s.communeCode) ?? '', province: str(s.province) ?? '', lat: num(s.lat), lon: num(s.lon) };
+  return {
+    commune: str(s.communeName) ?? '',
+    communeCode: str(s.communeCode) ?? '',
+    province: str(s.province) ?? '',
+    lat: num(s.lat),
+    lon: num(s.lon),
+  };
 }
 
 export function hbNumbers(m: Json): HbNumbers {
@@ -165,8 +171,22 @@ export function hbNumbers(m: Json): HbNumbers {
     volumeWhy: level !== null && str(vw?.reason) ? { level, reason: str(vw?.reason)! } : null,
     netSignal: num(net?.signal),
     uptimeS: num(m.uptimeS),
-    mcu: mcu ? { up: flag(mcu.up) ?? 0, resets: num(mcu.resets) ?? 0, badFrames: num(mcu.badFrames) ?? 0, timeouts: num(mcu.timeouts) ?? 0 } : null,
-    playing: p ? { itemId: String(p.itemId), docId: str(p.docId) ?? '', source: String(p.source), priority: num(p.priority) ?? 0 } : null,
+    mcu: mcu
+      ? {
+          up: flag(mcu.up) ?? 0,
+          resets: num(mcu.resets) ?? 0,
+          badFrames: num(mcu.badFrames) ?? 0,
+          timeouts: num(mcu.timeouts) ?? 0,
+        }
+      : null,
+    playing: p
+      ? {
+          itemId: String(p.itemId),
+          docId: str(p.docId) ?? '',
+          source: String(p.source),
+          priority: num(p.priority) ?? 0,
+        }
+      : null,
   };
 }
 
@@ -196,7 +216,12 @@ export class ExporterModel {
     this.maxBoxes = o.maxBoxes ?? DEFAULT_MAX_BOXES;
     this.maxBoxSeries = o.maxBoxSeries ?? DEFAULT_MAX_BOX_SERIES;
     this.maxSeries = o.maxSeries ?? DEFAULT_MAX_SERIES;
-    this.fleet = new FleetModel({ root: o.root, ...(o.defaultPeriodMs ? { defaultPeriodMs: o.defaultPeriodMs } : {}), maxFaults: this.maxBoxSeries, observe: (x) => this.observe(x) });
+    this.fleet = new FleetModel({
+      root: o.root,
+      ...(o.defaultPeriodMs ? { defaultPeriodMs: o.defaultPeriodMs } : {}),
+      maxFaults: this.maxBoxSeries,
+      observe: (x) => this.observe(x),
+    });
     this.graceMs = o.graceMs ?? 60_000;
     this.windowMs = o.windowMs ?? 3_600_000;
   }
@@ -222,7 +247,18 @@ export class ExporterModel {
   private box(deviceId: string): BoxExtra {
     let b = this.extra.get(deviceId);
     if (!b) {
-      b = { version: '', groups: [], site: null, hb: null, boots: 0, lastBoot: null, emergencySent: 0, emergencyPlayed: 0, emergencyMissed: 0, keys: 0 };
+      b = {
+        version: '',
+        groups: [],
+        site: null,
+        hb: null,
+        boots: 0,
+        lastBoot: null,
+        emergencySent: 0,
+        emergencyPlayed: 0,
+        emergencyMissed: 0,
+        keys: 0,
+      };
       this.extra.set(deviceId, b);
     }
     return b;
@@ -246,8 +282,13 @@ export class ExporterModel {
     bump(this.stats.messages, leaf.replace('/', '_'));
     this.stats.lastMessageAt = now;
     if (t?.kind === 'device' && !this.admit(t.deviceId)) return;
-    if (t?.leaf === 'cmd') return void (this.command(t.kind === 'device' ? { device: t.deviceId } : { group: t.group }, payload, now) || this.stats.invalid++);
-    if (t?.kind === 'device' && t.leaf === 'cmd/result') return void (this.result(t.deviceId, payload) || this.stats.invalid++);
+    if (t?.leaf === 'cmd')
+      return void (
+        this.command(t.kind === 'device' ? { device: t.deviceId } : { group: t.group }, payload, now) ||
+        this.stats.invalid++
+      );
+    if (t?.kind === 'device' && t.leaf === 'cmd/result')
+      return void (this.result(t.deviceId, payload) || this.stats.invalid++);
     this.observed = false;
     this.fleet.apply(topic, payload, now, { retain: retained });
     if (!this.observed) this.stats.invalid++;
@@ -299,7 +340,8 @@ export class ExporterModel {
       case 'intake.flood': {
         const by = obj(e.byReason) ?? {};
         b.rejections ??= new Map();
-        for (const [reason, n] of Object.entries(by)) if (num(n)) this.count(b, b.rejections, key2('flood', reason), num(n)!);
+        for (const [reason, n] of Object.entries(by))
+          if (num(n)) this.count(b, b.rejections, key2('flood', reason), num(n)!);
         return;
       }
       case 'outbox.dropped':
@@ -350,7 +392,8 @@ export class ExporterModel {
     if (c.action !== 'play' || priority === null || priority < EMERGENCY_PRIORITY) return true;
     const expires = str(c.expiresAt) ? Date.parse(String(c.expiresAt)) : NaN;
     if (expires < now) return true; // the box will refuse it as expired: nothing to play
-    const targets = 'device' in to ? [to.device] : [...this.extra].filter(([, b]) => b.groups.includes(to.group)).map(([d]) => d);
+    const targets =
+      'device' in to ? [to.device] : [...this.extra].filter(([, b]) => b.groups.includes(to.group)).map(([d]) => d);
     for (const d of targets) {
       const b = this.box(d);
       b.pending ??= new Map();

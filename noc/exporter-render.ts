@@ -36,12 +36,17 @@ class Family {
     }
   }
   text(): string {
-    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.kind}\n` + this.chunks.join('') + this.lines.join('');
+    return (
+      `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.kind}\n` +
+      this.chunks.join('') +
+      this.lines.join('')
+    );
   }
 }
 
 const NEEDS_ESCAPE = /[\\"\n]/;
-const escape = (v: string) => (NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
+const escape = (v: string) =>
+  NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
 
 /** Label text: lbl({device: 'b1', state: 'idle'}) is 'device="b1",state="idle"'. */
 function lbl(l: Labels): string {
@@ -57,13 +62,25 @@ const MB = 1_048_576; // the agent reports MiB (statfs bavail*bsize / 2^20)
 
 /** Every family, in the order printed. Name -> [kind, help]. */
 const BOX: Record<string, [Kind, string]> = {
-  loa_box_info: ['gauge', 'Always 1; labels: agent version, groups (comma-separated), commune, commune code, province, latitude and longitude of the site'],
-  loa_box_online: ['gauge', '1 after a birth, 0 after the death of the same boot (contract §5); 0 for a box known only from a retained heartbeat'],
+  loa_box_info: [
+    'gauge',
+    'Always 1; labels: agent version, groups (comma-separated), commune, commune code, province, latitude and longitude of the site',
+  ],
+  loa_box_online: [
+    'gauge',
+    '1 after a birth, 0 after the death of the same boot (contract §5); 0 for a box known only from a retained heartbeat',
+  ],
   loa_box_heartbeat_age_seconds: ['gauge', 'Seconds since the last heartbeat (a retained one counts from its own ts)'],
-  loa_box_heartbeat_period_seconds: ['gauge', 'The periodic heartbeat interval (heartbeatS of the birth, else the exporter --period); stale after 3 periods'],
+  loa_box_heartbeat_period_seconds: [
+    'gauge',
+    'The periodic heartbeat interval (heartbeatS of the birth, else the exporter --period); stale after 3 periods',
+  ],
   loa_box_state: ['gauge', 'The heartbeat state, one series per state, 1 for the current one'],
   loa_box_playing_info: ['gauge', '1 while something plays: item, document, source kind and priority'],
-  loa_box_faults_active: ['gauge', 'Hardware faults raised and not recovered since the exporter started (hw.fault minus hw.recovered), by component'],
+  loa_box_faults_active: [
+    'gauge',
+    'Hardware faults raised and not recovered since the exporter started (hw.fault minus hw.recovered), by component',
+  ],
   loa_box_amp_on: ['gauge', 'Amplifier powered (1) or not (0)'],
   loa_box_amp_fault: ['gauge', 'Amplifier reports a fault (1)'],
   loa_box_fm_rssi_dbuv: ['gauge', 'FM tuner signal strength in dBuV'],
@@ -79,24 +96,39 @@ const BOX: Record<string, [Kind, string]> = {
   loa_box_load1: ['gauge', 'One-minute load average'],
   loa_box_clock_synced: ['gauge', 'The box clock is synchronised (1) or not (0); absent when the box cannot tell'],
   loa_box_clock_info: ['gauge', 'Always 1; label source: where the box clock comes from, when the box reports it'],
-  loa_box_clock_bound_ahead_seconds: ['gauge', 'How far the box lower bound of the real time (signed documents, contract v1.2 section 2.2) is ahead of its clock; 0 when not ahead'],
+  loa_box_clock_bound_ahead_seconds: [
+    'gauge',
+    'How far the box lower bound of the real time (signed documents, contract v1.2 section 2.2) is ahead of its clock; 0 when not ahead',
+  ],
   loa_box_volume_ratio: ['gauge', 'Master volume, 0 to 1'],
-  loa_box_volume_level_ratio: ['gauge', 'Level in force, 0 to 1, for what plays or normal content; label reason: master, quiet-hours, safe-start, emergency'],
+  loa_box_volume_level_ratio: [
+    'gauge',
+    'Level in force, 0 to 1, for what plays or normal content; label reason: master, quiet-hours, safe-start, emergency',
+  ],
   loa_box_net_signal_dbm: ['gauge', 'Modem signal strength'],
   loa_box_uptime_seconds: ['gauge', 'Seconds since the agent process started'],
   loa_box_mcu_link_up: ['gauge', 'Serial link to the IO board answers (1) or not (0); mcu boards only'],
   loa_box_mcu_resets_total: ['counter', 'IO board resets since the agent started'],
   loa_box_mcu_bad_frames_total: ['counter', 'Corrupt serial frames since the agent started'],
   loa_box_mcu_timeouts_total: ['counter', 'Serial requests unanswered since the agent started'],
-  loa_box_emergency_unplayed: ['gauge', 'Emergency play commands (priority >= 100) sent to the box more than the grace period ago and not seen playing, within the window'],
+  loa_box_emergency_unplayed: [
+    'gauge',
+    'Emergency play commands (priority >= 100) sent to the box more than the grace period ago and not seen playing, within the window',
+  ],
   loa_box_emergency_commands_total: ['counter', 'Emergency play commands sent to the box, seen on the cmd topics'],
   loa_box_emergency_played_total: ['counter', 'Emergency play commands the box was seen playing'],
   loa_box_emergency_missed_total: ['counter', 'Emergency play commands never seen playing within the window'],
   loa_box_boots_total: ['counter', 'Agent starts (a live birth with a new bootId): restarts and power cycles'],
   loa_box_disconnects_total: ['counter', 'Deaths seen live, by reason (lost: the last will; shutdown: clean)'],
-  loa_box_plays_total: ['counter', 'play.* events by outcome (started, finished, interrupted, failed, skipped) and reason'],
+  loa_box_plays_total: [
+    'counter',
+    'play.* events by outcome (started, finished, interrupted, failed, skipped) and reason',
+  ],
   loa_box_hw_faults_total: ['counter', 'hw.fault events by component'],
-  loa_box_rejections_total: ['counter', 'Refused documents by via (schedule, command, flood: counted in intake.flood) and reason'],
+  loa_box_rejections_total: [
+    'counter',
+    'Refused documents by via (schedule, command, flood: counted in intake.flood) and reason',
+  ],
   loa_box_outbox_dropped_events_total: ['counter', 'Events the box dropped because its outbox was full'],
   loa_box_store_resets_total: ['counter', 'Times the box database was rebuilt (store.reset)'],
 };
@@ -106,13 +138,19 @@ const GROUP: Record<string, [Kind, string]> = {
   loa_group_boxes_by_state: ['gauge', 'Boxes of the group by heartbeat state'],
   loa_group_boxes_clock_unsynced: ['gauge', 'Boxes of the group whose clock is not synchronised'],
   loa_group_boxes_disk_low: ['gauge', `Boxes of the group with less than ${DISK_WARN_MB} MiB free`],
-  loa_group_boxes_faulty: ['gauge', 'Boxes of the group with an active fault (state fault, amplifier fault or a raised hw.fault)'],
+  loa_group_boxes_faulty: [
+    'gauge',
+    'Boxes of the group with an active fault (state fault, amplifier fault or a raised hw.fault)',
+  ],
   loa_group_boxes_emergency_unplayed: ['gauge', 'Boxes of the group with an emergency not seen playing'],
   loa_group_outbox_events: ['gauge', 'Outbox backlog summed over the group'],
   loa_group_outbox_events_max: ['gauge', 'Largest outbox backlog in the group'],
   loa_group_heartbeat_age_seconds_max: ['gauge', 'Oldest last heartbeat among the group online boxes'],
   loa_group_disk_free_bytes_min: ['gauge', 'Smallest free space in the group'],
-  loa_group_plays_total: ['counter', 'play.* events of the group boxes by outcome and reason (a box leaving the group lowers it: rate() reads it as a reset)'],
+  loa_group_plays_total: [
+    'counter',
+    'play.* events of the group boxes by outcome and reason (a box leaving the group lowers it: rate() reads it as a reset)',
+  ],
   loa_group_hw_faults_total: ['counter', 'hw.fault events of the group boxes by component'],
   loa_group_rejections_total: ['counter', 'Refused documents of the group boxes by via and reason'],
 };
@@ -123,7 +161,10 @@ const EXPORTER: Record<string, [Kind, string]> = {
   loa_exporter_boxes: ['gauge', 'Boxes known to this exporter'],
   loa_exporter_messages_total: ['counter', 'MQTT messages received, by topic leaf'],
   loa_exporter_invalid_messages_total: ['counter', 'Messages that could not be read (not JSON, not a command)'],
-  loa_exporter_dropped_total: ['counter', 'What the bounds dropped: reason boxes (a message of a device id beyond --max-boxes), box_series (a new label set of a box beyond --max-box-series), series (beyond --max-series in all)'],
+  loa_exporter_dropped_total: [
+    'counter',
+    'What the bounds dropped: reason boxes (a message of a device id beyond --max-boxes), box_series (a new label set of a box beyond --max-box-series), series (beyond --max-series in all)',
+  ],
   loa_exporter_last_message_timestamp_seconds: ['gauge', 'When the last message arrived (Unix time)'],
   loa_exporter_scrapes_total: ['counter', 'Requests to /metrics'],
   loa_exporter_render_seconds: ['gauge', 'Time the previous /metrics took to build'],
@@ -135,7 +176,11 @@ const EXPORTER: Record<string, [Kind, string]> = {
 };
 
 /** Every metric name the exporter can print, for tests of the dashboard and the rules. */
-export const METRIC_NAMES: ReadonlySet<string> = new Set([...Object.keys(BOX), ...Object.keys(GROUP), ...Object.keys(EXPORTER)]);
+export const METRIC_NAMES: ReadonlySet<string> = new Set([
+  ...Object.keys(BOX),
+  ...Object.keys(GROUP),
+  ...Object.keys(EXPORTER),
+]);
 
 function families(table: Record<string, [Kind, string]>): Record<string, Family> {
   return Object.fromEntries(Object.entries(table).map(([n, [k, h]]) => [n, new Family(n, k, h)]));
@@ -151,17 +196,43 @@ function boxFamilies(model: ExporterModel, now: number, only: RegExp | undefined
     if (only && !x.groups.some((g) => only.test(g))) continue;
     const d = lbl({ device: row.deviceId });
     const s = x.site;
-    f.loa_box_info!.add(d + ',' + lbl({ version: x.version, groups: x.groups.join(','), commune: s?.commune ?? '', commune_code: s?.communeCode ?? '', province: s?.province ?? '', lat: s?.lat === null || !s ? '' : String(s.lat), lon: s?.lon === null || !s ? '' : String(s.lon) }), 1);
+    f.loa_box_info!.add(
+      d +
+        ',' +
+        lbl({
+          version: x.version,
+          groups: x.groups.join(','),
+          commune: s?.commune ?? '',
+          commune_code: s?.communeCode ?? '',
+          province: s?.province ?? '',
+          lat: s?.lat === null || !s ? '' : String(s.lat),
+          lon: s?.lon === null || !s ? '' : String(s.lon),
+        }),
+      1,
+    );
     f.loa_box_online!.add(d, row.status === 'online' || row.status === 'stale' ? 1 : 0);
     f.loa_box_heartbeat_age_seconds!.add(d, row.heartbeatAgeS);
     f.loa_box_heartbeat_period_seconds!.add(d, row.periodS);
-    if (row.state !== null) for (const st of STATES) f.loa_box_state!.add(more(d, 'state', st), row.state === st ? 1 : 0);
+    if (row.state !== null)
+      for (const st of STATES) f.loa_box_state!.add(more(d, 'state', st), row.state === st ? 1 : 0);
     const byComponent = new Map<string, number>();
-    for (const fault of row.faults) byComponent.set(fault.split('/')[0]!, (byComponent.get(fault.split('/')[0]!) ?? 0) + 1);
+    for (const fault of row.faults)
+      byComponent.set(fault.split('/')[0]!, (byComponent.get(fault.split('/')[0]!) ?? 0) + 1);
     for (const [component, n] of byComponent) f.loa_box_faults_active!.add(more(d, 'component', component), n);
     const h = x.hb;
     if (h) {
-      if (h.playing) f.loa_box_playing_info!.add(d + ',' + lbl({ item: h.playing.itemId, doc: h.playing.docId, source: h.playing.source, priority: String(h.playing.priority) }), 1);
+      if (h.playing)
+        f.loa_box_playing_info!.add(
+          d +
+            ',' +
+            lbl({
+              item: h.playing.itemId,
+              doc: h.playing.docId,
+              source: h.playing.source,
+              priority: String(h.playing.priority),
+            }),
+          1,
+        );
       f.loa_box_amp_on!.add(d, h.ampOn);
       f.loa_box_amp_fault!.add(d, h.ampFault);
       f.loa_box_fm_rssi_dbuv!.add(d, h.fmRssi);
@@ -179,7 +250,8 @@ function boxFamilies(model: ExporterModel, now: number, only: RegExp | undefined
       if (h.clockSource) f.loa_box_clock_info!.add(more(d, 'source', h.clockSource), 1);
       if (h.clockAheadS !== null) f.loa_box_clock_bound_ahead_seconds!.add(d, h.clockAheadS);
       f.loa_box_volume_ratio!.add(d, h.volume === null ? null : h.volume / 100);
-      if (h.volumeWhy) f.loa_box_volume_level_ratio!.add(more(d, 'reason', h.volumeWhy.reason), h.volumeWhy.level / 100);
+      if (h.volumeWhy)
+        f.loa_box_volume_level_ratio!.add(more(d, 'reason', h.volumeWhy.reason), h.volumeWhy.level / 100);
       f.loa_box_net_signal_dbm!.add(d, h.netSignal);
       f.loa_box_uptime_seconds!.add(d, h.uptimeS);
       if (h.mcu) {
@@ -259,7 +331,25 @@ function groupFamilies(model: ExporterModel, now: number, match: RegExp): Family
     for (const g of x.groups) {
       if (!match.test(g)) continue;
       let a = groups.get(g);
-      if (!a) groups.set(g, (a = { presence: new Map(), states: new Map(), unsynced: 0, diskLow: 0, faulty: 0, unplayed: 0, outbox: 0, outboxMax: null, ageMax: null, diskMin: null, plays: new Map(), hwFaults: new Map(), rejections: new Map() }));
+      if (!a)
+        groups.set(
+          g,
+          (a = {
+            presence: new Map(),
+            states: new Map(),
+            unsynced: 0,
+            diskLow: 0,
+            faulty: 0,
+            unplayed: 0,
+            outbox: 0,
+            outboxMax: null,
+            ageMax: null,
+            diskMin: null,
+            plays: new Map(),
+            hwFaults: new Map(),
+            rejections: new Map(),
+          }),
+        );
       aggregate(a, row, x, unplayed);
     }
   }
@@ -307,8 +397,12 @@ function exporterFamilies(model: ExporterModel, h: ExporterHealth): Family[] {
   for (const [leaf, n] of model.stats.messages) f.loa_exporter_messages_total!.add(more('', 'leaf', leaf).slice(1), n);
   f.loa_exporter_invalid_messages_total!.add('', model.stats.invalid);
   const dropped = model.dropped();
-  for (const reason of ['boxes', 'box_series', 'series'] as const) f.loa_exporter_dropped_total!.add(lbl({ reason }), dropped.get(reason) ?? 0);
-  f.loa_exporter_last_message_timestamp_seconds!.add('', model.stats.lastMessageAt === null ? null : model.stats.lastMessageAt / 1000);
+  for (const reason of ['boxes', 'box_series', 'series'] as const)
+    f.loa_exporter_dropped_total!.add(lbl({ reason }), dropped.get(reason) ?? 0);
+  f.loa_exporter_last_message_timestamp_seconds!.add(
+    '',
+    model.stats.lastMessageAt === null ? null : model.stats.lastMessageAt / 1000,
+  );
   f.loa_exporter_scrapes_total!.add('', h.scrapes);
   f.loa_exporter_render_seconds!.add('', h.lastRenderS);
   f.loa_exporter_event_loop_delay_p99_seconds!.add('', h.loopDelayP99S);
@@ -329,13 +423,25 @@ export interface RenderOptions {
 }
 
 /** The /metrics body as one string per family (written one after the other: no copy into one big string). */
-export function renderParts(model: ExporterModel, now: number, health: ExporterHealth, o: RenderOptions = {}): string[] {
-  const fams = [...(o.perGroup ? groupFamilies(model, now, o.perGroup) : boxFamilies(model, now, o.onlyBoxesIn)), ...exporterFamilies(model, health)];
+export function renderParts(
+  model: ExporterModel,
+  now: number,
+  health: ExporterHealth,
+  o: RenderOptions = {},
+): string[] {
+  const fams = [
+    ...(o.perGroup ? groupFamilies(model, now, o.perGroup) : boxFamilies(model, now, o.onlyBoxesIn)),
+    ...exporterFamilies(model, health),
+  ];
   return fams.map((f) => f.text());
 }
 
 /** The whole /metrics body. */
-export function renderMetrics(model: ExporterModel, now: number, health: ExporterHealth, o: RenderOptions = {}): string {
+export function renderMetrics(
+  model: ExporterModel,
+  now: number,
+  health: ExporterHealth,
+  o: RenderOptions = {},
+): string {
   return renderParts(model, now, health, o).join('');
 }
-

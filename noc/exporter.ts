@@ -98,7 +98,8 @@ ${BROKER_HELP}`;
 export function parseListen(v: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]*):(\d{1,5})$/.exec(v);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`--listen "${v}" must be HOST:PORT, e.g. --listen ${DEFAULT_LISTEN} or --listen 0.0.0.0:9723`);
+  if (!m || port > 65535)
+    throw new UsageError(`--listen "${v}" must be HOST:PORT, e.g. --listen ${DEFAULT_LISTEN} or --listen 0.0.0.0:9723`);
   return { host: m[1] === '' ? '0.0.0.0' : m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
@@ -112,7 +113,7 @@ function groupMatch(v: string): RegExp {
 
 export async function exporterCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc exporter');
-  if (help) return io.out(EXPORTER_HELP), 0;
+  if (help) return (io.out(EXPORTER_HELP), 0);
   positionals(positional, [], 'noc exporter');
   const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
@@ -131,13 +132,22 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
     maxBoxSeries: opts['max-box-series'] ?? DEFAULT_MAX_BOX_SERIES,
     maxSeries: opts['max-series'] ?? DEFAULT_MAX_SERIES,
   });
-  const health: ExporterHealth = { connected: false, mode: perGroup ? 'group' : 'box', share: share ?? '', scrapes: 0, lastRenderS: null, loopDelayP99S: null, startedAt: Date.now() - process.uptime() * 1000 };
+  const health: ExporterHealth = {
+    connected: false,
+    mode: perGroup ? 'group' : 'box',
+    share: share ?? '',
+    scrapes: 0,
+    lastRenderS: null,
+    loopDelayP99S: null,
+    startedAt: Date.now() - process.uptime() * 1000,
+  };
   const stop = stopSignal(opts.duration);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end('only GET\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return void res.writeHead(405, { allow: 'GET, HEAD' }).end('only GET\n');
     if (path === '/metrics') {
       const t0 = performance.now();
       health.scrapes++;
@@ -153,13 +163,23 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
       }
       return void res.end();
     }
-    if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body><h1>noc exporter</h1><p><a href="/metrics">/metrics</a></p></body></html>\n');
+    if (path === '/')
+      return void res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end('<html><body><h1>noc exporter</h1><p><a href="/metrics">/metrics</a></p></body></html>\n');
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
   });
-  boundConnections(server, { ...HTTP_LIMITS, ...(opts['max-connections'] ? { maxConnections: opts['max-connections'] } : {}) });
+  boundConnections(server, {
+    ...HTTP_LIMITS,
+    ...(opts['max-connections'] ? { maxConnections: opts['max-connections'] } : {}),
+  });
   try {
     await listenOn(server, listen);
-    const client = await connect(cfg, { clean: true, reconnectPeriod: 2000, ...(opts['client-id'] ? { clientId: opts['client-id'] } : {}) });
+    const client = await connect(cfg, {
+      clean: true,
+      reconnectPeriod: 2000,
+      ...(opts['client-id'] ? { clientId: opts['client-id'] } : {}),
+    });
     health.connected = true;
     client.on('connect', () => (health.connected = true));
     client.on('close', () => (health.connected = false));
@@ -176,8 +196,11 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
     ];
     await client.subscribeAsync(filters, { qos: 1 });
     const a = server.address();
-    const where = typeof a === 'object' && a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : String(a);
-    io.err(`noc exporter: serving http://${where}/metrics (${health.mode === 'group' ? 'per group' : 'per box'}); subscribed to ${filters.join(', ')}`);
+    const where =
+      typeof a === 'object' && a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : String(a);
+    io.err(
+      `noc exporter: serving http://${where}/metrics (${health.mode === 'group' ? 'per group' : 'per box'}); subscribed to ${filters.join(', ')}`,
+    );
     await stop.done;
     await closeClient(client);
     return 0;
@@ -197,7 +220,16 @@ export async function exporterCommand(argv: string[], io: Io): Promise<number> {
  * that has no request in progress (so ~1,000 idle sockets never reach a 1,024 fd limit,
  * and a scrape arriving after them is served at once).
  */
-export function boundConnections(server: Server, l: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; idleTimeoutMs: number; maxConnections: number }): void {
+export function boundConnections(
+  server: Server,
+  l: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    idleTimeoutMs: number;
+    maxConnections: number;
+  },
+): void {
   server.headersTimeout = l.headersTimeoutMs;
   server.requestTimeout = l.requestTimeoutMs;
   server.keepAliveTimeout = l.keepAliveTimeoutMs;
@@ -226,7 +258,11 @@ export function boundConnections(server: Server, l: { headersTimeoutMs: number; 
 async function listenOn(server: Server, l: { host: string; port: number }): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Failure(`--listen ${l.host}:${l.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use (another exporter?)' : err.message}`)),
+      reject(
+        new Failure(
+          `--listen ${l.host}:${l.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use (another exporter?)' : err.message}`,
+        ),
+      ),
     );
     server.listen(l.port, l.host, () => resolve());
   });

@@ -7,13 +7,31 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { claimedId, verifyCommand, type CommandDoc } from '../contract/command-doc.js';
-import { DEFAULT_MAX_DOC_BYTES, PUBLISH_OPTS, bindingsFor, publishTo, topicsFor, type TopicMap } from '../contract/index.js';
+import {
+  DEFAULT_MAX_DOC_BYTES,
+  PUBLISH_OPTS,
+  bindingsFor,
+  publishTo,
+  topicsFor,
+  type TopicMap,
+} from '../contract/index.js';
 import type { Binding, KeyRing } from '../contract/verify.js';
-import { buildBirth, buildHeartbeat, buildShutdown, buildWill, type Birth, type Heartbeat, type Playing } from '../contract/telemetry.js';
+import {
+  buildBirth,
+  buildHeartbeat,
+  buildShutdown,
+  buildWill,
+  type Birth,
+  type Heartbeat,
+  type Playing,
+} from '../contract/telemetry.js';
 import { acceptUpdate, type UpdateDoc } from './sim-update.js';
 
 /** The OTA fields of a birth and heartbeat (docs/ota.md), until telemetry.ts carries them. */
-type UpdateState = { trial: { version: string; previous: string; since: string } } | { pending: { version: string; state: string } } | null;
+type UpdateState =
+  | { trial: { version: string; previous: string; since: string } }
+  | { pending: { version: string; state: string } }
+  | null;
 
 export interface SimCounters {
   connected: number;
@@ -51,7 +69,16 @@ export interface SimBoxOptions {
 }
 
 interface Play {
-  fields: { itemId: string; docId: string | null; docVersion: number | null; occurrence: string; lateMs: number; source: 'file' | 'stream' | 'fm' | 'line'; priority: number; cmdId?: string };
+  fields: {
+    itemId: string;
+    docId: string | null;
+    docVersion: number | null;
+    occurrence: string;
+    lateMs: number;
+    source: 'file' | 'stream' | 'fm' | 'line';
+    priority: number;
+    cmdId?: string;
+  };
   startedAt: number;
   timer: NodeJS.Timeout;
 }
@@ -100,7 +127,11 @@ export class SimBox {
       reconnectPeriod: 1000 + Math.floor(this.rnd() * 4000),
       resubscribe: false,
       queueQoSZero: false,
-      will: { topic: this.topics.status, payload: Buffer.from(JSON.stringify(buildWill(this.bootId))), ...PUBLISH_OPTS.status },
+      will: {
+        topic: this.topics.status,
+        payload: Buffer.from(JSON.stringify(buildWill(this.bootId))),
+        ...PUBLISH_OPTS.status,
+      },
     });
     this.client = client;
     client.on('connect', (ack) => this.onConnect(ack.sessionPresent === true));
@@ -126,10 +157,13 @@ export class SimBox {
     this.heartbeat();
     // Jittered start, then every period: a fleet started together does not beat together.
     clearTimeout(this.hbTimer);
-    this.hbTimer = setTimeout(() => {
-      this.heartbeat();
-      this.hbTimer = setInterval(() => this.heartbeat(), this.o.heartbeatMs);
-    }, Math.floor(this.rnd() * this.o.heartbeatMs));
+    this.hbTimer = setTimeout(
+      () => {
+        this.heartbeat();
+        this.hbTimer = setInterval(() => this.heartbeat(), this.o.heartbeatMs);
+      },
+      Math.floor(this.rnd() * this.o.heartbeatMs),
+    );
     this.flushOutbox();
     this.armPlay();
   }
@@ -142,7 +176,13 @@ export class SimBox {
       agentVersion: this.version,
       deviceId: this.o.deviceId,
       groups: this.o.groups,
-      site: { communeName: `Simulated ${this.o.deviceId}`, communeCode: '00000', lat: 10.77 + this.rnd() / 10, lon: 106.7 + this.rnd() / 10, installer: 'noc simulate' },
+      site: {
+        communeName: `Simulated ${this.o.deviceId}`,
+        communeCode: '00000',
+        lat: 10.77 + this.rnd() / 10,
+        lon: 106.7 + this.rnd() / 10,
+        installer: 'noc simulate',
+      },
       schedule: [{ id: 'sim-daily', version: 1 }],
       heartbeatS: this.o.heartbeatMs / 1000,
     });
@@ -151,13 +191,26 @@ export class SimBox {
 
   heartbeatState(): Heartbeat & { update: UpdateState } {
     const p = this.play;
-    const playing: Playing | null = p ? { itemId: p.fields.itemId, docId: p.fields.docId, source: p.fields.source, startedAt: new Date(p.startedAt).toISOString(), priority: p.fields.priority } : null;
+    const playing: Playing | null = p
+      ? {
+          itemId: p.fields.itemId,
+          docId: p.fields.docId,
+          source: p.fields.source,
+          startedAt: new Date(p.startedAt).toISOString(),
+          priority: p.fields.priority,
+        }
+      : null;
     const r = this.rnd;
     const hb = buildHeartbeat({
       now: new Date(),
       bootId: this.bootId,
       uptimeS: (Date.now() - this.bootedAt) / 1000,
-      sys: { cpuTempC: Math.round((45 + r() * 15) * 10) / 10, load1: Math.round(r() * 50) / 100, memFreeMB: 1500 + Math.floor(r() * 300), diskFreeMB: 10_000 },
+      sys: {
+        cpuTempC: Math.round((45 + r() * 15) * 10) / 10,
+        load1: Math.round(r() * 50) / 100,
+        memFreeMB: 1500 + Math.floor(r() * 300),
+        diskFreeMB: 10_000,
+      },
       clockSynced: true,
       outbox: this.outbox.length,
       schedule: [{ id: 'sim-daily', version: 1 }],
@@ -208,7 +261,18 @@ export class SimBox {
     this.playTimer = setTimeout(() => {
       if (!this.play) {
         const occ = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
-        this.startPlay({ itemId: 'sim-news', docId: 'sim-daily', docVersion: 1, occurrence: occ, lateMs: Math.floor(this.rnd() * 40), source: 'file', priority: 50 }, 2000 + this.rnd() * 8000);
+        this.startPlay(
+          {
+            itemId: 'sim-news',
+            docId: 'sim-daily',
+            docVersion: 1,
+            occurrence: occ,
+            lateMs: Math.floor(this.rnd() * 40),
+            source: 'file',
+            priority: 50,
+          },
+          2000 + this.rnd() * 8000,
+        );
       }
       this.armPlay();
     }, wait);
@@ -236,7 +300,14 @@ export class SimBox {
     this.o.counters.commands++;
     // Contract v1.1 §2.1: the command must list the device or group of the topic it came on.
     const binding = bindingsFor(this.o.root, this.o.deviceId, this.o.groups, 'cmd').get(topic);
-    const v = verifyCommand(payload, this.o.keys, { deviceId: this.o.deviceId, groups: this.o.groups, now: Date.now(), maxBytes: DEFAULT_MAX_DOC_BYTES, ...(binding ? { binding } : {}), seen: (id) => this.seen.has(id) });
+    const v = verifyCommand(payload, this.o.keys, {
+      deviceId: this.o.deviceId,
+      groups: this.o.groups,
+      now: Date.now(),
+      maxBytes: DEFAULT_MAX_DOC_BYTES,
+      ...(binding ? { binding } : {}),
+      seen: (id) => this.seen.has(id),
+    });
     if (!v.ok) {
       // Contract §4: a payload with no readable id cannot get a result; it becomes an event.
       // The agent leaves reading an unverified payload's claimed id to its caller.
@@ -257,17 +328,38 @@ export class SimBox {
       case 'play': {
         const a = cmd.args;
         const durationMs = Math.min((a.durationS ?? 10) * 1000, 600_000);
-        this.startPlay({ itemId: cmd.id, docId: null, docVersion: null, occurrence: new Date().toISOString(), lateMs: 0, source: a.source.kind, priority: a.priority, cmdId: cmd.id }, durationMs);
+        this.startPlay(
+          {
+            itemId: cmd.id,
+            docId: null,
+            docVersion: null,
+            occurrence: new Date().toISOString(),
+            lateMs: 0,
+            source: a.source.kind,
+            priority: a.priority,
+            cmdId: cmd.id,
+          },
+          durationMs,
+        );
         return { itemId: cmd.id };
       }
       case 'stop':
-        return { stopped: cmd.args.itemId && this.play?.fields.itemId !== cmd.args.itemId ? null : this.endPlay('play.interrupted', 'stopped') };
+        return {
+          stopped:
+            cmd.args.itemId && this.play?.fields.itemId !== cmd.args.itemId
+              ? null
+              : this.endPlay('play.interrupted', 'stopped'),
+        };
       case 'volume':
         this.volume = cmd.args.level;
         this.heartbeat();
         return { level: this.volume };
       case 'volume-profile':
-        return { source: cmd.args.profile ? 'command' : 'config', windows: cmd.args.profile?.windows.length ?? 0, simulated: true };
+        return {
+          source: cmd.args.profile ? 'command' : 'config',
+          windows: cmd.args.profile?.windows.length ?? 0,
+          simulated: true,
+        };
       case 'sync':
         return { replanned: true };
       case 'clock':
@@ -295,7 +387,13 @@ export class SimBox {
     const previous = this.version;
     const step = this.o.updateStepMs ?? 1000;
     this.updateState = { pending: { version, state: 'downloading' } };
-    this.emit('update.started', { cmdId, version, from: previous, bytes: doc.args.delta?.bytes ?? doc.args.bytes, delta: doc.args.delta !== undefined && doc.args.delta.from === previous });
+    this.emit('update.started', {
+      cmdId,
+      version,
+      from: previous,
+      bytes: doc.args.delta?.bytes ?? doc.args.bytes,
+      delta: doc.args.delta !== undefined && doc.args.delta.from === previous,
+    });
     this.updateTimer = setTimeout(() => {
       this.emit('update.installed', { cmdId, version, previous });
       const since = Date.now();
@@ -308,7 +406,14 @@ export class SimBox {
             this.version = previous;
             this.updateState = null;
             void this.restart(true).then(() =>
-              this.emit('update.rolledback', { cmdId, version, previous, reason: 'exited', detail: 'exited before commit (start 2)', logTail: ['simulated: the new version exited at start'] }),
+              this.emit('update.rolledback', {
+                cmdId,
+                version,
+                previous,
+                reason: 'exited',
+                detail: 'exited before commit (start 2)',
+                logTail: ['simulated: the new version exited at start'],
+              }),
             );
           } else {
             this.updateState = null;
@@ -321,9 +426,14 @@ export class SimBox {
   }
 
   private result(cmdId: string, ok: boolean, body: { result?: unknown; error?: unknown }): void {
-    this.client?.publish(this.topics.cmdResult, JSON.stringify({ cmdId, ok, ts: new Date().toISOString(), ...body }), PUBLISH_OPTS.cmdResult, (err) => {
-      if (!err) this.o.counters.results++;
-    });
+    this.client?.publish(
+      this.topics.cmdResult,
+      JSON.stringify({ cmdId, ok, ts: new Date().toISOString(), ...body }),
+      PUBLISH_OPTS.cmdResult,
+      (err) => {
+        if (!err) this.o.counters.results++;
+      },
+    );
   }
 
   /** A new process on the box: clean death, new bootId (and will), new birth. */
@@ -350,7 +460,10 @@ export class SimBox {
     this.client = undefined;
     const timeout = new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref());
     if (c.connected) {
-      await Promise.race([publishTo(c, 'status', this.topics.status, buildShutdown(new Date(), this.bootId)), timeout]).catch(() => {});
+      await Promise.race([
+        publishTo(c, 'status', this.topics.status, buildShutdown(new Date(), this.bootId)),
+        timeout,
+      ]).catch(() => {});
     }
     await Promise.race([c.endAsync(false), timeout]).catch(() => {});
     if (!c.disconnected) c.end(true);

@@ -27,20 +27,23 @@ takes it, one entry of "trustedKeys":
 
 function parseRoles(s: string): KeyRole[] {
   const roles = s.split(',').map((r) => r.trim());
-  for (const r of roles) if (!(KEY_ROLES as readonly string[]).includes(r)) throw new Failure(`--roles: ${JSON.stringify(r)} is not one of ${KEY_ROLES.join(', ')}`);
+  for (const r of roles)
+    if (!(KEY_ROLES as readonly string[]).includes(r))
+      throw new Failure(`--roles: ${JSON.stringify(r)} is not one of ${KEY_ROLES.join(', ')}`);
   if (new Set(roles).size !== roles.length) throw new Failure('--roles names a role twice');
   return roles as KeyRole[];
 }
 
 export async function keysCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc keys');
-  if (help) return io.out(KEYS_HELP), 0;
+  if (help) return (io.out(KEYS_HELP), 0);
   positionals(positional, [], 'noc keys');
   const kid = checkId(required(opts.kid, '--kid', 'centre-2026'), '--kid');
   const roles = opts.roles === undefined ? undefined : parseRoles(opts.roles);
   const dir = opts.out ?? '.';
   const file = join(dir, `${kid}.key.pem`);
-  if (existsSync(file)) throw new Failure(`${file} exists; refusing to overwrite a signing key (choose another --kid or --out)`);
+  if (existsSync(file))
+    throw new Failure(`${file} exists; refusing to overwrite a signing key (choose another --kid or --out)`);
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
   try {

@@ -51,7 +51,11 @@ function readPem(path: string, flag: string): Buffer {
   }
 }
 
-export function brokerConfig(o: Opts<typeof BROKER_SPEC>, env: NodeJS.ProcessEnv = process.env, say: (line: string) => void = (l) => void process.stderr.write(l + '\n')): BrokerConfig {
+export function brokerConfig(
+  o: Opts<typeof BROKER_SPEC>,
+  env: NodeJS.ProcessEnv = process.env,
+  say: (line: string) => void = (l) => void process.stderr.write(l + '\n'),
+): BrokerConfig {
   const url = o.broker ?? env.NOC_BROKER;
   if (!url) throw new UsageError('--broker is required, e.g. --broker mqtt://127.0.0.1:1883 (or set NOC_BROKER)');
   let u: URL;
@@ -64,12 +68,15 @@ export function brokerConfig(o: Opts<typeof BROKER_SPEC>, env: NodeJS.ProcessEnv
     throw new UsageError(`--broker "${url}" must be mqtt://host:port or mqtts://host:port`);
   }
   const version = o['mqtt-version'] ?? '5';
-  if (version !== '5' && version !== '3.1.1') throw new UsageError(`--mqtt-version must be 5 or 3.1.1 (got "${version}")`);
+  if (version !== '5' && version !== '3.1.1')
+    throw new UsageError(`--mqtt-version must be 5 or 3.1.1 (got "${version}")`);
   let password = o.password ?? env.NOC_PASSWORD;
   if (o['password-file']) password = readPem(o['password-file'], '--password-file').toString('utf8').trim();
   const tls = u.protocol === 'mqtts:' || u.protocol === 'wss:';
-  if (!tls && (o.ca || o.cert || o['key-tls'])) throw new UsageError(`--ca/--cert/--key-tls need an mqtts:// broker URL (got ${url})`);
-  if (Boolean(o.cert) !== Boolean(o['key-tls'])) throw new UsageError('--cert and --key-tls go together (the client certificate and its private key)');
+  if (!tls && (o.ca || o.cert || o['key-tls']))
+    throw new UsageError(`--ca/--cert/--key-tls need an mqtts:// broker URL (got ${url})`);
+  if (Boolean(o.cert) !== Boolean(o['key-tls']))
+    throw new UsageError('--cert and --key-tls go together (the client certificate and its private key)');
   const options: IClientOptions = {
     protocolVersion: version === '5' ? 5 : 4,
     connectTimeout: (o['connect-timeout'] ?? 10) * 1000,
@@ -99,19 +106,28 @@ export function refusedVersion(err: unknown): boolean {
  * asked again with 3.1.1 (MQTT 5 `properties` dropped), and `cfg.say` tells it in one
  * line; the client then reconnects with 3.1.1 too.
  */
-export async function connect(cfg: BrokerConfig, extra: IClientOptions = {}, setup?: (client: MqttClient) => void): Promise<MqttClient> {
+export async function connect(
+  cfg: BrokerConfig,
+  extra: IClientOptions = {},
+  setup?: (client: MqttClient) => void,
+): Promise<MqttClient> {
   const first = { ...cfg.options, ...extra };
   try {
     return await attempt(cfg, first, setup);
   } catch (err) {
-    if (cfg.versionForced || first.protocolVersion !== 5 || !refusedVersion(err)) throw new Failure(`cannot connect to ${cfg.url}: ${explain(err)}`);
+    if (cfg.versionForced || first.protocolVersion !== 5 || !refusedVersion(err))
+      throw new Failure(`cannot connect to ${cfg.url}: ${explain(err)}`);
     const { properties: _v5only, ...rest } = first;
     try {
       const client = await attempt(cfg, { ...rest, protocolVersion: 4 }, setup);
-      cfg.say(`noc: ${cfg.url} refused MQTT 5 (${errorMessage(err)}); connected with MQTT 3.1.1 (--mqtt-version 3.1.1 skips the first try)`);
+      cfg.say(
+        `noc: ${cfg.url} refused MQTT 5 (${errorMessage(err)}); connected with MQTT 3.1.1 (--mqtt-version 3.1.1 skips the first try)`,
+      );
       return client;
     } catch (err2) {
-      throw new Failure(`cannot connect to ${cfg.url}: MQTT 5 refused (${errorMessage(err)}), and MQTT 3.1.1: ${explain(err2)}`);
+      throw new Failure(
+        `cannot connect to ${cfg.url}: MQTT 5 refused (${errorMessage(err)}), and MQTT 3.1.1: ${explain(err2)}`,
+      );
     }
   }
 }
@@ -129,7 +145,11 @@ export async function settleVersion(cfg: BrokerConfig): Promise<BrokerConfig> {
   return { ...cfg, options: { ...cfg.options, protocolVersion: version }, versionForced: true };
 }
 
-async function attempt(cfg: BrokerConfig, options: IClientOptions, setup?: (client: MqttClient) => void): Promise<MqttClient> {
+async function attempt(
+  cfg: BrokerConfig,
+  options: IClientOptions,
+  setup?: (client: MqttClient) => void,
+): Promise<MqttClient> {
   const client = mqtt.connect(cfg.url, { ...options, reconnectPeriod: 0 });
   // Before any packet is read: a resumed session delivers queued messages right after CONNACK.
   setup?.(client);
@@ -168,9 +188,12 @@ function explain(err: unknown): string {
   if (e.code === 4 || e.code === 134) return 'bad user name or password';
   const m = errorMessage(err);
   if (/certificate required/i.test(m)) return 'the broker requires a client certificate (give --cert and --key-tls)';
-  if (/self[- ]signed|unable to (get|verify)|certificate chain/i.test(m)) return `the broker's certificate is not trusted (${m}; give its CA with --ca)`;
-  if (/ERR_TLS_CERT_ALTNAME|altnames|Hostname\/IP does not match/i.test(m)) return `the broker's certificate does not name this host (${m})`;
-  if (/bad certificate|unknown ca|certificate unknown/i.test(m)) return `the broker refused our client certificate (${m.split(':').pop()?.trim()})`;
+  if (/self[- ]signed|unable to (get|verify)|certificate chain/i.test(m))
+    return `the broker's certificate is not trusted (${m}; give its CA with --ca)`;
+  if (/ERR_TLS_CERT_ALTNAME|altnames|Hostname\/IP does not match/i.test(m))
+    return `the broker's certificate does not name this host (${m})`;
+  if (/bad certificate|unknown ca|certificate unknown/i.test(m))
+    return `the broker refused our client certificate (${m.split(':').pop()?.trim()})`;
   return m;
 }
 
@@ -183,7 +206,8 @@ const closing = new WeakSet<MqttClient>();
 export function reportConnection(client: MqttClient, say: (line: string) => void, what: string): void {
   let up = true;
   client.on('close', () => {
-    if (up && !closing.has(client)) say(`${what}: connection lost; reconnecting every ${(client.options.reconnectPeriod ?? 0) / 1000} s`);
+    if (up && !closing.has(client))
+      say(`${what}: connection lost; reconnecting every ${(client.options.reconnectPeriod ?? 0) / 1000} s`);
     up = false;
   });
   client.on('connect', () => {
@@ -201,6 +225,7 @@ export async function closeClient(client: MqttClient, ms = 3000): Promise<void> 
 
 /** `--share G`: the group name of an MQTT 5 shared subscription (contract/topics.ts sharedFilter). */
 export function checkShare(value: string | undefined): string | undefined {
-  if (value !== undefined && !/^[^/#+]+$/.test(value)) throw new UsageError(`--share "${value}" must be a plain name without "/", "+" or "#", e.g. --share noc`);
+  if (value !== undefined && !/^[^/#+]+$/.test(value))
+    throw new UsageError(`--share "${value}" must be a plain name without "/", "+" or "#", e.g. --share noc`);
   return value;
 }

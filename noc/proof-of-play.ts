@@ -79,7 +79,8 @@ function fold(events: StoredEvent[], occurrence: number): PlayRow {
   // A skip next to real playback (should not happen) does not hide the playback.
   const core = starts.length || ends.length ? events.filter((e) => e.body.type !== 'play.skipped') : events;
   const last = core[core.length - 1]!.body;
-  const outcome: Outcome = last.type === 'play.started' ? 'started-without-end' : (String(last.type).slice('play.'.length) as Outcome);
+  const outcome: Outcome =
+    last.type === 'play.started' ? 'started-without-end' : (String(last.type).slice('play.'.length) as Outcome);
   // Segments: each terminal event closes the play.started before it. play.failed has no
   // playedMs (contract §7): a failure after audio started counts the time between them.
   let playedMs: number | null = null;
@@ -94,7 +95,10 @@ function fold(events: StoredEvent[], occurrence: number): PlayRow {
       open = undefined;
     }
   }
-  const reasons = core.filter((e) => e.body.type !== 'play.finished' && e.body.type !== 'play.started').map((e) => str(e.body.reason)).filter((r): r is string => r !== null);
+  const reasons = core
+    .filter((e) => e.body.type !== 'play.finished' && e.body.type !== 'play.started')
+    .map((e) => str(e.body.reason))
+    .filter((r): r is string => r !== null);
   const messages = core.map((e) => str(e.body.message)).filter((m): m is string => m !== null);
   const firstStart = starts[0]?.body;
   const from = firstStart ?? first;
@@ -133,5 +137,11 @@ export function proofOfPlay(events: readonly StoredEvent[]): PlayRow[] {
     g.events.push(e);
   }
   const rows = [...groups.values()].map((g) => fold(g.events, g.occ));
-  return rows.sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.occurrence - b.occurrence || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0)));
+  return rows.sort((a, b) =>
+    a.deviceId < b.deviceId
+      ? -1
+      : a.deviceId > b.deviceId
+        ? 1
+        : a.occurrence - b.occurrence || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0),
+  );
 }

@@ -45,7 +45,8 @@ ${BROKER_HELP}`;
 export type Target = { device: string; group?: undefined } | { group: string; device?: undefined };
 
 export function targetOf(device: string | undefined, group: string | undefined, cmd: string): Target {
-  if ((device === undefined) === (group === undefined)) throw new UsageError(`give exactly one of --device ID or --group G (see noc ${cmd} --help)`);
+  if ((device === undefined) === (group === undefined))
+    throw new UsageError(`give exactly one of --device ID or --group G (see noc ${cmd} --help)`);
   return device !== undefined ? { device: checkId(device, '--device') } : { group: checkId(group!, '--group') };
 }
 
@@ -58,7 +59,12 @@ export function topicFor(root: string, to: Target, leaf: 'schedule' | 'cmd'): st
 }
 
 /** The JWS to publish: read as is, or validated and signed when it is JSON. */
-async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl?: number; 'ttl-days'?: number }, to: Target, io: Io): Promise<{ jws: string; kind: DocKind; payload: Record<string, unknown> }> {
+async function loadPayload(
+  file: string,
+  opts: { key?: string; kid?: string; ttl?: number; 'ttl-days'?: number },
+  to: Target,
+  io: Io,
+): Promise<{ jws: string; kind: DocKind; payload: Record<string, unknown> }> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();
@@ -66,7 +72,10 @@ async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl
     throw new Failure(`${file}: ${errorMessage(err)}`);
   }
   if (text.startsWith('{')) {
-    if (!opts.key) throw new UsageError(`${file} is an unsigned JSON document: add --key <kid.key.pem> to sign it, or publish the output of noc sign`);
+    if (!opts.key)
+      throw new UsageError(
+        `${file} is an unsigned JSON document: add --key <kid.key.pem> to sign it, or publish the output of noc sign`,
+      );
     let raw: unknown;
     try {
       raw = JSON.parse(text);
@@ -74,7 +83,12 @@ async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl
       throw new Failure(`${file}: not valid JSON (${errorMessage(err)})`);
     }
     const key = loadSigningKey(opts.key, opts.kid);
-    const p = prepareDoc(raw, file, io, { now: Date.now(), ttlS: opts.ttl, ttlDays: opts['ttl-days'], binding: bindingOf(to) });
+    const p = prepareDoc(raw, file, io, {
+      now: Date.now(),
+      ttlS: opts.ttl,
+      ttlDays: opts['ttl-days'],
+      binding: bindingOf(to),
+    });
     return { jws: await signPrepared(p, key), kind: p.kind, payload: p.doc };
   }
   if (opts.key) io.err(`warning: ${file} is already signed; --key ignored`);
@@ -88,14 +102,16 @@ async function loadPayload(file: string, opts: { key?: string; kid?: string; ttl
   }
   if (bad.length) {
     for (const p of bad) io.err(`${file}: ${p}`);
-    throw new Failure(`${file}: boxes would refuse this signed ${kind} (${bad.length} problem${bad.length > 1 ? 's' : ''} above); nothing published (fix the JSON and sign it again)`);
+    throw new Failure(
+      `${file}: boxes would refuse this signed ${kind} (${bad.length} problem${bad.length > 1 ? 's' : ''} above); nothing published (fix the JSON and sign it again)`,
+    );
   }
   return { jws: text, kind, payload };
 }
 
 export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc publish');
-  if (help) return io.out(PUBLISH_HELP), 0;
+  if (help) return (io.out(PUBLISH_HELP), 0);
   const cfg = brokerConfig(opts, process.env, io.err);
   const to = targetOf(opts.device, opts.group, 'publish');
   let topic: string;
@@ -114,7 +130,8 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
     kind = doc.kind === 'schedule' ? 'schedule' : 'cmd';
     topic = topicFor(cfg.root, to, kind);
     body = doc.jws;
-    const version = doc.kind === 'schedule' ? ` version ${String(doc.payload.version)}` : ` ${String(doc.payload.action)}`;
+    const version =
+      doc.kind === 'schedule' ? ` version ${String(doc.payload.version)}` : ` ${String(doc.payload.action)}`;
     what = `${doc.kind} ${String(doc.payload.id)}${version}`;
   }
   const client = await connect(cfg);

@@ -21,7 +21,10 @@ import { VERSION_RE } from '../contract/command-doc.js';
 const MAX_MANIFEST_BYTES = 64 * 1024;
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
-const version = z.string().regex(VERSION_RE, `must match ${VERSION_RE.source}`).refine((v) => !v.includes('..'), 'must not contain ".."');
+const version = z
+  .string()
+  .regex(VERSION_RE, `must match ${VERSION_RE.source}`)
+  .refine((v) => !v.includes('..'), 'must not contain ".."');
 const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const bytes = z.number().int().positive();
 
@@ -56,18 +59,40 @@ export function manifestId(v: string): string {
  * Verifies a manifest with the agent's own JWS checks against trusted keys: the key must
  * have the role `release`. Throws a Failure saying what is wrong.
  */
-export function verifyManifest(jws: string, trusted: readonly TrustedKey[], where: string): { manifest: Manifest; kid: string } {
+export function verifyManifest(
+  jws: string,
+  trusted: readonly TrustedKey[],
+  where: string,
+): { manifest: Manifest; kid: string } {
   const j = verifyJws(jws, new KeyRing(trusted), RELEASE_TYP, MAX_MANIFEST_BYTES);
   if (!j.ok) throw new Failure(`${where}: ${j.reason}: ${j.message}`);
   const m = manifestSchema.safeParse(j.raw);
-  if (!m.success) throw new Failure(`${where}: not a release manifest: ${m.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  if (!m.success)
+    throw new Failure(
+      `${where}: not a release manifest: ${m.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`)
+        .join('; ')}`,
+    );
   return { manifest: m.data, kid: j.kid };
 }
 
 /** The `update` command's args (docs/ota.md) for a box of `arch` running `running`. */
-export function updateArgs(m: Manifest, arch: Arch, running: string | null, o: { waitS: number; trialS: number }): Record<string, unknown> | undefined {
+export function updateArgs(
+  m: Manifest,
+  arch: Arch,
+  running: string | null,
+  o: { waitS: number; trialS: number },
+): Record<string, unknown> | undefined {
   const a = m.artifacts[arch];
   if (!a) return undefined;
   const { delta, ...full } = a;
-  return { version: m.version, arch, ...full, waitS: o.waitS, trialS: o.trialS, ...(delta && running === delta.from ? { delta } : {}) };
+  return {
+    version: m.version,
+    arch,
+    ...full,
+    waitS: o.waitS,
+    trialS: o.trialS,
+    ...(delta && running === delta.from ? { delta } : {}),
+  };
 }

@@ -38,10 +38,16 @@ export interface Plan {
 
 export function stableOrder(ids: readonly string[]): string[] {
   const key = (id: string) => createHash('sha256').update(id).digest('hex');
-  return [...ids].map((id) => [key(id), id] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, id]) => id);
+  return [...ids]
+    .map((id) => [key(id), id] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([, id]) => id);
 }
 
-export function planRollout(fleet: readonly FleetBox[], o: { group: string; version: string; arches: readonly string[]; firstShare: number; allowDowngrade?: boolean }): Plan {
+export function planRollout(
+  fleet: readonly FleetBox[],
+  o: { group: string; version: string; arches: readonly string[]; firstShare: number; allowDowngrade?: boolean },
+): Plan {
   const members = fleet.filter((b) => b.groups.includes(o.group)).sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1));
   const current: string[] = [];
   const skipped: Plan['skipped'] = [];
@@ -50,9 +56,18 @@ export function planRollout(fleet: readonly FleetBox[], o: { group: string; vers
     if (b.agentVersion === o.version) current.push(b.deviceId);
     else if (!b.online) skipped.push({ deviceId: b.deviceId, reason: b.presence ?? 'offline' });
     else if (b.trial !== null) skipped.push({ deviceId: b.deviceId, reason: `on trial with ${b.trial}` });
-    else if (b.arch === null) skipped.push({ deviceId: b.deviceId, reason: `no arch in its birth (agent ${b.agentVersion ?? '?'} predates OTA)` });
-    else if (!o.arches.includes(b.arch)) skipped.push({ deviceId: b.deviceId, reason: `arch ${b.arch} is not in the release` });
-    else if (!o.allowDowngrade && b.agentVersion !== null && downgradeRefusal(o.version, b.agentVersion, false)) skipped.push({ deviceId: b.deviceId, reason: `runs ${b.agentVersion}, newer than ${o.version} (a downgrade needs --allow-downgrade)` });
+    else if (b.arch === null)
+      skipped.push({
+        deviceId: b.deviceId,
+        reason: `no arch in its birth (agent ${b.agentVersion ?? '?'} predates OTA)`,
+      });
+    else if (!o.arches.includes(b.arch))
+      skipped.push({ deviceId: b.deviceId, reason: `arch ${b.arch} is not in the release` });
+    else if (!o.allowDowngrade && b.agentVersion !== null && downgradeRefusal(o.version, b.agentVersion, false))
+      skipped.push({
+        deviceId: b.deviceId,
+        reason: `runs ${b.agentVersion}, newer than ${o.version} (a downgrade needs --allow-downgrade)`,
+      });
     else todo.push(b.deviceId);
   }
   const ordered = stableOrder(todo);
@@ -62,7 +77,9 @@ export function planRollout(fleet: readonly FleetBox[], o: { group: string; vers
 }
 
 /** version → boxes of the group on it, online, and on trial; sorted by version. */
-export function versionTable(members: readonly FleetBox[]): { version: string; boxes: number; online: number; trial: number }[] {
+export function versionTable(
+  members: readonly FleetBox[],
+): { version: string; boxes: number; online: number; trial: number }[] {
   const t = new Map<string, { version: string; boxes: number; online: number; trial: number }>();
   for (const b of members) {
     const v = b.agentVersion ?? '?';
@@ -78,7 +95,9 @@ export function versionTable(members: readonly FleetBox[]): { version: string; b
     t.set(b.trial, row);
   }
   const rank = (v: string) => (v === '?' ? 1 : 0); // unknown last
-  return [...t.values()].sort((a, b) => rank(a.version) - rank(b.version) || a.version.localeCompare(b.version, 'en', { numeric: true }));
+  return [...t.values()].sort(
+    (a, b) => rank(a.version) - rank(b.version) || a.version.localeCompare(b.version, 'en', { numeric: true }),
+  );
 }
 
 export type Outcome = 'ok' | 'failed' | 'timeout';
@@ -129,7 +148,11 @@ export class Stage {
   }
 
   /** A cmd/result from a box. */
-  result(deviceId: string, r: { cmdId?: unknown; ok?: unknown; error?: { code?: unknown; message?: unknown } }, now: number): Transition[] {
+  result(
+    deviceId: string,
+    r: { cmdId?: unknown; ok?: unknown; error?: { code?: unknown; message?: unknown } },
+    now: number,
+  ): Transition[] {
     const b = this.boxes.get(deviceId);
     if (!b || b.outcome || r.cmdId !== b.cmdId) return [];
     if (r.ok === true) {
@@ -137,21 +160,35 @@ export class Stage {
       b.detail = 'queued';
       return [{ deviceId, detail: 'accepted (queued)' }];
     }
-    return this.settle(deviceId, 'failed', `refused ${String(r.error?.code ?? '?')}: ${String(r.error?.message ?? '')}`);
+    return this.settle(
+      deviceId,
+      'failed',
+      `refused ${String(r.error?.code ?? '?')}: ${String(r.error?.message ?? '')}`,
+    );
   }
 
   /** An event from a box; only the update.* events of this stage's command count. */
   event(deviceId: string, e: Record<string, unknown>, now: number): Transition[] {
     const b = this.boxes.get(deviceId);
-    if (!b || b.outcome || typeof e.type !== 'string' || !e.type.startsWith('update.') || e.cmdId !== b.cmdId) return [];
+    if (!b || b.outcome || typeof e.type !== 'string' || !e.type.startsWith('update.') || e.cmdId !== b.cmdId)
+      return [];
     b.news = now;
     switch (e.type) {
       case 'update.committed':
         if (e.version !== this.o.version) return [];
-        return this.settle(deviceId, 'ok', `committed ${this.o.version}${typeof e.trialMs === 'number' ? ` after ${(e.trialMs / 1000).toFixed(1)} s on trial` : ''}`);
+        return this.settle(
+          deviceId,
+          'ok',
+          `committed ${this.o.version}${typeof e.trialMs === 'number' ? ` after ${(e.trialMs / 1000).toFixed(1)} s on trial` : ''}`,
+        );
       case 'update.rolledback': {
-        const tail = Array.isArray(e.logTail) && e.logTail.length ? `; last line: ${String(e.logTail.at(-1)).slice(0, 200)}` : '';
-        return this.settle(deviceId, 'failed', `rolled back to ${String(e.previous)} (${String(e.reason)}): ${String(e.detail ?? '')}${tail}`);
+        const tail =
+          Array.isArray(e.logTail) && e.logTail.length ? `; last line: ${String(e.logTail.at(-1)).slice(0, 200)}` : '';
+        return this.settle(
+          deviceId,
+          'failed',
+          `rolled back to ${String(e.previous)} (${String(e.reason)}): ${String(e.detail ?? '')}${tail}`,
+        );
       }
       case 'update.failed':
         return this.settle(deviceId, 'failed', `failed (${String(e.reason)}): ${String(e.message ?? '')}`);
@@ -172,8 +209,22 @@ export class Stage {
     const out: Transition[] = [];
     for (const [id, b] of this.boxes) {
       if (b.outcome) continue;
-      if (now - b.news > this.o.silenceMs) out.push(...this.settle(id, 'timeout', `timed out: no news for ${Math.round((now - b.news) / 1000)} s (last: ${b.detail})`));
-      else if (now - b.sentAt > this.o.maxMs) out.push(...this.settle(id, 'timeout', `timed out: ${Math.round((now - b.sentAt) / 1000)} s since sent (last: ${b.detail})`));
+      if (now - b.news > this.o.silenceMs)
+        out.push(
+          ...this.settle(
+            id,
+            'timeout',
+            `timed out: no news for ${Math.round((now - b.news) / 1000)} s (last: ${b.detail})`,
+          ),
+        );
+      else if (now - b.sentAt > this.o.maxMs)
+        out.push(
+          ...this.settle(
+            id,
+            'timeout',
+            `timed out: ${Math.round((now - b.sentAt) / 1000)} s since sent (last: ${b.detail})`,
+          ),
+        );
     }
     return out;
   }

@@ -8,7 +8,16 @@
 // on a LAN answers faster than a subscription made afterwards.
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CliError, errorMessage, EXIT, Failure, parseArgs, positionals, required, UsageError } from '../cli-kit/index.js';
+import {
+  CliError,
+  errorMessage,
+  EXIT,
+  Failure,
+  parseArgs,
+  positionals,
+  required,
+  UsageError,
+} from '../cli-kit/index.js';
 import { COMMAND_TYP, deviceTopic, fleetFilter, parseDeviceTopic, publishTo, signDoc } from '../contract/index.js';
 import type { TrustedKey } from '../contract/verify.js';
 import { loadSigningKey, type SigningKey } from './docs.js';
@@ -16,7 +25,15 @@ import type { Io } from './io.js';
 import { downgradeRefusal } from '../contract/versions.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
 import { updateArgs, verifyManifest, type Arch, type Manifest } from './release-manifest.js';
-import { Stage, parseDuration, parseShare, planRollout, versionTable, type FleetBox, type Transition } from './rollout-plan.js';
+import {
+  Stage,
+  parseDuration,
+  parseShare,
+  planRollout,
+  versionTable,
+  type FleetBox,
+  type Transition,
+} from './rollout-plan.js';
 import { stopSignal } from './signals.js';
 import { parseTrust } from './simulate.js';
 import { checkId } from './topics.js';
@@ -77,8 +94,12 @@ ${BROKER_HELP}`;
 function checkReleaseKey(key: SigningKey, trusted: readonly TrustedKey[], file: string): void {
   const t = trusted.find((k) => k.kid === key.kid);
   if (!t) throw new Failure(`--key: kid ${key.kid} is not in ${file}: boxes would refuse every update as unknown-key`);
-  if (!t.roles?.includes('release')) throw new Failure(`--key: ${key.kid} is not trusted with the role release in ${file} (roles: ${(t.roles ?? ['schedule', 'command']).join(', ')}): boxes would refuse every update`);
-  if (createPublicKey(key.key).export({ format: 'jwk' }).x !== t.publicKey) throw new Failure(`--key: the private key does not match the public key of ${key.kid} in ${file}`);
+  if (!t.roles?.includes('release'))
+    throw new Failure(
+      `--key: ${key.kid} is not trusted with the role release in ${file} (roles: ${(t.roles ?? ['schedule', 'command']).join(', ')}): boxes would refuse every update`,
+    );
+  if (createPublicKey(key.key).export({ format: 'jwk' }).x !== t.publicKey)
+    throw new Failure(`--key: the private key does not match the public key of ${key.kid} in ${file}`);
 }
 
 function share(v: string | undefined, dflt: number, flag: string): number {
@@ -108,7 +129,10 @@ function membersOf(model: FleetModel, group: string): FleetBox[] {
 function printTable(io: Io, title: string, members: readonly FleetBox[]): void {
   io.out(title);
   io.out(`  ${'version'.padEnd(20)} ${'boxes'.padStart(6)} ${'online'.padStart(6)} ${'trial'.padStart(6)}`);
-  for (const r of versionTable(members)) io.out(`  ${r.version.padEnd(20)} ${String(r.boxes).padStart(6)} ${String(r.online).padStart(6)} ${String(r.trial).padStart(6)}`);
+  for (const r of versionTable(members))
+    io.out(
+      `  ${r.version.padEnd(20)} ${String(r.boxes).padStart(6)} ${String(r.online).padStart(6)} ${String(r.trial).padStart(6)}`,
+    );
   if (members.length === 0) io.out('  (no box of the group is known)');
 }
 
@@ -116,7 +140,7 @@ const clock = () => new Date().toISOString().slice(11, 19);
 
 export async function rolloutCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc rollout');
-  if (help) return io.out(ROLLOUT_HELP), 0;
+  if (help) return (io.out(ROLLOUT_HELP), 0);
   positionals(positional, [], 'noc rollout');
   const cfg = brokerConfig(opts, process.env, io.err);
   const group = checkId(required(opts.group, '--group', 'c26734'), '--group');
@@ -135,16 +159,20 @@ export async function rolloutCommand(argv: string[], io: Io): Promise<number> {
   const first = share(opts.first, 0.1, '--first');
   const stopAt = share(opts['stop-at'], 0.2, '--stop-at');
   const silenceMs = parseDuration(opts['stage-timeout'] ?? '15m');
-  if (silenceMs === null || silenceMs <= 0) throw new UsageError(`--stage-timeout ${opts['stage-timeout']}: expected a duration such as 90s, 15m or 1h`);
+  if (silenceMs === null || silenceMs <= 0)
+    throw new UsageError(`--stage-timeout ${opts['stage-timeout']}: expected a duration such as 90s, 15m or 1h`);
   const waitS = opts['wait-s'] ?? 3600;
   const trialS = opts['trial-s'] ?? 180;
   const ttlS = opts.ttl ?? 600;
-  io.err(`release ${m.version} (${Object.keys(m.artifacts).join(', ')}), manifest signed by ${kid}, issued ${m.issuedAt}`);
+  io.err(
+    `release ${m.version} (${Object.keys(m.artifacts).join(', ')}), manifest signed by ${kid}, issued ${m.issuedAt}`,
+  );
 
   const stop = stopSignal();
   let stage: Stage | undefined;
   const report = (ts: Transition[]) => {
-    for (const t of ts) io.out(`${clock()} ${t.deviceId}: ${t.outcome ? `${t.outcome.toUpperCase()} ` : ''}${t.detail}`);
+    for (const t of ts)
+      io.out(`${clock()} ${t.deviceId}: ${t.outcome ? `${t.outcome.toUpperCase()} ` : ''}${t.detail}`);
   };
   const model = new FleetModel({
     root: cfg.root,
@@ -171,19 +199,32 @@ export async function rolloutCommand(argv: string[], io: Io): Promise<number> {
     }),
   );
   try {
-    const filters = (['status', 'heartbeat', 'events', 'cmd/result'] as const).map((leaf) => fleetFilter(cfg.root, leaf));
+    const filters = (['status', 'heartbeat', 'events', 'cmd/result'] as const).map((leaf) =>
+      fleetFilter(cfg.root, leaf),
+    );
     const granted = await client.subscribeAsync(filters, { qos: 1 }).catch((err: unknown) => {
       throw new Failure(`subscribe to ${filters.join(', ')} failed: ${errorMessage(err)}`);
     });
     const refused = granted.filter((g) => g.qos >= 0x80);
-    if (refused.length) throw new Failure(`the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')} (check its ACL)`);
+    if (refused.length)
+      throw new Failure(
+        `the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')} (check its ACL)`,
+      );
     await new Promise((r) => setTimeout(r, (opts.settle ?? 2) * 1000));
 
-    const plan = planRollout(fleetOf(model, Date.now()), { group, version: m.version, arches: Object.keys(m.artifacts), firstShare: first, allowDowngrade: opts['allow-downgrade'] === true });
+    const plan = planRollout(fleetOf(model, Date.now()), {
+      group,
+      version: m.version,
+      arches: Object.keys(m.artifacts),
+      firstShare: first,
+      allowDowngrade: opts['allow-downgrade'] === true,
+    });
     printTable(io, `group ${group} before the rollout of ${m.version}:`, plan.members);
     for (const s of plan.skipped) io.out(`  skipped ${s.deviceId}: ${s.reason}`);
     const todo = plan.stages.flat().length;
-    io.out(`${plan.current.length} already on ${m.version}, ${plan.skipped.length} skipped, ${todo} to update: ${plan.stages.map((s, i) => `stage ${i + 1} ${s.length}`).join(', ') || 'nothing'}`);
+    io.out(
+      `${plan.current.length} already on ${m.version}, ${plan.skipped.length} skipped, ${todo} to update: ${plan.stages.map((s, i) => `stage ${i + 1} ${s.length}`).join(', ') || 'nothing'}`,
+    );
     if (opts['dry-run']) {
       plan.stages.forEach((s, i) => io.out(`stage ${i + 1}: ${s.join(' ')}`));
       return EXIT.OK;
@@ -196,19 +237,32 @@ export async function rolloutCommand(argv: string[], io: Io): Promise<number> {
         const b = byId.get(id)!;
         const cmd = updateCommand(m, b, { waitS, trialS, ttlS, allowDowngrade: opts['allow-downgrade'] === true });
         stage.sent(id, cmd.id, Date.now());
-        io.out(`${clock()} ${id}: sent update ${cmd.id} (${b.arch}, ${b.agentVersion} -> ${m.version}${'delta' in cmd.args ? ', delta' : ''})`);
-        await publishTo(client, 'cmd', deviceTopic(cfg.root, id, 'cmd'), signDoc(cmd, key, COMMAND_TYP)).catch((err: unknown) => {
-          throw new Failure(`publish to ${deviceTopic(cfg.root, id, 'cmd')} refused: ${errorMessage(err)}`);
-        });
+        io.out(
+          `${clock()} ${id}: sent update ${cmd.id} (${b.arch}, ${b.agentVersion} -> ${m.version}${'delta' in cmd.args ? ', delta' : ''})`,
+        );
+        await publishTo(client, 'cmd', deviceTopic(cfg.root, id, 'cmd'), signDoc(cmd, key, COMMAND_TYP)).catch(
+          (err: unknown) => {
+            throw new Failure(`publish to ${deviceTopic(cfg.root, id, 'cmd')} refused: ${errorMessage(err)}`);
+          },
+        );
       }
       const v = await decided(stage, report, stop.done);
       const c = stage.counts();
-      io.out(`${clock()} stage ${i + 1}: ${c.ok} ok, ${c.failed} failed, ${c.timeout} timed out, ${c.pending} pending: ${v.why}`);
+      io.out(
+        `${clock()} stage ${i + 1}: ${c.ok} ok, ${c.failed} failed, ${c.timeout} timed out, ${c.pending} pending: ${v.why}`,
+      );
       if (v.decision !== 'continue') {
         await new Promise((r) => setTimeout(r, 500));
         printTable(io, `group ${group} now:`, membersOf(model, group));
-        if (v.decision === 'interrupted') throw new CliError(`interrupted in stage ${i + 1}; the ${c.pending} box(es) already sent carry on by themselves`, 130);
-        throw new CliError(`stopped after stage ${i + 1} of ${plan.stages.length}: ${v.why}${c.pending ? `; still pending: ${stage.pending().slice(0, 20).join(' ')}` : ''}`, EXIT.FAIL);
+        if (v.decision === 'interrupted')
+          throw new CliError(
+            `interrupted in stage ${i + 1}; the ${c.pending} box(es) already sent carry on by themselves`,
+            130,
+          );
+        throw new CliError(
+          `stopped after stage ${i + 1} of ${plan.stages.length}: ${v.why}${c.pending ? `; still pending: ${stage.pending().slice(0, 20).join(' ')}` : ''}`,
+          EXIT.FAIL,
+        );
       }
     }
     await new Promise((r) => setTimeout(r, Math.min(2000, (opts.settle ?? 2) * 1000)));
@@ -226,16 +280,33 @@ function workingOn(update: unknown, version: string): boolean {
   return u?.pending?.version === version || u?.trial?.version === version;
 }
 
-function updateCommand(m: Manifest, b: FleetBox, o: { waitS: number; trialS: number; ttlS: number; allowDowngrade: boolean }) {
+function updateCommand(
+  m: Manifest,
+  b: FleetBox,
+  o: { waitS: number; trialS: number; ttlS: number; allowDowngrade: boolean },
+) {
   const now = Date.now();
   const args = updateArgs(m, b.arch as Arch, b.agentVersion, o)!;
   // Only where it is one: a box on an older version needs no permission to go up.
-  if (o.allowDowngrade && b.agentVersion !== null && downgradeRefusal(m.version, b.agentVersion, false)) args.allowDowngrade = true;
-  return { type: 'command', id: randomUUID(), issuedAt: new Date(now).toISOString(), expiresAt: new Date(now + o.ttlS * 1000).toISOString(), target: { devices: [b.deviceId] }, action: 'update', args };
+  if (o.allowDowngrade && b.agentVersion !== null && downgradeRefusal(m.version, b.agentVersion, false))
+    args.allowDowngrade = true;
+  return {
+    type: 'command',
+    id: randomUUID(),
+    issuedAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + o.ttlS * 1000).toISOString(),
+    target: { devices: [b.deviceId] },
+    action: 'update',
+    args,
+  };
 }
 
 /** Ticks the stage every second until it is decided (or Ctrl-C). */
-async function decided(stage: Stage, report: (t: Transition[]) => void, interrupted: Promise<unknown>): Promise<{ decision: 'continue' | 'stop' | 'interrupted'; why: string }> {
+async function decided(
+  stage: Stage,
+  report: (t: Transition[]) => void,
+  interrupted: Promise<unknown>,
+): Promise<{ decision: 'continue' | 'stop' | 'interrupted'; why: string }> {
   let stopped = false;
   void interrupted.then(() => (stopped = true));
   for (;;) {

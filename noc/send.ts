@@ -4,7 +4,16 @@
 // a box on a LAN answers in milliseconds, faster than a subscription made afterwards.
 import type { MqttClient } from 'mqtt';
 import { ACTIONS } from '../contract/command-doc.js';
-import { CliError, errorMessage, EXIT, Failure, parseArgs, positionals, required, UsageError } from '../cli-kit/index.js';
+import {
+  CliError,
+  errorMessage,
+  EXIT,
+  Failure,
+  parseArgs,
+  positionals,
+  required,
+  UsageError,
+} from '../cli-kit/index.js';
 import { DEFAULT_COMMAND_TTL_S, MAX_COMMAND_TTL_S, loadSigningKey, readJsonFile } from './docs.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
@@ -60,7 +69,8 @@ interface Result {
 
 function buildCommand(opts: { action?: string; args?: string }, to: Target): Record<string, unknown> {
   const action = required(opts.action, '--action', 'ping');
-  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`--action "${action}" is not one of ${ACTIONS.join(', ')}`);
+  if (!(ACTIONS as readonly string[]).includes(action))
+    throw new UsageError(`--action "${action}" is not one of ${ACTIONS.join(', ')}`);
   // The clock command has one form (contract v1.2 §2.2): --action clock alone sends it.
   let args: unknown = action === 'clock' ? { resetBound: true } : {};
   if (opts.args !== undefined) {
@@ -91,7 +101,9 @@ function gist(result: unknown): string {
   const r = result as { birth?: Record<string, unknown>; heartbeat?: Record<string, unknown> } | undefined;
   if (!r?.birth || !r.heartbeat) return JSON.stringify(result ?? {});
   const hb = r.heartbeat;
-  const docs = Array.isArray(hb.schedule) ? (hb.schedule as { id: string; version: number }[]).map((d) => `${d.id}@${d.version}`).join(' ') : '';
+  const docs = Array.isArray(hb.schedule)
+    ? (hb.schedule as { id: string; version: number }[]).map((d) => `${d.id}@${d.version}`).join(' ')
+    : '';
   const playing = hb.playing ? ` playing ${String((hb.playing as { itemId?: unknown }).itemId)},` : '';
   return `agent ${String(r.birth.agentVersion)}, boot ${String(r.birth.bootId)}, up ${String(hb.uptimeS)} s, ${String(hb.state)},${playing} volume ${String(hb.volume)}, outbox ${String(hb.outbox)}, schedule ${docs || '-'} (--json for all of it)`;
 }
@@ -103,7 +115,7 @@ function line(r: Result, ms: number): string {
 
 export async function sendCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc send');
-  if (help) return io.out(SEND_HELP), 0;
+  if (help) return (io.out(SEND_HELP), 0);
   const cfg = brokerConfig(opts, process.env, io.err);
   const to = targetOf(opts.device, opts.group, 'send');
   const [file] = positionals(positional, ['<command.json>'], 'noc send', true);
@@ -118,7 +130,8 @@ export async function sendCommand(argv: string[], io: Io): Promise<number> {
     }
   } else raw = buildCommand(opts, to);
   const prepared = prepareDoc(raw, file ?? 'command', io, { now: Date.now(), ttlS: opts.ttl, binding: bindingOf(to) });
-  if (prepared.kind !== 'command') throw new Failure(`${file}: is a ${prepared.kind}; noc send sends commands (use noc publish for schedules)`);
+  if (prepared.kind !== 'command')
+    throw new Failure(`${file}: is a ${prepared.kind}; noc send sends commands (use noc publish for schedules)`);
   const cmdId = String(prepared.doc.id);
   const jws = await signPrepared(prepared, key);
   const timeoutMs = (opts.timeout ?? 30) * 1000;
@@ -149,7 +162,8 @@ async function exchange(client: MqttClient, x: Exchange): Promise<number> {
   let t0 = 0;
   let finish: () => void = () => {};
   const done = new Promise<void>((r) => (finish = r));
-  const expected = () => [...online].filter(([, s]) => s.online && to.group !== undefined && s.groups.includes(to.group)).map(([id]) => id);
+  const expected = () =>
+    [...online].filter(([, s]) => s.online && to.group !== undefined && s.groups.includes(to.group)).map(([id]) => id);
 
   client.on('message', (topic, payload) => {
     const where = parseDeviceTopic(root, topic);
@@ -177,7 +191,10 @@ async function exchange(client: MqttClient, x: Exchange): Promise<number> {
     }
   });
 
-  const filters = to.device !== undefined ? [deviceTopic(root, to.device, 'cmd/result'), deviceTopic(root, to.device, 'status')] : [fleetFilter(root, 'cmd/result'), fleetFilter(root, 'status')];
+  const filters =
+    to.device !== undefined
+      ? [deviceTopic(root, to.device, 'cmd/result'), deviceTopic(root, to.device, 'status')]
+      : [fleetFilter(root, 'cmd/result'), fleetFilter(root, 'status')];
   let granted;
   try {
     granted = await client.subscribeAsync(filters, { qos: 1 });
@@ -185,7 +202,10 @@ async function exchange(client: MqttClient, x: Exchange): Promise<number> {
     throw new Failure(`subscribe to ${filters.join(', ')} failed: ${errorMessage(err)}`);
   }
   const refused = granted.filter((g) => g.qos >= 0x80);
-  if (refused.length) throw new Failure(`the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')} (check its ACL); results could not be seen`);
+  if (refused.length)
+    throw new Failure(
+      `the broker refused the subscription to ${refused.map((g) => g.topic).join(', ')} (check its ACL); results could not be seen`,
+    );
   // Retained births follow the SUBACK; give them a moment to say who the group's members are.
   if (to.group !== undefined) await new Promise((r) => setTimeout(r, 300));
 
@@ -205,8 +225,15 @@ async function exchange(client: MqttClient, x: Exchange): Promise<number> {
     const r = results.get(to.device);
     if (!r) {
       const s = online.get(to.device);
-      const state = !s ? 'no status is retained for it (unknown box, or never connected)' : s.online ? 'its last status says online' : `its last status says offline (${s.reason ?? 'unknown reason'}); the broker delivers the command when it returns, if its session is kept`;
-      throw new CliError(`no result for command ${x.cmdId} from ${to.device} within ${x.timeoutMs / 1000} s: ${state}`, EXIT.TIMEOUT);
+      const state = !s
+        ? 'no status is retained for it (unknown box, or never connected)'
+        : s.online
+          ? 'its last status says online'
+          : `its last status says offline (${s.reason ?? 'unknown reason'}); the broker delivers the command when it returns, if its session is kept`;
+      throw new CliError(
+        `no result for command ${x.cmdId} from ${to.device} within ${x.timeoutMs / 1000} s: ${state}`,
+        EXIT.TIMEOUT,
+      );
     }
     return r.ok ? EXIT.OK : EXIT.FAIL;
   }
@@ -216,6 +243,10 @@ async function exchange(client: MqttClient, x: Exchange): Promise<number> {
   const summary = `group ${to.group}: ${results.size} answered (${results.size - failed} ok, ${failed} refused); ${exp.length} online member${exp.length === 1 ? '' : 's'} known from births${silent.length ? `, silent: ${silent.slice(0, 20).join(' ')}${silent.length > 20 ? ` and ${silent.length - 20} more` : ''}` : ''}`;
   if (x.json) io.err(summary);
   else io.out(summary);
-  if (results.size === 0) throw new CliError(`no box of group ${to.group} answered command ${x.cmdId} within ${x.timeoutMs / 1000} s`, EXIT.TIMEOUT);
+  if (results.size === 0)
+    throw new CliError(
+      `no box of group ${to.group} answered command ${x.cmdId} within ${x.timeoutMs / 1000} s`,
+      EXIT.TIMEOUT,
+    );
   return failed > 0 ? EXIT.FAIL : EXIT.OK;
 }

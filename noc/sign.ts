@@ -72,7 +72,10 @@ export function prepareDoc(raw: unknown, where: string, io: Io, o: PrepareOption
   const kind = docKind(raw, where);
   let doc = raw as Record<string, unknown>;
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    const f = kind === 'command' ? fillCommand(doc, o.now, o.ttlS ?? DEFAULT_COMMAND_TTL_S) : fillSchedule(doc, o.now, o.ttlDays ?? DEFAULT_SCHEDULE_TTL_DAYS);
+    const f =
+      kind === 'command'
+        ? fillCommand(doc, o.now, o.ttlS ?? DEFAULT_COMMAND_TTL_S)
+        : fillSchedule(doc, o.now, o.ttlDays ?? DEFAULT_SCHEDULE_TTL_DAYS);
     doc = f.doc;
     if (f.filled.length) io.err(`filled in: ${f.filled.join(', ')}`);
   }
@@ -81,7 +84,9 @@ export function prepareDoc(raw: unknown, where: string, io: Io, o: PrepareOption
   if (!bad.length) ({ problems: bad, warnings: warned } = envelopeProblems(kind, doc, o.now, o.binding));
   if (bad.length) {
     for (const p of bad) io.err(`${where}: ${p}`);
-    throw new Failure(`${where}: ${bad.length} problem${bad.length > 1 ? 's' : ''} in the ${kind}; nothing signed (fix the fields above)`);
+    throw new Failure(
+      `${where}: ${bad.length} problem${bad.length > 1 ? 's' : ''} in the ${kind}; nothing signed (fix the fields above)`,
+    );
   }
   for (const w of warned) io.err(`warning: ${where}: ${w}`);
   return { doc, kind };
@@ -93,10 +98,14 @@ export async function signPrepared(p: Prepared, key: SigningKey): Promise<string
 
 export async function signCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc sign');
-  if (help) return io.out(SIGN_HELP), 0;
+  if (help) return (io.out(SIGN_HELP), 0);
   const [file] = positionals(positional, ['<file.json>'], 'noc sign');
   const key = loadSigningKey(required(opts.key, '--key', 'centre-2026.key.pem'), opts.kid);
-  const prepared = prepareDoc(readJsonFile(file!), file!, io, { now: Date.now(), ttlS: opts.ttl, ttlDays: opts['ttl-days'] });
+  const prepared = prepareDoc(readJsonFile(file!), file!, io, {
+    now: Date.now(),
+    ttlS: opts.ttl,
+    ttlDays: opts['ttl-days'],
+  });
   const jws = await signPrepared(prepared, key);
   if (opts.out) {
     try {

@@ -10,9 +10,15 @@ import { downgradeRefusal } from '../contract/versions.js';
 export type UpdateDoc = Extract<CommandDoc, { action: 'update' }>;
 
 /** The box's immediate answer to a verified update, as the agent gives it (runtime/updater.ts accept). */
-export function acceptUpdate(doc: UpdateDoc, arch: string, running: string, inProgress: boolean): { ok: true; result: Record<string, unknown> } | { ok: false; code: string; message: string } {
+export function acceptUpdate(
+  doc: UpdateDoc,
+  arch: string,
+  running: string,
+  inProgress: boolean,
+): { ok: true; result: Record<string, unknown> } | { ok: false; code: string; message: string } {
   const a = doc.args;
-  if (a.arch !== undefined && a.arch !== arch) return { ok: false, code: 'invalid', message: `the release is for ${a.arch}; this box is ${arch}` };
+  if (a.arch !== undefined && a.arch !== arch)
+    return { ok: false, code: 'invalid', message: `the release is for ${a.arch}; this box is ${arch}` };
   if (a.version === running) return { ok: true, result: { version: a.version, state: 'running' } };
   const older = downgradeRefusal(a.version, running, a.allowDowngrade === true);
   if (older) return { ok: false, code: 'invalid', message: older };

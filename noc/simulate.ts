@@ -79,35 +79,55 @@ export function parseTrust(list: readonly string[], file: string | undefined): T
     }
     const arr = Array.isArray(parsed) ? parsed : [parsed];
     for (const k of arr as { kid?: unknown; publicKey?: unknown; roles?: unknown }[]) {
-      if (k?.roles !== undefined && (!Array.isArray(k.roles) || k.roles.length === 0 || k.roles.some((r) => !(KEY_ROLES as readonly unknown[]).includes(r)))) {
-        throw new UsageError(`--trust-file ${file}: key ${String(k.kid)}: roles ${JSON.stringify(k.roles)} is not a list of ${KEY_ROLES.join(', ')}`);
+      if (
+        k?.roles !== undefined &&
+        (!Array.isArray(k.roles) ||
+          k.roles.length === 0 ||
+          k.roles.some((r) => !(KEY_ROLES as readonly unknown[]).includes(r)))
+      ) {
+        throw new UsageError(
+          `--trust-file ${file}: key ${String(k.kid)}: roles ${JSON.stringify(k.roles)} is not a list of ${KEY_ROLES.join(', ')}`,
+        );
       }
-      keys.push({ kid: String(k?.kid), publicKey: String(k?.publicKey), ...(k?.roles ? { roles: k.roles as KeyRole[] } : {}) });
+      keys.push({
+        kid: String(k?.kid),
+        publicKey: String(k?.publicKey),
+        ...(k?.roles ? { roles: k.roles as KeyRole[] } : {}),
+      });
     }
   }
   for (const k of keys) {
     if (!ID_RE.test(k.kid)) throw new UsageError(`trusted key id "${k.kid}" is not valid (expected ${ID_RE.source})`);
-    if (!/^[A-Za-z0-9_-]{43}$/.test(k.publicKey)) throw new UsageError(`trusted key ${k.kid}: "${k.publicKey}" is not a raw Ed25519 public key (43 base64url characters, as noc keys prints)`);
+    if (!/^[A-Za-z0-9_-]{43}$/.test(k.publicKey))
+      throw new UsageError(
+        `trusted key ${k.kid}: "${k.publicKey}" is not a raw Ed25519 public key (43 base64url characters, as noc keys prints)`,
+      );
   }
   return keys;
 }
 
 export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc simulate');
-  if (help) return io.out(SIMULATE_HELP), 0;
+  if (help) return (io.out(SIMULATE_HELP), 0);
   positionals(positional, [], 'noc simulate');
   const given = brokerConfig(opts, process.env, io.err);
   const n = Math.floor(required(opts.boxes, '--boxes', '100'));
   const prefix = opts.prefix ?? 'sim-';
-  const groups = (opts.groups ?? 'all').split(',').filter(Boolean).map((g) => checkId(g, '--groups'));
+  const groups = (opts.groups ?? 'all')
+    .split(',')
+    .filter(Boolean)
+    .map((g) => checkId(g, '--groups'));
   const trusted = parseTrust(opts.trust ?? [], opts['trust-file']);
   if (trusted.length === 0) io.err('noc simulate: no --trust key: every command will be refused as unknown-key');
   const keys = new KeyRing(trusted);
   const rollback = new Set((opts['update-rollback'] ?? '').split(',').filter(Boolean));
   const arch = opts.arch ?? 'arm64';
-  if (!(ARCHES as readonly string[]).includes(arch)) throw new UsageError(`--arch ${arch}: expected ${ARCHES.join(', ')}`);
+  if (!(ARCHES as readonly string[]).includes(arch))
+    throw new UsageError(`--arch ${arch}: expected ${ARCHES.join(', ')}`);
   const width = Math.max(4, String(n).length);
-  const ids = Array.from({ length: n }, (_, i) => checkId(`${prefix}${String(i + 1).padStart(width, '0')}`, '--prefix'));
+  const ids = Array.from({ length: n }, (_, i) =>
+    checkId(`${prefix}${String(i + 1).padStart(width, '0')}`, '--prefix'),
+  );
   // One connection finds the protocol the broker speaks (5, else 3.1.1): every box then uses it.
   const cfg = await settleVersion(given);
   const counters = newCounters();
@@ -166,7 +186,10 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     }
   }
   await Promise.race([Promise.all(starting), stop]);
-  if (!stopped) io.err(`ready: ${counters.connected} of ${n} boxes connected in ${((performance.now() - t0) / 1000).toFixed(1)} s (heartbeat ${heartbeatMs / 1000} s, ${((n / heartbeatMs) * 1000).toFixed(1)} heartbeats/s)`);
+  if (!stopped)
+    io.err(
+      `ready: ${counters.connected} of ${n} boxes connected in ${((performance.now() - t0) / 1000).toFixed(1)} s (heartbeat ${heartbeatMs / 1000} s, ${((n / heartbeatMs) * 1000).toFixed(1)} heartbeats/s)`,
+    );
 
   let statsTimer: NodeJS.Timeout | undefined;
   if (opts.stats) {

@@ -61,7 +61,16 @@ export function summary(rows: readonly BoxRow[], blindSince: number | null = nul
 
 /** Boxes that need a look first: stale, offline, faulty, backlogged; then by id. */
 export function problemsFirst(rows: readonly BoxRow[]): BoxRow[] {
-  const rank = (r: BoxRow) => (r.status === 'stale' ? 0 : r.status === 'offline' ? 1 : r.faults.length || r.state === 'fault' ? 2 : (r.outbox ?? 0) > 0 ? 3 : 4);
+  const rank = (r: BoxRow) =>
+    r.status === 'stale'
+      ? 0
+      : r.status === 'offline'
+        ? 1
+        : r.faults.length || r.state === 'fault'
+          ? 2
+          : (r.outbox ?? 0) > 0
+            ? 3
+            : 4;
   return [...rows].sort((a, b) => rank(a) - rank(b) || (a.deviceId < b.deviceId ? -1 : 1));
 }
 
@@ -71,7 +80,12 @@ export function table(rows: readonly BoxRow[], maxRows = Infinity): string[] {
   const grid = [COLUMNS as readonly string[], ...shown.map(cells)];
   const widths = COLUMNS.map((_, i) => Math.min(MAX_WIDTH, Math.max(...grid.map((c) => c[i]!.length))));
   const fit = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + '…' : s.padEnd(w));
-  const out = grid.map((c) => c.map((s, i) => fit(s, widths[i]!)).join('  ').trimEnd());
+  const out = grid.map((c) =>
+    c
+      .map((s, i) => fit(s, widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
   if (rows.length > shown.length) out.push(`… ${rows.length - shown.length} more (noc watch --once for all)`);
   return out;
 }
@@ -79,7 +93,11 @@ export function table(rows: readonly BoxRow[], maxRows = Infinity): string[] {
 /** One terminal frame: the clock and counts (with the blind banner first while blind), then the table. */
 export function frame(rows: readonly BoxRow[], now: number, blindSince: number | null, maxRows = Infinity): string[] {
   const banner = blindBanner(blindSince, now);
-  return [...(banner ? [`${new Date(now).toISOString()}  ${banner}`] : []), `${banner ? '' : new Date(now).toISOString() + '  '}${summary(rows, blindSince)}`, ...table(problemsFirst(rows), maxRows - (banner ? 1 : 0))];
+  return [
+    ...(banner ? [`${new Date(now).toISOString()}  ${banner}`] : []),
+    `${banner ? '' : new Date(now).toISOString() + '  '}${summary(rows, blindSince)}`,
+    ...table(problemsFirst(rows), maxRows - (banner ? 1 : 0)),
+  ];
 }
 
 /** One line per change, for logs and pipes. */

@@ -340,7 +340,8 @@ export class FleetModel {
     }
     b.hbAt = Math.max(b.hbAt ?? seenAt, seenAt);
     if (msg.update !== undefined) b.trial = trialOf(msg.update);
-    const playing = msg.playing && typeof msg.playing === 'object' && !Array.isArray(msg.playing) ? (msg.playing as Json) : null;
+    const playing =
+      msg.playing && typeof msg.playing === 'object' && !Array.isArray(msg.playing) ? (msg.playing as Json) : null;
     b.hb = { state: str(msg.state), playing, outbox: num(msg.outbox), schedule: docRefs(msg.schedule) };
   }
 
@@ -379,7 +380,10 @@ export class FleetModel {
     }
     if (next === 0) b.faults.delete(key);
     else b.faults.set(key, next);
-    return { fresh: true, change: n === 0 && next > 0 ? `fault ${key}` : n > 0 && next === 0 ? `recovered ${key}` : null };
+    return {
+      fresh: true,
+      change: n === 0 && next > 0 ? `fault ${key}` : n > 0 && next === 0 ? `recovered ${key}` : null,
+    };
   }
 
   /** The periodic heartbeat interval the stale rule uses for this box. */
@@ -393,7 +397,9 @@ export class FleetModel {
   }
 
   rows(now: number): BoxRow[] {
-    return [...this.boxes.values()].sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0)).map((b) => this.toRow(b, now));
+    return [...this.boxes.values()]
+      .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0))
+      .map((b) => this.toRow(b, now));
   }
 
   private toRow(b: Box, now: number): BoxRow {
@@ -401,7 +407,8 @@ export class FleetModel {
     let status: Presence = b.online === null ? 'unknown' : b.online ? 'online' : 'offline';
     // Blind, presence is as of the loss: the silence is ours, not the box's.
     const judgedAt = this.lostAt === null ? now : Math.min(now, this.lostAt);
-    if (status === 'online' && b.lastSeen !== null && judgedAt - b.lastSeen > this.staleFactor * period) status = 'stale';
+    if (status === 'online' && b.lastSeen !== null && judgedAt - b.lastSeen > this.staleFactor * period)
+      status = 'stale';
     const play = describePlaying(b.hb?.playing ?? null, b.capIds);
     const age = (t: number | null) => (t === null ? null : Math.max(0, Math.round((now - t) / 1000)));
     return {

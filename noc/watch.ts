@@ -2,7 +2,16 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type Opts, parseArgs, positionals } from '../cli-kit/index.js';
 import type { Io } from './io.js';
-import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect, checkShare, reportConnection, type BrokerConfig } from './mqtt.js';
+import {
+  BROKER_HELP,
+  BROKER_SPEC,
+  brokerConfig,
+  closeClient,
+  connect,
+  checkShare,
+  reportConnection,
+  type BrokerConfig,
+} from './mqtt.js';
 import { stopSignal } from './signals.js';
 import { fleetFilter, sharedFilter } from '../contract/index.js';
 import { FleetModel } from './watch-model.js';
@@ -55,7 +64,7 @@ interface WatchRun {
 
 export async function watchCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc watch');
-  if (help) return io.out(WATCH_HELP), 0;
+  if (help) return (io.out(WATCH_HELP), 0);
   positionals(positional, [], 'noc watch');
   const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
@@ -72,7 +81,11 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
   const model = new FleetModel({ root: cfg.root, defaultPeriodMs: (opts.period ?? 30) * 1000 });
   const live = !opts.once && io.isTTY;
   const stats = { received: 0, heartbeats: 0, lags: [] as number[] };
-  const client = await connect(cfg, { clean: true, reconnectPeriod: 2000, ...(opts['client-id'] ? { clientId: opts['client-id'] } : {}) });
+  const client = await connect(cfg, {
+    clean: true,
+    reconnectPeriod: 2000,
+    ...(opts['client-id'] ? { clientId: opts['client-id'] } : {}),
+  });
   client.on('message', (topic, payload, packet) => {
     const now = Date.now();
     stats.received++;
@@ -85,7 +98,11 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
     }
     if (changes.length === 0 || opts.once || live) return;
     const deviceId = topic.split('/').at(-2)!;
-    io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), deviceId, changes, row: model.row(deviceId, now) }) : changeLine(now, deviceId, changes));
+    io.out(
+      opts.json
+        ? JSON.stringify({ ts: new Date(now).toISOString(), deviceId, changes, row: model.row(deviceId, now) })
+        : changeLine(now, deviceId, changes),
+    );
   });
   reportConnection(client, io.err, 'noc watch');
   // Blind while the broker is lost: the table says so and stops judging boxes by our silence.
@@ -96,18 +113,31 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
     model.brokerLost(now);
     if (live || opts.once) return;
     const every = (client.options.reconnectPeriod ?? 0) / 1000;
-    io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), broker: 'lost', reconnectS: every }) : `${new Date(now).toISOString()} BROKER LOST, reconnecting every ${every} s — nothing is heard until it is back; states are as last seen`);
+    io.out(
+      opts.json
+        ? JSON.stringify({ ts: new Date(now).toISOString(), broker: 'lost', reconnectS: every })
+        : `${new Date(now).toISOString()} BROKER LOST, reconnecting every ${every} s — nothing is heard until it is back; states are as last seen`,
+    );
   });
   client.on('connect', () => {
     const since = model.brokerBack();
     if (since === null || live || opts.once) return;
     const now = Date.now();
     const blindS = Math.round((now - since) / 1000);
-    io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), broker: 'back', blindS }) : `${new Date(now).toISOString()} broker back after ${blindS} s blind; following again`);
+    io.out(
+      opts.json
+        ? JSON.stringify({ ts: new Date(now).toISOString(), broker: 'back', blindS })
+        : `${new Date(now).toISOString()} broker back after ${blindS} s blind; following again`,
+    );
   });
-  const filters = [fleetFilter(cfg.root, 'status'), fleetFilter(cfg.root, 'heartbeat'), fleetFilter(cfg.root, 'events')].map((f) => sharedFilter(f, share));
+  const filters = [
+    fleetFilter(cfg.root, 'status'),
+    fleetFilter(cfg.root, 'heartbeat'),
+    fleetFilter(cfg.root, 'events'),
+  ].map((f) => sharedFilter(f, share));
   await client.subscribeAsync(filters, { qos: 1 });
-  if (!live) io.err(`noc watch: subscribed to ${filters.join(', ')}${opts.once ? `; table in ${opts.settle ?? 2} s` : ''}`);
+  if (!live)
+    io.err(`noc watch: subscribed to ${filters.join(', ')}${opts.once ? `; table in ${opts.settle ?? 2} s` : ''}`);
 
   if (opts.once) {
     await Promise.race([new Promise((r) => setTimeout(r, (opts.settle ?? 2) * 1000)), stop]);
@@ -143,8 +173,13 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
         const was = lastStatus.get(r.deviceId);
         lastStatus.set(r.deviceId, r.status);
         if (was !== undefined && was !== r.status && (was === 'stale' || r.status === 'stale')) {
-          const what = r.status === 'stale' ? `stale (silent ${r.silentS} s, period ${r.periodS} s)` : `${r.status} again`;
-          io.out(opts.json ? JSON.stringify({ ts: new Date(now).toISOString(), deviceId: r.deviceId, changes: [what], row: r }) : changeLine(now, r.deviceId, [what]));
+          const what =
+            r.status === 'stale' ? `stale (silent ${r.silentS} s, period ${r.periodS} s)` : `${r.status} again`;
+          io.out(
+            opts.json
+              ? JSON.stringify({ ts: new Date(now).toISOString(), deviceId: r.deviceId, changes: [what], row: r })
+              : changeLine(now, r.deviceId, [what]),
+          );
         }
       }
     }, 1000),
@@ -158,7 +193,12 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
 }
 
 /** Counters for sizing (bench/fleet.ts reads them): messages/s, heartbeat lag, event-loop delay. */
-function statsTimer(everyS: number, stats: { received: number; heartbeats: number; lags: number[] }, model: FleetModel, io: Io): NodeJS.Timeout {
+function statsTimer(
+  everyS: number,
+  stats: { received: number; heartbeats: number; lags: number[] },
+  model: FleetModel,
+  io: Io,
+): NodeJS.Timeout {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let last = { t: performance.now(), received: 0 };

@@ -10,11 +10,33 @@ import { AGENT_VERSION } from '../contract/version.js';
 import type { SimulatedBoard } from '../firmware-bridge/sim-port.js';
 import { errorMessage, EXIT, parseArgs, positionals, secondsFlag, UsageError } from '../cli-kit/index.js';
 import { closeClient, forceVersion, type Connected } from './broker.js';
-import { brokerTarget, checkBroker, checkCertificate, checkConfig, checkDisk, checkDns, checkWritable, clockOutcome, clockStatus, execCommand, type ClockStatus, type Exec } from './checks.js';
+import {
+  brokerTarget,
+  checkBroker,
+  checkCertificate,
+  checkConfig,
+  checkDisk,
+  checkDns,
+  checkWritable,
+  clockOutcome,
+  clockStatus,
+  execCommand,
+  type ClockStatus,
+  type Exec,
+} from './checks.js';
 import { agentAccount, atomicWrite, type Account } from './files.js';
 import { hardwareChecks } from './hardware-checks.js';
 import type { Ui } from './io.js';
-import { buildReport, printResult, result, skip, summaryLine, timed, withProgress, type CheckResult } from './report.js';
+import {
+  buildReport,
+  printResult,
+  result,
+  skip,
+  summaryLine,
+  timed,
+  withProgress,
+  type CheckResult,
+} from './report.js';
 
 export const CHECK_HELP = `loa-provision check [--config ${DEFAULT_CONFIG_PATH}] [--tone] [--fm 100.0] [--json FILE] [--publish]
 
@@ -69,11 +91,14 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
     ui.out(CHECK_HELP);
     return EXIT.OK;
   }
-  if (f['mqtt-version'] !== undefined && f['mqtt-version'] !== '5' && f['mqtt-version'] !== '3.1.1') throw new UsageError(`--mqtt-version must be 5 or 3.1.1 (got "${f['mqtt-version']}")`);
+  if (f['mqtt-version'] !== undefined && f['mqtt-version'] !== '5' && f['mqtt-version'] !== '3.1.1')
+    throw new UsageError(`--mqtt-version must be 5 or 3.1.1 (got "${f['mqtt-version']}")`);
   const fmMHz = Number(f.fm ?? '100.0');
-  if (!Number.isFinite(fmMHz) || fmMHz < 87.5 || fmMHz > 108) throw new UsageError(`--fm "${f.fm}" is not an FM frequency (87.5 to 108.0 MHz)`);
+  if (!Number.isFinite(fmMHz) || fmMHz < 87.5 || fmMHz > 108)
+    throw new UsageError(`--fm "${f.fm}" is not an FM frequency (87.5 to 108.0 MHz)`);
   const volume = Number(f.volume ?? '50');
-  if (!Number.isFinite(volume) || volume < 0 || volume > 100) throw new UsageError(`--volume "${f.volume}" is not 0 to 100`);
+  if (!Number.isFinite(volume) || volume < 0 || volume > 100)
+    throw new UsageError(`--volume "${f.volume}" is not 0 to 100`);
   const timeoutMs = secondsFlag(f.timeout, 'timeout', 20) * 1000;
   const configPath = resolve(f.config ?? DEFAULT_CONFIG_PATH);
   const now = deps.now ?? (() => new Date());
@@ -101,7 +126,10 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
   let clock: ClockStatus = { synced: null, source: '' };
   emit(
     await timed('clock synchronised', async () => {
-      clock = await clockStatus({ ...(deps.runRoot ? { runRoot: deps.runRoot } : {}), ...(deps.exec ? { exec: deps.exec } : {}) });
+      clock = await clockStatus({
+        ...(deps.runRoot ? { runRoot: deps.runRoot } : {}),
+        ...(deps.exec ? { exec: deps.exec } : {}),
+      });
       return clockOutcome(clock, now());
     }),
   );
@@ -129,7 +157,9 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
       await timed('broker reachable', async () => {
         if (!addresses) return skip('needs DNS');
         let notice: string | undefined;
-        const r = await withProgress(ui, `connecting to ${target.host}:${target.port}`, () => checkBroker(target, { addresses, timeoutMs, clockSynced: clock.synced, onFallback: (l) => (notice = l) }));
+        const r = await withProgress(ui, `connecting to ${target.host}:${target.port}`, () =>
+          checkBroker(target, { addresses, timeoutMs, clockSynced: clock.synced, onFallback: (l) => (notice = l) }),
+        );
         if (notice) ui.err(notice);
         connected = r.connected;
         return r.outcome;
@@ -138,13 +168,23 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
   }
 
   try {
-    await hardwareChecks({ config: c, ui, fmMHz, tone: f.tone === true, volume, ...(f['tone-file'] ? { toneFile: resolve(f['tone-file']) } : {}), ...(deps.simBoard ? { simBoard: deps.simBoard } : {}), emit });
+    await hardwareChecks({
+      config: c,
+      ui,
+      fmMHz,
+      tone: f.tone === true,
+      volume,
+      ...(f['tone-file'] ? { toneFile: resolve(f['tone-file']) } : {}),
+      ...(deps.simBoard ? { simBoard: deps.simBoard } : {}),
+      emit,
+    });
     const report = await finish(ui, results, { config: c, json: f.json, started, totalMs: performance.now() - t0 });
     const published = f.publish ? await publish(ui, c, connected, report) : true;
     if (c.hardware.board !== 'sim') {
       // The hardware checks ask for the agent to be stopped: do not leave the box silent.
       const active = await (deps.exec ?? execCommand)('systemctl', ['is-active', 'loa-agent']);
-      if (active.stdout.trim() === 'inactive') ui.out('loa-agent is stopped: start it again with  sudo systemctl start loa-agent');
+      if (active.stdout.trim() === 'inactive')
+        ui.out('loa-agent is stopped: start it again with  sudo systemctl start loa-agent');
     }
     return results.every((r) => r.ok) && published ? EXIT.OK : EXIT.FAIL;
   } finally {
@@ -152,12 +192,23 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
   }
 }
 
-async function finish(ui: Ui, results: CheckResult[], o: { config: Config | undefined; json: string | undefined; started: Date; totalMs: number }) {
-  const report = buildReport(o.config?.deviceId ?? null, results, { ts: o.started, totalMs: o.totalMs, agentVersion: AGENT_VERSION });
+async function finish(
+  ui: Ui,
+  results: CheckResult[],
+  o: { config: Config | undefined; json: string | undefined; started: Date; totalMs: number },
+) {
+  const report = buildReport(o.config?.deviceId ?? null, results, {
+    ts: o.started,
+    totalMs: o.totalMs,
+    agentVersion: AGENT_VERSION,
+  });
   ui.out('');
   ui.out(summaryLine(results, o.totalMs));
   const text = JSON.stringify(report, null, 2) + '\n';
-  const targets = [...(o.json ? [resolve(o.json)] : []), ...(o.config ? [join(o.config.stateDir, 'last-check.json')] : [])];
+  const targets = [
+    ...(o.json ? [resolve(o.json)] : []),
+    ...(o.config ? [join(o.config.stateDir, 'last-check.json')] : []),
+  ];
   for (const path of targets) {
     try {
       atomicWrite(path, text, 0o644);
@@ -169,7 +220,12 @@ async function finish(ui: Ui, results: CheckResult[], o: { config: Config | unde
   return report;
 }
 
-async function publish(ui: Ui, c: Config, connected: Connected | undefined, report: ReturnType<typeof buildReport>): Promise<boolean> {
+async function publish(
+  ui: Ui,
+  c: Config,
+  connected: Connected | undefined,
+  report: ReturnType<typeof buildReport>,
+): Promise<boolean> {
   const topic = deviceTopic(c.topicRoot, c.deviceId, 'check');
   if (!connected) {
     ui.out(`report NOT published to ${topic}: the broker could not be reached (see above)`);

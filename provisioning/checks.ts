@@ -10,7 +10,15 @@ import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
 import { diskVerdict } from '../agent/domain/hardware-verdicts.js';
-import { BrokerError, connectBroker, explain, resolveAll, targetFromConfig, type BrokerTarget, type Connected } from './broker.js';
+import {
+  BrokerError,
+  connectBroker,
+  explain,
+  resolveAll,
+  targetFromConfig,
+  type BrokerTarget,
+  type Connected,
+} from './broker.js';
 import type { Account } from './files.js';
 import { certInfo, certMatchesKey, readCertificate, readPrivateKey } from './keys.js';
 import { fail, pass, skip, warn, type Outcome } from './report.js';
@@ -27,7 +35,10 @@ export function checkConfig(path: string): { outcome: Outcome; config?: Config; 
         : err.code === 'CONFIG_INSECURE'
           ? 'run the chmod shown above'
           : 'fix the fields listed above, or run loa-provision init again';
-    return { outcome: fail(`${err.code}: ${err.problems.length} problem${err.problems.length > 1 ? 's' : ''}`, hint), problems: err.problems };
+    return {
+      outcome: fail(`${err.code}: ${err.problems.length} problem${err.problems.length > 1 ? 's' : ''}`, hint),
+      problems: err.problems,
+    };
   }
 }
 
@@ -38,7 +49,11 @@ export type Exec = (cmd: string, args: string[]) => Promise<{ code: number; stdo
 export const execCommand: Exec = (cmd, args) =>
   new Promise((resolve) => {
     execFile(cmd, args, { timeout: 5000, encoding: 'utf8' }, (err, stdout) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 127) : 0;
+      const code = err
+        ? typeof (err as NodeJS.ErrnoException).code === 'number'
+          ? Number((err as NodeJS.ErrnoException).code)
+          : 127
+        : 0;
       resolve({ code, stdout: String(stdout ?? '') });
     });
   });
@@ -52,11 +67,17 @@ export interface ClockStatus {
 export async function clockStatus(o: { runRoot?: string; exec?: Exec } = {}): Promise<ClockStatus> {
   const run = o.runRoot ?? '/run';
   const exec = o.exec ?? execCommand;
-  const exists = (p: string) => access(p).then(() => true, () => false);
+  const exists = (p: string) =>
+    access(p).then(
+      () => true,
+      () => false,
+    );
   if (await exists(join(run, 'systemd/timesync/synchronized'))) return { synced: true, source: 'systemd-timesyncd' };
-  if (await exists(join(run, 'systemd/timesync'))) return { synced: false, source: 'systemd-timesyncd (not synchronised yet)' };
+  if (await exists(join(run, 'systemd/timesync')))
+    return { synced: false, source: 'systemd-timesyncd (not synchronised yet)' };
   const t = await exec('timedatectl', ['show', '-p', 'NTPSynchronized', '--value']);
-  if (t.code === 0 && /^(yes|no)$/m.test(t.stdout.trim())) return { synced: t.stdout.trim() === 'yes', source: 'timedatectl' };
+  if (t.code === 0 && /^(yes|no)$/m.test(t.stdout.trim()))
+    return { synced: t.stdout.trim() === 'yes', source: 'timedatectl' };
   const c = await exec('chronyc', ['tracking']);
   if (c.code === 0) {
     const leap = /Leap status\s*:\s*(.+)/.exec(c.stdout)?.[1]?.trim();
@@ -69,7 +90,11 @@ export function clockOutcome(s: ClockStatus, now: Date): Outcome {
   const at = `now ${now.toISOString().replace(/\.\d+Z$/, 'Z')}`;
   if (s.synced === true) return pass(`synchronised (${s.source}), ${at}`);
   const why = 'schedules would play at the wrong time and TLS certificates look expired';
-  if (s.synced === false) return fail(`NOT synchronised: ${s.source}, ${at}`, `${why}; check the network, then: sudo timedatectl set-ntp true; timedatectl timesync-status`);
+  if (s.synced === false)
+    return fail(
+      `NOT synchronised: ${s.source}, ${at}`,
+      `${why}; check the network, then: sudo timedatectl set-ntp true; timedatectl timesync-status`,
+    );
   return warn(`cannot tell: ${s.source}, ${at}`, `compare the time above with your phone; ${why} if it is wrong`);
 }
 
@@ -107,7 +132,8 @@ export async function checkWritable(dir: string, account: Account | undefined): 
   try {
     const created = await mkdir(dir, { recursive: true, mode: 0o750 });
     // What we create as root belongs to the agent, as systemd's StateDirectory= would make it.
-    if (created && account) for (let d = dir; d.startsWith(created); d = dirname(d)) await chown(d, account.uid, account.gid);
+    if (created && account)
+      for (let d = dir; d.startsWith(created); d = dirname(d)) await chown(d, account.uid, account.gid);
     const fh = await open(probe, 'w', 0o600);
     try {
       await fh.writeFile('loa check\n');
@@ -126,48 +152,83 @@ export async function checkWritable(dir: string, account: Account | undefined): 
       ENOTDIR: `part of ${dir} is a file, not a directory: fix the path in the config`,
       EEXIST: `part of ${dir} is a file, not a directory: fix the path in the config`,
     };
-    return fail(`${dir}: ${e.code ?? ''} ${e.message.replace(/^\w+: /, '')}`.trim(), hints[e.code ?? ''] ?? `check ${dir} (ls -ld ${dir})`);
+    return fail(
+      `${dir}: ${e.code ?? ''} ${e.message.replace(/^\w+: /, '')}`.trim(),
+      hints[e.code ?? ''] ?? `check ${dir} (ls -ld ${dir})`,
+    );
   }
   if (account) {
     const s = await stat(dir);
     const m = s.mode;
     const agentCan = (s.uid === account.uid && m & 0o200) || (s.gid === account.gid && m & 0o020) || m & 0o002;
-    if (!agentCan) return fail(`${dir}: root can write, but not the agent's user ${account.user} (owner ${s.uid}:${s.gid}, mode ${(m & 0o777).toString(8)})`, `sudo chown -R ${account.user}:${account.user} ${dir}`);
+    if (!agentCan)
+      return fail(
+        `${dir}: root can write, but not the agent's user ${account.user} (owner ${s.uid}:${s.gid}, mode ${(m & 0o777).toString(8)})`,
+        `sudo chown -R ${account.user}:${account.user} ${dir}`,
+      );
   }
-  const entries = await readdir(dir).then((e) => e.length, () => 0);
+  const entries = await readdir(dir).then(
+    (e) => e.length,
+    () => 0,
+  );
   return pass(`${dir} (${entries} entr${entries === 1 ? 'y' : 'ies'})`);
 }
 
 // ---- certificate, DNS, broker ----
 
 export async function checkCertificate(c: Config, now: Date, configDir: string): Promise<Outcome> {
-  if (!c.mqtt.url.startsWith('mqtts:')) return skip('plain mqtt://: no TLS, no client certificate', 'use mqtts:// outside a lab');
+  if (!c.mqtt.url.startsWith('mqtts:'))
+    return skip('plain mqtt://: no TLS, no client certificate', 'use mqtts:// outside a lab');
   if (!c.mqtt.cert || !c.mqtt.key) {
     const csr = join(configDir, 'device.csr');
-    const waiting = await access(csr, constants.R_OK).then(() => ` (${csr} awaits signing)`, () => '');
-    return skip(`none configured: the broker must accept the password alone${waiting}`, 'if the broker requires mutual TLS: loa-provision init --cert SIGNED.crt');
+    const waiting = await access(csr, constants.R_OK).then(
+      () => ` (${csr} awaits signing)`,
+      () => '',
+    );
+    return skip(
+      `none configured: the broker must accept the password alone${waiting}`,
+      'if the broker requires mutual TLS: loa-provision init --cert SIGNED.crt',
+    );
   }
   let cert;
   try {
     cert = readCertificate(c.mqtt.cert);
   } catch (err) {
-    return fail(`${c.mqtt.cert}: not a PEM certificate (${(err as Error).message})`, 'install the certificate the centre signed: loa-provision init --cert FILE');
+    return fail(
+      `${c.mqtt.cert}: not a PEM certificate (${(err as Error).message})`,
+      'install the certificate the centre signed: loa-provision init --cert FILE',
+    );
   }
   const info = certInfo(cert);
   try {
-    if (!certMatchesKey(cert, readPrivateKey(c.mqtt.key))) return fail(`${c.mqtt.cert} does not belong to ${c.mqtt.key}`, 'the certificate was made for another key: send this box\'s device.csr to the centre and install the new certificate');
+    if (!certMatchesKey(cert, readPrivateKey(c.mqtt.key)))
+      return fail(
+        `${c.mqtt.cert} does not belong to ${c.mqtt.key}`,
+        "the certificate was made for another key: send this box's device.csr to the centre and install the new certificate",
+      );
   } catch (err) {
     return fail(`${c.mqtt.key}: cannot read the key (${(err as Error).message})`, 'run as root (sudo)');
   }
   const days = Math.floor((info.validTo.getTime() - now.getTime()) / 86_400_000);
   const detail = `${info.subject}, issued by ${info.issuer.replace(/^.*CN=/, 'CN=')}, valid until ${info.validTo.toISOString().slice(0, 10)}`;
-  if (now < info.validFrom) return fail(`not valid before ${info.validFrom.toISOString()}: ${detail}`, 'the clock is behind (see the clock line), or the centre dated it in the future');
-  if (days < 0) return fail(`EXPIRED: ${detail}`, 'ask the centre for a new certificate for device.csr, then loa-provision init --cert FILE');
+  if (now < info.validFrom)
+    return fail(
+      `not valid before ${info.validFrom.toISOString()}: ${detail}`,
+      'the clock is behind (see the clock line), or the centre dated it in the future',
+    );
+  if (days < 0)
+    return fail(
+      `EXPIRED: ${detail}`,
+      'ask the centre for a new certificate for device.csr, then loa-provision init --cert FILE',
+    );
   if (days < 30) return warn(`expires in ${days} days: ${detail}`, 'ask the centre to renew it before it expires');
   return pass(detail);
 }
 
-export async function checkDns(t: BrokerTarget, timeoutMs: number): Promise<{ outcome: Outcome; addresses?: string[] }> {
+export async function checkDns(
+  t: BrokerTarget,
+  timeoutMs: number,
+): Promise<{ outcome: Outcome; addresses?: string[] }> {
   if (isIP(t.host)) return { outcome: pass(`${t.host} is an IP address (no lookup)`), addresses: [t.host] };
   try {
     const addresses = await resolveAll(t.host, timeoutMs);
@@ -178,9 +239,17 @@ export async function checkDns(t: BrokerTarget, timeoutMs: number): Promise<{ ou
   }
 }
 
-export async function checkBroker(t: BrokerTarget, o: { addresses?: string[]; timeoutMs: number; clockSynced: boolean | null; onFallback?: (line: string) => void }): Promise<{ outcome: Outcome; connected?: Connected }> {
+export async function checkBroker(
+  t: BrokerTarget,
+  o: { addresses?: string[]; timeoutMs: number; clockSynced: boolean | null; onFallback?: (line: string) => void },
+): Promise<{ outcome: Outcome; connected?: Connected }> {
   try {
-    const connected = await connectBroker(t, { timeoutMs: o.timeoutMs, clockSynced: o.clockSynced, ...(o.addresses ? { addresses: o.addresses } : {}), ...(o.onFallback ? { onFallback: o.onFallback } : {}) });
+    const connected = await connectBroker(t, {
+      timeoutMs: o.timeoutMs,
+      clockSynced: o.clockSynced,
+      ...(o.addresses ? { addresses: o.addresses } : {}),
+      ...(o.onFallback ? { onFallback: o.onFallback } : {}),
+    });
     const tls = connected.tls
       ? `TLS ${connected.tls.protocol ?? ''} ${connected.tls.authorized ? `server verified (${connected.tls.peer})` : 'server NOT verified (insecureSkipVerify)'}${t.cert ? ', client certificate' : ''}`
       : 'no TLS';
@@ -191,14 +260,27 @@ export async function checkBroker(t: BrokerTarget, o: { addresses?: string[]; ti
     const what = `${t.url}: ${tls}, ${auth}, MQTT ${connected.version} as ${t.clientId} (${steps})`;
     // The agent uses mqtt.version as it is: a broker that took only 3.1.1 would refuse it.
     if (connected.refusedV5 !== undefined && t.configVersion === 5) {
-      return { outcome: fail(`${what}; MQTT 5 was refused (${connected.refusedV5})`, `the broker speaks MQTT 3.1.1 only and the agent's config asks for 5: loa-provision init --mqtt-version 3.1.1, then restart the agent`), connected };
+      return {
+        outcome: fail(
+          `${what}; MQTT 5 was refused (${connected.refusedV5})`,
+          `the broker speaks MQTT 3.1.1 only and the agent's config asks for 5: loa-provision init --mqtt-version 3.1.1, then restart the agent`,
+        ),
+        connected,
+      };
     }
     if (connected.version !== t.configVersion) {
-      return { outcome: warn(`${what} (--mqtt-version)`, `the agent connects with mqtt.version ${t.configVersion}, not checked here: run without --mqtt-version to check it`), connected };
+      return {
+        outcome: warn(
+          `${what} (--mqtt-version)`,
+          `the agent connects with mqtt.version ${t.configVersion}, not checked here: run without --mqtt-version to check it`,
+        ),
+        connected,
+      };
     }
     return { outcome: pass(what), connected };
   } catch (err) {
-    if (err instanceof BrokerError) return { outcome: fail(`${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, err.failure.hint) };
+    if (err instanceof BrokerError)
+      return { outcome: fail(`${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, err.failure.hint) };
     throw err;
   }
 }

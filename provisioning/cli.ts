@@ -18,10 +18,22 @@ type Sub = (argv: string[], ui: Ui, deps: Deps) => Promise<number>;
 // Each subcommand is loaded when run: `init` on a Pi does not pay for mqtt.js and
 // serialport, and `--help` answers at once over a slow link.
 const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
-  init: { run: async (a, ui, d) => (await import('./init.js')).initCommand(a, ui, d), summary: 'ask (or take flags for) identity, site, broker, keys, hardware; write the config, key and CSR' },
-  check: { run: async (a, ui, d) => (await import('./check.js')).checkCommand(a, ui, d), summary: 'self-test checklist: config, clock, disk, DNS, broker, IO board, FM, tone, cache' },
-  register: { run: async (a, ui, d) => (await import('./register.js')).registerCommand(a, ui, d), summary: "publish the box's identity to the centre and wait for the agent's birth" },
-  show: { run: async (a, ui, d) => (await import('./show.js')).showCommand(a, ui, d), summary: "identity, key fingerprint, config summary and the agent's live state" },
+  init: {
+    run: async (a, ui, d) => (await import('./init.js')).initCommand(a, ui, d),
+    summary: 'ask (or take flags for) identity, site, broker, keys, hardware; write the config, key and CSR',
+  },
+  check: {
+    run: async (a, ui, d) => (await import('./check.js')).checkCommand(a, ui, d),
+    summary: 'self-test checklist: config, clock, disk, DNS, broker, IO board, FM, tone, cache',
+  },
+  register: {
+    run: async (a, ui, d) => (await import('./register.js')).registerCommand(a, ui, d),
+    summary: "publish the box's identity to the centre and wait for the agent's birth",
+  },
+  show: {
+    run: async (a, ui, d) => (await import('./show.js')).showCommand(a, ui, d),
+    summary: "identity, key fingerprint, config summary and the agent's live state",
+  },
 };
 
 export const USAGE = `loa-provision <command> [options]   (loa-provision <command> --help)

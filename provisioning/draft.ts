@@ -60,14 +60,33 @@ export function formatPin(v: unknown): string {
 }
 
 const digits = (v: unknown): string | undefined => (typeof v === 'string' && /^\d+$/.test(v) ? v : undefined);
-const idSafe = (v: unknown): string | undefined => (typeof v === 'string' && /^[a-z0-9][a-z0-9._-]*$/i.test(v) ? v.toLowerCase() : undefined);
+const idSafe = (v: unknown): string | undefined =>
+  typeof v === 'string' && /^[a-z0-9][a-z0-9._-]*$/i.test(v) ? v.toLowerCase() : undefined;
 const isGpio = (d: Draft) => getAt(d, ['hardware', 'board']) === 'gpio';
 const isMcu = (d: Draft) => getAt(d, ['hardware', 'board']) === 'mcu';
 
 export const FIELDS: readonly Field[] = [
-  { flag: 'commune-name', path: ['site', 'communeName'], label: 'Commune name', help: 'as the centre calls it, e.g. Xã Bình Chánh', parse: text },
-  { flag: 'commune-code', path: ['site', 'communeCode'], label: 'Commune code', help: 'the GSO administrative code, e.g. 26734', parse: text },
-  { flag: 'province', path: ['site', 'province'], label: 'Province code', help: 'e.g. 79 for Ho Chi Minh City', parse: text },
+  {
+    flag: 'commune-name',
+    path: ['site', 'communeName'],
+    label: 'Commune name',
+    help: 'as the centre calls it, e.g. Xã Bình Chánh',
+    parse: text,
+  },
+  {
+    flag: 'commune-code',
+    path: ['site', 'communeCode'],
+    label: 'Commune code',
+    help: 'the GSO administrative code, e.g. 26734',
+    parse: text,
+  },
+  {
+    flag: 'province',
+    path: ['site', 'province'],
+    label: 'Province code',
+    help: 'e.g. 79 for Ho Chi Minh City',
+    parse: text,
+  },
   {
     flag: 'device-id',
     path: ['deviceId'],
@@ -93,10 +112,29 @@ export const FIELDS: readonly Field[] = [
       return ['all', ...(p ? [`p${p}`] : []), ...(c ? [`c${c}`] : [])].join(',');
     },
   },
-  { flag: 'lat', path: ['site', 'lat'], label: 'Latitude', help: 'decimal degrees from the phone\'s GPS, e.g. 10.68', parse: parseNumber },
+  {
+    flag: 'lat',
+    path: ['site', 'lat'],
+    label: 'Latitude',
+    help: "decimal degrees from the phone's GPS, e.g. 10.68",
+    parse: parseNumber,
+  },
   { flag: 'lon', path: ['site', 'lon'], label: 'Longitude', help: 'decimal degrees, e.g. 106.57', parse: parseNumber },
-  { flag: 'installer', path: ['site', 'installer'], label: 'Installer', help: 'your name or staff id', parse: text, suggest: (_d, env) => env.SUDO_USER || undefined },
-  { flag: 'broker', path: ['mqtt', 'url'], label: 'Broker URL', help: 'e.g. mqtts://broker.example.vn:8883', parse: text },
+  {
+    flag: 'installer',
+    path: ['site', 'installer'],
+    label: 'Installer',
+    help: 'your name or staff id',
+    parse: text,
+    suggest: (_d, env) => env.SUDO_USER || undefined,
+  },
+  {
+    flag: 'broker',
+    path: ['mqtt', 'url'],
+    label: 'Broker URL',
+    help: 'e.g. mqtts://broker.example.vn:8883',
+    parse: text,
+  },
   { flag: 'username', path: ['mqtt', 'username'], label: 'Broker username', parse: text, emptyMeans: 'none' },
   {
     flag: 'board',
@@ -106,11 +144,48 @@ export const FIELDS: readonly Field[] = [
     parse: text,
     suggest: () => 'mcu',
   },
-  { flag: 'serial', path: ['hardware', 'mcu', 'path'], label: 'IO board serial port', parse: text, when: isMcu, suggest: () => '/dev/loa-io' },
-  { flag: 'pin-amp', path: ['hardware', 'gpio', 'pins', 'amp'], label: 'Amplifier relay GPIO', help: 'BCM number, ":low" if the relay is active low, e.g. 17:low', parse: parsePin, format: formatPin, when: isGpio },
-  { flag: 'pin-fm', path: ['hardware', 'gpio', 'pins', 'inputFm'], label: 'FM input relay GPIO', parse: parsePin, format: formatPin, when: isGpio },
-  { flag: 'pin-line', path: ['hardware', 'gpio', 'pins', 'inputLine'], label: 'Line input relay GPIO', parse: parsePin, format: formatPin, when: isGpio },
-  { flag: 'pin-fault', path: ['hardware', 'gpio', 'pins', 'ampFault'], label: 'Amplifier fault input GPIO', parse: parsePin, format: formatPin, when: isGpio, emptyMeans: 'none' },
+  {
+    flag: 'serial',
+    path: ['hardware', 'mcu', 'path'],
+    label: 'IO board serial port',
+    parse: text,
+    when: isMcu,
+    suggest: () => '/dev/loa-io',
+  },
+  {
+    flag: 'pin-amp',
+    path: ['hardware', 'gpio', 'pins', 'amp'],
+    label: 'Amplifier relay GPIO',
+    help: 'BCM number, ":low" if the relay is active low, e.g. 17:low',
+    parse: parsePin,
+    format: formatPin,
+    when: isGpio,
+  },
+  {
+    flag: 'pin-fm',
+    path: ['hardware', 'gpio', 'pins', 'inputFm'],
+    label: 'FM input relay GPIO',
+    parse: parsePin,
+    format: formatPin,
+    when: isGpio,
+  },
+  {
+    flag: 'pin-line',
+    path: ['hardware', 'gpio', 'pins', 'inputLine'],
+    label: 'Line input relay GPIO',
+    parse: parsePin,
+    format: formatPin,
+    when: isGpio,
+  },
+  {
+    flag: 'pin-fault',
+    path: ['hardware', 'gpio', 'pins', 'ampFault'],
+    label: 'Amplifier fault input GPIO',
+    parse: parsePin,
+    format: formatPin,
+    when: isGpio,
+    emptyMeans: 'none',
+  },
 ];
 
 /** Settings not asked, set only from flags (test rigs, boxes without a sound card). */
@@ -185,7 +260,10 @@ function sharedPins(d: Draft): string[] {
     const line = pins[k]?.line;
     if (typeof line !== 'number') continue;
     const first = seen.get(line);
-    if (first) out.push(`hardware.gpio.pins.${k}: line ${line} is already the ${PIN_NAMES[first as keyof typeof PIN_NAMES]} (one function per GPIO line)`);
+    if (first)
+      out.push(
+        `hardware.gpio.pins.${k}: line ${line} is already the ${PIN_NAMES[first as keyof typeof PIN_NAMES]} (one function per GPIO line)`,
+      );
     else seen.set(line, k);
   }
   return out;
@@ -200,7 +278,12 @@ export function problemsAt(d: Draft, path: readonly (string | number)[], baseDir
 }
 
 /** Put the answer in a copy of the draft and return the copy, or the schema's problems with it. */
-export function tryAnswer(d: Draft, f: Field, answer: string, baseDir: string): { value: Draft } | { problems: string[] } {
+export function tryAnswer(
+  d: Draft,
+  f: Field,
+  answer: string,
+  baseDir: string,
+): { value: Draft } | { problems: string[] } {
   const next = structuredClone(d);
   setAt(next, f.path, f.parse(answer));
   const problems = problemsAt(next, f.path, baseDir);
@@ -227,5 +310,7 @@ export function parseTrustedKey(s: string): TrustedKey | string {
 
 /** A draft seeded from the existing config's raw JSON (re-provisioning keeps what it does not ask). */
 export function seedDraft(existing: unknown): Draft {
-  return existing !== null && typeof existing === 'object' && !Array.isArray(existing) ? structuredClone(existing as Draft) : {};
+  return existing !== null && typeof existing === 'object' && !Array.isArray(existing)
+    ? structuredClone(existing as Draft)
+    : {};
 }

@@ -7,7 +7,20 @@
 // and cannot add a trusted key to it), and secrets are loa:loa 0600 (only the agent and
 // root read them). When we are not root (tests, a developer) nothing is chowned.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export const CONFIG_MODE = 0o640;
@@ -35,7 +48,13 @@ export function agentAccount(user = 'loa'): Account | undefined {
 export type Owner = 'config' | 'secret' | 'public';
 
 /** Write `data` to `path` atomically with `mode`; chown per `owner` when root and the agent user exists. */
-export function atomicWrite(path: string, data: string | Buffer, mode: number, owner: Owner = 'public', account?: Account): void {
+export function atomicWrite(
+  path: string,
+  data: string | Buffer,
+  mode: number,
+  owner: Owner = 'public',
+  account?: Account,
+): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
   // O_EXCL: a stale tmp from a killed run is replaced, never followed through a symlink.
   if (existsSync(tmp)) unlinkSync(tmp);

@@ -19,7 +19,17 @@ import { errorMessage } from '../cli-kit/index.js';
 import type { Ui } from './io.js';
 import { fail, pass, skip, timed, withProgress, type CheckResult, type Outcome } from './report.js';
 import { readFile } from 'node:fs/promises';
-import { AMP_MIN_CURRENT_MA, ampVerdict, batteryVerdict, doorVerdict, firmwareDetail, fmVerdict, lineVerdict, mainsVerdict, type BoardReading } from '../agent/domain/hardware-verdicts.js';
+import {
+  AMP_MIN_CURRENT_MA,
+  ampVerdict,
+  batteryVerdict,
+  doorVerdict,
+  firmwareDetail,
+  fmVerdict,
+  lineVerdict,
+  mainsVerdict,
+  type BoardReading,
+} from '../agent/domain/hardware-verdicts.js';
 
 // Thresholds and verdicts are shared with the agent's remote selftest.
 export { AMP_MIN_CURRENT_MA, FM_MIN_RSSI } from '../agent/domain/hardware-verdicts.js';
@@ -45,13 +55,21 @@ interface AmpOps {
 }
 
 const TONE = 'test tone';
-const TONE_SKIPPED = () => skip('not played: it is heard across the commune', 'warn the neighbours, then run: loa-provision check --tone');
+const TONE_SKIPPED = () =>
+  skip('not played: it is heard across the commune', 'warn the neighbours, then run: loa-provision check --tone');
 
 export async function hardwareChecks(ctx: HardwareContext): Promise<void> {
   const board = ctx.config.hardware.board;
   if (board === 'mcu') return mcuChecks(ctx);
   if (board === 'gpio') return gpioChecks(ctx);
-  ctx.emit(await timed('IO board', async () => skip('hardware.board is "sim": no relays or sensors to test', 'set the real board with loa-provision init --board mcu|gpio')));
+  ctx.emit(
+    await timed('IO board', async () =>
+      skip(
+        'hardware.board is "sim": no relays or sensors to test',
+        'set the real board with loa-provision init --board mcu|gpio',
+      ),
+    ),
+  );
   ctx.emit(await timed(TONE, async () => (ctx.tone ? playTone(ctx) : TONE_SKIPPED())));
 }
 
@@ -80,23 +98,38 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
     });
     ctx.emit(answers);
     if (!answers.ok) {
-      for (const name of dependent) ctx.emit({ name, ok: true, status: 'skip', detail: 'needs the microcontroller', ms: 0 });
+      for (const name of dependent)
+        ctx.emit({ name, ok: true, status: 'skip', detail: 'needs the microcontroller', ms: 0 });
       return;
     }
     let status: Status | undefined;
     try {
       status = await bridge.request({ cmd: 'get-status' });
     } catch (err) {
-      ctx.emit({ name: 'status', ok: false, status: 'fail', detail: `GET_STATUS failed: ${errorMessage(err)}`, hint: 'the board stopped answering after its handshake: check its power and cable, then run the check again', ms: 0 });
+      ctx.emit({
+        name: 'status',
+        ok: false,
+        status: 'fail',
+        detail: `GET_STATUS failed: ${errorMessage(err)}`,
+        hint: 'the board stopped answering after its handshake: check its power and cable, then run the check again',
+        ms: 0,
+      });
       return;
     }
     const s = status;
-    const reading: BoardReading = { ...s.flags, batteryMv: s.batteryMv, temperatureC: s.temperatureC, ampCurrentMa: s.ampCurrentMa };
+    const reading: BoardReading = {
+      ...s.flags,
+      batteryMv: s.batteryMv,
+      temperatureC: s.temperatureC,
+      ampCurrentMa: s.ampCurrentMa,
+    };
     ctx.emit(await timed('cabinet door', async () => doorVerdict(reading)));
     ctx.emit(await timed('mains power', async () => mainsVerdict(reading)));
     ctx.emit(await timed('battery', async () => batteryVerdict(reading)));
     ctx.emit(await timed('amplifier', async () => ampVerdict(reading)));
-    ctx.emit(await timed('speaker line', () => withProgress(ctx.ui, 'testing the speaker line', () => lineTest(bridge, s))));
+    ctx.emit(
+      await timed('speaker line', () => withProgress(ctx.ui, 'testing the speaker line', () => lineTest(bridge, s))),
+    );
     ctx.emit(await timed('FM tuner', () => fmTest(bridge, ctx.fmMHz)));
     const amp: AmpOps = {
       on: async () => {
@@ -120,18 +153,36 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
 export function mcuFailure(err: unknown, path: string, deviceId: string): Outcome {
   const msg = errorMessage(err);
   if (/cannot lock port|EBUSY|resource busy|Resource temporarily unavailable/i.test(msg)) {
-    return fail(`${path} is in use by another process (${msg})`, `the agent holds it: sudo systemctl stop loa-agent, check, then sudo systemctl start loa-agent; or from the centre: noc send --device ${deviceId} --action selftest`);
+    return fail(
+      `${path} is in use by another process (${msg})`,
+      `the agent holds it: sudo systemctl stop loa-agent, check, then sudo systemctl start loa-agent; or from the centre: noc send --device ${deviceId} --action selftest`,
+    );
   }
   if (/ENOENT|no such file/i.test(msg)) {
-    return fail(`${path} does not exist`, 'is the IO board\'s cable plugged in and powered? the udev rule (systemd/99-loa-io.rules) creates /dev/loa-io: ls -l /dev/loa-io /dev/ttyUSB* /dev/ttyACM* /dev/ttyAMA*');
+    return fail(
+      `${path} does not exist`,
+      "is the IO board's cable plugged in and powered? the udev rule (systemd/99-loa-io.rules) creates /dev/loa-io: ls -l /dev/loa-io /dev/ttyUSB* /dev/ttyACM* /dev/ttyAMA*",
+    );
   }
-  if (/EACCES|permission denied/i.test(msg)) return fail(`${path}: permission denied`, 'run the check with sudo (the agent\'s user is in group dialout)');
+  if (/EACCES|permission denied/i.test(msg))
+    return fail(`${path}: permission denied`, "run the check with sudo (the agent's user is in group dialout)");
   if (err instanceof BridgeTimeoutError) {
-    return fail(`no answer on ${path} (${err.command} × ${err.attempts}, ${err.timeoutMs} ms each)`, 'the port opens but the board is silent: check its power LED and the TX/RX wires (115200 baud), then power-cycle the IO board');
+    return fail(
+      `no answer on ${path} (${err.command} × ${err.attempts}, ${err.timeoutMs} ms each)`,
+      'the port opens but the board is silent: check its power LED and the TX/RX wires (115200 baud), then power-cycle the IO board',
+    );
   }
-  if (/hw_fault/.test(msg)) return fail(`the board answers but refuses to switch its relays (${msg})`, 'a relay or its feedback wiring is faulty (HW_FAULT): check the relays on the IO board; power-cycle it; replace the board if it persists');
-  if (/protocol/i.test(msg)) return fail(`the board speaks another protocol version (${msg})`, 'the IO board\'s firmware and this agent do not match: update one of them (firmware-bridge/PROTOCOL.md §6)');
-  return fail(`${path}: ${msg}`, 'check the IO board\'s cable and power');
+  if (/hw_fault/.test(msg))
+    return fail(
+      `the board answers but refuses to switch its relays (${msg})`,
+      'a relay or its feedback wiring is faulty (HW_FAULT): check the relays on the IO board; power-cycle it; replace the board if it persists',
+    );
+  if (/protocol/i.test(msg))
+    return fail(
+      `the board speaks another protocol version (${msg})`,
+      "the IO board's firmware and this agent do not match: update one of them (firmware-bridge/PROTOCOL.md §6)",
+    );
+  return fail(`${path}: ${msg}`, "check the IO board's cable and power");
 }
 
 async function lineTest(bridge: FirmwareBridge, s: Status): Promise<Outcome> {
@@ -153,7 +204,11 @@ async function fmTest(bridge: FirmwareBridge, mhz: number): Promise<Outcome> {
     const r = await bridge.fmTune(Math.round(mhz * 100));
     return fmVerdict(r.freq / 100, r.rssi);
   } catch (err) {
-    if (err instanceof BoardErrorReply && err.error.code === 'not_ready') return fail('tuner NOT READY', 'the FM tuner did not start: power-cycle the IO board; if it persists the tuner module is faulty');
+    if (err instanceof BoardErrorReply && err.error.code === 'not_ready')
+      return fail(
+        'tuner NOT READY',
+        'the FM tuner did not start: power-cycle the IO board; if it persists the tuner module is faulty',
+      );
     return fail(`tune to ${mhz} MHz failed: ${errorMessage(err)}`, 'check the IO board (see the microcontroller line)');
   }
 }
@@ -175,22 +230,48 @@ async function gpioChecks(ctx: HardwareContext): Promise<void> {
           await new Promise((r) => setTimeout(r, 300));
           await board.setAmp(false);
           const off = await readBack(board, g.pins.amp);
-          if (on === false || off === true) return fail(`GPIO${g.pins.amp.line} reads ${on ? 1 : 0}/${off ? 1 : 0} after on/off`, 'the line does not follow: another program drives it, or the pin number is wrong');
+          if (on === false || off === true)
+            return fail(
+              `GPIO${g.pins.amp.line} reads ${on ? 1 : 0}/${off ? 1 : 0} after on/off`,
+              'the line does not follow: another program drives it, or the pin number is wrong',
+            );
           const rb = on === null ? 'level not readable back on this backend' : 'read back on and off';
-          return pass(`GPIO${g.pins.amp.line} switched on and off via ${board.backend} (${rb}): you should have heard the relay click twice`);
+          return pass(
+            `GPIO${g.pins.amp.line} switched on and off via ${board.backend} (${rb}): you should have heard the relay click twice`,
+          );
         } catch (err) {
           const msg = errorMessage(err);
-          if (/busy/i.test(msg)) return fail(`GPIO lines busy (${msg})`, `the agent holds them: sudo systemctl stop loa-agent, check, then start it; or from the centre: noc send --device ${ctx.config.deviceId} --action selftest`);
+          if (/busy/i.test(msg))
+            return fail(
+              `GPIO lines busy (${msg})`,
+              `the agent holds them: sudo systemctl stop loa-agent, check, then start it; or from the centre: noc send --device ${ctx.config.deviceId} --action selftest`,
+            );
           return fail(msg, 'check the pin numbers (BCM, hardware.gpio.pins) and run with sudo');
         }
       }),
     );
     if (g.pins.ampFault && ready) {
       await new Promise((r) => setTimeout(r, 400)); // two fault polls + debounce
-      ctx.emit(await timed('amplifier fault input', async () => (board.state().ampFault ? fail(`GPIO${g.pins.ampFault!.line} reports a fault`, 'the amplifier reports a fault: check its indicator, the speaker line and its supply') : pass('no fault'))));
+      ctx.emit(
+        await timed('amplifier fault input', async () =>
+          board.state().ampFault
+            ? fail(
+                `GPIO${g.pins.ampFault!.line} reports a fault`,
+                'the amplifier reports a fault: check its indicator, the speaker line and its supply',
+              )
+            : pass('no fault'),
+        ),
+      );
     }
-    const amp: AmpOps = { on: async () => (await board.selectInput('ip'), await board.setAmp(true)), off: () => board.setAmp(false) };
-    ctx.emit(await timed(TONE, async () => (!ready ? skip('needs the amplifier relay') : ctx.tone ? playTone(ctx, amp) : TONE_SKIPPED())));
+    const amp: AmpOps = {
+      on: async () => (await board.selectInput('ip'), await board.setAmp(true)),
+      off: () => board.setAmp(false),
+    };
+    ctx.emit(
+      await timed(TONE, async () =>
+        !ready ? skip('needs the amplifier relay') : ctx.tone ? playTone(ctx, amp) : TONE_SKIPPED(),
+      ),
+    );
   } finally {
     if (ready) await board.close().catch(() => undefined);
   }
@@ -209,7 +290,11 @@ async function readBack(board: GpioBoard, pin: { line: number; activeLow?: boole
 // ---- the test tone ----
 
 export function findChime(): string | undefined {
-  for (const rel of ['../agent/demo-assets/chime.mp3', '../../agent/demo-assets/chime.mp3', '../../../agent/demo-assets/chime.mp3']) {
+  for (const rel of [
+    '../agent/demo-assets/chime.mp3',
+    '../../agent/demo-assets/chime.mp3',
+    '../../../agent/demo-assets/chime.mp3',
+  ]) {
     const p = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(p)) return p;
   }
@@ -218,9 +303,14 @@ export function findChime(): string | undefined {
 
 async function playTone(ctx: HardwareContext, amp?: AmpOps): Promise<Outcome> {
   const a = ctx.config.audio;
-  if (a.player === 'stand-in') return fail('audio.player is "stand-in": this box never makes a sound', 'set "audio": {"player": "mpg123"} in the config');
+  if (a.player === 'stand-in')
+    return fail(
+      'audio.player is "stand-in": this box never makes a sound',
+      'set "audio": {"player": "mpg123"} in the config',
+    );
   const file = ctx.toneFile ?? findChime();
-  if (!file || !existsSync(file)) return fail(`test chime not found${file ? ` at ${file}` : ''}`, 'pass --tone-file FILE.mp3 (any short MP3)');
+  if (!file || !existsSync(file))
+    return fail(`test chime not found${file ? ` at ${file}` : ''}`, 'pass --tone-file FILE.mp3 (any short MP3)');
   const player = createMpg123Player({
     bin: a.mpg123Path,
     output: a.output === 'paced' ? { kind: 'paced' } : { kind: 'alsa', device: a.device },
@@ -231,25 +321,43 @@ async function playTone(ctx: HardwareContext, amp?: AmpOps): Promise<Outcome> {
     try {
       await amp?.on();
     } catch (err) {
-      return fail(`the amplifier did not switch on (${errorMessage(err)})`, 'a relay fault or a latched amplifier fault (see the amplifier line): check the relay and its wiring');
+      return fail(
+        `the amplifier did not switch on (${errorMessage(err)})`,
+        'a relay fault or a latched amplifier fault (see the amplifier line): check the relay and its wiring',
+      );
     }
     try {
-      const session = player.play({ source: { kind: 'file', paths: [file] }, volume: (a.maxVolume * ctx.volume) / 100 });
+      const session = player.play({
+        source: { kind: 'file', paths: [file] },
+        volume: (a.maxVolume * ctx.volume) / 100,
+      });
       let startedAt: number;
       try {
         startedAt = await session.started;
       } catch (err) {
         await session.ended;
         const msg = errorMessage(err);
-        const hint = /not found|PLAYER_MISSING|install mpg123/i.test(msg) ? 'sudo apt-get install mpg123' : a.output === 'alsa' ? `no sound out of ALSA device "${a.device}": aplay -l lists the cards; set audio.device` : 'see the player message';
+        const hint = /not found|PLAYER_MISSING|install mpg123/i.test(msg)
+          ? 'sudo apt-get install mpg123'
+          : a.output === 'alsa'
+            ? `no sound out of ALSA device "${a.device}": aplay -l lists the cards; set audio.device`
+            : 'see the player message';
         return fail(`no sound: ${msg}`, hint);
       }
       await new Promise((r) => setTimeout(r, 700));
       const current = amp?.current ? await amp.current().catch(() => null) : null;
       const end = await session.ended;
-      if (end.reason === 'failed') return fail(`playback failed: ${end.message}`, `check audio.device ("${a.device}") and the sound card (aplay -l)`);
+      if (end.reason === 'failed')
+        return fail(
+          `playback failed: ${end.message}`,
+          `check audio.device ("${a.device}") and the sound card (aplay -l)`,
+        );
       const played = `${(Math.max(0, end.at - startedAt) / 1000).toFixed(1)} s chime at ${ctx.volume} % via ${a.output === 'paced' ? 'paced output (no card)' : `ALSA ${a.device}`}`;
-      if (current !== null && current < AMP_MIN_CURRENT_MA) return fail(`${played}, but the amplifier drew only ${current} mA`, 'the amplifier is not powered or the relay did not switch it: check its supply, fuse and the relay');
+      if (current !== null && current < AMP_MIN_CURRENT_MA)
+        return fail(
+          `${played}, but the amplifier drew only ${current} mA`,
+          'the amplifier is not powered or the relay did not switch it: check its supply, fuse and the relay',
+        );
       return pass(`${played}${current !== null ? `, amplifier ${current} mA` : ''}; every speaker should have sounded`);
     } finally {
       await amp?.off().catch(() => undefined);

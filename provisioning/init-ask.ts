@@ -5,7 +5,16 @@
 import { resolve } from 'node:path';
 import { CliError, EXIT } from '../cli-kit/index.js';
 import { readCertificate } from './keys.js';
-import { currentText, FIELDS, getAt, parseTrustedKey, problemsAt, tryAnswer, type Draft, type TrustedKey } from './draft.js';
+import {
+  currentText,
+  FIELDS,
+  getAt,
+  parseTrustedKey,
+  problemsAt,
+  tryAnswer,
+  type Draft,
+  type TrustedKey,
+} from './draft.js';
 import type { Ui } from './io.js';
 import type { Prompter } from './prompt.js';
 import type { Plan } from './init.js';
@@ -23,7 +32,11 @@ export async function askAll(p: Prompter, ui: Ui, start: Draft, plan: Plan, ctx:
   let d = start;
   for (const f of FIELDS) {
     if (f.when && !f.when(d)) continue;
-    const opts = { default: currentText(d, f, ctx.env), ...(f.help ? { help: f.help } : {}), ...(f.emptyMeans ? { emptyMeans: f.emptyMeans } : {}) };
+    const opts = {
+      default: currentText(d, f, ctx.env),
+      ...(f.help ? { help: f.help } : {}),
+      ...(f.emptyMeans ? { emptyMeans: f.emptyMeans } : {}),
+    };
     const before = d;
     d = await p.askValid(f.label, opts, (answer) => tryAnswer(before, f, answer === '-' ? '' : answer, ctx.dir));
     if (f.flag === 'username') d = await askSecrets(p, d, plan, ctx);
@@ -34,8 +47,15 @@ export async function askAll(p: Prompter, ui: Ui, start: Draft, plan: Plan, ctx:
 }
 
 async function askSecrets(p: Prompter, d: Draft, plan: Plan, ctx: AskContext): Promise<Draft> {
-  const has = plan.password !== undefined || getAt(d, ['mqtt', 'passwordFile']) !== undefined || getAt(d, ['mqtt', 'password']) !== undefined;
-  const pw = await p.ask('Broker password', { secret: true, ...(has ? { default: KEEP } : { emptyMeans: 'none' }), help: 'not shown as you type; "-" removes it' });
+  const has =
+    plan.password !== undefined ||
+    getAt(d, ['mqtt', 'passwordFile']) !== undefined ||
+    getAt(d, ['mqtt', 'password']) !== undefined;
+  const pw = await p.ask('Broker password', {
+    secret: true,
+    ...(has ? { default: KEEP } : { emptyMeans: 'none' }),
+    help: 'not shown as you type; "-" removes it',
+  });
   if (pw === '-') plan.password = '';
   else if (pw !== KEEP && pw !== '') plan.password = pw;
 
@@ -43,7 +63,10 @@ async function askSecrets(p: Prompter, d: Draft, plan: Plan, ctx: AskContext): P
   const current = plan.caFrom ?? (getAt(d, ['mqtt', 'ca']) as string | undefined);
   await p.askValid(
     'Broker CA certificate file',
-    { ...(current ? { default: current } : { emptyMeans: "system CAs" }), help: 'the PEM file from the centre that signed the broker\'s certificate' },
+    {
+      ...(current ? { default: current } : { emptyMeans: 'system CAs' }),
+      help: "the PEM file from the centre that signed the broker's certificate",
+    },
     (answer) => {
       try {
         if (answer === '-' || answer === '') {
@@ -68,7 +91,9 @@ async function askSecrets(p: Prompter, d: Draft, plan: Plan, ctx: AskContext): P
 async function askTrustedKeys(p: Prompter, ui: Ui, start: Draft, ctx: AskContext): Promise<Draft> {
   const d = structuredClone(start);
   let keys = ((getAt(d, ['trustedKeys']) as TrustedKey[] | undefined) ?? []).slice();
-  ui.out(`Trusted centre keys (schedules and commands must be signed by one): ${keys.map((k) => k.kid).join(', ') || 'none yet'}`);
+  ui.out(
+    `Trusted centre keys (schedules and commands must be signed by one): ${keys.map((k) => k.kid).join(', ') || 'none yet'}`,
+  );
   let help: string | undefined = 'kid=publicKey as "noc keys" prints it; Enter when done; "-" removes all';
   for (;;) {
     const answer = await p.ask('Add a trusted key', { emptyMeans: 'done', ...(help ? { help } : {}) });
@@ -102,17 +127,31 @@ async function askTrustedKeys(p: Prompter, ui: Ui, start: Draft, ctx: AskContext
 
 function summary(ui: Ui, d: Draft, plan: Plan): void {
   const g = (...path: string[]) => getAt(d, path);
-  const site = [g('site', 'communeName'), g('site', 'communeCode') && `code ${String(g('site', 'communeCode'))}`, g('site', 'province') && `province ${String(g('site', 'province'))}`]
+  const site = [
+    g('site', 'communeName'),
+    g('site', 'communeCode') && `code ${String(g('site', 'communeCode'))}`,
+    g('site', 'province') && `province ${String(g('site', 'province'))}`,
+  ]
     .filter(Boolean)
     .join(', ');
   const board = g('hardware', 'board') ?? 'sim';
-  const hw = board === 'mcu' ? `mcu on ${String(g('hardware', 'mcu', 'path') ?? '/dev/loa-io')}` : board === 'gpio' ? `gpio ${JSON.stringify(g('hardware', 'gpio', 'pins'))}` : String(board);
-  const pw = plan.password === '' ? 'removed' : plan.password !== undefined || g('mqtt', 'passwordFile') ? 'set' : 'none';
+  const hw =
+    board === 'mcu'
+      ? `mcu on ${String(g('hardware', 'mcu', 'path') ?? '/dev/loa-io')}`
+      : board === 'gpio'
+        ? `gpio ${JSON.stringify(g('hardware', 'gpio', 'pins'))}`
+        : String(board);
+  const pw =
+    plan.password === '' ? 'removed' : plan.password !== undefined || g('mqtt', 'passwordFile') ? 'set' : 'none';
   ui.out('');
   ui.out('Summary:');
-  ui.out(`  device   ${String(g('deviceId'))}  groups ${((g('groups') as string[] | undefined) ?? []).join(', ') || 'none'}`);
+  ui.out(
+    `  device   ${String(g('deviceId'))}  groups ${((g('groups') as string[] | undefined) ?? []).join(', ') || 'none'}`,
+  );
   ui.out(`  site     ${site || '-'}  at ${String(g('site', 'lat') ?? '?')}, ${String(g('site', 'lon') ?? '?')}`);
-  ui.out(`  broker   ${String(g('mqtt', 'url'))}  user ${String(g('mqtt', 'username') ?? '-')}  password ${pw}  CA ${plan.caFrom ?? String(g('mqtt', 'ca') ?? 'system')}`);
+  ui.out(
+    `  broker   ${String(g('mqtt', 'url'))}  user ${String(g('mqtt', 'username') ?? '-')}  password ${pw}  CA ${plan.caFrom ?? String(g('mqtt', 'ca') ?? 'system')}`,
+  );
   ui.out(`  keys     ${((g('trustedKeys') as TrustedKey[] | undefined) ?? []).map((k) => k.kid).join(', ') || 'none'}`);
   ui.out(`  board    ${hw}`);
 }
@@ -123,7 +162,14 @@ export function readCa(path: string): void {
     readCertificate(path);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'does not exist' : e.code && e.code.startsWith('E') && !e.code.startsWith('ERR_') ? e.message : 'is not a PEM certificate';
-    throw new CliError(`CA certificate ${path} ${why}`, EXIT.CONFIG, ['  give the CA file the centre sent (PEM, "-----BEGIN CERTIFICATE-----")']);
+    const why =
+      e.code === 'ENOENT'
+        ? 'does not exist'
+        : e.code && e.code.startsWith('E') && !e.code.startsWith('ERR_')
+          ? e.message
+          : 'is not a PEM certificate';
+    throw new CliError(`CA certificate ${path} ${why}`, EXIT.CONFIG, [
+      '  give the CA file the centre sent (PEM, "-----BEGIN CERTIFICATE-----")',
+    ]);
   }
 }

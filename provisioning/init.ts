@@ -12,19 +12,33 @@ import { dirname, join, resolve } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../agent/config.js';
 import { CliError, errorMessage, EXIT, parseArgs, positionals } from '../cli-kit/index.js';
 import { askAll, readCa } from './init-ask.js';
+import { EXTRA_FIELDS, FIELDS, getAt, parseTrustedKey, schemaProblems, seedDraft, setAt, type Draft } from './draft.js';
 import {
-  EXTRA_FIELDS,
-  FIELDS,
-  getAt,
-  parseTrustedKey,
-  schemaProblems,
-  seedDraft,
-  setAt,
-  type Draft,
-} from './draft.js';
-import { agentAccount, applyOwner, atomicWrite, backupFile, CONFIG_MODE, PUBLIC_MODE, SECRET_MODE, syncDir, type Account } from './files.js';
+  agentAccount,
+  applyOwner,
+  atomicWrite,
+  backupFile,
+  CONFIG_MODE,
+  PUBLIC_MODE,
+  SECRET_MODE,
+  syncDir,
+  type Account,
+} from './files.js';
 import type { Ui } from './io.js';
-import { certInfo, certMatchesKey, csrSubject, describeKey, fingerprintOf, KEY_ALGORITHM, KEY_WHY, readCertificate, readPrivateKey, shortFingerprint, writeCsr, writeDeviceKey } from './keys.js';
+import {
+  certInfo,
+  certMatchesKey,
+  csrSubject,
+  describeKey,
+  fingerprintOf,
+  KEY_ALGORITHM,
+  KEY_WHY,
+  readCertificate,
+  readPrivateKey,
+  shortFingerprint,
+  writeCsr,
+  writeDeviceKey,
+} from './keys.js';
 import { Prompter } from './prompt.js';
 
 export const INIT_HELP = `loa-provision init [--config ${DEFAULT_CONFIG_PATH}] [--yes] [flags]
@@ -74,7 +88,13 @@ export interface Plan {
   newKey: boolean;
 }
 
-export const FILES = { key: 'device.key', csr: 'device.csr', cert: 'device.crt', ca: 'ca.crt', password: 'mqtt-password' } as const;
+export const FILES = {
+  key: 'device.key',
+  csr: 'device.csr',
+  cert: 'device.crt',
+  ca: 'ca.crt',
+  password: 'mqtt-password',
+} as const;
 
 export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): Promise<number> {
   const parsed = parseArgs(argv, OPTIONS, 'loa-provision init', { repeated: 'last' });
@@ -145,10 +165,16 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
   if (problems.length > 0) {
     throw new CliError(`the configuration would be invalid; nothing written`, EXIT.CONFIG, [
       ...problems.map((p) => `  ${p}`),
-      ...(existing !== undefined ? ['  (values not given were taken from the existing config; --fresh ignores it)'] : []),
+      ...(existing !== undefined
+        ? ['  (values not given were taken from the existing config; --fresh ignores it)']
+        : []),
     ]);
   }
-  if (typeof getAt(draft, ['mqtt', 'url']) === 'string' && String(getAt(draft, ['mqtt', 'url'])).startsWith('mqtt:') && getAt(draft, ['mqtt', 'passwordFile'])) {
+  if (
+    typeof getAt(draft, ['mqtt', 'url']) === 'string' &&
+    String(getAt(draft, ['mqtt', 'url'])).startsWith('mqtt:') &&
+    getAt(draft, ['mqtt', 'passwordFile'])
+  ) {
     ui.out(`warning: mqtt:// sends the broker password unencrypted; use mqtts:// on any network but a lab`);
   }
 
@@ -168,7 +194,10 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
     } else {
       written.push(`${keyPath}  device private key, kept (${describeKey(privateKey)})`);
     }
-    const subject = csrSubject(String(getAt(draft, ['deviceId'])), getAt(draft, ['site', 'communeCode']) as string | undefined);
+    const subject = csrSubject(
+      String(getAt(draft, ['deviceId'])),
+      getAt(draft, ['site', 'communeCode']) as string | undefined,
+    );
     const csrPath = join(dir, FILES.csr);
     try {
       writeCsr(keyPath, csrPath, subject, account);
@@ -204,7 +233,10 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
     if (err instanceof CliError) throw err;
     const e = err as NodeJS.ErrnoException;
     const hint = e.code === 'EACCES' || e.code === 'EPERM' ? ['  run it as root: sudo loa-provision init …'] : [];
-    throw new CliError(`writing failed: ${e.message}`, EXIT.FAIL, [...(written.length ? ['  already written:', ...written.map((w) => `    ${w}`)] : []), ...hint]);
+    throw new CliError(`writing failed: ${e.message}`, EXIT.FAIL, [
+      ...(written.length ? ['  already written:', ...written.map((w) => `    ${w}`)] : []),
+      ...hint,
+    ]);
   }
 }
 
@@ -218,7 +250,9 @@ function readExisting(path: string, ui: Ui): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    ui.out(`note: ${path} is not valid JSON (${errorMessage(err)}); starting from empty answers (it will be backed up)`);
+    ui.out(
+      `note: ${path} is not valid JSON (${errorMessage(err)}); starting from empty answers (it will be backed up)`,
+    );
     return undefined;
   }
 }
@@ -227,7 +261,9 @@ function loadKey(path: string) {
   try {
     return readPrivateKey(path);
   } catch (err) {
-    throw new CliError(`${path} is not a readable private key (${errorMessage(err)})`, EXIT.FAIL, [`  move it away, or run with --new-key (a new key needs a new certificate)`]);
+    throw new CliError(`${path} is not a readable private key (${errorMessage(err)})`, EXIT.FAIL, [
+      `  move it away, or run with --new-key (a new key needs a new certificate)`,
+    ]);
   }
 }
 
@@ -239,13 +275,21 @@ type CertState = 'configured' | 'installed' | 'awaiting' | 'mismatch';
  * the device key is in place; until then the config has neither and the next steps
  * say how to install the signed certificate.
  */
-function planCertificate(draft: Draft, plan: Plan, dir: string, key: ReturnType<typeof readPrivateKey> | undefined): CertState {
+function planCertificate(
+  draft: Draft,
+  plan: Plan,
+  dir: string,
+  key: ReturnType<typeof readPrivateKey> | undefined,
+): CertState {
   const certPath = join(dir, FILES.cert);
   const from = plan.certFrom ?? (existsSync(certPath) ? certPath : undefined);
   const custom = getAt(draft, ['mqtt', 'cert']) !== undefined && getAt(draft, ['mqtt', 'cert']) !== FILES.cert;
   if (!from) return custom ? 'configured' : (clearCert(draft), 'awaiting');
   if (!key) {
-    if (plan.certFrom) throw new CliError(`--cert: there is no device key yet (${join(dir, FILES.key)})`, EXIT.FAIL, ['  run init first, have the CSR it makes signed, then install the certificate with --cert']);
+    if (plan.certFrom)
+      throw new CliError(`--cert: there is no device key yet (${join(dir, FILES.key)})`, EXIT.FAIL, [
+        '  run init first, have the CSR it makes signed, then install the certificate with --cert',
+      ]);
     clearCert(draft);
     return 'mismatch';
   }
@@ -253,15 +297,23 @@ function planCertificate(draft: Draft, plan: Plan, dir: string, key: ReturnType<
   try {
     cert = readCertificate(from);
   } catch (err) {
-    throw new CliError(`certificate ${from}: ${errorMessage(err)}`, EXIT.FAIL, ['  expected the PEM certificate the centre signed for device.csr']);
+    throw new CliError(`certificate ${from}: ${errorMessage(err)}`, EXIT.FAIL, [
+      '  expected the PEM certificate the centre signed for device.csr',
+    ]);
   }
   if (!certMatchesKey(cert, key)) {
-    if (plan.certFrom) throw new CliError(`certificate ${from} was not made for this box's key (${join(dir, FILES.key)})`, EXIT.FAIL, [`  its subject: ${certInfo(cert).subject}; send device.csr of THIS box to the centre`]);
+    if (plan.certFrom)
+      throw new CliError(`certificate ${from} was not made for this box's key (${join(dir, FILES.key)})`, EXIT.FAIL, [
+        `  its subject: ${certInfo(cert).subject}; send device.csr of THIS box to the centre`,
+      ]);
     clearCert(draft);
     return 'mismatch';
   }
   const info = certInfo(cert);
-  if (plan.certFrom && info.validTo.getTime() < Date.now()) throw new CliError(`certificate ${from} expired on ${info.validTo.toISOString()}`, EXIT.FAIL, ['  ask the centre for a new one (or check the clock: date)']);
+  if (plan.certFrom && info.validTo.getTime() < Date.now())
+    throw new CliError(`certificate ${from} expired on ${info.validTo.toISOString()}`, EXIT.FAIL, [
+      '  ask the centre for a new one (or check the clock: date)',
+    ]);
   setAt(draft, ['mqtt', 'cert'], FILES.cert);
   setAt(draft, ['mqtt', 'key'], FILES.key);
   return plan.certFrom ? 'installed' : 'configured';
@@ -280,7 +332,12 @@ function commitConfig(configPath: string, draft: Draft, now: Date, account: Acco
     loadConfig(candidate);
   } catch (err) {
     unlinkSync(candidate);
-    if (err instanceof ConfigError) throw new CliError(`the agent would refuse this configuration (${err.code}); nothing replaced`, EXIT.CONFIG, err.problems.map((p) => `  ${p}`));
+    if (err instanceof ConfigError)
+      throw new CliError(
+        `the agent would refuse this configuration (${err.code}); nothing replaced`,
+        EXIT.CONFIG,
+        err.problems.map((p) => `  ${p}`),
+      );
     throw err;
   }
   const backup = existsSync(configPath) ? backupFile(configPath, now) : undefined;
@@ -290,7 +347,18 @@ function commitConfig(configPath: string, draft: Draft, now: Date, account: Acco
 }
 
 /** The fields in the README's order, so a technician reading the file finds the identity first. */
-const ORDER = ['deviceId', 'groups', 'site', 'mqtt', 'topicRoot', 'trustedKeys', 'stateDir', 'cacheDir', 'hardware', 'audio'];
+const ORDER = [
+  'deviceId',
+  'groups',
+  'site',
+  'mqtt',
+  'topicRoot',
+  'trustedKeys',
+  'stateDir',
+  'cacheDir',
+  'hardware',
+  'audio',
+];
 function ordered(d: Draft): Draft {
   const out: Draft = {};
   for (const k of ORDER) if (k in d) out[k] = d[k];
@@ -313,11 +381,15 @@ function printNextSteps(ui: Ui, o: { configPath: string; dir: string; cert: Cert
   let n = 1;
   if (o.cert === 'awaiting' || o.cert === 'mismatch') {
     if (o.cert === 'mismatch') ui.out(`  (${join(o.dir, FILES.cert)} was made for another key: it is not used)`);
-    ui.out(`  ${n++}. send ${join(o.dir, FILES.csr)} to the centre's CA (cat it and paste it), then install what comes back:`);
+    ui.out(
+      `  ${n++}. send ${join(o.dir, FILES.csr)} to the centre's CA (cat it and paste it), then install what comes back:`,
+    );
     ui.out(`       loa-provision init --yes${cfg} --cert /path/to/signed.crt`);
     ui.out(`     (until then the box connects with its password only, if the broker allows that)`);
   }
   ui.out(`  ${n++}. sudo systemctl restart loa-agent`);
   ui.out(`  ${n++}. loa-provision check${cfg} --tone     (self-test; the tone is heard in the commune)`);
-  ui.out(`  ${n++}. loa-provision register${cfg}         (tells the centre ${o.deviceId} is installed, waits for its birth)`);
+  ui.out(
+    `  ${n++}. loa-provision register${cfg}         (tells the centre ${o.deviceId} is installed, waits for its birth)`,
+  );
 }

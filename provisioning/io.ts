@@ -40,7 +40,10 @@ export function makeUi(io: CliIo, opts: { ascii?: boolean; env?: NodeJS.ProcessE
 }
 
 /** A Writable-like sink that records what was written, for tests of main(). */
-export function memoryIo(input: NodeJS.ReadableStream, opts: { tty?: boolean } = {}): CliIo & { out(): string; errOut(): string } {
+export function memoryIo(
+  input: NodeJS.ReadableStream,
+  opts: { tty?: boolean } = {},
+): CliIo & { out(): string; errOut(): string } {
   let out = '';
   let err = '';
   const sink = (append: (s: string) => void) =>

@@ -11,12 +11,20 @@
 // hex. The centre computes the same from the CSR or the signed certificate:
 //   openssl req -in device.csr -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum
 import { execFileSync } from 'node:child_process';
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { atomicWrite, PUBLIC_MODE, SECRET_MODE, type Account } from './files.js';
 
 export const KEY_ALGORITHM = 'EC P-256 (prime256v1)';
-export const KEY_WHY = 'the client-certificate key type every MQTT broker and CA accepts (Ed25519 is not, e.g. on AWS IoT)';
+export const KEY_WHY =
+  'the client-certificate key type every MQTT broker and CA accepts (Ed25519 is not, e.g. on AWS IoT)';
 
 export function generateDeviceKeyPem(): string {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -30,7 +38,9 @@ export function readPrivateKey(path: string): KeyObject {
 /** sha256 hex of the DER SubjectPublicKeyInfo. Takes a private key, public key, certificate or CSR holder's key. */
 export function fingerprintOf(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 /** "ab12 cd34 …": the first 8 groups, readable aloud over the phone to the centre. */

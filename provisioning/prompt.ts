@@ -13,7 +13,11 @@ import type { Ui } from './io.js';
 export class PromptAborted extends Error {
   override readonly name = 'PromptAborted';
   constructor(readonly why: 'interrupted' | 'end of input') {
-    super(why === 'interrupted' ? 'interrupted (Ctrl-C): nothing written' : 'input ended before every question was answered: nothing written (use --yes and flags for scripted use)');
+    super(
+      why === 'interrupted'
+        ? 'interrupted (Ctrl-C): nothing written'
+        : 'input ended before every question was answered: nothing written (use --yes and flags for scripted use)',
+    );
   }
 }
 
@@ -86,7 +90,11 @@ export class Prompter {
   }
 
   /** Ask until `problems(answer)` returns none; each problem is shown before asking again. */
-  async askValid<T>(label: string, o: AskOptions, check: (answer: string) => { value: T } | { problems: readonly string[] }): Promise<T> {
+  async askValid<T>(
+    label: string,
+    o: AskOptions,
+    check: (answer: string) => { value: T } | { problems: readonly string[] },
+  ): Promise<T> {
     for (;;) {
       const answer = await this.ask(label, o);
       const r = check(answer);

@@ -58,10 +58,18 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
 
   let connected;
   try {
-    connected = await connectWithProgress(ui, c, { timeoutMs: Math.min(timeoutMs, 30_000), ...(f['client-id'] ? { clientId: f['client-id'] } : {}), ...(f['mqtt-version'] ? { mqttVersion: f['mqtt-version'] } : {}) });
+    connected = await connectWithProgress(ui, c, {
+      timeoutMs: Math.min(timeoutMs, 30_000),
+      ...(f['client-id'] ? { clientId: f['client-id'] } : {}),
+      ...(f['mqtt-version'] ? { mqttVersion: f['mqtt-version'] } : {}),
+    });
   } catch (err) {
     if (!(err instanceof BrokerError)) throw err;
-    throw new CliError(`cannot reach the broker: ${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, EXIT.FAIL, [`  ${ui.unicode ? '→' : '->'} ${err.failure.hint}`]);
+    throw new CliError(
+      `cannot reach the broker: ${err.failure.stage.toUpperCase()}: ${err.failure.detail}`,
+      EXIT.FAIL,
+      [`  ${ui.unicode ? '→' : '->'} ${err.failure.hint}`],
+    );
   }
   const client = connected.client;
   try {
@@ -73,7 +81,9 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
       agentVersion: AGENT_VERSION,
       keyFingerprint: id.fingerprint,
       keyType: id.keyType,
-      certificate: id.cert ? { subject: id.cert.subject, issuer: id.cert.issuer, validTo: id.cert.validTo.toISOString() } : null,
+      certificate: id.cert
+        ? { subject: id.cert.subject, issuer: id.cert.issuer, validTo: id.cert.validTo.toISOString() }
+        : null,
       // The CSR travels only while no certificate is installed: the centre can sign it from here.
       csr: id.cert ? null : id.csr,
       ts: registeredAt.toISOString(),
@@ -83,14 +93,23 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
     if (id.fingerprint) ui.out(`  key fingerprint (sha256): ${id.fingerprint}`);
     else ui.out(`  no device key: ${id.keyProblem ?? 'unknown'}`);
 
-    const birth = await waitForBirth(ui, client, topics.status, { since: registeredAt, any: f.any === true, timeoutMs, reportEveryMs: deps.reportEveryMs ?? 15_000 });
+    const birth = await waitForBirth(ui, client, topics.status, {
+      since: registeredAt,
+      any: f.any === true,
+      timeoutMs,
+      reportEveryMs: deps.reportEveryMs ?? 15_000,
+    });
     if (birth) {
       const after = Date.parse(String(birth.ts)) - registeredAt.getTime();
-      ui.out(`${ok} agent online: bootId ${String(birth.bootId)}, agent ${String(birth.agentVersion ?? '?')}, birth at ${String(birth.ts)}${after >= 0 ? ` (${seconds(after)} after registering)` : ''}`);
+      ui.out(
+        `${ok} agent online: bootId ${String(birth.bootId)}, agent ${String(birth.agentVersion ?? '?')}, birth at ${String(birth.ts)}${after >= 0 ? ` (${seconds(after)} after registering)` : ''}`,
+      );
       return EXIT.OK;
     }
     ui.out(`${bad} no birth from the agent of ${c.deviceId} within ${seconds(timeoutMs)}`);
-    ui.out(`    ${ui.unicode ? '→' : '->'} is loa-agent running? sudo systemctl restart loa-agent; sudo systemctl status loa-agent; journalctl -u loa-agent -n 50 (then loa-provision check)`);
+    ui.out(
+      `    ${ui.unicode ? '→' : '->'} is loa-agent running? sudo systemctl restart loa-agent; sudo systemctl status loa-agent; journalctl -u loa-agent -n 50 (then loa-provision check)`,
+    );
     return EXIT.FAIL;
   } catch (err) {
     if (err instanceof CliError) throw err;
@@ -113,7 +132,10 @@ async function waitForBirth(
   let ticker: NodeJS.Timeout | undefined;
   if (!ui.tty) {
     ui.out(`waiting up to ${seconds(o.timeoutMs)} for the agent's birth on ${topic}`);
-    ticker = setInterval(() => ui.out(`  still waiting (${seconds(Date.now() - t0)} of ${seconds(o.timeoutMs)})`), o.reportEveryMs);
+    ticker = setInterval(
+      () => ui.out(`  still waiting (${seconds(Date.now() - t0)} of ${seconds(o.timeoutMs)})`),
+      o.reportEveryMs,
+    );
   }
   try {
     return await new Promise((resolve, reject) => {
@@ -133,8 +155,14 @@ async function waitForBirth(
         noted = true;
         // An older status is what the broker kept: say what it means while we wait.
         spin.stop();
-        if (m.online === true) ui.out(`  the broker holds an older birth (${String(m.ts)}, bootId ${String(m.bootId)}): the agent has not reconnected since; restart it (sudo systemctl restart loa-agent) or use --any`);
-        else ui.out(`  the last status is offline (${String(m.reason ?? '?')}${m.ts ? ` at ${String(m.ts)}` : ''}, bootId ${String(m.bootId)}): start the agent (sudo systemctl restart loa-agent)`);
+        if (m.online === true)
+          ui.out(
+            `  the broker holds an older birth (${String(m.ts)}, bootId ${String(m.bootId)}): the agent has not reconnected since; restart it (sudo systemctl restart loa-agent) or use --any`,
+          );
+        else
+          ui.out(
+            `  the last status is offline (${String(m.reason ?? '?')}${m.ts ? ` at ${String(m.ts)}` : ''}, bootId ${String(m.bootId)}): start the agent (sudo systemctl restart loa-agent)`,
+          );
         spin = progress(ui, label);
       };
       client.on('message', onMessage);

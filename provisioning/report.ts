@@ -25,7 +25,14 @@ export const warn = (detail: string, hint: string): Outcome => ({ status: 'warn'
 export const skip = (detail: string, hint?: string): Outcome => ({ status: 'skip', detail, ...(hint ? { hint } : {}) });
 
 export function result(name: string, o: Outcome, ms: number): CheckResult {
-  return { name, ok: o.status !== 'fail', status: o.status, detail: o.detail, ...(o.hint ? { hint: o.hint } : {}), ms: Math.round(ms) };
+  return {
+    name,
+    ok: o.status !== 'fail',
+    status: o.status,
+    detail: o.detail,
+    ...(o.hint ? { hint: o.hint } : {}),
+    ms: Math.round(ms),
+  };
 }
 
 /** Run one check, timing it; an unexpected exception is a failed check, not a crashed checklist. */
@@ -34,7 +41,11 @@ export async function timed(name: string, fn: () => Promise<Outcome>): Promise<C
   try {
     return result(name, await fn(), performance.now() - t0);
   } catch (err) {
-    return result(name, fail(`unexpected error: ${(err as Error).message}`, 'run again with LOA_DEBUG=1 and report it with the output'), performance.now() - t0);
+    return result(
+      name,
+      fail(`unexpected error: ${(err as Error).message}`, 'run again with LOA_DEBUG=1 and report it with the output'),
+      performance.now() - t0,
+    );
   }
 }
 
@@ -70,7 +81,8 @@ export function progress(ui: Ui, label: string, intervalMs = 250): Progress {
   const frames = ui.unicode ? '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏' : '|/-\\';
   const t0 = Date.now();
   let i = 0;
-  const draw = () => ui.write(`\r${frames[i++ % frames.length]} ${label} ${Math.floor((Date.now() - t0) / 1000)} s\x1b[K`);
+  const draw = () =>
+    ui.write(`\r${frames[i++ % frames.length]} ${label} ${Math.floor((Date.now() - t0) / 1000)} s\x1b[K`);
   draw();
   const timer = setInterval(draw, intervalMs);
   return {
@@ -90,20 +102,36 @@ export async function withProgress<T>(ui: Ui, label: string, fn: () => Promise<T
   }
 }
 
-export function buildReport(deviceId: string | null, results: readonly CheckResult[], o: { ts: Date; totalMs: number; agentVersion: string }): CheckReport {
+export function buildReport(
+  deviceId: string | null,
+  results: readonly CheckResult[],
+  o: { ts: Date; totalMs: number; agentVersion: string },
+): CheckReport {
   return {
     deviceId,
     ts: o.ts.toISOString(),
     passed: results.every((r) => r.ok),
     agentVersion: o.agentVersion,
     totalMs: Math.round(o.totalMs),
-    checks: results.map((r) => ({ name: r.name, ok: r.ok, status: r.status, detail: r.detail, hint: r.hint ?? null, ms: r.ms })),
+    checks: results.map((r) => ({
+      name: r.name,
+      ok: r.ok,
+      status: r.status,
+      detail: r.detail,
+      hint: r.hint ?? null,
+      ms: r.ms,
+    })),
   };
 }
 
 export function summaryLine(results: readonly CheckResult[], totalMs: number): string {
   const n = (s: CheckResult['status']) => results.filter((r) => r.status === s).length;
   const longest = results.reduce<CheckResult | undefined>((a, r) => (!a || r.ms > a.ms ? r : a), undefined);
-  const parts = [`${n('ok')} passed`, `${n('fail')} failed`, ...(n('warn') ? [`${n('warn')} warning${n('warn') > 1 ? 's' : ''}`] : []), ...(n('skip') ? [`${n('skip')} skipped`] : [])];
+  const parts = [
+    `${n('ok')} passed`,
+    `${n('fail')} failed`,
+    ...(n('warn') ? [`${n('warn')} warning${n('warn') > 1 ? 's' : ''}`] : []),
+    ...(n('skip') ? [`${n('skip')} skipped`] : []),
+  ];
   return `${parts.join(', ')} in ${seconds(totalMs)}${longest ? ` (longest: ${longest.name}, ${seconds(longest.ms)})` : ''}`;
 }

@@ -16,7 +16,10 @@ export function loadConfigOrExit(path: string): Config {
     return loadConfig(path);
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new CliError(`configuration error (${err.code}) in ${path}:`, EXIT.CONFIG, [...err.problems.map((p) => `  ${p}`), '  fix it, or run loa-provision init again']);
+      throw new CliError(`configuration error (${err.code}) in ${path}:`, EXIT.CONFIG, [
+        ...err.problems.map((p) => `  ${p}`),
+        '  fix it, or run loa-provision init again',
+      ]);
     }
     throw err;
   }
@@ -43,7 +46,12 @@ export function identityOf(c: Config, configPath: string): Identity {
     id.fingerprint = fingerprintOf(key);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    id.keyProblem = e.code === 'ENOENT' ? 'no device key (run loa-provision init)' : e.code === 'EACCES' ? 'key not readable (run with sudo)' : e.message;
+    id.keyProblem =
+      e.code === 'ENOENT'
+        ? 'no device key (run loa-provision init)'
+        : e.code === 'EACCES'
+          ? 'key not readable (run with sudo)'
+          : e.message;
   }
   if (c.mqtt.cert) {
     try {
@@ -65,10 +73,16 @@ export function identityOf(c: Config, configPath: string): Identity {
 }
 
 /** The broker connection of register and show: the config's, or --mqtt-version's; a fallback to 3.1.1 is said on stderr. */
-export async function connectWithProgress(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: string; mqttVersion?: string }): Promise<Connected> {
+export async function connectWithProgress(
+  ui: Ui,
+  c: Config,
+  o: { timeoutMs: number; clientId?: string; mqttVersion?: string },
+): Promise<Connected> {
   const t = forceVersion(targetFromConfig(c, o.clientId), o.mqttVersion);
   let notice: string | undefined;
-  const connected = await withProgress(ui, `connecting to ${t.host}:${t.port}`, () => connectBroker(t, { timeoutMs: o.timeoutMs, onFallback: (l) => (notice = l) }));
+  const connected = await withProgress(ui, `connecting to ${t.host}:${t.port}`, () =>
+    connectBroker(t, { timeoutMs: o.timeoutMs, onFallback: (l) => (notice = l) }),
+  );
   // After the progress line is done, so the notice stands on its own line.
   if (notice) ui.err(notice);
   return connected;
@@ -79,7 +93,11 @@ export async function connectWithProgress(ui: Ui, c: Config, o: { timeoutMs: num
  * messages right after the SUBACK, so a short settle time after it is enough; returns
  * early once every topic has one.
  */
-export async function readRetained(client: MqttClient, topics: readonly string[], settleMs = 1500): Promise<Map<string, Buffer>> {
+export async function readRetained(
+  client: MqttClient,
+  topics: readonly string[],
+  settleMs = 1500,
+): Promise<Map<string, Buffer>> {
   const got = new Map<string, Buffer>();
   let wake: (() => void) | undefined;
   const onMessage = (topic: string, payload: Buffer, packet: { retain: boolean }) => {

@@ -11,7 +11,14 @@ import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';
 import { seconds } from './report.js';
-import { connectWithProgress, identityOf, loadConfigOrExit, parseJson, readRetained, type Identity } from './session.js';
+import {
+  connectWithProgress,
+  identityOf,
+  loadConfigOrExit,
+  parseJson,
+  readRetained,
+  type Identity,
+} from './session.js';
 
 export const SHOW_HELP = `loa-provision show [--config ${DEFAULT_CONFIG_PATH}] [--json] [--timeout 10] [--mqtt-version 5|3.1.1]
 
@@ -55,7 +62,16 @@ export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): 
   const now = deps.now ?? (() => new Date());
   const c = loadConfigOrExit(configPath);
   const id = identityOf(c, configPath);
-  const live = await readLive(f.json ? { ...ui, tty: false } : ui, c, { timeoutMs, ...(f['client-id'] ? { clientId: f['client-id'] } : {}), ...(f['mqtt-version'] ? { mqttVersion: f['mqtt-version'] } : {}) }, now);
+  const live = await readLive(
+    f.json ? { ...ui, tty: false } : ui,
+    c,
+    {
+      timeoutMs,
+      ...(f['client-id'] ? { clientId: f['client-id'] } : {}),
+      ...(f['mqtt-version'] ? { mqttVersion: f['mqtt-version'] } : {}),
+    },
+    now,
+  );
 
   if (f.json) {
     ui.out(JSON.stringify({ configPath, identity: identityJson(c, id), config: summaryJson(c), live }, null, 2));
@@ -66,7 +82,12 @@ export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): 
   return live.reachable ? EXIT.OK : EXIT.FAIL;
 }
 
-async function readLive(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: string; mqttVersion?: string }, now: () => Date): Promise<Live> {
+async function readLive(
+  ui: Ui,
+  c: Config,
+  o: { timeoutMs: number; clientId?: string; mqttVersion?: string },
+  now: () => Date,
+): Promise<Live> {
   const t = topicsFor(c.topicRoot, c.deviceId, []);
   let connected;
   try {
@@ -74,7 +95,14 @@ async function readLive(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: st
   } catch (err) {
     if (!(err instanceof BrokerError)) throw err;
     const e = err.failure;
-    return { reachable: false, error: { stage: e.stage, detail: e.detail, hint: e.hint }, status: null, heartbeat: null, check: null, heartbeatAgeS: null };
+    return {
+      reachable: false,
+      error: { stage: e.stage, detail: e.detail, hint: e.hint },
+      status: null,
+      heartbeat: null,
+      check: null,
+      heartbeatAgeS: null,
+    };
   }
   try {
     const got = await readRetained(connected.client, [t.status, t.heartbeat, t.check]);
@@ -94,7 +122,9 @@ async function readLive(ui: Ui, c: Config, o: { timeoutMs: number; clientId?: st
 
 function tlsMode(c: Config): string {
   if (!c.mqtt.url.startsWith('mqtts:')) return 'none (plain mqtt://)';
-  const server = c.mqtt.insecureSkipVerify ? 'server NOT verified (insecureSkipVerify)' : `server verified by ${c.mqtt.ca ?? 'the system CAs'}`;
+  const server = c.mqtt.insecureSkipVerify
+    ? 'server NOT verified (insecureSkipVerify)'
+    : `server verified by ${c.mqtt.ca ?? 'the system CAs'}`;
   return `${server}; ${c.mqtt.cert ? `mutual TLS with ${c.mqtt.cert}` : 'no client certificate'}`;
 }
 
@@ -103,7 +133,8 @@ function hardwareText(c: Config): string {
   if (h.board === 'mcu') return `mcu on ${h.mcu.path} (${h.mcu.baudRate} baud, watchdog ${h.mcu.watchdogS} s)`;
   if (h.board === 'gpio' && h.gpio) {
     const p = h.gpio.pins;
-    const pin = (x: { line: number; activeLow: boolean } | undefined) => (x ? `GPIO${x.line}${x.activeLow ? ' (active low)' : ''}` : 'none');
+    const pin = (x: { line: number; activeLow: boolean } | undefined) =>
+      x ? `GPIO${x.line}${x.activeLow ? ' (active low)' : ''}` : 'none';
     return `gpio (${h.gpio.backend}): amp ${pin(p.amp)}, fm ${pin(p.inputFm)}, line ${pin(p.inputLine)}, fault ${pin(p.ampFault)}`;
   }
   return 'sim (no hardware)';
@@ -115,7 +146,9 @@ function identityJson(c: Config, id: Identity) {
     groups: c.groups,
     site: c.site,
     key: { path: id.keyPath, type: id.keyType, fingerprint: id.fingerprint, problem: id.keyProblem ?? null },
-    certificate: id.cert ? { path: id.cert.path, subject: id.cert.subject, issuer: id.cert.issuer, validTo: id.cert.validTo.toISOString() } : null,
+    certificate: id.cert
+      ? { path: id.cert.path, subject: id.cert.subject, issuer: id.cert.issuer, validTo: id.cert.validTo.toISOString() }
+      : null,
     csr: id.csrPath,
   };
 }
@@ -141,16 +174,32 @@ function printLocal(ui: Ui, c: Config, configPath: string, id: Identity): void {
   const row = (k: string, v: string) => ui.out(`  ${k.padEnd(13)} ${v}`);
   ui.out(`${c.deviceId}  (${configPath})`);
   row('groups', c.groups.join(', ') || 'none');
-  row('site', [s.communeName, s.communeCode && `code ${s.communeCode}`, s.province && `province ${s.province}`].filter(Boolean).join(', ') || 'not recorded');
+  row(
+    'site',
+    [s.communeName, s.communeCode && `code ${s.communeCode}`, s.province && `province ${s.province}`]
+      .filter(Boolean)
+      .join(', ') || 'not recorded',
+  );
   if (s.lat !== undefined || s.lon !== undefined) row('position', `${s.lat ?? '?'}, ${s.lon ?? '?'}`);
   if (s.installer || s.installedAt) row('installed', `${s.installedAt ?? '?'} by ${s.installer ?? '?'}`);
-  row('device key', id.fingerprint ? `${id.keyType}, sha256 ${shortFingerprint(id.fingerprint)} … (${id.keyPath})` : `${id.keyProblem} (${id.keyPath})`);
+  row(
+    'device key',
+    id.fingerprint
+      ? `${id.keyType}, sha256 ${shortFingerprint(id.fingerprint)} … (${id.keyPath})`
+      : `${id.keyProblem} (${id.keyPath})`,
+  );
   if (id.cert) {
     const days = Math.floor((id.cert.validTo.getTime() - Date.now()) / 86_400_000);
-    row('certificate', `${id.cert.subject}, by ${id.cert.issuer.replace(/^.*CN=/, 'CN=')}, ${days >= 0 ? `valid ${days} more days` : 'EXPIRED'}`);
+    row(
+      'certificate',
+      `${id.cert.subject}, by ${id.cert.issuer.replace(/^.*CN=/, 'CN=')}, ${days >= 0 ? `valid ${days} more days` : 'EXPIRED'}`,
+    );
   } else if (id.csrPath) row('certificate', `none yet; ${id.csrPath} awaits signing by the centre`);
   const j = summaryJson(c);
-  row('broker', `${j.broker} (MQTT ${j.mqttVersion}), user ${j.username ?? 'none'}${j.passwordFile ? `, password in ${j.passwordFile}` : ''}`);
+  row(
+    'broker',
+    `${j.broker} (MQTT ${j.mqttVersion}), user ${j.username ?? 'none'}${j.passwordFile ? `, password in ${j.passwordFile}` : ''}`,
+  );
   row('TLS', j.tls);
   row('board', j.hardware);
   row('audio', j.audio);
@@ -168,14 +217,22 @@ function age(s: number): string {
 function printLive(ui: Ui, live: Live): void {
   ui.out('');
   if (!live.reachable) {
-    ui.out(`Live state: UNKNOWN: the broker cannot be reached (${live.error!.stage.toUpperCase()}: ${live.error!.detail})`);
+    ui.out(
+      `Live state: UNKNOWN: the broker cannot be reached (${live.error!.stage.toUpperCase()}: ${live.error!.detail})`,
+    );
     ui.out(`  ${ui.unicode ? '→' : '->'} ${live.error!.hint}`);
     return;
   }
   const st = live.status;
   if (!st) ui.out('Agent: never seen on this broker (no retained status)');
-  else if (st.online === true) ui.out(`Agent: ONLINE since ${String(st.ts)}, bootId ${String(st.bootId)}, agent ${String(st.agentVersion ?? '?')}`);
-  else ui.out(`Agent: OFFLINE (${String(st.reason ?? '?')}${st.ts ? ` at ${String(st.ts)}` : ''}), last bootId ${String(st.bootId)}`);
+  else if (st.online === true)
+    ui.out(
+      `Agent: ONLINE since ${String(st.ts)}, bootId ${String(st.bootId)}, agent ${String(st.agentVersion ?? '?')}`,
+    );
+  else
+    ui.out(
+      `Agent: OFFLINE (${String(st.reason ?? '?')}${st.ts ? ` at ${String(st.ts)}` : ''}), last bootId ${String(st.bootId)}`,
+    );
   const hb = live.heartbeat;
   if (!hb) {
     ui.out('Heartbeat: none retained');
@@ -187,12 +244,15 @@ function printLive(ui: Ui, live: Live): void {
     const schedule = (hb.schedule as { id: string; version: number }[] | undefined) ?? [];
     const same = st && hb.bootId === st.bootId ? '' : ' (another boot than the status)';
     ui.out(`Heartbeat: ${ageText}${stale}${same}, uptime ${age(Number(hb.uptimeS ?? 0))}, state ${String(hb.state)}`);
-    ui.out(`  playing   ${playing ? `${playing.itemId} (${playing.source})` : 'nothing'}; volume ${String(hb.volume ?? '?')}`);
+    ui.out(
+      `  playing   ${playing ? `${playing.itemId} (${playing.source})` : 'nothing'}; volume ${String(hb.volume ?? '?')}`,
+    );
     const faults = [hb.state === 'fault' ? 'state fault' : '', amp?.fault ? 'amplifier fault' : ''].filter(Boolean);
     ui.out(`  faults    ${faults.join(', ') || 'none'}; amplifier ${amp ? (amp.on ? 'on' : 'off') : '?'}`);
     ui.out(`  outbox    ${String(hb.outbox ?? '?')} event(s) waiting`);
     ui.out(`  schedules ${schedule.map((d) => `${d.id} v${d.version}`).join(', ') || 'none'}`);
   }
   const ck = live.check;
-  if (ck) ui.out(`Last check: ${ck.passed ? 'passed' : 'FAILED'} at ${String(ck.ts)} (${seconds(Number(ck.totalMs ?? 0))})`);
+  if (ck)
+    ui.out(`Last check: ${ck.passed ? 'passed' : 'FAILED'} at ${String(ck.ts)} (${seconds(Number(ck.totalMs ?? 0))})`);
 }

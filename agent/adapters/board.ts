@@ -87,5 +87,10 @@ export interface BoardDiagnostics {
 
 /** The amplifier-fault input of the sim and GPIO boards, as a condition. */
 export function ampFaultCondition(fault: boolean): HwCondition {
-  return { component: 'amp', code: 'amp_fault', active: fault, message: fault ? 'amplifier fault input active' : 'amplifier fault input cleared' };
+  return {
+    component: 'amp',
+    code: 'amp_fault',
+    active: fault,
+    message: fault ? 'amplifier fault input active' : 'amplifier fault input cleared',
+  };
 }

@@ -45,7 +45,11 @@ export class ClockCheckpoint {
     try {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ code: 'CLOCK_STATE', err: (err as Error).message, path: this.path }, 'clock checkpoint unreadable; ignored');
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.log.error(
+          { code: 'CLOCK_STATE', err: (err as Error).message, path: this.path },
+          'clock checkpoint unreadable; ignored',
+        );
       return null;
     }
     try {
@@ -55,20 +59,33 @@ export class ClockCheckpoint {
         if (f.sum !== checksum(String(f.lowerBound))) throw new Error('its checksum does not match');
         return noteClaim(NO_EVIDENCE, { id: 'clock.json v1', at: ms(f.lowerBound)! }, this.now());
       }
-      if (f.v !== 2 || typeof f.data !== 'string' || f.sum !== checksum(f.data)) throw new Error('not a checkpoint, or its checksum does not match');
+      if (f.v !== 2 || typeof f.data !== 'string' || f.sum !== checksum(f.data))
+        throw new Error('not a checkpoint, or its checksum does not match');
       const d = JSON.parse(f.data) as FileV2;
-      const e: Evidence = { bound: ms(d.lowerBound), checkpoint: ms(d.checkpoint), claims: (d.claims ?? []).slice(0, 2).map((c) => ({ id: String(c.id), at: ms(c.at)! })) };
+      const e: Evidence = {
+        bound: ms(d.lowerBound),
+        checkpoint: ms(d.checkpoint),
+        claims: (d.claims ?? []).slice(0, 2).map((c) => ({ id: String(c.id), at: ms(c.at)! })),
+      };
       this.written = f.data;
       return e;
     } catch (err) {
-      this.log.error({ code: 'CLOCK_STATE', err: (err as Error).message, path: this.path }, 'clock checkpoint corrupt; ignored');
+      this.log.error(
+        { code: 'CLOCK_STATE', err: (err as Error).message, path: this.path },
+        'clock checkpoint corrupt; ignored',
+      );
       return null;
     }
   }
 
   /** Persist `e` unless it is already on disk. False when the disk refused it. */
   save(e: Evidence): boolean {
-    const d: FileV2 = { v: 2, lowerBound: iso(e.bound), checkpoint: iso(e.checkpoint), claims: e.claims.map((c) => ({ id: c.id, at: iso(c.at)! })) };
+    const d: FileV2 = {
+      v: 2,
+      lowerBound: iso(e.bound),
+      checkpoint: iso(e.checkpoint),
+      claims: e.claims.map((c) => ({ id: c.id, at: iso(c.at)! })),
+    };
     const data = JSON.stringify(d);
     if (this.written === data) return true;
     try {
@@ -78,7 +95,11 @@ export class ClockCheckpoint {
       this.failing = false;
       return true;
     } catch (err) {
-      if (!this.failing) this.log.error({ code: 'CLOCK_STATE', err: (err as Error).message, path: this.path }, 'clock checkpoint not written; kept in memory, will retry');
+      if (!this.failing)
+        this.log.error(
+          { code: 'CLOCK_STATE', err: (err as Error).message, path: this.path },
+          'clock checkpoint not written; kept in memory, will retry',
+        );
       this.failing = true;
       return false;
     }

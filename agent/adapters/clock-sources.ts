@@ -47,7 +47,12 @@ export interface ClockSourceOptions {
 
 const KERNEL_PROBES = [
   ['timedatectl', 'show', '-p', 'NTPSynchronized', '--value'],
-  ['/usr/bin/python3', '-S', '-c', 'import ctypes;b=ctypes.create_string_buffer(512);print(ctypes.CDLL(None).adjtimex(b))'],
+  [
+    '/usr/bin/python3',
+    '-S',
+    '-c',
+    'import ctypes;b=ctypes.create_string_buffer(512);print(ctypes.CDLL(None).adjtimex(b))',
+  ],
 ];
 /** adjtimex(2) clock states: TIME_OK, TIME_INS, TIME_DEL, TIME_OOP, TIME_WAIT are synchronised; TIME_ERROR (5) is not. */
 const TIME_ERROR = 5;
@@ -62,10 +67,15 @@ export function createClockSources(o: ClockSourceOptions = {}): ClockSources {
     const [bin, ...args] = argv;
     if (!bin || missing.has(bin)) return null;
     return new Promise((resolve) => {
-      execFile(bin, args, { timeout: timeoutMs, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }, (err, stdout) => {
-        if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') missing.add(bin);
-        resolve(err ? null : stdout);
-      });
+      execFile(
+        bin,
+        args,
+        { timeout: timeoutMs, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } },
+        (err, stdout) => {
+          if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') missing.add(bin);
+          resolve(err ? null : stdout);
+        },
+      );
     });
   }
 

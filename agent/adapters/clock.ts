@@ -33,7 +33,8 @@ export interface Clock {
 }
 
 const asHandle = (t: NodeJS.Timeout): TimerHandle => t as unknown as TimerHandle;
-const asTimeout = (h: TimerHandle | undefined): NodeJS.Timeout | undefined => h as unknown as NodeJS.Timeout | undefined;
+const asTimeout = (h: TimerHandle | undefined): NodeJS.Timeout | undefined =>
+  h as unknown as NodeJS.Timeout | undefined;
 
 /**
  * The real clock. The globals are looked up at each call, not captured at load, so a

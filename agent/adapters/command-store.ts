@@ -24,10 +24,14 @@ export class CommandStore {
   constructor(private readonly db: Db) {
     this.q = {
       has: db.prepare('SELECT 1 FROM commands WHERE id = ?').pluck(),
-      begin: db.prepare(`INSERT OR IGNORE INTO commands (id, action, received_at, expires_at, state) VALUES (?, ?, ?, ?, 'running')`),
+      begin: db.prepare(
+        `INSERT OR IGNORE INTO commands (id, action, received_at, expires_at, state) VALUES (?, ?, ?, ?, 'running')`,
+      ),
       finish: db.prepare(`UPDATE commands SET state = 'done', result = ? WHERE id = ?`),
       sent: db.prepare('UPDATE commands SET sent = 1 WHERE id = ?'),
-      unsent: db.prepare(`SELECT id, result FROM commands WHERE state = 'done' AND sent = 0 AND result IS NOT NULL ORDER BY received_at`),
+      unsent: db.prepare(
+        `SELECT id, result FROM commands WHERE state = 'done' AND sent = 0 AND result IS NOT NULL ORDER BY received_at`,
+      ),
       running: db.prepare(`SELECT id, action FROM commands WHERE state = 'running'`),
       prune: db.prepare('DELETE FROM commands WHERE expires_at < ?'),
     };
@@ -35,7 +39,9 @@ export class CommandStore {
 
   /** Every id held, with its expiry (epoch ms), for the replay state's merge at start. */
   ids(): { id: string; expiresAt: number }[] {
-    return (this.db.prepare('SELECT id, expires_at AS e FROM commands').all() as { id: string; e: string }[]).map((r) => ({ id: r.id, expiresAt: Date.parse(r.e) }));
+    return (this.db.prepare('SELECT id, expires_at AS e FROM commands').all() as { id: string; e: string }[]).map(
+      (r) => ({ id: r.id, expiresAt: Date.parse(r.e) }),
+    );
   }
 
   seen(id: string): boolean {

@@ -108,7 +108,10 @@ export class GpioBoard implements Board {
     this.clock = o.clock ?? systemClock;
     this.debouncer = new Debouncer(false, o.faultDebounceMs ?? 50, (fault) => {
       this.ampFault = fault;
-      o.log[fault ? 'warn' : 'info']({ ampFault: fault }, fault ? 'amplifier fault input active' : 'amplifier fault input cleared');
+      o.log[fault ? 'warn' : 'info'](
+        { ampFault: fault },
+        fault ? 'amplifier fault input active' : 'amplifier fault input cleared',
+      );
       for (const l of [...this.faultListeners]) l(fault);
     });
   }
@@ -205,34 +208,47 @@ export class GpioBoard implements Board {
 
   private async open(): Promise<Driver> {
     const o = this.o;
-    for (const [k, p] of Object.entries({ amp: o.amp, inputFm: o.inputFm, inputLine: o.inputLine, ampFault: o.ampFault })) {
-      if (p && !(Number.isInteger(p.line) && p.line >= 0)) throw new LoaError('GPIO_SETUP', `${k}: line ${p.line} is not a BCM line number`);
+    for (const [k, p] of Object.entries({
+      amp: o.amp,
+      inputFm: o.inputFm,
+      inputLine: o.inputLine,
+      ampFault: o.ampFault,
+    })) {
+      if (p && !(Number.isInteger(p.line) && p.line >= 0))
+        throw new LoaError('GPIO_SETUP', `${k}: line ${p.line} is not a BCM line number`);
     }
     const lines = [o.amp, o.inputFm, o.inputLine, o.ampFault].flatMap((p) => (p ? [p.line] : []));
-    if (new Set(lines).size !== lines.length) throw new LoaError('GPIO_SETUP', `two functions share a GPIO line: ${lines.join(', ')}`);
+    if (new Set(lines).size !== lines.length)
+      throw new LoaError('GPIO_SETUP', `two functions share a GPIO line: ${lines.join(', ')}`);
     const want = o.backend ?? 'auto';
     const labels = o.chipLabels ?? DEFAULT_CHIP_LABELS;
     let why = `configured (backend: ${want})`;
     if (want !== 'gpiod') {
       const r = await trySysfs(o, labels, Math.max(...lines));
       if (typeof r !== 'string') {
-        o.log.info({ backend: 'sysfs', ...r.describe }, `gpio backend sysfs: ${r.describe.chip} has base ${r.describe.base} (backend: ${want})`);
+        o.log.info(
+          { backend: 'sysfs', ...r.describe },
+          `gpio backend sysfs: ${r.describe.chip} has base ${r.describe.base} (backend: ${want})`,
+        );
         return r;
       }
       if (want === 'sysfs') throw new LoaError('GPIO_SETUP', `sysfs GPIO unusable: ${r}`);
       why = r;
     }
     const chip = await findGpiodChip(labels);
-    if (Math.max(...lines) >= chip.lines) throw new LoaError('GPIO_SETUP', `line ${Math.max(...lines)} is beyond ${chip.name} (${chip.lines} lines)`);
+    if (Math.max(...lines) >= chip.lines)
+      throw new LoaError('GPIO_SETUP', `line ${Math.max(...lines)} is beyond ${chip.name} (${chip.lines} lines)`);
     const d = new GpiodDriver(o, chip, (msg) => {
       // The lines are released: their levels are unknown until the next write.
       for (const k of OUTPUTS) this.unsure.add(k);
       o.log.error({ code: 'GPIO_WRITE', backend: 'gpiod' }, msg);
     });
-    o.log.info({ backend: 'gpiod', ...d.describe, reason: why }, `gpio backend gpiod: ${chip.name} [${chip.label}], because ${why}`);
+    o.log.info(
+      { backend: 'gpiod', ...d.describe, reason: why },
+      `gpio backend gpiod: ${chip.name} [${chip.label}], because ${why}`,
+    );
     return d;
   }
-
 
   private startFaultPoll(): void {
     if (!this.o.ampFault || this.poll) return;

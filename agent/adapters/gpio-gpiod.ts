@@ -113,7 +113,8 @@ export class GpiodDriver implements Driver {
     this.holder = null;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
-    const within = (ms: number) => Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
+    const within = (ms: number) =>
+      Promise.race([gone.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
     child.stdin?.end(); // EOF: gpioset returns from its wait, releases the lines, exits 0
     if (await within(1000)) return;
     child.kill('SIGTERM');
@@ -123,17 +124,24 @@ export class GpiodDriver implements Driver {
   }
 }
 
-export async function findGpiodChip(labels: readonly string[]): Promise<{ name: string; label: string; lines: number }> {
+export async function findGpiodChip(
+  labels: readonly string[],
+): Promise<{ name: string; label: string; lines: number }> {
   let out: string;
   try {
     out = (await execFileP('gpiodetect', [], { timeout: 5000 })).stdout;
   } catch (err) {
-    throw new LoaError('GPIO_SETUP', `gpiodetect failed (is Debian's gpiod package installed?): ${errMsg(err)}`, { cause: err });
+    throw new LoaError('GPIO_SETUP', `gpiodetect failed (is Debian's gpiod package installed?): ${errMsg(err)}`, {
+      cause: err,
+    });
   }
   const chips = parseGpiodetect(out);
   for (const label of labels) {
     const c = chips.find((x) => x.label === label);
     if (c) return c;
   }
-  throw new LoaError('GPIO_SETUP', `no gpiochip labelled ${labels.join(' | ')} (gpiodetect: ${chips.map((c) => c.label).join(', ') || 'none'})`);
+  throw new LoaError(
+    'GPIO_SETUP',
+    `no gpiochip labelled ${labels.join(' | ')} (gpiodetect: ${chips.map((c) => c.label).join(', ') || 'none'})`,
+  );
 }

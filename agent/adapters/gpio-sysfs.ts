@@ -68,7 +68,9 @@ async function openSysfs(o: GpioBoardOptions, chip: SysfsChip): Promise<Driver> 
       // onoff writes active_low before direction, and the kernel applies "high"/"low" to
       // the raw level (gpiod_direction_output_raw): an active-low relay is created off by
       // "high". The pin is thus driven off from its first instant, even if exported before.
-      const g = new Gpio(chip.base + p.line, p.activeLow ? 'high' : 'low', undefined, { activeLow: p.activeLow === true });
+      const g = new Gpio(chip.base + p.line, p.activeLow ? 'high' : 'low', undefined, {
+        activeLow: p.activeLow === true,
+      });
       made.push(g);
       outs[k] = g;
     }
@@ -92,7 +94,11 @@ async function openSysfs(o: GpioBoardOptions, chip: SysfsChip): Promise<Driver> 
   process.on('exit', onExit);
   return {
     backend: 'sysfs',
-    describe: { chip: chip.label, base: chip.base, gpio: Object.fromEntries(OUTPUTS.map((k) => [k, chip.base + o[k].line])) },
+    describe: {
+      chip: chip.label,
+      base: chip.base,
+      gpio: Object.fromEntries(OUTPUTS.map((k) => [k, chip.base + o[k].line])),
+    },
     async write(levels) {
       for (const k of OUTPUTS) {
         const v = levels[k];
@@ -100,7 +106,11 @@ async function openSysfs(o: GpioBoardOptions, chip: SysfsChip): Promise<Driver> 
         try {
           outs[k].writeSync(v ? 1 : 0);
         } catch (err) {
-          throw new LoaError('GPIO_WRITE', `sysfs gpio${chip.base + o[k].line} (${k}) <- ${v ? 1 : 0} failed: ${errMsg(err)}`, { cause: err });
+          throw new LoaError(
+            'GPIO_WRITE',
+            `sysfs gpio${chip.base + o[k].line} (${k}) <- ${v ? 1 : 0} failed: ${errMsg(err)}`,
+            { cause: err },
+          );
         }
       }
     },
@@ -115,12 +125,17 @@ async function openSysfs(o: GpioBoardOptions, chip: SysfsChip): Promise<Driver> 
 }
 
 /** The sysfs driver, or why not (a string). Configuration errors throw. */
-export async function trySysfs(o: GpioBoardOptions, labels: readonly string[], maxLine: number): Promise<Driver | string> {
+export async function trySysfs(
+  o: GpioBoardOptions,
+  labels: readonly string[],
+  maxLine: number,
+): Promise<Driver | string> {
   const sysRoot = o.sysRoot ?? '/sys';
   if (!existsSync(join(sysRoot, 'class/gpio'))) return `sysfs GPIO absent (no ${join(sysRoot, 'class/gpio')})`;
   const chip = findSysfsChip(sysRoot, labels);
   if (!chip) return `no gpiochip labelled ${labels.join(' | ')} under ${join(sysRoot, 'class/gpio')}`;
-  if (maxLine >= chip.ngpio) throw new LoaError('GPIO_SETUP', `line ${maxLine} is beyond ${chip.label} (${chip.ngpio} lines)`);
+  if (maxLine >= chip.ngpio)
+    throw new LoaError('GPIO_SETUP', `line ${maxLine} is beyond ${chip.label} (${chip.ngpio} lines)`);
   if (resolve(sysRoot) !== '/sys') return `onoff drives /sys/class/gpio only, and sysRoot is ${sysRoot}`;
   let Gpio: (typeof import('onoff'))['Gpio'];
   try {

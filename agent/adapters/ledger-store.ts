@@ -27,7 +27,9 @@ export class LedgerStore {
     const mem = this.unwritten.get(key);
     if (mem) return mem.row;
     return this.db
-      .prepare('SELECT occ_key AS key, doc_id AS docId, item_id AS itemId, occurrence, state, detail FROM ledger WHERE occ_key = ?')
+      .prepare(
+        'SELECT occ_key AS key, doc_id AS docId, item_id AS itemId, occurrence, state, detail FROM ledger WHERE occ_key = ?',
+      )
       .get(key) as LedgerRow | undefined;
   }
 
@@ -69,7 +71,9 @@ export class LedgerStore {
   unfinished(): LedgerRow[] {
     // Memory rows are this process's own: a restart begins with none.
     return this.db
-      .prepare(`SELECT occ_key AS key, doc_id AS docId, item_id AS itemId, occurrence, state, detail FROM ledger WHERE state = 'started' ORDER BY occurrence`)
+      .prepare(
+        `SELECT occ_key AS key, doc_id AS docId, item_id AS itemId, occurrence, state, detail FROM ledger WHERE state = 'started' ORDER BY occurrence`,
+      )
       .all() as LedgerRow[];
   }
 

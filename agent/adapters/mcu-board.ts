@@ -46,9 +46,21 @@ export function bridgeTimers(clock: Clock): Timers {
 }
 
 /** Level codes the status flags carry, for reconciling after a connect or a lost event. */
-const LEVELS: readonly { flag: keyof Status['flags']; component: HwCondition['component']; code: string; on: string; off: string }[] = [
+const LEVELS: readonly {
+  flag: keyof Status['flags'];
+  component: HwCondition['component'];
+  code: string;
+  on: string;
+  off: string;
+}[] = [
   { flag: 'doorOpen', component: 'door', code: 'door_open', on: 'cabinet door open', off: 'cabinet door closed' },
-  { flag: 'mainsLost', component: 'mains', code: 'mains_lost', on: 'mains power lost, on battery', off: 'mains power restored' },
+  {
+    flag: 'mainsLost',
+    component: 'mains',
+    code: 'mains_lost',
+    on: 'mains power lost, on battery',
+    off: 'mains power restored',
+  },
   { flag: 'batteryLow', component: 'mains', code: 'battery_low', on: 'battery low', off: 'battery ok' },
   { flag: 'lineOpen', component: 'line', code: 'line_open', on: 'speaker line open', off: 'speaker line ok' },
   { flag: 'lineShort', component: 'line', code: 'line_short', on: 'speaker line shorted', off: 'speaker line ok' },
@@ -80,7 +92,12 @@ export class McuBoard implements Board {
 
   constructor(private readonly o: McuBoardOptions) {
     this.clock = o.clock ?? systemClock;
-    this.bridge = new FirmwareBridge({ timers: bridgeTimers(this.clock), ...o.bridge, open: o.open, watchdogS: o.watchdogS });
+    this.bridge = new FirmwareBridge({
+      timers: bridgeTimers(this.clock),
+      ...o.bridge,
+      open: o.open,
+      watchdogS: o.watchdogS,
+    });
     const b = this.bridge;
     b.on('event', (e) => this.onEvent(e));
     b.on('connected', (v) => {
@@ -101,7 +118,12 @@ export class McuBoard implements Board {
     b.on('reset', (v) => {
       this.ampOn = false;
       this.version = v; // selftest and the log say the boot we are in, not the one before
-      this.set('mcu', 'reset', true, `IO board reset (${v.resetReason}, boot ${v.bootCount}); re-applying amp, input and tuner`);
+      this.set(
+        'mcu',
+        'reset',
+        true,
+        `IO board reset (${v.resetReason}, boot ${v.bootCount}); re-applying amp, input and tuner`,
+      );
     });
     let lastDrift = '';
     b.on('drift', (what) => {
@@ -114,7 +136,12 @@ export class McuBoard implements Board {
     });
     b.on('no-answer', () => this.set('mcu', 'no_answer', true, 'IO board does not answer (3 pings missed); retrying'));
     b.on('version-mismatch', (v) =>
-      this.set('mcu', 'protocol_version', true, `IO board speaks protocol ${v}, this agent 1: board left alone (amp stays off), rechecked every 30 s`),
+      this.set(
+        'mcu',
+        'protocol_version',
+        true,
+        `IO board speaks protocol ${v}, this agent 1: board left alone (amp stays off), rechecked every 30 s`,
+      ),
     );
     b.on('status', (s) => this.reconcile(s));
     // A persistent fault (a relay that does not follow) fails the repair at every keep-alive:
@@ -135,7 +162,12 @@ export class McuBoard implements Board {
   /** The serial link's health for the heartbeat: a degrading line shows as bad frames and timeouts. */
   link(): { up: boolean; resets: number; badFrames: number; timeouts: number } {
     const s = this.bridge.stats();
-    return { up: this.bridge.connected && !this.bridge.versionMismatch, resets: s.resets, badFrames: s.badCrc + s.oversize + s.truncated + s.badPayloads + s.foreignVersion, timeouts: s.timeouts };
+    return {
+      up: this.bridge.connected && !this.bridge.versionMismatch,
+      resets: s.resets,
+      badFrames: s.badCrc + s.oversize + s.truncated + s.badPayloads + s.foreignVersion,
+      timeouts: s.timeouts,
+    };
   }
 
   /** Firmware of the board, once it has answered. */
@@ -196,7 +228,14 @@ export class McuBoard implements Board {
    */
   private refused(): void {
     this.refusedByFault = this.ampFaultActive();
-    this.set('amp', 'hw_fault', true, this.refusedByFault ? 'IO board refused to switch the amplifier on: amplifier fault latched' : 'IO board refused to switch the amplifier on: relay feedback wrong');
+    this.set(
+      'amp',
+      'hw_fault',
+      true,
+      this.refusedByFault
+        ? 'IO board refused to switch the amplifier on: amplifier fault latched'
+        : 'IO board refused to switch the amplifier on: relay feedback wrong',
+    );
   }
 
   private ampFaultActive(): boolean {
@@ -243,7 +282,8 @@ export class McuBoard implements Board {
 
   /** The Board port: no write before init() or after close(). */
   private assertOpen(what: string): void {
-    if (!this.initialised || this.closed) throw new LoaError('BOARD_WRITE', `${what}: the IO board is ${this.closed ? 'closed' : 'not initialised'}`);
+    if (!this.initialised || this.closed)
+      throw new LoaError('BOARD_WRITE', `${what}: the IO board is ${this.closed ? 'closed' : 'not initialised'}`);
   }
 
   // ---- tuner ----
@@ -282,9 +322,19 @@ export class McuBoard implements Board {
       case 'door':
         return this.set('door', 'door_open', e.open, e.open ? 'cabinet door open' : 'cabinet door closed');
       case 'mains':
-        return this.set('mains', 'mains_lost', e.lost, e.lost ? `mains power lost, on battery (${e.batteryMv} mV)` : `mains power restored (${e.batteryMv} mV)`);
+        return this.set(
+          'mains',
+          'mains_lost',
+          e.lost,
+          e.lost ? `mains power lost, on battery (${e.batteryMv} mV)` : `mains power restored (${e.batteryMv} mV)`,
+        );
       case 'battery':
-        return this.set('mains', 'battery_low', e.low, e.low ? `battery low (${e.batteryMv} mV)` : `battery ok (${e.batteryMv} mV)`);
+        return this.set(
+          'mains',
+          'battery_low',
+          e.low,
+          e.low ? `battery low (${e.batteryMv} mV)` : `battery ok (${e.batteryMv} mV)`,
+        );
       case 'line':
         return this.line(e.state, e.impedance === 0xffff ? 'open circuit' : `${e.impedance} Ω`);
       case 'amp-fault': {
@@ -297,7 +347,12 @@ export class McuBoard implements Board {
       }
       case 'watchdog': {
         this.ampOn = false;
-        this.set('amp', 'watchdog', true, `IO board watchdog (${e.seconds} s without the host) switched the amplifier off`);
+        this.set(
+          'amp',
+          'watchdog',
+          true,
+          `IO board watchdog (${e.seconds} s without the host) switched the amplifier off`,
+        );
         // We are talking again (we just heard it): put the amp back as wanted, which clears the flag.
         const want = this.bridge.desired().amp;
         this.bridge
@@ -306,12 +361,19 @@ export class McuBoard implements Board {
             this.ampOn = on;
             this.set('amp', 'watchdog', false, 'amplifier state restored after the IO board watchdog');
           })
-          .catch((err: Error) => this.o.log.warn({ code: 'MCU_WATCHDOG', err }, 'amplifier not restored after the board watchdog'));
+          .catch((err: Error) =>
+            this.o.log.warn({ code: 'MCU_WATCHDOG', err }, 'amplifier not restored after the board watchdog'),
+          );
         return;
       }
       case 'fm-signal':
         if (this.fm) this.fm = { ...this.fm, rssi: e.rssi };
-        return this.set('fm', 'no_signal', e.lost, e.lost ? `FM signal lost (RSSI ${e.rssi} dBµV)` : `FM signal ok (RSSI ${e.rssi} dBµV)`);
+        return this.set(
+          'fm',
+          'no_signal',
+          e.lost,
+          e.lost ? `FM signal lost (RSSI ${e.rssi} dBµV)` : `FM signal ok (RSSI ${e.rssi} dBµV)`,
+        );
       case 'boot':
         return; // the bridge turns a new boot counter into 'reset'
     }
@@ -330,21 +392,35 @@ export class McuBoard implements Board {
    * longer open", never "ok".
    */
   private line(state: 'ok' | 'open' | 'short', imp: string): void {
-    const now = state === 'open' ? `speaker line open (${imp})` : state === 'short' ? `speaker line shorted (${imp})` : `speaker line ok (${imp})`;
+    const now =
+      state === 'open'
+        ? `speaker line open (${imp})`
+        : state === 'short'
+          ? `speaker line shorted (${imp})`
+          : `speaker line ok (${imp})`;
     if (state !== 'ok') this.set('line', `line_${state}`, true, now);
     for (const other of ['open', 'short'] as const) {
       if (other === state) continue;
-      this.set('line', `line_${other}`, false, state === 'ok' ? now : `speaker line no longer ${other === 'open' ? 'open' : 'shorted'}: now ${state === 'open' ? 'open' : 'shorted'} (${imp})`);
+      this.set(
+        'line',
+        `line_${other}`,
+        false,
+        state === 'ok'
+          ? now
+          : `speaker line no longer ${other === 'open' ? 'open' : 'shorted'}: now ${state === 'open' ? 'open' : 'shorted'} (${imp})`,
+      );
     }
   }
 
   /** Status flags are levels (PROTOCOL.md §4): report any that differ from what we believe. */
   private reconcile(s: Status): void {
     const lineState = s.flags.lineShort ? 'short' : s.flags.lineOpen ? 'open' : 'ok';
-    for (const l of LEVELS) if (l.component !== 'line') this.set(l.component, l.code, s.flags[l.flag], s.flags[l.flag] ? l.on : l.off);
+    for (const l of LEVELS)
+      if (l.component !== 'line') this.set(l.component, l.code, s.flags[l.flag], s.flags[l.flag] ? l.on : l.off);
     this.line(lineState, 'from the status flags');
     if (!s.flags.ampFault) this.ampFaultCleared('amplifier fault cleared');
-    else if (!this.ampFaultActive()) this.set('amp', 'amp_fault', true, `amplifier fault latched (${s.ampCurrentMa} mA, ${s.temperatureC} °C)`);
+    else if (!this.ampFaultActive())
+      this.set('amp', 'amp_fault', true, `amplifier fault latched (${s.ampCurrentMa} mA, ${s.temperatureC} °C)`);
     this.ampOn = s.flags.ampOn;
     this.input = s.input;
     if (s.fmFreq !== 0) this.fm = { freqMHz: s.fmFreq / 100, rssi: s.fmRssi };

@@ -129,7 +129,16 @@ const fail = (reason: string, message: string, retryable: boolean, cause?: unkno
   new MediaFetchError(reason === 'hash-mismatch' ? 'MEDIA_HASH' : 'MEDIA_FETCH', reason, message, { retryable, cause });
 
 export function createHttpFetcher(opts: HttpFetcherOptions = {}): MediaFetcher {
-  const o: Required<HttpFetcherOptions> = { connectTimeoutMs: 15_000, idleTimeoutMs: 30_000, maxRedirects: 3, userAgent: 'loa-agent', minRateBps: 1000, setupMs: 30_000, classifyAddress, ...opts };
+  const o: Required<HttpFetcherOptions> = {
+    connectTimeoutMs: 15_000,
+    idleTimeoutMs: 30_000,
+    maxRedirects: 3,
+    userAgent: 'loa-agent',
+    minRateBps: 1000,
+    setupMs: 30_000,
+    classifyAddress,
+    ...opts,
+  };
   return {
     fetch: (req) =>
       fetchOne(req, o).catch((err: unknown) => {
@@ -159,13 +168,16 @@ async function fetchOne(req: FetchRequest, o: Required<HttpFetcherOptions>): Pro
     const missing = req.bytes - offset;
     const progress = { bytes: 0 };
     const t0 = performance.now();
-    const deadline = setInterval(() => {
-      const elapsed = performance.now() - t0;
-      if (!behindMinRate(elapsed, progress.bytes, o.minRateBps, o.setupMs)) return;
-      const limitS = Math.round(downloadDeadlineMs(missing, o.minRateBps, o.setupMs) / 1000);
-      const why = `${progress.bytes} bytes in ${Math.round(elapsed / 1000)} s, slower than ${o.minRateBps} bytes/s after ${Math.round(o.setupMs / 1000)} s of set-up (all ${missing} bytes were due within ${limitS} s)`;
-      attempt.abort(fail('too-slow', `${req.url}: ${why}`, true));
-    }, Math.min(1000, o.setupMs || 1000));
+    const deadline = setInterval(
+      () => {
+        const elapsed = performance.now() - t0;
+        if (!behindMinRate(elapsed, progress.bytes, o.minRateBps, o.setupMs)) return;
+        const limitS = Math.round(downloadDeadlineMs(missing, o.minRateBps, o.setupMs) / 1000);
+        const why = `${progress.bytes} bytes in ${Math.round(elapsed / 1000)} s, slower than ${o.minRateBps} bytes/s after ${Math.round(o.setupMs / 1000)} s of set-up (all ${missing} bytes were due within ${limitS} s)`;
+        attempt.abort(fail('too-slow', `${req.url}: ${why}`, true));
+      },
+      Math.min(1000, o.setupMs || 1000),
+    );
     const r = { ...req, signal: attempt.signal };
     try {
       const ex = await openResponse(r, o, offset);
@@ -183,7 +195,13 @@ async function fetchOne(req: FetchRequest, o: Required<HttpFetcherOptions>): Pro
   return finish(req, part, final, hash, offset);
 }
 
-async function finish(req: FetchRequest, part: string, final: string, hash: Hash, resumedFrom: number): Promise<FetchResult> {
+async function finish(
+  req: FetchRequest,
+  part: string,
+  final: string,
+  hash: Hash,
+  resumedFrom: number,
+): Promise<FetchResult> {
   const size = (await stat(part)).size;
   const digest = hash.digest('hex');
   if (size !== req.bytes || digest !== req.sha256) {
@@ -192,7 +210,11 @@ async function finish(req: FetchRequest, part: string, final: string, hash: Hash
     // power cut left garbage): one fresh download decides. After a fresh one, it is final.
     const what = size !== req.bytes ? `${size} bytes, expected ${req.bytes}` : `sha256 ${digest}`;
     const reason = size !== req.bytes ? 'length' : 'hash-mismatch';
-    throw fail(reason, `${req.url}: got ${what}${resumedFrom > 0 ? ` (resumed at ${resumedFrom})` : ''}`, resumedFrom > 0);
+    throw fail(
+      reason,
+      `${req.url}: got ${what}${resumedFrom > 0 ? ` (resumed at ${resumedFrom})` : ''}`,
+      resumedFrom > 0,
+    );
   }
   await rename(part, final);
   await fsyncDir(req.cacheDir);
@@ -212,14 +234,16 @@ async function openResponse(req: FetchRequest, o: Required<HttpFetcherOptions>, 
     if (ex.remote !== undefined && o.classifyAddress(ex.remote) === 'public') fromPublic = true;
     if (status >= 300 && status < 400 && location) {
       res.destroy();
-      if (hop >= o.maxRedirects) throw fail('redirect', `${url}: redirected more than ${o.maxRedirects} times (next: ${location})`, false);
+      if (hop >= o.maxRedirects)
+        throw fail('redirect', `${url}: redirected more than ${o.maxRedirects} times (next: ${location})`, false);
       let next: URL | undefined;
       try {
         next = new URL(location, url);
       } catch {
         // reported below
       }
-      if (next?.protocol !== 'http:' && next?.protocol !== 'https:') throw fail('redirect', `${url}: redirects to ${location}; only http and https are followed`, false);
+      if (next?.protocol !== 'http:' && next?.protocol !== 'https:')
+        throw fail('redirect', `${url}: redirects to ${location}; only http and https are followed`, false);
       url = next.href;
       continue;
     }
@@ -243,12 +267,20 @@ function checkLength(ex: Exchange, req: FetchRequest, offset: number): void {
   if (res.statusCode === 206) {
     const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
     if (!m || Number(m[1]) !== offset || (m[3] !== '*' && Number(m[3]) !== req.bytes)) {
-      ex.kill(fail('range', `${req.url}: Content-Range "${res.headers['content-range']}" does not continue byte ${offset} of ${req.bytes}`, true));
+      ex.kill(
+        fail(
+          'range',
+          `${req.url}: Content-Range "${res.headers['content-range']}" does not continue byte ${offset} of ${req.bytes}`,
+          true,
+        ),
+      );
       throw ex.why;
     }
   } else if (res.headers['content-length'] !== undefined && Number(res.headers['content-length']) !== req.bytes) {
     // Refuse before spending a metered link on bytes that cannot be the media.
-    ex.kill(fail('length', `${req.url}: Content-Length ${res.headers['content-length']}, expected ${req.bytes}`, false));
+    ex.kill(
+      fail('length', `${req.url}: Content-Length ${res.headers['content-length']}, expected ${req.bytes}`, false),
+    );
     throw ex.why;
   }
 }
@@ -280,7 +312,13 @@ interface Exchange {
  * One HTTP exchange with a watchdog: connectTimeoutMs until the socket connects, then
  * idleTimeoutMs between any two signs of life (headers, body chunks).
  */
-function send(url: string, req: FetchRequest, o: Required<HttpFetcherOptions>, offset: number, fromPublic: boolean): Promise<Exchange> {
+function send(
+  url: string,
+  req: FetchRequest,
+  o: Required<HttpFetcherOptions>,
+  offset: number,
+  fromPublic: boolean,
+): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const u = parseUrl(url);
     if (req.signal?.aborted) return reject(abortReason(req.signal));
@@ -294,7 +332,11 @@ function send(url: string, req: FetchRequest, o: Required<HttpFetcherOptions>, o
       if (bad) return reject(bad);
       lookup = guardedLookup(o, url);
     }
-    const creq: ClientRequest = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { headers, agent: false, ...(lookup ? { lookup } : {}) });
+    const creq: ClientRequest = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
+      headers,
+      agent: false,
+      ...(lookup ? { lookup } : {}),
+    });
     const ex: Exchange = {
       res: undefined as unknown as IncomingMessage,
       why: undefined,
@@ -305,14 +347,20 @@ function send(url: string, req: FetchRequest, o: Required<HttpFetcherOptions>, o
         creq.destroy(err);
       },
     };
-    let watchdog = setTimeout(() => ex.kill(fail('connect-timeout', `${url}: no connection in ${o.connectTimeoutMs} ms`, true)), o.connectTimeoutMs);
+    let watchdog = setTimeout(
+      () => ex.kill(fail('connect-timeout', `${url}: no connection in ${o.connectTimeoutMs} ms`, true)),
+      o.connectTimeoutMs,
+    );
     const onAbort = () => ex.kill(abortReason(req.signal!));
     req.signal?.addEventListener('abort', onAbort, { once: true });
     creq.once('socket', (sock) => {
       const connected = () => {
         ex.remote = sock.remoteAddress;
         clearTimeout(watchdog);
-        watchdog = setTimeout(() => ex.kill(fail('timeout', `${url}: nothing received for ${o.idleTimeoutMs} ms`, true)), o.idleTimeoutMs);
+        watchdog = setTimeout(
+          () => ex.kill(fail('timeout', `${url}: nothing received for ${o.idleTimeoutMs} ms`, true)),
+          o.idleTimeoutMs,
+        );
       };
       if (sock.connecting) sock.once('connect', connected);
       else connected();
@@ -345,7 +393,11 @@ function forbidden(o: Required<HttpFetcherOptions>, ip: string, url: string): Me
 
 /** dns.lookup for the connection itself, refusing a forbidden answer (no second resolution to race). */
 function guardedLookup(o: Required<HttpFetcherOptions>, url: string): LookupFunction {
-  return ((hostname: string, options: { all?: boolean }, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
+  return ((
+    hostname: string,
+    options: { all?: boolean },
+    callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+  ) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '');
       const bad = addresses.map((a) => forbidden(o, a.address, url)).find((e) => e !== undefined);
@@ -377,7 +429,14 @@ function classify(err: unknown, url: string): MediaFetchError {
  * and the socket all work at once). Whatever was received is written and fsynced before
  * returning or throwing, so a later attempt can resume from it.
  */
-async function receive(ex: Exchange, req: FetchRequest, part: string, offset: number, hash: Hash, progress: { bytes: number }): Promise<void> {
+async function receive(
+  ex: Exchange,
+  req: FetchRequest,
+  part: string,
+  offset: number,
+  hash: Hash,
+  progress: { bytes: number },
+): Promise<void> {
   const fh: FileHandle = await open(part, offset > 0 ? 'r+' : 'w');
   let pos = offset;
   let prev = Promise.resolve();

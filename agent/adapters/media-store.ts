@@ -24,7 +24,9 @@ export class MediaStore {
     this.q = {
       all: db.prepare('SELECT sha256, bytes, last_used_at FROM media'),
       add: db.prepare('INSERT OR IGNORE INTO media (sha256, bytes, cached_at, last_used_at) VALUES (?, ?, ?, ?)'),
-      upsert: db.prepare('INSERT INTO media (sha256, bytes, cached_at, last_used_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET bytes = excluded.bytes, cached_at = excluded.cached_at'),
+      upsert: db.prepare(
+        'INSERT INTO media (sha256, bytes, cached_at, last_used_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET bytes = excluded.bytes, cached_at = excluded.cached_at',
+      ),
       forget: db.prepare('DELETE FROM media WHERE sha256 = ?'),
       touch: db.prepare('UPDATE media SET last_used_at = ? WHERE sha256 = ?'),
     };
@@ -52,7 +54,10 @@ export class MediaStore {
       })();
     } catch (err) {
       if (!isDiskError(err)) throw err;
-      this.log?.warn({ code: 'STORE_WRITE', err: (err as Error).message, sha256 }, 'cached media not recorded (the file is in place; the next verification records it)');
+      this.log?.warn(
+        { code: 'STORE_WRITE', err: (err as Error).message, sha256 },
+        'cached media not recorded (the file is in place; the next verification records it)',
+      );
       alongside(); // the event still goes out (the outbox holds it in memory)
     }
   }
@@ -70,7 +75,10 @@ export class MediaStore {
       fn();
     } catch (err) {
       if (!isDiskError(err)) throw err;
-      this.log?.warn({ code: 'STORE_WRITE', err: (err as Error).message, what }, 'media table not updated (disk refuses writes)');
+      this.log?.warn(
+        { code: 'STORE_WRITE', err: (err as Error).message, what },
+        'media table not updated (disk refuses writes)',
+      );
     }
   }
 }

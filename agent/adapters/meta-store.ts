@@ -33,7 +33,8 @@ export class MetaStore {
     get: () => this.checked,
     set: (ms: number, durable = false) => {
       this.checked = ms;
-      if (durable || this.checkedWritten === undefined || ms - this.checkedWritten >= CHECKPOINT_WRITE_MS) this.flushCheckpoint();
+      if (durable || this.checkedWritten === undefined || ms - this.checkedWritten >= CHECKPOINT_WRITE_MS)
+        this.flushCheckpoint();
     },
     flush: () => this.flushCheckpoint(),
   };

@@ -236,7 +236,11 @@ class Session implements Mpg123Session {
     if (this.pending.length > 0) return this.loadNext();
     // All played. The card (or our pacer) still holds the last fraction of a second: QUIT makes
     // mpg123 flush and close its output, and the session ends when that audio is out.
-    this.outcome = { reason: 'end', message: this.isStream ? 'the stream ended' : 'played to the end', code: 'PLAYER_FAILED' };
+    this.outcome = {
+      reason: 'end',
+      message: this.isStream ? 'the stream ended' : 'played to the end',
+      code: 'PLAYER_FAILED',
+    };
     this.endingNaturally = true;
     if (this.paced) this.paced.ending = true;
     this.shutdown(END_GRACE_MS);
@@ -286,14 +290,17 @@ class Session implements Mpg123Session {
     }
     const o = this.outcome!;
     // A stream may come back; a file that did not decode will not, nor a missing binary.
-    if (o.reason !== 'end') this.rejectStarted(new LoaError(o.code, o.message, { retryable: this.isStream && o.code !== 'PLAYER_MISSING' }));
+    if (o.reason !== 'end')
+      this.rejectStarted(new LoaError(o.code, o.message, { retryable: this.isStream && o.code !== 'PLAYER_MISSING' }));
     this.maybeEnded();
   }
 
   private onSpawnError(bin: string, err: NodeJS.ErrnoException): void {
     if (this.proc.pid !== undefined) return; // a failed kill() or the like: 'exit' still comes
     const missing = err.code === 'ENOENT' || err.code === 'EACCES';
-    const message = missing ? `player binary not found or not executable: ${bin} (${err.code}); install mpg123` : `cannot start ${bin}: ${err.message}`;
+    const message = missing
+      ? `player binary not found or not executable: ${bin} (${err.code}); install mpg123`
+      : `cannot start ${bin}: ${err.message}`;
     this.outcome = null;
     this.fail(message, missing ? 'PLAYER_MISSING' : 'PLAYER_FAILED');
     this.onExit(null, null);
@@ -324,7 +331,10 @@ class Session implements Mpg123Session {
     if (this.paced && !this.paced.finished) return;
     this.settled = true;
     const { reason, message } = this.outcome;
-    this.o.log?.debug({ pid: this.pid, reason, exitCode: this.exit.code, signal: this.exit.signal }, 'mpg123 session ended');
+    this.o.log?.debug(
+      { pid: this.pid, reason, exitCode: this.exit.code, signal: this.exit.signal },
+      'mpg123 session ended',
+    );
     this.resolveEnded({
       reason,
       at: Math.max(this.exit.at, this.now()),
@@ -338,7 +348,8 @@ class Session implements Mpg123Session {
   private exitMessage(): string {
     const how = `mpg123 exited unexpectedly (code ${this.exit?.code}, signal ${this.exit?.signal})`;
     const last = this.tail.at(-1) ?? '';
-    if (this.o.output.kind === 'alsa' && /out123|audio|alsa/i.test(last)) return `audio output alsa:${this.o.output.device} failed: ${how}: ${last}`;
+    if (this.o.output.kind === 'alsa' && /out123|audio|alsa/i.test(last))
+      return `audio output alsa:${this.o.output.device} failed: ${how}: ${last}`;
     return last ? `${how}: ${last}` : how;
   }
 }

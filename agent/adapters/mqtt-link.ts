@@ -136,7 +136,12 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
       writeCache: false,
       will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
       ...(o.version === 5
-        ? { properties: { sessionExpiryInterval: o.sessionExpiryS, ...(o.maxPacketBytes !== undefined ? { maximumPacketSize: o.maxPacketBytes } : {}) } }
+        ? {
+            properties: {
+              sessionExpiryInterval: o.sessionExpiryS,
+              ...(o.maxPacketBytes !== undefined ? { maximumPacketSize: o.maxPacketBytes } : {}),
+            },
+          }
         : {}),
       ...(o.username !== undefined ? { username: o.username } : {}),
       ...(o.password !== undefined ? { password: o.password } : {}),
@@ -168,11 +173,18 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
     const client = this.client;
     if (!client) return;
     if (last && client.connected) {
-      await within(this.clock, this.publish(last.topic, last.payload, last.opts), timeoutMs, `the broker's acknowledgement of ${last.topic}`).catch((err: unknown) => {
+      await within(
+        this.clock,
+        this.publish(last.topic, last.payload, last.opts),
+        timeoutMs,
+        `the broker's acknowledgement of ${last.topic}`,
+      ).catch((err: unknown) => {
         this.o.log.warn({ code: 'MQTT_PUBLISH', err }, 'shutdown status not acknowledged');
       });
     }
-    await within(this.clock, client.endAsync(!client.connected), timeoutMs, 'the MQTT disconnection').catch(() => client.end(true));
+    await within(this.clock, client.endAsync(!client.connected), timeoutMs, 'the MQTT disconnection').catch(() =>
+      client.end(true),
+    );
     client.removeAllListeners();
     // mqtt.js may still emit a late error while tearing down; swallow it rather than crash.
     client.on('error', () => {});
@@ -186,7 +198,10 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
     }
     return new Promise((resolve, reject) => {
       client.publish(topic, payload, { qos: opts.qos, retain: opts.retain }, (err) => {
-        if (err) reject(new LoaError('MQTT_PUBLISH', `publish to ${topic} failed: ${err.message}`, { retryable: true, cause: err }));
+        if (err)
+          reject(
+            new LoaError('MQTT_PUBLISH', `publish to ${topic} failed: ${err.message}`, { retryable: true, cause: err }),
+          );
         else resolve();
       });
     });
@@ -222,7 +237,12 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
     if (this.stopping) return;
     const delay = this.backoff.next();
     this.o.log.warn(
-      { code: this.lastError?.code ?? 'MQTT_CONNECT', attempt: this.backoff.attempts, retryInMs: delay, reason: this.lastError?.message },
+      {
+        code: this.lastError?.code ?? 'MQTT_CONNECT',
+        attempt: this.backoff.attempts,
+        retryInMs: delay,
+        reason: this.lastError?.message,
+      },
       'mqtt disconnected; will retry',
     );
     this.emit('down', this.lastError ? { error: this.lastError } : {});
@@ -255,7 +275,13 @@ function classify(err: Error & { code?: string | number }): LoaError {
   if (TLS_CODES.test(code) || /certificate|handshake|ssl|tls/i.test(err.message)) {
     kind = 'MQTT_TLS';
     retryable = false;
-  } else if (code === '4' || code === '5' || code === '134' || code === '135' || /not authori[sz]ed|bad user ?name or password/i.test(err.message)) {
+  } else if (
+    code === '4' ||
+    code === '5' ||
+    code === '134' ||
+    code === '135' ||
+    /not authori[sz]ed|bad user ?name or password/i.test(err.message)
+  ) {
     kind = 'MQTT_AUTH';
     retryable = false;
   }

@@ -66,12 +66,16 @@ export class Outbox implements EventSink {
     private readonly opts: OutboxOptions,
   ) {
     this.epoch = epochOf(db);
-    this.lastSeq = (db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'outbox'`).get() as { seq: number } | undefined)?.seq ?? 0;
+    this.lastSeq =
+      (db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'outbox'`).get() as { seq: number } | undefined)?.seq ??
+      0;
     this.rows = (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
     this.insert = db.prepare('INSERT INTO outbox (seq, ts, type, body) VALUES (?, ?, ?, ?)');
     this.selectAfter = db.prepare('SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
     this.deleteOne = db.prepare('DELETE FROM outbox WHERE seq = ?');
-    this.dropOldest = db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?) RETURNING seq');
+    this.dropOldest = db.prepare(
+      'DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?) RETURNING seq',
+    );
     this.ackMany = db.transaction((seqs: readonly number[]) => {
       let n = 0;
       for (const s of seqs) n += this.deleteOne.run(s).changes;
@@ -156,7 +160,9 @@ export class Outbox implements EventSink {
     if (this.held.length > max) {
       const gone = this.held.shift()!;
       const d = this.heldDropped;
-      this.heldDropped = d ? { count: d.count + 1, fromSeq: d.fromSeq, toSeq: gone.seq } : { count: 1, fromSeq: gone.seq, toSeq: gone.seq };
+      this.heldDropped = d
+        ? { count: d.count + 1, fromSeq: d.fromSeq, toSeq: gone.seq }
+        : { count: 1, fromSeq: gone.seq, toSeq: gone.seq };
     }
     this.armRetry();
     return seq;

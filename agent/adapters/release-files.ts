@@ -7,7 +7,17 @@
 // any point leaves either the old file or the new one; the switch of `current` is one
 // rename(2) of a symlink.
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statfsSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  symlinkSync,
+} from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
@@ -185,8 +195,13 @@ function duBytes(path: string): number {
 }
 
 /** Run a program to completion; rejects with its last output lines on a non-zero exit or a timeout. */
-export function run(cmd: string, args: readonly string[], opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv; nice?: boolean }): Promise<string> {
-  const [file, argv] = opts.nice && existsSync('/usr/bin/nice') ? ['/usr/bin/nice', ['-n', '10', cmd, ...args]] : [cmd, [...args]];
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { timeoutMs: number; cwd?: string; env?: NodeJS.ProcessEnv; nice?: boolean },
+): Promise<string> {
+  const [file, argv] =
+    opts.nice && existsSync('/usr/bin/nice') ? ['/usr/bin/nice', ['-n', '10', cmd, ...args]] : [cmd, [...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -207,7 +222,11 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs: num
       if (code === 0) resolve(out);
       else {
         const tail = out.trim().split('\n').slice(-5).join(' | ');
-        reject(new Error(`${basename(cmd)} ${signal ? `killed (${signal}${signal === 'SIGKILL' ? `, after ${Math.round(opts.timeoutMs / 1000)} s` : ''})` : `exited ${code}`}${tail ? `: ${tail}` : ''}`));
+        reject(
+          new Error(
+            `${basename(cmd)} ${signal ? `killed (${signal}${signal === 'SIGKILL' ? `, after ${Math.round(opts.timeoutMs / 1000)} s` : ''})` : `exited ${code}`}${tail ? `: ${tail}` : ''}`,
+          ),
+        );
       }
     });
   });

@@ -50,16 +50,28 @@ export class ReplayState {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-      this.log.error({ code: 'STORE_REPLAY', err, path: this.path }, 'replay state unreadable; starting from the database alone');
+      this.log.error(
+        { code: 'STORE_REPLAY', err, path: this.path },
+        'replay state unreadable; starting from the database alone',
+      );
       return 'corrupt';
     }
     try {
       const f = JSON.parse(text) as { v: number; sum: string; content: Content };
       if (f.v !== 1 || checksum(JSON.stringify(f.content)) !== f.sum) throw new Error('checksum mismatch');
-      this.c = { topics: f.content.topics ?? {}, versions: f.content.versions ?? {}, commands: f.content.commands ?? {}, series: f.content.series ?? {}, cancels: f.content.cancels ?? {} };
+      this.c = {
+        topics: f.content.topics ?? {},
+        versions: f.content.versions ?? {},
+        commands: f.content.commands ?? {},
+        series: f.content.series ?? {},
+        cancels: f.content.cancels ?? {},
+      };
       return 'loaded';
     } catch (err) {
-      this.log.error({ code: 'STORE_REPLAY', err: (err as Error).message, path: this.path }, 'replay state corrupt; ignored, starting from the database alone');
+      this.log.error(
+        { code: 'STORE_REPLAY', err: (err as Error).message, path: this.path },
+        'replay state corrupt; ignored, starting from the database alone',
+      );
       return 'corrupt';
     }
   }
@@ -131,7 +143,8 @@ export class ReplayState {
   }
 
   prune(now: number): void {
-    for (const s of this.allSeries()) if (seriesEnd(s.first, s.repeat, Date.parse(s.expiresAt)) + KEEP_AFTER_EXPIRY_MS < now) this.dropSeries(s.cmdId);
+    for (const s of this.allSeries())
+      if (seriesEnd(s.first, s.repeat, Date.parse(s.expiresAt)) + KEEP_AFTER_EXPIRY_MS < now) this.dropSeries(s.cmdId);
     for (const c of this.allCancels()) {
       if (c.keepUntil < now) {
         delete this.c.cancels![c.id];
@@ -159,7 +172,10 @@ export class ReplayState {
       this.dirty = false;
       return true;
     } catch (err) {
-      this.log.error({ code: 'STORE_REPLAY', err: (err as Error).message, path: this.path }, 'replay state not written; kept in memory, will retry');
+      this.log.error(
+        { code: 'STORE_REPLAY', err: (err as Error).message, path: this.path },
+        'replay state not written; kept in memory, will retry',
+      );
       return false;
     }
   }

@@ -43,7 +43,8 @@ export class ScheduleStore {
   }
 
   acceptedVersion(docId: string): number | undefined {
-    const row = this.db.prepare('SELECT version FROM doc_versions WHERE doc_id = ?').get(docId) as { version: number } | undefined;
+    const row = this.db.prepare('SELECT version FROM doc_versions WHERE doc_id = ?').get(docId) as
+      { version: number } | undefined;
     return row?.version;
   }
 
@@ -53,7 +54,9 @@ export class ScheduleStore {
     // The document was just validated: update the parsed list in place rather than parse
     // and validate every stored document again on the next read.
     if (this.cached && (!this.topics || this.topics.has(topic))) {
-      this.cached = [...this.cached.filter((d) => d.topic !== topic), { topic, doc }].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+      this.cached = [...this.cached.filter((d) => d.topic !== topic), { topic, doc }].sort((a, b) =>
+        a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0,
+      );
     }
     this.flush();
   }
@@ -65,7 +68,10 @@ export class ScheduleStore {
         this.accept(topic, u.doc, u.jws, u.at);
         this.unwritten.delete(topic);
       } catch (err) {
-        this.log?.error({ code: 'STORE_WRITE', err: (err as Error).message, topic, docId: u.doc.id }, 'document in force kept in memory: the database refused it');
+        this.log?.error(
+          { code: 'STORE_WRITE', err: (err as Error).message, topic, docId: u.doc.id },
+          'document in force kept in memory: the database refused it',
+        );
         return false;
       }
     }
@@ -74,19 +80,37 @@ export class ScheduleStore {
 
   /** Per topic, the document in force as the database has it (id, version, issuedAt, JWS). */
   marks(): { topic: string; id: string; version: number; issuedAt: string; jws: string }[] {
-    const rows = this.db.prepare('SELECT topic, doc_id AS id, version, jws, payload FROM docs_in_force').all() as { topic: string; id: string; version: number; jws: string; payload: string }[];
-    return rows.map((r) => ({ topic: r.topic, id: r.id, version: r.version, jws: r.jws, issuedAt: String((JSON.parse(r.payload) as { issuedAt?: unknown }).issuedAt ?? '1970-01-01T00:00:00Z') }));
+    const rows = this.db.prepare('SELECT topic, doc_id AS id, version, jws, payload FROM docs_in_force').all() as {
+      topic: string;
+      id: string;
+      version: number;
+      jws: string;
+      payload: string;
+    }[];
+    return rows.map((r) => ({
+      topic: r.topic,
+      id: r.id,
+      version: r.version,
+      jws: r.jws,
+      issuedAt: String((JSON.parse(r.payload) as { issuedAt?: unknown }).issuedAt ?? '1970-01-01T00:00:00Z'),
+    }));
   }
 
   /** Every anti-replay version the database holds. */
   versions(): { docId: string; version: number }[] {
-    return this.db.prepare('SELECT doc_id AS docId, version FROM doc_versions').all() as { docId: string; version: number }[];
+    return this.db.prepare('SELECT doc_id AS docId, version FROM doc_versions').all() as {
+      docId: string;
+      version: number;
+    }[];
   }
 
   /** The documents in force, one per topic. A row that no longer validates is skipped, not fatal. */
   inForce(): DocInForce[] {
     if (this.cached) return this.cached;
-    const rows = this.db.prepare('SELECT topic, payload FROM docs_in_force ORDER BY topic').all() as { topic: string; payload: string }[];
+    const rows = this.db.prepare('SELECT topic, payload FROM docs_in_force ORDER BY topic').all() as {
+      topic: string;
+      payload: string;
+    }[];
     const out: DocInForce[] = [];
     const stale: string[] = [];
     for (const r of rows) {
@@ -98,13 +122,21 @@ export class ScheduleStore {
       }
       const v = validateSchedule(JSON.parse(r.payload), { stored: true });
       if (v.ok) out.push({ topic: r.topic, doc: v.doc });
-      else this.log?.warn({ code: 'STORE_REPLAY', topic: r.topic, message: v.message }, 'a stored document no longer validates; not in force');
+      else
+        this.log?.warn(
+          { code: 'STORE_REPLAY', topic: r.topic, message: v.message },
+          'a stored document no longer validates; not in force',
+        );
     }
     if (stale.length > 0 && !this.reportedStale) {
       this.reportedStale = true;
-      this.log?.warn({ topics: stale }, 'documents on topics this box no longer subscribes to (a group it left) are not in force');
+      this.log?.warn(
+        { topics: stale },
+        'documents on topics this box no longer subscribes to (a group it left) are not in force',
+      );
     }
-    for (const [topic, u] of this.unwritten) if (!this.topics || this.topics.has(topic)) out.push({ topic, doc: u.doc });
+    for (const [topic, u] of this.unwritten)
+      if (!this.topics || this.topics.has(topic)) out.push({ topic, doc: u.doc });
     out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
     this.cached = out;
     return out;

@@ -105,7 +105,10 @@ export function createNotifier(o: NotifierOptions): Notifier {
     next = { assignments: new Map(), done: [] };
     void runHelper(batch.assignments).then((failure) => {
       if (failure !== null && failure !== lastFailure) {
-        o.log.warn({ code: 'SD_NOTIFY', err: failure, sent: [...batch.assignments.keys()] }, 'systemd notification failed');
+        o.log.warn(
+          { code: 'SD_NOTIFY', err: failure, sent: [...batch.assignments.keys()] },
+          'systemd notification failed',
+        );
       } else if (failure === null && lastFailure !== '') {
         o.log.info({ code: 'SD_NOTIFY' }, 'systemd notifications are delivered again');
       }

@@ -11,9 +11,7 @@ import { ampFaultCondition, type AudioInput, type Board, type BoardState, type H
 import { systemClock, type Clock } from './clock.js';
 import { LoaError } from '../errors.js';
 
-export type Transition =
-  | { at: number; what: 'amp'; value: boolean }
-  | { at: number; what: 'input'; value: AudioInput };
+export type Transition = { at: number; what: 'amp'; value: boolean } | { at: number; what: 'input'; value: AudioInput };
 
 export interface SimBoardOptions {
   /** `at` of each transition is `clock.now()` when the relay has moved. */
@@ -120,7 +118,10 @@ export class SimBoard implements Board {
 
   private requireOpen(op: string): void {
     if (this.phase !== 'open') {
-      throw new LoaError('GPIO_WRITE', `${op} on a ${this.phase === 'new' ? 'board not initialised (call init() first)' : 'closed board'}`);
+      throw new LoaError(
+        'GPIO_WRITE',
+        `${op} on a ${this.phase === 'new' ? 'board not initialised (call init() first)' : 'closed board'}`,
+      );
     }
   }
 

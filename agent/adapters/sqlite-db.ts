@@ -89,7 +89,10 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
 function migrate(db: Db): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > MIGRATIONS.length) {
-    throw new LoaError('STORE_OPEN', `database schema ${version} is newer than this agent knows (${MIGRATIONS.length}); refusing to downgrade it`);
+    throw new LoaError(
+      'STORE_OPEN',
+      `database schema ${version} is newer than this agent knows (${MIGRATIONS.length}); refusing to downgrade it`,
+    );
   }
   db.transaction(() => {
     for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
@@ -104,7 +107,10 @@ export function getMeta(db: Db, key: string): string | undefined {
 }
 
 export function setMeta(db: Db, key: string, value: string): void {
-  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(
+    key,
+    value,
+  );
 }
 
 export function epochOf(db: Db): string {
@@ -122,7 +128,12 @@ export function isCorruption(err: unknown): boolean {
 /** The disk refuses writes: full, failing, or read-only. */
 export function isDiskError(err: unknown): boolean {
   const code = String((err as { code?: unknown })?.code ?? '');
-  return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN';
+  return (
+    code === 'SQLITE_FULL' ||
+    code.startsWith('SQLITE_IOERR') ||
+    code.startsWith('SQLITE_READONLY') ||
+    code === 'SQLITE_CANTOPEN'
+  );
 }
 
 export interface StoreReset {
@@ -150,7 +161,10 @@ export interface OpenedStore {
  *   so a deleted database is reported as `missing`.
  * A schema newer than this agent still fails (STORE_OPEN): that is a downgrade to undo.
  */
-export function openStore(path: string, opts: OpenOptions & { hadState: boolean; now?: () => number } = { hadState: false }): OpenedStore {
+export function openStore(
+  path: string,
+  opts: OpenOptions & { hadState: boolean; now?: () => number } = { hadState: false },
+): OpenedStore {
   const existed = existsSync(path);
   try {
     const db = openDb(path, opts);
@@ -160,7 +174,15 @@ export function openStore(path: string, opts: OpenOptions & { hadState: boolean;
       throw Object.assign(new Error(`quick_check: ${String(check).slice(0, 200)}`), { code: 'SQLITE_CORRUPT' });
     }
     if (!existed && opts.hadState) {
-      return { db, inMemory: false, reset: { reason: 'missing', movedTo: null, message: 'the database was missing and a new one was created (new epoch)' } };
+      return {
+        db,
+        inMemory: false,
+        reset: {
+          reason: 'missing',
+          movedTo: null,
+          message: 'the database was missing and a new one was created (new epoch)',
+        },
+      };
     }
     return { db, inMemory: false };
   } catch (err) {
@@ -172,7 +194,11 @@ export function openStore(path: string, opts: OpenOptions & { hadState: boolean;
         try {
           if (existsSync(path + suffix)) renameSync(path + suffix, movedTo + suffix);
         } catch (e) {
-          throw new LoaError('STORE_OPEN', `database ${path} is corrupt and cannot be moved aside: ${(e as Error).message}`, { cause: e });
+          throw new LoaError(
+            'STORE_OPEN',
+            `database ${path} is corrupt and cannot be moved aside: ${(e as Error).message}`,
+            { cause: e },
+          );
         }
       }
       const fresh = openStore(path, { ...opts, hadState: false });

@@ -45,7 +45,8 @@ class StandInSession implements PlayerSession {
     this.started = Promise.resolve(this.now());
     const ms = opts.durationFor(req.source);
     opts.log?.debug({ source: req.source.kind, ms, volume: req.volume }, 'stand-in player: silent session');
-    if (ms !== null) this.timer = setTimeout(() => this.finish('end', 'played to the end (stand-in, no sound)'), Math.max(0, ms));
+    if (ms !== null)
+      this.timer = setTimeout(() => this.finish('end', 'played to the end (stand-in, no sound)'), Math.max(0, ms));
   }
 
   /** No sound to scale: said in the debug log, so a test or a technician sees the level it was given. */

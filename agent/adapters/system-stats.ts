@@ -51,7 +51,12 @@ export function createSystemStats(p: SystemStatsPaths): SystemStats {
     async sys() {
       thermalPath ??= await findThermal();
       const [temp, mem, disk] = await Promise.all([
-        thermalPath ? readFile(thermalPath, 'utf8').then((t) => Math.round(Number(t) / 100) / 10, () => null) : null,
+        thermalPath
+          ? readFile(thermalPath, 'utf8').then(
+              (t) => Math.round(Number(t) / 100) / 10,
+              () => null,
+            )
+          : null,
         readFile(`${procRoot}/meminfo`, 'utf8').then(
           (t) => {
             const m = /^MemAvailable:\s+(\d+) kB/m.exec(t) ?? /^MemFree:\s+(\d+) kB/m.exec(t);
@@ -59,7 +64,10 @@ export function createSystemStats(p: SystemStatsPaths): SystemStats {
           },
           () => null,
         ),
-        statfs(p.diskPath).then((s) => Math.floor((s.bavail * s.bsize) / 1048576), () => null),
+        statfs(p.diskPath).then(
+          (s) => Math.floor((s.bavail * s.bsize) / 1048576),
+          () => null,
+        ),
       ]);
       const l = loadavg()[0];
       return {

@@ -51,7 +51,12 @@ function parseHeader(b: Buffer): Header {
   if (sum !== calc) throw new TarMemberError('not a tar archive (a header checksum does not match)');
   const prefix = field(b, 257, 6).startsWith('ustar') ? field(b, 345, 155) : '';
   const name = field(b, 0, 100);
-  return { name: prefix ? `${prefix}/${name}` : name, type: String.fromCharCode(b[156] || 48), size: octal(b, 124, 12), linkname: field(b, 157, 100) };
+  return {
+    name: prefix ? `${prefix}/${name}` : name,
+    type: String.fromCharCode(b[156] || 48),
+    size: octal(b, 124, 12),
+    linkname: field(b, 157, 100),
+  };
 }
 
 /** pax extended header records: "<len> key=value\n". */
@@ -62,7 +67,8 @@ function paxRecords(data: Buffer): Record<string, string> {
     const sp = data.indexOf(0x20, i);
     if (sp < 0) break;
     const len = Number(data.subarray(i, sp).toString());
-    if (!Number.isInteger(len) || len <= 0 || i + len > data.length) throw new TarMemberError('a pax header is malformed');
+    if (!Number.isInteger(len) || len <= 0 || i + len > data.length)
+      throw new TarMemberError('a pax header is malformed');
     const rec = data.subarray(sp + 1, i + len - 1).toString('utf8');
     const eq = rec.indexOf('=');
     if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
@@ -94,13 +100,18 @@ function checkMember(h: Header, path: string): void {
     case '2': {
       // Hard link names are archive paths (stripped like the member); symlinks are relative to the member's directory.
       const kind = h.type === '2' ? 'symlink' : 'hard link';
-      if (h.linkname.startsWith('/')) throw new TarMemberError(`${where}: ${kind} to the absolute path ${JSON.stringify(h.linkname)}`);
-      const target = h.type === '1' ? strippedPath(h.linkname) : posix.normalize(posix.join(posix.dirname(path), h.linkname));
-      if (typeof target !== 'string' || target === '' || target === '..' || target.startsWith('../')) throw new TarMemberError(`${where}: ${kind} to ${JSON.stringify(h.linkname)} leaves the release tree`);
+      if (h.linkname.startsWith('/'))
+        throw new TarMemberError(`${where}: ${kind} to the absolute path ${JSON.stringify(h.linkname)}`);
+      const target =
+        h.type === '1' ? strippedPath(h.linkname) : posix.normalize(posix.join(posix.dirname(path), h.linkname));
+      if (typeof target !== 'string' || target === '' || target === '..' || target.startsWith('../'))
+        throw new TarMemberError(`${where}: ${kind} to ${JSON.stringify(h.linkname)} leaves the release tree`);
       return;
     }
     default:
-      throw new TarMemberError(`${where}: type ${JSON.stringify(h.type)} (a device, FIFO or other special file) has no place in a release`);
+      throw new TarMemberError(
+        `${where}: type ${JSON.stringify(h.type)} (a device, FIFO or other special file) has no place in a release`,
+      );
   }
 }
 
@@ -108,7 +119,10 @@ function checkMember(h: Header, path: string): void {
  * Reads the (gzipped when `gzip`) tar at `path` and throws TarMemberError at the first
  * member the box must not unpack; resolves with the member count and unpacked bytes.
  */
-export async function checkTarMembers(path: string, o: { gzip: boolean; maxBytes: number }): Promise<{ members: number; bytes: number }> {
+export async function checkTarMembers(
+  path: string,
+  o: { gzip: boolean; maxBytes: number },
+): Promise<{ members: number; bytes: number }> {
   const src = createReadStream(path);
   const stream = o.gzip ? src.pipe(createGunzip()) : src;
   let buf: Buffer = Buffer.alloc(0);
@@ -117,7 +131,10 @@ export async function checkTarMembers(path: string, o: { gzip: boolean; maxBytes
   let longName: string | undefined;
   let longLink: string | undefined;
   let pax: Record<string, string> = {};
-  let want: { kind: 'header' } | { kind: 'skip'; left: number } | { kind: 'collect'; left: number; pad: number; into: 'L' | 'K' | 'x'; parts: Buffer[] } = { kind: 'header' };
+  let want:
+    | { kind: 'header' }
+    | { kind: 'skip'; left: number }
+    | { kind: 'collect'; left: number; pad: number; into: 'L' | 'K' | 'x'; parts: Buffer[] } = { kind: 'header' };
   let zeros = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -170,11 +187,15 @@ export async function checkTarMembers(path: string, o: { gzip: boolean; maxBytes
         pax = {};
         const member = { ...h, name, linkname, size };
         const stripped = strippedPath(name);
-        if (typeof stripped !== 'string') throw new TarMemberError(`member ${JSON.stringify(name)} ${stripped.refused}`);
+        if (typeof stripped !== 'string')
+          throw new TarMemberError(`member ${JSON.stringify(name)} ${stripped.refused}`);
         checkMember(member, stripped);
         members++;
         bytes += size;
-        if (bytes > o.maxBytes) throw new TarMemberError(`the release unpacks to more than ${o.maxBytes} bytes (the manifest's size, with its margin); refused before writing anything`);
+        if (bytes > o.maxBytes)
+          throw new TarMemberError(
+            `the release unpacks to more than ${o.maxBytes} bytes (the manifest's size, with its margin); refused before writing anything`,
+          );
         const dataBlocks = Math.ceil(size / BLOCK) * BLOCK;
         if (dataBlocks > 0) want = { kind: 'skip', left: dataBlocks };
       }

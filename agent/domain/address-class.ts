@@ -27,7 +27,13 @@ const v4 = (net: string, prefix: number): [string, number, 'ipv4' | 'ipv6'][] =>
 range('unspecified', [...v4('0.0.0.0', 8), ['::', 128, 'ipv6']]);
 range('loopback', [...v4('127.0.0.0', 8), ['::1', 128, 'ipv6']]);
 range('link-local', [...v4('169.254.0.0', 16), ['fe80::', 10, 'ipv6']]);
-range('private', [...v4('10.0.0.0', 8), ...v4('172.16.0.0', 12), ...v4('192.168.0.0', 16), ...v4('100.64.0.0', 10), ['fc00::', 7, 'ipv6']]);
+range('private', [
+  ...v4('10.0.0.0', 8),
+  ...v4('172.16.0.0', 12),
+  ...v4('192.168.0.0', 16),
+  ...v4('100.64.0.0', 10),
+  ['fc00::', 7, 'ipv6'],
+]);
 
 /** The class of an IP address (v4, v6, with or without [brackets]); a non-IP is 'public'. */
 export function classifyAddress(address: string): AddressClass {

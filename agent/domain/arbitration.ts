@@ -42,7 +42,10 @@ export function canResume(r: Resumable, now: number): boolean {
  * After the speaker frees up: the suspended item to resume (highest priority, then the
  * most recently suspended), and those whose slot has run out meanwhile (to drop).
  */
-export function pickResume<T extends Resumable>(suspended: readonly T[], now: number): { resume: T | null; expired: T[] } {
+export function pickResume<T extends Resumable>(
+  suspended: readonly T[],
+  now: number,
+): { resume: T | null; expired: T[] } {
   const live = suspended.filter((s) => canResume(s, now));
   const expired = suspended.filter((s) => !canResume(s, now));
   let resume: T | null = null;

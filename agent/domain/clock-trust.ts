@@ -56,10 +56,22 @@ export interface ClockVerdict {
 
 export const TRUSTED: ClockVerdict = { held: false, behind: false, lowerBound: null };
 
-export function judgeClock(now: number, sync: ClockSync, lowerBound: number | null, toleranceMs = CLOCK_TOLERANCE_MS, corroborated: number | null = lowerBound): ClockVerdict {
+export function judgeClock(
+  now: number,
+  sync: ClockSync,
+  lowerBound: number | null,
+  toleranceMs = CLOCK_TOLERANCE_MS,
+  corroborated: number | null = lowerBound,
+): ClockVerdict {
   // A synchronised source outranks document evidence (v1.2): its clock is never "behind".
   const behind = sync.synced !== true && lowerBound !== null && now < lowerBound - toleranceMs;
-  return { held: behind || sync.synced === false, behind, lowerBound, corroborated: sync.synced === true || corroborated === null || lowerBound === null ? null : Math.min(corroborated, lowerBound) };
+  return {
+    held: behind || sync.synced === false,
+    behind,
+    lowerBound,
+    corroborated:
+      sync.synced === true || corroborated === null || lowerBound === null ? null : Math.min(corroborated, lowerBound),
+  };
 }
 
 /** Contract v1.2 §2.2: one document raises the bound at most this far beyond the corroborated time. */
@@ -97,7 +109,9 @@ export function vouched(e: Evidence): number | null {
 export function noteClaim(e: Evidence, c: Claim, now: number): Evidence {
   if (!Number.isFinite(c.at)) return e;
   const kept = e.claims.find((x) => x.id === c.id);
-  const claims = [...e.claims.filter((x) => x.id !== c.id), { id: c.id, at: Math.max(c.at, kept?.at ?? -Infinity) }].sort((a, b) => b.at - a.at).slice(0, 2);
+  const claims = [...e.claims.filter((x) => x.id !== c.id), { id: c.id, at: Math.max(c.at, kept?.at ?? -Infinity) }]
+    .sort((a, b) => b.at - a.at)
+    .slice(0, 2);
   const next = { ...e, claims };
   const base = Math.max(now, vouched(next) ?? -Infinity);
   const single = Math.min(claims[0]!.at, base + MAX_UNCORROBORATED_MS);
@@ -109,11 +123,18 @@ export function noteClaim(e: Evidence, c: Claim, now: number): Evidence {
  * tolerance above it is contradicted: discarded (returned in `discarded` to be reported),
  * with the claims that made it. Otherwise the bound and checkpoint rise to the clock.
  */
-export function syncedAt(e: Evidence, now: number, toleranceMs = CLOCK_TOLERANCE_MS): { evidence: Evidence; discarded: number | null } {
+export function syncedAt(
+  e: Evidence,
+  now: number,
+  toleranceMs = CLOCK_TOLERANCE_MS,
+): { evidence: Evidence; discarded: number | null } {
   const discarded = e.bound !== null && e.bound > now + toleranceMs ? e.bound : null;
   const claims = e.claims.filter((c) => c.at <= now + toleranceMs);
   const bound = discarded !== null ? now : Math.max(now, e.bound ?? -Infinity);
-  return { evidence: { checkpoint: Math.max(now, Math.min(e.checkpoint ?? -Infinity, now + toleranceMs)), claims, bound }, discarded };
+  return {
+    evidence: { checkpoint: Math.max(now, Math.min(e.checkpoint ?? -Infinity, now + toleranceMs)), claims, bound },
+    discarded,
+  };
 }
 
 /** The centre's signed `clock` {resetBound}: forget what no source vouched for (documents' claims). */

@@ -73,7 +73,10 @@ export function expandOccurrences(docs: readonly DocInForce[], window: { from: n
  * loop (contract v1.1 §3: no step over 20 ms) consumes this in slices, then calls
  * finishPlan() on what it collected.
  */
-export function* occurrencesIn(docs: readonly DocInForce[], window: { from: number; to: number }): Generator<Occurrence> {
+export function* occurrencesIn(
+  docs: readonly DocInForce[],
+  window: { from: number; to: number },
+): Generator<Occurrence> {
   for (const { topic, doc } of docs) {
     for (const item of doc.items) {
       if (item.repeat) {
@@ -91,7 +94,10 @@ export function* occurrencesIn(docs: readonly DocInForce[], window: { from: numb
 export function finishPlan(all: Occurrence[]): Occurrence[] {
   // Equal keys come from one document id on two topics, or gap times that collapsed into
   // one instant: keep the higher priority, then the newer version.
-  all.sort((a, b) => a.start - b.start || b.priority - a.priority || cmp(a.key, b.key) || (b.docVersion ?? 0) - (a.docVersion ?? 0));
+  all.sort(
+    (a, b) =>
+      a.start - b.start || b.priority - a.priority || cmp(a.key, b.key) || (b.docVersion ?? 0) - (a.docVersion ?? 0),
+  );
   return all.filter((o, i) => i === 0 || all[i - 1]!.key !== o.key);
 }
 
@@ -119,7 +125,11 @@ export function nextOccurrence(docs: readonly DocInForce[], after: number, horiz
   return firstOccurrences(docs, { from: after + 1, to: after + horizonMs + 1 })[0] ?? null;
 }
 
-function itemWindow(doc: ScheduleDoc, item: ScheduleItem, window: { from: number; to: number }): { from: number; to: number } | null {
+function itemWindow(
+  doc: ScheduleDoc,
+  item: ScheduleItem,
+  window: { from: number; to: number },
+): { from: number; to: number } | null {
   const expires = doc.expiresAt === undefined ? Infinity : Date.parse(doc.expiresAt);
   const from = Math.max(window.from, item.from === undefined ? -Infinity : Date.parse(item.from));
   const to = Math.min(window.to, expires, item.until === undefined ? Infinity : Date.parse(item.until));
@@ -132,14 +142,20 @@ function itemWindow(doc: ScheduleDoc, item: ScheduleItem, window: { from: number
  * play in it. Repeats are not bounded by the item's from/until (those bound where series
  * start), only by the series' own end and the document's expiresAt.
  */
-function* repeatedItem(topic: string, doc: ScheduleDoc, item: ScheduleItem, window: { from: number; to: number }): Generator<Occurrence> {
+function* repeatedItem(
+  topic: string,
+  doc: ScheduleDoc,
+  item: ScheduleItem,
+  window: { from: number; to: number },
+): Generator<Occurrence> {
   const r = item.repeat!;
   const expires = doc.expiresAt === undefined ? Infinity : Date.parse(doc.expiresAt);
   const w = itemWindow(doc, item, { from: window.from - seriesSpanMs(r), to: window.to });
   if (!w) return;
   // An open-ended `until` series is only allowed on an `at` item (one start to look at).
   for (const first of itemStarts(item, doc.timezone, w.from, w.to)) {
-    for (const [n, start] of seriesPlays(first, r, expires, window.from, window.to)) yield { ...occurrence(topic, doc, item, start), repeat: n, seriesStart: first };
+    for (const [n, start] of seriesPlays(first, r, expires, window.from, window.to))
+      yield { ...occurrence(topic, doc, item, start), repeat: n, seriesStart: first };
   }
 }
 
@@ -195,7 +211,12 @@ function occurrence(topic: string, doc: ScheduleDoc, item: ScheduleItem, start: 
 }
 
 function mediaOf(source: Source, listed: readonly MediaRef[]): MediaRef[] {
-  const file = source.kind === 'file' ? source : 'fallback' in source && source.fallback?.kind === 'file' ? source.fallback : undefined;
+  const file =
+    source.kind === 'file'
+      ? source
+      : 'fallback' in source && source.fallback?.kind === 'file'
+        ? source.fallback
+        : undefined;
   if (!file) return [];
   // Validation guarantees every id is listed; the filter only keeps the type honest.
   return file.media.map((id) => listed.find((m) => m.id === id)).filter((m): m is MediaRef => m !== undefined);

@@ -15,7 +15,8 @@ export const REDACTED = '***';
 // Greedy up to the last '@' of the authority: a raw '@' inside a password still ends
 // up on the left of the one the URL parser takes as the separator.
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>\\]*@/gi;
-const SECRET_PARAM = /([?&;](?:[\w.-]*?)(?:token|sig|signature|key|pass|passwd|password|secret|credential|auth)(?:[\w.-]*?)=)[^&#\s"'<>\\]*/gi;
+const SECRET_PARAM =
+  /([?&;](?:[\w.-]*?)(?:token|sig|signature|key|pass|passwd|password|secret|credential|auth)(?:[\w.-]*?)=)[^&#\s"'<>\\]*/gi;
 
 /** `text` with URL credentials and secret query values replaced by `***`. */
 export function redact(text: string): string {

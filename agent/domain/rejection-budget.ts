@@ -52,7 +52,12 @@ export class RejectionBudget {
   /** End the window: its summary if anything was counted (then a new window starts at `now`). */
   close(now: number): FloodSummary | null {
     if (this.dropped === 0) return null;
-    const s: FloodSummary = { windowS: Math.round(this.windowMs / 1000), dropped: this.dropped, byReason: this.byReason, byTopic: this.byTopic };
+    const s: FloodSummary = {
+      windowS: Math.round(this.windowMs / 1000),
+      dropped: this.dropped,
+      byReason: this.byReason,
+      byTopic: this.byTopic,
+    };
     this.dropped = 0;
     this.byReason = {};
     this.byTopic = {};

@@ -11,7 +11,14 @@ import { z } from 'zod';
 import { type MediaRef, type Repeat, type Source } from '../../contract/schedule-doc.js';
 import type { CancelArgs } from '../../contract/command-doc.js';
 export { cancelArgsSchema, type CancelArgs } from '../../contract/command-doc.js';
-export { MIN_REPEAT_S, capRefSchema, repeatError, repeatSchema, type CapRef, type Repeat } from '../../contract/schedule-doc.js';
+export {
+  MIN_REPEAT_S,
+  capRefSchema,
+  repeatError,
+  repeatSchema,
+  type CapRef,
+  type Repeat,
+} from '../../contract/schedule-doc.js';
 import type { Occurrence } from './occurrences.js';
 
 /** Epoch ms before which every play of the series starts: until, or after `count` plays; capped by `expiresMs`. */
@@ -24,7 +31,13 @@ export function seriesEnd(first: number, r: Repeat, expiresMs: number): number {
  * The plays of a series that start in [from, to): [n, start] in order, n counted from 1.
  * Work is proportional to the plays in the window, not to the series.
  */
-export function* seriesPlays(first: number, r: Repeat, expiresMs: number, from: number, to: number): Generator<[number, number]> {
+export function* seriesPlays(
+  first: number,
+  r: Repeat,
+  expiresMs: number,
+  from: number,
+  to: number,
+): Generator<[number, number]> {
   const every = r.everyS * 1000;
   const end = Math.min(seriesEnd(first, r, expiresMs), to);
   for (let n = Math.max(1, Math.ceil((from - first) / every) + 1); ; n++) {
@@ -55,7 +68,10 @@ export interface CommandSeries {
 }
 
 /** Repeats (n >= 2) of `play` command series that start in the window. */
-export function* commandOccurrences(series: readonly CommandSeries[], window: { from: number; to: number }): Generator<Occurrence> {
+export function* commandOccurrences(
+  series: readonly CommandSeries[],
+  window: { from: number; to: number },
+): Generator<Occurrence> {
   for (const s of series) {
     for (const [n, start] of seriesPlays(s.first, s.repeat, Date.parse(s.expiresAt), window.from, window.to)) {
       if (n === 1) continue; // the first play was the command itself
@@ -67,7 +83,13 @@ export function* commandOccurrences(series: readonly CommandSeries[], window: { 
 export function commandOccurrence(s: CommandSeries, n: number, start: number): Occurrence {
   const durationMs = s.durationS !== undefined ? s.durationS * 1000 : null;
   let end: number | null = durationMs === null ? null : start + durationMs;
-  if (end === null && s.source.kind === 'file' && s.media.length > 0 && s.media.every((m) => m.durationMs !== undefined)) end = start + s.media.reduce((a, m) => a + m.durationMs!, 0);
+  if (
+    end === null &&
+    s.source.kind === 'file' &&
+    s.media.length > 0 &&
+    s.media.every((m) => m.durationMs !== undefined)
+  )
+    end = start + s.media.reduce((a, m) => a + m.durationMs!, 0);
   return {
     key: n === 1 ? `cmd/${s.cmdId}` : `cmd/${s.cmdId}#${n}`,
     docId: null,

@@ -13,7 +13,13 @@
 //   `volume` command: a reset box never comes back louder than it was, nor at full
 //   volume at 3 a.m. because a power cut reset it.
 // Levels are percent of `audio.maxVolume`, like the master volume and an item's volume.
-import { EMERGENCY_PRIORITY, PRIORITY_CLASS_MIN, type VolumeDecision, type VolumeProfile, type VolumeWindow } from '../../contract/volume-profile.js';
+import {
+  EMERGENCY_PRIORITY,
+  PRIORITY_CLASS_MIN,
+  type VolumeDecision,
+  type VolumeProfile,
+  type VolumeWindow,
+} from '../../contract/volume-profile.js';
 import { offsetAt } from './occurrences.js';
 
 export {

@@ -104,7 +104,12 @@ export class Agent {
     this.clockSources =
       d.clockSources ??
       (fromStats
-        ? { read: async () => ((synced) => ({ synced, source: synced === null ? 'none' : 'timesyncd' }) as const)(await fromStats.clockSynced()) }
+        ? {
+            read: async () =>
+              ((synced) => ({ synced, source: synced === null ? 'none' : 'timesyncd' }) as const)(
+                await fromStats.clockSynced(),
+              ),
+          }
         : createClockSources(d.config.clock));
     this.statsImpl = d.stats ?? createSystemStats({ diskPath: d.config.stateDir, clock: this.clockSources });
   }
@@ -178,7 +183,11 @@ export class Agent {
       minRepeatS: c.schedule.minRepeatS,
       ...(await this.watchClock(clock, stores)),
       replay: stores.replay,
-      rejections: (this.rejections = new Rejections({ clock, events: stores.outbox, log: log.child({ mod: 'intake' }) })),
+      rejections: (this.rejections = new Rejections({
+        clock,
+        events: stores.outbox,
+        log: log.child({ mod: 'intake' }),
+      })),
     };
     const volume = (this.volumeCtl = new VolumeControl({
       clock,
@@ -226,7 +235,8 @@ export class Agent {
       services: { coordinator, faults, cache, scheduler, updater, volume, repeats: started(this.repeats) },
       docRefs: () => this.docRefs(),
       onLifecycle: this.d.onLifecycle,
-      underSystemd: this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
+      underSystemd:
+        this.d.onLifecycle !== undefined && (this.d.underSystemd ?? process.env.INVOCATION_ID !== undefined),
       resetClockBound: () => started(this.clockWatch).resetBound(),
     });
     this.parts.push(() => {
@@ -255,10 +265,20 @@ export class Agent {
     this.commandSvc?.start();
     void cache.start();
     // The media of repeat series kept from before a restart stay wanted (never evicted, fetched if gone) until the series' command expires.
-    for (const sr of stores.replay.allSeries()) if (sr.media.length > 0) void cache.fetchNow(sr.media, Date.parse(sr.expiresAt)).catch(() => undefined);
+    for (const sr of stores.replay.allSeries())
+      if (sr.media.length > 0) void cache.fetchNow(sr.media, Date.parse(sr.expiresAt)).catch(() => undefined);
     scheduler.start();
     volume.start();
-    log.info({ deviceId: c.deviceId, bootId: this.bootId, epoch: stores.outbox.epoch, version: AGENT_VERSION, pending: stores.outbox.size }, 'agent starting');
+    log.info(
+      {
+        deviceId: c.deviceId,
+        bootId: this.bootId,
+        epoch: stores.outbox.epoch,
+        version: AGENT_VERSION,
+        pending: stores.outbox.size,
+      },
+      'agent starting',
+    );
     link.start();
   }
 
@@ -268,13 +288,23 @@ export class Agent {
    */
   private restoreState(stores: Stores): void {
     const { replay, replayFile, reset, outbox } = stores;
-    const { restored } = restoreReplayState({ replay, replayFile, schedules: stores.schedules, commands: stores.commands, keys: this.keyRing, log: this.d.log.child({ mod: 'store' }) });
+    const { restored } = restoreReplayState({
+      replay,
+      replayFile,
+      schedules: stores.schedules,
+      commands: stores.commands,
+      keys: this.keyRing,
+      log: this.d.log.child({ mod: 'store' }),
+    });
     if (!reset) return;
     const kept =
       replayFile === 'loaded'
         ? `replay state from replay.json kept; ${restored.length} document(s) in force restored (${restored.join(', ') || 'none'})`
         : `replay.json ${replayFile}: replay state and documents in force could not be restored; the broker's retained documents will be accepted again`;
-    const lost = reset.reason === 'full' ? 'the database on disk is untouched; events of this run are held in memory' : 'undelivered events and the play ledger of the old database are lost';
+    const lost =
+      reset.reason === 'full'
+        ? 'the database on disk is untouched; events of this run are held in memory'
+        : 'undelivered events and the play ledger of the old database are lost';
     outbox.emit('store.reset', { ...reset, message: `${reset.message}; ${kept}; ${lost}` });
   }
 
@@ -283,12 +313,19 @@ export class Agent {
    * database, and the newest issuedAt of the documents restored. The signed intakes feed
    * it evidence and refuse an issuedAt ahead only of a clock a source vouches for.
    */
-  private async watchClock(clock: Clock, stores: Stores): Promise<Pick<SharedSigned, 'clockSynced' | 'clockEvidence' | 'provableNow' | 'vouchedNow'>> {
-    const issued = stores.schedules.inForce().map(({ doc }) => ({ id: `schedule:${doc.id}:${doc.version}`, at: Date.parse(doc.issuedAt) }));
+  private async watchClock(
+    clock: Clock,
+    stores: Stores,
+  ): Promise<Pick<SharedSigned, 'clockSynced' | 'clockEvidence' | 'provableNow' | 'vouchedNow'>> {
+    const issued = stores.schedules
+      .inForce()
+      .map(({ doc }) => ({ id: `schedule:${doc.id}:${doc.version}`, at: Date.parse(doc.issuedAt) }));
     const watch = new ClockWatch({
       clock,
       sources: this.clockSources,
-      store: new ClockCheckpoint(join(this.d.config.stateDir, 'clock.json'), this.d.log.child({ mod: 'clock' }), () => clock.now()),
+      store: new ClockCheckpoint(join(this.d.config.stateDir, 'clock.json'), this.d.log.child({ mod: 'clock' }), () =>
+        clock.now(),
+      ),
       log: this.d.log.child({ mod: 'clock' }),
       evidence: issued,
       emit: (type, fields) => stores.outbox.emit(type, fields),
@@ -299,27 +336,44 @@ export class Agent {
     });
     this.clockWatch = watch;
     await watch.start();
-    return { clockSynced: () => watch.syncedForIntake(), clockEvidence: (id, ms) => watch.note(id, ms), provableNow: () => watch.provableNow(), vouchedNow: () => watch.vouchedNow() };
+    return {
+      clockSynced: () => watch.syncedForIntake(),
+      clockEvidence: (id, ms) => watch.note(id, ms),
+      provableNow: () => watch.provableNow(),
+      vouchedNow: () => watch.vouchedNow(),
+    };
   }
 
   /** The player, the playback coordinator on the board, and the board's faults. */
-  private wirePlayback(clock: Clock, board: Board, stores: Stores, volume: VolumeControl): { coordinator: PlaybackCoordinator; faults: FaultTracker } {
+  private wirePlayback(
+    clock: Clock,
+    board: Board,
+    stores: Stores,
+    volume: VolumeControl,
+  ): { coordinator: PlaybackCoordinator; faults: FaultTracker } {
     const { config: c, log } = this.d;
     const { outbox, schedules } = stores;
     const heartbeat = started(this.heartbeatSvc);
     const mediaDurations = () =>
-      new Map([...schedules.inForce().flatMap(({ doc }) => doc.media), ...stores.replay.allSeries().flatMap((sr) => sr.media)].map((m) => [m.sha256, m.durationMs] as const));
-    const player = this.d.player ?? createPlayer(c, log.child({ mod: 'player' }), (paths) => {
-      // The stand-in plays a file for the length the document gives its media.
-      const known = mediaDurations();
-      let total = 0;
-      for (const p of paths) {
-        const ms = known.get(p.slice(-64));
-        if (ms === undefined) return null;
-        total += ms;
-      }
-      return total;
-    });
+      new Map(
+        [
+          ...schedules.inForce().flatMap(({ doc }) => doc.media),
+          ...stores.replay.allSeries().flatMap((sr) => sr.media),
+        ].map((m) => [m.sha256, m.durationMs] as const),
+      );
+    const player =
+      this.d.player ??
+      createPlayer(c, log.child({ mod: 'player' }), (paths) => {
+        // The stand-in plays a file for the length the document gives its media.
+        const known = mediaDurations();
+        let total = 0;
+        for (const p of paths) {
+          const ms = known.get(p.slice(-64));
+          if (ms === undefined) return null;
+          total += ms;
+        }
+        return total;
+      });
     const coordinator = new PlaybackCoordinator({
       clock,
       board,
@@ -358,7 +412,12 @@ export class Agent {
   }
 
   /** Schedules: intake (verify, persist) -> scheduler (occurrences on time) -> playback; the media cache beside. */
-  private wireSchedules(clock: Clock, stores: Stores, coordinator: PlaybackCoordinator, signed: SharedSigned): { cache: MediaCache; scheduler: Scheduler } {
+  private wireSchedules(
+    clock: Clock,
+    stores: Stores,
+    coordinator: PlaybackCoordinator,
+    signed: SharedSigned,
+  ): { cache: MediaCache; scheduler: Scheduler } {
     const { config: c, log } = this.d;
     const { outbox, ledger, schedules } = stores;
     const heartbeat = started(this.heartbeatSvc);
@@ -385,7 +444,10 @@ export class Agent {
     const meta = stores.meta.checkpoint;
     // Idle, the checkpoint stays in memory (adapters/meta-store.ts); while something plays it
     // is written at each wake, so a kill mid-play still bounds playedMs within ~30 s.
-    const checkpoint = { ...meta, set: (ms: number, durable?: boolean) => meta.set(ms, durable === true || coordinator.playing() !== null) };
+    const checkpoint = {
+      ...meta,
+      set: (ms: number, durable?: boolean) => meta.set(ms, durable === true || coordinator.playing() !== null),
+    };
     closeInterruptedByRestart({ ledger, events: outbox, log }, checkpoint.get(), clock.now());
     const scheduler: Scheduler = new Scheduler({
       clock,
@@ -396,7 +458,8 @@ export class Agent {
       playback,
       // A file item plays only verified bytes; other sources (and their fallbacks) need no cache.
       mediaReady: (occ) => occ.source.kind !== 'file' || occ.media.every((m) => cache.pathFor(m.sha256) !== null),
-      onReplan: (docs) => cache.setNeeds(...mediaNeeds(docs, clock.now() - c.schedule.graceS * 1000, c.cache.horizonH * 3_600_000)),
+      onReplan: (docs) =>
+        cache.setNeeds(...mediaNeeds(docs, clock.now() - c.schedule.graceS * 1000, c.cache.horizonH * 3_600_000)),
       checkpoint,
       clockHold: () => started(this.clockWatch).verdict(),
       onJump: () => void this.clockWatch?.refresh(),
@@ -513,9 +576,7 @@ export class Agent {
     await this.boardImpl?.close();
     this.d.log.info({ bootId: this.bootId }, 'agent stopped');
   }
-
 }
-
 
 /** What the schedule intake and the command service share; each adds its topics, lifetime and logger. */
 export type SharedSigned = Omit<SignedTopicDeps, 'bindings' | 'maxLifetimeMs' | 'log'>;

@@ -16,7 +16,20 @@
 import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { ClockSources, ClockSync } from '../adapters/clock-sources.js';
 import type { Logger } from '../log.js';
-import { clockReport, judgeClock, noteClaim, NO_EVIDENCE, provableNow, resetBound, syncedAt, vouched, type Claim, type ClockReport, type ClockVerdict, type Evidence } from '../domain/clock-trust.js';
+import {
+  clockReport,
+  judgeClock,
+  noteClaim,
+  NO_EVIDENCE,
+  provableNow,
+  resetBound,
+  syncedAt,
+  vouched,
+  type Claim,
+  type ClockReport,
+  type ClockVerdict,
+  type Evidence,
+} from '../domain/clock-trust.js';
 
 /** Where the evidence is persisted (adapters/clock-checkpoint.ts; a fake in unit tests). */
 export interface BoundStore {
@@ -101,7 +114,10 @@ export class ClockWatch {
     const was = this.evidence.bound;
     this.evidence = resetBound(this.evidence);
     this.d.store.save(this.evidence);
-    this.d.log.warn({ code: 'CLOCK_RESET', before: iso(was), after: iso(this.evidence.bound) }, 'lower bound reset by the centre');
+    this.d.log.warn(
+      { code: 'CLOCK_RESET', before: iso(was), after: iso(this.evidence.bound) },
+      'lower bound reset by the centre',
+    );
     this.changed(before);
     return { before: iso(was), after: iso(this.evidence.bound) };
   }
@@ -141,7 +157,8 @@ export class ClockWatch {
     this.sync = await this.d.sources.read().catch(() => ({ synced: null, source: 'none' }) as ClockSync);
     if (this.sync.synced === true) {
       const discarded = this.evidence.bound !== null && syncedAt(this.evidence, this.d.clock.now()).discarded !== null;
-      if (discarded || this.d.clock.monoMs() - this.lastCheckpointMono >= (this.d.checkpointEveryMs ?? 30 * 60_000)) this.vouchClock();
+      if (discarded || this.d.clock.monoMs() - this.lastCheckpointMono >= (this.d.checkpointEveryMs ?? 30 * 60_000))
+        this.vouchClock();
     }
     this.changed(before, wasSynced !== this.sync.synced);
   }
@@ -152,8 +169,15 @@ export class ClockWatch {
     const { evidence, discarded } = syncedAt(this.evidence, now);
     this.evidence = evidence;
     if (discarded !== null) {
-      const fields = { lowerBound: new Date(discarded).toISOString(), clock: new Date(now).toISOString(), source: this.sync.source };
-      this.d.log.warn({ code: 'CLOCK_BOUND_DISCARDED', ...fields }, 'a synchronised clock contradicts the lower bound; the bound is discarded');
+      const fields = {
+        lowerBound: new Date(discarded).toISOString(),
+        clock: new Date(now).toISOString(),
+        source: this.sync.source,
+      };
+      this.d.log.warn(
+        { code: 'CLOCK_BOUND_DISCARDED', ...fields },
+        'a synchronised clock contradicts the lower bound; the bound is discarded',
+      );
       this.d.emit?.('clock.bound-discarded', fields);
     }
     if (this.d.store.save(evidence)) this.lastCheckpointMono = this.d.clock.monoMs();
@@ -168,7 +192,11 @@ export class ClockWatch {
     if (line !== this.lastLogged) {
       this.lastLogged = line;
       const msg = after.held ? 'clock not trusted; scheduled items are held' : 'clock trusted; scheduled items play';
-      (after.held ? this.d.log.warn : this.d.log.info).call(this.d.log, { code: after.held ? 'CLOCK_HELD' : undefined, clock: r }, msg);
+      (after.held ? this.d.log.warn : this.d.log.info).call(
+        this.d.log,
+        { code: after.held ? 'CLOCK_HELD' : undefined, clock: r },
+        msg,
+      );
     }
     this.d.onChange?.();
   }

@@ -19,7 +19,17 @@ import type { Occurrence } from '../domain/occurrences.js';
 import type { MediaRef } from '../../contract/schedule-doc.js';
 import type { FaultTracker } from '../domain/fault-tracker.js';
 import type { VolumeProfile } from '../domain/volume-policy.js';
-import { ampVerdict, batteryVerdict, diskVerdict, doorVerdict, firmwareDetail, fmVerdict, lineVerdict, mainsVerdict, type Verdict } from '../domain/hardware-verdicts.js';
+import {
+  ampVerdict,
+  batteryVerdict,
+  diskVerdict,
+  doorVerdict,
+  firmwareDetail,
+  fmVerdict,
+  lineVerdict,
+  mainsVerdict,
+  type Verdict,
+} from '../domain/hardware-verdicts.js';
 import type { Logger } from '../log.js';
 import { WaitTimeoutError, within } from '../adapters/waitress.js';
 import type { CommandOutcome } from './commands.js';
@@ -67,7 +77,8 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
         return play(d, doc);
       case 'stop': {
         const playing = d.coordinator.playing();
-        if (doc.args.itemId !== undefined) return { ok: true, result: { stopped: await d.coordinator.stopItem(doc.args.itemId) } };
+        if (doc.args.itemId !== undefined)
+          return { ok: true, result: { stopped: await d.coordinator.stopItem(doc.args.itemId) } };
         await d.coordinator.stopAll('stopped');
         return { ok: true, result: { stopped: playing ? 1 : 0 } };
       }
@@ -82,10 +93,20 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
       case 'selftest':
         return { ok: true, result: await selftest(d) };
       case 'restart':
-        if (!d.underSystemd) return { ok: false, code: 'unsupported', message: 'not running under systemd: nothing would start the agent again' };
+        if (!d.underSystemd)
+          return {
+            ok: false,
+            code: 'unsupported',
+            message: 'not running under systemd: nothing would start the agent again',
+          };
         return { ok: true, result: { action: 'restart' } };
       case 'reboot':
-        if (!d.underSystemd) return { ok: false, code: 'unsupported', message: 'not running under systemd (loa-reboot.path): reboot the box by hand' };
+        if (!d.underSystemd)
+          return {
+            ok: false,
+            code: 'unsupported',
+            message: 'not running under systemd (loa-reboot.path): reboot the box by hand',
+          };
         return { ok: true, result: { action: 'reboot' } };
       case 'update':
         if (!d.update) return { ok: false, code: 'unsupported', message: 'this agent cannot update itself' };
@@ -103,13 +124,21 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
 async function play(d: ActionDeps, doc: Extract<CommandDoc, { action: 'play' }>): Promise<CommandOutcome> {
   const a = doc.args;
   const cancel = d.repeats?.cancelFor(doc);
-  if (cancel) return { ok: false, code: 'cancelled', message: `cancel ${cancel.id} (received before this command) names it` };
-  const files = [a.source, 'fallback' in a.source ? a.source.fallback : undefined].filter((s) => s?.kind === 'file') as { media: string[] }[];
+  if (cancel)
+    return { ok: false, code: 'cancelled', message: `cancel ${cancel.id} (received before this command) names it` };
+  const files = [a.source, 'fallback' in a.source ? a.source.fallback : undefined].filter(
+    (s) => s?.kind === 'file',
+  ) as { media: string[] }[];
   const wanted = new Set(files.flatMap((f) => f.media));
   const media = a.media.filter((m) => wanted.has(m.id));
   if (media.length > 0) {
     const paths = await d.fetchMedia(media, Date.parse(doc.expiresAt));
-    if (!paths) return { ok: false, code: 'media', message: 'the media were not fetched and verified before the command expired' };
+    if (!paths)
+      return {
+        ok: false,
+        code: 'media',
+        message: 'the media were not fetched and verified before the command expired',
+      };
   }
   const start = d.clock.now();
   // A series is counted from this first play (domain/repeat.ts); without repeat it is a single play.
@@ -134,22 +163,34 @@ async function play(d: ActionDeps, doc: Extract<CommandDoc, { action: 'play' }>)
   const outcome = d.coordinator.outcome(occ.key);
   d.coordinator.fire(occ, 0);
   // No outcome within the wait: the result says the play is under way (playResult(null)).
-  const o = await within(d.clock, outcome, PLAY_RESULT_WAIT_MS, `the outcome of play command ${doc.id}`).catch((err: unknown) => {
-    if (err instanceof WaitTimeoutError) return null;
-    throw err;
-  });
+  const o = await within(d.clock, outcome, PLAY_RESULT_WAIT_MS, `the outcome of play command ${doc.id}`).catch(
+    (err: unknown) => {
+      if (err instanceof WaitTimeoutError) return null;
+      throw err;
+    },
+  );
   const r = playResult(o);
   if (!a.repeat || !d.repeats || !r.ok) return r;
   // The series goes on whatever became of its first play (busy, failed): its repeats are planned.
   const next = seriesPlays(start, a.repeat, Date.parse(doc.expiresAt), start + 1, Infinity).next();
-  return { ok: true, result: { ...r.result, repeat: { everyS: a.repeat.everyS, next: next.done ? null : new Date(next.value[1]).toISOString() } } };
+  return {
+    ok: true,
+    result: {
+      ...r.result,
+      repeat: { everyS: a.repeat.everyS, next: next.done ? null : new Date(next.value[1]).toISOString() },
+    },
+  };
 }
 
 function playResult(o: Outcome | null): CommandOutcome {
-  if (o === null) return { ok: true, result: { state: 'pending', message: 'accepted; no audio yet (see play.* events)' } };
+  if (o === null)
+    return { ok: true, result: { state: 'pending', message: 'accepted; no audio yet (see play.* events)' } };
   switch (o.state) {
     case 'started':
-      return { ok: true, result: { state: 'started', startedAt: new Date(o.startedAt).toISOString(), lateMs: o.lateMs } };
+      return {
+        ok: true,
+        result: { state: 'started', startedAt: new Date(o.startedAt).toISOString(), lateMs: o.lateMs },
+      };
     case 'skipped':
       return { ok: false, code: 'busy', message: 'something of equal or higher priority is playing' };
     case 'interrupted':
@@ -185,7 +226,10 @@ async function selftest(d: ActionDeps): Promise<{ passed: boolean; checks: Check
   if (mcu) {
     const fw = mcu.firmware();
     const up = mcu.answering() && fw !== undefined;
-    add('mcu', up ? okV(firmwareDetail(fw)) : failV('not answering', 'see hw.fault mcu; check the IO board\'s power and cable'));
+    add(
+      'mcu',
+      up ? okV(firmwareDetail(fw)) : failV('not answering', "see hw.fault mcu; check the IO board's power and cable"),
+    );
     if (up) {
       try {
         const r = await mcu.reading();
@@ -209,10 +253,20 @@ async function selftest(d: ActionDeps): Promise<{ passed: boolean; checks: Check
     if (fm) add('fm', fmVerdict(fm.freqMHz, fm.rssi));
   }
   const faults = d.faults.active();
-  add('faults', faults.length === 0 ? okV('none active') : failV(faults.map((f) => `${f.component}/${f.code}`).join(', '), 'see the hw.fault events'));
+  add(
+    'faults',
+    faults.length === 0
+      ? okV('none active')
+      : failV(faults.map((f) => `${f.component}/${f.code}`).join(', '), 'see the hw.fault events'),
+  );
   if (d.mpg123Path) {
     const r = spawnSync(d.mpg123Path, ['--version'], { encoding: 'utf8', timeout: 5000 });
-    add('player', r.status === 0 ? okV(r.stdout.trim().split('\n')[0] ?? 'mpg123') : failV(`${d.mpg123Path} not runnable`, 'apt-get install mpg123'));
+    add(
+      'player',
+      r.status === 0
+        ? okV(r.stdout.trim().split('\n')[0] ?? 'mpg123')
+        : failV(`${d.mpg123Path} not runnable`, 'apt-get install mpg123'),
+    );
   } else add('player', okV('stand-in (no audio by configuration)'));
   const probe = join(d.cacheDir, `.selftest-${randomUUID()}`);
   try {
@@ -226,6 +280,11 @@ async function selftest(d: ActionDeps): Promise<{ passed: boolean; checks: Check
   }
   const [sys, synced] = await Promise.all([d.stats.sys(), d.stats.clockSynced()]);
   add('disk', diskVerdict(sys.diskFreeMB, 'the state directory'));
-  add('clock', synced === false ? failV('NOT synchronised', 'schedules would play at the wrong time: check the network and the time service') : okV(synced === null ? 'no time service reports (chrony/ntpd?)' : 'synchronised'));
+  add(
+    'clock',
+    synced === false
+      ? failV('NOT synchronised', 'schedules would play at the wrong time: check the network and the time service')
+      : okV(synced === null ? 'no time service reports (chrony/ntpd?)' : 'synchronised'),
+  );
   return { passed: checks.every((c) => c.ok), checks };
 }

@@ -34,7 +34,15 @@ export interface CommandWiring {
   signed: SharedSigned;
   presence: Presence;
   heartbeat: HeartbeatService;
-  services: { coordinator: PlaybackCoordinator; faults: FaultTracker; cache: MediaCache; scheduler: Scheduler; updater: Updater; volume: VolumeControl; repeats: Repeats };
+  services: {
+    coordinator: PlaybackCoordinator;
+    faults: FaultTracker;
+    cache: MediaCache;
+    scheduler: Scheduler;
+    updater: Updater;
+    volume: VolumeControl;
+    repeats: Repeats;
+  };
   docRefs: () => DocRef[];
   onLifecycle: ((action: 'restart' | 'reboot') => void) | undefined;
   underSystemd: boolean;
@@ -57,8 +65,21 @@ export function createCommandService(w: CommandWiring): CommandService {
     setVolume: (level) => s.volume.setMaster(level),
     setVolumeProfile: (profile, issuedAt) => {
       const r = s.volume.setProfile(profile, issuedAt);
-      if ('olderThan' in r) return { ok: false, code: 'replay', message: `issued before the volume profile in force (issued ${r.olderThan}): an older profile never replaces a newer one` };
-      return { ok: true, result: { source: r.source, windows: r.profile.windows.length, timezone: r.profile.timezone, now: s.volume.decide(50) } };
+      if ('olderThan' in r)
+        return {
+          ok: false,
+          code: 'replay',
+          message: `issued before the volume profile in force (issued ${r.olderThan}): an older profile never replaces a newer one`,
+        };
+      return {
+        ok: true,
+        result: {
+          source: r.source,
+          windows: r.profile.windows.length,
+          timezone: r.profile.timezone,
+          now: s.volume.decide(50),
+        },
+      };
     },
     sync: () => {
       s.cache.sync();

@@ -25,7 +25,8 @@ import { PUBLISH_OPTS, type CommandResult } from '../../contract/topics.js';
 import { redact } from '../domain/redact.js';
 import { claimedId, verifyCommand, type CommandDoc, type CommandErrorCode } from '../../contract/command-doc.js';
 
-export type CommandOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; code: CommandErrorCode | string; message: string };
+export type CommandOutcome =
+  { ok: true; result: Record<string, unknown> } | { ok: false; code: CommandErrorCode | string; message: string };
 
 /** The `cmd/result` message: the contract module's type (contract/topics.ts). */
 export type ResultMessage = CommandResult;
@@ -63,7 +64,11 @@ export class CommandService {
       const outcome: CommandOutcome =
         c.action === 'restart' || c.action === 'reboot'
           ? { ok: true, result: { action: c.action, done: true } }
-          : { ok: false, code: 'failed', message: 'the agent restarted before the command finished; it was not run again' };
+          : {
+              ok: false,
+              code: 'failed',
+              message: 'the agent restarted before the command finished; it was not run again',
+            };
       store.finish(c.id, JSON.stringify(this.message(c.id, outcome)));
       log.warn({ cmdId: c.id, action: c.action }, 'command interrupted by a restart');
     }
@@ -140,7 +145,13 @@ export class CommandService {
     }
     const doc = v.doc;
     if (!this.begin(doc, received)) {
-      void this.publish(this.message(doc.id, { ok: false, code: 'duplicate', message: `command ${doc.id} was already received; a command runs at most once` }));
+      void this.publish(
+        this.message(doc.id, {
+          ok: false,
+          code: 'duplicate',
+          message: `command ${doc.id} was already received; a command runs at most once`,
+        }),
+      );
       return;
     }
     d.log.info({ cmdId: doc.id, action: doc.action, kid: v.kid, topic }, 'command accepted');
@@ -168,7 +179,10 @@ export class CommandService {
     try {
       return d.store.begin(doc.id, doc.action, doc.expiresAt, received);
     } catch (err) {
-      d.log.error({ code: 'STORE_WRITE', err: (err as Error).message, cmdId: doc.id }, 'command id not written to the database; kept in memory, the command runs');
+      d.log.error(
+        { code: 'STORE_WRITE', err: (err as Error).message, cmdId: doc.id },
+        'command id not written to the database; kept in memory, the command runs',
+      );
       this.memIds.add(doc.id);
       return true;
     }
@@ -191,26 +205,39 @@ export class CommandService {
     } catch (err) {
       stored = false;
       this.memResults.set(doc.id, text);
-      d.log.error({ code: 'STORE_WRITE', err: (err as Error).message, cmdId: doc.id }, 'command result not written to the database; kept in memory until sent');
+      d.log.error(
+        { code: 'STORE_WRITE', err: (err as Error).message, cmdId: doc.id },
+        'command result not written to the database; kept in memory until sent',
+      );
     }
     const acked = await this.publish(msg);
     if (acked) {
       this.memResults.delete(doc.id);
       if (stored) this.markSent(doc.id);
     }
-    d.log.info({ cmdId: doc.id, action: doc.action, ok: outcome.ok, ...(outcome.ok ? {} : { error: outcome.code }) }, 'command done');
+    d.log.info(
+      { cmdId: doc.id, action: doc.action, ok: outcome.ok, ...(outcome.ok ? {} : { error: outcome.code }) },
+      'command done',
+    );
     if (outcome.ok && (doc.action === 'restart' || doc.action === 'reboot')) d.lifecycle(doc.action);
   }
 
   private message(cmdId: string, o: CommandOutcome): ResultMessage {
     const ts = new Date(this.d.clock.now()).toISOString();
-    return o.ok ? { cmdId, ok: true, ts, result: o.result } : { cmdId, ok: false, ts, error: { code: o.code, message: redact(o.message).slice(0, 500) } };
+    return o.ok
+      ? { cmdId, ok: true, ts, result: o.result }
+      : { cmdId, ok: false, ts, error: { code: o.code, message: redact(o.message).slice(0, 500) } };
   }
 
   /** True once the broker acknowledged; false if offline (a stored result is sent again on the next connection). */
   private async publish(msg: ResultMessage): Promise<boolean> {
     try {
-      await within(this.d.clock, this.d.link.publish(this.d.resultTopic, JSON.stringify(msg), PUBLISH_OPTS.cmdResult), ACK_WAIT_MS, `the broker's acknowledgement of the result of command ${msg.cmdId}`);
+      await within(
+        this.d.clock,
+        this.d.link.publish(this.d.resultTopic, JSON.stringify(msg), PUBLISH_OPTS.cmdResult),
+        ACK_WAIT_MS,
+        `the broker's acknowledgement of the result of command ${msg.cmdId}`,
+      );
       return true;
     } catch (err) {
       this.d.log.warn({ code: 'MQTT_PUBLISH', err, cmdId: msg.cmdId }, 'command result not acknowledged; will resend');
@@ -222,7 +249,10 @@ export class CommandService {
     try {
       this.d.store.markSent(id);
     } catch (err) {
-      this.d.log.warn({ code: 'STORE_WRITE', err: (err as Error).message, cmdId: id }, 'result acknowledged but not marked sent; it may be sent again');
+      this.d.log.warn(
+        { code: 'STORE_WRITE', err: (err as Error).message, cmdId: id },
+        'result acknowledged but not marked sent; it may be sent again',
+      );
     }
   }
 

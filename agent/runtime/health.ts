@@ -94,8 +94,13 @@ export class HealthWatchdog {
     const { healthy, problems } = this.check();
     const key = problems.join('; ');
     if (key !== this.lastProblems) {
-      if (healthy) this.d.log.info({ code: 'WATCHDOG_UNHEALTHY', was: this.lastProblems }, 'healthy again; feeding the systemd watchdog');
-      else this.d.log.error({ code: 'WATCHDOG_UNHEALTHY', problems }, 'unhealthy; withholding the systemd watchdog ping');
+      if (healthy)
+        this.d.log.info(
+          { code: 'WATCHDOG_UNHEALTHY', was: this.lastProblems },
+          'healthy again; feeding the systemd watchdog',
+        );
+      else
+        this.d.log.error({ code: 'WATCHDOG_UNHEALTHY', problems }, 'unhealthy; withholding the systemd watchdog ping');
       this.lastProblems = key;
     }
     let status: string;
@@ -129,7 +134,9 @@ const mono = (clock?: Pick<Clock, 'monoMs'>) => clock ?? systemClock;
  * check, including a sample that is overdue right now (so a check that runs first
  * after a long block still sees it), then starts a new window.
  */
-export function eventLoopLagProbe(o: { maxLagMs?: number; sampleMs?: number; clock?: Pick<Clock, 'monoMs'> } = {}): Probe {
+export function eventLoopLagProbe(
+  o: { maxLagMs?: number; sampleMs?: number; clock?: Pick<Clock, 'monoMs'> } = {},
+): Probe {
   const maxLagMs = o.maxLagMs ?? 5000;
   const sampleMs = o.sampleMs ?? 500;
   const clock = mono(o.clock);
@@ -169,7 +176,12 @@ export function eventLoopLagProbe(o: { maxLagMs?: number; sampleMs?: number; clo
  * its timer chain broke. `lastProgressMono` returns undefined before the loop started
  * (healthy: nothing to expect yet). It must use the same monotonic clock as `clock`.
  */
-export function progressProbe(o: { name: string; lastProgressMono: () => number | undefined; maxAgeMs: number; clock?: Pick<Clock, 'monoMs'> }): Probe {
+export function progressProbe(o: {
+  name: string;
+  lastProgressMono: () => number | undefined;
+  maxAgeMs: number;
+  clock?: Pick<Clock, 'monoMs'>;
+}): Probe {
   const clock = mono(o.clock);
   return {
     name: o.name,
@@ -182,14 +194,18 @@ export function progressProbe(o: { name: string; lastProgressMono: () => number 
   };
 }
 
-
 /**
  * Being offline is healthy (a restart would not bring the network back); a reconnect
  * loop that stopped moving is not. Between two steps of a working loop there is at most
  * the backoff ceiling (waiting for the retry) or the connect timeout (an attempt), so
  * pass maxStepGapMs = max(reconnect.maxS, connectTimeoutS) * 1000 + a margin.
  */
-export function linkLoopProbe(o: { name?: string; loop: () => LinkLoopState | undefined; maxStepGapMs: number; clock?: Pick<Clock, 'monoMs'> }): Probe {
+export function linkLoopProbe(o: {
+  name?: string;
+  loop: () => LinkLoopState | undefined;
+  maxStepGapMs: number;
+  clock?: Pick<Clock, 'monoMs'>;
+}): Probe {
   const clock = mono(o.clock);
   return {
     name: o.name ?? 'mqtt',
@@ -197,7 +213,9 @@ export function linkLoopProbe(o: { name?: string; loop: () => LinkLoopState | un
       const s = o.loop();
       if (s === undefined || s.state !== 'retrying') return null;
       const age = clock.monoMs() - s.sinceMono;
-      return age > o.maxStepGapMs ? `reconnect loop stuck: no attempt for ${seconds(age)} (limit ${seconds(o.maxStepGapMs)})` : null;
+      return age > o.maxStepGapMs
+        ? `reconnect loop stuck: no attempt for ${seconds(age)} (limit ${seconds(o.maxStepGapMs)})`
+        : null;
     },
   };
 }

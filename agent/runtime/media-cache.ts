@@ -136,7 +136,8 @@ export class MediaCache {
         this.announceReady(ALL);
         this.replan();
       },
-      (err) => this.d.log.error({ code: 'MEDIA_STORE', err }, 'media cache verification failed; nothing will be fetched'),
+      (err) =>
+        this.d.log.error({ code: 'MEDIA_STORE', err }, 'media cache verification failed; nothing will be fetched'),
     );
     return this.starting;
   }
@@ -172,9 +173,13 @@ export class MediaCache {
       const left = untilMs - this.d.clock.now();
       if (left <= 0) return null;
       const missing = new Set(media.filter((_, i) => paths[i] === null).map((m) => m.sha256));
-      const what = `ad-hoc media ${media.filter((m) => missing.has(m.sha256)).map((m) => m.id).join(', ')} to be verified in the cache`;
+      const what = `ad-hoc media ${media
+        .filter((m) => missing.has(m.sha256))
+        .map((m) => m.id)
+        .join(', ')} to be verified in the cache`;
       try {
-        await this.readyWaits.waitFor(what, (sha) => sha === ALL || missing.has(sha), Math.min(left, DEADLINE_CHECK_MS)).promise;
+        await this.readyWaits.waitFor(what, (sha) => sha === ALL || missing.has(sha), Math.min(left, DEADLINE_CHECK_MS))
+          .promise;
       } catch (err) {
         if (!(err instanceof WaitTimeoutError)) throw err;
         // Look again: the deadline is on the wall clock, the wait on the monotonic one.
@@ -196,7 +201,10 @@ export class MediaCache {
     // (contract v1.2 §2.2): a document in force only protects a medium from eviction, and
     // its need may be held or far ahead (a box booted behind never fetched an emergency's
     // audio that a held item also played).
-    const needs: MediaNeed[] = [...[...this.adhoc.values()].map((a) => ({ media: a.media, firstUseAt: now })), ...schedNeeds.filter((n) => !this.adhoc.has(n.media.sha256))];
+    const needs: MediaNeed[] = [
+      ...[...this.adhoc.values()].map((a) => ({ media: a.media, firstUseAt: now })),
+      ...schedNeeds.filter((n) => !this.adhoc.has(n.media.sha256)),
+    ];
     const inForce = new Set([...schedInForce, ...this.adhoc.keys()]);
     this.needs = needs;
     this.inForce = inForce;
@@ -280,7 +288,13 @@ export class MediaCache {
         size = (await stat(path)).size;
         const want = row?.bytes ?? expectBytes.get(name);
         // Length first: it costs nothing and catches a truncated file without reading it.
-        bad = !HEX64.test(name) ? 'name' : want !== undefined && want !== size ? 'length' : (await hashFile(path)).sha256 !== name ? 'hash-mismatch' : undefined;
+        bad = !HEX64.test(name)
+          ? 'name'
+          : want !== undefined && want !== size
+            ? 'length'
+            : (await hashFile(path)).sha256 !== name
+              ? 'hash-mismatch'
+              : undefined;
         if (bad) {
           log.warn({ code: 'MEDIA_HASH', file: name, reason: bad }, 'cache file does not match its name; deleted');
           await rm(path, { force: true });
@@ -305,7 +319,13 @@ export class MediaCache {
   private replan(): void {
     if (!this.running || !this.verified) return;
     const cached = [...this.ready].map(([sha256, r]) => ({ sha256, ...r }));
-    this.plan = planCache({ needs: this.needs, inForce: this.inForce, cached, quotaBytes: this.d.quotaBytes, now: this.d.clock.now() });
+    this.plan = planCache({
+      needs: this.needs,
+      inForce: this.inForce,
+      cached,
+      quotaBytes: this.d.quotaBytes,
+      now: this.d.clock.now(),
+    });
     for (const sha of this.plan.evict) void this.evict(sha);
     this.announce();
     this.reportQuota();
@@ -350,7 +370,9 @@ export class MediaCache {
         (r) => this.onReady(media, r.bytes, r.resumedFrom),
         (err) => this.onFailure(media, err, abort.signal.aborted),
       )
-      .catch((err) => this.d.log.error({ code: errorCode(err), err, sha256: media.sha256 }, 'media cache bookkeeping failed'))
+      .catch((err) =>
+        this.d.log.error({ code: errorCode(err), err, sha256: media.sha256 }, 'media cache bookkeeping failed'),
+      )
       .finally(() => {
         this.inflight.delete(media.sha256);
         this.pump();
@@ -362,7 +384,9 @@ export class MediaCache {
     // Recorded even while stopping: the file is in place, and stop() waits for this.
     const now = this.d.clock.now();
     // Same transaction when the sink is the Outbox on this database: row and event together.
-    this.d.store.cached(media.sha256, bytes, now, () => this.d.events.emit('media.cached', { mediaId: media.id, sha256: media.sha256, bytes }));
+    this.d.store.cached(media.sha256, bytes, now, () =>
+      this.d.events.emit('media.cached', { mediaId: media.id, sha256: media.sha256, bytes }),
+    );
     this.ready.set(media.sha256, { bytes, lastUsedAt: now, usedWrittenAt: now });
     this.unannounced.delete(media.sha256);
     this.announceReady(media.sha256);
@@ -393,7 +417,18 @@ export class MediaCache {
       s.retryAtMono = 0; // timers may fire a hair before the monotonic clock says so
       this.pump();
     }, delay);
-    this.d.log.warn({ code: errorCode(err), reason, mediaId: media.id, sha256: media.sha256, attempt: s.failures, retryInMs: delay, detail: (err as Error).message }, 'media fetch failed');
+    this.d.log.warn(
+      {
+        code: errorCode(err),
+        reason,
+        mediaId: media.id,
+        sha256: media.sha256,
+        attempt: s.failures,
+        retryInMs: delay,
+        detail: (err as Error).message,
+      },
+      'media fetch failed',
+    );
     if (!s.reported && (!retryable || slow || s.failures >= (this.d.reportAfter ?? 3))) {
       s.reported = true;
       this.d.events.emit('media.failed', { mediaId: media.id, sha256: media.sha256, reason });
@@ -404,7 +439,14 @@ export class MediaCache {
   private streak(media: MediaRef): Streak {
     let s = this.streaks.get(media.sha256);
     if (!s) {
-      s = { backoff: new Backoff(this.retry, this.d.random), failures: 0, reported: false, retryAtMono: 0, timer: undefined, url: media.url };
+      s = {
+        backoff: new Backoff(this.retry, this.d.random),
+        failures: 0,
+        reported: false,
+        retryAtMono: 0,
+        timer: undefined,
+        url: media.url,
+      };
       this.streaks.set(media.sha256, s);
     }
     return s;
@@ -415,7 +457,9 @@ export class MediaCache {
     this.ready.delete(sha256);
     this.d.store.forget(sha256);
     this.d.log.info({ sha256 }, 'media evicted');
-    await rm(join(this.d.cacheDir, sha256), { force: true }).catch((err) => this.d.log.warn({ code: 'MEDIA_STORE', err, sha256 }, 'cannot delete evicted media'));
+    await rm(join(this.d.cacheDir, sha256), { force: true }).catch((err) =>
+      this.d.log.warn({ code: 'MEDIA_STORE', err, sha256 }, 'cannot delete evicted media'),
+    );
   }
 
   /** media.cached for files found at start without a row, once a document names them. */
@@ -441,7 +485,10 @@ export class MediaCache {
     if (this.quotaWarned) return;
     this.quotaWarned = true;
     const err = new LoaError('CACHE_QUOTA', `the media needed do not fit in ${this.d.quotaBytes} bytes`);
-    this.d.log.warn({ code: err.code, deferred: this.plan.deferred.map((f) => f.media.id), bytesAfter: this.plan.bytesAfter }, err.message);
+    this.d.log.warn(
+      { code: err.code, deferred: this.plan.deferred.map((f) => f.media.id), bytesAfter: this.plan.bytesAfter },
+      err.message,
+    );
   }
 
   /** .part files of media no document in force names any more would only fill the disk. */
@@ -462,4 +509,3 @@ function uniqueMedia(needs: readonly MediaNeed[]): MediaRef[] {
   for (const n of needs) if (!by.has(n.media.sha256)) by.set(n.media.sha256, n.media);
   return [...by.values()];
 }
-

@@ -130,21 +130,47 @@ export class PlaybackCoordinator implements Playback {
     if (this.current) {
       const victim = this.current;
       this.end(victim, 'preempted');
-      if (canResume({ kind: victim.source.kind, priority: victim.occ.priority, slotEnd: victim.occ.end }, this.d.clock.now())) this.suspended.push(victim);
+      if (
+        canResume(
+          { kind: victim.source.kind, priority: victim.occ.priority, slotEnd: victim.occ.end },
+          this.d.clock.now(),
+        )
+      )
+        this.suspended.push(victim);
     }
-    this.begin({ occ, source: occ.source, lateMs, resumed: false, startedAt: null, session: null, slotTimer: undefined, done: false });
+    this.begin({
+      occ,
+      source: occ.source,
+      lateMs,
+      resumed: false,
+      startedAt: null,
+      session: null,
+      slotTimer: undefined,
+      done: false,
+    });
   }
 
   private skip(occ: Occurrence, reason: 'busy' | 'missed'): void {
     const occurrence = iso(occ.start);
-    this.d.ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason }, this.d.clock.now());
-    this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason, ...(occ.cmdId ? { cmdId: occ.cmdId } : {}), ...seriesFields(occ) });
+    this.d.ledger.set(
+      { key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason },
+      this.d.clock.now(),
+    );
+    this.d.events.emit('play.skipped', {
+      itemId: occ.itemId,
+      docId: occ.docId,
+      occurrence,
+      reason,
+      ...(occ.cmdId ? { cmdId: occ.cmdId } : {}),
+      ...seriesFields(occ),
+    });
     this.settle(occ.key, { state: 'skipped', reason: 'busy' });
   }
 
   /** A repeat never skips as busy: it waits; one still waiting when its series' next repeat comes is skipped (`missed`). */
   private wait(occ: Occurrence): void {
-    const same = (w: Occurrence) => w.itemId === occ.itemId && w.docId === occ.docId && w.seriesStart === occ.seriesStart;
+    const same = (w: Occurrence) =>
+      w.itemId === occ.itemId && w.docId === occ.docId && w.seriesStart === occ.seriesStart;
     for (const w of this.waiting.filter(same)) this.skip(w, 'missed');
     this.waiting = [...this.waiting.filter((w) => !same(w)), occ];
     this.d.log.info({ itemId: occ.itemId, repeat: occ.repeat }, 'repeat waits for the speaker');
@@ -154,7 +180,20 @@ export class PlaybackCoordinator implements Playback {
   private dropWaiting(occ: Occurrence, how: End): void {
     this.waiting = this.waiting.filter((w) => w !== occ);
     const lateMs = Math.max(0, this.d.clock.now() - occ.start);
-    this.end({ occ, source: occ.source, lateMs, resumed: false, startedAt: null, session: null, slotTimer: undefined, done: false }, how, false);
+    this.end(
+      {
+        occ,
+        source: occ.source,
+        lateMs,
+        resumed: false,
+        startedAt: null,
+        session: null,
+        slotTimer: undefined,
+        done: false,
+      },
+      how,
+      false,
+    );
   }
 
   /** The `cancel` command (issue 16): stop what plays, and drop what waits or is suspended, if `match` says so. */
@@ -212,7 +251,8 @@ export class PlaybackCoordinator implements Playback {
    */
   hwChanged(c: HwCondition): void {
     const seg = this.current;
-    if (!c.active || c.component !== 'fm' || !seg || seg.done || seg.source.kind !== 'fm' || seg.startedAt === null) return;
+    if (!c.active || c.component !== 'fm' || !seg || seg.done || seg.source.kind !== 'fm' || seg.startedAt === null)
+      return;
     // Without a fallback the relay stays on FM: the signal may come back, and the
     // hw.fault fm no_signal already tells the centre.
     if (!seg.source.fallback) return;
@@ -228,7 +268,13 @@ export class PlaybackCoordinator implements Playback {
   playing(): Playing | null {
     const c = this.current;
     if (!c || c.startedAt === null) return null;
-    return { itemId: c.occ.itemId, docId: c.occ.docId, source: c.source.kind, startedAt: iso(c.startedAt), priority: c.occ.priority };
+    return {
+      itemId: c.occ.itemId,
+      docId: c.occ.docId,
+      source: c.source.kind,
+      startedAt: iso(c.startedAt),
+      priority: c.occ.priority,
+    };
   }
 
   // --- segments ---------------------------------------------------------------------
@@ -300,7 +346,12 @@ export class PlaybackCoordinator implements Playback {
       // board refused (HW_FAULT) or cannot switch (not answering) plays nothing.
       if (!this.d.board.state().amp) await this.hwStep(() => this.d.board.setAmp(true));
       if (!this.live(seg)) return;
-      if (!this.d.board.state().amp) return this.fail(seg, 'hardware', 'the amplifier is off: the board refused to switch it on or does not answer (see hw.fault)');
+      if (!this.d.board.state().amp)
+        return this.fail(
+          seg,
+          'hardware',
+          'the amplifier is off: the board refused to switch it on or does not answer (see hw.fault)',
+        );
       this.markStarted(seg, this.d.clock.now());
       return;
     }
@@ -321,7 +372,8 @@ export class PlaybackCoordinator implements Playback {
       if (!this.live(seg)) return;
     }
     const amp = this.d.board.state();
-    if (!amp.amp && amp.ampFault) return this.fail(seg, 'hardware', 'the amplifier is off: the board refused to switch it on (see hw.fault amp)');
+    if (!amp.amp && amp.ampFault)
+      return this.fail(seg, 'hardware', 'the amplifier is off: the board refused to switch it on (see hw.fault amp)');
     const session = this.d.player.play(req);
     seg.session = session;
     let startedAt: number;
@@ -341,10 +393,19 @@ export class PlaybackCoordinator implements Playback {
     if (!this.live(seg) || end.reason === 'stopped') return;
     if (source.kind === 'file' && end.reason === 'end') return this.end(seg, 'finished');
     // A stream that ended or failed inside its slot has gone silent: try the next one.
-    return this.failover(seg, source, urlIndex, end.reason === 'end' ? 'the stream ended before its slot' : end.message);
+    return this.failover(
+      seg,
+      source,
+      urlIndex,
+      end.reason === 'end' ? 'the stream ended before its slot' : end.message,
+    );
   }
 
-  private request(seg: Segment, source: Source, urlIndex: number): { source: PlayerSource; volume: number } | { error: string } {
+  private request(
+    seg: Segment,
+    source: Source,
+    urlIndex: number,
+  ): { source: PlayerSource; volume: number } | { error: string } {
     const volume = this.d.volumeFor(seg.occ);
     if (source.kind === 'stream') {
       const urls = source.urls ?? (source.url ? [source.url] : []);
@@ -366,7 +427,8 @@ export class PlaybackCoordinator implements Playback {
     let next: { source: Source; urlIndex: number } | null = null;
     if (remaining > 1000) {
       if (source.kind === 'stream' && urlIndex + 1 < urls.length) next = { source, urlIndex: urlIndex + 1 };
-      else if ((source.kind === 'stream' || source.kind === 'fm') && source.fallback) next = { source: source.fallback, urlIndex: -1 };
+      else if ((source.kind === 'stream' || source.kind === 'fm') && source.fallback)
+        next = { source: source.fallback, urlIndex: -1 };
     }
     if (!next) return this.fail(seg, source.kind === 'stream' ? 'stream' : source.kind === 'fm' ? 'fm' : 'player', why);
     const to = next.source.kind === 'stream' ? (urls[next.urlIndex] ?? 'stream') : `fallback:${next.source.kind}`;
@@ -387,18 +449,34 @@ export class PlaybackCoordinator implements Playback {
         itemId: seg.occ.itemId,
         occurrence: f.occurrence,
         state: 'started',
-        detail: JSON.stringify({ startedAt: at, lateMs: seg.lateMs, docVersion: seg.occ.docVersion, source: seg.source.kind, priority: seg.occ.priority, ...seriesFields(seg.occ) }),
+        detail: JSON.stringify({
+          startedAt: at,
+          lateMs: seg.lateMs,
+          docVersion: seg.occ.docVersion,
+          source: seg.source.kind,
+          priority: seg.occ.priority,
+          ...seriesFields(seg.occ),
+        }),
       },
       this.d.clock.now(),
     );
     this.d.events.emit('play.started', seg.resumed ? { ...f, resumed: true } : f);
     this.settle(seg.occ.key, { state: 'started', startedAt: at, lateMs: seg.lateMs });
-    this.d.log.info({ itemId: seg.occ.itemId, source: seg.source.kind, lateMs: seg.lateMs, resumed: seg.resumed }, 'playing');
+    this.d.log.info(
+      { itemId: seg.occ.itemId, source: seg.source.kind, lateMs: seg.lateMs, resumed: seg.resumed },
+      'playing',
+    );
     if (seg.occ.end !== null && seg.occ.source.kind !== 'file') {
-      seg.slotTimer = this.d.clock.setTimeout(() => this.end(seg, 'finished'), Math.max(0, seg.occ.end - this.d.clock.now()));
+      seg.slotTimer = this.d.clock.setTimeout(
+        () => this.end(seg, 'finished'),
+        Math.max(0, seg.occ.end - this.d.clock.now()),
+      );
     } else if (seg.occ.durationMs !== null) {
       // A file item with durationS ends when its media end or durationS after it really started.
-      seg.slotTimer = this.d.clock.setTimeout(() => this.end(seg, 'finished'), Math.max(0, at + seg.occ.durationMs - this.d.clock.now()));
+      seg.slotTimer = this.d.clock.setTimeout(
+        () => this.end(seg, 'finished'),
+        Math.max(0, at + seg.occ.durationMs - this.d.clock.now()),
+      );
     }
     this.d.onChange?.();
   }
@@ -414,13 +492,33 @@ export class PlaybackCoordinator implements Playback {
       const f = this.fields(seg);
       const playedMs = Math.max(0, now - seg.startedAt);
       const state = how === 'finished' ? 'finished' : 'interrupted';
-      this.d.ledger.set({ key: seg.occ.key, docId: seg.occ.docId, itemId: seg.occ.itemId, occurrence: f.occurrence, state, detail: how }, now);
+      this.d.ledger.set(
+        {
+          key: seg.occ.key,
+          docId: seg.occ.docId,
+          itemId: seg.occ.itemId,
+          occurrence: f.occurrence,
+          state,
+          detail: how,
+        },
+        now,
+      );
       if (how === 'finished') this.d.events.emit('play.finished', { ...f, playedMs });
       else this.d.events.emit('play.interrupted', { ...f, playedMs, reason: how });
     } else {
       // Preempted or stopped during its warm-up, before any audio: still one terminal event.
       const f = this.fields(seg);
-      this.d.ledger.set({ key: seg.occ.key, docId: seg.occ.docId, itemId: seg.occ.itemId, occurrence: f.occurrence, state: 'interrupted', detail: how }, now);
+      this.d.ledger.set(
+        {
+          key: seg.occ.key,
+          docId: seg.occ.docId,
+          itemId: seg.occ.itemId,
+          occurrence: f.occurrence,
+          state: 'interrupted',
+          detail: how,
+        },
+        now,
+      );
       this.d.events.emit('play.interrupted', { ...f, playedMs: 0, reason: how === 'finished' ? 'stopped' : how });
       this.settle(seg.occ.key, { state: 'interrupted', reason: how });
     }
@@ -436,7 +534,17 @@ export class PlaybackCoordinator implements Playback {
     void seg.session?.stop();
     const now = this.d.clock.now();
     const f = this.fields(seg);
-    this.d.ledger.set({ key: seg.occ.key, docId: seg.occ.docId, itemId: seg.occ.itemId, occurrence: f.occurrence, state: 'failed', detail: reason }, now);
+    this.d.ledger.set(
+      {
+        key: seg.occ.key,
+        docId: seg.occ.docId,
+        itemId: seg.occ.itemId,
+        occurrence: f.occurrence,
+        state: 'failed',
+        detail: reason,
+      },
+      now,
+    );
     this.d.events.emit('play.failed', { ...f, reason, message: message.slice(0, 500) });
     this.settle(seg.occ.key, { state: 'failed', reason, message });
     this.d.log.warn({ code: 'PLAY_FAILED', itemId: seg.occ.itemId, reason, message }, 'play failed');
@@ -455,19 +563,40 @@ export class PlaybackCoordinator implements Playback {
       now,
     );
     // A waiting repeat of at least the priority of the relay to resume goes first (the relay stays suspended).
-    const waiter = this.waiting.reduce<Occurrence | undefined>((best, w) => (!best || w.priority > best.priority ? w : best), undefined);
+    const waiter = this.waiting.reduce<Occurrence | undefined>(
+      (best, w) => (!best || w.priority > best.priority ? w : best),
+      undefined,
+    );
     if (waiter && (!resume || waiter.priority >= resume.priority)) {
       this.suspended = this.suspended.filter((s) => !expired.some((e) => e.seg === s));
       this.waiting = this.waiting.filter((w) => w !== waiter);
       // A warning that waited plays in full: its slot moves with it.
       const occ = waiter.end === null ? waiter : { ...waiter, end: waiter.end + Math.max(0, now - waiter.start) };
-      this.begin({ occ, source: occ.source, lateMs: Math.max(0, now - occ.start), resumed: false, startedAt: null, session: null, slotTimer: undefined, done: false });
+      this.begin({
+        occ,
+        source: occ.source,
+        lateMs: Math.max(0, now - occ.start),
+        resumed: false,
+        startedAt: null,
+        session: null,
+        slotTimer: undefined,
+        done: false,
+      });
       return;
     }
     this.suspended = this.suspended.filter((s) => s !== resume?.seg && !expired.some((e) => e.seg === s));
     if (resume) {
       const s = resume.seg;
-      this.begin({ occ: s.occ, source: s.occ.source, lateMs: 0, resumed: true, startedAt: null, session: null, slotTimer: undefined, done: false });
+      this.begin({
+        occ: s.occ,
+        source: s.occ.source,
+        lateMs: 0,
+        resumed: true,
+        startedAt: null,
+        session: null,
+        slotTimer: undefined,
+        done: false,
+      });
       return;
     }
     const next = this.deferredPrepare;

@@ -33,7 +33,12 @@ export class Presence {
   /** The birth as it would be published now (also the `ping` command's result). */
   birth() {
     const d = this.d;
-    return buildBirth({ ...d, now: new Date(d.clock.now()), schedule: d.schedule(), ...(d.updateState ? { update: d.updateState() } : {}) });
+    return buildBirth({
+      ...d,
+      now: new Date(d.clock.now()),
+      schedule: d.schedule(),
+      ...(d.updateState ? { update: d.updateState() } : {}),
+    });
   }
 
   /** Re-announce (e.g. when the documents in force change). */
@@ -55,6 +60,10 @@ export class Presence {
 
   /** The death this boot leaves behind on a clean stop; the link publishes it before disconnecting. */
   shutdownMessage() {
-    return { topic: this.d.topic, payload: JSON.stringify(buildShutdown(new Date(this.d.clock.now()), this.d.bootId)), opts: PUBLISH_OPTS.status };
+    return {
+      topic: this.d.topic,
+      payload: JSON.stringify(buildShutdown(new Date(this.d.clock.now()), this.d.bootId)),
+      opts: PUBLISH_OPTS.status,
+    };
   }
 }

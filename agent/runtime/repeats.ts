@@ -59,14 +59,22 @@ export class Repeats {
     const issued = Date.parse(doc.issuedAt);
     return this.d.replay
       .allCancels()
-      .find((c) => (c.cmdId !== undefined || c.capId !== undefined) && (c.issuedAt === undefined || issued <= c.issuedAt) && namedBy(c, { docId: null, itemId: doc.id, cmdId: doc.id, ...(capId !== undefined ? { capId } : {}) }));
+      .find(
+        (c) =>
+          (c.cmdId !== undefined || c.capId !== undefined) &&
+          (c.issuedAt === undefined || issued <= c.issuedAt) &&
+          namedBy(c, { docId: null, itemId: doc.id, cmdId: doc.id, ...(capId !== undefined ? { capId } : {}) }),
+      );
   }
 
   /** A `play` command's first play started its series at `s.first`: keep it and plan its repeats. */
   add(s: CommandSeries): void {
     this.d.replay.putSeries(s);
     this.d.replay.save();
-    this.d.log.info({ cmdId: s.cmdId, everyS: s.repeat.everyS, until: s.repeat.until, count: s.repeat.count }, 'repeat series started');
+    this.d.log.info(
+      { cmdId: s.cmdId, everyS: s.repeat.everyS, until: s.repeat.until, count: s.repeat.count },
+      'repeat series started',
+    );
     this.d.replan();
   }
 
@@ -74,16 +82,31 @@ export class Repeats {
   cancel(doc: CancelDoc): { cancelled: number; stopped: boolean } {
     const now = this.d.clock.now();
     const a = doc.args;
-    const rec: CancelRecord = { ...a, id: doc.id, at: now, issuedAt: Date.parse(doc.issuedAt), keepUntil: Date.parse(doc.expiresAt) + KEEP_AFTER_EXPIRY_MS };
+    const rec: CancelRecord = {
+      ...a,
+      id: doc.id,
+      at: now,
+      issuedAt: Date.parse(doc.issuedAt),
+      keepUntil: Date.parse(doc.expiresAt) + KEEP_AFTER_EXPIRY_MS,
+    };
     const series = new Set<string>();
     const key = (o: Occurrence) => `${o.docId ?? 'cmd'}/${o.itemId}/${o.seriesStart ?? o.start}`;
     for (const o of this.d.upcoming()) {
       if (!cancelledBy(rec, o)) continue;
       series.add(key(o));
-      if (o.docId !== null) rec.keepUntil = Math.max(rec.keepUntil, (this.d.docExpiry(o.docId) ?? 0) + KEEP_AFTER_EXPIRY_MS);
+      if (o.docId !== null)
+        rec.keepUntil = Math.max(rec.keepUntil, (this.d.docExpiry(o.docId) ?? 0) + KEEP_AFTER_EXPIRY_MS);
     }
     for (const s of this.d.replay.allSeries()) {
-      if (!namedBy(a, { docId: null, itemId: s.cmdId, cmdId: s.cmdId, ...(s.capId !== undefined ? { capId: s.capId } : {}) })) continue;
+      if (
+        !namedBy(a, {
+          docId: null,
+          itemId: s.cmdId,
+          cmdId: s.cmdId,
+          ...(s.capId !== undefined ? { capId: s.capId } : {}),
+        })
+      )
+        continue;
       series.add(`cmd/${s.cmdId}/${s.first}`);
       rec.keepUntil = Math.max(rec.keepUntil, Date.parse(s.expiresAt) + KEEP_AFTER_EXPIRY_MS);
       this.d.replay.dropSeries(s.cmdId);

@@ -35,13 +35,17 @@ export function restoreReplayState(d: RestoreDeps): { restored: string[] } {
     const j = verifyJws(e.jws, d.keys, SCHEDULE_TYP, Number.MAX_SAFE_INTEGER);
     const v = j.ok ? validateSchedule(j.raw, { stored: true }) : null;
     if (!j.ok || !v || !v.ok || v.doc.id !== e.id || v.doc.version !== e.version) {
-      d.log.warn({ code: 'STORE_REPLAY', topic, docId: e.id, version: e.version, why: j.ok ? 'does not validate' : j.message }, 'document in the replay state not restored; its mark still refuses older documents');
+      d.log.warn(
+        { code: 'STORE_REPLAY', topic, docId: e.id, version: e.version, why: j.ok ? 'does not validate' : j.message },
+        'document in the replay state not restored; its mark still refuses older documents',
+      );
       continue;
     }
     schedules.put(topic, v.doc, e.jws, d.now ?? Date.now());
     restored.push(`${topic}:${e.id}@${e.version}`);
   }
-  if (restored.length > 0) d.log.warn({ code: 'STORE_REPLAY', restored }, 'documents in force restored from the replay state');
+  if (restored.length > 0)
+    d.log.warn({ code: 'STORE_REPLAY', restored }, 'documents in force restored from the replay state');
   replay.save();
   return { restored };
 }

@@ -102,8 +102,24 @@ export class ScheduleIntake {
     });
     if (v.ok === false) {
       d.rejections.report(topic, v.reason, () => {
-        d.events.emit('schedule.rejected', { docId: v.docId, version: v.version, topic, reason: v.reason, message: v.message.slice(0, 500) });
-        d.log.warn({ code: 'SCHEDULE_REJECTED', topic, reason: v.reason, docId: v.docId, version: v.version, message: v.message.slice(0, 500) }, 'schedule rejected');
+        d.events.emit('schedule.rejected', {
+          docId: v.docId,
+          version: v.version,
+          topic,
+          reason: v.reason,
+          message: v.message.slice(0, 500),
+        });
+        d.log.warn(
+          {
+            code: 'SCHEDULE_REJECTED',
+            topic,
+            reason: v.reason,
+            docId: v.docId,
+            version: v.version,
+            message: v.message.slice(0, 500),
+          },
+          'schedule rejected',
+        );
       });
       return;
     }
@@ -120,7 +136,10 @@ export class ScheduleIntake {
     d.store.put(topic, doc, jws, d.clock.now());
     d.events.emit('schedule.accepted', { docId: doc.id, version: doc.version, topic });
     d.clockEvidence?.(`schedule:${doc.id}:${doc.version}`, Date.parse(doc.issuedAt));
-    d.log.info({ topic, docId: doc.id, version: doc.version, items: doc.items.length, kid: v.kid }, 'schedule accepted');
+    d.log.info(
+      { topic, docId: doc.id, version: doc.version, items: doc.items.length, kid: v.kid },
+      'schedule accepted',
+    );
     setImmediate(() => {
       d.replay.save();
       setImmediate(() => {

@@ -199,13 +199,23 @@ export class Scheduler {
     this.longestSliceMs = Math.max(this.longestSliceMs, (d.user + d.system) / 1000);
   }
 
-  private async buildRest(gen: number, occs: Generator<Occurrence>, collected: Occurrence[], from: number, to: number, docs: readonly DocInForce[]): Promise<void> {
+  private async buildRest(
+    gen: number,
+    occs: Generator<Occurrence>,
+    collected: Occurrence[],
+    from: number,
+    to: number,
+    docs: readonly DocInForce[],
+  ): Promise<void> {
     for (;;) {
       await new Promise<void>((r) => setImmediate(r));
       if (gen !== this.planGen || !this.running) return; // superseded, or stopped
       if (this.slice(occs, collected)) break;
     }
-    this.d.log.debug({ occurrences: collected.length, maxSliceMs: Math.round(this.longestSliceMs) }, 'large plan built in slices');
+    this.d.log.debug(
+      { occurrences: collected.length, maxSliceMs: Math.round(this.longestSliceMs) },
+      'large plan built in slices',
+    );
     this.install(collected, from, to, docs);
   }
 
@@ -327,7 +337,10 @@ export class Scheduler {
       if (pastGrace) this.skip(occ, 'clock', now);
       else {
         this.held.set(occ.key, occ);
-        this.d.log.info({ itemId: occ.itemId, docId: occ.docId, occurrence: new Date(occ.start).toISOString() }, 'occurrence held: the clock is not trusted');
+        this.d.log.info(
+          { itemId: occ.itemId, docId: occ.docId, occurrence: new Date(occ.start).toISOString() },
+          'occurrence held: the clock is not trusted',
+        );
       }
       this.prepared.delete(occ.key);
     }
@@ -365,8 +378,18 @@ export class Scheduler {
 
   private skip(occ: Occurrence, reason: 'missed' | 'media-missing' | 'clock', now: number): void {
     const occurrence = new Date(occ.start).toISOString();
-    this.d.ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason }, now);
-    this.d.events.emit('play.skipped', { itemId: occ.itemId, docId: occ.docId, occurrence, reason, ...(occ.cmdId ? { cmdId: occ.cmdId } : {}), ...seriesFields(occ) });
+    this.d.ledger.set(
+      { key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason },
+      now,
+    );
+    this.d.events.emit('play.skipped', {
+      itemId: occ.itemId,
+      docId: occ.docId,
+      occurrence,
+      reason,
+      ...(occ.cmdId ? { cmdId: occ.cmdId } : {}),
+      ...seriesFields(occ),
+    });
     this.d.log.info({ itemId: occ.itemId, docId: occ.docId, occurrence, reason }, 'occurrence skipped');
   }
 
@@ -379,7 +402,8 @@ export class Scheduler {
     for (const occ of this.plan) {
       if (occ.start - this.d.warmUpMs > at) break;
       if (this.handled(occ.key)) continue;
-      const instant = this.prepared.has(occ.key) || occ.start - this.d.warmUpMs <= now ? occ.start : occ.start - this.d.warmUpMs;
+      const instant =
+        this.prepared.has(occ.key) || occ.start - this.d.warmUpMs <= now ? occ.start : occ.start - this.d.warmUpMs;
       if (instant < at) at = instant;
     }
     // A held occurrence is decided as soon as its grace ends; one the lower bound already
@@ -398,10 +422,22 @@ export class Scheduler {
  * sound stopped; `lastAliveMs` (the scheduler's last checkpoint, at most maxSleepMs
  * old) bounds it, so playedMs is an estimate from below.
  */
-export function closeInterruptedByRestart(d: { ledger: LedgerStore; events: EventSink; log: Logger }, lastAliveMs: number | undefined, now: number): number {
+export function closeInterruptedByRestart(
+  d: { ledger: LedgerStore; events: EventSink; log: Logger },
+  lastAliveMs: number | undefined,
+  now: number,
+): number {
   const rows = d.ledger.unfinished();
   for (const r of rows) {
-    let detail: { startedAt?: number; lateMs?: number; docVersion?: number; source?: string; priority?: number; repeat?: number; capId?: string } = {};
+    let detail: {
+      startedAt?: number;
+      lateMs?: number;
+      docVersion?: number;
+      source?: string;
+      priority?: number;
+      repeat?: number;
+      capId?: string;
+    } = {};
     try {
       detail = JSON.parse(r.detail ?? '{}') as typeof detail;
     } catch {
@@ -422,7 +458,10 @@ export function closeInterruptedByRestart(d: { ledger: LedgerStore; events: Even
       reason: 'agent-restart',
       ...seriesFields(detail),
     });
-    d.log.warn({ itemId: r.itemId, occurrence: r.occurrence, playedMs }, 'occurrence was interrupted by an agent restart');
+    d.log.warn(
+      { itemId: r.itemId, occurrence: r.occurrence, playedMs },
+      'occurrence was interrupted by an agent restart',
+    );
   }
   return rows.length;
 }

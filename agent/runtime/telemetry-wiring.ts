@@ -34,7 +34,12 @@ export interface TelemetryWiring {
   clockReport: () => ClockReport | undefined;
 }
 
-export function createTelemetry(w: TelemetryWiring): { link: Link; presence: Presence; sender: OutboxSender; heartbeat: HeartbeatService } {
+export function createTelemetry(w: TelemetryWiring): {
+  link: Link;
+  presence: Presence;
+  sender: OutboxSender;
+  heartbeat: HeartbeatService;
+} {
   const { config: c, log, clock, topics, outbox } = w;
   const will = { topic: topics.status, payload: JSON.stringify(buildWill(w.bootId)) };
   const link = w.makeLink?.(will) ?? createLink(c, log, clock, will);

@@ -62,7 +62,8 @@ export function createUpdater(w: UpdateWiring): Updater {
       if (playing) return `${playing.itemId} plays`;
       const next = w.scheduler.next();
       const lead = w.config.hardware.ampWarmUpMs + QUIET_MARGIN_MS;
-      if (next && next.start - w.clock.now() < lead) return `${next.itemId} starts at ${new Date(next.start).toISOString()}`;
+      if (next && next.start - w.clock.now() < lead)
+        return `${next.itemId} starts at ${new Date(next.start).toISOString()}`;
       return null;
     },
     version: AGENT_VERSION,

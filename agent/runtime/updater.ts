@@ -50,7 +50,6 @@ interface Job {
   waitUntil?: number;
 }
 
-
 export interface UpdaterDeps {
   /** Null when the agent was not started by the launcher: nothing would roll back a bad release. */
   files: ReleaseFiles | null;
@@ -71,7 +70,13 @@ export interface UpdaterDeps {
   /** Exit so the service manager starts the agent again (into `current`); null: unsupported. */
   restart: (() => void) | null;
   /** Apply a zstd delta (contract/release-delta.ts); absent: deltas are not used. */
-  applyDelta?: (o: { baseTarGz: string; deltaPath: string; outTar: string; expectTarSha256: string; maxBytes: number }) => Promise<void>;
+  applyDelta?: (o: {
+    baseTarGz: string;
+    deltaPath: string;
+    outTar: string;
+    expectTarSha256: string;
+    maxBytes: number;
+  }) => Promise<void>;
   /** The update state changed (birth and heartbeat carry it). */
   onChange(): void;
   /** The MQTT connection must hold this long after the trial version's birth before it commits (config update.commitAfterS). */
@@ -99,7 +104,8 @@ export class Updater {
 
   /** Birth and heartbeat's `update`. */
   state(): UpdateState {
-    if (this.trial) return { trial: { version: this.trial.version, previous: this.trial.previous, since: this.trial.at } };
+    if (this.trial)
+      return { trial: { version: this.trial.version, previous: this.trial.previous, since: this.trial.at } };
     if (this.job) return { pending: { version: this.job.args.version, state: this.job.phase } };
     return null;
   }
@@ -116,9 +122,17 @@ export class Updater {
       else if (committing) f.remove('committing');
       const trial = f.readKv('trial');
       if (trial?.version === this.d.version && f.current() === this.d.version) {
-        this.trial = { id: trial.id ?? '', version: trial.version, previous: trial.previous ?? '', at: trial.at ?? new Date(this.d.clock.now()).toISOString() };
+        this.trial = {
+          id: trial.id ?? '',
+          version: trial.version,
+          previous: trial.previous ?? '',
+          at: trial.at ?? new Date(this.d.clock.now()).toISOString(),
+        };
         f.remove('job.json');
-        this.d.log.warn({ version: this.d.version, previous: this.trial.previous, cmdId: this.trial.id }, 'on trial: commits once birth, scheduler and MQTT are healthy');
+        this.d.log.warn(
+          { version: this.d.version, previous: this.trial.previous, cmdId: this.trial.id },
+          'on trial: commits once birth, scheduler and MQTT are healthy',
+        );
         return;
       }
       const job = this.readJob(f);
@@ -126,7 +140,10 @@ export class Updater {
       if (trial && !job) f.remove('trial');
       if (job) {
         this.job = job;
-        this.d.log.warn({ cmdId: job.cmdId, version: job.args.version, phase: job.phase }, 'resuming the update interrupted by a restart');
+        this.d.log.warn(
+          { cmdId: job.cmdId, version: job.args.version, phase: job.phase },
+          'resuming the update interrupted by a restart',
+        );
         this.kick();
       }
     } catch (err) {
@@ -154,21 +171,46 @@ export class Updater {
   accept(doc: Extract<CommandDoc, { action: 'update' }>): CommandOutcome {
     const { files: f, log } = this.d;
     const a = doc.args;
-    if (!f || !this.d.restart) return { ok: false, code: 'unsupported', message: 'the agent was not started by loa-launch under a service manager: nothing would roll back a bad release' };
-    if (!f.switchable()) return { ok: false, code: 'unsupported', message: `${f.p.root}/current is not a symlink: this box was installed without releases/ (run systemd/install.sh of a release once)` };
-    if (a.arch && a.arch !== this.d.arch) return { ok: false, code: 'invalid', message: `the release is for ${a.arch}; this box is ${this.d.arch}` };
+    if (!f || !this.d.restart)
+      return {
+        ok: false,
+        code: 'unsupported',
+        message:
+          'the agent was not started by loa-launch under a service manager: nothing would roll back a bad release',
+      };
+    if (!f.switchable())
+      return {
+        ok: false,
+        code: 'unsupported',
+        message: `${f.p.root}/current is not a symlink: this box was installed without releases/ (run systemd/install.sh of a release once)`,
+      };
+    if (a.arch && a.arch !== this.d.arch)
+      return { ok: false, code: 'invalid', message: `the release is for ${a.arch}; this box is ${this.d.arch}` };
     if (a.version === this.d.version) return { ok: true, result: { version: a.version, state: 'running' } };
     // Anti-rollback: an older release (a known bug, a known hole) only when the centre says so.
     const older = downgradeRefusal(a.version, this.d.version, a.allowDowngrade === true);
     if (older) return { ok: false, code: 'invalid', message: older };
-    if (this.trial) return { ok: false, code: 'busy', message: `version ${this.trial.version} is on trial; try again once it committed or rolled back` };
-    if (this.job) return { ok: false, code: 'busy', message: `the update to ${this.job.args.version} (command ${this.job.cmdId}) is in progress (${this.job.phase})` };
+    if (this.trial)
+      return {
+        ok: false,
+        code: 'busy',
+        message: `version ${this.trial.version} is on trial; try again once it committed or rolled back`,
+      };
+    if (this.job)
+      return {
+        ok: false,
+        code: 'busy',
+        message: `the update to ${this.job.args.version} (command ${this.job.cmdId}) is in progress (${this.job.phase})`,
+      };
     const space = this.spaceCheck(f, a);
     if (space) return { ok: false, code: 'no-space', message: space };
     const job: Job = { cmdId: doc.id, args: a, expiresAt: doc.expiresAt, previous: this.d.version, phase: 'fetch' };
     this.saveJob(f, job);
     this.job = job;
-    log.info({ cmdId: doc.id, version: a.version, bytes: a.bytes, delta: a.delta?.from === this.d.version }, 'update accepted');
+    log.info(
+      { cmdId: doc.id, version: a.version, bytes: a.bytes, delta: a.delta?.from === this.d.version },
+      'update accepted',
+    );
     this.kick();
     this.d.onChange();
     return { ok: true, result: { version: a.version, state: 'queued', from: this.d.version } };
@@ -186,7 +228,8 @@ export class Updater {
    */
   private spaceCheck(f: ReleaseFiles, a: UpdateArgs): string | null {
     const installed = a.installedBytes ?? 5 * a.bytes;
-    if (a.bytes > this.d.cacheQuotaBytes) return `the artifact (${mb(a.bytes)}) is larger than the media cache's quota (${mb(this.d.cacheQuotaBytes)})`;
+    if (a.bytes > this.d.cacheQuotaBytes)
+      return `the artifact (${mb(a.bytes)}) is larger than the media cache's quota (${mb(this.d.cacheQuotaBytes)})`;
     const removable = f.releases().filter((v) => v !== this.d.version && !f.packaged(v));
     const freed = removable.reduce((n, v) => n + f.size(v), 0);
     const rootFree = ReleaseFiles.freeBytes(f.releasesDir);
@@ -196,7 +239,8 @@ export class Updater {
     if (rootFree + freed < need) {
       return `needs ${mb(need)} on ${f.releasesDir} (release ${mb(installed)}${sameFs ? ` + artifact ${mb(a.bytes)}` : ''} + reserve ${mb(RESERVE_BYTES)}); free ${mb(rootFree)}, and ${mb(freed)} more once ${removable.length ? removable.join(', ') : 'no other release'} removed`;
     }
-    if (!sameFs && cacheFree < a.bytes + RESERVE_BYTES) return `needs ${mb(a.bytes + RESERVE_BYTES)} in the cache (${this.d.cacheDir}); free ${mb(cacheFree)}`;
+    if (!sameFs && cacheFree < a.bytes + RESERVE_BYTES)
+      return `needs ${mb(a.bytes + RESERVE_BYTES)} in the cache (${this.d.cacheDir}); free ${mb(cacheFree)}`;
     return null;
   }
 
@@ -214,7 +258,13 @@ export class Updater {
     const phaseReason = { fetch: 'download', install: 'unpack', wait: 'no-quiet-window' } as const;
     try {
       if (job.phase === 'fetch') {
-        this.d.emitOnce(`${job.cmdId}:started`, 'update.started', { cmdId: job.cmdId, version: v, from: job.previous, bytes: job.args.bytes, delta: job.args.delta?.from === this.d.version });
+        this.d.emitOnce(`${job.cmdId}:started`, 'update.started', {
+          cmdId: job.cmdId,
+          version: v,
+          from: job.previous,
+          bytes: job.args.bytes,
+          delta: job.args.delta?.from === this.d.version,
+        });
         // Make room only now that the update is accepted: every release but the running one may go.
         for (const r of f.releases()) if (r !== this.d.version && !f.packaged(r)) await f.removeRelease(r);
         const artifact = await this.fetchArtifact(job);
@@ -228,7 +278,8 @@ export class Updater {
         job.phase = 'fetch';
         return await this.runJob(job);
       }
-      if (!existsSync(join(f.dir(v), 'dist/agent/main.js'))) throw new JobError('unpack', `releases/${v} vanished before the switch`);
+      if (!existsSync(join(f.dir(v), 'dist/agent/main.js')))
+        throw new JobError('unpack', `releases/${v} vanished before the switch`);
       await this.waitQuiet(job);
       if (this.stopped) return;
       this.switchTo(f, job);
@@ -246,20 +297,41 @@ export class Updater {
     const f = this.d.files!;
     const base = join(f.dir(this.d.version), '.artifact.tar.gz');
     if (a.delta && a.delta.from === this.d.version && a.tarSha256 && this.d.applyDelta && existsSync(base)) {
-      const [delta] = (await this.d.fetch([{ id: `release-delta-${a.version}`, url: a.delta.url, sha256: a.delta.sha256, bytes: a.delta.bytes }], until)) ?? [];
+      const [delta] =
+        (await this.d.fetch(
+          [{ id: `release-delta-${a.version}`, url: a.delta.url, sha256: a.delta.sha256, bytes: a.delta.bytes }],
+          until,
+        )) ?? [];
       if (delta) {
         const out = join(f.releasesDir, `${a.version}.tar`);
         try {
-          await this.d.applyDelta({ baseTarGz: base, deltaPath: delta, outTar: out, expectTarSha256: a.tarSha256, maxBytes: unpackedCap(a) });
-          this.d.log.info({ version: a.version, deltaBytes: a.delta.bytes, fullBytes: a.bytes }, 'release rebuilt from the delta');
+          await this.d.applyDelta({
+            baseTarGz: base,
+            deltaPath: delta,
+            outTar: out,
+            expectTarSha256: a.tarSha256,
+            maxBytes: unpackedCap(a),
+          });
+          this.d.log.info(
+            { version: a.version, deltaBytes: a.delta.bytes, fullBytes: a.bytes },
+            'release rebuilt from the delta',
+          );
           return { path: out, tar: true };
         } catch (err) {
-          this.d.log.warn({ code: 'OTA_DELTA', err: (err as Error).message }, 'delta did not verify; downloading the full release');
+          this.d.log.warn(
+            { code: 'OTA_DELTA', err: (err as Error).message },
+            'delta did not verify; downloading the full release',
+          );
         }
       } else this.d.log.warn({ code: 'OTA_DELTA' }, 'delta not downloaded; trying the full release');
     }
-    const [path] = (await this.d.fetch([{ id: `release-${a.version}`, url: a.url, sha256: a.sha256, bytes: a.bytes }], until)) ?? [];
-    if (!path) throw new JobError('download', `release ${a.version} was not downloaded and verified before the command expired (${job.expiresAt})`);
+    const [path] =
+      (await this.d.fetch([{ id: `release-${a.version}`, url: a.url, sha256: a.sha256, bytes: a.bytes }], until)) ?? [];
+    if (!path)
+      throw new JobError(
+        'download',
+        `release ${a.version} was not downloaded and verified before the command expired (${job.expiresAt})`,
+      );
     return { path, tar: false };
   }
 
@@ -278,22 +350,38 @@ export class Updater {
       throw new JobError('verify', `the release archive is refused: ${(err as Error).message}`);
     }
     try {
-      await run('tar', ['-xf', artifact.path, '-C', dir, '--strip-components=1', '--no-same-owner'], { timeoutMs: UNPACK_TIMEOUT_MS, nice: true });
+      await run('tar', ['-xf', artifact.path, '-C', dir, '--strip-components=1', '--no-same-owner'], {
+        timeoutMs: UNPACK_TIMEOUT_MS,
+        nice: true,
+      });
     } catch (err) {
       throw new JobError('unpack', `unpacking the release: ${(err as Error).message}`);
     }
     const pkg = readJson(join(dir, 'package.json'));
-    if (pkg?.version !== v) throw new JobError('verify', `the artifact holds version ${JSON.stringify(pkg?.version ?? null)}, not ${v}`);
+    if (pkg?.version !== v)
+      throw new JobError('verify', `the artifact holds version ${JSON.stringify(pkg?.version ?? null)}, not ${v}`);
     const rel = readJson(join(dir, 'RELEASE.json'));
     // No arch is no check: a release must say what it was built for.
-    if (typeof rel?.arch !== 'string') throw new JobError('verify', 'the artifact\'s RELEASE.json names no arch: refused (a release built for another machine would be committed)');
-    if (rel.arch !== this.d.arch) throw new JobError('verify', `the artifact is built for ${String(rel.arch)}; this box is ${this.d.arch}`);
-    if (!existsSync(join(dir, 'dist/agent/main.js'))) throw new JobError('verify', 'the artifact has no dist/agent/main.js');
+    if (typeof rel?.arch !== 'string')
+      throw new JobError(
+        'verify',
+        "the artifact's RELEASE.json names no arch: refused (a release built for another machine would be committed)",
+      );
+    if (rel.arch !== this.d.arch)
+      throw new JobError('verify', `the artifact is built for ${String(rel.arch)}; this box is ${this.d.arch}`);
+    if (!existsSync(join(dir, 'dist/agent/main.js')))
+      throw new JobError('verify', 'the artifact has no dist/agent/main.js');
     if (this.d.configPath) {
       try {
-        await run(this.d.node, [join(dir, 'dist/agent/main.js'), '--check-config', '--config', this.d.configPath], { timeoutMs: CHECK_CONFIG_TIMEOUT_MS, nice: true });
+        await run(this.d.node, [join(dir, 'dist/agent/main.js'), '--check-config', '--config', this.d.configPath], {
+          timeoutMs: CHECK_CONFIG_TIMEOUT_MS,
+          nice: true,
+        });
       } catch (err) {
-        throw new JobError('check-config', `version ${v} refuses this box's configuration or does not load: ${(err as Error).message}`);
+        throw new JobError(
+          'check-config',
+          `version ${v} refuses this box's configuration or does not load: ${(err as Error).message}`,
+        );
       }
     }
     // The base a later delta is applied to (the artifact itself, or the rebuilt tar, compressed).
@@ -313,7 +401,8 @@ export class Updater {
       if (this.stopped) return;
       const why = this.d.busy();
       if (why === null) return;
-      if (this.d.clock.now() > (job.waitUntil ?? 0)) throw new JobError('no-quiet-window', `no quiet window within ${job.args.waitS} s (last: ${why})`);
+      if (this.d.clock.now() > (job.waitUntil ?? 0))
+        throw new JobError('no-quiet-window', `no quiet window within ${job.args.waitS} s (last: ${why})`);
       if (!logged) this.d.log.info({ version: job.args.version, why }, 'update waits for a quiet window');
       logged = true;
       await new Promise<void>((r) => this.d.clock.setTimeout(r, QUIET_POLL_MS));
@@ -327,16 +416,31 @@ export class Updater {
     f.remove('trial.starts', 'trial.log');
     f.writeKv('trial', { id: job.cmdId, version: v, previous: this.d.version, deadlineS: String(job.args.trialS), at });
     f.switchTo(v);
-    this.d.emitOnce(`${job.cmdId}:installed`, 'update.installed', { cmdId: job.cmdId, version: v, previous: this.d.version });
+    this.d.emitOnce(`${job.cmdId}:installed`, 'update.installed', {
+      cmdId: job.cmdId,
+      version: v,
+      previous: this.d.version,
+    });
     f.remove('job.json');
-    this.d.log.warn({ cmdId: job.cmdId, version: v, previous: this.d.version }, 'switched to the new release; restarting into it');
+    this.d.log.warn(
+      { cmdId: job.cmdId, version: v, previous: this.d.version },
+      'switched to the new release; restarting into it',
+    );
     this.d.restart?.();
   }
 
   private fail(f: ReleaseFiles, job: Job, reason: EventFields['update.failed']['reason'], message: string): void {
     const v = job.args.version;
-    this.d.log.error({ code: 'OTA_FAILED', cmdId: job.cmdId, version: v, reason, message }, 'update failed; the running release stays');
-    this.d.emitOnce(`${job.cmdId}:failed`, 'update.failed', { cmdId: job.cmdId, version: v, reason, message: message.slice(0, 500) });
+    this.d.log.error(
+      { code: 'OTA_FAILED', cmdId: job.cmdId, version: v, reason, message },
+      'update failed; the running release stays',
+    );
+    this.d.emitOnce(`${job.cmdId}:failed`, 'update.failed', {
+      cmdId: job.cmdId,
+      version: v,
+      reason,
+      message: message.slice(0, 500),
+    });
     f.remove('job.json');
     this.job = null;
     if (f.current() !== v) {
@@ -354,7 +458,10 @@ export class Updater {
     try {
       f.rename('trial', 'committing');
     } catch (err) {
-      this.d.log.error({ code: 'OTA_STATE', err }, 'trial could not be committed; the launcher will roll back at the next start');
+      this.d.log.error(
+        { code: 'OTA_STATE', err },
+        'trial could not be committed; the launcher will roll back at the next start',
+      );
       return;
     }
     this.finishCommit(f, { id: t.id, version: t.version, previous: t.previous, at: t.at });
@@ -363,19 +470,32 @@ export class Updater {
   private finishCommit(f: ReleaseFiles, c: Record<string, string>): void {
     const id = c.id ?? '';
     const trialMs = c.at ? Math.max(0, this.d.clock.now() - Date.parse(c.at)) : 0;
-    this.d.emitOnce(`${id}:committed`, 'update.committed', { cmdId: id, version: c.version ?? this.d.version, previous: c.previous ?? '', trialMs });
+    this.d.emitOnce(`${id}:committed`, 'update.committed', {
+      cmdId: id,
+      version: c.version ?? this.d.version,
+      previous: c.previous ?? '',
+      trialMs,
+    });
     // Probation (docs/ota.md §3): written before `committing` goes, so a kill in between
     // redoes it; the launcher rolls back a version that then keeps dying.
     const p = this.d.probation;
     f.remove('probation.starts', 'clean');
     if (p && p.seconds > 0 && c.previous) {
       const until = String(Math.floor(this.d.clock.now() / 1000) + p.seconds);
-      f.writeKv('probation', { id, version: c.version ?? this.d.version, previous: c.previous, until, limit: String(p.exits), boot: bootId() });
+      f.writeKv('probation', {
+        id,
+        version: c.version ?? this.d.version,
+        previous: c.previous,
+        until,
+        limit: String(p.exits),
+        boot: bootId(),
+      });
     } else f.remove('probation');
     f.remove('committing', 'trial.starts', 'trial.log');
     this.trial = null;
     // Two releases kept: this one and its rollback target (and whatever dpkg installed).
-    for (const r of f.releases()) if (r !== this.d.version && r !== c.previous && !f.packaged(r)) void f.removeRelease(r);
+    for (const r of f.releases())
+      if (r !== this.d.version && r !== c.previous && !f.packaged(r)) void f.removeRelease(r);
     this.d.log.info({ version: this.d.version, previous: c.previous, trialMs }, 'update committed');
     this.d.onChange();
   }
@@ -383,13 +503,28 @@ export class Updater {
   private reportRollback(f: ReleaseFiles): void {
     const rb = f.readKv('rolledback');
     if (!rb) return;
-    const logTail = (f.readText('rolledback.log') ?? '').split('\n').filter((l) => l.trim() !== '').slice(-40).map((l) => l.slice(0, 300));
+    const logTail = (f.readText('rolledback.log') ?? '')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-40)
+      .map((l) => l.slice(0, 300));
     const reason = rb.reason ?? 'exited';
     // Keyed by the file's own id and time: a rollback without a trial (`missing`, empty id) is reported too.
-    this.d.emitOnce(`${rb.id ?? ''}:${rb.version ?? ''}:${rb.at ?? ''}:rolledback`, 'update.rolledback', { cmdId: rb.id ?? '', version: rb.version ?? '', previous: rb.previous ?? '', reason, detail: rb.detail ?? '', logTail });
-    this.d.log.error({ code: 'OTA_ROLLED_BACK', version: rb.version, previous: rb.previous, reason, detail: rb.detail }, 'the launcher rolled back a release that did not commit');
+    this.d.emitOnce(`${rb.id ?? ''}:${rb.version ?? ''}:${rb.at ?? ''}:rolledback`, 'update.rolledback', {
+      cmdId: rb.id ?? '',
+      version: rb.version ?? '',
+      previous: rb.previous ?? '',
+      reason,
+      detail: rb.detail ?? '',
+      logTail,
+    });
+    this.d.log.error(
+      { code: 'OTA_ROLLED_BACK', version: rb.version, previous: rb.previous, reason, detail: rb.detail },
+      'the launcher rolled back a release that did not commit',
+    );
     f.remove('rolledback', 'rolledback.log', 'job.json');
-    if (rb.version && rb.version !== this.d.version && f.current() !== rb.version && !f.packaged(rb.version)) f.removeReleaseSync(rb.version);
+    if (rb.version && rb.version !== this.d.version && f.current() !== rb.version && !f.packaged(rb.version))
+      f.removeReleaseSync(rb.version);
   }
 
   private readJob(f: ReleaseFiles): Job | null {

@@ -53,7 +53,11 @@ export class VolumeControl {
   constructor(private readonly d: VolumeDeps) {
     const persisted = d.store.volume();
     ({ master: this.master, safeStart: this.safeStart } = safeStartMaster(persisted, d.safeLevel));
-    if (this.safeStart) d.log.info({ persisted, safeLevel: d.safeLevel }, `volume: safe start at ${this.master} (was ${persisted}); a volume command raises it again`);
+    if (this.safeStart)
+      d.log.info(
+        { persisted, safeLevel: d.safeLevel },
+        `volume: safe start at ${this.master} (was ${persisted}); a volume command raises it again`,
+      );
     this.profile = d.configured;
     const stored = d.store.volumeProfile();
     if (stored !== undefined) {
@@ -61,7 +65,11 @@ export class VolumeControl {
       if (parsed) {
         this.issuedAt = parsed.issuedAt;
         if (parsed.profile) [this.profile, this.source] = [parsed.profile, 'command'];
-      } else d.log.warn({ code: 'VOLUME_PROFILE', stored: stored.slice(0, 200) }, 'the stored volume profile is not valid any more: the configured one is in force');
+      } else
+        d.log.warn(
+          { code: 'VOLUME_PROFILE', stored: stored.slice(0, 200) },
+          'the stored volume profile is not valid any more: the configured one is in force',
+        );
     }
   }
 
@@ -95,10 +103,20 @@ export class VolumeControl {
    * before the one in force is refused (returns the `issuedAt` in force), so an older,
    * muting profile never replaces a newer one.
    */
-  setProfile(profile: VolumeProfile | null, issuedAt?: number): { source: ProfileSource; profile: VolumeProfile } | { olderThan: string } {
-    if (issuedAt !== undefined && this.issuedAt !== undefined && issuedAt < this.issuedAt) return { olderThan: new Date(this.issuedAt).toISOString() };
+  setProfile(
+    profile: VolumeProfile | null,
+    issuedAt?: number,
+  ): { source: ProfileSource; profile: VolumeProfile } | { olderThan: string } {
+    if (issuedAt !== undefined && this.issuedAt !== undefined && issuedAt < this.issuedAt)
+      return { olderThan: new Date(this.issuedAt).toISOString() };
     if (issuedAt !== undefined) this.issuedAt = issuedAt;
-    this.d.store.setVolumeProfile(this.issuedAt === undefined ? (profile === null ? null : JSON.stringify(profile)) : JSON.stringify({ v: 2, issuedAt: this.issuedAt, profile }));
+    this.d.store.setVolumeProfile(
+      this.issuedAt === undefined
+        ? profile === null
+          ? null
+          : JSON.stringify(profile)
+        : JSON.stringify({ v: 2, issuedAt: this.issuedAt, profile }),
+    );
     [this.profile, this.source] = profile === null ? [this.d.configured, 'config'] : [profile, 'command'];
     this.stop();
     this.arm();
@@ -111,7 +129,14 @@ export class VolumeControl {
   }
 
   decide(priority: number, now = this.d.clock.now()): VolumeDecision {
-    return decideVolume({ now, priority, master: this.master, safeStart: this.safeStart, profile: this.profile, emergencyLevel: this.d.emergencyLevel });
+    return decideVolume({
+      now,
+      priority,
+      master: this.master,
+      safeStart: this.safeStart,
+      profile: this.profile,
+      emergencyLevel: this.d.emergencyLevel,
+    });
   }
 
   /** What the player is given for an item, percent of full scale. */
@@ -124,12 +149,16 @@ export class VolumeControl {
     // To the next whole minute (every zone's offset is whole minutes), plus a little.
     const now = this.d.clock.now();
     const wait = 60_000 - (now % 60_000) + 20;
-    this.timer = this.d.clock.setTimeout(() => {
-      this.timer = undefined;
-      const f = this.fingerprint();
-      if (f !== this.last) this.changed(f);
-      this.arm();
-    }, wait, { unref: true });
+    this.timer = this.d.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        const f = this.fingerprint();
+        if (f !== this.last) this.changed(f);
+        this.arm();
+      },
+      wait,
+      { unref: true },
+    );
   }
 
   /** The decision for each class: a change of any of them is a change of the level in force. */

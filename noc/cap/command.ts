@@ -124,8 +124,16 @@ async function audioFor(a: PlayAction, c: Ctx): Promise<MediaEntry> {
   const s = await synthesise(text, lang, sent, c.tts);
   const url = storeMedia(s.mp3, s.sha256, 'audio/mpeg', c.store, `${a.id}: synthesised speech`);
   const rtf = s.durationMs ? ` (real-time factor ${(s.synthMs / s.durationMs).toFixed(3)})` : '';
-  c.say(`${a.id}: synthesised ${s.durationMs ?? '?'} ms of speech in ${Math.round(s.synthMs)} ms${rtf}, MP3 ${s.mp3.length} bytes: "${s.spoken.slice(0, 60)}${s.spoken.length > 60 ? '…' : ''}"`);
-  return { id: mediaId(s.sha256), url, sha256: s.sha256, bytes: s.mp3.length, ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}) };
+  c.say(
+    `${a.id}: synthesised ${s.durationMs ?? '?'} ms of speech in ${Math.round(s.synthMs)} ms${rtf}, MP3 ${s.mp3.length} bytes: "${s.spoken.slice(0, 60)}${s.spoken.length > 60 ? '…' : ''}"`,
+  );
+  return {
+    id: mediaId(s.sha256),
+    url,
+    sha256: s.sha256,
+    bytes: s.mp3.length,
+    ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}),
+  };
 }
 
 async function publish(c: Ctx, topic: string, jws: string): Promise<void> {
@@ -152,7 +160,9 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
   const v = validateCap(xml);
   if (!v.ok) {
     c.failed = true;
-    c.say(`${source}: invalid CAP 1.2 message, nothing sent (${v.problems.length} problem${v.problems.length === 1 ? '' : 's'}):`);
+    c.say(
+      `${source}: invalid CAP 1.2 message, nothing sent (${v.problems.length} problem${v.problems.length === 1 ? '' : 's'}):`,
+    );
     for (const p of v.problems) c.say(`  ${p}`);
     return 'invalid';
   }
@@ -165,16 +175,21 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
       return 'invalid';
     }
     c.say(`cap ${alert.sender} ${alert.identifier}: XML signature verified (${sig.algorithm}, ${sig.subject})`);
-  } else if (/<([\w.-]+:)?Signature[\s>]/.test(xml)) c.say(`cap ${alert.sender} ${alert.identifier}: carries an XML signature, not checked (no --cap-cert)`);
+  } else if (/<([\w.-]+:)?Signature[\s>]/.test(xml))
+    c.say(`cap ${alert.sender} ${alert.identifier}: carries an XML signature, not checked (no --cap-cert)`);
   const key = capKey(alert);
   if (c.state.seen[key] && c.resend === alert.identifier) {
-    c.say(`cap ${alert.sender} ${alert.identifier}: handled at ${c.state.seen[key]}, sent again (--resend): the same command ids, so a box that ran it already does not run it twice`);
+    c.say(
+      `cap ${alert.sender} ${alert.identifier}: handled at ${c.state.seen[key]}, sent again (--resend): the same command ids, so a box that ran it already does not run it twice`,
+    );
   } else if (c.state.seen[key]) {
     c.say(`cap ${alert.sender} ${alert.identifier}: already handled at ${c.state.seen[key]} (${source}); skipped`);
     return 'done';
   }
   const now = Date.now();
-  const { actions, lines, unmatched } = mapAlert(alert, c.mapping, now, (id) => c.state.alerts[id], { signed: c.certs.length > 0 });
+  const { actions, lines, unmatched } = mapAlert(alert, c.mapping, now, (id) => c.state.alerts[id], {
+    signed: c.certs.length > 0,
+  });
   for (const l of lines) c.say(l);
   const sentTo = new Set<string>();
   const commands: string[] = [];
@@ -206,10 +221,18 @@ export async function handleMessage(xml: string, source: string, c: Ctx): Promis
       c.say(`${a.id}: not sent: ${errorMessage(err)}`);
     }
   }
-  if (incomplete) c.say(`cap ${alert.sender} ${alert.identifier}: not recorded as handled; the next run or poll tries it again${unmatched.length ? ' (fix the mapping first: an area reached no group)' : ''}`);
+  if (incomplete)
+    c.say(
+      `cap ${alert.sender} ${alert.identifier}: not recorded as handled; the next run or poll tries it again${unmatched.length ? ' (fix the mapping first: an area reached no group)' : ''}`,
+    );
   if (c.dryRun) return incomplete ? 'retry' : 'done';
   if (!incomplete) c.state.seen[key] = new Date().toISOString();
-  if (sentTo.size) c.state.alerts[alert.identifier] = { groups: [...new Set([...(c.state.alerts[alert.identifier]?.groups ?? []), ...sentTo])].sort(), commands, at: new Date().toISOString() };
+  if (sentTo.size)
+    c.state.alerts[alert.identifier] = {
+      groups: [...new Set([...(c.state.alerts[alert.identifier]?.groups ?? []), ...sentTo])].sort(),
+      commands,
+      at: new Date().toISOString(),
+    };
   saveState(c.statePath, c.state);
   return incomplete ? 'retry' : 'done';
 }
@@ -223,7 +246,8 @@ function loadCert(path: string): X509Certificate {
 }
 
 async function readSource(src: string, policy: FetchPolicy): Promise<string> {
-  if (/^https?:\/\//i.test(src)) return (await fetchBounded(src, 'CAP message', CAP_BUDGETS.bytes, policy)).toString('utf8');
+  if (/^https?:\/\//i.test(src))
+    return (await fetchBounded(src, 'CAP message', CAP_BUDGETS.bytes, policy)).toString('utf8');
   let size: number;
   try {
     size = statSync(src).size;
@@ -231,7 +255,10 @@ async function readSource(src: string, policy: FetchPolicy): Promise<string> {
     throw new Failure(`${src}: ${errorMessage(err)}`);
   }
   // A file within the reader's byte budget too, checked before it is read.
-  if (size > CAP_BUDGETS.bytes) throw new Failure(`${src}: ${size} bytes, over the budget of ${CAP_BUDGETS.bytes} bytes for a CAP message; nothing read`);
+  if (size > CAP_BUDGETS.bytes)
+    throw new Failure(
+      `${src}: ${size} bytes, over the budget of ${CAP_BUDGETS.bytes} bytes for a CAP message; nothing read`,
+    );
   try {
     return readFileSync(src, 'utf8');
   } catch (err) {
@@ -262,7 +289,9 @@ async function pollOnce(feed: string, c: Ctx): Promise<void> {
     c.say(`${l}: failed ${f.n} time${f.n === 1 ? '' : 's'} (${f.why}); next try at ${f.next}`);
     return false;
   });
-  c.say(`feed ${feed}: ${links.length} entries, ${fresh.length} new${due.length < fresh.length ? `, ${fresh.length - due.length} backing off` : ''}`);
+  c.say(
+    `feed ${feed}: ${links.length} entries, ${fresh.length} new${due.length < fresh.length ? `, ${fresh.length - due.length} backing off` : ''}`,
+  );
   // Fetched FETCH_CONCURRENCY at a time, handled in feed order as each is in: one slow
   // link delays the others by at most its own deadline, not theirs added up.
   const bodies = limited(due, FETCH_CONCURRENCY, (link) => readSource(link, c.fetch));
@@ -279,7 +308,11 @@ async function pollOnce(feed: string, c: Ctx): Promise<void> {
       const f = c.state.failing[link];
       const n = (f?.n ?? 0) + 1;
       const waitS = Math.min(3600, c.pollS * 2 ** n); // two polls, then four, … up to an hour
-      c.state.failing[link] = { n, next: new Date(Date.now() + waitS * 1000).toISOString(), why: errorMessage(err).slice(0, 200) };
+      c.state.failing[link] = {
+        n,
+        next: new Date(Date.now() + waitS * 1000).toISOString(),
+        why: errorMessage(err).slice(0, 200),
+      };
       c.say(`${link}: ${errorMessage(err)}; next try in ${waitS} s`);
       if (!c.dryRun) saveState(c.statePath, c.state);
     }
@@ -304,17 +337,25 @@ function limited<T>(items: readonly string[], n: number, run: (item: string) => 
 
 export async function capCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc cap');
-  if (help) return io.out(CAP_HELP), 0;
+  if (help) return (io.out(CAP_HELP), 0);
   const [src] = positionals(positional, ['FILE|URL'], 'noc cap', true);
-  if ((src === undefined) === (opts.feed === undefined)) throw new UsageError('give a CAP file or URL, or --feed URL (one of them)');
-  if (opts.feed && !opts.state && !opts['dry-run']) throw new UsageError('--feed needs --state FILE (the alerts already handled), or every poll would send them again');
-  if (Boolean(opts['media-dir']) !== Boolean(opts['media-base-url'])) throw new UsageError('--media-dir and --media-base-url go together');
+  if ((src === undefined) === (opts.feed === undefined))
+    throw new UsageError('give a CAP file or URL, or --feed URL (one of them)');
+  if (opts.feed && !opts.state && !opts['dry-run'])
+    throw new UsageError('--feed needs --state FILE (the alerts already handled), or every poll would send them again');
+  if (Boolean(opts['media-dir']) !== Boolean(opts['media-base-url']))
+    throw new UsageError('--media-dir and --media-base-url go together');
   const dryRun = opts['dry-run'] === true;
   const minRepeatS = opts['min-repeat-s'] ?? 60;
-  if (!Number.isInteger(minRepeatS)) throw new UsageError(`--min-repeat-s ${minRepeatS}: must be a whole number of seconds`);
+  if (!Number.isInteger(minRepeatS))
+    throw new UsageError(`--min-repeat-s ${minRepeatS}: must be a whole number of seconds`);
   const mp = readMapping(readJsonFile(required(opts.mapping, '--mapping', 'areas.json')), minRepeatS);
   if (!mp.ok) throw new Failure(`--mapping ${opts.mapping}: ${mp.problems.length} problem(s)`, mp.problems);
-  const key = opts.key ? loadSigningKey(opts.key, opts.kid) : dryRun ? undefined : loadSigningKey(required(opts.key, '--key', 'centre-2026.key.pem'), opts.kid);
+  const key = opts.key
+    ? loadSigningKey(opts.key, opts.kid)
+    : dryRun
+      ? undefined
+      : loadSigningKey(required(opts.key, '--key', 'centre-2026.key.pem'), opts.kid);
   const cfg = dryRun && !opts.broker && !process.env.NOC_BROKER ? undefined : brokerConfig(opts, process.env, io.err);
   const logFile = opts.log;
   const say = (line: string) => {
@@ -336,12 +377,19 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
     dryRun,
     state: loadState(opts.state),
     ...(opts.state ? { statePath: opts.state } : {}),
-    store: { ...(opts['media-dir'] ? { dir: opts['media-dir'] } : {}), ...(opts['media-base-url'] ? { baseUrl: opts['media-base-url'] } : {}) },
+    store: {
+      ...(opts['media-dir'] ? { dir: opts['media-dir'] } : {}),
+      ...(opts['media-base-url'] ? { baseUrl: opts['media-base-url'] } : {}),
+    },
     certs: (opts['cap-cert'] ?? []).map(loadCert),
     ...(opts.resend ? { resend: opts.resend } : {}),
     fetch: { ...DEFAULT_FETCH, allowPrivate: opts['allow-private'] === true },
     pollS: opts['poll-s'] ?? 60,
-    tts: { ...(opts['tts-command'] ? { command: opts['tts-command'] } : {}), ...(opts['encode-command'] ? { encode: opts['encode-command'] } : {}), ...(opts.voice ? { voice: opts.voice } : {}) },
+    tts: {
+      ...(opts['tts-command'] ? { command: opts['tts-command'] } : {}),
+      ...(opts['encode-command'] ? { encode: opts['encode-command'] } : {}),
+      ...(opts.voice ? { voice: opts.voice } : {}),
+    },
     ...(cfg ? { cfg } : {}),
     root: cfg?.root ?? checkRoot(opts.root ?? DEFAULT_ROOT),
     failed: false,
@@ -354,7 +402,10 @@ export async function capCommand(argv: string[], io: Io): Promise<number> {
         await pollOnce(opts.feed!, c);
         if (!stop) break;
         let timer: NodeJS.Timeout | undefined;
-        const why = await Promise.race([stop.done, new Promise((r) => (timer = setTimeout(r, (opts['poll-s'] ?? 60) * 1000)))]);
+        const why = await Promise.race([
+          stop.done,
+          new Promise((r) => (timer = setTimeout(r, (opts['poll-s'] ?? 60) * 1000))),
+        ]);
         clearTimeout(timer);
         if (why) {
           say(`feed ${opts.feed}: stopped (${String(why)})`);

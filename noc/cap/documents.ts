@@ -16,7 +16,13 @@ export interface MediaEntry {
 }
 
 export function buildCommand(a: Action, now: number, media?: MediaEntry): Record<string, unknown> {
-  const envelope = { type: 'command', id: a.id, issuedAt: new Date(now).toISOString(), expiresAt: a.expiresAt, target: { groups: a.groups } };
+  const envelope = {
+    type: 'command',
+    id: a.id,
+    issuedAt: new Date(now).toISOString(),
+    expiresAt: a.expiresAt,
+    target: { groups: a.groups },
+  };
   if (a.kind === 'cancel') return { ...envelope, action: 'cancel', args: { capId: a.capId }, capRef: a.capRef };
   if (!media) throw new Error(`play ${a.id} needs its media`);
   return {
@@ -40,7 +46,8 @@ export function buildCommand(a: Action, now: number, media?: MediaEntry): Record
  */
 export function commandProblems(doc: Record<string, unknown>, now: number, minRepeatS?: number): string[] {
   const out = problems('command', doc, minRepeatS);
-  if (doc.action !== 'play' && doc.action !== 'cancel') out.push(`action: ${String(doc.action)} is not made from CAP (play, cancel)`);
+  if (doc.action !== 'play' && doc.action !== 'cancel')
+    out.push(`action: ${String(doc.action)} is not made from CAP (play, cancel)`);
   if (out.length) return out;
   for (const g of (doc.target as { groups: string[] }).groups) {
     const env = envelopeProblems('command', doc, now, { kind: 'group', name: g });

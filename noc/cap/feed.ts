@@ -21,7 +21,9 @@ export interface FeedEntries {
  * (xml.ts): one over them is reported in `bad` and the others are still read.
  */
 export function feedLinks(xml: string, base: string): FeedEntries {
-  const root = parseXml(xml, { isolate: (name, depth) => (name === 'entry' && depth === 2) || (name === 'item' && depth === 3) });
+  const root = parseXml(xml, {
+    isolate: (name, depth) => (name === 'entry' && depth === 2) || (name === 'item' && depth === 3),
+  });
   const out: string[] = [];
   const bad: FeedEntries['bad'] = [];
   const add = (href: string | undefined) => {
@@ -38,7 +40,11 @@ export function feedLinks(xml: string, base: string): FeedEntries {
   if (root.name === 'feed' && root.ns === ATOM_NS) {
     each(kids(root, 'entry'), (entry) => {
       const links = kids(entry, 'link');
-      const cap = links.find((l) => /cap\+xml/i.test(l.attrs.type ?? '')) ?? links.find((l) => /xml/i.test(l.attrs.type ?? '')) ?? links.find((l) => (l.attrs.rel ?? 'alternate') === 'alternate') ?? links[0];
+      const cap =
+        links.find((l) => /cap\+xml/i.test(l.attrs.type ?? '')) ??
+        links.find((l) => /xml/i.test(l.attrs.type ?? '')) ??
+        links.find((l) => (l.attrs.rel ?? 'alternate') === 'alternate') ??
+        links[0];
       add(cap?.attrs.href);
     });
   } else if (root.name === 'rss') {
@@ -72,9 +78,16 @@ export function loadState(path: string | undefined): CapState {
   if (!path || !existsSync(path)) return emptyState();
   try {
     const raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<CapState>;
-    return { seen: raw.seen ?? {}, alerts: raw.alerts ?? {}, links: Array.isArray(raw.links) ? raw.links : [], failing: raw.failing && typeof raw.failing === 'object' ? raw.failing : {} };
+    return {
+      seen: raw.seen ?? {},
+      alerts: raw.alerts ?? {},
+      links: Array.isArray(raw.links) ? raw.links : [],
+      failing: raw.failing && typeof raw.failing === 'object' ? raw.failing : {},
+    };
   } catch (err) {
-    throw new Failure(`--state ${path}: unreadable (${errorMessage(err)}); move it away to start afresh (alerts already handled would then be handled again)`);
+    throw new Failure(
+      `--state ${path}: unreadable (${errorMessage(err)}); move it away to start afresh (alerts already handled would then be handled again)`,
+    );
   }
 }
 

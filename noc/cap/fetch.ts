@@ -26,7 +26,13 @@ export interface FetchPolicy {
   inward?: (ip: string) => string | null;
 }
 
-export const DEFAULT_FETCH: FetchPolicy = { allowPrivate: false, deadlineMs: 30_000, minBytesPerS: 1024, graceMs: 5000, maxRedirects: 5 };
+export const DEFAULT_FETCH: FetchPolicy = {
+  allowPrivate: false,
+  deadlineMs: 30_000,
+  minBytesPerS: 1024,
+  graceMs: 5000,
+  maxRedirects: 5,
+};
 
 /** Address ranges that are not the public internet, and what to call them. */
 const INWARD: readonly [string, number, 'ipv4' | 'ipv6', string][] = [
@@ -63,26 +69,43 @@ export function inwardAddress(ip: string): string | null {
 type LookupCb = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /** dns.lookup that refuses an inward answer: the check is on what the socket connects to. */
-const guardedLookup = (judge: (ip: string) => string | null) => (hostname: string, options: object, cb: LookupCb): void => {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return cb(err, '');
-    const list = addresses as LookupAddress[];
-    const bad = list.map((a) => [a.address, judge(a.address)] as const).find(([, why]) => why !== null);
-    if (bad) return cb(Object.assign(new Error(`${hostname} resolves to ${bad[0]}, a ${bad[1]} address (--allow-private to fetch from it)`), { code: 'EINWARD' }), '');
-    if ((options as { all?: boolean }).all) return cb(null, list);
-    return cb(null, list[0]!.address, list[0]!.family);
-  });
-};
+const guardedLookup =
+  (judge: (ip: string) => string | null) =>
+  (hostname: string, options: object, cb: LookupCb): void => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return cb(err, '');
+      const list = addresses as LookupAddress[];
+      const bad = list.map((a) => [a.address, judge(a.address)] as const).find(([, why]) => why !== null);
+      if (bad)
+        return cb(
+          Object.assign(
+            new Error(`${hostname} resolves to ${bad[0]}, a ${bad[1]} address (--allow-private to fetch from it)`),
+            { code: 'EINWARD' },
+          ),
+          '',
+        );
+      if ((options as { all?: boolean }).all) return cb(null, list);
+      return cb(null, list[0]!.address, list[0]!.family);
+    });
+  };
 
 /** GET `url` within the policy; the body, at most `maxBytes`. Failures name the URL and why, in one line. */
-export async function fetchBounded(url: string, what: string, maxBytes: number, p: FetchPolicy = DEFAULT_FETCH): Promise<Buffer> {
+export async function fetchBounded(
+  url: string,
+  what: string,
+  maxBytes: number,
+  p: FetchPolicy = DEFAULT_FETCH,
+): Promise<Buffer> {
   const started = Date.now();
   let current = url;
   for (let hop = 0; ; hop++) {
     const u = parseUrl(current, what);
     if (!p.allowPrivate && isIP(u.hostname.replace(/^\[|\]$/g, ''))) {
       const why = (p.inward ?? inwardAddress)(u.hostname.replace(/^\[|\]$/g, ''));
-      if (why) throw new Failure(`${what}: ${current}: ${u.hostname} is a ${why} address; not fetched (--allow-private to fetch from it)`);
+      if (why)
+        throw new Failure(
+          `${what}: ${current}: ${u.hostname} is a ${why} address; not fetched (--allow-private to fetch from it)`,
+        );
     }
     const left = p.deadlineMs - (Date.now() - started);
     if (left <= 0) throw new Failure(`${what}: ${url}: no answer within ${p.deadlineMs / 1000} s`);
@@ -100,11 +123,18 @@ function parseUrl(s: string, what: string): URL {
   } catch {
     throw new Failure(`${what}: ${s} is not a URL`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Failure(`${what}: ${s}: only http and https are fetched`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new Failure(`${what}: ${s}: only http and https are fetched`);
   return u;
 }
 
-function once(u: URL, what: string, maxBytes: number, deadlineMs: number, p: FetchPolicy): Promise<{ body: Buffer } | { location: string }> {
+function once(
+  u: URL,
+  what: string,
+  maxBytes: number,
+  deadlineMs: number,
+  p: FetchPolicy,
+): Promise<{ body: Buffer } | { location: string }> {
   return new Promise((resolve, reject) => {
     const fail = (msg: string) => {
       clearTimeout(deadline);
@@ -113,10 +143,15 @@ function once(u: URL, what: string, maxBytes: number, deadlineMs: number, p: Fet
       reject(new Failure(`${what}: ${u.toString()}: ${msg}`));
     };
     const mod = u.protocol === 'https:' ? https : http;
-    const req = mod.get(u, { ...(p.allowPrivate ? {} : { lookup: guardedLookup(p.inward ?? inwardAddress) as never }), headers: { 'user-agent': 'loa-noc-cap' } });
+    const req = mod.get(u, {
+      ...(p.allowPrivate ? {} : { lookup: guardedLookup(p.inward ?? inwardAddress) as never }),
+      headers: { 'user-agent': 'loa-noc-cap' },
+    });
     let rate: NodeJS.Timeout | undefined;
     const deadline = setTimeout(() => fail(`not done within ${Math.round(deadlineMs / 1000)} s`), deadlineMs);
-    req.on('error', (err) => fail((err as NodeJS.ErrnoException).code === 'EINWARD' ? err.message : `cannot fetch: ${errorMessage(err)}`));
+    req.on('error', (err) =>
+      fail((err as NodeJS.ErrnoException).code === 'EINWARD' ? err.message : `cannot fetch: ${errorMessage(err)}`),
+    );
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
@@ -133,7 +168,10 @@ function once(u: URL, what: string, maxBytes: number, deadlineMs: number, p: Fet
       const t0 = Date.now();
       rate = setInterval(() => {
         const s = (Date.now() - t0) / 1000;
-        if (s * 1000 >= p.graceMs && total / s < p.minBytesPerS) fail(`too slow: ${total} bytes in ${s.toFixed(1)} s (at least ${p.minBytesPerS} bytes/s after ${p.graceMs / 1000} s)`);
+        if (s * 1000 >= p.graceMs && total / s < p.minBytesPerS)
+          fail(
+            `too slow: ${total} bytes in ${s.toFixed(1)} s (at least ${p.minBytesPerS} bytes/s after ${p.graceMs / 1000} s)`,
+          );
       }, 250);
       res.on('data', (c: Buffer) => {
         total += c.length;
@@ -144,7 +182,8 @@ function once(u: URL, what: string, maxBytes: number, deadlineMs: number, p: Fet
       res.on('end', () => {
         clearTimeout(deadline);
         clearInterval(rate);
-        if (!res.complete) return reject(new Failure(`${what}: ${u.toString()}: the answer was cut short after ${total} bytes`));
+        if (!res.complete)
+          return reject(new Failure(`${what}: ${u.toString()}: the answer was cut short after ${total} bytes`));
         resolve({ body: Buffer.concat(chunks) });
       });
     });

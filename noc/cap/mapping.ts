@@ -36,13 +36,19 @@ export const DEFAULT_RULE: Required<Omit<EventRule, 'priority' | 'volume'>> = { 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function ruleProblems(r: unknown, path: string, out: string[], minRepeatS: number): EventRule {
-  if (!isObj(r)) return out.push(`${path}: must be an object`), {};
+  if (!isObj(r)) return (out.push(`${path}: must be an object`), {});
   const rule: EventRule = {};
   for (const [k, v] of Object.entries(r)) {
-    const bounds: Record<string, [number, number]> = { priority: [0, 100], everyS: [minRepeatS, 86_400], count: [1, 1000], volume: [0, 100] };
+    const bounds: Record<string, [number, number]> = {
+      priority: [0, 100],
+      everyS: [minRepeatS, 86_400],
+      count: [1, 1000],
+      volume: [0, 100],
+    };
     const bd = bounds[k];
     if (!bd) out.push(`${path}.${k}: unknown field (priority, everyS, count, volume)`);
-    else if (typeof v !== 'number' || !Number.isInteger(v) || v < bd[0] || v > bd[1]) out.push(`${path}.${k}: must be a whole number ${bd[0]}..${bd[1]}`);
+    else if (typeof v !== 'number' || !Number.isInteger(v) || v < bd[0] || v > bd[1])
+      out.push(`${path}.${k}: must be a whole number ${bd[0]}..${bd[1]}`);
     else rule[k as keyof EventRule] = v;
   }
   return rule;
@@ -53,21 +59,33 @@ function ruleProblems(r: unknown, path: string, out: string[], minRepeatS: numbe
  * `schedule.minRepeatS` (`noc cap --min-repeat-s`; the contract's 60 s by default): the
  * shortest cadence an event rule may give.
  */
-export function readMapping(raw: unknown, minRepeatS = 60): { ok: true; mapping: Mapping } | { ok: false; problems: string[] } {
+export function readMapping(
+  raw: unknown,
+  minRepeatS = 60,
+): { ok: true; mapping: Mapping } | { ok: false; problems: string[] } {
   const out: string[] = [];
   if (!isObj(raw)) return { ok: false, problems: ['the mapping must be a JSON object'] };
-  for (const k of Object.keys(raw)) if (!['languages', 'geocodes', 'groups', 'events', 'scopes', '$comment'].includes(k)) out.push(`${k}: unknown field (languages, geocodes, groups, events, scopes)`);
+  for (const k of Object.keys(raw))
+    if (!['languages', 'geocodes', 'groups', 'events', 'scopes', '$comment'].includes(k))
+      out.push(`${k}: unknown field (languages, geocodes, groups, events, scopes)`);
   const m: Mapping = { languages: ['vi', 'en'], geocodes: {}, groups: {}, events: {}, scopes: ['Public'] };
   if (raw.scopes !== undefined) {
-    if (!Array.isArray(raw.scopes) || raw.scopes.length === 0 || raw.scopes.some((x) => !['Public', 'Restricted', 'Private'].includes(x as string))) out.push('scopes: must be a non-empty list of Public, Restricted, Private');
+    if (
+      !Array.isArray(raw.scopes) ||
+      raw.scopes.length === 0 ||
+      raw.scopes.some((x) => !['Public', 'Restricted', 'Private'].includes(x as string))
+    )
+      out.push('scopes: must be a non-empty list of Public, Restricted, Private');
     else m.scopes = raw.scopes as string[];
   }
   if (raw.languages !== undefined) {
-    if (!Array.isArray(raw.languages) || raw.languages.some((l) => typeof l !== 'string' || l === '')) out.push('languages: must be a list of language tags, e.g. ["vi", "en"]');
+    if (!Array.isArray(raw.languages) || raw.languages.some((l) => typeof l !== 'string' || l === ''))
+      out.push('languages: must be a list of language tags, e.g. ["vi", "en"]');
     else m.languages = raw.languages as string[];
   }
   const group = (g: unknown, path: string) => {
-    if (typeof g !== 'string' || !ID_RE.test(g)) out.push(`${path}: ${JSON.stringify(g)} is not a group name (${ID_RE.source})`);
+    if (typeof g !== 'string' || !ID_RE.test(g))
+      out.push(`${path}: ${JSON.stringify(g)} is not a group name (${ID_RE.source})`);
     else m.groups[g] ??= { exercise: false, actual: true };
   };
   if (raw.groups !== undefined) {
@@ -85,7 +103,13 @@ export function readMapping(raw: unknown, minRepeatS = 60): { ok: true; mapping:
             if (typeof x !== 'boolean') out.push(`groups.${g}.${k}: must be true or false`);
             else info[k] = x;
           } else if (k === 'point') {
-            const ok = Array.isArray(x) && x.length === 2 && typeof x[0] === 'number' && typeof x[1] === 'number' && Math.abs(x[0]) <= 90 && Math.abs(x[1]) <= 180;
+            const ok =
+              Array.isArray(x) &&
+              x.length === 2 &&
+              typeof x[0] === 'number' &&
+              typeof x[1] === 'number' &&
+              Math.abs(x[0]) <= 90 &&
+              Math.abs(x[1]) <= 180;
             if (!ok) out.push(`groups.${g}.point: must be [latitude, longitude]`);
             else info.point = [x[0], x[1]];
           } else out.push(`groups.${g}.${k}: unknown field (exercise, actual, point)`);
@@ -115,9 +139,11 @@ export function readMapping(raw: unknown, minRepeatS = 60): { ok: true; mapping:
   }
   if (raw.events !== undefined) {
     if (!isObj(raw.events)) out.push('events: must be an object: event → {priority, everyS, count, volume}');
-    else for (const [ev, r] of Object.entries(raw.events)) m.events[ev] = ruleProblems(r, `events.${ev}`, out, minRepeatS);
+    else
+      for (const [ev, r] of Object.entries(raw.events)) m.events[ev] = ruleProblems(r, `events.${ev}`, out, minRepeatS);
   }
-  if (Object.keys(m.groups).length === 0) out.push('no group is named: give geocodes (valueName → value → groups) or groups with a point');
+  if (Object.keys(m.groups).length === 0)
+    out.push('no group is named: give geocodes (valueName → value → groups) or groups with a point');
   return out.length ? { ok: false, problems: out } : { ok: true, mapping: m };
 }
 

@@ -32,7 +32,7 @@ sha256 (what boxes verify media by), bytes, duration and the real-time factor.
 
 export async function ttsCommand(argv: string[], io: Io): Promise<number> {
   const { opts, positional, help } = parseArgs(argv, SPEC, 'noc tts');
-  if (help) return io.out(TTS_HELP), 0;
+  if (help) return (io.out(TTS_HELP), 0);
   const [text] = positionals(positional, ['"TEXT"'], 'noc tts');
   if (!text!.trim()) throw new UsageError('the text is empty');
   const out = required(opts.out, '--out', 'alert.mp3');
@@ -51,6 +51,8 @@ export async function ttsCommand(argv: string[], io: Io): Promise<number> {
   }
   const rtf = s.durationMs ? (s.synthMs / s.durationMs).toFixed(4) : '?';
   io.err(`spoken: ${s.spoken}`);
-  io.out(`${out}: sha256 ${s.sha256}, ${s.mp3.length} bytes, ${s.durationMs ?? '?'} ms of speech; synthesis ${Math.round(s.synthMs)} ms (real-time factor ${rtf}), MP3 encoding ${Math.round(s.encodeMs)} ms`);
+  io.out(
+    `${out}: sha256 ${s.sha256}, ${s.mp3.length} bytes, ${s.durationMs ?? '?'} ms of speech; synthesis ${Math.round(s.synthMs)} ms (real-time factor ${rtf}), MP3 encoding ${Math.round(s.encodeMs)} ms`,
+  );
   return 0;
 }

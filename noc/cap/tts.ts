@@ -17,7 +17,20 @@ import { errorMessage, Failure } from '../../cli-kit/index.js';
 export const DEFAULT_TTS_COMMAND = 'espeak-ng -v {voice} -w {wav} {text}';
 export const DEFAULT_ENCODE_COMMAND = 'lame --quiet -b 64 {wav} {mp3}';
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 
 /**
  * "When it was issued", as the issuer wrote it: the wall time of the CAP `sent` value in
@@ -70,9 +83,18 @@ function run(argv: string[], input: string, what: string, timeoutMs: number): Pr
     const child = execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, maxBuffer: 1 << 20 }, (err, _out, stderr) => {
       if (!err) return resolve();
       const e = err as NodeJS.ErrnoException & { killed?: boolean };
-      if (e.code === 'ENOENT') return reject(new Failure(`${what}: ${argv[0]} not found (install it: apt-get install -y espeak-ng lame, or configure another command)`));
+      if (e.code === 'ENOENT')
+        return reject(
+          new Failure(
+            `${what}: ${argv[0]} not found (install it: apt-get install -y espeak-ng lame, or configure another command)`,
+          ),
+        );
       if (e.killed) return reject(new Failure(`${what}: ${argv[0]} did not finish within ${timeoutMs / 1000} s`));
-      reject(new Failure(`${what}: ${argv[0]} failed (${errorMessage(err)}${stderr ? `: ${String(stderr).trim().slice(0, 300)}` : ''})`));
+      reject(
+        new Failure(
+          `${what}: ${argv[0]} failed (${errorMessage(err)}${stderr ? `: ${String(stderr).trim().slice(0, 300)}` : ''})`,
+        ),
+      );
     });
     child.stdin?.on('error', () => {}); // an engine that does not read stdin closes it early
     child.stdin?.end(input);
@@ -81,9 +103,10 @@ function run(argv: string[], input: string, what: string, timeoutMs: number): Pr
 
 /** Duration of a PCM WAV file in ms, from its fmt and data chunks (undefined when not one). */
 export function wavDurationMs(wav: Buffer): number | undefined {
-  if (wav.length < 12 || wav.toString('ascii', 0, 4) !== 'RIFF' || wav.toString('ascii', 8, 12) !== 'WAVE') return undefined;
+  if (wav.length < 12 || wav.toString('ascii', 0, 4) !== 'RIFF' || wav.toString('ascii', 8, 12) !== 'WAVE')
+    return undefined;
   let byteRate = 0;
-  for (let at = 12; at + 8 <= wav.length; ) {
+  for (let at = 12; at + 8 <= wav.length;) {
     const id = wav.toString('ascii', at, at + 4);
     const size = wav.readUInt32LE(at + 4);
     if (id === 'fmt ' && at + 16 <= wav.length) byteRate = wav.readUInt32LE(at + 16);
@@ -117,7 +140,13 @@ export async function synthesise(text: string, lang: string, sent: string, o: Tt
   const spoken = `${issuedPhrase(sent, lang)} ${text}`.trim();
   const dir = mkdtempSync(join(tmpdir(), 'noc-tts-'));
   try {
-    const vars = { text: spoken, textfile: join(dir, 'text.txt'), wav: join(dir, 'speech.wav'), mp3: join(dir, 'speech.mp3'), voice: o.voice ?? voiceFor(lang) };
+    const vars = {
+      text: spoken,
+      textfile: join(dir, 'text.txt'),
+      wav: join(dir, 'speech.wav'),
+      mp3: join(dir, 'speech.mp3'),
+      voice: o.voice ?? voiceFor(lang),
+    };
     writeFileSync(vars.textfile, spoken);
     const timeoutMs = o.timeoutMs ?? 120_000;
     const t0 = performance.now();
@@ -139,7 +168,14 @@ export async function synthesise(text: string, lang: string, sent: string, o: Tt
     }
     if (mp3.length === 0) throw new Failure('MP3 encoding produced an empty file');
     const durationMs = wavDurationMs(wav);
-    return { mp3, sha256: createHash('sha256').update(mp3).digest('hex'), spoken, ...(durationMs !== undefined ? { durationMs } : {}), synthMs: t1 - t0, encodeMs: t2 - t1 };
+    return {
+      mp3,
+      sha256: createHash('sha256').update(mp3).digest('hex'),
+      spoken,
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      synthMs: t1 - t0,
+      encodeMs: t2 - t1,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,8 +15,31 @@ export const CAP_NS = 'urn:oasis:names:tc:emergency:cap:1.2';
 export const STATUS = ['Actual', 'Exercise', 'System', 'Test', 'Draft'] as const;
 export const MSG_TYPE = ['Alert', 'Update', 'Cancel', 'Ack', 'Error'] as const;
 export const SCOPE = ['Public', 'Restricted', 'Private'] as const;
-export const CATEGORY = ['Geo', 'Met', 'Safety', 'Security', 'Rescue', 'Fire', 'Health', 'Env', 'Transport', 'Infra', 'CBRNE', 'Other'] as const;
-export const RESPONSE_TYPE = ['Shelter', 'Evacuate', 'Prepare', 'Execute', 'Avoid', 'Monitor', 'Assess', 'AllClear', 'None'] as const;
+export const CATEGORY = [
+  'Geo',
+  'Met',
+  'Safety',
+  'Security',
+  'Rescue',
+  'Fire',
+  'Health',
+  'Env',
+  'Transport',
+  'Infra',
+  'CBRNE',
+  'Other',
+] as const;
+export const RESPONSE_TYPE = [
+  'Shelter',
+  'Evacuate',
+  'Prepare',
+  'Execute',
+  'Avoid',
+  'Monitor',
+  'Assess',
+  'AllClear',
+  'None',
+] as const;
 export const URGENCY = ['Immediate', 'Expected', 'Future', 'Past', 'Unknown'] as const;
 export const SEVERITY = ['Extreme', 'Severe', 'Moderate', 'Minor', 'Unknown'] as const;
 export const CERTAINTY = ['Observed', 'Likely', 'Possible', 'Unlikely', 'Unknown'] as const;
@@ -97,7 +120,8 @@ export function capDateTimeProblem(v: string): string | undefined {
   if (!m) return `"${v}" is not a CAP dateTime (YYYY-MM-DDThh:mm:ss+hh:mm, an offset and no "Z", no fractions)`;
   const [y, mo, d, h, mi, sec, , oh, om] = m.slice(1).map(Number) as number[];
   const day = new Date(Date.UTC(y!, mo! - 1, d!));
-  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo! - 1 || day.getUTCDate() !== d) return `"${v}": ${m[1]}-${m[2]}-${m[3]} is not a calendar date`;
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo! - 1 || day.getUTCDate() !== d)
+    return `"${v}": ${m[1]}-${m[2]}-${m[3]} is not a calendar date`;
   if (h! > 23 || mi! > 59 || sec! > 59) return `"${v}": the time of day is out of range`;
   if (oh! > 14 || om! > 59) return `"${v}": the offset is out of range`;
   return undefined;
@@ -126,7 +150,12 @@ const ONE = { min: 1, max: 1 };
 const OPT = { min: 0, max: 1 };
 const MANY = { min: 0, max: Infinity };
 const SOME = { min: 1, max: Infinity };
-const t = (name: string, n: { min: number; max: number }, more: Partial<ChildSpec> = {}): ChildSpec => ({ name, kind: 'text', ...n, ...more });
+const t = (name: string, n: { min: number; max: number }, more: Partial<ChildSpec> = {}): ChildSpec => ({
+  name,
+  kind: 'text',
+  ...n,
+  ...more,
+});
 const b = (name: string, n: { min: number; max: number }): ChildSpec => ({ name, kind: 'block', ...n });
 const dateTime = { check: capDateTimeProblem };
 const uri = (v: string) => (ABSOLUTE_URI_RE.test(v) ? undefined : `"${v}" is not an absolute URI`);
@@ -141,7 +170,10 @@ const ALERT: ChildSpec[] = [
   t('source', OPT),
   t('scope', ONE, { values: SCOPE }),
   t('restriction', OPT),
-  t('addresses', OPT, { check: (v) => ((v.match(/"/g) ?? []).length % 2 ? 'a double quote is not closed (multi-word addresses are quoted)' : undefined) }),
+  t('addresses', OPT, {
+    check: (v) =>
+      (v.match(/"/g) ?? []).length % 2 ? 'a double quote is not closed (multi-word addresses are quoted)' : undefined,
+  }),
   t('code', MANY),
   t('note', OPT),
   t('references', OPT),
@@ -178,9 +210,18 @@ const RESOURCE: ChildSpec[] = [
   t('size', OPT, { check: (v) => (/^\d+$/.test(v) ? undefined : `"${v}" is not a whole number of bytes`) }),
   t('uri', OPT),
   t('derefUri', OPT, { check: (v) => (BASE64_RE.test(v) ? undefined : 'is not base64 data') }),
-  t('digest', OPT, { check: (v) => (/^[0-9a-fA-F]{40}$/.test(v) ? undefined : `"${v}" is not a SHA-1 digest (40 hex digits)`) }),
+  t('digest', OPT, {
+    check: (v) => (/^[0-9a-fA-F]{40}$/.test(v) ? undefined : `"${v}" is not a SHA-1 digest (40 hex digits)`),
+  }),
 ];
-const AREA: ChildSpec[] = [t('areaDesc', ONE), t('polygon', MANY, { check: polygonProblem }), t('circle', MANY, { check: circleProblem }), b('geocode', MANY), t('altitude', OPT, { check: decimal }), t('ceiling', OPT, { check: decimal })];
+const AREA: ChildSpec[] = [
+  t('areaDesc', ONE),
+  t('polygon', MANY, { check: polygonProblem }),
+  t('circle', MANY, { check: circleProblem }),
+  b('geocode', MANY),
+  t('altitude', OPT, { check: decimal }),
+  t('ceiling', OPT, { check: decimal }),
+];
 
 function pointProblem(p: string): string | undefined {
   const m = /^(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)$/.exec(p);
@@ -207,10 +248,20 @@ export function circleProblem(v: string): string | undefined {
   if (!m) return `"${v}" is not "latitude,longitude radius" (radius in km)`;
   return pointProblem(m[1]!);
 }
-const points = (v: string) => v.trim().split(/\s+/).map((p) => p.split(',').map(Number) as [number, number]);
+const points = (v: string) =>
+  v
+    .trim()
+    .split(/\s+/)
+    .map((p) => p.split(',').map(Number) as [number, number]);
 
 /** The children of `el` against `spec`: unknown, misplaced, missing or repeated elements, values. */
-function walk(el: XmlElement, spec: ChildSpec[], path: string, out: string[], foreignAtEnd = false): Map<string, XmlElement[]> {
+function walk(
+  el: XmlElement,
+  spec: ChildSpec[],
+  path: string,
+  out: string[],
+  foreignAtEnd = false,
+): Map<string, XmlElement[]> {
   const found = new Map<string, XmlElement[]>(spec.map((c) => [c.name, []]));
   let last = -1;
   let lastName = '';
@@ -226,8 +277,14 @@ function walk(el: XmlElement, spec: ChildSpec[], path: string, out: string[], fo
       out.push(`${path}.${c.name}: not a CAP 1.2 element of <${el.name}> (line ${c.line})`);
       continue;
     }
-    if (foreignSeen) out.push(`${path}.${c.name}: comes after an element of another namespace; those (a Signature) may only close the alert (line ${c.line})`);
-    if (idx < last) out.push(`${path}.${c.name}: out of order, must come before ${lastName} (CAP 1.2 schema sequence; line ${c.line})`);
+    if (foreignSeen)
+      out.push(
+        `${path}.${c.name}: comes after an element of another namespace; those (a Signature) may only close the alert (line ${c.line})`,
+      );
+    if (idx < last)
+      out.push(
+        `${path}.${c.name}: out of order, must come before ${lastName} (CAP 1.2 schema sequence; line ${c.line})`,
+      );
     else if (idx > last) ((last = idx), (lastName = c.name));
     found.get(c.name)!.push(c);
   }
@@ -249,7 +306,8 @@ function walk(el: XmlElement, spec: ChildSpec[], path: string, out: string[], fo
   return found;
 }
 
-const text = (m: Map<string, XmlElement[]>, name: string): string | undefined => m.get(name)?.[0]?.text.trim() || undefined;
+const text = (m: Map<string, XmlElement[]>, name: string): string | undefined =>
+  m.get(name)?.[0]?.text.trim() || undefined;
 const texts = (m: Map<string, XmlElement[]>, name: string): string[] => (m.get(name) ?? []).map((e) => e.text.trim());
 function opt<K extends string, V>(key: K, v: V | undefined): { [k in K]?: V } {
   return (v === undefined ? {} : { [key]: v }) as { [k in K]?: V };
@@ -280,11 +338,19 @@ export function parseReferences(v: string, path: string, out: string[]): CapRef[
 
 function readResource(e: XmlElement, path: string, out: string[]): CapResource {
   const m = walk(e, RESOURCE, path, out);
-  const r: CapResource = { resourceDesc: text(m, 'resourceDesc') ?? '', mimeType: text(m, 'mimeType') ?? '', ...opt('uri', text(m, 'uri')), ...opt('derefUri', text(m, 'derefUri')), ...opt('digest', text(m, 'digest')?.toLowerCase()) };
+  const r: CapResource = {
+    resourceDesc: text(m, 'resourceDesc') ?? '',
+    mimeType: text(m, 'mimeType') ?? '',
+    ...opt('uri', text(m, 'uri')),
+    ...opt('derefUri', text(m, 'derefUri')),
+    ...opt('digest', text(m, 'digest')?.toLowerCase()),
+  };
   const size = text(m, 'size');
   if (size !== undefined && /^\d+$/.test(size)) r.size = Number(size);
-  if (r.uri !== undefined && r.derefUri === undefined && uri(r.uri)) out.push(`${path}.uri: ${uri(r.uri)} (a relative URI is allowed only with derefUri)`);
-  if (r.mimeType && !/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(r.mimeType)) out.push(`${path}.mimeType: "${r.mimeType}" is not a MIME type`);
+  if (r.uri !== undefined && r.derefUri === undefined && uri(r.uri))
+    out.push(`${path}.uri: ${uri(r.uri)} (a relative URI is allowed only with derefUri)`);
+  if (r.mimeType && !/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(r.mimeType))
+    out.push(`${path}.mimeType: "${r.mimeType}" is not a MIME type`);
   return r;
 }
 
@@ -292,7 +358,9 @@ function readArea(e: XmlElement, path: string, out: string[]): CapArea {
   const m = walk(e, AREA, path, out);
   const a: CapArea = {
     areaDesc: text(m, 'areaDesc') ?? '',
-    polygons: texts(m, 'polygon').filter((p) => !polygonProblem(p)).map(points),
+    polygons: texts(m, 'polygon')
+      .filter((p) => !polygonProblem(p))
+      .map(points),
     circles: texts(m, 'circle')
       .filter((c) => !circleProblem(c))
       .map((c) => {
@@ -306,8 +374,10 @@ function readArea(e: XmlElement, path: string, out: string[]): CapArea {
   const ceil = text(m, 'ceiling');
   if (alt !== undefined && !decimal(alt)) a.altitude = Number(alt);
   if (ceil !== undefined && !decimal(ceil)) a.ceiling = Number(ceil);
-  if (ceil !== undefined && alt === undefined) out.push(`${path}.ceiling: needs altitude (CAP 1.2: ceiling only with altitude)`);
-  if (a.altitude !== undefined && a.ceiling !== undefined && a.ceiling < a.altitude) out.push(`${path}.ceiling: ${a.ceiling} is below altitude ${a.altitude}`);
+  if (ceil !== undefined && alt === undefined)
+    out.push(`${path}.ceiling: needs altitude (CAP 1.2: ceiling only with altitude)`);
+  if (a.altitude !== undefined && a.ceiling !== undefined && a.ceiling < a.altitude)
+    out.push(`${path}.ceiling: ${a.ceiling} is below altitude ${a.altitude}`);
   return a;
 }
 
@@ -326,7 +396,18 @@ function readInfo(e: XmlElement, path: string, out: string[]): CapInfo {
     resources: (m.get('resource') ?? []).map((r, k) => readResource(r, `${path}.resource[${k}]`, out)),
     areas: (m.get('area') ?? []).map((a, k) => readArea(a, `${path}.area[${k}]`, out)),
   };
-  for (const f of ['audience', 'effective', 'onset', 'expires', 'senderName', 'headline', 'description', 'instruction', 'web', 'contact'] as const) {
+  for (const f of [
+    'audience',
+    'effective',
+    'onset',
+    'expires',
+    'senderName',
+    'headline',
+    'description',
+    'instruction',
+    'web',
+    'contact',
+  ] as const) {
     const v = text(m, f);
     if (v !== undefined) info[f] = v;
   }
@@ -343,7 +424,12 @@ export function validateCap(xml: string): CapVerdict {
     throw err;
   }
   if (root.name !== 'alert' || root.ns !== CAP_NS) {
-    return { ok: false, problems: [`the root element is <${root.name}> in namespace "${root.ns}"; a CAP 1.2 message is <alert xmlns="${CAP_NS}">`] };
+    return {
+      ok: false,
+      problems: [
+        `the root element is <${root.name}> in namespace "${root.ns}"; a CAP 1.2 message is <alert xmlns="${CAP_NS}">`,
+      ],
+    };
   }
   const out: string[] = [];
   const m = walk(root, ALERT, 'alert', out, true);
@@ -364,9 +450,14 @@ export function validateCap(xml: string): CapVerdict {
   }
   const refs = text(m, 'references');
   if (refs !== undefined) alert.references = parseReferences(refs, 'alert.references', out);
-  if (alert.scope === 'Restricted' && alert.restriction === undefined) out.push('alert.restriction: is required when scope is Restricted');
-  if (alert.scope === 'Private' && alert.addresses === undefined) out.push('alert.addresses: is required when scope is Private');
-  if ((alert.msgType === 'Update' || alert.msgType === 'Cancel') && refs === undefined) out.push(`alert.references: is required when msgType is ${alert.msgType} (which earlier alert it updates or cancels)`);
+  if (alert.scope === 'Restricted' && alert.restriction === undefined)
+    out.push('alert.restriction: is required when scope is Restricted');
+  if (alert.scope === 'Private' && alert.addresses === undefined)
+    out.push('alert.addresses: is required when scope is Private');
+  if ((alert.msgType === 'Update' || alert.msgType === 'Cancel') && refs === undefined)
+    out.push(
+      `alert.references: is required when msgType is ${alert.msgType} (which earlier alert it updates or cancels)`,
+    );
   return out.length ? { ok: false, problems: out } : { ok: true, alert };
 }
 

@@ -78,7 +78,14 @@ const BUDGET_LABEL: Record<keyof XmlBudgets, string> = {
  * recording (derefUri) is the only big part. These leave room for every real alert and
  * feed and refuse what is only an attack on the reader.
  */
-export const CAP_BUDGETS: XmlBudgets = { bytes: 5 * 1024 * 1024, depth: 32, elements: 20_000, attributes: 64, namespaces: 32, text: 5 * 1024 * 1024 };
+export const CAP_BUDGETS: XmlBudgets = {
+  bytes: 5 * 1024 * 1024,
+  depth: 32,
+  elements: 20_000,
+  attributes: 64,
+  namespaces: 32,
+  text: 5 * 1024 * 1024,
+};
 
 /** A budget crossed: `budget` names it; the message is one line. */
 export class XmlBudgetError extends XmlError {
@@ -104,7 +111,14 @@ const MAX_DEPTH = 100;
 
 /** Characters XML 1.0 allows in a document. */
 function allowedChar(cp: number): boolean {
-  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
 }
 
 export function parseXml(input: string, opts: ParseOptions = {}): XmlElement {
@@ -161,7 +175,8 @@ export function parseXml(input: string, opts: ParseOptions = {}): XmlElement {
 
   for (let k = 0; k < s.length; k++) {
     const cp = s.codePointAt(k)!;
-    if (!allowedChar(cp)) fail(`character U+${cp.toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`, k);
+    if (!allowedChar(cp))
+      fail(`character U+${cp.toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`, k);
     if (cp > 0xffff) k++;
   }
 
@@ -171,7 +186,8 @@ export function parseXml(input: string, opts: ParseOptions = {}): XmlElement {
     i++;
     while (i < s.length && (NAME_CHAR.test(s[i]!) || s[i] === ':')) i++;
     const n = s.slice(start, i);
-    if (n.split(':').length > 2 || n.startsWith(':') || n.endsWith(':')) fail(`"${n}" is not a valid qualified name`, start);
+    if (n.split(':').length > 2 || n.startsWith(':') || n.endsWith(':'))
+      fail(`"${n}" is not a valid qualified name`, start);
     return n;
   };
   const skipSpace = () => {
@@ -305,17 +321,35 @@ export function parseXml(input: string, opts: ParseOptions = {}): XmlElement {
         expanded.add(k);
       }
       attrs[n] = v;
-      attrList.push({ qname: n, prefix: n.includes(':') ? n.slice(0, n.indexOf(':')) : '', local: r.local, ns: r.ns, value: v });
+      attrList.push({
+        qname: n,
+        prefix: n.includes(':') ? n.slice(0, n.indexOf(':')) : '',
+        local: r.local,
+        ns: r.ns,
+        value: v,
+      });
     }
     const { ns, local } = resolve(qname, scope, false, start);
     const prefix = qname.includes(':') ? qname.slice(0, qname.indexOf(':')) : '';
-    const el: XmlElement = { name: local, ns, prefix, attrs, attrList, scope, children: [], content: [], text: '', line: lineAt(start) };
+    const el: XmlElement = {
+      name: local,
+      ns,
+      prefix,
+      attrs,
+      attrList,
+      scope,
+      children: [],
+      content: [],
+      text: '',
+      line: lineAt(start),
+    };
     const addText = (t: string) => {
       addTextBudget(t.length, i);
       if (skimming()) return;
       el.text += t;
       const last = el.content[el.content.length - 1];
-      if (last && !('name' in last) && 'text' in last) last.text += t; // an element has a text field too
+      if (last && !('name' in last) && 'text' in last)
+        last.text += t; // an element has a text field too
       else el.content.push({ text: t });
     };
     /** Leaving the element: an isolated one takes its verdict, the outer counters come back. */

@@ -30,8 +30,16 @@ const SIGNATURES: Record<string, { hash: string; key: 'rsa' | 'ec' }> = {
   'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512': { hash: 'sha512', key: 'ec' },
 };
 
-const escText = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#xD;');
-const escAttr = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/\t/g, '&#x9;').replace(/\n/g, '&#xA;').replace(/\r/g, '&#xD;');
+const escText = (t: string) =>
+  t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#xD;');
+const escAttr = (t: string) =>
+  t
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/"/g, '&quot;')
+    .replace(/\t/g, '&#x9;')
+    .replace(/\n/g, '&#xA;')
+    .replace(/\r/g, '&#xD;');
 
 /**
  * Exclusive XML Canonicalization 1.0, without comments, of the subtree at `apex` minus
@@ -40,25 +48,35 @@ const escAttr = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').re
  * InclusiveNamespaces prefixes in scope) unless an output ancestor rendered the same;
  * declarations sorted by prefix (default first), attributes by namespace URI then local name.
  */
-export function excC14n(apex: XmlElement, inclusive: readonly string[] = [], omit: (el: XmlElement) => boolean = () => false): string {
+export function excC14n(
+  apex: XmlElement,
+  inclusive: readonly string[] = [],
+  omit: (el: XmlElement) => boolean = () => false,
+): string {
   const out: string[] = [];
   const incl = inclusive.map((p) => (p === '#default' ? '' : p));
   const element = (el: XmlElement, rendered: Map<string, string>) => {
     const mine = new Map(rendered);
-    const used = new Set<string>([el.prefix, ...el.attrList.filter((a) => a.prefix !== '').map((a) => a.prefix), ...incl.filter((p) => p in el.scope)]);
+    const used = new Set<string>([
+      el.prefix,
+      ...el.attrList.filter((a) => a.prefix !== '').map((a) => a.prefix),
+      ...incl.filter((p) => p in el.scope),
+    ]);
     used.delete('xml');
     const decls: string[] = [];
     for (const p of [...used].sort()) {
       const uri = el.scope[p] ?? '';
       if (p === '' && uri === '') {
-        if ((mine.get('') ?? '') !== '') decls.push(' xmlns=""'), mine.set('', '');
+        if ((mine.get('') ?? '') !== '') (decls.push(' xmlns=""'), mine.set('', ''));
         continue;
       }
       if (mine.get(p) === uri) continue;
       mine.set(p, uri);
       decls.push(p === '' ? ` xmlns="${escAttr(uri)}"` : ` xmlns:${p}="${escAttr(uri)}"`);
     }
-    const attrs = [...el.attrList].sort((a, b) => (a.ns === b.ns ? (a.local < b.local ? -1 : a.local > b.local ? 1 : 0) : a.ns < b.ns ? -1 : 1));
+    const attrs = [...el.attrList].sort((a, b) =>
+      a.ns === b.ns ? (a.local < b.local ? -1 : a.local > b.local ? 1 : 0) : a.ns < b.ns ? -1 : 1,
+    );
     const qname = el.prefix ? `${el.prefix}:${el.name}` : el.name;
     out.push(`<${qname}${decls.join('')}${attrs.map((a) => ` ${a.qname}="${escAttr(a.value)}"`).join('')}>`);
     for (const n of el.content) node(n, mine);
@@ -110,27 +128,45 @@ export function verifyCapSignature(xml: string, certs: readonly X509Certificate[
       if (err instanceof XmlError) throw new SigError(err.message);
       throw err;
     }
-    if (root.outsidePis) throw new SigError('processing instructions outside the alert are not supported in a signed alert');
+    if (root.outsidePis)
+      throw new SigError('processing instructions outside the alert are not supported in a signed alert');
     const isSig = (e: XmlElement) => e.ns === DSIG_NS && e.name === 'Signature';
     const sigs = dsig(root, 'Signature');
     if (sigs.length === 0) throw new SigError('the alert is not signed (no <Signature> child of <alert>)');
-    if (sigs.length > 1 || count(root, isSig) !== 1) throw new SigError('the alert must carry exactly one <Signature>, a child of <alert>');
+    if (sigs.length > 1 || count(root, isSig) !== 1)
+      throw new SigError('the alert must carry exactly one <Signature>, a child of <alert>');
     const sig = sigs[0]!;
     const si = only(sig, 'SignedInfo');
     if (dsig(sig, 'Object').length) throw new SigError('<Object> in the signature is not supported');
     const cm = only(si, 'CanonicalizationMethod');
-    if (cm.attrs.Algorithm !== EXC_C14N) throw new SigError(`CanonicalizationMethod ${cm.attrs.Algorithm ?? '(none)'} is not supported (only ${EXC_C14N})`);
+    if (cm.attrs.Algorithm !== EXC_C14N)
+      throw new SigError(
+        `CanonicalizationMethod ${cm.attrs.Algorithm ?? '(none)'} is not supported (only ${EXC_C14N})`,
+      );
     const sm = only(si, 'SignatureMethod').attrs.Algorithm ?? '';
     const alg = SIGNATURES[sm];
-    if (!alg) throw new SigError(`SignatureMethod ${sm || '(none)'} is not accepted (RSA or ECDSA with SHA-256/384/512; SHA-1 is refused)`);
+    if (!alg)
+      throw new SigError(
+        `SignatureMethod ${sm || '(none)'} is not accepted (RSA or ECDSA with SHA-256/384/512; SHA-1 is refused)`,
+      );
     const ref = only(si, 'Reference');
-    if (ref.attrs.URI !== '') throw new SigError(`Reference URI ${JSON.stringify(ref.attrs.URI ?? null)}: only URI="" (the whole alert) is accepted`);
+    if (ref.attrs.URI !== '')
+      throw new SigError(
+        `Reference URI ${JSON.stringify(ref.attrs.URI ?? null)}: only URI="" (the whole alert) is accepted`,
+      );
     const transforms = dsig(only(ref, 'Transforms'), 'Transform');
-    if (transforms.length !== 2 || transforms[0]!.attrs.Algorithm !== ENVELOPED || transforms[1]!.attrs.Algorithm !== EXC_C14N) throw new SigError('Transforms must be exactly enveloped-signature, then exclusive c14n');
+    if (
+      transforms.length !== 2 ||
+      transforms[0]!.attrs.Algorithm !== ENVELOPED ||
+      transforms[1]!.attrs.Algorithm !== EXC_C14N
+    )
+      throw new SigError('Transforms must be exactly enveloped-signature, then exclusive c14n');
     const dm = only(ref, 'DigestMethod').attrs.Algorithm ?? '';
     const hash = DIGESTS[dm];
     if (!hash) throw new SigError(`DigestMethod ${dm || '(none)'} is not accepted (SHA-256/384/512; SHA-1 is refused)`);
-    const digest = createHash(hash).update(excC14n(root, prefixList(transforms[1]!), isSig), 'utf8').digest('base64');
+    const digest = createHash(hash)
+      .update(excC14n(root, prefixList(transforms[1]!), isSig), 'utf8')
+      .digest('base64');
     const claimed = only(ref, 'DigestValue').text.replace(/\s+/g, '');
     if (digest !== claimed) throw new SigError('the digest does not match: the alert was changed after it was signed');
     const value = Buffer.from(only(sig, 'SignatureValue').text.replace(/\s+/g, ''), 'base64');
@@ -147,7 +183,10 @@ export function verifyCapSignature(xml: string, certs: readonly X509Certificate[
         tried.push(`${cert.subject.replace(/\n/g, ', ')}: signature does not verify`);
         continue;
       }
-      if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) throw new SigError(`signed by ${cert.subject.replace(/\n/g, ', ')}, whose certificate is not valid now (${cert.validFrom} to ${cert.validTo})`);
+      if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo))
+        throw new SigError(
+          `signed by ${cert.subject.replace(/\n/g, ', ')}, whose certificate is not valid now (${cert.validFrom} to ${cert.validTo})`,
+        );
       return { ok: true, subject: cert.subject.replace(/\n/g, ', '), algorithm: sm.split('#')[1]! };
     }
     throw new SigError(`no pinned certificate verifies the signature (${tried.join('; ') || 'none pinned'})`);

@@ -15,7 +15,9 @@ const t0 = performance.now();
 const ok = (what) => console.log(`load-check: ok ${what}`);
 
 try {
-  console.log(`load-check: node ${process.version} ${process.platform}-${process.arch} abi ${process.versions.modules}`);
+  console.log(
+    `load-check: node ${process.version} ${process.platform}-${process.arch} abi ${process.versions.modules}`,
+  );
   if (expected) assert.equal(process.arch, expected, 'process.arch');
 
   // better-sqlite3: a file database in WAL mode, written, closed, reopened and read back.
@@ -25,14 +27,18 @@ try {
   db.pragma('journal_mode = WAL');
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
   const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
-  db.transaction(() => { for (let i = 0; i < 1000; i++) ins.run(`row ${i}`); })();
+  db.transaction(() => {
+    for (let i = 0; i < 1000; i++) ins.run(`row ${i}`);
+  })();
   db.close();
   db = new Database(file, { readonly: true });
   assert.equal(db.prepare('SELECT count(*) AS n FROM t').get().n, 1000);
   assert.equal(db.prepare('SELECT v FROM t WHERE id = 1000').get().v, 'row 999');
   const version = db.prepare('SELECT sqlite_version() AS v').get().v;
   db.close();
-  ok(`better-sqlite3 ${require('better-sqlite3/package.json').version} (SQLite ${version}): 1000 rows written and read back from ${file}`);
+  ok(
+    `better-sqlite3 ${require('better-sqlite3/package.json').version} (SQLite ${version}): 1000 rows written and read back from ${file}`,
+  );
 
   // serialport: its binding is the shipped prebuild for this platform.
   const bindingsDir = dirname(require.resolve('@serialport/bindings-cpp/package.json'));
@@ -54,7 +60,8 @@ try {
     const poller = new Epoll((err, readyFd, events) => {
       clearTimeout(timer);
       poller.close();
-      if (err) reject(err); else resolve({ readyFd, events });
+      if (err) reject(err);
+      else resolve({ readyFd, events });
     });
     poller.add(fd, Epoll.EPOLLIN);
     writeSync(fd, 'x');

@@ -32,7 +32,8 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
   }
 }
 
-const refusedWrite = (r: BoardRig) => (e: unknown) => (e as { code?: string }).code === (r.writeErrorCode ?? 'GPIO_WRITE');
+const refusedWrite = (r: BoardRig) => (e: unknown) =>
+  (e as { code?: string }).code === (r.writeErrorCode ?? 'GPIO_WRITE');
 
 export function boardContract(name: string, make: () => Promise<BoardRig> | BoardRig): void {
   describe(`Board contract: ${name}`, () => {
@@ -47,10 +48,13 @@ export function boardContract(name: string, make: () => Promise<BoardRig> | Boar
         }
       });
 
-    withRig('nothing moves before init(): writes are refused (GPIO_WRITE, or BOARD_WRITE behind a serial line)', async (r) => {
-      await assert.rejects(r.board.setAmp(true), refusedWrite(r));
-      await assert.rejects(r.board.selectInput('fm'), refusedWrite(r));
-    });
+    withRig(
+      'nothing moves before init(): writes are refused (GPIO_WRITE, or BOARD_WRITE behind a serial line)',
+      async (r) => {
+        await assert.rejects(r.board.setAmp(true), refusedWrite(r));
+        await assert.rejects(r.board.selectInput('fm'), refusedWrite(r));
+      },
+    );
 
     withRig('init() puts the safe state (amplifier off, input ip) and is idempotent', async (r) => {
       await r.board.init();
@@ -59,20 +63,23 @@ export function boardContract(name: string, make: () => Promise<BoardRig> | Boar
       assert.deepEqual(r.board.state(), SAFE);
     });
 
-    withRig('the amplifier and every input follow the calls, in call order; repeating a call is harmless', async (r) => {
-      await r.board.init();
-      const inputs: AudioInput[] = ['fm', 'line', 'ip', 'line'];
-      for (const input of inputs) {
-        await r.board.selectInput(input);
-        assert.equal(r.board.state().input, input);
-      }
-      await r.board.setAmp(true);
-      await r.board.setAmp(true);
-      assert.deepEqual(r.board.state(), { amp: true, input: 'line', ampFault: false });
-      // Not awaited one by one: the board runs them in order all the same.
-      await Promise.all([r.board.selectInput('fm'), r.board.setAmp(false), r.board.selectInput('ip')]);
-      assert.deepEqual(r.board.state(), SAFE);
-    });
+    withRig(
+      'the amplifier and every input follow the calls, in call order; repeating a call is harmless',
+      async (r) => {
+        await r.board.init();
+        const inputs: AudioInput[] = ['fm', 'line', 'ip', 'line'];
+        for (const input of inputs) {
+          await r.board.selectInput(input);
+          assert.equal(r.board.state().input, input);
+        }
+        await r.board.setAmp(true);
+        await r.board.setAmp(true);
+        assert.deepEqual(r.board.state(), { amp: true, input: 'line', ampFault: false });
+        // Not awaited one by one: the board runs them in order all the same.
+        await Promise.all([r.board.selectInput('fm'), r.board.setAmp(false), r.board.selectInput('ip')]);
+        assert.deepEqual(r.board.state(), SAFE);
+      },
+    );
 
     withRig('close() leaves the safe state, is idempotent, and the board refuses writes after it', async (r) => {
       await r.board.init();
@@ -97,7 +104,10 @@ export function boardContract(name: string, make: () => Promise<BoardRig> | Boar
         await r.board.init();
         r.setAmpFault(true);
         await until(() => heard.length === 1, 5000, 'the fault');
-        assert.deepEqual([heard[0]!.component, heard[0]!.code, heard[0]!.active], ['amp', r.ampFaultCode ?? 'amp_fault', true]);
+        assert.deepEqual(
+          [heard[0]!.component, heard[0]!.code, heard[0]!.active],
+          ['amp', r.ampFaultCode ?? 'amp_fault', true],
+        );
         assert.equal(typeof heard[0]!.message, 'string');
         assert.equal(r.board.state().ampFault, true);
         r.setAmpFault(false);

@@ -21,7 +21,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** `ended`, or a clear failure instead of a hung test. */
 async function endedWithin(s: PlayerSession, ms: number): Promise<PlayEnd> {
   let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`ended did not resolve within ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, rej) => (t = setTimeout(() => rej(new Error(`ended did not resolve within ${ms} ms`)), ms)),
+  );
   try {
     return await Promise.race([s.ended, timeout]);
   } finally {
@@ -30,7 +32,11 @@ async function endedWithin(s: PlayerSession, ms: number): Promise<PlayEnd> {
 }
 
 /** Settles `started` without throwing: the time, or the error. */
-const outcome = (p: Promise<number>) => p.then((at) => ({ at }), (err: unknown) => ({ err }));
+const outcome = (p: Promise<number>) =>
+  p.then(
+    (at) => ({ at }),
+    (err: unknown) => ({ err }),
+  );
 
 export function playerContract(name: string, make: () => Player, media: ContractMedia): void {
   describe(`Player contract: ${name}`, () => {
@@ -40,7 +46,10 @@ export function playerContract(name: string, make: () => Player, media: Contract
       const startedAt = await s.started;
       const end = await endedWithin(s, 10_000);
       assert.equal(end.reason, 'end', end.message);
-      assert.ok(startedAt >= before - 5 && startedAt <= end.at, `started ${startedAt - before} ms, ended ${end.at - before} ms`);
+      assert.ok(
+        startedAt >= before - 5 && startedAt <= end.at,
+        `started ${startedAt - before} ms, ended ${end.at - before} ms`,
+      );
       assert.equal(typeof end.message, 'string');
       assert.equal(typeof end.stderrTail, 'string');
     });

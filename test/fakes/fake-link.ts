@@ -11,7 +11,13 @@
 // session and arrive after the next 'up' (sessionPresent: true), as with clean=false.
 import { EventEmitter } from 'node:events';
 import { LoaError } from '../../agent/errors.js';
-import { topicMatches, type Link, type LinkEvents, type MessageHandler, type PublishOptions } from '../../agent/adapters/mqtt-link.js';
+import {
+  topicMatches,
+  type Link,
+  type LinkEvents,
+  type MessageHandler,
+  type PublishOptions,
+} from '../../agent/adapters/mqtt-link.js';
 
 export interface Published {
   topic: string;
@@ -69,7 +75,8 @@ export class FakeLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void> {
-    if (!this.isConnected) return Promise.reject(new LoaError('MQTT_OFFLINE', `not connected; ${topic} not published`, { retryable: true }));
+    if (!this.isConnected)
+      return Promise.reject(new LoaError('MQTT_OFFLINE', `not connected; ${topic} not published`, { retryable: true }));
     const body = Buffer.from(payload);
     return new Promise<void>((resolve, reject) => {
       const ack = () => {
@@ -98,7 +105,8 @@ export class FakeLink extends EventEmitter<LinkEvents> implements Link {
     const body = Buffer.from(payload);
     if (opts.retain) this.retain(topic, body);
     if (!this.isConnected) {
-      if (this.subs.some((s) => s.topics.some((f) => topicMatches(f, topic)))) this.session.push({ topic, payload: body });
+      if (this.subs.some((s) => s.topics.some((f) => topicMatches(f, topic))))
+        this.session.push({ topic, payload: body });
       return;
     }
     this.deliver(topic, body, false);
@@ -131,7 +139,9 @@ export class FakeLink extends EventEmitter<LinkEvents> implements Link {
 
   /** Payloads (parsed JSON) the box published on topics matching `filter`. */
   json<T = Record<string, unknown>>(filter: string): T[] {
-    return this.published.filter((p) => topicMatches(filter, p.topic)).map((p) => JSON.parse(p.payload.toString('utf8')) as T);
+    return this.published
+      .filter((p) => topicMatches(filter, p.topic))
+      .map((p) => JSON.parse(p.payload.toString('utf8')) as T);
   }
 
   private connectSoon(sessionPresent: boolean): void {
@@ -143,7 +153,10 @@ export class FakeLink extends EventEmitter<LinkEvents> implements Link {
       this.emit('up', { sessionPresent: present });
       if (!present) {
         // Subscribed afresh: the broker sends the retained messages they match.
-        for (const s of this.subs) for (const [topic, payload] of this.retained) if (s.topics.some((f) => topicMatches(f, topic))) queueMicrotask(() => s.handler(topic, payload, { retain: true }));
+        for (const s of this.subs)
+          for (const [topic, payload] of this.retained)
+            if (s.topics.some((f) => topicMatches(f, topic)))
+              queueMicrotask(() => s.handler(topic, payload, { retain: true }));
       }
       for (const m of this.session.splice(0)) this.deliver(m.topic, m.payload, false);
     });
@@ -167,7 +180,8 @@ export class FakeLink extends EventEmitter<LinkEvents> implements Link {
 
   private deliver(topic: string, payload: Buffer, retain: boolean): void {
     for (const s of this.subs) {
-      if (s.topics.some((f) => topicMatches(f, topic))) queueMicrotask(() => this.isConnected && s.handler(topic, payload, { retain }));
+      if (s.topics.some((f) => topicMatches(f, topic)))
+        queueMicrotask(() => this.isConnected && s.handler(topic, payload, { retain }));
     }
   }
 }

@@ -66,13 +66,27 @@ export class FakePlayer implements Player {
     const started = new Promise<number>((res, rej) => ((resolveStarted = res), (rejectStarted = rej)));
     started.catch(() => {});
     const ended = new Promise<PlayEnd>((res) => (resolveEnded = res));
-    const rec: FakePlay = { req, session: undefined as unknown as PlayerSession, startedAt: null, end: null, stopCalls: 0, volumes: [] };
+    const rec: FakePlay = {
+      req,
+      session: undefined as unknown as PlayerSession,
+      startedAt: null,
+      end: null,
+      stopCalls: 0,
+      volumes: [],
+    };
 
     const finish = (reason: PlayEnd['reason'], message: string) => {
       if (rec.end) return;
       timers.forEach(clearTimeout);
       if (rec.startedAt === null) rejectStarted(new LoaError('PLAYER_FAILED', message));
-      rec.end = { reason, at: now(), exitCode: reason === 'failed' ? 1 : 0, signal: null, stderrTail: reason === 'failed' ? message : '', message };
+      rec.end = {
+        reason,
+        at: now(),
+        exitCode: reason === 'failed' ? 1 : 0,
+        signal: null,
+        stderrTail: reason === 'failed' ? message : '',
+        message,
+      };
       resolveEnded(rec.end);
     };
     const after = (ms: number, fn: () => void) => timers.push(setTimeout(fn, Math.max(0, ms)));

@@ -33,7 +33,21 @@ export function makeTone(spec: ToneSpec): string {
   const base = join(audioDir(), `${signal}-${seconds}s-${freq}-${rate}-${channels}-${kbps}-${amplitude}`);
   if (existsSync(`${base}.mp3`)) return `${base}.mp3`;
   const synth = signal === 'sine' ? ['sine', String(freq)] : ['pinknoise'];
-  execFileSync('sox', ['-n', '-r', String(rate), '-c', String(channels), '-b', '16', `${base}.wav`, 'synth', String(seconds), ...synth, 'vol', String(amplitude)]);
+  execFileSync('sox', [
+    '-n',
+    '-r',
+    String(rate),
+    '-c',
+    String(channels),
+    '-b',
+    '16',
+    `${base}.wav`,
+    'synth',
+    String(seconds),
+    ...synth,
+    'vol',
+    String(amplitude),
+  ]);
   execFileSync('lame', ['--quiet', '--cbr', '-b', String(kbps), `${base}.wav`, `${base}.mp3`]);
   return `${base}.mp3`;
 }
@@ -78,15 +92,23 @@ export interface AlsaCapture {
 export function alsaCapture(dir: string): AlsaCapture {
   const device = 'loacapture';
   const path = join(dir, 'alsa-out.raw');
-  writeFileSync(join(dir, '.asoundrc'), `pcm.${device} {\n  type file\n  slave.pcm "null"\n  file "${path}"\n  format "raw"\n}\n`);
+  writeFileSync(
+    join(dir, '.asoundrc'),
+    `pcm.${device} {\n  type file\n  slave.pcm "null"\n  file "${path}"\n  format "raw"\n}\n`,
+  );
   const env = { HOME: dir };
   return {
     device,
     path,
     env,
     unusable() {
-      const r = spawnSync('mpg123', ['-q', '-o', 'alsa', '-a', device, makeTone({ seconds: 0.2 })], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10_000 });
-      if (r.error || r.status !== 0) return `mpg123 cannot play into an ALSA file PCM (needs mpg123's ALSA output and libasound2): ${r.error?.message ?? r.stderr.trim().slice(0, 200)}`;
+      const r = spawnSync('mpg123', ['-q', '-o', 'alsa', '-a', device, makeTone({ seconds: 0.2 })], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      if (r.error || r.status !== 0)
+        return `mpg123 cannot play into an ALSA file PCM (needs mpg123's ALSA output and libasound2): ${r.error?.message ?? r.stderr.trim().slice(0, 200)}`;
       return existsSync(path) && readFileSync(path).length > 0 ? undefined : 'the ALSA file PCM recorded nothing';
     },
     peak: () => (existsSync(path) ? pcmPeak(readFileSync(path)) : 0),

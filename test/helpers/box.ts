@@ -7,7 +7,13 @@ import type { TestBroker } from './broker.js';
 import type { TestKey } from './signer.js';
 
 /** A box config for `writeConfig`: quiet logs, short warm-up, 5 s heartbeat. */
-export function boxConfig(broker: TestBroker, key: Pick<TestKey, 'kid' | 'publicKey'>, deviceId: string, dir: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+export function boxConfig(
+  broker: TestBroker,
+  key: Pick<TestKey, 'kid' | 'publicKey'>,
+  deviceId: string,
+  dir: string,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     deviceId,
     groups: ['c26734'],
@@ -24,7 +30,12 @@ export function boxConfig(broker: TestBroker, key: Pick<TestKey, 'kid' | 'public
 }
 
 /** A command document for one device, valid for `ttlMs` (issued a second ago). */
-export function commandDoc(deviceId: string, action: string, args: Record<string, unknown> = {}, ttlMs = 600_000): Record<string, unknown> & { id: string } {
+export function commandDoc(
+  deviceId: string,
+  action: string,
+  args: Record<string, unknown> = {},
+  ttlMs = 600_000,
+): Record<string, unknown> & { id: string } {
   return {
     type: 'command',
     id: randomUUID(),
@@ -42,4 +53,3 @@ export async function publishOnce(url: string, topic: string, payload: string | 
   await c.publishAsync(topic, payload, { qos: 1, retain });
   await c.endAsync();
 }
-

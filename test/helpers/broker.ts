@@ -61,7 +61,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<TestBroker>
   if (opts.tls) throw new Error('TLS tests need mosquitto');
   if (!warned) {
     warned = true;
-    process.stderr.write('# mosquitto not found: falling back to aedes (MQTT 3.1.1 only); install mosquitto for the real thing\n');
+    process.stderr.write(
+      '# mosquitto not found: falling back to aedes (MQTT 3.1.1 only); install mosquitto for the real thing\n',
+    );
   }
   return startAedes();
 }
@@ -75,7 +77,9 @@ async function startMosquitto(bin: string, opts: BrokerOptions): Promise<TestBro
     'allow_anonymous true',
     // Without it every delivery waits for Nagle's delayed ACK (~40 ms): latency numbers would measure the kernel.
     'set_tcp_nodelay true',
-    ...(opts.persistent ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 0'] : ['persistence false']),
+    ...(opts.persistent
+      ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 0']
+      : ['persistence false']),
     // Run as root, mosquitto drops to user "mosquitto", which cannot read our temp files.
     `user ${userInfo().username}`,
     'log_dest stderr',

@@ -25,7 +25,14 @@ export interface CapBox {
   agent: AgentProcess;
 }
 
-export type PlayEvent = Record<string, unknown> & { type: string; ts: string; capId?: string; repeat?: number; cmdId?: string; reason?: string };
+export type PlayEvent = Record<string, unknown> & {
+  type: string;
+  ts: string;
+  capId?: string;
+  repeat?: number;
+  cmdId?: string;
+  reason?: string;
+};
 
 export interface CapFleet {
   dir: string;
@@ -46,10 +53,14 @@ export interface CapFleet {
   close(): Promise<void>;
 }
 
-export async function startCapFleet(broker: TestBroker, o: { mapping: unknown; boxes: { name: string; groups: string[] }[]; minRepeatS: number }): Promise<CapFleet> {
+export async function startCapFleet(
+  broker: TestBroker,
+  o: { mapping: unknown; boxes: { name: string; groups: string[] }[]; minRepeatS: number },
+): Promise<CapFleet> {
   const dir = tempDir('cap-fleet');
   const keyIo = memoryIo();
-  if ((await main(['keys', '--kid', 'centre-2026', '--out', dir], keyIo)) !== 0) throw new Error(keyIo.stderr.join('\n'));
+  if ((await main(['keys', '--kid', 'centre-2026', '--out', dir], keyIo)) !== 0)
+    throw new Error(keyIo.stderr.join('\n'));
   const pub = JSON.parse(keyIo.stdout.join('\n')) as { kid: string; publicKey: string };
   writeFileSync(join(dir, 'mapping.json'), JSON.stringify(o.mapping));
 
@@ -66,27 +77,55 @@ export async function startCapFleet(broker: TestBroker, o: { mapping: unknown; b
 
   const boxes: CapBox[] = [];
   const all = o.boxes.map((b) => topicsFor(DEFAULT_ROOT, `cap-${b.name}`, b.groups));
-  const watcher = await Watcher.connect(broker.url, [...all.flatMap((t) => [t.events, t.cmdResult, t.status]), `${DEFAULT_ROOT}/g/+/cmd`]);
+  const watcher = await Watcher.connect(broker.url, [
+    ...all.flatMap((t) => [t.events, t.cmdResult, t.status]),
+    `${DEFAULT_ROOT}/g/+/cmd`,
+  ]);
   try {
     for (const [i, b] of o.boxes.entries()) {
       const deviceId = `cap-${b.name}`;
       const bdir = tempDir(deviceId);
       const cfg = writeConfig(
         bdir,
-        boxConfig(broker, pub, deviceId, bdir, { groups: b.groups, schedule: { minRepeatS: o.minRepeatS, graceS: 1 }, audio: { player: 'mpg123', output: 'paced' } }),
+        boxConfig(broker, pub, deviceId, bdir, {
+          groups: b.groups,
+          schedule: { minRepeatS: o.minRepeatS, graceS: 1 },
+          audio: { player: 'mpg123', output: 'paced' },
+        }),
       );
       const since = watcher.messages.length;
       const agent = spawnAgent(['--config', cfg]);
       boxes.push({ deviceId, groups: b.groups, topics: all[i]!, agent });
-      await watcher.waitUntil(() => watcher.messages.slice(since).find((m) => m.topic === all[i]!.status && m.json().online === true), 30_000, `${deviceId} online`);
+      await watcher.waitUntil(
+        () => watcher.messages.slice(since).find((m) => m.topic === all[i]!.status && m.json().online === true),
+        30_000,
+        `${deviceId} online`,
+      );
     }
   } catch (err) {
     await Promise.all(boxes.map((b) => b.agent.term()));
     throw err;
   }
 
-  const capArgs = ['--mapping', join(dir, 'mapping.json'), '--allow-private', '--key', join(dir, 'centre-2026.key.pem'), '--broker', broker.url, '--state', join(dir, 'cap-state.json')];
-  const mediaArgs = ['--media-dir', join(dir, 'media'), '--media-base-url', `${base}/media/`, '--min-repeat-s', String(o.minRepeatS)];
+  const capArgs = [
+    '--mapping',
+    join(dir, 'mapping.json'),
+    '--allow-private',
+    '--key',
+    join(dir, 'centre-2026.key.pem'),
+    '--broker',
+    broker.url,
+    '--state',
+    join(dir, 'cap-state.json'),
+  ];
+  const mediaArgs = [
+    '--media-dir',
+    join(dir, 'media'),
+    '--media-base-url',
+    `${base}/media/`,
+    '--min-repeat-s',
+    String(o.minRepeatS),
+  ];
   return {
     dir,
     base,
@@ -105,8 +144,19 @@ export async function startCapFleet(broker: TestBroker, o: { mapping: unknown; b
       watcher.messages
         .filter((m) => m.topic === box.topics.events)
         .map((m) => m.json<PlayEvent>())
-        .filter((e) => (type === undefined ? e.type.startsWith('play.') : e.type === type) && (capId === undefined || e.capId === capId)),
-    result: async (box, cmdId, ms) => (await watcher.waitFor((m) => m.topic === box.topics.cmdResult && m.json().cmdId === cmdId, ms, `${box.deviceId}: result of ${cmdId}`)).json(),
+        .filter(
+          (e) =>
+            (type === undefined ? e.type.startsWith('play.') : e.type === type) &&
+            (capId === undefined || e.capId === capId),
+        ),
+    result: async (box, cmdId, ms) =>
+      (
+        await watcher.waitFor(
+          (m) => m.topic === box.topics.cmdResult && m.json().cmdId === cmdId,
+          ms,
+          `${box.deviceId}: result of ${cmdId}`,
+        )
+      ).json(),
     published: () => watcher.messages.filter((m) => /\/g\/[^/]+\/cmd$/.test(m.topic)),
     async close() {
       const codes = await Promise.all(boxes.map((b) => b.agent.term()));

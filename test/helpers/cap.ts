@@ -44,7 +44,8 @@ export interface TestAlert {
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const el = (name: string, v: string | number | undefined, pad: string) => (v === undefined ? '' : `${pad}<${name}>${esc(String(v))}</${name}>\n`);
+const el = (name: string, v: string | number | undefined, pad: string) =>
+  v === undefined ? '' : `${pad}<${name}>${esc(String(v))}</${name}>\n`;
 
 /** CAP dateTime of an instant, in +07:00 (Vietnam), as CAP writes it (no "Z", no fractions). */
 export function capTime(ms: number, offsetH = 7): string {
@@ -57,13 +58,21 @@ export function capXml(a: TestAlert = {}): string {
   const infos = (a.infos ?? [{}])
     .map((i) => {
       const res = (i.resources ?? [])
-        .map((r) => `    <resource>\n${el('resourceDesc', r.desc ?? 'Bản tin cảnh báo', '      ')}${el('mimeType', r.mime ?? 'audio/mpeg', '      ')}${el('size', r.size, '      ')}${el('uri', r.uri, '      ')}${el('derefUri', r.derefUri, '      ')}${el('digest', r.digest, '      ')}    </resource>\n`)
+        .map(
+          (r) =>
+            `    <resource>\n${el('resourceDesc', r.desc ?? 'Bản tin cảnh báo', '      ')}${el('mimeType', r.mime ?? 'audio/mpeg', '      ')}${el('size', r.size, '      ')}${el('uri', r.uri, '      ')}${el('derefUri', r.derefUri, '      ')}${el('digest', r.digest, '      ')}    </resource>\n`,
+        )
         .join('');
       const areas = (i.areas ?? [{ geocodes: [['VN-ADM3', '26734']] }])
         .map(
           (ar) =>
-            `    <area>\n${el('areaDesc', ar.desc ?? 'Xã Thạnh Lộc', '      ')}${(ar.polygons ?? []).map((p) => el('polygon', p, '      ')).join('')}${(ar.circles ?? []).map((c) => el('circle', c, '      ')).join('')}${(ar.geocodes ?? [])
-              .map(([n, v]) => `      <geocode>\n        <valueName>${esc(n)}</valueName>\n        <value>${esc(v)}</value>\n      </geocode>\n`)
+            `    <area>\n${el('areaDesc', ar.desc ?? 'Xã Thạnh Lộc', '      ')}${(ar.polygons ?? []).map((p) => el('polygon', p, '      ')).join('')}${(ar.circles ?? []).map((c) => el('circle', c, '      ')).join('')}${(
+              ar.geocodes ?? []
+            )
+              .map(
+                ([n, v]) =>
+                  `      <geocode>\n        <valueName>${esc(n)}</valueName>\n        <value>${esc(v)}</value>\n      </geocode>\n`,
+              )
               .join('')}    </area>\n`,
         )
         .join('');
@@ -80,6 +89,11 @@ ${el('identifier', a.identifier ?? 'VN-KTTV-2026-0001', '  ')}${el('sender', a.s
 export const MAPPING_JSON = {
   languages: ['vi', 'en'],
   geocodes: { 'VN-ADM3': { '26734': ['c26734'], '26737': ['c26737'] }, 'VN-ADM2': { '761': ['c26734', 'c26737'] } },
-  groups: { c26734: { point: [10.87, 106.68] }, c26737: {}, lab: { exercise: true, actual: false, point: [10.77, 106.70] }, c99999: { point: [21.0, 105.8] } },
+  groups: {
+    c26734: { point: [10.87, 106.68] },
+    c26737: {},
+    lab: { exercise: true, actual: false, point: [10.77, 106.7] },
+    c99999: { point: [21.0, 105.8] },
+  },
   events: { 'Sóng thần': { priority: 100, everyS: 1200, count: 6, volume: 100 }, '*': { everyS: 1800, count: 3 } },
 };

@@ -39,7 +39,13 @@ export interface Query {
 
 export function dashboardQueries(d: Dashboard = loadDashboard()): Query[] {
   const all = d.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
-  return all.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr, mayBeEmpty: /empty when all is well/i.test(p.description ?? '') })));
+  return all.flatMap((p) =>
+    (p.targets ?? []).map((t) => ({
+      panel: p.title,
+      expr: t.expr,
+      mayBeEmpty: /empty when all is well/i.test(p.description ?? ''),
+    })),
+  );
 }
 
 /** The `expr:` of every rule in a Prometheus rule file (block scalar or one line). */
@@ -58,13 +64,28 @@ export function ruleExprs(path: string): { name: string; expr: string }[] {
     }
     const indent = e[1]!.length;
     const body: string[] = [];
-    while (i + 1 < lines.length && (lines[i + 1]!.trim() === '' || lines[i + 1]!.search(/\S/) > indent)) body.push(lines[++i]!);
+    while (i + 1 < lines.length && (lines[i + 1]!.trim() === '' || lines[i + 1]!.search(/\S/) > indent))
+      body.push(lines[++i]!);
     out.push({ name, expr: body.join('\n').trim() });
   }
   return out;
 }
 
-const KEYWORDS = new Set(['by', 'on', 'without', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'by',
+  'on',
+  'without',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 /** The metric names a PromQL expression reads (not functions, labels, keywords or variables). */
 export function metricNames(expr: string): Set<string> {

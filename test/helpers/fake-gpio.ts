@@ -44,7 +44,11 @@ export function buildSysfsTree(sysRoot: string, chips: FakeChip[], exported: num
 /** What a fake sysfs line holds now; `value` is its first character, as the kernel reads it. */
 export function readSysfsGpio(gpioDir: string, n: number): { direction: string; value: string; activeLow: string } {
   const read = (f: string) => readFileSync(join(gpioDir, `gpio${n}`, f), 'utf8');
-  return { direction: read('direction').trim(), value: read('value').slice(0, 1), activeLow: read('active_low').slice(0, 1) };
+  return {
+    direction: read('direction').trim(),
+    value: read('value').slice(0, 1),
+    activeLow: read('active_low').slice(0, 1),
+  };
 }
 
 export interface ToolCall {
@@ -112,10 +116,20 @@ export function installFakeGpiod(dir: string, chips: { name: string; label: stri
     binDir: bin,
     path: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     calls,
-    gpiosetLines: () => calls().filter((c) => c.tool === 'gpioset' && c.event === 'start').map((c) => ['gpioset', ...c.args].join(' ')),
-    aliveGpioset: () => calls().filter((c) => c.tool === 'gpioset' && c.event === 'start').map((c) => c.pid).filter(isAlive),
+    gpiosetLines: () =>
+      calls()
+        .filter((c) => c.tool === 'gpioset' && c.event === 'start')
+        .map((c) => ['gpioset', ...c.args].join(' ')),
+    aliveGpioset: () =>
+      calls()
+        .filter((c) => c.tool === 'gpioset' && c.event === 'start')
+        .map((c) => c.pid)
+        .filter(isAlive),
     setLevel: (line, level) => writeFileSync(join(dir, `level-${line}`), `${level}\n`),
-    failGpioset: (stderr) => (stderr === null ? rmSync(join(dir, 'gpioset.fail'), { force: true }) : writeFileSync(join(dir, 'gpioset.fail'), stderr)),
+    failGpioset: (stderr) =>
+      stderr === null
+        ? rmSync(join(dir, 'gpioset.fail'), { force: true })
+        : writeFileSync(join(dir, 'gpioset.fail'), stderr),
   };
 }
 

@@ -29,7 +29,14 @@ export interface FakeTime {
   offset(ms: number): void;
 }
 
-const UNIT_MS: Record<string, number> = { '': 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, y: 365 * 86_400_000 };
+const UNIT_MS: Record<string, number> = {
+  '': 1000,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  y: 365 * 86_400_000,
+};
 
 /**
  * The offset of this test process's own clock when the whole run is under libfaketime
@@ -40,7 +47,8 @@ const UNIT_MS: Record<string, number> = { '': 1000, s: 1000, m: 60_000, h: 3_600
 export function outerOffsetMs(env: NodeJS.ProcessEnv = process.env): number {
   if (!env.LD_PRELOAD?.includes('libfaketime') || !env.FAKETIME) return 0;
   const m = /^([+-])(\d+(?:\.\d+)?)([smhdy]?)$/.exec(env.FAKETIME.trim());
-  if (!m) throw new Error(`FAKETIME=${env.FAKETIME}: only a relative offset (+365d, -2h) can be composed with a test's own`);
+  if (!m)
+    throw new Error(`FAKETIME=${env.FAKETIME}: only a relative offset (+365d, -2h) can be composed with a test's own`);
   return (m[1] === '-' ? -1 : 1) * Number(m[2]) * UNIT_MS[m[3]!]!;
 }
 
@@ -56,7 +64,13 @@ export function fakeTime(dir: string, initialMs: number): FakeTime {
   offset(initialMs);
   return {
     // FAKETIME (an outer run's offset) would outrank the file: unset, the file rules.
-    env: { LD_PRELOAD: libfaketime ?? '', FAKETIME: undefined, FAKETIME_TIMESTAMP_FILE: file, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+    env: {
+      LD_PRELOAD: libfaketime ?? '',
+      FAKETIME: undefined,
+      FAKETIME_TIMESTAMP_FILE: file,
+      FAKETIME_NO_CACHE: '1',
+      FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    },
     offset,
   };
 }

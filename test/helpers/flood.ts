@@ -27,7 +27,11 @@ export function floodPayloads(kid: string): Buffer[] {
   ];
 }
 
-export async function startFlood(url: string, topic: string, o: { ratePerS: number; durationMs: number; kid: string; qos?: 0 | 1 }): Promise<Flood> {
+export async function startFlood(
+  url: string,
+  topic: string,
+  o: { ratePerS: number; durationMs: number; kid: string; qos?: 0 | 1 },
+): Promise<Flood> {
   const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `flood-${process.pid}-${Date.now()}` });
   const payloads = floodPayloads(o.kid);
   let sent = 0;

@@ -4,4 +4,5 @@
 // Plain JavaScript: module hooks run on their own thread, before tsx is in place.
 import { register } from 'node:module';
 
-if (process.env.LOA_MODULE_TRACE) register('./module-trace-hooks.mjs', import.meta.url, { data: { file: process.env.LOA_MODULE_TRACE } });
+if (process.env.LOA_MODULE_TRACE)
+  register('./module-trace-hooks.mjs', import.meta.url, { data: { file: process.env.LOA_MODULE_TRACE } });

@@ -71,7 +71,10 @@ export async function startNotifyReceiver(dir: string): Promise<NotifyReceiver> 
     messages.push({ data, pid, at: performance.now(), lines: data.split('\n') });
     for (const l of listeners) l();
   });
-  await Promise.race([ready, exited.then(() => Promise.reject(new Error('notify receiver (python3) exited before listening')))]);
+  await Promise.race([
+    ready,
+    exited.then(() => Promise.reject(new Error('notify receiver (python3) exited before listening'))),
+  ]);
   return {
     path,
     messages,
@@ -87,7 +90,11 @@ export async function startNotifyReceiver(dir: string): Promise<NotifyReceiver> 
         };
         const timer = setTimeout(() => {
           listeners.delete(look);
-          reject(new Error(`no matching notification within ${timeoutMs} ms; got ${JSON.stringify(messages.slice(from).map((m) => m.data))}`));
+          reject(
+            new Error(
+              `no matching notification within ${timeoutMs} ms; got ${JSON.stringify(messages.slice(from).map((m) => m.data))}`,
+            ),
+          );
         }, timeoutMs);
         if (!look()) listeners.add(look);
       });

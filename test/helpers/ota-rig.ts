@@ -42,7 +42,9 @@ export interface OtaRig {
   close(): Promise<void>;
 }
 
-export async function otaRig(opts: { initial?: string; deviceId?: string; config?: Record<string, unknown> } = {}): Promise<OtaRig> {
+export async function otaRig(
+  opts: { initial?: string; deviceId?: string; config?: Record<string, unknown> } = {},
+): Promise<OtaRig> {
   const dir = tempDir('ota');
   const root = join(dir, 'opt');
   const ota = join(dir, 'state/ota');
@@ -100,7 +102,15 @@ export async function otaRig(opts: { initial?: string; deviceId?: string; config
       return base + path;
     },
     async update(a, over = {}, key = release) {
-      const doc = commandDoc(deviceId, 'update', { version: a.version, url: rig.serve(a), sha256: a.sha256, bytes: a.bytes, waitS: 600, trialS: 30, ...over });
+      const doc = commandDoc(deviceId, 'update', {
+        version: a.version,
+        url: rig.serve(a),
+        sha256: a.sha256,
+        bytes: a.bytes,
+        waitS: 600,
+        trialS: 30,
+        ...over,
+      });
       const c = await import('mqtt');
       const pub = await c.default.connectAsync(broker.url, { protocolVersion: 4 });
       await pub.publishAsync(topic('cmd'), await sign(doc, key, { typ: 'loa-command+json' }), { qos: 1 });
@@ -109,14 +119,27 @@ export async function otaRig(opts: { initial?: string; deviceId?: string; config
     },
     events,
     async event(type, cmdId, ms) {
-      return (await watcher.waitFor((m) => m.topic === topic('events') && m.json().type === type && m.json().cmdId === cmdId, ms, `${type} for ${cmdId}\n${box.output().slice(-3000)}`)).json();
+      return (
+        await watcher.waitFor(
+          (m) => m.topic === topic('events') && m.json().type === type && m.json().cmdId === cmdId,
+          ms,
+          `${type} for ${cmdId}\n${box.output().slice(-3000)}`,
+        )
+      ).json();
     },
     async result(cmdId, ms) {
-      return (await watcher.waitFor((m: Received) => m.topic === topic('cmd/result') && m.json().cmdId === cmdId, ms, `the result of ${cmdId}`)).json();
+      return (
+        await watcher.waitFor(
+          (m: Received) => m.topic === topic('cmd/result') && m.json().cmdId === cmdId,
+          ms,
+          `the result of ${cmdId}`,
+        )
+      ).json();
     },
     async birth(version, ms, after = 0) {
       const m = await watcher.waitFor(
-        (m) => m.topic === topic('status') && m.at >= after && m.json().online === true && m.json().agentVersion === version,
+        (m) =>
+          m.topic === topic('status') && m.at >= after && m.json().online === true && m.json().agentVersion === version,
         ms,
         `a birth of version ${version}\n${box.output().slice(-3000)}`,
       );

@@ -2,7 +2,13 @@
 // what agent-process.ts and supervisor.ts both need. `listeners` are called on each chunk.
 
 /** Resolves with the first match of `re` in `read()`, checked now and after each chunk; rejects after `ms`. */
-export function waitForOutput(read: () => string, listeners: Set<() => void>, re: RegExp, ms: number, what: string): Promise<string> {
+export function waitForOutput(
+  read: () => string,
+  listeners: Set<() => void>,
+  re: RegExp,
+  ms: number,
+  what: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const check = () => {
       const m = re.exec(read());

@@ -64,7 +64,16 @@ export async function startPrometheus(o: PromOptions): Promise<TestPrometheus> {
   ].join('\n');
   const cfg = join(dir, 'prometheus.yml');
   writeFileSync(cfg, yml + '\n');
-  const proc = spawn('prometheus', [`--config.file=${cfg}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    'prometheus',
+    [
+      `--config.file=${cfg}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-20_000)));
@@ -72,7 +81,10 @@ export async function startPrometheus(o: PromOptions): Promise<TestPrometheus> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`prometheus exited ${proc.exitCode}: ${stderr}`);
-    const ok = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`prometheus not ready within 30 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 200));

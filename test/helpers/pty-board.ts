@@ -17,10 +17,11 @@ export { until };
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const SOCAT = spawnSync('sh', ['-c', 'command -v socat']).stdout.toString().trim();
 
-
 export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
-  const fail = new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
+  const fail = new Promise<never>(
+    (_, reject) => (t = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)),
+  );
   return Promise.race([p, fail]).finally(() => clearTimeout(t));
 }
 
@@ -35,17 +36,31 @@ export async function stopProc(p: ChildProcess | undefined): Promise<void> {
 export async function startSocat(dir: string): Promise<ChildProcess> {
   const host = join(dir, 'host');
   const board = join(dir, 'board');
-  const p = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], { stdio: 'ignore' });
+  const p = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], {
+    stdio: 'ignore',
+  });
   await until(() => existsSync(host) && existsSync(board), 10_000, 'socat links');
   return p;
 }
 
 /** The simulator process; `lines` collects its stderr, `script()` sends a fault and waits for its ack. */
 export function startSim(dir: string, bootCount: number, extra: string[] = []) {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'firmware-bridge/sim-cli.ts'), join(dir, 'board'), '--boot-count', String(bootCount), ...extra], {
-    cwd: REPO,
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const p = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(REPO, 'firmware-bridge/sim-cli.ts'),
+      join(dir, 'board'),
+      '--boot-count',
+      String(bootCount),
+      ...extra,
+    ],
+    {
+      cwd: REPO,
+      stdio: ['pipe', 'ignore', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   let buf = '';
   p.stderr?.setEncoding('utf8');
@@ -69,7 +84,11 @@ export function startSim(dir: string, bootCount: number, extra: string[] = []) {
 
 export function openPort(path: string): Promise<Duplex> {
   const p = openSerial(path);
-  if (process.env.FW_DEBUG) p.then(() => console.error(Date.now(), 'open ok'), (e: Error) => console.error(Date.now(), 'open', e.message));
+  if (process.env.FW_DEBUG)
+    p.then(
+      () => console.error(Date.now(), 'open ok'),
+      (e: Error) => console.error(Date.now(), 'open', e.message),
+    );
   return p;
 }
 
@@ -82,6 +101,9 @@ export async function ask(sim: ReturnType<typeof startSim>, cmd: string, prefix:
 }
 
 /** The simulator's log of the commands it executed, from the `from`-th on (sim-cli `log`). */
-export async function simLog(sim: ReturnType<typeof startSim>, from = 0): Promise<{ cmd: string; [k: string]: unknown }[]> {
+export async function simLog(
+  sim: ReturnType<typeof startSim>,
+  from = 0,
+): Promise<{ cmd: string; [k: string]: unknown }[]> {
   return JSON.parse((await ask(sim, `log ${from}`, 'log ')).slice(4)) as { cmd: string }[];
 }

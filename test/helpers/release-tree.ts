@@ -1,6 +1,15 @@
 // A release tree as on a box (ROOT/releases/<v>/, ROOT/current → releases/<v>) and the OTA
 // directory's key=value files (docs/ota.md), for tests of systemd/loa-launch and OTA.
-import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './agent-process.js';
 import { tempDir } from './tmp.js';
@@ -49,7 +58,12 @@ export function currentTarget(tree: ReleaseTree): string | null {
 }
 
 export function writeKv(path: string, kv: Record<string, string | number>): void {
-  writeFileSync(path + '.tmp', Object.entries(kv).map(([k, v]) => `${k}=${v}\n`).join(''));
+  writeFileSync(
+    path + '.tmp',
+    Object.entries(kv)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+  );
   renameSync(path + '.tmp', path);
 }
 
@@ -64,7 +78,10 @@ export function readKv(path: string): Record<string, string> | null {
 }
 
 /** What the agent does before it switches: OTA/trial. */
-export function writeTrial(tree: ReleaseTree, t: { id: string; version: string; previous: string; deadlineS: number }): void {
+export function writeTrial(
+  tree: ReleaseTree,
+  t: { id: string; version: string; previous: string; deadlineS: number },
+): void {
   writeKv(join(tree.ota, 'trial'), t);
 }
 

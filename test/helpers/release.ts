@@ -37,22 +37,54 @@ export function randomSeed(bytes = 512 * 1024): Buffer {
   return randomBytes(bytes);
 }
 
-export function makeRelease(outDir: string, version: string, arch: string, files: Record<string, string | Buffer>): TestRelease {
+export function makeRelease(
+  outDir: string,
+  version: string,
+  arch: string,
+  files: Record<string, string | Buffer>,
+): TestRelease {
   const work = join(outDir, `.tree-${version}-${arch}`);
   const top = 'loa';
-  for (const [rel, content] of Object.entries({ ...files, 'RELEASE.json': JSON.stringify({ version, arch, node: '>=20', builtAt: '2026-11-27T00:00:00Z' }) + '\n' })) {
+  for (const [rel, content] of Object.entries({
+    ...files,
+    'RELEASE.json': JSON.stringify({ version, arch, node: '>=20', builtAt: '2026-11-27T00:00:00Z' }) + '\n',
+  })) {
     const p = join(work, top, rel);
     mkdirSync(dirname(p), { recursive: true });
     writeFileSync(p, content);
   }
   const name = `loa-${version}-${arch}`;
-  const tar = spawnSync('tar', ['-C', work, '--sort=name', '--mtime=@1795000000', '--owner=0', '--group=0', '--numeric-owner', '--format=gnu', '-cf', '-', top], { maxBuffer: 1 << 30 });
+  const tar = spawnSync(
+    'tar',
+    [
+      '-C',
+      work,
+      '--sort=name',
+      '--mtime=@1795000000',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '--format=gnu',
+      '-cf',
+      '-',
+      top,
+    ],
+    { maxBuffer: 1 << 30 },
+  );
   if (tar.status !== 0) throw new Error(`tar: ${tar.stderr.toString()}`);
   const gz = spawnSync('gzip', ['-n', '-9', '-c'], { input: tar.stdout, maxBuffer: 1 << 30 });
   if (gz.status !== 0) throw new Error(`gzip: ${gz.stderr.toString()}`);
   const path = join(outDir, `${name}.tar.gz`);
   writeFileSync(path, gz.stdout);
-  const r: TestRelease = { path, version, arch, bytes: gz.stdout.length, sha256: sha256(gz.stdout), tarSha256: sha256(tar.stdout), installedBytes: tar.stdout.length };
+  const r: TestRelease = {
+    path,
+    version,
+    arch,
+    bytes: gz.stdout.length,
+    sha256: sha256(gz.stdout),
+    tarSha256: sha256(tar.stdout),
+    installedBytes: tar.stdout.length,
+  };
   writeFileSync(join(outDir, `${name}.json`), JSON.stringify(r) + '\n');
   return r;
 }

@@ -22,7 +22,11 @@ let dist: string | undefined;
 export function builtDist(): string {
   if (dist) return dist;
   const out = join(tempDir('dist'), 'dist');
-  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', out], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', out],
+    { stdio: 'inherit' },
+  );
   dist = out;
   return out;
 }
@@ -61,12 +65,19 @@ export function makeReleaseTree(dir: string, version: string, variant: Variant =
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, version, scripts: {} }, null, 2));
   cpSync(builtDist(), join(dir, 'dist'), { recursive: true });
-  if (nodeModules && !existsSync(join(dir, 'node_modules'))) symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
-  writeFileSync(join(dir, 'RELEASE.json'), JSON.stringify({ version, arch: debianArch(), node: '>=20', builtAt: new Date().toISOString() }));
+  if (nodeModules && !existsSync(join(dir, 'node_modules')))
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(
+    join(dir, 'RELEASE.json'),
+    JSON.stringify({ version, arch: debianArch(), node: '>=20', builtAt: new Date().toISOString() }),
+  );
   if (variant === 'good') return;
   const main = join(dir, 'dist/agent/main.js');
   renameSync(main, join(dir, 'dist/agent/main-real.js'));
-  writeFileSync(main, `if (!process.argv.includes('--check-config')) {\n${WRAPPERS[variant]}\n}\nawait import('./main-real.js');\n`);
+  writeFileSync(
+    main,
+    `if (!process.argv.includes('--check-config')) {\n${WRAPPERS[variant]}\n}\nawait import('./main-real.js');\n`,
+  );
 }
 
 export interface Artifact {
@@ -88,7 +99,17 @@ export function packRelease(version: string, variant: Variant = 'good', extra: R
   const a = { path, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex'), version };
   // The sidecar `npm run release` writes beside each artifact, which `noc release` reads.
   const tarSha256 = createHash('sha256').update(gunzipSync(buf)).digest('hex');
-  writeFileSync(path.replace(/\.tar\.gz$/, '.json'), JSON.stringify({ version, arch: debianArch(), bytes: a.bytes, sha256: a.sha256, tarSha256, installedBytes: 4 * 1024 * 1024 }));
+  writeFileSync(
+    path.replace(/\.tar\.gz$/, '.json'),
+    JSON.stringify({
+      version,
+      arch: debianArch(),
+      bytes: a.bytes,
+      sha256: a.sha256,
+      tarSha256,
+      installedBytes: 4 * 1024 * 1024,
+    }),
+  );
   return a;
 }
 

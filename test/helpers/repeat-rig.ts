@@ -34,7 +34,10 @@ export interface RepeatRig {
   close(): Promise<void>;
 }
 
-export async function repeatRig(dir: string, o: { now: number; docs?: DocInForce[]; minRepeatS?: number; maxSleepMs?: number }): Promise<RepeatRig> {
+export async function repeatRig(
+  dir: string,
+  o: { now: number; docs?: DocInForce[]; minRepeatS?: number; maxSleepMs?: number },
+): Promise<RepeatRig> {
   const clock = new ManualClock({ now: o.now });
   const db = openDb(join(dir, 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 100_000, clock });
@@ -43,7 +46,18 @@ export async function repeatRig(dir: string, o: { now: number; docs?: DocInForce
   replay.load();
   const board = new SimBoard({ clock });
   await board.init();
-  const playback = new PlaybackCoordinator({ clock, board, player: new FakePlayer({ now: () => clock.now() }), ledger, events: outbox, log, warmUpMs: 2000, holdMs: 5000, volumeFor: () => 100, mediaPath: () => null });
+  const playback = new PlaybackCoordinator({
+    clock,
+    board,
+    player: new FakePlayer({ now: () => clock.now() }),
+    ledger,
+    events: outbox,
+    log,
+    warmUpMs: 2000,
+    holdMs: 5000,
+    volumeFor: () => 100,
+    mediaPath: () => null,
+  });
   const checkpoint = new MetaStore(db).checkpoint;
   closeInterruptedByRestart({ ledger, events: outbox, log }, checkpoint.get(), clock.now());
   const docs = o.docs ?? [];
@@ -75,7 +89,14 @@ export async function repeatRig(dir: string, o: { now: number; docs?: DocInForce
     },
   });
   // Only play and cancel are run here: the deps other commands need are absent on purpose.
-  const exec = createExecutor({ clock, log, coordinator: playback, board, repeats, fetchMedia: async () => [] } as unknown as Parameters<typeof createExecutor>[0]);
+  const exec = createExecutor({
+    clock,
+    log,
+    coordinator: playback,
+    board,
+    repeats,
+    fetchMedia: async () => [],
+  } as unknown as Parameters<typeof createExecutor>[0]);
   scheduler.start();
   return {
     clock,
@@ -86,7 +107,11 @@ export async function repeatRig(dir: string, o: { now: number; docs?: DocInForce
       if (!v.ok) throw new Error(v.message);
       return exec(v.doc as CommandDoc);
     },
-    events: (type) => outbox.peekAfter(0, 100_000).map((r) => JSON.parse(r.body) as Record<string, unknown>).filter((e) => type === undefined || e.type === type),
+    events: (type) =>
+      outbox
+        .peekAfter(0, 100_000)
+        .map((r) => JSON.parse(r.body) as Record<string, unknown>)
+        .filter((e) => type === undefined || e.type === type),
     async advance(ms, stepMs = 1000) {
       for (let left = ms; left > 0; left -= stepMs) await clock.tickAsync(Math.min(stepMs, left));
     },
@@ -99,7 +124,12 @@ export async function repeatRig(dir: string, o: { now: number; docs?: DocInForce
 }
 
 /** A signed-form `play` command (before signing), issued at `now`. */
-export function playCommand(id: string, now: number, args: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function playCommand(
+  id: string,
+  now: number,
+  args: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     type: 'command',
     id,
@@ -113,5 +143,13 @@ export function playCommand(id: string, now: number, args: Record<string, unknow
 }
 
 export function cancelCommand(id: string, now: number, args: Record<string, unknown>): Record<string, unknown> {
-  return { type: 'command', id, issuedAt: new Date(now).toISOString(), expiresAt: new Date(now + 24 * 3_600_000).toISOString(), target: { groups: ['g'] }, action: 'cancel', args };
+  return {
+    type: 'command',
+    id,
+    issuedAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + 24 * 3_600_000).toISOString(),
+    target: { groups: ['g'] },
+    action: 'cancel',
+    args,
+  };
 }

@@ -12,7 +12,10 @@ import { createLogger } from '../../agent/log.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 import { tempDir } from './tmp.js';
 
-export function manualRig(docs: DocInForce[], o: { now?: number; ledgerOnFire?: boolean; over?: Partial<SchedulerDeps> } = {}) {
+export function manualRig(
+  docs: DocInForce[],
+  o: { now?: number; ledgerOnFire?: boolean; over?: Partial<SchedulerDeps> } = {},
+) {
   const clock = new ManualClock(o.now === undefined ? {} : { now: o.now });
   const db = openDb(join(tempDir('sched-manual'), 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
@@ -29,7 +32,17 @@ export function manualRig(docs: DocInForce[], o: { now?: number; ledgerOnFire?: 
       prepare: (occ: Occurrence) => told.push(['prepare', occ.itemId, clock.now() - occ.start]),
       fire: (occ: Occurrence, lateMs: number) => {
         told.push(['fire', occ.itemId, lateMs]);
-        if (o.ledgerOnFire) ledger.set({ key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence: new Date(occ.start).toISOString(), state: 'started' }, clock.now());
+        if (o.ledgerOnFire)
+          ledger.set(
+            {
+              key: occ.key,
+              docId: occ.docId,
+              itemId: occ.itemId,
+              occurrence: new Date(occ.start).toISOString(),
+              state: 'started',
+            },
+            clock.now(),
+          );
       },
     },
     mediaReady: () => true,

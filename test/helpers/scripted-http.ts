@@ -5,7 +5,6 @@ import { after } from 'node:test';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-
 export interface Answer {
   /** Honour `Range: bytes=N-` (default true). */
   range?: boolean;
@@ -72,8 +71,12 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
   let closed = false;
   res.on('close', () => (closed = true));
   const body = full.subarray(start);
-  for (let off = 0; off < body.length && !closed; ) {
-    const limit = Math.min(body.length, a.cutAt ?? Infinity, a.stallAt !== undefined && hit.sent < a.stallAt ? a.stallAt : Infinity);
+  for (let off = 0; off < body.length && !closed;) {
+    const limit = Math.min(
+      body.length,
+      a.cutAt ?? Infinity,
+      a.stallAt !== undefined && hit.sent < a.stallAt ? a.stallAt : Infinity,
+    );
     const chunk = body.subarray(off, Math.min(off + (a.chunkBytes ?? 65_536), limit));
     if (chunk.length > 0) {
       await new Promise<void>((r) => res.write(chunk, () => r()));

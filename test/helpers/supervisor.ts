@@ -137,7 +137,8 @@ export function startSupervised(opts: SupervisedOptions): Supervised {
 
   return {
     output: () => out,
-    waitFor: (re, ms, from = 0) => waitForOutput(() => out.slice(from), listeners, re, ms, `the supervised output (from ${from})`),
+    waitFor: (re, ms, from = 0) =>
+      waitForOutput(() => out.slice(from), listeners, re, ms, `the supervised output (from ${from})`),
     starts: () => starts,
     pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
     exits: () => exits,

@@ -2,7 +2,12 @@
 // a test that never sees what it waits for fails with what that was, not by hanging.
 
 /** Resolves with the first truthy value of `check()`, polled every `everyMs`; rejects after `ms` naming `what`. */
-export async function until<T>(check: () => T | undefined | null | false, ms: number, what: string, everyMs = 10): Promise<T> {
+export async function until<T>(
+  check: () => T | undefined | null | false,
+  ms: number,
+  what: string,
+  everyMs = 10,
+): Promise<T> {
   const deadline = performance.now() + ms;
   for (;;) {
     const v = check();
@@ -37,7 +42,12 @@ export function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => voi
 }
 
 /** Resolves when `p` exits; past `ms`, kills it (its group when `group`) and rejects naming `what`. */
-export function exitWithin(p: import('node:child_process').ChildProcess, ms: number, what: () => string, group = false): Promise<number | null> {
+export function exitWithin(
+  p: import('node:child_process').ChildProcess,
+  ms: number,
+  what: () => string,
+  group = false,
+): Promise<number | null> {
   return new Promise((resolve, reject) => {
     if (p.exitCode !== null || p.signalCode !== null) return resolve(p.exitCode);
     const t = setTimeout(() => {

@@ -20,7 +20,13 @@ export class Watcher {
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
       let parsed: unknown;
-      this.messages.push({ topic, payload, retain: packet.retain, at: Date.now(), json: () => (parsed ??= JSON.parse(payload.toString())) as never });
+      this.messages.push({
+        topic,
+        payload,
+        retain: packet.retain,
+        at: Date.now(),
+        json: () => (parsed ??= JSON.parse(payload.toString())) as never,
+      });
       // Checks may scan every message: run them at most every 20 ms, not per message.
       this.wake ??= setTimeout(() => {
         this.wake = undefined;
@@ -63,7 +69,9 @@ export class Watcher {
       const poll = setInterval(tryNow, 50);
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.messages.length} messages seen)`));
+        reject(
+          new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.messages.length} messages seen)`),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);

@@ -21,7 +21,8 @@ import { Agent } from '../../agent/runtime/agent.js';
 import { SimBoard } from '../../agent/adapters/sim-board.js';
 
 const tools = audioTools();
-const noAudio = tools.mpg123 && tools.sox && tools.lame ? false : 'needs mpg123, sox and lame (apt-get install mpg123 sox lame)';
+const noAudio =
+  tools.mpg123 && tools.sox && tools.lame ? false : 'needs mpg123, sox and lame (apt-get install mpg123 sox lame)';
 if (noAudio && process.env.CI === 'true') throw new Error(String(noAudio));
 
 const centreKey = makeKey('centre-2026');
@@ -45,7 +46,12 @@ after(async () => {
   server.close();
 });
 
-function command(deviceId: string, action: string, args: Record<string, unknown> = {}, over: Record<string, unknown> = {}) {
+function command(
+  deviceId: string,
+  action: string,
+  args: Record<string, unknown> = {},
+  over: Record<string, unknown> = {},
+) {
   return {
     type: 'command',
     id: randomUUID(),
@@ -86,13 +92,23 @@ async function rig() {
   await centre.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 10_000, 'birth');
   const pub = mqtt.connect(broker.url);
   await new Promise((r) => pub.once('connect', r));
-  const send = async (doc: Record<string, unknown> | string, key: TestKey = centreKey, topic = deviceTopic(DEFAULT_ROOT, deviceId, 'cmd')) => {
+  const send = async (
+    doc: Record<string, unknown> | string,
+    key: TestKey = centreKey,
+    topic = deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'),
+  ) => {
     const payload = typeof doc === 'string' ? doc : await sign(doc, key, { typ: 'loa-command+json' });
     await pub.publishAsync(topic, payload, { qos: 1 });
   };
-  const results = () => centre.messages.filter((m) => m.topic === deviceTopic(DEFAULT_ROOT, deviceId, 'cmd/result')).map((m) => m.json());
-  const result = (cmdId: string, ms = 10_000) => centre.waitUntil(() => results().find((r) => r.cmdId === cmdId), ms, `result of ${cmdId}`);
-  const events = (type: string) => centre.messages.filter((m) => m.topic.endsWith('/events')).map((m) => m.json()).filter((e) => e.type === type);
+  const results = () =>
+    centre.messages.filter((m) => m.topic === deviceTopic(DEFAULT_ROOT, deviceId, 'cmd/result')).map((m) => m.json());
+  const result = (cmdId: string, ms = 10_000) =>
+    centre.waitUntil(() => results().find((r) => r.cmdId === cmdId), ms, `result of ${cmdId}`);
+  const events = (type: string) =>
+    centre.messages
+      .filter((m) => m.topic.endsWith('/events'))
+      .map((m) => m.json())
+      .filter((e) => e.type === type);
   return {
     deviceId,
     dir,
@@ -130,7 +146,12 @@ test('ping answers with the full birth and heartbeat; one result per command', a
 
 test('refusals: expired, replayed, wrong target, unknown key, bad signature, wrong typ, invalid args; unparseable is an event', async () => {
   const r = await rig();
-  const expired = command(r.deviceId, 'ping', {}, { issuedAt: new Date(Date.now() - 600_000).toISOString(), expiresAt: new Date(Date.now() - 1000).toISOString() });
+  const expired = command(
+    r.deviceId,
+    'ping',
+    {},
+    { issuedAt: new Date(Date.now() - 600_000).toISOString(), expiresAt: new Date(Date.now() - 1000).toISOString() },
+  );
   await r.send(expired);
   assert.deepEqual(((await r.result(expired.id)).error as { code: string }).code, 'expired');
 
@@ -138,7 +159,11 @@ test('refusals: expired, replayed, wrong target, unknown key, bad signature, wro
   await r.send(once);
   assert.equal((await r.result(once.id)).ok, true);
   await r.send(once);
-  await r.centre.waitUntil(() => (r.results().filter((x) => x.cmdId === once.id).length === 2 ? true : undefined), 10_000, 'second result');
+  await r.centre.waitUntil(
+    () => (r.results().filter((x) => x.cmdId === once.id).length === 2 ? true : undefined),
+    10_000,
+    'second result',
+  );
   const second = r.results().filter((x) => x.cmdId === once.id)[1]!;
   assert.equal(second.ok, false);
   assert.equal((second.error as { code: string }).code, 'duplicate');
@@ -156,7 +181,11 @@ test('refusals: expired, replayed, wrong target, unknown key, bad signature, wro
   assert.equal(((await r.result(forged.id)).error as { code: string }).code, 'signature');
   // The forged id reserved nothing: the real command with that id still runs.
   await r.send(forged);
-  await r.centre.waitUntil(() => r.results().find((x) => x.cmdId === forged.id && x.ok === true), 10_000, 'genuine command after the forgery');
+  await r.centre.waitUntil(
+    () => r.results().find((x) => x.cmdId === forged.id && x.ok === true),
+    10_000,
+    'genuine command after the forgery',
+  );
 
   const asSchedule = command(r.deviceId, 'ping');
   await r.send(await sign(asSchedule, centreKey)); // typ loa-schedule+json on a command topic
@@ -180,7 +209,15 @@ test('a group command runs; volume persists across a restart; sync and selftest 
   const vol = command(r.deviceId, 'volume', { level: 40 }, { target: { groups: ['c26734'] } });
   await r.send(vol, centreKey, groupTopic(DEFAULT_ROOT, 'c26734', 'cmd'));
   assert.equal((await r.result(vol.id)).ok, true);
-  await r.centre.waitUntil(() => r.centre.messages.filter((m) => m.topic.endsWith('/heartbeat')).map((m) => m.json()).find((h) => h.volume === 40), 10_000, 'heartbeat volume 40');
+  await r.centre.waitUntil(
+    () =>
+      r.centre.messages
+        .filter((m) => m.topic.endsWith('/heartbeat'))
+        .map((m) => m.json())
+        .find((h) => h.volume === 40),
+    10_000,
+    'heartbeat volume 40',
+  );
 
   const sync = command(r.deviceId, 'sync');
   await r.send(sync);
@@ -193,19 +230,34 @@ test('a group command runs; volume persists across a restart; sync and selftest 
   const t = await r.result(st.id, 15_000);
   assert.equal(t.ok, true);
   const checks = (t.result as { checks: { name: string; ok: boolean }[] }).checks;
-  assert.ok(checks.some((c) => c.name === 'cache' && c.ok), JSON.stringify(checks));
+  assert.ok(
+    checks.some((c) => c.name === 'cache' && c.ok),
+    JSON.stringify(checks),
+  );
   assert.ok(checks.some((c) => c.name === 'board'));
 
   // A new agent on the same state directory: same volume, and the id is still remembered.
   await r.agent.stop();
-  const again = new Agent({ config: r.config, log: createLogger({ level: 'silent', pretty: false }), board: new SimBoard() });
+  const again = new Agent({
+    config: r.config,
+    log: createLogger({ level: 'silent', pretty: false }),
+    board: new SimBoard(),
+  });
   await again.start();
   const hb = await again.heartbeat.snapshot();
   assert.equal(hb.volume, 40);
   await r.centre.waitUntil(() => (again.link.connected ? true : undefined), 10_000, 'reconnected');
   const before = r.results().length;
   await r.send(vol, centreKey, groupTopic(DEFAULT_ROOT, 'c26734', 'cmd'));
-  const dup = await r.centre.waitUntil(() => r.results().slice(before).find((x) => x.cmdId === vol.id), 10_000, 'result after restart');
+  const dup = await r.centre.waitUntil(
+    () =>
+      r
+        .results()
+        .slice(before)
+        .find((x) => x.cmdId === vol.id),
+    10_000,
+    'result after restart',
+  );
   assert.equal((dup.error as { code: string }).code, 'duplicate');
   await again.stop();
   await r.close(false);
@@ -213,22 +265,39 @@ test('a group command runs; volume persists across a restart; sync and selftest 
 
 test('emergency play (stream, priority 100) starts fast, preempts, and stop ends it', { skip: noAudio }, async () => {
   const r = await rig();
-  const normal = command(r.deviceId, 'play', { source: { kind: 'stream', url: `${base}/normal.mp3` }, durationS: 30, priority: 50 });
+  const normal = command(r.deviceId, 'play', {
+    source: { kind: 'stream', url: `${base}/normal.mp3` },
+    durationS: 30,
+    priority: 50,
+  });
   await r.send(normal);
   assert.equal((await r.result(normal.id)).ok, true);
   const t0 = Date.now();
-  const alarm = command(r.deviceId, 'play', { source: { kind: 'stream', url: `${base}/alarm.mp3` }, durationS: 30, priority: 100, volume: 100 });
+  const alarm = command(r.deviceId, 'play', {
+    source: { kind: 'stream', url: `${base}/alarm.mp3` },
+    durationS: 30,
+    priority: 100,
+    volume: 100,
+  });
   await r.send(alarm);
   const res = await r.result(alarm.id);
   assert.equal(res.ok, true, JSON.stringify(res));
   assert.equal((res.result as { state: string }).state, 'started');
   const ms = Date.parse(String((res.result as { startedAt: string }).startedAt)) - t0;
   assert.ok(ms < 3000, `emergency audio ${ms} ms after the command was published`);
-  const started = await r.centre.waitUntil(() => r.events('play.started').find((e) => e.cmdId === alarm.id), 10_000, 'play.started with cmdId');
+  const started = await r.centre.waitUntil(
+    () => r.events('play.started').find((e) => e.cmdId === alarm.id),
+    10_000,
+    'play.started with cmdId',
+  );
   assert.equal(started.itemId, alarm.id);
   assert.equal(started.docId, null);
   assert.equal(started.priority, 100);
-  const pre = await r.centre.waitUntil(() => r.events('play.interrupted').find((e) => e.cmdId === normal.id), 10_000, 'normal preempted');
+  const pre = await r.centre.waitUntil(
+    () => r.events('play.interrupted').find((e) => e.cmdId === normal.id),
+    10_000,
+    'normal preempted',
+  );
   assert.equal(pre.reason, 'preempted');
   assert.equal(r.board.state().amp, true);
 
@@ -236,30 +305,46 @@ test('emergency play (stream, priority 100) starts fast, preempts, and stop ends
   await r.send(stop);
   const sres = await r.result(stop.id);
   assert.deepEqual(sres.result, { stopped: 1 });
-  const intr = await r.centre.waitUntil(() => r.events('play.interrupted').find((e) => e.cmdId === alarm.id), 10_000, 'alarm stopped');
+  const intr = await r.centre.waitUntil(
+    () => r.events('play.interrupted').find((e) => e.cmdId === alarm.id),
+    10_000,
+    'alarm stopped',
+  );
   assert.equal(intr.reason, 'stopped');
   await r.centre.waitUntil(() => (r.board.state().amp ? undefined : true), 5000, 'amp off after stop');
   await r.close();
 });
 
-test('play of a file: the media are fetched and verified first, then played; a wrong hash fails the command', { skip: noAudio }, async () => {
-  const r = await rig();
-  const sha = createHash('sha256').update(tone).digest('hex');
-  const media = [{ id: 'alert', url: `${base}/alert.mp3`, sha256: sha, bytes: tone.length }];
-  const c = command(r.deviceId, 'play', { source: { kind: 'file', media: ['alert'] }, media, priority: 75 });
-  await r.send(c);
-  const res = await r.result(c.id, 20_000);
-  assert.equal(res.ok, true, JSON.stringify(res));
-  await r.centre.waitUntil(() => r.events('play.finished').find((e) => e.cmdId === c.id), 15_000, 'file finished');
-  assert.ok(r.events('media.cached').some((e) => e.sha256 === sha));
+test(
+  'play of a file: the media are fetched and verified first, then played; a wrong hash fails the command',
+  { skip: noAudio },
+  async () => {
+    const r = await rig();
+    const sha = createHash('sha256').update(tone).digest('hex');
+    const media = [{ id: 'alert', url: `${base}/alert.mp3`, sha256: sha, bytes: tone.length }];
+    const c = command(r.deviceId, 'play', { source: { kind: 'file', media: ['alert'] }, media, priority: 75 });
+    await r.send(c);
+    const res = await r.result(c.id, 20_000);
+    assert.equal(res.ok, true, JSON.stringify(res));
+    await r.centre.waitUntil(() => r.events('play.finished').find((e) => e.cmdId === c.id), 15_000, 'file finished');
+    assert.ok(r.events('media.cached').some((e) => e.sha256 === sha));
 
-  const wrong = command(r.deviceId, 'play', { source: { kind: 'file', media: ['x'] }, media: [{ id: 'x', url: `${base}/x.mp3`, sha256: 'a'.repeat(64), bytes: tone.length }] }, { expiresAt: new Date(Date.now() + 4000).toISOString() });
-  await r.send(wrong);
-  const wres = await r.result(wrong.id, 15_000);
-  assert.equal(wres.ok, false);
-  assert.equal((wres.error as { code: string }).code, 'media');
-  await r.close();
-});
+    const wrong = command(
+      r.deviceId,
+      'play',
+      {
+        source: { kind: 'file', media: ['x'] },
+        media: [{ id: 'x', url: `${base}/x.mp3`, sha256: 'a'.repeat(64), bytes: tone.length }],
+      },
+      { expiresAt: new Date(Date.now() + 4000).toISOString() },
+    );
+    await r.send(wrong);
+    const wres = await r.result(wrong.id, 15_000);
+    assert.equal(wres.ok, false);
+    assert.equal((wres.error as { code: string }).code, 'media');
+    await r.close();
+  },
+);
 
 test('restart and reboot: refused without a service manager', async () => {
   const r = await rig();
@@ -287,24 +372,48 @@ test('under systemd: restart answers, stops cleanly and exits 75; reboot silence
   let agent = spawnAgent(['--config', cfg], env);
   await agent.waitForLog(/birth published/, 20_000);
   const restart = command(deviceId, 'restart');
-  await pub.publishAsync(deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'), await sign(restart, centreKey, { typ: 'loa-command+json' }), { qos: 1 });
+  await pub.publishAsync(
+    deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'),
+    await sign(restart, centreKey, { typ: 'loa-command+json' }),
+    { qos: 1 },
+  );
   const code = await agent.exited();
   assert.equal(code, 75, agent.output().slice(-2000));
   const res = await centre.waitUntil(() => results().find((x) => x.cmdId === restart.id), 10_000, 'restart result');
   assert.equal(res.ok, true);
-  await centre.waitUntil(() => centre.messages.find((m) => m.topic.endsWith('/status') && m.json().reason === 'shutdown'), 10_000, 'clean death');
+  await centre.waitUntil(
+    () => centre.messages.find((m) => m.topic.endsWith('/status') && m.json().reason === 'shutdown'),
+    10_000,
+    'clean death',
+  );
 
   agent = spawnAgent(['--config', cfg], env);
   await agent.waitForLog(/birth published/, 20_000);
   const reboot = command(deviceId, 'reboot');
-  await pub.publishAsync(deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'), await sign(reboot, centreKey, { typ: 'loa-command+json' }), { qos: 1 });
+  await pub.publishAsync(
+    deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'),
+    await sign(reboot, centreKey, { typ: 'loa-command+json' }),
+    { qos: 1 },
+  );
   const rb = await centre.waitUntil(() => results().find((x) => x.cmdId === reboot.id), 10_000, 'reboot result');
   assert.equal(rb.ok, true);
-  await centre.waitUntil(() => (existsSync(join(run, 'reboot-request')) ? true : undefined), 10_000, 'reboot request file');
+  await centre.waitUntil(
+    () => (existsSync(join(run, 'reboot-request')) ? true : undefined),
+    10_000,
+    'reboot request file',
+  );
   assert.match(readFileSync(join(run, 'reboot-request'), 'utf8'), /reboot requested/);
   // The restart command was remembered across the restart: sending it again is a duplicate.
-  await pub.publishAsync(deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'), await sign(restart, centreKey, { typ: 'loa-command+json' }), { qos: 1 });
-  await centre.waitUntil(() => (results().filter((x) => x.cmdId === restart.id).length === 2 ? true : undefined), 10_000, 'duplicate restart');
+  await pub.publishAsync(
+    deviceTopic(DEFAULT_ROOT, deviceId, 'cmd'),
+    await sign(restart, centreKey, { typ: 'loa-command+json' }),
+    { qos: 1 },
+  );
+  await centre.waitUntil(
+    () => (results().filter((x) => x.cmdId === restart.id).length === 2 ? true : undefined),
+    10_000,
+    'duplicate restart',
+  );
   assert.equal((results().filter((x) => x.cmdId === restart.id)[1]!.error as { code: string }).code, 'duplicate');
   assert.equal(await agent.term(), 0);
   await pub.endAsync();

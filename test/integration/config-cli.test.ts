@@ -16,10 +16,26 @@ async function run(args: string[]): Promise<{ code: number | null; out: string }
 const cases: [string, Record<string, unknown>, RegExp][] = [
   ['bad URL', { deviceId: 'a', mqtt: { url: 'mqtt:/x' } }, /mqtt\.url: "mqtt:\/x" is not a URL/],
   ['missing device id', { mqtt: { url: 'mqtt://h' } }, /deviceId: missing \(required\)/],
-  ['typo', { deviceId: 'a', mqtt: { url: 'mqtt://h' }, hartbeatS: 10 }, /hartbeatS: unknown field \(did you mean "heartbeatS"\?\)/],
-  ['wrong type', { deviceId: 'a', mqtt: { url: 'mqtt://h' }, heartbeatS: 'often' }, /heartbeatS: "often" is not a number/],
-  ['out of range', { deviceId: 'a', mqtt: { url: 'mqtt://h' }, heartbeatS: 1 }, /heartbeatS: 1 is below the minimum of 5 s/],
-  ['bad board', { deviceId: 'a', mqtt: { url: 'mqtt://h' }, hardware: { board: 'pi9' } }, /hardware\.board: "pi9" is not a supported board/],
+  [
+    'typo',
+    { deviceId: 'a', mqtt: { url: 'mqtt://h' }, hartbeatS: 10 },
+    /hartbeatS: unknown field \(did you mean "heartbeatS"\?\)/,
+  ],
+  [
+    'wrong type',
+    { deviceId: 'a', mqtt: { url: 'mqtt://h' }, heartbeatS: 'often' },
+    /heartbeatS: "often" is not a number/,
+  ],
+  [
+    'out of range',
+    { deviceId: 'a', mqtt: { url: 'mqtt://h' }, heartbeatS: 1 },
+    /heartbeatS: 1 is below the minimum of 5 s/,
+  ],
+  [
+    'bad board',
+    { deviceId: 'a', mqtt: { url: 'mqtt://h' }, hardware: { board: 'pi9' } },
+    /hardware\.board: "pi9" is not a supported board/,
+  ],
 ];
 
 for (const [name, cfg, re] of cases) {

@@ -33,57 +33,86 @@ function fill(dir: string): string {
   return path;
 }
 
-const emergency = (deviceId: string) => commandDoc(deviceId, 'play', { source: { kind: 'line' }, durationS: 2, priority: 100 });
+const emergency = (deviceId: string) =>
+  commandDoc(deviceId, 'play', { source: { kind: 'line' }, durationS: 2, priority: 100 });
 
-test('a full state file system: a signed emergency plays and is answered, its events arrive after space returns, and a restart on the full disk still starts', { skip, timeout: 120_000 }, async (t) => {
-  const deviceId = 'full-box-01';
-  const topics = topicsFor(DEFAULT_ROOT, deviceId, []);
-  const dir = tempDir('full');
-  const stateDir = join(dir, 'state');
-  mkdirSync(stateDir);
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', stateDir], { encoding: 'utf8' });
-  assert.equal(mount.status, 0, mount.stderr);
-  t.after(() => {
-    spawnSync('umount', ['-l', stateDir]);
-  });
-  const cfg = writeConfig(dir, boxConfig(files.broker, key, deviceId, dir));
-  const w = await Watcher.connect(files.broker.url, [topics.events, topics.status, topics.cmdResult, topics.heartbeat]);
-  const agent = spawnAgent(['--config', cfg]);
-  let filler = '';
-  try {
-    await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'birth');
+test(
+  'a full state file system: a signed emergency plays and is answered, its events arrive after space returns, and a restart on the full disk still starts',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const deviceId = 'full-box-01';
+    const topics = topicsFor(DEFAULT_ROOT, deviceId, []);
+    const dir = tempDir('full');
+    const stateDir = join(dir, 'state');
+    mkdirSync(stateDir);
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', stateDir], {
+      encoding: 'utf8',
+    });
+    assert.equal(mount.status, 0, mount.stderr);
+    t.after(() => {
+      spawnSync('umount', ['-l', stateDir]);
+    });
+    const cfg = writeConfig(dir, boxConfig(files.broker, key, deviceId, dir));
+    const w = await Watcher.connect(files.broker.url, [
+      topics.events,
+      topics.status,
+      topics.cmdResult,
+      topics.heartbeat,
+    ]);
+    const agent = spawnAgent(['--config', cfg]);
+    let filler = '';
+    try {
+      await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'birth');
+      filler = fill(stateDir);
+      const cmd = emergency(deviceId);
+      await publish(topics.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
+      const res = await w.waitFor(
+        (m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === cmd.id,
+        15_000,
+        'the emergency result on a full disk',
+      );
+      assert.equal(res.json().ok, true, JSON.stringify(res.json()));
+      await w.waitFor(
+        (m) =>
+          m.topic.endsWith('/heartbeat') && (m.json() as { playing?: { itemId?: string } }).playing?.itemId === cmd.id,
+        10_000,
+        'the heartbeat shows the emergency playing',
+      );
+      await agent.waitForLog(/STORE_WRITE|disk refuses writes/, 15_000);
+      const seenDuringFull = w.messages.filter((m) => m.topic.endsWith('/events') && m.json().cmdId === cmd.id).length;
+      t.diagnostic(`events of the emergency delivered while the disk was full: ${seenDuringFull}`);
+      // Space returns: the held events reach the disk, then the centre, in order.
+      unlinkSync(filler);
+      unlinkSync(`${filler}.tail`);
+      const finished = await w.waitFor(
+        (m) => m.json().type === 'play.finished' && m.json().cmdId === cmd.id,
+        30_000,
+        'play.finished after space returned',
+      );
+      const startedEv = w.messages.find((m) => m.json().type === 'play.started' && m.json().cmdId === cmd.id);
+      assert.ok(startedEv, 'play.started delivered too');
+      assert.ok(Number(startedEv.json().seq) < Number(finished.json().seq), 'in order');
+    } finally {
+      assert.equal(await agent.term(), 0);
+    }
+    // A restart on a full disk: the agent starts (database in memory if need be) and plays.
     filler = fill(stateDir);
-    const cmd = emergency(deviceId);
-    await publish(topics.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
-    const res = await w.waitFor((m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === cmd.id, 15_000, 'the emergency result on a full disk');
-    assert.equal(res.json().ok, true, JSON.stringify(res.json()));
-    await w.waitFor((m) => m.topic.endsWith('/heartbeat') && (m.json() as { playing?: { itemId?: string } }).playing?.itemId === cmd.id, 10_000, 'the heartbeat shows the emergency playing');
-    await agent.waitForLog(/STORE_WRITE|disk refuses writes/, 15_000);
-    const seenDuringFull = w.messages.filter((m) => m.topic.endsWith('/events') && m.json().cmdId === cmd.id).length;
-    t.diagnostic(`events of the emergency delivered while the disk was full: ${seenDuringFull}`);
-    // Space returns: the held events reach the disk, then the centre, in order.
-    unlinkSync(filler);
-    unlinkSync(`${filler}.tail`);
-    const finished = await w.waitFor((m) => m.json().type === 'play.finished' && m.json().cmdId === cmd.id, 30_000, 'play.finished after space returned');
-    const startedEv = w.messages.find((m) => m.json().type === 'play.started' && m.json().cmdId === cmd.id);
-    assert.ok(startedEv, 'play.started delivered too');
-    assert.ok(Number(startedEv.json().seq) < Number(finished.json().seq), 'in order');
-  } finally {
-    assert.equal(await agent.term(), 0);
-  }
-  // A restart on a full disk: the agent starts (database in memory if need be) and plays.
-  filler = fill(stateDir);
-  w.messages.length = 0;
-  const again = spawnAgent(['--config', cfg]);
-  try {
-    await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'birth on a full disk');
-    const cmd = emergency(deviceId);
-    await publish(topics.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
-    const res = await w.waitFor((m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === cmd.id, 15_000, 'result after a restart on a full disk');
-    assert.equal(res.json().ok, true, JSON.stringify(res.json()));
-    assert.equal(again.proc.exitCode, null, 'still running');
-  } finally {
-    assert.equal(await again.term(), 0);
-    await w.close();
-  }
-});
+    w.messages.length = 0;
+    const again = spawnAgent(['--config', cfg]);
+    try {
+      await w.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 30_000, 'birth on a full disk');
+      const cmd = emergency(deviceId);
+      await publish(topics.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
+      const res = await w.waitFor(
+        (m) => m.topic.endsWith('/cmd/result') && m.json().cmdId === cmd.id,
+        15_000,
+        'result after a restart on a full disk',
+      );
+      assert.equal(res.json().ok, true, JSON.stringify(res.json()));
+      assert.equal(again.proc.exitCode, null, 'still running');
+    } finally {
+      assert.equal(await again.term(), 0);
+      await w.close();
+    }
+  },
+);

@@ -26,8 +26,15 @@ import {
 type LogLine = Record<string, unknown> & { msg: string };
 function captureLog() {
   const lines: LogLine[] = [];
-  const log = pino({ level: 'debug', base: undefined }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
-  return { log, lines, backendLine: () => lines.find((l) => typeof l.backend === 'string' && l.msg.startsWith('gpio backend')) };
+  const log = pino(
+    { level: 'debug', base: undefined },
+    { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) },
+  );
+  return {
+    log,
+    lines,
+    backendLine: () => lines.find((l) => typeof l.backend === 'string' && l.msg.startsWith('gpio backend')),
+  };
 }
 
 async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -85,7 +92,11 @@ test('sysfs base detection: Pi 4 (512), Pi 5 rp1 (571), old kernel (0); unrelate
 
 test('backend choice: auto falls back to gpiod, saying why in one log line; forced sysfs fails loudly', async () => {
   const cases: [string, (root: string) => void, RegExp][] = [
-    ['no matching chip', (r) => buildSysfsTree(r, [PI4_EXPANDER]), /no gpiochip labelled pinctrl-bcm2835 \| pinctrl-bcm2711 \| pinctrl-rp1/],
+    [
+      'no matching chip',
+      (r) => buildSysfsTree(r, [PI4_EXPANDER]),
+      /no gpiochip labelled pinctrl-bcm2835 \| pinctrl-bcm2711 \| pinctrl-rp1/,
+    ],
     ['no sysfs gpio', () => undefined, /sysfs GPIO absent/],
     // A Pi 4 tree, but not at /sys: onoff would write to the real /sys/class/gpio.
     ['fake root', (r) => buildSysfsTree(r, [PI4]), /onoff drives \/sys\/class\/gpio only/],
@@ -107,17 +118,32 @@ test('backend choice: auto falls back to gpiod, saying why in one log line; forc
   const root = tempDir('sys-forced');
   buildSysfsTree(root, [PI4_EXPANDER]);
   const b = new GpioBoard({ ...PINS, sysRoot: root, backend: 'sysfs', log: captureLog().log });
-  await assert.rejects(b.init(), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_SETUP' && /no gpiochip labelled/.test(e.message));
+  await assert.rejects(
+    b.init(),
+    (e: unknown) => e instanceof LoaError && e.code === 'GPIO_SETUP' && /no gpiochip labelled/.test(e.message),
+  );
   assert.deepEqual(fake.aliveGpioset(), []);
 });
 
 test('pin configuration errors are GPIO_SETUP before any line is touched', async () => {
   const before = fake.calls().length;
   const b = new GpioBoard({ ...PINS, inputLine: { line: 17 }, backend: 'gpiod', log: captureLog().log });
-  await assert.rejects(b.init(), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_SETUP' && /share a GPIO line/.test(e.message));
+  await assert.rejects(
+    b.init(),
+    (e: unknown) => e instanceof LoaError && e.code === 'GPIO_SETUP' && /share a GPIO line/.test(e.message),
+  );
   const far = new GpioBoard({ ...PINS, inputLine: { line: 60 }, backend: 'gpiod', log: captureLog().log });
-  await assert.rejects(far.init(), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_SETUP' && /beyond gpiochip0/.test(e.message));
-  assert.equal(fake.calls().slice(before).filter((c) => c.tool === 'gpioset').length, 0);
+  await assert.rejects(
+    far.init(),
+    (e: unknown) => e instanceof LoaError && e.code === 'GPIO_SETUP' && /beyond gpiochip0/.test(e.message),
+  );
+  assert.equal(
+    fake
+      .calls()
+      .slice(before)
+      .filter((c) => c.tool === 'gpioset').length,
+    0,
+  );
 });
 
 // ---------------------------------------------------------------- (b) gpiod
@@ -131,7 +157,6 @@ boardContract('gpio (gpiod)', () => {
     dispose: () => fake.setLevel(5, 1),
   };
 });
-
 
 test('gpiod: exact gpioset command lines, raw levels for active-low, break-before-make, one holder at a time', async () => {
   const b = new GpioBoard({ ...PINS, ampFault: undefined, backend: 'gpiod', log: captureLog().log });
@@ -161,16 +186,29 @@ test('gpiod: exact gpioset command lines, raw levels for active-low, break-befor
   assert.equal(calls.filter((c) => c.event === 'busy').length, 0, 'no gpioset ever found the lines held by another');
   const started = calls.filter((c) => c.tool === 'gpioset' && c.event === 'start').slice(from);
   assert.equal(started.length, 9);
-  for (const s of started) assert.ok(calls.some((c) => c.pid === s.pid && c.event === 'exit'), `gpioset ${s.pid} ended its wait`);
+  for (const s of started)
+    assert.ok(
+      calls.some((c) => c.pid === s.pid && c.event === 'exit'),
+      `gpioset ${s.pid} ended its wait`,
+    );
   await assert.rejects(b.setAmp(true), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_WRITE');
 });
 
 test('gpiod: a gpioset that fails is a GPIO_WRITE with its stderr; the next write is not skipped', async () => {
   // A generous settle time: on a loaded machine the failing fake may take more than 100 ms to exit.
-  const b = new GpioBoard({ ...PINS, ampFault: undefined, backend: 'gpiod', gpiosetSettleMs: 400, log: captureLog().log });
+  const b = new GpioBoard({
+    ...PINS,
+    ampFault: undefined,
+    backend: 'gpiod',
+    gpiosetSettleMs: 400,
+    log: captureLog().log,
+  });
   await b.init();
   fake.failGpioset('gpioset: error requesting GPIO lines: Device or resource busy');
-  await assert.rejects(b.setAmp(true), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_WRITE' && /Device or resource busy/.test(e.message));
+  await assert.rejects(
+    b.setAmp(true),
+    (e: unknown) => e instanceof LoaError && e.code === 'GPIO_WRITE' && /Device or resource busy/.test(e.message),
+  );
   assert.equal(b.state().amp, false);
   fake.failGpioset(null);
   const n = fake.gpiosetLines().length;
@@ -244,13 +282,18 @@ async function agentChild(then: string) {
     await b.selectInput('fm');
     console.log('amp on');
     ${then}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   await new Promise<void>((res, rej) => {
     onLines(child.stdout, (line) => line === 'amp on' && res());
     void exited.then((code) => rej(new Error(`child exited ${code} before amp on`)));
   });
-  const holder = fake.calls().filter((c) => c.tool === 'gpioset' && c.event === 'start').at(-1);
+  const holder = fake
+    .calls()
+    .filter((c) => c.tool === 'gpioset' && c.event === 'start')
+    .at(-1);
   assert.deepEqual(holder?.args, ['--mode=wait', 'gpiochip0', '17=0', '22=1', '27=0']);
   assert.ok(holder && isAlive(holder.pid));
   return { child, exited, holder };
@@ -260,7 +303,10 @@ test('gpiod: when the agent is SIGKILLed, its gpioset ends too instead of holdin
   const { child, holder } = await agentChild('setInterval(() => {}, 1000);');
   child.kill('SIGKILL');
   await waitFor('the orphaned gpioset to end', () => !isAlive(holder.pid));
-  assert.ok(fake.calls().some((c) => c.pid === holder.pid && c.event === 'exit'), 'it saw EOF on stdin and released the lines');
+  assert.ok(
+    fake.calls().some((c) => c.pid === holder.pid && c.event === 'exit'),
+    'it saw EOF on stdin and released the lines',
+  );
 });
 
 test('gpiod: an uncaught exception with the amp on sets the safe levels on the way out', async () => {
@@ -311,12 +357,15 @@ const FM = 534;
 const LINE = 539;
 const FAULT = 517;
 
-test('sysfs/onoff: lines already exported; values after each step, fault input, safe close', { skip: nsUnavailable ?? false }, async () => {
-  const root = tempDir('ns-sys');
-  const gpio = buildSysfsTree(root, [PI4_EXPANDER, PI4], [AMP, FM, LINE, FAULT]);
-  const script = child(
-    { backend: 'auto', faultPollMs: 20, faultDebounceMs: 40 },
-    `
+test(
+  'sysfs/onoff: lines already exported; values after each step, fault input, safe close',
+  { skip: nsUnavailable ?? false },
+  async () => {
+    const root = tempDir('ns-sys');
+    const gpio = buildSysfsTree(root, [PI4_EXPANDER, PI4], [AMP, FM, LINE, FAULT]);
+    const script = child(
+      { backend: 'auto', faultPollMs: 20, faultDebounceMs: 40 },
+      `
     const { Gpio } = await import('onoff');
     out.accessible = Gpio.accessible;
     const snap = () => [val(${AMP}), val(${FM}), val(${LINE})].join('');
@@ -332,82 +381,102 @@ test('sysfs/onoff: lines already exported; values after each step, fault input, 
     await board.setAmp(true);
     await board.close(); steps.push(['close', snap()]);
     out.unexport = fs.readFileSync('/sys/class/gpio/unexport', 'utf8');`,
-  );
-  const r = await runChild(join(root, 'class'), script);
-  assert.equal(r.code, 0, r.why);
-  const out = r.parsed?.out;
-  assert.equal(out?.accessible, true, 'onoff sees the fake export file as accessible');
-  assert.equal(out?.backend, 'sysfs');
-  // amp, fm, line as read from the value files (logical: the kernel inverts active-low lines).
-  assert.deepEqual(out?.steps, [
-    ['init', '000'],
-    ['amp on', '100'],
-    ['fm', '110'],
-    ['line', '101'],
-    ['amp off', '001'],
-    ['close', '000'],
-  ]);
-  assert.equal(out?.fault, true);
-  assert.equal(out?.unexport, String(FAULT), 'lines unexported on close (the last write stays in the fake file)');
-  const line = r.parsed?.logs.find((l) => l.backend === 'sysfs');
-  assert.match(line?.msg ?? '', /gpio backend sysfs: pinctrl-bcm2711 has base 512/);
-  assert.deepEqual(line?.gpio, { amp: AMP, inputFm: FM, inputLine: LINE });
-  // Created off: an active-low output starts at raw "high" (see openSysfs), the others at "low".
-  assert.deepEqual(readSysfsGpio(gpio, AMP), { direction: 'high', value: '0', activeLow: '1' });
-  assert.deepEqual(readSysfsGpio(gpio, FM), { direction: 'low', value: '0', activeLow: '0' });
-  assert.deepEqual(readSysfsGpio(gpio, FAULT).direction, 'in');
-  assert.deepEqual(readSysfsGpio(gpio, FAULT).activeLow, '1');
-});
+    );
+    const r = await runChild(join(root, 'class'), script);
+    assert.equal(r.code, 0, r.why);
+    const out = r.parsed?.out;
+    assert.equal(out?.accessible, true, 'onoff sees the fake export file as accessible');
+    assert.equal(out?.backend, 'sysfs');
+    // amp, fm, line as read from the value files (logical: the kernel inverts active-low lines).
+    assert.deepEqual(out?.steps, [
+      ['init', '000'],
+      ['amp on', '100'],
+      ['fm', '110'],
+      ['line', '101'],
+      ['amp off', '001'],
+      ['close', '000'],
+    ]);
+    assert.equal(out?.fault, true);
+    assert.equal(out?.unexport, String(FAULT), 'lines unexported on close (the last write stays in the fake file)');
+    const line = r.parsed?.logs.find((l) => l.backend === 'sysfs');
+    assert.match(line?.msg ?? '', /gpio backend sysfs: pinctrl-bcm2711 has base 512/);
+    assert.deepEqual(line?.gpio, { amp: AMP, inputFm: FM, inputLine: LINE });
+    // Created off: an active-low output starts at raw "high" (see openSysfs), the others at "low".
+    assert.deepEqual(readSysfsGpio(gpio, AMP), { direction: 'high', value: '0', activeLow: '1' });
+    assert.deepEqual(readSysfsGpio(gpio, FM), { direction: 'low', value: '0', activeLow: '0' });
+    assert.deepEqual(readSysfsGpio(gpio, FAULT).direction, 'in');
+    assert.deepEqual(readSysfsGpio(gpio, FAULT).activeLow, '1');
+  },
+);
 
-test('sysfs/onoff: fresh export through an emulated kernel (export FIFO -> gpioN appears)', { skip: nsUnavailable ?? false }, async () => {
-  const root = tempDir('ns-export');
-  const gpio = buildSysfsTree(root, [PI4], []);
-  const script = child(
-    { backend: 'sysfs' },
-    `
+test(
+  'sysfs/onoff: fresh export through an emulated kernel (export FIFO -> gpioN appears)',
+  { skip: nsUnavailable ?? false },
+  async () => {
+    const root = tempDir('ns-export');
+    const gpio = buildSysfsTree(root, [PI4], []);
+    const script = child(
+      { backend: 'sysfs' },
+      `
     await board.init();
     await board.setAmp(true);
     out.ampOn = val(${AMP});
     await board.close();`,
-  );
-  const r = await runChild(join(root, 'class'), script, true);
-  assert.equal(r.code, 0, r.why);
-  assert.equal(r.parsed?.out.ampOn, '1');
-  for (const n of [AMP, FM, LINE, FAULT]) assert.ok(existsSync(join(gpio, `gpio${n}`)), `gpio${n} exported as base 512 + line`);
-  assert.ok(!existsSync(join(gpio, 'gpio17')), 'the plain BCM number is never exported');
-  assert.deepEqual(readSysfsGpio(gpio, AMP), { direction: 'high', value: '0', activeLow: '1' });
-  assert.deepEqual(readSysfsGpio(gpio, LINE), { direction: 'low', value: '0', activeLow: '0' });
-  assert.equal(readSysfsGpio(gpio, FAULT).direction, 'in');
-});
+    );
+    const r = await runChild(join(root, 'class'), script, true);
+    assert.equal(r.code, 0, r.why);
+    assert.equal(r.parsed?.out.ampOn, '1');
+    for (const n of [AMP, FM, LINE, FAULT])
+      assert.ok(existsSync(join(gpio, `gpio${n}`)), `gpio${n} exported as base 512 + line`);
+    assert.ok(!existsSync(join(gpio, 'gpio17')), 'the plain BCM number is never exported');
+    assert.deepEqual(readSysfsGpio(gpio, AMP), { direction: 'high', value: '0', activeLow: '1' });
+    assert.deepEqual(readSysfsGpio(gpio, LINE), { direction: 'low', value: '0', activeLow: '0' });
+    assert.equal(readSysfsGpio(gpio, FAULT).direction, 'in');
+  },
+);
 
-test('sysfs/onoff: an uncaught exception with the amp on still leaves it off', { skip: nsUnavailable ?? false }, async () => {
-  const root = tempDir('ns-crash');
-  const gpio = buildSysfsTree(root, [PI4], [AMP, FM, LINE, FAULT]);
-  const script = child({ backend: 'sysfs' }, `
+test(
+  'sysfs/onoff: an uncaught exception with the amp on still leaves it off',
+  { skip: nsUnavailable ?? false },
+  async () => {
+    const root = tempDir('ns-crash');
+    const gpio = buildSysfsTree(root, [PI4], [AMP, FM, LINE, FAULT]);
+    const script = child(
+      { backend: 'sysfs' },
+      `
     await board.init();
     await board.setAmp(true);
     await board.selectInput('fm');
     out.before = val(${AMP});
-    setTimeout(() => { throw new Error('simulated crash'); }, 10);`);
-  const r = await runChild(join(root, 'class'), script);
-  assert.notEqual(r.code, 0, r.why);
-  assert.match(r.stderr, /simulated crash/);
-  assert.equal(r.parsed?.out.before, '1');
-  assert.equal(readSysfsGpio(gpio, AMP).value, '0', 'the exit hook drove the amp off');
-});
+    setTimeout(() => { throw new Error('simulated crash'); }, 10);`,
+    );
+    const r = await runChild(join(root, 'class'), script);
+    assert.notEqual(r.code, 0, r.why);
+    assert.match(r.stderr, /simulated crash/);
+    assert.equal(r.parsed?.out.before, '1');
+    assert.equal(readSysfsGpio(gpio, AMP).value, '0', 'the exit hook drove the amp off');
+  },
+);
 
-test('sysfs/onoff: an export that never appears (ENOENT) falls back to gpiod', { skip: nsUnavailable ?? false }, async () => {
-  const root = tempDir('ns-enoent');
-  buildSysfsTree(root, [PI4], []); // export is a plain file: nothing creates gpioN
-  const script = child({ backend: 'auto' }, `
+test(
+  'sysfs/onoff: an export that never appears (ENOENT) falls back to gpiod',
+  { skip: nsUnavailable ?? false },
+  async () => {
+    const root = tempDir('ns-enoent');
+    buildSysfsTree(root, [PI4], []); // export is a plain file: nothing creates gpioN
+    const script = child(
+      { backend: 'auto' },
+      `
     await board.init();
     out.backend = board.backend;
-    await board.close();`);
-  const r = await runChild(join(root, 'class'), script);
-  assert.equal(r.code, 0, r.why);
-  assert.equal(r.parsed?.out.backend, 'gpiod');
-  const line = r.parsed?.logs.find((l) => l.backend === 'gpiod');
-  assert.match(String(line?.reason), /sysfs export failed with ENOENT \(base 512 from pinctrl-bcm2711\)/);
-  assert.ok(!existsSync(join(root, 'class/gpio/gpio529')));
-  assert.equal(readFileSync(join(root, 'class/gpio/export'), 'utf8'), String(AMP), 'onoff tried base + line');
-});
+    await board.close();`,
+    );
+    const r = await runChild(join(root, 'class'), script);
+    assert.equal(r.code, 0, r.why);
+    assert.equal(r.parsed?.out.backend, 'gpiod');
+    const line = r.parsed?.logs.find((l) => l.backend === 'gpiod');
+    assert.match(String(line?.reason), /sysfs export failed with ENOENT \(base 512 from pinctrl-bcm2711\)/);
+    assert.ok(!existsSync(join(root, 'class/gpio/gpio529')));
+    assert.equal(readFileSync(join(root, 'class/gpio/export'), 'utf8'), String(AMP), 'onoff tried base + line');
+  },
+);

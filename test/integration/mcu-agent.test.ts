@@ -30,7 +30,8 @@ import type { SystemStats } from '../../agent/adapters/system-stats.js';
 import type { Logger } from '../../agent/log.js';
 
 const tools = audioTools();
-const noAudio = tools.mpg123 && tools.sox && tools.lame ? false : 'needs mpg123, sox and lame (apt-get install mpg123 sox lame)';
+const noAudio =
+  tools.mpg123 && tools.sox && tools.lame ? false : 'needs mpg123, sox and lame (apt-get install mpg123 sox lame)';
 if (noAudio && process.env.CI === 'true') throw new Error(String(noAudio));
 
 let broker: TestBroker;
@@ -53,7 +54,16 @@ after(async () => {
 });
 
 let boxes = 0;
-async function rig(opts: { pingMs?: number; watchdogS?: number; recoverS?: number; protocol?: number; unplugged?: boolean; log?: Logger } = {}) {
+async function rig(
+  opts: {
+    pingMs?: number;
+    watchdogS?: number;
+    recoverS?: number;
+    protocol?: number;
+    unplugged?: boolean;
+    log?: Logger;
+  } = {},
+) {
   const deviceId = `mcu-box-${++boxes}`;
   const dir = tempDir('mcu');
   const config = parseConfig({
@@ -86,12 +96,19 @@ async function rig(opts: { pingMs?: number; watchdogS?: number; recoverS?: numbe
   await agent.start();
   await centre.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 10_000, 'birth');
   const events = (type?: string) =>
-    centre.messages.filter((m) => m.topic.endsWith('/events')).map((m) => m.json()).filter((e) => type === undefined || e.type === type);
+    centre.messages
+      .filter((m) => m.topic.endsWith('/events'))
+      .map((m) => m.json())
+      .filter((e) => type === undefined || e.type === type);
   const heartbeats = () => centre.messages.filter((m) => m.topic.endsWith('/heartbeat')).map((m: Received) => m.json());
   const hw = (type: 'hw.fault' | 'hw.recovered', component: string, code: string) =>
     events(type).filter((e) => e.component === component && e.code === code);
   const waitHw = (type: 'hw.fault' | 'hw.recovered', component: string, code: string, ms = 8000) =>
-    centre.waitUntil(() => hw(type, component, code)[0], ms, `${type} ${component} ${code}: saw ${JSON.stringify(events().map((e) => `${String(e.type)} ${String(e.component ?? e.itemId)} ${String(e.code ?? '')}`))}`);
+    centre.waitUntil(
+      () => hw(type, component, code)[0],
+      ms,
+      `${type} ${component} ${code}: saw ${JSON.stringify(events().map((e) => `${String(e.type)} ${String(e.component ?? e.itemId)} ${String(e.code ?? '')}`))}`,
+    );
   return {
     agent,
     board,
@@ -111,7 +128,21 @@ async function rig(opts: { pingMs?: number; watchdogS?: number; recoverS?: numbe
 
 function occ(itemId: string, source: Source, durationMs: number, over: Partial<Occurrence> = {}): Occurrence {
   const start = Date.now();
-  return { key: `doc/${itemId}/${new Date(start).toISOString()}`, docId: 'doc', docVersion: 1, topic: 't', itemId, start, end: start + durationMs, durationMs, priority: 50, volume: undefined, source, media: [], ...over };
+  return {
+    key: `doc/${itemId}/${new Date(start).toISOString()}`,
+    docId: 'doc',
+    docVersion: 1,
+    topic: 't',
+    itemId,
+    start,
+    end: start + durationMs,
+    durationMs,
+    priority: 50,
+    volume: undefined,
+    source,
+    media: [],
+    ...over,
+  };
 }
 
 test('every simulator fault produces its hw.fault, then hw.recovered once clear, and the heartbeat says fault meanwhile', async () => {
@@ -129,11 +160,22 @@ test('every simulator fault produces its hw.fault, then hw.recovered once clear,
     const f = await r.waitHw('hw.fault', component, code);
     assert.equal(typeof f.message, 'string');
   }
-  const hbFault = await r.centre.waitUntil(() => r.heartbeats().find((h) => h.state === 'fault'), 8000, 'heartbeat state fault');
+  const hbFault = await r.centre.waitUntil(
+    () => r.heartbeats().find((h) => h.state === 'fault'),
+    8000,
+    'heartbeat state fault',
+  );
   assert.deepEqual((hbFault.amp as { fault: boolean }).fault, true, 'amp fault in the heartbeat');
   for (const [, clear] of cases) clear();
   for (const [, , component, code] of cases) await r.waitHw('hw.recovered', component, code);
-  await r.centre.waitUntil(() => { const hb = r.heartbeats().at(-1); return hb?.state === 'idle' ? hb : undefined; }, 10_000, 'heartbeat back to idle');
+  await r.centre.waitUntil(
+    () => {
+      const hb = r.heartbeats().at(-1);
+      return hb?.state === 'idle' ? hb : undefined;
+    },
+    10_000,
+    'heartbeat back to idle',
+  );
 
   // The other line state and amp causes, one after the other (they share a component).
   m.line('short');
@@ -193,23 +235,34 @@ test('the board watchdog trips while the host is quiet: reported, the amp is res
   await r.close();
 });
 
-test('a silent board is hw.fault mcu no_answer; a stream plays on meanwhile; the board is re-driven when it answers', { skip: noAudio }, async () => {
-  const r = await rig({ pingMs: 150 });
-  r.sim.model.silence(true);
-  await r.waitHw('hw.fault', 'mcu', 'no_answer');
-  const o = occ('relay', { kind: 'stream', url: streamUrl }, 2000);
-  r.agent.playback.fire(o, 0);
-  const st = await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'play.started while the board is silent');
-  assert.equal(st.itemId, 'relay');
-  const fin = await r.centre.waitUntil(() => r.events('play.finished')[0], 8000, 'play.finished');
-  // It played to the end of its slot (how much of the slot depends on how fast mpg123 started).
-  assert.ok(Date.parse(String(fin.ts)) >= o.end! - 100, `finished at ${String(fin.ts)}, slot end ${new Date(o.end!).toISOString()}`);
-  assert.ok(Number(fin.playedMs) > 0);
-  assert.equal(r.events('play.failed').length, 0);
-  r.sim.model.silence(false);
-  await r.waitHw('hw.recovered', 'mcu', 'no_answer', 10_000);
-  await r.close();
-});
+test(
+  'a silent board is hw.fault mcu no_answer; a stream plays on meanwhile; the board is re-driven when it answers',
+  { skip: noAudio },
+  async () => {
+    const r = await rig({ pingMs: 150 });
+    r.sim.model.silence(true);
+    await r.waitHw('hw.fault', 'mcu', 'no_answer');
+    const o = occ('relay', { kind: 'stream', url: streamUrl }, 2000);
+    r.agent.playback.fire(o, 0);
+    const st = await r.centre.waitUntil(
+      () => r.events('play.started')[0],
+      8000,
+      'play.started while the board is silent',
+    );
+    assert.equal(st.itemId, 'relay');
+    const fin = await r.centre.waitUntil(() => r.events('play.finished')[0], 8000, 'play.finished');
+    // It played to the end of its slot (how much of the slot depends on how fast mpg123 started).
+    assert.ok(
+      Date.parse(String(fin.ts)) >= o.end! - 100,
+      `finished at ${String(fin.ts)}, slot end ${new Date(o.end!).toISOString()}`,
+    );
+    assert.ok(Number(fin.playedMs) > 0);
+    assert.equal(r.events('play.failed').length, 0);
+    r.sim.model.silence(false);
+    await r.waitHw('hw.recovered', 'mcu', 'no_answer', 10_000);
+    await r.close();
+  },
+);
 
 test('FM: the item tunes the receiver, the heartbeat reports fm.rssi, a line fault names the occurrence, signal loss falls back', async () => {
   const r = await rig();
@@ -217,7 +270,11 @@ test('FM: the item tunes the receiver, the heartbeat reports fm.rssi, a line fau
   await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
   assert.equal(r.sim.model.state().fmFreq, 10_000);
   assert.equal(r.sim.model.state().input, 'fm');
-  const hb = await r.centre.waitUntil(() => r.heartbeats().find((h) => h.state === 'playing' && h.fm), 8000, 'heartbeat with fm');
+  const hb = await r.centre.waitUntil(
+    () => r.heartbeats().find((h) => h.state === 'playing' && h.fm),
+    8000,
+    'heartbeat with fm',
+  );
   assert.deepEqual(hb.fm, { freqMHz: 100, rssi: 45 });
 
   r.sim.model.line('short');
@@ -230,7 +287,11 @@ test('FM: the item tunes the receiver, the heartbeat reports fm.rssi, a line fau
   await r.waitHw('hw.fault', 'fm', 'no_signal');
   const fo = await r.centre.waitUntil(() => r.events('play.failover')[0], 8000, 'play.failover to the fallback');
   assert.deepEqual({ from: fo.from, to: fo.to }, { from: 'fm', to: 'fallback:line' });
-  await r.centre.waitUntil(() => (r.sim.model.state().input === 'line' ? true : undefined), 5000, 'input switched to line');
+  await r.centre.waitUntil(
+    () => (r.sim.model.state().input === 'line' ? true : undefined),
+    5000,
+    'input switched to line',
+  );
   await r.agent.playback.stopAll('stopped');
   await r.close();
 });
@@ -249,23 +310,30 @@ test('an ad-hoc FM play (not pre-warmed): the station is tuned before its input 
   const tune = at((c) => c.cmd === 'fm-tune' && c.freq === 10_150, 'FM_TUNE 101.5');
   const input = at((c) => c.cmd === 'select-input' && c.input === 'fm', 'SELECT_INPUT fm');
   const amp = at((c) => c.cmd === 'set-amp' && c.on, 'SET_AMP 1');
-  assert.ok(tune < input && tune < amp, `tuned first (the previous station never on air): ${JSON.stringify(log.map((c) => c.cmd))}`);
+  assert.ok(
+    tune < input && tune < amp,
+    `tuned first (the previous station never on air): ${JSON.stringify(log.map((c) => c.cmd))}`,
+  );
   await r.agent.playback.stopAll('stopped');
   await r.close();
 });
 
-test('a stream whose amplifier the board refuses (fault latched): play.failed hardware, never play.started', { skip: noAudio }, async () => {
-  const r = await rig();
-  r.sim.model.ampFault('overcurrent');
-  await r.waitHw('hw.fault', 'amp', 'overcurrent');
-  r.agent.playback.fire(occ('relay', { kind: 'stream', url: streamUrl }, 5000), 0);
-  const failed = await r.centre.waitUntil(() => r.events('play.failed')[0], 10_000, 'play.failed');
-  assert.equal(failed.reason, 'hardware');
-  assert.match(String(failed.message), /refused to switch it on/);
-  assert.equal(r.events('play.started').length, 0, 'no proof of play for audio into a refused amplifier');
-  r.sim.model.ampFault(null);
-  await r.close();
-});
+test(
+  'a stream whose amplifier the board refuses (fault latched): play.failed hardware, never play.started',
+  { skip: noAudio },
+  async () => {
+    const r = await rig();
+    r.sim.model.ampFault('overcurrent');
+    await r.waitHw('hw.fault', 'amp', 'overcurrent');
+    r.agent.playback.fire(occ('relay', { kind: 'stream', url: streamUrl }, 5000), 0);
+    const failed = await r.centre.waitUntil(() => r.events('play.failed')[0], 10_000, 'play.failed');
+    assert.equal(failed.reason, 'hardware');
+    assert.match(String(failed.message), /refused to switch it on/);
+    assert.equal(r.events('play.started').length, 0, 'no proof of play for audio into a refused amplifier');
+    r.sim.model.ampFault(null);
+    await r.close();
+  },
+);
 
 test('a board on another protocol version is reported and never driven', async () => {
   const r = await rig({ protocol: 2 });
@@ -341,7 +409,11 @@ test('an FM item: the input is selected once, at the warm-up, not again when the
   const switches = r.sim.model.state().inputSwitches;
   r.agent.playback.fire(o, 0);
   await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
-  assert.equal(r.sim.model.state().inputSwitches, switches, 'no second select (a muting firmware would clip the start)');
+  assert.equal(
+    r.sim.model.state().inputSwitches,
+    switches,
+    'no second select (a muting firmware would clip the start)',
+  );
   assert.equal(r.sim.model.log.filter((c) => c.cmd === 'select-input' && c.input === 'fm').length, 1);
   await r.agent.playback.stopAll('stopped');
   await r.close();
@@ -356,7 +428,10 @@ test('a line going from open to short: line_short raised first, line_open recove
   const rec = await r.waitHw('hw.recovered', 'line', 'line_open');
   assert.match(String(rec.message), /no longer open: now shorted \(0 Ω\)/);
   assert.doesNotMatch(String(rec.message), /line ok/);
-  const evs = r.events().filter((e) => e.component === 'line').map((e) => `${String(e.type)} ${String(e.code)}`);
+  const evs = r
+    .events()
+    .filter((e) => e.component === 'line')
+    .map((e) => `${String(e.type)} ${String(e.code)}`);
   assert.deepEqual(evs.slice(0, 3), ['hw.fault line_open', 'hw.fault line_short', 'hw.recovered line_open']);
   r.sim.model.line('ok');
   await r.waitHw('hw.recovered', 'line', 'line_short');
@@ -374,11 +449,18 @@ test('a reset whose BOOT was lost: reported and repaired within a ping period; s
   r.sim.model.reset('brown-out');
   const f = await r.waitHw('hw.fault', 'mcu', 'reset');
   assert.match(String(f.message), /brown-out, boot \d+/);
-  await r.centre.waitUntil(() => (r.sim.model.state().amp && r.sim.model.state().fmFreq === 9850 ? true : undefined), 5000, 'amp and tuner back');
+  await r.centre.waitUntil(
+    () => (r.sim.model.state().amp && r.sim.model.state().fmFreq === 9850 ? true : undefined),
+    5000,
+    'amp and tuner back',
+  );
   assert.ok(Date.now() - t0 < 3000, `repaired after ${Date.now() - t0} ms (ping period 200 ms)`);
   assert.equal(r.sim.model.state().input, 'fm');
   const faults = new FaultTracker({ recoverMs: 1000, report: () => undefined });
-  const stats = { sys: async () => ({ cpuTempC: null, load1: 0, memFreeMB: 500, diskFreeMB: 5000 }), clockSynced: async () => true } as unknown as SystemStats;
+  const stats = {
+    sys: async () => ({ cpuTempC: null, load1: 0, memFreeMB: 500, diskFreeMB: 5000 }),
+    clockSynced: async () => true,
+  } as unknown as SystemStats;
   const exec = createExecutor({
     clock: { now: () => Date.now() } as never,
     log: createLogger({ level: 'silent', pretty: false }),
@@ -396,7 +478,9 @@ test('a reset whose BOOT was lost: reported and repaired within a ping period; s
   });
   const out = await exec({ action: 'selftest' } as never);
   assert.equal(out.ok, true);
-  const mcu = (out as unknown as { result: { checks: { name: string; detail: string }[] } }).result.checks.find((c) => c.name === 'mcu');
+  const mcu = (out as unknown as { result: { checks: { name: string; detail: string }[] } }).result.checks.find(
+    (c) => c.name === 'mcu',
+  );
   assert.match(String(mcu?.detail), new RegExp(`boot ${before + 1}\\b`), 'the boot the board is in now');
   faults.stop();
   await r.board.setAmp(false);
@@ -414,15 +498,27 @@ test('a clean stop: no MCU_LOST, SET_AMP 0 / SELECT_INPUT ip sent once; board lo
   const from = r.sim.model.log.length;
   await r.agent.stop();
   const sent = r.sim.model.log.slice(from).map((c) => JSON.stringify(c));
-  assert.equal(sent.filter((c) => c === '{"cmd":"set-amp","on":false}').length, 1, `sent at shutdown: ${sent.join(' ')}`);
-  assert.equal(sent.filter((c) => c === '{"cmd":"select-input","input":"ip"}').length, 1, `sent at shutdown: ${sent.join(' ')}`);
+  assert.equal(
+    sent.filter((c) => c === '{"cmd":"set-amp","on":false}').length,
+    1,
+    `sent at shutdown: ${sent.join(' ')}`,
+  );
+  assert.equal(
+    sent.filter((c) => c === '{"cmd":"select-input","input":"ip"}').length,
+    1,
+    `sent at shutdown: ${sent.join(' ')}`,
+  );
   assert.equal(cap.lines.filter((l) => /MCU_LOST/.test(l)).length, 0, 'a clean stop is not a lost board');
   r.sim.stop();
   await r.centre.client.endAsync();
 
   // The board as the agent builds it from its configuration (hardware.ts): one "mod" per line.
   const cap2 = capturedLog();
-  const config = parseConfig({ deviceId: 'mod-box', mqtt: { url: 'mqtt://127.0.0.1:1' }, hardware: { board: 'mcu', mcu: { path: 'sim' } } });
+  const config = parseConfig({
+    deviceId: 'mod-box',
+    mqtt: { url: 'mqtt://127.0.0.1:1' },
+    hardware: { board: 'mcu', mcu: { path: 'sim' } },
+  });
   const board = await createBoard(config, cap2.log.child({ mod: 'board' }), systemClock);
   await board.init();
   await board.close();

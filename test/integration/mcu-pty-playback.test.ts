@@ -24,131 +24,183 @@ import { McuBoard } from '../../agent/adapters/mcu-board.js';
 const key = makeKey('centre-2026');
 const deviceId = 'mcu-pty-01';
 const T = topicsFor(DEFAULT_ROOT, deviceId, []);
-const simState = async (sim: ReturnType<typeof startSim>) => JSON.parse((await ask(sim, 'state', 'state ')).slice(6)) as { input: string; amp: boolean };
+const simState = async (sim: ReturnType<typeof startSim>) =>
+  JSON.parse((await ask(sim, 'state', 'state ')).slice(6)) as { input: string; amp: boolean };
 
-describe('the agent on an IO board over a socat pty pair', { skip: SOCAT ? false : 'socat not installed', timeout: 180_000 }, () => {
-  const dir = SOCAT ? tempDir('mcu-pty') : '';
-  let broker: TestBroker;
-  let socat: ChildProcess | undefined;
-  let sim: ReturnType<typeof startSim>;
-  let agent: Agent | undefined;
-  let centre: Watcher;
+describe(
+  'the agent on an IO board over a socat pty pair',
+  { skip: SOCAT ? false : 'socat not installed', timeout: 180_000 },
+  () => {
+    const dir = SOCAT ? tempDir('mcu-pty') : '';
+    let broker: TestBroker;
+    let socat: ChildProcess | undefined;
+    let sim: ReturnType<typeof startSim>;
+    let agent: Agent | undefined;
+    let centre: Watcher;
 
-  before(async () => {
-    broker = await startBroker();
-    socat = await startSocat(dir);
-    sim = startSim(dir, 3);
-    await sim.ready();
-    const log = createLogger({ level: 'silent', pretty: false });
-    const config = parseConfig({
-      deviceId,
-      groups: ['c26734'],
-      mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' },
-      trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
-      stateDir: join(dir, 'state'),
-      cacheDir: join(dir, 'cache'),
-      heartbeatS: 5,
-      // The shipped hold (5 s): the amplifier stays on between items, silent.
-      hardware: { board: 'mcu', ampWarmUpMs: 300, ampHoldMs: 5000, faultRecoverS: 1 },
-      audio: { player: 'stand-in' },
+    before(async () => {
+      broker = await startBroker();
+      socat = await startSocat(dir);
+      sim = startSim(dir, 3);
+      await sim.ready();
+      const log = createLogger({ level: 'silent', pretty: false });
+      const config = parseConfig({
+        deviceId,
+        groups: ['c26734'],
+        mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' },
+        trustedKeys: [{ kid: key.kid, publicKey: key.publicKey }],
+        stateDir: join(dir, 'state'),
+        cacheDir: join(dir, 'cache'),
+        heartbeatS: 5,
+        // The shipped hold (5 s): the amplifier stays on between items, silent.
+        hardware: { board: 'mcu', ampWarmUpMs: 300, ampHoldMs: 5000, faultRecoverS: 1 },
+        audio: { player: 'stand-in' },
+      });
+      const board = new McuBoard({
+        open: () => openPort(join(dir, 'host')),
+        watchdogS: 10,
+        log,
+        fmPollMs: 500,
+        bridge: { pingMs: 1000, backoff: { minMs: 100, maxMs: 1000 } },
+      });
+      centre = await Watcher.connect(broker.url, [deviceFilter(DEFAULT_ROOT, deviceId)]);
+      agent = new Agent({ config, log, board });
+      await agent.start();
+      await centre.waitFor((m) => m.topic === T.status && m.json().online === true, 15_000, 'birth');
+      await centre.waitFor(
+        (m) => m.topic === T.heartbeat && (m.json().mcu as { up?: boolean } | undefined)?.up === true,
+        20_000,
+        'a heartbeat with the board up',
+      );
     });
-    const board = new McuBoard({ open: () => openPort(join(dir, 'host')), watchdogS: 10, log, fmPollMs: 500, bridge: { pingMs: 1000, backoff: { minMs: 100, maxMs: 1000 } } });
-    centre = await Watcher.connect(broker.url, [deviceFilter(DEFAULT_ROOT, deviceId)]);
-    agent = new Agent({ config, log, board });
-    await agent.start();
-    await centre.waitFor((m) => m.topic === T.status && m.json().online === true, 15_000, 'birth');
-    await centre.waitFor((m) => m.topic === T.heartbeat && (m.json().mcu as { up?: boolean } | undefined)?.up === true, 20_000, 'a heartbeat with the board up');
-  });
 
-  after(async () => {
-    await agent?.stop();
-    await centre?.close();
-    await stopProc(sim?.proc);
-    await stopProc(socat);
-    await broker?.close();
-  });
+    after(async () => {
+      await agent?.stop();
+      await centre?.close();
+      await stopProc(sim?.proc);
+      await stopProc(socat);
+      await broker?.close();
+    });
 
-  const event = (type: string, pred: (e: Record<string, unknown>) => boolean, ms: number, what: string) =>
-    centre.waitFor((m) => m.topic === T.events && m.json().type === type && pred(m.json()), ms, what).then((m) => m.json());
-  const events = (type: string, cmdId: string) => centre.messages.filter((m) => m.topic === T.events && m.json().type === type && m.json().cmdId === cmdId);
+    const event = (type: string, pred: (e: Record<string, unknown>) => boolean, ms: number, what: string) =>
+      centre
+        .waitFor((m) => m.topic === T.events && m.json().type === type && pred(m.json()), ms, what)
+        .then((m) => m.json());
+    const events = (type: string, cmdId: string) =>
+      centre.messages.filter((m) => m.topic === T.events && m.json().type === type && m.json().cmdId === cmdId);
 
-  async function send(action: string, args: Record<string, unknown>): Promise<string> {
-    const cmd = commandDoc(deviceId, action, args);
-    await publishOnce(broker.url, T.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
-    return cmd.id;
-  }
-
-  /** Index in the board's log of the first command matching, failing with the log if none. */
-  function indexOf(log: { cmd: string; [k: string]: unknown }[], p: (c: { cmd: string; [k: string]: unknown }) => boolean, what: string): number {
-    const i = log.findIndex(p);
-    assert.ok(i >= 0, `${what} executed by the board: ${JSON.stringify(log)}`);
-    return i;
-  }
-
-  /** FM_TUNE before SELECT_INPUT fm, and before SET_AMP 1 if the amplifier was off (within the hold it stays on, silent). */
-  function assertTunedFirst(log: { cmd: string; [k: string]: unknown }[], freq: number): void {
-    const tune = indexOf(log, (c) => c.cmd === 'fm-tune' && c.freq === freq, `FM_TUNE ${freq}`);
-    const input = indexOf(log, (c) => c.cmd === 'select-input' && c.input === 'fm', 'SELECT_INPUT fm');
-    const amp = log.findIndex((c) => c.cmd === 'set-amp' && c.on === true);
-    assert.ok(tune < input && (amp < 0 || tune < amp), `tuned before the input and the amplifier (the previous station never on air): ${JSON.stringify(log)}`);
-  }
-
-  /** After an FM item ends, its station leaves the air at once, though the amplifier is held on. */
-  async function offAirAfter(what: string): Promise<number> {
-    const t0 = Date.now();
-    for (;;) {
-      const s = await simState(sim);
-      if (s.input !== 'fm' || !s.amp) return Date.now() - t0;
-      assert.ok(Date.now() - t0 < 2000, `${what}: the FM station still on the held amplifier after 2 s (${JSON.stringify(s)})`);
-      await new Promise((r) => setTimeout(r, 20));
+    async function send(action: string, args: Record<string, unknown>): Promise<string> {
+      const cmd = commandDoc(deviceId, action, args);
+      await publishOnce(broker.url, T.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
+      return cmd.id;
     }
-  }
 
-  test('an ad-hoc FM play and a scheduled FM item: the station is tuned before SELECT_INPUT fm and SET_AMP 1, in the board\'s own log', async () => {
-    // A station on air before, so a late tune would put it on the speakers.
-    const first = await send('play', { source: { kind: 'fm', freqMHz: 98.5 }, durationS: 1, priority: 75 });
-    await event('play.finished', (e) => e.cmdId === first, 15_000, 'the first FM play.finished');
-    const offMs = await offAirAfter('the first FM play');
-
-    let from = (await simLog(sim)).length;
-    const adhoc = await send('play', { source: { kind: 'fm', freqMHz: 101.5 }, durationS: 1, priority: 75 });
-    await event('play.started', (e) => e.cmdId === adhoc, 15_000, 'the ad-hoc FM play.started');
-    assertTunedFirst(await simLog(sim, from), 10_150);
-    await event('play.finished', (e) => e.cmdId === adhoc, 15_000, 'the ad-hoc FM play.finished');
-
-    from = (await simLog(sim)).length;
-    const at = Math.ceil((Date.now() + 4000) / 1000) * 1000;
-    const doc = scheduleDoc({ id: 'pty-fm', target: { devices: [deviceId] }, items: [{ id: 'vov1', source: { kind: 'fm', freqMHz: 99.9 }, at: new Date(at).toISOString(), durationS: 1 }] });
-    await publishOnce(broker.url, T.deviceSchedule, await sign(doc, key), true);
-    await event('play.started', (e) => e.itemId === 'vov1', 20_000, 'the scheduled FM play.started');
-    assertTunedFirst(await simLog(sim, from), 9990);
-    await event('play.finished', (e) => e.itemId === 'vov1', 15_000, 'the scheduled FM play.finished');
-    await offAirAfter('the scheduled FM item');
-    process.stdout.write(`# FM play.finished -> station off the air (amplifier held 5 s): ${offMs} ms\n`);
-  });
-
-  test('an amplifier the board refuses (fault latched): play.failed hardware and no play.started, for fm, line, stream and file', async () => {
-    const body = randomBytes(16_000);
-    mediaFiles.set('/pty-alert.mp3', body);
-    const media = { id: 'alert', url: `${mediaBase}/pty-alert.mp3`, sha256: createHash('sha256').update(body).digest('hex'), bytes: body.length, durationMs: 1000 };
-    await sim.script('amp-fault overcurrent');
-    await event('hw.fault', (e) => e.component === 'amp' && e.code === 'overcurrent', 10_000, 'hw.fault amp overcurrent');
-    const kinds: [string, Record<string, unknown>][] = [
-      ['fm', { source: { kind: 'fm', freqMHz: 99.0 }, durationS: 2 }],
-      ['line', { source: { kind: 'line' }, durationS: 2 }],
-      ['stream', { source: { kind: 'stream', url: `${mediaBase}/live.mp3` }, durationS: 2 }],
-      ['file', { source: { kind: 'file', media: ['alert'] }, media: [media] }],
-    ];
-    for (const [kind, args] of kinds) {
-      const id = await send('play', { ...args, priority: 100 });
-      const failed = await event('play.failed', (e) => e.cmdId === id, 20_000, `${kind}: play.failed`);
-      assert.equal(failed.reason, 'hardware', `${kind}: ${JSON.stringify(failed)}`);
-      assert.equal(events('play.started', id).length, 0, `${kind}: no proof of play for audio into a refused amplifier`);
+    /** Index in the board's log of the first command matching, failing with the log if none. */
+    function indexOf(
+      log: { cmd: string; [k: string]: unknown }[],
+      p: (c: { cmd: string; [k: string]: unknown }) => boolean,
+      what: string,
+    ): number {
+      const i = log.findIndex(p);
+      assert.ok(i >= 0, `${what} executed by the board: ${JSON.stringify(log)}`);
+      return i;
     }
-    await sim.script('amp-fault clear');
-    await event('hw.recovered', (e) => e.component === 'amp' && e.code === 'overcurrent', 10_000, 'hw.recovered amp overcurrent');
-    // Cleared: the same file plays.
-    const ok = await send('play', { source: { kind: 'file', media: ['alert'] }, media: [media], priority: 100 });
-    await event('play.started', (e) => e.cmdId === ok, 20_000, 'play.started once the fault cleared');
-  });
-});
+
+    /** FM_TUNE before SELECT_INPUT fm, and before SET_AMP 1 if the amplifier was off (within the hold it stays on, silent). */
+    function assertTunedFirst(log: { cmd: string; [k: string]: unknown }[], freq: number): void {
+      const tune = indexOf(log, (c) => c.cmd === 'fm-tune' && c.freq === freq, `FM_TUNE ${freq}`);
+      const input = indexOf(log, (c) => c.cmd === 'select-input' && c.input === 'fm', 'SELECT_INPUT fm');
+      const amp = log.findIndex((c) => c.cmd === 'set-amp' && c.on === true);
+      assert.ok(
+        tune < input && (amp < 0 || tune < amp),
+        `tuned before the input and the amplifier (the previous station never on air): ${JSON.stringify(log)}`,
+      );
+    }
+
+    /** After an FM item ends, its station leaves the air at once, though the amplifier is held on. */
+    async function offAirAfter(what: string): Promise<number> {
+      const t0 = Date.now();
+      for (;;) {
+        const s = await simState(sim);
+        if (s.input !== 'fm' || !s.amp) return Date.now() - t0;
+        assert.ok(
+          Date.now() - t0 < 2000,
+          `${what}: the FM station still on the held amplifier after 2 s (${JSON.stringify(s)})`,
+        );
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+
+    test("an ad-hoc FM play and a scheduled FM item: the station is tuned before SELECT_INPUT fm and SET_AMP 1, in the board's own log", async () => {
+      // A station on air before, so a late tune would put it on the speakers.
+      const first = await send('play', { source: { kind: 'fm', freqMHz: 98.5 }, durationS: 1, priority: 75 });
+      await event('play.finished', (e) => e.cmdId === first, 15_000, 'the first FM play.finished');
+      const offMs = await offAirAfter('the first FM play');
+
+      let from = (await simLog(sim)).length;
+      const adhoc = await send('play', { source: { kind: 'fm', freqMHz: 101.5 }, durationS: 1, priority: 75 });
+      await event('play.started', (e) => e.cmdId === adhoc, 15_000, 'the ad-hoc FM play.started');
+      assertTunedFirst(await simLog(sim, from), 10_150);
+      await event('play.finished', (e) => e.cmdId === adhoc, 15_000, 'the ad-hoc FM play.finished');
+
+      from = (await simLog(sim)).length;
+      const at = Math.ceil((Date.now() + 4000) / 1000) * 1000;
+      const doc = scheduleDoc({
+        id: 'pty-fm',
+        target: { devices: [deviceId] },
+        items: [{ id: 'vov1', source: { kind: 'fm', freqMHz: 99.9 }, at: new Date(at).toISOString(), durationS: 1 }],
+      });
+      await publishOnce(broker.url, T.deviceSchedule, await sign(doc, key), true);
+      await event('play.started', (e) => e.itemId === 'vov1', 20_000, 'the scheduled FM play.started');
+      assertTunedFirst(await simLog(sim, from), 9990);
+      await event('play.finished', (e) => e.itemId === 'vov1', 15_000, 'the scheduled FM play.finished');
+      await offAirAfter('the scheduled FM item');
+      process.stdout.write(`# FM play.finished -> station off the air (amplifier held 5 s): ${offMs} ms\n`);
+    });
+
+    test('an amplifier the board refuses (fault latched): play.failed hardware and no play.started, for fm, line, stream and file', async () => {
+      const body = randomBytes(16_000);
+      mediaFiles.set('/pty-alert.mp3', body);
+      const media = {
+        id: 'alert',
+        url: `${mediaBase}/pty-alert.mp3`,
+        sha256: createHash('sha256').update(body).digest('hex'),
+        bytes: body.length,
+        durationMs: 1000,
+      };
+      await sim.script('amp-fault overcurrent');
+      await event(
+        'hw.fault',
+        (e) => e.component === 'amp' && e.code === 'overcurrent',
+        10_000,
+        'hw.fault amp overcurrent',
+      );
+      const kinds: [string, Record<string, unknown>][] = [
+        ['fm', { source: { kind: 'fm', freqMHz: 99.0 }, durationS: 2 }],
+        ['line', { source: { kind: 'line' }, durationS: 2 }],
+        ['stream', { source: { kind: 'stream', url: `${mediaBase}/live.mp3` }, durationS: 2 }],
+        ['file', { source: { kind: 'file', media: ['alert'] }, media: [media] }],
+      ];
+      for (const [kind, args] of kinds) {
+        const id = await send('play', { ...args, priority: 100 });
+        const failed = await event('play.failed', (e) => e.cmdId === id, 20_000, `${kind}: play.failed`);
+        assert.equal(failed.reason, 'hardware', `${kind}: ${JSON.stringify(failed)}`);
+        assert.equal(
+          events('play.started', id).length,
+          0,
+          `${kind}: no proof of play for audio into a refused amplifier`,
+        );
+      }
+      await sim.script('amp-fault clear');
+      await event(
+        'hw.recovered',
+        (e) => e.component === 'amp' && e.code === 'overcurrent',
+        10_000,
+        'hw.recovered amp overcurrent',
+      );
+      // Cleared: the same file plays.
+      const ok = await send('play', { source: { kind: 'file', media: ['alert'] }, media: [media], priority: 100 });
+      await event('play.started', (e) => e.cmdId === ok, 20_000, 'play.started once the fault cleared');
+    });
+  },
+);

@@ -30,7 +30,11 @@ function media(size: number): { ref: MediaRef; body: Buffer; path: string } {
   const body = randomBytes(size);
   const path = `/media/${id}.mp3`;
   files.set(path, body);
-  return { ref: { id, url: base + path, sha256: createHash('sha256').update(body).digest('hex'), bytes: size }, body, path };
+  return {
+    ref: { id, url: base + path, sha256: createHash('sha256').update(body).digest('hex'), bytes: size },
+    body,
+    path,
+  };
 }
 
 /** A clock that moves 1 s per reading, so "least recently used" never ties. */
@@ -49,7 +53,9 @@ interface Box {
   firstSeq: number;
 }
 
-function box(opts: { dir?: string; fetch?: Parameters<typeof createHttpFetcher>[0] } & Partial<MediaCacheDeps> = {}): Box {
+function box(
+  opts: { dir?: string; fetch?: Parameters<typeof createHttpFetcher>[0] } & Partial<MediaCacheDeps> = {},
+): Box {
   const dir = opts.dir ?? tempDir('media');
   const cacheDir = join(dir, 'cache');
   const clock = steppingClock();
@@ -69,10 +75,25 @@ function box(opts: { dir?: string; fetch?: Parameters<typeof createHttpFetcher>[
   return { cache, outbox, db, dir, cacheDir, firstSeq: outbox.highestSeq + 1 };
 }
 
-const soon = (ref: MediaRef, inMin = 60): MediaNeed => ({ media: ref, firstUseAt: Date.parse('2026-11-26T00:00:00Z') + inMin * 60_000 });
-const want = (b: Box, refs: MediaRef[], inForce: MediaRef[] = refs) => b.cache.setNeeds(refs.map((r, i) => soon(r, 60 + i)), new Set(inForce.map((r) => r.sha256)));
+const soon = (ref: MediaRef, inMin = 60): MediaNeed => ({
+  media: ref,
+  firstUseAt: Date.parse('2026-11-26T00:00:00Z') + inMin * 60_000,
+});
+const want = (b: Box, refs: MediaRef[], inForce: MediaRef[] = refs) =>
+  b.cache.setNeeds(
+    refs.map((r, i) => soon(r, 60 + i)),
+    new Set(inForce.map((r) => r.sha256)),
+  );
 
-type Ev = { type: string; mediaId?: string; sha256?: string; reason?: string; bytes?: number; seq: number; epoch: string };
+type Ev = {
+  type: string;
+  mediaId?: string;
+  sha256?: string;
+  reason?: string;
+  bytes?: number;
+  seq: number;
+  epoch: string;
+};
 const events = (b: Box): Ev[] => b.outbox.peekAfter(b.firstSeq - 1, 100_000).map((r) => JSON.parse(r.body) as Ev);
 
 async function until<T>(what: string, f: () => T | undefined | false, ms = 30_000): Promise<T> {
@@ -84,8 +105,10 @@ async function until<T>(what: string, f: () => T | undefined | false, ms = 30_00
     await sleep(20);
   }
 }
-const cachedEvent = (b: Box, ref: MediaRef) => until(`media.cached ${ref.id}`, () => events(b).find((e) => e.type === 'media.cached' && e.sha256 === ref.sha256));
-const fileIs = (b: Box, ref: MediaRef, body: Buffer) => assert.ok(readFileSync(join(b.cacheDir, ref.sha256)).equals(body), 'cached bytes are the media');
+const cachedEvent = (b: Box, ref: MediaRef) =>
+  until(`media.cached ${ref.id}`, () => events(b).find((e) => e.type === 'media.cached' && e.sha256 === ref.sha256));
+const fileIs = (b: Box, ref: MediaRef, body: Buffer) =>
+  assert.ok(readFileSync(join(b.cacheDir, ref.sha256)).equals(body), 'cached bytes are the media');
 
 /** A new cache that wants just `m`: resolves once it is cached and its bytes are checked. */
 async function cacheOne(m: { ref: MediaRef; body: Buffer }): Promise<Box> {
@@ -105,11 +128,17 @@ test('good bytes: one request, file under its hash, a row, one media.cached in t
   await b.cache.start();
   want(b, [m.ref]);
   const ev = await cachedEvent(b, m.ref);
-  assert.deepEqual({ mediaId: ev.mediaId, bytes: ev.bytes, seq: ev.seq, epoch: ev.epoch }, { mediaId: m.ref.id, bytes: 3 * MB, seq: 1, epoch: b.outbox.epoch });
+  assert.deepEqual(
+    { mediaId: ev.mediaId, bytes: ev.bytes, seq: ev.seq, epoch: ev.epoch },
+    { mediaId: m.ref.id, bytes: 3 * MB, seq: 1, epoch: b.outbox.epoch },
+  );
   fileIs(b, m.ref, m.body);
   assert.equal(b.cache.pathFor(m.ref.sha256), join(b.cacheDir, m.ref.sha256));
   assert.deepEqual(b.cache.figures(), { bytes: 3 * MB, ready: 1, pending: 0, failed: 0 });
-  assert.equal((b.db.prepare('SELECT bytes FROM media WHERE sha256 = ?').get(m.ref.sha256) as { bytes: number }).bytes, 3 * MB);
+  assert.equal(
+    (b.db.prepare('SELECT bytes FROM media WHERE sha256 = ?').get(m.ref.sha256) as { bytes: number }).bytes,
+    3 * MB,
+  );
   assert.equal(hitsFor(m.path).length, 1);
   assert.equal(hitsFor(m.path)[0]!.range, undefined);
   assert.equal(existsSync(partPath(b.cacheDir, m.ref.sha256)), false);
@@ -156,10 +185,17 @@ test('a server that stalls: the idle timeout fires, retries resume, media.failed
   await cachedEvent(b, m.ref);
   fileIs(b, m.ref, m.body);
   const failed = events(b).filter((e) => e.type === 'media.failed');
-  assert.deepEqual(failed.map((e) => e.reason), ['timeout'], 'two timeouts, one report');
+  assert.deepEqual(
+    failed.map((e) => e.reason),
+    ['timeout'],
+    'two timeouts, one report',
+  );
   const h = hitsFor(m.path);
   assert.equal(h.length, 3);
-  assert.deepEqual(h.map((x) => x.range), [undefined, `bytes=${MB / 2}-`, `bytes=${MB / 2 + 64 * 1024}-`]);
+  assert.deepEqual(
+    h.map((x) => x.range),
+    [undefined, `bytes=${MB / 2}-`, `bytes=${MB / 2 + 64 * 1024}-`],
+  );
   assert.equal(sentFor(m.path), 2 * MB);
   await b.cache.stop();
 });
@@ -175,7 +211,13 @@ test('HTTP errors: 503s are retried and reported once per streak; a 404 is repor
   await cachedEvent(b, flaky.ref);
   await sleep(300);
   const failed = events(b).filter((e) => e.type === 'media.failed');
-  assert.deepEqual(failed.map((e) => [e.mediaId, e.reason]).sort(), [[flaky.ref.id, 'http-503'], [gone.ref.id, 'http-404']].sort());
+  assert.deepEqual(
+    failed.map((e) => [e.mediaId, e.reason]).sort(),
+    [
+      [flaky.ref.id, 'http-503'],
+      [gone.ref.id, 'http-404'],
+    ].sort(),
+  );
   assert.equal(hitsFor(flaky.path).length, 4);
   assert.equal(hitsFor(gone.path).length, 1);
   assert.deepEqual(b.cache.figures(), { bytes: MB, ready: 1, pending: 0, failed: 1 });
@@ -197,7 +239,10 @@ test('a few at a time (concurrency 2), soonest first use first', async () => {
   const b = box();
   await b.cache.start();
   // Listed in one order, played in the reverse one.
-  b.cache.setNeeds(ms.map((m, i) => soon(m.ref, 100 - i)), new Set(ms.map((m) => m.ref.sha256)));
+  b.cache.setNeeds(
+    ms.map((m, i) => soon(m.ref, 100 - i)),
+    new Set(ms.map((m) => m.ref.sha256)),
+  );
   for (const m of ms) await cachedEvent(b, m.ref);
   server.off('request', onReq);
   assert.equal(maxActive, 2);
@@ -218,20 +263,26 @@ test('the fetcher follows redirects, refuses a wrong Content-Length, and never w
 
   const wrongLength = media(MB);
   script.set(wrongLength.path, [{ body: randomBytes(MB + 1) }]);
-  const e1 = await fetcher.fetch({ url: wrongLength.ref.url, sha256: wrongLength.ref.sha256, bytes: MB, cacheDir }).catch((e: MediaFetchError) => e);
+  const e1 = await fetcher
+    .fetch({ url: wrongLength.ref.url, sha256: wrongLength.ref.sha256, bytes: MB, cacheDir })
+    .catch((e: MediaFetchError) => e);
   assert.ok(e1 instanceof MediaFetchError);
   assert.deepEqual([e1.reason, e1.retryable], ['length', false]);
   assert.equal(existsSync(partPath(cacheDir, wrongLength.ref.sha256)), false, 'refused on the header: nothing written');
 
   const runOn = media(MB);
   script.set(runOn.path, [{ body: Buffer.concat([runOn.body, randomBytes(2 * MB)]), noLength: true }]);
-  const e2 = await fetcher.fetch({ url: runOn.ref.url, sha256: runOn.ref.sha256, bytes: MB, cacheDir }).catch((e: MediaFetchError) => e);
+  const e2 = await fetcher
+    .fetch({ url: runOn.ref.url, sha256: runOn.ref.sha256, bytes: MB, cacheDir })
+    .catch((e: MediaFetchError) => e);
   assert.ok(e2 instanceof MediaFetchError);
   assert.deepEqual([e2.reason, e2.retryable], ['length', false]);
   assert.equal(existsSync(partPath(cacheDir, runOn.ref.sha256)), false);
   assert.equal(existsSync(join(cacheDir, runOn.ref.sha256)), false);
 
-  const e3 = await fetcher.fetch({ url: `${base}/nothing-here`, sha256: runOn.ref.sha256, bytes: MB, cacheDir }).catch((e: MediaFetchError) => e);
+  const e3 = await fetcher
+    .fetch({ url: `${base}/nothing-here`, sha256: runOn.ref.sha256, bytes: MB, cacheDir })
+    .catch((e: MediaFetchError) => e);
   assert.deepEqual([(e3 as MediaFetchError).reason, (e3 as MediaFetchError).retryable], ['http-404', false]);
 });
 
@@ -309,7 +360,11 @@ test('fetchNow (the media of a play command): the paths once verified, null when
   const b = box({ clock: systemClock }); // the deadline is wall time: a real clock here
   await b.cache.start();
   assert.deepEqual(await b.cache.fetchNow([m.ref], Date.now() + 30_000), [join(b.cacheDir, m.ref.sha256)]);
-  assert.deepEqual(await b.cache.fetchNow([m.ref], Date.now() + 30_000), [join(b.cacheDir, m.ref.sha256)], 'already cached: at once');
+  assert.deepEqual(
+    await b.cache.fetchNow([m.ref], Date.now() + 30_000),
+    [join(b.cacheDir, m.ref.sha256)],
+    'already cached: at once',
+  );
   const gone = media(1000);
   files.delete(gone.path); // 404: a permanent failure, retried only hours later
   const t0 = Date.now();
@@ -326,7 +381,10 @@ test('fetchNow of a medium a schedule also names (in force, its need held or far
   await b.cache.start();
   // The schedule's document names both; its horizon needs only `later`, a day ahead (an
   // item held on a clock behind is not in the horizon at all).
-  b.cache.setNeeds([{ media: later.ref, firstUseAt: Date.now() + 86_400_000 }], new Set([m.ref.sha256, later.ref.sha256]));
+  b.cache.setNeeds(
+    [{ media: later.ref, firstUseAt: Date.now() + 86_400_000 }],
+    new Set([m.ref.sha256, later.ref.sha256]),
+  );
   const t0 = Date.now();
   assert.deepEqual(await b.cache.fetchNow([m.ref], Date.now() + 30_000), [join(b.cacheDir, m.ref.sha256)]);
   process.stdout.write(`# command media also in a schedule: fetched in ${Date.now() - t0} ms\n`);
@@ -370,7 +428,8 @@ test('eviction: least recently used first, never media in force or in the horizo
 test('start/stop many times, with a download in flight: no timers or sockets left behind', async () => {
   const m = media(2 * MB);
   script.set(m.path, [{ delayMs: 50 }]);
-  const resources = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length;
+  const resources = () =>
+    process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length;
   const before = resources();
   const b = box();
   for (let i = 0; i < 10; i++) {
@@ -381,7 +440,11 @@ test('start/stop many times, with a download in flight: no timers or sockets lef
   }
   await until('resources released', () => resources() <= before, 10_000);
   assert.ok(hitsFor(m.path).length >= 2, 'each start resumed the download');
-  assert.ok(hitsFor(m.path).slice(1).every((h) => h.range !== undefined || h.sent === 0));
+  assert.ok(
+    hitsFor(m.path)
+      .slice(1)
+      .every((h) => h.range !== undefined || h.sent === 0),
+  );
 });
 
 test('SD-card wear: a play marks its media used in memory at once, in the database at most hourly', async () => {
@@ -391,7 +454,8 @@ test('SD-card wear: a play marks its media used in memory at once, in the databa
   await b.cache.start();
   want(b, [a.ref]);
   await cachedEvent(b, a.ref);
-  const stored = () => Date.parse(b.db.prepare('SELECT last_used_at FROM media WHERE sha256 = ?').pluck().get(a.ref.sha256) as string);
+  const stored = () =>
+    Date.parse(b.db.prepare('SELECT last_used_at FROM media WHERE sha256 = ?').pluck().get(a.ref.sha256) as string);
   const cachedAt = stored();
   const changes = () => b.db.prepare('SELECT total_changes()').pluck().get() as number;
   const before = changes();

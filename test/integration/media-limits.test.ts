@@ -11,7 +11,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openDb } from '../../agent/adapters/sqlite-db.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
-import { createHttpFetcher, partPath, MediaFetchError, type HttpFetcherOptions } from '../../agent/adapters/media-fetch.js';
+import {
+  createHttpFetcher,
+  partPath,
+  MediaFetchError,
+  type HttpFetcherOptions,
+} from '../../agent/adapters/media-fetch.js';
 import { MediaStore } from '../../agent/adapters/media-store.js';
 import { MediaCache, type MediaCacheDeps } from '../../agent/runtime/media-cache.js';
 import { classifyAddress } from '../../agent/domain/address-class.js';
@@ -28,7 +33,11 @@ function media(size: number, tag = 'm'): { ref: MediaRef; body: Buffer; path: st
   const body = randomBytes(size);
   const path = `/limits/${id}.mp3`;
   files.set(path, body);
-  return { ref: { id, url: base + path, sha256: createHash('sha256').update(body).digest('hex'), bytes: size }, body, path };
+  return {
+    ref: { id, url: base + path, sha256: createHash('sha256').update(body).digest('hex'), bytes: size },
+    body,
+    path,
+  };
 }
 
 const T0 = Date.parse('2026-11-26T00:00:00Z');
@@ -52,7 +61,8 @@ function box(fetch: HttpFetcherOptions, more: Partial<MediaCacheDeps> = {}) {
     retry: { minMs: 60_000, maxMs: 60_000 },
     ...more,
   });
-  const events = () => outbox.peekAfter(0, 10_000).map((r) => JSON.parse(r.body) as { type: string; sha256?: string; reason?: string });
+  const events = () =>
+    outbox.peekAfter(0, 10_000).map((r) => JSON.parse(r.body) as { type: string; sha256?: string; reason?: string });
   return { cache, cacheDir, events };
 }
 
@@ -70,7 +80,8 @@ async function until<T>(what: string, f: () => T | undefined | false, ms: number
 function requestLog() {
   const t0 = performance.now();
   const at: { path: string; ms: number; range: string | undefined }[] = [];
-  const on = (req: IncomingMessage) => at.push({ path: req.url ?? '', ms: performance.now() - t0, range: req.headers.range });
+  const on = (req: IncomingMessage) =>
+    at.push({ path: req.url ?? '', ms: performance.now() - t0, range: req.headers.range });
   server.prependListener('request', on);
   return { at, since: () => performance.now() - t0, off: () => server.off('request', on) };
 }
@@ -89,23 +100,43 @@ test('two trickling media fill both slots; a good medium needed sooner preempts 
   const log = requestLog();
   try {
     await b.cache.start();
-    b.cache.setNeeds(slow.map((s) => inS(s.ref, 3600)), new Set(slow.map((s) => s.ref.sha256)));
+    b.cache.setNeeds(
+      slow.map((s) => inS(s.ref, 3600)),
+      new Set(slow.map((s) => s.ref.sha256)),
+    );
     await until('both slow media requested', () => slow.every((s) => log.at.some((h) => h.path === s.path)), 5_000);
     await sleep(1_500); // both slots trickling
     const wantedAt = log.since();
-    b.cache.setNeeds([inS(good.ref, 75), ...slow.map((s) => inS(s.ref, 3600))], new Set([good.ref.sha256, ...slow.map((s) => s.ref.sha256)]));
-    await until('good medium cached', () => b.events().find((e) => e.type === 'media.cached' && e.sha256 === good.ref.sha256), 20_000);
+    b.cache.setNeeds(
+      [inS(good.ref, 75), ...slow.map((s) => inS(s.ref, 3600))],
+      new Set([good.ref.sha256, ...slow.map((s) => s.ref.sha256)]),
+    );
+    await until(
+      'good medium cached',
+      () => b.events().find((e) => e.type === 'media.cached' && e.sha256 === good.ref.sha256),
+      20_000,
+    );
     const goodReq = log.at.find((h) => h.path === good.path)!;
     // The slow attempts began >= 1.5 s before and cannot be behind the rate before 8 s:
     // anything under 6 s is preemption, not a slot freed by too-slow.
-    assert.ok(goodReq.ms - wantedAt < 6_000, `the good medium was requested ${Math.round(goodReq.ms - wantedAt)} ms after it was needed (no waiting for a deadline)`);
+    assert.ok(
+      goodReq.ms - wantedAt < 6_000,
+      `the good medium was requested ${Math.round(goodReq.ms - wantedAt)} ms after it was needed (no waiting for a deadline)`,
+    );
     assert.ok(readFileSync(join(b.cacheDir, good.ref.sha256)).equals(good.body));
     // The slow ones: each attempt aborted once behind the minimum rate, reported too-slow, once.
-    const failed = await until('both slow media reported', () => {
-      const f = b.events().filter((e) => e.type === 'media.failed');
-      return f.length >= 2 && f;
-    }, 30_000);
-    assert.deepEqual(failed.map((e) => [e.sha256, e.reason]).sort(), slow.map((s) => [s.ref.sha256, 'too-slow']).sort());
+    const failed = await until(
+      'both slow media reported',
+      () => {
+        const f = b.events().filter((e) => e.type === 'media.failed');
+        return f.length >= 2 && f;
+      },
+      30_000,
+    );
+    assert.deepEqual(
+      failed.map((e) => [e.sha256, e.reason]).sort(),
+      slow.map((s) => [s.ref.sha256, 'too-slow']).sort(),
+    );
     // One was preempted (a second request that resumed from what it had), the other fell behind.
     const reqs = slow.map((s) => log.at.filter((h) => h.path === s.path));
     assert.deepEqual(reqs.map((r) => r.length).sort(), [1, 2], JSON.stringify(reqs));
@@ -113,7 +144,11 @@ test('two trickling media fill both slots; a good medium needed sooner preempts 
     const failedAt = log.since();
     assert.ok(failedAt - once.ms >= 8_000, 'not aborted during its 8 s of set-up');
     // Partial bytes kept for a later resume.
-    for (const s of slow) assert.ok(existsSync(partPath(b.cacheDir, s.ref.sha256)) && statSync(partPath(b.cacheDir, s.ref.sha256)).size > 0, 'the .part is kept');
+    for (const s of slow)
+      assert.ok(
+        existsSync(partPath(b.cacheDir, s.ref.sha256)) && statSync(partPath(b.cacheDir, s.ref.sha256)).size > 0,
+        'the .part is kept',
+      );
     assert.deepEqual(b.cache.figures(), { bytes: good.body.length, ready: 1, pending: 0, failed: 2 });
   } finally {
     log.off();
@@ -130,20 +165,37 @@ test('two large trickling media needed first: aborted once behind the minimum ra
   const log = requestLog();
   try {
     await b.cache.start();
-    b.cache.setNeeds([inS(slow[0]!.ref, 30), inS(slow[1]!.ref, 40), inS(good.ref, 75)], new Set([...slow, good].map((m) => m.ref.sha256)));
-    await until('good medium cached', () => b.events().find((e) => e.type === 'media.cached' && e.sha256 === good.ref.sha256), 20_000);
+    b.cache.setNeeds(
+      [inS(slow[0]!.ref, 30), inS(slow[1]!.ref, 40), inS(good.ref, 75)],
+      new Set([...slow, good].map((m) => m.ref.sha256)),
+    );
+    await until(
+      'good medium cached',
+      () => b.events().find((e) => e.type === 'media.cached' && e.sha256 === good.ref.sha256),
+      20_000,
+    );
     const goodReq = log.at.find((h) => h.path === good.path)!;
     const firstSlow = Math.min(...slow.map((s) => log.at.find((h) => h.path === s.path)!.ms));
     // 3 s of set-up, then behind at once: the good medium starts once a slow one is aborted, not later.
     // (Their size-long deadline would be 1049 s: 15 s is a generous bound for ~4 s.)
-    assert.ok(goodReq.ms - firstSlow >= 3_000 && goodReq.ms - firstSlow < 15_000, `good requested ${Math.round(goodReq.ms - firstSlow)} ms after the slow ones`);
+    assert.ok(
+      goodReq.ms - firstSlow >= 3_000 && goodReq.ms - firstSlow < 15_000,
+      `good requested ${Math.round(goodReq.ms - firstSlow)} ms after the slow ones`,
+    );
     // Both fall behind at about the same moment; the second may be aborted just after the
     // good medium (which took the first one's slot) is cached: wait for it, not for a time.
     const failed = () => b.events().filter((e) => e.type === 'media.failed');
     await until('both slow media aborted', () => failed().length >= 2, 15_000);
-    assert.deepEqual(failed().map((e) => e.reason), ['too-slow', 'too-slow']);
+    assert.deepEqual(
+      failed().map((e) => e.reason),
+      ['too-slow', 'too-slow'],
+    );
     // Retried after the backoff, resuming from the bytes kept.
-    await until('a slow medium retried', () => slow.some((s) => log.at.filter((h) => h.path === s.path).length >= 2), 10_000);
+    await until(
+      'a slow medium retried',
+      () => slow.some((s) => log.at.filter((h) => h.path === s.path).length >= 2),
+      10_000,
+    );
     const retry = log.at.filter((h) => slow.some((s) => s.path === h.path))[2]!;
     assert.match(retry.range ?? '', /^bytes=[1-9]\d*-$/, 'the retry resumes with Range');
   } finally {
@@ -155,20 +207,32 @@ test('two large trickling media needed first: aborted once behind the minimum ra
 // ---- redirects ----
 
 const cacheDir = () => join(tempDir('redirect'), 'cache');
-const failure = (p: Promise<unknown>) => p.then(() => assert.fail('expected a failure'), (e: unknown) => e as MediaFetchError);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => assert.fail('expected a failure'),
+    (e: unknown) => e as MediaFetchError,
+  );
 
 test('redirects: 3 hops are followed, a 4th is refused; only to http(s)', async () => {
   const fetcher = createHttpFetcher({ idleTimeoutMs: 5_000 });
   const m = media(4096);
   const chain = (name: string, n: number) => {
-    for (let i = 0; i < n; i++) script.set(`/hop/${name}/${i}`, [{ redirectTo: i + 1 < n ? `/hop/${name}/${i + 1}` : m.path }]);
+    for (let i = 0; i < n; i++)
+      script.set(`/hop/${name}/${i}`, [{ redirectTo: i + 1 < n ? `/hop/${name}/${i + 1}` : m.path }]);
     return `${base}/hop/${name}/0`;
   };
-  const r = await fetcher.fetch({ url: chain('three', 3), sha256: m.ref.sha256, bytes: m.ref.bytes, cacheDir: cacheDir() });
+  const r = await fetcher.fetch({
+    url: chain('three', 3),
+    sha256: m.ref.sha256,
+    bytes: m.ref.bytes,
+    cacheDir: cacheDir(),
+  });
   assert.ok(readFileSync(r.path).equals(m.body));
 
   const before = hitsFor(m.path).length;
-  const e = await failure(fetcher.fetch({ url: chain('four', 4), sha256: m.ref.sha256, bytes: m.ref.bytes, cacheDir: cacheDir() }));
+  const e = await failure(
+    fetcher.fetch({ url: chain('four', 4), sha256: m.ref.sha256, bytes: m.ref.bytes, cacheDir: cacheDir() }),
+  );
   assert.ok(e instanceof MediaFetchError);
   assert.deepEqual([e.reason, e.retryable], ['redirect', false]);
   assert.match(e.message, /redirected more than 3 times/);
@@ -177,7 +241,9 @@ test('redirects: 3 hops are followed, a 4th is refused; only to http(s)', async 
 
   for (const to of ['file:///etc/passwd', 'ftp://127.0.0.1/x.mp3', 'gopher://127.0.0.1/x']) {
     script.set('/hop/scheme', [{ redirectTo: to }]);
-    const e2 = await failure(fetcher.fetch({ url: `${base}/hop/scheme`, sha256: m.ref.sha256, bytes: m.ref.bytes, cacheDir: cacheDir() }));
+    const e2 = await failure(
+      fetcher.fetch({ url: `${base}/hop/scheme`, sha256: m.ref.sha256, bytes: m.ref.bytes, cacheDir: cacheDir() }),
+    );
     assert.deepEqual([e2.reason, e2.retryable], ['redirect', false], to);
     assert.match(e2.message, /only http and https are followed/);
   }
@@ -195,9 +261,15 @@ test('a redirect from a public host to loopback is refused, by address or by nam
   const port = new URL(base).port;
   try {
     const fetcher = createHttpFetcher({ idleTimeoutMs: 5_000, classifyAddress: publicish });
-    for (const to of [`${base}${m.path}`, `http://localhost:${port}${m.path}`, `http://[::ffff:127.0.0.1]:${port}${m.path}`]) {
+    for (const to of [
+      `${base}${m.path}`,
+      `http://localhost:${port}${m.path}`,
+      `http://[::ffff:127.0.0.1]:${port}${m.path}`,
+    ]) {
       target = to;
-      const e = await failure(fetcher.fetch({ url: cdnUrl, sha256: m.ref.sha256, bytes: m.ref.bytes, cacheDir: cacheDir() }));
+      const e = await failure(
+        fetcher.fetch({ url: cdnUrl, sha256: m.ref.sha256, bytes: m.ref.bytes, cacheDir: cacheDir() }),
+      );
       assert.deepEqual([e.reason, e.retryable], ['redirect', false], `${to}: ${e.message}`);
       assert.match(e.message, /a redirect from a public host leads to .* \(loopback\); refused/);
     }
@@ -205,7 +277,12 @@ test('a redirect from a public host to loopback is refused, by address or by nam
 
     // The same redirect with the real classifier (127.0.0.2 is loopback too) is followed.
     target = `http://localhost:${port}${m.path}`;
-    const r = await createHttpFetcher({ idleTimeoutMs: 5_000 }).fetch({ url: cdnUrl, sha256: m.ref.sha256, bytes: m.ref.bytes, cacheDir: cacheDir() });
+    const r = await createHttpFetcher({ idleTimeoutMs: 5_000 }).fetch({
+      url: cdnUrl,
+      sha256: m.ref.sha256,
+      bytes: m.ref.bytes,
+      cacheDir: cacheDir(),
+    });
     assert.ok(readFileSync(r.path).equals(m.body));
   } finally {
     cdn.close();

@@ -19,7 +19,10 @@ import { createMpg123Player, type Mpg123Options } from '../../agent/adapters/mpg
 import { LoaError } from '../../agent/errors.js';
 
 const tools = audioTools();
-assert.ok(tools.mpg123 && tools.sox && tools.lame, `these tests need the Debian packages mpg123, sox and lame: ${JSON.stringify(tools)}`);
+assert.ok(
+  tools.mpg123 && tools.sox && tools.lame,
+  `these tests need the Debian packages mpg123, sox and lame: ${JSON.stringify(tools)}`,
+);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const paced = (o: Partial<Mpg123Options> = {}) => createMpg123Player({ output: { kind: 'paced' }, ...o });
@@ -56,7 +59,7 @@ const server = createServer((req, res) => {
     const limit = Math.min(route.stallAt ?? Infinity, route.closeAt ?? Infinity);
     const send = (n: number) => {
       n = Math.min(n, limit - sent);
-      for (let left = n; left > 0; ) {
+      for (let left = n; left > 0;) {
         const at = sent % loopMp3.length;
         const chunk = loopMp3.subarray(at, Math.min(loopMp3.length, at + left));
         res.write(chunk);
@@ -78,15 +81,26 @@ after(() => {
 });
 
 const good = makeTone({ seconds: 1.5 });
-playerContract('mpg123 (paced)', () => paced(), { goodFile: good, badFile: makeNotAudio(), streamUrl: () => `${base}/live.mp3` });
+playerContract('mpg123 (paced)', () => paced(), {
+  goodFile: good,
+  badFile: makeNotAudio(),
+  streamUrl: () => `${base}/live.mp3`,
+});
 
 // ---- files ----
 
 test('files play back to back with no gap: every byte, in real time, no underrun', async () => {
-  const parts = [makeTone({ seconds: 0.7 }), makeTone({ seconds: 1.1, freq: 550 }), makeTone({ seconds: 0.9, freq: 660 })];
+  const parts = [
+    makeTone({ seconds: 0.7 }),
+    makeTone({ seconds: 1.1, freq: 550 }),
+    makeTone({ seconds: 0.9, freq: 660 }),
+  ];
   const expected = parts.reduce((n, p) => n + decodedBytes(p), 0);
   let bytes = 0;
-  const s = createMpg123Player({ output: { kind: 'paced', onPcm: (b) => (bytes += b.length) } }).play({ source: file(...parts), volume: 100 });
+  const s = createMpg123Player({ output: { kind: 'paced', onPcm: (b) => (bytes += b.length) } }).play({
+    source: file(...parts),
+    volume: 100,
+  });
   const startedAt = await s.started;
   const end = await s.ended;
   assert.equal(end.reason, 'end', end.message);
@@ -94,12 +108,17 @@ test('files play back to back with no gap: every byte, in real time, no underrun
   assert.equal(s.underruns, 0, 'the pipe never ran dry between files');
   const playedMs = end.at - startedAt;
   const audioMs = (expected / (44100 * 4)) * 1000;
-  assert.ok(playedMs >= audioMs - 60 && playedMs < audioMs + 1500, `played ${playedMs} ms for ${audioMs.toFixed(0)} ms of audio (paced, not 10 ms)`);
+  assert.ok(
+    playedMs >= audioMs - 60 && playedMs < audioMs + 1500,
+    `played ${playedMs} ms for ${audioMs.toFixed(0)} ms of audio (paced, not 10 ms)`,
+  );
 });
 
 test('setVolume while playing: the audio after it is at the new level within 2 s (what mpg123 and the pipe already hold is not)', async (t) => {
   const chunks: { at: number; peak: number }[] = [];
-  const player = createMpg123Player({ output: { kind: 'paced', onPcm: (b) => chunks.push({ at: performance.now(), peak: pcmPeak(b) }) } });
+  const player = createMpg123Player({
+    output: { kind: 'paced', onPcm: (b) => chunks.push({ at: performance.now(), peak: pcmPeak(b) }) },
+  });
   const live = player.play({ source: file(makeTone({ seconds: 3 })), volume: 100 });
   await live.started;
   await sleep(1000);
@@ -116,14 +135,22 @@ test('setVolume while playing: the audio after it is at the new level within 2 s
   const after = chunks.filter((c) => c.at > firstLow.at + 50);
   // Never louder than a quarter after it; the bulk at a quarter (the last chunk may hold the encoder's tail of silence).
   const ratios = after.map((c) => c.peak / full);
-  assert.ok(after.length > 10 && ratios.every((r) => r < 0.28), `after the change: ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
-  assert.ok(ratios.filter((r) => r > 0.22).length >= ratios.length - 2, `after the change: ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
+  assert.ok(
+    after.length > 10 && ratios.every((r) => r < 0.28),
+    `after the change: ${ratios.map((r) => r.toFixed(2)).join(' ')}`,
+  );
+  assert.ok(
+    ratios.filter((r) => r > 0.22).length >= ratios.length - 2,
+    `after the change: ${ratios.map((r) => r.toFixed(2)).join(' ')}`,
+  );
 });
 
 test('volume takes effect: peak at 25 is a quarter of the peak at 100', async () => {
   const peakAt = async (volume: number) => {
     let peak = 0;
-    const s = createMpg123Player({ output: { kind: 'paced', onPcm: (b) => (peak = Math.max(peak, pcmPeak(b))) } }).play({ source: file(makeTone({ seconds: 0.5 })), volume });
+    const s = createMpg123Player({ output: { kind: 'paced', onPcm: (b) => (peak = Math.max(peak, pcmPeak(b))) } }).play(
+      { source: file(makeTone({ seconds: 0.5 })), volume },
+    );
     assert.equal((await s.ended).reason, 'end');
     return peak;
   };
@@ -135,7 +162,10 @@ test('volume takes effect: peak at 25 is a quarter of the peak at 100', async ()
 
 test('started is the first PCM out, not the spawn', async () => {
   let firstPcm = 0;
-  const s = createMpg123Player({ output: { kind: 'paced', onPcm: () => (firstPcm ||= Date.now()) } }).play({ source: file(good), volume: 50 });
+  const s = createMpg123Player({ output: { kind: 'paced', onPcm: () => (firstPcm ||= Date.now()) } }).play({
+    source: file(good),
+    volume: 50,
+  });
   const at = await s.started;
   assert.ok(Math.abs(at - firstPcm) <= 5, `started ${at}, first PCM ${firstPcm}`);
   await s.stop();
@@ -167,7 +197,10 @@ test('a missing file fails with the reason mpg123 gives', async () => {
 
 test('a missing binary fails with PLAYER_MISSING', async () => {
   const s = paced({ bin: 'mpg123-not-installed' }).play({ source: file(good), volume: 50 });
-  await assert.rejects(s.started, (e: unknown) => e instanceof LoaError && e.code === 'PLAYER_MISSING' && /install mpg123/.test(e.message));
+  await assert.rejects(
+    s.started,
+    (e: unknown) => e instanceof LoaError && e.code === 'PLAYER_MISSING' && /install mpg123/.test(e.message),
+  );
   const end = await s.ended;
   assert.equal(end.reason, 'failed');
   assert.equal(end.exitCode, null);
@@ -185,9 +218,15 @@ test('alsa: a card that does not exist fails at once, saying the audio output fa
 
 test('alsa mode: started comes from the @F progress lines (mpg123 -o dummy in place of a card)', async () => {
   const bin = join(tempDir('mpg123-bin'), 'mpg123-dummy');
-  writeFileSync(bin, '#!/bin/sh\n# the adapter asks for -o alsa; a machine without a card gets the dummy output\nexec mpg123 -R --remote-err -o dummy\n');
+  writeFileSync(
+    bin,
+    '#!/bin/sh\n# the adapter asks for -o alsa; a machine without a card gets the dummy output\nexec mpg123 -R --remote-err -o dummy\n',
+  );
   chmodSync(bin, 0o755);
-  const s = createMpg123Player({ bin, output: { kind: 'alsa', device: 'hw:0,0' } }).play({ source: file(good, good), volume: 50 });
+  const s = createMpg123Player({ bin, output: { kind: 'alsa', device: 'hw:0,0' } }).play({
+    source: file(good, good),
+    volume: 50,
+  });
   const at = await s.started;
   const end = await s.ended;
   assert.equal(end.reason, 'end', end.message);
@@ -210,7 +249,10 @@ test('stop() while playing: the process is gone when it resolves', async (t) => 
 });
 
 test('stop() of a stream blocked on the network: SIGKILL after the grace', async (t) => {
-  const s = paced({ stallTimeoutMs: 60_000 }).play({ source: { kind: 'stream', url: `${base}/stalls.mp3` }, volume: 50 });
+  const s = paced({ stallTimeoutMs: 60_000 }).play({
+    source: { kind: 'stream', url: `${base}/stalls.mp3` },
+    volume: 50,
+  });
   await s.started;
   await sleep(3300); // the 3 s it got are played; mpg123 now waits in read()
   const t0 = performance.now();
@@ -246,7 +288,10 @@ test('stream: a 404 fails, and says so', async () => {
 
 test('stream: data stops mid-way (connection open) → failed by stallTimeoutMs, "went silent"', async () => {
   let lastPcm = 0;
-  const s = createMpg123Player({ output: { kind: 'paced', onPcm: () => (lastPcm = Date.now()) }, stallTimeoutMs: 1000 }).play({
+  const s = createMpg123Player({
+    output: { kind: 'paced', onPcm: () => (lastPcm = Date.now()) },
+    stallTimeoutMs: 1000,
+  }).play({
     source: { kind: 'stream', url: `${base}/stalls.mp3` },
     volume: 50,
   });

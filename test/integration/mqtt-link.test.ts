@@ -44,7 +44,9 @@ linkContract('MqttLink', async (prefix) => {
   // The centre: a plain mqtt.js client that saw everything under the prefix since now.
   const centre = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
   const seen: CentreMessage[] = [];
-  centre.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString('utf8'), retain: packet.retain }));
+  centre.on('message', (topic, payload, packet) =>
+    seen.push({ topic, payload: payload.toString('utf8'), retain: packet.retain }),
+  );
   await centre.subscribeAsync(`${prefix}/#`, { qos: 1 });
   return {
     link: l,
@@ -90,7 +92,10 @@ test('subscriptions are renewed after a broker restart that lost the session', a
 
     await broker.stop();
     await until(() => (l.connected ? undefined : true), 5000, 'link to notice');
-    await assert.rejects(l.publish('x', 'y', { qos: 1, retain: false }), (e: Error & { code?: string }) => e.code === 'MQTT_OFFLINE');
+    await assert.rejects(
+      l.publish('x', 'y', { qos: 1, retain: false }),
+      (e: Error & { code?: string }) => e.code === 'MQTT_OFFLINE',
+    );
     await broker.start();
     await until(() => (ups.length >= 2 ? true : undefined), 10_000, 'reconnection');
     assert.equal(ups[1], false, 'the restarted broker kept no session');
@@ -127,7 +132,9 @@ test('the link keeps mqtt-packet from pre-building a Buffer for each of the 65,5
   await up;
   await l.publish('t/no-write-cache/x', 'y', { qos: 1, retain: false });
   // The copy of mqtt-packet that mqtt.js itself loaded.
-  const packet = createRequire(createRequire(import.meta.url).resolve('mqtt'))('mqtt-packet') as { writeToStream: { cacheNumbers: boolean } };
+  const packet = createRequire(createRequire(import.meta.url).resolve('mqtt'))('mqtt-packet') as {
+    writeToStream: { cacheNumbers: boolean };
+  };
   assert.equal(packet.writeToStream.cacheNumbers, false);
   await l.stop();
 });

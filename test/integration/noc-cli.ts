@@ -30,10 +30,18 @@ const shellQuote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
  * terminal: standard output and error then both arrive on stdout(), in order. `wrap`: a
  * command line to run noc under, e.g. ['prlimit', '--nofile=1024:1024', '--'].
  */
-export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}, o: { tty?: boolean; wrap?: string[] } = {}): NocProcess {
+export function spawnNoc(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  o: { tty?: boolean; wrap?: string[] } = {},
+): NocProcess {
   const argv = [...(o.wrap ?? []), process.execPath, '--import', 'tsx', NOC_CLI, ...args];
   const [cmd, ...cmdArgs] = o.tty ? ['script', '-qfec', argv.map(shellQuote).join(' '), '/dev/null'] : argv;
-  const proc = spawn(cmd!, cmdArgs, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(cmd!, cmdArgs, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out = { stdout: '', stderr: '' };
   const listeners = new Set<() => void>();
   proc.stdout!.setEncoding('utf8');
@@ -64,7 +72,11 @@ export function spawnNoc(args: string[], env: NodeJS.ProcessEnv = {}, o: { tty?:
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`noc ${args[0]}: no ${re} on ${stream} within ${timeoutMs} ms; stderr:\n${out.stderr.slice(-2000)}${stream === 'stdout' ? `\nstdout:\n${JSON.stringify(out.stdout.slice(-1500))}` : ''}`));
+          reject(
+            new Error(
+              `noc ${args[0]}: no ${re} on ${stream} within ${timeoutMs} ms; stderr:\n${out.stderr.slice(-2000)}${stream === 'stdout' ? `\nstdout:\n${JSON.stringify(out.stdout.slice(-1500))}` : ''}`,
+            ),
+          );
         }, timeoutMs);
         const done = () => {
           clearTimeout(timer);

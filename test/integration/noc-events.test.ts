@@ -53,39 +53,121 @@ function collector(db: string, clientId: string, extra: string[] = []): NocProce
   return spawnNoc(['events', '--broker', broker.url, '--db', db, '--client-id', clientId, ...extra]);
 }
 
-const event = (device: string, body: Record<string, unknown>) => box.publishAsync(deviceTopic(ROOT, device, 'events'), JSON.stringify(body), { qos: 1 });
+const event = (device: string, body: Record<string, unknown>) =>
+  box.publishAsync(deviceTopic(ROOT, device, 'events'), JSON.stringify(body), { qos: 1 });
 
 test('each event stored once; duplicates dropped; events sent while down arrive; CSV line by line', async () => {
   const dir = tempDir('noc-events');
   const db = join(dir, 'events.sqlite');
   let c = collector(db, 'noc-events-test');
   await c.waitFor(/collecting loa\/v1\/d\/\+\/events, loa\/v1\/d\/\+\/status/, 20_000);
-  await box.publishAsync(deviceTopic(ROOT, 'vn-01', 'status'), JSON.stringify({ online: true, ts: '2026-11-26T00:00:00.000Z', bootId: 'b1', epoch: 'E1', groups: ['all', 'c26734'] }), { qos: 1, retain: true });
-  await box.publishAsync(deviceTopic(ROOT, 'vn-02', 'status'), JSON.stringify({ online: true, ts: '2026-11-26T00:00:00.000Z', bootId: 'b2', epoch: 'E2', groups: ['all'] }), { qos: 1, retain: true });
+  await box.publishAsync(
+    deviceTopic(ROOT, 'vn-01', 'status'),
+    JSON.stringify({
+      online: true,
+      ts: '2026-11-26T00:00:00.000Z',
+      bootId: 'b1',
+      epoch: 'E1',
+      groups: ['all', 'c26734'],
+    }),
+    { qos: 1, retain: true },
+  );
+  await box.publishAsync(
+    deviceTopic(ROOT, 'vn-02', 'status'),
+    JSON.stringify({ online: true, ts: '2026-11-26T00:00:00.000Z', bootId: 'b2', epoch: 'E2', groups: ['all'] }),
+    { qos: 1, retain: true },
+  );
 
-  const news = { itemId: 'morning-news', docId: 'c26734-daily', docVersion: 42, occurrence: '2026-11-26T06:30:00+07:00', lateMs: 8, source: 'file', priority: 50 };
-  const finished = { epoch: 'E1', seq: 2, ts: '2026-11-25T23:31:55.200Z', type: 'play.finished', ...news, playedMs: 115_200 };
+  const news = {
+    itemId: 'morning-news',
+    docId: 'c26734-daily',
+    docVersion: 42,
+    occurrence: '2026-11-26T06:30:00+07:00',
+    lateMs: 8,
+    source: 'file',
+    priority: 50,
+  };
+  const finished = {
+    epoch: 'E1',
+    seq: 2,
+    ts: '2026-11-25T23:31:55.200Z',
+    type: 'play.finished',
+    ...news,
+    playedMs: 115_200,
+  };
   await event('vn-01', { epoch: 'E1', seq: 1, ts: '2026-11-25T23:30:00.008Z', type: 'play.started', ...news });
   await event('vn-01', finished);
   await event('vn-01', finished); // re-sent after a lost PUBACK: the same (device, epoch, seq)
-  await event('vn-01', { epoch: 'E1', seq: 3, ts: '2026-11-26T10:00:00.000Z', type: 'play.skipped', itemId: 'noon, "special"', docId: 'c26734-daily', occurrence: '2026-11-26T17:00:00+07:00', reason: 'busy' });
-  await event('vn-02', { epoch: 'E2', seq: 1, ts: '2026-11-25T23:30:01.000Z', type: 'play.started', ...news, lateMs: 1000 });
-  await event('vn-02', { epoch: 'E2', seq: 2, ts: '2026-11-25T23:30:31.000Z', type: 'play.failed', ...news, lateMs: 1000, reason: 'decode', message: 'bad frame, at 30 s' });
+  await event('vn-01', {
+    epoch: 'E1',
+    seq: 3,
+    ts: '2026-11-26T10:00:00.000Z',
+    type: 'play.skipped',
+    itemId: 'noon, "special"',
+    docId: 'c26734-daily',
+    occurrence: '2026-11-26T17:00:00+07:00',
+    reason: 'busy',
+  });
+  await event('vn-02', {
+    epoch: 'E2',
+    seq: 1,
+    ts: '2026-11-25T23:30:01.000Z',
+    type: 'play.started',
+    ...news,
+    lateMs: 1000,
+  });
+  await event('vn-02', {
+    epoch: 'E2',
+    seq: 2,
+    ts: '2026-11-25T23:30:31.000Z',
+    type: 'play.failed',
+    ...news,
+    lateMs: 1000,
+    reason: 'decode',
+    message: 'bad frame, at 30 s',
+  });
   // Same epoch and seq, another device: another event (the device comes from the topic).
-  await event('vn-03', { epoch: 'E1', seq: 1, ts: '2026-11-26T00:00:00.000Z', type: 'hw.fault', component: 'amp', code: 'overload', message: 'x' });
+  await event('vn-03', {
+    epoch: 'E1',
+    seq: 1,
+    ts: '2026-11-26T00:00:00.000Z',
+    type: 'hw.fault',
+    component: 'amp',
+    code: 'overload',
+    message: 'x',
+  });
   await until('6 stored events', 15_000, () => (stored(db) === 6 ? true : undefined));
 
   // The collector down: events published meanwhile wait in its persistent session.
   assert.equal(await c.stop(), 0);
   assert.match(c.stderr(), /stopped; 6 stored, 1 duplicates dropped, 0 invalid, 2 births/);
-  await event('vn-02', { epoch: 'E2', seq: 3, ts: '2026-11-25T23:45:00.000Z', type: 'play.started', ...news, occurrence: '2026-11-26T06:45:00+07:00', lateMs: 0 });
+  await event('vn-02', {
+    epoch: 'E2',
+    seq: 3,
+    ts: '2026-11-25T23:45:00.000Z',
+    type: 'play.started',
+    ...news,
+    occurrence: '2026-11-26T06:45:00+07:00',
+    lateMs: 0,
+  });
   c = collector(db, 'noc-events-test');
   await c.waitFor(/collecting/, 20_000);
   await until('the event sent while the collector was down', 20_000, () => (stored(db) === 7 ? true : undefined));
   assert.equal(await c.stop(), 0);
 
   const csvFile = join(dir, 'pop.csv');
-  const x = await runNoc(['events', 'export', '--db', db, '--from', '2026-11-26', '--to', '2026-11-26', '--out', csvFile]);
+  const x = await runNoc([
+    'events',
+    'export',
+    '--db',
+    db,
+    '--from',
+    '2026-11-26',
+    '--to',
+    '2026-11-26',
+    '--out',
+    csvFile,
+  ]);
   assert.equal(x.code, 0, x.stderr);
   assert.match(x.stderr, /4 occurrences from 2026-11-26 to 2026-11-26 \(Asia\/Ho_Chi_Minh\)/);
   const text = readFileSync(csvFile, 'utf8');
@@ -99,9 +181,26 @@ test('each event stored once; duplicates dropped; events sent while down arrive;
     '',
   ]);
   // The group filter and an empty range.
-  const g = await runNoc(['events', 'export', '--db', db, '--from', '2026-11-26', '--to', '2026-11-26', '--group', 'c26734']);
+  const g = await runNoc([
+    'events',
+    'export',
+    '--db',
+    db,
+    '--from',
+    '2026-11-26',
+    '--to',
+    '2026-11-26',
+    '--group',
+    'c26734',
+  ]);
   assert.equal(g.code, 0, g.stderr);
-  assert.deepEqual(g.stdout.split('\r\n').slice(1, -1).map((l) => l.split(',')[0]), ['vn-01', 'vn-01']);
+  assert.deepEqual(
+    g.stdout
+      .split('\r\n')
+      .slice(1, -1)
+      .map((l) => l.split(',')[0]),
+    ['vn-01', 'vn-01'],
+  );
   const none = await runNoc(['events', 'export', '--db', db, '--from', '2026-11-27', '--to', '2026-11-30']);
   assert.equal(none.stdout.split('\r\n').length, 2);
   const bad = await runNoc(['events', 'export', '--db', db, '--from', '2026-11-31', '--to', '2026-11-30']);
@@ -112,18 +211,35 @@ test('each event stored once; duplicates dropped; events sent while down arrive;
 test('--share: two instances split the events, none lost, none stored twice', async () => {
   const dir = tempDir('noc-share');
   const dbs = [join(dir, 'a.sqlite'), join(dir, 'b.sqlite')];
-  const cs = [collector(dbs[0]!, 'noc-share-a', ['--share', 'noc']), collector(dbs[1]!, 'noc-share-b', ['--share', 'noc'])];
+  const cs = [
+    collector(dbs[0]!, 'noc-share-a', ['--share', 'noc']),
+    collector(dbs[1]!, 'noc-share-b', ['--share', 'noc']),
+  ];
   await Promise.all(cs.map((c) => c.waitFor(/collecting \$share\/noc\/loa\/v1\/d\/\+\/events/, 20_000)));
   const n = 200;
   // Each a distinct occurrence (one minute apart on 2026-11-26), so the export counts them.
   const occ = (i: number) => new Date(Date.parse('2026-11-26T00:00:00+07:00') + i * 60_000).toISOString();
-  for (let i = 0; i < n; i++) void event(`sh-${i % 4}`, { epoch: `E${i % 4}`, seq: Math.floor(i / 4) + 1, ts: new Date().toISOString(), type: 'play.skipped', itemId: 'news', docId: 'daily', occurrence: occ(i), reason: 'busy' });
-  await until(`${n} events across both databases`, 20_000, () => (stored(dbs[0]!) + stored(dbs[1]!) === n ? true : undefined));
+  for (let i = 0; i < n; i++)
+    void event(`sh-${i % 4}`, {
+      epoch: `E${i % 4}`,
+      seq: Math.floor(i / 4) + 1,
+      ts: new Date().toISOString(),
+      type: 'play.skipped',
+      itemId: 'news',
+      docId: 'daily',
+      occurrence: occ(i),
+      reason: 'busy',
+    });
+  await until(`${n} events across both databases`, 20_000, () =>
+    stored(dbs[0]!) + stored(dbs[1]!) === n ? true : undefined,
+  );
   await sleep(500); // nothing more trickles in
   for (const c of cs) assert.equal(await c.stop(), 0);
   const keys = dbs.map((db) => {
     const s = new EventStore(db, { readonly: true });
-    const k = (s.db.prepare("SELECT device_id || '/' || epoch || '/' || seq AS k FROM events").all() as { k: string }[]).map((r) => r.k);
+    const k = (
+      s.db.prepare("SELECT device_id || '/' || epoch || '/' || seq AS k FROM events").all() as { k: string }[]
+    ).map((r) => r.k);
     s.close();
     return new Set(k);
   });
@@ -133,7 +249,18 @@ test('--share: two instances split the events, none lost, none stored twice', as
   assert.equal([...a].filter((k) => b.has(k)).length, 0, 'no event in both');
   assert.equal(new Set([...a, ...b]).size, n, 'no event missing');
   // The proof of play of the whole fleet: both files given to one export.
-  const x = await runNoc(['events', 'export', '--db', dbs[0]!, '--db', dbs[1]!, '--from', '2026-11-26', '--to', '2026-11-26']);
+  const x = await runNoc([
+    'events',
+    'export',
+    '--db',
+    dbs[0]!,
+    '--db',
+    dbs[1]!,
+    '--from',
+    '2026-11-26',
+    '--to',
+    '2026-11-26',
+  ]);
   assert.equal(x.code, 0, x.stderr);
   assert.equal(x.stdout.split('\r\n').length, n + 2, 'header, one row per event, final CRLF');
 });

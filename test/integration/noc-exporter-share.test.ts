@@ -27,29 +27,55 @@ function family(text: string, name: string): Map<string, number> {
   return m;
 }
 
-test('--share: every instance has every box, the event counters are split and add up', { timeout: 120_000 }, async (t) => {
-  broker = await startBroker();
-  // Without mosquitto startBroker falls back to aedes (and fails under CI=true).
-  if (!broker.supportsV5) return t.skip('mosquitto not installed: the aedes fallback has no shared subscriptions (apt-get install mosquitto; under CI=true a missing mosquitto is a failure, not a skip)');
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const exporters = ports.map((port, i) => {
-    const p = spawnNoc(['exporter', '--broker', broker!.url, '--listen', `127.0.0.1:${port}`, ...(i < 2 ? ['--share', 'g'] : [])]);
-    procs.push(p);
-    return p;
-  });
-  await Promise.all(exporters.map((e) => e.waitFor(/serving http/, 30_000)));
-  const sim = spawnNoc(['simulate', '--broker', broker.url, '--boxes', '4', '--heartbeat', '1', '--play-every', '0.3']);
-  procs.push(sim);
-  await sim.waitFor(/ready: 4 of 4/, 30_000);
-  await sleep(6000);
-  assert.equal(await sim.stop(), 0); // clean deaths: what plays is interrupted, then nothing more
-  await sleep(2000);
-  const pages = await Promise.all(ports.map(async (port) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text()));
-  const [a, b, all] = pages as [string, string, string];
-  for (const page of pages) assert.equal(family(page, 'loa_box_online').size, 4, 'every instance knows every box');
-  // Every play.* event: started, then finished or interrupted (the clean stop interrupts what plays).
-  const plays = (page: string) => [...family(page, 'loa_box_plays_total').values()].reduce((s, n) => s + n, 0);
-  assert.ok(plays(all) >= 8, `plays happened (${plays(all)} events)`);
-  assert.ok(plays(a) > 0 && plays(b) > 0, `both shared instances got events (${plays(a)} + ${plays(b)})`);
-  assert.equal(plays(a) + plays(b), plays(all), 'the shared instances split the events, none lost or doubled');
-});
+test(
+  '--share: every instance has every box, the event counters are split and add up',
+  { timeout: 120_000 },
+  async (t) => {
+    broker = await startBroker();
+    // Without mosquitto startBroker falls back to aedes (and fails under CI=true).
+    if (!broker.supportsV5)
+      return t.skip(
+        'mosquitto not installed: the aedes fallback has no shared subscriptions (apt-get install mosquitto; under CI=true a missing mosquitto is a failure, not a skip)',
+      );
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const exporters = ports.map((port, i) => {
+      const p = spawnNoc([
+        'exporter',
+        '--broker',
+        broker!.url,
+        '--listen',
+        `127.0.0.1:${port}`,
+        ...(i < 2 ? ['--share', 'g'] : []),
+      ]);
+      procs.push(p);
+      return p;
+    });
+    await Promise.all(exporters.map((e) => e.waitFor(/serving http/, 30_000)));
+    const sim = spawnNoc([
+      'simulate',
+      '--broker',
+      broker.url,
+      '--boxes',
+      '4',
+      '--heartbeat',
+      '1',
+      '--play-every',
+      '0.3',
+    ]);
+    procs.push(sim);
+    await sim.waitFor(/ready: 4 of 4/, 30_000);
+    await sleep(6000);
+    assert.equal(await sim.stop(), 0); // clean deaths: what plays is interrupted, then nothing more
+    await sleep(2000);
+    const pages = await Promise.all(
+      ports.map(async (port) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text()),
+    );
+    const [a, b, all] = pages as [string, string, string];
+    for (const page of pages) assert.equal(family(page, 'loa_box_online').size, 4, 'every instance knows every box');
+    // Every play.* event: started, then finished or interrupted (the clean stop interrupts what plays).
+    const plays = (page: string) => [...family(page, 'loa_box_plays_total').values()].reduce((s, n) => s + n, 0);
+    assert.ok(plays(all) >= 8, `plays happened (${plays(all)} events)`);
+    assert.ok(plays(a) > 0 && plays(b) > 0, `both shared instances got events (${plays(a)} + ${plays(b)})`);
+    assert.equal(plays(a) + plays(b), plays(all), 'the shared instances split the events, none lost or doubled');
+  },
+);

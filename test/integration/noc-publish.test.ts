@@ -30,7 +30,12 @@ after(async () => {
   await broker.close();
 });
 
-const box = { deviceId: 'vn-79-26734-01', groups: ['all', 'c26734'], maxBytes: DEFAULT_MAX_DOC_BYTES, acceptedVersion: () => undefined };
+const box = {
+  deviceId: 'vn-79-26734-01',
+  groups: ['all', 'c26734'],
+  maxBytes: DEFAULT_MAX_DOC_BYTES,
+  acceptedVersion: () => undefined,
+};
 
 test('a signed schedule is retained (QoS 1) on the group topic and verifies as the box verifies it', async () => {
   const json = join(dir, 'daily.json');
@@ -40,7 +45,10 @@ test('a signed schedule is retained (QoS 1) on the group topic and verifies as t
   assert.equal(s.code, 0, s.stderr);
   const p = await runNoc(['publish', jws, '--broker', broker.url, '--group', 'c26734']);
   assert.equal(p.code, 0, p.stderr);
-  assert.match(p.stdout, /schedule c26734-daily version 42 -> loa\/v1\/g\/c26734\/schedule \(QoS 1, retained, acknowledged by the broker\)/);
+  assert.match(
+    p.stdout,
+    /schedule c26734-daily version 42 -> loa\/v1\/g\/c26734\/schedule \(QoS 1, retained, acknowledged by the broker\)/,
+  );
   // A box connecting afterwards is handed it: retained.
   const w = await Watcher.connect(broker.url, [groupTopic(ROOT, 'c26734', 'schedule')]);
   try {
@@ -83,14 +91,20 @@ test('a command goes to .../cmd not retained; an invalid document is never publi
     writeFileSync(json, JSON.stringify({ type: 'command', target: { devices: [box.deviceId] }, action: 'ping' }));
     const p = await runNoc(['publish', json, '--broker', broker.url, '--device', box.deviceId, '--key', pem]);
     assert.equal(p.code, 0, p.stderr);
-    assert.match(p.stdout, /command [0-9a-f-]{36} ping -> loa\/v1\/d\/vn-79-26734-01\/cmd \(QoS 1, acknowledged by the broker\)/);
+    assert.match(
+      p.stdout,
+      /command [0-9a-f-]{36} ping -> loa\/v1\/d\/vn-79-26734-01\/cmd \(QoS 1, acknowledged by the broker\)/,
+    );
     const m = await w.waitFor(() => true, 5000, 'command');
     assert.equal(m.retain, false);
     const v = await verifyCommand(m.payload, keys, { ...box, now: Date.now(), seen: () => false });
     assert.ok(v.ok, JSON.stringify(v));
 
     const bad = join(dir, 'bad-cmd.json');
-    writeFileSync(bad, JSON.stringify({ type: 'command', target: { devices: [box.deviceId] }, action: 'volume', args: { level: -1 } }));
+    writeFileSync(
+      bad,
+      JSON.stringify({ type: 'command', target: { devices: [box.deviceId] }, action: 'volume', args: { level: -1 } }),
+    );
     const r = await runNoc(['publish', bad, '--broker', broker.url, '--device', box.deviceId, '--key', pem]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /args\.level: must be 0 to 100/);
@@ -102,7 +116,10 @@ test('a command goes to .../cmd not retained; an invalid document is never publi
     writeFileSync(other, JSON.stringify({ type: 'command', target: { devices: ['someone-else'] }, action: 'ping' }));
     const o = await runNoc(['publish', other, '--broker', broker.url, '--device', box.deviceId, '--key', pem]);
     assert.equal(o.code, 1);
-    assert.match(o.stderr, /target: command targets \{"devices":\["someone-else"\]\}, which does not list the device vn-79-26734-01 of the topic it is sent to \(boxes refuse it: target\)/);
+    assert.match(
+      o.stderr,
+      /target: command targets \{"devices":\["someone-else"\]\}, which does not list the device vn-79-26734-01 of the topic it is sent to \(boxes refuse it: target\)/,
+    );
     // Nor is a signed group schedule re-published on a device topic.
     const groupJson = join(dir, 'group.json');
     const groupJws = join(dir, 'group.jws');
@@ -126,23 +143,81 @@ test('errors: unsigned JSON without --key is a usage error; no broker is a one-l
   assert.equal(u.code, 64);
   assert.match(u.stderr, /unsigned JSON document: add --key/);
   const port = await freePort();
-  const f = await runNoc(['publish', json, '--broker', `mqtt://127.0.0.1:${port}`, '--group', 'c26734', '--key', pem, '--connect-timeout', '3']);
+  const f = await runNoc([
+    'publish',
+    json,
+    '--broker',
+    `mqtt://127.0.0.1:${port}`,
+    '--group',
+    'c26734',
+    '--key',
+    pem,
+    '--connect-timeout',
+    '3',
+  ]);
   assert.equal(f.code, 1);
-  assert.equal(f.stderr.trim().split('\n').at(-1), `noc publish: cannot connect to mqtt://127.0.0.1:${port}: connection refused (is the broker running on that port?)`);
+  assert.equal(
+    f.stderr.trim().split('\n').at(-1),
+    `noc publish: cannot connect to mqtt://127.0.0.1:${port}: connection refused (is the broker running on that port?)`,
+  );
 });
 
 test('mutual TLS: --ca, --cert and --key-tls; without a client certificate the broker refuses', async () => {
   const pki = makePki(tempDir('noc-tls'));
-  const tls = await startBroker({ tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey, requireClientCert: true } });
+  const tls = await startBroker({
+    tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey, requireClientCert: true },
+  });
   try {
     const json = join(dir, 'tls.json');
     writeFileSync(json, JSON.stringify(scheduleDoc({ id: 'tls-doc' })));
-    const ok = await runNoc(['publish', json, '--key', pem, '--broker', tls.url, '--group', 'c26734', '--ca', pki.ca, '--cert', pki.clientCert, '--key-tls', pki.clientKey]);
+    const ok = await runNoc([
+      'publish',
+      json,
+      '--key',
+      pem,
+      '--broker',
+      tls.url,
+      '--group',
+      'c26734',
+      '--ca',
+      pki.ca,
+      '--cert',
+      pki.clientCert,
+      '--key-tls',
+      pki.clientKey,
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
-    const refused = await runNoc(['publish', json, '--key', pem, '--broker', tls.url, '--group', 'c26734', '--ca', pki.ca, '--connect-timeout', '5']);
+    const refused = await runNoc([
+      'publish',
+      json,
+      '--key',
+      pem,
+      '--broker',
+      tls.url,
+      '--group',
+      'c26734',
+      '--ca',
+      pki.ca,
+      '--connect-timeout',
+      '5',
+    ]);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /^noc publish: cannot connect to mqtts:\/\/localhost:\d+: the broker requires a client certificate \(give --cert and --key-tls\)$/m);
-    const untrusted = await runNoc(['publish', json, '--key', pem, '--broker', tls.url, '--group', 'c26734', '--connect-timeout', '5']);
+    assert.match(
+      refused.stderr,
+      /^noc publish: cannot connect to mqtts:\/\/localhost:\d+: the broker requires a client certificate \(give --cert and --key-tls\)$/m,
+    );
+    const untrusted = await runNoc([
+      'publish',
+      json,
+      '--key',
+      pem,
+      '--broker',
+      tls.url,
+      '--group',
+      'c26734',
+      '--connect-timeout',
+      '5',
+    ]);
     assert.equal(untrusted.code, 1);
     assert.match(untrusted.stderr, /the broker's certificate is not trusted \(.*; give its CA with --ca\)/);
   } finally {

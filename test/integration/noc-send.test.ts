@@ -26,7 +26,21 @@ before(async () => {
   centre = join(dir, 'centre.key.pem');
   rogue = join(dir, 'rogue.key.pem');
   const { kid, publicKey } = JSON.parse(k.stdout) as { kid: string; publicKey: string };
-  sim = spawnNoc(['simulate', '--broker', broker.url, '--boxes', '3', '--groups', 'all,c26734', '--trust', `${kid}=${publicKey}`, '--heartbeat', '5', '--play-every', '0']);
+  sim = spawnNoc([
+    'simulate',
+    '--broker',
+    broker.url,
+    '--boxes',
+    '3',
+    '--groups',
+    'all,c26734',
+    '--trust',
+    `${kid}=${publicKey}`,
+    '--heartbeat',
+    '5',
+    '--play-every',
+    '0',
+  ]);
   await sim.waitFor(/ready: 3 of 3 boxes connected/, 30_000);
 });
 after(async () => {
@@ -34,12 +48,18 @@ after(async () => {
   await broker.close();
 });
 
-const send = (args: string[], timeoutS = 15) => runNoc(['send', '--broker', broker.url, '--timeout', String(timeoutS), ...args]);
+const send = (args: string[], timeoutS = 15) =>
+  runNoc(['send', '--broker', broker.url, '--timeout', String(timeoutS), ...args]);
 
 test('ping a box: exit 0, the result holds its birth and heartbeat', async () => {
   const r = await send(['--device', 'sim-0002', '--action', 'ping', '--key', centre, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const res = JSON.parse(r.stdout.trim()) as { deviceId: string; ok: boolean; cmdId: string; result: { birth: { deviceId: string; bootId: string }; heartbeat: { bootId: string; state: string } } };
+  const res = JSON.parse(r.stdout.trim()) as {
+    deviceId: string;
+    ok: boolean;
+    cmdId: string;
+    result: { birth: { deviceId: string; bootId: string }; heartbeat: { bootId: string; state: string } };
+  };
   assert.equal(res.ok, true);
   assert.equal(res.deviceId, 'sim-0002');
   assert.equal(res.result.birth.deviceId, 'sim-0002');
@@ -52,7 +72,17 @@ test('ping a box: exit 0, the result holds its birth and heartbeat', async () =>
 
 test('refusals exit 1 with the error code: expired, untrusted kid, a command id seen before', async () => {
   const expired = join(dir, 'expired.json');
-  writeFileSync(expired, JSON.stringify({ type: 'command', id: 'old-1', issuedAt: new Date(Date.now() - 600_000).toISOString(), expiresAt: new Date(Date.now() - 300_000).toISOString(), target: { devices: ['sim-0001'] }, action: 'ping' }));
+  writeFileSync(
+    expired,
+    JSON.stringify({
+      type: 'command',
+      id: 'old-1',
+      issuedAt: new Date(Date.now() - 600_000).toISOString(),
+      expiresAt: new Date(Date.now() - 300_000).toISOString(),
+      target: { devices: ['sim-0001'] },
+      action: 'ping',
+    }),
+  );
   const e = await send([expired, '--device', 'sim-0001', '--key', centre]);
   assert.equal(e.code, 1, e.stderr);
   assert.match(e.stdout, /^sim-0001: refused expired: expired at /m);
@@ -65,7 +95,10 @@ test('refusals exit 1 with the error code: expired, untrusted kid, a command id 
   assert.match(res.error.message, /kid "rogue" is not a trusted key/);
 
   const once = join(dir, 'once.json');
-  writeFileSync(once, JSON.stringify({ type: 'command', id: 'sync-once-1', target: { devices: ['sim-0003'] }, action: 'sync' }));
+  writeFileSync(
+    once,
+    JSON.stringify({ type: 'command', id: 'sync-once-1', target: { devices: ['sim-0003'] }, action: 'sync' }),
+  );
   assert.equal((await send([once, '--device', 'sim-0003', '--key', centre])).code, 0);
   const again = await send([once, '--device', 'sim-0003', '--key', centre]);
   assert.equal(again.code, 1);
@@ -87,18 +120,30 @@ test('a group command: one result per box, counted against the online members of
   const r = await send(['--group', 'c26734', '--action', 'selftest', '--key', centre]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
-  for (const id of ['sim-0001', 'sim-0002', 'sim-0003']) assert.ok(lines.some((l) => l.startsWith(`${id}: ok in `)), `${id} answered:\n${r.stdout}`);
+  for (const id of ['sim-0001', 'sim-0002', 'sim-0003'])
+    assert.ok(
+      lines.some((l) => l.startsWith(`${id}: ok in `)),
+      `${id} answered:\n${r.stdout}`,
+    );
   assert.equal(lines.at(-1), 'group c26734: 3 answered (3 ok, 0 refused); 3 online members known from births');
 });
 
 test('Ctrl-C on simulate publishes each box’s clean death with its bootId', async () => {
   const w = await Watcher.connect(broker.url, [fleetFilter(ROOT, 'status')]);
-  const births = await w.waitUntil(() => (w.messages.length >= 3 ? w.messages.map((m) => m.json<{ bootId: string; deviceId: string }>()) : undefined), 5000, 'three retained births');
+  const births = await w.waitUntil(
+    () => (w.messages.length >= 3 ? w.messages.map((m) => m.json<{ bootId: string; deviceId: string }>()) : undefined),
+    5000,
+    'three retained births',
+  );
   assert.equal(await sim.stop(), 0);
-  const deaths = await w.waitUntil(() => {
-    const d = w.messages.filter((m) => m.json().online === false);
-    return d.length >= 3 ? d : undefined;
-  }, 10_000, 'three deaths');
+  const deaths = await w.waitUntil(
+    () => {
+      const d = w.messages.filter((m) => m.json().online === false);
+      return d.length >= 3 ? d : undefined;
+    },
+    10_000,
+    'three deaths',
+  );
   for (const d of deaths) {
     const box = d.topic.split('/')[3];
     const body = d.json<{ bootId: string; reason: string }>();

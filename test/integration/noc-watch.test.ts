@@ -22,15 +22,29 @@ after(async () => {
   await broker.close();
 });
 
-const status = (id: string, body: Record<string, unknown>) => publishTo(pub, 'status', deviceTopic(ROOT, id, 'status'), body as unknown as Outbound['status']['payload']);
-const birth = (bootId: string, ts = new Date()) => ({ online: true, ts: ts.toISOString(), bootId, epoch: 'e', agentVersion: '0.1.0', groups: ['all'], site: {}, schedule: [] });
+const status = (id: string, body: Record<string, unknown>) =>
+  publishTo(pub, 'status', deviceTopic(ROOT, id, 'status'), body as unknown as Outbound['status']['payload']);
+const birth = (bootId: string, ts = new Date()) => ({
+  online: true,
+  ts: ts.toISOString(),
+  bootId,
+  epoch: 'e',
+  agentVersion: '0.1.0',
+  groups: ['all'],
+  site: {},
+  schedule: [],
+});
 
 test('--once: online/offline by the bootId rule, shutdown, stale, playing and faults', async () => {
   const old = new Date(Date.now() - 10 * 60_000);
   // Before watch starts: retained only.
   await status('box-c', { online: false, ts: old.toISOString(), bootId: 'c1', reason: 'shutdown' });
   await status('box-s', birth('s1', old));
-  await pub.publishAsync(deviceTopic(ROOT, 'box-s', 'heartbeat'), JSON.stringify({ ts: old.toISOString(), bootId: 's1', state: 'idle', playing: null, outbox: 0, schedule: [] }), { qos: 0, retain: true });
+  await pub.publishAsync(
+    deviceTopic(ROOT, 'box-s', 'heartbeat'),
+    JSON.stringify({ ts: old.toISOString(), bootId: 's1', state: 'idle', playing: null, outbox: 0, schedule: [] }),
+    { qos: 0, retain: true },
+  );
 
   const json = spawnNoc(['watch', '--broker', broker.url, '--once', '--settle', '4', '--json']);
   const text = spawnNoc(['watch', '--broker', broker.url, '--once', '--settle', '4']);
@@ -43,8 +57,31 @@ test('--once: online/offline by the bootId rule, shutdown, stale, playing and fa
   await status('box-b', { online: false, bootId: 'b1', reason: 'lost' });
   // box-d plays, and its amplifier reports a fault.
   await status('box-d', birth('d1'));
-  await pub.publishAsync(deviceTopic(ROOT, 'box-d', 'heartbeat'), JSON.stringify({ ts: new Date().toISOString(), bootId: 'd1', state: 'playing', playing: { itemId: 'news', docId: 'daily', source: 'file', startedAt: new Date().toISOString(), priority: 50 }, outbox: 3, schedule: [{ id: 'daily', version: 42 }] }), { qos: 0, retain: true });
-  await pub.publishAsync(deviceTopic(ROOT, 'box-d', 'events'), JSON.stringify({ epoch: 'e', seq: 1, ts: new Date().toISOString(), type: 'hw.fault', component: 'amp', code: 'overload', message: 'x' }), { qos: 1 });
+  await pub.publishAsync(
+    deviceTopic(ROOT, 'box-d', 'heartbeat'),
+    JSON.stringify({
+      ts: new Date().toISOString(),
+      bootId: 'd1',
+      state: 'playing',
+      playing: { itemId: 'news', docId: 'daily', source: 'file', startedAt: new Date().toISOString(), priority: 50 },
+      outbox: 3,
+      schedule: [{ id: 'daily', version: 42 }],
+    }),
+    { qos: 0, retain: true },
+  );
+  await pub.publishAsync(
+    deviceTopic(ROOT, 'box-d', 'events'),
+    JSON.stringify({
+      epoch: 'e',
+      seq: 1,
+      ts: new Date().toISOString(),
+      type: 'hw.fault',
+      component: 'amp',
+      code: 'overload',
+      message: 'x',
+    }),
+    { qos: 1 },
+  );
 
   assert.equal(await json.exited, 0, json.stderr());
   assert.equal(await text.exited, 0, text.stderr());
@@ -63,12 +100,24 @@ test('--once: online/offline by the bootId rule, shutdown, stale, playing and fa
   assert.equal(rows.get('box-s')!.status, 'stale');
   assert.ok(rows.get('box-s')!.heartbeatAgeS! >= 590, 'the retained heartbeat counts as 10 minutes old');
   const d = rows.get('box-d')!;
-  assert.deepEqual([d.status, d.state, d.playing, d.faults, d.outbox, d.schedule], ['online', 'playing', 'news (file, p50)', ['amp/overload'], 3, ['daily@42']]);
+  assert.deepEqual(
+    [d.status, d.state, d.playing, d.faults, d.outbox, d.schedule],
+    ['online', 'playing', 'news (file, p50)', ['amp/overload'], 3, ['daily@42']],
+  );
 
   const lines = text.stdout().trim().split('\n');
-  assert.equal(lines[0], '5 boxes: 2 online, 2 offline, 1 stale, 0 unknown | 1 playing | 1 with faults | outbox backlog 3');
-  assert.match(lines.find((l) => l.startsWith('box-a'))!, /^box-a\s+ONLINE\s/);
-  assert.match(lines.find((l) => l.startsWith('box-b'))!, /^box-b\s+OFFLINE \(lost\)\s/);
+  assert.equal(
+    lines[0],
+    '5 boxes: 2 online, 2 offline, 1 stale, 0 unknown | 1 playing | 1 with faults | outbox backlog 3',
+  );
+  assert.match(
+    lines.find((l) => l.startsWith('box-a'))!,
+    /^box-a\s+ONLINE\s/,
+  );
+  assert.match(
+    lines.find((l) => l.startsWith('box-b'))!,
+    /^box-b\s+OFFLINE \(lost\)\s/,
+  );
 });
 
 test('following: one line per change, and a stale line when a box falls silent', async () => {
@@ -83,10 +132,33 @@ test('following: one line per change, and a stale line when a box falls silent',
   assert.equal(await w.stop(), 0);
 });
 
-const plays = async (c: MqttClient, id: string, itemId: string, docId: string | null, source: string, priority: number) => {
+const plays = async (
+  c: MqttClient,
+  id: string,
+  itemId: string,
+  docId: string | null,
+  source: string,
+  priority: number,
+) => {
   const now = new Date().toISOString();
-  await publishTo(c, 'status', deviceTopic(ROOT, id, 'status'), birth(`${id}-1`) as unknown as Outbound['status']['payload']);
-  await c.publishAsync(deviceTopic(ROOT, id, 'heartbeat'), JSON.stringify({ ts: now, bootId: `${id}-1`, state: 'playing', playing: { itemId, docId, source, startedAt: now, priority }, outbox: 0, schedule: [] }), { qos: 1, retain: true });
+  await publishTo(
+    c,
+    'status',
+    deviceTopic(ROOT, id, 'status'),
+    birth(`${id}-1`) as unknown as Outbound['status']['payload'],
+  );
+  await c.publishAsync(
+    deviceTopic(ROOT, id, 'heartbeat'),
+    JSON.stringify({
+      ts: now,
+      bootId: `${id}-1`,
+      state: 'playing',
+      playing: { itemId, docId, source, startedAt: now, priority },
+      outbox: 0,
+      schedule: [],
+    }),
+    { qos: 1, retain: true },
+  );
 };
 /** The whole frames (between two clears) of a terminal watcher's output. */
 const frameWith = (re: string) => new RegExp(`\\x1b\\[2J\\x1b\\[H([^\\x1b]*${re}[^\\x1b]*)\\x1b\\[2J`);
@@ -106,13 +178,36 @@ test('what plays by its human name, on a terminal and piped: the schedule item, 
     const now = new Date().toISOString();
     await pub.publishAsync(
       deviceTopic(ROOT, 'box-pk', 'events'),
-      JSON.stringify({ epoch: 'e', seq: 1, ts: now, type: 'play.started', itemId: 'cap-3bc8d1e2f3a4b5c6', docId: null, docVersion: null, occurrence: now, lateMs: 2, source: 'file', priority: 100, cmdId: 'cap-3bc8d1e2f3a4b5c6', repeat: 1, capId: 'VN-KTTV-2026-0042' }),
+      JSON.stringify({
+        epoch: 'e',
+        seq: 1,
+        ts: now,
+        type: 'play.started',
+        itemId: 'cap-3bc8d1e2f3a4b5c6',
+        docId: null,
+        docVersion: null,
+        occurrence: now,
+        lateMs: 2,
+        source: 'file',
+        priority: 100,
+        cmdId: 'cap-3bc8d1e2f3a4b5c6',
+        repeat: 1,
+        capId: 'VN-KTTV-2026-0042',
+      }),
       { qos: 1 },
     );
     await piped.waitFor(/ box-pk playing CAP VN-KTTV-2026-0042 \(file, p100\)/, 10_000, 'stdout');
-    const rows = (await tty.waitFor(frameWith('CAP VN-KTTV-2026-0042 \\(file, p100\\)'), 20_000, 'stdout'))[1]!.split(/\r?\n/);
-    assert.match(rows.find((l) => l.startsWith('box-pc'))!, /\scmd 5b0c1d9e… \(stream, p100\)\s/);
-    assert.match(rows.find((l) => l.startsWith('box-ps'))!, new RegExp(`\\s${longItem.slice(0, 27)}… \\(file, p50\\)\\s`));
+    const rows = (await tty.waitFor(frameWith('CAP VN-KTTV-2026-0042 \\(file, p100\\)'), 20_000, 'stdout'))[1]!.split(
+      /\r?\n/,
+    );
+    assert.match(
+      rows.find((l) => l.startsWith('box-pc'))!,
+      /\scmd 5b0c1d9e… \(stream, p100\)\s/,
+    );
+    assert.match(
+      rows.find((l) => l.startsWith('box-ps'))!,
+      new RegExp(`\\s${longItem.slice(0, 27)}… \\(file, p50\\)\\s`),
+    );
   } finally {
     await Promise.all([piped.stop(), tty.stop()]);
   }
@@ -126,15 +221,26 @@ test('the broker stopped under a running watch: BROKER LOST on the terminal tabl
   const tty = spawnNoc(['watch', '--broker', b.url, '--duration', '90'], {}, { tty: true });
   try {
     await plays(hand, 'box-o1', 'news', 'daily', 'file', 50);
-    await publishTo(hand, 'status', deviceTopic(ROOT, 'box-o2', 'status'), { online: false, bootId: 'o2', reason: 'lost' } as unknown as Outbound['status']['payload']);
+    await publishTo(hand, 'status', deviceTopic(ROOT, 'box-o2', 'status'), {
+      online: false,
+      bootId: 'o2',
+      reason: 'lost',
+    } as unknown as Outbound['status']['payload']);
     await piped.waitFor(/ box-o2 offline \(lost\)/, 20_000, 'stdout');
     await tty.waitFor(frameWith('box-o2 '), 20_000, 'stdout');
 
     await b.stop();
-    await piped.waitFor(/Z BROKER LOST, reconnecting every 2 s — nothing is heard until it is back; states are as last seen\n/, 10_000, 'stdout');
+    await piped.waitFor(
+      /Z BROKER LOST, reconnecting every 2 s — nothing is heard until it is back; states are as last seen\n/,
+      10_000,
+      'stdout',
+    );
     const blind = await tty.waitFor(frameWith('BROKER LOST since '), 10_000, 'stdout');
     const [banner, counts] = blind[1]!.split(/\r?\n/);
-    assert.match(banner!, /^\S+Z {2}BROKER LOST since \d\d:\d\d:\d\d UTC \(\d+ s\), reconnecting — ages below are stale, states as last seen$/);
+    assert.match(
+      banner!,
+      /^\S+Z {2}BROKER LOST since \d\d:\d\d:\d\d UTC \(\d+ s\), reconnecting — ages below are stale, states as last seen$/,
+    );
     assert.match(counts!, /^last seen before \d\d:\d\d:\d\d UTC: 2 boxes: 1 online, 1 offline, 0 stale/);
 
     await b.start();

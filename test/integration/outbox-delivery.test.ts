@@ -74,10 +74,14 @@ test('1,000 events emitted while the broker is down are all delivered in order w
     assert.equal(agent.outbox.size, 1000, 'all 1,000 are held in the outbox');
     await new Promise((r) => setTimeout(r, 3000)); // down "for a while": the agent retries meanwhile
     await broker.start();
-    const events = await w.waitUntil(() => {
-      const evs = w.on(topic).map((m) => m.json<Ev>());
-      return new Set(evs.map((e) => e.seq)).size >= 1000 ? evs : undefined;
-    }, 30_000, '1,000 events');
+    const events = await w.waitUntil(
+      () => {
+        const evs = w.on(topic).map((m) => m.json<Ev>());
+        return new Set(evs.map((e) => e.seq)).size >= 1000 ? evs : undefined;
+      },
+      30_000,
+      '1,000 events',
+    );
     assertCompleteInOrder(events, 1000);
     assert.ok(events.every((e) => e.epoch === agent.outbox.epoch && e.type === 'hw.fault'));
     await w.waitUntil(() => (agent.outbox.size === 0 ? true : undefined), 10_000, 'outbox to empty after PUBACKs');
@@ -103,7 +107,12 @@ test('kill -9 during delivery, then restart: none lost, in order, outbox empty',
 
   const topic = deviceTopic(DEFAULT_ROOT, 'kill-box', 'events');
   const w = await centre('centre-kill9', topic);
-  const cfg = writeConfig(dir, { deviceId: 'kill-box', mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' }, stateDir, cacheDir: join(dir, 'cache') });
+  const cfg = writeConfig(dir, {
+    deviceId: 'kill-box',
+    mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' },
+    stateDir,
+    cacheDir: join(dir, 'cache'),
+  });
   const first = spawnAgent(['--config', cfg]);
   const countSeqs = () => new Set(w.on(topic).map((m) => m.json<Ev>().seq)).size;
   await w.waitUntil(() => (countSeqs() >= 2000 ? true : undefined), 30_000, '2,000 events before the kill');
@@ -113,10 +122,14 @@ test('kill -9 during delivery, then restart: none lost, in order, outbox empty',
 
   const second = spawnAgent(['--config', cfg]);
   try {
-    const events = await w.waitUntil(() => {
-      const evs = w.on(topic).map((m) => m.json<Ev>());
-      return new Set(evs.map((e) => e.seq)).size >= N ? evs : undefined;
-    }, 60_000, `${N} events`);
+    const events = await w.waitUntil(
+      () => {
+        const evs = w.on(topic).map((m) => m.json<Ev>());
+        return new Set(evs.map((e) => e.seq)).size >= N ? evs : undefined;
+      },
+      60_000,
+      `${N} events`,
+    );
     assertCompleteInOrder(events, N);
     assert.ok(events.every((e) => e.epoch === epoch));
     assert.equal(await second.term(), 0);

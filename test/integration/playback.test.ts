@@ -20,7 +20,8 @@ import { audioTools, makeTone, makeNotAudio } from '../helpers/audio.js';
 import { freePort } from '../helpers/broker.js';
 
 const tools = audioTools();
-const skip = tools.mpg123 && tools.sox && tools.lame ? false : 'needs mpg123, sox and lame (apt-get install mpg123 sox lame)';
+const skip =
+  tools.mpg123 && tools.sox && tools.lame ? false : 'needs mpg123, sox and lame (apt-get install mpg123 sox lame)';
 if (skip && process.env.CI === 'true') throw new Error(String(skip));
 
 let tone5: string;
@@ -53,7 +54,10 @@ function rig(paths: Record<string, string>) {
     for (;;) {
       const v = check();
       if (v !== undefined) return v;
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(events().map((e) => `${String(e.type)} ${String(e.itemId)}`))}`);
+      if (Date.now() - t0 > ms)
+        throw new Error(
+          `timed out waiting for ${what}: ${JSON.stringify(events().map((e) => `${String(e.type)} ${String(e.itemId)}`))}`,
+        );
       await new Promise((r) => setTimeout(r, 10));
     }
   };
@@ -62,7 +66,21 @@ function rig(paths: Record<string, string>) {
 
 function occ(itemId: string, source: Source, over: Partial<Occurrence> = {}): Occurrence {
   const start = Date.now();
-  return { key: `doc/${itemId}/${new Date(start).toISOString()}`, docId: 'doc', docVersion: 1, topic: 't', itemId, start, end: null, durationMs: null, priority: 50, volume: undefined, source, media: [], ...over };
+  return {
+    key: `doc/${itemId}/${new Date(start).toISOString()}`,
+    docId: 'doc',
+    docVersion: 1,
+    topic: 't',
+    itemId,
+    start,
+    end: null,
+    durationMs: null,
+    priority: 50,
+    volume: undefined,
+    source,
+    media: [],
+    ...over,
+  };
 }
 const media = (id: string) => ({ id, url: `https://cdn.example.vn/${id}.mp3`, sha256: id.padEnd(64, '0'), bytes: 1 });
 
@@ -81,24 +99,43 @@ test('a file plays to its end: started when audio comes out, finished with hones
   r.close();
 });
 
-test('an emergency preempts a file that plays: the lower one is interrupted, the emergency starts promptly', { skip }, async () => {
-  const r = rig({ [media('long').sha256]: tone5, [media('alarm').sha256]: tone1 });
-  await r.init();
-  r.coordinator.fire(occ('bulletin', { kind: 'file', media: ['long'] }, { media: [media('long')] }), 0);
-  await r.until(() => r.events().find((e) => e.type === 'play.started'), 5000, 'bulletin started');
-  await new Promise((res) => setTimeout(res, 500));
-  const t0 = Date.now();
-  r.coordinator.fire(occ('typhoon', { kind: 'file', media: ['alarm'] }, { media: [media('alarm')], priority: 100 }), 0);
-  const intr = await r.until(() => r.events().find((e) => e.type === 'play.interrupted'), 3000, 'interrupted');
-  assert.equal(intr.itemId, 'bulletin');
-  assert.equal(intr.reason, 'preempted');
-  const st = await r.until(() => r.events().find((e) => e.type === 'play.started' && e.itemId === 'typhoon'), 3000, 'emergency started');
-  const ms = Date.parse(String(st.ts)) - t0;
-  assert.ok(ms < 1000, `emergency audio ${ms} ms after it was fired`);
-  await r.until(() => r.events().find((e) => e.type === 'play.finished' && e.itemId === 'typhoon'), 5000, 'emergency finished');
-  assert.equal(r.events().filter((e) => e.itemId === 'bulletin' && e.type === 'play.started').length, 1, 'a preempted file does not restart');
-  r.close();
-});
+test(
+  'an emergency preempts a file that plays: the lower one is interrupted, the emergency starts promptly',
+  { skip },
+  async () => {
+    const r = rig({ [media('long').sha256]: tone5, [media('alarm').sha256]: tone1 });
+    await r.init();
+    r.coordinator.fire(occ('bulletin', { kind: 'file', media: ['long'] }, { media: [media('long')] }), 0);
+    await r.until(() => r.events().find((e) => e.type === 'play.started'), 5000, 'bulletin started');
+    await new Promise((res) => setTimeout(res, 500));
+    const t0 = Date.now();
+    r.coordinator.fire(
+      occ('typhoon', { kind: 'file', media: ['alarm'] }, { media: [media('alarm')], priority: 100 }),
+      0,
+    );
+    const intr = await r.until(() => r.events().find((e) => e.type === 'play.interrupted'), 3000, 'interrupted');
+    assert.equal(intr.itemId, 'bulletin');
+    assert.equal(intr.reason, 'preempted');
+    const st = await r.until(
+      () => r.events().find((e) => e.type === 'play.started' && e.itemId === 'typhoon'),
+      3000,
+      'emergency started',
+    );
+    const ms = Date.parse(String(st.ts)) - t0;
+    assert.ok(ms < 1000, `emergency audio ${ms} ms after it was fired`);
+    await r.until(
+      () => r.events().find((e) => e.type === 'play.finished' && e.itemId === 'typhoon'),
+      5000,
+      'emergency finished',
+    );
+    assert.equal(
+      r.events().filter((e) => e.itemId === 'bulletin' && e.type === 'play.started').length,
+      1,
+      'a preempted file does not restart',
+    );
+    r.close();
+  },
+);
 
 test('a dead stream URL fails over to the live one, and the switch is an event', { skip }, async () => {
   const body = readFileSync(tone5);
@@ -123,7 +160,7 @@ test('a dead stream URL fails over to the live one, and the switch is an event',
   r.close();
 });
 
-test('a corrupt media file gives play.failed with the player\'s reason, and nothing else', { skip }, async () => {
+test("a corrupt media file gives play.failed with the player's reason, and nothing else", { skip }, async () => {
   const r = rig({ [media('bad').sha256]: makeNotAudio() });
   await r.init();
   r.coordinator.fire(occ('broken', { kind: 'file', media: ['bad'] }, { media: [media('bad')] }), 0);

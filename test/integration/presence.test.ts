@@ -17,7 +17,10 @@ after(async () => {
 for (const version of [5, '3.1.1'] as const) {
   describe(`MQTT ${version}`, () => {
     test('birth is retained, heartbeat has the contract fields, kill -9 leaves a will with the same bootId', async (t) => {
-      if (version === 5 && !broker.supportsV5) return t.skip('mosquitto not installed: the aedes fallback speaks MQTT 3.1.1 only (apt-get install mosquitto; under CI=true this is a failure, not a skip)');
+      if (version === 5 && !broker.supportsV5)
+        return t.skip(
+          'mosquitto not installed: the aedes fallback speaks MQTT 3.1.1 only (apt-get install mosquitto; under CI=true this is a failure, not a skip)',
+        );
       const dir = tempDir('presence');
       const deviceId = `box-${String(version).replace(/\./g, '')}`;
       const cfg = writeConfig(dir, {
@@ -43,7 +46,13 @@ for (const version of [5, '3.1.1'] as const) {
         assert.match(String(birth.bootId), /^[0-9a-f-]{36}$/);
         assert.match(String(birth.epoch), /^[0-9a-f-]{36}$/);
         assert.deepEqual(birth.groups, ['all', 'c26734']);
-        assert.deepEqual(birth.site, { communeName: 'Xã Thử', communeCode: '26734', lat: 10.5, lon: 106.4, installer: 'test' });
+        assert.deepEqual(birth.site, {
+          communeName: 'Xã Thử',
+          communeCode: '26734',
+          lat: 10.5,
+          lon: 106.4,
+          installer: 'test',
+        });
         assert.deepEqual(birth.schedule, []);
         assert.equal(birth.heartbeatS, 5, 'contract v1.1 §5: the configured heartbeat period');
         assert.equal(typeof birth.agentVersion, 'string');
@@ -56,7 +65,23 @@ for (const version of [5, '3.1.1'] as const) {
         assert.equal(hbMsg.retain, true);
         await w2.close();
         const hb = hbMsg.json<Record<string, unknown> & { sys: Record<string, unknown> }>();
-        for (const k of ['ts', 'bootId', 'uptimeS', 'state', 'playing', 'volume', 'amp', 'fm', 'cache', 'sys', 'clock', 'net', 'schedule', 'outbox', 'next']) {
+        for (const k of [
+          'ts',
+          'bootId',
+          'uptimeS',
+          'state',
+          'playing',
+          'volume',
+          'amp',
+          'fm',
+          'cache',
+          'sys',
+          'clock',
+          'net',
+          'schedule',
+          'outbox',
+          'next',
+        ]) {
           assert.ok(k in hb, `heartbeat has ${k}`);
         }
         assert.equal(hb.bootId, birth.bootId);
@@ -87,10 +112,18 @@ for (const version of [5, '3.1.1'] as const) {
     });
 
     test('clean shutdown publishes a retained death with reason "shutdown", then a restart a new birth', async (t) => {
-      if (version === 5 && !broker.supportsV5) return t.skip('mosquitto not installed: the aedes fallback speaks MQTT 3.1.1 only (apt-get install mosquitto; under CI=true this is a failure, not a skip)');
+      if (version === 5 && !broker.supportsV5)
+        return t.skip(
+          'mosquitto not installed: the aedes fallback speaks MQTT 3.1.1 only (apt-get install mosquitto; under CI=true this is a failure, not a skip)',
+        );
       const dir = tempDir('shutdown');
       const deviceId = `stop-${String(version).replace(/\./g, '')}`;
-      const cfg = writeConfig(dir, { deviceId, mqtt: { url: broker.url, version }, stateDir: `${dir}/state`, cacheDir: `${dir}/cache` });
+      const cfg = writeConfig(dir, {
+        deviceId,
+        mqtt: { url: broker.url, version },
+        stateDir: `${dir}/state`,
+        cacheDir: `${dir}/cache`,
+      });
       const status = deviceTopic(DEFAULT_ROOT, deviceId, 'status');
       const w = await Watcher.connect(broker.url, [status]);
       const a = spawnAgent(['--config', cfg]);
@@ -105,10 +138,17 @@ for (const version of [5, '3.1.1'] as const) {
       const b = spawnAgent(['--config', cfg]);
       try {
         await b.waitForLog(/birth published/, 15_000);
-        const births = await w.waitUntil(() => {
-          const bs = w.on(status).map((m) => m.json()).filter((j) => j.online === true);
-          return bs.length >= 2 ? bs : undefined;
-        }, 5000, 'second birth');
+        const births = await w.waitUntil(
+          () => {
+            const bs = w
+              .on(status)
+              .map((m) => m.json())
+              .filter((j) => j.online === true);
+            return bs.length >= 2 ? bs : undefined;
+          },
+          5000,
+          'second birth',
+        );
         assert.notEqual(births[1]!.bootId, first.bootId, 'a new process has a new bootId');
         assert.equal(births[1]!.epoch, first.epoch, 'the same database keeps its epoch');
       } finally {

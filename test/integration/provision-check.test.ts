@@ -15,7 +15,16 @@ import { tempDir } from '../helpers/tmp.js';
 import { DEFAULT_ROOT as ROOT, deviceTopic, Watcher } from '../helpers/watcher.js';
 import { installFakeGpiod } from '../helpers/fake-gpio.js';
 import { spawn } from 'node:child_process';
-import { MPG123, SOCAT, runCli, signCsr, spawnCli, startPasswordBroker, startSimPty, syncedRunRoot } from './provision-rig.js';
+import {
+  MPG123,
+  SOCAT,
+  runCli,
+  signCsr,
+  spawnCli,
+  startPasswordBroker,
+  startSimPty,
+  syncedRunRoot,
+} from './provision-rig.js';
 
 const haveMosquitto = mosquittoPath() !== undefined || process.env.CI === 'true';
 const skip = haveMosquitto ? false : 'needs mosquitto (TLS listener)';
@@ -28,17 +37,39 @@ const deps = { runRoot, account: null };
 before(async () => {
   if (!haveMosquitto) return;
   pki = makePki(tempDir('check-pki'));
-  broker = await startBroker({ tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey, requireClientCert: true } });
+  broker = await startBroker({
+    tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey, requireClientCert: true },
+  });
 });
 after(async () => {
   await broker?.close();
 });
 
 /** A box as a technician leaves it: init with flags, CSR signed by the centre, certificate installed. */
-async function provisionedBox(o: { serial?: string; url?: string; ca?: string; board?: string[] } = {}): Promise<{ dir: string; config: string }> {
+async function provisionedBox(
+  o: { serial?: string; url?: string; ca?: string; board?: string[] } = {},
+): Promise<{ dir: string; config: string }> {
   const dir = tempDir('check-box');
   const config = join(dir, 'etc/agent.json');
-  const base = ['init', '--yes', '--config', config, '--device-id', `box-${Math.random().toString(36).slice(2, 8)}`, '--broker', o.url ?? broker.url, '--ca', o.ca ?? pki.ca, ...(o.board ?? ['--board', 'mcu', '--serial', o.serial ?? 'sim']), '--state-dir', join(dir, 'state'), '--cache-dir', join(dir, 'cache'), '--audio-output', 'paced'];
+  const base = [
+    'init',
+    '--yes',
+    '--config',
+    config,
+    '--device-id',
+    `box-${Math.random().toString(36).slice(2, 8)}`,
+    '--broker',
+    o.url ?? broker.url,
+    '--ca',
+    o.ca ?? pki.ca,
+    ...(o.board ?? ['--board', 'mcu', '--serial', o.serial ?? 'sim']),
+    '--state-dir',
+    join(dir, 'state'),
+    '--cache-dir',
+    join(dir, 'cache'),
+    '--audio-output',
+    'paced',
+  ];
   const r = await runCli(base, deps);
   assert.equal(r.code, 0, r.out + r.err);
   signCsr(pki, join(dir, 'etc/device.csr'), join(dir, 'signed.crt'));
@@ -74,7 +105,23 @@ describe('check', { skip, timeout: 180_000 }, () => {
     const report = JSON.parse(readFileSync(json, 'utf8')) as CheckReport;
     assert.equal(report.passed, true);
     const statuses = Object.fromEntries(report.checks.map((c) => [c.name, c.status]));
-    for (const name of ['config valid', 'clock synchronised', 'disk space', 'state directory', 'cache directory', 'device certificate', 'DNS', 'broker reachable', 'microcontroller', 'cabinet door', 'mains power', 'battery', 'amplifier', 'speaker line', 'FM tuner']) {
+    for (const name of [
+      'config valid',
+      'clock synchronised',
+      'disk space',
+      'state directory',
+      'cache directory',
+      'device certificate',
+      'DNS',
+      'broker reachable',
+      'microcontroller',
+      'cabinet door',
+      'mains power',
+      'battery',
+      'amplifier',
+      'speaker line',
+      'FM tuner',
+    ]) {
       assert.equal(statuses[name], 'ok', `${name}: ${JSON.stringify(report.checks.find((c) => c.name === name))}`);
     }
     if (MPG123) {
@@ -85,10 +132,17 @@ describe('check', { skip, timeout: 180_000 }, () => {
     assert.match(r.out, /^\[ok\] +config valid/m, 'ASCII marks when not a UTF-8 TTY');
     assert.match(r.out, /\d+ passed, 0 failed in [\d.]+ s \(longest: /);
     // Always also in the state directory.
-    assert.deepEqual(JSON.parse(readFileSync(join(box.dir, 'state/last-check.json'), 'utf8')).checks.length, report.checks.length);
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(box.dir, 'state/last-check.json'), 'utf8')).checks.length,
+      report.checks.length,
+    );
     // Published retained: a watcher that connects afterwards still gets it.
     const deviceId = report.deviceId!;
-    const w = await Watcher.connect(broker.url, [deviceTopic(ROOT, deviceId, 'check')], { ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) });
+    const w = await Watcher.connect(broker.url, [deviceTopic(ROOT, deviceId, 'check')], {
+      ca: readFileSync(pki.ca),
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
+    });
     try {
       const m = await w.waitFor(() => true, 5000, 'retained check report');
       assert.equal(m.retain, true);
@@ -105,7 +159,9 @@ describe('check', { skip, timeout: 180_000 }, () => {
     assert.equal(p.code, 0, p.out);
     const again = JSON.parse(readFileSync(join(box.dir, 'state/last-check.json'), 'utf8')) as CheckReport;
     const slow = again.checks.reduce((a, c) => (c.ms > a.ms ? c : a));
-    t.diagnostic(`healthy check as a process: ${Math.round(p.ms)} ms wall (node start included), report ${again.totalMs} ms, longest step ${slow.name} ${slow.ms} ms`);
+    t.diagnostic(
+      `healthy check as a process: ${Math.round(p.ms)} ms wall (node start included), report ${again.totalMs} ms, longest step ${slow.name} ${slow.ms} ms`,
+    );
     // Generous: a 2-core CI machine under load. The tone alone is a 3 s chime.
     assert.ok(p.ms < 30_000, `check took ${p.ms} ms`);
   });
@@ -131,21 +187,55 @@ describe('check', { skip, timeout: 180_000 }, () => {
     const r = await runCli(['check', '--config', box.config], deps);
     assert.equal(r.code, 1, r.out);
     const l = withHint(r.out, 'broker reachable');
-    assert.match(l, /TLS: the broker's certificate is not signed by the CA this box trusts \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    assert.match(
+      l,
+      /TLS: the broker's certificate is not signed by the CA this box trusts \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+    );
     assert.match(l, /mqtt\.ca \(.*ca\.crt\) is not the CA that signed/);
   });
 
   test('no client certificate on a broker that requires one: the hint says to install the signed CSR', async () => {
     const dir = tempDir('check-nocert');
     const config = join(dir, 'agent.json');
-    assert.equal((await runCli(['init', '--yes', '--config', config, '--device-id', 'box-nocert', '--broker', broker.url, '--ca', pki.ca, '--board', 'sim', '--state-dir', join(dir, 's'), '--cache-dir', join(dir, 'c')], deps)).code, 0);
+    assert.equal(
+      (
+        await runCli(
+          [
+            'init',
+            '--yes',
+            '--config',
+            config,
+            '--device-id',
+            'box-nocert',
+            '--broker',
+            broker.url,
+            '--ca',
+            pki.ca,
+            '--board',
+            'sim',
+            '--state-dir',
+            join(dir, 's'),
+            '--cache-dir',
+            join(dir, 'c'),
+          ],
+          deps,
+        )
+      ).code,
+      0,
+    );
     const r = await runCli(['check', '--config', config], deps);
     assert.equal(r.code, 1, r.out);
     assert.match(line(r.out, 'device certificate'), /\[skip\].*device\.csr awaits signing/);
     const l = withHint(r.out, 'broker reachable');
     // TLS 1.3 reports the refusal as an alert after the handshake; older stacks reset the connection.
-    assert.match(l, /\[FAIL\].*TLS: .*(refused this box's client certificate|closed the connection during the TLS handshake)/);
-    assert.match(l, /-> .*(requires mutual TLS: have device\.csr signed .*init --cert|may require a client certificate \(device\.csr signed)/);
+    assert.match(
+      l,
+      /\[FAIL\].*TLS: .*(refused this box's client certificate|closed the connection during the TLS handshake)/,
+    );
+    assert.match(
+      l,
+      /-> .*(requires mutual TLS: have device\.csr signed .*init --cert|may require a client certificate \(device\.csr signed)/,
+    );
   });
 
   test('wrong password: CONNACK refusal, the hint names the username and the password file', async () => {
@@ -153,7 +243,29 @@ describe('check', { skip, timeout: 180_000 }, () => {
     try {
       const dir = tempDir('check-pw');
       const config = join(dir, 'agent.json');
-      const init = await runCli(['init', '--yes', '--config', config, '--device-id', 'box-pw', '--broker', pw.url, '--username', 'box-pw', '--password', 'WRONG', '--board', 'sim', '--state-dir', join(dir, 's'), '--cache-dir', join(dir, 'c')], deps);
+      const init = await runCli(
+        [
+          'init',
+          '--yes',
+          '--config',
+          config,
+          '--device-id',
+          'box-pw',
+          '--broker',
+          pw.url,
+          '--username',
+          'box-pw',
+          '--password',
+          'WRONG',
+          '--board',
+          'sim',
+          '--state-dir',
+          join(dir, 's'),
+          '--cache-dir',
+          join(dir, 'c'),
+        ],
+        deps,
+      );
       assert.equal(init.code, 0, init.err);
       const r = await runCli(['check', '--config', config], deps);
       assert.equal(r.code, 1, r.out);
@@ -173,7 +285,8 @@ describe('check', { skip, timeout: 180_000 }, () => {
   test('the microcontroller path does not exist: the hint is about the cable and the udev rule; board lines are skipped', async () => {
     const box = await provisionedBox({ serial: '/dev/loa-io-absent' });
     // As on a box where the technician stopped the agent for the check.
-    const exec = async (cmd: string) => (cmd === 'systemctl' ? { code: 3, stdout: 'inactive\n' } : { code: 127, stdout: '' });
+    const exec = async (cmd: string) =>
+      cmd === 'systemctl' ? { code: 3, stdout: 'inactive\n' } : { code: 127, stdout: '' };
     const r = await runCli(['check', '--config', box.config], { ...deps, exec });
     assert.equal(r.code, 1, r.out);
     const l = withHint(r.out, 'microcontroller');
@@ -212,125 +325,150 @@ describe('check', { skip, timeout: 180_000 }, () => {
   });
 });
 
-describe('check with the board simulator as its own process on a socat pty pair', { skip: !haveMosquitto ? skip : SOCAT ? false : 'socat not installed', timeout: 180_000 }, () => {
-  let sim: Awaited<ReturnType<typeof startSimPty>>;
-  before(async () => {
-    sim = await startSimPty();
-  });
-  after(async () => {
-    await sim?.stop();
-  });
+describe(
+  'check with the board simulator as its own process on a socat pty pair',
+  { skip: !haveMosquitto ? skip : SOCAT ? false : 'socat not installed', timeout: 180_000 },
+  () => {
+    let sim: Awaited<ReturnType<typeof startSimPty>>;
+    before(async () => {
+      sim = await startSimPty();
+    });
+    after(async () => {
+      await sim?.stop();
+    });
 
-  test('door open, mains lost, line short and FM signal lost each give their ✗ and hint; fixed, all pass', async () => {
-    const box = await provisionedBox({ serial: sim.host });
-    await sim.script('door open');
-    await sim.script('line short');
-    await sim.script('mains lost');
-    await sim.script('fm loss');
-    const r = await runCli(['check', '--config', box.config], deps);
-    assert.equal(r.code, 1, r.out);
-    assert.match(line(r.out, 'microcontroller'), /\[ok\].*firmware 1\.0\.0.*on .*host/);
-    assert.match(withHint(r.out, 'cabinet door'), /\[FAIL\].*OPEN\n.*-> close the cabinet door/);
-    assert.match(withHint(r.out, 'speaker line'), /\[FAIL\].*SHORTED \(0 Ω\)\n.*-> a short on the speaker line/);
-    assert.match(withHint(r.out, 'mains power'), /\[FAIL\].*LOST: running on battery \(12\.6 V\)\n.*-> check the mains breaker/);
-    assert.match(withHint(r.out, 'FM tuner'), /\[FAIL\].*weak: 100\.0 MHz, RSSI 6 dBµV \(under 20\)\n.*-> check the FM antenna/);
-    assert.match(line(r.out, 'battery'), /\[ok\]/);
-
-    for (const fix of ['door closed', 'line ok', 'mains present', 'fm ok']) await sim.script(fix);
-    const ok = await runCli(['check', '--config', box.config], deps);
-    assert.equal(ok.code, 0, ok.out);
-  });
-
-  test('line open and tuner not ready', async () => {
-    const box = await provisionedBox({ serial: sim.host });
-    await sim.script('line open');
-    await sim.script('tuner fail');
-    try {
+    test('door open, mains lost, line short and FM signal lost each give their ✗ and hint; fixed, all pass', async () => {
+      const box = await provisionedBox({ serial: sim.host });
+      await sim.script('door open');
+      await sim.script('line short');
+      await sim.script('mains lost');
+      await sim.script('fm loss');
       const r = await runCli(['check', '--config', box.config], deps);
       assert.equal(r.code, 1, r.out);
-      assert.match(withHint(r.out, 'speaker line'), /OPEN \(open circuit\)\n.*-> no speaker on the line/);
-      assert.match(withHint(r.out, 'FM tuner'), /tuner NOT READY\n.*-> the FM tuner did not start/);
-    } finally {
-      await sim.script('line ok');
-      await sim.script('tuner ok');
+      assert.match(line(r.out, 'microcontroller'), /\[ok\].*firmware 1\.0\.0.*on .*host/);
+      assert.match(withHint(r.out, 'cabinet door'), /\[FAIL\].*OPEN\n.*-> close the cabinet door/);
+      assert.match(withHint(r.out, 'speaker line'), /\[FAIL\].*SHORTED \(0 Ω\)\n.*-> a short on the speaker line/);
+      assert.match(
+        withHint(r.out, 'mains power'),
+        /\[FAIL\].*LOST: running on battery \(12\.6 V\)\n.*-> check the mains breaker/,
+      );
+      assert.match(
+        withHint(r.out, 'FM tuner'),
+        /\[FAIL\].*weak: 100\.0 MHz, RSSI 6 dBµV \(under 20\)\n.*-> check the FM antenna/,
+      );
+      assert.match(line(r.out, 'battery'), /\[ok\]/);
+
+      for (const fix of ['door closed', 'line ok', 'mains present', 'fm ok']) await sim.script(fix);
+      const ok = await runCli(['check', '--config', box.config], deps);
+      assert.equal(ok.code, 0, ok.out);
+    });
+
+    test('line open and tuner not ready', async () => {
+      const box = await provisionedBox({ serial: sim.host });
+      await sim.script('line open');
+      await sim.script('tuner fail');
+      try {
+        const r = await runCli(['check', '--config', box.config], deps);
+        assert.equal(r.code, 1, r.out);
+        assert.match(withHint(r.out, 'speaker line'), /OPEN \(open circuit\)\n.*-> no speaker on the line/);
+        assert.match(withHint(r.out, 'FM tuner'), /tuner NOT READY\n.*-> the FM tuner did not start/);
+      } finally {
+        await sim.script('line ok');
+        await sim.script('tuner ok');
+      }
+    });
+
+    test('a silent microcontroller: no answer, with the hint about power and wiring', async () => {
+      const box = await provisionedBox({ serial: sim.host });
+      await sim.script('silence on');
+      try {
+        const r = await runCli(['check', '--config', box.config], deps);
+        assert.equal(r.code, 1, r.out);
+        const l = withHint(r.out, 'microcontroller');
+        assert.match(l, /\[FAIL\].*no answer on .*host \(get-version × 3/);
+        assert.match(l, /board is silent: check its power LED and the TX\/RX wires/);
+      } finally {
+        await sim.script('silence off');
+      }
+    });
+
+    test('the agent holds the serial port: the hint says to stop it or use the remote selftest', async () => {
+      const box = await provisionedBox({ serial: sim.host });
+      // What the running agent does: the port open and locked by its bridge.
+      const holder = new FirmwareBridge({ open: () => openSerial(sim.host), watchdogS: 10 });
+      await holder.start();
+      try {
+        const r = await runCli(['check', '--config', box.config], deps);
+        assert.equal(r.code, 1, r.out);
+        const l = withHint(r.out, 'microcontroller');
+        assert.match(l, /is in use by another process \(.*lock/i);
+        assert.match(l, /sudo systemctl stop loa-agent.*noc send --device box-\w+ --action selftest/);
+      } finally {
+        await holder.stop();
+      }
+    });
+  },
+);
+
+describe(
+  "check with GPIO relays (Debian's gpiod tools, faked on PATH), as its own process",
+  { skip, timeout: 120_000 },
+  () => {
+    const fake = installFakeGpiod(tempDir('prov-gpiod'), [{ name: 'gpiochip0', label: 'pinctrl-bcm2711', lines: 58 }]);
+
+    async function gpioBox(): Promise<string> {
+      const box = await provisionedBox({
+        board: ['--board', 'gpio', '--pin-amp', '17:low', '--pin-fm', '27', '--pin-line', '22', '--pin-fault', '23'],
+      });
+      const cfg = JSON.parse(readFileSync(box.config, 'utf8')) as { hardware: { gpio: Record<string, unknown> } };
+      cfg.hardware.gpio.backend = 'gpiod';
+      writeFileSync(box.config, JSON.stringify(cfg));
+      return box.config;
     }
-  });
 
-  test('a silent microcontroller: no answer, with the hint about power and wiring', async () => {
-    const box = await provisionedBox({ serial: sim.host });
-    await sim.script('silence on');
-    try {
-      const r = await runCli(['check', '--config', box.config], deps);
-      assert.equal(r.code, 1, r.out);
-      const l = withHint(r.out, 'microcontroller');
-      assert.match(l, /\[FAIL\].*no answer on .*host \(get-version × 3/);
-      assert.match(l, /board is silent: check its power LED and the TX\/RX wires/);
-    } finally {
-      await sim.script('silence off');
-    }
-  });
-
-  test('the agent holds the serial port: the hint says to stop it or use the remote selftest', async () => {
-    const box = await provisionedBox({ serial: sim.host });
-    // What the running agent does: the port open and locked by its bridge.
-    const holder = new FirmwareBridge({ open: () => openSerial(sim.host), watchdogS: 10 });
-    await holder.start();
-    try {
-      const r = await runCli(['check', '--config', box.config], deps);
-      assert.equal(r.code, 1, r.out);
-      const l = withHint(r.out, 'microcontroller');
-      assert.match(l, /is in use by another process \(.*lock/i);
-      assert.match(l, /sudo systemctl stop loa-agent.*noc send --device box-\w+ --action selftest/);
-    } finally {
-      await holder.stop();
-    }
-  });
-});
-
-describe('check with GPIO relays (Debian\'s gpiod tools, faked on PATH), as its own process', { skip, timeout: 120_000 }, () => {
-  const fake = installFakeGpiod(tempDir('prov-gpiod'), [{ name: 'gpiochip0', label: 'pinctrl-bcm2711', lines: 58 }]);
-
-  async function gpioBox(): Promise<string> {
-    const box = await provisionedBox({ board: ['--board', 'gpio', '--pin-amp', '17:low', '--pin-fm', '27', '--pin-line', '22', '--pin-fault', '23'] });
-    const cfg = JSON.parse(readFileSync(box.config, 'utf8')) as { hardware: { gpio: Record<string, unknown> } };
-    cfg.hardware.gpio.backend = 'gpiod';
-    writeFileSync(box.config, JSON.stringify(cfg));
-    return box.config;
-  }
-
-  test('the amplifier relay is switched on and off; the fault input is read', async () => {
-    const config = await gpioBox();
-    const r = await spawnCli(['check', '--config', config], { PATH: fake.path });
-    assert.match(line(r.out, 'amplifier relay'), /\[ok\].*GPIO17 switched on and off via gpiod/);
-    assert.match(line(r.out, 'amplifier fault input'), /\[ok\] .*no fault/);
-    // Active low: on is 0, off is 1; the board ends in its safe state (amp off).
-    const amp = fake.gpiosetLines().map((l) => /17=(\d)/.exec(l)?.[1]);
-    assert.ok(amp.includes('0') && amp.at(-1) === '1', `amp levels ${amp.join(',')}`);
-    assert.equal(r.code, 0, r.out);
-
-    fake.setLevel(23, 1);
-    try {
-      const f = await spawnCli(['check', '--config', config], { PATH: fake.path });
-      assert.equal(f.code, 1, f.out);
-      assert.match(withHint(f.out, 'amplifier fault input'), /\[FAIL\].*GPIO23 reports a fault\n.*-> the amplifier reports a fault/);
-    } finally {
-      fake.setLevel(23, 0);
-    }
-  });
-
-  test('lines held by the running agent: the hint says to stop it or use the remote selftest', async () => {
-    const config = await gpioBox();
-    // What the agent does on gpiod: one gpioset holding the lines while it lives.
-    const holder = spawn('gpioset', ['--mode=wait', 'gpiochip0', '17=1'], { env: { ...process.env, PATH: fake.path }, stdio: ['pipe', 'ignore', 'ignore'] });
-    try {
-      await new Promise((r) => setTimeout(r, 300));
+    test('the amplifier relay is switched on and off; the fault input is read', async () => {
+      const config = await gpioBox();
       const r = await spawnCli(['check', '--config', config], { PATH: fake.path });
-      assert.equal(r.code, 1, r.out);
-      assert.match(withHint(r.out, 'amplifier relay'), /\[FAIL\].*busy.*\n.*-> the agent holds them: sudo systemctl stop loa-agent/);
-      assert.match(line(r.out, 'test tone'), /\[skip\]/);
-    } finally {
-      holder.stdin.end();
-      holder.kill();
-    }
-  });
-});
+      assert.match(line(r.out, 'amplifier relay'), /\[ok\].*GPIO17 switched on and off via gpiod/);
+      assert.match(line(r.out, 'amplifier fault input'), /\[ok\] .*no fault/);
+      // Active low: on is 0, off is 1; the board ends in its safe state (amp off).
+      const amp = fake.gpiosetLines().map((l) => /17=(\d)/.exec(l)?.[1]);
+      assert.ok(amp.includes('0') && amp.at(-1) === '1', `amp levels ${amp.join(',')}`);
+      assert.equal(r.code, 0, r.out);
+
+      fake.setLevel(23, 1);
+      try {
+        const f = await spawnCli(['check', '--config', config], { PATH: fake.path });
+        assert.equal(f.code, 1, f.out);
+        assert.match(
+          withHint(f.out, 'amplifier fault input'),
+          /\[FAIL\].*GPIO23 reports a fault\n.*-> the amplifier reports a fault/,
+        );
+      } finally {
+        fake.setLevel(23, 0);
+      }
+    });
+
+    test('lines held by the running agent: the hint says to stop it or use the remote selftest', async () => {
+      const config = await gpioBox();
+      // What the agent does on gpiod: one gpioset holding the lines while it lives.
+      const holder = spawn('gpioset', ['--mode=wait', 'gpiochip0', '17=1'], {
+        env: { ...process.env, PATH: fake.path },
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await spawnCli(['check', '--config', config], { PATH: fake.path });
+        assert.equal(r.code, 1, r.out);
+        assert.match(
+          withHint(r.out, 'amplifier relay'),
+          /\[FAIL\].*busy.*\n.*-> the agent holds them: sudo systemctl stop loa-agent/,
+        );
+        assert.match(line(r.out, 'test tone'), /\[skip\]/);
+      } finally {
+        holder.stdin.end();
+        holder.kill();
+      }
+    });
+  },
+);

@@ -18,14 +18,44 @@ const mode = (p: string) => statSync(p).mode & 0o777;
 
 async function flags(dir: string, extra: string[] = []): Promise<string[]> {
   return [
-    'init', '--yes', '--config', join(dir, 'etc/agent.json'),
-    '--device-id', 'vn-79-26734-01', '--groups', 'all,p79,c26734',
-    '--commune-name', 'Xã Bình Chánh', '--commune-code', '26734', '--province', '79',
-    '--lat', '10.68', '--lon', '106.57', '--installer', 'tuan',
-    '--broker', 'mqtts://broker.example.vn:8883', '--username', 'vn-79-26734-01', '--password', 'pw-on-the-pole',
-    '--trusted-key', `centre-2026=${await centreKey()}`, '--trusted-key', `centre-2027=${await centreKey()}`,
-    '--board', 'mcu', '--serial', '/dev/loa-io',
-    '--state-dir', join(dir, 'state'), '--cache-dir', join(dir, 'cache'),
+    'init',
+    '--yes',
+    '--config',
+    join(dir, 'etc/agent.json'),
+    '--device-id',
+    'vn-79-26734-01',
+    '--groups',
+    'all,p79,c26734',
+    '--commune-name',
+    'Xã Bình Chánh',
+    '--commune-code',
+    '26734',
+    '--province',
+    '79',
+    '--lat',
+    '10.68',
+    '--lon',
+    '106.57',
+    '--installer',
+    'tuan',
+    '--broker',
+    'mqtts://broker.example.vn:8883',
+    '--username',
+    'vn-79-26734-01',
+    '--password',
+    'pw-on-the-pole',
+    '--trusted-key',
+    `centre-2026=${await centreKey()}`,
+    '--trusted-key',
+    `centre-2027=${await centreKey()}`,
+    '--board',
+    'mcu',
+    '--serial',
+    '/dev/loa-io',
+    '--state-dir',
+    join(dir, 'state'),
+    '--cache-dir',
+    join(dir, 'cache'),
     ...extra,
   ];
 }
@@ -45,7 +75,10 @@ test('init --yes writes a config the agent accepts, the password and key 0600, a
   assert.equal(c.site.lat, 10.68);
   assert.equal(c.hardware.board, 'mcu');
   assert.equal(c.hardware.mcu.path, '/dev/loa-io');
-  assert.deepEqual(c.trustedKeys.map((k) => k.kid), ['centre-2026', 'centre-2027']);
+  assert.deepEqual(
+    c.trustedKeys.map((k) => k.kid),
+    ['centre-2026', 'centre-2027'],
+  );
   assert.ok(Date.parse(c.site.installedAt!) >= before - 1000, 'installedAt is now');
   // The password is in its own file, not in the config; loadConfig reads it back.
   assert.equal(raw.mqtt.password, undefined);
@@ -61,7 +94,9 @@ test('init --yes writes a config the agent accepts, the password and key 0600, a
   const key = readPrivateKey(join(dir, 'etc/device.key'));
   assert.equal(key.asymmetricKeyType, 'ec');
   assert.equal(key.asymmetricKeyDetails?.namedCurve, 'prime256v1');
-  const subject = execFileSync('openssl', ['req', '-in', join(dir, 'etc/device.csr'), '-noout', '-subject'], { encoding: 'utf8' });
+  const subject = execFileSync('openssl', ['req', '-in', join(dir, 'etc/device.csr'), '-noout', '-subject'], {
+    encoding: 'utf8',
+  });
   assert.match(subject, /CN ?= ?vn-79-26734-01, O ?= ?loa, OU ?= ?26734/);
   assert.match(r.out, new RegExp(fingerprintOf(key)), 'the fingerprint is printed');
   assert.match(r.out, /Next:[\s\S]*--cert[\s\S]*systemctl restart loa-agent[\s\S]*check[\s\S]*register/);
@@ -72,21 +107,25 @@ test('init --yes writes a config the agent accepts, the password and key 0600, a
   assert.match(agent.output(), /configuration OK: device vn-79-26734-01/);
 });
 
-test('as root: the config is root:loa 0640, the secrets loa:loa 0600, as the agent\'s unit needs', { skip: process.getuid?.() === 0 ? false : 'needs root (chown)' }, async () => {
-  const dir = tempDir('init-owner');
-  const account = { user: 'loa', uid: 4242, gid: 4343 };
-  const r = await runCli(await flags(dir), { account });
-  assert.equal(r.code, 0, r.err);
-  const own = (f: string) => {
-    const st = statSync(join(dir, 'etc', f));
-    return `${st.uid}:${st.gid} ${(st.mode & 0o777).toString(8)}`;
-  };
-  assert.equal(own('.'), '0:4343 750');
-  assert.equal(own('agent.json'), '0:4343 640');
-  assert.equal(own('device.key'), '4242:4343 600');
-  assert.equal(own('mqtt-password'), '4242:4343 600');
-  assert.equal(own('device.csr'), '0:0 644');
-});
+test(
+  "as root: the config is root:loa 0640, the secrets loa:loa 0600, as the agent's unit needs",
+  { skip: process.getuid?.() === 0 ? false : 'needs root (chown)' },
+  async () => {
+    const dir = tempDir('init-owner');
+    const account = { user: 'loa', uid: 4242, gid: 4343 };
+    const r = await runCli(await flags(dir), { account });
+    assert.equal(r.code, 0, r.err);
+    const own = (f: string) => {
+      const st = statSync(join(dir, 'etc', f));
+      return `${st.uid}:${st.gid} ${(st.mode & 0o777).toString(8)}`;
+    };
+    assert.equal(own('.'), '0:4343 750');
+    assert.equal(own('agent.json'), '0:4343 640');
+    assert.equal(own('device.key'), '4242:4343 600');
+    assert.equal(own('mqtt-password'), '4242:4343 600');
+    assert.equal(own('device.csr'), '0:0 644');
+  },
+);
 
 test('init --cert installs the certificate signed for the CSR, and sets mqtt.cert and mqtt.key together', async () => {
   const dir = tempDir('init-cert');
@@ -126,7 +165,11 @@ test('init never replaces a config without a timestamped backup, and keeps the d
   const r = await runCli(['init', '--yes', '--config', cfgPath, '--lat', '10.7']);
   assert.equal(r.code, 0, r.err);
   const backups = readdirSync(join(dir, 'etc')).filter((f) => /^agent\.json\.bak-\d{8}T\d{6}$/.test(f));
-  assert.equal(backups.length, 1, `one backup named agent.json.bak-YYYYMMDDTHHMMSS: ${readdirSync(join(dir, 'etc')).join(', ')}`);
+  assert.equal(
+    backups.length,
+    1,
+    `one backup named agent.json.bak-YYYYMMDDTHHMMSS: ${readdirSync(join(dir, 'etc')).join(', ')}`,
+  );
   assert.equal(readFileSync(join(dir, 'etc', backups[0]!), 'utf8'), first);
   assert.equal(mode(join(dir, 'etc', backups[0]!)), 0o640);
   assert.equal(loadConfig(cfgPath).site.lat, 10.7);
@@ -134,7 +177,7 @@ test('init never replaces a config without a timestamped backup, and keeps the d
   assert.match(r.out, /previous one kept as .*agent\.json\.bak-/);
 });
 
-test('a bad value is refused with the schema\'s own message, exit 78, and nothing is written', async () => {
+test("a bad value is refused with the schema's own message, exit 78, and nothing is written", async () => {
   const dir = tempDir('init-bad');
   const r = await spawnCli(await flags(dir, ['--lat', '200', '--groups', 'all,P79']));
   assert.equal(r.code, 78, r.out);
@@ -163,69 +206,88 @@ test('init --ca refuses a file that is not a certificate', async () => {
   assert.equal(existsSync(join(dir, 'etc/agent.json')), false);
 });
 
-test('interactive init on a real terminal: defaults, a wrong answer asked again, a hidden password', { skip: SCRIPT ? false : 'util-linux script not installed', timeout: 90_000 }, async () => {
-  const dir = tempDir('init-pty');
-  const cfgPath = join(dir, 'agent.json');
-  const s = ptySession(['init', '--config', cfgPath, '--state-dir', join(dir, 'state'), '--cache-dir', join(dir, 'cache')]);
-  try {
-    await s.answer('Commune name', 'Xã Thử');
-    await s.answer('Commune code', '26734');
-    await s.answer('Province code', '79');
-    await s.expect('Device id [vn-79-26734-01]');
-    await s.answer('Device id', ''); // the suggested default
-    await s.answer('Groups [all,p79,c26734]', '');
-    await s.answer('Latitude', '200');
-    await s.expect('site.lat: 200 is not a latitude (-90 to 90)');
-    await s.answer('Latitude', '10,68'); // a Vietnamese decimal comma
-    await s.answer('Longitude', '106.57');
-    await s.answer('Installer', 'tuan');
-    await s.answer('Broker URL', 'mqtt://127.0.0.1:1883');
-    await s.answer('Broker username', 'box1');
-    await s.answer('Broker password', 'hunter2-secret');
-    await s.answer('IO board [mcu]', 'gpio');
-    await s.answer('Amplifier relay GPIO', '17:low');
-    await s.answer('FM input relay GPIO', '27');
-    await s.answer('Line input relay GPIO', '17');
-    await s.expect('line 17 is already the amp relay');
-    await s.answer('Line input relay GPIO', '22');
-    await s.answer('Amplifier fault input GPIO', '');
-    await s.answer('Add a trusted key', 'centre-2026=tooshort');
-    await s.expect('is not a raw Ed25519 public key');
-    await s.answer('Add a trusted key', `centre-2026=${await centreKey()}`);
-    await s.expect('added centre-2026');
-    await s.answer('Add a trusted key', '');
-    await s.answer('Write', 'y');
-    assert.equal(await s.exited, 0, s.output());
-  } finally {
-    s.kill();
-  }
-  const out = s.output();
-  assert.doesNotMatch(out, /hunter2-secret/, 'the password is never echoed');
-  const c = loadConfig(cfgPath);
-  assert.equal(c.deviceId, 'vn-79-26734-01');
-  assert.deepEqual(c.groups, ['all', 'p79', 'c26734']);
-  assert.equal(c.site.lat, 10.68);
-  assert.equal(c.site.communeName, 'Xã Thử');
-  assert.equal(c.mqtt.username, 'box1');
-  assert.equal(c.mqtt.passwordValue, 'hunter2-secret');
-  assert.equal(c.hardware.board, 'gpio');
-  assert.deepEqual(c.hardware.gpio?.pins.amp, { line: 17, activeLow: true });
-  assert.equal(c.hardware.gpio?.pins.inputFm.line, 27);
-  assert.deepEqual(c.trustedKeys.map((k) => k.kid), ['centre-2026']);
-  assert.equal(mode(join(dir, 'mqtt-password')), 0o600);
-});
+test(
+  'interactive init on a real terminal: defaults, a wrong answer asked again, a hidden password',
+  { skip: SCRIPT ? false : 'util-linux script not installed', timeout: 90_000 },
+  async () => {
+    const dir = tempDir('init-pty');
+    const cfgPath = join(dir, 'agent.json');
+    const s = ptySession([
+      'init',
+      '--config',
+      cfgPath,
+      '--state-dir',
+      join(dir, 'state'),
+      '--cache-dir',
+      join(dir, 'cache'),
+    ]);
+    try {
+      await s.answer('Commune name', 'Xã Thử');
+      await s.answer('Commune code', '26734');
+      await s.answer('Province code', '79');
+      await s.expect('Device id [vn-79-26734-01]');
+      await s.answer('Device id', ''); // the suggested default
+      await s.answer('Groups [all,p79,c26734]', '');
+      await s.answer('Latitude', '200');
+      await s.expect('site.lat: 200 is not a latitude (-90 to 90)');
+      await s.answer('Latitude', '10,68'); // a Vietnamese decimal comma
+      await s.answer('Longitude', '106.57');
+      await s.answer('Installer', 'tuan');
+      await s.answer('Broker URL', 'mqtt://127.0.0.1:1883');
+      await s.answer('Broker username', 'box1');
+      await s.answer('Broker password', 'hunter2-secret');
+      await s.answer('IO board [mcu]', 'gpio');
+      await s.answer('Amplifier relay GPIO', '17:low');
+      await s.answer('FM input relay GPIO', '27');
+      await s.answer('Line input relay GPIO', '17');
+      await s.expect('line 17 is already the amp relay');
+      await s.answer('Line input relay GPIO', '22');
+      await s.answer('Amplifier fault input GPIO', '');
+      await s.answer('Add a trusted key', 'centre-2026=tooshort');
+      await s.expect('is not a raw Ed25519 public key');
+      await s.answer('Add a trusted key', `centre-2026=${await centreKey()}`);
+      await s.expect('added centre-2026');
+      await s.answer('Add a trusted key', '');
+      await s.answer('Write', 'y');
+      assert.equal(await s.exited, 0, s.output());
+    } finally {
+      s.kill();
+    }
+    const out = s.output();
+    assert.doesNotMatch(out, /hunter2-secret/, 'the password is never echoed');
+    const c = loadConfig(cfgPath);
+    assert.equal(c.deviceId, 'vn-79-26734-01');
+    assert.deepEqual(c.groups, ['all', 'p79', 'c26734']);
+    assert.equal(c.site.lat, 10.68);
+    assert.equal(c.site.communeName, 'Xã Thử');
+    assert.equal(c.mqtt.username, 'box1');
+    assert.equal(c.mqtt.passwordValue, 'hunter2-secret');
+    assert.equal(c.hardware.board, 'gpio');
+    assert.deepEqual(c.hardware.gpio?.pins.amp, { line: 17, activeLow: true });
+    assert.equal(c.hardware.gpio?.pins.inputFm.line, 27);
+    assert.deepEqual(
+      c.trustedKeys.map((k) => k.kid),
+      ['centre-2026'],
+    );
+    assert.equal(mode(join(dir, 'mqtt-password')), 0o600);
+  },
+);
 
-test('Ctrl-C at a prompt stops with nothing written', { skip: SCRIPT ? false : 'util-linux script not installed', timeout: 60_000 }, async () => {
-  const dir = tempDir('init-ctrlc');
-  const s = ptySession(['init', '--config', join(dir, 'agent.json')]);
-  try {
-    await s.answer('Commune name', 'Xã Thử');
-    await s.expect('Commune code');
-    s.answer('Commune code', '\x03').catch(() => undefined);
-    assert.equal(await s.exited, 130, s.output());
-  } finally {
-    s.kill();
-  }
-  assert.match(s.output(), /nothing written/);
-  assert.deepEqual(readdirSync(dir), []);
-});
+test(
+  'Ctrl-C at a prompt stops with nothing written',
+  { skip: SCRIPT ? false : 'util-linux script not installed', timeout: 60_000 },
+  async () => {
+    const dir = tempDir('init-ctrlc');
+    const s = ptySession(['init', '--config', join(dir, 'agent.json')]);
+    try {
+      await s.answer('Commune name', 'Xã Thử');
+      await s.expect('Commune code');
+      s.answer('Commune code', '\x03').catch(() => undefined);
+      assert.equal(await s.exited, 130, s.output());
+    } finally {
+      s.kill();
+    }
+    assert.match(s.output(), /nothing written/);
+    assert.deepEqual(readdirSync(dir), []);
+  },
+);

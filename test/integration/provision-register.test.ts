@@ -28,10 +28,35 @@ async function initBox(deviceId: string): Promise<{ dir: string; config: string 
   const dir = tempDir('reg');
   const config = join(dir, 'etc/agent.json');
   const r = await runCli([
-    'init', '--yes', '--config', config, '--device-id', deviceId, '--groups', 'all,c26734',
-    '--commune-name', 'Xã Thử', '--commune-code', '26734', '--lat', '10.5', '--lon', '106.4', '--installer', 'tuan',
-    '--broker', broker.url, ...(broker.supportsV5 ? [] : ['--mqtt-version', '3.1.1']),
-    '--board', 'sim', '--state-dir', join(dir, 'state'), '--cache-dir', join(dir, 'cache'), '--audio-output', 'paced',
+    'init',
+    '--yes',
+    '--config',
+    config,
+    '--device-id',
+    deviceId,
+    '--groups',
+    'all,c26734',
+    '--commune-name',
+    'Xã Thử',
+    '--commune-code',
+    '26734',
+    '--lat',
+    '10.5',
+    '--lon',
+    '106.4',
+    '--installer',
+    'tuan',
+    '--broker',
+    broker.url,
+    ...(broker.supportsV5 ? [] : ['--mqtt-version', '3.1.1']),
+    '--board',
+    'sim',
+    '--state-dir',
+    join(dir, 'state'),
+    '--cache-dir',
+    join(dir, 'cache'),
+    '--audio-output',
+    'paced',
   ]);
   assert.equal(r.code, 0, r.out + r.err);
   return { dir, config };
@@ -96,7 +121,10 @@ describe('register and show', { timeout: 180_000 }, () => {
       assert.match(s.out, /outbox +\d+ event\(s\) waiting/);
 
       const j = await runCli(['show', '--config', box.config, '--json']);
-      const parsed = JSON.parse(j.out) as { identity: { deviceId: string }; live: { reachable: boolean; status: { online: boolean }; heartbeatAgeS: number } };
+      const parsed = JSON.parse(j.out) as {
+        identity: { deviceId: string };
+        live: { reachable: boolean; status: { online: boolean }; heartbeatAgeS: number };
+      };
       assert.equal(parsed.identity.deviceId, id);
       assert.equal(parsed.live.reachable, true);
       assert.equal(parsed.live.status.online, true);
@@ -133,7 +161,10 @@ describe('register and show', { timeout: 180_000 }, () => {
       await new Promise((r) => setTimeout(r, 50)); // its birth ts strictly before the registration
       const r = await runCli(['register', '--config', box.config, '--timeout', '2']);
       assert.equal(r.code, 1, r.out);
-      assert.match(r.out, /the broker holds an older birth .*restart it \(sudo systemctl restart loa-agent\) or use --any/);
+      assert.match(
+        r.out,
+        /the broker holds an older birth .*restart it \(sudo systemctl restart loa-agent\) or use --any/,
+      );
       const any = await runCli(['register', '--config', box.config, '--timeout', '10', '--any']);
       assert.equal(any.code, 0, any.out);
       assert.match(any.out, /agent online/);
@@ -149,7 +180,10 @@ describe('register and show', { timeout: 180_000 }, () => {
       const s = await runCli(['show', '--config', box.config, '--timeout', '3']);
       assert.equal(s.code, 1);
       assert.match(s.out, /device key +EC P-256/);
-      assert.match(s.out, /Live state: UNKNOWN: the broker cannot be reached \(TCP: .*refused the connection \(ECONNREFUSED\)\)/);
+      assert.match(
+        s.out,
+        /Live state: UNKNOWN: the broker cannot be reached \(TCP: .*refused the connection \(ECONNREFUSED\)\)/,
+      );
       assert.match(s.out, /-> nothing listens on port/);
       const r = await runCli(['register', '--config', box.config, '--timeout', '3']);
       assert.equal(r.code, 1);

@@ -39,7 +39,11 @@ export function syncedRunRoot(): string {
 }
 
 /** main() in this process, output captured; stdin is empty unless given. */
-export async function runCli(argv: string[], deps: Deps = {}, input = ''): Promise<{ code: number; out: string; err: string }> {
+export async function runCli(
+  argv: string[],
+  deps: Deps = {},
+  input = '',
+): Promise<{ code: number; out: string; err: string }> {
   const stdin = new PassThrough();
   stdin.end(input);
   const io = memoryIo(stdin);
@@ -48,9 +52,16 @@ export async function runCli(argv: string[], deps: Deps = {}, input = ''): Promi
 }
 
 /** The CLI as its own process (what a technician runs). */
-export async function spawnCli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string; ms: number }> {
+export async function spawnCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; out: string; ms: number }> {
   const t0 = performance.now();
-  const p = spawn(process.execPath, ['--import', 'tsx', CLI, ...argv], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, ['--import', 'tsx', CLI, ...argv], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   p.stdout.setEncoding('utf8');
   p.stderr.setEncoding('utf8');
@@ -68,7 +79,11 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  */
 export function ptySession(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const cmd = [process.execPath, '--import', 'tsx', CLI, ...argv].map(q).join(' ');
-  const p = spawn(SCRIPT, ['-qfec', cmd, '/dev/null'], { cwd: REPO_ROOT, env: { ...process.env, LANG: 'C.UTF-8', TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const p = spawn(SCRIPT, ['-qfec', cmd, '/dev/null'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LANG: 'C.UTF-8', TERM: 'xterm', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let out = '';
   let consumed = 0;
   p.stdout.setEncoding('utf8');
@@ -80,7 +95,11 @@ export function ptySession(argv: string[], env: NodeJS.ProcessEnv = {}) {
     output: () => out,
     /** Wait for `text` after what earlier answers consumed, then type `answer` and Enter. */
     async answer(text: string, answer: string, ms = 20_000): Promise<void> {
-      await until(() => out.indexOf(text, consumed) >= 0 && out.indexOf(': ', out.indexOf(text, consumed)) >= 0, ms, `prompt "${text}" (output so far:\n${out.slice(-1500)})`);
+      await until(
+        () => out.indexOf(text, consumed) >= 0 && out.indexOf(': ', out.indexOf(text, consumed)) >= 0,
+        ms,
+        `prompt "${text}" (output so far:\n${out.slice(-1500)})`,
+      );
       consumed = out.indexOf(': ', out.indexOf(text, consumed)) + 2;
       p.stdin.write(`${answer}\r`);
     },
@@ -101,13 +120,23 @@ export async function stopProc(p: ChildProcess | undefined): Promise<void> {
 }
 
 /** socat's pty pair and the simulator process on its `board` end; `host` is what the box opens. */
-export async function startSimPty(): Promise<{ host: string; lines: string[]; script(cmd: string): Promise<void>; stop(): Promise<void> }> {
+export async function startSimPty(): Promise<{
+  host: string;
+  lines: string[];
+  script(cmd: string): Promise<void>;
+  stop(): Promise<void>;
+}> {
   const dir = tempDir('prov-pty');
   const host = join(dir, 'host');
   const board = join(dir, 'board');
-  const socat = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], { stdio: 'ignore' });
+  const socat = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], {
+    stdio: 'ignore',
+  });
   await until(() => existsSync(host) && existsSync(board), 10_000, 'socat links');
-  const sim = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'firmware-bridge/sim-cli.ts'), board], { cwd: REPO_ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
+  const sim = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'firmware-bridge/sim-cli.ts'), board], {
+    cwd: REPO_ROOT,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
   const lines: string[] = [];
   let buf = '';
   sim.stderr.setEncoding('utf8');
@@ -134,7 +163,11 @@ export async function startSimPty(): Promise<{ host: string; lines: string[]; sc
 }
 
 /** A Mosquitto that wants a username and password (mosquitto_passwd), optionally over TLS. */
-export async function startPasswordBroker(user: string, password: string, tls?: Pki): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startPasswordBroker(
+  user: string,
+  password: string,
+  tls?: Pki,
+): Promise<{ url: string; stop(): Promise<void> }> {
   const bin = mosquittoPath();
   if (!bin) throw new Error('mosquitto not installed');
   const dir = tempDir('pw-broker');
@@ -142,7 +175,15 @@ export async function startPasswordBroker(user: string, password: string, tls?: 
   writeFileSync(pwfile, '');
   execFileSync('mosquitto_passwd', ['-b', pwfile, user, password], { stdio: 'ignore' });
   const port = await freePort();
-  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${pwfile}`, `user ${userInfo().username}`, 'persistence false', 'log_dest stderr', 'log_type error'];
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous false',
+    `password_file ${pwfile}`,
+    `user ${userInfo().username}`,
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+  ];
   if (tls) lines.push(`cafile ${tls.ca}`, `certfile ${tls.serverCert}`, `keyfile ${tls.serverKey}`);
   writeFileSync(join(dir, 'm.conf'), lines.join('\n') + '\n');
   const p = spawn(bin, ['-c', join(dir, 'm.conf')], { stdio: 'ignore' });
@@ -168,7 +209,27 @@ async function waitForPort(port: number, ms: number): Promise<void> {
 export function signCsr(pki: Pki, csr: string, out: string, days = 365): void {
   const ext = `${out}.ext`;
   writeFileSync(ext, 'extendedKeyUsage=clientAuth\n');
-  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', pki.ca, '-CAkey', pki.caKey, '-CAcreateserial', '-days', String(days), '-extfile', ext, '-out', out], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      pki.ca,
+      '-CAkey',
+      pki.caKey,
+      '-CAcreateserial',
+      '-days',
+      String(days),
+      '-extfile',
+      ext,
+      '-out',
+      out,
+    ],
+    { stdio: 'ignore' },
+  );
 }
 
 /** A raw Ed25519 public key in base64url, as `noc keys` prints it. */

@@ -46,7 +46,11 @@ function makeAgent(stateDir: string, over: Record<string, unknown> = {}, clock?:
     audio: { player: 'stand-in' },
     ...over,
   });
-  const agent = new Agent({ config, log: createLogger({ level: 'silent', pretty: false }), ...(clock ? { clock } : {}) });
+  const agent = new Agent({
+    config,
+    log: createLogger({ level: 'silent', pretty: false }),
+    ...(clock ? { clock } : {}),
+  });
   live.push(agent);
   return agent;
 }
@@ -77,7 +81,10 @@ async function clearRetained(): Promise<void> {
 }
 
 function eventsOf(w: Watcher, type: string): Record<string, unknown>[] {
-  return w.on(EVENTS).map((m) => m.json()).filter((e) => e.type === type);
+  return w
+    .on(EVENTS)
+    .map((m) => m.json())
+    .filter((e) => e.type === type);
 }
 
 async function started(agent: Agent, w: Watcher): Promise<void> {
@@ -113,7 +120,16 @@ test('every rejection reason is reported as schedule.rejected and nothing is sch
       ['invalid', await sign(good(), key, { typ: 'loa-command+json' })],
       ['invalid', await sign(good({ timezone: 'Mars/Olympus' }), key)],
       ['target', await sign(good({ target: { groups: ['c99999'] } }), key)],
-      ['expired', await sign(good({ expiresAt: new Date(Date.now() - 1000).toISOString(), issuedAt: new Date(Date.now() - 86_400_000).toISOString() }), key)],
+      [
+        'expired',
+        await sign(
+          good({
+            expiresAt: new Date(Date.now() - 1000).toISOString(),
+            issuedAt: new Date(Date.now() - 86_400_000).toISOString(),
+          }),
+          key,
+        ),
+      ],
       ['replay', await sign(good({ id: 'replayed', version: 4 }), key)],
     ];
     for (const [reason, payload] of cases) {
@@ -149,10 +165,27 @@ test('an accepted group document survives a restart with no broker, and the birt
   const a = makeAgent(join(dir, 'state'));
   await started(a, w);
   const at = soon(3_600_000);
-  await publish(GROUP_SCHED, await sign(scheduleDoc({ id: 'grp', version: 3, items: [{ id: 'relay', source: { kind: 'fm', freqMHz: 99.5 }, at, durationS: 600 }] }), key));
+  await publish(
+    GROUP_SCHED,
+    await sign(
+      scheduleDoc({
+        id: 'grp',
+        version: 3,
+        items: [{ id: 'relay', source: { kind: 'fm', freqMHz: 99.5 }, at, durationS: 600 }],
+      }),
+      key,
+    ),
+  );
   const acc = await w.waitFor((m) => m.json().type === 'schedule.accepted', 5000, 'accepted');
-  assert.deepEqual({ docId: acc.json().docId, version: acc.json().version, topic: acc.json().topic }, { docId: 'grp', version: 3, topic: GROUP_SCHED });
-  await w.waitFor((m) => m.topic.endsWith('/status') && JSON.stringify(m.json().schedule) === '[{"id":"grp","version":3}]', 5000, 'birth with the schedule');
+  assert.deepEqual(
+    { docId: acc.json().docId, version: acc.json().version, topic: acc.json().topic },
+    { docId: 'grp', version: 3, topic: GROUP_SCHED },
+  );
+  await w.waitFor(
+    (m) => m.topic.endsWith('/status') && JSON.stringify(m.json().schedule) === '[{"id":"grp","version":3}]',
+    5000,
+    'birth with the schedule',
+  );
   await a.stop();
   await w.close();
 
@@ -183,7 +216,13 @@ test('an occurrence starts on time after its warm-up, finishes, and does not pla
   const a = makeAgent(join(dir, 'state'), {}, clock);
   await started(a, w);
   const at = new Date(Math.ceil((clock.now() + 4000) / 1000) * 1000);
-  await publish(SCHED, await sign(boxDoc({ id: 'once', items: [{ id: 'bulletin', source: { kind: 'line' }, at: at.toISOString(), durationS: 1 }] }), key));
+  await publish(
+    SCHED,
+    await sign(
+      boxDoc({ id: 'once', items: [{ id: 'bulletin', source: { kind: 'line' }, at: at.toISOString(), durationS: 1 }] }),
+      key,
+    ),
+  );
   await w.waitUntil(() => eventsOf(w, 'schedule.accepted')[0], 15_000, 'schedule.accepted');
   await until(() => a.scheduler.upcoming().some((o) => o.itemId === 'bulletin'), 15_000, 'bulletin planned');
   await clock.tickAsync(at.getTime() - clock.now());
@@ -220,7 +259,16 @@ test('the amplifier is switched on ampWarmUpMs before the start', async () => {
   const ampOn = () => board.transitions.find((x) => x.what === 'amp' && x.value === true);
   try {
     const at = clock.now() + 6000;
-    await publish(SCHED, await sign(boxDoc({ id: 'warm', items: [{ id: 'w1', source: { kind: 'line' }, at: new Date(at).toISOString(), durationS: 1 }] }), key));
+    await publish(
+      SCHED,
+      await sign(
+        boxDoc({
+          id: 'warm',
+          items: [{ id: 'w1', source: { kind: 'line' }, at: new Date(at).toISOString(), durationS: 1 }],
+        }),
+        key,
+      ),
+    );
     await w.waitUntil(() => eventsOf(w, 'schedule.accepted')[0], 15_000, 'schedule.accepted');
     await until(() => a.scheduler.upcoming().some((o) => o.itemId === 'w1'), 15_000, 'w1 planned');
     await clock.tickAsync(at - 1000 - 1 - clock.now());
@@ -245,7 +293,13 @@ test('an occurrence that fell in downtime beyond the grace period is reported as
   const a = makeAgent(join(dir, 'state'), { schedule: { graceS: 1 } });
   await started(a, w);
   const at = new Date(Date.now() + 2500).toISOString();
-  await publish(SCHED, await sign(boxDoc({ id: 'gap', items: [{ id: 'during-outage', source: { kind: 'line' }, at, durationS: 5 }] }), key));
+  await publish(
+    SCHED,
+    await sign(
+      boxDoc({ id: 'gap', items: [{ id: 'during-outage', source: { kind: 'line' }, at, durationS: 5 }] }),
+      key,
+    ),
+  );
   await w.waitUntil(() => eventsOf(w, 'schedule.accepted')[0], 5000, 'accepted');
   await a.stop();
   await new Promise((r) => setTimeout(r, 4500)); // the box is off when the occurrence comes
@@ -253,7 +307,10 @@ test('an occurrence that fell in downtime beyond the grace period is reported as
   await started(b, w);
   try {
     const sk = await w.waitUntil(() => eventsOf(w, 'play.skipped')[0], 5000, 'play.skipped');
-    assert.deepEqual({ itemId: sk.itemId, docId: sk.docId, occurrence: sk.occurrence, reason: sk.reason }, { itemId: 'during-outage', docId: 'gap', occurrence: new Date(at).toISOString(), reason: 'missed' });
+    assert.deepEqual(
+      { itemId: sk.itemId, docId: sk.docId, occurrence: sk.occurrence, reason: sk.reason },
+      { itemId: 'during-outage', docId: 'gap', occurrence: new Date(at).toISOString(), reason: 'missed' },
+    );
     assert.equal(eventsOf(w, 'play.started').length, 0);
   } finally {
     await b.stop();
@@ -294,19 +351,34 @@ test('a file item: its media is fetched ahead and verified, then it plays; a med
           ],
           items: [
             { id: 'news-item', source: { kind: 'file', media: ['news'] }, at, priority: 60 },
-            { id: 'gone-item', source: { kind: 'file', media: ['gone'] }, at: new Date(Date.parse(at) + 2000).toISOString() },
+            {
+              id: 'gone-item',
+              source: { kind: 'file', media: ['gone'] },
+              at: new Date(Date.parse(at) + 2000).toISOString(),
+            },
           ],
         }),
         key,
       ),
     );
     const cached = await w.waitUntil(() => eventsOf(w, 'media.cached')[0], 5000, 'media.cached');
-    assert.deepEqual({ mediaId: cached.mediaId, sha256: cached.sha256, bytes: cached.bytes }, { mediaId: 'news', sha256: sha, bytes: audio.length });
+    assert.deepEqual(
+      { mediaId: cached.mediaId, sha256: cached.sha256, bytes: cached.bytes },
+      { mediaId: 'news', sha256: sha, bytes: audio.length },
+    );
     const failed = await w.waitUntil(() => eventsOf(w, 'media.failed')[0], 5000, 'media.failed');
     assert.equal(failed.reason, 'http-404');
-    const st = await w.waitUntil(() => eventsOf(w, 'play.started').find((e) => e.itemId === 'news-item'), 10_000, 'news plays');
+    const st = await w.waitUntil(
+      () => eventsOf(w, 'play.started').find((e) => e.itemId === 'news-item'),
+      10_000,
+      'news plays',
+    );
     assert.equal(st.occurrence, at);
-    const sk = await w.waitUntil(() => eventsOf(w, 'play.skipped').find((e) => e.itemId === 'gone-item'), 10_000, 'gone skipped');
+    const sk = await w.waitUntil(
+      () => eventsOf(w, 'play.skipped').find((e) => e.itemId === 'gone-item'),
+      10_000,
+      'gone skipped',
+    );
     assert.equal(sk.reason, 'media-missing');
     assert.equal(served, 1, 'downloaded once');
   } finally {
@@ -335,7 +407,16 @@ test('kill -9 of the agent mid-play: the restart records play.interrupted with a
   try {
     await first.waitForLog(/birth published/, 15_000);
     const at = new Date(Math.ceil((Date.now() + 2500) / 1000) * 1000).toISOString();
-    await publish(SCHED, await sign(boxDoc({ id: 'relay', items: [{ id: 'long-relay', source: { kind: 'fm', freqMHz: 100 }, at, durationS: 600 }] }), key));
+    await publish(
+      SCHED,
+      await sign(
+        boxDoc({
+          id: 'relay',
+          items: [{ id: 'long-relay', source: { kind: 'fm', freqMHz: 100 }, at, durationS: 600 }],
+        }),
+        key,
+      ),
+    );
     await w.waitUntil(() => eventsOf(w, 'play.started')[0], 10_000, 'play.started');
     await first.waitForLog(/amplifier ON/, 5000);
     await new Promise((r) => setTimeout(r, 1000));

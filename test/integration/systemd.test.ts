@@ -7,7 +7,16 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync, lstatSync, readlinkSync, existsSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  lstatSync,
+  readlinkSync,
+  existsSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { pino } from 'pino';
@@ -21,65 +30,80 @@ const SYSTEMD_DIR = join(REPO_ROOT, 'systemd');
 const UNITS = ['loa-agent.service', 'loa-reboot.path', 'loa-reboot.service'];
 const log = pino({ level: 'silent' });
 
-const noAnalyze = spawnSync('systemd-analyze', ['--version'], { stdio: 'ignore' }).status === 0 ? null : 'systemd-analyze not found (apt-get install systemd)';
+const noAnalyze =
+  spawnSync('systemd-analyze', ['--version'], { stdio: 'ignore' }).status === 0
+    ? null
+    : 'systemd-analyze not found (apt-get install systemd)';
 const noReceiver = notifyReceiverUnavailable();
 for (const why of [noAnalyze, noReceiver]) if (why && process.env.CI === 'true') throw new Error(why);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('the health watchdog pings the socket while healthy, stops while the scheduler stalls, resumes', { skip: noReceiver ?? false }, async (t: TestContext) => {
-  const rx = await startNotifyReceiver(tempDir('sd-health'));
-  t.after(() => rx.close());
-  const notifier = createNotifier({ env: { ...process.env, NOTIFY_SOCKET: rx.path }, log });
-  // A stand-in scheduler: it makes progress every 50 ms until told to stall.
-  let lastTick = performance.now();
-  let stalled = false;
-  const ticker = setInterval(() => {
-    if (!stalled) lastTick = performance.now();
-  }, 50);
-  t.after(() => clearInterval(ticker));
-  let probeCalls = 0;
-  const wd = new HealthWatchdog({
-    notifier,
-    intervalMs: 200,
-    probes: [
-      progressProbe({
-        name: 'scheduler',
-        lastProgressMono: () => {
-          probeCalls++;
-          return lastTick;
-        },
-        maxAgeMs: 600,
-      }),
-    ],
-    summary: () => (stalled ? 'idle (stalled)' : 'idle'),
-    log,
-  });
-  wd.start();
-  t.after(() => wd.stop());
+test(
+  'the health watchdog pings the socket while healthy, stops while the scheduler stalls, resumes',
+  { skip: noReceiver ?? false },
+  async (t: TestContext) => {
+    const rx = await startNotifyReceiver(tempDir('sd-health'));
+    t.after(() => rx.close());
+    const notifier = createNotifier({ env: { ...process.env, NOTIFY_SOCKET: rx.path }, log });
+    // A stand-in scheduler: it makes progress every 50 ms until told to stall.
+    let lastTick = performance.now();
+    let stalled = false;
+    const ticker = setInterval(() => {
+      if (!stalled) lastTick = performance.now();
+    }, 50);
+    t.after(() => clearInterval(ticker));
+    let probeCalls = 0;
+    const wd = new HealthWatchdog({
+      notifier,
+      intervalMs: 200,
+      probes: [
+        progressProbe({
+          name: 'scheduler',
+          lastProgressMono: () => {
+            probeCalls++;
+            return lastTick;
+          },
+          maxAgeMs: 600,
+        }),
+      ],
+      summary: () => (stalled ? 'idle (stalled)' : 'idle'),
+      log,
+    });
+    wd.start();
+    t.after(() => wd.stop());
 
-  // Healthy: pings keep coming (10 a second nominally; 3 in 3 s is plenty on a busy box).
-  await sleep(1000);
-  const healthyFrom = rx.messages.length;
-  await sleep(2000);
-  const healthyPings = rx.messages.slice(healthyFrom).filter((m) => m.lines.includes('WATCHDOG=1')).length;
-  assert.ok(healthyPings >= 3, `${healthyPings} pings in 2 s while healthy`);
-  assert.ok(rx.messages.some((m) => m.lines.includes('STATUS=idle')));
+    // Healthy: pings keep coming (10 a second nominally; 3 in 3 s is plenty on a busy box).
+    await sleep(1000);
+    const healthyFrom = rx.messages.length;
+    await sleep(2000);
+    const healthyPings = rx.messages.slice(healthyFrom).filter((m) => m.lines.includes('WATCHDOG=1')).length;
+    assert.ok(healthyPings >= 3, `${healthyPings} pings in 2 s while healthy`);
+    assert.ok(rx.messages.some((m) => m.lines.includes('STATUS=idle')));
 
-  stalled = true;
-  const sick = await rx.waitFor((m) => m.lines.some((l) => l.startsWith('STATUS=UNHEALTHY: scheduler: no progress')), 10_000, healthyFrom);
-  const sickAt = rx.messages.indexOf(sick);
-  const callsBefore = probeCalls;
-  await sleep(2000);
-  assert.ok(probeCalls - callsBefore >= 3, `the watchdog kept checking (${probeCalls - callsBefore} checks)`);
-  const during = rx.messages.slice(sickAt + 1);
-  assert.equal(during.filter((m) => m.lines.includes('WATCHDOG=1')).length, 0, JSON.stringify(during.map((m) => m.data)));
+    stalled = true;
+    const sick = await rx.waitFor(
+      (m) => m.lines.some((l) => l.startsWith('STATUS=UNHEALTHY: scheduler: no progress')),
+      10_000,
+      healthyFrom,
+    );
+    const sickAt = rx.messages.indexOf(sick);
+    const callsBefore = probeCalls;
+    await sleep(2000);
+    assert.ok(probeCalls - callsBefore >= 3, `the watchdog kept checking (${probeCalls - callsBefore} checks)`);
+    const during = rx.messages.slice(sickAt + 1);
+    assert.equal(
+      during.filter((m) => m.lines.includes('WATCHDOG=1')).length,
+      0,
+      JSON.stringify(during.map((m) => m.data)),
+    );
 
-  stalled = false;
-  const resumedFrom = rx.messages.length;
-  await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 10_000, resumedFrom);
-  await rx.waitFor((m) => m.lines.includes('STATUS=idle'), 10_000, resumedFrom);
-});
+    stalled = false;
+    const resumedFrom = rx.messages.length;
+    await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 10_000, resumedFrom);
+    await rx.waitFor((m) => m.lines.includes('STATUS=idle'), 10_000, resumedFrom);
+  },
+);
 
 test('a blocked event loop withholds the next ping, then pinging resumes', async (t: TestContext) => {
   const calls: { what: string; at: number }[] = [];
@@ -87,7 +111,12 @@ test('a blocked event loop withholds the next ping, then pinging resumes', async
     watchdog: () => (calls.push({ what: 'WATCHDOG=1', at: performance.now() }), Promise.resolve()),
     status: (s: string) => (calls.push({ what: `STATUS=${s}`, at: performance.now() }), Promise.resolve()),
   };
-  const wd = new HealthWatchdog({ notifier, intervalMs: 200, probes: [eventLoopLagProbe({ maxLagMs: 400, sampleMs: 50 })], log });
+  const wd = new HealthWatchdog({
+    notifier,
+    intervalMs: 200,
+    probes: [eventLoopLagProbe({ maxLagMs: 400, sampleMs: 50 })],
+    log,
+  });
   wd.start();
   t.after(() => wd.stop());
   await sleep(1000);
@@ -101,15 +130,25 @@ test('a blocked event loop withholds the next ping, then pinging resumes', async
   await sleep(2000);
   const after = calls.filter((c) => c.at >= unblocked);
   assert.ok(after.length >= 2, JSON.stringify(after));
-  assert.match(after[0]!.what, /^STATUS=UNHEALTHY: event-loop: lagged \d+ ms \(limit 400 ms\)$/, 'the first check after the block does not ping');
-  assert.ok(after.some((c) => c.what === 'WATCHDOG=1'), 'pings resume once the loop is free');
+  assert.match(
+    after[0]!.what,
+    /^STATUS=UNHEALTHY: event-loop: lagged \d+ ms \(limit 400 ms\)$/,
+    'the first check after the block does not ping',
+  );
+  assert.ok(
+    after.some((c) => c.what === 'WATCHDOG=1'),
+    'pings resume once the loop is free',
+  );
 });
 
 /** The units in a scratch directory, ExecStart's launcher pointed at this checkout's (verify checks it exists). */
 function scratchUnits(): string {
   const dir = tempDir('sd-units');
   for (const u of UNITS) {
-    const text = readFileSync(join(SYSTEMD_DIR, u), 'utf8').replace(/^ExecStart=\/usr\/lib\/loa\/loa-launch /m, `ExecStart=${join(SYSTEMD_DIR, 'loa-launch')} `);
+    const text = readFileSync(join(SYSTEMD_DIR, u), 'utf8').replace(
+      /^ExecStart=\/usr\/lib\/loa\/loa-launch /m,
+      `ExecStart=${join(SYSTEMD_DIR, 'loa-launch')} `,
+    );
     writeFileSync(join(dir, u), text);
   }
   return dir;
@@ -129,11 +168,18 @@ test('the exposure score stays at or under what systemd/README.md documents', { 
   for (const unit of ['loa-agent.service', 'loa-reboot.service']) {
     const documented = new RegExp(`^\\| \`${unit.replace('.', '\\.')}\` \\| (\\d+\\.\\d) `, 'm').exec(readme)?.[1];
     assert.ok(documented, `systemd/README.md has no exposure row for ${unit}`);
-    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', join(dir, unit)], { encoding: 'utf8' });
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', join(dir, unit)], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
-    const measured = new RegExp(`Overall exposure level for ${unit.replace('.', '\\.')}: (\\d+\\.\\d)`).exec(r.stdout)?.[1];
+    const measured = new RegExp(`Overall exposure level for ${unit.replace('.', '\\.')}: (\\d+\\.\\d)`).exec(
+      r.stdout,
+    )?.[1];
     assert.ok(measured, r.stdout.slice(-500));
-    assert.ok(Number(measured) <= Number(documented), `${unit}: exposure ${measured} is above the documented ${documented}`);
+    assert.ok(
+      Number(measured) <= Number(documented),
+      `${unit}: exposure ${measured} is above the documented ${documented}`,
+    );
   }
 });
 
@@ -160,7 +206,10 @@ function snapshot(root: string): string[] {
 }
 
 function install(args: string[]) {
-  const r = spawnSync('sh', [join(SYSTEMD_DIR, 'install.sh'), ...args], { encoding: 'utf8', env: { ...process.env, DESTDIR: '' } });
+  const r = spawnSync('sh', [join(SYSTEMD_DIR, 'install.sh'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, DESTDIR: '' },
+  });
   assert.equal(r.status, 0, `install.sh ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
@@ -184,17 +233,35 @@ test('install.sh into a scratch root: twice gives the same tree, never touches a
   assert.match(first, /skipped \(--root is .*, not \/\): system user loa/);
   const tree1 = snapshot(root);
   assert.equal(readlinkSync(join(root, 'opt/loa/current')), 'releases/0.0.0-test');
-  assert.ok(tree1.includes('usr/lib/loa/loa-launch 755 ' + sha16(join(SYSTEMD_DIR, 'loa-launch'))), 'the launcher, 0755');
-  for (const p of ['opt/loa/current/dist/agent/main.js', 'opt/loa/current/node_modules/dep/index.js', 'opt/loa/current/systemd/README.md', 'opt/loa/current/systemd/loa-launch', 'etc/systemd/system/loa-agent.service', 'etc/systemd/system/loa-reboot.path', 'etc/systemd/system/loa-reboot.service', 'etc/udev/rules.d/99-loa-io.rules']) {
+  assert.ok(
+    tree1.includes('usr/lib/loa/loa-launch 755 ' + sha16(join(SYSTEMD_DIR, 'loa-launch'))),
+    'the launcher, 0755',
+  );
+  for (const p of [
+    'opt/loa/current/dist/agent/main.js',
+    'opt/loa/current/node_modules/dep/index.js',
+    'opt/loa/current/systemd/README.md',
+    'opt/loa/current/systemd/loa-launch',
+    'etc/systemd/system/loa-agent.service',
+    'etc/systemd/system/loa-reboot.path',
+    'etc/systemd/system/loa-reboot.service',
+    'etc/udev/rules.d/99-loa-io.rules',
+  ]) {
     assert.ok(existsSync(join(root, p)), `${p} installed`);
   }
   assert.ok(tree1.includes('etc/loa/ 750'), tree1.filter((l) => l.startsWith('etc/loa')).join('\n'));
-  assert.equal(readFileSync(join(root, 'etc/systemd/system/loa-agent.service'), 'utf8'), readFileSync(join(SYSTEMD_DIR, 'loa-agent.service'), 'utf8'));
+  assert.equal(
+    readFileSync(join(root, 'etc/systemd/system/loa-agent.service'), 'utf8'),
+    readFileSync(join(SYSTEMD_DIR, 'loa-agent.service'), 'utf8'),
+  );
 
   // The technician's config, and a rule edited for the board's adapter.
   writeFileSync(join(root, 'etc/loa/agent.json'), '{"deviceId":"box-1"}\n', { mode: 0o640 });
   const rules = join(root, 'etc/udev/rules.d/99-loa-io.rules');
-  const edited = readFileSync(rules, 'utf8').replace('#SUBSYSTEM=="tty", ATTRS{idVendor}=="1a86"', 'SUBSYSTEM=="tty", ATTRS{idVendor}=="1a86"');
+  const edited = readFileSync(rules, 'utf8').replace(
+    '#SUBSYSTEM=="tty", ATTRS{idVendor}=="1a86"',
+    'SUBSYSTEM=="tty", ATTRS{idVendor}=="1a86"',
+  );
   writeFileSync(rules, edited);
   const withConfig = snapshot(root);
 
@@ -217,10 +284,16 @@ test('install.sh into a scratch root: twice gives the same tree, never touches a
     writeFileSync(join(rel, 'dist/agent/main.js'), code);
     return install(['--root', root, rel]);
   };
-  assert.match(release('0.0.1-test', 'console.log("v2");\n'), /0\.0\.0-test kept \(roll back: ln -sfn releases\/0\.0\.0-test /);
+  assert.match(
+    release('0.0.1-test', 'console.log("v2");\n'),
+    /0\.0\.0-test kept \(roll back: ln -sfn releases\/0\.0\.0-test /,
+  );
   assert.equal(readlinkSync(join(root, 'opt/loa/current')), 'releases/0.0.1-test');
   assert.equal(readFileSync(join(root, 'opt/loa/current/dist/agent/main.js'), 'utf8'), 'console.log("v2");\n');
-  assert.equal(readFileSync(join(root, 'opt/loa/releases/0.0.0-test/dist/agent/main.js'), 'utf8'), 'console.log("v1");\n');
+  assert.equal(
+    readFileSync(join(root, 'opt/loa/releases/0.0.0-test/dist/agent/main.js'), 'utf8'),
+    'console.log("v1");\n',
+  );
   assert.equal(readFileSync(join(root, 'etc/loa/agent.json'), 'utf8'), '{"deviceId":"box-1"}\n');
   // The next one: at most two releases (this one and the one it replaced), like the agent keeps.
   assert.match(release('0.0.2-test', 'console.log("v3");\n'), /removed the old release 0\.0\.0-test/);
@@ -268,37 +341,48 @@ test('install.sh refuses what it cannot install', () => {
   assert.equal(badOpt.status, 64);
 });
 
-test('the real agent process under a notify socket: READY with a status line, WATCHDOG pings, STOPPING on SIGTERM', { skip: noReceiver ?? false }, async () => {
-  const { startBroker } = await import('../helpers/broker.js');
-  const { spawnAgent, writeConfig } = await import('../helpers/agent-process.js');
-  const broker = await startBroker();
-  const dir = tempDir('sd-agent');
-  const rx = await startNotifyReceiver(dir);
-  try {
-    const cfg = writeConfig(dir, {
-      deviceId: 'sd-box',
-      mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' },
-      stateDir: join(dir, 'state'),
-      cacheDir: join(dir, 'cache'),
-      audio: { player: 'stand-in' },
-    });
-    // WatchdogSec=2: pings every 1 s; the agent checks its probes at a quarter of that.
-    const agent = spawnAgent(['--config', cfg], { NOTIFY_SOCKET: rx.path, WATCHDOG_USEC: '2000000', INVOCATION_ID: 'sd-test' });
-    const ready = await rx.waitFor((m) => m.lines.includes('READY=1'), 20_000);
-    assert.ok(ready.lines.some((l) => /^STATUS=(idle|playing).*mqtt/.test(l)), ready.data);
-    const i = rx.messages.indexOf(ready);
-    await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 10_000, i);
-    await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 10_000, rx.messages.length);
-    agent.proc.kill('SIGTERM');
-    await rx.waitFor((m) => m.lines.includes('STOPPING=1'), 10_000);
-    assert.equal(await agent.exited(), 0);
-    // Children (mpg123, gpioset) must not be able to talk to systemd in our name.
-    assert.ok(!agent.output().includes('NOTIFY_SOCKET'), 'no notify socket leaked into logs');
-  } finally {
-    await rx.close();
-    await broker.close();
-  }
-});
+test(
+  'the real agent process under a notify socket: READY with a status line, WATCHDOG pings, STOPPING on SIGTERM',
+  { skip: noReceiver ?? false },
+  async () => {
+    const { startBroker } = await import('../helpers/broker.js');
+    const { spawnAgent, writeConfig } = await import('../helpers/agent-process.js');
+    const broker = await startBroker();
+    const dir = tempDir('sd-agent');
+    const rx = await startNotifyReceiver(dir);
+    try {
+      const cfg = writeConfig(dir, {
+        deviceId: 'sd-box',
+        mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' },
+        stateDir: join(dir, 'state'),
+        cacheDir: join(dir, 'cache'),
+        audio: { player: 'stand-in' },
+      });
+      // WatchdogSec=2: pings every 1 s; the agent checks its probes at a quarter of that.
+      const agent = spawnAgent(['--config', cfg], {
+        NOTIFY_SOCKET: rx.path,
+        WATCHDOG_USEC: '2000000',
+        INVOCATION_ID: 'sd-test',
+      });
+      const ready = await rx.waitFor((m) => m.lines.includes('READY=1'), 20_000);
+      assert.ok(
+        ready.lines.some((l) => /^STATUS=(idle|playing).*mqtt/.test(l)),
+        ready.data,
+      );
+      const i = rx.messages.indexOf(ready);
+      await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 10_000, i);
+      await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 10_000, rx.messages.length);
+      agent.proc.kill('SIGTERM');
+      await rx.waitFor((m) => m.lines.includes('STOPPING=1'), 10_000);
+      assert.equal(await agent.exited(), 0);
+      // Children (mpg123, gpioset) must not be able to talk to systemd in our name.
+      assert.ok(!agent.output().includes('NOTIFY_SOCKET'), 'no notify socket leaked into logs');
+    } finally {
+      await rx.close();
+      await broker.close();
+    }
+  },
+);
 
 test('journald volatile mode: install.sh --journald-volatile writes the one drop-in, journald-volatile.sh disable removes it', () => {
   const work = tempDir('sd-journald');

@@ -19,13 +19,19 @@ before(async () => {
   if (!haveMosquitto) return;
   dir = tempDir('tls');
   pki = makePki(dir);
-  broker = await startBroker({ tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey, requireClientCert: true } });
+  broker = await startBroker({
+    tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey, requireClientCert: true },
+  });
 });
 after(async () => {
   await broker?.close();
 });
 
-const tlsOpts = () => ({ ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) });
+const tlsOpts = () => ({
+  ca: readFileSync(pki.ca),
+  cert: readFileSync(pki.clientCert),
+  key: readFileSync(pki.clientKey),
+});
 const skip = haveMosquitto ? false : 'TLS tests need mosquitto (aedes fallback has no TLS listener here)';
 
 test('mutual TLS: the box connects with its client certificate and publishes its birth', { skip }, async () => {

@@ -13,36 +13,66 @@
 // - A reboot inside ends nspawn with exit status 133; boot() again on the same overlay.
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export const SUITE = process.env.LOA_TEST_SUITE ?? 'trixie';
 export const MIRROR = process.env.LOA_TEST_MIRROR ?? 'http://deb.debian.org/debian';
 /** What the container needs besides minbase: systemd as init, a broker, Debian's nodejs (the .deb's dependency). */
-export const PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'udev', 'adduser', 'procps', 'mosquitto', 'mosquitto-clients', 'nodejs'];
+export const PACKAGES = [
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'udev',
+  'adduser',
+  'procps',
+  'mosquitto',
+  'mosquitto-clients',
+  'nodejs',
+];
 const CACHE = process.env.LOA_TEST_CACHE ?? '/var/cache/loa-test';
 const PATH_INSIDE = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Why the system test cannot run here, or null. */
 export function containerUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (systemd-nspawn, debootstrap, mount)';
-  if (spawnSync('sh', ['-c', 'command -v mmdebstrap || command -v debootstrap'], { stdio: 'ignore' }).status !== 0) return 'neither mmdebstrap nor debootstrap found (apt-get install mmdebstrap)';
-  for (const [bin, pkg] of [['systemd-nspawn', 'systemd-container'], ['nsenter', 'util-linux'], ['dpkg-deb', 'dpkg']]) {
-    if (spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status !== 0) return `${bin} not found (apt-get install ${pkg})`;
+  if (spawnSync('sh', ['-c', 'command -v mmdebstrap || command -v debootstrap'], { stdio: 'ignore' }).status !== 0)
+    return 'neither mmdebstrap nor debootstrap found (apt-get install mmdebstrap)';
+  for (const [bin, pkg] of [
+    ['systemd-nspawn', 'systemd-container'],
+    ['nsenter', 'util-linux'],
+    ['dpkg-deb', 'dpkg'],
+  ]) {
+    if (spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status !== 0)
+      return `${bin} not found (apt-get install ${pkg})`;
   }
-  if (!existsSync('/sys/fs/cgroup/unified') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) return 'no cgroup v2 hierarchy (/sys/fs/cgroup/unified or a unified /sys/fs/cgroup)';
+  if (!existsSync('/sys/fs/cgroup/unified') && !existsSync('/sys/fs/cgroup/cgroup.controllers'))
+    return 'no cgroup v2 hierarchy (/sys/fs/cgroup/unified or a unified /sys/fs/cgroup)';
   return null;
 }
 
 function run(cmd: string, args: string[], what: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${what} failed (${r.status ?? r.signal}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(`${what} failed (${r.status ?? r.signal}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   return r.stdout;
 }
 
 /** The bootstrapped root for SUITE + PACKAGES: from the cache, or made now (minutes). */
 export function preparedRoot(log: (s: string) => void): { root: string; seconds: number } {
-  const key = createHash('sha256').update(JSON.stringify([SUITE, MIRROR, PACKAGES, 1])).digest('hex').slice(0, 12);
+  const key = createHash('sha256')
+    .update(JSON.stringify([SUITE, MIRROR, PACKAGES, 1]))
+    .digest('hex')
+    .slice(0, 12);
   const dir = join(CACHE, `${SUITE}-${key}`);
   const root = join(dir, 'root');
   if (existsSync(join(dir, 'done'))) {
@@ -54,14 +84,18 @@ export function preparedRoot(log: (s: string) => void): { root: string; seconds:
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   // mmdebstrap (apt's solver, parallel downloads) took 111 s where debootstrap took 311 s here.
-  const tool = spawnSync('sh', ['-c', 'command -v mmdebstrap'], { stdio: 'ignore' }).status === 0 ? 'mmdebstrap' : 'debootstrap';
+  const tool =
+    spawnSync('sh', ['-c', 'command -v mmdebstrap'], { stdio: 'ignore' }).status === 0 ? 'mmdebstrap' : 'debootstrap';
   log(`container root: ${tool} ${SUITE} from ${MIRROR} into ${tmp} (minutes)`);
   try {
     run(tool, ['--variant=minbase', `--include=${PACKAGES.join(',')}`, SUITE, tmp, MIRROR], tool);
     // dpkg syncs every file it unpacks; the test's installs need no crash safety.
     writeFileSync(join(tmp, 'etc/dpkg/dpkg.cfg.d/loa-test-unsafe-io'), 'force-unsafe-io\n');
     // No network inside: apt must not try mirrors for a local .deb's recommends.
-    writeFileSync(join(tmp, 'etc/apt/apt.conf.d/90loa-test'), 'APT::Install-Recommends "false";\nAcquire::Retries "0";\n');
+    writeFileSync(
+      join(tmp, 'etc/apt/apt.conf.d/90loa-test'),
+      'APT::Install-Recommends "false";\nAcquire::Retries "0";\n',
+    );
     writeFileSync(join(tmp, 'etc/hostname'), 'loa-box\n');
     rmSync(root, { recursive: true, force: true });
     renameSync(tmp, root);
@@ -110,18 +144,44 @@ export class Container {
   /** Mount the overlay (the cached root stays untouched); a copy where overlayfs is refused. */
   mount(): void {
     for (const d of [this.merged, this.upper, this.work]) mkdirSync(d, { recursive: true });
-    const r = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${this.lower},upperdir=${this.upper},workdir=${this.work}`, this.merged], { encoding: 'utf8' });
-    if (r.status !== 0) run('cp', ['-a', `${this.lower}/.`, this.merged], `copy of the root (overlay refused: ${r.stderr.trim()})`);
+    const r = spawnSync(
+      'mount',
+      [
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        `lowerdir=${this.lower},upperdir=${this.upper},workdir=${this.work}`,
+        this.merged,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0)
+      run('cp', ['-a', `${this.lower}/.`, this.merged], `copy of the root (overlay refused: ${r.stderr.trim()})`);
   }
 
   /** Boot; resolves once `systemctl is-system-running --wait` answers (running or degraded). */
   async boot(timeoutMs = 120_000): Promise<{ bootMs: number; state: string }> {
     const t0 = performance.now();
     for (const cg of this.cgroups) mkdirSync(cg, { recursive: true });
-    const args = ['--register=no', '--keep-unit', '--private-network', '--console=read-only', '--capability=all', '--system-call-filter=bpf', ...this.binds.map(([h, c]) => `--bind-ro=${h}:${c}`), '-D', this.merged, '-b'];
+    const args = [
+      '--register=no',
+      '--keep-unit',
+      '--private-network',
+      '--console=read-only',
+      '--capability=all',
+      '--system-call-filter=bpf',
+      ...this.binds.map(([h, c]) => `--bind-ro=${h}:${c}`),
+      '-D',
+      this.merged,
+      '-b',
+    ];
     const script = `for cg in ${this.cgroups.join(' ')}; do echo $$ > "$cg/cgroup.procs"; done; exec systemd-nspawn "$@"`;
     this.console = '';
-    const p = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } });
+    const p = spawn('sh', ['-c', script, 'sh', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' },
+    });
     p.stdout!.setEncoding('utf8');
     p.stderr!.setEncoding('utf8');
     p.stdout!.on('data', (b: Buffer) => (this.console += b.toString()));
@@ -130,13 +190,15 @@ export class Container {
     this.exitPromise = new Promise((resolve) => p.once('exit', (code) => resolve(code)));
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (p.exitCode !== null) throw new Error(`systemd-nspawn exited with ${p.exitCode}:\n${this.console.slice(-3000)}`);
+      if (p.exitCode !== null)
+        throw new Error(`systemd-nspawn exited with ${p.exitCode}:\n${this.console.slice(-3000)}`);
       const init = spawnSync('pgrep', ['-P', String(p.pid), '-x', 'systemd'], { encoding: 'utf8' }).stdout.trim();
       if (init) {
         this.initPid = Number(init.split('\n')[0]);
         break;
       }
-      if (Date.now() > deadline) throw new Error(`no systemd under nspawn within ${timeoutMs} ms:\n${this.console.slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`no systemd under nspawn within ${timeoutMs} ms:\n${this.console.slice(-3000)}`);
       await sleep(50);
     }
     // nsenter can come before the container's namespaces are complete: ask again until
@@ -144,26 +206,45 @@ export class Container {
     for (;;) {
       const state = (await this.execAsync(['systemctl', 'is-system-running', '--wait'], timeoutMs)).stdout.trim();
       if (['running', 'degraded'].includes(state)) return { bootMs: performance.now() - t0, state };
-      if (p.exitCode !== null) throw new Error(`systemd-nspawn exited with ${p.exitCode}:\n${this.console.slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`the container did not finish booting within ${timeoutMs} ms (state "${state}")`);
+      if (p.exitCode !== null)
+        throw new Error(`systemd-nspawn exited with ${p.exitCode}:\n${this.console.slice(-3000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`the container did not finish booting within ${timeoutMs} ms (state "${state}")`);
       await sleep(100);
     }
   }
 
   private enterArgs(cmd: string[]): string[] {
-    return ['-t', String(this.initPid), '-a', 'env', '-i', PATH_INSIDE, 'LANG=C.UTF-8', 'SYSTEMD_PAGER=', 'DEBIAN_FRONTEND=noninteractive', ...cmd];
+    return [
+      '-t',
+      String(this.initPid),
+      '-a',
+      'env',
+      '-i',
+      PATH_INSIDE,
+      'LANG=C.UTF-8',
+      'SYSTEMD_PAGER=',
+      'DEBIAN_FRONTEND=noninteractive',
+      ...cmd,
+    ];
   }
 
   /** Run a command inside (all namespaces of the container's init, a clean environment). */
   exec(cmd: string[], input?: string): Exec {
-    const r: SpawnSyncReturns<string> = spawnSync('nsenter', this.enterArgs(cmd), { encoding: 'utf8', input, maxBuffer: 64 << 20, timeout: 300_000 });
+    const r: SpawnSyncReturns<string> = spawnSync('nsenter', this.enterArgs(cmd), {
+      encoding: 'utf8',
+      input,
+      maxBuffer: 64 << 20,
+      timeout: 300_000,
+    });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
   /** `sh -c script` inside; throws with the output unless it exits 0. */
   sh(script: string, input?: string): string {
     const r = this.exec(['sh', '-c', script], input);
-    if (r.status !== 0) throw new Error(`inside: ${script}\nexit ${r.status}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+    if (r.status !== 0)
+      throw new Error(`inside: ${script}\nexit ${r.status}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
     return r.stdout;
   }
 
@@ -184,7 +265,12 @@ export class Container {
   /** `systemctl show UNIT -p ...` as an object. */
   show(unit: string, props: string[]): Record<string, string> {
     const out = this.sh(`systemctl show ${unit} ${props.map((p) => `-p ${p}`).join(' ')}`);
-    return Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    return Object.fromEntries(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
   }
 
   /** Resolves with nspawn's exit status (133: the container rebooted) within `ms`, or throws. */

@@ -6,7 +6,17 @@
 // takes away. Plain JavaScript: the container's Debian node runs it without tsx.
 //
 //   node sandbox-probe.mjs OUT.json
-import { accessSync, closeSync, constants as C, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants as C,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const out = process.argv[2];
@@ -21,7 +31,20 @@ const code = (fn) => {
 };
 
 // Writing: a file created and removed in each directory.
-for (const dir of ['/var/lib/loa', '/var/cache/loa', '/run/loa', '/tmp', '/opt/loa', '/usr/lib/loa', '/etc/loa', '/etc', '/usr/local/bin', '/var/tmp', '/root', '/home']) {
+for (const dir of [
+  '/var/lib/loa',
+  '/var/cache/loa',
+  '/run/loa',
+  '/tmp',
+  '/opt/loa',
+  '/usr/lib/loa',
+  '/etc/loa',
+  '/etc',
+  '/usr/local/bin',
+  '/var/tmp',
+  '/root',
+  '/home',
+]) {
   const f = join(dir, `.probe-${process.pid}`);
   result.write[dir] = code(() => {
     writeFileSync(f, 'x');
@@ -40,7 +63,8 @@ for (const dev of readdirSync('/dev').filter((n) => n.startsWith('loa-probe-')))
 for (const chip of readdirSync('/dev').filter((n) => /^gpiochip\d+$/.test(n))) {
   result.gpio[`/dev/${chip}`] = code(() => closeSync(openSync(join('/dev', chip), C.O_RDWR)));
 }
-if (existsSync('/sys/class/gpio/export')) result.gpio['/sys/class/gpio/export'] = code(() => accessSync('/sys/class/gpio/export', C.W_OK));
+if (existsSync('/sys/class/gpio/export'))
+  result.gpio['/sys/class/gpio/export'] = code(() => accessSync('/sys/class/gpio/export', C.W_OK));
 
 const json = JSON.stringify(result);
 process.stdout.write(`sandbox-probe ${json}\n`);

@@ -57,7 +57,9 @@ function buildDeb(version: string, out: string, extra: string[]): Promise<string
     p.stderr.setEncoding('utf8');
     p.stdout.on('data', (b: Buffer) => (text += b.toString()));
     p.stderr.on('data', (b: Buffer) => (text += b.toString()));
-    p.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`build.sh --version ${version}: exit ${code}\n${text}`))));
+    p.on('close', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`build.sh --version ${version}: exit ${code}\n${text}`)),
+    );
   });
 }
 
@@ -65,7 +67,8 @@ before(async () => {
   if (why) return;
   sweepStale((s) => process.stdout.write(`# ${s}\n`));
   // Interrupted (Ctrl-C, a CI timeout's SIGTERM): the container goes down all the same.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void (box?.destroy() ?? Promise.resolve()).finally(() => process.exit(130)));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => void (box?.destroy() ?? Promise.resolve()).finally(() => process.exit(130)));
   const scratch = tempDir(`system-${process.pid}`);
   const out = join(scratch, 'debs');
   mkdirSync(out);
@@ -76,7 +79,10 @@ before(async () => {
   first.catch(() => undefined);
   secondBuild.catch(() => undefined);
   const { root } = preparedRoot((s) => process.stdout.write(`# ${s}\n`));
-  box = new Container(root, join(scratch, 'box'), [[out, '/srv/loa-debs'], [join(REPO_ROOT, 'test/system'), '/srv/loa-test']]);
+  box = new Container(root, join(scratch, 'box'), [
+    [out, '/srv/loa-debs'],
+    [join(REPO_ROOT, 'test/system'), '/srv/loa-test'],
+  ]);
   box.mount();
   const { bootMs, state } = await box.boot();
   note('container boot to running (first boot)', `${secs(bootMs)} (${state})`);
@@ -89,7 +95,11 @@ before(async () => {
 
 after(async () => {
   await box?.destroy();
-  process.stdout.write(`# timings\n${Object.entries(timings).map(([k, v]) => `#   ${k}: ${v}`).join('\n')}\n`);
+  process.stdout.write(
+    `# timings\n${Object.entries(timings)
+      .map(([k, v]) => `#   ${k}: ${v}`)
+      .join('\n')}\n`,
+  );
 });
 
 /** The box's agent.json, root:loa 0640 as loa-provision writes it. */
@@ -115,48 +125,77 @@ async function sendCommand(action: string): Promise<string> {
 /** Every message the capture unit saw on loa/#, as [topic, payload]. */
 function captured(): [string, string][] {
   const out = box.sh('journalctl -q -u loa-test-capture -o cat --no-pager');
-  return out.split('\n').filter((l) => l.startsWith('loa/')).map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]);
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('loa/'))
+    .map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]);
 }
-const startCapture = () => box.sh(`systemctl stop loa-test-capture 2>/dev/null; systemctl reset-failed loa-test-capture 2>/dev/null; systemd-run --quiet --unit=loa-test-capture mosquitto_sub -h 127.0.0.1 -q 1 -t 'loa/#' -F '%t %p'`);
+const startCapture = () =>
+  box.sh(
+    `systemctl stop loa-test-capture 2>/dev/null; systemctl reset-failed loa-test-capture 2>/dev/null; systemd-run --quiet --unit=loa-test-capture mosquitto_sub -h 127.0.0.1 -q 1 -t 'loa/#' -F '%t %p'`,
+  );
 
 function agent() {
-  return box.show('loa-agent.service', ['ActiveState', 'SubState', 'MainPID', 'NRestarts', 'StatusText', 'Result', 'ExecMainStatus']);
+  return box.show('loa-agent.service', [
+    'ActiveState',
+    'SubState',
+    'MainPID',
+    'NRestarts',
+    'StatusText',
+    'Result',
+    'ExecMainStatus',
+  ]);
 }
 const journal = (unit: string, boot = '0') => box.sh(`journalctl -q -b ${boot} -u ${unit} -o cat --no-pager`);
 /** The JSON log lines of the agent in this boot, parsed. */
-const agentLog = (boot = '0') => journal('loa-agent.service', boot).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+const agentLog = (boot = '0') =>
+  journal('loa-agent.service', boot)
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 async function activeWithNewPid(oldPid: string, ms: number): Promise<Record<string, string>> {
-  return until(() => {
-    const a = agent();
-    return a.ActiveState === 'active' && a.MainPID !== '0' && a.MainPID !== oldPid ? a : undefined;
-  }, ms, `loa-agent active with a MainPID other than ${oldPid}`);
+  return until(
+    () => {
+      const a = agent();
+      return a.ActiveState === 'active' && a.MainPID !== '0' && a.MainPID !== oldPid ? a : undefined;
+    },
+    ms,
+    `loa-agent active with a MainPID other than ${oldPid}`,
+  );
 }
 
-test('apt install ./loa.deb: user, groups, /etc/loa, units enabled; unprovisioned, the unit is skipped by its condition', { skip }, () => {
-  const t0 = performance.now();
-  const out = box.sh(`apt-get install -y ${debs.v1} 2>&1`);
-  note('apt install of the .deb', secs(performance.now() - t0));
-  assert.match(out, /not provisioned yet/);
-  for (const g of ['gpio', 'dialout', 'audio']) assert.match(box.sh('id -nG loa'), new RegExp(`\\b${g}\\b`));
-  assert.equal(box.sh('stat -c "%U:%G %a" /etc/loa').trim(), 'root:loa 750');
-  // The release under /opt/loa/releases (the agent's: it installs updates there), the launcher root's.
-  assert.equal(box.sh('readlink /opt/loa/current').trim(), `releases/${V1.replace('~', '-')}`);
-  assert.equal(box.sh('stat -c "%U:%G" /opt/loa /opt/loa/current/dist/agent/main.js').trim(), 'loa:loa\nloa:loa');
-  assert.equal(box.exec(['test', '-f', '/opt/loa/current/PACKAGED']).status, 0, 'the packaged release is marked');
-  assert.equal(box.sh('stat -c "%U:%G %a" /usr/lib/loa/loa-launch').trim(), 'root:root 755');
-  assert.equal(box.sh('systemctl is-enabled loa-agent.service loa-reboot.path').trim(), 'enabled\nenabled');
-  assert.equal(box.sh('systemctl is-active loa-reboot.path').trim(), 'active');
-  const a = box.show('loa-agent.service', ['ActiveState', 'ConditionResult']);
-  assert.deepEqual(a, { ActiveState: 'inactive', ConditionResult: 'no' });
-});
+test(
+  'apt install ./loa.deb: user, groups, /etc/loa, units enabled; unprovisioned, the unit is skipped by its condition',
+  { skip },
+  () => {
+    const t0 = performance.now();
+    const out = box.sh(`apt-get install -y ${debs.v1} 2>&1`);
+    note('apt install of the .deb', secs(performance.now() - t0));
+    assert.match(out, /not provisioned yet/);
+    for (const g of ['gpio', 'dialout', 'audio']) assert.match(box.sh('id -nG loa'), new RegExp(`\\b${g}\\b`));
+    assert.equal(box.sh('stat -c "%U:%G %a" /etc/loa').trim(), 'root:loa 750');
+    // The release under /opt/loa/releases (the agent's: it installs updates there), the launcher root's.
+    assert.equal(box.sh('readlink /opt/loa/current').trim(), `releases/${V1.replace('~', '-')}`);
+    assert.equal(box.sh('stat -c "%U:%G" /opt/loa /opt/loa/current/dist/agent/main.js').trim(), 'loa:loa\nloa:loa');
+    assert.equal(box.exec(['test', '-f', '/opt/loa/current/PACKAGED']).status, 0, 'the packaged release is marked');
+    assert.equal(box.sh('stat -c "%U:%G %a" /usr/lib/loa/loa-launch').trim(), 'root:root 755');
+    assert.equal(box.sh('systemctl is-enabled loa-agent.service loa-reboot.path').trim(), 'enabled\nenabled');
+    assert.equal(box.sh('systemctl is-active loa-reboot.path').trim(), 'active');
+    const a = box.show('loa-agent.service', ['ActiveState', 'ConditionResult']);
+    assert.deepEqual(a, { ActiveState: 'inactive', ConditionResult: 'no' });
+  },
+);
 
 test('provisioned and started: READY with a STATUS line, the retained online status', { skip }, () => {
   provision();
   // The devices the probe opens (mode 0666: only the unit's device policy can refuse them):
   // a serial port (ttyS, major 4; 4:64 exists on every PC) and the TUN device (misc 10:200).
   box.sh('mknod -m 0666 /dev/loa-probe-ttyS c 4 64 && mknod -m 0666 /dev/loa-probe-tun c 10 200');
-  box.sh(`mkdir -p ${TEST_DROPIN.replace(/\/[^/]+$/, '')} && cat > ${TEST_DROPIN} && systemctl daemon-reload`, `[Service]\nWatchdogSec=${WATCHDOG_S}\nExecStartPost=/usr/bin/node /srv/loa-test/sandbox-probe.mjs /run/loa/sandbox-probe.json\n`);
+  box.sh(
+    `mkdir -p ${TEST_DROPIN.replace(/\/[^/]+$/, '')} && cat > ${TEST_DROPIN} && systemctl daemon-reload`,
+    `[Service]\nWatchdogSec=${WATCHDOG_S}\nExecStartPost=/usr/bin/node /srv/loa-test/sandbox-probe.mjs /run/loa/sandbox-probe.json\n`,
+  );
   startCapture();
   const t0 = performance.now();
   box.sh('systemctl start loa-agent.service');
@@ -170,28 +209,41 @@ test('provisioned and started: READY with a STATUS line, the retained online sta
   assert.equal(JSON.parse(status).online, true, status);
 });
 
-test('the sandbox: state, cache, runtime and the releases writable; the launcher, config and the rest read-only; a serial port opens, other devices do not', { skip }, () => {
-  const inside = JSON.parse(box.sh('cat /run/loa/sandbox-probe.json')) as Record<string, Record<string, string>>;
-  box.sh('rm -f /tmp/loa-probe-outside.json');
-  const outside = JSON.parse(box.sh('runuser -u loa -- node /srv/loa-test/sandbox-probe.mjs /tmp/loa-probe-outside.json >/dev/null && cat /tmp/loa-probe-outside.json')) as typeof inside;
-  const msg = `inside the unit: ${JSON.stringify(inside)}\nplain loa: ${JSON.stringify(outside)}`;
-  for (const dir of ['/var/lib/loa', '/var/cache/loa', '/run/loa', '/tmp', '/var/tmp']) assert.equal(inside.write![dir], 'ok', `${dir} writable\n${msg}`);
-  // The agent installs updates into /opt/loa; the launcher that rolls them back is out of its reach.
-  assert.equal(inside.write!['/opt/loa'], 'ok', `/opt/loa writable (ReadWritePaths=)\n${msg}`);
-  for (const dir of ['/usr/lib/loa', '/etc', '/usr/local/bin']) assert.equal(inside.write![dir], 'EROFS', `${dir} read-only\n${msg}`);
-  assert.equal(outside.write!['/usr/lib/loa'], 'EACCES', `root's, even without the sandbox\n${msg}`);
-  assert.notEqual(inside.write!['/etc/loa'], 'ok', msg);
-  for (const dir of ['/root', '/home']) assert.notEqual(inside.write![dir], 'ok', msg);
-  assert.equal(inside.read!['/etc/loa/agent.json'], 'ok', msg);
-  assert.equal(inside.read!['/proc/1 visible'], 'no', `ProtectProc=invisible\n${msg}`);
-  assert.equal(inside.open!['loa-probe-ttyS'], 'ok', `a ttyS port opens (DeviceAllow=char-ttyS)\n${msg}`);
-  assert.equal(inside.open!['loa-probe-tun'], 'EPERM', `DevicePolicy=closed refuses the rest\n${msg}`);
-  // Not vacuous: as plain loa, outside the unit, the same device opens.
-  assert.equal(outside.open!['loa-probe-tun'], 'ok', msg);
-  assert.equal(outside.read!['/proc/1 visible'], 'yes', msg);
-  if (Object.keys(inside.gpio!).length === 0) process.stdout.write('# sandbox: this machine has no GPIO (no /dev/gpiochip*, no /sys/class/gpio): not checked\n');
-  for (const [p, r] of Object.entries(inside.gpio!)) assert.equal(r, 'ok', `${p}\n${msg}`);
-});
+test(
+  'the sandbox: state, cache, runtime and the releases writable; the launcher, config and the rest read-only; a serial port opens, other devices do not',
+  { skip },
+  () => {
+    const inside = JSON.parse(box.sh('cat /run/loa/sandbox-probe.json')) as Record<string, Record<string, string>>;
+    box.sh('rm -f /tmp/loa-probe-outside.json');
+    const outside = JSON.parse(
+      box.sh(
+        'runuser -u loa -- node /srv/loa-test/sandbox-probe.mjs /tmp/loa-probe-outside.json >/dev/null && cat /tmp/loa-probe-outside.json',
+      ),
+    ) as typeof inside;
+    const msg = `inside the unit: ${JSON.stringify(inside)}\nplain loa: ${JSON.stringify(outside)}`;
+    for (const dir of ['/var/lib/loa', '/var/cache/loa', '/run/loa', '/tmp', '/var/tmp'])
+      assert.equal(inside.write![dir], 'ok', `${dir} writable\n${msg}`);
+    // The agent installs updates into /opt/loa; the launcher that rolls them back is out of its reach.
+    assert.equal(inside.write!['/opt/loa'], 'ok', `/opt/loa writable (ReadWritePaths=)\n${msg}`);
+    for (const dir of ['/usr/lib/loa', '/etc', '/usr/local/bin'])
+      assert.equal(inside.write![dir], 'EROFS', `${dir} read-only\n${msg}`);
+    assert.equal(outside.write!['/usr/lib/loa'], 'EACCES', `root's, even without the sandbox\n${msg}`);
+    assert.notEqual(inside.write!['/etc/loa'], 'ok', msg);
+    for (const dir of ['/root', '/home']) assert.notEqual(inside.write![dir], 'ok', msg);
+    assert.equal(inside.read!['/etc/loa/agent.json'], 'ok', msg);
+    assert.equal(inside.read!['/proc/1 visible'], 'no', `ProtectProc=invisible\n${msg}`);
+    assert.equal(inside.open!['loa-probe-ttyS'], 'ok', `a ttyS port opens (DeviceAllow=char-ttyS)\n${msg}`);
+    assert.equal(inside.open!['loa-probe-tun'], 'EPERM', `DevicePolicy=closed refuses the rest\n${msg}`);
+    // Not vacuous: as plain loa, outside the unit, the same device opens.
+    assert.equal(outside.open!['loa-probe-tun'], 'ok', msg);
+    assert.equal(outside.read!['/proc/1 visible'], 'yes', msg);
+    if (Object.keys(inside.gpio!).length === 0)
+      process.stdout.write(
+        '# sandbox: this machine has no GPIO (no /dev/gpiochip*, no /sys/class/gpio): not checked\n',
+      );
+    for (const [p, r] of Object.entries(inside.gpio!)) assert.equal(r, 'ok', `${p}\n${msg}`);
+  },
+);
 
 test('the watchdog: kept alive by a healthy agent, fires on a frozen one', { skip }, async () => {
   // The probe has run; the next starts (and the boot after the reboot) go without it.
@@ -226,32 +278,50 @@ test('the signed restart command: answered, exit 75 counted a success, restarted
   assert.equal(b.Result, 'success', 'exit 75 is SuccessExitStatus');
   const stops = agentLog().filter((l) => l.msg === 'stopping');
   assert.equal(stops.at(-1)?.why, 'restart command');
-  const res = await until(() => captured().find(([t, p]) => t === `${ROOT_TOPIC}/cmd/result` && p.includes(id)), 10_000, 'the restart result');
+  const res = await until(
+    () => captured().find(([t, p]) => t === `${ROOT_TOPIC}/cmd/result` && p.includes(id)),
+    10_000,
+    'the restart result',
+  );
   assert.equal(JSON.parse(res[1]).ok, true, res[1]);
 });
 
-test('the signed reboot command: loa-reboot.path starts loa-reboot.service, the container reboots, the agent is back at boot', { skip }, async () => {
-  const id = await sendCommand('reboot');
-  // SuccessAction=reboot reboots the container: systemd-nspawn ends with status 133.
-  assert.equal(await box.exited(60_000), 133, 'the container rebooted');
-  const t0 = performance.now();
-  const { state } = await box.boot();
-  await until(() => (agent().ActiveState === 'active' ? true : undefined), 60_000, 'loa-agent active after the reboot');
-  note('container boot → agent active (READY=1), measured from outside', `${secs(performance.now() - t0)} (${state})`);
-  const inside = box.show('loa-agent.service', ['ActiveEnterTimestampMonotonic']).ActiveEnterTimestampMonotonic;
-  const pid1 = box.show('', ['UserspaceTimestampMonotonic']).UserspaceTimestampMonotonic;
-  note('systemd start → agent active, inside the container', secs((Number(inside) - Number(pid1)) / 1000));
-  const rebootUnit = journal('loa-reboot.service', '-1');
-  assert.match(rebootUnit, /reboot requested by a signed command/);
-  assert.match(rebootUnit, /Finished loa-reboot\.service/);
-  // The agent answered, silenced, then stopped as part of the reboot with the amplifier off.
-  const prev = agentLog('-1');
-  const stopping = prev.findIndex((l) => l.msg === 'stopping');
-  assert.ok(stopping >= 0, 'the agent stopped cleanly at the reboot');
-  assert.ok(prev.slice(stopping).some((l) => l.msg === 'amplifier off'), 'amplifier off after stopping');
-  assert.ok(prev.some((l) => l.msg === 'reboot requested'));
-  assert.ok(id);
-});
+test(
+  'the signed reboot command: loa-reboot.path starts loa-reboot.service, the container reboots, the agent is back at boot',
+  { skip },
+  async () => {
+    const id = await sendCommand('reboot');
+    // SuccessAction=reboot reboots the container: systemd-nspawn ends with status 133.
+    assert.equal(await box.exited(60_000), 133, 'the container rebooted');
+    const t0 = performance.now();
+    const { state } = await box.boot();
+    await until(
+      () => (agent().ActiveState === 'active' ? true : undefined),
+      60_000,
+      'loa-agent active after the reboot',
+    );
+    note(
+      'container boot → agent active (READY=1), measured from outside',
+      `${secs(performance.now() - t0)} (${state})`,
+    );
+    const inside = box.show('loa-agent.service', ['ActiveEnterTimestampMonotonic']).ActiveEnterTimestampMonotonic;
+    const pid1 = box.show('', ['UserspaceTimestampMonotonic']).UserspaceTimestampMonotonic;
+    note('systemd start → agent active, inside the container', secs((Number(inside) - Number(pid1)) / 1000));
+    const rebootUnit = journal('loa-reboot.service', '-1');
+    assert.match(rebootUnit, /reboot requested by a signed command/);
+    assert.match(rebootUnit, /Finished loa-reboot\.service/);
+    // The agent answered, silenced, then stopped as part of the reboot with the amplifier off.
+    const prev = agentLog('-1');
+    const stopping = prev.findIndex((l) => l.msg === 'stopping');
+    assert.ok(stopping >= 0, 'the agent stopped cleanly at the reboot');
+    assert.ok(
+      prev.slice(stopping).some((l) => l.msg === 'amplifier off'),
+      'amplifier off after stopping',
+    );
+    assert.ok(prev.some((l) => l.msg === 'reboot requested'));
+    assert.ok(id);
+  },
+);
 
 test('systemctl stop: a clean stop, exit 0, amplifier off, the retained shutdown status', { skip }, () => {
   startCapture();
@@ -263,9 +333,15 @@ test('systemctl stop: a clean stop, exit 0, amplifier off, the retained shutdown
   const log = agentLog();
   const stopping = log.findLastIndex((l) => l.msg === 'stopping');
   assert.ok(stopping >= 0);
-  assert.ok(log.slice(stopping).some((l) => l.msg === 'amplifier off'), 'amplifier off after stopping');
+  assert.ok(
+    log.slice(stopping).some((l) => l.msg === 'amplifier off'),
+    'amplifier off after stopping',
+  );
   assert.equal(log.at(-1)?.msg, 'agent stopped');
-  const status = JSON.parse(box.sh(`mosquitto_sub -h 127.0.0.1 -C 1 -W 10 -t ${ROOT_TOPIC}/status`)) as Record<string, unknown>;
+  const status = JSON.parse(box.sh(`mosquitto_sub -h 127.0.0.1 -C 1 -W 10 -t ${ROOT_TOPIC}/status`)) as Record<
+    string,
+    unknown
+  >;
   assert.equal(status.online, false);
   assert.equal(status.reason, 'shutdown');
 });
@@ -291,7 +367,11 @@ test('upgrade to a newer build: the config is kept, the agent runs the new versi
   assert.equal(a.SubState, 'running');
   assert.equal(box.sh('readlink /opt/loa/current').trim(), `releases/${V2.replace('~', '-')}`);
   assert.equal(box.sh('ls /opt/loa/releases').trim(), V2.replace('~', '-'), 'dpkg removed the old release');
-  const starting = await until(() => agentLog().findLast((l) => l.msg === 'agent starting' && l.version === V2.replace('~', '-')), 20_000, 'the new version starting');
+  const starting = await until(
+    () => agentLog().findLast((l) => l.msg === 'agent starting' && l.version === V2.replace('~', '-')),
+    20_000,
+    'the new version starting',
+  );
   assert.ok(starting);
   assert.equal(box.sh('systemctl is-enabled loa-agent.service').trim(), 'enabled');
 });
@@ -305,27 +385,38 @@ test('remove keeps the configuration and state; purge deletes them and the journ
   assert.equal(box.exec(['test', '-e', '/etc/loa/agent.json']).status, 0, 'agent.json kept on remove');
   assert.equal(box.exec(['test', '-e', '/var/lib/loa']).status, 0, 'state kept on remove');
   box.sh('apt-get purge -y loa 2>&1');
-  for (const p of ['/opt/loa', '/etc/loa', '/var/lib/loa', '/var/cache/loa', '/etc/systemd/journald.conf.d/60-loa-volatile.conf', '/etc/udev/rules.d/99-loa-io.rules']) {
+  for (const p of [
+    '/opt/loa',
+    '/etc/loa',
+    '/var/lib/loa',
+    '/var/cache/loa',
+    '/etc/systemd/journald.conf.d/60-loa-volatile.conf',
+    '/etc/udev/rules.d/99-loa-io.rules',
+  ]) {
     assert.equal(box.exec(['test', '-e', p]).status, 1, `${p} gone after purge`);
   }
   assert.equal(box.exec(['dpkg-query', '-W', 'loa']).status, 1);
 });
 
-test('install.sh from a release tree, the other way a technician installs: the agent runs under systemd', { skip }, () => {
-  // The release tree is the package's /opt/loa/releases/<v> (package.json, dist/, node_modules/, systemd/).
-  const tree = `/root/release/opt/loa/releases/${V2.replace('~', '-')}`;
-  box.sh(`rm -rf /root/release && mkdir /root/release && dpkg-deb -x ${debs.v2} /root/release`);
-  const out = box.sh(`sh ${tree}/systemd/install.sh --no-build ${tree} 2>&1`);
-  assert.match(out, /udevadm control --reload failed/, 'no udevd in a container: said, not fatal');
-  assert.match(out, /user: loa exists/, 'purge kept the user');
-  provision();
-  box.sh('systemctl start loa-agent.service');
-  const a = agent();
-  assert.equal(a.ActiveState, 'active');
-  assert.match(a.StatusText!, /^idle, /);
-  assert.ok(agentLog().findLast((l) => l.msg === 'agent starting')?.version === V2.replace('~', '-'));
-  assert.equal(box.sh('systemctl is-enabled loa-agent.service loa-reboot.path').trim(), 'enabled\nenabled');
-});
+test(
+  'install.sh from a release tree, the other way a technician installs: the agent runs under systemd',
+  { skip },
+  () => {
+    // The release tree is the package's /opt/loa/releases/<v> (package.json, dist/, node_modules/, systemd/).
+    const tree = `/root/release/opt/loa/releases/${V2.replace('~', '-')}`;
+    box.sh(`rm -rf /root/release && mkdir /root/release && dpkg-deb -x ${debs.v2} /root/release`);
+    const out = box.sh(`sh ${tree}/systemd/install.sh --no-build ${tree} 2>&1`);
+    assert.match(out, /udevadm control --reload failed/, 'no udevd in a container: said, not fatal');
+    assert.match(out, /user: loa exists/, 'purge kept the user');
+    provision();
+    box.sh('systemctl start loa-agent.service');
+    const a = agent();
+    assert.equal(a.ActiveState, 'active');
+    assert.match(a.StatusText!, /^idle, /);
+    assert.ok(agentLog().findLast((l) => l.msg === 'agent starting')?.version === V2.replace('~', '-'));
+    assert.equal(box.sh('systemctl is-enabled loa-agent.service loa-reboot.path').trim(), 'enabled\nenabled');
+  },
+);
 
 // An update's rollback by the launcher, with the release install.sh just installed.
 otaRollbackCases({ box: () => box, skip, note, agent, journal, previous: V2.replace('~', '-') });

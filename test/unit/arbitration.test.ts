@@ -34,6 +34,9 @@ test('the highest-priority live relay resumes, the most recent on a tie; expired
   const gone = { id: 'gone', kind: 'stream' as const, priority: 90, slotEnd: 1000 };
   const r = pickResume([a, b, c, gone], now);
   assert.equal(r.resume?.id, 'c');
-  assert.deepEqual(r.expired.map((x) => x.id), ['gone']);
+  assert.deepEqual(
+    r.expired.map((x) => x.id),
+    ['gone'],
+  );
   assert.deepEqual(pickResume([], now), { resume: null, expired: [] });
 });

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planCache, pickDownloads, downloadDeadlineMs, behindMinRate, type CachePlanInput, type MediaNeed } from '../../agent/domain/cache-plan.js';
+import {
+  planCache,
+  pickDownloads,
+  downloadDeadlineMs,
+  behindMinRate,
+  type CachePlanInput,
+  type MediaNeed,
+} from '../../agent/domain/cache-plan.js';
 
 const NOW = Date.parse('2026-11-26T00:00:00Z');
 const H = 3_600_000;
@@ -9,12 +16,20 @@ const need = (c: string, bytes: number, inHours: number, id = `m-${c}`): MediaNe
   media: { id, url: `https://cdn.example.vn/${id}.mp3`, sha256: sha(c), bytes },
   firstUseAt: NOW + inHours * H,
 });
-const file = (c: string, bytes: number, usedHoursAgo: number) => ({ sha256: sha(c), bytes, lastUsedAt: NOW - usedHoursAgo * H });
-const plan = (i: Partial<CachePlanInput>) => planCache({ needs: [], inForce: new Set(), cached: [], quotaBytes: 1000, now: NOW, ...i });
+const file = (c: string, bytes: number, usedHoursAgo: number) => ({
+  sha256: sha(c),
+  bytes,
+  lastUsedAt: NOW - usedHoursAgo * H,
+});
+const plan = (i: Partial<CachePlanInput>) =>
+  planCache({ needs: [], inForce: new Set(), cached: [], quotaBytes: 1000, now: NOW, ...i });
 
 test('fetches what is missing, earliest first use first; nothing for what is cached', () => {
   const p = plan({ needs: [need('c', 10, 5), need('a', 10, 1), need('b', 10, 3)], cached: [file('b', 10, 1)] });
-  assert.deepEqual(p.fetch.map((f) => f.media.sha256), [sha('a'), sha('c')]);
+  assert.deepEqual(
+    p.fetch.map((f) => f.media.sha256),
+    [sha('a'), sha('c')],
+  );
   assert.equal(p.fetch[0]!.dueInMs, 1 * H);
   assert.deepEqual(p.evict, []);
   assert.equal(p.quotaMet, true);
@@ -30,7 +45,10 @@ test('the same bytes named by two documents are fetched once, for the earlier us
 
 test('late media (first use already past) come first', () => {
   const p = plan({ needs: [need('a', 10, 1), need('b', 10, -0.1)] });
-  assert.deepEqual(p.fetch.map((f) => f.media.sha256), [sha('b'), sha('a')]);
+  assert.deepEqual(
+    p.fetch.map((f) => f.media.sha256),
+    [sha('b'), sha('a')],
+  );
   assert.ok(p.fetch[0]!.dueInMs < 0);
 });
 
@@ -48,7 +66,10 @@ test('evicts least recently used first, only media no document in force names, o
   });
   // 1000 cached + 300 to fetch: 300 must go; 'older' is the least recently used evictable.
   assert.deepEqual(p.evict, [sha('older')]);
-  assert.deepEqual(p.fetch.map((f) => f.media.sha256), [sha('n')]);
+  assert.deepEqual(
+    p.fetch.map((f) => f.media.sha256),
+    [sha('n')],
+  );
   assert.equal(p.quotaMet, true);
   assert.equal(p.bytesAfter, 1000);
 });
@@ -61,7 +82,10 @@ test('never evicts media needed in the horizon, even when no document in force i
     quotaBytes: 1000,
   });
   assert.deepEqual(p.evict, []);
-  assert.deepEqual(p.deferred.map((f) => f.media.sha256), [sha('new')]);
+  assert.deepEqual(
+    p.deferred.map((f) => f.media.sha256),
+    [sha('new')],
+  );
   assert.equal(p.quotaMet, false);
 });
 
@@ -73,22 +97,38 @@ test('when the quota cannot be met: fetch what plays soonest and fits, defer the
     quotaBytes: 1000,
   });
   // 'big' does not fit after 'a'; the smaller, later 'c' and 'd' still do.
-  assert.deepEqual(p.fetch.map((f) => f.media.sha256), [sha('a'), sha('c'), sha('d')]);
-  assert.deepEqual(p.deferred.map((f) => f.media.sha256), [sha('big')]);
+  assert.deepEqual(
+    p.fetch.map((f) => f.media.sha256),
+    [sha('a'), sha('c'), sha('d')],
+  );
+  assert.deepEqual(
+    p.deferred.map((f) => f.media.sha256),
+    [sha('big')],
+  );
   assert.deepEqual(p.evict, [sha('x')], 'room is made for what plays soonest');
   assert.equal(p.quotaMet, false);
   assert.ok(p.bytesAfter <= 1000);
 });
 
 test('evicts nothing for a media that cannot fit anyway', () => {
-  const p = plan({ needs: [need('huge', 5000, 1)], inForce: new Set([sha('huge')]), cached: [file('x', 500, 10)], quotaBytes: 1000 });
+  const p = plan({
+    needs: [need('huge', 5000, 1)],
+    inForce: new Set([sha('huge')]),
+    cached: [file('x', 500, 10)],
+    quotaBytes: 1000,
+  });
   assert.deepEqual(p.fetch, []);
   assert.deepEqual(p.evict, []);
   assert.equal(p.quotaMet, false);
 });
 
 test('a cache already over a lowered quota with only protected files reports it and fetches nothing', () => {
-  const p = plan({ needs: [need('a', 100, 1)], inForce: new Set([sha('p'), sha('a')]), cached: [file('p', 2000, 1)], quotaBytes: 1000 });
+  const p = plan({
+    needs: [need('a', 100, 1)],
+    inForce: new Set([sha('p'), sha('a')]),
+    cached: [file('p', 2000, 1)],
+    quotaBytes: 1000,
+  });
   assert.deepEqual(p.fetch, []);
   assert.deepEqual(p.evict, []);
   assert.equal(p.quotaMet, false);
@@ -107,8 +147,18 @@ test('the plan is data: same inputs, same plan; inputs are not modified', () => 
 // ---- which downloads run (pickDownloads) and for how long (downloadDeadlineMs) ----
 
 const fetchOf = (...cs: string[]) => plan({ needs: cs.map((c, i) => need(c, 10, i + 1)), quotaBytes: 10_000 }).fetch;
-const pick = (fetch: ReturnType<typeof fetchOf>, running: string[], o: { waiting?: string[]; stopping?: number; concurrency?: number } = {}) => {
-  const r = pickDownloads({ fetch, running: new Set(running.map(sha)), waiting: new Set((o.waiting ?? []).map(sha)), stopping: o.stopping ?? 0, concurrency: o.concurrency ?? 2 });
+const pick = (
+  fetch: ReturnType<typeof fetchOf>,
+  running: string[],
+  o: { waiting?: string[]; stopping?: number; concurrency?: number } = {},
+) => {
+  const r = pickDownloads({
+    fetch,
+    running: new Set(running.map(sha)),
+    waiting: new Set((o.waiting ?? []).map(sha)),
+    stopping: o.stopping ?? 0,
+    concurrency: o.concurrency ?? 2,
+  });
   return { start: r.start.map((m) => m.sha256[0]), preempt: r.preempt.map((s) => s[0]) };
 };
 
@@ -122,7 +172,11 @@ test('a medium needed sooner preempts the running one needed latest; it starts o
   // c and d trickle in both slots; a (needed soonest) arrives.
   const f = fetchOf('a', 'b', 'c', 'd');
   assert.deepEqual(pick(f, ['c', 'd']), { start: [], preempt: ['d', 'c'] }, 'a and b both outrank c and d');
-  assert.deepEqual(pick(fetchOf('a', 'c', 'd'), ['c', 'd']), { start: [], preempt: ['d'] }, 'only the latest goes for one newcomer');
+  assert.deepEqual(
+    pick(fetchOf('a', 'c', 'd'), ['c', 'd']),
+    { start: [], preempt: ['d'] },
+    'only the latest goes for one newcomer',
+  );
   // d is closing: its slot is still taken, so a waits for it rather than over-filling.
   assert.deepEqual(pick(fetchOf('a', 'c', 'd'), ['c'], { waiting: ['d'], stopping: 1 }), { start: [], preempt: [] });
   assert.deepEqual(pick(fetchOf('a', 'c', 'd'), ['c']), { start: ['a'], preempt: [] });

@@ -16,7 +16,12 @@ const json = /```json\n([\s\S]*?)```/.exec(block)?.[1];
 const NOW = Date.now();
 
 const alert = (geocodes: [string, string][]) => {
-  const v = validateCap(capXml({ sent: capTime(NOW - 60_000), infos: [{ expires: capTime(NOW + 3_600_000), areas: [{ desc: 'Xã Thạnh Lộc', geocodes }] }] }));
+  const v = validateCap(
+    capXml({
+      sent: capTime(NOW - 60_000),
+      infos: [{ expires: capTime(NOW + 3_600_000), areas: [{ desc: 'Xã Thạnh Lộc', geocodes }] }],
+    }),
+  );
   assert.ok(v.ok, JSON.stringify(v));
   return v.alert;
 };
@@ -27,9 +32,15 @@ test('the documented mapping parses, and a VN-ADMIN commune code and province co
   assert.ok(m.ok, JSON.stringify(m));
   const commune = mapAlert(alert([['VN-ADMIN', '26734']]), m.mapping, NOW);
   assert.deepEqual(commune.unmatched, []);
-  assert.deepEqual(commune.actions.map((a) => (a as PlayAction).groups), [['c26734']]);
+  assert.deepEqual(
+    commune.actions.map((a) => (a as PlayAction).groups),
+    [['c26734']],
+  );
   const province = mapAlert(alert([['VN-ADMIN', '79']]), m.mapping, NOW);
-  assert.deepEqual(province.actions.map((a) => (a as PlayAction).groups), [['c26734', 'c26737']]);
+  assert.deepEqual(
+    province.actions.map((a) => (a as PlayAction).groups),
+    [['c26734', 'c26737']],
+  );
   // A list the mapping lacks fails loudly, naming what there is.
   const other = mapAlert(alert([['VN-ADM3', '26734']]), m.mapping, NOW);
   assert.deepEqual(other.actions, []);

@@ -29,16 +29,37 @@ test('a play command from CAP passes the agent schema and the repeat/capRef rule
 });
 
 test('a cancel command: envelope by the agent schema, args by the contract', () => {
-  const c: CancelAction = { kind: 'cancel', id: 'cap-0123456789abcdef-x01234567', groups: ['c26734'], capId: 'VN-1', expiresAt: new Date(NOW + 3_600_000).toISOString(), capRef: { ...capRef, msgType: 'Cancel' } };
+  const c: CancelAction = {
+    kind: 'cancel',
+    id: 'cap-0123456789abcdef-x01234567',
+    groups: ['c26734'],
+    capId: 'VN-1',
+    expiresAt: new Date(NOW + 3_600_000).toISOString(),
+    capRef: { ...capRef, msgType: 'Cancel' },
+  };
   const doc = buildCommand(c, NOW);
   assert.deepEqual(commandProblems(doc, NOW), []);
   assert.deepEqual(doc.args, { capId: 'VN-1' });
-  assert.match(commandProblems({ ...doc, expiresAt: new Date(NOW + 48 * 3_600_000).toISOString() }, NOW).join(), /longer than boxes accept/);
+  assert.match(
+    commandProblems({ ...doc, expiresAt: new Date(NOW + 48 * 3_600_000).toISOString() }, NOW).join(),
+    /longer than boxes accept/,
+  );
 });
 
-const withRepeat = (repeat: unknown) => commandProblems({ ...buildCommand(play, NOW, media), args: { ...(buildCommand(play, NOW, media).args as object), repeat } }, NOW).join();
+const withRepeat = (repeat: unknown) =>
+  commandProblems(
+    { ...buildCommand(play, NOW, media), args: { ...(buildCommand(play, NOW, media).args as object), repeat } },
+    NOW,
+  ).join();
 const cancelWith = (over: Record<string, unknown>) => {
-  const c: CancelAction = { kind: 'cancel', id: 'cap-0123456789abcdef-x01234567', groups: ['c26734'], capId: 'VN-1', expiresAt: new Date(NOW + 3_600_000).toISOString(), capRef: { ...capRef, msgType: 'Cancel' } };
+  const c: CancelAction = {
+    kind: 'cancel',
+    id: 'cap-0123456789abcdef-x01234567',
+    groups: ['c26734'],
+    capId: 'VN-1',
+    expiresAt: new Date(NOW + 3_600_000).toISOString(),
+    capRef: { ...capRef, msgType: 'Cancel' },
+  };
   return commandProblems({ ...buildCommand(c, NOW), ...over }, NOW).join();
 };
 
@@ -46,7 +67,10 @@ test('repeat, by the box schema: everyS at least 60 (the box default), exactly o
   assert.equal(withRepeat({ everyS: 60, until: new Date(NOW + 600_000).toISOString() }), '');
   assert.match(withRepeat({ everyS: 59, count: 1 }), /args\.repeat\.everyS: must be at least 60 s/);
   assert.match(withRepeat({ everyS: 600 }), /exactly one of until or count/);
-  assert.match(withRepeat({ everyS: 600, count: 2, until: new Date(NOW + 600_000).toISOString() }), /exactly one of until or count/);
+  assert.match(
+    withRepeat({ everyS: 600, count: 2, until: new Date(NOW + 600_000).toISOString() }),
+    /exactly one of until or count/,
+  );
   assert.match(withRepeat({ everyS: 600, count: 1001 }), /args\.repeat\.count: must be 1 to 1000/);
   assert.match(withRepeat({ everyS: 600, until: 'tomorrow' }), /args\.repeat\.until/);
 });
@@ -59,7 +83,10 @@ test('cancel args, by the box schema: at least one of docId, itemId, cmdId, capI
 });
 
 test('capRef, by the box schema: identifier, sender, sent and msgType Alert/Update/Cancel', () => {
-  assert.match(cancelWith({ capRef: { ...capRef, msgType: 'Ack' } }), /capRef\.msgType: must be Alert, Update or Cancel/);
+  assert.match(
+    cancelWith({ capRef: { ...capRef, msgType: 'Ack' } }),
+    /capRef\.msgType: must be Alert, Update or Cancel/,
+  );
   assert.match(cancelWith({ capRef: { ...capRef, sender: '' } }), /capRef\.sender: must not be empty/);
 });
 
@@ -69,7 +96,10 @@ test('a play whose known parts the box would refuse is refused here', () => {
 });
 
 test("repeat.everyS is checked against the fleet's schedule.minRepeatS when given (noc cap --min-repeat-s)", () => {
-  const doc = { ...buildCommand(play, NOW, media), args: { ...(buildCommand(play, NOW, media).args as object), repeat: { everyS: 5, count: 3 } } };
+  const doc = {
+    ...buildCommand(play, NOW, media),
+    args: { ...(buildCommand(play, NOW, media).args as object), repeat: { everyS: 5, count: 3 } },
+  };
   assert.deepEqual(commandProblems(doc, NOW, 5), []);
   assert.match(commandProblems(doc, NOW, 6).join(), /args\.repeat\.everyS: must be at least 6 s/);
   assert.match(commandProblems(doc, NOW).join(), /must be at least 60 s/);

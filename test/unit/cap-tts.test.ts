@@ -15,8 +15,17 @@ test('the spoken text says when the bulletin was issued, in the issuer’s own t
 });
 
 test('templates split into arguments without a shell; placeholders replaced inside arguments', () => {
-  assert.deepEqual(splitTemplate(`piper --model '/srv/my voice.onnx' --output_file {wav}`), ['piper', '--model', '/srv/my voice.onnx', '--output_file', '{wav}']);
-  assert.deepEqual(expand('espeak-ng -v {voice} -w {wav} {text}', { voice: 'vi', wav: '/t/a.wav', text: 'a; rm -rf / $(x)' }), ['espeak-ng', '-v', 'vi', '-w', '/t/a.wav', 'a; rm -rf / $(x)']);
+  assert.deepEqual(splitTemplate(`piper --model '/srv/my voice.onnx' --output_file {wav}`), [
+    'piper',
+    '--model',
+    '/srv/my voice.onnx',
+    '--output_file',
+    '{wav}',
+  ]);
+  assert.deepEqual(
+    expand('espeak-ng -v {voice} -w {wav} {text}', { voice: 'vi', wav: '/t/a.wav', text: 'a; rm -rf / $(x)' }),
+    ['espeak-ng', '-v', 'vi', '-w', '/t/a.wav', 'a; rm -rf / $(x)'],
+  );
   assert.throws(() => splitTemplate(`lame '{wav}`), /quote is not closed/);
 });
 
@@ -35,18 +44,34 @@ test('WAV duration from the fmt and data chunks', () => {
 
 const have = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const missing = ['espeak-ng', 'lame'].filter((b) => !have(b));
-if (missing.length && process.env.CI === 'true') test('espeak-ng and lame are installed (CI must install them)', () => assert.fail(`missing: ${missing.join(', ')} (apt-get install -y espeak-ng lame)`));
+if (missing.length && process.env.CI === 'true')
+  test('espeak-ng and lame are installed (CI must install them)', () =>
+    assert.fail(`missing: ${missing.join(', ')} (apt-get install -y espeak-ng lame)`));
 
-test('the default engine synthesises Vietnamese into an MP3, much faster than real time', { skip: missing.length ? `${missing.join(', ')} not installed (apt-get install -y espeak-ng lame)` : false }, async () => {
-  const s = await synthesise('Cảnh báo bão số 9. Người dân chằng chống nhà cửa, không ra khơi.', 'vi-VN', '2026-11-27T14:05:00+07:00');
-  assert.match(s.spoken, /^Bản tin phát lúc 14 giờ 05 ngày 27\/11\/2026\. Cảnh báo/);
-  assert.ok(s.mp3.length > 1000);
-  assert.ok(s.mp3.subarray(0, 3).toString('latin1') === 'ID3' || (s.mp3[0] === 0xff && (s.mp3[1]! & 0xe0) === 0xe0), 'an MP3 (ID3 tag or frame sync)');
-  assert.match(s.sha256, /^[0-9a-f]{64}$/);
-  assert.ok(s.durationMs! > 3000, `speech of ${s.durationMs} ms`);
-  assert.ok(s.synthMs / s.durationMs! < 0.5, `real-time factor ${s.synthMs / s.durationMs!}`);
-});
+test(
+  'the default engine synthesises Vietnamese into an MP3, much faster than real time',
+  { skip: missing.length ? `${missing.join(', ')} not installed (apt-get install -y espeak-ng lame)` : false },
+  async () => {
+    const s = await synthesise(
+      'Cảnh báo bão số 9. Người dân chằng chống nhà cửa, không ra khơi.',
+      'vi-VN',
+      '2026-11-27T14:05:00+07:00',
+    );
+    assert.match(s.spoken, /^Bản tin phát lúc 14 giờ 05 ngày 27\/11\/2026\. Cảnh báo/);
+    assert.ok(s.mp3.length > 1000);
+    assert.ok(
+      s.mp3.subarray(0, 3).toString('latin1') === 'ID3' || (s.mp3[0] === 0xff && (s.mp3[1]! & 0xe0) === 0xe0),
+      'an MP3 (ID3 tag or frame sync)',
+    );
+    assert.match(s.sha256, /^[0-9a-f]{64}$/);
+    assert.ok(s.durationMs! > 3000, `speech of ${s.durationMs} ms`);
+    assert.ok(s.synthMs / s.durationMs! < 0.5, `real-time factor ${s.synthMs / s.durationMs!}`);
+  },
+);
 
 test('a missing engine is a clear error', async () => {
-  await assert.rejects(synthesise('x', 'vi', '2026-11-27T14:05:00+07:00', { command: 'no-such-tts-engine {wav}' }), /no-such-tts-engine not found/);
+  await assert.rejects(
+    synthesise('x', 'vi', '2026-11-27T14:05:00+07:00', { command: 'no-such-tts-engine {wav}' }),
+    /no-such-tts-engine not found/,
+  );
 });

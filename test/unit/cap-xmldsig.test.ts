@@ -36,12 +36,19 @@ test('exclusive c14n as libxml2 prints it: namespaces where used, sorted attribu
   </cap:info>
 </cap:alert>`;
   assert.equal(excC14n(parseXml(doc)), expected);
-  assert.equal(excC14n(parseXml('<a xmlns:p="urn:p">\r\n  <p:b p:c="1"\n     d="2\r\n3">t\r\n</p:b>\n</a>')), '<a>\n  <p:b xmlns:p="urn:p" d="2 3" p:c="1">t\n</p:b>\n</a>');
+  assert.equal(
+    excC14n(parseXml('<a xmlns:p="urn:p">\r\n  <p:b p:c="1"\n     d="2\r\n3">t\r\n</p:b>\n</a>')),
+    '<a>\n  <p:b xmlns:p="urn:p" d="2 3" p:c="1">t\n</p:b>\n</a>',
+  );
 });
 
 test('xmlsec1 signatures verify: RSA-SHA256, and ECDSA-SHA256 on a prefixed alert with an unused namespace', () => {
   const r = verifyCapSignature(RSA, [cert('other-cert.pem'), cert('rsa-cert.pem')]);
-  assert.deepEqual(r, { ok: true, subject: 'C=VN, O=Trung tam Du bao KTTV quoc gia, CN=canhbao RSA', algorithm: 'rsa-sha256' });
+  assert.deepEqual(r, {
+    ok: true,
+    subject: 'C=VN, O=Trung tam Du bao KTTV quoc gia, CN=canhbao RSA',
+    algorithm: 'rsa-sha256',
+  });
   const e = verifyCapSignature(EC, [cert('ec-cert.pem')]);
   assert.equal(e.ok, true, JSON.stringify(e));
   assert.equal(validateCap(RSA).ok, true, 'a Signature closing the alert is valid CAP');
@@ -49,22 +56,77 @@ test('xmlsec1 signatures verify: RSA-SHA256, and ECDSA-SHA256 on a prefixed aler
 });
 
 test('a namespace declaration nobody uses does not change the signed content (exclusive c14n)', () => {
-  assert.equal(verifyCapSignature(RSA.replace('<alert xmlns=', '<alert xmlns:extra="urn:extra" xmlns='), [cert('rsa-cert.pem')]).ok, true);
+  assert.equal(
+    verifyCapSignature(RSA.replace('<alert xmlns=', '<alert xmlns:extra="urn:extra" xmlns='), [cert('rsa-cert.pem')])
+      .ok,
+    true,
+  );
 });
 
 const refused: [string, string, X509Certificate[] | undefined, RegExp][] = [
   ['a changed headline', RSA.replace('Bão số 9', 'Bão số 8'), undefined, /the digest does not match/],
-  ['a changed area code', EC.replace('<cap:value>26734<', '<cap:value>26735<'), [cert('ec-cert.pem')], /the digest does not match/],
-  ['changed white space inside the alert', RSA.replace('<status>Actual</status>', '<status>Actual</status> '), undefined, /the digest does not match/],
-  ['a signature by another key', RSA, [cert('other-cert.pem')], /no pinned certificate verifies the signature \(C=VN, O=Trung tam Du bao KTTV quoc gia, CN=someone else: signature does not verify\)/],
+  [
+    'a changed area code',
+    EC.replace('<cap:value>26734<', '<cap:value>26735<'),
+    [cert('ec-cert.pem')],
+    /the digest does not match/,
+  ],
+  [
+    'changed white space inside the alert',
+    RSA.replace('<status>Actual</status>', '<status>Actual</status> '),
+    undefined,
+    /the digest does not match/,
+  ],
+  [
+    'a signature by another key',
+    RSA,
+    [cert('other-cert.pem')],
+    /no pinned certificate verifies the signature \(C=VN, O=Trung tam Du bao KTTV quoc gia, CN=someone else: signature does not verify\)/,
+  ],
   ['an ECDSA signature against an RSA certificate', EC, [cert('rsa-cert.pem')], /a rsa key, the signature is ec/],
-  ['a digest recomputed by whoever changed the alert', RSA.replace('Bão số 9', 'Bão số 8').replace(/<DigestValue>[^<]*</, `<DigestValue>${digestOf(RSA.replace('Bão số 9', 'Bão số 8'))}<`), undefined, /no pinned certificate verifies/],
+  [
+    'a digest recomputed by whoever changed the alert',
+    RSA.replace('Bão số 9', 'Bão số 8').replace(
+      /<DigestValue>[^<]*</,
+      `<DigestValue>${digestOf(RSA.replace('Bão số 9', 'Bão số 8'))}<`,
+    ),
+    undefined,
+    /no pinned certificate verifies/,
+  ],
   ['an unsigned alert', RSA.replace(/<Signature[\s\S]*<\/Signature>/, ''), undefined, /the alert is not signed/],
-  ['a second Signature wrapped inside the info', RSA.replace('</info>', `${/<Signature[\s\S]*<\/Signature>/.exec(RSA)![0]}</info>`), undefined, /exactly one <Signature>, a child of <alert>/],
-  ['a Reference to part of the document', RSA.replace('<Reference URI="">', '<Reference URI="#x">'), undefined, /only URI="" \(the whole alert\)/],
-  ['SHA-1', RSA.replace('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2000/09/xmldsig#rsa-sha1'), undefined, /SHA-1 is refused/],
-  ['inclusive c14n', RSA.replace('<CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"', '<CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"'), undefined, /CanonicalizationMethod .* is not supported/],
-  ['transforms other than enveloped + exc-c14n', RSA.replace(/<Transform Algorithm="http:\/\/www.w3.org\/2001\/10\/xml-exc-c14n#"\/>/, ''), undefined, /Transforms must be exactly enveloped-signature, then exclusive c14n/],
+  [
+    'a second Signature wrapped inside the info',
+    RSA.replace('</info>', `${/<Signature[\s\S]*<\/Signature>/.exec(RSA)![0]}</info>`),
+    undefined,
+    /exactly one <Signature>, a child of <alert>/,
+  ],
+  [
+    'a Reference to part of the document',
+    RSA.replace('<Reference URI="">', '<Reference URI="#x">'),
+    undefined,
+    /only URI="" \(the whole alert\)/,
+  ],
+  [
+    'SHA-1',
+    RSA.replace('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256', 'http://www.w3.org/2000/09/xmldsig#rsa-sha1'),
+    undefined,
+    /SHA-1 is refused/,
+  ],
+  [
+    'inclusive c14n',
+    RSA.replace(
+      '<CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"',
+      '<CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"',
+    ),
+    undefined,
+    /CanonicalizationMethod .* is not supported/,
+  ],
+  [
+    'transforms other than enveloped + exc-c14n',
+    RSA.replace(/<Transform Algorithm="http:\/\/www.w3.org\/2001\/10\/xml-exc-c14n#"\/>/, ''),
+    undefined,
+    /Transforms must be exactly enveloped-signature, then exclusive c14n/,
+  ],
 ];
 for (const [name, xml, certs, re] of refused)
   test(`refused: ${name}`, () => {
@@ -80,5 +142,10 @@ test('a pinned certificate outside its validity is refused', () => {
 
 /** What an attacker without the key can do: recompute the Reference digest of the changed alert. */
 function digestOf(xml: string): string {
-  return createHash('sha256').update(excC14n(parseXml(xml), [], (e) => e.name === 'Signature'), 'utf8').digest('base64');
+  return createHash('sha256')
+    .update(
+      excC14n(parseXml(xml), [], (e) => e.name === 'Signature'),
+      'utf8',
+    )
+    .digest('base64');
 }

@@ -41,19 +41,36 @@ test('loa-provision: an unknown option, a stray argument or a missing value is a
 });
 
 test('the parser: a one-letter alias for a boolean, lists, and -h', () => {
-  const spec = { yes: { kind: 'boolean', short: 'y' }, 'trusted-key': { kind: 'list' }, config: { kind: 'string' } } as const;
-  const p = parseArgs(['-y', '--trusted-key', 'a=1', '--trusted-key=b=2', '--config', 'c.json'], spec, 'loa-provision init');
+  const spec = {
+    yes: { kind: 'boolean', short: 'y' },
+    'trusted-key': { kind: 'list' },
+    config: { kind: 'string' },
+  } as const;
+  const p = parseArgs(
+    ['-y', '--trusted-key', 'a=1', '--trusted-key=b=2', '--config', 'c.json'],
+    spec,
+    'loa-provision init',
+  );
   assert.deepEqual(p.opts, { yes: true, 'trusted-key': ['a=1', 'b=2'], config: 'c.json' });
   assert.equal(parseArgs(['-h'], spec, 'loa-provision init').help, true);
-  assert.throws(() => parseArgs(['-x'], spec, 'loa-provision init'), (e: unknown) => e instanceof UsageError && /unknown option -x/.test(e.message));
+  assert.throws(
+    () => parseArgs(['-x'], spec, 'loa-provision init'),
+    (e: unknown) => e instanceof UsageError && /unknown option -x/.test(e.message),
+  );
   // noc refuses a repeated value; loa-provision lets the later one win (a script's defaults, then the technician's).
   assert.throws(() => parseArgs(['--config', 'a', '--config', 'b'], spec, 'noc x'), /--config given twice/);
-  assert.equal(parseArgs(['--config', 'a', '--config', 'b'], spec, 'loa-provision init', { repeated: 'last' }).opts.config, 'b');
+  assert.equal(
+    parseArgs(['--config', 'a', '--config', 'b'], spec, 'loa-provision init', { repeated: 'last' }).opts.config,
+    'b',
+  );
   assert.equal(secondsFlag(undefined, 'timeout', 20), 20);
   assert.equal(secondsFlag('2.5', 'timeout', 20), 2.5);
 });
 
 test('withTimeout: the value, or an error with the code after the time', async () => {
   assert.equal(await withTimeout(Promise.resolve(7), 1000), 7);
-  await assert.rejects(withTimeout(new Promise(() => {}), 20, 'EAI_AGAIN'), (e: Error & { code?: string }) => e.code === 'EAI_AGAIN' && /no answer within 20 ms/.test(e.message));
+  await assert.rejects(
+    withTimeout(new Promise(() => {}), 20, 'EAI_AGAIN'),
+    (e: Error & { code?: string }) => e.code === 'EAI_AGAIN' && /no answer within 20 ms/.test(e.message),
+  );
 });

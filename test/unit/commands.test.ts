@@ -19,7 +19,13 @@ interface Result {
   error?: { code: string; message: string };
 }
 
-function rig(o: { execute?: (doc: CommandDoc) => Promise<CommandOutcome>; r?: SignedRig; time?: { provableNow: () => number; vouchedNow: () => number } } = {}) {
+function rig(
+  o: {
+    execute?: (doc: CommandDoc) => Promise<CommandOutcome>;
+    r?: SignedRig;
+    time?: { provableNow: () => number; vouchedNow: () => number };
+  } = {},
+) {
   const r = o.r ?? signedRig();
   const store = new CommandStore(r.db);
   const ran: string[] = [];
@@ -46,7 +52,16 @@ function rig(o: { execute?: (doc: CommandDoc) => Promise<CommandOutcome>; r?: Si
 }
 
 function command(r: SignedRig, action: string, args: Record<string, unknown> = {}, over: Record<string, unknown> = {}) {
-  return { type: 'command', id: randomUUID(), issuedAt: r.iso(-1000), expiresAt: r.iso(300_000), target: { devices: [DEVICE] }, action, args, ...over };
+  return {
+    type: 'command',
+    id: randomUUID(),
+    issuedAt: r.iso(-1000),
+    expiresAt: r.iso(300_000),
+    target: { devices: [DEVICE] },
+    action,
+    args,
+    ...over,
+  };
 }
 
 async function send(r: ReturnType<typeof rig>, c: Record<string, unknown> | string, topic = cmdTopic): Promise<void> {
@@ -64,7 +79,10 @@ test('an accepted command runs once and is answered once; the result is marked s
   assert.deepEqual(r.ran, [c.id]);
   const res = r.results();
   assert.equal(res.length, 1);
-  assert.deepEqual({ cmdId: res[0]!.cmdId, ok: res[0]!.ok, result: res[0]!.result }, { cmdId: c.id, ok: true, result: { action: 'volume' } });
+  assert.deepEqual(
+    { cmdId: res[0]!.cmdId, ok: res[0]!.ok, result: res[0]!.result },
+    { cmdId: c.id, ok: true, result: { action: 'volume' } },
+  );
   assert.equal(res[0]!.ts, r.iso(), 'stamped with the injected clock');
   assert.deepEqual(r.store.unsent(), []);
   assert.equal(r.store.seen(c.id), true);
@@ -184,7 +202,10 @@ test('answered while offline: the result waits in the store and goes out after u
 });
 
 test('restart: lifecycle runs only after the result was acknowledged; a restart leaves an interrupted command answered, not re-run', async () => {
-  const r = rig({ execute: async (doc) => (doc.action === 'restart' ? { ok: true, result: { action: 'restart' } } : new Promise<CommandOutcome>(() => {})) });
+  const r = rig({
+    execute: async (doc) =>
+      doc.action === 'restart' ? { ok: true, result: { action: 'restart' } } : new Promise<CommandOutcome>(() => {}),
+  });
   await r.clock.tickAsync(0);
   r.link.holdAcks();
   const restart = command(r, 'restart');
@@ -202,7 +223,10 @@ test('restart: lifecycle runs only after the result was acknowledged; a restart 
   r.svc.stop();
   assert.equal(r.clock.pending, 0, 'stop() left no timer (prune interval, acknowledgement waits)');
   // ...is answered by the next run, from the database, and not run again.
-  const next = rig({ r: { ...r, link: r.link }, execute: async () => assert.fail('an interrupted command must not run again') });
+  const next = rig({
+    r: { ...r, link: r.link },
+    execute: async () => assert.fail('an interrupted command must not run again'),
+  });
   await next.clock.tickAsync(0);
   const answer = next.results().find((x) => x.cmdId === hung.id);
   assert.equal(answer?.ok, false);
@@ -226,15 +250,33 @@ test('the issuedAt of an accepted command is clock evidence; a refused one is no
 test('v1.2 §2.2: on a bound one document raised (a day ahead), a signed emergency and the clock command are judged on corroborated time; a normal play is still refused expired', async () => {
   const DAY = 86_400_000;
   const r = rig({ time: { provableNow: () => r.clock.now() + DAY, vouchedNow: () => r.clock.now() } });
-  const emergency = command(r, 'play', { source: { kind: 'line' }, durationS: 60, priority: 100 }, { expiresAt: r.iso(600_000) });
-  const normal = command(r, 'play', { source: { kind: 'line' }, durationS: 60, priority: 75 }, { expiresAt: r.iso(600_000) });
+  const emergency = command(
+    r,
+    'play',
+    { source: { kind: 'line' }, durationS: 60, priority: 100 },
+    { expiresAt: r.iso(600_000) },
+  );
+  const normal = command(
+    r,
+    'play',
+    { source: { kind: 'line' }, durationS: 60, priority: 75 },
+    { expiresAt: r.iso(600_000) },
+  );
   const ping = command(r, 'ping', {}, { expiresAt: r.iso(600_000) });
   // Issued by the centre's right clock, hours behind the poisoned bound: still accepted.
   const clock = command(r, 'clock', { resetBound: true }, { expiresAt: r.iso(600_000) });
   for (const c of [emergency, normal, clock, ping]) await send(r, c);
-  assert.deepEqual(r.ran, [emergency.id, clock.id, ping.id], 'a ping too: read-only, and how the centre sees the bound');
+  assert.deepEqual(
+    r.ran,
+    [emergency.id, clock.id, ping.id],
+    'a ping too: read-only, and how the centre sees the bound',
+  );
   assert.equal(r.results().find((x) => x.cmdId === normal.id)?.error?.code, 'expired');
-  assert.deepEqual(r.evidence, [Date.parse(String(emergency.issuedAt)), Date.parse(String(ping.issuedAt))], 'the clock command\'s own issuedAt is no evidence');
+  assert.deepEqual(
+    r.evidence,
+    [Date.parse(String(emergency.issuedAt)), Date.parse(String(ping.issuedAt))],
+    "the clock command's own issuedAt is no evidence",
+  );
   const bad = command(r, 'clock', { resetBound: false });
   await send(r, bad);
   assert.equal(r.results().find((x) => x.cmdId === bad.id)?.error?.code, 'invalid');

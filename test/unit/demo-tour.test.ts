@@ -12,12 +12,17 @@ test('LOA_DEMO_PORT: unset is 1883, 0 any free port, anything else refused', () 
   assert.equal(demoPort({ LOA_DEMO_PORT: '' }), 1883);
   assert.equal(demoPort({ LOA_DEMO_PORT: '0' }), 0);
   assert.equal(demoPort({ LOA_DEMO_PORT: '18830' }), 18830);
-  for (const bad of ['x', '-1', '65536', '1.5']) assert.throws(() => demoPort({ LOA_DEMO_PORT: bad }), /LOA_DEMO_PORT .* is not a TCP port/);
+  for (const bad of ['x', '-1', '65536', '1.5'])
+    assert.throws(() => demoPort({ LOA_DEMO_PORT: bad }), /LOA_DEMO_PORT .* is not a TCP port/);
 });
 
 test('the launcher names the checkout: npx --prefix with dist/, the sources through npm without', () => {
   const root = tempDir('tour root');
-  assert.equal(nocLauncher(root), `npm --prefix '${root}' run -s noc --`, 'a path with a space is quoted for the shell');
+  assert.equal(
+    nocLauncher(root),
+    `npm --prefix '${root}' run -s noc --`,
+    'a path with a space is quoted for the shell',
+  );
   mkdirSync(join(root, 'dist/noc'), { recursive: true });
   writeFileSync(join(root, 'dist/noc/cli.js'), '');
   assert.equal(nocLauncher(root), `npx --prefix '${root}' noc`);

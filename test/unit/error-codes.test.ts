@@ -29,8 +29,16 @@ function documentedCodes(): Set<string> {
 test('every code of agent/errors.ts has a row in docs/errors.md, and every row a code', () => {
   const codes = errorCodes();
   const documented = documentedCodes();
-  assert.deepEqual([...codes].filter((c) => !documented.has(c)), [], 'codes missing from docs/errors.md');
-  assert.deepEqual([...documented].filter((c) => !codes.has(c)), [], 'docs/errors.md rows with no code in agent/errors.ts');
+  assert.deepEqual(
+    [...codes].filter((c) => !documented.has(c)),
+    [],
+    'codes missing from docs/errors.md',
+  );
+  assert.deepEqual(
+    [...documented].filter((c) => !codes.has(c)),
+    [],
+    'docs/errors.md rows with no code in agent/errors.ts',
+  );
 });
 
 test('every code logged as a literal (log.warn({ code: ... })) is in the ErrorCode union', () => {
@@ -42,5 +50,9 @@ test('every code logged as a literal (log.warn({ code: ... })) is in the ErrorCo
     for (const m of readFileSync(join(root, f), 'utf8').matchAll(call)) logged.set(m[1]!, f);
   }
   assert.ok(logged.size >= 20, `the scan finds the logged codes (found ${logged.size})`);
-  assert.deepEqual([...logged].filter(([c]) => !codes.has(c)).map(([c, f]) => `${c} (${f})`), [], 'logged codes missing from ErrorCode');
+  assert.deepEqual(
+    [...logged].filter(([c]) => !codes.has(c)).map(([c, f]) => `${c} (${f})`),
+    [],
+    'logged codes missing from ErrorCode',
+  );
 });

@@ -11,7 +11,10 @@ linkContract('fake', async () => {
   return {
     link,
     publish: async (topic, payload, opts) => link.inject(topic, payload, opts),
-    received: (filter) => link.published.filter((m) => topicMatches(filter, m.topic)).map((m) => ({ topic: m.topic, payload: m.payload.toString('utf8'), retain: m.retain })),
+    received: (filter) =>
+      link.published
+        .filter((m) => topicMatches(filter, m.topic))
+        .map((m) => ({ topic: m.topic, payload: m.payload.toString('utf8'), retain: m.retain })),
     outage: async () => link.goOffline(),
     restore: async () => link.goOnline(),
     close: () => link.stop(),

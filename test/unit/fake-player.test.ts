@@ -19,7 +19,9 @@ playerContract(
     new FakePlayer({
       script: (req) => {
         if (req.source.kind === 'stream') return { startAfterMs: 20 };
-        return req.source.paths.some((p) => p.includes('bad')) ? { startAfterMs: 10, fail: 'not an MP3' } : { startAfterMs: 20, endAfterMs: 300 };
+        return req.source.paths.some((p) => p.includes('bad'))
+          ? { startAfterMs: 10, fail: 'not an MP3' }
+          : { startAfterMs: 20, endAfterMs: 300 };
       },
     }),
   { goodFile, badFile: join(dir, 'bad.mp3'), streamUrl: () => 'http://127.0.0.1:9/live.mp3' },
@@ -44,13 +46,24 @@ test('stand-in: a file session lasts what durationFor says; kind is stand-in', a
 
 test('fake: scripts run in order with mocked timers', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-  const fake = new FakePlayer().queue({ startAfterMs: 100, endAfterMs: 1000 }, { startAfterMs: 50, fail: 'connection refused' }, { startAfterMs: 10, fail: 'went silent', failAfterMs: 200 });
+  const fake = new FakePlayer().queue(
+    { startAfterMs: 100, endAfterMs: 1000 },
+    { startAfterMs: 50, fail: 'connection refused' },
+    { startAfterMs: 10, fail: 'went silent', failAfterMs: 200 },
+  );
 
   const a = fake.play({ source: { kind: 'file', paths: ['/a.mp3'] }, volume: 50 });
   t.mock.timers.tick(100);
   assert.equal(await a.started, 100);
   t.mock.timers.tick(1000);
-  assert.deepEqual(await a.ended, { reason: 'end', at: 1100, exitCode: 0, signal: null, stderrTail: '', message: 'played to the end' });
+  assert.deepEqual(await a.ended, {
+    reason: 'end',
+    at: 1100,
+    exitCode: 0,
+    signal: null,
+    stderrTail: '',
+    message: 'played to the end',
+  });
 
   const b = fake.play({ source: { kind: 'stream', url: 'http://x/' }, volume: 50 });
   t.mock.timers.tick(50);

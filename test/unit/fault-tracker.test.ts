@@ -13,7 +13,8 @@ function rig(recoverMs = 30_000) {
     report: (type, f) => out.push([type, f]),
     timers: { setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h as never) },
   });
-  const door = (active: boolean) => t.set({ component: 'door', code: 'door_open', active, message: active ? 'open' : 'closed' });
+  const door = (active: boolean) =>
+    t.set({ component: 'door', code: 'door_open', active, message: active ? 'open' : 'closed' });
   return { t, timers, out, door };
 }
 
@@ -66,7 +67,13 @@ test('conditions are independent per component and code', () => {
   r.t.set({ component: 'line', code: 'line_short', active: true, message: 'short' });
   r.t.set({ component: 'line', code: 'line_open', active: false, message: 'ok' });
   r.timers.advance(100);
-  assert.deepEqual(r.out.map(([t, f]) => `${t} ${f.code}`), ['hw.fault line_open', 'hw.fault line_short', 'hw.recovered line_open']);
-  assert.deepEqual(r.t.active().map((f) => f.code), ['line_short']);
+  assert.deepEqual(
+    r.out.map(([t, f]) => `${t} ${f.code}`),
+    ['hw.fault line_open', 'hw.fault line_short', 'hw.recovered line_open'],
+  );
+  assert.deepEqual(
+    r.t.active().map((f) => f.code),
+    ['line_short'],
+  );
   r.t.stop();
 });

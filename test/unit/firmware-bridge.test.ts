@@ -15,7 +15,7 @@ import { decodeEvent, encodeCommand, type BoardEvent } from '../../firmware-brid
 /** A seeded PRNG so garbage is the same on every run. */
 function lcg(seed = 7): () => number {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
 }
 
 /** A board and a bridge wired through fresh PassThroughs on every open() (a "replug"). */
@@ -124,7 +124,10 @@ test('timeouts name the command and seq; idempotent commands are retried, line-t
     return true;
   });
   // Silence cuts the board's TX only: it executed every attempt, each with a new SEQ.
-  assert.deepEqual(r.board.log.slice(before).map((c) => c.cmd), ['set-amp', 'set-amp', 'set-amp']);
+  assert.deepEqual(
+    r.board.log.slice(before).map((c) => c.cmd),
+    ['set-amp', 'set-amp', 'set-amp'],
+  );
   assert.equal(r.bridge.stats().retries, 2);
   await assert.rejects(r.bridge.request({ cmd: 'line-test' }), (e: unknown) => {
     assert.ok(e instanceof BridgeTimeoutError);
@@ -194,7 +197,10 @@ test('a board reset is detected from BOOT and the desired state is re-applied, a
   await reapplied;
   const s = r.board.state();
   assert.deepEqual([s.amp, s.input, s.fmFreq], [true, 'fm', 9850]);
-  assert.deepEqual(r.board.log.slice(from).map((c) => c.cmd), ['set-watchdog', 'select-input', 'fm-tune', 'set-amp']);
+  assert.deepEqual(
+    r.board.log.slice(from).map((c) => c.cmd),
+    ['set-watchdog', 'select-input', 'fm-tune', 'set-amp'],
+  );
   assert.equal(r.bridge.stats().resets, 1);
   await r.close();
 });
@@ -251,7 +257,8 @@ test('board watchdog: pings keep the amp on; host silence turns it off and raise
   const board = new BoardModel({ timers, send: (b) => out.write(b) });
   board.start();
   let seq = 0;
-  const cmd = (c: Parameters<typeof encodeCommand>[0]) => board.receive(encodeFrame({ seq: ++seq, ...encodeCommand(c) }));
+  const cmd = (c: Parameters<typeof encodeCommand>[0]) =>
+    board.receive(encodeFrame({ seq: ++seq, ...encodeCommand(c) }));
   cmd({ cmd: 'set-amp', on: true });
   for (let t = 0; t < 30; t += 3) {
     timers.advance(3000);
@@ -292,14 +299,21 @@ test('an event lost on the wire is noticed from the ping and caught up with GET_
   r.board.silence(false);
   const [st] = await status;
   assert.equal(st.flags.doorOpen, true);
-  assert.equal(r.events.some((e) => e.event === 'door'), false);
+  assert.equal(
+    r.events.some((e) => e.event === 'door'),
+    false,
+  );
   await r.close();
 });
 
 test('a board speaking another protocol version is reported, never driven', async () => {
   const timers = systemTimers();
   let toHost: PassThrough | undefined;
-  const board = new BoardModel({ timers, protocol: 2, send: (b) => void (toHost && !toHost.destroyed && toHost.write(b)) });
+  const board = new BoardModel({
+    timers,
+    protocol: 2,
+    send: (b) => void (toHost && !toHost.destroyed && toHost.write(b)),
+  });
   board.start();
   let opens = 0;
   const bridge = new FirmwareBridge({

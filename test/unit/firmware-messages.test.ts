@@ -54,7 +54,11 @@ test('PROTOCOL.md §2.5: fm-tune 98.5 MHz with SEQ 0x2A, and its reply, byte for
   const ping = encodeCommand({ cmd: 'ping' });
   assert.deepEqual(encodeFrame({ seq: 1, ...ping }), hex('A5 00 01 01 01 90 E0'));
   const pong = encodeReply('ping', { flags: { ...noFlags, ampOn: true }, lastEventSeq: 1, bootCount: 42, input: 'fm' });
-  assert.deepEqual(encodeFrame({ seq: 1, ...pong }), hex('A5 08 01 01 81 00 01 01 00 00 00 2A 01 78 01'), 'example 4 (1.1)');
+  assert.deepEqual(
+    encodeFrame({ seq: 1, ...pong }),
+    hex('A5 08 01 01 81 00 01 01 00 00 00 2A 01 78 01'),
+    'example 4 (1.1)',
+  );
 });
 
 test('every command round-trips through encodeCommand, a frame, and decodeCommand', () => {
@@ -144,7 +148,10 @@ test('status flags sit on the bits of §5.4', () => {
 });
 
 test('a short reply payload throws PayloadError naming the reply', () => {
-  assert.throws(() => decodeReply('get-status', Buffer.alloc(18)), (e) => e instanceof PayloadError && /get-status reply/.test(e.message));
+  assert.throws(
+    () => decodeReply('get-status', Buffer.alloc(18)),
+    (e) => e instanceof PayloadError && /get-status reply/.test(e.message),
+  );
   assert.throws(() => decodeReply('select-input', hex('07')), PayloadError);
 });
 
@@ -178,11 +185,28 @@ test('1.1 additions, byte for byte: the version block ends with the minor, PING 
   const v11 = encodeEvent({ event: 'boot', ...version, minor: 1, resetReason: 'unknown' });
   assert.deepEqual(v11.payload, hex('01 01 04 02 00 01 11 70 FF 03 01'));
   assert.equal((decodeEvent(0x40, v11.payload) as VersionBlock).minor, 1);
-  assert.equal((decodeEvent(0x40, hex('01 01 04 02 00 01 11 70 FF 03')) as VersionBlock).minor, 0, 'a 10-byte block is a 1.0 board');
-  const ping = encodeReply('ping', { flags: { ...noFlags, ampOn: true }, lastEventSeq: 1, bootCount: 0x01020304, input: 'fm' });
+  assert.equal(
+    (decodeEvent(0x40, hex('01 01 04 02 00 01 11 70 FF 03')) as VersionBlock).minor,
+    0,
+    'a 10-byte block is a 1.0 board',
+  );
+  const ping = encodeReply('ping', {
+    flags: { ...noFlags, ampOn: true },
+    lastEventSeq: 1,
+    bootCount: 0x01020304,
+    input: 'fm',
+  });
   assert.deepEqual(ping.payload, hex('00 01 01 01 02 03 04 01'));
-  assert.deepEqual(decodeReply('ping', hex('00 01 01')), { flags: { ...noFlags, ampOn: true }, lastEventSeq: 1 }, 'a 1.0 reply has neither');
-  assert.deepEqual(decodeReply('ping', hex('00 01 01 01 02 03 04 01 EE')), { flags: { ...noFlags, ampOn: true }, lastEventSeq: 1, bootCount: 0x01020304, input: 'fm' }, 'trailing bytes ignored');
+  assert.deepEqual(
+    decodeReply('ping', hex('00 01 01')),
+    { flags: { ...noFlags, ampOn: true }, lastEventSeq: 1 },
+    'a 1.0 reply has neither',
+  );
+  assert.deepEqual(
+    decodeReply('ping', hex('00 01 01 01 02 03 04 01 EE')),
+    { flags: { ...noFlags, ampOn: true }, lastEventSeq: 1, bootCount: 0x01020304, input: 'fm' },
+    'trailing bytes ignored',
+  );
 });
 
 test('ERROR frames: codes, the board version on a mismatch, unknown codes kept raw', () => {

@@ -58,8 +58,14 @@ test('a frame fed one byte at a time: nothing until the last byte', async () => 
 test('two frames in one chunk, and a third split across the chunk boundary', async () => {
   const p = new FrameParser();
   const all = Buffer.concat([ping, tune, status]);
-  const frames = await feed(p, [all.subarray(0, ping.length + tune.length + 3), all.subarray(ping.length + tune.length + 3)]);
-  assert.deepEqual(frames.map((f) => f.type), [0x01, 0x05, 0x82]);
+  const frames = await feed(p, [
+    all.subarray(0, ping.length + tune.length + 3),
+    all.subarray(ping.length + tune.length + 3),
+  ]);
+  assert.deepEqual(
+    frames.map((f) => f.type),
+    [0x01, 0x05, 0x82],
+  );
   assert.equal(p.stats.frames, 3);
 });
 
@@ -170,7 +176,7 @@ function noise(r: () => number, n: number): Buffer {
 /** Cut `data` into chunks of 1..max bytes. */
 function chop(r: () => number, data: Buffer, max: number): Buffer[] {
   const out: Buffer[] = [];
-  for (let i = 0; i < data.length; ) {
+  for (let i = 0; i < data.length;) {
     const n = 1 + int(r, max);
     out.push(data.subarray(i, i + n));
     i += n;
@@ -255,7 +261,11 @@ test('property: with noise free of SOF bytes, exactly the sent frames come out',
       parts.push(f);
     }
     const got = await feed(new FrameParser(), chop(r, Buffer.concat(parts), 64), true);
-    assert.deepEqual(got.map((f) => encodeFrame(f)), sent, `round ${round}`);
+    assert.deepEqual(
+      got.map((f) => encodeFrame(f)),
+      sent,
+      `round ${round}`,
+    );
   }
 });
 

@@ -11,14 +11,24 @@ import { BoardErrorReply, FirmwareBridge, type BridgeDeps } from '../../firmware
 import { ManualTimers, systemTimers } from '../../firmware-bridge/timers.js';
 import { encodeFrame, type Frame } from '../../firmware-bridge/frame.js';
 import { FrameParser } from '../../firmware-bridge/parser.js';
-import { COMMAND_TYPES, EVENT_TYPES, encodeCommand, encodeEvent, type BoardEvent } from '../../firmware-bridge/messages.js';
+import {
+  COMMAND_TYPES,
+  EVENT_TYPES,
+  encodeCommand,
+  encodeEvent,
+  type BoardEvent,
+} from '../../firmware-bridge/messages.js';
 import { judge } from '../../firmware-bridge/reconcile.js';
 
 const PING_MS = 150;
 
 function rig(board: Partial<Omit<BoardModelDeps, 'timers' | 'send'>> = {}, opts: Partial<BridgeDeps> = {}) {
   let toHost: PassThrough | undefined;
-  const model = new BoardModel({ timers: systemTimers(), ...board, send: (b) => void (toHost && !toHost.destroyed && toHost.write(b)) });
+  const model = new BoardModel({
+    timers: systemTimers(),
+    ...board,
+    send: (b) => void (toHost && !toHost.destroyed && toHost.write(b)),
+  });
   let opens = 0;
   const timers = systemTimers();
   const bridge = new FirmwareBridge({
@@ -134,7 +144,10 @@ test('a 1.0 board that latches AMP_FAULT until SET_AMP 0: the host clears the la
   assert.equal(r.model.state().amp, false, 'refused while the cause is there');
   r.model.ampFault(null);
   await until(() => r.model.state().amp, 3000, 'amp on after the latch cleared');
-  assert.ok(r.events.some((e) => e.event === 'amp-fault' && !e.fault), 'the latch cleared with its state-0 event');
+  assert.ok(
+    r.events.some((e) => e.event === 'amp-fault' && !e.fault),
+    'the latch cleared with its state-0 event',
+  );
   await r.close();
 });
 
@@ -147,7 +160,10 @@ test('duplicate replies: the second copy is counted and dropped, never taken for
   assert.equal(await r.bridge.selectInput('line'), 'line');
   const st = await r.bridge.request({ cmd: 'get-status' });
   assert.deepEqual([st.flags.ampOn, st.input], [true, 'line']);
-  assert.deepEqual(r.model.log.slice(before).map((c) => c.cmd), ['set-amp', 'select-input', 'get-status']);
+  assert.deepEqual(
+    r.model.log.slice(before).map((c) => c.cmd),
+    ['set-amp', 'select-input', 'get-status'],
+  );
   await until(() => r.bridge.stats().lateReplies === 3, 1000, 'three copies counted');
   assert.equal(r.bridge.stats().retries, 0);
   await r.close();
@@ -248,16 +264,43 @@ test('a 1.0 board: keep-alive is GET_STATUS; LINE_TEST is refused under a 6 s wa
 });
 
 test('judge(): the verdicts of PROTOCOL.md §4, as data', () => {
-  const flags = { ampOn: true, ampFault: false, doorOpen: false, mainsLost: false, batteryLow: false, lineOpen: false, lineShort: false, watchdogTripped: false, fmNoSignal: false };
+  const flags = {
+    ampOn: true,
+    ampFault: false,
+    doorOpen: false,
+    mainsLost: false,
+    batteryLow: false,
+    lineOpen: false,
+    lineShort: false,
+    watchdogTripped: false,
+    fmNoSignal: false,
+  };
   const want = { amp: true, input: 'fm' as const, fmFreq: 9850, watchdogS: 10 };
   const known = { bootCount: 41, uptimeS: 100, lastEventSeq: 1, tripped: false };
-  assert.deepEqual(judge(want, known, { flags, lastEventSeq: 1, bootCount: 41, input: 'fm' }), { reset: null, drift: [], lostEvents: false });
-  assert.match(judge(want, known, { flags: { ...flags, ampOn: false }, lastEventSeq: 1, bootCount: 42, input: 'ip' }).reset ?? '', /41 → 42/);
+  assert.deepEqual(judge(want, known, { flags, lastEventSeq: 1, bootCount: 41, input: 'fm' }), {
+    reset: null,
+    drift: [],
+    lostEvents: false,
+  });
+  assert.match(
+    judge(want, known, { flags: { ...flags, ampOn: false }, lastEventSeq: 1, bootCount: 42, input: 'ip' }).reset ?? '',
+    /41 → 42/,
+  );
   assert.match(judge(want, known, { flags, lastEventSeq: 1, uptimeS: 2 }).reset ?? '', /uptime 100 s → 2 s/);
   assert.deepEqual(judge(want, known, { flags, lastEventSeq: 3, bootCount: 41 }).lostEvents, true);
-  assert.deepEqual(judge(want, { ...known, tripped: true }, { flags: { ...flags, watchdogTripped: true }, lastEventSeq: 1 }).drift, [], 'a flag still set is not a new trip');
-  assert.deepEqual(judge({ ...want, amp: false }, known, { flags: { ...flags, ampOn: false, watchdogTripped: true }, lastEventSeq: 1 }).drift, ['watchdog tripped']);
-  assert.deepEqual(judge(want, known, { flags, lastEventSeq: 1, watchdogS: 10, fmFreq: 0, input: 'fm' }).drift, ['tuner off, wanted tuned']);
+  assert.deepEqual(
+    judge(want, { ...known, tripped: true }, { flags: { ...flags, watchdogTripped: true }, lastEventSeq: 1 }).drift,
+    [],
+    'a flag still set is not a new trip',
+  );
+  assert.deepEqual(
+    judge({ ...want, amp: false }, known, { flags: { ...flags, ampOn: false, watchdogTripped: true }, lastEventSeq: 1 })
+      .drift,
+    ['watchdog tripped'],
+  );
+  assert.deepEqual(judge(want, known, { flags, lastEventSeq: 1, watchdogS: 10, fmFreq: 0, input: 'fm' }).drift, [
+    'tuner off, wanted tuned',
+  ]);
 });
 
 // ---- the reference board on the rules it must keep (§5.2, §5.3, §7) ----
@@ -269,7 +312,8 @@ function bareBoard(deps: Partial<BoardModelDeps> = {}) {
   parser.on('data', (f: Frame) => frames.push(f));
   const model = new BoardModel({ timers, ...deps, send: (b) => parser.write(b) });
   let seq = 0;
-  const send = (type: number, payload: Buffer = Buffer.alloc(0), version = 1) => model.receive(encodeFrame({ seq: ++seq, type, payload, version }));
+  const send = (type: number, payload: Buffer = Buffer.alloc(0), version = 1) =>
+    model.receive(encodeFrame({ seq: ++seq, type, payload, version }));
   return { timers, frames, model, send, boots: () => frames.filter((f) => f.type === EVENT_TYPES.boot).length };
 }
 
@@ -277,7 +321,10 @@ test('board: BOOT repeats until a frame of its VER (even one answered with an ER
   for (const [what, poke] of [
     ['BAD_LENGTH', (b: ReturnType<typeof bareBoard>) => b.send(COMMAND_TYPES['set-amp'])],
     ['UNKNOWN_TYPE', (b: ReturnType<typeof bareBoard>) => b.send(0x3e)],
-    ['GET_VERSION of VER 2', (b: ReturnType<typeof bareBoard>) => b.send(COMMAND_TYPES['get-version'], Buffer.alloc(0), 2)],
+    [
+      'GET_VERSION of VER 2',
+      (b: ReturnType<typeof bareBoard>) => b.send(COMMAND_TYPES['get-version'], Buffer.alloc(0), 2),
+    ],
   ] as const) {
     const b = bareBoard();
     b.model.start();
@@ -337,7 +384,11 @@ test('board: a command in progress holds the watchdog (a 2.5 s LINE_TEST against
   b.timers.advance(2500); // reply sent: the timer restarts
   b.model.slow(0);
   b.timers.advance(2900);
-  assert.equal(b.frames.filter((f) => f.type === EVENT_TYPES.watchdog).length, 0, 'not tripped 5.4 s after the command arrived');
+  assert.equal(
+    b.frames.filter((f) => f.type === EVENT_TYPES.watchdog).length,
+    0,
+    'not tripped 5.4 s after the command arrived',
+  );
   b.timers.advance(200);
   assert.equal(b.frames.filter((f) => f.type === EVENT_TYPES.watchdog).length, 1, 'trips 3 s after the reply');
   b.model.stop();
@@ -346,9 +397,18 @@ test('board: a command in progress holds the watchdog (a 2.5 s LINE_TEST against
 test('board: FM_STATUS with the tuner off answers zeros; a failed tuner NOT_READY', async () => {
   const r = rig({}, { pingMs: 60_000 });
   await r.bridge.start();
-  assert.deepEqual(await r.bridge.request({ cmd: 'fm-status' }), { freq: 0, rssi: 0, snr: 0, stereo: false, signalOk: false });
+  assert.deepEqual(await r.bridge.request({ cmd: 'fm-status' }), {
+    freq: 0,
+    rssi: 0,
+    snr: 0,
+    stereo: false,
+    signalOk: false,
+  });
   r.model.tuner(true);
-  await assert.rejects(r.bridge.request({ cmd: 'fm-status' }), (e: unknown) => e instanceof BoardErrorReply && e.error.code === 'not_ready');
+  await assert.rejects(
+    r.bridge.request({ cmd: 'fm-status' }),
+    (e: unknown) => e instanceof BoardErrorReply && e.error.code === 'not_ready',
+  );
   await r.close();
 });
 

@@ -35,7 +35,13 @@ test('scripted faults: a latched amp fault refuses SET_AMP 1 with HW_FAULT; the 
   await bridge.start();
   const ev = once(bridge, 'event');
   sim.model.ampFault('overcurrent');
-  assert.deepEqual((await ev)[0], { event: 'amp-fault', fault: true, cause: 'overcurrent', currentMa: 4200, temperatureC: 31.5 });
+  assert.deepEqual((await ev)[0], {
+    event: 'amp-fault',
+    fault: true,
+    cause: 'overcurrent',
+    currentMa: 4200,
+    temperatureC: 31.5,
+  });
   await assert.rejects(bridge.setAmp(true), /hw_fault/);
   sim.model.ampFault(null);
   assert.equal(await bridge.setAmp(true), true);

@@ -3,7 +3,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { HealthWatchdog, eventLoopLagProbe, linkLoopProbe, progressProbe, type Probe } from '../../agent/runtime/health.js';
+import {
+  HealthWatchdog,
+  eventLoopLagProbe,
+  linkLoopProbe,
+  progressProbe,
+  type Probe,
+} from '../../agent/runtime/health.js';
 import type { LinkLoopState } from '../../agent/adapters/mqtt-link.js';
 
 const log = pino({ level: 'silent' });
@@ -71,7 +77,15 @@ test('a probe that throws is unhealthy; a summary that throws still pings', (t: 
       return null;
     },
   };
-  const wd = new HealthWatchdog({ notifier, intervalMs: 1000, probes: [probe], summary: () => { throw new Error('no db'); }, log });
+  const wd = new HealthWatchdog({
+    notifier,
+    intervalMs: 1000,
+    probes: [probe],
+    summary: () => {
+      throw new Error('no db');
+    },
+    log,
+  });
   wd.start();
   assert.deepEqual(calls.splice(0), ['STATUS=UNHEALTHY: mqtt: probe failed: boom']);
   explode = false;

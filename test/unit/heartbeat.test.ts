@@ -17,18 +17,41 @@ function rig(o: { online?: boolean } = {}) {
   const hb = new HeartbeatService({
     link,
     clock,
-    stats: { sys: async () => ({ cpuTempC: 41, load1: 0.1, memFreeMB: 100, diskFreeMB: 1000 }), clockSynced: async () => true },
+    stats: {
+      sys: async () => ({ cpuTempC: 41, load1: 0.1, memFreeMB: 100, diskFreeMB: 1000 }),
+      clockSynced: async () => true,
+    },
     log: createLogger({ level: 'silent', pretty: false }),
     topic,
     bootId: 'boot-1',
     periodS: 10,
     startedMono: 0,
     outboxSize: () => 3,
-    parts: [() => ({ playing: playing === null ? null : { itemId: playing, docId: 'd', source: 'line', occurrence: '2026-11-26T06:00:00.000Z', priority: 50, startedAt: '2026-11-26T06:00:00.000Z' } as never })],
+    parts: [
+      () => ({
+        playing:
+          playing === null
+            ? null
+            : ({
+                itemId: playing,
+                docId: 'd',
+                source: 'line',
+                occurrence: '2026-11-26T06:00:00.000Z',
+                priority: 50,
+                startedAt: '2026-11-26T06:00:00.000Z',
+              } as never),
+      }),
+    ],
   });
   /** When each heartbeat reached the broker (monotonic ms), with the fields the test looks at. */
   const beats = () =>
-    link.published.filter((p) => p.topic === topic).map((p): Record<string, unknown> => ({ ...(JSON.parse(p.payload.toString()) as Record<string, unknown>), retain: p.retain, qos: p.qos }));
+    link.published
+      .filter((p) => p.topic === topic)
+      .map((p): Record<string, unknown> => ({
+        ...(JSON.parse(p.payload.toString()) as Record<string, unknown>),
+        retain: p.retain,
+        qos: p.qos,
+      }));
   return { clock, link, hb, beats, play: (id: string | null) => (playing = id) };
 }
 

@@ -10,10 +10,19 @@ import { parseConfig } from '../../agent/config.js';
 import { makeKey, sign, scheduleDoc, type TestKey } from '../helpers/signer.js';
 import { commandDoc } from '../helpers/box.js';
 
-const ctx = { deviceId: 'box', groups: ['c26734'], now: Date.now(), maxBytes: 256 * 1024, acceptedVersion: () => undefined };
-const ring = (key: TestKey, roles?: KeyRole[]) => new KeyRing([{ kid: key.kid, publicKey: key.publicKey, ...(roles ? { roles } : {}) }]);
-const signCommand = (key: TestKey) => signDoc(commandDoc('box', 'ping'), { key: key.privateKey, kid: key.kid }, COMMAND_TYP);
-const cmd = (jws: string, keys: KeyRing) => verifyCommand(jws, keys, { deviceId: 'box', groups: [], now: Date.now(), maxBytes: 64 * 1024, seen: () => false });
+const ctx = {
+  deviceId: 'box',
+  groups: ['c26734'],
+  now: Date.now(),
+  maxBytes: 256 * 1024,
+  acceptedVersion: () => undefined,
+};
+const ring = (key: TestKey, roles?: KeyRole[]) =>
+  new KeyRing([{ kid: key.kid, publicKey: key.publicKey, ...(roles ? { roles } : {}) }]);
+const signCommand = (key: TestKey) =>
+  signDoc(commandDoc('box', 'ping'), { key: key.privateKey, kid: key.kid }, COMMAND_TYP);
+const cmd = (jws: string, keys: KeyRing) =>
+  verifyCommand(jws, keys, { deviceId: 'box', groups: [], now: Date.now(), maxBytes: 64 * 1024, seen: () => false });
 
 test('a key without roles signs schedules and commands, never a release', async () => {
   assert.deepEqual(DEFAULT_KEY_ROLES, ['schedule', 'command']);
@@ -46,7 +55,13 @@ test('a schedule-only key is refused for commands, a command-only key for schedu
 test('config: roles are checked; absent keeps working; empty, unknown and repeated roles are refused', () => {
   const k = makeKey('k2');
   const base = { deviceId: 'box', mqtt: { url: 'mqtt://localhost:1883' } };
-  const ok = parseConfig({ ...base, trustedKeys: [{ kid: 'k2', publicKey: k.publicKey }, { kid: 'rel', publicKey: k.publicKey, roles: ['release'] }] });
+  const ok = parseConfig({
+    ...base,
+    trustedKeys: [
+      { kid: 'k2', publicKey: k.publicKey },
+      { kid: 'rel', publicKey: k.publicKey, roles: ['release'] },
+    ],
+  });
   assert.equal(ok.trustedKeys[0]!.roles, undefined);
   assert.deepEqual(ok.trustedKeys[1]!.roles, ['release']);
   for (const [roles, why] of [
@@ -60,7 +75,12 @@ test('config: roles are checked; absent keeps working; empty, unknown and repeat
 
 test('update: only a release key signs it; a release key signs nothing else; schedule-only and command-only keys are refused (unknown-key)', () => {
   const k = makeKey('k3');
-  const update = commandDoc('box', 'update', { version: '1.2.0', url: 'https://updates.example.vn/loa-1.2.0-arm64.tar.gz', sha256: 'a'.repeat(64), bytes: 9_000_000 });
+  const update = commandDoc('box', 'update', {
+    version: '1.2.0',
+    url: 'https://updates.example.vn/loa-1.2.0-arm64.tar.gz',
+    sha256: 'a'.repeat(64),
+    bytes: 9_000_000,
+  });
   const signed = signDoc(update, { key: k.privateKey, kid: k.kid }, COMMAND_TYP);
   const ok = cmd(signed, ring(k, ['release']));
   assert.equal(ok.ok, true);
@@ -70,16 +90,41 @@ test('update: only a release key signs it; a release key signs nothing else; sch
     assert.equal(!v.ok && v.code, 'unknown-key', `roles ${String(roles)}`);
   }
   const byCommandKey = cmd(signed, ring(k, ['command']));
-  assert.match(!byCommandKey.ok ? byCommandKey.message : '', /not trusted to sign an update \(needs the release role\); its roles: command/);
-  const ping = cmd(signDoc(commandDoc('box', 'ping'), { key: k.privateKey, kid: k.kid }, COMMAND_TYP), ring(k, ['release']));
+  assert.match(
+    !byCommandKey.ok ? byCommandKey.message : '',
+    /not trusted to sign an update \(needs the release role\); its roles: command/,
+  );
+  const ping = cmd(
+    signDoc(commandDoc('box', 'ping'), { key: k.privateKey, kid: k.kid }, COMMAND_TYP),
+    ring(k, ['release']),
+  );
   assert.match(!ping.ok ? ping.message : '', /not trusted to sign a ping command \(needs the command role\)/);
-  assert.equal(cmd(signDoc(commandDoc('box', 'ping'), { key: k.privateKey, kid: k.kid }, COMMAND_TYP), ring(k, ['command', 'release'])).ok, true);
+  assert.equal(
+    cmd(
+      signDoc(commandDoc('box', 'ping'), { key: k.privateKey, kid: k.kid }, COMMAND_TYP),
+      ring(k, ['command', 'release']),
+    ).ok,
+    true,
+  );
 });
 
 test('update args: version, sha256, url and bounds are checked, with messages that name the field', () => {
   const k = makeKey('k4');
   const bad = (args: Record<string, unknown>) => {
-    const v = cmd(signDoc(commandDoc('box', 'update', { version: '1.2.0', url: 'https://u.example/x.tar.gz', sha256: 'b'.repeat(64), bytes: 10, ...args }), { key: k.privateKey, kid: k.kid }, COMMAND_TYP), ring(k, ['release']));
+    const v = cmd(
+      signDoc(
+        commandDoc('box', 'update', {
+          version: '1.2.0',
+          url: 'https://u.example/x.tar.gz',
+          sha256: 'b'.repeat(64),
+          bytes: 10,
+          ...args,
+        }),
+        { key: k.privateKey, kid: k.kid },
+        COMMAND_TYP,
+      ),
+      ring(k, ['release']),
+    );
     return !v.ok ? `${v.code}: ${v.message}` : 'ok';
   };
   assert.equal(bad({}), 'ok');
@@ -88,5 +133,8 @@ test('update args: version, sha256, url and bounds are checked, with messages th
   assert.match(bad({ url: 'file:///etc/passwd' }), /invalid: .*args\.url/);
   assert.match(bad({ trialS: 5 }), /invalid: .*args\.trialS: must be at least 30 s/);
   assert.match(bad({ arch: 'mips' }), /invalid: .*args\.arch: must be one of amd64, arm64, armhf/);
-  assert.match(bad({ delta: { from: '1.1.0', url: 'https://u.example/d', sha256: 'c'.repeat(64) } }), /invalid: .*args\.delta\.bytes/);
+  assert.match(
+    bad({ delta: { from: '1.1.0', url: 'https://u.example/d', sha256: 'c'.repeat(64) } }),
+    /invalid: .*args\.delta\.bytes/,
+  );
 });

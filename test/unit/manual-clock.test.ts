@@ -62,7 +62,11 @@ test('the wall clock jumps alone: timers and monotonic time do not move', () => 
   c.advance(30_000);
   assert.equal(fired, 1);
   assert.equal(c.monoMs(), 30_000);
-  assert.equal(new Date(c.now()).toISOString(), '2026-11-26T01:59:30.000Z', 'both jumps kept, plus the 30 s that passed');
+  assert.equal(
+    new Date(c.now()).toISOString(),
+    '2026-11-26T01:59:30.000Z',
+    'both jumps kept, plus the 30 s that passed',
+  );
 });
 
 test('tickAsync lets promise work started by a timer re-arm before later timers are due', async () => {

@@ -14,7 +14,11 @@ const SPEC = {
 } as const;
 
 test('values as separate or = arguments, booleans, repeated lists, positionals', () => {
-  const p = parseArgs(['file.json', '--device', 'box-1', '--timeout=2.5', '--json', '--trust', 'a=1', '--trust=b=2', 'more'], SPEC, 'noc send');
+  const p = parseArgs(
+    ['file.json', '--device', 'box-1', '--timeout=2.5', '--json', '--trust', 'a=1', '--trust=b=2', 'more'],
+    SPEC,
+    'noc send',
+  );
   assert.deepEqual(p.opts, { device: 'box-1', timeout: 2.5, json: true, trust: ['a=1', 'b=2'] });
   assert.deepEqual(p.positional, ['file.json', 'more']);
   assert.equal(p.help, false);
@@ -28,7 +32,11 @@ test('-- ends the options; --help anywhere asks for help', () => {
 });
 
 test('usage errors name the option and the fix', () => {
-  const err = (argv: string[], re: RegExp) => assert.throws(() => parseArgs(argv, SPEC, 'noc send'), (e: unknown) => e instanceof UsageError && e.exitCode === 64 && re.test(e.message));
+  const err = (argv: string[], re: RegExp) =>
+    assert.throws(
+      () => parseArgs(argv, SPEC, 'noc send'),
+      (e: unknown) => e instanceof UsageError && e.exitCode === 64 && re.test(e.message),
+    );
   err(['--devcie', 'x'], /unknown option --devcie \(see noc send --help\)/);
   err(['-x'], /unknown option -x/);
   err(['--device'], /--device needs a value/);
@@ -61,7 +69,10 @@ test('broker options: URL forms, version, TLS flags need mqtts', () => {
   assert.equal(brokerConfig({}, { NOC_BROKER: 'mqtt://h:1' }).url, 'mqtt://h:1');
   assert.throws(() => brokerConfig({}, {}), /--broker is required/);
   assert.throws(() => brokerConfig({ broker: 'http://h' }, {}), /must be mqtt:\/\/host:port/);
-  assert.throws(() => brokerConfig({ broker: 'mqtt://h', 'mqtt-version': '4' }, {}), /--mqtt-version must be 5 or 3.1.1/);
+  assert.throws(
+    () => brokerConfig({ broker: 'mqtt://h', 'mqtt-version': '4' }, {}),
+    /--mqtt-version must be 5 or 3.1.1/,
+  );
   assert.throws(() => brokerConfig({ broker: 'mqtt://h', ca: '/x' }, {}), /need an mqtts:\/\/ broker URL/);
   assert.throws(() => brokerConfig({ broker: 'mqtt://h', root: 'loa/#' }, {}), /--root "loa\/#" is not a topic prefix/);
   void BROKER_SPEC;

@@ -14,7 +14,9 @@ import { REPO_ROOT } from '../helpers/agent-process.js';
 const PROMETHEUS_OWN = new Set(['up']);
 
 test('metricNames reads metric names, not functions, labels, keywords or variables', () => {
-  const names = metricNames('sum by (device) (increase(loa_a_total{x="y or z"}[1h])) > 0 or (loa_b unless loa_c offset 1h) * on (device) group_left (commune) loa_d{device="$device"} / 1e9 + vector(0)');
+  const names = metricNames(
+    'sum by (device) (increase(loa_a_total{x="y or z"}[1h])) > 0 or (loa_b unless loa_c offset 1h) * on (device) group_left (commune) loa_d{device="$device"} / 1e9 + vector(0)',
+  );
   assert.deepEqual([...names].sort(), ['loa_a_total', 'loa_b', 'loa_c', 'loa_d']);
 });
 
@@ -22,17 +24,27 @@ test('the dashboard: JSON with schemaVersion, variables, a geomap by lat/lon, a 
   const d = loadDashboard();
   assert.equal(d.uid, 'loa-fleet');
   assert.ok(d.schemaVersion >= 36, `schemaVersion ${d.schemaVersion} (Grafana 9+)`);
-  assert.deepEqual(d.templating.list.map((v) => v.name), ['datasource', 'commune', 'device']);
+  assert.deepEqual(
+    d.templating.list.map((v) => v.name),
+    ['datasource', 'commune', 'device'],
+  );
   const ids = d.panels.map((p) => p.id);
   assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
   const geo = d.panels.filter((p) => p.type === 'geomap');
   assert.equal(geo.length, 1, 'one map');
-  const layer = (geo[0]!.options as { layers: { location: { mode: string; latitude: string; longitude: string } }[] }).layers[0]!;
+  const layer = (geo[0]!.options as { layers: { location: { mode: string; latitude: string; longitude: string } }[] })
+    .layers[0]!;
   assert.deepEqual(layer.location, { mode: 'coords', latitude: 'lat', longitude: 'lon' });
   assert.match(geo[0]!.targets![0]!.expr, /max by \(device, commune, lat, lon\) \(loa_box_info/);
-  assert.ok(geo[0]!.transformations!.some((t) => t.id === 'convertFieldType'), 'lat and lon labels are converted to numbers');
+  assert.ok(
+    geo[0]!.transformations!.some((t) => t.id === 'convertFieldType'),
+    'lat and lon labels are converted to numbers',
+  );
   assert.ok(d.panels.some((p) => p.type === 'row' && p.title === 'Box: $device'));
-  assert.ok(dashboardQueries(d).filter((q) => q.expr.includes('device="$device"')).length >= 10, 'a drill-down on $device');
+  assert.ok(
+    dashboardQueries(d).filter((q) => q.expr.includes('device="$device"')).length >= 10,
+    'a drill-down on $device',
+  );
 });
 
 test('every dashboard query names only metrics the exporter exports', () => {
@@ -45,7 +57,15 @@ test('every dashboard query names only metrics the exporter exports', () => {
       used.add(n);
     }
   }
-  for (const key of ['loa_box_online', 'loa_box_heartbeat_age_seconds', 'loa_box_state', 'loa_box_plays_total', 'loa_box_emergency_unplayed', 'loa_box_info']) assert.ok(used.has(key), `the dashboard shows ${key}`);
+  for (const key of [
+    'loa_box_online',
+    'loa_box_heartbeat_age_seconds',
+    'loa_box_state',
+    'loa_box_plays_total',
+    'loa_box_emergency_unplayed',
+    'loa_box_info',
+  ])
+    assert.ok(used.has(key), `the dashboard shows ${key}`);
 });
 
 test('every alert rule names only metrics the exporter exports', () => {
@@ -56,7 +76,8 @@ test('every alert rule names only metrics the exporter exports', () => {
   for (const f of files) {
     for (const r of ruleExprs(join(dir, f))) {
       n++;
-      for (const name of metricNames(r.expr)) assert.ok(METRIC_NAMES.has(name) || PROMETHEUS_OWN.has(name), `${f} ${r.name}: ${name} is not exported`);
+      for (const name of metricNames(r.expr))
+        assert.ok(METRIC_NAMES.has(name) || PROMETHEUS_OWN.has(name), `${f} ${r.name}: ${name} is not exported`);
     }
   }
   assert.ok(n >= 9, `${n} rules read`);

@@ -25,7 +25,8 @@ const cfgFor = (u: string, extra: Record<string, string> = {}) => {
 test('refusedVersion: CONNACK 1 (3.1.1) and 132 (5) mean "not this protocol"; other refusals do not', () => {
   assert.equal(refusedVersion(Object.assign(new Error('x'), { code: 1 })), true);
   assert.equal(refusedVersion(Object.assign(new Error('x'), { code: 132 })), true);
-  for (const code of [4, 5, 134, 135, 'ECONNREFUSED', undefined]) assert.equal(refusedVersion(Object.assign(new Error('x'), { code })), false);
+  for (const code of [4, 5, 134, 135, 'ECONNREFUSED', undefined])
+    assert.equal(refusedVersion(Object.assign(new Error('x'), { code })), false);
 });
 
 test('no --mqtt-version: a 3.1.1-only broker refuses 5, noc connects with 3.1.1 and says so in one line', async () => {
@@ -49,7 +50,12 @@ test('no --mqtt-version: a 3.1.1-only broker refuses 5, noc connects with 3.1.1 
 
 test('the fallback drops MQTT 5 properties (a persistent session of noc events) and keeps reconnecting with 3.1.1', async () => {
   const { cfg, said } = cfgFor(url);
-  const client = await connect(cfg, { clientId: 'fallback-events', clean: false, reconnectPeriod: 500, properties: { sessionExpiryInterval: 3600 } });
+  const client = await connect(cfg, {
+    clientId: 'fallback-events',
+    clean: false,
+    reconnectPeriod: 500,
+    properties: { sessionExpiryInterval: 3600 },
+  });
   try {
     assert.equal(client.options.protocolVersion, 4);
     assert.equal(client.options.properties, undefined);
@@ -63,7 +69,11 @@ test('the fallback drops MQTT 5 properties (a persistent session of noc events) 
 test('--mqtt-version 5 forces 5: refused, one error line that says why, no fallback', async () => {
   const { cfg, said } = cfgFor(url, { 'mqtt-version': '5' });
   assert.equal(cfg.versionForced, true);
-  await assert.rejects(connect(cfg), (err: unknown) => err instanceof Failure && /cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: .*protocol version/i.test(err.message));
+  await assert.rejects(
+    connect(cfg),
+    (err: unknown) =>
+      err instanceof Failure && /cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: .*protocol version/i.test(err.message),
+  );
   assert.deepEqual(said, []);
 });
 
@@ -88,14 +98,20 @@ test('settleVersion (noc simulate): finds 3.1.1 once, then forces it for every b
 
 test('a refusal that is not about the version is not retried with 3.1.1', async () => {
   const { cfg, said } = cfgFor('mqtt://127.0.0.1:1'); // nothing listens on port 1
-  await assert.rejects(connect(cfg), (err: unknown) => err instanceof Failure && /connection refused/.test(err.message));
+  await assert.rejects(
+    connect(cfg),
+    (err: unknown) => err instanceof Failure && /connection refused/.test(err.message),
+  );
   assert.deepEqual(said, []);
 });
 
 test('a broker that speaks 5 (Mosquitto): connected with 5, nothing said', async (t) => {
   const broker = await startBroker();
   try {
-    if (!broker.supportsV5) return t.skip('mosquitto not installed: only it speaks MQTT 5 here (apt-get install mosquitto; under CI=true a missing mosquitto is a failure, not a skip)');
+    if (!broker.supportsV5)
+      return t.skip(
+        'mosquitto not installed: only it speaks MQTT 5 here (apt-get install mosquitto; under CI=true a missing mosquitto is a failure, not a skip)',
+      );
     const { cfg, said } = cfgFor(broker.url);
     const client = await connect(cfg);
     assert.equal(client.options.protocolVersion, 5);

@@ -13,7 +13,15 @@ import { tempDir } from '../helpers/tmp.js';
 const OCC = '2026-11-26T06:30:00+07:00';
 const OCC_MS = Date.parse(OCC);
 const at = (s: number) => new Date(OCC_MS + s * 1000).toISOString();
-const common = { itemId: 'news', docId: 'daily', docVersion: 42, occurrence: OCC, lateMs: 12, source: 'file', priority: 50 };
+const common = {
+  itemId: 'news',
+  docId: 'daily',
+  docVersion: 42,
+  occurrence: OCC,
+  lateMs: 12,
+  source: 'file',
+  priority: 50,
+};
 
 function events(deviceId: string, list: Record<string, unknown>[], epoch = 'e1', firstSeq = 1): StoredEvent[] {
   return list.map((body, i) => ({ deviceId, epoch, seq: firstSeq + i, body: { epoch, seq: firstSeq + i, ...body } }));
@@ -42,8 +50,12 @@ test('each outcome: finished, interrupted, failed, skipped, started-without-end'
       { ...common, type: 'play.started', ts: at(1) },
       { ...common, type: 'play.interrupted', ts: at(31), playedMs: 30_000, reason: 'preempted' },
     ]),
-    ...events('b3', [{ ...common, type: 'play.failed', ts: at(2), reason: 'media', message: 'decoder said "no", twice' }]),
-    ...events('b4', [{ itemId: 'news', docId: 'daily', occurrence: OCC, type: 'play.skipped', ts: at(0), reason: 'busy' }]),
+    ...events('b3', [
+      { ...common, type: 'play.failed', ts: at(2), reason: 'media', message: 'decoder said "no", twice' },
+    ]),
+    ...events('b4', [
+      { itemId: 'news', docId: 'daily', occurrence: OCC, type: 'play.skipped', ts: at(0), reason: 'busy' },
+    ]),
     ...events('b5', [{ ...common, type: 'play.started', ts: at(0) }]),
     // Not play events: ignored.
     ...events('b6', [{ type: 'hw.fault', ts: at(0), component: 'amp', code: 'x', message: '' }]),
@@ -80,30 +92,70 @@ test('a resumed relay is one occurrence with two segments; a failure after audio
   ]);
   assert.equal(rows.length, 2);
   const r = rows[0]!;
-  assert.deepEqual([r.outcome, r.segments, r.playedMs, r.reason, r.source, r.priority], ['finished', 2, 560_000, 'preempted', 'fm', 40]);
+  assert.deepEqual(
+    [r.outcome, r.segments, r.playedMs, r.reason, r.source, r.priority],
+    ['finished', 2, 560_000, 'preempted', 'fm', 40],
+  );
   assert.equal(r.started, OCC_MS);
   assert.equal(r.ended, OCC_MS + 600_000);
   assert.deepEqual([rows[1]!.outcome, rows[1]!.playedMs], ['failed', 42_000]);
 });
 
 test('a play command: itemId is the command id, docId null, cmdId carried', () => {
-  const c = { itemId: 'cmd-1', docId: null, docVersion: null, occurrence: OCC, lateMs: 0, source: 'stream', priority: 100, cmdId: 'cmd-1' };
-  const [r] = proofOfPlay(events('b1', [{ ...c, type: 'play.started', ts: at(0) }, { ...c, type: 'play.interrupted', ts: at(5), playedMs: 5000, reason: 'stopped' }]));
+  const c = {
+    itemId: 'cmd-1',
+    docId: null,
+    docVersion: null,
+    occurrence: OCC,
+    lateMs: 0,
+    source: 'stream',
+    priority: 100,
+    cmdId: 'cmd-1',
+  };
+  const [r] = proofOfPlay(
+    events('b1', [
+      { ...c, type: 'play.started', ts: at(0) },
+      { ...c, type: 'play.interrupted', ts: at(5), playedMs: 5000, reason: 'stopped' },
+    ]),
+  );
   assert.deepEqual([r!.itemId, r!.docId, r!.cmdId, r!.outcome], ['cmd-1', null, 'cmd-1', 'interrupted']);
 });
 
 test('a repeat series: one row per play, each with its repeat number and the CAP identifier (issue 16)', () => {
-  const c = { itemId: 'cmd-1', docId: null, docVersion: null, lateMs: 0, source: 'file', priority: 100, cmdId: 'cmd-1', capId: 'VN-KTTV-2026-0042' };
+  const c = {
+    itemId: 'cmd-1',
+    docId: null,
+    docVersion: null,
+    lateMs: 0,
+    source: 'file',
+    priority: 100,
+    cmdId: 'cmd-1',
+    capId: 'VN-KTTV-2026-0042',
+  };
   const second = new Date(OCC_MS + 1_800_000).toISOString();
   const rows = proofOfPlay(
     events('b1', [
       { ...c, occurrence: OCC, repeat: 1, type: 'play.started', ts: at(0) },
       { ...c, occurrence: OCC, repeat: 1, type: 'play.finished', ts: at(17), playedMs: 17_079 },
       { ...c, occurrence: second, repeat: 2, type: 'play.started', ts: at(1800) },
-      { ...c, occurrence: second, repeat: 2, type: 'play.interrupted', ts: at(1805), playedMs: 5000, reason: 'cancelled' },
+      {
+        ...c,
+        occurrence: second,
+        repeat: 2,
+        type: 'play.interrupted',
+        ts: at(1805),
+        playedMs: 5000,
+        reason: 'cancelled',
+      },
     ]),
   );
-  assert.deepEqual(rows.map((r) => [r.repeat, r.capId, r.outcome, r.reason]), [[1, 'VN-KTTV-2026-0042', 'finished', null], [2, 'VN-KTTV-2026-0042', 'interrupted', 'cancelled']]);
+  assert.deepEqual(
+    rows.map((r) => [r.repeat, r.capId, r.outcome, r.reason]),
+    [
+      [1, 'VN-KTTV-2026-0042', 'finished', null],
+      [2, 'VN-KTTV-2026-0042', 'interrupted', 'cancelled'],
+    ],
+  );
   const plain = proofOfPlay(events('b1', [{ ...common, type: 'play.skipped', reason: 'busy', ts: at(0) }]));
   assert.deepEqual([plain[0]!.repeat, plain[0]!.capId], [null, null]);
 });
@@ -152,13 +204,25 @@ test('export: inclusive day range in the zone, group filter, one CSV line per oc
     { ...common, occurrence: lateNight, type: 'play.started', ts: '2026-11-30T16:30:00.100Z' },
     { ...common, occurrence: lateNight, type: 'play.finished', ts: '2026-11-30T16:32:00.100Z', playedMs: 120_000 },
   ]);
-  put('b2', [{ itemId: 'x,y', docId: 'daily', occurrence: nextDay, type: 'play.skipped', ts: '2026-11-30T17:00:00Z', reason: 'missed' }]);
+  put('b2', [
+    {
+      itemId: 'x,y',
+      docId: 'daily',
+      occurrence: nextDay,
+      type: 'play.skipped',
+      ts: '2026-11-30T17:00:00Z',
+      reason: 'missed',
+    },
+  ]);
   store.addBirth('b1', { online: true, ts: at(0), bootId: 'q', groups: ['all', 'c26734'] }, 0);
   store.addBirth('b2', { online: true, ts: at(0), bootId: 'q', groups: ['all'] }, 0);
   const nov = exportCsv(store, { from: '2026-11-01', to: '2026-11-30', tz: 'Asia/Ho_Chi_Minh' });
   const lines = nov.text.split('\r\n');
   assert.equal(lines[0], COLUMNS.join(','));
-  assert.equal(lines[1], 'b1,all c26734,news,daily,42,2026-11-30T23:30:00+07:00,finished,2026-11-30T23:30:00+07:00,2026-11-30T23:32:00+07:00,120000,12,file,50,,,,,1,');
+  assert.equal(
+    lines[1],
+    'b1,all c26734,news,daily,42,2026-11-30T23:30:00+07:00,finished,2026-11-30T23:30:00+07:00,2026-11-30T23:32:00+07:00,120000,12,file,50,,,,,1,',
+  );
   assert.equal(lines.length, 3); // header, one row, the empty string after the final CRLF
   // The same instant is 2026-11-30 in UTC: in a UTC export b2's occurrence falls on 11-30 too.
   const utc = exportCsv(store, { from: '2026-11-30', to: '2026-11-30', tz: 'UTC' });

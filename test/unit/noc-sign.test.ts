@@ -29,7 +29,13 @@ async function newKey(dir: string, kid = 'centre-2026') {
   return { entry: JSON.parse(r.out) as { kid: string; publicKey: string }, pem: join(dir, `${kid}.key.pem`) };
 }
 
-const ctx = { deviceId: 'box-1', groups: ['c26734'], now: Date.now(), maxBytes: 256 * 1024, acceptedVersion: () => undefined };
+const ctx = {
+  deviceId: 'box-1',
+  groups: ['c26734'],
+  now: Date.now(),
+  maxBytes: 256 * 1024,
+  acceptedVersion: () => undefined,
+};
 
 test('keys: a 0600 PKCS8 PEM, and a trustedKeys entry the agent config accepts; never overwritten', async () => {
   const dir = tempDir('noc-keys');
@@ -78,7 +84,12 @@ test('sign: every problem with its field path, exit 1, nothing signed', async ()
   const r = await noc(['sign', file, '--key', pem]);
   assert.equal(r.code, 1);
   assert.equal(r.out, '');
-  for (const p of ['timezone: is not an IANA time zone', 'items[0].cron: must have 5 fields', 'items[1].priority: must be 0 to 100', 'items[2].source.url: must be an http: or https: URL']) {
+  for (const p of [
+    'timezone: is not an IANA time zone',
+    'items[0].cron: must have 5 fields',
+    'items[1].priority: must be 0 to 100',
+    'items[2].source.url: must be an http: or https: URL',
+  ]) {
     assert.ok(r.err.includes(p), `stderr names "${p}":\n${r.err}`);
   }
   assert.match(r.err, /problems in the schedule; nothing signed/);
@@ -94,7 +105,10 @@ test('sign: a command gets id, issuedAt and expiresAt (ttl) when missing, and sa
   const dir = tempDir('noc-sign-cmd');
   const { entry, pem } = await newKey(dir);
   const file = join(dir, 'cmd.json');
-  writeFileSync(file, JSON.stringify({ type: 'command', target: { devices: ['box-1'] }, action: 'volume', args: { level: 40 } }));
+  writeFileSync(
+    file,
+    JSON.stringify({ type: 'command', target: { devices: ['box-1'] }, action: 'volume', args: { level: 40 } }),
+  );
   const t0 = Date.now();
   const r = await noc(['sign', file, '--key', pem, '--ttl', '60']);
   assert.equal(r.code, 0, r.err);
@@ -104,12 +118,24 @@ test('sign: a command gets id, issuedAt and expiresAt (ttl) when missing, and sa
   const exp = Date.parse(v.doc.expiresAt) - t0;
   assert.ok(exp >= 59_000 && exp <= 65_000, `expires ${exp} ms after now`);
   // An invalid command is refused before signing.
-  writeFileSync(file, JSON.stringify({ type: 'command', target: { devices: ['box-1'] }, action: 'volume', args: { level: 400 } }));
+  writeFileSync(
+    file,
+    JSON.stringify({ type: 'command', target: { devices: ['box-1'] }, action: 'volume', args: { level: 400 } }),
+  );
   const bad = await noc(['sign', file, '--key', pem]);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /args\.level: must be 0 to 100/);
   // Already expired: signed (a test may want it) but with a warning.
-  writeFileSync(file, JSON.stringify({ type: 'command', target: { devices: ['box-1'] }, action: 'ping', issuedAt: '2026-01-01T00:00:00Z', expiresAt: '2026-01-01T00:05:00Z' }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      type: 'command',
+      target: { devices: ['box-1'] },
+      action: 'ping',
+      issuedAt: '2026-01-01T00:00:00Z',
+      expiresAt: '2026-01-01T00:05:00Z',
+    }),
+  );
   const old = await noc(['sign', file, '--key', pem]);
   assert.equal(old.code, 0);
   assert.match(old.err, /warning: .*in the past: every box will refuse this command as expired/);
@@ -118,7 +144,10 @@ test('sign: a command gets id, issuedAt and expiresAt (ttl) when missing, and sa
 test('sign: a key that is not Ed25519, or missing, is refused with the fix', async () => {
   const dir = tempDir('noc-sign-key');
   const rsa = join(dir, 'rsa.key.pem');
-  writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(
+    rsa,
+    generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
   const file = join(dir, 'daily.json');
   writeFileSync(file, JSON.stringify(scheduleDoc()));
   const r = await noc(['sign', file, '--key', rsa]);
@@ -141,17 +170,76 @@ test('sign: refuses what the boxes refuse (lifetime, issuedAt ahead, calendar, U
   const testKey = makeKey('centre-2026');
   const ring = new KeyRing([{ kid: testKey.kid, publicKey: testKey.publicKey }]);
   const now = Date.now();
-  const cronBomb = Array.from({ length: 20 }, (_, i) => ({ id: `bomb-${i}`, source: { kind: 'line' }, cron: '* * * * * *', durationS: 1 }));
+  const cronBomb = Array.from({ length: 20 }, (_, i) => ({
+    id: `bomb-${i}`,
+    source: { kind: 'line' },
+    cron: '* * * * * *',
+    durationS: 1,
+  }));
   const cases: { name: string; doc: Record<string, unknown>; says: RegExp }[] = [
-    { name: 'lifetime over 400 days', doc: scheduleDoc({ issuedAt: at(now - 60_000), expiresAt: at(now - 60_000 + 401 * DAY) }), says: /expiresAt: lives 401 days, longer than boxes accept by default for a document \(400 days\) \(boxes refuse it: invalid\)/ },
-    { name: 'issuedAt 11 minutes ahead', doc: scheduleDoc({ issuedAt: at(now + 11 * 60_000) }), says: /issuedAt: .* is more than 10 minutes ahead of now \(boxes refuse it: invalid\)/ },
-    { name: 'February 30', doc: scheduleDoc({ items: [{ id: 'news', source: { kind: 'line' }, at: '2027-02-30T06:30:00+07:00', durationS: 60 }] }), says: /items\[0\]\.at: is not a date and time that exists in the calendar/ },
-    { name: 'expiresAt at 24:00', doc: scheduleDoc({ expiresAt: '2026-12-31T24:00:00+07:00' }), says: /expiresAt: is not a date and time that exists in the calendar/ },
-    { name: 'a 4 KB URL', doc: scheduleDoc({ items: [stream(`https://cdn.example.vn/${'a'.repeat(4096)}.mp3`)] }), says: /items\[0\]\.source\.url: must be at most \d+ characters/ },
-    { name: '9 backup URLs', doc: scheduleDoc({ items: [{ ...stream(''), source: { kind: 'stream', urls: Array.from({ length: 9 }, (_, i) => `https://r${i}.example.vn/live.mp3`) } }] }), says: /items\[0\]\.source\.urls: must list at most 8 URLs/ },
-    { name: 'a 129-character cron', doc: scheduleDoc({ items: [{ ...stream('https://r.example.vn/live.mp3'), cron: `0 5 * * ${'1,'.repeat(60)}1` }] }), says: /items\[0\]\.cron: must be at most 128 characters/ },
-    { name: 'the cron bomb', doc: scheduleDoc({ items: cronBomb }), says: /items: expand to up to \d+ occurrences in a day; the limit is 1440.*; by item, 1728000 a day in all: items\[0\]\.cron "\* \* \* \* \* \*" starts 86400 times a day/ },
-    { name: '1,001 items', doc: scheduleDoc({ items: Array.from({ length: 1001 }, (_, i) => ({ id: `i${i}`, source: { kind: 'line' }, at: at(now + DAY + i * 60_000), durationS: 1 })) }), says: /items: must list at most 1000 items/ },
+    {
+      name: 'lifetime over 400 days',
+      doc: scheduleDoc({ issuedAt: at(now - 60_000), expiresAt: at(now - 60_000 + 401 * DAY) }),
+      says: /expiresAt: lives 401 days, longer than boxes accept by default for a document \(400 days\) \(boxes refuse it: invalid\)/,
+    },
+    {
+      name: 'issuedAt 11 minutes ahead',
+      doc: scheduleDoc({ issuedAt: at(now + 11 * 60_000) }),
+      says: /issuedAt: .* is more than 10 minutes ahead of now \(boxes refuse it: invalid\)/,
+    },
+    {
+      name: 'February 30',
+      doc: scheduleDoc({
+        items: [{ id: 'news', source: { kind: 'line' }, at: '2027-02-30T06:30:00+07:00', durationS: 60 }],
+      }),
+      says: /items\[0\]\.at: is not a date and time that exists in the calendar/,
+    },
+    {
+      name: 'expiresAt at 24:00',
+      doc: scheduleDoc({ expiresAt: '2026-12-31T24:00:00+07:00' }),
+      says: /expiresAt: is not a date and time that exists in the calendar/,
+    },
+    {
+      name: 'a 4 KB URL',
+      doc: scheduleDoc({ items: [stream(`https://cdn.example.vn/${'a'.repeat(4096)}.mp3`)] }),
+      says: /items\[0\]\.source\.url: must be at most \d+ characters/,
+    },
+    {
+      name: '9 backup URLs',
+      doc: scheduleDoc({
+        items: [
+          {
+            ...stream(''),
+            source: { kind: 'stream', urls: Array.from({ length: 9 }, (_, i) => `https://r${i}.example.vn/live.mp3`) },
+          },
+        ],
+      }),
+      says: /items\[0\]\.source\.urls: must list at most 8 URLs/,
+    },
+    {
+      name: 'a 129-character cron',
+      doc: scheduleDoc({
+        items: [{ ...stream('https://r.example.vn/live.mp3'), cron: `0 5 * * ${'1,'.repeat(60)}1` }],
+      }),
+      says: /items\[0\]\.cron: must be at most 128 characters/,
+    },
+    {
+      name: 'the cron bomb',
+      doc: scheduleDoc({ items: cronBomb }),
+      says: /items: expand to up to \d+ occurrences in a day; the limit is 1440.*; by item, 1728000 a day in all: items\[0\]\.cron "\* \* \* \* \* \*" starts 86400 times a day/,
+    },
+    {
+      name: '1,001 items',
+      doc: scheduleDoc({
+        items: Array.from({ length: 1001 }, (_, i) => ({
+          id: `i${i}`,
+          source: { kind: 'line' },
+          at: at(now + DAY + i * 60_000),
+          durationS: 1,
+        })),
+      }),
+      says: /items: must list at most 1000 items/,
+    },
   ];
   for (const c of cases) {
     const file = join(dir, 'doc.json');
@@ -170,7 +258,11 @@ test('sign: refuses what the boxes refuse (lifetime, issuedAt ahead, calendar, U
   const ok = [
     scheduleDoc({ issuedAt: at(now - 60_000), expiresAt: at(now - 60_000 + 400 * DAY) }),
     scheduleDoc({ issuedAt: at(now + 9 * 60_000) }),
-    scheduleDoc({ items: [stream(`https://cdn.example.vn/${'a'.repeat(MAX_URL_LENGTH - 'https://cdn.example.vn/.mp3'.length)}.mp3`)] }),
+    scheduleDoc({
+      items: [
+        stream(`https://cdn.example.vn/${'a'.repeat(MAX_URL_LENGTH - 'https://cdn.example.vn/.mp3'.length)}.mp3`),
+      ],
+    }),
     scheduleDoc({ items: [{ id: 'every-minute', source: { kind: 'line' }, cron: '* * * * *', durationS: 30 }] }),
     scheduleDoc({ items: [{ id: 'leap', source: { kind: 'line' }, at: '2028-02-29T06:30:00+07:00', durationS: 60 }] }),
   ];
@@ -188,12 +280,20 @@ test('sign: the cron bomb of 20 items "* * * * * *" is refused with the field na
   const dir = tempDir('noc-sign-bomb');
   const { pem } = await newKey(dir);
   const file = join(dir, 'bomb.json');
-  const items = Array.from({ length: 20 }, (_, i) => ({ id: `tick-${i}`, source: { kind: 'fm', freqMHz: 100 }, cron: '* * * * * *', durationS: 1 }));
+  const items = Array.from({ length: 20 }, (_, i) => ({
+    id: `tick-${i}`,
+    source: { kind: 'fm', freqMHz: 100 },
+    cron: '* * * * * *',
+    durationS: 1,
+  }));
   writeFileSync(file, JSON.stringify(scheduleDoc({ items })));
   const r = await noc(['sign', file, '--key', pem]);
   assert.equal(r.code, 1);
   assert.equal(r.out, '');
-  assert.match(r.err, /^.*bomb\.json: items: expand to up to \d+ occurrences in a day; the limit is 1440 \(contract §3, bounded work\)/m);
+  assert.match(
+    r.err,
+    /^.*bomb\.json: items: expand to up to \d+ occurrences in a day; the limit is 1440 \(contract §3, bounded work\)/m,
+  );
   assert.match(r.err, /items\[0\]\.cron "\* \* \* \* \* \*" starts 86400 times a day/);
   assert.match(r.err, /and 17 more cron items/);
   assert.match(r.err, /1 problem in the schedule; nothing signed/);
@@ -265,9 +365,18 @@ test('sign: a command expires 600 s after now by default, --ttl at most 24 h; a 
 
   const now = Date.now();
   const refused: { doc: Record<string, unknown>; says: RegExp }[] = [
-    { doc: { issuedAt: at(now), expiresAt: at(now + 25 * 3_600_000) }, says: /expiresAt: lives 25 h, longer than boxes accept by default for a command \(24 h\) \(boxes refuse it: invalid\)/ },
-    { doc: { issuedAt: at(now + 11 * 60_000), expiresAt: at(now + 20 * 60_000) }, says: /issuedAt: .* is more than 10 minutes ahead of now \(boxes refuse it: invalid\)/ },
-    { doc: { issuedAt: '2026-02-29T10:00:00Z', expiresAt: '2026-02-29T10:10:00Z' }, says: /issuedAt: is not a date and time that exists in the calendar/ },
+    {
+      doc: { issuedAt: at(now), expiresAt: at(now + 25 * 3_600_000) },
+      says: /expiresAt: lives 25 h, longer than boxes accept by default for a command \(24 h\) \(boxes refuse it: invalid\)/,
+    },
+    {
+      doc: { issuedAt: at(now + 11 * 60_000), expiresAt: at(now + 20 * 60_000) },
+      says: /issuedAt: .* is more than 10 minutes ahead of now \(boxes refuse it: invalid\)/,
+    },
+    {
+      doc: { issuedAt: '2026-02-29T10:00:00Z', expiresAt: '2026-02-29T10:10:00Z' },
+      says: /issuedAt: is not a date and time that exists in the calendar/,
+    },
   ];
   const testKey = makeKey('centre-2026');
   for (const c of refused) {
@@ -277,24 +386,43 @@ test('sign: a command expires 600 s after now by default, --ttl at most 24 h; a 
     assert.equal(b.code, 1, b.err);
     assert.equal(b.out, '');
     assert.match(b.err, c.says);
-    const agent = verifyCommand(await sign(doc, testKey, { typ: 'loa-command+json' }), new KeyRing([testKey]), { ...ctx, now: Date.now(), seen: () => false });
+    const agent = verifyCommand(await sign(doc, testKey, { typ: 'loa-command+json' }), new KeyRing([testKey]), {
+      ...ctx,
+      now: Date.now(),
+      seen: () => false,
+    });
     assert.equal(agent.ok, false);
     if (!agent.ok) assert.equal(agent.code, 'invalid', agent.message);
   }
 });
 
-test('send/publish: the target must list the topic\'s device or group (contract v1.1 §2.1), and a non-canonical JWS is not published', async () => {
+test("send/publish: the target must list the topic's device or group (contract v1.1 §2.1), and a non-canonical JWS is not published", async () => {
   const io = memoryIo();
   const now = Date.now();
   const groupDoc = scheduleDoc({ target: { groups: ['c26734'] } });
   // On its own group topic: fine. On a device topic (a group document re-published there): refused.
-  assert.equal(prepareDoc(groupDoc, 'daily.json', io, { now, binding: { kind: 'group', name: 'c26734' } }).kind, 'schedule');
-  assert.throws(() => prepareDoc(groupDoc, 'daily.json', io, { now, binding: { kind: 'device', name: 'box-1' } }), /1 problem in the schedule; nothing signed/);
-  assert.match(io.stderr.join('\n'), /target: document targets \{"groups":\["c26734"\]\}, which does not list the device box-1 of the topic it is sent to \(boxes refuse it: target\)/);
+  assert.equal(
+    prepareDoc(groupDoc, 'daily.json', io, { now, binding: { kind: 'group', name: 'c26734' } }).kind,
+    'schedule',
+  );
+  assert.throws(
+    () => prepareDoc(groupDoc, 'daily.json', io, { now, binding: { kind: 'device', name: 'box-1' } }),
+    /1 problem in the schedule; nothing signed/,
+  );
+  assert.match(
+    io.stderr.join('\n'),
+    /target: document targets \{"groups":\["c26734"\]\}, which does not list the device box-1 of the topic it is sent to \(boxes refuse it: target\)/,
+  );
   // A device document must list the device of its topic, even if the box is in a listed group.
   const cmd = { type: 'command', target: { groups: ['c26734'], devices: ['box-2'] }, action: 'ping' };
-  assert.throws(() => prepareDoc(cmd, 'command', memoryIo(), { now, binding: { kind: 'device', name: 'box-1' } }), /problem in the command/);
-  assert.equal(prepareDoc(cmd, 'command', memoryIo(), { now, binding: { kind: 'device', name: 'box-2' } }).kind, 'command');
+  assert.throws(
+    () => prepareDoc(cmd, 'command', memoryIo(), { now, binding: { kind: 'device', name: 'box-1' } }),
+    /problem in the command/,
+  );
+  assert.equal(
+    prepareDoc(cmd, 'command', memoryIo(), { now, binding: { kind: 'device', name: 'box-2' } }).kind,
+    'command',
+  );
   // Strict forms: padding, or non-zero spare bits in the last character, are refused by boxes.
   const testKey = makeKey('centre-2026');
   const jws = await sign(scheduleDoc(), testKey);
@@ -303,6 +431,9 @@ test('send/publish: the target must list the topic\'s device or group (contract 
   const last = s.at(-1)!;
   const bits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(last);
   const tweaked = `${h}.${p}.${s.slice(0, -1)}${'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[bits | 1]}`;
-  assert.throws(() => peekJws(tweaked, 'bits.jws'), /bits\.jws: the JWS signature is not canonical base64url \(no padding, zero spare bits\); boxes refuse it as invalid/);
+  assert.throws(
+    () => peekJws(tweaked, 'bits.jws'),
+    /bits\.jws: the JWS signature is not canonical base64url \(no padding, zero spare bits\); boxes refuse it as invalid/,
+  );
   assert.throws(() => peekJws(`${h}.${p}.${s}==`, 'pad.jws'), /not canonical base64url/);
 });

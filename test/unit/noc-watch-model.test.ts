@@ -13,10 +13,30 @@ const status = (id: string) => deviceTopic(ROOT, id, 'status');
 const hb = (id: string) => deviceTopic(ROOT, id, 'heartbeat');
 const ev = (id: string) => deviceTopic(ROOT, id, 'events');
 const birth = (bootId: string, ts = T0, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ online: true, ts: iso(ts), bootId, epoch: 'e1', agentVersion: '0.1.0', deviceId: 'x', groups: ['all', 'c26734'], site: {}, schedule: [{ id: 'daily', version: 3 }], ...extra });
+  JSON.stringify({
+    online: true,
+    ts: iso(ts),
+    bootId,
+    epoch: 'e1',
+    agentVersion: '0.1.0',
+    deviceId: 'x',
+    groups: ['all', 'c26734'],
+    site: {},
+    schedule: [{ id: 'daily', version: 3 }],
+    ...extra,
+  });
 const death = (bootId: string, reason = 'lost') => JSON.stringify({ online: false, bootId, reason });
 const beat = (bootId: string, ts: number, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ ts: iso(ts), bootId, uptimeS: 1, state: 'idle', playing: null, outbox: 0, schedule: [{ id: 'daily', version: 3 }], ...extra });
+  JSON.stringify({
+    ts: iso(ts),
+    bootId,
+    uptimeS: 1,
+    state: 'idle',
+    playing: null,
+    outbox: 0,
+    schedule: [{ id: 'daily', version: 3 }],
+    ...extra,
+  });
 
 test('a death counts only when its bootId is the latest birth’s', () => {
   const m = new FleetModel({ root: ROOT });
@@ -142,7 +162,8 @@ test('faults: hw.fault minus hw.recovered per component/code, re-sent events cou
   const m = new FleetModel({ root: ROOT });
   m.apply(status('b1'), birth('a'), T0);
   let seq = 0;
-  const event = (type: string, component: string, code: string, s = ++seq, epoch = 'e1') => JSON.stringify({ epoch, seq: s, ts: iso(T0), type, component, code, message: '' });
+  const event = (type: string, component: string, code: string, s = ++seq, epoch = 'e1') =>
+    JSON.stringify({ epoch, seq: s, ts: iso(T0), type, component, code, message: '' });
   assert.deepEqual(m.apply(ev('b1'), event('hw.fault', 'amp', 'overload'), T0), ['fault amp/overload']);
   assert.deepEqual(m.apply(ev('b1'), event('hw.fault', 'door', 'open'), T0), ['fault door/open']);
   assert.deepEqual(m.apply(ev('b1'), event('hw.fault', 'amp', 'overload'), T0), []); // twice active
@@ -163,18 +184,33 @@ test('faults: hw.fault minus hw.recovered per component/code, re-sent events cou
 test('heartbeat state, playing, outbox and schedule reach the row; the table renders it', () => {
   const m = new FleetModel({ root: ROOT });
   m.apply(status('b1'), birth('a'), T0);
-  const changes = m.apply(hb('b1'), beat('a', T0, { state: 'playing', playing: { itemId: 'news', docId: 'daily', source: 'file', startedAt: iso(T0), priority: 50 }, outbox: 12, schedule: [{ id: 'daily', version: 4 }] }), T0);
+  const changes = m.apply(
+    hb('b1'),
+    beat('a', T0, {
+      state: 'playing',
+      playing: { itemId: 'news', docId: 'daily', source: 'file', startedAt: iso(T0), priority: 50 },
+      outbox: 12,
+      schedule: [{ id: 'daily', version: 4 }],
+    }),
+    T0,
+  );
   assert.deepEqual(changes, ['state playing', 'playing news (file, p50)', 'schedule daily@4']);
   m.apply(status('b0'), death('z'), T0);
   m.apply(hb('zz'), 'not json', T0);
   m.apply(`${ROOT}/g/all/schedule`, birth('q'), T0);
   const rows = m.rows(T0 + 1000);
-  assert.deepEqual(rows.map((r) => r.deviceId), ['b0', 'b1']);
+  assert.deepEqual(
+    rows.map((r) => r.deviceId),
+    ['b0', 'b1'],
+  );
   const b1 = rows[1]!;
   assert.equal(b1.outbox, 12);
   assert.deepEqual(b1.schedule, ['daily@4']);
   assert.deepEqual(b1.groups, ['all', 'c26734']);
-  assert.equal(summary(rows), '2 boxes: 1 online, 1 offline, 0 stale, 0 unknown | 1 playing | 0 with faults | outbox backlog 12');
+  assert.equal(
+    summary(rows),
+    '2 boxes: 1 online, 1 offline, 0 stale, 0 unknown | 1 playing | 0 with faults | outbox backlog 12',
+  );
   const lines = table(problemsFirst(rows));
   assert.match(lines[0]!, /^DEVICE\s+STATUS\s+HB AGE/);
   assert.match(lines[1]!, /^b0\s+OFFLINE \(lost\)/);
@@ -195,11 +231,20 @@ test('blind: after the broker is lost, presence is as last seen (nothing turns s
   const r = m.row('b1', now)!;
   assert.equal(r.status, 'online', 'not stale: the silence is the watcher’s');
   assert.equal(r.heartbeatAgeS, 65, 'the age keeps counting (the banner says it is stale)');
-  assert.equal(blindBanner(m.blindSince, now), 'BROKER LOST since 06:00:05 UTC (60 s), reconnecting — ages below are stale, states as last seen');
+  assert.equal(
+    blindBanner(m.blindSince, now),
+    'BROKER LOST since 06:00:05 UTC (60 s), reconnecting — ages below are stale, states as last seen',
+  );
   const rows = m.rows(now);
-  assert.equal(summary(rows, m.blindSince), 'last seen before 06:00:05 UTC: 2 boxes: 1 online, 1 offline, 0 stale, 0 unknown | 0 playing | 0 with faults | outbox backlog 0');
+  assert.equal(
+    summary(rows, m.blindSince),
+    'last seen before 06:00:05 UTC: 2 boxes: 1 online, 1 offline, 0 stale, 0 unknown | 0 playing | 0 with faults | outbox backlog 0',
+  );
   const f = frame(rows, now, m.blindSince, 10);
-  assert.equal(f[0], `${iso(now)}  BROKER LOST since 06:00:05 UTC (60 s), reconnecting — ages below are stale, states as last seen`);
+  assert.equal(
+    f[0],
+    `${iso(now)}  BROKER LOST since 06:00:05 UTC (60 s), reconnecting — ages below are stale, states as last seen`,
+  );
   assert.match(f[1]!, /^last seen before 06:00:05 UTC: 2 boxes: 1 online, 1 offline/);
   assert.match(f[2]!, /^DEVICE\s+STATUS/);
   // Back: no banner, the counts are now's, and a box silent too long is stale again.
@@ -208,31 +253,74 @@ test('blind: after the broker is lost, presence is as last seen (nothing turns s
   assert.equal(m.blindSince, null);
   assert.equal(m.row('b1', now)!.status, 'stale');
   const g = frame(m.rows(now), now, m.blindSince, 10);
-  assert.equal(g[0], `${iso(now)}  2 boxes: 0 online, 1 offline, 1 stale, 0 unknown | 0 playing | 0 with faults | outbox backlog 0`);
+  assert.equal(
+    g[0],
+    `${iso(now)}  2 boxes: 0 online, 1 offline, 1 stale, 0 unknown | 0 playing | 0 with faults | outbox backlog 0`,
+  );
   assert.ok(!g.some((l) => /BROKER LOST|last seen/.test(l)));
 });
 
 test('what plays by its human name: schedule item id, "cmd 5b0c1d9e…" for a command, "CAP <identifier>" once a play event names the alert', () => {
   const m = new FleetModel({ root: ROOT });
-  const playing = (itemId: string, docId: string | null, source: string, priority: number) => ({ state: 'playing', playing: { itemId, docId, source, startedAt: iso(T0), priority } });
+  const playing = (itemId: string, docId: string | null, source: string, priority: number) => ({
+    state: 'playing',
+    playing: { itemId, docId, source, startedAt: iso(T0), priority },
+  });
   m.apply(status('s'), birth('a'), T0);
   m.apply(hb('s'), beat('a', T0, playing('news', 'daily', 'file', 50)), T0);
   const uuid = '5b0c1d9e-7d0e-4d43-9a53-1d2f0c7b8e11';
   m.apply(status('c'), birth('a'), T0);
-  assert.deepEqual(m.apply(hb('c'), beat('a', T0, playing(uuid, null, 'stream', 100)), T0), ['state playing', 'playing cmd 5b0c1d9e… (stream, p100)']);
+  assert.deepEqual(m.apply(hb('c'), beat('a', T0, playing(uuid, null, 'stream', 100)), T0), [
+    'state playing',
+    'playing cmd 5b0c1d9e… (stream, p100)',
+  ]);
   // A CAP play: the heartbeat has only the command id; the play.started event carries capId (§7).
   const capCmd = 'cap-3bc8d1e2f3a4b5c6';
   m.apply(status('k'), birth('a'), T0);
-  assert.deepEqual(m.apply(hb('k'), beat('a', T0, playing(capCmd, null, 'file', 100)), T0), ['state playing', 'playing cmd cap-3bc8… (file, p100)']);
-  const started = JSON.stringify({ epoch: 'e1', seq: 7, ts: iso(T0), type: 'play.started', itemId: capCmd, docId: null, docVersion: null, occurrence: iso(T0), lateMs: 3, source: 'file', priority: 100, cmdId: capCmd, repeat: 1, capId: 'VN-KTTV-2026-0042' });
+  assert.deepEqual(m.apply(hb('k'), beat('a', T0, playing(capCmd, null, 'file', 100)), T0), [
+    'state playing',
+    'playing cmd cap-3bc8… (file, p100)',
+  ]);
+  const started = JSON.stringify({
+    epoch: 'e1',
+    seq: 7,
+    ts: iso(T0),
+    type: 'play.started',
+    itemId: capCmd,
+    docId: null,
+    docVersion: null,
+    occurrence: iso(T0),
+    lateMs: 3,
+    source: 'file',
+    priority: 100,
+    cmdId: capCmd,
+    repeat: 1,
+    capId: 'VN-KTTV-2026-0042',
+  });
   assert.deepEqual(m.apply(ev('k'), started, T0), ['playing CAP VN-KTTV-2026-0042 (file, p100)']);
   const byId = new Map(m.rows(T0).map((r) => [r.deviceId, r]));
   assert.equal(byId.get('s')!.playing, 'news (file, p50)');
   assert.equal(byId.get('c')!.playing, 'cmd 5b0c1d9e… (stream, p100)');
   assert.equal(byId.get('k')!.playing, 'CAP VN-KTTV-2026-0042 (file, p100)');
   // The JSON row keeps the full ids.
-  assert.deepEqual(byId.get('c')!.play, { kind: 'command', itemId: uuid, docId: null, source: 'stream', priority: 100, capId: null, label: 'cmd 5b0c1d9e…' });
-  assert.deepEqual(byId.get('k')!.play, { kind: 'cap', itemId: capCmd, docId: null, source: 'file', priority: 100, capId: 'VN-KTTV-2026-0042', label: 'CAP VN-KTTV-2026-0042' });
+  assert.deepEqual(byId.get('c')!.play, {
+    kind: 'command',
+    itemId: uuid,
+    docId: null,
+    source: 'stream',
+    priority: 100,
+    capId: null,
+    label: 'cmd 5b0c1d9e…',
+  });
+  assert.deepEqual(byId.get('k')!.play, {
+    kind: 'cap',
+    itemId: capCmd,
+    docId: null,
+    source: 'file',
+    priority: 100,
+    capId: 'VN-KTTV-2026-0042',
+    label: 'CAP VN-KTTV-2026-0042',
+  });
   // The next repeat of the series (a later event, same command id) is still named; a re-sent event changes nothing.
   assert.deepEqual(m.apply(ev('k'), started, T0), []);
 });
@@ -242,15 +330,60 @@ test('widths: a long name is cut, never the source and priority; the PLAYING col
   const longItem = 'a'.repeat(20) + '-weekly-agricultural-bulletin-rerun-x'; // 57 characters, a valid item id
   const longCap = 'urn:oid:2.49.0.1.704.0.2026.11.26.06.00.00.VN-KTTV-FLOOD-WARNING-0042';
   m.apply(status('x'), birth('a'), T0);
-  m.apply(hb('x'), beat('a', T0, { state: 'playing', playing: { itemId: longItem, docId: 'daily', source: 'file', startedAt: iso(T0), priority: 50 } }), T0);
+  m.apply(
+    hb('x'),
+    beat('a', T0, {
+      state: 'playing',
+      playing: { itemId: longItem, docId: 'daily', source: 'file', startedAt: iso(T0), priority: 50 },
+    }),
+    T0,
+  );
   m.apply(status('y'), birth('a'), T0);
-  m.apply(hb('y'), beat('a', T0, { state: 'playing', playing: { itemId: 'cap-0123456789abcdef', docId: null, source: 'file', startedAt: iso(T0), priority: 100 } }), T0);
-  m.apply(ev('y'), JSON.stringify({ epoch: 'e', seq: 1, ts: iso(T0), type: 'play.started', itemId: 'cap-0123456789abcdef', docId: null, source: 'file', priority: 100, capId: longCap }), T0);
+  m.apply(
+    hb('y'),
+    beat('a', T0, {
+      state: 'playing',
+      playing: { itemId: 'cap-0123456789abcdef', docId: null, source: 'file', startedAt: iso(T0), priority: 100 },
+    }),
+    T0,
+  );
+  m.apply(
+    ev('y'),
+    JSON.stringify({
+      epoch: 'e',
+      seq: 1,
+      ts: iso(T0),
+      type: 'play.started',
+      itemId: 'cap-0123456789abcdef',
+      docId: null,
+      source: 'file',
+      priority: 100,
+      capId: longCap,
+    }),
+    T0,
+  );
   m.apply(status('z'), birth('a'), T0);
-  m.apply(hb('z'), beat('a', T0, { state: 'playing', playing: { itemId: '5b0c1d9e-7d0e-4d43-9a53-1d2f0c7b8e11', docId: null, source: 'stream', startedAt: iso(T0), priority: 100 } }), T0);
+  m.apply(
+    hb('z'),
+    beat('a', T0, {
+      state: 'playing',
+      playing: {
+        itemId: '5b0c1d9e-7d0e-4d43-9a53-1d2f0c7b8e11',
+        docId: null,
+        source: 'stream',
+        startedAt: iso(T0),
+        priority: 100,
+      },
+    }),
+    T0,
+  );
   const rows = m.rows(T0);
   const cells = rows.map((r) => playingCell(r.play!));
-  assert.deepEqual(cells, [`${longItem.slice(0, 27)}… (file, p50)`, `${`CAP ${longCap}`.slice(0, 26)}… (file, p100)`, 'cmd 5b0c1d9e… (stream, p100)']);
+  assert.deepEqual(cells, [
+    `${longItem.slice(0, 27)}… (file, p50)`,
+    `${`CAP ${longCap}`.slice(0, 26)}… (file, p100)`,
+    'cmd 5b0c1d9e… (stream, p100)',
+  ]);
   for (const c of cells) assert.ok(c.length <= 40, c);
   const lines = table(rows);
   const at = lines[0]!.indexOf('PLAYING');

@@ -20,7 +20,13 @@ function rig(window = 3) {
   const db = openDb(join(tempDir('sender'), 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const link = new FakeLink({ online: false });
-  const sender = new OutboxSender({ outbox, link, topic, window, log: createLogger({ level: 'silent', pretty: false }) });
+  const sender = new OutboxSender({
+    outbox,
+    link,
+    topic,
+    window,
+    log: createLogger({ level: 'silent', pretty: false }),
+  });
   const emit = (n: number) => {
     for (let i = 0; i < n; i++) outbox.emit('cmd.rejected', { topic: 't', reason: 'invalid', message: `m${i}` });
   };

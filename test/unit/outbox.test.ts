@@ -15,7 +15,10 @@ test('events carry epoch, consecutive seq, ts and type, then their own fields', 
   assert.equal(ob.emit('hw.fault', door), 1);
   assert.equal(ob.emit('hw.recovered', door), 2);
   const rows = ob.peekAfter(0, 10);
-  assert.deepEqual(rows.map((r) => r.seq), [1, 2]);
+  assert.deepEqual(
+    rows.map((r) => r.seq),
+    [1, 2],
+  );
   const first = JSON.parse(rows[0]!.body);
   assert.deepEqual(Object.keys(first), ['epoch', 'seq', 'ts', 'type', 'component', 'code', 'message']);
   assert.equal(first.epoch, ob.epoch);
@@ -57,7 +60,10 @@ test('when full, the oldest 1 % are dropped and the drop itself is an event', ()
   const rows = ob.peekAfter(0, 1000);
   assert.equal(rows[0]!.seq, 3);
   const notice = JSON.parse(rows.find((r) => r.seq === 201)!.body);
-  assert.deepEqual({ type: notice.type, count: notice.count, fromSeq: notice.fromSeq, toSeq: notice.toSeq, reason: notice.reason }, { type: 'outbox.dropped', count: 2, fromSeq: 1, toSeq: 2, reason: 'full' });
+  assert.deepEqual(
+    { type: notice.type, count: notice.count, fromSeq: notice.fromSeq, toSeq: notice.toSeq, reason: notice.reason },
+    { type: 'outbox.dropped', count: 2, fromSeq: 1, toSeq: 2, reason: 'full' },
+  );
   db.close();
 });
 

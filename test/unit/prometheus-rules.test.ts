@@ -36,8 +36,13 @@ test('every alert of the rule files has a unit test', () => {
   const tested = new Set<string>();
   for (const f of readdirSync(DIR)) {
     const text = readFileSync(join(DIR, f), 'utf8');
-    for (const m of text.matchAll(f.endsWith('.test.yml') ? /alertname: (\w+)/g : /- alert: (\w+)/g)) (f.endsWith('.test.yml') ? tested : alerts).add(m[1]!);
+    for (const m of text.matchAll(f.endsWith('.test.yml') ? /alertname: (\w+)/g : /- alert: (\w+)/g))
+      (f.endsWith('.test.yml') ? tested : alerts).add(m[1]!);
   }
   assert.ok(alerts.size >= 9);
-  assert.deepEqual([...alerts].filter((a) => !tested.has(a)), [], 'alerts without a promtool test');
+  assert.deepEqual(
+    [...alerts].filter((a) => !tested.has(a)),
+    [],
+    'alerts without a promtool test',
+  );
 });

@@ -42,18 +42,33 @@ test('TLS: untrusted CA, expired (clock first when unsure), wrong name, not TLS,
   assert.equal(ca.stage, 'tls');
   assert.match(ca.hint, /mqtt\.ca \(\/etc\/loa\/ca\.crt\) is not the CA/);
   assert.match(explain('tls', err('CERT_HAS_EXPIRED'), target, ctx).hint, /^the centre must renew/);
-  assert.match(explain('tls', err('CERT_HAS_EXPIRED'), target, { ...ctx, clockSynced: null }).hint, /clock may be wrong/);
-  assert.match(explain('tls', err('ERR_TLS_CERT_ALTNAME_INVALID'), target, ctx).detail, /not made out to "broker\.example\.vn"/);
+  assert.match(
+    explain('tls', err('CERT_HAS_EXPIRED'), target, { ...ctx, clockSynced: null }).hint,
+    /clock may be wrong/,
+  );
+  assert.match(
+    explain('tls', err('ERR_TLS_CERT_ALTNAME_INVALID'), target, ctx).detail,
+    /not made out to "broker\.example\.vn"/,
+  );
   assert.match(explain('tls', err('ERR_SSL_WRONG_VERSION_NUMBER'), target, ctx).hint, /speaks plain MQTT/);
   const noCert = explain('mqtt', err('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'), target, ctx);
   assert.equal(noCert.stage, 'tls', 'a TLS 1.3 alert arriving after the handshake is still a TLS failure');
   assert.match(noCert.hint, /requires mutual TLS.*init --cert/);
-  const badCert = explain('tls', err('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE'), { ...target, files: { ...target.files, cert: '/etc/loa/device.crt' } }, ctx);
+  const badCert = explain(
+    'tls',
+    err('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE'),
+    { ...target, files: { ...target.files, cert: '/etc/loa/device.crt' } },
+    ctx,
+  );
   assert.match(badCert.hint, /does not accept \/etc\/loa\/device\.crt/);
 });
 
 test('MQTT: each CONNACK refusal has its own hint', () => {
-  for (const rc of [4, 134]) assert.match(explain('mqtt', err(rc), target, ctx).hint, /mqtt\.username \(vn-1\) and the password in \/etc\/loa\/mqtt-password/);
+  for (const rc of [4, 134])
+    assert.match(
+      explain('mqtt', err(rc), target, ctx).hint,
+      /mqtt\.username \(vn-1\) and the password in \/etc\/loa\/mqtt-password/,
+    );
   for (const rc of [5, 135]) assert.match(explain('mqtt', err(rc), target, ctx).detail, /not authorised/);
   assert.match(explain('mqtt', err(1), target, ctx).hint, /"version": "3\.1\.1"/);
   assert.match(explain('mqtt', err(133), target, ctx).hint, /\.provision/);

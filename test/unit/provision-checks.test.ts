@@ -21,14 +21,21 @@ const noExec: Exec = async () => ({ code: 127, stdout: '' });
 test('clock: timesyncd\'s flag file, its absence, timedatectl, chrony, or "cannot tell"', async () => {
   const run = tempDir('run');
   mkdirSync(join(run, 'systemd/timesync'), { recursive: true });
-  assert.deepEqual(await clockStatus({ runRoot: run, exec: noExec }), { synced: false, source: 'systemd-timesyncd (not synchronised yet)' });
+  assert.deepEqual(await clockStatus({ runRoot: run, exec: noExec }), {
+    synced: false,
+    source: 'systemd-timesyncd (not synchronised yet)',
+  });
   writeFileSync(join(run, 'systemd/timesync/synchronized'), '');
   assert.equal((await clockStatus({ runRoot: run, exec: noExec })).synced, true);
 
   const empty = tempDir('run-empty');
-  const timedatectl: Exec = async (cmd) => (cmd === 'timedatectl' ? { code: 0, stdout: 'no\n' } : { code: 127, stdout: '' });
+  const timedatectl: Exec = async (cmd) =>
+    cmd === 'timedatectl' ? { code: 0, stdout: 'no\n' } : { code: 127, stdout: '' };
   assert.deepEqual(await clockStatus({ runRoot: empty, exec: timedatectl }), { synced: false, source: 'timedatectl' });
-  const chrony: Exec = async (cmd) => (cmd === 'chronyc' ? { code: 0, stdout: 'Reference ID    : A\nLeap status     : Normal\n' } : { code: 1, stdout: '' });
+  const chrony: Exec = async (cmd) =>
+    cmd === 'chronyc'
+      ? { code: 0, stdout: 'Reference ID    : A\nLeap status     : Normal\n' }
+      : { code: 1, stdout: '' };
   assert.equal((await clockStatus({ runRoot: empty, exec: chrony })).synced, true);
   const none = await clockStatus({ runRoot: empty, exec: noExec });
   assert.equal(none.synced, null);
@@ -41,7 +48,7 @@ test('clock: timesyncd\'s flag file, its absence, timedatectl, chrony, or "canno
   assert.equal(clockOutcome(none, now).status, 'warn');
 });
 
-test('a directory root can write but the agent\'s user cannot is a failure with the chown', async () => {
+test("a directory root can write but the agent's user cannot is a failure with the chown", async () => {
   const dir = tempDir('w');
   assert.equal((await checkWritable(dir, undefined)).status, 'ok');
   const stranger = { user: 'loa', uid: 4242, gid: 4242 };
@@ -55,15 +62,19 @@ test('a directory root can write but the agent\'s user cannot is a failure with 
   assert.match(nd.detail, /ENOTDIR/);
 });
 
-test('a directory the check creates as root is given to the agent\'s user, as systemd would', { skip: process.getuid?.() === 0 ? false : 'needs root (chown)' }, async () => {
-  const dir = join(tempDir('w-new'), 'var/lib/loa');
-  const agent = { user: 'loa', uid: 4242, gid: 4242 };
-  const r = await checkWritable(dir, agent);
-  assert.equal(r.status, 'ok', r.detail);
-  const { statSync } = await import('node:fs');
-  assert.equal(statSync(dir).uid, 4242);
-  assert.equal(statSync(join(dir, '..')).uid, 4242, 'every directory it created');
-});
+test(
+  "a directory the check creates as root is given to the agent's user, as systemd would",
+  { skip: process.getuid?.() === 0 ? false : 'needs root (chown)' },
+  async () => {
+    const dir = join(tempDir('w-new'), 'var/lib/loa');
+    const agent = { user: 'loa', uid: 4242, gid: 4242 };
+    const r = await checkWritable(dir, agent);
+    assert.equal(r.status, 'ok', r.detail);
+    const { statSync } = await import('node:fs');
+    assert.equal(statSync(dir).uid, 4242);
+    assert.equal(statSync(join(dir, '..')).uid, 4242, 'every directory it created');
+  },
+);
 
 test('device certificate: matches the key, and how long it is still valid', async () => {
   const dir = tempDir('cert');
@@ -71,13 +82,25 @@ test('device certificate: matches the key, and how long it is still valid', asyn
   const other = makePki(tempDir('cert2'), 'other');
   const base = { deviceId: 'a', mqtt: { url: 'mqtts://h', ca: pki.ca } };
   // makePki's certificates are valid for 2 days: a renewal warning.
-  const soon = await checkCertificate(parseConfig({ ...base, mqtt: { ...base.mqtt, cert: pki.clientCert, key: pki.clientKey } }, dir), new Date(), dir);
+  const soon = await checkCertificate(
+    parseConfig({ ...base, mqtt: { ...base.mqtt, cert: pki.clientCert, key: pki.clientKey } }, dir),
+    new Date(),
+    dir,
+  );
   assert.equal(soon.status, 'warn');
   assert.match(soon.detail, /expires in [01] days/);
-  const expired = await checkCertificate(parseConfig({ ...base, mqtt: { ...base.mqtt, cert: pki.clientCert, key: pki.clientKey } }, dir), new Date(Date.now() + 5 * 86_400_000), dir);
+  const expired = await checkCertificate(
+    parseConfig({ ...base, mqtt: { ...base.mqtt, cert: pki.clientCert, key: pki.clientKey } }, dir),
+    new Date(Date.now() + 5 * 86_400_000),
+    dir,
+  );
   assert.equal(expired.status, 'fail');
   assert.match(expired.detail, /EXPIRED/);
-  const mismatch = await checkCertificate(parseConfig({ ...base, mqtt: { ...base.mqtt, cert: pki.clientCert, key: other.clientKey } }, dir), new Date(), dir);
+  const mismatch = await checkCertificate(
+    parseConfig({ ...base, mqtt: { ...base.mqtt, cert: pki.clientCert, key: other.clientKey } }, dir),
+    new Date(),
+    dir,
+  );
   assert.equal(mismatch.status, 'fail');
   assert.match(mismatch.detail, /does not belong to/);
   const none = await checkCertificate(parseConfig(base, dir), new Date(), dir);
@@ -85,14 +108,37 @@ test('device certificate: matches the key, and how long it is still valid', asyn
 });
 
 test('microcontroller failures: locked port, missing device, silence, permission', () => {
-  assert.match(mcuFailure(new Error('Error Resource temporarily unavailable Cannot lock port'), '/dev/loa-io', 'vn-1').hint!, /sudo systemctl stop loa-agent.*noc send --device vn-1 --action selftest/);
-  assert.match(mcuFailure(new Error('Error: No such file or directory, cannot open /dev/loa-io'), '/dev/loa-io', 'vn-1').hint!, /udev rule/);
-  assert.match(mcuFailure(new BridgeTimeoutError('get-version', 3, 200, 3), '/dev/loa-io', 'vn-1').hint!, /power LED and the TX\/RX wires/);
-  assert.match(mcuFailure(new Error('Error: Permission denied, cannot open /dev/loa-io'), '/dev/loa-io', 'vn-1').hint!, /sudo/);
+  assert.match(
+    mcuFailure(new Error('Error Resource temporarily unavailable Cannot lock port'), '/dev/loa-io', 'vn-1').hint!,
+    /sudo systemctl stop loa-agent.*noc send --device vn-1 --action selftest/,
+  );
+  assert.match(
+    mcuFailure(new Error('Error: No such file or directory, cannot open /dev/loa-io'), '/dev/loa-io', 'vn-1').hint!,
+    /udev rule/,
+  );
+  assert.match(
+    mcuFailure(new BridgeTimeoutError('get-version', 3, 200, 3), '/dev/loa-io', 'vn-1').hint!,
+    /power LED and the TX\/RX wires/,
+  );
+  assert.match(
+    mcuFailure(new Error('Error: Permission denied, cannot open /dev/loa-io'), '/dev/loa-io', 'vn-1').hint!,
+    /sudo/,
+  );
 });
 
-async function runHardware(script: (sim: ReturnType<typeof simulatedBoard>) => void, tone = false): Promise<Map<string, CheckResult>> {
-  const config = parseConfig({ deviceId: 'a', mqtt: { url: 'mqtt://h' }, hardware: { board: 'mcu', mcu: { path: 'sim' } }, audio: { output: 'paced' } }, '/');
+async function runHardware(
+  script: (sim: ReturnType<typeof simulatedBoard>) => void,
+  tone = false,
+): Promise<Map<string, CheckResult>> {
+  const config = parseConfig(
+    {
+      deviceId: 'a',
+      mqtt: { url: 'mqtt://h' },
+      hardware: { board: 'mcu', mcu: { path: 'sim' } },
+      audio: { output: 'paced' },
+    },
+    '/',
+  );
   const results = new Map<string, CheckResult>();
   const ui = makeUi(memoryIo(new PassThrough()));
   await hardwareChecks({
@@ -111,9 +157,18 @@ async function runHardware(script: (sim: ReturnType<typeof simulatedBoard>) => v
   return results;
 }
 
-test('the IO board\'s conditions become their own lines: healthy, then one fault at a time', async () => {
+test("the IO board's conditions become their own lines: healthy, then one fault at a time", async () => {
   const ok = await runHardware(() => {});
-  for (const name of ['microcontroller', 'cabinet door', 'mains power', 'battery', 'amplifier', 'speaker line', 'FM tuner']) assert.equal(ok.get(name)?.status, 'ok', name);
+  for (const name of [
+    'microcontroller',
+    'cabinet door',
+    'mains power',
+    'battery',
+    'amplifier',
+    'speaker line',
+    'FM tuner',
+  ])
+    assert.equal(ok.get(name)?.status, 'ok', name);
   assert.equal(ok.get('test tone')?.status, 'skip');
 
   const battery = await runHardware((s) => s.model.battery(true));

@@ -3,7 +3,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { FIELDS, currentText, getAt, parseNumber, parsePin, parseTrustedKey, problemsAt, schemaProblems, setAt, tryAnswer, type Draft } from '../../provisioning/draft.js';
+import {
+  FIELDS,
+  currentText,
+  getAt,
+  parseNumber,
+  parsePin,
+  parseTrustedKey,
+  problemsAt,
+  schemaProblems,
+  setAt,
+  tryAnswer,
+  type Draft,
+} from '../../provisioning/draft.js';
 import { makeUi, memoryIo } from '../../provisioning/io.js';
 import { PromptAborted, Prompter } from '../../provisioning/prompt.js';
 
@@ -36,7 +48,7 @@ test('setAt creates the path and removes what it empties', () => {
   assert.deepEqual(d, {});
 });
 
-test('a wrong answer gets the schema\'s message for that field only', () => {
+test("a wrong answer gets the schema's message for that field only", () => {
   const lat = tryAnswer({}, field('lat'), '200', '/etc/loa');
   assert.deepEqual(lat, { problems: ['site.lat: 200 is not a latitude (-90 to 90)'] });
   const notNumber = tryAnswer({}, field('lat'), 'north', '/etc/loa');
@@ -50,7 +62,9 @@ test('a wrong answer gets the schema\'s message for that field only', () => {
   assert.equal(id.problems.length, 1);
   assert.match(id.problems[0]!, /^deviceId: "Box 1" is not a valid device id/);
   const url = tryAnswer({}, field('broker'), 'mqtt:/x', '/etc/loa');
-  assert.deepEqual(url, { problems: ['mqtt.url: "mqtt:/x" is not a URL of the form mqtt://host[:port] or mqtts://host[:port]'] });
+  assert.deepEqual(url, {
+    problems: ['mqtt.url: "mqtt:/x" is not a URL of the form mqtt://host[:port] or mqtts://host[:port]'],
+  });
   const group = tryAnswer({}, field('groups'), 'all, C26734', '/etc/loa');
   assert.ok('problems' in group);
   assert.match(group.problems[0]!, /^groups\[1\]: "C26734" is not a valid group name/);
@@ -61,9 +75,15 @@ test('a required field left empty says so', () => {
 });
 
 test('two functions on one GPIO line are refused before the agent would refuse them at start', () => {
-  const d: Draft = { deviceId: 'a', mqtt: { url: 'mqtt://h' }, hardware: { board: 'gpio', gpio: { pins: { amp: { line: 17 }, inputFm: { line: 27 } } } } };
+  const d: Draft = {
+    deviceId: 'a',
+    mqtt: { url: 'mqtt://h' },
+    hardware: { board: 'gpio', gpio: { pins: { amp: { line: 17 }, inputFm: { line: 27 } } } },
+  };
   const r = tryAnswer(d, field('pin-line'), '17', '/etc/loa');
-  assert.deepEqual(r, { problems: ['hardware.gpio.pins.inputLine: line 17 is already the amp relay (one function per GPIO line)'] });
+  assert.deepEqual(r, {
+    problems: ['hardware.gpio.pins.inputLine: line 17 is already the amp relay (one function per GPIO line)'],
+  });
   assert.ok('value' in tryAnswer(d, field('pin-line'), '22', '/etc/loa'));
 });
 
@@ -73,7 +93,14 @@ test('suggested defaults follow the earlier answers', () => {
   assert.equal(currentText(d, field('groups'), {}), 'all,p79,c26734');
   assert.equal(currentText({ groups: ['x', 'y'] }, field('groups'), {}), 'x,y', 'an existing value wins');
   assert.equal(currentText({}, field('installer'), { SUDO_USER: 'tuan' }), 'tuan');
-  assert.equal(currentText({ hardware: { board: 'gpio', gpio: { pins: { amp: { line: 17, activeLow: true } } } } }, field('pin-amp'), {}), '17:low');
+  assert.equal(
+    currentText(
+      { hardware: { board: 'gpio', gpio: { pins: { amp: { line: 17, activeLow: true } } } } },
+      field('pin-amp'),
+      {},
+    ),
+    '17:low',
+  );
 });
 
 test('pins and serial are asked only for their board', () => {
@@ -85,7 +112,10 @@ test('pins and serial are asked only for their board', () => {
 
 test('schemaProblems is empty exactly when parseConfig accepts the draft', () => {
   assert.deepEqual(schemaProblems({ deviceId: 'a', mqtt: { url: 'mqtt://h' } }, '/etc/loa'), []);
-  assert.deepEqual(problemsAt({ deviceId: 'a', mqtt: { url: 'mqtt://h' }, site: { lon: 500 } }, ['site', 'lon'], '/etc/loa'), ['site.lon: 500 is not a longitude (-180 to 180)']);
+  assert.deepEqual(
+    problemsAt({ deviceId: 'a', mqtt: { url: 'mqtt://h' }, site: { lon: 500 } }, ['site', 'lon'], '/etc/loa'),
+    ['site.lon: 500 is not a longitude (-180 to 180)'],
+  );
 });
 
 function prompter(input: string) {
@@ -105,7 +135,10 @@ test('prompts: answers typed ahead are not lost, Enter takes the default, a bad 
   assert.equal(lat, 10.5);
   p.close();
   assert.match(io.out(), /Device id \[vn-1\]: \n/);
-  assert.match(io.out(), /Latitude: 200\n {2}\[FAIL\] site\.lat: 200 is not a latitude \(-90 to 90\)\nLatitude: 10\.5\n/);
+  assert.match(
+    io.out(),
+    /Latitude: 200\n {2}\[FAIL\] site\.lat: 200 is not a latitude \(-90 to 90\)\nLatitude: 10\.5\n/,
+  );
 });
 
 test('prompts: a password answer is never echoed into the transcript', async () => {
@@ -126,6 +159,9 @@ test('a broker URL with credentials: refused at the URL, naming the fields to us
   const d: Draft = { deviceId: 'box-1', mqtt: { url: 'mqtts://box:Pw-9@broker.example.vn:8883' } };
   const p = problemsAt(d, ['mqtt', 'url'], '/etc/loa');
   assert.equal(p.length, 1);
-  assert.match(p[0]!, /^mqtt\.url: "mqtts:\/\/\*\*\*@broker\.example\.vn:8883" holds credentials: .*mqtt\.username.*mqtt\.passwordFile/);
+  assert.match(
+    p[0]!,
+    /^mqtt\.url: "mqtts:\/\/\*\*\*@broker\.example\.vn:8883" holds credentials: .*mqtt\.username.*mqtt\.passwordFile/,
+  );
   assert.ok(!p[0]!.includes('Pw-9'));
 });

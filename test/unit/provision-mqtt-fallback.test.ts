@@ -22,7 +22,13 @@ before(async () => {
 });
 after(() => aedes.close());
 
-const config = (version?: '3.1.1' | 5) => parseConfig({ deviceId: 'fb-box', mqtt: { url, ...(version ? { version } : {}) }, stateDir: '/tmp/x', cacheDir: '/tmp/y' });
+const config = (version?: '3.1.1' | 5) =>
+  parseConfig({
+    deviceId: 'fb-box',
+    mqtt: { url, ...(version ? { version } : {}) },
+    stateDir: '/tmp/x',
+    cacheDir: '/tmp/y',
+  });
 
 test('config asks for MQTT 5 (the default): refused, connected with 3.1.1, one line saying what the agent needs', async () => {
   const t = targetFromConfig(config());
@@ -33,7 +39,10 @@ test('config asks for MQTT 5 (the default): refused, connected with 3.1.1, one l
     assert.match(c.refusedV5 ?? '', /protocol version/i);
     assert.equal(c.client.options.protocolVersion, 4);
     assert.equal(said.length, 1);
-    assert.match(said[0]!, /^loa-provision: mqtt:\/\/127\.0\.0\.1:\d+ refused MQTT 5 \(.*\); connected with MQTT 3\.1\.1; the agent's config asks for MQTT 5 and would be refused too: loa-provision init --mqtt-version 3\.1\.1$/);
+    assert.match(
+      said[0]!,
+      /^loa-provision: mqtt:\/\/127\.0\.0\.1:\d+ refused MQTT 5 \(.*\); connected with MQTT 3\.1\.1; the agent's config asks for MQTT 5 and would be refused too: loa-provision init --mqtt-version 3\.1\.1$/,
+    );
   } finally {
     await closeClient(c.client);
   }
@@ -41,7 +50,10 @@ test('config asks for MQTT 5 (the default): refused, connected with 3.1.1, one l
 
 test('config says 3.1.1: connects at once, nothing said', async () => {
   const said: string[] = [];
-  const c = await connectBroker(targetFromConfig(config('3.1.1')), { timeoutMs: 5000, onFallback: (l) => void said.push(l) });
+  const c = await connectBroker(targetFromConfig(config('3.1.1')), {
+    timeoutMs: 5000,
+    onFallback: (l) => void said.push(l),
+  });
   assert.deepEqual([c.version, c.refusedV5, said], ['3.1.1', undefined, []]);
   await closeClient(c.client);
 });
@@ -76,11 +88,22 @@ test('check: the broker line fails when only 3.1.1 works and the config asks for
 
 test('loa-provision show against the demo broker with no flag: exit 0, the fallback said on stderr', async () => {
   const dir = tempDir('prov-fallback');
-  const path = writeConfig(dir, { deviceId: 'fb-box', mqtt: { url }, stateDir: `${dir}/state`, cacheDir: `${dir}/cache` });
+  const path = writeConfig(dir, {
+    deviceId: 'fb-box',
+    mqtt: { url },
+    stateDir: `${dir}/state`,
+    cacheDir: `${dir}/cache`,
+  });
   const io = memoryIo(new PassThrough());
   assert.equal(await main(['show', '--config', path], io), 0, io.errOut() + io.out());
   assert.match(io.errOut(), /refused MQTT 5 .*connected with MQTT 3\.1\.1/);
-  assert.equal(io.errOut().split('\n').filter((l) => /refused MQTT 5/.test(l)).length, 1);
+  assert.equal(
+    io
+      .errOut()
+      .split('\n')
+      .filter((l) => /refused MQTT 5/.test(l)).length,
+    1,
+  );
   const forced = memoryIo(new PassThrough());
   assert.equal(await main(['show', '--config', path, '--mqtt-version', '3.1.1'], forced), 0, forced.errOut());
   assert.doesNotMatch(forced.errOut(), /refused/);

@@ -4,7 +4,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { makeUi, memoryIo } from '../../provisioning/io.js';
-import { buildReport, fail, formatLine, pass, progress, result, skip, summaryLine, timed, warn } from '../../provisioning/report.js';
+import {
+  buildReport,
+  fail,
+  formatLine,
+  pass,
+  progress,
+  result,
+  skip,
+  summaryLine,
+  timed,
+  warn,
+} from '../../provisioning/report.js';
 import { backupName } from '../../provisioning/files.js';
 
 const ok = result('DNS', pass('broker.example.vn → 10.0.0.1'), 12);
@@ -30,10 +41,21 @@ test('the terminal decides: ✓ only on a UTF-8 TTY, never with --ascii', () => 
 
 test('totals name the slowest step; a warning or skip still passes', () => {
   assert.equal(summaryLine([ok, bad, slow], 3500), '2 passed, 1 failed in 3.5 s (longest: test tone, 3.1 s)');
-  const r = buildReport('vn-1', [ok, slow, result('tone', skip('no'), 0)], { ts: new Date('2026-11-26T06:30:00Z'), totalMs: 3200, agentVersion: '0.1.0' });
+  const r = buildReport('vn-1', [ok, slow, result('tone', skip('no'), 0)], {
+    ts: new Date('2026-11-26T06:30:00Z'),
+    totalMs: 3200,
+    agentVersion: '0.1.0',
+  });
   assert.equal(r.passed, true);
   assert.equal(r.ts, '2026-11-26T06:30:00.000Z');
-  assert.deepEqual(r.checks[0], { name: 'DNS', ok: true, status: 'ok', detail: 'broker.example.vn → 10.0.0.1', hint: null, ms: 12 });
+  assert.deepEqual(r.checks[0], {
+    name: 'DNS',
+    ok: true,
+    status: 'ok',
+    detail: 'broker.example.vn → 10.0.0.1',
+    hint: null,
+    ms: 12,
+  });
   assert.equal(buildReport('vn-1', [ok, bad], { ts: new Date(), totalMs: 1, agentVersion: '0' }).passed, false);
 });
 
@@ -59,5 +81,8 @@ test('the spinner draws only on a TTY, and erases itself', async () => {
 });
 
 test('backups are named agent.json.bak-YYYYMMDDTHHMMSS in local time', () => {
-  assert.equal(backupName('/etc/loa/agent.json', new Date(2026, 10, 26, 6, 5, 9)), '/etc/loa/agent.json.bak-20261126T060509');
+  assert.equal(
+    backupName('/etc/loa/agent.json', new Date(2026, 10, 26, 6, 5, 9)),
+    '/etc/loa/agent.json.bak-20261126T060509',
+  );
 });

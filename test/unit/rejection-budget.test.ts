@@ -4,7 +4,9 @@ import { RejectionBudget } from '../../agent/domain/rejection-budget.js';
 
 test('20 rejections a window are reported one by one; the rest are counted by reason and topic into one summary', () => {
   const b = new RejectionBudget(20, 60_000);
-  const admitted = Array.from({ length: 1000 }, (_, i) => b.admit(1000 + i, i % 2 ? 'signature' : 'invalid', i % 3 ? 't/a' : 't/b')).filter(Boolean).length;
+  const admitted = Array.from({ length: 1000 }, (_, i) =>
+    b.admit(1000 + i, i % 2 ? 'signature' : 'invalid', i % 3 ? 't/a' : 't/b'),
+  ).filter(Boolean).length;
   assert.equal(admitted, 20);
   const s = b.close(61_000);
   assert.ok(s);

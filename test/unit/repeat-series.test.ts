@@ -11,15 +11,30 @@ import { tempDir } from '../helpers/tmp.js';
 
 const T0 = Date.parse('2026-11-27T07:00:00Z');
 const S = 1000;
-const capRef = { identifier: 'VN-KTTV-2026-0042', sender: 'canhbao@kttv.gov.vn', sent: '2026-11-27T14:00:00+07:00', msgType: 'Alert' };
+const capRef = {
+  identifier: 'VN-KTTV-2026-0042',
+  sender: 'canhbao@kttv.gov.vn',
+  sent: '2026-11-27T14:00:00+07:00',
+  msgType: 'Alert',
+};
 
 function schedule(items: unknown[]): DocInForce {
-  const v = validateSchedule({ type: 'schedule', id: 'd', version: 1, issuedAt: '2026-11-26T00:00:00Z', expiresAt: '2026-12-26T00:00:00Z', target: { groups: ['g'] }, timezone: 'UTC', items });
+  const v = validateSchedule({
+    type: 'schedule',
+    id: 'd',
+    version: 1,
+    issuedAt: '2026-11-26T00:00:00Z',
+    expiresAt: '2026-12-26T00:00:00Z',
+    target: { groups: ['g'] },
+    timezone: 'UTC',
+    items,
+  });
   if (!v.ok) throw new Error(v.message);
   return { topic: 't', doc: v.doc };
 }
 
-const started = (r: { events(t?: string): Record<string, unknown>[] }, itemId: string) => r.events('play.started').filter((e) => e.itemId === itemId);
+const started = (r: { events(t?: string): Record<string, unknown>[] }, itemId: string) =>
+  r.events('play.started').filter((e) => e.itemId === itemId);
 
 test('a play command repeats at first + k x everyS: 12 plays 30 min apart, each on time to the ms, numbered, with its capId', async () => {
   const r = await repeatRig(tempDir('repeat'), { now: T0 });
@@ -54,9 +69,21 @@ test('a repeat that finds a higher priority playing waits and plays late; the ne
   const plays = started(r, 'alert').map((e) => [e.repeat, Date.parse(String(e.ts)) - T0, e.lateMs]);
   // the first needs the 2 s amplifier warm-up (ad hoc, not an emergency); repeat 2 waits
   // for the concert (07:09 + 120 s), 60 s late; 3 and 4 are on time.
-  assert.deepEqual(plays, [[1, 2000, 2000], [2, 660_000, 60_000], [3, 1_200_000, 0], [4, 1_800_000, 0]]);
+  assert.deepEqual(plays, [
+    [1, 2000, 2000],
+    [2, 660_000, 60_000],
+    [3, 1_200_000, 0],
+    [4, 1_800_000, 0],
+  ]);
   assert.equal(r.events('play.skipped').length, 0, 'never skipped as busy');
-  assert.deepEqual(r.events('play.finished').filter((e) => e.itemId === 'alert').map((e) => e.playedMs), [28_000, 30_000, 30_000, 30_000], 'the late one plays in full (the ad hoc first play\'s slot includes its warm-up, as before)');
+  assert.deepEqual(
+    r
+      .events('play.finished')
+      .filter((e) => e.itemId === 'alert')
+      .map((e) => e.playedMs),
+    [28_000, 30_000, 30_000, 30_000],
+    "the late one plays in full (the ad hoc first play's slot includes its warm-up, as before)",
+  );
   const music = r.events('play.interrupted').find((e) => e.itemId === 'music');
   assert.equal(music?.reason, 'preempted');
   await r.close();
@@ -65,7 +92,9 @@ test('a repeat that finds a higher priority playing waits and plays late; the ne
 test('cancel by capId stops the repeat playing and every later one; it is remembered across a restart; a play it names issued before it is refused, one issued after it plays', async () => {
   const dir = tempDir('repeat');
   let r = await repeatRig(dir, { now: T0 });
-  void r.command(playCommand('alert', T0, { priority: 100, durationS: 120, repeat: { everyS: 600, count: 100 } }, { capRef }));
+  void r.command(
+    playCommand('alert', T0, { priority: 100, durationS: 120, repeat: { everyS: 600, count: 100 } }, { capRef }),
+  );
   await r.advance(10 * 60 * S + 30 * S); // repeat 2 plays since 07:10:00
   assert.equal(started(r, 'alert').length, 2);
   const out = await r.command(cancelCommand('x1', r.clock.now(), { capId: capRef.identifier }));
@@ -102,9 +131,17 @@ test('a restart mid-series continues it at its cadence: what fell in the downtim
   r = await repeatRig(dir, { now: T0 + 3.5 * 3_600_000 });
   await r.advance(3 * 3_600_000, 10 * S);
   const plays = started(r, 'alert').map((e) => [e.repeat, Date.parse(String(e.ts)) - T0]);
-  assert.deepEqual(plays, [[1, 0], [2, 3_600_000], [5, 4 * 3_600_000], [6, 5 * 3_600_000]]);
+  assert.deepEqual(plays, [
+    [1, 0],
+    [2, 3_600_000],
+    [5, 4 * 3_600_000],
+    [6, 5 * 3_600_000],
+  ]);
   const missed = r.events('play.skipped').map((e) => [e.repeat, e.reason]);
-  assert.deepEqual(missed, [[3, 'missed'], [4, 'missed']]);
+  assert.deepEqual(missed, [
+    [3, 'missed'],
+    [4, 'missed'],
+  ]);
   await r.close();
 });
 
@@ -113,10 +150,19 @@ test('long cadences: every 86,400 s within the 24 h life of a command plays once
   let r = await repeatRig(tempDir('repeat'), { now: T0, maxSleepMs: 3_600_000 });
   void r.command(playCommand('daily', T0, { priority: 100, repeat: { everyS: 86_400, count: 5 } }));
   await r.advance(3 * 86_400_000, 3_600_000);
-  assert.equal(started(r, 'daily').length, 1, 'the series never outlives the command\'s expiresAt');
+  assert.equal(started(r, 'daily').length, 1, "the series never outlives the command's expiresAt");
   await r.close();
   // count 40, but the document expires on 2026-12-26T00:00Z: plays 1..29 (12-25 08:00 is the last)
-  const d = schedule([{ id: 'drill', source: { kind: 'line' }, priority: 60, at: '2026-11-27T08:00:00Z', durationS: 60, repeat: { everyS: 86_400, count: 40 } }]);
+  const d = schedule([
+    {
+      id: 'drill',
+      source: { kind: 'line' },
+      priority: 60,
+      at: '2026-11-27T08:00:00Z',
+      durationS: 60,
+      repeat: { everyS: 86_400, count: 40 },
+    },
+  ]);
   r = await repeatRig(tempDir('repeat'), { now: T0, docs: [d], maxSleepMs: 3_600_000 });
   await r.advance(45 * 86_400_000, 3_600_000);
   const plays = started(r, 'drill');
@@ -126,24 +172,50 @@ test('long cadences: every 86,400 s within the 24 h life of a command plays once
   await r.close();
 });
 
-test('a cancel by docId and itemId stops the schedule series under way; the item\'s next occurrence starts a new series', async () => {
-  const d = schedule([{ id: 'siren', source: { kind: 'line' }, priority: 90, cron: '0 * * * *', durationS: 30, repeat: { everyS: 600, count: 3 } }]);
+test("a cancel by docId and itemId stops the schedule series under way; the item's next occurrence starts a new series", async () => {
+  const d = schedule([
+    {
+      id: 'siren',
+      source: { kind: 'line' },
+      priority: 90,
+      cron: '0 * * * *',
+      durationS: 30,
+      repeat: { everyS: 600, count: 3 },
+    },
+  ]);
   const r = await repeatRig(tempDir('repeat'), { now: T0 - 30 * S, docs: [d] });
   await r.advance(15 * 60 * S); // 07:00 and 07:10 played
   const out = await r.command(cancelCommand('x2', r.clock.now(), { docId: 'd', itemId: 'siren' }));
   assert.deepEqual(out, { ok: true, result: { cancelled: 1, stopped: false } });
   await r.advance(60 * 60 * S, 10 * S);
   const plays = started(r, 'siren').map((e) => [e.repeat, new Date(String(e.occurrence)).toISOString().slice(11, 16)]);
-  assert.deepEqual(plays, [[1, '07:00'], [2, '07:10'], [1, '08:00'], [2, '08:10']]);
+  assert.deepEqual(plays, [
+    [1, '07:00'],
+    [2, '07:10'],
+    [1, '08:00'],
+    [2, '08:10'],
+  ]);
   await r.close();
 });
 
 test('a repeat does not cut off another emergency: it waits for it, then plays (an emergency that is not a repeat still preempts)', async () => {
-  const d = schedule([{ id: 'tsunami', source: { kind: 'line' }, priority: 100, at: '2026-11-27T07:09:30Z', durationS: 60 }]);
+  const d = schedule([
+    { id: 'tsunami', source: { kind: 'line' }, priority: 100, at: '2026-11-27T07:09:30Z', durationS: 60 },
+  ]);
   const r = await repeatRig(tempDir('repeat'), { now: T0, docs: [d] });
   void r.command(playCommand('flood', T0, { priority: 100, durationS: 20, repeat: { everyS: 600, count: 2 } }));
   await r.advance(15 * 60 * S);
-  assert.deepEqual(started(r, 'flood').map((e) => [e.repeat, Date.parse(String(e.ts)) - T0, e.lateMs]), [[1, 0, 0], [2, 630_000, 30_000]]);
-  assert.equal(r.events('play.finished').filter((e) => e.itemId === 'tsunami').length, 1, 'the other warning played to its end');
+  assert.deepEqual(
+    started(r, 'flood').map((e) => [e.repeat, Date.parse(String(e.ts)) - T0, e.lateMs]),
+    [
+      [1, 0, 0],
+      [2, 630_000, 30_000],
+    ],
+  );
+  assert.equal(
+    r.events('play.finished').filter((e) => e.itemId === 'tsunami').length,
+    1,
+    'the other warning played to its end',
+  );
   await r.close();
 });

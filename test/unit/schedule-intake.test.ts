@@ -94,10 +94,21 @@ test('refusals name their reason: unsigned, signed by a stranger, bound to anoth
   const r = rig();
   await r.clock.tickAsync(0);
   await send(r, groupTopic, 'not a JWS');
-  await send(r, groupTopic, await sign(doc(r, { id: 'stranger' }), makeKey('centre-2026'), { typ: 'loa-schedule+json' })); // the right kid, another key
+  await send(
+    r,
+    groupTopic,
+    await sign(doc(r, { id: 'stranger' }), makeKey('centre-2026'), { typ: 'loa-schedule+json' }),
+  ); // the right kid, another key
   await send(r, groupTopic, await sign(doc(r, { id: 'unknown' }), makeKey('stranger'), { typ: 'loa-schedule+json' }));
   await send(r, deviceTopic, await r.sign(doc(r, { id: 'elsewhere' }), 'loa-schedule+json')); // names the group, came on the device topic
-  await send(r, groupTopic, await r.sign(doc(r, { id: 'old', issuedAt: r.iso(-3 * 86_400_000), expiresAt: r.iso(-86_400_000) }), 'loa-schedule+json'));
+  await send(
+    r,
+    groupTopic,
+    await r.sign(
+      doc(r, { id: 'old', issuedAt: r.iso(-3 * 86_400_000), expiresAt: r.iso(-86_400_000) }),
+      'loa-schedule+json',
+    ),
+  );
   await send(r, groupTopic, await r.sign(doc(r, { id: 'typ' }), 'loa-command+json'));
   assert.deepEqual(
     r.events('schedule.rejected').map((e) => e.reason),
@@ -158,8 +169,16 @@ test('the issuedAt of an accepted document is clock evidence (a lower bound of t
   const r = rig();
   await send(r, deviceTopic, await r.sign(doc(r, { target: { devices: [DEVICE] } }), 'loa-schedule+json'));
   assert.deepEqual(r.evidence, [r.clock.now() - 60_000]);
-  await send(r, groupTopic, await sign({ ...doc(r), issuedAt: r.iso(9 * 3_600_000) }, makeKey('centre-2026'), { typ: 'loa-schedule+json' }));
-  await send(r, groupTopic, await r.sign({ ...doc(r), issuedAt: r.iso(9 * 3_600_000), expiresAt: r.iso(-1000) }, 'loa-schedule+json'));
+  await send(
+    r,
+    groupTopic,
+    await sign({ ...doc(r), issuedAt: r.iso(9 * 3_600_000) }, makeKey('centre-2026'), { typ: 'loa-schedule+json' }),
+  );
+  await send(
+    r,
+    groupTopic,
+    await r.sign({ ...doc(r), issuedAt: r.iso(9 * 3_600_000), expiresAt: r.iso(-1000) }, 'loa-schedule+json'),
+  );
   assert.equal(r.events('schedule.rejected').length, 2, 'a forged signature and an expired document');
   assert.equal(r.evidence.length, 1, 'neither counts');
   r.close();
@@ -167,12 +186,20 @@ test('the issuedAt of an accepted document is clock evidence (a lower bound of t
 
 test('expiry is judged by the latest time the box can prove: on a clock a lower bound shows 2 days behind, a document that expired yesterday is refused', async () => {
   const r = rig({ provableNow: () => Date.parse('2026-11-28T06:00:00+07:00') }); // the box's clock says 11-26
-  await send(r, deviceTopic, await r.sign(doc(r, { target: { devices: [DEVICE] }, expiresAt: r.iso(86_400_000) }), 'loa-schedule+json'));
+  await send(
+    r,
+    deviceTopic,
+    await r.sign(doc(r, { target: { devices: [DEVICE] }, expiresAt: r.iso(86_400_000) }), 'loa-schedule+json'),
+  );
   assert.deepEqual(
     r.events('schedule.rejected').map((e) => e.reason),
     ['expired'],
   );
-  await send(r, deviceTopic, await r.sign(doc(r, { target: { devices: [DEVICE] }, expiresAt: r.iso(7 * 86_400_000) }), 'loa-schedule+json'));
+  await send(
+    r,
+    deviceTopic,
+    await r.sign(doc(r, { target: { devices: [DEVICE] }, expiresAt: r.iso(7 * 86_400_000) }), 'loa-schedule+json'),
+  );
   assert.equal(r.accepted(), 1, 'one that lives beyond it is taken');
   r.close();
 });

@@ -29,15 +29,38 @@ function doc(items: { id: string; at: string }[]): DocInForce {
 }
 
 /** A scheduler whose clock trust the test sets: a source's answer and a lower bound. */
-function held(docs: DocInForce[], now: number, sync: ClockSync, bound: number | null = null, corroborated?: number | null) {
+function held(
+  docs: DocInForce[],
+  now: number,
+  sync: ClockSync,
+  bound: number | null = null,
+  corroborated?: number | null,
+) {
   const state = { sync, bound, corroborated };
   let verdict: ClockVerdict;
-  const r = manualRig(docs, { now, ledgerOnFire: true, over: { clockHold: () => (verdict = judgeClock(r.clock.now(), state.sync, state.bound, undefined, state.corroborated === undefined ? state.bound : state.corroborated)) } });
+  const r = manualRig(docs, {
+    now,
+    ledgerOnFire: true,
+    over: {
+      clockHold: () =>
+        (verdict = judgeClock(
+          r.clock.now(),
+          state.sync,
+          state.bound,
+          undefined,
+          state.corroborated === undefined ? state.bound : state.corroborated,
+        )),
+    },
+  });
   return {
     ...r,
     state,
     verdict: () => verdict,
-    skipped: () => r.events().filter((e) => e.type === 'play.skipped').map((e) => [e.itemId, e.reason]),
+    skipped: () =>
+      r
+        .events()
+        .filter((e) => e.type === 'play.skipped')
+        .map((e) => [e.itemId, e.reason]),
     fired: () => r.told.filter(([what]) => what === 'fire').map(([, id, late]) => [id, late]),
   };
 }
@@ -105,10 +128,21 @@ test('boot in the past: what the lower bound puts past its grace is skipped with
 
 test('v1.2: a bound only one document claims holds what it puts in the past, never skips it; NTP discards the bound and the items play on time', () => {
   // A ping signed a day ahead, nothing else: the bound is one document's word.
-  const r = held([doc([{ id: 'news', at: at(10 * MIN) }, { id: 'noon', at: at(60 * MIN) }])], T0, unsynced, T0 + 24 * 3_600_000, null);
+  const r = held(
+    [
+      doc([
+        { id: 'news', at: at(10 * MIN) },
+        { id: 'noon', at: at(60 * MIN) },
+      ]),
+    ],
+    T0,
+    unsynced,
+    T0 + 24 * 3_600_000,
+    null,
+  );
   r.scheduler.start();
   r.clock.advance(10 * MIN);
-  assert.deepEqual(r.skipped(), [], 'nothing thrown away on one document\'s word');
+  assert.deepEqual(r.skipped(), [], "nothing thrown away on one document's word");
   assert.equal(r.scheduler.heldCount, 1, 'news held');
   assert.deepEqual(r.fired(), []);
   // NTP: the source says synchronised; the bound is discarded (runtime/clock-watch.ts).
@@ -117,7 +151,14 @@ test('v1.2: a bound only one document claims holds what it puts in the past, nev
   r.scheduler.clockChanged();
   assert.deepEqual(r.fired(), [['news', 0]], 'released at once, within its grace');
   r.clock.advance(50 * MIN);
-  assert.deepEqual(r.fired(), [['news', 0], ['noon', 0]], 'the next plays on time');
+  assert.deepEqual(
+    r.fired(),
+    [
+      ['news', 0],
+      ['noon', 0],
+    ],
+    'the next plays on time',
+  );
   assert.deepEqual(r.skipped(), []);
   r.scheduler.stop();
   r.db.close();
@@ -148,7 +189,16 @@ test('boot in the future, unsynchronised: an item the wrong clock shows due is h
 });
 
 test('a held item NTP releases within its grace starts late; one released after its grace is skipped with `clock`', () => {
-  const r = held([doc([{ id: 'a', at: at(MIN) }, { id: 'b', at: at(2 * MIN) }])], T0, unsynced);
+  const r = held(
+    [
+      doc([
+        { id: 'a', at: at(MIN) },
+        { id: 'b', at: at(2 * MIN) },
+      ]),
+    ],
+    T0,
+    unsynced,
+  );
   r.scheduler.start();
   r.clock.advance(3 * MIN + 30_000); // a: 150 s late (past grace, skipped); b: 90 s late, held
   assert.deepEqual(r.skipped(), [['a', 'clock']]);
@@ -162,7 +212,10 @@ test('a held item NTP releases within its grace starts late; one released after 
 
 test('NTP sets the clock back a little: a held item still due starts late once, although the re-plan lists it again (the ledger is written only when audio starts)', () => {
   const AHEAD = 30_000;
-  const r = manualRig([doc([{ id: 'a', at: at(5000) }])], { now: T0 + AHEAD, over: { clockHold: () => judgeClock(r.clock.now(), sync, null) } });
+  const r = manualRig([doc([{ id: 'a', at: at(5000) }])], {
+    now: T0 + AHEAD,
+    over: { clockHold: () => judgeClock(r.clock.now(), sync, null) },
+  });
   let sync: ClockSync = unsynced;
   r.scheduler.start();
   r.clock.advance(10_000); // box T0+40 s, real T0+10 s: `a` held, 35 s late on the box's clock

@@ -24,12 +24,26 @@ const T0 = Date.parse('2026-11-26T06:00:00+07:00');
 const log = createLogger({ level: 'silent', pretty: false });
 
 function doc(items: unknown[], over: Record<string, unknown> = {}): DocInForce {
-  const v = validateSchedule({ type: 'schedule', id: 'd', version: 1, issuedAt: '2026-11-25T00:00:00Z', expiresAt: '2027-11-25T00:00:00Z', target: { groups: ['g'] }, timezone: 'Asia/Ho_Chi_Minh', items, ...over });
+  const v = validateSchedule({
+    type: 'schedule',
+    id: 'd',
+    version: 1,
+    issuedAt: '2026-11-25T00:00:00Z',
+    expiresAt: '2027-11-25T00:00:00Z',
+    target: { groups: ['g'] },
+    timezone: 'Asia/Ho_Chi_Minh',
+    items,
+    ...over,
+  });
   if (!v.ok) throw new Error(v.message);
   return { topic: 't', doc: v.doc };
 }
 
-function rig(t: TestContext, docs: DocInForce[], opts: { graceMs?: number; warmUpMs?: number; holdMs?: number; mediaReady?: boolean; meta?: boolean } = {}) {
+function rig(
+  t: TestContext,
+  docs: DocInForce[],
+  opts: { graceMs?: number; warmUpMs?: number; holdMs?: number; mediaReady?: boolean; meta?: boolean } = {},
+) {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
   let wallOffset = 0; // a wall-clock jump changes this and not the monotonic clock
   // systemClock's timers are node:test's mocked ones (it looks the globals up at each call).
@@ -95,7 +109,10 @@ test('relays in order and on time: input and amp at the warm-up, audio at the in
   await r.tick(start - 2000 - T0 - 100);
   assert.deepEqual(moves(), [], 'nothing switched before the warm-up');
   await r.tick(100);
-  assert.deepEqual(moves(), [['input', 'line', -2000], ['amp', true, -2000]]);
+  assert.deepEqual(moves(), [
+    ['input', 'line', -2000],
+    ['amp', true, -2000],
+  ]);
   await r.tick(1900);
   assert.equal(r.events().filter((e) => e.type === 'play.started').length, 0);
   await r.tick(100);
@@ -108,7 +125,12 @@ test('relays in order and on time: input and amp at the warm-up, audio at the in
   await r.tick(10_000);
   // The line leaves the air as the item ends (the input back to ip); the amplifier is held
   // on, silent, 5 s (hardware.ampHoldMs), then off.
-  assert.deepEqual(moves(), [['input', 'line', -2000], ['amp', true, -2000], ['input', 'ip', 60_000], ['amp', false, 65_000]]);
+  assert.deepEqual(moves(), [
+    ['input', 'line', -2000],
+    ['amp', true, -2000],
+    ['input', 'ip', 60_000],
+    ['amp', false, 65_000],
+  ]);
   r.scheduler.stop();
   r.db.close();
 });
@@ -184,7 +206,11 @@ test('cron items fire every time; a higher priority preempts and the relay resum
 
 test('file items whose media are not in the cache are skipped with media-missing', async (t) => {
   const media = [{ id: 'm', url: 'https://cdn.example.vn/m.mp3', sha256: 'a'.repeat(64), bytes: 10, durationMs: 5000 }];
-  const r = rig(t, [doc([{ id: 'news', source: { kind: 'file', media: ['m'] }, at: '2026-11-26T06:01:00+07:00' }], { media })], { mediaReady: false });
+  const r = rig(
+    t,
+    [doc([{ id: 'news', source: { kind: 'file', media: ['m'] }, at: '2026-11-26T06:01:00+07:00' }], { media })],
+    { mediaReady: false },
+  );
   r.scheduler.start();
   await r.tick(61_000);
   const sk = r.events().find((e) => e.type === 'play.skipped');
@@ -204,7 +230,11 @@ test('an occurrence left "started" by a crash is closed as interrupted by agent-
   assert.equal(ev?.reason, 'agent-restart');
   assert.equal(ev?.playedMs, 55_000);
   assert.equal(ev?.source, 'line');
-  assert.equal(closeInterruptedByRestart({ ledger: r.ledger, events: r.outbox, log }, lastAlive, r.clock.now()), 0, 'only once');
+  assert.equal(
+    closeInterruptedByRestart({ ledger: r.ledger, events: r.outbox, log }, lastAlive, r.clock.now()),
+    0,
+    'only once',
+  );
   r.db.close();
 });
 
@@ -212,7 +242,9 @@ test('an occurrence left "started" by a crash is closed as interrupted by agent-
 const manualRig = (docs: DocInForce[]) => rigOnManualClock(docs, { now: T0 });
 
 test('manual clock: the warm-up and the start to the millisecond, one timer at a time, none after stop()', () => {
-  const r = manualRig([doc([{ id: 'news', source: { kind: 'line' }, at: '2026-11-26T06:10:00+07:00', durationS: 60 }])]);
+  const r = manualRig([
+    doc([{ id: 'news', source: { kind: 'line' }, at: '2026-11-26T06:10:00+07:00', durationS: 60 }]),
+  ]);
   r.scheduler.start();
   assert.equal(r.clock.pending, 1, 'one timer');
   assert.equal(r.clock.msUntilNext(), 30_000, 'never asleep longer than maxSleepMs');
@@ -282,13 +314,21 @@ test('a warm-up that falls while another item plays is done when that item ends:
       ['second', 0],
     ],
   );
-  const ampMoves = r.board.transitions.filter((x) => x.what === 'amp' && x.at >= S - 2000 && x.at <= S + 3600).map((x) => [x.value, x.at - S]);
-  assert.deepEqual(ampMoves, [[true, -2000]], 'switched on for the first warm-up, and not off again until the second ended');
+  const ampMoves = r.board.transitions
+    .filter((x) => x.what === 'amp' && x.at >= S - 2000 && x.at <= S + 3600)
+    .map((x) => [x.value, x.at - S]);
+  assert.deepEqual(
+    ampMoves,
+    [[true, -2000]],
+    'switched on for the first warm-up, and not off again until the second ended',
+  );
 });
 
 test('SD-card wear: idle wakes keep the checkpoint in memory; a handled occurrence, an hour, and stop() write it', async (t) => {
   const start = T0 + 2 * CHECKPOINT_WRITE_MS - 600_000; // 06:00 + 1 h 50 min
-  const r = rig(t, [doc([{ id: 'news', source: { kind: 'line' }, at: new Date(start).toISOString(), durationS: 5 }])], { meta: true });
+  const r = rig(t, [doc([{ id: 'news', source: { kind: 'line' }, at: new Date(start).toISOString(), durationS: 5 }])], {
+    meta: true,
+  });
   const written = () => Number(getMeta(r.db, 'sched_checked_through'));
   const changes = () => (r.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
   r.scheduler.start();

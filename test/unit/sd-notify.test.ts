@@ -14,7 +14,10 @@ if (unavailable && process.env.CI === 'true') throw new Error(unavailable);
 
 function capturingLog() {
   const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug', base: undefined }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  const log = pino(
+    { level: 'debug', base: undefined },
+    { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) },
+  );
   return { log, lines };
 }
 
@@ -29,10 +32,15 @@ test('watchdog interval is half of WATCHDOG_USEC, only for this PID and with a s
   const s = { NOTIFY_SOCKET: '/run/systemd/notify' };
   assert.equal(watchdogInterval({ ...s, WATCHDOG_USEC: '30000000' }, 42), 15_000);
   assert.equal(watchdogInterval({ ...s, WATCHDOG_USEC: '30000000', WATCHDOG_PID: '42' }, 42), 15_000);
-  assert.equal(watchdogInterval({ ...s, WATCHDOG_USEC: '30000000', WATCHDOG_PID: '43' }, 42), null, 'meant for another process');
+  assert.equal(
+    watchdogInterval({ ...s, WATCHDOG_USEC: '30000000', WATCHDOG_PID: '43' }, 42),
+    null,
+    'meant for another process',
+  );
   assert.equal(watchdogInterval({ WATCHDOG_USEC: '30000000' }, 42), null, 'no socket to ping');
   assert.equal(watchdogInterval(s, 42), null, 'no watchdog configured');
-  for (const bad of ['', '0', '-5', '3e7', 'abc', '30s']) assert.equal(watchdogInterval({ ...s, WATCHDOG_USEC: bad }, 42), null, bad);
+  for (const bad of ['', '0', '-5', '3e7', 'abc', '30s'])
+    assert.equal(watchdogInterval({ ...s, WATCHDOG_USEC: bad }, 42), null, bad);
 });
 
 test('without NOTIFY_SOCKET nothing is sent and nothing is spawned', async () => {
@@ -54,50 +62,66 @@ test('without NOTIFY_SOCKET nothing is sent and nothing is spawned', async () =>
 });
 
 test('unsetEnvironment removes the variables from the environment children inherit', () => {
-  const env: NodeJS.ProcessEnv = { NOTIFY_SOCKET: '/x', WATCHDOG_USEC: '1000000', WATCHDOG_PID: String(process.pid), KEEP: '1' };
+  const env: NodeJS.ProcessEnv = {
+    NOTIFY_SOCKET: '/x',
+    WATCHDOG_USEC: '1000000',
+    WATCHDOG_PID: String(process.pid),
+    KEEP: '1',
+  };
   const n = createNotifier({ env, unsetEnvironment: true, log: capturingLog().log });
   assert.equal(n.enabled, true);
   assert.equal(n.watchdogIntervalMs(), 500);
   assert.deepEqual(env, { KEEP: '1' });
 });
 
-test('READY, STATUS, WATCHDOG and STOPPING arrive on the socket', { skip: unavailable ?? false }, async (t: TestContext) => {
-  const rx = await startNotifyReceiver(tempDir('notify'));
-  t.after(() => rx.close());
-  const { log, lines } = capturingLog();
-  const n = createNotifier({ env: { ...process.env, NOTIFY_SOCKET: rx.path }, log });
-  assert.equal(n.enabled, true);
+test(
+  'READY, STATUS, WATCHDOG and STOPPING arrive on the socket',
+  { skip: unavailable ?? false },
+  async (t: TestContext) => {
+    const rx = await startNotifyReceiver(tempDir('notify'));
+    t.after(() => rx.close());
+    const { log, lines } = capturingLog();
+    const n = createNotifier({ env: { ...process.env, NOTIFY_SOCKET: rx.path }, log });
+    assert.equal(n.enabled, true);
 
-  const timed = async (p: Promise<void>) => {
-    const t0 = performance.now();
-    await p;
-    return performance.now() - t0;
-  };
-  // systemd-notify waits for its barrier: the receiver closing the fd releases it at
-  // once; an unreleased barrier would take 5 s.
-  assert.ok((await timed(n.ready('starting up'))) < 4000);
-  const ready = await rx.waitFor((m) => m.lines.includes('READY=1'), 5000);
-  assert.ok(ready.lines.includes('STATUS=starting up'), ready.data);
-  assert.ok(ready.lines.includes(`MAINPID=${process.pid}`), ready.data);
+    const timed = async (p: Promise<void>) => {
+      const t0 = performance.now();
+      await p;
+      return performance.now() - t0;
+    };
+    // systemd-notify waits for its barrier: the receiver closing the fd releases it at
+    // once; an unreleased barrier would take 5 s.
+    assert.ok((await timed(n.ready('starting up'))) < 4000);
+    const ready = await rx.waitFor((m) => m.lines.includes('READY=1'), 5000);
+    assert.ok(ready.lines.includes('STATUS=starting up'), ready.data);
+    assert.ok(ready.lines.includes(`MAINPID=${process.pid}`), ready.data);
 
-  // A newline in a status must not smuggle in another assignment.
-  await n.status('idle\nREADY=1');
-  const st = await rx.waitFor((m) => m.lines.some((l) => l.startsWith('STATUS=idle')), 5000);
-  // systemd-notify >= 256 (Debian trixie) sends MAINPIDFDID= with --pid where the kernel has pidfd ids.
-  assert.deepEqual(st.lines.filter((l) => !/^MAINPID(FDID)?=/.test(l)), ['STATUS=idle READY=1']);
+    // A newline in a status must not smuggle in another assignment.
+    await n.status('idle\nREADY=1');
+    const st = await rx.waitFor((m) => m.lines.some((l) => l.startsWith('STATUS=idle')), 5000);
+    // systemd-notify >= 256 (Debian trixie) sends MAINPIDFDID= with --pid where the kernel has pidfd ids.
+    assert.deepEqual(
+      st.lines.filter((l) => !/^MAINPID(FDID)?=/.test(l)),
+      ['STATUS=idle READY=1'],
+    );
 
-  assert.ok((await timed(n.watchdog())) < 4000);
-  await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 5000);
-  await n.stopping('shutting down');
-  const stop = await rx.waitFor((m) => m.lines.includes('STOPPING=1'), 5000);
-  assert.ok(stop.lines.includes('STATUS=shutting down'), stop.data);
-  assert.equal(lines.filter((l) => l.code === 'SD_NOTIFY').length, 0, JSON.stringify(lines));
-});
+    assert.ok((await timed(n.watchdog())) < 4000);
+    await rx.waitFor((m) => m.lines.includes('WATCHDOG=1'), 5000);
+    await n.stopping('shutting down');
+    const stop = await rx.waitFor((m) => m.lines.includes('STOPPING=1'), 5000);
+    assert.ok(stop.lines.includes('STATUS=shutting down'), stop.data);
+    assert.equal(lines.filter((l) => l.code === 'SD_NOTIFY').length, 0, JSON.stringify(lines));
+  },
+);
 
 test('one helper at a time: calls made while it runs are merged, the latest STATUS wins', async () => {
   const dir = tempDir('notify-coalesce');
   const trace = join(dir, 'trace');
-  const bin = script(dir, 'notify', `echo "start" >> ${trace}; sleep 0.3; echo "args $*" >> ${trace}; echo "end" >> ${trace}`);
+  const bin = script(
+    dir,
+    'notify',
+    `echo "start" >> ${trace}; sleep 0.3; echo "args $*" >> ${trace}; echo "end" >> ${trace}`,
+  );
   const n = createNotifier({ env: { NOTIFY_SOCKET: '/unused' }, bin, log: capturingLog().log });
   const calls: Promise<void>[] = [];
   for (let i = 0; i < 12; i++) {
@@ -131,11 +155,20 @@ test('a missing helper never throws and is logged once', async () => {
 test('a failing helper is reported with its stderr; a hung one is killed', async () => {
   const dir = tempDir('notify-fail');
   const { log, lines } = capturingLog();
-  const failing = createNotifier({ env: { NOTIFY_SOCKET: '/unused' }, bin: script(dir, 'fails', 'echo "No such socket" >&2; exit 1'), log });
+  const failing = createNotifier({
+    env: { NOTIFY_SOCKET: '/unused' },
+    bin: script(dir, 'fails', 'echo "No such socket" >&2; exit 1'),
+    log,
+  });
   await failing.watchdog();
   assert.match(String(lines.at(-1)?.err), /exited with 1: No such socket/);
 
-  const hung = createNotifier({ env: { NOTIFY_SOCKET: '/unused' }, bin: script(dir, 'hangs', 'exec sleep 30'), timeoutMs: 300, log });
+  const hung = createNotifier({
+    env: { NOTIFY_SOCKET: '/unused' },
+    bin: script(dir, 'hangs', 'exec sleep 30'),
+    timeoutMs: 300,
+    log,
+  });
   const t0 = performance.now();
   await hung.watchdog();
   assert.ok(performance.now() - t0 < 5000);

@@ -64,13 +64,20 @@ test('with latency, concurrent calls still apply one at a time in call order', a
     ['input=line', 'amp=true', 'input=fm'],
   );
   const ats = b.transitions.map((t) => t.at);
-  assert.deepEqual([...ats].sort((x, y) => x - y), ats, 'timestamps never go back');
+  assert.deepEqual(
+    [...ats].sort((x, y) => x - y),
+    ats,
+    'timestamps never go back',
+  );
   await b.close();
 });
 
 test('close writes the safe state; writes before init and after close reject with GPIO_WRITE', async () => {
   const b = new SimBoard();
-  await assert.rejects(b.setAmp(true), (e: unknown) => e instanceof LoaError && e.code === 'GPIO_WRITE' && /init\(\)/.test(e.message));
+  await assert.rejects(
+    b.setAmp(true),
+    (e: unknown) => e instanceof LoaError && e.code === 'GPIO_WRITE' && /init\(\)/.test(e.message),
+  );
   await b.init();
   await b.selectInput('line');
   await b.setAmp(true);
@@ -97,5 +104,9 @@ test('fault listeners hear changes only, and stop hearing after unsubscribing', 
   off();
   b.setFault(true);
   assert.deepEqual(heard, [true, false]);
-  assert.equal(b.transitions.some((t) => (t.what as string) === 'fault'), false, 'the fault input is not a relay transition');
+  assert.equal(
+    b.transitions.some((t) => (t.what as string) === 'fault'),
+    false,
+    'the fault input is not a relay transition',
+  );
 });

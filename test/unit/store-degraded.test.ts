@@ -31,15 +31,26 @@ test('outbox on a full disk: emit never throws, seqs go on, the events reach the
   const free = fullAt(db);
   const big = 'y'.repeat(3000);
   const seqs: number[] = [];
-  for (let i = 0; i < 60; i++) seqs.push(outbox.emit('media.failed', { mediaId: `m${i}`, sha256: big, reason: 'during' }));
-  assert.deepEqual(seqs, Array.from({ length: 60 }, (_, i) => i + 2), 'seqs keep counting');
+  for (let i = 0; i < 60; i++)
+    seqs.push(outbox.emit('media.failed', { mediaId: `m${i}`, sha256: big, reason: 'during' }));
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: 60 }, (_, i) => i + 2),
+    'seqs keep counting',
+  );
   assert.ok(outbox.heldCount > 0 && outbox.heldCount <= 50, `held ${outbox.heldCount}`);
   assert.equal(outbox.flushHeld(), false, 'still full');
   free();
   assert.equal(outbox.flushHeld(), true);
-  const rows = outbox.peekAfter(0, 1000).map((e) => JSON.parse(e.body) as { seq: number; type: string; fromSeq?: number; toSeq?: number; reason: string });
+  const rows = outbox
+    .peekAfter(0, 1000)
+    .map((e) => JSON.parse(e.body) as { seq: number; type: string; fromSeq?: number; toSeq?: number; reason: string });
   const seqsOut = rows.map((r) => r.seq);
-  assert.deepEqual(seqsOut, [...seqsOut].sort((a, b) => a - b), 'in order');
+  assert.deepEqual(
+    seqsOut,
+    [...seqsOut].sort((a, b) => a - b),
+    'in order',
+  );
   const dropped = rows.find((r) => r.type === 'outbox.dropped');
   assert.ok(dropped, 'the overflow is reported');
   assert.equal(dropped.reason, 'disk-full');
@@ -84,7 +95,14 @@ test('ledger on a full disk: a set is kept in memory and answers has(); it is wr
   const db = openDb(join(tempDir('ledger-full'), 'loa.db'));
   const ledger = new LedgerStore(db);
   const free = fullAt(db);
-  const row = (i: number) => ({ key: `d/i/${i}`, docId: 'd', itemId: 'i', occurrence: `2026-11-27T00:00:0${i}Z`, state: 'started' as const, detail: 'x'.repeat(4000) });
+  const row = (i: number) => ({
+    key: `d/i/${i}`,
+    docId: 'd',
+    itemId: 'i',
+    occurrence: `2026-11-27T00:00:0${i}Z`,
+    state: 'started' as const,
+    detail: 'x'.repeat(4000),
+  });
   for (let i = 0; i < 5; i++) ledger.set(row(i), clock.now());
   assert.ok(ledger.unwrittenCount > 0);
   for (let i = 0; i < 5; i++) assert.equal(ledger.has(`d/i/${i}`), true);

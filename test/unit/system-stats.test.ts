@@ -16,9 +16,17 @@ test('reads a Raspberry Pi style thermal zone, MemAvailable and timesyncd state'
   zone(0, 'battery', '30000');
   zone(1, 'cpu-thermal', '51540');
   mkdirSync(join(root, 'proc'), { recursive: true });
-  writeFileSync(join(root, 'proc/meminfo'), 'MemTotal:        3884404 kB\nMemFree:          100000 kB\nMemAvailable:    2048000 kB\n');
+  writeFileSync(
+    join(root, 'proc/meminfo'),
+    'MemTotal:        3884404 kB\nMemFree:          100000 kB\nMemAvailable:    2048000 kB\n',
+  );
   mkdirSync(join(root, 'run/systemd/timesync'), { recursive: true });
-  const s = createSystemStats({ sysRoot: join(root, 'sys'), procRoot: join(root, 'proc'), runRoot: join(root, 'run'), diskPath: root });
+  const s = createSystemStats({
+    sysRoot: join(root, 'sys'),
+    procRoot: join(root, 'proc'),
+    runRoot: join(root, 'run'),
+    diskPath: root,
+  });
   const sys = await s.sys();
   assert.equal(sys.cpuTempC, 51.5);
   assert.equal(sys.memFreeMB, 2000);
@@ -32,7 +40,12 @@ test('what the platform does not expose is null', async () => {
   const root = tempDir('stats-empty');
   // Only timesyncd's files: this machine's own kernel or chrony must not answer for the fake root.
   const clock = createClockSources({ runRoot: join(root, 'run'), sources: ['timesyncd'] });
-  const s = createSystemStats({ sysRoot: join(root, 'sys'), procRoot: join(root, 'proc'), diskPath: join(root, 'nope'), clock });
+  const s = createSystemStats({
+    sysRoot: join(root, 'sys'),
+    procRoot: join(root, 'proc'),
+    diskPath: join(root, 'nope'),
+    clock,
+  });
   const sys = await s.sys();
   assert.equal(sys.cpuTempC, null);
   assert.equal(sys.memFreeMB, null);

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBirth, buildHeartbeat, buildShutdown, buildWill, deviceState, HEARTBEAT_MAX_BYTES } from '../../contract/telemetry.js';
+import {
+  buildBirth,
+  buildHeartbeat,
+  buildShutdown,
+  buildWill,
+  deviceState,
+  HEARTBEAT_MAX_BYTES,
+} from '../../contract/telemetry.js';
 import { topicsFor } from '../../contract/topics.js';
 import { topicMatches } from '../../agent/adapters/mqtt-link.js';
 
@@ -37,7 +44,13 @@ const FULL = {
   clockSynced: true,
   clock: { synced: true, source: 'timesyncd' as const, lowerBound: '2026-11-26T09:30:00.000Z', behind: false },
   outbox: 199_999,
-  playing: { itemId: 'emergency-typhoon-warning-2026-11-26', docId: 'c26734-emergency-broadcast', source: 'stream' as const, startedAt: now.toISOString(), priority: 100 },
+  playing: {
+    itemId: 'emergency-typhoon-warning-2026-11-26',
+    docId: 'c26734-emergency-broadcast',
+    source: 'stream' as const,
+    startedAt: now.toISOString(),
+    priority: 100,
+  },
   faults: 0,
   volume: 100,
   volumeWhy: { level: 100, reason: 'emergency' as const },
@@ -61,16 +74,27 @@ test('a fully populated heartbeat stays under 1 KiB', () => {
   assert.ok(bytes < 1024, `${bytes} bytes`);
   assert.equal(hb.state, 'playing');
   assert.deepEqual(hb.volumeWhy, { level: 100, reason: 'emergency' }, 'an emergency plays: its level');
-  assert.deepEqual(hb.clock, { synced: true, source: 'timesyncd', lowerBound: '2026-11-26T09:30:00.000Z', behind: false });
+  assert.deepEqual(hb.clock, {
+    synced: true,
+    source: 'timesyncd',
+    lowerBound: '2026-11-26T09:30:00.000Z',
+    behind: false,
+  });
 });
 
-test('a heartbeat over 1 KiB sheds the explanations first, never the contract\'s state, clock or schedule', () => {
+test("a heartbeat over 1 KiB sheds the explanations first, never the contract's state, clock or schedule", () => {
   const base = {
     ...FULL,
     sys: { cpuTempC: 85.5, load1: 12.34, memFreeMB: 123_456, diskFreeMB: 123_456 },
     clockSynced: false,
     // Two documents that vouch for each other, ten years ahead, on a box not yet synchronised.
-    clock: { synced: false, source: 'timesyncd' as const, lowerBound: '2036-11-23T09:30:00.000Z', behind: true, aheadS: 315_360_000 },
+    clock: {
+      synced: false,
+      source: 'timesyncd' as const,
+      lowerBound: '2036-11-23T09:30:00.000Z',
+      behind: true,
+      aheadS: 315_360_000,
+    },
   };
   const size = (h: object) => Buffer.byteLength(JSON.stringify(h));
   const hb = buildHeartbeat(base);
@@ -80,10 +104,17 @@ test('a heartbeat over 1 KiB sheds the explanations first, never the contract\'s
   assert.deepEqual(hb.clock, base.clock);
   // Longer ids (the contract allows 64 characters): more goes, the contract's core stays.
   const long = (c: string) => c.repeat(64);
-  const big = buildHeartbeat({ ...base, schedule: ['a', 'b', 'c'].map((c, v) => ({ id: long(c), version: v })), next: { itemId: long('n'), at: base.next.at } });
+  const big = buildHeartbeat({
+    ...base,
+    schedule: ['a', 'b', 'c'].map((c, v) => ({ id: long(c), version: v })),
+    next: { itemId: long('n'), at: base.next.at },
+  });
   assert.ok(size(big) <= HEARTBEAT_MAX_BYTES, `${size(big)} bytes`);
   assert.equal(big.mcu, undefined);
-  assert.deepEqual([big.state, big.clock, big.schedule.length, big.next?.itemId], ['playing', base.clock, 3, long('n')]);
+  assert.deepEqual(
+    [big.state, big.clock, big.schedule.length, big.next?.itemId],
+    ['playing', base.clock, 3, long('n')],
+  );
   // Under the budget nothing is shed.
   const { clock: _c, ...rest } = base;
   assert.deepEqual(buildHeartbeat(rest).volumeWhy, base.volumeWhy);
@@ -91,16 +122,37 @@ test('a heartbeat over 1 KiB sheds the explanations first, never the contract\'s
 
 test('state: fault wins over playing, playing over idle', () => {
   assert.equal(deviceState({ playing: null, faults: 0 }), 'idle');
-  assert.equal(deviceState({ playing: { itemId: 'a', docId: null, source: 'fm', startedAt: '', priority: 50 } }), 'playing');
-  assert.equal(deviceState({ playing: { itemId: 'a', docId: null, source: 'fm', startedAt: '', priority: 50 }, faults: 1 }), 'fault');
+  assert.equal(
+    deviceState({ playing: { itemId: 'a', docId: null, source: 'fm', startedAt: '', priority: 50 } }),
+    'playing',
+  );
+  assert.equal(
+    deviceState({ playing: { itemId: 'a', docId: null, source: 'fm', startedAt: '', priority: 50 }, faults: 1 }),
+    'fault',
+  );
 });
 
 test('birth, will and shutdown death carry the same bootId; the will has no ts', () => {
-  const birth = buildBirth({ now, bootId: 'b1', epoch: 'e1', agentVersion: '1.0.0', deviceId: 'd', groups: ['all'], site: { communeCode: '26734' }, schedule: [{ id: 's', version: 2 }], heartbeatS: 30 });
+  const birth = buildBirth({
+    now,
+    bootId: 'b1',
+    epoch: 'e1',
+    agentVersion: '1.0.0',
+    deviceId: 'd',
+    groups: ['all'],
+    site: { communeCode: '26734' },
+    schedule: [{ id: 's', version: 2 }],
+    heartbeatS: 30,
+  });
   assert.equal(birth.online, true);
   assert.equal(birth.heartbeatS, 30, 'contract v1.1 §5: the periodic heartbeat interval');
   assert.deepEqual(buildWill('b1'), { online: false, bootId: 'b1', reason: 'lost' });
-  assert.deepEqual(buildShutdown(now, 'b1'), { online: false, ts: '2026-11-26T06:30:00.123Z', bootId: 'b1', reason: 'shutdown' });
+  assert.deepEqual(buildShutdown(now, 'b1'), {
+    online: false,
+    ts: '2026-11-26T06:30:00.123Z',
+    bootId: 'b1',
+    reason: 'shutdown',
+  });
 });
 
 test('topics follow contract §1', () => {

@@ -45,11 +45,31 @@ test('every topic of docs/protocol.md §1 and §8, built', () => {
 });
 
 test('parseTopic reads the device or group and the leaf back, and nothing else', () => {
-  assert.deepEqual(parseTopic('loa/v1', 'loa/v1/d/vn-01/cmd/result'), { kind: 'device', deviceId: 'vn-01', leaf: 'cmd/result' });
-  assert.deepEqual(parseTopic('loa/v1', 'loa/v1/d/vn-01/register'), { kind: 'device', deviceId: 'vn-01', leaf: 'register' });
-  assert.deepEqual(parseTopic('loa/v1', 'loa/v1/g/c26734/schedule'), { kind: 'group', group: 'c26734', leaf: 'schedule' });
+  assert.deepEqual(parseTopic('loa/v1', 'loa/v1/d/vn-01/cmd/result'), {
+    kind: 'device',
+    deviceId: 'vn-01',
+    leaf: 'cmd/result',
+  });
+  assert.deepEqual(parseTopic('loa/v1', 'loa/v1/d/vn-01/register'), {
+    kind: 'device',
+    deviceId: 'vn-01',
+    leaf: 'register',
+  });
+  assert.deepEqual(parseTopic('loa/v1', 'loa/v1/g/c26734/schedule'), {
+    kind: 'group',
+    group: 'c26734',
+    leaf: 'schedule',
+  });
   assert.deepEqual(parseDeviceTopic('loa/v1', 'loa/v1/d/vn-01/status'), { deviceId: 'vn-01', leaf: 'status' });
-  for (const t of ['loa/v2/d/vn-01/status', 'loa/v1/d/VN/status', 'loa/v1/d//status', 'loa/v1/d/vn-01', 'loa/v1/d/vn-01/other', 'loa/v1/g/all/status', 'loa/v1/x/vn-01/status']) {
+  for (const t of [
+    'loa/v2/d/vn-01/status',
+    'loa/v1/d/VN/status',
+    'loa/v1/d//status',
+    'loa/v1/d/vn-01',
+    'loa/v1/d/vn-01/other',
+    'loa/v1/g/all/status',
+    'loa/v1/x/vn-01/status',
+  ]) {
     assert.equal(parseTopic('loa/v1', t), undefined, t);
   }
   assert.equal(parseDeviceTopic('loa/v1', 'loa/v1/g/all/cmd'), undefined);
@@ -57,7 +77,10 @@ test('parseTopic reads the device or group and the leaf back, and nothing else',
 
 test('publishTo sends each kind with the QoS and retain flag of §1 and §8, JSON or a JWS as is', async () => {
   const sent: { topic: string; payload: string; opts: { qos: number; retain: boolean } }[] = [];
-  const client = { publishAsync: async (topic: string, payload: string, opts: { qos: 0 | 1; retain: boolean }) => void sent.push({ topic, payload, opts }) };
+  const client = {
+    publishAsync: async (topic: string, payload: string, opts: { qos: 0 | 1; retain: boolean }) =>
+      void sent.push({ topic, payload, opts }),
+  };
   const hb = { ts: 't' } as unknown as Outbound['heartbeat']['payload'];
   await publishTo(client, 'heartbeat', 'loa/v1/d/b/heartbeat', hb);
   await publishTo(client, 'schedule', 'loa/v1/g/all/schedule', 'a.b.c');
@@ -67,7 +90,16 @@ test('publishTo sends each kind with the QoS and retain flag of §1 and §8, JSO
   ]);
   assert.deepEqual(
     Object.fromEntries(Object.entries(PUBLISH_OPTS).map(([k, o]) => [k, `${o.qos}${o.retain ? 'r' : ''}`])),
-    { schedule: '1r', cmd: '1', status: '1r', heartbeat: '0r', events: '1', cmdResult: '1', register: '1r', check: '1r' },
+    {
+      schedule: '1r',
+      cmd: '1',
+      status: '1r',
+      heartbeat: '0r',
+      events: '1',
+      cmdResult: '1',
+      register: '1r',
+      check: '1r',
+    },
   );
 });
 
@@ -76,11 +108,29 @@ test('signDoc makes a compact Ed25519 JWS the box accepts, in canonical base64ur
   const doc = scheduleDoc({ target: { devices: ['vn-01'] } });
   const jws = signDoc(doc, { key: privateKey, kid: 'centre' }, 'loa-schedule+json');
   const [h, p, s] = jws.split('.');
-  assert.deepEqual(JSON.parse(Buffer.from(h!, 'base64url').toString()), { alg: 'EdDSA', kid: 'centre', typ: 'loa-schedule+json' });
+  assert.deepEqual(JSON.parse(Buffer.from(h!, 'base64url').toString()), {
+    alg: 'EdDSA',
+    kid: 'centre',
+    typ: 'loa-schedule+json',
+  });
   assert.equal(Buffer.from(p!, 'base64url').toString(), JSON.stringify(doc));
   assert.ok(verify(null, Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s!, 'base64url')));
   assert.doesNotMatch(jws, /[=+/]/);
-  const v = verifySchedule(jws, new KeyRing([{ kid: 'centre', publicKey: publicKey.export({ format: 'jwk' }).x! }]), { deviceId: 'vn-01', groups: [], now: Date.now(), maxBytes: 262_144, acceptedVersion: () => undefined });
+  const v = verifySchedule(jws, new KeyRing([{ kid: 'centre', publicKey: publicKey.export({ format: 'jwk' }).x! }]), {
+    deviceId: 'vn-01',
+    groups: [],
+    now: Date.now(),
+    maxBytes: 262_144,
+    acceptedVersion: () => undefined,
+  });
   assert.equal(v.ok, true, JSON.stringify(v));
-  assert.throws(() => signDoc(doc, { key: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, kid: 'k' }, 'loa-schedule+json'), /Ed25519/);
+  assert.throws(
+    () =>
+      signDoc(
+        doc,
+        { key: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, kid: 'k' },
+        'loa-schedule+json',
+      ),
+    /Ed25519/,
+  );
 });

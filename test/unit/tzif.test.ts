@@ -15,9 +15,20 @@ const noTz = HAS_TZDATA ? false : process.env.CI === 'true' ? false : 'no /usr/s
 // Zones whose rules have been settled for years: the system's tzdata and node's ICU may be
 // a release apart, and a zone whose rules just changed (Africa/Casablanca's yearly Ramadan
 // switches, say) would make this test about that skew rather than about the parser.
-const ZONES = ['Asia/Ho_Chi_Minh', 'Asia/Bangkok', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'Pacific/Chatham', 'America/Sao_Paulo', 'UTC', 'Etc/GMT+7'];
+const ZONES = [
+  'Asia/Ho_Chi_Minh',
+  'Asia/Bangkok',
+  'Europe/Berlin',
+  'America/New_York',
+  'Australia/Lord_Howe',
+  'Asia/Kolkata',
+  'Pacific/Chatham',
+  'America/Sao_Paulo',
+  'UTC',
+  'Etc/GMT+7',
+];
 
-test('every offset the zone file gives equals ICU\'s, 1900 to 2060, around each transition too', { skip: noTz }, () => {
+test("every offset the zone file gives equals ICU's, 1900 to 2060, around each transition too", { skip: noTz }, () => {
   if (!HAS_TZDATA) assert.fail('CI must have tzdata (/usr/share/zoneinfo)');
   for (const name of ZONES) {
     const zone = systemZone(name);
@@ -38,18 +49,32 @@ test('every offset the zone file gives equals ICU\'s, 1900 to 2060, around each 
   }
 });
 
-test('Vietnam (and any zone without daylight saving) is answered from the file for all future instants', { skip: noTz }, () => {
-  if (!HAS_TZDATA) assert.fail('CI must have tzdata (/usr/share/zoneinfo)');
-  const zone = systemZone('Asia/Ho_Chi_Minh')!;
-  for (let y = 1976; y < 2200; y += 3) assert.equal(zone.offsetAt(Date.UTC(y, 5, 1)), 7 * 3_600_000, String(y));
-  assert.equal(systemZone('Asia/Kolkata')!.offsetAt(Date.UTC(2150, 0, 1)), 5.5 * 3_600_000);
-  // Berlin after its table: a daylight-saving rule, left to Intl, and offsetAt still answers.
-  assert.equal(systemZone('Europe/Berlin')!.offsetAt(Date.UTC(2150, 6, 1)), null);
-  assert.equal(offsetAt('Europe/Berlin', Date.UTC(2150, 6, 1)), 2 * 3_600_000);
-});
+test(
+  'Vietnam (and any zone without daylight saving) is answered from the file for all future instants',
+  { skip: noTz },
+  () => {
+    if (!HAS_TZDATA) assert.fail('CI must have tzdata (/usr/share/zoneinfo)');
+    const zone = systemZone('Asia/Ho_Chi_Minh')!;
+    for (let y = 1976; y < 2200; y += 3) assert.equal(zone.offsetAt(Date.UTC(y, 5, 1)), 7 * 3_600_000, String(y));
+    assert.equal(systemZone('Asia/Kolkata')!.offsetAt(Date.UTC(2150, 0, 1)), 5.5 * 3_600_000);
+    // Berlin after its table: a daylight-saving rule, left to Intl, and offsetAt still answers.
+    assert.equal(systemZone('Europe/Berlin')!.offsetAt(Date.UTC(2150, 6, 1)), null);
+    assert.equal(offsetAt('Europe/Berlin', Date.UTC(2150, 6, 1)), 2 * 3_600_000);
+  },
+);
 
 test('names that are not plain zones are left to Intl; validity does not change', () => {
-  for (const n of ['../etc/passwd', 'posix/Asia/Ho_Chi_Minh', 'right/UTC', 'localtime', 'posixrules', 'Asia//Ho_Chi_Minh', '', 'Asia/Nowhere']) assert.equal(systemZone(n), null, n);
+  for (const n of [
+    '../etc/passwd',
+    'posix/Asia/Ho_Chi_Minh',
+    'right/UTC',
+    'localtime',
+    'posixrules',
+    'Asia//Ho_Chi_Minh',
+    '',
+    'Asia/Nowhere',
+  ])
+    assert.equal(systemZone(n), null, n);
   assert.equal(isValidTimezone('Asia/Nowhere'), false);
   assert.equal(isValidTimezone('asia/ho_chi_minh'), true, 'Intl is case-insensitive, and still asked');
   assert.equal(isValidTimezone('Asia/Ho_Chi_Minh'), true);

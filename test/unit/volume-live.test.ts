@@ -32,14 +32,32 @@ async function until<T>(check: () => T | undefined, ms: number, what: string): P
 
 function occ(itemId: string, priority: number, volume?: number): Occurrence {
   const start = Date.now();
-  return { key: `doc/${itemId}`, docId: 'doc', docVersion: 1, topic: 't', itemId, start, end: null, durationMs: null, priority, volume, source: { kind: 'stream', url: 'http://radio.example.vn/live.mp3' }, media: [] };
+  return {
+    key: `doc/${itemId}`,
+    docId: 'doc',
+    docVersion: 1,
+    topic: 't',
+    itemId,
+    start,
+    end: null,
+    durationMs: null,
+    priority,
+    volume,
+    source: { kind: 'stream', url: 'http://radio.example.vn/live.mp3' },
+    media: [],
+  };
 }
 
 test('a quiet-hours window beginning, a volume command and a profile command reach what plays at once; an emergency keeps its level', async () => {
   const vclock = new ManualClock({ now: Date.parse('2026-11-26T21:29:30+07:00') });
   let master = 100;
   let profile: string | undefined;
-  const store = { volume: () => master, setVolume: (l: number) => void (master = l), volumeProfile: () => profile, setVolumeProfile: (j: string | null) => void (profile = j ?? undefined) };
+  const store = {
+    volume: () => master,
+    setVolume: (l: number) => void (master = l),
+    volumeProfile: () => profile,
+    setVolumeProfile: (j: string | null) => void (profile = j ?? undefined),
+  };
   const db = openDb(join(tempDir('volume-live'), 'loa.db'), { synchronous: 'normal' });
   const player = new FakePlayer();
   let coordinator: PlaybackCoordinator | undefined;
@@ -50,7 +68,10 @@ test('a quiet-hours window beginning, a volume command and a profile command rea
     maxVolume: 80,
     safeLevel: 50,
     emergencyLevel: 100,
-    configured: { timezone: 'Asia/Ho_Chi_Minh', windows: [{ name: 'quiet-hours', from: '21:30', to: '06:00', normal: 30, priority: 60 }] },
+    configured: {
+      timezone: 'Asia/Ho_Chi_Minh',
+      windows: [{ name: 'quiet-hours', from: '21:30', to: '06:00', normal: 30, priority: 60 }],
+    },
     onChange: () => coordinator?.levelChanged(),
   });
   const board = new SimBoard({ clock: systemClock });
@@ -93,7 +114,10 @@ test('a quiet-hours window beginning, a volume command and a profile command rea
     volume.setMaster(10);
     vclock.advance(8.5 * 3_600_000); // 06:00: quiet hours end
     assert.equal(relay.volumes.length, before, 'an ended session is not touched');
-    assert.ok(alert.volumes.every((v) => v === 80), `the emergency stays at its level: ${alert.volumes.join(', ')}`);
+    assert.ok(
+      alert.volumes.every((v) => v === 80),
+      `the emergency stays at its level: ${alert.volumes.join(', ')}`,
+    );
   } finally {
     volume.stop();
     await coordinator.stopAll('stopped');

@@ -18,10 +18,22 @@ import { VolumeControl, type VolumeStore } from '../../agent/runtime/volume.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 import { createLogger } from '../../agent/log.js';
 
-const QUIET: VolumeProfile = { timezone: 'Asia/Ho_Chi_Minh', windows: [{ name: 'quiet-hours', from: '21:30', to: '06:00', normal: 30, priority: 60 }] };
+const QUIET: VolumeProfile = {
+  timezone: 'Asia/Ho_Chi_Minh',
+  windows: [{ name: 'quiet-hours', from: '21:30', to: '06:00', normal: 30, priority: 60 }],
+};
 /** An instant given as local time in Vietnam (UTC+7, no daylight saving). */
 const vn = (day: string, hm: string) => Date.parse(`${day}T${hm}:00+07:00`);
-const decide = (over: Partial<VolumeInputs>) => decideVolume({ now: vn('2026-11-26', '12:00'), priority: 50, master: 100, safeStart: false, profile: QUIET, emergencyLevel: 100, ...over });
+const decide = (over: Partial<VolumeInputs>) =>
+  decideVolume({
+    now: vn('2026-11-26', '12:00'),
+    priority: 50,
+    master: 100,
+    safeStart: false,
+    profile: QUIET,
+    emergencyLevel: 100,
+    ...over,
+  });
 
 test('a window crossing midnight: in from 21:30 (inclusive) to 06:00 (exclusive), across the date change', () => {
   const cases: [string, string, boolean][] = [
@@ -38,11 +50,19 @@ test('a window crossing midnight: in from 21:30 (inclusive) to 06:00 (exclusive)
     assert.equal(activeWindows(QUIET, vn(day, hm) + 59_999).length === 1, inside, `${day} ${hm}:59.999`);
   }
   // A window within one day.
-  const noon: VolumeProfile = { timezone: 'Asia/Ho_Chi_Minh', windows: [{ name: 'siesta', from: '11:30', to: '13:30', normal: 20, priority: 50 }] };
-  assert.deepEqual([vn('2026-11-26', '11:29'), vn('2026-11-26', '11:30'), vn('2026-11-26', '13:29'), vn('2026-11-26', '13:30')].map((t) => activeWindows(noon, t).length), [0, 1, 1, 0]);
+  const noon: VolumeProfile = {
+    timezone: 'Asia/Ho_Chi_Minh',
+    windows: [{ name: 'siesta', from: '11:30', to: '13:30', normal: 20, priority: 50 }],
+  };
+  assert.deepEqual(
+    [vn('2026-11-26', '11:29'), vn('2026-11-26', '11:30'), vn('2026-11-26', '13:29'), vn('2026-11-26', '13:30')].map(
+      (t) => activeWindows(noon, t).length,
+    ),
+    [0, 1, 1, 0],
+  );
 });
 
-test('local time is the profile zone\'s: DST-free zones whole and half-hour, west of UTC, and a daylight-saving zone both seasons', () => {
+test("local time is the profile zone's: DST-free zones whole and half-hour, west of UTC, and a daylight-saving zone both seasons", () => {
   // 14:30 UTC is 21:30 in Vietnam (+7), 20:00 in India (+5:30), 09:30 in Bogotá (-5).
   const t = Date.parse('2026-11-26T14:30:00Z');
   assert.equal(localMinute('Asia/Ho_Chi_Minh', t), 21 * 60 + 30);
@@ -60,7 +80,10 @@ test('local time is the profile zone\'s: DST-free zones whole and half-hour, wes
 });
 
 test('where daylight saving exists the windows follow the wall clock: an edge in the skipped hour at the jump, one in the repeated hour crossed twice', () => {
-  const berlin = (from: string, to: string): VolumeProfile => ({ timezone: 'Europe/Berlin', windows: [{ name: 'w', from, to, normal: 30, priority: 60 }] });
+  const berlin = (from: string, to: string): VolumeProfile => ({
+    timezone: 'Europe/Berlin',
+    windows: [{ name: 'w', from, to, normal: 30, priority: 60 }],
+  });
   const inside = (p: VolumeProfile, iso: string) => activeWindows(p, Date.parse(iso)).length === 1;
   // 2026-03-29: 02:00 CET jumps to 03:00 CEST (01:00 UTC). A window from 02:30 begins at the jump.
   const spring = berlin('02:30', '06:00');
@@ -69,7 +92,9 @@ test('where daylight saving exists the windows follow the wall clock: an edge in
   // 2026-10-25: 03:00 CEST goes back to 02:00 CET (01:00 UTC). 02:30 happens twice.
   const autumn = berlin('02:30', '06:00');
   assert.deepEqual(
-    ['2026-10-25T00:29:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:00:00Z', '2026-10-25T01:30:00Z'].map((t) => inside(autumn, t)),
+    ['2026-10-25T00:29:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:00:00Z', '2026-10-25T01:30:00Z'].map((t) =>
+      inside(autumn, t),
+    ),
     [false, true, false, true],
     '02:29 CEST out, 02:30 CEST in, 02:00 CET out again, 02:30 CET in',
   );
@@ -77,11 +102,26 @@ test('where daylight saving exists the windows follow the wall clock: an edge in
 
 test('priority classes: normal below 75, priority 75 to 99, each with its cap; the master limits when it is lower', () => {
   const night = vn('2026-11-26', '23:00');
-  for (const [priority, level] of [[0, 30], [50, 30], [74, 30], [75, 60], [99, 60]] as const) {
-    assert.deepEqual(decide({ now: night, priority }), { level, reason: 'quiet-hours', cap: level, window: 'quiet-hours' }, `priority ${priority}`);
+  for (const [priority, level] of [
+    [0, 30],
+    [50, 30],
+    [74, 30],
+    [75, 60],
+    [99, 60],
+  ] as const) {
+    assert.deepEqual(
+      decide({ now: night, priority }),
+      { level, reason: 'quiet-hours', cap: level, window: 'quiet-hours' },
+      `priority ${priority}`,
+    );
   }
   // The master below the cap decides; the window is still named.
-  assert.deepEqual(decide({ now: night, priority: 80, master: 40 }), { level: 40, cap: 60, reason: 'master', window: 'quiet-hours' });
+  assert.deepEqual(decide({ now: night, priority: 80, master: 40 }), {
+    level: 40,
+    cap: 60,
+    reason: 'master',
+    window: 'quiet-hours',
+  });
   // A cap equal to the master: the master decides (the cap takes nothing away).
   assert.deepEqual(decide({ now: night, master: 30 }), { level: 30, cap: 30, reason: 'master', window: 'quiet-hours' });
   // Outside every window: the master, no cap.
@@ -98,7 +138,12 @@ test('overlapping windows: the lowest cap for the class wins and is named', () =
   };
   const t = vn('2026-11-26', '22:00');
   assert.deepEqual(decide({ now: t, profile }), { level: 30, cap: 30, reason: 'quiet-hours', window: 'quiet-hours' });
-  assert.deepEqual(decide({ now: t, profile, priority: 80 }), { level: 40, cap: 40, reason: 'quiet-hours', window: 'evening' });
+  assert.deepEqual(decide({ now: t, profile, priority: 80 }), {
+    level: 40,
+    cap: 40,
+    reason: 'quiet-hours',
+    window: 'evening',
+  });
 });
 
 test('an emergency plays at the emergency level, whatever the profile, the master, the safe start or its own volume', () => {
@@ -119,22 +164,48 @@ test('safe start: the master in force after a start is never louder than before 
   assert.deepEqual(decide({ master: 50, safeStart: true }), { level: 50, reason: 'safe-start' });
   // Mid-quiet-hours: normal content is capped lower than the safe level, priority content is not.
   const night = vn('2026-11-26', '23:00');
-  assert.deepEqual(decide({ now: night, master: 50, safeStart: true }), { level: 30, cap: 30, reason: 'quiet-hours', window: 'quiet-hours' });
-  assert.deepEqual(decide({ now: night, priority: 75, master: 50, safeStart: true }), { level: 50, cap: 60, reason: 'safe-start', window: 'quiet-hours' });
+  assert.deepEqual(decide({ now: night, master: 50, safeStart: true }), {
+    level: 30,
+    cap: 30,
+    reason: 'quiet-hours',
+    window: 'quiet-hours',
+  });
+  assert.deepEqual(decide({ now: night, priority: 75, master: 50, safeStart: true }), {
+    level: 50,
+    cap: 60,
+    reason: 'safe-start',
+    window: 'quiet-hours',
+  });
 });
 
 test('profile validation: local times, a window of no length, zones; the command and the config take the same profile', () => {
-  const bad = (windows: unknown[], timezone?: string) => volumeProfileSchema.safeParse({ windows, ...(timezone ? { timezone } : {}) });
+  const bad = (windows: unknown[], timezone?: string) =>
+    volumeProfileSchema.safeParse({ windows, ...(timezone ? { timezone } : {}) });
   const w = { name: 'q', from: '21:30', to: '06:00', normal: 30, priority: 60 };
   assert.equal(bad([w]).success, true);
   assert.equal(volumeProfileSchema.parse({ windows: [] }).timezone, 'Asia/Ho_Chi_Minh', 'the default zone');
-  for (const x of [{ ...w, from: '24:00' }, { ...w, to: '6:00' }, { ...w, to: '21:30' }, { ...w, normal: 101 }, { ...w, priority: -1 }, { ...w, name: 'Quiet Hours' }]) {
+  for (const x of [
+    { ...w, from: '24:00' },
+    { ...w, to: '6:00' },
+    { ...w, to: '21:30' },
+    { ...w, normal: 101 },
+    { ...w, priority: -1 },
+    { ...w, name: 'Quiet Hours' },
+  ]) {
     assert.equal(bad([x]).success, false, JSON.stringify(x));
   }
   assert.equal(bad([w], 'Mars/Olympus').success, false);
 
   const cmd = (args: unknown) =>
-    validateCommand({ type: 'command', id: 'c1', issuedAt: '2026-11-26T10:00:00Z', expiresAt: '2026-11-26T10:10:00Z', target: { devices: ['b'] }, action: 'volume-profile', args });
+    validateCommand({
+      type: 'command',
+      id: 'c1',
+      issuedAt: '2026-11-26T10:00:00Z',
+      expiresAt: '2026-11-26T10:10:00Z',
+      target: { devices: ['b'] },
+      action: 'volume-profile',
+      args,
+    });
   assert.equal(cmd({ profile: { windows: [w] } }).ok, true);
   assert.equal(cmd({ profile: null }).ok, true, 'null: back to the configured profile');
   const refused = cmd({ profile: { windows: [{ ...w, to: '21:30' }] } });
@@ -145,7 +216,10 @@ test('profile validation: local times, a window of no length, zones; the command
   const base = { deviceId: 'b', mqtt: { url: 'mqtt://localhost' } };
   const c = parseConfig(base);
   assert.deepEqual([c.volume.safeLevel, c.volume.emergencyLevel, c.volume.profile.windows.length], [50, 100, 0]);
-  assert.throws(() => parseConfig({ ...base, volume: { profile: { windows: [{ ...w, from: '25:00' }] } } }), /volume\.profile\.windows\[0\]\.from/);
+  assert.throws(
+    () => parseConfig({ ...base, volume: { profile: { windows: [{ ...w, from: '25:00' }] } } }),
+    /volume\.profile\.windows\[0\]\.from/,
+  );
   assert.throws(() => parseConfig({ ...base, volume: { emergencyLevel: 0 } }), /volume\.emergencyLevel: 0 is below 1/);
 });
 
@@ -165,7 +239,16 @@ function memStore(master?: number, profile?: string): VolumeStore & { master?: n
 
 const log = createLogger({ level: 'silent', pretty: false });
 const control = (clock: ManualClock, store: VolumeStore, onChange = () => {}) =>
-  new VolumeControl({ clock, log, store, maxVolume: 80, safeLevel: 50, emergencyLevel: 100, configured: QUIET, onChange });
+  new VolumeControl({
+    clock,
+    log,
+    store,
+    maxVolume: 80,
+    safeLevel: 50,
+    emergencyLevel: 100,
+    configured: QUIET,
+    onChange,
+  });
 
 test('VolumeControl: safe start from the persisted master, raised only by a volume command, lowered again by the next start', () => {
   const clock = new ManualClock({ now: vn('2026-11-26', '12:00') });
@@ -173,7 +256,7 @@ test('VolumeControl: safe start from the persisted master, raised only by a volu
   const v = control(clock, store);
   assert.equal(v.masterLevel(), 50);
   assert.deepEqual(v.decide(50), { level: 50, reason: 'safe-start' });
-  assert.equal(store.master, 90, 'the centre\'s level is kept, only not in force');
+  assert.equal(store.master, 90, "the centre's level is kept, only not in force");
   v.setMaster(70);
   assert.deepEqual(v.decide(50), { level: 70, reason: 'master' });
   assert.equal(v.playerVolume({ priority: 50, volume: 50 }), 28, '70 % × 50 % × maxVolume 80');
@@ -221,15 +304,34 @@ test('VolumeControl v1.2: a volume-profile issued before the one in force is ref
   const clock = new ManualClock({ now: vn('2026-11-26', '23:00') });
   const store = memStore(100);
   const v = control(clock, store);
-  const mute: VolumeProfile = { timezone: 'Asia/Ho_Chi_Minh', windows: [{ name: 'mute', from: '00:00', to: '23:59', normal: 0, priority: 0 }] };
+  const mute: VolumeProfile = {
+    timezone: 'Asia/Ho_Chi_Minh',
+    windows: [{ name: 'mute', from: '00:00', to: '23:59', normal: 0, priority: 0 }],
+  };
   const open: VolumeProfile = { timezone: 'Asia/Ho_Chi_Minh', windows: [] };
   const t = clock.now();
   assert.equal((v.setProfile(open, t) as { source: string }).source, 'command');
-  assert.deepEqual(v.setProfile(mute, t - 60_000), { olderThan: new Date(t).toISOString() }, 'the older, muting one is refused');
+  assert.deepEqual(
+    v.setProfile(mute, t - 60_000),
+    { olderThan: new Date(t).toISOString() },
+    'the older, muting one is refused',
+  );
   assert.deepEqual(v.profileInForce().profile, open);
   const restarted = control(clock, store);
-  assert.deepEqual(restarted.setProfile(mute, t - 1), { olderThan: new Date(t).toISOString() }, 'the order survives a restart');
+  assert.deepEqual(
+    restarted.setProfile(mute, t - 1),
+    { olderThan: new Date(t).toISOString() },
+    'the order survives a restart',
+  );
   assert.equal((restarted.setProfile(null, t + 1000) as { source: string }).source, 'config');
-  assert.deepEqual(control(clock, store).setProfile(mute, t + 500), { olderThan: new Date(t + 1000).toISOString() }, 'a null in force is ordered too');
-  assert.equal((control(clock, store).setProfile(mute, t + 2000) as { source: string }).source, 'command', 'a newer one is taken');
+  assert.deepEqual(
+    control(clock, store).setProfile(mute, t + 500),
+    { olderThan: new Date(t + 1000).toISOString() },
+    'a null in force is ordered too',
+  );
+  assert.equal(
+    (control(clock, store).setProfile(mute, t + 2000) as { source: string }).source,
+    'command',
+    'a newer one is taken',
+  );
 });

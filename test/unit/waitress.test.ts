@@ -70,6 +70,9 @@ test('within: the promise if it settles in time, else a named timeout; no timer 
   const never = new Promise<never>(() => {});
   const late = within(clock, never, 5000, "the broker's acknowledgement of loa/v1/d/x/status");
   clock.advance(5000);
-  await assert.rejects(late, (e: unknown) => e instanceof WaitTimeoutError && /acknowledgement of loa\/v1\/d\/x\/status/.test(e.message));
+  await assert.rejects(
+    late,
+    (e: unknown) => e instanceof WaitTimeoutError && /acknowledgement of loa\/v1\/d\/x\/status/.test(e.message),
+  );
   assert.equal(clock.pending, 0);
 });
