@@ -25,7 +25,7 @@ import { writeConfig } from '../test/helpers/agent-process.js';
 import { boxConfig, commandDoc } from '../test/helpers/box.js';
 import { startFlood } from '../test/helpers/flood.js';
 import { type Add, type DistAgent, spawnDist, rssMb, cpuTicks, waitBirth, pct, sleep } from './agent-proc.js';
-import { DEFAULT_ROOT, deviceTopic } from '../contract/topics.js';
+import { DEFAULT_ROOT } from '../contract/topics.js';
 import { SMOKE, size } from './smoke.js';
 
 const DEVICE = 'bench-flood';

@@ -68,8 +68,13 @@ export async function benchMedia(add: Add): Promise<void> {
     };
     // Alternate who goes first: whoever follows a 100 MB write meets the writeback of it.
     for (let i = 0; i < ROUNDS; i++) {
-      if (i % 2 === 0) (await curlOnce(i), await oursOnce(i));
-      else (await oursOnce(i), await curlOnce(i));
+      if (i % 2 === 0) {
+        await curlOnce(i);
+        await oursOnce(i);
+      } else {
+        await oursOnce(i);
+        await curlOnce(i);
+      }
     }
     const best = (xs: number[]) => Math.min(...xs);
     const mbps = (ms: number) => SIZE / 1e6 / (ms / 1000);

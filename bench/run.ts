@@ -78,9 +78,7 @@ function procSample(pid: number): { rssKb: number; anonKb: number; ticks: number
 }
 
 /** A TCP relay that counts the bytes and chunks each way: MQTT bytes on the wire. */
-async function countingProxy(
-  targetPort: number,
-): Promise<{
+async function countingProxy(targetPort: number): Promise<{
   port: number;
   up: number;
   down: number;

@@ -32,6 +32,7 @@ export async function benchStore(add: Add): Promise<void> {
     // The state: one document in force (the warning, an hour from now), accepted live.
     const template = tempDir('store-template');
     const first = spawnDist(config(template));
+    let code: number | null;
     try {
       await waitBirth(w, DEVICE, first);
       const doc = scheduleDoc({
@@ -57,9 +58,9 @@ export async function benchStore(add: Add): Promise<void> {
         'document accepted',
       );
     } finally {
-      const code = await first.stop();
-      if (code !== 0) throw new Error(`the first run exited ${code}`);
+      code = await first.stop();
     }
+    if (code !== 0) throw new Error(`the first run exited ${code}`);
 
     const ms: Record<'corrupt' | 'anchor', number[]> = { corrupt: [], anchor: [] };
     let planKept = 0;

@@ -189,7 +189,7 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
 
 /** A word the shell reads back as it is (paths under the temp dir rarely need quotes). */
 function sh(word: string): string {
-  return /^[A-Za-z0-9_.,:\/=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_.,:/=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

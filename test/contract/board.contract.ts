@@ -37,7 +37,7 @@ const refusedWrite = (r: BoardRig) => (e: unknown) =>
 
 export function boardContract(name: string, make: () => Promise<BoardRig> | BoardRig): void {
   describe(`Board contract: ${name}`, () => {
-    const withRig = (title: string, body: (r: BoardRig) => Promise<void>) =>
+    const withRig = (title: string, body: (r: BoardRig) => Promise<void>): void => {
       test(title, async () => {
         const r = await make();
         try {
@@ -47,6 +47,7 @@ export function boardContract(name: string, make: () => Promise<BoardRig> | Boar
           await r.dispose?.();
         }
       });
+    };
 
     withRig(
       'nothing moves before init(): writes are refused (GPIO_WRITE, or BOARD_WRITE behind a serial line)',

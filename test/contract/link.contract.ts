@@ -58,7 +58,7 @@ let n = 0;
 
 export function linkContract(name: string, make: MakeLinkRig): void {
   describe(`Link contract: ${name}`, () => {
-    const withRig = (title: string, body: (r: LinkRig, p: string) => Promise<void>) =>
+    const withRig = (title: string, body: (r: LinkRig, p: string) => Promise<void>): void => {
       test(title, async () => {
         const prefix = `contract/${name.replace(/\W+/g, '-')}/${process.pid}-${++n}`;
         const r = await make(prefix);
@@ -68,6 +68,7 @@ export function linkContract(name: string, make: MakeLinkRig): void {
           await r.close();
         }
       });
+    };
 
     withRig(
       'before start it is not connected and publish rejects with MQTT_OFFLINE; start brings one up',

@@ -28,13 +28,13 @@ test('a key without roles signs schedules and commands, never a release', async 
   assert.deepEqual(DEFAULT_KEY_ROLES, ['schedule', 'command']);
   const k = makeKey('centre');
   assert.equal(verifySchedule(await sign(scheduleDoc(), k), ring(k), ctx).ok, true);
-  assert.equal(cmd(await signCommand(k), ring(k)).ok, true);
+  assert.equal(cmd(signCommand(k), ring(k)).ok, true);
   assert.deepEqual(ring(k).roles('centre'), ['schedule', 'command']);
 });
 
 test('a schedule-only key is refused for commands, a command-only key for schedules, a release key for both: unknown-key, before the signature', async () => {
   const k = makeKey('k1');
-  const v = cmd(await signCommand(k), ring(k, ['schedule']));
+  const v = cmd(signCommand(k), ring(k, ['schedule']));
   assert.equal(v.ok, false);
   assert.equal(!v.ok && v.code, 'unknown-key');
   assert.match(!v.ok ? v.message : '', /key k1 is not trusted to sign a command \(its roles: schedule\)/);
@@ -42,7 +42,7 @@ test('a schedule-only key is refused for commands, a command-only key for schedu
   assert.equal(!s.ok && s.reason, 'unknown-key');
   const release = ring(k, ['release']);
   const asSchedule = verifySchedule(await sign(scheduleDoc(), k), release, ctx);
-  const asCommand = cmd(await signCommand(k), release);
+  const asCommand = cmd(signCommand(k), release);
   assert.equal(!asSchedule.ok && asSchedule.reason, 'unknown-key', 'a release key does not sign schedules');
   assert.equal(!asCommand.ok && asCommand.code, 'unknown-key', 'nor commands');
   // Before the signature: a forged signature under a key without the role is still unknown-key, not signature.

@@ -63,7 +63,7 @@ test('sign: a schedule the agent verifies, header {alg EdDSA, kid from the file 
   const r = await noc(['sign', file, '--key', pem]);
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(decodeProtectedHeader(r.out), { alg: 'EdDSA', kid: 'centre-2026', typ: 'loa-schedule+json' });
-  const v = await verifySchedule(r.out, new KeyRing([entry]), ctx);
+  const v = verifySchedule(r.out, new KeyRing([entry]), ctx);
   assert.equal(v.ok, true, JSON.stringify(v));
   // --kid overrides the file name; --out writes the file.
   const out = join(dir, 'daily.jws');
@@ -113,7 +113,7 @@ test('sign: a command gets id, issuedAt and expiresAt (ttl) when missing, and sa
   const r = await noc(['sign', file, '--key', pem, '--ttl', '60']);
   assert.equal(r.code, 0, r.err);
   assert.match(r.err, /filled in: id=[0-9a-f-]{36}, issuedAt=.*, expiresAt=.* \(ttl 60 s\)/);
-  const v = await verifyCommand(r.out, new KeyRing([entry]), { ...ctx, now: Date.now(), seen: () => false });
+  const v = verifyCommand(r.out, new KeyRing([entry]), { ...ctx, now: Date.now(), seen: () => false });
   assert.ok(v.ok, JSON.stringify(v));
   const exp = Date.parse(v.doc.expiresAt) - t0;
   assert.ok(exp >= 59_000 && exp <= 65_000, `expires ${exp} ms after now`);
