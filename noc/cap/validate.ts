@@ -27,7 +27,8 @@ import {
   type CapVerdict,
   type NameValue,
 } from './alert.js';
-import { parseXml, XmlError, type XmlElement } from './xml.js';
+import { XmlError, type XmlElement } from './xml-tree.js';
+import { parseXml } from './xml.js';
 
 /** CAP 1.2 §3.3.2: "2002-05-24T16:49:00-07:00"; UTC is -00:00 or +00:00, never "Z". */
 const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})([+-])(\d{2}):(\d{2})$/;
