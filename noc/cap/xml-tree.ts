@@ -1,7 +1,8 @@
 // What the strict XML reader (xml.ts) gives and refuses with: the element tree (elements,
 // attributes with their namespaces, text and processing instructions in document order),
 // XmlError and XmlBudgetError, the budgets it keeps (CAP_BUDGETS: bytes, depth, elements,
-// attributes, namespaces, text; docs/cap.md "Budgets") and its options. Data only.
+// attributes, namespaces, text; docs/cap.md "Budgets") and its options; and
+// childrenNamed, a lookup on the tree. No parsing here.
 
 export interface XmlAttr {
   qname: string;
