@@ -7,7 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CAP_BUDGETS, parseXml, XmlBudgetError } from '../noc/cap/xml.js';
+import { CAP_BUDGETS, XmlBudgetError } from '../noc/cap/xml-tree.js';
+import { parseXml } from '../noc/cap/xml.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { REPO_ROOT } from '../test/helpers/agent-process.js';
 import { size } from './smoke.js';

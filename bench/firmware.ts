@@ -1,6 +1,6 @@
 // Firmware bridge numbers (issue 5): request round trip over a socat pseudo-terminal
 // pair at 115200 baud with the simulator as its own process, and parser throughput on
-// a stream with 1 % corrupted frames. Needs socat; not yet called from bench/run.ts.
+// a stream with 1 % corrupted frames. Needs socat; section firmware of bench/run.ts.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';

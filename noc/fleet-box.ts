@@ -4,8 +4,9 @@
 // §7 events with epoch/seq, §4 command results) so the centre's tools and the broker
 // can be exercised at fleet scale. Command verification IS the agent's
 // (contract/command-doc.ts verifyCommand), so refusals carry the real error codes.
+// Its options, counters, birth and heartbeat are in fleet-box-report.ts.
 import { randomUUID } from 'node:crypto';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { claimedId, verifyCommand, type CommandDoc } from '../contract/command-doc.js';
 import {
   DEFAULT_MAX_DOC_BYTES,
@@ -15,73 +16,16 @@ import {
   topicsFor,
   type TopicMap,
 } from '../contract/index.js';
-import type { Binding, KeyRing } from '../contract/verify.js';
+import { buildShutdown, buildWill, type Birth, type Heartbeat } from '../contract/telemetry.js';
 import {
-  buildBirth,
-  buildHeartbeat,
-  buildShutdown,
-  buildWill,
-  type Birth,
-  type Heartbeat,
-  type Playing,
-} from '../contract/telemetry.js';
+  simBirth,
+  simHeartbeat,
+  type Play,
+  type ReportedState,
+  type SimBoxOptions,
+  type UpdateState,
+} from './fleet-box-report.js';
 import { acceptUpdate, type UpdateDoc } from './sim-update.js';
-
-/** The OTA fields of a birth and heartbeat (docs/ota.md), until telemetry.ts carries them. */
-type UpdateState =
-  | { trial: { version: string; previous: string; since: string } }
-  | { pending: { version: string; state: string } }
-  | null;
-
-export interface SimCounters {
-  connected: number;
-  births: number;
-  heartbeats: number;
-  events: number;
-  results: number;
-  commands: number;
-}
-
-export function newCounters(): SimCounters {
-  return { connected: 0, births: 0, heartbeats: 0, events: 0, results: 0, commands: 0 };
-}
-
-export interface SimBoxOptions {
-  url: string;
-  mqtt: IClientOptions;
-  root: string;
-  deviceId: string;
-  groups: readonly string[];
-  heartbeatMs: number;
-  /** Mean time between simulated plays (exponential), 0 = never. */
-  playEveryMs: number;
-  sessionExpiryS: number;
-  keys: KeyRing;
-  counters: SimCounters;
-  agentVersion: string;
-  random?: () => number;
-  /** Debian arch in the birth (OTA); default arm64. */
-  arch?: string;
-  /** What the new version does on trial: commit (default) or roll back (as if it exited at start). */
-  updateOutcome?: (deviceId: string) => 'commit' | 'rollback';
-  /** Simulated time of each update step (download+unpack, then the trial); default 1000 ms. */
-  updateStepMs?: number;
-}
-
-interface Play {
-  fields: {
-    itemId: string;
-    docId: string | null;
-    docVersion: number | null;
-    occurrence: string;
-    lateMs: number;
-    source: 'file' | 'stream' | 'fm' | 'line';
-    priority: number;
-    cmdId?: string;
-  };
-  startedAt: number;
-  timer: NodeJS.Timeout;
-}
 
 export class SimBox {
   private client: MqttClient | undefined;
@@ -169,60 +113,24 @@ export class SimBox {
   }
 
   birth(): Birth & { arch: string; update: UpdateState } {
-    const b = buildBirth({
-      now: new Date(),
-      bootId: this.bootId,
-      epoch: this.epoch,
-      agentVersion: this.version,
-      deviceId: this.o.deviceId,
-      groups: this.o.groups,
-      site: {
-        communeName: `Simulated ${this.o.deviceId}`,
-        communeCode: '00000',
-        lat: 10.77 + this.rnd() / 10,
-        lon: 106.7 + this.rnd() / 10,
-        installer: 'noc simulate',
-      },
-      schedule: [{ id: 'sim-daily', version: 1 }],
-      heartbeatS: this.o.heartbeatMs / 1000,
-    });
-    return { ...b, arch: this.o.arch ?? 'arm64', update: this.updateState };
+    return simBirth(this.o, this.reported(), this.rnd);
   }
 
   heartbeatState(): Heartbeat & { update: UpdateState } {
-    const p = this.play;
-    const playing: Playing | null = p
-      ? {
-          itemId: p.fields.itemId,
-          docId: p.fields.docId,
-          source: p.fields.source,
-          startedAt: new Date(p.startedAt).toISOString(),
-          priority: p.fields.priority,
-        }
-      : null;
-    const r = this.rnd;
-    const hb = buildHeartbeat({
-      now: new Date(),
+    return simHeartbeat(this.reported(), this.rnd);
+  }
+
+  private reported(): ReportedState {
+    return {
       bootId: this.bootId,
-      uptimeS: (Date.now() - this.bootedAt) / 1000,
-      sys: {
-        cpuTempC: Math.round((45 + r() * 15) * 10) / 10,
-        load1: Math.round(r() * 50) / 100,
-        memFreeMB: 1500 + Math.floor(r() * 300),
-        diskFreeMB: 10_000,
-      },
-      clockSynced: true,
-      outbox: this.outbox.length,
-      schedule: [{ id: 'sim-daily', version: 1 }],
-      playing,
+      bootedAt: this.bootedAt,
+      epoch: this.epoch,
+      version: this.version,
+      updateState: this.updateState,
+      play: this.play,
       volume: this.volume,
-      amp: { on: p !== undefined, fault: false },
-      fm: { freqMHz: 100, rssi: -60 - Math.floor(r() * 20) },
-      cache: { bytes: 1_843_200, ready: 1, pending: 0, failed: 0 },
-      net: { bearer: '4g', signal: -70 - Math.floor(r() * 20), operator: 'Viettel' },
-      next: { itemId: 'sim-news', at: new Date(Date.now() + 3_600_000).toISOString() },
-    });
-    return { ...hb, update: this.updateState };
+      outbox: this.outbox.length,
+    };
   }
 
   private heartbeat(): void {

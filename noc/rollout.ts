@@ -37,7 +37,8 @@ import {
 import { stopSignal } from './signals.js';
 import { parseTrust } from './simulate.js';
 import { checkId } from './topics.js';
-import { FleetModel, type Json } from './watch-model.js';
+import { FleetModel } from './watch-model.js';
+import type { Json } from './watch-row.js';
 
 const SPEC = {
   ...BROKER_SPEC,

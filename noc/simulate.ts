@@ -6,7 +6,8 @@ import { KEY_ROLES, KeyRing, type KeyRole, type TrustedKey } from '../contract/v
 import { AGENT_VERSION } from '../contract/version.js';
 import { errorMessage, Failure, parseArgs, positionals, required, UsageError } from '../cli-kit/index.js';
 import { checkId } from './topics.js';
-import { SimBox, newCounters } from './fleet-box.js';
+import { newCounters } from './fleet-box-report.js';
+import { SimBox } from './fleet-box.js';
 import type { Io } from './io.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, settleVersion } from './mqtt.js';
 import { stopSignal } from './signals.js';

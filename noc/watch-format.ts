@@ -1,6 +1,6 @@
 // Text rendering of the fleet table for `noc watch`: a summary line, then one row per
 // box. Kept apart from the model so the model stays data and this stays presentation.
-import { playingText, type BoxRow, type PlayingInfo } from './watch-model.js';
+import { playingText, type BoxRow, type PlayingInfo } from './watch-row.js';
 
 /** The widest a column gets; longer cells are cut with "…". */
 const MAX_WIDTH = 40;

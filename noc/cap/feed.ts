@@ -4,7 +4,8 @@
 // Cancel reaches the boxes that play the alert it replaces).
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { errorMessage, Failure } from '../../cli-kit/index.js';
-import { parseXml, type XmlElement } from './xml.js';
+import type { XmlElement } from './xml-tree.js';
+import { parseXml } from './xml.js';
 
 const ATOM_NS = 'http://www.w3.org/2005/Atom';
 

@@ -6,7 +6,7 @@
 // (contract §3), so an alert published as a group's schedule would replace the
 // commune's daily programme. A command to each group topic leaves it alone.
 import { createHash } from 'node:crypto';
-import { capKey, type CapAlert, type CapArea, type CapInfo, type CapResource } from './validate.js';
+import { capKey, type CapAlert, type CapArea, type CapInfo, type CapResource } from './alert.js';
 import { DEFAULT_RULE, distanceKm, inPolygon, type Mapping } from './mapping.js';
 
 /** contract: a command lives at most 24 h (commands.maxLifetimeH). */

@@ -8,7 +8,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, Failure } from '../../cli-kit/index.js';
 import type { MediaEntry } from './documents.js';
-import type { CapResource } from './validate.js';
+import type { CapResource } from './alert.js';
 import { DEFAULT_FETCH, fetchBounded, type FetchPolicy } from './fetch.js';
 
 /** Boxes cache media; an alert's audio over this is refused here (default 50 MB). */

@@ -8,109 +8,27 @@
 // "lat,lon radius"; geocode/parameter/eventCode valueName + value; a resource's
 // resourceDesc and mimeType, and its digest a SHA-1 in hex. Every problem names its
 // element path (alert.info[0].area[1].polygon[0]: ...). Pure: text in, verdict out.
-import { parseXml, XmlError, type XmlElement } from './xml.js';
-
-export const CAP_NS = 'urn:oasis:names:tc:emergency:cap:1.2';
-
-export const STATUS = ['Actual', 'Exercise', 'System', 'Test', 'Draft'] as const;
-export const MSG_TYPE = ['Alert', 'Update', 'Cancel', 'Ack', 'Error'] as const;
-export const SCOPE = ['Public', 'Restricted', 'Private'] as const;
-export const CATEGORY = [
-  'Geo',
-  'Met',
-  'Safety',
-  'Security',
-  'Rescue',
-  'Fire',
-  'Health',
-  'Env',
-  'Transport',
-  'Infra',
-  'CBRNE',
-  'Other',
-] as const;
-export const RESPONSE_TYPE = [
-  'Shelter',
-  'Evacuate',
-  'Prepare',
-  'Execute',
-  'Avoid',
-  'Monitor',
-  'Assess',
-  'AllClear',
-  'None',
-] as const;
-export const URGENCY = ['Immediate', 'Expected', 'Future', 'Past', 'Unknown'] as const;
-export const SEVERITY = ['Extreme', 'Severe', 'Moderate', 'Minor', 'Unknown'] as const;
-export const CERTAINTY = ['Observed', 'Likely', 'Possible', 'Unlikely', 'Unknown'] as const;
-
-export interface CapRef {
-  sender: string;
-  identifier: string;
-  sent: string;
-}
-export interface NameValue {
-  valueName: string;
-  value: string;
-}
-export interface CapResource {
-  resourceDesc: string;
-  mimeType: string;
-  size?: number;
-  uri?: string;
-  derefUri?: string;
-  digest?: string;
-}
-export interface CapArea {
-  areaDesc: string;
-  /** Each polygon as [lat, lon] points, the first repeated last. */
-  polygons: [number, number][][];
-  circles: { lat: number; lon: number; radiusKm: number }[];
-  geocodes: NameValue[];
-  altitude?: number;
-  ceiling?: number;
-}
-export interface CapInfo {
-  language: string;
-  categories: string[];
-  event: string;
-  responseTypes: string[];
-  urgency: string;
-  severity: string;
-  certainty: string;
-  audience?: string;
-  eventCodes: NameValue[];
-  effective?: string;
-  onset?: string;
-  expires?: string;
-  senderName?: string;
-  headline?: string;
-  description?: string;
-  instruction?: string;
-  web?: string;
-  contact?: string;
-  parameters: NameValue[];
-  resources: CapResource[];
-  areas: CapArea[];
-}
-export interface CapAlert {
-  identifier: string;
-  sender: string;
-  sent: string;
-  status: string;
-  msgType: string;
-  source?: string;
-  scope: string;
-  restriction?: string;
-  addresses?: string;
-  codes: string[];
-  note?: string;
-  references: CapRef[];
-  incidents?: string;
-  infos: CapInfo[];
-}
-
-export type CapVerdict = { ok: true; alert: CapAlert } | { ok: false; problems: string[] };
+// The alert's shapes and value lists are in alert.ts.
+import {
+  CAP_NS,
+  CATEGORY,
+  CERTAINTY,
+  MSG_TYPE,
+  RESPONSE_TYPE,
+  SCOPE,
+  SEVERITY,
+  STATUS,
+  URGENCY,
+  type CapAlert,
+  type CapArea,
+  type CapInfo,
+  type CapRef,
+  type CapResource,
+  type CapVerdict,
+  type NameValue,
+} from './alert.js';
+import { XmlError, type XmlElement } from './xml-tree.js';
+import { parseXml } from './xml.js';
 
 /** CAP 1.2 §3.3.2: "2002-05-24T16:49:00-07:00"; UTC is -00:00 or +00:00, never "Z". */
 const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})([+-])(\d{2}):(\d{2})$/;
@@ -459,9 +377,4 @@ export function validateCap(xml: string): CapVerdict {
       `alert.references: is required when msgType is ${alert.msgType} (which earlier alert it updates or cancels)`,
     );
   return out.length ? { ok: false, problems: out } : { ok: true, alert };
-}
-
-/** The CAP key of a message, as references name it: "sender,identifier,sent". */
-export function capKey(a: { sender: string; identifier: string; sent: string }): string {
-  return `${a.sender},${a.identifier},${a.sent}`;
 }

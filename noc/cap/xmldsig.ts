@@ -11,7 +11,8 @@
 // The signer's key is the pinned certificate's (--cap-cert), never a KeyInfo in the
 // message: a key an attacker can put in the alert proves nothing.
 import { createHash, verify, type KeyObject, type X509Certificate } from 'node:crypto';
-import { parseXml, XmlError, type XmlElement, type XmlNode } from './xml.js';
+import { XmlError, type XmlElement, type XmlNode } from './xml-tree.js';
+import { parseXml } from './xml.js';
 
 export const DSIG_NS = 'http://www.w3.org/2000/09/xmldsig#';
 const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnDemo, REPO_ROOT } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
-import type { BoxRow } from '../../noc/watch-model.js';
+import type { BoxRow } from '../../noc/watch-row.js';
 
 interface Printed {
   stdout(): string;

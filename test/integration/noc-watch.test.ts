@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { spawnNoc } from './noc-cli.js';
-import type { BoxRow } from '../../noc/watch-model.js';
+import type { BoxRow } from '../../noc/watch-row.js';
 import { DEFAULT_ROOT as ROOT, deviceTopic, publishTo, type Outbound } from '../../contract/index.js';
 
 let broker: TestBroker;

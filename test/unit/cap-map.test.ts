@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mapAlert, defaultPriority, pickInfos, type CancelAction, type PlayAction } from '../../noc/cap/map.js';
 import { readMapping, inPolygon, distanceKm, type Mapping } from '../../noc/cap/mapping.js';
-import { validateCap, type CapAlert } from '../../noc/cap/validate.js';
+import type { CapAlert } from '../../noc/cap/alert.js';
+import { validateCap } from '../../noc/cap/validate.js';
 import { MAPPING_JSON, capTime, capXml, type TestAlert } from '../helpers/cap.js';
 
 const mapping = (): Mapping => {

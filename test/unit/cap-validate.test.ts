@@ -3,7 +3,8 @@
 // expects the problem that names it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateCap, type CapAlert } from '../../noc/cap/validate.js';
+import type { CapAlert } from '../../noc/cap/alert.js';
+import { validateCap } from '../../noc/cap/validate.js';
 import { CAP_NS } from '../helpers/cap.js';
 
 const FULL = `<?xml version="1.0" encoding="UTF-8"?>

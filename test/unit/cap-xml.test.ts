@@ -1,7 +1,8 @@
 // The strict XML reader under the CAP validator and the feed reader.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CAP_BUDGETS, XmlBudgetError, parseXml, XmlError } from '../../noc/cap/xml.js';
+import { CAP_BUDGETS, XmlBudgetError, XmlError } from '../../noc/cap/xml-tree.js';
+import { parseXml } from '../../noc/cap/xml.js';
 
 test('elements, attributes, namespaces, entities, character references and CDATA', () => {
   const x = parseXml(

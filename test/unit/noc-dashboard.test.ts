@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { METRIC_NAMES } from '../../noc/exporter-render.js';
+import { METRIC_NAMES } from '../../noc/exporter-metrics.js';
 import { dashboardQueries, loadDashboard, metricNames, ruleExprs } from '../helpers/dashboard.js';
 import { REPO_ROOT } from '../helpers/agent-process.js';
 

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExporterModel } from '../../noc/exporter-model.js';
-import { METRIC_NAMES, renderMetrics, type ExporterHealth } from '../../noc/exporter-render.js';
+import { METRIC_NAMES } from '../../noc/exporter-metrics.js';
+import { renderMetrics, type ExporterHealth } from '../../noc/exporter-render.js';
 import { parseListen } from '../../noc/exporter.js';
 import { main } from '../../noc/cli.js';
 import { memoryIo } from '../../noc/io.js';
