@@ -95,6 +95,14 @@ export class ManualClock implements Clock {
     return this.mono - start;
   }
 
+  /**
+   * The event loop was busy for `ms`: both clocks move, and the timers that fell due meanwhile
+   * have not run; they run late, at the next advance/tickAsync (advance(0) runs them now).
+   */
+  block(ms: number): void {
+    this.step(this.mono + Math.max(0, ms));
+  }
+
   /** The wall clock jumps by `ms` (negative: backwards); the monotonic clock and the timers do not move. */
   jumpWall(ms: number): void {
     this.wall += ms;
