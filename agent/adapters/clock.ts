@@ -38,7 +38,8 @@ const asTimeout = (h: TimerHandle | undefined): NodeJS.Timeout | undefined =>
 
 /**
  * The real clock. The globals are looked up at each call, not captured at load, so a
- * test that mocks them (node:test mock timers) still steers code given systemClock.
+ * test that mocks them still steers code given systemClock (the repo's tests inject
+ * test/fakes/manual-clock.ts instead).
  */
 export const systemClock: Clock = {
   now: () => Date.now(),

@@ -17,24 +17,25 @@
 //   checked as it is resolved for the connection, so DNS cannot answer differently later).
 // Errors say whether retrying can help (STYLE habit 7) and carry a short `reason` for
 // the `media.failed` event.
+//
+// The HTTP exchange (watchdog, redirects, status and length checks) is media-http.ts;
+// the error type media-fetch-error.ts (re-exported here, with partPath, for the cache).
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, stat, mkdir, type FileHandle } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { isIP, type LookupFunction } from 'node:net';
 import { join } from 'node:path';
-import { LoaError, type ErrorCode } from '../errors.js';
 import { behindMinRate, downloadDeadlineMs } from '../domain/cache-plan.js';
-import { classifyAddress, FORBIDDEN_AFTER_PUBLIC, type AddressClass } from '../domain/address-class.js';
+import { classify, fail, MediaFetchError } from './media-fetch-error.js';
+import {
+  exchangeDefaults,
+  openResponse,
+  partPath,
+  type Exchange,
+  type FetchRequest,
+  type HttpExchangeOptions,
+} from './media-http.js';
 
-export interface FetchRequest {
-  url: string;
-  sha256: string;
-  bytes: number;
-  cacheDir: string;
-  signal?: AbortSignal;
-}
+export { MediaFetchError } from './media-fetch-error.js';
+export { partPath, type FetchRequest } from './media-http.js';
 
 export interface FetchResult {
   path: string;
@@ -48,35 +49,12 @@ export interface MediaFetcher {
   fetch(req: FetchRequest): Promise<FetchResult>;
 }
 
-export interface HttpFetcherOptions {
-  /** TCP connect must finish within this (default 15 s). */
-  connectTimeoutMs?: number;
-  /** No byte for this long, headers included, ends the attempt (default 30 s). */
-  idleTimeoutMs?: number;
-  /** Redirects followed per attempt (default 3). */
-  maxRedirects?: number;
-  userAgent?: string;
+export interface HttpFetcherOptions extends HttpExchangeOptions {
   /** Slowest transfer rate accepted, bytes/s (config `cache.minRateBps`; default 1000). */
   minRateBps?: number;
   /** Set-up allowance in every attempt's deadline: DNS, TCP, TLS, redirects (default 30 s). */
   setupMs?: number;
-  /** Which network an address is on (default classifyAddress); tests inject one that calls a loopback address public. */
-  classifyAddress?: (ip: string) => AddressClass;
 }
-
-/** A fetch failure; `reason` goes into `media.failed` (http-404, timeout, hash-mismatch, ...). */
-export class MediaFetchError extends LoaError {
-  readonly reason: string;
-  /** Bytes received in this attempt before it failed (progress resets the backoff). */
-  received = 0;
-  constructor(code: ErrorCode, reason: string, message: string, opts: { retryable: boolean; cause?: unknown }) {
-    super(code, message, opts);
-    this.name = 'MediaFetchError';
-    this.reason = reason;
-  }
-}
-
-export const partPath = (cacheDir: string, sha256: string): string => join(cacheDir, 'tmp', `${sha256}.part`);
 
 // Large writes and reads: fewer syscalls and thread-pool round trips per megabyte,
 // which is what limits throughput on a Pi. 1 MiB keeps each synchronous hash step
@@ -125,18 +103,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 const noop = () => {};
 
-const fail = (reason: string, message: string, retryable: boolean, cause?: unknown) =>
-  new MediaFetchError(reason === 'hash-mismatch' ? 'MEDIA_HASH' : 'MEDIA_FETCH', reason, message, { retryable, cause });
-
 export function createHttpFetcher(opts: HttpFetcherOptions = {}): MediaFetcher {
   const o: Required<HttpFetcherOptions> = {
-    connectTimeoutMs: 15_000,
-    idleTimeoutMs: 30_000,
-    maxRedirects: 3,
-    userAgent: 'loa-agent',
+    ...exchangeDefaults,
     minRateBps: 1000,
     setupMs: 30_000,
-    classifyAddress,
     ...opts,
   };
   return {
@@ -167,10 +138,10 @@ async function fetchOne(req: FetchRequest, o: Required<HttpFetcherOptions>): Pro
     else req.signal?.addEventListener('abort', relay, { once: true });
     const missing = req.bytes - offset;
     const progress = { bytes: 0 };
-    const t0 = performance.now();
-    const deadline = setInterval(
+    const t0 = o.clock.monoMs();
+    const deadline = o.clock.setInterval(
       () => {
-        const elapsed = performance.now() - t0;
+        const elapsed = o.clock.monoMs() - t0;
         if (!behindMinRate(elapsed, progress.bytes, o.minRateBps, o.setupMs)) return;
         const limitS = Math.round(downloadDeadlineMs(missing, o.minRateBps, o.setupMs) / 1000);
         const why = `${progress.bytes} bytes in ${Math.round(elapsed / 1000)} s, slower than ${o.minRateBps} bytes/s after ${Math.round(o.setupMs / 1000)} s of set-up (all ${missing} bytes were due within ${limitS} s)`;
@@ -188,7 +159,7 @@ async function fetchOne(req: FetchRequest, o: Required<HttpFetcherOptions>): Pro
       }
       await receive(ex, r, part, offset, hash, progress);
     } finally {
-      clearInterval(deadline);
+      o.clock.clearInterval(deadline);
       req.signal?.removeEventListener('abort', relay);
     }
   }
@@ -221,206 +192,11 @@ async function finish(
   return { path: final, bytes: size, resumedFrom };
 }
 
-/** Sends the request (following redirects) and checks the status and length headers. */
-async function openResponse(req: FetchRequest, o: Required<HttpFetcherOptions>, offset: number): Promise<Exchange> {
-  let url = req.url;
-  // Once a hop was on a public address, no later hop may reach the box's own addresses.
-  let fromPublic = false;
-  for (let hop = 0; ; hop++) {
-    const ex = await send(url, req, o, offset, fromPublic);
-    const { res } = ex;
-    const status = res.statusCode ?? 0;
-    const location = res.headers.location;
-    if (ex.remote !== undefined && o.classifyAddress(ex.remote) === 'public') fromPublic = true;
-    if (status >= 300 && status < 400 && location) {
-      res.destroy();
-      if (hop >= o.maxRedirects)
-        throw fail('redirect', `${url}: redirected more than ${o.maxRedirects} times (next: ${location})`, false);
-      let next: URL | undefined;
-      try {
-        next = new URL(location, url);
-      } catch {
-        // reported below
-      }
-      if (next?.protocol !== 'http:' && next?.protocol !== 'https:')
-        throw fail('redirect', `${url}: redirects to ${location}; only http and https are followed`, false);
-      url = next.href;
-      continue;
-    }
-    if (status === 200 || (status === 206 && offset > 0)) {
-      checkLength(ex, req, offset);
-      return ex;
-    }
-    res.destroy(); // an error page is not worth the metered bytes
-    if (status === 416) {
-      // Our .part does not fit the server's file: drop it, the next attempt starts fresh.
-      await rm(partPath(req.cacheDir, req.sha256), { force: true });
-      throw fail('range', `${url}: 416 for bytes=${offset}-`, true);
-    }
-    const retryable = status >= 500 || status === 408 || status === 429;
-    throw fail(`http-${status}`, `${url}: HTTP ${status}`, retryable);
-  }
-}
-
-function checkLength(ex: Exchange, req: FetchRequest, offset: number): void {
-  const { res } = ex;
-  if (res.statusCode === 206) {
-    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
-    if (!m || Number(m[1]) !== offset || (m[3] !== '*' && Number(m[3]) !== req.bytes)) {
-      ex.kill(
-        fail(
-          'range',
-          `${req.url}: Content-Range "${res.headers['content-range']}" does not continue byte ${offset} of ${req.bytes}`,
-          true,
-        ),
-      );
-      throw ex.why;
-    }
-  } else if (res.headers['content-length'] !== undefined && Number(res.headers['content-length']) !== req.bytes) {
-    // Refuse before spending a metered link on bytes that cannot be the media.
-    ex.kill(
-      fail('length', `${req.url}: Content-Length ${res.headers['content-length']}, expected ${req.bytes}`, false),
-    );
-    throw ex.why;
-  }
-}
-
-function parseUrl(href: string, base?: string): URL {
-  let u: URL;
-  try {
-    u = new URL(href, base);
-  } catch (err) {
-    throw fail('url', `not a URL: ${href}`, false, err);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw fail('url', `${href}: not http(s)`, false);
-  return u;
-}
-
-/** One request/response, and the means to end it for a reason of ours. */
-interface Exchange {
-  res: IncomingMessage;
-  /** Push back the idle deadline (called per body chunk). */
-  alive(): void;
-  /** End the exchange; the first reason given is the one reported. */
-  kill(err: MediaFetchError): void;
-  why: MediaFetchError | undefined;
-  /** The address connected to. */
-  remote: string | undefined;
-}
-
-/**
- * One HTTP exchange with a watchdog: connectTimeoutMs until the socket connects, then
- * idleTimeoutMs between any two signs of life (headers, body chunks).
- */
-function send(
-  url: string,
-  req: FetchRequest,
-  o: Required<HttpFetcherOptions>,
-  offset: number,
-  fromPublic: boolean,
-): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    const u = parseUrl(url);
-    if (req.signal?.aborted) return reject(abortReason(req.signal));
-    const headers: Record<string, string> = { 'user-agent': o.userAgent, 'accept-encoding': 'identity' };
-    if (offset > 0) headers.range = `bytes=${offset}-`;
-    let lookup: LookupFunction | undefined;
-    if (fromPublic) {
-      // An IP literal is never looked up: check it here; a name is checked as it resolves.
-      const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
-      const bad = isIP(host) ? forbidden(o, host, url) : undefined;
-      if (bad) return reject(bad);
-      lookup = guardedLookup(o, url);
-    }
-    const creq: ClientRequest = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
-      headers,
-      agent: false,
-      ...(lookup ? { lookup } : {}),
-    });
-    const ex: Exchange = {
-      res: undefined as unknown as IncomingMessage,
-      why: undefined,
-      remote: undefined,
-      alive: () => watchdog.refresh(),
-      kill: (err) => {
-        ex.why ??= err;
-        creq.destroy(err);
-      },
-    };
-    let watchdog = setTimeout(
-      () => ex.kill(fail('connect-timeout', `${url}: no connection in ${o.connectTimeoutMs} ms`, true)),
-      o.connectTimeoutMs,
-    );
-    const onAbort = () => ex.kill(abortReason(req.signal!));
-    req.signal?.addEventListener('abort', onAbort, { once: true });
-    creq.once('socket', (sock) => {
-      const connected = () => {
-        ex.remote = sock.remoteAddress;
-        clearTimeout(watchdog);
-        watchdog = setTimeout(
-          () => ex.kill(fail('timeout', `${url}: nothing received for ${o.idleTimeoutMs} ms`, true)),
-          o.idleTimeoutMs,
-        );
-      };
-      if (sock.connecting) sock.once('connect', connected);
-      else connected();
-    });
-    creq.once('close', () => {
-      clearTimeout(watchdog);
-      req.signal?.removeEventListener('abort', onAbort);
-    });
-    // `on`, not `once`: a request destroyed after its response may emit again.
-    creq.on('error', (err) => reject(ex.why ?? classify(err, url)));
-    creq.once('response', (res) => {
-      ex.res = res;
-      watchdog.refresh();
-      resolve(ex);
-    });
-    creq.end();
-  });
-}
-
-/** Our deadline's too-slow, or a plain abort (the cache stopping or preempting the download). */
-function abortReason(signal: AbortSignal): MediaFetchError {
-  return signal.reason instanceof MediaFetchError ? signal.reason : fail('aborted', 'aborted', true);
-}
-
-function forbidden(o: Required<HttpFetcherOptions>, ip: string, url: string): MediaFetchError | undefined {
-  const cls = o.classifyAddress(ip);
-  if (!FORBIDDEN_AFTER_PUBLIC.has(cls)) return undefined;
-  return fail('redirect', `${url}: a redirect from a public host leads to ${ip} (${cls}); refused`, false);
-}
-
-/** dns.lookup for the connection itself, refusing a forbidden answer (no second resolution to race). */
-function guardedLookup(o: Required<HttpFetcherOptions>, url: string): LookupFunction {
-  return ((
-    hostname: string,
-    options: { all?: boolean },
-    callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
-  ) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, '');
-      const bad = addresses.map((a) => forbidden(o, a.address, url)).find((e) => e !== undefined);
-      if (bad) return callback(bad, '');
-      if (options.all) return callback(null, addresses);
-      const first = addresses[0]!;
-      callback(null, first.address, first.family);
-    });
-  }) as LookupFunction;
-}
-
 /** Anything not classified on the way is the local file system (open, write, fsync, rename). */
 function diskError(err: unknown, req: FetchRequest): MediaFetchError {
   const code = (err as NodeJS.ErrnoException).code;
   // A full disk may empty (eviction, logs rotated); an I/O error may be a dying SD card: both retried.
   return fail(code === 'ENOSPC' ? 'disk-full' : 'disk', `${req.sha256}: ${(err as Error).message}`, true, err);
-}
-
-function classify(err: unknown, url: string): MediaFetchError {
-  if (err instanceof MediaFetchError) return err;
-  const code = (err as NodeJS.ErrnoException).code ?? 'error';
-  const reason = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'dns' : 'network';
-  return fail(reason, `${url}: ${(err as Error).message}`, true, err);
 }
 
 /**

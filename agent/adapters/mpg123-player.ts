@@ -28,6 +28,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { LoaError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { PlayEnd, Player, PlayerSession, PlayRequest } from './player.js';
 import { Pacer, type PcmFormat } from './mpg123-pacer.js';
 
@@ -52,8 +53,10 @@ export interface Mpg123Options {
   /** After QUIT, SIGKILL if the process is still there (default 100 ms; stop target is 200 ms). */
   stopGraceMs?: number;
   log?: Logger;
-  /** Wall clock for timestamps (default Date.now). */
+  /** Wall clock for timestamps (default: the clock's now()). */
   now?: () => number;
+  /** Monotonic time and the session's timers (start/stall checks, kill grace); default the system clock. */
+  clock?: Clock;
 }
 
 /** A session with the process id exposed, for benchmarks and the orphan test. */
@@ -87,7 +90,8 @@ class Session implements Mpg123Session {
   private readonly paced: Pacer | null;
   private readonly pending: string[];
   private readonly isStream: boolean;
-  private readonly spawnedMono = performance.now();
+  private readonly clock: Clock;
+  private readonly spawnedMono: number;
   private startedAt: number | null = null;
   private lastProgress = 0;
   private outcome: { reason: PlayEnd['reason']; message: string; code: ErrorCode } | null = null;
@@ -98,15 +102,17 @@ class Session implements Mpg123Session {
   private tail: string[] = [];
   private lineBuf = '';
   private track = { name: '', audio: false, error: '' };
-  private readonly watchdog: NodeJS.Timeout;
-  private killTimer: NodeJS.Timeout | undefined;
+  private readonly watchdog: TimerHandle;
+  private killTimer: TimerHandle | undefined;
   private exitWaiters: (() => void)[] = [];
 
   constructor(
     private readonly o: Mpg123Options,
     req: PlayRequest,
   ) {
-    this.now = o.now ?? Date.now;
+    this.clock = o.clock ?? systemClock;
+    this.now = o.now ?? (() => this.clock.now());
+    this.spawnedMono = this.clock.monoMs();
     this.started = new Promise((res, rej) => ((this.resolveStarted = res), (this.rejectStarted = rej)));
     // The coordinator may await only `ended`: a rejected `started` must not crash the agent.
     this.started.catch(() => {});
@@ -132,7 +138,7 @@ class Session implements Mpg123Session {
     this.proc.stderr!.setEncoding('utf8');
     this.proc.stderr!.on('data', (s: string) => this.onStderr(s));
     this.proc.stderr!.on('close', () => ((this.stderrDone = true), this.maybeEnded()));
-    this.watchdog = setInterval(() => this.checkProgress(), 200);
+    this.watchdog = this.clock.setInterval(() => this.checkProgress(), 200);
 
     const bad = this.validate(req);
     if (bad) {
@@ -247,7 +253,7 @@ class Session implements Mpg123Session {
   }
 
   private onAudio(): void {
-    this.lastProgress = performance.now();
+    this.lastProgress = this.clock.monoMs();
     // At the natural end the pacer may still be taking its very first PCM: a short file is
     // decoded in milliseconds, so `@P 0` can arrive before the first audio goes out.
     if (this.startedAt !== null || (this.outcome && !this.endingNaturally)) return;
@@ -258,7 +264,7 @@ class Session implements Mpg123Session {
 
   private checkProgress(): void {
     if (this.outcome) return;
-    const t = performance.now();
+    const t = this.clock.monoMs();
     const startMs = this.o.startTimeoutMs ?? 10_000;
     const stallMs = this.o.stallTimeoutMs ?? 5_000;
     if (this.startedAt === null && t - this.spawnedMono > startMs) this.fail(`no audio within ${startMs} ms`);
@@ -277,16 +283,16 @@ class Session implements Mpg123Session {
 
   /** Ask mpg123 to go (STOP drops what the card holds, QUIT exits), then make sure it does. */
   private shutdown(graceMs: number): void {
-    clearInterval(this.watchdog);
+    this.clock.clearInterval(this.watchdog);
     if (!this.endingNaturally) {
       this.paced?.discard();
       this.send('STOP\n');
     }
     this.send('QUIT\n');
     this.proc.stdin!.end();
-    clearTimeout(this.killTimer);
+    this.clock.clearTimeout(this.killTimer);
     if (!this.exit && this.proc.pid !== undefined) {
-      this.killTimer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+      this.killTimer = this.clock.setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
     }
     const o = this.outcome!;
     // A stream may come back; a file that did not decode will not, nor a missing binary.
@@ -312,11 +318,11 @@ class Session implements Mpg123Session {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exit) return;
     this.exit = { code, signal, at: this.now() };
-    clearTimeout(this.killTimer);
-    clearInterval(this.watchdog);
+    this.clock.clearTimeout(this.killTimer);
+    this.clock.clearInterval(this.watchdog);
     for (const w of this.exitWaiters.splice(0)) w();
     // stderr may be held open by a grandchild (mpg123 runs curl/wget for https): don't wait on it.
-    setTimeout(() => ((this.stderrDone = true), this.maybeEnded()), 200).unref();
+    this.clock.setTimeout(() => ((this.stderrDone = true), this.maybeEnded()), 200, { unref: true });
     this.maybeEnded();
   }
 

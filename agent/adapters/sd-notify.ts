@@ -18,6 +18,7 @@
 //   no-op with `enabled: false` and spawns nothing.
 import { spawn } from 'node:child_process';
 import type { Logger } from '../log.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 
 export interface Notifier {
   /** NOTIFY_SOCKET was set: messages are sent. */
@@ -52,6 +53,8 @@ export interface NotifierOptions {
    */
   unsetEnvironment?: boolean;
   log: Logger;
+  /** The helper's timeout runs on this clock (default the system clock; tests step a ManualClock). */
+  clock?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
 }
 
 /** The longest STATUS= we send; systemctl status shows one line. */
@@ -77,6 +80,7 @@ export function createNotifier(o: NotifierOptions): Notifier {
 
   const bin = o.bin ?? 'systemd-notify';
   const timeoutMs = o.timeoutMs ?? 10_000;
+  const clock = o.clock ?? systemClock;
   let next: Batch = { assignments: new Map(), done: [] };
   let busy = false; // a helper runs, or a send is scheduled for the next turn of the loop
   let idleWaiters: (() => void)[] = [];
@@ -129,11 +133,11 @@ export function createNotifier(o: NotifierOptions): Notifier {
     return new Promise((resolve) => {
       let settled = false;
       let stderr = '';
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       const finish = (failure: string | null) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         resolve(failure);
       };
       let child;
@@ -143,11 +147,14 @@ export function createNotifier(o: NotifierOptions): Notifier {
         finish(`cannot run ${bin}: ${(err as Error).message}`);
         return;
       }
-      timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        finish(`${bin} did not finish within ${timeoutMs} ms`);
-      }, timeoutMs);
-      timer.unref();
+      timer = clock.setTimeout(
+        () => {
+          child.kill('SIGKILL');
+          finish(`${bin} did not finish within ${timeoutMs} ms`);
+        },
+        timeoutMs,
+        { unref: true },
+      );
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (s: string) => {
         if (stderr.length < 500) stderr += s;

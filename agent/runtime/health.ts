@@ -15,7 +15,7 @@
 // - STATUS= is sent only when the line changes: the caller's summary while healthy,
 //   "UNHEALTHY: <reasons>" otherwise, so `systemctl status loa-agent` says why.
 import type { LinkLoopState } from '../adapters/mqtt-link.js';
-import type { Clock } from '../adapters/clock.js';
+import type { Clock, TimerHandle } from '../adapters/clock.js';
 import { systemClock } from '../adapters/clock.js';
 import type { Notifier } from '../adapters/sd-notify.js';
 import type { Logger } from '../log.js';
@@ -36,7 +36,8 @@ export interface HealthWatchdogDeps {
   probes: readonly Probe[];
   /** One-line STATUS= while healthy, e.g. "idle, 2 schedules, next morning-news 06:30, mqtt up, outbox 0". */
   summary?: () => string;
-  clock?: Pick<Clock, 'monoMs'>;
+  /** The interval's clock (default the system clock; tests step a ManualClock). */
+  clock?: Pick<Clock, 'monoMs' | 'setInterval' | 'clearInterval'>;
   log: Logger;
 }
 
@@ -47,7 +48,7 @@ export interface HealthReport {
 }
 
 export class HealthWatchdog {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private lastStatus: string | undefined;
   private lastProblems = '';
   private pings = 0;
@@ -58,14 +59,13 @@ export class HealthWatchdog {
   start(): void {
     if (this.timer) return;
     for (const p of this.d.probes) p.start?.();
-    this.timer = setInterval(() => this.tick(), this.d.intervalMs);
     // The agent's own services keep the process alive; the watchdog must not.
-    this.timer.unref();
+    this.timer = (this.d.clock ?? systemClock).setInterval(() => this.tick(), this.d.intervalMs, { unref: true });
     this.tick();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    (this.d.clock ?? systemClock).clearInterval(this.timer);
     this.timer = undefined;
     for (const p of this.d.probes) p.stop?.();
   }
@@ -135,18 +135,17 @@ const mono = (clock?: Pick<Clock, 'monoMs'>) => clock ?? systemClock;
  * after a long block still sees it), then starts a new window.
  */
 export function eventLoopLagProbe(
-  o: { maxLagMs?: number; sampleMs?: number; clock?: Pick<Clock, 'monoMs'> } = {},
+  o: { maxLagMs?: number; sampleMs?: number; clock?: Pick<Clock, 'monoMs' | 'setTimeout' | 'clearTimeout'> } = {},
 ): Probe {
   const maxLagMs = o.maxLagMs ?? 5000;
   const sampleMs = o.sampleMs ?? 500;
-  const clock = mono(o.clock);
-  let timer: NodeJS.Timeout | undefined;
+  const clock = o.clock ?? systemClock;
+  let timer: TimerHandle | undefined;
   let due = 0;
   let worst = 0;
   const arm = () => {
     due = clock.monoMs() + sampleMs;
-    timer = setTimeout(sample, sampleMs);
-    timer.unref();
+    timer = clock.setTimeout(sample, sampleMs, { unref: true });
   };
   const sample = () => {
     worst = Math.max(worst, clock.monoMs() - due);
@@ -158,7 +157,7 @@ export function eventLoopLagProbe(
       if (timer === undefined) arm();
     },
     stop() {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       timer = undefined;
     },
     check() {

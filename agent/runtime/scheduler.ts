@@ -23,66 +23,17 @@
 //   lower bound if later) it is `play.skipped` with `clock`. When the clock is trusted
 //   again (NTP set it, usually with a jump), a held occurrence still ahead plays on time
 //   and one within its grace plays late. The ledger keeps any of them from firing twice.
-import type { Clock, TimerHandle } from '../adapters/clock.js';
-import type { LedgerStore } from '../adapters/ledger-store.js';
-import type { EventSink } from '../../contract/events.js';
-import type { Logger } from '../log.js';
+//
+// What it drives and needs (its deps) is in scheduler-ports.ts; closing what a crash left
+// `started` is in interrupted-by-restart.ts. Both are re-exported here for its users.
+import type { TimerHandle } from '../adapters/clock.js';
 import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../domain/occurrences.js';
 import { corroboratedNow, TRUSTED, type ClockVerdict } from '../domain/clock-trust.js';
 import { seriesFields } from '../domain/repeat.js';
+import type { SchedulerDeps } from './scheduler-ports.js';
 
-/** What the scheduler drives: the playback coordinator (runtime/playback.ts) on the real player and board. */
-export interface Playback {
-  /** The amplifier warm-up moment for `occ` has come (start - warmUpMs). */
-  prepare(occ: Occurrence): void;
-  /** Start `occ` now. The playback arbitrates, writes the ledger and emits play.* events. */
-  fire(occ: Occurrence, lateMs: number): void;
-}
-
-export interface CheckpointStore {
-  get(): number | undefined;
-  /**
-   * Occurrences are handled through `ms`. `durable`: write it to disk now (an occurrence
-   * was handled); otherwise the store may keep it in memory for a while (adapters/meta-store.ts).
-   */
-  set(ms: number, durable?: boolean): void;
-  /** Write what is in memory (a clean stop). */
-  flush?(): void;
-}
-
-export interface SchedulerDeps {
-  clock: Clock;
-  log: Logger;
-  docs: () => readonly DocInForce[];
-  ledger: LedgerStore;
-  events: EventSink;
-  playback: Playback;
-  /** Is every media file of this occurrence verified in the cache? */
-  mediaReady: (occ: Occurrence) => boolean;
-  checkpoint: CheckpointStore;
-  warmUpMs: number;
-  graceMs: number;
-  /** How far ahead occurrences are planned (and re-planned when it slides). */
-  horizonMs?: number;
-  /** How far back, after downtime, occurrences are still reported as missed. */
-  lookbackMs?: number;
-  maxSleepMs?: number;
-  jumpThresholdMs?: number;
-  /** Called after each firing or skip, and on re-plan (heartbeat kick). */
-  onChange?: () => void;
-  /** Called with the documents in force whenever the plan is recomputed (cache needs). */
-  onReplan?: (docs: readonly DocInForce[]) => void;
-  /** May occurrences fire on the wall clock now? Default: always (runtime/clock-watch.ts decides in the agent). */
-  clockHold?: () => ClockVerdict;
-  /** The wall clock jumped (the clock watch asks its sources again). */
-  onJump?: () => void;
-  /** Occurrences not from documents: the repeats of `play` commands (runtime/repeats.ts). */
-  series?: (window: { from: number; to: number }) => Iterable<Occurrence>;
-  /** Is this occurrence cancelled (a `cancel` command)? It is then neither planned nor fired. */
-  cancelled?: (occ: Occurrence) => boolean;
-  /** Longest slice of planning work between yields to the event loop (default 4 ms: it shares its loop turn with the accept that asked for it, whose verification and fsyncs come first). */
-  sliceMs?: number;
-}
+export type { CheckpointStore, Playback, SchedulerDeps } from './scheduler-ports.js';
+export { closeInterruptedByRestart } from './interrupted-by-restart.js';
 
 const HOUR = 3_600_000;
 
@@ -414,54 +365,4 @@ export class Scheduler {
     if (first && corroboratedNow(now, hold) - first.start > this.d.graceMs) at = now;
     this.timer = this.d.clock.setTimeout(() => this.wake(), Math.max(0, at - now));
   }
-}
-
-/**
- * After a crash or kill -9 mid-play, the ledger still says `started`: close each such
- * occurrence with `play.interrupted` / `agent-restart`. The agent cannot know when the
- * sound stopped; `lastAliveMs` (the scheduler's last checkpoint, at most maxSleepMs
- * old) bounds it, so playedMs is an estimate from below.
- */
-export function closeInterruptedByRestart(
-  d: { ledger: LedgerStore; events: EventSink; log: Logger },
-  lastAliveMs: number | undefined,
-  now: number,
-): number {
-  const rows = d.ledger.unfinished();
-  for (const r of rows) {
-    let detail: {
-      startedAt?: number;
-      lateMs?: number;
-      docVersion?: number;
-      source?: string;
-      priority?: number;
-      repeat?: number;
-      capId?: string;
-    } = {};
-    try {
-      detail = JSON.parse(r.detail ?? '{}') as typeof detail;
-    } catch {
-      // keep the defaults: an unreadable detail must not stop the report
-    }
-    const startedAt = detail.startedAt ?? Date.parse(r.occurrence);
-    const playedMs = Math.max(0, (lastAliveMs ?? startedAt) - startedAt);
-    d.ledger.set({ ...r, state: 'interrupted', detail: 'agent-restart' }, now);
-    d.events.emit('play.interrupted', {
-      itemId: r.itemId,
-      docId: r.docId,
-      docVersion: detail.docVersion ?? null,
-      occurrence: r.occurrence,
-      lateMs: detail.lateMs ?? 0,
-      source: (detail.source ?? 'file') as 'file',
-      priority: detail.priority ?? 50,
-      playedMs,
-      reason: 'agent-restart',
-      ...seriesFields(detail),
-    });
-    d.log.warn(
-      { itemId: r.itemId, occurrence: r.occurrence, playedMs },
-      'occurrence was interrupted by an agent restart',
-    );
-  }
-  return rows.length;
 }

@@ -1,8 +1,10 @@
 // A scriptable Player for pure logic tests of the playback coordinator: each play() follows
 // a script (audio after N ms, end after M ms, fail with message X, before or after audio).
-// Timers are plain setTimeout, so node:test's mock.timers can drive them. It passes the
-// same contract as the real adapter (test/contract/player.contract.ts).
+// Time comes from the injected clock (the agent's Clock port; a test gives it the
+// ManualClock of test/fakes/manual-clock.ts, the contract test the system clock). It
+// passes the same contract as the real adapter (test/contract/player.contract.ts).
 import { LoaError } from '../../agent/errors.js';
+import { systemClock, type Clock, type TimerHandle } from '../../agent/adapters/clock.js';
 import type { PlayEnd, Player, PlayerSession, PlayRequest } from '../../agent/adapters/player.js';
 
 export interface FakeScript {
@@ -30,7 +32,8 @@ export interface FakePlay {
 
 export interface FakePlayerOptions {
   kind?: Player['kind'];
-  now?: () => number;
+  /** Where now() and the script's timers come from (default: the system clock). */
+  clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
   /** The script for a play() that no queued script claims (default: plays until stopped). */
   script?: (req: PlayRequest, index: number) => FakeScript;
 }
@@ -58,8 +61,9 @@ export class FakePlayer implements Player {
 
   play(req: PlayRequest): PlayerSession {
     const script = this.queued.shift() ?? this.opts.script?.(req, this.plays.length) ?? {};
-    const now = this.opts.now ?? Date.now;
-    const timers: NodeJS.Timeout[] = [];
+    const clock = this.opts.clock ?? systemClock;
+    const now = () => clock.now();
+    const timers: TimerHandle[] = [];
     let resolveStarted!: (t: number) => void;
     let rejectStarted!: (e: Error) => void;
     let resolveEnded!: (e: PlayEnd) => void;
@@ -77,7 +81,7 @@ export class FakePlayer implements Player {
 
     const finish = (reason: PlayEnd['reason'], message: string) => {
       if (rec.end) return;
-      timers.forEach(clearTimeout);
+      timers.forEach((h) => clock.clearTimeout(h));
       if (rec.startedAt === null) rejectStarted(new LoaError('PLAYER_FAILED', message));
       rec.end = {
         reason,
@@ -89,7 +93,7 @@ export class FakePlayer implements Player {
       };
       resolveEnded(rec.end);
     };
-    const after = (ms: number, fn: () => void) => timers.push(setTimeout(fn, Math.max(0, ms)));
+    const after = (ms: number, fn: () => void) => timers.push(clock.setTimeout(fn, Math.max(0, ms)));
 
     if (script.fail !== undefined && script.failAfterMs === undefined) {
       after(script.startAfterMs ?? 0, () => finish('failed', script.fail!));
@@ -111,7 +115,7 @@ export class FakePlayer implements Player {
       },
       stop: async () => {
         rec.stopCalls++;
-        if (!rec.end && script.stopDelayMs) await new Promise((r) => setTimeout(r, script.stopDelayMs));
+        if (!rec.end && script.stopDelayMs) await new Promise<void>((r) => clock.setTimeout(r, script.stopDelayMs!));
         finish('stopped', 'stopped');
       },
     };

@@ -7,7 +7,15 @@
 //   settle after each timer, for services whose timers start async work that re-arms.
 // - jumpWall(ms) moves the wall clock alone (an NTP correction): timers, like Node's,
 //   run on the monotonic clock and do not notice.
+// - run(promise) and until(cond) drive the clock from timer to timer, settling I/O in
+//   between, until the promise settles or the condition holds: a test waits for the
+//   event it needs, and time moves only as far as the code under test asks.
+//
+// This is the one fake of time in the tests. ManualTimers (below) is the same clock seen
+// through the firmware bridge's Timers port (firmware-bridge/timers.ts), whose handles
+// and monotonic now() differ in shape only.
 import type { Clock, TimerHandle, TimerOptions } from '../../agent/adapters/clock.js';
+import type { Timers, TimerHandle as BridgeTimerHandle } from '../../firmware-bridge/timers.js';
 
 interface Timer {
   id: number;
@@ -87,6 +95,14 @@ export class ManualClock implements Clock {
     return this.mono - start;
   }
 
+  /**
+   * The event loop was busy for `ms`: both clocks move, and the timers that fell due meanwhile
+   * have not run; they run late, at the next advance/tickAsync (advance(0) runs them now).
+   */
+  block(ms: number): void {
+    this.step(this.mono + Math.max(0, ms));
+  }
+
   /** The wall clock jumps by `ms` (negative: backwards); the monotonic clock and the timers do not move. */
   jumpWall(ms: number): void {
     this.wall += ms;
@@ -105,6 +121,45 @@ export class ManualClock implements Clock {
   /** Pending timers that would keep a real process alive. */
   get pendingRef(): number {
     return [...this.timers.values()].filter((t) => !t.unref).length;
+  }
+
+  /**
+   * Drive the clock until `p` settles: settle I/O, then step to the next timer, and so
+   * on. Fails when nothing is pending and `p` is still open (it waits for something no
+   * timer will bring) or when `limitMs` of clock time pass. Returns what `p` gives.
+   */
+  async run<T>(p: Promise<T>, limitMs = 600_000, what = 'the promise'): Promise<T> {
+    let done = false;
+    const settled = p.then(
+      (v) => ((done = true), v),
+      (e: unknown) => {
+        done = true;
+        throw e;
+      },
+    );
+    settled.catch(() => {}); // observed below; keeps an early rejection from being unhandled
+    await this.drive(() => done, limitMs, what);
+    return settled;
+  }
+
+  /** Drive the clock (as run() does) until `cond()` holds; returns the clock time it took, in ms. */
+  async until(cond: () => boolean, limitMs = 600_000, what = 'the condition'): Promise<number> {
+    return this.drive(cond, limitMs, what);
+  }
+
+  private async drive(cond: () => boolean, limitMs: number, what: string): Promise<number> {
+    const start = this.mono;
+    const end = start + limitMs;
+    for (;;) {
+      await settle();
+      if (cond()) return this.mono - start;
+      const t = this.nextDue(end);
+      if (!t) {
+        const why = this.timers.size === 0 ? 'no timer pending' : `nothing due within ${limitMs} ms`;
+        throw new Error(`manual clock: ${why} while waiting for ${what}`);
+      }
+      this.fire(t);
+    }
   }
 
   /** Monotonic ms until the next timer, or undefined when none is pending. */
@@ -146,4 +201,44 @@ export class ManualClock implements Clock {
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/**
+ * A ManualClock seen through the firmware bridge's Timers port: handles are `{ id }`,
+ * now() is the monotonic clock, and pending() counts only the timers armed through this
+ * view (so a test can check that the bridge, sharing a clock with the board, cleaned up).
+ */
+export class ManualTimers implements Timers {
+  private readonly mine = new Set<number>();
+
+  constructor(readonly clock: ManualClock = new ManualClock()) {}
+
+  setTimeout(fn: () => void, ms: number): BridgeTimerHandle {
+    const h = this.clock.setTimeout(() => {
+      this.mine.delete(id);
+      fn();
+    }, ms);
+    const id = h as unknown as number;
+    this.mine.add(id);
+    return { id };
+  }
+
+  clearTimeout(h: BridgeTimerHandle | undefined): void {
+    if (!h) return;
+    this.clock.clearTimeout(h.id as unknown as TimerHandle);
+    this.mine.delete(h.id);
+  }
+
+  now(): number {
+    return this.clock.monoMs();
+  }
+
+  pending(): number {
+    return this.mine.size;
+  }
+
+  /** Step the shared clock (see ManualClock.advance). */
+  advance(ms: number): void {
+    this.clock.advance(ms);
+  }
 }

@@ -49,7 +49,7 @@ export async function repeatRig(
   const playback = new PlaybackCoordinator({
     clock,
     board,
-    player: new FakePlayer({ now: () => clock.now() }),
+    player: new FakePlayer({ clock }),
     ledger,
     events: outbox,
     log,

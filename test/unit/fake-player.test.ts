@@ -8,6 +8,7 @@ import { FakePlayer } from '../fakes/fake-player.js';
 import { createStandInPlayer } from '../../agent/adapters/standin-player.js';
 import { LoaError } from '../../agent/errors.js';
 import { tempDir } from '../helpers/tmp.js';
+import { ManualClock } from '../fakes/manual-clock.js';
 
 const dir = tempDir('fake-player');
 const goodFile = join(dir, 'good.mp3');
@@ -44,18 +45,18 @@ test('stand-in: a file session lasts what durationFor says; kind is stand-in', a
   assert.ok(end.at - at >= 390 && end.at - at < 2000, `played ${end.at - at} ms`);
 });
 
-test('fake: scripts run in order with mocked timers', async (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
-  const fake = new FakePlayer().queue(
+test('fake: scripts run in order on the manual clock', async () => {
+  const clock = new ManualClock({ now: 0 });
+  const fake = new FakePlayer({ clock }).queue(
     { startAfterMs: 100, endAfterMs: 1000 },
     { startAfterMs: 50, fail: 'connection refused' },
     { startAfterMs: 10, fail: 'went silent', failAfterMs: 200 },
   );
 
   const a = fake.play({ source: { kind: 'file', paths: ['/a.mp3'] }, volume: 50 });
-  t.mock.timers.tick(100);
+  clock.advance(100);
   assert.equal(await a.started, 100);
-  t.mock.timers.tick(1000);
+  clock.advance(1000);
   assert.deepEqual(await a.ended, {
     reason: 'end',
     at: 1100,
@@ -66,14 +67,14 @@ test('fake: scripts run in order with mocked timers', async (t) => {
   });
 
   const b = fake.play({ source: { kind: 'stream', url: 'http://x/' }, volume: 50 });
-  t.mock.timers.tick(50);
+  clock.advance(50);
   await assert.rejects(b.started, (e: unknown) => e instanceof LoaError && e.message === 'connection refused');
   assert.equal((await b.ended).reason, 'failed');
 
   const c = fake.play({ source: { kind: 'stream', url: 'http://y/' }, volume: 50 });
-  t.mock.timers.tick(10);
+  clock.advance(10);
   await c.started;
-  t.mock.timers.tick(200);
+  clock.advance(200);
   const end = await c.ended;
   assert.equal(end.reason, 'failed');
   assert.equal(end.message, 'went silent');

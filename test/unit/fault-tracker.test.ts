@@ -3,15 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FaultTracker, type FaultReport } from '../../agent/domain/fault-tracker.js';
-import { ManualTimers } from '../../firmware-bridge/timers.js';
+import { ManualClock } from '../fakes/manual-clock.js';
 
 function rig(recoverMs = 30_000) {
-  const timers = new ManualTimers();
+  const timers = new ManualClock();
   const out: [string, FaultReport][] = [];
   const t = new FaultTracker({
     recoverMs,
     report: (type, f) => out.push([type, f]),
-    timers: { setTimeout: (fn, ms) => timers.setTimeout(fn, ms), clearTimeout: (h) => timers.clearTimeout(h as never) },
+    timers,
   });
   const door = (active: boolean) =>
     t.set({ component: 'door', code: 'door_open', active, message: active ? 'open' : 'closed' });

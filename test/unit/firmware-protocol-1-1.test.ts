@@ -1,14 +1,14 @@
 // The host against the board model on every point PROTOCOL.md 1.1 settles (its §9
-// checklist names these tests). In-process over PassThrough pairs, real timers, with a
+// checklist names these tests). In-process over PassThrough pairs, one ManualClock for
+// board and bridge (driven by run()/until(), stepped by tickAsync(); no sleep), with a
 // board speaking 1.1 or 1.0 (`minor: 0`). Each test fails on the host of 1.0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Duplex, PassThrough } from 'node:stream';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BoardModel, type BoardModelDeps } from '../../firmware-bridge/board-model.js';
 import { BoardErrorReply, FirmwareBridge, type BridgeDeps } from '../../firmware-bridge/bridge.js';
-import { ManualTimers, systemTimers } from '../../firmware-bridge/timers.js';
+import { ManualClock, ManualTimers } from '../fakes/manual-clock.js';
 import { encodeFrame, type Frame } from '../../firmware-bridge/frame.js';
 import { FrameParser } from '../../firmware-bridge/parser.js';
 import {
@@ -23,14 +23,15 @@ import { judge } from '../../firmware-bridge/reconcile.js';
 const PING_MS = 150;
 
 function rig(board: Partial<Omit<BoardModelDeps, 'timers' | 'send'>> = {}, opts: Partial<BridgeDeps> = {}) {
+  const clock = new ManualClock();
   let toHost: PassThrough | undefined;
   const model = new BoardModel({
-    timers: systemTimers(),
+    timers: new ManualTimers(clock),
     ...board,
     send: (b) => void (toHost && !toHost.destroyed && toHost.write(b)),
   });
   let opens = 0;
-  const timers = systemTimers();
+  const timers = new ManualTimers(clock);
   const bridge = new FirmwareBridge({
     timers,
     pingMs: PING_MS,
@@ -54,24 +55,20 @@ function rig(board: Partial<Omit<BoardModelDeps, 'timers' | 'send'>> = {}, opts:
     bridge,
     events,
     warnings,
+    clock,
+    /** Drive the clock until `p` settles (see ManualClock.run). */
+    run: <T>(p: Promise<T>) => clock.run(p),
+    /** Drive the clock until `cond()` holds, failing after `ms` of clock time; returns the clock ms it took. */
+    until: (cond: () => boolean, ms: number, what: string) => clock.until(cond, ms, what),
     opens: () => opens,
     /** Bytes on the board's TX line, as if the board sent them. */
     inject: (b: Buffer) => toHost?.write(b),
     async close() {
-      await bridge.stop();
+      await clock.run(bridge.stop());
       model.stop();
       assert.equal(timers.pending(), 0, 'bridge left timers behind');
     },
   };
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<number> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-  return Date.now() - t0;
 }
 
 const onAir = (m: BoardModel) => {
@@ -80,10 +77,10 @@ const onAir = (m: BoardModel) => {
 };
 
 async function fmOnAir(r: ReturnType<typeof rig>): Promise<void> {
-  await r.bridge.start();
-  await r.bridge.selectInput('fm');
-  await r.bridge.fmTune(9850);
-  assert.equal(await r.bridge.setAmp(true), true);
+  await r.run(r.bridge.start());
+  await r.run(r.bridge.selectInput('fm'));
+  await r.run(r.bridge.fmTune(9850));
+  assert.equal(await r.run(r.bridge.setAmp(true)), true);
   assert.ok(onAir(r.model));
 }
 
@@ -93,13 +90,13 @@ for (const minor of [1, 0]) {
     await fmOnAir(r);
     const resets: number[] = [];
     r.bridge.on('reset', (v) => resets.push(v.bootCount));
-    await sleep(1200); // the 1.0 check compares uptimes in whole seconds
+    await r.clock.tickAsync(1200); // the 1.0 check compares uptimes in whole seconds
     assert.equal(r.model.state().lastEventSeq, 1, 'the host has seen event SEQ 1 (BOOT) already');
     r.model.loseBoot(1);
     r.model.reset('brown-out');
     assert.equal(r.model.state().lastEventSeq, 1, 'after the reset: SEQ 1 again, nothing for SEQs to tell');
     assert.equal(r.model.state().amp, false);
-    const ms = await until(() => onAir(r.model), 3000, 'amp, input, tuner and watchdog re-applied');
+    const ms = await r.until(() => onAir(r.model), 3000, 'amp, input, tuner and watchdog re-applied');
     assert.ok(ms < 2 * PING_MS + 500, `repaired in ${ms} ms, within one ping period (${PING_MS} ms) and the repair`);
     assert.deepEqual(resets, [42], 'reported as a reset, with the new boot counter');
     assert.equal(r.bridge.stats().resets, 1);
@@ -114,9 +111,9 @@ test('a 1.0 board reset within the same second of uptime (not smaller): the drif
   const reset = once(r.bridge, 'reset');
   r.model.loseBoot(1);
   r.model.reset('mcu-watchdog'); // uptime 0 s before and after
-  const [v] = await reset;
+  const [v] = await r.run(reset);
   assert.deepEqual([v.bootCount, v.resetReason], [9, 'mcu-watchdog']);
-  await until(() => onAir(r.model), 3000, 'state re-applied');
+  await r.until(() => onAir(r.model), 3000, 'state re-applied');
   await r.close();
 });
 
@@ -128,8 +125,8 @@ test('drift: an amplifier fault whose events were both lost leaves the amp off; 
   r.model.ampFault(null); // AMP_FAULT 0 lost
   r.model.silence(false);
   const drift = once(r.bridge, 'drift');
-  await until(() => r.model.state().amp, 3000, 'amp back on');
-  assert.match((await drift)[0].join(), /amp off, wanted on/);
+  await r.until(() => r.model.state().amp, 3000, 'amp back on');
+  assert.match((await r.run(drift))[0].join(), /amp off, wanted on/);
   assert.equal(r.bridge.stats().resets, 0, 'drift is not a reset');
   await r.close();
 });
@@ -138,12 +135,12 @@ test('a 1.0 board that latches AMP_FAULT until SET_AMP 0: the host clears the la
   const r = rig({ minor: 0, ampFaultLatch: true });
   await fmOnAir(r);
   r.model.ampFault('overcurrent');
-  await until(() => r.events.some((e) => e.event === 'amp-fault' && e.fault), 2000, 'fault event');
-  await assert.rejects(r.bridge.setAmp(true), /hw_fault/);
-  await sleep(3 * PING_MS);
+  await r.until(() => r.events.some((e) => e.event === 'amp-fault' && e.fault), 2000, 'fault event');
+  await assert.rejects(r.run(r.bridge.setAmp(true)), /hw_fault/);
+  await r.clock.tickAsync(3 * PING_MS);
   assert.equal(r.model.state().amp, false, 'refused while the cause is there');
   r.model.ampFault(null);
-  await until(() => r.model.state().amp, 3000, 'amp on after the latch cleared');
+  await r.until(() => r.model.state().amp, 3000, 'amp on after the latch cleared');
   assert.ok(
     r.events.some((e) => e.event === 'amp-fault' && !e.fault),
     'the latch cleared with its state-0 event',
@@ -153,34 +150,34 @@ test('a 1.0 board that latches AMP_FAULT until SET_AMP 0: the host clears the la
 
 test('duplicate replies: the second copy is counted and dropped, never taken for the next request', async () => {
   const r = rig({}, { pingMs: 60_000 });
-  await r.bridge.start();
+  await r.run(r.bridge.start());
   r.model.duplicateReplies(true);
   const before = r.model.log.length;
-  assert.equal(await r.bridge.setAmp(true), true);
-  assert.equal(await r.bridge.selectInput('line'), 'line');
-  const st = await r.bridge.request({ cmd: 'get-status' });
+  assert.equal(await r.run(r.bridge.setAmp(true)), true);
+  assert.equal(await r.run(r.bridge.selectInput('line')), 'line');
+  const st = await r.run(r.bridge.request({ cmd: 'get-status' }));
   assert.deepEqual([st.flags.ampOn, st.input], [true, 'line']);
   assert.deepEqual(
     r.model.log.slice(before).map((c) => c.cmd),
     ['set-amp', 'select-input', 'get-status'],
   );
-  await until(() => r.bridge.stats().lateReplies === 3, 1000, 'three copies counted');
+  await r.until(() => r.bridge.stats().lateReplies === 3, 1000, 'three copies counted');
   assert.equal(r.bridge.stats().retries, 0);
   await r.close();
 });
 
 test('a keep-alive is never retried: one PING per period, three missed in a row is no answer', async () => {
   const r = rig({}, { pingMs: 100 });
-  await r.bridge.start();
+  await r.run(r.bridge.start());
   await assert.rejects(
     (async () => {
       r.model.silence(true);
-      return r.bridge.request({ cmd: 'ping' });
+      return r.run(r.bridge.request({ cmd: 'ping' }));
     })(),
     (e: Error & { attempts?: number }) => e.attempts === 1,
   );
   const pingsBefore = r.model.log.filter((c) => c.cmd === 'ping').length;
-  await once(r.bridge, 'no-answer');
+  await r.run(once(r.bridge, 'no-answer'));
   const pings = r.model.log.filter((c) => c.cmd === 'ping').length - pingsBefore;
   assert.ok(pings >= 2 && pings <= 3, `${pings} keep-alive PINGs until no-answer, one per period, none retried`);
   r.model.silence(false);
@@ -189,15 +186,15 @@ test('a keep-alive is never retried: one PING per period, three missed in a row 
 
 test('BUSY answers a keep-alive: a long command in progress is not a missing board', async () => {
   const r = rig({}, { pingMs: 60, timeoutMs: { 'line-test': 40 } });
-  await r.bridge.start();
+  await r.run(r.bridge.start());
   let noAnswer = false;
   r.bridge.on('no-answer', () => (noAnswer = true));
   r.model.slow(1500); // the board takes 1.5 s over this command: BUSY meanwhile
-  await assert.rejects(r.bridge.request({ cmd: 'line-test' }), /no reply within 40 ms/);
+  await assert.rejects(r.run(r.bridge.request({ cmd: 'line-test' })), /no reply within 40 ms/);
   r.model.slow(0);
-  await sleep(1200);
+  await r.clock.tickAsync(1200);
   assert.equal(r.model.log.filter((c) => c.cmd === 'ping').length, 0, 'the PINGs met BUSY (never executed)');
-  await sleep(600);
+  await r.clock.tickAsync(600);
   assert.equal(noAnswer, false, 'BUSY counted as answered: no no-answer');
   assert.equal(r.bridge.connected, true);
   assert.equal(r.opens(), 1, 'never reopened');
@@ -206,12 +203,12 @@ test('BUSY answers a keep-alive: a long command in progress is not a missing boa
 
 test('a BOOT of version 1 from a mismatched board ends the mismatch at once, not at the 30 s recheck', async () => {
   const r = rig({ protocol: 2 });
-  await assert.rejects(r.bridge.start(), /protocol 2/);
+  await assert.rejects(r.run(r.bridge.start()), /protocol 2/);
   assert.equal(r.bridge.versionMismatch, true);
   const connected = once(r.bridge, 'connected');
   r.model.flash(1);
-  const ms = await until(() => r.bridge.connected && !r.bridge.versionMismatch, 3000, 'handshake after the v1 BOOT');
-  assert.equal((await connected)[0].protocol, 1);
+  const ms = await r.until(() => r.bridge.connected && !r.bridge.versionMismatch, 3000, 'handshake after the v1 BOOT');
+  assert.equal((await r.run(connected))[0].protocol, 1);
   assert.ok(ms < 2000, `${ms} ms`);
   assert.equal(r.opens(), 1, 'the port stayed open through the mismatch');
   await r.close();
@@ -219,10 +216,10 @@ test('a BOOT of version 1 from a mismatched board ends the mismatch at once, not
 
 test('a board frame of a foreign VER that is not frozen is counted and dropped, never taken as an event', async () => {
   const r = rig({}, { pingMs: 60_000 });
-  await r.bridge.start();
+  await r.run(r.bridge.start());
   r.inject(encodeFrame({ seq: 9, ...encodeEvent({ event: 'door', open: true }), version: 2 }));
   r.inject(encodeFrame({ seq: 10, ...encodeEvent({ event: 'door', open: true }), version: 1 }));
-  await until(() => r.events.some((e) => e.event === 'door'), 1000, 'the v1 event');
+  await r.until(() => r.events.some((e) => e.event === 'door'), 1000, 'the v1 event');
   assert.equal(r.events.filter((e) => e.event === 'door').length, 1);
   assert.equal(r.bridge.stats().foreignVersion, 1);
   await r.close();
@@ -230,36 +227,36 @@ test('a board frame of a foreign VER that is not frozen is counted and dropped, 
 
 test('the input the board confirmed is not selected again (a firmware muting on every select would clip the audio start)', async () => {
   const r = rig({}, { pingMs: 60_000 });
-  await r.bridge.start();
+  await r.run(r.bridge.start());
   const before = r.model.state().inputSwitches;
-  await r.bridge.selectInput('fm'); // warm-up
-  await r.bridge.setAmp(true);
-  await r.bridge.selectInput('fm'); // the audio instant
+  await r.run(r.bridge.selectInput('fm')); // warm-up
+  await r.run(r.bridge.setAmp(true));
+  await r.run(r.bridge.selectInput('fm')); // the audio instant
   assert.equal(r.model.log.filter((c) => c.cmd === 'select-input' && c.input === 'fm').length, 1);
   assert.equal(r.model.state().inputSwitches - before, 1);
   // Shutdown after playback already switched off: nothing more is sent.
-  await r.bridge.setAmp(false);
-  await r.bridge.selectInput('ip');
+  await r.run(r.bridge.setAmp(false));
+  await r.run(r.bridge.selectInput('ip'));
   const n = r.model.log.length;
-  await r.bridge.setAmp(false);
-  await r.bridge.selectInput('ip');
+  await r.run(r.bridge.setAmp(false));
+  await r.run(r.bridge.selectInput('ip'));
   assert.equal(r.model.log.length, n, 'SET_AMP 0 and SELECT_INPUT ip not sent twice');
   await r.close();
 });
 
 test('a 1.0 board: keep-alive is GET_STATUS; LINE_TEST is refused under a 6 s watchdog, allowed on 1.1', async () => {
   const old = rig({ minor: 0 }, { pingMs: 100, watchdogS: 3 });
-  await old.bridge.start();
+  await old.run(old.bridge.start());
   assert.equal(old.bridge.boardMinor, 0);
-  await sleep(350);
+  await old.clock.tickAsync(350);
   assert.ok(old.model.log.filter((c) => c.cmd === 'get-status').length >= 2, 'GET_STATUS every period');
   assert.equal(old.model.log.filter((c) => c.cmd === 'ping').length, 0);
-  await assert.rejects(old.bridge.request({ cmd: 'line-test' }), /line-test refused.*1\.0/);
+  await assert.rejects(old.run(old.bridge.request({ cmd: 'line-test' })), /line-test refused.*1\.0/);
   await old.close();
   const cur = rig({}, { pingMs: 100, watchdogS: 3 });
-  await cur.bridge.start();
+  await cur.run(cur.bridge.start());
   assert.equal(cur.bridge.boardMinor, 1);
-  assert.equal((await cur.bridge.request({ cmd: 'line-test' })).result, 'ok');
+  assert.equal((await cur.run(cur.bridge.request({ cmd: 'line-test' }))).result, 'ok');
   await cur.close();
 });
 
@@ -396,8 +393,8 @@ test('board: a command in progress holds the watchdog (a 2.5 s LINE_TEST against
 
 test('board: FM_STATUS with the tuner off answers zeros; a failed tuner NOT_READY', async () => {
   const r = rig({}, { pingMs: 60_000 });
-  await r.bridge.start();
-  assert.deepEqual(await r.bridge.request({ cmd: 'fm-status' }), {
+  await r.run(r.bridge.start());
+  assert.deepEqual(await r.run(r.bridge.request({ cmd: 'fm-status' })), {
     freq: 0,
     rssi: 0,
     snr: 0,
@@ -406,7 +403,7 @@ test('board: FM_STATUS with the tuner off answers zeros; a failed tuner NOT_READ
   });
   r.model.tuner(true);
   await assert.rejects(
-    r.bridge.request({ cmd: 'fm-status' }),
+    r.run(r.bridge.request({ cmd: 'fm-status' })),
     (e: unknown) => e instanceof BoardErrorReply && e.error.code === 'not_ready',
   );
   await r.close();
@@ -414,15 +411,18 @@ test('board: FM_STATUS with the tuner off answers zeros; a failed tuner NOT_READ
 
 test('a SET_AMP 0 that failed (BUSY) leaves the amplifier state unknown: the next SET_AMP 0 is sent, never skipped on a guess', async () => {
   const r = rig({}, { pingMs: 60_000, timeoutMs: { 'line-test': 40 } });
-  await r.bridge.start();
-  assert.equal(await r.bridge.setAmp(true), true);
+  await r.run(r.bridge.start());
+  assert.equal(await r.run(r.bridge.setAmp(true)), true);
   r.model.slow(1000);
-  await assert.rejects(r.bridge.request({ cmd: 'line-test' }), /no reply/);
-  await assert.rejects(r.bridge.setAmp(false), (e: unknown) => e instanceof BoardErrorReply && e.error.code === 'busy');
+  await assert.rejects(r.run(r.bridge.request({ cmd: 'line-test' })), /no reply/);
+  await assert.rejects(
+    r.run(r.bridge.setAmp(false)),
+    (e: unknown) => e instanceof BoardErrorReply && e.error.code === 'busy',
+  );
   r.model.slow(0);
-  await sleep(1000);
+  await r.clock.tickAsync(1000);
   assert.equal(r.model.state().amp, true, 'the board never took the SET_AMP 0');
-  assert.equal(await r.bridge.setAmp(false), false);
+  assert.equal(await r.run(r.bridge.setAmp(false)), false);
   assert.equal(r.model.state().amp, false, 'sent again, and taken');
   await r.close();
 });

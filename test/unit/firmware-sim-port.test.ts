@@ -5,10 +5,13 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { FirmwareBridge } from '../../firmware-bridge/bridge.js';
 import { simulatedBoard } from '../../firmware-bridge/sim-port.js';
+import { until } from '../helpers/wait.js';
 
 test('the bridge drives the mock-binding simulator and survives an unplug', async () => {
   const sim = simulatedBoard();
-  const bridge = new FirmwareBridge({ open: () => sim.open(), pingMs: 60_000, backoff: { minMs: 20, maxMs: 50 } });
+  let opens = 0;
+  const open = () => (opens++, sim.open());
+  const bridge = new FirmwareBridge({ open, pingMs: 60_000, backoff: { minMs: 20, maxMs: 50 } });
   await bridge.start();
   assert.equal(await bridge.setAmp(true), true);
   assert.equal(sim.model.state().amp, true);
@@ -18,7 +21,8 @@ test('the bridge drives the mock-binding simulator and survives an unplug', asyn
   const down = once(bridge, 'disconnected');
   sim.unplug();
   await down;
-  await new Promise((r) => setTimeout(r, 200)); // a few failed reopens while unplugged
+  const unplugged = opens;
+  await until(() => opens >= unplugged + 3, 10_000, 'a few failed reopens while unplugged');
   const back = once(bridge, 'reapplied');
   sim.plug();
   await back;

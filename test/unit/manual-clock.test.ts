@@ -1,9 +1,59 @@
 // The manual clock (test/fakes/manual-clock.ts) keeps the Clock port's promises: timers in
-// order of due time, intervals, clearing, and a wall clock that can jump on its own.
+// order of due time, intervals, clearing, and a wall clock that can jump on its own; its
+// ManualTimers view keeps the firmware bridge's Timers port's. The shared contracts
+// (test/contract/time.contract.ts) hold both fakes to what the real clock and timers do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../fakes/manual-clock.js';
+import { ManualClock, ManualTimers } from '../fakes/manual-clock.js';
 import { systemClock } from '../../agent/adapters/clock.js';
+import { systemTimers } from '../../firmware-bridge/timers.js';
+import { clockContract, timersContract } from '../contract/time.contract.js';
+
+clockContract('systemClock', () => ({ time: systemClock, drive: (p) => p }));
+clockContract('ManualClock', () => {
+  const c = new ManualClock();
+  return { time: c, drive: (p) => c.run(p, 60_000) };
+});
+timersContract('systemTimers', () => ({ time: systemTimers(), drive: (p) => p }));
+timersContract('ManualTimers', () => {
+  const t = new ManualTimers();
+  return { time: t, drive: (p) => t.clock.run(p, 60_000) };
+});
+
+test('run() drives the clock until the promise settles, and fails when nothing pending can settle it', async () => {
+  const c = new ManualClock({ mono: 0 });
+  const v = await c.run(new Promise<string>((r) => c.setTimeout(() => r('done'), 90_000)));
+  assert.equal(v, 'done');
+  assert.equal(c.monoMs(), 90_000, 'exactly as far as the timer asked');
+  await assert.rejects(
+    c.run(new Promise(() => {}), 1000, 'a promise nothing resolves'),
+    /no timer pending while waiting for a promise nothing resolves/,
+  );
+  c.setInterval(() => {}, 100);
+  await assert.rejects(c.run(new Promise(() => {}), 1000, 'x'), /nothing due within 1000 ms/);
+});
+
+test('until() returns the clock time the condition took; block() delays due timers until the next step', async () => {
+  const c = new ManualClock({ mono: 0 });
+  let n = 0;
+  c.setInterval(() => n++, 250);
+  assert.equal(await c.until(() => n === 4, 5000, 'four ticks'), 1000);
+  c.block(600); // a busy loop: two ticks fall due and do not run
+  assert.equal(n, 4);
+  c.advance(0);
+  assert.equal(n, 6, 'late, at the next step');
+});
+
+test('ManualTimers: pending() counts only the timers armed through this view of a shared clock', () => {
+  const clock = new ManualClock();
+  const a = new ManualTimers(clock);
+  const b = new ManualTimers(clock);
+  a.setTimeout(() => {}, 10);
+  b.setTimeout(() => {}, 20);
+  assert.deepEqual([a.pending(), b.pending(), clock.pending], [1, 1, 2]);
+  a.advance(10);
+  assert.deepEqual([a.pending(), b.pending()], [0, 1]);
+});
 
 test('advance runs due timers in order of due time, ties in arming order, each seeing its own time', () => {
   const c = new ManualClock({ now: 10_000, mono: 0 });
@@ -99,7 +149,8 @@ test('systemClock: real timers, unref on request, cleared handles never fire', a
   let fired = false;
   const h = systemClock.setTimeout(() => (fired = true), 5, { unref: true });
   systemClock.clearTimeout(h);
-  await new Promise<void>((r) => systemClock.setTimeout(r, 20));
+  // Node runs timers of one delay in arming order: once this one has run, the cleared one's time had come.
+  await new Promise<void>((r) => systemClock.setTimeout(r, 5));
   assert.equal(fired, false);
   let n = 0;
   await new Promise<void>((r) => {

@@ -8,15 +8,7 @@ import { MqttLink } from '../../agent/adapters/mqtt-link.js';
 import { createLogger } from '../../agent/log.js';
 import { freePort } from '../helpers/broker.js';
 import { ManualClock } from '../fakes/manual-clock.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { until } from '../helpers/wait.js';
 
 test('no broker: retries wait exactly the jittered, doubling backoff on the injected clock; stop() leaves no timer', async () => {
   const port = await freePort(); // nothing listens: every attempt is refused at once
@@ -45,7 +37,8 @@ test('no broker: retries wait exactly the jittered, doubling backoff on the inje
     for (const [i, delay] of [500, 1000, 2000, 2000].entries()) {
       assert.equal(clock.msUntilNext(), delay, `retry ${i + 1} is armed for ${delay} ms`);
       clock.advance(delay - 1);
-      await sleep(150); // real time passes; the manual clock does not
+      await clock.tickAsync(0); // I/O settles; the manual clock does not move
+      assert.equal(clock.msUntilNext(), 1, 'the retry is still armed');
       assert.equal(downs, i + 1, `no attempt before ${delay} ms`);
       clock.advance(1);
       await until(() => downs === i + 2, 5000, `attempt ${i + 2}`);

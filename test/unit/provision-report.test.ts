@@ -17,6 +17,7 @@ import {
   warn,
 } from '../../provisioning/report.js';
 import { backupName } from '../../provisioning/files.js';
+import { until } from '../helpers/wait.js';
 
 const ok = result('DNS', pass('broker.example.vn → 10.0.0.1'), 12);
 const bad = result('cabinet door', fail('OPEN', 'close the cabinet door'), 3);
@@ -74,7 +75,7 @@ test('the spinner draws only on a TTY, and erases itself', async () => {
   assert.equal(pipe.out(), '');
   const tty = memoryIo(stdin, { tty: true });
   const p = progress(makeUi(tty, { env: { LANG: 'C.UTF-8' } }), 'connecting', 10);
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => /\r⠋ connecting 0 s/.test(tty.out()), 5000, 'the spinner to draw');
   p.stop();
   assert.match(tty.out(), /\r⠋ connecting 0 s/);
   assert.ok(tty.out().endsWith('\r\x1b[K'));

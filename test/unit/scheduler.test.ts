@@ -1,8 +1,8 @@
 // The scheduler with an injected clock: time is stepped exactly, and the wall clock can
-// jump while the monotonic clock does not. With the real playback coordinator (whose
-// slot timers are still the global ones) node:test's mock timers drive both; the last
-// tests drive the scheduler alone on the manual clock (test/fakes/manual-clock.ts).
-import { test, type TestContext } from 'node:test';
+// jump while the monotonic clock does not. One ManualClock (test/fakes/manual-clock.ts)
+// drives the scheduler, the real playback coordinator, the sim board and the fake
+// player; the last tests drive the scheduler alone on it.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { getMeta, openDb } from '../../agent/adapters/sqlite-db.js';
@@ -17,7 +17,7 @@ import { validateSchedule } from '../../contract/schedule-doc.js';
 import type { DocInForce } from '../../agent/domain/occurrences.js';
 import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
-import { systemClock } from '../../agent/adapters/clock.js';
+import { ManualClock } from '../fakes/manual-clock.js';
 import { manualRig as rigOnManualClock } from '../helpers/scheduler-rig.js';
 
 const T0 = Date.parse('2026-11-26T06:00:00+07:00');
@@ -40,14 +40,10 @@ function doc(items: unknown[], over: Record<string, unknown> = {}): DocInForce {
 }
 
 function rig(
-  t: TestContext,
   docs: DocInForce[],
   opts: { graceMs?: number; warmUpMs?: number; holdMs?: number; mediaReady?: boolean; meta?: boolean } = {},
 ) {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
-  let wallOffset = 0; // a wall-clock jump changes this and not the monotonic clock
-  // systemClock's timers are node:test's mocked ones (it looks the globals up at each call).
-  const clock = { ...systemClock, now: () => Date.now() + wallOffset, monoMs: () => Date.now() };
+  const clock = new ManualClock({ now: T0, mono: T0 }); // mono = wall at the start, as the assertions on lastWakeMono read it
   const db = openDb(join(tempDir('sched'), 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const ledger = new LedgerStore(db);
@@ -56,7 +52,7 @@ function rig(
   const playback = new PlaybackCoordinator({
     clock,
     board,
-    player: new FakePlayer({ now: clock.now }),
+    player: new FakePlayer({ clock }),
     ledger,
     events: outbox,
     log,
@@ -87,21 +83,16 @@ function rig(
     events,
     db,
     clock,
-    jump: (ms: number) => (wallOffset += ms),
+    /** The wall clock jumps (an NTP correction); the monotonic clock and the timers do not move. */
+    jump: (ms: number) => clock.jumpWall(ms),
     board,
-    // Step in 100 ms slices (a timer callback sees Date.now() at the end of its tick()),
-    // letting the coordinator's promises settle after each slice (setImmediate is not mocked).
-    tick: async (ms: number) => {
-      for (let left = ms; left > 0; left -= 100) {
-        t.mock.timers.tick(Math.min(100, left));
-        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-      }
-    },
+    /** Step the clock, letting the coordinator's promises settle after each timer. */
+    tick: (ms: number) => clock.tickAsync(ms),
   };
 }
 
-test('relays in order and on time: input and amp at the warm-up, audio at the instant, the input off the air at the end, amp held then off', async (t) => {
-  const r = rig(t, [doc([{ id: 'news', source: { kind: 'line' }, at: '2026-11-26T06:30:00+07:00', durationS: 60 }])]);
+test('relays in order and on time: input and amp at the warm-up, audio at the instant, the input off the air at the end, amp held then off', async () => {
+  const r = rig([doc([{ id: 'news', source: { kind: 'line' }, at: '2026-11-26T06:30:00+07:00', durationS: 60 }])]);
   r.scheduler.start();
   const start = Date.parse('2026-11-26T06:30:00+07:00');
   // After init()'s safe state (amp off, then input ip: the first two transitions).
@@ -135,8 +126,8 @@ test('relays in order and on time: input and amp at the warm-up, audio at the in
   r.db.close();
 });
 
-test('a wall-clock jump forward is detected; what it skipped beyond the grace is missed, within it starts late', async (t) => {
-  const r = rig(t, [
+test('a wall-clock jump forward is detected; what it skipped beyond the grace is missed, within it starts late', async () => {
+  const r = rig([
     doc([
       { id: 'early', source: { kind: 'line' }, at: '2026-11-26T07:00:00+07:00', durationS: 10 },
       { id: 'recent', source: { kind: 'line' }, at: '2026-11-26T08:59:30+07:00', durationS: 10 },
@@ -158,9 +149,9 @@ test('a wall-clock jump forward is detected; what it skipped beyond the grace is
   r.db.close();
 });
 
-test('a wall-clock jump backwards does not replay what already played', async (t) => {
+test('a wall-clock jump backwards does not replay what already played', async () => {
   const at = '2026-11-26T06:00:10+07:00';
-  const r = rig(t, [doc([{ id: 'once', source: { kind: 'line' }, at, durationS: 1 }])]);
+  const r = rig([doc([{ id: 'once', source: { kind: 'line' }, at, durationS: 1 }])]);
   r.scheduler.start();
   await r.tick(15_000);
   assert.equal(r.events().filter((e) => e.type === 'play.started').length, 1);
@@ -172,8 +163,8 @@ test('a wall-clock jump backwards does not replay what already played', async (t
   r.db.close();
 });
 
-test('cron items fire every time; a higher priority preempts and the relay resumes after it; an equal one finds the speaker busy', async (t) => {
-  const r = rig(t, [
+test('cron items fire every time; a higher priority preempts and the relay resumes after it; an equal one finds the speaker busy', async () => {
+  const r = rig([
     doc([
       { id: 'relay', source: { kind: 'fm', freqMHz: 100 }, cron: '*/10 * * * *', durationS: 300, priority: 50 },
       { id: 'same', source: { kind: 'line' }, at: '2026-11-26T06:12:00+07:00', durationS: 60, priority: 50 },
@@ -204,10 +195,9 @@ test('cron items fire every time; a higher priority preempts and the relay resum
   r.db.close();
 });
 
-test('file items whose media are not in the cache are skipped with media-missing', async (t) => {
+test('file items whose media are not in the cache are skipped with media-missing', async () => {
   const media = [{ id: 'm', url: 'https://cdn.example.vn/m.mp3', sha256: 'a'.repeat(64), bytes: 10, durationMs: 5000 }];
   const r = rig(
-    t,
     [doc([{ id: 'news', source: { kind: 'file', media: ['m'] }, at: '2026-11-26T06:01:00+07:00' }], { media })],
     { mediaReady: false },
   );
@@ -219,8 +209,8 @@ test('file items whose media are not in the cache are skipped with media-missing
   r.db.close();
 });
 
-test('an occurrence left "started" by a crash is closed as interrupted by agent-restart', async (t) => {
-  const r = rig(t, [doc([{ id: 'long', source: { kind: 'line' }, at: '2026-11-26T06:00:05+07:00', durationS: 600 }])]);
+test('an occurrence left "started" by a crash is closed as interrupted by agent-restart', async () => {
+  const r = rig([doc([{ id: 'long', source: { kind: 'line' }, at: '2026-11-26T06:00:05+07:00', durationS: 600 }])]);
   r.scheduler.start();
   await r.tick(65_000); // playing for 60 s; then the process "dies": nothing is stopped cleanly
   r.scheduler.stop();
@@ -289,11 +279,10 @@ test('manual clock: NTP sets the wall clock 3 h forward; the next wake-up (30 s)
   r.db.close();
 });
 
-test('a warm-up that falls while another item plays is done when that item ends: the next starts on time, the amplifier never off between', async (t) => {
+test('a warm-up that falls while another item plays is done when that item ends: the next starts on time, the amplifier never off between', async () => {
   const S = Date.parse('2026-11-26T06:30:00+07:00');
   const at = (ms: number) => new Date(S + ms).toISOString();
   const r = rig(
-    t,
     [
       doc([
         { id: 'first', source: { kind: 'line' }, at: at(0), durationS: 2 },
@@ -324,9 +313,9 @@ test('a warm-up that falls while another item plays is done when that item ends:
   );
 });
 
-test('SD-card wear: idle wakes keep the checkpoint in memory; a handled occurrence, an hour, and stop() write it', async (t) => {
+test('SD-card wear: idle wakes keep the checkpoint in memory; a handled occurrence, an hour, and stop() write it', async () => {
   const start = T0 + 2 * CHECKPOINT_WRITE_MS - 600_000; // 06:00 + 1 h 50 min
-  const r = rig(t, [doc([{ id: 'news', source: { kind: 'line' }, at: new Date(start).toISOString(), durationS: 5 }])], {
+  const r = rig([doc([{ id: 'news', source: { kind: 'line' }, at: new Date(start).toISOString(), durationS: 5 }])], {
     meta: true,
   });
   const written = () => Number(getMeta(r.db, 'sched_checked_through'));
@@ -341,7 +330,7 @@ test('SD-card wear: idle wakes keep the checkpoint in memory; a handled occurren
   await r.tick(120_000);
   assert.ok(written() >= T0 + CHECKPOINT_WRITE_MS, `written hourly (${written() - T0} ms after start)`);
   const hourly = written();
-  await r.tick(start - Date.now() + 1000); // the item fires
+  await r.tick(start - r.clock.now() + 1000); // the item fires
   assert.equal(r.events().filter((e) => e.type === 'play.started').length, 1);
   assert.ok(written() >= start, 'handling an occurrence writes the checkpoint at once');
   assert.ok(written() > hourly);

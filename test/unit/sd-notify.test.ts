@@ -8,6 +8,8 @@ import { pino } from 'pino';
 import { createNotifier, watchdogInterval } from '../../agent/adapters/sd-notify.js';
 import { notifyReceiverUnavailable, startNotifyReceiver } from '../helpers/notify-receiver.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
+import { ManualClock } from '../fakes/manual-clock.js';
 
 const unavailable = notifyReceiverUnavailable();
 if (unavailable && process.env.CI === 'true') throw new Error(unavailable);
@@ -56,7 +58,8 @@ test('without NOTIFY_SOCKET nothing is sent and nothing is spawned', async () =>
   await n.watchdog();
   await n.stopping();
   await n.flush();
-  await new Promise((r) => setTimeout(r, 100));
+  // No wait needed: an enabled notifier resolves a call only once its helper has exited,
+  // so a helper run for any of the calls above would have made the marker by now.
   assert.equal(existsSync(marker), false);
   assert.equal(lines.length, 0);
 });
@@ -123,11 +126,16 @@ test('one helper at a time: calls made while it runs are merged, the latest STAT
     `echo "start" >> ${trace}; sleep 0.3; echo "args $*" >> ${trace}; echo "end" >> ${trace}`,
   );
   const n = createNotifier({ env: { NOTIFY_SOCKET: '/unused' }, bin, log: capturingLog().log });
+  const started = () => (existsSync(trace) ? (readFileSync(trace, 'utf8').match(/^start$/gm)?.length ?? 0) : 0);
   const calls: Promise<void>[] = [];
   for (let i = 0; i < 12; i++) {
     calls.push(n.status(`status ${i}`));
     if (i % 3 === 0) calls.push(n.watchdog());
-    await new Promise((r) => setTimeout(r, 40));
+    // Every fourth call, wait until a further helper has started: the next calls come while it runs.
+    if (i % 4 === 3) {
+      const seen = started();
+      await until(() => started() > seen, 10_000, 'the next helper to start');
+    }
   }
   await Promise.all(calls);
   await n.flush();
@@ -163,14 +171,22 @@ test('a failing helper is reported with its stderr; a hung one is killed', async
   await failing.watchdog();
   assert.match(String(lines.at(-1)?.err), /exited with 1: No such socket/);
 
+  const clock = new ManualClock();
   const hung = createNotifier({
     env: { NOTIFY_SOCKET: '/unused' },
     bin: script(dir, 'hangs', 'exec sleep 30'),
     timeoutMs: 300,
     log,
+    clock,
   });
   const t0 = performance.now();
-  await hung.watchdog();
+  const sent = hung.watchdog();
+  await until(() => clock.pending === 1, 5000, 'the helper to be started with its timeout');
+  assert.equal(clock.pendingRef, 0, 'the timeout does not keep the process alive');
+  clock.advance(299);
+  assert.equal(clock.pending, 1, 'not killed before its timeout');
+  clock.advance(1);
+  await sent;
   assert.ok(performance.now() - t0 < 5000);
   assert.match(String(lines.at(-1)?.err), /did not finish within 300 ms/);
 });

@@ -17,18 +17,9 @@ import { createLogger } from '../../agent/log.js';
 import { FakePlayer } from '../fakes/fake-player.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const log = createLogger({ level: 'silent', pretty: false });
-
-async function until<T>(check: () => T | undefined, ms: number, what: string): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function occ(itemId: string, priority: number, volume?: number): Occurrence {
   const start = Date.now();
