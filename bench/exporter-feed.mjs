@@ -8,11 +8,12 @@
 // so its memory is the production exporter's, without tsx)
 // Prints "ready <bytes>" on stdout when it serves.
 import { createServer } from 'node:http';
-import { KeyRing } from '../dist/agent/domain/verify.js';
-import { DEFAULT_ROOT, deviceTopic } from '../dist/agent/domain/topics.js';
+import { KeyRing } from '../dist/contract/verify.js';
+import { DEFAULT_ROOT, deviceTopic } from '../dist/contract/topics.js';
 import { ExporterModel } from '../dist/noc/exporter-model.js';
 import { renderMetrics, renderParts } from '../dist/noc/exporter-render.js';
-import { SimBox, newCounters } from '../dist/noc/fleet-box.js';
+import { newCounters } from '../dist/noc/fleet-box-report.js';
+import { SimBox } from '../dist/noc/fleet-box.js';
 
 const [mode = 'box', nArg = '10000', portArg = '0'] = process.argv.slice(2);
 const n = Number(nArg);
