@@ -91,6 +91,11 @@ async function waitLine(p: ChildProcess, re: RegExp, ms: number): Promise<RegExp
         resolve(m);
       }
     });
+    // A feeder that dies (a broken import) fails the section now, not after the whole wait.
+    p.once('exit', (code, signal) => {
+      clearTimeout(t);
+      reject(new Error(`the feeder exited (${signal ?? code}) before printing ${re}: ${out.slice(-500)}`));
+    });
   });
 }
 
