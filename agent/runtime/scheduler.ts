@@ -29,7 +29,8 @@ import type { EventSink } from '../../contract/events.js';
 import type { Logger } from '../log.js';
 import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../domain/occurrences.js';
 import { corroboratedNow, TRUSTED, type ClockVerdict } from '../domain/clock-trust.js';
-import { seriesFields } from '../domain/repeat.js';
+import { restartRecord, skippedRecord } from '../domain/play-records.js';
+import { record } from './record.js';
 
 /** What the scheduler drives: the playback coordinator (runtime/playback.ts) on the real player and board. */
 export interface Playback {
@@ -377,20 +378,11 @@ export class Scheduler {
   }
 
   private skip(occ: Occurrence, reason: 'missed' | 'media-missing' | 'clock', now: number): void {
-    const occurrence = new Date(occ.start).toISOString();
-    this.d.ledger.set(
-      { key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason },
-      now,
+    record(this.d, skippedRecord(occ, reason), now);
+    this.d.log.info(
+      { itemId: occ.itemId, docId: occ.docId, occurrence: new Date(occ.start).toISOString(), reason },
+      'occurrence skipped',
     );
-    this.d.events.emit('play.skipped', {
-      itemId: occ.itemId,
-      docId: occ.docId,
-      occurrence,
-      reason,
-      ...(occ.cmdId ? { cmdId: occ.cmdId } : {}),
-      ...seriesFields(occ),
-    });
-    this.d.log.info({ itemId: occ.itemId, docId: occ.docId, occurrence, reason }, 'occurrence skipped');
   }
 
   private arm(): void {
@@ -429,37 +421,10 @@ export function closeInterruptedByRestart(
 ): number {
   const rows = d.ledger.unfinished();
   for (const r of rows) {
-    let detail: {
-      startedAt?: number;
-      lateMs?: number;
-      docVersion?: number;
-      source?: string;
-      priority?: number;
-      repeat?: number;
-      capId?: string;
-    } = {};
-    try {
-      detail = JSON.parse(r.detail ?? '{}') as typeof detail;
-    } catch {
-      // keep the defaults: an unreadable detail must not stop the report
-    }
-    const startedAt = detail.startedAt ?? Date.parse(r.occurrence);
-    const playedMs = Math.max(0, (lastAliveMs ?? startedAt) - startedAt);
-    d.ledger.set({ ...r, state: 'interrupted', detail: 'agent-restart' }, now);
-    d.events.emit('play.interrupted', {
-      itemId: r.itemId,
-      docId: r.docId,
-      docVersion: detail.docVersion ?? null,
-      occurrence: r.occurrence,
-      lateMs: detail.lateMs ?? 0,
-      source: (detail.source ?? 'file') as 'file',
-      priority: detail.priority ?? 50,
-      playedMs,
-      reason: 'agent-restart',
-      ...seriesFields(detail),
-    });
+    const rec = restartRecord(r, lastAliveMs);
+    record(d, rec, now);
     d.log.warn(
-      { itemId: r.itemId, occurrence: r.occurrence, playedMs },
+      { itemId: r.itemId, occurrence: r.occurrence, playedMs: rec.event.fields.playedMs },
       'occurrence was interrupted by an agent restart',
     );
   }
