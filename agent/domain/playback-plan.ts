@@ -80,7 +80,10 @@ export function planFire<S extends Staged>(st: Stage<S>, occ: Occurrence, lateMs
   if (decision.action === 'wait') return [...steps, ...planWait(st, occ)];
   if (decision.action === 'skip') return [...steps, { kind: 'skip', occ, reason: 'busy' }];
   if (cur) {
-    steps.push({ kind: 'end', seg: cur, how: 'preempted', thenNext: true });
+    // No `thenNext`: the preemptor is what plays next. Planning the next after the victim
+    // (before the preemptor starts) resumed a suspended relay or started a waiting repeat
+    // only for the preemptor to replace it at once, with no terminal event and never resumed.
+    steps.push({ kind: 'end', seg: cur, how: 'preempted', thenNext: false });
     if (canResume({ kind: cur.source.kind, priority: cur.occ.priority, slotEnd: cur.occ.end }, now))
       steps.push({ kind: 'suspend', seg: cur });
   }

@@ -64,7 +64,7 @@ test('a higher priority preempts: the relay is closed, kept to resume, and the n
   const relay = seg(occ('relay', 50));
   const b = occ('b', 75, { source: FILE });
   assert.deepEqual(planFire(stage({ current: relay }), b, 0, NOW), [
-    { kind: 'end', seg: relay, how: 'preempted', thenNext: true },
+    { kind: 'end', seg: relay, how: 'preempted', thenNext: false },
     { kind: 'suspend', seg: relay },
     start(b),
   ]);
@@ -74,12 +74,12 @@ test('a preempted file item, or a relay with under 2 s of its slot left, is not 
   const file = seg(occ('file', 50, { source: FILE }));
   const b = occ('b', 75);
   assert.deepEqual(planFire(stage({ current: file }), b, 0, NOW), [
-    { kind: 'end', seg: file, how: 'preempted', thenNext: true },
+    { kind: 'end', seg: file, how: 'preempted', thenNext: false },
     start(b),
   ]);
   const ending = seg(occ('ending', 50, { end: NOW + 1999 }));
   assert.deepEqual(planFire(stage({ current: ending }), b, 0, NOW), [
-    { kind: 'end', seg: ending, how: 'preempted', thenNext: true },
+    { kind: 'end', seg: ending, how: 'preempted', thenNext: false },
     start(b),
   ]);
 });
@@ -96,9 +96,19 @@ test('an emergency preempts even another emergency', () => {
   const e1 = seg(occ('e1', 100));
   const e2 = occ('e2', 100);
   assert.deepEqual(planFire(stage({ current: e1 }), e2, 0, NOW), [
-    { kind: 'end', seg: e1, how: 'preempted', thenNext: true },
+    { kind: 'end', seg: e1, how: 'preempted', thenNext: false },
     { kind: 'suspend', seg: e1 },
     start(e2),
+  ]);
+});
+
+test('a preemption does not plan what plays next: the preemptor does, and what was suspended stays suspended', () => {
+  const relay = seg(occ('relay', 50));
+  const news = seg(occ('news', 75, { source: FILE }));
+  const alarm = occ('alarm', 100);
+  assert.deepEqual(planFire(stage({ current: news, suspended: [relay] }), alarm, 0, NOW), [
+    { kind: 'end', seg: news, how: 'preempted', thenNext: false },
+    start(alarm),
   ]);
 });
 
@@ -139,7 +149,7 @@ test('a repeat waits behind an equal priority, an emergency included; the next r
     kind: 'end',
     seg: low,
     how: 'preempted',
-    thenNext: true,
+    thenNext: false,
   });
   const first = occ('warn', 100, { repeat: 1 });
   assert.equal(planFire(stage({ current: cur }), first, 0, NOW)[0]!.kind, 'end');
