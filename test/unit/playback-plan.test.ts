@@ -134,7 +134,7 @@ test('an emergency over a relay: when it ends the relay resumes for the rest of 
   assert.deepEqual(planNext(stage({ current: seg(occ('x', 50)), suspended: [relay] }), later), []);
 });
 
-test('a repeat waits behind an equal priority, an emergency included; the next repeat of its series replaces it as missed', () => {
+test("a repeat waits behind an equal priority (emergency too); its series' next repeat makes it missed", () => {
   const cur = seg(occ('cur', 100));
   const r2 = occ('warn', 100, { repeat: 2, seriesStart: NOW - 300_000 });
   assert.deepEqual(planFire(stage({ current: cur }), r2, 0, NOW), [{ kind: 'wait', occ: r2 }]);
