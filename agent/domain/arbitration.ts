@@ -9,6 +9,9 @@
 //   is still running resumes for the rest of it (the highest priority first); an
 //   interrupted file item does not restart (a bulletin heard from the middle is worse
 //   than none, and its occurrence already has its terminal event).
+// - A repeat (issue 16) never cuts off an equal priority, an emergency included, nor
+//   skips as busy: it waits, and plays when the speaker frees up, before a relay of at
+//   most its priority resumes.
 
 export const EMERGENCY = 100;
 /** A relay with less than this left of its slot is not worth switching the relays back for. */
@@ -16,12 +19,16 @@ export const MIN_RESUME_MS = 2000;
 
 export interface Contender {
   priority: number;
+  /** In a repeat series: 1 = the first play, 2 = the first repeat ... */
+  repeat?: number;
 }
 
-export type Decision = { action: 'start' } | { action: 'preempt' } | { action: 'skip'; reason: 'busy' };
+export type Decision =
+  { action: 'start' } | { action: 'preempt' } | { action: 'skip'; reason: 'busy' } | { action: 'wait' };
 
 export function arbitrate(current: Contender | null, incoming: Contender): Decision {
   if (!current) return { action: 'start' };
+  if ((incoming.repeat ?? 1) > 1 && incoming.priority <= current.priority) return { action: 'wait' };
   if (incoming.priority >= EMERGENCY || incoming.priority > current.priority) return { action: 'preempt' };
   return { action: 'skip', reason: 'busy' };
 }
@@ -51,4 +58,23 @@ export function pickResume<T extends Resumable>(
   let resume: T | null = null;
   for (const s of live) if (!resume || s.priority >= resume.priority) resume = s;
   return { resume, expired };
+}
+
+/**
+ * After the speaker frees up, what plays next: the waiting repeat of highest priority
+ * (the first on a tie) if it is at least the priority of the relay to resume, else that
+ * relay. `expired`: suspended relays whose slot ran out meanwhile.
+ */
+export function pickNext<T extends Resumable, W extends Contender>(
+  suspended: readonly T[],
+  waiting: readonly W[],
+  now: number,
+): { next: { waiter: W } | { resume: T } | null; expired: T[] } {
+  const { resume, expired } = pickResume(suspended, now);
+  const waiter = waiting.reduce<W | undefined>(
+    (best, w) => (!best || w.priority > best.priority ? w : best),
+    undefined,
+  );
+  if (waiter && (!resume || waiter.priority >= resume.priority)) return { next: { waiter }, expired };
+  return { next: resume ? { resume } : null, expired };
 }

@@ -4,7 +4,8 @@
 import type { LedgerStore } from '../adapters/ledger-store.js';
 import type { EventSink } from '../../contract/events.js';
 import type { Logger } from '../log.js';
-import { seriesFields } from '../domain/repeat.js';
+import { restartRecord } from '../domain/play-records.js';
+import { record } from './record.js';
 
 /**
  * After a crash or kill -9 mid-play, the ledger still says `started`: close each such
@@ -19,37 +20,10 @@ export function closeInterruptedByRestart(
 ): number {
   const rows = d.ledger.unfinished();
   for (const r of rows) {
-    let detail: {
-      startedAt?: number;
-      lateMs?: number;
-      docVersion?: number;
-      source?: string;
-      priority?: number;
-      repeat?: number;
-      capId?: string;
-    } = {};
-    try {
-      detail = JSON.parse(r.detail ?? '{}') as typeof detail;
-    } catch {
-      // keep the defaults: an unreadable detail must not stop the report
-    }
-    const startedAt = detail.startedAt ?? Date.parse(r.occurrence);
-    const playedMs = Math.max(0, (lastAliveMs ?? startedAt) - startedAt);
-    d.ledger.set({ ...r, state: 'interrupted', detail: 'agent-restart' }, now);
-    d.events.emit('play.interrupted', {
-      itemId: r.itemId,
-      docId: r.docId,
-      docVersion: detail.docVersion ?? null,
-      occurrence: r.occurrence,
-      lateMs: detail.lateMs ?? 0,
-      source: (detail.source ?? 'file') as 'file',
-      priority: detail.priority ?? 50,
-      playedMs,
-      reason: 'agent-restart',
-      ...seriesFields(detail),
-    });
+    const rec = restartRecord(r, lastAliveMs);
+    record(d, rec, now);
     d.log.warn(
-      { itemId: r.itemId, occurrence: r.occurrence, playedMs },
+      { itemId: r.itemId, occurrence: r.occurrence, playedMs: rec.event.fields.playedMs },
       'occurrence was interrupted by an agent restart',
     );
   }

@@ -31,6 +31,8 @@ import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../
 import { corroboratedNow, TRUSTED, type ClockVerdict } from '../domain/clock-trust.js';
 import { seriesFields } from '../domain/repeat.js';
 import type { SchedulerDeps } from './scheduler-ports.js';
+import { skippedRecord } from '../domain/play-records.js';
+import { record } from './record.js';
 
 export type { CheckpointStore, Playback, SchedulerDeps } from './scheduler-ports.js';
 export { closeInterruptedByRestart } from './interrupted-by-restart.js';
@@ -328,20 +330,11 @@ export class Scheduler {
   }
 
   private skip(occ: Occurrence, reason: 'missed' | 'media-missing' | 'clock', now: number): void {
-    const occurrence = new Date(occ.start).toISOString();
-    this.d.ledger.set(
-      { key: occ.key, docId: occ.docId, itemId: occ.itemId, occurrence, state: 'skipped', detail: reason },
-      now,
+    record(this.d, skippedRecord(occ, reason), now);
+    this.d.log.info(
+      { itemId: occ.itemId, docId: occ.docId, occurrence: new Date(occ.start).toISOString(), reason },
+      'occurrence skipped',
     );
-    this.d.events.emit('play.skipped', {
-      itemId: occ.itemId,
-      docId: occ.docId,
-      occurrence,
-      reason,
-      ...(occ.cmdId ? { cmdId: occ.cmdId } : {}),
-      ...seriesFields(occ),
-    });
-    this.d.log.info({ itemId: occ.itemId, docId: occ.docId, occurrence, reason }, 'occurrence skipped');
   }
 
   private arm(): void {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { arbitrate, canResume, pickResume, MIN_RESUME_MS } from '../../agent/domain/arbitration.js';
+import { arbitrate, canResume, pickNext, pickResume, MIN_RESUME_MS } from '../../agent/domain/arbitration.js';
 
 test('an idle speaker starts anything', () => {
   assert.deepEqual(arbitrate(null, { priority: 0 }), { action: 'start' });
@@ -39,4 +39,22 @@ test('the highest-priority live relay resumes, the most recent on a tie; expired
     ['gone'],
   );
   assert.deepEqual(pickResume([], now), { resume: null, expired: [] });
+});
+
+test('a repeat waits behind an equal or higher priority, an emergency included; a first play does not', () => {
+  assert.deepEqual(arbitrate({ priority: 100 }, { priority: 100, repeat: 2 }), { action: 'wait' });
+  assert.deepEqual(arbitrate({ priority: 75 }, { priority: 50, repeat: 3 }), { action: 'wait' });
+  assert.deepEqual(arbitrate({ priority: 50 }, { priority: 75, repeat: 2 }), { action: 'preempt' });
+  assert.deepEqual(arbitrate({ priority: 50 }, { priority: 50, repeat: 1 }), { action: 'skip', reason: 'busy' });
+  assert.deepEqual(arbitrate(null, { priority: 50, repeat: 2 }), { action: 'start' });
+});
+
+test('after the speaker frees up, a waiting repeat of at least the relay’s priority goes first', () => {
+  const relay = { id: 'relay', kind: 'stream' as const, priority: 60, slotEnd: 100_000 };
+  const low = { id: 'low', priority: 50 };
+  const high = { id: 'high', priority: 60 };
+  assert.deepEqual(pickNext([relay], [low, high], 0), { next: { waiter: high }, expired: [] });
+  assert.deepEqual(pickNext([relay], [low], 0), { next: { resume: relay }, expired: [] });
+  assert.deepEqual(pickNext([], [low], 0), { next: { waiter: low }, expired: [] });
+  assert.deepEqual(pickNext([relay], [], 99_000), { next: null, expired: [relay] });
 });

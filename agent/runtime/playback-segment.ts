@@ -1,0 +1,215 @@
+// One play segment, driven from its warm-up to its end: the FM tuned before its input
+// opens, the input relay and the amplifier, the player's session, the failover to the
+// next URL or the fallback (domain/play-source.ts decides which), and the amplifier the
+// board refused (no audio into it, no `play.started`). What plays and what is recorded
+// stays the coordinator's (runtime/playback.ts): this file reports back through
+// `SegmentHost`, and re-checks at every await that its segment is still the live one.
+import type { Clock, TimerHandle } from '../adapters/clock.js';
+import type { Player, PlayerSession, PlayerSource } from '../adapters/player.js';
+import type { EventSink } from '../../contract/events.js';
+import type { Source } from '../../contract/schedule-doc.js';
+import { EMERGENCY } from '../domain/arbitration.js';
+import type { Occurrence } from '../domain/occurrences.js';
+import { playFields, type SegmentFacts } from '../domain/play-records.js';
+import type { Staged } from '../domain/playback-plan.js';
+import { audioRefusal, planFailover, relayRefusal, streamUrls } from '../domain/play-source.js';
+import type { Logger } from '../log.js';
+import { inputFor, type PlaybackBoard } from './playback-board.js';
+import type { Board } from '../adapters/board.js';
+
+export interface Segment extends Staged {
+  lateMs: number;
+  resumed: boolean;
+  session: PlayerSession | null;
+  slotTimer: TimerHandle | undefined;
+}
+
+export function segment(occ: Occurrence, lateMs: number, resumed: boolean): Segment {
+  return {
+    occ,
+    source: occ.source,
+    lateMs,
+    resumed,
+    startedAt: null,
+    session: null,
+    slotTimer: undefined,
+    done: false,
+  };
+}
+
+export const facts = (seg: Segment): SegmentFacts => ({
+  occ: seg.occ,
+  source: seg.source.kind,
+  lateMs: seg.lateMs,
+  resumed: seg.resumed,
+});
+
+/** What the driver reports to the coordinator. */
+export interface SegmentHost {
+  /** Is `seg` still what plays (not preempted, stopped or ended)? */
+  live(seg: Segment): boolean;
+  /** Audio came out at `at` (or the relay is on air). */
+  started(seg: Segment, at: number): void;
+  /** The file played to its end. */
+  end(seg: Segment, how: 'finished'): void;
+  fail(seg: Segment, reason: string, message: string): void;
+}
+
+export interface SegmentDeps {
+  clock: Clock;
+  board: Board;
+  player: Player;
+  events: EventSink;
+  log: Logger;
+  warmUpMs: number;
+  /** What the player is given for an occurrence, percent of full scale. */
+  volumeFor: (occ: Occurrence) => number;
+  /** Verified cache file for a media, or null. */
+  mediaPath: (sha256: string) => string | null;
+}
+
+export class SegmentDriver {
+  constructor(
+    private readonly d: SegmentDeps,
+    private readonly hw: PlaybackBoard,
+    private readonly host: SegmentHost,
+  ) {}
+
+  async run(seg: Segment): Promise<void> {
+    const { board } = this.d;
+    const src = seg.source;
+    let tuneError: string | undefined;
+    await this.hw.step(async () => {
+      if (!this.host.live(seg)) return;
+      const wasOn = board.state().amp;
+      // FM is tuned before its input and the amplifier open, on every path: an ad-hoc FM
+      // play once put the previous station on air for 2 s before tuning.
+      if (src.kind === 'fm' && board.tuner) {
+        try {
+          await board.tuner.tune(src.freqMHz);
+        } catch (err) {
+          tuneError = `tuner: ${(err as Error).message}`;
+          return;
+        }
+      }
+      await board.selectInput(inputFor(src.kind));
+      if (!wasOn) {
+        // Not pre-warmed (an ad-hoc or late item): audible beats on time. An emergency
+        // does not wait for the warm-up: its audio starts as fast as the player allows
+        // while the amplifier comes up.
+        await board.setAmp(true);
+        if (seg.occ.priority < EMERGENCY) await this.sleep(this.d.warmUpMs);
+      }
+    });
+    if (!this.host.live(seg)) return;
+    if (tuneError !== undefined) return this.failover(seg, src, -1, tuneError);
+    await this.playSource(seg, src, seg.occ.source.kind === 'stream' ? 0 : -1, src.kind === 'fm');
+  }
+
+  /** Play `source` for `seg`; for a stream, try its URLs from `urlIndex`, then the fallback. */
+  private async playSource(seg: Segment, source: Source, urlIndex: number, tuned = false): Promise<void> {
+    if (source.kind === 'fm' || source.kind === 'line') {
+      const tuner = this.d.board.tuner;
+      if (source.kind === 'fm' && tuner && !tuned) {
+        let tuneError: string | undefined;
+        await this.hw.step(async () => {
+          if (!this.host.live(seg)) return;
+          try {
+            await tuner.tune(source.freqMHz);
+          } catch (err) {
+            tuneError = `tuner: ${(err as Error).message}`;
+          }
+        });
+        if (!this.host.live(seg)) return;
+        if (tuneError) return this.failover(seg, source, urlIndex, tuneError);
+      }
+      await this.hw.step(() => this.d.board.selectInput(inputFor(source.kind)));
+      if (!this.host.live(seg)) return;
+      // Proof of play for a relay is "input relay and amplifier on": an amplifier the
+      // board refused (HW_FAULT) or cannot switch (not answering) plays nothing.
+      if (!this.d.board.state().amp) await this.hw.step(() => this.d.board.setAmp(true));
+      if (!this.host.live(seg)) return;
+      const refused = relayRefusal(this.d.board.state());
+      if (refused) return this.host.fail(seg, refused.reason, refused.message);
+      this.host.started(seg, this.d.clock.now());
+      return;
+    }
+    const req = this.request(seg, source, urlIndex);
+    if ('error' in req) return this.failover(seg, source, urlIndex, req.error);
+    // Audio into an amplifier the board refused (HW_FAULT) sounds nowhere: no play.started
+    // for it, on any source kind (a stream once reported one). A board that does not answer
+    // is another matter: the amplifier may well be on, and the stream plays on.
+    // A fallback after an FM or line source (or an FM tune that failed before the amplifier
+    // opened): the player's input selected and the amplifier on first.
+    const want = inputFor(source.kind);
+    if (!this.d.board.state().amp || this.d.board.state().input !== want) {
+      await this.hw.step(async () => {
+        if (!this.host.live(seg)) return;
+        if (this.d.board.state().input !== want) await this.d.board.selectInput(want);
+        if (!this.d.board.state().amp) await this.d.board.setAmp(true);
+      });
+      if (!this.host.live(seg)) return;
+    }
+    const refused = audioRefusal(this.d.board.state());
+    if (refused) return this.host.fail(seg, refused.reason, refused.message);
+    const session = this.d.player.play(req);
+    seg.session = session;
+    let startedAt: number;
+    try {
+      startedAt = await session.started;
+    } catch {
+      const end = await session.ended;
+      if (!this.host.live(seg)) return;
+      return this.failover(seg, source, urlIndex, `${end.message}${end.stderrTail ? `: ${end.stderrTail}` : ''}`);
+    }
+    if (!this.host.live(seg)) {
+      await session.stop();
+      return;
+    }
+    if (seg.startedAt === null) this.host.started(seg, startedAt);
+    const end = await session.ended;
+    if (!this.host.live(seg) || end.reason === 'stopped') return;
+    if (source.kind === 'file' && end.reason === 'end') return this.host.end(seg, 'finished');
+    // A stream that ended or failed inside its slot has gone silent: try the next one.
+    return this.failover(
+      seg,
+      source,
+      urlIndex,
+      end.reason === 'end' ? 'the stream ended before its slot' : end.message,
+    );
+  }
+
+  private request(
+    seg: Segment,
+    source: Source,
+    urlIndex: number,
+  ): { source: PlayerSource; volume: number } | { error: string } {
+    const volume = this.d.volumeFor(seg.occ);
+    if (source.kind === 'stream') {
+      const url = streamUrls(source)[urlIndex];
+      return url ? { source: { kind: 'stream', url }, volume } : { error: 'no stream URL left' };
+    }
+    const paths = seg.occ.media
+      .filter((m) => source.kind === 'file' && source.media.includes(m.id))
+      .map((m) => this.d.mediaPath(m.sha256));
+    if (paths.length === 0 || paths.some((p) => p === null)) return { error: 'media not in the cache' };
+    return { source: { kind: 'file', paths: paths as string[] }, volume };
+  }
+
+  async failover(seg: Segment, source: Source, urlIndex: number, why: string): Promise<void> {
+    if (!this.host.live(seg)) return;
+    const remaining = seg.occ.end === null ? Infinity : seg.occ.end - this.d.clock.now();
+    const plan = planFailover(source, urlIndex, remaining);
+    if (plan.kind === 'fail') return this.host.fail(seg, plan.reason, why);
+    const { from, to } = plan;
+    const f = playFields(seg.occ, seg.lateMs, seg.source.kind);
+    this.d.events.emit('play.failover', { ...f, from, to, reason: why.slice(0, 300) });
+    this.d.log.warn({ itemId: seg.occ.itemId, from, to, why }, 'playback failover');
+    seg.source = plan.source;
+    await this.playSource(seg, plan.source, plan.urlIndex);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => this.d.clock.setTimeout(r, ms));
+  }
+}
