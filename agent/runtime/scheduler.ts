@@ -29,7 +29,6 @@
 import type { TimerHandle } from '../adapters/clock.js';
 import { finishPlan, occurrencesIn, type DocInForce, type Occurrence } from '../domain/occurrences.js';
 import { corroboratedNow, TRUSTED, type ClockVerdict } from '../domain/clock-trust.js';
-import { seriesFields } from '../domain/repeat.js';
 import type { SchedulerDeps } from './scheduler-ports.js';
 import { skippedRecord } from '../domain/play-records.js';
 import { record } from './record.js';
