@@ -1,34 +1,34 @@
 // The coordinator executing the plan (runtime/playback.ts with domain/playback-plan.ts)
 // where the plan alone cannot show it: a preemptor preempted in turn. The sim board, a
-// scripted player, a real ledger and outbox; node:test's mock timers drive the clock,
-// the player and the coordinator's timers alike, so no time passes for real.
-import { test, type TestContext } from 'node:test';
+// scripted player, a real ledger and outbox; one ManualClock drives the coordinator, the
+// board, the player and the outbox alike, so no time passes for real.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openDb } from '../../agent/adapters/sqlite-db.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { LedgerStore } from '../../agent/adapters/ledger-store.js';
 import { SimBoard } from '../../agent/adapters/sim-board.js';
-import { systemClock } from '../../agent/adapters/clock.js';
 import { PlaybackCoordinator } from '../../agent/runtime/playback.js';
 import type { Occurrence } from '../../agent/domain/occurrences.js';
 import { createLogger } from '../../agent/log.js';
 import { FakePlayer } from '../fakes/fake-player.js';
+import { ManualClock } from '../fakes/manual-clock.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const T0 = 1_800_000_000_000;
 const log = createLogger({ level: 'silent', pretty: false });
 
-function rig(t: TestContext) {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
+function rig() {
+  const clock = new ManualClock({ now: T0 });
   const db = openDb(join(tempDir('preempt'), 'loa.db'));
-  const outbox = new Outbox(db, { maxEvents: 10_000, clock: systemClock });
-  const board = new SimBoard({ clock: systemClock });
+  const outbox = new Outbox(db, { maxEvents: 10_000, clock });
+  const board = new SimBoard({ clock });
   void board.init();
   const playback = new PlaybackCoordinator({
-    clock: systemClock,
+    clock,
     board,
-    player: new FakePlayer(),
+    player: new FakePlayer({ clock }),
     ledger: new LedgerStore(db),
     events: outbox,
     log,
@@ -38,7 +38,7 @@ function rig(t: TestContext) {
     mediaPath: () => null,
   });
   const relay = (itemId: string, priority: number, slotMs: number): Occurrence => {
-    const start = Date.now();
+    const start = clock.now();
     const source = { kind: 'stream' as const, url: `http://radio.example.vn/${itemId}` };
     return {
       ...{ key: `doc/${itemId}/${start}`, docId: 'doc', docVersion: 1, topic: 't', itemId, start },
@@ -54,21 +54,16 @@ function rig(t: TestContext) {
         const e = JSON.parse(r.body) as Record<string, unknown>;
         return [e.type, e.itemId, e.reason ?? (e.resumed ? 'resumed' : '')].join(' ').trim();
       }),
-    // 50 ms slices, letting the coordinator's promises settle after each (setImmediate is not mocked).
-    tick: async (ms: number) => {
-      for (let left = ms; left > 0; left -= 50) {
-        t.mock.timers.tick(Math.min(50, left));
-        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-      }
-    },
+    // Timer by timer, letting the coordinator's promises settle after each.
+    tick: (ms: number) => clock.tickAsync(ms),
   };
 }
 
 test(
   'an emergency over an item that had suspended a relay: the relay still resumes when the emergency ends',
   { timeout: 60_000 },
-  async (t) => {
-    const r = rig(t);
+  async () => {
+    const r = rig();
     r.playback.fire(r.relay('radio', 50, 8000), 0);
     await r.tick(300);
     r.playback.fire(r.relay('news', 75, 1500), 0); // suspends the radio
