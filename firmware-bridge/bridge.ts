@@ -10,7 +10,7 @@
 // - every timer goes through `timers` and every stream listener is removed on teardown,
 //   so stop() leaves nothing running;
 // - the desired state (watchdog, input, tuner, amp) is the host's truth: it is re-applied
-//   after every (re)connect and after every board reset (board-state.ts);
+//   after every (re)connect and after every board reset (board-mirror.ts);
 // - every keep-alive reply is judged against it and repairs a reset, drift or lost
 //   events within one ping period (keep-alive.ts, reconcile.ts).
 // Reconnect: a port error/close or `maxMissedPings` consecutive unanswered pings tears
@@ -20,7 +20,7 @@
 // nothing but GET_VERSION every 30 s, and a BOOT of the right version is acted on at once.
 // This file keeps the connection lifecycle (connect, version handshake, teardown,
 // reopen) and the incoming frames; the desired and confirmed state and its writing is
-// board-state.ts, the keep-alive keep-alive.ts (its verdict reconcile.ts), the port
+// board-mirror.ts, the keep-alive keep-alive.ts (its verdict reconcile.ts), the port
 // plumbing port-link.ts, the public types bridge-types.ts and the errors request-queue.ts
 // (re-exported from here).
 
@@ -43,7 +43,7 @@ import {
 import { Backoff } from './backoff.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 import { NotConnectedError, RequestQueue, type RetryContext } from './request-queue.js';
-import { BoardState } from './board-state.js';
+import { BoardMirror } from './board-mirror.js';
 import { KeepAlive } from './keep-alive.js';
 import { zeroCounters } from './bridge-types.js';
 import type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './bridge-types.js';
@@ -62,7 +62,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private readonly timers: Timers;
   private readonly backoff: Backoff;
   private readonly watchdogS: number;
-  private readonly state: BoardState;
+  private readonly state: BoardMirror;
   private readonly keepAlive: KeepAlive;
   private readonly link: PortLink;
   private readonly counters = zeroCounters();
@@ -94,7 +94,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       sleep: (ms) => this.sleep(ms),
       counters: this.counters,
     };
-    this.state = new BoardState({
+    this.state = new BoardMirror({
       watchdogS: this.watchdogS,
       initial: deps.initial,
       requests: this.requests,
@@ -154,7 +154,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     return { ...this.link.stats(), ...this.counters };
   }
 
-  // ---- the desired-state API (what the agent's `mcu` board calls; board-state.ts) ----
+  // ---- the desired-state API (what the agent's `mcu` board calls; board-mirror.ts) ----
   /** SET_AMP; switching off an amplifier the board confirmed off sends nothing. */
   setAmp(on: boolean): Promise<boolean> {
     return this.state.setAmp(on);

@@ -7,7 +7,7 @@
 // FirmwareBridge (bridge.ts) owns the connection and hands this its host.
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type { BoardState } from './board-state.js';
+import type { BoardMirror } from './board-mirror.js';
 import type { BridgeEvents } from './bridge-types.js';
 import { judge, type Observed } from './reconcile.js';
 import {
@@ -26,7 +26,7 @@ import type { TimerHandle, Timers } from './timers.js';
 /** What the keep-alive needs of the bridge. */
 export interface KeepAliveHost {
   timers: Timers;
-  state: BoardState;
+  state: BoardMirror;
   requests: RequestQueue;
   retry: RetryContext;
   counters: { timeouts: number; missedPings: number; resets: number; repairs: number };

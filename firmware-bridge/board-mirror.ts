@@ -1,4 +1,4 @@
-// The board as the host sees it (FirmwareBridge's mirror, bridge.ts): the desired state
+// The board as the host sees it, FirmwareBridge's mirror of it (bridge.ts): the desired state
 // (watchdog, input, tuner, amp), the host's truth, re-applied after every (re)connect and
 // every reset; what the board last confirmed (amp, input), so a command that would change
 // nothing is not sent (a firmware that mutes on every SELECT_INPUT would clip audio); and
@@ -9,7 +9,7 @@ import type { DesiredState } from './bridge-types.js';
 import { encodeCommand, type AudioInput, type Command, type Replies } from './messages.js';
 import { BoardErrorReply, type RequestQueue, type RetryContext } from './request-queue.js';
 
-export interface BoardStateDeps {
+export interface BoardMirrorDeps {
   watchdogS: number;
   initial?: Partial<DesiredState>;
   requests: RequestQueue;
@@ -20,7 +20,7 @@ export interface BoardStateDeps {
   reapplied(s: DesiredState): void;
 }
 
-export class BoardState {
+export class BoardMirror {
   readonly desired: DesiredState;
   /** Watchdog N sent with SET_WATCHDOG (part of the desired state). */
   readonly watchdogS: number;
@@ -34,7 +34,7 @@ export class BoardState {
   /** WATCHDOG_TRIPPED in the last keep-alive reply (rising edge = a new trip). */
   tripped = false;
 
-  constructor(private readonly d: BoardStateDeps) {
+  constructor(private readonly d: BoardMirrorDeps) {
     this.desired = { amp: false, input: 'ip', fmFreq: undefined, ...d.initial };
     this.watchdogS = d.watchdogS;
   }
