@@ -36,7 +36,6 @@ import {
 import { findGpiodChip, GpiodDriver } from './gpio-gpiod.js';
 import { trySysfs } from './gpio-sysfs.js';
 import { LoaError } from '../errors.js';
-import type { Logger } from '../log.js';
 
 // The options live with the backends' contract (gpio-driver.ts, which both backends read);
 // the board's callers import them from here. Chip discovery lives in the backend modules.
