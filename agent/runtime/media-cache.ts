@@ -28,7 +28,7 @@ import { RetryStreaks } from './media-retry.js';
 import { dropStaleParts, HEX64, verifyCacheDir, type Ready } from './media-cache-files.js';
 import { planCache, pickDownloads, type CachePlan, type MediaNeed } from '../domain/cache-plan.js';
 import type { BackoffPolicy } from '../domain/backoff.js';
-import { Waitress, WaitTimeoutError } from '../adapters/waitress.js';
+import { Waitress, WaitTimeoutError } from '../domain/waitress.js';
 import { LoaError, errorCode } from '../errors.js';
 
 export interface MediaCacheDeps {
