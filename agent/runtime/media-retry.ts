@@ -5,7 +5,7 @@
 // a cut followed by a resume is ordinary and each event costs bytes); a permanent one
 // (404, bad hash) and `too-slow` are news at once. Bytes that arrived reset the backoff.
 import type { Clock, TimerHandle } from '../adapters/clock.js';
-import { MediaFetchError } from '../adapters/media-fetch.js';
+import type { MediaFetchError } from '../adapters/media-fetch.js';
 import type { MediaRef } from '../../contract/schedule-doc.js';
 import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
 import { LoaError } from '../errors.js';
@@ -108,7 +108,8 @@ export class RetryStreaks {
     err: unknown,
     retry: () => void,
   ): { s: Streak; reason: string; delay: number; report: boolean } {
-    const e = err instanceof MediaFetchError ? err : undefined;
+    // The fetcher's error by its name (a service imports no adapter's value).
+    const e = err instanceof LoaError && err.name === 'MediaFetchError' ? (err as MediaFetchError) : undefined;
     const reason = e?.reason ?? 'internal';
     const retryable = err instanceof LoaError ? err.retryable : false;
     const s = this.of(media);
