@@ -3,7 +3,7 @@
 // problem found here (CONFIG_INSECURE), each with the chmod that fixes it.
 import { realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Config } from './config.js';
+import type { Config } from './config-schema.js';
 
 /**
  * A password or private key that any local user can read is a key to every speaker in

@@ -17,6 +17,9 @@
 // frames of the next resets (power-up noise); `duplicate` sends every reply twice;
 // `ampFaultLatch` is a firmware that read 1.0's "latched" literally (the flag holds
 // until SET_AMP 0 after the cause went).
+// Its state and the command table it executes are board-answers.ts's; this file keeps the
+// wire (frames in and out, VER, BUSY), the timers (BOOT repeat, watchdog, slow replies)
+// and the scriptable faults.
 
 import { encodeFrame, PROTOCOL_MINOR, PROTOCOL_VERSION, type Frame } from './frame.js';
 import { FrameParser } from './parser.js';
@@ -30,22 +33,28 @@ import {
   type BoardEvent,
   type Command,
   type AmpFaultCause,
-  type AudioInput,
   type LineState,
   type Message,
   type ResetReason,
-  type Status,
-  type StatusFlags,
   type VersionBlock,
 } from './messages.js';
 import type { TimerHandle, Timers } from './timers.js';
+import {
+  execute,
+  impedanceOf,
+  powerOnState,
+  RSSI_GOOD,
+  RSSI_LOST,
+  type Answering,
+  type BoardState,
+} from './board-answers.js';
+
+export type { BoardState } from './board-answers.js';
 
 /** §3 idle rule. */
 const IDLE_MS = 50;
 /** §5.2: BOOT is repeated this often until the host speaks. */
 const BOOT_REPEAT_MS = 1000;
-const RSSI_GOOD = 45;
-const RSSI_LOST = 6;
 
 export interface BoardModelDeps {
   timers: Timers;
@@ -62,37 +71,6 @@ export interface BoardModelDeps {
   random?: () => number;
   /** Called for every event sent, for logs (sim-cli prints them). */
   onEvent?(e: BoardEvent): void;
-}
-
-export interface BoardState {
-  amp: boolean;
-  input: AudioInput;
-  fmFreq: number;
-  fmRssi: number;
-  fmSignalLost: boolean;
-  line: LineState;
-  mainsLost: boolean;
-  batteryMv: number;
-  doorOpen: boolean;
-  bootCount: number;
-  watchdogS: number;
-  watchdogTripped: boolean;
-  lastEventSeq: number;
-  silent: boolean;
-  delayMs: number;
-  /** Latched amplifier fault (§5.1 SET_AMP): null when none. */
-  ampFault: AmpFaultCause | null;
-  batteryLow: boolean;
-  /** The tuner failed to initialise: FM_TUNE / FM_STATUS answer NOT_READY. */
-  tunerFailed: boolean;
-  /** The relay feedback disagrees: SET_AMP / SELECT_INPUT answer HW_FAULT. */
-  relayFault: boolean;
-  /** Input relay switches done (each one a muted break on a real board). */
-  inputSwitches: number;
-  /** BOOT frames of this many coming resets are lost on the wire. */
-  bootsToLose: number;
-  /** Every reply is sent twice. */
-  duplicate: boolean;
 }
 
 export class BoardModel {
@@ -115,34 +93,21 @@ export class BoardModel {
   private running = false;
   /** Commands executed, for tests ("was set-amp re-applied?"). */
   readonly log: Command[] = [];
+  private readonly answering: Answering;
 
   constructor(private readonly deps: BoardModelDeps) {
     this.protocol = deps.protocol ?? PROTOCOL_VERSION;
     this.minor = deps.minor ?? PROTOCOL_MINOR;
     this.firmware = deps.firmware ?? { major: 1, minor: 0, patch: 0 };
-    this.s = {
-      amp: false,
-      input: 'ip',
-      fmFreq: 0,
-      fmRssi: 0,
-      fmSignalLost: false,
-      line: 'ok',
-      mainsLost: false,
-      batteryMv: 13_400,
-      doorOpen: false,
-      bootCount: deps.bootCount ?? 0,
-      watchdogS: WATCHDOG_DEFAULT_S,
-      watchdogTripped: false,
-      lastEventSeq: 0,
-      silent: false,
-      delayMs: 0,
-      ampFault: null,
-      batteryLow: false,
-      tunerFailed: false,
-      relayFault: false,
-      inputSwitches: 0,
-      bootsToLose: 0,
-      duplicate: false,
+    this.s = powerOnState(deps.bootCount ?? 0);
+    this.answering = {
+      s: this.s,
+      minor: this.minor,
+      ampCause: () => this.ampCause,
+      uptimeS: () => Math.floor((this.deps.timers.now() - this.bootAt) / 1000),
+      clearAmpFault: () => this.clearAmpFault(),
+      feedWatchdog: () => this.feedWatchdog(),
+      versionBlock: () => this.versionBlock(),
     };
     this.parser.on('data', (f: Frame) => this.onFrame(f));
   }
@@ -345,7 +310,7 @@ export class BoardModel {
       return;
     }
     this.log.push(c);
-    const reply = this.execute(c);
+    const reply = execute(c, this.answering);
     if (this.s.delayMs === 0) {
       this.answer(f.seq, reply);
       return;
@@ -359,91 +324,6 @@ export class BoardModel {
       this.answer(f.seq, reply);
     }, this.s.delayMs);
     this.replyTimers.add(h);
-  }
-
-  private execute(c: Command): Message {
-    const s = this.s;
-    switch (c.cmd) {
-      case 'ping':
-        return encodeReply(
-          'ping',
-          this.minor >= 1
-            ? { flags: this.flags(), lastEventSeq: s.lastEventSeq, bootCount: s.bootCount, input: s.input }
-            : { flags: this.flags(), lastEventSeq: s.lastEventSeq },
-        );
-      case 'get-status':
-        return encodeReply('get-status', this.status());
-      case 'set-amp':
-        if (c.on && (s.ampFault || s.relayFault)) return encodeError(COMMAND_TYPES['set-amp'], 'hw_fault');
-        s.amp = c.on;
-        // 1.1: any SET_AMP acknowledges a watchdog trip; 1.0 cleared it with SET_AMP 1 only.
-        if (c.on || this.minor >= 1) s.watchdogTripped = false;
-        if (!c.on && this.ampCause === null) this.clearAmpFault();
-        return encodeReply('set-amp', { on: s.amp });
-      case 'select-input':
-        if (s.relayFault) return encodeError(COMMAND_TYPES['select-input'], 'hw_fault');
-        // The current input is a no-op: no relay movement, no mute (§5.1).
-        if (c.input !== s.input) s.inputSwitches++;
-        s.input = c.input;
-        return encodeReply('select-input', { input: s.input });
-      case 'fm-tune':
-        if (s.tunerFailed) return encodeError(COMMAND_TYPES['fm-tune'], 'not_ready');
-        s.fmFreq = c.freq - (c.freq % 5); // the tuner's own 50 kHz step, so "as tuned" can differ
-        s.fmRssi = s.fmSignalLost ? RSSI_LOST : RSSI_GOOD;
-        return encodeReply('fm-tune', { freq: s.fmFreq, rssi: s.fmRssi });
-      case 'fm-status':
-        if (s.tunerFailed || (s.fmFreq === 0 && this.minor < 1))
-          return encodeError(COMMAND_TYPES['fm-status'], 'not_ready');
-        // 1.1: the tuner off (never tuned since reset) answers zeros, not NOT_READY.
-        if (s.fmFreq === 0)
-          return encodeReply('fm-status', { freq: 0, rssi: 0, snr: 0, stereo: false, signalOk: false });
-        return encodeReply('fm-status', {
-          freq: s.fmFreq,
-          rssi: s.fmRssi,
-          snr: s.fmSignalLost ? 3 : 30,
-          stereo: !s.fmSignalLost,
-          signalOk: !s.fmSignalLost,
-        });
-      case 'line-test':
-        return encodeReply('line-test', { result: s.line, impedance: impedanceOf(s.line) });
-      case 'set-watchdog':
-        s.watchdogS = c.seconds;
-        this.feedWatchdog();
-        return encodeReply('set-watchdog', { seconds: s.watchdogS });
-      case 'get-version':
-        return encodeReply('get-version', this.versionBlock());
-    }
-  }
-
-  private flags(): StatusFlags {
-    const s = this.s;
-    return {
-      ampOn: s.amp,
-      ampFault: s.ampFault !== null,
-      doorOpen: s.doorOpen,
-      mainsLost: s.mainsLost,
-      batteryLow: s.batteryLow,
-      lineOpen: s.line === 'open',
-      lineShort: s.line === 'short',
-      watchdogTripped: s.watchdogTripped,
-      fmNoSignal: s.fmFreq !== 0 && s.fmSignalLost,
-    };
-  }
-
-  private status(): Status {
-    const s = this.s;
-    return {
-      flags: this.flags(),
-      input: s.input,
-      fmFreq: s.fmFreq,
-      fmRssi: s.fmRssi,
-      temperatureC: 31.5,
-      batteryMv: s.batteryMv,
-      ampCurrentMa: s.amp ? 850 : 40,
-      uptimeS: Math.floor((this.deps.timers.now() - this.bootAt) / 1000),
-      watchdogS: s.watchdogS,
-      lastEventSeq: s.lastEventSeq,
-    };
   }
 
   private versionBlock(): VersionBlock {
@@ -506,8 +386,4 @@ export class BoardModel {
   private tx(bytes: Buffer): void {
     if (this.running && !this.s.silent) this.deps.send(bytes);
   }
-}
-
-function impedanceOf(state: LineState): number {
-  return state === 'open' ? 0xffff : state === 'short' ? 0 : 16;
 }

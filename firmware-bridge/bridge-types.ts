@@ -1,5 +1,5 @@
 // Public option, state, stats and event types of FirmwareBridge, split out of bridge.ts
-// to keep it small; bridge.ts re-exports every name here.
+// to keep it small (with the bridge's zeroed counters); bridge.ts re-exports the types.
 
 import type { ParserStats } from './parser.js';
 import type { AudioInput, BoardEvent, CommandName, Status, VersionBlock } from './messages.js';
@@ -63,4 +63,20 @@ export interface BridgeDeps {
   timeoutMs?: Partial<Record<CommandName, number>>;
   backoff?: BackoffPolicy;
   initial?: Partial<DesiredState>;
+}
+
+/** The bridge's own counters (BridgeStats less the parser's), all zero: stats() reports them. */
+export function zeroCounters(): Omit<BridgeStats, keyof ParserStats> {
+  return {
+    timeouts: 0,
+    retries: 0,
+    lateReplies: 0,
+    badPayloads: 0,
+    unknownEvents: 0,
+    foreignVersion: 0,
+    resets: 0,
+    repairs: 0,
+    reconnects: 0,
+    missedPings: 0,
+  };
 }

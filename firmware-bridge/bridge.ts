@@ -10,53 +10,42 @@
 // - every timer goes through `timers` and every stream listener is removed on teardown,
 //   so stop() leaves nothing running;
 // - the desired state (watchdog, input, tuner, amp) is the host's truth: it is re-applied
-//   after every (re)connect and after every board reset;
-// - every keep-alive reply is judged against it (reconcile.ts): a reset (boot counter
-//   or uptime), drift (amp, input, watchdog, tuner, fault flags) or lost events are
-//   repaired within one ping period, whatever BOOT or event frames were lost;
-// - the keep-alive is PING on a 1.1 board (its reply carries the boot counter and the
-//   input) and GET_STATUS on a 1.0 board (uptime, input, watchdog N, tuner);
-// - what the board last confirmed (amp, input) is kept, so a command that would change
-//   nothing is not sent (a firmware that mutes on every SELECT_INPUT would clip audio).
+//   after every (re)connect and after every board reset (board-mirror.ts);
+// - every keep-alive reply is judged against it and repairs a reset, drift or lost
+//   events within one ping period (keep-alive.ts, reconcile.ts).
 // Reconnect: a port error/close or `maxMissedPings` consecutive unanswered pings tears
 // the port down and reopens it through `open()` with capped jittered backoff; a dead
 // pty reports no close until a write fails (FINDINGS, Serial), hence the pings.
 // A board speaking another protocol version keeps its port open: the host sends it
 // nothing but GET_VERSION every 30 s, and a BOOT of the right version is acted on at once.
-// This file keeps the connection lifecycle, keep-alive and desired state; the verdict on
-// a keep-alive reply is reconcile.ts, the port plumbing port-link.ts, the public types
-// bridge-types.ts and the errors request-queue.ts (re-exported from here).
+// This file keeps the connection lifecycle (connect, version handshake, teardown,
+// reopen) and the incoming frames; the desired and confirmed state and its writing is
+// board-mirror.ts, the keep-alive keep-alive.ts (its verdict reconcile.ts), the port
+// plumbing port-link.ts, the public types bridge-types.ts and the errors request-queue.ts
+// (re-exported from here).
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { PROTOCOL_VERSION, type Frame } from './frame.js';
-import { judge, type Observed } from './reconcile.js';
 import { PortLink, dispose } from './port-link.js';
 import {
   COMMAND_TIMEOUT_MS,
   ERROR_TYPE,
   WATCHDOG_DEFAULT_S,
-  decodeError,
   decodeEvent,
-  decodeReply,
-  encodeCommand,
   kindOfType,
   type AudioInput,
   type BoardEvent,
   type Command,
   type Replies,
-  type Status,
   type VersionBlock,
 } from './messages.js';
 import { Backoff } from './backoff.js';
 import { systemTimers, type TimerHandle, type Timers } from './timers.js';
-import {
-  BoardErrorReply,
-  BridgeTimeoutError,
-  NotConnectedError,
-  RequestQueue,
-  type RetryContext,
-} from './request-queue.js';
+import { NotConnectedError, RequestQueue, type RetryContext } from './request-queue.js';
+import { BoardMirror } from './board-mirror.js';
+import { KeepAlive } from './keep-alive.js';
+import { zeroCounters } from './bridge-types.js';
 import type { BridgeDeps, BridgeEvents, BridgeStats, DesiredState } from './bridge-types.js';
 
 export { BoardErrorReply, BridgeTimeoutError, NotConnectedError } from './request-queue.js';
@@ -73,51 +62,26 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   private readonly timers: Timers;
   private readonly backoff: Backoff;
   private readonly watchdogS: number;
-  private readonly pingMs: number;
-  private readonly maxMissed: number;
-  private readonly desiredState: DesiredState;
+  private readonly state: BoardMirror;
+  private readonly keepAlive: KeepAlive;
   private readonly link: PortLink;
-  private readonly counters = {
-    timeouts: 0,
-    retries: 0,
-    lateReplies: 0,
-    badPayloads: 0,
-    unknownEvents: 0,
-    foreignVersion: 0,
-    resets: 0,
-    repairs: 0,
-    reconnects: 0,
-    missedPings: 0,
-  };
+  private readonly counters = zeroCounters();
   private readonly requests: RequestQueue;
   private readonly retry: RetryContext;
   private readonly live = new Set<TimerHandle>();
-  private pingTimer: TimerHandle | undefined;
   private reopenTimer: TimerHandle | undefined;
   private running = false;
   private connecting = false;
   private gen = 0;
-  private consecutiveMissed = 0;
-  private bootCount: number | undefined;
-  private lastEventSeq = 0;
   private connectedOnce = false;
   private mismatched = false;
   private recheckTimer: TimerHandle | undefined;
-  /** Minor protocol version of the board (from its version block). */
-  private minor = 0;
-  private uptimeS: number | undefined;
-  private tripped = false;
-  /** What the board last confirmed; undefined = unknown (after a connect or a reset). */
-  private confirmed: { amp?: boolean; input?: AudioInput } = {};
 
   constructor(private readonly deps: BridgeDeps) {
     super();
     this.timers = deps.timers ?? systemTimers();
     this.backoff = new Backoff(deps.backoff ?? { minMs: 200, maxMs: 5000 });
     this.watchdogS = deps.watchdogS ?? WATCHDOG_DEFAULT_S;
-    this.pingMs = deps.pingMs ?? Math.floor((this.watchdogS * 1000) / 3);
-    this.maxMissed = deps.maxMissedPings ?? 3;
-    this.desiredState = { amp: false, input: 'ip', fmFreq: undefined, ...deps.initial };
     this.link = new PortLink(
       this.timers,
       (f) => this.onFrame(f),
@@ -130,6 +94,31 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       sleep: (ms) => this.sleep(ms),
       counters: this.counters,
     };
+    this.state = new BoardMirror({
+      watchdogS: this.watchdogS,
+      initial: deps.initial,
+      requests: this.requests,
+      retry: this.retry,
+      request: (c) => this.request(c),
+      ampRefused: (e) => this.emit('amp-refused', e),
+      reapplied: (s) => this.emit('reapplied', s),
+    });
+    const host = {
+      timers: this.timers,
+      state: this.state,
+      requests: this.requests,
+      retry: this.retry,
+      counters: this.counters,
+      running: () => this.running,
+      port: () => this.port,
+      mismatched: () => this.mismatched,
+      request: <C extends Command>(c: C) => this.request(c),
+      emit: this.emit.bind(this),
+      lost: (reason: string) => this.lost(reason),
+      onBoot: (v: VersionBlock) => this.onBoot(v),
+    };
+    const pingMs = deps.pingMs ?? Math.floor((this.watchdogS * 1000) / 3);
+    this.keepAlive = new KeepAlive(host, pingMs, deps.maxMissedPings ?? 3);
   }
 
   /** Opens the port and brings the board to the desired state; resolves once connected (or rejects with the first open error, while reconnecting goes on in the background). */
@@ -158,57 +147,29 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
   }
 
   desired(): DesiredState {
-    return { ...this.desiredState };
+    return { ...this.state.desired };
   }
 
   stats(): BridgeStats {
     return { ...this.link.stats(), ...this.counters };
   }
 
-  // ---- the desired-state API (what the agent's `mcu` board calls) ----
-
+  // ---- the desired-state API (what the agent's `mcu` board calls; board-mirror.ts) ----
   /** SET_AMP; switching off an amplifier the board confirmed off sends nothing. */
-  async setAmp(on: boolean): Promise<boolean> {
-    this.desiredState.amp = on;
-    return this.sendAmp(on, () => (!on && this.confirmed.amp === false ? { on: false } : undefined));
+  setAmp(on: boolean): Promise<boolean> {
+    return this.state.setAmp(on);
   }
   /** SELECT_INPUT; the input the board confirmed is not selected again (§5.1: a no-op). */
-  async selectInput(input: AudioInput): Promise<AudioInput> {
-    this.desiredState.input = input;
-    // Decided when the command's turn comes, after what is queued before it.
-    try {
-      const r = (
-        await this.requests.send({ cmd: 'select-input', input }, this.retry, () =>
-          this.confirmed.input === input ? { input } : undefined,
-        )
-      ).input;
-      this.confirmed.input = r;
-      return r;
-    } catch (e) {
-      this.confirmed.input = undefined; // unknown: the next select is sent
-      throw e;
-    }
-  }
-  private async sendAmp(on: boolean, skip?: () => { on: boolean } | undefined): Promise<boolean> {
-    try {
-      const r = (await this.requests.send({ cmd: 'set-amp', on }, this.retry, skip)).on;
-      this.confirmed.amp = r;
-      return r;
-    } catch (e) {
-      // Refused (HW_FAULT): the board keeps it off. Anything else: unknown, so the next
-      // SET_AMP 0 is sent, never skipped on a guess.
-      this.confirmed.amp = e instanceof BoardErrorReply && e.error.code === 'hw_fault' ? false : undefined;
-      throw e;
-    }
+  selectInput(input: AudioInput): Promise<AudioInput> {
+    return this.state.selectInput(input);
   }
   /** The board's minor protocol version, once connected (0 for a 1.0 board). */
   get boardMinor(): number {
-    return this.minor;
+    return this.state.minor;
   }
-  async fmTune(freq: number): Promise<Replies['fm-tune']> {
-    encodeCommand({ cmd: 'fm-tune', freq }); // throws RangeError before the desired state changes
-    this.desiredState.fmFreq = freq;
-    return this.request({ cmd: 'fm-tune', freq });
+  /** FM_TUNE; the frequency joins the desired state. */
+  fmTune(freq: number): Promise<Replies['fm-tune']> {
+    return this.state.fmTune(freq);
   }
 
   /** Send one command; queued behind the request in flight; retries per §4. */
@@ -220,7 +181,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
         new NotConnectedError(`${c.cmd} not sent: the IO board speaks another protocol version (only GET_VERSION is)`),
       );
     }
-    if (c.cmd === 'line-test' && this.minor < 1 && this.watchdogS < LINE_TEST_MIN_WATCHDOG_S) {
+    if (c.cmd === 'line-test' && this.state.minor < 1 && this.watchdogS < LINE_TEST_MIN_WATCHDOG_S) {
       // §7: a 1.0 board does not hold its watchdog during LINE_TEST; one that times out
       // (3 s) would leave N = watchdogS without a frame and trip the amplifier off.
       return Promise.reject(
@@ -265,8 +226,8 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       return;
     }
     this.link.attach(port);
-    this.confirmed = {};
-    this.uptimeS = undefined;
+    this.state.confirmed = {};
+    this.state.uptimeS = undefined;
     try {
       // GET_VERSION first: it is frozen across versions (§6) and tells us the boot counter.
       await this.handshake(my, await this.request({ cmd: 'get-version' }));
@@ -292,22 +253,21 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
     }
     this.mismatched = false;
     this.timers.clearTimeout(this.recheckTimer);
-    this.bootCount = v.bootCount;
-    this.minor = v.minor;
-    await this.reapply();
+    this.state.bootCount = v.bootCount;
+    this.state.minor = v.minor;
+    await this.state.reapply();
     if (my !== this.gen) return;
     this.connecting = false;
     this.connectedOnce = true;
     this.backoff.reset();
     // Emitted once the board is in the desired state, so a listener may rely on it.
     this.emit('connected', v);
-    this.schedulePing();
+    this.keepAlive.schedule();
   }
 
   private enterMismatch(boardVersion: number): void {
     this.mismatched = true;
-    this.timers.clearTimeout(this.pingTimer);
-    this.pingTimer = undefined;
+    this.keepAlive.cancel();
     this.emit('version-mismatch', boardVersion);
   }
 
@@ -334,10 +294,9 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
 
   private teardown(reason: string): void {
     this.gen++;
-    this.timers.clearTimeout(this.pingTimer);
+    this.keepAlive.cancel();
     this.timers.clearTimeout(this.recheckTimer);
     this.recheckTimer = undefined;
-    this.pingTimer = undefined;
     const had = this.link.detach();
     this.requests.abort(reason);
     if (had) this.emit('disconnected', reason);
@@ -392,7 +351,7 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       this.counters.unknownEvents++;
       return;
     }
-    this.lastEventSeq = f.seq;
+    this.state.lastEventSeq = f.seq;
     this.emit('event', e);
     if (e.event === 'boot') this.onBoot(e);
   }
@@ -415,155 +374,19 @@ export class FirmwareBridge extends EventEmitter<BridgeEvents> {
       return;
     }
     // BOOT repeats every 1 s until we speak; only a new boot counter is a new reset.
-    if (v.bootCount === this.bootCount) return;
-    const first = this.bootCount === undefined;
-    this.bootCount = v.bootCount;
-    this.minor = v.minor;
+    const st = this.state;
+    if (v.bootCount === st.bootCount) return;
+    const first = st.bootCount === undefined;
+    st.bootCount = v.bootCount;
+    st.minor = v.minor;
     if (first) return;
     this.counters.resets++;
-    this.confirmed = {};
-    this.uptimeS = undefined;
-    this.tripped = false;
+    st.confirmed = {};
+    st.uptimeS = undefined;
+    st.tripped = false;
     this.emit('reset', v);
     if (this.connecting) return; // the handshake re-applies right after GET_VERSION
-    this.reapply().catch((err: Error) => this.emit('warning', err));
-  }
-
-  /**
-   * Write the desired state, amp last so the speaker never plays the wrong source (§5.2).
-   * SET_AMP 0 goes first when the amp is wanted off or a fault is flagged (it clears a
-   * fault latch whose cause went). A refused SET_AMP 1 (HW_FAULT) does not fail the rest:
-   * it is reported as 'amp-refused' and tried again at the next keep-alive.
-   */
-  private async reapply(ampFault = false): Promise<void> {
-    const d = this.desiredState;
-    await this.request({ cmd: 'set-watchdog', seconds: this.watchdogS });
-    if (!d.amp || ampFault) await this.sendAmp(false);
-    this.confirmed.input = (await this.request({ cmd: 'select-input', input: d.input })).input;
-    if (d.fmFreq !== undefined) await this.request({ cmd: 'fm-tune', freq: d.fmFreq });
-    let ampOn = false;
-    if (d.amp) {
-      try {
-        ampOn = await this.sendAmp(true);
-      } catch (e) {
-        if (!(e instanceof BoardErrorReply) || e.error.code !== 'hw_fault') throw e;
-        this.emit('amp-refused', e);
-      }
-    }
-    // What the board did with WATCHDOG_TRIPPED (§6.1): a 1.1 board clears it on any
-    // SET_AMP, a 1.0 board only on SET_AMP 1 accepted. Left set, the flag is no new
-    // trip at the next keep-alive (rising edge only): forgetting it made a 1.0 board
-    // tripped while idle re-applied every keep-alive until the next play.
-    if (this.minor >= 1 || ampOn) this.tripped = false;
-    this.emit('reapplied', { ...d, amp: ampOn });
-  }
-
-  // ---- pinger and reset / lost-event detection ----
-
-  private schedulePing(): void {
-    this.timers.clearTimeout(this.pingTimer);
-    if (!this.running || !this.port) return;
-    this.pingTimer = this.timers.setTimeout(() => void this.ping(), this.pingMs);
-  }
-
-  private async ping(): Promise<void> {
-    const port = this.port;
-    try {
-      const o = await this.keepAlive();
-      this.consecutiveMissed = 0;
-      await this.reconcile(o);
-    } catch (e) {
-      if (port !== this.port) return; // torn down meanwhile; reconnect is already scheduled
-      if (e instanceof BoardErrorReply && e.error.code === 'busy') {
-        this.consecutiveMissed = 0; // §7: BUSY is an answer; the board is alive and fed
-      } else if (e instanceof BridgeTimeoutError) {
-        this.counters.timeouts++;
-        this.counters.missedPings++;
-        if (++this.consecutiveMissed >= this.maxMissed) {
-          this.consecutiveMissed = 0;
-          this.emit('no-answer');
-          this.lost(`${this.maxMissed} pings unanswered`);
-          return;
-        }
-      } else if (!this.mismatched) this.emit('warning', e as Error);
-    }
-    if (!this.mismatched) this.schedulePing();
-  }
-
-  /**
-   * One keep-alive exchange, never retried (§7: one per period; three missed in a row is
-   * no answer). PING on a 1.1 board; GET_STATUS on a 1.0 board, whose PING cannot show a reset.
-   */
-  private async keepAlive(): Promise<Observed & { status?: Status }> {
-    const name = this.minor >= 1 ? 'ping' : 'get-status';
-    const ms = this.retry.timeoutMs(name);
-    const f = await this.requests.queued(() =>
-      this.requests.exchange(name, this.requests.nextSeq(), encodeCommand({ cmd: name }), ms),
-    );
-    if (f.type === ERROR_TYPE) throw new BoardErrorReply(name, f.seq, decodeError(f.payload));
-    if (name === 'get-status') {
-      const s = decodeReply('get-status', f.payload);
-      return { ...s, status: s };
-    }
-    const p = decodeReply('ping', f.payload);
-    // A 1.1 PING shows a reset, the amplifier and the input, but not the watchdog N or the
-    // tuner: GET_STATUS after it, so their drift is repaired within the same period
-    // (checklist row 10). Its failure is not a missed keep-alive: the PING answered.
-    try {
-      const s = await this.request({ cmd: 'get-status' });
-      return { ...p, uptimeS: s.uptimeS, watchdogS: s.watchdogS, fmFreq: s.fmFreq, status: s };
-    } catch (e) {
-      if (!(e instanceof BridgeTimeoutError || e instanceof BoardErrorReply)) throw e;
-      return p;
-    }
-  }
-
-  /** Judge a keep-alive reply against the wanted state and repair what differs (reconcile.ts). */
-  private async reconcile(o: Observed & { status?: Status }): Promise<void> {
-    const d = this.desiredState;
-    const v = judge(
-      { ...d, watchdogS: this.watchdogS },
-      { bootCount: this.bootCount, uptimeS: this.uptimeS, lastEventSeq: this.lastEventSeq, tripped: this.tripped },
-      o,
-    );
-    if (o.uptimeS !== undefined) this.uptimeS = o.uptimeS;
-    this.tripped = o.flags.watchdogTripped;
-    this.confirmed.amp = o.flags.ampOn;
-    if (o.input !== undefined) this.confirmed.input = o.input;
-    this.lastEventSeq = o.lastEventSeq;
-    let reset = v.reset;
-    let block: VersionBlock | undefined;
-    if (!reset && this.minor < 1 && (v.lostEvents || v.drift.length > 0)) {
-      // 1.0: no boot counter in the keep-alive, and an uptime read in the same second as
-      // the reset is not smaller: a reset may show only as drift or a lost event. Ask.
-      block = await this.request({ cmd: 'get-version' });
-      if (this.bootCount !== undefined && block.bootCount !== this.bootCount)
-        reset = `boot counter ${this.bootCount} → ${block.bootCount}`;
-    }
-    if (reset) {
-      // The BOOT was lost: the version block says which reset this was, then re-apply.
-      block ??= await this.request({ cmd: 'get-version' });
-      if (block.bootCount === this.bootCount) this.bootCount = undefined; // 1.0: uptime told us, not the counter
-      this.emit('warning', new Error(`IO board reset without a BOOT heard (${reset}); re-applying`));
-      const before = this.counters.resets;
-      this.onBoot(block);
-      if (this.counters.resets === before) {
-        // A first-ever counter (1.0) is not counted by onBoot: count this reset here.
-        this.counters.resets++;
-        this.confirmed = {};
-        this.emit('reset', block);
-        await this.reapply();
-      }
-      this.emit('status', o.status ?? (await this.request({ cmd: 'get-status' })));
-      return;
-    }
-    if (v.lostEvents) this.emit('status', o.status ?? (await this.request({ cmd: 'get-status' })));
-    if (v.drift.length > 0) {
-      this.counters.repairs++;
-      this.emit('drift', v.drift);
-      this.confirmed = {};
-      await this.reapply(o.flags.ampFault);
-    }
+    st.reapply().catch((err: Error) => this.emit('warning', err));
   }
 }
 

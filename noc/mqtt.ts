@@ -6,7 +6,7 @@
 // on standard error. --mqtt-version 5 or 3.1.1 forces one, without fallback.
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { errorMessage, Failure, type Opts, UsageError, withTimeout } from '../cli-kit/index.js';
+import { errorMessage, Failure, type Opts, refusedVersion, UsageError, withTimeout } from '../cli-kit/index.js';
 import { checkRoot } from './topics.js';
 import { DEFAULT_ROOT } from '../contract/index.js';
 
@@ -90,11 +90,8 @@ export function brokerConfig(
   return { url, root: checkRoot(o.root ?? DEFAULT_ROOT), options, versionForced: o['mqtt-version'] !== undefined, say };
 }
 
-/** CONNACK return codes that mean "not this protocol version": 1 (MQTT 3.1.1), 132 (MQTT 5). */
-export function refusedVersion(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 1 || code === 132;
-}
+// The version-refusal rule is cli-kit's (loa-provision uses the same one); still importable from here.
+export { refusedVersion };
 
 /**
  * Connects once and resolves when the broker accepted (CONNACK), or fails with the

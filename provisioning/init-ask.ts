@@ -17,9 +17,16 @@ import {
 } from './draft.js';
 import type { Ui } from './io.js';
 import type { Prompter } from './prompt.js';
-import type { Plan } from './init.js';
 
 const KEEP = '\u0000keep';
+
+/** What init will write besides the config, decided before anything is written (the answers fill it; init.ts writes it). */
+export interface Plan {
+  password?: string;
+  caFrom?: string;
+  certFrom?: string;
+  newKey: boolean;
+}
 
 export interface AskContext {
   dir: string;

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, unlinkSy
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../agent/config.js';
 import { CliError, errorMessage, EXIT, parseArgs, positionals } from '../cli-kit/index.js';
-import { askAll, readCa } from './init-ask.js';
+import { askAll, readCa, type Plan } from './init-ask.js';
 import { EXTRA_FIELDS, FIELDS, getAt, parseTrustedKey, schemaProblems, seedDraft, setAt, type Draft } from './draft.js';
 import {
   agentAccount,
@@ -78,14 +78,6 @@ export interface InitDeps {
   cwd?: string;
   /** The agent's user for chown; null: never chown (default: `loa` when root and it exists). */
   account?: Account | null;
-}
-
-/** What init will write besides the config, decided before anything is written. */
-export interface Plan {
-  password?: string;
-  caFrom?: string;
-  certFrom?: string;
-  newKey: boolean;
 }
 
 export const FILES = {

@@ -20,49 +20,28 @@
 // one debounce path, no `edge` file needed (some lines lack one, onoff issue #77) and no
 // second long-lived process on gpiod. An amplifier fault does not need millisecond latency.
 //
-// This module keeps the board itself: the options, the backend choice and the debounce.
+// This module keeps the board itself: the backend choice, the relay sequencing and the
+// debounce (the options are gpio-driver.ts's, re-exported here).
 import { ampFaultCondition, type AudioInput, type Board, type BoardState, type HwCondition } from './board.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { errMsg, OUTPUTS, type Driver, type Levels, type Output } from './gpio-driver.js';
+import {
+  errMsg,
+  OUTPUTS,
+  type Driver,
+  type GpioBackend,
+  type GpioBoardOptions,
+  type Levels,
+  type Output,
+} from './gpio-driver.js';
 import { findGpiodChip, GpiodDriver } from './gpio-gpiod.js';
 import { trySysfs } from './gpio-sysfs.js';
 import { LoaError } from '../errors.js';
-import type { Logger } from '../log.js';
 
-// Moved to the backend modules; still importable from here.
+// The options live with the backends' contract (gpio-driver.ts, which both backends read);
+// the board's callers import them from here. Chip discovery lives in the backend modules.
+export type { GpioBackend, GpioBoardOptions, GpioPin } from './gpio-driver.js';
 export { findSysfsChip, type SysfsChip } from './gpio-sysfs.js';
 export { parseGpiodetect } from './gpio-gpiod.js';
-
-export interface GpioPin {
-  /** BCM line number, as printed on pinout diagrams (GPIO17 = 17). */
-  line: number;
-  /** The relay or signal is active when the pin is low (common for relay boards). */
-  activeLow?: boolean;
-}
-
-export type GpioBackend = 'sysfs' | 'gpiod';
-
-export interface GpioBoardOptions {
-  amp: GpioPin;
-  inputFm: GpioPin;
-  inputLine: GpioPin;
-  ampFault?: GpioPin;
-  /** 'auto' (default): sysfs when it works, else gpiod. */
-  backend?: 'auto' | GpioBackend;
-  /** Where sysfs is mounted; '/sys' by default (tests point it at a fake tree). */
-  sysRoot?: string;
-  /** gpiochip labels of the SoC's own GPIO controller, in order of preference. */
-  chipLabels?: readonly string[];
-  /** Fault input polling period; 200 ms by default (gpiod: one gpioget process per poll). */
-  faultPollMs?: number;
-  /** A fault level must read the same for this long before listeners hear it; 50 ms by default. */
-  faultDebounceMs?: number;
-  /** A new gpioset that is still running after this long is taken to hold its lines; 100 ms by default. */
-  gpiosetSettleMs?: number;
-  log: Logger;
-  /** Debounce timing and the fault poll's timer (default systemClock). */
-  clock?: Clock;
-}
 
 export const DEFAULT_CHIP_LABELS: readonly string[] = ['pinctrl-bcm2835', 'pinctrl-bcm2711', 'pinctrl-rp1'];
 

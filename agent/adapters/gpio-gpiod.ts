@@ -6,8 +6,7 @@
 // is replaced on each change (FINDINGS.md "GPIO").
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { GpioBoardOptions } from './gpio-board.js';
-import { errMsg, OUTPUTS, type Driver, type Levels } from './gpio-driver.js';
+import { errMsg, OUTPUTS, type Driver, type GpioBoardOptions, type Levels } from './gpio-driver.js';
 import { LoaError } from '../errors.js';
 
 const execFileP = promisify(execFile);

@@ -7,8 +7,7 @@
 // onoff hard-codes /sys/class/gpio, so this backend needs sysRoot '/sys'.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { GpioBoardOptions } from './gpio-board.js';
-import { errMsg, OUTPUTS, type Driver, type Output } from './gpio-driver.js';
+import { errMsg, OUTPUTS, type Driver, type GpioBoardOptions, type Output } from './gpio-driver.js';
 import { LoaError } from '../errors.js';
 
 export interface SysfsChip {

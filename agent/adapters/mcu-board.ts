@@ -8,7 +8,7 @@
 //   need the board (a file on a speaker wired past it) goes on.
 // - Conditions: board events (edges) and status flags (levels, read after every connect
 //   and after a lost event) become HwCondition edges; the agent's FaultTracker debounces
-//   them into hw.fault / hw.recovered. The mapping is PROTOCOL.md §8.
+//   them into hw.fault / hw.recovered. The mapping is PROTOCOL.md §8 (mcu-conditions.ts).
 // - Tuner: FM_TUNE on tune(); RSSI refreshed by FM_SIGNAL events and an FM_STATUS poll
 //   while tuned, for the heartbeat's `fm`.
 import type { Duplex } from 'node:stream';
@@ -17,6 +17,7 @@ import type { AudioInput as BoardInput, BoardEvent, Status, VersionBlock } from 
 import type { AudioInput, Board, BoardDiagnostics, BoardState, FmState, HwCondition, Tuner } from './board.js';
 import type { Logger } from '../log.js';
 import { LoaError } from '../errors.js';
+import { McuConditions } from './mcu-conditions.js';
 import { systemClock, type Clock, type TimerHandle as ClockTimerHandle } from './clock.js';
 import type { TimerHandle as BridgeTimerHandle, Timers } from '../../firmware-bridge/timers.js';
 
@@ -45,41 +46,16 @@ export function bridgeTimers(clock: Clock): Timers {
   };
 }
 
-/** Level codes the status flags carry, for reconciling after a connect or a lost event. */
-const LEVELS: readonly {
-  flag: keyof Status['flags'];
-  component: HwCondition['component'];
-  code: string;
-  on: string;
-  off: string;
-}[] = [
-  { flag: 'doorOpen', component: 'door', code: 'door_open', on: 'cabinet door open', off: 'cabinet door closed' },
-  {
-    flag: 'mainsLost',
-    component: 'mains',
-    code: 'mains_lost',
-    on: 'mains power lost, on battery',
-    off: 'mains power restored',
-  },
-  { flag: 'batteryLow', component: 'mains', code: 'battery_low', on: 'battery low', off: 'battery ok' },
-  { flag: 'lineOpen', component: 'line', code: 'line_open', on: 'speaker line open', off: 'speaker line ok' },
-  { flag: 'lineShort', component: 'line', code: 'line_short', on: 'speaker line shorted', off: 'speaker line ok' },
-  { flag: 'fmNoSignal', component: 'fm', code: 'no_signal', on: 'FM signal lost', off: 'FM signal ok' },
-];
 // firmware-bridge/ has its own input type (it stands alone); the two must stay the same set.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const inputsAgree: Same<AudioInput, BoardInput> = true;
 void inputsAgree;
 
-const AMP_CODES = ['overcurrent', 'overtemperature', 'dc_offset', 'amp_fault'] as const;
-
 export class McuBoard implements Board {
   readonly kind = 'mcu' as const;
   readonly bridge: FirmwareBridge;
   readonly tuner: Tuner;
-  private readonly listeners = new Set<(c: HwCondition) => void>();
-  /** Last value of each condition we reported, so a level read twice is one edge. */
-  private readonly levels = new Map<string, HwCondition>();
+  private readonly conditions = new McuConditions();
   private ampOn = false;
   private input: AudioInput = 'ip';
   private fm: FmState | null = null;
@@ -88,7 +64,6 @@ export class McuBoard implements Board {
   private closed = false;
   private initialised = false;
   private version: VersionBlock | undefined;
-  private refusedByFault = false;
 
   constructor(private readonly o: McuBoardOptions) {
     this.clock = o.clock ?? systemClock;
@@ -103,22 +78,22 @@ export class McuBoard implements Board {
     b.on('connected', (v) => {
       this.version = v;
       o.log.info({ firmware: v.firmware, bootCount: v.bootCount, hwRev: v.hwRev }, 'IO board connected');
-      this.set('mcu', 'no_answer', false, 'IO board answers again');
-      this.set('mcu', 'protocol_version', false, 'IO board protocol version matches');
+      this.conditions.set('mcu', 'no_answer', false, 'IO board answers again');
+      this.conditions.set('mcu', 'protocol_version', false, 'IO board protocol version matches');
       this.readStatus();
     });
     b.on('reapplied', (d) => {
       this.ampOn = d.amp;
       this.input = d.input;
-      this.set('mcu', 'reset', false, 'IO board state re-applied after its reset');
-      this.set('amp', 'watchdog', false, 'host talking to the IO board again');
-      if (d.amp) this.set('amp', 'hw_fault', false, 'amplifier switched on');
+      this.conditions.set('mcu', 'reset', false, 'IO board state re-applied after its reset');
+      this.conditions.set('amp', 'watchdog', false, 'host talking to the IO board again');
+      if (d.amp) this.conditions.set('amp', 'hw_fault', false, 'amplifier switched on');
     });
-    b.on('amp-refused', () => this.refused());
+    b.on('amp-refused', () => this.conditions.refused());
     b.on('reset', (v) => {
       this.ampOn = false;
       this.version = v; // selftest and the log say the boot we are in, not the one before
-      this.set(
+      this.conditions.set(
         'mcu',
         'reset',
         true,
@@ -134,9 +109,11 @@ export class McuBoard implements Board {
     b.on('disconnected', (why) => {
       if (!this.closed) o.log.warn({ code: 'MCU_LOST', why }, 'IO board connection lost; reconnecting');
     });
-    b.on('no-answer', () => this.set('mcu', 'no_answer', true, 'IO board does not answer (3 pings missed); retrying'));
+    b.on('no-answer', () =>
+      this.conditions.set('mcu', 'no_answer', true, 'IO board does not answer (3 pings missed); retrying'),
+    );
     b.on('version-mismatch', (v) =>
-      this.set(
+      this.conditions.set(
         'mcu',
         'protocol_version',
         true,
@@ -196,7 +173,7 @@ export class McuBoard implements Board {
     } catch (err) {
       const why = (err as Error).message;
       this.o.log.error({ code: 'MCU_OPEN', err }, 'IO board not reachable; retrying in the background');
-      this.set('mcu', 'no_answer', true, `IO board not reachable: ${why.slice(0, 200)}`);
+      this.conditions.set('mcu', 'no_answer', true, `IO board not reachable: ${why.slice(0, 200)}`);
     }
   }
 
@@ -204,10 +181,10 @@ export class McuBoard implements Board {
     this.assertOpen(`SET_AMP ${on ? 1 : 0}`);
     try {
       this.ampOn = await this.bridge.setAmp(on);
-      if (on) this.set('amp', 'hw_fault', false, 'amplifier switched on');
+      if (on) this.conditions.set('amp', 'hw_fault', false, 'amplifier switched on');
     } catch (err) {
       if (err instanceof NotConnectedError) return; // wish recorded; applied on reconnect
-      if (on && /hw_fault/.test((err as Error).message)) this.refused();
+      if (on && /hw_fault/.test((err as Error).message)) this.conditions.refused();
       throw err;
     }
   }
@@ -222,41 +199,8 @@ export class McuBoard implements Board {
     }
   }
 
-  /**
-   * SET_AMP 1 refused. With an amplifier fault flagged, `hw_fault` recovers when that fault
-   * clears; otherwise (relay feedback) at the next switch-on that works.
-   */
-  private refused(): void {
-    this.refusedByFault = this.ampFaultActive();
-    this.set(
-      'amp',
-      'hw_fault',
-      true,
-      this.refusedByFault
-        ? 'IO board refused to switch the amplifier on: amplifier fault latched'
-        : 'IO board refused to switch the amplifier on: relay feedback wrong',
-    );
-  }
-
-  private ampFaultActive(): boolean {
-    return AMP_CODES.some((c) => this.levels.get(`amp/${c}`)?.active);
-  }
-
-  private ampFaultCleared(message: string): void {
-    for (const c of AMP_CODES) this.set('amp', c, false, message);
-    if (this.refusedByFault) this.set('amp', 'hw_fault', false, `${message}; the amplifier may be switched on again`);
-  }
-
   state(): BoardState {
-    return { amp: this.ampOn, input: this.input, ampFault: this.ampFaultActive() };
-  }
-
-  onHw(listener: (c: HwCondition) => void): () => void {
-    this.listeners.add(listener);
-    // Conditions raised before anyone listened (init() runs before the agent's outbox
-    // exists: a missing device, a mismatched board) are replayed to a new listener.
-    for (const c of this.levels.values()) if (c.active) listener(c);
-    return () => this.listeners.delete(listener);
+    return { amp: this.ampOn, input: this.input, ampFault: this.conditions.ampFaultActive() };
   }
 
   /** LINE_TEST (up to 3 s): the speaker line's state and impedance. */
@@ -307,76 +251,29 @@ export class McuBoard implements Board {
     }
   }
 
-  // ---- conditions ----
+  // ---- conditions (mcu-conditions.ts) ----
 
-  private set(component: HwCondition['component'], code: string, active: boolean, message: string): void {
-    const key = `${component}/${code}`;
-    if ((this.levels.get(key)?.active ?? false) === active) return;
-    const c: HwCondition = { component, code, active, message };
-    this.levels.set(key, c);
-    for (const l of [...this.listeners]) l(c);
+  onHw(listener: (c: HwCondition) => void): () => void {
+    return this.conditions.onHw(listener);
   }
 
   private onEvent(e: BoardEvent): void {
-    switch (e.event) {
-      case 'door':
-        return this.set('door', 'door_open', e.open, e.open ? 'cabinet door open' : 'cabinet door closed');
-      case 'mains':
-        return this.set(
-          'mains',
-          'mains_lost',
-          e.lost,
-          e.lost ? `mains power lost, on battery (${e.batteryMv} mV)` : `mains power restored (${e.batteryMv} mV)`,
-        );
-      case 'battery':
-        return this.set(
-          'mains',
-          'battery_low',
-          e.low,
-          e.low ? `battery low (${e.batteryMv} mV)` : `battery ok (${e.batteryMv} mV)`,
-        );
-      case 'line':
-        return this.line(e.state, e.impedance === 0xffff ? 'open circuit' : `${e.impedance} Ω`);
-      case 'amp-fault': {
-        if (e.fault) this.ampOn = false; // the board switched it off
-        const code = e.cause === 'none' || e.cause === 'other' ? 'amp_fault' : e.cause;
-        const detail = `${e.currentMa} mA, ${e.temperatureC} °C`;
-        if (e.fault) this.set('amp', code, true, `amplifier fault: ${e.cause} (${detail}); amplifier off`);
-        else this.ampFaultCleared(`amplifier fault cleared (${detail})`);
-        return;
-      }
-      case 'watchdog': {
-        this.ampOn = false;
-        this.set(
-          'amp',
-          'watchdog',
-          true,
-          `IO board watchdog (${e.seconds} s without the host) switched the amplifier off`,
-        );
-        // We are talking again (we just heard it): put the amp back as wanted, which clears the flag.
-        const want = this.bridge.desired().amp;
-        this.bridge
-          .setAmp(want)
-          .then((on) => {
-            this.ampOn = on;
-            this.set('amp', 'watchdog', false, 'amplifier state restored after the IO board watchdog');
-          })
-          .catch((err: Error) =>
-            this.o.log.warn({ code: 'MCU_WATCHDOG', err }, 'amplifier not restored after the board watchdog'),
-          );
-        return;
-      }
-      case 'fm-signal':
-        if (this.fm) this.fm = { ...this.fm, rssi: e.rssi };
-        return this.set(
-          'fm',
-          'no_signal',
-          e.lost,
-          e.lost ? `FM signal lost (RSSI ${e.rssi} dBµV)` : `FM signal ok (RSSI ${e.rssi} dBµV)`,
-        );
-      case 'boot':
-        return; // the bridge turns a new boot counter into 'reset'
-    }
+    if (e.event === 'amp-fault' && e.fault) this.ampOn = false; // the board switched it off
+    if (e.event === 'watchdog') this.ampOn = false;
+    if (e.event === 'fm-signal' && this.fm) this.fm = { ...this.fm, rssi: e.rssi };
+    this.conditions.event(e);
+    if (e.event !== 'watchdog') return;
+    // We are talking again (we just heard it): put the amp back as wanted, which clears the flag.
+    const want = this.bridge.desired().amp;
+    this.bridge
+      .setAmp(want)
+      .then((on) => {
+        this.ampOn = on;
+        this.conditions.set('amp', 'watchdog', false, 'amplifier state restored after the IO board watchdog');
+      })
+      .catch((err: Error) =>
+        this.o.log.warn({ code: 'MCU_WATCHDOG', err }, 'amplifier not restored after the board watchdog'),
+      );
   }
 
   private readStatus(): void {
@@ -386,41 +283,9 @@ export class McuBoard implements Board {
       .catch((err: Error) => this.o.log.warn({ code: 'MCU_STATUS', err }, 'IO board status not read'));
   }
 
-  /**
-   * The speaker line is in one state: the new one is raised before the old one clears, so
-   * there is no instant without the fault, and an open line that became a short is "no
-   * longer open", never "ok".
-   */
-  private line(state: 'ok' | 'open' | 'short', imp: string): void {
-    const now =
-      state === 'open'
-        ? `speaker line open (${imp})`
-        : state === 'short'
-          ? `speaker line shorted (${imp})`
-          : `speaker line ok (${imp})`;
-    if (state !== 'ok') this.set('line', `line_${state}`, true, now);
-    for (const other of ['open', 'short'] as const) {
-      if (other === state) continue;
-      this.set(
-        'line',
-        `line_${other}`,
-        false,
-        state === 'ok'
-          ? now
-          : `speaker line no longer ${other === 'open' ? 'open' : 'shorted'}: now ${state === 'open' ? 'open' : 'shorted'} (${imp})`,
-      );
-    }
-  }
-
   /** Status flags are levels (PROTOCOL.md §4): report any that differ from what we believe. */
   private reconcile(s: Status): void {
-    const lineState = s.flags.lineShort ? 'short' : s.flags.lineOpen ? 'open' : 'ok';
-    for (const l of LEVELS)
-      if (l.component !== 'line') this.set(l.component, l.code, s.flags[l.flag], s.flags[l.flag] ? l.on : l.off);
-    this.line(lineState, 'from the status flags');
-    if (!s.flags.ampFault) this.ampFaultCleared('amplifier fault cleared');
-    else if (!this.ampFaultActive())
-      this.set('amp', 'amp_fault', true, `amplifier fault latched (${s.ampCurrentMa} mA, ${s.temperatureC} °C)`);
+    this.conditions.fromStatus(s);
     this.ampOn = s.flags.ampOn;
     this.input = s.input;
     if (s.fmFreq !== 0) this.fm = { freqMHz: s.fmFreq / 100, rssi: s.fmRssi };

@@ -12,7 +12,6 @@
 // (an occurrence was handled, or something plays: closeInterruptedByRestart estimates
 // playedMs from it), at least every CHECKPOINT_WRITE_MS, and at a clean stop (flush).
 import { getMeta, isDiskError, setMeta, type Db } from './sqlite-db.js';
-import type { CheckpointStore } from '../runtime/scheduler.js';
 
 /** Longest time an idle box's persisted checkpoint lags the one in memory. */
 export const CHECKPOINT_WRITE_MS = 3_600_000;
@@ -29,7 +28,12 @@ export class MetaStore {
     this.checked = this.checkedWritten = v === undefined ? undefined : Number(v);
   }
 
-  readonly checkpoint: CheckpointStore = {
+  /** The scheduler's CheckpointStore (runtime/scheduler.ts), matched by shape: an adapter imports no service. */
+  readonly checkpoint: {
+    get(): number | undefined;
+    set(ms: number, durable?: boolean): void;
+    flush(): void;
+  } = {
     get: () => this.checked,
     set: (ms: number, durable = false) => {
       this.checked = ms;

@@ -19,7 +19,7 @@ import { LoaError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redact } from '../domain/redact.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { within } from './waitress.js';
+import { within } from '../domain/waitress.js';
 
 /**
  * Where the MQTT link's connection loop is (the systemd watchdog's view, runtime/health.ts). `up`: connected. `retrying`: a reconnect is

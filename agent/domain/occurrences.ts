@@ -18,6 +18,7 @@
 // has no DST to get wrong), and wallToInstant() below maps each to an instant.
 import { cronFor } from '../../contract/cron-cache.js';
 import type { MediaRef, ScheduleDoc, ScheduleItem, Source } from '../../contract/schedule-doc.js';
+import type { Occurrence } from './occurrence.js';
 import { systemZone } from '../../contract/tzif.js';
 import { seriesPlays, seriesSpanMs } from './repeat.js';
 
@@ -26,34 +27,7 @@ export interface DocInForce {
   doc: ScheduleDoc;
 }
 
-export interface Occurrence {
-  /** `${docId}/${itemId}/${startIso}`: the same play keeps its key across versions of a document. */
-  key: string;
-  /** null for an ad-hoc `play` command (contract §7). */
-  docId: string | null;
-  docVersion: number | null;
-  topic: string;
-  itemId: string;
-  /** Scheduled start, epoch ms. */
-  start: number;
-  /** Epoch ms, or null when a file's length is not known in advance. */
-  end: number | null;
-  /** The item's own `durationS` in ms: a file item is cut at this long after it really started. */
-  durationMs: number | null;
-  priority: number;
-  volume: number | undefined;
-  source: Source;
-  /** What a `file` source or a file fallback plays, in order; [] otherwise. */
-  media: MediaRef[];
-  /** Set for an ad-hoc `play` command: its id (then `itemId` is the command id too). */
-  cmdId?: string;
-  /** In a repeat series (domain/repeat.ts): 1 = the first play, 2 = the first repeat ... */
-  repeat?: number;
-  /** In a repeat series: the first play's start (epoch ms), from which the cadence counts. */
-  seriesStart?: number;
-  /** The CAP identifier of the item's or command's `capRef`. */
-  capId?: string;
-}
+export type { Occurrence } from './occurrence.js';
 
 /**
  * At most this many cron matches are looked at per item per call. A pathological

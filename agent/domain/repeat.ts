@@ -19,7 +19,7 @@ export {
   type CapRef,
   type Repeat,
 } from '../../contract/schedule-doc.js';
-import type { Occurrence } from './occurrences.js';
+import type { Occurrence } from './occurrence.js';
 
 /** Epoch ms before which every play of the series starts: until, or after `count` plays; capped by `expiresMs`. */
 export function seriesEnd(first: number, r: Repeat, expiresMs: number): number {

@@ -31,7 +31,7 @@ import {
   type Verdict,
 } from '../domain/hardware-verdicts.js';
 import type { Logger } from '../log.js';
-import { WaitTimeoutError, within } from '../adapters/waitress.js';
+import { WaitTimeoutError, within } from '../domain/waitress.js';
 import type { CommandOutcome } from './commands.js';
 import type { Outcome, PlaybackCoordinator } from './playback.js';
 import type { Repeats } from './repeats.js';

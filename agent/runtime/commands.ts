@@ -19,7 +19,7 @@
 // - `restart` and `reboot` run only after their result was acknowledged.
 import type { CommandStore } from '../adapters/command-store.js';
 import type { TimerHandle } from '../adapters/clock.js';
-import { within } from '../adapters/waitress.js';
+import { within } from '../domain/waitress.js';
 import type { SignedTopicDeps } from './schedule-intake.js';
 import { PUBLISH_OPTS, type CommandResult } from '../../contract/topics.js';
 import { redact } from '../domain/redact.js';

@@ -8,27 +8,27 @@
 // - `media.cached` is emitted once each time a media becomes ready; `media.failed` at
 //   most once per failure streak (a streak ends when the media becomes ready, or when
 //   it is no longer needed). Retryable failures are reported only after `reportAfter`
-//   attempts in a row, because on 4G a cut followed by a resume is ordinary and each
-//   event costs bytes; a permanent failure (404, bad hash) is reported at once, and so is
-//   `too-slow` (an attempt that ran out its whole deadline is news, not a blip).
+//   attempts in a row, a permanent one or `too-slow` at once (media-retry.ts: the streaks).
 // - Downloads cannot starve each other: the slots go to the earliest-needed media that
 //   may be tried now, and one needed sooner preempts a running one needed later
 //   (domain/cache-plan.ts pickDownloads); the fetcher gives every attempt a deadline.
 //   A preempted download keeps its .part, is not a failure, and resumes when a slot frees.
 // - The `media` table mirrors the verified files; the files are the truth and the table
-//   is rebuilt from them at start (rows without a file go, files without a row get one).
+//   is rebuilt from them at start (media-cache-files.ts: the directory's side).
 import { existsSync } from 'node:fs';
-import { readdir, rm, stat, mkdir } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MediaStore } from '../adapters/media-store.js';
-import type { Clock, TimerHandle } from '../adapters/clock.js';
+import type { Clock } from '../adapters/clock.js';
 import type { EventSink } from '../../contract/events.js';
 import type { Logger } from '../log.js';
 import type { MediaRef } from '../../contract/schedule-doc.js';
-import { hashFile, partPath, MediaFetchError, type MediaFetcher } from '../adapters/media-fetch.js';
+import type { MediaFetcher } from '../adapters/media-fetch.js';
+import { RetryStreaks } from './media-retry.js';
+import { dropStaleParts, HEX64, verifyCacheDir, type Ready } from './media-cache-files.js';
 import { planCache, pickDownloads, type CachePlan, type MediaNeed } from '../domain/cache-plan.js';
-import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
-import { Waitress, WaitTimeoutError } from '../adapters/waitress.js';
+import type { BackoffPolicy } from '../domain/backoff.js';
+import { Waitress, WaitTimeoutError } from '../domain/waitress.js';
 import { LoaError, errorCode } from '../errors.js';
 
 export interface MediaCacheDeps {
@@ -61,13 +61,6 @@ export interface CacheFigures {
   failed: number;
 }
 
-interface Ready {
-  bytes: number;
-  lastUsedAt: number;
-  /** What the database has of lastUsedAt (see markUsed). */
-  usedWrittenAt: number;
-}
-
 /**
  * A play's use mark reaches the database only when the stored one is older than this
  * (relatime, as mounts do for access times): a chime played every few minutes costs the
@@ -76,18 +69,6 @@ interface Ready {
  */
 export const USE_MARK_WRITE_MS = 3_600_000;
 
-/** The retry state of one media that is not ready; dropped when it becomes ready or unneeded. */
-interface Streak {
-  backoff: Backoff;
-  failures: number;
-  reported: boolean;
-  retryAtMono: number;
-  timer: TimerHandle | undefined;
-  /** The URL that failed: a document that names another one deserves a try at once. */
-  url: string;
-}
-
-const HEX64 = /^[0-9a-f]{64}$/;
 /** fetchNow() looks at the wall clock at least this often, so a clock set forward past the deadline ends the wait. */
 const DEADLINE_CHECK_MS = 30_000;
 /** What readyWaits is told when the whole cache was (re)verified. */
@@ -95,7 +76,7 @@ const ALL = '*';
 
 export class MediaCache {
   private readonly ready = new Map<string, Ready>();
-  private readonly streaks = new Map<string, Streak>();
+  private readonly streaks: RetryStreaks;
   private readonly inflight = new Map<string, { abort: AbortController; done: Promise<void> }>();
   /** Verified at start with no row: the process died before recording (and announcing) it. */
   private readonly unannounced = new Set<string>();
@@ -113,13 +94,17 @@ export class MediaCache {
   private verified = false;
   private starting: Promise<void> | undefined;
   private readonly concurrency: number;
-  private readonly retry: BackoffPolicy;
   /** fetchNow() callers, told the hash of each media that becomes ready. */
   private readonly readyWaits: Waitress<string>;
 
   constructor(private readonly d: MediaCacheDeps) {
     this.concurrency = Math.max(1, d.concurrency ?? 2);
-    this.retry = d.retry ?? { minMs: 5_000, maxMs: 600_000 };
+    this.streaks = new RetryStreaks(d.clock, {
+      policy: d.retry ?? { minMs: 5_000, maxMs: 600_000 },
+      permanentRetryMs: d.permanentRetryMs ?? 6 * 3_600_000,
+      reportAfter: d.reportAfter ?? 3,
+      random: d.random,
+    });
     this.readyWaits = new Waitress(d.clock);
   }
 
@@ -129,7 +114,13 @@ export class MediaCache {
     this.running = true;
     this.verified = false;
     const gen = ++this.gen;
-    this.starting = this.verify(gen).then(
+    this.starting = verifyCacheDir(
+      this.d,
+      () => new Map(this.needs.map((n) => [n.media.sha256, n.media.bytes])),
+      this.ready,
+      this.unannounced,
+      () => gen !== this.gen,
+    ).then(
       () => {
         if (gen !== this.gen) return;
         this.verified = true;
@@ -146,7 +137,6 @@ export class MediaCache {
   async stop(): Promise<void> {
     this.running = false;
     this.gen++;
-    for (const s of this.streaks.values()) this.d.clock.clearTimeout(s.timer);
     this.streaks.clear();
     for (const f of this.inflight.values()) f.abort.abort();
     await Promise.allSettled([this.starting, ...[...this.inflight.values()].map((f) => f.done)]);
@@ -211,25 +201,13 @@ export class MediaCache {
     this.needsKnown = true;
     this.d.onChange?.();
     const media = new Map(uniqueMedia(this.needs).map((m) => [m.sha256, m]));
-    for (const [sha, s] of this.streaks) {
-      const m = media.get(sha);
-      if (!m) {
-        this.d.clock.clearTimeout(s.timer);
-        this.streaks.delete(sha);
-      } else if (m.url !== s.url) {
-        this.d.clock.clearTimeout(s.timer);
-        s.retryAtMono = 0;
-      }
-    }
+    this.streaks.renew(media);
     this.replan();
   }
 
   /** The `sync` command: forget retry waits and re-plan now. */
   sync(): void {
-    for (const s of this.streaks.values()) {
-      this.d.clock.clearTimeout(s.timer);
-      s.retryAtMono = 0;
-    }
+    this.streaks.retryAllNow();
     this.replan();
   }
 
@@ -270,52 +248,6 @@ export class MediaCache {
     return f;
   }
 
-  private async verify(gen: number): Promise<void> {
-    const { cacheDir, store, log } = this.d;
-    await mkdir(join(cacheDir, 'tmp'), { recursive: true });
-    const rows = store.all();
-    const expectBytes = new Map(this.needs.map((n) => [n.media.sha256, n.media.bytes]));
-    this.ready.clear();
-    for (const ent of await readdir(cacheDir, { withFileTypes: true })) {
-      if (gen !== this.gen) return;
-      if (!ent.isFile()) continue;
-      const name = ent.name;
-      const path = join(cacheDir, name);
-      const row = rows.get(name);
-      let size: number;
-      let bad: string | undefined;
-      try {
-        size = (await stat(path)).size;
-        const want = row?.bytes ?? expectBytes.get(name);
-        // Length first: it costs nothing and catches a truncated file without reading it.
-        bad = !HEX64.test(name)
-          ? 'name'
-          : want !== undefined && want !== size
-            ? 'length'
-            : (await hashFile(path)).sha256 !== name
-              ? 'hash-mismatch'
-              : undefined;
-        if (bad) {
-          log.warn({ code: 'MEDIA_HASH', file: name, reason: bad }, 'cache file does not match its name; deleted');
-          await rm(path, { force: true });
-        }
-      } catch (err) {
-        log.warn({ code: 'MEDIA_STORE', file: name, err }, 'cannot verify cache file; not used');
-        continue;
-      }
-      if (bad) continue;
-      const now = this.d.clock.now();
-      const used = row ? row.lastUsedAt : now;
-      this.ready.set(name, { bytes: size, lastUsedAt: used, usedWrittenAt: used });
-      if (!row) {
-        store.add(name, size, now);
-        this.unannounced.add(name);
-      }
-    }
-    for (const sha of rows.keys()) if (!this.ready.has(sha)) store.forget(sha);
-    log.info({ files: this.ready.size }, 'media cache verified');
-  }
-
   private replan(): void {
     if (!this.running || !this.verified) return;
     const cached = [...this.ready].map(([sha256, r]) => ({ sha256, ...r }));
@@ -332,7 +264,10 @@ export class MediaCache {
     // A download the plan no longer wants stops; its .part stays in case it comes back.
     const wanted = new Set(this.plan.fetch.map((f) => f.media.sha256));
     for (const [sha, f] of this.inflight) if (!wanted.has(sha)) f.abort.abort();
-    void this.dropStaleParts();
+    if (this.needsKnown) {
+      const keep = new Set([...this.inForce, ...this.needs.map((n) => n.media.sha256)]);
+      void dropStaleParts(this.d.cacheDir, keep, (sha) => this.inflight.has(sha));
+    }
     this.pump();
   }
 
@@ -349,7 +284,7 @@ export class MediaCache {
         waiting.add(sha);
       } else running.add(sha);
     }
-    for (const [sha, s] of this.streaks) if (s.retryAtMono > mono) waiting.add(sha);
+    for (const sha of this.streaks.waiting(mono)) waiting.add(sha);
     const fetch = this.plan.fetch.filter((f) => !this.ready.has(f.media.sha256));
     const slots = pickDownloads({ fetch, running, stopping, waiting, concurrency: this.concurrency });
     for (const sha of slots.preempt) {
@@ -390,9 +325,7 @@ export class MediaCache {
     this.ready.set(media.sha256, { bytes, lastUsedAt: now, usedWrittenAt: now });
     this.unannounced.delete(media.sha256);
     this.announceReady(media.sha256);
-    const s = this.streaks.get(media.sha256);
-    this.d.clock.clearTimeout(s?.timer);
-    this.streaks.delete(media.sha256);
+    this.streaks.end(media.sha256);
     this.d.log.info({ mediaId: media.id, sha256: media.sha256, bytes, resumedFrom }, 'media cached');
     this.replan();
     this.d.onChange?.();
@@ -400,23 +333,7 @@ export class MediaCache {
 
   private onFailure(media: MediaRef, err: unknown, aborted: boolean): void {
     if (aborted || !this.running) return;
-    const e = err instanceof MediaFetchError ? err : undefined;
-    const reason = e?.reason ?? 'internal';
-    const retryable = err instanceof LoaError ? err.retryable : false;
-    const s = this.streak(media);
-    s.url = media.url;
-    s.failures++;
-    // Bytes arrived: the link works but drops. Resume soon rather than waiting longer each
-    // time; but not after too-slow, where bytes arriving is the problem, not the cure.
-    const slow = reason === 'too-slow';
-    if ((e?.received ?? 0) > 0 && !slow) s.backoff.reset();
-    const delay = retryable ? s.backoff.next() : (this.d.permanentRetryMs ?? 6 * 3_600_000);
-    s.retryAtMono = this.d.clock.monoMs() + delay;
-    this.d.clock.clearTimeout(s.timer);
-    s.timer = this.d.clock.setTimeout(() => {
-      s.retryAtMono = 0; // timers may fire a hair before the monotonic clock says so
-      this.pump();
-    }, delay);
+    const { s, reason, delay, report } = this.streaks.failed(media, err, () => this.pump());
     this.d.log.warn(
       {
         code: errorCode(err),
@@ -429,27 +346,10 @@ export class MediaCache {
       },
       'media fetch failed',
     );
-    if (!s.reported && (!retryable || slow || s.failures >= (this.d.reportAfter ?? 3))) {
-      s.reported = true;
+    if (report) {
       this.d.events.emit('media.failed', { mediaId: media.id, sha256: media.sha256, reason });
       this.d.onChange?.();
     }
-  }
-
-  private streak(media: MediaRef): Streak {
-    let s = this.streaks.get(media.sha256);
-    if (!s) {
-      s = {
-        backoff: new Backoff(this.retry, this.d.random),
-        failures: 0,
-        reported: false,
-        retryAtMono: 0,
-        timer: undefined,
-        url: media.url,
-      };
-      this.streaks.set(media.sha256, s);
-    }
-    return s;
   }
 
   private async evict(sha256: string): Promise<void> {
@@ -476,7 +376,7 @@ export class MediaCache {
       return;
     }
     for (const { media } of this.plan.deferred) {
-      const s = this.streak(media);
+      const s = this.streaks.of(media);
       if (s.reported) continue;
       s.reported = true;
       this.d.events.emit('media.failed', { mediaId: media.id, sha256: media.sha256, reason: 'cache-full' });
@@ -489,18 +389,6 @@ export class MediaCache {
       { code: err.code, deferred: this.plan.deferred.map((f) => f.media.id), bytesAfter: this.plan.bytesAfter },
       err.message,
     );
-  }
-
-  /** .part files of media no document in force names any more would only fill the disk. */
-  private async dropStaleParts(): Promise<void> {
-    if (!this.needsKnown) return;
-    const keep = new Set([...this.inForce, ...this.needs.map((n) => n.media.sha256)]);
-    const names = await readdir(join(this.d.cacheDir, 'tmp')).catch(() => [] as string[]);
-    for (const n of names) {
-      const sha = n.endsWith('.part') ? n.slice(0, -5) : undefined;
-      if (!sha || keep.has(sha) || this.inflight.has(sha)) continue;
-      await rm(partPath(this.d.cacheDir, sha), { force: true });
-    }
   }
 }
 

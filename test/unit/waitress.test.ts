@@ -2,7 +2,7 @@
 // name what they waited for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Waitress, WaitTimeoutError, within } from '../../agent/adapters/waitress.js';
+import { Waitress, WaitTimeoutError, within } from '../../agent/domain/waitress.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 
 interface Reply {

@@ -7,7 +7,7 @@
 //   answer is never missed), then feed it what arrives with resolve(); the oldest
 //   waiter whose matcher accepts the payload gets it.
 // - within(): an existing promise, or a timeout error.
-import type { Clock, TimerHandle } from './clock.js';
+// Pure logic on injected timers (domain/): adapters (the MQTT link) and services use it.
 
 /** A wait ran out of time; `what` names what it waited for. */
 export class WaitTimeoutError extends Error {
@@ -20,14 +20,21 @@ export class WaitTimeoutError extends Error {
   }
 }
 
-type Timers = Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+/**
+ * The two timer calls a wait needs; the agent's Clock (adapters/clock.ts) has them, and so
+ * does the manual clock of the tests. Method syntax, so a clock with its own handle type fits.
+ */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(h: unknown): void;
+}
 
 interface Waiter<P> {
   what: string;
   match: (payload: P) => boolean;
   resolve: (payload: P) => void;
   reject: (err: Error) => void;
-  timer: TimerHandle;
+  timer: unknown;
 }
 
 export interface Wait<P> {
