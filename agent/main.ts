@@ -104,10 +104,13 @@ export async function runAgent(o: RunOptions): Promise<number> {
   // Before anything spawns children (mpg123, gpioset): they must not inherit NOTIFY_SOCKET.
   const notifier = createNotifier({ log: log.child({ mod: 'systemd' }), unsetEnvironment: true });
   let lifecycle: ((action: 'restart' | 'reboot') => void) | undefined;
+  // Asked for before the agent has started (an update resumed at start switches at once):
+  // carried out once it has, never dropped (dropped, the box ran on with `current` switched).
+  let asked: 'restart' | 'reboot' | undefined;
   const agent = new Agent({
     config,
     log,
-    onLifecycle: (a) => lifecycle?.(a),
+    onLifecycle: (a) => (lifecycle ? lifecycle(a) : (asked ??= a)),
     underSystemd: notifier.enabled || process.env.INVOCATION_ID !== undefined,
     ...(o.configPath !== undefined ? { configPath: o.configPath } : {}),
   });
@@ -183,6 +186,7 @@ export async function runAgent(o: RunOptions): Promise<number> {
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
+    if (asked) lifecycle(asked);
   });
 }
 

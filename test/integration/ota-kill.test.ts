@@ -4,9 +4,10 @@
 // ends in exactly one of committed / rolled back / failed, and no event is lost.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readlinkSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packRelease } from '../helpers/releases.js';
+import { makeReleaseTree, packRelease } from '../helpers/releases.js';
 import { otaRig } from '../helpers/ota-rig.js';
 
 const ROUNDS = 20;
@@ -90,6 +91,71 @@ test(
           `update ${id as string} ended once`,
         );
       process.stdout.write(`# OTA kill -9 rounds: ${outcomes.join(' ')}\n`);
+    } finally {
+      await r.close();
+    }
+  },
+);
+
+// The CI hang (round 7, killed 875 ms after the accept, as it logged "release unpacked and
+// checked"): a kill once the job is in `wait` (job.json written; the trial file maybe
+// too, `current` not yet switched). The next start resumes the job, which finds a quiet
+// window at once and switches while the agent is still starting; its restart used to be
+// dropped (main.ts had no lifecycle yet), so the old version ran on with `current`
+// switched and the update never ended. Each state is what the kill leaves, written by hand.
+test(
+  'kill -9 once the release is unpacked and the job waits (with and without the trial written): the next start switches, restarts into the new version, and it commits',
+  { timeout: 300_000 },
+  async () => {
+    const r = await otaRig({ deviceId: 'ota-kill-wait' });
+    try {
+      let running = '1.0.0';
+      await r.birth(running, 60_000);
+      for (const [i, withTrial] of [
+        [1, false],
+        [2, true],
+      ] as const) {
+        const target = `1.${i}.0`;
+        const id = randomUUID();
+        makeReleaseTree(join(r.root, 'releases', target), target, 'good', false);
+        const args = {
+          version: target,
+          url: 'http://127.0.0.1:9/unused',
+          sha256: '0'.repeat(64),
+          bytes: 1,
+          waitS: 600,
+          trialS: 30,
+        };
+        const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+        const job = { cmdId: id, args, expiresAt, previous: running, state: 'wait', waitUntil: Date.now() + 600_000 };
+        writeFileSync(join(r.ota, 'job.json'), JSON.stringify(job));
+        if (withTrial)
+          writeFileSync(
+            join(r.ota, 'trial'),
+            `id=${id}\nversion=${target}\nprevious=${running}\ndeadlineS=30\nat=${new Date().toISOString()}\n`,
+          );
+        const pid = r.box.pid();
+        assert.ok(pid, 'the box runs');
+        process.kill(pid, 'SIGKILL');
+        await r.event('update.installed', id, 60_000);
+        const end = await r.watcher
+          .waitFor(
+            (m) => m.topic.endsWith('/events') && TERMINAL.includes(m.json().type as string) && m.json().cmdId === id,
+            60_000,
+            `the end of update ${id} to ${target} (resumed in wait${withTrial ? ', trial written' : ''})`,
+          )
+          .catch((err: Error) => {
+            throw new Error(`${err.message}\n${r.box.output().slice(-4000)}`);
+          });
+        assert.equal(end.json().type, 'update.committed');
+        await r.watcher.waitFor(
+          (m) => m.topic.endsWith('/status') && m.json().agentVersion === target && m.json().update === null,
+          60_000,
+          `a settled birth of ${target}`,
+        );
+        assert.equal(readlinkSync(join(r.root, 'current')), `releases/${target}`);
+        running = target;
+      }
     } finally {
       await r.close();
     }
