@@ -14,7 +14,7 @@ import { Outbox } from '../agent/adapters/outbox-store.js';
 import { systemClock } from '../agent/adapters/clock.js';
 import { parseConfig } from '../agent/config.js';
 import { createLogger } from '../agent/log.js';
-import { Agent } from '../agent/runtime/agent.js';
+import { Agent } from '../agent/compose/agent.js';
 import { benchScheduling, benchVerify } from './scheduling.js';
 import { benchMedia } from './media.js';
 import { benchPlayer } from './player.js';
