@@ -1,4 +1,6 @@
-// The agent: one box's lifecycle over the composition graph. start() builds the graph
+// The agent: one box's lifecycle over the composition graph (agent/compose/: deps.ts what
+// it is built from, ports.ts and services.ts its two stages, kit.ts Step, late and once,
+// the other files one group of services each). start() builds the graph
 // (ports.ts: every port from the configuration; services.ts: every service from the ports,
 // and the steps that start them, in order) and runs the steps in order; stop() stops the
 // steps that started, in reverse, once. main.ts runs it under systemd; tests pass their own
@@ -30,6 +32,8 @@ export class Agent {
   /** The steps started so far, in start order: what stop() undoes. */
   private readonly started: Step[] = [];
   private readonly stopOnce = once(() => this.stopStarted());
+  /** Set by stop(): a start still under way (waiting for the clock watch) starts nothing more. */
+  private stopRequested = false;
 
   constructor(private readonly d: AgentDeps) {
     this.topics = topicsFor(d.config.topicRoot, d.config.deviceId, d.config.groups);
@@ -40,6 +44,7 @@ export class Agent {
     const graph = await compose(this.d, { bootId: this.bootId, topics: this.topics });
     this.graph.set(graph);
     for (const step of graph.steps) {
+      if (this.stopRequested) return;
       this.started.push(step);
       // Only a step that returns a promise is waited for: the others run back to back, in
       // one turn of the event loop, as nothing can arrive between them.
@@ -50,6 +55,7 @@ export class Agent {
 
   /** Stop everything once; a second call waits for the first (a closed database must not be written). */
   stop(): Promise<void> {
+    this.stopRequested = true;
     return this.stopOnce();
   }
 
