@@ -147,9 +147,12 @@ export function buildServices(p: Ports, d: AgentDeps, id: Identity): Graph {
     resetClockBound: () => clockWatch.resetBound(),
   });
 
-  // Start in this order; stop in reverse. The link takes two steps: its session ends (with
-  // the death message) after every service that writes to it has stopped, and it connects
-  // only once every service that reads from it listens.
+  // Start in this order; stop in reverse. A service starts after what it writes to and what
+  // it asks (the updater after the cache, playback and scheduler of its quiet window), and
+  // stops before them. The link takes two steps: its session ends (with the death message)
+  // after every service that writes to it has stopped, and it connects only once every
+  // service that reads from it listens. The board's conditions are heard last and first
+  // let go (a condition at stop would write to a closed database).
   const steps: Step[] = [
     { name: 'board', start: none, stop: () => board.close() }, // in its safe state since ports.ts built it
     { name: 'database', start: none, stop: () => void stores.db.close() },
