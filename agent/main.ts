@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// The agent's process: read the command line and config, build the logger and the agent,
-// handle signals. Exit codes follow sysexits.h: 78 for a bad config, 70 for a crash.
+// The agent's process: read the command line and config, build the logger and the agent
+// (compose/agent.ts: the composition graph and its lifecycle), handle signals, lifecycle
+// commands and systemd (notify, watchdog). Exit codes follow sysexits.h: 78 for a bad
+// config, 70 for a crash.
 // The local demo (`npm start`) runs the same `runAgent` from demo/main.ts.
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfig, ConfigError, type Config } from './config.js';
 import { EXIT, errorCode } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { redact } from './domain/redact.js';
-import { Agent } from './runtime/agent.js';
+import { Agent } from './compose/agent.js';
 import { AGENT_VERSION } from '../contract/version.js';
 import { isEntry } from '../cli-kit/entry.js';
 import { createNotifier } from './adapters/sd-notify.js';
@@ -103,91 +105,109 @@ export async function runAgent(o: RunOptions): Promise<number> {
 
   // Before anything spawns children (mpg123, gpioset): they must not inherit NOTIFY_SOCKET.
   const notifier = createNotifier({ log: log.child({ mod: 'systemd' }), unsetEnvironment: true });
-  let lifecycle: ((action: 'restart' | 'reboot') => void) | undefined;
-  // Asked for before the agent has started (an update resumed at start switches at once):
-  // carried out once it has, never dropped (dropped, the box ran on with `current` switched).
-  let asked: 'restart' | 'reboot' | undefined;
   const agent = new Agent({
     config,
     log,
-    onLifecycle: (a) => (lifecycle ? lifecycle(a) : (asked ??= a)),
+    onLifecycle: (action) => lifecycle(action),
     underSystemd: notifier.enabled || process.env.INVOCATION_ID !== undefined,
     ...(o.configPath !== undefined ? { configPath: o.configPath } : {}),
   });
-  await agent.start();
-  await notifier.ready(agent.summaryLine());
-  // The watchdog is fed only while the event loop, the scheduler and the MQTT loop all
-  // make progress; checking at a quarter of WatchdogSec, three bad checks in a row restart us.
-  const wd = notifier.watchdogIntervalMs();
-  const health =
-    notifier.enabled && wd !== null
-      ? new HealthWatchdog({
-          notifier,
-          intervalMs: Math.floor(wd / 2),
-          probes: [
-            eventLoopLagProbe({ maxLagMs: 5000 }),
-            progressProbe({
-              name: 'scheduler',
-              lastProgressMono: () => agent.scheduler.lastWakeMono,
-              maxAgeMs: 90_000,
-            }),
-            linkLoopProbe({
-              loop: () => agent.link.loop,
-              maxStepGapMs: Math.max(config.mqtt.reconnect.maxS, config.mqtt.connectTimeoutS) * 1000 + 60_000,
-            }),
-          ],
-          summary: () => agent.summaryLine(),
-          log: log.child({ mod: 'health' }),
-        })
-      : undefined;
-  health?.start();
-  return await new Promise<number>((resolve) => {
-    let stopping = false;
-    const shutdown = (why: string, code: number = EXIT.OK) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ why }, 'stopping');
-      void notifier.stopping(`stopping (${why})`);
-      health?.stop();
-      agent
-        .stop()
-        .then(() => o.afterStop?.())
-        .then(() => notifier.flush())
-        .then(
-          () => {
-            markCleanStop(log);
-            resolve(code);
-          },
-          (err: unknown) => {
-            log.error({ code: errorCode(err), err }, 'error while stopping');
-            resolve(EXIT.SOFTWARE);
-          },
+  const health = healthWatchdog(notifier, agent, config, log);
+  const exit = deferred<number>();
+  let stopping = false;
+  const shutdown = (why: string, code: number = EXIT.OK) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'stopping');
+    void notifier.stopping(`stopping (${why})`);
+    health?.stop();
+    agent
+      .stop()
+      .then(() => o.afterStop?.())
+      .then(() => notifier.flush())
+      .then(
+        () => {
+          markCleanStop(log);
+          exit.resolve(code);
+        },
+        (err: unknown) => {
+          log.error({ code: errorCode(err), err }, 'error while stopping');
+          exit.resolve(EXIT.SOFTWARE);
+        },
+      );
+  };
+  /** A `restart` or `reboot` command the agent answered (or an update's restart into the new release). */
+  function lifecycle(action: 'restart' | 'reboot'): void {
+    if (action === 'restart') return shutdown('restart command', EXIT.TEMPFAIL);
+    // reboot: silence first, then ask loa-reboot.path (a root-less unit whose service
+    // reboots the host); systemd stops us, amp off, as part of the reboot.
+    void agent.playback.stopAll('stopped').then(() => {
+      try {
+        const dir = process.env.RUNTIME_DIRECTORY ?? '/run/loa';
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(
+          join(dir, 'reboot-request.tmp'),
+          `reboot requested by a signed command at ${new Date().toISOString()}\n`,
         );
-    };
-    lifecycle = (action) => {
-      if (action === 'restart') return shutdown('restart command', EXIT.TEMPFAIL);
-      // reboot: silence first, then ask loa-reboot.path (a root-less unit whose service
-      // reboots the host); systemd stops us, amp off, as part of the reboot.
-      void agent.playback.stopAll('stopped').then(() => {
-        try {
-          const dir = process.env.RUNTIME_DIRECTORY ?? '/run/loa';
-          mkdirSync(dir, { recursive: true });
-          writeFileSync(
-            join(dir, 'reboot-request.tmp'),
-            `reboot requested by a signed command at ${new Date().toISOString()}\n`,
-          );
-          renameSync(join(dir, 'reboot-request.tmp'), join(dir, 'reboot-request'));
-          log.warn({ dir }, 'reboot requested');
-        } catch (err) {
-          log.error({ code: 'INTERNAL', err }, 'reboot request could not be written; restarting the agent instead');
-          shutdown('reboot command (fallback: restart)', EXIT.TEMPFAIL);
-        }
-      });
-    };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
-    if (asked) lifecycle(asked);
+        renameSync(join(dir, 'reboot-request.tmp'), join(dir, 'reboot-request'));
+        log.warn({ dir }, 'reboot requested');
+      } catch (err) {
+        log.error({ code: 'INTERNAL', err }, 'reboot request could not be written; restarting the agent instead');
+        shutdown('reboot command (fallback: restart)', EXIT.TEMPFAIL);
+      }
+    });
+  }
+
+  await agent.start();
+  // A restart asked for during start (an update resumed at start switches at once) is
+  // already stopping the agent: nothing more to announce or watch.
+  if (!stopping) {
+    await notifier.ready(agent.summaryLine());
+    health?.start();
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  return await exit.promise;
+}
+
+/**
+ * The watchdog is fed only while the event loop, the scheduler and the MQTT loop all
+ * make progress; checking at a quarter of WatchdogSec, three bad checks in a row restart us.
+ * None without systemd's watchdog.
+ */
+function healthWatchdog(
+  notifier: ReturnType<typeof createNotifier>,
+  agent: Agent,
+  config: Config,
+  log: Logger,
+): HealthWatchdog | null {
+  const wd = notifier.watchdogIntervalMs();
+  if (!notifier.enabled || wd === null) return null;
+  return new HealthWatchdog({
+    notifier,
+    intervalMs: Math.floor(wd / 2),
+    probes: [
+      eventLoopLagProbe({ maxLagMs: 5000 }),
+      progressProbe({
+        name: 'scheduler',
+        lastProgressMono: () => agent.scheduler.lastWakeMono,
+        maxAgeMs: 90_000,
+      }),
+      linkLoopProbe({
+        loop: () => agent.link.loop,
+        maxStepGapMs: Math.max(config.mqtt.reconnect.maxS, config.mqtt.connectTimeoutS) * 1000 + 60_000,
+      }),
+    ],
+    summary: () => agent.summaryLine(),
+    log: log.child({ mod: 'health' }),
   });
+}
+
+/** A promise and its resolve, apart (Promise.withResolvers, which Node 20 lacks). */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /**

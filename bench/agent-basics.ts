@@ -16,7 +16,7 @@ import { Outbox } from '../agent/adapters/outbox-store.js';
 import { systemClock } from '../agent/adapters/clock.js';
 import { parseConfig } from '../agent/config.js';
 import { createLogger } from '../agent/log.js';
-import { Agent } from '../agent/runtime/agent.js';
+import { Agent } from '../agent/compose/agent.js';
 import { DEFAULT_ROOT, deviceTopic, fleetFilter } from '../contract/topics.js';
 import type { Add } from './agent-proc.js';
 import { size } from './smoke.js';

@@ -17,7 +17,7 @@ import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { audioTools, makeTone } from '../helpers/audio.js';
 import { parseConfig, type ConfigInput } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { Agent } from '../../agent/runtime/agent.js';
+import { Agent } from '../../agent/compose/agent.js';
 import { SimBoard } from '../../agent/adapters/sim-board.js';
 
 const tools = audioTools();

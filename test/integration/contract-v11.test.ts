@@ -12,7 +12,7 @@ import { brokerForFile } from '../helpers/file-broker.js';
 import { makeKey, sign, scheduleDoc } from '../helpers/signer.js';
 import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { Agent } from '../../agent/runtime/agent.js';
+import { Agent } from '../../agent/compose/agent.js';
 import { createSystemStats, type SystemStats } from '../../agent/adapters/system-stats.js';
 import { spawn } from 'node:child_process';
 import { MAX_URL_LENGTH } from '../../contract/schedule-doc.js';

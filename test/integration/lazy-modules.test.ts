@@ -1,5 +1,5 @@
 // Issue [4/8] item 6, memory near the floor: an agent loads the code of the hardware it
-// has, not of every board it could drive (agent/wiring.ts createBoard). Observed from
+// has, not of every board it could drive (agent/compose/hardware.ts createBoard). Observed from
 // outside: the agent process runs with a module hook (test/helpers/module-trace.mjs)
 // that lists every module it loads, until it is online.
 import { test, before, after } from 'node:test';

@@ -18,7 +18,7 @@ import { SOCAT, ask, openPort, simLog, startSim, startSocat, stopProc } from '..
 import { base as mediaBase, files as mediaFiles } from '../helpers/scripted-http.js';
 import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { Agent } from '../../agent/runtime/agent.js';
+import { Agent } from '../../agent/compose/agent.js';
 import { McuBoard } from '../../agent/adapters/mcu-board.js';
 
 const key = makeKey('centre-2026');

@@ -9,7 +9,7 @@ import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { Agent } from '../../agent/runtime/agent.js';
+import { Agent } from '../../agent/compose/agent.js';
 import { openDb } from '../../agent/adapters/sqlite-db.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
 import { systemClock } from '../../agent/adapters/clock.js';

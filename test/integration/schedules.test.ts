@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign, forge, scheduleDoc, type TestKey } from '../helpers/signer.js';
 import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { Agent } from '../../agent/runtime/agent.js';
+import { Agent } from '../../agent/compose/agent.js';
 import type { SimBoard } from '../../agent/adapters/sim-board.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 import { until } from '../helpers/wait.js';

@@ -1,20 +1,20 @@
-// The updater (runtime/updater.ts) wired to the agent's parts: the launcher's paths from
-// the environment, events written once per key (the outbox row and a meta row in one
-// transaction, so a kill -9 between them cannot report a commit twice or not at all),
+// The updater (runtime/updater.ts) wired to the agent's parts: the launcher's release
+// files (a port: ports.ts), events written once per key (the outbox row and a meta row in
+// one transaction, so a kill -9 between them cannot report a commit twice or not at all),
 // the media cache for the download, and what makes a quiet window.
 import type { Clock } from '../adapters/clock.js';
 import type { Link } from '../adapters/mqtt-link.js';
 import { getMeta, setMeta } from '../adapters/sqlite-db.js';
-import { ReleaseFiles, launcherPaths } from '../adapters/release-files.js';
+import type { ReleaseFiles } from '../adapters/release-files.js';
 import { applyDelta } from '../../contract/release-delta.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { AGENT_VERSION } from '../../contract/version.js';
-import type { Stores } from '../wiring.js';
-import type { MediaCache } from './media-cache.js';
-import type { PlaybackCoordinator } from './playback.js';
-import type { Scheduler } from './scheduler.js';
-import { Updater, debianArch } from './updater.js';
+import type { MediaCache } from '../runtime/media-cache.js';
+import type { PlaybackCoordinator } from '../runtime/playback.js';
+import type { Scheduler } from '../runtime/scheduler.js';
+import { Updater, debianArch } from '../runtime/updater.js';
+import type { Stores } from './stores.js';
 
 /** An update never restarts the agent this close before an occurrence starts (beyond the warm-up). */
 export const QUIET_MARGIN_MS = 60_000;
@@ -28,14 +28,13 @@ export interface UpdateWiring {
   cache: MediaCache;
   coordinator: PlaybackCoordinator;
   scheduler: Scheduler;
-  link: () => Link | undefined;
+  link: Link;
+  files: ReleaseFiles | null;
   restart: (() => void) | null;
   onChange(): void;
-  env?: NodeJS.ProcessEnv;
 }
 
 export function createUpdater(w: UpdateWiring): Updater {
-  const paths = launcherPaths(w.env);
   const { db, outbox } = w.stores;
   const emitOnce = db.transaction((key: string, type: string, fields: object) => {
     const k = `ota_event:${key}`;
@@ -44,7 +43,7 @@ export function createUpdater(w: UpdateWiring): Updater {
     setMeta(db, k, new Date(w.clock.now()).toISOString());
   });
   return new Updater({
-    files: paths ? new ReleaseFiles(paths) : null,
+    files: w.files,
     clock: w.clock,
     log: w.log.child({ mod: 'ota' }),
     emitOnce: (key, type, fields) => {
@@ -77,7 +76,7 @@ export function createUpdater(w: UpdateWiring): Updater {
     onChange: w.onChange,
     commitAfterMs: w.config.update.commitAfterS * 1000,
     probation: { seconds: w.config.update.probationS, exits: w.config.update.probationExits },
-    linkUp: () => w.link()?.connected === true,
+    linkUp: () => w.link.connected,
     schedulerTicked: () => w.scheduler.lastWakeMono !== undefined,
   });
 }

@@ -1,7 +1,7 @@
 // The command service (contract §4) wired to what each command acts on: playback, the
 // board, the cache and scheduler, the updater (`update`), volume (`volume`,
-// `volume-profile`) and repeat series (`cancel`). agent.ts builds the services; this file
-// only connects them, so the composition root stays readable.
+// `volume-profile`), repeat series (`cancel`) and the clock (`clock`). services.ts builds
+// the services; this file only connects them, so the graph stays readable.
 import type { Board } from '../adapters/board.js';
 import type { Clock } from '../adapters/clock.js';
 import type { SystemStats } from '../adapters/system-stats.js';
@@ -10,18 +10,18 @@ import type { FaultTracker } from '../domain/fault-tracker.js';
 import type { DocRef } from '../../contract/telemetry.js';
 import { bindingsFor } from '../../contract/topics.js';
 import type { Logger } from '../log.js';
-import type { Stores } from '../wiring.js';
-import type { SharedSigned } from './agent.js';
-import { createExecutor } from './command-actions.js';
-import { CommandService } from './commands.js';
-import type { HeartbeatService } from './heartbeat.js';
-import type { MediaCache } from './media-cache.js';
-import type { PlaybackCoordinator } from './playback.js';
-import type { Presence } from './presence.js';
-import type { Repeats } from './repeats.js';
-import type { Scheduler } from './scheduler.js';
-import type { Updater } from './updater.js';
-import type { VolumeControl } from './volume.js';
+import { createExecutor } from '../runtime/command-actions.js';
+import { CommandService } from '../runtime/commands.js';
+import type { HeartbeatService } from '../runtime/heartbeat.js';
+import type { MediaCache } from '../runtime/media-cache.js';
+import type { PlaybackCoordinator } from '../runtime/playback.js';
+import type { Presence } from '../runtime/presence.js';
+import type { Repeats } from '../runtime/repeats.js';
+import type { Scheduler } from '../runtime/scheduler.js';
+import type { Updater } from '../runtime/updater.js';
+import type { VolumeControl } from '../runtime/volume.js';
+import type { SharedSigned } from './signed.js';
+import type { Stores } from './stores.js';
 
 export interface CommandWiring {
   config: Config;
