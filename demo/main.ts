@@ -3,7 +3,7 @@
 // in-process broker, the simulated board, and a centre that prints what the box sends.
 // The agent itself runs exactly as loa-agent runs it (agent/main.ts runAgent).
 import { isEntry } from '../cli-kit/entry.js';
-import { exitWhenDone, runAgent } from '../agent/main.js';
+import { exitWhenDone, runAgent } from '../agent/run.js';
 import { createLogger } from '../agent/log.js';
 import { startDemo } from './demo.js';
 
