@@ -10,6 +10,7 @@ import type { Logger } from './log.js';
 import { redact } from './domain/redact.js';
 import { Agent } from './compose/agent.js';
 import { createNotifier } from './adapters/sd-notify.js';
+import { systemClock } from './adapters/clock.js';
 import { HealthWatchdog, eventLoopLagProbe, linkLoopProbe, progressProbe } from './runtime/health.js';
 
 export interface RunOptions {
@@ -116,19 +117,22 @@ function healthWatchdog(
     notifier,
     intervalMs: Math.floor(wd / 2),
     probes: [
-      eventLoopLagProbe({ maxLagMs: 5000 }),
+      eventLoopLagProbe({ maxLagMs: 5000, clock: systemClock }),
       progressProbe({
         name: 'scheduler',
         lastProgressMono: () => agent.scheduler.lastWakeMono,
         maxAgeMs: 90_000,
+        clock: systemClock,
       }),
       linkLoopProbe({
         loop: () => agent.link.loop,
         maxStepGapMs: Math.max(config.mqtt.reconnect.maxS, config.mqtt.connectTimeoutS) * 1000 + 60_000,
+        clock: systemClock,
       }),
     ],
     summary: () => agent.summaryLine(),
     log: log.child({ mod: 'health' }),
+    clock: systemClock,
   });
 }
 

@@ -15,6 +15,7 @@ import { Outbox } from '../agent/adapters/outbox-store.js';
 import { systemClock } from '../agent/adapters/clock.js';
 import { createLogger } from '../agent/log.js';
 import { size } from './smoke.js';
+import { mediaCacheDir } from '../agent/adapters/media-cache-dir.js';
 
 const SIZE = size(100, 8) * 1024 * 1024;
 const ROUNDS = size(5, 1);
@@ -94,6 +95,7 @@ export async function benchMedia(add: Add): Promise<void> {
 async function benchVerify(add: Add, dir: string, cacheDir: string): Promise<void> {
   const db = openDb(join(dir, 'verify.db'));
   const cache = new MediaCache({
+    files: mediaCacheDir,
     store: new MediaStore(db),
     cacheDir,
     quotaBytes: 10 * SIZE,

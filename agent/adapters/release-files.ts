@@ -165,6 +165,11 @@ export class ReleaseFiles {
     return duBytes(this.dir(version));
   }
 
+  /** ReleaseFiles.freeBytes, for a caller that holds the files (the updater). */
+  freeBytesAt(path: string): number {
+    return ReleaseFiles.freeBytes(path);
+  }
+
   /** Free bytes for an unprivileged writer on the file system holding `path`. */
   static freeBytes(path: string): number {
     const s = statfsSync(path);

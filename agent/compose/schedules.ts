@@ -17,9 +17,11 @@ import { Scheduler, type Playback } from '../runtime/scheduler.js';
 import type { Late } from './kit.js';
 import type { Ports } from './ports.js';
 import type { SharedSigned } from './signed.js';
+import { mediaCacheDir } from '../adapters/media-cache-dir.js';
 
 export function buildCache(c: Config, log: Logger, p: Ports, kick: () => void): MediaCache {
   return new MediaCache({
+    files: mediaCacheDir,
     store: p.stores.media,
     cacheDir: c.cacheDir,
     quotaBytes: c.cache.quotaMB * 1024 * 1024,

@@ -15,6 +15,8 @@ import type { PlaybackCoordinator } from '../runtime/playback.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { Updater, debianArch } from '../runtime/updater.js';
 import type { Stores } from './stores.js';
+import { run } from '../adapters/release-files.js';
+import { checkTarMembers } from '../adapters/tar-members.js';
 
 /** An update never restarts the agent this close before an occurrence starts (beyond the warm-up). */
 export const QUIET_MARGIN_MS = 60_000;
@@ -44,6 +46,7 @@ export function createUpdater(w: UpdateWiring): Updater {
   });
   return new Updater({
     files: w.files,
+    tools: { run, checkTarMembers },
     clock: w.clock,
     log: w.log.child({ mod: 'ota' }),
     emitOnce: (key, type, fields) => {

@@ -15,6 +15,9 @@
 import type { MediaRef } from '../../contract/schedule-doc.js';
 import { firstOccurrences, type DocInForce } from './occurrences.js';
 
+/** A media file's name in the cache: its SHA-256, 64 lowercase hex digits. */
+export const HEX64 = /^[0-9a-f]{64}$/;
+
 export interface MediaNeed {
   media: MediaRef;
   /** Wall-clock ms of the first occurrence in the horizon that plays this media. */

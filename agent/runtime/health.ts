@@ -16,7 +16,6 @@
 //   "UNHEALTHY: <reasons>" otherwise, so `systemctl status loa-agent` says why.
 import type { LinkLoopState } from '../adapters/mqtt-link.js';
 import type { Clock, TimerHandle } from '../adapters/clock.js';
-import { systemClock } from '../adapters/clock.js';
 import type { Notifier } from '../adapters/sd-notify.js';
 import type { Logger } from '../log.js';
 
@@ -36,8 +35,8 @@ export interface HealthWatchdogDeps {
   probes: readonly Probe[];
   /** One-line STATUS= while healthy, e.g. "idle, 2 schedules, next morning-news 06:30, mqtt up, outbox 0". */
   summary?: () => string;
-  /** The interval's clock (default the system clock; tests step a ManualClock). */
-  clock?: Pick<Clock, 'monoMs' | 'setInterval' | 'clearInterval'>;
+  /** The interval's clock (the agent's; tests step a ManualClock). */
+  clock: Pick<Clock, 'monoMs' | 'setInterval' | 'clearInterval'>;
   log: Logger;
 }
 
@@ -60,12 +59,12 @@ export class HealthWatchdog {
     if (this.timer) return;
     for (const p of this.d.probes) p.start?.();
     // The agent's own services keep the process alive; the watchdog must not.
-    this.timer = (this.d.clock ?? systemClock).setInterval(() => this.tick(), this.d.intervalMs, { unref: true });
+    this.timer = this.d.clock.setInterval(() => this.tick(), this.d.intervalMs, { unref: true });
     this.tick();
   }
 
   stop(): void {
-    (this.d.clock ?? systemClock).clearInterval(this.timer);
+    this.d.clock.clearInterval(this.timer);
     this.timer = undefined;
     for (const p of this.d.probes) p.stop?.();
   }
@@ -126,20 +125,20 @@ export class HealthWatchdog {
   }
 }
 
-const mono = (clock?: Pick<Clock, 'monoMs'>) => clock ?? systemClock;
-
 /**
  * Event-loop lag from timer drift: a timer asks to run every `sampleMs`; how late it
  * runs is how long the loop was busy. check() reports the worst lag since the previous
  * check, including a sample that is overdue right now (so a check that runs first
  * after a long block still sees it), then starts a new window.
  */
-export function eventLoopLagProbe(
-  o: { maxLagMs?: number; sampleMs?: number; clock?: Pick<Clock, 'monoMs' | 'setTimeout' | 'clearTimeout'> } = {},
-): Probe {
+export function eventLoopLagProbe(o: {
+  maxLagMs?: number;
+  sampleMs?: number;
+  clock: Pick<Clock, 'monoMs' | 'setTimeout' | 'clearTimeout'>;
+}): Probe {
   const maxLagMs = o.maxLagMs ?? 5000;
   const sampleMs = o.sampleMs ?? 500;
-  const clock = o.clock ?? systemClock;
+  const clock = o.clock;
   let timer: TimerHandle | undefined;
   let due = 0;
   let worst = 0;
@@ -179,9 +178,9 @@ export function progressProbe(o: {
   name: string;
   lastProgressMono: () => number | undefined;
   maxAgeMs: number;
-  clock?: Pick<Clock, 'monoMs'>;
+  clock: Pick<Clock, 'monoMs'>;
 }): Probe {
-  const clock = mono(o.clock);
+  const clock = o.clock;
   return {
     name: o.name,
     check() {
@@ -203,9 +202,9 @@ export function linkLoopProbe(o: {
   name?: string;
   loop: () => LinkLoopState | undefined;
   maxStepGapMs: number;
-  clock?: Pick<Clock, 'monoMs'>;
+  clock: Pick<Clock, 'monoMs'>;
 }): Probe {
-  const clock = mono(o.clock);
+  const clock = o.clock;
   return {
     name: o.name ?? 'mqtt',
     check() {

@@ -14,52 +14,18 @@
 //   (domain/cache-plan.ts pickDownloads); the fetcher gives every attempt a deadline.
 //   A preempted download keeps its .part, is not a failure, and resumes when a slot frees.
 // - The `media` table mirrors the verified files; the files are the truth and the table
-//   is rebuilt from them at start (media-cache-files.ts: the directory's side).
+//   is rebuilt from them at start (adapters/media-cache-dir.ts: the directory's side).
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MediaStore } from '../adapters/media-store.js';
-import type { Clock } from '../adapters/clock.js';
-import type { EventSink } from '../../contract/events.js';
-import type { Logger } from '../log.js';
 import type { MediaRef } from '../../contract/schedule-doc.js';
-import type { MediaFetcher } from '../adapters/media-fetch.js';
 import { RetryStreaks } from './media-retry.js';
-import { dropStaleParts, HEX64, verifyCacheDir, type Ready } from './media-cache-files.js';
-import { planCache, pickDownloads, type CachePlan, type MediaNeed } from '../domain/cache-plan.js';
-import type { BackoffPolicy } from '../domain/backoff.js';
+import type { Ready } from '../adapters/media-cache-dir.js';
+import { HEX64, planCache, pickDownloads, type CachePlan, type MediaNeed } from '../domain/cache-plan.js';
 import { Waitress, WaitTimeoutError } from '../domain/waitress.js';
+import type { CacheFigures, MediaCacheDeps } from './media-cache-ports.js';
+export type { CacheFigures, MediaCacheDeps } from './media-cache-ports.js';
 import { LoaError, errorCode } from '../errors.js';
-
-export interface MediaCacheDeps {
-  /** What the cache holds (lengths, last use): adapters/media-store.ts. */
-  store: MediaStore;
-  cacheDir: string;
-  quotaBytes: number;
-  /** Downloads at once (default 2): more only splits a thin 4G link further. */
-  concurrency?: number;
-  events: EventSink;
-  clock: Clock;
-  log: Logger;
-  fetcher: MediaFetcher;
-  /** Backoff between attempts after a retryable failure (default 5 s .. 10 min). */
-  retry?: BackoffPolicy;
-  /** Wait after a permanent failure (404, bad hash) before trying again (default 6 h). */
-  permanentRetryMs?: number;
-  /** Retryable failures in a row before `media.failed` is emitted (default 3). */
-  reportAfter?: number;
-  random?: () => number;
-  /** Called when figures() may have changed (wire to the heartbeat's kick()). */
-  onChange?: () => void;
-}
-
-export interface CacheFigures {
-  /** Bytes of the ready media among those needed in the horizon. */
-  bytes: number;
-  ready: number;
-  pending: number;
-  failed: number;
-}
 
 /**
  * A play's use mark reaches the database only when the stored one is older than this
@@ -114,22 +80,24 @@ export class MediaCache {
     this.running = true;
     this.verified = false;
     const gen = ++this.gen;
-    this.starting = verifyCacheDir(
-      this.d,
-      () => new Map(this.needs.map((n) => [n.media.sha256, n.media.bytes])),
-      this.ready,
-      this.unannounced,
-      () => gen !== this.gen,
-    ).then(
-      () => {
-        if (gen !== this.gen) return;
-        this.verified = true;
-        this.announceReady(ALL);
-        this.replan();
-      },
-      (err) =>
-        this.d.log.error({ code: 'MEDIA_STORE', err }, 'media cache verification failed; nothing will be fetched'),
-    );
+    this.starting = this.d.files
+      .verify(
+        this.d,
+        () => new Map(this.needs.map((n) => [n.media.sha256, n.media.bytes])),
+        this.ready,
+        this.unannounced,
+        () => gen !== this.gen,
+      )
+      .then(
+        () => {
+          if (gen !== this.gen) return;
+          this.verified = true;
+          this.announceReady(ALL);
+          this.replan();
+        },
+        (err) =>
+          this.d.log.error({ code: 'MEDIA_STORE', err }, 'media cache verification failed; nothing will be fetched'),
+      );
     return this.starting;
   }
 
@@ -266,7 +234,7 @@ export class MediaCache {
     for (const [sha, f] of this.inflight) if (!wanted.has(sha)) f.abort.abort();
     if (this.needsKnown) {
       const keep = new Set([...this.inForce, ...this.needs.map((n) => n.media.sha256)]);
-      void dropStaleParts(this.d.cacheDir, keep, (sha) => this.inflight.has(sha));
+      void this.d.files.dropStaleParts(this.d.cacheDir, keep, (sha) => this.inflight.has(sha));
     }
     this.pump();
   }

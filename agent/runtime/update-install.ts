@@ -11,8 +11,8 @@ import type { Logger } from '../log.js';
 import type { EventFields } from '../../contract/events.js';
 import type { MediaRef } from '../../contract/schedule-doc.js';
 import type { UpdateArgs } from '../../contract/command-doc.js';
-import { ReleaseFiles, run } from '../adapters/release-files.js';
-import { checkTarMembers } from '../adapters/tar-members.js';
+import type { ReleaseFiles, run } from '../adapters/release-files.js';
+import type { checkTarMembers } from '../adapters/tar-members.js';
 
 /** Kept free beyond what an update needs, so the database and the cache can still write. */
 export const RESERVE_BYTES = 32 * 1024 * 1024;
@@ -22,6 +22,8 @@ const UNPACK_TIMEOUT_MS = 10 * 60_000;
 /** What fetching and installing a release need (a part of UpdaterDeps, with the files known). */
 export interface ReleaseWork {
   files: ReleaseFiles;
+  /** The processes and checks of an install (adapters/release-files.ts run, adapters/tar-members.ts). */
+  tools: { run: typeof run; checkTarMembers: typeof checkTarMembers };
   log: Logger;
   /** Fetch and verify through the media cache until `untilMs`; the paths, or null. */
   fetch(media: readonly MediaRef[], untilMs: number): Promise<string[] | null>;
@@ -69,8 +71,8 @@ export function spaceCheck(w: ReleaseWork, a: UpdateArgs): string | null {
     return `the artifact (${mb(a.bytes)}) is larger than the media cache's quota (${mb(w.cacheQuotaBytes)})`;
   const removable = f.releases().filter((v) => v !== w.version && !f.packaged(v));
   const freed = removable.reduce((n, v) => n + f.size(v), 0);
-  const rootFree = ReleaseFiles.freeBytes(f.releasesDir);
-  const cacheFree = ReleaseFiles.freeBytes(w.cacheDir);
+  const rootFree = f.freeBytesAt(f.releasesDir);
+  const cacheFree = f.freeBytesAt(w.cacheDir);
   const sameFs = statSync(f.releasesDir).dev === statSync(w.cacheDir).dev;
   const need = installed + RESERVE_BYTES + (sameFs ? a.bytes : 0);
   if (rootFree + freed < need) {
@@ -143,12 +145,12 @@ export async function installRelease(w: ReleaseWork, a: UpdateArgs, artifact: Ar
   await mkdir(dir, { recursive: true });
   try {
     // Every member checked before tar writes anything (adapters/tar-members.ts).
-    await checkTarMembers(artifact.path, { gzip: !artifact.tar, maxBytes: unpackedCap(a) });
+    await w.tools.checkTarMembers(artifact.path, { gzip: !artifact.tar, maxBytes: unpackedCap(a) });
   } catch (err) {
     throw new JobError('verify', `the release archive is refused: ${(err as Error).message}`);
   }
   try {
-    await run('tar', ['-xf', artifact.path, '-C', dir, '--strip-components=1', '--no-same-owner'], {
+    await w.tools.run('tar', ['-xf', artifact.path, '-C', dir, '--strip-components=1', '--no-same-owner'], {
       timeoutMs: UNPACK_TIMEOUT_MS,
       nice: true,
     });
@@ -171,7 +173,7 @@ export async function installRelease(w: ReleaseWork, a: UpdateArgs, artifact: Ar
     throw new JobError('verify', 'the artifact has no dist/agent/main.js');
   if (w.configPath) {
     try {
-      await run(w.node, [join(dir, 'dist/agent/main.js'), '--check-config', '--config', w.configPath], {
+      await w.tools.run(w.node, [join(dir, 'dist/agent/main.js'), '--check-config', '--config', w.configPath], {
         timeoutMs: CHECK_CONFIG_TIMEOUT_MS,
         nice: true,
       });
@@ -185,7 +187,7 @@ export async function installRelease(w: ReleaseWork, a: UpdateArgs, artifact: Ar
   // The base a later delta is applied to (the artifact itself, or the rebuilt tar, compressed).
   if (!artifact.tar) await copyFile(artifact.path, join(dir, '.artifact.tar.gz'));
   else {
-    await run('gzip', ['-n', '-1', '-f', artifact.path], { timeoutMs: UNPACK_TIMEOUT_MS, nice: true });
+    await w.tools.run('gzip', ['-n', '-1', '-f', artifact.path], { timeoutMs: UNPACK_TIMEOUT_MS, nice: true });
     await rename(`${artifact.path}.gz`, join(dir, '.artifact.tar.gz'));
   }
   await f.removeRelease(v);

@@ -20,6 +20,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 import { server, files, script, base, sentFor, hitsFor } from '../helpers/scripted-http.js';
 import { systemClock } from '../../agent/adapters/clock.js';
+import { mediaCacheDir } from '../../agent/adapters/media-cache-dir.js';
 
 // ---- the box side ----
 
@@ -62,6 +63,7 @@ function box(
   const db = openDb(join(dir, 'loa.db'));
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const cache = new MediaCache({
+    files: mediaCacheDir,
     store: new MediaStore(db),
     cacheDir,
     quotaBytes: 100 * MB,

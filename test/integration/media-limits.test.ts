@@ -26,6 +26,7 @@ import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { server, files, script, base, hitsFor } from '../helpers/scripted-http.js';
 import { systemClock } from '../../agent/adapters/clock.js';
+import { mediaCacheDir } from '../../agent/adapters/media-cache-dir.js';
 
 let counter = 0;
 function media(size: number, tag = 'm'): { ref: MediaRef; body: Buffer; path: string } {
@@ -50,6 +51,7 @@ function box(fetch: HttpFetcherOptions, more: Partial<MediaCacheDeps> = {}) {
   const outbox = new Outbox(db, { maxEvents: 10_000, clock });
   const cacheDir = join(dir, 'cache');
   const cache = new MediaCache({
+    files: mediaCacheDir,
     store: new MediaStore(db),
     cacheDir,
     quotaBytes: 100 << 20,

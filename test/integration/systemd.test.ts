@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { pino } from 'pino';
 import { createNotifier } from '../../agent/adapters/sd-notify.js';
+import { systemClock } from '../../agent/adapters/clock.js';
 import { HealthWatchdog, eventLoopLagProbe, progressProbe } from '../../agent/runtime/health.js';
 import { notifyReceiverUnavailable, startNotifyReceiver } from '../helpers/notify-receiver.js';
 import { REPO_ROOT } from '../helpers/agent-process.js';
@@ -65,9 +66,11 @@ test(
             return lastTick;
           },
           maxAgeMs: 600,
+          clock: systemClock,
         }),
       ],
       summary: () => (stalled ? 'idle (stalled)' : 'idle'),
+      clock: systemClock,
       log,
     });
     wd.start();
@@ -114,8 +117,9 @@ test('a blocked event loop withholds the next ping, then pinging resumes', async
   const wd = new HealthWatchdog({
     notifier,
     intervalMs: 200,
-    probes: [eventLoopLagProbe({ maxLagMs: 400, sampleMs: 50 })],
+    probes: [eventLoopLagProbe({ maxLagMs: 400, sampleMs: 50, clock: systemClock })],
     log,
+    clock: systemClock,
   });
   wd.start();
   t.after(() => wd.stop());

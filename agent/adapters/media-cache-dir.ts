@@ -1,13 +1,15 @@
-// The media cache's directory (media-cache.ts): at start every file is checked against its
+// The media cache's directory (runtime/media-cache.ts reaches it through the MediaCacheDir
+// port, built in compose/): at start every file is checked against its
 // name (length first, then SHA-256) and the `media` table is rebuilt from the files (rows
 // without a file go, files without a row get one: the files are the truth); .part files
 // of media no document in force names any more are dropped.
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock } from '../adapters/clock.js';
-import { hashFile, partPath } from '../adapters/media-fetch.js';
-import type { MediaStore } from '../adapters/media-store.js';
+import type { Clock } from './clock.js';
+import { hashFile, partPath } from './media-fetch.js';
+import type { MediaStore } from './media-store.js';
 import type { Logger } from '../log.js';
+import { HEX64 } from '../domain/cache-plan.js';
 
 export interface CacheDir {
   cacheDir: string;
@@ -22,8 +24,6 @@ export interface Ready {
   /** What the database has of lastUsedAt (see markUsed). */
   usedWrittenAt: number;
 }
-
-export const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
  * Fill `ready` with the verified files (`needsBytes`: the lengths the schedule expects); a file found with no row is recorded and added to
@@ -94,3 +94,11 @@ export async function dropStaleParts(
     await rm(partPath(cacheDir, sha), { force: true });
   }
 }
+
+/** The port the media cache holds (its deps' `files`). */
+export interface MediaCacheDir {
+  verify: typeof verifyCacheDir;
+  dropStaleParts: typeof dropStaleParts;
+}
+
+export const mediaCacheDir: MediaCacheDir = { verify: verifyCacheDir, dropStaleParts };
