@@ -7,7 +7,7 @@
 import { DISK_WARN_MB } from '../contract/telemetry.js';
 import { AGENT_VERSION } from '../contract/version.js';
 import { BOX, EXPORTER, GROUP, type Kind } from './exporter-metrics.js';
-import { key2, type BoxExtra, type ExporterModel } from './exporter-model.js';
+import type { BoxExtra, ExporterModel } from './exporter-model.js';
 import type { BoxRow } from './watch-row.js';
 
 type Labels = Record<string, string>;

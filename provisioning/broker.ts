@@ -160,7 +160,7 @@ function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket>
       s.setNoDelay(true);
       resolve(s);
     });
-    s.once('error', (err) => {
+    s.once('error', (err: Error) => {
       clearTimeout(timer);
       reject(err);
     });
@@ -187,7 +187,7 @@ function openTls(socket: Socket, t: BrokerTarget, timeoutMs: number): Promise<TL
       s.removeAllListeners('error');
       resolve(s);
     });
-    s.once('error', (err) => {
+    s.once('error', (err: Error) => {
       clearTimeout(timer);
       reject(err);
     });

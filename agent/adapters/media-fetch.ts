@@ -230,7 +230,7 @@ async function receive(
   try {
     for await (const chunk of ex.res as AsyncIterable<Buffer>) {
       ex.alive();
-      if (ioError) throw ioError;
+      if (ioError) throw ioError as Error;
       if (offset + received + chunk.length > req.bytes) {
         throw fail('length', `${req.url}: more than ${req.bytes} bytes`, offset > 0);
       }
@@ -265,7 +265,9 @@ async function receive(
       if (ioError) {
         // Which of two parallel writes failed is unknown: keep only what earlier attempts wrote.
         await fh.truncate(offset).catch(noop);
-        throw ioError;
+        // A failed write outranks how the stream ended: the .part must not be trusted.
+        // eslint-disable-next-line no-unsafe-finally
+        throw ioError as Error;
       }
       await fh.sync();
     } finally {

@@ -107,14 +107,14 @@ function checkLength(ex: Exchange, req: FetchRequest, offset: number): void {
           true,
         ),
       );
-      throw ex.why;
+      throw ex.why!;
     }
   } else if (res.headers['content-length'] !== undefined && Number(res.headers['content-length']) !== req.bytes) {
     // Refuse before spending a metered link on bytes that cannot be the media.
     ex.kill(
       fail('length', `${req.url}: Content-Length ${res.headers['content-length']}, expected ${req.bytes}`, false),
     );
-    throw ex.why;
+    throw ex.why!;
   }
 }
 

@@ -133,6 +133,8 @@ export function createNotifier(o: NotifierOptions): Notifier {
     return new Promise((resolve) => {
       let settled = false;
       let stderr = '';
+      // let: finish() may run (spawn failed) before the timer is armed, and reads it.
+      // eslint-disable-next-line prefer-const
       let timer: TimerHandle | undefined;
       const finish = (failure: string | null) => {
         if (settled) return;
@@ -202,6 +204,7 @@ export function watchdogInterval(env: NodeJS.ProcessEnv, pid: number = process.p
 
 /** A STATUS= value on one line: a newline would start another assignment (READY=1, say). */
 function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it removes
   const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return flat.length > STATUS_MAX ? `${flat.slice(0, STATUS_MAX - 1)}…` : flat;
 }

@@ -7,7 +7,6 @@
 // behind a higher priority or a play's length never shifts the ones after it. A series
 // ends after `count` plays, or before `until`, and never outlives its document's or
 // command's expiresAt.
-import { z } from 'zod';
 import { type MediaRef, type Repeat, type Source } from '../../contract/schedule-doc.js';
 import type { CancelArgs } from '../../contract/command-doc.js';
 export { cancelArgsSchema, type CancelArgs } from '../../contract/command-doc.js';

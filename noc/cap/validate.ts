@@ -203,7 +203,10 @@ function walk(
       out.push(
         `${path}.${c.name}: out of order, must come before ${lastName} (CAP 1.2 schema sequence; line ${c.line})`,
       );
-    else if (idx > last) ((last = idx), (lastName = c.name));
+    else if (idx > last) {
+      last = idx;
+      lastName = c.name;
+    }
     found.get(c.name)!.push(c);
   }
   for (const s of spec) {

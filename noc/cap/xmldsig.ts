@@ -68,7 +68,10 @@ export function excC14n(
     for (const p of [...used].sort()) {
       const uri = el.scope[p] ?? '';
       if (p === '' && uri === '') {
-        if ((mine.get('') ?? '') !== '') (decls.push(' xmlns=""'), mine.set('', ''));
+        if ((mine.get('') ?? '') !== '') {
+          decls.push(' xmlns=""');
+          mine.set('', '');
+        }
         continue;
       }
       if (mine.get(p) === uri) continue;

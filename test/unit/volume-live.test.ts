@@ -51,6 +51,8 @@ test('a quiet-hours window beginning, a volume command and a profile command rea
   };
   const db = openDb(join(tempDir('volume-live'), 'loa.db'), { synchronous: 'normal' });
   const player = new FakePlayer();
+  // let: the volume control below reads it through a closure before it is built.
+  // eslint-disable-next-line prefer-const
   let coordinator: PlaybackCoordinator | undefined;
   const volume = new VolumeControl({
     clock: vclock,
