@@ -6,6 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { waitForOutput } from './output-wait.js';
+import { setTimeout as restartSec } from 'node:timers/promises';
+import { until } from './wait.js';
 
 export interface SupervisedOptions {
   cmd: string;
@@ -68,20 +70,20 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** SIGTERM to the group, SIGKILL after graceMs; resolves once no live member is left. */
+/** SIGTERM to the group, SIGKILL after graceMs; resolves once no live member is left (rejects 30 s after the SIGKILL). */
 export async function stopGroup(pgid: number, graceMs: number): Promise<void> {
   signalGroup(pgid, 'SIGTERM');
   const killAt = Date.now() + graceMs;
   let killed = false;
-  while (groupMembers(pgid).length > 0) {
+  const gone = () => {
+    if (groupMembers(pgid).length === 0) return true;
     if (!killed && Date.now() >= killAt) {
       signalGroup(pgid, 'SIGKILL');
       killed = true;
     }
-    await sleep(25);
-  }
+    return false;
+  };
+  await until(gone, graceMs + 30_000, `process group ${pgid} gone`, 25);
 }
 
 export function startSupervised(opts: SupervisedOptions): Supervised {
@@ -131,7 +133,7 @@ export function startSupervised(opts: SupervisedOptions): Supervised {
       const pgid = await runOnce();
       if (pgid > 0) await stopGroup(pgid, stopGraceMs);
       child = undefined;
-      if (!stopped) await sleep(restartDelayMs);
+      if (!stopped) await restartSec(restartDelayMs); // systemd's RestartSec: part of what is simulated
     }
   })();
 

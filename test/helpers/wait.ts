@@ -68,3 +68,22 @@ export function exitWithin(
     });
   });
 }
+
+/** As `until`, for checks whose answer may be falsy (0, false, ''): resolves with the first value that is not undefined. */
+export async function untilDefined<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  ms: number,
+  what: string,
+  everyMs = 10,
+): Promise<T> {
+  const box = await until(
+    async () => {
+      const v = await check();
+      return v === undefined ? undefined : { v };
+    },
+    ms,
+    what,
+    everyMs,
+  );
+  return box.v;
+}

@@ -20,6 +20,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 import { server, files, script, base, sentFor, hitsFor } from '../helpers/scripted-http.js';
 import { systemClock } from '../../agent/adapters/clock.js';
+import { until as waitUntil } from '../helpers/wait.js';
 
 // ---- the box side ----
 
@@ -96,15 +97,7 @@ type Ev = {
 };
 const events = (b: Box): Ev[] => b.outbox.peekAfter(b.firstSeq - 1, 100_000).map((r) => JSON.parse(r.body) as Ev);
 
-async function until<T>(what: string, f: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = <T>(what: string, f: () => T | undefined | false, ms = 30_000): Promise<T> => waitUntil(f, ms, what, 20);
 const cachedEvent = (b: Box, ref: MediaRef) =>
   until(`media.cached ${ref.id}`, () => events(b).find((e) => e.type === 'media.cached' && e.sha256 === ref.sha256));
 const fileIs = (b: Box, ref: MediaRef, body: Buffer) =>
