@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { tempDir } from './tmp.js';
+import { until } from './wait.js';
 
 export interface TlsFiles {
   ca: string;
@@ -157,11 +158,10 @@ export async function startAedes(): Promise<TestBroker> {
 
 async function waitForPort(port: number, timeoutMs: number, failed: () => string | undefined): Promise<void> {
   const { connect } = await import('node:net');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const listens = async () => {
     const why = failed();
     if (why) throw new Error(why);
-    const ok = await new Promise<boolean>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => {
         s.destroy();
@@ -169,8 +169,6 @@ async function waitForPort(port: number, timeoutMs: number, failed: () => string
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`broker did not listen on ${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  };
+  await until(listens, timeoutMs, `the broker listening on ${port}`, 25);
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { freePort } from './broker.js';
 import { tempDir } from './tmp.js';
 import { terminate } from './terminate.js';
+import { until } from './wait.js';
 
 export function which(bin: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
@@ -78,17 +79,16 @@ export async function startPrometheus(o: PromOptions): Promise<TestPrometheus> {
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-20_000)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+  const ready = async () => {
     if (proc.exitCode !== null) throw new Error(`prometheus exited ${proc.exitCode}: ${stderr}`);
-    const ok = await fetch(`${url}/-/ready`).then(
+    return fetch(`${url}/-/ready`).then(
       (r) => r.ok,
       () => false,
     );
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`prometheus not ready within 30 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  };
+  await until(ready, 30_000, 'prometheus ready', 200).catch((err: Error) => {
+    throw new Error(`${err.message}: ${stderr}`);
+  });
   return {
     url,
     proc,

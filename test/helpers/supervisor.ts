@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { waitForOutput } from './output-wait.js';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface SupervisedOptions {
   cmd: string;
@@ -68,19 +69,20 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** SIGTERM to the group, SIGKILL after graceMs; resolves once no live member is left. */
 export async function stopGroup(pgid: number, graceMs: number): Promise<void> {
   signalGroup(pgid, 'SIGTERM');
   const killAt = Date.now() + graceMs;
   let killed = false;
+  // Polled every 25 ms: the group has no exit event. Unbounded on purpose, as systemd's
+  // stop: the supervisor restarts only once the whole group is gone (the test's own
+  // time limit bounds it).
   while (groupMembers(pgid).length > 0) {
     if (!killed && Date.now() >= killAt) {
       signalGroup(pgid, 'SIGKILL');
       killed = true;
     }
-    await sleep(25);
+    await delay(25);
   }
 }
 
@@ -131,7 +133,7 @@ export function startSupervised(opts: SupervisedOptions): Supervised {
       const pgid = await runOnce();
       if (pgid > 0) await stopGroup(pgid, stopGraceMs);
       child = undefined;
-      if (!stopped) await sleep(restartDelayMs);
+      if (!stopped) await delay(restartDelayMs); // systemd's RestartSec: part of what is simulated
     }
   })();
 

@@ -1,16 +1,19 @@
 // Waiting for a condition in tests: polled on the real event loop, bounded, and named, so
 // a test that never sees what it waits for fails with what that was, not by hanging.
 
-/** Resolves with the first truthy value of `check()`, polled every `everyMs`; rejects after `ms` naming `what`. */
+/**
+ * Resolves with the first truthy value of `check()` (awaited, so it may be async), polled
+ * every `everyMs`; rejects after `ms` naming `what`.
+ */
 export async function until<T>(
-  check: () => T | undefined | null | false,
+  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   ms: number,
   what: string,
   everyMs = 10,
 ): Promise<T> {
   const deadline = performance.now() + ms;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v) return v;
     if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
@@ -64,4 +67,23 @@ export function exitWithin(
       resolve(code);
     });
   });
+}
+
+/** As `until`, for checks whose answer may be falsy (0, false, ''): resolves with the first value that is not undefined. */
+export async function untilDefined<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  ms: number,
+  what: string,
+  everyMs = 10,
+): Promise<T> {
+  const box = await until(
+    async () => {
+      const v = await check();
+      return v === undefined ? undefined : { v };
+    },
+    ms,
+    what,
+    everyMs,
+  );
+  return box.v;
 }

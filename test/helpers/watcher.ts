@@ -12,13 +12,18 @@ export interface Received {
   json<T = Record<string, unknown>>(): T;
 }
 
+const SYNC_PREFIX = 'loa-test/sync/';
+
 export class Watcher {
   readonly messages: Received[] = [];
   private waiters: (() => void)[] = [];
   private wake: NodeJS.Timeout | undefined;
+  private syncs = 0;
+  private readonly synced = new Set<string>();
 
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
+      if (topic.startsWith(SYNC_PREFIX)) return void this.synced.add(topic); // not one of the messages seen
       let parsed: unknown;
       this.messages.push({
         topic,
@@ -81,6 +86,20 @@ export class Watcher {
       this.waiters.push(tryNow);
       tryNow();
     });
+  }
+
+  /**
+   * Resolves once everything the broker had queued for this watcher when called has
+   * arrived: a marker published on a topic of its own comes back behind it. What a
+   * client published with QoS 1 and saw acknowledged before this call is then here, or
+   * never will be.
+   */
+  async sync(timeoutMs = 10_000): Promise<void> {
+    const topic = `${SYNC_PREFIX}${this.client.options.clientId ?? 'watcher'}/${++this.syncs}`;
+    await this.client.subscribeAsync(topic, { qos: 1 });
+    await this.client.publishAsync(topic, 'sync', { qos: 1 });
+    await this.waitUntil(() => (this.synced.has(topic) ? true : undefined), timeoutMs, `the sync marker ${topic}`);
+    await this.client.unsubscribeAsync(topic);
   }
 
   async close(): Promise<void> {

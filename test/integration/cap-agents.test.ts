@@ -231,7 +231,7 @@ test(
       30_000,
       'the exercise played on the lab box',
     );
-    await sleep(2000);
+    await fleet.watcher.sync(); // what a box of the area played with it (as soon as the lab box) is here by now
     for (const b of inArea)
       assert.deepEqual(fleet.events(b, undefined, ex.identifier), [], `${b.deviceId} is not an exercise group`);
   },
@@ -250,7 +250,7 @@ test(
     const d = await fleet.cap('bad-digest', capXml(bad));
     assert.equal(d.code, 1, d.out);
     assert.match(d.out, /digest mismatch: CAP says SHA-1 0{40}/);
-    await sleep(3000);
+    await fleet.watcher.sync(); // whatever `noc cap` published before it returned is here by now
     assert.equal(fleet.published().length, before, 'no command reached any group topic');
     for (const b of fleet.boxes)
       for (const id of [exp.identifier, bad.identifier]) assert.deepEqual(fleet.events(b, undefined, id), []);

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FirmwareBridge } from '../../firmware-bridge/bridge.js';
 import type { BoardEvent } from '../../firmware-bridge/messages.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -41,6 +40,19 @@ function ptyRig(
     await stopProc(r.socat);
   });
   return r;
+}
+
+const getStatus = (bridge: FirmwareBridge) => bridge.request({ cmd: 'get-status' });
+type Status = Awaited<ReturnType<typeof getStatus>>;
+
+/**
+ * The board's status once `ok` holds, asked every 100 ms for up to `ms`; past that the last
+ * status, so the assertion after it names what the board had instead.
+ */
+async function statusOnce(bridge: FirmwareBridge, ok: (st: Status) => boolean, ms = 2500): Promise<Status> {
+  let st: Status | undefined;
+  await until(async () => ok((st = await getStatus(bridge))), ms, 'the status wanted', 100).catch(() => undefined);
+  return st!;
 }
 
 // A timeout so a bridge that never reconnects fails the run instead of hanging it.
@@ -110,11 +122,7 @@ describe(
       assert.equal(v.bootCount, 3);
       assert.equal(v.resetReason, 'brown-out');
       await until(() => bridge.stats().resets >= 2, 3000, 'reset counted');
-      let st = await bridge.request({ cmd: 'get-status' });
-      for (let i = 0; i < 20 && !(st.flags.ampOn && st.fmFreq === 9850); i++) {
-        await sleep(100);
-        st = await bridge.request({ cmd: 'get-status' });
-      }
+      const st = await statusOnce(bridge, (s) => s.flags.ampOn && s.fmFreq === 9850);
       const ms = Date.now() - t0;
       assert.deepEqual([st.flags.ampOn, st.input, st.fmFreq, st.watchdogS], [true, 'fm', 9850, 3]);
       // Ping period 1 s (N = 3 s): noticed at the next keep-alive, repaired right after.
@@ -162,7 +170,8 @@ describe(
       await stopProc(socat);
       await withDeadline(disconnected, 15_000, 'disconnected'); // port error/close or three missed pings
       assert.equal(bridge.connected, false);
-      await sleep(500);
+      const tries = bridge.stats().reconnects;
+      await until(() => bridge.stats().reconnects > tries, 5000, 'a reopen tried while unplugged');
       socat = await startSocat(dir);
       sim = startSim(dir, 5);
       const connected = once(bridge, 'connected');
@@ -192,17 +201,13 @@ describe(
       assert.equal(r.bridge.boardMinor, 0);
       await r.bridge.selectInput('line');
       assert.equal(await r.bridge.setAmp(true), true);
-      await sleep(1500); // uptime ≥ 1 s, so a reset makes it go backwards
+      await until(async () => (await getStatus(r.bridge)).uptimeS >= 1, 5000, 'board uptime ≥ 1 s', 100); // so a reset makes it go backwards
       const reset = once(r.bridge, 'reset');
       const t0 = Date.now();
       await r.sim.script('reset-quiet');
       const [v] = await withDeadline(reset, 5000, 'reset noticed');
       assert.equal(v.bootCount, 12);
-      let st = await r.bridge.request({ cmd: 'get-status' });
-      for (let i = 0; i < 20 && !st.flags.ampOn; i++) {
-        await sleep(100);
-        st = await r.bridge.request({ cmd: 'get-status' });
-      }
+      const st = await statusOnce(r.bridge, (s) => s.flags.ampOn);
       assert.deepEqual([st.flags.ampOn, st.input, st.watchdogS], [true, 'line', 3]);
       assert.ok(Date.now() - t0 < 2500, `repaired ${Date.now() - t0} ms after the reset (ping period 1000 ms)`);
     });
@@ -237,21 +242,25 @@ for (const minor of [1, 0] as const) {
           const t0 = Date.now();
           await r.sim.script(drift);
           let st = await simState(r.sim);
-          while (!ok(st as never)) {
-            assert.ok(Date.now() - t0 < 2500, `${what} within 2.5 s (keep-alive every 1 s): ${JSON.stringify(st)}`);
-            await sleep(100);
-            st = await simState(r.sim);
-          }
+          const left = Math.max(0, 2500 - (Date.now() - t0));
+          await until(async () => ok((st = await simState(r.sim)) as never), left, what, 100).catch(() => undefined);
+          assert.ok(ok(st as never), `${what} within 2.5 s (keep-alive every 1 s): ${JSON.stringify(st)}`);
           process.stdout.write(`# 1.${minor} board ${drift} -> repaired in ${Date.now() - t0} ms\n`);
         }
       });
 
       test('the watchdog trips while idle: one re-apply, not one per keep-alive until the next SET_AMP 1', async () => {
+        // What a keep-alive period sends first: PING (1.1) or GET_STATUS (1.0).
+        const keepAlive = minor === 1 ? 'ping' : 'get-status';
+        const periods = async (n: number, what: string) => {
+          const from = await simCount(r.sim, keepAlive);
+          await until(async () => (await simCount(r.sim, keepAlive)) >= from + n, n * 1000 + 5000, what, 100);
+        };
         await r.bridge.setAmp(false);
-        await sleep(1500);
+        await periods(1, 'a keep-alive after SET_AMP 0');
         const before = await simCount(r.sim);
         await r.sim.script('trip');
-        await sleep(5500); // five keep-alive periods: what they send is the count
+        await periods(5, 'five keep-alive periods after the trip'); // what they send is the count
         const sent = (await simCount(r.sim)) - before;
         const selects = await simCount(r.sim, 'select-input');
         // A keep-alive is 1 (1.0: GET_STATUS) or 2 (1.1: PING + GET_STATUS) commands a period;
@@ -259,7 +268,7 @@ for (const minor of [1, 0] as const) {
         const perPeriod = minor === 1 ? 2 : 1;
         assert.ok(
           sent <= 6 * perPeriod + 5,
-          `${sent} commands in 5.5 s after the trip (${selects} SELECT_INPUT in all): the trip re-applied once`,
+          `${sent} commands in five keep-alive periods after the trip (${selects} SELECT_INPUT in all): the trip re-applied once`,
         );
         assert.equal(
           (await simState(r.sim)).watchdogTripped,
@@ -288,7 +297,8 @@ describe(
         r.bridge.request({ cmd: 'fm-status' }),
         /fm-status not sent: the IO board speaks another protocol version/,
       );
-      await sleep(500);
+      // No later frame to wait for (a mismatched board is asked its version every 30 s): half a second for a stray one.
+      await new Promise((ok) => setTimeout(ok, 500));
       assert.equal(await simCount(r.sim, 'fm-status'), 0);
     });
   },

@@ -1,149 +1,20 @@
-// The agent with the `mcu` board: the board simulator (in-process, behind serialport's
-// mock binding) drives every fault it can script, and the centre must see the right
-// hw.fault / hw.recovered events on a real Mosquitto, debounced, with the heartbeat's
-// state and fm fields following. Playback that does not need the board goes on while
-// the board is silent (real mpg123, paced output, a local HTTP stream).
-import { systemClock } from '../../agent/adapters/clock.js';
-import { test, before, after } from 'node:test';
+// The agent with the `mcu` board (the rig: mcu-rig.ts): every fault the simulator can
+// script reaches the centre as hw.fault / hw.recovered on a real Mosquitto, debounced,
+// with the heartbeat's state following; resets, watchdog trips, a silent or unplugged
+// board, another protocol version, a clean stop and a relay that does not follow.
+// What plays through the board is mcu-playback.test.ts's.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { DEFAULT_ROOT, deviceFilter, type Received, Watcher } from '../helpers/watcher.js';
+import { until } from '../helpers/wait.js';
+import { systemClock } from '../../agent/adapters/clock.js';
 import { tempDir } from '../helpers/tmp.js';
-import { audioTools, makeTone } from '../helpers/audio.js';
 import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
-import { Agent } from '../../agent/compose/agent.js';
-import { McuBoard } from '../../agent/adapters/mcu-board.js';
-import { createMpg123Player } from '../../agent/adapters/mpg123-player.js';
-import { simulatedBoard, type SimulatedBoard } from '../../firmware-bridge/sim-port.js';
-import type { Occurrence } from '../../agent/domain/occurrences.js';
-import type { Source } from '../../contract/schedule-doc.js';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { createBoard } from '../../agent/compose/hardware.js';
 import { createExecutor } from '../../agent/runtime/command-actions.js';
 import { FaultTracker } from '../../agent/domain/fault-tracker.js';
 import type { SystemStats } from '../../agent/adapters/system-stats.js';
-import type { Logger } from '../../agent/log.js';
-
-const tools = audioTools();
-const noAudio =
-  tools.mpg123 && tools.sox && tools.lame ? false : 'needs mpg123, sox and lame (apt-get install mpg123 sox lame)';
-if (noAudio && process.env.CI === 'true') throw new Error(String(noAudio));
-
-let broker: TestBroker;
-let server: Server;
-let streamUrl = '';
-before(async () => {
-  broker = await startBroker();
-  if (noAudio) return;
-  const body = readFileSync(makeTone({ seconds: 5 }));
-  server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'audio/mpeg' });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  streamUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/live.mp3`;
-});
-after(async () => {
-  await broker.close();
-  server?.close();
-});
-
-let boxes = 0;
-async function rig(
-  opts: {
-    pingMs?: number;
-    watchdogS?: number;
-    recoverS?: number;
-    protocol?: number;
-    unplugged?: boolean;
-    log?: Logger;
-  } = {},
-) {
-  const deviceId = `mcu-box-${++boxes}`;
-  const dir = tempDir('mcu');
-  const config = parseConfig({
-    deviceId,
-    mqtt: { url: broker.url, version: broker.supportsV5 ? 5 : '3.1.1' },
-    stateDir: join(dir, 'state'),
-    cacheDir: join(dir, 'cache'),
-    heartbeatS: 5,
-    hardware: { board: 'mcu', ampWarmUpMs: 100, ampHoldMs: 300, faultRecoverS: opts.recoverS ?? 1 },
-    audio: { player: 'mpg123', output: 'paced' },
-    outbox: { synchronous: 'normal' },
-  });
-  const log = opts.log ?? createLogger({ level: 'silent', pretty: false });
-  const sim: SimulatedBoard = simulatedBoard(opts.protocol ? { protocol: opts.protocol } : {});
-  if (opts.unplugged) sim.unplug();
-  const board = new McuBoard({
-    open: () => sim.open(),
-    watchdogS: opts.watchdogS ?? 10,
-    log,
-    fmPollMs: 200,
-    bridge: { pingMs: opts.pingMs ?? 200, backoff: { minMs: 50, maxMs: 200 } },
-  });
-  const centre = await Watcher.connect(broker.url, [deviceFilter(DEFAULT_ROOT, deviceId)]);
-  const agent = new Agent({
-    config,
-    log,
-    board,
-    player: createMpg123Player({ output: { kind: 'paced' }, startTimeoutMs: 5000, stallTimeoutMs: 3000 }),
-  });
-  await agent.start();
-  await centre.waitFor((m) => m.topic.endsWith('/status') && m.json().online === true, 10_000, 'birth');
-  const events = (type?: string) =>
-    centre.messages
-      .filter((m) => m.topic.endsWith('/events'))
-      .map((m) => m.json())
-      .filter((e) => type === undefined || e.type === type);
-  const heartbeats = () => centre.messages.filter((m) => m.topic.endsWith('/heartbeat')).map((m: Received) => m.json());
-  const hw = (type: 'hw.fault' | 'hw.recovered', component: string, code: string) =>
-    events(type).filter((e) => e.component === component && e.code === code);
-  const waitHw = (type: 'hw.fault' | 'hw.recovered', component: string, code: string, ms = 8000) =>
-    centre.waitUntil(
-      () => hw(type, component, code)[0],
-      ms,
-      `${type} ${component} ${code}: saw ${JSON.stringify(events().map((e) => `${String(e.type)} ${String(e.component ?? e.itemId)} ${String(e.code ?? '')}`))}`,
-    );
-  return {
-    agent,
-    board,
-    sim,
-    centre,
-    events,
-    heartbeats,
-    hw,
-    waitHw,
-    async close() {
-      await agent.stop();
-      sim.stop();
-      await centre.client.endAsync();
-    },
-  };
-}
-
-function occ(itemId: string, source: Source, durationMs: number, over: Partial<Occurrence> = {}): Occurrence {
-  const start = Date.now();
-  return {
-    key: `doc/${itemId}/${new Date(start).toISOString()}`,
-    docId: 'doc',
-    docVersion: 1,
-    topic: 't',
-    itemId,
-    start,
-    end: start + durationMs,
-    durationMs,
-    priority: 50,
-    volume: undefined,
-    source,
-    media: [],
-    ...over,
-  };
-}
+import { rig, occ, capturedLog, noAudio, streamUrl } from './mcu-rig.js';
 
 test('every simulator fault produces its hw.fault, then hw.recovered once clear, and the heartbeat says fault meanwhile', async () => {
   const r = await rig();
@@ -264,77 +135,6 @@ test(
   },
 );
 
-test('FM: the item tunes the receiver, the heartbeat reports fm.rssi, a line fault names the occurrence, signal loss falls back', async () => {
-  const r = await rig();
-  r.agent.playback.fire(occ('vov1', { kind: 'fm', freqMHz: 100.0, fallback: { kind: 'line' } }, 20_000), 0);
-  await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
-  assert.equal(r.sim.model.state().fmFreq, 10_000);
-  assert.equal(r.sim.model.state().input, 'fm');
-  const hb = await r.centre.waitUntil(
-    () => r.heartbeats().find((h) => h.state === 'playing' && h.fm),
-    8000,
-    'heartbeat with fm',
-  );
-  assert.deepEqual(hb.fm, { freqMHz: 100, rssi: 45 });
-
-  r.sim.model.line('short');
-  const lf = await r.waitHw('hw.fault', 'line', 'line_short');
-  assert.equal(lf.itemId, 'vov1');
-  assert.equal(lf.docId, 'doc');
-  assert.equal(typeof lf.occurrence, 'string');
-
-  r.sim.model.fmSignal(true);
-  await r.waitHw('hw.fault', 'fm', 'no_signal');
-  const fo = await r.centre.waitUntil(() => r.events('play.failover')[0], 8000, 'play.failover to the fallback');
-  assert.deepEqual({ from: fo.from, to: fo.to }, { from: 'fm', to: 'fallback:line' });
-  await r.centre.waitUntil(
-    () => (r.sim.model.state().input === 'line' ? true : undefined),
-    5000,
-    'input switched to line',
-  );
-  await r.agent.playback.stopAll('stopped');
-  await r.close();
-});
-
-test('an ad-hoc FM play (not pre-warmed): the station is tuned before its input is selected and the amplifier opens', async () => {
-  const r = await rig();
-  const from = r.sim.model.log.length;
-  r.agent.playback.fire(occ('adhoc-fm', { kind: 'fm', freqMHz: 101.5 }, 3000, { priority: 75 }), 0);
-  await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
-  const log = r.sim.model.log.slice(from);
-  const at = (p: (c: (typeof log)[number]) => boolean, what: string) => {
-    const i = log.findIndex(p);
-    assert.ok(i >= 0, `${what} sent: ${JSON.stringify(log)}`);
-    return i;
-  };
-  const tune = at((c) => c.cmd === 'fm-tune' && c.freq === 10_150, 'FM_TUNE 101.5');
-  const input = at((c) => c.cmd === 'select-input' && c.input === 'fm', 'SELECT_INPUT fm');
-  const amp = at((c) => c.cmd === 'set-amp' && c.on, 'SET_AMP 1');
-  assert.ok(
-    tune < input && tune < amp,
-    `tuned first (the previous station never on air): ${JSON.stringify(log.map((c) => c.cmd))}`,
-  );
-  await r.agent.playback.stopAll('stopped');
-  await r.close();
-});
-
-test(
-  'a stream whose amplifier the board refuses (fault latched): play.failed hardware, never play.started',
-  { skip: noAudio },
-  async () => {
-    const r = await rig();
-    r.sim.model.ampFault('overcurrent');
-    await r.waitHw('hw.fault', 'amp', 'overcurrent');
-    r.agent.playback.fire(occ('relay', { kind: 'stream', url: streamUrl }, 5000), 0);
-    const failed = await r.centre.waitUntil(() => r.events('play.failed')[0], 10_000, 'play.failed');
-    assert.equal(failed.reason, 'hardware');
-    assert.match(String(failed.message), /refused to switch it on/);
-    assert.equal(r.events('play.started').length, 0, 'no proof of play for audio into a refused amplifier');
-    r.sim.model.ampFault(null);
-    await r.close();
-  },
-);
-
 test('a board on another protocol version is reported and never driven', async () => {
   const r = await rig({ protocol: 2 });
   const f = await r.waitHw('hw.fault', 'mcu', 'protocol_version');
@@ -353,69 +153,6 @@ test('no serial device at start: the agent starts anyway, reports no_answer, and
   await r.waitHw('hw.recovered', 'mcu', 'no_answer');
   await r.centre.waitUntil(() => (r.sim.model.state().amp ? true : undefined), 5000, 'amp on as wished');
   await r.board.setAmp(false);
-  await r.close();
-});
-
-test('FM signal loss without a fallback: the relay stays on FM and the fault tells the centre', async () => {
-  const r = await rig();
-  r.agent.playback.fire(occ('vov2', { kind: 'fm', freqMHz: 97.0 }, 20_000), 0);
-  await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
-  r.sim.model.fmSignal(true);
-  await r.waitHw('hw.fault', 'fm', 'no_signal');
-  await new Promise((res) => setTimeout(res, 500));
-  assert.equal(r.events('play.failover').length, 0);
-  assert.equal(r.events('play.failed').length, 0);
-  assert.equal(r.sim.model.state().input, 'fm');
-  assert.equal(r.agent.playback.playing()?.itemId, 'vov2');
-  await r.agent.playback.stopAll('stopped');
-  await r.close();
-});
-
-/** JSON log lines as the agent writes them (pino to a stream, as on stdout under journald). */
-function capturedLog(): { log: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const out = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { log: pino({ base: undefined, level: 'debug' }, out), lines };
-}
-
-test('an fm item whose amplifier the board refuses fails with reason hardware (no false play.started); hw_fault recovers with the fault', async () => {
-  const r = await rig();
-  r.sim.model.ampFault('overcurrent');
-  await r.waitHw('hw.fault', 'amp', 'overcurrent');
-  r.agent.playback.fire(occ('vov3', { kind: 'fm', freqMHz: 99.0 }, 20_000), 0);
-  const failed = await r.centre.waitUntil(() => r.events('play.failed')[0], 8000, 'play.failed');
-  assert.equal(failed.reason, 'hardware');
-  assert.match(String(failed.message), /amplifier is off/);
-  assert.equal(r.events('play.started').length, 0, 'no proof of play for audio that was not out');
-  assert.equal(r.sim.model.state().amp, false);
-  await r.waitHw('hw.fault', 'amp', 'hw_fault');
-  r.sim.model.ampFault(null);
-  await r.waitHw('hw.recovered', 'amp', 'overcurrent');
-  const rec = await r.waitHw('hw.recovered', 'amp', 'hw_fault');
-  assert.match(String(rec.message), /cleared/);
-  await r.close();
-});
-
-test('an FM item: the input is selected once, at the warm-up, not again when the audio starts', async () => {
-  const r = await rig();
-  const o = occ('vov4', { kind: 'fm', freqMHz: 101.0 }, 2000);
-  r.agent.playback.prepare(o);
-  await r.centre.waitUntil(() => (r.sim.model.state().amp ? true : undefined), 5000, 'warm-up: amp on');
-  const switches = r.sim.model.state().inputSwitches;
-  r.agent.playback.fire(o, 0);
-  await r.centre.waitUntil(() => r.events('play.started')[0], 8000, 'fm play.started');
-  assert.equal(
-    r.sim.model.state().inputSwitches,
-    switches,
-    'no second select (a muting firmware would clip the start)',
-  );
-  assert.equal(r.sim.model.log.filter((c) => c.cmd === 'select-input' && c.input === 'fm').length, 1);
-  await r.agent.playback.stopAll('stopped');
   await r.close();
 });
 
@@ -533,7 +270,8 @@ test('a relay that does not follow: repaired at every keep-alive, but logged at 
   await assert.rejects(r.board.setAmp(true), /hw_fault/);
   const f = await r.waitHw('hw.fault', 'amp', 'hw_fault');
   assert.match(String(f.message), /relay feedback/);
-  await new Promise((res) => setTimeout(res, 1500));
+  // Three keep-alives (every 150 ms) each tried the repair.
+  await until(() => cap.lines.filter((l) => l.includes('"code":"MCU_DRIFT"')).length >= 3, 10_000, 'three repairs');
   const lines = cap.lines.map((l) => JSON.parse(l) as { level: number; code?: string });
   const drift = lines.filter((l) => l.code === 'MCU_DRIFT');
   assert.ok(drift.length >= 3, `a repair tried at every keep-alive (${drift.length})`);

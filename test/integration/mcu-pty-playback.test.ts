@@ -20,6 +20,7 @@ import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
 import { Agent } from '../../agent/compose/agent.js';
 import { McuBoard } from '../../agent/adapters/mcu-board.js';
+import { until } from '../helpers/wait.js';
 
 const key = makeKey('centre-2026');
 const deviceId = 'mcu-pty-01';
@@ -120,15 +121,17 @@ describe(
     /** After an FM item ends, its station leaves the air at once, though the amplifier is held on. */
     async function offAirAfter(what: string): Promise<number> {
       const t0 = Date.now();
-      for (;;) {
-        const s = await simState(sim);
-        if (s.input !== 'fm' || !s.amp) return Date.now() - t0;
-        assert.ok(
-          Date.now() - t0 < 2000,
-          `${what}: the FM station still on the held amplifier after 2 s (${JSON.stringify(s)})`,
-        );
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      let s = await simState(sim);
+      const off = async () => {
+        s = await simState(sim);
+        return s.input !== 'fm' || !s.amp;
+      };
+      await until(off, 2000, 'the station off air', 20).catch(() => undefined);
+      assert.ok(
+        s.input !== 'fm' || !s.amp,
+        `${what}: the FM station still on the held amplifier after 2 s (${JSON.stringify(s)})`,
+      );
+      return Date.now() - t0;
     }
 
     test("an ad-hoc FM play and a scheduled FM item: the station is tuned before SELECT_INPUT fm and SET_AMP 1, in the board's own log", async () => {

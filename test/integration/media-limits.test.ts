@@ -27,6 +27,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { server, files, script, base, hitsFor } from '../helpers/scripted-http.js';
 import { systemClock } from '../../agent/adapters/clock.js';
 import { mediaCacheDir } from '../../agent/adapters/media-cache-dir.js';
+import { until as waitUntil } from '../helpers/wait.js';
 
 let counter = 0;
 function media(size: number, tag = 'm'): { ref: MediaRef; body: Buffer; path: string } {
@@ -68,15 +69,7 @@ function box(fetch: HttpFetcherOptions, more: Partial<MediaCacheDeps> = {}) {
   return { cache, cacheDir, events };
 }
 
-async function until<T>(what: string, f: () => T | undefined | false, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = <T>(what: string, f: () => T | undefined | false, ms: number): Promise<T> => waitUntil(f, ms, what, 20);
 
 /** When each path was requested (ms since the test began), from the server's side. */
 function requestLog() {

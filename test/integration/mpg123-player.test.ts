@@ -17,6 +17,7 @@ import { REPO_ROOT } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { createMpg123Player, type Mpg123Options } from '../../agent/adapters/mpg123-player.js';
 import { LoaError } from '../../agent/errors.js';
+import { until } from '../helpers/wait.js';
 
 const tools = audioTools();
 assert.ok(
@@ -121,7 +122,7 @@ test('setVolume while playing: the audio after it is at the new level within 2 s
   });
   const live = player.play({ source: file(makeTone({ seconds: 3 })), volume: 100 });
   await live.started;
-  await sleep(1000);
+  await sleep(1000); // a second at 100 first (the position in the tone, not an event: left as it was)
   const t0 = performance.now();
   live.setVolume(25);
   assert.equal((await live.ended).reason, 'end');
@@ -356,7 +357,7 @@ for (const [what, src] of [
     await sleep(500);
     child.kill('SIGKILL');
     const t0 = Date.now();
-    while (alive(pid) && Date.now() - t0 < 2000) await sleep(20);
+    await until(() => !alive(pid), 2000, `mpg123 ${pid} gone`, 20).catch(() => undefined);
     const goneMs = Date.now() - t0;
     if (alive(pid)) process.kill(pid, 'SIGKILL');
     assert.ok(goneMs < 2000, `mpg123 ${pid} still alive 2 s after its parent was killed`);

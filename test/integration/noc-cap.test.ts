@@ -1,91 +1,37 @@
-// `noc cap` as an operator runs it: CAP 1.2 messages (Vietnamese and English) from a
-// file, a URL and Atom/RSS feeds served by a local HTTP server, through the validator,
-// the mapping, audio fetch + digest check or speech synthesis, to signed commands on a
-// real Mosquitto, where a subscriber verifies them as a box verifies a signature and
-// envelope. The same chain to real agents that play: test/integration/cap-agents.test.ts.
-import { test, before, after } from 'node:test';
+// `noc cap` as an operator runs it, one message at a time: CAP 1.2 messages (Vietnamese
+// and English) from a file or a URL, through the validator, the mapping, audio fetch +
+// digest check or speech synthesis, to signed commands on a real Mosquitto, where a
+// subscriber verifies them as a box verifies a signature and envelope; --cap-cert. Feeds
+// and polling: noc-cap-feed.test.ts; the rig: noc-cap-rig.ts. The same chain to real
+// agents that play: test/integration/cap-agents.test.ts.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { Watcher } from '../helpers/watcher.js';
-import { tempDir } from '../helpers/tmp.js';
-import { MAPPING_JSON, capTime, capXml, type TestAlert } from '../helpers/cap.js';
-import { runNoc, spawnNoc } from './noc-cli.js';
+import { capTime, capXml } from '../helpers/cap.js';
+import { runNoc } from './noc-cli.js';
 import { REPO_ROOT } from '../helpers/agent-process.js';
-import { KeyRing, COMMAND_TYP, checkEnvelope, verifyJws } from '../../contract/verify.js';
 import { validateCommand } from '../../contract/command-doc.js';
-import { DEFAULT_MAX_DOC_BYTES, DEFAULT_ROOT as ROOT } from '../../contract/index.js';
-
-let broker: TestBroker;
-let dir: string;
-let keys: KeyRing;
-let pem: string;
-let server: Server;
-let base: string;
-const routes = new Map<string, { body: Buffer | string; type: string }>();
-const AUDIO = Buffer.from(Array.from({ length: 48_000 }, (_, i) => (i * 7919) % 251));
-const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const ttsMissing = ['espeak-ng', 'lame'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
-const ttsSkip = ttsMissing.length && process.env.CI !== 'true' ? `${ttsMissing.join(', ')} not installed` : false;
-
-before(async () => {
-  broker = await startBroker();
-  dir = tempDir('noc-cap');
-  const k = await runNoc(['keys', '--kid', 'centre-2026', '--out', dir]);
-  assert.equal(k.code, 0, k.stderr);
-  keys = new KeyRing([JSON.parse(k.stdout) as { kid: string; publicKey: string }]);
-  pem = join(dir, 'centre-2026.key.pem');
-  writeFileSync(join(dir, 'mapping.json'), JSON.stringify(MAPPING_JSON));
-  routes.set('/audio/bao.mp3', { body: AUDIO, type: 'audio/mpeg' });
-  server = createServer((req, res) => {
-    const path = req.url ?? '/';
-    const media = path.startsWith('/media/') ? join(dir, 'media', path.slice(7)) : undefined;
-    const r =
-      routes.get(path) ?? (media && existsSync(media) ? { body: readFileSync(media), type: 'audio/mpeg' } : undefined);
-    if (!r) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': r.type }).end(r.body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-});
-after(async () => {
-  await new Promise((r) => server.close(r));
-  await broker.close();
-});
-
-const vi = (a: TestAlert = {}): string => capXml(a);
-function file(name: string, xml: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, xml);
-  return p;
-}
-// The test's HTTP server is on loopback: --allow-private (the default refuses it, tested below).
-const mapArgs = () => ['--mapping', join(dir, 'mapping.json'), '--allow-private'];
-const mediaArgs = () => ['--media-dir', join(dir, 'media'), '--media-base-url', `${base}/media/`];
-
-/** The "would publish TOPIC JSON" lines of a dry run. */
-function wouldPublish(stdout: string): { topic: string; doc: Record<string, any> }[] {
-  return [...stdout.matchAll(/^would publish (\S+) (\{.*\})$/gm)].map((m) => ({
-    topic: m[1]!,
-    doc: JSON.parse(m[2]!),
-  }));
-}
-
-const withAudio = (over: TestAlert = {}): string =>
-  vi({
-    infos: [
-      {
-        expires: capTime(Date.now() + 2 * 3_600_000),
-        resources: [{ uri: `${base}/audio/bao.mp3`, size: AUDIO.length, digest: sha1(AUDIO) }],
-      },
-    ],
-    ...over,
-  });
+import { DEFAULT_ROOT as ROOT } from '../../contract/index.js';
+import {
+  broker,
+  dir,
+  keys,
+  pem,
+  base,
+  routes,
+  AUDIO,
+  sha256,
+  ttsSkip,
+  vi,
+  file,
+  mapArgs,
+  mediaArgs,
+  wouldPublish,
+  withAudio,
+  verified,
+} from './noc-cap-rig.js';
 
 test('dry run: a Vietnamese alert with an audio resource becomes one emergency play per mapped group, media named by sha256', async () => {
   const r = await runNoc(['cap', file('bao.xml', withAudio()), ...mapArgs(), '--dry-run']);
@@ -231,28 +177,6 @@ test(
     assert.equal(served.length, m.bytes);
   },
 );
-
-/** Verifies as a box would (signature, typ, envelope bound to the topic's group) and returns the payload. */
-function verified(topic: string, payload: Buffer): Record<string, any> {
-  const j = verifyJws(payload, keys, COMMAND_TYP, DEFAULT_MAX_DOC_BYTES);
-  assert.ok(j.ok, JSON.stringify(j));
-  const doc = (j as { raw: Record<string, any> }).raw;
-  const group = topic.split('/')[3]!;
-  assert.equal(
-    checkEnvelope(doc as never, {
-      deviceId: 'vn-79-26734-01',
-      groups: [group],
-      now: Date.now(),
-      binding: { kind: 'group', name: group },
-      maxLifetimeMs: 24 * 3_600_000,
-      clockSynced: true,
-      what: 'command',
-    }),
-    null,
-  );
-  if (doc.action === 'play') assert.equal(validateCommand(doc).ok, true);
-  return doc;
-}
 
 test('Alert → Update → Cancel through Mosquitto: signed plays and cancels on the right group topics, each alert once', async () => {
   const w = await Watcher.connect(broker.url, [`${ROOT}/g/+/cmd`]);
@@ -421,136 +345,6 @@ test("an alert whose area maps to no group: exit 1, each area and the mapping's 
   }
 });
 
-test('Atom and RSS feeds: new entries fetched and actioned once, the state remembered across polls', async () => {
-  const w = await Watcher.connect(broker.url, [`${ROOT}/g/+/cmd`]);
-  const state = join(dir, 'feed-state.json');
-  routes.set('/alerts/f1.xml', { type: 'application/cap+xml', body: withAudio({ identifier: 'VN-FEED-1' }) });
-  routes.set('/alerts/f2.xml', {
-    type: 'application/cap+xml',
-    body: withAudio({
-      identifier: 'VN-FEED-2',
-      infos: [{ resources: [{ uri: `${base}/audio/bao.mp3` }], areas: [{ geocodes: [['VN-ADM3', '26737']] }] }],
-    }),
-  });
-  routes.set('/feed.atom', {
-    type: 'application/atom+xml',
-    body: `<feed xmlns="http://www.w3.org/2005/Atom"><title>KTTV</title><entry><id>1</id><link rel="alternate" type="application/cap+xml" href="/alerts/f1.xml"/></entry></feed>`,
-  });
-  routes.set('/feed.rss', {
-    type: 'application/rss+xml',
-    body: `<rss version="2.0"><channel><title>KTTV</title><item><link>${base}/alerts/f1.xml</link></item><item><link>alerts/f2.xml</link></item><item><enclosure url="/alerts/f1-copy.xml" type="application/cap+xml"/></item></channel></rss>`,
-  });
-  routes.set('/alerts/f1-copy.xml', routes.get('/alerts/f1.xml')!);
-  const poll = (feed: string) =>
-    runNoc([
-      'cap',
-      '--feed',
-      `${base}${feed}`,
-      '--once',
-      ...mapArgs(),
-      '--key',
-      pem,
-      '--broker',
-      broker.url,
-      '--state',
-      state,
-    ]);
-  try {
-    const a = await poll('/feed.atom');
-    assert.equal(a.code, 0, a.stdout + a.stderr);
-    assert.match(a.stdout, /feed .*feed\.atom: 1 entries, 1 new/);
-    await w.waitFor((m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-FEED-1', 5000, 'feed alert 1');
-    const r = await poll('/feed.rss');
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /feed\.rss: 3 entries, 2 new/, "the Atom entry's link is remembered");
-    assert.match(r.stdout, /VN-FEED-1: already handled at/);
-    await w.waitFor((m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-FEED-2', 5000, 'feed alert 2');
-    const again = await poll('/feed.rss');
-    assert.match(again.stdout, /3 entries, 0 new/);
-    await new Promise((res) => setTimeout(res, 500));
-    assert.equal(w.messages.length, 2, 'each alert published once');
-  } finally {
-    await w.close();
-  }
-});
-
-test('audio not there yet: nothing recorded, the next poll sends the alert; every line also in --log', async () => {
-  const w = await Watcher.connect(broker.url, [`${ROOT}/g/+/cmd`]);
-  const state = join(dir, 'retry-state.json');
-  const log = join(dir, 'cap.log');
-  routes.set('/alerts/late.xml', {
-    type: 'application/cap+xml',
-    body: vi({
-      identifier: 'VN-LATE-1',
-      infos: [{ resources: [{ uri: `${base}/audio/late.mp3`, digest: sha1(AUDIO) }] }],
-    }),
-  });
-  routes.set('/late.atom', {
-    type: 'application/atom+xml',
-    body: `<feed xmlns="http://www.w3.org/2005/Atom"><entry><link href="/alerts/late.xml"/></entry></feed>`,
-  });
-  const poll = () =>
-    runNoc([
-      'cap',
-      '--feed',
-      `${base}/late.atom`,
-      '--once',
-      ...mapArgs(),
-      '--key',
-      pem,
-      '--broker',
-      broker.url,
-      '--state',
-      state,
-      '--log',
-      log,
-    ]);
-  try {
-    const first = await poll();
-    assert.equal(first.code, 1);
-    assert.match(first.stdout, /not sent: resource .*answered HTTP 404/);
-    assert.match(first.stdout, /VN-LATE-1: not recorded as handled; the next run or poll tries it again/);
-    routes.set('/audio/late.mp3', { body: AUDIO, type: 'audio/mpeg' });
-    const second = await poll();
-    assert.equal(second.code, 0, second.stdout);
-    assert.match(second.stdout, /late\.atom: 1 entries, 1 new/);
-    await w.waitFor((m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-LATE-1', 5000, 'the late alert');
-    const logged = readFileSync(log, 'utf8');
-    assert.match(logged, /^\d{4}-\d{2}-\d{2}T[\d:.]+Z cap canhbao@kttv\.gov\.vn VN-LATE-1: status Actual/m);
-    assert.match(logged, /answered HTTP 404[\s\S]*published play cap-/);
-  } finally {
-    await w.close();
-  }
-});
-
-test(
-  'noc tts writes an MP3 that starts with the issue time and reports the real-time factor',
-  { skip: ttsSkip },
-  async () => {
-    const out = join(dir, 'tts.mp3');
-    const r = await runNoc([
-      'tts',
-      'Cảnh báo lũ quét.',
-      '--lang',
-      'vi',
-      '--issued',
-      '2026-11-27T14:05:00+07:00',
-      '--out',
-      out,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /spoken: Bản tin phát lúc 14 giờ 05 ngày 27\/11\/2026\. Cảnh báo lũ quét\./);
-    const m = /sha256 ([0-9a-f]{64}), (\d+) bytes, \d+ ms of speech; synthesis \d+ ms \(real-time factor [\d.]+\)/.exec(
-      r.stdout,
-    );
-    assert.ok(m, r.stdout);
-    assert.equal(sha256(readFileSync(out)), m[1]);
-    const bad = await runNoc(['tts', 'x', '--out', out, '--tts-command', 'no-such-engine {wav}']);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /no-such-engine not found/);
-  },
-);
-
 test('--cap-cert: a signed alert (xmlsec1, RSA) is verified and sent; a changed or unsigned one is refused; without it, not checked', async () => {
   const fixtures = join(REPO_ROOT, 'test/fixtures/cap-signed');
   const signed = readFileSync(join(fixtures, 'alert-rsa.xml'), 'utf8');
@@ -588,64 +382,4 @@ test('--cap-cert: a signed alert (xmlsec1, RSA) is verified and sent; a changed 
     '--dry-run',
   ]);
   assert.match(unchecked.stdout, /carries an XML signature, not checked \(no --cap-cert\)/);
-});
-
-test('a feed polled every --poll-s until Ctrl-C: a new entry is picked up at the next poll, across a broker restart', async () => {
-  const w = await Watcher.connect(broker.url, [`${ROOT}/g/+/cmd`]);
-  const state = join(dir, 'poll-state.json');
-  const entry = (f: string) => `<entry><link type="application/cap+xml" href="/alerts/${f}"/></entry>`;
-  routes.set('/alerts/p1.xml', { type: 'application/cap+xml', body: withAudio({ identifier: 'VN-POLL-1' }) });
-  routes.set('/alerts/p2.xml', { type: 'application/cap+xml', body: withAudio({ identifier: 'VN-POLL-2' }) });
-  routes.set('/poll.atom', {
-    type: 'application/atom+xml',
-    body: `<feed xmlns="http://www.w3.org/2005/Atom">${entry('p1.xml')}</feed>`,
-  });
-  const p = spawnNoc([
-    'cap',
-    '--feed',
-    `${base}/poll.atom`,
-    '--poll-s',
-    '5',
-    ...mapArgs(),
-    '--key',
-    pem,
-    '--broker',
-    broker.url,
-    '--state',
-    state,
-  ]);
-  try {
-    await p.waitFor(/poll\.atom: 1 entries, 1 new[\s\S]*published play/, 30_000, 'stdout');
-    await w.waitFor(
-      (m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-POLL-1',
-      5000,
-      'the first polled alert',
-    );
-    await broker.stop();
-    await broker.start();
-    await w.waitUntil(() => (w.client.connected ? true : undefined), 10_000, 'the watcher back');
-    routes.set('/poll.atom', {
-      type: 'application/atom+xml',
-      body: `<feed xmlns="http://www.w3.org/2005/Atom">${entry('p2.xml')}${entry('p1.xml')}</feed>`,
-    });
-    await p.waitFor(/poll\.atom: 2 entries, 1 new[\s\S]*published play/, 30_000, 'stdout');
-    await w.waitFor(
-      (m) => verified(m.topic, m.payload).capRef?.identifier === 'VN-POLL-2',
-      5000,
-      'the second polled alert',
-    );
-    assert.equal(await p.stop(), 0, p.stdout() + p.stderr());
-    assert.match(p.stdout(), /poll\.atom: stopped \(SIGINT\)/);
-  } finally {
-    await p.stop();
-    await w.close();
-  }
-});
-
-test('usage: a feed without --state, and no source at all, are usage errors (64)', async () => {
-  const f = await runNoc(['cap', '--feed', `${base}/feed.atom`, ...mapArgs(), '--key', pem, '--broker', broker.url]);
-  assert.equal(f.code, 64);
-  assert.match(f.stderr, /--feed needs --state FILE/);
-  const n = await runNoc(['cap', ...mapArgs(), '--dry-run']);
-  assert.equal(n.code, 64);
 });

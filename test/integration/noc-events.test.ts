@@ -12,6 +12,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { EventStore } from '../../noc/events-store.js';
 import { runNoc, spawnNoc, type NocProcess } from './noc-cli.js';
 import { DEFAULT_ROOT as ROOT, deviceTopic } from '../../contract/index.js';
+import { untilDefined } from '../helpers/wait.js';
 
 let broker: TestBroker;
 let box: MqttClient;
@@ -24,17 +25,7 @@ after(async () => {
   await broker.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, ms: number, f: () => T | undefined): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = <T>(what: string, ms: number, f: () => T | undefined): Promise<T> => untilDefined(f, ms, what, 100);
 
 function stored(db: string): number {
   try {
@@ -233,7 +224,7 @@ test('--share: two instances split the events, none lost, none stored twice', as
   await until(`${n} events across both databases`, 20_000, () =>
     stored(dbs[0]!) + stored(dbs[1]!) === n ? true : undefined,
   );
-  await sleep(500); // nothing more trickles in
+  await new Promise((r) => setTimeout(r, 500)); // an absence window: nothing more trickles in
   for (const c of cs) assert.equal(await c.stop(), 0);
   const keys = dbs.map((db) => {
     const s = new EventStore(db, { readonly: true });

@@ -15,6 +15,7 @@ import { REPO_ROOT } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runNoc, spawnNoc, type NocProcess } from './noc-cli.js';
 import { dashboardQueries } from '../helpers/dashboard.js';
+import { untilDefined } from '../helpers/wait.js';
 
 const missing = prometheusMissing();
 if (missing && process.env.CI === 'true') throw new Error(`${missing}: CI must run the Prometheus test`);
@@ -28,22 +29,17 @@ after(async () => {
   await broker?.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
+/** Polls `probe` every 500 ms (a probe that throws is not there yet); the timeout names its last error. */
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
   let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
+  const tryProbe = () =>
+    probe().catch((err: unknown) => {
       last = err;
-    }
-    if (Date.now() > end)
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(500);
-  }
+      return undefined;
+    });
+  return untilDefined(tryProbe, ms, what, 500).catch((err: Error) => {
+    throw new Error(`${err.message}${last ? `: ${String(last)}` : ''}`);
+  });
 }
 
 test(

@@ -5,6 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, startBroker, type TestBroker } from '../helpers/broker.js';
+import { until } from '../helpers/wait.js';
 import { spawnNoc, type NocProcess } from './noc-cli.js';
 
 const procs: NocProcess[] = [];
@@ -13,8 +14,6 @@ after(async () => {
   for (const p of procs) p.proc.kill('SIGKILL');
   await broker?.close();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Sum of the samples of one metric family, by the label set after the name. */
 function family(text: string, name: string): Map<string, number> {
@@ -64,16 +63,34 @@ test(
     ]);
     procs.push(sim);
     await sim.waitFor(/ready: 4 of 4/, 30_000);
-    await sleep(6000);
+    const scrape = () =>
+      Promise.all(ports.map(async (port) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text()));
+    // Every play.* event: started, then finished or interrupted (the clean stop interrupts what plays).
+    const plays = (page: string) => [...family(page, 'loa_box_plays_total').values()].reduce((s, n) => s + n, 0);
+    // The boxes play until the unshared instance has counted 8 events and each shared one some.
+    await until(
+      async () => {
+        const [a, b, all] = await scrape();
+        return plays(all!) >= 8 && plays(a!) > 0 && plays(b!) > 0;
+      },
+      60_000,
+      'plays counted by all three instances',
+      100,
+    );
     assert.equal(await sim.stop(), 0); // clean deaths: what plays is interrupted, then nothing more
-    await sleep(2000);
-    const pages = await Promise.all(
-      ports.map(async (port) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text()),
+    // A box's last events come before its offline status: every instance shows 4 boxes offline once it has them all.
+    const pages = await until(
+      async () => {
+        const got = await scrape();
+        const offline = (page: string) => [...family(page, 'loa_box_online').values()].every((v) => v === 0);
+        return got.every((page) => family(page, 'loa_box_online').size === 4 && offline(page)) && got;
+      },
+      30_000,
+      'the 4 boxes offline on every instance',
+      100,
     );
     const [a, b, all] = pages as [string, string, string];
     for (const page of pages) assert.equal(family(page, 'loa_box_online').size, 4, 'every instance knows every box');
-    // Every play.* event: started, then finished or interrupted (the clean stop interrupts what plays).
-    const plays = (page: string) => [...family(page, 'loa_box_plays_total').values()].reduce((s, n) => s + n, 0);
     assert.ok(plays(all) >= 8, `plays happened (${plays(all)} events)`);
     assert.ok(plays(a) > 0 && plays(b) > 0, `both shared instances got events (${plays(a)} + ${plays(b)})`);
     assert.equal(plays(a) + plays(b), plays(all), 'the shared instances split the events, none lost or doubled');

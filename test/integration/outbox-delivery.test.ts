@@ -7,6 +7,7 @@ import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { DEFAULT_ROOT, deviceTopic, Watcher } from '../helpers/watcher.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
 import { Agent } from '../../agent/compose/agent.js';
@@ -72,7 +73,10 @@ test('1,000 events emitted while the broker is down are all delivered in order w
       agent.events.emit('hw.fault', { component: 'door', code: 'open', message: `test ${i}` });
     }
     assert.equal(agent.outbox.size, 1000, 'all 1,000 are held in the outbox');
-    await new Promise((r) => setTimeout(r, 3000)); // down "for a while": the agent retries meanwhile
+    // Down "for a while": two of the agent's retries fail meanwhile.
+    let downs = 0;
+    agent.link.on('down', () => downs++);
+    await until(() => downs >= 2, 15_000, 'two failed retries during the outage');
     await broker.start();
     const events = await w.waitUntil(
       () => {

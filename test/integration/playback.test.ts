@@ -18,6 +18,7 @@ import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { audioTools, makeTone, makeNotAudio } from '../helpers/audio.js';
 import { freePort } from '../helpers/broker.js';
+import { untilDefined } from '../helpers/wait.js';
 
 const tools = audioTools();
 const skip =
@@ -49,18 +50,12 @@ function rig(paths: Record<string, string>) {
     mediaPath: (sha) => paths[sha] ?? null,
   });
   const events = () => outbox.peekAfter(0, 1000).map((r) => JSON.parse(r.body) as Record<string, unknown>);
-  const until = async <T>(check: () => T | undefined, ms: number, what: string): Promise<T> => {
-    const t0 = Date.now();
-    for (;;) {
-      const v = check();
-      if (v !== undefined) return v;
-      if (Date.now() - t0 > ms)
-        throw new Error(
-          `timed out waiting for ${what}: ${JSON.stringify(events().map((e) => `${String(e.type)} ${String(e.itemId)}`))}`,
-        );
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
+  const until = <T>(check: () => T | undefined, ms: number, what: string): Promise<T> =>
+    untilDefined(check, ms, what).catch((err: Error) => {
+      throw new Error(
+        `${err.message}: ${JSON.stringify(events().map((e) => `${String(e.type)} ${String(e.itemId)}`))}`,
+      );
+    });
   return { board, coordinator, events, until, init: () => board.init(), close: () => db.close() };
 }
 

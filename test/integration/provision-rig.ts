@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../helpers/agent-process.js';
 import { freePort, mosquittoPath } from '../helpers/broker.js';
 import type { Pki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until as waitUntil } from '../helpers/wait.js';
 
 export const CLI = join(REPO_ROOT, 'provisioning/cli.ts');
 export const SOCAT = spawnSync('sh', ['-c', 'command -v socat']).stdout.toString().trim();
@@ -23,11 +24,7 @@ export const SCRIPT = spawnSync('sh', ['-c', 'command -v script']).stdout.toStri
 export const MPG123 = spawnSync('sh', ['-c', 'command -v mpg123']).stdout.toString().trim();
 
 export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
+  await waitUntil(cond, ms, what, 20);
 }
 
 /** A /run with systemd-timesyncd's "synchronized" flag, so the clock check can pass on any machine. */
@@ -192,17 +189,13 @@ export async function startPasswordBroker(
 }
 
 async function waitForPort(port: number, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const listens = () =>
+    new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => (s.destroy(), resolve(true)));
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`nothing listens on ${port} after ${ms} ms`);
-    await sleep(25);
-  }
+  await waitUntil(listens, ms, `something listening on ${port}`, 25);
 }
 
 /** The centre's CA signs the box's CSR for client authentication. */

@@ -9,6 +9,7 @@ import { makePki, type Pki } from '../helpers/certs.js';
 import { DEFAULT_ROOT, deviceFilter, deviceTopic, Watcher } from '../helpers/watcher.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/wait.js';
 
 const haveMosquitto = mosquittoPath() !== undefined || process.env.CI === 'true';
 let broker: TestBroker;
@@ -67,7 +68,12 @@ test('a server certificate that does not verify is refused (MQTT_TLS), nothing i
   try {
     const line = await agent.waitForLog(/"code":"MQTT_TLS"[^\n]*/, 15_000);
     assert.match(line, /certificate|verify/i);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Its retry (every 1 s) is refused too: the second "will retry" line.
+    await until(
+      () => (agent.output().match(/mqtt disconnected; will retry/g)?.length ?? 0) >= 2,
+      15_000,
+      'a second refused attempt',
+    );
     assert.doesNotMatch(agent.output(), /birth published/);
     assert.equal(w.messages.length, 0);
   } finally {
