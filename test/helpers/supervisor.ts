@@ -96,6 +96,7 @@ export function startSupervised(opts: SupervisedOptions): Supervised {
   let child: ChildProcess | undefined;
   const exits: Exit[] = [];
   const listeners = new Set<() => void>();
+  // let: stop() below reads it; it is assigned once the loop starts.
   let loopDone: Promise<void>;
 
   const onData = (b: Buffer) => {
@@ -128,6 +129,7 @@ export function startSupervised(opts: SupervisedOptions): Supervised {
       });
     });
 
+  // eslint-disable-next-line prefer-const -- declared above for stop(), which closes over it
   loopDone = (async () => {
     while (!stopped) {
       const pgid = await runOnce();

@@ -3,7 +3,7 @@
 // are no crash. The rig is launcher-rig.ts's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { until } from '../helpers/wait.js';
 import {

@@ -17,7 +17,6 @@ import { DEFAULT_ROOT as ROOT } from '../../contract/index.js';
 import {
   broker,
   dir,
-  keys,
   pem,
   base,
   routes,

@@ -54,7 +54,7 @@ test('a signed schedule is retained (QoS 1) on the group topic and verifies as t
   try {
     const m = await w.waitFor(() => true, 5000, 'retained schedule');
     assert.equal(m.retain, true);
-    const v = await verifySchedule(m.payload, keys, { ...box, now: Date.now() });
+    const v = verifySchedule(m.payload, keys, { ...box, now: Date.now() });
     assert.equal(v.ok, true, JSON.stringify(v));
     if (v.ok === true) assert.equal(v.doc.version, 42);
   } finally {
@@ -70,7 +70,7 @@ test('a .json with --key is validated and signed on the way; --clear removes onl
   assert.equal(p.code, 0, p.stderr);
   const w = await Watcher.connect(broker.url, [topic]);
   const m = await w.waitFor(() => true, 5000, 'retained device schedule');
-  assert.equal((await verifySchedule(m.payload, keys, { ...box, now: Date.now() })).ok, true);
+  assert.equal(verifySchedule(m.payload, keys, { ...box, now: Date.now() }).ok, true);
   await w.close();
 
   const c = await runNoc(['publish', '--clear', '--broker', broker.url, '--device', box.deviceId]);
@@ -97,7 +97,7 @@ test('a command goes to .../cmd not retained; an invalid document is never publi
     );
     const m = await w.waitFor(() => true, 5000, 'command');
     assert.equal(m.retain, false);
-    const v = await verifyCommand(m.payload, keys, { ...box, now: Date.now(), seen: () => false });
+    const v = verifyCommand(m.payload, keys, { ...box, now: Date.now(), seen: () => false });
     assert.ok(v.ok, JSON.stringify(v));
 
     const bad = join(dir, 'bad-cmd.json');

@@ -246,6 +246,7 @@ test('the broker stopped under a running watch: BROKER LOST on the terminal tabl
     await b.start();
     await piped.waitFor(/Z broker back after \d+ s blind; following again\n/, 20_000, 'stdout');
     // On the terminal: the first whole frame after "reconnected" (standard error, same pty) has no banner.
+    // eslint-disable-next-line no-control-regex -- the terminal's escapes are what it reads
     const back = await tty.waitFor(/noc watch: reconnected[\s\S]*?\x1b\[2J\x1b\[H([^\x1b]*)\x1b\[2J/, 20_000, 'stdout');
     assert.doesNotMatch(back[1]!, /BROKER LOST|last seen/);
     assert.match(back[1]!, /^\S+Z {2}2 boxes: 1 online, 1 offline/);

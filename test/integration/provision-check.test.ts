@@ -213,7 +213,7 @@ describe('check', { skip, timeout: 180_000 }, () => {
     assert.match(l, /cable plugged in.*udev rule/);
     assert.match(line(r.out, 'cabinet door'), /\[skip\].*needs the microcontroller/);
     assert.match(line(r.out, 'test tone'), /\[skip\]/);
-    assert.match(r.out, /loa-agent is stopped: start it again with  sudo systemctl start loa-agent/);
+    assert.match(r.out, /loa-agent is stopped: start it again with {2}sudo systemctl start loa-agent/);
   });
 
   test('cache directory not writable: its own ✗ with the reason and a fix', async () => {

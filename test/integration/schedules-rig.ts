@@ -3,13 +3,11 @@
 // with the stand-in player, watchers, and publish helpers. Agents and watchers a test
 // leaves are stopped after it. Registers the file's hooks.
 import { before, after, afterEach } from 'node:test';
-import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { DEFAULT_ROOT, deviceTopic, groupTopic, Watcher } from '../helpers/watcher.js';
-import { tempDir } from '../helpers/tmp.js';
-import { makeKey, sign, forge, scheduleDoc, type TestKey } from '../helpers/signer.js';
+import { makeKey, scheduleDoc, type TestKey } from '../helpers/signer.js';
 import { parseConfig } from '../../agent/config.js';
 import { createLogger } from '../../agent/log.js';
 import { Agent } from '../../agent/compose/agent.js';
