@@ -39,6 +39,8 @@ export interface OtaRig {
   result(cmdId: string, ms: number): Promise<Record<string, unknown>>;
   /** The next birth (after `after` ms since epoch) with this agentVersion. */
   birth(version: string, ms: number, after?: number): Promise<Record<string, unknown>>;
+  /** When the next offline status (after `after` ms since epoch) reached the centre: a process's end. */
+  offline(ms: number, after: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -144,6 +146,14 @@ export async function otaRig(
         `a birth of version ${version}\n${box.output().slice(-3000)}`,
       );
       return m.json();
+    },
+    async offline(ms, after) {
+      const m = await watcher.waitFor(
+        (m) => m.topic === topic('status') && m.at >= after && m.json().online === false,
+        ms,
+        `an offline status\n${box.output().slice(-3000)}`,
+      );
+      return m.at;
     },
     async close() {
       await box.stop();

@@ -170,11 +170,18 @@ describe('rollback', { concurrency: true }, () => {
         const r = await otaRig({ deviceId: `ota-${variant}` });
         try {
           await r.birth('1.0.0', 60_000);
+          const sent = Date.now();
           const id = await r.update(packRelease('2.0.0', variant), { trialS: 30 });
           await r.event('update.installed', id, 90_000);
           const switched = Date.now();
+          // The old version's end as it restarts into the new one (its only offline status
+          // since the update was sent; it can reach the centre before `switched` is read): a
+          // birth it published before that (its update still pending, even while stopping)
+          // is not the birth of the version that came back.
+          const ended = await r.offline(60_000, sent);
           const rb = await r.event('update.rolledback', id, 150_000);
-          const back = await r.birth('1.0.0', 30_000, switched);
+          // + 1: a status of the same millisecond as the offline one is the old process's.
+          const back = await r.birth('1.0.0', 30_000, ended + 1);
           const ms = Date.now() - switched;
           assert.equal(rb.reason, reason);
           assert.equal(rb.version, '2.0.0');
