@@ -338,6 +338,8 @@ export class Updater {
       previous: this.d.version,
     });
     f.remove('job.json');
+    // The job is done here: a birth published while stopping must not say it is pending.
+    this.job = null;
     this.d.log.warn(
       { cmdId: job.cmdId, version: v, previous: this.d.version },
       'switched to the new release; restarting into it',
