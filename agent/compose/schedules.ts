@@ -18,6 +18,7 @@ import type { Late } from './kit.js';
 import type { Ports } from './ports.js';
 import type { SharedSigned } from './signed.js';
 import { mediaCacheDir } from '../adapters/media-cache-dir.js';
+import { threadCpuClock } from '../adapters/thread-cpu.js';
 
 export function buildCache(c: Config, log: Logger, p: Ports, kick: () => void): MediaCache {
   return new MediaCache({
@@ -88,6 +89,7 @@ export function buildScheduling(w: {
     onChange: kick,
     series: (win) => repeats.series(win),
     cancelled: (occ) => repeats.cancelled(occ),
+    cpuMs: threadCpuClock(),
   });
   w.scheduler.set(scheduler);
   const intake = new ScheduleIntake({

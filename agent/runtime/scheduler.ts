@@ -121,7 +121,8 @@ export class Scheduler {
   /**
    * The CPU time of the longest single planning slice so far, ms (bench, tests). CPU, not
    * wall time: on a loaded machine the OS may deschedule the process mid-slice, which is
-   * not the agent blocking its loop (the bench measures the loop's delay directly).
+   * not the agent blocking its loop (the bench measures the loop's delay directly). The
+   * main thread's CPU where the deps give it (the agent does), since GC threads run meanwhile.
    */
   get maxPlanSliceMs(): number {
     return this.longestSliceMs;
@@ -130,7 +131,7 @@ export class Scheduler {
   /** Take occurrences for at most sliceMs; true when the generator is exhausted. */
   private slice(occs: Generator<Occurrence>, into: Occurrence[]): boolean {
     const t0 = performance.now();
-    const cpu0 = process.cpuUsage();
+    const cpu0 = this.cpuMs();
     const budget = this.d.sliceMs ?? 4;
     let done = false;
     for (let n = 1; ; n++) {
@@ -146,9 +147,14 @@ export class Scheduler {
     return done;
   }
 
-  private noteSlice(cpu0: NodeJS.CpuUsage): void {
-    const d = process.cpuUsage(cpu0);
-    this.longestSliceMs = Math.max(this.longestSliceMs, (d.user + d.system) / 1000);
+  private noteSlice(cpu0: number): void {
+    this.longestSliceMs = Math.max(this.longestSliceMs, this.cpuMs() - cpu0);
+  }
+
+  private cpuMs(): number {
+    if (this.d.cpuMs) return this.d.cpuMs();
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
   }
 
   private async buildRest(
@@ -172,7 +178,7 @@ export class Scheduler {
   }
 
   private install(collected: Occurrence[], from: number, to: number, docs: readonly DocInForce[]): void {
-    const cpu0 = process.cpuUsage();
+    const cpu0 = this.cpuMs();
     this.plan = finishPlan(collected);
     for (const [key, start] of this.fired) if (start < from) this.fired.delete(key); // the ledger answers for those now
     this.noteSlice(cpu0);

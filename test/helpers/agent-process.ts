@@ -1,6 +1,6 @@
 // The agent as a real child process (what systemd runs), for kill -9 and exit-code tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '../../agent/config.js';
@@ -60,4 +60,21 @@ export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}, entry = 
       return exit;
     },
   };
+}
+
+/** The names of a process's children (Linux /proc), e.g. to wait until its mpg123 has exited and closed its output. */
+export function childNames(pid: number): string[] {
+  let ids: string[];
+  try {
+    ids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+  return ids.flatMap((id) => {
+    try {
+      return [readFileSync(`/proc/${id}/comm`, 'utf8').trim()];
+    } catch {
+      return []; // exited meanwhile
+    }
+  });
 }

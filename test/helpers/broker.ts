@@ -37,13 +37,33 @@ export function mosquittoPath(): string | undefined {
   return p ? p : undefined;
 }
 
+/**
+ * A port free now, for a server a test starts (and may stop and start again on the same
+ * port). Chosen at random below the kernel's ephemeral range (32768-60999 by default), so
+ * no outgoing connection of a concurrent test file can take it meanwhile; the kernel's
+ * own choice (port 0) would be in that range, where it could.
+ */
 export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
   const s = createNetServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const a = s.address();
   await new Promise<void>((r) => s.close(() => r()));
   if (typeof a !== 'object' || !a) throw new Error('no port');
   return a.port;
+}
+
+async function canListen(port: number): Promise<boolean> {
+  const s = createNetServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (ok) await new Promise<void>((r) => s.close(() => r()));
+  return ok;
 }
 
 export interface BrokerOptions {
@@ -69,7 +89,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<TestBroker>
   return startAedes();
 }
 
-async function startMosquitto(bin: string, opts: BrokerOptions): Promise<TestBroker> {
+async function startMosquitto(bin: string, opts: BrokerOptions, tries = 3): Promise<TestBroker> {
   const port = await freePort();
   const dir = tempDir('broker');
   const conf = join(dir, 'mosquitto.conf');
@@ -110,7 +130,13 @@ async function startMosquitto(bin: string, opts: BrokerOptions): Promise<TestBro
     p.kill(opts.persistent ? 'SIGTERM' : 'SIGKILL');
     await gone;
   };
-  await start();
+  try {
+    await start();
+  } catch (e) {
+    // Another test file bound the port between freePort() and mosquitto: take another.
+    if (tries > 1 && /Address already in use/i.test(String(e))) return startMosquitto(bin, opts, tries - 1);
+    throw e;
+  }
   return {
     kind: 'mosquitto',
     port,

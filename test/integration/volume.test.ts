@@ -11,12 +11,13 @@ import { readFileSync, rmSync } from 'node:fs';
 import { DEFAULT_ROOT, topicsFor, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { makeKey, sign } from '../helpers/signer.js';
-import { spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { childNames, spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
 import { boxConfig, commandDoc, publishOnce } from '../helpers/box.js';
 import { brokerForFile } from '../helpers/file-broker.js';
 import { alsaCapture, audioTools, makeTone, pcmPeak, type AlsaCapture } from '../helpers/audio.js';
 import { base, files as served, script } from '../helpers/scripted-http.js';
 import { fakeTime, noFaketime } from '../helpers/faketime.js';
+import { until } from '../helpers/wait.js';
 
 const key = makeKey('centre-2026');
 const brokers = brokerForFile();
@@ -266,6 +267,13 @@ test(
         'the end of the stream',
       );
       assert.equal(end.json().type, 'play.finished', JSON.stringify(end.json()));
+      // The ALSA file plugin writes its last buffer when mpg123 closes the PCM: the recording
+      // is whole once the agent's mpg123 has exited, which may come after play.finished.
+      await until(
+        () => !childNames(run.agent.proc.pid!).includes('mpg123'),
+        10_000,
+        "the agent's mpg123 to exit and close the recording",
+      );
       // Peaks of 0.25 s blocks of what came out (s16 stereo 44.1 kHz: 44,100 bytes a block).
       const pcm = readFileSync(rec.path);
       const blocks: number[] = [];
