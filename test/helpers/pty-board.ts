@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Duplex } from 'node:stream';
 import { openSerial } from '../../firmware-bridge/serial.js';
 import { until } from './wait.js';
+import { built } from './built.js';
 
 export { until };
 
@@ -47,15 +48,7 @@ export async function startSocat(dir: string): Promise<ChildProcess> {
 export function startSim(dir: string, bootCount: number, extra: string[] = []) {
   const p = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(REPO, 'firmware-bridge/sim-cli.ts'),
-      join(dir, 'board'),
-      '--boot-count',
-      String(bootCount),
-      ...extra,
-    ],
+    [built('firmware-bridge/sim-cli'), join(dir, 'board'), '--boot-count', String(bootCount), ...extra],
     {
       cwd: REPO,
       stdio: ['pipe', 'ignore', 'pipe'],

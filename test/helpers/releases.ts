@@ -1,5 +1,5 @@
 // Real releases for OTA tests (docs/ota.md): the agent built with tsc once for the
-// sources as they are (shared by the test files), copied into a release tree per version
+// sources as they are (test/helpers/built.ts, shared by the test files), copied into a release tree per version
 // (its own package.json, so the agent reports that version; node_modules a symlink to the
 // checkout's), packed as the artifact `noc release` signs, and installed under a ROOT
 // with a `current` symlink.
@@ -8,74 +8,15 @@
 // switches) and fail only when started for real, as a release with a start-up bug does.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  cpSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  symlinkSync,
-  writeFileSync,
-  existsSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { REPO_ROOT } from './agent-process.js';
 import { tempDir } from './tmp.js';
+import { builtDist } from './built.js';
 import { debianArch } from '../../agent/runtime/updater.js';
 
 export type Variant = 'good' | 'exits' | 'hangs' | 'no-connect' | 'crashes-after-commit';
-
-let dist: string | undefined;
-
-/** The sources a build depends on, hashed: the key of the shared build. */
-function sourcesKey(): string {
-  const h = createHash('sha256');
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') || e.name.endsWith('.json')) h.update(p).update(readFileSync(p));
-    }
-  };
-  for (const d of ['agent', 'contract', 'cli-kit', 'demo', 'firmware-bridge', 'noc', 'provisioning'])
-    walk(join(REPO_ROOT, d));
-  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) h.update(readFileSync(join(REPO_ROOT, f)));
-  return h.digest('hex').slice(0, 16);
-}
-
-/**
- * The agent's JavaScript, built with tsc (~13 s of CPU) once for all the test files of a
- * run that need it: kept under the temp dir by a hash of the sources, so files running
- * at once share it (the first to finish its build publishes it by rename) and a change
- * of any source builds anew.
- */
-export function builtDist(): string {
-  if (dist) return dist;
-  const shared = join(tmpdir(), `loa-test-dist-${process.getuid?.() ?? 0}-${sourcesKey()}`);
-  if (!existsSync(join(shared, 'dist'))) {
-    const work = tempDir('dist');
-    execFileSync(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
-        '-p',
-        join(REPO_ROOT, 'tsconfig.build.json'),
-        '--outDir',
-        join(work, 'dist'),
-      ],
-      { stdio: 'inherit' },
-    );
-    try {
-      renameSync(work, shared);
-    } catch {
-      // another test file published the same build first: use that one
-    }
-  }
-  dist = join(shared, 'dist');
-  return dist;
-}
 
 const WRAPPERS: Record<Exclude<Variant, 'good'>, string> = {
   exits: `console.error('loa-agent: broken release: cannot start (test variant "exits")');\nprocess.exit(1);`,

@@ -1,10 +1,12 @@
-// `noc` as the operator runs it: a real child process (node --import tsx noc/cli.ts),
-// for the integration tests of the centre's tool. Not a test file itself.
+// `noc` as the operator runs it: a real child process (node on the built noc/cli.js,
+// test/helpers/built.ts), for the integration tests of the centre's tool. Not a test file
+// itself. Built, each run costs about half the CPU of one through tsx; the noc tests start
+// hundreds (noc-cap alone spent 43 CPU-s through tsx).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/agent-process.js';
+import { built } from '../helpers/built.js';
 
-export const NOC_CLI = join(REPO_ROOT, 'noc/cli.ts');
+export const NOC_CLI = built('noc/cli');
 
 export interface NocRun {
   code: number | null;
@@ -35,7 +37,7 @@ export function spawnNoc(
   env: NodeJS.ProcessEnv = {},
   o: { tty?: boolean; wrap?: string[] } = {},
 ): NocProcess {
-  const argv = [...(o.wrap ?? []), process.execPath, '--import', 'tsx', NOC_CLI, ...args];
+  const argv = [...(o.wrap ?? []), process.execPath, NOC_CLI, ...args];
   const [cmd, ...cmdArgs] = o.tty ? ['script', '-qfec', argv.map(shellQuote).join(' '), '/dev/null'] : argv;
   const proc = spawn(cmd!, cmdArgs, {
     cwd: REPO_ROOT,

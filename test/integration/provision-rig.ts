@@ -13,12 +13,14 @@ import { connect } from 'node:net';
 import { main, type Deps } from '../../provisioning/cli.js';
 import { memoryIo } from '../../provisioning/io.js';
 import { REPO_ROOT } from '../helpers/agent-process.js';
+import { built } from '../helpers/built.js';
 import { freePort, mosquittoPath } from '../helpers/broker.js';
 import type { Pki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until as waitUntil } from '../helpers/wait.js';
 
-export const CLI = join(REPO_ROOT, 'provisioning/cli.ts');
+/** loa-provision as the .deb installs it: the built JavaScript (test/helpers/built.ts). */
+export const CLI = built('provisioning/cli');
 export const SOCAT = spawnSync('sh', ['-c', 'command -v socat']).stdout.toString().trim();
 export const SCRIPT = spawnSync('sh', ['-c', 'command -v script']).stdout.toString().trim();
 export const MPG123 = spawnSync('sh', ['-c', 'command -v mpg123']).stdout.toString().trim();
@@ -54,7 +56,7 @@ export async function spawnCli(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | null; out: string; ms: number }> {
   const t0 = performance.now();
-  const p = spawn(process.execPath, ['--import', 'tsx', CLI, ...argv], {
+  const p = spawn(process.execPath, [CLI, ...argv], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,7 +77,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * echo), our pipe plays the technician's keyboard.
  */
 export function ptySession(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const cmd = [process.execPath, '--import', 'tsx', CLI, ...argv].map(q).join(' ');
+  const cmd = [process.execPath, CLI, ...argv].map(q).join(' ');
   const p = spawn(SCRIPT, ['-qfec', cmd, '/dev/null'], {
     cwd: REPO_ROOT,
     env: { ...process.env, LANG: 'C.UTF-8', TERM: 'xterm', ...env },
@@ -130,7 +132,7 @@ export async function startSimPty(): Promise<{
     stdio: 'ignore',
   });
   await until(() => existsSync(host) && existsSync(board), 10_000, 'socat links');
-  const sim = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'firmware-bridge/sim-cli.ts'), board], {
+  const sim = spawn(process.execPath, [built('firmware-bridge/sim-cli'), board], {
     cwd: REPO_ROOT,
     stdio: ['pipe', 'ignore', 'pipe'],
   });

@@ -1,0 +1,73 @@
+// The agent as the box runs it: JavaScript built with tsc (tsconfig.build.json), which is
+// what the .deb and every release ship and what systemd starts. Built once for the
+// sources as they are and shared by every test file of a run, and by later runs until a
+// source changes: kept under the temp dir by a hash of the sources (the first process to
+// finish a build publishes it by rename). `npm test` builds it before it starts the files
+// (test/helpers/run-tests.ts), so files running at once never build it twice.
+//
+// Beside dist/, as in a release tree (systemd/release-tree.sh): package.json (the agent
+// reports its version from it), agent/demo-assets (the test chime) and node_modules, a
+// link to the checkout's, so `node <dir>/dist/agent/main.js` finds its packages.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, cpSync, existsSync, readFileSync, readdirSync, renameSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from './tmp.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+let dist: string | undefined;
+
+/** The sources a build depends on, hashed: the key of the shared build. */
+function sourcesKey(): string {
+  const h = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts') || e.name.endsWith('.json') || dir.endsWith('demo-assets'))
+        h.update(p).update(readFileSync(p));
+    }
+  };
+  for (const d of ['agent', 'contract', 'cli-kit', 'demo', 'firmware-bridge', 'noc', 'provisioning'])
+    walk(join(REPO_ROOT, d));
+  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) h.update(readFileSync(join(REPO_ROOT, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The built tree's dist/ (tsc, ~13 s of CPU, once per state of the sources). */
+export function builtDist(): string {
+  if (dist) return dist;
+  const shared = join(tmpdir(), `loa-test-dist-${process.getuid?.() ?? 0}-${sourcesKey()}`);
+  if (!existsSync(join(shared, 'dist'))) {
+    const work = tempDir('dist');
+    execFileSync(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(REPO_ROOT, 'tsconfig.build.json'),
+        '--outDir',
+        join(work, 'dist'),
+      ],
+      { stdio: 'inherit' },
+    );
+    copyFileSync(join(REPO_ROOT, 'package.json'), join(work, 'package.json'));
+    cpSync(join(REPO_ROOT, 'agent/demo-assets'), join(work, 'agent/demo-assets'), { recursive: true });
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(work, 'node_modules'));
+    try {
+      renameSync(work, shared);
+    } catch {
+      // another test file published the same build first: use that one
+    }
+  }
+  dist = join(shared, 'dist');
+  return dist;
+}
+
+/** A built program's entry, e.g. 'agent/main' -> <dir>/dist/agent/main.js (what systemd or the .deb's wrapper starts). */
+export function built(entry: 'agent/main' | 'noc/cli' | 'provisioning/cli' | 'firmware-bridge/sim-cli'): string {
+  return join(builtDist(), `${entry}.js`);
+}
