@@ -248,7 +248,9 @@ export async function rolloutCommand(argv: string[], io: Io): Promise<number> {
         );
       }
       const v = await decided(stage, report, stop.done);
+      // Both taken now, with the verdict: boxes still reporting meanwhile change neither.
       const c = stage.counts();
+      const pendingIds = stage.pending();
       io.out(
         `${clock()} stage ${i + 1}: ${c.ok} ok, ${c.failed} failed, ${c.timeout} timed out, ${c.pending} pending: ${v.why}`,
       );
@@ -261,7 +263,7 @@ export async function rolloutCommand(argv: string[], io: Io): Promise<number> {
             130,
           );
         throw new CliError(
-          `stopped after stage ${i + 1} of ${plan.stages.length}: ${v.why}${c.pending ? `; still pending: ${stage.pending().slice(0, 20).join(' ')}` : ''}`,
+          `stopped after stage ${i + 1} of ${plan.stages.length}: ${v.why}${c.pending ? `; still pending: ${pendingIds.slice(0, 20).join(' ')}` : ''}`,
           EXIT.FAIL,
         );
       }

@@ -182,7 +182,16 @@ export function runWithSysClass(
     "  fs.renameSync(t, 'gpio' + n);",
     '}',
   ].join(' ');
-  const emulator = `rm -f '${gpio}/export' && mkfifo '${gpio}/export'\nnode -e "$LOA_EMULATOR" &\nEMU=$!`;
+  // The kernel creates gpioN/ before the write to `export` returns; the emulator does it
+  // after, so a loaded machine that descheduled it for onoff's 150 ms made the export
+  // fail (ENOENT, once in a full run six files at a time). Real-time priority (SCHED_FIFO,
+  // as root; it blocks on the FIFO between exports, never spins) keeps it ahead of the load.
+  const emulator = [
+    `rm -f '${gpio}/export' && mkfifo '${gpio}/export'`,
+    "if chrt -f 1 true 2>/dev/null; then RT='chrt -f 50'; else RT=; fi",
+    '$RT node -e "$LOA_EMULATOR" &',
+    'EMU=$!',
+  ].join('\n');
   const sh = [
     'set -e',
     `mount --bind '${classDir}' /sys/class`,

@@ -45,12 +45,16 @@ test(
       await publish(T.deviceSchedule, await sign(doc, key), true);
       await w.waitFor((m) => m.json().type === 'schedule.accepted', 10_000, 'schedule accepted');
 
+      // It runs until the emergency has started (stopped below), whatever the load; 60 s is
+      // only its bound.
       const flood = await startFlood(files.broker.url, T.deviceCmd, {
         ratePerS: 10_000,
-        durationMs: 10_000,
+        durationMs: 60_000,
         kid: key.kid,
       });
       const floodStart = Date.now();
+      let floodOver = false;
+      void flood.done.then(() => (floodOver = true));
       // The item plays and ends during the flood.
       const finished = await w.waitFor(
         (m) => m.json().type === 'play.finished' && m.json().itemId === 'line-4s',
@@ -63,10 +67,7 @@ test(
       assert.ok(playedMs >= 3000 && playedMs <= 5500, `the 4 s slot played ${playedMs} ms`);
 
       // A signed emergency, mid-flood.
-      assert.ok(
-        flood.sent > 0 && Date.now() - floodStart < 9000,
-        'the flood is still running when the emergency is sent',
-      );
+      assert.ok(flood.sent > 0 && !floodOver, 'the flood is still running when the emergency is sent');
       const cmd = commandDoc(DEVICE, 'play', { source: { kind: 'line' }, durationS: 2, priority: 100 });
       const jws = await sign(cmd, key, { typ: 'loa-command+json' });
       const sentAt = Date.now();
@@ -78,6 +79,7 @@ test(
       );
       const latency = Date.parse(String(emergency.json().ts)) - sentAt;
       const sentDuring = flood.sent;
+      flood.stop();
       const { sent, ms } = await flood.done;
       assert.ok(latency <= 3000, `emergency started ${latency} ms after it was published (the bench holds it to 1 s)`);
       await w.waitFor(
