@@ -278,7 +278,12 @@ test('gpiod: when the agent is SIGKILLed, its gpioset ends too instead of holdin
 
 test('gpiod: an uncaught exception with the amp on sets the safe levels on the way out', async () => {
   const n = fake.gpiosetLines().length;
-  const { exited, holder } = await agentChild("setTimeout(() => { throw new Error('simulated crash'); }, 10);");
+  // It crashes when told (SIGUSR2), once the test has seen its holder alive: a crash 10 ms
+  // after "amp on" beat that check on a loaded machine.
+  const { child, exited, holder } = await agentChild(
+    "process.on('SIGUSR2', () => { throw new Error('simulated crash'); }); setInterval(() => {}, 1000);",
+  );
+  child.kill('SIGUSR2');
   assert.equal(await exited, 1);
   assert.deepEqual(fake.gpiosetLines().slice(n).at(-1), 'gpioset --mode=exit gpiochip0 17=1 22=0 27=0');
   assert.ok(!isAlive(holder.pid));
