@@ -117,12 +117,23 @@ test('files play back to back with no gap: every byte, in real time, no underrun
 
 test('setVolume while playing: the audio after it is at the new level within 2 s (what mpg123 and the pipe already hold is not)', async (t) => {
   const chunks: { at: number; peak: number }[] = [];
+  let out = 0;
   const player = createMpg123Player({
-    output: { kind: 'paced', onPcm: (b) => chunks.push({ at: performance.now(), peak: pcmPeak(b) }) },
+    output: {
+      kind: 'paced',
+      onPcm: (b) => {
+        out += b.length;
+        chunks.push({ at: performance.now(), peak: pcmPeak(b) });
+      },
+    },
   });
-  const live = player.play({ source: file(makeTone({ seconds: 3 })), volume: 100 });
+  // 5 s of tone: after the change and its lag (what mpg123 and the pipe hold, ~1 s) more
+  // than 10 chunks remain however late a loaded machine gets here.
+  const live = player.play({ source: file(makeTone({ seconds: 5 })), volume: 100 });
   await live.started;
-  await sleep(1000); // a second at 100 first (the position in the tone, not an event: left as it was)
+  // A second of audio out at 100 first: counted in samples, not waited for on the clock
+  // (a fixed 1 s sleep left too little of a 3 s tone on a loaded machine).
+  await until(() => out >= 44_100 * 4, 10_000, 'a second of audio at volume 100');
   const t0 = performance.now();
   live.setVolume(25);
   assert.equal((await live.ended).reason, 'end');
