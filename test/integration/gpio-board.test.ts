@@ -237,7 +237,11 @@ test('debounce: a level must read the same for stableMs before it is reported', 
   ]);
 });
 
-/** A node child on the gpiod fakes that turns the amp on with input fm, prints "amp on", then runs `then`. */
+/**
+ * A node child on the gpiod fakes that turns the amp on with input fm, runs `then` (which
+ * must not block: a timer, a signal handler) and prints "amp on": what `then` sets up is
+ * in place before the test hears the line.
+ */
 async function agentChild(then: string) {
   const board = new URL('../../agent/adapters/gpio-board.ts', import.meta.url).href;
   const script = `
@@ -247,8 +251,8 @@ async function agentChild(then: string) {
     await b.init();
     await b.setAmp(true);
     await b.selectInput('fm');
-    console.log('amp on');
-    ${then}`;
+    ${then}
+    console.log('amp on');`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
