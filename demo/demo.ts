@@ -13,7 +13,7 @@ import { generateKeyPairSync, createHash } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
-import mqtt from 'mqtt';
+import { mqtt } from '../cli-kit/mqtt-lib.js';
 import { EventStore } from '../noc/events-store.js';
 import { addDays, formatInTz } from '../noc/tz.js';
 import { parseConfig, type Config } from '../agent/config.js';

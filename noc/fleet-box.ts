@@ -6,7 +6,8 @@
 // (contract/command-doc.ts verifyCommand), so refusals carry the real error codes.
 // Its options, counters, birth and heartbeat are in fleet-box-report.ts.
 import { randomUUID } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { mqtt } from '../cli-kit/mqtt-lib.js';
 import { claimedId, verifyCommand, type CommandDoc } from '../contract/command-doc.js';
 import {
   DEFAULT_MAX_DOC_BYTES,

@@ -5,7 +5,8 @@
 // the demo's embedded aedes, older brokers) is asked again with 3.1.1, said in one line
 // on standard error. --mqtt-version 5 or 3.1.1 forces one, without fallback.
 import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { mqtt } from '../cli-kit/mqtt-lib.js';
 import { errorMessage, Failure, type Opts, refusedVersion, UsageError, withTimeout } from '../cli-kit/index.js';
 import { checkRoot } from './topics.js';
 import { DEFAULT_ROOT } from '../contract/index.js';

@@ -20,7 +20,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { MqttClient, type IClientOptions, type IStream } from 'mqtt';
+import type { IClientOptions, IStream, MqttClient } from 'mqtt';
+import { mqtt } from '../cli-kit/mqtt-lib.js';
 import { refusedVersion } from '../cli-kit/index.js';
 import { errorMessage, withTimeout } from '../cli-kit/index.js';
 import { explain } from './broker-explain.js';
@@ -211,7 +212,7 @@ function openMqtt(stream: Socket | TLSSocket, t: BrokerTarget, timeoutMs: number
     };
     let used = false;
     // The builder runs once (reconnectPeriod 0): it hands over the socket we secured.
-    const client = new MqttClient(() => {
+    const client = new mqtt.MqttClient(() => {
       if (used) throw new Error('no reconnect');
       used = true;
       return stream as unknown as IStream;

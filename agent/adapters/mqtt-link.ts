@@ -13,7 +13,8 @@
 // - Subscriptions are (re)made on every connection where the broker kept no session.
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type MqttClient, type IConnackPacket } from 'mqtt';
+import type { IClientOptions, MqttClient, IConnackPacket } from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 import { Backoff, type BackoffPolicy } from '../domain/backoff.js';
 import { LoaError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';

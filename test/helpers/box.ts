@@ -2,7 +2,7 @@
 // simulated board and the stand-in player, a signed command, and a one-shot publish.
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import mqtt from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 import type { TestBroker } from './broker.js';
 import type { TestKey } from './signer.js';
 

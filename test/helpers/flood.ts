@@ -3,7 +3,7 @@
 // costs it most (a well-formed JWS naming a trusted kid, with a random signature).
 // Shared by the flood tests and `npm run bench -- flood`.
 import { randomBytes } from 'node:crypto';
-import mqtt from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 
 export interface Flood {
   /** Messages handed to the socket so far. */

@@ -1,5 +1,6 @@
 // The centre's side in tests: a plain mqtt.js subscriber that records what arrives.
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 
 // The tests build topics as the centre does: with the contract's one module.
 export { DEFAULT_ROOT, deviceFilter, deviceTopic, fleetFilter, groupTopic, topicsFor } from '../../contract/index.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import mqtt from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { DEFAULT_ROOT, deviceFilter, deviceTopic, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import mqtt from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 import { DEFAULT_ROOT, deviceFilter, deviceTopic, groupTopic, Watcher } from '../helpers/watcher.js';
 import { tempDir } from '../helpers/tmp.js';
 import { sign, forge } from '../helpers/signer.js';

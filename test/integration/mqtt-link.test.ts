@@ -3,7 +3,7 @@
 // that lost every session, and reconnection waits per the backoff.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import mqtt from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 import { createRequire } from 'node:module';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { MqttLink, topicMatches } from '../../agent/adapters/mqtt-link.js';

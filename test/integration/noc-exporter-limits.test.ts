@@ -9,7 +9,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import mqtt from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 import { DEFAULT_ROOT as ROOT, deviceTopic } from '../../contract/index.js';
 import { freePort, startBroker, type TestBroker } from '../helpers/broker.js';
 import { spawnNoc, type NocProcess } from './noc-cli.js';

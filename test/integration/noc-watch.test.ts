@@ -5,7 +5,8 @@
 // started again under a running watch (the BROKER LOST banner, then gone).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { spawnNoc } from './noc-cli.js';
 import type { BoxRow } from '../../noc/watch-row.js';

@@ -4,7 +4,7 @@
 // leaves are stopped after it. Registers the file's hooks.
 import { before, after, afterEach } from 'node:test';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { DEFAULT_ROOT, deviceTopic, groupTopic, Watcher } from '../helpers/watcher.js';
 import { makeKey, scheduleDoc, type TestKey } from '../helpers/signer.js';

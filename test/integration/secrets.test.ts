@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
 import { mosquittoPath } from '../helpers/broker.js';
 import { spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { makeKey, scheduleDoc, sign } from '../helpers/signer.js';
