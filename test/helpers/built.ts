@@ -2,13 +2,14 @@
 // what the .deb and every release ship and what systemd starts. Built once for the
 // sources as they are and shared by every test file of a run, and by later runs until a
 // source changes: kept under the temp dir by a hash of the sources (the first process to
-// finish a build publishes it by rename). `npm test` builds it before it starts the files
-// (test/helpers/run-tests.ts), so files running at once never build it twice.
+// finish a build publishes it by rename). `npm test` builds it while the unit files run,
+// before any integration file starts (test/helpers/run-tests.ts), so files running at
+// once never build it twice.
 //
 // Beside dist/, as in a release tree (systemd/release-tree.sh): package.json (the agent
 // reports its version from it), agent/demo-assets (the test chime) and node_modules, a
 // link to the checkout's, so `node <dir>/dist/agent/main.js` finds its packages.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, readFileSync, readdirSync, renameSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,34 +38,59 @@ function sourcesKey(): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** The built tree's dist/ (tsc, ~13 s of CPU, once per state of the sources). */
+/** Where the build for the sources as they are is kept, and whether it is there yet. */
+function sharedDir(): { shared: string; ready: boolean } {
+  const shared = join(tmpdir(), `loa-test-dist-${process.getuid?.() ?? 0}-${sourcesKey()}`);
+  return { shared, ready: existsSync(join(shared, 'dist')) };
+}
+
+const tscArgs = (work: string): string[] => [
+  join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
+  '-p',
+  join(REPO_ROOT, 'tsconfig.build.json'),
+  '--outDir',
+  join(work, 'dist'),
+];
+
+/** Beside the fresh dist/, what a release tree has; then published under its key. */
+function publish(work: string, shared: string): void {
+  copyFileSync(join(REPO_ROOT, 'package.json'), join(work, 'package.json'));
+  cpSync(join(REPO_ROOT, 'agent/demo-assets'), join(work, 'agent/demo-assets'), { recursive: true });
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(work, 'node_modules'));
+  try {
+    renameSync(work, shared);
+  } catch {
+    // another test file published the same build first: use that one
+  }
+}
+
+/** The built tree's dist/ (tsc, ~15 s of CPU, once per state of the sources). */
 export function builtDist(): string {
   if (dist) return dist;
-  const shared = join(tmpdir(), `loa-test-dist-${process.getuid?.() ?? 0}-${sourcesKey()}`);
-  if (!existsSync(join(shared, 'dist'))) {
+  const { shared, ready } = sharedDir();
+  if (!ready) {
     const work = tempDir('dist');
-    execFileSync(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
-        '-p',
-        join(REPO_ROOT, 'tsconfig.build.json'),
-        '--outDir',
-        join(work, 'dist'),
-      ],
-      { stdio: 'inherit' },
-    );
-    copyFileSync(join(REPO_ROOT, 'package.json'), join(work, 'package.json'));
-    cpSync(join(REPO_ROOT, 'agent/demo-assets'), join(work, 'agent/demo-assets'), { recursive: true });
-    symlinkSync(join(REPO_ROOT, 'node_modules'), join(work, 'node_modules'));
-    try {
-      renameSync(work, shared);
-    } catch {
-      // another test file published the same build first: use that one
-    }
+    execFileSync(process.execPath, tscArgs(work), { stdio: 'inherit' });
+    publish(work, shared);
   }
   dist = join(shared, 'dist');
   return dist;
+}
+
+/**
+ * The same build without blocking: `npm test` runs the unit files (which start no
+ * program) while tsc works, and the integration files once it is done.
+ */
+export async function buildDist(): Promise<void> {
+  const { shared, ready } = sharedDir();
+  if (ready) return;
+  const work = tempDir('dist');
+  const code = await new Promise<number | null>((resolve, reject) =>
+    spawn(process.execPath, tscArgs(work), { stdio: 'inherit' }).on('error', reject).on('exit', resolve),
+  );
+  if (code !== 0)
+    throw new Error(`tsc -p tsconfig.build.json exited ${code}: the programs the tests start were not built`);
+  publish(work, shared);
 }
 
 /** A built program's entry, e.g. 'agent/main' -> <dir>/dist/agent/main.js (what systemd or the .deb's wrapper starts). */
