@@ -16,6 +16,7 @@ import { createLogger } from '../agent/log.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { makeTone } from '../test/helpers/audio.js';
 import { size } from './smoke.js';
+import { threadCpuClock } from '../agent/adapters/thread-cpu.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 const SHA_SHORT = 'a'.repeat(64);
@@ -96,6 +97,7 @@ export async function benchPlayback(add: Add): Promise<void> {
     log: createLogger({ level: 'silent', pretty: false }),
     docs: () => [{ topic: 't', doc: v.doc }],
     ledger: r.ledger,
+    cpuMs: threadCpuClock(),
     events: r.outbox,
     playback: r.coordinator,
     mediaReady: () => true,

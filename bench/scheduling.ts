@@ -13,6 +13,7 @@ import { createLogger } from '../agent/log.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { makeKey, sign } from '../test/helpers/signer.js';
 import { size } from './smoke.js';
+import { threadCpuClock } from '../agent/adapters/thread-cpu.js';
 
 type Add = (metric: string, value: string, target?: string, ok?: boolean) => void;
 
@@ -57,6 +58,7 @@ async function ourScheduler(n: number, spacingMs: number): Promise<number[]> {
     log: createLogger({ level: 'silent', pretty: false }),
     docs: () => [{ topic: 't', doc: v.doc }],
     ledger,
+    cpuMs: threadCpuClock(),
     events: new Outbox(db, { maxEvents: 100_000, clock: systemClock }),
     // Measures the instant the scheduler hands over; records the fate like a playback would.
     playback: {

@@ -59,6 +59,6 @@ export interface SchedulerDeps {
   cancelled?: (occ: Occurrence) => boolean;
   /** Longest slice of planning work between yields to the event loop (default 4 ms: it shares its loop turn with the accept that asked for it, whose verification and fsyncs come first). */
   sliceMs?: number;
-  /** This thread's CPU time in ms, for maxPlanSliceMs (adapters/thread-cpu.ts). Default: the whole process's. */
-  cpuMs?: () => number;
+  /** This thread's CPU time in ms, for maxPlanSliceMs (adapters/thread-cpu.ts threadCpuClock). */
+  cpuMs: () => number;
 }

@@ -122,7 +122,7 @@ export class Scheduler {
    * The CPU time of the longest single planning slice so far, ms (bench, tests). CPU, not
    * wall time: on a loaded machine the OS may deschedule the process mid-slice, which is
    * not the agent blocking its loop (the bench measures the loop's delay directly). The
-   * main thread's CPU where the deps give it (the agent does), since GC threads run meanwhile.
+   * main thread's own CPU (deps.cpuMs), since GC threads run meanwhile.
    */
   get maxPlanSliceMs(): number {
     return this.longestSliceMs;
@@ -152,9 +152,7 @@ export class Scheduler {
   }
 
   private cpuMs(): number {
-    if (this.d.cpuMs) return this.d.cpuMs();
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
+    return this.d.cpuMs();
   }
 
   private async buildRest(

@@ -19,6 +19,7 @@ import type { CommandOutcome } from '../../agent/runtime/commands.js';
 import { createLogger } from '../../agent/log.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 import { FakePlayer } from '../fakes/fake-player.js';
+import { threadCpuClock } from '../../agent/adapters/thread-cpu.js';
 
 const log = createLogger({ level: 'silent', pretty: false });
 
@@ -65,6 +66,7 @@ export async function repeatRig(
     clock,
     log,
     docs: () => docs,
+    cpuMs: threadCpuClock(),
     ledger,
     events: outbox,
     playback,

@@ -11,6 +11,7 @@ import type { Occurrence, DocInForce } from '../../agent/domain/occurrences.js';
 import { createLogger } from '../../agent/log.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 import { tempDir } from './tmp.js';
+import { threadCpuClock } from '../../agent/adapters/thread-cpu.js';
 
 export function manualRig(
   docs: DocInForce[],
@@ -26,6 +27,7 @@ export function manualRig(
     clock,
     log: createLogger({ level: 'silent', pretty: false }),
     docs: () => docs,
+    cpuMs: threadCpuClock(),
     ledger,
     events: outbox,
     playback: {

@@ -19,6 +19,7 @@ import { createLogger } from '../../agent/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { ManualClock } from '../fakes/manual-clock.js';
 import { manualRig as rigOnManualClock } from '../helpers/scheduler-rig.js';
+import { threadCpuClock } from '../../agent/adapters/thread-cpu.js';
 
 const T0 = Date.parse('2026-11-26T06:00:00+07:00');
 const log = createLogger({ level: 'silent', pretty: false });
@@ -66,6 +67,7 @@ function rig(
     clock,
     log,
     docs: () => docs,
+    cpuMs: threadCpuClock(),
     ledger,
     events: outbox,
     playback,
