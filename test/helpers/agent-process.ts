@@ -3,12 +3,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '../../agent/config.js';
 import { waitForOutput } from './output-wait.js';
 import { built } from './built.js';
+import { REPO_ROOT } from './paths.js';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { REPO_ROOT };
 
 export function writeConfig(dir: string, config: ConfigInput | Record<string, unknown>, mode = 0o600): string {
   const path = join(dir, 'agent.json');

@@ -14,10 +14,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, readFileSync, readdirSync, renameSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './paths.js';
 import { tempDir } from './tmp.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let dist: string | undefined;
 
