@@ -23,8 +23,9 @@
 // LOA_TEST_CORES: the load the files running may add up to (default 1.8 of this
 // machine's 2 cores; 0.5 runs about one file at a time, to time files alone).
 // LOA_TEST_TIMES=FILE: write each file's start and wall seconds there (tab-separated), to re-measure.
-import { readdirSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+// LOA_TEST_PLAN=1: print the files in the order offered, with their loads, and run nothing.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { run } from 'node:test';
@@ -133,11 +134,35 @@ function unitBatch(): string {
 interface Job {
   file: string;
   load: number;
+  /** It starts a built program: it waits for the build. */
+  needsBuild: boolean;
+}
+
+const BUILT = join(TEST, 'helpers/built.ts');
+const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)'(\.{1,2}\/[^']+)'/g;
+
+/**
+ * Does `file` import test/helpers/built.ts, directly or through what it imports? Only
+ * those start a built program (the others test in-process or start mpg123, socat, a shell),
+ * and they alone wait for the build; the others run beside it.
+ */
+function startsBuilt(file: string, seen = new Set<string>()): boolean {
+  if (file === BUILT) return true;
+  if (seen.has(file) || !existsSync(file)) return false;
+  seen.add(file);
+  for (const m of readFileSync(file, 'utf8').matchAll(SPECIFIER))
+    if (startsBuilt(resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts')), seen)) return true;
+  return false;
 }
 
 function job(file: string): Job {
   const name = relative(TEST, file);
-  return { file, load: name.startsWith('integration/') ? (MEASURED[name]?.[1] ?? DEFAULT_LOAD) : UNIT_LOAD };
+  const integration = name.startsWith('integration/');
+  return {
+    file,
+    load: integration ? (MEASURED[name]?.[1] ?? DEFAULT_LOAD) : UNIT_LOAD,
+    needsBuild: integration && startsBuilt(file),
+  };
 }
 
 function suite(): Job[] {
@@ -148,7 +173,7 @@ function suite(): Job[] {
   const at = cut < 0 ? integration.length : cut;
   return [
     ...integration.slice(0, at).map((f) => job(join(TEST, f))),
-    { file: unitBatch(), load: UNIT_LOAD },
+    { file: unitBatch(), load: UNIT_LOAD, needsBuild: false },
     ...integration.slice(at).map((f) => job(join(TEST, f))),
   ];
 }
@@ -196,8 +221,8 @@ const BUILD_LOAD = 1;
  * Starts the jobs in order, each as soon as the loads running leave room for it (a
  * lighter one further down the queue may go first). Fewer files than the budget rounded up
  * (2 for 1.8) always take one more, whatever its load: at the end of a run the files left
- * are short and heavy (load 0.9-1.1), and one alone left a core idle. An integration file
- * waits for `build`; the unit batch runs beside it.
+ * are short and heavy (load 0.9-1.1), and one alone left a core idle. A file that starts a
+ * built program waits for `build`; the unit batch and the other files run beside it.
  */
 async function schedule(
   queue: Job[],
@@ -219,9 +244,7 @@ async function schedule(
     waits.push(b);
   }
   while (queue.length > 0 || running.size > 0) {
-    const i = queue.findIndex(
-      (j) => (built || !j.file.includes('/integration/')) && (running.size < least || busy + j.load <= cores),
-    );
+    const i = queue.findIndex((j) => (built || !j.needsBuild) && (running.size < least || busy + j.load <= cores));
     if (i >= 0) {
       const [j] = queue.splice(i, 1) as [Job];
       busy += j.load;
@@ -238,9 +261,14 @@ async function schedule(
 }
 
 const chosen = process.argv.length > 2 ? process.argv.slice(2).map((f) => job(resolve(f))) : suite();
+if (process.env.LOA_TEST_PLAN) {
+  for (const j of chosen)
+    process.stdout.write(`${relative(TEST, j.file)}\tload ${j.load}${j.needsBuild ? '\tafter the build' : ''}\n`);
+  process.exit(0);
+}
 // The programs the integration files start (test/helpers/built.ts), built once, before
-// files running at once could each build them; unit files never start a program.
-const build = chosen.some((j) => j.file.includes('/integration/')) ? buildDist() : undefined;
+// files running at once could each build them.
+const build = chosen.some((j) => j.needsBuild) ? buildDist() : undefined;
 const cores = Number(process.env.LOA_TEST_CORES ?? 1.8);
 const totals = { files: chosen.length, pass: 0, fail: 0, skip: 0 };
 const times: string[] = [];
