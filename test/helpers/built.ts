@@ -1,23 +1,66 @@
 // The agent as the box runs it: JavaScript built with tsc (tsconfig.build.json), which is
-// what the .deb and every release ship and what systemd starts. Built once for the
-// sources as they are and shared by every test file of a run, and by later runs until a
-// source changes: kept under the temp dir by a hash of the sources (the first process to
-// finish a build publishes it by rename). `npm test` builds it while the unit files run,
-// before any integration file starts (test/helpers/run-tests.ts), so files running at
-// once never build it twice.
+// what the .deb and every release ship and what systemd starts.
+//
+// - Built once for the sources as they are and shared by every test file of a run, and
+//   by later runs until a source changes: kept under the temp dir by a hash of the
+//   sources (the first process to finish a build publishes it by rename). `npm test`
+//   builds it while the unit files run, before any file that starts a program
+//   (test/helpers/run-tests.ts), so files running at once never build it twice.
+// - Built means copied from the checkout's own dist/ when `npm run build` made that from
+//   the sources as they are (make's rule: every source's .js is there and newer than every
+//   source; dist/ holds nothing but the programs' folders); tsc otherwise. CI builds
+//   before it tests, so its `npm test` compiles nothing (the build took 15-17 s of the
+//   run's start). A copy, never the checkout's dist/ itself: release-artifact.test.ts runs
+//   `npm run release`, which rebuilds it in place while other files run.
 //
 // Beside dist/, as in a release tree (systemd/release-tree.sh): package.json (the agent
 // reports its version from it), agent/demo-assets (the test chime) and node_modules, a
 // link to the checkout's, so `node <dir>/dist/agent/main.js` finds its packages.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, readFileSync, readdirSync, renameSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './paths.js';
 import { tempDir } from './tmp.js';
 
 let dist: string | undefined;
+
+const PROGRAMS = ['agent', 'contract', 'cli-kit', 'demo', 'firmware-bridge', 'noc', 'provisioning'];
+const CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'package.json'];
+
+/** The checkout's dist/ if it is the build of the sources as they are (see the header), else undefined. */
+function checkoutDist(): string | undefined {
+  const out = join(REPO_ROOT, 'dist');
+  if (!existsSync(out) || readdirSync(out).some((e) => !PROGRAMS.includes(e))) return undefined;
+  let newestSource = Math.max(...CONFIGS.map((f) => statSync(join(REPO_ROOT, f)).mtimeMs));
+  let oldestOutput = Infinity;
+  const walk = (rel: string): boolean => {
+    for (const e of readdirSync(join(REPO_ROOT, rel), { withFileTypes: true })) {
+      const r = join(rel, e.name);
+      if (e.isDirectory()) {
+        if (!walk(r)) return false;
+      } else if (e.name.endsWith('.ts') || e.name.endsWith('.json')) {
+        newestSource = Math.max(newestSource, statSync(join(REPO_ROOT, r)).mtimeMs);
+        if (!e.name.endsWith('.ts') || e.name.endsWith('.d.ts')) continue;
+        const js = join(out, r.replace(/\.ts$/, '.js'));
+        if (!existsSync(js)) return false;
+        oldestOutput = Math.min(oldestOutput, statSync(js).mtimeMs);
+      }
+    }
+    return true;
+  };
+  return PROGRAMS.every((d) => walk(d)) && newestSource <= oldestOutput ? out : undefined;
+}
 
 /** The sources a build depends on, hashed: the key of the shared build. */
 function sourcesKey(): string {
@@ -30,9 +73,8 @@ function sourcesKey(): string {
         h.update(p).update(readFileSync(p));
     }
   };
-  for (const d of ['agent', 'contract', 'cli-kit', 'demo', 'firmware-bridge', 'noc', 'provisioning'])
-    walk(join(REPO_ROOT, d));
-  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) h.update(readFileSync(join(REPO_ROOT, f)));
+  for (const d of PROGRAMS) walk(join(REPO_ROOT, d));
+  for (const f of CONFIGS) h.update(readFileSync(join(REPO_ROOT, f)));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -68,7 +110,9 @@ export function builtDist(): string {
   const { shared, ready } = sharedDir();
   if (!ready) {
     const work = tempDir('dist');
-    execFileSync(process.execPath, tscArgs(work), { stdio: 'inherit' });
+    const fresh = checkoutDist();
+    if (fresh) cpSync(fresh, join(work, 'dist'), { recursive: true });
+    else execFileSync(process.execPath, tscArgs(work), { stdio: 'inherit' });
     publish(work, shared);
   }
   dist = join(shared, 'dist');
@@ -83,6 +127,12 @@ export async function buildDist(): Promise<void> {
   const { shared, ready } = sharedDir();
   if (ready) return;
   const work = tempDir('dist');
+  const fresh = checkoutDist();
+  if (fresh) {
+    cpSync(fresh, join(work, 'dist'), { recursive: true });
+    publish(work, shared);
+    return;
+  }
   const code = await new Promise<number | null>((resolve, reject) =>
     spawn(process.execPath, tscArgs(work), { stdio: 'inherit' }).on('error', reject).on('exit', resolve),
   );
