@@ -9,8 +9,8 @@
 // while doing it, and a few keep a core busy. Four at a time left the 2-core machine
 // idle a third of the run (384 s for 490 CPU-s); eight at a time saturated it, and a
 // test under that load met deadlines it was never checked against. So each file has a
-// load (the cores it keeps busy, measured alone: CPU seconds / wall seconds, below) and a
-// file starts when the loads of the files running leave room for it.
+// load (the cores it keeps busy: its CPU seconds / wall seconds, measured, MEASURED below)
+// and a file starts when the loads of the files running leave room for it.
 //
 // The unit files run in one process: a generated entry imports them all. Each file in a
 // process of its own spent more CPU starting node and tsx than testing (measured: 117
