@@ -104,15 +104,25 @@ function publish(work: string, shared: string): void {
   }
 }
 
-/** The built tree's dist/ (tsc, ~15 s of CPU, once per state of the sources). */
+/** Fills `work` with dist/ from the checkout when that is the fresh build; false when tsc must make it. */
+function copyCheckout(work: string): boolean {
+  const fresh = checkoutDist();
+  if (fresh) cpSync(fresh, join(work, 'dist'), { recursive: true });
+  return fresh !== undefined;
+}
+
+/**
+ * The built tree's dist/ (tsc, ~15 s of CPU, once per state of the sources). Under
+ * `npm test` the runner made it and names it in LOA_TEST_DIST, so a test file does not
+ * hash the sources again to find it.
+ */
 export function builtDist(): string {
   if (dist) return dist;
+  if (process.env.LOA_TEST_DIST) return (dist = process.env.LOA_TEST_DIST);
   const { shared, ready } = sharedDir();
   if (!ready) {
     const work = tempDir('dist');
-    const fresh = checkoutDist();
-    if (fresh) cpSync(fresh, join(work, 'dist'), { recursive: true });
-    else execFileSync(process.execPath, tscArgs(work), { stdio: 'inherit' });
+    if (!copyCheckout(work)) execFileSync(process.execPath, tscArgs(work), { stdio: 'inherit' });
     publish(work, shared);
   }
   dist = join(shared, 'dist');
@@ -120,25 +130,23 @@ export function builtDist(): string {
 }
 
 /**
- * The same build without blocking: `npm test` runs the unit files (which start no
- * program) while tsc works, and the integration files once it is done.
+ * The same build without blocking, its dist/ when done: `npm test` runs the unit files
+ * (which start no program) while tsc works, and the integration files once it is done.
  */
-export async function buildDist(): Promise<void> {
+export async function buildDist(): Promise<string> {
   const { shared, ready } = sharedDir();
-  if (ready) return;
-  const work = tempDir('dist');
-  const fresh = checkoutDist();
-  if (fresh) {
-    cpSync(fresh, join(work, 'dist'), { recursive: true });
+  if (!ready) {
+    const work = tempDir('dist');
+    if (!copyCheckout(work)) {
+      const code = await new Promise<number | null>((resolve, reject) =>
+        spawn(process.execPath, tscArgs(work), { stdio: 'inherit' }).on('error', reject).on('exit', resolve),
+      );
+      if (code !== 0)
+        throw new Error(`tsc -p tsconfig.build.json exited ${code}: the programs the tests start were not built`);
+    }
     publish(work, shared);
-    return;
   }
-  const code = await new Promise<number | null>((resolve, reject) =>
-    spawn(process.execPath, tscArgs(work), { stdio: 'inherit' }).on('error', reject).on('exit', resolve),
-  );
-  if (code !== 0)
-    throw new Error(`tsc -p tsconfig.build.json exited ${code}: the programs the tests start were not built`);
-  publish(work, shared);
+  return join(shared, 'dist');
 }
 
 /** A built program's entry, e.g. 'agent/main' -> <dir>/dist/agent/main.js (what systemd or the .deb's wrapper starts). */

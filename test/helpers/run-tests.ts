@@ -234,15 +234,11 @@ async function schedule(
   let busy = 0;
   const least = Math.max(1, Math.ceil(cores));
   let built = !build;
-  const waits: Promise<unknown>[] = [];
-  if (build) {
-    busy += BUILD_LOAD;
-    const b = build.then(() => {
-      built = true;
-      busy -= BUILD_LOAD;
-    });
-    waits.push(b);
-  }
+  if (build) busy += BUILD_LOAD;
+  const building = build?.then(() => {
+    built = true;
+    busy -= BUILD_LOAD;
+  });
   while (queue.length > 0 || running.size > 0) {
     const i = queue.findIndex((j) => (built || !j.needsBuild) && (running.size < least || busy + j.load <= cores));
     if (i >= 0) {
@@ -256,7 +252,7 @@ async function schedule(
       running.add(p);
       continue;
     }
-    await Promise.race([...running, ...(built ? [] : waits)]);
+    await Promise.race([...running, ...(built || !building ? [] : [building])]);
   }
 }
 
@@ -268,7 +264,11 @@ if (process.env.LOA_TEST_PLAN) {
 }
 // The programs the integration files start (test/helpers/built.ts), built once, before
 // files running at once could each build them.
-const build = chosen.some((j) => j.needsBuild) ? buildDist() : undefined;
+const build = chosen.some((j) => j.needsBuild)
+  ? buildDist().then((dir) => {
+      process.env.LOA_TEST_DIST = dir; // the files started after this inherit it (test/helpers/built.ts)
+    })
+  : undefined;
 const cores = Number(process.env.LOA_TEST_CORES ?? 1.8);
 const totals = { files: chosen.length, pass: 0, fail: 0, skip: 0 };
 const times: string[] = [];
