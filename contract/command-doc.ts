@@ -54,6 +54,7 @@ export const ACTIONS = [
   'update',
   'cancel',
   'clock',
+  'live',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -131,6 +132,31 @@ const updateArgs = z.object({
   allowDowngrade: z.boolean('must be true or false').optional(),
 });
 
+/** Contract v1.2 §8: a live session's opening command. */
+export const LIVE_LATENCY_MS = { min: 1000, max: 10_000, default: 2500 } as const;
+export const MAX_LIVE_S = 14_400;
+const liveArgs = z.object({
+  sessionId: idField,
+  /** The key that signs the chunks; it must hold the `live` role on the box. */
+  kid: z.string('must be a string').min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+  priority: level.int('must be a whole number').default(75),
+  latencyMs: z
+    .number('must be a number')
+    .int('must be whole milliseconds')
+    .min(LIVE_LATENCY_MS.min, `must be at least ${LIVE_LATENCY_MS.min} ms`)
+    .max(LIVE_LATENCY_MS.max, `must be at most ${LIVE_LATENCY_MS.max} ms`)
+    .default(LIVE_LATENCY_MS.default),
+  codec: z.literal('opus', 'must be "opus"').default('opus'),
+  sampleRate: z.union([z.literal(48_000), z.literal(16_000)], 'must be 48000 or 16000').default(48_000),
+  channels: z.literal(1, 'must be 1').default(1),
+  maxDurationS: z
+    .number('must be a number')
+    .int('must be whole seconds')
+    .min(1, 'must be at least 1 s')
+    .max(MAX_LIVE_S, `must be at most ${MAX_LIVE_S} s (4 h)`),
+  volume: level.optional(),
+});
+
 const common = {
   type: z.literal('command', 'must be "command"'),
   id: z.string('must be a string').regex(ID_RE, `must match ${ID_RE.source}`),
@@ -167,6 +193,7 @@ export const commandSchema = z
       z.object({ ...common, action: z.literal('reboot'), args: empty }),
       z.object({ ...common, action: z.literal('update'), args: updateArgs }),
       z.object({ ...common, action: z.literal('cancel'), args: cancelArgsSchema }),
+      z.object({ ...common, action: z.literal('live'), args: liveArgs }),
       // Contract v1.2 §2.2: the centre mends a lower bound no time source corroborates.
       z.object({
         ...common,
@@ -184,6 +211,7 @@ export const commandSchema = z
 export type CommandDoc = z.output<typeof commandSchema>;
 export type PlayArgs = Extract<CommandDoc, { action: 'play' }>['args'];
 export type UpdateArgs = Extract<CommandDoc, { action: 'update' }>['args'];
+export type LiveArgs = Extract<CommandDoc, { action: 'live' }>['args'];
 export type CancelDoc = Extract<CommandDoc, { action: 'cancel' }>;
 export type { MediaRef, Source, Target };
 
@@ -236,7 +264,11 @@ export interface CommandContext {
  * bound (a box refusing every ping `expired` for a day tells it nothing).
  */
 function judgedOnVouchedTime(doc: CommandDoc): boolean {
-  return (doc.action === 'play' && doc.args.priority === 100) || doc.action === 'clock' || doc.action === 'ping';
+  return (
+    ((doc.action === 'play' || doc.action === 'live') && doc.args.priority === 100) ||
+    doc.action === 'clock' ||
+    doc.action === 'ping'
+  );
 }
 
 /**

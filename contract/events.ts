@@ -2,7 +2,7 @@
 // sent; `epoch` and `seq` are added by the outbox, so emitters give only type + fields.
 
 export type HwComponent = 'amp' | 'line' | 'mains' | 'door' | 'mcu' | 'fm' | 'gpio';
-export type SourceKind = 'file' | 'stream' | 'fm' | 'line';
+export type SourceKind = 'file' | 'stream' | 'fm' | 'line' | 'live';
 
 interface PlayCommon {
   itemId: string;
@@ -19,6 +19,8 @@ interface PlayCommon {
   repeat?: number;
   /** Issue 16: the CAP identifier of the item's or command's `capRef`. */
   capId?: string;
+  /** Contract v1.2 §8: the live session a `live` source plays. */
+  sessionId?: string;
 }
 
 export interface EventFields {
@@ -26,7 +28,7 @@ export interface EventFields {
   'play.finished': PlayCommon & { playedMs: number };
   'play.interrupted': PlayCommon & {
     playedMs: number;
-    reason: 'preempted' | 'stopped' | 'agent-restart' | 'hardware' | 'cancelled';
+    reason: 'preempted' | 'stopped' | 'agent-restart' | 'hardware' | 'cancelled' | 'timeout';
   };
   'play.failed': PlayCommon & { reason: string; message: string };
   'play.skipped': {
@@ -77,6 +79,25 @@ export interface EventFields {
    * topic that has no readable id, so no result can be addressed to it.
    */
   'cmd.rejected': { topic: string; reason: string; message: string };
+  /**
+   * Contract v1.2 §8: every 60 s of a live session and once at its end (`reason`): chunks
+   * received, late (arrived after their turn) and invalid (dropped: `invalidBy` counts
+   * them by reason), ms concealed, the jitter buffer's depth, the largest error of the
+   * playout against the box's clock since the last report.
+   */
+  'live.stats': {
+    sessionId: string;
+    cmdId: string;
+    synced: boolean;
+    received: number;
+    late: number;
+    invalid: number;
+    invalidBy?: Partial<Record<string, number>>;
+    concealedMs: number;
+    bufferMs: number;
+    clockErrMs: number;
+    reason?: 'end' | 'timeout' | 'stopped' | 'failed';
+  };
   'outbox.dropped': { count: number; fromSeq: number; toSeq: number; reason: 'full' | 'disk-full' };
   /** Contract v1.1 §7: rejections beyond the budget of a window, counted instead of sent one by one. */
   'intake.flood': {

@@ -87,6 +87,8 @@ export interface Playing {
   source: string;
   startedAt: string;
   priority: number;
+  /** Contract v1.2 §8: the live session playing. */
+  sessionId?: string;
 }
 
 export type DeviceState = 'idle' | 'playing' | 'fault';

@@ -19,8 +19,8 @@ export type RejectReason = 'signature' | 'unknown-key' | 'replay' | 'expired' | 
  * from before roles keep working) and never a release, so a leaked scheduling key cannot
  * push code to the fleet.
  */
-export type KeyRole = 'schedule' | 'command' | 'release';
-export const KEY_ROLES: readonly KeyRole[] = ['schedule', 'command', 'release'];
+export type KeyRole = 'schedule' | 'command' | 'release' | 'live';
+export const KEY_ROLES: readonly KeyRole[] = ['schedule', 'command', 'release', 'live'];
 export const DEFAULT_KEY_ROLES: readonly KeyRole[] = ['schedule', 'command'];
 
 export interface TrustedKey {
@@ -67,6 +67,8 @@ export interface VerifyContext {
 
 export const SCHEDULE_TYP = 'loa-schedule+json';
 export const COMMAND_TYP = 'loa-command+json';
+/** Contract v1.2 §8: a chunk of a live session, signed by a key with the `live` role. */
+export const LIVE_TYP = 'loa-live+json';
 export const DEFAULT_SCHEDULE_LIFETIME_MS = 400 * 86_400_000;
 /** Contract v1.1 §2.1: an `issuedAt` more than this far ahead of a synchronised clock is invalid. */
 export const MAX_ISSUED_AHEAD_MS = 10 * 60_000;
@@ -79,6 +81,7 @@ export const MAX_ISSUED_AHEAD_MS = 10 * 60_000;
  */
 export function rolesFor(typ: string): readonly KeyRole[] {
   if (typ === 'loa-release+json') return ['release'];
+  if (typ === LIVE_TYP) return ['live'];
   return typ === SCHEDULE_TYP ? ['schedule'] : ['command', 'release'];
 }
 
@@ -162,7 +165,7 @@ export function verifyJws(
   if (!keys.roles(header.kid).some((r) => roles.includes(r))) {
     return fail(
       'unknown-key',
-      `key ${header.kid} is not trusted to sign a ${typ === SCHEDULE_TYP ? 'schedule' : typ === COMMAND_TYP ? 'command' : 'release manifest'} (its roles: ${keys.roles(header.kid).join(', ') || 'none'})`,
+      `key ${header.kid} is not trusted to sign a ${typ === SCHEDULE_TYP ? 'schedule' : typ === COMMAND_TYP ? 'command' : typ === LIVE_TYP ? 'live chunk' : 'release manifest'} (its roles: ${keys.roles(header.kid).join(', ') || 'none'})`,
     );
   }
   for (const [name, part] of [

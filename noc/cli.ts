@@ -55,6 +55,10 @@ const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
     run: async (a, io) => (await import('./cap/command.js')).capCommand(a, io),
     summary: 'CAP 1.2 alerts (file, URL, Atom/RSS feed) -> signed play/cancel commands',
   },
+  live: {
+    run: async (a, io) => (await import('./live.js')).liveCommand(a, io),
+    summary: 'speak to a device or groups now: signed Opus chunks, recorded',
+  },
   tts: {
     run: async (a, io) => (await import('./cap/tts-command.js')).ttsCommand(a, io),
     summary: 'text -> MP3 with the configured engine, issue time first',

@@ -20,7 +20,7 @@ takes it, one entry of "trustedKeys":
 
   --kid KID    key id, e.g. centre-2026 (boxes look keys up by it; rotate by adding a new kid)
   --out DIR    where to write the private key (default: the current directory)
-  --roles LIST what the key may sign: schedule, command, release (comma-separated).
+  --roles LIST what the key may sign: schedule, command, release, live (comma-separated).
                Default: none printed, which boxes read as schedule,command. Keep the
                release key apart from the others: a leaked scheduling key then cannot
                push code to the fleet.`;

@@ -56,6 +56,11 @@ export interface Link extends EventEmitter<LinkEvents> {
   publish(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void>;
   /** Subscribe now and on every connection that did not resume a session. */
   subscribe(topics: readonly string[], handler: MessageHandler): void;
+  /**
+   * A subscription for a while (a live session's chunks, contract v1.2 §8): QoS 0, made now
+   * and on every connection until the returned function unsubscribes it.
+   */
+  listen(topic: string, handler: MessageHandler): () => void;
 }
 
 export interface MqttLinkOptions {
@@ -98,7 +103,7 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
   private loopStepMono: number;
   private lastErrorKey = '';
   private lastError: LoaError | undefined;
-  private readonly subs: { topics: readonly string[]; handler: MessageHandler }[] = [];
+  private readonly subs: { topics: readonly string[]; handler: MessageHandler; qos?: 0 }[] = [];
 
   constructor(private readonly o: MqttLinkOptions) {
     super();
@@ -213,9 +218,21 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
     if (this.client?.connected) this.subscribeNow(topics);
   }
 
-  private subscribeNow(topics: readonly string[]): void {
+  listen(topic: string, handler: MessageHandler): () => void {
+    const sub = { topics: [topic], handler, qos: 0 as const };
+    this.subs.push(sub);
+    if (this.client?.connected) this.subscribeNow(sub.topics, 0);
+    return () => {
+      const i = this.subs.indexOf(sub);
+      if (i < 0) return;
+      this.subs.splice(i, 1);
+      if (this.client?.connected) this.client.unsubscribe(topic);
+    };
+  }
+
+  private subscribeNow(topics: readonly string[], qos: 0 | 1 = 1): void {
     if (topics.length === 0 || !this.client) return;
-    this.client.subscribe([...topics], { qos: 1 }, (err) => {
+    this.client.subscribe([...topics], { qos }, (err) => {
       if (err) this.o.log.error({ code: 'MQTT_CONNECT', err, topics }, 'subscribe failed');
     });
   }
@@ -229,7 +246,9 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
     this.o.log.info({ url: redact(this.o.url), sessionPresent, attempts: this.backoff.attempts }, 'mqtt connected');
     this.clock.clearTimeout(this.stableTimer);
     this.stableTimer = this.clock.setTimeout(() => this.backoff.reset(), this.o.stableMs ?? 60_000, { unref: true });
-    if (!sessionPresent) for (const s of this.subs) this.subscribeNow(s.topics);
+    // A transient (QoS 0) subscription is made again on every connection: a broker that
+    // kept the session has it, and subscribing twice to the same filter is harmless.
+    for (const s of this.subs) if (!sessionPresent || s.qos === 0) this.subscribeNow(s.topics, s.qos ?? 1);
     this.emit('up', { sessionPresent });
   }
 

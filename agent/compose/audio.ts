@@ -11,6 +11,8 @@ import { redactingSink } from '../domain/redact.js';
 import type { MediaCache } from '../runtime/media-cache.js';
 import { PlaybackCoordinator } from '../runtime/playback.js';
 import { VolumeControl } from '../runtime/volume.js';
+import { LiveSessions } from '../runtime/live-session.js';
+import { OpusDecoder } from '../../cli-kit/opus.js';
 import { late, none, type Step } from './kit.js';
 import type { Ports } from './ports.js';
 
@@ -18,6 +20,7 @@ export interface Audio {
   volume: VolumeControl;
   faults: FaultTracker;
   coordinator: PlaybackCoordinator;
+  live: LiveSessions;
 }
 
 export function buildAudio(w: {
@@ -26,6 +29,8 @@ export function buildAudio(w: {
   ports: Ports;
   cache: MediaCache;
   kick: () => void;
+  /** Is the clock synchronised (live sessions then play at capture + latency)? */
+  synced: () => boolean;
 }): Audio {
   const { config: c, log, ports: p, kick } = w;
   const { clock, stores } = p;
@@ -56,6 +61,17 @@ export function buildAudio(w: {
       kick();
     },
   });
+  const live = new LiveSessions({
+    clock,
+    link: p.link,
+    keys: p.keys,
+    topicRoot: c.topicRoot,
+    output: p.pcmOutput,
+    synced: w.synced,
+    events: redactingSink(stores.outbox),
+    log: log.child({ mod: 'live' }),
+    decoder: () => new OpusDecoder(),
+  });
   const coordinator = new PlaybackCoordinator({
     clock,
     board: p.board,
@@ -69,9 +85,10 @@ export function buildAudio(w: {
     mediaPath: (sha) => w.cache.pathFor(sha),
     onChange: kick,
     reportHw: (cond) => faults.set(cond),
+    live,
   });
   playback.set(coordinator);
-  return { volume, faults, coordinator };
+  return { volume, faults, coordinator, live };
 }
 
 /**

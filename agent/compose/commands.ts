@@ -17,6 +17,7 @@ import type { MediaCache } from '../runtime/media-cache.js';
 import type { PlaybackCoordinator } from '../runtime/playback.js';
 import type { Presence } from '../runtime/presence.js';
 import type { Repeats } from '../runtime/repeats.js';
+import type { LiveSessions } from '../runtime/live-session.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import type { Updater } from '../runtime/updater.js';
 import type { VolumeControl } from '../runtime/volume.js';
@@ -42,6 +43,7 @@ export interface CommandWiring {
     updater: Updater;
     volume: VolumeControl;
     repeats: Repeats;
+    live: LiveSessions;
   };
   docRefs: () => DocRef[];
   onLifecycle: ((action: 'restart' | 'reboot') => void) | undefined;
@@ -90,6 +92,11 @@ export function createCommandService(w: CommandWiring): CommandService {
     update: (doc) => s.updater.accept(doc),
     repeats: s.repeats,
     resetClockBound: w.resetClockBound,
+    live: {
+      sessions: s.live,
+      keyRoles: (kid) => w.signed.keys.roles(kid),
+      synced: () => w.signed.clockSynced() === undefined,
+    },
     underSystemd: w.underSystemd,
   });
   return new CommandService({

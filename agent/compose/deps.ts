@@ -10,6 +10,7 @@ import type { ClockSources } from '../adapters/clock-sources.js';
 import type { Link } from '../adapters/mqtt-link.js';
 import type { Board } from '../adapters/board.js';
 import type { Player } from '../adapters/player.js';
+import type { PcmOutput } from '../adapters/pcm-output.js';
 import type { TopicMap } from '../../contract/topics.js';
 
 export interface AgentDeps {
@@ -25,6 +26,7 @@ export interface AgentDeps {
   /** Hardware for tests; default from config (hardware.board, audio.player). */
   board?: Board;
   player?: Player;
+  pcmOutput?: PcmOutput;
   /**
    * A `restart` or `reboot` command was answered: the caller stops the agent and does
    * it (main.ts). Without this, both commands are refused as unsupported.

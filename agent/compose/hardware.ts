@@ -3,7 +3,9 @@
 //   serialport, the firmware bridge) are imported only for the board configured, so a box
 //   never holds the code of the boards it does not have;
 // - the player: mpg123, or the silent stand-in only where asked for (or with "auto" where
-//   mpg123 is missing, said plainly).
+//   mpg123 is missing, said plainly);
+// - the PCM output live sessions pull from (adapters/pcm-output.ts): aplay on the card,
+//   or the paced stand-in where the output is "paced" or the player is the stand-in.
 import { spawnSync } from 'node:child_process';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -14,6 +16,18 @@ import type { Player } from '../adapters/player.js';
 import { SimBoard } from '../adapters/sim-board.js';
 import { createMpg123Player } from '../adapters/mpg123-player.js';
 import { createStandInPlayer } from '../adapters/standin-player.js';
+import { createAlsaPcmOutput, createPacedPcmOutput, type PcmOutput } from '../adapters/pcm-output.js';
+
+export function createPcmOutput(c: Config, clock: Clock, log: Logger): PcmOutput {
+  const a = c.audio;
+  if (a.output === 'alsa' && a.player !== 'stand-in') return createAlsaPcmOutput({ clock, device: a.device, log });
+  return createPacedPcmOutput({
+    clock,
+    ppm: a.pacedPpm,
+    ...(a.recordDir !== undefined ? { recordDir: a.recordDir } : {}),
+    log,
+  });
+}
 
 export async function createBoard(c: Config, log: Logger, clock: Clock): Promise<Board> {
   if (c.hardware.board === 'gpio' && c.hardware.gpio) {

@@ -21,7 +21,8 @@ import { buildWill } from '../../contract/telemetry.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { AgentDeps, Identity } from './deps.js';
-import { createBoard, createPlayer } from './hardware.js';
+import { createBoard, createPcmOutput, createPlayer } from './hardware.js';
+import type { PcmOutput } from '../adapters/pcm-output.js';
 import { openStores, restoreStores, type Stores } from './stores.js';
 
 export interface Ports {
@@ -33,6 +34,8 @@ export interface Ports {
   keys: KeyRing;
   link: Link;
   player: Player;
+  /** What live sessions play on (contract v1.2 §8). */
+  pcmOutput: PcmOutput;
   fetcher: MediaFetcher;
   clockSources: ClockSources;
   stats: SystemStats;
@@ -63,6 +66,7 @@ export async function buildPorts(d: AgentDeps, id: Identity): Promise<Ports> {
       keys,
       link: d.makeLink?.(will) ?? createLink(c, log, clock, will),
       player: d.player ?? createPlayer(c, log.child({ mod: 'player' }), standInDurations(stores)),
+      pcmOutput: d.pcmOutput ?? createPcmOutput(c, clock, log.child({ mod: 'player' })),
       fetcher: createHttpFetcher({ minRateBps: c.cache.minRateBps }),
       clockSources,
       stats: d.stats ?? createSystemStats({ diskPath: c.stateDir, clock: clockSources }),

@@ -88,7 +88,14 @@ export function buildServices(p: Ports, d: AgentDeps, id: Identity): Graph {
   const rejections = new Rejections({ clock, events: stores.outbox, log: log.child({ mod: 'intake' }) });
   const signed = sharedSigned(p, c, clockWatch, rejections);
   const cache = buildCache(c, log, p, kick);
-  const audio = buildAudio({ config: c, log, ports: p, cache, kick });
+  const audio = buildAudio({
+    config: c,
+    log,
+    ports: p,
+    cache,
+    kick,
+    synced: () => clockWatch.syncedForIntake() === undefined,
+  });
   const { volume, faults, coordinator } = audio;
   const { scheduler, repeats, intake } = buildScheduling({
     config: c,
@@ -140,7 +147,7 @@ export function buildServices(p: Ports, d: AgentDeps, id: Identity): Graph {
     signed,
     presence,
     heartbeat: hb,
-    services: { coordinator, faults, cache, scheduler, updater, volume, repeats },
+    services: { coordinator, faults, cache, scheduler, updater, volume, repeats, live: audio.live },
     docRefs,
     onLifecycle,
     underSystemd: onLifecycle !== undefined && (d.underSystemd ?? process.env.INVOCATION_ID !== undefined),

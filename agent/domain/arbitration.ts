@@ -34,7 +34,7 @@ export function arbitrate(current: Contender | null, incoming: Contender): Decis
 }
 
 export interface Resumable {
-  kind: 'file' | 'stream' | 'fm' | 'line';
+  kind: 'file' | 'stream' | 'fm' | 'line' | 'live';
   priority: number;
   /** When its slot ends (ms); null when unknown. */
   slotEnd: number | null;

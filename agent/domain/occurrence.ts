@@ -3,6 +3,20 @@
 // the planner and the series can share it without importing each other.
 import type { MediaRef, Source } from '../../contract/schedule-doc.js';
 
+/** A live session (contract v1.2 §8): what its `live` command opened; played by runtime/live-session.ts. */
+export interface LiveSource {
+  kind: 'live';
+  sessionId: string;
+  /** The key that signs its chunks (role `live`). */
+  kid: string;
+  latencyMs: number;
+  cmdId: string;
+  /** Epoch ms after which the session is over whatever happened (its maxDurationS). */
+  until: number;
+}
+
+export type PlaySource = Source | LiveSource;
+
 export interface Occurrence {
   /** `${docId}/${itemId}/${startIso}`: the same play keeps its key across versions of a document. */
   key: string;
@@ -19,7 +33,7 @@ export interface Occurrence {
   durationMs: number | null;
   priority: number;
   volume: number | undefined;
-  source: Source;
+  source: PlaySource;
   /** What a `file` source or a file fallback plays, in order; [] otherwise. */
   media: MediaRef[];
   /** Set for an ad-hoc `play` command: its id (then `itemId` is the command id too). */

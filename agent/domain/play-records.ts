@@ -30,7 +30,7 @@ export interface PlayRecord<K extends PlayEventType = PlayEventType> {
 }
 
 /** How a play segment ended. */
-export type End = 'finished' | 'preempted' | 'stopped' | 'agent-restart' | 'hardware' | 'cancelled';
+export type End = 'finished' | 'preempted' | 'stopped' | 'agent-restart' | 'hardware' | 'cancelled' | 'timeout';
 export type SkipReason = EventFields['play.skipped']['reason'];
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -47,6 +47,7 @@ export function playFields(occ: Occurrence, lateMs: number, source: SourceKind):
     priority: occ.priority,
   };
   if (occ.cmdId) f.cmdId = occ.cmdId;
+  if (occ.source.kind === 'live') f.sessionId = occ.source.sessionId;
   return { ...f, ...seriesFields(occ) };
 }
 

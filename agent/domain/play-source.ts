@@ -9,20 +9,23 @@
 //   amplifier the board refused (HW_FAULT) sounds nowhere either; a board that merely
 //   does not answer may well have it on, and the player's audio plays on.
 import type { Source } from '../../contract/schedule-doc.js';
+import type { PlaySource } from './occurrence.js';
 
 /** A switch worth making is this far from the slot's end at least. */
 export const MIN_FAILOVER_MS = 1000;
 
-export function streamUrls(source: Source): string[] {
+export function streamUrls(source: PlaySource): string[] {
   return source.kind === 'stream' ? (source.urls ?? (source.url ? [source.url] : [])) : [];
 }
 
 export type FailoverPlan =
   | { kind: 'failover'; source: Source; urlIndex: number; from: string; to: string }
-  | { kind: 'fail'; reason: 'stream' | 'fm' | 'player' };
+  | { kind: 'fail'; reason: 'stream' | 'fm' | 'player' | 'live' };
 
 /** `source` (at `urlIndex` for a stream) failed with `remainingMs` of its slot left: what now. */
-export function planFailover(source: Source, urlIndex: number, remainingMs: number): FailoverPlan {
+export function planFailover(source: PlaySource, urlIndex: number, remainingMs: number): FailoverPlan {
+  // A live session has nowhere else to go: the voice is in its chunks only.
+  if (source.kind === 'live') return { kind: 'fail', reason: 'live' };
   const urls = streamUrls(source);
   const from = source.kind === 'stream' ? (urls[urlIndex] ?? 'stream') : source.kind;
   let next: { source: Source; urlIndex: number } | null = null;

@@ -8,7 +8,7 @@
 // this file turns its decisions into the sequence of state changes and records that go
 // with them. A step that closes a segment (`end` with `thenNext`) makes the executor ask
 // `planNext` again once it is closed: what plays next depends on what that left.
-import type { Source } from '../../contract/schedule-doc.js';
+import type { PlaySource } from './occurrence.js';
 import { arbitrate, canResume, pickNext } from './arbitration.js';
 import type { Occurrence } from './occurrences.js';
 import type { End } from './play-records.js';
@@ -17,7 +17,7 @@ import type { End } from './play-records.js';
 export interface Staged {
   occ: Occurrence;
   /** What plays now: the item's source or its fallback. */
-  source: Source;
+  source: PlaySource;
   /** When audio came out; null during the warm-up or the player's start. */
   startedAt: number | null;
   done: boolean;

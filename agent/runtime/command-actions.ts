@@ -16,6 +16,8 @@ import type { Board } from '../adapters/board.js';
 import type { SystemStats } from '../adapters/system-stats.js';
 import type { CommandDoc } from '../../contract/command-doc.js';
 import type { Occurrence } from '../domain/occurrences.js';
+import type { LiveSource } from '../domain/occurrence.js';
+import type { LiveSessions } from './live-session.js';
 import type { MediaRef } from '../../contract/schedule-doc.js';
 import type { FaultTracker } from '../domain/fault-tracker.js';
 import type { VolumeProfile } from '../domain/volume-policy.js';
@@ -63,6 +65,8 @@ export interface ActionDeps {
   repeats?: Repeats;
   /** The `clock` command (contract v1.2 §2.2): forget the bound no time source vouched for. */
   resetClockBound?: () => { before: string | null; after: string | null };
+  /** The `live` command (contract v1.2 §8): the sessions, and the roles a key holds on this box. */
+  live?: { sessions: LiveSessions; keyRoles: (kid: string) => readonly string[]; synced: () => boolean };
 }
 
 /** How long a `play` result waits for audio before answering "accepted, not started yet". */
@@ -117,6 +121,8 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
       case 'clock':
         if (!d.resetClockBound) return { ok: false, code: 'unsupported', message: 'this agent keeps no clock bound' };
         return { ok: true, result: { lowerBound: d.resetClockBound() } };
+      case 'live':
+        return live(d, doc);
     }
   };
 }
@@ -179,6 +185,63 @@ async function play(d: ActionDeps, doc: Extract<CommandDoc, { action: 'play' }>)
       ...r.result,
       repeat: { everyS: a.repeat.everyS, next: next.done ? null : new Date(next.value[1]).toISOString() },
     },
+  };
+}
+
+/**
+ * `live` (contract v1.2 §8): the session is registered and fired at once as an ad-hoc
+ * occurrence of its priority, so it warms the amplifier now and arbitration is §3's; the
+ * result says `listening` without waiting for audio (the chunks start after it).
+ */
+async function live(d: ActionDeps, doc: Extract<CommandDoc, { action: 'live' }>): Promise<CommandOutcome> {
+  const a = doc.args;
+  if (!d.live) return { ok: false, code: 'unsupported', message: 'this agent plays no live sessions' };
+  const roles = d.live.keyRoles(a.kid);
+  if (!roles.includes('live'))
+    return {
+      ok: false,
+      code: 'unknown-key',
+      message: `key ${a.kid} ${roles.length === 0 ? 'is not a trusted key' : `is not trusted for live chunks (its roles: ${roles.join(', ')})`}`,
+    };
+  if (d.live.sessions.has(a.sessionId))
+    return { ok: false, code: 'duplicate', message: `live session ${a.sessionId} is already open on this box` };
+  const start = d.clock.now();
+  const until = Math.min(start + a.maxDurationS * 1000, Date.parse(doc.expiresAt) + a.maxDurationS * 1000);
+  const source: LiveSource = {
+    kind: 'live',
+    sessionId: a.sessionId,
+    kid: a.kid,
+    latencyMs: a.latencyMs,
+    cmdId: doc.id,
+    until,
+  };
+  d.live.sessions.register(source);
+  const occ: Occurrence = {
+    key: `cmd/${doc.id}`,
+    docId: null,
+    docVersion: null,
+    topic: 'cmd',
+    itemId: doc.id,
+    start,
+    end: until,
+    durationMs: until - start,
+    priority: a.priority,
+    volume: a.volume,
+    source,
+    media: [],
+    cmdId: doc.id,
+  };
+  const outcome = d.coordinator.outcome(occ.key);
+  d.coordinator.fire(occ, 0);
+  // Busy is decided inside fire(); anything else (audio, a failure) comes after this answer.
+  const now = await Promise.race([outcome, new Promise<null>((r) => setImmediate(() => r(null)))]);
+  if (now?.state === 'skipped' || now?.state === 'failed') d.live.sessions.close(a.sessionId);
+  if (now?.state === 'skipped')
+    return { ok: false, code: 'busy', message: 'something of equal or higher priority is playing' };
+  if (now?.state === 'failed') return { ok: false, code: 'failed', message: `${now.reason}: ${now.message}` };
+  return {
+    ok: true,
+    result: { state: 'listening', sessionId: a.sessionId, latencyMs: a.latencyMs, synced: d.live.synced() },
   };
 }
 

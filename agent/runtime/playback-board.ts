@@ -5,7 +5,7 @@
 import type { Clock, TimerHandle } from '../adapters/clock.js';
 import type { Board, AudioInput, HwCondition } from '../adapters/board.js';
 import type { EventSink, SourceKind } from '../../contract/events.js';
-import type { Source } from '../../contract/schedule-doc.js';
+import type { PlaySource } from '../domain/occurrence.js';
 import type { Logger } from '../log.js';
 
 export function inputFor(kind: SourceKind): AudioInput {
@@ -49,7 +49,7 @@ export class PlaybackBoard {
   }
 
   /** Input (FM tuned first) and amplifier on for `source`; off again if its item then does not play. */
-  warmUp(src: Source): void {
+  warmUp(src: PlaySource): void {
     this.keepOn();
     void this.step(async () => {
       // Tune during the warm-up so the receiver has settled at the instant; a failure is

@@ -10,6 +10,8 @@ import type { EventSink } from '../../contract/events.js';
 import type { Source } from '../../contract/schedule-doc.js';
 import { EMERGENCY } from '../domain/arbitration.js';
 import type { Occurrence } from '../domain/occurrences.js';
+import type { LiveSource, PlaySource } from '../domain/occurrence.js';
+import type { LiveSessions } from './live-session.js';
 import { playFields, type SegmentFacts } from '../domain/play-records.js';
 import type { Staged } from '../domain/playback-plan.js';
 import { audioRefusal, planFailover, relayRefusal, streamUrls } from '../domain/play-source.js';
@@ -50,8 +52,8 @@ export interface SegmentHost {
   live(seg: Segment): boolean;
   /** Audio came out at `at` (or the relay is on air). */
   started(seg: Segment, at: number): void;
-  /** The file played to its end. */
-  end(seg: Segment, how: 'finished'): void;
+  /** The file played to its end (or a live session ended, or its source went quiet). */
+  end(seg: Segment, how: 'finished' | 'timeout'): void;
   fail(seg: Segment, reason: string, message: string): void;
 }
 
@@ -66,6 +68,8 @@ export interface SegmentDeps {
   volumeFor: (occ: Occurrence) => number;
   /** Verified cache file for a media, or null. */
   mediaPath: (sha256: string) => string | null;
+  /** Live sessions (contract v1.2 §8); without, a live occurrence fails. */
+  live?: LiveSessions;
 }
 
 export class SegmentDriver {
@@ -107,7 +111,8 @@ export class SegmentDriver {
   }
 
   /** Play `source` for `seg`; for a stream, try its URLs from `urlIndex`, then the fallback. */
-  private async playSource(seg: Segment, source: Source, urlIndex: number, tuned = false): Promise<void> {
+  private async playSource(seg: Segment, source: PlaySource, urlIndex: number, tuned = false): Promise<void> {
+    if (source.kind === 'live') return this.playLive(seg, source);
     if (source.kind === 'fm' || source.kind === 'line') {
       const tuner = this.d.board.tuner;
       if (source.kind === 'fm' && tuner && !tuned) {
@@ -179,6 +184,43 @@ export class SegmentDriver {
     );
   }
 
+  /**
+   * A live session's segment: the amplifier is on since the warm-up (the `live` command
+   * fires at once); `play.started` when its first packet leaves the card. Its end: the
+   * `end` chunk (finished), the source gone (interrupted, `timeout`), the card failed.
+   */
+  private async playLive(seg: Segment, source: LiveSource): Promise<void> {
+    const live = this.d.live;
+    if (!live) return this.host.fail(seg, 'live', 'this agent plays no live sessions');
+    if (this.d.board.state().input !== 'ip' || !this.d.board.state().amp) {
+      await this.hw.step(async () => {
+        if (!this.host.live(seg)) return;
+        if (this.d.board.state().input !== 'ip') await this.d.board.selectInput('ip');
+        if (!this.d.board.state().amp) await this.d.board.setAmp(true);
+      });
+      if (!this.host.live(seg)) return;
+    }
+    const refused = audioRefusal(this.d.board.state());
+    if (refused) return this.host.fail(seg, refused.reason, refused.message);
+    const stream = live.play(source, this.d.volumeFor(seg.occ));
+    seg.session = stream;
+    let startedAt: number;
+    try {
+      startedAt = await stream.started;
+    } catch (err) {
+      await stream.ended;
+      if (!this.host.live(seg)) return;
+      return this.host.fail(seg, stream.endReason === 'timeout' ? 'timeout' : 'live', (err as Error).message);
+    }
+    if (!this.host.live(seg)) return void (await stream.stop());
+    if (seg.startedAt === null) this.host.started(seg, startedAt);
+    const end = await stream.ended;
+    if (!this.host.live(seg) || end.reason === 'stopped') return;
+    if (stream.endReason === 'end') return this.host.end(seg, 'finished');
+    if (stream.endReason === 'timeout') return this.host.end(seg, 'timeout');
+    return this.host.fail(seg, 'live', end.message);
+  }
+
   private request(
     seg: Segment,
     source: Source,
@@ -196,7 +238,7 @@ export class SegmentDriver {
     return { source: { kind: 'file', paths: paths as string[] }, volume };
   }
 
-  async failover(seg: Segment, source: Source, urlIndex: number, why: string): Promise<void> {
+  async failover(seg: Segment, source: PlaySource, urlIndex: number, why: string): Promise<void> {
     if (!this.host.live(seg)) return;
     const remaining = seg.occ.end === null ? Infinity : seg.occ.end - this.d.clock.now();
     const plan = planFailover(source, urlIndex, remaining);

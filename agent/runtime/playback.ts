@@ -43,6 +43,7 @@ import { PlaybackBoard } from './playback-board.js';
 import { facts, segment, SegmentDriver, type Segment } from './playback-segment.js';
 import { record } from './record.js';
 import type { Playback } from './scheduler.js';
+import type { LiveSessions } from './live-session.js';
 
 export { inputFor } from './playback-board.js';
 
@@ -62,6 +63,8 @@ export interface PlaybackDeps {
   onChange?: () => void;
   /** A board operation failed (active) or worked again (inactive); the fault tracker debounces. */
   reportHw?: (c: HwCondition) => void;
+  /** Live sessions (contract v1.2 §8). */
+  live?: LiveSessions;
 }
 
 /** How an occurrence fared, first thing that happened to it (the `play` command's result). */
@@ -150,6 +153,7 @@ export class PlaybackCoordinator implements Playback {
       source: c.source.kind,
       startedAt: iso(c.startedAt),
       priority: c.occ.priority,
+      ...(c.source.kind === 'live' ? { sessionId: c.source.sessionId } : {}),
     };
   }
 

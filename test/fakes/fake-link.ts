@@ -98,6 +98,15 @@ export class FakeLink extends EventEmitter<LinkEvents> implements Link {
     }
   }
 
+  listen(topic: string, handler: MessageHandler): () => void {
+    const sub = { topics: [topic], handler };
+    this.subs.push(sub);
+    return () => {
+      const i = this.subs.indexOf(sub);
+      if (i >= 0) this.subs.splice(i, 1);
+    };
+  }
+
   // --- the test's side: the centre, the broker, the network ---
 
   /** The centre publishes: delivered to the box's matching subscriptions (queued in its session while offline). */

@@ -1,0 +1,242 @@
+// The sound card as a live session sees it (contract v1.2 §8): a pull port. The card's
+// adapter asks for frames when it needs them and says when (by the system clock) the
+// first of them will leave the output; the playout (domain/live-timeline.ts) answers with
+// the samples of that instant. Two adapters:
+//
+// - `paced`: the stand-in card of machines without one (the demo, CI). Its clock is the
+//   monotonic clock, optionally `ppm` off (a knob to measure drift correction), and it
+//   keeps `bufferMs` of audio queued as a card's ring buffer does. A tick that comes too
+//   late for the card is an underrun: the card played silence there, and the recording
+//   says so. With `recordDir`, each stream is recorded as `<name>.wav` (s16 mono 48 kHz,
+//   exactly the frames the card played, silence of underruns included) and `<name>.json`
+//   (`firstSampleMs`: the wall-clock instant of the first frame; `cardRateHz`: frames per
+//   second of the system clock), so a tool outside the agent measures latency and skew.
+// - `alsa`: `aplay` (alsa-utils) writing to the configured device. aplay does not report
+//   the card's delay, so the instant of a frame is estimated as when it was written plus
+//   the ring buffer it asks for (ALSA_BUFFER_MS), at the nominal rate: the card's own
+//   drift is not measured on this path (the issue's note says what remains).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock, TimerHandle } from './clock.js';
+import type { Logger } from '../log.js';
+
+export const PCM_RATE = 48_000;
+
+/** `frames` frames, the first of which leaves the output at `atMs` (system clock, epoch ms). */
+export type Pull = (frames: number, atMs: number) => Int16Array;
+
+export interface PcmStream {
+  /** Resolves when the output failed (the device could not be opened, aplay died); never rejects. */
+  readonly failed: Promise<string>;
+  readonly underruns: number;
+  stop(): Promise<void>;
+}
+
+export interface PcmOutput {
+  readonly kind: 'paced' | 'alsa';
+  open(pull: Pull, name: string): PcmStream;
+}
+
+const TICK_MS = 10;
+
+export interface PacedOutputOptions {
+  clock: Clock;
+  /** Audio the card keeps queued (default 60 ms). */
+  bufferMs?: number;
+  /** The card's crystal, parts per million fast (+) or slow (−) against the system clock. */
+  ppm?: number;
+  recordDir?: string;
+  log?: Logger;
+}
+
+export function createPacedPcmOutput(o: PacedOutputOptions): PcmOutput {
+  return { kind: 'paced', open: (pull, name) => new PacedStream(o, pull, name) };
+}
+
+class PacedStream implements PcmStream {
+  readonly failed = new Promise<string>(() => {});
+  underruns = 0;
+  private readonly timer: TimerHandle;
+  private pulled = 0;
+  private readonly monoBase: number;
+  private readonly wallBase: number;
+  private readonly perMs: number;
+  private readonly bufferMs: number;
+  private readonly wav: WavFile | null;
+  private firstSampleMs: number | null = null;
+
+  constructor(
+    private readonly o: PacedOutputOptions,
+    private readonly pull: Pull,
+    private readonly name: string,
+  ) {
+    this.bufferMs = o.bufferMs ?? 60;
+    this.perMs = (PCM_RATE * (1 + (o.ppm ?? 0) * 1e-6)) / 1000;
+    this.monoBase = o.clock.monoMs();
+    this.wallBase = o.clock.now();
+    this.wav = o.recordDir ? new WavFile(o.recordDir, name) : null;
+    this.timer = o.clock.setInterval(() => this.tick(), TICK_MS);
+    this.tick();
+  }
+
+  /** The wall-clock instant frame `i` leaves the card: it starts once its buffer is full. */
+  private wallAt(i: number): number {
+    return this.wallBase + this.bufferMs + i / this.perMs;
+  }
+
+  private tick(): void {
+    const elapsed = this.o.clock.monoMs() - this.monoBase;
+    const played = Math.floor((elapsed - this.bufferMs) * this.perMs);
+    if (played > this.pulled) {
+      // The card wanted these frames before we came: it played silence (an underrun).
+      this.underruns++;
+      this.wav?.write(new Int16Array(played - this.pulled));
+      this.pulled = played;
+    }
+    const target = Math.floor(elapsed * this.perMs);
+    const n = target - this.pulled;
+    if (n <= 0) return;
+    const at = this.wallAt(this.pulled);
+    this.firstSampleMs ??= at;
+    const pcm = this.pull(n, at);
+    this.wav?.write(pcm);
+    this.pulled += n;
+  }
+
+  stop(): Promise<void> {
+    this.o.clock.clearInterval(this.timer);
+    if (this.wav) {
+      this.wav.close();
+      writeFileSync(
+        join(this.o.recordDir!, `${this.name}.json`),
+        JSON.stringify({
+          firstSampleMs: this.firstSampleMs,
+          firstSampleAt: this.firstSampleMs === null ? null : new Date(this.firstSampleMs).toISOString(),
+          rate: PCM_RATE,
+          cardRateHz: this.perMs * 1000,
+          frames: this.pulled,
+          underruns: this.underruns,
+        }) + '\n',
+      );
+    }
+    return Promise.resolve();
+  }
+}
+
+/** A mono s16 WAV written as it plays; the sizes in its header are set at close. */
+class WavFile {
+  private readonly fd: number;
+  private bytes = 0;
+  constructor(dir: string, name: string) {
+    mkdirSync(dir, { recursive: true });
+    this.fd = openSync(join(dir, `${name}.wav`), 'w');
+    writeSync(this.fd, wavHeader(0));
+  }
+  write(pcm: Int16Array): void {
+    if (pcm.length === 0) return;
+    writeSync(this.fd, new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+    this.bytes += pcm.byteLength;
+  }
+  close(): void {
+    writeSync(this.fd, wavHeader(this.bytes), 0, 44, 0);
+    closeSync(this.fd);
+  }
+}
+
+export function wavHeader(dataBytes: number, rate = PCM_RATE): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'latin1');
+  h.writeUInt32LE(36 + dataBytes, 4);
+  h.write('WAVEfmt ', 8, 'latin1');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20); // PCM
+  h.writeUInt16LE(1, 22); // mono
+  h.writeUInt32LE(rate, 24);
+  h.writeUInt32LE(rate * 2, 28);
+  h.writeUInt16LE(2, 32);
+  h.writeUInt16LE(16, 34);
+  h.write('data', 36, 'latin1');
+  h.writeUInt32LE(dataBytes, 40);
+  return h;
+}
+
+/** The ring buffer aplay is asked for, and so the delay from a write to the speaker. */
+export const ALSA_BUFFER_MS = 80;
+
+export function createAlsaPcmOutput(o: { clock: Clock; device: string; aplay?: string; log?: Logger }): PcmOutput {
+  return { kind: 'alsa', open: (pull) => new AlsaStream(o, pull) };
+}
+
+class AlsaStream implements PcmStream {
+  readonly failed: Promise<string>;
+  readonly underruns = 0;
+  private readonly proc: ChildProcess;
+  private readonly timer: TimerHandle;
+  private written = 0;
+  private readonly monoBase: number;
+  private readonly wallBase: number;
+  private tail = '';
+
+  constructor(
+    private readonly o: { clock: Clock; device: string; aplay?: string; log?: Logger },
+    private readonly pull: Pull,
+  ) {
+    this.monoBase = o.clock.monoMs();
+    this.wallBase = o.clock.now();
+    this.proc = spawn(
+      o.aplay ?? 'aplay',
+      [
+        '-q',
+        '-D',
+        o.device,
+        '-t',
+        'raw',
+        '-f',
+        'S16_LE',
+        '-r',
+        String(PCM_RATE),
+        '-c',
+        '1',
+        `--buffer-time=${ALSA_BUFFER_MS * 1000}`,
+      ],
+      { stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    this.proc.stdin!.on('error', () => {});
+    this.proc.stderr!.setEncoding('utf8');
+    this.proc.stderr!.on('data', (s: string) => (this.tail = (this.tail + s).slice(-500)));
+    this.failed = new Promise((resolve) => {
+      this.proc.on('error', (err) => resolve(`aplay: ${err.message} (install alsa-utils)`));
+      this.proc.on('exit', (code, signal) => {
+        if (!this.stopped) resolve(`aplay exited (code ${code}, signal ${signal}): ${this.tail.trim()}`);
+      });
+    });
+    this.timer = o.clock.setInterval(() => this.tick(), TICK_MS);
+    this.tick();
+  }
+
+  private stopped = false;
+
+  private tick(): void {
+    // Keep one buffer's worth ahead of what the card has played at the nominal rate.
+    const elapsed = this.o.clock.monoMs() - this.monoBase;
+    const target = Math.floor((elapsed + ALSA_BUFFER_MS) * (PCM_RATE / 1000));
+    const n = target - this.written;
+    if (n <= 0) return;
+    const at = this.wallBase + ALSA_BUFFER_MS + (this.written / PCM_RATE) * 1000;
+    const pcm = this.pull(n, at);
+    this.proc.stdin!.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+    this.written += n;
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.o.clock.clearInterval(this.timer);
+    this.proc.stdin!.end();
+    return new Promise((resolve) => {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) return resolve();
+      const kill = setTimeout(() => this.proc.kill('SIGKILL'), 300);
+      this.proc.once('exit', () => (clearTimeout(kill), resolve()));
+    });
+  }
+}

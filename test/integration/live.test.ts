@@ -1,0 +1,222 @@
+// Live broadcast end to end (contract v1.2 §8, issue [5/8]): a real Mosquitto, two box
+// processes with the paced stand-in card recording what each plays (audio.recordDir:
+// a WAV and the wall-clock instant of its first frame), and the real `noc live` playing
+// a WAV of marker clicks. Each click must leave both cards at its capture instant +
+// latency (±5 ms), the two boxes in step; forged, foreign, misaddressed and replayed
+// chunks are dropped and counted and nothing of them is heard; a source killed
+// mid-sentence ends the session on every box within 10 s, amplifier off.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { makeKey, forge, type TestKey } from '../helpers/signer.js';
+import { spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
+import { boxConfig } from '../helpers/box.js';
+import { tempDir } from '../helpers/tmp.js';
+import { Watcher } from '../helpers/watcher.js';
+import { spawnNoc } from './noc-cli.js';
+import { wavHeader } from '../../agent/adapters/pcm-output.js';
+import { signDoc } from '../../contract/index.js';
+import { LIVE_TYP } from '../../contract/verify.js';
+
+const RATE = 48_000;
+const LATENCY_MS = 1500;
+/** Click k at 0.5 s + k × 0.7 s of the source. */
+const CLICKS = [0, 1, 2, 3, 4].map((k) => Math.round((0.5 + 0.7 * k) * RATE));
+
+function clicksWav(path: string, seconds: number): void {
+  const pcm = new Int16Array(seconds * RATE);
+  for (const at of CLICKS)
+    for (let i = 0; i < 96; i++) pcm[at + i] = Math.round(24000 * Math.sin((2 * Math.PI * 3000 * i) / RATE));
+  writeFileSync(path, Buffer.concat([wavHeader(pcm.byteLength), Buffer.from(pcm.buffer)]));
+}
+
+/** Onsets (sample index) of bursts above `thr`, at least 0.3 s apart. */
+function onsets(pcm: Int16Array, thr = 6000): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < pcm.length; i++)
+    if (Math.abs(pcm[i]!) >= thr && (out.length === 0 || i - out[out.length - 1]! > 0.3 * RATE)) out.push(i);
+  return out;
+}
+
+function readRecording(dir: string): { pcm: Int16Array; meta: { firstSampleMs: number; cardRateHz: number } } {
+  const wav = readdirSync(dir).find((f) => f.endsWith('.wav'));
+  assert.ok(wav, `a recording in ${dir}`);
+  const b = readFileSync(join(dir, wav));
+  const pcm = new Int16Array(b.buffer.slice(b.byteOffset + 44, b.byteOffset + b.length));
+  const meta = JSON.parse(readFileSync(join(dir, wav.replace(/\.wav$/, '.json')), 'utf8')) as {
+    firstSampleMs: number;
+    cardRateHz: number;
+  };
+  return { pcm, meta };
+}
+
+interface Rig {
+  broker: TestBroker;
+  dir: string;
+  cmdKey: TestKey;
+  liveKey: TestKey;
+  boxes: { id: string; proc: AgentProcess; rec: string }[];
+  watcher: Watcher;
+  keyFiles: { cmd: string; live: string };
+  close(): Promise<void>;
+}
+
+async function rig(ids: string[]): Promise<Rig> {
+  const broker = await startBroker();
+  const dir = tempDir('live');
+  const cmdKey = makeKey('centre-cmd');
+  const liveKey = makeKey('studio-live');
+  const keyFiles = { cmd: join(dir, 'centre-cmd.key.pem'), live: join(dir, 'studio-live.key.pem') };
+  writeFileSync(keyFiles.cmd, cmdKey.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+  writeFileSync(keyFiles.live, liveKey.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+  const watcher = await Watcher.connect(broker.url, ['loa/v1/#']);
+  const boxes = ids.map((id) => {
+    const bdir = join(dir, id);
+    const runRoot = join(bdir, 'run');
+    mkdirSync(join(runRoot, 'systemd/timesync'), { recursive: true });
+    writeFileSync(join(runRoot, 'systemd/timesync/synchronized'), '');
+    const rec = join(bdir, 'rec');
+    const cfg = boxConfig(broker, cmdKey, id, bdir, {
+      groups: ['c26734'],
+      trustedKeys: [
+        { kid: cmdKey.kid, publicKey: cmdKey.publicKey, roles: ['command'] },
+        { kid: liveKey.kid, publicKey: liveKey.publicKey, roles: ['live'] },
+      ],
+      audio: { player: 'stand-in', recordDir: rec },
+      clock: { sources: ['timesyncd'], runRoot },
+      log: { level: 'info' },
+    });
+    return { id, proc: spawnAgent(['--config', writeConfig(bdir, cfg)]), rec };
+  });
+  for (const b of boxes)
+    await watcher.waitFor(
+      (m) => m.topic === `loa/v1/d/${b.id}/status` && m.json().online === true,
+      30_000,
+      `${b.id} birth`,
+    );
+  return {
+    broker,
+    dir,
+    cmdKey,
+    liveKey,
+    boxes,
+    watcher,
+    keyFiles,
+    async close() {
+      await Promise.all(boxes.map((b) => b.proc.term()));
+      await watcher.close();
+      await broker.stop();
+    },
+  };
+}
+
+const events = (w: Watcher, id: string, type: string) =>
+  w.messages.filter((m) => m.topic === `loa/v1/d/${id}/events` && m.json().type === type).map((m) => m.json());
+
+test(
+  'a live session from noc live: every click leaves both boxes at capture + latency (±5 ms), in step; forged, foreign, misaddressed and replayed chunks are dropped, counted and never heard',
+  { timeout: 120_000 },
+  async () => {
+    const r = await rig(['live-a', 'live-b']);
+    try {
+      const wav = join(r.dir, 'clicks.wav');
+      clicksWav(wav, 4);
+      const archive = join(r.dir, 'archive');
+      const noc = spawnNoc([
+        'live',
+        '--broker',
+        r.broker.url,
+        '--group',
+        'c26734',
+        '--key',
+        r.keyFiles.cmd,
+        '--live-key',
+        r.keyFiles.live,
+        '--file',
+        wav,
+        '--latency',
+        String(LATENCY_MS),
+        '--record',
+        archive,
+        '--operator',
+        'test',
+      ]);
+      // The first genuine chunk names the session; replay it and send forgeries while it runs.
+      const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
+      const topic = first.topic;
+      const sessionId = topic.split('/').pop()!;
+      const now = Date.now();
+      const genuine = JSON.parse(Buffer.from(first.payload.toString().split('.')[1]!, 'base64url').toString()) as {
+        f: string[];
+      };
+      const chunk = (over: Record<string, unknown>) => ({ s: sessionId, n: 100_000, t: now, f: genuine.f, ...over });
+      const bad = [
+        first.payload, // replayed: n goes backwards
+        forge(chunk({}), { alg: 'EdDSA', kid: r.liveKey.kid, typ: LIVE_TYP }), // bad signature
+        signDoc(chunk({}), { key: r.cmdKey.privateKey, kid: r.cmdKey.kid }, LIVE_TYP), // a key without the live role
+        signDoc(chunk({ s: 'another-session' }), { key: r.liveKey.privateKey, kid: r.liveKey.kid }, LIVE_TYP),
+        'not a jws at all',
+      ];
+      const { mqtt } = await import('../../cli-kit/mqtt-lib.js');
+      const c = await mqtt.connectAsync(r.broker.url, { protocolVersion: 4 });
+      for (const p of bad) await c.publishAsync(topic, p, { qos: 0 });
+      await c.endAsync();
+      assert.equal(await noc.exited, 0, noc.stderr());
+      assert.match(noc.stdout(), /2 listening, 0 refused/);
+      const rec = JSON.parse(readFileSync(join(archive, `${sessionId}.json`), 'utf8')) as {
+        captureStartMs: number;
+        bytesPublished: number;
+        seconds: number;
+      };
+      assert.ok(
+        readFileSync(join(archive, `${sessionId}.opus`))
+          .subarray(0, 4)
+          .toString('latin1') === 'OggS',
+      );
+      for (const b of r.boxes)
+        await r.watcher
+          .waitFor(
+            (m) => m.topic === `loa/v1/d/${b.id}/events` && m.json().type === 'live.stats' && m.json().reason === 'end',
+            20_000,
+            `${b.id}: the session's end`,
+          )
+          .catch((err: Error) => {
+            throw new Error(`${err.message}\n${b.proc.output().slice(-3000)}`);
+          });
+      const heard: number[][] = [];
+      for (const b of r.boxes) {
+        const stats = events(r.watcher, b.id, 'live.stats').find((e) => e.reason === 'end')!;
+        assert.equal(stats.invalid, 5, `${b.id} dropped the five bad chunks: ${JSON.stringify(stats)}`);
+        assert.equal(stats.late, 0, JSON.stringify(stats));
+        assert.equal(stats.synced, true);
+        const fin = events(r.watcher, b.id, 'play.finished').find((e) => e.sessionId === sessionId);
+        assert.ok(fin, `${b.id}: play.finished for the session`);
+        assert.equal(fin.source, 'live');
+        const { pcm, meta } = readRecording(b.rec);
+        const at = onsets(pcm).map((i) => meta.firstSampleMs + (i * 1000) / meta.cardRateHz);
+        assert.equal(
+          at.length,
+          CLICKS.length,
+          `${b.id}: ${at.length} clicks heard, ${CLICKS.length} sent (nothing of the bad chunks)`,
+        );
+        at.forEach((ms, k) => {
+          const want = rec.captureStartMs + (CLICKS[k]! * 1000) / RATE + LATENCY_MS;
+          assert.ok(
+            Math.abs(ms - want) <= 5,
+            `${b.id} click ${k}: ${(ms - want).toFixed(2)} ms from capture + latency`,
+          );
+        });
+        heard.push(at);
+      }
+      const skew = heard[0]!.map((ms, k) => Math.abs(ms - heard[1]![k]!));
+      assert.ok(Math.max(...skew) <= 5, `skew between the boxes ${skew.map((s) => s.toFixed(2)).join(', ')} ms`);
+      process.stdout.write(
+        `# live: offsets ${heard.map((h) => h.map((ms, k) => (ms - rec.captureStartMs - (CLICKS[k]! * 1000) / RATE - LATENCY_MS).toFixed(2)).join(' ')).join(' | ')} ms; skew max ${Math.max(...skew).toFixed(3)} ms; ${Math.round((rec.bytesPublished * 8) / rec.seconds / 1000)} kbit/s on the wire\n`,
+      );
+    } finally {
+      await r.close();
+    }
+  },
+);
