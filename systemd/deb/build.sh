@@ -112,7 +112,7 @@ Architecture: $ARCH
 Maintainer: loa maintainers <loa@localhost>
 Installed-Size: $SIZE
 Depends: nodejs (>= 20), adduser, systemd, tzdata
-Recommends: mpg123, mosquitto-clients, zstd
+Recommends: mpg123, alsa-utils, mosquitto-clients, zstd
 Section: sound
 Priority: optional
 Homepage: file:/opt/loa/current/systemd/README.md

@@ -220,3 +220,69 @@ test(
     }
   },
 );
+
+test(
+  'a source killed mid-sentence ends the session on the box within 10 s, amplifier off; a live command naming a key without the live role is refused',
+  { timeout: 120_000 },
+  async () => {
+    const r = await rig(['live-c']);
+    try {
+      const wav = join(r.dir, 'long.wav');
+      clicksWav(wav, 30);
+      const args = (key: string) => [
+        'live',
+        '--broker',
+        r.broker.url,
+        '--device',
+        'live-c',
+        '--key',
+        r.keyFiles.cmd,
+        '--live-key',
+        key,
+        '--file',
+        wav,
+        '--latency',
+        String(LATENCY_MS),
+        '--record',
+        join(r.dir, 'archive'),
+      ];
+      // The command key names itself as the session's key: the box refuses to open the session.
+      const wrong = spawnNoc(args(r.keyFiles.cmd));
+      await wrong.waitFor(/refused unknown-key: key centre-cmd is not trusted for live chunks/, 20_000, 'stderr');
+      await wrong.stop();
+      const noc = spawnNoc(args(r.keyFiles.live));
+      await noc.waitFor(/live-c: listening/, 20_000, 'stderr');
+      const started = await r.watcher.waitFor(
+        (m) => m.topic === 'loa/v1/d/live-c/events' && m.json().type === 'play.started' && m.json().source === 'live',
+        20_000,
+        'play.started',
+      );
+      noc.proc.kill('SIGKILL');
+      const killedAt = Date.now();
+      const end = await r.watcher.waitFor(
+        (m) =>
+          m.topic === 'loa/v1/d/live-c/events' &&
+          m.json().type === 'play.interrupted' &&
+          m.json().sessionId === started.json().sessionId,
+        20_000,
+        'the session ends',
+      );
+      assert.equal(end.json().reason, 'timeout');
+      // 10 s after the last chunk, which the box had before the kill.
+      assert.ok(end.at - killedAt <= 10_000 + 1000, `ended ${end.at - killedAt} ms after the source died`);
+      await r.watcher.waitFor(
+        (m) =>
+          m.topic === 'loa/v1/d/live-c/heartbeat' &&
+          m.at > end.at &&
+          (m.json().amp as { on: boolean }).on === false &&
+          m.json().playing === null,
+        10_000,
+        'a heartbeat: idle, amplifier off',
+      );
+      const stats = events(r.watcher, 'live-c', 'live.stats').find((e) => e.reason === 'timeout');
+      assert.ok(stats && (stats.received as number) > 0, JSON.stringify(stats));
+    } finally {
+      await r.close();
+    }
+  },
+);
