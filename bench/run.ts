@@ -19,6 +19,7 @@ import { benchMemory, benchWear } from './lean.js';
 import { benchOta } from './ota.js';
 import { benchCapFeed, benchCapReader } from './cap-reader.js';
 import { requireDist } from './agent-proc.js';
+import { benchLive } from './live.js';
 import { SMOKE } from './smoke.js';
 
 interface Row {
@@ -57,6 +58,7 @@ const SECTIONS = [
   'ota',
   'cap-reader',
   'cap-feed',
+  'live',
 ];
 const only = process.argv.slice(2);
 const want = (section: string) => only.length === 0 || only.includes(section);
@@ -129,6 +131,8 @@ async function main(): Promise<void> {
   await section('ota', () => benchOta(add));
   await section('cap-reader', () => benchCapReader(add));
   await section('cap-feed', () => benchCapFeed(add));
+  // Issue [5/8] (the live round): a live session to three boxes, the codec and the wire.
+  await section('live', () => benchLive(add), 'dist');
   printTable();
   if (failed.length > 0)
     throw new Error(

@@ -7,122 +7,25 @@
 // mid-sentence ends the session on every box within 10 s, amplifier off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { makeKey, forge, type TestKey } from '../helpers/signer.js';
-import { spawnAgent, writeConfig, type AgentProcess } from '../helpers/agent-process.js';
-import { boxConfig } from '../helpers/box.js';
-import { tempDir } from '../helpers/tmp.js';
-import { Watcher } from '../helpers/watcher.js';
+import { forge } from '../helpers/signer.js';
+import { clickTimes, clicksWav, events, liveRig, onsets, RATE, readRecording } from '../helpers/live-rig.js';
 import { spawnNoc } from './noc-cli.js';
-import { wavHeader } from '../../agent/adapters/pcm-output.js';
 import { signDoc } from '../../contract/index.js';
 import { LIVE_TYP } from '../../contract/verify.js';
 
-const RATE = 48_000;
 const LATENCY_MS = 1500;
-/** Click k at 0.5 s + k × 0.7 s of the source. */
-const CLICKS = [0, 1, 2, 3, 4].map((k) => Math.round((0.5 + 0.7 * k) * RATE));
-
-function clicksWav(path: string, seconds: number): void {
-  const pcm = new Int16Array(seconds * RATE);
-  for (const at of CLICKS)
-    for (let i = 0; i < 96; i++) pcm[at + i] = Math.round(24000 * Math.sin((2 * Math.PI * 3000 * i) / RATE));
-  writeFileSync(path, Buffer.concat([wavHeader(pcm.byteLength), Buffer.from(pcm.buffer)]));
-}
-
-/** Onsets (sample index) of bursts above `thr`, at least 0.3 s apart. */
-function onsets(pcm: Int16Array, thr = 6000): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < pcm.length; i++)
-    if (Math.abs(pcm[i]!) >= thr && (out.length === 0 || i - out[out.length - 1]! > 0.3 * RATE)) out.push(i);
-  return out;
-}
-
-function readRecording(dir: string): { pcm: Int16Array; meta: { firstSampleMs: number; cardRateHz: number } } {
-  const wav = readdirSync(dir).find((f) => f.endsWith('.wav'));
-  assert.ok(wav, `a recording in ${dir}`);
-  const b = readFileSync(join(dir, wav));
-  const pcm = new Int16Array(b.buffer.slice(b.byteOffset + 44, b.byteOffset + b.length));
-  const meta = JSON.parse(readFileSync(join(dir, wav.replace(/\.wav$/, '.json')), 'utf8')) as {
-    firstSampleMs: number;
-    cardRateHz: number;
-  };
-  return { pcm, meta };
-}
-
-interface Rig {
-  broker: TestBroker;
-  dir: string;
-  cmdKey: TestKey;
-  liveKey: TestKey;
-  boxes: { id: string; proc: AgentProcess; rec: string }[];
-  watcher: Watcher;
-  keyFiles: { cmd: string; live: string };
-  close(): Promise<void>;
-}
-
-async function rig(ids: string[]): Promise<Rig> {
-  const broker = await startBroker();
-  const dir = tempDir('live');
-  const cmdKey = makeKey('centre-cmd');
-  const liveKey = makeKey('studio-live');
-  const keyFiles = { cmd: join(dir, 'centre-cmd.key.pem'), live: join(dir, 'studio-live.key.pem') };
-  writeFileSync(keyFiles.cmd, cmdKey.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
-  writeFileSync(keyFiles.live, liveKey.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
-  const watcher = await Watcher.connect(broker.url, ['loa/v1/#']);
-  const boxes = ids.map((id) => {
-    const bdir = join(dir, id);
-    const runRoot = join(bdir, 'run');
-    mkdirSync(join(runRoot, 'systemd/timesync'), { recursive: true });
-    writeFileSync(join(runRoot, 'systemd/timesync/synchronized'), '');
-    const rec = join(bdir, 'rec');
-    const cfg = boxConfig(broker, cmdKey, id, bdir, {
-      groups: ['c26734'],
-      trustedKeys: [
-        { kid: cmdKey.kid, publicKey: cmdKey.publicKey, roles: ['command'] },
-        { kid: liveKey.kid, publicKey: liveKey.publicKey, roles: ['live'] },
-      ],
-      audio: { player: 'stand-in', recordDir: rec },
-      clock: { sources: ['timesyncd'], runRoot },
-      log: { level: 'info' },
-    });
-    return { id, proc: spawnAgent(['--config', writeConfig(bdir, cfg)]), rec };
-  });
-  for (const b of boxes)
-    await watcher.waitFor(
-      (m) => m.topic === `loa/v1/d/${b.id}/status` && m.json().online === true,
-      30_000,
-      `${b.id} birth`,
-    );
-  return {
-    broker,
-    dir,
-    cmdKey,
-    liveKey,
-    boxes,
-    watcher,
-    keyFiles,
-    async close() {
-      await Promise.all(boxes.map((b) => b.proc.term()));
-      await watcher.close();
-      await broker.stop();
-    },
-  };
-}
-
-const events = (w: Watcher, id: string, type: string) =>
-  w.messages.filter((m) => m.topic === `loa/v1/d/${id}/events` && m.json().type === type).map((m) => m.json());
+const CLICKS = clickTimes(5, 0.7);
 
 test(
   'a live session from noc live: every click leaves both boxes at capture + latency (±5 ms), in step; forged, foreign, misaddressed and replayed chunks are dropped, counted and never heard',
   { timeout: 120_000 },
   async () => {
-    const r = await rig(['live-a', 'live-b']);
+    const r = await liveRig(['live-a', 'live-b']);
     try {
       const wav = join(r.dir, 'clicks.wav');
-      clicksWav(wav, 4);
+      clicksWav(wav, 4, CLICKS);
       const archive = join(r.dir, 'archive');
       const noc = spawnNoc([
         'live',
@@ -225,10 +128,10 @@ test(
   'a source killed mid-sentence ends the session on the box within 10 s, amplifier off; a live command naming a key without the live role is refused',
   { timeout: 120_000 },
   async () => {
-    const r = await rig(['live-c']);
+    const r = await liveRig(['live-c']);
     try {
       const wav = join(r.dir, 'long.wav');
-      clicksWav(wav, 30);
+      clicksWav(wav, 30, CLICKS);
       const args = (key: string) => [
         'live',
         '--broker',
@@ -281,6 +184,60 @@ test(
       );
       const stats = events(r.watcher, 'live-c', 'live.stats').find((e) => e.reason === 'timeout');
       assert.ok(stats && (stats.received as number) > 0, JSON.stringify(stats));
+    } finally {
+      await r.close();
+    }
+  },
+);
+
+test(
+  "one box's link stalls longer than the latency: its late audio is concealed and counted, the other box is untouched",
+  { timeout: 120_000 },
+  async () => {
+    const r = await liveRig(['live-s', 'live-t'], {}, ['live-s']);
+    try {
+      const wav = join(r.dir, 'clicks.wav');
+      const clicks = clickTimes(8, 0.7);
+      clicksWav(wav, 6, clicks);
+      const noc = spawnNoc([
+        'live',
+        '--broker',
+        r.broker.url,
+        '--group',
+        'c26734',
+        '--key',
+        r.keyFiles.cmd,
+        '--live-key',
+        r.keyFiles.live,
+        '--file',
+        wav,
+        '--latency',
+        String(LATENCY_MS),
+        '--record',
+        join(r.dir, 'archive'),
+      ]);
+      // 1 s into the audio (chunk 5 published), live-s hears nothing for 2.5 s: 1 s more than the latency covers.
+      const chunkN = (m: { payload: Buffer }) =>
+        (JSON.parse(Buffer.from(m.payload.toString().split('.')[1] ?? '', 'base64url').toString()) as { n: number }).n;
+      await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/') && chunkN(m) >= 5, 20_000, 'chunk 5');
+      r.proxies.get('live-s')!.stall(2500);
+      assert.equal(await noc.exited, 0, noc.stderr());
+      const stats: Record<string, Record<string, unknown>> = {};
+      for (const id of ['live-s', 'live-t']) {
+        const m = await r.watcher.waitFor(
+          (x) => x.topic === `loa/v1/d/${id}/events` && x.json().type === 'live.stats' && x.json().reason === 'end',
+          20_000,
+          `${id}: the end`,
+        );
+        stats[id] = m.json();
+      }
+      const s = stats['live-s']!;
+      const t = stats['live-t']!;
+      assert.ok((s.late as number) > 0 && (s.concealedMs as number) >= 500, `live-s: ${JSON.stringify(s)}`);
+      assert.equal(t.late, 0, JSON.stringify(t));
+      assert.equal(t.concealedMs, 0, JSON.stringify(t));
+      assert.equal(onsets(readRecording(r.boxes[1]!.rec).pcm).length, clicks.length, 'live-t heard every click');
+      process.stdout.write(`# live stall: live-s ${JSON.stringify(s)}\n`);
     } finally {
       await r.close();
     }
