@@ -50,7 +50,10 @@ export async function startStallProxy(brokerPort: number): Promise<StallProxy> {
       heldUntil = Math.max(heldUntil, Date.now() + ms);
     },
     async close() {
-      for (const p of pipes) (p.down.destroy(), p.up.destroy());
+      for (const p of pipes) {
+        p.down.destroy();
+        p.up.destroy();
+      }
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
