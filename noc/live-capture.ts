@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Failure, UsageError, errorMessage } from '../cli-kit/index.js';
 
-export const PACKET_MS = 20;
+import { PACKET_MS } from './broadcast.js';
 
 /** s16 mono PCM of a WAV file (stereo is mixed down), and its rate. */
 export function readWav(path: string): { pcm: Int16Array; rate: number } {
@@ -122,13 +122,6 @@ export function alsaCapture(device: string, rate: 48_000 | 16_000): Capture {
     },
     stop: () => proc?.kill('SIGTERM'),
   };
-}
-
-export function dbfs(pcm: Int16Array): number {
-  let s = 0;
-  for (const x of pcm) s += x * x;
-  const rms = Math.sqrt(s / Math.max(1, pcm.length)) / 32768;
-  return rms > 0 ? 20 * Math.log10(rms) : -120;
 }
 
 export function meter(db: number): string {

@@ -9,23 +9,17 @@
 // answered `listening`) in --record DIR: the station's archive and proof of what was said.
 // Ctrl-C (or the end of the file) sends the last chunk with `end: true`.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { EXIT, UsageError, parseArgs, required } from '../cli-kit/index.js';
-import { PACKET_MS, alsaCapture, dbfs, fileCapture, meter, readWav, type Capture } from './live-capture.js';
-import { OpusEncoder } from '../cli-kit/opus.js';
 import { LIVE_LATENCY_MS, MAX_LIVE_S } from '../contract/command-doc.js';
-import { signDoc, type SigningKey } from '../contract/index.js';
-import { LIVE_TYP } from '../contract/verify.js';
-import { fleetFilter, parseDeviceTopic } from '../contract/topics.js';
-import { DEFAULT_COMMAND_TTL_S, loadSigningKey } from './docs.js';
+import { Broadcast, PACKET_MS } from './broadcast.js';
+import { loadSigningKey } from './docs.js';
 import type { Io } from './io.js';
+import { alsaCapture, fileCapture, meter, readWav, type Capture } from './live-capture.js';
 import { BROKER_HELP, BROKER_SPEC, brokerConfig, closeClient, connect } from './mqtt.js';
-import { OggOpusWriter } from './ogg-opus.js';
-import { bindingOf, topicFor, type Target } from './publish.js';
+import type { Target } from './publish.js';
 import { checkId } from './topics.js';
-import { prepareDoc, signPrepared } from './sign.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -105,205 +99,67 @@ export async function liveCommand(argv: string[], io: Io): Promise<number> {
   const sessionId = opts.session !== undefined ? checkId(opts.session, '--session') : newSessionId();
   const recordDir = opts.record ?? '.';
   mkdirSync(recordDir, { recursive: true });
-  const operator = opts.operator ?? process.env.USER ?? 'unknown';
-  const args = {
-    sessionId,
-    kid: liveKey.kid,
-    priority: opts.priority ?? 75,
-    latencyMs: opts.latency ?? LIVE_LATENCY_MS.default,
-    codec: 'opus',
-    sampleRate: capture.rate,
-    channels: 1,
-    maxDurationS: opts['max-duration'] ?? 3600,
-    ...(opts.volume !== undefined ? { volume: opts.volume } : {}),
-  };
-  const commands = await Promise.all(
-    targets.map(async (to) => {
-      const raw = {
-        type: 'command',
-        target: to.device !== undefined ? { devices: [to.device] } : { groups: [to.group] },
-        action: 'live',
-        args,
-      };
-      const prepared = prepareDoc(raw, 'live command', io, {
-        now: Date.now(),
-        ttlS: DEFAULT_COMMAND_TTL_S,
-        binding: bindingOf(to),
-      });
-      return { to, cmdId: String(prepared.doc.id), jws: await signPrepared(prepared, cmdKey) };
-    }),
-  );
   const client = await connect(cfg);
   try {
-    return await runSession(client, {
+    const b = new Broadcast(client, {
       root: cfg.root,
-      commands,
+      targets,
       sessionId,
+      commandKey: cmdKey,
       liveKey,
-      capture,
+      rate: capture.rate,
       bitrate,
       chunkPackets,
       recordDir,
-      operator,
-      args,
-      io,
+      operator: opts.operator ?? process.env.USER ?? 'unknown',
+      args: {
+        priority: opts.priority ?? 75,
+        latencyMs: opts.latency ?? LIVE_LATENCY_MS.default,
+        maxDurationS: opts['max-duration'] ?? 3600,
+        ...(opts.volume !== undefined ? { volume: opts.volume } : {}),
+      },
+      say: io.err,
     });
+    await b.open(io);
+    io.err(
+      `session ${sessionId}: opened on ${targets.map((t) => t.device ?? `group ${t.group}`).join(', ')}; speak (Ctrl-C ends)`,
+    );
+    await speak(b, capture, io);
+    const rec = b.end();
+    io.out(
+      `session ${sessionId} ended: ${b.seconds.toFixed(1)} s in ${String(rec.chunks)} chunks, ${Math.round((b.bytesPublished * 8) / Math.max(b.seconds, 0.02) / 1000)} kbit/s on the wire; ${b.listening.size} listening, ${b.refused.size} refused; recorded ${join(recordDir, `${sessionId}.opus`)}`,
+    );
+    return b.refused.size > 0 && b.listening.size === 0 ? EXIT.FAIL : EXIT.OK;
   } finally {
     await closeClient(client);
   }
 }
 
-interface Session {
-  root: string;
-  commands: { to: Target; cmdId: string; jws: string }[];
-  sessionId: string;
-  liveKey: SigningKey;
-  capture: Capture;
-  bitrate: number;
-  chunkPackets: number;
-  recordDir: string;
-  operator: string;
-  args: Record<string, unknown>;
-  io: Io;
-}
-
-async function runSession(client: MqttClient, s: Session): Promise<number> {
-  const { io } = s;
-  const ids = new Set(s.commands.map((c) => c.cmdId));
-  const listening = new Map<string, { state: string; synced?: boolean }>();
-  const refused = new Map<string, string>();
-  client.on('message', (topic, payload) => {
-    const where = parseDeviceTopic(s.root, topic);
-    if (where?.leaf !== 'cmd/result') return;
-    try {
-      const r = JSON.parse(payload.toString('utf8')) as {
-        cmdId?: string;
-        ok?: boolean;
-        result?: { state?: string; synced?: boolean };
-        error?: { code?: string; message?: string };
-      };
-      if (!r.cmdId || !ids.has(r.cmdId)) return;
-      if (r.ok) {
-        listening.set(where.deviceId, { state: r.result?.state ?? '?', synced: r.result?.synced });
-        io.err(
-          `${where.deviceId}: ${r.result?.state ?? 'ok'}${r.result?.synced === false ? ' (clock NOT synchronised: plays at arrival + latency)' : ''}`,
-        );
-      } else {
-        refused.set(where.deviceId, `${r.error?.code}: ${r.error?.message}`);
-        io.err(`${where.deviceId}: refused ${r.error?.code}: ${r.error?.message}`);
-      }
-    } catch {
-      /* not a result */
-    }
-  });
-  await client.subscribeAsync([fleetFilter(s.root, 'cmd/result')], { qos: 1 });
-  for (const c of s.commands) await client.publishAsync(topicFor(s.root, c.to, 'cmd'), c.jws, { qos: 1 });
-  io.err(
-    `session ${s.sessionId}: opened on ${s.commands.map((c) => c.to.device ?? `group ${c.to.group}`).join(', ')}; speak (Ctrl-C ends)`,
-  );
-
-  const startedAt = new Date();
-  const opusPath = join(s.recordDir, `${s.sessionId}.opus`);
-  const ogg = new OggOpusWriter(opusPath, s.capture.rate, {
-    title: `loa live ${s.sessionId}`,
-    artist: s.operator,
-    date: startedAt.toISOString(),
-    loa_session: s.sessionId,
-    loa_targets: s.commands.map((c) => c.to.device ?? `g:${c.to.group}`).join(' '),
-  });
-  const enc = new OpusEncoder(s.capture.rate, s.bitrate);
-  const topic = `${s.root}/live/${s.sessionId}`;
-  let n = 0;
-  let packets: Buffer[] = [];
-  let chunkT = 0;
-  let firstT: number | null = null;
-  let nextT = 0;
-  let sentBytes = 0;
-  let frames = 0;
-  let level: Int16Array[] = [];
+/** The capture into the broadcast, with a level meter, until the source ends or Ctrl-C. */
+async function speak(b: Broadcast, capture: Capture, io: Io): Promise<void> {
   let lastMeter = 0;
-  const publish = (end: boolean) => {
-    if (packets.length === 0 && !end) return;
-    if (packets.length === 0) {
-      // An end needs a packet: 20 ms of silence, right after the audio before it.
-      packets = [enc.encode(new Int16Array(enc.frame))];
-      chunkT = nextT;
-    }
-    nextT = chunkT + PACKET_MS * packets.length;
-    const jws = signDoc(
-      {
-        s: s.sessionId,
-        n: n++,
-        t: chunkT,
-        f: packets.map((p) => p.toString('base64url')),
-        ...(end ? { end: true } : {}),
-      },
-      s.liveKey,
-      LIVE_TYP,
-    );
-    sentBytes += jws.length;
-    client.publish(topic, jws, { qos: 0 });
-    ogg.write(packets);
-    packets = [];
-  };
   await new Promise<void>((resolve) => {
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
-      s.capture.stop();
-      publish(true);
+      capture.stop();
       process.off('SIGINT', finish);
       process.off('SIGTERM', finish);
       resolve();
     };
     process.on('SIGINT', finish);
     process.on('SIGTERM', finish);
-    s.capture.start((pcm, t) => {
+    capture.start((pcm, t) => {
       if (done) return;
-      if (packets.length === 0) chunkT = t;
-      firstT ??= t;
-      packets.push(enc.encode(pcm));
-      frames++;
-      level.push(pcm);
-      if (packets.length >= s.chunkPackets) publish(false);
+      b.frame(pcm, t);
       const now = performance.now();
-      if (now - lastMeter >= (io.isTTY ? 100 : 1000)) {
-        lastMeter = now;
-        const all = new Int16Array(level.reduce((a, x) => a + x.length, 0));
-        let o = 0;
-        for (const x of level) all.set(x, (o += x.length) - x.length);
-        level = [];
-        const line = `${meter(dbfs(all))}  ${listening.size} listening`;
-        if (io.isTTY) io.write(`\r${line}`);
-        else io.err(line);
-      }
+      if (now - lastMeter < (io.isTTY ? 100 : 1000)) return;
+      lastMeter = now;
+      const line = `${meter(b.levelDb())}  ${b.listening.size} listening`;
+      if (io.isTTY) io.write(`\r${line}`);
+      else io.err(line);
     }, finish);
   });
   if (io.isTTY) io.write('\n');
-  enc.close();
-  ogg.close();
-  const seconds = (frames * PACKET_MS) / 1000;
-  const record = {
-    sessionId: s.sessionId,
-    commands: s.commands.map((c) => ({ cmdId: c.cmdId, target: c.to })),
-    operator: s.operator,
-    kid: s.liveKey.kid,
-    args: s.args,
-    startedAt: startedAt.toISOString(),
-    /** The capture instant of the first sample (chunk 0's t), ms since the epoch. */
-    captureStartMs: firstT,
-    endedAt: new Date().toISOString(),
-    seconds,
-    chunks: n,
-    bytesPublished: sentBytes,
-    listening: Object.fromEntries(listening),
-    refused: Object.fromEntries(refused),
-    audio: `${s.sessionId}.opus`,
-  };
-  writeFileSync(join(s.recordDir, `${s.sessionId}.json`), JSON.stringify(record, null, 2) + '\n');
-  io.out(
-    `session ${s.sessionId} ended: ${seconds.toFixed(1)} s in ${n} chunks, ${Math.round((sentBytes * 8) / Math.max(seconds, 0.02) / 1000)} kbit/s on the wire; ${listening.size} listening, ${refused.size} refused; recorded ${opusPath}`,
-  );
-  return refused.size > 0 && listening.size === 0 ? EXIT.FAIL : EXIT.OK;
 }
