@@ -59,6 +59,10 @@ const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
     run: async (a, io) => (await import('./live.js')).liveCommand(a, io),
     summary: 'speak to a device or groups now: signed Opus chunks, recorded',
   },
+  studio: {
+    run: async (a, io) => (await import('./studio.js')).studioCommand(a, io),
+    summary: 'the live-broadcast page for phones (HTTPS, operators with passwords)',
+  },
   tts: {
     run: async (a, io) => (await import('./cap/tts-command.js')).ttsCommand(a, io),
     summary: 'text -> MP3 with the configured engine, issue time first',

@@ -69,6 +69,7 @@ const MEASURED: Record<string, [wallS: number, load: number]> = {
   'integration/noc-exporter-limits.test.ts': [22, 0.6],
   'integration/schedules-play.test.ts': [20, 0.25],
   'integration/noc-cap-fetch.test.ts': [18, 0.2],
+  'integration/studio.test.ts': [15, 0.95],
   'integration/ota-delta.test.ts': [18, 0.65],
   'integration/noc-exporter-prometheus.test.ts': [18, 0.25],
   'integration/media-limits.test.ts': [17, 0.1],

@@ -35,15 +35,16 @@ const shellQuote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 export function spawnNoc(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  o: { tty?: boolean; wrap?: string[] } = {},
+  o: { tty?: boolean; wrap?: string[]; input?: string } = {},
 ): NocProcess {
   const argv = [...(o.wrap ?? []), process.execPath, NOC_CLI, ...args];
   const [cmd, ...cmdArgs] = o.tty ? ['script', '-qfec', argv.map(shellQuote).join(' '), '/dev/null'] : argv;
   const proc = spawn(cmd!, cmdArgs, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (o.input !== undefined) proc.stdin!.end(o.input);
   const out = { stdout: '', stderr: '' };
   const listeners = new Set<() => void>();
   proc.stdout!.setEncoding('utf8');

@@ -1,0 +1,122 @@
+// Who may speak through `noc studio` (issue [5/8]): operators in a JSON file, each with a
+// password stored as an scrypt hash (N=2^15, r=8, p=1, 16-byte salt) and the groups they
+// may speak to; sessions after a login (random 32-byte tokens, in an HttpOnly, Secure,
+// SameSite=Strict cookie, 8 h), a CSRF token per session for every state-changing request,
+// and failed logins limited per client address (5 in 5 min, then 429 until the window
+// passes). Nothing here keeps a password or a token on disk.
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Failure, errorMessage } from '../cli-kit/index.js';
+import { ID_RE } from '../contract/schedule-doc.js';
+
+export interface Operator {
+  name: string;
+  groups: string[];
+  /** `scrypt$N$r$p$salt$hash` (salt and hash base64url). */
+  hash: string;
+}
+
+const N = 1 << 15;
+const R = 8;
+const P = 1;
+const KEYLEN = 32;
+const MAXMEM = 64 * 1024 * 1024;
+
+export function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  const h = scryptSync(password, salt, KEYLEN, { N, r: R, p: P, maxmem: MAXMEM });
+  return `scrypt$${N}$${R}$${P}$${salt.toString('base64url')}$${h.toString('base64url')}`;
+}
+
+/** A dummy hash, so an unknown name costs the same scrypt as a known one. */
+const DUMMY = hashPassword('not a password of anyone');
+
+export function verifyPassword(password: string, stored: string): boolean {
+  const [kind, n, r, p, salt, hash] = stored.split('$');
+  if (kind !== 'scrypt' || !salt || !hash) return false;
+  const want = Buffer.from(hash, 'base64url');
+  const got = scryptSync(password, Buffer.from(salt, 'base64url'), want.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: MAXMEM,
+  });
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+export function readOperators(path: string): Operator[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Failure(`--operators ${path}: ${errorMessage(err)}`);
+  }
+  if (!Array.isArray(raw)) throw new Failure(`--operators ${path}: not a list of operators`);
+  return raw.map((o: Partial<Operator>, i) => {
+    if (typeof o?.name !== 'string' || !o.name || typeof o.hash !== 'string' || !o.hash.startsWith('scrypt$'))
+      throw new Failure(`--operators ${path}: entry ${i} needs a name and an scrypt hash (noc studio operator)`);
+    if (!Array.isArray(o.groups) || o.groups.some((g) => typeof g !== 'string' || !ID_RE.test(g)))
+      throw new Failure(`--operators ${path}: ${o.name}: groups must be a list of group names`);
+    return { name: o.name, groups: o.groups, hash: o.hash };
+  });
+}
+
+export interface Login {
+  name: string;
+  groups: string[];
+  csrf: string;
+  expires: number;
+}
+
+const SESSION_MS = 8 * 3_600_000;
+const FAIL_WINDOW_MS = 5 * 60_000;
+const MAX_FAILS = 5;
+
+export class Logins {
+  private readonly sessions = new Map<string, Login>();
+  private readonly fails = new Map<string, number[]>();
+
+  constructor(private readonly operators: () => Operator[]) {}
+
+  /** Seconds to wait when `addr` failed too often; 0 when it may try. */
+  retryAfterS(addr: string, now = Date.now()): number {
+    const f = (this.fails.get(addr) ?? []).filter((t) => now - t < FAIL_WINDOW_MS);
+    this.fails.set(addr, f);
+    return f.length >= MAX_FAILS ? Math.ceil((f[0]! + FAIL_WINDOW_MS - now) / 1000) : 0;
+  }
+
+  /** A session token for a right name and password; null (and a failure counted) otherwise. */
+  login(addr: string, name: string, password: string, now = Date.now()): { token: string; login: Login } | null {
+    const op = this.operators().find((o) => o.name === name);
+    const ok = verifyPassword(password, op?.hash ?? DUMMY) && op !== undefined;
+    if (!ok || !op) {
+      this.fails.set(addr, [...(this.fails.get(addr) ?? []), now]);
+      return null;
+    }
+    this.fails.delete(addr);
+    const token = randomBytes(32).toString('base64url');
+    const login = {
+      name: op.name,
+      groups: op.groups,
+      csrf: randomBytes(24).toString('base64url'),
+      expires: now + SESSION_MS,
+    };
+    this.sessions.set(token, login);
+    return { token, login };
+  }
+
+  get(token: string | undefined, now = Date.now()): Login | null {
+    if (!token) return null;
+    const l = this.sessions.get(token);
+    if (!l) return null;
+    if (l.expires <= now) {
+      this.sessions.delete(token);
+      return null;
+    }
+    return l;
+  }
+
+  logout(token: string | undefined): void {
+    if (token) this.sessions.delete(token);
+  }
+}
