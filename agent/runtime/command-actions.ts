@@ -81,6 +81,8 @@ export function createExecutor(d: ActionDeps): (doc: CommandDoc) => Promise<Comm
         return play(d, doc);
       case 'stop': {
         const playing = d.coordinator.playing();
+        // A stopped live session is over (contract §8), not suspended: its chunks are no longer heard.
+        d.live?.sessions.closeFor(doc.args.itemId);
         if (doc.args.itemId !== undefined)
           return { ok: true, result: { stopped: await d.coordinator.stopItem(doc.args.itemId) } };
         await d.coordinator.stopAll('stopped');

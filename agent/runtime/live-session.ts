@@ -104,6 +104,11 @@ export class LiveSessions {
     return this.sessions.has(sessionId);
   }
 
+  /** A `stop` command: the session its command id names, or every session (none named). */
+  closeFor(cmdId: string | undefined): void {
+    for (const [id, st] of this.sessions) if (cmdId === undefined || st.source.cmdId === cmdId) this.close(id);
+  }
+
   /** Forget a session: unsubscribed, nothing more of it plays. */
   close(sessionId: string): void {
     const st = this.sessions.get(sessionId);

@@ -7,6 +7,7 @@
 // mid-sentence ends the session on every box within 10 s, amplifier off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { forge } from '../helpers/signer.js';
@@ -73,11 +74,11 @@ test(
         bytesPublished: number;
         seconds: number;
       };
-      assert.ok(
-        readFileSync(join(archive, `${sessionId}.opus`))
-          .subarray(0, 4)
-          .toString('latin1') === 'OggS',
-      );
+      // The archive is Ogg Opus any player reads: opus-tools decodes all of it.
+      const decoded = spawnSync('opusdec', ['--quiet', join(archive, `${sessionId}.opus`), join(r.dir, 'archive.wav')]);
+      assert.equal(decoded.status, 0, String(decoded.stderr));
+      const seconds = (readFileSync(join(r.dir, 'archive.wav')).length - 44) / 2 / RATE;
+      assert.ok(Math.abs(seconds - rec.seconds) < 0.05, `the archive holds ${seconds} s of ${rec.seconds} s`);
       for (const b of r.boxes)
         await r.watcher
           .waitFor(
@@ -238,6 +239,88 @@ test(
       assert.equal(t.concealedMs, 0, JSON.stringify(t));
       assert.equal(onsets(readRecording(r.boxes[1]!.rec).pcm).length, clicks.length, 'live-t heard every click');
       process.stdout.write(`# live stall: live-s ${JSON.stringify(s)}\n`);
+    } finally {
+      await r.close();
+    }
+  },
+);
+
+test(
+  'priorities (contract §3): an emergency live session preempts a normal one, which resumes after it; a stop command ends a session for good',
+  { timeout: 120_000 },
+  async () => {
+    const r = await liveRig(['live-p']);
+    try {
+      const speak = (file: string, priority: number) =>
+        spawnNoc([
+          'live',
+          '--broker',
+          r.broker.url,
+          '--device',
+          'live-p',
+          '--key',
+          r.keyFiles.cmd,
+          '--live-key',
+          r.keyFiles.live,
+          '--file',
+          file,
+          '--latency',
+          String(LATENCY_MS),
+          '--priority',
+          String(priority),
+          '--record',
+          join(r.dir, 'archive'),
+        ]);
+      const long = join(r.dir, 'long.wav');
+      const short = join(r.dir, 'short.wav');
+      clicksWav(long, 20, clickTimes(10, 1.5));
+      clicksWav(short, 2, clickTimes(2, 0.6));
+      const ev = (type: string, pred: (e: Record<string, unknown>) => boolean, what: string) =>
+        r.watcher.waitFor(
+          (m) => m.topic === 'loa/v1/d/live-p/events' && m.json().type === type && pred(m.json()),
+          30_000,
+          what,
+        );
+      const normal = speak(long, 75);
+      const first = (await ev('play.started', (e) => e.source === 'live', 'the normal session plays')).json();
+      const emergency = speak(short, 100);
+      const pre = await ev('play.interrupted', (e) => e.sessionId === first.sessionId, 'the normal session preempted');
+      assert.equal(pre.json().reason, 'preempted');
+      const alarm = (await ev('play.started', (e) => e.priority === 100, 'the emergency plays')).json();
+      assert.notEqual(alarm.sessionId, first.sessionId);
+      assert.equal(await emergency.exited, 0, emergency.stderr());
+      await ev('play.finished', (e) => e.sessionId === alarm.sessionId, 'the emergency ends');
+      await ev(
+        'play.started',
+        (e) => e.sessionId === first.sessionId && e.resumed === true,
+        'the normal session resumes',
+      );
+      const stop = spawnNoc([
+        'send',
+        '--broker',
+        r.broker.url,
+        '--device',
+        'live-p',
+        '--action',
+        'stop',
+        '--key',
+        r.keyFiles.cmd,
+      ]);
+      assert.equal(await stop.exited, 0, stop.stderr());
+      const stopped = await ev(
+        'play.interrupted',
+        (e) => e.sessionId === first.sessionId && e.reason === 'stopped',
+        'the normal session stopped',
+      );
+      // Its source, ended now, sends its end chunk; nothing of the session plays again.
+      await normal.stop();
+      await r.watcher.sync();
+      assert.ok(
+        !r.watcher.messages.some(
+          (m) => m.topic === 'loa/v1/d/live-p/events' && m.at > stopped.at && m.json().type === 'play.started',
+        ),
+        'no play after the stop',
+      );
     } finally {
       await r.close();
     }
