@@ -168,9 +168,9 @@ const audioSchema = z
     /** A stream whose playback does not advance for this long has gone silent: fail over. */
     stallTimeoutS: seconds(1, 120).default(10),
     /**
-     * "paced" output only: record what the stand-in card plays (each live session) as
-     * `<name>.wav` + `<name>.json` (the wall-clock instant of its first frame) in this
-     * directory, to measure latency and skew from outside (docs/live.md).
+     * "paced" output only: record what the stand-in card plays (each play of the player,
+     * each live session) as `<name>.wav` + `<name>.json` (the wall-clock instant of its first
+     * frame) in this directory, to measure latency and skew from outside (docs/live.md).
      */
     recordDir: z.string('is not a path').min(1, 'is empty').optional(),
     /** "paced" output only: the stand-in card's clock, parts per million off the system clock (a drift to correct). */

@@ -31,6 +31,7 @@ import type { Logger } from '../log.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { PlayEnd, Player, PlayerSession, PlayRequest } from './player.js';
 import { Pacer, type PcmFormat } from './mpg123-pacer.js';
+import { PlayRecording } from './pcm-output.js';
 
 export type { PcmFormat } from './mpg123-pacer.js';
 
@@ -40,6 +41,11 @@ export type Mpg123Output =
       kind: 'paced';
       /** What the simulated card "played": s16le PCM as it is consumed in real time (tests). */
       onPcm?: (pcm: Buffer, format: PcmFormat) => void;
+      /**
+       * Record each session's PCM as played, as `<dir>/play-<ms>-<pid>.wav` and `.json`
+       * (`firstSampleMs`: the wall-clock instant of its first frame), config audio.recordDir.
+       */
+      recordDir?: string;
     };
 
 export interface Mpg123Options {
@@ -127,7 +133,7 @@ class Session implements Mpg123Session {
     this.pid = this.proc.pid;
     this.paced =
       o.output.kind === 'paced'
-        ? new Pacer(this.proc.stdout!, o.output.onPcm, {
+        ? new Pacer(this.proc.stdout!, this.tapFor(o.output), {
             audio: () => this.onAudio(),
             drained: () => this.maybeEnded(),
           })
@@ -150,6 +156,19 @@ class Session implements Mpg123Session {
     this.send(`VOLUME ${req.volume.toFixed(2)}\n`);
     if (this.paced) this.send('SILENCE\n'); // no @F lines: progress is the PCM taken
     this.loadNext();
+  }
+
+  private rec: PlayRecording | null = null;
+
+  /** The paced card's tap: the caller's, and the recording of audio.recordDir. */
+  private tapFor(out: Extract<Mpg123Output, { kind: 'paced' }>): ((pcm: Buffer, f: PcmFormat) => void) | undefined {
+    const rec = out.recordDir ? new PlayRecording(out.recordDir, this.now) : null;
+    this.rec = rec;
+    if (!rec) return out.onPcm;
+    return (pcm, f) => {
+      out.onPcm?.(pcm, f);
+      rec.write(pcm, f, this.pid);
+    };
   }
 
   get underruns(): number {
@@ -336,6 +355,7 @@ class Session implements Mpg123Session {
     if (!this.outcome) return this.fail(this.exitMessage());
     if (this.paced && !this.paced.finished) return;
     this.settled = true;
+    this.rec?.close(this.underruns);
     const { reason, message } = this.outcome;
     this.o.log?.debug(
       { pid: this.pid, reason, exitCode: this.exit.code, signal: this.exit.signal },

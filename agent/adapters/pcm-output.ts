@@ -124,37 +124,93 @@ class PacedStream implements PcmStream {
   }
 }
 
-/** A mono s16 WAV written as it plays; the sizes in its header are set at close. */
-class WavFile {
+/** An s16 WAV written as it plays; the sizes in its header are set at close. */
+export class WavFile {
   private readonly fd: number;
   private bytes = 0;
-  constructor(dir: string, name: string) {
+  constructor(
+    dir: string,
+    name: string,
+    private readonly rate = PCM_RATE,
+    private readonly channels = 1,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.fd = openSync(join(dir, `${name}.wav`), 'w');
-    writeSync(this.fd, wavHeader(0));
+    writeSync(this.fd, wavHeader(0, rate, channels));
   }
-  write(pcm: Int16Array): void {
+  write(pcm: Int16Array | Buffer): void {
     if (pcm.length === 0) return;
     writeSync(this.fd, new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
     this.bytes += pcm.byteLength;
   }
   close(): void {
-    writeSync(this.fd, wavHeader(this.bytes), 0, 44, 0);
+    writeSync(this.fd, wavHeader(this.bytes, this.rate, this.channels), 0, 44, 0);
     closeSync(this.fd);
   }
 }
 
-export function wavHeader(dataBytes: number, rate = PCM_RATE): Buffer {
+/**
+ * One play of the paced mpg123 output recorded as it is played (audio.recordDir):
+ * `play-<ms>-<pid>.wav` in the track's format and `.json` with `firstSampleMs`. The pacer
+ * hands over what the card took since its clock started, so the first frame left the
+ * card that long before the first hand-over.
+ */
+export class PlayRecording {
+  private rec: {
+    wav: WavFile;
+    name: string;
+    firstSampleMs: number;
+    format: { rate: number; channels: number };
+  } | null = null;
+  constructor(
+    private readonly dir: string,
+    private readonly now: () => number,
+  ) {}
+
+  write(pcm: Buffer, f: { rate: number; channels: number }, pid: number | undefined): void {
+    if (!this.rec) {
+      const name = `play-${this.now()}-${pid ?? 0}`;
+      const ms = (pcm.length / (2 * f.channels) / f.rate) * 1000;
+      this.rec = {
+        wav: new WavFile(this.dir, name, f.rate, f.channels),
+        name,
+        firstSampleMs: this.now() - ms,
+        format: f,
+      };
+    }
+    this.rec.wav.write(pcm);
+  }
+
+  close(underruns: number): void {
+    const r = this.rec;
+    if (!r) return;
+    this.rec = null;
+    r.wav.close();
+    writeFileSync(
+      join(this.dir, `${r.name}.json`),
+      JSON.stringify({
+        firstSampleMs: r.firstSampleMs,
+        firstSampleAt: new Date(r.firstSampleMs).toISOString(),
+        rate: r.format.rate,
+        channels: r.format.channels,
+        cardRateHz: r.format.rate,
+        underruns,
+      }) + '\n',
+    );
+  }
+}
+
+export function wavHeader(dataBytes: number, rate = PCM_RATE, channels = 1): Buffer {
   const h = Buffer.alloc(44);
   h.write('RIFF', 0, 'latin1');
   h.writeUInt32LE(36 + dataBytes, 4);
   h.write('WAVEfmt ', 8, 'latin1');
   h.writeUInt32LE(16, 16);
   h.writeUInt16LE(1, 20); // PCM
-  h.writeUInt16LE(1, 22); // mono
+  h.writeUInt16LE(channels, 22);
   h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
+  h.writeUInt32LE(rate * 2 * channels, 28);
+  h.writeUInt16LE(2 * channels, 32);
   h.writeUInt16LE(16, 34);
   h.write('data', 36, 'latin1');
   h.writeUInt32LE(dataBytes, 40);

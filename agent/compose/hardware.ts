@@ -97,7 +97,10 @@ export function createPlayer(c: Config, log: Logger, durationFor: (paths: readon
   log.info({ bin: a.mpg123Path, output: a.output, device: a.device }, 'audio player: mpg123');
   return createMpg123Player({
     bin: a.mpg123Path,
-    output: a.output === 'paced' ? { kind: 'paced' } : { kind: 'alsa', device: a.device },
+    output:
+      a.output === 'paced'
+        ? { kind: 'paced', ...(a.recordDir !== undefined ? { recordDir: a.recordDir } : {}) }
+        : { kind: 'alsa', device: a.device },
     startTimeoutMs: a.startTimeoutS * 1000,
     stallTimeoutMs: a.stallTimeoutS * 1000,
     log,

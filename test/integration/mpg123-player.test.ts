@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -187,6 +187,26 @@ test('started is the first PCM out, not the spawn', async () => {
   const slowAt = await slow.started;
   assert.ok(slowAt - t0 >= 650, `started ${slowAt - t0} ms after play()`);
   await slow.stop();
+});
+
+test("audio.recordDir: each play is recorded as played (a WAV of every byte the card took, and its first frame's instant)", async () => {
+  const dir = tempDir('rec');
+  const tone = makeTone({ seconds: 0.5 });
+  const s = createMpg123Player({ output: { kind: 'paced', recordDir: dir } }).play({ source: file(tone), volume: 50 });
+  const at = await s.started;
+  const end = await s.ended;
+  assert.equal(end.reason, 'end');
+  const json = readdirSync(dir).find((f) => f.endsWith('.json'))!;
+  const meta = JSON.parse(readFileSync(join(dir, json), 'utf8')) as {
+    firstSampleMs: number;
+    rate: number;
+    channels: number;
+  };
+  const wav = readFileSync(join(dir, json.replace(/\.json$/, '.wav')));
+  assert.equal(wav.readUInt32LE(40), wav.length - 44, 'the header names the data written');
+  assert.equal(wav.length - 44, decodedBytes(tone), 'every decoded byte, as played');
+  assert.equal(wav.readUInt32LE(24), meta.rate);
+  assert.ok(Math.abs(meta.firstSampleMs - at) <= 25, `first frame ${meta.firstSampleMs}, started ${at}`);
 });
 
 test('a bad file in the middle fails the session after it started, naming the file', async () => {
