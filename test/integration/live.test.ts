@@ -326,3 +326,79 @@ test(
     }
   },
 );
+
+test(
+  'a flood of forged chunks on the live topic during a session: all counted, none heard, every click still on time',
+  { timeout: 120_000 },
+  async () => {
+    const r = await liveRig(['live-f']);
+    try {
+      const wav = join(r.dir, 'clicks.wav');
+      const clicks = clickTimes(6, 0.7);
+      clicksWav(wav, 5, clicks);
+      const archive = join(r.dir, 'archive');
+      const noc = spawnNoc([
+        'live',
+        '--broker',
+        r.broker.url,
+        '--device',
+        'live-f',
+        '--key',
+        r.keyFiles.cmd,
+        '--live-key',
+        r.keyFiles.live,
+        '--file',
+        wav,
+        '--latency',
+        String(LATENCY_MS),
+        '--record',
+        archive,
+      ]);
+      const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
+      const sessionId = first.topic.split('/').pop()!;
+      const genuine = JSON.parse(Buffer.from(first.payload.toString().split('.')[1]!, 'base64url').toString()) as {
+        f: string[];
+      };
+      // Well-formed chunks in the session's name with the session's kid and a wrong signature:
+      // each costs the box a full Ed25519 verification.
+      const FLOOD = 5000;
+      const { mqtt } = await import('../../cli-kit/mqtt-lib.js');
+      const c = await mqtt.connectAsync(r.broker.url, { protocolVersion: 4 });
+      for (let i = 0; i < FLOOD; i++)
+        c.publish(
+          first.topic,
+          forge(
+            { s: sessionId, n: 1000 + i, t: Date.now(), f: genuine.f },
+            { alg: 'EdDSA', kid: r.liveKey.kid, typ: LIVE_TYP },
+          ),
+          { qos: 0 },
+        );
+      await c.endAsync();
+      assert.equal(await noc.exited, 0, noc.stderr());
+      const stats = (
+        await r.watcher.waitFor(
+          (m) => m.topic === 'loa/v1/d/live-f/events' && m.json().type === 'live.stats' && m.json().reason === 'end',
+          30_000,
+          'the end',
+        )
+      ).json();
+      // QoS 0: the broker may drop some of a burst; what reached the box was counted, not played.
+      assert.ok((stats.invalid as number) >= FLOOD * 0.9, JSON.stringify(stats));
+      assert.equal(stats.late, 0, JSON.stringify(stats));
+      const rec = JSON.parse(readFileSync(join(archive, `${sessionId}.json`), 'utf8')) as { captureStartMs: number };
+      const { pcm, meta } = readRecording(r.boxes[0]!.rec);
+      const heard = onsets(pcm).map((i) => meta.firstSampleMs + (i * 1000) / meta.cardRateHz);
+      assert.equal(heard.length, clicks.length);
+      heard.forEach((ms, k) => {
+        const off = ms - (rec.captureStartMs + (clicks[k]! * 1000) / RATE + LATENCY_MS);
+        assert.ok(Math.abs(off) <= 5, `click ${k}: ${off.toFixed(2)} ms off during the flood`);
+      });
+      const warned = r.boxes[0]!.proc.output()
+        .split('\n')
+        .filter((l) => l.includes('live chunk')).length;
+      assert.ok(warned < 5, `${warned} log lines about dropped chunks`);
+    } finally {
+      await r.close();
+    }
+  },
+);
