@@ -61,12 +61,12 @@ export interface LiveRig {
 
 /**
  * Boxes `ids` on one broker, clocks synchronised (systemd-timesyncd's file). `over[id]`
- * adds to a box's `audio` and `mqtt` configuration; a box in `stalled` reaches the broker
+ * adds to a box's `audio` configuration and its environment; a box in `stalled` reaches the broker
  * through a StallProxy (rig.proxies).
  */
 export async function liveRig(
   ids: string[],
-  over: Record<string, { audio?: Record<string, unknown> }> = {},
+  over: Record<string, { audio?: Record<string, unknown>; env?: NodeJS.ProcessEnv }> = {},
   stalled: string[] = [],
 ): Promise<LiveRig> {
   const broker = await startBroker();
@@ -99,7 +99,7 @@ export async function liveRig(
       clock: { sources: ['timesyncd'], runRoot },
       log: { level: 'info' },
     });
-    return { id, proc: spawnAgent(['--config', writeConfig(bdir, cfg)]), rec };
+    return { id, proc: spawnAgent(['--config', writeConfig(bdir, cfg)], o.env ?? {}), rec };
   });
   for (const b of boxes)
     await watcher.waitFor(

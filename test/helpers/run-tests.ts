@@ -57,7 +57,7 @@ const MEASURED: Record<string, [wallS: number, load: number]> = {
   'integration/store-recovery.test.ts': [54, 0.2],
   'integration/noc-tour.test.ts': [48, 0.2],
   'integration/release-artifact.test.ts': [34, 0.9],
-  'integration/live.test.ts': [40, 0.45],
+  'integration/live.test.ts': [55, 0.45],
   'integration/mcu-agent.test.ts': [27, 0.15],
   'integration/volume.test.ts': [27, 0.3],
   'integration/mpg123-player.test.ts': [26, 0.15],

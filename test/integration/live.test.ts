@@ -11,6 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { forge } from '../helpers/signer.js';
+import { alsaCapture } from '../helpers/audio.js';
+import { childNames } from '../helpers/agent-process.js';
+import { tempDir } from '../helpers/tmp.js';
 import { clickTimes, clicksWav, events, liveRig, onsets, RATE, readRecording } from '../helpers/live-rig.js';
 import { spawnNoc } from './noc-cli.js';
 import { signDoc } from '../../contract/index.js';
@@ -397,6 +400,59 @@ test(
         .split('\n')
         .filter((l) => l.includes('live chunk')).length;
       assert.ok(warned < 5, `${warned} log lines about dropped chunks`);
+    } finally {
+      await r.close();
+    }
+  },
+);
+
+test(
+  'on a sound card (ALSA, through aplay): the session plays into the device, every click, and aplay is gone at the end',
+  {
+    skip: spawnSync('which', ['aplay']).status === 0 ? false : 'aplay (alsa-utils) is not installed',
+    timeout: 120_000,
+  },
+  async () => {
+    const card = alsaCapture(tempDir('alsa'));
+    const r = await liveRig(['live-alsa'], {
+      'live-alsa': { audio: { player: 'mpg123', output: 'alsa', device: card.device }, env: card.env },
+    });
+    try {
+      const wav = join(r.dir, 'clicks.wav');
+      const clicks = clickTimes(4, 0.7);
+      clicksWav(wav, 3, clicks);
+      const noc = spawnNoc([
+        'live',
+        '--broker',
+        r.broker.url,
+        '--device',
+        'live-alsa',
+        '--key',
+        r.keyFiles.cmd,
+        '--live-key',
+        r.keyFiles.live,
+        '--file',
+        wav,
+        '--latency',
+        String(LATENCY_MS),
+        '--record',
+        join(r.dir, 'archive'),
+      ]);
+      assert.equal(await noc.exited, 0, noc.stderr());
+      await r.watcher.waitFor(
+        (m) => m.topic === 'loa/v1/d/live-alsa/events' && m.json().type === 'live.stats' && m.json().reason === 'end',
+        20_000,
+        'the end',
+      );
+      const raw = readFileSync(card.path);
+      const pcm = new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1);
+      assert.equal(onsets(pcm).length, clicks.length, 'every click reached the device');
+      const pid = r.boxes[0]!.proc.proc.pid!;
+      assert.deepEqual(
+        childNames(pid).filter((n) => n === 'aplay'),
+        [],
+        'aplay exited with the session',
+      );
     } finally {
       await r.close();
     }
