@@ -11,7 +11,7 @@ import { signDoc } from '../contract/index.js';
 import { LIVE_TYP } from '../contract/verify.js';
 import { CODEC_DELAY_FRAMES, LiveTimeline, type PacketDecoder } from '../agent/domain/live-timeline.js';
 import { OggOpusWriter } from '../noc/ogg-opus.js';
-import { clickTimes, clicksWav, liveRig, onsets, RATE, readRecording } from '../test/helpers/live-rig.js';
+import { clickTimes, clicksWav, liveArgs, liveRig, onsets, RATE, readRecording } from '../test/helpers/live-rig.js';
 import { makeKey } from '../test/helpers/signer.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { spawnNoc } from '../test/integration/noc-cli.js';
@@ -145,23 +145,7 @@ async function sessionRows(add: Add): Promise<void> {
     };
     const cpu0 = cpu(pids[0]!);
     const t0 = Date.now();
-    const noc = spawnNoc([
-      'live',
-      '--broker',
-      r.broker.url,
-      '--group',
-      'c26734',
-      '--key',
-      r.keyFiles.cmd,
-      '--live-key',
-      r.keyFiles.live,
-      '--file',
-      wav,
-      '--latency',
-      String(LATENCY_MS),
-      '--record',
-      join(r.dir, 'archive'),
-    ]);
+    const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS }));
     let peak = idleRss.slice();
     const sampler = setInterval(() => (peak = peak.map((p, i) => Math.max(p, rssMb(pids[i]!)))), 250);
     const stalls = setInterval(() => r.proxies.get('bench-s')!.stall(300), 10_000);

@@ -12,8 +12,8 @@
 // position it is about to play with the position its instant asks for; more than 3/4 of
 // a frame apart, one sample is repeated or skipped (at most one per pull: ≤ 2,000 ppm at
 // a 10 ms pull, inaudible in speech), so the error stays under a frame (21 µs at 48 kHz).
-// More than one packet apart (a stalled process, a card that restarted): the position
-// jumps, and the jump is counted.
+// More than 1 ms apart (an underrun, a stalled process, a card that restarted): the
+// position jumps, and the jump is counted.
 //
 // Decoding is just in time and strictly in order, as an Opus decoder needs: a packet
 // that is not there when its turn comes (lost with its chunk, or late) is concealed by
@@ -28,6 +28,12 @@ const FRAMES_PER_MS = RATE / 1000;
  * sound leaves the horn at its capture instant + latency, not 6.5 ms after.
  */
 export const CODEC_DELAY_FRAMES = 312;
+/**
+ * A position this far off (1 ms) is not drift (a few samples a second at most) but a
+ * discontinuity: the card underran or restarted, the process stalled. The position jumps
+ * at once; one sample per pull would take seconds to catch up 10 ms.
+ */
+const RESYNC_FRAMES = 48;
 /** PLC beyond this many packets in a row (100 ms) only smears noise: silence instead. */
 export const MAX_PLC_PACKETS = 5;
 
@@ -127,7 +133,7 @@ export class LiveTimeline {
     if (this.pos === null) this.pos = Math.round(expected);
     else {
       const err = this.pos - expected;
-      if (Math.abs(err) > FRAMES_PER_PACKET) {
+      if (Math.abs(err) > RESYNC_FRAMES) {
         this.pos = Math.round(expected);
         this.stats.jumps++;
       } else if (err > 0.75) {

@@ -127,3 +127,31 @@ export async function liveRig(
 
 export const events = (w: Watcher, id: string, type: string) =>
   w.messages.filter((m) => m.topic === `loa/v1/d/${id}/events` && m.json().type === type).map((m) => m.json());
+
+/**
+ * `noc live` arguments for the rig: to `to` (a device id, or the rig's group c26734), the
+ * rig's keys (`liveKey`: another PEM to sign the chunks, e.g. one without the role), the
+ * file, the latency, recorded in the rig's archive, then `extra`.
+ */
+export function liveArgs(
+  r: LiveRig,
+  o: { file: string; latencyMs: number; device?: string; liveKey?: string; extra?: string[] },
+): string[] {
+  return [
+    'live',
+    '--broker',
+    r.broker.url,
+    ...(o.device !== undefined ? ['--device', o.device] : ['--group', 'c26734']),
+    '--key',
+    r.keyFiles.cmd,
+    '--live-key',
+    o.liveKey ?? r.keyFiles.live,
+    '--file',
+    o.file,
+    '--latency',
+    String(o.latencyMs),
+    '--record',
+    join(r.dir, 'archive'),
+    ...(o.extra ?? []),
+  ];
+}

@@ -14,7 +14,7 @@ import { forge } from '../helpers/signer.js';
 import { alsaCapture } from '../helpers/audio.js';
 import { childNames } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
-import { clickTimes, clicksWav, events, liveRig, onsets, RATE, readRecording } from '../helpers/live-rig.js';
+import { clickTimes, clicksWav, events, liveArgs, liveRig, onsets, RATE, readRecording } from '../helpers/live-rig.js';
 import { spawnNoc } from './noc-cli.js';
 import { signDoc } from '../../contract/index.js';
 import { LIVE_TYP } from '../../contract/verify.js';
@@ -31,25 +31,7 @@ test(
       const wav = join(r.dir, 'clicks.wav');
       clicksWav(wav, 4, CLICKS);
       const archive = join(r.dir, 'archive');
-      const noc = spawnNoc([
-        'live',
-        '--broker',
-        r.broker.url,
-        '--group',
-        'c26734',
-        '--key',
-        r.keyFiles.cmd,
-        '--live-key',
-        r.keyFiles.live,
-        '--file',
-        wav,
-        '--latency',
-        String(LATENCY_MS),
-        '--record',
-        archive,
-        '--operator',
-        'test',
-      ]);
+      const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, extra: ['--operator', 'test'] }));
       // The first genuine chunk names the session; replay it and send forgeries while it runs.
       const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
       const topic = first.topic;
@@ -136,23 +118,7 @@ test(
     try {
       const wav = join(r.dir, 'long.wav');
       clicksWav(wav, 30, CLICKS);
-      const args = (key: string) => [
-        'live',
-        '--broker',
-        r.broker.url,
-        '--device',
-        'live-c',
-        '--key',
-        r.keyFiles.cmd,
-        '--live-key',
-        key,
-        '--file',
-        wav,
-        '--latency',
-        String(LATENCY_MS),
-        '--record',
-        join(r.dir, 'archive'),
-      ];
+      const args = (liveKey: string) => liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device: 'live-c', liveKey });
       // The command key names itself as the session's key: the box refuses to open the session.
       const wrong = spawnNoc(args(r.keyFiles.cmd));
       await wrong.waitFor(/refused unknown-key: key centre-cmd is not trusted for live chunks/, 20_000, 'stderr');
@@ -203,23 +169,7 @@ test(
       const wav = join(r.dir, 'clicks.wav');
       const clicks = clickTimes(8, 0.7);
       clicksWav(wav, 6, clicks);
-      const noc = spawnNoc([
-        'live',
-        '--broker',
-        r.broker.url,
-        '--group',
-        'c26734',
-        '--key',
-        r.keyFiles.cmd,
-        '--live-key',
-        r.keyFiles.live,
-        '--file',
-        wav,
-        '--latency',
-        String(LATENCY_MS),
-        '--record',
-        join(r.dir, 'archive'),
-      ]);
+      const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS }));
       // 1 s into the audio (chunk 5 published), live-s hears nothing for 2.5 s: 1 s more than the latency covers.
       const chunkN = (m: { payload: Buffer }) =>
         (JSON.parse(Buffer.from(m.payload.toString().split('.')[1] ?? '', 'base64url').toString()) as { n: number }).n;
@@ -255,25 +205,9 @@ test(
     const r = await liveRig(['live-p']);
     try {
       const speak = (file: string, priority: number) =>
-        spawnNoc([
-          'live',
-          '--broker',
-          r.broker.url,
-          '--device',
-          'live-p',
-          '--key',
-          r.keyFiles.cmd,
-          '--live-key',
-          r.keyFiles.live,
-          '--file',
-          file,
-          '--latency',
-          String(LATENCY_MS),
-          '--priority',
-          String(priority),
-          '--record',
-          join(r.dir, 'archive'),
-        ]);
+        spawnNoc(
+          liveArgs(r, { file, latencyMs: LATENCY_MS, device: 'live-p', extra: ['--priority', String(priority)] }),
+        );
       const long = join(r.dir, 'long.wav');
       const short = join(r.dir, 'short.wav');
       clicksWav(long, 20, clickTimes(10, 1.5));
@@ -340,23 +274,7 @@ test(
       const clicks = clickTimes(6, 0.7);
       clicksWav(wav, 5, clicks);
       const archive = join(r.dir, 'archive');
-      const noc = spawnNoc([
-        'live',
-        '--broker',
-        r.broker.url,
-        '--device',
-        'live-f',
-        '--key',
-        r.keyFiles.cmd,
-        '--live-key',
-        r.keyFiles.live,
-        '--file',
-        wav,
-        '--latency',
-        String(LATENCY_MS),
-        '--record',
-        archive,
-      ]);
+      const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device: 'live-f' }));
       const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
       const sessionId = first.topic.split('/').pop()!;
       const genuine = JSON.parse(Buffer.from(first.payload.toString().split('.')[1]!, 'base64url').toString()) as {
@@ -396,6 +314,9 @@ test(
         const off = ms - (rec.captureStartMs + (clicks[k]! * 1000) / RATE + LATENCY_MS);
         assert.ok(Math.abs(off) <= 5, `click ${k}: ${off.toFixed(2)} ms off during the flood`);
       });
+      process.stdout.write(
+        `# live flood: ${String(stats.invalid)} dropped (${JSON.stringify(stats.invalidBy)}), card underruns ${String((meta as { underruns?: number }).underruns)}\n`,
+      );
       const warned = r.boxes[0]!.proc.output()
         .split('\n')
         .filter((l) => l.includes('live chunk')).length;
@@ -421,23 +342,7 @@ test(
       const wav = join(r.dir, 'clicks.wav');
       const clicks = clickTimes(4, 0.7);
       clicksWav(wav, 3, clicks);
-      const noc = spawnNoc([
-        'live',
-        '--broker',
-        r.broker.url,
-        '--device',
-        'live-alsa',
-        '--key',
-        r.keyFiles.cmd,
-        '--live-key',
-        r.keyFiles.live,
-        '--file',
-        wav,
-        '--latency',
-        String(LATENCY_MS),
-        '--record',
-        join(r.dir, 'archive'),
-      ]);
+      const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device: 'live-alsa' }));
       assert.equal(await noc.exited, 0, noc.stderr());
       await r.watcher.waitFor(
         (m) => m.topic === 'loa/v1/d/live-alsa/events' && m.json().type === 'live.stats' && m.json().reason === 'end',

@@ -157,3 +157,22 @@ test('chunk checks: signature, role, session key, session id, order and time, ea
   assert.equal(reason(ok(4, 1400 + 900)), 'time');
   assert.equal(reason(ok(4, 1400 + 400)), 'ok');
 });
+
+test('an underrun of 13 ms (the card played silence, then pulls again): the position jumps at once, not one sample a pull', () => {
+  const tl = new LiveTimeline(1000, markingDecoder());
+  const t0 = 1_000_000;
+  for (let n = 0; n < 20; n++)
+    tl.add({ t: t0 + n * 200, packets: Array.from({ length: 10 }, (_, k) => pkt(n * 10 + k)), end: false }, 0, true);
+  const start = t0 + 1000 - CODEC_DELAY_FRAMES / 48;
+  for (let k = 0; k < 50; k++) tl.pull(480, start + k * 10);
+  tl.resetClockErr();
+  // The card lost 13 ms (624 frames) to an underrun: its next pull is for 13 ms later than continuity says.
+  const at = start + 50 * 10 + 13;
+  tl.pull(480, at);
+  assert.equal(tl.stats.jumps, 1);
+  tl.resetClockErr();
+  const pcm = tl.pull(480, at + 10);
+  assert.ok(tl.resetClockErr() < 0.03, 'aligned on the very next pull');
+  // What plays at `at + 10` is the packet its instant names: (at + 10 - start) / 20 ms.
+  assert.equal(pcm[0], Math.floor((at + 10 - start) / 20) + 1);
+});
