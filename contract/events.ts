@@ -96,8 +96,10 @@ export interface EventFields {
     concealedMs: number;
     bufferMs: number;
     clockErrMs: number;
-    reason?: 'end' | 'timeout' | 'stopped' | 'failed';
+    reason?: 'end' | 'timeout' | 'stopped' | 'preempted' | 'max-duration' | 'failed';
   };
+  /** Contract v1.2 §8: a session's first audio; `synced: false` plays at arrival + latency, not in step. */
+  'live.started': { sessionId: string; cmdId: string; synced: boolean; latencyMs: number };
   'outbox.dropped': { count: number; fromSeq: number; toSeq: number; reason: 'full' | 'disk-full' };
   /** Contract v1.1 §7: rejections beyond the budget of a window, counted instead of sent one by one. */
   'intake.flood': {

@@ -61,9 +61,18 @@ export function parseChunkPayload(raw: unknown, sessionId: string): ChunkVerdict
 /**
  * One session's chunk checks, in order. `accept` is called only on chunks that pass, so
  * the order and time rules compare with the last chunk that was genuine.
+ *
+ * Time is anchored, not chained: a consecutive chunk must start where the audio before
+ * it ends by the session's own grid (t₀ + 20 ms × packets so far), ±20 ms, so chunks a
+ * few ms late one after the other cannot creep. After lost chunks the grid continues from
+ * the first chunk after them (rounded to a packet). `slot` is where the chunk's first
+ * packet belongs on that grid, what the playout places it by.
+ *
+ * The first chunk of a session on a synchronised box must be stamped within `window` of
+ * the box's clock (a replay of an old session's chunks under a reused id is refused).
  */
 export class ChunkChecker {
-  private last: { n: number; t: number; packets: number } | null = null;
+  private last: { n: number; slot: number; packets: number } | null = null;
 
   constructor(
     private readonly keys: KeyRing,
@@ -71,7 +80,10 @@ export class ChunkChecker {
     readonly kid: string,
   ) {}
 
-  check(payload: Buffer | string): ChunkVerdict {
+  check(
+    payload: Buffer | string,
+    first?: { now: number; pastMs: number; aheadMs: number },
+  ): ChunkVerdict & { slot?: number } {
     const v = verifyJws(payload, this.keys, LIVE_TYP, MAX_CHUNK_BYTES);
     if (!v.ok)
       return drop(v.reason === 'signature' ? 'signature' : v.reason === 'unknown-key' ? 'key' : 'invalid', v.message);
@@ -80,9 +92,10 @@ export class ChunkChecker {
     if (!c.ok) return c;
     const { n, t, packets } = c.chunk;
     const last = this.last;
+    let slot = t;
     if (last) {
       if (n <= last.n) return drop('order', `chunk ${n} after chunk ${last.n} (replayed or out of order)`);
-      const after = last.t + PACKET_MS * last.packets;
+      const after = last.slot + PACKET_MS * last.packets;
       const gap = n - last.n - 1;
       const ok =
         gap === 0
@@ -90,8 +103,11 @@ export class ChunkChecker {
           : t >= after - PACKET_MS && t <= after + gap * MAX_PACKETS_PER_CHUNK * PACKET_MS + PACKET_MS;
       if (!ok)
         return drop('time', `t ${t} does not follow the audio before it (${after} expected, chunk ${last.n} → ${n})`);
+      slot = gap === 0 ? after : after + Math.max(0, Math.round((t - after) / PACKET_MS)) * PACKET_MS;
+    } else if (first && (t < first.now - first.pastMs || t > first.now + first.aheadMs)) {
+      return drop('time', `the first chunk is stamped ${Math.round((first.now - t) / 1000)} s from the box's clock`);
     }
-    this.last = { n, t, packets: packets.length };
-    return c;
+    this.last = { n, slot, packets: packets.length };
+    return { ...c, slot };
   }
 }

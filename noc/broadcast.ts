@@ -58,6 +58,7 @@ export class Broadcast {
   private recent: number[] = [];
   private startedAt = new Date();
   private ended: Record<string, unknown> | null = null;
+  private listener: ((topic: string, payload: Buffer) => void) | null = null;
 
   constructor(
     private readonly client: MqttClient,
@@ -99,7 +100,8 @@ export class Broadcast {
       }),
     );
     const ids = new Set(this.commands.map((c) => c.cmdId));
-    this.client.on('message', (topic, payload) => this.onResult(ids, topic, payload));
+    this.listener = (topic: string, payload: Buffer) => this.onResult(ids, topic, payload);
+    this.client.on('message', this.listener);
     await this.client.subscribeAsync([fleetFilter(o.root, 'cmd/result')], { qos: 1 });
     for (const c of this.commands) await this.client.publishAsync(topicFor(o.root, c.to, 'cmd'), c.jws, { qos: 1 });
     this.startedAt = new Date();
@@ -181,6 +183,7 @@ export class Broadcast {
   /** The last chunk (`end: true`), the record closed and written; what it says. Idempotent. */
   end(): Record<string, unknown> {
     if (this.ended) return this.ended;
+    if (this.listener) this.client.off('message', this.listener);
     this.publish(true);
     this.enc.close();
     this.ogg?.close();

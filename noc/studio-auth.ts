@@ -4,7 +4,7 @@
 // SameSite=Strict cookie, 8 h), a CSRF token per session for every state-changing request,
 // and failed logins limited per client address (5 in 5 min, then 429 until the window
 // passes). Nothing here keeps a password or a token on disk.
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Failure, errorMessage } from '../cli-kit/index.js';
 import { ID_RE } from '../contract/schedule-doc.js';
@@ -31,16 +31,20 @@ export function hashPassword(password: string): string {
 /** A dummy hash, so an unknown name costs the same scrypt as a known one. */
 const DUMMY = hashPassword('not a password of anyone');
 
-export function verifyPassword(password: string, stored: string): boolean {
+/** On libuv's thread pool: ~100 ms of scrypt never blocks the studio's event loop (a broadcast in progress). */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [kind, n, r, p, salt, hash] = stored.split('$');
   if (kind !== 'scrypt' || !salt || !hash) return false;
   const want = Buffer.from(hash, 'base64url');
-  const got = scryptSync(password, Buffer.from(salt, 'base64url'), want.length, {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-    maxmem: MAXMEM,
-  });
+  const got = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(
+      password,
+      Buffer.from(salt, 'base64url'),
+      want.length,
+      { N: Number(n), r: Number(r), p: Number(p), maxmem: MAXMEM },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    ),
+  );
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
@@ -75,25 +79,36 @@ const MAX_FAILS = 5;
 export class Logins {
   private readonly sessions = new Map<string, Login>();
   private readonly fails = new Map<string, number[]>();
+  /** Attempts being verified now, per address: they count against the limit until they succeed. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(private readonly operators: () => Operator[]) {}
 
-  /** Seconds to wait when `addr` failed too often; 0 when it may try. */
-  retryAfterS(addr: string, now = Date.now()): number {
+  /**
+   * Seconds to wait when `addr` failed too often (failures in the window, and attempts
+   * still being verified, count); 0 when it may try, and the attempt is then counted in
+   * flight until login() settles it. A success does not wipe earlier failures: one valid
+   * account must not reopen the guessing of another.
+   */
+  begin(addr: string, now = Date.now()): number {
     const f = (this.fails.get(addr) ?? []).filter((t) => now - t < FAIL_WINDOW_MS);
     this.fails.set(addr, f);
-    return f.length >= MAX_FAILS ? Math.ceil((f[0]! + FAIL_WINDOW_MS - now) / 1000) : 0;
+    if (f.length + (this.inFlight.get(addr) ?? 0) >= MAX_FAILS)
+      return Math.max(1, Math.ceil(((f[0] ?? now) + FAIL_WINDOW_MS - now) / 1000));
+    this.inFlight.set(addr, (this.inFlight.get(addr) ?? 0) + 1);
+    return 0;
   }
 
-  /** A session token for a right name and password; null (and a failure counted) otherwise. */
-  login(addr: string, name: string, password: string, now = Date.now()): { token: string; login: Login } | null {
+  /** After begin(): a session token for a right name and password; null (and a failure counted) otherwise. */
+  async login(addr: string, name: string, password: string): Promise<{ token: string; login: Login } | null> {
     const op = this.operators().find((o) => o.name === name);
-    const ok = verifyPassword(password, op?.hash ?? DUMMY) && op !== undefined;
+    const ok = (await verifyPassword(password, op?.hash ?? DUMMY)) && op !== undefined;
+    const now = Date.now();
+    this.inFlight.set(addr, Math.max(0, (this.inFlight.get(addr) ?? 1) - 1));
     if (!ok || !op) {
       this.fails.set(addr, [...(this.fails.get(addr) ?? []), now]);
       return null;
     }
-    this.fails.delete(addr);
     const token = randomBytes(32).toString('base64url');
     const login = {
       name: op.name,
@@ -105,14 +120,17 @@ export class Logins {
     return { token, login };
   }
 
+  /** The login of a token, with the operator's groups as the file says them now (removed: logged out). */
   get(token: string | undefined, now = Date.now()): Login | null {
     if (!token) return null;
     const l = this.sessions.get(token);
     if (!l) return null;
-    if (l.expires <= now) {
+    const op = l.expires > now ? this.operators().find((o) => o.name === l.name) : undefined;
+    if (!op) {
       this.sessions.delete(token);
       return null;
     }
+    l.groups = op.groups;
     return l;
   }
 

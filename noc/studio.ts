@@ -205,7 +205,7 @@ class Studio {
 
   private async login(req: IncomingMessage, res: ServerResponse, nonce: string): Promise<void> {
     const addr = req.socket.remoteAddress ?? '?';
-    const wait = this.logins.retryAfterS(addr);
+    const wait = this.logins.begin(addr);
     if (wait > 0) {
       res.writeHead(429, {
         'retry-after': String(wait),
@@ -216,8 +216,8 @@ class Studio {
         loginPage(nonce, `Quá nhiều lần sai; thử lại sau ${wait} giây (too many failures; wait ${wait} s)`),
       );
     }
-    const form = new URLSearchParams(await text(req, 4096));
-    const ok = this.logins.login(addr, form.get('name') ?? '', form.get('password') ?? '');
+    const form = new URLSearchParams(await text(req, 4096).catch(() => ''));
+    const ok = await this.logins.login(addr, form.get('name') ?? '', form.get('password') ?? '');
     if (!ok) {
       this.io.err(`studio: failed login for ${JSON.stringify((form.get('name') ?? '').slice(0, 40))} from ${addr}`);
       res.writeHead(401, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp(nonce) });
@@ -258,7 +258,7 @@ class Studio {
       owner: login.name,
       pending: new Int16Array(0),
       nextT: null,
-      idle: setTimeout(() => this.finish(sessionId), IDLE_END_MS * 5),
+      idle: setTimeout(() => this.finishQuietly(sessionId), IDLE_END_MS * 5),
     });
     this.io.err(`studio: ${login.name} speaks to ${groups.join(', ')} (session ${sessionId})`);
     json(res, 200, { sessionId });
@@ -282,7 +282,7 @@ class Studio {
     }
     s.pending = all.slice(o);
     clearTimeout(s.idle);
-    s.idle = setTimeout(() => this.finish(id), IDLE_END_MS);
+    s.idle = setTimeout(() => this.finishQuietly(id), IDLE_END_MS);
     json(res, 200, { ok: true });
   }
 
@@ -301,8 +301,17 @@ class Studio {
     return { sessionId: id, seconds: rec.seconds, listening: s.b.listening.size };
   }
 
+  /** From a timer: a record that cannot be written is said, never a crash of the studio. */
+  private finishQuietly(id: string): void {
+    try {
+      this.finish(id);
+    } catch (err) {
+      this.io.err(`studio: session ${id}: ${(err as Error).message}`);
+    }
+  }
+
   endAll(): void {
-    for (const id of [...this.sessions.keys()]) this.finish(id);
+    for (const id of [...this.sessions.keys()]) this.finishQuietly(id);
   }
 }
 

@@ -63,7 +63,7 @@ class PacedStream implements PcmStream {
   private readonly wallBase: number;
   private readonly perMs: number;
   private readonly bufferMs: number;
-  private readonly wav: WavFile | null;
+  private wav: WavFile | null;
   private firstSampleMs: number | null = null;
 
   constructor(
@@ -85,13 +85,24 @@ class PacedStream implements PcmStream {
     return this.wallBase + this.bufferMs + i / this.perMs;
   }
 
+  /** The recording fails (a full disk): the card plays on unrecorded, and says so once. */
+  private record(pcm: Int16Array): void {
+    if (!this.wav) return;
+    try {
+      this.wav.write(pcm);
+    } catch (err) {
+      this.o.log?.error({ code: 'INTERNAL', err }, 'paced output: recording stopped (audio.recordDir)');
+      this.wav = null;
+    }
+  }
+
   private tick(): void {
     const elapsed = this.o.clock.monoMs() - this.monoBase;
     const played = Math.floor((elapsed - this.bufferMs) * this.perMs);
     if (played > this.pulled) {
       // The card wanted these frames before we came: it played silence (an underrun).
       this.underruns++;
-      this.wav?.write(new Int16Array(played - this.pulled));
+      this.record(new Int16Array(played - this.pulled));
       this.pulled = played;
     }
     const target = Math.floor(elapsed * this.perMs);
@@ -100,7 +111,7 @@ class PacedStream implements PcmStream {
     const at = this.wallAt(this.pulled);
     this.firstSampleMs ??= at;
     const pcm = this.pull(n, at);
-    this.wav?.write(pcm);
+    this.record(pcm);
     this.pulled += n;
   }
 

@@ -133,6 +133,8 @@ export class LiveTimeline {
     if (this.pos === null) this.pos = Math.round(expected);
     else {
       const err = this.pos - expected;
+      // The error as found, before it is corrected: what the card would have played off.
+      this.stats.maxClockErrMs = Math.max(this.stats.maxClockErrMs, Math.abs(err) / FRAMES_PER_MS);
       if (Math.abs(err) > RESYNC_FRAMES) {
         this.pos = Math.round(expected);
         this.stats.jumps++;
@@ -144,7 +146,6 @@ export class LiveTimeline {
         this.stats.driftAdjusts++;
       }
     }
-    this.stats.maxClockErrMs = Math.max(this.stats.maxClockErrMs, Math.abs(this.pos - expected) / FRAMES_PER_MS);
     const g = this.gain;
     for (let i = 0; i < frames; i++) {
       const f = this.pos + i;

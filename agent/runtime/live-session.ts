@@ -16,7 +16,7 @@ import type { Link } from '../adapters/mqtt-link.js';
 import type { PcmOutput, PcmStream } from '../adapters/pcm-output.js';
 import type { PlayEnd, PlayerSession } from '../adapters/player.js';
 import type { EventFields, EventSink } from '../../contract/events.js';
-import { ChunkChecker, type ChunkDrop, type LiveChunk } from '../../contract/live-chunk.js';
+import { ChunkChecker, MAX_CHUNK_BYTES, type ChunkDrop, type LiveChunk } from '../../contract/live-chunk.js';
 import type { KeyRing } from '../../contract/verify.js';
 import { LiveTimeline, type PacketDecoder } from '../domain/live-timeline.js';
 import type { LiveSource } from '../domain/occurrence.js';
@@ -51,6 +51,8 @@ interface SessionState {
   byReason: Partial<Record<ChunkDrop | 'overflow', number>>;
   concealedMs: number;
   ended: boolean;
+  /** Whether the box plays it in step; known once a segment plays. */
+  synced: boolean;
   lastChunkMono: number;
   /** Chunks verified while no segment plays (before the warm-up ends, while preempted). */
   pending: { chunk: LiveChunk; arrival: number }[];
@@ -62,7 +64,8 @@ interface SessionState {
 /** Chunks kept for a segment not playing yet: 60 s of 200 ms chunks. */
 const MAX_PENDING = 300;
 
-export type LiveEndReason = 'end' | 'timeout' | 'stopped' | 'failed';
+/** Contract §8's reasons, and `failed` (the sound card failed). */
+export type LiveEndReason = 'end' | 'timeout' | 'stopped' | 'preempted' | 'max-duration' | 'failed';
 
 /**
  * Chunks are checked in slices of at most SLICE_MS, yielding to the event loop between
@@ -73,11 +76,15 @@ export type LiveEndReason = 'end' | 'timeout' | 'stopped' | 'failed';
  * topic, never make the box play late or stutter.
  */
 const SLICE_MS = 4;
+/** A session's first chunk is stamped within latency + this of a synchronised box's clock. */
+const FIRST_CHUNK_SLACK_MS = 10_000;
 const MAX_QUEUED = 1000;
 
 export class LiveSessions {
   private readonly sessions = new Map<string, SessionState>();
   private readonly queue: { st: SessionState; payload: Buffer }[] = [];
+  /** Session ids closed in this run (the most recent 10,000). */
+  private readonly closed = new Set<string>();
   private draining = false;
 
   constructor(private readonly d: LiveDeps) {}
@@ -98,6 +105,7 @@ export class LiveSessions {
       byReason: {},
       concealedMs: 0,
       ended: false,
+      synced: this.d.synced(),
       lastChunkMono: clock.monoMs(),
       pending: [],
       stream: null,
@@ -113,8 +121,9 @@ export class LiveSessions {
     );
   }
 
+  /** Open now, or opened before in this run (a session id is used once: its old chunks must not replay into a new one). */
   has(sessionId: string): boolean {
-    return this.sessions.has(sessionId);
+    return this.sessions.has(sessionId) || this.closed.has(sessionId);
   }
 
   /** A `stop` command: the session its command id names, or every session (none named). */
@@ -123,14 +132,18 @@ export class LiveSessions {
   }
 
   /** Forget a session: unsubscribed, nothing more of it plays. */
-  close(sessionId: string): void {
+  close(sessionId: string, reason: LiveEndReason = 'stopped'): void {
     const st = this.sessions.get(sessionId);
     if (!st) return;
     this.sessions.delete(sessionId);
+    this.closed.add(sessionId);
+    if (this.closed.size > 10_000) this.closed.delete(this.closed.values().next().value!);
     st.ended = true;
     st.unlisten();
     this.d.clock.clearTimeout(st.expiry);
-    void st.stream?.stop();
+    if (st.stream) void st.stream.stopAs(reason);
+    // Closed while it was not playing (suspended, or busy from the start): its last report here.
+    else this.d.events.emit('live.stats', { ...sessionStats(st, null, this.d.clock.now()), reason });
   }
 
   /** The segment plays: a stream on the sound card for this session. */
@@ -139,8 +152,8 @@ export class LiveSessions {
     const st = this.sessions.get(source.sessionId)!;
     const stream = new LiveStream(this.d, st, volume, (s, reason) => {
       if (s.stream === stream) s.stream = null;
-      // Stopped (a stop command, or preempted: it may resume) keeps the session until its end.
-      if (reason !== 'stopped') this.close(s.source.sessionId);
+      // Preempted, it may resume: the session is kept (until the playback forgets it, or its end).
+      if (reason !== 'preempted') this.close(s.source.sessionId, reason);
     });
     st.stream = stream;
     for (const p of st.pending.splice(0)) stream.add(p.chunk, p.arrival);
@@ -149,9 +162,11 @@ export class LiveSessions {
 
   private enqueue(st: SessionState, payload: Buffer): void {
     if (st.ended) return;
-    if (this.queue.length >= MAX_QUEUED) {
+    // Too big for a chunk, or too many waiting: dropped before anything is kept of it.
+    const why = payload.length > MAX_CHUNK_BYTES ? 'invalid' : this.queue.length >= MAX_QUEUED ? 'overflow' : null;
+    if (why) {
       st.invalid++;
-      st.byReason.overflow = (st.byReason.overflow ?? 0) + 1;
+      st.byReason[why] = (st.byReason[why] ?? 0) + 1;
       return;
     }
     this.queue.push({ st, payload });
@@ -174,7 +189,12 @@ export class LiveSessions {
 
   private onChunk(st: SessionState, payload: Buffer): void {
     if (st.ended) return;
-    const v = st.checker.check(payload);
+    const now = this.d.clock.now();
+    const synced = this.d.synced();
+    const v = st.checker.check(
+      payload,
+      synced ? { now, pastMs: st.source.latencyMs + FIRST_CHUNK_SLACK_MS, aheadMs: FIRST_CHUNK_SLACK_MS } : undefined,
+    );
     if (!v.ok) {
       st.invalid++;
       st.byReason[v.reason] = (st.byReason[v.reason] ?? 0) + 1;
@@ -184,13 +204,31 @@ export class LiveSessions {
     }
     st.received++;
     st.lastChunkMono = this.d.clock.monoMs();
-    const arrival = this.d.clock.now();
-    if (st.stream) st.stream.add(v.chunk, arrival);
+    const arrival = now;
+    const chunk = { ...v.chunk, t: v.slot ?? v.chunk.t };
+    if (st.stream) st.stream.add(chunk, arrival);
     else {
-      st.pending.push({ chunk: v.chunk, arrival });
+      st.pending.push({ chunk, arrival });
       if (st.pending.length > MAX_PENDING) st.pending.shift();
     }
   }
+}
+
+/** A session's report (contract §8 `live.stats`), with what its playing segment adds. */
+function sessionStats(st: SessionState, seg: LiveStream | null, now: number): EventFields['live.stats'] {
+  const t = seg?.timelineStats(now);
+  return {
+    sessionId: st.source.sessionId,
+    cmdId: st.source.cmdId,
+    synced: seg?.isSynced ?? st.synced,
+    received: st.received,
+    late: st.late,
+    invalid: st.invalid,
+    ...(st.invalid > 0 ? { invalidBy: { ...st.byReason } } : {}),
+    concealedMs: st.concealedMs + (t?.concealedMs ?? 0),
+    bufferMs: t?.bufferMs ?? 0,
+    clockErrMs: t?.clockErrMs ?? 0,
+  };
 }
 
 /** One segment of a live session on the card: the PlayerSession of playback-segment.ts. */
@@ -220,6 +258,7 @@ export class LiveStream implements PlayerSession {
     this.started.catch(() => {});
     this.ended = new Promise((res) => (this.resolveEnded = res));
     this.synced = d.synced();
+    s.synced = this.synced;
     this.decoder = d.decoder();
     this.timeline = new LiveTimeline(s.source.latencyMs, this.decoder);
     this.timeline.setVolume(volume);
@@ -247,6 +286,11 @@ export class LiveStream implements PlayerSession {
     return this.finish('stopped', 'stopped');
   }
 
+  /** Stopped by the playback for `reason` (preempted, max-duration) or by the session's close. */
+  stopAs(reason: LiveEndReason): Promise<void> {
+    return this.finish(reason, reason);
+  }
+
   /** A verified chunk of the session (LiveSessions checked it). */
   add(chunk: LiveChunk, arrival: number): void {
     if (this.finished) return;
@@ -254,11 +298,26 @@ export class LiveStream implements PlayerSession {
     if (late > 0) this.s.late++;
   }
 
+  timelineStats(now: number): { concealedMs: number; bufferMs: number; clockErrMs: number } {
+    return {
+      concealedMs: this.timeline.stats.concealedMs,
+      bufferMs: Math.round(this.timeline.bufferMs(now)),
+      clockErrMs: Math.round(this.timeline.resetClockErr() * 1000) / 1000,
+    };
+  }
+
   private pull(frames: number, at: number): Int16Array {
     const pcm = this.timeline.pull(frames, at);
     if (this.startedAt === null && this.timeline.firstAudioAt !== null) {
       this.startedAt = this.timeline.firstAudioAt;
       this.resolveStarted(this.startedAt);
+      // Contract §8: the session's first audio, and whether it plays in step (synced) or at arrival + latency.
+      this.d.events.emit('live.started', {
+        sessionId: this.s.source.sessionId,
+        cmdId: this.s.source.cmdId,
+        synced: this.synced,
+        latencyMs: this.s.source.latencyMs,
+      });
     }
     if (this.timeline.done()) queueMicrotask(() => void this.finish('end', 'the source ended the session'));
     return pcm;
@@ -270,26 +329,14 @@ export class LiveStream implements PlayerSession {
       void this.finish('timeout', `no chunk for ${Math.round(quiet / 1000)} s: the source is gone`);
   }
 
-  private stats(): EventFields['live.stats'] {
-    const t = this.timeline.stats;
-    return {
-      sessionId: this.s.source.sessionId,
-      cmdId: this.s.source.cmdId,
-      synced: this.synced,
-      received: this.s.received,
-      late: this.s.late,
-      invalid: this.s.invalid,
-      ...(this.s.invalid > 0 ? { invalidBy: { ...this.s.byReason } } : {}),
-      concealedMs: this.s.concealedMs + t.concealedMs,
-      bufferMs: Math.round(this.timeline.bufferMs(this.d.clock.now())),
-      clockErrMs: Math.round(this.timeline.resetClockErr() * 1000) / 1000,
-    };
-  }
-
   private emitStats(final?: LiveEndReason): void {
-    this.d.events.emit('live.stats', { ...this.stats(), ...(final ? { reason: final } : {}) });
+    this.d.events.emit('live.stats', {
+      ...sessionStats(this.s, this, this.d.clock.now()),
+      ...(final ? { reason: final } : {}),
+    });
   }
 
+  /** Never rejects: a recording that cannot be written or a decoder that throws is logged, and the session still ends. */
   private async finish(reason: LiveEndReason, message: string): Promise<void> {
     if (this.finished) return;
     this.finished = true;
@@ -297,8 +344,15 @@ export class LiveStream implements PlayerSession {
     const { clock } = this.d;
     clock.clearInterval(this.watchdog);
     clock.clearInterval(this.statsTimer);
-    await this.stream.stop();
-    this.decoder.close?.();
+    try {
+      await this.stream.stop();
+      this.decoder.close?.();
+    } catch (err) {
+      this.d.log.error(
+        { code: 'INTERNAL', err, sessionId: this.s.source.sessionId },
+        'live session: closing its output failed',
+      );
+    }
     this.emitStats(reason);
     this.s.concealedMs += this.timeline.stats.concealedMs;
     this.onClose(this.s, reason);
@@ -309,9 +363,9 @@ export class LiveStream implements PlayerSession {
           reason === 'timeout' ? `no chunk within ${(this.d.timeoutMs ?? TIMEOUT_MS) / 1000} s` : message,
         ),
       );
-    this.d.log.info({ ...this.stats(), reason }, `live session ended: ${message}`);
+    this.d.log.info({ sessionId: this.s.source.sessionId, reason }, `live session ended: ${message}`);
     this.resolveEnded({
-      reason: reason === 'stopped' ? 'stopped' : reason === 'failed' ? 'failed' : 'end',
+      reason: reason === 'failed' ? 'failed' : reason === 'end' || reason === 'timeout' ? 'end' : 'stopped',
       at: clock.now(),
       exitCode: null,
       signal: null,

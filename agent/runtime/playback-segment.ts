@@ -210,6 +210,9 @@ export class SegmentDriver {
     } catch (err) {
       await stream.ended;
       if (!this.host.live(seg)) return;
+      // Resumed after a preemption, its source had ended or gone quiet meanwhile: the session is over, not failed.
+      if (seg.resumed && stream.endReason === 'end') return this.host.end(seg, 'finished');
+      if (seg.resumed && stream.endReason === 'timeout') return this.host.end(seg, 'timeout');
       return this.host.fail(seg, stream.endReason === 'timeout' ? 'timeout' : 'live', (err as Error).message);
     }
     if (!this.host.live(seg)) return void (await stream.stop());

@@ -43,7 +43,18 @@ import { PlaybackBoard } from './playback-board.js';
 import { facts, segment, SegmentDriver, type Segment } from './playback-segment.js';
 import { record } from './record.js';
 import type { Playback } from './scheduler.js';
-import type { LiveSessions } from './live-session.js';
+import { LiveStream, type LiveEndReason, type LiveSessions } from './live-session.js';
+
+/** How a live segment's end is told in its session's `live.stats` (contract §8). */
+function liveReason(how: End): LiveEndReason {
+  return how === 'preempted'
+    ? 'preempted'
+    : how === 'finished'
+      ? 'max-duration'
+      : how === 'timeout'
+        ? 'timeout'
+        : 'stopped';
+}
 
 export { inputFor } from './playback-board.js';
 
@@ -199,6 +210,8 @@ export class PlaybackCoordinator implements Playback {
         return;
       case 'forget':
         this.suspended = this.suspended.filter((x) => !s.segs.includes(x));
+        // A live session that will not resume is over: unsubscribed, its last live.stats sent.
+        for (const x of s.segs) if (x.source.kind === 'live') this.d.live?.close(x.source.sessionId, 'preempted');
         return;
       case 'start':
         return this.begin(segment(s.occ, s.lateMs, s.resumed));
@@ -225,7 +238,8 @@ export class PlaybackCoordinator implements Playback {
     if (seg.done) return;
     seg.done = true;
     this.d.clock.clearTimeout(seg.slotTimer);
-    void seg.session?.stop();
+    if (seg.session instanceof LiveStream) void seg.session.stopAs(liveReason(how));
+    else void seg.session?.stop();
     const now = this.d.clock.now();
     record(this.d, endRecord(facts(seg), seg.startedAt, how, now), now);
     if (seg.startedAt === null) this.settle(seg.occ.key, { state: 'interrupted', reason: how });

@@ -176,3 +176,25 @@ test('an underrun of 13 ms (the card played silence, then pulls again): the posi
   // What plays at `at + 10` is the packet its instant names: (at + 10 - start) / 20 ms.
   assert.equal(pcm[0], Math.floor((at + 10 - start) / 20) + 1);
 });
+
+test("chunk time is anchored to the session's grid: chunks a few ms late each cannot creep; a first chunk far from the box's clock is refused", () => {
+  const live = makeKey('studio');
+  const keys = new KeyRing([{ kid: live.kid, publicKey: live.publicKey, roles: ['live'] }]);
+  const f = Array(10).fill(Buffer.from([1, 2, 3]).toString('base64url'));
+  const sign = (n: number, t: number) =>
+    signDoc({ s: 's', n, t, f }, { key: live.privateKey, kid: live.kid }, LIVE_TYP);
+  const c = new ChunkChecker(keys, 's', live.kid);
+  const now = 1_800_000_000_000;
+  const first = { now, pastMs: 12_000, aheadMs: 10_000 };
+  assert.equal(
+    (c.check(sign(0, now - 60_000), first) as { reason?: string }).reason,
+    'time',
+    'an old session replayed',
+  );
+  const v0 = c.check(sign(0, now), first);
+  assert.equal(v0.ok && v0.slot, now);
+  // Each chunk 15 ms later than the one before would have it (within a packet of its neighbour):
+  const v1 = c.check(sign(1, now + 200 + 15));
+  assert.equal(v1.ok && v1.slot, now + 200, 'placed on the grid');
+  assert.equal((c.check(sign(2, now + 400 + 30)) as { reason?: string }).reason, 'time', '30 ms off the grid');
+});
