@@ -39,10 +39,16 @@ export interface PcmOutput {
 }
 
 const TICK_MS = 10;
+/** What the live outputs keep queued: it adds nothing to the latency (each pull says when its frames play). */
+export const LIVE_OUTPUT_BUFFER_MS = 200;
 
 export interface PacedOutputOptions {
   clock: Clock;
-  /** Audio the card keeps queued (default 60 ms). */
+  /**
+   * Audio the card keeps queued (default LIVE_OUTPUT_BUFFER_MS). The agent must pull again
+   * within it, or the card plays silence: 60 ms underran on a loaded CI machine (a click
+   * lost in CI15's flood test), where a box also has SQLite's fsyncs and a 4G modem.
+   */
   bufferMs?: number;
   /** The card's crystal, parts per million fast (+) or slow (−) against the system clock. */
   ppm?: number;
@@ -71,7 +77,7 @@ class PacedStream implements PcmStream {
     private readonly pull: Pull,
     private readonly name: string,
   ) {
-    this.bufferMs = o.bufferMs ?? 60;
+    this.bufferMs = o.bufferMs ?? LIVE_OUTPUT_BUFFER_MS;
     this.perMs = (PCM_RATE * (1 + (o.ppm ?? 0) * 1e-6)) / 1000;
     this.monoBase = o.clock.monoMs();
     this.wallBase = o.clock.now();
@@ -229,7 +235,7 @@ export function wavHeader(dataBytes: number, rate = PCM_RATE, channels = 1): Buf
 }
 
 /** The ring buffer aplay is asked for, and so the delay from a write to the speaker. */
-export const ALSA_BUFFER_MS = 80;
+export const ALSA_BUFFER_MS = LIVE_OUTPUT_BUFFER_MS;
 
 export function createAlsaPcmOutput(o: { clock: Clock; device: string; aplay?: string; log?: Logger }): PcmOutput {
   return { kind: 'alsa', open: (pull) => new AlsaStream(o, pull) };

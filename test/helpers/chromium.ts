@@ -70,7 +70,13 @@ export class Browser {
       '--autoplay-policy=no-user-gesture-required',
       'about:blank',
     ];
-    const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    // The browser is the operator's phone, whose clock is its own: a test run a year ahead
+    // (test/year-ahead.sh, libfaketime) moves the studio's and the boxes' clocks, not the
+    // phone's (Chromium under libfaketime never delivered its microphone's audio in CI15).
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME')),
+    );
+    const proc = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
     proc.stderr!.resume();
     return new Browser(proc, proc.stdio[3] as Writable, proc.stdio[4] as Readable);
   }
