@@ -80,8 +80,17 @@ test(
         assert.equal(stats.invalid, 5, `${b.id} dropped the five bad chunks: ${JSON.stringify(stats)}`);
         assert.equal(stats.late, 0, JSON.stringify(stats));
         assert.equal(stats.synced, true);
-        const fin = events(r.watcher, b.id, 'play.finished').find((e) => e.sessionId === sessionId);
-        assert.ok(fin, `${b.id}: play.finished for the session`);
+        // live.stats is sent as the session ends; its play.finished follows it (CI16 saw the gap).
+        const fin = (
+          await r.watcher.waitFor(
+            (m) =>
+              m.topic === `loa/v1/d/${b.id}/events` &&
+              m.json().type === 'play.finished' &&
+              m.json().sessionId === sessionId,
+            20_000,
+            `${b.id}: play.finished for the session`,
+          )
+        ).json();
         assert.equal(fin.source, 'live');
         const { pcm, meta } = readRecording(b.rec);
         const at = onsets(pcm).map((i) => meta.firstSampleMs + (i * 1000) / meta.cardRateHz);

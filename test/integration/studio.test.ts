@@ -12,7 +12,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { Browser, chromiumPath } from '../helpers/chromium.js';
 import { makePki } from '../helpers/certs.js';
-import { clickTimes, clicksWav, events, liveRig, onsets, readRecording } from '../helpers/live-rig.js';
+import { clickTimes, clicksWav, liveRig, onsets, readRecording } from '../helpers/live-rig.js';
 import { spawnNoc } from './noc-cli.js';
 
 const PASSWORD = 'mật khẩu dài 2026';
@@ -160,7 +160,13 @@ test(
           `${b.id}: the end chunk`,
         );
         assert.equal(end.json().invalid, 0);
-        assert.ok(events(r.watcher, b.id, 'play.finished').some((e) => e.source === 'live'));
+        // live.stats is sent as the session ends; its play.finished follows it (CI16 saw the gap).
+        await r.watcher.waitFor(
+          (m) =>
+            m.topic === `loa/v1/d/${b.id}/events` && m.json().type === 'play.finished' && m.json().source === 'live',
+          20_000,
+          `${b.id}: play.finished`,
+        );
         const heard = onsets(readRecording(b.rec).pcm);
         assert.ok(heard.length >= 2, `${b.id} heard ${heard.length} clicks of the microphone`);
       }
