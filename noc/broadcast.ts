@@ -4,6 +4,7 @@
 // encoded as Opus and published in signed chunks stamped with their capture instant, the
 // last chunk marked `end`, and the record: Ogg Opus and a JSON sidecar (who, when, to
 // whom, who listened).
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -18,6 +19,12 @@ import { bindingOf, topicFor, type Target } from './publish.js';
 import { prepareDoc, signPrepared } from './sign.js';
 
 export const PACKET_MS = 20;
+
+/** A session id that sorts by time and says when it began: live-20261207-013000-a1b2c3. */
+export function newSessionId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15).toLowerCase();
+  return `live-${stamp}-${randomBytes(3).toString('hex')}`;
+}
 
 export interface BroadcastOptions {
   root: string;

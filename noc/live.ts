@@ -8,12 +8,11 @@
 // Each session is recorded (Ogg Opus, and a JSON sidecar: who, when, to whom, which boxes
 // answered `listening`) in --record DIR: the station's archive and proof of what was said.
 // Ctrl-C (or the end of the file) sends the last chunk with `end: true`.
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, UsageError, parseArgs, required } from '../cli-kit/index.js';
 import { LIVE_LATENCY_MS, MAX_LIVE_S } from '../contract/command-doc.js';
-import { Broadcast, PACKET_MS } from './broadcast.js';
+import { Broadcast, PACKET_MS, newSessionId } from './broadcast.js';
 import { loadSigningKey } from './docs.js';
 import type { Io } from './io.js';
 import { alsaCapture, fileCapture, meter, readWav, type Capture } from './live-capture.js';
@@ -64,11 +63,6 @@ session (the last chunk says end: true); a source that dies ends it on every box
   --operator NAME   who speaks, in the record (default $USER)
 
 ${BROKER_HELP}`;
-
-export function newSessionId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15).toLowerCase();
-  return `live-${stamp}-${randomBytes(3).toString('hex')}`;
-}
 
 export async function liveCommand(argv: string[], io: Io): Promise<number> {
   const { opts, help } = parseArgs(argv, SPEC, 'noc live');

@@ -308,8 +308,8 @@ class AlsaStream implements PcmStream {
     this.proc.stdin!.end();
     return new Promise((resolve) => {
       if (this.proc.exitCode !== null || this.proc.signalCode !== null) return resolve();
-      const kill = setTimeout(() => this.proc.kill('SIGKILL'), 300);
-      this.proc.once('exit', () => (clearTimeout(kill), resolve()));
+      const kill = this.o.clock.setTimeout(() => this.proc.kill('SIGKILL'), 300);
+      this.proc.once('exit', () => (this.o.clock.clearTimeout(kill), resolve()));
     });
   }
 }
