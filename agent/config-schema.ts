@@ -162,6 +162,13 @@ const audioSchema = z
     output: z.enum(['alsa', 'paced'], 'is not "alsa" or "paced"').default('alsa'),
     /** ALSA device the player writes to. */
     device: z.string().default('default'),
+    /** aplay (alsa-utils), which live sessions write to the device through. */
+    aplayPath: z.string().default('aplay'),
+    /**
+     * Where the kernel reports each PCM's position (the live output reads its card's delay and
+     * drift there). Only a test card elsewhere changes it.
+     */
+    procAsound: z.string().default('/proc/asound'),
     /** Percent of full scale that item volume 100 × master volume 100 gives. */
     maxVolume: z.number().min(0).max(100).default(100),
     startTimeoutS: seconds(1, 120).default(15),

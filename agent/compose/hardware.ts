@@ -20,7 +20,7 @@ import { createAlsaPcmOutput, createPacedPcmOutput, type PcmOutput } from '../ad
 
 export function createPcmOutput(c: Config, clock: Clock, log: Logger): PcmOutput {
   const a = c.audio;
-  if (a.output === 'alsa' && a.player !== 'stand-in') return createAlsaPcmOutput({ clock, device: a.device, log });
+  if (a.output === 'alsa' && a.player !== 'stand-in') return createAlsaPcmOutput({ clock, device: a.device, aplay: a.aplayPath, procAsound: a.procAsound, log });
   return createPacedPcmOutput({
     clock,
     ppm: a.pacedPpm,

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { forge } from '../helpers/signer.js';
 import { alsaCapture } from '../helpers/audio.js';
 import { childNames } from '../helpers/agent-process.js';
@@ -20,6 +21,7 @@ import { signDoc } from '../../contract/index.js';
 import { LIVE_TYP } from '../../contract/verify.js';
 
 const LATENCY_MS = 1500;
+const FAKE_APLAY = fileURLToPath(new URL('../helpers/fake-aplay.mjs', import.meta.url));
 const CLICKS = clickTimes(5, 0.7);
 
 test(
@@ -335,6 +337,69 @@ test(
         .split('\n')
         .filter((l) => l.includes('live chunk')).length;
       assert.ok(warned < 5, `${warned} log lines about dropped chunks`);
+    } finally {
+      await r.close();
+    }
+  },
+);
+
+test(
+  'on a card that reports its position as the kernel does (hw_ptr a period at a time) and runs 1,000 ppm fast: every click at capture + latency (±5 ms) to the end of a 16 s session, the drift measured',
+  { timeout: 120_000 },
+  async () => {
+    const proc = tempDir('fake-proc');
+    const rec = tempDir('fake-card');
+    const PPM = 1000;
+    const r = await liveRig(['live-drift'], {
+      'live-drift': {
+        audio: {
+          player: 'mpg123',
+          output: 'alsa',
+          device: 'hw:0',
+          aplayPath: FAKE_APLAY,
+          procAsound: proc,
+        },
+        env: { FAKE_CARD_PPM: String(PPM), FAKE_CARD_PROC: proc, FAKE_CARD_RECORD: rec },
+      },
+    });
+    try {
+      const wav = join(r.dir, 'clicks.wav');
+      const clicks = clickTimes(8, 2);
+      clicksWav(wav, 17, clicks);
+      const archive = join(r.dir, 'archive');
+      const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device: 'live-drift' }));
+      const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
+      const sessionId = first.topic.split('/').pop()!;
+      assert.equal(await noc.exited, 0, noc.stderr());
+      await r.watcher.waitFor(
+        (m) =>
+          m.topic === 'loa/v1/d/live-drift/events' &&
+          m.json().type === 'play.finished' &&
+          m.json().sessionId === sessionId,
+        20_000,
+        'play.finished',
+      );
+      const { captureStartMs } = JSON.parse(readFileSync(join(archive, `${sessionId}.json`), 'utf8')) as {
+        captureStartMs: number;
+      };
+      const { pcm, meta } = readRecording(rec);
+      const at = onsets(pcm).map((i) => meta.firstSampleMs + (i * 1000) / meta.cardRateHz);
+      assert.equal(at.length, clicks.length, `${at.length} clicks heard, ${clicks.length} sent`);
+      const off = at.map((ms, k) => ms - (captureStartMs + (clicks[k]! * 1000) / RATE + LATENCY_MS));
+      // Uncorrected, the last click would be 1,000 ppm × 16 s = 16 ms early.
+      assert.ok(
+        off.every((o) => Math.abs(o) <= 5),
+        `offsets from capture + latency: ${off.map((o) => o.toFixed(2)).join(', ')} ms`,
+      );
+      const drift = await r.boxes[0]!.proc.waitForLog(
+        /\{[^\n]*the card's drift against the system clock[^\n]*\}/,
+        10_000,
+      );
+      const ppm = (JSON.parse(drift) as { ppm: number }).ppm;
+      assert.ok(Math.abs(ppm - PPM) < 100, `the card's drift measured ${ppm} ppm, ${PPM} set`);
+      process.stdout.write(
+        `# live on a ${PPM} ppm card: offsets ${off.map((o) => o.toFixed(2)).join(' ')} ms; measured ${ppm} ppm\n`,
+      );
     } finally {
       await r.close();
     }

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// A sound card for machines without one, behind aplay's command line (the live output's
+// `audio.aplayPath`): it takes raw S16_LE mono from stdin as `aplay -t raw -r RATE -c 1
+// --buffer-time=US` does, plays it on a crystal FAKE_CARD_PPM off the system clock, and
+// reports its position as the kernel does for a real card, in FAKE_CARD_PROC (the
+// agent's `audio.procAsound`): card0/pcm0p/sub0/status and hw_params in the kernel's
+// format (sound/core/pcm.c), hw_ptr moving a whole period at a time as the Pi's bcm2835
+// moves it. Like aplay it reads stdin only while its ring has room, starts the card once
+// the ring is full, and on end of input plays out what it holds (at once, in the record).
+//
+// FAKE_CARD_RECORD (a directory): what the card played, as the paced stand-in records it
+// (`<n>.wav` and `<n>.json` with firstSampleMs, the wall instant of the first frame, and
+// cardRateHz, frames per second of the system clock), so the same tools measure both.
+// A frame the ring did not have when its turn came is played as silence and counted.
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  if (i >= 0) return process.argv[i + 1];
+  const eq = process.argv.find((a) => a.startsWith(`${name}=`));
+  return eq ? eq.slice(name.length + 1) : dflt;
+};
+const rate = Number(arg('-r', '48000'));
+const bufferFrames = Math.round((Number(arg('--buffer-time', '200000')) / 1e6) * rate);
+const periodFrames = Math.round(bufferFrames / 4);
+const ppm = Number(process.env.FAKE_CARD_PPM ?? '0');
+const cardRate = rate * (1 + ppm / 1e6);
+const proc = process.env.FAKE_CARD_PROC;
+const recordDir = process.env.FAKE_CARD_RECORD;
+const TICK_MS = 2;
+
+const sub = proc ? join(proc, 'card0', 'pcm0p', 'sub0') : undefined;
+if (sub) {
+  mkdirSync(sub, { recursive: true });
+  writeFileSync(
+    join(sub, 'hw_params'),
+    `access: RW_INTERLEAVED\nformat: S16_LE\nsubformat: STD\nchannels: 1\nrate: ${rate} (${rate}/1)\nperiod_size: ${periodFrames}\nbuffer_size: ${bufferFrames}\n`,
+  );
+}
+
+/** Written frames not yet played, as one growing list of chunks. */
+const ring = [];
+let ringFrames = 0;
+let applPtr = 0;
+let hwPtr = 0;
+let played = 0;
+let startMono;
+let startWall;
+let underrunFrames = 0;
+let ended = false;
+let pending = Buffer.alloc(0);
+
+const name = `fake-card-${process.pid}`;
+const rawPath = recordDir ? join(recordDir, `${name}.raw`) : undefined;
+if (recordDir) mkdirSync(recordDir, { recursive: true });
+const raw = rawPath ? openSync(rawPath, 'w') : undefined;
+
+function status(state) {
+  if (!sub) return;
+  const text =
+    `state: ${state}\nowner_pid   : ${process.pid}\ntrigger_time: 0.000000000\ntstamp      : 0.000000000\n` +
+    `delay       : ${applPtr - hwPtr}\navail       : ${bufferFrames - (applPtr - hwPtr)}\navail_max   : ${periodFrames}\n` +
+    `-----\nhw_ptr      : ${hwPtr}\nappl_ptr    : ${applPtr}\n`;
+  writeFileSync(join(sub, 'status.tmp'), text);
+  renameSync(join(sub, 'status.tmp'), join(sub, 'status'));
+}
+
+function take(frames) {
+  const out = Buffer.alloc(frames * 2);
+  let at = 0;
+  while (at < frames && ring.length > 0) {
+    const head = ring[0];
+    const n = Math.min(frames - at, head.length / 2);
+    head.copy(out, at * 2, 0, n * 2);
+    if (n * 2 === head.length) ring.shift();
+    else ring[0] = head.subarray(n * 2);
+    at += n;
+    ringFrames -= n;
+  }
+  underrunFrames += frames - at;
+  return out;
+}
+
+function tick() {
+  if (startMono === undefined) {
+    if (ringFrames >= bufferFrames || (ended && ringFrames > 0)) {
+      startMono = performance.now();
+      startWall = performance.timeOrigin + startMono;
+    } else {
+      status('PREPARED');
+      return;
+    }
+  }
+  const due = Math.floor(((performance.now() - startMono) / 1000) * cardRate);
+  if (due > played) {
+    const pcm = take(due - played);
+    if (raw !== undefined) writeSync(raw, pcm);
+    played = due;
+  }
+  hwPtr = played - (played % periodFrames);
+  applPtr = Math.max(applPtr, hwPtr);
+  status('RUNNING');
+  if (ringFrames < bufferFrames && !ended) process.stdin.resume();
+  if (ended && ringFrames === 0) finish();
+}
+
+function finish() {
+  clearInterval(timer);
+  if (raw !== undefined) {
+    closeSync(raw);
+    const data = readFileSync(rawPath);
+    const h = Buffer.alloc(44);
+    h.write('RIFF', 0, 'latin1');
+    h.writeUInt32LE(36 + data.length, 4);
+    h.write('WAVEfmt ', 8, 'latin1');
+    h.writeUInt32LE(16, 16);
+    h.writeUInt16LE(1, 20);
+    h.writeUInt16LE(1, 22);
+    h.writeUInt32LE(rate, 24);
+    h.writeUInt32LE(rate * 2, 28);
+    h.writeUInt16LE(2, 32);
+    h.writeUInt16LE(16, 34);
+    h.write('data', 36, 'latin1');
+    h.writeUInt32LE(data.length, 40);
+    writeFileSync(join(recordDir, `${name}.wav`), Buffer.concat([h, data]));
+    unlinkSync(rawPath);
+    writeFileSync(
+      join(recordDir, `${name}.json`),
+      JSON.stringify({ firstSampleMs: startWall ?? null, cardRateHz: cardRate, underrunFrames }),
+    );
+  }
+  if (sub) status('SETUP');
+  process.exit(0);
+}
+
+const timer = setInterval(tick, TICK_MS);
+process.stdin.on('data', (chunk) => {
+  const all = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+  const whole = all.length - (all.length % 2);
+  pending = all.subarray(whole);
+  if (whole > 0) {
+    ring.push(Buffer.from(all.subarray(0, whole)));
+    ringFrames += whole / 2;
+    applPtr += whole / 2;
+  }
+  if (ringFrames >= bufferFrames) process.stdin.pause();
+});
+// End of input: what the ring holds plays next, in order, at the card's rate; the
+// recording's timing is its index, so it is written now and the card stops (the agent
+// gives aplay 300 ms to go).
+process.stdin.on('end', () => {
+  ended = true;
+  if (raw !== undefined && startMono !== undefined) writeSync(raw, take(ringFrames));
+  finish();
+});
+process.on('SIGTERM', finish);

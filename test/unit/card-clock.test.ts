@@ -1,0 +1,91 @@
+// CardClock (agent/domain/card-clock.ts): a card's position and drift from the kernel's
+// coarse reports, on simulated cards whose truth is known. Pure: instants are numbers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CardClock } from '../../agent/domain/card-clock.js';
+
+/** A seeded generator, so a failure replays. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+interface Card {
+  ppm: number;
+  /** hw_ptr moves this many frames at a time (a period), or 1 for a card that reports exactly. */
+  step: number;
+  /** The card started at this monotonic instant. */
+  start: number;
+}
+
+/** The stream's period (50 ms, a 200 ms buffer in four), whatever the driver's pointer does. */
+const PERIOD = 2400;
+const truth = (c: Card, mono: number) => Math.max(0, (mono - c.start) * 48 * (1 + c.ppm / 1e6));
+const report = (c: Card, mono: number) => Math.floor(truth(c, mono) / c.step) * c.step;
+
+/**
+ * Reads `card` every 5–15 ms from `from` to `to`, each read 0–1 ms stale (as the agent
+ * reads /proc); returns the worst position error (ms) from 1 s and from 10 s after `from`.
+ */
+function run(clock: CardClock, card: Card, from: number, to: number, random: () => number) {
+  const worst = { after1s: 0, after10s: 0 };
+  for (let t = from; t < to; t += 5 + random() * 10) {
+    clock.observe(report(card, t - random()), t, PERIOD);
+    const p = clock.positionAt(t);
+    if (p === undefined) continue;
+    const e = Math.abs(p - truth(card, t)) / 48;
+    if (t - from > 1_000) worst.after1s = Math.max(worst.after1s, e);
+    if (t - from > 10_000) worst.after10s = Math.max(worst.after10s, e);
+  }
+  return worst;
+}
+
+const ms = (n: number) => `${n.toFixed(3)} ms`;
+
+for (const step of [2400, 1]) {
+  for (const ppm of [1000, -80, 0]) {
+    test(`a card ${ppm} ppm off, hw_ptr moving ${step === 1 ? 'every frame' : `a ${step}-frame period at a time`}: position within 2.5 ms after a second and 1 ms after ten, drift within 20 ppm after a minute`, () => {
+      const card = { ppm, step, start: 10_000 };
+      const clock = new CardClock();
+      const worst = run(clock, card, 10_000, 130_000, rng(ppm + step));
+      assert.ok(
+        worst.after1s < 2.5 && worst.after10s < 1,
+        `worst position error ${ms(worst.after1s)}, then ${ms(worst.after10s)}`,
+      );
+      assert.ok(Math.abs((clock.ppm() ?? 0) - ppm) < 20, `drift ${clock.ppm()} ppm, ${ppm} true`);
+      assert.equal(clock.resets, 0);
+    });
+  }
+}
+
+test('no position before the readings span enough to trust; the nominal rate until the drift can be fitted', () => {
+  const clock = new CardClock();
+  const card = { ppm: 500, step: 2400, start: 0 };
+  clock.observe(report(card, 60), 60, PERIOD);
+  assert.equal(clock.positionAt(60), undefined);
+  assert.equal(clock.framesPerMs(), 48);
+  assert.equal(clock.ppm(), undefined);
+});
+
+test('a card that underran or restarted (its position far off the line) starts the model over and is followed again', () => {
+  const clock = new CardClock();
+  const random = rng(7);
+  const card = { ppm: 200, step: 2400, start: 0 };
+  run(clock, card, 0, 20_000, random);
+  // The card stalls for 300 ms (an underrun: the stream stopped, then restarted where it was).
+  const after = { ...card, start: card.start + 300 };
+  const worst = run(clock, after, 20_300, 40_000, random);
+  assert.equal(clock.resets, 1);
+  assert.ok(
+    worst.after1s < 2.5 && worst.after10s < 1,
+    `after the restart: ${ms(worst.after1s)}, then ${ms(worst.after10s)}`,
+  );
+});
+
+test('a position going backwards (a new stream on the same substream) starts over', () => {
+  const clock = new CardClock();
+  const card = { ppm: 0, step: 1, start: 0 };
+  run(clock, card, 0, 5_000, rng(3));
+  clock.observe(100, 5_100, PERIOD);
+  assert.equal(clock.resets, 1);
+});
