@@ -53,8 +53,10 @@ export type Step<S extends Staged> =
   | { kind: 'end'; seg: S; how: End; thenNext: boolean }
   /** Keep a preempted relay to resume. */
   | { kind: 'suspend'; seg: S }
-  /** Forget suspended relays (resumed, expired, stopped, cancelled). */
+  /** Forget suspended relays (expired, stopped, cancelled): over, a live session's too. */
   | { kind: 'forget'; segs: S[] }
+  /** A suspended relay leaves the suspended ones to play again (a live session stays open). */
+  | { kind: 'resume'; seg: S }
   /** A new segment becomes what plays; it warms up, then plays its source. */
   | { kind: 'start'; occ: Occurrence; lateMs: number; resumed: boolean }
   /** What plays moves to its fallback (FM signal lost). */
@@ -122,7 +124,7 @@ export function planNext<S extends Staged>(st: Stage<S>, now: number): Step<S>[]
   }
   if (next) {
     const s = next.resume.seg;
-    return [...forget([s, ...gone]), { kind: 'start', occ: s.occ, lateMs: 0, resumed: true }];
+    return [...forget(gone), { kind: 'resume', seg: s }, { kind: 'start', occ: s.occ, lateMs: 0, resumed: true }];
   }
   const steps: Step<S>[] = [...forget(gone)];
   const put = st.deferred;

@@ -83,8 +83,8 @@ const MAX_QUEUED = 1000;
 export class LiveSessions {
   private readonly sessions = new Map<string, SessionState>();
   private readonly queue: { st: SessionState; payload: Buffer }[] = [];
-  /** Session ids closed in this run (the most recent 10,000). */
-  private readonly closed = new Set<string>();
+  /** Session ids closed in this run, with why (the most recent 10,000). */
+  private readonly closed = new Map<string, LiveEndReason>();
   private draining = false;
 
   constructor(private readonly d: LiveDeps) {}
@@ -111,9 +111,13 @@ export class LiveSessions {
       stream: null,
       unlisten: () => {},
       // Past its maxDurationS nothing of the session can play: forgotten then, whatever happened.
-      expiry: clock.setTimeout(() => this.close(source.sessionId), Math.max(0, source.until - clock.now()), {
-        unref: true,
-      }),
+      expiry: clock.setTimeout(
+        () => this.close(source.sessionId, 'max-duration'),
+        Math.max(0, source.until - clock.now()),
+        {
+          unref: true,
+        },
+      ),
     };
     this.sessions.set(source.sessionId, st);
     st.unlisten = this.d.link.listen(`${this.d.topicRoot}/live/${source.sessionId}`, (_t, payload) =>
@@ -136,8 +140,8 @@ export class LiveSessions {
     const st = this.sessions.get(sessionId);
     if (!st) return;
     this.sessions.delete(sessionId);
-    this.closed.add(sessionId);
-    if (this.closed.size > 10_000) this.closed.delete(this.closed.values().next().value!);
+    this.closed.set(sessionId, reason);
+    if (this.closed.size > 10_000) this.closed.delete(this.closed.keys().next().value!);
     st.ended = true;
     st.unlisten();
     this.d.clock.clearTimeout(st.expiry);
@@ -146,8 +150,19 @@ export class LiveSessions {
     else this.d.events.emit('live.stats', { ...sessionStats(st, null, this.d.clock.now()), reason });
   }
 
-  /** The segment plays: a stream on the sound card for this session. */
+  /** How a session closed in this run ended, or undefined (open, or never seen). */
+  endedAs(sessionId: string): LiveEndReason | undefined {
+    return this.closed.get(sessionId);
+  }
+
+  /**
+   * The segment plays: a stream on the sound card for this session. A session closed
+   * before (stopped, timed out, past its maxDurationS while it waited) is never opened
+   * again: its chunks are no longer listened to and a replay of them must not play.
+   */
   play(source: LiveSource, volume: number): LiveStream {
+    const over = this.closed.get(source.sessionId);
+    if (over !== undefined) throw new LoaError('PLAYER_FAILED', `live session ${source.sessionId} is over (${over})`);
     this.register(source);
     const st = this.sessions.get(source.sessionId)!;
     const stream = new LiveStream(this.d, st, volume, (s, reason) => {

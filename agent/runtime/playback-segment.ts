@@ -202,6 +202,11 @@ export class SegmentDriver {
     }
     const refused = audioRefusal(this.d.board.state());
     if (refused) return this.host.fail(seg, refused.reason, refused.message);
+    // Closed while it waited (a stop, its source silent, its time up): never opened again.
+    const over = live.endedAs(source.sessionId);
+    if (over === 'end') return this.host.end(seg, 'finished');
+    if (over === 'timeout') return this.host.end(seg, 'timeout');
+    if (over !== undefined) return this.host.fail(seg, 'live', `the live session ended (${over}) before it could play`);
     const stream = live.play(source, this.d.volumeFor(seg.occ));
     seg.session = stream;
     let startedAt: number;

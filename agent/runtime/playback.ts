@@ -213,6 +213,9 @@ export class PlaybackCoordinator implements Playback {
         // A live session that will not resume is over: unsubscribed, its last live.stats sent.
         for (const x of s.segs) if (x.source.kind === 'live') this.d.live?.close(x.source.sessionId, 'preempted');
         return;
+      case 'resume':
+        this.suspended = this.suspended.filter((x) => x !== s.seg);
+        return;
       case 'start':
         return this.begin(segment(s.occ, s.lateMs, s.resumed));
       case 'failover':

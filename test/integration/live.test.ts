@@ -260,6 +260,14 @@ test(
         (e) => e.sessionId === first.sessionId && e.reason === 'stopped',
         'the normal session stopped',
       );
+      // One report of the preemption; resuming is not the session's end (it was, twice, before).
+      await ev('live.stats', (e) => e.sessionId === first.sessionId && e.reason === 'stopped', 'the stopped stats');
+      assert.deepEqual(
+        events(r.watcher, 'live-p', 'live.stats')
+          .filter((e) => e.sessionId === first.sessionId)
+          .map((e) => e.reason),
+        ['preempted', 'stopped'],
+      );
       // Its source, ended now, sends its end chunk; nothing of the session plays again.
       await normal.stop();
       await r.watcher.sync();

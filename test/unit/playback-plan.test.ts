@@ -115,8 +115,9 @@ test('a preemption does not plan what plays next: the preemptor does, and what w
 test('an emergency over a relay: when it ends the relay resumes for the rest of its slot, not late', () => {
   const relay = seg(occ('relay', 50));
   const later = NOW + 60_000;
+  // Resumed, not forgotten: a live session's subscription and counters carry on.
   assert.deepEqual(planNext(stage({ suspended: [relay] }), later), [
-    { kind: 'forget', segs: [relay] },
+    { kind: 'resume', seg: relay },
     start(relay.occ, 0, true),
   ]);
   // Its slot ran out meanwhile: dropped, and the amplifier goes after the hold.
@@ -127,7 +128,7 @@ test('an emergency over a relay: when it ends the relay resumes for the rest of 
   // Of two suspended relays, the higher priority resumes; the other stays suspended.
   const high = seg(occ('high', 60, { source: FM }));
   assert.deepEqual(planNext(stage({ suspended: [high, relay] }), later), [
-    { kind: 'forget', segs: [high] },
+    { kind: 'resume', seg: high },
     start(high.occ, 0, true),
   ]);
   // Nothing ends while something plays.
@@ -166,7 +167,7 @@ test('when the speaker frees up, a waiting repeat plays in full, late, before a 
   // A relay of higher priority resumes first; the repeat keeps waiting.
   const high = seg(occ('high', 75));
   assert.deepEqual(planNext(stage({ suspended: [high], waiting: [r2] }), at), [
-    { kind: 'forget', segs: [high] },
+    { kind: 'resume', seg: high },
     start(high.occ, 0, true),
   ]);
 });
