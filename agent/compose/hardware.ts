@@ -16,11 +16,13 @@ import type { Player } from '../adapters/player.js';
 import { SimBoard } from '../adapters/sim-board.js';
 import { createMpg123Player } from '../adapters/mpg123-player.js';
 import { createStandInPlayer } from '../adapters/standin-player.js';
-import { createAlsaPcmOutput, createPacedPcmOutput, type PcmOutput } from '../adapters/pcm-output.js';
+import { createPacedPcmOutput, type PcmOutput } from '../adapters/pcm-output.js';
+import { createAlsaPcmOutput } from '../adapters/alsa-output.js';
 
 export function createPcmOutput(c: Config, clock: Clock, log: Logger): PcmOutput {
   const a = c.audio;
-  if (a.output === 'alsa' && a.player !== 'stand-in') return createAlsaPcmOutput({ clock, device: a.device, aplay: a.aplayPath, procAsound: a.procAsound, log });
+  if (a.output === 'alsa' && a.player !== 'stand-in')
+    return createAlsaPcmOutput({ clock, device: a.device, aplay: a.aplayPath, procAsound: a.procAsound, log });
   return createPacedPcmOutput({
     clock,
     ppm: a.pacedPpm,

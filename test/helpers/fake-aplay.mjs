@@ -11,7 +11,8 @@
 // FAKE_CARD_RECORD (a directory): what the card played, as the paced stand-in records it
 // (`<n>.wav` and `<n>.json` with firstSampleMs, the wall instant of the first frame, and
 // cardRateHz, frames per second of the system clock), so the same tools measure both.
-// A frame the ring did not have when its turn came is played as silence and counted.
+// An xrun (the ring dry) stops the card until the ring is full again, silence out and
+// counted (`xruns`, `underrunFrames`), as aplay on a real card does.
 import {
   closeSync,
   mkdirSync,
@@ -57,6 +58,8 @@ let played = 0;
 let startMono;
 let startWall;
 let underrunFrames = 0;
+let xruns = 0;
+let state = 'PREPARED';
 let ended = false;
 let pending = Buffer.alloc(0);
 
@@ -65,51 +68,70 @@ const rawPath = recordDir ? join(recordDir, `${name}.raw`) : undefined;
 if (recordDir) mkdirSync(recordDir, { recursive: true });
 const raw = rawPath ? openSync(rawPath, 'w') : undefined;
 
-function status(state) {
+function status(state, hw = hwPtr) {
   if (!sub) return;
   const text =
     `state: ${state}\nowner_pid   : ${process.pid}\ntrigger_time: 0.000000000\ntstamp      : 0.000000000\n` +
-    `delay       : ${applPtr - hwPtr}\navail       : ${bufferFrames - (applPtr - hwPtr)}\navail_max   : ${periodFrames}\n` +
-    `-----\nhw_ptr      : ${hwPtr}\nappl_ptr    : ${applPtr}\n`;
+    `delay       : ${applPtr - hw}\navail       : ${bufferFrames - (applPtr - hw)}\navail_max   : ${periodFrames}\n` +
+    `-----\nhw_ptr      : ${hw}\nappl_ptr    : ${applPtr}\n`;
   writeFileSync(join(sub, 'status.tmp'), text);
   renameSync(join(sub, 'status.tmp'), join(sub, 'status'));
 }
 
+/** Up to `frames` frames from the ring (fewer when it runs dry). */
 function take(frames) {
-  const out = Buffer.alloc(frames * 2);
+  const n0 = Math.min(frames, ringFrames);
+  const out = Buffer.alloc(n0 * 2);
   let at = 0;
-  while (at < frames && ring.length > 0) {
+  while (at < n0) {
     const head = ring[0];
-    const n = Math.min(frames - at, head.length / 2);
+    const n = Math.min(n0 - at, head.length / 2);
     head.copy(out, at * 2, 0, n * 2);
     if (n * 2 === head.length) ring.shift();
     else ring[0] = head.subarray(n * 2);
     at += n;
     ringFrames -= n;
   }
-  underrunFrames += frames - at;
   return out;
 }
 
+/**
+ * The speaker's output is continuous (the recording's frame i is at firstSampleMs + i /
+ * cardRate), the card's position is not: as with aplay on a real card, a ring that runs
+ * dry is an xrun (the stream stops where it is: hw_ptr = appl_ptr, silence out), and it
+ * starts again once the ring is full (aplay prepares it and refills it; its start
+ * threshold is the buffer).
+ */
 function tick() {
   if (startMono === undefined) {
     if (ringFrames >= bufferFrames || (ended && ringFrames > 0)) {
       startMono = performance.now();
       startWall = performance.timeOrigin + startMono;
+      state = 'RUNNING';
     } else {
       status('PREPARED');
       return;
     }
   }
   const due = Math.floor(((performance.now() - startMono) / 1000) * cardRate);
+  if (state !== 'RUNNING' && ringFrames >= bufferFrames) state = 'RUNNING';
   if (due > played) {
-    const pcm = take(due - played);
-    if (raw !== undefined) writeSync(raw, pcm);
+    const want = due - played;
+    const pcm = state === 'RUNNING' ? take(want) : Buffer.alloc(0);
+    hwPtr += pcm.length / 2;
+    if (state === 'RUNNING' && pcm.length / 2 < want) {
+      state = 'XRUN';
+      xruns++;
+    }
+    underrunFrames += want - pcm.length / 2;
+    if (raw !== undefined) {
+      writeSync(raw, pcm);
+      if (pcm.length / 2 < want) writeSync(raw, Buffer.alloc((want - pcm.length / 2) * 2));
+    }
     played = due;
   }
-  hwPtr = played - (played % periodFrames);
-  applPtr = Math.max(applPtr, hwPtr);
-  status('RUNNING');
+  // The kernel's hw_ptr: to the last period while running, where the stream stopped otherwise.
+  status(state, state === 'RUNNING' ? hwPtr - (hwPtr % periodFrames) : hwPtr);
   if (ringFrames < bufferFrames && !ended) process.stdin.resume();
   if (ended && ringFrames === 0) finish();
 }
@@ -136,7 +158,7 @@ function finish() {
     unlinkSync(rawPath);
     writeFileSync(
       join(recordDir, `${name}.json`),
-      JSON.stringify({ firstSampleMs: startWall ?? null, cardRateHz: cardRate, underrunFrames }),
+      JSON.stringify({ firstSampleMs: startWall ?? null, cardRateHz: cardRate, underrunFrames, xruns }),
     );
   }
   if (sub) status('SETUP');

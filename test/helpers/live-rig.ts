@@ -35,7 +35,10 @@ export function onsets(pcm: Int16Array, thr = 6000): number[] {
   return out;
 }
 
-export function readRecording(dir: string): { pcm: Int16Array; meta: { firstSampleMs: number; cardRateHz: number } } {
+export function readRecording(dir: string): {
+  pcm: Int16Array;
+  meta: { firstSampleMs: number; cardRateHz: number; xruns?: number };
+} {
   const wav = readdirSync(dir).find((f) => f.endsWith('.wav'));
   assert.ok(wav, `a recording in ${dir}`);
   const b = readFileSync(join(dir, wav));
@@ -43,6 +46,7 @@ export function readRecording(dir: string): { pcm: Int16Array; meta: { firstSamp
   const meta = JSON.parse(readFileSync(join(dir, wav.replace(/\.wav$/, '.json')), 'utf8')) as {
     firstSampleMs: number;
     cardRateHz: number;
+    xruns?: number;
   };
   return { pcm, meta };
 }

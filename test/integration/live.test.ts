@@ -352,7 +352,7 @@ test(
 );
 
 test(
-  'on a card that reports its position as the kernel does (hw_ptr a period at a time) and runs 1,000 ppm fast: every click at capture + latency (±5 ms) to the end of a 16 s session, the drift measured',
+  'on a card that reports its position as the kernel does (hw_ptr a period at a time) and runs 1,000 ppm fast: every click at capture + latency (±5 ms) to the end of a 16 s session, the drift measured; an xrun mid-session (the agent stalled) is followed by clicks on time again',
   { timeout: 120_000 },
   async () => {
     const proc = tempDir('fake-proc');
@@ -378,6 +378,18 @@ test(
       const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device: 'live-drift' }));
       const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
       const sessionId = first.topic.split('/').pop()!;
+      // The agent stalls 400 ms (SIGSTOP) 300 ms after the fourth click has played: the
+      // card's 200 ms ring runs dry, the card stops (an xrun) and restarts once aplay has
+      // refilled it. The clicks after it must be on time again.
+      const t0 = (
+        JSON.parse(Buffer.from(first.payload.toString().split('.')[1]!, 'base64url').toString()) as { t: number }
+      ).t;
+      const stallAt = t0 + (clicks[3]! * 1000) / RATE + LATENCY_MS + 300;
+      const agentPid = r.boxes[0]!.proc.proc.pid!;
+      await new Promise((res) => setTimeout(res, Math.max(0, stallAt - Date.now())));
+      process.kill(agentPid, 'SIGSTOP');
+      await new Promise((res) => setTimeout(res, 400));
+      process.kill(agentPid, 'SIGCONT');
       assert.equal(await noc.exited, 0, noc.stderr());
       await r.watcher.waitFor(
         (m) =>
@@ -403,10 +415,17 @@ test(
         /\{[^\n]*the card's drift against the system clock[^\n]*\}/,
         10_000,
       );
-      const ppm = (JSON.parse(drift) as { ppm: number }).ppm;
-      assert.ok(Math.abs(ppm - PPM) < 100, `the card's drift measured ${ppm} ppm, ${PPM} set`);
+      const { ppm, restarts } = JSON.parse(drift) as { ppm: number; restarts: number };
+      assert.ok(
+        (meta.xruns ?? 0) >= 1 && restarts >= 1,
+        `the card stopped (${meta.xruns} xruns), the agent saw it (${restarts})`,
+      );
+      // Roughly: the fake card and the agent share a loaded machine, and their timers' jitter
+      // is in 16 s of readings (1,095 ppm measured once in a full run). The fit's precision is
+      // test/unit/card-clock.test.ts's (±20 ppm in a minute, deterministic).
+      assert.ok(Math.abs(ppm - PPM) < 0.3 * PPM, `the card's drift measured ${ppm} ppm, ${PPM} set`);
       process.stdout.write(
-        `# live on a ${PPM} ppm card: offsets ${off.map((o) => o.toFixed(2)).join(' ')} ms; measured ${ppm} ppm\n`,
+        `# live on a ${PPM} ppm card: offsets ${off.map((o) => o.toFixed(2)).join(' ')} ms; measured ${ppm} ppm, ${restarts} restarts, ${meta.xruns} xruns\n`,
       );
     } finally {
       await r.close();

@@ -44,12 +44,12 @@ const ms = (n: number) => `${n.toFixed(3)} ms`;
 
 for (const step of [2400, 1]) {
   for (const ppm of [1000, -80, 0]) {
-    test(`a card ${ppm} ppm off, hw_ptr moving ${step === 1 ? 'every frame' : `a ${step}-frame period at a time`}: position within 2.5 ms after a second and 1 ms after ten, drift within 20 ppm after a minute`, () => {
+    test(`a card ${ppm} ppm off, hw_ptr moving ${step === 1 ? 'every frame' : `a ${step}-frame period at a time`}: position within 3 ms after a second and 1 ms after ten, drift within 20 ppm after a minute`, () => {
       const card = { ppm, step, start: 10_000 };
       const clock = new CardClock();
       const worst = run(clock, card, 10_000, 130_000, rng(ppm + step));
       assert.ok(
-        worst.after1s < 2.5 && worst.after10s < 1,
+        worst.after1s < 3 && worst.after10s < 1,
         `worst position error ${ms(worst.after1s)}, then ${ms(worst.after10s)}`,
       );
       assert.ok(Math.abs((clock.ppm() ?? 0) - ppm) < 20, `drift ${clock.ppm()} ppm, ${ppm} true`);
@@ -57,6 +57,39 @@ for (const step of [2400, 1]) {
     });
   }
 }
+
+test('a report that lags (a busy machine: up to 2 ms stale, one update in 50 late by 10-50 ms), a card 1,000 ppm fast: within 4 ms from 1 s, 2 ms from 10 s; the drift within 80 ppm in 16 s', () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const random = rng(seed);
+    const card = { ppm: 1000, step: 2400, start: 10_000 };
+    const clock = new CardClock();
+    const worst = { after1s: 0, after10s: 0 };
+    let updated = card.start;
+    for (
+      let t = card.start;
+      t < card.start + 16_000;
+      t += 5 + random() * 10 + (random() < 0.02 ? 20 + random() * 60 : 0)
+    ) {
+      for (;;) {
+        const next = updated + 2 + (random() < 0.02 ? 10 + random() * 40 : 0);
+        if (next > t) break;
+        updated = next;
+      }
+      clock.observe(report(card, updated), t, PERIOD);
+      const p = clock.positionAt(t);
+      if (p === undefined) continue;
+      const e = Math.abs(p - truth(card, t)) / 48;
+      if (t - card.start > 1_000) worst.after1s = Math.max(worst.after1s, e);
+      if (t - card.start > 10_000) worst.after10s = Math.max(worst.after10s, e);
+    }
+    assert.ok(
+      worst.after1s < 4 && worst.after10s < 2,
+      `seed ${seed}: ${ms(worst.after1s)}, then ${ms(worst.after10s)}`,
+    );
+    assert.ok(Math.abs(clock.ppm()! - 1000) < 80, `seed ${seed}: drift ${clock.ppm()} ppm`);
+    assert.equal(clock.resets, 0);
+  }
+});
 
 test('no position before the readings span enough to trust; the nominal rate until the drift can be fitted', () => {
   const clock = new CardClock();
@@ -77,7 +110,7 @@ test('a card that underran or restarted (its position far off the line) starts t
   const worst = run(clock, after, 20_300, 40_000, random);
   assert.equal(clock.resets, 1);
   assert.ok(
-    worst.after1s < 2.5 && worst.after10s < 1,
+    worst.after1s < 3 && worst.after10s < 1,
     `after the restart: ${ms(worst.after1s)}, then ${ms(worst.after10s)}`,
   );
 });

@@ -1,0 +1,186 @@
+// The live output on a sound card (the `alsa` adapter of the PcmOutput port, pcm-output.ts):
+// `aplay` (alsa-utils) writing to the configured device. aplay says nothing of where the
+// card is, so the kernel's report of the PCM aplay opened is read (alsa-status.ts) and
+// fitted (domain/card-clock.ts): each pull's instant is where the card is, drift
+// included. Where no kernel PCM is aplay's (a file plugin, PulseAudio), the instant is
+// estimated at the nominal rate, and the log says so.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Clock, TimerHandle } from './clock.js';
+import type { Logger } from '../log.js';
+import { findPcmSubstream, parsePcmParams, parsePcmStatus, readText, type PcmParams } from './alsa-status.js';
+import { CardClock } from '../domain/card-clock.js';
+import { LIVE_OUTPUT_BUFFER_MS, PCM_RATE, type PcmOutput, type PcmStream, type Pull } from './pcm-output.js';
+
+/** How often (on average) the card's position is read and aplay fed. */
+const TICK_MS = 10;
+
+/** The ring buffer aplay is asked for, and so the delay from a write to the speaker. */
+export const ALSA_BUFFER_MS = LIVE_OUTPUT_BUFFER_MS;
+/** How long to look for the kernel PCM aplay opened before estimating instead. */
+const FIND_SUBSTREAM_MS = 3_000;
+
+export interface AlsaOutputOptions {
+  clock: Clock;
+  device: string;
+  /** aplay's path (default "aplay"). */
+  aplay?: string;
+  /** Where the kernel reports PCM positions (default /proc/asound). */
+  procAsound?: string;
+  log?: Logger;
+}
+
+export function createAlsaPcmOutput(o: AlsaOutputOptions): PcmOutput {
+  return { kind: 'alsa', open: (pull, name) => new AlsaStream(o, pull, name) };
+}
+
+/**
+ * aplay writing to the card, fed so that it keeps ALSA_BUFFER_MS ahead of where the card
+ * is. Where the card is comes from the kernel (alsa-status.ts) through CardClock: its
+ * position and drift, so each pull's instant is the card's, not the nominal rate's, and a
+ * card slower than the system clock does not pile audio up in front of it. Where the
+ * kernel does not say (no substream names aplay's pid within FIND_SUBSTREAM_MS), the
+ * instant is estimated at the nominal rate and the log says the drift is not corrected.
+ */
+class AlsaStream implements PcmStream {
+  readonly failed: Promise<string>;
+  private xruns = 0;
+  private readonly proc: ChildProcess;
+  private timer: TimerHandle | undefined;
+  private written = 0;
+  private readonly monoBase: number;
+  /** Frame `written` plays at `at` (wall ms), as known at `wall`/`mono`. */
+  private anchor: { written: number; at: number; wall: number; mono: number };
+  private tail = '';
+  private readonly card = new CardClock(PCM_RATE / 1000);
+  /** The substream's /proc directory once found, null once given up on. */
+  private substream: string | null | undefined;
+  private params: PcmParams | undefined;
+  private running = false;
+
+  constructor(
+    private readonly o: AlsaOutputOptions,
+    private readonly pull: Pull,
+    private readonly name: string,
+  ) {
+    this.monoBase = o.clock.monoMs();
+    const wall = o.clock.now();
+    this.anchor = { written: 0, at: wall + ALSA_BUFFER_MS, wall, mono: this.monoBase };
+    this.proc = spawn(
+      o.aplay ?? 'aplay',
+      [
+        '-q',
+        '-D',
+        o.device,
+        '-t',
+        'raw',
+        '-f',
+        'S16_LE',
+        '-r',
+        String(PCM_RATE),
+        '-c',
+        '1',
+        `--buffer-time=${ALSA_BUFFER_MS * 1000}`,
+      ],
+      { stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    this.proc.stdin!.on('error', () => {});
+    this.proc.stderr!.setEncoding('utf8');
+    this.proc.stderr!.on('data', (s: string) => {
+      this.xruns += s.match(/underrun/g)?.length ?? 0;
+      this.tail = (this.tail + s).slice(-500);
+    });
+    this.failed = new Promise((resolve) => {
+      this.proc.on('error', (err) => resolve(`aplay: ${err.message} (install alsa-utils)`));
+      this.proc.on('exit', (code, signal) => {
+        if (!this.stopped) resolve(`aplay exited (code ${code}, signal ${signal}): ${this.tail.trim()}`);
+      });
+    });
+    this.tick();
+  }
+
+  private stopped = false;
+
+  get underruns(): number {
+    return this.xruns;
+  }
+
+  /**
+   * Every 5–15 ms, at random: reads of a card that moves its position a period at a time
+   * must fall at every phase of the period for CardClock's envelope to find the card.
+   */
+  private schedule(): void {
+    if (!this.stopped) this.timer = this.o.clock.setTimeout(() => this.tick(), TICK_MS / 2 + Math.random() * TICK_MS);
+  }
+
+  private tick(): void {
+    const mono = this.o.clock.monoMs();
+    const wall = this.o.clock.now();
+    const pos = this.cardPosition(mono);
+    const perMs = PCM_RATE / 1000;
+    // Ahead of where the card is by one buffer; frame `written` plays once the card has
+    // played the frames before it (at the nominal rate over those 200 ms: drift there is µs).
+    // Where the card's position is not known (yet, or again after an xrun): on from the
+    // last point it was known (at first: written + one buffer), at the nominal rate.
+    if (pos !== undefined) this.anchor = { written: this.written, at: wall + (this.written - pos) / perMs, wall, mono };
+    const a = this.anchor;
+    const target =
+      pos !== undefined
+        ? pos + ALSA_BUFFER_MS * perMs
+        : a.written + (a.wall + (mono - a.mono) + ALSA_BUFFER_MS - a.at) * perMs;
+    const n = Math.floor(target) - this.written;
+    if (n > 0) {
+      const at = a.at + (this.written - a.written) / perMs;
+      const pcm = this.pull(n, at);
+      this.proc.stdin!.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+      this.written += n;
+    }
+    this.schedule();
+  }
+
+  /** Our frames the card has played by `mono`, from the kernel's report; undefined where it does not say. */
+  private cardPosition(mono: number): number | undefined {
+    if (this.substream === undefined && this.proc.pid !== undefined) {
+      this.substream = findPcmSubstream(this.proc.pid, this.o.procAsound);
+      if (this.substream === undefined && mono - this.monoBase > FIND_SUBSTREAM_MS) {
+        this.substream = null;
+        this.o.log?.warn(
+          { device: this.o.device, stream: this.name },
+          "live output: the kernel reports no PCM for aplay (not a hardware device?): timing estimated at the nominal rate, the card's drift not corrected",
+        );
+      }
+    }
+    if (!this.substream) return undefined;
+    const status = parsePcmStatus(readText(join(this.substream, 'status')) ?? '');
+    const readAt = this.o.clock.monoMs();
+    // Stopped (an xrun: aplay prepares it and refills it): the line it ran on is broken.
+    if (status !== undefined && status.state !== 'RUNNING' && this.running) this.card.reset();
+    this.running = status?.state === 'RUNNING';
+    if (status?.state === 'RUNNING') {
+      this.params ??= parsePcmParams(readText(join(this.substream, 'hw_params')) ?? '');
+      const ratio = (this.params?.rate ?? PCM_RATE) / PCM_RATE;
+      // What the card holds beyond its ring (a codec's FIFO) plays after hw_ptr too.
+      const beyondRing = Math.max(0, status.delay - (status.applPtr - status.hwPtr));
+      const period = (this.params?.periodFrames ?? (ALSA_BUFFER_MS * PCM_RATE) / 4000) / ratio;
+      this.card.observe((status.hwPtr - beyondRing) / ratio, readAt, period);
+    }
+    return this.card.positionAt(mono);
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) this.o.clock.clearTimeout(this.timer);
+    const ppm = this.card.ppm();
+    if (this.substream)
+      this.o.log?.info(
+        { stream: this.name, ppm: ppm === undefined ? null : Math.round(ppm * 10) / 10, restarts: this.card.resets },
+        "live output: the card's drift against the system clock",
+      );
+    this.proc.stdin!.end();
+    return new Promise((resolve) => {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) return resolve();
+      const kill = this.o.clock.setTimeout(() => this.proc.kill('SIGKILL'), 300);
+      this.proc.once('exit', () => (this.o.clock.clearTimeout(kill), resolve()));
+    });
+  }
+}
