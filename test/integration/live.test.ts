@@ -15,13 +15,38 @@ import { forge } from '../helpers/signer.js';
 import { alsaCapture } from '../helpers/audio.js';
 import { childNames } from '../helpers/agent-process.js';
 import { tempDir } from '../helpers/tmp.js';
-import { clickTimes, clicksWav, events, liveArgs, liveRig, onsets, RATE, readRecording } from '../helpers/live-rig.js';
+import {
+  clickTimes,
+  clicksWav,
+  events,
+  liveArgs,
+  liveRig,
+  onsets,
+  RATE,
+  readRecording,
+  type LiveRig,
+} from '../helpers/live-rig.js';
 import { spawnNoc } from './noc-cli.js';
 import { signDoc } from '../../contract/index.js';
 import { LIVE_TYP } from '../../contract/verify.js';
 
 const LATENCY_MS = 1500;
 const FAKE_APLAY = fileURLToPath(new URL('../helpers/fake-aplay.mjs', import.meta.url));
+
+/** `noc live` speaking `count` clicks `everyS` apart (a WAV of `seconds`) to `device`; its session and first chunk. */
+async function speakClicks(r: LiveRig, device: string, count: number, everyS: number, seconds: number) {
+  const wav = join(r.dir, 'clicks.wav');
+  const clicks = clickTimes(count, everyS);
+  clicksWav(wav, seconds, clicks);
+  const archive = join(r.dir, 'archive');
+  const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device }));
+  const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
+  const chunk = JSON.parse(Buffer.from(first.payload.toString().split('.')[1]!, 'base64url').toString()) as {
+    t: number;
+    f: string[];
+  };
+  return { clicks, archive, noc, first, sessionId: first.topic.split('/').pop()!, chunk };
+}
 const CLICKS = clickTimes(5, 0.7);
 
 test(
@@ -289,16 +314,7 @@ test(
   async () => {
     const r = await liveRig(['live-f']);
     try {
-      const wav = join(r.dir, 'clicks.wav');
-      const clicks = clickTimes(6, 0.7);
-      clicksWav(wav, 5, clicks);
-      const archive = join(r.dir, 'archive');
-      const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device: 'live-f' }));
-      const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
-      const sessionId = first.topic.split('/').pop()!;
-      const genuine = JSON.parse(Buffer.from(first.payload.toString().split('.')[1]!, 'base64url').toString()) as {
-        f: string[];
-      };
+      const { clicks, archive, noc, first, sessionId, chunk: genuine } = await speakClicks(r, 'live-f', 6, 0.7, 5);
       // Well-formed chunks in the session's name with the session's kid and a wrong signature:
       // each costs the box a full Ed25519 verification.
       const FLOOD = 5000;
@@ -371,20 +387,11 @@ test(
       },
     });
     try {
-      const wav = join(r.dir, 'clicks.wav');
-      const clicks = clickTimes(8, 2);
-      clicksWav(wav, 17, clicks);
-      const archive = join(r.dir, 'archive');
-      const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device: 'live-drift' }));
-      const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
-      const sessionId = first.topic.split('/').pop()!;
+      const { clicks, archive, noc, sessionId, chunk } = await speakClicks(r, 'live-drift', 8, 2, 17);
       // The agent stalls 400 ms (SIGSTOP) 300 ms after the fourth click has played: the
       // card's 200 ms ring runs dry, the card stops (an xrun) and restarts once aplay has
       // refilled it. The clicks after it must be on time again.
-      const t0 = (
-        JSON.parse(Buffer.from(first.payload.toString().split('.')[1]!, 'base64url').toString()) as { t: number }
-      ).t;
-      const stallAt = t0 + (clicks[3]! * 1000) / RATE + LATENCY_MS + 300;
+      const stallAt = chunk.t + (clicks[3]! * 1000) / RATE + LATENCY_MS + 300;
       const agentPid = r.boxes[0]!.proc.proc.pid!;
       await new Promise((res) => setTimeout(res, Math.max(0, stallAt - Date.now())));
       process.kill(agentPid, 'SIGSTOP');
