@@ -10,6 +10,7 @@ import {
   type AmpFaultCause,
   type AudioInput,
   type Command,
+  type Levels,
   type LineState,
   type Message,
   type Status,
@@ -49,7 +50,13 @@ export interface BoardState {
   bootsToLose: number;
   /** Every reply is sent twice. */
   duplicate: boolean;
+  /** 1.2 knob: each input's signal level, dBFS (SILENCE_DBFS: dead air). */
+  inputDbfs: Record<AudioInput, number>;
+  /** 1.2 knob: the amplifier's output stage: working, dead (no output, idle current), or drawing nothing. */
+  output: OutputStage;
 }
+
+export type OutputStage = 'ok' | 'dead' | 'no-current';
 
 /** A board after power-up: amp off, input ip, tuner off, watchdog 10 s, no event yet. */
 export function powerOnState(bootCount: number): BoardState {
@@ -76,7 +83,23 @@ export function powerOnState(bootCount: number): BoardState {
     inputSwitches: 0,
     bootsToLose: 0,
     duplicate: false,
+    inputDbfs: { ip: -18, fm: -20, line: -24 },
+    output: 'ok',
   };
+}
+
+/** A reset (§5.2): amp off, input ip, tuner off, watchdog 10 s, event counter back, boot counter up. */
+export function resetState(s: BoardState): void {
+  Object.assign(s, {
+    amp: false,
+    input: 'ip',
+    fmFreq: 0,
+    fmRssi: 0,
+    watchdogS: WATCHDOG_DEFAULT_S,
+    watchdogTripped: false,
+    lastEventSeq: 0,
+    bootCount: s.bootCount + 1,
+  } satisfies Partial<BoardState>);
 }
 
 /** What execute() needs of the board besides its state. */
@@ -90,6 +113,8 @@ export interface Answering {
   clearAmpFault(): void;
   feedWatchdog(): void;
   versionBlock(): VersionBlock;
+  /** 1.2: seconds since the last idle line measurement, null before the first since reset. */
+  lineAgeS(): number | null;
 }
 
 /** One command of the right VER, executed: the reply or ERROR to send (§5.1). */
@@ -142,7 +167,44 @@ export function execute(c: Command, b: Answering): Message {
       return encodeReply('set-watchdog', { seconds: s.watchdogS });
     case 'get-version':
       return encodeReply('get-version', b.versionBlock());
+    case 'get-levels': {
+      if (b.minor < 2) return encodeError(COMMAND_TYPES['get-levels'], 'unknown_type');
+      const age = b.lineAgeS();
+      const z = impedanceOf(s.line);
+      return encodeReply('get-levels', {
+        ...levelsOf(s),
+        lineImpedance: age === null || z === 0xffff ? null : z,
+        lineAgeS: age,
+      });
+    }
   }
+}
+
+/** dBFS of silence (an input with nothing on it). */
+export const SILENCE_DBFS = -100;
+/** The simulated amplifier: −18 dBFS in gives −6 dB of the rated output. */
+const GAIN_DB = 12;
+/** What an amplifier with nothing to amplify (or a dead output stage) reads on the line. */
+const NOISE_FLOOR_DB = -80;
+const IDLE_MA = 350;
+/** Supply current added at the rated output into the nominal load. */
+const FULL_LOAD_MA = 2_400;
+
+/**
+ * The levels of the window now (1.2, PROTOCOL.md §5.6): the selected input's signal (FM
+ * off or without signal is silence); with the amplifier on, an output that follows it when
+ * the output stage works, and a current that follows the output into the line's load (an
+ * open line draws only the idle current).
+ */
+export function levelsOf(s: BoardState): Levels {
+  const fmSilent = s.input === 'fm' && (s.fmFreq === 0 || s.fmSignalLost);
+  const inDbfs = Math.max(SILENCE_DBFS, fmSilent ? SILENCE_DBFS : s.inputDbfs[s.input]);
+  const base = { inDbfs, input: s.input, windowMs: 1000 };
+  if (!s.amp) return { ...base, outDb: null, currentMa: 40 };
+  if (s.output !== 'ok') return { ...base, outDb: NOISE_FLOOR_DB, currentMa: s.output === 'dead' ? IDLE_MA : 0 };
+  const outDb = Math.min(3, Math.max(NOISE_FLOOR_DB, inDbfs + GAIN_DB));
+  const load = s.line === 'open' ? 0 : FULL_LOAD_MA * 10 ** (outDb / 10);
+  return { ...base, outDb, currentMa: Math.round(IDLE_MA + load) };
 }
 
 export function flags(s: BoardState): StatusFlags {

@@ -10,8 +10,8 @@
 //   of any VER);
 // - the watchdog runs from power-up and is fed only by valid frames of the right VER
 //   (and held while a command executes); on expiry amp goes off, once per silence.
-// It speaks 1.1 by default; `minor: 0` gives the wire of a 1.0 board (3-byte PING
-// reply, 10-byte version block) so the host is tested against both.
+// It speaks 1.2 by default; `minor: 1` is a 1.1 board (no LEVELS, GET_LEVELS unknown),
+// `minor: 0` the wire of a 1.0 board (3-byte PING reply, 10-byte version block).
 // Faults model the field: `silent` cuts the board's TX (it still acts on commands), so
 // the host sees no answer while the watchdog stays fed; `loseBoot` drops the BOOT
 // frames of the next resets (power-up noise); `duplicate` sends every reply twice;
@@ -25,7 +25,6 @@ import { encodeFrame, PROTOCOL_MINOR, PROTOCOL_VERSION, type Frame } from './fra
 import { FrameParser } from './parser.js';
 import {
   COMMAND_TYPES,
-  WATCHDOG_DEFAULT_S,
   decodeCommand,
   encodeError,
   encodeEvent,
@@ -39,10 +38,12 @@ import {
   type VersionBlock,
 } from './messages.js';
 import type { TimerHandle, Timers } from './timers.js';
+import { BoardLevels } from './board-levels.js';
 import {
   execute,
   impedanceOf,
   powerOnState,
+  resetState,
   RSSI_GOOD,
   RSSI_LOST,
   type Answering,
@@ -89,6 +90,8 @@ export class BoardModel {
   private bootTimer: TimerHandle | undefined;
   private watchdogTimer: TimerHandle | undefined;
   private idleTimer: TimerHandle | undefined;
+  /** 1.2: LEVELS and the idle line measurement, and their knobs (board-levels.ts). */
+  readonly levels: BoardLevels;
   private readonly replyTimers = new Set<TimerHandle>();
   private running = false;
   /** Commands executed, for tests ("was set-amp re-applied?"). */
@@ -108,7 +111,14 @@ export class BoardModel {
       clearAmpFault: () => this.clearAmpFault(),
       feedWatchdog: () => this.feedWatchdog(),
       versionBlock: () => this.versionBlock(),
+      lineAgeS: () => this.levels.lineAgeS(),
     };
+    this.levels = new BoardLevels({
+      timers: deps.timers,
+      state: this.s,
+      minor: this.minor,
+      send: (e) => this.event(e),
+    });
     this.parser.on('data', (f: Frame) => this.onFrame(f));
   }
 
@@ -125,6 +135,7 @@ export class BoardModel {
     t.clearTimeout(this.bootTimer);
     t.clearTimeout(this.watchdogTimer);
     t.clearTimeout(this.idleTimer);
+    this.levels.stop();
     for (const h of this.replyTimers) t.clearTimeout(h);
     this.replyTimers.clear();
     this.busy = false;
@@ -184,16 +195,7 @@ export class BoardModel {
     for (const h of this.replyTimers) t.clearTimeout(h);
     this.replyTimers.clear();
     this.busy = false;
-    Object.assign(this.s, {
-      amp: false,
-      input: 'ip',
-      fmFreq: 0,
-      fmRssi: 0,
-      watchdogS: WATCHDOG_DEFAULT_S,
-      watchdogTripped: false,
-      lastEventSeq: 0,
-      bootCount: this.s.bootCount + 1,
-    } satisfies Partial<BoardState>);
+    resetState(this.s);
     this.resetReason = reason;
     this.bootAt = t.now();
     this.booting = true;
@@ -201,6 +203,8 @@ export class BoardModel {
     if (this.bootLost) this.s.bootsToLose--;
     // The amplifier's own protection re-evaluates its cause after a reset.
     this.s.ampFault = this.ampCause;
+    this.levels.reset();
+    this.levels.sync(this.running);
     this.feedWatchdog();
     this.announceBoot();
   }
@@ -232,6 +236,7 @@ export class BoardModel {
     if (cause) {
       this.s.ampFault = cause;
       this.s.amp = false;
+      this.levels.sync(this.running);
       this.event({
         event: 'amp-fault',
         fault: true,
@@ -271,6 +276,7 @@ export class BoardModel {
     this.watchdogTimer = undefined;
     this.s.amp = false;
     this.s.watchdogTripped = true;
+    this.levels.sync(this.running);
     this.event({ event: 'watchdog', seconds: this.s.watchdogS });
   }
   /** Relay feedback wrong: SET_AMP and SELECT_INPUT answer HW_FAULT until cleared. */
@@ -311,6 +317,7 @@ export class BoardModel {
     }
     this.log.push(c);
     const reply = execute(c, this.answering);
+    this.levels.sync(this.running);
     if (this.s.delayMs === 0) {
       this.answer(f.seq, reply);
       return;
@@ -327,14 +334,8 @@ export class BoardModel {
   }
 
   private versionBlock(): VersionBlock {
-    return {
-      protocol: this.protocol,
-      minor: this.minor,
-      firmware: this.firmware,
-      bootCount: this.s.bootCount,
-      resetReason: this.resetReason,
-      hwRev: 2,
-    };
+    const { protocol, minor, firmware, resetReason } = this;
+    return { protocol, minor, firmware, bootCount: this.s.bootCount, resetReason, hwRev: 2 };
   }
 
   private stopBootRepeat(): void {
@@ -366,6 +367,7 @@ export class BoardModel {
       // §7: amp off by itself; input and tuner stay. Not re-armed until the host speaks.
       this.s.amp = false;
       this.s.watchdogTripped = true;
+      this.levels.sync(this.running);
       this.event({ event: 'watchdog', seconds: this.s.watchdogS });
     }, this.s.watchdogS * 1000);
   }

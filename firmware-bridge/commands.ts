@@ -12,12 +12,15 @@ import {
   flagsTo,
   indexIn,
   intIn,
+  levelsFrom,
+  levelsTo,
   need,
   u16,
   u8,
   versionFrom,
   versionTo,
   type AudioInput,
+  type Levels,
   type LineState,
   type Message,
   type StatusFlags,
@@ -37,6 +40,8 @@ export const COMMAND_TYPES = {
   'line-test': 0x07,
   'set-watchdog': 0x08,
   'get-version': 0x09,
+  /** 1.2 (PROTOCOL.md §5.1): never sent to a board of minor < 2. */
+  'get-levels': 0x0a,
 } as const;
 export type CommandName = keyof typeof COMMAND_TYPES;
 
@@ -51,6 +56,7 @@ export const COMMAND_TIMEOUT_MS: Readonly<Record<CommandName, number>> = {
   'line-test': 3000,
   'set-watchdog': 200,
   'get-version': 200,
+  'get-levels': 200,
 };
 /** Whether the host may retry on timeout (with a new SEQ). */
 export const COMMAND_RETRY: Readonly<Record<CommandName, boolean>> = {
@@ -63,6 +69,7 @@ export const COMMAND_RETRY: Readonly<Record<CommandName, boolean>> = {
   'line-test': false,
   'set-watchdog': true,
   'get-version': true,
+  'get-levels': true,
 };
 
 export const ERROR_CODES = {
@@ -106,7 +113,8 @@ export type Command =
   | { cmd: 'fm-status' }
   | { cmd: 'line-test' }
   | { cmd: 'set-watchdog'; seconds: number }
-  | { cmd: 'get-version' };
+  | { cmd: 'get-version' }
+  | { cmd: 'get-levels' };
 
 export interface Replies {
   /** bootCount and input are in the reply from protocol 1.1 on; absent from a 1.0 board. */
@@ -119,6 +127,8 @@ export interface Replies {
   'line-test': { result: LineState; impedance: number };
   'set-watchdog': { seconds: number };
   'get-version': VersionBlock;
+  /** The last 1 s window, and the last idle line measurement (null: open / over range, or none yet). */
+  'get-levels': Levels & { lineImpedance: number | null; lineAgeS: number | null };
 }
 
 export interface BoardError {
@@ -268,6 +278,14 @@ export function encodeReply<N extends CommandName>(name: N, r: Replies[N]): Mess
     }
     case 'get-version':
       return { type, payload: versionTo(any as VersionBlock) };
+    case 'get-levels': {
+      const v = any as Replies['get-levels'];
+      const b = Buffer.alloc(12);
+      levelsTo(v).copy(b, 0);
+      b.writeUInt16BE(v.lineImpedance === null ? 0xffff : Math.min(0xfffe, v.lineImpedance), 8);
+      b.writeUInt16BE(v.lineAgeS === null ? 0xffff : Math.min(0xfffe, v.lineAgeS), 10);
+      return { type, payload: b };
+    }
   }
   throw new RangeError(`no reply encoder for ${String(name)}`);
 }
@@ -327,6 +345,13 @@ export function decodeReply<N extends CommandName>(name: N, p: Buffer): Replies[
     case 'get-version':
       r = versionFrom(p, what);
       break;
+    case 'get-levels': {
+      need(p, 12, what);
+      const z = u16(p, 8);
+      const age = u16(p, 10);
+      r = { ...levelsFrom(p, what), lineImpedance: z === 0xffff ? null : z, lineAgeS: age === 0xffff ? null : age };
+      break;
+    }
   }
   return r as Replies[N];
 }

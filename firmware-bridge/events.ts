@@ -7,12 +7,15 @@ import {
   LINE_STATES,
   enumOf,
   indexIn,
+  levelsFrom,
+  levelsTo,
   need,
   u16,
   u8,
   versionFrom,
   versionTo,
   type AmpFaultCause,
+  type Levels,
   type LineState,
   type Message,
   type VersionBlock,
@@ -27,6 +30,7 @@ export const EVENT_TYPES = {
   'amp-fault': 0x45,
   watchdog: 0x46,
   'fm-signal': 0x47,
+  levels: 0x48,
 } as const;
 
 export type BoardEvent =
@@ -37,7 +41,9 @@ export type BoardEvent =
   | { event: 'line'; state: LineState; impedance: number }
   | { event: 'amp-fault'; fault: boolean; cause: AmpFaultCause; currentMa: number; temperatureC: number }
   | { event: 'watchdog'; seconds: number }
-  | { event: 'fm-signal'; lost: boolean; rssi: number };
+  | { event: 'fm-signal'; lost: boolean; rssi: number }
+  /** 1.2: every second while the amplifier is on (PROTOCOL.md §5.2, §5.6). */
+  | ({ event: 'levels' } & Levels);
 
 // ---- events (board → host) ----
 
@@ -77,6 +83,8 @@ export function encodeEvent(e: BoardEvent): Message {
     }
     case 'fm-signal':
       return { type, payload: Buffer.from([e.lost ? 1 : 0, e.rssi]) };
+    case 'levels':
+      return { type, payload: levelsTo(e) };
   }
 }
 
@@ -112,6 +120,8 @@ export function decodeEvent(type: number, p: Buffer): BoardEvent | undefined {
     case EVENT_TYPES['fm-signal']:
       need(p, 2, 'fm-signal event');
       return { event: 'fm-signal', lost: u8(p, 0) === 1, rssi: u8(p, 1) };
+    case EVENT_TYPES.levels:
+      return { event: 'levels', ...levelsFrom(p, 'levels event') };
     default:
       return undefined;
   }

@@ -12,7 +12,7 @@
 export const SOF = 0xa5;
 export const PROTOCOL_VERSION = 1;
 /** The minor version this side implements (PROTOCOL.md §6): compatible additions, not on the VER byte. */
-export const PROTOCOL_MINOR = 1;
+export const PROTOCOL_MINOR = 2;
 /** SOF, LEN, VER, SEQ, TYPE. */
 export const HEADER_LEN = 5;
 export const CRC_LEN = 2;

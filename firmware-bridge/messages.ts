@@ -41,6 +41,7 @@ export {
   PayloadError,
   type AmpFaultCause,
   type AudioInput,
+  type Levels,
   type LineState,
   type Message,
   type ResetReason,

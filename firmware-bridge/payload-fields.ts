@@ -104,3 +104,44 @@ export function versionTo(v: VersionBlock): Buffer {
   b.writeUInt8(v.hwRev, 9);
   return b;
 }
+
+/**
+ * The levels of a 1 s window (PROTOCOL.md §5.6, 1.2): the LEVELS event's payload and the
+ * start of the GET_LEVELS reply. A level the board did not measure is null (`0x8000`).
+ */
+export interface Levels {
+  /** Output voltage, dB relative to the amplifier's rated output (0 = rated). */
+  outDb: number | null;
+  /** Amplifier supply current, mA. */
+  currentMa: number;
+  /** The selected input's level at the amplifier's input, dBFS. */
+  inDbfs: number | null;
+  input: AudioInput;
+  windowMs: number;
+}
+
+const NOT_MEASURED = -32768;
+
+export function levelsFrom(p: Buffer, what: string): Levels {
+  need(p, 8, what);
+  const level = (o: number): number | null => (p.readInt16BE(o) === NOT_MEASURED ? null : p.readInt16BE(o) / 10);
+  return {
+    outDb: level(0),
+    currentMa: u16(p, 2),
+    inDbfs: level(4),
+    input: enumOf(INPUTS, u8(p, 6), 'levels input'),
+    windowMs: u8(p, 7) * 100,
+  };
+}
+
+export function levelsTo(l: Levels): Buffer {
+  const p = Buffer.alloc(8);
+  const level = (v: number | null): number =>
+    v === null ? NOT_MEASURED : Math.max(-32767, Math.min(32767, Math.round(v * 10)));
+  p.writeInt16BE(level(l.outDb), 0);
+  p.writeUInt16BE(Math.max(0, Math.min(0xffff, Math.round(l.currentMa))), 2);
+  p.writeInt16BE(level(l.inDbfs), 4);
+  p.writeUInt8(indexIn(INPUTS, l.input, 'levels input'), 6);
+  p.writeUInt8(Math.max(1, Math.min(255, Math.round(l.windowMs / 100))), 7);
+  return p;
+}

@@ -1,5 +1,5 @@
 // The board model as its own process on a serial device (one end of a socat pty pair):
-//   node --import tsx firmware-bridge/sim-cli.ts /tmp/x/board [--boot-count N] [--minor 0|1] [--protocol N] [--amp-fault-latch]
+//   node --import tsx firmware-bridge/sim-cli.ts /tmp/x/board [--boot-count N] [--minor 0|1|2] [--protocol N] [--amp-fault-latch]
 // Faults are scripted one per stdin line; every event the board sends and every fault
 // applied is printed as one line on stderr, so a test can wait for it.
 //   reset | silence on|off | slow <ms> | garbage <n> | door open|closed
@@ -10,16 +10,19 @@
 //   drift-tuner | drift-watchdog <N> (state changes with no command and no event)
 //   trip (the watchdog trips now) | count [cmd] (commands executed so far, e.g. count set-amp)
 //   log [n] (the commands executed from the n-th on, in order, as JSON)
+//   1.2 (proof of sound): input ip|fm|line <dBFS>|silent (the signal on an input; silent
+//   is dead air) | output ok|dead|no-current (the amplifier's output stage)
 
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
 import { BoardModel } from './board-model.js';
+import { SILENCE_DBFS } from './board-answers.js';
 import { systemTimers } from './timers.js';
 
 const path = process.argv[2];
 if (!path) {
   process.stderr.write(
-    'usage: sim-cli.ts <serial device> [--boot-count N] [--minor 0|1] [--protocol N] [--amp-fault-latch]\n',
+    'usage: sim-cli.ts <serial device> [--boot-count N] [--minor 0|1|2] [--protocol N] [--amp-fault-latch]\n',
   );
   process.exit(2);
 }
@@ -96,6 +99,18 @@ function apply(line: string): string {
     case 'relay':
       board.relay(arg === 'fault');
       return `ok relay ${arg}`;
+    case 'input': {
+      const level = line.trim().split(/\s+/)[2];
+      const dbfs = level === 'silent' ? SILENCE_DBFS : Number(level);
+      if ((arg !== 'ip' && arg !== 'fm' && arg !== 'line') || !Number.isFinite(dbfs) || dbfs > 0)
+        return 'error input ip|fm|line <dBFS, 0 or below>|silent';
+      board.levels.inputLevel(arg, dbfs);
+      return `ok input ${arg} ${dbfs}`;
+    }
+    case 'output':
+      if (arg !== 'ok' && arg !== 'dead' && arg !== 'no-current') return 'error output ok|dead|no-current';
+      board.levels.outputStage(arg);
+      return `ok output ${arg}`;
     case 'state':
       return `state ${JSON.stringify(board.state())}`;
     case 'drift-tuner':

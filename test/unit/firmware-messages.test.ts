@@ -75,6 +75,7 @@ test('every command round-trips through encodeCommand, a frame, and decodeComman
     { cmd: 'line-test' },
     { cmd: 'set-watchdog', seconds: 30 },
     { cmd: 'get-version' },
+    { cmd: 'get-levels' },
   ];
   for (const c of all) {
     const f = decodeFrame(encodeFrame({ seq: 9, ...encodeCommand(c) }));
@@ -129,6 +130,15 @@ test('every reply round-trips, and its TYPE is the command | 0x80', () => {
     'line-test': { result: 'open', impedance: 0xffff },
     'set-watchdog': { seconds: 600 },
     'get-version': version,
+    'get-levels': {
+      outDb: null,
+      currentMa: 40,
+      inDbfs: -100,
+      input: 'fm',
+      windowMs: 1000,
+      lineImpedance: 16,
+      lineAgeS: 7,
+    },
   };
   for (const name of Object.keys(replies) as CommandName[]) {
     const m = encodeReply(name, replies[name]);
@@ -165,6 +175,8 @@ test('every event round-trips; an unknown event TYPE decodes to undefined', () =
     { event: 'amp-fault', fault: true, cause: 'overtemperature', currentMa: 3_000, temperatureC: 85.5 },
     { event: 'watchdog', seconds: 10 },
     { event: 'fm-signal', lost: true, rssi: 3 },
+    { event: 'levels', outDb: -6.2, currentMa: 2_400, inDbfs: -18.1, input: 'ip', windowMs: 1000 },
+    { event: 'levels', outDb: null, currentMa: 0, inDbfs: null, input: 'line', windowMs: 1000 },
   ];
   for (const e of events) {
     const m = encodeEvent(e);
@@ -207,6 +219,37 @@ test('1.1 additions, byte for byte: the version block ends with the minor, PING 
     { flags: { ...noFlags, ampOn: true }, lastEventSeq: 1, bootCount: 0x01020304, input: 'fm' },
     'trailing bytes ignored',
   );
+});
+
+test('1.2 additions, byte for byte (PROTOCOL.md §5.6): LEVELS, and GET_LEVELS with the line impedance and its age', () => {
+  const ev = encodeEvent({
+    event: 'levels',
+    outDb: -6.2,
+    currentMa: 2_400,
+    inDbfs: -18.1,
+    input: 'fm',
+    windowMs: 1000,
+  });
+  assert.equal(ev.type, 0x48);
+  // out_level −62 (FF C2), current 2400 (09 60), in_level −181 (FF 4B), input fm, window 10.
+  assert.deepEqual(ev.payload, hex('FF C2 09 60 FF 4B 01 0A'));
+  assert.deepEqual(
+    decodeEvent(0x48, hex('80 00 00 28 FC 18 00 0A 77')),
+    { event: 'levels', outDb: null, currentMa: 40, inDbfs: -100, input: 'ip', windowMs: 1000 },
+    '0x8000 is "not measured"; trailing bytes ignored',
+  );
+  assert.throws(() => decodeEvent(0x48, hex('FF C2 09 60 FF 4B 01')), PayloadError, 'a 7-byte LEVELS is short');
+  assert.equal(COMMAND_TYPES['get-levels'], 0x0a);
+  const reply = encodeReply('get-levels', {
+    outDb: null,
+    currentMa: 40,
+    inDbfs: -20,
+    input: 'fm',
+    windowMs: 1000,
+    lineImpedance: null,
+    lineAgeS: null,
+  });
+  assert.deepEqual(reply.payload, hex('80 00 00 28 FF 38 01 0A FF FF FF FF'));
 });
 
 test('ERROR frames: codes, the board version on a mismatch, unknown codes kept raw', () => {

@@ -9,8 +9,7 @@ import { once } from 'node:events';
 import { BoardModel, type BoardModelDeps } from '../../firmware-bridge/board-model.js';
 import { BoardErrorReply, FirmwareBridge, type BridgeDeps } from '../../firmware-bridge/bridge.js';
 import { ManualClock, ManualTimers } from '../fakes/manual-clock.js';
-import { encodeFrame, type Frame } from '../../firmware-bridge/frame.js';
-import { FrameParser } from '../../firmware-bridge/parser.js';
+import { encodeFrame } from '../../firmware-bridge/frame.js';
 import {
   COMMAND_TYPES,
   EVENT_TYPES,
@@ -19,6 +18,7 @@ import {
   type BoardEvent,
 } from '../../firmware-bridge/messages.js';
 import { judge } from '../../firmware-bridge/reconcile.js';
+import { bareBoard } from '../helpers/bare-board.js';
 
 const PING_MS = 150;
 
@@ -253,7 +253,7 @@ test('a 1.0 board: keep-alive is GET_STATUS; LINE_TEST is refused under a 6 s wa
   assert.equal(old.model.log.filter((c) => c.cmd === 'ping').length, 0);
   await assert.rejects(old.run(old.bridge.request({ cmd: 'line-test' })), /line-test refused.*1\.0/);
   await old.close();
-  const cur = rig({}, { pingMs: 100, watchdogS: 3 });
+  const cur = rig({ minor: 1 }, { pingMs: 100, watchdogS: 3 });
   await cur.run(cur.bridge.start());
   assert.equal(cur.bridge.boardMinor, 1);
   assert.equal((await cur.run(cur.bridge.request({ cmd: 'line-test' }))).result, 'ok');
@@ -301,18 +301,6 @@ test('judge(): the verdicts of PROTOCOL.md §4, as data', () => {
 });
 
 // ---- the reference board on the rules it must keep (§5.2, §5.3, §7) ----
-
-function bareBoard(deps: Partial<BoardModelDeps> = {}) {
-  const timers = new ManualTimers();
-  const frames: Frame[] = [];
-  const parser = new FrameParser();
-  parser.on('data', (f: Frame) => frames.push(f));
-  const model = new BoardModel({ timers, ...deps, send: (b) => parser.write(b) });
-  let seq = 0;
-  const send = (type: number, payload: Buffer = Buffer.alloc(0), version = 1) =>
-    model.receive(encodeFrame({ seq: ++seq, type, payload, version }));
-  return { timers, frames, model, send, boots: () => frames.filter((f) => f.type === EVENT_TYPES.boot).length };
-}
 
 test('board: BOOT repeats until a frame of its VER (even one answered with an ERROR) or a GET_VERSION of any VER', () => {
   for (const [what, poke] of [
