@@ -162,12 +162,9 @@ const audioSchema = z
     output: z.enum(['alsa', 'paced'], 'is not "alsa" or "paced"').default('alsa'),
     /** ALSA device the player writes to. */
     device: z.string().default('default'),
-    /** aplay (alsa-utils), which live sessions write to the device through. */
+    /** aplay (alsa-utils): live sessions write to the device through it. */
     aplayPath: z.string().default('aplay'),
-    /**
-     * Where the kernel reports each PCM's position (the live output reads its card's delay and
-     * drift there). Only a test card elsewhere changes it.
-     */
+    /** Where the kernel reports PCM positions (the live output's card delay and drift); a test card moves it. */
     procAsound: z.string().default('/proc/asound'),
     /** Percent of full scale that item volume 100 × master volume 100 gives. */
     maxVolume: z.number().min(0).max(100).default(100),
@@ -250,6 +247,8 @@ export const configSchema = z
     hardware: hardwareSchema,
     audio: audioSchema,
     volume: volumeSchema,
+    /** Contract v1.2 §9: a relay (stream, fm, line) whose input the IO board measures as dead air this long moves on. */
+    relay: z.strictObject({ deadAirS: seconds(5, 600).default(20) }).prefault({}),
     schedule: z
       .strictObject({
         /** Signed documents larger than this are rejected (`too-large`) before any parsing. */

@@ -1,7 +1,15 @@
 // The events of docs/protocol.md §7. Each is written to the durable outbox before it is
 // sent; `epoch` and `seq` are added by the outbox, so emitters give only type + fields.
 
-export type HwComponent = 'amp' | 'line' | 'mains' | 'door' | 'mcu' | 'fm' | 'gpio';
+export type HwComponent = 'amp' | 'line' | 'mains' | 'door' | 'mcu' | 'fm' | 'gpio' | 'output';
+
+/**
+ * Contract v1.2 §9: what the IO board measured while a play should have sounded. `levelDb`
+ * is the median speaker-line level (dB of the amplifier's rated output), `silentMs` the
+ * time the output was silent while its input carried signal. A board that cannot measure
+ * (or measured under half of the play) says `measured: false`.
+ */
+export type SoundOutput = { measured: true; levelDb: number; silentMs: number } | { measured: false };
 export type SourceKind = 'file' | 'stream' | 'fm' | 'line' | 'live';
 
 interface PlayCommon {
@@ -25,9 +33,10 @@ interface PlayCommon {
 
 export interface EventFields {
   'play.started': PlayCommon;
-  'play.finished': PlayCommon & { playedMs: number };
+  'play.finished': PlayCommon & { playedMs: number; output?: SoundOutput };
   'play.interrupted': PlayCommon & {
     playedMs: number;
+    output?: SoundOutput;
     reason: 'preempted' | 'stopped' | 'agent-restart' | 'hardware' | 'cancelled' | 'timeout';
   };
   'play.failed': PlayCommon & { reason: string; message: string };
@@ -45,6 +54,8 @@ export interface EventFields {
    * to the next URL (`to` is the URL) or to the item's fallback (`to` is `fallback:<kind>`).
    */
   'play.failover': PlayCommon & { from: string; to: string; reason: string };
+  /** Contract v1.2 §9: a relay's input carried dead air for `relay.deadAirS`; it moved to its next URL or fallback. */
+  'play.degraded': PlayCommon & { from: string; to: string; reason: 'dead-air' };
   'schedule.accepted': { docId: string; version: number; topic: string };
   /** Contract v1.2 §2.2: a synchronised clock contradicted the lower bound (more than 10 min below it); the bound was discarded. */
   'clock.bound-discarded': { lowerBound: string; clock: string; source: string };

@@ -62,6 +62,29 @@ export interface Board {
   link?(): { up: boolean; resets: number; badFrames: number; timeouts: number };
   /** What a board with its own microcontroller can say about itself (the selftest); others have none. */
   readonly diagnostics?: BoardDiagnostics;
+  /**
+   * What the board measures of the sound (IO board protocol 1.2, contract §9): a board
+   * without it (sim, gpio) measures nothing, and the proof of play says so.
+   */
+  readonly sound?: BoardSound;
+}
+
+/** One window of what the board measured (firmware-bridge/PROTOCOL.md §5.6). */
+export interface SoundLevels {
+  /** Speaker-line voltage, dB of the amplifier's rated output; null: not measured. */
+  outDb: number | null;
+  currentMa: number;
+  /** The amplified input's level, dBFS; null: not measured. */
+  inDbfs: number | null;
+  input: AudioInput;
+  windowMs: number;
+}
+
+export interface BoardSound {
+  /** Does the board measure now (an IO board of protocol 1.2 or later, answering)? */
+  measures(): boolean;
+  /** Each window the board measured while the amplifier was on (about one a second). */
+  onLevels(listener: (l: SoundLevels) => void): () => void;
 }
 
 /** The IO board's firmware, as its version block reports it (firmware-bridge/PROTOCOL.md). */

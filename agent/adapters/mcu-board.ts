@@ -14,7 +14,17 @@
 import type { Duplex } from 'node:stream';
 import { FirmwareBridge, NotConnectedError, type BridgeDeps } from '../../firmware-bridge/bridge.js';
 import type { AudioInput as BoardInput, BoardEvent, Status, VersionBlock } from '../../firmware-bridge/messages.js';
-import type { AudioInput, Board, BoardDiagnostics, BoardState, FmState, HwCondition, Tuner } from './board.js';
+import type {
+  AudioInput,
+  Board,
+  BoardDiagnostics,
+  BoardSound,
+  BoardState,
+  FmState,
+  HwCondition,
+  SoundLevels,
+  Tuner,
+} from './board.js';
 import type { Logger } from '../log.js';
 import { LoaError } from '../errors.js';
 import { McuConditions } from './mcu-conditions.js';
@@ -64,6 +74,12 @@ export class McuBoard implements Board {
   private closed = false;
   private initialised = false;
   private version: VersionBlock | undefined;
+  private readonly levelListeners = new Set<(l: SoundLevels) => void>();
+  /** Protocol 1.2: LEVELS while the amplifier is on (a 1.0 or 1.1 board measures nothing). */
+  readonly sound: BoardSound = {
+    measures: () => this.bridge.connected && (this.version?.minor ?? 0) >= 2,
+    onLevels: (l) => (this.levelListeners.add(l), () => void this.levelListeners.delete(l)),
+  };
 
   constructor(private readonly o: McuBoardOptions) {
     this.clock = o.clock ?? systemClock;
@@ -258,6 +274,11 @@ export class McuBoard implements Board {
   }
 
   private onEvent(e: BoardEvent): void {
+    if (e.event === 'levels') {
+      const { outDb, currentMa, inDbfs, input, windowMs } = e;
+      for (const l of this.levelListeners) l({ outDb, currentMa, inDbfs, input, windowMs });
+      return;
+    }
     if (e.event === 'amp-fault' && e.fault) this.ampOn = false; // the board switched it off
     if (e.event === 'watchdog') this.ampOn = false;
     if (e.event === 'fm-signal' && this.fm) this.fm = { ...this.fm, rssi: e.rssi };

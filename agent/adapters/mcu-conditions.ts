@@ -121,6 +121,8 @@ export class McuConditions {
         );
       case 'boot':
         return; // the bridge turns a new boot counter into 'reset'
+      case 'levels':
+        return; // measurements, not conditions: McuBoard's `sound` (protocol 1.2)
     }
   }
 

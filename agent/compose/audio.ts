@@ -85,6 +85,7 @@ export function buildAudio(w: {
     mediaPath: (sha) => w.cache.pathFor(sha),
     onChange: kick,
     reportHw: (cond) => faults.set(cond),
+    deadAirMs: c.relay.deadAirS * 1000,
     live,
   });
   playback.set(coordinator);

@@ -6,7 +6,7 @@
 // The ledger row is the occurrence's fate (what makes a restart never play it twice);
 // the event is what the centre sees. One of them without the other is a lie, which is
 // why they are built together here.
-import type { EventFields, SourceKind } from '../../contract/events.js';
+import type { EventFields, SoundOutput, SourceKind } from '../../contract/events.js';
 import type { Occurrence } from './occurrences.js';
 import { seriesFields } from './repeat.js';
 
@@ -107,7 +107,13 @@ export function startedRecord(s: SegmentFacts, startedAt: number): PlayRecord {
  * during its warm-up, a repeat dropped while it waited) is still closed: interrupted,
  * 0 ms played.
  */
-export function endRecord(s: SegmentFacts, startedAt: number | null, how: End, now: number): PlayRecord {
+export function endRecord(
+  s: SegmentFacts,
+  startedAt: number | null,
+  how: End,
+  now: number,
+  output?: SoundOutput,
+): PlayRecord {
   const f = playFields(s.occ, s.lateMs, s.source);
   if (startedAt === null) {
     return {
@@ -116,11 +122,15 @@ export function endRecord(s: SegmentFacts, startedAt: number | null, how: End, n
     };
   }
   const playedMs = Math.max(0, now - startedAt);
+  const proof = output ? { output } : {};
   if (how === 'finished')
-    return { row: row(s.occ, 'finished', how), event: { type: 'play.finished', fields: { ...f, playedMs } } };
+    return {
+      row: row(s.occ, 'finished', how),
+      event: { type: 'play.finished', fields: { ...f, playedMs, ...proof } },
+    };
   return {
     row: row(s.occ, 'interrupted', how),
-    event: { type: 'play.interrupted', fields: { ...f, playedMs, reason: how } },
+    event: { type: 'play.interrupted', fields: { ...f, playedMs, reason: how, ...proof } },
   };
 }
 

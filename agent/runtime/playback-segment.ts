@@ -14,6 +14,7 @@ import type { LiveSource, PlaySource } from '../domain/occurrence.js';
 import type { LiveSessions } from './live-session.js';
 import { playFields, type SegmentFacts } from '../domain/play-records.js';
 import type { Staged } from '../domain/playback-plan.js';
+import type { SoundProof } from '../domain/sound-proof.js';
 import { audioRefusal, planFailover, relayRefusal, streamUrls } from '../domain/play-source.js';
 import type { Logger } from '../log.js';
 import { inputFor, type PlaybackBoard } from './playback-board.js';
@@ -24,6 +25,12 @@ export interface Segment extends Staged {
   resumed: boolean;
   session: PlayerSession | null;
   slotTimer: TimerHandle | undefined;
+  /** What the board measured of its sound since it started (contract §9). */
+  proof: SoundProof | null;
+  /** The stream URL playing (-1: not a stream), for a move to the next one. */
+  urlIndex: number;
+  /** Contract §9: the amplifier was re-initialised for an output that stayed silent. */
+  reinitialised: boolean;
 }
 
 export function segment(occ: Occurrence, lateMs: number, resumed: boolean): Segment {
@@ -35,6 +42,9 @@ export function segment(occ: Occurrence, lateMs: number, resumed: boolean): Segm
     startedAt: null,
     session: null,
     slotTimer: undefined,
+    proof: null,
+    urlIndex: -1,
+    reinitialised: false,
     done: false,
   };
 }
@@ -112,6 +122,7 @@ export class SegmentDriver {
 
   /** Play `source` for `seg`; for a stream, try its URLs from `urlIndex`, then the fallback. */
   private async playSource(seg: Segment, source: PlaySource, urlIndex: number, tuned = false): Promise<void> {
+    seg.urlIndex = urlIndex;
     if (source.kind === 'live') return this.playLive(seg, source);
     if (source.kind === 'fm' || source.kind === 'line') {
       const tuner = this.d.board.tuner;
@@ -136,7 +147,10 @@ export class SegmentDriver {
       if (!this.host.live(seg)) return;
       const refused = relayRefusal(this.d.board.state());
       if (refused) return this.host.fail(seg, refused.reason, refused.message);
-      this.host.started(seg, this.d.clock.now());
+      // A relay reached by a failover continues the segment that started before it: one
+      // play.started per segment (an FM fallback to line once sent a second, and armed a
+      // second slot timer).
+      if (seg.startedAt === null) this.host.started(seg, this.d.clock.now());
       return;
     }
     const req = this.request(seg, source, urlIndex);
@@ -244,6 +258,51 @@ export class SegmentDriver {
       .map((m) => this.d.mediaPath(m.sha256));
     if (paths.length === 0 || paths.some((p) => p === null)) return { error: 'media not in the cache' };
     return { source: { kind: 'file', paths: paths as string[] }, volume };
+  }
+
+  /**
+   * Contract §9: the speaker line stayed silent while the amplifier's input carried signal.
+   * The next path (the next stream URL, the fallback source), else the amplifier switched
+   * off and on once; `spent` when both were tried.
+   */
+  async noOutput(seg: Segment, why: string): Promise<'moved' | 'reinitialised' | 'spent'> {
+    if (!this.host.live(seg)) return 'spent';
+    const remaining = seg.occ.end === null ? Infinity : seg.occ.end - this.d.clock.now();
+    if (planFailover(seg.source, seg.urlIndex, remaining).kind === 'failover') {
+      const session = seg.session;
+      seg.session = null;
+      await session?.stop();
+      void this.failover(seg, seg.source, seg.urlIndex, why);
+      return 'moved';
+    }
+    if (seg.reinitialised) return 'spent';
+    seg.reinitialised = true;
+    this.d.log.warn({ itemId: seg.occ.itemId, why }, 'no output: the amplifier is switched off and on again');
+    await this.hw.step(async () => {
+      if (!this.host.live(seg)) return;
+      await this.d.board.setAmp(false);
+      await this.d.board.setAmp(true);
+    });
+    return 'reinitialised';
+  }
+
+  /**
+   * Contract §9: a relay's input carried dead air for `relay.deadAirS`: its next URL or
+   * fallback, with `play.degraded`; where it has none, it plays on (nothing better to play).
+   */
+  async deadAir(seg: Segment, why: string): Promise<void> {
+    if (!this.host.live(seg)) return;
+    const remaining = seg.occ.end === null ? Infinity : seg.occ.end - this.d.clock.now();
+    const plan = planFailover(seg.source, seg.urlIndex, remaining);
+    if (plan.kind !== 'failover') return;
+    const session = seg.session;
+    seg.session = null;
+    await session?.stop();
+    const f = playFields(seg.occ, seg.lateMs, seg.source.kind);
+    this.d.events.emit('play.degraded', { ...f, from: plan.from, to: plan.to, reason: 'dead-air' });
+    this.d.log.warn({ itemId: seg.occ.itemId, from: plan.from, to: plan.to, why }, 'dead air: the next path');
+    seg.source = plan.source;
+    await this.playSource(seg, plan.source, plan.urlIndex);
   }
 
   async failover(seg: Segment, source: PlaySource, urlIndex: number, why: string): Promise<void> {

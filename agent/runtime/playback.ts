@@ -44,6 +44,9 @@ import { facts, segment, SegmentDriver, type Segment } from './playback-segment.
 import { record } from './record.js';
 import type { Playback } from './scheduler.js';
 import { LiveStream, type LiveEndReason, type LiveSessions } from './live-session.js';
+import { NO_OUTPUT_MS, SILENT_OUT_DB, SoundProof } from '../domain/sound-proof.js';
+import { EMERGENCY } from '../domain/arbitration.js';
+import type { SoundOutput } from '../../contract/events.js';
 
 /** How a live segment's end is told in its session's `live.stats` (contract §8). */
 function liveReason(how: End): LiveEndReason {
@@ -74,6 +77,8 @@ export interface PlaybackDeps {
   onChange?: () => void;
   /** A board operation failed (active) or worked again (inactive); the fault tracker debounces. */
   reportHw?: (c: HwCondition) => void;
+  /** Contract §9: a relay whose input is dead air this long moves on (config relay.deadAirS); unset, never. */
+  deadAirMs?: number;
   /** Live sessions (contract v1.2 §8). */
   live?: LiveSessions;
 }
@@ -87,6 +92,8 @@ export type Outcome =
 
 export class PlaybackCoordinator implements Playback {
   private current: Segment | null = null;
+  /** `hw.fault output no_output` is raised (contract §9). */
+  private noOutput = false;
   private deferred: Occurrence | undefined;
   private suspended: Segment[] = [];
   private waiting: Occurrence[] = [];
@@ -101,6 +108,52 @@ export class PlaybackCoordinator implements Playback {
       started: (seg, at) => this.markStarted(seg, at),
       end: (seg, how) => this.end(seg, how, true),
       fail: (seg, reason, message) => this.fail(seg, reason, message),
+    });
+    // Contract §9: what the board measures while a segment sounds goes into its proof.
+    d.board.sound?.onLevels((l) => {
+      const c = this.current;
+      if (!c || c.done || !c.proof) return;
+      c.proof.add(l);
+      this.judgeSound(c, l.outDb);
+    });
+  }
+
+  /**
+   * Contract §9: an output silent for more than NO_OUTPUT_MS while its input carries signal
+   * is `hw.fault output no_output`, and the segment tries its next path (the next stream
+   * URL, the fallback, the amplifier re-initialised); an emergency with every path spent
+   * fails `no-output`. An output that sounds again recovers the fault.
+   */
+  private judgeSound(seg: Segment, outDb: number | null): void {
+    const proof = seg.proof!;
+    const relay = seg.source.kind === 'stream' || seg.source.kind === 'fm' || seg.source.kind === 'line';
+    if (relay && this.d.deadAirMs !== undefined && proof.deadAirMs >= this.d.deadAirMs) {
+      const why = `dead air on the ${seg.source.kind} input for ${Math.round(proof.deadAirMs / 1000)} s`;
+      proof.newPath();
+      void this.driver.deadAir(seg, why);
+      return;
+    }
+    if (outDb !== null && outDb >= SILENT_OUT_DB) {
+      if (this.noOutput) {
+        this.noOutput = false;
+        this.d.reportHw?.({
+          component: 'output',
+          code: 'no_output',
+          active: false,
+          message: 'the speaker line sounds again',
+        });
+      }
+      return;
+    }
+    if (proof.silentRunMs < NO_OUTPUT_MS) return;
+    const why = `the speaker line silent for ${Math.round(proof.silentRunMs / 1000)} s while the amplifier's input carried signal`;
+    if (!this.noOutput) {
+      this.noOutput = true;
+      this.d.reportHw?.({ component: 'output', code: 'no_output', active: true, message: why });
+    }
+    proof.newPath();
+    void this.driver.noOutput(seg, why).then((next) => {
+      if (next === 'spent' && seg.occ.priority >= EMERGENCY && this.live(seg)) this.fail(seg, 'no-output', why);
     });
   }
 
@@ -244,7 +297,7 @@ export class PlaybackCoordinator implements Playback {
     if (seg.session instanceof LiveStream) void seg.session.stopAs(liveReason(how));
     else void seg.session?.stop();
     const now = this.d.clock.now();
-    record(this.d, endRecord(facts(seg), seg.startedAt, how, now), now);
+    record(this.d, endRecord(facts(seg), seg.startedAt, how, now, this.output(seg, now)), now);
     if (seg.startedAt === null) this.settle(seg.occ.key, { state: 'interrupted', reason: how });
     if (this.current === seg) this.current = null;
     if (thenNext) this.exec(planNext(this.stage(), now));
@@ -282,8 +335,15 @@ export class PlaybackCoordinator implements Playback {
     return this.current === seg && !seg.done;
   }
 
+  /** Contract §9: what was measured of a segment that sounded; `measured: false` where nothing was. */
+  private output(seg: Segment, now: number): SoundOutput | undefined {
+    if (seg.startedAt === null) return undefined;
+    return seg.proof?.result(Math.max(0, now - seg.startedAt)) ?? { measured: false };
+  }
+
   private markStarted(seg: Segment, at: number): void {
     seg.startedAt = at;
+    seg.proof = new SoundProof();
     seg.lateMs = Math.max(0, at - seg.occ.start);
     record(this.d, startedRecord(facts(seg), at), this.d.clock.now());
     this.settle(seg.occ.key, { state: 'started', startedAt: at, lateMs: seg.lateMs });

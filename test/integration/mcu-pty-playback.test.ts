@@ -56,6 +56,7 @@ describe(
         // The shipped hold (5 s): the amplifier stays on between items, silent.
         hardware: { board: 'mcu', ampWarmUpMs: 300, ampHoldMs: 5000, faultRecoverS: 1 },
         audio: { player: 'stand-in' },
+        relay: { deadAirS: 5 },
       });
       const board = new McuBoard({
         open: () => openPort(join(dir, 'host')),
@@ -94,6 +95,19 @@ describe(
       const cmd = commandDoc(deviceId, action, args);
       await publishOnce(broker.url, T.deviceCmd, await sign(cmd, key, { typ: 'loa-command+json' }));
       return cmd.id;
+    }
+
+    /** A 30 s FM relay with a line fallback, started. */
+    async function fmWithFallback(): Promise<{ relay: string; started: Record<string, unknown> }> {
+      const relay = await send('play', {
+        source: { kind: 'fm', freqMHz: 98.5, fallback: { kind: 'line' } },
+        durationS: 30,
+        priority: 75,
+      });
+      return {
+        relay,
+        started: await event('play.started', (e) => e.cmdId === relay, 20_000, 'the relay play.started'),
+      };
     }
 
     /** Index in the board's log of the first command matching, failing with the log if none. */
@@ -159,6 +173,92 @@ describe(
       await event('play.finished', (e) => e.itemId === 'vov1', 15_000, 'the scheduled FM play.finished');
       await offAirAfter('the scheduled FM item');
       process.stdout.write(`# FM play.finished -> station off the air (amplifier held 5 s): ${offMs} ms\n`);
+    });
+
+    test('proof of sound (contract v1.2 §9, a 1.2 board): an FM play reports the level the board measured and no silence; with its output stage dead the silence is counted', async () => {
+      const healthy = await send('play', { source: { kind: 'fm', freqMHz: 98.5 }, durationS: 4, priority: 75 });
+      const ok = await event('play.finished', (e) => e.cmdId === healthy, 20_000, 'the healthy play.finished');
+      const out = ok.output as { measured: boolean; levelDb: number; silentMs: number };
+      // The simulator's FM input is at -20 dBFS and its amplifier gains 12 dB: -8 dB of the rated output.
+      assert.deepEqual(out, { measured: true, levelDb: -8, silentMs: 0 }, JSON.stringify(ok));
+      await sim.script('output dead');
+      try {
+        const dead = await send('play', { source: { kind: 'fm', freqMHz: 98.5 }, durationS: 4, priority: 75 });
+        const d = await event('play.finished', (e) => e.cmdId === dead, 20_000, 'the dead play.finished');
+        const o = d.output as { measured: boolean; levelDb: number; silentMs: number };
+        assert.equal(o.measured, true, JSON.stringify(d));
+        assert.ok(o.levelDb <= -60, `the line carried ${o.levelDb} dB`);
+        assert.ok(o.silentMs >= 2000, `silent ${o.silentMs} ms of a 4 s play whose input carried signal`);
+      } finally {
+        await sim.script('output ok');
+      }
+    });
+
+    test('no output (contract v1.2 §9): hw.fault output within 7 s, the fallback within 10 s; an emergency with every path spent fails no-output after the amplifier is re-initialised; the fault recovers when the line sounds again', async () => {
+      await sim.script('output dead');
+      let recovered = false;
+      try {
+        const { relay, started } = await fmWithFallback();
+        const fault = await event(
+          'hw.fault',
+          (e) => e.component === 'output' && e.code === 'no_output',
+          15_000,
+          'hw.fault output',
+        );
+        const moved = await event('play.failover', (e) => e.cmdId === relay, 15_000, 'play.failover');
+        assert.equal(moved.to, 'fallback:line');
+        const ms = (e: Record<string, unknown>) => Date.parse(e.ts as string) - Date.parse(started.ts as string);
+        assert.ok(ms(fault) <= 7_000, `hw.fault ${ms(fault)} ms after play.started`);
+        assert.ok(ms(moved) <= 10_000, `the fallback ${ms(moved)} ms after play.started`);
+        await send('stop', {});
+        await event('play.interrupted', (e) => e.cmdId === relay, 15_000, 'the relay stopped');
+
+        const from = (await simLog(sim)).length;
+        const alarm = await send('play', { source: { kind: 'line' }, durationS: 60, priority: 100 });
+        const on = await event('play.started', (e) => e.cmdId === alarm, 20_000, 'the emergency play.started');
+        const failed = await event('play.failed', (e) => e.cmdId === alarm, 30_000, 'the emergency play.failed');
+        assert.equal(failed.reason, 'no-output', JSON.stringify(failed));
+        const gaveUp = Date.parse(failed.ts as string) - Date.parse(on.ts as string);
+        process.stdout.write(
+          `# no output: hw.fault ${ms(fault)} ms and the fallback ${ms(moved)} ms after play.started; an emergency with no other path failed no-output ${gaveUp} ms after its play.started\n`,
+        );
+        const log = await simLog(sim, from);
+        const off = log.findIndex((c) => c.cmd === 'set-amp' && c.on === false);
+        assert.ok(
+          off >= 0 && log.slice(off + 1).some((c) => c.cmd === 'set-amp' && c.on === true),
+          `the amplifier re-initialised before the emergency gave up: ${JSON.stringify(log)}`,
+        );
+        await sim.script('output ok');
+        recovered = true;
+        const again = await send('play', { source: { kind: 'line' }, durationS: 3, priority: 75 });
+        await event('play.started', (e) => e.cmdId === again, 20_000, 'a play after the repair');
+        await event('hw.recovered', (e) => e.component === 'output', 20_000, 'hw.recovered output');
+        await event('play.finished', (e) => e.cmdId === again, 20_000, 'the play after the repair ends');
+      } finally {
+        if (!recovered) await sim.script('output ok');
+      }
+    });
+
+    test('dead air (contract v1.2 §9): an FM station that sends nothing moves to its fallback with play.degraded within relay.deadAirS + 2 s, no output fault raised', async () => {
+      await sim.script('input fm silent');
+      try {
+        const { relay, started } = await fmWithFallback();
+        const degraded = await event('play.degraded', (e) => e.cmdId === relay, 15_000, 'play.degraded');
+        assert.equal(degraded.to, 'fallback:line');
+        assert.equal(degraded.reason, 'dead-air');
+        const ms = Date.parse(degraded.ts as string) - Date.parse(started.ts as string);
+        assert.ok(ms <= 7_000, `dead air: the fallback ${ms} ms after play.started (relay.deadAirS 5)`);
+        await send('stop', {});
+        const end = await event('play.interrupted', (e) => e.cmdId === relay, 15_000, 'the relay stopped');
+        const out = end.output as { measured: boolean; silentMs: number };
+        assert.equal(out.silentMs, 0, `dead air is not a silent output: ${JSON.stringify(end)}`);
+        // The fallback continues the segment: one play.started (a relay fallback once sent a second).
+        assert.equal(events('play.started', relay).length, 1);
+        assert.ok((end.playedMs as number) > 5000, `playedMs from the FM start: ${JSON.stringify(end)}`);
+        process.stdout.write(`# dead air -> fallback: ${ms} ms after play.started (relay.deadAirS 5)\n`);
+      } finally {
+        await sim.script('input fm -20');
+      }
     });
 
     test('an amplifier the board refuses (fault latched): play.failed hardware and no play.started, for fm, line, stream and file', async () => {
