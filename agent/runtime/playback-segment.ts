@@ -178,7 +178,8 @@ export class SegmentDriver {
       startedAt = await session.started;
     } catch {
       const end = await session.ended;
-      if (!this.host.live(seg)) return;
+      // Taken over meanwhile (contract §9: no output, dead air): the judge moved the segment on.
+      if (!this.host.live(seg) || seg.session !== session) return;
       return this.failover(seg, source, urlIndex, `${end.message}${end.stderrTail ? `: ${end.stderrTail}` : ''}`);
     }
     if (!this.host.live(seg)) {
@@ -187,7 +188,7 @@ export class SegmentDriver {
     }
     if (seg.startedAt === null) this.host.started(seg, startedAt);
     const end = await session.ended;
-    if (!this.host.live(seg) || end.reason === 'stopped') return;
+    if (!this.host.live(seg) || end.reason === 'stopped' || seg.session !== session) return;
     if (source.kind === 'file' && end.reason === 'end') return this.host.end(seg, 'finished');
     // A stream that ended or failed inside its slot has gone silent: try the next one.
     return this.failover(
@@ -298,6 +299,7 @@ export class SegmentDriver {
     const session = seg.session;
     seg.session = null;
     await session?.stop();
+    if (!this.host.live(seg)) return;
     const f = playFields(seg.occ, seg.lateMs, seg.source.kind);
     this.d.events.emit('play.degraded', { ...f, from: plan.from, to: plan.to, reason: 'dead-air' });
     this.d.log.warn({ itemId: seg.occ.itemId, from: plan.from, to: plan.to, why }, 'dead air: the next path');
@@ -315,6 +317,8 @@ export class SegmentDriver {
     this.d.events.emit('play.failover', { ...f, from, to, reason: why.slice(0, 300) });
     this.d.log.warn({ itemId: seg.occ.itemId, from, to, why }, 'playback failover');
     seg.source = plan.source;
+    // The new path is judged afresh: the old one's silence or dead air is not its own.
+    seg.proof?.newPath();
     await this.playSource(seg, plan.source, plan.urlIndex);
   }
 

@@ -119,7 +119,7 @@ export class PlaybackCoordinator implements Playback {
   }
 
   /**
-   * Contract §9: an output silent for more than NO_OUTPUT_MS while its input carries signal
+   * Contract §9: an output silent for NO_OUTPUT_MS (five 1 s windows) while its input carries signal
    * is `hw.fault output no_output`, and the segment tries its next path (the next stream
    * URL, the fallback, the amplifier re-initialised); an emergency with every path spent
    * fails `no-output`. An output that sounds again recovers the fault.
