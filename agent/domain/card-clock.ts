@@ -53,6 +53,8 @@ export class CardClock {
   /** The fitted slope, refitted at most every SLOPE_REFIT_MS (a fit walks a minute of readings). */
   private slope: { at: number; value: number } | undefined;
   private resetCount = 0;
+  /** The slope fitted before the last reset, if any: the same crystal. */
+  private before: number | undefined;
 
   /** `nominalFramesPerMs`: the card's frame rate as configured (48 at 48 kHz). */
   constructor(private readonly nominalFramesPerMs = NOMINAL_FRAMES_PER_MS) {}
@@ -85,9 +87,14 @@ export class CardClock {
     if (this.slope && mono - this.slope.at >= SLOPE_REFIT_MS) this.slope = undefined;
   }
 
-  /** The card stopped (an xrun) or restarted: its old line says nothing of where it is now. */
+  /**
+   * The card stopped (an xrun) or restarted: its old line says nothing of where it is now.
+   * Its crystal is the same: the slope fitted before is kept until the new readings fit one.
+   */
   reset(): void {
     if (this.readings.length === 0) return;
+    const fitted = this.framesPerMs();
+    if (fitted !== this.nominalFramesPerMs) this.before = fitted;
     this.readings = [];
     this.slope = undefined;
     this.resetCount++;
@@ -109,7 +116,8 @@ export class CardClock {
   private fit(): number {
     const r = this.readings;
     const span = r.length > 0 ? r[r.length - 1]!.mono - r[0]!.mono : 0;
-    if (r.length < 3 || span < MIN_FIT_SPAN_MS) return this.nominalFramesPerMs;
+    const fallback = this.before ?? this.nominalFramesPerMs;
+    if (r.length < 3 || span < MIN_FIT_SPAN_MS) return fallback;
     const m0 = r[0]!.mono;
     const f0 = r[0]!.frames;
     // Parts of at least SEGMENT_MS (ten 50 ms periods), at most MAX_SEGMENTS.
@@ -123,7 +131,7 @@ export class CardClock {
         if (!b || p.frames - slope * p.mono > b.frames - slope * b.mono) best[k] = p;
       }
       const pts = best.filter((p): p is Reading => p !== undefined);
-      if (pts.length < 2) return this.nominalFramesPerMs;
+      if (pts.length < 2) return fallback;
       const mx = pts.reduce((a, p) => a + p.mono - m0, 0) / pts.length;
       const my = pts.reduce((a, p) => a + p.frames - f0, 0) / pts.length;
       let sxx = 0;
@@ -135,7 +143,7 @@ export class CardClock {
       slope = sxy / sxx;
     }
     const ppm = (slope / this.nominalFramesPerMs - 1) * 1e6;
-    return Number.isFinite(slope) && Math.abs(ppm) <= MAX_PPM ? slope : this.nominalFramesPerMs;
+    return Number.isFinite(slope) && Math.abs(ppm) <= MAX_PPM ? slope : fallback;
   }
 
   /** The card's rate against the system clock, in ppm (+: fast), once fitted. */
