@@ -10,43 +10,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { forge } from '../helpers/signer.js';
-import { alsaCapture } from '../helpers/audio.js';
-import { childNames } from '../helpers/agent-process.js';
-import { tempDir } from '../helpers/tmp.js';
-import {
-  clickTimes,
-  clicksWav,
-  events,
-  liveArgs,
-  liveRig,
-  onsets,
-  RATE,
-  readRecording,
-  type LiveRig,
-} from '../helpers/live-rig.js';
+import { clickTimes, clicksWav, events, liveArgs, liveRig, onsets, RATE, readRecording } from '../helpers/live-rig.js';
 import { spawnNoc } from './noc-cli.js';
+import { LATENCY_MS, speakClicks } from './live-clicks.js';
 import { signDoc } from '../../contract/index.js';
 import { LIVE_TYP } from '../../contract/verify.js';
 
-const LATENCY_MS = 1500;
-const FAKE_APLAY = fileURLToPath(new URL('../helpers/fake-aplay.mjs', import.meta.url));
-
-/** `noc live` speaking `count` clicks `everyS` apart (a WAV of `seconds`) to `device`; its session and first chunk. */
-async function speakClicks(r: LiveRig, device: string, count: number, everyS: number, seconds: number) {
-  const wav = join(r.dir, 'clicks.wav');
-  const clicks = clickTimes(count, everyS);
-  clicksWav(wav, seconds, clicks);
-  const archive = join(r.dir, 'archive');
-  const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device }));
-  const first = await r.watcher.waitFor((m) => m.topic.startsWith('loa/v1/live/'), 20_000, 'the first live chunk');
-  const chunk = JSON.parse(Buffer.from(first.payload.toString().split('.')[1]!, 'base64url').toString()) as {
-    t: number;
-    f: string[];
-  };
-  return { clicks, archive, noc, first, sessionId: first.topic.split('/').pop()!, chunk };
-}
 const CLICKS = clickTimes(5, 0.7);
 
 test(
@@ -361,116 +331,6 @@ test(
         .split('\n')
         .filter((l) => l.includes('live chunk')).length;
       assert.ok(warned < 5, `${warned} log lines about dropped chunks`);
-    } finally {
-      await r.close();
-    }
-  },
-);
-
-test(
-  'on a card that reports its position as the kernel does (hw_ptr a period at a time) and runs 1,000 ppm fast: every click at capture + latency (±5 ms) to the end of a 16 s session, the drift measured; an xrun mid-session (the agent stalled) is followed by clicks on time again',
-  { timeout: 120_000 },
-  async () => {
-    const proc = tempDir('fake-proc');
-    const rec = tempDir('fake-card');
-    const PPM = 1000;
-    const r = await liveRig(['live-drift'], {
-      'live-drift': {
-        audio: {
-          player: 'mpg123',
-          output: 'alsa',
-          device: 'hw:0',
-          aplayPath: FAKE_APLAY,
-          procAsound: proc,
-        },
-        env: { FAKE_CARD_PPM: String(PPM), FAKE_CARD_PROC: proc, FAKE_CARD_RECORD: rec },
-      },
-    });
-    try {
-      const { clicks, archive, noc, sessionId, chunk } = await speakClicks(r, 'live-drift', 8, 2, 17);
-      // The agent stalls 400 ms (SIGSTOP) 300 ms after the fourth click has played: the
-      // card's 200 ms ring runs dry, the card stops (an xrun) and restarts once aplay has
-      // refilled it. The clicks after it must be on time again.
-      const stallAt = chunk.t + (clicks[3]! * 1000) / RATE + LATENCY_MS + 300;
-      const agentPid = r.boxes[0]!.proc.proc.pid!;
-      await new Promise((res) => setTimeout(res, Math.max(0, stallAt - Date.now())));
-      process.kill(agentPid, 'SIGSTOP');
-      await new Promise((res) => setTimeout(res, 400));
-      process.kill(agentPid, 'SIGCONT');
-      assert.equal(await noc.exited, 0, noc.stderr());
-      await r.watcher.waitFor(
-        (m) =>
-          m.topic === 'loa/v1/d/live-drift/events' &&
-          m.json().type === 'play.finished' &&
-          m.json().sessionId === sessionId,
-        20_000,
-        'play.finished',
-      );
-      const { captureStartMs } = JSON.parse(readFileSync(join(archive, `${sessionId}.json`), 'utf8')) as {
-        captureStartMs: number;
-      };
-      const { pcm, meta } = readRecording(rec);
-      const at = onsets(pcm).map((i) => meta.firstSampleMs + (i * 1000) / meta.cardRateHz);
-      assert.equal(at.length, clicks.length, `${at.length} clicks heard, ${clicks.length} sent`);
-      const off = at.map((ms, k) => ms - (captureStartMs + (clicks[k]! * 1000) / RATE + LATENCY_MS));
-      // Uncorrected, the last click would be 1,000 ppm × 16 s = 16 ms early.
-      assert.ok(
-        off.every((o) => Math.abs(o) <= 5),
-        `offsets from capture + latency: ${off.map((o) => o.toFixed(2)).join(', ')} ms`,
-      );
-      const drift = await r.boxes[0]!.proc.waitForLog(
-        /\{[^\n]*the card's drift against the system clock[^\n]*\}/,
-        10_000,
-      );
-      const { ppm, restarts } = JSON.parse(drift) as { ppm: number; restarts: number };
-      assert.ok(
-        (meta.xruns ?? 0) >= 1 && restarts >= 1,
-        `the card stopped (${meta.xruns} xruns), the agent saw it (${restarts})`,
-      );
-      // Roughly: the fake card and the agent share a loaded machine, and their timers' jitter
-      // is in 16 s of readings (1,095 ppm measured once in a full run). The fit's precision is
-      // test/unit/card-clock.test.ts's (±20 ppm in a minute, deterministic).
-      assert.ok(Math.abs(ppm - PPM) < 0.3 * PPM, `the card's drift measured ${ppm} ppm, ${PPM} set`);
-      process.stdout.write(
-        `# live on a ${PPM} ppm card: offsets ${off.map((o) => o.toFixed(2)).join(' ')} ms; measured ${ppm} ppm, ${restarts} restarts, ${meta.xruns} xruns\n`,
-      );
-    } finally {
-      await r.close();
-    }
-  },
-);
-
-test(
-  'on a sound card (ALSA, through aplay): the session plays into the device, every click, and aplay is gone at the end',
-  {
-    skip: spawnSync('which', ['aplay']).status === 0 ? false : 'aplay (alsa-utils) is not installed',
-    timeout: 120_000,
-  },
-  async () => {
-    const card = alsaCapture(tempDir('alsa'));
-    const r = await liveRig(['live-alsa'], {
-      'live-alsa': { audio: { player: 'mpg123', output: 'alsa', device: card.device }, env: card.env },
-    });
-    try {
-      const wav = join(r.dir, 'clicks.wav');
-      const clicks = clickTimes(4, 0.7);
-      clicksWav(wav, 3, clicks);
-      const noc = spawnNoc(liveArgs(r, { file: wav, latencyMs: LATENCY_MS, device: 'live-alsa' }));
-      assert.equal(await noc.exited, 0, noc.stderr());
-      await r.watcher.waitFor(
-        (m) => m.topic === 'loa/v1/d/live-alsa/events' && m.json().type === 'live.stats' && m.json().reason === 'end',
-        20_000,
-        'the end',
-      );
-      const raw = readFileSync(card.path);
-      const pcm = new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1);
-      assert.equal(onsets(pcm).length, clicks.length, 'every click reached the device');
-      const pid = r.boxes[0]!.proc.proc.pid!;
-      assert.deepEqual(
-        childNames(pid).filter((n) => n === 'aplay'),
-        [],
-        'aplay exited with the session',
-      );
     } finally {
       await r.close();
     }
