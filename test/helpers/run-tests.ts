@@ -272,6 +272,9 @@ const build = chosen.some((j) => j.needsBuild)
       process.env.LOA_TEST_DIST = dir; // the files started after this inherit it (test/helpers/built.ts)
     })
   : undefined;
+// Under test/year-ahead.sh each file's process becomes its own libfaketime root: a lock
+// that a killed process left taken then stops one file (its 10 min limit), not the run.
+delete process.env.FAKETIME_SHARED;
 const cores = Number(process.env.LOA_TEST_CORES ?? 1.8);
 const totals = { files: chosen.length, pass: 0, fail: 0, skip: 0 };
 const times: string[] = [];
