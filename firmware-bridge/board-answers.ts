@@ -54,6 +54,8 @@ export interface BoardState {
   inputDbfs: Record<AudioInput, number>;
   /** 1.2 knob: the amplifier's output stage: working, dead (no output, idle current), or drawing nothing. */
   output: OutputStage;
+  /** 1.2 knob: a working output stage that delivers this many dB less than it should (a weak amplifier). */
+  outputLossDb: number;
 }
 
 export type OutputStage = 'ok' | 'dead' | 'no-current';
@@ -85,6 +87,7 @@ export function powerOnState(bootCount: number): BoardState {
     duplicate: false,
     inputDbfs: { ip: -18, fm: -20, line: -24 },
     output: 'ok',
+    outputLossDb: 0,
   };
 }
 
@@ -202,7 +205,7 @@ export function levelsOf(s: BoardState): Levels {
   const base = { inDbfs, input: s.input, windowMs: 1000 };
   if (!s.amp) return { ...base, outDb: null, currentMa: 40 };
   if (s.output !== 'ok') return { ...base, outDb: NOISE_FLOOR_DB, currentMa: s.output === 'dead' ? IDLE_MA : 0 };
-  const outDb = Math.min(3, Math.max(NOISE_FLOOR_DB, inDbfs + GAIN_DB));
+  const outDb = Math.min(3, Math.max(NOISE_FLOOR_DB, inDbfs + GAIN_DB - s.outputLossDb));
   const load = s.line === 'open' ? 0 : FULL_LOAD_MA * 10 ** (outDb / 10);
   return { ...base, outDb, currentMa: Math.round(IDLE_MA + load) };
 }

@@ -28,9 +28,16 @@ export class BoardLevels {
     this.d.state.inputDbfs[input] = dbfs;
   }
 
-  /** Knob: the amplifier's output stage dies (no output), draws nothing at all, or works again. */
+  /** Knob: the amplifier's output stage dies (no output), draws nothing at all, or works again (at full gain). */
   outputStage(stage: OutputStage): void {
     this.d.state.output = stage;
+    this.d.state.outputLossDb = 0;
+  }
+
+  /** Knob: the output stage works, `lossDb` below its gain (a weak amplifier: 6 dB is half the voltage). */
+  outputWeak(lossDb: number): void {
+    this.d.state.output = 'ok';
+    this.d.state.outputLossDb = lossDb;
   }
 
   /** A reset: no measurement yet, idle from now. */

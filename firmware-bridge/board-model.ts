@@ -65,7 +65,7 @@ export interface BoardModelDeps {
   firmware?: { major: number; minor: number; patch: number };
   /** Protocol version the firmware speaks (to test §6 mismatches). */
   protocol?: number;
-  /** Minor version (§6): 1 by default; 0 is a board built from the 1.0 text. */
+  /** Minor version (§6): PROTOCOL_MINOR (2) by default; 0 is a board built from the 1.0 text. */
   minor?: number;
   /** 1.0 reading of AMP_FAULT: the flag stays latched after the cause goes, until SET_AMP 0. */
   ampFaultLatch?: boolean;

@@ -11,7 +11,8 @@
 //   trip (the watchdog trips now) | count [cmd] (commands executed so far, e.g. count set-amp)
 //   log [n] (the commands executed from the n-th on, in order, as JSON)
 //   1.2 (proof of sound): input ip|fm|line <dBFS>|silent (the signal on an input; silent
-//   is dead air) | output ok|dead|no-current (the amplifier's output stage)
+//   is dead air) | output ok|dead|no-current (the amplifier's output stage) | output weak <dB>
+//   (the output stage works, that many dB below its gain)
 
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
@@ -107,10 +108,17 @@ function apply(line: string): string {
       board.levels.inputLevel(arg, dbfs);
       return `ok input ${arg} ${dbfs}`;
     }
-    case 'output':
-      if (arg !== 'ok' && arg !== 'dead' && arg !== 'no-current') return 'error output ok|dead|no-current';
+    case 'output': {
+      if (arg === 'weak') {
+        const db = Number(line.trim().split(/\s+/)[2]);
+        if (!Number.isFinite(db) || db <= 0 || db > 80) return 'error output weak <dB below its gain, 0 to 80>';
+        board.levels.outputWeak(db);
+        return `ok output weak ${db}`;
+      }
+      if (arg !== 'ok' && arg !== 'dead' && arg !== 'no-current') return 'error output ok|dead|no-current|weak <dB>';
       board.levels.outputStage(arg);
       return `ok output ${arg}`;
+    }
     case 'state':
       return `state ${JSON.stringify(board.state())}`;
     case 'drift-tuner':

@@ -47,6 +47,8 @@ amplifier, speaker line, FM tuner) or the GPIO relays, and the test tone.
   --tone          play the test chime through the amplifier (heard in the commune!)
   --volume PCT    its level, percent of audio.maxVolume (default 50)
   --tone-file F   another MP3 to play
+  --rebaseline    with --tone: replace the commissioning level (the first --tone on a box
+                  records it; later ones compare with it and keep it)
   --fm MHZ        frequency for the tuner test (default 100.0)
   --timeout S     broker and DNS timeout (default 20)
   --json FILE     also write the report there (always: <stateDir>/last-check.json)
@@ -68,6 +70,7 @@ const OPTIONS = {
   tone: { kind: 'boolean' },
   volume: { kind: 'string' },
   'tone-file': { kind: 'string' },
+  rebaseline: { kind: 'boolean' },
   timeout: { kind: 'string' },
   'client-id': { kind: 'string' },
   'mqtt-version': { kind: 'string' },
@@ -97,6 +100,7 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
   if (!Number.isFinite(fmMHz) || fmMHz < 87.5 || fmMHz > 108)
     throw new UsageError(`--fm "${f.fm}" is not an FM frequency (87.5 to 108.0 MHz)`);
   const volume = Number(f.volume ?? '50');
+  if (f.rebaseline && !f.tone) throw new UsageError('--rebaseline replaces the level the tone measures: add --tone');
   if (!Number.isFinite(volume) || volume < 0 || volume > 100)
     throw new UsageError(`--volume "${f.volume}" is not 0 to 100`);
   const timeoutMs = secondsFlag(f.timeout, 'timeout', 20) * 1000;
@@ -174,6 +178,8 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
       fmMHz,
       tone: f.tone === true,
       volume,
+      rebaseline: f.rebaseline === true,
+      now,
       ...(f['tone-file'] ? { toneFile: resolve(f['tone-file']) } : {}),
       ...(deps.simBoard ? { simBoard: deps.simBoard } : {}),
       emit,

@@ -18,6 +18,8 @@ import { simulatedBoard, type SimulatedBoard } from '../firmware-bridge/sim-port
 import { errorMessage } from '../cli-kit/index.js';
 import type { Ui } from './io.js';
 import { fail, pass, skip, timed, withProgress, type CheckResult, type Outcome } from './report.js';
+import { commission, COMMISSIONING, notMeasured } from './commissioning.js';
+import type { LevelsWindow } from '../agent/domain/sound-proof.js';
 import { readFile } from 'node:fs/promises';
 import {
   AMP_MIN_CURRENT_MA,
@@ -42,6 +44,9 @@ export interface HardwareContext {
   /** Percent of audio.maxVolume for the tone. */
   volume: number;
   toneFile?: string;
+  /** Replace the commissioning level the tone measures (commissioning.ts). */
+  rebaseline: boolean;
+  now: () => Date;
   /** Test seam: the in-process simulator used for hardware.mcu.path "sim". */
   simBoard?: () => SimulatedBoard;
   emit(r: CheckResult): void;
@@ -71,6 +76,7 @@ export async function hardwareChecks(ctx: HardwareContext): Promise<void> {
     ),
   );
   ctx.emit(await timed(TONE, async () => (ctx.tone ? playTone(ctx) : TONE_SKIPPED())));
+  if (ctx.tone) ctx.emit(await timed(COMMISSIONING, async () => notMeasured('hardware.board "sim"')));
 }
 
 // ---- the IO microcontroller ----
@@ -87,6 +93,11 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
   let version: VersionBlock | undefined;
   bridge.on('connected', (v) => (version = v));
   const dependent = ['cabinet door', 'mains power', 'battery', 'amplifier', 'speaker line', 'FM tuner', TONE];
+  if (ctx.tone) dependent.push(COMMISSIONING);
+  // Protocol 1.2: what the board measures while the tone plays is the commissioning level.
+  const windows: LevelsWindow[] = [];
+  bridge.on('event', (e) => void (e.event === 'levels' && windows.push(e)));
+  let lineOhms: number | null = null;
   try {
     const answers = await timed('microcontroller', async () => {
       try {
@@ -128,18 +139,39 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
     ctx.emit(await timed('battery', async () => batteryVerdict(reading)));
     ctx.emit(await timed('amplifier', async () => ampVerdict(reading)));
     ctx.emit(
-      await timed('speaker line', () => withProgress(ctx.ui, 'testing the speaker line', () => lineTest(bridge, s))),
+      await timed('speaker line', () =>
+        withProgress(ctx.ui, 'testing the speaker line', () => lineTest(bridge, s, (ohms) => (lineOhms = ohms))),
+      ),
     );
     ctx.emit(await timed('FM tuner', () => fmTest(bridge, ctx.fmMHz)));
     const amp: AmpOps = {
       on: async () => {
         await bridge.selectInput('ip');
+        windows.length = 0;
         if (!(await bridge.setAmp(true))) throw new Error('the board reports the amplifier still off');
       },
       off: async () => void (await bridge.setAmp(false)),
       current: async () => (await bridge.request({ cmd: 'get-status' })).ampCurrentMa,
     };
-    ctx.emit(await timed(TONE, async () => (ctx.tone ? playTone(ctx, amp) : TONE_SKIPPED())));
+    const tone = await timed(TONE, async () => (ctx.tone ? playTone(ctx, amp) : TONE_SKIPPED()));
+    ctx.emit(tone);
+    if (ctx.tone)
+      ctx.emit(
+        await timed(COMMISSIONING, async () => {
+          if (tone.status !== 'ok') return skip('needs the test tone to sound');
+          const minor = version!.minor;
+          if (minor < 2) return notMeasured(`the IO board (protocol 1.${minor})`);
+          return commission({
+            stateDir: ctx.config.stateDir,
+            windows,
+            lineOhms,
+            volumePct: ctx.volume,
+            rebaseline: ctx.rebaseline,
+            now: ctx.now(),
+            ...(ctx.config.site?.installer ? { by: ctx.config.site.installer } : {}),
+          });
+        }),
+      );
   } finally {
     if (bridge.connected) {
       await bridge.setAmp(false).catch(() => undefined);
@@ -185,13 +217,14 @@ export function mcuFailure(err: unknown, path: string, deviceId: string): Outcom
   return fail(`${path}: ${msg}`, "check the IO board's cable and power");
 }
 
-async function lineTest(bridge: FirmwareBridge, s: Status): Promise<Outcome> {
+async function lineTest(bridge: FirmwareBridge, s: Status, measured: (ohms: number) => void): Promise<Outcome> {
   let result: 'ok' | 'open' | 'short';
   let impedance: number | null = null;
   try {
     const r = await bridge.request({ cmd: 'line-test' });
     result = r.result;
     impedance = r.impedance;
+    if (result === 'ok') measured(impedance);
   } catch {
     // The active test failed: the status flags (the board's last measurement) still tell.
     result = s.flags.lineShort ? 'short' : s.flags.lineOpen ? 'open' : 'ok';
@@ -272,6 +305,7 @@ async function gpioChecks(ctx: HardwareContext): Promise<void> {
         !ready ? skip('needs the amplifier relay') : ctx.tone ? playTone(ctx, amp) : TONE_SKIPPED(),
       ),
     );
+    if (ctx.tone) ctx.emit(await timed(COMMISSIONING, async () => notMeasured('a GPIO board')));
   } finally {
     if (ready) await board.close().catch(() => undefined);
   }

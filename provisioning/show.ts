@@ -10,6 +10,7 @@ import { EXIT, parseArgs, positionals, secondsFlag } from '../cli-kit/index.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';
+import { soundSummary } from './commissioning.js';
 import { seconds } from './report.js';
 import {
   connectWithProgress,
@@ -165,6 +166,7 @@ function summaryJson(c: Config) {
     trustedKeys: c.trustedKeys.map((k) => k.kid),
     stateDir: c.stateDir,
     cacheDir: c.cacheDir,
+    sound: soundSummary(c.stateDir),
     audio: `${c.audio.player} → ${c.audio.output === 'alsa' ? `ALSA ${c.audio.device}` : 'paced (no card)'}, max volume ${c.audio.maxVolume} %`,
   };
 }
@@ -205,6 +207,9 @@ function printLocal(ui: Ui, c: Config, configPath: string, id: Identity): void {
   row('audio', j.audio);
   row('trusted keys', j.trustedKeys.join(', ') || 'NONE: every schedule will be refused');
   row('directories', `state ${c.stateDir}, cache ${c.cacheDir}`);
+  const sound = soundSummary(c.stateDir);
+  row('commissioned', sound.baseline);
+  row('last sound', sound.last);
 }
 
 function age(s: number): string {

@@ -12,6 +12,7 @@ import type { MediaCache } from '../runtime/media-cache.js';
 import { PlaybackCoordinator } from '../runtime/playback.js';
 import { VolumeControl } from '../runtime/volume.js';
 import { LiveSessions } from '../runtime/live-session.js';
+import { SoundWatch } from '../runtime/sound-watch.js';
 import { OpusDecoder } from '../../cli-kit/opus.js';
 import { late, none, type Step } from './kit.js';
 import type { Ports } from './ports.js';
@@ -72,6 +73,13 @@ export function buildAudio(w: {
     log: log.child({ mod: 'live' }),
     decoder: () => new OpusDecoder(),
   });
+  // Each measured play against the installer's commissioning level (contract §9).
+  const sound = new SoundWatch({
+    files: p.soundFiles,
+    clock,
+    log: log.child({ mod: 'sound' }),
+    reportHw: (cond) => faults.set(cond),
+  });
   const coordinator = new PlaybackCoordinator({
     clock,
     board: p.board,
@@ -87,6 +95,7 @@ export function buildAudio(w: {
     reportHw: (cond) => faults.set(cond),
     deadAirMs: c.relay.deadAirS * 1000,
     live,
+    onSound: (m) => sound.played(m),
   });
   playback.set(coordinator);
   return { volume, faults, coordinator, live };

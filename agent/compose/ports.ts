@@ -5,7 +5,8 @@
 // opened and restored (stores.ts: a broken SD card degrades the box, it does not stop it);
 // the trusted keys; the MQTT link with the box's last will (built, not connected: the last
 // step of services.ts connects it); the player; the media fetcher; the time services and
-// the system stats; the clock's checkpoint beside the database; the launcher's release files.
+// the system stats; the clock's checkpoint beside the database; the launcher's release files; the
+// commissioning level's files.
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../adapters/clock.js';
 import type { Board } from '../adapters/board.js';
@@ -16,6 +17,7 @@ import { createSystemStats, type SystemStats } from '../adapters/system-stats.js
 import { createClockSources, type ClockSources } from '../adapters/clock-sources.js';
 import { ClockCheckpoint } from '../adapters/clock-checkpoint.js';
 import { ReleaseFiles, launcherPaths } from '../adapters/release-files.js';
+import { soundFiles, type SoundFiles } from '../adapters/sound-files.js';
 import { KeyRing } from '../../contract/verify.js';
 import { buildWill } from '../../contract/telemetry.js';
 import type { Config } from '../config.js';
@@ -42,6 +44,8 @@ export interface Ports {
   clockCheckpoint: ClockCheckpoint;
   /** The releases and the files shared with the launcher; null when not run by the launcher (no updates). */
   releaseFiles: ReleaseFiles | null;
+  /** The commissioning level and the last measured play (state directory). */
+  soundFiles: SoundFiles;
 }
 
 /** Build every port; what was opened before a failure (the board) is closed again before it is thrown. */
@@ -74,6 +78,7 @@ export async function buildPorts(d: AgentDeps, id: Identity): Promise<Ports> {
         clock.now(),
       ),
       releaseFiles: paths ? new ReleaseFiles(paths) : null,
+      soundFiles: soundFiles(c.stateDir),
     };
   } catch (err) {
     await board.close().catch(() => undefined);

@@ -23,8 +23,27 @@ export interface LevelsWindow {
   windowMs: number;
 }
 
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * A window's gain (line dB − input dBFS), where the input carried signal and the line
+ * sounded: what the commissioning baseline is compared on (domain/sound-baseline.ts). A
+ * silent line is `no_output`'s to judge, not a low gain.
+ */
+export function windowGain(w: LevelsWindow): number | null {
+  if (w.outDb === null || w.inDbfs === null) return null;
+  if (w.inDbfs <= SIGNAL_IN_DBFS || w.outDb < SILENT_OUT_DB) return null;
+  return w.outDb - w.inDbfs;
+}
+
 export class SoundProof {
   private readonly levels: number[] = [];
+  private readonly gains: number[] = [];
   private measured = 0;
   private silent = 0;
   private run = 0;
@@ -35,6 +54,8 @@ export class SoundProof {
     if (w.inDbfs !== null) this.dead = w.inDbfs > SIGNAL_IN_DBFS ? 0 : this.dead + w.windowMs;
     if (w.outDb === null) return;
     this.levels.push(w.outDb);
+    const g = windowGain(w);
+    if (g !== null) this.gains.push(g);
     this.measured += w.windowMs;
     if (w.outDb >= SILENT_OUT_DB) this.run = 0;
     else if (w.inDbfs !== null && w.inDbfs > SIGNAL_IN_DBFS) {
@@ -62,9 +83,17 @@ export class SoundProof {
   /** The report for a segment that sounded `playedMs`: measured if at least half of it was. */
   result(playedMs: number): SoundOutput {
     if (this.levels.length === 0 || this.measured < playedMs / 2) return { measured: false };
-    const sorted = [...this.levels].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-    return { measured: true, levelDb: Math.round(median * 10) / 10, silentMs: this.silent };
+    return { measured: true, levelDb: Math.round(median(this.levels)! * 10) / 10, silentMs: this.silent };
+  }
+
+  /** The amplifier's median gain over the windows that carried signal and sounded; null with none. */
+  gainDb(): number | null {
+    const g = median(this.gains);
+    return g === null ? null : Math.round(g * 10) / 10;
+  }
+
+  /** How many windows the gain is the median of. */
+  get gainWindows(): number {
+    return this.gains.length;
   }
 }

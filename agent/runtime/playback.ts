@@ -45,6 +45,7 @@ import { record } from './record.js';
 import type { Playback } from './scheduler.js';
 import { LiveStream, type LiveEndReason, type LiveSessions } from './live-session.js';
 import { NO_OUTPUT_MS, SILENT_OUT_DB, SoundProof } from '../domain/sound-proof.js';
+import type { MeasuredPlay } from './sound-watch.js';
 import { EMERGENCY } from '../domain/arbitration.js';
 import type { SoundOutput } from '../../contract/events.js';
 
@@ -81,6 +82,8 @@ export interface PlaybackDeps {
   deadAirMs?: number;
   /** Live sessions (contract v1.2 §8). */
   live?: LiveSessions;
+  /** Each segment that sounded, with what the board measured of it (runtime/sound-watch.ts). */
+  onSound?: (p: MeasuredPlay) => void;
 }
 
 /** How an occurrence fared, first thing that happened to it (the `play` command's result). */
@@ -297,7 +300,15 @@ export class PlaybackCoordinator implements Playback {
     if (seg.session instanceof LiveStream) void seg.session.stopAs(liveReason(how));
     else void seg.session?.stop();
     const now = this.d.clock.now();
-    record(this.d, endRecord(facts(seg), seg.startedAt, how, now, this.output(seg, now)), now);
+    const output = this.output(seg, now);
+    record(this.d, endRecord(facts(seg), seg.startedAt, how, now, output), now);
+    if (output && seg.proof)
+      this.d.onSound?.({
+        itemId: seg.occ.itemId,
+        output,
+        gainDb: seg.proof.gainDb(),
+        gainWindows: seg.proof.gainWindows,
+      });
     if (seg.startedAt === null) this.settle(seg.occ.key, { state: 'interrupted', reason: how });
     if (this.current === seg) this.current = null;
     if (thenNext) this.exec(planNext(this.stage(), now));

@@ -6,6 +6,7 @@
 // order is the board's own log of what it executed (sim-cli `log`), not the host's.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
@@ -236,6 +237,51 @@ describe(
         await event('play.finished', (e) => e.cmdId === again, 20_000, 'the play after the repair ends');
       } finally {
         if (!recovered) await sim.script('output ok');
+      }
+    });
+
+    test('the commissioning level (issue 29 item 3): an amplifier at half its commissioned gain is hw.fault output weak; at full gain again it recovers; the last reading is kept for loa-provision show', async () => {
+      const state = join(dir, 'state');
+      // What `loa-provision check --tone` records on this board: the simulator's 12 dB gain.
+      const baseline = {
+        at: new Date().toISOString(),
+        gainDb: 12,
+        levelDb: -6,
+        lineOhms: 16,
+        volumePct: 50,
+        windows: 3,
+      };
+      writeFileSync(join(state, 'sound-baseline.json'), JSON.stringify(baseline));
+      await sim.script('output weak 6');
+      let repaired = false;
+      try {
+        const weak = await send('play', { source: { kind: 'fm', freqMHz: 98.5 }, durationS: 5, priority: 75 });
+        await event('play.finished', (e) => e.cmdId === weak, 20_000, 'the weak play.finished');
+        const fault = await event(
+          'hw.fault',
+          (e) => e.component === 'output' && e.code === 'weak',
+          10_000,
+          'hw.fault output weak',
+        );
+        assert.match(
+          fault.message as string,
+          /delivers 50 % of its commissioned output \(gain 6 dB, commissioned 12 dB/,
+        );
+        const last = JSON.parse(readFileSync(join(state, 'sound-last.json'), 'utf8')) as Record<string, unknown>;
+        assert.deepEqual([last.itemId, last.gainDb, last.levelDb, last.percent], [weak, 6, -14, 50]);
+        await sim.script('output ok');
+        repaired = true;
+        const ok = await send('play', { source: { kind: 'fm', freqMHz: 98.5 }, durationS: 5, priority: 75 });
+        await event('play.finished', (e) => e.cmdId === ok, 20_000, 'the repaired play.finished');
+        await event(
+          'hw.recovered',
+          (e) => e.component === 'output' && e.code === 'weak',
+          10_000,
+          'hw.recovered output weak',
+        );
+      } finally {
+        if (!repaired) await sim.script('output ok');
+        rmSync(join(state, 'sound-baseline.json'), { force: true });
       }
     });
 

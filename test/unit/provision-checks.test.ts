@@ -147,6 +147,8 @@ async function runHardware(
     fmMHz: 100,
     tone,
     volume: 50,
+    rebaseline: false,
+    now: () => new Date(),
     simBoard: () => {
       const sim = simulatedBoard();
       script(sim);
