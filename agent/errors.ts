@@ -43,6 +43,8 @@ export type ErrorCode =
   | 'COMMAND_REJECTED'
   | 'COMMAND_FAILED'
   | 'HW_FAULT'
+  | 'NO_OUTPUT'
+  | 'SOUND_BASELINE'
   | 'MCU_OPEN'
   | 'MCU_LOST'
   | 'MCU_DRIFT'

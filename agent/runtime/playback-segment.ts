@@ -31,6 +31,12 @@ export interface Segment extends Staged {
   urlIndex: number;
   /** Contract §9: the amplifier was re-initialised for an output that stayed silent. */
   reinitialised: boolean;
+  /**
+   * Contract §9: an emergency whose every path was tried while the line stayed silent: why.
+   * It plays on (a board that measures wrong must not silence a warning) and ends
+   * `play.failed no-output` unless the line sounds again.
+   */
+  unheard: string | null;
 }
 
 export function segment(occ: Occurrence, lateMs: number, resumed: boolean): Segment {
@@ -45,6 +51,7 @@ export function segment(occ: Occurrence, lateMs: number, resumed: boolean): Segm
     proof: null,
     urlIndex: -1,
     reinitialised: false,
+    unheard: null,
     done: false,
   };
 }

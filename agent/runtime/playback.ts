@@ -137,6 +137,7 @@ export class PlaybackCoordinator implements Playback {
       return;
     }
     if (outDb !== null && outDb >= SILENT_OUT_DB) {
+      seg.unheard = null;
       if (this.noOutput) {
         this.noOutput = false;
         this.d.reportHw?.({
@@ -156,7 +157,13 @@ export class PlaybackCoordinator implements Playback {
     }
     proof.newPath();
     void this.driver.noOutput(seg, why).then((next) => {
-      if (next === 'spent' && seg.occ.priority >= EMERGENCY && this.live(seg)) this.fail(seg, 'no-output', why);
+      if (next !== 'spent' || seg.occ.priority < EMERGENCY || !this.live(seg) || seg.unheard) return;
+      // The centre knows from hw.fault; the audio goes on in case the board measures wrong.
+      seg.unheard = why;
+      this.d.log.error(
+        { code: 'NO_OUTPUT', itemId: seg.occ.itemId, why },
+        'an emergency sounds on no path: it plays on, and will be reported play.failed no-output',
+      );
     });
   }
 
@@ -295,6 +302,8 @@ export class PlaybackCoordinator implements Playback {
   /** Close a segment with its terminal record; then, with `thenNext`, what plays next. */
   private end(seg: Segment, how: End, thenNext: boolean): void {
     if (seg.done) return;
+    if (seg.unheard && (how === 'finished' || how === 'timeout'))
+      return this.fail(seg, 'no-output', `${seg.unheard}; it played on to its end, unheard`);
     seg.done = true;
     this.d.clock.clearTimeout(seg.slotTimer);
     if (seg.session instanceof LiveStream) void seg.session.stopAs(liveReason(how));

@@ -43,12 +43,12 @@ function rig() {
     mediaPath: () => null,
     reportHw: (c) => void (c.component === 'output' && faults.push(`${c.code} ${c.active ? 'on' : 'off'}`)),
   });
-  const stream = (urls: string[]): Occurrence => {
+  const stream = (urls: string[], priority = 75, slotMs = 120_000): Occurrence => {
     const start = clock.now();
     const source = { kind: 'stream' as const, url: urls[0]!, ...(urls.length > 1 ? { urls } : {}) };
     return {
       ...{ key: `doc/relay/${start}`, docId: 'doc', docVersion: 1, topic: 't', itemId: 'relay', start },
-      ...{ end: start + 120_000, durationMs: null, priority: 75, volume: undefined, source, media: [] },
+      ...{ end: start + slotMs, durationMs: null, priority, volume: undefined, source, media: [] },
     };
   };
   /** `n` windows of a silent line while the input carries signal, one a second. */
@@ -58,12 +58,18 @@ function rig() {
       listener?.({ outDb: -80, currentMa: 350, inDbfs: -18, input: 'ip', windowMs: 1000 });
     }
   };
+  const sounding = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      await clock.tickAsync(1000);
+      listener?.({ outDb: -6, currentMa: 2400, inDbfs: -18, input: 'ip', windowMs: 1000 });
+    }
+  };
   const events = () =>
     outbox.peekAfter(0, 1000).map((r) => {
       const e = JSON.parse(r.body) as Record<string, unknown>;
       return [e.type, e.to ?? e.reason ?? ''].join(' ').trim();
     });
-  return { clock, playback, player, faults, stream, silent, events, db };
+  return { clock, playback, player, faults, stream, silent, sounding, events, db };
 }
 
 test('a silent output: hw.fault output, the next URL; 5 s more of silence, the URL after', async () => {
@@ -103,4 +109,30 @@ test('the judge moves a segment whose next player is still starting: one failove
     ['stopped', 'stopped', 'playing'],
   );
   r.db.close();
+});
+
+test('an emergency silent on every path plays on to its end, then play.failed no-output; one that sounds again ends as played', async () => {
+  for (const repaired of [false, true]) {
+    const r = rig();
+    r.playback.fire(r.stream(['http://a/1'], 100, 30_000), 0);
+    await r.clock.tickAsync(200);
+    await r.silent(5); // no other URL, no fallback: the amplifier off and on
+    await r.silent(5); // still silent: every path spent
+    await r.clock.tickAsync(100);
+    assert.deepEqual(
+      r.events().filter((e) => e.startsWith('play.')),
+      ['play.started'],
+      'it plays on',
+    );
+    assert.equal(r.player.plays.at(-1)!.end ?? null, null, 'its player still runs');
+    if (repaired) await r.sounding(3);
+    await r.clock.tickAsync(30_000);
+    const ended = r.events().filter((e) => e.startsWith('play.'));
+    assert.deepEqual(
+      ended,
+      ['play.started', repaired ? 'play.finished' : 'play.failed no-output'],
+      `repaired ${repaired}`,
+    );
+    r.db.close();
+  }
 });
