@@ -39,6 +39,9 @@ export const COLUMNS = [
   'capId',
   'segments',
   'message',
+  // Contract v1.2 §9, at the end so that readers of the older columns are not moved.
+  'outputLevelDb',
+  'silentMs',
 ] as const;
 
 export const EXPORT_HELP = `noc events export --db events.sqlite --from YYYY-MM-DD --to YYYY-MM-DD [--group G] [--tz Z] [--out F]
@@ -56,7 +59,10 @@ scheduled start falls between --from and --to inclusive, as calendar days in --t
   --out F     write to F (atomically) instead of standard output
 
 Columns: ${COLUMNS.join(', ')}.
-Times are RFC 3339 in --tz, to the second; playedMs and lateMs are exact.`;
+Times are RFC 3339 in --tz, to the second; playedMs and lateMs are exact.
+outputLevelDb (the median output level, dB of the amplifier's rated output) and silentMs
+(how long the output was silent while it should have sounded) are what the box's IO
+board measured (contract v1.2 §9); empty where it did not measure or did not report.`;
 
 export function toCells(r: PlayRow, groups: readonly string[], tz: string): Cell[] {
   const t = (ms: number | null) => (ms === null ? null : formatInTz(ms, tz));
@@ -80,6 +86,8 @@ export function toCells(r: PlayRow, groups: readonly string[], tz: string): Cell
     r.capId,
     r.segments,
     r.message,
+    r.outputLevelDb,
+    r.silentMs,
   ];
 }
 

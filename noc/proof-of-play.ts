@@ -11,7 +11,13 @@
 //              agent-restart);
 //   started  = the first play.started; ended = the last terminal event;
 //   playedMs = the sum over segments; lateMs, source, priority from the first start;
-//   reason   = the reasons of the non-finished terminal events, in order.
+//   reason   = the reasons of the non-finished terminal events, in order;
+//   outputLevelDb, silentMs = what the box's board measured of its output (contract v1.2
+//              §9, the `output` of play.finished / play.interrupted): silentMs summed over
+//              the measured segments, the level of the longest measured segment (a median
+//              per segment cannot be merged); both null when no segment was measured (a
+//              board that cannot measure, a box before v1.2, a play that failed or was
+//              skipped before it sounded).
 
 export interface StoredEvent {
   deviceId: string;
@@ -44,6 +50,10 @@ export interface PlayRow {
   /** Issue 16: the CAP identifier of the item's or command's capRef. */
   capId: string | null;
   segments: number;
+  /** Contract v1.2 §9: the median output level (dB of the amplifier's rated output), null when not measured. */
+  outputLevelDb: number | null;
+  /** Contract v1.2 §9: how long the output was silent while it should have sounded, null when not measured. */
+  silentMs: number | null;
 }
 
 const TERMINAL = new Set(['play.finished', 'play.interrupted', 'play.failed']);
@@ -95,6 +105,7 @@ function fold(events: StoredEvent[], occurrence: number): PlayRow {
       open = undefined;
     }
   }
+  const sound = measured(core);
   const reasons = core
     .filter((e) => e.body.type !== 'play.finished' && e.body.type !== 'play.started')
     .map((e) => str(e.body.reason))
@@ -122,7 +133,27 @@ function fold(events: StoredEvent[], occurrence: number): PlayRow {
     repeat: events.map((e) => num(e.body.repeat)).find((v) => v !== null) ?? null,
     capId: events.map((e) => str(e.body.capId)).find((v) => v !== null) ?? null,
     segments: Math.max(1, starts.length),
+    outputLevelDb: sound.levelDb,
+    silentMs: sound.silentMs,
   };
+}
+
+/** The measured `output` of the segments' ends, folded (see the top of the file). */
+function measured(core: StoredEvent[]): { levelDb: number | null; silentMs: number | null } {
+  let silentMs: number | null = null;
+  let levelDb: number | null = null;
+  let longest = -1;
+  for (const { body } of core) {
+    const o = body.output;
+    if (body.type === 'play.started' || !o || typeof o !== 'object' || Array.isArray(o)) continue;
+    const out = o as Record<string, unknown>;
+    if (out.measured !== true) continue;
+    silentMs = (silentMs ?? 0) + Math.max(0, num(out.silentMs) ?? 0);
+    const level = num(out.levelDb);
+    const played = num(body.playedMs) ?? 0;
+    if (level !== null && played >= longest) [levelDb, longest] = [level, played];
+  }
+  return { levelDb, silentMs };
 }
 
 /** Rows sorted by device, occurrence, item. Events that are not play.* are ignored. */

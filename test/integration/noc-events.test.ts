@@ -86,6 +86,8 @@ test('each event stored once; duplicates dropped; events sent while down arrive;
     type: 'play.finished',
     ...news,
     playedMs: 115_200,
+    // Contract v1.2 §9: what the IO board measured; the last two columns of the CSV.
+    output: { measured: true, levelDb: -8, silentMs: 1200 },
   };
   await event('vn-01', { epoch: 'E1', seq: 1, ts: '2026-11-25T23:30:00.008Z', type: 'play.started', ...news });
   await event('vn-01', finished);
@@ -165,11 +167,11 @@ test('each event stored once; duplicates dropped; events sent while down arrive;
   const text = readFileSync(csvFile, 'utf8');
   assert.ok(text.endsWith('\r\n'));
   assert.deepEqual(text.split('\r\n'), [
-    'device,groups,itemId,docId,docVersion,occurrence,outcome,started,ended,playedMs,lateMs,source,priority,reason,cmdId,repeat,capId,segments,message',
-    'vn-01,all c26734,morning-news,c26734-daily,42,2026-11-26T06:30:00+07:00,finished,2026-11-26T06:30:00+07:00,2026-11-26T06:31:55+07:00,115200,8,file,50,,,,,1,',
-    'vn-01,all c26734,"noon, ""special""",c26734-daily,,2026-11-26T17:00:00+07:00,skipped,,,,,,,busy,,,,1,',
-    'vn-02,all,morning-news,c26734-daily,42,2026-11-26T06:30:00+07:00,failed,2026-11-26T06:30:01+07:00,2026-11-26T06:30:31+07:00,30000,1000,file,50,decode,,,,1,"bad frame, at 30 s"',
-    'vn-02,all,morning-news,c26734-daily,42,2026-11-26T06:45:00+07:00,started-without-end,2026-11-26T06:45:00+07:00,,,0,file,50,,,,,1,',
+    'device,groups,itemId,docId,docVersion,occurrence,outcome,started,ended,playedMs,lateMs,source,priority,reason,cmdId,repeat,capId,segments,message,outputLevelDb,silentMs',
+    'vn-01,all c26734,morning-news,c26734-daily,42,2026-11-26T06:30:00+07:00,finished,2026-11-26T06:30:00+07:00,2026-11-26T06:31:55+07:00,115200,8,file,50,,,,,1,,-8,1200',
+    'vn-01,all c26734,"noon, ""special""",c26734-daily,,2026-11-26T17:00:00+07:00,skipped,,,,,,,busy,,,,1,,,',
+    'vn-02,all,morning-news,c26734-daily,42,2026-11-26T06:30:00+07:00,failed,2026-11-26T06:30:01+07:00,2026-11-26T06:30:31+07:00,30000,1000,file,50,decode,,,,1,"bad frame, at 30 s",,',
+    'vn-02,all,morning-news,c26734-daily,42,2026-11-26T06:45:00+07:00,started-without-end,2026-11-26T06:45:00+07:00,,,0,file,50,,,,,1,,,',
     '',
   ]);
   // The group filter and an empty range.

@@ -221,14 +221,76 @@ test('export: inclusive day range in the zone, group filter, one CSV line per oc
   assert.equal(lines[0], COLUMNS.join(','));
   assert.equal(
     lines[1],
-    'b1,all c26734,news,daily,42,2026-11-30T23:30:00+07:00,finished,2026-11-30T23:30:00+07:00,2026-11-30T23:32:00+07:00,120000,12,file,50,,,,,1,',
+    'b1,all c26734,news,daily,42,2026-11-30T23:30:00+07:00,finished,2026-11-30T23:30:00+07:00,2026-11-30T23:32:00+07:00,120000,12,file,50,,,,,1,,,',
   );
   assert.equal(lines.length, 3); // header, one row, the empty string after the final CRLF
   // The same instant is 2026-11-30 in UTC: in a UTC export b2's occurrence falls on 11-30 too.
   const utc = exportCsv(store, { from: '2026-11-30', to: '2026-11-30', tz: 'UTC' });
   assert.equal(utc.rows, 2);
-  assert.match(utc.text, /\r\nb2,all,"x,y",daily,,2026-11-30T17:00:00\+00:00,skipped,,,,,,,missed,,,,1,\r\n$/);
+  assert.match(utc.text, /\r\nb2,all,"x,y",daily,,2026-11-30T17:00:00\+00:00,skipped,,,,,,,missed,,,,1,,,\r\n$/);
   const group = exportCsv(store, { from: '2026-11-30', to: '2026-12-01', tz: 'Asia/Ho_Chi_Minh', group: 'c26734' });
   assert.equal(group.rows, 1);
   store.close();
+});
+
+test('proof of sound (contract v1.2 §9): the measured level and silent time per occurrence, empty where not measured', () => {
+  // Dates from the run's clock: an occurrence at the start of the current minute (UTC).
+  const occMs = Math.floor(Date.now() / 60_000) * 60_000;
+  const occ = new Date(occMs).toISOString();
+  const ts = (s: number) => new Date(occMs + s * 1000).toISOString();
+  const c = { ...common, occurrence: occ };
+  const out = (levelDb: number, silentMs: number) => ({ measured: true, levelDb, silentMs });
+  const relay = { ...c, source: 'fm', priority: 40 };
+  const list: StoredEvent[] = [
+    ...events('b1', [
+      { ...c, type: 'play.started', ts: ts(0) },
+      { ...c, type: 'play.finished', ts: ts(60), playedMs: 60_000, output: out(-8.5, 0) },
+    ]),
+    // A resumed relay: the silent time of both segments, the level of the longer one.
+    ...events('b2', [
+      { ...relay, type: 'play.started', ts: ts(0) },
+      { ...relay, type: 'play.interrupted', ts: ts(60), playedMs: 60_000, reason: 'preempted', output: out(-20, 5000) },
+      { ...relay, type: 'play.started', ts: ts(100), resumed: true },
+      { ...relay, type: 'play.finished', ts: ts(600), playedMs: 500_000, resumed: true, output: out(-7, 1500) },
+    ]),
+    // A board that cannot measure, and a box before v1.2 (no output at all).
+    ...events('b3', [{ ...c, type: 'play.finished', ts: ts(60), playedMs: 60_000, output: { measured: false } }]),
+    ...events('b4', [{ ...c, type: 'play.finished', ts: ts(60), playedMs: 60_000 }]),
+    // An emergency that sounded on no path: play.failed carries no output.
+    ...events('b5', [
+      { ...c, priority: 100, type: 'play.started', ts: ts(0) },
+      { ...c, priority: 100, type: 'play.failed', ts: ts(20), reason: 'no-output', message: 'silent on every path' },
+    ]),
+    // One segment measured, the longer one not: what was measured is what is reported.
+    ...events('b6', [
+      { ...relay, type: 'play.interrupted', ts: ts(60), playedMs: 60_000, reason: 'preempted', output: out(-9, 2000) },
+      { ...relay, type: 'play.finished', ts: ts(600), playedMs: 500_000, resumed: true, output: { measured: false } },
+    ]),
+  ];
+  const rows = proofOfPlay(list);
+  assert.deepEqual(
+    rows.map((r) => [r.deviceId, r.outputLevelDb, r.silentMs]),
+    [
+      ['b1', -8.5, 0],
+      ['b2', -7, 6500],
+      ['b3', null, null],
+      ['b4', null, null],
+      ['b5', null, null],
+      ['b6', -9, 2000],
+    ],
+  );
+  assert.equal(rows[4]!.reason, 'no-output');
+  // In the CSV: the two new columns last, empty when not measured; the older columns where they were.
+  const store = new EventStore(join(tempDir('noc-sound'), 'ev.sqlite'));
+  for (const e of list) store.addEvent(e.deviceId, e.body, 0, JSON.stringify(e.body));
+  const day = occ.slice(0, 10);
+  const lines = exportCsv(store, { from: day, to: day, tz: 'UTC' }).text.split('\r\n');
+  store.close();
+  assert.deepEqual(COLUMNS.slice(-3), ['message', 'outputLevelDb', 'silentMs']);
+  const cells = (device: string) => lines.find((l) => l.startsWith(`${device},`))!.split(',');
+  assert.deepEqual(cells('b1').slice(-4), ['1', '', '-8.5', '0']);
+  assert.deepEqual(cells('b2').slice(-4), ['2', '', '-7', '6500']);
+  assert.deepEqual(cells('b3').slice(-3), ['', '', '']);
+  assert.deepEqual(cells('b5').slice(-4), ['1', 'silent on every path', '', '']);
+  assert.equal(cells('b1').length, COLUMNS.length);
 });
