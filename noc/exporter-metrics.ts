@@ -71,6 +71,29 @@ export const BOX: Record<string, [Kind, string]> = {
     'play.* events by outcome (started, finished, interrupted, failed, skipped) and reason',
   ],
   loa_box_hw_faults_total: ['counter', 'hw.fault events by component'],
+  // Proof of sound (contract v1.2 section 9): printed only for a box whose board has shown it
+  // measures its output (exporter-sound.ts); the counters then from 0.
+  loa_box_output_level_db: [
+    'gauge',
+    'Median output level of the last play measured (play.finished/interrupted output.levelDb), dB of the amplifier rated output; absent for a box that cannot measure',
+  ],
+  loa_box_output_measured_plays_total: ['counter', 'play.finished/interrupted whose output the board measured'],
+  loa_box_output_silent_plays_total: [
+    'counter',
+    'Measured plays whose output was silent for a while (output.silentMs > 0): the horns did not sound what the player produced',
+  ],
+  loa_box_output_silent_seconds_total: [
+    'counter',
+    'Time the output was silent while it should have sounded (the sum of output.silentMs)',
+  ],
+  loa_box_plays_degraded_total: [
+    'counter',
+    'play.degraded by reason: dead-air (a relay input carried nothing, the next URL or fallback), no-output',
+  ],
+  loa_box_emergency_no_output_total: [
+    'counter',
+    'Emergencies (priority >= 100) that failed no-output: no path of theirs sounded (play.failed)',
+  ],
   loa_box_rejections_total: [
     'counter',
     'Refused documents by via (schedule, command, flood: counted in intake.flood) and reason',

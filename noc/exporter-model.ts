@@ -19,17 +19,20 @@
 // Bounds (a rogue box, or a flood of random device ids, must not take the exporter down
 // for the whole fleet): at most `maxBoxes` device ids are kept (messages of any other id
 // are dropped); a box keeps at most `maxBoxSeries` counter label sets (by outcome/reason,
-// component, via/reason, disconnect reason) and as many active fault keys (FleetModel's
-// maxFaults); all boxes together at most `maxSeries` counter label sets. What a bound
-// drops is counted in `dropped` by reason (loa_exporter_dropped_total{reason}):
-// `boxes`, `box_series`, `series`. Every update is a Map lookup: O(1) per message.
+// component, via/reason, disconnect reason, a play.degraded reason beyond the contract's)
+// and as many active fault keys (FleetModel's maxFaults); all boxes together at most
+// `maxSeries` counter label sets. What a bound drops is counted in `dropped` by reason
+// (loa_exporter_dropped_total{reason}): `boxes`, `box_series`, `series`. Every update is
+// a Map lookup: O(1) per message.
 //
-// The site and the heartbeat's numbers are read in exporter-readings.ts.
+// The site and the heartbeat's numbers are read in exporter-readings.ts; what the box
+// measured of its output (proof of sound, contract v1.2 §9) in exporter-sound.ts.
 import { claimedId } from '../contract/command-doc.js';
 import { COMMAND_TYP, DEFAULT_MAX_DOC_BYTES, parseTopic } from '../contract/index.js';
 import { verifyJws, type KeyRing } from '../contract/verify.js';
 import { FleetModel, type Observed } from './watch-model.js';
 import { hbNumbers, obj, siteOf, type HbNumbers, type Site } from './exporter-readings.js';
+import { newSoundStats, soundFact, type SoundFact, type SoundStats } from './exporter-sound.js';
 import { num, str, type BoxRow, type Json } from './watch-row.js';
 
 export const EMERGENCY_PRIORITY = 100;
@@ -49,6 +52,8 @@ export interface BoxExtra {
   disconnects?: Map<string, number>;
   outboxDropped?: number;
   storeResets?: number;
+  /** Contract v1.2 §9, from the first sign that the box's board measures its output (exporter-sound.ts). */
+  sound?: SoundStats;
   emergencySent: number;
   emergencyPlayed: number;
   emergencyMissed: number;
@@ -217,6 +222,8 @@ export class ExporterModel {
   }
 
   private event(b: BoxExtra, e: Json): void {
+    const fact = soundFact(e);
+    if (fact) this.sound(b, fact);
     const type = String(e.type);
     const outcome = PLAY_OUTCOMES[type];
     if (outcome) {
@@ -248,6 +255,27 @@ export class ExporterModel {
         return;
       case 'store.reset':
         b.storeResets = (b.storeResets ?? 0) + 1;
+        return;
+    }
+  }
+
+  private sound(b: BoxExtra, f: SoundFact): void {
+    const s = (b.sound ??= newSoundStats());
+    switch (f.kind) {
+      case 'measured':
+        if (f.levelDb !== null) s.levelDb = f.levelDb;
+        s.measuredPlays++;
+        if (f.silentMs > 0) s.silentPlays++;
+        s.silentMs += f.silentMs;
+        return;
+      case 'degraded':
+        // The contract's reasons are a fixed set; another one is a label set like any other.
+        if (s.degraded.has(f.reason)) return bump(s.degraded, f.reason);
+        return this.count(b, s.degraded, f.reason);
+      case 'no-output':
+        if (f.priority !== null && f.priority >= EMERGENCY_PRIORITY) s.emergencyNoOutput++;
+        return;
+      case 'supervised':
         return;
     }
   }

@@ -152,6 +152,15 @@ function boxFamilies(model: ExporterModel, now: number, only: RegExp | undefined
       f.loa_box_plays_total!.add(d + ',' + lbl({ outcome, reason }), n);
     }
     for (const [component, n] of x.hwFaults ?? []) f.loa_box_hw_faults_total!.add(more(d, 'component', component), n);
+    const snd = x.sound;
+    if (snd) {
+      f.loa_box_output_level_db!.add(d, snd.levelDb);
+      f.loa_box_output_measured_plays_total!.add(d, snd.measuredPlays);
+      f.loa_box_output_silent_plays_total!.add(d, snd.silentPlays);
+      f.loa_box_output_silent_seconds_total!.add(d, snd.silentMs / 1000);
+      for (const [reason, n] of snd.degraded) f.loa_box_plays_degraded_total!.add(more(d, 'reason', reason), n);
+      f.loa_box_emergency_no_output_total!.add(d, snd.emergencyNoOutput);
+    }
     for (const [k, n] of x.rejections ?? []) {
       const [via, reason] = split(k);
       f.loa_box_rejections_total!.add(d + ',' + lbl({ via, reason }), n);

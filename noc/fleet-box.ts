@@ -17,6 +17,7 @@ import {
   topicsFor,
   type TopicMap,
 } from '../contract/index.js';
+import type { SoundOutput } from '../contract/events.js';
 import { buildShutdown, buildWill, type Birth, type Heartbeat } from '../contract/telemetry.js';
 import {
   simBirth,
@@ -200,7 +201,9 @@ export class SimBox {
     if (!p) return null;
     clearTimeout(p.timer);
     this.play = undefined;
-    this.emit(type, { ...p.fields, playedMs: Date.now() - p.startedAt, ...(reason ? { reason } : {}) });
+    // A healthy IO board of protocol 1.2 (contract v1.2 §9): the output sounded throughout.
+    const output: SoundOutput = { measured: true, levelDb: Math.round(-90 + this.rnd() * 60) / 10, silentMs: 0 };
+    this.emit(type, { ...p.fields, playedMs: Date.now() - p.startedAt, output, ...(reason ? { reason } : {}) });
     this.heartbeat();
     return p.fields.itemId;
   }

@@ -37,8 +37,9 @@ export const SIMULATE_HELP = `noc simulate --broker URL --boxes N [--heartbeat 3
 Run N simulated boxes in this process, each with its own MQTT connection: retained birth
 on connect (new bootId per run) and retained last will (contract §5), a retained heartbeat
 every period with a jittered start (§6), events with epoch/seq (a play.started/finished
-pair now and then, §7) and one result per command (§4), verified with the agent's own
-checks against the trusted keys. Ctrl-C publishes each box's clean death and exits.
+pair now and then, §7, its end with the output an IO board measured sounding, §9) and
+one result per command (§4), verified with the agent's own checks against the trusted
+keys. Ctrl-C publishes each box's clean death and exits.
 
   --boxes N           how many (ids PREFIX0001 ...)
   --prefix P          device id prefix (default sim-)

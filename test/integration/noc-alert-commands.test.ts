@@ -2,9 +2,10 @@
 // Each `noc events export ...` in an action of noc/prometheus/*.yml is taken from the rule
 // text, its template rendered as Prometheus would for a firing alert (labels, the
 // time() queries), and run (node --import tsx noc/cli.ts) against an events archive of a
-// box that missed a broadcast ten minutes ago; only the --db path is swapped for the
-// fixture's. It must print that box's rows, not a bare header. And a group that matches
-// no device (26734 for c26734, the old action's mistake) gets a warning on stderr.
+// box that missed a broadcast ten minutes ago and played one unheard five minutes ago;
+// only the --db path is swapped for the fixture's. It must print that box's rows, not a
+// bare header, with what the alert's action says to read in them. And a group that
+// matches no device (26734 for c26734, the old action's mistake) gets a warning on stderr.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -70,9 +71,29 @@ function fixture(nowMs: number): string {
     reason: 'media-missing',
   };
   s.addEvent('vn-01', failed, nowMs - 600_000, JSON.stringify(failed));
+  // Five minutes ago a play whose speakers were silent for 12.5 s (contract v1.2 §9).
+  const at = new Date(nowMs - 300_000).toISOString();
+  const silent = {
+    epoch: 'E1',
+    seq: 2,
+    ts: at,
+    type: 'play.finished',
+    itemId: 'music',
+    docId: 'c26734-daily',
+    occurrence: at,
+    playedMs: 60_000,
+    output: { measured: true, levelDb: -31.5, silentMs: 12_500 },
+  };
+  s.addEvent('vn-01', silent, nowMs - 300_000, JSON.stringify(silent));
   s.close();
   return db;
 }
+
+/** What the box's rows must show for the operator to act on each alert: the miss, or the silence. */
+const EXPECTED: Record<string, (row: string) => boolean> = {
+  LoaPlaysSilent: (row) => row.endsWith(',-31.5,12500'),
+};
+const missed = (row: string) => row.includes('media-missing');
 
 test(
   "every `noc events export` in the alerts' actions runs as written and prints the box's rows",
@@ -81,10 +102,11 @@ test(
     const now = Date.now();
     const db = fixture(now);
     const commands = exportCommands().filter((c) => c.command.startsWith('noc events export'));
-    assert.ok(
-      commands.some((c) => c.alert === 'LoaOccurrencesMissed'),
-      'LoaOccurrencesMissed names its export command',
-    );
+    for (const alert of ['LoaOccurrencesMissed', 'LoaPlaysSilent'])
+      assert.ok(
+        commands.some((c) => c.alert === alert),
+        `${alert} names its export command`,
+      );
     for (const { alert, command } of commands) {
       const line = render(
         command,
@@ -101,9 +123,10 @@ test(
       assert.equal(r.stderr, '', `${alert}: ${line}`);
       const rows = r.stdout.split('\r\n').slice(1, -1);
       assert.ok(rows.length >= 1, `${alert}: ${line} printed only a header`);
+      const wanted = EXPECTED[alert] ?? missed;
       assert.ok(
-        rows.some((l) => l.startsWith('vn-01,') && l.includes('media-missing')),
-        rows.join('\n'),
+        rows.some((l) => l.startsWith('vn-01,') && wanted(l)),
+        `${alert}: ${rows.join('\n')}`,
       );
     }
   },
@@ -157,7 +180,9 @@ test(
       const commands = exportCommands().filter((c) => c.command.startsWith('noc send'));
       assert.deepEqual([...new Set(commands.map((c) => c.alert))].sort(), [
         'LoaBoxFault',
+        'LoaBoxOutputFault',
         'LoaClockBoundAhead',
+        'LoaEmergencyNoOutput',
         'LoaEmergencyNotPlayed',
         'LoaGroupBoxesFaulty',
       ]);

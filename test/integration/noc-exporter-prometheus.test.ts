@@ -3,7 +3,9 @@
 // of noc/prometheus/loa-alerts.yml (every `for:` shortened to 2 s in a temporary copy).
 // A box killed with SIGKILL dies by its last will and becomes a firing LoaBoxOffline
 // alert naming its commune; born again, the alert goes away. Every query of the Grafana
-// dashboard is then run against this Prometheus and must parse and return data.
+// dashboard is then run against this Prometheus and must parse and return data. The
+// simulated boxes' boards measure their output (contract v1.2 §9): a level, no silence;
+// an emergency that sounded on no path, published by hand, fires LoaEmergencyNoOutput.
 // Skips with the reason where prometheus is missing; under CI=true that fails instead.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +18,8 @@ import { tempDir } from '../helpers/tmp.js';
 import { runNoc, spawnNoc, type NocProcess } from './noc-cli.js';
 import { dashboardQueries } from '../helpers/dashboard.js';
 import { untilDefined } from '../helpers/wait.js';
+import { mqtt } from '../../cli-kit/mqtt-lib.js';
+import { DEFAULT_ROOT as ROOT, deviceTopic } from '../../contract/index.js';
 
 const missing = prometheusMissing();
 if (missing && process.env.CI === 'true') throw new Error(`${missing}: CI must run the Prometheus test`);
@@ -210,5 +214,42 @@ test(
       if (r.length === 0 && !q.mayBeEmpty) empty.push(`${q.panel}: ${expr}`);
     }
     assert.deepEqual(empty, [], 'dashboard queries without data');
+
+    // Proof of sound: the simulated boards measured a level (-9..-3 dB) and no silence.
+    const level = Number((await query('loa_box_output_level_db{device="steady-0001"}'))[0]?.value[1]);
+    assert.ok(level >= -9 && level <= -3, `steady-0001's output level: ${level}`);
+    assert.equal((await query('loa_box_output_silent_seconds_total{device="steady-0001"}'))[0]?.value[1], '0');
+    for (const name of ['LoaBoxOutputFault', 'LoaPlaysSilent', 'LoaEmergencyNoOutput'])
+      assert.deepEqual(await alerts(name), [], `${name} while every box sounds`);
+    // An emergency that sounded on no path (as the agent reports it), from another epoch.
+    const hand = await mqtt.connectAsync(broker.url, { clientId: 'hand-box' });
+    const occurrence = new Date().toISOString();
+    await hand.publishAsync(
+      deviceTopic(ROOT, 'steady-0002', 'events'),
+      JSON.stringify({
+        epoch: 'hand',
+        seq: 1,
+        ts: occurrence,
+        type: 'play.failed',
+        itemId: 'cmd-siren',
+        docId: null,
+        docVersion: null,
+        occurrence,
+        lateMs: 0,
+        source: 'line',
+        priority: 100,
+        cmdId: 'cmd-siren',
+        reason: 'no-output',
+        message: 'the speaker line silent on every path',
+      }),
+      { qos: 1 },
+    );
+    await hand.endAsync();
+    const unheard = await until('LoaEmergencyNoOutput firing for steady-0002', 60_000, async () =>
+      (await alerts('LoaEmergencyNoOutput')).find((a) => a.state === 'firing' && a.labels.device === 'steady-0002'),
+    );
+    assert.equal(unheard.labels.severity, 'critical');
+    assert.equal(unheard.labels.commune, 'Simulated steady-0002');
+    assert.match(unheard.annotations.action ?? '', /Phone the commune office at once/);
   },
 );
