@@ -3,6 +3,7 @@
 // runs (only on a TTY: a log or a pipe gets no animation), and the JSON report.
 import type { CheckReport, CheckStatus } from '../contract/index.js';
 import type { Ui } from './io.js';
+import { displayWidth, wrapLine } from './wrap.js';
 
 // The report's wire form is the contract's (docs/protocol.md §8, contract/topics.ts).
 export type { CheckReport, CheckStatus };
@@ -58,17 +59,26 @@ export function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
-export function formatLine(r: CheckResult, unicode: boolean): string[] {
+/**
+ * The check's line and, for anything but a pass, its hint line. With a `width` (a
+ * terminal's), both are wrapped at words: the detail continues under itself when there
+ * is room for 30 columns of it, else under the hint's indent; the hint under its text.
+ */
+export function formatLine(r: CheckResult, unicode: boolean, width?: number): string[] {
   const m = unicode ? MARKS.unicode : MARKS.ascii;
   const mark = m[r.status].padEnd(unicode ? 1 : 6);
   const slow = r.ms >= 1000 ? ` (${seconds(r.ms)})` : '';
-  const lines = [`${mark} ${r.name.padEnd(22)} ${r.detail}${slow}`];
-  if (r.hint && r.status !== 'ok') lines.push(`${' '.repeat(unicode ? 4 : 7)}${m.hint} ${r.hint}`);
+  const head = `${mark} ${r.name.padEnd(22)} `;
+  const hintLead = `${' '.repeat(unicode ? 4 : 7)}${m.hint} `;
+  const detailCol = displayWidth(head);
+  const indent = width === undefined || width - detailCol >= 30 ? detailCol : hintLead.length;
+  const lines = wrapLine(`${head}${r.detail}${slow}`, width, indent);
+  if (r.hint && r.status !== 'ok') lines.push(...wrapLine(`${hintLead}${r.hint}`, width, displayWidth(hintLead)));
   return lines;
 }
 
 export function printResult(ui: Ui, r: CheckResult): void {
-  for (const l of formatLine(r, ui.unicode)) ui.out(l);
+  for (const l of formatLine(r, ui.unicode, ui.width)) ui.out(l, { wrap: false });
 }
 
 export interface Progress {
@@ -81,8 +91,14 @@ export function progress(ui: Ui, label: string, intervalMs = 250): Progress {
   const frames = ui.unicode ? '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏' : '|/-\\';
   const t0 = Date.now();
   let i = 0;
+  // One line that \r can redraw: a label the terminal wrapped would scroll at every frame.
+  const room = (ui.width ?? 80) - 10;
+  const shown =
+    displayWidth(label) > room
+      ? `${[...label].slice(0, Math.max(10, room - 3)).join('')}${ui.unicode ? '…' : '...'}`
+      : label;
   const draw = () =>
-    ui.write(`\r${frames[i++ % frames.length]} ${label} ${Math.floor((Date.now() - t0) / 1000)} s\x1b[K`);
+    ui.write(`\r${frames[i++ % frames.length]} ${shown} ${Math.floor((Date.now() - t0) / 1000)} s\x1b[K`);
   draw();
   const timer = setInterval(draw, intervalMs);
   return {
