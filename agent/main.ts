@@ -67,6 +67,15 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.SOFTWARE;
     }
     process.stdout.write(`configuration OK: device ${config.deviceId}, broker ${config.mqtt.url}\n`);
+    // It runs (the demo does), but refuses whatever no trusted key may sign; loa-provision check fails on it.
+    const { DEFAULT_KEY_ROLES } = await import('../contract/verify.js');
+    const can = (role: 'schedule' | 'command') =>
+      config.trustedKeys.some((k) => (k.roles ?? DEFAULT_KEY_ROLES).includes(role));
+    const gaps = [can('schedule') ? '' : 'schedules', can('command') ? '' : 'commands'].filter(Boolean);
+    if (gaps.length > 0)
+      process.stderr.write(
+        `loa-agent: warning: no trusted key may sign ${gaps.join(' or ')}: every one will be refused (trustedKeys; loa-provision init --trusted-key)\n`,
+      );
     return EXIT.OK;
   }
   return runAgent({

@@ -26,6 +26,7 @@ import {
 } from './checks.js';
 import { agentAccount, atomicWrite, type Account } from './files.js';
 import { hardwareChecks } from './hardware-checks.js';
+import { trustOutcome } from './trust.js';
 import type { Ui } from './io.js';
 import {
   buildReport,
@@ -40,7 +41,7 @@ import {
 
 export const CHECK_HELP = `loa-provision check [--config ${DEFAULT_CONFIG_PATH}] [--tone] [--fm 100.0] [--json FILE] [--publish]
 
-Self-test: config, clock, disk, state and cache directories, device certificate, DNS,
+Self-test: config, trusted centre keys, clock, disk, state and cache directories, device certificate, DNS,
 broker (TLS, credentials), then the IO board (microcontroller, door, mains, battery,
 amplifier, speaker line, FM tuner) or the GPIO relays, and the test tone.
 
@@ -125,6 +126,9 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
     return EXIT.CONFIG;
   }
   const c = cfg.config;
+  // A box that can run but cannot obey: every schedule and emergency would be refused.
+  const cfgArg = configPath === DEFAULT_CONFIG_PATH ? '' : ` --config ${configPath}`;
+  emit(result('trusted keys', trustOutcome(c.trustedKeys, cfgArg), 0));
   const account = deps.account === null ? undefined : (deps.account ?? agentAccount());
 
   let clock: ClockStatus = { synced: null, source: '' };

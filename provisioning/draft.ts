@@ -196,6 +196,8 @@ export const EXTRA_FIELDS: readonly Field[] = [
   { flag: 'mqtt-version', path: ['mqtt', 'version'], label: 'MQTT version', parse: (s) => (s === '5' ? 5 : text(s)) },
   { flag: 'audio-output', path: ['audio', 'output'], label: 'Audio output', parse: text },
   { flag: 'audio-device', path: ['audio', 'device'], label: 'ALSA device', parse: text },
+  // Set once, by the first init (or --fresh); "now" sets it again, e.g. after moving the box.
+  { flag: 'installed-at', path: ['site', 'installedAt'], label: 'Installed at', parse: text },
 ];
 
 export function getAt(o: unknown, path: readonly (string | number)[]): unknown {
@@ -294,18 +296,6 @@ export function currentText(d: Draft, f: Field, env: NodeJS.ProcessEnv): string 
   const v = getAt(d, f.path);
   if (v !== undefined) return f.format ? f.format(v) : Array.isArray(v) ? v.join(',') : String(v);
   return f.suggest?.(d, env);
-}
-
-export interface TrustedKey {
-  kid: string;
-  publicKey: string;
-}
-
-/** "centre-2026=<43 base64url chars>" (also "kid:key" and "kid key"). */
-export function parseTrustedKey(s: string): TrustedKey | string {
-  const m = /^\s*([^=:\s]+)\s*[=:\s]\s*(\S+)\s*$/.exec(s);
-  if (!m) return `"${s}" is not kid=publicKey (e.g. centre-2026=<43 base64url characters, what "noc keys" prints>)`;
-  return { kid: m[1]!, publicKey: m[2]! };
 }
 
 /** A draft seeded from the existing config's raw JSON (re-provisioning keeps what it does not ask). */

@@ -27,6 +27,15 @@ export const CONFIG_MODE = 0o640;
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;
 
+/** What init writes next to the config (mqtt.* paths in the config are relative to it). */
+export const FILES = {
+  key: 'device.key',
+  csr: 'device.csr',
+  cert: 'device.crt',
+  ca: 'ca.crt',
+  password: 'mqtt-password',
+} as const;
+
 export interface Account {
   user: string;
   uid: number;

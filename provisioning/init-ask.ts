@@ -5,18 +5,10 @@
 import { resolve } from 'node:path';
 import { CliError, EXIT } from '../cli-kit/index.js';
 import { readCertificate } from './keys.js';
-import {
-  currentText,
-  FIELDS,
-  getAt,
-  parseTrustedKey,
-  problemsAt,
-  tryAnswer,
-  type Draft,
-  type TrustedKey,
-} from './draft.js';
+import { currentText, FIELDS, getAt, problemsAt, tryAnswer, type Draft } from './draft.js';
 import type { Ui } from './io.js';
 import type { Prompter } from './prompt.js';
+import { describeKeys, mergeKeys, parseTrustedKeys, trustGaps, type TrustedKey } from './trust.js';
 
 const KEEP = '\u0000keep';
 
@@ -98,12 +90,12 @@ async function askSecrets(p: Prompter, d: Draft, plan: Plan, ctx: AskContext): P
 async function askTrustedKeys(p: Prompter, ui: Ui, start: Draft, ctx: AskContext): Promise<Draft> {
   const d = structuredClone(start);
   let keys = ((getAt(d, ['trustedKeys']) as TrustedKey[] | undefined) ?? []).slice();
-  ui.out(
-    `Trusted centre keys (schedules and commands must be signed by one): ${keys.map((k) => k.kid).join(', ') || 'none yet'}`,
-  );
-  let help: string | undefined = 'kid=publicKey as "noc keys" prints it; Enter when done; "-" removes all';
+  const bad = (line: string) => ui.out(`  ${ui.unicode ? '✗' : '[FAIL]'} ${line}`);
+  ui.out(`Trusted centre keys (schedules and commands must be signed by one): ${describeKeys(keys)}`);
+  let help: string | undefined =
+    'paste what "noc keys" printed ({"kid":…,"publicKey":…}, or a [list]), or type kid=publicKey; Enter when done; "-" removes all';
   for (;;) {
-    const answer = await p.ask('Add a trusted key', { emptyMeans: 'done', ...(help ? { help } : {}) });
+    let answer = await p.ask('Add a trusted key', { emptyMeans: 'done', ...(help ? { help } : {}) });
     help = undefined;
     if (answer === '') break;
     if (answer === '-') {
@@ -111,24 +103,37 @@ async function askTrustedKeys(p: Prompter, ui: Ui, start: Draft, ctx: AskContext
       ui.out('  (list emptied)');
       continue;
     }
-    const k = parseTrustedKey(answer);
-    if (typeof k === 'string') {
-      ui.out(`  ${ui.unicode ? '✗' : '[FAIL]'} ${k}`);
+    let parsed = parseTrustedKeys(answer);
+    // A pasted multi-line JSON arrives one line at a time: read on until it closes.
+    while ('incomplete' in parsed) {
+      const more = await p.ask('  (the rest of the JSON)', {});
+      if (more === '') {
+        parsed = { problem: 'the JSON was not closed' };
+        break;
+      }
+      answer += more;
+      parsed = parseTrustedKeys(answer);
+    }
+    if ('problem' in parsed) {
+      bad(parsed.problem);
       continue;
     }
-    const next = [...keys.filter((x) => x.kid !== k.kid), k];
+    const next = mergeKeys(keys, parsed.keys);
     const problems = problemsAt({ ...d, trustedKeys: next }, ['trustedKeys'], ctx.dir);
     if (problems.length > 0) {
-      for (const pr of problems) ui.out(`  ${ui.unicode ? '✗' : '[FAIL]'} ${pr}`);
+      for (const pr of problems) bad(pr);
       continue;
     }
     keys = next;
-    ui.out(`  added ${k.kid} (${keys.length} key${keys.length === 1 ? '' : 's'})`);
+    ui.out(`  added ${describeKeys(parsed.keys)} (${keys.length} key${keys.length === 1 ? '' : 's'})`);
   }
-  if (keys.length === 0) {
-    ui.out('  warning: with no trusted key the box refuses every schedule and command; add one before it must play');
-    delete d.trustedKeys;
-  } else d.trustedKeys = keys;
+  const gaps = trustGaps(keys);
+  if (gaps.length > 0)
+    ui.out(
+      `  warning: with no key for ${gaps.join(' or ')} the box refuses every one of them (emergencies too); add one before it must play`,
+    );
+  if (keys.length === 0) delete d.trustedKeys;
+  else d.trustedKeys = keys;
   return d;
 }
 
@@ -159,7 +164,7 @@ function summary(ui: Ui, d: Draft, plan: Plan): void {
   ui.out(
     `  broker   ${String(g('mqtt', 'url'))}  user ${String(g('mqtt', 'username') ?? '-')}  password ${pw}  CA ${plan.caFrom ?? String(g('mqtt', 'ca') ?? 'system')}`,
   );
-  ui.out(`  keys     ${((g('trustedKeys') as TrustedKey[] | undefined) ?? []).map((k) => k.kid).join(', ') || 'none'}`);
+  ui.out(`  keys     ${describeKeys((g('trustedKeys') as TrustedKey[] | undefined) ?? [])}`);
   ui.out(`  board    ${hw}`);
 }
 

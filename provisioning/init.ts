@@ -12,34 +12,34 @@ import { dirname, join, resolve } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../agent/config.js';
 import { CliError, errorMessage, EXIT, parseArgs, positionals } from '../cli-kit/index.js';
 import { askAll, readCa, type Plan } from './init-ask.js';
-import { EXTRA_FIELDS, FIELDS, getAt, parseTrustedKey, schemaProblems, seedDraft, setAt, type Draft } from './draft.js';
+import { EXTRA_FIELDS, FIELDS, getAt, schemaProblems, seedDraft, setAt, type Draft } from './draft.js';
 import {
   agentAccount,
   applyOwner,
   atomicWrite,
   backupFile,
   CONFIG_MODE,
+  FILES,
   PUBLIC_MODE,
   SECRET_MODE,
   syncDir,
   type Account,
 } from './files.js';
+import { planCertificate, printNextSteps } from './init-next.js';
 import type { Ui } from './io.js';
 import {
-  certInfo,
-  certMatchesKey,
   csrSubject,
   describeKey,
   fingerprintOf,
   KEY_ALGORITHM,
   KEY_WHY,
-  readCertificate,
   readPrivateKey,
   shortFingerprint,
   writeCsr,
   writeDeviceKey,
 } from './keys.js';
 import { Prompter } from './prompt.js';
+import { mergeKeys, parseTrustedKeys, trustGaps, type TrustedKey } from './trust.js';
 
 export const INIT_HELP = `loa-provision init [--config ${DEFAULT_CONFIG_PATH}] [--yes] [flags]
 
@@ -80,14 +80,6 @@ export interface InitDeps {
   account?: Account | null;
 }
 
-export const FILES = {
-  key: 'device.key',
-  csr: 'device.csr',
-  cert: 'device.crt',
-  ca: 'ca.crt',
-  password: 'mqtt-password',
-} as const;
-
 export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): Promise<number> {
   const parsed = parseArgs(argv, OPTIONS, 'loa-provision init', { repeated: 'last' });
   positionals(parsed.positional, [], 'loa-provision init');
@@ -111,10 +103,15 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
   }
   const keyFlags = (flags['trusted-key'] as string[] | undefined) ?? [];
   if (keyFlags.length > 0) {
-    const parsed = keyFlags.map(parseTrustedKey);
-    const bad = parsed.filter((k): k is string => typeof k === 'string');
-    if (bad.length > 0) throw new CliError('--trusted-key: not KID=PUBLICKEY', EXIT.CONFIG, bad);
-    draft.trustedKeys = parsed;
+    let keys: TrustedKey[] = [];
+    const bad: string[] = [];
+    for (const k of keyFlags) {
+      const r = parseTrustedKeys(k);
+      if ('keys' in r) keys = mergeKeys(keys, r.keys);
+      else bad.push(`  ${'problem' in r ? r.problem : 'the JSON is not closed'}`);
+    }
+    if (bad.length > 0) throw new CliError('--trusted-key: not a key', EXIT.CONFIG, bad);
+    draft.trustedKeys = keys;
   }
   const plan: Plan = { newKey: flags['new-key'] === true };
   if (typeof flags.password === 'string') plan.password = flags.password;
@@ -137,7 +134,9 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
   }
 
   // ---- everything is checked before anything is written ----
-  setAt(draft, ['site', 'installedAt'], now.toISOString());
+  // The installation date is the first init's: re-provisioning keeps it (--installed-at now sets it again).
+  const installedAt = getAt(draft, ['site', 'installedAt']);
+  if (installedAt === undefined || installedAt === 'now') setAt(draft, ['site', 'installedAt'], now.toISOString());
   if (plan.password !== undefined) {
     setAt(draft, ['mqtt', 'password'], undefined);
     setAt(draft, ['mqtt', 'passwordFile'], plan.password === '' ? undefined : FILES.password);
@@ -219,7 +218,16 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
     const fp = fingerprintOf(privateKey);
     ui.out(`Device key fingerprint (sha256): ${shortFingerprint(fp)} …`);
     ui.out(`  full: ${fp}`);
-    printNextSteps(ui, { configPath, dir, cert: certState, deviceId: String(getAt(draft, ['deviceId'])) });
+    const keyGaps = trustGaps((getAt(draft, ['trustedKeys']) as TrustedKey[] | undefined) ?? []);
+    if (keyGaps.length > 0)
+      ui.out(`warning: no trusted centre key for ${keyGaps.join(' or ')}: the box will refuse every one of them`);
+    printNextSteps(ui, {
+      configPath,
+      dir,
+      cert: certState,
+      deviceId: String(getAt(draft, ['deviceId'])),
+      keyGaps,
+    });
     return EXIT.OK;
   } catch (err) {
     if (err instanceof CliError) throw err;
@@ -257,63 +265,6 @@ function loadKey(path: string) {
       `  move it away, or run with --new-key (a new key needs a new certificate)`,
     ]);
   }
-}
-
-type CertState = 'configured' | 'installed' | 'awaiting' | 'mismatch';
-
-/**
- * mqtt.cert and mqtt.key go together (the agent's schema), and loadConfig refuses a
- * cert file that does not exist. So they are set only once a certificate that matches
- * the device key is in place; until then the config has neither and the next steps
- * say how to install the signed certificate.
- */
-function planCertificate(
-  draft: Draft,
-  plan: Plan,
-  dir: string,
-  key: ReturnType<typeof readPrivateKey> | undefined,
-): CertState {
-  const certPath = join(dir, FILES.cert);
-  const from = plan.certFrom ?? (existsSync(certPath) ? certPath : undefined);
-  const custom = getAt(draft, ['mqtt', 'cert']) !== undefined && getAt(draft, ['mqtt', 'cert']) !== FILES.cert;
-  if (!from) return custom ? 'configured' : (clearCert(draft), 'awaiting');
-  if (!key) {
-    if (plan.certFrom)
-      throw new CliError(`--cert: there is no device key yet (${join(dir, FILES.key)})`, EXIT.FAIL, [
-        '  run init first, have the CSR it makes signed, then install the certificate with --cert',
-      ]);
-    clearCert(draft);
-    return 'mismatch';
-  }
-  let cert;
-  try {
-    cert = readCertificate(from);
-  } catch (err) {
-    throw new CliError(`certificate ${from}: ${errorMessage(err)}`, EXIT.FAIL, [
-      '  expected the PEM certificate the centre signed for device.csr',
-    ]);
-  }
-  if (!certMatchesKey(cert, key)) {
-    if (plan.certFrom)
-      throw new CliError(`certificate ${from} was not made for this box's key (${join(dir, FILES.key)})`, EXIT.FAIL, [
-        `  its subject: ${certInfo(cert).subject}; send device.csr of THIS box to the centre`,
-      ]);
-    clearCert(draft);
-    return 'mismatch';
-  }
-  const info = certInfo(cert);
-  if (plan.certFrom && info.validTo.getTime() < Date.now())
-    throw new CliError(`certificate ${from} expired on ${info.validTo.toISOString()}`, EXIT.FAIL, [
-      '  ask the centre for a new one (or check the clock: date)',
-    ]);
-  setAt(draft, ['mqtt', 'cert'], FILES.cert);
-  setAt(draft, ['mqtt', 'key'], FILES.key);
-  return plan.certFrom ? 'installed' : 'configured';
-}
-
-function clearCert(draft: Draft): void {
-  setAt(draft, ['mqtt', 'cert'], undefined);
-  setAt(draft, ['mqtt', 'key'], undefined);
 }
 
 /** Candidate file, loadConfig on it (modes and files included), backup, rename. Returns the backup path. */
@@ -364,24 +315,4 @@ function sameFile(a: string, b: string): boolean {
   } catch {
     return false;
   }
-}
-
-function printNextSteps(ui: Ui, o: { configPath: string; dir: string; cert: CertState; deviceId: string }): void {
-  const cfg = o.configPath === DEFAULT_CONFIG_PATH ? '' : ` --config ${o.configPath}`;
-  ui.out('');
-  ui.out('Next:');
-  let n = 1;
-  if (o.cert === 'awaiting' || o.cert === 'mismatch') {
-    if (o.cert === 'mismatch') ui.out(`  (${join(o.dir, FILES.cert)} was made for another key: it is not used)`);
-    ui.out(
-      `  ${n++}. send ${join(o.dir, FILES.csr)} to the centre's CA (cat it and paste it), then install what comes back:`,
-    );
-    ui.out(`       loa-provision init --yes${cfg} --cert /path/to/signed.crt`);
-    ui.out(`     (until then the box connects with its password only, if the broker allows that)`);
-  }
-  ui.out(`  ${n++}. sudo systemctl restart loa-agent`);
-  ui.out(`  ${n++}. loa-provision check${cfg} --tone     (self-test; the tone is heard in the commune)`);
-  ui.out(
-    `  ${n++}. loa-provision register${cfg}         (tells the centre ${o.deviceId} is installed, waits for its birth)`,
-  );
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startBroker, mosquittoPath, type TestBroker } from '../helpers/broker.js';
 import { makePki, type Pki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
-import { runCli, signCsr, syncedRunRoot } from './provision-rig.js';
+import { centreKey, runCli, signCsr, syncedRunRoot } from './provision-rig.js';
 
 export const haveMosquitto = mosquittoPath() !== undefined || process.env.CI === 'true';
 export const skip = haveMosquitto ? false : 'needs mosquitto (TLS listener)';
@@ -31,7 +31,7 @@ after(async () => {
 
 /** A box as a technician leaves it: init with flags, CSR signed by the centre, certificate installed. */
 export async function provisionedBox(
-  o: { serial?: string; url?: string; ca?: string; board?: string[] } = {},
+  o: { serial?: string; url?: string; ca?: string; board?: string[]; trustedKey?: boolean } = {},
 ): Promise<{ dir: string; config: string }> {
   const dir = tempDir('check-box');
   const config = join(dir, 'etc/agent.json');
@@ -53,6 +53,10 @@ export async function provisionedBox(
     join(dir, 'cache'),
     '--audio-output',
     'paced',
+    // As `noc keys` prints it; without one the box refuses everything and check fails.
+    ...(o.trustedKey === false
+      ? []
+      : ['--trusted-key', JSON.stringify({ kid: 'centre-2026', publicKey: await centreKey() })]),
   ];
   const r = await runCli(base, deps);
   assert.equal(r.code, 0, r.out + r.err);

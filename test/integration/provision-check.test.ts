@@ -11,7 +11,7 @@ import type { CheckReport } from '../../provisioning/report.js';
 import { makePki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { DEFAULT_ROOT as ROOT, deviceTopic, Watcher } from '../helpers/watcher.js';
-import { MPG123, runCli, spawnCli, startPasswordBroker } from './provision-rig.js';
+import { centreKey, MPG123, runCli, spawnCli, startPasswordBroker } from './provision-rig.js';
 import { skip, broker, pki, deps, provisionedBox, line, withHint } from './provision-check-rig.js';
 
 describe('check', { skip, timeout: 180_000 }, () => {
@@ -182,6 +182,8 @@ describe('check', { skip, timeout: 180_000 }, () => {
           join(dir, 's'),
           '--cache-dir',
           join(dir, 'c'),
+          '--trusted-key',
+          `centre-2026=${await centreKey()}`,
         ],
         deps,
       );
@@ -228,6 +230,21 @@ describe('check', { skip, timeout: 180_000 }, () => {
     assert.match(l, /\[FAIL\].*ENOTDIR/);
     assert.match(l, /is a file, not a directory/);
     assert.match(line(r.out, 'state directory'), /\[ok\]/);
+  });
+
+  test('init --yes without a trusted key: the box cannot obey, so check fails on it and says how to add one', async () => {
+    const box = await provisionedBox({ trustedKey: false });
+    const r = await runCli(['check', '--config', box.config], deps);
+    assert.equal(r.code, 1, r.out);
+    assert.match(line(r.out, 'config valid'), /\[ok\]/, 'the agent would start');
+    const l = withHint(r.out, 'trusted keys');
+    assert.match(l, /\[FAIL\] +trusted keys +none: every schedule and every command will be refused/);
+    assert.match(
+      l,
+      /-> add the centre's key: sudo loa-provision init --yes --config \S+ --trusted-key '<the line "noc keys" printed>'/,
+    );
+    assert.match(line(r.out, 'broker reachable'), /\[ok\]/, 'the other checks still run');
+    assert.equal(JSON.parse(readFileSync(join(box.dir, 'state/last-check.json'), 'utf8')).passed, false);
   });
 
   test('an invalid config: exit 78 and every problem listed', async () => {

@@ -47,7 +47,8 @@ async function flags(dir: string, extra: string[] = []): Promise<string[]> {
     '--trusted-key',
     `centre-2026=${await centreKey()}`,
     '--trusted-key',
-    `centre-2027=${await centreKey()}`,
+    // The line `noc keys --kid centre-2027 --roles schedule,command,live` prints, as it prints it.
+    JSON.stringify({ kid: 'centre-2027', publicKey: await centreKey(), roles: ['schedule', 'command', 'live'] }),
     '--board',
     'mcu',
     '--serial',
@@ -79,6 +80,7 @@ test('init --yes writes a config the agent accepts, the password and key 0600, a
     c.trustedKeys.map((k) => k.kid),
     ['centre-2026', 'centre-2027'],
   );
+  assert.deepEqual(c.trustedKeys[1]!.roles, ['schedule', 'command', 'live']);
   assert.ok(Date.parse(c.site.installedAt!) >= before - 1000, 'installedAt is now');
   // The password is in its own file, not in the config; loadConfig reads it back.
   assert.equal(raw.mqtt.password, undefined);
@@ -99,12 +101,77 @@ test('init --yes writes a config the agent accepts, the password and key 0600, a
   });
   assert.match(subject, /CN ?= ?vn-79-26734-01, O ?= ?loa, OU ?= ?26734/);
   assert.match(r.out, new RegExp(fingerprintOf(key)), 'the fingerprint is printed');
-  assert.match(r.out, /Next:[\s\S]*--cert[\s\S]*systemctl restart loa-agent[\s\S]*check[\s\S]*register/);
+  // The order that works: the self-test with the agent stopped, then the agent (re)started, then register.
+  assert.match(
+    r.out,
+    /Next:[\s\S]*--cert[\s\S]*sudo systemctl stop loa-agent; sudo loa-provision check --config \S+ --tone[\s\S]*sudo systemctl restart loa-agent[\s\S]*sudo loa-provision register --config \S+/,
+  );
+  assert.doesNotMatch(r.out, /add the centre's key|no trusted centre key/);
 
   // The real agent binary agrees.
   const agent = spawnAgent(['--config', cfgPath, '--check-config']);
   assert.equal(await agent.exited(), 0, agent.output());
   assert.match(agent.output(), /configuration OK: device vn-79-26734-01/);
+  assert.doesNotMatch(agent.output(), /warning/);
+});
+
+test('init --yes without a trusted key: written (the agent can run), but said plainly, and the agent warns too', async () => {
+  const dir = tempDir('init-nokey');
+  const cfgPath = join(dir, 'etc/agent.json');
+  const all = await flags(dir);
+  const noKeys = all.filter((a, i) => a !== '--trusted-key' && all[i - 1] !== '--trusted-key');
+  const r = await runCli(noKeys);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(
+    r.out,
+    /warning: no trusted centre key for schedules or commands: the box will refuse every one of them/,
+  );
+  assert.match(
+    r.out,
+    /Next:[\s\S]*add the centre's key: sudo loa-provision init --yes --config \S+ --trusted-key '<the line "noc keys" printed>'/,
+  );
+  const agent = spawnAgent(['--config', cfgPath, '--check-config']);
+  assert.equal(await agent.exited(), 0, agent.output());
+  assert.match(agent.output(), /configuration OK/);
+  assert.match(
+    agent.output(),
+    /loa-agent: warning: no trusted key may sign schedules or commands: every one will be refused/,
+  );
+  // A bad --trusted-key is refused with why, nothing written.
+  const bad = await runCli(['init', '--yes', '--config', cfgPath, '--trusted-key', '{"kid":"centre-2026"}']);
+  assert.equal(bad.code, 78);
+  assert.match(bad.err, /--trusted-key: not a key\n {2}"kid" and "publicKey" must both be there/);
+});
+
+test('init --yes on an existing config keeps what it was not asked to change, installedAt included', async () => {
+  const dir = tempDir('init-keep');
+  const cfgPath = join(dir, 'etc/agent.json');
+  assert.equal((await runCli(await flags(dir))).code, 0);
+  // What a box carries after months in the field: fields init never asks, set by hand or by an older init.
+  const installedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
+  const raw = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, any>;
+  const before = {
+    ...raw,
+    site: { ...raw.site, installedAt, address: 'Ấp 3, đường Liên xã' },
+    mqtt: { ...raw.mqtt, clientId: 'vn-79-26734-01-main' },
+    heartbeatS: 60,
+    outbox: { window: 32 },
+    audio: { maxVolume: 80, output: 'paced' },
+    hardware: { ...raw.hardware, ampWarmUpMs: 3000 },
+    relay: { deadAirS: 30 },
+  };
+  writeFileSync(cfgPath, JSON.stringify(before, null, 2));
+
+  const r = await runCli(['init', '--yes', '--config', cfgPath, '--installer', 'lan']);
+  assert.equal(r.code, 0, r.out + r.err);
+  const after = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, any>;
+  assert.deepEqual(after, { ...before, site: { ...before.site, installer: 'lan' } }, 'only the installer changed');
+  assert.equal(after.site.installedAt, installedAt);
+
+  // Asked to: --installed-at now sets it again (a box moved to another pole).
+  const t0 = Date.now();
+  assert.equal((await runCli(['init', '--yes', '--config', cfgPath, '--installed-at', 'now'])).code, 0);
+  assert.ok(Date.parse(JSON.parse(readFileSync(cfgPath, 'utf8')).site.installedAt) >= t0 - 1000);
 });
 
 test(
@@ -245,8 +312,15 @@ test(
       await s.answer('Amplifier fault input GPIO', '');
       await s.answer('Add a trusted key', 'centre-2026=tooshort');
       await s.expect('is not a raw Ed25519 public key');
-      await s.answer('Add a trusted key', `centre-2026=${await centreKey()}`);
-      await s.expect('added centre-2026');
+      // Pasted as `noc keys` printed it; then a list pasted over two lines.
+      await s.answer('Add a trusted key', JSON.stringify({ kid: 'centre-2026', publicKey: await centreKey() }));
+      await s.expect('added centre-2026 (schedule, command)');
+      await s.answer('Add a trusted key', '[');
+      await s.answer(
+        '(the rest of the JSON)',
+        `${JSON.stringify({ kid: 'release-2026', publicKey: await centreKey(), roles: ['release'] })}]`,
+      );
+      await s.expect('added release-2026 (release) (2 keys)');
       await s.answer('Add a trusted key', '');
       await s.answer('Write', 'y');
       assert.equal(await s.exited, 0, s.output());
@@ -266,8 +340,11 @@ test(
     assert.deepEqual(c.hardware.gpio?.pins.amp, { line: 17, activeLow: true });
     assert.equal(c.hardware.gpio?.pins.inputFm.line, 27);
     assert.deepEqual(
-      c.trustedKeys.map((k) => k.kid),
-      ['centre-2026'],
+      c.trustedKeys.map((k) => [k.kid, k.roles]),
+      [
+        ['centre-2026', undefined],
+        ['release-2026', ['release']],
+      ],
     );
     assert.equal(mode(join(dir, 'mqtt-password')), 0o600);
   },

@@ -9,7 +9,6 @@ import {
   getAt,
   parseNumber,
   parsePin,
-  parseTrustedKey,
   problemsAt,
   schemaProblems,
   setAt,
@@ -33,11 +32,6 @@ test('pins: "17", "GPIO17", "17:low"', () => {
   assert.deepEqual(parsePin('GPIO17'), { line: 17 });
   assert.deepEqual(parsePin('17:low'), { line: 17, activeLow: true });
   assert.deepEqual(parsePin('seventeen'), { line: 'seventeen' });
-});
-
-test('trusted keys: kid=publicKey, or the reason it is not', () => {
-  assert.deepEqual(parseTrustedKey('centre-2026=abc'), { kid: 'centre-2026', publicKey: 'abc' });
-  assert.match(String(parseTrustedKey('no-key-here')), /is not kid=publicKey/);
 });
 
 test('setAt creates the path and removes what it empties', () => {
