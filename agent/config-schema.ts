@@ -2,6 +2,7 @@
 // the defaults, the validation (each message names what is wrong in a technician's words)
 // and the TypeScript type, Config. Pure: no file is read here.
 import { z } from 'zod';
+import { pageSchema } from './config-page.js';
 import { DEFAULT_MAX_DOC_BYTES, ID_RE } from '../contract/schedule-doc.js';
 import { KEY_ROLES } from '../contract/verify.js';
 import { CLOCK_SOURCE_NAMES } from './adapters/clock-sources.js';
@@ -88,7 +89,7 @@ const mqttSchema = z.strictObject({
     .prefault({}),
 });
 
-const siteSchema = z
+export const siteSchema = z
   .strictObject({
     communeName: z.string().optional(),
     communeCode: z.string().optional(),
@@ -249,6 +250,8 @@ export const configSchema = z
     volume: volumeSchema,
     /** Contract v1.2 §9: a relay (stream, fm, line) whose input the IO board measures as dead air this long moves on. */
     relay: z.strictObject({ deadAirS: seconds(5, 600).default(20) }).prefault({}),
+    /** The technician's page on the box (issue [7/8]; README, "The page on the box"). */
+    page: pageSchema,
     schedule: z
       .strictObject({
         /** Signed documents larger than this are rejected (`too-large`) before any parsing. */

@@ -34,6 +34,10 @@ const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
     run: async (a, ui, d) => (await import('./show.js')).showCommand(a, ui, d),
     summary: "identity, key fingerprint, config summary and the agent's live state",
   },
+  'page-password': {
+    run: async (a, ui) => (await import('./page-password.js')).pagePasswordCommand(a, ui),
+    summary: "set the password of the box's page for the technician's phone (and turn it on)",
+  },
 };
 
 export const USAGE = `loa-provision <command> [options]   (loa-provision <command> --help)

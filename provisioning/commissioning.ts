@@ -85,20 +85,4 @@ export function commission(c: Commissioning): Outcome {
   );
 }
 
-/** `loa-provision show`: the baseline and the agent's last measured play, in words. */
-export function soundSummary(stateDir: string): { baseline: string; last: string } {
-  const files = soundFiles(stateDir);
-  const b = files.baseline();
-  const baseline =
-    b === null
-      ? 'none recorded (loa-provision check --tone records it on a board that measures)'
-      : !b.ok
-        ? `UNUSABLE: ${b.why}`
-        : `gain ${b.baseline.gainDb} dB, output ${b.baseline.levelDb} dB at ${b.baseline.volumePct} %, ${b.baseline.lineOhms === null ? 'line not measured' : `line ${b.baseline.lineOhms} Ω`}; ${b.baseline.at.slice(0, 16).replace('T', ' ')}${b.baseline.by ? ` by ${b.baseline.by}` : ''}`;
-  const r = files.last();
-  const last =
-    r === null
-      ? 'no measured play yet'
-      : `${r.at.slice(0, 16).replace('T', ' ')} ${r.itemId}: output ${r.levelDb ?? '?'} dB, gain ${r.gainDb ?? '?'} dB${r.percent === null ? '' : ` = ${r.percent} % of commissioned${isWeak(r.percent) ? ' (WEAK)' : ''}`}${r.silentMs > 0 ? `, silent ${Math.round(r.silentMs / 1000)} s` : ''}`;
-  return { baseline, last };
-}
+export { describeSound as soundSummary } from '../agent/adapters/sound-files.js';

@@ -6,7 +6,7 @@
 //
 // Every path ends with the amplifier off and the input on `ip`, whatever failed.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { findChime } from '../agent/adapters/chime.js';
 import type { Config } from '../agent/config.js';
 import { createLogger } from '../agent/log.js';
 import { GpioBoard, findSysfsChip, DEFAULT_CHIP_LABELS } from '../agent/adapters/gpio-board.js';
@@ -322,18 +322,6 @@ async function readBack(board: GpioBoard, pin: { line: number; activeLow?: boole
 }
 
 // ---- the test tone ----
-
-export function findChime(): string | undefined {
-  for (const rel of [
-    '../agent/demo-assets/chime.mp3',
-    '../../agent/demo-assets/chime.mp3',
-    '../../../agent/demo-assets/chime.mp3',
-  ]) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(p)) return p;
-  }
-  return undefined;
-}
 
 async function playTone(ctx: HardwareContext, amp?: AmpOps): Promise<Outcome> {
   const a = ctx.config.audio;

@@ -268,7 +268,12 @@ function loadKey(path: string) {
 }
 
 /** Candidate file, loadConfig on it (modes and files included), backup, rename. Returns the backup path. */
-function commitConfig(configPath: string, draft: Draft, now: Date, account: Account | undefined): string | undefined {
+export function commitConfig(
+  configPath: string,
+  draft: Draft,
+  now: Date,
+  account: Account | undefined,
+): string | undefined {
   const candidate = join(dirname(configPath), `.agent-candidate-${process.pid}.json`);
   atomicWrite(candidate, JSON.stringify(ordered(draft), null, 2) + '\n', CONFIG_MODE, 'config', account);
   try {

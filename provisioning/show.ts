@@ -11,6 +11,7 @@ import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';
 import { soundSummary } from './commissioning.js';
+import { soundFiles } from '../agent/adapters/sound-files.js';
 import { seconds } from './report.js';
 import {
   connectWithProgress,
@@ -166,7 +167,7 @@ function summaryJson(c: Config) {
     trustedKeys: c.trustedKeys.map((k) => k.kid),
     stateDir: c.stateDir,
     cacheDir: c.cacheDir,
-    sound: soundSummary(c.stateDir),
+    sound: soundSummary(soundFiles(c.stateDir)),
     audio: `${c.audio.player} → ${c.audio.output === 'alsa' ? `ALSA ${c.audio.device}` : 'paced (no card)'}, max volume ${c.audio.maxVolume} %`,
   };
 }
@@ -207,7 +208,7 @@ function printLocal(ui: Ui, c: Config, configPath: string, id: Identity): void {
   row('audio', j.audio);
   row('trusted keys', j.trustedKeys.join(', ') || 'NONE: every schedule will be refused');
   row('directories', `state ${c.stateDir}, cache ${c.cacheDir}`);
-  const sound = soundSummary(c.stateDir);
+  const sound = soundSummary(soundFiles(c.stateDir));
   row('commissioned', sound.baseline);
   row('last sound', sound.last);
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
 import {
+  isWeak,
   parseBaseline,
   SOUND_BASELINE_FILE,
   SOUND_LAST_FILE,
@@ -22,6 +23,8 @@ export interface SoundFiles {
   writeLast(r: SoundReading): void;
   /** The last reading written; null when none (or unreadable: it is only informative). */
   last(): SoundReading | null;
+  /** Record the commissioning level (the page; loa-provision writes it itself). Throws when the disk refuses. */
+  writeBaseline(b: SoundBaseline): void;
 }
 
 export function soundFiles(stateDir: string): SoundFiles {
@@ -41,6 +44,9 @@ export function soundFiles(stateDir: string): SoundFiles {
     writeLast(r) {
       writeFileAtomic(join(stateDir, SOUND_LAST_FILE), JSON.stringify(r, null, 2) + '\n', 0o644);
     },
+    writeBaseline(b) {
+      writeFileAtomic(baselinePath, JSON.stringify(b, null, 2) + '\n', 0o644);
+    },
     last() {
       try {
         const r = JSON.parse(readFileSync(join(stateDir, SOUND_LAST_FILE), 'utf8')) as SoundReading;
@@ -50,4 +56,21 @@ export function soundFiles(stateDir: string): SoundFiles {
       }
     },
   };
+}
+
+/** The baseline and the last measured play, in words (`loa-provision show`, the page). */
+export function describeSound(files: SoundFiles): { baseline: string; last: string } {
+  const b = files.baseline();
+  const baseline =
+    b === null
+      ? 'none recorded (loa-provision check --tone records it on a board that measures)'
+      : !b.ok
+        ? `UNUSABLE: ${b.why}`
+        : `gain ${b.baseline.gainDb} dB, output ${b.baseline.levelDb} dB at ${b.baseline.volumePct} %, ${b.baseline.lineOhms === null ? 'line not measured' : `line ${b.baseline.lineOhms} Ω`}; ${b.baseline.at.slice(0, 16).replace('T', ' ')}${b.baseline.by ? ` by ${b.baseline.by}` : ''}`;
+  const r = files.last();
+  const last =
+    r === null
+      ? 'no measured play yet'
+      : `${r.at.slice(0, 16).replace('T', ' ')} ${r.itemId}: output ${r.levelDb ?? '?'} dB, gain ${r.gainDb ?? '?'} dB${r.percent === null ? '' : ` = ${r.percent} % of commissioned${isWeak(r.percent) ? ' (WEAK)' : ''}`}${r.silentMs > 0 ? `, silent ${Math.round(r.silentMs / 1000)} s` : ''}`;
+  return { baseline, last };
 }

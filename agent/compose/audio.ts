@@ -19,6 +19,7 @@ import type { Ports } from './ports.js';
 
 export interface Audio {
   volume: VolumeControl;
+  sound: SoundWatch;
   faults: FaultTracker;
   coordinator: PlaybackCoordinator;
   live: LiveSessions;
@@ -90,7 +91,8 @@ export function buildAudio(w: {
     warmUpMs: c.hardware.ampWarmUpMs,
     holdMs: c.hardware.ampHoldMs,
     volumeFor: (occ) => volume.playerVolume(occ),
-    mediaPath: (sha) => w.cache.pathFor(sha),
+    // The test chime (the page's tone) is a built-in media, found by its hash like a cached one.
+    mediaPath: (sha) => (sha === p.chime?.sha256 ? p.chime.path : w.cache.pathFor(sha)),
     onChange: kick,
     reportHw: (cond) => faults.set(cond),
     deadAirMs: c.relay.deadAirS * 1000,
@@ -98,7 +100,7 @@ export function buildAudio(w: {
     onSound: (m) => sound.played(m),
   });
   playback.set(coordinator);
-  return { volume, faults, coordinator, live };
+  return { volume, faults, coordinator, live, sound };
 }
 
 /**

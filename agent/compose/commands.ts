@@ -10,7 +10,7 @@ import type { FaultTracker } from '../domain/fault-tracker.js';
 import type { DocRef } from '../../contract/telemetry.js';
 import { bindingsFor } from '../../contract/topics.js';
 import type { Logger } from '../log.js';
-import { createExecutor } from '../runtime/command-actions.js';
+import { createExecutor, selftest, type ActionDeps } from '../runtime/command-actions.js';
 import { CommandService } from '../runtime/commands.js';
 import type { HeartbeatService } from '../runtime/heartbeat.js';
 import type { MediaCache } from '../runtime/media-cache.js';
@@ -52,9 +52,13 @@ export interface CommandWiring {
   resetClockBound: () => { before: string | null; after: string | null };
 }
 
-export function createCommandService(w: CommandWiring): CommandService {
+/** The command service, and the self-test it runs (also the technician's page's). */
+export function createCommandService(w: CommandWiring): {
+  service: CommandService;
+  selftest: () => ReturnType<typeof selftest>;
+} {
   const { config: c, log, clock, presence, heartbeat, services: s } = w;
-  const executor = createExecutor({
+  const actions: ActionDeps = {
     clock,
     log: log.child({ mod: 'cmd' }),
     coordinator: s.coordinator,
@@ -98,8 +102,9 @@ export function createCommandService(w: CommandWiring): CommandService {
       synced: () => w.signed.clockSynced() === undefined,
     },
     underSystemd: w.underSystemd,
-  });
-  return new CommandService({
+  };
+  const executor = createExecutor(actions);
+  const service = new CommandService({
     ...w.signed,
     store: w.stores.commands,
     log: log.child({ mod: 'cmd' }),
@@ -109,4 +114,5 @@ export function createCommandService(w: CommandWiring): CommandService {
     execute: executor,
     lifecycle: (action) => w.onLifecycle?.(action),
   });
+  return { service, selftest: () => selftest(actions) };
 }

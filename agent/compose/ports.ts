@@ -18,6 +18,9 @@ import { createClockSources, type ClockSources } from '../adapters/clock-sources
 import { ClockCheckpoint } from '../adapters/clock-checkpoint.js';
 import { ReleaseFiles, launcherPaths } from '../adapters/release-files.js';
 import { soundFiles, type SoundFiles } from '../adapters/sound-files.js';
+import { chimeMedia } from '../adapters/chime.js';
+import { siteFile, type SiteFile } from '../adapters/site-file.js';
+import { checkSite } from './site.js';
 import { KeyRing } from '../../contract/verify.js';
 import { buildWill } from '../../contract/telemetry.js';
 import type { Config } from '../config.js';
@@ -46,6 +49,10 @@ export interface Ports {
   releaseFiles: ReleaseFiles | null;
   /** The commissioning level and the last measured play (state directory). */
   soundFiles: SoundFiles;
+  /** The test chime, a built-in media (the page's tone); null where the release lacks it. */
+  chime: ReturnType<typeof chimeMedia>;
+  /** The site the technician set on the page, over the configuration's. */
+  siteFile: SiteFile;
 }
 
 /** Build every port; what was opened before a failure (the board) is closed again before it is thrown. */
@@ -79,6 +86,8 @@ export async function buildPorts(d: AgentDeps, id: Identity): Promise<Ports> {
       ),
       releaseFiles: paths ? new ReleaseFiles(paths) : null,
       soundFiles: soundFiles(c.stateDir),
+      chime: chimeMedia(),
+      siteFile: siteFile(c.stateDir, checkSite),
     };
   } catch (err) {
     await board.close().catch(() => undefined);

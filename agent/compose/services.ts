@@ -35,6 +35,7 @@ import { buildCache, buildScheduling } from './schedules.js';
 import { buildClockWatch, sharedSigned } from './signed.js';
 import { boxPart, buildHeartbeat, buildPresence, inForceRefs } from './telemetry.js';
 import { createUpdater } from './updates.js';
+import { pageStep } from './page.js';
 
 /** The built agent: its steps in start order, and the services its callers reach (agent.ts). */
 export interface Graph {
@@ -136,7 +137,7 @@ export function buildServices(p: Ports, d: AgentDeps, id: Identity): Graph {
     clockReport: () => clockWatch.report(),
   });
   heartbeat.set(hb);
-  const commands = createCommandService({
+  const { service: commands, selftest } = createCommandService({
     config: c,
     log,
     clock,
@@ -195,6 +196,7 @@ export function buildServices(p: Ports, d: AgentDeps, id: Identity): Graph {
     { name: 'volume', start: () => volume.start(), stop: () => volume.stop() },
     { name: 'updater', start: () => updater.start(), stop: () => updater.stop() },
     hardwareStep(board, audio, kick),
+    pageStep({ config: c, log, ports: p, presence, heartbeat: hb, faults, coordinator, sound: audio.sound, selftest }),
     {
       name: 'connect',
       start: () => {

@@ -19,6 +19,7 @@ import type { Scheduler } from '../runtime/scheduler.js';
 import { debianArch, type Updater } from '../runtime/updater.js';
 import type { VolumeControl } from '../runtime/volume.js';
 import type { Ports } from './ports.js';
+import { effectiveSite } from './page.js';
 import type { Identity } from './deps.js';
 
 /** The schedule documents in force (not expired by the clock), as birth and heartbeat report them. */
@@ -50,7 +51,7 @@ export function buildPresence(w: {
     agentVersion: AGENT_VERSION,
     deviceId: c.deviceId,
     groups: c.groups,
-    site: c.site,
+    site: effectiveSite(c, p, w.log),
     heartbeatS: c.heartbeatS,
     schedule: w.docRefs,
     arch: debianArch(),

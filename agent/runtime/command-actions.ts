@@ -279,7 +279,7 @@ interface Check {
  * away from playback. The verdicts and thresholds are loa-provision check's
  * (domain/hardware-verdicts.ts), so the centre and the technician read the same thing.
  */
-async function selftest(d: ActionDeps): Promise<{ passed: boolean; checks: Check[] }> {
+export async function selftest(d: ActionDeps): Promise<{ passed: boolean; checks: Check[] }> {
   const checks: Check[] = [];
   const add = (name: string, v: Verdict) => checks.push({ name, ok: v.status !== 'fail', ...v });
   const okV = (detail: string): Verdict => ({ status: 'ok', detail });

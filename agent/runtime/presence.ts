@@ -22,8 +22,22 @@ export interface PresenceDeps extends Omit<BirthFacts, 'schedule'> {
 
 export class Presence {
   private readonly onUp = () => this.publishBirth();
+  private siteNow: BirthFacts['site'];
 
-  constructor(private readonly d: PresenceDeps) {}
+  constructor(private readonly d: PresenceDeps) {
+    this.siteNow = d.site;
+  }
+
+  /** The site as the birth reports it. */
+  get site(): BirthFacts['site'] {
+    return this.siteNow;
+  }
+
+  /** The technician set the site on the box's page: the centre hears it with a new birth. */
+  setSite(site: BirthFacts['site']): void {
+    this.siteNow = site;
+    if (this.d.link.connected) this.publishBirth();
+  }
 
   start(): void {
     // Registered before any other 'up' listener so birth is the first publish.
@@ -35,6 +49,7 @@ export class Presence {
     const d = this.d;
     return buildBirth({
       ...d,
+      site: this.siteNow,
       now: new Date(d.clock.now()),
       schedule: d.schedule(),
       ...(d.updateState ? { update: d.updateState() } : {}),

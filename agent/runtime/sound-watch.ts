@@ -24,12 +24,20 @@ export interface MeasuredPlay {
 export class SoundWatch {
   private weak = false;
   private lastBad: string | undefined;
+  private readonly listeners = new Set<(p: MeasuredPlay) => void>();
 
   constructor(
     private readonly d: { files: SoundFiles; clock: Clock; log: Logger; reportHw: (c: HwCondition) => void },
   ) {}
 
+  /** Each play that ended, measured or not (the page's commissioning waits for its tone's). */
+  onPlayed(l: (p: MeasuredPlay) => void): () => void {
+    this.listeners.add(l);
+    return () => void this.listeners.delete(l);
+  }
+
   played(p: MeasuredPlay): void {
+    for (const l of this.listeners) l(p);
     if (!p.output.measured) return;
     const read = this.d.files.baseline();
     if (read && !read.ok && read.why !== this.lastBad) {

@@ -93,8 +93,8 @@ export class Browser {
     this.listeners.push(l);
   }
 
-  /** A page at a phone's size (390 × 844, touch, DPR 2), opened at `url`. */
-  async phone(url: string): Promise<Page> {
+  /** A page at a phone's size (390 × 844 unless `width` says, touch, DPR 2), opened at `url`. */
+  async phone(url: string, width = 390): Promise<Page> {
     const { targetId } = (await this.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
     const { sessionId } = (await this.send('Target.attachToTarget', { targetId, flatten: true })) as {
       sessionId: string;
@@ -103,7 +103,7 @@ export class Browser {
     await page.send('Page.enable');
     await page.send('Runtime.enable');
     await page.send('Emulation.setDeviceMetricsOverride', {
-      width: 390,
+      width,
       height: 844,
       deviceScaleFactor: 2,
       mobile: true,
