@@ -1,31 +1,44 @@
 // `loa-provision register`: tell the centre this box is installed (identity, site, key
-// fingerprint, retained on {root}/d/{id}/register), then wait until the agent itself is
-// seen on the broker: a retained birth on {root}/d/{id}/status with online:true and a
-// timestamp after the registration, which proves the agent started (or restarted) with
-// this configuration and reached the centre. --any accepts any birth.
+// fingerprint, retained on {root}/d/{id}/register), then confirm that the agent the
+// broker sees is running with this configuration: its birth on {root}/d/{id}/status
+// from an agent that started after the configuration was last written
+// (register-judge.ts says why that, and not "a birth after the registration"). In the
+// documented order (start the agent, then register) the answer is there at once. When
+// only the technician can change things (the agent predates the configuration, or
+// systemd says it is stopped), it says what to do at once and exits 1; it waits only
+// while the agent may really be on its way. --any accepts any live birth.
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { MqttClient } from 'mqtt';
 import { DEFAULT_CONFIG_PATH } from '../agent/config.js';
 import { publishTo, topicsFor, type RegisterPayload } from '../contract/index.js';
 import { AGENT_VERSION } from '../contract/version.js';
 import { CliError, errorMessage, EXIT, parseArgs, positionals, secondsFlag } from '../cli-kit/index.js';
+import { agentUnit } from './agent-unit.js';
 import { BrokerError, closeClient } from './broker.js';
+import type { Exec } from './checks.js';
 import type { Ui } from './io.js';
+import { judgePresence, type PresenceInput, type Verdict } from './register-judge.js';
 import { progress, seconds } from './report.js';
 import { connectWithProgress, identityOf, loadConfigOrExit, parseJson } from './session.js';
 
 export const REGISTER_HELP = `loa-provision register [--config ${DEFAULT_CONFIG_PATH}] [--timeout 120] [--any]
 
 Publishes the box's identity (device id, groups, site, agent version, key fingerprint,
-certificate or CSR) retained to {root}/d/{id}/register, then waits for the agent's
-birth on {root}/d/{id}/status newer than that. Start or restart the agent meanwhile:
-  sudo systemctl restart loa-agent
+certificate or CSR) retained to {root}/d/{id}/register, then confirms that the agent
+online on the broker started after the configuration was written (so runs with it).
+Run it with the agent started:
+  sudo systemctl restart loa-agent && sudo loa-provision register
+An agent older than the configuration, or stopped (systemd says so): what to do, at
+once, exit 1. No status yet, or the agent starting: waits for its birth.
 
-  --timeout S     how long to wait for the birth (default 120)
-  --any           any birth will do, even one from before this registration
+  --timeout S     how long to wait for a birth that may come (default 120)
+  --any           any live birth will do, even from an agent older than the configuration
   --client-id ID  MQTT client id for this tool (default <clientId>.provision)
   --mqtt-version 5|3.1.1  force this tool's protocol (default: the config's; from 5 it
                   falls back to 3.1.1 when the broker refuses 5, said on standard error)
-Exit 0: the agent is online; 1: no birth in time (or the broker is unreachable).`;
+Exit 0: the agent is online with this configuration; 1: it is not (what to do is
+printed), no birth in time, or the broker is unreachable.`;
 
 const OPTIONS = {
   config: { kind: 'string' },
@@ -39,6 +52,8 @@ const OPTIONS = {
 export interface RegisterDeps {
   /** Without a TTY, a "still waiting" line this often (default 15 s). */
   reportEveryMs?: number;
+  /** Runs `systemctl show loa-agent.service` (checks.ts execCommand). */
+  exec?: Exec;
 }
 
 export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps = {}): Promise<number> {
@@ -56,6 +71,8 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
   const ok = ui.unicode ? '✓' : '[ok]';
   const bad = ui.unicode ? '✗' : '[FAIL]';
 
+  // Asked while the broker connection is made: both take a moment on a Pi.
+  const unitState = agentUnit(deps.exec);
   let connected;
   try {
     connected = await connectWithProgress(ui, c, {
@@ -93,22 +110,43 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
     if (id.fingerprint) ui.out(`  key fingerprint (sha256): ${id.fingerprint}`);
     else ui.out(`  no device key: ${id.keyProblem ?? 'unknown'}`);
 
-    const birth = await waitForBirth(ui, client, topics.status, {
-      since: registeredAt,
-      any: f.any === true,
+    const configWrittenAt = statSync(configPath).mtimeMs;
+    const cfgArg = configPath === DEFAULT_CONFIG_PATH ? '' : ` --config ${configPath}`;
+    const unit = await unitState;
+    const v = await watchPresence(ui, client, [topics.status, topics.heartbeat], {
+      judge: (p) =>
+        judgePresence({
+          ...p,
+          configWrittenAt,
+          now: Date.now(),
+          any: f.any === true,
+          deviceId: c.deviceId,
+          configArg: cfgArg,
+          ...(unit ? { unit } : {}),
+        }),
       timeoutMs,
       reportEveryMs: deps.reportEveryMs ?? 15_000,
     });
-    if (birth) {
-      const after = Date.parse(String(birth.ts)) - registeredAt.getTime();
-      ui.out(
-        `${ok} agent online: bootId ${String(birth.bootId)}, agent ${String(birth.agentVersion ?? '?')}, birth at ${String(birth.ts)}${after >= 0 ? ` (${seconds(after)} after registering)` : ''}`,
-      );
+    const arrow = ui.unicode ? '→' : '->';
+    if (v?.kind === 'online') {
+      const after = Date.parse(v.birthAt) - registeredAt.getTime();
+      const when = [
+        v.startedAt !== null ? `started at ${new Date(v.startedAt).toISOString()}` : `birth at ${v.birthAt}`,
+        v.startedAt === null && after >= 0 ? ` (${seconds(after)} after registering)` : '',
+        v.withConfig ? ', after the configuration was written' : ' (--any: BEFORE the configuration was written)',
+      ].join('');
+      ui.out(`${ok} agent online: bootId ${v.bootId}, agent ${v.agentVersion}, ${when}`);
       return EXIT.OK;
+    }
+    if (v?.kind === 'act') {
+      ui.out(`${bad} ${v.problem}`);
+      ui.out(`    ${arrow} ${v.todo}`, { indent: 6 });
+      return EXIT.FAIL;
     }
     ui.out(`${bad} no birth from the agent of ${c.deviceId} within ${seconds(timeoutMs)}`);
     ui.out(
-      `    ${ui.unicode ? '→' : '->'} is loa-agent running? sudo systemctl restart loa-agent; sudo systemctl status loa-agent; journalctl -u loa-agent -n 50 (then loa-provision check)`,
+      `    ${arrow} is loa-agent running? sudo systemctl status loa-agent; its log: sudo loa-provision logs -n 50 (then loa-provision check)`,
+      { indent: 6 },
     );
     return EXIT.FAIL;
   } catch (err) {
@@ -119,56 +157,78 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
   }
 }
 
-async function waitForBirth(
+/**
+ * Listen to the retained status and heartbeat (and what follows), judging after the
+ * broker has handed over what it keeps and at each message after that. A verdict other
+ * than "wait" ends it; each new note is said once; undefined on timeout.
+ */
+async function watchPresence(
   ui: Ui,
-  client: import('mqtt').MqttClient,
-  topic: string,
-  o: { since: Date; any: boolean; timeoutMs: number; reportEveryMs: number },
-): Promise<Record<string, unknown> | undefined> {
+  client: MqttClient,
+  topics: [status: string, heartbeat: string],
+  o: {
+    judge: (p: Pick<PresenceInput, 'status' | 'heartbeat'>) => Verdict;
+    timeoutMs: number;
+    reportEveryMs: number;
+  },
+): Promise<Exclude<Verdict, { kind: 'wait' }> | undefined> {
+  const [statusTopic, heartbeatTopic] = topics;
+  const seen: Pick<PresenceInput, 'status' | 'heartbeat'> = { status: null, heartbeat: null };
   const t0 = Date.now();
-  let noted = false;
-  const label = `waiting for the agent's birth on ${topic}`;
-  let spin = progress(ui, label);
+  const label = `waiting for the agent's birth on ${statusTopic}`;
+  let settled = false;
+  let lastNote = '';
+  let spin = { stop() {} };
   let ticker: NodeJS.Timeout | undefined;
-  if (!ui.tty) {
-    ui.out(`waiting up to ${seconds(o.timeoutMs)} for the agent's birth on ${topic}`);
-    ticker = setInterval(
-      () => ui.out(`  still waiting (${seconds(Date.now() - t0)} of ${seconds(o.timeoutMs)})`),
-      o.reportEveryMs,
-    );
-  }
+  let settleTimer: NodeJS.Timeout | undefined;
+  let onMessage: ((t: string, payload: Buffer, packet: { retain: boolean }) => void) | undefined;
   try {
     return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(undefined), o.timeoutMs);
-      const finish = (v: Record<string, unknown> | undefined) => {
-        clearTimeout(timer);
-        client.removeListener('message', onMessage);
-        resolve(v);
+      const timer = setTimeout(() => resolve(undefined), o.timeoutMs);
+      const judge = () => {
+        const v = o.judge(seen);
+        if (v.kind !== 'wait') {
+          clearTimeout(timer);
+          return resolve(v);
+        }
+        if (v.note === lastNote) return;
+        lastNote = v.note;
+        spin.stop();
+        ui.out(`  ${v.note}`, { indent: 4 });
+        spin = progress(ui, label);
+        if (!ui.tty && !ticker) {
+          ui.out(`waiting up to ${seconds(o.timeoutMs)} for the agent's birth on ${statusTopic}`);
+          ticker = setInterval(
+            () => ui.out(`  still waiting (${seconds(Date.now() - t0)} of ${seconds(o.timeoutMs)})`),
+            o.reportEveryMs,
+          );
+        }
       };
-      const onMessage = (t: string, payload: Buffer) => {
-        if (t !== topic) return;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(settleTimer);
+        judge();
+      };
+      onMessage = (t, payload, packet) => {
+        if (t !== statusTopic && t !== heartbeatTopic) return;
         const m = parseJson(payload);
         if (!m) return;
-        const ts = Date.parse(String(m.ts));
-        if (m.online === true && (o.any || (Number.isFinite(ts) && ts >= o.since.getTime()))) return finish(m);
-        if (noted) return;
-        noted = true;
-        // An older status is what the broker kept: say what it means while we wait.
-        spin.stop();
-        if (m.online === true)
-          ui.out(
-            `  the broker holds an older birth (${String(m.ts)}, bootId ${String(m.bootId)}): the agent has not reconnected since; restart it (sudo systemctl restart loa-agent) or use --any`,
-          );
-        else
-          ui.out(
-            `  the last status is offline (${String(m.reason ?? '?')}${m.ts ? ` at ${String(m.ts)}` : ''}, bootId ${String(m.bootId)}): start the agent (sudo systemctl restart loa-agent)`,
-          );
-        spin = progress(ui, label);
+        if (t === statusTopic) seen.status = m;
+        else seen.heartbeat = m;
+        // The retained pair first (the broker sends them right after the SUBACK), then live.
+        if (settled) judge();
+        else if (seen.status && seen.heartbeat) settle();
+        else if (!packet.retain) settle();
       };
       client.on('message', onMessage);
-      client.subscribeAsync(topic, { qos: 1 }).catch(reject);
+      client.subscribeAsync([statusTopic, heartbeatTopic], { qos: 1 }).then(() => {
+        if (!settled) settleTimer = setTimeout(settle, 1500);
+      }, reject);
     });
   } finally {
+    clearTimeout(settleTimer);
+    if (onMessage) client.removeListener('message', onMessage);
     spin.stop();
     clearInterval(ticker);
   }

@@ -1,7 +1,9 @@
 // `loa-provision register` and `show` against a real Mosquitto and a real agent process
 // started from the configuration `init` wrote: register publishes the identity and sees
-// the agent's birth; without an agent it times out with exit 1 and a hint; show reads
-// the retained status and heartbeat, and says so plainly when the broker is down.
+// the agent's birth, in either order (the documented one: the agent first); an agent
+// older than the configuration, or one systemd says is stopped, is said at once; without
+// an agent it times out with exit 1 and a hint; show reads the retained status and
+// heartbeat, and says so plainly when the broker is down.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import { fingerprintOf, readPrivateKey } from '../../provisioning/keys.js';
 import { DEFAULT_ROOT as ROOT, deviceTopic, type RegisterPayload } from '../../contract/index.js';
 import { spawnAgent, type AgentProcess } from '../helpers/agent-process.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
+import type { Exec } from '../../provisioning/checks.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Watcher } from '../helpers/watcher.js';
 import { runCli } from './provision-rig.js';
@@ -62,12 +65,15 @@ async function initBox(deviceId: string): Promise<{ dir: string; config: string 
   return { dir, config };
 }
 
+/** A machine without systemd (this one, as far as the tests go): register cannot ask it. */
+const noSystemd: Exec = async () => ({ code: 1, stdout: '' });
+
 /** main() running in the background, with its output readable while it runs. */
 function background(argv: string[]) {
   const stdin = new PassThrough();
   stdin.end();
   const io = memoryIo(stdin);
-  const done = main(argv, io, { reportEveryMs: 1000 });
+  const done = main(argv, io, { reportEveryMs: 1000, exec: noSystemd });
   return { done, out: () => io.out() + io.errOut() };
 }
 
@@ -96,7 +102,10 @@ describe('register and show', { timeout: 180_000 }, () => {
       const code = await reg.done;
       assert.equal(code, 0, reg.out() + agent.output());
       assert.match(reg.out(), /registered reg-box-1 on loa\/v1\/d\/reg-box-1\/register \(retained\)/);
-      assert.match(reg.out(), /agent online: bootId [0-9a-f-]{36}, agent \S+, birth at .* after registering/);
+      assert.match(
+        reg.out(),
+        /agent online: bootId [0-9a-f-]{36}, agent \S+, birth at .* after registering\), after the configuration was written/,
+      );
 
       // show: the retained birth and heartbeat (the first heartbeat follows the birth).
       const w = await Watcher.connect(broker.url, [deviceTopic(ROOT, id, 'heartbeat')]);
@@ -144,30 +153,73 @@ describe('register and show', { timeout: 180_000 }, () => {
   test('register times out with exit 1 and a hint when no agent runs, and says what the broker holds', async () => {
     const box = await initBox('reg-box-2');
     const t0 = Date.now();
-    const r = await runCli(['register', '--config', box.config, '--timeout', '3'], { reportEveryMs: 1000 });
+    const r = await runCli(['register', '--config', box.config, '--timeout', '3'], {
+      reportEveryMs: 1000,
+      exec: noSystemd,
+    });
     assert.equal(r.code, 1, r.out);
-    assert.ok(Date.now() - t0 >= 2900, 'waited the whole timeout');
+    assert.ok(Date.now() - t0 >= 2900, 'nothing could tell the agent would not come: waited the whole timeout');
     assert.match(r.out, /registered reg-box-2/);
+    assert.match(r.out, /the broker holds no status of reg-box-2 yet/);
     assert.match(r.out, /still waiting/);
     assert.match(r.out, /no birth from the agent of reg-box-2 within 3\.0 s/);
-    assert.match(r.out, /is loa-agent running\? .*journalctl -u loa-agent/);
+    assert.match(r.out, /is loa-agent running\? .*sudo loa-provision logs -n 50/);
   });
 
-  test('an agent already online before register: noted, and accepted only with --any', async () => {
+  test('systemd says the agent is stopped: what to do, at once, not a wait that can only fail', async () => {
+    const box = await initBox('reg-box-5');
+    const asked: string[][] = [];
+    const stopped: Exec = async (cmd, args) => {
+      asked.push([cmd, ...args]);
+      return cmd === 'systemctl'
+        ? {
+            code: 0,
+            stdout: 'LoadState=loaded\nActiveState=inactive\nSubState=dead\nResult=success\nExecMainStatus=0\n',
+          }
+        : { code: 127, stdout: '' };
+    };
+    const t0 = Date.now();
+    const r = await runCli(['register', '--config', box.config], { exec: stopped }); // the default 120 s timeout
+    assert.equal(r.code, 1, r.out);
+    assert.ok(Date.now() - t0 < 15_000, `answered in ${Date.now() - t0} ms`);
+    assert.deepEqual(asked[0]!.slice(0, 3), ['systemctl', 'show', 'loa-agent.service']);
+    assert.match(r.out, /\[FAIL\] loa-agent is not running \(systemd: inactive\)/);
+    assert.match(r.out, /-> sudo systemctl start loa-agent, then loa-provision register --config \S+ again/);
+  });
+
+  test('the documented order, agent first: its retained birth is the answer at once; a configuration written after it started is not', async () => {
     const box = await initBox('reg-box-3');
-    const agent = spawnAgent(['--config', box.config]);
+    let agent = spawnAgent(['--config', box.config]);
     try {
       await agent.waitForLog(/birth published/, 20_000);
-      await new Promise((r) => setTimeout(r, 50)); // its birth ts strictly before the registration
-      const r = await runCli(['register', '--config', box.config, '--timeout', '2']);
-      assert.equal(r.code, 1, r.out);
+      const t0 = Date.now();
+      const r = await runCli(['register', '--config', box.config], { exec: noSystemd }); // the default 120 s timeout
+      assert.equal(r.code, 0, r.out);
+      assert.ok(Date.now() - t0 < 15_000, `answered in ${Date.now() - t0} ms`);
+      assert.match(r.out, /agent online: bootId [0-9a-f-]{36}, agent \S+, .*, after the configuration was written/);
+      assert.doesNotMatch(r.out, /waiting|older birth/);
+
+      // The configuration changes under the running agent (init again): it runs with the old one. Said at once.
+      assert.equal((await runCli(['init', '--yes', '--config', box.config, '--installer', 'lan'])).code, 0);
+      const t1 = Date.now();
+      const stale = await runCli(['register', '--config', box.config], { exec: noSystemd });
+      assert.equal(stale.code, 1, stale.out);
+      assert.ok(Date.now() - t1 < 15_000, `answered in ${Date.now() - t1} ms`);
       assert.match(
-        r.out,
-        /the broker holds an older birth .*restart it \(sudo systemctl restart loa-agent\) or use --any/,
+        stale.out,
+        /\[FAIL\] the agent running now \(bootId [0-9a-f-]{36}\) (started|connected) at \S+, before the configuration was written \(\S+\): it runs with the previous one/,
       );
-      const any = await runCli(['register', '--config', box.config, '--timeout', '10', '--any']);
+      assert.match(stale.out, /-> sudo systemctl restart loa-agent, then loa-provision register --config \S+ again/);
+      const any = await runCli(['register', '--config', box.config, '--any'], { exec: noSystemd });
       assert.equal(any.code, 0, any.out);
-      assert.match(any.out, /agent online/);
+      assert.match(any.out, /agent online: .*\(--any: BEFORE the configuration was written\)/);
+
+      // Restarted as told (a clean stop, as systemctl restart does), then register at once.
+      assert.equal(await agent.term(), 0);
+      agent = spawnAgent(['--config', box.config]);
+      const again = await runCli(['register', '--config', box.config, '--timeout', '60'], { exec: noSystemd });
+      assert.equal(again.code, 0, again.out + agent.output());
+      assert.match(again.out, /agent online: .*, after the configuration was written/);
     } finally {
       await agent.kill9();
     }
