@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { join } from 'node:path';
-import type { TestBroker } from '../test/helpers/broker.js';
+import { freePort, type TestBroker } from '../test/helpers/broker.js';
+import { hashPassword } from '../contract/web-auth.js';
 import { Watcher } from '../test/helpers/watcher.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { REPO_ROOT, writeConfig } from '../test/helpers/agent-process.js';
@@ -108,24 +109,37 @@ async function countingProxy(targetPort: number): Promise<{
 
 export async function benchIdle(add: Add, broker: TestBroker): Promise<void> {
   const proxy = await countingProxy(broker.port);
-  const procs: { kind: 'dist' | 'tsx'; p: ChildProcess }[] = [];
+  const procs: { kind: 'dist' | 'tsx' | 'dist, page on'; p: ChildProcess }[] = [];
   const w = await Watcher.connect(broker.url, [fleetFilter(DEFAULT_ROOT, 'status')]);
-  for (const kind of ['dist', 'tsx'] as const) {
-    const dir = tempDir(`idle-${kind}`);
+  // The third: dist with the technician's page served (issue 30), logged into once.
+  const pagePort = await freePort();
+  for (const kind of ['dist', 'tsx', 'dist, page on'] as const) {
+    const dir = tempDir(`idle-${kind.replace(/\W+/g, '-')}`);
     const port = kind === 'dist' ? proxy.port : broker.port;
     const cfg = writeConfig(dir, {
-      deviceId: `idle-${kind}`,
+      deviceId: `idle-${kind.replace(/\W+/g, '-')}`,
       mqtt: { url: `mqtt://127.0.0.1:${port}` },
       stateDir: join(dir, 'state'),
       cacheDir: join(dir, 'cache'),
+      ...(kind === 'dist, page on'
+        ? { page: { enabled: true, port: pagePort, interfaces: ['lo'], passwordHash: hashPassword('bench-page') } }
+        : {}),
     });
-    procs.push({ kind, p: spawnQuiet(agentArgs(kind, cfg)) });
+    procs.push({ kind, p: spawnQuiet(agentArgs(kind === 'tsx' ? 'tsx' : 'dist', cfg)) });
   }
   await w.waitUntil(
-    () => (w.messages.filter((m) => m.json().online === true).length >= 2 ? true : undefined),
+    () => (w.messages.filter((m) => m.json().online === true).length >= 3 ? true : undefined),
     20_000,
-    'both idle agents online',
+    'the idle agents online',
   );
+  const login = await fetch(`http://127.0.0.1:${pagePort}/login`, {
+    method: 'POST',
+    body: 'password=bench-page',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    redirect: 'manual',
+  });
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+  await (await fetch(`http://127.0.0.1:${pagePort}/`, { headers: { cookie } })).text();
   await w.close();
   await new Promise((r) => setTimeout(r, size(2000, 500))); // let start-up work settle
   proxy.reset();
@@ -136,6 +150,11 @@ export async function benchIdle(add: Add, broker: TestBroker): Promise<void> {
   procs.forEach(({ kind }, i) => {
     const cpu = ((end[i]!.ticks - start[i]!.ticks) / hz / IDLE_S) * 100;
     const rssMb = end[i]!.rssKb / 1024;
+    if (kind === 'dist, page on') {
+      const more = rssMb - end[0]!.rssKb / 1024;
+      add(`idle RSS (${kind}) - (dist)`, `${more >= 0 ? '+' : ''}${more.toFixed(1)} MB`, '<= +5 MB', more <= 5);
+      return;
+    }
     add(`idle RSS (${kind})`, `${rssMb.toFixed(1)} MB`, '< 60 MB', rssMb < 60);
     // The rest of RSS is the node binary's file-backed text, shared and reclaimable.
     add(`idle private memory, RssAnon (${kind})`, `${(end[i]!.anonKb / 1024).toFixed(1)} MB`);

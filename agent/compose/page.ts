@@ -6,7 +6,7 @@
 // is disabled or has no password: then nothing listens.
 import type { Board } from '../adapters/board.js';
 import { CHIME_MS } from '../adapters/chime.js';
-import { PageHttp } from '../adapters/page-http.js';
+import type { PageHttp } from '../adapters/page-http.js';
 import { checkSite } from './site.js';
 import { describeSound } from '../adapters/sound-files.js';
 import type { Config } from '../config.js';
@@ -16,7 +16,7 @@ import type { SiteFields } from '../domain/page-view.js';
 import { isWeak, percentOf } from '../domain/sound-baseline.js';
 import type { Logger } from '../log.js';
 import type { HeartbeatService } from '../runtime/heartbeat.js';
-import { BoxPage, type BaselineResult, type PageFacts, type ToneResult } from '../runtime/page.js';
+import type { BaselineResult, PageDeps, PageFacts, ToneResult } from '../runtime/page.js';
 import type { PlaybackCoordinator } from '../runtime/playback.js';
 import type { Presence } from '../runtime/presence.js';
 import type { MeasuredPlay, SoundWatch } from '../runtime/sound-watch.js';
@@ -71,7 +71,7 @@ export function pageStep(w: PageWiring): Step {
     });
     refusals.length = Math.min(refusals.length, REFUSALS_KEPT);
   });
-  const page = new BoxPage({
+  const deps: PageDeps = {
     log,
     deviceId: c.deviceId,
     now: () => Date.now(),
@@ -119,16 +119,23 @@ export function pageStep(w: PageWiring): Step {
     selftest: w.selftest,
     tone: (level, seconds) => tone(w, level, seconds).then((r) => r.result),
     baseline: (replace) => baseline(w, replace),
-  });
-  const http = new PageHttp({
-    port: c.page.port,
-    interfaces: c.page.interfaces,
-    handler: (q, s) => page.handle(q, s),
-    log,
-  });
+  };
+  let http: PageHttp | undefined;
   return {
     name: 'page',
     start: async () => {
+      // Loaded only where the page is on: a box without it pays no memory for it.
+      const [{ BoxPage }, { PageHttp }] = await Promise.all([
+        import('../runtime/page.js'),
+        import('../adapters/page-http.js'),
+      ]);
+      const page = new BoxPage(deps);
+      http = new PageHttp({
+        port: c.page.port,
+        interfaces: c.page.interfaces,
+        handler: (q, s) => page.handle(q, s),
+        log,
+      });
       p.link.on('down', onDown);
       p.link.on('up', () => (offlineWhy = null));
       await http.start();
@@ -136,7 +143,7 @@ export function pageStep(w: PageWiring): Step {
     stop: async () => {
       offAppend();
       p.link.off('down', onDown);
-      await http.stop();
+      await http?.stop();
     },
   };
 }
