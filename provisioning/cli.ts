@@ -6,12 +6,13 @@ import { CliError, errorMessage, EXIT, runIfEntry } from '../cli-kit/index.js';
 import type { CheckDeps } from './check.js';
 import type { InitDeps } from './init.js';
 import { makeUi, processIo, type CliIo, type Ui } from './io.js';
+import type { LogsDeps } from './logs.js';
 import { PromptAborted } from './prompt.js';
 import type { RegisterDeps } from './register.js';
 import type { ShowDeps } from './show.js';
 
-/** Test seams (the clock-sync files, the agent user, timers); the CLI itself passes none. */
-export type Deps = InitDeps & CheckDeps & RegisterDeps & ShowDeps;
+/** Test seams (the clock-sync files, the agent user, timers, systemctl, journalctl); the CLI itself passes none. */
+export type Deps = InitDeps & CheckDeps & RegisterDeps & ShowDeps & LogsDeps;
 
 type Sub = (argv: string[], ui: Ui, deps: Deps) => Promise<number>;
 
@@ -24,15 +25,19 @@ const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
   },
   check: {
     run: async (a, ui, d) => (await import('./check.js')).checkCommand(a, ui, d),
-    summary: 'self-test checklist: config, clock, disk, DNS, broker, IO board, FM, tone, cache',
+    summary: 'self-test checklist: config, trusted keys, clock, disk, DNS, broker, IO board, FM, tone, cache',
   },
   register: {
     run: async (a, ui, d) => (await import('./register.js')).registerCommand(a, ui, d),
-    summary: "publish the box's identity to the centre and wait for the agent's birth",
+    summary: "publish the box's identity to the centre; confirm the running agent uses this configuration",
   },
   show: {
     run: async (a, ui, d) => (await import('./show.js')).showCommand(a, ui, d),
-    summary: "identity, key fingerprint, config summary and the agent's live state",
+    summary: "identity, key fingerprint, config summary, the agent's live state and its last refusals",
+  },
+  logs: {
+    run: async (a, ui, d) => (await import('./logs.js')).logsCommand(a, ui, d),
+    summary: "the agent's journal, one readable line per event (-n 50, -f to follow)",
   },
   'page-password': {
     run: async (a, ui) => (await import('./page-password.js')).pagePasswordCommand(a, ui),
@@ -46,6 +51,7 @@ ${Object.entries(SUBCOMMANDS)
   .map(([name, s]) => `  ${name.padEnd(9)} ${s.summary}`)
   .join('\n')}
 
+Order on a box: init, check (agent stopped), start the agent, register.
 Exit codes: 0 ok, 1 a check or step failed, 64 bad command line, 78 invalid configuration.`;
 
 export async function main(argv: string[], io: CliIo = processIo(), deps: Deps = {}): Promise<number> {

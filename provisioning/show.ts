@@ -1,8 +1,9 @@
 // `loa-provision show`: who this box is and what it runs with (identity, key
 // fingerprint, broker and TLS mode, board, trusted keys, directories), then what the
 // centre sees of it right now: the retained birth/death, heartbeat and last check report
-// the broker holds for this device. When the broker cannot be reached, one clear line
-// says so and why, and the local part is still shown.
+// the broker holds for this device, and the last schedules and commands the agent
+// refused, from its journal and outbox (refusals.ts). When the broker cannot be
+// reached, one clear line says so and why, and the local parts are still shown.
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH, type Config } from '../agent/config.js';
 import { topicsFor } from '../contract/index.js';
@@ -10,8 +11,11 @@ import { EXIT, parseArgs, positionals, secondsFlag } from '../cli-kit/index.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';
+import { describeKeys, trustGaps } from './trust.js';
 import { soundSummary } from './commissioning.js';
 import { soundFiles } from '../agent/adapters/sound-files.js';
+import { journalctl, type Journal } from './journal.js';
+import { recentRefusals, refusalRow, type RecentRefusals } from './refusals.js';
 import { seconds } from './report.js';
 import {
   connectWithProgress,
@@ -41,6 +45,10 @@ const OPTIONS = {
 
 export interface ShowDeps {
   now?: () => Date;
+  /** Runs journalctl (journal.ts), for the refusals. */
+  journal?: Journal;
+  /** The zone of the refusals' times (default: the machine's). */
+  timeZone?: string;
 }
 
 interface Live {
@@ -74,13 +82,23 @@ export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): 
     },
     now,
   );
+  const refusals = await recentRefusals({ journal: deps.journal ?? journalctl, stateDir: c.stateDir });
 
   if (f.json) {
-    ui.out(JSON.stringify({ configPath, identity: identityJson(c, id), config: summaryJson(c), live }, null, 2));
+    const refused = { ...refusals, items: refusals.items.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) };
+    ui.out(
+      JSON.stringify(
+        { configPath, identity: identityJson(c, id), config: summaryJson(c), live, refusals: refused },
+        null,
+        2,
+      ),
+      { wrap: false },
+    );
     return live.reachable ? EXIT.OK : EXIT.FAIL;
   }
   printLocal(ui, c, configPath, id);
   printLive(ui, live);
+  printRefusals(ui, refusals, deps.timeZone);
   return live.reachable ? EXIT.OK : EXIT.FAIL;
 }
 
@@ -174,7 +192,7 @@ function summaryJson(c: Config) {
 
 function printLocal(ui: Ui, c: Config, configPath: string, id: Identity): void {
   const s = c.site;
-  const row = (k: string, v: string) => ui.out(`  ${k.padEnd(13)} ${v}`);
+  const row = (k: string, v: string) => ui.out(`  ${k.padEnd(13)} ${v}`, { indent: 16 });
   ui.out(`${c.deviceId}  (${configPath})`);
   row('groups', c.groups.join(', ') || 'none');
   row(
@@ -206,7 +224,11 @@ function printLocal(ui: Ui, c: Config, configPath: string, id: Identity): void {
   row('TLS', j.tls);
   row('board', j.hardware);
   row('audio', j.audio);
-  row('trusted keys', j.trustedKeys.join(', ') || 'NONE: every schedule will be refused');
+  row(
+    'trusted keys',
+    describeKeys(c.trustedKeys) +
+      (trustGaps(c.trustedKeys).length ? `: ALL ${trustGaps(c.trustedKeys).join(' and ')} REFUSED` : ''),
+  );
   row('directories', `state ${c.stateDir}, cache ${c.cacheDir}`);
   const sound = soundSummary(soundFiles(c.stateDir));
   row('commissioned', sound.baseline);
@@ -261,4 +283,15 @@ function printLive(ui: Ui, live: Live): void {
   const ck = live.check;
   if (ck)
     ui.out(`Last check: ${ck.passed ? 'passed' : 'FAILED'} at ${String(ck.ts)} (${seconds(Number(ck.totalMs ?? 0))})`);
+}
+
+function printRefusals(ui: Ui, r: RecentRefusals, timeZone?: string): void {
+  ui.out('');
+  const unread = [r.journalProblem && `journal: ${r.journalProblem}`, r.outboxProblem && `outbox: ${r.outboxProblem}`];
+  if (r.items.length === 0) ui.out('Refused lately: none found');
+  else {
+    ui.out(`Refused lately (the last ${r.items.length}, oldest first):`);
+    for (const x of r.items) ui.out(`  ${refusalRow(x, timeZone)}`, { indent: 4 });
+  }
+  for (const u of unread) if (u) ui.out(`  (not read: ${u})`, { indent: 4 });
 }
