@@ -57,6 +57,16 @@ export function boardContract(name: string, make: () => Promise<BoardRig> | Boar
       },
     );
 
+    withRig(
+      'proof of sound: only a board that measures says it does (a GPIO or sim board never pretends)',
+      async (r) => {
+        await r.board.init();
+        // The IO board simulator speaks protocol 1.2 (LEVELS); relays on GPIO lines measure nothing.
+        if (r.board.kind === 'mcu') assert.equal(r.board.sound?.measures(), true);
+        else assert.equal(r.board.sound?.measures() ?? false, false);
+      },
+    );
+
     withRig('init() puts the safe state (amplifier off, input ip) and is idempotent', async (r) => {
       await r.board.init();
       assert.deepEqual(r.board.state(), SAFE);

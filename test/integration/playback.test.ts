@@ -90,6 +90,7 @@ test('a file plays to its end: started when audio comes out, finished with hones
   assert.ok(Number(st.lateMs) < 500, `lateMs ${String(st.lateMs)}`);
   const fin = await r.until(() => r.events().find((e) => e.type === 'play.finished'), 5000, 'finished');
   assert.ok(Number(fin.playedMs) > 800 && Number(fin.playedMs) < 1800, `playedMs ${String(fin.playedMs)}`);
+  assert.deepEqual(fin.output, { measured: false }, 'a board that cannot measure says so (contract v1.2 §9)');
   await r.until(() => (r.board.state().amp ? undefined : true), 3000, 'amp off after the hold');
   r.close();
 });

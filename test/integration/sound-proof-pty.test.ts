@@ -174,13 +174,33 @@ describe('proof of sound on pty boards', { skip: SOCAT ? false : 'socat not inst
     }
   });
 
+  test('the speaker line cut while an item plays: hw.fault line names the play it affected', async () => {
+    const id = await b12.send('play', { source: { kind: 'fm', freqMHz: 98.5 }, durationS: 20, priority: 75 });
+    await b12.event('play.started', (e) => e.cmdId === id, 20_000, 'play.started');
+    try {
+      await b12.sim.script('line open');
+      const fault = await b12.event(
+        'hw.fault',
+        (e) => e.component === 'line' && e.code === 'line_open' && e.itemId === id,
+        20_000,
+        'hw.fault line_open during the play',
+      );
+      assert.equal(fault.itemId, id);
+    } finally {
+      await b12.sim.script('line ok');
+    }
+    await b12.event('hw.recovered', (e) => e.component === 'line' && e.code === 'line_open', 20_000, 'recovered');
+    await b12.send('stop', {});
+    await b12.event('play.interrupted', (e) => e.cmdId === id, 15_000, 'stopped');
+  });
+
   test('the speaker line opened, then shorted, while idle: hw.fault line at the centre, and recovered', async () => {
     for (const state of ['open', 'short'] as const) {
       const at = Date.now();
       await b12.sim.script(`line ${state}`);
       const fault = await b12.event(
         'hw.fault',
-        (e) => e.component === 'line' && e.code === `line_${state}`,
+        (e) => e.component === 'line' && e.code === `line_${state}` && Date.parse(e.ts as string) >= at - 1000,
         20_000,
         `hw.fault line_${state}`,
       );
@@ -189,7 +209,7 @@ describe('proof of sound on pty boards', { skip: SOCAT ? false : 'socat not inst
       await b12.sim.script('line ok');
       await b12.event(
         'hw.recovered',
-        (e) => e.component === 'line' && e.code === `line_${state}`,
+        (e) => e.component === 'line' && e.code === `line_${state}` && Date.parse(e.ts as string) >= at - 1000,
         20_000,
         `hw.recovered line_${state}`,
       );
