@@ -122,6 +122,30 @@ export const MESSAGES = {
   'page.site.save': { vi: 'Lưu', en: 'Save' },
   'page.site.saved': { vi: 'Đã lưu vị trí; trung tâm sẽ thấy ngay.', en: 'Site saved; the centre sees it now.' },
   'page.site.invalid': { vi: 'Không lưu: {why}', en: 'Not saved: {why}' },
+  // --- noc watch: the fleet table
+  'watch.col.device': { vi: 'HỘP', en: 'DEVICE' },
+  'watch.col.status': { vi: 'TRẠNG THÁI', en: 'STATUS' },
+  'watch.col.age': { vi: 'TUỔI HB', en: 'HB AGE' },
+  'watch.col.state': { vi: 'MÁY', en: 'STATE' },
+  'watch.col.playing': { vi: 'ĐANG PHÁT', en: 'PLAYING' },
+  'watch.col.faults': { vi: 'LỖI', en: 'FAULTS' },
+  'watch.col.outbox': { vi: 'HÀNG ĐỢI', en: 'OUTBOX' },
+  'watch.col.schedule': { vi: 'LỊCH', en: 'SCHEDULE' },
+  'watch.col.groups': { vi: 'NHÓM', en: 'GROUPS' },
+  'watch.status.online': { vi: 'TRỰC TUYẾN', en: 'ONLINE' },
+  'watch.status.offline': { vi: 'NGOẠI TUYẾN ({reason})', en: 'OFFLINE ({reason})' },
+  'watch.status.stale': { vi: 'IM LẶNG', en: 'STALE' },
+  'watch.status.unknown': { vi: 'CHƯA RÕ', en: 'UNKNOWN' },
+  'watch.summary': {
+    vi: '{boxes} hộp: {online} trực tuyến, {offline} ngoại tuyến, {stale} im lặng, {unknown} chưa rõ | {playing} đang phát | {faulty} có lỗi | hàng đợi sự kiện {outbox}',
+    en: '{boxes} boxes: {online} online, {offline} offline, {stale} stale, {unknown} unknown | {playing} playing | {faulty} with faults | outbox backlog {outbox}',
+  },
+  'watch.lastSeen': { vi: 'lần cuối thấy trước {time}: ', en: 'last seen before {time}: ' },
+  'watch.blind': {
+    vi: 'MẤT BROKER từ {time} ({s} s), đang kết nối lại: tuổi bên dưới đã cũ, trạng thái là lần cuối thấy',
+    en: 'BROKER LOST since {time} ({s} s), reconnecting — ages below are stale, states as last seen',
+  },
+  'watch.more': { vi: '… còn {n} hộp (noc watch --once để xem hết)', en: '… {n} more (noc watch --once for all)' },
   // --- what to do about a fault (component or component/code)
   'advice.amp': {
     vi: 'Kiểm tra ampli: đèn báo lỗi, nguồn, dây loa; tắt bật lại ampli.',

@@ -1,14 +1,25 @@
 // Text rendering of the fleet table for `noc watch`: a summary line, then one row per
 // box. Kept apart from the model so the model stays data and this stays presentation.
+import { t, type Lang, type MessageKey } from '../contract/messages.js';
 import { playingText, type BoxRow, type PlayingInfo } from './watch-row.js';
 
 /** The widest a column gets; longer cells are cut with "…". */
 const MAX_WIDTH = 40;
 
-const COLUMNS = ['DEVICE', 'STATUS', 'HB AGE', 'STATE', 'PLAYING', 'FAULTS', 'OUTBOX', 'SCHEDULE', 'GROUPS'] as const;
+const COLUMNS: readonly MessageKey[] = [
+  'watch.col.device',
+  'watch.col.status',
+  'watch.col.age',
+  'watch.col.state',
+  'watch.col.playing',
+  'watch.col.faults',
+  'watch.col.outbox',
+  'watch.col.schedule',
+  'watch.col.groups',
+];
 
-function cells(r: BoxRow): string[] {
-  const status = r.status === 'offline' ? `OFFLINE (${r.reason ?? '?'})` : r.status.toUpperCase();
+function cells(r: BoxRow, lang: Lang): string[] {
+  const status = t(lang, `watch.status.${r.status}` as MessageKey, { reason: r.reason ?? '?' });
   return [
     r.deviceId,
     status,
@@ -42,20 +53,26 @@ function clock(ms: number): string {
  * The line that says the watcher is blind (it lost the broker at `since` and is
  * reconnecting), or null while connected.
  */
-export function blindBanner(since: number | null, now: number): string | null {
+export function blindBanner(since: number | null, now: number, lang: Lang = 'en'): string | null {
   if (since === null) return null;
-  return `BROKER LOST since ${clock(since)} (${Math.max(0, Math.round((now - since) / 1000))} s), reconnecting — ages below are stale, states as last seen`;
+  return t(lang, 'watch.blind', { time: clock(since), s: Math.max(0, Math.round((now - since) / 1000)) });
 }
 
 /** The counts line; while blind (`blindSince` set) it says they are the last ones seen, not now's. */
-export function summary(rows: readonly BoxRow[], blindSince: number | null = null): string {
+export function summary(rows: readonly BoxRow[], blindSince: number | null = null, lang: Lang = 'en'): string {
   const n = (p: (r: BoxRow) => boolean) => rows.filter(p).length;
   return (
-    (blindSince === null ? '' : `last seen before ${clock(blindSince)}: `) +
-    `${rows.length} boxes: ${n((r) => r.status === 'online')} online, ${n((r) => r.status === 'offline')} offline, ` +
-    `${n((r) => r.status === 'stale')} stale, ${n((r) => r.status === 'unknown')} unknown | ` +
-    `${n((r) => r.playing !== null)} playing | ${n((r) => r.faults.length > 0 || r.state === 'fault')} with faults | ` +
-    `outbox backlog ${rows.reduce((s, r) => s + (r.outbox ?? 0), 0)}`
+    (blindSince === null ? '' : t(lang, 'watch.lastSeen', { time: clock(blindSince) })) +
+    t(lang, 'watch.summary', {
+      boxes: rows.length,
+      online: n((r) => r.status === 'online'),
+      offline: n((r) => r.status === 'offline'),
+      stale: n((r) => r.status === 'stale'),
+      unknown: n((r) => r.status === 'unknown'),
+      playing: n((r) => r.playing !== null),
+      faulty: n((r) => r.faults.length > 0 || r.state === 'fault'),
+      outbox: rows.reduce((s, r) => s + (r.outbox ?? 0), 0),
+    })
   );
 }
 
@@ -75,9 +92,9 @@ export function problemsFirst(rows: readonly BoxRow[]): BoxRow[] {
 }
 
 /** The table as lines; `maxRows` cuts it (a terminal's height) and says how many are left. */
-export function table(rows: readonly BoxRow[], maxRows = Infinity): string[] {
+export function table(rows: readonly BoxRow[], maxRows = Infinity, lang: Lang = 'en'): string[] {
   const shown = rows.slice(0, Math.max(0, maxRows));
-  const grid = [COLUMNS as readonly string[], ...shown.map(cells)];
+  const grid = [COLUMNS.map((k) => t(lang, k)), ...shown.map((r) => cells(r, lang))];
   const widths = COLUMNS.map((_, i) => Math.min(MAX_WIDTH, Math.max(...grid.map((c) => c[i]!.length))));
   const fit = (s: string, w: number) => (s.length > w ? s.slice(0, w - 1) + '…' : s.padEnd(w));
   const out = grid.map((c) =>
@@ -86,17 +103,23 @@ export function table(rows: readonly BoxRow[], maxRows = Infinity): string[] {
       .join('  ')
       .trimEnd(),
   );
-  if (rows.length > shown.length) out.push(`… ${rows.length - shown.length} more (noc watch --once for all)`);
+  if (rows.length > shown.length) out.push(t(lang, 'watch.more', { n: rows.length - shown.length }));
   return out;
 }
 
 /** One terminal frame: the clock and counts (with the blind banner first while blind), then the table. */
-export function frame(rows: readonly BoxRow[], now: number, blindSince: number | null, maxRows = Infinity): string[] {
-  const banner = blindBanner(blindSince, now);
+export function frame(
+  rows: readonly BoxRow[],
+  now: number,
+  blindSince: number | null,
+  maxRows = Infinity,
+  lang: Lang = 'en',
+): string[] {
+  const banner = blindBanner(blindSince, now, lang);
   return [
     ...(banner ? [`${new Date(now).toISOString()}  ${banner}`] : []),
-    `${banner ? '' : new Date(now).toISOString() + '  '}${summary(rows, blindSince)}`,
-    ...table(problemsFirst(rows), maxRows - (banner ? 1 : 0)),
+    `${banner ? '' : new Date(now).toISOString() + '  '}${summary(rows, blindSince, lang)}`,
+    ...table(problemsFirst(rows), maxRows - (banner ? 1 : 0), lang),
   ];
 }
 

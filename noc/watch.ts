@@ -1,6 +1,6 @@
 // `noc watch`: the fleet at a glance, from the boxes' status, heartbeat and events.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { type Opts, parseArgs, positionals } from '../cli-kit/index.js';
+import { type Opts, parseArgs, positionals, UsageError } from '../cli-kit/index.js';
 import type { Io } from './io.js';
 import {
   BROKER_HELP,
@@ -16,6 +16,7 @@ import { stopSignal } from './signals.js';
 import { fleetFilter, sharedFilter } from '../contract/index.js';
 import { FleetModel } from './watch-model.js';
 import { blindBanner, changeLine, frame, summary, table } from './watch-format.js';
+import { pickLang } from '../contract/messages.js';
 
 const SPEC = {
   ...BROKER_SPEC,
@@ -27,6 +28,7 @@ const SPEC = {
   stats: { kind: 'number', min: 0.1 },
   duration: { kind: 'number', min: 0.1 },
   'client-id': { kind: 'string' },
+  lang: { kind: 'string' },
 } as const;
 
 export const WATCH_HELP = `noc watch --broker URL [--root loa/v1] [--share G] [--once [--settle 2]] [--json]
@@ -51,6 +53,7 @@ table, a line otherwise) until it is back: the states shown are then the last se
                   (messages/s, heartbeat lag, event-loop delay)
   --duration S    exit after S seconds (default: until Ctrl-C)
   --client-id ID  MQTT client id (default: random)
+  --lang vi|en    the table's language (default: from LANG / LC_ALL, else English)
 
 ${BROKER_HELP}`;
 
@@ -68,6 +71,8 @@ export async function watchCommand(argv: string[], io: Io): Promise<number> {
   positionals(positional, [], 'noc watch');
   const cfg = brokerConfig(opts, process.env, io.err);
   const share = checkShare(opts.share);
+  if (opts.lang !== undefined && opts.lang !== 'vi' && opts.lang !== 'en')
+    throw new UsageError(`--lang must be vi or en (got "${opts.lang}")`);
   // From here on, Ctrl-C / SIGTERM means "stop cleanly", even while still connecting.
   const stop = stopSignal(opts.once ? undefined : opts.duration);
   try {
@@ -78,6 +83,7 @@ export async function watchCommand(argv: string[], io: Io): Promise<number> {
 }
 
 async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> {
+  const lang = pickLang(opts.lang, process.env, 'en');
   const model = new FleetModel({ root: cfg.root, defaultPeriodMs: (opts.period ?? 30) * 1000 });
   const live = !opts.once && io.isTTY;
   const stats = { received: 0, heartbeats: 0, lags: [] as number[] };
@@ -145,13 +151,13 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
     await closeClient(client);
     const now = Date.now();
     const rows = model.rows(now);
-    const banner = blindBanner(model.blindSince, now);
+    const banner = blindBanner(model.blindSince, now, lang);
     if (banner && opts.json) io.err(`noc watch: ${banner}`);
     if (opts.json) for (const r of rows) io.out(JSON.stringify(r));
     else {
       if (banner) io.out(banner);
-      io.out(summary(rows, model.blindSince));
-      for (const l of table(rows)) io.out(l);
+      io.out(summary(rows, model.blindSince, lang));
+      for (const l of table(rows, Infinity, lang)) io.out(l);
     }
     return 0;
   }
@@ -166,7 +172,7 @@ async function watch({ opts, io, cfg, share, stop }: WatchRun): Promise<number> 
       if (live) {
         // A terminal that reports no size (0 rows, e.g. under script(1)) gets 40.
         const height = Math.max(5, (process.stdout.rows || 40) - 3);
-        io.write(`\x1b[2J\x1b[H${frame(rows, now, model.blindSince, height).join('\n')}\n`);
+        io.write(`\x1b[2J\x1b[H${frame(rows, now, model.blindSince, height, lang).join('\n')}\n`);
         return;
       }
       for (const r of rows) {
