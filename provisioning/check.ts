@@ -41,9 +41,10 @@ import {
 
 export const CHECK_HELP = `loa-provision check [--config ${DEFAULT_CONFIG_PATH}] [--tone] [--fm 100.0] [--json FILE] [--publish]
 
-Self-test: config, trusted centre keys, clock, disk, state and cache directories, device certificate, DNS,
-broker (TLS, credentials), then the IO board (microcontroller, door, mains, battery,
-amplifier, speaker line, FM tuner) or the GPIO relays, and the test tone.
+Self-test: config, trusted centre keys, clock, disk, state and cache directories,
+device certificate, DNS, broker (TLS, credentials), then the IO board (microcontroller,
+door, mains, battery, amplifier, speaker line, FM tuner) or the GPIO relays, and the
+test tone.
 
   --tone          play the test chime through the amplifier (heard in the commune!)
   --volume PCT    its level, percent of audio.maxVolume (default 50)

@@ -13,7 +13,7 @@
 //   it survives reboots.
 // The journal is read for the period it covers; outbox events older than its first line
 // are added. The merge is pure (lastRefusals); the readers are at the bottom.
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../cli-kit/index.js';
 import { readJournal, type Journal } from './journal.js';
@@ -129,7 +129,15 @@ export async function recentRefusals(o: {
  * the database's owner, so the agent can still open it.
  */
 export async function readOutbox(path: string, n: number): Promise<{ items: Refusal[]; problem?: string }> {
-  if (!existsSync(path)) return { items: [], problem: `no ${path} (the agent has not run with this stateDir)` };
+  const sudo = process.getuid?.() === 0 ? '' : " (run with sudo: the state directory is the agent's)";
+  try {
+    statSync(path);
+  } catch (err) {
+    // Not "absent" when it only cannot be seen: the state directory is the agent's, 0700.
+    return (err as NodeJS.ErrnoException).code === 'ENOENT'
+      ? { items: [], problem: `no ${path} (the agent has not run with this stateDir)` }
+      : { items: [], problem: `${path} cannot be read${sudo}` };
+  }
   try {
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
@@ -149,9 +157,6 @@ export async function readOutbox(path: string, n: number): Promise<{ items: Refu
       /unable to open|SQLITE_CANTOPEN/i.test(e.message) || e.code === 'SQLITE_CANTOPEN'
         ? 'cannot be opened'
         : errorMessage(err);
-    return {
-      items: [],
-      problem: `${path} ${why}${process.getuid?.() === 0 ? '' : " (run with sudo: the state directory is the agent's)"}`,
-    };
+    return { items: [], problem: `${path} ${why}${sudo}` };
   }
 }

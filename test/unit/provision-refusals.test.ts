@@ -3,6 +3,9 @@
 // while we read), merged without counting one refusal twice, at most five, oldest first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { systemClock } from '../../agent/adapters/clock.js';
 import { Outbox } from '../../agent/adapters/outbox-store.js';
@@ -161,5 +164,49 @@ test(
     }
     const missing = await readOutbox(join(dir, 'nope', 'loa.db'), 5);
     assert.match(missing.problem!, /has not run with this stateDir/);
+  },
+);
+
+const SETPRIV = spawnSync('sh', ['-c', 'command -v setpriv']).stdout.toString().trim();
+const asRoot = process.getuid?.() === 0 && SETPRIV !== '';
+
+test(
+  'as root (sudo loa-provision show), reading leaves the database files to their owner: the agent still opens them',
+  { ...T, skip: asRoot ? false : 'needs root and setpriv' },
+  async () => {
+    const dir = tempDir('refusals-owner');
+    const agent = { uid: 4242, gid: 4242 };
+    chownSync(dir, agent.uid, agent.gid);
+    chmodSync(dir, 0o700);
+    const path = join(dir, 'loa.db');
+    // The agent (another user) writes one refusal in WAL mode and closes: no -wal, no -shm left.
+    const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+    const body = JSON.stringify({
+      seq: 1,
+      ts: iso(now),
+      type: 'cmd.rejected',
+      topic: 't',
+      reason: 'invalid',
+      message: 'm',
+    });
+    const script = `const D = require(${JSON.stringify(sqlite)}); const db = new D(${JSON.stringify(path)});
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE outbox (seq INTEGER PRIMARY KEY, ts TEXT, type TEXT, body TEXT)');
+      db.prepare('INSERT INTO outbox (ts, type, body) VALUES (?, ?, ?)').run('x', 'cmd.rejected', ${JSON.stringify(body)});
+      db.close();`;
+    const r = spawnSync(
+      SETPRIV,
+      [`--reuid=${agent.uid}`, `--regid=${agent.gid}`, '--clear-groups', process.execPath, '-e', script],
+      { timeout: 10_000, encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const got = await readOutbox(path, 5);
+    assert.equal(got.problem, undefined);
+    assert.equal(got.items.length, 1);
+    assert.ok(readdirSync(dir).includes('loa.db-shm'), 'the reader made the shared-memory file');
+    for (const f of readdirSync(dir)) {
+      const st = statSync(join(dir, f));
+      assert.deepEqual([f, st.uid, st.gid], [f, agent.uid, agent.gid], `${f} stays the agent's`);
+    }
   },
 );
