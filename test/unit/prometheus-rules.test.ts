@@ -46,3 +46,32 @@ test('every alert of the rule files has a unit test', () => {
     'alerts without a promtool test',
   );
 });
+
+test('every alert says what happened and what to do in Vietnamese and in English, with the same template values', () => {
+  const expr = (s: string) => new Set(s.match(/\{\{.*?\}\}/g) ?? []);
+  let alerts = 0;
+  for (const f of readdirSync(DIR).filter((x) => x.endsWith('.yml') && !x.endsWith('.test.yml'))) {
+    const text = readFileSync(join(DIR, f), 'utf8');
+    for (const block of text.split(/\n\s*- alert: /).slice(1)) {
+      const name = /^(\w+)/.exec(block)![1]!;
+      const ann = (k: string) => {
+        // One line ("k: …") or a folded block ("k: >-" and the indented lines under it).
+        const m = new RegExp(`\\n(\\s+)${k}: (.*)((?:\\n\\1  .*)*)`).exec(block);
+        if (!m) return '';
+        if (m[2] === '>-') return m[3]!.trim().replace(/\s*\n\s*/g, ' ');
+        // A double-quoted YAML scalar written as JSON (the Vietnamese ones), or a plain one.
+        return m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
+      };
+      for (const [en, vi] of [
+        ['summary', 'summary_vi'],
+        ['action', 'action_vi'],
+      ] as const) {
+        assert.ok(ann(en).length > 10, `${f} ${name}: ${en}`);
+        assert.ok(ann(vi).length > 10, `${f} ${name}: ${vi}`);
+        for (const x of expr(ann(vi))) assert.ok(ann(en).includes(x), `${f} ${name}: ${vi} uses ${x}, ${en} does not`);
+      }
+      alerts++;
+    }
+  }
+  assert.ok(alerts >= 18, `${alerts} alerts`);
+});
