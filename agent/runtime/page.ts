@@ -77,6 +77,7 @@ export class BoxPage {
     const token = cookie(req, COOKIE);
     const login = this.logins.get(token, this.d.now());
     const session = login && token ? this.session(token) : undefined;
+    if (!login && token) this.state.delete(token); // an expired session's page state goes with it
     const queryLang = langOf(url.searchParams.get('lang'));
     if (req.method === 'GET' && (path === '/' || path === '/login')) {
       if (!login || !session) {
