@@ -5,6 +5,8 @@ export interface Io {
   err(line: string): void;
   /** Raw write without a newline (the watch table redraw). */
   write(text: string): void;
+  /** As write, resolved when the text is handed on (a pipe's backpressure): for a stream of any size. */
+  writeAsync?(text: string): Promise<void>;
   readonly isTTY: boolean;
 }
 
@@ -12,6 +14,8 @@ export const processIo: Io = {
   out: (line) => void process.stdout.write(line + '\n'),
   err: (line) => void process.stderr.write(line + '\n'),
   write: (text) => void process.stdout.write(text),
+  writeAsync: (text) =>
+    process.stdout.write(text) ? Promise.resolve() : new Promise((r) => process.stdout.once('drain', () => r())),
   get isTTY() {
     return process.stdout.isTTY === true;
   },

@@ -68,8 +68,8 @@ export interface TestPostgres {
   /** kill -9 of the postmaster and every backend: a crash. */
   kill(): Promise<void>;
   close(): Promise<void>;
-  /** psql -c SQL as the superuser; the unaligned tuples-only output, or throws with psql's error. */
-  psql(sql: string): string;
+  /** psql -c SQL as the superuser (on `url`, default this cluster's loa); unaligned tuples-only output, or throws with psql's error. */
+  psql(sql: string, url?: string): string;
   /** The server's stderr so far (its log). */
   log(): string;
 }
@@ -157,8 +157,8 @@ export async function startPostgres(o: PgOptions = {}): Promise<TestPostgres> {
     // A crash leaves orphaned backends for a moment; the next start waits for them.
     if (group) await until(() => !processGroupAlive(p.pid!), 10_000, 'the killed backends gone', 20);
   };
-  const psql = (sql: string) => {
-    const r = spawnSync(PSQL, ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], {
+  const psql = (sql: string, db = url) => {
+    const r = spawnSync(PSQL, ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql], {
       encoding: 'utf8',
     });
     if (r.status !== 0) throw new Error(`psql: ${r.stderr.trim()}`);

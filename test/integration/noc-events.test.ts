@@ -134,7 +134,7 @@ test('each event stored once; duplicates dropped; events sent while down arrive;
 
   // The collector down: events published meanwhile wait in its persistent session.
   assert.equal(await c.stop(), 0);
-  assert.match(c.stderr(), /stopped; 6 stored, 1 duplicates dropped, 0 invalid, 2 births/);
+  assert.match(c.stderr(), /stopped; 6 stored, 1 duplicates dropped, 0 quarantined, 2 births/);
   await event('vn-02', {
     epoch: 'E2',
     seq: 3,

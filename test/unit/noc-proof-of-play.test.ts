@@ -192,7 +192,7 @@ test('store: the same (device, epoch, seq) twice is kept once; another device or
   store.close();
 });
 
-test('export: inclusive day range in the zone, group filter, one CSV line per occurrence', () => {
+test('export: inclusive day range in the zone, group filter, one CSV line per occurrence', async () => {
   const store = new EventStore(join(tempDir('noc-export'), 'ev.sqlite'));
   const put = (device: string, list: Record<string, unknown>[]) => {
     for (const e of events(device, list)) store.addEvent(e.deviceId, e.body, 0, JSON.stringify(e.body));
@@ -216,7 +216,7 @@ test('export: inclusive day range in the zone, group filter, one CSV line per oc
   ]);
   store.addBirth('b1', { online: true, ts: at(0), bootId: 'q', groups: ['all', 'c26734'] }, 0);
   store.addBirth('b2', { online: true, ts: at(0), bootId: 'q', groups: ['all'] }, 0);
-  const nov = exportCsv(store, { from: '2026-11-01', to: '2026-11-30', tz: 'Asia/Ho_Chi_Minh' });
+  const nov = await exportCsv(store, { from: '2026-11-01', to: '2026-11-30', tz: 'Asia/Ho_Chi_Minh' });
   const lines = nov.text.split('\r\n');
   assert.equal(lines[0], COLUMNS.join(','));
   assert.equal(
@@ -225,15 +225,20 @@ test('export: inclusive day range in the zone, group filter, one CSV line per oc
   );
   assert.equal(lines.length, 3); // header, one row, the empty string after the final CRLF
   // The same instant is 2026-11-30 in UTC: in a UTC export b2's occurrence falls on 11-30 too.
-  const utc = exportCsv(store, { from: '2026-11-30', to: '2026-11-30', tz: 'UTC' });
+  const utc = await exportCsv(store, { from: '2026-11-30', to: '2026-11-30', tz: 'UTC' });
   assert.equal(utc.rows, 2);
   assert.match(utc.text, /\r\nb2,all,"x,y",daily,,2026-11-30T17:00:00\+00:00,skipped,,,,,,,missed,,,,1,,,\r\n$/);
-  const group = exportCsv(store, { from: '2026-11-30', to: '2026-12-01', tz: 'Asia/Ho_Chi_Minh', group: 'c26734' });
+  const group = await exportCsv(store, {
+    from: '2026-11-30',
+    to: '2026-12-01',
+    tz: 'Asia/Ho_Chi_Minh',
+    group: 'c26734',
+  });
   assert.equal(group.rows, 1);
   store.close();
 });
 
-test('proof of sound (contract v1.2 §9): the measured level and silent time per occurrence, empty where not measured', () => {
+test('proof of sound (contract v1.2 §9): the measured level and silent time per occurrence, empty where not measured', async () => {
   // Dates from the run's clock: an occurrence at the start of the current minute (UTC).
   const occMs = Math.floor(Date.now() / 60_000) * 60_000;
   const occ = new Date(occMs).toISOString();
@@ -284,7 +289,7 @@ test('proof of sound (contract v1.2 §9): the measured level and silent time per
   const store = new EventStore(join(tempDir('noc-sound'), 'ev.sqlite'));
   for (const e of list) store.addEvent(e.deviceId, e.body, 0, JSON.stringify(e.body));
   const day = occ.slice(0, 10);
-  const lines = exportCsv(store, { from: day, to: day, tz: 'UTC' }).text.split('\r\n');
+  const lines = (await exportCsv(store, { from: day, to: day, tz: 'UTC' })).text.split('\r\n');
   store.close();
   assert.deepEqual(COLUMNS.slice(-3), ['message', 'outputLevelDb', 'silentMs']);
   const cells = (device: string) => lines.find((l) => l.startsWith(`${device},`))!.split(',');

@@ -1,0 +1,110 @@
+// The archive contract against PostgreSQL (a throwaway cluster, test/helpers/postgres.ts),
+// then what only PostgreSQL has: migrations run once whoever starts first, monthly
+// partitions made as events arrive (rows of the default partition moved into them), and
+// retention by whole partitions.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PgArchive } from '../../noc/events-pg.js';
+import { MIGRATIONS, monthStart, partitionName, SCHEMA_VERSION } from '../../noc/events-pg-schema.js';
+import { postgresSkip, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { archiveContract, batchOf } from '../contract/archive.contract.js';
+
+const skip = postgresSkip();
+let pg: TestPostgres | undefined;
+let n = 0;
+
+/** A fresh database of the cluster, its URL. */
+function freshDb(): string {
+  const name = `t${n++}`;
+  pg!.psql(`CREATE DATABASE ${name}`);
+  return pg!.url.replace(/\/loa$/, `/${name}`);
+}
+
+if (!skip) {
+  before(async () => {
+    pg = await startPostgres();
+  });
+  after(() => pg?.close());
+  archiveContract('PostgreSQL', () => PgArchive.open(freshDb(), { migrate: true }));
+}
+
+test(
+  'migrations: applied once by concurrent archivers, refused by an older noc',
+  { skip, timeout: 60_000 },
+  async () => {
+    const url = freshDb();
+    const opened = await Promise.all([1, 2, 3].map(() => PgArchive.open(url, { migrate: true })));
+    for (const a of opened) await a.close();
+    const rows = pg!.psql('SELECT version, description FROM loa_schema ORDER BY version', url);
+    assert.deepEqual(
+      rows.trim().split('\n'),
+      MIGRATIONS.map((m) => `${m.version}|${m.description}`),
+    );
+    // A database one version ahead: this noc refuses to write into it.
+    const a = await PgArchive.open(url, { migrate: true });
+    await a.sql`INSERT INTO loa_schema (version, description) VALUES (${SCHEMA_VERSION + 1}, 'from the future')`;
+    await a.close();
+    await assert.rejects(
+      PgArchive.open(url, { migrate: true }),
+      /schema is version 2; this noc knows up to 1: upgrade noc/,
+    );
+    await assert.rejects(PgArchive.open(url), /upgrade noc/);
+  },
+);
+
+test(
+  'partitions: one per month as events arrive, the rest in the default; a later partition takes its rows; retention drops whole months',
+  { skip, timeout: 60_000 },
+  async () => {
+    const url = freshDb();
+    const now = Date.now();
+    const month = (add: number) => monthStart(now, add);
+    const ev = (seq: number, ms: number) => ({
+      device: 'p1',
+      body: { epoch: 'E', seq, ts: new Date(ms).toISOString(), type: 'hw.fault', component: 'amp' },
+    });
+    const a = await PgArchive.open(url, { migrate: true, now: () => now });
+    const far = Date.parse('2101-01-01T00:00:00Z');
+    await a.write(
+      batchOf(
+        [ev(1, month(0) + 1000), ev(2, month(-1) + 1000), ev(3, month(-3) + 1000), ev(4, far), ev(5, month(5) + 1000)],
+        now,
+      ),
+    );
+    await a.close();
+    const parts = () =>
+      pg!
+        .psql(
+          `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY 1`,
+          url,
+        )
+        .trim()
+        .split('\n');
+    const rows = (table: string) => Number(pg!.psql(`SELECT count(*) FROM ${table}`, url));
+    assert.deepEqual(
+      parts(),
+      [partitionName(month(-3)), partitionName(month(-1)), partitionName(month(0)), 'events_default'].sort(),
+    );
+    assert.equal(rows('events_default'), 2, 'the year 2101 and five months ahead');
+    // Four months on, the month that was five ahead is in the window: its partition takes the row from the default.
+    const later = await PgArchive.open(url, { now: () => month(4) + 1000 });
+    await later.write(batchOf([ev(6, month(5) + 2000)], now));
+    await later.close();
+    assert.equal(rows(partitionName(month(5))), 2);
+    assert.equal(rows('events_default'), 1);
+    assert.equal(rows('events'), 6);
+    // Retention, through the command an operator runs: keep the last month and this one.
+    const { runNoc } = await import('./noc-cli.js');
+    const dry = await runNoc(['events', 'retention', '--db', url, '--keep-months', '1', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`would drop ${partitionName(month(-3))}`));
+    assert.equal(rows('events'), 6);
+    const r = await runNoc(['events', 'retention', '--db', url, '--keep-months', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`dropped ${partitionName(month(-3))}`));
+    assert.ok(!parts().includes(partitionName(month(-3))));
+    assert.equal(rows('events'), 5);
+    const bad = await runNoc(['events', 'retention', '--db', url, '--keep-months', '0']);
+    assert.equal(bad.code, 64, bad.stderr);
+  },
+);
