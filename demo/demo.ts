@@ -1,10 +1,11 @@
 // `npm start`: the agent on its embedded default, with no setup. An in-process MQTT
 // broker (aedes, MQTT 3.1.1) on 127.0.0.1, the simulated board, a state directory
 // under the system temp dir, and a "centre" that prints what the box sends, so a
-// newcomer sees birth, heartbeats and events scroll by. The centre also archives the
-// events as `noc events` does, and once the box is up prints the tour of the centre:
-// three `noc` commands to run from another terminal (watch, an emergency play signed
-// with the demo centre's key, the proof-of-play export), each runnable as printed.
+// newcomer sees birth, heartbeats and events scroll by. It says first what you will hear
+// on this machine (sound.ts). The centre also archives the events as `noc events` does,
+// and once the box is up prints the tour of the centre (tour.ts): three `noc` commands to
+// run from another terminal, printed again when the first minute is over and on Enter.
+// Ctrl-C removes the box's state but keeps the archive, which the tour's export reads.
 import { createServer, type Server } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,11 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import { mqtt } from '../cli-kit/mqtt-lib.js';
 import { EventStore } from '../noc/events-store.js';
-import { addDays, formatInTz } from '../noc/tz.js';
 import { parseConfig, type Config } from '../agent/config.js';
 import { SCHEDULE_TYP, allDevicesFilter, groupTopic, parseDeviceTopic, publishTo, signDoc } from '../contract/index.js';
 import { LoaError } from '../agent/errors.js';
 import type { Logger } from '../agent/log.js';
+import { afterDemo, nocLauncher, onEnter, tour, type TourFacts } from './tour.js';
+import { probeSound, soundPlan, type SoundProbe } from './sound.js';
 
 export interface Demo {
   config: Config;
@@ -36,7 +38,19 @@ export function demoPort(env: NodeJS.ProcessEnv = process.env): number {
   return n;
 }
 
-export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
+export interface DemoOptions {
+  port?: number;
+  /** What the machine has for sound (default: probed). */
+  sound?: SoundProbe;
+  /** Where the demo's own text goes (the tour, what you will hear). */
+  out?: NodeJS.WritableStream;
+  /** Read for Enter, which prints the tour again. */
+  input?: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<Demo> {
+  const port = opts.port ?? demoPort();
+  const out = opts.out ?? process.stdout;
   const broker = await Aedes.createBroker();
   const server = createServer((socket) => {
     socket.setNoDelay(true); // FINDINGS: aedes answers in 88 ms per round trip without it
@@ -60,8 +74,8 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
     else res.writeHead(404).end();
   });
   const cdnPort = await listen(cdn as unknown as Server, 0);
-  const hasCard =
-    existsSync('/proc/asound/cards') && !/no soundcards/i.test(readFileSync('/proc/asound/cards', 'utf8'));
+  const sound = soundPlan(opts.sound ?? probeSound());
+  out.write(sound.text);
   const config = parseConfig({
     deviceId: 'demo-box-01',
     groups: ['all', 'p79', 'c26734'],
@@ -74,7 +88,7 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
     hardware: { board: 'sim', ampWarmUpMs: 1500, ampHoldMs: 4000 },
     // The real player where mpg123 is installed (on the sound card if there is one,
     // else decoded in real time and discarded); the stand-in otherwise, said plainly.
-    audio: { player: 'auto', output: hasCard ? 'alsa' : 'paced' },
+    audio: { player: 'auto', output: sound.output },
   });
   // A signed schedule, retained on the commune's group topic: a bulletin (a file, fetched
   // and verified first), an FM relay, and an emergency that preempts the relay, which
@@ -144,103 +158,69 @@ export async function startDemo(log: Logger, port = demoPort()): Promise<Demo> {
       clog.warn({ err }, 'the demo schedule was not published'),
     );
   });
+  const facts: TourFacts = {
+    noc: nocLauncher(),
+    brokerUrl,
+    deviceId: config.deviceId,
+    keyFile,
+    warningFile,
+    eventsDb,
+    heartbeatS: config.heartbeatS,
+    sound: sound.summary,
+  };
+  // The log scrolls the tour away within seconds: Enter prints it again (when standard
+  // input can be read), and so does the end of the schedule's first minute.
+  const stopEnter = onEnter(opts.input ?? process.stdin, () =>
+    out.write(tour({ ...facts, heading: 'The tour of the centre, again' })),
+  );
+  facts.enter = stopEnter !== undefined;
   let toured = false;
+  let minuteOver = false;
   centre.on('message', (topic, payload) => {
     clog.info({ topic: topic.split('/').slice(-1)[0] }, describe(topic, payload));
     const where = parseDeviceTopic(config.topicRoot, topic);
     const body = parseObject(payload);
     if (!where || !body) return;
-    if (where.leaf === 'events') store.addEvent(where.deviceId, body, Date.now(), payload.toString('utf8'));
+    const ours = where.deviceId === config.deviceId;
+    if (where.leaf === 'events') {
+      store.addEvent(where.deviceId, body, Date.now(), payload.toString('utf8'));
+      // The relay ends the scripted minute (bulletin, relay, typhoon warning, relay again).
+      if (ours && body.itemId === 'vov1-relay' && /^play\.(finished|failed)$/.test(String(body.type)) && !minuteOver) {
+        minuteOver = true;
+        out.write(
+          tour({ ...facts, heading: 'The first minute is over (bulletin, FM relay, typhoon warning). The tour again' }),
+        );
+      }
+    }
     if (where.leaf === 'status') {
       store.addBirth(where.deviceId, body, Date.now());
       // Once the box is up: what a NOC operator would try next against it.
-      if (body.online === true && where.deviceId === config.deviceId && !toured) {
+      if (ours && body.online === true && !toured) {
         toured = true;
-        process.stdout.write(
-          tour({
-            noc: nocLauncher(),
-            brokerUrl,
-            deviceId: config.deviceId,
-            keyFile,
-            warningFile,
-            eventsDb,
-            heartbeatS: config.heartbeatS,
-          }),
-        );
+        out.write(tour(facts));
       }
     }
   });
   log.info(
     { port: actualPort, stateDir },
-    `demo broker on ${brokerUrl}; watch with: mosquitto_sub -p ${actualPort} -t '${config.topicRoot}/#' -v`,
+    `demo broker on ${brokerUrl}; watch with: mosquitto_sub -p ${actualPort} -t '${config.topicRoot}/#' -v (apt-get install mosquitto-clients)`,
   );
   return {
     config,
     async stop() {
+      stopEnter?.();
       cdn.close();
       await centre.endAsync();
       store.close();
-      rmSync(stateDir, { recursive: true, force: true });
+      // The box's state goes (a fresh box every run); the centre's archive stays, for the
+      // tour's export after Ctrl-C.
+      for (const f of ['state', 'cache', `${kid}.key.pem`, 'emergency-play.json'])
+        rmSync(join(stateDir, f), { recursive: true, force: true });
       await new Promise<void>((r) => broker.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
+      out.write(afterDemo({ noc: facts.noc, eventsDb, dir: stateDir }));
     },
   };
-}
-
-/** A word the shell reads back as it is (paths under the temp dir rarely need quotes). */
-function sh(word: string): string {
-  return /^[A-Za-z0-9_.,:/=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * How the tour runs `noc`, from any directory: `npx --prefix <repo> noc` (the package's
- * own bin, dist/noc/cli.js, which npm install builds). A bare `npx noc` outside the
- * repository would offer to install an unrelated registry package named "noc". Without
- * dist/ (installed with --ignore-scripts), the sources through npm's script.
- */
-export function nocLauncher(root = packageRoot()): string {
-  return existsSync(join(root, 'dist/noc/cli.js'))
-    ? `npx --prefix ${sh(root)} noc`
-    : `npm --prefix ${sh(root)} run -s noc --`;
-}
-
-/** The repository (or installed package) root: agent/ under tsx, dist/agent/ when built. */
-function packageRoot(): string {
-  for (const rel of ['../', '../../']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url)).replace(/\/$/, '');
-    if (existsSync(join(p, 'package.json')) && existsSync(join(p, 'noc'))) return p;
-  }
-  return process.cwd();
-}
-
-/** The tour of the centre: three commands, each runnable as printed from another terminal. */
-export function tour(o: {
-  noc: string;
-  brokerUrl: string;
-  deviceId: string;
-  keyFile: string;
-  warningFile: string;
-  eventsDb: string;
-  heartbeatS: number;
-  now?: number;
-}): string {
-  const tz = 'Asia/Ho_Chi_Minh';
-  const today = formatInTz(o.now ?? Date.now(), tz).slice(0, 10);
-  return [
-    '',
-    `── The box is up. The centre's side, from another terminal (README: "A tour of the centre") ──`,
-    '',
-    `  ${o.noc} watch --broker ${o.brokerUrl}`,
-    `      the fleet: ${o.deviceId} ONLINE, its state, what it plays, heartbeat age against the ${o.heartbeatS} s period its birth announces`,
-    '',
-    `  ${o.noc} send ${sh(o.warningFile)} --broker ${o.brokerUrl} --device ${o.deviceId} --key ${sh(o.keyFile)}`,
-    `      an emergency play (priority 100, signed with the demo centre's key): it preempts what plays; the box's answer is printed`,
-    '',
-    `  ${o.noc} events export --db ${sh(o.eventsDb)} --from ${today} --to ${addDays(today, 1)} --out proof-of-play.csv`,
-    `      the proof of play so far, one row per occurrence (this demo's centre archives every event, as noc events does)`,
-    '',
-    '',
-  ].join('\n');
 }
 
 function parseObject(payload: Buffer): Record<string, unknown> | undefined {
