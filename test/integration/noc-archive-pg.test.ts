@@ -108,3 +108,54 @@ test(
     assert.equal(bad.code, 64, bad.stderr);
   },
 );
+
+test(
+  'export: the same proof-of-play CSV from PostgreSQL as from SQLite, for a commune, a province and the country',
+  { skip, timeout: 120_000 },
+  async () => {
+    const { EventStore } = await import('../../noc/events-store.js');
+    const { fleetMessages } = await import('../helpers/pop-fleet.js');
+    const { tempDir } = await import('../helpers/tmp.js');
+    const { join } = await import('node:path');
+    const { runNoc } = await import('./noc-cli.js');
+    // Dates from the run's clock: three days ending the day before yesterday.
+    const startMs = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 4 * 86_400_000;
+    const spec = { provinces: 2, districts: 2, communes: 2, boxes: 2, days: 3, playsPerDay: 12, startMs };
+    const file = join(tempDir('export-both'), 'events.sqlite');
+    const lite = new EventStore(file);
+    const url = freshDb();
+    const pga = await PgArchive.open(url, { migrate: true });
+    let chunk: Parameters<typeof batchOf>[0] = [];
+    const flush = async () => {
+      const b = batchOf(chunk, startMs);
+      const [x, y] = await Promise.all([lite.write(b), pga.write(b)]);
+      assert.deepEqual(x, y);
+      chunk = [];
+    };
+    for (const m of fleetMessages(spec)) {
+      chunk.push(m);
+      if (chunk.length === 400) await flush();
+    }
+    await flush();
+    lite.close();
+    await pga.close();
+    const day = (n: number) => new Date(startMs + n * 86_400_000).toISOString().slice(0, 10);
+    const range = ['--from', day(0), '--to', day(2)];
+    const counts: number[] = [];
+    for (const scope of [['--group', 'c01-02-01'], ['--group', 'p02'], []]) {
+      const a = await runNoc(['events', 'export', '--db', file, ...range, ...scope]);
+      const b = await runNoc(['events', 'export', '--db', url, ...range, ...scope]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      assert.equal(b.stdout, a.stdout, `the same CSV for ${scope.join(' ') || 'the country'}`);
+      counts.push(a.stdout.split('\r\n').length - 2);
+    }
+    // A commune's 2 boxes, a province's 8, the country's 16; every outcome present.
+    assert.ok(counts[0]! > 0 && counts[0]! * 3 < counts[1]! && counts[1]! * 1.5 < counts[2]!, counts.join(' / '));
+    const all = await runNoc(['events', 'export', '--db', url, ...range]);
+    for (const outcome of ['finished', 'failed', 'skipped', 'started-without-end'])
+      assert.match(all.stdout, new RegExp(`,${outcome},`));
+    assert.match(all.stdout, /,preempted,,,,2,,-?\d/); // a resumed relay: two segments, a measured level
+    assert.match(all.stdout, /,100,[a-z]*,cmd-\d+-\d+,\d,VN-KTTV-/); // an emergency, its command and CAP id
+  },
+);
