@@ -167,6 +167,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
     eventsDb,
     heartbeatS: config.heartbeatS,
     sound: sound.summary,
+    since: now,
   };
   // The log scrolls the tour away within seconds: Enter prints it again (when standard
   // input can be read), and so does the end of the schedule's first minute.
@@ -218,7 +219,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
         rmSync(join(stateDir, f), { recursive: true, force: true });
       await new Promise<void>((r) => broker.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
-      out.write(afterDemo({ noc: facts.noc, eventsDb, dir: stateDir }));
+      out.write(afterDemo({ noc: facts.noc, eventsDb, dir: stateDir, since: now }));
     },
   };
 }

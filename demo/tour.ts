@@ -43,6 +43,8 @@ export interface TourFacts {
   eventsDb: string;
   heartbeatS: number;
   now?: number;
+  /** When the demo started: the export's first day (a demo may run past midnight). */
+  since?: number;
   /** One line: what you will hear (sound.ts). */
   sound?: string;
   /** Enter prints the tour again (standard input is read). */
@@ -51,10 +53,12 @@ export interface TourFacts {
   heading?: string;
 }
 
-/** The export of the centre's archive, for the days of the demo (dates in Vietnam). */
-function exportLine(o: Pick<TourFacts, 'noc' | 'eventsDb' | 'now'>): string {
-  const today = formatInTz(o.now ?? Date.now(), 'Asia/Ho_Chi_Minh').slice(0, 10);
-  return `${o.noc} events export --db ${sh(o.eventsDb)} --from ${today} --to ${addDays(today, 1)} --out proof-of-play.csv`;
+/** The export of the centre's archive, for the days of the demo so far (dates in Vietnam). */
+function exportLine(o: Pick<TourFacts, 'noc' | 'eventsDb' | 'now' | 'since'>): string {
+  const now = o.now ?? Date.now();
+  const day = (ms: number) => formatInTz(ms, 'Asia/Ho_Chi_Minh').slice(0, 10);
+  const from = day(Math.min(o.since ?? now, now));
+  return `${o.noc} events export --db ${sh(o.eventsDb)} --from ${from} --to ${addDays(day(now), 1)} --out proof-of-play.csv`;
 }
 
 /** The tour of the centre: three commands, each runnable as printed from another terminal. */
@@ -82,7 +86,7 @@ export function tour(o: TourFacts): string {
 }
 
 /** After Ctrl-C: where the centre's archive is, the export that still works, how to remove it. */
-export function afterDemo(o: { noc: string; eventsDb: string; dir: string; now?: number }): string {
+export function afterDemo(o: { noc: string; eventsDb: string; dir: string; now?: number; since?: number }): string {
   return [
     '',
     `── The demo stopped. The centre's archive is kept: ${o.eventsDb} ──`,

@@ -184,3 +184,20 @@ test('a terminal in the background is not read (SIGTTIN would stop the demo)', (
     false,
   );
 });
+
+test('the export covers every day of the demo: from the day it started to the day after now (in Vietnam)', () => {
+  const since = Date.parse('2026-11-27T16:59:30Z'); // 23:59:30 on the 27th in Asia/Ho_Chi_Minh
+  const now = Date.parse('2026-11-27T17:01:00Z'); // 00:01 on the 28th
+  const o = { noc: 'noc', eventsDb: '/tmp/d/events.sqlite', dir: '/tmp/d', since, now };
+  assert.match(afterDemo(o), /--from 2026-11-27 --to 2026-11-29 /);
+  const facts = {
+    ...o,
+    brokerUrl: 'mqtt://127.0.0.1:1883',
+    deviceId: 'd',
+    keyFile: 'k',
+    warningFile: 'w',
+    heartbeatS: 10,
+  };
+  assert.match(tour(facts), /--from 2026-11-27 --to 2026-11-29 /);
+  assert.match(tour({ ...facts, since: undefined }), /--from 2026-11-28 --to 2026-11-29 /);
+});
