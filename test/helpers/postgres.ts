@@ -61,8 +61,10 @@ export interface TestPostgres {
   readonly port: number;
   readonly dir: string;
   readonly dataDir: string;
-  /** Start again on the same port after stop() or kill(). */
+  /** Start again on the same port after stop() or kill() (or after the server exited by itself). */
   start(): Promise<void>;
+  /** The postmaster is running (it exits by itself when it cannot recover, e.g. on a full disk). */
+  running(): boolean;
   /** A fast shutdown (SIGINT): sessions rolled back, the server gone when it resolves. */
   stop(): Promise<void>;
   /** kill -9 of the postmaster and every backend: a crash. */
@@ -127,7 +129,9 @@ export async function startPostgres(o: PgOptions = {}): Promise<TestPostgres> {
   const ready = (db: string) =>
     spawnSync(join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port), '-d', db, '-U', 'loa']).status ===
     0;
+  const alive = () => proc !== undefined && proc.exitCode === null && proc.signalCode === null;
   const start = async () => {
+    if (alive()) throw new Error('postgres is already running');
     const p = spawn(join(bin, 'postgres'), args, {
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -135,6 +139,8 @@ export async function startPostgres(o: PgOptions = {}): Promise<TestPostgres> {
       ...as,
     });
     proc = p;
+    spawned.add(p);
+    p.once('exit', () => spawned.delete(p));
     p.stderr!.setEncoding('utf8');
     p.stderr!.on('data', (b: string) => (stderr = (stderr + b).slice(-50_000)));
     await until(
@@ -175,6 +181,7 @@ export async function startPostgres(o: PgOptions = {}): Promise<TestPostgres> {
     dir,
     dataDir,
     start,
+    running: alive,
     stop: () => signal('SIGINT', false),
     kill: () => signal('SIGKILL', true),
     close: () => signal('SIGINT', false),
@@ -182,6 +189,18 @@ export async function startPostgres(o: PgOptions = {}): Promise<TestPostgres> {
     log: () => stderr,
   };
 }
+
+// A test that fails half-way must not leave a postmaster behind (it would hold its port and
+// directory, and keep this process's event loop alive through its stderr pipe).
+const spawned = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of spawned)
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+});
 
 function processGroupAlive(pgid: number): boolean {
   try {
