@@ -12,7 +12,8 @@ export interface Panel {
   type: string;
   title: string;
   description?: string;
-  targets?: { expr: string; refId: string }[];
+  /** PromQL targets have `expr`; the PostgreSQL archive's (issue 31) have `rawSql`. */
+  targets?: { expr?: string; rawSql?: string; refId: string }[];
   options?: Record<string, unknown>;
   transformations?: { id: string; options: unknown }[];
   panels?: Panel[];
@@ -23,7 +24,9 @@ export interface Dashboard {
   title: string;
   schemaVersion: number;
   panels: Panel[];
-  templating: { list: { name: string; type: string; query?: unknown; definition?: string }[] };
+  templating: {
+    list: { name: string; type: string; query?: unknown; definition?: string; current?: { value?: string } }[];
+  };
 }
 
 export function loadDashboard(): Dashboard {
@@ -37,14 +40,28 @@ export interface Query {
   mayBeEmpty: boolean;
 }
 
+/** The PromQL queries (Prometheus panels). */
 export function dashboardQueries(d: Dashboard = loadDashboard()): Query[] {
   const all = d.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
   return all.flatMap((p) =>
-    (p.targets ?? []).map((t) => ({
-      panel: p.title,
-      expr: t.expr,
-      mayBeEmpty: /empty when all is well/i.test(p.description ?? ''),
-    })),
+    (p.targets ?? []).flatMap((t) =>
+      t.expr === undefined
+        ? []
+        : [{ panel: p.title, expr: t.expr, mayBeEmpty: /empty when all is well/i.test(p.description ?? '') }],
+    ),
+  );
+}
+
+/** The SQL queries on the PostgreSQL archive, with the dashboard's variables at their defaults. */
+export function dashboardSql(d: Dashboard = loadDashboard()): { panel: string; sql: string }[] {
+  const vars = new Map(d.templating.list.map((v) => [v.name, v.current?.value ?? '']));
+  const all = d.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
+  return all.flatMap((p) =>
+    (p.targets ?? []).flatMap((t) =>
+      t.rawSql === undefined
+        ? []
+        : [{ panel: p.title, sql: t.rawSql.replace(/\$(\w+)/g, (m, name: string) => vars.get(name) ?? m) }],
+    ),
   );
 }
 

@@ -26,7 +26,7 @@ test('the dashboard: JSON with schemaVersion, variables, a geomap by lat/lon, a 
   assert.ok(d.schemaVersion >= 36, `schemaVersion ${d.schemaVersion} (Grafana 9+)`);
   assert.deepEqual(
     d.templating.list.map((v) => v.name),
-    ['datasource', 'commune', 'device'],
+    ['datasource', 'commune', 'device', 'archive', 'province'],
   );
   const ids = d.panels.map((p) => p.id);
   assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
@@ -35,7 +35,7 @@ test('the dashboard: JSON with schemaVersion, variables, a geomap by lat/lon, a 
   const layer = (geo[0]!.options as { layers: { location: { mode: string; latitude: string; longitude: string } }[] })
     .layers[0]!;
   assert.deepEqual(layer.location, { mode: 'coords', latitude: 'lat', longitude: 'lon' });
-  assert.match(geo[0]!.targets![0]!.expr, /max by \(device, commune, lat, lon\) \(loa_box_info/);
+  assert.match(geo[0]!.targets![0]!.expr!, /max by \(device, commune, lat, lon\) \(loa_box_info/);
   assert.ok(
     geo[0]!.transformations!.some((t) => t.id === 'convertFieldType'),
     'lat and lon labels are converted to numbers',
