@@ -1,17 +1,26 @@
 // One message catalogue, Vietnamese and English (issue [7/8] item 2): every text a
-// technician or an operator reads on the box's page (and, as they move here, in
-// loa-provision and noc watch) has both, checked by test/unit/messages.test.ts (both
-// present, the same {placeholders}). Vietnamese is the default where technicians read.
+// technician or an operator reads on the box's page, in loa-provision (its parts in
+// contract/messages-*.ts, spread in below) and in noc watch has both, checked by
+// test/unit/messages.test.ts (both present, the same {placeholders}). Vietnamese is the
+// default where technicians read.
 //
 // t(lang, key, vars) fills `{name}` placeholders; a value is inserted as given (the page
 // escapes what it renders, a terminal needs nothing).
+import { BROKER_MESSAGES } from './messages-broker.js';
+import { CHECK_MESSAGES } from './messages-check.js';
+import { HARDWARE_MESSAGES } from './messages-hardware.js';
+import { INIT_MESSAGES } from './messages-init.js';
+import { PROVISION_MESSAGES } from './messages-provision.js';
+import { VERDICT_MESSAGES } from './messages-verdicts.js';
+import { fill } from './message-fill.js';
 
 export type Lang = 'vi' | 'en';
 export const LANGS: readonly Lang[] = ['vi', 'en'];
 
 type Entry = { vi: string; en: string };
 
-export const MESSAGES = {
+/** The page's, noc watch's and the advice texts (the first part of the catalogue). */
+const BASE_MESSAGES = {
   // --- the page on the box: frame and login
   'page.title': { vi: 'Loa {deviceId}', en: 'Loudspeaker {deviceId}' },
   'page.password': { vi: 'Mật khẩu', en: 'Password' },
@@ -204,10 +213,32 @@ export const MESSAGES = {
   'refusal.other': { vi: 'Báo trung tâm kèm thông báo trên.', en: 'Tell the centre, with the message above.' },
 } as const satisfies Record<string, Entry>;
 
+/** The catalogue: the parts of loa-provision live in files of their own (each under 400 lines). */
+export const MESSAGES = {
+  ...BASE_MESSAGES,
+  ...CHECK_MESSAGES,
+  ...VERDICT_MESSAGES,
+  ...HARDWARE_MESSAGES,
+  ...BROKER_MESSAGES,
+  ...PROVISION_MESSAGES,
+  ...INIT_MESSAGES,
+} as const satisfies Record<string, Entry>;
+
+/** The parts spread into MESSAGES, for the test that no key of one hides a key of another. */
+export const MESSAGE_PARTS: readonly Readonly<Record<string, Entry>>[] = [
+  BASE_MESSAGES,
+  CHECK_MESSAGES,
+  VERDICT_MESSAGES,
+  HARDWARE_MESSAGES,
+  BROKER_MESSAGES,
+  PROVISION_MESSAGES,
+  INIT_MESSAGES,
+];
+
 export type MessageKey = keyof typeof MESSAGES;
 
 export function t(lang: Lang, key: MessageKey, vars: Record<string, string | number> = {}): string {
-  return MESSAGES[key][lang].replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+  return fill(MESSAGES[key][lang], vars);
 }
 
 /** `--lang`, then LANG / LC_ALL (vi_VN.UTF-8 → vi), else the fallback. */

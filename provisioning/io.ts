@@ -3,6 +3,8 @@
 // output style follows the terminal it is really talking to: a phone's SSH app over a
 // poor 4G link (UTF-8 marks, a spinner, lines wrapped at words to its width) or a
 // pipe/log (ASCII, no animation, lines as they are).
+import type { MessageKey } from '../contract/messages.js';
+import { msg, say, type Lang, type Text, type Vars } from './text.js';
 import { wrapText } from './wrap.js';
 
 export interface CliIo {
@@ -27,6 +29,12 @@ export interface Ui {
   err(line: string, o?: OutOptions): void;
   /** Text as it is: prompts, the spinner. */
   write(text: string): void;
+  /** The technician's language (`--lang`, else LANG / LC_ALL, else English): what every line is said in. */
+  readonly lang: Lang;
+  /** A catalogue message in `lang`. */
+  t(key: MessageKey, vars?: Vars): string;
+  /** A Text (text.ts) in `lang`. */
+  say(text: Text): string;
 }
 
 export interface OutOptions {
@@ -42,8 +50,9 @@ export function widthOf(stream: { isTTY?: boolean; columns?: number }): number |
   return stream.columns && stream.columns > 0 ? stream.columns : 80;
 }
 
-export function makeUi(io: CliIo, opts: { ascii?: boolean; env?: NodeJS.ProcessEnv } = {}): Ui {
+export function makeUi(io: CliIo, opts: { ascii?: boolean; env?: NodeJS.ProcessEnv; lang?: Lang } = {}): Ui {
   const env = opts.env ?? process.env;
+  const lang = opts.lang ?? 'en';
   const tty = io.stdout.isTTY === true;
   // The C locale over SSH (LANG unset) cannot show ✓: fall back to [ok]/[FAIL].
   const locale = env.LC_ALL || env.LC_CTYPE || env.LANG || '';
@@ -62,6 +71,9 @@ export function makeUi(io: CliIo, opts: { ascii?: boolean; env?: NodeJS.ProcessE
     out: (line = '', o) => print(io.stdout, line, o),
     err: (line, o) => print(io.stderr, line, o),
     write: (text) => void io.stdout.write(text),
+    lang,
+    t: (key, vars) => msg(key, vars)(lang),
+    say: (text) => say(lang, text),
   };
 }
 

@@ -46,3 +46,21 @@ export function wrapLine(line: string, width: number | undefined, indent?: numbe
 export function wrapText(text: string, width: number | undefined, indent?: number): string[] {
   return text.split('\n').flatMap((l) => wrapLine(l, width, indent));
 }
+
+/** `s` with spaces after it up to `width` columns (padEnd counts UTF-16 units, not columns). */
+export function padDisplay(s: string, width: number): string {
+  return s + ' '.repeat(Math.max(0, width - displayWidth(s)));
+}
+
+/** The first `columns` columns of `s`, a letter's combining marks kept with it. */
+export function cutDisplay(s: string, columns: number): string {
+  let n = 0;
+  let out = '';
+  for (const ch of s) {
+    const mark = /\p{M}/u.test(ch);
+    if (!mark && n === columns) break;
+    if (!mark) n++;
+    out += ch;
+  }
+  return out;
+}

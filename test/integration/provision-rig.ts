@@ -37,6 +37,12 @@ export function syncedRunRoot(): string {
   return run;
 }
 
+/**
+ * The environment the CLI runs in: the machine's, but in English whatever its locale (the
+ * assertions read English; `--lang vi` asks for Vietnamese).
+ */
+export const ENGLISH = { LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
+
 /** main() in this process, output captured; stdin is empty unless given. */
 export async function runCli(
   argv: string[],
@@ -46,7 +52,7 @@ export async function runCli(
   const stdin = new PassThrough();
   stdin.end(input);
   const io = memoryIo(stdin);
-  const code = await main(argv, io, deps);
+  const code = await main(argv, io, { env: { ...process.env, ...ENGLISH }, ...deps });
   return { code, out: io.out(), err: io.errOut() };
 }
 
@@ -58,7 +64,7 @@ export async function spawnCli(
   const t0 = performance.now();
   const p = spawn(process.execPath, [CLI, ...argv], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...ENGLISH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

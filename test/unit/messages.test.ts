@@ -1,8 +1,9 @@
-// The message catalogue (cli-kit/messages.ts): every message in Vietnamese and English,
-// neither empty, both with the same {placeholders}; and the language a command picks.
+// The message catalogue (contract/messages.ts and the parts it spreads in): every message
+// in Vietnamese and English, neither empty, both with the same {placeholders}, no key of
+// one part hidden by another's; and the language a command picks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LANGS, MESSAGES, pickLang, t } from '../../contract/messages.js';
+import { LANGS, MESSAGE_PARTS, MESSAGES, pickLang, t } from '../../contract/messages.js';
 
 const holes = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
@@ -12,6 +13,16 @@ test('every message has both languages, non-empty, with the same placeholders', 
     assert.deepEqual(holes(m.vi), holes(m.en), `${key}: the placeholders differ`);
     assert.notEqual(m.vi, m.en, `${key}: not translated`);
   }
+});
+
+test('the parts spread into the catalogue share no key (a later one would silently replace an earlier)', () => {
+  const seen = new Map<string, number>();
+  for (const [i, part] of MESSAGE_PARTS.entries())
+    for (const key of Object.keys(part)) {
+      assert.equal(seen.get(key), undefined, `${key}: in part ${seen.get(key)} and part ${i}`);
+      seen.set(key, i);
+      assert.equal(MESSAGES[key as keyof typeof MESSAGES], part[key], key);
+    }
 });
 
 test('t() fills placeholders and leaves unknown ones visible', () => {
