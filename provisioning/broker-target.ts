@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../agent/config.js';
 import { errorMessage, UsageError } from '../cli-kit/index.js';
+import { msg, say, type Lang, type Text } from './text.js';
 
 export type Stage = 'config' | 'dns' | 'tcp' | 'tls' | 'mqtt';
 
@@ -31,11 +32,12 @@ export interface BrokerTarget {
   files: { ca?: string; cert?: string; passwordFile?: string };
 }
 
+/** What failed and what to do: Texts, in the technician's language on a terminal, English in JSON. */
 export interface BrokerFailure {
   stage: Stage;
   code: string;
-  detail: string;
-  hint: string;
+  detail: Text;
+  hint: Text;
 }
 
 export class BrokerError extends Error {
@@ -45,7 +47,7 @@ export class BrokerError extends Error {
     /** The error underneath (the CONNACK refusal, the socket error), when there was one. */
     cause?: unknown,
   ) {
-    super(failure.detail, cause === undefined ? undefined : { cause });
+    super(say('en', failure.detail), cause === undefined ? undefined : { cause });
   }
 }
 
@@ -65,8 +67,8 @@ export function targetFromConfig(
       throw new BrokerError({
         stage: 'config',
         code: 'UNREADABLE',
-        detail: `${what} ${p} cannot be read (${errorMessage(err)})`,
-        hint: `run as root (sudo), or fix the path in the config`,
+        detail: msg('broker.unreadable', { what, path: p, error: errorMessage(err) }),
+        hint: msg('broker.unreadable.hint'),
       });
     }
   };
@@ -100,17 +102,14 @@ export function targetFromConfig(
 }
 
 /** --mqtt-version for this tool's connection: forces that version, no fallback. */
-export function forceVersion(t: BrokerTarget, flag: string | undefined): BrokerTarget {
+export function forceVersion(t: BrokerTarget, flag: string | undefined, lang: Lang = 'en'): BrokerTarget {
   if (flag === undefined) return t;
-  if (flag !== '5' && flag !== '3.1.1') throw new UsageError(`--mqtt-version must be 5 or 3.1.1 (got "${flag}")`);
+  if (flag !== '5' && flag !== '3.1.1') throw new UsageError(msg('check.flag.mqttVersion', { v: flag })(lang));
   return { ...t, version: flag === '5' ? 5 : '3.1.1', versionForced: true };
 }
 
 /** The one line said when the broker refused MQTT 5 and 3.1.1 was used. */
-export function fallbackNotice(t: BrokerTarget, refused: string): string {
-  const agent =
-    t.configVersion === 5
-      ? `; the agent's config asks for MQTT 5 and would be refused too: loa-provision init --mqtt-version 3.1.1`
-      : '';
-  return `loa-provision: ${t.url} refused MQTT 5 (${refused}); connected with MQTT 3.1.1${agent}`;
+export function fallbackNotice(t: BrokerTarget, refused: string): Text {
+  const agent = t.configVersion === 5 ? msg('broker.fallback.agent') : '';
+  return msg('broker.fallback', { url: t.url, refused, agent });
 }

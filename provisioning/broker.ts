@@ -26,6 +26,7 @@ import { refusedVersion } from '../cli-kit/index.js';
 import { errorMessage, withTimeout } from '../cli-kit/index.js';
 import { explain } from './broker-explain.js';
 import { BrokerError, fallbackNotice, type BrokerTarget, type Stage } from './broker-target.js';
+import type { Text } from './text.js';
 
 export { explain } from './broker-explain.js';
 export {
@@ -59,7 +60,7 @@ export interface ConnectOptions {
   clockSynced?: boolean | null;
   onStage?(stage: Stage): void;
   /** Told (one line, fallbackNotice) when MQTT 5 was refused and 3.1.1 accepted. */
-  onFallback?(line: string): void;
+  onFallback?(line: Text): void;
 }
 
 export async function connectBroker(t: BrokerTarget, o: ConnectOptions): Promise<Connected> {

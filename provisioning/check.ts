@@ -28,6 +28,7 @@ import { agentAccount, atomicWrite, type Account } from './files.js';
 import { hardwareChecks } from './hardware-checks.js';
 import { trustOutcome } from './trust.js';
 import type { Ui } from './io.js';
+import { msg, type Text } from './text.js';
 import {
   buildReport,
   printResult,
@@ -60,6 +61,8 @@ test tone.
                   the config's; a broker that refuses 5 is tried with 3.1.1, and the
                   check fails, since the agent would be refused: it does not fall back)
   --ascii         [ok]/[FAIL] instead of ✓/✗
+  --lang vi|en    the language of the lines (default: from LANG / LC_ALL, else English);
+                  the report stays English
 
 Stop the agent first for the hardware checks (sudo systemctl stop loa-agent): it holds
 the IO board. Exit 0: all passed; 1: a check failed; 78: the config is invalid.`;
@@ -97,14 +100,14 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
     return EXIT.OK;
   }
   if (f['mqtt-version'] !== undefined && f['mqtt-version'] !== '5' && f['mqtt-version'] !== '3.1.1')
-    throw new UsageError(`--mqtt-version must be 5 or 3.1.1 (got "${f['mqtt-version']}")`);
+    throw new UsageError(ui.t('check.flag.mqttVersion', { v: f['mqtt-version'] }));
   const fmMHz = Number(f.fm ?? '100.0');
   if (!Number.isFinite(fmMHz) || fmMHz < 87.5 || fmMHz > 108)
-    throw new UsageError(`--fm "${f.fm}" is not an FM frequency (87.5 to 108.0 MHz)`);
+    throw new UsageError(ui.t('check.flag.fm', { fm: String(f.fm) }));
   const volume = Number(f.volume ?? '50');
-  if (f.rebaseline && !f.tone) throw new UsageError('--rebaseline replaces the level the tone measures: add --tone');
+  if (f.rebaseline && !f.tone) throw new UsageError(ui.t('check.flag.rebaseline'));
   if (!Number.isFinite(volume) || volume < 0 || volume > 100)
-    throw new UsageError(`--volume "${f.volume}" is not 0 to 100`);
+    throw new UsageError(ui.t('check.flag.volume', { volume: String(f.volume) }));
   const timeoutMs = secondsFlag(f.timeout, 'timeout', 20) * 1000;
   const configPath = resolve(f.config ?? DEFAULT_CONFIG_PATH);
   const now = deps.now ?? (() => new Date());
@@ -122,7 +125,7 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
   emit(result('config valid', cfg.outcome, performance.now() - t));
   for (const p of cfg.problems ?? []) ui.out(`       ${p}`);
   if (!cfg.config) {
-    ui.out('the other checks need a valid configuration');
+    ui.out(ui.t('check.needConfig'));
     await finish(ui, results, { config: undefined, json: f.json, started, totalMs: performance.now() - t0 });
     return EXIT.CONFIG;
   }
@@ -164,12 +167,12 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
     );
     emit(
       await timed('broker reachable', async () => {
-        if (!addresses) return skip('needs DNS');
-        let notice: string | undefined;
-        const r = await withProgress(ui, `connecting to ${target.host}:${target.port}`, () =>
+        if (!addresses) return skip(msg('check.needsDns'));
+        let notice: Text | undefined;
+        const r = await withProgress(ui, msg('check.connecting', { host: target.host, port: target.port }), () =>
           checkBroker(target, { addresses, timeoutMs, clockSynced: clock.synced, onFallback: (l) => (notice = l) }),
         );
-        if (notice) ui.err(notice);
+        if (notice) ui.err(ui.say(notice));
         connected = r.connected;
         return r.outcome;
       }),
@@ -194,8 +197,7 @@ export async function checkCommand(argv: string[], ui: Ui, deps: CheckDeps = {})
     if (c.hardware.board !== 'sim') {
       // The hardware checks ask for the agent to be stopped: do not leave the box silent.
       const active = await (deps.exec ?? execCommand)('systemctl', ['is-active', 'loa-agent']);
-      if (active.stdout.trim() === 'inactive')
-        ui.out('loa-agent is stopped: start it again with  sudo systemctl start loa-agent');
+      if (active.stdout.trim() === 'inactive') ui.out(ui.t('check.agentStopped'));
     }
     return results.every((r) => r.ok) && published ? EXIT.OK : EXIT.FAIL;
   } finally {
@@ -214,7 +216,7 @@ async function finish(
     agentVersion: AGENT_VERSION,
   });
   ui.out('');
-  ui.out(summaryLine(results, o.totalMs));
+  ui.out(summaryLine(results, o.totalMs, ui.lang));
   const text = JSON.stringify(report, null, 2) + '\n';
   const targets = [
     ...(o.json ? [resolve(o.json)] : []),
@@ -223,9 +225,9 @@ async function finish(
   for (const path of targets) {
     try {
       atomicWrite(path, text, 0o644);
-      ui.out(`report: ${path}`);
+      ui.out(ui.t('check.report.written', { path }));
     } catch (err) {
-      ui.out(`report not written to ${path}: ${errorMessage(err)}`);
+      ui.out(ui.t('check.report.notWritten', { path, error: errorMessage(err) }));
     }
   }
   return report;
@@ -239,15 +241,15 @@ async function publish(
 ): Promise<boolean> {
   const topic = deviceTopic(c.topicRoot, c.deviceId, 'check');
   if (!connected) {
-    ui.out(`report NOT published to ${topic}: the broker could not be reached (see above)`);
+    ui.out(ui.t('check.report.unreachable', { topic }));
     return false;
   }
   try {
     await publishTo(connected.client, 'check', topic, report);
-    ui.out(`report published to ${topic} (retained)`);
+    ui.out(ui.t('check.report.published', { topic }));
     return true;
   } catch (err) {
-    ui.out(`report NOT published to ${topic}: ${errorMessage(err)}`);
+    ui.out(ui.t('check.report.notPublished', { topic, error: errorMessage(err) }));
     return false;
   }
 }

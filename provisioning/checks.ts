@@ -21,22 +21,27 @@ import {
 } from './broker.js';
 import type { Account } from './files.js';
 import { certInfo, certMatchesKey, readCertificate, readPrivateKey } from './keys.js';
-import { fail, pass, skip, warn, type Outcome } from './report.js';
+import { fail, fromVerdict, pass, skip, warn, type Outcome } from './report.js';
+import { cat, msg, type Text } from './text.js';
 
 export function checkConfig(path: string): { outcome: Outcome; config?: Config; problems?: readonly string[] } {
   try {
     const config = loadConfig(path);
-    return { outcome: pass(`${path}: device ${config.deviceId}, board ${config.hardware.board}`), config };
+    return {
+      outcome: pass(msg('check.config.ok', { path, deviceId: config.deviceId, board: config.hardware.board })),
+      config,
+    };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const hint =
       err.code === 'CONFIG_UNREADABLE' && /does not exist/.test(err.problems.join())
-        ? `run loa-provision init first (or pass --config PATH)`
+        ? msg('check.config.missing')
         : err.code === 'CONFIG_INSECURE'
-          ? 'run the chmod shown above'
-          : 'fix the fields listed above, or run loa-provision init again';
+          ? msg('check.config.chmod')
+          : msg('check.config.fix');
+    const n = err.problems.length;
     return {
-      outcome: fail(`${err.code}: ${err.problems.length} problem${err.problems.length > 1 ? 's' : ''}`, hint),
+      outcome: fail(msg(n > 1 ? 'check.config.problems' : 'check.config.problem', { code: err.code, n }), hint),
       problems: err.problems,
     };
   }
@@ -60,7 +65,7 @@ export const execCommand: Exec = (cmd, args) =>
 
 export interface ClockStatus {
   synced: boolean | null;
-  source: string;
+  source: Text;
 }
 
 /** systemd-timesyncd's flag file, then timedatectl, then chrony; null when nothing can tell. */
@@ -73,29 +78,25 @@ export async function clockStatus(o: { runRoot?: string; exec?: Exec } = {}): Pr
       () => false,
     );
   if (await exists(join(run, 'systemd/timesync/synchronized'))) return { synced: true, source: 'systemd-timesyncd' };
-  if (await exists(join(run, 'systemd/timesync')))
-    return { synced: false, source: 'systemd-timesyncd (not synchronised yet)' };
+  if (await exists(join(run, 'systemd/timesync'))) return { synced: false, source: msg('check.clock.timesyncWaiting') };
   const t = await exec('timedatectl', ['show', '-p', 'NTPSynchronized', '--value']);
   if (t.code === 0 && /^(yes|no)$/m.test(t.stdout.trim()))
     return { synced: t.stdout.trim() === 'yes', source: 'timedatectl' };
   const c = await exec('chronyc', ['tracking']);
   if (c.code === 0) {
     const leap = /Leap status\s*:\s*(.+)/.exec(c.stdout)?.[1]?.trim();
-    if (leap) return { synced: leap === 'Normal', source: `chrony (leap status ${leap})` };
+    if (leap) return { synced: leap === 'Normal', source: msg('check.clock.chrony', { leap }) };
   }
-  return { synced: null, source: 'no time-sync service answered (timesyncd, timedatectl, chrony)' };
+  return { synced: null, source: msg('check.clock.noService') };
 }
 
 export function clockOutcome(s: ClockStatus, now: Date): Outcome {
-  const at = `now ${now.toISOString().replace(/\.\d+Z$/, 'Z')}`;
-  if (s.synced === true) return pass(`synchronised (${s.source}), ${at}`);
-  const why = 'schedules would play at the wrong time and TLS certificates look expired';
-  if (s.synced === false)
-    return fail(
-      `NOT synchronised: ${s.source}, ${at}`,
-      `${why}; check the network, then: sudo timedatectl set-ntp true; timedatectl timesync-status`,
-    );
-  return warn(`cannot tell: ${s.source}, ${at}`, `compare the time above with your phone; ${why} if it is wrong`);
+  const at = msg('check.clock.now', { time: now.toISOString().replace(/\.\d+Z$/, 'Z') });
+  const source = s.source;
+  if (s.synced === true) return pass(msg('check.clock.ok', { source, at }));
+  const why = msg('check.clock.why');
+  if (s.synced === false) return fail(msg('check.clock.not', { source, at }), msg('check.clock.not.hint', { why }));
+  return warn(msg('check.clock.unknown', { source, at }), msg('check.clock.unknown.hint', { why }));
 }
 
 // ---- disk and directories ----
@@ -122,8 +123,8 @@ const mb = (n: number) => (n >= 10_240 ? `${(n / 1024).toFixed(1)} GB` : `${n} M
 export async function checkDisk(c: Config): Promise<Outcome> {
   const [state, cache] = await Promise.all([freeMB(c.stateDir), freeMB(c.cacheDir)]);
   const low = state < cache ? { mb: state, where: c.stateDir } : { mb: cache, where: c.cacheDir };
-  const v = diskVerdict(low.mb, low.where, c.cache.quotaMB);
-  return { ...v, detail: `state ${mb(state)}, cache ${mb(cache)}: ${v.detail}` };
+  const v = fromVerdict((lang) => diskVerdict(low.mb, low.where, c.cache.quotaMB, lang));
+  return { ...v, detail: msg('check.disk', { state: mb(state), cache: mb(cache), detail: v.detail }) };
 }
 
 /** Create, write, fsync, read and delete a file in `dir`; as root, also make sure the agent's user may write there. */
@@ -144,17 +145,17 @@ export async function checkWritable(dir: string, account: Account | undefined): 
     await unlink(probe);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const hints: Record<string, string> = {
-      EACCES: `no permission: sudo chown -R loa:loa ${dir} (or run the check with sudo)`,
-      EPERM: `no permission: sudo chown -R loa:loa ${dir} (or run the check with sudo)`,
-      EROFS: 'the file system is read-only: the SD card may be failing (dmesg | grep -i mmc) or mounted read-only',
-      ENOSPC: 'the disk is full: see the disk space line',
-      ENOTDIR: `part of ${dir} is a file, not a directory: fix the path in the config`,
-      EEXIST: `part of ${dir} is a file, not a directory: fix the path in the config`,
+    const hints: Record<string, Text> = {
+      EACCES: msg('check.dir.perm', { dir }),
+      EPERM: msg('check.dir.perm', { dir }),
+      EROFS: msg('check.dir.rofs'),
+      ENOSPC: msg('check.dir.full'),
+      ENOTDIR: msg('check.dir.notDir', { dir }),
+      EEXIST: msg('check.dir.notDir', { dir }),
     };
     return fail(
       `${dir}: ${e.code ?? ''} ${e.message.replace(/^\w+: /, '')}`.trim(),
-      hints[e.code ?? ''] ?? `check ${dir} (ls -ld ${dir})`,
+      hints[e.code ?? ''] ?? msg('check.dir.other', { dir }),
     );
   }
   if (account) {
@@ -163,65 +164,66 @@ export async function checkWritable(dir: string, account: Account | undefined): 
     const agentCan = (s.uid === account.uid && m & 0o200) || (s.gid === account.gid && m & 0o020) || m & 0o002;
     if (!agentCan)
       return fail(
-        `${dir}: root can write, but not the agent's user ${account.user} (owner ${s.uid}:${s.gid}, mode ${(m & 0o777).toString(8)})`,
-        `sudo chown -R ${account.user}:${account.user} ${dir}`,
+        msg('check.dir.agentCannot', {
+          dir,
+          user: account.user,
+          owner: `${s.uid}:${s.gid}`,
+          mode: (m & 0o777).toString(8),
+        }),
+        msg('check.dir.chown', { user: account.user, dir }),
       );
   }
   const entries = await readdir(dir).then(
     (e) => e.length,
     () => 0,
   );
-  return pass(`${dir} (${entries} entr${entries === 1 ? 'y' : 'ies'})`);
+  return pass(msg(entries === 1 ? 'check.dir.ok1' : 'check.dir.ok', { dir, n: entries }));
 }
 
 // ---- certificate, DNS, broker ----
 
 export async function checkCertificate(c: Config, now: Date, configDir: string): Promise<Outcome> {
-  if (!c.mqtt.url.startsWith('mqtts:'))
-    return skip('plain mqtt://: no TLS, no client certificate', 'use mqtts:// outside a lab');
+  if (!c.mqtt.url.startsWith('mqtts:')) return skip(msg('check.cert.plain'), msg('check.cert.plain.hint'));
   if (!c.mqtt.cert || !c.mqtt.key) {
     const csr = join(configDir, 'device.csr');
     const waiting = await access(csr, constants.R_OK).then(
-      () => ` (${csr} awaits signing)`,
+      () => msg('check.cert.awaits', { csr }),
       () => '',
     );
-    return skip(
-      `none configured: the broker must accept the password alone${waiting}`,
-      'if the broker requires mutual TLS: loa-provision init --cert SIGNED.crt',
-    );
+    return skip(msg('check.cert.none', { waiting }), msg('check.cert.none.hint'));
   }
   let cert;
   try {
     cert = readCertificate(c.mqtt.cert);
   } catch (err) {
     return fail(
-      `${c.mqtt.cert}: not a PEM certificate (${(err as Error).message})`,
-      'install the certificate the centre signed: loa-provision init --cert FILE',
+      msg('check.cert.notPem', { path: c.mqtt.cert, error: (err as Error).message }),
+      msg('check.cert.install'),
     );
   }
   const info = certInfo(cert);
   try {
     if (!certMatchesKey(cert, readPrivateKey(c.mqtt.key)))
-      return fail(
-        `${c.mqtt.cert} does not belong to ${c.mqtt.key}`,
-        "the certificate was made for another key: send this box's device.csr to the centre and install the new certificate",
-      );
+      return fail(msg('check.cert.mismatch', { cert: c.mqtt.cert, key: c.mqtt.key }), msg('check.cert.mismatch.hint'));
   } catch (err) {
-    return fail(`${c.mqtt.key}: cannot read the key (${(err as Error).message})`, 'run as root (sudo)');
+    return fail(
+      msg('check.cert.keyUnreadable', { key: c.mqtt.key, error: (err as Error).message }),
+      msg('check.runAsRoot'),
+    );
   }
   const days = Math.floor((info.validTo.getTime() - now.getTime()) / 86_400_000);
-  const detail = `${info.subject}, issued by ${info.issuer.replace(/^.*CN=/, 'CN=')}, valid until ${info.validTo.toISOString().slice(0, 10)}`;
+  const detail = msg('check.cert.detail', {
+    subject: info.subject,
+    issuer: info.issuer.replace(/^.*CN=/, 'CN='),
+    date: info.validTo.toISOString().slice(0, 10),
+  });
   if (now < info.validFrom)
     return fail(
-      `not valid before ${info.validFrom.toISOString()}: ${detail}`,
-      'the clock is behind (see the clock line), or the centre dated it in the future',
+      msg('check.cert.notYet', { from: info.validFrom.toISOString(), detail }),
+      msg('check.cert.notYet.hint'),
     );
-  if (days < 0)
-    return fail(
-      `EXPIRED: ${detail}`,
-      'ask the centre for a new certificate for device.csr, then loa-provision init --cert FILE',
-    );
-  if (days < 30) return warn(`expires in ${days} days: ${detail}`, 'ask the centre to renew it before it expires');
+  if (days < 0) return fail(msg('check.cert.expired', { detail }), msg('check.cert.expired.hint'));
+  if (days < 30) return warn(msg('check.cert.soon', { days, detail }), msg('check.cert.soon.hint'));
   return pass(detail);
 }
 
@@ -229,7 +231,7 @@ export async function checkDns(
   t: BrokerTarget,
   timeoutMs: number,
 ): Promise<{ outcome: Outcome; addresses?: string[] }> {
-  if (isIP(t.host)) return { outcome: pass(`${t.host} is an IP address (no lookup)`), addresses: [t.host] };
+  if (isIP(t.host)) return { outcome: pass(msg('check.dns.ip', { host: t.host })), addresses: [t.host] };
   try {
     const addresses = await resolveAll(t.host, timeoutMs);
     return { outcome: pass(`${t.host} → ${addresses.join(', ')}`), addresses };
@@ -241,7 +243,7 @@ export async function checkDns(
 
 export async function checkBroker(
   t: BrokerTarget,
-  o: { addresses?: string[]; timeoutMs: number; clockSynced: boolean | null; onFallback?: (line: string) => void },
+  o: { addresses?: string[]; timeoutMs: number; clockSynced: boolean | null; onFallback?: (line: Text) => void },
 ): Promise<{ outcome: Outcome; connected?: Connected }> {
   try {
     const connected = await connectBroker(t, {
@@ -251,19 +253,32 @@ export async function checkBroker(
       ...(o.onFallback ? { onFallback: o.onFallback } : {}),
     });
     const tls = connected.tls
-      ? `TLS ${connected.tls.protocol ?? ''} ${connected.tls.authorized ? `server verified (${connected.tls.peer})` : 'server NOT verified (insecureSkipVerify)'}${t.cert ? ', client certificate' : ''}`
-      : 'no TLS';
-    const auth = t.username !== undefined ? `user ${t.username}` : 'no username';
+      ? cat(
+          `TLS ${connected.tls.protocol ?? ''} `,
+          connected.tls.authorized
+            ? msg('check.broker.verified', { peer: connected.tls.peer })
+            : msg('check.broker.unverified'),
+          t.cert ? msg('check.broker.clientCert') : '',
+        )
+      : msg('check.broker.noTls');
+    const auth = t.username !== undefined ? msg('check.broker.user', { user: t.username }) : msg('check.broker.noUser');
     const steps = Object.entries(connected.ms)
       .map(([k, v]) => `${k} ${v} ms`)
       .join(', ');
-    const what = `${t.url}: ${tls}, ${auth}, MQTT ${connected.version} as ${t.clientId} (${steps})`;
+    const what = msg('check.broker.ok', {
+      url: t.url,
+      tls,
+      auth,
+      version: String(connected.version),
+      clientId: t.clientId,
+      steps,
+    });
     // The agent uses mqtt.version as it is: a broker that took only 3.1.1 would refuse it.
     if (connected.refusedV5 !== undefined && t.configVersion === 5) {
       return {
         outcome: fail(
-          `${what}; MQTT 5 was refused (${connected.refusedV5})`,
-          `the broker speaks MQTT 3.1.1 only and the agent's config asks for 5: loa-provision init --mqtt-version 3.1.1, then restart the agent`,
+          msg('check.broker.v5refused', { what, refused: connected.refusedV5 }),
+          msg('check.broker.v5refused.hint'),
         ),
         connected,
       };
@@ -271,8 +286,8 @@ export async function checkBroker(
     if (connected.version !== t.configVersion) {
       return {
         outcome: warn(
-          `${what} (--mqtt-version)`,
-          `the agent connects with mqtt.version ${t.configVersion}, not checked here: run without --mqtt-version to check it`,
+          cat(what, ' (--mqtt-version)'),
+          msg('check.broker.forced.hint', { version: String(t.configVersion) }),
         ),
         connected,
       };
@@ -280,7 +295,7 @@ export async function checkBroker(
     return { outcome: pass(what), connected };
   } catch (err) {
     if (err instanceof BrokerError)
-      return { outcome: fail(`${err.failure.stage.toUpperCase()}: ${err.failure.detail}`, err.failure.hint) };
+      return { outcome: fail(cat(err.failure.stage.toUpperCase(), ': ', err.failure.detail), err.failure.hint) };
     throw err;
   }
 }

@@ -6,7 +6,7 @@
 // overwrite the evidence by testing it: `--rebaseline` replaces it, after an amplifier or
 // a speaker line was changed on purpose.
 import { join } from 'node:path';
-import { soundFiles } from '../agent/adapters/sound-files.js';
+import { soundFiles, type SoundFiles } from '../agent/adapters/sound-files.js';
 import {
   isWeak,
   measureBaseline,
@@ -19,6 +19,7 @@ import type { LevelsWindow } from '../agent/domain/sound-proof.js';
 import { errorMessage } from '../cli-kit/index.js';
 import { atomicWrite } from './files.js';
 import { fail, pass, skip, type Outcome } from './report.js';
+import { msg, type Lang, type Text } from './text.js';
 
 export const COMMISSIONING = 'commissioning level';
 
@@ -37,32 +38,25 @@ export interface Commissioning {
 const REBASELINE = 'loa-provision check --tone --rebaseline';
 
 /** Not measured at all: a board without protocol 1.2 (GPIO relays, an older IO board, "sim"). */
-export function notMeasured(board: string): Outcome {
-  return skip(
-    `${board} does not measure its output: no commissioning level (plays are reported "measured": false)`,
-    'an IO board with firmware protocol 1.2 measures it (firmware-bridge/PROTOCOL.md §5.6)',
-  );
+export function notMeasured(board: Text): Outcome {
+  return skip(msg('check.comm.notMeasured', { board }), msg('check.comm.notMeasured.hint'));
 }
 
 export function commission(c: Commissioning): Outcome {
   const m = measureBaseline(c.windows);
-  if (!m.ok)
-    return fail(
-      `not recorded: ${m.why}`,
-      "the amplifier's output does not reach the line: check its output fuse, the speaker line's terminals and the line test above, then run the check again",
-    );
+  if (!m.ok) return fail(msg('check.comm.notRecorded', { why: m.why }), msg('check.comm.silent.hint'));
   const path = join(c.stateDir, SOUND_BASELINE_FILE);
   const before = soundFiles(c.stateDir).baseline();
   if (before?.ok && !c.rebaseline) {
     const b = before.baseline;
     const percent = percentOf(b, m.gainDb);
-    const of = `${percent} % of the commissioned output (gain ${m.gainDb} dB, commissioned ${b.gainDb} dB on ${b.at.slice(0, 10)})`;
+    const of = msg('check.comm.of', { percent, gain: m.gainDb, was: b.gainDb, date: b.at.slice(0, 10) });
     if (isWeak(percent))
       return fail(
-        `amplifier at ${of}`,
-        `under ${WEAK_FRACTION * 100} % is a weak amplifier: check its supply voltage, output fuse and transformer taps; if it was replaced on purpose, record the new level: ${REBASELINE}`,
+        msg('check.comm.at', { of }),
+        msg('check.comm.weak.hint', { percent: WEAK_FRACTION * 100, command: REBASELINE }),
       );
-    return pass(`amplifier at ${of}; baseline kept (${REBASELINE} replaces it)`);
+    return pass(msg('check.comm.kept', { of, command: REBASELINE }));
   }
   const baseline: SoundBaseline = {
     at: c.now.toISOString(),
@@ -76,13 +70,68 @@ export function commission(c: Commissioning): Outcome {
   try {
     atomicWrite(path, JSON.stringify(baseline, null, 2) + '\n', 0o644);
   } catch (err) {
-    return fail(`not recorded: ${errorMessage(err)}`, `the state directory must be writable: ls -ld ${c.stateDir}`);
+    return fail(
+      msg('check.comm.notRecorded', { why: errorMessage(err) }),
+      msg('check.comm.unwritable.hint', { dir: c.stateDir }),
+    );
   }
-  const line = c.lineOhms === null ? 'line not measured' : `line ${c.lineOhms} Ω`;
-  const replaced = before && !before.ok ? ` (replaced an unusable one: ${before.why})` : '';
+  const line = c.lineOhms === null ? msg('check.comm.lineUnknown') : msg('check.comm.line', { ohms: c.lineOhms });
+  const replaced = before && !before.ok ? msg('check.comm.replaced', { why: before.why }) : '';
   return pass(
-    `recorded: output ${m.levelDb} dB of rated at ${c.volumePct} % volume, gain ${m.gainDb} dB, ${line}, ${m.windows} windows → ${path}${replaced}`,
+    msg('check.comm.recorded', {
+      level: m.levelDb,
+      volume: c.volumePct,
+      gain: m.gainDb,
+      line,
+      windows: m.windows,
+      path,
+      replaced,
+    }),
   );
 }
 
+// `show --json` gives the agent's own words (English); the terminal, soundText's.
 export { describeSound as soundSummary } from '../agent/adapters/sound-files.js';
+
+/**
+ * The baseline and the last measured play in `lang`: describeSound's words
+ * (agent/adapters/sound-files.ts, what `show --json` and the page's English give), from
+ * the catalogue. test/unit/provision-i18n.test.ts holds the English to describeSound's.
+ */
+export function soundText(files: SoundFiles, lang: Lang): { baseline: string; last: string } {
+  const tx = (key: Parameters<typeof msg>[0], vars?: Parameters<typeof msg>[1]) => msg(key, vars)(lang);
+  const when = (at: string) => at.slice(0, 16).replace('T', ' ');
+  const b = files.baseline();
+  const baseline =
+    b === null
+      ? tx('sound.none')
+      : !b.ok
+        ? tx('sound.unusable', { why: b.why })
+        : tx('sound.baseline', {
+            gain: b.baseline.gainDb,
+            level: b.baseline.levelDb,
+            volume: b.baseline.volumePct,
+            line:
+              b.baseline.lineOhms === null
+                ? msg('check.comm.lineUnknown')
+                : msg('check.comm.line', { ohms: b.baseline.lineOhms }),
+            at: when(b.baseline.at),
+            by: b.baseline.by ? msg('sound.by', { who: b.baseline.by }) : '',
+          });
+  const r = files.last();
+  const last =
+    r === null
+      ? tx('sound.noPlay')
+      : tx('sound.last', {
+          at: when(r.at),
+          itemId: r.itemId,
+          level: r.levelDb ?? '?',
+          gain: r.gainDb ?? '?',
+          percent:
+            r.percent === null
+              ? ''
+              : msg('sound.percent', { percent: r.percent, weak: isWeak(r.percent) ? msg('sound.weak') : '' }),
+          silent: r.silentMs > 0 ? msg('sound.silent', { s: Math.round(r.silentMs / 1000) }) : '',
+        });
+  return { baseline, last };
+}

@@ -17,7 +17,8 @@ import { openSerial } from '../firmware-bridge/serial.js';
 import { simulatedBoard, type SimulatedBoard } from '../firmware-bridge/sim-port.js';
 import { errorMessage } from '../cli-kit/index.js';
 import type { Ui } from './io.js';
-import { fail, pass, skip, timed, withProgress, type CheckResult, type Outcome } from './report.js';
+import { fail, fromVerdict, pass, skip, timed, withProgress, type CheckResult, type Outcome } from './report.js';
+import { msg, type Text } from './text.js';
 import { commission, COMMISSIONING, notMeasured } from './commissioning.js';
 import type { LevelsWindow } from '../agent/domain/sound-proof.js';
 import { readFile } from 'node:fs/promises';
@@ -60,23 +61,15 @@ interface AmpOps {
 }
 
 const TONE = 'test tone';
-const TONE_SKIPPED = () =>
-  skip('not played: it is heard across the commune', 'warn the neighbours, then run: loa-provision check --tone');
+const TONE_SKIPPED = () => skip(msg('check.tone.skipped'), msg('check.tone.skipped.hint'));
 
 export async function hardwareChecks(ctx: HardwareContext): Promise<void> {
   const board = ctx.config.hardware.board;
   if (board === 'mcu') return mcuChecks(ctx);
   if (board === 'gpio') return gpioChecks(ctx);
-  ctx.emit(
-    await timed('IO board', async () =>
-      skip(
-        'hardware.board is "sim": no relays or sensors to test',
-        'set the real board with loa-provision init --board mcu|gpio',
-      ),
-    ),
-  );
+  ctx.emit(await timed('IO board', async () => skip(msg('check.board.sim'), msg('check.board.sim.hint'))));
   ctx.emit(await timed(TONE, async () => (ctx.tone ? playTone(ctx) : TONE_SKIPPED())));
-  if (ctx.tone) ctx.emit(await timed(COMMISSIONING, async () => notMeasured('hardware.board "sim"')));
+  if (ctx.tone) ctx.emit(await timed(COMMISSIONING, async () => notMeasured(msg('check.comm.boardSim'))));
 }
 
 // ---- the IO microcontroller ----
@@ -105,12 +98,12 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
       } catch (err) {
         return mcuFailure(err, path, ctx.config.deviceId);
       }
-      return pass(`${firmwareDetail(version!)} on ${path}`);
+      const v = version!;
+      return pass(msg('check.mcu.ok', { firmware: (lang) => firmwareDetail(v, lang), path }));
     });
     ctx.emit(answers);
     if (!answers.ok) {
-      for (const name of dependent)
-        ctx.emit({ name, ok: true, status: 'skip', detail: 'needs the microcontroller', ms: 0 });
+      for (const name of dependent) ctx.emit({ name, ok: true, status: 'skip', detail: msg('check.needsMcu'), ms: 0 });
       return;
     }
     let status: Status | undefined;
@@ -121,8 +114,8 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
         name: 'status',
         ok: false,
         status: 'fail',
-        detail: `GET_STATUS failed: ${errorMessage(err)}`,
-        hint: 'the board stopped answering after its handshake: check its power and cable, then run the check again',
+        detail: msg('check.status.failed', { error: errorMessage(err) }),
+        hint: msg('check.status.failed.hint'),
         ms: 0,
       });
       return;
@@ -134,13 +127,13 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
       temperatureC: s.temperatureC,
       ampCurrentMa: s.ampCurrentMa,
     };
-    ctx.emit(await timed('cabinet door', async () => doorVerdict(reading)));
-    ctx.emit(await timed('mains power', async () => mainsVerdict(reading)));
-    ctx.emit(await timed('battery', async () => batteryVerdict(reading)));
-    ctx.emit(await timed('amplifier', async () => ampVerdict(reading)));
+    ctx.emit(await timed('cabinet door', async () => fromVerdict((l) => doorVerdict(reading, l))));
+    ctx.emit(await timed('mains power', async () => fromVerdict((l) => mainsVerdict(reading, l))));
+    ctx.emit(await timed('battery', async () => fromVerdict((l) => batteryVerdict(reading, l))));
+    ctx.emit(await timed('amplifier', async () => fromVerdict((l) => ampVerdict(reading, l))));
     ctx.emit(
       await timed('speaker line', () =>
-        withProgress(ctx.ui, 'testing the speaker line', () => lineTest(bridge, s, (ohms) => (lineOhms = ohms))),
+        withProgress(ctx.ui, msg('check.line.progress'), () => lineTest(bridge, s, (ohms) => (lineOhms = ohms))),
       ),
     );
     ctx.emit(await timed('FM tuner', () => fmTest(bridge, ctx.fmMHz)));
@@ -158,9 +151,9 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
     if (ctx.tone)
       ctx.emit(
         await timed(COMMISSIONING, async () => {
-          if (tone.status !== 'ok') return skip('needs the test tone to sound');
+          if (tone.status !== 'ok') return skip(msg('check.comm.needsTone'));
           const minor = version!.minor;
-          if (minor < 2) return notMeasured(`the IO board (protocol 1.${minor})`);
+          if (minor < 2) return notMeasured(msg('check.comm.boardOld', { minor }));
           return commission({
             stateDir: ctx.config.stateDir,
             windows,
@@ -183,38 +176,24 @@ async function mcuChecks(ctx: HardwareContext): Promise<void> {
 }
 
 export function mcuFailure(err: unknown, path: string, deviceId: string): Outcome {
-  const msg = errorMessage(err);
-  if (/cannot lock port|EBUSY|resource busy|Resource temporarily unavailable/i.test(msg)) {
-    return fail(
-      `${path} is in use by another process (${msg})`,
-      `the agent holds it: sudo systemctl stop loa-agent, check, then sudo systemctl start loa-agent; or from the centre: noc send --device ${deviceId} --action selftest`,
-    );
+  const error = errorMessage(err);
+  if (/cannot lock port|EBUSY|resource busy|Resource temporarily unavailable/i.test(error)) {
+    return fail(msg('check.mcu.busy', { path, error }), msg('check.mcu.busy.hint', { deviceId }));
   }
-  if (/ENOENT|no such file/i.test(msg)) {
-    return fail(
-      `${path} does not exist`,
-      "is the IO board's cable plugged in and powered? the udev rule (systemd/99-loa-io.rules) creates /dev/loa-io: ls -l /dev/loa-io /dev/ttyUSB* /dev/ttyACM* /dev/ttyAMA*",
-    );
+  if (/ENOENT|no such file/i.test(error)) {
+    return fail(msg('check.mcu.missing', { path }), msg('check.mcu.missing.hint'));
   }
-  if (/EACCES|permission denied/i.test(msg))
-    return fail(`${path}: permission denied`, "run the check with sudo (the agent's user is in group dialout)");
+  if (/EACCES|permission denied/i.test(error))
+    return fail(msg('check.mcu.denied', { path }), msg('check.mcu.denied.hint'));
   if (err instanceof BridgeTimeoutError) {
     return fail(
-      `no answer on ${path} (${err.command} × ${err.attempts}, ${err.timeoutMs} ms each)`,
-      'the port opens but the board is silent: check its power LED and the TX/RX wires (115200 baud), then power-cycle the IO board',
+      msg('check.mcu.silent', { path, command: err.command, attempts: err.attempts, ms: err.timeoutMs }),
+      msg('check.mcu.silent.hint'),
     );
   }
-  if (/hw_fault/.test(msg))
-    return fail(
-      `the board answers but refuses to switch its relays (${msg})`,
-      'a relay or its feedback wiring is faulty (HW_FAULT): check the relays on the IO board; power-cycle it; replace the board if it persists',
-    );
-  if (/protocol/i.test(msg))
-    return fail(
-      `the board speaks another protocol version (${msg})`,
-      "the IO board's firmware and this agent do not match: update one of them (firmware-bridge/PROTOCOL.md §6)",
-    );
-  return fail(`${path}: ${msg}`, "check the IO board's cable and power");
+  if (/hw_fault/.test(error)) return fail(msg('check.mcu.relays', { error }), msg('check.mcu.relays.hint'));
+  if (/protocol/i.test(error)) return fail(msg('check.mcu.protocol', { error }), msg('check.mcu.protocol.hint'));
+  return fail(`${path}: ${error}`, msg('check.mcu.other.hint'));
 }
 
 async function lineTest(bridge: FirmwareBridge, s: Status, measured: (ohms: number) => void): Promise<Outcome> {
@@ -229,20 +208,17 @@ async function lineTest(bridge: FirmwareBridge, s: Status, measured: (ohms: numb
     // The active test failed: the status flags (the board's last measurement) still tell.
     result = s.flags.lineShort ? 'short' : s.flags.lineOpen ? 'open' : 'ok';
   }
-  return lineVerdict(result, impedance);
+  return fromVerdict((l) => lineVerdict(result, impedance, l));
 }
 
 async function fmTest(bridge: FirmwareBridge, mhz: number): Promise<Outcome> {
   try {
     const r = await bridge.fmTune(Math.round(mhz * 100));
-    return fmVerdict(r.freq / 100, r.rssi);
+    return fromVerdict((l) => fmVerdict(r.freq / 100, r.rssi, l));
   } catch (err) {
     if (err instanceof BoardErrorReply && err.error.code === 'not_ready')
-      return fail(
-        'tuner NOT READY',
-        'the FM tuner did not start: power-cycle the IO board; if it persists the tuner module is faulty',
-      );
-    return fail(`tune to ${mhz} MHz failed: ${errorMessage(err)}`, 'check the IO board (see the microcontroller line)');
+      return fail(msg('check.fm.notReady'), msg('check.fm.notReady.hint'));
+    return fail(msg('check.fm.failed', { mhz, error: errorMessage(err) }), msg('check.fm.failed.hint'));
   }
 }
 
@@ -265,21 +241,19 @@ async function gpioChecks(ctx: HardwareContext): Promise<void> {
           const off = await readBack(board, g.pins.amp);
           if (on === false || off === true)
             return fail(
-              `GPIO${g.pins.amp.line} reads ${on ? 1 : 0}/${off ? 1 : 0} after on/off`,
-              'the line does not follow: another program drives it, or the pin number is wrong',
+              msg('check.gpio.reads', { line: g.pins.amp.line, on: on ? 1 : 0, off: off ? 1 : 0 }),
+              msg('check.gpio.reads.hint'),
             );
-          const rb = on === null ? 'level not readable back on this backend' : 'read back on and off';
-          return pass(
-            `GPIO${g.pins.amp.line} switched on and off via ${board.backend} (${rb}): you should have heard the relay click twice`,
-          );
+          const rb = on === null ? msg('check.gpio.unreadable') : msg('check.gpio.readBack');
+          return pass(msg('check.gpio.ok', { line: g.pins.amp.line, backend: String(board.backend), rb }));
         } catch (err) {
-          const msg = errorMessage(err);
-          if (/busy/i.test(msg))
+          const error = errorMessage(err);
+          if (/busy/i.test(error))
             return fail(
-              `GPIO lines busy (${msg})`,
-              `the agent holds them: sudo systemctl stop loa-agent, check, then start it; or from the centre: noc send --device ${ctx.config.deviceId} --action selftest`,
+              msg('check.gpio.busy', { error }),
+              msg('check.gpio.busy.hint', { deviceId: ctx.config.deviceId }),
             );
-          return fail(msg, 'check the pin numbers (BCM, hardware.gpio.pins) and run with sudo');
+          return fail(error, msg('check.gpio.other.hint'));
         }
       }),
     );
@@ -288,11 +262,8 @@ async function gpioChecks(ctx: HardwareContext): Promise<void> {
       ctx.emit(
         await timed('amplifier fault input', async () =>
           board.state().ampFault
-            ? fail(
-                `GPIO${g.pins.ampFault!.line} reports a fault`,
-                'the amplifier reports a fault: check its indicator, the speaker line and its supply',
-              )
-            : pass('no fault'),
+            ? fail(msg('check.gpio.fault', { line: g.pins.ampFault!.line }), msg('check.gpio.fault.hint'))
+            : pass(msg('check.gpio.noFault')),
         ),
       );
     }
@@ -302,10 +273,10 @@ async function gpioChecks(ctx: HardwareContext): Promise<void> {
     };
     ctx.emit(
       await timed(TONE, async () =>
-        !ready ? skip('needs the amplifier relay') : ctx.tone ? playTone(ctx, amp) : TONE_SKIPPED(),
+        !ready ? skip(msg('check.gpio.needsRelay')) : ctx.tone ? playTone(ctx, amp) : TONE_SKIPPED(),
       ),
     );
-    if (ctx.tone) ctx.emit(await timed(COMMISSIONING, async () => notMeasured('a GPIO board')));
+    if (ctx.tone) ctx.emit(await timed(COMMISSIONING, async () => notMeasured(msg('check.comm.boardGpio'))));
   } finally {
     if (ready) await board.close().catch(() => undefined);
   }
@@ -325,28 +296,24 @@ async function readBack(board: GpioBoard, pin: { line: number; activeLow?: boole
 
 async function playTone(ctx: HardwareContext, amp?: AmpOps): Promise<Outcome> {
   const a = ctx.config.audio;
-  if (a.player === 'stand-in')
-    return fail(
-      'audio.player is "stand-in": this box never makes a sound',
-      'set "audio": {"player": "mpg123"} in the config',
-    );
+  if (a.player === 'stand-in') return fail(msg('check.tone.standIn'), msg('check.tone.standIn.hint'));
   const file = ctx.toneFile ?? findChime();
   if (!file || !existsSync(file))
-    return fail(`test chime not found${file ? ` at ${file}` : ''}`, 'pass --tone-file FILE.mp3 (any short MP3)');
+    return fail(
+      msg('check.tone.noChime', { at: file ? msg('check.tone.noChime.at', { file }) : '' }),
+      msg('check.tone.noChime.hint'),
+    );
   const player = createMpg123Player({
     bin: a.mpg123Path,
     output: a.output === 'paced' ? { kind: 'paced' } : { kind: 'alsa', device: a.device },
     startTimeoutMs: a.startTimeoutS * 1000,
     stallTimeoutMs: a.stallTimeoutS * 1000,
   });
-  return withProgress(ctx.ui, 'playing the test tone', async () => {
+  return withProgress(ctx.ui, msg('check.tone.progress'), async () => {
     try {
       await amp?.on();
     } catch (err) {
-      return fail(
-        `the amplifier did not switch on (${errorMessage(err)})`,
-        'a relay fault or a latched amplifier fault (see the amplifier line): check the relay and its wiring',
-      );
+      return fail(msg('check.tone.ampOff', { error: errorMessage(err) }), msg('check.tone.ampOff.hint'));
     }
     try {
       const session = player.play({
@@ -358,29 +325,32 @@ async function playTone(ctx: HardwareContext, amp?: AmpOps): Promise<Outcome> {
         startedAt = await session.started;
       } catch (err) {
         await session.ended;
-        const msg = errorMessage(err);
-        const hint = /not found|PLAYER_MISSING|install mpg123/i.test(msg)
-          ? 'sudo apt-get install mpg123'
+        const error = errorMessage(err);
+        const hint: Text = /not found|PLAYER_MISSING|install mpg123/i.test(error)
+          ? msg('check.tone.install')
           : a.output === 'alsa'
-            ? `no sound out of ALSA device "${a.device}": aplay -l lists the cards; set audio.device`
-            : 'see the player message';
-        return fail(`no sound: ${msg}`, hint);
+            ? msg('check.tone.alsa', { device: a.device })
+            : msg('check.tone.player');
+        return fail(msg('check.tone.noSound', { error }), hint);
       }
       await new Promise((r) => setTimeout(r, 700));
       const current = amp?.current ? await amp.current().catch(() => null) : null;
       const end = await session.ended;
       if (end.reason === 'failed')
         return fail(
-          `playback failed: ${end.message}`,
-          `check audio.device ("${a.device}") and the sound card (aplay -l)`,
+          msg('check.tone.failed', { message: end.message }),
+          msg('check.tone.failed.hint', { device: a.device }),
         );
-      const played = `${(Math.max(0, end.at - startedAt) / 1000).toFixed(1)} s chime at ${ctx.volume} % via ${a.output === 'paced' ? 'paced output (no card)' : `ALSA ${a.device}`}`;
+      const played = msg('check.tone.played', {
+        s: (Math.max(0, end.at - startedAt) / 1000).toFixed(1),
+        volume: ctx.volume,
+        via: a.output === 'paced' ? msg('check.tone.paced') : `ALSA ${a.device}`,
+      });
       if (current !== null && current < AMP_MIN_CURRENT_MA)
-        return fail(
-          `${played}, but the amplifier drew only ${current} mA`,
-          'the amplifier is not powered or the relay did not switch it: check its supply, fuse and the relay',
-        );
-      return pass(`${played}${current !== null ? `, amplifier ${current} mA` : ''}; every speaker should have sounded`);
+        return fail(msg('check.tone.weak', { played, mA: current }), msg('check.tone.weak.hint'));
+      return pass(
+        msg('check.tone.ok', { played, current: current !== null ? msg('check.tone.current', { mA: current }) : '' }),
+      );
     } finally {
       await amp?.off().catch(() => undefined);
     }

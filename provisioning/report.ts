@@ -2,28 +2,77 @@
 // [warn] [skip] elsewhere), a one-line hint under every ✗, a spinner while a long step
 // runs (only on a TTY: a log or a pipe gets no animation), and the JSON report.
 import type { CheckReport, CheckStatus } from '../contract/index.js';
+import type { MessageKey } from '../contract/messages.js';
 import type { Ui } from './io.js';
-import { displayWidth, wrapLine } from './wrap.js';
+import { msg, say, type Lang, type Text } from './text.js';
+import { cutDisplay, displayWidth, padDisplay, wrapLine } from './wrap.js';
 
 // The report's wire form is the contract's (docs/protocol.md §8, contract/topics.ts).
 export type { CheckReport, CheckStatus };
 
-/** One line of the checklist. `ok` is false only for a failure (a warning or a skip passes). */
+/**
+ * One line of the checklist. `ok` is false only for a failure (a warning or a skip
+ * passes). `name` is the report's (English, what programs read); the terminal shows it in
+ * the technician's language (NAMES). The detail and hint are Texts: the technician's
+ * language on the terminal, English in the report.
+ */
 export interface CheckResult {
   name: string;
   ok: boolean;
   status: CheckStatus;
-  detail: string;
-  hint?: string;
+  detail: Text;
+  hint?: Text;
   ms: number;
+}
+
+/** Every check's name as the terminal shows it; a name not listed is shown as it is. */
+const NAMES: Readonly<Record<string, MessageKey>> = {
+  'config valid': 'check.name.config',
+  'trusted keys': 'check.name.trust',
+  'clock synchronised': 'check.name.clock',
+  'disk space': 'check.name.disk',
+  'state directory': 'check.name.stateDir',
+  'cache directory': 'check.name.cacheDir',
+  'device certificate': 'check.name.cert',
+  DNS: 'check.name.dns',
+  'broker reachable': 'check.name.broker',
+  microcontroller: 'check.name.mcu',
+  status: 'check.name.status',
+  'cabinet door': 'check.name.door',
+  'mains power': 'check.name.mains',
+  battery: 'check.name.battery',
+  amplifier: 'check.name.amp',
+  'speaker line': 'check.name.line',
+  'FM tuner': 'check.name.fm',
+  'test tone': 'check.name.tone',
+  'commissioning level': 'check.name.commissioning',
+  'IO board': 'check.name.board',
+  'amplifier relay': 'check.name.ampRelay',
+  'amplifier fault input': 'check.name.ampFault',
+};
+
+/** A check's name in `lang`. */
+export function checkName(name: string, lang: Lang): string {
+  const key = Object.hasOwn(NAMES, name) ? NAMES[name] : undefined;
+  return key ? msg(key)(lang) : name;
 }
 
 export type Outcome = Pick<CheckResult, 'status' | 'detail' | 'hint'>;
 
-export const pass = (detail: string, hint?: string): Outcome => ({ status: 'ok', detail, ...(hint ? { hint } : {}) });
-export const fail = (detail: string, hint: string): Outcome => ({ status: 'fail', detail, hint });
-export const warn = (detail: string, hint: string): Outcome => ({ status: 'warn', detail, hint });
-export const skip = (detail: string, hint?: string): Outcome => ({ status: 'skip', detail, ...(hint ? { hint } : {}) });
+export const pass = (detail: Text, hint?: Text): Outcome => ({ status: 'ok', detail, ...(hint ? { hint } : {}) });
+export const fail = (detail: Text, hint: Text): Outcome => ({ status: 'fail', detail, hint });
+export const warn = (detail: Text, hint: Text): Outcome => ({ status: 'warn', detail, hint });
+export const skip = (detail: Text, hint?: Text): Outcome => ({ status: 'skip', detail, ...(hint ? { hint } : {}) });
+
+/** A verdict of agent/domain/hardware-verdicts.ts (said in the language it is given) as an Outcome. */
+export function fromVerdict(v: (lang: Lang) => { status: CheckStatus; detail: string; hint?: string }): Outcome {
+  const en = v('en');
+  return {
+    status: en.status,
+    detail: (l) => v(l).detail,
+    ...(en.hint !== undefined ? { hint: (l: Lang) => v(l).hint ?? '' } : {}),
+  };
+}
 
 export function result(name: string, o: Outcome, ms: number): CheckResult {
   return {
@@ -44,7 +93,7 @@ export async function timed(name: string, fn: () => Promise<Outcome>): Promise<C
   } catch (err) {
     return result(
       name,
-      fail(`unexpected error: ${(err as Error).message}`, 'run again with LOA_DEBUG=1 and report it with the output'),
+      fail(msg('check.unexpected', { message: (err as Error).message }), msg('check.unexpected.hint')),
       performance.now() - t0,
     );
   }
@@ -60,25 +109,26 @@ export function seconds(ms: number): string {
 }
 
 /**
- * The check's line and, for anything but a pass, its hint line. With a `width` (a
+ * The check's line (in `lang`, the report's English by default) and, for anything but a pass, its hint line. With a `width` (a
  * terminal's), both are wrapped at words: the detail continues under itself when there
  * is room for 30 columns of it, else under the hint's indent; the hint under its text.
  */
-export function formatLine(r: CheckResult, unicode: boolean, width?: number): string[] {
+export function formatLine(r: CheckResult, unicode: boolean, width?: number, lang: Lang = 'en'): string[] {
   const m = unicode ? MARKS.unicode : MARKS.ascii;
   const mark = m[r.status].padEnd(unicode ? 1 : 6);
   const slow = r.ms >= 1000 ? ` (${seconds(r.ms)})` : '';
-  const head = `${mark} ${r.name.padEnd(22)} `;
+  const head = `${mark} ${padDisplay(checkName(r.name, lang), 22)} `;
   const hintLead = `${' '.repeat(unicode ? 4 : 7)}${m.hint} `;
   const detailCol = displayWidth(head);
   const indent = width === undefined || width - detailCol >= 30 ? detailCol : hintLead.length;
-  const lines = wrapLine(`${head}${r.detail}${slow}`, width, indent);
-  if (r.hint && r.status !== 'ok') lines.push(...wrapLine(`${hintLead}${r.hint}`, width, displayWidth(hintLead)));
+  const lines = wrapLine(`${head}${say(lang, r.detail)}${slow}`, width, indent);
+  const hint = r.hint === undefined ? '' : say(lang, r.hint);
+  if (hint && r.status !== 'ok') lines.push(...wrapLine(`${hintLead}${hint}`, width, displayWidth(hintLead)));
   return lines;
 }
 
 export function printResult(ui: Ui, r: CheckResult): void {
-  for (const l of formatLine(r, ui.unicode, ui.width)) ui.out(l, { wrap: false });
+  for (const l of formatLine(r, ui.unicode, ui.width, ui.lang)) ui.out(l, { wrap: false });
 }
 
 export interface Progress {
@@ -86,17 +136,16 @@ export interface Progress {
 }
 
 /** A spinner with the elapsed seconds while `label` runs; nothing at all when not a TTY. */
-export function progress(ui: Ui, label: string, intervalMs = 250): Progress {
+export function progress(ui: Ui, text: Text, intervalMs = 250): Progress {
   if (!ui.tty) return { stop() {} };
+  const label = ui.say(text);
   const frames = ui.unicode ? '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏' : '|/-\\';
   const t0 = Date.now();
   let i = 0;
   // One line that \r can redraw: a label the terminal wrapped would scroll at every frame.
   const room = (ui.width ?? 80) - 10;
   const shown =
-    displayWidth(label) > room
-      ? `${[...label].slice(0, Math.max(10, room - 3)).join('')}${ui.unicode ? '…' : '...'}`
-      : label;
+    displayWidth(label) > room ? `${cutDisplay(label, Math.max(10, room - 3))}${ui.unicode ? '…' : '...'}` : label;
   const draw = () =>
     ui.write(`\r${frames[i++ % frames.length]} ${shown} ${Math.floor((Date.now() - t0) / 1000)} s\x1b[K`);
   draw();
@@ -109,7 +158,7 @@ export function progress(ui: Ui, label: string, intervalMs = 250): Progress {
   };
 }
 
-export async function withProgress<T>(ui: Ui, label: string, fn: () => Promise<T>): Promise<T> {
+export async function withProgress<T>(ui: Ui, label: Text, fn: () => Promise<T>): Promise<T> {
   const p = progress(ui, label);
   try {
     return await fn();
@@ -129,25 +178,31 @@ export function buildReport(
     passed: results.every((r) => r.ok),
     agentVersion: o.agentVersion,
     totalMs: Math.round(o.totalMs),
+    // English whatever the technician reads: the centre and scripts read the report.
     checks: results.map((r) => ({
       name: r.name,
       ok: r.ok,
       status: r.status,
-      detail: r.detail,
-      hint: r.hint ?? null,
+      detail: say('en', r.detail),
+      hint: r.hint === undefined ? null : say('en', r.hint),
       ms: r.ms,
     })),
   };
 }
 
-export function summaryLine(results: readonly CheckResult[], totalMs: number): string {
+export function summaryLine(results: readonly CheckResult[], totalMs: number, lang: Lang = 'en'): string {
   const n = (s: CheckResult['status']) => results.filter((r) => r.status === s).length;
   const longest = results.reduce<CheckResult | undefined>((a, r) => (!a || r.ms > a.ms ? r : a), undefined);
+  const tx = (key: MessageKey, vars?: Record<string, string | number>) => msg(key, vars)(lang);
   const parts = [
-    `${n('ok')} passed`,
-    `${n('fail')} failed`,
-    ...(n('warn') ? [`${n('warn')} warning${n('warn') > 1 ? 's' : ''}`] : []),
-    ...(n('skip') ? [`${n('skip')} skipped`] : []),
+    tx('check.sum.passed', { n: n('ok') }),
+    tx('check.sum.failed', { n: n('fail') }),
+    ...(n('warn') ? [tx(n('warn') > 1 ? 'check.sum.warnings' : 'check.sum.warning', { n: n('warn') })] : []),
+    ...(n('skip') ? [tx('check.sum.skipped', { n: n('skip') })] : []),
   ];
-  return `${parts.join(', ')} in ${seconds(totalMs)}${longest ? ` (longest: ${longest.name}, ${seconds(longest.ms)})` : ''}`;
+  return tx('check.sum', {
+    parts: parts.join(', '),
+    time: seconds(totalMs),
+    longest: longest ? tx('check.sum.longest', { name: checkName(longest.name, lang), time: seconds(longest.ms) }) : '',
+  });
 }

@@ -10,6 +10,7 @@ import { connectBroker, forceVersion, targetFromConfig, type Connected } from '.
 import type { Ui } from './io.js';
 import { certInfo, describeKey, fingerprintOf, readCertificate, readPrivateKey, type CertInfo } from './keys.js';
 import { withProgress } from './report.js';
+import { msg, type Text } from './text.js';
 
 export function loadConfigOrExit(path: string): Config {
   try {
@@ -78,13 +79,13 @@ export async function connectWithProgress(
   c: Config,
   o: { timeoutMs: number; clientId?: string; mqttVersion?: string },
 ): Promise<Connected> {
-  const t = forceVersion(targetFromConfig(c, o.clientId), o.mqttVersion);
-  let notice: string | undefined;
-  const connected = await withProgress(ui, `connecting to ${t.host}:${t.port}`, () =>
+  const t = forceVersion(targetFromConfig(c, o.clientId), o.mqttVersion, ui.lang);
+  let notice: Text | undefined;
+  const connected = await withProgress(ui, msg('check.connecting', { host: t.host, port: t.port }), () =>
     connectBroker(t, { timeoutMs: o.timeoutMs, onFallback: (l) => (notice = l) }),
   );
   // After the progress line is done, so the notice stands on its own line.
-  if (notice) ui.err(notice);
+  if (notice) ui.err(ui.say(notice));
   return connected;
 }
 

@@ -17,6 +17,7 @@ import { soundFiles } from '../agent/adapters/sound-files.js';
 import { journalctl, type Journal } from './journal.js';
 import { recentRefusals, refusalRow, type RecentRefusals } from './refusals.js';
 import { seconds } from './report.js';
+import { say } from './text.js';
 import {
   connectWithProgress,
   identityOf,
@@ -117,7 +118,7 @@ async function readLive(
     const e = err.failure;
     return {
       reachable: false,
-      error: { stage: e.stage, detail: e.detail, hint: e.hint },
+      error: { stage: e.stage, detail: say('en', e.detail), hint: say('en', e.hint) },
       status: null,
       heartbeat: null,
       check: null,

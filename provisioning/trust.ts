@@ -7,6 +7,7 @@
 // that may sign schedules or commands starts and runs, but refuses every schedule and
 // every emergency the centre sends: `check` fails on it.
 import { DEFAULT_KEY_ROLES } from '../contract/verify.js';
+import { joinTexts, msg, type Lang, type Text } from './text.js';
 
 export interface TrustedKey {
   kid: string;
@@ -93,9 +94,17 @@ export function rolesOf(k: { roles?: readonly string[] }): readonly string[] {
   return k.roles ?? DEFAULT_KEY_ROLES;
 }
 
-/** "centre-2026 (schedule, command), release-2026 (release)"; "none". */
-export function describeKeys(keys: readonly { kid: string; roles?: readonly string[] }[]): string {
-  return keys.map((k) => `${k.kid} (${rolesOf(k).join(', ')})`).join(', ') || 'none';
+/** "centre-2026 (schedule, command), release-2026 (release)"; "none" (in `lang`). */
+export function describeKeys(keys: readonly { kid: string; roles?: readonly string[] }[], lang: Lang = 'en'): string {
+  return keys.map((k) => `${k.kid} (${rolesOf(k).join(', ')})`).join(', ') || msg('trust.none')(lang);
+}
+
+/** "schedules or commands" (`sep` 'or'), "schedules and commands" ('and'), in the language read. */
+export function gapsText(gaps: readonly ('schedules' | 'commands')[], sep: 'or' | 'and'): Text {
+  return joinTexts(
+    gaps.map((g) => msg(g === 'schedules' ? 'trust.schedules' : 'trust.commands')),
+    msg(sep === 'or' ? 'trust.or' : 'trust.and'),
+  );
 }
 
 /**
@@ -112,16 +121,13 @@ export function trustGaps(keys: readonly { roles?: readonly string[] }[]): ('sch
 export function trustOutcome(
   keys: readonly { kid: string; roles?: readonly string[] }[],
   configArg = '',
-): { status: 'ok' | 'fail'; detail: string; hint?: string } {
+): { status: 'ok' | 'fail'; detail: Text; hint?: Text } {
   const gaps = trustGaps(keys);
+  // No words in the list of a box that may obey: key ids and role names.
   if (gaps.length === 0) return { status: 'ok', detail: describeKeys(keys) };
   const detail =
     keys.length === 0
-      ? 'none: every schedule and every command will be refused'
-      : `none signs ${gaps.join(' or ')} (${describeKeys(keys)}): every one will be refused`;
-  return {
-    status: 'fail',
-    detail,
-    hint: `add the centre's key: sudo loa-provision init --yes${configArg} --trusted-key '<the line "noc keys" printed>', then sudo systemctl restart loa-agent`,
-  };
+      ? msg('trust.fail.none')
+      : msg('trust.fail.gaps', { gaps: gapsText(gaps, 'or'), keys: describeKeys(keys) });
+  return { status: 'fail', detail, hint: msg('trust.fail.hint', { config: configArg }) };
 }

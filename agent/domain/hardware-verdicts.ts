@@ -5,8 +5,15 @@
 // hardware its own way (through the running agent's board, or directly).
 //
 // A verdict is `ok`, `warn` (worth a look, not a failure) or `fail`, with a detail that
-// says what was measured and, unless ok, a hint that says what to do.
+// says what was measured and, unless ok, a hint that says what to do. In English unless
+// asked (`lang`): the agent's selftest reports in English to the centre, loa-provision
+// check says it in the technician's language. The texts are the catalogue's part
+// contract/messages-verdicts.ts, imported alone: the agent does not load the whole
+// catalogue (the page's and loa-provision's texts) for them.
 import { DISK_WARN_MB } from '../../contract/telemetry.js';
+import type { Lang } from '../../contract/messages.js';
+import { fill } from '../../contract/message-fill.js';
+import { VERDICT_MESSAGES } from '../../contract/messages-verdicts.js';
 
 export interface Verdict {
   status: 'ok' | 'warn' | 'fail';
@@ -30,48 +37,35 @@ export const FM_MIN_RSSI = 20;
  */
 export const AMP_MIN_CURRENT_MA = 100;
 
-const DISK_HINT =
-  'free space on the SD card: sudo du -xsh /var/log /var/cache/* | sort -h; sudo journalctl --vacuum-size=50M';
-
 /** `freeMB` at `where` (null: the system did not say); `quotaMB`: the cache may want this much. */
-export function diskVerdict(freeMB: number | null, where: string, quotaMB?: number): Verdict {
-  if (freeMB === null) return warn(`free space unknown at ${where}`, 'check with: df -h');
-  const detail = `${freeMB >= 10_240 ? `${(freeMB / 1024).toFixed(1)} GB` : `${freeMB} MB`} free at ${where}`;
-  if (freeMB < DISK_FAIL_MB) return fail(`${detail}: under ${DISK_FAIL_MB} MB`, DISK_HINT);
-  if (freeMB < DISK_WARN_MB) return warn(`${detail}: under ${DISK_WARN_MB} MB`, DISK_HINT);
+export function diskVerdict(freeMB: number | null, where: string, quotaMB?: number, lang: Lang = 'en'): Verdict {
+  const s = say(lang);
+  if (freeMB === null) return warn(s('hw.disk.unknown', { where }), s('hw.disk.unknown.hint'));
+  const size = freeMB >= 10_240 ? `${(freeMB / 1024).toFixed(1)} GB` : `${freeMB} MB`;
+  const detail = s('hw.disk.free', { size, where });
+  if (freeMB < DISK_FAIL_MB) return fail(s('hw.disk.under', { detail, mb: DISK_FAIL_MB }), s('hw.disk.hint'));
+  if (freeMB < DISK_WARN_MB) return warn(s('hw.disk.under', { detail, mb: DISK_WARN_MB }), s('hw.disk.hint'));
   if (quotaMB !== undefined && freeMB < quotaMB)
-    return warn(
-      `${detail}: less than the cache quota (${quotaMB} MB)`,
-      'lower cache.quotaMB, or free space on the card',
-    );
+    return warn(s('hw.disk.quota', { detail, mb: quotaMB }), s('hw.disk.quota.hint'));
   return ok(detail);
 }
 
-export function fmVerdict(freqMHz: number, rssi: number | null): Verdict {
-  const got = `${freqMHz.toFixed(1)} MHz, RSSI ${rssi ?? 'unknown'} dBµV`;
-  if (rssi === null) return fail(`${got}: the IO board does not answer`, 'see the microcontroller line');
-  if (rssi < FM_MIN_RSSI)
-    return fail(
-      `weak: ${got} (under ${FM_MIN_RSSI})`,
-      'check the FM antenna and its cable; try the local station with --fm MHz',
-    );
-  return ok(`locked: ${got}`);
+export function fmVerdict(freqMHz: number, rssi: number | null, lang: Lang = 'en'): Verdict {
+  const s = say(lang);
+  const got = `${freqMHz.toFixed(1)} MHz, RSSI ${rssi ?? s('hw.unknown')} dBµV`;
+  if (rssi === null) return fail(s('hw.fm.silent', { got }), s('hw.fm.silent.hint'));
+  if (rssi < FM_MIN_RSSI) return fail(s('hw.fm.weak', { got, min: FM_MIN_RSSI }), s('hw.fm.weak.hint'));
+  return ok(s('hw.fm.locked', { got }));
 }
 
 /** `impedance` in Ω, 0xFFFF open, null when only the status flags told. */
-export function lineVerdict(result: 'ok' | 'open' | 'short', impedance: number | null): Verdict {
-  const ohms = impedance === null ? 'status flags' : impedance === 0xffff ? 'open circuit' : `${impedance} Ω`;
-  if (result === 'short')
-    return fail(
-      `SHORTED (${ohms})`,
-      'a short on the speaker line: disconnect the lines one by one to find it; do not play until it is fixed (the amplifier will trip)',
-    );
-  if (result === 'open')
-    return fail(
-      `OPEN (${ohms})`,
-      'no speaker on the line: check the terminals at the box and the line to the speakers (a cut or stolen cable)',
-    );
-  return ok(`ok (${ohms})`);
+export function lineVerdict(result: 'ok' | 'open' | 'short', impedance: number | null, lang: Lang = 'en'): Verdict {
+  const s = say(lang);
+  const ohms =
+    impedance === null ? s('hw.line.flags') : impedance === 0xffff ? s('hw.line.openCircuit') : `${impedance} Ω`;
+  if (result === 'short') return fail(s('hw.line.short', { ohms }), s('hw.line.short.hint'));
+  if (result === 'open') return fail(s('hw.line.open', { ohms }), s('hw.line.open.hint'));
+  return ok(s('hw.line.ok', { ohms }));
 }
 
 const volts = (mv: number) => `${(mv / 1000).toFixed(1)} V`;
@@ -88,52 +82,51 @@ export interface BoardReading {
   ampCurrentMa: number;
 }
 
-export function doorVerdict(r: BoardReading): Verdict {
-  return r.doorOpen
-    ? fail(
-        'OPEN',
-        'close the cabinet door (an open door is reported to the centre), or check the door switch and its wire to the IO board',
-      )
-    : ok('closed');
+export function doorVerdict(r: BoardReading, lang: Lang = 'en'): Verdict {
+  const s = say(lang);
+  return r.doorOpen ? fail(s('hw.door.open'), s('hw.door.open.hint')) : ok(s('hw.door.closed'));
 }
 
-export function mainsVerdict(r: BoardReading): Verdict {
-  return r.mainsLost
-    ? fail(
-        `LOST: running on battery (${volts(r.batteryMv)})`,
-        'check the mains breaker, the fuse and the power supply feeding the box',
-      )
-    : ok(`present (battery ${volts(r.batteryMv)})`);
+export function mainsVerdict(r: BoardReading, lang: Lang = 'en'): Verdict {
+  const s = say(lang);
+  const v = volts(r.batteryMv);
+  return r.mainsLost ? fail(s('hw.mains.lost', { v }), s('hw.mains.lost.hint')) : ok(s('hw.mains.ok', { v }));
 }
 
-export function batteryVerdict(r: BoardReading): Verdict {
-  return r.batteryLow
-    ? fail(
-        `LOW (${volts(r.batteryMv)})`,
-        'the backup battery is flat or failing: charge or replace it; on mains it should recover within hours',
-      )
-    : ok(volts(r.batteryMv));
+export function batteryVerdict(r: BoardReading, lang: Lang = 'en'): Verdict {
+  const s = say(lang);
+  const v = volts(r.batteryMv);
+  return r.batteryLow ? fail(s('hw.battery.low', { v }), s('hw.battery.low.hint')) : ok(v);
 }
 
-export function ampVerdict(r: BoardReading): Verdict {
-  if (r.ampFault)
-    return fail(
-      `fault latched (${r.temperatureC} °C, ${r.ampCurrentMa} mA)`,
-      'the amplifier tripped (short on a speaker line, overheating or DC offset): check the line and ventilation; it clears when the cause is gone',
-    );
-  return ok(
-    `no fault, ${r.temperatureC} °C${r.watchdogTripped ? ' (its watchdog had switched it off: the agent was not talking to it)' : ''}`,
-  );
+export function ampVerdict(r: BoardReading, lang: Lang = 'en'): Verdict {
+  const s = say(lang);
+  if (r.ampFault) return fail(s('hw.amp.fault', { temp: r.temperatureC, mA: r.ampCurrentMa }), s('hw.amp.fault.hint'));
+  return ok(s('hw.amp.ok', { temp: r.temperatureC, watchdog: r.watchdogTripped ? s('hw.amp.watchdog') : '' }));
 }
 
 /** The IO board's identity line. */
-export function firmwareDetail(v: {
-  protocol: number;
-  minor: number;
-  firmware: { major: number; minor: number; patch: number };
-  hwRev: number;
-  bootCount: number;
-  resetReason: string;
-}): string {
-  return `firmware ${v.firmware.major}.${v.firmware.minor}.${v.firmware.patch}, protocol ${v.protocol}.${v.minor}, hw rev ${v.hwRev}, boot ${v.bootCount} (${v.resetReason})`;
+export function firmwareDetail(
+  v: {
+    protocol: number;
+    minor: number;
+    firmware: { major: number; minor: number; patch: number };
+    hwRev: number;
+    bootCount: number;
+    resetReason: string;
+  },
+  lang: Lang = 'en',
+): string {
+  return say(lang)('hw.firmware', {
+    firmware: `${v.firmware.major}.${v.firmware.minor}.${v.firmware.patch}`,
+    protocol: `${v.protocol}.${v.minor}`,
+    hwRev: v.hwRev,
+    boot: v.bootCount,
+    reason: v.resetReason,
+  });
+}
+
+function say(lang: Lang) {
+  return (key: keyof typeof VERDICT_MESSAGES, vars?: Record<string, string | number>) =>
+    fill(VERDICT_MESSAGES[key][lang], vars);
 }

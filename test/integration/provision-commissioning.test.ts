@@ -17,6 +17,10 @@ import { makeUi, memoryIo } from '../../provisioning/io.js';
 import type { CheckResult } from '../../provisioning/report.js';
 import { tempDir } from '../helpers/tmp.js';
 import { MPG123 } from './provision-rig.js';
+import { say, type Text } from '../../provisioning/text.js';
+
+/** What the report, the JSON and the tests read: the English of a Text. */
+const en = (t: Text) => say('en', t);
 
 const CI = process.env.CI === 'true';
 const skip = MPG123 ? false : CI ? false : 'mpg123 not installed';
@@ -65,7 +69,10 @@ test(
     const first = new Date(Date.now() - 86_400_000);
     const r1 = await check(dir, { now: first });
     assert.equal(r1?.status, 'ok', JSON.stringify(r1));
-    assert.match(r1!.detail, /^recorded: output -6 dB of rated at 50 % volume, gain 12 dB, line 16 Ω, [23] windows/);
+    assert.match(
+      en(r1!.detail),
+      /^recorded: output -6 dB of rated at 50 % volume, gain 12 dB, line 16 Ω, [23] windows/,
+    );
     const b1 = JSON.parse(readFileSync(path, 'utf8'));
     assert.deepEqual(
       { ...b1, windows: undefined },
@@ -82,12 +89,12 @@ test(
 
     const r2 = await check(dir);
     assert.equal(r2?.status, 'ok');
-    assert.match(r2!.detail, /^amplifier at 100 % of the commissioned output .* baseline kept/);
+    assert.match(en(r2!.detail), /^amplifier at 100 % of the commissioned output .* baseline kept/);
 
     const weak = await check(dir, { weakDb: 6 });
     assert.equal(weak?.status, 'fail', JSON.stringify(weak));
-    assert.match(weak!.detail, /^amplifier at 50 % of the commissioned output \(gain 6 dB, commissioned 12 dB on /);
-    assert.match(weak!.hint!, /weak amplifier.*--rebaseline/);
+    assert.match(en(weak!.detail), /^amplifier at 50 % of the commissioned output \(gain 6 dB, commissioned 12 dB on /);
+    assert.match(en(weak!.hint!), /weak amplifier.*--rebaseline/);
     assert.deepEqual(
       JSON.parse(readFileSync(path, 'utf8')),
       b1,
@@ -132,16 +139,16 @@ test(
     writeFileSync(path, '{"gainDb": 12');
     const r = await check(dir);
     assert.equal(r?.status, 'ok');
-    assert.match(r!.detail, /replaced an unusable one: .*not JSON/);
+    assert.match(en(r!.detail), /replaced an unusable one: .*not JSON/);
 
     const old = tempDir('commission-11');
     const r11 = await check(old, { minor: 1 });
     assert.equal(r11?.status, 'skip');
-    assert.match(r11!.detail, /the IO board \(protocol 1\.1\) does not measure its output/);
+    assert.match(en(r11!.detail), /the IO board \(protocol 1\.1\) does not measure its output/);
     assert.equal(existsSync(join(old, SOUND_BASELINE_FILE)), false);
 
     const sim = await check(old, { board: 'sim' });
     assert.equal(sim?.status, 'skip');
-    assert.match(sim!.detail, /does not measure/);
+    assert.match(en(sim!.detail), /does not measure/);
   },
 );

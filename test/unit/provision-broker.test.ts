@@ -4,6 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { explain, targetFromConfig, type BrokerTarget } from '../../provisioning/broker.js';
 import { parseConfig } from '../../agent/config.js';
+import { say, type Text } from '../../provisioning/text.js';
+
+/** What the report, the JSON and the tests read: the English of a Text. */
+const en = (t: Text) => say('en', t);
 
 const target: BrokerTarget = {
   url: 'mqtts://broker.example.vn:8883',
@@ -24,57 +28,60 @@ const err = (code: string | number, message = 'x') => Object.assign(new Error(me
 test('DNS: unknown name vs no DNS answer', () => {
   const a = explain('dns', err('ENOTFOUND'), target, ctx);
   assert.equal(a.stage, 'dns');
-  assert.match(a.detail, /"broker\.example\.vn" does not resolve/);
-  assert.match(a.hint, /typo/);
-  assert.match(explain('dns', err('EAI_AGAIN'), target, ctx).hint, /4G modem and SIM data/);
+  assert.match(en(a.detail), /"broker\.example\.vn" does not resolve/);
+  assert.match(en(a.hint), /typo/);
+  assert.match(en(explain('dns', err('EAI_AGAIN'), target, ctx).hint), /4G modem and SIM data/);
 });
 
 test('TCP: refused, timed out, no route', () => {
-  assert.match(explain('tcp', err('ECONNREFUSED'), target, ctx).hint, /nothing listens on port 8883.*8883 for mqtts/);
+  assert.match(
+    en(explain('tcp', err('ECONNREFUSED'), target, ctx).hint),
+    /nothing listens on port 8883.*8883 for mqtts/,
+  );
   const t = explain('tcp', err('ETIMEDOUT'), target, ctx);
-  assert.match(t.detail, /no answer from broker\.example\.vn:8883 within 20 s/);
-  assert.match(t.hint, /firewall/);
-  assert.match(explain('tcp', err('ENETUNREACH'), target, ctx).detail, /no route/);
+  assert.match(en(t.detail), /no answer from broker\.example\.vn:8883 within 20 s/);
+  assert.match(en(t.hint), /firewall/);
+  assert.match(en(explain('tcp', err('ENETUNREACH'), target, ctx).detail), /no route/);
 });
 
 test('TLS: untrusted CA, expired (clock first when unsure), wrong name, not TLS, client certificate refused', () => {
   const ca = explain('tls', err('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), target, ctx);
   assert.equal(ca.stage, 'tls');
-  assert.match(ca.hint, /mqtt\.ca \(\/etc\/loa\/ca\.crt\) is not the CA/);
-  assert.match(explain('tls', err('CERT_HAS_EXPIRED'), target, ctx).hint, /^the centre must renew/);
+  assert.match(en(ca.hint), /mqtt\.ca \(\/etc\/loa\/ca\.crt\) is not the CA/);
+  assert.match(en(explain('tls', err('CERT_HAS_EXPIRED'), target, ctx).hint), /^the centre must renew/);
   assert.match(
-    explain('tls', err('CERT_HAS_EXPIRED'), target, { ...ctx, clockSynced: null }).hint,
+    en(explain('tls', err('CERT_HAS_EXPIRED'), target, { ...ctx, clockSynced: null }).hint),
     /clock may be wrong/,
   );
   assert.match(
-    explain('tls', err('ERR_TLS_CERT_ALTNAME_INVALID'), target, ctx).detail,
+    en(explain('tls', err('ERR_TLS_CERT_ALTNAME_INVALID'), target, ctx).detail),
     /not made out to "broker\.example\.vn"/,
   );
-  assert.match(explain('tls', err('ERR_SSL_WRONG_VERSION_NUMBER'), target, ctx).hint, /speaks plain MQTT/);
+  assert.match(en(explain('tls', err('ERR_SSL_WRONG_VERSION_NUMBER'), target, ctx).hint), /speaks plain MQTT/);
   const noCert = explain('mqtt', err('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'), target, ctx);
   assert.equal(noCert.stage, 'tls', 'a TLS 1.3 alert arriving after the handshake is still a TLS failure');
-  assert.match(noCert.hint, /requires mutual TLS.*init --cert/);
+  assert.match(en(noCert.hint), /requires mutual TLS.*init --cert/);
   const badCert = explain(
     'tls',
     err('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE'),
     { ...target, files: { ...target.files, cert: '/etc/loa/device.crt' } },
     ctx,
   );
-  assert.match(badCert.hint, /does not accept \/etc\/loa\/device\.crt/);
+  assert.match(en(badCert.hint), /does not accept \/etc\/loa\/device\.crt/);
 });
 
 test('MQTT: each CONNACK refusal has its own hint', () => {
   for (const rc of [4, 134])
     assert.match(
-      explain('mqtt', err(rc), target, ctx).hint,
+      en(explain('mqtt', err(rc), target, ctx).hint),
       /mqtt\.username \(vn-1\) and the password in \/etc\/loa\/mqtt-password/,
     );
-  for (const rc of [5, 135]) assert.match(explain('mqtt', err(rc), target, ctx).detail, /not authorised/);
-  assert.match(explain('mqtt', err(1), target, ctx).hint, /"version": "3\.1\.1"/);
-  assert.match(explain('mqtt', err(133), target, ctx).hint, /\.provision/);
-  assert.match(explain('mqtt', err(137), target, ctx).hint, /retry/);
-  assert.match(explain('mqtt', err('', 'connack timeout'), target, ctx).detail, /no MQTT answer within/);
-  assert.match(explain('mqtt', err('CLOSED'), { ...target, tls: false }, ctx).hint, /expect TLS/);
+  for (const rc of [5, 135]) assert.match(en(explain('mqtt', err(rc), target, ctx).detail), /not authorised/);
+  assert.match(en(explain('mqtt', err(1), target, ctx).hint), /"version": "3\.1\.1"/);
+  assert.match(en(explain('mqtt', err(133), target, ctx).hint), /\.provision/);
+  assert.match(en(explain('mqtt', err(137), target, ctx).hint), /retry/);
+  assert.match(en(explain('mqtt', err('', 'connack timeout'), target, ctx).detail), /no MQTT answer within/);
+  assert.match(en(explain('mqtt', err('CLOSED'), { ...target, tls: false }, ctx).hint), /expect TLS/);
 });
 
 test('the tool connects as <clientId>.provision, never as the agent (that would take its session over)', () => {

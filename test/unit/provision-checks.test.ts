@@ -15,16 +15,24 @@ import type { CheckResult } from '../../provisioning/report.js';
 import { makePki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { PassThrough } from 'node:stream';
+import { say, type Text } from '../../provisioning/text.js';
+
+/** What the report, the JSON and the tests read: the English of a Text. */
+const en = (t: Text) => say('en', t);
 
 const noExec: Exec = async () => ({ code: 127, stdout: '' });
 
 test('clock: timesyncd\'s flag file, its absence, timedatectl, chrony, or "cannot tell"', async () => {
   const run = tempDir('run');
   mkdirSync(join(run, 'systemd/timesync'), { recursive: true });
-  assert.deepEqual(await clockStatus({ runRoot: run, exec: noExec }), {
-    synced: false,
-    source: 'systemd-timesyncd (not synchronised yet)',
-  });
+  const waiting = await clockStatus({ runRoot: run, exec: noExec });
+  assert.deepEqual(
+    { ...waiting, source: en(waiting.source) },
+    {
+      synced: false,
+      source: 'systemd-timesyncd (not synchronised yet)',
+    },
+  );
   writeFileSync(join(run, 'systemd/timesync/synchronized'), '');
   assert.equal((await clockStatus({ runRoot: run, exec: noExec })).synced, true);
 
@@ -44,7 +52,7 @@ test('clock: timesyncd\'s flag file, its absence, timedatectl, chrony, or "canno
   assert.equal(clockOutcome({ synced: true, source: 'x' }, now).status, 'ok');
   const f = clockOutcome({ synced: false, source: 'timedatectl' }, now);
   assert.equal(f.status, 'fail');
-  assert.match(f.hint!, /timedatectl set-ntp true/);
+  assert.match(en(f.hint!), /timedatectl set-ntp true/);
   assert.equal(clockOutcome(none, now).status, 'warn');
 });
 
@@ -54,12 +62,12 @@ test("a directory root can write but the agent's user cannot is a failure with t
   const stranger = { user: 'loa', uid: 4242, gid: 4242 };
   const r = await checkWritable(dir, stranger);
   assert.equal(r.status, 'fail');
-  assert.match(r.hint!, new RegExp(`sudo chown -R loa:loa ${dir}`));
+  assert.match(en(r.hint!), new RegExp(`sudo chown -R loa:loa ${dir}`));
   const file = join(dir, 'file');
   writeFileSync(file, '');
   const nd = await checkWritable(join(file, 'cache'), undefined);
   assert.equal(nd.status, 'fail');
-  assert.match(nd.detail, /ENOTDIR/);
+  assert.match(en(nd.detail), /ENOTDIR/);
 });
 
 test(
@@ -69,7 +77,7 @@ test(
     const dir = join(tempDir('w-new'), 'var/lib/loa');
     const agent = { user: 'loa', uid: 4242, gid: 4242 };
     const r = await checkWritable(dir, agent);
-    assert.equal(r.status, 'ok', r.detail);
+    assert.equal(r.status, 'ok', en(r.detail));
     const { statSync } = await import('node:fs');
     assert.equal(statSync(dir).uid, 4242);
     assert.equal(statSync(join(dir, '..')).uid, 4242, 'every directory it created');
@@ -88,40 +96,40 @@ test('device certificate: matches the key, and how long it is still valid', asyn
     dir,
   );
   assert.equal(soon.status, 'warn');
-  assert.match(soon.detail, /expires in [01] days/);
+  assert.match(en(soon.detail), /expires in [01] days/);
   const expired = await checkCertificate(
     parseConfig({ ...base, mqtt: { ...base.mqtt, cert: pki.clientCert, key: pki.clientKey } }, dir),
     new Date(Date.now() + 5 * 86_400_000),
     dir,
   );
   assert.equal(expired.status, 'fail');
-  assert.match(expired.detail, /EXPIRED/);
+  assert.match(en(expired.detail), /EXPIRED/);
   const mismatch = await checkCertificate(
     parseConfig({ ...base, mqtt: { ...base.mqtt, cert: pki.clientCert, key: other.clientKey } }, dir),
     new Date(),
     dir,
   );
   assert.equal(mismatch.status, 'fail');
-  assert.match(mismatch.detail, /does not belong to/);
+  assert.match(en(mismatch.detail), /does not belong to/);
   const none = await checkCertificate(parseConfig(base, dir), new Date(), dir);
   assert.equal(none.status, 'skip');
 });
 
 test('microcontroller failures: locked port, missing device, silence, permission', () => {
   assert.match(
-    mcuFailure(new Error('Error Resource temporarily unavailable Cannot lock port'), '/dev/loa-io', 'vn-1').hint!,
+    en(mcuFailure(new Error('Error Resource temporarily unavailable Cannot lock port'), '/dev/loa-io', 'vn-1').hint!),
     /sudo systemctl stop loa-agent.*noc send --device vn-1 --action selftest/,
   );
   assert.match(
-    mcuFailure(new Error('Error: No such file or directory, cannot open /dev/loa-io'), '/dev/loa-io', 'vn-1').hint!,
+    en(mcuFailure(new Error('Error: No such file or directory, cannot open /dev/loa-io'), '/dev/loa-io', 'vn-1').hint!),
     /udev rule/,
   );
   assert.match(
-    mcuFailure(new BridgeTimeoutError('get-version', 3, 200, 3), '/dev/loa-io', 'vn-1').hint!,
+    en(mcuFailure(new BridgeTimeoutError('get-version', 3, 200, 3), '/dev/loa-io', 'vn-1').hint!),
     /power LED and the TX\/RX wires/,
   );
   assert.match(
-    mcuFailure(new Error('Error: Permission denied, cannot open /dev/loa-io'), '/dev/loa-io', 'vn-1').hint!,
+    en(mcuFailure(new Error('Error: Permission denied, cannot open /dev/loa-io'), '/dev/loa-io', 'vn-1').hint!),
     /sudo/,
   );
 });
@@ -175,11 +183,11 @@ test("the IO board's conditions become their own lines: healthy, then one fault 
 
   const battery = await runHardware((s) => s.model.battery(true));
   assert.equal(battery.get('battery')?.status, 'fail');
-  assert.match(battery.get('battery')!.detail, /LOW \(11\.2 V\)/);
+  assert.match(en(battery.get('battery')!.detail), /LOW \(11\.2 V\)/);
 
   const amp = await runHardware((s) => s.model.ampFault('overtemperature'));
   assert.equal(amp.get('amplifier')?.status, 'fail');
-  assert.match(amp.get('amplifier')!.hint!, /tripped/);
+  assert.match(en(amp.get('amplifier')!.hint!), /tripped/);
 });
 
 test('the tone cannot switch a faulty amplifier on: the tone line says so, and the amplifier ends off', async () => {
@@ -190,7 +198,7 @@ test('the tone cannot switch a faulty amplifier on: the tone line says so, and t
   }, true);
   const tone = r.get('test tone')!;
   assert.equal(tone.status, 'fail');
-  assert.match(tone.detail, /amplifier did not switch on \(set-amp .*hw_fault\)/);
+  assert.match(en(tone.detail), /amplifier did not switch on \(set-amp .*hw_fault\)/);
   assert.equal(sim!.model.state().amp, false);
 });
 
@@ -198,7 +206,7 @@ test('a relay whose feedback is wrong fails the board handshake with a relay hin
   const r = await runHardware((s) => s.model.relay(true));
   const mcu = r.get('microcontroller')!;
   assert.equal(mcu.status, 'fail');
-  assert.match(mcu.detail, /hw_fault/);
-  assert.match(mcu.hint!, /relay/);
+  assert.match(en(mcu.detail), /hw_fault/);
+  assert.match(en(mcu.hint!), /relay/);
   assert.equal(r.get('cabinet door')?.status, 'skip');
 });

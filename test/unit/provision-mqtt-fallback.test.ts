@@ -13,6 +13,10 @@ import { memoryIo } from '../../provisioning/io.js';
 import { writeConfig } from '../helpers/agent-process.js';
 import { startAedes, type TestBroker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/tmp.js';
+import { say, type Text } from '../../provisioning/text.js';
+
+/** What the report, the JSON and the tests read: the English of a Text. */
+const en = (t: Text) => say('en', t);
 
 let aedes: TestBroker;
 let url: string;
@@ -33,7 +37,7 @@ const config = (version?: '3.1.1' | 5) =>
 test('config asks for MQTT 5 (the default): refused, connected with 3.1.1, one line saying what the agent needs', async () => {
   const t = targetFromConfig(config());
   const said: string[] = [];
-  const c = await connectBroker(t, { timeoutMs: 5000, onFallback: (l) => void said.push(l) });
+  const c = await connectBroker(t, { timeoutMs: 5000, onFallback: (l) => void said.push(en(l)) });
   try {
     assert.equal(c.version, '3.1.1');
     assert.match(c.refusedV5 ?? '', /protocol version/i);
@@ -52,7 +56,7 @@ test('config says 3.1.1: connects at once, nothing said', async () => {
   const said: string[] = [];
   const c = await connectBroker(targetFromConfig(config('3.1.1')), {
     timeoutMs: 5000,
-    onFallback: (l) => void said.push(l),
+    onFallback: (l) => void said.push(en(l)),
   });
   assert.deepEqual([c.version, c.refusedV5, said], ['3.1.1', undefined, []]);
   await closeClient(c.client);
@@ -61,12 +65,15 @@ test('config says 3.1.1: connects at once, nothing said', async () => {
 test('--mqtt-version 5 forces 5: the MQTT stage fails with the version hint, no fallback', async () => {
   const t = forceVersion(targetFromConfig(config('3.1.1')), '5');
   const said: string[] = [];
-  await assert.rejects(connectBroker(t, { timeoutMs: 5000, onFallback: (l) => void said.push(l) }), (err: unknown) => {
-    assert.ok(err instanceof BrokerError);
-    assert.equal(err.failure.stage, 'mqtt');
-    assert.match(err.failure.detail, /does not speak MQTT 5 \(CONNACK 1\)/);
-    return true;
-  });
+  await assert.rejects(
+    connectBroker(t, { timeoutMs: 5000, onFallback: (l) => void said.push(en(l)) }),
+    (err: unknown) => {
+      assert.ok(err instanceof BrokerError);
+      assert.equal(err.failure.stage, 'mqtt');
+      assert.match(en(err.failure.detail), /does not speak MQTT 5 \(CONNACK 1\)/);
+      return true;
+    },
+  );
   assert.deepEqual(said, []);
   assert.throws(() => forceVersion(t, '4'), /--mqtt-version must be 5 or 3\.1\.1/);
 });
@@ -75,8 +82,8 @@ test('check: the broker line fails when only 3.1.1 works and the config asks for
   const r = await checkBroker(targetFromConfig(config()), { timeoutMs: 5000, clockSynced: true });
   try {
     assert.equal(r.outcome.status, 'fail', JSON.stringify(r.outcome));
-    assert.match(r.outcome.detail, /MQTT 3\.1\.1 as fb-box\.provision .*MQTT 5 was refused/);
-    assert.match(r.outcome.hint ?? '', /loa-provision init --mqtt-version 3\.1\.1/);
+    assert.match(en(r.outcome.detail), /MQTT 3\.1\.1 as fb-box\.provision .*MQTT 5 was refused/);
+    assert.match(en(r.outcome.hint ?? ''), /loa-provision init --mqtt-version 3\.1\.1/);
     assert.ok(r.connected, 'the connection is kept (check --publish still sends its report)');
   } finally {
     if (r.connected) await closeClient(r.connected.client);

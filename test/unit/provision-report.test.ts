@@ -18,6 +18,10 @@ import {
 } from '../../provisioning/report.js';
 import { backupName } from '../../provisioning/files.js';
 import { until } from '../helpers/wait.js';
+import { say, type Text } from '../../provisioning/text.js';
+
+/** What the report, the JSON and the tests read: the English of a Text. */
+const en = (t: Text) => say('en', t);
 
 const ok = result('DNS', pass('broker.example.vn → 10.0.0.1'), 12);
 const bad = result('cabinet door', fail('OPEN', 'close the cabinet door'), 3);
@@ -65,7 +69,7 @@ test('an exception inside a check is a failed line, not a crashed checklist', as
     throw new Error('kaput');
   });
   assert.equal(r.ok, false);
-  assert.match(r.detail, /unexpected error: kaput/);
+  assert.match(en(r.detail), /unexpected error: kaput/);
 });
 
 test('the spinner draws only on a TTY, and erases itself', async () => {

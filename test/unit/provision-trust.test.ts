@@ -9,6 +9,10 @@ import { memoryIo as nocIo } from '../../noc/io.js';
 import { problemsAt } from '../../provisioning/draft.js';
 import { describeKeys, mergeKeys, parseTrustedKeys, trustGaps, trustOutcome } from '../../provisioning/trust.js';
 import { tempDir } from '../helpers/tmp.js';
+import { say, type Text } from '../../provisioning/text.js';
+
+/** What the report, the JSON and the tests read: the English of a Text. */
+const en = (t: Text) => say('en', t);
 
 const T = { timeout: 10_000 };
 
@@ -57,13 +61,16 @@ test('kid=publicKey, kid:key and "kid key" still work; what is not a key says wh
     assert.ok('problem' in r, `${s}: ${JSON.stringify(r)}`);
     return r.problem;
   };
-  assert.match(bad('no-key-here'), /is not \{"kid":"…","publicKey":"…"\} as "noc keys" prints it, or kid=publicKey/);
-  assert.match(bad('{"kid":"a"}'), /"kid" and "publicKey" must both be there/);
-  assert.match(bad('{"kid":"a","publicKey":"b","role":["x"]}'), /"role" is not a field of a trusted key/);
-  assert.match(bad('{"kid":"a","publicKey":"b","roles":"release"}'), /"roles" is not a list/);
-  assert.match(bad('[]'), /empty list/);
-  assert.match(bad('{"kid": nope}'), /not valid JSON/);
-  assert.match(bad('[{"kid":"a","publicKey":"b"}, 7]'), /^key 2: 7 is not a key/);
+  assert.match(
+    en(bad('no-key-here')),
+    /is not \{"kid":"…","publicKey":"…"\} as "noc keys" prints it, or kid=publicKey/,
+  );
+  assert.match(en(bad('{"kid":"a"}')), /"kid" and "publicKey" must both be there/);
+  assert.match(en(bad('{"kid":"a","publicKey":"b","role":["x"]}')), /"role" is not a field of a trusted key/);
+  assert.match(en(bad('{"kid":"a","publicKey":"b","roles":"release"}')), /"roles" is not a list/);
+  assert.match(en(bad('[]')), /empty list/);
+  assert.match(en(bad('{"kid": nope}')), /not valid JSON/);
+  assert.match(en(bad('[{"kid":"a","publicKey":"b"}, 7]')), /^key 2: 7 is not a key/);
 });
 
 test('a JSON paste cut into lines is incomplete until its brackets close', T, () => {
@@ -101,13 +108,13 @@ test('no key for schedules or commands fails the check, with the fix; a release 
 
   const none = trustOutcome([], ' --config /tmp/a.json');
   assert.equal(none.status, 'fail');
-  assert.equal(none.detail, 'none: every schedule and every command will be refused');
+  assert.equal(en(none.detail), 'none: every schedule and every command will be refused');
   assert.match(
-    none.hint!,
+    en(none.hint!),
     /sudo loa-provision init --yes --config \/tmp\/a\.json --trusted-key '<the line "noc keys" printed>'/,
   );
   const rel = trustOutcome([{ kid: 'release-2026', roles: ['release'] }]);
   assert.equal(rel.status, 'fail');
-  assert.match(rel.detail, /none signs schedules or commands \(release-2026 \(release\)\)/);
+  assert.match(en(rel.detail), /none signs schedules or commands \(release-2026 \(release\)\)/);
   assert.deepEqual(trustOutcome([{ kid: 'centre-2026' }]), { status: 'ok', detail: 'centre-2026 (schedule, command)' });
 });

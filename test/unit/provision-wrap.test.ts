@@ -6,23 +6,18 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { makeUi, memoryIo } from '../../provisioning/io.js';
 import { fail, formatLine, pass, printResult, progress, result, warn } from '../../provisioning/report.js';
+import { say, type Text } from '../../provisioning/text.js';
+import { trustOutcome } from '../../provisioning/trust.js';
 import { displayWidth, wrapLine } from '../../provisioning/wrap.js';
 import { until } from '../helpers/wait.js';
 
 const T = { timeout: 10_000 };
 const words = (lines: readonly string[]) => lines.join(' ').split(/\s+/).filter(Boolean);
 
-/** A report like a real failing run: long details, long hints, a path, Vietnamese text. */
+/** A report like a real failing run: long details, long hints, a path, Vietnamese text (the trusted keys': both languages). */
 const REPORT = [
   result('config valid', pass('/etc/loa/agent.json: device vn-79-26734-01, board mcu'), 12),
-  result(
-    'trusted keys',
-    fail(
-      'none: every schedule and every command will be refused',
-      "add the centre's key: sudo loa-provision init --yes --trusted-key '<the line \"noc keys\" printed>', then sudo systemctl restart loa-agent",
-    ),
-    0,
-  ),
+  result('trusted keys', trustOutcome([]), 0),
   result(
     'broker reachable',
     fail(
@@ -74,6 +69,39 @@ test(
         all.join('\n'),
       );
     }
+  },
+);
+
+test(
+  'the same report in Vietnamese at 50 columns: by characters, not bytes, composed or decomposed; the names aligned',
+  T,
+  () => {
+    for (const form of ['NFC', 'NFD'] as const) {
+      // The texts as the terminal gets them, composed (NFC) or decomposed (NFD: a base letter and its marks).
+      const vi = (t: Text) => say('vi', t).normalize(form);
+      const details: number[] = [];
+      for (const r of REPORT) {
+        const shown = { ...r, detail: vi(r.detail), ...(r.hint ? { hint: vi(r.hint) } : {}) };
+        const lines = formatLine(shown, true, 50, 'vi');
+        for (const l of lines) assert.ok(displayWidth(l) <= 50, `${form} ${displayWidth(l)} columns: "${l}"`);
+        assert.deepEqual(words(lines), words(formatLine(shown, true, undefined, 'vi')), `${r.name}: no word cut`);
+        // The detail starts in the same column whatever the name's length in Vietnamese.
+        details.push(displayWidth(lines[0]!.slice(0, lines[0]!.indexOf(shown.detail.split(' ')[0]!))));
+      }
+      assert.equal(new Set(details).size, 1, `every detail in one column: ${details.join(', ')}`);
+      const trusted = REPORT.find((r) => r.name === 'trusted keys')!;
+      const lines = formatLine(trusted, true, 50, 'vi');
+      assert.match(lines[0]!, /^✗ khoá tin cậy {11}không có: mọi lịch phát$/);
+      assert.ok(
+        lines.some((l) => /^ {4}→ thêm khoá của trung tâm: sudo loa-provision$/.test(l)),
+        lines.join('\n'),
+      );
+    }
+    // Multi-byte UTF-8 is not wider: 50 Vietnamese letters are 50 columns (and more than 50 bytes).
+    const row = 'ữ'.repeat(25) + ' ' + 'ệ'.repeat(24);
+    assert.ok(Buffer.byteLength(row) > 100);
+    assert.deepEqual(wrapLine(row, 50), [row]);
+    assert.deepEqual(wrapLine(row.normalize('NFD'), 50), [row.normalize('NFD')]);
   },
 );
 
