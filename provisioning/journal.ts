@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { AGENT_UNIT } from './agent-unit.js';
+import { msg, type Text } from './text.js';
 
 export interface JournalEnd {
   /** journalctl's exit code; null when it was stopped, or never started. */
@@ -61,7 +62,7 @@ export async function readJournal(
   journal: Journal,
   lines: number,
   timeoutMs = 5000,
-): Promise<{ lines: string[]; problem?: string }> {
+): Promise<{ lines: string[]; problem?: Text }> {
   const run = journal(journalArgs({ lines }));
   const got: string[] = [];
   const timer = setTimeout(() => run.stop(), timeoutMs);
@@ -76,12 +77,16 @@ export async function readJournal(
   return problem ? { lines: got, problem } : { lines: got };
 }
 
-export function journalProblem(end: JournalEnd, lines: number): string | undefined {
-  if (end.error?.code === 'ENOENT') return 'journalctl not found (no systemd journal on this machine)';
+export function journalProblem(end: JournalEnd, lines: number): Text | undefined {
+  if (end.error?.code === 'ENOENT') return msg('journal.missing');
   if (end.error) return `journalctl: ${end.error.message}`;
   const said = end.stderr.trim().split('\n')[0];
   if (end.code !== 0 && end.code !== null) return `journalctl exit ${end.code}${said ? `: ${said}` : ''}`;
   if (lines > 0) return undefined;
   const root = process.getuid?.() === 0;
-  return `no log line of ${AGENT_UNIT} in the journal${said ? ` (${said})` : ''}${root ? '' : '; run with sudo to read the system journal'}`;
+  return msg('journal.empty', {
+    unit: AGENT_UNIT,
+    said: said ? ` (${said})` : '',
+    sudo: root ? '' : msg('journal.sudo'),
+  });
 }

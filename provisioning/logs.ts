@@ -19,6 +19,8 @@ and the error. Lines that are not the agent's JSON (the launcher, a crash) as th
   --level L       only L and above: trace, debug, info, warn, error, fatal
   --verbose       every field of each line, not only the important ones
   --raw           the JSON lines as the agent wrote them (for a support request)
+  --lang vi|en    the language of this tool's own lines (default: from LANG / LC_ALL, else
+                  English); the agent's messages are shown as it wrote them
 Reading the system journal needs root (sudo) or the adm / systemd-journal group.
 Exit 0; 1 when the journal cannot be read or holds no line of the agent.`;
 
@@ -59,10 +61,10 @@ export async function logsCommand(argv: string[], ui: Ui, deps: LogsDeps = {}): 
   }
   const lines = f.lines === undefined ? 50 : Number(f.lines);
   if (!Number.isInteger(lines) || lines < 1 || lines > 1_000_000)
-    throw new UsageError(`-n "${f.lines}" is not a number of lines (1 or more)`);
+    throw new UsageError(ui.t('logs.lines', { n: String(f.lines) }));
   const minLevel = f.level === undefined ? undefined : LEVELS[f.level.toLowerCase()];
   if (f.level !== undefined && minLevel === undefined)
-    throw new UsageError(`--level "${f.level}" is not one of ${Object.keys(LEVELS).join(', ')}`);
+    throw new UsageError(ui.t('logs.level', { level: f.level, levels: Object.keys(LEVELS).join(', ') }));
 
   const run = (deps.journal ?? journalctl)(
     journalArgs({ lines, follow: f.follow === true, ...(f.since !== undefined ? { since: f.since } : {}) }),
@@ -86,7 +88,7 @@ export async function logsCommand(argv: string[], ui: Ui, deps: LogsDeps = {}): 
   const problem = journalProblem(end, n);
   const said = end.stderr.trim() ? end.stderr.trim().split('\n') : [];
   // The problem quotes journalctl's first line; the rest (its hints) follows it.
-  if (problem) throw new CliError(problem, EXIT.FAIL, said.slice(1));
+  if (problem) throw new CliError(ui.say(problem), EXIT.FAIL, said.slice(1));
   for (const l of said) ui.err(l);
   return EXIT.OK;
 }

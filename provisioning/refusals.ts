@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../cli-kit/index.js';
 import { readJournal, type Journal } from './journal.js';
 import { parseLogLine, shortTime } from './log-format.js';
+import { msg, type Lang, type Text } from './text.js';
 
 export interface Refusal {
   /** ms since the epoch. */
@@ -92,16 +93,20 @@ export function lastRefusals(
   return [...journal, ...older].sort((a, b) => a.at - b.at).slice(-n);
 }
 
-/** "12-08 09:14:03  schedule unknown-key: kid "x" is not a trusted key (all-2026 v3)". */
-export function refusalRow(r: Refusal, timeZone?: string): string {
-  return `${shortTime(r.at, timeZone)}  ${r.what} ${r.reason}: ${r.message}${r.ref ? ` (${r.ref})` : ''}`;
+/**
+ * "12-08 09:14:03  schedule unknown-key: kid "x" is not a trusted key (all-2026 v3)": what
+ * was refused in `lang`; the reason (a code) and the agent's message as they are.
+ */
+export function refusalRow(r: Refusal, timeZone?: string, lang: Lang = 'en'): string {
+  const what = msg(r.what === 'schedule' ? 'refused.schedule' : 'refused.command')(lang);
+  return `${shortTime(r.at, timeZone)}  ${what} ${r.reason}: ${r.message}${r.ref ? ` (${r.ref})` : ''}`;
 }
 
 export interface RecentRefusals {
   items: Refusal[];
   /** Why a source could not be read; absent when it was. */
-  journalProblem?: string;
-  outboxProblem?: string;
+  journalProblem?: Text;
+  outboxProblem?: Text;
 }
 
 /** Both sources read (the journal's last `scan` lines), merged. */
@@ -128,15 +133,15 @@ export async function recentRefusals(o: {
  * writing (WAL lets a reader in); as root, SQLite gives the -shm file it may create
  * the database's owner, so the agent can still open it.
  */
-export async function readOutbox(path: string, n: number): Promise<{ items: Refusal[]; problem?: string }> {
-  const sudo = process.getuid?.() === 0 ? '' : " (run with sudo: the state directory is the agent's)";
+export async function readOutbox(path: string, n: number): Promise<{ items: Refusal[]; problem?: Text }> {
+  const sudo = process.getuid?.() === 0 ? '' : msg('refused.sudo');
   try {
     statSync(path);
   } catch (err) {
     // Not "absent" when it only cannot be seen: the state directory is the agent's, 0700.
     return (err as NodeJS.ErrnoException).code === 'ENOENT'
-      ? { items: [], problem: `no ${path} (the agent has not run with this stateDir)` }
-      : { items: [], problem: `${path} cannot be read${sudo}` };
+      ? { items: [], problem: msg('refused.noDb', { path }) }
+      : { items: [], problem: msg('refused.unreadable', { path, sudo }) };
   }
   try {
     const { default: Database } = await import('better-sqlite3');
@@ -155,8 +160,8 @@ export async function readOutbox(path: string, n: number): Promise<{ items: Refu
     const e = err as NodeJS.ErrnoException;
     const why =
       /unable to open|SQLITE_CANTOPEN/i.test(e.message) || e.code === 'SQLITE_CANTOPEN'
-        ? 'cannot be opened'
+        ? msg('refused.cannotOpen')
         : errorMessage(err);
-    return { items: [], problem: `${path} ${why}${sudo}` };
+    return { items: [], problem: msg('refused.dbProblem', { path, why, sudo }) };
   }
 }

@@ -11,6 +11,7 @@
 // decides as soon as there is one). A birth whose heartbeats stopped is a dead agent
 // whose last will the broker has not sent yet.
 import { unitText, type UnitState } from './agent-unit.js';
+import { msg, type Text } from './text.js';
 
 export interface PresenceInput {
   status: Record<string, unknown> | null;
@@ -39,9 +40,9 @@ export type Verdict =
       withConfig: boolean;
     }
   /** Nothing will change unless the technician acts: say what, and stop. */
-  | { kind: 'act'; problem: string; todo: string }
+  | { kind: 'act'; problem: Text; todo: Text }
   /** The agent may be starting (or nothing can tell): wait for its birth, saying what the broker holds. */
-  | { kind: 'wait'; note: string };
+  | { kind: 'wait'; note: Text };
 
 /** Heartbeats missing for this many periods: the agent is not there (the centre's STALE rule, contract §5). */
 const SILENT_PERIODS = 3;
@@ -63,7 +64,7 @@ export function judgePresence(i: PresenceInput): Verdict {
     if (silentMs > SILENT_PERIODS * periodMs)
       return {
         kind: 'wait',
-        note: `the broker holds a birth of bootId ${String(st.bootId)} (${String(st.ts)}), but no heartbeat for ${Math.round(silentMs / 1000)} s: that agent is gone; waiting for a new birth`,
+        note: msg('reg.wait.silent', { bootId: String(st.bootId), ts: String(st.ts), s: Math.round(silentMs / 1000) }),
       };
     const since = startedAt ?? birthAt;
     // No slack: the agent reads its configuration before it starts counting its uptime, so
@@ -81,36 +82,45 @@ export function judgePresence(i: PresenceInput): Verdict {
       };
     return {
       kind: 'act',
-      problem: `the agent running now (bootId ${String(st.bootId)}) ${startedAt !== null ? 'started' : 'connected'} at ${iso(since)}, before the configuration was written (${iso(i.configWrittenAt)}): it runs with the previous one`,
-      todo: `sudo systemctl restart loa-agent, then ${register} again`,
+      problem: msg(startedAt !== null ? 'reg.old.started' : 'reg.old.connected', {
+        bootId: String(st.bootId),
+        at: iso(since),
+        written: iso(i.configWrittenAt),
+      }),
+      todo: msg('reg.old.todo', { register }),
     };
   }
   if (down) {
     const failed = down.active === 'failed';
     return {
       kind: 'act',
-      problem: `loa-agent is not running (systemd: ${unitText(down)})`,
+      problem: msg('reg.down', { unit: unitText(down) }),
       todo: !failed
-        ? `sudo systemctl start loa-agent, then ${register} again`
+        ? msg('reg.down.start', { register })
         : down.exitStatus === 78
-          ? `it refused its configuration: sudo loa-provision check${i.configArg} says why; fix it, then sudo systemctl restart loa-agent and ${register} again`
-          : `see why: sudo loa-provision logs -n 50; then sudo systemctl restart loa-agent and ${register} again`,
+          ? msg('reg.down.config', { config: i.configArg, register })
+          : msg('reg.down.crashed', { register }),
     };
   }
   const sd = i.unit ? `; systemd: ${unitText(i.unit)}` : '';
   if (restarting)
     return {
       kind: 'wait',
-      note: `systemd is restarting loa-agent after a failure (${unitText(i.unit!)}): waiting for its birth; if this lasts, see why: sudo loa-provision logs -n 50`,
+      note: msg('reg.wait.restarting', { unit: unitText(i.unit!) }),
     };
   if (st?.online === false)
     return {
       kind: 'wait',
-      note: `the broker's last status is offline (${String(st.reason ?? '?')}${st.ts ? ` at ${String(st.ts)}` : ''}, bootId ${String(st.bootId)}${sd}): waiting for the agent's birth`,
+      note: msg('reg.wait.offline', {
+        reason: String(st.reason ?? '?'),
+        at: st.ts ? msg('reg.at', { ts: String(st.ts) }) : '',
+        bootId: String(st.bootId),
+        sd,
+      }),
     };
   return {
     kind: 'wait',
-    note: `the broker holds no status of ${i.deviceId} yet (the agent has not reached it with this device id${sd}): waiting for its birth`,
+    note: msg('reg.wait.none', { deviceId: i.deviceId, sd }),
   };
 }
 

@@ -21,6 +21,7 @@ import type { Ui } from './io.js';
 import { judgePresence, type PresenceInput, type Verdict } from './register-judge.js';
 import { progress, seconds } from './report.js';
 import { connectWithProgress, identityOf, loadConfigOrExit, parseJson } from './session.js';
+import { msg } from './text.js';
 
 export const REGISTER_HELP = `loa-provision register [--config ${DEFAULT_CONFIG_PATH}] [--timeout 120] [--any]
 
@@ -37,6 +38,8 @@ once, exit 1. No status yet, or the agent starting: waits for its birth.
   --client-id ID  MQTT client id for this tool (default <clientId>.provision)
   --mqtt-version 5|3.1.1  force this tool's protocol (default: the config's; from 5 it
                   falls back to 3.1.1 when the broker refuses 5, said on standard error)
+  --lang vi|en    the language of the lines (default: from LANG / LC_ALL, else English);
+                  what is published stays English
 Exit 0: the agent is online with this configuration; 1: it is not (what to do is
 printed), no birth in time, or the broker is unreachable.`;
 
@@ -65,7 +68,7 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
   }
   const timeoutMs = secondsFlag(f.timeout, 'timeout', 120) * 1000;
   const configPath = resolve(f.config ?? DEFAULT_CONFIG_PATH);
-  const c = loadConfigOrExit(configPath);
+  const c = loadConfigOrExit(configPath, ui.lang);
   const id = identityOf(c, configPath);
   const topics = topicsFor(c.topicRoot, c.deviceId, []);
   const ok = ui.unicode ? '✓' : '[ok]';
@@ -83,9 +86,9 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
   } catch (err) {
     if (!(err instanceof BrokerError)) throw err;
     throw new CliError(
-      `cannot reach the broker: ${err.failure.stage.toUpperCase()}: ${err.failure.detail}`,
+      ui.t('reg.unreachable', { stage: err.failure.stage.toUpperCase(), detail: err.failure.detail }),
       EXIT.FAIL,
-      [`  ${ui.unicode ? '→' : '->'} ${err.failure.hint}`],
+      [`  ${ui.unicode ? '→' : '->'} ${ui.say(err.failure.hint)}`],
     );
   }
   const client = connected.client;
@@ -106,9 +109,9 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
       ts: registeredAt.toISOString(),
     };
     await publishTo(client, 'register', topics.register, payload);
-    ui.out(`${ok} registered ${c.deviceId} on ${topics.register} (retained)`);
-    if (id.fingerprint) ui.out(`  key fingerprint (sha256): ${id.fingerprint}`);
-    else ui.out(`  no device key: ${id.keyProblem ?? 'unknown'}`);
+    ui.out(ui.t('reg.registered', { mark: ok, deviceId: c.deviceId, topic: topics.register }));
+    if (id.fingerprint) ui.out(ui.t('reg.fingerprint', { fp: id.fingerprint }));
+    else ui.out(ui.t('reg.noKey', { problem: id.keyProblem ?? msg('reg.unknown') }));
 
     const configWrittenAt = statSync(configPath).mtimeMs;
     const cfgArg = configPath === DEFAULT_CONFIG_PATH ? '' : ` --config ${configPath}`;
@@ -131,27 +134,26 @@ export async function registerCommand(argv: string[], ui: Ui, deps: RegisterDeps
     if (v?.kind === 'online') {
       const after = Date.parse(v.birthAt) - registeredAt.getTime();
       const when = [
-        v.startedAt !== null ? `started at ${new Date(v.startedAt).toISOString()}` : `birth at ${v.birthAt}`,
-        v.startedAt === null && after >= 0 ? ` (${seconds(after)} after registering)` : '',
-        v.withConfig ? ', after the configuration was written' : ' (--any: BEFORE the configuration was written)',
+        v.startedAt !== null
+          ? ui.t('reg.startedAt', { at: new Date(v.startedAt).toISOString() })
+          : ui.t('reg.birthAt', { at: v.birthAt }),
+        v.startedAt === null && after >= 0 ? ui.t('reg.after', { time: seconds(after) }) : '',
+        v.withConfig ? ui.t('reg.withConfig') : ui.t('reg.any'),
       ].join('');
-      ui.out(`${ok} agent online: bootId ${v.bootId}, agent ${v.agentVersion}, ${when}`);
+      ui.out(ui.t('reg.online', { mark: ok, bootId: v.bootId, version: v.agentVersion, when }));
       return EXIT.OK;
     }
     if (v?.kind === 'act') {
-      ui.out(`${bad} ${v.problem}`);
-      ui.out(`    ${arrow} ${v.todo}`, { indent: 6 });
+      ui.out(`${bad} ${ui.say(v.problem)}`);
+      ui.out(`    ${arrow} ${ui.say(v.todo)}`, { indent: 6 });
       return EXIT.FAIL;
     }
-    ui.out(`${bad} no birth from the agent of ${c.deviceId} within ${seconds(timeoutMs)}`);
-    ui.out(
-      `    ${arrow} is loa-agent running? sudo systemctl status loa-agent; its log: sudo loa-provision logs -n 50 (then loa-provision check)`,
-      { indent: 6 },
-    );
+    ui.out(ui.t('reg.noBirth', { mark: bad, deviceId: c.deviceId, time: seconds(timeoutMs) }));
+    ui.out(`    ${arrow} ${ui.t('reg.noBirth.hint')}`, { indent: 6 });
     return EXIT.FAIL;
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(`register failed: ${errorMessage(err)}`);
+    throw new CliError(ui.t('reg.failed', { error: errorMessage(err) }));
   } finally {
     await closeClient(client);
   }
@@ -175,7 +177,7 @@ async function watchPresence(
   const [statusTopic, heartbeatTopic] = topics;
   const seen: Pick<PresenceInput, 'status' | 'heartbeat'> = { status: null, heartbeat: null };
   const t0 = Date.now();
-  const label = `waiting for the agent's birth on ${statusTopic}`;
+  const label = msg('reg.waiting', { topic: statusTopic });
   let settled = false;
   let lastNote = '';
   let spin = { stop() {} };
@@ -191,15 +193,16 @@ async function watchPresence(
           clearTimeout(timer);
           return resolve(v);
         }
-        if (v.note === lastNote) return;
-        lastNote = v.note;
+        const note = ui.say(v.note);
+        if (note === lastNote) return;
+        lastNote = note;
         spin.stop();
-        ui.out(`  ${v.note}`, { indent: 4 });
+        ui.out(`  ${note}`, { indent: 4 });
         spin = progress(ui, label);
         if (!ui.tty && !ticker) {
-          ui.out(`waiting up to ${seconds(o.timeoutMs)} for the agent's birth on ${statusTopic}`);
+          ui.out(ui.t('reg.waitingUpTo', { time: seconds(o.timeoutMs), topic: statusTopic }));
           ticker = setInterval(
-            () => ui.out(`  still waiting (${seconds(Date.now() - t0)} of ${seconds(o.timeoutMs)})`),
+            () => ui.out(ui.t('reg.stillWaiting', { elapsed: seconds(Date.now() - t0), total: seconds(o.timeoutMs) })),
             o.reportEveryMs,
           );
         }

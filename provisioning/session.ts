@@ -10,16 +10,16 @@ import { connectBroker, forceVersion, targetFromConfig, type Connected } from '.
 import type { Ui } from './io.js';
 import { certInfo, describeKey, fingerprintOf, readCertificate, readPrivateKey, type CertInfo } from './keys.js';
 import { withProgress } from './report.js';
-import { msg, type Text } from './text.js';
+import { msg, type Lang, type Text } from './text.js';
 
-export function loadConfigOrExit(path: string): Config {
+export function loadConfigOrExit(path: string, lang: Lang = 'en'): Config {
   try {
     return loadConfig(path);
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new CliError(`configuration error (${err.code}) in ${path}:`, EXIT.CONFIG, [
+      throw new CliError(msg('session.configError', { code: err.code, path })(lang), EXIT.CONFIG, [
         ...err.problems.map((p) => `  ${p}`),
-        '  fix it, or run loa-provision init again',
+        msg('session.configError.fix')(lang),
       ]);
     }
     throw err;
@@ -30,7 +30,7 @@ export interface Identity {
   keyPath: string;
   keyType: string | null;
   fingerprint: string | null;
-  keyProblem?: string;
+  keyProblem?: Text;
   cert: (CertInfo & { path: string }) | null;
   csrPath: string | null;
   csr: string | null;
@@ -48,11 +48,7 @@ export function identityOf(c: Config, configPath: string): Identity {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     id.keyProblem =
-      e.code === 'ENOENT'
-        ? 'no device key (run loa-provision init)'
-        : e.code === 'EACCES'
-          ? 'key not readable (run with sudo)'
-          : e.message;
+      e.code === 'ENOENT' ? msg('session.noKey') : e.code === 'EACCES' ? msg('session.keyUnreadable') : e.message;
   }
   if (c.mqtt.cert) {
     try {

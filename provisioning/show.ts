@@ -11,13 +11,14 @@ import { EXIT, parseArgs, positionals, secondsFlag } from '../cli-kit/index.js';
 import { BrokerError, closeClient } from './broker.js';
 import type { Ui } from './io.js';
 import { shortFingerprint } from './keys.js';
-import { describeKeys, trustGaps } from './trust.js';
-import { soundSummary } from './commissioning.js';
+import { describeKeys, gapsText, trustGaps } from './trust.js';
+import { soundSummary, soundText } from './commissioning.js';
 import { soundFiles } from '../agent/adapters/sound-files.js';
 import { journalctl, type Journal } from './journal.js';
 import { recentRefusals, refusalRow, type RecentRefusals } from './refusals.js';
 import { seconds } from './report.js';
-import { say } from './text.js';
+import { msg, say, type Lang } from './text.js';
+import { padDisplay } from './wrap.js';
 import {
   connectWithProgress,
   identityOf,
@@ -33,6 +34,8 @@ Identity, key fingerprint and configuration summary, then the agent's live state
 the broker holds it (retained status, heartbeat and last check report).
 The config's MQTT version is used; from 5 it falls back to 3.1.1 when the broker
 refuses 5 (said on standard error); --mqtt-version forces one.
+--lang vi|en: the language of the lines (default: from LANG / LC_ALL, else English);
+--json stays English.
 Exit 0; 1 when the broker cannot be reached; 78 when the config is invalid.`;
 
 const OPTIONS = {
@@ -55,6 +58,8 @@ export interface ShowDeps {
 interface Live {
   reachable: boolean;
   error?: { stage: string; detail: string; hint: string };
+  /** The error's detail and hint in the technician's language (not in --json). */
+  said?: { detail: string; hint: string };
   status: Record<string, unknown> | null;
   heartbeat: Record<string, unknown> | null;
   check: Record<string, unknown> | null;
@@ -71,7 +76,7 @@ export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): 
   const configPath = resolve(f.config ?? DEFAULT_CONFIG_PATH);
   const timeoutMs = secondsFlag(f.timeout, 'timeout', 10) * 1000;
   const now = deps.now ?? (() => new Date());
-  const c = loadConfigOrExit(configPath);
+  const c = loadConfigOrExit(configPath, ui.lang);
   const id = identityOf(c, configPath);
   const live = await readLive(
     f.json ? { ...ui, tty: false } : ui,
@@ -86,10 +91,15 @@ export async function showCommand(argv: string[], ui: Ui, deps: ShowDeps = {}): 
   const refusals = await recentRefusals({ journal: deps.journal ?? journalctl, stateDir: c.stateDir });
 
   if (f.json) {
-    const refused = { ...refusals, items: refusals.items.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) };
+    // What a program reads stays English, whatever the technician's language.
+    const refused = {
+      items: refusals.items.map((r) => ({ ...r, at: new Date(r.at).toISOString() })),
+      ...(refusals.journalProblem ? { journalProblem: say('en', refusals.journalProblem) } : {}),
+      ...(refusals.outboxProblem ? { outboxProblem: say('en', refusals.outboxProblem) } : {}),
+    };
     ui.out(
       JSON.stringify(
-        { configPath, identity: identityJson(c, id), config: summaryJson(c), live, refusals: refused },
+        { configPath, identity: identityJson(c, id), config: summaryJson(c), live: liveJson(live), refusals: refused },
         null,
         2,
       ),
@@ -119,6 +129,7 @@ async function readLive(
     return {
       reachable: false,
       error: { stage: e.stage, detail: say('en', e.detail), hint: say('en', e.hint) },
+      said: { detail: ui.say(e.detail), hint: ui.say(e.hint) },
       status: null,
       heartbeat: null,
       check: null,
@@ -141,32 +152,55 @@ async function readLive(
   }
 }
 
-function tlsMode(c: Config): string {
-  if (!c.mqtt.url.startsWith('mqtts:')) return 'none (plain mqtt://)';
-  const server = c.mqtt.insecureSkipVerify
-    ? 'server NOT verified (insecureSkipVerify)'
-    : `server verified by ${c.mqtt.ca ?? 'the system CAs'}`;
-  return `${server}; ${c.mqtt.cert ? `mutual TLS with ${c.mqtt.cert}` : 'no client certificate'}`;
+/** `live` as --json gives it (English only). */
+function liveJson(live: Live): Omit<Live, 'said'> {
+  const { said: _said, ...json } = live;
+  return json;
 }
 
-function hardwareText(c: Config): string {
+function tlsMode(c: Config, lang: Lang = 'en'): string {
+  const tx = (k: Parameters<typeof msg>[0], v?: Parameters<typeof msg>[1]) => msg(k, v)(lang);
+  if (!c.mqtt.url.startsWith('mqtts:')) return tx('show.tls.none');
+  const server = c.mqtt.insecureSkipVerify
+    ? tx('check.broker.unverified')
+    : tx('show.tls.verified', { ca: c.mqtt.ca ?? msg('broker.systemCas') });
+  return `${server}; ${c.mqtt.cert ? tx('show.tls.mutual', { cert: c.mqtt.cert }) : tx('show.tls.noCert')}`;
+}
+
+function hardwareText(c: Config, lang: Lang = 'en'): string {
+  const tx = (k: Parameters<typeof msg>[0], v?: Parameters<typeof msg>[1]) => msg(k, v)(lang);
   const h = c.hardware;
-  if (h.board === 'mcu') return `mcu on ${h.mcu.path} (${h.mcu.baudRate} baud, watchdog ${h.mcu.watchdogS} s)`;
+  if (h.board === 'mcu') return tx('show.board.mcu', { path: h.mcu.path, baud: h.mcu.baudRate, s: h.mcu.watchdogS });
   if (h.board === 'gpio' && h.gpio) {
     const p = h.gpio.pins;
     const pin = (x: { line: number; activeLow: boolean } | undefined) =>
-      x ? `GPIO${x.line}${x.activeLow ? ' (active low)' : ''}` : 'none';
-    return `gpio (${h.gpio.backend}): amp ${pin(p.amp)}, fm ${pin(p.inputFm)}, line ${pin(p.inputLine)}, fault ${pin(p.ampFault)}`;
+      x ? `GPIO${x.line}${x.activeLow ? tx('show.pin.low') : ''}` : tx('show.none');
+    return tx('show.board.gpio', {
+      backend: h.gpio.backend,
+      amp: pin(p.amp),
+      fm: pin(p.inputFm),
+      line: pin(p.inputLine),
+      fault: pin(p.ampFault),
+    });
   }
-  return 'sim (no hardware)';
+  return tx('show.board.sim');
 }
 
+function audioText(c: Config, lang: Lang = 'en'): string {
+  const out = c.audio.output === 'alsa' ? `ALSA ${c.audio.device}` : msg('show.audio.paced');
+  return msg('show.audio', { player: c.audio.player, out, max: c.audio.maxVolume })(lang);
+}
 function identityJson(c: Config, id: Identity) {
   return {
     deviceId: c.deviceId,
     groups: c.groups,
     site: c.site,
-    key: { path: id.keyPath, type: id.keyType, fingerprint: id.fingerprint, problem: id.keyProblem ?? null },
+    key: {
+      path: id.keyPath,
+      type: id.keyType,
+      fingerprint: id.fingerprint,
+      problem: id.keyProblem === undefined ? null : say('en', id.keyProblem),
+    },
     certificate: id.cert
       ? { path: id.cert.path, subject: id.cert.subject, issuer: id.cert.issuer, validTo: id.cert.validTo.toISOString() }
       : null,
@@ -187,112 +221,162 @@ function summaryJson(c: Config) {
     stateDir: c.stateDir,
     cacheDir: c.cacheDir,
     sound: soundSummary(soundFiles(c.stateDir)),
-    audio: `${c.audio.player} → ${c.audio.output === 'alsa' ? `ALSA ${c.audio.device}` : 'paced (no card)'}, max volume ${c.audio.maxVolume} %`,
+    audio: audioText(c),
   };
 }
 
 function printLocal(ui: Ui, c: Config, configPath: string, id: Identity): void {
   const s = c.site;
-  const row = (k: string, v: string) => ui.out(`  ${k.padEnd(13)} ${v}`, { indent: 16 });
+  const t = ui.t;
+  const row = (k: Parameters<Ui['t']>[0], v: string) => ui.out(`  ${padDisplay(t(k), 13)} ${v}`, { indent: 16 });
   ui.out(`${c.deviceId}  (${configPath})`);
-  row('groups', c.groups.join(', ') || 'none');
+  row('show.row.groups', c.groups.join(', ') || t('show.none'));
   row(
-    'site',
-    [s.communeName, s.communeCode && `code ${s.communeCode}`, s.province && `province ${s.province}`]
+    'show.row.site',
+    [
+      s.communeName,
+      s.communeCode && t('show.code', { code: s.communeCode }),
+      s.province && t('show.province', { province: s.province }),
+    ]
       .filter(Boolean)
-      .join(', ') || 'not recorded',
+      .join(', ') || t('show.notRecorded'),
   );
-  if (s.lat !== undefined || s.lon !== undefined) row('position', `${s.lat ?? '?'}, ${s.lon ?? '?'}`);
-  if (s.installer || s.installedAt) row('installed', `${s.installedAt ?? '?'} by ${s.installer ?? '?'}`);
+  if (s.lat !== undefined || s.lon !== undefined) row('show.row.position', `${s.lat ?? '?'}, ${s.lon ?? '?'}`);
+  if (s.installer || s.installedAt)
+    row('show.row.installed', t('show.installed', { at: s.installedAt ?? '?', who: s.installer ?? '?' }));
   row(
-    'device key',
+    'show.row.key',
     id.fingerprint
       ? `${id.keyType}, sha256 ${shortFingerprint(id.fingerprint)} … (${id.keyPath})`
-      : `${id.keyProblem} (${id.keyPath})`,
+      : `${ui.say(id.keyProblem ?? '')} (${id.keyPath})`,
   );
   if (id.cert) {
     const days = Math.floor((id.cert.validTo.getTime() - Date.now()) / 86_400_000);
     row(
-      'certificate',
-      `${id.cert.subject}, by ${id.cert.issuer.replace(/^.*CN=/, 'CN=')}, ${days >= 0 ? `valid ${days} more days` : 'EXPIRED'}`,
+      'show.row.cert',
+      t('show.cert', {
+        subject: id.cert.subject,
+        issuer: id.cert.issuer.replace(/^.*CN=/, 'CN='),
+        validity: days >= 0 ? t('show.cert.days', { days }) : t('show.cert.expired'),
+      }),
     );
-  } else if (id.csrPath) row('certificate', `none yet; ${id.csrPath} awaits signing by the centre`);
-  const j = summaryJson(c);
+  } else if (id.csrPath) row('show.row.cert', t('show.cert.none', { csr: id.csrPath }));
   row(
-    'broker',
-    `${j.broker} (MQTT ${j.mqttVersion}), user ${j.username ?? 'none'}${j.passwordFile ? `, password in ${j.passwordFile}` : ''}`,
+    'show.row.broker',
+    t('show.broker', {
+      url: c.mqtt.url,
+      version: String(c.mqtt.version),
+      user: c.mqtt.username ?? t('show.none'),
+      password: c.mqtt.passwordFile ? t('show.broker.password', { file: c.mqtt.passwordFile }) : '',
+    }),
   );
-  row('TLS', j.tls);
-  row('board', j.hardware);
-  row('audio', j.audio);
+  row('show.row.tls', tlsMode(c, ui.lang));
+  row('show.row.board', hardwareText(c, ui.lang));
+  row('show.row.audio', audioText(c, ui.lang));
+  const gaps = trustGaps(c.trustedKeys);
   row(
-    'trusted keys',
-    describeKeys(c.trustedKeys) +
-      (trustGaps(c.trustedKeys).length ? `: ALL ${trustGaps(c.trustedKeys).join(' and ')} REFUSED` : ''),
+    'show.row.trust',
+    describeKeys(c.trustedKeys, ui.lang) +
+      (gaps.length ? t('show.trust.refused', { gaps: gapsText(gaps, 'and') }) : ''),
   );
-  row('directories', `state ${c.stateDir}, cache ${c.cacheDir}`);
-  const sound = soundSummary(soundFiles(c.stateDir));
-  row('commissioned', sound.baseline);
-  row('last sound', sound.last);
+  row('show.row.dirs', t('show.dirs', { state: c.stateDir, cache: c.cacheDir }));
+  const sound = soundText(soundFiles(c.stateDir), ui.lang);
+  row('show.row.commissioned', sound.baseline);
+  row('show.row.lastSound', sound.last);
 }
 
-function age(s: number): string {
+function age(s: number, lang: Lang): string {
   if (s < 120) return `${s} s`;
   if (s < 7200) return `${Math.round(s / 60)} min`;
   if (s < 172_800) return `${Math.round(s / 3600)} h`;
-  return `${Math.round(s / 86_400)} days`;
+  return msg('show.age.days', { n: Math.round(s / 86_400) })(lang);
 }
 
 function printLive(ui: Ui, live: Live): void {
+  const t = ui.t;
   ui.out('');
   if (!live.reachable) {
-    ui.out(
-      `Live state: UNKNOWN: the broker cannot be reached (${live.error!.stage.toUpperCase()}: ${live.error!.detail})`,
-    );
-    ui.out(`  ${ui.unicode ? '→' : '->'} ${live.error!.hint}`);
+    ui.out(t('show.live.unknown', { stage: live.error!.stage.toUpperCase(), detail: live.said!.detail }));
+    ui.out(`  ${ui.unicode ? '→' : '->'} ${live.said!.hint}`);
     return;
   }
   const st = live.status;
-  if (!st) ui.out('Agent: never seen on this broker (no retained status)');
+  if (!st) ui.out(t('show.agent.never'));
   else if (st.online === true)
     ui.out(
-      `Agent: ONLINE since ${String(st.ts)}, bootId ${String(st.bootId)}, agent ${String(st.agentVersion ?? '?')}`,
+      t('show.agent.online', {
+        ts: String(st.ts),
+        bootId: String(st.bootId),
+        version: String(st.agentVersion ?? '?'),
+      }),
     );
   else
     ui.out(
-      `Agent: OFFLINE (${String(st.reason ?? '?')}${st.ts ? ` at ${String(st.ts)}` : ''}), last bootId ${String(st.bootId)}`,
+      t('show.agent.offline', {
+        reason: String(st.reason ?? '?'),
+        at: st.ts ? msg('reg.at', { ts: String(st.ts) }) : '',
+        bootId: String(st.bootId),
+      }),
     );
   const hb = live.heartbeat;
+  const sub = (k: Parameters<Ui['t']>[0], v: string) => ui.out(`  ${padDisplay(t(k), 9)} ${v}`);
   if (!hb) {
-    ui.out('Heartbeat: none retained');
+    ui.out(t('show.hb.none'));
   } else {
-    const stale = live.heartbeatAgeS !== null && live.heartbeatAgeS > 180 ? ' (STALE)' : '';
-    const ageText = live.heartbeatAgeS === null ? '?' : `${age(live.heartbeatAgeS)} ago`;
+    const stale = live.heartbeatAgeS !== null && live.heartbeatAgeS > 180 ? t('show.hb.stale') : '';
+    const ageText = live.heartbeatAgeS === null ? '?' : t('show.ago', { age: age(live.heartbeatAgeS, ui.lang) });
     const playing = hb.playing as { itemId?: string; source?: string } | null;
     const amp = hb.amp as { on?: boolean; fault?: boolean } | null;
     const schedule = (hb.schedule as { id: string; version: number }[] | undefined) ?? [];
-    const same = st && hb.bootId === st.bootId ? '' : ' (another boot than the status)';
-    ui.out(`Heartbeat: ${ageText}${stale}${same}, uptime ${age(Number(hb.uptimeS ?? 0))}, state ${String(hb.state)}`);
+    const same = st && hb.bootId === st.bootId ? '' : t('show.hb.otherBoot');
     ui.out(
-      `  playing   ${playing ? `${playing.itemId} (${playing.source})` : 'nothing'}; volume ${String(hb.volume ?? '?')}`,
+      t('show.hb', {
+        age: ageText,
+        stale,
+        same,
+        uptime: age(Number(hb.uptimeS ?? 0), ui.lang),
+        state: String(hb.state),
+      }),
     );
-    const faults = [hb.state === 'fault' ? 'state fault' : '', amp?.fault ? 'amplifier fault' : ''].filter(Boolean);
-    ui.out(`  faults    ${faults.join(', ') || 'none'}; amplifier ${amp ? (amp.on ? 'on' : 'off') : '?'}`);
-    ui.out(`  outbox    ${String(hb.outbox ?? '?')} event(s) waiting`);
-    ui.out(`  schedules ${schedule.map((d) => `${d.id} v${d.version}`).join(', ') || 'none'}`);
+    sub(
+      'show.hb.playing',
+      t('show.hb.volume', {
+        what: playing ? `${playing.itemId} (${playing.source})` : t('show.hb.nothing'),
+        volume: String(hb.volume ?? '?'),
+      }),
+    );
+    const faults = [hb.state === 'fault' ? t('show.hb.stateFault') : '', amp?.fault ? t('show.hb.ampFault') : ''];
+    sub(
+      'show.hb.faults',
+      t('show.hb.amp', {
+        faults: faults.filter(Boolean).join(', ') || t('show.none'),
+        amp: amp ? (amp.on ? t('show.hb.on') : t('show.hb.off')) : '?',
+      }),
+    );
+    sub('show.hb.outbox', t('show.hb.events', { n: String(hb.outbox ?? '?') }));
+    sub('show.hb.schedules', schedule.map((d) => `${d.id} v${d.version}`).join(', ') || t('show.none'));
   }
   const ck = live.check;
   if (ck)
-    ui.out(`Last check: ${ck.passed ? 'passed' : 'FAILED'} at ${String(ck.ts)} (${seconds(Number(ck.totalMs ?? 0))})`);
+    ui.out(
+      t('show.lastCheck', {
+        result: ck.passed ? t('show.check.passed') : t('show.check.failed'),
+        ts: String(ck.ts),
+        time: seconds(Number(ck.totalMs ?? 0)),
+      }),
+    );
 }
 
 function printRefusals(ui: Ui, r: RecentRefusals, timeZone?: string): void {
   ui.out('');
-  const unread = [r.journalProblem && `journal: ${r.journalProblem}`, r.outboxProblem && `outbox: ${r.outboxProblem}`];
-  if (r.items.length === 0) ui.out('Refused lately: none found');
+  const unread = [
+    r.journalProblem && ui.t('show.notRead.journal', { problem: r.journalProblem }),
+    r.outboxProblem && ui.t('show.notRead.outbox', { problem: r.outboxProblem }),
+  ];
+  if (r.items.length === 0) ui.out(ui.t('show.refused.none'));
   else {
-    ui.out(`Refused lately (the last ${r.items.length}, oldest first):`);
-    for (const x of r.items) ui.out(`  ${refusalRow(x, timeZone)}`, { indent: 4 });
+    ui.out(ui.t('show.refused', { n: r.items.length }));
+    for (const x of r.items) ui.out(`  ${refusalRow(x, timeZone, ui.lang)}`, { indent: 4 });
   }
-  for (const u of unread) if (u) ui.out(`  (not read: ${u})`, { indent: 4 });
+  for (const u of unread) if (u) ui.out(ui.t('show.notRead', { what: u }), { indent: 4 });
 }

@@ -185,6 +185,15 @@ describe('register and show', { timeout: 180_000 }, () => {
     assert.deepEqual(asked[0]!.slice(0, 3), ['systemctl', 'show', 'loa-agent.service']);
     assert.match(r.out, /\[FAIL\] loa-agent is not running \(systemd: inactive\)/);
     assert.match(r.out, /-> sudo systemctl start loa-agent, then loa-provision register --config \S+ again/);
+    // The same in Vietnamese, the command in it as it is.
+    const vi = await runCli(['register', '--config', box.config, '--lang', 'vi'], { exec: stopped });
+    assert.equal(vi.code, 1, vi.out);
+    assert.match(vi.out, /đã đăng ký reg-box-5 trên loa\/v1\/d\/reg-box-5\/register \(retained\)/);
+    assert.match(vi.out, /\[FAIL\] loa-agent không chạy \(systemd: inactive\)/);
+    assert.match(
+      vi.out,
+      /-> bật agent: sudo systemctl start loa-agent, rồi chạy lại loa-provision register --config \S+$/m,
+    );
   });
 
   test('the documented order, agent first: its retained birth is the answer at once; a configuration written after it started is not', async () => {
@@ -210,6 +219,17 @@ describe('register and show', { timeout: 180_000 }, () => {
         /\[FAIL\] the agent running now \(bootId [0-9a-f-]{36}\) (started|connected) at \S+, before the configuration was written \(\S+\): it runs with the previous one/,
       );
       assert.match(stale.out, /-> sudo systemctl restart loa-agent, then loa-provision register --config \S+ again/);
+      // The technician's language: the verdict and what to do in Vietnamese, the commands as they are.
+      const vi = await runCli(['register', '--config', box.config, '--lang', 'vi'], { exec: noSystemd });
+      assert.equal(vi.code, 1, vi.out);
+      assert.match(
+        vi.out,
+        /\[FAIL\] agent đang chạy \(bootId [0-9a-f-]{36}\) (khởi động|kết nối) lúc \S+, trước khi cấu hình được ghi \(\S+\): nó đang chạy với cấu hình cũ/,
+      );
+      assert.match(
+        vi.out,
+        /-> khởi động lại agent: sudo systemctl restart loa-agent, rồi chạy lại loa-provision register --config \S+$/m,
+      );
       const any = await runCli(['register', '--config', box.config, '--any'], { exec: noSystemd });
       assert.equal(any.code, 0, any.out);
       assert.match(any.out, /agent online: .*\(--any: BEFORE the configuration was written\)/);

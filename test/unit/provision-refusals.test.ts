@@ -21,6 +21,10 @@ import {
   type Refusal,
 } from '../../provisioning/refusals.js';
 import { tempDir } from '../helpers/tmp.js';
+import { say, type Text } from '../../provisioning/text.js';
+
+/** What the report, the JSON and the tests read: the English of a Text. */
+const en = (t: Text) => say('en', t);
 
 const T = { timeout: 20_000 };
 const now = Date.now();
@@ -149,7 +153,7 @@ test(
       });
       const alone = await recentRefusals({ journal: noJournal, stateDir: dir });
       assert.equal(alone.items.length, 3);
-      assert.match(alone.journalProblem!, /journalctl not found/);
+      assert.match(en(alone.journalProblem!), /journalctl not found/);
       // A journal from the last minute: the outbox events inside it are not counted twice.
       const both = await recentRefusals({
         journal: journalOf([scheduleRejected(now - 60_000, 'older'), scheduleRejected(Date.now(), 'in the journal')]),
@@ -163,7 +167,7 @@ test(
       db.close();
     }
     const missing = await readOutbox(join(dir, 'nope', 'loa.db'), 5);
-    assert.match(missing.problem!, /has not run with this stateDir/);
+    assert.match(en(missing.problem!), /has not run with this stateDir/);
   },
 );
 

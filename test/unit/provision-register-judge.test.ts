@@ -6,6 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseUnitShow, unitText, type UnitState } from '../../provisioning/agent-unit.js';
 import { judgePresence, type PresenceInput } from '../../provisioning/register-judge.js';
+import { say, type Text } from '../../provisioning/text.js';
+
+/** What the report, the JSON and the tests read: the English of a Text. */
+const en = (t: Text) => say('en', t);
 
 const T = { timeout: 10_000 };
 // Every time from the run's clock.
@@ -57,14 +61,14 @@ test('an agent older than the configuration: restart it, at once, whatever its b
   assert.equal(v.kind, 'act');
   assert.ok(v.kind === 'act');
   assert.match(
-    v.problem,
+    en(v.problem),
     /the agent running now \(bootId boot-1\) started at .*, before the configuration was written \(.*\): it runs with the previous one/,
   );
-  assert.equal(v.todo, 'sudo systemctl restart loa-agent, then loa-provision register again');
+  assert.equal(en(v.todo), 'sudo systemctl restart loa-agent, then loa-provision register again');
   // No heartbeat yet, a birth from before the config.
   const b = judge({ status: birth(now - 3_600_000), configArg: ' --config /etc/x.json' });
   assert.ok(
-    b.kind === 'act' && /connected at/.test(b.problem) && /register --config \/etc\/x\.json again/.test(b.todo),
+    b.kind === 'act' && /connected at/.test(en(b.problem)) && /register --config \/etc\/x\.json again/.test(en(b.todo)),
   );
   // --any takes it, and says so.
   const any = judge({ status: birth(now - 60_000), heartbeat: heartbeat(now - 5000, 3595), any: true });
@@ -81,36 +85,41 @@ test(
       status: { online: false, bootId: 'b', reason: 'shutdown', ts: iso(now - 60_000) },
       unit: { active: 'inactive', sub: 'dead', result: 'success', exitStatus: 0 },
     });
-    assert.deepEqual(stopped, {
-      kind: 'act',
-      problem: 'loa-agent is not running (systemd: inactive)',
-      todo: 'sudo systemctl start loa-agent, then loa-provision register again',
-    });
+    assert.ok(stopped.kind === 'act');
+    assert.deepEqual(
+      { ...stopped, problem: en(stopped.problem), todo: en(stopped.todo) },
+      {
+        kind: 'act',
+        problem: 'loa-agent is not running (systemd: inactive)',
+        todo: 'sudo systemctl start loa-agent, then loa-provision register again',
+      },
+    );
     const refused = judge({ unit: { active: 'failed', sub: 'failed', result: 'exit-code', exitStatus: 78 } });
     assert.ok(refused.kind === 'act');
-    assert.match(refused.problem, /systemd: failed \(exit-code, status 78\)/);
-    assert.match(refused.todo, /refused its configuration: sudo loa-provision check says why/);
+    assert.match(en(refused.problem), /systemd: failed \(exit-code, status 78\)/);
+    assert.match(en(refused.todo), /refused its configuration: sudo loa-provision check says why/);
     // A birth the will has not replaced yet, but systemd says the agent is gone.
     const crashed = judge({
       status: birth(now - 2000),
       unit: { active: 'failed', sub: 'failed', result: 'signal', exitStatus: 9 },
     });
-    assert.ok(crashed.kind === 'act' && /loa-provision logs -n 50/.test(crashed.todo));
+    assert.ok(crashed.kind === 'act' && /loa-provision logs -n 50/.test(en(crashed.todo)));
     const restarting = judge({
       status: birth(now - 2000),
       unit: { active: 'activating', sub: 'auto-restart', result: 'exit-code', exitStatus: 70 },
     });
-    assert.ok(restarting.kind === 'wait' && /restarting loa-agent after a failure/.test(restarting.note));
+    assert.ok(restarting.kind === 'wait' && /restarting loa-agent after a failure/.test(en(restarting.note)));
 
     const none = judge({});
-    assert.ok(none.kind === 'wait' && /holds no status of vn-1 yet/.test(none.note));
+    assert.ok(none.kind === 'wait' && /holds no status of vn-1 yet/.test(en(none.note)));
     const off = judge({ status: { online: false, bootId: 'b', reason: 'lost' }, unit: active });
     assert.ok(
-      off.kind === 'wait' && /last status is offline \(lost, bootId b; systemd: active \(running\)\)/.test(off.note),
+      off.kind === 'wait' &&
+        /last status is offline \(lost, bootId b; systemd: active \(running\)\)/.test(en(off.note)),
     );
     // Heartbeats stopped 10 min ago (3 periods is 90 s): that agent is gone, the will not sent yet.
     const silent = judge({ status: birth(now - 3_600_000), heartbeat: heartbeat(now - 600_000, 10) });
-    assert.ok(silent.kind === 'wait' && /no heartbeat for 600 s/.test(silent.note));
+    assert.ok(silent.kind === 'wait' && /no heartbeat for 600 s/.test(en(silent.note)));
   },
 );
 
