@@ -6,16 +6,16 @@
 // are the ones shown, in the schema's words ("site.lat: 200 is not a latitude (-90 to
 // 90)"). The CLI has no second copy of the rules to drift from the agent's.
 import { ConfigError, parseConfig } from '../agent/config.js';
+import type { MessageKey } from '../contract/messages.js';
 
 export type Draft = Record<string, unknown>;
 
-export interface Field {
+/** A setting init takes as a flag. */
+export interface Setting {
   /** The flag (without --) and the answer's name. */
   flag: string;
   /** Where the value goes in the config. */
   path: readonly (string | number)[];
-  label: string;
-  help?: string;
   /** Typed text to the value handed to the schema; '' means "not set". */
   parse(text: string): unknown;
   /** The current value as text, for the default in brackets. */
@@ -24,8 +24,14 @@ export interface Field {
   suggest?(d: Draft, env: NodeJS.ProcessEnv): string | undefined;
   /** Asked only when this holds (pins only for a gpio board). */
   when?(d: Draft): boolean;
+}
+
+/** A setting init also asks for: its question, help and empty answer are the catalogue's (either language). */
+export interface Field extends Setting {
+  label: MessageKey;
+  help?: MessageKey;
   /** What an empty answer means when there is no default. */
-  emptyMeans?: string;
+  emptyMeans?: MessageKey;
 }
 
 const text = (s: string): string | undefined => (s === '' ? undefined : s);
@@ -69,29 +75,29 @@ export const FIELDS: readonly Field[] = [
   {
     flag: 'commune-name',
     path: ['site', 'communeName'],
-    label: 'Commune name',
-    help: 'as the centre calls it, e.g. Xã Bình Chánh',
+    label: 'init.f.communeName',
+    help: 'init.f.communeName.help',
     parse: text,
   },
   {
     flag: 'commune-code',
     path: ['site', 'communeCode'],
-    label: 'Commune code',
-    help: 'the GSO administrative code, e.g. 26734',
+    label: 'init.f.communeCode',
+    help: 'init.f.communeCode.help',
     parse: text,
   },
   {
     flag: 'province',
     path: ['site', 'province'],
-    label: 'Province code',
-    help: 'e.g. 79 for Ho Chi Minh City',
+    label: 'init.f.province',
+    help: 'init.f.province.help',
     parse: text,
   },
   {
     flag: 'device-id',
     path: ['deviceId'],
-    label: 'Device id',
-    help: 'lower case letters, digits, . _ - (the label on the box), e.g. vn-79-26734-01',
+    label: 'init.f.deviceId',
+    help: 'init.f.deviceId.help',
     parse: text,
     suggest: (d) => {
       const p = digits(getAt(d, ['site', 'province']));
@@ -102,8 +108,8 @@ export const FIELDS: readonly Field[] = [
   {
     flag: 'groups',
     path: ['groups'],
-    label: 'Groups',
-    help: 'comma-separated: every group whose schedules this box plays',
+    label: 'init.f.groups',
+    help: 'init.f.groups.help',
     parse: parseList,
     format: (v) => (Array.isArray(v) ? v.join(',') : ''),
     suggest: (d) => {
@@ -115,39 +121,39 @@ export const FIELDS: readonly Field[] = [
   {
     flag: 'lat',
     path: ['site', 'lat'],
-    label: 'Latitude',
-    help: "decimal degrees from the phone's GPS, e.g. 10.68",
+    label: 'init.f.lat',
+    help: 'init.f.lat.help',
     parse: parseNumber,
   },
-  { flag: 'lon', path: ['site', 'lon'], label: 'Longitude', help: 'decimal degrees, e.g. 106.57', parse: parseNumber },
+  { flag: 'lon', path: ['site', 'lon'], label: 'init.f.lon', help: 'init.f.lon.help', parse: parseNumber },
   {
     flag: 'installer',
     path: ['site', 'installer'],
-    label: 'Installer',
-    help: 'your name or staff id',
+    label: 'init.f.installer',
+    help: 'init.f.installer.help',
     parse: text,
     suggest: (_d, env) => env.SUDO_USER || undefined,
   },
   {
     flag: 'broker',
     path: ['mqtt', 'url'],
-    label: 'Broker URL',
-    help: 'e.g. mqtts://broker.example.vn:8883',
+    label: 'init.f.broker',
+    help: 'init.f.broker.help',
     parse: text,
   },
-  { flag: 'username', path: ['mqtt', 'username'], label: 'Broker username', parse: text, emptyMeans: 'none' },
+  { flag: 'username', path: ['mqtt', 'username'], label: 'init.f.username', parse: text, emptyMeans: 'init.none' },
   {
     flag: 'board',
     path: ['hardware', 'board'],
-    label: 'IO board',
-    help: 'mcu (the IO microcontroller on serial), gpio (relays on the Pi header) or sim (no hardware)',
+    label: 'init.f.board',
+    help: 'init.f.board.help',
     parse: text,
     suggest: () => 'mcu',
   },
   {
     flag: 'serial',
     path: ['hardware', 'mcu', 'path'],
-    label: 'IO board serial port',
+    label: 'init.f.serial',
     parse: text,
     when: isMcu,
     suggest: () => '/dev/loa-io',
@@ -155,8 +161,8 @@ export const FIELDS: readonly Field[] = [
   {
     flag: 'pin-amp',
     path: ['hardware', 'gpio', 'pins', 'amp'],
-    label: 'Amplifier relay GPIO',
-    help: 'BCM number, ":low" if the relay is active low, e.g. 17:low',
+    label: 'init.f.pinAmp',
+    help: 'init.f.pinAmp.help',
     parse: parsePin,
     format: formatPin,
     when: isGpio,
@@ -164,7 +170,7 @@ export const FIELDS: readonly Field[] = [
   {
     flag: 'pin-fm',
     path: ['hardware', 'gpio', 'pins', 'inputFm'],
-    label: 'FM input relay GPIO',
+    label: 'init.f.pinFm',
     parse: parsePin,
     format: formatPin,
     when: isGpio,
@@ -172,7 +178,7 @@ export const FIELDS: readonly Field[] = [
   {
     flag: 'pin-line',
     path: ['hardware', 'gpio', 'pins', 'inputLine'],
-    label: 'Line input relay GPIO',
+    label: 'init.f.pinLine',
     parse: parsePin,
     format: formatPin,
     when: isGpio,
@@ -180,24 +186,24 @@ export const FIELDS: readonly Field[] = [
   {
     flag: 'pin-fault',
     path: ['hardware', 'gpio', 'pins', 'ampFault'],
-    label: 'Amplifier fault input GPIO',
+    label: 'init.f.pinFault',
     parse: parsePin,
     format: formatPin,
     when: isGpio,
-    emptyMeans: 'none',
+    emptyMeans: 'init.none',
   },
 ];
 
 /** Settings not asked, set only from flags (test rigs, boxes without a sound card). */
-export const EXTRA_FIELDS: readonly Field[] = [
-  { flag: 'state-dir', path: ['stateDir'], label: 'State directory', parse: text },
-  { flag: 'cache-dir', path: ['cacheDir'], label: 'Cache directory', parse: text },
-  { flag: 'topic-root', path: ['topicRoot'], label: 'Topic root', parse: text },
-  { flag: 'mqtt-version', path: ['mqtt', 'version'], label: 'MQTT version', parse: (s) => (s === '5' ? 5 : text(s)) },
-  { flag: 'audio-output', path: ['audio', 'output'], label: 'Audio output', parse: text },
-  { flag: 'audio-device', path: ['audio', 'device'], label: 'ALSA device', parse: text },
+export const EXTRA_FIELDS: readonly Setting[] = [
+  { flag: 'state-dir', path: ['stateDir'], parse: text },
+  { flag: 'cache-dir', path: ['cacheDir'], parse: text },
+  { flag: 'topic-root', path: ['topicRoot'], parse: text },
+  { flag: 'mqtt-version', path: ['mqtt', 'version'], parse: (s) => (s === '5' ? 5 : text(s)) },
+  { flag: 'audio-output', path: ['audio', 'output'], parse: text },
+  { flag: 'audio-device', path: ['audio', 'device'], parse: text },
   // Set once, by the first init (or --fresh); "now" sets it again, e.g. after moving the box.
-  { flag: 'installed-at', path: ['site', 'installedAt'], label: 'Installed at', parse: text },
+  { flag: 'installed-at', path: ['site', 'installedAt'], parse: text },
 ];
 
 export function getAt(o: unknown, path: readonly (string | number)[]): unknown {
@@ -282,7 +288,7 @@ export function problemsAt(d: Draft, path: readonly (string | number)[], baseDir
 /** Put the answer in a copy of the draft and return the copy, or the schema's problems with it. */
 export function tryAnswer(
   d: Draft,
-  f: Field,
+  f: Setting,
   answer: string,
   baseDir: string,
 ): { value: Draft } | { problems: string[] } {
@@ -292,7 +298,7 @@ export function tryAnswer(
   return problems.length === 0 ? { value: next } : { problems };
 }
 
-export function currentText(d: Draft, f: Field, env: NodeJS.ProcessEnv): string | undefined {
+export function currentText(d: Draft, f: Setting, env: NodeJS.ProcessEnv): string | undefined {
   const v = getAt(d, f.path);
   if (v !== undefined) return f.format ? f.format(v) : Array.isArray(v) ? v.join(',') : String(v);
   return f.suggest?.(d, env);

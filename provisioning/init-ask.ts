@@ -8,7 +8,9 @@ import { readCertificate } from './keys.js';
 import { currentText, FIELDS, getAt, problemsAt, tryAnswer, type Draft } from './draft.js';
 import type { Ui } from './io.js';
 import type { Prompter } from './prompt.js';
-import { describeKeys, mergeKeys, parseTrustedKeys, trustGaps, type TrustedKey } from './trust.js';
+import { describeKeys, gapsText, mergeKeys, parseTrustedKeys, trustGaps, type TrustedKey } from './trust.js';
+import { msg, type Lang } from './text.js';
+import { padDisplay } from './wrap.js';
 
 const KEEP = '\u0000keep';
 
@@ -33,27 +35,27 @@ export async function askAll(p: Prompter, ui: Ui, start: Draft, plan: Plan, ctx:
     if (f.when && !f.when(d)) continue;
     const opts = {
       default: currentText(d, f, ctx.env),
-      ...(f.help ? { help: f.help } : {}),
-      ...(f.emptyMeans ? { emptyMeans: f.emptyMeans } : {}),
+      ...(f.help ? { help: ui.t(f.help) } : {}),
+      ...(f.emptyMeans ? { emptyMeans: ui.t(f.emptyMeans) } : {}),
     };
     const before = d;
-    d = await p.askValid(f.label, opts, (answer) => tryAnswer(before, f, answer === '-' ? '' : answer, ctx.dir));
-    if (f.flag === 'username') d = await askSecrets(p, d, plan, ctx);
+    d = await p.askValid(ui.t(f.label), opts, (answer) => tryAnswer(before, f, answer === '-' ? '' : answer, ctx.dir));
+    if (f.flag === 'username') d = await askSecrets(p, ui, d, plan, ctx);
   }
   d = await askTrustedKeys(p, ui, d, ctx);
   summary(ui, d, plan);
   return d;
 }
 
-async function askSecrets(p: Prompter, d: Draft, plan: Plan, ctx: AskContext): Promise<Draft> {
+async function askSecrets(p: Prompter, ui: Ui, d: Draft, plan: Plan, ctx: AskContext): Promise<Draft> {
   const has =
     plan.password !== undefined ||
     getAt(d, ['mqtt', 'passwordFile']) !== undefined ||
     getAt(d, ['mqtt', 'password']) !== undefined;
-  const pw = await p.ask('Broker password', {
+  const pw = await p.ask(ui.t('init.password'), {
     secret: true,
-    ...(has ? { default: KEEP } : { emptyMeans: 'none' }),
-    help: 'not shown as you type; "-" removes it',
+    ...(has ? { default: KEEP } : { emptyMeans: ui.t('init.none') }),
+    help: ui.t('init.password.help'),
   });
   if (pw === '-') plan.password = '';
   else if (pw !== KEEP && pw !== '') plan.password = pw;
@@ -61,10 +63,10 @@ async function askSecrets(p: Prompter, d: Draft, plan: Plan, ctx: AskContext): P
   if (!String(getAt(d, ['mqtt', 'url']) ?? '').startsWith('mqtts:')) return d;
   const current = plan.caFrom ?? (getAt(d, ['mqtt', 'ca']) as string | undefined);
   await p.askValid(
-    'Broker CA certificate file',
+    ui.t('init.ca'),
     {
-      ...(current ? { default: current } : { emptyMeans: 'system CAs' }),
-      help: "the PEM file from the centre that signed the broker's certificate",
+      ...(current ? { default: current } : { emptyMeans: ui.t('init.ca.system') }),
+      help: ui.t('init.ca.help'),
     },
     (answer) => {
       try {
@@ -72,10 +74,10 @@ async function askSecrets(p: Prompter, d: Draft, plan: Plan, ctx: AskContext): P
           plan.caFrom = undefined;
           if (answer === '-') delete (d.mqtt as Record<string, unknown>).ca;
         } else if (answer === current && !plan.caFrom) {
-          readCa(resolve(ctx.dir, answer)); // the config's own value: relative to the config directory
+          readCa(resolve(ctx.dir, answer), ui.lang); // the config's own value: relative to the config directory
         } else {
           plan.caFrom = resolve(ctx.cwd, answer);
-          readCa(plan.caFrom);
+          readCa(plan.caFrom, ui.lang);
         }
         return { value: true };
       } catch (err) {
@@ -91,31 +93,30 @@ async function askTrustedKeys(p: Prompter, ui: Ui, start: Draft, ctx: AskContext
   const d = structuredClone(start);
   let keys = ((getAt(d, ['trustedKeys']) as TrustedKey[] | undefined) ?? []).slice();
   const bad = (line: string) => ui.out(`  ${ui.unicode ? '✗' : '[FAIL]'} ${line}`);
-  ui.out(`Trusted centre keys (schedules and commands must be signed by one): ${describeKeys(keys)}`);
-  let help: string | undefined =
-    'paste what "noc keys" printed ({"kid":…,"publicKey":…}, or a [list]), or type kid=publicKey; Enter when done; "-" removes all';
+  ui.out(ui.t('init.keys.now', { keys: describeKeys(keys, ui.lang) }));
+  let help: string | undefined = ui.t('init.keys.help');
   for (;;) {
-    let answer = await p.ask('Add a trusted key', { emptyMeans: 'done', ...(help ? { help } : {}) });
+    let answer = await p.ask(ui.t('init.keys.add'), { emptyMeans: ui.t('init.keys.done'), ...(help ? { help } : {}) });
     help = undefined;
     if (answer === '') break;
     if (answer === '-') {
       keys = [];
-      ui.out('  (list emptied)');
+      ui.out(ui.t('init.keys.emptied'));
       continue;
     }
     let parsed = parseTrustedKeys(answer);
     // A pasted multi-line JSON arrives one line at a time: read on until it closes.
     while ('incomplete' in parsed) {
-      const more = await p.ask('  (the rest of the JSON)', {});
+      const more = await p.ask(ui.t('init.keys.more'), {});
       if (more === '') {
-        parsed = { problem: 'the JSON was not closed' };
+        parsed = { problem: msg('init.keys.unclosed') };
         break;
       }
       answer += more;
       parsed = parseTrustedKeys(answer);
     }
     if ('problem' in parsed) {
-      bad(parsed.problem);
+      bad(ui.say(parsed.problem));
       continue;
     }
     const next = mergeKeys(keys, parsed.keys);
@@ -125,13 +126,15 @@ async function askTrustedKeys(p: Prompter, ui: Ui, start: Draft, ctx: AskContext
       continue;
     }
     keys = next;
-    ui.out(`  added ${describeKeys(parsed.keys)} (${keys.length} key${keys.length === 1 ? '' : 's'})`);
+    ui.out(
+      ui.t(keys.length === 1 ? 'init.keys.added1' : 'init.keys.added', {
+        keys: describeKeys(parsed.keys, ui.lang),
+        n: keys.length,
+      }),
+    );
   }
   const gaps = trustGaps(keys);
-  if (gaps.length > 0)
-    ui.out(
-      `  warning: with no key for ${gaps.join(' or ')} the box refuses every one of them (emergencies too); add one before it must play`,
-    );
+  if (gaps.length > 0) ui.out(ui.t('init.keys.warn', { gaps: gapsText(gaps, 'or') }));
   if (keys.length === 0) delete d.trustedKeys;
   else d.trustedKeys = keys;
   return d;
@@ -139,49 +142,70 @@ async function askTrustedKeys(p: Prompter, ui: Ui, start: Draft, ctx: AskContext
 
 function summary(ui: Ui, d: Draft, plan: Plan): void {
   const g = (...path: string[]) => getAt(d, path);
+  const t = ui.t;
   const site = [
     g('site', 'communeName'),
-    g('site', 'communeCode') && `code ${String(g('site', 'communeCode'))}`,
-    g('site', 'province') && `province ${String(g('site', 'province'))}`,
+    g('site', 'communeCode') && t('show.code', { code: String(g('site', 'communeCode')) }),
+    g('site', 'province') && t('show.province', { province: String(g('site', 'province')) }),
   ]
     .filter(Boolean)
     .join(', ');
   const board = g('hardware', 'board') ?? 'sim';
   const hw =
     board === 'mcu'
-      ? `mcu on ${String(g('hardware', 'mcu', 'path') ?? '/dev/loa-io')}`
+      ? t('init.sum.mcu', { path: String(g('hardware', 'mcu', 'path') ?? '/dev/loa-io') })
       : board === 'gpio'
         ? `gpio ${JSON.stringify(g('hardware', 'gpio', 'pins'))}`
         : String(board);
   const pw =
-    plan.password === '' ? 'removed' : plan.password !== undefined || g('mqtt', 'passwordFile') ? 'set' : 'none';
+    plan.password === ''
+      ? t('init.sum.removed')
+      : plan.password !== undefined || g('mqtt', 'passwordFile')
+        ? t('init.sum.set')
+        : t('init.none');
+  const row = (label: Parameters<Ui['t']>[0], value: string) => ui.out(`  ${padDisplay(t(label), 8)} ${value}`);
   ui.out('');
-  ui.out('Summary:');
-  ui.out(
-    `  device   ${String(g('deviceId'))}  groups ${((g('groups') as string[] | undefined) ?? []).join(', ') || 'none'}`,
+  ui.out(t('init.sum'));
+  row(
+    'init.sum.l.device',
+    t('init.sum.device', {
+      id: String(g('deviceId')),
+      groups: ((g('groups') as string[] | undefined) ?? []).join(', ') || t('init.none'),
+    }),
   );
-  ui.out(`  site     ${site || '-'}  at ${String(g('site', 'lat') ?? '?')}, ${String(g('site', 'lon') ?? '?')}`);
-  ui.out(
-    `  broker   ${String(g('mqtt', 'url'))}  user ${String(g('mqtt', 'username') ?? '-')}  password ${pw}  CA ${plan.caFrom ?? String(g('mqtt', 'ca') ?? 'system')}`,
+  row(
+    'init.sum.l.site',
+    t('init.sum.site', {
+      site: site || '-',
+      lat: String(g('site', 'lat') ?? '?'),
+      lon: String(g('site', 'lon') ?? '?'),
+    }),
   );
-  ui.out(`  keys     ${describeKeys((g('trustedKeys') as TrustedKey[] | undefined) ?? [])}`);
-  ui.out(`  board    ${hw}`);
+  row(
+    'init.sum.l.broker',
+    t('init.sum.broker', {
+      url: String(g('mqtt', 'url')),
+      user: String(g('mqtt', 'username') ?? '-'),
+      pw,
+      ca: plan.caFrom ?? String(g('mqtt', 'ca') ?? t('init.sum.systemCa')),
+    }),
+  );
+  row('init.sum.l.keys', describeKeys((g('trustedKeys') as TrustedKey[] | undefined) ?? [], ui.lang));
+  row('init.sum.l.board', hw);
 }
 
-/** Throws (with the reason) unless `path` holds a PEM certificate. */
-export function readCa(path: string): void {
+/** Throws (with the reason, in `lang`) unless `path` holds a PEM certificate. */
+export function readCa(path: string, lang: Lang = 'en'): void {
   try {
     readCertificate(path);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why =
       e.code === 'ENOENT'
-        ? 'does not exist'
+        ? msg('init.ca.missing')
         : e.code && e.code.startsWith('E') && !e.code.startsWith('ERR_')
           ? e.message
-          : 'is not a PEM certificate';
-    throw new CliError(`CA certificate ${path} ${why}`, EXIT.CONFIG, [
-      '  give the CA file the centre sent (PEM, "-----BEGIN CERTIFICATE-----")',
-    ]);
+          : msg('init.ca.notPem');
+    throw new CliError(msg('init.ca.bad', { path, why })(lang), EXIT.CONFIG, [msg('init.ca.give')(lang)]);
   }
 }

@@ -10,6 +10,8 @@ import { FILES } from './files.js';
 import type { Plan } from './init-ask.js';
 import type { Ui } from './io.js';
 import { certInfo, certMatchesKey, readCertificate, type readPrivateKey } from './keys.js';
+import { gapsText } from './trust.js';
+import { msg, type Lang } from './text.js';
 
 export type CertState = 'configured' | 'installed' | 'awaiting' | 'mismatch';
 
@@ -24,7 +26,9 @@ export function planCertificate(
   plan: Plan,
   dir: string,
   key: ReturnType<typeof readPrivateKey> | undefined,
+  lang: Lang = 'en',
 ): CertState {
+  const t = (k: Parameters<typeof msg>[0], v?: Parameters<typeof msg>[1]) => msg(k, v)(lang);
   const certPath = join(dir, FILES.cert);
   const from = plan.certFrom ?? (existsSync(certPath) ? certPath : undefined);
   const custom = getAt(draft, ['mqtt', 'cert']) !== undefined && getAt(draft, ['mqtt', 'cert']) !== FILES.cert;
@@ -33,9 +37,7 @@ export function planCertificate(
   if (!from) return custom ? 'configured' : (clearCert(draft), 'awaiting');
   if (!key) {
     if (plan.certFrom)
-      throw new CliError(`--cert: there is no device key yet (${join(dir, FILES.key)})`, EXIT.FAIL, [
-        '  run init first, have the CSR it makes signed, then install the certificate with --cert',
-      ]);
+      throw new CliError(t('next.noKey', { path: join(dir, FILES.key) }), EXIT.FAIL, [t('next.noKey.hint')]);
     clearCert(draft);
     return 'mismatch';
   }
@@ -43,22 +45,22 @@ export function planCertificate(
   try {
     cert = readCertificate(from);
   } catch (err) {
-    throw new CliError(`certificate ${from}: ${errorMessage(err)}`, EXIT.FAIL, [
-      '  expected the PEM certificate the centre signed for device.csr',
+    throw new CliError(t('next.badCert', { path: from, error: errorMessage(err) }), EXIT.FAIL, [
+      t('next.badCert.hint'),
     ]);
   }
   if (!certMatchesKey(cert, key)) {
     if (plan.certFrom)
-      throw new CliError(`certificate ${from} was not made for this box's key (${join(dir, FILES.key)})`, EXIT.FAIL, [
-        `  its subject: ${certInfo(cert).subject}; send device.csr of THIS box to the centre`,
+      throw new CliError(t('next.mismatch', { path: from, key: join(dir, FILES.key) }), EXIT.FAIL, [
+        t('next.mismatch.hint', { subject: certInfo(cert).subject }),
       ]);
     clearCert(draft);
     return 'mismatch';
   }
   const info = certInfo(cert);
   if (plan.certFrom && info.validTo.getTime() < Date.now())
-    throw new CliError(`certificate ${from} expired on ${info.validTo.toISOString()}`, EXIT.FAIL, [
-      '  ask the centre for a new one (or check the clock: date)',
+    throw new CliError(t('next.expired', { path: from, date: info.validTo.toISOString() }), EXIT.FAIL, [
+      t('next.expired.hint'),
     ]);
   setAt(draft, ['mqtt', 'cert'], FILES.cert);
   setAt(draft, ['mqtt', 'key'], FILES.key);
@@ -77,39 +79,30 @@ function clearCert(draft: Draft): void {
  */
 export function printNextSteps(
   ui: Ui,
-  o: { configPath: string; dir: string; cert: CertState; deviceId: string; keyGaps: readonly string[] },
+  o: {
+    configPath: string;
+    dir: string;
+    cert: CertState;
+    deviceId: string;
+    keyGaps: readonly ('schedules' | 'commands')[];
+  },
 ): void {
-  const cfg = o.configPath === DEFAULT_CONFIG_PATH ? '' : ` --config ${o.configPath}`;
+  const config = o.configPath === DEFAULT_CONFIG_PATH ? '' : ` --config ${o.configPath}`;
+  const t = ui.t;
   const step = (n: number, text: string, why?: string) => {
     ui.out(`  ${n}. ${text}`, { indent: 5 });
     if (why) ui.out(`     (${why})`, { indent: 6 });
   };
   ui.out('');
-  ui.out('Next:');
+  ui.out(t('next.title'));
   let n = 1;
   if (o.cert === 'awaiting' || o.cert === 'mismatch') {
-    if (o.cert === 'mismatch') ui.out(`  (${join(o.dir, FILES.cert)} was made for another key: it is not used)`);
-    step(
-      n++,
-      `send ${join(o.dir, FILES.csr)} to the centre's CA (cat it and paste it), then install what comes back: sudo loa-provision init --yes${cfg} --cert /path/to/signed.crt`,
-      'until then the box connects with its password only, if the broker allows that',
-    );
+    if (o.cert === 'mismatch') ui.out(t('next.otherKey', { path: join(o.dir, FILES.cert) }));
+    step(n++, t('next.csr', { csr: join(o.dir, FILES.csr), config }), t('next.csr.why'));
   }
   if (o.keyGaps.length > 0)
-    step(
-      n++,
-      `add the centre's key: sudo loa-provision init --yes${cfg} --trusted-key '<the line "noc keys" printed>'`,
-      `without a key for ${o.keyGaps.join(' or ')} the box refuses every one of them; check fails until then`,
-    );
-  step(
-    n++,
-    `sudo systemctl stop loa-agent; sudo loa-provision check${cfg} --tone`,
-    'the self-test drives the IO board itself; the tone is heard in the commune',
-  );
-  step(n++, 'sudo systemctl restart loa-agent', 'the agent reads this configuration only when it starts');
-  step(
-    n++,
-    `sudo loa-provision register${cfg}`,
-    `tells the centre ${o.deviceId} is installed; confirms the agent now running uses this configuration`,
-  );
+    step(n++, t('next.key', { config }), t('next.key.why', { gaps: gapsText(o.keyGaps, 'or') }));
+  step(n++, t('next.check', { config }), t('next.check.why'));
+  step(n++, t('next.restart'), t('next.restart.why'));
+  step(n++, t('next.register', { config }), t('next.register.why', { deviceId: o.deviceId }));
 }

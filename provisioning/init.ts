@@ -32,14 +32,14 @@ import {
   describeKey,
   fingerprintOf,
   KEY_ALGORITHM,
-  KEY_WHY,
   readPrivateKey,
   shortFingerprint,
   writeCsr,
   writeDeviceKey,
 } from './keys.js';
 import { Prompter } from './prompt.js';
-import { mergeKeys, parseTrustedKeys, trustGaps, type TrustedKey } from './trust.js';
+import { gapsText, mergeKeys, parseTrustedKeys, trustGaps, type TrustedKey } from './trust.js';
+import { msg, type Lang } from './text.js';
 
 export const INIT_HELP = `loa-provision init [--config ${DEFAULT_CONFIG_PATH}] [--yes] [flags]
 
@@ -57,7 +57,9 @@ device key (EC P-256, 0600) and device.csr for the centre's CA.
   --new-key           make a new device key (the old one is backed up; needs a new certificate)
   --fresh             ignore the existing config (it is still backed up)
   --state-dir --cache-dir --topic-root --mqtt-version --audio-output --audio-device
-                      settings not asked, for special boxes and test rigs`;
+                      settings not asked, for special boxes and test rigs
+  --lang vi|en        the language of the questions and lines (default: from LANG /
+                      LC_ALL, else English)`;
 
 const OPTIONS = {
   config: { kind: 'string' },
@@ -108,9 +110,9 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
     for (const k of keyFlags) {
       const r = parseTrustedKeys(k);
       if ('keys' in r) keys = mergeKeys(keys, r.keys);
-      else bad.push(`  ${'problem' in r ? r.problem : 'the JSON is not closed'}`);
+      else bad.push(`  ${'problem' in r ? ui.say(r.problem) : ui.t('init.jsonNotClosed')}`);
     }
-    if (bad.length > 0) throw new CliError('--trusted-key: not a key', EXIT.CONFIG, bad);
+    if (bad.length > 0) throw new CliError(ui.t('init.badTrustedKey'), EXIT.CONFIG, bad);
     draft.trustedKeys = keys;
   }
   const plan: Plan = { newKey: flags['new-key'] === true };
@@ -121,11 +123,11 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
   if (!flags.yes) {
     const prompter = new Prompter(ui);
     try {
-      ui.out(`loa-provision init: writes ${configPath}`);
-      ui.out(`Enter keeps the value in [brackets], "-" clears it, Ctrl-C stops without writing anything.`);
+      ui.out(ui.t('init.writes', { path: configPath }));
+      ui.out(ui.t('init.howto'));
       draft = await askAll(prompter, ui, draft, plan, { dir, cwd, env, keyPath });
-      if (!(await prompter.confirm(`Write ${configPath}?`))) {
-        ui.out('nothing written');
+      if (!(await prompter.confirm(ui.t('init.confirm', { path: configPath })))) {
+        ui.out(ui.t('init.nothingWritten'));
         return EXIT.FAIL;
       }
     } finally {
@@ -147,18 +149,16 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
     setAt(draft, ['mqtt', 'passwordFile'], FILES.password);
   }
   if (plan.caFrom !== undefined) {
-    readCa(plan.caFrom);
+    readCa(plan.caFrom, ui.lang);
     setAt(draft, ['mqtt', 'ca'], FILES.ca);
   }
-  const key = !plan.newKey && existsSync(keyPath) ? loadKey(keyPath) : undefined;
-  const certState = planCertificate(draft, plan, dir, key);
+  const key = !plan.newKey && existsSync(keyPath) ? loadKey(keyPath, ui.lang) : undefined;
+  const certState = planCertificate(draft, plan, dir, key, ui.lang);
   const problems = schemaProblems(draft, dir);
   if (problems.length > 0) {
-    throw new CliError(`the configuration would be invalid; nothing written`, EXIT.CONFIG, [
+    throw new CliError(ui.t('init.invalid'), EXIT.CONFIG, [
       ...problems.map((p) => `  ${p}`),
-      ...(existing !== undefined
-        ? ['  (values not given were taken from the existing config; --fresh ignores it)']
-        : []),
+      ...(existing !== undefined ? [ui.t('init.fromExisting')] : []),
     ]);
   }
   if (
@@ -166,7 +166,7 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
     String(getAt(draft, ['mqtt', 'url'])).startsWith('mqtt:') &&
     getAt(draft, ['mqtt', 'passwordFile'])
   ) {
-    ui.out(`warning: mqtt:// sends the broker password unencrypted; use mqtts:// on any network but a lab`);
+    ui.out(ui.t('init.plainWarn'));
   }
 
   // ---- write ----
@@ -179,11 +179,11 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
     }
     let privateKey = key;
     if (!privateKey) {
-      if (existsSync(keyPath)) written.push(`${backupFile(keyPath, now)}  previous device key`);
+      if (existsSync(keyPath)) written.push(ui.t('init.w.oldKey', { path: backupFile(keyPath, now) }));
       privateKey = writeDeviceKey(keyPath, account);
-      written.push(`${keyPath}  device private key, new (0600): ${KEY_ALGORITHM}, ${KEY_WHY}`);
+      written.push(ui.t('init.w.newKey', { path: keyPath, alg: KEY_ALGORITHM, why: msg('init.keyWhy') }));
     } else {
-      written.push(`${keyPath}  device private key, kept (${describeKey(privateKey)})`);
+      written.push(ui.t('init.w.keptKey', { path: keyPath, type: describeKey(privateKey) }));
     }
     const subject = csrSubject(
       String(getAt(draft, ['deviceId'])),
@@ -192,35 +192,36 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
     const csrPath = join(dir, FILES.csr);
     try {
       writeCsr(keyPath, csrPath, subject, account);
-      written.push(`${csrPath}  certificate signing request ${subject}`);
+      written.push(ui.t('init.w.csr', { path: csrPath, subject }));
     } catch (err) {
-      ui.out(`warning: the CSR was not made (${errorMessage(err).split('\n')[0]}); make it by hand:`);
+      ui.out(ui.t('init.csrFailed', { error: errorMessage(err).split('\n')[0]! }));
       ui.out(`  openssl req -new -key ${keyPath} -subj "${subject}" -out ${csrPath}`);
     }
     if (plan.password) {
       atomicWrite(join(dir, FILES.password), plan.password + '\n', SECRET_MODE, 'secret', account);
-      written.push(`${join(dir, FILES.password)}  broker password (0600)`);
+      written.push(ui.t('init.w.password', { path: join(dir, FILES.password) }));
     }
     if (plan.caFrom && !sameFile(plan.caFrom, join(dir, FILES.ca))) {
       atomicWrite(join(dir, FILES.ca), readFileSync(plan.caFrom), PUBLIC_MODE, 'public', account);
-      written.push(`${join(dir, FILES.ca)}  broker CA certificate (copied from ${plan.caFrom})`);
+      written.push(ui.t('init.w.ca', { path: join(dir, FILES.ca), from: plan.caFrom }));
     }
     if (plan.certFrom && !sameFile(plan.certFrom, join(dir, FILES.cert))) {
       atomicWrite(join(dir, FILES.cert), readFileSync(plan.certFrom), PUBLIC_MODE, 'public', account);
-      written.push(`${join(dir, FILES.cert)}  device certificate (from ${plan.certFrom})`);
+      written.push(ui.t('init.w.cert', { path: join(dir, FILES.cert), from: plan.certFrom }));
     }
-    const backup = commitConfig(configPath, draft, now, account);
-    written.push(`${configPath}  agent configuration (0640)${backup ? `; previous one kept as ${backup}` : ''}`);
+    const backup = commitConfig(configPath, draft, now, account, ui.lang);
+    written.push(
+      ui.t('init.w.config', { path: configPath, backup: backup ? msg('init.w.backup', { path: backup }) : '' }),
+    );
 
     ui.out('');
-    ui.out('Written:');
+    ui.out(ui.t('init.written'));
     for (const w of written) ui.out(`  ${w}`);
     const fp = fingerprintOf(privateKey);
-    ui.out(`Device key fingerprint (sha256): ${shortFingerprint(fp)} …`);
-    ui.out(`  full: ${fp}`);
+    ui.out(ui.t('init.fp', { fp: shortFingerprint(fp) }));
+    ui.out(ui.t('init.fpFull', { fp }));
     const keyGaps = trustGaps((getAt(draft, ['trustedKeys']) as TrustedKey[] | undefined) ?? []);
-    if (keyGaps.length > 0)
-      ui.out(`warning: no trusted centre key for ${keyGaps.join(' or ')}: the box will refuse every one of them`);
+    if (keyGaps.length > 0) ui.out(ui.t('init.noTrust', { gaps: gapsText(keyGaps, 'or') }));
     printNextSteps(ui, {
       configPath,
       dir,
@@ -232,9 +233,9 @@ export async function initCommand(argv: string[], ui: Ui, deps: InitDeps = {}): 
   } catch (err) {
     if (err instanceof CliError) throw err;
     const e = err as NodeJS.ErrnoException;
-    const hint = e.code === 'EACCES' || e.code === 'EPERM' ? ['  run it as root: sudo loa-provision init …'] : [];
-    throw new CliError(`writing failed: ${e.message}`, EXIT.FAIL, [
-      ...(written.length ? ['  already written:', ...written.map((w) => `    ${w}`)] : []),
+    const hint = e.code === 'EACCES' || e.code === 'EPERM' ? [ui.t('init.asRoot')] : [];
+    throw new CliError(ui.t('init.writeFailed', { error: e.message }), EXIT.FAIL, [
+      ...(written.length ? [ui.t('init.already'), ...written.map((w) => `    ${w}`)] : []),
       ...hint,
     ]);
   }
@@ -250,19 +251,17 @@ function readExisting(path: string, ui: Ui): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    ui.out(
-      `note: ${path} is not valid JSON (${errorMessage(err)}); starting from empty answers (it will be backed up)`,
-    );
+    ui.out(ui.t('init.notJson', { path, error: errorMessage(err) }));
     return undefined;
   }
 }
 
-function loadKey(path: string) {
+function loadKey(path: string, lang: Lang) {
   try {
     return readPrivateKey(path);
   } catch (err) {
-    throw new CliError(`${path} is not a readable private key (${errorMessage(err)})`, EXIT.FAIL, [
-      `  move it away, or run with --new-key (a new key needs a new certificate)`,
+    throw new CliError(msg('init.badKey', { path, error: errorMessage(err) })(lang), EXIT.FAIL, [
+      msg('init.badKey.hint')(lang),
     ]);
   }
 }
@@ -273,6 +272,7 @@ export function commitConfig(
   draft: Draft,
   now: Date,
   account: Account | undefined,
+  lang: Lang = 'en',
 ): string | undefined {
   const candidate = join(dirname(configPath), `.agent-candidate-${process.pid}.json`);
   atomicWrite(candidate, JSON.stringify(ordered(draft), null, 2) + '\n', CONFIG_MODE, 'config', account);
@@ -282,7 +282,7 @@ export function commitConfig(
     unlinkSync(candidate);
     if (err instanceof ConfigError)
       throw new CliError(
-        `the agent would refuse this configuration (${err.code}); nothing replaced`,
+        msg('init.refused', { code: err.code })(lang),
         EXIT.CONFIG,
         err.problems.map((p) => `  ${p}`),
       );

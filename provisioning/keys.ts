@@ -22,9 +22,9 @@ import {
 import { readFileSync } from 'node:fs';
 import { atomicWrite, PUBLIC_MODE, SECRET_MODE, type Account } from './files.js';
 
+// Why (init says it, from the catalogue: init.keyWhy): the client-certificate key type
+// every MQTT broker and CA accepts (Ed25519 is not, e.g. on AWS IoT).
 export const KEY_ALGORITHM = 'EC P-256 (prime256v1)';
-export const KEY_WHY =
-  'the client-certificate key type every MQTT broker and CA accepts (Ed25519 is not, e.g. on AWS IoT)';
 
 export function generateDeviceKeyPem(): string {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

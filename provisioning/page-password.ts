@@ -19,7 +19,9 @@ page on (page.enabled). Asked twice on a terminal; --password-stdin reads one li
 scripts). At least 8 characters. Only its scrypt hash is written to the configuration.
 The page listens on --interfaces only (default eth0, end0, wlan0: never the 4G bearer).
 Restart the agent after: sudo systemctl restart loa-agent.
---disable turns the page off and removes the hash.`;
+--disable turns the page off and removes the hash.
+--lang vi|en: the language of the prompts and lines (default: from LANG / LC_ALL, else
+English).`;
 
 const OPTIONS = {
   config: { kind: 'string' },
@@ -44,7 +46,7 @@ export async function pagePasswordCommand(argv: string[], ui: Ui, deps: { now?: 
   try {
     draft = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new CliError(`${configPath}: ${(err as Error).message}`, EXIT.CONFIG, ['  run loa-provision init first']);
+    throw new CliError(`${configPath}: ${(err as Error).message}`, EXIT.CONFIG, [ui.t('pw.initFirst')]);
   }
   const page = { ...((draft.page as Record<string, unknown> | undefined) ?? {}) };
   if (f.disable) {
@@ -56,8 +58,7 @@ export async function pagePasswordCommand(argv: string[], ui: Ui, deps: { now?: 
     page.passwordHash = hashPassword(password);
     if (f.port !== undefined) {
       const port = Number(f.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65_535)
-        throw new UsageError(`--port "${f.port}" is not a port`);
+      if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new UsageError(ui.t('pw.port', { port: f.port }));
       page.port = port;
     }
     if (f.interfaces !== undefined)
@@ -66,25 +67,29 @@ export async function pagePasswordCommand(argv: string[], ui: Ui, deps: { now?: 
         .map((s) => s.trim())
         .filter(Boolean);
   }
-  const backup = commitConfig(configPath, { ...draft, page }, (deps.now ?? (() => new Date()))(), agentAccount());
+  const now = (deps.now ?? (() => new Date()))();
+  const backup = commitConfig(configPath, { ...draft, page }, now, agentAccount(), ui.lang);
   ui.out(
     f.disable
-      ? `page turned off in ${configPath}`
-      : `page password set in ${configPath} (scrypt hash); served on ${((page.interfaces as string[] | undefined) ?? ['eth0', 'end0', 'wlan0']).join(', ')} port ${String(page.port ?? 8080)}`,
+      ? ui.t('pw.off', { path: configPath })
+      : ui.t('pw.set', {
+          path: configPath,
+          interfaces: ((page.interfaces as string[] | undefined) ?? ['eth0', 'end0', 'wlan0']).join(', '),
+          port: String(page.port ?? 8080),
+        }),
   );
-  if (backup) ui.out(`previous configuration: ${backup}`);
-  ui.out('restart the agent to apply it: sudo systemctl restart loa-agent');
+  if (backup) ui.out(ui.t('pw.backup', { path: backup }));
+  ui.out(ui.t('pw.restart'));
   return EXIT.OK;
 }
 
 async function readPassword(ui: Ui, fromStdin: boolean): Promise<string> {
   const p = new Prompter(ui);
   try {
-    const first = fromStdin ? await p.ask('') : await p.ask('page password', { secret: true });
-    if (first.length < MIN_PASSWORD)
-      throw new CliError(`the password is under ${MIN_PASSWORD} characters: nothing changed`, EXIT.FAIL);
-    if (!fromStdin && (await p.ask('the same again', { secret: true })) !== first)
-      throw new CliError('the two passwords differ: nothing changed', EXIT.FAIL);
+    const first = fromStdin ? await p.ask('') : await p.ask(ui.t('pw.ask'), { secret: true });
+    if (first.length < MIN_PASSWORD) throw new CliError(ui.t('pw.short', { n: MIN_PASSWORD }), EXIT.FAIL);
+    if (!fromStdin && (await p.ask(ui.t('pw.again'), { secret: true })) !== first)
+      throw new CliError(ui.t('pw.differ'), EXIT.FAIL);
     return first;
   } finally {
     p.close();

@@ -70,7 +70,8 @@ export class Prompter {
   /** Ask once; returns the answer trimmed, or the default for an empty answer. */
   async ask(label: string, o: AskOptions = {}): Promise<string> {
     if (o.help) this.ui.out(`  ${o.help}`);
-    const shown = o.default !== undefined && o.default !== '' ? (o.secret ? 'keep current' : o.default) : o.emptyMeans;
+    const shown =
+      o.default !== undefined && o.default !== '' ? (o.secret ? this.ui.t('prompt.keep') : o.default) : o.emptyMeans;
     const text = `${label}${shown ? ` [${shown}]` : ''}: `;
     let line: string;
     if (o.secret && this.ui.tty) {
@@ -110,7 +111,7 @@ export class Prompter {
       if (a === '') return def;
       if (['y', 'yes', 'c', 'co', 'có'].includes(a)) return true;
       if (['n', 'no', 'k', 'không', 'khong'].includes(a)) return false;
-      this.ui.out('  answer y or n');
+      this.ui.out(this.ui.t('prompt.yesNo'));
     }
   }
 

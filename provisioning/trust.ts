@@ -16,9 +16,9 @@ export interface TrustedKey {
   roles?: string[];
 }
 
-export type KeyParse = { keys: TrustedKey[] } | { problem: string } | { incomplete: true };
+export type KeyParse = { keys: TrustedKey[] } | { problem: Text } | { incomplete: true };
 
-const FORMS = `{"kid":"…","publicKey":"…"} as "noc keys" prints it, or kid=publicKey`;
+const FORMS = msg('trust.forms');
 
 /**
  * One answer (or one --trusted-key value): `noc keys` output as printed (one object, an
@@ -34,12 +34,12 @@ export function parseTrustedKeys(text: string): KeyParse {
       v = JSON.parse(s);
     } catch (err) {
       if (openBrackets(s) > 0) return { incomplete: true };
-      return { problem: `not valid JSON (${(err as Error).message}); expected ${FORMS}` };
+      return { problem: msg('trust.badJson', { error: (err as Error).message, forms: FORMS }) };
     }
     return fromJson(v);
   }
   const m = /^([^=:\s{}"]+)\s*[=:\s]\s*(\S+)$/.exec(s);
-  if (!m) return { problem: `"${s}" is not ${FORMS}` };
+  if (!m) return { problem: msg('trust.notForm', { text: s, forms: FORMS }) };
   return { keys: [{ kid: m[1]!, publicKey: m[2]! }] };
 }
 
@@ -49,20 +49,19 @@ function fromJson(v: unknown): KeyParse {
       ? (v as { trustedKeys: unknown }).trustedKeys
       : v;
   const items = Array.isArray(list) ? list : [list];
-  if (items.length === 0) return { problem: 'an empty list: no key in it' };
+  if (items.length === 0) return { problem: msg('trust.emptyList') };
   const keys: TrustedKey[] = [];
   for (const [i, item] of items.entries()) {
-    const where = items.length > 1 ? `key ${i + 1}: ` : '';
+    const where = items.length > 1 ? msg('trust.where', { n: i + 1 }) : '';
     if (item === null || typeof item !== 'object' || Array.isArray(item))
-      return { problem: `${where}${JSON.stringify(item)} is not a key; expected ${FORMS}` };
+      return { problem: msg('trust.notKey', { where, json: JSON.stringify(item), forms: FORMS }) };
     const o = item as Record<string, unknown>;
     const extra = Object.keys(o).filter((k) => !['kid', 'publicKey', 'roles'].includes(k));
-    if (extra.length > 0)
-      return { problem: `${where}"${extra[0]}" is not a field of a trusted key (kid, publicKey, roles)` };
+    if (extra.length > 0) return { problem: msg('trust.field', { where, field: extra[0]! }) };
     if (typeof o.kid !== 'string' || typeof o.publicKey !== 'string')
-      return { problem: `${where}"kid" and "publicKey" must both be there, as text; expected ${FORMS}` };
+      return { problem: msg('trust.both', { where, forms: FORMS }) };
     if (o.roles !== undefined && (!Array.isArray(o.roles) || o.roles.some((r) => typeof r !== 'string')))
-      return { problem: `${where}"roles" is not a list of role names` };
+      return { problem: msg('trust.roles', { where }) };
     keys.push({ kid: o.kid, publicKey: o.publicKey, ...(o.roles ? { roles: [...(o.roles as string[])] } : {}) });
   }
   return { keys };
