@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alsaCapture } from '../helpers/audio.js';
@@ -62,7 +62,16 @@ test(
       };
       const { pcm, meta } = readRecording(rec);
       const at = onsets(pcm).map((i) => meta.firstSampleMs + (i * 1000) / meta.cardRateHz);
-      assert.equal(at.length, clicks.length, `${at.length} clicks heard, ${clicks.length} sent`);
+      // On a failure, what tells a lost chunk from a lost sound: the session's live.stats
+      // (late, concealed), the card's xruns, and where each click was heard.
+      const stats = r.watcher.messages
+        .filter((m) => m.topic === 'loa/v1/d/live-drift/events' && m.json().type === 'live.stats')
+        .map((m) => JSON.stringify(m.json()));
+      assert.equal(
+        at.length,
+        clicks.length,
+        `${at.length} clicks heard, ${clicks.length} sent; heard at ${at.map((ms) => (ms - captureStartMs).toFixed(0)).join(', ')} ms after capture, sent at ${clicks.map((c) => ((c * 1000) / RATE + LATENCY_MS).toFixed(0)).join(', ')}; card ${JSON.stringify(meta)}, recordings ${readdirSync(rec).join(' ')}; ${stats.join(' ')}`,
+      );
       const off = at.map((ms, k) => ms - (captureStartMs + (clicks[k]! * 1000) / RATE + LATENCY_MS));
       // Uncorrected, the last click would be 1,000 ppm × 16 s = 16 ms early.
       assert.ok(
