@@ -11,6 +11,14 @@
 // - The database failing (down, restarting, disk full): the batch is retried with backoff
 //   and nothing is acknowledged meanwhile, so the broker stops sending once its in-flight
 //   window is full and keeps the rest; one line says so, one line when it is back.
+// - Held messages are bounded (maxHeld): Mosquitto 2.0.11 honours our Receive Maximum
+//   (or its max_inflight_messages) only until the first PUBACK, then sends its whole queue
+//   (measured: 1,801 unacknowledged with a Receive Maximum of 10). Past maxHeld the
+//   collector holds mqtt.js's handleMessage callback (afterAdd) until half of them are
+//   committed: mqtt.js then reads no further, and TCP pushes back on the broker. (Pausing
+//   the socket does not hold: the pipe into mqtt.js's parser resumes it on every drain.)
+//   A message whose connection has closed before its batch was formed is dropped: it
+//   cannot be acknowledged, and the broker sends it again on the new connection.
 // - A message the database refuses as data (it cannot be stored whatever we retry) is
 //   found by retrying the batch one message at a time and quarantined with the database's
 //   reason: it never blocks the messages behind it.
@@ -22,6 +30,8 @@ export interface Incoming {
   payload: Buffer;
   /** Sends the PUBACK; absent for QoS 0. */
   ack?: () => void;
+  /** False once the connection it came on has closed. */
+  live?: () => boolean;
 }
 
 export interface CommitDeps {
@@ -33,6 +43,8 @@ export interface CommitDeps {
   /** First retry delay after a failed commit (doubles up to maxRetryMs). */
   retryMs?: number;
   maxRetryMs?: number;
+  /** At most this many messages held (default 10 batches): see afterAdd. */
+  maxHeld?: number;
 }
 
 export interface Counts {
@@ -53,8 +65,12 @@ export class Committer {
   private stopping = false;
   private wake: (() => void) | undefined;
   private warned = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly maxHeld: number;
 
-  constructor(private readonly d: CommitDeps) {}
+  constructor(private readonly d: CommitDeps) {
+    this.maxHeld = d.maxHeld ?? d.maxBatch * 10;
+  }
 
   /** Messages received and not yet acknowledged (committed or not). */
   get held(): number {
@@ -66,22 +82,38 @@ export class Committer {
     if (!this.running && !this.stopping) this.running = this.loop().finally(() => (this.running = undefined));
   }
 
+  /** Runs `next` (read the next message) now, or once fewer than half of maxHeld are held. */
+  afterAdd(next: () => void): void {
+    if (this.pending.length < this.maxHeld || this.stopping) next();
+    else this.waiting.push(next);
+  }
+
+  private room(): void {
+    if (this.pending.length > this.maxHeld / 2 && !this.stopping) return;
+    for (const next of this.waiting.splice(0)) next();
+  }
+
   /** Finishes the batch in hand (or gives it up while the database is down) and takes no more. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
+    this.room();
     await this.running;
   }
 
   private async loop(): Promise<void> {
     await new Promise((r) => setImmediate(r)); // let what is already in the socket arrive
     while (this.pending.length && !this.stopping) {
+      if (this.pending.some((m) => m.live?.() === false))
+        this.pending = this.pending.filter((m) => m.live?.() !== false);
+      if (!this.pending.length) break;
       const items = this.pending.slice(0, this.d.maxBatch);
       const ok = await this.commit(items);
       if (!ok) return; // stopping with the database down: nothing acknowledged, the broker keeps it
       this.pending.splice(0, items.length);
       for (const m of items) m.ack?.();
       this.counts.acked += items.filter((m) => m.ack).length;
+      this.room();
     }
   }
 

@@ -95,9 +95,14 @@ export async function eventsCommand(argv: string[], io: Io): Promise<number> {
   // From here on, Ctrl-C / SIGTERM means "stop cleanly", even while still connecting.
   const stop = stopSignal(opts.duration);
   const archive = await openArchive(db, { synchronous: sync });
-  const committer = new Committer({ archive, root: cfg.root, say: io.err, maxBatch: opts.batch ?? 500 });
-  const clientId = opts['client-id'] ?? defaultClientId(db, share);
   let client: MqttClient | undefined;
+  const committer = new Committer({
+    archive,
+    root: cfg.root,
+    say: io.err,
+    maxBatch: opts.batch ?? 500,
+  });
+  const clientId = opts['client-id'] ?? defaultClientId(db, share);
   let statsTimer: NodeJS.Timeout | undefined;
   try {
     client = await connect(
@@ -119,17 +124,20 @@ export async function eventsCommand(argv: string[], io: Io): Promise<number> {
         // Installed before connecting: a resumed session delivers what it queued right after the CONNACK.
         c.handleMessage = (packet, done) => {
           const stream = c.stream;
+          const live = () => c.stream === stream && !stream.destroyed;
           const id = packet.messageId;
           const ack =
             packet.qos > 0 && id !== undefined
               ? () => {
-                  if (c.stream === stream && !stream.destroyed) stream.write(puback(id));
+                  if (live()) stream.write(puback(id));
                 }
               : undefined;
           const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-          committer.add({ topic: packet.topic, payload, ...(ack ? { ack } : {}) });
-          // An error makes mqtt.js go on to the next packet without its own PUBACK (ours follows the commit).
-          done(ack ? HELD : undefined);
+          committer.add({ topic: packet.topic, payload, live, ...(ack ? { ack } : {}) });
+          // An error makes mqtt.js go on to the next packet without its own PUBACK (ours follows
+          // the commit); while too much is held, it goes on later (the broker's in-flight window
+          // does not bound what we hold: events-commit.ts).
+          committer.afterAdd(() => done(ack ? HELD : undefined));
         };
       },
     );

@@ -122,7 +122,7 @@ test(
       );
       assert.equal(t.twice, 0);
       assert.ok(t.stored > 800, `${t.stored} events`);
-      const q = pg.psql('SELECT topic, reason FROM quarantine ORDER BY id').trim().split('\n');
+      const q = pg.psql('SELECT topic, reason FROM quarantine ORDER BY reason').trim().split('\n');
       assert.deepEqual(q, [`${ROOT}/d/pg-bad/events|not-json`, `${ROOT}/d/pg-bad/events|seq`]);
       for (const p of [a2, b]) assert.equal(await p.stop(), 0, p.stderr());
       const stored = [a.stderr() + a2.stderr(), b.stderr()].map((s) => s);

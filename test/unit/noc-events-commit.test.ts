@@ -144,3 +144,37 @@ test('a message the database refuses as data is quarantined; the others are stor
 test('puback: reason 0, no properties, the packet id big-endian', () => {
   assert.deepEqual([...puback(0x1234)], [0x40, 0x02, 0x12, 0x34]);
 });
+
+test(
+  "held messages are bounded: past maxHeld the next read waits until half are committed; a closed connection's messages dropped",
+  { timeout: 10_000 },
+  async () => {
+    const store = flaky();
+    const lines: string[] = [];
+    const c = new Committer({
+      archive: store as EventArchive,
+      root: ROOT,
+      say: (l) => lines.push(l),
+      maxBatch: 10,
+      maxHeld: 40,
+      retryMs: 20,
+    });
+    const acks: number[] = [];
+    const reads: number[] = [];
+    store.down = true;
+    let connected = true;
+    for (let i = 1; i <= 45; i++) {
+      c.add({ ...message(i, acks, [], store), live: () => i > 30 || connected });
+      c.afterAdd(() => reads.push(i));
+    }
+    assert.equal(reads.length, 39, 'reading goes on up to the bound, then waits');
+    await until(() => lines.length > 0, 3000, 'the first batch failing');
+    connected = false; // messages 1-30 came on a connection that closed: the broker will send them again
+    store.down = false;
+    await until(() => reads.length === 45 && c.held === 0, 3000, 'reading resumed, all held committed');
+    // The first batch was formed before the connection closed: committed (its acks are not sent: not live).
+    assert.equal(store.count(), 10 + 15);
+    await c.stop();
+    store.close();
+  },
+);
