@@ -20,6 +20,7 @@ import { benchOta } from './ota.js';
 import { benchCapFeed, benchCapReader } from './cap-reader.js';
 import { requireDist } from './agent-proc.js';
 import { benchLive } from './live.js';
+import { benchArchive } from './archive.js';
 import { SMOKE } from './smoke.js';
 
 interface Row {
@@ -59,6 +60,7 @@ const SECTIONS = [
   'cap-reader',
   'cap-feed',
   'live',
+  'archive',
 ];
 const only = process.argv.slice(2);
 const want = (section: string) => only.length === 0 || only.includes(section);
@@ -133,6 +135,8 @@ async function main(): Promise<void> {
   await section('cap-feed', () => benchCapFeed(add));
   // Issue [5/8] (the live round): a live session to three boxes, the codec and the wire.
   await section('live', () => benchLive(add), 'dist');
+  // Issue [8/8]: the proof-of-play archive on PostgreSQL, ingest and export beside psql's COPY.
+  await section('archive', () => benchArchive(add), 'dist');
   printTable();
   if (failed.length > 0)
     throw new Error(
