@@ -114,14 +114,11 @@ const MEASURED: Record<string, [wallS: number, load: number]> = {
   // Stop 38's files: their wall seconds from a full run under a load of about 5 (scaled by
   // 0.8), their loads estimated from what they start (not yet measured as the rest were).
   'integration/demo.test.ts': [46, 0.3],
-  'integration/noc-events-pg.test.ts': [27, 0.45],
   'integration/box-page.test.ts': [24, 0.6],
   'integration/provision-commissioning.test.ts': [19, 0.3],
   'integration/sound-proof-pty.test.ts': [17, 0.3],
   'integration/readme.test.ts': [16, 0.6],
-  'integration/noc-archive-pg.test.ts': [11, 0.5],
   'integration/provision-show.test.ts': [5, 0.6],
-  'integration/noc-grafana-pg.test.ts': [4, 0.5],
 };
 const DEFAULT_LOAD = 0.5;
 
