@@ -33,7 +33,8 @@ const SUBCOMMANDS: Record<string, { run: Sub; summary: string }> = {
   },
   events: {
     run: async (a, io) => (await import('./events.js')).eventsCommand(a, io),
-    summary: 'archive events in SQLite; "events export" writes proof of play CSV',
+    summary:
+      'archive events in SQLite or PostgreSQL; "events export" writes proof of play CSV, "events retention" drops old months',
   },
   exporter: {
     run: async (a, io) => (await import('./exporter.js')).exporterCommand(a, io),
