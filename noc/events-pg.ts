@@ -114,6 +114,8 @@ export class PgArchive implements EventArchive {
   }
 
   async write(batch: ArchiveBatch): Promise<WriteResult> {
+    if (!batch.events.length && !batch.births.length && !batch.quarantine.length)
+      return { stored: 0, duplicate: 0, births: 0, quarantined: 0 }; // only messages we do not keep
     await this.ensurePartitions(batch);
     const ev = batch.events;
     return this.sql.begin(async (tx) => {
