@@ -28,6 +28,8 @@ export function postgresBin(): string | undefined {
 
 export const PSQL = '/usr/bin/psql';
 
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
 /** Why PostgreSQL tests cannot run here, or undefined. */
 export function postgresMissing(): string | undefined {
   if (!postgresBin()) return 'PostgreSQL not installed (Debian package "postgresql"; .ci/run installs it)';
@@ -132,12 +134,23 @@ export async function startPostgres(o: PgOptions = {}): Promise<TestPostgres> {
   const alive = () => proc !== undefined && proc.exitCode === null && proc.signalCode === null;
   const start = async () => {
     if (alive()) throw new Error('postgres is already running');
-    const p = spawn(join(bin, 'postgres'), args, {
-      cwd: dir,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: true,
-      ...as,
-    });
+    // Through setpriv (util-linux, which execs: the same pid) where it exists, for its
+    // parent-death signal: a test process that dies any way at all (a timeout's SIGKILL
+    // included, where no exit handler runs) takes its postmaster with it.
+    const [cmd, argv, opts] = SETPRIV
+      ? [
+          SETPRIV,
+          [
+            ...(who ? [`--reuid=${who.uid}`, `--regid=${who.gid}`, '--clear-groups'] : []),
+            '--pdeathsig=KILL',
+            '--',
+            join(bin, 'postgres'),
+            ...args,
+          ],
+          {},
+        ]
+      : [join(bin, 'postgres'), args, as];
+    const p = spawn(cmd, argv, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true, ...opts });
     proc = p;
     spawned.add(p);
     p.once('exit', () => spawned.delete(p));

@@ -34,19 +34,20 @@ after(async () => {
 
 const num = (pg: TestPostgres, sql: string, url?: string) => Number(pg.psql(sql, url).trim());
 
+/** Every noc process a test started: killed when its test ends, passed or failed. */
+const started: NocProcess[] = [];
+function killStarted(): void {
+  for (const p of started.splice(0)) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
+}
+
+function noc(args: string[]): NocProcess {
+  const p = spawnNoc(args);
+  started.push(p);
+  return p;
+}
+
 function archiver(pg: TestPostgres, id: string, extra: string[] = []): NocProcess {
-  return spawnNoc([
-    'events',
-    '--broker',
-    broker.url,
-    '--db',
-    pg.url,
-    '--client-id',
-    id,
-    '--mqtt-version',
-    '5',
-    ...extra,
-  ]);
+  return noc(['events', '--broker', broker.url, '--db', pg.url, '--client-id', id, '--mqtt-version', '5', ...extra]);
 }
 
 /** Every (device, epoch) holds seq 1..max with none missing, and nothing twice: [stored, expected]. */
@@ -73,7 +74,7 @@ test(
       await a.waitFor(/collecting \$share\/noc\/loa\/v1\/d\/\+\/events/, 30_000); // A made the schema
       const b = archiver(pg, 'pg-arch-b', ['--share', 'noc']);
       await b.waitFor(/collecting/, 30_000);
-      const sim = spawnNoc([
+      const sim = noc([
         'simulate',
         '--broker',
         broker.url,
@@ -129,6 +130,7 @@ test(
       assert.match(stored[1]!, /stopped; [1-9]\d* stored/);
       assert.match(a2.stderr(), /stopped; \d+ stored/);
     } finally {
+      killStarted();
       await pg.close();
     }
   },
@@ -149,6 +151,7 @@ test(
     t.after(() => void spawnSync('umount', ['-l', dir]));
     const pg = await startPostgres({ dir });
     t.after(() => pg.close());
+    t.after(killStarted);
     const c = archiver(pg, 'pg-full');
     await c.waitFor(/collecting/, 30_000);
     const send = async (from: number, to: number) => {
