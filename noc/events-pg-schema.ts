@@ -78,15 +78,16 @@ export async function schemaVersion(sql: Sql | TransactionSql): Promise<number> 
 }
 
 /** Applies the migrations the database lacks; returns them. Throws on a database newer than this noc. */
-export async function migrate(sql: Sql): Promise<Migration[]> {
+export async function migrate(sql: Sql, migrations: readonly Migration[] = MIGRATIONS): Promise<Migration[]> {
+  const latest = migrations[migrations.length - 1]!.version;
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATE_LOCK})`;
     await tx`CREATE TABLE IF NOT EXISTS loa_schema (
       version int PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
     const have = await schemaVersion(tx);
-    if (have > SCHEMA_VERSION)
-      throw new Error(`the database's schema is version ${have}; this noc knows up to ${SCHEMA_VERSION}: upgrade noc`);
-    const todo = MIGRATIONS.filter((m) => m.version > have);
+    if (have > latest)
+      throw new Error(`the database's schema is version ${have}; this noc knows up to ${latest}: upgrade noc`);
+    const todo = migrations.filter((m) => m.version > have);
     for (const m of todo) {
       await tx.unsafe(m.sql);
       await tx`INSERT INTO loa_schema (version, description) VALUES (${m.version}, ${m.description})`;

@@ -159,3 +159,39 @@ test(
     assert.match(all.stdout, /,100,[a-z]*,cmd-\d+-\d+,\d,VN-KTTV-/); // an emergency, its command and CAP id
   },
 );
+
+test(
+  'an upgrade: a later migration runs once on a database holding events, in every partition',
+  { skip, timeout: 60_000 },
+  async () => {
+    const { migrate } = await import('../../noc/events-pg-schema.js');
+    const url = freshDb();
+    const now = Date.now();
+    const a = await PgArchive.open(url, { migrate: true, now: () => now });
+    const ev = (seq: number, ms: number) => ({
+      device: 'u1',
+      body: { epoch: 'E', seq, ts: new Date(ms).toISOString(), type: 'hw.fault' },
+    });
+    await a.write(
+      batchOf([ev(1, now), ev(2, monthStart(now, -1) + 1000), ev(3, Date.parse('2101-01-01T00:00:00Z'))], now),
+    );
+    // Version 2 as a later noc would ship it: a column on every partition, filled from the body.
+    const v2 = {
+      version: SCHEMA_VERSION + 1,
+      description: 'test: component column',
+      sql: "ALTER TABLE events ADD COLUMN component text; UPDATE events SET component = body->>'type';",
+    };
+    const applied = await Promise.all([migrate(a.sql, [...MIGRATIONS, v2]), migrate(a.sql, [...MIGRATIONS, v2])]);
+    assert.deepEqual(
+      applied.map((x) => x.map((m) => m.version)).sort((p, q) => q.length - p.length),
+      [[SCHEMA_VERSION + 1], []],
+      'applied once, by one of the two',
+    );
+    await a.close();
+    assert.equal(pg!.psql("SELECT count(*) FROM events WHERE component = 'hw.fault'", url).trim(), '3');
+    assert.equal(
+      pg!.psql(`SELECT count(*) FROM ${partitionName(monthStart(now, -1))} WHERE component IS NOT NULL`, url).trim(),
+      '1',
+    );
+  },
+);
