@@ -177,6 +177,9 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
   facts.enter = stopEnter !== undefined;
   let toured = false;
   let minuteOver = false;
+  // The centre's log shows the box's clean shutdown (its retained death) before it closes.
+  let sawDeath: () => void = () => undefined;
+  const death = new Promise<void>((r) => (sawDeath = r));
   centre.on('message', (topic, payload) => {
     clog.info({ topic: topic.split('/').slice(-1)[0] }, describe(topic, payload));
     const where = parseDeviceTopic(config.topicRoot, topic);
@@ -195,6 +198,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
     }
     if (where.leaf === 'status') {
       store.addBirth(where.deviceId, body, Date.now());
+      if (ours && body.online === false && body.reason === 'shutdown') sawDeath();
       // Once the box is up: what a NOC operator would try next against it.
       if (ours && body.online === true && !toured) {
         toured = true;
@@ -211,6 +215,11 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
     async stop() {
       stopEnter?.();
       cdn.close();
+      // The agent has published its death (QoS 1, acknowledged) before it stopped; the
+      // centre's copy may still be on its way: at most a second more.
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([death, new Promise((r) => (bound = setTimeout(r, 1000)))]);
+      clearTimeout(bound);
       await centre.endAsync();
       store.close();
       // The box's state goes (a fresh box every run); the centre's archive stays, for the
