@@ -123,7 +123,10 @@ test(
       );
       assert.equal(t.twice, 0);
       assert.ok(t.stored > 800, `${t.stored} events`);
-      const q = pg.psql('SELECT topic, reason FROM quarantine ORDER BY reason').trim().split('\n');
+      // Quarantine keeps every refused message at least once: one refused, committed, then
+      // redelivered because its archiver was killed before the acknowledgement, is kept twice
+      // (CI23): nothing malformed has a key to tell it from another copy.
+      const q = pg.psql('SELECT DISTINCT topic, reason FROM quarantine ORDER BY reason').trim().split('\n');
       assert.deepEqual(q, [`${ROOT}/d/pg-bad/events|not-json`, `${ROOT}/d/pg-bad/events|seq`]);
       for (const p of [a2, b]) assert.equal(await p.stop(), 0, p.stderr());
       const stored = [a.stderr() + a2.stderr(), b.stderr()].map((s) => s);
