@@ -76,7 +76,9 @@ export class Browser {
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && !k.startsWith('FAKETIME')),
     );
-    const proc = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    // Its own process group: close() ends the renderer and zygote processes with it, which
+    // otherwise go on writing into the profile directory while tmp.ts removes it (CI24).
+    const proc = spawn(bin, args, { env, detached: true, stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
     proc.stderr!.resume();
     return new Browser(proc, proc.stdio[3] as Writable, proc.stdio[4] as Readable);
   }
@@ -113,8 +115,23 @@ export class Browser {
   }
 
   async close(): Promise<void> {
-    this.proc.kill('SIGKILL');
-    await new Promise((r) => (this.proc.exitCode !== null ? r(null) : this.proc.once('exit', r)));
+    const group = -this.proc.pid!;
+    const exited = new Promise((r) => (this.proc.exitCode !== null ? r(null) : this.proc.once('exit', r)));
+    try {
+      process.kill(group, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await exited;
+    // The group's other processes are not our children: gone when signal 0 finds none (≤ 5 s).
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(group, 0);
+      } catch {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 

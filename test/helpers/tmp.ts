@@ -13,5 +13,12 @@ export function tempDir(tag: string): string {
 
 process.on('exit', () => {
   if (process.env.LOA_KEEP_TMP) return;
-  for (const d of made) rmSync(d, { recursive: true, force: true });
+  for (const d of made) {
+    try {
+      rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+    } catch (err) {
+      // A leftover temporary directory is not a failed test: say so and go on.
+      process.stderr.write(`tmp: ${d} not removed: ${(err as Error).message}\n`);
+    }
+  }
 });
