@@ -249,7 +249,3 @@ export function pickLang(explicit: string | undefined, env: NodeJS.ProcessEnv, f
   }
   return fallback;
 }
-
-export function isMessageKey(k: string): k is MessageKey {
-  return Object.hasOwn(MESSAGES, k);
-}

@@ -153,14 +153,25 @@ const measures = (b: Board) => b.sound?.measures() === true;
 /** A time as the technician reads it: the box's zone (volume.profile.timezone), day and minute. */
 function local(c: Config, ms: number): string {
   if (!Number.isFinite(ms)) return '?';
-  return new Intl.DateTimeFormat('vi-VN', {
-    timeZone: c.volume.profile.timezone,
-    day: '2-digit',
-    month: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).format(ms);
+  return formatter(c.volume.profile.timezone).format(ms);
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f)
+    formatters.set(
+      timeZone,
+      (f = new Intl.DateTimeFormat('vi-VN', {
+        timeZone,
+        day: '2-digit',
+        month: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      })),
+    );
+  return f;
 }
 
 /** The chime for `seconds`, as an occurrence the coordinator arbitrates like any item. */
