@@ -37,7 +37,14 @@ export interface PublishOptions {
   retain: boolean;
 }
 
-export type MessageHandler = (topic: string, payload: Buffer, meta: { retain: boolean }) => void;
+/**
+ * Returns `false` (exactly; anything else is taken) when the message was not taken (its service has stopped: the agent is
+ * shutting down, for an update or a restart). A QoS 1 message not taken is never
+ * acknowledged, so the broker keeps it in the session and delivers it again to the next
+ * connection: an emergency sent while the agent restarts plays after the restart instead
+ * of being acknowledged by a process that was leaving and lost.
+ */
+export type MessageHandler = (topic: string, payload: Buffer, meta: { retain: boolean }) => unknown;
 
 export interface LinkEvents {
   up: [info: { sessionPresent: boolean }];
@@ -165,11 +172,27 @@ export class MqttLink extends EventEmitter<LinkEvents> implements Link {
     client.on('connect', (connack: IConnackPacket) => this.onConnect(connack));
     client.on('close', () => this.onClose());
     client.on('error', (err) => this.onError(err));
-    client.on('message', (topic, payload, packet) => {
-      for (const s of this.subs) {
-        if (s.topics.some((t) => topicMatches(t, topic))) s.handler(topic, payload, { retain: packet.retain });
-      }
-    });
+    // mqtt.js acknowledges a QoS 1 message once handleMessage calls back: a message that a
+    // stopping service did not take is left unacknowledged (MessageHandler). The incoming
+    // packets of this connection then wait; the connection is about to end, and the next
+    // one (a new stream) starts afresh with the broker's redelivery.
+    client.handleMessage = (packet, done) => {
+      if (packet.cmd !== 'publish' || this.dispatch(packet.topic, packet.payload, packet.retain) || packet.qos === 0)
+        return done();
+      this.o.log.info(
+        { topic: packet.topic },
+        'message not taken (stopping): left unacknowledged for the next connection',
+      );
+    };
+  }
+
+  /** Hands a message to every matching subscription; false if one of them did not take it. */
+  private dispatch(topic: string, payload: string | Buffer, retain: boolean): boolean {
+    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+    let taken = true;
+    for (const s of this.subs)
+      if (s.topics.some((t) => topicMatches(t, topic)) && s.handler(topic, body, { retain }) === false) taken = false;
+    return taken;
   }
 
   async stop(last?: { topic: string; payload: string; opts: PublishOptions }, timeoutMs = 3000): Promise<void> {

@@ -91,7 +91,7 @@ export class CommandService {
     if (this.subscribed) return;
     this.subscribed = true;
     this.d.link.subscribe([...this.d.bindings.keys()], (topic, payload) => {
-      if (!this.running) return;
+      if (!this.running) return false; // stopping: the broker delivers it again after the restart
       try {
         this.receive(topic, payload);
       } catch (err) {

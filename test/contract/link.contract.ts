@@ -167,6 +167,34 @@ export function linkContract(name: string, make: MakeLinkRig): void {
     });
 
     withRig(
+      'a message a handler did not take (it returned false: its service is stopping) is delivered again after a restart, once taken',
+      async (r, p) => {
+        let taking = false;
+        const offered: string[] = [];
+        const got: string[] = [];
+        r.link.subscribe([`${p}/cmd`], (_t, payload) => {
+          offered.push(payload.toString());
+          if (!taking) return false;
+          got.push(payload.toString());
+          return true;
+        });
+        r.link.start();
+        await until(() => r.link.connected, UP_MS, 'connection');
+        await settle(r);
+        await r.publish(`${p}/cmd`, 'emergency');
+        await until(() => offered.length === 1, MSG_MS, 'the first offer');
+        await r.link.stop();
+        // The next process of the same box: the same session.
+        taking = true;
+        r.link.start();
+        await until(() => got.length === 1, MSG_MS, 'the message again after the restart');
+        await settle(r);
+        assert.deepEqual(got, ['emergency']);
+        assert.deepEqual(offered, ['emergency', 'emergency']);
+      },
+    );
+
+    withRig(
       'an outage: down, publish rejects with MQTT_OFFLINE; back: up again by itself, subscriptions work',
       async (r, p) => {
         let ups = 0;

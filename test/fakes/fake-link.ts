@@ -8,7 +8,8 @@
 // Like the real link, nothing is synchronous: 'up', deliveries and acknowledgements come
 // a microtask later, so code that only works because the fake answered at once fails
 // here too. Messages the centre sends while the box is offline wait in its persistent
-// session and arrive after the next 'up' (sessionPresent: true), as with clean=false.
+// session and arrive after the next 'up' (sessionPresent: true), as with clean=false; so
+// does one a handler did not take (it returned false), as an unacknowledged QoS 1 message.
 import { EventEmitter } from 'node:events';
 import { LoaError } from '../../agent/errors.js';
 import {
@@ -187,10 +188,14 @@ export class FakeLink extends EventEmitter<LinkEvents> implements Link {
     else this.retained.set(topic, payload);
   }
 
+  /** A QoS 1 message a handler did not take (it returned false) stays in the session for the next connection. */
   private deliver(topic: string, payload: Buffer, retain: boolean): void {
     for (const s of this.subs) {
       if (s.topics.some((f) => topicMatches(f, topic)))
-        queueMicrotask(() => this.isConnected && s.handler(topic, payload, { retain }));
+        queueMicrotask(() => {
+          if (this.isConnected && s.handler(topic, payload, { retain }) === false && !retain)
+            this.session.push({ topic, payload });
+        });
     }
   }
 }

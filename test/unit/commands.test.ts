@@ -235,6 +235,25 @@ test('restart: lifecycle runs only after the result was acknowledged; a restart 
   r.close();
 });
 
+test('a command that arrives once the service stopped (the agent leaving for an update) is not taken: the next run gets it from the session and runs it', async () => {
+  const r = rig();
+  await r.clock.tickAsync(0);
+  r.svc.stop();
+  const emergency = command(r, 'play', { source: { kind: 'line' }, durationS: 3, priority: 100 });
+  r.link.inject(cmdTopic, await r.sign(emergency, 'loa-command+json'));
+  await r.clock.tickAsync(0);
+  assert.deepEqual(r.ran, [], 'not run by the process that is leaving');
+  assert.equal(r.store.seen(emergency.id), false, 'not recorded either: it is not a duplicate for the next run');
+  await r.link.stop();
+  const next = rig({ r: { ...r, link: r.link } });
+  await next.clock.tickAsync(0);
+  await next.svc.idle();
+  assert.deepEqual(next.ran, [emergency.id]);
+  assert.equal(next.results().find((x) => x.cmdId === emergency.id)?.ok, true);
+  next.svc.stop();
+  r.close();
+});
+
 test('the issuedAt of an accepted command is clock evidence; a refused one is not', async () => {
   const r = rig();
   const c = command(r, 'ping');
