@@ -22,7 +22,8 @@
 // Usage: node --import tsx test/helpers/run-tests.ts [FILE...] (no FILE: the whole suite).
 // LOA_TEST_CORES: the load the files running may add up to (default 1.8 of this
 // machine's 2 cores; 0.5 runs about one file at a time, to time files alone).
-// LOA_TEST_TIMES=FILE: write each file's start and wall seconds there (tab-separated), to re-measure.
+// LOA_TEST_TIMES=FILE: write each file's start, wall and CPU seconds and its load there
+// (tab-separated), to re-measure MEASURED.
 // LOA_TEST_PLAN=1: print the files in the order offered, with their loads, and run nothing.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -36,89 +37,87 @@ import { tempDir } from './tmp.js';
 const TEST = fileURLToPath(new URL('..', import.meta.url));
 const t0 = performance.now();
 
-/** The unit batch keeps one core busy (one process, no waits). */
+/** The unit batch keeps one core busy (one process, no waits): 25-31 CPU-s. */
 const UNIT_LOAD = 1;
-/** …and takes about 30 s: it goes in the longest-first order by that. */
-const UNIT_WALL_S = 30;
 /**
  * Each integration file's wall seconds and load: the cores it keeps busy, its CPU seconds
  * (the test process and every program it started) over its wall seconds. Measured on the
- * 2-core machine, three files at a time (issue 27; LOA_TEST_TIMES and /proc/self/stat's
- * own and children's CPU at each file's exit). The longest start first; a file not listed
- * starts after them, in name order, counted as DEFAULT_LOAD.
+ * 2-core machine in a whole run (LOA_TEST_TIMES, below: the runner reads each file's
+ * process and its children's CPU from /proc). The longest start first; a file not listed
+ * starts after them, in name order, counted as DEFAULT_LOAD. The loads were guesses until
+ * stop 39 (0.1-0.3 for files that use 0.05-0.12): the budget filled with files waiting on
+ * time, and the machine ran at 1.1-1.4 cores of 2 for the first half of the run.
  */
 const MEASURED: Record<string, [wallS: number, load: number]> = {
-  'integration/repeat.test.ts': [125, 0.1],
-  'integration/ota-kill.test.ts': [124, 0.55],
-  'integration/clock.test.ts': [96, 0.1],
-  'integration/ota.test.ts': [71, 0.4],
-  'integration/cap-agents.test.ts': [70, 0.1],
-  'integration/clock-bound.test.ts': [63, 0.1],
-  'integration/store-recovery.test.ts': [54, 0.2],
-  'integration/noc-tour.test.ts': [48, 0.2],
-  'integration/release-artifact.test.ts': [34, 0.9],
-  'integration/live.test.ts': [35, 0.45],
-  'integration/live-alsa.test.ts': [28, 0.4],
-  'integration/mcu-pty-playback.test.ts': [45, 0.25],
-  'integration/mcu-agent.test.ts': [27, 0.15],
-  'integration/volume.test.ts': [27, 0.3],
-  'integration/mpg123-player.test.ts': [26, 0.15],
-  'integration/launcher-recovery.test.ts': [26, 0.65],
-  'integration/noc-watch.test.ts': [25, 0.2],
-  'integration/noc-rollout.test.ts': [24, 0.4],
-  'integration/launcher.test.ts': [23, 0.15],
-  'integration/firmware-pty.test.ts': [23, 0.15],
-  'integration/noc-events-pg.test.ts': [24, 0.75],
-  'integration/noc-exporter-limits.test.ts': [22, 0.6],
-  'integration/schedules-play.test.ts': [20, 0.25],
-  'integration/noc-cap-fetch.test.ts': [18, 0.2],
-  'integration/studio.test.ts': [15, 0.95],
-  'integration/ota-delta.test.ts': [18, 0.65],
-  'integration/noc-exporter-prometheus.test.ts': [18, 0.25],
-  'integration/media-limits.test.ts': [17, 0.1],
-  'integration/presence.test.ts': [17, 0.45],
-  'integration/provision-register.test.ts': [17, 0.3],
-  'integration/noc-cap.test.ts': [14, 1.1],
-  'integration/noc-send.test.ts': [14, 0.55],
-  'integration/noc-publish.test.ts': [13, 0.8],
-  'integration/provision-check.test.ts': [13, 0.4],
-  'integration/gpio-board.test.ts': [12, 0.45],
-  'integration/provision-check-board.test.ts': [12, 0.7],
-  'integration/commands-play.test.ts': [11, 0.2],
-  'integration/intake-flood.test.ts': [11, 0.8],
-  'integration/noc-cap-feed.test.ts': [11, 0.65],
-  'integration/noc-exporter-share.test.ts': [11, 0.2],
-  'integration/launcher-probation.test.ts': [10, 0.45],
-  'integration/secrets.test.ts': [10, 0.65],
-  'integration/noc-archive-pg.test.ts': [10, 1.2],
-  'integration/playback.test.ts': [9, 0.25],
-  'integration/systemd.test.ts': [9, 0.8],
-  'integration/noc-events.test.ts': [8, 0.85],
-  'integration/config-cli.test.ts': [8, 0.95],
-  'integration/full-disk.test.ts': [8, 0.45],
-  'integration/mcu-playback.test.ts': [7, 0.4],
-  'integration/systemd-health.test.ts': [7, 0.6],
-  'integration/outbox-delivery.test.ts': [7, 1.1],
-  'integration/tls.test.ts': [7, 0.8],
-  'integration/commands.test.ts': [7, 0.65],
-  'integration/provision-init.test.ts': [6, 0.8],
-  'integration/lazy-modules.test.ts': [6, 0.65],
-  'integration/contract-v11.test.ts': [6, 0.5],
-  'integration/mqtt-link.test.ts': [5, 0.25],
-  'integration/noc-grafana-pg.test.ts': [2, 1.2],
-  'integration/media-cache-store.test.ts': [5, 0.35],
-  'integration/noc-alert-commands.test.ts': [5, 1.1],
-  'integration/gpio-sysfs.test.ts': [4, 0.8],
-  'integration/schedules.test.ts': [4, 0.65],
-  'integration/media-cache.test.ts': [4, 0.45],
-  // Stop 38's files: their wall seconds from a full run under a load of about 5 (scaled by
-  // 0.8), their loads estimated from what they start (not yet measured as the rest were).
-  'integration/demo.test.ts': [46, 0.3],
-  'integration/box-page.test.ts': [24, 0.6],
-  'integration/provision-commissioning.test.ts': [19, 0.3],
-  'integration/sound-proof-pty.test.ts': [17, 0.3],
-  'integration/readme.test.ts': [16, 0.6],
-  'integration/provision-show.test.ts': [5, 0.6],
+  'integration/ota-kill.test.ts': [135, 0.46],
+  'integration/repeat.test.ts': [128, 0.06],
+  'integration/clock.test.ts': [103, 0.05],
+  'integration/cap-agents.test.ts': [76, 0.08],
+  'integration/ota.test.ts': [72, 0.35],
+  'integration/clock-bound.test.ts': [68, 0.06],
+  'integration/mcu-pty-playback.test.ts': [61, 0.07],
+  'integration/demo.test.ts': [57, 0.08],
+  'integration/live.test.ts': [52, 0.38],
+  'integration/store-recovery.test.ts': [52, 0.12],
+  'integration/noc-tour.test.ts': [49, 0.16],
+  'integration/box-page.test.ts': [32, 0.23],
+  'integration/noc-events-pg.test.ts': [32, 0.57],
+  'integration/mpg123-player.test.ts': [29, 0.12],
+  'integration/live-alsa.test.ts': [28, 0.34],
+  'integration/mcu-agent.test.ts': [28, 0.13],
+  'integration/noc-watch.test.ts': [27, 0.17],
+  'integration/volume.test.ts': [26, 0.22],
+  'integration/launcher-recovery.test.ts': [25, 0.58],
+  'integration/launcher.test.ts': [25, 0.17],
+  'integration/schedules-play.test.ts': [25, 0.18],
+  'integration/provision-commissioning.test.ts': [24, 0.09],
+  'integration/firmware-pty.test.ts': [23, 0.14],
+  'integration/ota-delta.test.ts': [23, 0.55],
+  'integration/release-artifact.test.ts': [23, 1.09],
+  'integration/noc-exporter-prometheus.test.ts': [22, 0.2],
+  'integration/noc-rollout.test.ts': [22, 0.37],
+  'integration/sound-proof-pty.test.ts': [21, 0.15],
+  'integration/noc-exporter-limits.test.ts': [19, 0.83],
+  'integration/media-limits.test.ts': [18, 0.08],
+  'integration/noc-cap-fetch.test.ts': [18, 0.15],
+  'integration/presence.test.ts': [16, 0.34],
+  'integration/provision-register.test.ts': [16, 0.28],
+  'integration/gpio-board.test.ts': [14, 0.35],
+  'integration/studio.test.ts': [14, 0.62],
+  'integration/noc-exporter-share.test.ts': [13, 0.15],
+  'integration/readme.test.ts': [13, 0.82],
+  'integration/commands-play.test.ts': [12, 0.18],
+  'integration/noc-archive-pg.test.ts': [12, 1.05],
+  'integration/noc-cap-feed.test.ts': [12, 0.53],
+  'integration/noc-cap.test.ts': [12, 1.02],
+  'integration/noc-send.test.ts': [12, 0.55],
+  'integration/provision-check.test.ts': [12, 0.35],
+  'integration/intake-flood.test.ts': [11, 0.66],
+  'integration/provision-check-board.test.ts': [10, 0.6],
+  'integration/launcher-probation.test.ts': [9, 0.47],
+  'integration/playback.test.ts': [9, 0.19],
+  'integration/noc-publish.test.ts': [8, 0.96],
+  'integration/outbox-delivery.test.ts': [8, 0.83],
+  'integration/noc-alert-commands.test.ts': [7, 0.9],
+  'integration/commands.test.ts': [6, 0.67],
+  'integration/config-cli.test.ts': [6, 0.98],
+  'integration/full-disk.test.ts': [6, 0.47],
+  'integration/mcu-playback.test.ts': [6, 0.42],
+  'integration/mqtt-link.test.ts': [6, 0.2],
+  'integration/noc-events.test.ts': [6, 0.92],
+  'integration/provision-init.test.ts': [6, 0.84],
+  'integration/systemd.test.ts': [6, 0.78],
+  'integration/provision-show.test.ts': [5, 0.44],
+  'integration/systemd-health.test.ts': [5, 0.51],
+  'integration/contract-v11.test.ts': [4, 0.51],
+  'integration/lazy-modules.test.ts': [4, 0.83],
+  'integration/media-cache-store.test.ts': [4, 0.33],
+  'integration/media-cache.test.ts': [4, 0.36],
+  'integration/secrets.test.ts': [4, 0.97],
+  'integration/tls.test.ts': [4, 0.9],
+  'integration/gpio-sysfs.test.ts': [3, 1.07],
+  'integration/noc-grafana-pg.test.ts': [2, 1.04],
+  'integration/schedules.test.ts': [2, 0.9],
 };
 const DEFAULT_LOAD = 0.5;
 
@@ -179,17 +178,17 @@ function job(file: string): Job {
   };
 }
 
+/**
+ * The unit batch first, then the integration files, the longest first. The unit batch
+ * goes first because it is the heaviest job (a whole core): behind the long light files
+ * it never fitted the budget while lighter ones slipped past it, and it ran alone at the
+ * end of the run (stop 39: started at 248 s, 40 s with one core idle).
+ */
 function suite(): Job[] {
   const wall = (f: string): number => MEASURED[f]?.[0] ?? 0;
   // Stable: files measured at the same length, or not measured, keep name order.
   const integration = files('integration').sort((a, b) => wall(b) - wall(a));
-  const cut = integration.findIndex((f) => wall(f) < UNIT_WALL_S);
-  const at = cut < 0 ? integration.length : cut;
-  return [
-    ...integration.slice(0, at).map((f) => job(join(TEST, f))),
-    { file: unitBatch(), load: UNIT_LOAD, needsBuild: false },
-    ...integration.slice(at).map((f) => job(join(TEST, f))),
-  ];
+  return [{ file: unitBatch(), load: UNIT_LOAD, needsBuild: false }, ...integration.map((f) => job(join(TEST, f)))];
 }
 
 interface Outcome {
@@ -226,6 +225,38 @@ async function runFile(file: string): Promise<Outcome> {
   o.report = chunks.join('');
   o.wallS = (performance.now() - started) / 1000;
   return o;
+}
+
+/**
+ * Each file's CPU seconds so far, by its path: its process's own and its reaped children's
+ * (/proc/PID/stat utime, stime, cutime, cstime), read every half second from the runner's
+ * children while LOA_TEST_TIMES is set. A file's last half second is not counted.
+ */
+const cpuSeen = new Map<string, number>();
+const TICKS = 100; // USER_HZ
+
+function sampleCpu(): void {
+  let pids: string[] = [];
+  try {
+    for (const task of readdirSync('/proc/self/task'))
+      pids = pids.concat(readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter(Boolean));
+  } catch {
+    return; // not Linux: no CPU column
+  }
+  for (const pid of pids) {
+    try {
+      const file = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .find((a) => /\.test\.m?ts$/.test(a));
+      if (!file) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const s = [11, 12, 13, 14].reduce((a, i) => a + Number(f[i]), 0) / TICKS;
+      cpuSeen.set(resolve(file), Math.max(s, cpuSeen.get(resolve(file)) ?? 0));
+    } catch {
+      // it ended between the listing and the read
+    }
+  }
 }
 
 /** The tsc build of the programs the integration files start: one process, one core. */
@@ -289,6 +320,7 @@ delete process.env.FAKETIME_SHARED;
 const cores = Number(process.env.LOA_TEST_CORES ?? 1.8);
 const totals = { files: chosen.length, pass: 0, fail: 0, skip: 0 };
 const times: string[] = [];
+const sampler = process.env.LOA_TEST_TIMES ? setInterval(sampleCpu, 500) : undefined;
 const failed: string[] = [];
 await schedule(chosen, cores > 0 ? cores : 1.8, build, (j, o) => {
   process.stdout.write(o.report);
@@ -296,7 +328,10 @@ await schedule(chosen, cores > 0 ? cores : 1.8, build, (j, o) => {
   totals.fail += o.fail;
   totals.skip += o.skip;
   if (o.fail > 0) failed.push(`${relative(TEST, j.file)} (${o.fail})`);
-  times.push(`${relative(TEST, j.file)}\t${o.startS.toFixed(1)}\t${o.wallS.toFixed(1)}`);
+  const cpu = cpuSeen.get(resolve(j.file)) ?? 0;
+  times.push(
+    `${relative(TEST, j.file)}\t${o.startS.toFixed(1)}\t${o.wallS.toFixed(1)}\t${cpu.toFixed(1)}\t${(cpu / o.wallS).toFixed(2)}`,
+  );
 });
 // A failure's report scrolled away with the files that ended after it: name where it was.
 if (failed.length > 0) process.stdout.write(`\n✖ failing files: ${failed.join(', ')}\n`);
@@ -304,5 +339,6 @@ process.stdout.write(
   `ℹ files ${totals.files}\nℹ tests ${totals.pass + totals.fail + totals.skip}\nℹ pass ${totals.pass}\n` +
     `ℹ fail ${totals.fail}\nℹ skipped ${totals.skip}\nℹ duration_ms ${(performance.now() - t0).toFixed(0)}\n`,
 );
+clearInterval(sampler);
 if (process.env.LOA_TEST_TIMES) writeFileSync(process.env.LOA_TEST_TIMES, times.join('\n') + '\n');
 process.exitCode = totals.fail > 0 ? 1 : 0;

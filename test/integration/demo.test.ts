@@ -40,7 +40,8 @@ test(
       });
     }
     const wait = (re: RegExp, ms: number) => waitForOutput(() => out, listeners, re, ms, 'npm start');
-    const tours = () => out.split('\n').filter((l) => / noc watch --broker /.test(l)).length;
+    // `npx --prefix … noc watch` once built, `npm --prefix … run -s noc -- watch` before (demo/tour.ts).
+    const tours = () => out.split('\n').filter((l) => / noc (?:-- )?watch --broker /.test(l)).length;
     try {
       // Before the box starts: what this machine will play, the same decision the demo made.
       const plan = soundPlan(probeSound());
