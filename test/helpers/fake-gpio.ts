@@ -9,7 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './paths.js';
 
 export interface FakeChip {
   label: string;
@@ -153,7 +153,7 @@ export function mountNamespaceUnavailable(): string | null {
   return null;
 }
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const repoRoot = REPO_ROOT;
 
 /**
  * Runs `script` (an ES module body; `await import()` of `.ts` files works through tsx) in

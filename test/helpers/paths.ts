@@ -2,4 +2,9 @@
 // module: built.ts and agent-process.ts both need it, and agent-process.ts imports built.ts.
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+// Under `npm test` the tests run compiled, from a tree of links under the temp dir
+// (test/helpers/test-tree.mjs): LOA_REPO_ROOT names the checkout, so what they start, read
+// or write is the checkout's. With a trailing slash, as computed here.
+export const REPO_ROOT = process.env.LOA_REPO_ROOT
+  ? process.env.LOA_REPO_ROOT.replace(/\/?$/, '/')
+  : fileURLToPath(new URL('../../', import.meta.url));

@@ -5,17 +5,17 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Duplex } from 'node:stream';
 import { openSerial } from '../../firmware-bridge/serial.js';
 import { until } from './wait.js';
 import { built } from './built.js';
+import { REPO_ROOT } from './paths.js';
 
 export { until };
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const REPO = REPO_ROOT;
 export const SOCAT = spawnSync('sh', ['-c', 'command -v socat']).stdout.toString().trim();
 
 export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

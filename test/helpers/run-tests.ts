@@ -19,7 +19,9 @@
 // that leaks state into another is a bug the shared process shows. Run one file alone
 // with `node --import tsx --test FILE`.
 //
-// Usage: node --import tsx test/helpers/run-tests.ts [FILE...] (no FILE: the whole suite).
+// Usage: npm test [-- FILE...] (no FILE: the whole suite): test/helpers/test-tree.mjs
+// compiles the checkout and runs this file, and the test files, compiled, with plain node.
+// `node --import tsx test/helpers/run-tests.ts [FILE...]` runs them from the sources.
 // LOA_TEST_CORES: the load the files running may add up to (default 1.8 of this
 // machine's 2 cores; 0.5 runs about one file at a time, to time files alone).
 // LOA_TEST_TIMES=FILE: write each file's start, wall and CPU seconds and its load there
@@ -35,6 +37,13 @@ import { buildDist } from './built.js';
 import { tempDir } from './tmp.js';
 
 const TEST = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * Run from the compiled tree (`npm test`: test/helpers/test-tree.mjs), where each .ts has
+ * its .js beside it and the files run under plain node; else from the sources, under tsx.
+ */
+const COMPILED = import.meta.url.endsWith('.js');
+/** What node runs for a test file named by its source. */
+const runnable = (file: string): string => (COMPILED ? file.replace(/\.ts$/, '.js') : file);
 const t0 = performance.now();
 
 /** The unit batch keeps one core busy (one process, no waits): 25-31 CPU-s. */
@@ -42,82 +51,82 @@ const UNIT_LOAD = 1;
 /**
  * Each integration file's wall seconds and load: the cores it keeps busy, its CPU seconds
  * (the test process and every program it started) over its wall seconds. Measured on the
- * 2-core machine in a whole run (LOA_TEST_TIMES, below: the runner reads each file's
+ * 2-core machine in a whole compiled run (LOA_TEST_TIMES, below: the runner reads each file's
  * process and its children's CPU from /proc). The longest start first; a file not listed
  * starts after them, in name order, counted as DEFAULT_LOAD. The loads were guesses until
  * stop 39 (0.1-0.3 for files that use 0.05-0.12): the budget filled with files waiting on
  * time, and the machine ran at 1.1-1.4 cores of 2 for the first half of the run.
  */
 const MEASURED: Record<string, [wallS: number, load: number]> = {
-  'integration/ota-kill.test.ts': [135, 0.46],
-  'integration/repeat.test.ts': [128, 0.06],
-  'integration/clock.test.ts': [103, 0.05],
-  'integration/cap-agents.test.ts': [76, 0.08],
-  'integration/ota.test.ts': [72, 0.35],
-  'integration/clock-bound.test.ts': [68, 0.06],
-  'integration/mcu-pty-playback.test.ts': [61, 0.07],
-  'integration/demo.test.ts': [57, 0.08],
-  'integration/live.test.ts': [52, 0.38],
-  'integration/store-recovery.test.ts': [52, 0.12],
+  'integration/ota-kill.test.ts': [164, 0.41],
+  'integration/repeat.test.ts': [130, 0.04],
+  'integration/clock.test.ts': [103, 0.03],
+  'integration/ota.test.ts': [80, 0.34],
+  'integration/clock-bound.test.ts': [78, 0.04],
+  'integration/cap-agents.test.ts': [77, 0.08],
+  'integration/mcu-pty-playback.test.ts': [67, 0.04],
+  'integration/live.test.ts': [60, 0.31],
+  'integration/demo.test.ts': [59, 0.07],
+  'integration/store-recovery.test.ts': [53, 0.1],
   'integration/noc-tour.test.ts': [49, 0.16],
-  'integration/box-page.test.ts': [32, 0.23],
-  'integration/noc-events-pg.test.ts': [32, 0.57],
-  'integration/mpg123-player.test.ts': [29, 0.12],
-  'integration/live-alsa.test.ts': [28, 0.34],
-  'integration/mcu-agent.test.ts': [28, 0.13],
-  'integration/noc-watch.test.ts': [27, 0.17],
-  'integration/volume.test.ts': [26, 0.22],
-  'integration/launcher-recovery.test.ts': [25, 0.58],
-  'integration/launcher.test.ts': [25, 0.17],
-  'integration/schedules-play.test.ts': [25, 0.18],
-  'integration/provision-commissioning.test.ts': [24, 0.09],
-  'integration/firmware-pty.test.ts': [23, 0.14],
-  'integration/ota-delta.test.ts': [23, 0.55],
-  'integration/release-artifact.test.ts': [23, 1.09],
-  'integration/noc-exporter-prometheus.test.ts': [22, 0.2],
-  'integration/noc-rollout.test.ts': [22, 0.37],
-  'integration/sound-proof-pty.test.ts': [21, 0.15],
-  'integration/noc-exporter-limits.test.ts': [19, 0.83],
-  'integration/media-limits.test.ts': [18, 0.08],
-  'integration/noc-cap-fetch.test.ts': [18, 0.15],
-  'integration/presence.test.ts': [16, 0.34],
-  'integration/provision-register.test.ts': [16, 0.28],
-  'integration/gpio-board.test.ts': [14, 0.35],
-  'integration/studio.test.ts': [14, 0.62],
-  'integration/noc-exporter-share.test.ts': [13, 0.15],
-  'integration/readme.test.ts': [13, 0.82],
-  'integration/commands-play.test.ts': [12, 0.18],
-  'integration/noc-archive-pg.test.ts': [12, 1.05],
-  'integration/noc-cap-feed.test.ts': [12, 0.53],
-  'integration/noc-cap.test.ts': [12, 1.02],
-  'integration/noc-send.test.ts': [12, 0.55],
-  'integration/provision-check.test.ts': [12, 0.35],
-  'integration/intake-flood.test.ts': [11, 0.66],
-  'integration/provision-check-board.test.ts': [10, 0.6],
-  'integration/launcher-probation.test.ts': [9, 0.47],
-  'integration/playback.test.ts': [9, 0.19],
-  'integration/noc-publish.test.ts': [8, 0.96],
-  'integration/outbox-delivery.test.ts': [8, 0.83],
-  'integration/noc-alert-commands.test.ts': [7, 0.9],
-  'integration/commands.test.ts': [6, 0.67],
-  'integration/config-cli.test.ts': [6, 0.98],
-  'integration/full-disk.test.ts': [6, 0.47],
-  'integration/mcu-playback.test.ts': [6, 0.42],
-  'integration/mqtt-link.test.ts': [6, 0.2],
-  'integration/noc-events.test.ts': [6, 0.92],
-  'integration/provision-init.test.ts': [6, 0.84],
-  'integration/systemd.test.ts': [6, 0.78],
-  'integration/provision-show.test.ts': [5, 0.44],
-  'integration/systemd-health.test.ts': [5, 0.51],
-  'integration/contract-v11.test.ts': [4, 0.51],
-  'integration/lazy-modules.test.ts': [4, 0.83],
-  'integration/media-cache-store.test.ts': [4, 0.33],
-  'integration/media-cache.test.ts': [4, 0.36],
-  'integration/secrets.test.ts': [4, 0.97],
-  'integration/tls.test.ts': [4, 0.9],
-  'integration/gpio-sysfs.test.ts': [3, 1.07],
-  'integration/noc-grafana-pg.test.ts': [2, 1.04],
-  'integration/schedules.test.ts': [2, 0.9],
+  'integration/box-page.test.ts': [36, 0.2],
+  'integration/mpg123-player.test.ts': [35, 0.1],
+  'integration/noc-events-pg.test.ts': [33, 0.54],
+  'integration/launcher-recovery.test.ts': [31, 0.52],
+  'integration/mcu-agent.test.ts': [31, 0.1],
+  'integration/volume.test.ts': [30, 0.16],
+  'integration/noc-watch.test.ts': [29, 0.13],
+  'integration/release-artifact.test.ts': [29, 0.94],
+  'integration/launcher.test.ts': [28, 0.14],
+  'integration/live-alsa.test.ts': [28, 0.33],
+  'integration/ota-delta.test.ts': [27, 0.51],
+  'integration/firmware-pty.test.ts': [25, 0.12],
+  'integration/noc-exporter-prometheus.test.ts': [25, 0.15],
+  'integration/provision-commissioning.test.ts': [25, 0.05],
+  'integration/readme.test.ts': [24, 1.09],
+  'integration/schedules-play.test.ts': [24, 0.13],
+  'integration/sound-proof-pty.test.ts': [24, 0.1],
+  'integration/noc-rollout.test.ts': [22, 0.27],
+  'integration/noc-cap-fetch.test.ts': [21, 0.1],
+  'integration/noc-exporter-limits.test.ts': [20, 0.68],
+  'integration/media-limits.test.ts': [18, 0.05],
+  'integration/presence.test.ts': [18, 0.25],
+  'integration/noc-send.test.ts': [16, 0.36],
+  'integration/provision-register.test.ts': [16, 0.18],
+  'integration/studio.test.ts': [16, 0.55],
+  'integration/noc-cap-feed.test.ts': [15, 0.39],
+  'integration/gpio-board.test.ts': [14, 0.27],
+  'integration/noc-archive-pg.test.ts': [14, 0.92],
+  'integration/noc-cap.test.ts': [14, 0.91],
+  'integration/commands-play.test.ts': [12, 0.12],
+  'integration/noc-exporter-share.test.ts': [12, 0.08],
+  'integration/provision-check.test.ts': [12, 0.3],
+  'integration/provision-check-board.test.ts': [11, 0.52],
+  'integration/intake-flood.test.ts': [10, 0.14],
+  'integration/noc-publish.test.ts': [9, 0.87],
+  'integration/launcher-probation.test.ts': [8, 0.43],
+  'integration/outbox-delivery.test.ts': [8, 0.67],
+  'integration/playback.test.ts': [8, 0.13],
+  'integration/commands.test.ts': [6, 0.42],
+  'integration/config-cli.test.ts': [6, 0.78],
+  'integration/full-disk.test.ts': [6, 0.27],
+  'integration/mcu-playback.test.ts': [6, 0.32],
+  'integration/noc-alert-commands.test.ts': [6, 0.72],
+  'integration/noc-events.test.ts': [6, 0.83],
+  'integration/media-cache-store.test.ts': [5, 0.21],
+  'integration/media-cache.test.ts': [5, 0.24],
+  'integration/mqtt-link.test.ts': [5, 0.14],
+  'integration/provision-init.test.ts': [5, 0.84],
+  'integration/provision-show.test.ts': [5, 0.17],
+  'integration/systemd-health.test.ts': [5, 0.52],
+  'integration/systemd.test.ts': [5, 0.76],
+  'integration/contract-v11.test.ts': [4, 0.39],
+  'integration/tls.test.ts': [4, 0.55],
+  'integration/gpio-sysfs.test.ts': [3, 0.91],
+  'integration/lazy-modules.test.ts': [3, 0.52],
+  'integration/secrets.test.ts': [3, 0.81],
+  'integration/noc-grafana-pg.test.ts': [2, 0.64],
+  'integration/schedules.test.ts': [1, 0.64],
 };
 const DEFAULT_LOAD = 0.5;
 
@@ -130,22 +139,25 @@ function files(d: string): string[] {
 
 /**
  * One entry that imports every unit file (static imports: all are loaded before the first
- * test runs). An ES module (.mts): a .ts outside the package would be CommonJS to tsx, its
+ * test runs). An ES module (.mts, .mjs): a .ts outside the package would be CommonJS to tsx, its
  * imports require()s, and a class loaded both ways is two classes (instanceof fails).
  */
 function unitBatch(): string {
-  const entry = join(tempDir('unit-batch'), 'unit.test.mts');
+  const entry = join(tempDir('unit-batch'), COMPILED ? 'unit.test.mjs' : 'unit.test.mts');
   writeFileSync(
     entry,
     files('unit')
-      .map((f) => `import ${JSON.stringify(join(TEST, f))};\n`)
+      .map((f) => `import ${JSON.stringify(runnable(join(TEST, f)))};\n`)
       .join(''),
   );
   return entry;
 }
 
 interface Job {
+  /** The test file (its source, .ts): its name in reports and MEASURED. */
   file: string;
+  /** What runs: the source, or its compiled .js. */
+  run: string;
   load: number;
   /** It starts a built program: it waits for the build. */
   needsBuild: boolean;
@@ -173,6 +185,7 @@ function job(file: string): Job {
   const integration = name.startsWith('integration/');
   return {
     file,
+    run: runnable(file),
     load: integration ? (MEASURED[name]?.[1] ?? DEFAULT_LOAD) : UNIT_LOAD,
     needsBuild: integration && startsBuilt(file),
   };
@@ -188,7 +201,8 @@ function suite(): Job[] {
   const wall = (f: string): number => MEASURED[f]?.[0] ?? 0;
   // Stable: files measured at the same length, or not measured, keep name order.
   const integration = files('integration').sort((a, b) => wall(b) - wall(a));
-  return [{ file: unitBatch(), load: UNIT_LOAD, needsBuild: false }, ...integration.map((f) => job(join(TEST, f)))];
+  const unit = unitBatch();
+  return [{ file: unit, run: unit, load: UNIT_LOAD, needsBuild: false }, ...integration.map((f) => job(join(TEST, f)))];
 }
 
 interface Outcome {
@@ -247,7 +261,7 @@ function sampleCpu(): void {
     try {
       const file = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
         .split('\0')
-        .find((a) => /\.test\.m?ts$/.test(a));
+        .find((a) => /\.test\.m?[jt]s$/.test(a));
       if (!file) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -289,7 +303,7 @@ async function schedule(
     if (i >= 0) {
       const [j] = queue.splice(i, 1) as [Job];
       busy += j.load;
-      const p: Promise<void> = runFile(j.file).then((o) => {
+      const p: Promise<void> = runFile(j.run).then((o) => {
         busy -= j.load;
         running.delete(p);
         done(j, o);
@@ -328,7 +342,7 @@ await schedule(chosen, cores > 0 ? cores : 1.8, build, (j, o) => {
   totals.fail += o.fail;
   totals.skip += o.skip;
   if (o.fail > 0) failed.push(`${relative(TEST, j.file)} (${o.fail})`);
-  const cpu = cpuSeen.get(resolve(j.file)) ?? 0;
+  const cpu = cpuSeen.get(resolve(j.run)) ?? 0;
   times.push(
     `${relative(TEST, j.file)}\t${o.startS.toFixed(1)}\t${o.wallS.toFixed(1)}\t${cpu.toFixed(1)}\t${(cpu / o.wallS).toFixed(2)}`,
   );

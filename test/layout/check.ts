@@ -283,7 +283,8 @@ export function formatReport(r: LayoutReport): string {
   return out.join('\n');
 }
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// The checkout (LOA_REPO_ROOT when the tests run compiled: test/helpers/paths.ts).
+export const REPO_ROOT = process.env.LOA_REPO_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const report = checkLayout(REPO_ROOT);
