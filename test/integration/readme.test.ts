@@ -48,8 +48,18 @@ function runBlock(code: string, home: string): ReturnType<typeof spawnSync> {
   return spawnSync('bash', ['-e', '-o', 'pipefail', '-c', code], {
     cwd: REPO_ROOT,
     // npm's cache stays the user's: `npx noc` in the checkout installs the package itself
-    // into it the first time, which runs `prepare` (a build of dist/); no update check.
-    env: { ...process.env, HOME: home, npm_config_cache: NPM_CACHE, npm_config_update_notifier: 'false' },
+    // into it the first time (a link); no update check. Without its lifecycle scripts: the
+    // install's `prepare` rebuilds the checkout's dist/ (a newcomer's first `npx noc` does),
+    // and release-artifact.test.ts packs that dist/ at the same time (when the two ran
+    // together, its two builds of one tree differed: "the same tree gives the same bytes").
+    // `npm run X` still runs X (npm's ignore-scripts skips only the pre- and post-scripts).
+    env: {
+      ...process.env,
+      HOME: home,
+      npm_config_cache: NPM_CACHE,
+      npm_config_update_notifier: 'false',
+      npm_config_ignore_scripts: 'true',
+    },
     encoding: 'utf8',
     timeout: BLOCK_MS,
     killSignal: 'SIGKILL',
