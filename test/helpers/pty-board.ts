@@ -12,6 +12,7 @@ import { openSerial } from '../../firmware-bridge/serial.js';
 import { until } from './wait.js';
 import { built } from './built.js';
 import { REPO_ROOT } from './paths.js';
+import { likeHardware } from './hardware-priority.js';
 
 export { until };
 
@@ -40,20 +41,19 @@ export async function startSocat(dir: string): Promise<ChildProcess> {
   const p = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], {
     stdio: 'ignore',
   });
+  likeHardware(p.pid);
   await until(() => existsSync(host) && existsSync(board), 10_000, 'socat links');
   return p;
 }
 
 /** The simulator process; `lines` collects its stderr, `script()` sends a fault and waits for its ack. */
-export function startSim(dir: string, bootCount: number, extra: string[] = []) {
-  const p = spawn(
-    process.execPath,
-    [built('firmware-bridge/sim-cli'), join(dir, 'board'), '--boot-count', String(bootCount), ...extra],
-    {
-      cwd: REPO,
-      stdio: ['pipe', 'ignore', 'pipe'],
-    },
-  );
+export function startSim(dir: string, bootCount?: number, extra: string[] = []) {
+  const boot = bootCount === undefined ? [] : ['--boot-count', String(bootCount)];
+  const p = spawn(process.execPath, [built('firmware-bridge/sim-cli'), join(dir, 'board'), ...boot, ...extra], {
+    cwd: REPO,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  likeHardware(p.pid);
   const lines: string[] = [];
   let buf = '';
   p.stderr?.setEncoding('utf8');

@@ -2,12 +2,11 @@
 // in-process or as a process, drive it through a real pseudo-terminal (util-linux
 // `script`), a Mosquitto with a password file, the board simulator as its own process
 // on a socat pty pair, and signing a device CSR with the test CA.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { userInfo } from 'node:os';
 import { connect } from 'node:net';
 import { main, type Deps } from '../../provisioning/cli.js';
@@ -18,10 +17,10 @@ import { freePort, mosquittoPath } from '../helpers/broker.js';
 import type { Pki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until as waitUntil } from '../helpers/wait.js';
+import { SOCAT, startSim, startSocat, stopProc } from '../helpers/pty-board.js';
 
 /** loa-provision as the .deb installs it: the built JavaScript (test/helpers/built.ts). */
 export const CLI = built('provisioning/cli');
-export const SOCAT = spawnSync('sh', ['-c', 'command -v socat']).stdout.toString().trim();
 export const SCRIPT = spawnSync('sh', ['-c', 'command -v script']).stdout.toString().trim();
 export const MPG123 = spawnSync('sh', ['-c', 'command -v mpg123']).stdout.toString().trim();
 
@@ -117,12 +116,7 @@ export function ptySession(argv: string[], env: NodeJS.ProcessEnv = {}) {
   };
 }
 
-export async function stopProc(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const gone = once(p, 'exit');
-  p.kill('SIGTERM');
-  await Promise.race([gone, sleep(3000).then(() => p.kill('SIGKILL'))]);
-}
+export { SOCAT, stopProc };
 
 /** socat's pty pair and the simulator process on its `board` end; `host` is what the box opens. */
 export async function startSimPty(): Promise<{
@@ -132,36 +126,15 @@ export async function startSimPty(): Promise<{
   stop(): Promise<void>;
 }> {
   const dir = tempDir('prov-pty');
-  const host = join(dir, 'host');
-  const board = join(dir, 'board');
-  const socat = spawn(SOCAT, ['-d', '-d', `pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], {
-    stdio: 'ignore',
-  });
-  await until(() => existsSync(host) && existsSync(board), 10_000, 'socat links');
-  const sim = spawn(process.execPath, [built('firmware-bridge/sim-cli'), board], {
-    cwd: REPO_ROOT,
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  const lines: string[] = [];
-  let buf = '';
-  sim.stderr.setEncoding('utf8');
-  sim.stderr.on('data', (b: Buffer) => {
-    buf += b.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  await until(() => lines.some((l) => l.startsWith('ready')), 20_000, 'simulator ready');
+  const socat = await startSocat(dir);
+  const sim = startSim(dir);
+  await sim.ready();
   return {
-    host,
-    lines,
-    async script(cmd: string) {
-      const n = lines.length;
-      sim.stdin.write(`${cmd}\n`);
-      await until(() => lines.slice(n).some((l) => l.startsWith('ok') || l.startsWith('error')), 5000, `ack of ${cmd}`);
-    },
+    host: join(dir, 'host'),
+    lines: sim.lines,
+    script: (cmd) => sim.script(cmd),
     async stop() {
-      await stopProc(sim);
+      await stopProc(sim.proc);
       await stopProc(socat);
     },
   };
