@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the loa agent on Raspberry Pi OS / Debian: the release in
 # /opt/loa/releases/<version> with /opt/loa/current pointing at it, the launcher
-# /usr/lib/loa/loa-launch, the systemd units, the udev rule, the loa user, /etc/loa.
+# /usr/lib/loa/loa-launch, the systemd units, the udev rule, the loa user, /etc/loa, and
+# the commands loa-provision and loa-agent (--check-config, --version) in /usr/local/bin.
 # Safe to run again (an upgrade, or a repair): it never duplicates the user, never
 # touches /etc/loa/agent.json, keeps the release it replaces (rollback target), moves a
 # legacy /opt/loa (dist/ in it, no current) to /opt/loa.prev, and changes nothing when
@@ -150,7 +151,7 @@ cp -R "$SRC/dist" "$STAGE/dist"
 # The test chime `loa-provision check --tone` plays (dist/ has only the JavaScript).
 if [ -d "$SRC/agent/demo-assets" ]; then mkdir -p "$STAGE/agent" && cp -R "$SRC/agent/demo-assets" "$STAGE/agent/demo-assets"; fi
 mkdir "$STAGE/systemd"
-for f in README.md install.sh loa-launch journald-volatile.sh journald-volatile.conf loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules; do
+for f in README.md install.sh loa-launch journald-volatile.sh journald-volatile.conf loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules loa-agent-cmd; do
   if [ -f "$SRC/systemd/$f" ]; then cp "$SRC/systemd/$f" "$STAGE/systemd/"; else cp "$HERE/$f" "$STAGE/systemd/"; fi
 done
 if [ $KIND = release ] && [ -d "$SRC/node_modules" ]; then
@@ -308,6 +309,10 @@ mkdir -p "$R/usr/local/bin"
 printf '#!/bin/sh\n# Written by loa install.sh\nexec %s /opt/loa/current/dist/provisioning/cli.js "$@"\n' "$NODE" >"$R/usr/local/bin/loa-provision.tmp"
 chmod 0755 "$R/usr/local/bin/loa-provision.tmp"
 mv -f "$R/usr/local/bin/loa-provision.tmp" "$R/usr/local/bin/loa-provision"
+# loa-agent --check-config / --version, as the user loa (systemd/loa-agent-cmd); the agent itself is the service's.
+cp "$REL/systemd/loa-agent-cmd" "$R/usr/local/bin/loa-agent.tmp"
+chmod 0755 "$R/usr/local/bin/loa-agent.tmp"
+mv -f "$R/usr/local/bin/loa-agent.tmp" "$R/usr/local/bin/loa-agent"
 
 if [ $LIVE = 1 ]; then
   systemctl daemon-reload
@@ -340,7 +345,7 @@ Next steps:
   1. Provision the box (writes /etc/loa/agent.json, root:loa 0640, and the device keys):
        sudo loa-provision init
      or write /etc/loa/agent.json by hand and check it:
-       sudo -u loa $NODE /opt/loa/current/dist/agent/main.js --config /etc/loa/agent.json --check-config
+       sudo loa-agent --check-config
   2. IO board on a serial port: enable its line in /etc/udev/rules.d/99-loa-io.rules,
        then: udevadm control --reload && udevadm trigger --subsystem-match=tty && ls -l /dev/loa-io
   3. Start the agent and follow its log:

@@ -19,7 +19,7 @@
 # Needs REPO (the checkout) and a die() function from the caller. Expects dist/ built.
 
 # The systemd/ files every release carries; loa-launch is added when present.
-RELEASE_SYSTEMD_FILES='README.md install.sh journald-volatile.sh journald-volatile.conf loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules'
+RELEASE_SYSTEMD_FILES='README.md install.sh journald-volatile.sh journald-volatile.conf loa-agent.service loa-reboot.path loa-reboot.service 99-loa-io.rules loa-agent-cmd'
 
 release_arch_check() {
   case $1 in

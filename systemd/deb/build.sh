@@ -6,7 +6,7 @@
 # The package holds the release tree in /opt/loa/releases/<version>/ (package.json, dist/,
 # production node_modules/ for ARCH, the test chime, systemd/, and a PACKAGED file: the
 # agent never removes it), the launcher /usr/lib/loa/loa-launch, the units in /usr/lib/systemd/system,
-# the udev rule as a conffile in /etc/udev/rules.d, /usr/bin/loa-provision, and
+# the udev rule as a conffile in /etc/udev/rules.d, /usr/bin/loa-provision and /usr/bin/loa-agent (systemd/loa-agent-cmd), and
 # maintainer scripts (systemd/deb/postinst, prerm, postrm). It depends on the
 # distribution's nodejs (>= 20: Debian 13 trixie, today's Raspberry Pi OS base).
 #
@@ -95,6 +95,8 @@ done
 install -m 0644 "$REPO/systemd/99-loa-io.rules" "$PKG/etc/udev/rules.d/99-loa-io.rules"
 printf '#!/bin/sh\n# The technician'"'"'s command (package loa).\nexec /usr/bin/node /opt/loa/current/dist/provisioning/cli.js "$@"\n' >"$PKG/usr/bin/loa-provision"
 chmod 0755 "$PKG/usr/bin/loa-provision"
+# loa-agent --check-config / --version, as the user loa; the agent itself is the service's.
+install -m 0755 "$REPO/systemd/loa-agent-cmd" "$PKG/usr/bin/loa-agent"
 cp "$REPO/systemd/deb/copyright" "$PKG/usr/share/doc/loa/copyright"
 
 # --- DEBIAN/ ---------------------------------------------------------------------------

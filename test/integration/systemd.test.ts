@@ -129,6 +129,10 @@ test('install.sh into a scratch root: twice gives the same tree, never touches a
     tree1.includes('usr/lib/loa/loa-launch 755 ' + sha16(join(SYSTEMD_DIR, 'loa-launch'))),
     'the launcher, 0755',
   );
+  assert.ok(
+    tree1.includes('usr/local/bin/loa-agent 755 ' + sha16(join(SYSTEMD_DIR, 'loa-agent-cmd'))),
+    'loa-agent (--check-config, --version) on PATH, 0755',
+  );
   for (const p of [
     'opt/loa/current/dist/agent/main.js',
     'opt/loa/current/node_modules/dep/index.js',

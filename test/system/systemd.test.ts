@@ -189,6 +189,11 @@ test(
 
 test('provisioned and started: READY with a STATUS line, the retained online status', { skip }, () => {
   provision();
+  // The technician's check on the box, as root: the installed release, as the user loa
+  // (agent.json is root:loa 0640), exit 0 on this config.
+  assert.equal(box.sh('stat -c "%U:%G %a" /usr/bin/loa-agent').trim(), 'root:root 755');
+  assert.match(box.sh('loa-agent --check-config'), new RegExp(`configuration OK: device ${DEVICE}`));
+  assert.equal(box.exec(['loa-agent']).status, 64, 'loa-agent alone starts no second agent');
   // The devices the probe opens (mode 0666: only the unit's device policy can refuse them):
   // a serial port (ttyS, major 4; 4:64 exists on every PC) and the TUN device (misc 10:200).
   box.sh('mknod -m 0666 /dev/loa-probe-ttyS c 4 64 && mknod -m 0666 /dev/loa-probe-tun c 10 200');
