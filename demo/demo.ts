@@ -216,9 +216,12 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
       stopEnter?.();
       cdn.close();
       // The agent has published its death (QoS 1, acknowledged) before it stopped; the
-      // centre's copy may still be on its way: at most a second more.
+      // centre's copy is on its way through the same process's broker and arrives in
+      // milliseconds. The bound only guards a centre that lost its connection: a second
+      // was too short on a loaded machine (the demo said it stopped before its centre had
+      // logged the death, stop 39).
       let bound: NodeJS.Timeout | undefined;
-      await Promise.race([death, new Promise((r) => (bound = setTimeout(r, 1000)))]);
+      await Promise.race([death, new Promise((r) => (bound = setTimeout(r, 10_000)))]);
       clearTimeout(bound);
       await centre.endAsync();
       store.close();
