@@ -139,11 +139,13 @@ const APART: readonly (readonly string[])[] = [['integration/release-artifact.te
  * Files whose tests time audio to ±5 ms at the speaker: while one runs, the files running
  * may load the machine this much at most. At 1.75 cores of 2 (stop 39, loads measured)
  * live.test.ts heard 4 clicks of 5 and live-alsa.test.ts 6 of 8, the agent 445 ms off the
- * session's clock; they had passed in every run at 1.6.
+ * session's clock; at 1.5 they still missed a click and a first click by 5.06 ms (t48).
+ * 1.3 is a margin below that, not a measured threshold: the same files passed in runs at
+ * 1.55 (t44), so the load is one cause among others (see the closing note of stop 39).
  */
 const HEADROOM: Readonly<Record<string, number>> = {
-  'integration/live.test.ts': 1.5,
-  'integration/live-alsa.test.ts': 1.5,
+  'integration/live.test.ts': 1.3,
+  'integration/live-alsa.test.ts': 1.3,
 };
 
 function files(d: string): string[] {
