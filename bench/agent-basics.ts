@@ -21,6 +21,7 @@ import { Agent } from '../agent/compose/agent.js';
 import { DEFAULT_ROOT, deviceTopic, fleetFilter } from '../contract/topics.js';
 import type { Add } from './agent-proc.js';
 import { size } from './smoke.js';
+import { until } from '../test/helpers/wait.js';
 
 export const IDLE_S = size(60, 2, 'BENCH_IDLE_S');
 const DIST_MAIN = join(REPO_ROOT, 'dist/agent/main.js');
@@ -132,12 +133,19 @@ export async function benchIdle(add: Add, broker: TestBroker): Promise<void> {
     20_000,
     'the idle agents online',
   );
-  const login = await fetch(`http://127.0.0.1:${pagePort}/login`, {
-    method: 'POST',
-    body: 'password=bench-page',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    redirect: 'manual',
-  });
+  // The page listens once the agent has scanned its interfaces, which may come after its
+  // birth (CI40: "fetch failed", refused): log in as soon as it answers.
+  const login = await until(
+    () =>
+      fetch(`http://127.0.0.1:${pagePort}/login`, {
+        method: 'POST',
+        body: 'password=bench-page',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        redirect: 'manual',
+      }).catch(() => undefined),
+    20_000,
+    "the technician's page listening",
+  );
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
   await (await fetch(`http://127.0.0.1:${pagePort}/`, { headers: { cookie } })).text();
   await w.close();
