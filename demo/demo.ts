@@ -152,6 +152,17 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
   const brokerUrl = `mqtt://127.0.0.1:${actualPort}`;
   const centre = mqtt.connect(brokerUrl, { clientId: 'demo-centre', protocolVersion: 4 });
   const clog = log.child({ mod: 'centre' });
+  // The log (pino: asynchronous on stdout) and these blocks (written at once) share the
+  // terminal: the log is flushed first, so a block never comes before the lines that led
+  // to it (CI41 printed the first minute's tour before the relay's play.finished, and
+  // "The demo stopped" before the box's death, on a loaded machine).
+  const say = (text: string): Promise<void> =>
+    new Promise((r) =>
+      log.flush(() => {
+        out.write(text);
+        r();
+      }),
+    );
   centre.on('connect', () => {
     centre.subscribe(allDevicesFilter(config.topicRoot), { qos: 1 });
     publishTo(centre, 'schedule', groupTopic(config.topicRoot, 'c26734', 'schedule'), jws).catch((err: unknown) =>
@@ -172,7 +183,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
   // The log scrolls the tour away within seconds: Enter prints it again (when standard
   // input can be read), and so does the end of the schedule's first minute.
   const stopEnter = onEnter(opts.input ?? process.stdin, () =>
-    out.write(tour({ ...facts, heading: 'The tour of the centre, again' })),
+    say(tour({ ...facts, heading: 'The tour of the centre, again' })),
   );
   facts.enter = stopEnter !== undefined;
   let toured = false;
@@ -191,7 +202,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
       // The relay ends the scripted minute (bulletin, relay, typhoon warning, relay again).
       if (ours && body.itemId === 'vov1-relay' && /^play\.(finished|failed)$/.test(String(body.type)) && !minuteOver) {
         minuteOver = true;
-        out.write(
+        void say(
           tour({ ...facts, heading: 'The first minute is over (bulletin, FM relay, typhoon warning). The tour again' }),
         );
       }
@@ -202,7 +213,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
       // Once the box is up: what a NOC operator would try next against it.
       if (ours && body.online === true && !toured) {
         toured = true;
-        out.write(tour(facts));
+        void say(tour(facts));
       }
     }
   });
@@ -231,7 +242,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
         rmSync(join(stateDir, f), { recursive: true, force: true });
       await new Promise<void>((r) => broker.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
-      out.write(afterDemo({ noc: facts.noc, eventsDb, dir: stateDir, since: now }));
+      await say(afterDemo({ noc: facts.noc, eventsDb, dir: stateDir, since: now }));
     },
   };
 }
