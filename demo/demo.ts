@@ -19,7 +19,7 @@ import { EventStore } from '../noc/events-store.js';
 import { parseConfig, type Config } from '../agent/config.js';
 import { SCHEDULE_TYP, allDevicesFilter, groupTopic, parseDeviceTopic, publishTo, signDoc } from '../contract/index.js';
 import { LoaError } from '../agent/errors.js';
-import type { Logger } from '../agent/log.js';
+import type { Logger, TerminalText } from '../agent/log.js';
 import { afterDemo, nocLauncher, onEnter, tour, type TourFacts } from './tour.js';
 import { probeSound, soundPlan, type SoundProbe } from './sound.js';
 
@@ -43,7 +43,7 @@ export interface DemoOptions {
   /** What the machine has for sound (default: probed). */
   sound?: SoundProbe;
   /** Where the demo's own text goes (the tour, what you will hear). */
-  out?: NodeJS.WritableStream;
+  out?: TerminalText;
   /** Read for Enter, which prints the tour again. */
   input?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
@@ -152,17 +152,12 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
   const brokerUrl = `mqtt://127.0.0.1:${actualPort}`;
   const centre = mqtt.connect(brokerUrl, { clientId: 'demo-centre', protocolVersion: 4 });
   const clog = log.child({ mod: 'centre' });
-  // The log (pino: asynchronous on stdout) and these blocks (written at once) share the
-  // terminal: the log is flushed first, so a block never comes before the lines that led
-  // to it (CI41 printed the first minute's tour before the relay's play.finished, and
-  // "The demo stopped" before the box's death, on a loaded machine).
-  const say = (text: string): Promise<void> =>
-    new Promise((r) =>
-      log.flush(() => {
-        out.write(text);
-        r();
-      }),
-    );
+  // The log and these blocks share one synchronous channel (demo/main.ts, createTerminal),
+  // so a block never comes before the lines that led to it (CI41 and CI42 printed the first
+  // minute's tour before the relay's play.finished under load when they did not).
+  const say = (text: string): void => {
+    out.write(text);
+  };
   centre.on('connect', () => {
     centre.subscribe(allDevicesFilter(config.topicRoot), { qos: 1 });
     publishTo(centre, 'schedule', groupTopic(config.topicRoot, 'c26734', 'schedule'), jws).catch((err: unknown) =>
@@ -202,7 +197,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
       // The relay ends the scripted minute (bulletin, relay, typhoon warning, relay again).
       if (ours && body.itemId === 'vov1-relay' && /^play\.(finished|failed)$/.test(String(body.type)) && !minuteOver) {
         minuteOver = true;
-        void say(
+        say(
           tour({ ...facts, heading: 'The first minute is over (bulletin, FM relay, typhoon warning). The tour again' }),
         );
       }
@@ -213,7 +208,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
       // Once the box is up: what a NOC operator would try next against it.
       if (ours && body.online === true && !toured) {
         toured = true;
-        void say(tour(facts));
+        say(tour(facts));
       }
     }
   });
@@ -242,7 +237,7 @@ export async function startDemo(log: Logger, opts: DemoOptions = {}): Promise<De
         rmSync(join(stateDir, f), { recursive: true, force: true });
       await new Promise<void>((r) => broker.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
-      await say(afterDemo({ noc: facts.noc, eventsDb, dir: stateDir, since: now }));
+      say(afterDemo({ noc: facts.noc, eventsDb, dir: stateDir, since: now }));
     },
   };
 }

@@ -4,12 +4,13 @@
 // The agent itself runs exactly as loa-agent runs it (agent/main.ts runAgent).
 import { isEntry } from '../cli-kit/entry.js';
 import { exitWhenDone, runAgent } from '../agent/run.js';
-import { createLogger } from '../agent/log.js';
+import { createTerminal } from '../agent/log.js';
 import { startDemo } from './demo.js';
 
 async function main(): Promise<number> {
-  const log = createLogger();
-  const demo = await startDemo(log);
+  // The log and the demo's blocks on one channel, in the order they happen (agent/log.ts).
+  const { log, text } = createTerminal();
+  const demo = await startDemo(log, { out: text });
   return runAgent({ config: demo.config, log, afterStop: () => demo.stop() });
 }
 
