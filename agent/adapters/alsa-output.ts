@@ -19,6 +19,14 @@ const TICK_MS = 10;
 export const ALSA_BUFFER_MS = LIVE_OUTPUT_BUFFER_MS;
 /** How long to look for the kernel PCM aplay opened before estimating instead. */
 const FIND_SUBSTREAM_MS = 3_000;
+/**
+ * Audio waits (silence is written) while the card's timing is about to be known: at most
+ * this long for aplay's kernel PCM to appear (aplay opens it in milliseconds; a file
+ * plugin or a sound server never shows one, and then the nominal rate it is)...
+ */
+const HOLD_FOR_PCM_MS = 1_000;
+/** ...and at most this long, from when it has or from an xrun, for the card's position (the ring filled, then MIN_SPAN_MS of readings). */
+const HOLD_FOR_POSITION_MS = 1_500;
 
 export interface AlsaOutputOptions {
   clock: Clock;
@@ -57,6 +65,10 @@ class AlsaStream implements PcmStream {
   private substream: string | null | undefined;
   private params: PcmParams | undefined;
   private running = false;
+  /** Since when (mono) the card's position has not been known: the stream's start or its last xrun. */
+  private unknownSince: number;
+  /** When (mono) aplay's kernel PCM was found. */
+  private foundAt: number | undefined;
 
   constructor(
     private readonly o: AlsaOutputOptions,
@@ -64,6 +76,7 @@ class AlsaStream implements PcmStream {
     private readonly name: string,
   ) {
     this.monoBase = o.clock.monoMs();
+    this.unknownSince = this.monoBase;
     const wall = o.clock.now();
     this.anchor = { written: 0, at: wall + ALSA_BUFFER_MS, wall, mono: this.monoBase };
     this.proc = spawn(
@@ -131,11 +144,31 @@ class AlsaStream implements PcmStream {
     const n = Math.floor(target) - this.written;
     if (n > 0) {
       const at = a.at + (this.written - a.written) / perMs;
-      const pcm = this.pull(n, at);
+      const pcm = this.holding(pos, mono) ? new Int16Array(n) : this.pull(n, at);
       this.proc.stdin!.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
       this.written += n;
     }
     this.schedule();
+  }
+
+  /**
+   * Silence instead of audio while the card's position is about to be known (the stream's
+   * start, after an xrun). Audio pulled for a guessed instant would play off by the guess's
+   * error, and the correction that follows would skip the audio between (the timeline
+   * jumps): a card that started 1 s late once played the start of a session 800 ms late
+   * and then skipped a click, silently. Bounded, so a kernel report that never comes (or
+   * does not parse) falls back to the nominal rate.
+   */
+  private holding(pos: number | undefined, mono: number): boolean {
+    if (pos !== undefined) {
+      this.unknownSince = Infinity;
+      return false;
+    }
+    if (this.unknownSince === Infinity) this.unknownSince = mono; // an xrun
+    if (this.substream === null) return false;
+    if (this.substream === undefined) return mono - this.unknownSince < HOLD_FOR_PCM_MS;
+    this.foundAt ??= mono;
+    return mono - Math.max(this.unknownSince, this.foundAt) < HOLD_FOR_POSITION_MS;
   }
 
   /** Our frames the card has played by `mono`, from the kernel's report; undefined where it does not say. */
