@@ -88,7 +88,7 @@ test(
       // Uncorrected, the last click would be 1,000 ppm × 16 s = 16 ms early.
       assert.ok(
         off.every((o) => Math.abs(o) <= 5),
-        `offsets from capture + latency: ${off.map((o) => o.toFixed(2)).join(', ')} ms`,
+        `offsets from capture + latency: ${off.map((o) => o.toFixed(2)).join(', ')} ms; the card started ${(meta.firstSampleMs - captureStartMs).toFixed(0)} ms after capture; ${stats.join(' ')}`,
       );
       const drift = await r.boxes[0]!.proc.waitForLog(
         /\{[^\n]*the card's drift against the system clock[^\n]*\}/,
@@ -102,7 +102,10 @@ test(
       // Roughly: the fake card and the agent share a loaded machine, and their timers' jitter
       // is in 16 s of readings (1,095 ppm measured once in a full run). The fit's precision is
       // test/unit/card-clock.test.ts's (±20 ppm in a minute, deterministic).
-      assert.ok(Math.abs(ppm - PPM) < 0.3 * PPM, `the card's drift measured ${ppm} ppm, ${PPM} set`);
+      assert.ok(
+        Math.abs(ppm - PPM) < 0.3 * PPM,
+        `the card's drift measured ${ppm} ppm, ${PPM} set (${restarts} restarts: fitted from the readings after the last)`,
+      );
       process.stdout.write(
         `# live on a ${PPM} ppm card: offsets ${off.map((o) => o.toFixed(2)).join(' ')} ms; measured ${ppm} ppm, ${restarts} restarts, ${meta.xruns} xruns\n`,
       );

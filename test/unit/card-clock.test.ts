@@ -58,30 +58,39 @@ for (const step of [2400, 1]) {
   }
 }
 
+/**
+ * A busy machine's reads of a card 1,000 ppm fast for 16 s: the report up to 2 ms stale,
+ * one update in 50 late by 10-50 ms (a late period interrupt), one read in 50 late by 20-80 ms.
+ */
+function lagging(seed: number) {
+  const random = rng(seed);
+  const card = { ppm: 1000, step: 2400, start: 10_000 };
+  const clock = new CardClock();
+  const worst = { after1s: 0, after10s: 0 };
+  let updated = card.start;
+  for (
+    let t = card.start;
+    t < card.start + 16_000;
+    t += 5 + random() * 10 + (random() < 0.02 ? 20 + random() * 60 : 0)
+  ) {
+    for (;;) {
+      const next = updated + 2 + (random() < 0.02 ? 10 + random() * 40 : 0);
+      if (next > t) break;
+      updated = next;
+    }
+    clock.observe(report(card, updated), t, PERIOD);
+    const p = clock.positionAt(t);
+    if (p === undefined) continue;
+    const e = Math.abs(p - truth(card, t)) / 48;
+    if (t - card.start > 1_000) worst.after1s = Math.max(worst.after1s, e);
+    if (t - card.start > 10_000) worst.after10s = Math.max(worst.after10s, e);
+  }
+  return { clock, worst };
+}
+
 test('a report that lags (a busy machine: up to 2 ms stale, one update in 50 late by 10-50 ms), a card 1,000 ppm fast: within 4 ms from 1 s, 2 ms from 10 s; the drift within 80 ppm in 16 s', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
-    const random = rng(seed);
-    const card = { ppm: 1000, step: 2400, start: 10_000 };
-    const clock = new CardClock();
-    const worst = { after1s: 0, after10s: 0 };
-    let updated = card.start;
-    for (
-      let t = card.start;
-      t < card.start + 16_000;
-      t += 5 + random() * 10 + (random() < 0.02 ? 20 + random() * 60 : 0)
-    ) {
-      for (;;) {
-        const next = updated + 2 + (random() < 0.02 ? 10 + random() * 40 : 0);
-        if (next > t) break;
-        updated = next;
-      }
-      clock.observe(report(card, updated), t, PERIOD);
-      const p = clock.positionAt(t);
-      if (p === undefined) continue;
-      const e = Math.abs(p - truth(card, t)) / 48;
-      if (t - card.start > 1_000) worst.after1s = Math.max(worst.after1s, e);
-      if (t - card.start > 10_000) worst.after10s = Math.max(worst.after10s, e);
-    }
+    const { clock, worst } = lagging(seed);
     assert.ok(
       worst.after1s < 4 && worst.after10s < 2,
       `seed ${seed}: ${ms(worst.after1s)}, then ${ms(worst.after10s)}`,
@@ -89,6 +98,20 @@ test('a report that lags (a busy machine: up to 2 ms stale, one update in 50 lat
     assert.ok(Math.abs(clock.ppm()! - 1000) < 80, `seed ${seed}: drift ${clock.ppm()} ppm`);
     assert.equal(clock.resets, 0);
   }
+});
+
+// A late period interrupt leaves one report behind the line: starting over on it threw away
+// the readings the drift is fitted from (11 of these 60 runs did, and measured 697-1508 ppm).
+test('a late period interrupt is not a restart: 60 runs of that busy machine, none starts over, the drift within 150 ppm in 16 s', () => {
+  const restarted: number[] = [];
+  const off: string[] = [];
+  for (let seed = 1; seed <= 60; seed++) {
+    const { clock } = lagging(seed);
+    if (clock.resets > 0) restarted.push(seed);
+    if (Math.abs(clock.ppm()! - 1000) >= 150) off.push(`seed ${seed}: ${clock.ppm()!.toFixed(0)} ppm`);
+  }
+  assert.deepEqual(restarted, [], 'seeds that started over');
+  assert.deepEqual(off, []);
 });
 
 test('no position before the readings span enough to trust; the nominal rate until the drift can be fitted', () => {
