@@ -69,6 +69,22 @@ export function exitWithin(
   });
 }
 
+/**
+ * Resolves once `p`'s stdout and stderr pipes have closed: every writer (its children too)
+ * is gone and what they wrote has been read. Its exit alone may come first: the demo's
+ * last 4 KB were still in the pipe when a loaded run checked them after npm's exit.
+ */
+export function outputClosed(p: import('node:child_process').ChildProcess, ms: number, what: string): Promise<void> {
+  const open = [p.stdout, p.stderr].filter((s): s is import('node:stream').Readable => s !== null && !s.closed);
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.all(open.map((s) => new Promise((r) => s.once('close', r)))).then(() => undefined),
+    new Promise<never>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what} to close its output`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
 /** As `until`, for checks whose answer may be falsy (0, false, ''): resolves with the first value that is not undefined. */
 export async function untilDefined<T>(
   check: () => T | undefined | Promise<T | undefined>,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { exitWithin } from '../helpers/wait.js';
+import { exitWithin, outputClosed } from '../helpers/wait.js';
 
 const LINES = 2000;
 const LOG = JSON.stringify(join(REPO_ROOT, 'agent/log.ts'));
@@ -26,7 +26,10 @@ function orderOf(setup: string): Promise<string> {
   let out = '';
   proc.stdout.setEncoding('utf8');
   proc.stdout.on('data', (s: string) => (out += s));
-  return exitWithin(proc, 60_000, () => out.slice(-2000)).then(() =>
+  return Promise.all([
+    exitWithin(proc, 60_000, () => out.slice(-2000)),
+    outputClosed(proc, 60_000, 'the program'),
+  ]).then(() =>
     out
       .split('\n')
       .map((l) => /(A\d+)\b|^(B\d+)$/.exec(l))
