@@ -94,7 +94,8 @@ test(
         assert.equal(
           at.length,
           CLICKS.length,
-          `${b.id}: ${at.length} clicks heard, ${CLICKS.length} sent (nothing of the bad chunks)`,
+          // On a failure, the card's own account: underruns (the agent stalled past its 200 ms) lose audio.
+          `${b.id}: ${at.length} clicks heard, ${CLICKS.length} sent (nothing of the bad chunks); heard at ${at.map((ms) => (ms - rec.captureStartMs).toFixed(0)).join(', ')} ms after capture; card ${JSON.stringify(meta)}`,
         );
         at.forEach((ms, k) => {
           const want = rec.captureStartMs + (CLICKS[k]! * 1000) / RATE + LATENCY_MS;
@@ -196,7 +197,14 @@ test(
       assert.ok((s.late as number) > 0 && (s.concealedMs as number) >= 500, `live-s: ${JSON.stringify(s)}`);
       assert.equal(t.late, 0, JSON.stringify(t));
       assert.equal(t.concealedMs, 0, JSON.stringify(t));
-      assert.equal(onsets(readRecording(r.boxes[1]!.rec).pcm).length, clicks.length, 'live-t heard every click');
+      const card = readRecording(r.boxes[1]!.rec);
+      assert.equal(
+        onsets(card.pcm).length,
+        clicks.length,
+        `live-t heard every click: card ${JSON.stringify(card.meta)}, onsets at ${onsets(card.pcm)
+          .map((i) => ((i * 1000) / card.meta.cardRateHz).toFixed(0))
+          .join(', ')} ms into the recording`,
+      );
       process.stdout.write(`# live stall: live-s ${JSON.stringify(s)}\n`);
     } finally {
       await r.close();
