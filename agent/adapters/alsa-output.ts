@@ -133,8 +133,9 @@ class AlsaStream implements PcmStream {
    * after it until the new position shows (BURST_MS at most): CardClock keeps the first
    * reading of each position, so one read within a millisecond of the change is a point on
    * the card's line. Simulated (a busy machine's reports, 60 runs of 8 s): the drift within
-   * 173 ppm instead of 330, the position within 3.0 ms instead of 4.1; ~100 reads a second
-   * more of a /proc file.
+   * 173 ppm instead of 330, the position within 3.0 ms instead of 4.1. Cost, measured on the
+   * fake card: ~140 reads a second instead of ~95, the stream's process 6.2-6.9 % of a core
+   * instead of 5.6 % (x86 VM, two runs).
    */
   private schedule(mono: number): void {
     if (this.stopped) return;
