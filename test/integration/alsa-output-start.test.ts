@@ -12,14 +12,9 @@ import { ManualClock } from '../fakes/manual-clock.js';
 import { tempDir } from '../helpers/tmp.js';
 import { until } from '../helpers/wait.js';
 import { pino } from 'pino';
+import { seeded } from '../helpers/seeded.js';
 
 const PERIOD = 2400;
-
-/** A seeded generator for the reads' random phases, so a run replays. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
 
 interface Pull {
   frames: number;
@@ -40,7 +35,14 @@ async function startOutput(opts: { opensAfterMs: number; reports: boolean; ppm?:
   const pulls: Pull[] = [];
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
-  const output = createAlsaPcmOutput({ clock, device: 'hw:0', aplay: script, procAsound: proc, log, random: rng(1) });
+  const output = createAlsaPcmOutput({
+    clock,
+    device: 'hw:0',
+    aplay: script,
+    procAsound: proc,
+    log,
+    random: seeded(1),
+  });
   const stream = output.open((frames, at) => {
     pulls.push({ frames, at, mono: clock.monoMs() });
     return new Int16Array(frames);

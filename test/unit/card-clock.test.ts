@@ -3,12 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CardClock } from '../../agent/domain/card-clock.js';
-
-/** A seeded generator, so a failure replays. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
+import { seeded } from '../helpers/seeded.js';
 
 interface Card {
   ppm: number;
@@ -47,7 +42,7 @@ for (const step of [2400, 1]) {
     test(`a card ${ppm} ppm off, hw_ptr moving ${step === 1 ? 'every frame' : `a ${step}-frame period at a time`}: position within 3 ms after a second and 1 ms after ten, drift within 20 ppm after a minute`, () => {
       const card = { ppm, step, start: 10_000 };
       const clock = new CardClock();
-      const worst = run(clock, card, 10_000, 130_000, rng(ppm + step));
+      const worst = run(clock, card, 10_000, 130_000, seeded(ppm + step));
       assert.ok(
         worst.after1s < 3 && worst.after10s < 1,
         `worst position error ${ms(worst.after1s)}, then ${ms(worst.after10s)}`,
@@ -63,7 +58,7 @@ for (const step of [2400, 1]) {
  * one update in 50 late by 10-50 ms (a late period interrupt), one read in 50 late by 20-80 ms.
  */
 function lagging(seed: number) {
-  const random = rng(seed);
+  const random = seeded(seed);
   const card = { ppm: 1000, step: 2400, start: 10_000 };
   const clock = new CardClock();
   const worst = { after1s: 0, after10s: 0 };
@@ -125,7 +120,7 @@ test('no position before the readings span enough to trust; the nominal rate unt
 
 test('a card that underran or restarted (its position far off the line) starts the model over and is followed again', () => {
   const clock = new CardClock();
-  const random = rng(7);
+  const random = seeded(7);
   const card = { ppm: 200, step: 2400, start: 0 };
   run(clock, card, 0, 20_000, random);
   // The card stalls for 300 ms (an underrun: the stream stopped, then restarted where it was).
@@ -145,7 +140,7 @@ test('a card that underran or restarted (its position far off the line) starts t
 test('a position going backwards (a new stream on the same substream) starts over', () => {
   const clock = new CardClock();
   const card = { ppm: 0, step: 1, start: 0 };
-  run(clock, card, 0, 5_000, rng(3));
+  run(clock, card, 0, 5_000, seeded(3));
   clock.observe(100, 5_100, PERIOD);
   assert.equal(clock.resets, 1);
 });
