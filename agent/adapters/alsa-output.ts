@@ -137,10 +137,10 @@ class AlsaStream implements PcmStream {
    * fake card: ~140 reads a second instead of ~95, the stream's process 6.2-6.9 % of a core
    * instead of 5.6 % (x86 VM, two runs).
    */
-  private schedule(mono: number): void {
+  private schedule(mono: number, model: number | undefined): void {
     if (this.stopped) return;
     const random = TICK_MS / 2 + this.random() * TICK_MS;
-    const next = this.nextPeriodEnd(mono);
+    const next = this.nextPeriodEnd(mono, model);
     let delay = random;
     // Just before the end (at a random phase of a millisecond, so that the reads do not lock
     // onto the model's own error), then every millisecond until the new position shows.
@@ -149,13 +149,12 @@ class AlsaStream implements PcmStream {
   }
 
   /**
-   * When the card's position next moves (the end of its period), by the model; `seen`:
+   * When the card's position next moves (the end of its period), by the model (`model`: its position at `mono`); `seen`:
    * whether the last reading shows the period the model has it in (false: the change is
    * due, up to BURST_MS ago, and not read yet). Undefined until the card is followed.
    */
-  private nextPeriodEnd(mono: number): { at: number; seen: boolean } | undefined {
+  private nextPeriodEnd(mono: number, model: number | undefined): { at: number; seen: boolean } | undefined {
     const last = this.lastReport;
-    const model = this.card.positionAt(mono);
     if (!last || model === undefined) return undefined;
     const hw = model * last.ratio + last.beyondRing;
     const start = Math.floor(hw / last.period) * last.period;
@@ -187,7 +186,7 @@ class AlsaStream implements PcmStream {
       this.proc.stdin!.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
       this.written += n;
     }
-    this.schedule(mono);
+    this.schedule(mono, pos);
   }
 
   /**

@@ -12,10 +12,13 @@ import { exitWithin, onLines } from '../helpers/wait.js';
 import { LAUNCHER, currentTarget, mains, writeKv, type ReleaseTree } from '../helpers/release-tree.js';
 import { A, B, CONFIG_ARGS, assertRolledBack, launch, lines, onTrial, skip } from './launcher-rig.js';
 
+/** An instant `s` seconds before this run, as loa-launch writes them (date -u +%FT%TZ). */
+const secondsAgo = (s: number) => new Date(Date.now() - s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
 /** A trial of B that already ran once (trial.starts has a line) and left its log. */
 function ranOnce(tag: string): ReleaseTree {
   const tree = onTrial(tag, mains.exits(B));
-  writeFileSync(join(tree.ota, 'trial.starts'), '2026-11-27T10:00:00Z start=1 pid=1\n');
+  writeFileSync(join(tree.ota, 'trial.starts'), `${secondsAgo(60)} start=1 pid=1\n`);
   writeFileSync(join(tree.ota, 'trial.log'), 'one\ntwo\nthree\n');
   return tree;
 }
@@ -31,7 +34,7 @@ test(
       previous: A,
       reason: 'exited',
       detail: 'exited before commit (start 2)',
-      at: '2026-11-27T10:00:01Z',
+      at: secondsAgo(59),
     };
     writeFileSync(join(tree.ota, 'rolledback.log'), 'one\ntwo\nthree\n');
     writeKv(join(tree.ota, 'rolledback'), rb);
