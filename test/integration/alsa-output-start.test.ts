@@ -22,7 +22,7 @@ interface Pull {
   mono: number;
 }
 
-async function startOutput(opts: { opensAfterMs: number; reports: boolean; ppm?: number }) {
+async function startOutput(opts: { opensAfterMs: number; reports: boolean; ppm?: number; frozen?: boolean }) {
   const dir = tempDir('alsa-start');
   const proc = join(dir, 'proc');
   const sub = join(proc, 'card0', 'pcm0p', 'sub0');
@@ -60,7 +60,7 @@ async function startOutput(opts: { opensAfterMs: number; reports: boolean; ppm?:
     writeFileSync(join(sub, 'hw_params'), `rate: 48000 (48000/1)\nperiod_size: ${PERIOD}\nbuffer_size: 9600\n`);
     const run = t - opts.opensAfterMs - 50;
     if (run >= 0) startWall ??= clock.now() - run;
-    const hw = run < 0 ? 0 : Math.floor((run * 48 * (1 + (opts.ppm ?? 0) / 1e6)) / PERIOD) * PERIOD;
+    const hw = run < 0 || opts.frozen ? 0 : Math.floor((run * 48 * (1 + (opts.ppm ?? 0) / 1e6)) / PERIOD) * PERIOD;
     const state = run < 0 ? 'PREPARED' : 'RUNNING';
     const status = `state: ${state}\nowner_pid   : ${pid}\ndelay       : 9600\n-----\nhw_ptr      : ${hw}\nappl_ptr    : ${hw + 9600}\n`;
     if (status !== shown) writeFileSync(join(sub, 'status'), (shown = status));
@@ -110,6 +110,23 @@ test(
     o.step(1_100);
     assert.ok(o.pulls.length > 0);
     assert.ok(o.pulls[0]!.mono - o.opened <= 1_015, `the first pull ${o.pulls[0]!.mono - o.opened} ms after the start`);
+    await o.stop();
+  },
+);
+
+// A driver that lies: RUNNING, and its position never moves. The position never becomes
+// known, so the wait for it ends at its bound and the session plays at the nominal rate
+// (an emergency still sounds, its timing estimated).
+test(
+  'a card reported RUNNING whose position never moves: audio at the nominal rate 1.5 s after its PCM showed (and one feed)',
+  { timeout: 30_000 },
+  async () => {
+    const o = await startOutput({ opensAfterMs: 0, reports: true, frozen: true });
+    o.step(1_400);
+    assert.equal(o.pulls.length, 0, 'silence while the position may still come');
+    o.step(300);
+    assert.ok(o.pulls.length > 0, 'audio once the wait is over');
+    assert.ok(o.pulls[0]!.mono - o.opened <= 1_515, `the first pull ${o.pulls[0]!.mono - o.opened} ms after the start`);
     await o.stop();
   },
 );
