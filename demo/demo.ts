@@ -19,7 +19,8 @@ import { EventStore } from '../noc/events-store.js';
 import { parseConfig, type Config } from '../agent/config.js';
 import { SCHEDULE_TYP, allDevicesFilter, groupTopic, parseDeviceTopic, publishTo, signDoc } from '../contract/index.js';
 import { LoaError } from '../agent/errors.js';
-import type { Logger, TerminalText } from '../agent/log.js';
+import type { Logger } from '../agent/log.js';
+import type { TerminalText } from './terminal.js';
 import { afterDemo, nocLauncher, onEnter, tour, type TourFacts } from './tour.js';
 import { probeSound, soundPlan, type SoundProbe } from './sound.js';
 

@@ -4,7 +4,7 @@
 // The agent itself runs exactly as loa-agent runs it (agent/main.ts runAgent).
 import { isEntry } from '../cli-kit/entry.js';
 import { exitWhenDone, runAgent } from '../agent/run.js';
-import { createTerminal } from '../agent/log.js';
+import { createTerminal } from './terminal.js';
 import { startDemo } from './demo.js';
 
 async function main(): Promise<number> {

@@ -1,4 +1,4 @@
-// createTerminal (agent/log.ts), as the demo uses it: the log and the program's own text on
+// createTerminal (demo/terminal.ts), as the demo uses it: the log and the program's own text on
 // one synchronous channel, so text written after a log line comes after it on stdout, even
 // when a program writes much at once into a pipe (CI41/CI42: the demo's tour overtook the
 // log line that triggered it, with pino's asynchronous default beside process.stdout).
@@ -11,11 +11,13 @@ import { exitWithin, outputClosed } from '../helpers/wait.js';
 
 const LINES = 2000;
 const LOG = JSON.stringify(join(REPO_ROOT, 'agent/log.ts'));
+const TERMINAL = JSON.stringify(join(REPO_ROOT, 'demo/terminal.ts'));
 
 /** The order in which a program's log lines (A) and its own text (B) reached the pipe. */
 function orderOf(setup: string): Promise<string> {
   const code = `
-    import { createLogger, createTerminal } from ${LOG};
+    import { createLogger } from ${LOG};
+    import { createTerminal } from ${TERMINAL};
     ${setup}
     const pad = 'x'.repeat(1000);
     for (let i = 0; i < ${LINES}; i++) { log.info({ pad }, 'A' + i); text.write('B' + i + '\\n'); }
