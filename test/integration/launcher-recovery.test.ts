@@ -4,11 +4,12 @@
 // next start always finishes it. The rig is launcher-rig.ts's.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stopGroup } from '../helpers/supervisor.js';
 import { exitWithin, onLines } from '../helpers/wait.js';
+import { processes } from '../helpers/ps.js';
 import { LAUNCHER, currentTarget, mains, writeKv, type ReleaseTree } from '../helpers/release-tree.js';
 import { A, B, CONFIG_ARGS, assertRolledBack, launch, lines, onTrial, skip } from './launcher-rig.js';
 
@@ -60,11 +61,8 @@ async function recover(t: TestContext, tree: ReleaseTree, reason: string | RegEx
   // On a failure, every process still about the tree and where it sleeps in the kernel: a
   // year-ahead CI run (libfaketime) once saw the next start print nothing for 20 s.
   await s.waitFor(/1\.1\.0 running/, 20_000).catch((err: Error) => {
-    const ps = spawnSync('ps', ['-eo', 'pid,pgid,stat,wchan:24,args'], { encoding: 'utf8' }).stdout ?? '';
-    const about = ps
-      .split('\n')
-      .filter((l, i) => i === 0 || l.includes(tree.root) || l.includes(tree.ota) || l.includes(LAUNCHER));
-    throw new Error(`${err.message}\nstate ${stateOf(tree)}; processes:\n${about.join('\n')}`);
+    const about = processes((l) => l.includes(tree.root) || l.includes(tree.ota) || l.includes(LAUNCHER));
+    throw new Error(`${err.message}\nstate ${stateOf(tree)}; processes:\n${about}`);
   });
   await s.stop();
   assertRolledBack(tree, reason, /./);

@@ -9,11 +9,12 @@
 // a lockfile out of step).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { groupProcesses, processes } from '../helpers/ps.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const README = join(REPO_ROOT, 'README.md');
@@ -43,10 +44,26 @@ function shellBlocks(md: string): ShellBlock[] {
   return blocks;
 }
 
-/** Runs a block as the reader would paste it, stopping at the first command that fails. */
-function runBlock(code: string, home: string): ReturnType<typeof spawnSync> {
-  return spawnSync('bash', ['-e', '-o', 'pipefail', '-c', code], {
+interface BlockRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Set when the block outlived BLOCK_MS: what its process group was doing then. */
+  stuck?: string;
+}
+
+/**
+ * Runs a block as the reader would paste it, stopping at the first command that fails.
+ * In a process group of its own: past BLOCK_MS the whole group is listed (where each
+ * process sleeps) and killed, so a command stuck under the block (an `npx` holding npm's
+ * npx-cache lock) cannot outlive it and stall the next block.
+ */
+function runBlock(code: string, home: string, limitMs = BLOCK_MS): Promise<BlockRun> {
+  const p = spawn('bash', ['-e', '-o', 'pipefail', '-c', code], {
     cwd: REPO_ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
     // npm's cache stays the user's: `npx noc` in the checkout installs the package itself
     // into it the first time (a link); no update check. Without its lifecycle scripts: the
     // install's `prepare` rebuilds the checkout's dist/ (a newcomer's first `npx noc` does),
@@ -60,9 +77,30 @@ function runBlock(code: string, home: string): ReturnType<typeof spawnSync> {
       npm_config_update_notifier: 'false',
       npm_config_ignore_scripts: 'true',
     },
-    encoding: 'utf8',
-    timeout: BLOCK_MS,
-    killSignal: 'SIGKILL',
+  });
+  const out = { stdout: '', stderr: '' };
+  p.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
+  p.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
+  const killGroup = () => {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone
+    }
+  };
+  let stuck: string | undefined;
+  const limit = setTimeout(() => {
+    stuck = groupProcesses(p.pid!);
+    killGroup();
+  }, limitMs);
+  return new Promise((resolve, reject) => {
+    p.on('error', reject);
+    // 'close': the exit and the last of the output (the pipes close after the exit event).
+    p.on('close', (status, signal) => {
+      clearTimeout(limit);
+      killGroup(); // whatever the block left running in the background
+      resolve({ status, signal, ...out, ...(stuck !== undefined ? { stuck } : {}) });
+    });
   });
 }
 
@@ -92,22 +130,30 @@ test('every sh block of the README is run, or says why not', () => {
   );
 });
 
-test('a block fails when any of its commands fails', () => {
-  const r = runBlock('true\nfalse   # the middle one\ntrue', tempDir('readme-home'));
+test('a block fails when any of its commands fails', async () => {
+  const r = await runBlock('true\nfalse   # the middle one\ntrue', tempDir('readme-home'));
   assert.notEqual(r.status, 0);
   assert.equal(shellBlocks('<!-- readme-test: skip (why) -->\n```sh\nx\n```\n```sh\ny\n```')[0]!.skip, 'why');
 });
 
+test('a block past its limit is listed and killed with all it started', async () => {
+  const r = await runBlock('sleep 61 &\nsleep 62', tempDir('readme-home'), 1_000);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stuck ?? '', /sleep 61[\s\S]*sleep 62|sleep 62[\s\S]*sleep 61/, 'both sleeps listed');
+  assert.equal(processes((l) => / sleep 6[12]$/.test(l)).split('\n').length, 1, 'nothing of the block is left');
+});
+
 for (const b of blocks.filter((x) => !x.skip)) {
   const first = b.code.split('\n')[0]!.replace(/\s+#.*$/, '');
-  test(`README line ${b.line}: ${first}`, { timeout: BLOCK_MS + 30_000 }, () => {
+  test(`README line ${b.line}: ${first}`, { timeout: BLOCK_MS + 30_000 }, async () => {
     const home = tempDir('readme-home');
-    const r = runBlock(b.code, home);
+    const r = await runBlock(b.code, home);
     assert.equal(
       r.status,
       0,
-      `README line ${b.line} (${r.error?.message ?? `exit ${r.status} ${r.signal ?? ''}`}):\n${b.code}\n--- stdout\n` +
-        `${String(r.stdout).slice(-3000)}\n--- stderr\n${String(r.stderr).slice(-3000)}`,
+      `README line ${b.line} (${r.stuck !== undefined ? `still running after ${BLOCK_MS} ms` : `exit ${r.status} ${r.signal ?? ''}`}):\n` +
+        `${b.code}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}` +
+        (r.stuck !== undefined ? `\n--- its processes then\n${r.stuck}` : ''),
     );
     // What it promises to write under ~ is there, private when it is a key.
     for (const m of b.code.matchAll(/--out ~\/(\S+)\//g)) {
