@@ -190,6 +190,28 @@ describe(
   },
 );
 
+const simState = async (sim: ReturnType<typeof startSim>) =>
+  JSON.parse((await ask(sim, 'state', 'state ')).slice(6)) as {
+    fmFreq: number;
+    watchdogS: number;
+    amp: boolean;
+    watchdogTripped: boolean;
+  };
+const simCount = async (sim: ReturnType<typeof startSim>, cmd = '') =>
+  Number((await ask(sim, `count ${cmd}`.trim(), 'count ')).slice(6));
+/**
+ * Keep-alive periods (each begins with `first`: PING on 1.1, GET_STATUS on 1.0) before the
+ * first command that is not a keep-alive's: where re-applying the wanted state began (it
+ * reads GET_STATUS again itself).
+ */
+const keepAlivesBefore = (log: string[], first: string): number => {
+  const repair = log.findIndex((c) => c !== 'ping' && c !== 'get-status');
+  return log.slice(0, repair < 0 ? log.length : repair).filter((c) => c === first).length;
+};
+/** The commands the simulated board executed, in order, from the n-th on. */
+const simLog = async (sim: ReturnType<typeof startSim>, from: number) =>
+  JSON.parse((await ask(sim, `log ${from}`, 'log ')).slice(4)) as { cmd: string }[];
+
 describe(
   'a 1.0 board (3-byte PING, no boot counter) over a socat pty pair',
   { skip: SOCAT ? false : 'socat not installed', timeout: 120_000 },
@@ -203,26 +225,20 @@ describe(
       assert.equal(await r.bridge.setAmp(true), true);
       await until(async () => (await getStatus(r.bridge)).uptimeS >= 1, 5000, 'board uptime ≥ 1 s', 100); // so a reset makes it go backwards
       const reset = once(r.bridge, 'reset');
-      const t0 = Date.now();
+      const from = await simCount(r.sim);
       await r.sim.script('reset-quiet');
-      const [v] = await withDeadline(reset, 5000, 'reset noticed');
+      const [v] = await withDeadline(reset, 30_000, 'reset noticed');
       assert.equal(v.bootCount, 12);
       const st = await statusOnce(r.bridge, (s) => s.flags.ampOn);
       assert.deepEqual([st.flags.ampOn, st.input, st.watchdogS], [true, 'line', 3]);
-      assert.ok(Date.now() - t0 < 2500, `repaired ${Date.now() - t0} ms after the reset (ping period 1000 ms)`);
+      // Within a keep-alive period or two (1000 ms each), counted from the board's record
+      // (as the drift tests below): a 1.0 keep-alive is GET_STATUS, the repair a SET_AMP 1.
+      const log = (await simLog(r.sim, from)).map((c) => c.cmd);
+      const periods = keepAlivesBefore(log, 'get-status');
+      assert.ok(log.includes('set-amp') && periods <= 2, `repaired after ${periods} keep-alives: ${log.join(' ')}`);
     });
   },
 );
-
-const simState = async (sim: ReturnType<typeof startSim>) =>
-  JSON.parse((await ask(sim, 'state', 'state ')).slice(6)) as {
-    fmFreq: number;
-    watchdogS: number;
-    amp: boolean;
-    watchdogTripped: boolean;
-  };
-const simCount = async (sim: ReturnType<typeof startSim>, cmd = '') =>
-  Number((await ask(sim, `count ${cmd}`.trim(), 'count ')).slice(6));
 
 // Issue [2/8] item 2: what an independent board written from PROTOCOL.md 1.1 showed.
 for (const minor of [1, 0] as const) {
@@ -233,19 +249,38 @@ for (const minor of [1, 0] as const) {
       const r = ptyRig(`fw-drift${minor}`, 5, ['--minor', String(minor)]);
 
       test('a tuner that powered down and a watchdog N that changed by themselves are repaired within one keep-alive period or two', async () => {
+        // Counted in keep-alives, from the board's own record of what it executed, not in
+        // wall time: a loaded machine once took 3.1 s for what 2.5 s bounded (keep-alive
+        // every 1 s), and the periods are what the protocol promises.
+        const keepAlive = minor === 1 ? 'ping' : 'get-status';
         await r.bridge.fmTune(10_000);
         assert.equal((await simState(r.sim)).fmFreq, 10_000);
-        for (const [drift, ok, what] of [
-          ['drift-tuner', (s: { fmFreq: number }) => s.fmFreq === 10_000, 'the tuner re-tuned'],
-          ['drift-watchdog 30', (s: { watchdogS: number }) => s.watchdogS === 3, 'the watchdog set back to 3 s'],
+        for (const [drift, ok, what, fix] of [
+          ['drift-tuner', (s: { fmFreq: number }) => s.fmFreq === 10_000, 'the tuner re-tuned', 'fm-tune'],
+          [
+            'drift-watchdog 30',
+            (s: { watchdogS: number }) => s.watchdogS === 3,
+            'the watchdog set back to 3 s',
+            'set-watchdog',
+          ],
         ] as const) {
           const t0 = Date.now();
+          const from = await simCount(r.sim);
           await r.sim.script(drift);
           let st = await simState(r.sim);
-          const left = Math.max(0, 2500 - (Date.now() - t0));
-          await until(async () => ok((st = await simState(r.sim)) as never), left, what, 100).catch(() => undefined);
-          assert.ok(ok(st as never), `${what} within 2.5 s (keep-alive every 1 s): ${JSON.stringify(st)}`);
-          process.stdout.write(`# 1.${minor} board ${drift} -> repaired in ${Date.now() - t0} ms\n`);
+          await until(async () => ok((st = await simState(r.sim)) as never), 30_000, what, 100).catch(() => undefined);
+          assert.ok(ok(st as never), `${what}: ${JSON.stringify(st)}`);
+          const log = (await simLog(r.sim, from)).map((c) => c.cmd);
+          // The keep-alive after the drift finds it; one more may have run between the
+          // count and the drift, before there was anything to find.
+          const periods = keepAlivesBefore(log, keepAlive);
+          assert.ok(
+            log.includes(fix) && periods <= 2,
+            `${what} after ${periods} keep-alives (at most 2): ${log.join(' ')}`,
+          );
+          process.stdout.write(
+            `# 1.${minor} board ${drift} -> repaired in ${Date.now() - t0} ms, ${periods} keep-alive(s)\n`,
+          );
         }
       });
 
