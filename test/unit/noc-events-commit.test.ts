@@ -14,21 +14,33 @@ import { until } from '../helpers/wait.js';
 const ROOT = 'loa/v1';
 
 /** The SQLite archive, with a switch that makes write() fail as a database that is down. */
-function flaky(): EventStore & { down: boolean; poison: string | undefined; writes: number[]; committed: number } {
+function flaky(): EventStore & {
+  down: boolean;
+  poison: string | undefined;
+  writes: number[];
+  committed: number;
+  refused: number;
+} {
   const store = new EventStore(join(tempDir('commit'), 'ev.sqlite')) as EventStore & {
     down: boolean;
     poison: string | undefined;
     writes: number[];
     committed: number;
+    refused: number;
   };
+  store.refused = 0;
   store.down = false;
   store.poison = undefined;
   store.writes = [];
   store.committed = 0;
   const write = store.write.bind(store);
   store.write = async (b: ArchiveBatch): Promise<WriteResult> => {
-    await new Promise((r) => setTimeout(r, 5)); // a commit takes time: the next batch gathers meanwhile
-    if (store.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    // A commit is asynchronous: what arrives meanwhile gathers into the next batch.
+    await new Promise((r) => setImmediate(r));
+    if (store.down) {
+      store.refused++;
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    }
     if (store.poison && b.events.some((e) => e.raw.includes(store.poison!)))
       throw Object.assign(new Error('value too long'), { code: '22001' });
     store.writes.push(b.events.length + b.births.length + b.quarantine.length);
@@ -92,7 +104,8 @@ test(
     store.down = true;
     for (let i = 1; i <= 10; i++) c.add(message(i, acks, [], store));
     await until(() => lines.some((l) => /not acknowledging/.test(l)), 3000, 'the outage reported');
-    await new Promise((r) => setTimeout(r, 200)); // several retries fail meanwhile
+    const before = store.refused;
+    await until(() => store.refused >= before + 3, 3000, 'three more attempts refused');
     assert.equal(acks.length, 0);
     assert.equal(lines.length, 1, lines.join('\n'));
     assert.match(lines[0]!, /cannot commit to .*ECONNREFUSED.*not acknowledging \(10 messages held\), retrying/);
@@ -117,7 +130,7 @@ test('stopped while the database is down: nothing acknowledged, stop() returns',
   const acks: number[] = [];
   store.down = true;
   c.add(message(1, acks, [], store));
-  await new Promise((r) => setTimeout(r, 50));
+  await until(() => store.refused >= 1, 3000, 'the first attempt refused');
   await c.stop();
   assert.deepEqual(acks, []);
   store.close();
