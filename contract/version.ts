@@ -1,12 +1,8 @@
 import { readFileSync } from 'node:fs';
 
-/**
- * The agent version from package.json, found from the sources (contract/, tsx), from tsc's
- * files (dist/contract/) and from the agent's bundle (dist/agent/main.js) or its chunks
- * (dist/agent/chunks/, systemd/bundle-agent.mjs).
- */
+/** The agent version from package.json, found from both agent/ (tsx) and dist/agent/ (build). */
 export const AGENT_VERSION: string = (() => {
-  for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
+  for (const rel of ['../package.json', '../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
         name?: string;

@@ -9,17 +9,9 @@ import { fileURLToPath } from 'node:url';
 /** Its length, for a tone of N seconds (the chime repeated, cut at N). */
 export const CHIME_MS = 3000;
 
-/**
- * From the sources (tsx: agent/adapters), and from a build or a release: the agent's
- * bundle (dist/agent/main.js, systemd/bundle-agent.mjs), its chunks (dist/agent/chunks)
- * or tsc's files (dist/agent/adapters, what loa-provision imports).
- */
+/** From the sources (tsx) and from dist/agent/adapters of a build or a release. */
 export function findChime(): string | undefined {
-  for (const rel of [
-    '../demo-assets/chime.mp3',
-    '../../agent/demo-assets/chime.mp3',
-    '../../../agent/demo-assets/chime.mp3',
-  ]) {
+  for (const rel of ['../demo-assets/chime.mp3', '../../../agent/demo-assets/chime.mp3']) {
     const p = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(p)) return p;
   }

@@ -6,8 +6,7 @@
 //   sources (the first process to finish a build publishes it by rename). `npm test`
 //   builds it while the unit files run, before any file that starts a program
 //   (test/helpers/run-tests.ts), so files running at once never build it twice.
-// - Built means tsc's output with the agent's entry bundled (systemd/bundle-agent.mjs),
-//   as `npm run build` makes it: copied from the checkout's own dist/ when that build made it from
+// - Built means copied from the checkout's own dist/ when `npm run build` made that from
 //   the sources as they are (make's rule: every source's .js is there and newer than every
 //   source; dist/ holds nothing but the programs' folders); tsc otherwise. CI builds
 //   before it tests, so its `npm test` compiles nothing (the build took 15-17 s of the
@@ -75,7 +74,7 @@ function sourcesKey(): string {
     }
   };
   for (const d of PROGRAMS) walk(join(REPO_ROOT, d));
-  for (const f of [...CONFIGS, 'systemd/bundle-agent.mjs']) h.update(readFileSync(join(REPO_ROOT, f)));
+  for (const f of CONFIGS) h.update(readFileSync(join(REPO_ROOT, f)));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -84,9 +83,6 @@ function sharedDir(): { shared: string; ready: boolean } {
   const shared = join(tmpdir(), `loa-test-dist-${process.getuid?.() ?? 0}-${sourcesKey()}`);
   return { shared, ready: existsSync(join(shared, 'dist')) };
 }
-
-/** The agent's bundle over tsc's output (systemd/bundle-agent.mjs), as `npm run build` makes it. */
-const bundleArgs = (work: string): string[] => [join(REPO_ROOT, 'systemd/bundle-agent.mjs'), join(work, 'dist')];
 
 const tscArgs = (work: string): string[] => [
   join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
@@ -126,10 +122,7 @@ export function builtDist(): string {
   const { shared, ready } = sharedDir();
   if (!ready) {
     const work = tempDir('dist');
-    if (!copyCheckout(work)) {
-      execFileSync(process.execPath, tscArgs(work), { stdio: 'inherit' });
-      execFileSync(process.execPath, bundleArgs(work), { stdio: 'inherit' });
-    }
+    if (!copyCheckout(work)) execFileSync(process.execPath, tscArgs(work), { stdio: 'inherit' });
     publish(work, shared);
   }
   dist = join(shared, 'dist');
@@ -145,15 +138,11 @@ export async function buildDist(): Promise<string> {
   if (!ready) {
     const work = tempDir('dist');
     if (!copyCheckout(work)) {
-      for (const [args, what] of [
-        [tscArgs(work), 'tsc -p tsconfig.build.json'],
-        [bundleArgs(work), 'systemd/bundle-agent.mjs'],
-      ] as const) {
-        const code = await new Promise<number | null>((resolve, reject) =>
-          spawn(process.execPath, args, { stdio: 'inherit' }).on('error', reject).on('exit', resolve),
-        );
-        if (code !== 0) throw new Error(`${what} exited ${code}: the programs the tests start were not built`);
-      }
+      const code = await new Promise<number | null>((resolve, reject) =>
+        spawn(process.execPath, tscArgs(work), { stdio: 'inherit' }).on('error', reject).on('exit', resolve),
+      );
+      if (code !== 0)
+        throw new Error(`tsc -p tsconfig.build.json exited ${code}: the programs the tests start were not built`);
     }
     publish(work, shared);
   }

@@ -1,18 +1,15 @@
 // Issue [4/8] item 6, memory near the floor: an agent loads the code of the hardware it
 // has, not of every board it could drive (agent/compose/hardware.ts createBoard). Observed from
 // outside: the agent process runs with a module hook (test/helpers/module-trace.mjs)
-// that lists every module it loads, until it is online. The agent is a bundle whose lazy
-// parts are chunks: each loaded chunk counts as the files it was made of.
+// that lists every module it loads, until it is online.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/tmp.js';
 import { REPO_ROOT, spawnAgent, writeConfig } from '../helpers/agent-process.js';
 import { boxConfig } from '../helpers/box.js';
-import { builtDist } from '../helpers/built.js';
 import { makeKey } from '../helpers/signer.js';
 
 let broker: TestBroker;
@@ -40,22 +37,7 @@ async function modulesLoaded(tag: string, hardware: Record<string, unknown>): Pr
   } finally {
     assert.equal(await agent.term(), 0, agent.output().slice(-2000));
   }
-  return readFileSync(trace, 'utf8').split('\n').filter(Boolean).flatMap(unbundled);
-}
-
-/**
- * The agent runs as a bundle with chunks (systemd/bundle-agent.mjs): a loaded output stands
- * for the files of tsc's it holds, named as they would have been loaded one by one.
- */
-function unbundled(url: string): string[] {
-  const dist = pathToFileURL(builtDist()).href + '/';
-  if (!url.startsWith(`${dist}agent/`)) return [url];
-  const sources = JSON.parse(readFileSync(join(builtDist(), 'agent/chunks/sources.json'), 'utf8')) as Record<
-    string,
-    string[]
-  >;
-  const held = sources[url.slice(`${dist}agent/`.length)];
-  return held ? held.map((f) => new URL(f, dist).href) : [url];
+  return readFileSync(trace, 'utf8').split('\n').filter(Boolean);
 }
 
 const serialCode = (mods: string[]) =>
