@@ -78,7 +78,7 @@ const MEASURED: Record<string, [wallS: number, load: number]> = {
   'integration/noc-events-pg.test.ts': [33, 0.54],
   'integration/launcher-recovery.test.ts': [31, 0.52],
   'integration/mcu-agent.test.ts': [31, 0.1],
-  'integration/volume.test.ts': [30, 0.16],
+  'integration/volume.test.ts': [66, 0.1],
   'integration/noc-watch.test.ts': [29, 0.13],
   'integration/release-artifact.test.ts': [29, 0.94],
   'integration/launcher.test.ts': [28, 0.14],

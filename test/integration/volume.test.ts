@@ -223,11 +223,15 @@ test(
     // recording PCM does not pace mpg123, the network does.
     served.set('/slow.mp3', readFileSync(makeTone({ seconds: 30, freq: 330 })));
     script.set('/slow.mp3', [{ chunkBytes: 4000, delayMs: 250 }]);
-    // The box's clock 8 s before a whole minute, and quiet hours from that minute on.
+    // Quiet hours from a whole minute of the box's clock on, 40 s ahead of it at the start;
+    // the stream is asked for when the box's clock reads 8 s before that minute, whatever
+    // the start took (a loaded run once took the whole 8 s it had, when the play was sent
+    // at once: the level fell in the first block).
+    const LEAD_MS = 40_000;
     const now = Date.now();
-    let offset = 60_000 - (now % 60_000) - 8000;
+    let offset = 60_000 - (now % 60_000) - LEAD_MS;
     if (offset < 0) offset += 60_000;
-    const edge = now + offset + 8000;
+    const edge = now + offset + LEAD_MS;
     const ft = fakeTime(at, offset);
     const w = await Watcher.connect(brokers.broker.url, [T.events, T.heartbeat, T.cmdResult, T.status]);
     const run = await start(w, {
@@ -239,6 +243,14 @@ test(
     try {
       await command(w, 'volume', { level: 90 });
       rmSync(rec.path, { force: true });
+      // Until the box's clock (real time + offset) reads 8 s before the window: the instant
+      // the scenario needs, not a duration.
+      const wait = edge - 8000 - (Date.now() + offset);
+      assert.ok(
+        wait > 0,
+        `the start took ${Math.round(LEAD_MS - 8000 - wait)} ms, past the ${LEAD_MS - 8000} ms it had`,
+      );
+      await new Promise((r) => setTimeout(r, wait));
       const cmd = commandDoc(device, 'play', {
         source: { kind: 'stream', url: `${base}/slow.mp3` },
         durationS: 16,
