@@ -33,8 +33,9 @@ export class Pacer {
 
   constructor(
     private readonly src: NodeJS.ReadableStream,
-    private readonly tap: ((pcm: Buffer, f: PcmFormat) => void) | undefined,
-    private readonly on: { audio: () => void; drained: () => void },
+    private readonly tap: ((pcm: Buffer, f: PcmFormat, handedAt: number) => void) | undefined,
+    /** `handedAt`: performance.now() when the card took the PCM (the tick's instant). */
+    private readonly on: { audio: (handedAt: number) => void; drained: () => void },
   ) {
     src.on('data', (b: Buffer) => {
       if (this.discarding) return;
@@ -80,8 +81,10 @@ export class Pacer {
     if (n > 0) {
       const pcm = this.take(n);
       this.clock.taken += n;
-      this.tap?.(pcm, this.format);
-      this.on.audio();
+      // One instant for both, the tick's: what they do (a recording's disk writes) must
+      // not move the other's stamp (CI48's year-ahead run saw 51 ms between the two).
+      this.tap?.(pcm, this.format, t);
+      this.on.audio(t);
     }
     if (this.queued < PACE_HIGH_WATER) this.src.resume();
     if (owed > n && !this.eof && !this.ending) {

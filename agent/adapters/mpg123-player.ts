@@ -134,7 +134,7 @@ class Session implements Mpg123Session {
     this.paced =
       o.output.kind === 'paced'
         ? new Pacer(this.proc.stdout!, this.tapFor(o.output), {
-            audio: () => this.onAudio(),
+            audio: (handedAt) => this.onAudio(handedAt),
             drained: () => this.maybeEnded(),
           })
         : null;
@@ -161,13 +161,15 @@ class Session implements Mpg123Session {
   private rec: PlayRecording | null = null;
 
   /** The paced card's tap: the caller's, and the recording of audio.recordDir. */
-  private tapFor(out: Extract<Mpg123Output, { kind: 'paced' }>): ((pcm: Buffer, f: PcmFormat) => void) | undefined {
+  private tapFor(
+    out: Extract<Mpg123Output, { kind: 'paced' }>,
+  ): ((pcm: Buffer, f: PcmFormat, handedAt: number) => void) | undefined {
     const rec = out.recordDir ? new PlayRecording(out.recordDir, this.now) : null;
     this.rec = rec;
     if (!rec) return out.onPcm;
-    return (pcm, f) => {
+    return (pcm, f, handedAt) => {
       out.onPcm?.(pcm, f);
-      rec.write(pcm, f, this.pid);
+      rec.write(pcm, f, this.pid, handedAt);
     };
   }
 
@@ -271,12 +273,13 @@ class Session implements Mpg123Session {
     this.shutdown(END_GRACE_MS);
   }
 
-  private onAudio(): void {
+  /** `handedAt`: performance.now() when the paced card took the PCM; a card's `@F`: now. */
+  private onAudio(handedAt = performance.now()): void {
     this.lastProgress = this.clock.monoMs();
     // At the natural end the pacer may still be taking its very first PCM: a short file is
     // decoded in milliseconds, so `@P 0` can arrive before the first audio goes out.
     if (this.startedAt !== null || (this.outcome && !this.endingNaturally)) return;
-    this.startedAt = this.now();
+    this.startedAt = Math.round(this.now() - (performance.now() - handedAt));
     this.o.log?.debug({ pid: this.pid, startMs: Math.round(this.lastProgress - this.spawnedMono) }, 'audio out');
     this.resolveStarted(this.startedAt);
   }

@@ -180,16 +180,18 @@ export class PlayRecording {
     private readonly now: () => number,
   ) {}
 
-  write(pcm: Buffer, f: { rate: number; channels: number }, pid: number | undefined): void {
+  /** `handedAt`: performance.now() when the card took `pcm` (default: now). */
+  write(
+    pcm: Buffer,
+    f: { rate: number; channels: number },
+    pid: number | undefined,
+    handedAt = performance.now(),
+  ): void {
     if (!this.rec) {
-      const name = `play-${this.now()}-${pid ?? 0}`;
+      const now = this.now() - (performance.now() - handedAt);
+      const name = `play-${Math.round(now)}-${pid ?? 0}`;
       const ms = (pcm.length / (2 * f.channels) / f.rate) * 1000;
-      this.rec = {
-        wav: new WavFile(this.dir, name, f.rate, f.channels),
-        name,
-        firstSampleMs: this.now() - ms,
-        format: f,
-      };
+      this.rec = { wav: new WavFile(this.dir, name, f.rate, f.channels), name, firstSampleMs: now - ms, format: f };
     }
     this.rec.wav.write(pcm);
   }
