@@ -75,6 +75,8 @@ class AlsaStream implements PcmStream {
   private lastReport: { hwPtr: number; beyondRing: number; ratio: number; period: number } | undefined;
   /** When (mono) aplay's kernel PCM was found. */
   private foundAt: number | undefined;
+  /** The last tick fed silence while the card's position was not known (see holding). */
+  private held = true;
 
   constructor(
     private readonly o: AlsaOutputOptions,
@@ -182,7 +184,17 @@ class AlsaStream implements PcmStream {
     const n = Math.floor(target) - this.written;
     if (n > 0) {
       const at = a.at + (this.written - a.written) / perMs;
-      const pcm = this.holding(pos, mono) ? new Int16Array(n) : this.pull(n, at);
+      const heldSince = this.unknownSince;
+      const hold = this.holding(pos, mono);
+      if (this.held && !hold)
+        // Where audio starts again (the stream's start, after an xrun): what came due before
+        // this instant was played as silence, by design.
+        this.o.log?.info(
+          { stream: this.name, audioFromMs: Math.round(at), heldMs: Math.round(mono - heldSince) },
+          'live output: audio from here on',
+        );
+      this.held = hold;
+      const pcm = hold ? new Int16Array(n) : this.pull(n, at);
       this.proc.stdin!.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
       this.written += n;
     }
