@@ -144,12 +144,15 @@ const APART: readonly (readonly string[])[] = [['integration/release-artifact.te
  * may load the machine this much at most. At 1.75 cores of 2 (stop 39, loads measured)
  * live.test.ts heard 4 clicks of 5 and live-alsa.test.ts 6 of 8, the agent 445 ms off the
  * session's clock; at 1.5 they still missed a click and a first click by 5.06 ms (t48).
- * 1.3 is a margin below that, not a measured threshold: the same files passed in runs at
- * 1.55 (t44), so the load is one cause among others (see the closing note of stop 39).
+ * At 1.3 (stop 41) live-alsa.test.ts still lost a click to an xrun the test did not make
+ * (CI49: two xruns, 630 ms of underrun, beside ota-kill, ota-delta, noc-events-pg and
+ * launcher-recovery, whose bursts the measured averages do not show). 1.0 leaves the two
+ * files (0.31 + 0.38) about a third of a core of company; the same files passed in runs
+ * at 1.55 (t44), so the load is one cause among others (see the closing note of stop 39).
  */
 const HEADROOM: Readonly<Record<string, number>> = {
-  'integration/live.test.ts': 1.3,
-  'integration/live-alsa.test.ts': 1.3,
+  'integration/live.test.ts': 1.0,
+  'integration/live-alsa.test.ts': 1.0,
 };
 
 function files(d: string): string[] {
