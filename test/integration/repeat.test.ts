@@ -266,12 +266,23 @@ test(
           `play ${n} finished`,
         );
       await finished(2);
+      // Play n is due at the first start + (n - 1) x everyS (agent/domain/repeat.ts).
+      const first = Date.parse(String(b.events('play.started', cmd.id).find((e) => e.repeat === 1)!.ts));
+      const due = (n: number) => first + (n - 1) * EVERY_S * 1000;
+      const down = Date.now();
       assert.equal(await agent.term(), 0);
       agent = await b.start();
+      const up = Date.now();
       await finished(5);
       const fin = b.events('play.finished', cmd.id);
-      // Play 3 may fall in the restart on a loaded machine (then it is missed); the others play in full.
-      assert.ok(fin.length >= 4, fin.map((e) => e.repeat).join(','));
+      // A play due while the box was down (from its stop to its birth, and the second after
+      // it) may be missed, however many a loaded machine makes that (CI49's year-ahead run:
+      // plays 3 and 4); every other plays in full.
+      const owed = [1, 2, 3, 4, 5].filter((n) => due(n) < down || due(n) >= up + 1000);
+      assert.ok(
+        owed.every((n) => fin.some((e) => Number(e.repeat) === n)),
+        `finished ${fin.map((e) => e.repeat).join(',')}; owed ${owed.join(',')} (down ${down - first} to ${up - first} ms after the first start)`,
+      );
       assert.deepEqual(
         fin.map((e) => e.repeat),
         [...fin.map((e) => Number(e.repeat))].sort((x, y) => x - y),
