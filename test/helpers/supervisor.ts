@@ -61,7 +61,8 @@ export function groupMembers(pgid: number): number[] {
   return out;
 }
 
-function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+/** A signal to a whole process group, none if it is gone. */
+export function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(-pgid, sig);
   } catch {

@@ -42,7 +42,8 @@ function media(size: number, tag = 'm'): { ref: MediaRef; body: Buffer; path: st
   };
 }
 
-const T0 = Date.parse('2026-11-26T00:00:00Z');
+// The cache's clock stands still at the run's start: firstUseAt is counted from it.
+const T0 = Date.now();
 const inS = (ref: MediaRef, s: number): MediaNeed => ({ media: ref, firstUseAt: T0 + s * 1000 });
 
 function box(fetch: HttpFetcherOptions, more: Partial<MediaCacheDeps> = {}) {

@@ -15,6 +15,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { groupProcesses, processes } from '../helpers/ps.js';
+import { signalGroup } from '../helpers/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const README = join(REPO_ROOT, 'README.md');
@@ -81,24 +82,17 @@ function runBlock(code: string, home: string, limitMs = BLOCK_MS): Promise<Block
   const out = { stdout: '', stderr: '' };
   p.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
   p.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
-  const killGroup = () => {
-    try {
-      process.kill(-p.pid!, 'SIGKILL');
-    } catch {
-      // the group is gone
-    }
-  };
   let stuck: string | undefined;
   const limit = setTimeout(() => {
     stuck = groupProcesses(p.pid!);
-    killGroup();
+    signalGroup(p.pid!, 'SIGKILL');
   }, limitMs);
   return new Promise((resolve, reject) => {
     p.on('error', reject);
     // 'close': the exit and the last of the output (the pipes close after the exit event).
     p.on('close', (status, signal) => {
       clearTimeout(limit);
-      killGroup(); // whatever the block left running in the background
+      signalGroup(p.pid!, 'SIGKILL'); // whatever the block left running in the background
       resolve({ status, signal, ...out, ...(stuck !== undefined ? { stuck } : {}) });
     });
   });
