@@ -40,7 +40,7 @@ export type Mpg123Output =
   | {
       kind: 'paced';
       /** What the simulated card "played": s16le PCM as it is consumed in real time (tests). */
-      onPcm?: (pcm: Buffer, format: PcmFormat) => void;
+      onPcm?: (pcm: Buffer, format: PcmFormat, handedAt?: number) => void;
       /**
        * Record each session's PCM as played, as `<dir>/play-<ms>-<pid>.wav` and `.json`
        * (`firstSampleMs`: the wall-clock instant of its first frame), config audio.recordDir.
@@ -168,7 +168,7 @@ class Session implements Mpg123Session {
     this.rec = rec;
     if (!rec) return out.onPcm;
     return (pcm, f, handedAt) => {
-      out.onPcm?.(pcm, f);
+      out.onPcm?.(pcm, f, handedAt);
       rec.write(pcm, f, this.pid, handedAt);
     };
   }

@@ -174,7 +174,10 @@ test('volume takes effect: peak at 25 is a quarter of the peak at 100', async ()
 
 test('started is the first PCM out, not the spawn', async () => {
   let firstPcm = 0;
-  const s = createMpg123Player({ output: { kind: 'paced', onPcm: () => (firstPcm ||= Date.now()) } }).play({
+  // The card's instant of the first PCM (performance.now() when it took it), in wall time as the player reads it.
+  const onPcm = (_b: Buffer, _f: unknown, handedAt?: number) =>
+    (firstPcm ||= Date.now() - (performance.now() - handedAt!));
+  const s = createMpg123Player({ output: { kind: 'paced', onPcm } }).play({
     source: file(good),
     volume: 50,
   });
